@@ -1,0 +1,5 @@
+import sys
+
+from mcucompress.cli import main
+
+sys.exit(main())

@@ -1,0 +1,66 @@
+"""`mcucompress` command line. The only module that prints.
+
+Each subcommand lives in `mcucompress/commands/<name>.py` as a click command named `command`;
+it is imported only when used, so `mcucompress boards` does not pay for importing TensorFlow.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from mcucompress import __version__
+from mcucompress.errors import McuError
+
+SUBCOMMANDS = {
+    "export": "Quantize a model and write a self-contained C source tree.",
+    "verify": "Build an exported tree on the host and compare it byte for byte with the references.",
+    "info": "Per-layer table of a model or an exported tree: ops, shapes, MACs, bytes, arena.",
+    "compress": "Prune, cluster, factorize or distill a Keras model.",
+    "run": "Cross-build for a board, run on its QEMU machine and count instructions.",
+    "bench": "Instruction counts, flash and RAM per model and core.",
+    "flash": "Flash an exported firmware project to a board through pyOCD or OpenOCD.",
+    "boards": "List the supported boards with their memories.",
+    "demo": "Export, build and run a small model on an emulated Cortex-M and print a report.",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx):
+        return [name for name in SUBCOMMANDS if _module_exists(name)]
+
+    def get_command(self, ctx, name):
+        if name not in SUBCOMMANDS or not _module_exists(name):
+            return None
+        return importlib.import_module(f"mcucompress.commands.{name}").command
+
+
+def _module_exists(name: str) -> bool:
+    return importlib.util.find_spec(f"mcucompress.commands.{name}") is not None
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="mcucompress")
+def cli():
+    """Compress Keras and int8 TFLite models into verified C for Cortex-M microcontrollers."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        status = cli.main(args=argv, prog_name="mcucompress", standalone_mode=False)
+    except McuError as error:
+        click.echo(f"error: {error}", err=True)
+        return error.exit_code
+    except click.exceptions.Abort:
+        click.echo("error: aborted", err=True)
+        return 130
+    except click.ClickException as error:
+        error.show()
+        return 2
+    return status if isinstance(status, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,3 @@
+from mcucompress.ir.graph import Graph, Op, QuantParams, Tensor
+
+__all__ = ["Graph", "Op", "QuantParams", "Tensor"]

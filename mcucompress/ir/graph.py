@@ -1,0 +1,166 @@
+"""The graph IR every stage shares: importers produce it, passes rewrite it, the reference
+interpreter runs it and code generation lowers it.
+
+Values are immutable: a pass returns a new Graph (``graph.replace_ops(...)``), never edits one.
+
+Conventions (the same as TensorFlow Lite, so int8 .tflite files import without re-layout):
+- Activations are NHWC with batch 1 (shape ``(1, H, W, C)``) or ``(1, N)`` for vectors.
+- Conv2D weights are OHWI ``(out, kh, kw, in)``; DepthwiseConv2D weights are ``(1, kh, kw, in*mult)``;
+  FullyConnected weights are ``(out, in)``. Biases are ``(out,)``.
+- Padding is explicit: ``attrs["padding"] = (top, bottom, left, right)``, resolved by the importer.
+- ``attrs["activation"]`` is one of ``"none" | "relu" | "relu6"``; in an int8 graph it becomes a
+  clamp range computed from the output's quantization.
+
+Op kinds and their attributes:
+
+  conv2d            inputs (x, w, b|None)  stride (sh, sw), dilation (dh, dw), padding, activation
+  depthwise_conv2d  inputs (x, w, b|None)  stride, dilation, padding, depth_multiplier, activation
+  fully_connected   inputs (x, w, b|None)  activation (x is flattened to (1, in))
+  max_pool2d        inputs (x,)            pool (ph, pw), stride, padding, activation
+  avg_pool2d        inputs (x,)            pool (ph, pw), stride, padding, activation
+  mean              inputs (x,)            axes (tuple), keepdims (bool)
+  add               inputs (a, b)          activation
+  softmax           inputs (x,)            beta (float)
+  reshape           inputs (x,)            (target shape is the output tensor's shape)
+  pad               inputs (x,)            paddings: ((before, after), ...) one pair per dimension
+  concat            inputs (x1, x2, ...)   axis
+  relu / relu6      inputs (x,)            (only where no producer could absorb them)
+  batch_norm        inputs (x, gamma, beta, mean, var)  epsilon   (float graphs only; folded away)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+
+ACTIVATIONS = ("none", "relu", "relu6")
+
+
+@dataclass(frozen=True)
+class QuantParams:
+    """Affine quantization: real = scale * (q - zero_point).
+
+    One scale per tensor, or one per slice along ``axis`` (per-channel weights). Scales are kept
+    as float32 values because TFLite stores them so, and derived multipliers must match its maths.
+    """
+
+    scale: tuple[float, ...]
+    zero_point: tuple[int, ...]
+    axis: int = 0
+
+    @property
+    def per_channel(self) -> bool:
+        return len(self.scale) > 1
+
+    def scales(self) -> np.ndarray:
+        return np.asarray(self.scale, dtype=np.float32)
+
+    def zero_points(self) -> np.ndarray:
+        return np.asarray(self.zero_point, dtype=np.int64)
+
+
+@dataclass(frozen=True, eq=False)
+class Tensor:
+    """A named value. Constants (weights, biases) carry ``data``; activations do not."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str  # "float32" | "int8" | "int32" | "int16"
+    quant: QuantParams | None = None
+    data: np.ndarray | None = None
+
+    @property
+    def is_constant(self) -> bool:
+        return self.data is not None
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    @property
+    def nbytes(self) -> int:
+        return self.size * np.dtype(self.dtype).itemsize
+
+
+def _freeze(attrs: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    return MappingProxyType(dict(attrs or {}))
+
+
+@dataclass(frozen=True, eq=False)
+class Op:
+    """One operator application. ``inputs`` may hold None for an absent optional input (bias)."""
+
+    kind: str
+    name: str
+    inputs: tuple[str | None, ...]
+    outputs: tuple[str, ...]
+    attrs: Mapping[str, Any] = field(default_factory=lambda: _freeze(None))
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "attrs", _freeze(self.attrs))
+        object.__setattr__(self, "inputs", tuple(self.inputs))
+        object.__setattr__(self, "outputs", tuple(self.outputs))
+
+    def with_attrs(self, **changes: Any) -> "Op":
+        return replace(self, attrs={**self.attrs, **changes})
+
+
+@dataclass(frozen=True, eq=False)
+class Graph:
+    """Tensors by name, ops in execution order, and the graph's input/output tensor names."""
+
+    tensors: Mapping[str, Tensor]
+    ops: tuple[Op, ...]
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    name: str = "model"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tensors", MappingProxyType(dict(self.tensors)))
+        object.__setattr__(self, "ops", tuple(self.ops))
+        object.__setattr__(self, "inputs", tuple(self.inputs))
+        object.__setattr__(self, "outputs", tuple(self.outputs))
+
+    def tensor(self, name: str) -> Tensor:
+        return self.tensors[name]
+
+    def input_tensors(self, op: Op) -> list[Tensor | None]:
+        return [self.tensors[n] if n is not None else None for n in op.inputs]
+
+    def output_tensor(self, op: Op) -> Tensor:
+        return self.tensors[op.outputs[0]]
+
+    def producer(self, tensor_name: str) -> Op | None:
+        for op in self.ops:
+            if tensor_name in op.outputs:
+                return op
+        return None
+
+    def consumers(self, tensor_name: str) -> list[Op]:
+        return [op for op in self.ops if tensor_name in op.inputs]
+
+    @property
+    def is_quantized(self) -> bool:
+        return all(self.tensors[n].dtype == "int8" for n in self.inputs)
+
+    def replace(self, **changes: Any) -> "Graph":
+        return replace(self, **changes)
+
+    def with_ops(self, ops: Iterable[Op], tensors: Mapping[str, Tensor] | None = None) -> "Graph":
+        """A new graph with these ops; tensors no op or graph port mentions are dropped."""
+        ops = tuple(ops)
+        pool = dict(tensors if tensors is not None else self.tensors)
+        used = set(self.inputs) | set(self.outputs)
+        for op in ops:
+            used.update(n for n in op.inputs if n is not None)
+            used.update(op.outputs)
+        return replace(self, ops=ops, tensors={n: t for n, t in pool.items() if n in used})
+
+    def constants(self) -> list[Tensor]:
+        return [t for t in self.tensors.values() if t.is_constant]
+
+    def activations(self) -> list[Tensor]:
+        return [t for t in self.tensors.values() if not t.is_constant]

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# One entry point for people and CI:  bash run.sh demo   |   bash run.sh test [pytest args]
+# Installs what is missing (Debian packages, a virtual environment in .venv, this package),
+# then runs the demo or the test suite. Safe to run again; it only installs what changed.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+APT_PACKAGES=(cmake ninja-build gcc g++ gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm)
+VENV=.venv
+
+install_debian_packages() {
+  local missing=()
+  for pkg in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return
+  echo "==> installing Debian packages: ${missing[*]}"
+  local sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+install_python_packages() {
+  [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+  local stamp="$VENV/.deps-$(sha256sum pyproject.toml | cut -c1-16)"
+  if [ ! -f "$stamp" ]; then
+    echo "==> installing Python dependencies into $VENV (first run takes a few minutes)"
+    "$VENV/bin/pip" install -q --upgrade pip scikit-build-core
+    "$VENV/bin/pip" install -q ".[test]"
+    touch "$stamp"
+  fi
+  # The package itself is reinstalled every time (seconds) so tests run what a user installs.
+  "$VENV/bin/pip" install -q --no-deps --no-build-isolation --force-reinstall . >/dev/null
+}
+
+case "${1:-}" in
+  demo)
+    install_debian_packages; install_python_packages; shift
+    exec "$VENV/bin/mcucompress" demo "$@" ;;
+  test)
+    install_debian_packages; install_python_packages; shift
+    cd tests && exec "../$VENV/bin/python" -m pytest -q -p no:cacheprovider "$@" ;;
+  setup)
+    install_debian_packages; install_python_packages ;;
+  *)
+    echo "usage: bash run.sh demo | test [pytest args] | setup" >&2; exit 2 ;;
+esac

@@ -1,0 +1,26 @@
+"""Shared fixtures: where the reference models and data sets are, and a scratch folder."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("MCUCOMPRESS_SHARED", REPO.parent / "shared"))
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    if not SHARED.is_dir():
+        pytest.skip(f"shared models and data sets not found at {SHARED}")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def mlperf_dir(shared_dir) -> Path:
+    return shared_dir / "models" / "mlperf-tiny"
+
+
+@pytest.fixture(scope="session")
+def mnist_path(shared_dir) -> Path:
+    return shared_dir / "datasets" / "mnist10k.npz"
