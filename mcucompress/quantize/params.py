@@ -1,0 +1,517 @@
+"""Integer kernel parameters of an int8 op: the ONE place they are derived.
+
+``kernel_params(graph, op, rounding)`` returns a small frozen dataclass per op kind. The numpy
+reference interpreter (``reference/int8.py``) and C code generation both read these values, so
+the two can only agree. Every docstring below states the exact arithmetic the kernel performs
+with these numbers; the C kernels mirror it line by line.
+
+Notation used in the docstrings:
+- ``MBQM(x, m, s)`` = ``fixedpoint.multiply_by_quantized_multiplier(x, m, s, rounding)``:
+  tflm = gemmlowp double rounding (SaturatingRoundingDoublingHighMul then RoundingDivideByPOT);
+  litert = single rounding ``(x * m + (1 << (30 - s))) >> (31 - s)`` with an arithmetic shift.
+- ``SRDHM`` = saturating rounding doubling high multiply, ``RDBPOT`` = rounding divide by power
+  of two (halves away from zero), both from gemmlowp (see fixedpoint.py).
+- ``clamp(v)`` = ``min(max(v, act_min), act_max)``.
+
+Which rounding each op uses in each mode is the ``rounding`` field of its params: some LiteRT
+kernels keep gemmlowp's double rounding, so for them ``rounding`` stays "tflm" even in litert
+mode (see ``LITERT_SINGLE_ROUNDING_OPS``).
+
+Derivation of the real multipliers follows TensorFlow Lite exactly: scales are float32 values
+widened to double before multiplying/dividing; ``quantize_multiplier`` mirrors QuantizeMultiplier.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from mcucompress.errors import McuError
+from mcucompress.ir.graph import Graph, Op, Tensor
+from mcucompress.quantize.fixedpoint import ROUNDING_MODES, quantize_multiplier, quantize_multipliers
+
+INT8_MIN, INT8_MAX = -128, 127
+
+# Ops whose LiteRT (host interpreter, built-in kernels) requantization is single rounding.
+# Measured against ai_edge_litert; every other op uses gemmlowp double rounding in both modes.
+LITERT_SINGLE_ROUNDING_OPS = frozenset({"conv2d", "fully_connected"})
+
+# Softmax constants shared by TFLite/TFLM's int8 fixed-point softmax.
+SOFTMAX_SCALED_DIFF_INTEGER_BITS = 5
+SOFTMAX_ACCUMULATION_INTEGER_BITS = 12
+
+
+# --------------------------------------------------------------------------------------------
+# Dataclasses, one per op family
+# --------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, eq=False)
+class ConvParams:
+    """conv2d and depthwise_conv2d (per-channel int8, symmetric weights).
+
+    For every output pixel (oy, ox) and output channel oc::
+
+        acc = bias[oc]                                         # int32, 0 when there is no bias
+        for ky, kx (and ic for conv2d):
+            iy = oy*stride[0] - padding[0] + ky*dilation[0]
+            ix = ox*stride[1] - padding[2] + kx*dilation[1]
+            if 0 <= iy < H and 0 <= ix < W:                     # outside: contributes nothing
+                acc += w[...] * (x[iy, ix, ic] + input_offset)  # int32 accumulate
+        out = clamp(MBQM(acc, multiplier[oc], shift[oc]) + output_offset)
+
+    conv2d: ``w[oc, ky, kx, ic]`` summed over all ic. depthwise_conv2d: output channel
+    ``oc = ic * depth_multiplier + m`` reads only input channel ``ic`` with ``w[0, ky, kx, oc]``.
+    ``multiplier``/``shift`` always have one entry per output channel (a per-tensor weight scale
+    is repeated). ``rounding`` is the requantization rounding this kernel uses.
+    """
+
+    input_offset: int
+    output_offset: int
+    multiplier: np.ndarray
+    shift: np.ndarray
+    act_min: int
+    act_max: int
+    stride: tuple[int, int]
+    dilation: tuple[int, int]
+    padding: tuple[int, int, int, int]
+    depth_multiplier: int
+    rounding: str
+
+
+@dataclass(frozen=True, eq=False)
+class FullyConnectedParams:
+    """fully_connected: x flattened to (in,), weights (out, in)::
+
+        acc = bias[o] + sum_i (w[o, i] + filter_offset) * (x[i] + input_offset)
+        out[o] = clamp(MBQM(acc, multiplier[o], shift[o]) + output_offset)
+
+    ``multiplier``/``shift`` have one entry per output (repeated when the weight scale is
+    per-tensor, which is what the TFLite converter emits for Dense).
+    """
+
+    input_offset: int
+    filter_offset: int
+    output_offset: int
+    multiplier: np.ndarray
+    shift: np.ndarray
+    act_min: int
+    act_max: int
+    rounding: str
+
+
+@dataclass(frozen=True, eq=False)
+class PoolParams:
+    """max_pool2d / avg_pool2d; input and output share their quantization (no requantization).
+
+    For every output pixel the window rows ``oy*stride[0] - padding[0] + [0, pool[0])`` and
+    columns likewise are clipped to the input; only those valid positions count.
+    max: ``out = clamp(max(x over window))``.
+    avg: ``s = sum(x over window)``, ``n = number of valid positions``;
+    ``out = clamp((s + n//2) // n if s > 0 else -((-s + n//2) // n))`` i.e. the division
+    rounds halves away from zero (C: ``s > 0 ? (s + n/2)/n : (s - n/2)/n``).
+    """
+
+    kind: str  # "max" | "avg"
+    pool: tuple[int, int]
+    stride: tuple[int, int]
+    padding: tuple[int, int, int, int]
+    act_min: int
+    act_max: int
+
+
+@dataclass(frozen=True, eq=False)
+class MeanParams:
+    """mean over ``axes`` of an int8 tensor (TFLM reduce MEAN, int8).
+
+    With ``n`` = number of reduced elements and ``s`` = sum of (x - input_zero_point) over them::
+
+        if same_quant:   # input and output scale and zero point are equal
+            out = s_raw / n  (C truncating division of the raw int8 sum), no requantization
+        else:
+            v = MBQM(s, multiplier, shift)                 # multiplier = in_scale / out_scale
+            v = (v + n//2) / n if v > 0 else (v - n//2) / n  (C truncating division)
+            out = clamp(v + output_offset)
+
+    ``s_raw`` above is the sum of the stored int8 values (zero points cancel when equal).
+    """
+
+    axes: tuple[int, ...]
+    keepdims: bool
+    count: int
+    same_quant: bool
+    input_offset: int
+    output_offset: int
+    multiplier: int
+    shift: int
+    act_min: int
+    act_max: int
+    rounding: str
+
+
+@dataclass(frozen=True, eq=False)
+class AddParams:
+    """add of two int8 tensors of equal shape, TFLite's requantized scheme::
+
+        a' = (a + input1_offset) << left_shift                # left_shift = 20
+        b' = (b + input2_offset) << left_shift
+        a'' = RDBPOT(SRDHM(a', input1_multiplier), -input1_shift)   # shifts are <= 0
+        b'' = RDBPOT(SRDHM(b', input2_multiplier), -input2_shift)
+        out = clamp(RDBPOT(SRDHM(a'' + b'', output_multiplier), -output_shift) + output_offset)
+
+    Always double rounding (LiteRT's Add keeps it too).
+    """
+
+    left_shift: int
+    input1_offset: int
+    input1_multiplier: int
+    input1_shift: int
+    input2_offset: int
+    input2_multiplier: int
+    input2_shift: int
+    output_offset: int
+    output_multiplier: int
+    output_shift: int
+    act_min: int
+    act_max: int
+
+
+@dataclass(frozen=True, eq=False)
+class SoftmaxParams:
+    """softmax over the last axis, int8 in, int8 out (output scale 1/256, zero point -128).
+
+    ``method == "fixedpoint"`` (tflm mode; TFLM's reference kernel)::
+
+        max = max(x row);  for each c: d = x[c] - max  (<= 0)
+        sum = 0  (Q12.19)
+        for d >= diff_min:
+            r = SRDHM(d << input_left_shift, input_multiplier)     # Q5.26
+            sum += RDBPOT(exp_on_negative_values(r), 12)            # Q0.31 -> Q12.19
+        recip, bits = get_reciprocal(sum)                           # Q0.31, bits over unit
+        out[c] = clamp(RDBPOT(SRDHM(recip, exp(r_c)), bits + 31 - 8) - 128) if d >= diff_min
+                 else -128
+    where exp_on_negative_values and get_reciprocal are gemmlowp's (fixedpoint.py mirrors them).
+
+    ``method == "table"`` (litert mode; LiteRT's optimized int8 softmax)::
+
+        table[255 - v] = expf(-input_scale * beta * v)   for v in 0..255   (float32)
+        t = table[255 - max + x[c]]
+        sum = float32 sum of t over the row, in order
+        inv = 1.0f / (sum * output_scale)
+        out[c] = clamp(round_half_away(t * inv) + output_zero_point)   # all float32 maths
+    """
+
+    method: str  # "fixedpoint" | "table"
+    input_multiplier: int
+    input_left_shift: int
+    diff_min: int
+    output_zero_point: int
+    output_scale: float
+    table: np.ndarray | None  # float32 (256,) for method "table"
+
+
+@dataclass(frozen=True, eq=False)
+class PadParams:
+    """pad: ``paddings`` = ((before, after), ...) per dimension; new cells hold ``pad_value``
+    (the zero point, i.e. real 0.0)."""
+
+    paddings: tuple[tuple[int, int], ...]
+    pad_value: int
+
+
+@dataclass(frozen=True, eq=False)
+class ConcatParams:
+    """concat along ``axis`` (inputs share the output's quantization: a plain copy)."""
+
+    axis: int
+
+
+@dataclass(frozen=True, eq=False)
+class ReshapeParams:
+    """reshape/flatten: the bytes are unchanged; only the shape is (the output tensor's)."""
+
+
+@dataclass(frozen=True, eq=False)
+class ReluParams:
+    """standalone relu / relu6 on int8.
+
+    relu (TFLite ReluQuantized)::
+        out = clamp(MBQM(x - input_zero_point, multiplier, shift) + output_zero_point)
+    with multiplier = in_scale / out_scale, act range from the output's quantization.
+    relu6: input and output quantization must match; ``out = clamp(x)``.
+    """
+
+    kind: str  # "relu" | "relu6"
+    input_zero_point: int
+    output_zero_point: int
+    multiplier: int
+    shift: int
+    act_min: int
+    act_max: int
+    rounding: str
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers
+# --------------------------------------------------------------------------------------------
+
+def _scale(t: Tensor) -> np.float32:
+    if t.quant is None:
+        raise McuError(f"tensor '{t.name}' has no quantization parameters")
+    return np.float32(t.quant.scale[0])
+
+
+def _zero_point(t: Tensor) -> int:
+    if t.quant is None:
+        raise McuError(f"tensor '{t.name}' has no quantization parameters")
+    return int(t.quant.zero_point[0])
+
+
+def _round_half_away(x: float) -> int:
+    return int(math.floor(x + 0.5)) if x >= 0 else -int(math.floor(-x + 0.5))
+
+
+def _quantize_float(value: float, scale: np.float32, zero_point: int) -> int:
+    # TFLite's Quantize: float32 division, std::round, then add the zero point.
+    return zero_point + _round_half_away(float(np.float32(value) / scale))
+
+
+def activation_range(activation: str, out: Tensor) -> tuple[int, int]:
+    """TFLite's CalculateActivationRangeQuantized for an int8 output tensor."""
+    scale, zp = _scale(out), _zero_point(out)
+    if activation == "none":
+        return INT8_MIN, INT8_MAX
+    if activation == "relu":
+        return max(INT8_MIN, _quantize_float(0.0, scale, zp)), INT8_MAX
+    if activation == "relu6":
+        return (max(INT8_MIN, _quantize_float(0.0, scale, zp)),
+                min(INT8_MAX, _quantize_float(6.0, scale, zp)))
+    raise McuError(f"unsupported fused activation '{activation}' on tensor '{out.name}'")
+
+
+def _op_rounding(kind: str, rounding: str) -> str:
+    if rounding not in ROUNDING_MODES:
+        raise McuError(f"unknown rounding mode '{rounding}'; expected one of {', '.join(ROUNDING_MODES)}")
+    if rounding == "litert" and kind in LITERT_SINGLE_ROUNDING_OPS:
+        return "litert"
+    return "tflm"
+
+
+def _channel_multipliers(x: Tensor, w: Tensor, out: Tensor, channels: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-output-channel (multiplier, shift): double(in_scale) * double(w_scale) / double(out_scale)."""
+    if w.quant is None:
+        raise McuError(f"weight tensor '{w.name}' has no quantization parameters")
+    w_scales = w.quant.scales().astype(np.float64)
+    if w_scales.size == 1:
+        w_scales = np.repeat(w_scales, channels)
+    if w_scales.size != channels:
+        raise McuError(f"weight tensor '{w.name}' has {w_scales.size} scales for {channels} output channels")
+    real = float(_scale(x)) * w_scales / float(_scale(out))
+    return quantize_multipliers(real)
+
+
+def _check_int8(graph: Graph, op: Op, names) -> None:
+    for n in names:
+        t = graph.tensors[n]
+        if t.dtype != "int8":
+            raise McuError(f"op '{op.name}' ({op.kind}): tensor '{n}' is {t.dtype}, expected int8")
+
+
+def _check_symmetric_weights(w: Tensor, op: Op) -> None:
+    if w.quant is not None and np.any(w.quant.zero_points() != 0):
+        raise McuError(f"op '{op.name}' ({op.kind}): weights '{w.name}' must have zero point 0 (symmetric int8)")
+
+
+# --------------------------------------------------------------------------------------------
+# Per-kind derivations
+# --------------------------------------------------------------------------------------------
+
+def _conv(graph: Graph, op: Op, rounding: str) -> ConvParams:
+    x, w = graph.tensors[op.inputs[0]], graph.tensors[op.inputs[1]]
+    out = graph.output_tensor(op)
+    _check_int8(graph, op, (op.inputs[0], op.inputs[1], op.outputs[0]))
+    _check_symmetric_weights(w, op)
+    channels = out.shape[-1]
+    mult, shift = _channel_multipliers(x, w, out, channels)
+    act_min, act_max = activation_range(op.attrs.get("activation", "none"), out)
+    return ConvParams(
+        input_offset=-_zero_point(x), output_offset=_zero_point(out),
+        multiplier=mult, shift=shift, act_min=act_min, act_max=act_max,
+        stride=tuple(op.attrs.get("stride", (1, 1))), dilation=tuple(op.attrs.get("dilation", (1, 1))),
+        padding=tuple(op.attrs.get("padding", (0, 0, 0, 0))),
+        depth_multiplier=int(op.attrs.get("depth_multiplier", 1)) if op.kind == "depthwise_conv2d" else 1,
+        rounding=_op_rounding(op.kind, rounding))
+
+
+def _fully_connected(graph: Graph, op: Op, rounding: str) -> FullyConnectedParams:
+    x, w = graph.tensors[op.inputs[0]], graph.tensors[op.inputs[1]]
+    out = graph.output_tensor(op)
+    _check_int8(graph, op, (op.inputs[0], op.inputs[1], op.outputs[0]))
+    mult, shift = _channel_multipliers(x, w, out, w.shape[0])
+    act_min, act_max = activation_range(op.attrs.get("activation", "none"), out)
+    filter_zp = int(w.quant.zero_point[0]) if w.quant is not None else 0
+    return FullyConnectedParams(
+        input_offset=-_zero_point(x), filter_offset=-filter_zp, output_offset=_zero_point(out),
+        multiplier=mult, shift=shift, act_min=act_min, act_max=act_max,
+        rounding=_op_rounding(op.kind, rounding))
+
+
+def _same_quant(a: Tensor, b: Tensor) -> bool:
+    return _scale(a) == _scale(b) and _zero_point(a) == _zero_point(b)
+
+
+def _require_same_quant(graph: Graph, op: Op, names) -> None:
+    out = graph.output_tensor(op)
+    for n in names:
+        if not _same_quant(graph.tensors[n], out):
+            raise McuError(f"op '{op.name}' ({op.kind}): input '{n}' and output '{out.name}' must share "
+                           "scale and zero point")
+
+
+def _pool(graph: Graph, op: Op, rounding: str) -> PoolParams:
+    _check_int8(graph, op, (op.inputs[0], op.outputs[0]))
+    _require_same_quant(graph, op, op.inputs[:1])
+    out = graph.output_tensor(op)
+    act_min, act_max = activation_range(op.attrs.get("activation", "none"), out)
+    return PoolParams(kind="max" if op.kind == "max_pool2d" else "avg",
+                      pool=tuple(op.attrs["pool"]), stride=tuple(op.attrs.get("stride", op.attrs["pool"])),
+                      padding=tuple(op.attrs.get("padding", (0, 0, 0, 0))), act_min=act_min, act_max=act_max)
+
+
+def _mean(graph: Graph, op: Op, rounding: str) -> MeanParams:
+    _check_int8(graph, op, (op.inputs[0], op.outputs[0]))
+    x, out = graph.tensors[op.inputs[0]], graph.output_tensor(op)
+    rank = len(x.shape)
+    axes = tuple(sorted({int(a) % rank for a in op.attrs["axes"]}))
+    count = int(np.prod([x.shape[a] for a in axes], dtype=np.int64))
+    mult, shift = quantize_multiplier(float(_scale(x)) / float(_scale(out)))
+    return MeanParams(axes=axes, keepdims=bool(op.attrs.get("keepdims", False)), count=count,
+                      same_quant=_same_quant(x, out),
+                      input_offset=-_zero_point(x), output_offset=_zero_point(out),
+                      multiplier=mult, shift=shift, act_min=INT8_MIN, act_max=INT8_MAX,
+                      rounding=_op_rounding(op.kind, rounding))
+
+
+def quantize_multiplier_smaller_than_one_exp(real: float) -> tuple[int, int]:
+    """TFLite's QuantizeMultiplierSmallerThanOneExp: real in (0, 1) -> (Q31, shift <= 0)."""
+    if not 0.0 < real < 1.0:
+        raise McuError(f"requantization multiplier {real} out of range (0, 1)")
+    mult, shift = quantize_multiplier(real)
+    if shift > 0:
+        raise McuError(f"requantization multiplier {real} out of range (0, 1)")
+    return mult, shift
+
+
+def _add(graph: Graph, op: Op, rounding: str) -> AddParams:
+    _check_int8(graph, op, (op.inputs[0], op.inputs[1], op.outputs[0]))
+    a, b, out = graph.tensors[op.inputs[0]], graph.tensors[op.inputs[1]], graph.output_tensor(op)
+    left_shift = 20
+    twice_max = 2.0 * float(max(_scale(a), _scale(b)))
+    m1, s1 = quantize_multiplier_smaller_than_one_exp(float(_scale(a)) / twice_max)
+    m2, s2 = quantize_multiplier_smaller_than_one_exp(float(_scale(b)) / twice_max)
+    mo, so = quantize_multiplier_smaller_than_one_exp(twice_max / ((1 << left_shift) * float(_scale(out))))
+    act_min, act_max = activation_range(op.attrs.get("activation", "none"), out)
+    return AddParams(left_shift=left_shift,
+                     input1_offset=-_zero_point(a), input1_multiplier=m1, input1_shift=s1,
+                     input2_offset=-_zero_point(b), input2_multiplier=m2, input2_shift=s2,
+                     output_offset=_zero_point(out), output_multiplier=mo, output_shift=so,
+                     act_min=act_min, act_max=act_max)
+
+
+def softmax_lookup_table(input_scale: float, beta: float) -> np.ndarray:
+    """LiteRT's PopulateSoftmaxLookupTable: table[255 - v] = expf(-input_scale * beta * v).
+
+    The product is float32 as in C; expf is evaluated in double and rounded to float32
+    (correctly rounded; glibc's expf agrees on these 256 points for the models tested).
+    """
+    scale = np.float32(-np.float32(input_scale) * np.float32(beta))
+    v = np.arange(256, dtype=np.float32)
+    values = np.exp((scale * v).astype(np.float64)).astype(np.float32)
+    return values[::-1].copy()
+
+
+def _softmax(graph: Graph, op: Op, rounding: str) -> SoftmaxParams:
+    _check_int8(graph, op, (op.inputs[0], op.outputs[0]))
+    x, out = graph.tensors[op.inputs[0]], graph.output_tensor(op)
+    beta = float(op.attrs.get("beta", 1.0))
+    ibits = SOFTMAX_SCALED_DIFF_INTEGER_BITS
+    # PreprocessSoftmaxScaling: beta * scale * 2^(31 - 5), capped, as a "greater than one" multiplier.
+    real = min(beta * float(_scale(x)) * (1 << (31 - ibits)), float((1 << 31) - 1))
+    mult, left_shift = quantize_multiplier(real)
+    if left_shift < 0:
+        raise McuError(f"op '{op.name}' (softmax): input scale {float(_scale(x))} too small")
+    # CalculateInputRadius: floor((2^5 - 1) * 2^(31 - 5) / 2^left_shift).
+    radius = math.floor(((1 << ibits) - 1) * (1 << (31 - ibits)) / (1 << left_shift))
+    table = None
+    method = "fixedpoint"
+    if rounding == "litert":
+        method = "table"
+        table = softmax_lookup_table(float(_scale(x)), beta)
+    elif rounding not in ROUNDING_MODES:
+        _op_rounding(op.kind, rounding)
+    return SoftmaxParams(method=method, input_multiplier=mult, input_left_shift=left_shift,
+                         diff_min=-radius, output_zero_point=_zero_point(out),
+                         output_scale=float(_scale(out)), table=table)
+
+
+def _pad(graph: Graph, op: Op, rounding: str) -> PadParams:
+    _check_int8(graph, op, (op.inputs[0], op.outputs[0]))
+    _require_same_quant(graph, op, op.inputs[:1])
+    paddings = tuple((int(a), int(b)) for a, b in op.attrs["paddings"])
+    return PadParams(paddings=paddings, pad_value=_zero_point(graph.output_tensor(op)))
+
+
+def _concat(graph: Graph, op: Op, rounding: str) -> ConcatParams:
+    _check_int8(graph, op, tuple(op.inputs) + op.outputs)
+    _require_same_quant(graph, op, op.inputs)
+    rank = len(graph.output_tensor(op).shape)
+    return ConcatParams(axis=int(op.attrs["axis"]) % rank)
+
+
+def _reshape(graph: Graph, op: Op, rounding: str) -> ReshapeParams:
+    _check_int8(graph, op, (op.inputs[0], op.outputs[0]))
+    _require_same_quant(graph, op, op.inputs[:1])
+    return ReshapeParams()
+
+
+def _relu(graph: Graph, op: Op, rounding: str) -> ReluParams:
+    _check_int8(graph, op, (op.inputs[0], op.outputs[0]))
+    x, out = graph.tensors[op.inputs[0]], graph.output_tensor(op)
+    if op.kind == "relu6":
+        _require_same_quant(graph, op, op.inputs[:1])
+    mult, shift = quantize_multiplier(float(_scale(x)) / float(_scale(out)))
+    act_min, act_max = activation_range(op.kind, out)
+    return ReluParams(kind=op.kind, input_zero_point=_zero_point(x), output_zero_point=_zero_point(out),
+                      multiplier=mult, shift=shift, act_min=act_min, act_max=act_max,
+                      rounding=_op_rounding(op.kind, rounding))
+
+
+_DERIVE = {
+    "conv2d": _conv,
+    "depthwise_conv2d": _conv,
+    "fully_connected": _fully_connected,
+    "max_pool2d": _pool,
+    "avg_pool2d": _pool,
+    "mean": _mean,
+    "add": _add,
+    "softmax": _softmax,
+    "pad": _pad,
+    "concat": _concat,
+    "reshape": _reshape,
+    "relu": _relu,
+    "relu6": _relu,
+}
+
+SUPPORTED_KINDS = frozenset(_DERIVE)
+
+
+def kernel_params(graph: Graph, op: Op, rounding: str = "tflm") -> Any:
+    """The integer parameters of ``op`` in the int8 ``graph`` for the given rounding mode."""
+    if rounding not in ROUNDING_MODES:
+        raise McuError(f"unknown rounding mode '{rounding}'; expected one of {', '.join(ROUNDING_MODES)}")
+    derive = _DERIVE.get(op.kind)
+    if derive is None:
+        raise McuError(f"op '{op.name}': int8 kernel for '{op.kind}' is not supported")
+    return derive(graph, op, rounding)
