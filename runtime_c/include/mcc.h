@@ -1,0 +1,192 @@
+/* mcc.h - public interface of the mcucompress C runtime.
+ *
+ * Portable int8 kernels with the arithmetic of TensorFlow Lite (Micro)'s reference kernels.
+ * Conventions shared by every kernel:
+ *   - activations are NHWC int8, batch first; weights are OHWI (conv), 1HWC (depthwise), OI (fc);
+ *   - biases are int32, may be NULL;
+ *   - offsets are the negated zero points of inputs and the zero point of the output;
+ *   - requantization uses (multiplier, shift) pairs: real = multiplier * 2^(shift - 31), and
+ *     rounds as selected by MCC_SINGLE_ROUNDING (see mcc_port.h);
+ *   - no kernel allocates memory, uses floating point or keeps state between calls;
+ *   - every kernel returns MCC_OK or a negative mcc_status for arguments it cannot handle.
+ */
+#ifndef MCC_H
+#define MCC_H
+
+#include <stdint.h>
+
+#include "mcc_port.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum { MCC_OK = 0, MCC_ERROR_ARGUMENT = -1 } mcc_status;
+
+/* A 4-D shape: batches, height, width, channels. Vectors use n = 1, h = w = 1, c = length. */
+typedef struct {
+    int32_t n;
+    int32_t h;
+    int32_t w;
+    int32_t c;
+} mcc_dims;
+
+/* A pair of per-axis integers: strides, dilations, leading (top, left) padding, window sizes. */
+typedef struct {
+    int32_t h;
+    int32_t w;
+} mcc_tile;
+
+/* Output clamp range after the output offset is added (fused relu / relu6 live here). */
+typedef struct {
+    int32_t min;
+    int32_t max;
+} mcc_activation;
+
+/* Requantization multipliers: one per output channel when per_channel != 0, else one. */
+typedef struct {
+    const int32_t *multiplier;
+    const int32_t *shift;
+    int32_t per_channel;
+} mcc_quant;
+
+typedef struct {
+    int32_t input_offset;
+    int32_t output_offset;
+    mcc_tile stride;
+    mcc_tile padding; /* top, left; bottom and right follow from the output size */
+    mcc_tile dilation;
+    mcc_activation activation;
+} mcc_conv_params;
+
+typedef struct {
+    int32_t input_offset;
+    int32_t output_offset;
+    int32_t depth_multiplier;
+    mcc_tile stride;
+    mcc_tile padding;
+    mcc_tile dilation;
+    mcc_activation activation;
+} mcc_dw_conv_params;
+
+typedef struct {
+    int32_t input_offset;
+    int32_t filter_offset;
+    int32_t output_offset;
+    mcc_activation activation;
+} mcc_fc_params;
+
+typedef struct {
+    mcc_tile window;
+    mcc_tile stride;
+    mcc_tile padding;
+    mcc_activation activation;
+} mcc_pool_params;
+
+/* TFLite's quantized Add: both inputs are shifted left by left_shift, rescaled to a common
+ * scale, summed and rescaled to the output. */
+typedef struct {
+    int32_t input1_offset;
+    int32_t input1_multiplier;
+    int32_t input1_shift;
+    int32_t input2_offset;
+    int32_t input2_multiplier;
+    int32_t input2_shift;
+    int32_t left_shift;
+    int32_t output_offset;
+    int32_t output_multiplier;
+    int32_t output_shift;
+    mcc_activation activation;
+} mcc_add_params;
+
+/* TFLite's integer softmax (gemmlowp fixed point); output scale 1/256, zero point -128. */
+typedef struct {
+    int32_t input_multiplier;
+    int32_t input_left_shift;
+    int32_t diff_min;
+} mcc_softmax_params;
+
+/* Mean over height and width of an NHWC tensor (TFLite's integer Mean, axes (1, 2)). */
+typedef struct {
+    int32_t input_offset;
+    int32_t output_offset;
+    int32_t multiplier;
+    int32_t shift;
+} mcc_mean_params;
+
+/* Requantize a tensor to another scale and zero point (used where a graph changes quantization
+ * without arithmetic, e.g. a reshape between differently quantized tensors). */
+typedef struct {
+    int32_t input_offset;
+    int32_t output_offset;
+    int32_t multiplier;
+    int32_t shift;
+} mcc_requantize_params;
+
+/* 2-D convolution. input (n, h, w, c_in), filter (c_out, kh, kw, c_in), bias (c_out) or NULL,
+ * output (n, oh, ow, c_out). Requantized per output channel by quant. */
+mcc_status mcc_conv2d_s8(const mcc_conv_params *params, const mcc_quant *quant,
+                         const mcc_dims *input_dims, const int8_t *input,
+                         const mcc_dims *filter_dims, const int8_t *filter,
+                         const int32_t *bias,
+                         const mcc_dims *output_dims, int8_t *output);
+
+/* Depthwise convolution. filter (1, kh, kw, c_in * depth_multiplier) in filter_dims as
+ * (n = 1, h = kh, w = kw, c = c_out). Output channel o reads input channel o / depth_multiplier. */
+mcc_status mcc_depthwise_conv2d_s8(const mcc_dw_conv_params *params, const mcc_quant *quant,
+                                   const mcc_dims *input_dims, const int8_t *input,
+                                   const mcc_dims *filter_dims, const int8_t *filter,
+                                   const int32_t *bias,
+                                   const mcc_dims *output_dims, int8_t *output);
+
+/* Fully connected: output (batches, units) = input (batches, depth) x filter (units, depth)^T.
+ * filter_dims: n = units, c = depth. */
+mcc_status mcc_fully_connected_s8(const mcc_fc_params *params, const mcc_quant *quant,
+                                  const mcc_dims *input_dims, const int8_t *input,
+                                  const mcc_dims *filter_dims, const int8_t *filter,
+                                  const int32_t *bias,
+                                  const mcc_dims *output_dims, int8_t *output);
+
+/* Average pooling over the part of each window inside the input; rounds half away from zero. */
+mcc_status mcc_avgpool_s8(const mcc_pool_params *params,
+                          const mcc_dims *input_dims, const int8_t *input,
+                          const mcc_dims *output_dims, int8_t *output);
+
+/* Max pooling over the part of each window inside the input. */
+mcc_status mcc_maxpool_s8(const mcc_pool_params *params,
+                          const mcc_dims *input_dims, const int8_t *input,
+                          const mcc_dims *output_dims, int8_t *output);
+
+/* Element-wise add of two tensors of `size` elements. output may alias input1 or input2. */
+mcc_status mcc_add_s8(const mcc_add_params *params, const int8_t *input1, const int8_t *input2,
+                      int8_t *output, int32_t size);
+
+/* Softmax along the last axis of `rows` rows of `depth` values. */
+mcc_status mcc_softmax_s8(const mcc_softmax_params *params, const int8_t *input,
+                          int32_t rows, int32_t depth, int8_t *output);
+
+/* Mean over h and w: input (n, h, w, c) -> output (n, 1, 1, c). */
+mcc_status mcc_mean_s8(const mcc_mean_params *params,
+                       const mcc_dims *input_dims, const int8_t *input, int8_t *output);
+
+/* Element-wise requantization of `size` values; output may alias input. */
+mcc_status mcc_requantize_s8(const mcc_requantize_params *params, const int8_t *input,
+                             int8_t *output, int32_t size);
+
+/* Zero-copy is impossible when buffers differ: copies `size` bytes (buffers may overlap). */
+mcc_status mcc_copy_s8(const int8_t *input, int8_t *output, int32_t size);
+
+/* Constant padding of an NHWC tensor: pads (top, bottom, left, right) with pad_value. */
+mcc_status mcc_pad_s8(const mcc_dims *input_dims, const int8_t *input, const int32_t pads[4],
+                      int8_t pad_value, const mcc_dims *output_dims, int8_t *output);
+
+/* Concatenation along the channel axis of `count` NHWC tensors with equal n, h, w and the
+ * same quantization as the output. */
+mcc_status mcc_concat_channels_s8(const int8_t *const *inputs, const int32_t *channels,
+                                  int32_t count, int32_t outer, int8_t *output);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MCC_H */

@@ -1,0 +1,38 @@
+/* mcc_port.h - feature switches for the mcucompress runtime.
+ *
+ * The one place that looks at the compiler's target macros. Kernels test only the MCC_HAVE_*
+ * switches below, inside their own bodies, so a call always names the same function whatever
+ * the target. Define MCC_FORCE_REFERENCE=1 to run the portable C paths everywhere (tests compare
+ * both paths this way).
+ */
+#ifndef MCC_PORT_H
+#define MCC_PORT_H
+
+#ifndef MCC_FORCE_REFERENCE
+#define MCC_FORCE_REFERENCE 0
+#endif
+
+#if !MCC_FORCE_REFERENCE && defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
+#define MCC_HAVE_MVE 1
+#else
+#define MCC_HAVE_MVE 0
+#endif
+
+#if !MCC_FORCE_REFERENCE && defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+#define MCC_HAVE_DSP 1
+#else
+#define MCC_HAVE_DSP 0
+#endif
+
+/* 1: single rounding of the 64-bit product (LiteRT); 0: gemmlowp double rounding (TFLM). */
+#ifndef MCC_SINGLE_ROUNDING
+#define MCC_SINGLE_ROUNDING 0
+#endif
+
+#if defined(__GNUC__)
+#define MCC_INLINE static __inline__ __attribute__((always_inline))
+#else
+#define MCC_INLINE static
+#endif
+
+#endif /* MCC_PORT_H */

@@ -1,0 +1,29 @@
+/* mcc_mean_s8 - int8 mean over height and width (TFLite integer Mean, axes (1, 2)). */
+#include "mcc.h"
+#include "mcc_nn.h"
+
+mcc_status mcc_mean_s8(const mcc_mean_params *params,
+                       const mcc_dims *input_dims, const int8_t *input, int8_t *output)
+{
+    const int32_t count = input_dims->h * input_dims->w;
+    const int32_t ch = input_dims->c;
+    int32_t b, c, i;
+
+    if (count <= 0) {
+        return MCC_ERROR_ARGUMENT;
+    }
+    for (b = 0; b < input_dims->n; ++b) {
+        const int8_t *in_batch = input + (int64_t)b * count * ch;
+        for (c = 0; c < ch; ++c) {
+            int32_t acc = 0;
+            for (i = 0; i < count; ++i) {
+                acc += in_batch[(int64_t)i * ch + c] + params->input_offset;
+            }
+            acc = mcc_nn_requantize(acc, params->multiplier, params->shift);
+            acc = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
+            acc += params->output_offset;
+            *output++ = (int8_t)mcc_nn_clamp(acc, -128, 127);
+        }
+    }
+    return MCC_OK;
+}
