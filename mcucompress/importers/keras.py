@@ -1,0 +1,132 @@
+"""Keras importer: a Keras 3 `.keras`, a legacy `.h5` or an in-memory model -> float32 Graph.
+
+Legacy `.h5` files that Keras 3 cannot deserialize are retried with tf_keras (Keras 2), which
+many users' files need. The layer graph is walked from the model's outputs through each tensor's
+Keras history, which both Keras generations provide, so one walker serves both.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from mcucompress.errors import McuError
+from mcucompress.importers.keras_builder import GraphBuilder
+from mcucompress.importers.keras_layers import LAYER_CONVERTERS
+from mcucompress.ir.graph import Graph
+
+KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
+
+
+def load_keras(path_or_model, optimize: bool = True) -> Graph:
+    """Imports a Keras model as a float32 Graph (batch 1).
+
+    With ``optimize`` (the default) BatchNormalization is folded and activations fused, which is
+    what quantization and code generation expect; ``optimize=False`` gives the raw layer graph.
+    """
+    model = _load_model(path_or_model) if isinstance(path_or_model, (str, os.PathLike)) else path_or_model
+    if not hasattr(model, "layers") or not hasattr(model, "outputs"):
+        raise McuError(f"expected a Keras model, got {type(model).__name__}")
+    graph = _import_model(model)
+    if optimize:
+        from mcucompress.passes import optimize as run_passes
+        graph = run_passes(graph)
+    return graph
+
+
+def _quiet_tensorflow() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def _load_model(path):
+    path = Path(path)
+    if not path.is_file():
+        raise McuError(f"model file not found: {path}")
+    if path.suffix.lower() not in KERAS_SUFFIXES:
+        raise McuError(f"{path.name}: not a Keras model file (expected {', '.join(KERAS_SUFFIXES)})")
+    _quiet_tensorflow()
+    import keras
+
+    try:
+        return keras.saving.load_model(path, compile=False)
+    except Exception as keras3_error:  # noqa: BLE001 - any failure means "try the other reader"
+        if path.suffix.lower() == ".keras":
+            raise McuError(f"cannot read Keras model {path.name}: {_one_line(keras3_error)}") from None
+        first = keras3_error
+    try:
+        import tf_keras
+
+        return tf_keras.models.load_model(path, compile=False)
+    except Exception as legacy_error:  # noqa: BLE001
+        raise McuError(f"cannot read Keras model {path.name}: {_one_line(legacy_error) or _one_line(first)}") from None
+
+
+def _one_line(error: Exception) -> str:
+    text = str(error).strip().splitlines()
+    return (text[0] if text else type(error).__name__)[:200]
+
+
+def _shape(tensor) -> tuple:
+    shape = tensor.shape
+    return tuple(shape.as_list()) if hasattr(shape, "as_list") else tuple(shape)
+
+
+def _batch1_shape(tensor, what: str) -> tuple[int, ...]:
+    shape = _shape(tensor)
+    if any(d is None for d in shape[1:]):
+        raise McuError(f"{what} has an undefined dimension {shape}; give the model a fixed input shape")
+    return (1,) + tuple(int(d) for d in shape[1:])
+
+
+def _node_inputs(node) -> list:
+    if hasattr(node, "input_tensors"):  # Keras 3
+        return list(node.input_tensors)
+    import tensorflow as tf  # tf_keras
+
+    return list(tf.nest.flatten(node.keras_inputs))
+
+
+def _import_model(model) -> Graph:
+    try:
+        inputs, outputs = list(model.inputs or []), list(model.outputs or [])
+    except (AttributeError, ValueError):
+        inputs, outputs = [], []
+    if not inputs or not outputs:
+        raise McuError(f"model '{model.name}' has no defined inputs; build it with a fixed input shape")
+    if len(inputs) != 1 or len(outputs) != 1:
+        raise McuError(f"model '{model.name}' has {len(inputs)} inputs and {len(outputs)} outputs; "
+                       "only single-input, single-output models are supported")
+    builder = GraphBuilder()
+    names: dict[tuple, str] = {}
+
+    def visit(tensor) -> str:
+        layer, node_index, tensor_index = tensor._keras_history
+        key = (id(layer), node_index, tensor_index)
+        if key in names:
+            return names[key]
+        cls = type(layer).__name__
+        if cls == "InputLayer":
+            names[key] = builder.activation(layer.name, _batch1_shape(tensor, f"input '{layer.name}'"))
+            return names[key]
+        if hasattr(layer, "layers") and hasattr(layer, "outputs"):
+            raise McuError(f"layer '{layer.name}' ({cls}): nested models are not supported; "
+                           "rebuild the model as one functional model")
+        if tensor_index != 0:
+            raise McuError(f"layer '{layer.name}' ({cls}): layers with several outputs are not supported")
+        converter = LAYER_CONVERTERS.get(cls)
+        if converter is None:
+            raise McuError(f"layer '{layer.name}' ({cls}) is not supported")
+        in_names = [visit(t) for t in _node_inputs(layer._inbound_nodes[node_index])]
+        out_shape = _batch1_shape(tensor, f"output of layer '{layer.name}'")
+        names[key] = converter(builder, layer, layer.get_config(), in_names, out_shape)
+        return names[key]
+
+    out = visit(outputs[0])
+    graph_input = visit(inputs[0])
+    graph = builder.build((graph_input,), (out,), name=_safe_name(model.name))
+    return graph.with_ops(graph.ops)  # drops tensors nothing uses
+
+
+def _safe_name(name: str) -> str:
+    return "".join(c if c.isalnum() or c == "_" else "_" for c in name) or "model"
+

@@ -1,0 +1,292 @@
+"""One converter per Keras layer class, in one table (LAYER_CONVERTERS).
+
+A converter receives the builder, the layer, its config, the IR names of its input tensors and
+the Keras output shape with batch 1, and returns the IR name of the layer's output. It works for
+Keras 3 and tf_keras layers alike (it only uses get_config() and get_weights()).
+
+Activations named by a layer (Dense(activation="relu")) become separate relu/relu6/softmax ops;
+the fuse_activations pass folds them into their producer, as TFLite does.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import numpy as np
+
+from mcucompress.errors import McuError
+from mcucompress.importers.keras_builder import GraphBuilder
+
+ACTIVATION_OPS = {"relu": "relu", "relu6": "relu6", "softmax": "softmax"}
+
+
+def _unsupported(layer, why: str) -> McuError:
+    return McuError(f"layer '{layer.name}' ({type(layer).__name__}): {why}")
+
+
+def _pair(value) -> tuple[int, int]:
+    if isinstance(value, int):
+        return value, value
+    return int(value[0]), int(value[1])
+
+
+def _activation_name(layer, cfg) -> str:
+    act = cfg.get("activation", "linear")
+    if isinstance(act, dict):  # a serialized function object
+        act = act.get("config", {}).get("name") or act.get("class_name", "?")
+    if act is None or act == "linear":
+        return "linear"
+    if act in ACTIVATION_OPS:
+        return act
+    raise _unsupported(layer, f"activation '{act}' is not supported (linear, relu, relu6, softmax are)")
+
+
+def _apply_activation(b: GraphBuilder, layer, act: str, x: str) -> str:
+    if act == "linear":
+        return x
+    attrs = {"beta": 1.0} if act == "softmax" else {}
+    return b.op(ACTIVATION_OPS[act], f"{layer.name}/{act}", (x,), layer.name, b.shape(x), **attrs)
+
+
+def _check_channels_last(layer, cfg) -> None:
+    if cfg.get("data_format", "channels_last") not in (None, "channels_last"):
+        raise _unsupported(layer, "only data_format='channels_last' is supported")
+
+
+def resolve_padding(mode: str, in_hw, kernel, stride, dilation=(1, 1)) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right) exactly as TFLite resolves 'same' (extra row/column at the end)."""
+    if mode == "valid":
+        return 0, 0, 0, 0
+    pads = []
+    for size, k, s, d in zip(in_hw, kernel, stride, dilation):
+        effective = (k - 1) * d + 1
+        out = math.ceil(size / s)
+        total = max((out - 1) * s + effective - size, 0)
+        pads += [total // 2, total - total // 2]
+    return tuple(pads)
+
+
+def _padding(layer, cfg, in_shape, kernel, stride, dilation=(1, 1)):
+    mode = cfg.get("padding", "valid")
+    if mode not in ("same", "valid"):
+        raise _unsupported(layer, f"padding '{mode}' is not supported")
+    return resolve_padding(mode, in_shape[1:3], kernel, stride, dilation)
+
+
+def _rank4_input(b, layer, x):
+    if len(b.shape(x)) != 4:
+        raise _unsupported(layer, f"expects an NHWC input, got shape {b.shape(x)}")
+
+
+def _bias(b, layer, weights, index, channels):
+    data = weights[index] if len(weights) > index else np.zeros(channels, np.float32)
+    return b.constant(f"{layer.name}/bias", data)
+
+
+def convert_conv2d(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str:
+    _check_channels_last(layer, cfg)
+    x = inputs[0]
+    _rank4_input(b, layer, x)
+    if cfg.get("groups", 1) != 1:
+        raise _unsupported(layer, "grouped convolution is not supported")
+    act = _activation_name(layer, cfg)
+    weights = layer.get_weights()
+    kernel = np.transpose(weights[0], (3, 0, 1, 2))  # HWIO -> OHWI
+    stride, dilation = _pair(cfg["strides"]), _pair(cfg.get("dilation_rate", 1))
+    w = b.constant(f"{layer.name}/weights", kernel)
+    bias = _bias(b, layer, weights, 1, kernel.shape[0])
+    name = layer.name if act == "linear" else f"{layer.name}/linear"
+    y = b.op("conv2d", layer.name, (x, w, bias), name, out_shape, stride=stride, dilation=dilation,
+             padding=_padding(layer, cfg, b.shape(x), kernel.shape[1:3], stride, dilation),
+             activation="none")
+    return _apply_activation(b, layer, act, y)
+
+
+def _depthwise(b, layer, name, x, kernel_hwim, bias, stride, dilation, padding, out_shape):
+    kh, kw, cin, mult = kernel_hwim.shape
+    w = b.constant(f"{name}/weights", kernel_hwim.reshape(1, kh, kw, cin * mult))
+    return b.op("depthwise_conv2d", name, (x, w, bias), name, out_shape, stride=stride,
+                dilation=dilation, padding=padding, depth_multiplier=int(mult), activation="none")
+
+
+def convert_depthwise_conv2d(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str:
+    _check_channels_last(layer, cfg)
+    x = inputs[0]
+    _rank4_input(b, layer, x)
+    act = _activation_name(layer, cfg)
+    weights = layer.get_weights()
+    kernel = weights[0]
+    stride, dilation = _pair(cfg["strides"]), _pair(cfg.get("dilation_rate", 1))
+    bias = _bias(b, layer, weights, 1, kernel.shape[2] * kernel.shape[3])
+    padding = _padding(layer, cfg, b.shape(x), kernel.shape[:2], stride, dilation)
+    name = layer.name if act == "linear" else f"{layer.name}/linear"
+    y = _depthwise(b, layer, name, x, kernel, bias, stride, dilation, padding, out_shape)
+    return _apply_activation(b, layer, act, y)
+
+
+def convert_separable_conv2d(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str:
+    """Depthwise (no bias) followed by a 1x1 convolution, the way TFLite lowers it."""
+    _check_channels_last(layer, cfg)
+    x = inputs[0]
+    _rank4_input(b, layer, x)
+    act = _activation_name(layer, cfg)
+    weights = layer.get_weights()
+    dw, pw = weights[0], weights[1]
+    stride, dilation = _pair(cfg["strides"]), _pair(cfg.get("dilation_rate", 1))
+    padding = _padding(layer, cfg, b.shape(x), dw.shape[:2], stride, dilation)
+    mid_channels = dw.shape[2] * dw.shape[3]
+    zero_bias = b.constant(f"{layer.name}/depthwise/bias", np.zeros(mid_channels, np.float32))
+    mid = _depthwise(b, layer, f"{layer.name}/depthwise", x, dw, zero_bias, stride, dilation,
+                     padding, tuple(out_shape[:3]) + (mid_channels,))
+    w = b.constant(f"{layer.name}/pointwise/weights", np.transpose(pw, (3, 0, 1, 2)))
+    bias = _bias(b, layer, weights, 2, pw.shape[3])
+    name = layer.name if act == "linear" else f"{layer.name}/linear"
+    y = b.op("conv2d", f"{layer.name}/pointwise", (mid, w, bias), name, out_shape, stride=(1, 1),
+             dilation=(1, 1), padding=(0, 0, 0, 0), activation="none")
+    return _apply_activation(b, layer, act, y)
+
+
+def convert_dense(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str:
+    x = inputs[0]
+    if len(b.shape(x)) != 2:
+        raise _unsupported(layer, f"Dense on a rank-{len(b.shape(x))} input is not supported; "
+                                  "add a Flatten before it")
+    act = _activation_name(layer, cfg)
+    weights = layer.get_weights()
+    w = b.constant(f"{layer.name}/weights", weights[0].T)  # (in, out) -> (out, in)
+    bias = _bias(b, layer, weights, 1, weights[0].shape[1])
+    name = layer.name if act == "linear" else f"{layer.name}/linear"
+    y = b.op("fully_connected", layer.name, (x, w, bias), name, out_shape, activation="none")
+    return _apply_activation(b, layer, act, y)
+
+
+def _pool(kind):
+    def convert(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str:
+        _check_channels_last(layer, cfg)
+        x = inputs[0]
+        _rank4_input(b, layer, x)
+        pool = _pair(cfg["pool_size"])
+        stride = _pair(cfg.get("strides") or pool)
+        padding = _padding(layer, cfg, b.shape(x), pool, stride)
+        return b.op(kind, layer.name, (x,), layer.name, out_shape, pool=pool, stride=stride,
+                    padding=padding, activation="none")
+    convert.__name__ = f"convert_{kind}"
+    return convert
+
+
+def convert_global_average_pooling2d(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str:
+    _check_channels_last(layer, cfg)
+    _rank4_input(b, layer, inputs[0])
+    keepdims = bool(cfg.get("keepdims", False))
+    return b.op("mean", layer.name, inputs[:1], layer.name, out_shape, axes=(1, 2), keepdims=keepdims)
+
+
+def convert_add(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str:
+    shapes = {b.shape(x) for x in inputs}
+    if len(shapes) != 1:
+        raise _unsupported(layer, f"inputs of different shapes {sorted(shapes)} (broadcasting) "
+                                  "are not supported")
+    # Keras adds N inputs at once; TFLite's ADD takes two, so chain them.
+    acc = inputs[0]
+    for i, other in enumerate(inputs[1:], start=1):
+        last = i == len(inputs) - 1
+        name = layer.name if last else f"{layer.name}/partial{i}"
+        acc = b.op("add", name, (acc, other), name, out_shape, activation="none")
+    return acc
+
+
+def convert_relu(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str:
+    slope = float(cfg.get("negative_slope") or 0.0)
+    threshold = float(cfg.get("threshold") or 0.0)
+    max_value = cfg.get("max_value")
+    if slope != 0.0 or threshold != 0.0 or max_value not in (None, 6, 6.0):
+        raise _unsupported(layer, "only plain ReLU and ReLU6 (max_value=6) are supported")
+    kind = "relu" if max_value is None else "relu6"
+    return b.op(kind, layer.name, inputs[:1], layer.name, out_shape)
+
+
+def convert_activation(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str:
+    act = _activation_name(layer, cfg)
+    if act == "linear":
+        return inputs[0]
+    attrs = {"beta": 1.0} if act == "softmax" else {}
+    return b.op(ACTIVATION_OPS[act], layer.name, inputs[:1], layer.name, out_shape, **attrs)
+
+
+def convert_softmax(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str:
+    axis = cfg.get("axis", -1)
+    axis = axis[0] if isinstance(axis, (list, tuple)) and len(axis) == 1 else axis
+    if axis not in (-1, len(out_shape) - 1):
+        raise _unsupported(layer, f"softmax over axis {axis} is not supported (only the last axis)")
+    return b.op("softmax", layer.name, inputs[:1], layer.name, out_shape, beta=1.0)
+
+
+def convert_reshape(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str:
+    return b.op("reshape", layer.name, inputs[:1], layer.name, out_shape)
+
+
+def convert_zero_padding2d(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str:
+    _check_channels_last(layer, cfg)
+    _rank4_input(b, layer, inputs[0])
+    pad = cfg["padding"]
+    (top, bottom), (left, right) = (_pair(pad[0]), _pair(pad[1])) if not isinstance(pad, int) \
+        else ((pad, pad), (pad, pad))
+    paddings = ((0, 0), (top, bottom), (left, right), (0, 0))
+    return b.op("pad", layer.name, inputs[:1], layer.name, out_shape, paddings=paddings)
+
+
+def convert_concatenate(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str:
+    axis = int(cfg.get("axis", -1)) % len(out_shape)
+    return b.op("concat", layer.name, inputs, layer.name, out_shape, axis=axis)
+
+
+def convert_batch_normalization(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str:
+    axis = cfg.get("axis", -1)
+    axis = axis[0] if isinstance(axis, (list, tuple)) and len(axis) == 1 else axis
+    if not isinstance(axis, int) or axis % len(out_shape) != len(out_shape) - 1:
+        raise _unsupported(layer, "only normalization over the last (channel) axis is supported")
+    channels = out_shape[-1]
+
+    def value(var, default):
+        return np.asarray(var.numpy(), np.float32) if var is not None else np.full(channels, default, np.float32)
+
+    params = [b.constant(f"{layer.name}/{n}", value(v, d)) for n, v, d in (
+        ("gamma", getattr(layer, "gamma", None), 1.0), ("beta", getattr(layer, "beta", None), 0.0),
+        ("mean", layer.moving_mean, 0.0), ("var", layer.moving_variance, 1.0))]
+    return b.op("batch_norm", layer.name, (inputs[0], *params), layer.name, out_shape,
+                epsilon=float(cfg.get("epsilon", 1e-3)))
+
+
+def convert_identity(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str:
+    """Layers that do nothing at inference time (Dropout and friends)."""
+    return inputs[0]
+
+
+Converter = Callable[..., str]
+
+LAYER_CONVERTERS: dict[str, Converter] = {
+    "Conv2D": convert_conv2d,
+    "DepthwiseConv2D": convert_depthwise_conv2d,
+    "SeparableConv2D": convert_separable_conv2d,
+    "Dense": convert_dense,
+    "MaxPooling2D": _pool("max_pool2d"),
+    "AveragePooling2D": _pool("avg_pool2d"),
+    "GlobalAveragePooling2D": convert_global_average_pooling2d,
+    "Add": convert_add,
+    "ReLU": convert_relu,
+    "Activation": convert_activation,
+    "Softmax": convert_softmax,
+    "Flatten": convert_reshape,
+    "Reshape": convert_reshape,
+    "ZeroPadding2D": convert_zero_padding2d,
+    "Concatenate": convert_concatenate,
+    "BatchNormalization": convert_batch_normalization,
+    "Dropout": convert_identity,
+    "SpatialDropout2D": convert_identity,
+    "GaussianNoise": convert_identity,
+    "GaussianDropout": convert_identity,
+    "AlphaDropout": convert_identity,
+    "ActivityRegularization": convert_identity,
+    "Identity": convert_identity,
+}

@@ -1,0 +1,179 @@
+"""Vectorized numpy interpreter for float32 graphs: the float oracle and the calibration engine.
+
+It runs a whole batch at once: ``x`` has the graph input's shape with any batch size in front.
+Convolutions and pools loop over the (small) kernel window and do one matmul / reduction per
+window position over the whole batch, which keeps memory flat and calibration fast.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from mcucompress.errors import McuError
+from mcucompress.ir.graph import Graph, Op
+
+
+def run_float(graph: Graph, x: np.ndarray, intermediates: bool = False):
+    """Runs ``graph`` on ``x``; returns the output batch, or every tensor by name if asked."""
+    name = graph.inputs[0]
+    spec = graph.tensor(name)
+    x = np.asarray(x, dtype=np.float32)
+    if x.shape[1:] != spec.shape[1:]:
+        if x.shape == spec.shape[1:]:
+            x = x[None]
+        else:
+            raise McuError(f"input of shape {x.shape} does not match the model input {spec.shape}")
+    values: dict[str, np.ndarray] = {name: x}
+    for op in graph.ops:
+        kernel = KERNELS.get(op.kind)
+        if kernel is None:
+            raise McuError(f"op '{op.name}' of kind {op.kind} has no float reference")
+        args = [values[n] if n in values else (graph.tensor(n).data if n is not None else None)
+                for n in op.inputs]
+        values[op.outputs[0]] = kernel(graph, op, *args)
+    if intermediates:
+        return values
+    return values[graph.outputs[0]]
+
+
+def _activate(y: np.ndarray, activation: str) -> np.ndarray:
+    if activation == "relu":
+        return np.maximum(y, 0.0)
+    if activation == "relu6":
+        return np.clip(y, 0.0, 6.0)
+    return y
+
+
+def _pad_spatial(x: np.ndarray, padding, value: float = 0.0) -> np.ndarray:
+    top, bottom, left, right = padding
+    if not any(padding):
+        return x
+    return np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)), constant_values=value)
+
+
+def _windows(graph: Graph, op: Op, kh: int, kw: int, dilation=(1, 1)):
+    """Yields (i, j, slicer) for each kernel tap; slicer picks that tap's input for every output."""
+    sh, sw = op.attrs["stride"]
+    dh, dw = dilation
+    _, oh, ow, _ = graph.output_tensor(op).shape
+    for i in range(kh):
+        for j in range(kw):
+            rows = slice(i * dh, i * dh + (oh - 1) * sh + 1, sh)
+            cols = slice(j * dw, j * dw + (ow - 1) * sw + 1, sw)
+            yield i, j, (slice(None), rows, cols)
+
+
+def conv2d(graph, op, x, w, b):
+    xp = _pad_spatial(x, op.attrs["padding"])
+    out_c, kh, kw, _ = w.shape
+    _, oh, ow, _ = graph.output_tensor(op).shape
+    y = np.zeros((x.shape[0], oh, ow, out_c), np.float32)
+    for i, j, tap in _windows(graph, op, kh, kw, op.attrs.get("dilation", (1, 1))):
+        y += xp[tap] @ w[:, i, j, :].T
+    if b is not None:
+        y += b
+    return _activate(y, op.attrs.get("activation", "none"))
+
+
+def depthwise_conv2d(graph, op, x, w, b):
+    xp = _pad_spatial(x, op.attrs["padding"])
+    mult = int(op.attrs.get("depth_multiplier", 1))
+    _, kh, kw, out_c = w.shape
+    _, oh, ow, _ = graph.output_tensor(op).shape
+    y = np.zeros((x.shape[0], oh, ow, out_c), np.float32)
+    for i, j, tap in _windows(graph, op, kh, kw, op.attrs.get("dilation", (1, 1))):
+        patch = xp[tap]
+        if mult > 1:  # output channel c*mult + m reads input channel c
+            patch = np.repeat(patch, mult, axis=-1)
+        y += patch * w[0, i, j, :]
+    if b is not None:
+        y += b
+    return _activate(y, op.attrs.get("activation", "none"))
+
+
+def fully_connected(graph, op, x, w, b):
+    y = x.reshape(x.shape[0], -1) @ w.T
+    if b is not None:
+        y = y + b
+    return _activate(y.astype(np.float32), op.attrs.get("activation", "none"))
+
+
+def max_pool2d(graph, op, x):
+    xp = _pad_spatial(x, op.attrs["padding"], value=-np.inf)
+    ph, pw = op.attrs["pool"]
+    y = None
+    for _, _, tap in _windows(graph, op, ph, pw):
+        y = xp[tap] if y is None else np.maximum(y, xp[tap])
+    return _activate(y, op.attrs.get("activation", "none"))
+
+
+def avg_pool2d(graph, op, x):
+    """Padding cells are left out of the average (TensorFlow and TFLite count only real cells)."""
+    xp = _pad_spatial(x, op.attrs["padding"])
+    ones = _pad_spatial(np.ones((1,) + x.shape[1:3] + (1,), np.float32), op.attrs["padding"])
+    ph, pw = op.attrs["pool"]
+    total, count = 0.0, 0.0
+    for _, _, tap in _windows(graph, op, ph, pw):
+        total = total + xp[tap]
+        count = count + ones[tap]
+    return _activate((total / count).astype(np.float32), op.attrs.get("activation", "none"))
+
+
+def mean(graph, op, x):
+    return np.mean(x, axis=tuple(op.attrs["axes"]), keepdims=bool(op.attrs.get("keepdims", False)),
+                   dtype=np.float32)
+
+
+def add(graph, op, a, b):
+    return _activate(a + b, op.attrs.get("activation", "none"))
+
+
+def softmax(graph, op, x):
+    z = (x - np.max(x, axis=-1, keepdims=True)) * float(op.attrs.get("beta", 1.0))
+    e = np.exp(z)
+    return (e / np.sum(e, axis=-1, keepdims=True)).astype(np.float32)
+
+
+def reshape(graph, op, x):
+    return x.reshape((x.shape[0],) + graph.output_tensor(op).shape[1:])
+
+
+def pad(graph, op, x):
+    paddings = [tuple(p) for p in op.attrs["paddings"]]
+    return np.pad(x, [(0, 0)] + paddings[1:])
+
+
+def concat(graph, op, *xs):
+    return np.concatenate(xs, axis=int(op.attrs["axis"]))
+
+
+def relu(graph, op, x):
+    return np.maximum(x, 0.0)
+
+
+def relu6(graph, op, x):
+    return np.clip(x, 0.0, 6.0)
+
+
+def batch_norm(graph, op, x, gamma, beta, mean_, var):
+    return ((x - mean_) / np.sqrt(var + float(op.attrs.get("epsilon", 1e-3))) * gamma + beta).astype(np.float32)
+
+
+KERNELS: dict[str, Callable[..., np.ndarray]] = {
+    "conv2d": conv2d,
+    "depthwise_conv2d": depthwise_conv2d,
+    "fully_connected": fully_connected,
+    "max_pool2d": max_pool2d,
+    "avg_pool2d": avg_pool2d,
+    "mean": mean,
+    "add": add,
+    "softmax": softmax,
+    "reshape": reshape,
+    "pad": pad,
+    "concat": concat,
+    "relu": relu,
+    "relu6": relu6,
+    "batch_norm": batch_norm,
+}
