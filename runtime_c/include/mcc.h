@@ -106,21 +106,33 @@ typedef struct {
     int32_t diff_min;
 } mcc_softmax_params;
 
-/* Mean over height and width of an NHWC tensor (TFLite's integer Mean, axes (1, 2)). */
+/* LiteRT's table softmax: table[255 - v] = expf(-input_scale * beta * v), v = 0..255. */
 typedef struct {
+    const float *table;
+    float output_scale;
+    int32_t output_zero_point;
+} mcc_softmax_table_params;
+
+/* Mean over height and width of an NHWC tensor (TFLite's integer Mean, axes (1, 2)).
+ * same_quant != 0: input and output share scale and zero point; the stored values are averaged
+ * with truncating division and nothing else is used. */
+typedef struct {
+    int32_t same_quant;
     int32_t input_offset;
     int32_t output_offset;
     int32_t multiplier;
     int32_t shift;
+    mcc_activation activation;
 } mcc_mean_params;
 
-/* Requantize a tensor to another scale and zero point (used where a graph changes quantization
- * without arithmetic, e.g. a reshape between differently quantized tensors). */
+/* Element-wise rescale: out = clamp(requantize(x + input_offset) + output_offset); standalone
+ * relu and relu6 are this with the clamp range of the activation. */
 typedef struct {
     int32_t input_offset;
     int32_t output_offset;
     int32_t multiplier;
     int32_t shift;
+    mcc_activation activation;
 } mcc_requantize_params;
 
 /* 2-D convolution. input (n, h, w, c_in), filter (c_out, kh, kw, c_in), bias (c_out) or NULL,
@@ -164,6 +176,10 @@ mcc_status mcc_add_s8(const mcc_add_params *params, const int8_t *input1, const 
 /* Softmax along the last axis of `rows` rows of `depth` values. */
 mcc_status mcc_softmax_s8(const mcc_softmax_params *params, const int8_t *input,
                           int32_t rows, int32_t depth, int8_t *output);
+
+/* Softmax with LiteRT's float table (the only kernel using float; see its source). */
+mcc_status mcc_softmax_table_s8(const mcc_softmax_table_params *params, const int8_t *input,
+                                int32_t rows, int32_t depth, int8_t *output);
 
 /* Mean over h and w: input (n, h, w, c) -> output (n, 1, 1, c). */
 mcc_status mcc_mean_s8(const mcc_mean_params *params,

@@ -42,14 +42,11 @@ MCC_INLINE int32_t mcc_nn_divide_by_pot(int32_t x, int32_t exponent)
     return (x >> exponent) + (remainder > threshold ? 1 : 0);
 }
 
-/* x * multiplier * 2^(shift - 31), rounded the way the exported model was built for. */
-MCC_INLINE int32_t mcc_nn_requantize(int32_t x, int32_t multiplier, int32_t shift)
+/* x * multiplier * 2^(shift - 31) with gemmlowp's double rounding, whatever the build mode:
+ * TFLM uses it everywhere, LiteRT keeps it for all kernels except conv2d and fully connected
+ * (mcucompress/quantize/params.py LITERT_SINGLE_ROUNDING_OPS). */
+MCC_INLINE int32_t mcc_nn_requantize_double(int32_t x, int32_t multiplier, int32_t shift)
 {
-#if MCC_SINGLE_ROUNDING
-    const int32_t total_shift = 31 - shift;
-    const int64_t rounder = (int64_t)1 << (total_shift - 1);
-    return (int32_t)(((int64_t)x * multiplier + rounder) >> total_shift);
-#else
     const int32_t left = shift > 0 ? shift : 0;
     const int32_t right = shift > 0 ? 0 : -shift;
     int64_t shifted = (int64_t)x * ((int64_t)1 << left);
@@ -59,6 +56,19 @@ MCC_INLINE int32_t mcc_nn_requantize(int32_t x, int32_t multiplier, int32_t shif
         shifted = MCC_NN_INT32_MIN;
     }
     return mcc_nn_divide_by_pot(mcc_nn_doubling_high_mul((int32_t)shifted, multiplier), right);
+}
+
+/* x * multiplier * 2^(shift - 31) in the rounding the model was exported for: single rounding
+ * of the 64-bit product when MCC_SINGLE_ROUNDING (LiteRT's conv and fully connected), else
+ * double rounding (TFLM). */
+MCC_INLINE int32_t mcc_nn_requantize(int32_t x, int32_t multiplier, int32_t shift)
+{
+#if MCC_SINGLE_ROUNDING
+    const int32_t total_shift = 31 - shift;
+    const int64_t rounder = (int64_t)1 << (total_shift - 1);
+    return (int32_t)(((int64_t)x * multiplier + rounder) >> total_shift);
+#else
+    return mcc_nn_requantize_double(x, multiplier, shift);
 #endif
 }
 

@@ -1,4 +1,4 @@
-/* mcc_mean_s8 - int8 mean over height and width (TFLite integer Mean, axes (1, 2)). */
+/* mcc_mean_s8 - int8 mean over height and width (TFLM reduce MEAN, int8, axes (1, 2)). */
 #include "mcc.h"
 #include "mcc_nn.h"
 
@@ -16,13 +16,21 @@ mcc_status mcc_mean_s8(const mcc_mean_params *params,
         const int8_t *in_batch = input + (int64_t)b * count * ch;
         for (c = 0; c < ch; ++c) {
             int32_t acc = 0;
-            for (i = 0; i < count; ++i) {
-                acc += in_batch[(int64_t)i * ch + c] + params->input_offset;
+            if (params->same_quant) {
+                /* Equal zero points cancel: average the stored values, truncating. */
+                for (i = 0; i < count; ++i) {
+                    acc += in_batch[(int64_t)i * ch + c];
+                }
+                acc = acc / count;
+            } else {
+                for (i = 0; i < count; ++i) {
+                    acc += in_batch[(int64_t)i * ch + c] + params->input_offset;
+                }
+                acc = mcc_nn_requantize_double(acc, params->multiplier, params->shift);
+                acc = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
+                acc += params->output_offset;
             }
-            acc = mcc_nn_requantize(acc, params->multiplier, params->shift);
-            acc = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
-            acc += params->output_offset;
-            *output++ = (int8_t)mcc_nn_clamp(acc, -128, 127);
+            *output++ = (int8_t)mcc_nn_clamp(acc, params->activation.min, params->activation.max);
         }
     }
     return MCC_OK;

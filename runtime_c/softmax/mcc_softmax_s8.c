@@ -82,12 +82,8 @@ static int32_t mcc_nn_count_leading_zeros(uint32_t x)
 /* Input differences scaled by beta into Q5.26 (TFLite MultiplyByQuantizedMultiplierGreaterThanOne). */
 static int32_t mcc_nn_scale_diff(int32_t diff, const mcc_softmax_params *params)
 {
-#if MCC_SINGLE_ROUNDING
-    return mcc_nn_requantize(diff, params->input_multiplier, params->input_left_shift);
-#else
     return mcc_nn_doubling_high_mul(diff * (1 << params->input_left_shift),
                                     params->input_multiplier);
-#endif
 }
 
 mcc_status mcc_softmax_s8(const mcc_softmax_params *params, const int8_t *input,
