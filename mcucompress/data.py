@@ -1,0 +1,62 @@
+"""Sample data for calibration and verification: an NPZ file with ``x`` (and optionally ``y``).
+
+``x`` holds samples in the model's input shape, batch first. With ``input_quant`` (the model's
+int8 input quantization) float samples are quantized the way TFLite's Quantize op does it;
+samples that are already int8 are returned unchanged.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from mcucompress.errors import McuError
+from mcucompress.ir.graph import QuantParams
+
+
+def load_samples(npz_path, input_shape, input_quant: QuantParams | None = None):
+    """(x, y or None) from ``npz_path``; ``input_shape`` is the model input, with or without batch."""
+    path = Path(npz_path)
+    if not path.is_file():
+        raise McuError(f"sample file not found: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
+        raise McuError(f"{path.name}: not a readable .npz file ({str(error).splitlines()[0][:120]})") from None
+    if "x" not in arrays:
+        found = ", ".join(sorted(arrays)) or "nothing"
+        raise McuError(f"{path.name}: no array named 'x' (found {found})")
+    x = _check_shape(path.name, arrays["x"], tuple(int(d) for d in input_shape))
+    y = arrays.get("y")
+    if y is not None and len(y) != len(x):
+        raise McuError(f"{path.name}: 'y' has {len(y)} entries but 'x' has {len(x)} samples")
+    if input_quant is not None:
+        x = quantize_input(x, input_quant)
+    elif x.dtype != np.int8:
+        x = x.astype(np.float32)
+    return x, y
+
+
+def _check_shape(name: str, x: np.ndarray, input_shape: tuple[int, ...]) -> np.ndarray:
+    sample = input_shape[1:] if len(input_shape) == x.ndim else input_shape
+    if x.ndim == 0 or tuple(x.shape[1:]) != sample:
+        raise McuError(f"{name}: 'x' has shape {tuple(x.shape)}; the model input needs "
+                       f"(N, {', '.join(map(str, sample))})")
+    if len(x) == 0:
+        raise McuError(f"{name}: 'x' holds no samples")
+    if x.dtype.kind not in "iuf":
+        raise McuError(f"{name}: 'x' has dtype {x.dtype}; expected numbers")
+    return x
+
+
+def quantize_input(x: np.ndarray, quant: QuantParams) -> np.ndarray:
+    """Float samples -> int8: round(x / scale) + zero_point, halves away from zero, saturated."""
+    if x.dtype == np.int8:
+        return x
+    scale = np.float32(quant.scale[0])
+    scaled = np.asarray(x, dtype=np.float32) / scale
+    rounded = np.sign(scaled) * np.floor(np.abs(scaled) + np.float32(0.5))
+    return np.clip(rounded + int(quant.zero_point[0]), -128, 127).astype(np.int8)

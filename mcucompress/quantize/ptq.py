@@ -1,0 +1,156 @@
+"""Post-training int8 quantization of a float Graph, with TensorFlow Lite's conventions.
+
+- Weights: symmetric int8 per output channel, values in [-127, 127], scale = max|w| / 127
+  (conv2d and fully_connected along axis 0, depthwise_conv2d along axis 3).
+- Biases: int32, scale = input_scale * weight_scale[c], zero point 0.
+- Activations: asymmetric int8 per tensor, from the calibrated [min, max] widened to include 0.
+- Softmax outputs: scale 1/256, zero point -128.
+- max/avg pool, reshape, pad, concat (and a stand-alone relu6) keep one quantization for their
+  inputs and output, as TFLite's kernels require: those tensors are tied and share the union of
+  their calibrated ranges.
+
+The result is an int8 Graph that ``reference.int8.run_int8`` and code generation accept as they
+accept an imported int8 .tflite.
+"""
+
+from __future__ import annotations
+
+
+import numpy as np
+
+from mcucompress.errors import McuError
+from mcucompress.ir.graph import Graph, QuantParams, Tensor
+from mcucompress.passes import optimize
+from mcucompress.quantize.calibrate import DEFAULT_MAX_SAMPLES, activation_ranges
+
+QMIN, QMAX = -128, 127
+WEIGHT_MAX = 127  # narrow range: -128 is never used by weights
+INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
+
+# Output-channel axis of the weights of each op with weights.
+WEIGHT_AXIS = {"conv2d": 0, "depthwise_conv2d": 3, "fully_connected": 0}
+# Ops whose inputs and output must share one quantization.
+TIED_OPS = frozenset({"max_pool2d", "avg_pool2d", "reshape", "pad", "concat", "relu6"})
+SOFTMAX_OUTPUT = QuantParams((1.0 / 256.0,), (-128,))
+QUANTIZABLE_OPS = frozenset(WEIGHT_AXIS) | TIED_OPS | {"mean", "add", "softmax", "relu"}
+
+
+def quantize_graph(float_graph: Graph, calib_x: np.ndarray, max_samples: int = DEFAULT_MAX_SAMPLES) -> Graph:
+    """An int8 Graph calibrated on (at most ``max_samples`` of) ``calib_x``, batch first."""
+    if float_graph.is_quantized or float_graph.tensor(float_graph.inputs[0]).dtype != "float32":
+        raise McuError("model is already quantized; post-training quantization needs a float model")
+    graph = optimize(float_graph)
+    for op in graph.ops:
+        if op.kind not in QUANTIZABLE_OPS:
+            raise McuError(f"op '{op.name}' ({op.kind}) cannot be quantized to int8")
+    x = _check_calibration(graph, calib_x)
+    ranges = activation_ranges(graph, x, max_samples)
+    act_quant = _activation_quant(graph, ranges)
+    tensors: dict[str, Tensor] = {}
+    for name, t in graph.tensors.items():
+        if not t.is_constant:
+            tensors[name] = Tensor(name, t.shape, "int8", act_quant[name])
+    for op in graph.ops:
+        if op.kind in WEIGHT_AXIS:
+            _quantize_weights(graph, op, tensors)
+    return graph.replace(tensors=tensors)
+
+
+def _check_calibration(graph: Graph, calib_x) -> np.ndarray:
+    expected = graph.tensor(graph.inputs[0]).shape
+    try:
+        x = np.asarray(calib_x, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise McuError("calibration data is not a numeric array") from None
+    if x.shape == expected[1:]:
+        x = x[None]
+    if x.shape[1:] != expected[1:] or x.ndim != len(expected):
+        raise McuError(f"calibration data has shape {x.shape}; the model input needs "
+                       f"(N, {', '.join(map(str, expected[1:]))})")
+    if len(x) == 0:
+        raise McuError("calibration data holds no samples")
+    if not np.all(np.isfinite(x)):
+        raise McuError("calibration data contains NaN or infinite values")
+    return x
+
+
+def asymmetric_quant(lo: float, hi: float) -> QuantParams:
+    """Per-tensor int8 (scale, zero point) for a float range, nudged the way TFLite's converter
+    does it: the range is widened to hold 0, and the zero point (from whichever end gives the
+    smaller error) is rounded to an integer in [-128, 127]."""
+    lo, hi = min(float(lo), 0.0), max(float(hi), 0.0)
+    if hi - lo < np.finfo(np.float64).eps:  # all zeros: any scale represents them exactly
+        return QuantParams((1.0,), (0,))
+    scale = (hi - lo) / (QMAX - QMIN)
+    from_min, from_min_error = QMIN - lo / scale, abs(QMIN) + abs(lo / scale)
+    from_max, from_max_error = QMAX - hi / scale, abs(QMAX) + abs(hi / scale)
+    zp = from_min if from_min_error < from_max_error else from_max
+    zero_point = QMIN if zp < QMIN else QMAX if zp > QMAX else int(_round_half_away(zp))
+    return QuantParams((float(np.float32(scale)),), (zero_point,))
+
+
+def _round_half_away(v):
+    return np.sign(v) * np.floor(np.abs(v) + 0.5)
+
+
+def _tied_groups(graph: Graph) -> dict[str, str]:
+    """Union-find over activation tensors: tensor -> representative of its tied group."""
+    parent = {name: name for name, t in graph.tensors.items() if not t.is_constant}
+
+    def find(n: str) -> str:
+        while parent[n] != n:
+            parent[n] = parent[parent[n]]
+            n = parent[n]
+        return n
+
+    for op in graph.ops:
+        if op.kind in TIED_OPS:
+            root = find(op.outputs[0])
+            for name in op.inputs:
+                parent[find(name)] = root
+    return {name: find(name) for name in parent}
+
+
+def _activation_quant(graph: Graph, ranges: dict[str, tuple[float, float]]) -> dict[str, QuantParams]:
+    groups = _tied_groups(graph)
+    union: dict[str, tuple[float, float]] = {}
+    for name, root in groups.items():
+        lo, hi = ranges[name]
+        old = union.get(root, (lo, hi))
+        union[root] = (min(old[0], lo), max(old[1], hi))
+    fixed = {groups[op.outputs[0]]: SOFTMAX_OUTPUT for op in graph.ops if op.kind == "softmax"}
+    return {name: fixed.get(root) or asymmetric_quant(*union[root]) for name, root in groups.items()}
+
+
+def symmetric_per_channel(weights: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """(int8 weights, float32 scales): scale[c] = max|w[c]| / 127; all-zero channels get 1.0."""
+    w = np.asarray(weights, dtype=np.float32)
+    other = tuple(a for a in range(w.ndim) if a != axis)
+    peak = np.max(np.abs(w), axis=other).astype(np.float64)
+    scales = np.where(peak > 0, peak / WEIGHT_MAX, 1.0).astype(np.float32)
+    shape = [1] * w.ndim
+    shape[axis] = -1
+    q = _round_half_away(w.astype(np.float64) / scales.astype(np.float64).reshape(shape))
+    return np.clip(q, -WEIGHT_MAX, WEIGHT_MAX).astype(np.int8), scales
+
+
+def _quantize_weights(graph: Graph, op, tensors: dict[str, Tensor]) -> None:
+    x_name, w_name = op.inputs[0], op.inputs[1]
+    axis = WEIGHT_AXIS[op.kind]
+    w = graph.tensor(w_name)
+    q, scales = symmetric_per_channel(w.data, axis)
+    tensors[w_name] = Tensor(w_name, w.shape, "int8",
+                             QuantParams(tuple(float(s) for s in scales), (0,) * len(scales), axis), q)
+    b_name = op.inputs[2] if len(op.inputs) > 2 else None
+    if b_name is None:
+        return
+    input_scale = np.float64(tensors[x_name].quant.scale[0])
+    bias_scales = (input_scale * scales.astype(np.float64)).astype(np.float32)
+    bias = graph.tensor(b_name).data.astype(np.float64)
+    qb = np.clip(_round_half_away(bias / bias_scales.astype(np.float64)), INT32_MIN, INT32_MAX)
+    tensors[b_name] = Tensor(b_name, (len(bias),), "int32",
+                             QuantParams(tuple(float(s) for s in bias_scales), (0,) * len(bias), 0),
+                             qb.astype(np.int32))
+
+
+__all__ = ["quantize_graph", "asymmetric_quant", "symmetric_per_channel"]
