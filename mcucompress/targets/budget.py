@@ -1,0 +1,94 @@
+"""Flash and RAM of a firmware image, and whether it fits its board.
+
+Flash = everything loaded into flash (vector table, code, constants and weights, .data's initial
+values) except the harness's test vectors. RAM = .data + .bss (the arena lives in .bss) + the
+stack high-water mark measured on the target (or the reserved stack when not measured).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from mcucompress.errors import McuError
+from mcucompress.targets.board import Board
+from mcucompress.targets.tools import run_tool
+
+FLASH_SECTIONS = (".isr_vector", ".text", ".ARM.exidx", ".data")
+RAM_SECTIONS = (".data", ".bss")
+VECTOR_SECTION = ".mcc_vectors"
+STACK_SECTION = ".stack"
+
+_OVERFLOW = re.compile(r"region `(\w+)' overflowed by (\d+) bytes")
+
+
+def kb(n: int) -> str:
+    return f"{n / 1024:.1f} KB"
+
+
+@dataclass(frozen=True)
+class Footprint:
+    sections: dict[str, int]
+    stack_used: int | None = None
+
+    @property
+    def flash_bytes(self) -> int:
+        return sum(self.sections.get(s, 0) for s in FLASH_SECTIONS)
+
+    @property
+    def static_ram_bytes(self) -> int:
+        return sum(self.sections.get(s, 0) for s in RAM_SECTIONS)
+
+    @property
+    def stack_reserved(self) -> int:
+        return self.sections.get(STACK_SECTION, 0)
+
+    @property
+    def ram_bytes(self) -> int:
+        stack = self.stack_used if self.stack_used is not None else self.stack_reserved
+        return self.static_ram_bytes + stack
+
+    @property
+    def vectors_bytes(self) -> int:
+        return self.sections.get(VECTOR_SECTION, 0)
+
+    def with_stack(self, used: int) -> "Footprint":
+        return Footprint(self.sections, used)
+
+
+def measure(elf: Path) -> Footprint:
+    """Section sizes from `arm-none-eabi-size -A`."""
+    result = run_tool(["arm-none-eabi-size", "-A", str(elf)])
+    if result.returncode != 0:
+        raise McuError(f"arm-none-eabi-size failed on {elf}: {result.stderr.strip()}")
+    sections = {}
+    for line in result.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[0].startswith(".") and parts[1].isdigit():
+            sections[parts[0]] = int(parts[1])
+    return Footprint(sections)
+
+
+def overflow_error(link_log: str, board: Board, stack_bytes: int) -> McuError | None:
+    """The budget error for a link that failed because a memory region overflowed, else None."""
+    over = {region: int(n) for region, n in _OVERFLOW.findall(link_log)}
+    if not over:
+        return None
+    parts = []
+    for region, excess in sorted(over.items()):
+        size = board.flash.size if region == "FLASH" else board.ram.size
+        what = "flash" if region == "FLASH" else f"RAM (with a {kb(stack_bytes)} stack)"
+        parts.append(f"{what} needs {kb(size + excess)} of {kb(size)}, {kb(excess)} over")
+    return McuError(f"the model does not fit {board.name}: " + "; ".join(parts))
+
+
+def check_fits(footprint: Footprint, board: Board) -> None:
+    """After a run: the measured stack must have stayed inside its reservation."""
+    if footprint.stack_used is not None and footprint.stack_used >= footprint.stack_reserved:
+        raise McuError(f"the firmware used all {kb(footprint.stack_reserved)} of stack reserved on "
+                       f"{board.name}; raise stack_bytes in the board file")
+    if footprint.flash_bytes + footprint.vectors_bytes > board.flash.size:
+        excess = footprint.flash_bytes + footprint.vectors_bytes - board.flash.size
+        raise McuError(f"the model does not fit {board.name}: flash needs "
+                       f"{kb(board.flash.size + excess)} of {kb(board.flash.size)}, {kb(excess)} over")

@@ -1,0 +1,45 @@
+"""Configure and build a firmware project with CMake, Ninja and arm-none-eabi-gcc."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from mcucompress.errors import McuError
+from mcucompress.targets.board import Board
+from mcucompress.targets.budget import overflow_error
+from mcucompress.targets.firmware import TOOLCHAIN_FILE
+from mcucompress.targets.tools import require_tool, run_tool
+
+
+def _first_error(log: str) -> str:
+    for line in log.splitlines():
+        if "error" in line.lower():
+            return line.strip()
+    return log.strip().splitlines()[-1] if log.strip() else "no output"
+
+
+def cross_build(project_dir: Path, board: Board, prefix: str, build_dir: Path | None = None) -> Path:
+    """Builds the firmware and returns the ELF. A memory overflow becomes the budget McuError."""
+    project_dir = Path(project_dir)
+    build_dir = Path(build_dir) if build_dir is not None else project_dir / "build"
+    for tool in ("arm-none-eabi-gcc", "cmake", "ninja"):
+        require_tool(tool)
+    if not (build_dir / "build.ninja").is_file():
+        if build_dir.exists():
+            shutil.rmtree(build_dir)
+        configure = run_tool(["cmake", "-S", str(project_dir), "-B", str(build_dir), "-G", "Ninja",
+                              f"-DCMAKE_TOOLCHAIN_FILE={project_dir / TOOLCHAIN_FILE}"])
+        if configure.returncode != 0:
+            log = configure.stdout + configure.stderr
+            raise McuError(f"configuring the firmware failed: {_first_error(log)}")
+    build = run_tool(["cmake", "--build", str(build_dir)])
+    log = build.stdout + build.stderr
+    (build_dir / "build.log").write_text(log)
+    if build.returncode != 0:
+        budget = overflow_error(log, board, board.stack_bytes)
+        if budget is not None:
+            raise budget
+        raise McuError(f"cross build failed: {_first_error(log)} (full log: {build_dir / 'build.log'})")
+    return build_dir / f"{prefix}_firmware.elf"
+

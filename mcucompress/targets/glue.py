@@ -1,0 +1,49 @@
+"""The one C function the harness calls, adapted to the model library's public API.
+
+The manifest names the prefix but not the calling convention, so the header that declares
+`<prefix>_invoke` is found in the include directories and its prototype decides the glue:
+  int <prefix>_invoke(const int8_t *input, int8_t *output)        -> called directly
+  int <prefix>_invoke(void) with <prefix>_input() / <prefix>_output() buffers -> copy in and out
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from mcucompress.errors import McuError
+from mcucompress.targets.manifest import Manifest
+
+
+def _find_header(manifest: Manifest) -> tuple[Path, str]:
+    pattern = re.compile(rf"\b\w[\w\s\*]*\b{re.escape(manifest.prefix)}_invoke\s*\(([^)]*)\)\s*;")
+    for include_dir in manifest.include_dirs:
+        for header in sorted((manifest.root / include_dir).glob("*.h")):
+            match = pattern.search(header.read_text(errors="replace"))
+            if match:
+                return header, match.group(1)
+    raise McuError(f"no header in {list(manifest.include_dirs)} declares {manifest.prefix}_invoke()")
+
+
+def model_glue_source(manifest: Manifest, banner: str) -> str:
+    header, params = _find_header(manifest)
+    prefix = manifest.prefix
+    params = " ".join(params.split())
+    head = f'/* {banner} */\n#include <string.h>\n\n#include "mcc_harness.h"\n#include "{header.name}"\n\n'
+    if params in ("", "void"):
+        return head + f"""int mcc_glue_invoke(const int8_t *input, int8_t *output)
+{{
+    int rc;
+    memcpy({prefix}_input(), input, {manifest.input.bytes}u);
+    rc = {prefix}_invoke();
+    memcpy(output, {prefix}_output(), {manifest.output.bytes}u);
+    return rc;
+}}
+"""
+    if params.count(",") == 1:
+        return head + f"""int mcc_glue_invoke(const int8_t *input, int8_t *output)
+{{
+    return (int){prefix}_invoke(input, output);
+}}
+"""
+    raise McuError(f"{header.name}: unsupported {prefix}_invoke({params}) signature")

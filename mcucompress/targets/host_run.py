@@ -1,0 +1,44 @@
+"""The same harness and test vectors built with the host C compiler: the outputs QEMU must match."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from mcucompress.errors import McuError
+from mcucompress.resources import templates_dir
+from mcucompress.targets.glue import model_glue_source
+from mcucompress.targets.manifest import Manifest
+from mcucompress.targets.qemu import parse_console
+from mcucompress.targets.tools import run_tool
+from mcucompress.targets.vectors import vectors_source
+
+HARNESS_FILES = ("mcc_harness.h", "harness.c", "platform_host.c")
+
+
+def run_on_host(manifest: Manifest, inputs: np.ndarray, work_dir: Path) -> np.ndarray:
+    """Compiles model + harness for the host, runs the inputs, returns int8 outputs (count, bytes)."""
+    work_dir = Path(work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    for name in HARNESS_FILES:
+        shutil.copyfile(templates_dir() / "firmware" / name, work_dir / name)
+    (work_dir / "mcc_model_glue.c").write_text(model_glue_source(manifest, "host build"))
+    (work_dir / "mcc_vectors.c").write_text(vectors_source(manifest, inputs, None, "host build"))
+    exe = work_dir / "host_harness"
+    args = ["gcc", "-std=c99", "-O2", "-Wall", "-Wextra", f"-I{work_dir}",
+            f"-DMCC_OUTPUT_BYTES={manifest.output.bytes}"]
+    args += [f"-I{manifest.root / d}" for d in manifest.include_dirs]
+    args += [f"-D{name}={value}" for name, value in manifest.defines.items()]
+    args += [str(manifest.root / s) for s in manifest.sources]
+    args += [str(work_dir / n) for n in ("harness.c", "platform_host.c", "mcc_model_glue.c", "mcc_vectors.c")]
+    args += ["-o", str(exe), "-lm"]
+    build = run_tool(args)
+    if build.returncode != 0:
+        raise McuError(f"host build of the model failed: {build.stderr.strip().splitlines()[0]}")
+    result = run_tool([str(exe)], timeout=600)
+    outputs, _ = parse_console(result.stdout)
+    if result.returncode != 0 or len(outputs) != len(inputs):
+        raise McuError(f"host harness failed with status {result.returncode}: {result.stdout.strip()[-200:]}")
+    return np.frombuffer(b"".join(outputs), dtype=np.int8).reshape(len(inputs), -1)

@@ -1,0 +1,67 @@
+"""Reading an exported tree's manifest.json: the only thing the firmware side knows about a model."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from mcucompress.errors import McuError
+
+REQUIRED_KEYS = ("prefix", "sources", "include_dirs", "input", "output")
+
+
+@dataclass(frozen=True)
+class Port:
+    shape: tuple[int, ...]
+    scale: float | None
+    zero_point: int | None
+    bytes: int
+
+
+@dataclass(frozen=True)
+class Manifest:
+    root: Path
+    prefix: str
+    sources: tuple[str, ...]
+    include_dirs: tuple[str, ...]
+    defines: dict
+    input: Port
+    output: Port
+    arena_bytes: int | None
+    raw: dict
+
+
+def _port(d: dict, which: str) -> Port:
+    try:
+        return Port(tuple(int(n) for n in d["shape"]), d.get("scale"), d.get("zero_point"), int(d["bytes"]))
+    except (KeyError, TypeError, ValueError):
+        raise McuError(f"manifest.json: '{which}' needs 'shape' and 'bytes'") from None
+
+
+def read_manifest(export_dir: str | Path) -> Manifest:
+    root = Path(export_dir).resolve()
+    path = root / "manifest.json"
+    if not path.is_file():
+        raise McuError(f"{root} is not an exported model tree (no manifest.json); run `mcucompress export` first")
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise McuError(f"{path} is not valid JSON: {error}") from None
+    missing = [k for k in REQUIRED_KEYS if k not in data]
+    if missing:
+        raise McuError(f"{path} lacks {', '.join(missing)}")
+    for source in data["sources"]:
+        if not (root / source).is_file():
+            raise McuError(f"{path} lists source '{source}' that is not in the tree")
+    return Manifest(
+        root=root,
+        prefix=str(data["prefix"]),
+        sources=tuple(data["sources"]),
+        include_dirs=tuple(data["include_dirs"]),
+        defines=dict(data.get("defines") or {}),
+        input=_port(data["input"], "input"),
+        output=_port(data["output"], "output"),
+        arena_bytes=data.get("arena_bytes"),
+        raw=data,
+    )

@@ -1,0 +1,69 @@
+"""Runs a firmware ELF on the board's QEMU machine with semihosting and the instruction counter."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from mcucompress.errors import McuError
+from mcucompress.targets.board import Board
+from mcucompress.targets.plugin import plugin_path
+from mcucompress.targets.tools import run_tool, symbol_addresses
+
+MARKERS = ("mcc_bench_begin", "mcc_bench_end")
+EXIT_MEANING = {1: "outputs differ from the expected bytes", 2: "the model's invoke returned an error",
+                3: "the firmware faulted"}
+
+
+@dataclass(frozen=True)
+class QemuRun:
+    outputs: tuple[bytes, ...]           # one per test vector, as the target printed them
+    instructions: tuple[int, ...]        # executed instructions per inference
+    stack_used: int | None
+    exit_status: int
+    console: str
+
+
+def qemu_command(elf: Path, board: Board, plugin_args: str | None = None) -> list[str]:
+    if board.qemu_machine is None:
+        raise McuError(f"board {board.name} has no QEMU machine; flash it with `mcucompress flash`")
+    args = ["qemu-system-arm", "-M", board.qemu_machine, "-nographic", "-monitor", "none",
+            "-serial", "null", "-semihosting-config", "enable=on,target=native",
+            "-kernel", str(elf)]
+    if plugin_args:
+        args += ["-plugin", plugin_args]
+    return args
+
+
+def parse_console(text: str) -> tuple[list[bytes], int | None]:
+    outputs: dict[int, bytes] = {}
+    stack = None
+    for line in text.splitlines():
+        match = re.fullmatch(r"mcc out (\d+) ([0-9a-f]*)", line.strip())
+        if match:
+            outputs[int(match.group(1))] = bytes.fromhex(match.group(2))
+        match = re.fullmatch(r"mcc stack (\d+) of (\d+)", line.strip())
+        if match:
+            stack = int(match.group(1))
+    return [outputs[i] for i in sorted(outputs)], stack
+
+
+def run_on_qemu(elf: Path, board: Board, timeout: float = 300) -> QemuRun:
+    elf = Path(elf)
+    markers = symbol_addresses(elf, MARKERS)
+    with tempfile.TemporaryDirectory(prefix="mcc-icount-") as tmp:
+        counts_file = Path(tmp) / "counts.txt"
+        plugin_args = (f"{plugin_path()},begin={markers['mcc_bench_begin']:#x},"
+                       f"end={markers['mcc_bench_end']:#x},out={counts_file}")
+        result = run_tool(qemu_command(elf, board, plugin_args), timeout=timeout)
+        counts = counts_file.read_text().split("\n") if counts_file.is_file() else []
+    console = result.stdout
+    if result.returncode not in (0, 1) or "mcc result" not in console:
+        meaning = EXIT_MEANING.get(result.returncode, f"QEMU exited with status {result.returncode}")
+        detail = (result.stderr.strip() or console.strip()).splitlines()[-1:] or [""]
+        raise McuError(f"run on {board.name} failed: {meaning} {detail[0]}".strip())
+    outputs, stack = parse_console(console)
+    instructions = tuple(int(line.split()[1]) for line in counts if line.startswith("pass "))
+    return QemuRun(tuple(outputs), instructions, stack, result.returncode, console)
