@@ -94,3 +94,102 @@ def multiply_by_quantized_multiplier(x, multiplier, shift, rounding: str = "tflm
 def multiply_by_quantized_multiplier_smaller_than_one_exp(x, multiplier, shift):
     """TFLite's variant used by Add: shift <= 0 always, double rounding."""
     return rounding_divide_by_pot(saturating_rounding_doubling_high_mul(x, multiplier), -np.asarray(shift))
+
+
+# --------------------------------------------------------------------------------------------
+# gemmlowp fixed-point helpers used by TFLite's int8 softmax. Values are raw int32 numbers held
+# in int64 arrays; "Qm" below means a fixed-point number with m integer bits (31 - m fractional).
+# --------------------------------------------------------------------------------------------
+
+def _i64(x):
+    return np.asarray(x, dtype=np.int64)
+
+
+def saturating_left_shift(x, exponent: int):
+    """gemmlowp SaturatingRoundingMultiplyByPOT for a positive exponent: x * 2^e, saturated."""
+    x = _i64(x)
+    threshold = (1 << (31 - exponent)) - 1
+    return np.where(x > threshold, INT32_MAX, np.where(x < -threshold, INT32_MIN, x << exponent))
+
+
+def rounding_half_sum(a, b):
+    """gemmlowp RoundingHalfSum: (a + b) / 2 rounded half away from zero (C truncating division)."""
+    total = _i64(a) + _i64(b)
+    adjusted = total + np.where(total >= 0, 1, -1)
+    return np.sign(adjusted) * (np.abs(adjusted) // 2)
+
+
+def _exp_on_interval_between_negative_one_quarter_and_0_excl(a):
+    """exp(a) for a in [-1/4, 0), Q0 in and out: Taylor series around -1/8."""
+    constant_term = 1895147668  # exp(-1/8) in Q0
+    constant_1_over_3 = 715827883
+    x = _i64(a) + (1 << 28)  # a + 1/8
+    x2 = saturating_rounding_doubling_high_mul(x, x)
+    x3 = saturating_rounding_doubling_high_mul(x2, x)
+    x4 = saturating_rounding_doubling_high_mul(x2, x2)
+    x4_over_4 = rounding_divide_by_pot(x4, 2)
+    inner = saturating_rounding_doubling_high_mul(x4_over_4 + x3, constant_1_over_3) + x2
+    x4_over_24_plus_x3_over_6_plus_x2_over_2 = rounding_divide_by_pot(inner, 1)
+    return constant_term + saturating_rounding_doubling_high_mul(
+        constant_term, x + x4_over_24_plus_x3_over_6_plus_x2_over_2)
+
+
+# exp(-2^k) in Q0 for k = -2..4, applied bit by bit to the integer part of -a (barrel shifter).
+_EXP_BARREL = ((-2, 1672461947), (-1, 1302514674), (0, 790015084), (1, 290630308),
+               (2, 39332535), (3, 720401), (4, 242))
+
+
+def exp_on_negative_values(a, integer_bits: int = 5):
+    """gemmlowp exp_on_negative_values: a <= 0 in Q``integer_bits`` -> exp(a) in Q0."""
+    a = _i64(a)
+    fractional_bits = 31 - integer_bits
+    one_quarter = 1 << (fractional_bits - 2)
+    mask = one_quarter - 1
+    a_mod_quarter_minus_one_quarter = (a & mask) - one_quarter
+    result = _exp_on_interval_between_negative_one_quarter_and_0_excl(
+        saturating_left_shift(a_mod_quarter_minus_one_quarter, integer_bits))
+    remainder = a_mod_quarter_minus_one_quarter - a
+    for exponent, multiplier in _EXP_BARREL:
+        if integer_bits > exponent:
+            bit = (remainder & (1 << (fractional_bits + exponent))) != 0
+            result = np.where(bit, saturating_rounding_doubling_high_mul(result, multiplier), result)
+    if integer_bits > 5:
+        clamp = -(1 << (36 - integer_bits))
+        result = np.where(a < clamp, 0, result)
+    return np.where(a == 0, INT32_MAX, result)
+
+
+def one_over_one_plus_x_for_x_in_0_1(a):
+    """gemmlowp: 1 / (1 + a) for a in [0, 1) in Q0, by three Newton-Raphson steps (Q2 inside)."""
+    half_denominator = rounding_half_sum(a, INT32_MAX)
+    constant_48_over_17 = 1515870810
+    constant_neg_32_over_17 = -1010580540
+    x = constant_48_over_17 + saturating_rounding_doubling_high_mul(half_denominator, constant_neg_32_over_17)
+    one_q2 = 1 << 29
+    for _ in range(3):
+        half_denominator_times_x = saturating_rounding_doubling_high_mul(half_denominator, x)
+        one_minus = one_q2 - half_denominator_times_x
+        x = x + saturating_left_shift(saturating_rounding_doubling_high_mul(x, one_minus), 2)
+    # ExactMulByPot<-1> keeps the raw value as Q1; rescaling Q1 -> Q0 doubles it, saturating.
+    return saturating_left_shift(x, 1)
+
+
+def count_leading_zeros32(x):
+    """Leading zero bits of x viewed as uint32 (x >= 0 here)."""
+    x = _i64(x)
+    bits = np.zeros_like(x)
+    for k in range(32):
+        bits = np.where(x >= (np.int64(1) << (31 - k)), bits, bits + 1)
+    return np.where(x <= 0, np.where(x == 0, 32, 0), bits)
+
+
+def get_reciprocal(x, x_integer_digits: int):
+    """TFLite GetReciprocal: (1/x in Q0 scaled into [0.5, 1), number of bits over unit)."""
+    x = _i64(x)
+    headroom_plus_one = count_leading_zeros32(x)
+    num_bits_over_unit = x_integer_digits - headroom_plus_one
+    shifted_sum_minus_one = ((x << headroom_plus_one) & 0xFFFFFFFF) - (1 << 31)
+    # The uint32 difference is reinterpreted as int32.
+    shifted_sum_minus_one = np.where(shifted_sum_minus_one >= (1 << 31),
+                                     shifted_sum_minus_one - (1 << 32), shifted_sum_minus_one)
+    return one_over_one_plus_x_for_x_in_0_1(shifted_sum_minus_one), num_bits_over_unit

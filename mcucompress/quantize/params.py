@@ -6,16 +6,21 @@ the two can only agree. Every docstring below states the exact arithmetic the ke
 with these numbers; the C kernels mirror it line by line.
 
 Notation used in the docstrings:
-- ``MBQM(x, m, s)`` = ``fixedpoint.multiply_by_quantized_multiplier(x, m, s, rounding)``:
-  tflm = gemmlowp double rounding (SaturatingRoundingDoublingHighMul then RoundingDivideByPOT);
-  litert = single rounding ``(x * m + (1 << (30 - s))) >> (31 - s)`` with an arithmetic shift.
+- ``MBQM(x, m, s)`` = ``fixedpoint.multiply_by_quantized_multiplier(x, m, s, "tflm")``:
+  gemmlowp double rounding (SaturatingRoundingDoublingHighMul then RoundingDivideByPOT).
 - ``SRDHM`` = saturating rounding doubling high multiply, ``RDBPOT`` = rounding divide by power
   of two (halves away from zero), both from gemmlowp (see fixedpoint.py).
 - ``clamp(v)`` = ``min(max(v, act_min), act_max)``.
 
-Which rounding each op uses in each mode is the ``rounding`` field of its params: some LiteRT
-kernels keep gemmlowp's double rounding, so for them ``rounding`` stays "tflm" even in litert
-mode (see ``LITERT_SINGLE_ROUNDING_OPS``).
+Rounding modes, as measured against the real interpreters (scripts/check_reference.py):
+- "tflm": TFLM's reference kernels. LiteRT's own built-in kernels (``OpResolverType.
+  BUILTIN_WITHOUT_DEFAULT_DELEGATES``) compute exactly the same bytes on x86.
+- "litert": the default ``ai_edge_litert.interpreter.Interpreter``, which hands conv2d,
+  depthwise_conv2d and fully_connected to its XNNPACK delegate. XNNPACK requantizes in float32
+  with ONE rounding (half to even): ``rint(float(acc) * float_scale[oc]) + output_offset``, see
+  ``ConvParams``. Every other op runs LiteRT's built-in kernel, identical to "tflm". The
+  integer single rounding (TFLITE_SINGLE_ROUNDING, ``fixedpoint`` "litert") does NOT match it.
+The ``rounding`` field of conv/FC params says which of the two requantizations to use.
 
 Derivation of the real multipliers follows TensorFlow Lite exactly: scales are float32 values
 widened to double before multiplying/dividing; ``quantize_multiplier`` mirrors QuantizeMultiplier.
@@ -35,9 +40,9 @@ from mcucompress.quantize.fixedpoint import ROUNDING_MODES, quantize_multiplier,
 
 INT8_MIN, INT8_MAX = -128, 127
 
-# Ops whose LiteRT (host interpreter, built-in kernels) requantization is single rounding.
+# Ops that the default LiteRT interpreter runs through XNNPACK with float32 requantization.
 # Measured against ai_edge_litert; every other op uses gemmlowp double rounding in both modes.
-LITERT_SINGLE_ROUNDING_OPS = frozenset({"conv2d", "fully_connected"})
+LITERT_FLOAT_REQUANT_OPS = frozenset({"conv2d", "depthwise_conv2d", "fully_connected"})
 
 # Softmax constants shared by TFLite/TFLM's int8 fixed-point softmax.
 SOFTMAX_SCALED_DIFF_INTEGER_BITS = 5
@@ -60,7 +65,13 @@ class ConvParams:
             ix = ox*stride[1] - padding[2] + kx*dilation[1]
             if 0 <= iy < H and 0 <= ix < W:                     # outside: contributes nothing
                 acc += w[...] * (x[iy, ix, ic] + input_offset)  # int32 accumulate
-        out = clamp(MBQM(acc, multiplier[oc], shift[oc]) + output_offset)
+        out = clamp(MBQM(acc, multiplier[oc], shift[oc]) + output_offset)   # rounding "tflm"
+        out = clamp(rint(f32(acc) * float_scale[oc]) + output_offset)      # rounding "litert"
+
+    In "litert": ``f32(acc)`` is the int32 accumulator converted to float32 (round to nearest
+    even), the product is a float32 multiply, and ``rint`` rounds half to even (C ``lrintf`` in
+    the default rounding mode). ``float_scale[oc] = f32(f32(in_scale * w_scale[oc]) / out_scale)``
+    with every operation in float32. ``float_scale`` is None in "tflm".
 
     conv2d: ``w[oc, ky, kx, ic]`` summed over all ic. depthwise_conv2d: output channel
     ``oc = ic * depth_multiplier + m`` reads only input channel ``ic`` with ``w[0, ky, kx, oc]``.
@@ -79,6 +90,7 @@ class ConvParams:
     padding: tuple[int, int, int, int]
     depth_multiplier: int
     rounding: str
+    float_scale: np.ndarray | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -89,7 +101,8 @@ class FullyConnectedParams:
         out[o] = clamp(MBQM(acc, multiplier[o], shift[o]) + output_offset)
 
     ``multiplier``/``shift`` have one entry per output (repeated when the weight scale is
-    per-tensor, which is what the TFLite converter emits for Dense).
+    per-tensor, which is what the TFLite converter emits for Dense). In "litert" the
+    requantization is the float one described in ``ConvParams`` with ``float_scale[o]``.
     """
 
     input_offset: int
@@ -100,6 +113,7 @@ class FullyConnectedParams:
     act_min: int
     act_max: int
     rounding: str
+    float_scale: np.ndarray | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -126,16 +140,16 @@ class PoolParams:
 class MeanParams:
     """mean over ``axes`` of an int8 tensor (TFLM reduce MEAN, int8).
 
-    With ``n`` = number of reduced elements and ``s`` = sum of (x - input_zero_point) over them::
+    With ``n`` = ``count`` reduced elements and ``s`` = sum of the stored int8 values::
 
         if same_quant:   # input and output scale and zero point are equal
-            out = s_raw / n  (C truncating division of the raw int8 sum), no requantization
+            out = s / n                      (C truncating division, no requantization)
         else:
-            v = MBQM(s, multiplier, shift)                 # multiplier = in_scale / out_scale
-            v = (v + n//2) / n if v > 0 else (v - n//2) / n  (C truncating division)
-            out = clamp(v + output_offset)
+            out = clamp(MBQM(s + input_offset * n, multiplier, shift) + output_offset)
 
-    ``s_raw`` above is the sum of the stored int8 values (zero points cancel when equal).
+    ``multiplier``/``shift`` already include 1/n (TFLite's QuantizedMeanOrSum): from
+    (m, e) = QuantizeMultiplier(in_scale / out_scale), k = min(floor(log2 n), 32, 31 + e),
+    multiplier = (m << k) / n (integer division), shift = e - k.
     """
 
     axes: tuple[int, ...]
@@ -294,9 +308,17 @@ def activation_range(activation: str, out: Tensor) -> tuple[int, int]:
 def _op_rounding(kind: str, rounding: str) -> str:
     if rounding not in ROUNDING_MODES:
         raise McuError(f"unknown rounding mode '{rounding}'; expected one of {', '.join(ROUNDING_MODES)}")
-    if rounding == "litert" and kind in LITERT_SINGLE_ROUNDING_OPS:
+    if rounding == "litert" and kind in LITERT_FLOAT_REQUANT_OPS:
         return "litert"
     return "tflm"
+
+
+def _float_scales(x: Tensor, w: Tensor, out: Tensor, channels: int) -> np.ndarray:
+    """XNNPACK's requantization scale per output channel, all in float32."""
+    w_scales = w.quant.scales()
+    if w_scales.size == 1:
+        w_scales = np.repeat(w_scales, channels)
+    return ((_scale(x) * w_scales).astype(np.float32) / _scale(out)).astype(np.float32)
 
 
 def _channel_multipliers(x: Tensor, w: Tensor, out: Tensor, channels: int) -> tuple[np.ndarray, np.ndarray]:
@@ -336,13 +358,14 @@ def _conv(graph: Graph, op: Op, rounding: str) -> ConvParams:
     channels = out.shape[-1]
     mult, shift = _channel_multipliers(x, w, out, channels)
     act_min, act_max = activation_range(op.attrs.get("activation", "none"), out)
+    mode = _op_rounding(op.kind, rounding)
     return ConvParams(
         input_offset=-_zero_point(x), output_offset=_zero_point(out),
         multiplier=mult, shift=shift, act_min=act_min, act_max=act_max,
         stride=tuple(op.attrs.get("stride", (1, 1))), dilation=tuple(op.attrs.get("dilation", (1, 1))),
         padding=tuple(op.attrs.get("padding", (0, 0, 0, 0))),
         depth_multiplier=int(op.attrs.get("depth_multiplier", 1)) if op.kind == "depthwise_conv2d" else 1,
-        rounding=_op_rounding(op.kind, rounding))
+        rounding=mode, float_scale=_float_scales(x, w, out, channels) if mode == "litert" else None)
 
 
 def _fully_connected(graph: Graph, op: Op, rounding: str) -> FullyConnectedParams:
@@ -352,10 +375,11 @@ def _fully_connected(graph: Graph, op: Op, rounding: str) -> FullyConnectedParam
     mult, shift = _channel_multipliers(x, w, out, w.shape[0])
     act_min, act_max = activation_range(op.attrs.get("activation", "none"), out)
     filter_zp = int(w.quant.zero_point[0]) if w.quant is not None else 0
+    mode = _op_rounding(op.kind, rounding)
     return FullyConnectedParams(
         input_offset=-_zero_point(x), filter_offset=-filter_zp, output_offset=_zero_point(out),
-        multiplier=mult, shift=shift, act_min=act_min, act_max=act_max,
-        rounding=_op_rounding(op.kind, rounding))
+        multiplier=mult, shift=shift, act_min=act_min, act_max=act_max, rounding=mode,
+        float_scale=_float_scales(x, w, out, w.shape[0]) if mode == "litert" else None)
 
 
 def _same_quant(a: Tensor, b: Tensor) -> bool:
@@ -387,6 +411,8 @@ def _mean(graph: Graph, op: Op, rounding: str) -> MeanParams:
     axes = tuple(sorted({int(a) % rank for a in op.attrs["axes"]}))
     count = int(np.prod([x.shape[a] for a in axes], dtype=np.int64))
     mult, shift = quantize_multiplier(float(_scale(x)) / float(_scale(out)))
+    k = min(count.bit_length() - 1, 32, 31 + shift)
+    mult, shift = (mult << k) // count, shift - k
     return MeanParams(axes=axes, keepdims=bool(op.attrs.get("keepdims", False)), count=count,
                       same_quant=_same_quant(x, out),
                       input_offset=-_zero_point(x), output_offset=_zero_point(out),
