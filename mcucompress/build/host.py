@@ -1,0 +1,83 @@
+"""Host build of an exported tree with CMake and the system C compiler, cached by content.
+
+The cache key is a hash of every file the build reads (CMakeLists.txt, sources, headers), so an
+unchanged tree is never rebuilt and a changed one never reuses a stale binary.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from mcucompress.errors import McuError
+
+BUILD_SUFFIXES = (".c", ".h", ".txt")
+
+
+def cache_root() -> Path:
+    base = os.environ.get("MCUCOMPRESS_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "mcucompress")
+    return Path(base) / "host-builds"
+
+
+def tree_key(tree: Path) -> str:
+    """Hash of the paths and bytes of every build input in the tree."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in tree.rglob("*") if p.is_file() and p.suffix in BUILD_SUFFIXES
+                       and "firmware" not in p.relative_to(tree).parts):
+        digest.update(path.relative_to(tree).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:32]
+
+
+def _prefix(tree: Path) -> str:
+    try:
+        return json.loads((tree / "manifest.json").read_text())["prefix"]
+    except (OSError, ValueError, KeyError):
+        raise McuError(f"{tree}: not an exported tree (no readable manifest.json)") from None
+
+
+def _tool(name: str) -> str:
+    found = shutil.which(name)
+    if found is None:
+        raise McuError(f"'{name}' not found on PATH; it is needed to build on the host")
+    return found
+
+
+def build_host(tree) -> Path:
+    """Path of the tree's host harness executable, building it if the cache has none."""
+    tree = Path(tree).resolve()
+    prefix = _prefix(tree)
+    final = cache_root() / tree_key(tree)
+    exe = final / f"{prefix}_host"
+    if exe.is_file():
+        return exe
+    cmake = _tool("cmake")
+    final.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".build-", dir=final.parent))
+    try:
+        generator = ["-G", "Ninja"] if shutil.which("ninja") else []
+        _run([cmake, "-S", str(tree), "-B", str(work), *generator, "-DCMAKE_BUILD_TYPE=Release"], "configure")
+        _run([cmake, "--build", str(work)], "build")
+        built = work / f"{prefix}_host"
+        if not built.is_file():
+            raise McuError(f"host build of {tree} produced no {built.name}")
+        final.mkdir(exist_ok=True)
+        shutil.copy2(built, exe.with_suffix(".tmp"))
+        os.replace(exe.with_suffix(".tmp"), exe)  # atomic: concurrent builders agree
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return exe
+
+
+def _run(cmd: list[str], what: str) -> None:
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0:
+        lines = [line for line in (result.stdout + result.stderr).splitlines() if "error" in line.lower()]
+        first = lines[0].strip() if lines else (result.stderr.strip().splitlines() or ["?"])[-1]
+        raise McuError(f"host {what} failed: {first[:300]}")

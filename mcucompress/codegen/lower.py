@@ -1,0 +1,394 @@
+"""Lowering: an int8 Graph becomes constant arrays, parameter structs and kernel calls.
+
+Every decision about the generated C is taken here (which kernel, which arguments, where each
+tensor lives in the arena); the templates only loop over the result. Integer parameters come
+from ``quantize.params.kernel_params`` - the same numbers the numpy reference runs with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from mcucompress.errors import McuError
+from mcucompress.ir.graph import Graph, Op, Tensor
+from mcucompress.memory.liveness import analyze
+from mcucompress.memory.planner import MemoryPlan, plan
+from mcucompress.quantize.params import kernel_params
+from mcucompress.codegen.c_literals import array_lines, c_float, c_int
+
+# The runtime source file that defines each kernel (relative to runtime_c/).
+KERNEL_SOURCES = {
+    "mcc_conv2d_s8": "conv/mcc_conv2d_s8.c",
+    "mcc_depthwise_conv2d_s8": "conv/mcc_depthwise_conv2d_s8.c",
+    "mcc_fully_connected_s8": "fully_connected/mcc_fully_connected_s8.c",
+    "mcc_avgpool_s8": "pooling/mcc_avgpool_s8.c",
+    "mcc_maxpool_s8": "pooling/mcc_maxpool_s8.c",
+    "mcc_add_s8": "elementwise/mcc_add_s8.c",
+    "mcc_requantize_s8": "elementwise/mcc_requantize_s8.c",
+    "mcc_softmax_s8": "softmax/mcc_softmax_s8.c",
+    "mcc_softmax_table_s8": "softmax/mcc_softmax_table_s8.c",
+    "mcc_mean_s8": "reduce/mcc_mean_s8.c",
+    "mcc_copy_s8": "reshape/mcc_copy_s8.c",
+    "mcc_pad_s8": "reshape/mcc_pad_s8.c",
+    "mcc_concat_channels_s8": "reshape/mcc_concat_channels_s8.c",
+}
+RUNTIME_HEADERS = ("include/mcc.h", "include/mcc_nn.h", "include/mcc_port.h")
+
+# Kernels whose requantization follows MCC_SINGLE_ROUNDING; all others always round twice
+# (mirrors the C helpers mcc_nn_requantize / mcc_nn_requantize_double).
+MODE_ROUNDED_KINDS = frozenset({"conv2d", "fully_connected"})
+
+_CTYPES = {"int8": "int8_t", "int32": "int32_t", "float32": "float"}
+_PER_LINE = {"int8_t": 16, "int32_t": 8, "float": 4}
+
+
+@dataclass(frozen=True)
+class CArray:
+    """A const array in weights.c (declared extern in model.c)."""
+
+    ctype: str
+    name: str
+    length: int
+    lines: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CDecl:
+    """A static const object in model.c, e.g. a kernel's parameter struct."""
+
+    ctype: str
+    name: str
+    initializer: str
+
+
+@dataclass(frozen=True)
+class KernelCall:
+    function: str
+    args: tuple[str, ...]
+    comment: str
+
+
+@dataclass(frozen=True)
+class Port:
+    """The graph input or output: its arena offset and quantization."""
+
+    name: str
+    shape: tuple[int, ...]
+    bytes: int
+    offset: int
+    scale: float
+    zero_point: int
+
+
+@dataclass(frozen=True)
+class Program:
+    arrays: tuple[CArray, ...]
+    decls: tuple[CDecl, ...]
+    calls: tuple[KernelCall, ...]
+    runtime_files: tuple[str, ...]
+    memory: MemoryPlan
+    tensor_offsets: dict
+    input: Port
+    output: Port
+    single_rounding: bool
+
+
+@dataclass
+class _Builder:
+    graph: Graph
+    prefix: str
+    rounding: str
+    offsets: dict
+    arrays: list = field(default_factory=list)
+    decls: list = field(default_factory=list)
+    calls: list = field(default_factory=list)
+    dims: dict = field(default_factory=dict)
+    kernels: set = field(default_factory=set)
+
+    # -- helpers ---------------------------------------------------------------------------
+    def arena(self, tensor_name: str) -> str:
+        return f"(mcc_arena.bytes + {self.offsets[tensor_name]})"
+
+    def array(self, suffix: str, values: np.ndarray, ctype: str) -> str:
+        name = f"{self.prefix}_{suffix}"
+        formatter = c_float if ctype == "float" else c_int
+        self.arrays.append(CArray(ctype, name, int(np.asarray(values).size),
+                                  tuple(array_lines(values, _PER_LINE[ctype], formatter))))
+        return name
+
+    def decl(self, ctype: str, suffix: str, initializer: str) -> str:
+        name = f"{self.prefix}_{suffix}"
+        self.decls.append(CDecl(ctype, name, initializer))
+        return f"&{name}"
+
+    def dims_of(self, shape) -> str:
+        """A shared static mcc_dims for a shape padded to (n, h, w, c)."""
+        shape = tuple(int(s) for s in shape)
+        if len(shape) > 4:
+            raise McuError(f"tensors of rank {len(shape)} are not supported (at most 4)")
+        nhwc = (shape[0],) + (1,) * (4 - len(shape)) + shape[1:] if shape else (1, 1, 1, 1)
+        if nhwc not in self.dims:
+            name = f"{self.prefix}_dims{len(self.dims)}"
+            self.dims[nhwc] = name
+            self.decls.append(CDecl("mcc_dims", name, "{" + ", ".join(map(str, nhwc)) + "}"))
+        return f"&{self.dims[nhwc]}"
+
+    def call(self, op: Op, function: str, *args: str) -> None:
+        self.kernels.add(function)
+        self.calls.append(KernelCall(function, tuple(args), f"{op.name}: {op.kind}"))
+
+    def quant(self, op_id: str, multiplier: np.ndarray, shift: np.ndarray) -> str:
+        multiplier = np.asarray(multiplier, dtype=np.int64)
+        shift = np.asarray(shift, dtype=np.int64)
+        per_channel = not (np.all(multiplier == multiplier[0]) and np.all(shift == shift[0]))
+        if not per_channel:
+            multiplier, shift = multiplier[:1], shift[:1]
+        m = self.array(f"{op_id}_multiplier", multiplier, "int32_t")
+        s = self.array(f"{op_id}_shift", shift, "int32_t")
+        return self.decl("mcc_quant", f"{op_id}_quant", f"{{{m}, {s}, {int(per_channel)}}}")
+
+    def constant(self, op_id: str, role: str, tensor: Tensor | None) -> str:
+        if tensor is None:
+            return "0"
+        if not tensor.is_constant:
+            raise McuError(f"{role} tensor '{tensor.name}' must be a constant")
+        ctype = _CTYPES.get(str(tensor.data.dtype))
+        if ctype is None:
+            raise McuError(f"constant '{tensor.name}' has unsupported type {tensor.data.dtype}")
+        return self.array(f"{op_id}_{role}", tensor.data, ctype)
+
+    def check_rounding(self, op: Op, params) -> None:
+        want = "litert" if self.rounding == "litert" and op.kind in MODE_ROUNDED_KINDS else "tflm"
+        if getattr(params, "rounding", want) != want:
+            raise McuError(f"op '{op.name}' ({op.kind}): {self.rounding} rounding needs "
+                           f"{params.rounding} requantization, which the C kernel does not do")
+
+
+def _activation(params) -> str:
+    return f"{{{params.act_min}, {params.act_max}}}"
+
+
+def _op_id(index: int, op: Op) -> str:
+    return f"op{index}_{op.kind}"
+
+
+# -- per-kind lowering -------------------------------------------------------------------------
+
+def _lower_conv(b: _Builder, i: int, op: Op) -> None:
+    g = b.graph
+    x, w, bias = g.input_tensors(op) + [None] * (3 - len(op.inputs))
+    out = g.output_tensor(op)
+    p = kernel_params(g, op, b.rounding)
+    b.check_rounding(op, p)
+    oid = _op_id(i, op)
+    quant = b.quant(oid, p.multiplier, p.shift)
+    stride = f"{{{p.stride[0]}, {p.stride[1]}}}"
+    padding = f"{{{p.padding[0]}, {p.padding[2]}}}"
+    dilation = f"{{{p.dilation[0]}, {p.dilation[1]}}}"
+    if op.kind == "conv2d":
+        params = b.decl("mcc_conv_params", f"{oid}_params",
+                        f"{{{p.input_offset}, {p.output_offset}, {stride}, {padding}, {dilation}, "
+                        f"{_activation(p)}}}")
+        function = "mcc_conv2d_s8"
+    else:
+        params = b.decl("mcc_dw_conv_params", f"{oid}_params",
+                        f"{{{p.input_offset}, {p.output_offset}, {p.depth_multiplier}, {stride}, "
+                        f"{padding}, {dilation}, {_activation(p)}}}")
+        function = "mcc_depthwise_conv2d_s8"
+    b.call(op, function, params, quant, b.dims_of(x.shape), b.arena(x.name), b.dims_of(w.shape),
+           b.constant(oid, "weights", w), b.constant(oid, "bias", bias), b.dims_of(out.shape),
+           b.arena(out.name))
+
+
+def _lower_fully_connected(b: _Builder, i: int, op: Op) -> None:
+    g = b.graph
+    x, w, bias = g.input_tensors(op) + [None] * (3 - len(op.inputs))
+    out = g.output_tensor(op)
+    p = kernel_params(g, op, b.rounding)
+    b.check_rounding(op, p)
+    oid = _op_id(i, op)
+    units, depth = int(w.shape[0]), int(np.prod(w.shape[1:]))
+    if x.size % depth:
+        raise McuError(f"op '{op.name}': input of {x.size} values does not split into rows of {depth}")
+    batches = x.size // depth
+    params = b.decl("mcc_fc_params", f"{oid}_params",
+                    f"{{{p.input_offset}, {p.filter_offset}, {p.output_offset}, {_activation(p)}}}")
+    b.call(op, "mcc_fully_connected_s8", params, b.quant(oid, p.multiplier, p.shift),
+           b.dims_of((batches, depth)), b.arena(x.name), b.dims_of((units, depth)),
+           b.constant(oid, "weights", w), b.constant(oid, "bias", bias),
+           b.dims_of((batches, units)), b.arena(out.name))
+
+
+def _lower_pool(b: _Builder, i: int, op: Op) -> None:
+    g = b.graph
+    x, out = g.tensor(op.inputs[0]), g.output_tensor(op)
+    p = kernel_params(g, op, b.rounding)
+    params = b.decl("mcc_pool_params", f"{_op_id(i, op)}_params",
+                    f"{{{{{p.pool[0]}, {p.pool[1]}}}, {{{p.stride[0]}, {p.stride[1]}}}, "
+                    f"{{{p.padding[0]}, {p.padding[2]}}}, {_activation(p)}}}")
+    function = "mcc_maxpool_s8" if p.kind == "max" else "mcc_avgpool_s8"
+    b.call(op, function, params, b.dims_of(x.shape), b.arena(x.name), b.dims_of(out.shape),
+           b.arena(out.name))
+
+
+def _lower_add(b: _Builder, i: int, op: Op) -> None:
+    g = b.graph
+    x1, x2 = g.tensor(op.inputs[0]), g.tensor(op.inputs[1])
+    out = g.output_tensor(op)
+    if x1.shape != out.shape or x2.shape != out.shape or x1.is_constant or x2.is_constant:
+        raise McuError(f"op '{op.name}' (add): only adds of two activations of equal shape are "
+                       f"supported, got {x1.shape} + {x2.shape}")
+    p = kernel_params(g, op, b.rounding)
+    params = b.decl("mcc_add_params", f"{_op_id(i, op)}_params",
+                    f"{{{p.input1_offset}, {p.input1_multiplier}, {p.input1_shift}, "
+                    f"{p.input2_offset}, {p.input2_multiplier}, {p.input2_shift}, {p.left_shift}, "
+                    f"{p.output_offset}, {p.output_multiplier}, {p.output_shift}, {_activation(p)}}}")
+    b.call(op, "mcc_add_s8", params, b.arena(x1.name), b.arena(x2.name), b.arena(out.name),
+           str(out.size))
+
+
+def _lower_softmax(b: _Builder, i: int, op: Op) -> None:
+    g = b.graph
+    x, out = g.tensor(op.inputs[0]), g.output_tensor(op)
+    p = kernel_params(g, op, b.rounding)
+    oid = _op_id(i, op)
+    depth = int(x.shape[-1])
+    rows = x.size // depth
+    if p.method == "table":
+        table = b.array(f"{oid}_exp_table", np.asarray(p.table, dtype=np.float32), "float")
+        params = b.decl("mcc_softmax_table_params", f"{oid}_params",
+                        f"{{{table}, {c_float(p.output_scale)}, {p.output_zero_point}}}")
+        function = "mcc_softmax_table_s8"
+    else:
+        if p.output_zero_point != -128 or np.float32(p.output_scale) != np.float32(1.0 / 256):
+            raise McuError(f"op '{op.name}' (softmax): output must have scale 1/256 and zero point -128")
+        params = b.decl("mcc_softmax_params", f"{oid}_params",
+                        f"{{{p.input_multiplier}, {p.input_left_shift}, {p.diff_min}}}")
+        function = "mcc_softmax_s8"
+    b.call(op, function, params, b.arena(x.name), str(rows), str(depth), b.arena(out.name))
+
+
+def _lower_reshape(b: _Builder, i: int, op: Op) -> None:
+    x, out = b.graph.tensor(op.inputs[0]), b.graph.output_tensor(op)
+    kernel_params(b.graph, op, b.rounding)  # validates equal quantization
+    if b.offsets[x.name] != b.offsets[out.name]:
+        b.call(op, "mcc_copy_s8", b.arena(x.name), b.arena(out.name), str(out.nbytes))
+
+
+def _lower_mean(b: _Builder, i: int, op: Op) -> None:
+    g = b.graph
+    x, out = g.tensor(op.inputs[0]), g.output_tensor(op)
+    p = kernel_params(g, op, b.rounding)
+    if len(x.shape) != 4 or p.axes != (1, 2):
+        raise McuError(f"op '{op.name}' (mean): only the mean over height and width of an NHWC "
+                       f"tensor is supported, got axes {p.axes} of shape {x.shape}")
+    params = b.decl("mcc_mean_params", f"{_op_id(i, op)}_params",
+                    f"{{{int(p.same_quant)}, {p.input_offset}, {p.output_offset}, {p.multiplier}, "
+                    f"{p.shift}, {_activation(p)}}}")
+    b.call(op, "mcc_mean_s8", params, b.dims_of(x.shape), b.arena(x.name), b.arena(out.name))
+
+
+def _lower_relu(b: _Builder, i: int, op: Op) -> None:
+    g = b.graph
+    x, out = g.tensor(op.inputs[0]), g.output_tensor(op)
+    p = kernel_params(g, op, b.rounding)
+    params = b.decl("mcc_requantize_params", f"{_op_id(i, op)}_params",
+                    f"{{{-p.input_zero_point}, {p.output_zero_point}, {p.multiplier}, {p.shift}, "
+                    f"{_activation(p)}}}")
+    b.call(op, "mcc_requantize_s8", params, b.arena(x.name), b.arena(out.name), str(out.size))
+
+
+def _lower_pad(b: _Builder, i: int, op: Op) -> None:
+    g = b.graph
+    x, out = g.tensor(op.inputs[0]), g.output_tensor(op)
+    p = kernel_params(g, op, b.rounding)
+    pads = p.paddings
+    if len(pads) != 4 or pads[0] != (0, 0) or pads[3] != (0, 0):
+        raise McuError(f"op '{op.name}' (pad): only height and width padding of an NHWC tensor "
+                       f"is supported, got {pads}")
+    oid = _op_id(i, op)
+    name = f"{b.prefix}_{oid}_pads"
+    b.decls.append(CDecl("int32_t", name + "[4]",
+                         f"{{{pads[1][0]}, {pads[1][1]}, {pads[2][0]}, {pads[2][1]}}}"))
+    b.call(op, "mcc_pad_s8", b.dims_of(x.shape), b.arena(x.name), name,
+           f"(int8_t){p.pad_value}", b.dims_of(out.shape), b.arena(out.name))
+
+
+def _lower_concat(b: _Builder, i: int, op: Op) -> None:
+    g = b.graph
+    out = g.output_tensor(op)
+    p = kernel_params(g, op, b.rounding)
+    if p.axis != len(out.shape) - 1:
+        raise McuError(f"op '{op.name}' (concat): only concatenation along the last axis is supported")
+    inputs = [g.tensor(n) for n in op.inputs]
+    if any(t.is_constant for t in inputs):
+        raise McuError(f"op '{op.name}' (concat): constant inputs are not supported")
+    oid = _op_id(i, op)
+    pointers = f"{b.prefix}_{oid}_inputs"
+    channels = f"{b.prefix}_{oid}_channels"
+    b.decls.append(CDecl("int8_t *const", pointers + f"[{len(inputs)}]",
+                         "{" + ", ".join(b.arena(t.name) for t in inputs) + "}"))
+    b.decls.append(CDecl("int32_t", channels + f"[{len(inputs)}]",
+                         "{" + ", ".join(str(t.shape[-1]) for t in inputs) + "}"))
+    b.call(op, "mcc_concat_channels_s8", pointers, channels,
+           str(len(inputs)), str(out.size // out.shape[-1]), b.arena(out.name))
+
+
+_LOWER = {
+    "conv2d": _lower_conv,
+    "depthwise_conv2d": _lower_conv,
+    "fully_connected": _lower_fully_connected,
+    "max_pool2d": _lower_pool,
+    "avg_pool2d": _lower_pool,
+    "add": _lower_add,
+    "softmax": _lower_softmax,
+    "reshape": _lower_reshape,
+    "mean": _lower_mean,
+    "relu": _lower_relu,
+    "relu6": _lower_relu,
+    "pad": _lower_pad,
+    "concat": _lower_concat,
+}
+
+
+def _port(graph: Graph, name: str, offsets: dict) -> Port:
+    t = graph.tensor(name)
+    if t.dtype != "int8" or t.quant is None:
+        raise McuError(f"model port '{name}' must be a quantized int8 tensor, not {t.dtype}")
+    return Port(name, tuple(int(s) for s in t.shape), t.nbytes, offsets[name],
+                float(t.quant.scale[0]), int(t.quant.zero_point[0]))
+
+
+def check_graph(graph: Graph) -> None:
+    """Refuse graphs code generation cannot handle, with one-line reasons."""
+    if len(graph.inputs) != 1 or len(graph.outputs) != 1:
+        raise McuError(f"models with {len(graph.inputs)} inputs and {len(graph.outputs)} outputs are "
+                       "not supported (exactly one of each)")
+    for op in graph.ops:
+        if op.kind not in _LOWER:
+            raise McuError(f"op '{op.name}': '{op.kind}' is not supported by the C code generator")
+    for t in graph.activations():
+        if t.dtype != "int8":
+            raise McuError(f"tensor '{t.name}' is {t.dtype}; the C code generator needs an int8 graph")
+
+
+def plan_memory(graph: Graph) -> tuple[MemoryPlan, dict]:
+    """Arena plan and the arena offset of every activation tensor."""
+    live = analyze(graph)
+    memory = plan(list(live.requests))
+    offsets = {t: memory.offset(buf) for t, buf in live.buffer_of.items()}
+    return memory, offsets
+
+
+def lower(graph: Graph, prefix: str, rounding: str = "tflm") -> Program:
+    check_graph(graph)
+    memory, offsets = plan_memory(graph)
+    b = _Builder(graph, prefix, rounding, offsets)
+    for i, op in enumerate(graph.ops):
+        _LOWER[op.kind](b, i, op)
+    files = sorted({KERNEL_SOURCES[k] for k in b.kernels})
+    return Program(tuple(b.arrays), tuple(b.decls), tuple(b.calls), tuple(RUNTIME_HEADERS) + tuple(files),
+                   memory, offsets, _port(graph, graph.inputs[0], offsets),
+                   _port(graph, graph.outputs[0], offsets), rounding == "litert")

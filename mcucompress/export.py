@@ -1,0 +1,166 @@
+"""Python API: export a model as a self-contained C source tree.
+
+    from mcucompress.export import export
+    export("model.tflite", "out/")                      # int8 .tflite as is
+    export("model.keras", "out/", calib="calib.npz")    # Keras: quantized with calibration data
+
+The tree is written into a temporary sibling folder and renamed into place at the end, so a
+failure never leaves a half-written folder behind, and an existing folder that is not an earlier
+export is never overwritten.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+from mcucompress import __version__
+from mcucompress.codegen.c_literals import is_c_identifier
+from mcucompress.codegen.lower import Program, lower
+from mcucompress.codegen.render import INCLUDE_DIRS, defines, render, sources
+from mcucompress.errors import McuError
+from mcucompress.ir.graph import Graph
+from mcucompress.ir.serialize import graph_to_bytes
+from mcucompress.quantize.fixedpoint import ROUNDING_MODES
+from mcucompress.resources import runtime_dir
+
+MANIFEST = "manifest.json"
+GRAPH_FILE = "graph.npz"
+SOURCE_TFLITE = "source.tflite"
+KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def load_model(model, calib=None) -> tuple[Graph, str, Path | None]:
+    """(int8 graph, sha256 of the model's bytes, path of a source .tflite or None)."""
+    if isinstance(model, Graph):
+        if not model.is_quantized:
+            if calib is None:
+                raise McuError("a float graph needs calibration data (calib=NPZ) to be quantized")
+            model = _quantize(model, calib)
+        return model, _sha256(graph_to_bytes(model)), None
+    if isinstance(model, (str, Path)):
+        path = Path(model)
+        if not path.is_file():
+            raise McuError(f"model file not found: {path}")
+        digest = _sha256(path.read_bytes())
+        suffix = path.suffix.lower()
+        if suffix == ".tflite":
+            from mcucompress.importers.tflite import load_tflite
+            return load_tflite(path), digest, path
+        if suffix in KERAS_SUFFIXES:
+            return _quantize(_load_keras(path), calib), digest, None
+        raise McuError(f"{path.name}: unsupported model type '{path.suffix}' (expected .tflite, .keras or .h5)")
+    if hasattr(model, "layers"):  # an in-memory Keras model
+        float_graph = _load_keras(model)
+        quantized = _quantize(float_graph, calib)
+        return quantized, _sha256(graph_to_bytes(float_graph)), None
+    raise McuError(f"cannot export an object of type {type(model).__name__}")
+
+
+def _load_keras(path_or_model) -> Graph:
+    from mcucompress.importers.keras import load_keras
+    return load_keras(path_or_model)
+
+
+def _quantize(float_graph: Graph, calib) -> Graph:
+    if calib is None:
+        raise McuError("Keras models need calibration data: pass --calib NPZ (array 'x' of inputs)")
+    from mcucompress.quantize.ptq import quantize_graph
+    if isinstance(calib, (str, Path)):
+        from mcucompress.data import load_samples
+        calib, _ = load_samples(calib, float_graph.tensor(float_graph.inputs[0]).shape)
+    return quantize_graph(float_graph, calib)
+
+
+def manifest(program: Program, prefix: str, rounding: str, model_sha256: str) -> dict:
+    def port(p):
+        return {"shape": list(p.shape), "scale": p.scale, "zero_point": p.zero_point, "bytes": p.bytes}
+
+    return {
+        "prefix": prefix,
+        "sources": sources(program),
+        "include_dirs": list(INCLUDE_DIRS),
+        "defines": defines(program),
+        "input": port(program.input),
+        "output": port(program.output),
+        "arena_bytes": program.memory.arena_bytes,
+        "model_sha256": model_sha256,
+        "rounding": rounding,
+        "mcucompress_version": __version__,
+    }
+
+
+def is_export_tree(folder: Path) -> bool:
+    try:
+        return "mcucompress_version" in json.loads((folder / MANIFEST).read_text())
+    except (OSError, ValueError, TypeError):
+        return False
+
+
+def _check_destination(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise McuError(f"output path {out} exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not is_export_tree(out):
+        raise McuError(f"refusing to overwrite {out}: it is not empty and not an mcucompress export")
+
+
+def write_tree(folder: Path, graph: Graph, program: Program, prefix: str, rounding: str,
+               model_sha256: str, source_tflite: Path | None) -> None:
+    files = render(program, prefix, model_sha256)
+    for rel, text in files.items():
+        target = folder / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+    runtime = runtime_dir()
+    for rel in program.runtime_files:
+        target = folder / "runtime" / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(runtime / rel, target)
+    (folder / GRAPH_FILE).write_bytes(graph_to_bytes(graph))
+    if source_tflite is not None:
+        shutil.copyfile(source_tflite, folder / SOURCE_TFLITE)
+    (folder / MANIFEST).write_text(json.dumps(manifest(program, prefix, rounding, model_sha256),
+                                              indent=2, sort_keys=True) + "\n")
+
+
+def export(model, out_dir, calib=None, prefix: str = "model", rounding: str = "tflm",
+           board: str | None = None) -> Path:
+    """Write the C source tree of ``model`` (path, Graph or Keras model) to ``out_dir``."""
+    if not is_c_identifier(prefix):
+        raise McuError(f"prefix '{prefix}' is not a C identifier")
+    if rounding not in ROUNDING_MODES:
+        raise McuError(f"unknown rounding '{rounding}'; expected one of {', '.join(ROUNDING_MODES)}")
+    out = Path(out_dir).resolve()
+    _check_destination(out)
+    graph, digest, source = load_model(model, calib)
+    program = lower(graph, prefix, rounding)
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        write_tree(staging, graph, program, prefix, rounding, digest, source)
+        if board is not None:
+            _write_firmware(staging, board)
+        _check_destination(out)
+        if out.exists():
+            shutil.rmtree(out)
+        staging.rename(out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return out
+
+
+def _write_firmware(tree: Path, board: str) -> None:
+    try:
+        from mcucompress.targets.firmware import write_firmware_project
+    except ImportError:
+        raise McuError("board support not available") from None
+    write_firmware_project(tree, board)
