@@ -36,9 +36,9 @@ KERNEL_SOURCES = {
 }
 RUNTIME_HEADERS = ("include/mcc.h", "include/mcc_nn.h", "include/mcc_port.h")
 
-# Kernels whose requantization follows MCC_SINGLE_ROUNDING; all others always round twice
-# (mirrors the C helpers mcc_nn_requantize / mcc_nn_requantize_double).
-MODE_ROUNDED_KINDS = frozenset({"conv2d", "fully_connected"})
+# Kernels whose requantization follows MCC_SINGLE_ROUNDING (the C helper
+# mcc_nn_requantize_output); all others always use gemmlowp double rounding.
+MODE_ROUNDED_KINDS = frozenset({"conv2d", "depthwise_conv2d", "fully_connected"})
 
 _CTYPES = {"int8": "int8_t", "int32": "int32_t", "float32": "float"}
 _PER_LINE = {"int8_t": 16, "int32_t": 8, "float": 4}
@@ -139,15 +139,22 @@ class _Builder:
         self.kernels.add(function)
         self.calls.append(KernelCall(function, tuple(args), f"{op.name}: {op.kind}"))
 
-    def quant(self, op_id: str, multiplier: np.ndarray, shift: np.ndarray) -> str:
-        multiplier = np.asarray(multiplier, dtype=np.int64)
-        shift = np.asarray(shift, dtype=np.int64)
-        per_channel = not (np.all(multiplier == multiplier[0]) and np.all(shift == shift[0]))
+    def quant(self, op_id: str, params) -> str:
+        """mcc_quant of a conv / depthwise / fc: integer multipliers (tflm) or float32 scales
+        (litert); one shared entry when all channels agree."""
+        if params.rounding == "litert":
+            values = [np.asarray(params.float_scale, dtype=np.float32)]
+        else:
+            values = [np.asarray(params.multiplier, dtype=np.int64), np.asarray(params.shift, dtype=np.int64)]
+        per_channel = any(not np.all(v == v[0]) for v in values)
         if not per_channel:
-            multiplier, shift = multiplier[:1], shift[:1]
-        m = self.array(f"{op_id}_multiplier", multiplier, "int32_t")
-        s = self.array(f"{op_id}_shift", shift, "int32_t")
-        return self.decl("mcc_quant", f"{op_id}_quant", f"{{{m}, {s}, {int(per_channel)}}}")
+            values = [v[:1] for v in values]
+        if params.rounding == "litert":
+            fields = ["0", "0", self.array(f"{op_id}_scale", values[0], "float")]
+        else:
+            fields = [self.array(f"{op_id}_multiplier", values[0], "int32_t"),
+                      self.array(f"{op_id}_shift", values[1], "int32_t"), "0"]
+        return self.decl("mcc_quant", f"{op_id}_quant", "{" + ", ".join(fields) + f", {int(per_channel)}}}")
 
     def constant(self, op_id: str, role: str, tensor: Tensor | None) -> str:
         if tensor is None:
@@ -183,7 +190,7 @@ def _lower_conv(b: _Builder, i: int, op: Op) -> None:
     p = kernel_params(g, op, b.rounding)
     b.check_rounding(op, p)
     oid = _op_id(i, op)
-    quant = b.quant(oid, p.multiplier, p.shift)
+    quant = b.quant(oid, p)
     stride = f"{{{p.stride[0]}, {p.stride[1]}}}"
     padding = f"{{{p.padding[0]}, {p.padding[2]}}}"
     dilation = f"{{{p.dilation[0]}, {p.dilation[1]}}}"
@@ -215,7 +222,7 @@ def _lower_fully_connected(b: _Builder, i: int, op: Op) -> None:
     batches = x.size // depth
     params = b.decl("mcc_fc_params", f"{oid}_params",
                     f"{{{p.input_offset}, {p.filter_offset}, {p.output_offset}, {_activation(p)}}}")
-    b.call(op, "mcc_fully_connected_s8", params, b.quant(oid, p.multiplier, p.shift),
+    b.call(op, "mcc_fully_connected_s8", params, b.quant(oid, p),
            b.dims_of((batches, depth)), b.arena(x.name), b.dims_of((units, depth)),
            b.constant(oid, "weights", w), b.constant(oid, "bias", bias),
            b.dims_of((batches, units)), b.arena(out.name))

@@ -54,10 +54,8 @@ mcc_status mcc_conv2d_s8(const mcc_conv_params *params, const mcc_quant *quant,
                     if (bias != 0) {
                         acc += bias[oc];
                     }
-                    acc = mcc_nn_requantize(acc, quant->multiplier[q], quant->shift[q]);
-                    acc += params->output_offset;
-                    *output++ = (int8_t)mcc_nn_clamp(acc, params->activation.min,
-                                                     params->activation.max);
+                    *output++ = (int8_t)mcc_nn_requantize_output(acc, quant, q, params->output_offset,
+                                                                  &params->activation);
                 }
             }
         }

@@ -50,10 +50,8 @@ mcc_status mcc_depthwise_conv2d_s8(const mcc_dw_conv_params *params, const mcc_q
                     if (bias != 0) {
                         acc += bias[oc];
                     }
-                    acc = mcc_nn_requantize_double(acc, quant->multiplier[q], quant->shift[q]);
-                    acc += params->output_offset;
-                    *output++ = (int8_t)mcc_nn_clamp(acc, params->activation.min,
-                                                     params->activation.max);
+                    *output++ = (int8_t)mcc_nn_requantize_output(acc, quant, q, params->output_offset,
+                                                                  &params->activation);
                 }
             }
         }

@@ -8,7 +8,7 @@ mcc_status mcc_requantize_s8(const mcc_requantize_params *params, const int8_t *
 {
     int32_t i;
     for (i = 0; i < size; ++i) {
-        int32_t v = mcc_nn_requantize_double(input[i] + params->input_offset, params->multiplier,
+        int32_t v = mcc_nn_requantize(input[i] + params->input_offset, params->multiplier,
                                              params->shift);
         v += params->output_offset;
         output[i] = (int8_t)mcc_nn_clamp(v, params->activation.min, params->activation.max);

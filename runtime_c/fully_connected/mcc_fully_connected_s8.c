@@ -29,9 +29,8 @@ mcc_status mcc_fully_connected_s8(const mcc_fc_params *params, const mcc_quant *
             if (bias != 0) {
                 acc += bias[u];
             }
-            acc = mcc_nn_requantize(acc, quant->multiplier[q], quant->shift[q]);
-            acc += params->output_offset;
-            *output++ = (int8_t)mcc_nn_clamp(acc, params->activation.min, params->activation.max);
+            *output++ = (int8_t)mcc_nn_requantize_output(acc, quant, q, params->output_offset,
+                                                                  &params->activation);
         }
     }
     return MCC_OK;

@@ -5,9 +5,12 @@
  *   - activations are NHWC int8, batch first; weights are OHWI (conv), 1HWC (depthwise), OI (fc);
  *   - biases are int32, may be NULL;
  *   - offsets are the negated zero points of inputs and the zero point of the output;
- *   - requantization uses (multiplier, shift) pairs: real = multiplier * 2^(shift - 31), and
- *     rounds as selected by MCC_SINGLE_ROUNDING (see mcc_port.h);
- *   - no kernel allocates memory, uses floating point or keeps state between calls;
+ *   - requantization uses (multiplier, shift) pairs: real = multiplier * 2^(shift - 31) with
+ *     gemmlowp double rounding; conv, depthwise and fully connected follow MCC_SINGLE_ROUNDING
+ *     (see mcc_port.h and mcc_quant);
+ *   - no kernel allocates memory or keeps state between calls; floating point appears only in
+ *     mcc_softmax_table_s8 and, with MCC_SINGLE_ROUNDING=1, in the conv/fc requantization, both
+ *     to match LiteRT byte for byte;
  *   - every kernel returns MCC_OK or a negative mcc_status for arguments it cannot handle.
  */
 #ifndef MCC_H
@@ -43,10 +46,14 @@ typedef struct {
     int32_t max;
 } mcc_activation;
 
-/* Requantization multipliers: one per output channel when per_channel != 0, else one. */
+/* Requantization of conv / depthwise / fully connected outputs: one entry per output channel
+ * when per_channel != 0, else one. multiplier and shift are used when MCC_SINGLE_ROUNDING=0
+ * (TFLM), scale (float32, LiteRT's XNNPACK requantization) when MCC_SINGLE_ROUNDING=1; the
+ * unused pointers may be NULL. */
 typedef struct {
     const int32_t *multiplier;
     const int32_t *shift;
+    const float *scale;
     int32_t per_channel;
 } mcc_quant;
 
@@ -114,8 +121,9 @@ typedef struct {
 } mcc_softmax_table_params;
 
 /* Mean over height and width of an NHWC tensor (TFLite's integer Mean, axes (1, 2)).
- * same_quant != 0: input and output share scale and zero point; the stored values are averaged
- * with truncating division and nothing else is used. */
+ * same_quant != 0: input and output share scale and zero point; out = sum / count (truncating).
+ * Else out = clamp(requantize(sum + input_offset * count) + output_offset), the multiplier
+ * already holding 1 / count (TFLite's QuantizedMeanOrSum). */
 typedef struct {
     int32_t same_quant;
     int32_t input_offset;

@@ -7,7 +7,7 @@
 
 #include <stdint.h>
 
-#include "mcc_port.h"
+#include "mcc.h"
 
 #define MCC_NN_INT32_MIN (-2147483647 - 1)
 #define MCC_NN_INT32_MAX 2147483647
@@ -42,10 +42,9 @@ MCC_INLINE int32_t mcc_nn_divide_by_pot(int32_t x, int32_t exponent)
     return (x >> exponent) + (remainder > threshold ? 1 : 0);
 }
 
-/* x * multiplier * 2^(shift - 31) with gemmlowp's double rounding, whatever the build mode:
- * TFLM uses it everywhere, LiteRT keeps it for all kernels except conv2d and fully connected
- * (mcucompress/quantize/params.py LITERT_SINGLE_ROUNDING_OPS). */
-MCC_INLINE int32_t mcc_nn_requantize_double(int32_t x, int32_t multiplier, int32_t shift)
+/* x * multiplier * 2^(shift - 31) with gemmlowp's double rounding (TFLite's
+ * MultiplyByQuantizedMultiplier): a rounding doubling high multiply, then a rounding shift. */
+MCC_INLINE int32_t mcc_nn_requantize(int32_t x, int32_t multiplier, int32_t shift)
 {
     const int32_t left = shift > 0 ? shift : 0;
     const int32_t right = shift > 0 ? 0 : -shift;
@@ -58,17 +57,42 @@ MCC_INLINE int32_t mcc_nn_requantize_double(int32_t x, int32_t multiplier, int32
     return mcc_nn_divide_by_pot(mcc_nn_doubling_high_mul((int32_t)shifted, multiplier), right);
 }
 
-/* x * multiplier * 2^(shift - 31) in the rounding the model was exported for: single rounding
- * of the 64-bit product when MCC_SINGLE_ROUNDING (LiteRT's conv and fully connected), else
- * double rounding (TFLM). */
-MCC_INLINE int32_t mcc_nn_requantize(int32_t x, int32_t multiplier, int32_t shift)
+#if MCC_SINGLE_ROUNDING
+/* Nearest integer, halves to even (lrintf in the default rounding mode), without libm.
+ * Exact: v - (float)q is representable for every float v. */
+MCC_INLINE int32_t mcc_nn_round_half_even(float v)
+{
+    int32_t q = (int32_t)v; /* truncates toward zero */
+    const float frac = v - (float)q;
+    if (frac > 0.5f || (frac == 0.5f && (q & 1))) {
+        ++q;
+    } else if (frac < -0.5f || (frac == -0.5f && (q & 1))) {
+        --q;
+    }
+    return q;
+}
+#endif
+
+/* Final value of a conv / depthwise / fully connected output: requantize the accumulator of
+ * channel `ch`, add the output offset and clamp.
+ *   MCC_SINGLE_ROUNDING=0 (TFLM): gemmlowp double rounding with (multiplier, shift).
+ *   MCC_SINGLE_ROUNDING=1 (LiteRT, whose XNNPACK delegate runs these ops): the accumulator as
+ *   float32 times a float32 scale, rounded once, halves to even. The only floating point in the
+ *   int8 kernels, compiled in only for models exported with --rounding litert. Clamping before
+ *   rounding gives the same result (the bounds are integers) and keeps the conversion in range. */
+MCC_INLINE int32_t mcc_nn_requantize_output(int32_t acc, const mcc_quant *quant, int32_t ch,
+                                            int32_t output_offset, const mcc_activation *act)
 {
 #if MCC_SINGLE_ROUNDING
-    const int32_t total_shift = 31 - shift;
-    const int64_t rounder = (int64_t)1 << (total_shift - 1);
-    return (int32_t)(((int64_t)x * multiplier + rounder) >> total_shift);
+    const float lo = (float)(act->min - output_offset);
+    const float hi = (float)(act->max - output_offset);
+    float v = (float)acc * quant->scale[ch];
+    v = v < lo ? lo : (v > hi ? hi : v);
+    return mcc_nn_round_half_even(v) + output_offset;
 #else
-    return mcc_nn_requantize_double(x, multiplier, shift);
+    return mcc_nn_clamp(mcc_nn_requantize(acc, quant->multiplier[ch], quant->shift[ch]) +
+                            output_offset,
+                        act->min, act->max);
 #endif
 }
 

@@ -24,7 +24,7 @@
 #define MCC_HAVE_DSP 0
 #endif
 
-/* 1: single rounding of the 64-bit product (LiteRT); 0: gemmlowp double rounding (TFLM). */
+/* 1: LiteRT's single (float32) rounding in conv/fc requantization; 0: TFLM's double rounding. */
 #ifndef MCC_SINGLE_ROUNDING
 #define MCC_SINGLE_ROUNDING 0
 #endif

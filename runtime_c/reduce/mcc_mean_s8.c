@@ -23,12 +23,12 @@ mcc_status mcc_mean_s8(const mcc_mean_params *params,
                 }
                 acc = acc / count;
             } else {
+                /* The multiplier includes 1 / count. */
                 for (i = 0; i < count; ++i) {
                     acc += in_batch[(int64_t)i * ch + c] + params->input_offset;
                 }
-                acc = mcc_nn_requantize_double(acc, params->multiplier, params->shift);
-                acc = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
-                acc += params->output_offset;
+                acc = mcc_nn_requantize(acc, params->multiplier, params->shift) +
+                      params->output_offset;
             }
             *output++ = (int8_t)mcc_nn_clamp(acc, params->activation.min, params->activation.max);
         }
