@@ -56,6 +56,24 @@ class Footprint:
     def with_stack(self, used: int) -> "Footprint":
         return Footprint(self.sections, used)
 
+    def as_dict(self, board: Board) -> dict:
+        return {
+            "board": board.name,
+            "flash_bytes": self.flash_bytes, "board_flash_bytes": board.flash.size,
+            "ram_bytes": self.ram_bytes, "board_ram_bytes": board.ram.size,
+            "static_ram_bytes": self.static_ram_bytes,
+            "stack_bytes": self.stack_used if self.stack_used is not None else self.stack_reserved,
+            "stack_measured": self.stack_used is not None,
+            "test_vector_bytes": self.vectors_bytes,
+        }
+
+    def summary(self, board: Board) -> str:
+        stack = (f"{self.stack_used} B stack measured" if self.stack_used is not None
+                 else f"{self.stack_reserved} B stack reserved")
+        return (f"{board.name}: flash {self.flash_bytes:,} B of {board.flash.size:,} B, "
+                f"RAM {self.ram_bytes:,} B of {board.ram.size:,} B "
+                f"({self.static_ram_bytes:,} B data+bss + {stack})")
+
 
 def measure(elf: Path) -> Footprint:
     """Section sizes from `arm-none-eabi-size -A`."""

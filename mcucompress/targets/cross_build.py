@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 from mcucompress.errors import McuError
 from mcucompress.targets.board import Board
-from mcucompress.targets.budget import overflow_error
+from mcucompress.targets.budget import Footprint, measure, overflow_error
 from mcucompress.targets.firmware import TOOLCHAIN_FILE
 from mcucompress.targets.tools import require_tool, run_tool
 
@@ -19,17 +20,19 @@ def _first_error(log: str) -> str:
     return log.strip().splitlines()[-1] if log.strip() else "no output"
 
 
-def cross_build(project_dir: Path, board: Board, prefix: str, build_dir: Path | None = None) -> Path:
-    """Builds the firmware and returns the ELF. A memory overflow becomes the budget McuError."""
+def cross_build(project_dir: Path, board: Board, prefix: str, platform: str = "semihost") -> Path:
+    """Builds the firmware (in `build/`, or `build-<platform>/` for other harness platforms) and
+    returns the ELF. A memory overflow at link time becomes the budget McuError."""
     project_dir = Path(project_dir)
-    build_dir = Path(build_dir) if build_dir is not None else project_dir / "build"
+    build_dir = project_dir / ("build" if platform == "semihost" else f"build-{platform}")
     for tool in ("arm-none-eabi-gcc", "cmake", "ninja"):
         require_tool(tool)
     if not (build_dir / "build.ninja").is_file():
         if build_dir.exists():
             shutil.rmtree(build_dir)
         configure = run_tool(["cmake", "-S", str(project_dir), "-B", str(build_dir), "-G", "Ninja",
-                              f"-DCMAKE_TOOLCHAIN_FILE={project_dir / TOOLCHAIN_FILE}"])
+                              f"-DCMAKE_TOOLCHAIN_FILE={project_dir / TOOLCHAIN_FILE}",
+                              f"-DMCC_PLATFORM={platform}"])
         if configure.returncode != 0:
             log = configure.stdout + configure.stderr
             raise McuError(f"configuring the firmware failed: {_first_error(log)}")
@@ -43,3 +46,12 @@ def cross_build(project_dir: Path, board: Board, prefix: str, build_dir: Path | 
         raise McuError(f"cross build failed: {_first_error(log)} (full log: {build_dir / 'build.log'})")
     return build_dir / f"{prefix}_firmware.elf"
 
+
+
+def build_firmware(project_dir: Path, board: Board, prefix: str, platform: str = "semihost") -> tuple[Path, Footprint]:
+    """Cross-builds, measures flash and RAM (stack as reserved, not yet measured) and records them
+    in `footprint.json` beside the project files."""
+    elf = cross_build(project_dir, board, prefix, platform)
+    footprint = measure(elf)
+    (Path(project_dir) / "footprint.json").write_text(json.dumps(footprint.as_dict(board), indent=2) + "\n")
+    return elf, footprint

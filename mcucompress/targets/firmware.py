@@ -9,7 +9,6 @@ is read from the exported tree; the model stays the static library `<prefix>`.
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import jinja2
@@ -23,7 +22,7 @@ from mcucompress.targets.manifest import Manifest, read_manifest
 from mcucompress.targets.vectors import random_inputs, vectors_source
 
 OPT_FLAGS = "-O2"
-STATIC_FILES = ("mcc_harness.h", "harness.c", "platform_semihost.c")
+STATIC_FILES = ("mcc_harness.h", "harness.c", "platform_semihost.c", "platform_standalone.c")
 TOOLCHAIN_FILE = "cmake/arm-none-eabi.cmake"
 
 
@@ -51,10 +50,15 @@ def write_vectors(project_dir: Path, manifest: Manifest, inputs: np.ndarray, exp
     _write(project_dir / "mcc_vectors.c", vectors_source(manifest, inputs, expected, _banner(manifest)))
 
 
-def write_firmware_project(export_dir, board_name: str, out_dir=None, inputs: np.ndarray | None = None,
-                           expected: np.ndarray | None = None) -> Path:
-    """Writes the firmware project and returns its folder. Without `inputs` the harness gets one
-    deterministic random input vector and no expected output (it then only prints outputs)."""
+def write_firmware_project(export_dir, board_name: str | Board, out_dir=None, *, build: bool = True,
+                           inputs: np.ndarray | None = None, expected: np.ndarray | None = None) -> Path:
+    """Writes the firmware project and returns its folder.
+
+    Without `inputs` the harness gets one deterministic random input vector and no expected output
+    (it then only prints outputs). With `build` (the default, what `export --board` wants) the
+    project is also cross-built and its flash/RAM budget checked: a model that does not fit raises
+    McuError saying by how much, and the figures are written to `footprint.json` in the project.
+    """
     manifest = read_manifest(export_dir)
     board = load_board(board_name) if isinstance(board_name, str) else board_name
     project = Path(out_dir) if out_dir is not None else manifest.root / "firmware" / board.name
@@ -89,14 +93,9 @@ def write_firmware_project(export_dir, board_name: str, out_dir=None, inputs: np
     if inputs is None:
         inputs = random_inputs(manifest, 1)
     write_vectors(project, manifest, inputs, expected)
+    if build:
+        from mcucompress.targets.cross_build import build_firmware  # imports this module
+
+        build_firmware(project, board, manifest.prefix)
     return project
 
-
-def copy_host_files(dest: Path) -> None:
-    """The harness files a host build of the same test vectors needs."""
-    for name in ("mcc_harness.h", "harness.c", "platform_host.c"):
-        shutil.copyfile(templates_dir() / "firmware" / name, dest / name)
-
-
-def board_of(board: Board | str) -> Board:
-    return load_board(board) if isinstance(board, str) else board

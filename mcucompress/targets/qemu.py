@@ -59,10 +59,10 @@ def run_on_qemu(elf: Path, board: Board, timeout: float = 300) -> QemuRun:
                        f"end={markers['mcc_bench_end']:#x},out={counts_file}")
         result = run_tool(qemu_command(elf, board, plugin_args), timeout=timeout)
         counts = counts_file.read_text().split("\n") if counts_file.is_file() else []
-    console = result.stdout
+    console = result.stdout + result.stderr   # QEMU 7.2 prints semihosting output on stderr
     if result.returncode not in (0, 1) or "mcc result" not in console:
         meaning = EXIT_MEANING.get(result.returncode, f"QEMU exited with status {result.returncode}")
-        detail = (result.stderr.strip() or console.strip()).splitlines()[-1:] or [""]
+        detail = console.strip().splitlines()[-1:] or [""]
         raise McuError(f"run on {board.name} failed: {meaning} {detail[0]}".strip())
     outputs, stack = parse_console(console)
     instructions = tuple(int(line.split()[1]) for line in counts if line.startswith("pass "))

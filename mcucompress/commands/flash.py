@@ -1,0 +1,44 @@
+"""`mcucompress flash DIR --board NAME`: build the standalone firmware and program it."""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+
+import click
+
+from mcucompress.errors import McuError
+from mcucompress.targets.board import load_board
+from mcucompress.targets.cross_build import build_firmware
+from mcucompress.targets.firmware import write_firmware_project
+from mcucompress.targets.flashing import check_tool_ready, choose_tool, flash_command
+from mcucompress.targets.manifest import read_manifest
+
+
+@click.command(help="Build the firmware for a board and flash it through pyOCD or OpenOCD "
+                    "(a debug probe must be attached).")
+@click.argument("export_dir", type=click.Path(file_okay=False))
+@click.option("--board", required=True, help="Board name (see `mcucompress boards`).")
+@click.option("--tool", type=click.Choice(["pyocd", "openocd"]), default=None,
+              help="Flashing tool; default: the board's first (pyOCD when it has a target).")
+@click.option("--dry-run", is_flag=True, help="Build and print the flashing command without running it.")
+def command(export_dir, board, tool, dry_run):
+    manifest = read_manifest(export_dir)
+    target = load_board(board)
+    tool = choose_tool(target, tool)
+    project = manifest.root / "firmware" / target.name
+    if not (project / "CMakeLists.txt").is_file():
+        write_firmware_project(manifest.root, target, project, build=False)
+    elf, footprint = build_firmware(project, target, manifest.prefix, platform="standalone")
+    click.echo(footprint.summary(target))
+    args = flash_command(target, elf, tool)
+    if dry_run:
+        click.echo(shlex.join(args))
+        return 0
+    check_tool_ready(target, tool)
+    result = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    if result.returncode != 0:
+        last = (result.stderr.strip() or result.stdout.strip()).splitlines()[-1:] or ["no output"]
+        raise McuError(f"{tool} failed (exit {result.returncode}): {last[0]}")
+    click.echo(f"flashed {elf.name} to {target.name} with {tool}")
+    return 0

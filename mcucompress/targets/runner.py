@@ -1,0 +1,96 @@
+"""`mcucompress run`: cross-build an exported tree for a board, run it on the board's QEMU
+machine, and check the outputs byte for byte against the host build and the references."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from mcucompress.errors import McuError
+from mcucompress.ir.graph import QuantParams
+from mcucompress.targets.board import Board, load_board
+from mcucompress.targets.budget import Footprint, check_fits
+from mcucompress.targets.cross_build import build_firmware
+from mcucompress.targets.firmware import write_firmware_project
+from mcucompress.targets.host_run import run_on_host
+from mcucompress.targets.manifest import Manifest, read_manifest
+from mcucompress.targets.qemu import run_on_qemu
+from mcucompress.targets.references import reference_outputs, tflm_outputs
+from mcucompress.targets.vectors import random_inputs
+
+
+@dataclass
+class RunReport:
+    board: Board
+    prefix: str
+    samples: int
+    instructions: tuple[int, ...]
+    footprint: Footprint
+    checks: dict[str, bool] = field(default_factory=dict)   # name -> identical to the target
+    elf: Path | None = None
+    inputs: np.ndarray | None = None     # (samples, input bytes) int8
+    outputs: np.ndarray | None = None    # (samples, output bytes) int8, as the target printed them
+
+    @property
+    def passed(self) -> bool:
+        return all(self.checks.values())
+
+    def as_dict(self) -> dict:
+        fp = self.footprint
+        return {
+            "board": self.board.name, "cpu": self.board.cpu, "model": self.prefix,
+            "samples": self.samples,
+            "instructions_per_inference": list(self.instructions),
+            "flash_bytes": fp.flash_bytes, "ram_bytes": fp.ram_bytes,
+            "static_ram_bytes": fp.static_ram_bytes, "stack_used_bytes": fp.stack_used,
+            "test_vector_bytes": fp.vectors_bytes,
+            "board_flash_bytes": self.board.flash.size, "board_ram_bytes": self.board.ram.size,
+            "identical_to": self.checks, "passed": self.passed,
+            "elf": str(self.elf) if self.elf else None,
+        }
+
+
+def select_inputs(manifest: Manifest, data: str | Path | None, samples: int) -> np.ndarray:
+    if samples < 1:
+        raise McuError("--samples must be at least 1")
+    if data is None:
+        return random_inputs(manifest, samples)
+    from mcucompress.data import load_samples
+
+    quant = None
+    if manifest.input.scale is not None and manifest.input.zero_point is not None:
+        quant = QuantParams((float(manifest.input.scale),), (int(manifest.input.zero_point),))
+    x, _ = load_samples(data, manifest.input.shape, quant)
+    if x.dtype != np.int8:
+        raise McuError(f"{data}: the model input is int8 but the samples are {x.dtype} and the manifest "
+                       "has no input quantization")
+    return np.asarray(x[:samples], dtype=np.int8).reshape(min(samples, len(x)), -1)
+
+
+def run_model(export_dir, board_name: str, data=None, samples: int = 2) -> RunReport:
+    manifest = read_manifest(export_dir)
+    board = load_board(board_name)
+    if board.qemu_machine is None:
+        raise McuError(f"board {board.name} has no QEMU machine; use `mcucompress flash` for it")
+    inputs = select_inputs(manifest, data, samples)
+    project = manifest.root / "firmware" / board.name
+    host = run_on_host(manifest, inputs, project / "host")
+    write_firmware_project(manifest.root, board, project, build=False, inputs=inputs, expected=host)
+    elf, footprint = build_firmware(project, board, manifest.prefix)
+    result = run_on_qemu(elf, board)
+    footprint = footprint.with_stack(result.stack_used) if result.stack_used is not None else footprint
+    check_fits(footprint, board)
+    target = np.frombuffer(b"".join(result.outputs), dtype=np.int8).reshape(len(result.outputs), -1)
+    if target.shape != host.shape:
+        raise McuError(f"the target printed {len(result.outputs)} outputs for {len(inputs)} inputs")
+    checks = {"host": bool(np.array_equal(target, host))}
+    reference = reference_outputs(manifest, inputs)
+    if reference is not None:
+        checks["reference"] = bool(np.array_equal(target, reference))
+    tflm = tflm_outputs(manifest, inputs)
+    if tflm is not None:
+        checks["tflite-micro"] = bool(np.array_equal(target, tflm))
+    return RunReport(board, manifest.prefix, len(inputs), result.instructions, footprint, checks, elf,
+                     inputs, target)

@@ -1,0 +1,148 @@
+"""Board files, firmware project generation and budgets: pure Python plus host compiles."""
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from mcucompress.cli import cli
+from mcucompress.errors import McuError
+from mcucompress.resources import templates_dir
+from mcucompress.targets.board import board_from_file, board_names, load_board
+from mcucompress.targets.budget import Footprint, overflow_error
+from mcucompress.targets.firmware import write_firmware_project
+from mcucompress.targets.manifest import read_manifest
+
+FIXTURE = Path(__file__).parent / "fixtures" / "tiny_model"
+
+REQUIRED = {
+    # name: (cpu, flash size, ram size, qemu machine)
+    "mps2-an386": ("cortex-m4", 4 << 20, 4 << 20, "mps2-an386"),
+    "mps2-an500": ("cortex-m7", 4 << 20, 4 << 20, "mps2-an500"),
+    "mps3-an547": ("cortex-m55", 512 << 10, 512 << 10, "mps3-an547"),
+    "lm3s6965evb": ("cortex-m3", 256 << 10, 64 << 10, "lm3s6965evb"),
+    "netduinoplus2": ("cortex-m4", 1 << 20, 128 << 10, "netduinoplus2"),
+    "nucleo-f446re": ("cortex-m4", 512 << 10, 128 << 10, None),
+    "nucleo-l4r5zi": ("cortex-m4", 2 << 20, 640 << 10, None),
+    "nucleo-h743zi": ("cortex-m7", 2 << 20, 128 << 10, None),
+    "stm32f746g-disco": ("cortex-m7", 1 << 20, 320 << 10, None),
+    "arduino-nano-33-ble": ("cortex-m4", 1 << 20, 256 << 10, None),
+    "rpi-pico": ("cortex-m0plus", 0x1FFF00, 264 << 10, None),
+}
+
+
+@pytest.fixture()
+def tiny_tree(tmp_path) -> Path:
+    tree = tmp_path / "tiny"
+    shutil.copytree(FIXTURE, tree)
+    return tree
+
+
+@pytest.mark.parametrize("name", sorted(REQUIRED))
+def test_board_files_describe_the_required_boards(name):
+    board = load_board(name)
+    cpu, flash, ram, machine = REQUIRED[name]
+    assert (board.cpu, board.flash.size, board.ram.size, board.qemu_machine) == (cpu, flash, ram, machine)
+    assert board.stack_bytes < board.ram.size
+    assert f"-mcpu={cpu}" in board.compile_flags
+    # A board is either emulated or has a way to flash it.
+    assert board.qemu_machine or board.pyocd_target or board.openocd_config
+
+
+def test_features_follow_the_cores():
+    assert load_board("mps3-an547").mve and not load_board("mps2-an386").mve
+    assert load_board("mps2-an386").dsp and not load_board("lm3s6965evb").dsp
+    assert load_board("lm3s6965evb").fpu is None and load_board("rpi-pico").float_abi == "soft"
+
+
+def test_boards_command_lists_every_board_with_memories():
+    result = CliRunner().invoke(cli, ["boards"])
+    assert result.exit_code == 0, result.output
+    for name in board_names():
+        assert name in result.output
+    line = next(l for l in result.output.splitlines() if l.startswith("lm3s6965evb"))
+    assert "256 KB @ 0x00000000" in line and "64 KB @ 0x20000000" in line
+
+
+def test_unknown_board_is_a_one_line_error():
+    with pytest.raises(McuError, match="unknown board 'nope'"):
+        load_board("nope")
+
+
+def test_invalid_board_file_is_a_one_line_error(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\ncpu: cortex-a53\nfloat_abi: hard\n")
+    with pytest.raises(McuError, match="invalid"):
+        board_from_file(bad)
+
+
+def test_manifest_problems_are_one_line_errors(tmp_path, tiny_tree):
+    with pytest.raises(McuError, match="no manifest.json"):
+        read_manifest(tmp_path)
+    (tiny_tree / "src" / "tiny.c").unlink()
+    with pytest.raises(McuError, match="src/tiny.c"):
+        read_manifest(tiny_tree)
+
+
+def test_firmware_project_follows_the_board_memory_map(tiny_tree):
+    project = write_firmware_project(tiny_tree, "netduinoplus2", build=False)
+    assert project == tiny_tree / "firmware" / "netduinoplus2"
+    script = (project / "netduinoplus2.ld").read_text()
+    assert "FLASH (rx)  : ORIGIN = 0x08000000, LENGTH = 0x00100000" in script
+    assert "RAM   (rwx) : ORIGIN = 0x20000000, LENGTH = 0x00020000" in script
+    assert ". = . + 8192;" in script
+    toolchain = (project / "cmake" / "arm-none-eabi.cmake").read_text()
+    assert "-mcpu=cortex-m4 -mfloat-abi=hard -mfpu=fpv4-sp-d16" in toolchain
+    assert "0xE000ED88" in (project / "startup.c").read_text()  # FPU enabled at reset
+    cmake = (project / "CMakeLists.txt").read_text()
+    assert "add_library(tiny STATIC" in cmake and "TINY_ARENA_BYTES=64" in cmake
+    assert "tiny_invoke(input, output)" in (project / "mcc_model_glue.c").read_text()
+
+
+def test_no_fpu_start_up_on_cores_without_one(tiny_tree):
+    project = write_firmware_project(tiny_tree, "lm3s6965evb", build=False)
+    assert "0xE000ED88" not in (project / "startup.c").read_text()
+
+
+def test_generation_is_deterministic(tiny_tree, tmp_path):
+    first = write_firmware_project(tiny_tree, "mps3-an547", tmp_path / "a", build=False)
+    second = write_firmware_project(tiny_tree, "mps3-an547", tmp_path / "b", build=False)
+    for path in sorted(first.rglob("*")):
+        if path.is_file() and path.name != "CMakeLists.txt":  # CMakeLists records its own folder
+            assert path.read_bytes() == (second / path.relative_to(first)).read_bytes(), path.name
+
+
+def test_harness_is_strict_c99_on_the_host(tmp_path, tiny_tree):
+    """The shared harness, the standalone platform and the generated glue/vectors compile without
+    a warning under the project's strictest flags."""
+    project = write_firmware_project(tiny_tree, "mps2-an386", build=False)
+    sources = [project / n for n in ("harness.c", "mcc_model_glue.c", "mcc_vectors.c")]
+    sources += [templates_dir() / "firmware" / "platform_host.c"]
+    result = subprocess.run(
+        ["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O2", f"-I{project}",
+         f"-I{tiny_tree / 'include'}", "-DMCC_OUTPUT_BYTES=8", *map(str, sources),
+         str(tiny_tree / "src" / "tiny.c"), str(tiny_tree / "src" / "tiny_weights.c"),
+         "-o", str(tmp_path / "harness")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    run = subprocess.run([str(tmp_path / "harness")], capture_output=True, text=True)
+    assert run.returncode == 0 and run.stdout.startswith("mcc out 0 ")
+
+
+def test_link_overflow_becomes_a_budget_error_in_kb():
+    board = load_board("lm3s6965evb")
+    log = "ld: region `RAM' overflowed by 10240 bytes\ncollect2: error: ld returned 1 exit status"
+    error = overflow_error(log, board, board.stack_bytes)
+    assert str(error) == ("the model does not fit lm3s6965evb: RAM (with a 4.0 KB stack) needs 74.0 KB "
+                          "of 64.0 KB, 10.0 KB over")
+    assert error.exit_code == 2
+    assert overflow_error("ld: undefined reference to `foo'", board, 4096) is None
+
+
+def test_footprint_counts_flash_and_ram_without_test_vectors():
+    fp = Footprint({".isr_vector": 64, ".text": 1000, ".mcc_vectors": 500, ".data": 8, ".bss": 300,
+                    ".stack": 4096})
+    assert fp.flash_bytes == 1072
+    assert fp.ram_bytes == 308 + 4096
+    assert fp.with_stack(200).ram_bytes == 508
