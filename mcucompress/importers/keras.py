@@ -79,11 +79,9 @@ def _batch1_shape(tensor, what: str) -> tuple[int, ...]:
 
 
 def _node_inputs(node) -> list:
-    if hasattr(node, "input_tensors"):  # Keras 3
-        return list(node.input_tensors)
-    import tensorflow as tf  # tf_keras
-
-    return list(tf.nest.flatten(node.keras_inputs))
+    if hasattr(node, "keras_inputs"):  # tf_keras (whose input_tensors may be a bare tensor)
+        return list(node.keras_inputs)
+    return list(node.input_tensors)  # Keras 3
 
 
 def _import_model(model) -> Graph:
