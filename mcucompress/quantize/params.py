@@ -16,7 +16,7 @@ Rounding modes, as measured against the real interpreters (scripts/check_referen
 - "tflm": TFLM's reference kernels. LiteRT's own built-in kernels (``OpResolverType.
   BUILTIN_WITHOUT_DEFAULT_DELEGATES``) compute exactly the same bytes on x86.
 - "litert": the default ``ai_edge_litert.interpreter.Interpreter``, which hands conv2d,
-  depthwise_conv2d and fully_connected to its XNNPACK delegate. XNNPACK requantizes in float32
+  depthwise_conv2d, fully_connected and mean to its XNNPACK delegate. XNNPACK requantizes in float32
   with ONE rounding (half to even): ``rint(float(acc) * float_scale[oc]) + output_offset``, see
   ``ConvParams``. Every other op runs LiteRT's built-in kernel, identical to "tflm". The
   integer single rounding (TFLITE_SINGLE_ROUNDING, ``fixedpoint`` "litert") does NOT match it.
@@ -42,7 +42,7 @@ INT8_MIN, INT8_MAX = -128, 127
 
 # Ops that the default LiteRT interpreter runs through XNNPACK with float32 requantization.
 # Measured against ai_edge_litert; every other op uses gemmlowp double rounding in both modes.
-LITERT_FLOAT_REQUANT_OPS = frozenset({"conv2d", "depthwise_conv2d", "fully_connected"})
+LITERT_FLOAT_REQUANT_OPS = frozenset({"conv2d", "depthwise_conv2d", "fully_connected", "mean"})
 
 # Softmax constants shared by TFLite/TFLM's int8 fixed-point softmax.
 SOFTMAX_SCALED_DIFF_INTEGER_BITS = 5
@@ -150,6 +150,11 @@ class MeanParams:
     ``multiplier``/``shift`` already include 1/n (TFLite's QuantizedMeanOrSum): from
     (m, e) = QuantizeMultiplier(in_scale / out_scale), k = min(floor(log2 n), 32, 31 + e),
     multiplier = (m << k) / n (integer division), shift = e - k.
+
+    rounding "litert" (XNNPACK, used whatever the quantization; ``same_quant`` is ignored)::
+
+        out = clamp(rint(f32(s + input_offset * n) * float_scale) + output_offset)
+        float_scale = f32(in_scale / f32(out_scale * f32(n)))       # float32 operations
     """
 
     axes: tuple[int, ...]
@@ -163,6 +168,7 @@ class MeanParams:
     act_min: int
     act_max: int
     rounding: str
+    float_scale: float | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -413,11 +419,15 @@ def _mean(graph: Graph, op: Op, rounding: str) -> MeanParams:
     mult, shift = quantize_multiplier(float(_scale(x)) / float(_scale(out)))
     k = min(count.bit_length() - 1, 32, 31 + shift)
     mult, shift = (mult << k) // count, shift - k
+    mode = _op_rounding(op.kind, rounding)
+    float_scale = None
+    if mode == "litert":
+        float_scale = float(np.float32(_scale(x) / np.float32(_scale(out) * np.float32(count))))
     return MeanParams(axes=axes, keepdims=bool(op.attrs.get("keepdims", False)), count=count,
                       same_quant=_same_quant(x, out),
                       input_offset=-_zero_point(x), output_offset=_zero_point(out),
                       multiplier=mult, shift=shift, act_min=INT8_MIN, act_max=INT8_MAX,
-                      rounding=_op_rounding(op.kind, rounding))
+                      rounding=mode, float_scale=float_scale)
 
 
 def quantize_multiplier_smaller_than_one_exp(real: float) -> tuple[int, int]:

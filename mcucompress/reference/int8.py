@@ -135,6 +135,10 @@ def _c_div(a, n):
 def _mean(op: Op, p, args, out_shape, graph) -> np.ndarray:
     x = args[0].astype(np.int64)
     total = x.sum(axis=p.axes)
+    if p.rounding == "litert":  # XNNPACK: float32 scale, one rounding half to even
+        shifted = (total + p.input_offset * p.count).astype(np.float32)
+        v = np.rint(shifted * np.float32(p.float_scale)).astype(np.int64) + p.output_offset
+        return _clamp_int8(v, p.act_min, p.act_max).reshape(out_shape)
     if p.same_quant:
         return _c_div(total, p.count).astype(np.int8).reshape(out_shape)
     shifted = total + p.input_offset * p.count
