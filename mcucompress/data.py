@@ -41,7 +41,8 @@ def load_samples(npz_path, input_shape, input_quant: QuantParams | None = None):
 
 
 def _check_shape(name: str, x: np.ndarray, input_shape: tuple[int, ...]) -> np.ndarray:
-    sample = input_shape[1:] if len(input_shape) == x.ndim else input_shape
+    # input_shape is the graph's (batch 1 first) unless x has exactly one more dimension
+    sample = input_shape if x.ndim == len(input_shape) + 1 else input_shape[1:]
     if x.ndim == 0 or tuple(x.shape[1:]) != sample:
         raise McuError(f"{name}: 'x' has shape {tuple(x.shape)}; the model input needs "
                        f"(N, {', '.join(map(str, sample))})")
