@@ -1,0 +1,84 @@
+"""Training data for fine-tuning: a train split and a held-out split, in the model's input shape.
+
+The NPZ holds either x_train/y_train/x_test/y_test (as ../shared/datasets/mnist10k.npz), or x/y,
+from which the last `val_fraction` (after a seeded shuffle) is held out. Inputs are adapted to the
+model: uint8 arrays are scaled to [0, 1] float32, other arrays are cast to float32, and each sample
+is reshaped to the model's input shape when the number of values per sample matches (so 28x28
+images feed a 784-input MLP or a 28x28x1 CNN). Labels are class indices; one-hot labels are
+converted with argmax.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mcucompress.errors import McuError
+
+
+@dataclass(frozen=True)
+class TrainData:
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+
+    def subset(self, n_train: int | None = None, n_val: int | None = None) -> "TrainData":
+        return TrainData(self.x_train[:n_train], self.y_train[:n_train], self.x_val[:n_val], self.y_val[:n_val])
+
+
+def adapt_inputs(x: np.ndarray, input_shape) -> np.ndarray:
+    """Scale and reshape raw samples `x` (batch first) to `input_shape` (without batch)."""
+    x = np.asarray(x)
+    if x.dtype == np.uint8:
+        x = x.astype(np.float32) / 255.0
+    else:
+        x = x.astype(np.float32)
+    shape = tuple(int(d) for d in input_shape)
+    if x.shape[1:] == shape:
+        return x
+    if None in shape or int(np.prod(x.shape[1:])) != int(np.prod(shape)):
+        raise McuError(f"data samples of shape {x.shape[1:]} do not fit the model input shape {shape}")
+    return x.reshape((x.shape[0],) + shape)
+
+
+def adapt_labels(y: np.ndarray, n: int, what: str) -> np.ndarray:
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] > 1:
+        y = y.argmax(axis=1)
+    y = y.reshape(-1)
+    if y.shape[0] != n:
+        raise McuError(f"{what} has {y.shape[0]} labels for {n} samples")
+    if not np.issubdtype(y.dtype, np.integer):
+        if not np.all(np.equal(np.mod(y, 1), 0)):
+            raise McuError(f"{what} must hold integer class labels")
+    return y.astype(np.int64)
+
+
+def from_arrays(x_train, y_train, x_val, y_val, input_shape) -> TrainData:
+    return TrainData(adapt_inputs(x_train, input_shape), adapt_labels(y_train, len(x_train), "y_train"),
+                     adapt_inputs(x_val, input_shape), adapt_labels(y_val, len(x_val), "y_val"))
+
+
+def load_npz(path, input_shape, val_fraction: float = 0.1, seed: int = 0) -> TrainData:
+    """Read a training NPZ (see module doc) and adapt it to `input_shape`."""
+    path = Path(path)
+    if not path.is_file():
+        raise McuError(f"data file not found: {path}")
+    try:
+        arrays = dict(np.load(path, allow_pickle=False))
+    except Exception as error:  # numpy raises several types for corrupt files
+        raise McuError(f"cannot read data file {path}: {error}") from None
+    if {"x_train", "y_train", "x_test", "y_test"} <= arrays.keys():
+        return from_arrays(arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"], input_shape)
+    if {"x", "y"} <= arrays.keys():
+        x, y = arrays["x"], arrays["y"]
+        if len(x) != len(y):
+            raise McuError(f"{path}: x has {len(x)} samples but y has {len(y)}")
+        order = np.random.default_rng(seed).permutation(len(x))
+        n_val = max(1, int(round(len(x) * val_fraction)))
+        train, val = order[:-n_val], order[-n_val:]
+        return from_arrays(x[train], y[train], x[val], y[val], input_shape)
+    raise McuError(f"{path} needs arrays x_train/y_train/x_test/y_test or x/y (has: {', '.join(sorted(arrays))})")

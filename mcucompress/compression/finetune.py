@@ -1,0 +1,251 @@
+"""Fine-tuning shared by every pass: masks held, clustered weights tied, optional teacher.
+
+`fine_tune` clones the model inside a `tf.distribute` strategy scope, wraps it in a private
+`Trainer` (a keras.Model whose train_step does the work) and fits it with Keras' own loop, so
+progress bars, callbacks and distribution are TensorFlow's. The trained clone is returned as a
+plain model; the wrapper is dropped.
+
+- Held masks (pruning): the gradient of a pruned weight is zeroed and a variable constraint
+  multiplies the kernel by its mask after every optimizer step, so pruned weights stay exactly 0
+  even though Adam's moments would otherwise move them.
+- Clusters (weight sharing): a kernel starts at its centroids; the gradient of each centroid is
+  the sum of its members' gradients and every member receives it, so all members take the same
+  optimizer step and stay equal. `finish` snaps each cluster to its mean to remove float drift.
+- Teacher: the loss becomes Hinton's distillation loss (see distillation_loss).
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+from keras.src.losses.loss import scale_loss_for_distribution
+
+from mcucompress.compression.data import TrainData
+from mcucompress.compression.layers import kernel_of
+from mcucompress.compression.rewrite import clone_with_weights, graph_of
+from mcucompress.errors import McuError
+
+
+def resolve_strategy(strategy=None):
+    """None/'default' -> the current (default) strategy; 'mirrored' -> MirroredStrategy on all
+    local devices; a tf.distribute.Strategy is used as given."""
+    if strategy is None or strategy == "default":
+        return tf.distribute.get_strategy()
+    if strategy == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if isinstance(strategy, tf.distribute.Strategy):
+        return strategy
+    raise McuError(f"unknown distribution strategy {strategy!r} (use 'mirrored' or 'default')")
+
+
+def _is_softmax(activation) -> bool:
+    return getattr(activation, "__name__", "") == "softmax"
+
+
+def logits_function(model):
+    """A callable (x, training) -> pre-softmax logits of a classifier.
+
+    Models ending in softmax (a Softmax/Activation layer, or a Dense with softmax activation)
+    are evaluated up to the softmax input; any other model is taken to output logits already."""
+    graph = graph_of(model)
+    out_id = id(graph.outputs[0])
+    last, node = next((layer, node) for layer in graph.layers for node in layer._inbound_nodes
+                      if any(id(t) == out_id for t in node.outputs))
+    ends_in_softmax = isinstance(last, keras.layers.Softmax) or (
+        isinstance(last, keras.layers.Activation) and _is_softmax(last.activation))
+    if ends_in_softmax or (isinstance(last, keras.layers.Dense) and _is_softmax(last.activation)):
+        body = keras.Model(graph.inputs, node.input_tensors[0])
+        if ends_in_softmax:
+            return lambda x, training: body(x, training=training)
+
+        def dense_logits(x, training):
+            z = ops.matmul(body(x, training=training), last.kernel)
+            return z + last.bias if last.use_bias else z
+
+        return dense_logits
+    return lambda x, training: model(x, training=training)
+
+
+def distillation_loss(y, student_logits, teacher_logits=None, temperature=4.0, alpha=0.9):
+    """Hinton et al. 2015: alpha * T^2 * KL(softmax(t/T) || softmax(s/T)) + (1 - alpha) * CE(y, s).
+
+    The T^2 factor keeps the soft term's gradients on the same scale as the hard term's when T
+    changes. Without a teacher this is the plain cross-entropy. Returns the batch mean."""
+    hard = ops.mean(keras.losses.sparse_categorical_crossentropy(y, student_logits, from_logits=True))
+    if teacher_logits is None:
+        return hard
+    log_p_teacher = ops.log_softmax(teacher_logits / temperature, axis=-1)
+    log_p_student = ops.log_softmax(student_logits / temperature, axis=-1)
+    kl = ops.sum(ops.exp(log_p_teacher) * (log_p_teacher - log_p_student), axis=-1)
+    return alpha * temperature * temperature * ops.mean(kl) + (1.0 - alpha) * hard
+
+
+def tie_cluster_gradient(grad, assignment, n_clusters: int):
+    """Each member's gradient becomes the sum over its cluster (Deep Compression); members with
+    assignment -1 (pruned zeros) get 0."""
+    flat_grad = tf.reshape(grad, [-1])
+    flat_assign = tf.reshape(assignment, [-1])
+    member = flat_assign >= 0
+    ids = tf.where(member, flat_assign, tf.zeros_like(flat_assign))
+    sums = tf.math.unsorted_segment_sum(tf.where(member, flat_grad, tf.zeros_like(flat_grad)), ids, n_clusters)
+    tied = tf.where(member, tf.gather(sums, ids), tf.zeros_like(flat_grad))
+    return tf.reshape(tied, tf.shape(grad))
+
+
+class _MaskConstraint:
+    """Re-zeroes pruned weights after each optimizer step."""
+
+    def __init__(self, mask):
+        self.mask = mask
+
+    def __call__(self, weight):
+        return weight * ops.cast(self.mask, weight.dtype)
+
+
+class Trainer(keras.Model):
+    """Training-time wrapper around a student model; never saved or returned."""
+
+    def __init__(self, student, teacher=None, temperature=4.0, alpha=0.9, masks=None, clusters=None):
+        super().__init__(name="mcucompress_trainer")
+        self.student = student
+        self._student_logits = logits_function(student)
+        self.teacher = teacher
+        if teacher is not None:
+            teacher.trainable = False
+            self._teacher_logits = logits_function(teacher)
+        self.temperature = float(temperature)
+        self.alpha = float(alpha)
+        self.layer_by_name = {layer.name: layer for layer in student.layers}
+        self.masks = {}
+        self.clusters = {}
+        for name, mask in (masks or {}).items():
+            self.add_mask(name, mask)
+        for name, assignment in (clusters or {}).items():
+            assignment = np.asarray(assignment, np.int32)
+            self.clusters[name] = (tf.constant(assignment), int(assignment.max()) + 1)
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.accuracy_tracker = keras.metrics.Mean(name="accuracy")
+
+    def kernel(self, name):
+        layer = self.layer_by_name.get(name)
+        if layer is None or kernel_of(layer) is None:
+            raise McuError(f"layer {name!r} not found or has no weight kernel")
+        return kernel_of(layer)
+
+    def add_mask(self, name, mask):
+        kernel = self.kernel(name)
+        mask = np.asarray(mask, np.float32)
+        if mask.shape != tuple(kernel.shape):
+            raise McuError(f"mask for layer {name!r} has shape {mask.shape}, kernel has {tuple(kernel.shape)}")
+        self.masks[name] = keras.Variable(mask, trainable=False, name=f"{name}_mask")
+        kernel.assign(ops.convert_to_numpy(kernel) * mask)
+        kernel.constraint = _MaskConstraint(self.masks[name])
+
+    def set_mask(self, name, mask):
+        """Replace a held mask (a pruning schedule step) and zero the newly pruned weights."""
+        if name not in self.masks:
+            self.add_mask(name, mask)
+            return
+        mask = np.asarray(mask, np.float32)
+        self.masks[name].assign(mask)
+        kernel = self.kernel(name)
+        kernel.assign(ops.convert_to_numpy(kernel) * mask)
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker, self.accuracy_tracker]
+
+    def call(self, x, training=False):
+        return self._student_logits(x, training)
+
+    def _update_metrics(self, y, logits, loss):
+        correct = ops.cast(ops.equal(ops.argmax(logits, axis=-1), ops.cast(ops.reshape(y, (-1,)), "int64")), "float32")
+        self.loss_tracker.update_state(loss)
+        self.accuracy_tracker.update_state(correct)
+        return {"loss": self.loss_tracker.result(), "accuracy": self.accuracy_tracker.result()}
+
+    def train_step(self, data):
+        x, y = data[0], data[1]
+        teacher_logits = self._teacher_logits(x, False) if self.teacher is not None else None
+        with tf.GradientTape() as tape:
+            logits = self._student_logits(x, True)
+            loss = distillation_loss(y, logits, teacher_logits, self.temperature, self.alpha)
+            if self.student.losses:
+                loss = loss + ops.sum(self.student.losses)
+            scaled = scale_loss_for_distribution(loss)
+        variables = self.student.trainable_weights
+        grads = tape.gradient(scaled, variables)
+        grads = [self._constrain_gradient(v, g) for v, g in zip(variables, grads)]
+        self.optimizer.apply_gradients(zip(grads, variables))
+        return self._update_metrics(y, logits, loss)
+
+    def test_step(self, data):
+        x, y = data[0], data[1]
+        logits = self._student_logits(x, False)
+        return self._update_metrics(y, logits, distillation_loss(y, logits))
+
+    def _constrain_gradient(self, variable, grad):
+        if grad is None:
+            return grad
+        for name in set(self.masks) | set(self.clusters):
+            if variable is not self.kernel(name):
+                continue
+            if name in self.masks:
+                grad = grad * ops.cast(self.masks[name], grad.dtype)
+            if name in self.clusters:
+                assignment, n_clusters = self.clusters[name]
+                grad = tie_cluster_gradient(grad, assignment, n_clusters)
+        return grad
+
+    def finish(self):
+        """Bake masks and clusters into the student's kernels and drop the constraints."""
+        for name, mask in self.masks.items():
+            kernel = self.kernel(name)
+            kernel.constraint = None
+            kernel.assign(ops.convert_to_numpy(kernel) * ops.convert_to_numpy(mask))
+        for name, (assignment, n_clusters) in self.clusters.items():
+            kernel = self.kernel(name)
+            kernel.assign(snap_to_clusters(ops.convert_to_numpy(kernel), assignment.numpy(), n_clusters))
+        return self.student
+
+
+def snap_to_clusters(values: np.ndarray, assignment: np.ndarray, n_clusters: int) -> np.ndarray:
+    """Every member set to its cluster's mean value; assignment -1 -> exactly 0."""
+    flat, ids = values.reshape(-1).astype(np.float64), assignment.reshape(-1)
+    member = ids >= 0
+    sums = np.bincount(ids[member], weights=flat[member], minlength=n_clusters)
+    counts = np.maximum(np.bincount(ids[member], minlength=n_clusters), 1)
+    centroids = (sums / counts).astype(values.dtype)
+    out = np.where(member, centroids[np.where(member, ids, 0)], 0).astype(values.dtype)
+    return out.reshape(values.shape)
+
+
+def fine_tune(model, data: TrainData | None, *, epochs=1, batch_size=128, learning_rate=1e-3, teacher=None,
+              temperature=4.0, alpha=0.9, masks=None, clusters=None, callbacks=(), strategy=None,
+              verbose="auto"):
+    """Train a copy of `model` on `data` (held masks / tied clusters / teacher as given) and
+    return it as a plain Keras model. With epochs=0 or no data only masks/clusters are applied."""
+    strategy = resolve_strategy(strategy)
+    with strategy.scope():
+        student = clone_with_weights(model)
+        teacher_copy = clone_with_weights(teacher) if teacher is not None else None
+        trainer = Trainer(student, teacher_copy, temperature, alpha, masks, clusters)
+        trainer.compile(optimizer=keras.optimizers.Adam(learning_rate))
+    if data is not None and epochs > 0:
+        trainer.fit(data.x_train, data.y_train, batch_size=batch_size, epochs=epochs,
+                    validation_data=(data.x_val, data.y_val), callbacks=list(callbacks),
+                    verbose=verbose, shuffle=True)
+    return trainer.finish()
+
+
+def train_from_scratch(model, data: TrainData, **kwargs):
+    """Train a freshly initialised model (the baselines and the distillation experiment)."""
+    return fine_tune(model, data, **kwargs)
+
+
+def accuracy(model, x, y, batch_size=512) -> float:
+    """Top-1 accuracy of a classifier (softmax or logits output) on integer labels."""
+    predictions = model.predict(x, batch_size=batch_size, verbose=0)
+    return float(np.mean(np.argmax(predictions, axis=-1) == np.asarray(y).reshape(-1)))

@@ -1,0 +1,31 @@
+"""Which layers carry a weight matrix the compression passes work on."""
+
+from __future__ import annotations
+
+import keras
+
+# Layers whose `kernel` is a weight tensor we may prune or cluster.
+KERNEL_LAYERS = (keras.layers.Dense, keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.DepthwiseConv2D)
+
+
+def kernel_of(layer):
+    """The layer's main weight variable, or None."""
+    if isinstance(layer, keras.layers.DepthwiseConv2D):
+        return layer.depthwise_kernel
+    if isinstance(layer, KERNEL_LAYERS):
+        return layer.kernel
+    return None
+
+
+def kernel_layers(model, names=None):
+    """The layers with a kernel, in model order, optionally restricted to `names`."""
+    from mcucompress.errors import McuError
+
+    layers = [layer for layer in model.layers if kernel_of(layer) is not None]
+    if names is not None:
+        known = {layer.name for layer in layers}
+        missing = [name for name in names if name not in known]
+        if missing:
+            raise McuError(f"layer {missing[0]!r} not found or has no weight kernel (have: {', '.join(sorted(known))})")
+        layers = [layer for layer in layers if layer.name in names]
+    return layers
