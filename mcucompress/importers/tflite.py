@@ -86,6 +86,7 @@ def _strip_float_interface(raw: RawModel):
 
 
 def _unique_names(tensors: tuple[RawTensor, ...]) -> dict[int, str]:
+    """The file's tensor names, made unique (suffix "_<index>") and never empty."""
     names: dict[int, str] = {}
     seen: set[str] = set()
     for t in tensors:
