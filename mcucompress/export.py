@@ -79,7 +79,8 @@ def _quantize(float_graph: Graph, calib) -> Graph:
     return quantize_graph(float_graph, calib)
 
 
-def manifest(program: Program, prefix: str, rounding: str, model_sha256: str) -> dict:
+def manifest(program: Program, prefix: str, rounding: str, model_sha256: str,
+             has_tflite: bool) -> dict:
     def port(p):
         return {"shape": list(p.shape), "scale": p.scale, "zero_point": p.zero_point, "bytes": p.bytes}
 
@@ -94,6 +95,8 @@ def manifest(program: Program, prefix: str, rounding: str, model_sha256: str) ->
         "model_sha256": model_sha256,
         "rounding": rounding,
         "mcucompress_version": __version__,
+        "graph": GRAPH_FILE,
+        "source_tflite": SOURCE_TFLITE if has_tflite else None,
     }
 
 
@@ -126,7 +129,8 @@ def write_tree(folder: Path, graph: Graph, program: Program, prefix: str, roundi
     (folder / GRAPH_FILE).write_bytes(graph_to_bytes(graph))
     if source_tflite is not None:
         shutil.copyfile(source_tflite, folder / SOURCE_TFLITE)
-    (folder / MANIFEST).write_text(json.dumps(manifest(program, prefix, rounding, model_sha256),
+    (folder / MANIFEST).write_text(json.dumps(manifest(program, prefix, rounding, model_sha256,
+                                                       source_tflite is not None),
                                               indent=2, sort_keys=True) + "\n")
 
 

@@ -1,0 +1,28 @@
+"""`mcucompress export MODEL -o DIR`: write a self-contained C source tree."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from mcucompress.export import export
+
+
+@click.command(help="Quantize a model (.tflite int8, .keras/.h5 with --calib) and write a "
+                    "self-contained C source tree with its own CMakeLists.txt.")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Folder to write (replaced only if it is an earlier export).")
+@click.option("--calib", type=click.Path(dir_okay=False), default=None,
+              help="NPZ with array 'x' of calibration inputs (Keras models).")
+@click.option("--prefix", default="model", show_default=True, help="C name prefix of the model's API.")
+@click.option("--rounding", type=click.Choice(["tflm", "litert"]), default="tflm", show_default=True,
+              help="Match TensorFlow Lite Micro (tflm) or LiteRT (litert) byte for byte.")
+@click.option("--board", default=None, help="Also write a firmware project for this board.")
+def command(model, out_dir, calib, prefix, rounding, board):
+    tree = export(model, out_dir, calib=calib, prefix=prefix, rounding=rounding, board=board)
+    manifest = json.loads((tree / "manifest.json").read_text())
+    click.echo(f"wrote {tree}: {len(manifest['sources'])} C files, arena {manifest['arena_bytes']} bytes, "
+               f"rounding {rounding}" + (f", firmware for {board}" if board else ""))
+    return 0

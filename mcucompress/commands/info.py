@@ -1,0 +1,60 @@
+"""`mcucompress info MODEL|DIR`: per-layer table and the planned activation arena."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from mcucompress.errors import McuError
+
+
+def _load(target: Path):
+    """(graph, description) of a model file or an exported tree."""
+    if target.is_dir():
+        from mcucompress.ir.serialize import load_graph
+        from mcucompress.verify import read_manifest
+
+        manifest = read_manifest(target)
+        return load_graph(target / manifest.get("graph", "graph.npz")), f"exported tree {target}"
+    if target.suffix.lower() == ".tflite":
+        from mcucompress.export import load_model
+
+        graph, _, _ = load_model(target)
+        return graph, f"int8 model {target.name}"
+    if target.suffix.lower() in (".keras", ".h5", ".hdf5"):
+        from mcucompress.importers.keras import load_keras
+
+        return load_keras(target), f"float Keras model {target.name} (before quantization)"
+    raise McuError(f"{target}: expected a .tflite, .keras or .h5 file or an exported folder")
+
+
+@click.command(help="Per-layer table of a model or an exported tree: ops, shapes, parameters, MACs, "
+                    "weight bytes, and the planned activation arena.")
+@click.argument("target", type=click.Path(exists=True))
+def command(target):
+    from rich.console import Console
+    from rich.table import Table
+
+    from mcucompress.codegen.metrics import layer_rows
+    from mcucompress.memory.liveness import analyze
+    from mcucompress.memory.planner import plan
+
+    graph, what = _load(Path(target))
+    rows = layer_rows(graph)
+    table = Table(title=f"{graph.name}: {what}")
+    for column in ("#", "layer", "op", "input", "output", "params", "MACs", "weight bytes"):
+        table.add_column(column, justify="right" if column in ("#", "params", "MACs", "weight bytes") else "left")
+    for i, r in enumerate(rows):
+        table.add_row(str(i), r.name, r.kind, " ".join("x".join(map(str, s)) for s in r.input_shapes),
+                      "x".join(map(str, r.output_shape)), f"{r.parameters:,}", f"{r.macs:,}",
+                      f"{r.weight_bytes:,}")
+    table.add_section()
+    table.add_row("", "total", "", "", "", f"{sum(r.parameters for r in rows):,}",
+                  f"{sum(r.macs for r in rows):,}", f"{sum(r.weight_bytes for r in rows):,}")
+    console = Console()
+    console.print(table)
+    arena = plan(list(analyze(graph).requests)).arena_bytes
+    console.print(f"planned activation arena: {arena:,} bytes"
+                  + ("" if graph.is_quantized else " (float32 activations)"))
+    return 0

@@ -1,0 +1,55 @@
+"""`mcucompress verify DIR --data NPZ`: host build, byte-for-byte comparison with the references."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+
+@click.command(help="Build an exported tree on the host, run every sample and compare the outputs "
+                    "byte for byte with the numpy reference and the TFLM / LiteRT interpreter.")
+@click.argument("tree", type=click.Path(exists=True, file_okay=False))
+@click.option("--data", required=True, type=click.Path(dir_okay=False),
+              help="NPZ with array 'x' (float inputs in the model's input shape) and optional 'y'.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def command(tree, data, as_json):
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from mcucompress.verify import verify
+
+    console = Console(stderr=True)
+    with Progress(TextColumn("{task.description:<16}"), BarColumn(), MofNCompleteColumn(),
+                  console=console, transient=True, disable=as_json) as bar:
+        tasks = {}
+
+        def progress(stage, done, total):
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done)
+
+        report = verify(tree, data, progress=progress)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        _print(report)
+    return 0 if report.ok else 1
+
+
+def _print(report) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{report.tree}: {report.samples} samples, rounding {report.rounding}")
+    for column in ("C output vs", "mismatching bytes", "samples differing", "largest difference",
+                   "top-1 agreement"):
+        table.add_column(column, justify="left" if column == "C output vs" else "right")
+    for c in report.comparisons:
+        table.add_row(c.against, str(c.mismatched_bytes), str(c.mismatched_samples), str(c.max_abs_diff),
+                      f"{100 * c.top1_agreement:.1f}%")
+    console = Console()
+    console.print(table)
+    if report.accuracy is not None:
+        console.print(f"accuracy of the C model on the labels: {100 * report.accuracy:.2f}%")
+    console.print("[green]PASS: bit-exact[/green]" if report.ok else "[red]FAIL: outputs differ[/red]")

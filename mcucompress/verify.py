@@ -1,0 +1,159 @@
+"""Python API: build an exported tree on the host and compare its outputs byte for byte.
+
+    from mcucompress.verify import verify
+    report = verify("out/", "samples.npz")
+    assert report.ok
+
+The C outputs are compared with the numpy int8 reference (the graph stored in the tree) and,
+when the tree came from a .tflite, with the interpreter its rounding mode follows: TensorFlow
+Lite Micro for "tflm", LiteRT for "litert".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from mcucompress.build.host import build_host
+from mcucompress.build.runner import run_host
+from mcucompress.data import load_samples
+from mcucompress.errors import McuError
+from mcucompress.ir.graph import QuantParams
+from mcucompress.ir.serialize import load_graph
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    against: str
+    mismatched_bytes: int
+    mismatched_samples: int
+    max_abs_diff: int
+    top1_agreement: float
+
+    @property
+    def exact(self) -> bool:
+        return self.mismatched_bytes == 0
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    tree: str
+    samples: int
+    output_bytes: int
+    rounding: str
+    comparisons: tuple[Comparison, ...]
+    accuracy: float | None
+
+    @property
+    def ok(self) -> bool:
+        return all(c.exact for c in self.comparisons)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["ok"] = self.ok
+        return d
+
+
+def compare(name: str, c_out: np.ndarray, other: np.ndarray) -> Comparison:
+    c_out = c_out.reshape(len(c_out), -1).astype(np.int16)
+    other = other.reshape(len(other), -1).astype(np.int16)
+    diff = np.abs(c_out - other)
+    return Comparison(name, int(np.count_nonzero(diff)), int(np.count_nonzero(diff.any(axis=1))),
+                      int(diff.max(initial=0)),
+                      float(np.mean(c_out.argmax(axis=1) == other.argmax(axis=1))))
+
+
+def read_manifest(tree: Path) -> dict:
+    try:
+        manifest = json.loads((tree / "manifest.json").read_text())
+    except (OSError, ValueError):
+        raise McuError(f"{tree}: not an exported tree (no readable manifest.json)") from None
+    if "mcucompress_version" not in manifest:
+        raise McuError(f"{tree}: manifest.json was not written by mcucompress export")
+    return manifest
+
+
+def reference_outputs(graph, x: np.ndarray, rounding: str, progress: Progress | None) -> np.ndarray:
+    from mcucompress.reference.int8 import run_int8
+
+    shape = graph.tensor(graph.inputs[0]).shape
+    outs = []
+    for i, sample in enumerate(x):
+        outs.append(np.asarray(run_int8(graph, sample.reshape(shape), rounding=rounding)).ravel())
+        if progress:
+            progress("numpy reference", i + 1, len(x))
+    return np.stack(outs).astype(np.int8)
+
+
+def interpreter_outputs(tflite: Path, x: np.ndarray, rounding: str,
+                        progress: Progress | None) -> tuple[str, np.ndarray]:
+    """(name, outputs) of TFLM ("tflm") or LiteRT ("litert") on the source .tflite."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    outs = []
+    if rounding == "litert":
+        from ai_edge_litert.interpreter import Interpreter
+
+        name = "LiteRT"
+        interpreter = Interpreter(model_path=str(tflite))
+        interpreter.allocate_tensors()
+        inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+        for i, sample in enumerate(x):
+            interpreter.set_tensor(inp["index"], sample.reshape(inp["shape"]))
+            interpreter.invoke()
+            outs.append(interpreter.get_tensor(out["index"]).ravel().copy())
+            if progress:
+                progress(name, i + 1, len(x))
+    else:
+        from tflite_micro.python.tflite_micro import runtime
+
+        name = "TFLM"
+        interpreter = runtime.Interpreter.from_file(str(tflite))
+        shape = tuple(int(n) for n in interpreter.get_input_details(0)["shape"])
+        for i, sample in enumerate(x):
+            interpreter.set_input(sample.reshape(shape), 0)
+            interpreter.invoke()
+            outs.append(np.asarray(interpreter.get_output(0)).ravel().copy())
+            if progress:
+                progress(name, i + 1, len(x))
+    return name, np.stack(outs).astype(np.int8)
+
+
+def verify(tree, data, progress: Progress | None = None, limit: int | None = None) -> VerifyReport:
+    """Build ``tree`` on the host, run every sample of ``data`` (NPZ path) and compare."""
+    tree = Path(tree).resolve()
+    manifest = read_manifest(tree)
+    graph = load_graph(tree / manifest.get("graph", "graph.npz"))
+    port = manifest["input"]
+    quant = QuantParams((float(port["scale"]),), (int(port["zero_point"]),))
+    x, y = load_samples(data, tuple(port["shape"]), quant)
+    if limit is not None:
+        x, y = x[:limit], (y[:limit] if y is not None else None)
+    rounding = manifest.get("rounding", "tflm")
+
+    if progress:
+        progress("host build", 0, 1)
+    exe = build_host(tree)
+    if progress:
+        progress("host build", 1, 1)
+    c_out = run_host(exe, x, int(manifest["output"]["bytes"]))
+
+    comparisons = [compare("numpy reference", c_out, reference_outputs(graph, x, rounding, progress))]
+    source = manifest.get("source_tflite")
+    if source and (tree / source).is_file():
+        name, outs = interpreter_outputs(tree / source, x, rounding, progress)
+        comparisons.append(compare(name, c_out, outs))
+
+    accuracy = None
+    if y is not None:
+        labels = np.asarray(y)
+        labels = labels.argmax(axis=1) if labels.ndim == 2 else labels.ravel()
+        accuracy = float(np.mean(c_out.reshape(len(c_out), -1).argmax(axis=1) == labels))
+    return VerifyReport(str(tree), len(x), int(manifest["output"]["bytes"]), rounding,
+                        tuple(comparisons), accuracy)
