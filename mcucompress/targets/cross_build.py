@@ -20,6 +20,18 @@ def _first_error(log: str) -> str:
     return log.strip().splitlines()[-1] if log.strip() else "no output"
 
 
+def _configured_for(build_dir: Path, project_dir: Path) -> bool:
+    """A build folder is reused only if CMake configured it for this very project folder (an
+    exported tree may have been moved or renamed since)."""
+    cache = build_dir / "CMakeCache.txt"
+    if not (build_dir / "build.ninja").is_file() or not cache.is_file():
+        return False
+    for line in cache.read_text(errors="replace").splitlines():
+        if line.startswith("CMAKE_HOME_DIRECTORY:"):
+            return Path(line.split("=", 1)[1]).resolve() == project_dir.resolve()
+    return False
+
+
 def cross_build(project_dir: Path, board: Board, prefix: str, platform: str = "semihost") -> Path:
     """Builds the firmware (in `build/`, or `build-<platform>/` for other harness platforms) and
     returns the ELF. A memory overflow at link time becomes the budget McuError."""
@@ -27,7 +39,7 @@ def cross_build(project_dir: Path, board: Board, prefix: str, platform: str = "s
     build_dir = project_dir / ("build" if platform == "semihost" else f"build-{platform}")
     for tool in ("arm-none-eabi-gcc", "cmake", "ninja"):
         require_tool(tool)
-    if not (build_dir / "build.ninja").is_file():
+    if not _configured_for(build_dir, project_dir):
         if build_dir.exists():
             shutil.rmtree(build_dir)
         configure = run_tool(["cmake", "-S", str(project_dir), "-B", str(build_dir), "-G", "Ninja",
