@@ -74,3 +74,16 @@ def test_model_too_big_for_the_board_is_a_budget_error(tiny_tree, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: the model does not fit lm3s6965evb: RAM")
     assert "KB over" in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("board", ["mps2-an386", "lm3s6965evb"])
+def test_instruction_counts_are_exact(tmp_path, board):
+    """A fixture whose invoke loops input[0] + 1 times over two instructions: the counts for
+    inputs 5, 105 and 255 must differ by exactly 2 per extra iteration."""
+    tree = tmp_path / "loop"
+    shutil.copytree(FIXTURE.parent / "loop_model", tree)
+    np.savez(tmp_path / "x.npz", x=np.array([[5], [105], [-1]], dtype=np.int8))  # -1 is 255 unsigned
+    report = run_model(tree, board, data=tmp_path / "x.npz", samples=3)
+    assert report.checks == {"host": True}
+    a, b, c = report.instructions
+    assert (b - a, c - a) == (200, 500)
