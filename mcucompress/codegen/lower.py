@@ -36,9 +36,10 @@ KERNEL_SOURCES = {
 }
 RUNTIME_HEADERS = ("include/mcc.h", "include/mcc_nn.h", "include/mcc_port.h")
 
-# Kernels whose requantization follows MCC_SINGLE_ROUNDING (the C helper
-# mcc_nn_requantize_output); all others always use gemmlowp double rounding.
-MODE_ROUNDED_KINDS = frozenset({"conv2d", "depthwise_conv2d", "fully_connected"})
+# Kernels whose requantization follows MCC_SINGLE_ROUNDING (the C helpers
+# mcc_nn_requantize_output / mcc_nn_requantize_float); all others always use gemmlowp double
+# rounding. check_rounding() holds kernel_params to this.
+MODE_ROUNDED_KINDS = frozenset({"conv2d", "depthwise_conv2d", "fully_connected", "mean"})
 
 _CTYPES = {"int8": "int8_t", "int32": "int32_t", "float32": "float"}
 _PER_LINE = {"int8_t": 16, "int32_t": 8, "float": 4}
@@ -288,11 +289,13 @@ def _lower_mean(b: _Builder, i: int, op: Op) -> None:
     g = b.graph
     x, out = g.tensor(op.inputs[0]), g.output_tensor(op)
     p = kernel_params(g, op, b.rounding)
+    b.check_rounding(op, p)
     if len(x.shape) != 4 or p.axes != (1, 2):
         raise McuError(f"op '{op.name}' (mean): only the mean over height and width of an NHWC "
                        f"tensor is supported, got axes {p.axes} of shape {x.shape}")
     params = b.decl("mcc_mean_params", f"{_op_id(i, op)}_params",
-                    f"{{{int(p.same_quant)}, {p.input_offset}, {p.output_offset}, {p.multiplier}, "
+                    f"{{{c_float(p.float_scale) if p.rounding == 'litert' else '0.0f'}, "
+                    f"{int(p.same_quant)}, {p.input_offset}, {p.output_offset}, {p.multiplier}, "
                     f"{p.shift}, {_activation(p)}}}")
     b.call(op, "mcc_mean_s8", params, b.dims_of(x.shape), b.arena(x.name), b.arena(out.name))
 

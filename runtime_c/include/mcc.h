@@ -6,11 +6,11 @@
  *   - biases are int32, may be NULL;
  *   - offsets are the negated zero points of inputs and the zero point of the output;
  *   - requantization uses (multiplier, shift) pairs: real = multiplier * 2^(shift - 31) with
- *     gemmlowp double rounding; conv, depthwise and fully connected follow MCC_SINGLE_ROUNDING
+ *     gemmlowp double rounding; conv, depthwise, fully connected and mean follow MCC_SINGLE_ROUNDING
  *     (see mcc_port.h and mcc_quant);
  *   - no kernel allocates memory or keeps state between calls; floating point appears only in
- *     mcc_softmax_table_s8 and, with MCC_SINGLE_ROUNDING=1, in the conv/fc requantization, both
- *     to match LiteRT byte for byte;
+ *     mcc_softmax_table_s8 and, with MCC_SINGLE_ROUNDING=1, in the conv/depthwise/fc/mean
+ *     requantization, both to match LiteRT (XNNPACK) byte for byte;
  *   - every kernel returns MCC_OK or a negative mcc_status for arguments it cannot handle.
  */
 #ifndef MCC_H
@@ -121,10 +121,13 @@ typedef struct {
 } mcc_softmax_table_params;
 
 /* Mean over height and width of an NHWC tensor (TFLite's integer Mean, axes (1, 2)).
- * same_quant != 0: input and output share scale and zero point; out = sum / count (truncating).
- * Else out = clamp(requantize(sum + input_offset * count) + output_offset), the multiplier
- * already holding 1 / count (TFLite's QuantizedMeanOrSum). */
+ * MCC_SINGLE_ROUNDING=1 (LiteRT/XNNPACK): out = clamp(rint(float(sum + input_offset * count) *
+ * scale) + output_offset), scale holding 1 / count. Otherwise (TFLM): same_quant != 0 means
+ * input and output share scale and zero point and out = sum / count (truncating); else
+ * out = clamp(requantize(sum + input_offset * count) + output_offset), the multiplier already
+ * holding 1 / count (TFLite's QuantizedMeanOrSum). */
 typedef struct {
+    float scale;
     int32_t same_quant;
     int32_t input_offset;
     int32_t output_offset;

@@ -73,22 +73,32 @@ MCC_INLINE int32_t mcc_nn_round_half_even(float v)
 }
 #endif
 
+#if MCC_SINGLE_ROUNDING
+/* LiteRT's XNNPACK requantization: the int32 accumulator as float32 times a float32 scale,
+ * rounded once, halves to even, plus the output offset, clamped. Clamping before rounding gives
+ * the same result (the bounds are integers) and keeps the conversion in range. */
+MCC_INLINE int32_t mcc_nn_requantize_float(int32_t acc, float scale, int32_t output_offset,
+                                           const mcc_activation *act)
+{
+    const float lo = (float)(act->min - output_offset);
+    const float hi = (float)(act->max - output_offset);
+    float v = (float)acc * scale;
+    v = v < lo ? lo : (v > hi ? hi : v);
+    return mcc_nn_round_half_even(v) + output_offset;
+}
+#endif
+
 /* Final value of a conv / depthwise / fully connected output: requantize the accumulator of
  * channel `ch`, add the output offset and clamp.
  *   MCC_SINGLE_ROUNDING=0 (TFLM): gemmlowp double rounding with (multiplier, shift).
- *   MCC_SINGLE_ROUNDING=1 (LiteRT, whose XNNPACK delegate runs these ops): the accumulator as
- *   float32 times a float32 scale, rounded once, halves to even. The only floating point in the
- *   int8 kernels, compiled in only for models exported with --rounding litert. Clamping before
- *   rounding gives the same result (the bounds are integers) and keeps the conversion in range. */
+ *   MCC_SINGLE_ROUNDING=1 (LiteRT, whose XNNPACK delegate runs these ops): float32 scale, one
+ *   rounding. The only floating point in the int8 kernels, compiled in only for models
+ *   exported with --rounding litert. */
 MCC_INLINE int32_t mcc_nn_requantize_output(int32_t acc, const mcc_quant *quant, int32_t ch,
                                             int32_t output_offset, const mcc_activation *act)
 {
 #if MCC_SINGLE_ROUNDING
-    const float lo = (float)(act->min - output_offset);
-    const float hi = (float)(act->max - output_offset);
-    float v = (float)acc * quant->scale[ch];
-    v = v < lo ? lo : (v > hi ? hi : v);
-    return mcc_nn_round_half_even(v) + output_offset;
+    return mcc_nn_requantize_float(acc, quant->scale[ch], output_offset, act);
 #else
     return mcc_nn_clamp(mcc_nn_requantize(acc, quant->multiplier[ch], quant->shift[ch]) +
                             output_offset,

@@ -16,6 +16,13 @@ mcc_status mcc_mean_s8(const mcc_mean_params *params,
         const int8_t *in_batch = input + (int64_t)b * count * ch;
         for (c = 0; c < ch; ++c) {
             int32_t acc = 0;
+#if MCC_SINGLE_ROUNDING
+            for (i = 0; i < count; ++i) {
+                acc += in_batch[(int64_t)i * ch + c] + params->input_offset;
+            }
+            acc = mcc_nn_requantize_float(acc, params->scale, params->output_offset,
+                                          &params->activation);
+#else
             if (params->same_quant) {
                 /* Equal zero points cancel: average the stored values, truncating. */
                 for (i = 0; i < count; ++i) {
@@ -30,6 +37,7 @@ mcc_status mcc_mean_s8(const mcc_mean_params *params,
                 acc = mcc_nn_requantize(acc, params->multiplier, params->shift) +
                       params->output_offset;
             }
+#endif
             *output++ = (int8_t)mcc_nn_clamp(acc, params->activation.min, params->activation.max);
         }
     }
