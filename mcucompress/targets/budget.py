@@ -65,6 +65,7 @@ class Footprint:
             "stack_bytes": self.stack_used if self.stack_used is not None else self.stack_reserved,
             "stack_measured": self.stack_used is not None,
             "test_vector_bytes": self.vectors_bytes,
+            "summary": self.summary(board),
         }
 
     def summary(self, board: Board) -> str:

@@ -84,11 +84,12 @@ def write_firmware_project(export_dir, board_name: str | Board, out_dir=None, *,
         TOOLCHAIN_FILE: "arm-none-eabi.cmake.j2",
         f"{board.name}.ld": "linker.ld.j2",
         "startup.c": "startup.c.j2",
+        "README.md": "README.md.j2",
     }
     for target, template in rendered.items():
         _write(project / target, env.get_template(template).render(**context))
     for name in STATIC_FILES:
-        _write(project / name, (templates_dir() / "firmware" / name).read_text())
+        _write(project / name, f"/* {banner} */\n" + (templates_dir() / "firmware" / name).read_text())
     _write(project / "mcc_model_glue.c", model_glue_source(manifest, banner))
     if inputs is None:
         inputs = random_inputs(manifest, 1)

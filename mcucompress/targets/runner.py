@@ -78,7 +78,14 @@ def run_model(export_dir, board_name: str, data=None, samples: int = 2) -> RunRe
     project = manifest.root / "firmware" / board.name
     host = run_on_host(manifest, inputs, project / "host")
     write_firmware_project(manifest.root, board, project, build=False, inputs=inputs, expected=host)
-    elf, footprint = build_firmware(project, board, manifest.prefix)
+    try:
+        elf, footprint = build_firmware(project, board, manifest.prefix)
+    except McuError as error:
+        vector_bytes = inputs.size + host.size
+        if "flash needs" in str(error) and len(inputs) > 1:
+            raise McuError(f"{error} (this includes {vector_bytes:,} B of test vectors for {len(inputs)} "
+                           "samples; try fewer --samples)") from None
+        raise
     result = run_on_qemu(elf, board)
     footprint = footprint.with_stack(result.stack_used) if result.stack_used is not None else footprint
     check_fits(footprint, board)
