@@ -13,13 +13,15 @@ Notation used in the docstrings:
 - ``clamp(v)`` = ``min(max(v, act_min), act_max)``.
 
 Rounding modes, as measured against the real interpreters (scripts/check_reference.py):
-- "tflm": TFLM's reference kernels. LiteRT's own built-in kernels (``OpResolverType.
-  BUILTIN_WITHOUT_DEFAULT_DELEGATES``) compute exactly the same bytes on x86.
+- "tflm": TFLM's reference kernels (tflite-micro's interpreter).
 - "litert": the default ``ai_edge_litert.interpreter.Interpreter``, which hands conv2d,
   depthwise_conv2d, fully_connected and mean to its XNNPACK delegate. XNNPACK requantizes in float32
   with ONE rounding (half to even): ``rint(float(acc) * float_scale[oc]) + output_offset``, see
-  ``ConvParams``. Every other op runs LiteRT's built-in kernel, identical to "tflm". The
-  integer single rounding (TFLITE_SINGLE_ROUNDING, ``fixedpoint`` "litert") does NOT match it.
+  ``ConvParams``; mean likewise (``MeanParams``). Every other op runs LiteRT's built-in
+  kernel, whose bytes equal "tflm" (softmax: the float lookup table, ``SoftmaxParams``).
+  Not modelled: LiteRT with delegates switched off, whose conv2d/fully_connected go through
+  ruy with the integer single rounding of ``fixedpoint`` "litert" (measured; see
+  docs/benchmarks/reference.md).
 The ``rounding`` field of conv/FC params says which of the two requantizations to use.
 
 Derivation of the real multipliers follows TensorFlow Lite exactly: scales are float32 values

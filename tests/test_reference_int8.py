@@ -1,0 +1,86 @@
+"""The numpy int8 reference against the real interpreters, byte for byte.
+
+tflm mode must equal tflite-micro; litert mode must equal the default LiteRT interpreter
+(XNNPACK delegate). The MLPerf Tiny models get a few random inputs here;
+scripts/check_reference.py runs 100+.
+"""
+
+import time
+
+import numpy as np
+import pytest
+
+import tflite_builders
+from mcucompress.errors import McuError
+from mcucompress.importers.tflite import load_tflite
+from mcucompress.importers.tflite_interpreters import LiteRT, Tflm
+from mcucompress.reference.int8 import run_int8
+
+MLPERF = ["pretrainedResnet_quant.tflite", "kws_ref_model.tflite"]
+SMALL = ["mlp", "cnn", "branches"]
+
+
+@pytest.fixture(scope="module")
+def small_models(tmp_path_factory):
+    return tflite_builders.all_models(tmp_path_factory.getbasetemp() / "tflite_models")
+
+
+def _random_inputs(graph, count, seed):
+    shape = graph.tensors[graph.inputs[0]].shape
+    rng = np.random.default_rng(seed)
+    return [rng.integers(-128, 128, size=shape, dtype=np.int8) for _ in range(count)]
+
+
+def _check_against_interpreters(path, count, seed):
+    graph = load_tflite(path)
+    tflm, litert = Tflm(path), LiteRT(path)
+    for x in _random_inputs(graph, count, seed):
+        np.testing.assert_array_equal(run_int8(graph, x, "tflm"), tflm(x))
+        np.testing.assert_array_equal(run_int8(graph, x, "litert"), litert(x))
+
+
+@pytest.mark.parametrize("name", MLPERF)
+def test_mlperf_models_match_tflm_and_litert(mlperf_dir, name):
+    _check_against_interpreters(mlperf_dir / name, count=4, seed=7)
+
+
+@pytest.mark.parametrize("name", SMALL)
+def test_small_models_match_tflm_and_litert(small_models, name):
+    _check_against_interpreters(small_models[name], count=10, seed=3)
+
+
+def test_litert_mode_differs_from_tflm_mode(mlperf_dir):
+    # The two modes are really different arithmetic: on ResNet-8 some intermediate byte differs.
+    graph = load_tflite(mlperf_dir / MLPERF[0])
+    x = _random_inputs(graph, 1, seed=11)[0]
+    a = run_int8(graph, x, "tflm", intermediates=True)
+    b = run_int8(graph, x, "litert", intermediates=True)
+    assert any(not np.array_equal(a[n], b[n]) for n in a)
+
+
+def test_intermediates_hold_every_tensor_in_its_shape(mlperf_dir):
+    graph = load_tflite(mlperf_dir / MLPERF[1])
+    x = _random_inputs(graph, 1, seed=1)[0]
+    values = run_int8(graph, x, intermediates=True)
+    for op in graph.ops:
+        out = graph.output_tensor(op)
+        assert values[out.name].shape == out.shape and values[out.name].dtype == np.int8
+    np.testing.assert_array_equal(values[graph.outputs[0]], run_int8(graph, x))
+
+
+def test_resnet8_runs_well_under_a_second(mlperf_dir):
+    graph = load_tflite(mlperf_dir / MLPERF[0])
+    x = _random_inputs(graph, 1, seed=2)[0]
+    start = time.perf_counter()
+    run_int8(graph, x)
+    assert time.perf_counter() - start < 0.5
+
+
+def test_bad_inputs_raise_mcu_error(mlperf_dir):
+    graph = load_tflite(mlperf_dir / MLPERF[1])
+    with pytest.raises(McuError, match="int8"):
+        run_int8(graph, np.zeros((1, 49, 10, 1), dtype=np.float32))
+    with pytest.raises(McuError, match="shape"):
+        run_int8(graph, np.zeros((1, 10), dtype=np.int8))
+    with pytest.raises(McuError, match="rounding"):
+        run_int8(graph, np.zeros((1, 49, 10, 1), dtype=np.int8), rounding="nearest")

@@ -1,0 +1,124 @@
+"""Small int8 .tflite models built with Keras and the real TFLite converter, for the tests.
+
+Weights are random (seeded) and calibration uses random data: the tests compare integer
+interpreters with each other, so the models need the right operators, not accuracy.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def _keras():
+    import tf_keras  # Keras 2 API: the TFLite converter's most reliable input
+
+    return tf_keras
+
+
+def _convert(model, input_shape, path: Path, int8_io: bool = True, seed: int = 0) -> Path:
+    import tensorflow as tf
+
+    rng = np.random.default_rng(seed)
+
+    def representative():
+        for _ in range(32):
+            yield [rng.uniform(-1.0, 1.0, size=(1, *input_shape)).astype(np.float32)]
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = representative
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    if int8_io:
+        converter.inference_input_type = tf.int8
+        converter.inference_output_type = tf.int8
+    path.write_bytes(converter.convert())
+    return path
+
+
+def _seed(seed: int):
+    import tensorflow as tf
+
+    tf.keras.utils.set_random_seed(seed) if hasattr(tf.keras.utils, "set_random_seed") else None
+    tf.random.set_seed(seed)
+    np.random.seed(seed)
+
+
+def mlp(path: Path, int8_io: bool = True) -> Path:
+    """Dense + ReLU6, Dense + ReLU, Dense, Softmax."""
+    k = _keras()
+    _seed(1)
+    model = k.Sequential([
+        k.layers.Input((20,)),
+        k.layers.Dense(16, activation="relu6"),
+        k.layers.Dense(12, activation="relu"),
+        k.layers.Dense(10),
+        k.layers.Softmax(),
+    ])
+    return _convert(model, (20,), path, int8_io)
+
+
+def cnn(path: Path) -> Path:
+    """same/valid/strided conv, max and average pooling, depthwise with multiplier 2,
+    zero padding, global average pooling (MEAN), dense, softmax."""
+    k = _keras()
+    _seed(2)
+    model = k.Sequential([
+        k.layers.Input((15, 14, 3)),
+        k.layers.Conv2D(8, 3, padding="same", activation="relu"),
+        k.layers.MaxPooling2D(2, padding="same"),
+        k.layers.Conv2D(8, 3, strides=2, padding="valid", activation="relu6"),
+        k.layers.ZeroPadding2D(((1, 2), (0, 1))),
+        k.layers.DepthwiseConv2D(3, depth_multiplier=2, padding="same", activation="relu"),
+        k.layers.AveragePooling2D(2, strides=1, padding="same"),
+        k.layers.Conv2D(6, 2, strides=(2, 1), padding="same"),
+        k.layers.GlobalAveragePooling2D(),
+        k.layers.Dense(5),
+        k.layers.Softmax(),
+    ])
+    return _convert(model, (15, 14, 3), path)
+
+
+def branches(path: Path) -> Path:
+    """Two convolution branches joined by Concatenate on channels, a residual Add, a
+    strided max pool and an average pool with SAME padding at the borders."""
+    k = _keras()
+    _seed(3)
+    inp = k.layers.Input((12, 12, 4))
+    a = k.layers.Conv2D(6, 3, padding="same", activation="relu")(inp)
+    b = k.layers.Conv2D(2, 1, padding="same")(inp)
+    c = k.layers.Concatenate(axis=-1)([a, b])
+    d = k.layers.Conv2D(8, 3, padding="same")(c)
+    e = k.layers.Activation("relu")(k.layers.Add()([c, d]))
+    f = k.layers.MaxPooling2D(3, strides=2, padding="same")(e)
+    g = k.layers.AveragePooling2D(3, strides=2, padding="same")(f)
+    h = k.layers.Flatten()(g)
+    out = k.layers.Dense(4, activation="softmax")(h)
+    return _convert(k.Model(inp, out), (12, 12, 4), path)
+
+
+def with_logistic(path: Path) -> Path:
+    """A model with a LOGISTIC op, which mcucompress does not support."""
+    k = _keras()
+    _seed(4)
+    model = k.Sequential([k.layers.Input((8,)), k.layers.Dense(4, activation="sigmoid")])
+    return _convert(model, (8,), path)
+
+
+_BUILT: dict[str, Path] = {}
+
+
+def all_models(folder: Path) -> dict[str, Path]:
+    """Build every test model once per process (the converter takes seconds)."""
+    if not _BUILT:
+        folder.mkdir(parents=True, exist_ok=True)
+        _BUILT["mlp"] = mlp(folder / "mlp.tflite")
+        _BUILT["mlp_float_io"] = mlp(folder / "mlp_float_io.tflite", int8_io=False)
+        _BUILT["cnn"] = cnn(folder / "cnn.tflite")
+        _BUILT["branches"] = branches(folder / "branches.tflite")
+        _BUILT["logistic"] = with_logistic(folder / "logistic.tflite")
+    return dict(_BUILT)
