@@ -212,6 +212,75 @@ mcc_status mcc_pad_s8(const mcc_dims *input_dims, const int8_t *input, const int
 mcc_status mcc_concat_channels_s8(const int8_t *const *inputs, const int32_t *channels,
                                   int32_t count, int32_t outer, int8_t *output);
 
+/* ---- Encoded weights (sparse CSR, codebook, Huffman) -------------------------------------
+ * Lossless encodings of an int8 fully connected weight matrix (units x depth, row-major). Each
+ * kernel gives byte for byte the output of mcc_fully_connected_s8 on the decoded matrix. The
+ * decoders check every length and index against the stated sizes: malformed data makes them
+ * return MCC_ERROR_ARGUMENT, never read or write out of bounds. None needs scratch memory. */
+
+/* Compressed sparse rows. Entry k of the layer has a relative column index gaps[k] (gap_bits 4:
+ * two per byte, low nibble first; 8: one per byte): column = previous column + 1 + gap, the
+ * previous column being -1 at a row start. A gap longer than the largest index is bridged by
+ * filler entries holding the weight zero point (they add nothing), as in Deep Compression. */
+typedef struct {
+    const uint16_t *row_entries; /* units counts: entries of each row, fillers included */
+    const uint8_t *gaps;         /* entries relative column indices, packed */
+    const int8_t *values;        /* entries weights */
+    int32_t entries;
+    int32_t gap_bits;            /* 4 or 8 */
+} mcc_csr_s8;
+
+/* Fully connected with CSR weights: only stored entries are multiplied. filter_dims gives
+ * (units, depth) as for the dense kernel. */
+mcc_status mcc_fully_connected_csr_s8(const mcc_fc_params *params, const mcc_quant *quant,
+                                      const mcc_dims *input_dims, const int8_t *input,
+                                      const mcc_dims *filter_dims, const mcc_csr_s8 *filter,
+                                      const int32_t *bias,
+                                      const mcc_dims *output_dims, int8_t *output);
+
+/* Codebook weights: index_bits-bit indices (1..8, LSB-first bit stream, row-major) into an int8
+ * codebook of 1 << index_bits entries (unused entries padded), looked up inside the MAC loop. */
+typedef struct {
+    const uint8_t *indices;
+    int32_t index_bytes;         /* stored length of indices */
+    const int8_t *codebook;
+    int32_t index_bits;
+} mcc_codebook_s8;
+
+mcc_status mcc_fully_connected_codebook_s8(const mcc_fc_params *params, const mcc_quant *quant,
+                                           const mcc_dims *input_dims, const int8_t *input,
+                                           const mcc_dims *filter_dims,
+                                           const mcc_codebook_s8 *filter, const int32_t *bias,
+                                           const mcc_dims *output_dims, int8_t *output);
+
+/* A canonical Huffman code: counts[l - 1] codes of length l (1 <= l <= max_len <= 15), the
+ * symbols listed in code order (shorter codes first, then by symbol). */
+#define MCC_HUFFMAN_MAX_BITS 15
+typedef struct {
+    const uint16_t *counts;
+    const int16_t *symbols;
+    int32_t num_symbols;
+    int32_t max_len;
+} mcc_huffman_table;
+
+/* Huffman-coded weights, decoded while computing (no scratch buffer). Codes are read from
+ * `bits` most significant bit first, stream bit i being (bits[i >> 3] >> (i & 7)) & 1.
+ * Dense (runs.num_symbols == 0): units * depth value codes, row-major.
+ * Sparse: per row, a sequence of run codes; run r >= 0 skips r zero weights and is followed by
+ * one value code, run -1 ends the row. Value symbols are int8 weights. */
+typedef struct {
+    const uint8_t *bits;
+    int32_t num_bits;
+    mcc_huffman_table values;
+    mcc_huffman_table runs;
+} mcc_huffman_s8;
+
+mcc_status mcc_fully_connected_huffman_s8(const mcc_fc_params *params, const mcc_quant *quant,
+                                          const mcc_dims *input_dims, const int8_t *input,
+                                          const mcc_dims *filter_dims,
+                                          const mcc_huffman_s8 *filter, const int32_t *bias,
+                                          const mcc_dims *output_dims, int8_t *output);
+
 #ifdef __cplusplus
 }
 #endif
