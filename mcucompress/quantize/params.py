@@ -553,3 +553,9 @@ def kernel_params(graph: Graph, op: Op, rounding: str = "tflm") -> Any:
     if derive is None:
         raise McuError(f"op '{op.name}': int8 kernel for '{op.kind}' is not supported")
     return derive(graph, op, rounding)
+
+
+# Binary / ternary op kinds (issue 7); their parameters and arithmetic live in binary/params.py.
+from mcucompress.binary.params import DERIVE as _BINARY_DERIVE  # noqa: E402
+
+_DERIVE.update(_BINARY_DERIVE)

@@ -224,3 +224,8 @@ _KERNELS = {
     "relu": _relu,
     "relu6": _relu,
 }
+
+# Binary / ternary op kinds (issue 7): numpy reference in binary/reference.py.
+from mcucompress.binary.reference import KERNELS as _BINARY_KERNELS  # noqa: E402
+
+_KERNELS.update(_BINARY_KERNELS)
