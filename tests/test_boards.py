@@ -146,3 +146,16 @@ def test_footprint_counts_flash_and_ram_without_test_vectors():
     assert fp.flash_bytes == 1072
     assert fp.ram_bytes == 308 + 4096
     assert fp.with_stack(200).ram_bytes == 508
+
+
+def test_run_needs_an_emulated_board_and_an_exported_tree(tiny_tree, tmp_path, capsys):
+    from mcucompress.cli import main
+    assert main(["run", str(tiny_tree), "--board", "nucleo-f446re"]) == 2
+    assert "nucleo-f446re has no QEMU machine" in capsys.readouterr().err
+    assert main(["run", str(tmp_path), "--board", "mps2-an386"]) == 2
+    assert "not an exported model tree" in capsys.readouterr().err
+
+
+def test_boards_needing_care_before_flashing_say_so():
+    assert "boot2" in load_board("rpi-pico").notes
+    assert "probe" in load_board("arduino-nano-33-ble").notes

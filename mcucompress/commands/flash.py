@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shlex
-import subprocess
 
 import click
 
@@ -13,6 +12,7 @@ from mcucompress.targets.cross_build import build_firmware
 from mcucompress.targets.firmware import write_firmware_project
 from mcucompress.targets.flashing import check_tool_ready, choose_tool, flash_command
 from mcucompress.targets.manifest import read_manifest
+from mcucompress.targets.tools import run_tool
 
 
 @click.command(help="Build the firmware for a board and flash it through pyOCD or OpenOCD "
@@ -31,12 +31,14 @@ def command(export_dir, board, tool, dry_run):
         write_firmware_project(manifest.root, target, project, build=False)
     elf, footprint = build_firmware(project, target, manifest.prefix, platform="standalone")
     click.echo(footprint.summary(target))
+    if target.notes:
+        click.echo(f"note: {target.notes}")
     args = flash_command(target, elf, tool)
     if dry_run:
         click.echo(shlex.join(args))
         return 0
     check_tool_ready(target, tool)
-    result = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    result = run_tool(args, timeout=300)
     if result.returncode != 0:
         last = (result.stderr.strip() or result.stdout.strip()).splitlines()[-1:] or ["no output"]
         raise McuError(f"{tool} failed (exit {result.returncode}): {last[0]}")

@@ -36,6 +36,7 @@ class Board:
     pyocd_target: str | None = None
     pyocd_pack: bool = False
     openocd_config: tuple[str, ...] = field(default_factory=tuple)
+    notes: str = ""           # what a user must know before flashing (bootloaders, probes)
 
     @property
     def compile_flags(self) -> tuple[str, ...]:
@@ -94,4 +95,5 @@ def _board_from_dict(d: dict) -> Board:
         pyocd_target=pyocd.get("target"),
         pyocd_pack=bool(pyocd.get("pack", False)),
         openocd_config=tuple(openocd.get("config") or ()),
+        notes=" ".join(str(d.get("notes", "")).split()),
     )

@@ -102,12 +102,9 @@ def overflow_error(link_log: str, board: Board, stack_bytes: int) -> McuError | 
     return McuError(f"the model does not fit {board.name}: " + "; ".join(parts))
 
 
-def check_fits(footprint: Footprint, board: Board) -> None:
-    """After a run: the measured stack must have stayed inside its reservation."""
+def check_stack(footprint: Footprint, board: Board) -> None:
+    """After a run: the measured stack must have stayed inside its reservation (the linker
+    already checked everything else)."""
     if footprint.stack_used is not None and footprint.stack_used >= footprint.stack_reserved:
         raise McuError(f"the firmware used all {kb(footprint.stack_reserved)} of stack reserved on "
                        f"{board.name}; raise stack_bytes in the board file")
-    if footprint.flash_bytes + footprint.vectors_bytes > board.flash.size:
-        excess = footprint.flash_bytes + footprint.vectors_bytes - board.flash.size
-        raise McuError(f"the model does not fit {board.name}: flash needs "
-                       f"{kb(board.flash.size + excess)} of {kb(board.flash.size)}, {kb(excess)} over")

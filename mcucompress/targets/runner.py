@@ -11,7 +11,7 @@ import numpy as np
 from mcucompress.errors import McuError
 from mcucompress.ir.graph import QuantParams
 from mcucompress.targets.board import Board, load_board
-from mcucompress.targets.budget import Footprint, check_fits
+from mcucompress.targets.budget import Footprint, check_stack
 from mcucompress.targets.cross_build import build_firmware
 from mcucompress.targets.firmware import write_firmware_project
 from mcucompress.targets.host_run import run_on_host
@@ -88,7 +88,7 @@ def run_model(export_dir, board_name: str, data=None, samples: int = 2) -> RunRe
         raise
     result = run_on_qemu(elf, board)
     footprint = footprint.with_stack(result.stack_used) if result.stack_used is not None else footprint
-    check_fits(footprint, board)
+    check_stack(footprint, board)
     target = np.frombuffer(b"".join(result.outputs), dtype=np.int8).reshape(len(result.outputs), -1)
     if target.shape != host.shape:
         raise McuError(f"the target printed {len(result.outputs)} outputs for {len(inputs)} inputs")

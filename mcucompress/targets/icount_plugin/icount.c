@@ -60,7 +60,7 @@ static void on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
     }
 }
 
-static void on_exit(qemu_plugin_id_t id, void *udata)
+static void write_counts(qemu_plugin_id_t id, void *udata)
 {
     FILE *f = fopen(out_path, "w");
     (void)id; (void)udata;
@@ -99,6 +99,6 @@ MCC_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t
         return -1;
     }
     qemu_plugin_register_vcpu_tb_trans_cb(id, on_translate);
-    qemu_plugin_register_atexit_cb(id, on_exit, NULL);
+    qemu_plugin_register_atexit_cb(id, write_counts, NULL);
     return 0;
 }
