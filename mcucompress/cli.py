@@ -7,12 +7,15 @@ it is imported only when used, so `mcucompress boards` does not pay for importin
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import os
 import sys
 
 import click
 
 from mcucompress import __version__
 from mcucompress.errors import McuError
+from mcucompress.quiet import preload_tensorflow
 
 SUBCOMMANDS = {
     "export": "Quantize a model and write a self-contained C source tree.",
@@ -25,6 +28,8 @@ SUBCOMMANDS = {
     "boards": "List the supported boards with their memories.",
     "demo": "Export, build and run a small model on an emulated Cortex-M and print a report.",
 }
+# Commands that load TensorFlow: it is imported up front with its native logging silenced.
+NEEDS_TENSORFLOW = {"export", "verify", "info", "compress", "demo"}
 
 
 class LazyGroup(click.Group):
@@ -34,6 +39,8 @@ class LazyGroup(click.Group):
     def get_command(self, ctx, name):
         if name not in SUBCOMMANDS or not _module_exists(name):
             return None
+        if name in NEEDS_TENSORFLOW and not ctx.resilient_parsing:
+            preload_tensorflow()
         return importlib.import_module(f"mcucompress.commands.{name}").command
 
 
@@ -48,6 +55,7 @@ def cli():
 
 
 def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's start-up chatter is not for our users
     try:
         status = cli.main(args=argv, prog_name="mcucompress", standalone_mode=False)
     except McuError as error:
