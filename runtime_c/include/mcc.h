@@ -281,6 +281,53 @@ mcc_status mcc_fully_connected_huffman_s8(const mcc_fc_params *params, const mcc
                                           const mcc_huffman_s8 *filter, const int32_t *bias,
                                           const mcc_dims *output_dims, int8_t *output);
 
+/* ---- Binary and ternary networks (XNOR-popcount) -----------------------------------------
+ * Sign values (+1 -> bit 1, -1 -> bit 0) are packed per pixel into little-endian 32-bit words,
+ * channel c at word c / 32, bit c % 32; the unused high bits of a pixel's last word are 0. In the
+ * arena a packed pixel of c channels takes 4 * ceil(c / 32) bytes (4-byte aligned). Binary
+ * weights are packed the same way per output channel (per kernel tap for conv); ternary weights
+ * are two planes per row / tap: sign bits (1 = +1) then mask bits (1 = non-zero). The dot
+ * product of a and w is n - 2 * popcount(a XOR w), ternary popcount(mask) -
+ * 2 * popcount(mask AND (a XOR sign)); outputs are sign bits dot >= threshold[channel] (batch
+ * norm and sign folded into one integer threshold per channel). No float, no scratch memory. */
+#define MCC_POPCOUNT_SWAR 0  /* bit-sliced popcount per word */
+#define MCC_POPCOUNT_TABLE 1 /* 256-entry byte table */
+#define MCC_POPCOUNT_CSA 2   /* Harley-Seal carry-save accumulation over 8 words */
+
+typedef struct {
+    int32_t in_bits;  /* valid input bits n */
+    int32_t words;    /* packed input words (ceil(n / 32), or more for flattened pixels) */
+    int32_t ternary;  /* 0: one weight plane per row; 1: sign plane then mask plane */
+    int32_t popcount; /* MCC_POPCOUNT_*; MVE (Cortex-M55) builds use a vector count instead */
+} mcc_fc_b1_params;
+
+typedef struct {
+    int32_t ternary;
+    int32_t popcount;
+    mcc_tile stride;
+    mcc_tile padding; /* top, left */
+} mcc_conv_b1_params;
+
+/* int8 (n, h, w, c) -> packed sign bits, bit = (x >= threshold). */
+mcc_status mcc_binarize_s8(int32_t threshold, const mcc_dims *dims, const int8_t *input,
+                           int8_t *output);
+
+/* Packed sign bits (dims gives the unpacked shape) -> int8 +1 / -1. */
+mcc_status mcc_unpack_b1(const mcc_dims *dims, const int8_t *input, int8_t *output);
+
+/* Binary fully connected: filter_dims n = units, c = words per row (2 * words if ternary). */
+mcc_status mcc_fully_connected_b1(const mcc_fc_b1_params *params, const int8_t *input,
+                                  const mcc_dims *filter_dims, const uint32_t *filter,
+                                  const int32_t *threshold, int8_t *output);
+
+/* Binary conv2d: input (n, h, w, c) packed, filter_dims (c_out, kh, kw, c) with packed taps,
+ * output (n, oh, ow, c_out) packed. */
+mcc_status mcc_conv2d_b1(const mcc_conv_b1_params *params,
+                         const mcc_dims *input_dims, const int8_t *input,
+                         const mcc_dims *filter_dims, const uint32_t *filter,
+                         const int32_t *threshold,
+                         const mcc_dims *output_dims, int8_t *output);
+
 #ifdef __cplusplus
 }
 #endif
