@@ -402,3 +402,9 @@ def lower(graph: Graph, prefix: str, rounding: str = "tflm") -> Program:
     return Program(tuple(b.arrays), tuple(b.decls), tuple(b.calls), tuple(RUNTIME_HEADERS) + tuple(files),
                    memory, offsets, _port(graph, graph.inputs[0], offsets),
                    _port(graph, graph.outputs[0], offsets), rounding == "litert")
+
+# Binary / ternary op kinds (issue 7): lowering in codegen/lower_binary.py.
+from mcucompress.codegen import lower_binary as _lower_binary  # noqa: E402
+
+_LOWER.update(_lower_binary.LOWER)
+KERNEL_SOURCES.update(_lower_binary.KERNEL_SOURCES)
