@@ -408,3 +408,8 @@ from mcucompress.codegen import lower_binary as _lower_binary  # noqa: E402
 
 _LOWER.update(_lower_binary.LOWER)
 KERNEL_SOURCES.update(_lower_binary.KERNEL_SOURCES)
+
+# Fully connected layers with encoded weights (issue 6): lowering in codegen/lower_encoded.py.
+from mcucompress.codegen.lower_encoded import register as _register_encoded  # noqa: E402
+
+_register_encoded(_LOWER, KERNEL_SOURCES)
