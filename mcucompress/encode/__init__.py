@@ -1,0 +1,7 @@
+"""Lossless encodings of int8 weight tensors that the C kernels run without decompressing:
+sparse CSR (csr), codebook indices (codebook), canonical Huffman (huffman), and the per-tensor
+choice between them and dense (choose)."""
+
+from mcucompress.encode.choose import ATTR, ENCODINGS, OPTIMIZE, choose_encodings, encoding_rows
+
+__all__ = ["ATTR", "ENCODINGS", "OPTIMIZE", "choose_encodings", "encoding_rows"]

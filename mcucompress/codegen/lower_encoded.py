@@ -1,0 +1,103 @@
+"""Lowering of fully connected layers whose weights carry an encoding (CSR, codebook, Huffman).
+
+``register`` wraps the dense lowering in codegen/lower.py's table: ops without
+``attrs["weight_encoding"]`` (or with "dense") lower exactly as before; the others get their
+weights encoded again here (encoding is deterministic) and call the matching runtime kernel with
+a descriptor struct pointing at the encoded arrays. Integer parameters, requantization and arena
+offsets are shared with the dense path, so the kernels' outputs are byte-identical to it.
+
+This module imports codegen.lower only inside functions: lower.py imports it at its end.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mcucompress.codegen.c_literals import array_lines, c_int
+from mcucompress.encode.choose import ATTR, encoded_weights
+from mcucompress.errors import McuError
+from mcucompress.quantize.params import kernel_params
+
+KERNEL_SOURCES = {
+    "mcc_fully_connected_csr_s8": "sparse/mcc_fully_connected_csr_s8.c",
+    "mcc_fully_connected_codebook_s8": "codebook/mcc_fully_connected_codebook_s8.c",
+    "mcc_fully_connected_huffman_s8": "huffman/mcc_fully_connected_huffman_s8.c",
+}
+_PER_LINE = {"int8_t": 16, "uint8_t": 16, "int16_t": 12, "uint16_t": 12}
+
+
+def _array(b, suffix: str, values: np.ndarray, ctype: str) -> str:
+    """A const array in weights.c; C has no empty arrays, so an empty one holds a single 0."""
+    from mcucompress.codegen.lower import CArray
+
+    values = np.asarray(values).ravel()
+    if values.size == 0:
+        values = np.zeros(1, dtype=values.dtype)
+    name = f"{b.prefix}_{suffix}"
+    b.arrays.append(CArray(ctype, name, int(values.size),
+                           tuple(array_lines(values, _PER_LINE[ctype], c_int))))
+    return name
+
+
+def _huffman_table(b, oid: str, role: str, table) -> str:
+    if table is None:
+        return "{0, 0, 0, 0}"
+    counts = _array(b, f"{oid}_{role}_counts", table.counts, "uint16_t")
+    symbols = _array(b, f"{oid}_{role}_symbols", table.symbols, "int16_t")
+    return f"{{{counts}, {symbols}, {table.symbols.size}, {table.max_len}}}"
+
+
+def _descriptor(b, oid: str, encoded) -> tuple[str, str]:
+    """(kernel function, address of the weights' descriptor struct)."""
+    d = encoded.data
+    if encoded.kind in ("csr4", "csr8"):
+        fields = [_array(b, f"{oid}_row_entries", d.row_entries, "uint16_t"),
+                  _array(b, f"{oid}_gaps", d.gaps, "uint8_t"),
+                  _array(b, f"{oid}_values", d.values, "int8_t"), str(d.entries), str(d.gap_bits)]
+        return "mcc_fully_connected_csr_s8", b.decl("mcc_csr_s8", f"{oid}_weights", "{" + ", ".join(fields) + "}")
+    if encoded.kind == "codebook":
+        fields = [_array(b, f"{oid}_indices", d.indices, "uint8_t"), str(d.indices.size),
+                  _array(b, f"{oid}_codebook", d.codebook, "int8_t"), str(d.index_bits)]
+        return ("mcc_fully_connected_codebook_s8",
+                b.decl("mcc_codebook_s8", f"{oid}_weights", "{" + ", ".join(fields) + "}"))
+    if encoded.kind in ("huffman", "huffman_sparse"):
+        fields = [_array(b, f"{oid}_bits", d.bits, "uint8_t"), str(d.num_bits),
+                  _huffman_table(b, oid, "values", d.values), _huffman_table(b, oid, "runs", d.runs)]
+        return ("mcc_fully_connected_huffman_s8",
+                b.decl("mcc_huffman_s8", f"{oid}_weights", "{" + ", ".join(fields) + "}"))
+    raise McuError(f"no kernel for weight encoding '{encoded.kind}'")
+
+
+def lower_fully_connected_encoded(b, i: int, op) -> None:
+    g = b.graph
+    x, w, bias = g.input_tensors(op) + [None] * (3 - len(op.inputs))
+    out = g.output_tensor(op)
+    p = kernel_params(g, op, b.rounding)
+    b.check_rounding(op, p)
+    oid = f"op{i}_{op.kind}"
+    units, depth = int(w.shape[0]), int(np.prod(w.shape[1:]))
+    if x.size % depth:
+        raise McuError(f"op '{op.name}': input of {x.size} values does not split into rows of {depth}")
+    batches = x.size // depth
+    encoded = encoded_weights(g, op)
+    params = b.decl("mcc_fc_params", f"{oid}_params",
+                    f"{{{p.input_offset}, {p.filter_offset}, {p.output_offset}, {{{p.act_min}, {p.act_max}}}}}")
+    quant = b.quant(oid, p)
+    function, weights = _descriptor(b, oid, encoded)
+    b.call(op, function, params, quant, b.dims_of((batches, depth)), b.arena(x.name),
+           b.dims_of((units, depth)), weights, b.constant(oid, "bias", bias),
+           b.dims_of((batches, units)), b.arena(out.name))
+
+
+def register(lower_table: dict, kernel_sources: dict) -> None:
+    """Route encoded fully connected ops to this module; dense ones keep their lowering."""
+    dense = lower_table["fully_connected"]
+
+    def lower_fully_connected(b, i: int, op) -> None:
+        if op.attrs.get(ATTR, "dense") == "dense":
+            dense(b, i, op)
+        else:
+            lower_fully_connected_encoded(b, i, op)
+
+    lower_table["fully_connected"] = lower_fully_connected
+    kernel_sources.update(KERNEL_SOURCES)

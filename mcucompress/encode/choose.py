@@ -1,0 +1,155 @@
+"""Per-tensor choice of weight encoding for fully connected layers.
+
+``choose_encodings(graph, optimize)`` annotates each fully connected op with
+``attrs["weight_encoding"]``, one of ENCODINGS. Every encoding is lossless on the int8 weights,
+so the reference interpreter ignores the annotation and outputs stay byte-identical.
+
+- ``size``: the fewest bytes stored in flash (values, indices, row lengths, codebooks, Huffman
+  tables and the kernel's descriptor), ties going to the faster encoding;
+- ``speed``: the fewest instructions by the cost model below;
+- ``none``: every layer dense.
+
+Cost model (Cortex-M4, instructions per inference; fitted to QEMU counts of the 784x300 layer,
+see docs/benchmarks/encoded.md): dense 7 per weight, CSR 11 (4-bit gaps) / 9 (8-bit) per stored
+entry, codebook 8 (8-bit indices) / 13 per weight, Huffman 6 per coded bit plus 9 per code, and
+30 per output unit for every encoding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from mcucompress.encode import codebook as cb
+from mcucompress.encode import csr
+from mcucompress.encode import huffman
+from mcucompress.errors import McuError
+from mcucompress.ir.graph import Graph, Op
+
+ENCODINGS = ("dense", "csr8", "csr4", "codebook", "huffman_sparse", "huffman")
+OPTIMIZE = ("size", "speed", "none")
+ATTR = "weight_encoding"
+PER_UNIT = 30
+
+
+@dataclass(frozen=True, eq=False)
+class Encoded:
+    kind: str
+    data: object | None   # Csr, Codebook, HuffmanWeights; None for dense
+    nbytes: int
+    weights: int
+    instructions: int
+
+    @property
+    def bits_per_weight(self) -> float:
+        return 8.0 * self.nbytes / self.weights
+
+
+def weight_matrix(graph: Graph, op: Op) -> tuple[np.ndarray, int] | None:
+    """(int8 (units, depth) weights, zero point) of an encodable op, else None."""
+    if op.kind != "fully_connected" or len(op.inputs) < 2 or op.inputs[1] is None:
+        return None
+    w = graph.tensor(op.inputs[1])
+    if not w.is_constant or w.dtype != "int8" or w.data.dtype != np.int8:
+        return None
+    zero_points = set(w.quant.zero_point) if w.quant is not None else {0}
+    if len(zero_points) != 1:
+        return None
+    units = int(w.shape[0])
+    return np.asarray(w.data).reshape(units, -1), int(zero_points.pop())
+
+
+def encode(kind: str, w: np.ndarray, zero: int) -> Encoded:
+    """One encoding of a weight matrix with its stored bytes and estimated instructions."""
+    units, depth = w.shape
+    n = int(w.size)
+    base = PER_UNIT * units
+    if kind == "dense":
+        return Encoded(kind, None, n, n, base + 7 * n)
+    if kind in ("csr4", "csr8"):
+        bits = int(kind[3:])
+        data = csr.encode_csr(w, zero, bits)
+        return Encoded(kind, data, data.nbytes, n, base + (11 if bits == 4 else 9) * data.entries)
+    if kind == "codebook":
+        data = cb.encode_codebook(w)
+        return Encoded(kind, data, data.nbytes, n, base + (8 if data.index_bits == 8 else 13) * n)
+    if kind in ("huffman", "huffman_sparse"):
+        data = huffman.encode_sparse(w, zero) if kind == "huffman_sparse" else huffman.encode_dense(w)
+        codes = n if kind == "huffman" else 2 * int(np.count_nonzero(w != zero)) + units
+        return Encoded(kind, data, data.nbytes, n, base + 6 * data.num_bits + 9 * codes)
+    raise McuError(f"unknown weight encoding '{kind}'; expected one of {', '.join(ENCODINGS)}")
+
+
+def candidates(w: np.ndarray, zero: int) -> list[Encoded]:
+    out = []
+    for kind in ENCODINGS:
+        try:
+            out.append(encode(kind, w, zero))
+        except McuError:
+            continue  # not representable (e.g. rows too long): not a candidate
+    return out
+
+
+def pick(options: list[Encoded], optimize: str) -> Encoded:
+    if optimize == "none":
+        return options[0]
+    rank = {k: i for i, k in enumerate(ENCODINGS)}
+    if optimize == "size":
+        return min(options, key=lambda e: (e.nbytes, e.instructions, rank[e.kind]))
+    return min(options, key=lambda e: (e.instructions, e.nbytes, rank[e.kind]))
+
+
+def choose_encodings(graph: Graph, optimize: str = "size") -> Graph:
+    """The graph with every encodable op's weight encoding chosen (see module docstring)."""
+    if optimize not in OPTIMIZE:
+        raise McuError(f"unknown --optimize '{optimize}'; expected one of {', '.join(OPTIMIZE)}")
+    ops = []
+    for op in graph.ops:
+        found = weight_matrix(graph, op)
+        if found is not None:
+            op = op.with_attrs(**{ATTR: pick(candidates(*found), optimize).kind})
+        ops.append(op)
+    return graph.replace(ops=tuple(ops))
+
+
+def encoded_weights(graph: Graph, op: Op) -> Encoded | None:
+    """The op's chosen encoding, computed again (encoding is deterministic), or None."""
+    kind = op.attrs.get(ATTR)
+    found = weight_matrix(graph, op)
+    if kind is None or found is None:
+        if kind not in (None, "dense"):
+            raise McuError(f"op '{op.name}': weight encoding '{kind}' needs int8 fully connected weights")
+        return None
+    return encode(kind, *found)
+
+
+@dataclass(frozen=True)
+class EncodingRow:
+    layer: str
+    encoding: str
+    weights: int
+    dense_bytes: int
+    bytes: int
+    bits_per_weight: float
+    estimated_instructions: int
+
+    def as_dict(self) -> dict:
+        return {"encoding": self.encoding, "weights": self.weights, "dense_bytes": self.dense_bytes,
+                "bytes": self.bytes, "bits_per_weight": round(self.bits_per_weight, 3),
+                "estimated_instructions": self.estimated_instructions}
+
+
+def encoding_rows(graph: Graph) -> list[EncodingRow]:
+    """One row per annotated layer: its encoding, stored bytes and bits per weight."""
+    rows = []
+    for op in graph.ops:
+        if ATTR not in op.attrs:
+            continue
+        found = weight_matrix(graph, op)
+        if found is None:
+            continue
+        e = encode(op.attrs[ATTR], *found)
+        rows.append(EncodingRow(op.name, e.kind, e.weights, e.weights, e.nbytes, e.bits_per_weight,
+                                e.instructions))
+    return rows
