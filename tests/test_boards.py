@@ -144,8 +144,9 @@ def test_footprint_counts_flash_and_ram_without_test_vectors():
     fp = Footprint({".isr_vector": 64, ".text": 1000, ".mcc_vectors": 500, ".data": 8, ".bss": 300,
                     ".stack": 4096})
     assert fp.flash_bytes == 1072
-    assert fp.ram_bytes == 308 + 4096
-    assert fp.with_stack(200).ram_bytes == 508
+    assert fp.ram_bytes == 308 + 4096 and fp.stack_source == "reserved"
+    assert fp.with_computed_stack(240).ram_bytes == 548
+    assert fp.with_computed_stack(240).with_stack(200).ram_bytes == 508  # measured wins
 
 
 def test_run_needs_an_emulated_board_and_an_exported_tree(tiny_tree, tmp_path, capsys):

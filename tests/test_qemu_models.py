@@ -52,6 +52,7 @@ def test_dscnn_on_qemu_is_byte_identical(dscnn_tree, board):
     assert report.checks == ALL_IDENTICAL
     assert all(n > 1_000_000 for n in report.instructions)
     assert report.footprint.stack_used is not None
+    assert abs(report.footprint.stack_computed - report.footprint.stack_used) <= 64
     assert report.footprint.ram_bytes <= report.board.ram.size
 
 

@@ -2,7 +2,8 @@
 
 Flash = everything loaded into flash (vector table, code, constants and weights, .data's initial
 values) except the harness's test vectors. RAM = .data + .bss (the arena lives in .bss) + the
-stack high-water mark measured on the target (or the reserved stack when not measured).
+stack: the high-water mark measured on the target when it ran, else the worst case computed from
+GCC's call graphs, else the whole reservation.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ def kb(n: int) -> str:
 @dataclass(frozen=True)
 class Footprint:
     sections: dict[str, int]
-    stack_used: int | None = None
+    stack_used: int | None = None       # measured on the target
+    stack_computed: int | None = None   # worst case from the call graph
 
     @property
     def flash_bytes(self) -> int:
@@ -45,16 +47,31 @@ class Footprint:
         return self.sections.get(STACK_SECTION, 0)
 
     @property
+    def stack_bytes(self) -> int:
+        for value in (self.stack_used, self.stack_computed):
+            if value is not None:
+                return value
+        return self.stack_reserved
+
+    @property
+    def stack_source(self) -> str:
+        if self.stack_used is not None:
+            return "measured"
+        return "computed" if self.stack_computed is not None else "reserved"
+
+    @property
     def ram_bytes(self) -> int:
-        stack = self.stack_used if self.stack_used is not None else self.stack_reserved
-        return self.static_ram_bytes + stack
+        return self.static_ram_bytes + self.stack_bytes
 
     @property
     def vectors_bytes(self) -> int:
         return self.sections.get(VECTOR_SECTION, 0)
 
     def with_stack(self, used: int) -> "Footprint":
-        return Footprint(self.sections, used)
+        return Footprint(self.sections, used, self.stack_computed)
+
+    def with_computed_stack(self, computed: int | None) -> "Footprint":
+        return Footprint(self.sections, self.stack_used, computed)
 
     def as_dict(self, board: Board) -> dict:
         return {
@@ -62,15 +79,15 @@ class Footprint:
             "flash_bytes": self.flash_bytes, "board_flash_bytes": board.flash.size,
             "ram_bytes": self.ram_bytes, "board_ram_bytes": board.ram.size,
             "static_ram_bytes": self.static_ram_bytes,
-            "stack_bytes": self.stack_used if self.stack_used is not None else self.stack_reserved,
-            "stack_measured": self.stack_used is not None,
+            "stack_bytes": self.stack_bytes, "stack_source": self.stack_source,
+            "stack_measured_bytes": self.stack_used, "stack_computed_bytes": self.stack_computed,
+            "stack_reserved_bytes": self.stack_reserved,
             "test_vector_bytes": self.vectors_bytes,
             "summary": self.summary(board),
         }
 
     def summary(self, board: Board) -> str:
-        stack = (f"{self.stack_used} B stack measured" if self.stack_used is not None
-                 else f"{self.stack_reserved} B stack reserved")
+        stack = f"{self.stack_bytes:,} B stack {self.stack_source}"
         return (f"{board.name}: flash {self.flash_bytes:,} B of {board.flash.size:,} B, "
                 f"RAM {self.ram_bytes:,} B of {board.ram.size:,} B "
                 f"({self.static_ram_bytes:,} B data+bss + {stack})")

@@ -10,6 +10,7 @@ from mcucompress.errors import McuError
 from mcucompress.targets.board import Board
 from mcucompress.targets.budget import Footprint, measure, overflow_error
 from mcucompress.targets.firmware import TOOLCHAIN_FILE
+from mcucompress.targets.stack_usage import worst_case_stack
 from mcucompress.targets.tools import require_tool, run_tool
 
 
@@ -61,9 +62,9 @@ def cross_build(project_dir: Path, board: Board, prefix: str, platform: str = "s
 
 
 def build_firmware(project_dir: Path, board: Board, prefix: str, platform: str = "semihost") -> tuple[Path, Footprint]:
-    """Cross-builds, measures flash and RAM (stack as reserved, not yet measured) and records them
-    in `footprint.json` beside the project files."""
+    """Cross-builds, measures flash and RAM (the stack as computed from the call graph; a run on
+    the target measures it) and records them in `footprint.json` beside the project files."""
     elf = cross_build(project_dir, board, prefix, platform)
-    footprint = measure(elf)
+    footprint = measure(elf).with_computed_stack(worst_case_stack(elf.parent))
     (Path(project_dir) / "footprint.json").write_text(json.dumps(footprint.as_dict(board), indent=2) + "\n")
     return elf, footprint

@@ -45,6 +45,7 @@ class RunReport:
             "instructions_per_inference": list(self.instructions),
             "flash_bytes": fp.flash_bytes, "ram_bytes": fp.ram_bytes,
             "static_ram_bytes": fp.static_ram_bytes, "stack_used_bytes": fp.stack_used,
+            "stack_computed_bytes": fp.stack_computed,
             "test_vector_bytes": fp.vectors_bytes,
             "board_flash_bytes": self.board.flash.size, "board_ram_bytes": self.board.ram.size,
             "identical_to": self.checks, "passed": self.passed,
