@@ -1,0 +1,137 @@
+"""Binary / ternary XNOR-popcount kernels: the numpy reference against plain integer maths, and
+the host-compiled C (strict warnings) against the reference byte for byte, with channel counts
+that are not multiples of 32, zero padding, strides, and every popcount routine."""
+
+import numpy as np
+import pytest
+
+from mcucompress.binary import build
+from mcucompress.binary.packing import bytes_to_words, pack_bits, unpack_bits, words_for, words_to_bytes
+from mcucompress.errors import McuError
+from mcucompress.ir.graph import Graph, QuantParams, Tensor
+from mcucompress.reference.int8 import run_int8
+
+from codegen_cases import check_c_matches_reference
+
+
+def test_packing_round_trips_and_puts_channel_c_at_word_c_div_32():
+    rng = np.random.default_rng(1)
+    bits = rng.random((3, 70)) < 0.5
+    words = pack_bits(bits)
+    assert words.shape == (3, 3) and words.dtype == np.uint32
+    assert np.array_equal(unpack_bits(words, 70), bits)
+    assert np.all(words[:, 2] >> np.uint32(6) == 0)  # unused high bits stay 0
+    one = np.zeros(70, bool)
+    one[33] = True
+    assert pack_bits(one).tolist() == [0, 2, 0]
+    assert np.array_equal(bytes_to_words(words_to_bytes(words)), words)
+
+
+def _signs(rng, shape, ternary):
+    values = rng.choice([-1, 0, 1] if ternary else [-1, 1], size=shape)
+    return values.astype(np.int64)
+
+
+@pytest.mark.parametrize("ternary", [False, True])
+def test_reference_fc_equals_the_plain_dot_product(ternary):
+    rng = np.random.default_rng(2)
+    n, units = 77, 35
+    a = _signs(rng, n, False)
+    w = _signs(rng, (units, n), ternary)
+    thr = rng.integers(-8, 9, units)
+    x = Tensor("x", (1, 4 * words_for(n)), "int8", build.PACKED_QUANT)
+    y = build.packed_tensor("y", (1,), units)
+    graph = Graph({"x": x, "w": build.weights_tensor("w", build.pack_weights(w, ternary)),
+                   "t": build.thresholds_tensor("t", thr), "y": y},
+                  (build.fc_op("fc", "x", "w", "t", "y", n, ternary, "csa"),), ("x",), ("y",))
+    out = run_int8(graph, words_to_bytes(pack_bits(a > 0))[None])
+    expected = (w @ a) >= thr
+    assert np.array_equal(unpack_bits(bytes_to_words(out)[0], units), expected)
+
+
+def test_reference_conv_equals_zero_padded_convolution():
+    rng = np.random.default_rng(3)
+    h, wd, cin, cout, k = 6, 5, 37, 33, 3
+    a = _signs(rng, (h, wd, cin), False)
+    w = _signs(rng, (cout, k, k, cin), True)
+    thr = rng.integers(-10, 11, cout)
+    stride, pad = (2, 1), (1, 1, 1, 0)
+    oh, ow = (h + 2 - k) // 2 + 1, (wd + 1 - k) // 1 + 1
+    x = build.packed_tensor("x", (1, h, wd), cin)
+    y = build.packed_tensor("y", (1, oh, ow), cout)
+    graph = Graph({"x": x, "w": build.weights_tensor("w", build.pack_weights(w, True)),
+                   "t": build.thresholds_tensor("t", thr), "y": y},
+                  (build.conv_op("conv", "x", "w", "t", "y", cin, stride, pad, True, "swar"),),
+                  ("x",), ("y",))
+    out = run_int8(graph, words_to_bytes(pack_bits(a > 0))[None])
+    padded = np.zeros((h + 2, wd + 1, cin), np.int64)
+    padded[1:1 + h, 1:1 + wd] = a
+    expected = np.zeros((oh, ow, cout), bool)
+    for oy in range(oh):
+        for ox in range(ow):
+            patch = padded[oy * 2:oy * 2 + k, ox:ox + k]
+            expected[oy, ox] = np.einsum("ykc,oykc->o", patch, w) >= thr
+    assert np.array_equal(unpack_bits(bytes_to_words(out)[0], cout), expected)
+
+
+def _pipeline(rng, popcount: str) -> Graph:
+    """int8 -> binarize -> binary conv (stride, padding) -> ternary conv -> flatten -> binary FC
+    -> ternary FC -> unpack to +-1 int8: every kernel, odd channel counts."""
+    h, wd, c0, c1, c2, u1, u2 = 7, 6, 37, 45, 33, 71, 29
+    t = {}
+    t["x"] = Tensor("x", (1, h, wd, c0), "int8", QuantParams((0.05,), (3,)))
+    t["b0"] = build.packed_tensor("b0", (1, h, wd), c0)
+    t["b1"] = build.packed_tensor("b1", (1, 4, 6), c1)        # 3x3, stride (2, 1), pad 1 all round
+    t["b2"] = build.packed_tensor("b2", (1, 2, 4), c2)        # 3x3, valid
+    flat_words = 2 * 4 * words_for(c2)
+    t["f"] = Tensor("f", (1, 4 * flat_words), "int8", build.PACKED_QUANT)
+    t["b3"] = build.packed_tensor("b3", (1,), u1)
+    t["b4"] = build.packed_tensor("b4", (1,), u2)
+    t["y"] = Tensor("y", (1, u2), "int8", build.PACKED_QUANT)
+    w1, w2 = _signs(rng, (c1, 3, 3, c0), False), _signs(rng, (c2, 3, 3, c1), True)
+    w3 = _signs(rng, (u1, 2, 4, c2), False).reshape(u1, 2 * 4, c2)  # per-pixel packing, as flattened
+    w4 = _signs(rng, (u2, u1), True)
+    t["w1"] = build.weights_tensor("w1", build.pack_weights(w1))
+    t["w2"] = build.weights_tensor("w2", build.pack_weights(w2, True))
+    t["w3"] = build.weights_tensor("w3", build.pack_weights(w3).reshape(u1, flat_words))
+    t["w4"] = build.weights_tensor("w4", build.pack_weights(w4, True))
+    for name, n, fan in (("t1", c1, 9 * c0), ("t2", c2, 9 * c1), ("t3", u1, 8 * c2), ("t4", u2, u1)):
+        spread = int(np.sqrt(fan))
+        t[name] = build.thresholds_tensor(name, rng.integers(-spread, spread + 1, n))
+    from mcucompress.ir.graph import Op
+    ops = (build.binarize_op("bin", "x", "b0", 3),
+           build.conv_op("c1", "b0", "w1", "t1", "b1", c0, (2, 1), (1, 1, 1, 1), False, popcount),
+           build.conv_op("c2", "b1", "w2", "t2", "b2", c1, (1, 1), (0, 0, 0, 0), True, popcount),
+           Op("reshape", "flat", ("b2",), ("f",), {}),
+           build.fc_op("f3", "f", "w3", "t3", "b3", 2 * 4 * c2, False, popcount),
+           build.fc_op("f4", "b3", "w4", "t4", "b4", u1, True, popcount),
+           build.unpack_op("out", "b4", "y"))
+    return Graph(t, ops, ("x",), ("y",), name=f"binary_{popcount}")
+
+
+@pytest.mark.parametrize("popcount", ["swar", "table", "csa"])
+def test_c_kernels_match_the_reference_byte_for_byte(tmp_path, popcount):
+    graph = _pipeline(np.random.default_rng(4), popcount)
+    out = check_c_matches_reference(tmp_path, graph, "tflm", samples=4)
+    assert set(np.unique(out)) == {-1, 1}
+    # Inputs differ, so must the outputs (the kernels really read their inputs).
+    assert len({row.tobytes() for row in out}) == len(out)
+
+
+def test_generated_weights_are_packed_words(tmp_path):
+    from mcucompress.export import export
+    tree = export(_pipeline(np.random.default_rng(5), "csa"), tmp_path / "t", prefix="bnn")
+    weights = (tree / "weights.c").read_text()
+    assert "const uint32_t bnn_op1_binary_conv2d_weights[" in weights
+    assert (tree / "runtime" / "binary" / "mcc_b1.h").is_file()
+    assert "mcc_fully_connected_b1(" in (tree / "model.c").read_text()
+
+
+def test_bad_binary_ops_are_one_line_errors():
+    graph = _pipeline(np.random.default_rng(6), "csa")
+    bad = graph.replace(ops=tuple(op.with_attrs(popcount="vcnt") if op.name == "f3" else op
+                                  for op in graph.ops))
+    with pytest.raises(McuError, match="unknown popcount 'vcnt'"):
+        run_int8(bad, np.zeros((1, 7, 6, 37), np.int8))
+    with pytest.raises(McuError, match="zeros need ternary"):
+        build.pack_weights(np.array([[1, 0, -1]]))
