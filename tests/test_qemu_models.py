@@ -86,3 +86,10 @@ def test_model_too_big_for_the_board_fails_export_with_the_budget_error(tmp_path
     assert "of 256.0 KB" in message and "KB over" in message
     assert error.value.exit_code == 2
     assert not (tmp_path / "dense").exists()  # a failed export leaves nothing behind
+
+
+def test_litert_rounding_export_matches_litert_on_the_m55(mlperf_dir, tmp_path):
+    from mcucompress.export import export
+    tree = export(mlperf_dir / "kws_ref_model.tflite", tmp_path / "kws", rounding="litert")
+    report = run_model(tree, "mps3-an547", samples=2)
+    assert report.checks == {"host": True, "reference": True, "litert": True}

@@ -1,6 +1,7 @@
 """Outputs the firmware is checked against besides the host build: the numpy int8 reference
-(from the graph serialized in the exported tree) and TensorFlow Lite Micro's interpreter (from the
-copy of the source .tflite, when the model came from one)."""
+(from the graph serialized in the exported tree) and, when the model came from a .tflite, the
+interpreter whose arithmetic the export's rounding mode follows: TensorFlow Lite Micro ("tflm")
+or LiteRT ("litert")."""
 
 from __future__ import annotations
 
@@ -60,3 +61,32 @@ def tflm_outputs(manifest: Manifest, inputs: np.ndarray) -> np.ndarray | None:
         interpreter.invoke()
         outs.append(np.asarray(interpreter.get_output(0), dtype=np.int8).ravel())
     return np.stack(outs)
+
+
+def litert_outputs(manifest: Manifest, inputs: np.ndarray) -> np.ndarray | None:
+    """LiteRT's (TensorFlow Lite's) interpreter on the source .tflite, or None without one."""
+    path = tflite_file(manifest)
+    if path is None:
+        return None
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path))
+    interpreter.allocate_tensors()
+    source = interpreter.get_input_details()[0]
+    target = interpreter.get_output_details()[0]
+    outs = []
+    for x in inputs:
+        interpreter.set_tensor(source["index"], np.asarray(x, dtype=np.int8).reshape(source["shape"]))
+        interpreter.invoke()
+        outs.append(np.asarray(interpreter.get_tensor(target["index"]), dtype=np.int8).ravel())
+    return np.stack(outs)
+
+
+def interpreter_outputs(manifest: Manifest, inputs: np.ndarray) -> tuple[str, np.ndarray] | None:
+    """(name, outputs) of the interpreter matching the export's rounding, or None."""
+    if manifest.raw.get("rounding", "tflm") == "litert":
+        outs = litert_outputs(manifest, inputs)
+        return None if outs is None else ("litert", outs)
+    outs = tflm_outputs(manifest, inputs)
+    return None if outs is None else ("tflite-micro", outs)

@@ -17,7 +17,7 @@ from mcucompress.targets.firmware import write_firmware_project
 from mcucompress.targets.host_run import run_on_host
 from mcucompress.targets.manifest import Manifest, read_manifest
 from mcucompress.targets.qemu import run_on_qemu
-from mcucompress.targets.references import reference_outputs, tflm_outputs
+from mcucompress.targets.references import interpreter_outputs, reference_outputs
 from mcucompress.targets.vectors import random_inputs
 
 
@@ -97,8 +97,9 @@ def run_model(export_dir, board_name: str, data=None, samples: int = 2) -> RunRe
     reference = reference_outputs(manifest, inputs)
     if reference is not None:
         checks["reference"] = bool(np.array_equal(target, reference))
-    tflm = tflm_outputs(manifest, inputs)
-    if tflm is not None:
-        checks["tflite-micro"] = bool(np.array_equal(target, tflm))
+    interpreter = interpreter_outputs(manifest, inputs)
+    if interpreter is not None:
+        name, outputs = interpreter
+        checks[name] = bool(np.array_equal(target, outputs))
     return RunReport(board, manifest.prefix, len(inputs), result.instructions, footprint, checks, elf,
                      inputs, target)
