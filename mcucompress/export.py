@@ -129,14 +129,17 @@ def write_tree(folder: Path, graph: Graph, program: Program, prefix: str, roundi
     (folder / GRAPH_FILE).write_bytes(graph_to_bytes(graph))
     if source_tflite is not None:
         shutil.copyfile(source_tflite, folder / SOURCE_TFLITE)
-    (folder / MANIFEST).write_text(json.dumps(manifest(program, prefix, rounding, model_sha256,
-                                                       source_tflite is not None),
+    from mcucompress.encode.choose import manifest_entry  # per-layer weight encodings (issue 6)
+    (folder / MANIFEST).write_text(json.dumps({**manifest(program, prefix, rounding, model_sha256,
+                                                          source_tflite is not None),
+                                               **manifest_entry(graph)},
                                               indent=2, sort_keys=True) + "\n")
 
 
 def export(model, out_dir, calib=None, prefix: str = "model", rounding: str = "tflm",
-           board: str | None = None) -> Path:
-    """Write the C source tree of ``model`` (path, Graph or Keras model) to ``out_dir``."""
+           board: str | None = None, optimize: str = "size") -> Path:
+    """Write the C source tree of ``model`` (path, Graph or Keras model) to ``out_dir``.
+    ``optimize``: per-layer weight encoding, see mcucompress/encode/choose.py."""
     if not is_c_identifier(prefix):
         raise McuError(f"prefix '{prefix}' is not a C identifier")
     if rounding not in ROUNDING_MODES:
@@ -144,6 +147,8 @@ def export(model, out_dir, calib=None, prefix: str = "model", rounding: str = "t
     out = Path(out_dir).resolve()
     _check_destination(out)
     graph, digest, source = load_model(model, calib)
+    from mcucompress.encode.choose import choose_encodings
+    graph = choose_encodings(graph, optimize)
     program = lower(graph, prefix, rounding)
 
     out.parent.mkdir(parents=True, exist_ok=True)
