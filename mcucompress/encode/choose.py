@@ -101,13 +101,14 @@ def pick(options: list[Encoded], optimize: str) -> Encoded:
 
 
 def choose_encodings(graph: Graph, optimize: str = "size") -> Graph:
-    """The graph with every encodable op's weight encoding chosen (see module docstring)."""
+    """The graph with every encodable op's weight encoding chosen (see module docstring).
+    Ops that already name an encoding keep it."""
     if optimize not in OPTIMIZE:
         raise McuError(f"unknown --optimize '{optimize}'; expected one of {', '.join(OPTIMIZE)}")
     ops = []
     for op in graph.ops:
         found = weight_matrix(graph, op)
-        if found is not None:
+        if found is not None and ATTR not in op.attrs:
             op = op.with_attrs(**{ATTR: pick(candidates(*found), optimize).kind})
         ops.append(op)
     return graph.replace(ops=tuple(ops))
@@ -153,3 +154,9 @@ def encoding_rows(graph: Graph) -> list[EncodingRow]:
         rows.append(EncodingRow(op.name, e.kind, e.weights, e.weights, e.nbytes, e.bits_per_weight,
                                 e.instructions))
     return rows
+
+
+def manifest_entry(graph: Graph) -> dict:
+    """The exported tree's record of the choice: {"weight_encodings": {layer: row}} (empty when
+    no layer is annotated)."""
+    return {"weight_encodings": {r.layer: r.as_dict() for r in encoding_rows(graph)}}

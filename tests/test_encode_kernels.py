@@ -1,0 +1,90 @@
+"""Encoded fully connected kernels (CSR, codebook, Huffman) compiled on the host give outputs
+byte-identical to the numpy int8 reference, which never sees the encoding."""
+
+import numpy as np
+import pytest
+
+from mcucompress.build.host import build_host
+from mcucompress.build.runner import run_host
+from mcucompress.encode.choose import ATTR, ENCODINGS, choose_encodings
+from mcucompress.export import export
+from mcucompress.ir.graph import Graph, Op, QuantParams, Tensor
+from mcucompress.reference.int8 import run_int8
+
+SIZES = (61, 47, 40, 33, 29, 23, 11)  # widths of a 6-layer MLP
+
+
+def _act(rng, name, n):
+    return Tensor(name, (1, n), "int8", QuantParams((float(np.float32(rng.uniform(0.02, 0.05))),),
+                                                     (int(rng.integers(-20, 20)),)))
+
+
+def mlp(seed, density=0.25, per_channel=True, values=None, weight_zp=0):
+    """An int8 MLP whose weight matrices are sparse (and, with `values`, drawn from few values)."""
+    rng = np.random.default_rng(seed)
+    tensors = {"x0": _act(rng, "x0", SIZES[0])}
+    ops = []
+    for i, (d, u) in enumerate(zip(SIZES[:-1], SIZES[1:])):
+        pool = np.asarray(values if values is not None else np.arange(-127, 128))
+        w = rng.choice(pool, size=(u, d)).astype(np.int64)
+        w = np.where(rng.random((u, d)) < density, w, 0) + weight_zp
+        w[i % u, :] = weight_zp  # an empty row
+        w[(i + 1) % u, :] = rng.choice(pool, size=d) + weight_zp  # a full row, long gaps elsewhere
+        w[:, : 20 if i == 0 else 0] = weight_zp  # gaps longer than 16 columns: 4-bit fillers
+        channels = u if per_channel else 1
+        scales = tuple(float(np.float32(s)) for s in rng.uniform(0.003, 0.01, channels))
+        tensors[f"w{i}"] = Tensor(f"w{i}", (u, d), "int8", QuantParams(scales, (weight_zp,) * channels, 0),
+                                  np.clip(w, -128, 127).astype(np.int8))
+        tensors[f"b{i}"] = Tensor(f"b{i}", (u,), "int32", None, rng.integers(-3000, 3000, u).astype(np.int32))
+        tensors[f"x{i + 1}"] = _act(rng, f"x{i + 1}", u)
+        ops.append(Op("fully_connected", f"fc{i}", (f"x{i}", f"w{i}", f"b{i}"), (f"x{i + 1}",),
+                      {"activation": "relu" if i % 2 else "none"}))
+    return Graph(tensors, ops, ("x0",), (f"x{len(ops)}",), name="mlp")
+
+
+def with_encodings(graph, kinds):
+    ops = [op.with_attrs(**{ATTR: kinds[i % len(kinds)]}) for i, op in enumerate(graph.ops)]
+    return graph.replace(ops=tuple(ops))
+
+
+def host_vs_reference(graph, tmp_path, rounding="tflm", samples=24):
+    tree = export(graph, tmp_path / "tree", prefix="enc", rounding=rounding)
+    rng = np.random.default_rng(1)
+    x = rng.integers(-128, 128, size=(samples, SIZES[0]), dtype=np.int8)
+    got = run_host(build_host(tree), x, SIZES[-1])
+    want = np.stack([run_int8(graph, xi.reshape(1, -1), rounding=rounding).reshape(-1) for xi in x])
+    return tree, got, want
+
+
+@pytest.mark.parametrize("rounding", ["tflm", "litert"])
+def test_every_encoding_matches_the_reference(tmp_path, rounding):
+    # Six layers, six encodings; shifted by one for the second rounding so each kernel sees two shapes.
+    kinds = ENCODINGS[1:] + ENCODINGS[:1] if rounding == "litert" else ENCODINGS
+    graph = with_encodings(mlp(3, values=[-90, -7, 3, 12, 55, 127]), kinds)
+    tree, got, want = host_vs_reference(graph, tmp_path, rounding)
+    assert np.array_equal(got, want)
+    model_c = (tree / "model.c").read_text()
+    for function in ("mcc_fully_connected_csr_s8", "mcc_fully_connected_codebook_s8",
+                     "mcc_fully_connected_huffman_s8", "mcc_fully_connected_s8("):
+        assert function in model_c
+
+
+def test_per_tensor_scales_wide_values_and_weight_zero_point(tmp_path):
+    # 255 distinct values: 8-bit codebook indices, a 255-symbol Huffman table; zero point 3.
+    graph = with_encodings(mlp(5, density=0.6, per_channel=False, values=np.arange(-127, 125), weight_zp=3),
+                           ["codebook", "huffman", "csr4", "huffman_sparse", "csr8", "codebook"])
+    _, got, want = host_vs_reference(graph, tmp_path)
+    assert np.array_equal(got, want)
+
+
+def test_size_choice_is_exact_and_shrinks_sparse_layers(tmp_path):
+    graph = choose_encodings(mlp(7, density=0.08, values=[-60, -20, 20, 60]), "size")
+    chosen = {op.attrs[ATTR] for op in graph.ops}
+    assert "dense" not in chosen
+    tree, got, want = host_vs_reference(graph, tmp_path, samples=8)
+    assert np.array_equal(got, want)
+    import json
+    manifest = json.loads((tree / "manifest.json").read_text())
+    layers = manifest["weight_encodings"]
+    assert {layers[op.name]["encoding"] for op in graph.ops} == chosen
+    assert all(v["bytes"] < v["dense_bytes"] for v in layers.values())
