@@ -71,9 +71,9 @@ def test_intermediates_hold_every_tensor_in_its_shape(mlperf_dir):
 def test_resnet8_runs_well_under_a_second(mlperf_dir):
     graph = load_tflite(mlperf_dir / MLPERF[0])
     x = _random_inputs(graph, 1, seed=2)[0]
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time: other jobs on the machine do not count
     run_int8(graph, x)
-    assert time.perf_counter() - start < 0.5
+    assert time.process_time() - start < 0.5
 
 
 def test_bad_inputs_raise_mcu_error(mlperf_dir):
@@ -84,3 +84,17 @@ def test_bad_inputs_raise_mcu_error(mlperf_dir):
         run_int8(graph, np.zeros((1, 10), dtype=np.int8))
     with pytest.raises(McuError, match="rounding"):
         run_int8(graph, np.zeros((1, 49, 10, 1), dtype=np.int8), rounding="nearest")
+
+
+def test_standalone_relu_kernels_on_a_hand_built_graph():
+    # The converter always fuses ReLU into its producer, so build the op by hand.
+    from mcucompress.ir.graph import Graph, Op, QuantParams, Tensor
+
+    q = QuantParams(scale=(0.05,), zero_point=(-10,))
+    tensors = {n: Tensor(n, (1, 256), "int8", q) for n in ("x", "r", "r6")}
+    graph = Graph(tensors, (Op("relu", "relu", ("x",), ("r",)), Op("relu6", "relu6", ("r",), ("r6",))),
+                  ("x",), ("r6",))
+    x = np.arange(-128, 128, dtype=np.int8).reshape(1, 256)
+    values = run_int8(graph, x, intermediates=True)
+    np.testing.assert_array_equal(values["r"], np.maximum(x, -10))  # real 0.0 is q = -10
+    np.testing.assert_array_equal(values["r6"], np.clip(x, -10, -10 + 120))  # 6.0 / 0.05 = 120

@@ -247,4 +247,8 @@ def convert_op(op: RawOp, ctx: Context) -> Op:
     if converter is None:
         raise McuError(f"unsupported TFLite operator {op.opname} (operator {op.index}); supported: "
                        + ", ".join(sorted(CONVERTERS)))
-    return converter(op, ctx)
+    try:
+        return converter(op, ctx)
+    except (AttributeError, TypeError, ValueError, IndexError, ZeroDivisionError):
+        # Missing or mistyped options in a damaged file; converters check everything else.
+        raise McuError(f"operator {op.index} ({op.opname}) has malformed options or tensors") from None

@@ -473,6 +473,9 @@ def softmax_lookup_table(input_scale: float, beta: float) -> np.ndarray:
 def _softmax(graph: Graph, op: Op, rounding: str) -> SoftmaxParams:
     _check_int8(graph, op, (op.inputs[0], op.outputs[0]))
     x, out = graph.tensors[op.inputs[0]], graph.output_tensor(op)
+    if _zero_point(out) != -128 or _scale(out) != np.float32(1.0 / 256):
+        raise McuError(f"op '{op.name}' (softmax): int8 output must have scale 1/256 and zero point -128 "
+                       f"(got {float(_scale(out))}, {_zero_point(out)})")
     beta = float(op.attrs.get("beta", 1.0))
     ibits = SOFTMAX_SCALED_DIFF_INTEGER_BITS
     # PreprocessSoftmaxScaling: beta * scale * 2^(31 - 5), capped, as a "greater than one" multiplier.
