@@ -20,8 +20,12 @@ from mcucompress.export import export
 @click.option("--rounding", type=click.Choice(["tflm", "litert"]), default="tflm", show_default=True,
               help="Match TensorFlow Lite Micro (tflm) or LiteRT (litert) byte for byte.")
 @click.option("--board", default=None, help="Also write a firmware project for this board.")
-def command(model, out_dir, calib, prefix, rounding, board):
-    tree = export(model, out_dir, calib=calib, prefix=prefix, rounding=rounding, board=board)
+@click.option("--optimize", type=click.Choice(["size", "speed", "none"]), default="size", show_default=True,
+              help="Weight encoding of each fully connected layer (dense, sparse CSR, codebook, Huffman): "
+                   "fewest bytes, fewest estimated instructions, or dense everywhere.")
+def command(model, out_dir, calib, prefix, rounding, board, optimize):
+    tree = export(model, out_dir, calib=calib, prefix=prefix, rounding=rounding, board=board,
+                  optimize=optimize)
     manifest = json.loads((tree / "manifest.json").read_text())
     click.echo(f"wrote {tree}: {len(manifest['sources'])} C files, arena {manifest['arena_bytes']} bytes, "
                f"rounding {rounding}" + (f", firmware for {board}" if board else ""))

@@ -57,4 +57,9 @@ def command(target):
     arena = plan(list(analyze(graph).requests)).arena_bytes
     console.print(f"planned activation arena: {arena:,} bytes"
                   + ("" if graph.is_quantized else " (float32 activations)"))
+    from mcucompress.encode.report import encoding_table  # weight encodings chosen by export
+
+    encodings = encoding_table(graph)
+    if encodings is not None:
+        console.print(encodings)
     return 0
