@@ -1,0 +1,10 @@
+"""Boards and firmware: board files, firmware projects, cross builds, QEMU runs, budgets, flashing.
+
+Entry points for other modules:
+- `targets.firmware.write_firmware_project(export_dir, board)`: wrap an exported tree in a
+  firmware project for a board (and, by default, cross-build it and check its flash/RAM budget;
+  the figures land in `<project>/footprint.json`, key "summary" is a one-line report).
+- `targets.runner.run_model(export_dir, board, data=None, samples=2)`: cross-build, run on QEMU,
+  compare with the host build and the references; returns a RunReport.
+- `targets.board.load_board(name)` / `list_boards()`.
+"""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tempfile
 from pathlib import Path
 
 from mcucompress.errors import McuError
@@ -18,8 +19,15 @@ SOURCES = ("icount.c", "plugin_api.h")
 
 
 def _cache_root() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "mcucompress"
+    """$XDG_CACHE_HOME/mcucompress or ~/.cache/mcucompress; the temp folder when neither is writable."""
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mcucompress"
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+        if os.access(base, os.W_OK):
+            return base
+    except OSError:
+        pass
+    return Path(tempfile.gettempdir()) / f"mcucompress-cache-{os.getuid()}"
 
 
 def plugin_path() -> Path:
