@@ -3,8 +3,9 @@
 ``load_tflite(path) -> Graph``. A model whose interface is float (a leading QUANTIZE and a
 trailing DEQUANTIZE around an int8 body) is imported as its int8 body; the int8 graph input and
 output then carry exactly the scale/zero point those QUANTIZE/DEQUANTIZE ops used, and
-``load_tflite_with_interface`` says which ports were float so C can generate float wrappers:
-``q = clamp(round(x / scale) + zero_point)`` in, ``x = scale * (q - zero_point)`` out.
+``load_tflite_with_interface`` says which ports were float so C can generate float wrappers
+doing exactly what those ops did: ``quantize.params.quantize_input`` (float32 division, round
+half away from zero, clamp) in and ``quantize.params.dequantize_output`` out.
 """
 
 from __future__ import annotations

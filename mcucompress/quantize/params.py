@@ -562,3 +562,21 @@ def kernel_params(graph: Graph, op: Op, rounding: str = "tflm") -> Any:
 from mcucompress.binary.params import DERIVE as _BINARY_DERIVE  # noqa: E402
 
 _DERIVE.update(_BINARY_DERIVE)
+
+
+# --------------------------------------------------------------------------------------------
+# Float interface: what TFLite's QUANTIZE (float -> int8) and DEQUANTIZE ops compute, for
+# models whose ports are float (see importers/tflite.py) and for C's float wrappers.
+# --------------------------------------------------------------------------------------------
+
+def quantize_input(x: np.ndarray, quant) -> np.ndarray:
+    """QUANTIZE: ``clamp(round_half_away(f32(x) / f32(scale)) + zero_point)`` as int8."""
+    scaled = np.asarray(x, dtype=np.float32) / np.float32(quant.scale[0])
+    rounded = np.where(scaled >= 0, np.floor(scaled + np.float32(0.5)), -np.floor(-scaled + np.float32(0.5)))
+    return np.clip(rounded.astype(np.int64) + int(quant.zero_point[0]), INT8_MIN, INT8_MAX).astype(np.int8)
+
+
+def dequantize_output(q: np.ndarray, quant) -> np.ndarray:
+    """DEQUANTIZE: ``f32(double(scale) * (q - zero_point))``."""
+    centered = np.asarray(q, dtype=np.int64) - int(quant.zero_point[0])
+    return (float(np.float32(quant.scale[0])) * centered.astype(np.float64)).astype(np.float32)
