@@ -53,6 +53,8 @@ def command(target):
     table.add_row("", "total", "", "", "", f"{sum(r.parameters for r in rows):,}",
                   f"{sum(r.macs for r in rows):,}", f"{sum(r.weight_bytes for r in rows):,}")
     console = Console()
+    if not console.is_terminal:  # files and pipes get whole numbers, not wrapped cells
+        console = Console(width=200)
     console.print(table)
     arena = plan(list(analyze(graph).requests)).arena_bytes
     console.print(f"planned activation arena: {arena:,} bytes"

@@ -49,6 +49,8 @@ def _print(report) -> None:
         table.add_row(c.against, str(c.mismatched_bytes), str(c.mismatched_samples), str(c.max_abs_diff),
                       f"{100 * c.top1_agreement:.1f}%")
     console = Console()
+    if not console.is_terminal:
+        console = Console(width=120)
     console.print(table)
     if report.accuracy is not None:
         console.print(f"accuracy of the C model on the labels: {100 * report.accuracy:.2f}%")
