@@ -16,6 +16,8 @@ plain model; the wrapper is dropped.
 
 from __future__ import annotations
 
+import functools
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -34,10 +36,17 @@ def resolve_strategy(strategy=None):
     if strategy is None or strategy == "default":
         return tf.distribute.get_strategy()
     if strategy == "mirrored":
-        return tf.distribute.MirroredStrategy()
+        return _mirrored()
     if isinstance(strategy, tf.distribute.Strategy):
         return strategy
     raise McuError(f"unknown distribution strategy {strategy!r} (use 'mirrored' or 'default')")
+
+
+@functools.cache
+def _mirrored():
+    # One instance per process: models made by one pass are fine-tuned by the next, and
+    # tf.distribute refuses to mix variables of two strategy objects.
+    return tf.distribute.MirroredStrategy()
 
 
 def _is_softmax(activation) -> bool:
@@ -94,6 +103,17 @@ def tie_cluster_gradient(grad, assignment, n_clusters: int):
     return tf.reshape(tied, tf.shape(grad))
 
 
+def teacher_input_shape(student, teacher):
+    """None when the teacher reads the student's input as is; else the shape to reshape each
+    sample to (a CNN teacher for an MLP student on the same images)."""
+    mine, theirs = tuple(student.inputs[0].shape[1:]), tuple(teacher.inputs[0].shape[1:])
+    if mine == theirs:
+        return None
+    if None in mine + theirs or int(np.prod(mine)) != int(np.prod(theirs)):
+        raise McuError(f"teacher input shape {theirs} does not match the student's {mine}")
+    return tuple(int(d) for d in theirs)
+
+
 class _MaskConstraint:
     """Re-zeroes pruned weights after each optimizer step."""
 
@@ -115,6 +135,7 @@ class Trainer(keras.Model):
         if teacher is not None:
             teacher.trainable = False
             self._teacher_logits = logits_function(teacher)
+            self._teacher_shape = teacher_input_shape(student, teacher)
         self.temperature = float(temperature)
         self.alpha = float(alpha)
         self.layer_by_name = {layer.name: layer for layer in student.layers}
@@ -168,7 +189,10 @@ class Trainer(keras.Model):
 
     def train_step(self, data):
         x, y = data[0], data[1]
-        teacher_logits = self._teacher_logits(x, False) if self.teacher is not None else None
+        teacher_logits = None
+        if self.teacher is not None:
+            teacher_x = x if self._teacher_shape is None else ops.reshape(x, (-1,) + self._teacher_shape)
+            teacher_logits = self._teacher_logits(teacher_x, False)
         with tf.GradientTape() as tape:
             logits = self._student_logits(x, True)
             loss = distillation_loss(y, logits, teacher_logits, self.temperature, self.alpha)

@@ -6,7 +6,7 @@ counts every weight of the layer (kernel, bias, batch-norm statistics...).
 
 bits_per_weight is what one stored kernel weight needs: the codebook index width
 ceil(log2(distinct non-zero values)) when the kernel has at most 256 distinct non-zero values
-(clustered), otherwise 32 (float). storage_bytes is the smaller of dense storage and CSR
+(clustered) and a float32 codebook plus indices is smaller than floats, otherwise 32. storage_bytes is the smaller of dense storage and CSR
 (values + column indices of ceil(log2(columns)) bits + 32-bit row pointers), plus a float32
 codebook when clustered and float32 biases.
 """
@@ -23,9 +23,12 @@ from mcucompress.compression.layers import kernel_of
 LOWRANK_SUFFIX = "_lr"
 
 
-def _bits(distinct_nonzero: int) -> int:
+def _bits(distinct_nonzero: int, nonzero: int) -> int:
+    """Codebook index width when a codebook (float32 entries) is cheaper than floats, else 32."""
     if distinct_nonzero <= 256:
-        return max(1, math.ceil(math.log2(max(distinct_nonzero, 1))))
+        index_bits = max(1, math.ceil(math.log2(max(distinct_nonzero, 1))))
+        if distinct_nonzero * 32 + nonzero * index_bits < nonzero * 32:
+            return index_bits
     return 32
 
 
@@ -33,7 +36,7 @@ def kernel_stats(kernel: np.ndarray) -> dict:
     flat = kernel.reshape(-1)
     nonzero = int(np.count_nonzero(flat))
     distinct_nonzero = len(np.unique(flat[flat != 0]))
-    bits = _bits(distinct_nonzero)
+    bits = _bits(distinct_nonzero, nonzero)
     matrix = kernel.reshape(-1, kernel.shape[-1]) if kernel.ndim > 1 else kernel.reshape(1, -1)
     rows, cols = matrix.shape
     dense_bits = flat.size * bits

@@ -1,0 +1,102 @@
+"""`mcucompress compress`: run compression passes on a Keras model and write a plain .keras file
+plus a JSON and an HTML report (per layer before/after, accuracy, plots)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from mcucompress.errors import McuError
+
+
+def _load_keras(path: str, what: str):
+    import keras
+
+    if not Path(path).is_file():
+        raise McuError(f"{what} not found: {path}")
+    try:
+        return keras.models.load_model(path, compile=False)
+    except Exception as error:  # Keras raises many types for bad files
+        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise McuError(f"cannot load {what} {path}: {first_line}") from None
+
+
+@click.command(help="Prune, cluster, factorize or distill a Keras model. Data: an NPZ with "
+                    "x_train/y_train/x_test/y_test (or x/y, split 90/10); uint8 inputs are scaled to "
+                    "[0,1] and samples reshaped to the model's input shape. Accuracy is reported on the "
+                    "held-out part.")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output .keras file.")
+@click.option("--data", required=True, type=click.Path(dir_okay=False), help="Training data NPZ.")
+@click.option("--recipe", type=click.Path(dir_okay=False), help="YAML recipe chaining passes (see docs).")
+@click.option("--prune", type=float, help="Magnitude pruning to this global kernel sparsity, e.g. 0.9.")
+@click.option("--cluster", type=int, help="Weight clustering to this many centroids per layer.")
+@click.option("--lowrank", help="Low-rank factorization: energy=0.9, macs=0.5 or params=0.25.")
+@click.option("--structured", type=float, help="Remove this fraction of neurons/filters per layer.")
+@click.option("--teacher", type=click.Path(dir_okay=False), help="Teacher .keras model for distillation.")
+@click.option("--temperature", type=float, default=None, help="Distillation temperature (default 4).")
+@click.option("--alpha", type=float, default=None, help="Weight of the soft loss (default 0.9).")
+@click.option("--epochs", type=int, default=None, help="Fine-tuning epochs per pass (default 2).")
+@click.option("--batch-size", type=int, default=None, help="Fine-tuning batch size (default 128).")
+@click.option("--learning-rate", type=float, default=None, help="Adam learning rate (default 0.001).")
+@click.option("--strategy", type=click.Choice(["default", "mirrored"]), default=None,
+              help="tf.distribute strategy for fine-tuning.")
+@click.option("--report", "report_prefix", type=click.Path(), default=None,
+              help="Report path prefix (writes PREFIX.json and PREFIX.html; default: OUTPUT without .keras).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
+def command(model, output, data, recipe, prune, cluster, lowrank, structured, teacher, temperature, alpha,
+            epochs, batch_size, learning_rate, strategy, report_prefix, seed, quiet):
+    if not output.endswith(".keras"):
+        raise McuError(f"output must be a .keras file, got {output}")
+    if recipe is not None and any(v is not None for v in (prune, cluster, lowrank, structured)):
+        raise McuError("give either --recipe or pass flags (--prune/--cluster/--lowrank/--structured), not both")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import keras
+
+    from mcucompress.compression.data import load_npz
+    from mcucompress.compression.finetune import accuracy
+    from mcucompress.compression.recipe import load_recipe, recipe_from_flags, run_recipe
+    from mcucompress.report import build_report, layer_stats, model_totals, write_html, write_json
+
+    plan = load_recipe(recipe) if recipe else recipe_from_flags(
+        structured=structured, lowrank=lowrank, prune=prune, cluster=cluster, teacher=teacher)
+    keras.utils.set_random_seed(seed)
+    original = _load_keras(model, "model")
+    if len(original.inputs) != 1:
+        raise McuError("only single-input models can be compressed")
+    dataset = load_npz(data, original.inputs[0].shape[1:], seed=seed)
+    teacher_spec = plan.teacher or {}
+    teacher_path = teacher or teacher_spec.get("path")
+    teacher_model = _load_keras(teacher_path, "teacher") if teacher_path else None
+    temperature = temperature if temperature is not None else float(teacher_spec.get("temperature", 4.0))
+    alpha = alpha if alpha is not None else float(teacher_spec.get("alpha", 0.9))
+    fit = {"epochs": epochs if epochs is not None else plan.fit.get("epochs", 2),
+           "batch_size": batch_size or plan.fit.get("batch_size", 128),
+           "learning_rate": learning_rate or plan.fit.get("learning_rate", 1e-3),
+           "strategy": strategy or plan.strategy, "verbose": 0 if quiet else "auto"}
+
+    before_acc = accuracy(original, dataset.x_val, dataset.y_val)
+    stages = [{"label": "original", "accuracy": before_acc,
+               "storage_bytes": model_totals(layer_stats(original))["storage_bytes"]}]
+    click.echo(f"original: accuracy {before_acc:.4f}")
+
+    def after_step(step, current):
+        acc = accuracy(current, dataset.x_val, dataset.y_val)
+        totals = model_totals(layer_stats(current))
+        stages.append({"label": step.label, "accuracy": acc, "storage_bytes": totals["storage_bytes"]})
+        click.echo(f"{step.label}: accuracy {acc:.4f}, params {totals['params']:,}, "
+                   f"kernel sparsity {totals['sparsity']:.3f}")
+
+    result = run_recipe(original, dataset, plan, teacher=teacher_model, temperature=temperature, alpha=alpha,
+                        fit=fit, after_step=after_step)
+    Path(output).parent.mkdir(parents=True, exist_ok=True)
+    result.save(output)
+    prefix = report_prefix or output[: -len(".keras")]
+    report = build_report(original, result, before_acc, stages[-1]["accuracy"], stages=stages)
+    json_path = write_json(report, prefix + ".json")
+    html_path = write_html(report, original, result, prefix + ".html")
+    click.echo(f"wrote {output}, {json_path}, {html_path}")
+    return 0

@@ -1,0 +1,158 @@
+"""Recipes: a chain of compression passes with per-layer settings, from YAML or CLI flags.
+
+    epochs: 2              # fine-tuning epochs per pass (a pass may override)
+    batch_size: 128
+    learning_rate: 0.001
+    strategy: mirrored     # optional tf.distribute strategy for every fine-tuning
+    teacher: {path: teacher.keras, temperature: 4, alpha: 0.9}   # optional, used by every pass
+    passes:
+      - structured: {fraction: 0.5, layers: {fc1: 0.5}}
+      - lowrank: {energy: 0.9}            # or macs: 0.5 / params: 0.25 / ranks: {fc1: 32}
+      - prune: {sparsity: 0.9, scope: global, layers: {fc1: 0.95}}
+      - cluster: {clusters: 32, layers: {out: 16}}
+      - distill: {epochs: 5}              # plain training against the teacher
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from mcucompress.compression.clustering import cluster_weights
+from mcucompress.compression.distillation import distill
+from mcucompress.compression.finetune import fine_tune
+from mcucompress.compression.lowrank import low_rank
+from mcucompress.compression.pruning import magnitude_prune
+from mcucompress.compression.structured import structured_prune
+from mcucompress.errors import McuError
+
+FIT_OPTIONS = {"epochs", "batch_size", "learning_rate"}
+PASS_OPTIONS = {
+    "prune": {"sparsity", "layers", "scope", "schedule", "dynamic", "margin", "frequency", "end_fraction"},
+    "structured": {"fraction", "layers", "criterion"},
+    "lowrank": {"energy", "macs", "params", "ranks", "layers"},
+    "cluster": {"clusters", "layers", "preserve_zeros"},
+    "distill": set(),
+    "finetune": set(),
+}
+TOP_LEVEL = FIT_OPTIONS | {"strategy", "teacher", "passes"}
+
+
+@dataclass
+class Step:
+    name: str
+    options: dict = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        shown = {k: v for k, v in self.options.items() if not isinstance(v, dict)}
+        return self.name + (" " + " ".join(f"{k}={v}" for k, v in shown.items()) if shown else "")
+
+
+@dataclass
+class Recipe:
+    steps: list[Step]
+    fit: dict = field(default_factory=dict)
+    strategy: str | None = None
+    teacher: dict | None = None
+
+
+def parse_recipe(spec) -> Recipe:
+    if not isinstance(spec, dict) or not isinstance(spec.get("passes"), list) or not spec["passes"]:
+        raise McuError("recipe must be a mapping with a non-empty 'passes' list")
+    unknown = set(spec) - TOP_LEVEL
+    if unknown:
+        raise McuError(f"unknown recipe key {sorted(unknown)[0]!r} (allowed: {', '.join(sorted(TOP_LEVEL))})")
+    steps = [_parse_step(entry) for entry in spec["passes"]]
+    teacher = spec.get("teacher")
+    if teacher is not None:
+        if isinstance(teacher, str):
+            teacher = {"path": teacher}
+        if not isinstance(teacher, dict) or "path" not in teacher or set(teacher) - {"path", "temperature", "alpha"}:
+            raise McuError("recipe 'teacher' must be a path or {path, temperature, alpha}")
+    return Recipe(steps, {k: spec[k] for k in FIT_OPTIONS if k in spec}, spec.get("strategy"), teacher)
+
+
+def _parse_step(entry) -> Step:
+    if isinstance(entry, str):
+        entry = {entry: {}}
+    if not isinstance(entry, dict) or len(entry) != 1:
+        raise McuError(f"each recipe pass must be a name or a one-key mapping, got {entry!r}")
+    name, options = next(iter(entry.items()))
+    options = options or {}
+    if name not in PASS_OPTIONS:
+        raise McuError(f"unknown compression pass {name!r} (known: {', '.join(PASS_OPTIONS)})")
+    if not isinstance(options, dict):
+        raise McuError(f"options of pass {name!r} must be a mapping")
+    unknown = set(options) - PASS_OPTIONS[name] - FIT_OPTIONS
+    if unknown:
+        raise McuError(f"unknown option {sorted(unknown)[0]!r} for pass {name!r}")
+    return Step(name, dict(options))
+
+
+def load_recipe(path) -> Recipe:
+    path = Path(path)
+    if not path.is_file():
+        raise McuError(f"recipe file not found: {path}")
+    try:
+        spec = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise McuError(f"recipe {path} is not valid YAML: {str(error).splitlines()[0]}") from None
+    return parse_recipe(spec)
+
+
+def parse_lowrank_flag(text: str) -> dict:
+    """'energy=0.9' | 'macs=0.5' | 'params=0.25' -> options of the lowrank pass."""
+    key, _, value = text.partition("=")
+    if key not in ("energy", "macs", "params") or not value:
+        raise McuError(f"--lowrank expects energy=F, macs=F or params=F, got {text!r}")
+    try:
+        return {key: float(value)}
+    except ValueError:
+        raise McuError(f"--lowrank value {value!r} is not a number") from None
+
+
+def recipe_from_flags(*, structured=None, lowrank=None, prune=None, cluster=None, teacher=None) -> Recipe:
+    """The CLI flags as a recipe, in the order that makes sense: shrink, factorize, prune, cluster."""
+    steps = []
+    if structured is not None:
+        steps.append(Step("structured", {"fraction": structured}))
+    if lowrank is not None:
+        steps.append(Step("lowrank", parse_lowrank_flag(lowrank)))
+    if prune is not None:
+        steps.append(Step("prune", {"sparsity": prune, "scope": "global"}))
+    if cluster is not None:
+        steps.append(Step("cluster", {"clusters": cluster}))
+    if not steps and teacher is not None:
+        steps.append(Step("distill"))
+    if not steps:
+        raise McuError("nothing to do: give --recipe or at least one of --prune, --cluster, --lowrank, "
+                       "--structured, --teacher")
+    return Recipe(steps)
+
+
+_RUNNERS = {"prune": magnitude_prune, "structured": structured_prune, "lowrank": low_rank,
+            "cluster": cluster_weights, "finetune": fine_tune}
+
+
+def run_step(model, data, step: Step, fit: dict, teacher=None, temperature=4.0, alpha=0.9):
+    options = {**fit, **step.options}
+    teaching = {"teacher": teacher, "temperature": temperature, "alpha": alpha} if teacher is not None else {}
+    if step.name == "distill":
+        if teacher is None:
+            raise McuError("the distill pass needs a teacher (--teacher or recipe 'teacher')")
+        return distill(model, teacher, data, temperature=temperature, alpha=alpha, **options)
+    return _RUNNERS[step.name](model, data, **options, **teaching)
+
+
+def run_recipe(model, data, recipe: Recipe, *, teacher=None, temperature=4.0, alpha=0.9, fit=None,
+               after_step=None):
+    """Apply every step in order; `after_step(step, model)` is called after each one."""
+    fit = {**recipe.fit, **(fit or {})}
+    for step in recipe.steps:
+        model = run_step(model, data, step, fit, teacher, temperature, alpha)
+        if after_step is not None:
+            after_step(step, model)
+    return model

@@ -1,0 +1,87 @@
+"""Structured pruning: neurons/filters removed, downstream inputs rewritten, model really shrinks."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from sklearn.datasets import load_digits  # noqa: E402
+
+from mcucompress.compression import accuracy, fine_tune, structured_prune  # noqa: E402
+from mcucompress.compression.data import from_arrays  # noqa: E402
+from mcucompress.compression.structured import shrinkable_layers  # noqa: E402
+from mcucompress.errors import McuError  # noqa: E402
+
+
+def _kill_outputs(layer, channels):
+    """Zero the incoming weights and bias of `channels`: with ReLU they output exactly 0."""
+    kernel, bias = layer.get_weights()
+    kernel[..., channels] = 0
+    bias[channels] = 0
+    layer.set_weights([kernel, bias])
+
+
+def test_dead_neurons_are_removed_without_changing_outputs():
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((20,))
+    hidden = keras.layers.Dense(16, activation="relu", name="fc1")(inputs)
+    hidden = keras.layers.Dropout(0.1)(hidden)
+    hidden = keras.layers.Dense(12, activation="relu", name="fc2")(hidden)
+    model = keras.Model(inputs, keras.layers.Dense(3, name="out")(hidden))
+    _kill_outputs(model.get_layer("fc1"), [1, 4, 5, 9])
+    _kill_outputs(model.get_layer("fc2"), [0, 11, 6])
+    assert shrinkable_layers(model) == ["fc1", "fc2"]
+    smaller = structured_prune(model, None, layers={"fc1": 0.25, "fc2": 0.25})
+    assert smaller.get_layer("fc1").units == 12 and smaller.get_layer("fc2").units == 9
+    assert smaller.get_layer("fc2").kernel.shape == (12, 9)
+    x = np.random.default_rng(0).normal(size=(50, 20)).astype(np.float32)
+    np.testing.assert_allclose(smaller.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-5, atol=1e-5)
+    assert smaller.count_params() < model.count_params()
+
+
+def test_dead_filters_are_cut_through_batchnorm_pooling_and_flatten():
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([
+        keras.Input((10, 10, 3)), keras.layers.Conv2D(8, 3, name="conv1"),
+        keras.layers.BatchNormalization(name="bn"), keras.layers.ReLU(), keras.layers.MaxPooling2D(),
+        keras.layers.Conv2D(6, 3, activation="relu", padding="same", name="conv2"), keras.layers.Flatten(),
+        keras.layers.Dense(5, activation="relu", name="fc"), keras.layers.Dense(2, name="out")])
+    dead = [2, 5, 7]
+    _kill_outputs(model.get_layer("conv1"), dead)
+    gamma, beta, mean, var = model.get_layer("bn").get_weights()
+    rng = np.random.default_rng(1)
+    gamma, mean, var = rng.uniform(0.5, 2, 8), rng.normal(size=8), rng.uniform(0.5, 2, 8)
+    beta = rng.normal(size=8)
+    beta[dead], mean[dead] = 0, 0  # dead channels leave batch norm as exact zeros
+    model.get_layer("bn").set_weights([gamma, beta, mean, var])
+    _kill_outputs(model.get_layer("conv2"), [0, 3])
+    smaller = structured_prune(model, None, layers={"conv1": 3 / 8, "conv2": 2 / 6})
+    assert smaller.get_layer("conv1").filters == 5 and smaller.get_layer("conv2").filters == 4
+    assert smaller.get_layer("bn").get_weights()[0].shape == (5,)
+    assert smaller.get_layer("fc").kernel.shape == (4 * 4 * 4, 5)
+    x = np.random.default_rng(2).normal(size=(20, 10, 10, 3)).astype(np.float32)
+    np.testing.assert_allclose(smaller.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-4, atol=1e-5)
+
+
+def test_half_the_neurons_removed_then_fine_tuned_keeps_accuracy():
+    d = load_digits()
+    x, y = d.data.astype(np.float32) / 16.0, d.target
+    data = from_arrays(x[:1400], y[:1400], x[1400:], y[1400:], (64,))
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(64, activation="relu", name="fc1"),
+                              keras.layers.Dense(32, activation="relu", name="fc2"),
+                              keras.layers.Dense(10, activation="softmax", name="out")])
+    model = fine_tune(model, data, epochs=12, batch_size=32, verbose=0)
+    base = accuracy(model, data.x_val, data.y_val)
+    for criterion in ("l1", "activation"):
+        smaller = structured_prune(model, data, 0.5, criterion=criterion, epochs=3, batch_size=32, verbose=0)
+        assert [layer.units for layer in smaller.layers] == [32, 16, 10]
+        assert accuracy(smaller, data.x_val, data.y_val) > base - 0.05
+
+
+def test_output_layer_cannot_be_shrunk():
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="a"), keras.layers.Dense(2, name="b")])
+    with pytest.raises(McuError, match="cannot be shrunk"):
+        structured_prune(model, None, layers=["b"])
