@@ -209,3 +209,40 @@ def test_h5_that_keras3_cannot_read_falls_back_to_tf_keras(tmp_path):
     with pytest.raises(McuError) as error:  # read by tf_keras, then refused by name
         load_keras(path)
     assert "TFOpLambda" in _one_line(error) and "tf.nn.relu" in _one_line(error)
+
+
+def test_nested_models_are_inlined():
+    keras.utils.set_random_seed(4)
+    base = keras.Sequential([keras.Input((6, 6, 2)), L.Conv2D(3, 3), L.BatchNormalization(), L.ReLU()],
+                            name="base")
+    _randomize_batchnorm(base)
+    shared = keras.Sequential([keras.Input((3,)), L.Dense(3, activation="relu")], name="shared")
+    inp = keras.Input((6, 6, 2))
+    h = L.GlobalAveragePooling2D()(base(inp))
+    out = L.Add()([shared(h), shared(h)])  # one sub-model applied twice
+    model = keras.Model(inp, L.Dense(4)(out))
+    graph = load_keras(model)
+    assert [op.kind for op in graph.ops] == ["conv2d", "mean", "fully_connected", "fully_connected", "add",
+                                             "fully_connected"]
+    x = np.random.default_rng(4).normal(0, 1, (5, 6, 6, 2)).astype(np.float32)
+    np.testing.assert_allclose(run_float(graph, x), model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+
+
+def test_rescaling_folds_or_becomes_depthwise():
+    inp = keras.Input((5, 5, 2))
+    first = keras.Model(inp, L.Rescaling([1 / 255.0, 2.0], offset=-1.0)(inp))
+    assert [op.kind for op in load_keras(first).ops] == ["depthwise_conv2d"]
+    after_conv = keras.Model(inp, L.Rescaling(0.5, offset=0.1)(L.Conv2D(2, 1)(inp)))
+    assert [op.kind for op in load_keras(after_conv).ops] == ["conv2d"]
+    x = np.random.default_rng(5).uniform(0, 255, (3, 5, 5, 2)).astype(np.float32)
+    for model in (first, after_conv):
+        np.testing.assert_allclose(run_float(load_keras(model), x), model.predict(x, verbose=0), rtol=1e-5, atol=1e-4)
+
+
+def test_model_without_input_shape_is_a_one_line_error():
+    with pytest.raises(McuError) as error:
+        load_keras(keras.Sequential([L.Dense(3)]))
+    assert "input" in _one_line(error)
+    with pytest.raises(McuError) as error:
+        load_keras(keras.Sequential([keras.Input((None, None, 3)), L.Conv2D(2, 3)]))
+    assert "undefined dimension" in _one_line(error)

@@ -25,7 +25,7 @@ def load_keras(path_or_model, optimize: bool = True) -> Graph:
     what quantization and code generation expect; ``optimize=False`` gives the raw layer graph.
     """
     model = _load_model(path_or_model) if isinstance(path_or_model, (str, os.PathLike)) else path_or_model
-    if not hasattr(model, "layers") or not hasattr(model, "outputs"):
+    if not hasattr(model, "layers"):
         raise McuError(f"expected a Keras model, got {type(model).__name__}")
     graph = _import_model(model)
     if optimize:
@@ -84,45 +84,74 @@ def _node_inputs(node) -> list:
     return list(node.input_tensors)  # Keras 3
 
 
-def _import_model(model) -> Graph:
+def _is_model(layer) -> bool:
+    return hasattr(layer, "layers") and hasattr(layer, "_inbound_nodes") and hasattr(layer, "get_layer")
+
+
+def _ports(model) -> tuple[list, list]:
     try:
-        inputs, outputs = list(model.inputs or []), list(model.outputs or [])
-    except (AttributeError, ValueError):
-        inputs, outputs = [], []
+        return list(model.inputs or []), list(model.outputs or [])
+    except (AttributeError, ValueError):  # an unbuilt Sequential has none
+        return [], []
+
+
+def _import_model(model) -> Graph:
+    inputs, outputs = _ports(model)
     if not inputs or not outputs:
         raise McuError(f"model '{model.name}' has no defined inputs; build it with a fixed input shape")
     if len(inputs) != 1 or len(outputs) != 1:
         raise McuError(f"model '{model.name}' has {len(inputs)} inputs and {len(outputs)} outputs; "
                        "only single-input, single-output models are supported")
-    builder = GraphBuilder()
-    names: dict[tuple, str] = {}
+    walker = _Walker(GraphBuilder())
+    out = walker.visit(outputs[0])
+    graph_input = walker.visit(inputs[0])
+    graph = walker.builder.build((graph_input,), (out,), name=_safe_name(model.name))
+    return graph.with_ops(graph.ops)  # drops tensors nothing uses
 
-    def visit(tensor) -> str:
+
+class _Walker:
+    """Converts layers depth first from an output, each layer application once.
+
+    A nested model (say a Sequential feature extractor inside a functional model) is inlined:
+    its input layers are bound to the IR tensors it was called on, and its layers are walked in
+    a scope of their own so that calling the same sub-model twice converts it twice.
+    """
+
+    def __init__(self, builder: GraphBuilder) -> None:
+        self.builder = builder
+        self.names: dict[tuple, str] = {}
+
+    def visit(self, tensor, scope: tuple = (), bindings: dict | None = None) -> str:
         layer, node_index, tensor_index = tensor._keras_history
-        key = (id(layer), node_index, tensor_index)
-        if key in names:
-            return names[key]
+        key = (scope, id(layer), node_index, tensor_index)
+        if key not in self.names:
+            self.names[key] = self._convert(tensor, layer, node_index, tensor_index, scope, bindings)
+        return self.names[key]
+
+    def _convert(self, tensor, layer, node_index, tensor_index, scope, bindings) -> str:
         cls = type(layer).__name__
         if cls == "InputLayer":
-            names[key] = builder.activation(layer.name, _batch1_shape(tensor, f"input '{layer.name}'"))
-            return names[key]
-        if hasattr(layer, "layers") and hasattr(layer, "outputs"):
-            raise McuError(f"layer '{layer.name}' ({cls}): nested models are not supported; "
-                           "rebuild the model as one functional model")
+            if bindings is not None:
+                return bindings[id(layer)]
+            return self.builder.activation(layer.name, _batch1_shape(tensor, f"input '{layer.name}'"))
+        in_names = [self.visit(t, scope, bindings) for t in _node_inputs(layer._inbound_nodes[node_index])]
+        if _is_model(layer):
+            return self._inline(layer, node_index, tensor_index, in_names, scope)
         if tensor_index != 0:
             raise McuError(f"layer '{layer.name}' ({cls}): layers with several outputs are not supported")
         converter = LAYER_CONVERTERS.get(cls)
         if converter is None:
             raise McuError(f"layer '{layer.name}' ({cls}) is not supported")
-        in_names = [visit(t) for t in _node_inputs(layer._inbound_nodes[node_index])]
         out_shape = _batch1_shape(tensor, f"output of layer '{layer.name}'")
-        names[key] = converter(builder, layer, layer.get_config(), in_names, out_shape)
-        return names[key]
+        return converter(self.builder, layer, layer.get_config(), in_names, out_shape)
 
-    out = visit(outputs[0])
-    graph_input = visit(inputs[0])
-    graph = builder.build((graph_input,), (out,), name=_safe_name(model.name))
-    return graph.with_ops(graph.ops)  # drops tensors nothing uses
+    def _inline(self, model, node_index, tensor_index, in_names, scope) -> str:
+        inputs, outputs = _ports(model)
+        if len(inputs) != len(in_names) or tensor_index >= len(outputs):
+            raise McuError(f"layer '{model.name}' ({type(model).__name__}): nested model with "
+                           f"{len(inputs)} inputs called on {len(in_names)} tensors")
+        bindings = {id(t._keras_history[0]): name for t, name in zip(inputs, in_names)}
+        return self.visit(outputs[tensor_index], scope + ((id(model), node_index),), bindings)
 
 
 def _safe_name(name: str) -> str:

@@ -258,6 +258,17 @@ def convert_batch_normalization(b: GraphBuilder, layer, cfg, inputs, out_shape) 
                 epsilon=float(cfg.get("epsilon", 1e-3)))
 
 
+def convert_rescaling(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str:
+    """x * scale + offset per channel: emitted as a batch_norm (mean 0, variance 1, epsilon 0)
+    so that fold_batchnorm either merges it into a neighbour or makes it a 1x1 depthwise conv."""
+    channels = out_shape[-1]
+    scale = np.broadcast_to(np.asarray(cfg.get("scale", 1.0), np.float32), (channels,))
+    offset = np.broadcast_to(np.asarray(cfg.get("offset", 0.0), np.float32), (channels,))
+    params = [b.constant(f"{layer.name}/{n}", v) for n, v in (
+        ("gamma", scale), ("beta", offset), ("mean", np.zeros(channels)), ("var", np.ones(channels)))]
+    return b.op("batch_norm", layer.name, (inputs[0], *params), layer.name, out_shape, epsilon=0.0)
+
+
 def convert_identity(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str:
     """Layers that do nothing at inference time (Dropout and friends)."""
     return inputs[0]
@@ -282,6 +293,7 @@ LAYER_CONVERTERS: dict[str, Converter] = {
     "ZeroPadding2D": convert_zero_padding2d,
     "Concatenate": convert_concatenate,
     "BatchNormalization": convert_batch_normalization,
+    "Rescaling": convert_rescaling,
     "Dropout": convert_identity,
     "SpatialDropout2D": convert_identity,
     "GaussianNoise": convert_identity,
