@@ -160,3 +160,20 @@ def test_run_needs_an_emulated_board_and_an_exported_tree(tiny_tree, tmp_path, c
 def test_boards_needing_care_before_flashing_say_so():
     assert "boot2" in load_board("rpi-pico").notes
     assert "probe" in load_board("arduino-nano-33-ble").notes
+
+
+@pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="needs arm-none-eabi-gcc")
+@pytest.mark.parametrize("name", [n for n in board_names() if load_board(n).qemu_machine is None])
+def test_every_real_board_cross_builds_cleanly(tiny_tree, name):
+    """Start-up code, harness and linker script build under -Werror -pedantic for the boards QEMU
+    cannot run (the emulated ones are built and run by the QEMU tests), and the image sits inside
+    the board's memories."""
+    project = write_firmware_project(tiny_tree, name)  # builds and checks the budget
+    import json
+    footprint = json.loads((project / "footprint.json").read_text())
+    assert 256 + 32 < footprint["flash_bytes"] < footprint["board_flash_bytes"]
+    assert footprint["stack_source"] == "computed" and 0 < footprint["stack_bytes"] < 1024
+    board = load_board(name)
+    from mcucompress.targets.tools import symbol_addresses
+    table = symbol_addresses(project / "build" / "tiny_firmware.elf", ("mcc_vector_table",))
+    assert table["mcc_vector_table"] == board.flash.origin  # the core boots from here
