@@ -139,7 +139,7 @@ def test_scales_and_weights_match_the_tflite_converter(digits, digits_model):
         out = ours.output_tensor(op).quant
         assert out.zero_point[0] == zp[0], op.name
         np.testing.assert_allclose(out.scale[0], scale[0], rtol=1e-6, err_msg=op.name)
-        if op.kind in ("conv2d", "depthwise_conv2d"):
+        if op.kind in ("conv2d", "depthwise_conv2d", "fully_connected"):  # all per-channel today
             scale, zp = quant(their["inputs"][1])
             np.testing.assert_allclose(ours.tensor(op.inputs[1]).quant.scales(), scale, rtol=1e-6)
             their_w = interp.get_tensor(their["inputs"][1])
