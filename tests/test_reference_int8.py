@@ -98,3 +98,26 @@ def test_standalone_relu_kernels_on_a_hand_built_graph():
     values = run_int8(graph, x, intermediates=True)
     np.testing.assert_array_equal(values["r"], np.maximum(x, -10))  # real 0.0 is q = -10
     np.testing.assert_array_equal(values["r6"], np.clip(x, -10, -10 + 120))  # 6.0 / 0.05 = 120
+
+
+def test_mean_with_equal_input_and_output_quantization(small_models, tmp_path):
+    # Newer TFLM sources divide instead of requantizing when MEAN keeps its quantization; the
+    # packaged tflite-micro does not. The converter never emits that case, so edit the file.
+    from ai_edge_litert import schema_py_generated as s
+    import flatbuffers
+
+    model = s.ModelT.InitFromPackedBuf(small_models["cnn"].read_bytes(), 0)
+    sg = model.subgraphs[0]
+    codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in model.operatorCodes]
+    (mean,) = [op for op in sg.operators if codes[op.opcodeIndex] == s.BuiltinOperator.MEAN]
+    src, dst = sg.tensors[mean.inputs[0]].quantization, sg.tensors[mean.outputs[0]].quantization
+    dst.scale, dst.zeroPoint = list(src.scale), list(src.zeroPoint)
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    path = tmp_path / "cnn_mean_same_quant.tflite"
+    path.write_bytes(bytes(builder.Output()))
+    graph = load_tflite(path)
+    (op,) = [op for op in graph.ops if op.kind == "mean"]
+    x, y = graph.tensors[op.inputs[0]], graph.output_tensor(op)
+    assert x.quant.scale == y.quant.scale and x.quant.zero_point == y.quant.zero_point
+    _check_against_interpreters(path, count=10, seed=5)

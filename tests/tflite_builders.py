@@ -85,7 +85,8 @@ def cnn(path: Path) -> Path:
 
 def branches(path: Path) -> Path:
     """Two convolution branches joined by Concatenate on channels, a residual Add, a
-    strided max pool and an average pool with SAME padding at the borders."""
+    strided max pool, a strided depthwise conv without activation (negative outputs) and an
+    average pool with SAME padding at the borders."""
     k = _keras()
     _seed(3)
     inp = k.layers.Input((12, 12, 4))
@@ -95,6 +96,7 @@ def branches(path: Path) -> Path:
     d = k.layers.Conv2D(8, 3, padding="same")(c)
     e = k.layers.Activation("relu")(k.layers.Add()([c, d]))
     f = k.layers.MaxPooling2D(3, strides=2, padding="same")(e)
+    f = k.layers.DepthwiseConv2D(3, strides=2, padding="same")(f)
     g = k.layers.AveragePooling2D(3, strides=2, padding="same")(f)
     h = k.layers.Flatten()(g)
     out = k.layers.Dense(4, activation="softmax")(h)

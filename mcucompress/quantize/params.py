@@ -144,16 +144,17 @@ class MeanParams:
 
     With ``n`` = ``count`` reduced elements and ``s`` = sum of the stored int8 values::
 
-        if same_quant:   # input and output scale and zero point are equal
-            out = s / n                      (C truncating division, no requantization)
-        else:
-            out = clamp(MBQM(s + input_offset * n, multiplier, shift) + output_offset)
+        out = clamp(MBQM(s + input_offset * n, multiplier, shift) + output_offset)
+
+    also when input and output share their quantization: tflite-micro as packaged on PyPI
+    requantizes then too (measured; newer TFLM sources divide instead). ``same_quant`` is
+    therefore always False; it stays only so existing callers keep working.
 
     ``multiplier``/``shift`` already include 1/n (TFLite's QuantizedMeanOrSum): from
     (m, e) = QuantizeMultiplier(in_scale / out_scale), k = min(floor(log2 n), 32, 31 + e),
     multiplier = (m << k) / n (integer division), shift = e - k.
 
-    rounding "litert" (XNNPACK, used whatever the quantization; ``same_quant`` is ignored)::
+    rounding "litert" (XNNPACK)::
 
         out = clamp(rint(f32(s + input_offset * n) * float_scale) + output_offset)
         float_scale = f32(in_scale / f32(out_scale * f32(n)))       # float32 operations
@@ -426,7 +427,7 @@ def _mean(graph: Graph, op: Op, rounding: str) -> MeanParams:
     if mode == "litert":
         float_scale = float(np.float32(_scale(x) / np.float32(_scale(out) * np.float32(count))))
     return MeanParams(axes=axes, keepdims=bool(op.attrs.get("keepdims", False)), count=count,
-                      same_quant=_same_quant(x, out),
+                      same_quant=False,
                       input_offset=-_zero_point(x), output_offset=_zero_point(out),
                       multiplier=mult, shift=shift, act_min=INT8_MIN, act_max=INT8_MAX,
                       rounding=mode, float_scale=float_scale)

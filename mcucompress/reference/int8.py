@@ -126,12 +126,6 @@ def _avg_pool2d(op: Op, p, args, out_shape, graph) -> np.ndarray:
     return _clamp_int8(avg, p.act_min, p.act_max).reshape(out_shape)
 
 
-def _c_div(a, n):
-    """C integer division (truncates toward zero)."""
-    a = np.asarray(a, dtype=np.int64)
-    return np.sign(a) * (np.abs(a) // n)
-
-
 def _mean(op: Op, p, args, out_shape, graph) -> np.ndarray:
     x = args[0].astype(np.int64)
     total = x.sum(axis=p.axes)
@@ -139,8 +133,6 @@ def _mean(op: Op, p, args, out_shape, graph) -> np.ndarray:
         shifted = (total + p.input_offset * p.count).astype(np.float32)
         v = np.rint(shifted * np.float32(p.float_scale)).astype(np.int64) + p.output_offset
         return _clamp_int8(v, p.act_min, p.act_max).reshape(out_shape)
-    if p.same_quant:
-        return _c_div(total, p.count).astype(np.int8).reshape(out_shape)
     shifted = total + p.input_offset * p.count
     v = fp.multiply_by_quantized_multiplier(shifted, p.multiplier, p.shift, p.rounding) + p.output_offset
     return _clamp_int8(v, p.act_min, p.act_max).reshape(out_shape)
