@@ -3,7 +3,7 @@
  * The weights are decoded while computing, one code at a time, with the canonical code's
  * (counts, symbols) tables: a few registers of state and no scratch buffer. Safety: the tables
  * are checked once per call (counts add up to num_symbols, so a decoded index is always inside
- * symbols), every bit read is checked against num_bits, every column against depth, and each
+ * symbols, and the code is not over-subscribed), every bit read is checked against num_bits, every column against depth, and each
  * row ends after at most depth + 1 run codes, so malformed data returns MCC_ERROR_ARGUMENT. */
 #include "mcc.h"
 #include "mcc_nn.h"
@@ -14,14 +14,20 @@ typedef struct {
     uint32_t end;
 } mcc_nn_bit_reader;
 
-/* 0 when the table is a usable canonical code whose symbols lie in [lo, hi]. */
+/* 0 when the table is a usable canonical code whose symbols lie in [lo, hi]: counts add up to
+ * num_symbols and no length has more codes than remain free (not over-subscribed), which keeps
+ * the decoder's code arithmetic below 2^16. */
 static int mcc_nn_huffman_check(const mcc_huffman_table *t, int32_t lo, int32_t hi)
 {
-    int32_t len, i, total = 0;
+    int32_t len, i, total = 0, left = 1;
     if (t->max_len < 1 || t->max_len > MCC_HUFFMAN_MAX_BITS || t->num_symbols < 1) {
         return -1;
     }
     for (len = 0; len < t->max_len; ++len) {
+        left = 2 * left - t->counts[len];
+        if (left < 0) {
+            return -1;
+        }
         total += t->counts[len];
     }
     if (total != t->num_symbols) {

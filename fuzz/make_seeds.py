@@ -1,0 +1,57 @@
+"""Seed inputs for fuzz/fuzz_decoders.c: well-formed encodings of random sparse and clustered
+weight matrices, written with mcucompress.encode in the harness's byte layout.
+
+    python fuzz/make_seeds.py OUT_DIR
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from mcucompress.encode import codebook, csr, huffman
+
+
+def _u(value: int, n: int) -> bytes:
+    return int(value).to_bytes(n, "little")
+
+
+def _table(t: huffman.HuffmanTable) -> bytes:
+    return _u(t.max_len, 1) + _u(t.symbols.size + 2, 2) + t.counts.astype("<u2").tobytes() + t.symbols.astype("<i2").tobytes()
+
+
+def seeds(count: int = 24):
+    rng = np.random.default_rng(0)
+    for i in range(count):
+        units, depth = int(rng.integers(1, 25)), int(rng.integers(1, 81))
+        w = rng.choice(np.array([-100, -9, 4, 30, 127]), size=(units, depth))
+        w[rng.random((units, depth)) < rng.uniform(0.3, 0.97)] = 0
+        w = w.astype(np.int8)
+        head = _u(i % 3, 1) + _u(units - 1, 1) + _u(depth - 1, 1) + _u(0, 1)
+        head += rng.integers(-128, 128, depth).astype(np.int8).tobytes()
+        if i % 3 == 0:
+            c = csr.encode_csr(w, 0, 4 if i % 2 else 8)
+            body = (_u(c.gap_bits == 8, 1) + _u(c.entries, 2) + c.row_entries.astype("<u2").tobytes()
+                    + c.gaps.tobytes() + c.values.tobytes())
+        elif i % 3 == 1:
+            cb = codebook.encode_codebook(w)
+            body = _u(cb.index_bits, 1) + _u(cb.indices.size, 2) + cb.indices.tobytes() + cb.codebook.tobytes()
+        else:
+            h = huffman.encode_sparse(w, 0) if i % 2 else huffman.encode_dense(w)
+            body = _u(h.runs is not None, 1) + _table(h.values) + (_table(h.runs) if h.runs is not None else b"")
+            body += _u(h.num_bits, 2) + h.bits.tobytes()
+        yield head + body
+
+
+def main(out: str) -> int:
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, data in enumerate(seeds()):
+        (folder / f"seed{i:02d}").write_bytes(data)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1]))

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Fuzz the encoded-weight decoders (runtime_c/{sparse,codebook,huffman}) with libFuzzer under
+# AddressSanitizer and UndefinedBehaviorSanitizer.
+#
+#   scripts/fuzz_decoders.sh [RUNS]      # default 1,000,000 executions; needs clang (apt-get install clang)
+#
+# Seeds come from fuzz/make_seeds.py (valid encodings written by mcucompress.encode), so the
+# fuzzer starts from well-formed data and mutates it. Exits non-zero on the first crash.
+set -euo pipefail
+RUNS="${1:-1000000}"
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+OUT="${FUZZ_OUT:-$ROOT/build/fuzz}"
+CC="${CLANG:-clang}"
+command -v "$CC" >/dev/null || { echo "fuzz_decoders: '$CC' not found (apt-get install clang)" >&2; exit 2; }
+mkdir -p "$OUT/corpus"
+"$CC" -std=c99 -g -O1 -Wall -Wextra -Werror -fsanitize=fuzzer,address,undefined \
+  -fno-sanitize-recover=undefined -I"$ROOT/runtime_c/include" \
+  "$ROOT/fuzz/fuzz_decoders.c" \
+  "$ROOT/runtime_c/sparse/mcc_fully_connected_csr_s8.c" \
+  "$ROOT/runtime_c/codebook/mcc_fully_connected_codebook_s8.c" \
+  "$ROOT/runtime_c/huffman/mcc_fully_connected_huffman_s8.c" \
+  -o "$OUT/fuzz_decoders"
+PYTHON="${PYTHON:-$ROOT/.venv/bin/python}"
+PYTHONPATH="$ROOT" "$PYTHON" "$ROOT/fuzz/make_seeds.py" "$OUT/seeds"
+"$OUT/fuzz_decoders" -runs="$RUNS" -seed=1 -max_len=4096 -print_final_stats=1 "$OUT/corpus" "$OUT/seeds"
