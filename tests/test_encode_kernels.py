@@ -1,6 +1,8 @@
 """Encoded fully connected kernels (CSR, codebook, Huffman) compiled on the host give outputs
 byte-identical to the numpy int8 reference, which never sees the encoding."""
 
+import shutil
+
 import numpy as np
 import pytest
 
@@ -88,3 +90,16 @@ def test_size_choice_is_exact_and_shrinks_sparse_layers(tmp_path):
     layers = manifest["weight_encodings"]
     assert {layers[op.name]["encoding"] for op in graph.ops} == chosen
     assert all(v["bytes"] < v["dense_bytes"] for v in layers.values())
+
+
+@pytest.mark.qemu
+@pytest.mark.skipif(not (shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm")),
+                    reason="needs arm-none-eabi-gcc and qemu-system-arm")
+def test_every_encoding_on_cortex_m4_qemu(tmp_path):
+    from mcucompress.targets.runner import run_model
+
+    graph = with_encodings(mlp(11, values=[-90, -7, 3, 12, 55, 127]), ENCODINGS)
+    tree = export(graph, tmp_path / "enc", prefix="enc")
+    report = run_model(tree, "mps2-an386", samples=3)
+    assert report.checks == {"host": True, "reference": True}
+    assert all(n > 10_000 for n in report.instructions)
