@@ -246,3 +246,15 @@ def test_model_without_input_shape_is_a_one_line_error():
     with pytest.raises(McuError) as error:
         load_keras(keras.Sequential([keras.Input((None, None, 3)), L.Conv2D(2, 3)]))
     assert "undefined dimension" in _one_line(error)
+
+
+def test_keras_file_written_by_tf_keras_falls_back(tmp_path):
+    tf_keras = pytest.importorskip("tf_keras")
+    model = tf_keras.Sequential([tf_keras.layers.Dense(3, input_shape=(5,), activation="relu")])
+    path = tmp_path / "legacy.keras"
+    model.save(path)
+    with pytest.raises(Exception):
+        keras.saving.load_model(path, compile=False)
+    graph = load_keras(path)
+    x = np.random.default_rng(6).normal(0, 1, (4, 5)).astype(np.float32)
+    np.testing.assert_allclose(run_float(graph, x), model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)

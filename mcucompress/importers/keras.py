@@ -1,7 +1,7 @@
 """Keras importer: a Keras 3 `.keras`, a legacy `.h5` or an in-memory model -> float32 Graph.
 
-Legacy `.h5` files that Keras 3 cannot deserialize are retried with tf_keras (Keras 2), which
-many users' files need. The layer graph is walked from the model's outputs through each tensor's
+Files that Keras 3 cannot deserialize (legacy `.h5`, or a `.keras` written by tf_keras) are
+retried with tf_keras (Keras 2), which many users' files need. The layer graph is walked from the model's outputs through each tensor's
 Keras history, which both Keras generations provide, so one walker serves both.
 """
 
@@ -50,9 +50,7 @@ def _load_model(path):
     try:
         return keras.saving.load_model(path, compile=False)
     except Exception as keras3_error:  # noqa: BLE001 - any failure means "try the other reader"
-        if path.suffix.lower() == ".keras":
-            raise McuError(f"cannot read Keras model {path.name}: {_one_line(keras3_error)}") from None
-        first = keras3_error
+        first = keras3_error  # tf_keras writes both .h5 and its own .keras that Keras 3 may refuse
     try:
         import tf_keras
 
