@@ -175,3 +175,33 @@ def test_keras_model_exports_and_verifies(tmp_path, capsys):
     assert main(["verify", str(tmp_path / "out"), "--data", str(tmp_path / "calib.npz"), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["ok"] and [c["against"] for c in report["comparisons"]] == ["numpy reference"]
+
+
+def test_float_wrapper_quantizes_runs_and_dequantizes(mlperf_dir, tmp_path):
+    """<prefix>_invoke_f32 equals quantize -> <prefix>_invoke -> dequantize, on the real model."""
+    from mcucompress.codegen.c_literals import c_float
+    from mcucompress.data import quantize_input
+    from mcucompress.ir.serialize import load_graph
+    from mcucompress.reference.int8 import run_int8
+
+    tree = export(mlperf_dir / KWS, tmp_path / "t", prefix="kws")
+    manifest = json.loads((tree / "manifest.json").read_text())
+    x = np.random.default_rng(9).normal(0, 30, 490).astype(np.float32)
+    x[:3] = [1e30, -1e30, 0.5 * manifest["input"]["scale"]]  # saturation and a rounding tie
+    (tmp_path / "main.c").write_text(
+        '#include <stdio.h>\n#include "model.h"\n'
+        f"static const float x[490] = {{{', '.join(c_float(v) for v in x)}}};\n"
+        "int main(void) { float y[12]; int i; if (kws_invoke_f32(x, y) != 0) return 1;\n"
+        '  for (i = 0; i < 12; ++i) {\n    printf("%.9g\\n", (double)y[i]);\n  }\n  return 0;\n}\n')
+    sources = [str(tree / s) for s in manifest["sources"]]
+    exe = tmp_path / "f32"
+    subprocess.run(["gcc", *STRICT, "-O1", f"-I{tree}", f"-I{tree / 'runtime/include'}",
+                    str(tmp_path / "main.c"), *sources, "-o", str(exe)], check=True)
+    got = np.array([float(v) for v in subprocess.run([str(exe)], capture_output=True, text=True,
+                                                     check=True).stdout.split()], dtype=np.float32)
+    graph = load_graph(tree / "graph.npz")
+    q = quantize_input(x.reshape(1, 49, 10, 1), graph.tensor(graph.inputs[0]).quant)
+    expected_q = np.asarray(run_int8(graph, q), dtype=np.int8).ravel().astype(np.float32)
+    out = manifest["output"]
+    expected = np.float32(out["scale"]) * (expected_q - np.float32(out["zero_point"]))
+    assert np.array_equal(got, expected)
