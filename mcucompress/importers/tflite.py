@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mcucompress.errors import McuError
-from mcucompress.importers.tflite_flatbuffer import RawModel, RawOp, RawTensor, read_tflite
+from mcucompress.importers.tflite_flatbuffer import RawModel, RawTensor, read_tflite
 from mcucompress.importers.tflite_ops import Context, convert_op
 from mcucompress.ir.graph import Graph, Op, QuantParams, Tensor
 
