@@ -4,6 +4,7 @@ counts, measured stack, and the budget error."""
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -79,14 +80,23 @@ def test_model_too_big_for_the_board_is_a_budget_error(tiny_tree, capsys):
     assert "KB over" in err and len(err.splitlines()) == 1
 
 
+def _straight_line_length(elf: Path, function: str) -> int:
+    """Instructions of a branch-free-except-one-loop function, up to and including its return."""
+    text = subprocess.run(["arm-none-eabi-objdump", "-d", f"--disassemble={function}", str(elf)],
+                          capture_output=True, text=True, check=True).stdout
+    body = [l for l in text.splitlines() if l.startswith(" ") and ":\t" in l]
+    end = next(i for i, l in enumerate(body) if "bx\tlr" in l or "pop" in l and "pc}" in l)
+    return end + 1
+
+
 @pytest.mark.parametrize("board", ["mps2-an386", "lm3s6965evb"])
 def test_instruction_counts_are_exact(tmp_path, board):
-    """A fixture whose invoke loops input[0] + 1 times over two instructions: the counts for
-    inputs 5, 105 and 255 must differ by exactly 2 per extra iteration."""
+    """A fixture whose invoke loops input[0] + 1 times over two instructions: one pass through
+    the loop executes the function's instructions once each, every extra pass adds exactly 2."""
     tree = tmp_path / "loop"
     shutil.copytree(FIXTURE.parent / "loop_model", tree)
-    np.savez(tmp_path / "x.npz", x=np.array([[5], [105], [-1]], dtype=np.int8))  # -1 is 255 unsigned
-    report = run_model(tree, board, data=tmp_path / "x.npz", samples=3)
-    assert report.checks == {"host": True}
-    a, b, c = report.instructions
-    assert (b - a, c - a) == (200, 500)
+    np.savez(tmp_path / "x.npz", x=np.array([[0], [5], [105], [-1]], dtype=np.int8))  # -1 is 255
+    report = run_model(tree, board, data=tmp_path / "x.npz", samples=4)
+    assert report.checks == {"host": True} and report.exact_invoke
+    once = _straight_line_length(report.elf, "loop_invoke")
+    assert report.instructions == (once, once + 2 * 5, once + 2 * 105, once + 2 * 255)

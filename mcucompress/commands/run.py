@@ -27,7 +27,8 @@ def command(export_dir, board, data, samples, as_json):
         same = all(c == counts[0] for c in counts)
         per = f"{counts[0]:,}" if same else f"{min(counts):,} .. {max(counts):,}"
         click.echo(f"{report.prefix} on {report.board.name} ({report.board.cpu}), {report.samples} input(s)")
-        click.echo(f"  instructions per inference  {per}")
+        what = "exactly one invoke" if report.exact_invoke else "incl. harness call overhead"
+        click.echo(f"  instructions per inference  {per} ({what})")
         click.echo(f"  {report.footprint.summary(report.board)}")
         for name, ok in report.checks.items():
             click.echo(f"  outputs vs {name:<13} {'identical' if ok else 'DIFFERENT'}")

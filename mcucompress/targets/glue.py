@@ -1,5 +1,9 @@
 """The one C function the harness calls, adapted to the model library's public API.
 
+The glue never tail-calls the model (it writes a marker after the call) so that the instruction
+after its call to `<prefix>_invoke` is where the model returns to: the instruction counter counts
+from the model's first instruction to that return address, i.e. exactly one invoke.
+
 The manifest names the prefix but not the calling convention, so the header that declares
 `<prefix>_invoke` is found in the include directories and its prototype decides the glue:
   int <prefix>_invoke(const int8_t *input, int8_t *output)        -> called directly
@@ -36,6 +40,7 @@ def model_glue_source(manifest: Manifest, banner: str) -> str:
     int rc;
     memcpy({prefix}_input(), input, {manifest.input.bytes}u);
     rc = {prefix}_invoke();
+    mcc_bench_marker = 3u;
     memcpy(output, {prefix}_output(), {manifest.output.bytes}u);
     return rc;
 }}
@@ -43,7 +48,9 @@ def model_glue_source(manifest: Manifest, banner: str) -> str:
     if params.count(",") == 1:
         return head + f"""int mcc_glue_invoke(const int8_t *input, int8_t *output)
 {{
-    return (int){prefix}_invoke(input, output);
+    int rc = (int){prefix}_invoke(input, output);
+    mcc_bench_marker = 3u;
+    return rc;
 }}
 """
     raise McuError(f"{header.name}: unsupported {prefix}_invoke({params}) signature")

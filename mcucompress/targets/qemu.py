@@ -9,10 +9,9 @@ from pathlib import Path
 
 from mcucompress.errors import McuError
 from mcucompress.targets.board import Board
+from mcucompress.targets.count_region import count_region
 from mcucompress.targets.plugin import plugin_path
-from mcucompress.targets.tools import run_tool, symbol_addresses
-
-MARKERS = ("mcc_bench_begin", "mcc_bench_end")
+from mcucompress.targets.tools import run_tool
 EXIT_MEANING = {1: "outputs differ from the expected bytes", 2: "the model's invoke returned an error",
                 3: "the firmware faulted"}
 
@@ -21,6 +20,7 @@ EXIT_MEANING = {1: "outputs differ from the expected bytes", 2: "the model's inv
 class QemuRun:
     outputs: tuple[bytes, ...]           # one per test vector, as the target printed them
     instructions: tuple[int, ...]        # executed instructions per inference
+    exact_invoke: bool                   # counts cover exactly <prefix>_invoke, no harness code
     stack_used: int | None
     exit_status: int
     console: str
@@ -50,13 +50,12 @@ def parse_console(text: str) -> tuple[list[bytes], int | None]:
     return [outputs[i] for i in sorted(outputs)], stack
 
 
-def run_on_qemu(elf: Path, board: Board, timeout: float = 300) -> QemuRun:
+def run_on_qemu(elf: Path, board: Board, prefix: str, timeout: float = 300) -> QemuRun:
     elf = Path(elf)
-    markers = symbol_addresses(elf, MARKERS)
+    begin, end, exact = count_region(elf, prefix)
     with tempfile.TemporaryDirectory(prefix="mcc-icount-") as tmp:
         counts_file = Path(tmp) / "counts.txt"
-        plugin_args = (f"{plugin_path()},begin={markers['mcc_bench_begin']:#x},"
-                       f"end={markers['mcc_bench_end']:#x},out={counts_file}")
+        plugin_args = f"{plugin_path()},begin={begin:#x},end={end:#x},out={counts_file}"
         result = run_tool(qemu_command(elf, board, plugin_args), timeout=timeout)
         counts = counts_file.read_text().split("\n") if counts_file.is_file() else []
     console = result.stdout + result.stderr   # QEMU 7.2 prints semihosting output on stderr
@@ -66,4 +65,4 @@ def run_on_qemu(elf: Path, board: Board, timeout: float = 300) -> QemuRun:
         raise McuError(f"run on {board.name} failed: {meaning} {detail[0]}".strip())
     outputs, stack = parse_console(console)
     instructions = tuple(int(line.split()[1]) for line in counts if line.startswith("pass "))
-    return QemuRun(tuple(outputs), instructions, stack, result.returncode, console)
+    return QemuRun(tuple(outputs), instructions, exact, stack, result.returncode, console)

@@ -26,7 +26,8 @@ class RunReport:
     board: Board
     prefix: str
     samples: int
-    instructions: tuple[int, ...]
+    instructions: tuple[int, ...]      # per inference
+    exact_invoke: bool                 # counts are exactly one <prefix>_invoke() each
     footprint: Footprint
     checks: dict[str, bool] = field(default_factory=dict)   # name -> identical to the target
     elf: Path | None = None
@@ -43,6 +44,7 @@ class RunReport:
             "board": self.board.name, "cpu": self.board.cpu, "model": self.prefix,
             "samples": self.samples,
             "instructions_per_inference": list(self.instructions),
+            "instructions_counted": "one invoke exactly" if self.exact_invoke else "between harness markers",
             "flash_bytes": fp.flash_bytes, "ram_bytes": fp.ram_bytes,
             "static_ram_bytes": fp.static_ram_bytes, "stack_used_bytes": fp.stack_used,
             "stack_computed_bytes": fp.stack_computed,
@@ -87,7 +89,7 @@ def run_model(export_dir, board_name: str, data=None, samples: int = 2) -> RunRe
             raise McuError(f"{error} (this includes {vector_bytes:,} B of test vectors for {len(inputs)} "
                            "samples; try fewer --samples)") from None
         raise
-    result = run_on_qemu(elf, board)
+    result = run_on_qemu(elf, board, manifest.prefix)
     footprint = footprint.with_stack(result.stack_used) if result.stack_used is not None else footprint
     check_stack(footprint, board)
     target = np.frombuffer(b"".join(result.outputs), dtype=np.int8).reshape(len(result.outputs), -1)
@@ -101,5 +103,6 @@ def run_model(export_dir, board_name: str, data=None, samples: int = 2) -> RunRe
     if interpreter is not None:
         name, outputs = interpreter
         checks[name] = bool(np.array_equal(target, outputs))
-    return RunReport(board, manifest.prefix, len(inputs), result.instructions, footprint, checks, elf,
+    return RunReport(board, manifest.prefix, len(inputs), result.instructions, result.exact_invoke,
+                     footprint, checks, elf,
                      inputs, target)

@@ -12,6 +12,7 @@ DEBIAN_PACKAGE = {
     "arm-none-eabi-gcc": "gcc-arm-none-eabi",
     "arm-none-eabi-size": "binutils-arm-none-eabi",
     "arm-none-eabi-nm": "binutils-arm-none-eabi",
+    "arm-none-eabi-objdump": "binutils-arm-none-eabi",
     "qemu-system-arm": "qemu-system-arm",
     "cmake": "cmake",
     "ninja": "ninja-build",

@@ -28,9 +28,11 @@ extern const int mcc_vector_has_expected;
 /* The model behind one call (mcc_model_glue.c, written by mcucompress from the model's API). */
 int mcc_glue_invoke(const int8_t *input, int8_t *output);
 
-/* Markers around each inference; the instruction counter counts from one to the other. */
+/* Markers around each inference (the instruction counter's fallback when it cannot locate the
+ * model's own entry and return address), and the variable they write. */
 void mcc_bench_begin(void);
 void mcc_bench_end(void);
+extern volatile uint32_t mcc_bench_marker;
 
 /* Platform: one line of text out, a final status, and the stack high-water mark (0 if unknown). */
 void mcc_platform_write(const char *text);
