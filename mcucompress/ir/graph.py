@@ -26,6 +26,15 @@ Op kinds and their attributes:
   concat            inputs (x1, x2, ...)   axis
   relu / relu6      inputs (x,)            (only where no producer could absorb them)
   batch_norm        inputs (x, gamma, beta, mean, var)  epsilon   (float graphs only; folded away)
+
+Binary / ternary op kinds (arithmetic in binary/params.py). "bits" tensors hold packed signs as
+int8 arena bytes, shape (1, ..., 4 * ceil(C / 32)); their weights are constant uint32 words and
+their thresholds constant int32 (one per output channel):
+
+  binarize                inputs (x,)           threshold (int8 x -> bits: x >= threshold)
+  unpack_bits             inputs (bits,)        (bits -> int8 +1/-1, scale 1, zero point 0)
+  binary_fully_connected  inputs (bits, w, thr) in_features, weights "binary"|"ternary", popcount
+  binary_conv2d           inputs (bits, w, thr) in_channels, stride, padding, weights, popcount
 """
 
 from __future__ import annotations
