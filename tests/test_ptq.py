@@ -102,8 +102,9 @@ def test_digits_int8_accuracy_within_half_a_point_of_float(digits, digits_model)
     assert abs(int8_acc - float_acc) <= 0.005, f"float {float_acc:.4f} vs int8 {int8_acc:.4f}"
 
 
-def test_scales_and_weights_match_the_tflite_converter(digits, digits_model):
-    """The real TFLiteConverter, fed the same calibration samples, picks the same parameters."""
+def test_same_parameters_and_outputs_as_tflite_converter_and_tflm(digits, digits_model):
+    """The real TFLiteConverter, fed the same calibration samples, picks the same parameters, so
+    our graph run by run_int8 and its .tflite run by TFLite Micro give the same bytes."""
     tf = pytest.importorskip("tensorflow")
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
@@ -114,7 +115,8 @@ def test_scales_and_weights_match_the_tflite_converter(digits, digits_model):
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     converter.inference_input_type = tf.int8
     converter.inference_output_type = tf.int8
-    interp = Interpreter(model_content=converter.convert(),
+    blob = converter.convert()
+    interp = Interpreter(model_content=blob,
                          experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
     details = {t["index"]: t for t in interp.get_tensor_details()}
     # Keras 3's Flatten makes the converter compute the shape at run time (SHAPE, STRIDED_SLICE,
@@ -142,9 +144,20 @@ def test_scales_and_weights_match_the_tflite_converter(digits, digits_model):
         if op.kind in ("conv2d", "depthwise_conv2d", "fully_connected"):  # all per-channel today
             scale, zp = quant(their["inputs"][1])
             np.testing.assert_allclose(ours.tensor(op.inputs[1]).quant.scales(), scale, rtol=1e-6)
-            their_w = interp.get_tensor(their["inputs"][1])
-            # same int8 weights, up to the odd float rounding tie
-            assert np.mean(ours.tensor(op.inputs[1]).data == their_w) > 0.99
+            np.testing.assert_array_equal(ours.tensor(op.inputs[1]).data, interp.get_tensor(their["inputs"][1]))
+            np.testing.assert_array_equal(ours.tensor(op.inputs[2]).data, interp.get_tensor(their["inputs"][2]))
+
+    pytest.importorskip("mcucompress.reference.int8")
+    from tflite_micro.python.tflite_micro import runtime
+
+    tflm = runtime.Interpreter.from_bytes(blob)
+    x_q = quantize_input(digits[2][:150], ours.tensor(ours.inputs[0]).quant)
+    theirs_out = []
+    for sample in x_q:
+        tflm.set_input(sample[None], 0)
+        tflm.invoke()
+        theirs_out.append(tflm.get_output(0).copy())
+    np.testing.assert_array_equal(_run_int8_batch(ours, x_q), np.concatenate(theirs_out))
 
 
 def test_tied_and_fixed_quantization():
