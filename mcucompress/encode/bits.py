@@ -1,12 +1,15 @@
-"""Bit packing shared by the encodings: the C decoders read stream bit i as
-``(bytes[i >> 3] >> (i & 7)) & 1``, i.e. bytes filled from their least significant bit."""
+"""Bit packing shared by the encodings. Codebook indices are read as stream bit i =
+``(bytes[i >> 3] >> (i & 7)) & 1`` (bytes filled from their least significant bit, bitorder
+"little"); Huffman streams as ``(bytes[i >> 3] >> (7 - (i & 7))) & 1`` (bitorder "big"), so the
+decoder can load the next bits of a code into the top of a register byte by byte."""
 
 from __future__ import annotations
 
 import numpy as np
 
 
-def pack_lsb_first(values: np.ndarray, widths: np.ndarray | int, msb_first: bool = False) -> tuple[np.ndarray, int]:
+def pack_bits(values: np.ndarray, widths: np.ndarray | int, msb_first: bool = False,
+                   bitorder: str = "little") -> tuple[np.ndarray, int]:
     """Concatenate ``values[k]`` written in ``widths[k]`` bits into a byte stream.
 
     Each value's bits go least significant first (indices) or, with ``msb_first``, most
@@ -22,9 +25,9 @@ def pack_lsb_first(values: np.ndarray, widths: np.ndarray | int, msb_first: bool
     bits = (values[:, None] >> np.maximum(shift, 0)) & 1
     keep = j < widths[:, None]
     stream = bits[keep].astype(np.uint8)
-    return np.packbits(stream, bitorder="little"), int(stream.size)
+    return np.packbits(stream, bitorder=bitorder), int(stream.size)
 
 
-def unpack_bits(data: np.ndarray, num_bits: int) -> np.ndarray:
+def unpack_bits(data: np.ndarray, num_bits: int, bitorder: str = "little") -> np.ndarray:
     """The stream's bits (0/1 uint8) in reading order."""
-    return np.unpackbits(np.asarray(data, dtype=np.uint8), bitorder="little")[:num_bits]
+    return np.unpackbits(np.asarray(data, dtype=np.uint8), bitorder=bitorder)[:num_bits]

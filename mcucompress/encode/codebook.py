@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mcucompress.encode.bits import pack_lsb_first, unpack_bits
+from mcucompress.encode.bits import pack_bits, unpack_bits
 
 DESCRIPTOR_BYTES = 16  # mcc_codebook_s8 on a 32-bit target: 2 pointers + 2 int32
 
@@ -40,7 +40,7 @@ def encode_codebook(w: np.ndarray) -> Codebook:
     codebook = np.zeros(1 << bits, dtype=np.int8)  # padded so every index is in bounds
     codebook[:values.size] = values
     indices = np.searchsorted(values, w.ravel())
-    packed, _ = pack_lsb_first(indices, bits)
+    packed, _ = pack_bits(indices, bits)
     return Codebook(int(units), int(depth), bits, codebook, packed)
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mcucompress.encode.bits import pack_lsb_first, unpack_bits
+from mcucompress.encode.bits import pack_bits, unpack_bits
 from mcucompress.errors import McuError
 
 MAX_LEN = 12           # default code length limit (the C decoder accepts up to 15)
@@ -117,7 +117,7 @@ def _encode_stream(tables_and_symbols: list[tuple[HuffmanTable, np.ndarray]], or
         idx = np.searchsorted(alphabet, symbols)
         codes[where] = pairs[idx, 0]
         widths[where] = pairs[idx, 1]
-    return pack_lsb_first(codes, widths, msb_first=True)
+    return pack_bits(codes, widths, msb_first=True, bitorder="big")
 
 
 def encode_dense(w: np.ndarray, max_len: int = MAX_LEN) -> HuffmanWeights:
@@ -171,7 +171,7 @@ def _decode_symbols(stream: np.ndarray, pos: int, table: HuffmanTable) -> tuple[
 
 def decode(hw: HuffmanWeights, zero: int) -> np.ndarray:
     """The dense matrix back (a Python mirror of the C decoder, for tests)."""
-    stream = unpack_bits(hw.bits, hw.num_bits)
+    stream = unpack_bits(hw.bits, hw.num_bits, bitorder="big")
     w = np.full((hw.units, hw.depth), zero, dtype=np.int8)
     pos = 0
     for u in range(hw.units):

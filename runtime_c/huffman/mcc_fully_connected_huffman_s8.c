@@ -1,36 +1,56 @@
 /* mcc_fully_connected_huffman_s8 - int8 fully connected layer with Huffman-coded weights.
  *
- * The weights are decoded while computing, one code at a time, with the canonical code's
- * (counts, symbols) tables: a few registers of state and no scratch buffer. Safety: the tables
- * are checked once per call (counts add up to num_symbols, so a decoded index is always inside
- * symbols, and the code is not over-subscribed), every bit read is checked against num_bits, every column against depth, and each
- * row ends after at most depth + 1 run codes, so malformed data returns MCC_ERROR_ARGUMENT. */
+ * The weights are decoded while computing, one code at a time: no scratch buffer. Per call the
+ * canonical (counts, symbols) tables are turned into per-length limits on the stack (2 x 128
+ * bytes for the two tables); a 32-bit bit buffer holds the next stream bits at its top, and a
+ * code's length is found by comparing its top 16 bits with those limits (canonical codes,
+ * left-justified, grow with their length).
+ *
+ * Safety: the tables are checked (counts add up to num_symbols and are not over-subscribed, so a
+ * decoded index is always inside symbols; symbols lie in range), no code may run past num_bits,
+ * every column is checked against depth, and a row ends after at most depth + 1 run codes, so
+ * malformed data returns MCC_ERROR_ARGUMENT and never reads or writes out of bounds. */
 #include "mcc.h"
 #include "mcc_nn.h"
 
 typedef struct {
-    const uint8_t *bits;
-    uint32_t pos;
-    uint32_t end;
+    int32_t limit[MCC_HUFFMAN_MAX_BITS + 1];  /* (first code past length l) << (16 - l) */
+    int32_t offset[MCC_HUFFMAN_MAX_BITS + 1]; /* symbols index of length l's codes - first code */
+    const int16_t *symbols;
+    int32_t max_len;
+} mcc_nn_huffman_decoder;
+
+typedef struct {
+    const uint8_t *bytes;
+    uint32_t next_byte;
+    uint32_t num_bytes;
+    uint32_t buffer;   /* unread bits, first one at bit 31 */
+    int32_t buffered;  /* valid bits in buffer */
+    int32_t remaining; /* bits of the stream not yet consumed */
 } mcc_nn_bit_reader;
 
-/* 0 when the table is a usable canonical code whose symbols lie in [lo, hi]: counts add up to
- * num_symbols and no length has more codes than remain free (not over-subscribed), which keeps
- * the decoder's code arithmetic below 2^16. */
-static int mcc_nn_huffman_check(const mcc_huffman_table *t, int32_t lo, int32_t hi)
+/* 0 when t is a usable canonical code with symbols in [lo, hi]; fills d. */
+static int mcc_nn_huffman_prepare(const mcc_huffman_table *t, int32_t lo, int32_t hi,
+                                  mcc_nn_huffman_decoder *d)
 {
-    int32_t len, i, total = 0, left = 1;
+    int32_t len, i, first = 0, index = 0, left = 1;
     if (t->max_len < 1 || t->max_len > MCC_HUFFMAN_MAX_BITS || t->num_symbols < 1) {
         return -1;
     }
-    for (len = 0; len < t->max_len; ++len) {
-        left = 2 * left - t->counts[len];
-        if (left < 0) {
+    d->limit[0] = 0;
+    d->offset[0] = 0;
+    for (len = 1; len <= t->max_len; ++len) {
+        const int32_t count = t->counts[len - 1];
+        left = 2 * left - count;
+        if (left < 0) { /* over-subscribed: more codes than fit this length */
             return -1;
         }
-        total += t->counts[len];
+        d->offset[len] = index - first;
+        d->limit[len] = (first + count) << (16 - len);
+        index += count;
+        first = (first + count) << 1;
     }
-    if (total != t->num_symbols) {
+    if (index != t->num_symbols) {
         return -1;
     }
     for (i = 0; i < t->num_symbols; ++i) {
@@ -38,31 +58,35 @@ static int mcc_nn_huffman_check(const mcc_huffman_table *t, int32_t lo, int32_t 
             return -1;
         }
     }
+    d->symbols = t->symbols;
+    d->max_len = t->max_len;
     return 0;
 }
 
-/* Decodes one symbol into *symbol; -1 when the stream ends or holds no valid code. */
-MCC_INLINE int mcc_nn_huffman_decode(mcc_nn_bit_reader *r, const mcc_huffman_table *t,
+/* Decodes one symbol into *symbol; -1 when no valid code ends within the stream. */
+MCC_INLINE int mcc_nn_huffman_decode(mcc_nn_bit_reader *r, const mcc_nn_huffman_decoder *d,
                                      int32_t *symbol)
 {
-    int32_t code = 0, first = 0, index = 0, len;
-    for (len = 0; len < t->max_len; ++len) {
-        int32_t count;
-        if (r->pos >= r->end) {
-            return -1;
-        }
-        code |= (r->bits[r->pos >> 3] >> (r->pos & 7u)) & 1;
-        ++r->pos;
-        count = t->counts[len];
-        if (code - first < count) {
-            *symbol = t->symbols[index + code - first];
-            return 0;
-        }
-        index += count;
-        first = (first + count) << 1;
-        code <<= 1;
+    int32_t len = 1;
+    int32_t window;
+    while (r->buffered <= 24 && r->next_byte < r->num_bytes) {
+        r->buffer |= (uint32_t)r->bytes[r->next_byte++] << (24 - r->buffered);
+        r->buffered += 8;
     }
-    return -1;
+    window = (int32_t)(r->buffer >> 16);
+    while (len <= d->max_len && window >= d->limit[len]) {
+        ++len;
+    }
+    /* len <= remaining also means len <= buffered: all bytes are loaded once fewer than 25
+     * bits are buffered. */
+    if (len > d->max_len || len > r->remaining) {
+        return -1;
+    }
+    *symbol = d->symbols[d->offset[len] + (window >> (16 - len))];
+    r->buffer <<= len;
+    r->buffered -= len;
+    r->remaining -= len;
+    return 0;
 }
 
 mcc_status mcc_fully_connected_huffman_s8(const mcc_fc_params *params, const mcc_quant *quant,
@@ -77,20 +101,24 @@ mcc_status mcc_fully_connected_huffman_s8(const mcc_fc_params *params, const mcc
     const int32_t input_offset = params->input_offset;
     const int32_t filter_offset = params->filter_offset;
     const int sparse = filter->runs.num_symbols != 0;
+    mcc_nn_huffman_decoder values, runs;
     int32_t b, u, d;
 
     if (output_dims->c != units || depth <= 0 || filter->num_bits < 0 ||
         (int64_t)input_dims->h * input_dims->w * input_dims->c != depth ||
-        mcc_nn_huffman_check(&filter->values, -128, 127) != 0 ||
-        (sparse && mcc_nn_huffman_check(&filter->runs, -1, depth - 1) != 0)) {
+        mcc_nn_huffman_prepare(&filter->values, -128, 127, &values) != 0 ||
+        (sparse && mcc_nn_huffman_prepare(&filter->runs, -1, depth - 1, &runs) != 0)) {
         return MCC_ERROR_ARGUMENT;
     }
     for (b = 0; b < batches; ++b) {
         const int8_t *row = input + (int64_t)b * depth;
         mcc_nn_bit_reader reader;
-        reader.bits = filter->bits;
-        reader.pos = 0;
-        reader.end = (uint32_t)filter->num_bits;
+        reader.bytes = filter->bits;
+        reader.next_byte = 0;
+        reader.num_bytes = ((uint32_t)filter->num_bits + 7u) / 8u;
+        reader.buffer = 0;
+        reader.buffered = 0;
+        reader.remaining = filter->num_bits;
         for (u = 0; u < units; ++u) {
             const int32_t q = quant->per_channel ? u : 0;
             int32_t acc = 0;
@@ -99,22 +127,21 @@ mcc_status mcc_fully_connected_huffman_s8(const mcc_fc_params *params, const mcc
                 int32_t col = -1;
                 int32_t run;
                 for (;;) { /* each pass moves col on by at least one, checked below depth */
-                    if (mcc_nn_huffman_decode(&reader, &filter->runs, &run) != 0) {
+                    if (mcc_nn_huffman_decode(&reader, &runs, &run) != 0) {
                         return MCC_ERROR_ARGUMENT;
                     }
                     if (run < 0) {
                         break; /* end of row */
                     }
                     col += run + 1;
-                    if (col >= depth ||
-                        mcc_nn_huffman_decode(&reader, &filter->values, &value) != 0) {
+                    if (col >= depth || mcc_nn_huffman_decode(&reader, &values, &value) != 0) {
                         return MCC_ERROR_ARGUMENT;
                     }
                     acc += (row[col] + input_offset) * (value + filter_offset);
                 }
             } else {
                 for (d = 0; d < depth; ++d) {
-                    if (mcc_nn_huffman_decode(&reader, &filter->values, &value) != 0) {
+                    if (mcc_nn_huffman_decode(&reader, &values, &value) != 0) {
                         return MCC_ERROR_ARGUMENT;
                     }
                     acc += (row[d] + input_offset) * (value + filter_offset);
