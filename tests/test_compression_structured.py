@@ -85,3 +85,16 @@ def test_output_layer_cannot_be_shrunk():
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="a"), keras.layers.Dense(2, name="b")])
     with pytest.raises(McuError, match="cannot be shrunk"):
         structured_prune(model, None, layers=["b"])
+
+
+def test_layers_feeding_a_residual_add_are_left_alone():
+    inputs = keras.Input((8, 8, 4))
+    a = keras.layers.Conv2D(4, 3, padding="same", name="a")(inputs)
+    b = keras.layers.Conv2D(6, 3, padding="same", activation="relu", name="b")(a)
+    c = keras.layers.Conv2D(4, 1, name="c")(b)
+    added = keras.layers.Add()([a, c])
+    pooled = keras.layers.GlobalAveragePooling2D()(added)
+    model = keras.Model(inputs, keras.layers.Dense(3, name="out")(pooled))
+    assert shrinkable_layers(model) == ["b"]
+    smaller = structured_prune(model, None, 0.5)
+    assert smaller.get_layer("b").filters == 3 and smaller.get_layer("c").kernel.shape == (1, 1, 3, 4)

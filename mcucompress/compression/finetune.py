@@ -26,7 +26,7 @@ from keras.src.losses.loss import scale_loss_for_distribution
 
 from mcucompress.compression.data import TrainData
 from mcucompress.compression.layers import kernel_of
-from mcucompress.compression.rewrite import clone_with_weights, graph_of
+from mcucompress.compression.rewrite import clone_with_weights, graph_nodes, graph_of
 from mcucompress.errors import McuError
 
 
@@ -60,12 +60,13 @@ def logits_function(model):
     are evaluated up to the softmax input; any other model is taken to output logits already."""
     graph = graph_of(model)
     out_id = id(graph.outputs[0])
-    last, node = next((layer, node) for layer in graph.layers for node in layer._inbound_nodes
-                      if any(id(t) == out_id for t in node.outputs))
+    node = next(node for node in graph_nodes(graph) if any(id(t) == out_id for t in node.outputs))
+    last = node.operation
     ends_in_softmax = isinstance(last, keras.layers.Softmax) or (
         isinstance(last, keras.layers.Activation) and _is_softmax(last.activation))
     if ends_in_softmax or (isinstance(last, keras.layers.Dense) and _is_softmax(last.activation)):
-        body = keras.Model(graph.inputs, node.input_tensors[0])
+        inputs = graph.inputs[0] if len(graph.inputs) == 1 else graph.inputs
+        body = keras.Model(inputs, node.input_tensors[0])
         if ends_in_softmax:
             return lambda x, training: body(x, training=training)
 

@@ -96,17 +96,20 @@ def consumers(model) -> dict[str, list]:
         return {a.name: ([b] if b is not None else []) for a, b in zip(layers, layers[1:] + [None])}
     graph = graph_of(model)
     producer_of = {}
-    for layer in graph.layers:
-        for node in layer._inbound_nodes:
-            for tensor in node.outputs:
-                producer_of[id(tensor)] = layer
+    for node in graph_nodes(graph):
+        for tensor in node.outputs:
+            producer_of[id(tensor)] = node.operation
     result = {layer.name: [] for layer in graph.layers}
-    for layer in graph.layers:
-        for node in layer._inbound_nodes:
-            for tensor in node.input_tensors:
-                if id(tensor) in producer_of:
-                    result[producer_of[id(tensor)].name].append(layer)
+    for node in graph_nodes(graph):
+        for tensor in node.input_tensors:
+            if id(tensor) in producer_of:
+                result[producer_of[id(tensor)].name].append(node.operation)
     return result
+
+
+def graph_nodes(graph) -> list:
+    """The call nodes of this Functional graph only (a layer may also be called elsewhere)."""
+    return [node for nodes in graph._nodes_by_depth.values() for node in nodes if node.operation is not None]
 
 
 def is_output_layer(model, layer) -> bool:
@@ -114,7 +117,7 @@ def is_output_layer(model, layer) -> bool:
         return layer is model.layers[-1]
     graph = graph_of(model)
     output_ids = {id(t) for t in graph.outputs}
-    return any(id(t) in output_ids for node in layer._inbound_nodes for t in node.outputs)
+    return any(id(t) in output_ids for node in graph_nodes(graph) if node.operation is layer for t in node.outputs)
 
 
 def clone_with_weights(model):

@@ -14,7 +14,7 @@ import numpy as np
 from keras import ops
 
 from mcucompress.compression.finetune import fine_tune
-from mcucompress.compression.rewrite import Replacement, consumers, graph_of, is_output_layer, rebuild
+from mcucompress.compression.rewrite import Replacement, consumers, graph_nodes, graph_of, is_output_layer, rebuild
 from mcucompress.errors import McuError
 
 _SHRINKABLE = (keras.layers.Dense, keras.layers.Conv1D, keras.layers.Conv2D)
@@ -69,7 +69,9 @@ def channel_scores(model, name, criterion="l1", x=None) -> np.ndarray:
     if criterion == "activation":
         if x is None:
             raise McuError("structured pruning by activation needs data")
-        probe = keras.Model(graph_of(model).inputs, layer.output)
+        graph = graph_of(model)
+        output = next(node.outputs[0] for node in graph_nodes(graph) if node.operation is layer)
+        probe = keras.Model(graph.inputs[0] if len(graph.inputs) == 1 else graph.inputs, output)
         out = probe.predict(x, batch_size=256, verbose=0)
         return np.abs(out).reshape(-1, out.shape[-1]).mean(axis=0)
     raise McuError(f"structured pruning criterion must be 'l1' or 'activation', got {criterion!r}")

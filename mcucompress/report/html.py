@@ -60,12 +60,18 @@ def sparsity_plot(report) -> str:
 
 
 def tradeoff_plot(points) -> str:
+    """Points with the same 'series' are joined by a line (a sweep); others are plain markers."""
     figure, axis = plt.subplots(figsize=(7, 3.5))
-    sizes = [p["storage_bytes"] / 1024 for p in points]
-    accuracies = [100 * p["accuracy"] for p in points]
-    axis.plot(sizes, accuracies, "o-")
-    for size, acc, point in zip(sizes, accuracies, points):
-        axis.annotate(point["label"], (size, acc), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    series = {}
+    for point in sorted(points, key=lambda p: p["storage_bytes"]):
+        series.setdefault(point.get("series"), []).append(point)
+    for name, members in series.items():
+        sizes = [p["storage_bytes"] / 1024 for p in members]
+        accuracies = [100 * p["accuracy"] for p in members]
+        axis.plot(sizes, accuracies, "o-" if name else "s", label=name or "single passes")
+        for size, acc, point in zip(sizes, accuracies, members):
+            axis.annotate(point["label"], (size, acc), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    axis.legend(fontsize=8)
     axis.set_xscale("log")
     axis.set_xlabel("estimated weight storage (KiB)")
     axis.set_ylabel("accuracy (%)")
