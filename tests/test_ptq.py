@@ -232,3 +232,19 @@ def test_resnet8_int8_agrees_with_float(mlperf_dir):
     float_top1 = run_float(graph, x).argmax(-1)
     int8_top1 = _run_int8_batch(quantized, quantize_input(x, quantized.tensor(quantized.inputs[0]).quant)).argmax(-1)
     assert np.mean(float_top1 == int8_top1) >= 0.9
+
+
+def test_every_supported_layer_quantizes_and_tracks_float():
+    pytest.importorskip("mcucompress.reference.int8")
+    from test_keras_import import _every_layer_model
+
+    graph = load_keras(_every_layer_model())
+    rng = np.random.default_rng(0)
+    quantized = quantize_graph(graph, rng.normal(0, 1, (200, 13, 11, 3)))
+    assert {op.kind for op in quantized.ops} >= {"pad", "conv2d", "depthwise_conv2d", "add", "max_pool2d", "concat",
+                                                 "avg_pool2d", "mean", "reshape", "fully_connected", "softmax"}
+    x = rng.normal(0, 1, (40, 13, 11, 3)).astype(np.float32)
+    out = _run_int8_batch(quantized, quantize_input(x, quantized.tensor(quantized.inputs[0]).quant))
+    q = quantized.tensor(quantized.outputs[0]).quant
+    probabilities = (out.astype(np.float32) - q.zero_point[0]) * q.scale[0]
+    np.testing.assert_allclose(probabilities, run_float(graph, x), atol=0.02)
