@@ -1,0 +1,37 @@
+"""The decoders survive malformed encodings: the fuzz harness under AddressSanitizer and
+UndefinedBehaviorSanitizer, driven by gcc and random mutations of valid seeds, and (when clang
+is installed) a short libFuzzer run of scripts/fuzz_decoders.sh."""
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from fuzz_seeds import write_seeds
+
+ROOT = Path(__file__).resolve().parent.parent
+KERNELS = ["runtime_c/sparse/mcc_fully_connected_csr_s8.c", "runtime_c/codebook/mcc_fully_connected_codebook_s8.c",
+           "runtime_c/huffman/mcc_fully_connected_huffman_s8.c"]
+
+
+def test_mutated_encodings_never_go_out_of_bounds(tmp_path):
+    exe = tmp_path / "mutate"
+    subprocess.run(["gcc", "-std=c99", "-g", "-O1", "-Wall", "-Wextra", "-Werror", "-fsanitize=address,undefined",
+                    "-fno-sanitize-recover=undefined", f"-I{ROOT / 'runtime_c/include'}",
+                    str(ROOT / "fuzz/fuzz_decoders.c"), str(ROOT / "fuzz/mutate_main.c"),
+                    *[str(ROOT / k) for k in KERNELS], "-o", str(exe)], check=True)
+    seeds = write_seeds(tmp_path / "seeds")
+    result = subprocess.run([str(exe), "800", *map(str, seeds)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"ran {len(seeds) * 801} inputs" in result.stdout
+
+
+@pytest.mark.skipif(shutil.which("clang") is None, reason="needs clang (libFuzzer)")
+def test_libfuzzer_smoke_run(tmp_path):
+    env = {**os.environ, "FUZZ_OUT": str(tmp_path)}
+    result = subprocess.run(["bash", str(ROOT / "scripts/fuzz_decoders.sh"), "20000"], capture_output=True,
+                            text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Done 20000 runs" in result.stderr
