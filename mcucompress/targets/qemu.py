@@ -12,6 +12,7 @@ from mcucompress.targets.board import Board
 from mcucompress.targets.count_region import count_region
 from mcucompress.targets.plugin import plugin_path
 from mcucompress.targets.tools import run_tool
+
 EXIT_MEANING = {1: "outputs differ from the expected bytes", 2: "the model's invoke returned an error",
                 3: "the firmware faulted"}
 

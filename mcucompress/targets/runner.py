@@ -104,5 +104,4 @@ def run_model(export_dir, board_name: str, data=None, samples: int = 2) -> RunRe
         name, outputs = interpreter
         checks[name] = bool(np.array_equal(target, outputs))
     return RunReport(board, manifest.prefix, len(inputs), result.instructions, result.exact_invoke,
-                     footprint, checks, elf,
-                     inputs, target)
+                     footprint, checks, elf, inputs, target)
