@@ -163,6 +163,9 @@ def test_non_model_files_are_one_line_errors(tmp_path):
     with pytest.raises(McuError) as error:
         load_keras(tmp_path / "missing.h5")
     assert "not found" in _one_line(error)
+    with pytest.raises(McuError) as error:
+        load_keras(tmp_path)
+    assert "directory" in _one_line(error)
 
 
 def test_unsupported_layer_names_layer_and_class():

@@ -40,6 +40,8 @@ def _quiet_tensorflow() -> None:
 
 def _load_model(path):
     path = Path(path)
+    if path.is_dir():
+        raise McuError(f"{path} is a directory (a SavedModel?); save the model as .keras or .h5")
     if not path.is_file():
         raise McuError(f"model file not found: {path}")
     if path.suffix.lower() not in KERAS_SUFFIXES:
