@@ -121,3 +121,21 @@ def test_mean_with_equal_input_and_output_quantization(small_models, tmp_path):
     x, y = graph.tensors[op.inputs[0]], graph.output_tensor(op)
     assert x.quant.scale == y.quant.scale and x.quant.zero_point == y.quant.zero_point
     _check_against_interpreters(path, count=10, seed=5)
+
+
+def test_dilated_convolutions_match_litert(small_models):
+    # The converter writes SPACE_TO_BATCH_ND -> conv -> BATCH_TO_SPACE_ND; the importer folds
+    # each chain into one dilated conv. tflite-micro (PyPI build) computes these chains wrongly
+    # (far from the float model), so LiteRT is the reference here.
+    path = small_models["dilated"]
+    graph = load_tflite(path)
+    convs = [op for op in graph.ops if op.kind in ("conv2d", "depthwise_conv2d")]
+    assert [op.attrs["dilation"] for op in convs] == [(2, 2), (2, 3), (3, 2)]
+    assert [op.attrs["padding"] for op in convs] == [(2, 2, 2, 2), (2, 2, 3, 3), (0, 0, 0, 0)]
+    litert, builtin = LiteRT(path), LiteRT(path, delegates=False)
+    for x in _random_inputs(graph, 10, seed=9):
+        np.testing.assert_array_equal(run_int8(graph, x, "litert"), litert(x))
+        # Built-in kernels round conv outputs once (ruy), tflm mode twice: at most 1 apart
+        # per conv, so the final bytes stay close.
+        diff = np.abs(run_int8(graph, x, "tflm").astype(int) - builtin(x).astype(int))
+        assert diff.max() <= 3

@@ -103,6 +103,21 @@ def branches(path: Path) -> Path:
     return _convert(k.Model(inp, out), (12, 12, 4), path)
 
 
+def dilated(path: Path) -> Path:
+    """Dilated convolutions: the converter emits SPACE_TO_BATCH_ND, conv, BATCH_TO_SPACE_ND."""
+    k = _keras()
+    _seed(5)
+    model = k.Sequential([
+        k.layers.Input((12, 11, 2)),
+        k.layers.Conv2D(4, 3, dilation_rate=2, padding="same"),
+        k.layers.DepthwiseConv2D(3, dilation_rate=(2, 3), padding="same", activation="relu"),
+        k.layers.Conv2D(3, (2, 3), dilation_rate=(3, 2), padding="valid"),
+        k.layers.Flatten(),
+        k.layers.Dense(3),
+    ])
+    return _convert(model, (12, 11, 2), path)
+
+
 def with_logistic(path: Path) -> Path:
     """A model with a LOGISTIC op, which mcucompress does not support."""
     k = _keras()
@@ -122,5 +137,6 @@ def all_models(folder: Path) -> dict[str, Path]:
         _BUILT["mlp_float_io"] = mlp(folder / "mlp_float_io.tflite", int8_io=False)
         _BUILT["cnn"] = cnn(folder / "cnn.tflite")
         _BUILT["branches"] = branches(folder / "branches.tflite")
+        _BUILT["dilated"] = dilated(folder / "dilated.tflite")
         _BUILT["logistic"] = with_logistic(folder / "logistic.tflite")
     return dict(_BUILT)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mcucompress.errors import McuError
+from mcucompress.importers.tflite_dilation import fold_dilated_convolutions
 from mcucompress.importers.tflite_flatbuffer import RawModel, RawTensor, read_tflite
 from mcucompress.importers.tflite_ops import Context, convert_op
 from mcucompress.ir.graph import Graph, Op, QuantParams, Tensor
@@ -42,7 +43,10 @@ def load_tflite_with_interface(path: str | Path) -> tuple[Graph, FloatInterface]
     ctx = Context(raw.tensors, names)
 
     ir_ops = []
-    for op in ops:
+    for op in fold_dilated_convolutions(ops, raw.tensors, ctx, set(outputs)):
+        if isinstance(op, Op):  # already folded into IR
+            ir_ops.append(op)
+            continue
         converted = convert_op(op, ctx)
         ir_ops.append(Op(converted.kind, f"op{op.index}_{converted.kind}", converted.inputs,
                          converted.outputs, converted.attrs))
