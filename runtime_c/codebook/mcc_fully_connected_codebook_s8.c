@@ -31,7 +31,9 @@ mcc_status mcc_fully_connected_codebook_s8(const mcc_fc_params *params, const mc
     mask = (1u << bits) - 1u;
     for (b = 0; b < batches; ++b) {
         const int8_t *row = input + (int64_t)b * depth;
-        uint32_t pos = 0; /* bit position of the next index */
+        const uint8_t *next = indices; /* next unread byte of the index stream */
+        uint32_t buffer = 0;           /* unread bits, the next index at the bottom */
+        int32_t buffered = 0;
         for (u = 0; u < units; ++u) {
             const int32_t q = quant->per_channel ? u : 0;
             int32_t acc = 0;
@@ -42,14 +44,14 @@ mcc_status mcc_fully_connected_codebook_s8(const mcc_fc_params *params, const mc
                 }
             } else {
                 for (d = 0; d < depth; ++d) {
-                    const uint32_t byte = pos >> 3;
-                    const uint32_t shift = pos & 7u;
-                    uint32_t index = (uint32_t)indices[byte] >> shift;
-                    if (shift + (uint32_t)bits > 8u) { /* the index continues in the next byte */
-                        index |= (uint32_t)indices[byte + 1] << (8u - shift);
+                    if (buffered < bits) { /* one byte always suffices: bits <= 8; the byte
+                                            * holds part of this index, so it is in bounds */
+                        buffer |= (uint32_t)*next++ << buffered;
+                        buffered += 8;
                     }
-                    pos += (uint32_t)bits;
-                    acc += (row[d] + input_offset) * (codebook[index & mask] + filter_offset);
+                    acc += (row[d] + input_offset) * (codebook[buffer & mask] + filter_offset);
+                    buffer >>= bits;
+                    buffered -= bits;
                 }
             }
             if (bias != 0) {

@@ -38,13 +38,36 @@ mcc_status mcc_fully_connected_csr_s8(const mcc_fc_params *params, const mcc_qua
                 return MCC_ERROR_ARGUMENT;
             }
             if (filter->gap_bits == 4) {
-                for (; k < end; ++k) {
-                    const uint32_t packed = gaps[k >> 1];
-                    col += 1u + ((k & 1) ? (packed >> 4) : (packed & 15u));
+                /* Rows need not start on a byte: a high nibble first, then whole bytes (two
+                 * entries per load), then a trailing low nibble. */
+                if ((k & 1) && k < end) {
+                    col += 1u + ((uint32_t)gaps[k >> 1] >> 4);
                     if (col >= (uint32_t)depth) {
                         return MCC_ERROR_ARGUMENT;
                     }
                     acc += (row[col] + input_offset) * (values[k] + filter_offset);
+                    ++k;
+                }
+                for (; k + 1 < end; k += 2) {
+                    const uint32_t packed = gaps[k >> 1];
+                    col += 1u + (packed & 15u);
+                    if (col >= (uint32_t)depth) {
+                        return MCC_ERROR_ARGUMENT;
+                    }
+                    acc += (row[col] + input_offset) * (values[k] + filter_offset);
+                    col += 1u + (packed >> 4);
+                    if (col >= (uint32_t)depth) {
+                        return MCC_ERROR_ARGUMENT;
+                    }
+                    acc += (row[col] + input_offset) * (values[k + 1] + filter_offset);
+                }
+                if (k < end) {
+                    col += 1u + ((uint32_t)gaps[k >> 1] & 15u);
+                    if (col >= (uint32_t)depth) {
+                        return MCC_ERROR_ARGUMENT;
+                    }
+                    acc += (row[col] + input_offset) * (values[k] + filter_offset);
+                    ++k;
                 }
             } else {
                 for (; k < end; ++k) {
