@@ -16,6 +16,8 @@ Op kinds and their attributes:
   conv2d            inputs (x, w, b|None)  stride (sh, sw), dilation (dh, dw), padding, activation
   depthwise_conv2d  inputs (x, w, b|None)  stride, dilation, padding, depth_multiplier, activation
   fully_connected   inputs (x, w, b|None)  activation (x is flattened to (1, in))
+                    [weight_encoding: "dense"|"csr4"|"csr8"|"codebook"|"huffman"|"huffman_sparse",
+                     how code generation stores w (lossless; see encode/choose.py)]
   max_pool2d        inputs (x,)            pool (ph, pw), stride, padding, activation
   avg_pool2d        inputs (x,)            pool (ph, pw), stride, padding, activation
   mean              inputs (x,)            axes (tuple), keepdims (bool)
