@@ -15,14 +15,14 @@ Notation used in the docstrings:
 Rounding modes, as measured against the real interpreters (scripts/check_reference.py):
 - "tflm": TFLM's reference kernels (tflite-micro's interpreter).
 - "litert": the default ``ai_edge_litert.interpreter.Interpreter``, which hands conv2d,
-  depthwise_conv2d, fully_connected and mean to its XNNPACK delegate. XNNPACK requantizes in float32
-  with ONE rounding (half to even): ``rint(float(acc) * float_scale[oc]) + output_offset``, see
-  ``ConvParams``; mean likewise (``MeanParams``). Every other op runs LiteRT's built-in
-  kernel, whose bytes equal "tflm" (softmax: the float lookup table, ``SoftmaxParams``).
-  Not modelled: LiteRT with delegates switched off, whose conv2d/fully_connected go through
-  ruy with the integer single rounding of ``fixedpoint`` "litert" (measured; see
-  docs/benchmarks/reference.md).
-The ``rounding`` field of conv/FC params says which of the two requantizations to use.
+  depthwise_conv2d, fully_connected and mean to its XNNPACK delegate. XNNPACK requantizes in
+  float32 with ONE rounding (half to even): ``rint(float(acc) * float_scale[oc]) +
+  output_offset``, see ``ConvParams``; mean likewise (``MeanParams``). Every other op runs
+  LiteRT's built-in kernel, whose bytes equal "tflm" (softmax: LiteRT's float lookup table,
+  ``SoftmaxParams``, which gave the same bytes as the fixed-point one in every test).
+  Not modelled: LiteRT with delegates switched off, whose conv2d/depthwise/fully_connected
+  round once in integer (ruy, ``fixedpoint`` "litert"); see docs/benchmarks/reference.md.
+The ``rounding`` field of conv/FC/mean params says which of the two requantizations to use.
 
 Derivation of the real multipliers follows TensorFlow Lite exactly: scales are float32 values
 widened to double before multiplying/dividing; ``quantize_multiplier`` mirrors QuantizeMultiplier.
