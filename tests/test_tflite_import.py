@@ -132,3 +132,25 @@ def test_corrupt_buffer_size_is_caught(mlperf_dir, tmp_path):
     path.write_bytes(bytes(builder.Output()))
     with pytest.raises(McuError, match="bytes but shape"):
         load_tflite(path)
+
+
+def test_damaged_files_raise_only_mcu_error(mlperf_dir, tmp_path):
+    # Random byte changes in the flatbuffer tables: the import either succeeds or raises
+    # McuError, never another exception (which the CLI would show as a traceback).
+    data = (mlperf_dir / "kws_ref_model.tflite").read_bytes()
+    rng = np.random.default_rng(1)
+    outcomes = {"loaded": 0, "rejected": 0}
+    for k in range(60):
+        damaged = bytearray(data)
+        for _ in range(int(rng.integers(1, 6))):
+            damaged[int(rng.integers(0, 1024))] = int(rng.integers(0, 256))
+        path = tmp_path / f"damaged{k}.tflite"
+        path.write_bytes(bytes(damaged))
+        try:
+            graph = load_tflite(path)
+            run_int8(graph, np.zeros(graph.tensors[graph.inputs[0]].shape, dtype=np.int8))
+            outcomes["loaded"] += 1
+        except McuError as error:
+            _one_line(error)
+            outcomes["rejected"] += 1
+    assert outcomes["rejected"] > 0
