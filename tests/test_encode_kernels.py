@@ -103,3 +103,22 @@ def test_every_encoding_on_cortex_m4_qemu(tmp_path):
     report = run_model(tree, "mps2-an386", samples=3)
     assert report.checks == {"host": True, "reference": True}
     assert all(n > 10_000 for n in report.instructions)
+
+
+def test_cli_export_optimize_and_info_table(tmp_path):
+    from click.testing import CliRunner
+
+    from mcucompress.cli import cli
+
+    graph = mlp(13, density=0.1, values=[-40, 9, 70])
+    tree = export(graph, tmp_path / "t", prefix="enc", optimize="speed")
+    manifest_layers = __import__("json").loads((tree / "manifest.json").read_text())["weight_encodings"]
+    assert {v["encoding"] for v in manifest_layers.values()} <= {"csr4", "csr8", "dense"}
+    result = CliRunner().invoke(cli, ["info", str(tree)], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "weight encodings" in result.output and "bits/weight" in result.output
+    for name, entry in manifest_layers.items():
+        assert name in result.output and entry["encoding"] in result.output
+    bad = CliRunner().invoke(cli, ["export", str(tmp_path / "missing.tflite"), "-o", str(tmp_path / "x"),
+                                   "--optimize", "smallest"])
+    assert bad.exit_code == 2 and "smallest" in bad.output
