@@ -12,7 +12,14 @@ import pytest
 from click.testing import CliRunner
 
 from mcucompress.cli import cli, main
+from mcucompress.errors import McuError
+from mcucompress.targets.board import load_board
+from mcucompress.targets.cross_build import build_firmware
+from mcucompress.targets.firmware import write_firmware_project
+from mcucompress.targets.manifest import read_manifest
+from mcucompress.targets.qemu import run_on_qemu
 from mcucompress.targets.runner import run_model
+from mcucompress.targets.vectors import random_inputs
 
 pytestmark = [
     pytest.mark.qemu,
@@ -100,3 +107,30 @@ def test_instruction_counts_are_exact(tmp_path, board):
     assert report.checks == {"host": True} and report.exact_invoke
     once = _straight_line_length(report.elf, "loop_invoke")
     assert report.instructions == (once, once + 2 * 5, once + 2 * 105, once + 2 * 255)
+
+
+def test_harness_reports_outputs_that_differ_from_the_expected(tiny_tree):
+    """The firmware checks itself (what a real board relies on): wrong expected bytes for the
+    second input give exit status 1 and FAIL, while the printed outputs stay the true ones."""
+    board = load_board("mps2-an386")
+    inputs = random_inputs(read_manifest(tiny_tree), 2)
+    wrong = tiny_numpy(inputs)
+    wrong[1, 0] ^= 1
+    project = write_firmware_project(tiny_tree, board, build=False, inputs=inputs, expected=wrong)
+    elf, _ = build_firmware(project, board, "tiny")
+    run = run_on_qemu(elf, board, "tiny")
+    assert run.exit_status == 1 and "mcc result FAIL" in run.console
+    assert run.outputs == tuple(row.tobytes() for row in tiny_numpy(inputs))
+
+
+def test_a_fault_on_the_target_is_a_one_line_error(tmp_path):
+    tree = tmp_path / "loop"
+    shutil.copytree(FIXTURE.parent / "loop_model", tree)
+    manifest = json.loads((tree / "manifest.json").read_text())
+    manifest["defines"] = {"LOOP_FAULT": 1}
+    (tree / "manifest.json").write_text(json.dumps(manifest))
+    board = load_board("mps2-an386")
+    project = write_firmware_project(tree, board, build=False)
+    elf, _ = build_firmware(project, board, "loop")
+    with pytest.raises(McuError, match="run on mps2-an386 failed: the firmware faulted"):
+        run_on_qemu(elf, board, "loop")
