@@ -49,7 +49,6 @@ def cluster_weights(model, data=None, clusters=32, *, layers=None, preserve_zero
     else:
         counts = {layer.name: clusters for layer in kernel_layers(model, layers)}
     assignments = {}
-    start = model
     for name, k in counts.items():
         if int(k) < 1:
             raise McuError(f"number of clusters must be at least 1, got {k} for layer {name!r}")

@@ -22,7 +22,6 @@ import keras
 import numpy as np
 import tensorflow as tf
 from keras import ops
-from keras.src.losses.loss import scale_loss_for_distribution
 
 from mcucompress.compression.data import TrainData
 from mcucompress.compression.layers import kernel_of
@@ -199,7 +198,8 @@ class Trainer(keras.Model):
             loss = distillation_loss(y, logits, teacher_logits, self.temperature, self.alpha)
             if self.student.losses:
                 loss = loss + ops.sum(self.student.losses)
-            scaled = scale_loss_for_distribution(loss)
+            # Gradients are summed over replicas; scale so the sum is the global-batch mean.
+            scaled = loss / tf.distribute.get_strategy().num_replicas_in_sync
         variables = self.student.trainable_weights
         grads = tape.gradient(scaled, variables)
         grads = [self._constrain_gradient(v, g) for v, g in zip(variables, grads)]
@@ -263,11 +263,6 @@ def fine_tune(model, data: TrainData | None, *, epochs=1, batch_size=128, learni
                     validation_data=(data.x_val, data.y_val), callbacks=list(callbacks),
                     verbose=verbose, shuffle=True)
     return trainer.finish()
-
-
-def train_from_scratch(model, data: TrainData, **kwargs):
-    """Train a freshly initialised model (the baselines and the distillation experiment)."""
-    return fine_tune(model, data, **kwargs)
 
 
 def accuracy(model, x, y, batch_size=512) -> float:

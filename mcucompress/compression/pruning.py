@@ -162,7 +162,7 @@ class _DynamicSurgery(keras.callbacks.Callback):
 
 
 def magnitude_prune(model, data=None, sparsity=0.9, *, layers=None, scope="layer", schedule="polynomial",
-                    epochs=2, batch_size=128, dynamic=False, margin=0.1, frequency=None, end_fraction=0.7,
+                    epochs=2, batch_size=128, dynamic=False, margin=0.1, frequency=None, end_fraction=0.5,
                     **fit_options):
     """Prune the smallest-magnitude kernel weights and fine-tune with the masks held.
 
