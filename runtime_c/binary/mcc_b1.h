@@ -65,28 +65,24 @@ MCC_INLINE int32_t mcc_b1_popcount_table(uint32_t x)
         (sum) = mcc_u_ ^ (c);                      \
     } while (0)
 
-/* Harley-Seal: popcount of (a[k] ^ w[k]) & m[k] over `words` words, 8 words per popcount.
- * m == NULL means no mask. */
+/* One packed word of a XOR w (masked by m for ternary weights). */
+#define MCC_B1_WORD(k) (m != 0 ? (mcc_b1_load(a + 4 * (k)) ^ w[k]) & m[k] : mcc_b1_load(a + 4 * (k)) ^ w[k])
+
+/* Harley-Seal: popcount of (a[k] ^ w[k]) & m[k] over `words` words (m == NULL: no mask). A tree
+ * of carry-save adders turns 8 words into bit vectors of weight 1, 2, 4 and 8, so only the
+ * eights vector is counted per block; the others are counted once at the end. */
 MCC_INLINE int32_t mcc_b1_row_csa(const int8_t *a, const uint32_t *w, const uint32_t *m,
                                   int32_t words)
 {
     uint32_t ones = 0, twos = 0, fours = 0, twos_a, twos_b, fours_a, fours_b, eights;
-    uint32_t x[8];
     int32_t total = 0;
     int32_t k = 0;
-    int32_t j;
     for (; k + 8 <= words; k += 8) {
-        for (j = 0; j < 8; ++j) {
-            x[j] = mcc_b1_load(a + 4 * (k + j)) ^ w[k + j];
-            if (m != 0) {
-                x[j] &= m[k + j];
-            }
-        }
-        MCC_B1_CSA(twos_a, ones, ones, x[0], x[1]);
-        MCC_B1_CSA(twos_b, ones, ones, x[2], x[3]);
+        MCC_B1_CSA(twos_a, ones, ones, MCC_B1_WORD(k), MCC_B1_WORD(k + 1));
+        MCC_B1_CSA(twos_b, ones, ones, MCC_B1_WORD(k + 2), MCC_B1_WORD(k + 3));
         MCC_B1_CSA(fours_a, twos, twos, twos_a, twos_b);
-        MCC_B1_CSA(twos_a, ones, ones, x[4], x[5]);
-        MCC_B1_CSA(twos_b, ones, ones, x[6], x[7]);
+        MCC_B1_CSA(twos_a, ones, ones, MCC_B1_WORD(k + 4), MCC_B1_WORD(k + 5));
+        MCC_B1_CSA(twos_b, ones, ones, MCC_B1_WORD(k + 6), MCC_B1_WORD(k + 7));
         MCC_B1_CSA(fours_b, twos, twos, twos_a, twos_b);
         MCC_B1_CSA(eights, fours, fours, fours_a, fours_b);
         total += mcc_b1_popcount_swar(eights);
@@ -94,8 +90,29 @@ MCC_INLINE int32_t mcc_b1_row_csa(const int8_t *a, const uint32_t *w, const uint
     total = 8 * total + 4 * mcc_b1_popcount_swar(fours) + 2 * mcc_b1_popcount_swar(twos) +
             mcc_b1_popcount_swar(ones);
     for (; k < words; ++k) {
-        uint32_t v = mcc_b1_load(a + 4 * k) ^ w[k];
-        total += mcc_b1_popcount_swar(m != 0 ? v & m[k] : v);
+        total += mcc_b1_popcount_swar(MCC_B1_WORD(k));
+    }
+    return total;
+}
+
+/* SWAR with the byte sums deferred: per word only the 2- and 4-bit stages run, byte counts
+ * (at most 8 each) accumulate for up to 31 words before one horizontal sum. */
+MCC_INLINE int32_t mcc_b1_row_swar(const int8_t *a, const uint32_t *w, const uint32_t *m,
+                                   int32_t words)
+{
+    int32_t total = 0;
+    int32_t k = 0;
+    while (k < words) {
+        const int32_t end = words - k > 31 ? k + 31 : words;
+        uint32_t bytes = 0;
+        for (; k < end; ++k) {
+            uint32_t x = MCC_B1_WORD(k);
+            x = x - ((x >> 1) & 0x55555555u);
+            x = (x & 0x33333333u) + ((x >> 2) & 0x33333333u);
+            bytes += (x + (x >> 4)) & 0x0F0F0F0Fu;
+        }
+        bytes = (bytes & 0x00FF00FFu) + ((bytes >> 8) & 0x00FF00FFu);
+        total += (int32_t)((bytes + (bytes >> 16)) & 0xFFFFu);
     }
     return total;
 }
@@ -119,8 +136,7 @@ MCC_INLINE int32_t mcc_b1_row_mve(const int8_t *a, const uint32_t *w, const uint
         total = vaddvaq_u8(total, v);
     }
     for (; k < words; ++k) {
-        uint32_t v = mcc_b1_load(a + 4 * k) ^ w[k];
-        total += (uint32_t)mcc_b1_popcount_swar(m != 0 ? v & m[k] : v);
+        total += (uint32_t)mcc_b1_popcount_swar(MCC_B1_WORD(k));
     }
     return (int32_t)total;
 }
@@ -142,15 +158,12 @@ MCC_INLINE int32_t mcc_b1_row(const int8_t *a, const uint32_t *w, const uint32_t
     }
     if (method == MCC_POPCOUNT_TABLE) {
         for (k = 0; k < words; ++k) {
-            uint32_t v = mcc_b1_load(a + 4 * k) ^ w[k];
-            total += mcc_b1_popcount_table(m != 0 ? v & m[k] : v);
+            total += mcc_b1_popcount_table(MCC_B1_WORD(k));
         }
         return total;
     }
-    for (k = 0; k < words; ++k) {
-        uint32_t v = mcc_b1_load(a + 4 * k) ^ w[k];
-        total += mcc_b1_popcount_swar(m != 0 ? v & m[k] : v);
-    }
+    (void)k;
+    total = mcc_b1_row_swar(a, w, m, words);
 #endif
     return total;
 }
