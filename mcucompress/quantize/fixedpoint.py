@@ -7,8 +7,9 @@ Two roundings exist in the TensorFlow Lite family and both are needed:
 
 - ``"tflm"`` (default): gemmlowp's double rounding — a rounding doubling high multiply followed by
   a rounding right shift. TensorFlow Lite Micro's reference kernels do this.
-- ``"litert"``: a single rounding of the 64-bit product (TFLITE_SINGLE_ROUNDING / ruy), which the
-  LiteRT host interpreter's optimized kernels use.
+- ``"litert"``: a single rounding of the 64-bit product (TFLITE_SINGLE_ROUNDING / ruy), which
+  LiteRT's built-in conv/FC kernels use. Note: the default LiteRT interpreter runs conv, FC and
+  mean through XNNPACK instead, which requantizes in float32; ``quantize.params`` models that.
 
 All functions take and return numpy int64 arrays (or scalars) so that intermediate products never
 overflow; results are in int32 range. The C runtime mirrors these line by line.
