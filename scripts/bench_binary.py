@@ -78,6 +78,9 @@ def bench_dense(work: Path, n: int = 1024) -> dict:
     cases = [("mps2-an386", int8_dense(n)), ("mps2-an386", binary_dense(n, None))]
     cases += [("mps2-an386", binary_dense(n, p)) for p in ("swar", "table", "csa")]
     cases += [("mps2-an386", binary_dense(n, "csa", ternary=True))]
+    # Cortex-M3 (lm3s6965evb): the binary layer fits its 256 KB flash, the int8 one does not.
+    cases += [("lm3s6965evb", binary_dense(n, None))]
+    cases += [("lm3s6965evb", binary_dense(n, p)) for p in ("swar", "table", "csa")]
     # On the M55 the 1 MB int8 layer does not fit the 512 KB ITCM; the binary one (128 KB) does.
     cases += [("mps3-an547", binary_dense(n, None)), ("mps3-an547", binary_dense(n, "csa"))]
     for board, graph in cases:
@@ -86,7 +89,7 @@ def bench_dense(work: Path, n: int = 1024) -> dict:
         print(f"{board:12s} {graph.name:16s} {r['instructions'][0]:>10,d} instructions  "
               f"identical {r['identical_to']}", flush=True)
     int8 = results["mps2-an386/int8_dense"]["instructions"][0]
-    for board in ("mps2-an386", "mps3-an547"):
+    for board in ("mps2-an386", "lm3s6965evb", "mps3-an547"):
         base = results[f"{board}/binarize_only"]["instructions"][0]
         for key, r in results.items():
             if key.startswith(board) and ("binary_" in key or "ternary_" in key):

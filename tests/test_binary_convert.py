@@ -142,3 +142,15 @@ def test_unsupported_sequences_are_one_line_errors():
         convert(dorefa, np.ones((2, 6), np.float32))
     with pytest.raises(McuError, match="calibration data"):
         convert(dorefa, np.ones((2, 5), np.float32))
+
+
+def test_export_binary_picks_the_popcount_for_the_core(mlp, tmp_path):
+    from mcucompress.binary.deploy import export_binary, popcount_for
+    from mcucompress.ir.serialize import load_graph
+    assert popcount_for("rpi-pico") == "table"      # Cortex-M0+
+    assert popcount_for("mps2-an386") == "csa"      # Cortex-M4, measured fastest
+    model, x, _ = mlp
+    tree = export_binary(model, tmp_path / "bnn", x[:100], prefix="bnn", popcount="table")
+    graph = load_graph(tree / "graph.npz")
+    assert {op.attrs["popcount"] for op in graph.ops if op.kind.startswith("binary_")} == {"table"}
+    assert (tree / "runtime" / "binary" / "mcc_fully_connected_b1.c").is_file()
