@@ -25,9 +25,21 @@ def cache_root() -> Path:
     return Path(base) / "host-builds"
 
 
+def _toolchain_identity() -> bytes:
+    """First lines of `cmake --version` and `cc --version`: a new compiler means a new build."""
+    lines = []
+    for tool in ("cmake", os.environ.get("CC", "cc")):
+        try:
+            out = subprocess.run([tool, "--version"], capture_output=True, text=True).stdout
+        except OSError:
+            out = ""
+        lines.append(out.splitlines()[0] if out else f"{tool}: missing")
+    return "\n".join(lines).encode()
+
+
 def tree_key(tree: Path) -> str:
-    """Hash of the paths and bytes of every build input in the tree."""
-    digest = hashlib.sha256()
+    """Hash of the toolchain and of the paths and bytes of every build input in the tree."""
+    digest = hashlib.sha256(_toolchain_identity())
     for path in sorted(p for p in tree.rglob("*") if p.is_file() and p.suffix in BUILD_SUFFIXES
                        and "firmware" not in p.relative_to(tree).parts):
         digest.update(path.relative_to(tree).as_posix().encode() + b"\0")
