@@ -1,7 +1,7 @@
 /* mcc_fully_connected_huffman_s8 - int8 fully connected layer with Huffman-coded weights.
  *
  * The weights are decoded while computing, one code at a time: no scratch buffer. Per call the
- * canonical (counts, symbols) tables are turned into per-length limits on the stack (2 x 128
+ * canonical (counts, symbols) tables are turned into per-length limits on the stack (2 x 144
  * bytes for the two tables); a 32-bit bit buffer holds the next stream bits at its top, and a
  * code's length is found by comparing its top 16 bits with those limits (canonical codes,
  * left-justified, grow with their length).
@@ -14,9 +14,11 @@
 #include "mcc_nn.h"
 
 typedef struct {
-    int32_t limit[MCC_HUFFMAN_MAX_BITS + 1];  /* (first code past length l) << (16 - l) */
-    int32_t offset[MCC_HUFFMAN_MAX_BITS + 1]; /* symbols index of length l's codes - first code */
+    int32_t limit[MCC_HUFFMAN_MAX_BITS + 2];  /* (first code past length l) << (16 - l); a
+                                               * sentinel above any 16-bit window at max_len + 1 */
+    int32_t offset[MCC_HUFFMAN_MAX_BITS + 2]; /* symbols index of length l's codes - first code */
     const int16_t *symbols;
+    int32_t min_len; /* shortest code length in use: the search starts there */
     int32_t max_len;
 } mcc_nn_huffman_decoder;
 
@@ -39,20 +41,26 @@ static int mcc_nn_huffman_prepare(const mcc_huffman_table *t, int32_t lo, int32_
     }
     d->limit[0] = 0;
     d->offset[0] = 0;
+    d->min_len = 0;
     for (len = 1; len <= t->max_len; ++len) {
         const int32_t count = t->counts[len - 1];
         left = 2 * left - count;
         if (left < 0) { /* over-subscribed: more codes than fit this length */
             return -1;
         }
+        if (count != 0 && d->min_len == 0) {
+            d->min_len = len;
+        }
         d->offset[len] = index - first;
         d->limit[len] = (first + count) << (16 - len);
         index += count;
         first = (first + count) << 1;
     }
-    if (index != t->num_symbols) {
+    if (index != t->num_symbols || d->min_len == 0) {
         return -1;
     }
+    d->limit[t->max_len + 1] = 0x10000;
+    d->offset[t->max_len + 1] = 0;
     for (i = 0; i < t->num_symbols; ++i) {
         if (t->symbols[i] < lo || t->symbols[i] > hi) {
             return -1;
@@ -67,14 +75,14 @@ static int mcc_nn_huffman_prepare(const mcc_huffman_table *t, int32_t lo, int32_
 MCC_INLINE int mcc_nn_huffman_decode(mcc_nn_bit_reader *r, const mcc_nn_huffman_decoder *d,
                                      int32_t *symbol)
 {
-    int32_t len = 1;
+    int32_t len = d->min_len;
     int32_t window;
     while (r->buffered <= 24 && r->next_byte < r->num_bytes) {
         r->buffer |= (uint32_t)r->bytes[r->next_byte++] << (24 - r->buffered);
         r->buffered += 8;
     }
     window = (int32_t)(r->buffer >> 16);
-    while (len <= d->max_len && window >= d->limit[len]) {
+    while (window >= d->limit[len]) { /* ends at max_len + 1 at the latest (sentinel) */
         ++len;
     }
     /* len <= remaining also means len <= buffered: all bytes are loaded once fewer than 25
