@@ -11,8 +11,10 @@ Lite Micro for "tflm", LiteRT for "litert".
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
@@ -92,6 +94,20 @@ def reference_outputs(graph, x: np.ndarray, rounding: str, progress: Progress | 
     return np.stack(outs).astype(np.int8)
 
 
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """LiteRT's C++ start-up prints an INFO line on file descriptor 2; keep it off the report."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def interpreter_outputs(tflite: Path, x: np.ndarray, rounding: str,
                         progress: Progress | None) -> tuple[str, np.ndarray]:
     """(name, outputs) of TFLM ("tflm") or LiteRT ("litert") on the source .tflite."""
@@ -101,8 +117,9 @@ def interpreter_outputs(tflite: Path, x: np.ndarray, rounding: str,
         from ai_edge_litert.interpreter import Interpreter
 
         name = "LiteRT"
-        interpreter = Interpreter(model_path=str(tflite))
-        interpreter.allocate_tensors()
+        with _native_stderr_silenced():
+            interpreter = Interpreter(model_path=str(tflite))
+            interpreter.allocate_tensors()
         inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
         for i, sample in enumerate(x):
             interpreter.set_tensor(inp["index"], sample.reshape(inp["shape"]))
