@@ -96,3 +96,28 @@ def test_choice_by_size_and_speed_and_serialization():
         assert load_graph(path).ops[0].attrs[ATTR] == "huffman_sparse"
     with pytest.raises(McuError, match="--optimize"):
         choose_encodings(sparse, "smallest")
+
+
+def test_per_tensor_requantization_keeps_clusters():
+    from mcucompress.encode.per_tensor import clustered_layers, per_tensor_weights
+    from mcucompress.ir.graph import Graph, Op, QuantParams, Tensor
+    from mcucompress.quantize.ptq import quantize_graph
+
+    rng = np.random.default_rng(6)
+    centroids = np.array([-0.31, -0.07, 0.0, 0.05, 0.12, 0.4], dtype=np.float32)
+    w = centroids[rng.integers(0, 6, (20, 30))]
+    w[:, 0] *= 3  # 5 more values, and rows with different peaks: per-channel scales split clusters
+    tensors = {"x": Tensor("x", (1, 30), "float32"), "w": Tensor("w", (20, 30), "float32", None, w),
+               "b": Tensor("b", (20,), "float32", None, rng.normal(0, 0.1, 20).astype(np.float32)),
+               "y": Tensor("y", (1, 20), "float32")}
+    float_graph = Graph(tensors, (Op("fully_connected", "fc", ("x", "w", "b"), ("y",)),), ("x",), ("y",))
+    n = np.unique(w).size
+    assert clustered_layers(float_graph, max_values=n) == {"fc"}
+    assert clustered_layers(float_graph, max_values=n - 1) == set()
+    per_channel = quantize_graph(float_graph, rng.normal(0, 1, (16, 30)).astype(np.float32))
+    per_tensor = per_tensor_weights(per_channel, float_graph)
+    assert np.unique(per_channel.tensor("w").data).size > n
+    assert np.unique(per_tensor.tensor("w").data).size == n
+    q = per_tensor.tensor("w")
+    assert len(q.quant.scale) == 1 and np.abs(q.data).max() == 127
+    assert np.allclose(q.data * q.quant.scale[0], w, atol=q.quant.scale[0] / 2 + 1e-7)

@@ -44,3 +44,15 @@ def per_tensor_weights(int8_graph: Graph, float_graph: Graph, layers=None) -> Gr
         qb = np.clip(_round_half_away(bias / np.float64(bias_scale)), INT32_MIN, INT32_MAX).astype(np.int32)
         tensors[b_name] = Tensor(b_name, (len(bias),), "int32", QuantParams((float(bias_scale),), (0,), 0), qb)
     return int8_graph.replace(tensors=tensors)
+
+
+def clustered_layers(float_graph: Graph, max_values: int = 256) -> set[str]:
+    """Names of the fully connected / conv2d ops whose float weights hold at most ``max_values``
+    distinct values (clustered layers), for which per-tensor scales keep the clustering."""
+    names = set()
+    for op in float_graph.ops:
+        if op.kind in ("fully_connected", "conv2d") and len(op.inputs) > 1:
+            w = float_graph.tensor(op.inputs[1])
+            if w.is_constant and np.unique(np.asarray(w.data)).size <= max_values:
+                names.add(op.name)
+    return names
