@@ -36,3 +36,18 @@ def test_conv2d(tmp_path, case, rounding):
 def test_depthwise_conv2d(tmp_path, case, rounding):
     graph = conv_graph(np.random.default_rng(zlib.crc32(case.encode())), depthwise=True, **DEPTHWISE_CASES[case])
     check_c_matches_reference(tmp_path, graph, rounding)
+
+
+def test_grouped_convolution_is_refused_with_one_line(tmp_path):
+    from dataclasses import replace
+
+    from mcucompress.errors import McuError
+    from mcucompress.export import export
+
+    graph = conv_graph(np.random.default_rng(1), hw=(6, 6), c_in=4, c_out=4, k=(3, 3))
+    w = graph.tensor("w")
+    grouped = replace(w, shape=(4, 3, 3, 2), data=w.data[..., :2].copy())
+    graph = graph.replace(tensors={**graph.tensors, "w": grouped})
+    with pytest.raises(McuError, match="grouped convolutions are not supported"):
+        export(graph, tmp_path / "out")
+    assert not (tmp_path / "out").exists()

@@ -61,10 +61,10 @@ def test_add(tmp_path, rounding, activation):
 
 
 @pytest.mark.parametrize("rounding", ROUNDINGS)
-@pytest.mark.parametrize("depth,scale", [(10, 0.1), (37, 0.02), (5, 0.4)])
-def test_softmax(tmp_path, rounding, depth, scale):
-    x = act("x", (1, depth), scale, 3)
-    y = act("y", (1, depth), 1.0 / 256, -128)
+@pytest.mark.parametrize("shape,scale", [((1, 10), 0.1), ((1, 37), 0.02), ((1, 4, 5), 0.4)])
+def test_softmax(tmp_path, rounding, shape, scale):
+    x = act("x", shape, scale, 3)
+    y = act("y", shape, 1.0 / 256, -128)
     graph = single_op("softmax", {"x": x, "y": y}, ("x",), "y", beta=1.0)
     check_c_matches_reference(tmp_path, graph, rounding, samples=8)
 

@@ -191,6 +191,11 @@ def _lower_conv(b: _Builder, i: int, op: Op) -> None:
     p = kernel_params(g, op, b.rounding)
     b.check_rounding(op, p)
     oid = _op_id(i, op)
+    expected_in = x.shape[-1] * (p.depth_multiplier if op.kind == "depthwise_conv2d" else 1)
+    if len(x.shape) != 4 or len(w.shape) != 4 or w.shape[-1] != (expected_in if op.kind == "depthwise_conv2d"
+                                                               else x.shape[-1]):
+        raise McuError(f"op '{op.name}' ({op.kind}): weights {w.shape} do not fit input {x.shape} "
+                       "(grouped convolutions are not supported)")
     quant = b.quant(oid, p)
     stride = f"{{{p.stride[0]}, {p.stride[1]}}}"
     padding = f"{{{p.padding[0]}, {p.padding[2]}}}"
