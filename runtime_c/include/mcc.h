@@ -329,6 +329,63 @@ mcc_status mcc_conv2d_b1(const mcc_conv_b1_params *params,
                          const int32_t *threshold,
                          const mcc_dims *output_dims, int8_t *output);
 
+/* ---- Q-format fixed point (power-of-two scales) -----------------------------------------
+ * Tensors are int8 with scale 2^-FL and zero point 0 (format <IL, FL>), biases int32 at
+ * 2^-(FL_in + FL_w). The int32 accumulator is requantized by one rounding right shift
+ * (round to nearest, halves up) and clamped to the activation range: no multiply wider than
+ * 32 bits, for cores without DSP instructions (Cortex-M0+, M3). shift[] holds FL_in + FL_w[oc]
+ * - FL_out in 0..31, one per output channel when per_channel != 0, else one. No float, no
+ * scratch memory. Arithmetic: mcucompress/quantize/qformat_params.py. */
+typedef struct {
+    mcc_tile stride;
+    mcc_tile padding; /* top, left */
+    mcc_tile dilation;
+    int32_t depth_multiplier; /* depthwise only (1 for conv2d) */
+    const int8_t *shift;
+    int32_t per_channel;
+    mcc_activation activation;
+} mcc_conv_q7_params;
+
+typedef struct {
+    const int8_t *shift;
+    int32_t per_channel;
+    mcc_activation activation;
+} mcc_fc_q7_params;
+
+/* out = clamp(round((in1 << input1_left_shift) + (in2 << input2_left_shift)) >> shift); the
+ * left shifts align both inputs to the finer format (0..22). */
+typedef struct {
+    int32_t input1_left_shift;
+    int32_t input2_left_shift;
+    int32_t shift;
+    mcc_activation activation;
+} mcc_add_q7_params;
+
+/* Q-format 2-D convolution; shapes as mcc_conv2d_s8. */
+mcc_status mcc_conv2d_q7(const mcc_conv_q7_params *params,
+                         const mcc_dims *input_dims, const int8_t *input,
+                         const mcc_dims *filter_dims, const int8_t *filter,
+                         const int32_t *bias,
+                         const mcc_dims *output_dims, int8_t *output);
+
+/* Q-format depthwise convolution; shapes as mcc_depthwise_conv2d_s8. */
+mcc_status mcc_depthwise_conv2d_q7(const mcc_conv_q7_params *params,
+                                   const mcc_dims *input_dims, const int8_t *input,
+                                   const mcc_dims *filter_dims, const int8_t *filter,
+                                   const int32_t *bias,
+                                   const mcc_dims *output_dims, int8_t *output);
+
+/* Q-format fully connected; shapes as mcc_fully_connected_s8. */
+mcc_status mcc_fully_connected_q7(const mcc_fc_q7_params *params,
+                                  const mcc_dims *input_dims, const int8_t *input,
+                                  const mcc_dims *filter_dims, const int8_t *filter,
+                                  const int32_t *bias,
+                                  const mcc_dims *output_dims, int8_t *output);
+
+/* Element-wise Q-format add of `size` values; output may alias input1 or input2. */
+mcc_status mcc_add_q7(const mcc_add_q7_params *params, const int8_t *input1, const int8_t *input2,
+                      int8_t *output, int32_t size);
+
 #ifdef __cplusplus
 }
 #endif
