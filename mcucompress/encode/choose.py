@@ -9,10 +9,11 @@ so the reference interpreter ignores the annotation and outputs stay byte-identi
 - ``speed``: the fewest instructions by the cost model below;
 - ``none``: every layer dense.
 
-Cost model (Cortex-M4, instructions per inference; fitted to QEMU counts of the 784x300 layer,
-see docs/benchmarks/encoded.md): dense 7 per weight, CSR 11 (4-bit gaps) / 9 (8-bit) per stored
-entry, codebook 8 (8-bit indices) / 13 per weight, Huffman 6 per coded bit plus 9 per code, and
-30 per output unit for every encoding.
+Cost model (Cortex-M4 instructions per inference, fitted to exact QEMU counts of a 784x300 layer
+at 90% sparsity with 32 values, docs/benchmarks/encoded.md): dense 7 per weight; CSR 15 (4-bit
+gaps) / 13 (8-bit) per stored entry, fillers included; codebook 17 per weight (8-bit indices: 9,
+not measured); Huffman 3 per coded bit plus 32 per code; and 30 per output unit for every
+encoding. Good to about 5% on the measured layer.
 """
 
 from __future__ import annotations
@@ -70,14 +71,14 @@ def encode(kind: str, w: np.ndarray, zero: int) -> Encoded:
     if kind in ("csr4", "csr8"):
         bits = int(kind[3:])
         data = csr.encode_csr(w, zero, bits)
-        return Encoded(kind, data, data.nbytes, n, base + (11 if bits == 4 else 9) * data.entries)
+        return Encoded(kind, data, data.nbytes, n, base + (15 if bits == 4 else 13) * data.entries)
     if kind == "codebook":
         data = cb.encode_codebook(w)
-        return Encoded(kind, data, data.nbytes, n, base + (8 if data.index_bits == 8 else 13) * n)
+        return Encoded(kind, data, data.nbytes, n, base + (9 if data.index_bits == 8 else 17) * n)
     if kind in ("huffman", "huffman_sparse"):
         data = huffman.encode_sparse(w, zero) if kind == "huffman_sparse" else huffman.encode_dense(w)
         codes = n if kind == "huffman" else 2 * int(np.count_nonzero(w != zero)) + units
-        return Encoded(kind, data, data.nbytes, n, base + 6 * data.num_bits + 9 * codes)
+        return Encoded(kind, data, data.nbytes, n, base + 3 * data.num_bits + 32 * codes)
     raise McuError(f"unknown weight encoding '{kind}'; expected one of {', '.join(ENCODINGS)}")
 
 
