@@ -414,6 +414,12 @@ from mcucompress.codegen import lower_binary as _lower_binary  # noqa: E402
 _LOWER.update(_lower_binary.LOWER)
 KERNEL_SOURCES.update(_lower_binary.KERNEL_SOURCES)
 
+# Q-format op kinds (issue 7): lowering in codegen/lower_qformat.py.
+from mcucompress.codegen import lower_qformat as _lower_qformat  # noqa: E402
+
+_LOWER.update(_lower_qformat.LOWER)
+KERNEL_SOURCES.update(_lower_qformat.KERNEL_SOURCES)
+
 # Fully connected layers with encoded weights (issue 6): lowering in codegen/lower_encoded.py.
 from mcucompress.codegen.lower_encoded import register as _register_encoded  # noqa: E402
 

@@ -564,6 +564,11 @@ from mcucompress.binary.params import DERIVE as _BINARY_DERIVE  # noqa: E402
 
 _DERIVE.update(_BINARY_DERIVE)
 
+# Q-format op kinds (issue 7): power-of-two scales, shift-only requantization; quantize/qformat_params.py.
+from mcucompress.quantize.qformat_params import DERIVE as _QFORMAT_DERIVE  # noqa: E402
+
+_DERIVE.update(_QFORMAT_DERIVE)
+
 
 # --------------------------------------------------------------------------------------------
 # Float interface: what TFLite's QUANTIZE (float -> int8) and DEQUANTIZE ops compute, for

@@ -221,3 +221,8 @@ _KERNELS = {
 from mcucompress.binary.reference import KERNELS as _BINARY_KERNELS  # noqa: E402
 
 _KERNELS.update(_BINARY_KERNELS)
+
+# Q-format op kinds (issue 7): numpy reference in reference/qformat.py.
+from mcucompress.reference.qformat import KERNELS as _QFORMAT_KERNELS  # noqa: E402
+
+_KERNELS.update(_QFORMAT_KERNELS)

@@ -1,0 +1,100 @@
+"""Lowering of the Q-format op kinds (conv2d_q7, depthwise_conv2d_q7, fully_connected_q7,
+add_q7) to the shift-only kernels of runtime_c/qformat.
+
+Registered in ``codegen.lower`` (``_LOWER`` and ``KERNEL_SOURCES``). Shifts and clamp ranges come
+from ``kernel_params`` (quantize/qformat_params.py), the numbers the numpy reference runs with.
+The other ops of a Q-format graph (pooling, reshape, softmax, ...) are ordinary int8 ops.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mcucompress.errors import McuError
+from mcucompress.quantize.params import kernel_params
+
+KERNEL_SOURCES = {
+    "mcc_conv2d_q7": "qformat/mcc_conv2d_q7.c",
+    "mcc_depthwise_conv2d_q7": "qformat/mcc_depthwise_conv2d_q7.c",
+    "mcc_fully_connected_q7": "qformat/mcc_fully_connected_q7.c",
+    "mcc_add_q7": "qformat/mcc_add_q7.c",
+    # Not a kernel: the internal header the kernels above include, copied with them.
+    "mcc_q7_header": "qformat/mcc_q7.h",
+}
+
+
+def _op_id(index: int, op) -> str:
+    return f"op{index}_{op.kind}"
+
+
+def _call(b, op, function: str, *args: str) -> None:
+    b.kernels.add("mcc_q7_header")
+    b.call(op, function, *args)
+
+
+def _shifts(b, oid: str, shift: np.ndarray) -> str:
+    """The shift array (one entry when every channel agrees) and the per_channel flag."""
+    shift = np.asarray(shift, dtype=np.int64)
+    per_channel = bool(np.any(shift != shift[0]))
+    values = shift if per_channel else shift[:1]
+    return f"{b.array(f'{oid}_shift', values.astype(np.int8), 'int8_t')}, {int(per_channel)}"
+
+
+def _activation(p) -> str:
+    return f"{{{p.act_min}, {p.act_max}}}"
+
+
+def lower_conv(b, i: int, op) -> None:
+    g = b.graph
+    x, w = g.tensor(op.inputs[0]), g.tensor(op.inputs[1])
+    bias = g.tensor(op.inputs[2]) if len(op.inputs) > 2 and op.inputs[2] is not None else None
+    out = g.output_tensor(op)
+    p = kernel_params(g, op, b.rounding)
+    oid = _op_id(i, op)
+    params = b.decl("mcc_conv_q7_params", f"{oid}_params",
+                    f"{{{{{p.stride[0]}, {p.stride[1]}}}, {{{p.padding[0]}, {p.padding[2]}}}, "
+                    f"{{{p.dilation[0]}, {p.dilation[1]}}}, {p.depth_multiplier}, "
+                    f"{_shifts(b, oid, p.shift)}, {_activation(p)}}}")
+    function = "mcc_conv2d_q7" if op.kind == "conv2d_q7" else "mcc_depthwise_conv2d_q7"
+    _call(b, op, function, params, b.dims_of(x.shape), b.arena(x.name), b.dims_of(w.shape),
+          b.constant(oid, "weights", w), b.constant(oid, "bias", bias), b.dims_of(out.shape),
+          b.arena(out.name))
+
+
+def lower_fully_connected(b, i: int, op) -> None:
+    g = b.graph
+    x, w = g.tensor(op.inputs[0]), g.tensor(op.inputs[1])
+    bias = g.tensor(op.inputs[2]) if len(op.inputs) > 2 and op.inputs[2] is not None else None
+    out = g.output_tensor(op)
+    p = kernel_params(g, op, b.rounding)
+    oid = _op_id(i, op)
+    units, depth = int(w.shape[0]), int(np.prod(w.shape[1:]))
+    if x.size % depth:
+        raise McuError(f"op '{op.name}': input of {x.size} values does not split into rows of {depth}")
+    batches = x.size // depth
+    params = b.decl("mcc_fc_q7_params", f"{oid}_params",
+                    f"{{{_shifts(b, oid, p.shift)}, {_activation(p)}}}")
+    _call(b, op, "mcc_fully_connected_q7", params, b.dims_of((batches, depth)), b.arena(x.name),
+          b.dims_of((units, depth)), b.constant(oid, "weights", w), b.constant(oid, "bias", bias),
+          b.dims_of((batches, units)), b.arena(out.name))
+
+
+def lower_add(b, i: int, op) -> None:
+    g = b.graph
+    x1, x2, out = g.tensor(op.inputs[0]), g.tensor(op.inputs[1]), g.output_tensor(op)
+    if x1.shape != out.shape or x2.shape != out.shape or x1.is_constant or x2.is_constant:
+        raise McuError(f"op '{op.name}' (add_q7): only adds of two activations of equal shape are "
+                       f"supported, got {x1.shape} + {x2.shape}")
+    p = kernel_params(g, op, b.rounding)
+    params = b.decl("mcc_add_q7_params", f"{_op_id(i, op)}_params",
+                    f"{{{p.input1_left_shift}, {p.input2_left_shift}, {p.shift}, {_activation(p)}}}")
+    _call(b, op, "mcc_add_q7", params, b.arena(x1.name), b.arena(x2.name), b.arena(out.name),
+          str(out.size))
+
+
+LOWER = {
+    "conv2d_q7": lower_conv,
+    "depthwise_conv2d_q7": lower_conv,
+    "fully_connected_q7": lower_fully_connected,
+    "add_q7": lower_add,
+}
