@@ -28,9 +28,11 @@ def popcount_for(board: str | None) -> str:
 
 
 def export_binary(model, out_dir, calib_x, prefix: str = "model", board: str | None = None,
-                  popcount: str | None = None) -> Path:
-    """Convert ``model`` (calibrated on ``calib_x``) and export it; returns the tree's folder."""
+                  popcount: str | None = None, **export_options) -> Path:
+    """Convert ``model`` (calibrated on ``calib_x``) and export it; returns the tree's folder.
+    ``export_options`` go to ``mcucompress.export.export`` (e.g. ``optimize="speed"`` keeps the
+    int8 first layer dense: the smallest encoding of a trained layer can be a slow one)."""
     from mcucompress.export import export
 
     graph = convert(model, calib_x, popcount or popcount_for(board))
-    return export(graph, out_dir, prefix=prefix, board=board)
+    return export(graph, out_dir, prefix=prefix, board=board, **export_options)
