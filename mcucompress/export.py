@@ -130,23 +130,27 @@ def write_tree(folder: Path, graph: Graph, program: Program, prefix: str, roundi
     if source_tflite is not None:
         shutil.copyfile(source_tflite, folder / SOURCE_TFLITE)
     from mcucompress.encode.choose import manifest_entry  # per-layer weight encodings (issue 6)
+    from mcucompress.quantize.qformat_model import quantization_scheme  # int8 | qformat | binary
     (folder / MANIFEST).write_text(json.dumps({**manifest(program, prefix, rounding, model_sha256,
                                                           source_tflite is not None),
-                                               **manifest_entry(graph)},
+                                               **manifest_entry(graph),
+                                               "quantization": quantization_scheme(graph)},
                                               indent=2, sort_keys=True) + "\n")
 
 
 def export(model, out_dir, calib=None, prefix: str = "model", rounding: str = "tflm",
-           board: str | None = None, optimize: str = "size") -> Path:
+           board: str | None = None, optimize: str = "size", quantize: str = "int8") -> Path:
     """Write the C source tree of ``model`` (path, Graph or Keras model) to ``out_dir``.
-    ``optimize``: per-layer weight encoding, see mcucompress/encode/choose.py."""
+    ``optimize``: per-layer weight encoding, see mcucompress/encode/choose.py.
+    ``quantize``: "int8" (TFLite's scheme) or "qformat" (power-of-two, quantize/qformat.py)."""
     if not is_c_identifier(prefix):
         raise McuError(f"prefix '{prefix}' is not a C identifier")
     if rounding not in ROUNDING_MODES:
         raise McuError(f"unknown rounding '{rounding}'; expected one of {', '.join(ROUNDING_MODES)}")
     out = Path(out_dir).resolve()
     _check_destination(out)
-    graph, digest, source = load_model(model, calib)
+    from mcucompress.quantize.qformat_model import load_quantized  # int8 or Q-format (issue 7)
+    graph, digest, source = load_quantized(model, calib, quantize)
     from mcucompress.encode.choose import choose_encodings
     graph = choose_encodings(graph, optimize)
     program = lower(graph, prefix, rounding)

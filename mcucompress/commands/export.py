@@ -23,10 +23,14 @@ from mcucompress.export import export
 @click.option("--optimize", type=click.Choice(["size", "speed", "none"]), default="size", show_default=True,
               help="Weight encoding of each fully connected layer (dense, sparse CSR, codebook, Huffman): "
                    "fewest bytes, fewest estimated instructions, or dense everywhere.")
-def command(model, out_dir, calib, prefix, rounding, board, optimize):
+@click.option("--quantize", type=click.Choice(["int8", "qformat"]), default="int8", show_default=True,
+              help="Keras models: TFLite's int8 scheme, or Q-format fixed point (power-of-two scales, "
+                   "shift-only requantization, for cores without DSP such as Cortex-M0+/M3).")
+def command(model, out_dir, calib, prefix, rounding, board, optimize, quantize):
     tree = export(model, out_dir, calib=calib, prefix=prefix, rounding=rounding, board=board,
-                  optimize=optimize)
+                  optimize=optimize, quantize=quantize)
     manifest = json.loads((tree / "manifest.json").read_text())
     click.echo(f"wrote {tree}: {len(manifest['sources'])} C files, arena {manifest['arena_bytes']} bytes, "
-               f"rounding {rounding}" + (f", firmware for {board}" if board else ""))
+               f"rounding {rounding}, quantization {manifest['quantization']}"
+               + (f", firmware for {board}" if board else ""))
     return 0
