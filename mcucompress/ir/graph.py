@@ -37,6 +37,15 @@ their thresholds constant int32 (one per output channel):
   unpack_bits             inputs (bits,)        (bits -> int8 +1/-1, scale 1, zero point 0)
   binary_fully_connected  inputs (bits, w, thr) in_features, weights "binary"|"ternary", popcount
   binary_conv2d           inputs (bits, w, thr) in_channels, stride, padding, weights, popcount
+
+Q-format op kinds (arithmetic in quantize/qformat_params.py): every int8 tensor they touch has a
+power-of-two scale 2^-FL and zero point 0, biases are int32 at 2^-(FL_in + FL_w); requantization
+is one rounding right shift. Attributes as the int8 kind of the same name:
+
+  conv2d_q7               inputs (x, w, b|None)  as conv2d
+  depthwise_conv2d_q7     inputs (x, w, b|None)  as depthwise_conv2d
+  fully_connected_q7      inputs (x, w, b|None)  activation
+  add_q7                  inputs (a, b)          activation
 """
 
 from __future__ import annotations
