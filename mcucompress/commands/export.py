@@ -33,4 +33,7 @@ def command(model, out_dir, calib, prefix, rounding, board, optimize, quantize):
     click.echo(f"wrote {tree}: {len(manifest['sources'])} C files, arena {manifest['arena_bytes']} bytes, "
                f"rounding {rounding}, quantization {manifest['quantization']}"
                + (f", firmware for {board}" if board else ""))
+    if board:
+        footprint = json.loads((tree / "firmware" / board / "footprint.json").read_text())
+        click.echo(f"  {footprint['summary']}")
     return 0
