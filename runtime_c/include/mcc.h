@@ -386,38 +386,6 @@ mcc_status mcc_fully_connected_q7(const mcc_fc_q7_params *params,
 mcc_status mcc_add_q7(const mcc_add_q7_params *params, const int8_t *input1, const int8_t *input2,
                       int8_t *output, int32_t size);
 
-/* ---- Q-format fixed point (power-of-two scales) ------------------------------------------
- * Tensors are Q<IL, FL> int8 (real = q * 2^-FL, zero point 0). An output is
- * clamp((acc + 2^(shift-1)) >> shift) (acc << -shift when shift <= 0) with
- * shift[c] = FL_in + FL_w[c] - FL_out: no multiply, for cores without DSP. Biases are int32 at
- * FL_in + FL_w[c]. */
-typedef struct {
-    const int32_t *shift; /* per output channel */
-    mcc_activation activation;
-} mcc_fc_q7_params;
-
-typedef struct {
-    mcc_tile stride;
-    mcc_tile padding; /* top, left */
-    mcc_tile dilation;
-    const int32_t *shift; /* per output channel */
-    mcc_activation activation;
-} mcc_conv_q7_params;
-
-/* Q-format fully connected; shapes as mcc_fully_connected_s8. */
-mcc_status mcc_fully_connected_q7(const mcc_fc_q7_params *params,
-                                  const mcc_dims *input_dims, const int8_t *input,
-                                  const mcc_dims *filter_dims, const int8_t *filter,
-                                  const int32_t *bias,
-                                  const mcc_dims *output_dims, int8_t *output);
-
-/* Q-format 2-D convolution; shapes as mcc_conv2d_s8. */
-mcc_status mcc_conv2d_q7(const mcc_conv_q7_params *params,
-                         const mcc_dims *input_dims, const int8_t *input,
-                         const mcc_dims *filter_dims, const int8_t *filter,
-                         const int32_t *bias,
-                         const mcc_dims *output_dims, int8_t *output);
-
 #ifdef __cplusplus
 }
 #endif

@@ -1,20 +1,30 @@
-/* mcc_q7.h - internal helper of the Q-format kernels: shift-only requantization. */
+/* mcc_q7.h - internal helper of the Q-format kernels; not public API.
+ *
+ * Q-format tensors are int8 with a power-of-two scale and zero point 0, so requantizing an int32
+ * accumulator is one rounding right shift and a clamp: no multiply wider than 32 bits, which
+ * Cortex-M0+ lacks and Cortex-M3 pays for. Mirrors mcucompress/reference/qformat.py.
+ */
 #ifndef MCC_Q7_H
 #define MCC_Q7_H
 
 #include "mcc.h"
 
-/* acc * 2^-shift rounded to nearest (halves up), then clamped to [act->min, act->max]. No
- * multiply: cores without DSP (Cortex-M0+, M3) pay one add and one shift. */
-MCC_INLINE int8_t mcc_q7_requantize(int32_t acc, int32_t shift, const mcc_activation *act)
+/* acc / 2^shift rounded to nearest, halves up, for 0 <= shift <= 31. Adding 2^(shift-1) before
+ * shifting could overflow; adding the last bit shifted out cannot. Relies on >> of a negative
+ * int32 being arithmetic, as it is with GCC and Clang on every target. */
+MCC_INLINE int32_t mcc_q7_rshift_round(int32_t acc, int32_t shift)
 {
-    int64_t v;
-    if (shift > 0) {
-        v = ((int64_t)acc + ((int64_t)1 << (shift - 1))) >> shift;
-    } else {
-        v = (int64_t)acc * ((int64_t)1 << -shift);
+    if (shift <= 0) {
+        return acc;
     }
-    v = v < act->min ? act->min : (v > act->max ? act->max : v);
+    return (acc >> shift) + ((acc >> (shift - 1)) & 1);
+}
+
+MCC_INLINE int8_t mcc_q7_output(int32_t acc, int32_t shift, const mcc_activation *activation)
+{
+    int32_t v = mcc_q7_rshift_round(acc, shift);
+    v = v < activation->min ? activation->min : v;
+    v = v > activation->max ? activation->max : v;
     return (int8_t)v;
 }
 
