@@ -154,3 +154,19 @@ def test_export_binary_picks_the_popcount_for_the_core(mlp, tmp_path):
     graph = load_graph(tree / "graph.npz")
     assert {op.attrs["popcount"] for op in graph.ops if op.kind.startswith("binary_")} == {"table"}
     assert (tree / "runtime" / "binary" / "mcc_fully_connected_b1.c").is_file()
+
+
+def test_load_binary_reads_a_saved_model_and_calibration_npz(mlp, tmp_path):
+    from mcucompress.binary.deploy import load_binary
+    model, x, _ = mlp
+    model.save(tmp_path / "bnn.keras")
+    np.savez(tmp_path / "calib.npz", x=x[:100])
+    graph, digest, source = load_binary(tmp_path / "bnn.keras", tmp_path / "calib.npz")
+    assert source is None and len(digest) == 64
+    direct = convert(model, x[:100])
+    sample = _quantize(graph, x[1500])
+    assert np.array_equal(run_int8(graph, sample), run_int8(direct, sample))
+    with pytest.raises(McuError, match="not found"):
+        load_binary(tmp_path / "missing.keras", x[:10])
+    with pytest.raises(McuError, match="calibration data"):
+        load_binary(model, None)

@@ -7,6 +7,7 @@ target core, then the ordinary C export (and firmware project when a board is na
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from mcucompress.binary.convert import convert
@@ -36,3 +37,36 @@ def export_binary(model, out_dir, calib_x, prefix: str = "model", board: str | N
 
     graph = convert(model, calib_x, popcount or popcount_for(board))
     return export(graph, out_dir, prefix=prefix, board=board, **export_options)
+
+
+def load_binary(model, calib, board: str | None = None, popcount: str | None = None):
+    """(binary IR graph, sha256 of the model, None): the shape ``export.load_model`` returns, for
+    an export ``--quantize binary`` option. ``model``: a Keras model or a .keras/.h5 file using
+    the layers of ``binary/layers.py``; ``calib``: float inputs (array or NPZ with array 'x')."""
+    import numpy as np
+
+    from mcucompress.errors import McuError
+    from mcucompress.ir.serialize import graph_to_bytes
+
+    digest = None
+    if isinstance(model, (str, Path)):
+        path = Path(model)
+        if not path.is_file():
+            raise McuError(f"model file not found: {path}")
+        import keras
+
+        from mcucompress.binary import layers  # noqa: F401  (registers the custom layers)
+        try:
+            model = keras.models.load_model(path, compile=False)
+        except Exception as error:  # Keras raises many types for a bad file
+            raise McuError(f"{path.name}: cannot load the Keras model ({str(error).splitlines()[0][:200]})") from None
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if not hasattr(model, "layers"):
+        raise McuError(f"cannot convert an object of type {type(model).__name__} to a binary network")
+    if calib is None:
+        raise McuError("binary networks need calibration data: pass --calib NPZ (array 'x' of inputs)")
+    if isinstance(calib, (str, Path)):
+        from mcucompress.data import load_samples
+        calib, _ = load_samples(calib, (1,) + tuple(int(d) for d in model.input_shape[1:]))
+    graph = convert(model, np.asarray(calib, dtype=np.float32), popcount or popcount_for(board))
+    return graph, digest or hashlib.sha256(graph_to_bytes(graph)).hexdigest(), None
