@@ -259,6 +259,8 @@ def markdown(r: dict) -> str:
     return f"""# Encoded weights (issue 6): measured figures
 
 Command: `cd /work/main && {r['command']}` (took {r['seconds']} s; results in build/bench_encoded/results.json).
+The Keras models are trained on a first run (or with `--retrain`) and cached in build/bench_encoded; TensorFlow's
+CPU training is not bit-reproducible, so a retrain moves the accuracies by a few tenths of a point.
 
 ## Deep Compression, LeNet-300-100 on mnist10k
 
@@ -272,9 +274,9 @@ Trained on x_train (8000), accuracy on x_test (2000). Global magnitude pruning t
   on all 2000: {r['compressed_encoded']['host']['identical_to_reference']}.
 - Stored weights in the flash image (values + relative indices + codebooks/Huffman tables + kernel descriptors,
   from `arm-none-eabi-nm -S` of the mps2-an386 ELF): **{r['compressed_encoded']['qemu']['constants']['weights']:,} bytes =
-  {r['compression_ratio_weights']:.1f}x smaller** than the float32 weights ({FLOAT_BYTES:,} bytes). With biases,
+  {r['compression_ratio_weights']:.2f}x smaller** than the float32 weights ({FLOAT_BYTES:,} bytes). With biases,
   requantization multipliers and layer parameters too: {r['compressed_encoded']['qemu']['constants']['all_constants']:,} bytes
-  ({r['compression_ratio_all_constants']:.1f}x).
+  ({r['compression_ratio_all_constants']:.2f}x).
 
 | export | int8 accuracy % | weight bytes | all model constants | flash image (no test vectors) | instructions / inference ({r['compressed_encoded']['qemu']['board']}) | identical (host, reference, QEMU) |
 |---|---|---|---|---|---|---|
@@ -294,7 +296,25 @@ Random positions, 32 distinct non-zero values; instructions per inference of the
 | encoding | weight bytes | instructions | cost-model estimate |
 |---|---|---|---|
 {fc_rows}
+
+## Decoders: RAM and safety
+
+No encoded kernel needs a scratch buffer or a dense copy of the weights: CSR and codebook keep a few
+registers of state; the Huffman kernel decodes while it computes, with per-length limits on the stack
+(288 bytes for its two tables) and a 32-bit bit buffer. Every length, index and column is checked, so
+malformed data returns MCC_ERROR_ARGUMENT.
+
+Fuzzing (libFuzzer + AddressSanitizer + UndefinedBehaviorSanitizer, harness fuzz/fuzz_decoders.c):
+
+```
+{fuzz_summary()}
+```
 """
+
+
+def fuzz_summary() -> str:
+    path = REPO / "build" / "fuzz" / "summary.txt"
+    return path.read_text().strip() if path.is_file() else "(run scripts/fuzz_decoders.sh first)"
 
 
 if __name__ == "__main__":

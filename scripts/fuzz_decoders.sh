@@ -22,4 +22,7 @@ mkdir -p "$OUT/corpus"
   -o "$OUT/fuzz_decoders"
 PYTHON="${PYTHON:-$ROOT/.venv/bin/python}"
 PYTHONPATH="$ROOT" "$PYTHON" "$ROOT/fuzz/make_seeds.py" "$OUT/seeds"
-"$OUT/fuzz_decoders" -runs="$RUNS" -seed=1 -max_len=4096 -print_final_stats=1 "$OUT/corpus" "$OUT/seeds"
+"$OUT/fuzz_decoders" -runs="$RUNS" -seed=1 -max_len=4096 -print_final_stats=1 "$OUT/corpus" "$OUT/seeds" \
+  2> >(tee "$OUT/last_run.log" >&2)
+# Summary for docs/benchmarks/encoded.md (scripts/bench_encoded.py reads it).
+{ echo "command: scripts/fuzz_decoders.sh $RUNS"; grep -E '^Done|^stat::|cov:' "$OUT/last_run.log" | tail -7; } > "$OUT/summary.txt"
