@@ -62,6 +62,7 @@ def mlp():
         keras.layers.Dense(80, use_bias=False), keras.layers.BatchNormalization(), SignActivation(),
         BinaryDense(70), keras.layers.BatchNormalization(), SignActivation(),
         BinaryDense(45, quantizer="ternary"), keras.layers.BatchNormalization(), SignActivation(),
+        BinaryDense(39, quantizer="dorefa", bits=3), keras.layers.BatchNormalization(), SignActivation(),
         keras.layers.Dense(10, activation="softmax")])
     model.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy", metrics=["accuracy"])
     model.fit(x[:1400], y[:1400], epochs=6, batch_size=64, verbose=0)
@@ -85,14 +86,16 @@ def test_binary_ops_reproduce_the_keras_signs_exactly(mlp):
     graph = convert(model, x[:300])
     kinds = [op.kind for op in graph.ops]
     assert kinds == ["reshape", "fully_connected", "binarize", "binary_fully_connected",
-                     "binary_fully_connected", "unpack_bits", "fully_connected"]
-    sub = keras.Sequential(model.layers[4:10])  # BinaryDense, BN, sign, ternary BinaryDense, BN, sign
-    fc1, fc2 = graph.ops[3], graph.ops[4]
+                     "binary_fully_connected", "binary_fully_connected", "unpack_bits", "fully_connected"]
+    assert graph.ops[5].attrs["planes"] == 3
+    # binary, ternary and 3-bit DoReFa BinaryDense layers, each with BN and sign
+    sub = keras.Sequential(model.layers[4:13])
+    fc1, fc2 = graph.ops[3], graph.ops[5]
     for sample in x[1400:1440]:
         values = run_int8(graph, _quantize(graph, sample), intermediates=True)
         bits_in = unpack_bits(bytes_to_words(values[fc1.inputs[0]])[0], 80)
         keras_out = np.asarray(sub(np.where(bits_in, 1.0, -1.0)[None].astype(np.float32), training=False))[0]
-        ours = unpack_bits(bytes_to_words(values[fc2.outputs[0]])[0], 45)
+        ours = unpack_bits(bytes_to_words(values[fc2.outputs[0]])[0], 39)
         assert np.array_equal(ours, keras_out > 0)
 
 
@@ -136,12 +139,12 @@ def test_unsupported_sequences_are_one_line_errors():
     model = keras.Sequential([keras.Input((6,)), BinaryDense(4), keras.layers.Dense(2)])
     with pytest.raises(McuError, match="needs sign inputs|must be followed"):
         convert(model, np.zeros((2, 6), np.float32))
-    dorefa = keras.Sequential([keras.Input((6,)), SignActivation(), BinaryDense(4, quantizer="dorefa"),
-                               SignActivation(), keras.layers.Dense(2)])
-    with pytest.raises(McuError, match="DoReFa"):
-        convert(dorefa, np.ones((2, 6), np.float32))
+    signed = keras.Sequential([keras.Input((6,)), SignActivation(), BinaryDense(4), SignActivation(),
+                               keras.layers.Dense(2, activation="tanh")])
+    with pytest.raises(McuError, match="activation 'tanh'"):
+        convert(signed, np.ones((2, 6), np.float32))
     with pytest.raises(McuError, match="calibration data"):
-        convert(dorefa, np.ones((2, 5), np.float32))
+        convert(signed, np.ones((2, 5), np.float32))
 
 
 def test_export_binary_picks_the_popcount_for_the_core(mlp, tmp_path):

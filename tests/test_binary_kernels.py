@@ -32,20 +32,35 @@ def _signs(rng, shape, ternary):
     return values.astype(np.int64)
 
 
-@pytest.mark.parametrize("ternary", [False, True])
-def test_reference_fc_equals_the_plain_dot_product(ternary):
+def _levels(rng, shape, bits):
+    """Odd integer weight levels of k-bit (DoReFa) weights."""
+    return 2 * rng.integers(0, 2 ** bits, size=shape) - (2 ** bits - 1)
+
+
+def _pack_flat_levels(levels, bits):
+    """(units, pixels, c) levels -> rows of k planes, each plane packed per pixel (flattened FC)."""
+    units = levels.shape[0]
+    q = (levels + 2 ** bits - 1) // 2
+    return np.concatenate([pack_bits((q >> b) & 1).reshape(units, -1) for b in range(bits)], axis=-1)
+
+
+@pytest.mark.parametrize("kind", ["binary", "ternary", "planes3"])
+def test_reference_fc_equals_the_plain_dot_product(kind):
     rng = np.random.default_rng(2)
     n, units = 77, 35
+    ternary, planes = kind == "ternary", 3 if kind == "planes3" else 1
     a = _signs(rng, n, False)
-    w = _signs(rng, (units, n), ternary)
-    thr = rng.integers(-8, 9, units)
+    w = _levels(rng, (units, n), 3) if planes > 1 else _signs(rng, (units, n), ternary)
+    packed = build.pack_levels(w, 3) if planes > 1 else build.pack_weights(w, ternary)
+    thr = rng.integers(-8, 9, units) * planes
     x = Tensor("x", (1, 4 * words_for(n)), "int8", build.PACKED_QUANT)
     y = build.packed_tensor("y", (1,), units)
-    graph = Graph({"x": x, "w": build.weights_tensor("w", build.pack_weights(w, ternary)),
+    graph = Graph({"x": x, "w": build.weights_tensor("w", packed),
                    "t": build.thresholds_tensor("t", thr), "y": y},
-                  (build.fc_op("fc", "x", "w", "t", "y", n, ternary, "csa"),), ("x",), ("y",))
+                  (build.fc_op("fc", "x", "w", "t", "y", n, ternary, "csa", planes),), ("x",), ("y",))
     out = run_int8(graph, words_to_bytes(pack_bits(a > 0))[None])
     expected = (w @ a) >= thr
+    assert 0 < expected.sum() < units
     assert np.array_equal(unpack_bits(bytes_to_words(out)[0], units), expected)
 
 
@@ -75,9 +90,10 @@ def test_reference_conv_equals_zero_padded_convolution():
 
 
 def _pipeline(rng, popcount: str) -> Graph:
-    """int8 -> binarize -> binary conv (stride, padding) -> ternary conv -> flatten -> binary FC
-    -> ternary FC -> unpack to +-1 int8: every kernel, odd channel counts."""
-    h, wd, c0, c1, c2, u1, u2 = 7, 6, 37, 45, 33, 71, 29
+    """int8 -> binarize -> 2-bit conv (stride, padding) -> ternary conv -> flatten -> 3-bit FC
+    -> ternary FC -> binary FC -> unpack to +-1 int8: every kernel and weight kind, odd channel
+    counts."""
+    h, wd, c0, c1, c2, u1, u2, u3 = 7, 6, 37, 45, 33, 71, 29, 40
     t = {}
     t["x"] = Tensor("x", (1, h, wd, c0), "int8", QuantParams((0.05,), (3,)))
     t["b0"] = build.packed_tensor("b0", (1, h, wd), c0)
@@ -87,25 +103,29 @@ def _pipeline(rng, popcount: str) -> Graph:
     t["f"] = Tensor("f", (1, 4 * flat_words), "int8", build.PACKED_QUANT)
     t["b3"] = build.packed_tensor("b3", (1,), u1)
     t["b4"] = build.packed_tensor("b4", (1,), u2)
-    t["y"] = Tensor("y", (1, u2), "int8", build.PACKED_QUANT)
-    w1, w2 = _signs(rng, (c1, 3, 3, c0), False), _signs(rng, (c2, 3, 3, c1), True)
-    w3 = _signs(rng, (u1, 2, 4, c2), False).reshape(u1, 2 * 4, c2)  # per-pixel packing, as flattened
-    w4 = _signs(rng, (u2, u1), True)
-    t["w1"] = build.weights_tensor("w1", build.pack_weights(w1))
+    t["b5"] = build.packed_tensor("b5", (1,), u3)
+    t["y"] = Tensor("y", (1, u3), "int8", build.PACKED_QUANT)
+    w1, w2 = _levels(rng, (c1, 3, 3, c0), 2), _signs(rng, (c2, 3, 3, c1), True)
+    w3 = _levels(rng, (u1, 2 * 4, c2), 3)  # per-pixel packing, as flattened
+    w4, w5 = _signs(rng, (u2, u1), True), _signs(rng, (u3, u2), False)
+    t["w1"] = build.weights_tensor("w1", build.pack_levels(w1, 2))
     t["w2"] = build.weights_tensor("w2", build.pack_weights(w2, True))
-    t["w3"] = build.weights_tensor("w3", build.pack_weights(w3).reshape(u1, flat_words))
+    t["w3"] = build.weights_tensor("w3", _pack_flat_levels(w3, 3))
     t["w4"] = build.weights_tensor("w4", build.pack_weights(w4, True))
-    for name, n, fan in (("t1", c1, 9 * c0), ("t2", c2, 9 * c1), ("t3", u1, 8 * c2), ("t4", u2, u1)):
+    t["w5"] = build.weights_tensor("w5", build.pack_weights(w5))
+    for name, n, fan in (("t1", c1, 9 * c0 * 4), ("t2", c2, 9 * c1), ("t3", u1, 8 * c2 * 16),
+                         ("t4", u2, u1), ("t5", u3, u2)):
         spread = int(np.sqrt(fan))
         t[name] = build.thresholds_tensor(name, rng.integers(-spread, spread + 1, n))
     from mcucompress.ir.graph import Op
     ops = (build.binarize_op("bin", "x", "b0", 3),
-           build.conv_op("c1", "b0", "w1", "t1", "b1", c0, (2, 1), (1, 1, 1, 1), False, popcount),
+           build.conv_op("c1", "b0", "w1", "t1", "b1", c0, (2, 1), (1, 1, 1, 1), False, popcount, 2),
            build.conv_op("c2", "b1", "w2", "t2", "b2", c1, (1, 1), (0, 0, 0, 0), True, popcount),
            Op("reshape", "flat", ("b2",), ("f",), {}),
-           build.fc_op("f3", "f", "w3", "t3", "b3", 2 * 4 * c2, False, popcount),
+           build.fc_op("f3", "f", "w3", "t3", "b3", 2 * 4 * c2, False, popcount, 3),
            build.fc_op("f4", "b3", "w4", "t4", "b4", u1, True, popcount),
-           build.unpack_op("out", "b4", "y"))
+           build.fc_op("f5", "b4", "w5", "t5", "b5", u2, False, popcount),
+           build.unpack_op("out", "b5", "y"))
     return Graph(t, ops, ("x",), ("y",), name=f"binary_{popcount}")
 
 

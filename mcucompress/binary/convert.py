@@ -188,9 +188,8 @@ def _thresholds(alpha, bias, slope, offset):
 def _binary_layer(s: _State, layer, bn) -> None:
     if s.domain != "bits":
         raise McuError(f"layer '{layer.name}': a binary layer needs sign inputs (put SignActivation before it)")
-    if layer.quantizer == "dorefa":
-        raise McuError(f"layer '{layer.name}': DoReFa k-bit weights train only; deploy binary or ternary layers")
     levels, alpha, bias = layer.deployed()
+    planes = layer.bits if layer.quantizer == "dorefa" else 1
     channels = levels.shape[-1]
     slope, offset = _bn_affine(bn, channels)
     flip, thr = _thresholds(alpha.astype(np.float64), np.zeros(channels) if bias is None else bias, slope, offset)
@@ -203,21 +202,25 @@ def _binary_layer(s: _State, layer, bn) -> None:
         else:
             pixels, c = 1, int(np.prod(s.shape[1:]))
         rows = levels.T.reshape(channels, pixels, c)
-        planes = [pack_bits(rows > 0).reshape(channels, -1)]
         if ternary:
-            planes.append(pack_bits(rows != 0).reshape(channels, -1))
-        packed = np.concatenate(planes, axis=-1)
+            bit_planes = [rows > 0, rows != 0]
+        else:  # binary: one plane; k-bit: plane b holds bit b of (level + 2^k - 1) / 2
+            q = (rows + 2 ** planes - 1) // 2
+            bit_planes = [((q >> b) & 1).astype(bool) for b in range(planes)]
+        packed = np.concatenate([pack_bits(p).reshape(channels, -1) for p in bit_planes], axis=-1)
         out_shape = (1, channels)
-        op_fn = lambda x, w, t, o: build.fc_op(layer.name, x, w, t, o, pixels * c, ternary, s.popcount)  # noqa: E731
+        op_fn = lambda x, w, t, o: build.fc_op(layer.name, x, w, t, o, pixels * c, ternary, s.popcount,  # noqa: E731
+                                               planes)
     else:
         if s.flattened or len(s.shape) != 4:
             raise McuError(f"layer '{layer.name}': BinaryConv2D needs an NHWC input")
-        packed = build.pack_weights(levels.transpose(3, 0, 1, 2), ternary)
+        ohwi = levels.transpose(3, 0, 1, 2)
+        packed = build.pack_levels(ohwi, planes) if planes > 1 else build.pack_weights(ohwi, ternary)
         strides, padding, out_hw = _conv_geometry(layer, s.shape[1:3], levels.shape[:2])
         out_shape = (1,) + out_hw + (channels,)
         in_c = s.shape[-1]
         op_fn = lambda x, w, t, o: build.conv_op(layer.name, x, w, t, o, in_c, strides, padding,  # noqa: E731
-                                                 ternary, s.popcount)
+                                                 ternary, s.popcount, planes)
     w = build.weights_tensor(f"{stem}_w", packed)
     t = build.thresholds_tensor(f"{stem}_t", thr)
     out = build.packed_tensor(f"{stem}_out", out_shape[:-1], channels)
@@ -226,9 +229,11 @@ def _binary_layer(s: _State, layer, bn) -> None:
 
 
 def _keras_forward(layers, x):
+    from keras import ops
+
     for layer in layers:
         if layer is not None:
-            x = np.asarray(layer(x.astype(np.float32), training=False))
+            x = np.asarray(ops.convert_to_numpy(layer(x.astype(np.float32), training=False)))
     return x
 
 

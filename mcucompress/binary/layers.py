@@ -8,7 +8,7 @@
   gradient. Weight quantizers: ``"binary"`` sign(W), scaled per output channel by
   alpha = mean|W| (XNOR-Net) when ``scale=True``; ``"ternary"`` (TWN) 0 where
   |W| <= 0.7 mean|W|, else +-alpha with alpha the mean |W| above that threshold; ``"dorefa"``
-  k-bit DoReFa weights (training only: the converter deploys binary and ternary layers).
+  k-bit DoReFa weights (``bits``), deployed as k sign planes (see binary/params.py).
 
 The first and last layers of a binary network stay ordinary Keras layers (int8 once deployed).
 """

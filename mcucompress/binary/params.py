@@ -8,6 +8,8 @@ binarize          int8 (1, ..., C) -> bits:  bit[c] = x[c] >= threshold
 unpack_bits       bits -> int8 (1, ..., C):  out[c] = +1 if bit[c] else -1  (scale 1, zero point 0)
 binary_fully_connected  bits (n valid bits in ``words`` words) -> bits (units):
     binary weights w[u] (words):              dot = n - 2 * sum_k pc(a[k] ^ w[u, k])
+    k-bit weights (DoReFa), planes P_0..P_{k-1} (words each), level = sum_b 2^b (2 bit_b - 1):
+                                              dot = sum_b 2^b * (n - 2 * sum_k pc(a[k] ^ P_b[u, k]))
     ternary weights sign[u], mask[u] (words): dot = sum_k pc(mask[u,k]) - 2 * pc(mask[u,k] & (a[k] ^ sign[u,k]))
     out bit[u] = dot >= threshold[u]
 binary_conv2d     bits NHWC (C channels) -> bits NHWC (out channels): the same dot product summed over
@@ -31,7 +33,7 @@ from mcucompress.ir.graph import Graph, Op
 # Plain-C popcount routines the kernels can use (the M55 build uses MVE whatever is chosen).
 POPCOUNTS = ("swar", "table", "csa")
 DEFAULT_POPCOUNT = "csa"
-WEIGHT_KINDS = ("binary", "ternary")
+WEIGHT_KINDS = ("binary", "ternary", "planes")
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,7 @@ class BinaryFcParams:
     units: int
     ternary: bool
     popcount: str
-
+    planes: int = 1          # weight bit planes (k-bit weights); ternary uses 2 of another kind
 
 @dataclass(frozen=True)
 class BinaryConvParams:
@@ -66,7 +68,7 @@ class BinaryConvParams:
     padding: tuple[int, int, int, int]
     ternary: bool
     popcount: str
-
+    planes: int = 1
 
 def _fail(op: Op, message: str):
     raise McuError(f"op '{op.name}' ({op.kind}): {message}")
@@ -82,8 +84,18 @@ def _popcount(op: Op) -> str:
 def _ternary(op: Op) -> bool:
     kind = op.attrs.get("weights", "binary")
     if kind not in WEIGHT_KINDS:
-        _fail(op, f"unknown weight kind '{kind}'; expected binary or ternary")
+        _fail(op, f"unknown weight kind '{kind}'; expected one of {', '.join(WEIGHT_KINDS)}")
     return kind == "ternary"
+
+
+def _planes(op: Op) -> int:
+    """Bit planes of k-bit weights (1 for binary and ternary)."""
+    if op.attrs.get("weights", "binary") != "planes":
+        return 1
+    planes = int(op.attrs.get("planes", 0))
+    if not 1 <= planes <= 8:
+        _fail(op, f"k-bit weights need 1 to 8 planes, got {planes}")
+    return planes
 
 
 def _packed_bytes(graph: Graph, op: Op, name: str, channels: int) -> int:
@@ -131,24 +143,24 @@ def binary_fully_connected(graph: Graph, op: Op, rounding: str) -> BinaryFcParam
     words = x.size // 4
     if x.dtype != "int8" or x.size % 4 or words < words_for(in_bits):
         _fail(op, f"input '{x.name}' does not hold {in_bits} packed bits")
-    ternary = _ternary(op)
+    ternary, planes = _ternary(op), _planes(op)
     thr = graph.tensor(op.inputs[2])
     units = int(thr.shape[0])
-    _weights(graph, op, (units, words * (2 if ternary else 1)))
+    _weights(graph, op, (units, words * (2 if ternary else planes)))
     _packed_bytes(graph, op, op.outputs[0], units)
-    return BinaryFcParams(in_bits, words, units, ternary, _popcount(op))
+    return BinaryFcParams(in_bits, words, units, ternary, _popcount(op), planes)
 
 
 def binary_conv2d(graph: Graph, op: Op, rounding: str) -> BinaryConvParams:
     x, w, out = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1]), graph.tensor(op.outputs[0])
     cin = int(op.attrs["in_channels"])
-    ternary = _ternary(op)
+    ternary, planes = _ternary(op), _planes(op)
     if len(x.shape) != 4 or len(w.shape) != 4 or len(out.shape) != 4:
         _fail(op, "input, weights and output must be 4-D")
     _packed_bytes(graph, op, x.name, cin)
     cout, kh, kw = int(w.shape[0]), int(w.shape[1]), int(w.shape[2])
     in_words = words_for(cin)
-    _weights(graph, op, (cout, kh, kw, in_words * (2 if ternary else 1)))
+    _weights(graph, op, (cout, kh, kw, in_words * (2 if ternary else planes)))
     _packed_bytes(graph, op, out.name, cout)
     stride = tuple(int(s) for s in op.attrs.get("stride", (1, 1)))
     padding = tuple(int(p) for p in op.attrs.get("padding", (0, 0, 0, 0)))
@@ -157,7 +169,7 @@ def binary_conv2d(graph: Graph, op: Op, rounding: str) -> BinaryConvParams:
     if (oh, ow) != tuple(out.shape[1:3]) or min(stride) < 1:
         _fail(op, f"output {out.shape[1:3]} does not follow from input {x.shape[1:3]}, kernel "
                   f"{(kh, kw)}, stride {stride} and padding {padding}")
-    return BinaryConvParams(cin, in_words, cout, (kh, kw), stride, padding, ternary, _popcount(op))
+    return BinaryConvParams(cin, in_words, cout, (kh, kw), stride, padding, ternary, _popcount(op), planes)
 
 
 DERIVE = {

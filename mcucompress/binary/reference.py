@@ -15,11 +15,13 @@ def _pc(v: np.ndarray) -> np.ndarray:
     return np.bitwise_count(np.asarray(v, dtype=np.uint32)).astype(np.int64)
 
 
-def _dot(a: np.ndarray, w: np.ndarray, n: int, ternary: bool) -> np.ndarray:
-    """Dot products of +-1 vectors: a (..., words) against w (units, words[*2]) -> (..., units)."""
+def _dot(a: np.ndarray, w: np.ndarray, n: int, ternary: bool, planes: int = 1) -> np.ndarray:
+    """Dot products of +-1 vectors: a (..., words) against w (units, words * planes) -> (..., units)."""
     a = a[..., None, :]
     if not ternary:
-        return n - 2 * _pc(a ^ w).sum(axis=-1)
+        words = w.shape[-1] // planes
+        return sum((n - 2 * _pc(a ^ w[..., b * words:(b + 1) * words]).sum(axis=-1)) << b
+                   for b in range(planes))
     words = w.shape[-1] // 2
     sign, mask = w[..., :words], w[..., words:]
     return _pc(mask).sum(axis=-1) - 2 * _pc(mask & (a ^ sign)).sum(axis=-1)
@@ -38,7 +40,7 @@ def unpack(op, p, args, out_shape, graph) -> np.ndarray:
 def binary_fully_connected(op, p, args, out_shape, graph) -> np.ndarray:
     a = bytes_to_words(np.asarray(args[0]).reshape(1, -1))[0]
     w, thr = args[1], args[2].astype(np.int64)
-    dot = _dot(a, w, p.in_bits, p.ternary)
+    dot = _dot(a, w, p.in_bits, p.ternary, p.planes)
     return words_to_bytes(pack_bits(dot >= thr))
 
 
@@ -55,7 +57,7 @@ def binary_conv2d(op, p, args, out_shape, graph) -> np.ndarray:
             ix = np.arange(ow) * sw - left + kx
             valid = ((iy >= 0) & (iy < h))[:, None] & ((ix >= 0) & (ix < wd))[None, :]
             taps = x[np.clip(iy, 0, h - 1)[:, None], np.clip(ix, 0, wd - 1)[None, :]]
-            contribution = _dot(taps, w[:, ky, kx, :], p.in_channels, p.ternary)
+            contribution = _dot(taps, w[:, ky, kx, :], p.in_channels, p.ternary, p.planes)
             dot += np.where(valid[..., None], contribution, 0)
     return words_to_bytes(pack_bits(dot >= thr))[None]
 

@@ -68,7 +68,7 @@ def lower_fully_connected(b, i: int, op) -> None:
     p = kernel_params(g, op, b.rounding)
     oid = _op_id(i, op)
     params = b.decl("mcc_fc_b1_params", f"{oid}_params",
-                    f"{{{p.in_bits}, {p.words}, {int(p.ternary)}, {POPCOUNT_MACROS[p.popcount]}}}")
+                    f"{{{p.in_bits}, {p.words}, {int(p.ternary)}, {POPCOUNT_MACROS[p.popcount]}, {p.planes}}}")
     _call(b, op, "mcc_fully_connected_b1", params, b.arena(x.name), b.dims_of(w.shape),
           _words_array(b, f"{oid}_weights", w.data), _thresholds(b, oid, op), b.arena(out.name))
 
@@ -79,7 +79,7 @@ def lower_conv2d(b, i: int, op) -> None:
     p = kernel_params(g, op, b.rounding)
     oid = _op_id(i, op)
     params = b.decl("mcc_conv_b1_params", f"{oid}_params",
-                    f"{{{int(p.ternary)}, {POPCOUNT_MACROS[p.popcount]}, {{{p.stride[0]}, {p.stride[1]}}}, "
+                    f"{{{int(p.ternary)}, {POPCOUNT_MACROS[p.popcount]}, {p.planes}, {{{p.stride[0]}, {p.stride[1]}}}, "
                     f"{{{p.padding[0]}, {p.padding[2]}}}}}")
     in_shape = tuple(x.shape[:3]) + (p.in_channels,)
     filter_shape = (p.out_channels,) + tuple(p.kernel) + (p.in_channels,)

@@ -179,15 +179,21 @@ MCC_INLINE int32_t mcc_b1_count(const uint32_t *m, int32_t words)
     return total;
 }
 
-/* The +-1 dot product of `words` packed words: binary weights w (n valid bits), or ternary
- * weights as a sign plane w and a mask plane w + words. */
+/* The dot product of `words` packed words of +-1 activations (n valid bits) with binary weights
+ * (planes = 1), k-bit weights as `planes` sign planes (plane b weighing 2^b), or ternary weights
+ * as a sign plane w and a mask plane w + words. */
 MCC_INLINE int32_t mcc_b1_dot(const int8_t *a, const uint32_t *w, int32_t words, int32_t n,
-                              int32_t ternary, int32_t method)
+                              int32_t ternary, int32_t planes, int32_t method)
 {
+    int32_t dot = 0;
+    int32_t b;
     if (ternary) {
         return mcc_b1_count(w + words, words) - 2 * mcc_b1_row(a, w, w + words, words, method);
     }
-    return n - 2 * mcc_b1_row(a, w, 0, words, method);
+    for (b = planes - 1; b >= 0; --b) { /* Horner: highest plane first */
+        dot = 2 * dot + n - 2 * mcc_b1_row(a, w + b * words, 0, words, method);
+    }
+    return dot;
 }
 
 #endif /* MCC_B1_H */

@@ -10,13 +10,13 @@ mcc_status mcc_conv2d_b1(const mcc_conv_b1_params *params,
                          const mcc_dims *output_dims, int8_t *output)
 {
     const int32_t in_words = (input_dims->c + 31) / 32;
-    const int32_t tap_words = params->ternary ? 2 * in_words : in_words;
+    const int32_t tap_words = params->ternary ? 2 * in_words : params->planes * in_words;
     const int32_t kh = filter_dims->h, kw = filter_dims->w;
     const int32_t out_c = output_dims->c;
     const int32_t filter_words = kh * kw * tap_words;
     int32_t b, oy, ox, oc, ky, kx;
 
-    if (filter_dims->c != input_dims->c || filter_dims->n != out_c || out_c < 1 ||
+    if (filter_dims->c != input_dims->c || filter_dims->n != out_c || out_c < 1 || params->planes < 1 ||
         params->stride.h < 1 || params->stride.w < 1) {
         return MCC_ERROR_ARGUMENT;
     }
@@ -42,7 +42,8 @@ mcc_status mcc_conv2d_b1(const mcc_conv_b1_params *params,
                             }
                             dot += mcc_b1_dot(image + (int32_t)4 * in_words * (iy * input_dims->w + ix),
                                               w + (ky * kw + kx) * tap_words, in_words,
-                                              input_dims->c, params->ternary, params->popcount);
+                                              input_dims->c, params->ternary, params->planes,
+                                              params->popcount);
                         }
                     }
                     out_word |= (uint32_t)(dot >= threshold[oc]) << (oc & 31);

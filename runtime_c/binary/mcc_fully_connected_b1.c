@@ -9,16 +9,18 @@ mcc_status mcc_fully_connected_b1(const mcc_fc_b1_params *params, const int8_t *
 {
     const int32_t units = filter_dims->n;
     const int32_t words = params->words;
-    const int32_t row_words = params->ternary ? 2 * words : words;
+    const int32_t row_words = params->ternary ? 2 * words : params->planes * words;
     uint32_t out_word = 0;
     int32_t u;
 
-    if (units < 1 || words < 1 || filter_dims->c != row_words || params->in_bits > 32 * words) {
+    if (units < 1 || words < 1 || params->planes < 1 || filter_dims->c != row_words ||
+        params->in_bits > 32 * words) {
         return MCC_ERROR_ARGUMENT;
     }
     for (u = 0; u < units; ++u) {
         const int32_t dot = mcc_b1_dot(input, filter + (int32_t)u * row_words, words,
-                                       params->in_bits, params->ternary, params->popcount);
+                                       params->in_bits, params->ternary, params->planes,
+                                       params->popcount);
         out_word |= (uint32_t)(dot >= threshold[u]) << (u & 31);
         if ((u & 31) == 31 || u == units - 1) {
             mcc_b1_store(output, out_word);

@@ -287,9 +287,10 @@ mcc_status mcc_fully_connected_huffman_s8(const mcc_fc_params *params, const mcc
  * channel c at word c / 32, bit c % 32; the unused high bits of a pixel's last word are 0. In the
  * arena a packed pixel of c channels takes 4 * ceil(c / 32) bytes (4-byte aligned). Binary
  * weights are packed the same way per output channel (per kernel tap for conv); ternary weights
- * are two planes per row / tap: sign bits (1 = +1) then mask bits (1 = non-zero). The dot
- * product of a and w is n - 2 * popcount(a XOR w), ternary popcount(mask) -
- * 2 * popcount(mask AND (a XOR sign)); outputs are sign bits dot >= threshold[channel] (batch
+ * are two planes per row / tap: sign bits (1 = +1) then mask bits (1 = non-zero); k-bit (DoReFa)
+ * weights are k sign planes per row / tap, plane b weighing 2^b. The dot product of a and w is
+ * n - 2 * popcount(a XOR w), ternary popcount(mask) - 2 * popcount(mask AND (a XOR sign)), k-bit
+ * the sum over planes of 2^b (n - 2 * popcount(a XOR plane_b)); outputs are sign bits dot >= threshold[channel] (batch
  * norm and sign folded into one integer threshold per channel). No float, no scratch memory. */
 #define MCC_POPCOUNT_SWAR 0  /* bit-sliced popcount per word */
 #define MCC_POPCOUNT_TABLE 1 /* 256-entry byte table */
@@ -298,13 +299,15 @@ mcc_status mcc_fully_connected_huffman_s8(const mcc_fc_params *params, const mcc
 typedef struct {
     int32_t in_bits;  /* valid input bits n */
     int32_t words;    /* packed input words (ceil(n / 32), or more for flattened pixels) */
-    int32_t ternary;  /* 0: one weight plane per row; 1: sign plane then mask plane */
+    int32_t ternary;  /* 0: `planes` weight planes per row; 1: sign plane then mask plane */
     int32_t popcount; /* MCC_POPCOUNT_*; MVE (Cortex-M55) builds use a vector count instead */
+    int32_t planes;   /* k-bit weights: k sign planes, plane b weighing 2^b (1 for binary) */
 } mcc_fc_b1_params;
 
 typedef struct {
     int32_t ternary;
     int32_t popcount;
+    int32_t planes;
     mcc_tile stride;
     mcc_tile padding; /* top, left */
 } mcc_conv_b1_params;
@@ -316,7 +319,8 @@ mcc_status mcc_binarize_s8(int32_t threshold, const mcc_dims *dims, const int8_t
 /* Packed sign bits (dims gives the unpacked shape) -> int8 +1 / -1. */
 mcc_status mcc_unpack_b1(const mcc_dims *dims, const int8_t *input, int8_t *output);
 
-/* Binary fully connected: filter_dims n = units, c = words per row (2 * words if ternary). */
+/* Binary fully connected: filter_dims n = units, c = words per row (words * planes, or 2 * words
+ * if ternary). */
 mcc_status mcc_fully_connected_b1(const mcc_fc_b1_params *params, const int8_t *input,
                                   const mcc_dims *filter_dims, const uint32_t *filter,
                                   const int32_t *threshold, int8_t *output);
@@ -385,6 +389,22 @@ mcc_status mcc_fully_connected_q7(const mcc_fc_q7_params *params,
 /* Element-wise Q-format add of `size` values; output may alias input1 or input2. */
 mcc_status mcc_add_q7(const mcc_add_q7_params *params, const int8_t *input1, const int8_t *input2,
                       int8_t *output, int32_t size);
+
+/* 2-D convolutions with encoded weights: the rows of the im2col weight matrix (output channel
+ * oc's (kh, kw, c_in) weights, flattened) stored as for the fully connected kernels above; the
+ * weight zero point is 0, as for mcc_conv2d_s8. Same arguments and output as mcc_conv2d_s8.
+ * CSR multiplies only the stored entries; no im2col buffer is used. */
+mcc_status mcc_conv2d_csr_s8(const mcc_conv_params *params, const mcc_quant *quant,
+                             const mcc_dims *input_dims, const int8_t *input,
+                             const mcc_dims *filter_dims, const mcc_csr_s8 *filter,
+                             const int32_t *bias,
+                             const mcc_dims *output_dims, int8_t *output);
+
+mcc_status mcc_conv2d_codebook_s8(const mcc_conv_params *params, const mcc_quant *quant,
+                                  const mcc_dims *input_dims, const int8_t *input,
+                                  const mcc_dims *filter_dims, const mcc_codebook_s8 *filter,
+                                  const int32_t *bias,
+                                  const mcc_dims *output_dims, int8_t *output);
 
 #ifdef __cplusplus
 }
