@@ -45,7 +45,12 @@ mcc_status mcc_conv2d_q7(const mcc_conv_q7_params *params,
                             }
                             pixel = in_batch + (y * in_w + x) * in_c;
                             weights = kernel + (ky * k_w + kx) * in_c;
-                            for (ic = 0; ic < in_c; ++ic) {
+                            /* Four products per iteration: fewer loop branches (no DSP here). */
+                            for (ic = 0; ic + 4 <= in_c; ic += 4) {
+                                acc += pixel[ic] * weights[ic] + pixel[ic + 1] * weights[ic + 1] +
+                                       pixel[ic + 2] * weights[ic + 2] + pixel[ic + 3] * weights[ic + 3];
+                            }
+                            for (; ic < in_c; ++ic) {
                                 acc += pixel[ic] * weights[ic];
                             }
                         }

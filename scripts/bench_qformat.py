@@ -1,0 +1,130 @@
+"""Benchmark of Q-format export (issue 7). Not a test: it trains, cross-builds and emulates.
+
+    PYTHONPATH=. .venv/bin/python scripts/bench_qformat.py [--epochs 12] [--samples 20] [--json]
+
+The demo's digits CNN (scikit-learn 8x8 digits, 450 test images) is trained once, then exported
+twice from the same .keras file and calibration set: int8 (TFLite's scheme) and Q-format
+(``--quantize qformat``). For each: test accuracy of the host C build (and its byte-for-byte
+agreement with the numpy reference); on lm3s6965evb (Cortex-M3, QEMU) the exact instructions of
+one inference (the project's TCG plugin), flash and RAM, and agreement with host and reference;
+and for rpi-pico (Cortex-M0+, no QEMU machine: cross-build only) flash and RAM. The disassembly
+of each Cortex-M0+/M3 firmware is searched for 64-bit multiplies (SMULL/UMULL/SMLAL on M3, calls
+to __aeabi_lmul on M0+) inside the conv / dense kernels. Q-format accuracy with one weight format
+per layer instead of per channel is given too (numpy reference).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+KERNELS = re.compile(r"^[0-9a-f]+ <(mcc_(?:conv2d|depthwise_conv2d|fully_connected)_(?:s8|q7))>:\n(.*?)(?:\n\n|\Z)",
+                     re.S | re.M)
+WIDE_MULTIPLY = re.compile(r"\b(smull|umull|smlal|umlal)\b|__aeabi_lmul")
+
+
+def wide_multiplies(elf: Path) -> dict[str, int]:
+    """Kernel -> number of 64-bit multiply instructions or helper calls in its body."""
+    listing = subprocess.run(["arm-none-eabi-objdump", "-d", str(elf)], capture_output=True, text=True,
+                             check=True).stdout
+    return {name: len(WIDE_MULTIPLY.findall(body)) for name, body in KERNELS.findall(listing)}
+
+
+def accuracy_of_graph(graph, x: np.ndarray, y: np.ndarray) -> float:
+    from mcucompress.quantize.params import quantize_input
+    from mcucompress.reference.int8 import run_int8
+
+    quant = graph.tensor(graph.inputs[0]).quant
+    preds = [int(np.argmax(run_int8(graph, quantize_input(xi[None], quant)))) for xi in x]
+    return float(np.mean(np.array(preds) == y))
+
+
+def measure(work: Path, model_path: Path, calib: Path, test: Path, quantize: str, samples: int) -> dict:
+    from mcucompress.export import export
+    from mcucompress.targets.firmware import write_firmware_project
+    from mcucompress.targets.runner import run_model
+    from mcucompress.verify import verify
+
+    tree = export(model_path, work / quantize, calib=calib, prefix="digits", quantize=quantize)
+    host = verify(tree, test)
+    m3 = run_model(tree, "lm3s6965evb", data=test, samples=samples)
+    pico = write_firmware_project(tree, "rpi-pico")
+    footprint = json.loads((pico / "footprint.json").read_text())
+    return {
+        "accuracy_host_c": host.accuracy,
+        "host_identical_to_reference": host.ok,
+        "arena_bytes": json.loads((tree / "manifest.json").read_text())["arena_bytes"],
+        "lm3s6965evb": {
+            "instructions_min": min(m3.instructions), "instructions_max": max(m3.instructions),
+            "instructions_mean": float(np.mean(m3.instructions)), "samples": m3.samples,
+            "flash_bytes": m3.footprint.flash_bytes, "ram_bytes": m3.footprint.ram_bytes,
+            "identical_to": m3.checks, "wide_multiplies": wide_multiplies(m3.elf),
+        },
+        "rpi-pico": {
+            "flash_bytes": footprint.get("flash_bytes"), "ram_bytes": footprint.get("ram_bytes"),
+            "wide_multiplies": wide_multiplies(pico / "build" / "digits_firmware.elf"),
+        },
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--samples", type=int, default=20, help="inputs run in QEMU")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+
+    from mcucompress.demo import CALIBRATION_SAMPLES, load_digits_data, train_digits_cnn
+    from mcucompress.importers.keras import load_keras
+    from mcucompress.quantize.qformat import quantize_qformat
+
+    data = load_digits_data()
+    model = train_digits_cnn(data, epochs=args.epochs)
+    float_accuracy = float(np.mean(np.argmax(model.predict(data.x_test, verbose=0), axis=1) == data.y_test))
+    with tempfile.TemporaryDirectory(prefix="bench_qformat.") as folder:
+        work = Path(folder)
+        model_path, calib, test = work / "digits.keras", work / "calib.npz", work / "test.npz"
+        model.save(model_path)
+        np.savez(calib, x=data.x_train[:CALIBRATION_SAMPLES])
+        np.savez(test, x=data.x_test, y=data.y_test)
+        per_layer = quantize_qformat(load_keras(model), data.x_train[:CALIBRATION_SAMPLES], per_channel=False)
+        results = {
+            "float_accuracy": float_accuracy,
+            "qformat_per_layer_accuracy_reference": accuracy_of_graph(per_layer, data.x_test, data.y_test),
+            "int8": measure(work, model_path, calib, test, "int8", args.samples),
+            "qformat": measure(work, model_path, calib, test, "qformat", args.samples),
+        }
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return 0
+    print(f"float accuracy {float_accuracy:.4f}; Q-format with per-layer weight formats "
+          f"{results['qformat_per_layer_accuracy_reference']:.4f} (numpy reference)")
+    for scheme in ("int8", "qformat"):
+        r = results[scheme]
+        m3, pico = r["lm3s6965evb"], r["rpi-pico"]
+        print(f"{scheme:8s} accuracy {r['accuracy_host_c']:.4f} (host C == reference: "
+              f"{r['host_identical_to_reference']}), arena {r['arena_bytes']} B")
+        print(f"         lm3s6965evb: {m3['instructions_min']:,}..{m3['instructions_max']:,} instructions "
+              f"(mean {m3['instructions_mean']:,.0f}, {m3['samples']} inputs), flash {m3['flash_bytes']:,} B, "
+              f"RAM {m3['ram_bytes']:,} B, identical to {m3['identical_to']}, "
+              f"64-bit multiplies in kernels {m3['wide_multiplies']}")
+        print(f"         rpi-pico (build only): flash {pico['flash_bytes']:,} B, RAM {pico['ram_bytes']:,} B, "
+              f"64-bit multiply calls in kernels {pico['wide_multiplies']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
