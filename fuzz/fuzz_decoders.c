@@ -1,4 +1,5 @@
-/* libFuzzer harness for the encoded-weight decoders (CSR, codebook, Huffman kernels).
+/* libFuzzer harness for the encoded-weight decoders (CSR, codebook, Huffman fully connected
+ * kernels; CSR and codebook conv2d kernels).
  *
  * The fuzz input is read as a small header (which kernel, shapes, claimed lengths) followed by
  * the raw bytes of the encoded arrays. Every array is copied into a heap block of exactly the
@@ -50,6 +51,76 @@ static void huffman_table(stream *s, mcc_huffman_table *t, void **owned)
     t->symbols = (const int16_t *)owned[1];
 }
 
+static int fuzz_conv(stream *s, int csr_weights)
+{
+    const int32_t multiplier = 1 << 30, shift = 0;
+    const mcc_quant quant = {&multiplier, &shift, 0, 0};
+    mcc_conv_params params;
+    mcc_dims input_dims, filter_dims, output_dims;
+    int8_t *input, *output;
+    void *owned[3] = {0};
+    int32_t depth;
+    int i;
+    input_dims.n = 1;
+    input_dims.h = (int32_t)(take(s, 1) % 7) + 1;
+    input_dims.w = (int32_t)(take(s, 1) % 7) + 1;
+    input_dims.c = (int32_t)(take(s, 1) % 9) + 1;
+    filter_dims.n = (int32_t)(take(s, 1) % 6) + 1;
+    filter_dims.h = (int32_t)(take(s, 1) % 3) + 1;
+    filter_dims.w = (int32_t)(take(s, 1) % 3) + 1;
+    filter_dims.c = input_dims.c;
+    params.input_offset = 7;
+    params.output_offset = -3;
+    params.stride.h = (int32_t)(take(s, 1) % 2) + 1;
+    params.stride.w = params.stride.h;
+    params.padding.h = (int32_t)(take(s, 1) % 2);
+    params.padding.w = params.padding.h;
+    params.dilation.h = 1;
+    params.dilation.w = 1;
+    params.activation.min = -128;
+    params.activation.max = 127;
+    output_dims.n = 1;
+    output_dims.h = (input_dims.h + 2 * params.padding.h - filter_dims.h) / params.stride.h + 1;
+    output_dims.w = (input_dims.w + 2 * params.padding.w - filter_dims.w) / params.stride.w + 1;
+    output_dims.c = filter_dims.n;
+    if (output_dims.h < 1 || output_dims.w < 1) {
+        return 0;
+    }
+    depth = filter_dims.h * filter_dims.w * filter_dims.c;
+    input = (int8_t *)block(s, (size_t)(input_dims.h * input_dims.w * input_dims.c));
+    output = (int8_t *)malloc((size_t)(output_dims.h * output_dims.w * output_dims.c));
+    if (csr_weights) {
+        mcc_csr_s8 csr;
+        csr.gap_bits = (take(s, 1) & 1) ? 8 : 4;
+        csr.entries = (int32_t)(take(s, 2) % 600);
+        owned[0] = block(s, (size_t)filter_dims.n * sizeof(uint16_t));
+        owned[1] = block(s, (size_t)(csr.gap_bits == 4 ? (csr.entries + 1) / 2 : csr.entries));
+        owned[2] = block(s, (size_t)csr.entries);
+        csr.row_entries = (const uint16_t *)owned[0];
+        csr.gaps = (const uint8_t *)owned[1];
+        csr.values = (const int8_t *)owned[2];
+        (void)mcc_conv2d_csr_s8(&params, &quant, &input_dims, input, &filter_dims, &csr, 0,
+                                &output_dims, output);
+    } else {
+        mcc_codebook_s8 cb;
+        const int32_t claimed = (int32_t)(take(s, 1) % 10);
+        cb.index_bits = claimed;
+        cb.index_bytes = (int32_t)(take(s, 2) % (depth * filter_dims.n + 2));
+        owned[0] = block(s, (size_t)cb.index_bytes);
+        owned[1] = block(s, (size_t)1 << (claimed >= 1 && claimed <= 8 ? claimed : 0));
+        cb.indices = (const uint8_t *)owned[0];
+        cb.codebook = (const int8_t *)owned[1];
+        (void)mcc_conv2d_codebook_s8(&params, &quant, &input_dims, input, &filter_dims, &cb, 0,
+                                     &output_dims, output);
+    }
+    for (i = 0; i < 3; ++i) {
+        free(owned[i]);
+    }
+    free(input);
+    free(output);
+    return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     stream s;
@@ -66,13 +137,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     s.size = size;
     s.pos = 0;
     {
-        const uint32_t kind = take(&s, 1) % 3;
+        const uint32_t kind = take(&s, 1) % 5;
         units = (int32_t)(take(&s, 1) % 24) + 1;
         depth = (int32_t)(take(&s, 1) % 80) + 1;
         batches = (int32_t)(take(&s, 1) % 2) + 1;
         input_dims.n = batches; input_dims.h = 1; input_dims.w = 1; input_dims.c = depth;
         filter_dims.n = units; filter_dims.h = 1; filter_dims.w = 1; filter_dims.c = depth;
         output_dims.n = batches; output_dims.h = 1; output_dims.w = 1; output_dims.c = units;
+        if (kind >= 3) { /* conv2d: the same descriptors over an im2col matrix (units, kh*kw*c) */
+            return fuzz_conv(&s, kind == 3);
+        }
         input = (int8_t *)block(&s, (size_t)(batches * depth));
         output = (int8_t *)malloc((size_t)(batches * units));
         if (kind == 0) {

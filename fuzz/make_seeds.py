@@ -45,11 +45,36 @@ def seeds(count: int = 24):
         yield head + body
 
 
+def conv_seeds(count: int = 8):
+    """conv2d seeds: the harness's conv header, then the same CSR / codebook bodies over the
+    im2col weight matrix (out, kh * kw * c)."""
+    rng = np.random.default_rng(1)
+    for i in range(count):
+        h, w, c = int(rng.integers(3, 8)), int(rng.integers(3, 8)), int(rng.integers(1, 10))
+        n, kh, kw = int(rng.integers(1, 7)), int(rng.integers(1, 4)), int(rng.integers(1, 4))
+        weights = rng.choice(np.array([-80, -5, 6, 90]), size=(n, kh * kw * c))
+        weights[rng.random(weights.shape) < 0.7] = 0
+        weights = weights.astype(np.int8)
+        head = _u(3 + i % 2, 1) + bytes(3)  # the harness reads (and ignores) the FC shape bytes
+        head += b"".join(_u(v - 1, 1) for v in (h, w, c, n, kh, kw)) + _u(i % 2, 1) + _u(i % 2, 1)
+        head += rng.integers(-128, 128, h * w * c).astype(np.int8).tobytes()
+        if i % 2 == 0:
+            m = csr.encode_csr(weights, 0, 4 if i % 4 else 8)
+            body = (_u(m.gap_bits == 8, 1) + _u(m.entries, 2) + m.row_entries.astype("<u2").tobytes()
+                    + m.gaps.tobytes() + m.values.tobytes())
+        else:
+            cb = codebook.encode_codebook(weights)
+            body = _u(cb.index_bits, 1) + _u(cb.indices.size, 2) + cb.indices.tobytes() + cb.codebook.tobytes()
+        yield head + body
+
+
 def main(out: str) -> int:
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     for i, data in enumerate(seeds()):
         (folder / f"seed{i:02d}").write_bytes(data)
+    for i, data in enumerate(conv_seeds()):
+        (folder / f"conv{i:02d}").write_bytes(data)
     return 0
 
 

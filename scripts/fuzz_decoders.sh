@@ -19,6 +19,8 @@ mkdir -p "$OUT/corpus"
   "$ROOT/runtime_c/sparse/mcc_fully_connected_csr_s8.c" \
   "$ROOT/runtime_c/codebook/mcc_fully_connected_codebook_s8.c" \
   "$ROOT/runtime_c/huffman/mcc_fully_connected_huffman_s8.c" \
+  "$ROOT/runtime_c/sparse/mcc_conv2d_csr_s8.c" \
+  "$ROOT/runtime_c/codebook/mcc_conv2d_codebook_s8.c" \
   -o "$OUT/fuzz_decoders"
 PYTHON="${PYTHON:-$ROOT/.venv/bin/python}"
 PYTHONPATH="$ROOT" "$PYTHON" "$ROOT/fuzz/make_seeds.py" "$OUT/seeds"

@@ -1,6 +1,7 @@
-"""Lowering of fully connected layers whose weights carry an encoding (CSR, codebook, Huffman).
+"""Lowering of fully connected and conv2d layers whose weights carry an encoding (CSR, codebook,
+Huffman; conv2d: CSR and codebook over its im2col weight matrix).
 
-``register`` wraps the dense lowering in codegen/lower.py's table: ops without
+``register`` wraps the dense lowerings in codegen/lower.py's table: ops without
 ``attrs["weight_encoding"]`` (or with "dense") lower exactly as before; the others get their
 weights encoded again here (encoding is deterministic) and call the matching runtime kernel with
 a descriptor struct pointing at the encoded arrays. Integer parameters, requantization and arena
@@ -22,6 +23,8 @@ KERNEL_SOURCES = {
     "mcc_fully_connected_csr_s8": "sparse/mcc_fully_connected_csr_s8.c",
     "mcc_fully_connected_codebook_s8": "codebook/mcc_fully_connected_codebook_s8.c",
     "mcc_fully_connected_huffman_s8": "huffman/mcc_fully_connected_huffman_s8.c",
+    "mcc_conv2d_csr_s8": "sparse/mcc_conv2d_csr_s8.c",
+    "mcc_conv2d_codebook_s8": "codebook/mcc_conv2d_codebook_s8.c",
 }
 _PER_LINE = {"int8_t": 16, "uint8_t": 16, "int16_t": 12, "uint16_t": 12}
 
@@ -89,15 +92,42 @@ def lower_fully_connected_encoded(b, i: int, op) -> None:
            b.dims_of((batches, units)), b.arena(out.name))
 
 
-def register(lower_table: dict, kernel_sources: dict) -> None:
-    """Route encoded fully connected ops to this module; dense ones keep their lowering."""
-    dense = lower_table["fully_connected"]
+def lower_conv2d_encoded(b, i: int, op) -> None:
+    g = b.graph
+    x, w, bias = g.input_tensors(op) + [None] * (3 - len(op.inputs))
+    out = g.output_tensor(op)
+    p = kernel_params(g, op, b.rounding)
+    b.check_rounding(op, p)
+    oid = f"op{i}_{op.kind}"
+    if len(x.shape) != 4 or len(w.shape) != 4 or w.shape[-1] != x.shape[-1]:
+        raise McuError(f"op '{op.name}' ({op.kind}): weights {w.shape} do not fit input {x.shape} "
+                       "(grouped convolutions are not supported)")
+    encoded = encoded_weights(g, op)
+    params = b.decl("mcc_conv_params", f"{oid}_params",
+                    f"{{{p.input_offset}, {p.output_offset}, {{{p.stride[0]}, {p.stride[1]}}}, "
+                    f"{{{p.padding[0]}, {p.padding[2]}}}, {{{p.dilation[0]}, {p.dilation[1]}}}, "
+                    f"{{{p.act_min}, {p.act_max}}}}}")
+    quant = b.quant(oid, p)
+    function, weights = _descriptor(b, oid, encoded)
+    function = function.replace("mcc_fully_connected_", "mcc_conv2d_")
+    if function not in KERNEL_SOURCES:
+        raise McuError(f"op '{op.name}': no conv2d kernel for weight encoding '{encoded.kind}'")
+    b.call(op, function, params, quant, b.dims_of(x.shape), b.arena(x.name), b.dims_of(w.shape), weights,
+           b.constant(oid, "bias", bias), b.dims_of(out.shape), b.arena(out.name))
 
-    def lower_fully_connected(b, i: int, op) -> None:
+
+def _dispatch(dense, encoded):
+    def lower(b, i: int, op) -> None:
         if op.attrs.get(ATTR, "dense") == "dense":
             dense(b, i, op)
         else:
-            lower_fully_connected_encoded(b, i, op)
+            encoded(b, i, op)
+    return lower
 
-    lower_table["fully_connected"] = lower_fully_connected
+
+def register(lower_table: dict, kernel_sources: dict) -> None:
+    """Route encoded fully connected and conv2d ops to this module; dense ones keep their
+    lowering."""
+    lower_table["fully_connected"] = _dispatch(lower_table["fully_connected"], lower_fully_connected_encoded)
+    lower_table["conv2d"] = _dispatch(lower_table["conv2d"], lower_conv2d_encoded)
     kernel_sources.update(KERNEL_SOURCES)

@@ -1,7 +1,8 @@
-"""Per-tensor choice of weight encoding for fully connected layers.
+"""Per-tensor choice of weight encoding for fully connected and conv2d layers.
 
-``choose_encodings(graph, optimize)`` annotates each fully connected op with
-``attrs["weight_encoding"]``, one of ENCODINGS. Every encoding is lossless on the int8 weights,
+``choose_encodings(graph, optimize)`` annotates each fully connected and conv2d op with
+``attrs["weight_encoding"]``, one of ENCODINGS (conv2d: dense, CSR or codebook over its im2col
+weight matrix - no Huffman, whose stream would be decoded again for every output pixel). Every encoding is lossless on the int8 weights,
 so the reference interpreter ignores the annotation and outputs stay byte-identical.
 
 - ``size``: the fewest bytes stored in flash (values, indices, row lengths, codebooks, Huffman
@@ -29,6 +30,7 @@ from mcucompress.errors import McuError
 from mcucompress.ir.graph import Graph, Op
 
 ENCODINGS = ("dense", "csr8", "csr4", "codebook", "huffman_sparse", "huffman")
+CONV_ENCODINGS = ("dense", "csr8", "csr4", "codebook")
 OPTIMIZE = ("size", "speed", "none")
 ATTR = "weight_encoding"
 PER_UNIT = 30
@@ -48,14 +50,15 @@ class Encoded:
 
 
 def weight_matrix(graph: Graph, op: Op) -> tuple[np.ndarray, int] | None:
-    """(int8 (units, depth) weights, zero point) of an encodable op, else None."""
-    if op.kind != "fully_connected" or len(op.inputs) < 2 or op.inputs[1] is None:
+    """(int8 (units, depth) weights, zero point) of an encodable op, else None. A conv2d's
+    matrix is its im2col weight matrix: (out, kh * kw * in)."""
+    if op.kind not in ("fully_connected", "conv2d") or len(op.inputs) < 2 or op.inputs[1] is None:
         return None
     w = graph.tensor(op.inputs[1])
     if not w.is_constant or w.dtype != "int8" or w.data.dtype != np.int8:
         return None
     zero_points = set(w.quant.zero_point) if w.quant is not None else {0}
-    if len(zero_points) != 1:
+    if len(zero_points) != 1 or (op.kind == "conv2d" and zero_points != {0}):
         return None
     units = int(w.shape[0])
     return np.asarray(w.data).reshape(units, -1), int(zero_points.pop())
@@ -82,9 +85,9 @@ def encode(kind: str, w: np.ndarray, zero: int) -> Encoded:
     raise McuError(f"unknown weight encoding '{kind}'; expected one of {', '.join(ENCODINGS)}")
 
 
-def candidates(w: np.ndarray, zero: int) -> list[Encoded]:
+def candidates(w: np.ndarray, zero: int, kinds=ENCODINGS) -> list[Encoded]:
     out = []
-    for kind in ENCODINGS:
+    for kind in kinds:
         try:
             out.append(encode(kind, w, zero))
         except McuError:
@@ -110,7 +113,8 @@ def choose_encodings(graph: Graph, optimize: str = "size") -> Graph:
     for op in graph.ops:
         found = weight_matrix(graph, op)
         if found is not None and ATTR not in op.attrs:
-            op = op.with_attrs(**{ATTR: pick(candidates(*found), optimize).kind})
+            kinds = CONV_ENCODINGS if op.kind == "conv2d" else ENCODINGS
+            op = op.with_attrs(**{ATTR: pick(candidates(*found, kinds), optimize).kind})
         ops.append(op)
     return graph.replace(ops=tuple(ops))
 
@@ -121,8 +125,12 @@ def encoded_weights(graph: Graph, op: Op) -> Encoded | None:
     found = weight_matrix(graph, op)
     if kind is None or found is None:
         if kind not in (None, "dense"):
-            raise McuError(f"op '{op.name}': weight encoding '{kind}' needs int8 fully connected weights")
+            raise McuError(f"op '{op.name}': weight encoding '{kind}' needs int8 fully connected or "
+                           "conv2d weights (zero point 0)")
         return None
+    if op.kind == "conv2d" and kind not in CONV_ENCODINGS:
+        raise McuError(f"op '{op.name}': conv2d weights cannot be stored as '{kind}'; expected one of "
+                       f"{', '.join(CONV_ENCODINGS)}")
     return encode(kind, *found)
 
 
@@ -152,8 +160,9 @@ def encoding_rows(graph: Graph) -> list[EncodingRow]:
         if found is None:
             continue
         e = encode(op.attrs[ATTR], *found)
+        applications = graph.output_tensor(op).size // found[0].shape[0]  # output pixels (conv2d)
         rows.append(EncodingRow(op.name, e.kind, e.weights, e.weights, e.nbytes, e.bits_per_weight,
-                                e.instructions))
+                                e.instructions * max(1, applications)))
     return rows
 
 

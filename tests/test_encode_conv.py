@@ -1,0 +1,55 @@
+"""Conv2D with encoded weights (CSR and codebook over the im2col weight matrix): host C output
+byte-identical to the numpy reference, with padding, strides, dilation and empty kernel rows."""
+
+import numpy as np
+import pytest
+
+from codegen_cases import check_c_matches_reference, conv_graph
+from mcucompress.encode.choose import ATTR, choose_encodings, encoding_rows
+from mcucompress.errors import McuError
+from mcucompress.export import export
+from mcucompress.ir.graph import Op, Tensor
+
+
+def sparse_conv(seed, kind, density=0.2, values=None, **shape):
+    rng = np.random.default_rng(seed)
+    g = conv_graph(rng, **shape)
+    w = g.tensor("w")
+    data = w.data.astype(np.int64)
+    if values is not None:
+        data = rng.choice(np.asarray(values), size=data.shape)
+    data[rng.random(data.shape) >= density] = 0
+    data[0] = 0  # an output channel with no weights at all
+    tensors = dict(g.tensors)
+    tensors["w"] = Tensor("w", w.shape, "int8", w.quant, data.astype(np.int8))
+    op = g.ops[0].with_attrs(**{ATTR: kind})
+    return g.replace(tensors=tensors, ops=(op,), name=f"conv_{kind}_{seed}")
+
+
+CASES = [
+    dict(hw=(9, 11), c_in=5, c_out=7, k=(3, 3), padding=(1, 1, 1, 1), activation="relu"),
+    dict(hw=(12, 10), c_in=3, c_out=6, k=(5, 3), stride=(2, 1), dilation=(1, 2), padding=(2, 2, 2, 2)),
+    dict(hw=(6, 6), c_in=19, c_out=4, k=(1, 1)),  # pointwise: gaps past 16 channels need fillers
+]
+
+
+@pytest.mark.parametrize("kind", ["csr4", "csr8", "codebook"])
+@pytest.mark.parametrize("case", range(len(CASES)))
+def test_encoded_conv_matches_reference(tmp_path, kind, case):
+    values = [-100, -31, 7, 64, 127] if kind == "codebook" else None
+    graph = sparse_conv(case, kind, values=values, **CASES[case])
+    rounding = "litert" if case == 1 else "tflm"
+    check_c_matches_reference(tmp_path, graph, rounding)
+    function = "mcc_conv2d_codebook_s8" if kind == "codebook" else "mcc_conv2d_csr_s8"
+    assert function in (tmp_path / f"{graph.name}_{rounding}" / "model.c").read_text()
+
+
+def test_conv_choice_and_refusal(tmp_path):
+    graph = sparse_conv(4, "dense", density=0.05, **CASES[0])
+    op = graph.ops[0]
+    unannotated = Op(op.kind, op.name, op.inputs, op.outputs, {k: v for k, v in op.attrs.items() if k != ATTR})
+    row = encoding_rows(choose_encodings(graph.replace(ops=(unannotated,)), "size"))[0]
+    assert row.encoding in ("csr4", "csr8") and row.bytes < row.dense_bytes
+    huffman = graph.replace(ops=(op.with_attrs(**{ATTR: "huffman_sparse"}),))
+    with pytest.raises(McuError, match="conv2d weights cannot be stored as 'huffman_sparse'"):
+        export(huffman, tmp_path / "bad")
