@@ -14,6 +14,7 @@ Conventions (the same as TensorFlow Lite, so int8 .tflite files import without r
 Op kinds and their attributes:
 
   conv2d            inputs (x, w, b|None)  stride (sh, sw), dilation (dh, dw), padding, activation
+                    [weight_encoding: "dense"|"csr4"|"csr8"|"codebook", over the im2col matrix]
   depthwise_conv2d  inputs (x, w, b|None)  stride, dilation, padding, depth_multiplier, activation
   fully_connected   inputs (x, w, b|None)  activation (x is flattened to (1, in))
                     [weight_encoding: "dense"|"csr4"|"csr8"|"codebook"|"huffman"|"huffman_sparse",
