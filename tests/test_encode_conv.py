@@ -1,6 +1,8 @@
 """Conv2D with encoded weights (CSR and codebook over the im2col weight matrix): host C output
 byte-identical to the numpy reference, with padding, strides, dilation and empty kernel rows."""
 
+import shutil
+
 import numpy as np
 import pytest
 
@@ -8,7 +10,7 @@ from codegen_cases import check_c_matches_reference, conv_graph
 from mcucompress.encode.choose import ATTR, choose_encodings, encoding_rows
 from mcucompress.errors import McuError
 from mcucompress.export import export
-from mcucompress.ir.graph import Op, Tensor
+from mcucompress.ir.graph import Graph, Op, Tensor
 
 
 def sparse_conv(seed, kind, density=0.2, values=None, **shape):
@@ -53,3 +55,25 @@ def test_conv_choice_and_refusal(tmp_path):
     huffman = graph.replace(ops=(op.with_attrs(**{ATTR: "huffman_sparse"}),))
     with pytest.raises(McuError, match="conv2d weights cannot be stored as 'huffman_sparse'"):
         export(huffman, tmp_path / "bad")
+
+
+@pytest.mark.qemu
+@pytest.mark.skipif(not (shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm")),
+                    reason="needs arm-none-eabi-gcc and qemu-system-arm")
+def test_encoded_convs_on_cortex_m4_qemu(tmp_path):
+    from mcucompress.targets.runner import run_model
+
+    first = sparse_conv(7, "csr4", **CASES[0])  # (1, 9, 11, 7)
+    second = sparse_conv(8, "codebook", values=[-90, 3, 77], hw=(9, 11), c_in=7, c_out=5, k=(3, 3),
+                         stride=(2, 2))
+    rename = {"x": "y", "w": "w2", "b": "b2", "y": "z"}
+    tensors = dict(first.tensors)
+    for name, t in second.tensors.items():
+        if name != "x":
+            tensors[rename[name]] = Tensor(rename[name], t.shape, t.dtype, t.quant, t.data)
+    op2 = second.ops[0]
+    ops = (first.ops[0], Op(op2.kind, "conv1", tuple(rename[n] for n in op2.inputs), ("z",), op2.attrs))
+    graph = Graph(tensors, ops, ("x",), ("z",), name="two_convs")
+    tree = export(graph, tmp_path / "convs", prefix="convs")
+    report = run_model(tree, "mps2-an386", samples=2)
+    assert report.checks == {"host": True, "reference": True}
