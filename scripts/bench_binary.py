@@ -56,21 +56,26 @@ def int8_dense(n: int) -> Graph:
     return Graph(t, (op,), ("x",), ("y",), name="int8_dense")
 
 
-def binary_dense(n: int, popcount: str | None, ternary: bool = False) -> Graph:
-    """int8 input -> binarize -> (binary n x n Dense with sign output, unless popcount is None)."""
+def binary_dense(n: int, popcount: str | None, ternary: bool = False, planes: int = 1) -> Graph:
+    """int8 input -> binarize -> (binary n x n Dense with sign output, unless popcount is None);
+    ternary weights, or k-bit weights as ``planes`` sign planes, on request."""
     rng = np.random.default_rng(0)
     t = {"x": Tensor("x", (1, n), "int8", QuantParams((0.05,), (0,))),
          "a": build.packed_tensor("a", (1,), n)}
     ops = [build.binarize_op("sign", "x", "a", 0)]
     out = "a"
     if popcount is not None:
-        signs = rng.choice([-1, 0, 1] if ternary else [-1, 1], size=(n, n))
-        t["w"] = build.weights_tensor("w", build.pack_weights(signs, ternary))
+        if planes > 1:
+            packed = build.pack_levels(2 * rng.integers(0, 2 ** planes, (n, n)) - (2 ** planes - 1), planes)
+        else:
+            packed = build.pack_weights(rng.choice([-1, 0, 1] if ternary else [-1, 1], size=(n, n)), ternary)
+        t["w"] = build.weights_tensor("w", packed)
         t["t"] = build.thresholds_tensor("t", rng.integers(-20, 21, n))
         t["y"] = build.packed_tensor("y", (1,), n)
-        ops.append(build.fc_op("fc", "a", "w", "t", "y", n, ternary, popcount))
+        ops.append(build.fc_op("fc", "a", "w", "t", "y", n, ternary, popcount, planes))
         out = "y"
-    name = "binarize_only" if popcount is None else f"{'ternary' if ternary else 'binary'}_{popcount}"
+    kind = "ternary" if ternary else (f"dorefa{planes}" if planes > 1 else "binary")
+    name = "binarize_only" if popcount is None else f"{kind}_{popcount}"
     return Graph(t, tuple(ops), ("x",), (out,), name=name)
 
 
@@ -78,7 +83,7 @@ def bench_dense(work: Path, n: int = 1024) -> dict:
     results = {}
     cases = [("mps2-an386", int8_dense(n)), ("mps2-an386", binary_dense(n, None))]
     cases += [("mps2-an386", binary_dense(n, p)) for p in ("swar", "table", "csa")]
-    cases += [("mps2-an386", binary_dense(n, "csa", ternary=True))]
+    cases += [("mps2-an386", binary_dense(n, "csa", ternary=True)), ("mps2-an386", binary_dense(n, "csa", planes=2))]
     # Cortex-M3 (lm3s6965evb): the binary layer fits its 256 KB flash, the int8 one does not.
     cases += [("lm3s6965evb", binary_dense(n, None))]
     cases += [("lm3s6965evb", binary_dense(n, p)) for p in ("swar", "table", "csa")]
@@ -93,7 +98,7 @@ def bench_dense(work: Path, n: int = 1024) -> dict:
     for board in ("mps2-an386", "lm3s6965evb", "mps3-an547"):
         base = results[f"{board}/binarize_only"]["instructions"][0]
         for key, r in results.items():
-            if key.startswith(board) and ("binary_" in key or "ternary_" in key):
+            if key.startswith(board) and "int8" not in key and "binarize" not in key:
                 layer = r["instructions"][0] - base
                 r["dense_only_instructions"] = layer
                 print(f"{key}: layer alone {layer:,d}; int8 (M4) / binary total = "

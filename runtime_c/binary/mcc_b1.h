@@ -190,6 +190,9 @@ MCC_INLINE int32_t mcc_b1_dot(const int8_t *a, const uint32_t *w, int32_t words,
     if (ternary) {
         return mcc_b1_count(w + words, words) - 2 * mcc_b1_row(a, w, w + words, words, method);
     }
+    if (planes == 1) {
+        return n - 2 * mcc_b1_row(a, w, 0, words, method);
+    }
     for (b = planes - 1; b >= 0; --b) { /* Horner: highest plane first */
         dot = 2 * dot + n - 2 * mcc_b1_row(a, w + b * words, 0, words, method);
     }
