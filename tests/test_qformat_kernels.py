@@ -78,17 +78,17 @@ def _graph_b(rng) -> Graph:
     -> fc (no bias, relu)."""
     t = {}
     t["x"] = _act("x", (1, 9, 10, 3), 7)
-    t["w1"] = _weights(rng, "w1", (4, 3, 3, 3), 7, 0)
+    t["w1"] = _weights(rng, "w1", (5, 3, 3, 3), 7, 0)  # odd: a last unpaired channel
     fl_a = _out_fl(7, [7], 27)
-    t["a"] = _act("a", (1, 4, 4, 4), fl_a)
-    t["w2"] = _weights(rng, "w2", (1, 2, 3, 8), np.arange(8) % 3 + 6, 3)
+    t["a"] = _act("a", (1, 4, 4, 5), fl_a)
+    t["w2"] = _weights(rng, "w2", (1, 2, 3, 10), np.arange(10) % 3 + 6, 3)
     fl_d = _out_fl(fl_a, [6], 6)
-    t["d"] = _act("d", (1, 4, 2, 8), fl_d)
-    t["e"] = _act("e", (1, 4, 2, 8), fl_d - 1)
-    t["w3"] = _weights(rng, "w3", (1, 1, 1, 8), 4, 3)
-    t["s"] = _act("s", (1, 4, 2, 8), fl_d - 1)  # shift 1: halves tie often
-    t["w4"] = _weights(rng, "w4", (13, 64), 8, 0)
-    t["y"] = _act("y", (1, 13), _out_fl(fl_d - 1, [8], 64, in_std=50.0))
+    t["d"] = _act("d", (1, 4, 2, 10), fl_d)
+    t["e"] = _act("e", (1, 4, 2, 10), fl_d - 1)
+    t["w3"] = _weights(rng, "w3", (1, 1, 1, 10), 4, 3)
+    t["s"] = _act("s", (1, 4, 2, 10), fl_d - 1)  # shift 1: halves tie often
+    t["w4"] = _weights(rng, "w4", (13, 80), 8, 0)
+    t["y"] = _act("y", (1, 13), _out_fl(fl_d - 1, [8], 80, in_std=50.0) + 2)
     ops = (Op("conv2d_q7", "conv", ("x", "w1", None), ("a",),
               dict(stride=(2, 2), dilation=(2, 2), padding=(1, 0, 0, 1), activation="none")),
            Op("depthwise_conv2d_q7", "dw", ("a", "w2", None), ("d",),
@@ -101,7 +101,7 @@ def _graph_b(rng) -> Graph:
            Op("add_q7", "add", ("d", "e"), ("s",), dict(activation="none")),
            Op("reshape", "flat", ("s",), ("f",), {}),
            Op("fully_connected_q7", "fc", ("f", "w4", None), ("y",), dict(activation="relu")))
-    t["f"] = _act("f", (1, 64), fl_d - 1)
+    t["f"] = _act("f", (1, 80), fl_d - 1)
     return Graph(t, ops, ("x",), ("y",), name="q7_b")
 
 
