@@ -17,6 +17,7 @@ from mcucompress.memory.liveness import analyze
 from mcucompress.memory.planner import MemoryPlan, plan
 from mcucompress.quantize.params import kernel_params
 from mcucompress.codegen.c_literals import array_lines, c_float, c_int
+from mcucompress.codegen import specialize as _specialize
 
 # The runtime source file that defines each kernel (relative to runtime_c/).
 KERNEL_SOURCES = {
@@ -33,6 +34,7 @@ KERNEL_SOURCES = {
     "mcc_copy_s8": "reshape/mcc_copy_s8.c",
     "mcc_pad_s8": "reshape/mcc_pad_s8.c",
     "mcc_concat_channels_s8": "reshape/mcc_concat_channels_s8.c",
+    **_specialize.KERNEL_SOURCES,
 }
 RUNTIME_HEADERS = ("include/mcc.h", "include/mcc_nn.h", "include/mcc_port.h")
 
@@ -196,6 +198,8 @@ def _lower_conv(b: _Builder, i: int, op: Op) -> None:
                                                                else x.shape[-1]):
         raise McuError(f"op '{op.name}' ({op.kind}): weights {w.shape} do not fit input {x.shape} "
                        "(grouped convolutions are not supported)")
+    if _specialize.lower_fast(b, i, op, p):  # export-time specialised fast kernel (issue 4)
+        return
     quant = b.quant(oid, p)
     stride = f"{{{p.stride[0]}, {p.stride[1]}}}"
     padding = f"{{{p.padding[0]}, {p.padding[2]}}}"
@@ -226,6 +230,8 @@ def _lower_fully_connected(b: _Builder, i: int, op: Op) -> None:
     if x.size % depth:
         raise McuError(f"op '{op.name}': input of {x.size} values does not split into rows of {depth}")
     batches = x.size // depth
+    if _specialize.lower_fast(b, i, op, p):  # export-time specialised fast kernel (issue 4)
+        return
     params = b.decl("mcc_fc_params", f"{oid}_params",
                     f"{{{p.input_offset}, {p.filter_offset}, {p.output_offset}, {_activation(p)}}}")
     b.call(op, "mcc_fully_connected_s8", params, b.quant(oid, p),
@@ -389,17 +395,19 @@ def check_graph(graph: Graph) -> None:
             raise McuError(f"tensor '{t.name}' is {t.dtype}; the C code generator needs an int8 graph")
 
 
-def plan_memory(graph: Graph) -> tuple[MemoryPlan, dict]:
-    """Arena plan and the arena offset of every activation tensor."""
+def plan_memory(graph: Graph, rounding: str = "tflm") -> tuple[MemoryPlan, dict]:
+    """Arena plan and the arena offset of every activation tensor (and kernel scratch)."""
     live = analyze(graph)
-    memory = plan(list(live.requests))
+    scratch = _specialize.scratch_requests(graph, rounding)
+    memory = plan(list(live.requests) + scratch)
     offsets = {t: memory.offset(buf) for t, buf in live.buffer_of.items()}
+    offsets.update({r.name: memory.offset(r.name) for r in scratch})
     return memory, offsets
 
 
 def lower(graph: Graph, prefix: str, rounding: str = "tflm") -> Program:
     check_graph(graph)
-    memory, offsets = plan_memory(graph)
+    memory, offsets = plan_memory(graph, rounding)
     b = _Builder(graph, prefix, rounding, offsets)
     for i, op in enumerate(graph.ops):
         _LOWER[op.kind](b, i, op)

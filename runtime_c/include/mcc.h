@@ -406,6 +406,56 @@ mcc_status mcc_conv2d_codebook_s8(const mcc_conv_params *params, const mcc_quant
                                   const int32_t *bias,
                                   const mcc_dims *output_dims, int8_t *output);
 
+/* ---- Fast kernels on export-time specialised weights (codegen/specialize.py) ----------------
+ * Same results as mcc_conv2d_s8 / mcc_depthwise_conv2d_s8 / mcc_fully_connected_s8 bit for bit
+ * (TFLM double rounding only), with the DSP (SMLAD) and MVE paths in the same body as the
+ * portable one. weights are doubled int16 values packed two to an int32 word in the order
+ * documented in each kernel's source; channels holds 4 int32 per output channel:
+ * {2 * (bias + input_offset * sum(w)), multiplier, 2^(shift-1) + (output_offset << shift),
+ *  shift} with shift >= 1 the right shift. */
+typedef struct {
+    mcc_tile kernel;
+    mcc_tile stride;
+    mcc_tile padding;
+    mcc_tile dilation;
+    int32_t in_c;
+    int32_t out_c;
+    int32_t k_padded;          /* kernel.h * kernel.w * in_c rounded up to a multiple of 8 */
+    int32_t input_zero_point;  /* value of padded input positions */
+    mcc_activation activation;
+    const int32_t *weights;
+    const int32_t *channels;
+} mcc_conv_fast_params;
+
+/* Scratch bytes mcc_conv2d_fast_s8 needs (word aligned): two widened columns. */
+int32_t mcc_conv2d_fast_s8_get_buffer_size(int32_t k_padded);
+
+/* 2-D convolution (and fully connected as a 1x1 convolution) on specialised weights. */
+mcc_status mcc_conv2d_fast_s8(const mcc_conv_fast_params *params,
+                              const mcc_dims *input_dims, const int8_t *input,
+                              const mcc_dims *output_dims, int8_t *output, void *scratch);
+
+typedef struct {
+    mcc_tile kernel;
+    mcc_tile stride;
+    mcc_tile padding;
+    mcc_tile dilation;
+    int32_t channels_n;        /* input = output channels (depth multiplier 1), multiple of 4 */
+    int32_t input_zero_point;
+    mcc_activation activation;
+    const int32_t *weights;    /* per tap, per group of 4 channels: (c0, c2), (c1, c3) doubled */
+    const int32_t *channels;
+} mcc_dw_conv_fast_params;
+
+/* Scratch bytes mcc_depthwise_conv2d_fast_s8 needs: a row of zero points. */
+int32_t mcc_depthwise_conv2d_fast_s8_get_buffer_size(int32_t channels);
+
+/* Depthwise convolution (depth multiplier 1) on specialised weights. */
+mcc_status mcc_depthwise_conv2d_fast_s8(const mcc_dw_conv_fast_params *params,
+                                        const mcc_dims *input_dims, const int8_t *input,
+                                        const mcc_dims *output_dims, int8_t *output,
+                                        void *scratch);
+
 #ifdef __cplusplus
 }
 #endif

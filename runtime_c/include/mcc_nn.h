@@ -119,4 +119,10 @@ MCC_INLINE int32_t mcc_nn_saturating_shift_left(int32_t x, int32_t exponent)
     return (int32_t)((uint32_t)x << exponent);
 }
 
+/* Rotate right by 8 bits (GCC folds it into SXTB16's rotation). */
+MCC_INLINE uint32_t mcc_nn_ror8(uint32_t v)
+{
+    return (v >> 8) | (v << 24);
+}
+
 #endif /* MCC_NN_H */

@@ -1,0 +1,205 @@
+"""Export-time specialisation for the fast int8 kernels (runtime_c/conv/mcc_*_fast_s8.c).
+
+The exporter knows every weight, offset and multiplier, so work the kernels would repeat at run
+time is done here once:
+
+- the input offset is folded into the bias (sum (x + off) * w = sum x * w + off * sum w; padded
+  positions read the input zero point, which then contributes nothing);
+- weights are widened to int16, doubled (the doubling of the rounding doubling high multiply,
+  so the kernel's SMMLAR needs no shift), and laid out so that SXTB16 / SXTB16(ROR 8) of four
+  activations lines up with them (k0, k2 | k1, k3), interleaved for the kernel's blocking;
+- the output offset is folded into the rounding constant of the right shift.
+
+``fast_conv`` / ``fast_depthwise`` return None when a layer does not meet the exactness
+conditions (TFLM double rounding, a right shift of at least 1 on every channel, no possible
+int32 overflow); such layers keep the portable kernels. The choice is made per layer here, so the
+generated call names the kernel that runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from mcucompress.ir.graph import Graph, Op
+from mcucompress.memory.planner import BufferRequest
+from mcucompress.quantize.params import kernel_params
+
+GROUP = 8                      # products per group in the conv layout (one MVE vector of int16)
+DW_MAX_TAPS = 25               # MCC_DW_FAST_MAX_TAPS in mcc_depthwise_conv2d_fast_s8.c
+_PERM4 = np.array([0, 2, 1, 3])  # position of k within its group of 4 after SXTB16 unpacking
+_INT32_LIMIT = 2**31 - 1
+
+KERNEL_SOURCES = {
+    "mcc_conv2d_fast_s8": "conv/mcc_conv2d_fast_s8.c",
+    "mcc_depthwise_conv2d_fast_s8": "conv/mcc_depthwise_conv2d_fast_s8.c",
+}
+
+
+@dataclass(frozen=True, eq=False)
+class FastLayer:
+    """Specialised constants of one layer."""
+
+    weights: np.ndarray    # int32 words, each two int16 values (first in the low half)
+    channels: np.ndarray   # int32 (out_c, 4): bias, multiplier, round, shift
+    k_padded: int          # conv: products per output padded to a multiple of GROUP
+    scratch_bytes: int
+
+
+def _pack_words(values: np.ndarray) -> np.ndarray:
+    v = np.asarray(values, dtype=np.int16).reshape(-1).view(np.uint16).astype(np.uint32)
+    return (v[0::2] | (v[1::2] << 16)).view(np.int32)
+
+
+def _channel_table(w_sum_abs, w_sum, bias, input_offset, output_offset, multiplier, shift):
+    """{2 * folded bias, multiplier, round, right shift} per channel, or None when inexact."""
+    folded = bias.astype(np.int64) + int(input_offset) * w_sum
+    acc_bound = 128 * w_sum_abs + np.abs(folded)          # |sum x*w + folded|, x in int8
+    right = -np.asarray(shift, dtype=np.int64)
+    mult = np.asarray(multiplier, dtype=np.int64)
+    if np.any(right < 1) or np.any(right > 30) or np.any(mult < 0) or np.any(2 * acc_bound > _INT32_LIMIT):
+        return None
+    rnd = (np.int64(1) << (right - 1)) + np.int64(output_offset) * (np.int64(1) << right)
+    if np.any(np.abs(rnd) + acc_bound + 1 > _INT32_LIMIT):
+        return None
+    return np.stack([2 * folded, mult, rnd, right], axis=1).astype(np.int32)
+
+
+def _bias(graph: Graph, op: Op, n: int) -> np.ndarray:
+    if len(op.inputs) > 2 and op.inputs[2] is not None:
+        return np.asarray(graph.tensor(op.inputs[2]).data, dtype=np.int64).reshape(n)
+    return np.zeros(n, dtype=np.int64)
+
+
+def conv_layout(w: np.ndarray) -> tuple[np.ndarray, int]:
+    """(out_c, K) int weights -> packed doubled words of mcc_conv2d_fast_s8, and k_padded."""
+    out_c, k = w.shape
+    k_padded = -(-k // GROUP) * GROUP
+    idx = np.arange(k)
+    widened = np.zeros((out_c, k_padded), dtype=np.int16)
+    widened[:, (idx & ~3) | _PERM4[idx & 3]] = 2 * w
+    groups = k_padded // GROUP
+    blocks = [np.stack([widened[c].reshape(groups, GROUP), widened[c + 1].reshape(groups, GROUP)],
+                       axis=1).reshape(-1) for c in range(0, out_c - 1, 2)]
+    if out_c % 2:
+        blocks.append(widened[-1])
+    return _pack_words(np.concatenate(blocks)), k_padded
+
+
+def fast_conv(graph: Graph, op: Op, p, rounding: str) -> FastLayer | None:
+    """conv2d or fully_connected (as a 1x1 convolution) for mcc_conv2d_fast_s8."""
+    if rounding != "tflm" or getattr(p, "rounding", "tflm") != "tflm":
+        return None
+    if op.kind == "fully_connected" and p.filter_offset != 0:
+        return None
+    wt = graph.tensor(op.inputs[1])
+    if wt.data is None or wt.data.dtype != np.int8:
+        return None
+    w = np.asarray(wt.data, dtype=np.int64).reshape(wt.shape[0], -1)
+    table = _channel_table(np.abs(w).sum(1), w.sum(1), _bias(graph, op, w.shape[0]),
+                           p.input_offset, p.output_offset, p.multiplier, p.shift)
+    if table is None:
+        return None
+    words, k_padded = conv_layout(w)
+    return FastLayer(words, table, k_padded, 2 * k_padded * 2)
+
+
+def dw_layout(w: np.ndarray) -> np.ndarray:
+    """(taps, channels) int weights -> packed doubled words of mcc_depthwise_conv2d_fast_s8."""
+    taps, n = w.shape
+    grouped = (2 * w).reshape(taps, n // 4, 4)[:, :, _PERM4].transpose(1, 0, 2)
+    return _pack_words(grouped)
+
+
+def fast_depthwise(graph: Graph, op: Op, p, rounding: str) -> FastLayer | None:
+    if rounding != "tflm" or getattr(p, "rounding", "tflm") != "tflm" or p.depth_multiplier != 1:
+        return None
+    wt = graph.tensor(op.inputs[1])
+    x = graph.tensor(op.inputs[0])
+    if wt.data is None or wt.data.dtype != np.int8 or len(wt.shape) != 4:
+        return None
+    _, kh, kw, n = wt.shape
+    if n % 4 or kh * kw > DW_MAX_TAPS or x.shape[-1] != n:
+        return None
+    w = np.asarray(wt.data, dtype=np.int64).reshape(kh * kw, n)
+    table = _channel_table(np.abs(w).sum(0), w.sum(0), _bias(graph, op, n),
+                           p.input_offset, p.output_offset, p.multiplier, p.shift)
+    if table is None:
+        return None
+    return FastLayer(dw_layout(w), table, 0, (n + 3) & ~3)
+
+
+def choose(graph: Graph, op: Op, rounding: str) -> FastLayer | None:
+    """The specialised layer for op, or None when the portable kernel stays."""
+    if op.kind not in ("conv2d", "depthwise_conv2d", "fully_connected"):
+        return None
+    p = kernel_params(graph, op, rounding)
+    if op.kind == "depthwise_conv2d":
+        return fast_depthwise(graph, op, p, rounding)
+    if op.kind == "conv2d" and graph.tensor(op.inputs[1]).shape[-1] != graph.tensor(op.inputs[0]).shape[-1]:
+        return None  # grouped: the lowering refuses it
+    return fast_conv(graph, op, p, rounding)
+
+
+def scratch_name(index: int) -> str:
+    return f"mcc.scratch.op{index}"
+
+
+def scratch_requests(graph: Graph, rounding: str = "tflm") -> list[BufferRequest]:
+    """Arena scratch of every specialised layer, alive only during its op."""
+    requests = []
+    for i, op in enumerate(graph.ops):
+        try:
+            layer = choose(graph, op, rounding)
+        except Exception:  # the lowering reports the layer's problem with its own message
+            layer = None
+        if layer is not None:
+            requests.append(BufferRequest(scratch_name(i), layer.scratch_bytes, i, i))
+    return requests
+
+
+# -- lowering ---------------------------------------------------------------------------------
+
+def _tile(pair) -> str:
+    return f"{{{int(pair[0])}, {int(pair[1])}}}"
+
+
+def lower_fast(b, i: int, op: Op, p) -> bool:
+    """Emit the fast kernel call for op when it qualifies; False leaves op to the caller."""
+    if scratch_name(i) not in b.offsets:
+        return False
+    layer = choose(b.graph, op, b.rounding)
+    if layer is None:
+        return False
+    g = b.graph
+    x, wt, out = g.tensor(op.inputs[0]), g.tensor(op.inputs[1]), g.output_tensor(op)
+    oid = f"op{i}_{op.kind}"
+    weights = b.array(f"{oid}_fast_weights", layer.weights, "int32_t")
+    channels = b.array(f"{oid}_fast_channels", layer.channels.reshape(-1), "int32_t")
+    act = f"{{{p.act_min}, {p.act_max}}}"
+    zp = -int(p.input_offset)
+    scratch = f"(void *){b.arena(scratch_name(i))}"
+    if op.kind == "depthwise_conv2d":
+        _, kh, kw, n = wt.shape
+        params = b.decl("mcc_dw_conv_fast_params", f"{oid}_fast_params",
+                        f"{{{_tile((kh, kw))}, {_tile(p.stride)}, {_tile((p.padding[0], p.padding[2]))}, "
+                        f"{_tile(p.dilation)}, {n}, {zp}, {act}, {weights}, {channels}}}")
+        b.call(op, "mcc_depthwise_conv2d_fast_s8", params, b.dims_of(x.shape), b.arena(x.name),
+               b.dims_of(out.shape), b.arena(out.name), scratch)
+        return True
+    if op.kind == "fully_connected":
+        units, depth = int(wt.shape[0]), int(np.prod(wt.shape[1:]))
+        rows = x.size // depth
+        in_dims, out_dims = b.dims_of((1, rows, 1, depth)), b.dims_of((1, rows, 1, units))
+        kernel, stride, pad, dil, in_c = (1, 1), (1, 1), (0, 0), (1, 1), depth
+    else:
+        units, kh, kw, in_c = (int(s) for s in wt.shape)
+        in_dims, out_dims = b.dims_of(x.shape), b.dims_of(out.shape)
+        kernel, stride, pad, dil = (kh, kw), p.stride, (p.padding[0], p.padding[2]), p.dilation
+    params = b.decl("mcc_conv_fast_params", f"{oid}_fast_params",
+                    f"{{{_tile(kernel)}, {_tile(stride)}, {_tile(pad)}, {_tile(dil)}, {in_c}, {units}, "
+                    f"{layer.k_padded}, {zp}, {act}, {weights}, {channels}}}")
+    b.call(op, "mcc_conv2d_fast_s8", params, in_dims, b.arena(x.name), out_dims, b.arena(out.name),
+           scratch)
+    return True

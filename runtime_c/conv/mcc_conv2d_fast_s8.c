@@ -1,0 +1,293 @@
+/* mcc_conv2d_fast_s8 - int8 convolution on weights specialised at export time
+ * (mcucompress/codegen/specialize.py): the same results as mcc_conv2d_s8, bit for bit.
+ *
+ * Data laid out by the exporter:
+ *   - K = kh * kw * c_in products per output, padded with zero weights to k_padded (multiple
+ *     of 8). Inside every group of 4 products the order is k0, k2, k1, k3: what SXTB16 and
+ *     SXTB16(ROR 8) make of 4 int8 activations, so activations are widened without reordering.
+ *   - weights: int16 pairs packed in int32 words, doubled (2w), for output channel pairs
+ *     interleaved per group of 8: [ch 2p: 8][ch 2p+1: 8] ...; an odd last channel alone.
+ *   - channels: per output channel {bias, multiplier, round, shift}, where bias = 2 * (b +
+ *     input_offset * sum(w)) (the input offset folded away; padding reads the input zero point,
+ *     which contributes nothing), round = 2^(shift-1) + (output_offset << shift), shift >= 1.
+ * Requantization is then exactly TFLite's double rounding: SMMLAR(acc, multiplier, round) is
+ * the rounding doubling high multiply plus round, adding the sign of acc and shifting right
+ * finishes the rounding division (the exporter checks no intermediate can overflow).
+ *
+ * The scratch buffer (mcc_conv2d_fast_s8_get_buffer_size bytes, word aligned) holds the
+ * widened columns of two output pixels, interleaved per group of 8.
+ */
+#include <string.h>
+
+#include "mcc.h"
+#include "mcc_nn.h"
+
+#if MCC_HAVE_DSP || MCC_HAVE_MVE
+#include <arm_acle.h>
+#endif
+#if MCC_HAVE_MVE
+#include <arm_mve.h>
+#endif
+
+int32_t mcc_conv2d_fast_s8_get_buffer_size(int32_t k_padded)
+{
+    return 2 * k_padded * (int32_t)sizeof(int16_t);
+}
+
+/* Requantize a doubled accumulator with the channel's {bias, multiplier, round, shift}. */
+MCC_INLINE int32_t fast_requantize(int32_t acc, const int32_t *ch, int32_t lo, int32_t hi)
+{
+    int32_t v;
+#if MCC_HAVE_DSP
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(v) : "r"(acc), "r"(ch[1]), "r"(ch[2]));
+#else
+    v = (int32_t)(((int64_t)ch[2] * 4294967296LL + (int64_t)acc * ch[1] + 0x80000000LL) >> 32);
+#endif
+    v = (v + (acc >> 31)) >> ch[3];
+    v = v < lo ? lo : v;
+    return v > hi ? hi : v;
+}
+
+/* Packs two int16 values into one word, the first in the low half. */
+MCC_INLINE uint32_t pack16(int32_t low, int32_t high)
+{
+    return (uint32_t)(uint16_t)low | ((uint32_t)(uint16_t)high << 16);
+}
+
+/* Widens the K values of output pixel (oy, ox) into column `col` (word stride 8 per group of
+ * 8 when two columns are interleaved): k0 k2 | k1 k3 per group of 4, padding = zero point. */
+static void im2col(const mcc_conv_fast_params *p, const mcc_dims *in_dims, const int8_t *input,
+                   int32_t oy, int32_t ox, uint32_t *col)
+{
+    const int32_t in_c = in_dims->c;
+    const int32_t y0 = oy * p->stride.h - p->padding.h;
+    const int32_t x0 = ox * p->stride.w - p->padding.w;
+    const int32_t zp = p->input_zero_point;
+    int32_t ky, kx, k = 0;
+#if MCC_HAVE_DSP
+    if ((in_c & 3) == 0) {
+        const uint32_t zp2 = pack16(zp, zp);
+        for (ky = 0; ky < p->kernel.h; ++ky) {
+            const int32_t y = y0 + ky * p->dilation.h;
+            for (kx = 0; kx < p->kernel.w; ++kx) {
+                const int32_t x = x0 + kx * p->dilation.w;
+                uint32_t *dst = col + ((k >> 3) << 3) + ((k & 4) >> 1);
+                int32_t c;
+                if (y < 0 || y >= in_dims->h || x < 0 || x >= in_dims->w) {
+                    for (c = 0; c < in_c; c += 4) {
+                        dst[0] = zp2;
+                        dst[1] = zp2;
+                        dst += ((k + c) & 4) ? 6 : 2; /* next 4: same group of 8 or the next */
+                    }
+                } else {
+                    const int8_t *src = input + (y * in_dims->w + x) * in_c;
+                    for (c = 0; c < in_c; c += 4) {
+                        uint32_t v;
+                        memcpy(&v, src + c, 4);
+                        dst[0] = __sxtb16(v);
+                        dst[1] = __sxtb16(mcc_nn_ror8(v));
+                        dst += ((k + c) & 4) ? 6 : 2;
+                    }
+                }
+                k += in_c;
+            }
+        }
+        for (; k < p->k_padded; k += 4) {
+            uint32_t *dst = col + ((k >> 3) << 3) + ((k & 4) >> 1);
+            dst[0] = 0;
+            dst[1] = 0;
+        }
+        return;
+    }
+#endif
+    {
+        int8_t v[4];
+        int32_t n = 0;
+        for (ky = 0; ky < p->kernel.h; ++ky) {
+            const int32_t y = y0 + ky * p->dilation.h;
+            for (kx = 0; kx < p->kernel.w; ++kx) {
+                const int32_t x = x0 + kx * p->dilation.w;
+                const int inside = y >= 0 && y < in_dims->h && x >= 0 && x < in_dims->w;
+                const int8_t *src = inside ? input + (y * in_dims->w + x) * in_c : input;
+                int32_t c;
+                for (c = 0; c < in_c; ++c) {
+                    v[n++] = inside ? src[c] : (int8_t)zp;
+                    if (n == 4) {
+                        uint32_t *dst = col + ((k >> 3) << 3) + ((k & 4) >> 1);
+                        dst[0] = pack16(v[0], v[2]);
+                        dst[1] = pack16(v[1], v[3]);
+                        k += 4;
+                        n = 0;
+                    }
+                }
+            }
+        }
+        for (; n < 4 && n > 0; ++n) {
+            v[n] = 0;
+        }
+        if (n == 4) {
+            uint32_t *dst = col + ((k >> 3) << 3) + ((k & 4) >> 1);
+            dst[0] = pack16(v[0], v[2]);
+            dst[1] = pack16(v[1], v[3]);
+            k += 4;
+        }
+        for (; k < p->k_padded; k += 4) {
+            uint32_t *dst = col + ((k >> 3) << 3) + ((k & 4) >> 1);
+            dst[0] = 0;
+            dst[1] = 0;
+        }
+    }
+}
+
+/* Dot products of n_ch (1 or 2) output channels with n_px (1 or 2) columns over `groups` groups
+ * of 8; w_stride / col_stride: words per group. acc[ch][px] holds the biases on entry. */
+MCC_INLINE void dot_block(const uint32_t *w, int32_t w_stride, const uint32_t *col,
+                          int32_t groups, int32_t n_ch, int32_t n_px, int32_t acc[2][2])
+{
+    int32_t g;
+#if MCC_HAVE_MVE
+    for (g = 0; g < groups; ++g) {
+        const int16x8_t x0 = vreinterpretq_s16_u32(vld1q_u32(col));
+        const int16x8_t w0 = vreinterpretq_s16_u32(vld1q_u32(w));
+        acc[0][0] = vmladavaq_s16(acc[0][0], x0, w0);
+        if (n_px == 2) {
+            const int16x8_t x1 = vreinterpretq_s16_u32(vld1q_u32(col + 4));
+            acc[0][1] = vmladavaq_s16(acc[0][1], x1, w0);
+            if (n_ch == 2) {
+                const int16x8_t w1 = vreinterpretq_s16_u32(vld1q_u32(w + 4));
+                acc[1][0] = vmladavaq_s16(acc[1][0], x0, w1);
+                acc[1][1] = vmladavaq_s16(acc[1][1], x1, w1);
+            }
+        } else if (n_ch == 2) {
+            const int16x8_t w1 = vreinterpretq_s16_u32(vld1q_u32(w + 4));
+            acc[1][0] = vmladavaq_s16(acc[1][0], x0, w1);
+        }
+        col += 8;
+        w += w_stride;
+    }
+#elif MCC_HAVE_DSP
+    int32_t a00 = acc[0][0], a01 = acc[0][1], a10 = acc[1][0], a11 = acc[1][1];
+    for (g = 0; g < groups; ++g) {
+        int32_t h;
+        for (h = 0; h < 4; h += 2) {
+            const uint32_t x0 = col[h], x1 = col[h + 1];
+            uint32_t wa = w[h], wb = w[h + 1];
+            a00 = __smlad(x0, wa, a00);
+            a00 = __smlad(x1, wb, a00);
+            if (n_px == 2) {
+                const uint32_t y0 = col[h + 4], y1 = col[h + 5];
+                a01 = __smlad(y0, wa, a01);
+                a01 = __smlad(y1, wb, a01);
+                if (n_ch == 2) {
+                    wa = w[h + 4];
+                    wb = w[h + 5];
+                    a10 = __smlad(x0, wa, a10);
+                    a10 = __smlad(x1, wb, a10);
+                    a11 = __smlad(y0, wa, a11);
+                    a11 = __smlad(y1, wb, a11);
+                }
+            } else if (n_ch == 2) {
+                wa = w[h + 4];
+                wb = w[h + 5];
+                a10 = __smlad(x0, wa, a10);
+                a10 = __smlad(x1, wb, a10);
+            }
+        }
+        col += 8;
+        w += w_stride;
+    }
+    acc[0][0] = a00;
+    acc[0][1] = a01;
+    acc[1][0] = a10;
+    acc[1][1] = a11;
+#else
+    for (g = 0; g < groups; ++g) {
+        int32_t i, c, px;
+        for (c = 0; c < n_ch; ++c) {
+            for (px = 0; px < n_px; ++px) {
+                for (i = 0; i < 4; ++i) {
+                    const uint32_t x = col[px * 4 + i];
+                    const uint32_t wv = w[c * 4 + i];
+                    acc[c][px] += (int16_t)(x & 0xFFFF) * (int16_t)(wv & 0xFFFF) +
+                                  (int16_t)(x >> 16) * (int16_t)(wv >> 16);
+                }
+            }
+        }
+        col += 8;
+        w += w_stride;
+    }
+#endif
+}
+
+/* All output channels of n_px (1 or 2) pixels whose columns are in `col`. */
+MCC_INLINE void channels_of_pixels(const mcc_conv_fast_params *p, const uint32_t *col,
+                                   int32_t n_px, int8_t *out0, int8_t *out1)
+{
+    const int32_t out_c = p->out_c;
+    const int32_t groups = p->k_padded >> 3;
+    const int32_t lo = p->activation.min;
+    const int32_t hi = p->activation.max;
+    const uint32_t *w = (const uint32_t *)p->weights;
+    const int32_t *ch = p->channels;
+    int32_t oc;
+    for (oc = 0; oc + 1 < out_c; oc += 2) {
+        int32_t acc[2][2];
+        acc[0][0] = acc[0][1] = ch[0];
+        acc[1][0] = acc[1][1] = ch[4];
+        if (n_px == 2) {
+            dot_block(w, 8, col, groups, 2, 2, acc);
+            out1[oc] = (int8_t)fast_requantize(acc[0][1], ch, lo, hi);
+            out1[oc + 1] = (int8_t)fast_requantize(acc[1][1], ch + 4, lo, hi);
+        } else {
+            dot_block(w, 8, col, groups, 2, 1, acc);
+        }
+        out0[oc] = (int8_t)fast_requantize(acc[0][0], ch, lo, hi);
+        out0[oc + 1] = (int8_t)fast_requantize(acc[1][0], ch + 4, lo, hi);
+        w += 2 * 4 * groups;
+        ch += 8;
+    }
+    if (oc < out_c) {
+        int32_t acc[2][2];
+        acc[0][0] = acc[0][1] = ch[0];
+        acc[1][0] = acc[1][1] = 0;
+        if (n_px == 2) {
+            dot_block(w, 4, col, groups, 1, 2, acc);
+            out1[oc] = (int8_t)fast_requantize(acc[0][1], ch, lo, hi);
+        } else {
+            dot_block(w, 4, col, groups, 1, 1, acc);
+        }
+        out0[oc] = (int8_t)fast_requantize(acc[0][0], ch, lo, hi);
+    }
+}
+
+mcc_status mcc_conv2d_fast_s8(const mcc_conv_fast_params *params,
+                              const mcc_dims *input_dims, const int8_t *input,
+                              const mcc_dims *output_dims, int8_t *output, void *scratch)
+{
+    const int32_t out_w = output_dims->w;
+    const int32_t pixels = output_dims->h * out_w;
+    const int32_t out_c = output_dims->c;
+    uint32_t *col = (uint32_t *)scratch;
+    int32_t b, px;
+
+    if (out_c != params->out_c || input_dims->c != params->in_c || input_dims->n != output_dims->n ||
+        (params->k_padded & 7) != 0 || params->k_padded < params->kernel.h * params->kernel.w * params->in_c) {
+        return MCC_ERROR_ARGUMENT;
+    }
+    for (b = 0; b < input_dims->n; ++b) {
+        const int8_t *in_batch = input + b * input_dims->h * input_dims->w * input_dims->c;
+        for (px = 0; px + 1 < pixels; px += 2) {
+            /* Two columns interleaved per group of 8: pixel px in words 0-3, px + 1 in 4-7. */
+            im2col(params, input_dims, in_batch, px / out_w, px % out_w, col);
+            im2col(params, input_dims, in_batch, (px + 1) / out_w, (px + 1) % out_w, col + 4);
+            channels_of_pixels(params, col, 2, output, output + out_c);
+            output += 2 * out_c;
+        }
+        if (px < pixels) {
+            im2col(params, input_dims, in_batch, px / out_w, px % out_w, col);
+            channels_of_pixels(params, col, 1, output, 0);
+            output += out_c;
+        }
+    }
+    return MCC_OK;
+}

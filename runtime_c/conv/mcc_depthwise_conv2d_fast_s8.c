@@ -1,0 +1,112 @@
+/* mcc_depthwise_conv2d_fast_s8 - int8 depthwise convolution (depth multiplier 1) on weights
+ * specialised at export time (mcucompress/codegen/specialize.py); bit-exact with
+ * mcc_depthwise_conv2d_s8 under TFLM rounding.
+ *
+ * Layout: channels in groups of 4; for group g and tap t (ky * kw + kx) two words hold the
+ * doubled weights (c0, c2) and (c1, c3), matching SXTB16 / SXTB16(ROR 8) of 4 activations:
+ * weights[(g * taps + t) * 2 + {0, 1}]. channels: {bias, multiplier, round, shift} per channel as
+ * in mcc_conv2d_fast_s8 (input offset folded into the bias). Padded taps read a row of input
+ * zero points kept in the scratch buffer, which contribute nothing once the offset is folded.
+ */
+#include <string.h>
+
+#include "mcc.h"
+#include "mcc_nn.h"
+
+#if MCC_HAVE_DSP
+#include <arm_acle.h>
+#endif
+
+/* Kernels larger than this many taps are left to mcc_depthwise_conv2d_s8 by the exporter. */
+#define MCC_DW_FAST_MAX_TAPS 25
+
+int32_t mcc_depthwise_conv2d_fast_s8_get_buffer_size(int32_t channels)
+{
+    return (channels + 3) & ~3;
+}
+
+MCC_INLINE int32_t dw_requantize(int32_t acc, const int32_t *ch, int32_t lo, int32_t hi)
+{
+    int32_t v;
+#if MCC_HAVE_DSP
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(v) : "r"(acc), "r"(ch[1]), "r"(ch[2]));
+#else
+    v = (int32_t)(((int64_t)ch[2] * 4294967296LL + (int64_t)acc * ch[1] + 0x80000000LL) >> 32);
+#endif
+    v = (v + (acc >> 31)) >> ch[3];
+    v = v < lo ? lo : v;
+    return v > hi ? hi : v;
+}
+
+mcc_status mcc_depthwise_conv2d_fast_s8(const mcc_dw_conv_fast_params *params,
+                                        const mcc_dims *input_dims, const int8_t *input,
+                                        const mcc_dims *output_dims, int8_t *output,
+                                        void *scratch)
+{
+    const int32_t in_h = input_dims->h;
+    const int32_t in_w = input_dims->w;
+    const int32_t n_ch = params->channels_n;
+    const int32_t k_h = params->kernel.h;
+    const int32_t k_w = params->kernel.w;
+    const int32_t taps = k_h * k_w;
+    const int32_t lo = params->activation.min;
+    const int32_t hi = params->activation.max;
+    const int8_t *tap[MCC_DW_FAST_MAX_TAPS];
+    int8_t *zero_row = (int8_t *)scratch;
+    int32_t b, oy, ox;
+
+    if (taps > MCC_DW_FAST_MAX_TAPS || (n_ch & 3) != 0 || input_dims->c != n_ch ||
+        output_dims->c != n_ch || input_dims->n != output_dims->n) {
+        return MCC_ERROR_ARGUMENT;
+    }
+    memset(zero_row, params->input_zero_point, (size_t)n_ch);
+    for (b = 0; b < input_dims->n; ++b) {
+        const int8_t *in_batch = input + b * in_h * in_w * n_ch;
+        for (oy = 0; oy < output_dims->h; ++oy) {
+            const int32_t y0 = oy * params->stride.h - params->padding.h;
+            for (ox = 0; ox < output_dims->w; ++ox) {
+                const int32_t x0 = ox * params->stride.w - params->padding.w;
+                const int32_t *w = params->weights;
+                const int32_t *ch = params->channels;
+                int32_t ky, kx, t = 0, c;
+                for (ky = 0; ky < k_h; ++ky) {
+                    const int32_t y = y0 + ky * params->dilation.h;
+                    for (kx = 0; kx < k_w; ++kx) {
+                        const int32_t x = x0 + kx * params->dilation.w;
+                        tap[t++] = (y < 0 || y >= in_h || x < 0 || x >= in_w)
+                                       ? zero_row : in_batch + (y * in_w + x) * n_ch;
+                    }
+                }
+                for (c = 0; c < n_ch; c += 4) {
+                    int32_t a0 = ch[0], a1 = ch[4], a2 = ch[8], a3 = ch[12];
+                    for (t = 0; t < taps; ++t) {
+#if MCC_HAVE_DSP
+                        uint32_t v, even, odd;
+                        memcpy(&v, tap[t] + c, 4);
+                        even = __sxtb16(v);
+                        odd = __sxtb16(mcc_nn_ror8(v));
+                        a0 = __smlabb(even, (uint32_t)w[0], a0);
+                        a2 = __smlatt(even, (uint32_t)w[0], a2);
+                        a1 = __smlabb(odd, (uint32_t)w[1], a1);
+                        a3 = __smlatt(odd, (uint32_t)w[1], a3);
+#else
+                        const int8_t *src = tap[t] + c;
+                        a0 += src[0] * (int16_t)(w[0] & 0xFFFF);
+                        a2 += src[2] * (int16_t)((uint32_t)w[0] >> 16);
+                        a1 += src[1] * (int16_t)(w[1] & 0xFFFF);
+                        a3 += src[3] * (int16_t)((uint32_t)w[1] >> 16);
+#endif
+                        w += 2;
+                    }
+                    output[c] = (int8_t)dw_requantize(a0, ch, lo, hi);
+                    output[c + 1] = (int8_t)dw_requantize(a1, ch + 4, lo, hi);
+                    output[c + 2] = (int8_t)dw_requantize(a2, ch + 8, lo, hi);
+                    output[c + 3] = (int8_t)dw_requantize(a3, ch + 12, lo, hi);
+                    ch += 16;
+                }
+                output += n_ch;
+            }
+        }
+    }
+    return MCC_OK;
+}
