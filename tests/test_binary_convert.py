@@ -94,7 +94,8 @@ def test_binary_ops_reproduce_the_keras_signs_exactly(mlp):
     for sample in x[1400:1440]:
         values = run_int8(graph, _quantize(graph, sample), intermediates=True)
         bits_in = unpack_bits(bytes_to_words(values[fc1.inputs[0]])[0], 80)
-        keras_out = np.asarray(sub(np.where(bits_in, 1.0, -1.0)[None].astype(np.float32), training=False))[0]
+        keras_out = keras.ops.convert_to_numpy(sub(np.where(bits_in, 1.0, -1.0)[None].astype(np.float32),
+                                                   training=False))[0]
         ours = unpack_bits(bytes_to_words(values[fc2.outputs[0]])[0], 39)
         assert np.array_equal(ours, keras_out > 0)
 

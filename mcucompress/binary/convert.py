@@ -15,12 +15,10 @@ asymmetric activations calibrated on ``calib_x``), so the int8 reference and ker
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from mcucompress.binary import build
-from mcucompress.binary.packing import pack_bits, words_for
+from mcucompress.binary.packing import pack_bits
 from mcucompress.binary.params import DEFAULT_POPCOUNT, POPCOUNTS
 from mcucompress.errors import McuError
 from mcucompress.ir.graph import Graph, Op, QuantParams, Tensor
@@ -56,6 +54,11 @@ class _State:
 
 def _layer_type(layer) -> str:
     return type(layer).__name__
+
+
+def _is_softmax(layer) -> bool:
+    kind = _layer_type(layer)
+    return kind == "Softmax" or (kind == "Activation" and getattr(layer.activation, "__name__", "") == "softmax")
 
 
 def _bn_affine(bn, channels: int):
@@ -113,8 +116,8 @@ def _sign_quant(y: np.ndarray) -> QuantParams:
     return QuantParams((float(np.float32(peak / (127 * 256))),), (0,))
 
 
-def _int8_layer(s: _State, layer, bn, x_quant: QuantParams, signed: bool = False) -> tuple[str, Tensor]:
-    """Quantize a float Dense/Conv2D (+ folded BN) applied to s.cur; returns (op name, output)."""
+def _int8_layer(s: _State, layer, bn, x_quant: QuantParams, signed: bool, last: bool) -> None:
+    """Quantize a float Dense/Conv2D (+ folded BN) applied to s.cur."""
     y = _float_linear(layer, s.act)
     channels = y.shape[-1]
     slope, offset = _bn_affine(bn, channels)
@@ -131,16 +134,19 @@ def _int8_layer(s: _State, layer, bn, x_quant: QuantParams, signed: bool = False
         out_shape = (1,) + out_hw + (channels,)
     activation = getattr(layer, "activation", None)
     act_name = getattr(activation, "__name__", "linear")
-    if act_name not in ("linear", "relu", "softmax"):
+    if act_name not in ("linear", "relu", "softmax") or (act_name == "softmax" and not last):
         raise McuError(f"layer '{layer.name}': activation '{act_name}' is not supported here")
+    if act_name != "linear" and (bn is not None or signed):
+        raise McuError(f"layer '{layer.name}': an activation before BatchNormalization or "
+                       "SignActivation is not supported (use activation=None)")
     if act_name == "relu":
         y = np.maximum(y, 0.0)
     attrs["activation"] = "relu" if act_name == "relu" else "none"
     s.act = y
     q, scales = symmetric_per_channel(w_float, 0)
     bias_scales = (np.float64(x_quant.scale[0]) * scales.astype(np.float64)).astype(np.float32)
-    qb = np.clip(np.round(np.broadcast_to(bias, (channels,)) / bias_scales.astype(np.float64)),
-                 INT32_MIN, INT32_MAX).astype(np.int32)
+    qb = np.broadcast_to(bias, (channels,)) / bias_scales.astype(np.float64)
+    qb = np.clip(np.sign(qb) * np.floor(np.abs(qb) + 0.5), INT32_MIN, INT32_MAX).astype(np.int32)
     stem = s.name(kind)
     w = Tensor(f"{stem}_w", q.shape, "int8", QuantParams(tuple(float(v) for v in scales), (0,) * channels, 0), q)
     b = Tensor(f"{stem}_b", (channels,), "int32",
@@ -149,7 +155,6 @@ def _int8_layer(s: _State, layer, bn, x_quant: QuantParams, signed: bool = False
     out = Tensor(f"{stem}_out", out_shape, "int8", quant)
     s.add(Op(kind, layer.name, (s.cur, w.name, b.name), (out.name,), attrs), w, b, out)
     s.cur, s.domain, s.shape = out.name, "int8", out_shape
-    return layer.name, out
 
 
 def _binarize(s: _State, layer_name: str) -> None:
@@ -268,7 +273,9 @@ def convert(model, calib_x, popcount: str = DEFAULT_POPCOUNT) -> Graph:
         elif kind in ("Dense", "Conv2D"):
             if s.domain == "bits":
                 _unpack(s, layer.name)
-            _int8_layer(s, layer, bn, s.tensors[s.cur].quant, signed)
+            end = i + 1 + (bn is not None) + signed
+            last = end == len(layers) or (end == len(layers) - 1 and _is_softmax(layers[end]))
+            _int8_layer(s, layer, bn, s.tensors[s.cur].quant, signed, last)
             if signed:
                 _binarize(s, layer.name)
             i += 1 + (bn is not None) + signed
@@ -282,7 +289,7 @@ def convert(model, calib_x, popcount: str = DEFAULT_POPCOUNT) -> Graph:
         elif kind == "SignActivation" and s.domain == "int8":
             _binarize(s, layer.name)
             i += 1
-        elif kind in ("Softmax", "Activation") and nxt is None:
+        elif nxt is None and _is_softmax(layer):
             i += 1  # the graph outputs logits; argmax is unchanged
         else:
             raise McuError(f"layer '{layer.name}' ({kind}) is not supported in a binary network here")
