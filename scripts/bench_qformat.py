@@ -31,7 +31,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-KERNELS = re.compile(r"^[0-9a-f]+ <(mcc_(?:conv2d|depthwise_conv2d|fully_connected)_(?:s8|q7))>:\n(.*?)(?:\n\n|\Z)",
+KERNELS = re.compile(r"^[0-9a-f]+ <(mcc_(?:conv2d|depthwise_conv2d|fully_connected)\w*_(?:s8|q7))>:\n(.*?)(?:\n\n|\Z)",
                      re.S | re.M)
 WIDE_MULTIPLY = re.compile(r"\b(smull|umull|smlal|umlal)\b|__aeabi_lmul")
 
