@@ -35,7 +35,8 @@ int32_t mcc_conv2d_fast_s8_get_buffer_size(int32_t k_padded)
 }
 
 /* Requantize a doubled accumulator with the channel's {bias, multiplier, round, shift}. */
-MCC_INLINE int32_t fast_requantize(int32_t acc, const int32_t *ch, int32_t lo, int32_t hi)
+MCC_INLINE int32_t fast_requantize(int32_t acc, const int32_t *ch, int32_t lo, int32_t hi,
+                                   int full_range)
 {
     int32_t v;
 #if MCC_HAVE_DSP
@@ -44,6 +45,13 @@ MCC_INLINE int32_t fast_requantize(int32_t acc, const int32_t *ch, int32_t lo, i
     v = (int32_t)(((int64_t)ch[2] * 4294967296LL + (int64_t)acc * ch[1] + 0x80000000LL) >> 32);
 #endif
     v = (v + (acc >> 31)) >> ch[3];
+#if MCC_HAVE_DSP
+    if (full_range) {
+        return __ssat(v, 8); /* the clamp range is all of int8 */
+    }
+#else
+    (void)full_range;
+#endif
     v = v < lo ? lo : v;
     return v > hi ? hi : v;
 }
@@ -85,7 +93,7 @@ static void im2col(const mcc_conv_fast_params *p, const mcc_dims *in_dims, const
                         uint32_t v;
                         memcpy(&v, src + c, 4);
                         dst[0] = __sxtb16(v);
-                        dst[1] = __sxtb16(mcc_nn_ror8(v));
+                        dst[1] = mcc_nn_sxtb16_ror8(v);
                         dst += ((k + c) & 4) ? 6 : 2;
                     }
                 }
@@ -166,36 +174,42 @@ MCC_INLINE void dot_block(const uint32_t *w, int32_t w_stride, const uint32_t *c
         w += w_stride;
     }
 #elif MCC_HAVE_DSP
+    /* Per group of 8: 2 x 2 outputs from 8 LDRD and 16 SMLAD. */
     int32_t a00 = acc[0][0], a01 = acc[0][1], a10 = acc[1][0], a11 = acc[1][1];
-    for (g = 0; g < groups; ++g) {
-        int32_t h;
-        for (h = 0; h < 4; h += 2) {
-            const uint32_t x0 = col[h], x1 = col[h + 1];
-            uint32_t wa = w[h], wb = w[h + 1];
-            a00 = __smlad(x0, wa, a00);
-            a00 = __smlad(x1, wb, a00);
-            if (n_px == 2) {
-                const uint32_t y0 = col[h + 4], y1 = col[h + 5];
-                a01 = __smlad(y0, wa, a01);
-                a01 = __smlad(y1, wb, a01);
-                if (n_ch == 2) {
-                    wa = w[h + 4];
-                    wb = w[h + 5];
-                    a10 = __smlad(x0, wa, a10);
-                    a10 = __smlad(x1, wb, a10);
-                    a11 = __smlad(y0, wa, a11);
-                    a11 = __smlad(y1, wb, a11);
-                }
-            } else if (n_ch == 2) {
-                wa = w[h + 4];
-                wb = w[h + 5];
-                a10 = __smlad(x0, wa, a10);
-                a10 = __smlad(x1, wb, a10);
-            }
-        }
+    const uint32_t *end = col + 8 * groups;
+    (void)g;
+#define MCC_FAST_HALF(H)                                                        \
+    do {                                                                        \
+        uint32_t x0, x1, w0, w1;                                                \
+        MCC_NN_LDRD(col, 4 * (H), x0, x1);                                      \
+        MCC_NN_LDRD(w, 4 * (H), w0, w1);                                        \
+        a00 = __smlad(x0, w0, a00);                                             \
+        a00 = __smlad(x1, w1, a00);                                             \
+        if (n_px == 2) {                                                        \
+            uint32_t y0, y1;                                                    \
+            MCC_NN_LDRD(col, 4 * (H) + 16, y0, y1);                             \
+            a01 = __smlad(y0, w0, a01);                                         \
+            a01 = __smlad(y1, w1, a01);                                         \
+            if (n_ch == 2) {                                                    \
+                MCC_NN_LDRD(w, 4 * (H) + 16, w0, w1);                           \
+                a10 = __smlad(x0, w0, a10);                                     \
+                a10 = __smlad(x1, w1, a10);                                     \
+                a11 = __smlad(y0, w0, a11);                                     \
+                a11 = __smlad(y1, w1, a11);                                     \
+            }                                                                   \
+        } else if (n_ch == 2) {                                                 \
+            MCC_NN_LDRD(w, 4 * (H) + 16, w0, w1);                               \
+            a10 = __smlad(x0, w0, a10);                                         \
+            a10 = __smlad(x1, w1, a10);                                         \
+        }                                                                       \
+    } while (0)
+    while (col != end) {
+        MCC_FAST_HALF(0);
+        MCC_FAST_HALF(2);
         col += 8;
         w += w_stride;
     }
+#undef MCC_FAST_HALF
     acc[0][0] = a00;
     acc[0][1] = a01;
     acc[1][0] = a10;
@@ -221,7 +235,7 @@ MCC_INLINE void dot_block(const uint32_t *w, int32_t w_stride, const uint32_t *c
 
 /* All output channels of n_px (1 or 2) pixels whose columns are in `col`. */
 MCC_INLINE void channels_of_pixels(const mcc_conv_fast_params *p, const uint32_t *col,
-                                   int32_t n_px, int8_t *out0, int8_t *out1)
+                                   int32_t n_px, int8_t *out0, int8_t *out1, int full_range)
 {
     const int32_t out_c = p->out_c;
     const int32_t groups = p->k_padded >> 3;
@@ -236,13 +250,13 @@ MCC_INLINE void channels_of_pixels(const mcc_conv_fast_params *p, const uint32_t
         acc[1][0] = acc[1][1] = ch[4];
         if (n_px == 2) {
             dot_block(w, 8, col, groups, 2, 2, acc);
-            out1[oc] = (int8_t)fast_requantize(acc[0][1], ch, lo, hi);
-            out1[oc + 1] = (int8_t)fast_requantize(acc[1][1], ch + 4, lo, hi);
+            out1[oc] = (int8_t)fast_requantize(acc[0][1], ch, lo, hi, full_range);
+            out1[oc + 1] = (int8_t)fast_requantize(acc[1][1], ch + 4, lo, hi, full_range);
         } else {
             dot_block(w, 8, col, groups, 2, 1, acc);
         }
-        out0[oc] = (int8_t)fast_requantize(acc[0][0], ch, lo, hi);
-        out0[oc + 1] = (int8_t)fast_requantize(acc[1][0], ch + 4, lo, hi);
+        out0[oc] = (int8_t)fast_requantize(acc[0][0], ch, lo, hi, full_range);
+        out0[oc + 1] = (int8_t)fast_requantize(acc[1][0], ch + 4, lo, hi, full_range);
         w += 2 * 4 * groups;
         ch += 8;
     }
@@ -252,11 +266,11 @@ MCC_INLINE void channels_of_pixels(const mcc_conv_fast_params *p, const uint32_t
         acc[1][0] = acc[1][1] = 0;
         if (n_px == 2) {
             dot_block(w, 4, col, groups, 1, 2, acc);
-            out1[oc] = (int8_t)fast_requantize(acc[0][1], ch, lo, hi);
+            out1[oc] = (int8_t)fast_requantize(acc[0][1], ch, lo, hi, full_range);
         } else {
             dot_block(w, 4, col, groups, 1, 1, acc);
         }
-        out0[oc] = (int8_t)fast_requantize(acc[0][0], ch, lo, hi);
+        out0[oc] = (int8_t)fast_requantize(acc[0][0], ch, lo, hi, full_range);
     }
 }
 
@@ -268,6 +282,7 @@ mcc_status mcc_conv2d_fast_s8(const mcc_conv_fast_params *params,
     const int32_t pixels = output_dims->h * out_w;
     const int32_t out_c = output_dims->c;
     uint32_t *col = (uint32_t *)scratch;
+    const int full_range = params->activation.min == -128 && params->activation.max == 127;
     int32_t b, px;
 
     if (out_c != params->out_c || input_dims->c != params->in_c || input_dims->n != output_dims->n ||
@@ -280,12 +295,16 @@ mcc_status mcc_conv2d_fast_s8(const mcc_conv_fast_params *params,
             /* Two columns interleaved per group of 8: pixel px in words 0-3, px + 1 in 4-7. */
             im2col(params, input_dims, in_batch, px / out_w, px % out_w, col);
             im2col(params, input_dims, in_batch, (px + 1) / out_w, (px + 1) % out_w, col + 4);
-            channels_of_pixels(params, col, 2, output, output + out_c);
+            if (full_range) {
+                channels_of_pixels(params, col, 2, output, output + out_c, 1);
+            } else {
+                channels_of_pixels(params, col, 2, output, output + out_c, 0);
+            }
             output += 2 * out_c;
         }
         if (px < pixels) {
             im2col(params, input_dims, in_batch, px / out_w, px % out_w, col);
-            channels_of_pixels(params, col, 1, output, 0);
+            channels_of_pixels(params, col, 1, output, 0, full_range);
             output += out_c;
         }
     }

@@ -25,7 +25,8 @@ int32_t mcc_depthwise_conv2d_fast_s8_get_buffer_size(int32_t channels)
     return (channels + 3) & ~3;
 }
 
-MCC_INLINE int32_t dw_requantize(int32_t acc, const int32_t *ch, int32_t lo, int32_t hi)
+MCC_INLINE int32_t dw_requantize(int32_t acc, const int32_t *ch, int32_t lo, int32_t hi,
+                                 int full_range)
 {
     int32_t v;
 #if MCC_HAVE_DSP
@@ -34,8 +35,51 @@ MCC_INLINE int32_t dw_requantize(int32_t acc, const int32_t *ch, int32_t lo, int
     v = (int32_t)(((int64_t)ch[2] * 4294967296LL + (int64_t)acc * ch[1] + 0x80000000LL) >> 32);
 #endif
     v = (v + (acc >> 31)) >> ch[3];
+#if MCC_HAVE_DSP
+    if (full_range) {
+        return __ssat(v, 8);
+    }
+#else
+    (void)full_range;
+#endif
     v = v < lo ? lo : v;
     return v > hi ? hi : v;
+}
+
+/* All channels of one output pixel whose taps point at their input pixels (or the zero row). */
+MCC_INLINE void dw_pixel(const int8_t *const *tap, int32_t taps, int32_t n_ch, const int32_t *w,
+                         const int32_t *ch, int8_t *output, int32_t lo, int32_t hi, int full_range)
+{
+    const int8_t *const *tap_end = tap + taps;
+    int32_t c;
+    for (c = 0; c < n_ch; c += 4) {
+        int32_t a0 = ch[0], a1 = ch[4], a2 = ch[8], a3 = ch[12];
+        const int8_t *const *tp = tap;
+        do {
+#if MCC_HAVE_DSP
+            uint32_t v, even, odd;
+            memcpy(&v, *tp + c, 4);
+            even = __sxtb16(v);
+            odd = mcc_nn_sxtb16_ror8(v);
+            a0 = __smlabb(even, (uint32_t)w[0], a0);
+            a2 = __smlatt(even, (uint32_t)w[0], a2);
+            a1 = __smlabb(odd, (uint32_t)w[1], a1);
+            a3 = __smlatt(odd, (uint32_t)w[1], a3);
+#else
+            const int8_t *src = *tp + c;
+            a0 += src[0] * (int16_t)(w[0] & 0xFFFF);
+            a2 += src[2] * (int16_t)((uint32_t)w[0] >> 16);
+            a1 += src[1] * (int16_t)(w[1] & 0xFFFF);
+            a3 += src[3] * (int16_t)((uint32_t)w[1] >> 16);
+#endif
+            w += 2;
+        } while (++tp != tap_end);
+        output[c] = (int8_t)dw_requantize(a0, ch, lo, hi, full_range);
+        output[c + 1] = (int8_t)dw_requantize(a1, ch + 4, lo, hi, full_range);
+        output[c + 2] = (int8_t)dw_requantize(a2, ch + 8, lo, hi, full_range);
+        output[c + 3] = (int8_t)dw_requantize(a3, ch + 12, lo, hi, full_range);
+        ch += 16;
+    }
 }
 
 mcc_status mcc_depthwise_conv2d_fast_s8(const mcc_dw_conv_fast_params *params,
@@ -66,9 +110,7 @@ mcc_status mcc_depthwise_conv2d_fast_s8(const mcc_dw_conv_fast_params *params,
             const int32_t y0 = oy * params->stride.h - params->padding.h;
             for (ox = 0; ox < output_dims->w; ++ox) {
                 const int32_t x0 = ox * params->stride.w - params->padding.w;
-                const int32_t *w = params->weights;
-                const int32_t *ch = params->channels;
-                int32_t ky, kx, t = 0, c;
+                int32_t ky, kx, t = 0;
                 for (ky = 0; ky < k_h; ++ky) {
                     const int32_t y = y0 + ky * params->dilation.h;
                     for (kx = 0; kx < k_w; ++kx) {
@@ -77,32 +119,10 @@ mcc_status mcc_depthwise_conv2d_fast_s8(const mcc_dw_conv_fast_params *params,
                                        ? zero_row : in_batch + (y * in_w + x) * n_ch;
                     }
                 }
-                for (c = 0; c < n_ch; c += 4) {
-                    int32_t a0 = ch[0], a1 = ch[4], a2 = ch[8], a3 = ch[12];
-                    for (t = 0; t < taps; ++t) {
-#if MCC_HAVE_DSP
-                        uint32_t v, even, odd;
-                        memcpy(&v, tap[t] + c, 4);
-                        even = __sxtb16(v);
-                        odd = __sxtb16(mcc_nn_ror8(v));
-                        a0 = __smlabb(even, (uint32_t)w[0], a0);
-                        a2 = __smlatt(even, (uint32_t)w[0], a2);
-                        a1 = __smlabb(odd, (uint32_t)w[1], a1);
-                        a3 = __smlatt(odd, (uint32_t)w[1], a3);
-#else
-                        const int8_t *src = tap[t] + c;
-                        a0 += src[0] * (int16_t)(w[0] & 0xFFFF);
-                        a2 += src[2] * (int16_t)((uint32_t)w[0] >> 16);
-                        a1 += src[1] * (int16_t)(w[1] & 0xFFFF);
-                        a3 += src[3] * (int16_t)((uint32_t)w[1] >> 16);
-#endif
-                        w += 2;
-                    }
-                    output[c] = (int8_t)dw_requantize(a0, ch, lo, hi);
-                    output[c + 1] = (int8_t)dw_requantize(a1, ch + 4, lo, hi);
-                    output[c + 2] = (int8_t)dw_requantize(a2, ch + 8, lo, hi);
-                    output[c + 3] = (int8_t)dw_requantize(a3, ch + 12, lo, hi);
-                    ch += 16;
+                if (lo == -128 && hi == 127) {
+                    dw_pixel(tap, taps, n_ch, params->weights, params->channels, output, lo, hi, 1);
+                } else {
+                    dw_pixel(tap, taps, n_ch, params->weights, params->channels, output, lo, hi, 0);
                 }
                 output += n_ch;
             }

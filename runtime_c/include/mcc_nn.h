@@ -119,6 +119,29 @@ MCC_INLINE int32_t mcc_nn_saturating_shift_left(int32_t x, int32_t exponent)
     return (int32_t)((uint32_t)x << exponent);
 }
 
+#if defined(__GNUC__) && defined(__ARM_ARCH)
+/* Two words into two registers in one instruction (LDRD) from word-aligned data at a constant
+ * byte offset; the "m" operand tells the compiler which memory is read. */
+typedef struct {
+    uint32_t word[2];
+} mcc_nn_pair;
+#define MCC_NN_LDRD(p, off, lo, hi)                                                  \
+    __asm__("ldrd %0, %1, [%2, #%c3]"                                                \
+            : "=&r"(lo), "=&r"(hi)                                                   \
+            : "r"(p), "n"(off), "m"(*(const mcc_nn_pair *)(const void *)((const char *)(p) + (off))))
+#endif
+
+#if defined(__GNUC__) && defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+/* SXTB16 of the word rotated right by 8 (bytes 1 and 3), one instruction; GCC 12 does not fold
+ * the rotation into SXTB16 by itself. */
+MCC_INLINE uint32_t mcc_nn_sxtb16_ror8(uint32_t v)
+{
+    uint32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
+    return r;
+}
+#endif
+
 /* Rotate right by 8 bits (GCC folds it into SXTB16's rotation). */
 MCC_INLINE uint32_t mcc_nn_ror8(uint32_t v)
 {
