@@ -38,12 +38,7 @@ int32_t mcc_conv2d_fast_s8_get_buffer_size(int32_t k_padded)
 MCC_INLINE int32_t fast_requantize(int32_t acc, const int32_t *ch, int32_t lo, int32_t hi,
                                    int full_range)
 {
-    int32_t v;
-#if MCC_HAVE_DSP
-    __asm__("smmlar %0, %1, %2, %3" : "=r"(v) : "r"(acc), "r"(ch[1]), "r"(ch[2]));
-#else
-    v = (int32_t)(((int64_t)ch[2] * 4294967296LL + (int64_t)acc * ch[1] + 0x80000000LL) >> 32);
-#endif
+    int32_t v = mcc_nn_smmlar(acc, ch[1], ch[2]);
     v = (v + (acc >> 31)) >> ch[3];
 #if MCC_HAVE_DSP
     if (full_range) {

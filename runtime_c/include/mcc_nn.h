@@ -142,6 +142,19 @@ MCC_INLINE uint32_t mcc_nn_sxtb16_ror8(uint32_t v)
 }
 #endif
 
+/* (acc * 2^32 + a * b + 2^31) >> 32: Arm's SMMLAR. With a = 2x it is the rounding doubling high
+ * multiply of x and b plus acc, exactly (no saturation case when b > 0). */
+MCC_INLINE int32_t mcc_nn_smmlar(int32_t a, int32_t b, int32_t acc)
+{
+#if defined(__GNUC__) && defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+    int32_t r;
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
+    return r;
+#else
+    return (int32_t)(((int64_t)acc * 4294967296LL + (int64_t)a * b + 0x80000000LL) >> 32);
+#endif
+}
+
 /* Rotate right by 8 bits (GCC folds it into SXTB16's rotation). */
 MCC_INLINE uint32_t mcc_nn_ror8(uint32_t v)
 {
