@@ -62,3 +62,18 @@ def test_pruned_model_clustered_keeps_sparsity_and_at_most_k_values(strategy):
         assert len(pairs) == len(np.unique(start[start != 0]))
         assert not np.array_equal(kernel, start)  # centroids were trained
     assert accuracy(tuned, data.x_val, data.y_val) > accuracy(model, data.x_val, data.y_val) - 0.08
+
+
+def test_later_passes_keep_the_zeros_of_layers_they_do_not_target():
+    d = load_digits()
+    x, y = d.data.astype(np.float32) / 16.0, d.target
+    data = from_arrays(x[:600], y[:600], x[1400:], y[1400:], (64,))
+    keras.utils.set_random_seed(3)
+    model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(16, activation="relu", name="fc1"),
+                              keras.layers.Dense(10, name="out")])
+    pruned = magnitude_prune(model, None, 0.5)
+    tuned = cluster_weights(pruned, data, 4, layers=["fc1"], epochs=1, batch_size=32, verbose=0)
+    for name in ("fc1", "out"):
+        kernel = tuned.get_layer(name).kernel.numpy()
+        assert np.array_equal(kernel == 0, pruned.get_layer(name).kernel.numpy() == 0)
+    assert not np.array_equal(tuned.get_layer("out").kernel.numpy(), pruned.get_layer("out").kernel.numpy())

@@ -30,7 +30,9 @@ def _load_keras(path: str, what: str):
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output .keras file.")
 @click.option("--data", required=True, type=click.Path(dir_okay=False), help="Training data NPZ.")
-@click.option("--recipe", type=click.Path(dir_okay=False), help="YAML recipe chaining passes (see docs).")
+@click.option("--recipe", type=click.Path(dir_okay=False), help="YAML recipe chaining passes with per-layer settings, e.g. "
+                   "'passes: [{prune: {sparsity: 0.9, layers: {fc1: 0.95}}}, {cluster: {clusters: 32}}]' "
+                   "(full format: mcucompress/compression/recipe.py).")
 @click.option("--prune", type=float, help="Magnitude pruning to this global kernel sparsity, e.g. 0.9.")
 @click.option("--cluster", type=int, help="Weight clustering to this many centroids per layer.")
 @click.option("--lowrank", help="Low-rank factorization: energy=0.9, macs=0.5 or params=0.25.")

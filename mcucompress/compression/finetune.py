@@ -249,9 +249,20 @@ def snap_to_clusters(values: np.ndarray, assignment: np.ndarray, n_clusters: int
 
 def fine_tune(model, data: TrainData | None, *, epochs=1, batch_size=128, learning_rate=1e-3, teacher=None,
               temperature=4.0, alpha=0.9, masks=None, clusters=None, callbacks=(), strategy=None,
-              verbose="auto"):
+              verbose="auto", free_layers=()):
     """Train a copy of `model` on `data` (held masks / tied clusters / teacher as given) and
-    return it as a plain Keras model. With epochs=0 or no data only masks/clusters are applied."""
+    return it as a plain Keras model. With epochs=0 or no data only masks/clusters are applied.
+
+    Sparsity made by earlier passes survives: a kernel that is partly exactly zero keeps those
+    zeros (a held mask) unless a mask is given for it or it is in `free_layers`."""
+    masks = dict(masks or {})
+    for layer in model.layers:
+        kernel = kernel_of(layer)
+        if kernel is None or layer.name in masks or layer.name in free_layers:
+            continue
+        values = ops.convert_to_numpy(kernel)
+        if 0 < np.count_nonzero(values == 0) < values.size:  # all-zero = an initializer, not pruning
+            masks[layer.name] = values != 0
     strategy = resolve_strategy(strategy)
     with strategy.scope():
         student = clone_with_weights(model)

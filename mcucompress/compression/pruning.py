@@ -185,7 +185,8 @@ def magnitude_prune(model, data=None, sparsity=0.9, *, layers=None, scope="layer
         if scope != "layer":
             raise McuError("dynamic network surgery uses per-layer targets (scope='layer')")
         callback = _DynamicSurgery(targets, plan, margin)
-        return fine_tune(model, data, epochs=epochs, batch_size=batch_size, callbacks=[callback], **fit_options)
+        return fine_tune(model, data, epochs=epochs, batch_size=batch_size, callbacks=[callback],
+                         free_layers=tuple(targets), **fit_options)
     callback = _ScheduledPruning(targets, plan, scope)
     masks = {name: np.ones(w.shape, bool) for name, w in kernels.items()}
     return fine_tune(model, data, epochs=epochs, batch_size=batch_size, masks=masks, callbacks=[callback],
