@@ -102,7 +102,7 @@ def fast_conv(graph: Graph, op: Op, p, rounding: str) -> FastLayer | None:
     if table is None:
         return None
     words, k_padded = conv_layout(w)
-    return FastLayer(words, table, k_padded, 2 * k_padded * 2)
+    return FastLayer(words, table, k_padded, 5 * k_padded)  # mcc_conv2d_fast_s8_get_buffer_size
 
 
 def dw_layout(w: np.ndarray) -> np.ndarray:

@@ -15,7 +15,7 @@
  * finishes the rounding division (the exporter checks no intermediate can overflow).
  *
  * The scratch buffer (mcc_conv2d_fast_s8_get_buffer_size bytes, word aligned) holds the
- * widened columns of two output pixels, interleaved per group of 8.
+ * widened columns of two output pixels, interleaved per group of 8, and a staging row.
  */
 #include <string.h>
 
@@ -31,7 +31,8 @@
 
 int32_t mcc_conv2d_fast_s8_get_buffer_size(int32_t k_padded)
 {
-    return 2 * k_padded * (int32_t)sizeof(int16_t);
+    /* two widened columns, then the int8 staging row of one pixel */
+    return 2 * k_padded * (int32_t)sizeof(int16_t) + k_padded;
 }
 
 /* Requantize a doubled accumulator with the channel's {bias, multiplier, round, shift}. */
@@ -57,87 +58,89 @@ MCC_INLINE uint32_t pack16(int32_t low, int32_t high)
     return (uint32_t)(uint16_t)low | ((uint32_t)(uint16_t)high << 16);
 }
 
-/* Widens the K values of output pixel (oy, ox) into column `col` (word stride 8 per group of
- * 8 when two columns are interleaved): k0 k2 | k1 k3 per group of 4, padding = zero point. */
+/* Widens 4 int8 values (one word) into the two words k0 k2 | k1 k3 at dst. */
+MCC_INLINE void widen4(uint32_t v, uint32_t *dst)
+{
+#if MCC_HAVE_DSP
+    dst[0] = __sxtb16(v);
+    dst[1] = mcc_nn_sxtb16_ror8(v);
+#else
+    dst[0] = pack16((int8_t)(v & 0xFF), (int8_t)((v >> 16) & 0xFF));
+    dst[1] = pack16((int8_t)((v >> 8) & 0xFF), (int8_t)(v >> 24));
+#endif
+}
+
+/* Widens the K values of output pixel (oy, ox) into its column (groups of 8 values 8 words
+ * apart, so two columns interleave); padded positions read the input zero point.
+ * in_c % 8 == 0: every tap fills whole groups, straight from the input. Otherwise the pixel's
+ * K values are first gathered as int8 in `stage` (k_padded bytes), then widened. */
 static void im2col(const mcc_conv_fast_params *p, const mcc_dims *in_dims, const int8_t *input,
-                   int32_t oy, int32_t ox, uint32_t *col)
+                   int32_t oy, int32_t ox, uint32_t *col, int8_t *stage)
 {
     const int32_t in_c = in_dims->c;
+    const int32_t in_w = in_dims->w;
     const int32_t y0 = oy * p->stride.h - p->padding.h;
     const int32_t x0 = ox * p->stride.w - p->padding.w;
     const int32_t zp = p->input_zero_point;
-    int32_t ky, kx, k = 0;
-#if MCC_HAVE_DSP
-    if ((in_c & 3) == 0) {
+    int32_t ky, kx, c;
+    if ((in_c & 7) == 0) {
         const uint32_t zp2 = pack16(zp, zp);
         for (ky = 0; ky < p->kernel.h; ++ky) {
             const int32_t y = y0 + ky * p->dilation.h;
+            const int row_inside = y >= 0 && y < in_dims->h;
             for (kx = 0; kx < p->kernel.w; ++kx) {
                 const int32_t x = x0 + kx * p->dilation.w;
-                uint32_t *dst = col + ((k >> 3) << 3) + ((k & 4) >> 1);
-                int32_t c;
-                if (y < 0 || y >= in_dims->h || x < 0 || x >= in_dims->w) {
-                    for (c = 0; c < in_c; c += 4) {
-                        dst[0] = zp2;
-                        dst[1] = zp2;
-                        dst += ((k + c) & 4) ? 6 : 2; /* next 4: same group of 8 or the next */
+                if (row_inside && x >= 0 && x < in_w) {
+                    const int8_t *src = input + (y * in_w + x) * in_c;
+                    for (c = in_c; c > 0; c -= 8) {
+                        uint32_t v0, v1;
+#if MCC_HAVE_DSP
+                        MCC_NN_LDRD(src, 0, v0, v1);
+#else
+                        memcpy(&v0, src, 4);
+                        memcpy(&v1, src + 4, 4);
+#endif
+                        widen4(v0, col);
+                        widen4(v1, col + 2);
+                        src += 8;
+                        col += 8;
                     }
                 } else {
-                    const int8_t *src = input + (y * in_dims->w + x) * in_c;
-                    for (c = 0; c < in_c; c += 4) {
-                        uint32_t v;
-                        memcpy(&v, src + c, 4);
-                        dst[0] = __sxtb16(v);
-                        dst[1] = mcc_nn_sxtb16_ror8(v);
-                        dst += ((k + c) & 4) ? 6 : 2;
+                    for (c = in_c; c > 0; c -= 8) {
+                        col[0] = zp2;
+                        col[1] = zp2;
+                        col[2] = zp2;
+                        col[3] = zp2;
+                        col += 8;
                     }
                 }
-                k += in_c;
             }
-        }
-        for (; k < p->k_padded; k += 4) {
-            uint32_t *dst = col + ((k >> 3) << 3) + ((k & 4) >> 1);
-            dst[0] = 0;
-            dst[1] = 0;
         }
         return;
     }
-#endif
     {
-        int8_t v[4];
-        int32_t n = 0;
+        int8_t *s = stage;
+        int32_t k;
         for (ky = 0; ky < p->kernel.h; ++ky) {
             const int32_t y = y0 + ky * p->dilation.h;
             for (kx = 0; kx < p->kernel.w; ++kx) {
                 const int32_t x = x0 + kx * p->dilation.w;
-                const int inside = y >= 0 && y < in_dims->h && x >= 0 && x < in_dims->w;
-                const int8_t *src = inside ? input + (y * in_dims->w + x) * in_c : input;
-                int32_t c;
-                for (c = 0; c < in_c; ++c) {
-                    v[n++] = inside ? src[c] : (int8_t)zp;
-                    if (n == 4) {
-                        uint32_t *dst = col + ((k >> 3) << 3) + ((k & 4) >> 1);
-                        dst[0] = pack16(v[0], v[2]);
-                        dst[1] = pack16(v[1], v[3]);
-                        k += 4;
-                        n = 0;
-                    }
+                if (y >= 0 && y < in_dims->h && x >= 0 && x < in_w) {
+                    memcpy(s, input + (y * in_w + x) * in_c, (size_t)in_c);
+                } else {
+                    memset(s, zp, (size_t)in_c);
                 }
+                s += in_c;
             }
         }
-        for (; n < 4 && n > 0; ++n) {
-            v[n] = 0;
-        }
-        if (n == 4) {
-            uint32_t *dst = col + ((k >> 3) << 3) + ((k & 4) >> 1);
-            dst[0] = pack16(v[0], v[2]);
-            dst[1] = pack16(v[1], v[3]);
-            k += 4;
-        }
-        for (; k < p->k_padded; k += 4) {
-            uint32_t *dst = col + ((k >> 3) << 3) + ((k & 4) >> 1);
-            dst[0] = 0;
-            dst[1] = 0;
+        memset(s, 0, (size_t)(p->k_padded - (s - stage)));
+        for (k = 0; k < p->k_padded; k += 8) {
+            uint32_t v0, v1;
+            memcpy(&v0, stage + k, 4);
+            memcpy(&v1, stage + k + 4, 4);
+            widen4(v0, col);
+            widen4(v1, col + 2);
+            col += 8;
         }
     }
 }
@@ -277,6 +280,7 @@ mcc_status mcc_conv2d_fast_s8(const mcc_conv_fast_params *params,
     const int32_t pixels = output_dims->h * out_w;
     const int32_t out_c = output_dims->c;
     uint32_t *col = (uint32_t *)scratch;
+    int8_t *stage = (int8_t *)scratch + 4 * params->k_padded;
     const int full_range = params->activation.min == -128 && params->activation.max == 127;
     int32_t b, px;
 
@@ -288,8 +292,8 @@ mcc_status mcc_conv2d_fast_s8(const mcc_conv_fast_params *params,
         const int8_t *in_batch = input + b * input_dims->h * input_dims->w * input_dims->c;
         for (px = 0; px + 1 < pixels; px += 2) {
             /* Two columns interleaved per group of 8: pixel px in words 0-3, px + 1 in 4-7. */
-            im2col(params, input_dims, in_batch, px / out_w, px % out_w, col);
-            im2col(params, input_dims, in_batch, (px + 1) / out_w, (px + 1) % out_w, col + 4);
+            im2col(params, input_dims, in_batch, px / out_w, px % out_w, col, stage);
+            im2col(params, input_dims, in_batch, (px + 1) / out_w, (px + 1) % out_w, col + 4, stage);
             if (full_range) {
                 channels_of_pixels(params, col, 2, output, output + out_c, 1);
             } else {
@@ -298,7 +302,7 @@ mcc_status mcc_conv2d_fast_s8(const mcc_conv_fast_params *params,
             output += 2 * out_c;
         }
         if (px < pixels) {
-            im2col(params, input_dims, in_batch, px / out_w, px % out_w, col);
+            im2col(params, input_dims, in_batch, px / out_w, px % out_w, col, stage);
             channels_of_pixels(params, col, 1, output, 0, full_range);
             output += out_c;
         }
