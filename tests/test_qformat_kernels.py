@@ -3,6 +3,10 @@
 byte for byte: strides, dilation, padding, depth multiplier, per-channel and per-layer shifts
 (0 and 1 included, so ties occur), missing biases, saturation and every fused activation."""
 
+import re
+import shutil
+import subprocess
+
 import numpy as np
 import pytest
 
@@ -10,8 +14,11 @@ from mcucompress.codegen.lower import plan_memory
 from mcucompress.ir.graph import Graph, Op, QuantParams, Tensor
 from mcucompress.quantize.params import kernel_params
 from mcucompress.reference.int8 import run_int8
+from mcucompress.resources import runtime_dir
 
 from codegen_cases import check_c_matches_reference
+
+STRICT = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"]
 
 
 def _q(fl) -> QuantParams:
@@ -143,3 +150,19 @@ def test_c_kernels_match_the_reference_byte_for_byte(tmp_path, make):
     if graph.name == "q7_a":  # the add writes in place over one of its inputs (both die there)
         offsets = plan_memory(graph)[1]
         assert offsets["s"] in (offsets["a"], offsets["d"])
+
+
+@pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="needs arm-none-eabi-gcc")
+@pytest.mark.parametrize("cpu", ["cortex-m0plus", "cortex-m3"])
+def test_q7_kernels_need_no_runtime_helpers_on_cores_without_dsp(tmp_path, cpu):
+    """Cortex-M0+ has no divide and neither core a 64-bit multiply in every form: the q7 kernels
+    compile (strict warnings) to code that calls no __aeabi_* routine and has no SMULL/UMULL."""
+    runtime = runtime_dir()
+    for source in sorted((runtime / "qformat").glob("*.c")):
+        obj = tmp_path / f"{source.stem}.o"
+        subprocess.run(["arm-none-eabi-gcc", "-O2", f"-mcpu={cpu}", "-mthumb", *STRICT,
+                        f"-I{runtime / 'include'}", f"-I{runtime / 'qformat'}", "-c", str(source),
+                        "-o", str(obj)], check=True, capture_output=True)
+        listing = subprocess.run(["arm-none-eabi-objdump", "-dr", str(obj)], check=True,
+                                 capture_output=True, text=True).stdout
+        assert "mcc_" in listing and not re.search(r"__aeabi|\b(smull|umull|smlal|umlal)\b", listing), source.name

@@ -2,22 +2,6 @@
 #include "mcc.h"
 #include "mcc_q7.h"
 
-/* First and one-past-last kernel index whose input position lies inside [0, size). */
-static void mcc_q7_valid_taps(int32_t start, int32_t dilation, int32_t kernel, int32_t size,
-                              int32_t *first, int32_t *last)
-{
-    int32_t k0 = 0;
-    int32_t k1 = kernel;
-    while (k0 < kernel && start + k0 * dilation < 0) {
-        ++k0;
-    }
-    while (k1 > k0 && start + (k1 - 1) * dilation >= size) {
-        --k1;
-    }
-    *first = k0;
-    *last = k1;
-}
-
 mcc_status mcc_conv2d_q7(const mcc_conv_q7_params *params,
                          const mcc_dims *input_dims, const int8_t *input,
                          const mcc_dims *filter_dims, const int8_t *filter,

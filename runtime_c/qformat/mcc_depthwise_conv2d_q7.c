@@ -17,7 +17,7 @@ mcc_status mcc_depthwise_conv2d_q7(const mcc_conv_q7_params *params,
     const int32_t out_w = output_dims->w;
     const int32_t out_c = output_dims->c;
     const int32_t mult = params->depth_multiplier;
-    int32_t b, oy, ox, oc, ky, kx;
+    int32_t b, oy, ox, ic, m, oc, ky, kx;
 
     if (mult < 1 || out_c != in_c * mult || filter_dims->c != out_c ||
         input_dims->n != output_dims->n) {
@@ -27,27 +27,27 @@ mcc_status mcc_depthwise_conv2d_q7(const mcc_conv_q7_params *params,
         const int8_t *in_batch = input + b * in_h * in_w * in_c;
         for (oy = 0; oy < out_h; ++oy) {
             const int32_t y0 = oy * params->stride.h - params->padding.h;
+            int32_t ky0, ky1;
+            mcc_q7_valid_taps(y0, params->dilation.h, k_h, in_h, &ky0, &ky1);
             for (ox = 0; ox < out_w; ++ox) {
                 const int32_t x0 = ox * params->stride.w - params->padding.w;
-                for (oc = 0; oc < out_c; ++oc) {
-                    const int32_t ic = oc / mult;
-                    int32_t acc = bias != 0 ? bias[oc] : 0;
-                    for (ky = 0; ky < k_h; ++ky) {
-                        const int32_t y = y0 + ky * params->dilation.h;
-                        if (y < 0 || y >= in_h) {
-                            continue;
-                        }
-                        for (kx = 0; kx < k_w; ++kx) {
-                            const int32_t x = x0 + kx * params->dilation.w;
-                            if (x < 0 || x >= in_w) {
-                                continue;
+                int32_t kx0, kx1;
+                mcc_q7_valid_taps(x0, params->dilation.w, k_w, in_w, &kx0, &kx1);
+                /* Channels nested as (input channel, multiplier): no division per output, which
+                 * Cortex-M0+ would have to call a library routine for. */
+                for (ic = 0, oc = 0; ic < in_c; ++ic) {
+                    for (m = 0; m < mult; ++m, ++oc) {
+                        int32_t acc = bias != 0 ? bias[oc] : 0;
+                        for (ky = ky0; ky < ky1; ++ky) {
+                            const int8_t *in_row = in_batch + (y0 + ky * params->dilation.h) * in_w * in_c + ic;
+                            const int8_t *w_row = filter + ky * k_w * out_c + oc;
+                            for (kx = kx0; kx < kx1; ++kx) {
+                                acc += in_row[(x0 + kx * params->dilation.w) * in_c] * w_row[kx * out_c];
                             }
-                            acc += in_batch[(y * in_w + x) * in_c + ic] *
-                                   filter[(ky * k_w + kx) * out_c + oc];
                         }
+                        *output++ = mcc_q7_output(acc, params->shift[params->per_channel ? oc : 0],
+                                                  &params->activation);
                     }
-                    *output++ = mcc_q7_output(acc, params->shift[params->per_channel ? oc : 0],
-                                              &params->activation);
                 }
             }
         }

@@ -28,4 +28,20 @@ MCC_INLINE int8_t mcc_q7_output(int32_t acc, int32_t shift, const mcc_activation
     return (int8_t)v;
 }
 
+/* First and one-past-last kernel index whose input position lies inside [0, size). */
+MCC_INLINE void mcc_q7_valid_taps(int32_t start, int32_t dilation, int32_t kernel, int32_t size,
+                                    int32_t *first, int32_t *last)
+{
+    int32_t k0 = 0;
+    int32_t k1 = kernel;
+    while (k0 < kernel && start + k0 * dilation < 0) {
+        ++k0;
+    }
+    while (k1 > k0 && start + (k1 - 1) * dilation >= size) {
+        --k1;
+    }
+    *first = k0;
+    *last = k1;
+}
+
 #endif /* MCC_Q7_H */
