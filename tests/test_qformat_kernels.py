@@ -83,7 +83,7 @@ def _graph_a(rng) -> Graph:
 def _graph_b(rng) -> Graph:
     """conv (stride 2, dilation 2, asymmetric padding, no bias, one shift) -> depthwise (multiplier
     2, stride (1, 2), no bias) -> 1x1 depthwise to a coarser format -> add (left shift 1, shift 1)
-    -> fc (no bias, relu)."""
+    -> relu (stand-alone) -> fc (no bias)."""
     t = {}
     t["x"] = _act("x", (1, 9, 10, 3), 7)
     t["w1"] = _weights(rng, "w1", (5, 3, 3, 3), 7, 0)  # odd: a last unpaired channel
@@ -108,8 +108,11 @@ def _graph_b(rng) -> Graph:
                    activation="none")),
            Op("add_q7", "add", ("d", "e"), ("s",), dict(activation="none")),
            Op("reshape", "flat", ("s",), ("f",), {}),
-           Op("fully_connected_q7", "fc", ("f", "w4", None), ("y",), dict(activation="relu")))
+           # A relu no producer absorbed: the int8 kernel, input and output in one format.
+           Op("relu", "relu", ("f",), ("r",), {}),
+           Op("fully_connected_q7", "fc", ("r", "w4", None), ("y",), dict(activation="none")))
     t["f"] = _act("f", (1, 80), fl_d - 1)
+    t["r"] = _act("r", (1, 80), fl_d - 1)
     return Graph(t, ops, ("x",), ("y",), name="q7_b")
 
 
@@ -146,7 +149,7 @@ def test_c_kernels_match_the_reference_byte_for_byte(tmp_path, make):
     assert len({row.tobytes() for row in out}) == len(out)
     model_c = (tmp_path / f"{graph.name}_tflm" / "model.c").read_text()
     assert "mcc_conv2d_q7(" in model_c and "mcc_fully_connected_q7(" in model_c
-    assert "_s8(" not in model_c.replace("mcc_maxpool_s8(", "")
+    assert "_s8(" not in model_c.replace("mcc_maxpool_s8(", "").replace("mcc_requantize_s8(", "")
     if graph.name == "q7_a":  # the add writes in place over one of its inputs (both die there)
         offsets = plan_memory(graph)[1]
         assert offsets["s"] in (offsets["a"], offsets["d"])
