@@ -45,12 +45,12 @@ MCC_INLINE int32_t dw_requantize(int32_t acc, const int32_t *ch, int32_t lo, int
 MCC_INLINE void dw_pixel(const int8_t *const *tap, int32_t taps, int32_t n_ch, const int32_t *w,
                          const int32_t *ch, int8_t *output, int32_t lo, int32_t hi, int full_range)
 {
-    const int8_t *const *tap_end = tap + taps;
     int32_t c;
     for (c = 0; c < n_ch; c += 4) {
         int32_t a0 = ch[0], a1 = ch[4], a2 = ch[8], a3 = ch[12];
-        const int8_t *const *tp = tap;
-        do {
+        int32_t t;
+        for (t = 0; t < taps; ++t) {
+            const int8_t *const *tp = tap + t;
 #if MCC_HAVE_DSP
             uint32_t v, even, odd;
             memcpy(&v, *tp + c, 4);
@@ -68,7 +68,7 @@ MCC_INLINE void dw_pixel(const int8_t *const *tap, int32_t taps, int32_t n_ch, c
             a3 += src[3] * (int16_t)((uint32_t)w[1] >> 16);
 #endif
             w += 2;
-        } while (++tp != tap_end);
+        }
         output[c] = (int8_t)dw_requantize(a0, ch, lo, hi, full_range);
         output[c + 1] = (int8_t)dw_requantize(a1, ch + 4, lo, hi, full_range);
         output[c + 2] = (int8_t)dw_requantize(a2, ch + 8, lo, hi, full_range);
@@ -114,7 +114,10 @@ mcc_status mcc_depthwise_conv2d_fast_s8(const mcc_dw_conv_fast_params *params,
                                        ? zero_row : in_batch + (y * in_w + x) * n_ch;
                     }
                 }
-                if (lo == -128 && hi == 127) {
+                if (taps == 9 && lo == -128 && hi == 127) {
+                    /* 3x3 with an int8-wide clamp: the tap loop unrolls completely */
+                    dw_pixel(tap, 9, n_ch, params->weights, params->channels, output, lo, hi, 1);
+                } else if (lo == -128 && hi == 127) {
                     dw_pixel(tap, taps, n_ch, params->weights, params->channels, output, lo, hi, 1);
                 } else {
                     dw_pixel(tap, taps, n_ch, params->weights, params->channels, output, lo, hi, 0);

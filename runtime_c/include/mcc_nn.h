@@ -129,6 +129,11 @@ typedef struct {
     __asm__("ldrd %0, %1, [%2, #%c3]"                                                \
             : "=&r"(lo), "=&r"(hi)                                                   \
             : "r"(p), "n"(off), "m"(*(const mcc_nn_pair *)(const void *)((const char *)(p) + (off))))
+/* The same, then p advances by `step` bytes (LDRD with post-increment). */
+#define MCC_NN_LDRD_POST(p, step, lo, hi)                                            \
+    __asm__("ldrd %0, %1, [%2], #%c4"                                                \
+            : "=&r"(lo), "=&r"(hi), "+r"(p)                                          \
+            : "m"(*(const mcc_nn_pair *)(const void *)(p)), "n"(step))
 #endif
 
 #if defined(__GNUC__) && defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
