@@ -126,7 +126,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     stream s;
     const int32_t multiplier = 1 << 30, shift = 0;
     const mcc_quant quant = {&multiplier, &shift, 0, 0};
-    const mcc_fc_params params = {3, 0, -5, {-128, 127}};
+    mcc_fc_params params = {0, 0, -5, {-128, 127}};
     mcc_dims input_dims, filter_dims, output_dims;
     int32_t units, depth, batches;
     int8_t *input, *output;
@@ -140,7 +140,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const uint32_t kind = take(&s, 1) % 5;
         units = (int32_t)(take(&s, 1) % 24) + 1;
         depth = (int32_t)(take(&s, 1) % 80) + 1;
-        batches = (int32_t)(take(&s, 1) % 2) + 1;
+        const uint32_t flags = take(&s, 1);
+        batches = (int32_t)(flags % 2) + 1;
+        params.input_offset = (flags & 2) ? 3 : 0; /* 0: the CSR kernel's lean path */
+        params.filter_offset = (flags & 4) ? -2 : 0;
         input_dims.n = batches; input_dims.h = 1; input_dims.w = 1; input_dims.c = depth;
         filter_dims.n = units; filter_dims.h = 1; filter_dims.w = 1; filter_dims.c = depth;
         output_dims.n = batches; output_dims.h = 1; output_dims.w = 1; output_dims.c = units;

@@ -66,9 +66,10 @@ def test_every_encoding_matches_the_reference(tmp_path, rounding):
     tree, got, want = host_vs_reference(graph, tmp_path, rounding)
     assert np.array_equal(got, want)
     model_c = (tree / "model.c").read_text()
-    for function in ("mcc_fully_connected_csr_s8", "mcc_fully_connected_codebook_s8",
-                     "mcc_fully_connected_huffman_s8", "mcc_fully_connected_s8("):
-        assert function in model_c
+    calls = {"mcc_fully_connected_csr_s8": 2, "mcc_fully_connected_codebook_s8": 1,
+             "mcc_fully_connected_huffman_s8": 2}  # csr4 + csr8, codebook, huffman + huffman_sparse
+    for function, count in calls.items():
+        assert model_c.count(function + "(") == count
 
 
 def test_per_tensor_scales_wide_values_and_weight_zero_point(tmp_path):

@@ -83,13 +83,31 @@ def lower_fully_connected_encoded(b, i: int, op) -> None:
         raise McuError(f"op '{op.name}': input of {x.size} values does not split into rows of {depth}")
     batches = x.size // depth
     encoded = encoded_weights(g, op)
+    input_offset, bias_array = p.input_offset, None
+    if encoded.kind in ("csr4", "csr8"):
+        input_offset, bias_array = _fold_input_offset(p, w, bias)
     params = b.decl("mcc_fc_params", f"{oid}_params",
-                    f"{{{p.input_offset}, {p.filter_offset}, {p.output_offset}, {{{p.act_min}, {p.act_max}}}}}")
+                    f"{{{input_offset}, {p.filter_offset}, {p.output_offset}, {{{p.act_min}, {p.act_max}}}}}")
     quant = b.quant(oid, p)
     function, weights = _descriptor(b, oid, encoded)
+    bias_arg = b.constant(oid, "bias", bias) if bias_array is None else b.array(f"{oid}_bias", bias_array, "int32_t")
     b.call(op, function, params, quant, b.dims_of((batches, depth)), b.arena(x.name),
-           b.dims_of((units, depth)), weights, b.constant(oid, "bias", bias),
-           b.dims_of((batches, units)), b.arena(out.name))
+           b.dims_of((units, depth)), weights, bias_arg, b.dims_of((batches, units)), b.arena(out.name))
+
+
+def _fold_input_offset(p, w, bias) -> tuple[int, np.ndarray | None]:
+    """(input offset, bias) for the CSR kernel's lean path: with filter offset 0,
+    sum (x + io) * w = sum x * w + io * sum w, so io * (row sum) moves into the bias and the
+    kernel runs with input offset 0 - the same int32 accumulator. Unchanged if it would not fit."""
+    if p.filter_offset != 0 or p.input_offset == 0:
+        return p.input_offset, None
+    rows = np.asarray(w.data, dtype=np.int64).reshape(w.shape[0], -1)
+    folded = rows.sum(axis=1) * p.input_offset
+    if bias is not None:
+        folded = folded + np.asarray(bias.data, dtype=np.int64)
+    if folded.min() < -(1 << 31) or folded.max() >= (1 << 31):
+        return p.input_offset, None
+    return 0, folded.astype(np.int32)
 
 
 def lower_conv2d_encoded(b, i: int, op) -> None:
