@@ -11,13 +11,9 @@ Lite Micro for "tflm", LiteRT for "litert".
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -27,8 +23,8 @@ from mcucompress.data import load_samples
 from mcucompress.errors import McuError
 from mcucompress.ir.graph import QuantParams
 from mcucompress.ir.serialize import load_graph
-
-Progress = Callable[[str, int, int], None]  # (stage, done, total)
+from mcucompress.reference.interpreters import Progress, interpreter_outputs
+from mcucompress.reference.int8 import run_int8_batch
 
 
 @dataclass(frozen=True)
@@ -82,66 +78,6 @@ def read_manifest(tree: Path) -> dict:
     return manifest
 
 
-def reference_outputs(graph, x: np.ndarray, rounding: str, progress: Progress | None) -> np.ndarray:
-    from mcucompress.reference.int8 import run_int8
-
-    shape = graph.tensor(graph.inputs[0]).shape
-    outs = []
-    for i, sample in enumerate(x):
-        outs.append(np.asarray(run_int8(graph, sample.reshape(shape), rounding=rounding)).ravel())
-        if progress:
-            progress("numpy reference", i + 1, len(x))
-    return np.stack(outs).astype(np.int8)
-
-
-@contextlib.contextmanager
-def _native_stderr_silenced():
-    """LiteRT's C++ start-up prints an INFO line on file descriptor 2; keep it off the report."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
-def interpreter_outputs(tflite: Path, x: np.ndarray, rounding: str,
-                        progress: Progress | None) -> tuple[str, np.ndarray]:
-    """(name, outputs) of TFLM ("tflm") or LiteRT ("litert") on the source .tflite."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    outs = []
-    if rounding == "litert":
-        from ai_edge_litert.interpreter import Interpreter
-
-        name = "LiteRT"
-        with _native_stderr_silenced():
-            interpreter = Interpreter(model_path=str(tflite))
-            interpreter.allocate_tensors()
-        inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
-        for i, sample in enumerate(x):
-            interpreter.set_tensor(inp["index"], sample.reshape(inp["shape"]))
-            interpreter.invoke()
-            outs.append(interpreter.get_tensor(out["index"]).ravel().copy())
-            if progress:
-                progress(name, i + 1, len(x))
-    else:
-        from tflite_micro.python.tflite_micro import runtime
-
-        name = "TFLM"
-        interpreter = runtime.Interpreter.from_file(str(tflite))
-        shape = tuple(int(n) for n in interpreter.get_input_details(0)["shape"])
-        for i, sample in enumerate(x):
-            interpreter.set_input(sample.reshape(shape), 0)
-            interpreter.invoke()
-            outs.append(np.asarray(interpreter.get_output(0)).ravel().copy())
-            if progress:
-                progress(name, i + 1, len(x))
-    return name, np.stack(outs).astype(np.int8)
-
-
 def verify(tree, data, progress: Progress | None = None, limit: int | None = None) -> VerifyReport:
     """Build ``tree`` on the host, run every sample of ``data`` (NPZ path) and compare."""
     tree = Path(tree).resolve()
@@ -161,7 +97,7 @@ def verify(tree, data, progress: Progress | None = None, limit: int | None = Non
         progress("host build", 1, 1)
     c_out = run_host(exe, x, int(manifest["output"]["bytes"]))
 
-    comparisons = [compare("numpy reference", c_out, reference_outputs(graph, x, rounding, progress))]
+    comparisons = [compare("numpy reference", c_out, run_int8_batch(graph, x, rounding, progress))]
     source = manifest.get("source_tflite")
     if source and (tree / source).is_file():
         name, outs = interpreter_outputs(tree / source, x, rounding, progress)

@@ -28,7 +28,9 @@ from mcucompress.build.host import build_host  # noqa: E402
 from mcucompress.build.runner import run_host  # noqa: E402
 from mcucompress.export import export  # noqa: E402
 from mcucompress.ir.serialize import load_graph  # noqa: E402
-from mcucompress.verify import compare, interpreter_outputs, reference_outputs  # noqa: E402
+from mcucompress.reference.int8 import run_int8_batch  # noqa: E402
+from mcucompress.reference.interpreters import interpreter_outputs  # noqa: E402
+from mcucompress.verify import compare  # noqa: E402
 
 MODELS = {"ResNet-8": "pretrainedResnet_quant.tflite", "DS-CNN": "kws_ref_model.tflite"}
 DEFAULT_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "models" / "mlperf-tiny"
@@ -61,8 +63,8 @@ def check(name: str, model: Path, rounding: str, count: int, workdir: Path, foot
     start = time.perf_counter()
     c_out = run_host(exe, x, out_bytes)
     per_inference_ms = 1000 * (time.perf_counter() - start) / count
-    results = [compare("numpy reference", c_out, reference_outputs(graph, x, rounding, None))]
-    interp, outs = interpreter_outputs(tree / "source.tflite", x, rounding, None)
+    results = [compare("numpy reference", c_out, run_int8_batch(graph, x, rounding))]
+    interp, outs = interpreter_outputs(tree / "source.tflite", x, rounding)
     results.append(compare(interp, c_out, outs))
     arena = int(json.loads((tree / "manifest.json").read_text())["arena_bytes"])
     ok = all(r.exact for r in results)

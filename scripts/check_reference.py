@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from mcucompress.importers.tflite import load_tflite  # noqa: E402
-from mcucompress.importers.tflite_interpreters import LiteRT, Tflm  # noqa: E402
+from mcucompress.reference.interpreters import LiteRT, Tflm  # noqa: E402
 from mcucompress.reference.int8 import run_int8  # noqa: E402
 
 DEFAULT_MODELS = [REPO.parent / "shared/models/mlperf-tiny/pretrainedResnet_quant.tflite",

@@ -25,7 +25,7 @@ def test_host_c_is_bit_exact(mlperf_dir, tmp_path, model, rounding):
     shape = (32, 32, 3) if model == "resnet8" else (49, 10, 1)
     report = verify(tree, _samples(tmp_path / "x.npz", shape, 12, seed=len(model)))
     assert [c.against for c in report.comparisons] == [
-        "numpy reference", "TFLM" if rounding == "tflm" else "LiteRT"]
+        "numpy reference", "tflite-micro" if rounding == "tflm" else "LiteRT"]
     for c in report.comparisons:
         assert c.mismatched_bytes == 0, c
     assert report.ok and report.samples == 12

@@ -105,4 +105,4 @@ def test_litert_rounding_export_matches_litert_on_the_m55(mlperf_dir, tmp_path):
     from mcucompress.export import export
     tree = export(mlperf_dir / "kws_ref_model.tflite", tmp_path / "kws", rounding="litert")
     report = run_model(tree, "mps3-an547", samples=2)
-    assert report.checks == {"host": True, "reference": True, "litert": True}
+    assert report.checks == {"host": True, "reference": True, "LiteRT": True}

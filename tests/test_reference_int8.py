@@ -13,7 +13,7 @@ import pytest
 import tflite_builders
 from mcucompress.errors import McuError
 from mcucompress.importers.tflite import load_tflite
-from mcucompress.importers.tflite_interpreters import LiteRT, Tflm
+from mcucompress.reference.interpreters import LiteRT, Tflm
 from mcucompress.reference.int8 import run_int8
 
 MLPERF = ["pretrainedResnet_quant.tflite", "kws_ref_model.tflite"]

@@ -6,7 +6,7 @@ import pytest
 import tflite_builders
 from mcucompress.errors import McuError
 from mcucompress.importers.tflite import load_tflite, load_tflite_with_interface
-from mcucompress.importers.tflite_interpreters import LiteRT, Tflm
+from mcucompress.reference.interpreters import LiteRT, Tflm
 from mcucompress.quantize.params import dequantize_output, quantize_input
 from mcucompress.reference.int8 import run_int8
 

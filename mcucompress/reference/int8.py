@@ -44,6 +44,16 @@ def run_int8(graph: Graph, x: np.ndarray, rounding: str = "tflm", intermediates:
     return values[graph.outputs[0]]
 
 
+def run_int8_batch(graph: Graph, x: np.ndarray, rounding: str = "tflm", progress=None) -> np.ndarray:
+    """run_int8 over a batch; outputs flattened per sample. ``progress(stage, done, total)``."""
+    outs = []
+    for i, sample in enumerate(x):
+        outs.append(np.asarray(run_int8(graph, sample, rounding=rounding)).ravel())
+        if progress:
+            progress("numpy reference", i + 1, len(x))
+    return np.stack(outs).astype(np.int8)
+
+
 def _clamp_int8(v, lo: int, hi: int) -> np.ndarray:
     return np.clip(v, lo, hi).astype(np.int8)
 
