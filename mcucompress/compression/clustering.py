@@ -11,11 +11,10 @@ holds the shared values materialised in plain kernels: at most k distinct non-ze
 from __future__ import annotations
 
 import numpy as np
-from keras import ops
 from sklearn.cluster import KMeans
 
 from mcucompress.compression.finetune import fine_tune, snap_to_clusters
-from mcucompress.compression.layers import kernel_layers, kernel_of
+from mcucompress.compression.layers import kernel_layers, kernel_of, to_numpy
 from mcucompress.errors import McuError
 
 
@@ -52,7 +51,7 @@ def cluster_weights(model, data=None, clusters=32, *, layers=None, preserve_zero
     for name, k in counts.items():
         if int(k) < 1:
             raise McuError(f"number of clusters must be at least 1, got {k} for layer {name!r}")
-        kernel = ops.convert_to_numpy(kernel_of(model.get_layer(name)))
+        kernel = to_numpy(kernel_of(model.get_layer(name)))
         assignments[name] = cluster_assignments(kernel, int(k), preserve_zeros, seed)
     start = fine_tune(model, None, clusters=assignments)  # snap to centroids before training
     return fine_tune(start, data, epochs=epochs if data is not None else 0, clusters=assignments, **fit_options)

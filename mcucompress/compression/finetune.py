@@ -24,7 +24,7 @@ import tensorflow as tf
 from keras import ops
 
 from mcucompress.compression.data import TrainData
-from mcucompress.compression.layers import kernel_of
+from mcucompress.compression.layers import kernel_of, to_numpy
 from mcucompress.compression.rewrite import clone_with_weights, graph_nodes, graph_of
 from mcucompress.errors import McuError
 
@@ -161,7 +161,7 @@ class Trainer(keras.Model):
         if mask.shape != tuple(kernel.shape):
             raise McuError(f"mask for layer {name!r} has shape {mask.shape}, kernel has {tuple(kernel.shape)}")
         self.masks[name] = keras.Variable(mask, trainable=False, name=f"{name}_mask")
-        kernel.assign(ops.convert_to_numpy(kernel) * mask)
+        kernel.assign(to_numpy(kernel) * mask)
         kernel.constraint = _MaskConstraint(self.masks[name])
 
     def set_mask(self, name, mask):
@@ -172,7 +172,7 @@ class Trainer(keras.Model):
         mask = np.asarray(mask, np.float32)
         self.masks[name].assign(mask)
         kernel = self.kernel(name)
-        kernel.assign(ops.convert_to_numpy(kernel) * mask)
+        kernel.assign(to_numpy(kernel) * mask)
 
     @property
     def metrics(self):
@@ -229,10 +229,10 @@ class Trainer(keras.Model):
         for name, mask in self.masks.items():
             kernel = self.kernel(name)
             kernel.constraint = None
-            kernel.assign(ops.convert_to_numpy(kernel) * ops.convert_to_numpy(mask))
+            kernel.assign(to_numpy(kernel) * to_numpy(mask))
         for name, (assignment, n_clusters) in self.clusters.items():
             kernel = self.kernel(name)
-            kernel.assign(snap_to_clusters(ops.convert_to_numpy(kernel), assignment.numpy(), n_clusters))
+            kernel.assign(snap_to_clusters(to_numpy(kernel), assignment.numpy(), n_clusters))
         return self.student
 
 
@@ -260,7 +260,7 @@ def fine_tune(model, data: TrainData | None, *, epochs=1, batch_size=128, learni
         kernel = kernel_of(layer)
         if kernel is None or layer.name in masks or layer.name in free_layers:
             continue
-        values = ops.convert_to_numpy(kernel)
+        values = to_numpy(kernel)
         if 0 < np.count_nonzero(values == 0) < values.size:  # all-zero = an initializer, not pruning
             masks[layer.name] = values != 0
     strategy = resolve_strategy(strategy)

@@ -29,3 +29,10 @@ def kernel_layers(model, names=None):
             raise McuError(f"layer {missing[0]!r} not found or has no weight kernel (have: {', '.join(sorted(known))})")
         layers = [layer for layer in layers if layer.name in names]
     return layers
+
+
+def to_numpy(variable):
+    """A NumPy copy of a Keras variable (or tensor) without NumPy's __array__ deprecation path."""
+    import numpy as np
+
+    return np.array(variable.numpy() if hasattr(variable, "numpy") else variable)

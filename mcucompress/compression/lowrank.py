@@ -17,10 +17,10 @@ from dataclasses import dataclass
 
 import keras
 import numpy as np
-from keras import ops
 
 from mcucompress.compression.finetune import fine_tune
 from mcucompress.compression.rewrite import Replacement, rebuild
+from mcucompress.compression.layers import to_numpy
 from mcucompress.errors import McuError
 
 _FACTORABLE = (keras.layers.Dense, keras.layers.Conv1D, keras.layers.Conv2D)
@@ -51,7 +51,7 @@ class Factorable:
 
 
 def _matrix(layer) -> np.ndarray:
-    kernel = ops.convert_to_numpy(layer.kernel)
+    kernel = to_numpy(layer.kernel)
     return kernel.reshape(-1, kernel.shape[-1])
 
 
@@ -124,9 +124,9 @@ def factor_matrix(matrix: np.ndarray, rank: int) -> tuple[np.ndarray, np.ndarray
 
 
 def _factor_layer(layer, rank: int) -> Replacement:
-    kernel = ops.convert_to_numpy(layer.kernel)
+    kernel = to_numpy(layer.kernel)
     a, b = factor_matrix(kernel.reshape(-1, kernel.shape[-1]), rank)
-    bias = [ops.convert_to_numpy(layer.bias)] if layer.use_bias else []
+    bias = [to_numpy(layer.bias)] if layer.use_bias else []
     config = layer.get_config()
     first_config = dict(config, name=f"{layer.name}_lr", activation="linear", use_bias=False)
     if isinstance(layer, keras.layers.Dense):

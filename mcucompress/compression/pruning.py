@@ -12,10 +12,9 @@ from dataclasses import dataclass
 
 import keras
 import numpy as np
-from keras import ops
 
 from mcucompress.compression.finetune import fine_tune
-from mcucompress.compression.layers import kernel_layers, kernel_of
+from mcucompress.compression.layers import kernel_layers, kernel_of, to_numpy
 from mcucompress.errors import McuError
 
 
@@ -108,7 +107,7 @@ class _ScheduledPruning(keras.callbacks.Callback):
         if self.schedule.is_update_step(self.step):
             fraction = self.schedule.sparsity(self.step) / max(self.schedule.final, 1e-12)
             current = {name: fraction * target for name, target in self.targets.items()}
-            kernels = {name: ops.convert_to_numpy(self.model.kernel(name)) for name in self.targets}
+            kernels = {name: to_numpy(self.model.kernel(name)) for name in self.targets}
             for name, mask in magnitude_masks(kernels, current, self.scope).items():
                 self.model.set_mask(name, mask)
         self.step += 1
@@ -125,7 +124,7 @@ class _DynamicSurgery(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         for name in self.targets:
-            self.shadow[name] = ops.convert_to_numpy(self.model.kernel(name)).copy()
+            self.shadow[name] = to_numpy(self.model.kernel(name)).copy()
             self.masks[name] = np.ones(self.shadow[name].shape, bool)
             self._apply(name)
 
@@ -139,7 +138,7 @@ class _DynamicSurgery(keras.callbacks.Callback):
         fraction = self.schedule.sparsity(self.step) / max(self.schedule.final, 1e-12)
         for name, target in self.targets.items():
             # The optimizer moved the masked weights; carry the same step into the shadow.
-            self.shadow[name] += ops.convert_to_numpy(self.model.kernel(name)) - self.applied[name]
+            self.shadow[name] += to_numpy(self.model.kernel(name)) - self.applied[name]
             if update and self.step >= self.schedule.end_step:
                 self.masks[name] = self._final_mask(name, target)
             elif update:
@@ -174,7 +173,7 @@ def magnitude_prune(model, data=None, sparsity=0.9, *, layers=None, scope="layer
     if schedule not in ("polynomial", "oneshot"):
         raise McuError(f"pruning schedule must be 'polynomial' or 'oneshot', got {schedule!r}")
     targets = layer_targets(model, sparsity, layers)
-    kernels = {layer.name: ops.convert_to_numpy(kernel_of(layer)) for layer in kernel_layers(model, list(targets))}
+    kernels = {layer.name: to_numpy(kernel_of(layer)) for layer in kernel_layers(model, list(targets))}
     if data is None or epochs <= 0:
         return fine_tune(model, None, masks=magnitude_masks(kernels, targets, scope), **fit_options)
     steps = epochs * int(np.ceil(len(data.x_train) / batch_size))

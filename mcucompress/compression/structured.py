@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import keras
 import numpy as np
-from keras import ops
 
 from mcucompress.compression.finetune import fine_tune
 from mcucompress.compression.rewrite import Replacement, consumers, graph_nodes, graph_of, is_output_layer, rebuild
+from mcucompress.compression.layers import to_numpy
 from mcucompress.errors import McuError
 
 _SHRINKABLE = (keras.layers.Dense, keras.layers.Conv1D, keras.layers.Conv2D)
@@ -64,7 +64,7 @@ def channel_scores(model, name, criterion="l1", x=None) -> np.ndarray:
     """Importance of each output channel of layer `name`."""
     layer = model.get_layer(name)
     if criterion == "l1":
-        kernel = ops.convert_to_numpy(layer.kernel)
+        kernel = to_numpy(layer.kernel)
         return np.abs(kernel).reshape(-1, kernel.shape[-1]).sum(axis=0)
     if criterion == "activation":
         if x is None:
@@ -95,7 +95,7 @@ def remove_channels(model, keep: dict[str, np.ndarray]):
         parent = producer_of.get(layer.name)
         kept_in = kept_out.get(parent) if parent is not None else None
         config = layer.get_config()
-        weights = [ops.convert_to_numpy(w) for w in layer.weights]
+        weights = [to_numpy(w) for w in layer.weights]
         own = np.asarray(sorted(keep[layer.name])) if layer.name in keep else None
         changed = kept_in is not None or own is not None
         kept_out[layer.name] = kept_in

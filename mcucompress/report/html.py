@@ -13,9 +13,8 @@ import matplotlib
 matplotlib.use("Agg")  # no display; must precede pyplot
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from keras import ops  # noqa: E402
 
-from mcucompress.compression.layers import kernel_of  # noqa: E402
+from mcucompress.compression.layers import kernel_of, to_numpy  # noqa: E402
 
 
 def _png(figure) -> str:
@@ -26,7 +25,7 @@ def _png(figure) -> str:
 
 
 def _kernels(model) -> dict[str, np.ndarray]:
-    return {layer.name: ops.convert_to_numpy(kernel_of(layer)).reshape(-1)
+    return {layer.name: to_numpy(kernel_of(layer)).reshape(-1)
             for layer in model.layers if kernel_of(layer) is not None}
 
 

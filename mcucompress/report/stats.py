@@ -16,9 +16,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from keras import ops
 
-from mcucompress.compression.layers import kernel_of
+from mcucompress.compression.layers import kernel_of, to_numpy
 
 LOWRANK_SUFFIX = "_lr"
 
@@ -70,7 +69,7 @@ def layer_stats(model) -> dict[str, dict]:
         params = int(sum(int(np.prod(w.shape)) for w in layer.weights))
         kernel = kernel_of(layer)
         if kernel is not None:
-            stats = kernel_stats(ops.convert_to_numpy(kernel))
+            stats = kernel_stats(to_numpy(kernel))
         else:
             stats = {"kernel_params": 0, "nonzero": 0, "sparsity": 0.0, "distinct_values": 0,
                      "bits_per_weight": 32, "kernel_bytes": 0.0}
