@@ -260,6 +260,8 @@ def _lower_add(b: _Builder, i: int, op: Op) -> None:
         raise McuError(f"op '{op.name}' (add): only adds of two activations of equal shape are "
                        f"supported, got {x1.shape} + {x2.shape}")
     p = kernel_params(g, op, b.rounding)
+    if _specialize.lower_fast(b, i, op, p):  # lookup-table add for large tensors (issue 4)
+        return
     params = b.decl("mcc_add_params", f"{_op_id(i, op)}_params",
                     f"{{{p.input1_offset}, {p.input1_multiplier}, {p.input1_shift}, "
                     f"{p.input2_offset}, {p.input2_multiplier}, {p.input2_shift}, {p.left_shift}, "

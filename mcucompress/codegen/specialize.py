@@ -34,7 +34,10 @@ _INT32_LIMIT = 2**31 - 1
 KERNEL_SOURCES = {
     "mcc_conv2d_fast_s8": "conv/mcc_conv2d_fast_s8.c",
     "mcc_depthwise_conv2d_fast_s8": "conv/mcc_depthwise_conv2d_fast_s8.c",
+    "mcc_add_fast_s8": "elementwise/mcc_add_fast_s8.c",
 }
+ADD_TABLE_BYTES = 2 * 256 * 4   # mcc_add_fast_s8_get_buffer_size()
+ADD_TABLE_MIN_SIZE = 2048       # below this, building the tables costs more than it saves
 
 
 @dataclass(frozen=True, eq=False)
@@ -132,6 +135,12 @@ def fast_depthwise(graph: Graph, op: Op, p, rounding: str) -> FastLayer | None:
 
 def choose(graph: Graph, op: Op, rounding: str) -> FastLayer | None:
     """The specialised layer for op, or None when the portable kernel stays."""
+    if op.kind == "add":
+        out = graph.output_tensor(op)
+        ins = [graph.tensor(n) for n in op.inputs]
+        if out.size >= ADD_TABLE_MIN_SIZE and all(t.shape == out.shape and not t.is_constant for t in ins):
+            return FastLayer(np.zeros(0, np.int32), np.zeros((0, 4), np.int32), 0, ADD_TABLE_BYTES)
+        return None
     if op.kind not in ("conv2d", "depthwise_conv2d", "fully_connected"):
         return None
     p = kernel_params(graph, op, rounding)
@@ -173,13 +182,15 @@ def lower_fast(b, i: int, op: Op, p) -> bool:
     if layer is None:
         return False
     g = b.graph
-    x, wt, out = g.tensor(op.inputs[0]), g.tensor(op.inputs[1]), g.output_tensor(op)
     oid = f"op{i}_{op.kind}"
+    scratch = f"(void *){b.arena(scratch_name(i))}"
+    if op.kind == "add":
+        return _lower_add_tables(b, i, op, p, oid, scratch)
+    x, wt, out = g.tensor(op.inputs[0]), g.tensor(op.inputs[1]), g.output_tensor(op)
     weights = b.array(f"{oid}_fast_weights", layer.weights, "int32_t")
     channels = b.array(f"{oid}_fast_channels", layer.channels.reshape(-1), "int32_t")
     act = f"{{{p.act_min}, {p.act_max}}}"
     zp = -int(p.input_offset)
-    scratch = f"(void *){b.arena(scratch_name(i))}"
     if op.kind == "depthwise_conv2d":
         _, kh, kw, n = wt.shape
         params = b.decl("mcc_dw_conv_fast_params", f"{oid}_fast_params",
@@ -202,4 +213,17 @@ def lower_fast(b, i: int, op: Op, p) -> bool:
                     f"{layer.k_padded}, {zp}, {act}, {weights}, {channels}}}")
     b.call(op, "mcc_conv2d_fast_s8", params, in_dims, b.arena(x.name), out_dims, b.arena(out.name),
            scratch)
+    return True
+
+
+def _lower_add_tables(b, i: int, op: Op, p, oid: str, scratch: str) -> bool:
+    g = b.graph
+    x1, x2, out = g.tensor(op.inputs[0]), g.tensor(op.inputs[1]), g.output_tensor(op)
+    params = b.decl("mcc_add_params", f"{oid}_params",
+                    f"{{{p.input1_offset}, {p.input1_multiplier}, {p.input1_shift}, "
+                    f"{p.input2_offset}, {p.input2_multiplier}, {p.input2_shift}, {p.left_shift}, "
+                    f"{p.output_offset}, {p.output_multiplier}, {p.output_shift}, "
+                    f"{{{p.act_min}, {p.act_max}}}}}")
+    b.call(op, "mcc_add_fast_s8", params, b.arena(x1.name), b.arena(x2.name), b.arena(out.name),
+           str(out.size), scratch)
     return True

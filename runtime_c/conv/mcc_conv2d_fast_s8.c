@@ -125,7 +125,10 @@ static void im2col(const mcc_conv_fast_params *p, const mcc_dims *in_dims, const
             const int32_t y = y0 + ky * p->dilation.h;
             for (kx = 0; kx < p->kernel.w; ++kx) {
                 const int32_t x = x0 + kx * p->dilation.w;
-                if (y >= 0 && y < in_dims->h && x >= 0 && x < in_w) {
+                const int inside = y >= 0 && y < in_dims->h && x >= 0 && x < in_w;
+                if (in_c == 1) {
+                    *s = inside ? input[y * in_w + x] : (int8_t)zp; /* no library call per byte */
+                } else if (inside) {
                     memcpy(s, input + (y * in_w + x) * in_c, (size_t)in_c);
                 } else {
                     memset(s, zp, (size_t)in_c);

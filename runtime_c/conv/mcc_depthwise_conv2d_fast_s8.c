@@ -49,6 +49,9 @@ MCC_INLINE void dw_pixel(const int8_t *const *tap, int32_t taps, int32_t n_ch, c
     for (c = 0; c < n_ch; c += 4) {
         int32_t a0 = ch[0], a1 = ch[4], a2 = ch[8], a3 = ch[12];
         int32_t t;
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 9
+#endif
         for (t = 0; t < taps; ++t) {
             const int8_t *const *tp = tap + t;
 #if MCC_HAVE_DSP

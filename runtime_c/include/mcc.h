@@ -456,6 +456,13 @@ mcc_status mcc_depthwise_conv2d_fast_s8(const mcc_dw_conv_fast_params *params,
                                         const mcc_dims *output_dims, int8_t *output,
                                         void *scratch);
 
+/* Scratch bytes mcc_add_fast_s8 needs (word aligned): two 256-entry int32 tables. */
+int32_t mcc_add_fast_s8_get_buffer_size(void);
+
+/* mcc_add_s8 through per-input lookup tables built on each call (for large tensors). */
+mcc_status mcc_add_fast_s8(const mcc_add_params *params, const int8_t *input1,
+                           const int8_t *input2, int8_t *output, int32_t size, void *scratch);
+
 #ifdef __cplusplus
 }
 #endif

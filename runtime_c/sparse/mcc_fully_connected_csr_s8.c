@@ -10,30 +10,42 @@
 #include "mcc.h"
 #include "mcc_nn.h"
 
-/* Sum of row[col] * value over n entries with 8-bit gaps; -1 when a column reaches depth. */
+/* Sum of row[col] * value over n entries with 8-bit gaps; -1 when a column reaches depth.
+ * next is the first column the next entry may take (previous column + 1). In groups of four,
+ * entry j of a group sits at column s_j + j with s_j = next + gaps[0] + ... + gaps[j]: row
+ * pointers shifted by j save the "+ 1" of every step. */
 MCC_INLINE int mcc_nn_csr_row8(const int8_t *row, uint32_t depth, const uint8_t *gaps,
                                const int8_t *values, int32_t n, int32_t *sum)
 {
-    uint32_t col = (uint32_t)-1;
+    const int8_t *const row1 = row + 1;
+    const int8_t *const row2 = row + 2;
+    const int8_t *const row3 = row + 3;
+    const uint8_t *const group_end = gaps + (n & ~3);
+    uint32_t next = 0;
     int32_t acc = 0;
-    for (; n >= 4; n -= 4, gaps += 4, values += 4) {
-        const uint32_t c0 = col + 1u + gaps[0];
-        const uint32_t c1 = c0 + 1u + gaps[1];
-        const uint32_t c2 = c1 + 1u + gaps[2];
-        const uint32_t c3 = c2 + 1u + gaps[3];
-        if (c3 >= depth) {
+    while (gaps != group_end) {
+        const uint32_t s0 = next + gaps[0];
+        const uint32_t s1 = s0 + gaps[1];
+        const uint32_t s2 = s1 + gaps[2];
+        const uint32_t s3 = s2 + gaps[3];
+        if (s3 + 3u >= depth) { /* columns grow: the last bounds the group */
             return -1;
         }
-        acc += row[c0] * values[0] + row[c1] * values[1] + row[c2] * values[2] +
-               row[c3] * values[3];
-        col = c3;
+        acc += row[s0] * values[0];
+        acc += row1[s1] * values[1];
+        acc += row2[s2] * values[2];
+        acc += row3[s3] * values[3];
+        next = s3 + 4u;
+        gaps += 4;
+        values += 4;
     }
-    for (; n > 0; --n) {
-        col += 1u + *gaps++;
+    for (n &= 3; n > 0; --n) {
+        const uint32_t col = next + *gaps++;
         if (col >= depth) {
             return -1;
         }
         acc += row[col] * *values++;
+        next = col + 1u;
     }
     *sum = acc;
     return 0;
