@@ -49,7 +49,8 @@ def _out_fl(fl_in: int, fl_w, fan_in: int, in_std: float = 74.0) -> int:
 
 def _graph_a(rng) -> Graph:
     """conv (pad, relu, per-channel shifts 0..) -> depthwise (relu6) -> add (relu) -> max pool ->
-    reshape -> fully connected (per-channel)."""
+    reshape to two rows -> fully connected (per-channel, 2 x 27) -> fully connected (2 x 11, odd
+    depth and units)."""
     t = {}
     t["x"] = _act("x", (1, 7, 6, 5), 5)
     fl_w1 = np.array([6, 7, 8, 6, 9, 7])
@@ -62,11 +63,15 @@ def _graph_a(rng) -> Graph:
     t["d"] = _act("d", (1, 7, 6, 6), fl_a + 1)  # relu6 clamps at 6 * 2^FL < 127
     t["s"] = _act("s", (1, 7, 6, 6), fl_a)
     t["p"] = _act("p", (1, 3, 3, 6), fl_a)
-    t["f"] = _act("f", (1, 54), fl_a)
+    t["f"] = _act("f", (1, 2, 27), fl_a)  # two rows of 27 for the dense layers
     fl_w4 = np.array([7, 8, 9, 7, 8, 7, 9, 8, 7, 7, 8])
-    t["w4"] = _weights(rng, "w4", (11, 54), fl_w4, 0)
+    t["w4"] = _weights(rng, "w4", (11, 27), fl_w4, 0)
     t["b4"] = _bias(rng, "b4", 11)
-    t["y"] = _act("y", (1, 11), _out_fl(fl_a, fl_w4, 54, in_std=30.0))
+    fl_y = _out_fl(fl_a, fl_w4, 27, in_std=30.0)
+    t["y"] = _act("y", (1, 2, 11), fl_y)
+    t["w5"] = _weights(rng, "w5", (7, 11), 7, 0)
+    t["b5"] = _bias(rng, "b5", 7)
+    t["z"] = _act("z", (1, 2, 7), _out_fl(fl_y, [7], 11, in_std=50.0))
     same = (1, 1, 1, 1)
     ops = (Op("conv2d_q7", "conv", ("x", "w1", "b1"), ("a",),
               dict(stride=(1, 1), dilation=(1, 1), padding=same, activation="relu")),
@@ -76,8 +81,9 @@ def _graph_a(rng) -> Graph:
            Op("max_pool2d", "pool", ("s",), ("p",),
               dict(pool=(2, 2), stride=(2, 2), padding=(0, 0, 0, 0), activation="none")),
            Op("reshape", "flat", ("p",), ("f",), {}),
-           Op("fully_connected_q7", "fc", ("f", "w4", "b4"), ("y",), dict(activation="none")))
-    return Graph(t, ops, ("x",), ("y",), name="q7_a")
+           Op("fully_connected_q7", "fc", ("f", "w4", "b4"), ("y",), dict(activation="none")),
+           Op("fully_connected_q7", "fc2", ("y", "w5", "b5"), ("z",), dict(activation="none")))
+    return Graph(t, ops, ("x",), ("z",), name="q7_a")
 
 
 def _graph_b(rng) -> Graph:

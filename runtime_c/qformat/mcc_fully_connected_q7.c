@@ -18,21 +18,30 @@ mcc_status mcc_fully_connected_q7(const mcc_fc_q7_params *params,
     }
     for (b = 0; b < input_dims->n; ++b) {
         const int8_t *row = input + b * depth;
-        const int8_t *weights = filter;
-        for (u = 0; u < units; ++u) {
-            int32_t acc = bias != 0 ? bias[u] : 0;
-            /* Four products per iteration: fewer loop branches on cores without a loop buffer. */
-            for (d = 0; d + 4 <= depth; d += 4) {
-                acc += row[d] * weights[d] + row[d + 1] * weights[d + 1] +
-                       row[d + 2] * weights[d + 2] + row[d + 3] * weights[d + 3];
+        /* Two units at a time: each input byte loaded once feeds both dot products. */
+        for (u = 0; u < units; u += 2) {
+            const int32_t pair = u + 1 < units;
+            const int8_t *w0 = filter + u * depth;
+            const int8_t *w1 = pair ? w0 + depth : w0;
+            int32_t acc0 = bias != 0 ? bias[u] : 0;
+            int32_t acc1 = (bias != 0 && pair) ? bias[u + 1] : 0;
+            for (d = 0; d + 2 <= depth; d += 2) {
+                const int32_t a = row[d];
+                const int32_t c = row[d + 1];
+                acc0 += a * w0[d] + c * w0[d + 1];
+                acc1 += a * w1[d] + c * w1[d + 1];
             }
-            for (; d < depth; ++d) {
-                acc += row[d] * weights[d];
+            if (d < depth) {
+                acc0 += row[d] * w0[d];
+                acc1 += row[d] * w1[d];
             }
-            weights += depth;
-            *output++ = mcc_q7_output(acc, params->shift[params->per_channel ? u : 0],
-                                      &params->activation);
+            output[u] = mcc_q7_output(acc0, params->shift[params->per_channel ? u : 0], &params->activation);
+            if (pair) {
+                output[u + 1] = mcc_q7_output(acc1, params->shift[params->per_channel ? u + 1 : 0],
+                                              &params->activation);
+            }
         }
+        output += units;
     }
     return MCC_OK;
 }
