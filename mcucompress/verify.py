@@ -11,7 +11,6 @@ Lite Micro for "tflm", LiteRT for "litert".
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -69,10 +68,10 @@ def compare(name: str, c_out: np.ndarray, other: np.ndarray) -> Comparison:
 
 
 def read_manifest(tree: Path) -> dict:
-    try:
-        manifest = json.loads((tree / "manifest.json").read_text())
-    except (OSError, ValueError):
-        raise McuError(f"{tree}: not an exported tree (no readable manifest.json)") from None
+    """The tree's manifest.json as a dict, after the shared checks of an exported tree."""
+    from mcucompress.targets.manifest import read_manifest as read_checked
+
+    manifest = read_checked(tree).raw
     if "mcucompress_version" not in manifest:
         raise McuError(f"{tree}: manifest.json was not written by mcucompress export")
     return manifest
