@@ -90,6 +90,14 @@ def conv_layout(w: np.ndarray) -> tuple[np.ndarray, int]:
     return _pack_words(np.concatenate(blocks)), k_padded
 
 
+def pair_major(table: np.ndarray) -> np.ndarray:
+    """Conv channel constants per output channel pair: {bias, multiplier, round, shift} each as
+    (even, odd); an odd last channel keeps {bias, multiplier, round, shift}."""
+    n = len(table) // 2 * 2
+    pairs = table[:n].reshape(-1, 2, 4).transpose(0, 2, 1).reshape(-1, 4)
+    return np.concatenate([pairs, table[n:]]).astype(np.int32)
+
+
 def fast_conv(graph: Graph, op: Op, p, rounding: str) -> FastLayer | None:
     """conv2d or fully_connected (as a 1x1 convolution) for mcc_conv2d_fast_s8."""
     if rounding != "tflm" or getattr(p, "rounding", "tflm") != "tflm":
@@ -105,7 +113,7 @@ def fast_conv(graph: Graph, op: Op, p, rounding: str) -> FastLayer | None:
     if table is None:
         return None
     words, k_padded = conv_layout(w)
-    return FastLayer(words, table, k_padded, 5 * k_padded)  # mcc_conv2d_fast_s8_get_buffer_size
+    return FastLayer(words, pair_major(table), k_padded, 5 * k_padded)  # mcc_conv2d_fast_s8_get_buffer_size
 
 
 def dw_layout(w: np.ndarray) -> np.ndarray:

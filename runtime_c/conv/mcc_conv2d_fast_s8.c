@@ -7,7 +7,8 @@
  *     SXTB16(ROR 8) make of 4 int8 activations, so activations are widened without reordering.
  *   - weights: int16 pairs packed in int32 words, doubled (2w), for output channel pairs
  *     interleaved per group of 8: [ch 2p: 8][ch 2p+1: 8] ...; an odd last channel alone.
- *   - channels: per output channel {bias, multiplier, round, shift}, where bias = 2 * (b +
+ *   - channels: per output channel pair {bias, multiplier, round, shift} x {even, odd} (an odd
+ *     last channel: {bias, multiplier, round, shift}), where bias = 2 * (b +
  *     input_offset * sum(w)) (the input offset folded away; padding reads the input zero point,
  *     which contributes nothing), round = 2^(shift-1) + (output_offset << shift), shift >= 1.
  * Requantization is then exactly TFLite's double rounding: SMMLAR(acc, multiplier, round) is
@@ -36,11 +37,11 @@ int32_t mcc_conv2d_fast_s8_get_buffer_size(int32_t k_padded)
 }
 
 /* Requantize a doubled accumulator with the channel's {bias, multiplier, round, shift}. */
-MCC_INLINE int32_t fast_requantize(int32_t acc, const int32_t *ch, int32_t lo, int32_t hi,
-                                   int full_range)
+MCC_INLINE int32_t fast_requantize(int32_t acc, int32_t multiplier, int32_t round, int32_t shift,
+                                   int32_t lo, int32_t hi, int full_range)
 {
-    int32_t v = mcc_nn_smmlar(acc, ch[1], ch[2]);
-    v = (v + (acc >> 31)) >> ch[3];
+    int32_t v = mcc_nn_smmlar(acc, multiplier, round);
+    v = (v + (acc >> 31)) >> shift;
 #if MCC_HAVE_DSP
     if (full_range) {
         return __ssat(v, 8); /* the clamp range is all of int8 */
@@ -242,12 +243,13 @@ MCC_INLINE void dot_block(const uint32_t *w, int32_t w_stride, const uint32_t *c
               [y1] "=&r"(y1), [w0] "=&r"(w0), [w1] "=&r"(w1)
             : [end] "r"(end)
             : "cc", "memory");
-    }
-    while (col != end) {
-        MCC_FAST_HALF(0);
-        MCC_FAST_HALF(2);
-        col += 8;
-        w += w_stride;
+    } else {
+        while (col != end) {
+            MCC_FAST_HALF(0);
+            MCC_FAST_HALF(2);
+            col += 8;
+            w += w_stride;
+        }
     }
 #undef MCC_FAST_HALF
     acc[0][0] = a00;
@@ -273,7 +275,8 @@ MCC_INLINE void dot_block(const uint32_t *w, int32_t w_stride, const uint32_t *c
 #endif
 }
 
-/* All output channels of n_px (1 or 2) pixels whose columns are in `col`. */
+/* All output channels of n_px (1 or 2) pixels whose columns are in `col`. Channel pairs read
+ * their constants as {bias, multiplier, round, shift} x {even, odd channel} once per block. */
 MCC_INLINE void channels_of_pixels(const mcc_conv_fast_params *p, const uint32_t *col,
                                    int32_t n_px, int8_t *out0, int8_t *out1, int full_range)
 {
@@ -286,17 +289,26 @@ MCC_INLINE void channels_of_pixels(const mcc_conv_fast_params *p, const uint32_t
     int32_t oc;
     for (oc = 0; oc + 1 < out_c; oc += 2) {
         int32_t acc[2][2];
+        int32_t m0, m1, r0, r1, s0, s1;
         acc[0][0] = acc[0][1] = ch[0];
-        acc[1][0] = acc[1][1] = ch[4];
+        acc[1][0] = acc[1][1] = ch[1];
         if (n_px == 2) {
             dot_block(w, 8, col, groups, 2, 2, acc);
-            out1[oc] = (int8_t)fast_requantize(acc[0][1], ch, lo, hi, full_range);
-            out1[oc + 1] = (int8_t)fast_requantize(acc[1][1], ch + 4, lo, hi, full_range);
         } else {
             dot_block(w, 8, col, groups, 2, 1, acc);
         }
-        out0[oc] = (int8_t)fast_requantize(acc[0][0], ch, lo, hi, full_range);
-        out0[oc + 1] = (int8_t)fast_requantize(acc[1][0], ch + 4, lo, hi, full_range);
+        m0 = ch[2];
+        m1 = ch[3];
+        r0 = ch[4];
+        r1 = ch[5];
+        s0 = ch[6];
+        s1 = ch[7];
+        out0[oc] = (int8_t)fast_requantize(acc[0][0], m0, r0, s0, lo, hi, full_range);
+        out0[oc + 1] = (int8_t)fast_requantize(acc[1][0], m1, r1, s1, lo, hi, full_range);
+        if (n_px == 2) {
+            out1[oc] = (int8_t)fast_requantize(acc[0][1], m0, r0, s0, lo, hi, full_range);
+            out1[oc + 1] = (int8_t)fast_requantize(acc[1][1], m1, r1, s1, lo, hi, full_range);
+        }
         w += 2 * 4 * groups;
         ch += 8;
     }
@@ -306,11 +318,11 @@ MCC_INLINE void channels_of_pixels(const mcc_conv_fast_params *p, const uint32_t
         acc[1][0] = acc[1][1] = 0;
         if (n_px == 2) {
             dot_block(w, 4, col, groups, 1, 2, acc);
-            out1[oc] = (int8_t)fast_requantize(acc[0][1], ch, lo, hi, full_range);
+            out1[oc] = (int8_t)fast_requantize(acc[0][1], ch[1], ch[2], ch[3], lo, hi, full_range);
         } else {
             dot_block(w, 4, col, groups, 1, 1, acc);
         }
-        out0[oc] = (int8_t)fast_requantize(acc[0][0], ch, lo, hi, full_range);
+        out0[oc] = (int8_t)fast_requantize(acc[0][0], ch[1], ch[2], ch[3], lo, hi, full_range);
     }
 }
 

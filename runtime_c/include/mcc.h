@@ -412,7 +412,7 @@ mcc_status mcc_conv2d_codebook_s8(const mcc_conv_params *params, const mcc_quant
  * portable one. weights are doubled int16 values packed two to an int32 word in the order
  * documented in each kernel's source; channels holds 4 int32 per output channel:
  * {2 * (bias + input_offset * sum(w)), multiplier, 2^(shift-1) + (output_offset << shift),
- *  shift} with shift >= 1 the right shift. */
+ *  shift} with shift >= 1 the right shift (the conv kernel groups them by channel pair). */
 typedef struct {
     mcc_tile kernel;
     mcc_tile stride;
