@@ -41,6 +41,52 @@ MCC_INLINE int32_t dw_requantize(int32_t acc, const int32_t *ch, int32_t lo, int
     return v > hi ? hi : v;
 }
 
+#if MCC_HAVE_DSP
+/* One tap of 4 channels (tap pointer at byte offset OFF of the tap array): load the 4
+ * activations, SXTB16 them into (c0, c2) and (c1, c3), multiply-accumulate with the tap's two
+ * weight words (post-incremented). 9 instructions per tap. */
+#define MCC_DW_TAP_ASM(OFF)                                     \
+    "ldr %[p], [%[taps], #" #OFF "]\n\t"                        \
+    "ldr %[v], [%[p], %[c]]\n\t"                                \
+    "ldrd %[w0], %[w1], [%[w]], #8\n\t"                         \
+    "sxtb16 %[e], %[v]\n\t"                                     \
+    "sxtb16 %[p], %[v], ror #8\n\t"                             \
+    "smlabb %[a0], %[e], %[w0], %[a0]\n\t"                      \
+    "smlatt %[a2], %[e], %[w0], %[a2]\n\t"                      \
+    "smlabb %[a1], %[p], %[w1], %[a1]\n\t"                      \
+    "smlatt %[a3], %[p], %[w1], %[a3]\n\t"
+
+/* 3x3 kernels with the int8-wide clamp: the nine taps written out (register-allocated by hand:
+ * GCC 12 hoists the loads and spills), then the exact requantization of the 4 channels. */
+static void dw_pixel_3x3(const int8_t *const *tap, int32_t n_ch, const int32_t *w,
+                         const int32_t *ch, int8_t *output)
+{
+    int32_t c;
+    for (c = 0; c < n_ch; c += 4) {
+        int32_t a0 = ch[0], a1 = ch[4], a2 = ch[8], a3 = ch[12];
+        int32_t r;
+        uint32_t p, v, e, w0, w1;
+        __asm__(MCC_DW_TAP_ASM(0) MCC_DW_TAP_ASM(4) MCC_DW_TAP_ASM(8)
+                MCC_DW_TAP_ASM(12) MCC_DW_TAP_ASM(16) MCC_DW_TAP_ASM(20)
+                MCC_DW_TAP_ASM(24) MCC_DW_TAP_ASM(28) MCC_DW_TAP_ASM(32)
+                : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [w] "+r"(w),
+                  [p] "=&r"(p), [v] "=&r"(v), [e] "=&r"(e), [w0] "=&r"(w0), [w1] "=&r"(w1)
+                : [taps] "r"(tap), [c] "r"(c)
+                : "memory");
+        r = (mcc_nn_smmlar(a0, ch[1], ch[2]) + (a0 >> 31)) >> ch[3];
+        output[c] = (int8_t)__ssat(r, 8);
+        r = (mcc_nn_smmlar(a1, ch[5], ch[6]) + (a1 >> 31)) >> ch[7];
+        output[c + 1] = (int8_t)__ssat(r, 8);
+        r = (mcc_nn_smmlar(a2, ch[9], ch[10]) + (a2 >> 31)) >> ch[11];
+        output[c + 2] = (int8_t)__ssat(r, 8);
+        r = (mcc_nn_smmlar(a3, ch[13], ch[14]) + (a3 >> 31)) >> ch[15];
+        output[c + 3] = (int8_t)__ssat(r, 8);
+        ch += 16;
+    }
+}
+#undef MCC_DW_TAP_ASM
+#endif
+
 /* All channels of one output pixel whose taps point at their input pixels (or the zero row). */
 MCC_INLINE void dw_pixel(const int8_t *const *tap, int32_t taps, int32_t n_ch, const int32_t *w,
                          const int32_t *ch, int8_t *output, int32_t lo, int32_t hi, int full_range)
@@ -49,9 +95,6 @@ MCC_INLINE void dw_pixel(const int8_t *const *tap, int32_t taps, int32_t n_ch, c
     for (c = 0; c < n_ch; c += 4) {
         int32_t a0 = ch[0], a1 = ch[4], a2 = ch[8], a3 = ch[12];
         int32_t t;
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC unroll 9
-#endif
         for (t = 0; t < taps; ++t) {
             const int8_t *const *tp = tap + t;
 #if MCC_HAVE_DSP
@@ -117,10 +160,12 @@ mcc_status mcc_depthwise_conv2d_fast_s8(const mcc_dw_conv_fast_params *params,
                                        ? zero_row : in_batch + (y * in_w + x) * n_ch;
                     }
                 }
+#if MCC_HAVE_DSP
                 if (taps == 9 && lo == -128 && hi == 127) {
-                    /* 3x3 with an int8-wide clamp: the tap loop unrolls completely */
-                    dw_pixel(tap, 9, n_ch, params->weights, params->channels, output, lo, hi, 1);
-                } else if (lo == -128 && hi == 127) {
+                    dw_pixel_3x3(tap, n_ch, params->weights, params->channels, output);
+                } else
+#endif
+                if (lo == -128 && hi == 127) {
                     dw_pixel(tap, taps, n_ch, params->weights, params->channels, output, lo, hi, 1);
                 } else {
                     dw_pixel(tap, taps, n_ch, params->weights, params->channels, output, lo, hi, 0);
