@@ -12,7 +12,12 @@
 #define MCC_FORCE_REFERENCE 0
 #endif
 
-#if !MCC_FORCE_REFERENCE && defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
+/* Define MCC_NO_MVE=1 to keep an MVE core on its DSP paths (benchmarks compare the two). */
+#ifndef MCC_NO_MVE
+#define MCC_NO_MVE 0
+#endif
+
+#if !MCC_FORCE_REFERENCE && !MCC_NO_MVE && defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
 #define MCC_HAVE_MVE 1
 #else
 #define MCC_HAVE_MVE 0
