@@ -10,11 +10,17 @@ so the reference interpreter ignores the annotation and outputs stay byte-identi
 - ``speed``: the fewest instructions by the cost model below;
 - ``none``: every layer dense.
 
-Cost model (Cortex-M4 instructions per inference, fitted to exact QEMU counts of a 784x300 layer
-at 90% sparsity with 32 values, docs/benchmarks/encoded.md): dense 7 per weight; CSR 15 (4-bit
-gaps) / 13 (8-bit) per stored entry, fillers included; codebook 17 per weight (8-bit indices: 9,
-not measured); Huffman 3 per coded bit plus 32 per code; and 30 per output unit for every
-encoding. Good to about 5% on the measured layer.
+Cost model: Cortex-M4 instructions per application of the weight matrix (one inference of a
+fully connected layer, one output pixel of a conv2d), fitted to exact QEMU counts on mps2-an386
+(docs/benchmarks/encoded.md: a 784x300 layer and a 3x3 16->32 conv at 90% sparsity, 32 values),
+with the dense path being the export-time specialised DSP kernels. Per weight / stored entry:
+
+    fully connected: dense 1.15, CSR 11 (4-bit gaps) / 9 (8-bit) per entry, codebook 17,
+                     Huffman 3 per coded bit + 32 per code;
+    conv2d:          dense 1.0, CSR 51 / 49 per entry, codebook 20;
+
+plus 30 per output channel. Good to about 5% on the measured layers; CSR convs, which walk their
+entries again for every pixel, pay off only at extreme sparsity.
 """
 
 from __future__ import annotations
@@ -64,20 +70,28 @@ def weight_matrix(graph: Graph, op: Op) -> tuple[np.ndarray, int] | None:
     return np.asarray(w.data).reshape(units, -1), int(zero_points.pop())
 
 
-def encode(kind: str, w: np.ndarray, zero: int) -> Encoded:
-    """One encoding of a weight matrix with its stored bytes and estimated instructions."""
+# Instructions per weight (dense, codebook) or per stored entry (CSR); see the module docstring.
+_COST = {
+    "fully_connected": {"dense": 1.15, "csr4": 11, "csr8": 9, "codebook": 17},
+    "conv2d": {"dense": 1.0, "csr4": 51, "csr8": 49, "codebook": 20},
+}
+
+
+def encode(kind: str, w: np.ndarray, zero: int, op_kind: str = "fully_connected") -> Encoded:
+    """One encoding of a weight matrix with its stored bytes and estimated instructions per
+    application (one inference of a fully connected layer, one output pixel of a conv2d)."""
     units, depth = w.shape
     n = int(w.size)
     base = PER_UNIT * units
+    cost = _COST.get(op_kind, _COST["fully_connected"])
     if kind == "dense":
-        return Encoded(kind, None, n, n, base + 7 * n)
+        return Encoded(kind, None, n, n, round(base + cost["dense"] * n))
     if kind in ("csr4", "csr8"):
-        bits = int(kind[3:])
-        data = csr.encode_csr(w, zero, bits)
-        return Encoded(kind, data, data.nbytes, n, base + (15 if bits == 4 else 13) * data.entries)
+        data = csr.encode_csr(w, zero, int(kind[3:]))
+        return Encoded(kind, data, data.nbytes, n, base + cost[kind] * data.entries)
     if kind == "codebook":
         data = cb.encode_codebook(w)
-        return Encoded(kind, data, data.nbytes, n, base + (9 if data.index_bits == 8 else 17) * n)
+        return Encoded(kind, data, data.nbytes, n, base + cost["codebook"] * n)
     if kind in ("huffman", "huffman_sparse"):
         data = huffman.encode_sparse(w, zero) if kind == "huffman_sparse" else huffman.encode_dense(w)
         codes = n if kind == "huffman" else 2 * int(np.count_nonzero(w != zero)) + units
@@ -85,11 +99,11 @@ def encode(kind: str, w: np.ndarray, zero: int) -> Encoded:
     raise McuError(f"unknown weight encoding '{kind}'; expected one of {', '.join(ENCODINGS)}")
 
 
-def candidates(w: np.ndarray, zero: int, kinds=ENCODINGS) -> list[Encoded]:
+def candidates(w: np.ndarray, zero: int, kinds=ENCODINGS, op_kind: str = "fully_connected") -> list[Encoded]:
     out = []
     for kind in kinds:
         try:
-            out.append(encode(kind, w, zero))
+            out.append(encode(kind, w, zero, op_kind))
         except McuError:
             continue  # not representable (e.g. rows too long): not a candidate
     return out
@@ -114,7 +128,7 @@ def choose_encodings(graph: Graph, optimize: str = "size") -> Graph:
         found = weight_matrix(graph, op)
         if found is not None and ATTR not in op.attrs:
             kinds = CONV_ENCODINGS if op.kind == "conv2d" else ENCODINGS
-            op = op.with_attrs(**{ATTR: pick(candidates(*found, kinds), optimize).kind})
+            op = op.with_attrs(**{ATTR: pick(candidates(*found, kinds, op.kind), optimize).kind})
         ops.append(op)
     return graph.replace(ops=tuple(ops))
 
@@ -131,7 +145,7 @@ def encoded_weights(graph: Graph, op: Op) -> Encoded | None:
     if op.kind == "conv2d" and kind not in CONV_ENCODINGS:
         raise McuError(f"op '{op.name}': conv2d weights cannot be stored as '{kind}'; expected one of "
                        f"{', '.join(CONV_ENCODINGS)}")
-    return encode(kind, *found)
+    return encode(kind, *found, op.kind)
 
 
 @dataclass(frozen=True)
@@ -159,7 +173,7 @@ def encoding_rows(graph: Graph) -> list[EncodingRow]:
         found = weight_matrix(graph, op)
         if found is None:
             continue
-        e = encode(op.attrs[ATTR], *found)
+        e = encode(op.attrs[ATTR], *found, op.kind)
         applications = graph.output_tensor(op).size // found[0].shape[0]  # output pixels (conv2d)
         rows.append(EncodingRow(op.name, e.kind, e.weights, e.weights, e.nbytes, e.bits_per_weight,
                                 e.instructions * max(1, applications)))
