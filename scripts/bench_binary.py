@@ -82,13 +82,14 @@ def binary_dense(n: int, popcount: str | None, ternary: bool = False, planes: in
 def bench_dense(work: Path, n: int = 1024) -> dict:
     results = {}
     cases = [("mps2-an386", int8_dense(n)), ("mps2-an386", binary_dense(n, None))]
-    cases += [("mps2-an386", binary_dense(n, p)) for p in ("swar", "table", "csa")]
+    cases += [("mps2-an386", binary_dense(n, p)) for p in ("swar", "table", "csa", "vertical")]
     cases += [("mps2-an386", binary_dense(n, "csa", ternary=True)), ("mps2-an386", binary_dense(n, "csa", planes=2))]
     # Cortex-M3 (lm3s6965evb): the binary layer fits its 256 KB flash, the int8 one does not.
     cases += [("lm3s6965evb", binary_dense(n, None))]
-    cases += [("lm3s6965evb", binary_dense(n, p)) for p in ("swar", "table", "csa")]
+    cases += [("lm3s6965evb", binary_dense(n, p)) for p in ("swar", "table", "csa", "vertical")]
     # On the M55 the 1 MB int8 layer does not fit the 512 KB ITCM; the binary one (128 KB) does.
-    cases += [("mps3-an547", binary_dense(n, None)), ("mps3-an547", binary_dense(n, "csa"))]
+    cases += [("mps3-an547", binary_dense(n, None)), ("mps3-an547", binary_dense(n, "csa")),
+              ("mps3-an547", binary_dense(n, "vertical"))]
     for board, graph in cases:
         r = _run(graph, board, work)
         results[f"{board}/{graph.name}"] = r

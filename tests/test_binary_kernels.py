@@ -129,7 +129,7 @@ def _pipeline(rng, popcount: str) -> Graph:
     return Graph(t, ops, ("x",), ("y",), name=f"binary_{popcount}")
 
 
-@pytest.mark.parametrize("popcount", ["swar", "table", "csa"])
+@pytest.mark.parametrize("popcount", ["swar", "table", "csa", "vertical"])
 def test_c_kernels_match_the_reference_byte_for_byte(tmp_path, popcount):
     graph = _pipeline(np.random.default_rng(4), popcount)
     out = check_c_matches_reference(tmp_path, graph, "tflm", samples=4)
@@ -155,3 +155,36 @@ def test_bad_binary_ops_are_one_line_errors():
         run_int8(bad, np.zeros((1, 7, 6, 37), np.int8))
     with pytest.raises(McuError, match="zeros need ternary"):
         build.pack_weights(np.array([[1, 0, -1]]))
+
+
+def _wide_fc(rng, n: int, units: int, threshold: int) -> Graph:
+    """int8 -> binarize(threshold) -> binary FC (n -> units, vertical counting) -> unpack."""
+    t = {"x": Tensor("x", (1, n), "int8", QuantParams((0.05,), (0,))),
+         "a": build.packed_tensor("a", (1,), n), "b": build.packed_tensor("b", (1,), units),
+         "y": Tensor("y", (1, units), "int8", build.PACKED_QUANT)}
+    t["w"] = build.weights_tensor("w", build.pack_weights(_signs(rng, (units, n), False)))
+    t["t"] = build.thresholds_tensor("t", rng.integers(-30, 31, units))  # dot products: std ~ sqrt(n)
+    ops = (build.binarize_op("sign", "x", "a", threshold),
+           build.fc_op("fc", "a", "w", "t", "b", n, False, "vertical"), build.unpack_op("out", "b", "y"))
+    return Graph(t, ops, ("x",), ("y",), name=f"wide_{threshold + 128}")
+
+
+@pytest.mark.parametrize("threshold", [-90, 0, 90])
+def test_vertical_counting_with_mostly_ones_or_zeros(tmp_path, threshold):
+    """Mostly +1 inputs make the kernel list the zeros of a, mostly -1 the ones; 1000 inputs give
+    full blocks of 8 columns and a remainder; 77 outputs a partial group of 32."""
+    graph = _wide_fc(np.random.default_rng(8), 1000, 77, threshold)
+    from mcucompress.codegen.lower import lower
+    assert "mcc_fully_connected_vertical_b1" in [c.function for c in lower(graph, "m").calls]
+    out = check_c_matches_reference(tmp_path, graph, "tflm", samples=3)
+    assert 0 < np.mean(out == 1) < 1
+
+
+def test_column_words_transpose_the_weight_bits():
+    from mcucompress.codegen.lower_binary import column_words
+    rng = np.random.default_rng(9)
+    bits = rng.random((40, 70)) < 0.5
+    columns, ones = column_words(pack_bits(bits), 70)
+    assert columns.shape == (2, 70) and np.array_equal(ones, bits.sum(1))
+    assert all(bool((columns[u // 32, i] >> (u % 32)) & 1) == bits[u, i] for u in range(40) for i in range(70))
+    assert np.all(columns[1] >> np.uint32(8) == 0)  # units 40..63 do not exist

@@ -30,9 +30,12 @@ from mcucompress.binary.packing import words_for
 from mcucompress.errors import McuError
 from mcucompress.ir.graph import Graph, Op
 
-# Plain-C popcount routines the kernels can use (the M55 build uses MVE whatever is chosen).
-POPCOUNTS = ("swar", "table", "csa")
-DEFAULT_POPCOUNT = "csa"
+# How the kernels count bits: per-row popcount routines (the M55 build uses MVE for these), or
+# "vertical": 32 rows at once in bit-sliced carry-save counters (binary fully connected layers of
+# at most VERTICAL_MAX_BITS inputs; other ops given "vertical" use "csa").
+POPCOUNTS = ("swar", "table", "csa", "vertical")
+DEFAULT_POPCOUNT = "vertical"
+VERTICAL_MAX_BITS = 1024  # MCC_B1_VERTICAL_MAX_BITS in mcc.h
 WEIGHT_KINDS = ("binary", "ternary", "planes")
 
 

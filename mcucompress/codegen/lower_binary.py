@@ -10,17 +10,21 @@ from __future__ import annotations
 
 import numpy as np
 
+from mcucompress.binary.packing import pack_bits, unpack_bits
+from mcucompress.binary.params import VERTICAL_MAX_BITS
 from mcucompress.quantize.params import kernel_params
 
 KERNEL_SOURCES = {
     "mcc_binarize_s8": "binary/mcc_binarize_s8.c",
     "mcc_unpack_b1": "binary/mcc_unpack_b1.c",
     "mcc_fully_connected_b1": "binary/mcc_fully_connected_b1.c",
+    "mcc_fully_connected_vertical_b1": "binary/mcc_fully_connected_vertical_b1.c",
     "mcc_conv2d_b1": "binary/mcc_conv2d_b1.c",
     # Not a kernel: the internal header the kernels above include, copied with them.
     "mcc_b1_header": "binary/mcc_b1.h",
 }
-POPCOUNT_MACROS = {"swar": "MCC_POPCOUNT_SWAR", "table": "MCC_POPCOUNT_TABLE", "csa": "MCC_POPCOUNT_CSA"}
+POPCOUNT_MACROS = {"swar": "MCC_POPCOUNT_SWAR", "table": "MCC_POPCOUNT_TABLE", "csa": "MCC_POPCOUNT_CSA",
+                   "vertical": "MCC_POPCOUNT_CSA"}  # per-row fallback where vertical does not apply
 _WORDS_PER_LINE = 6
 
 
@@ -62,6 +66,22 @@ def lower_unpack(b, i: int, op) -> None:
     _call(b, op, "mcc_unpack_b1", b.dims_of(out.shape), b.arena(x.name), b.arena(out.name))
 
 
+def _vertical(p) -> bool:
+    return (p.popcount == "vertical" and not p.ternary and p.planes == 1 and p.in_bits <= VERTICAL_MAX_BITS
+            and p.words == (p.in_bits + 31) // 32)
+
+
+def column_words(rows: np.ndarray, in_bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """Packed weight rows (units, words) -> (columns (ceil(units / 32), in_bits) uint32, whose
+    word i of group g has at bit r the weight bit of unit 32g + r at input i; 1 bits per row)."""
+    bits = unpack_bits(rows, in_bits)                          # (units, n)
+    groups = -(-bits.shape[0] // 32)
+    padded = np.zeros((groups * 32, in_bits), dtype=bool)
+    padded[:bits.shape[0]] = bits
+    columns = pack_bits(padded.reshape(groups, 32, in_bits).transpose(0, 2, 1))[..., 0]
+    return columns, bits.sum(axis=1).astype(np.int32)
+
+
 def lower_fully_connected(b, i: int, op) -> None:
     g = b.graph
     x, w, out = g.tensor(op.inputs[0]), g.tensor(op.inputs[1]), g.output_tensor(op)
@@ -69,6 +89,12 @@ def lower_fully_connected(b, i: int, op) -> None:
     oid = _op_id(i, op)
     params = b.decl("mcc_fc_b1_params", f"{oid}_params",
                     f"{{{p.in_bits}, {p.words}, {int(p.ternary)}, {POPCOUNT_MACROS[p.popcount]}, {p.planes}}}")
+    if _vertical(p):
+        columns, row_ones = column_words(w.data, p.in_bits)
+        _call(b, op, "mcc_fully_connected_vertical_b1", params, b.arena(x.name),
+              b.dims_of((p.units, p.in_bits)), _words_array(b, f"{oid}_columns", columns),
+              b.array(f"{oid}_row_ones", row_ones, "int32_t"), _thresholds(b, oid, op), b.arena(out.name))
+        return
     _call(b, op, "mcc_fully_connected_b1", params, b.arena(x.name), b.dims_of(w.shape),
           _words_array(b, f"{oid}_weights", w.data), _thresholds(b, oid, op), b.arena(out.name))
 

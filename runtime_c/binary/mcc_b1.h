@@ -168,6 +168,20 @@ MCC_INLINE int32_t mcc_b1_row(const int8_t *a, const uint32_t *w, const uint32_t
     return total;
 }
 
+/* Index of the lowest set bit of x (x != 0). */
+MCC_INLINE int32_t mcc_b1_lowest_bit(uint32_t x)
+{
+#if defined(__GNUC__)
+    return __builtin_ctz(x); /* RBIT + CLZ on Armv7-M */
+#else
+    /* de Bruijn sequence 0x077CB531: the top 5 bits of (lowest bit * sequence) are unique */
+    static const uint8_t position[32] = {0,  1,  28, 2,  29, 14, 24, 3,  30, 22, 20,
+                                         15, 25, 17, 4,  8,  31, 27, 13, 23, 21, 19,
+                                         16, 7,  26, 12, 18, 6,  11, 5,  10, 9};
+    return position[((x & (0u - x)) * 0x077CB531u) >> 27];
+#endif
+}
+
 /* Popcount of a constant word array (the mask plane of ternary weights). */
 MCC_INLINE int32_t mcc_b1_count(const uint32_t *m, int32_t words)
 {

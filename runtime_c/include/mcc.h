@@ -295,6 +295,7 @@ mcc_status mcc_fully_connected_huffman_s8(const mcc_fc_params *params, const mcc
 #define MCC_POPCOUNT_SWAR 0  /* bit-sliced popcount per word */
 #define MCC_POPCOUNT_TABLE 1 /* 256-entry byte table */
 #define MCC_POPCOUNT_CSA 2   /* Harley-Seal carry-save accumulation over 8 words */
+#define MCC_B1_VERTICAL_MAX_BITS 1024 /* input bits of mcc_fully_connected_vertical_b1 */
 
 typedef struct {
     int32_t in_bits;  /* valid input bits n */
@@ -324,6 +325,16 @@ mcc_status mcc_unpack_b1(const mcc_dims *dims, const int8_t *input, int8_t *outp
 mcc_status mcc_fully_connected_b1(const mcc_fc_b1_params *params, const int8_t *input,
                                   const mcc_dims *filter_dims, const uint32_t *filter,
                                   const int32_t *threshold, int8_t *output);
+
+/* Binary fully connected (binary weights only, n <= MCC_B1_VERTICAL_MAX_BITS) counting 32 output
+ * channels at once in bit-sliced carry-save counters; same outputs as mcc_fully_connected_b1.
+ * columns: ceil(units / 32) groups of n words, word i of group g holding at bit r the weight bit
+ * of unit 32g + r at input i (0 beyond units); row_ones[u]: the 1 bits of unit u's weights.
+ * filter_dims: n = units, c = n. Keeps its list of input positions on the stack (1 KB). */
+mcc_status mcc_fully_connected_vertical_b1(const mcc_fc_b1_params *params, const int8_t *input,
+                                           const mcc_dims *filter_dims, const uint32_t *columns,
+                                           const int32_t *row_ones, const int32_t *threshold,
+                                           int8_t *output);
 
 /* Binary conv2d: input (n, h, w, c) packed, filter_dims (c_out, kh, kw, c) with packed taps,
  * output (n, oh, ow, c_out) packed. */
