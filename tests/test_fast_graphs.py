@@ -1,0 +1,150 @@
+"""Export-time specialisation (codegen/specialize.py) and the fast kernels' portable C path on the
+host: random multi-layer int8 graphs whose layers take every fast-kernel variant (and some that
+must fall back), byte-identical to the numpy reference. The QEMU tests reuse these graphs."""
+
+import numpy as np
+import pytest
+
+from codegen_cases import act, bias, check_c_matches_reference, conv_out, out_scale, rand_act, weights
+from mcucompress.codegen import specialize
+from mcucompress.codegen.lower import lower
+from mcucompress.ir.graph import Graph, Op, Tensor
+
+
+class _Chain:
+    """Builds a chain of layers with random weights and output scales that use the int8 range."""
+
+    def __init__(self, rng, shape):
+        self.rng = rng
+        self.tensors = {"x": rand_act(rng, "x", shape)}
+        self.ops = []
+        self.last = "x"
+
+    def _out(self, shape, w, fan_in, zp=None):
+        name = f"t{len(self.ops)}"
+        x = self.tensors[self.last]
+        zp = self.rng.integers(-20, 20) if zp is None else zp
+        self.tensors[name] = act(name, shape, out_scale(x, w, fan_in), zp)
+        return name
+
+    def _add_op(self, kind, inputs, out, **attrs):
+        self.ops.append(Op(kind, f"{kind}{len(self.ops)}", tuple(inputs), (out,), attrs))
+        self.last = out
+
+    def conv(self, c_out, k, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1),
+             activation="none", depthwise=False, zp=None):
+        n, h, w_, c_in = self.tensors[self.last].shape
+        i = len(self.ops)
+        if depthwise:
+            c_out = c_in
+            w = weights(self.rng, f"w{i}", (1, k[0], k[1], c_out), 3, c_out)
+            fan_in = k[0] * k[1]
+        else:
+            w = weights(self.rng, f"w{i}", (c_out, k[0], k[1], c_in), 0, c_out)
+            fan_in = k[0] * k[1] * c_in
+        b = bias(self.rng, f"b{i}", c_out)
+        self.tensors[w.name], self.tensors[b.name] = w, b
+        oh = conv_out(h, k[0], stride[0], dilation[0], padding[0], padding[1])
+        ow = conv_out(w_, k[1], stride[1], dilation[1], padding[2], padding[3])
+        out = self._out((n, oh, ow, c_out), w, fan_in, zp)
+        attrs = dict(stride=stride, dilation=dilation, padding=padding, activation=activation)
+        if depthwise:
+            attrs["depth_multiplier"] = 1
+        self._add_op("depthwise_conv2d" if depthwise else "conv2d", (self.last, w.name, b.name), out, **attrs)
+        return self
+
+    def dense(self, units):
+        depth = int(np.prod(self.tensors[self.last].shape[1:]))
+        i = len(self.ops)
+        w = weights(self.rng, f"w{i}", (units, depth), 0, 1)
+        b = bias(self.rng, f"b{i}", units)
+        self.tensors[w.name], self.tensors[b.name] = w, b
+        out = self._out((1, units), w, depth)
+        self._add_op("fully_connected", (self.last, w.name, b.name), out, activation="none")
+        return self
+
+    def residual(self):
+        """y = x + conv1x1(x): an add of two activations of the input's shape."""
+        start = self.last
+        self.conv(self.tensors[start].shape[-1], (1, 1), activation="relu")
+        x, y = self.tensors[start], self.tensors[self.last]
+        out = f"t{len(self.ops)}"
+        self.tensors[out] = act(out, x.shape, float(max(x.quant.scale[0], y.quant.scale[0]) * 1.5), -3)
+        self._add_op("add", (start, self.last), out, activation="none")
+        return self
+
+    def graph(self, name) -> Graph:
+        return Graph(dict(self.tensors), tuple(self.ops), ("x",), (self.last,), name=name)
+
+
+def layer_zoo(seed: int = 4) -> Graph:
+    """Odd channel counts, strides, asymmetric padding, dilation, every clamp kind; the depthwise
+    layer on 7 channels and the one with a 5x3 kernel take the general or portable variants."""
+    rng = np.random.default_rng(seed)
+    return (_Chain(rng, (1, 13, 11, 5))
+            .conv(7, (3, 3), stride=(2, 2), padding=(1, 1, 1, 0), activation="relu")
+            .conv(12, (1, 1), activation="relu6")
+            .conv(0, (3, 3), padding=(1, 1, 1, 1), depthwise=True, zp=-128, activation="relu")
+            .conv(0, (5, 3), stride=(2, 1), padding=(2, 2, 1, 1), depthwise=True, activation="relu")
+            .conv(7, (2, 2), dilation=(2, 2), padding=(1, 0, 1, 1))
+            .conv(0, (3, 3), padding=(1, 1, 1, 1), depthwise=True)
+            .dense(10)
+            .graph("layer_zoo"))
+
+
+def residual_block(seed: int = 5) -> Graph:
+    """A large add (lookup-table kernel) after a 3x3 conv on 16 channels (the hand-scheduled
+    2x2 loop, c_in % 8 == 0 im2col) and a 1x1 conv."""
+    rng = np.random.default_rng(seed)
+    return (_Chain(rng, (1, 16, 16, 9))
+            .conv(16, (3, 3), padding=(1, 1, 1, 1), activation="relu", zp=-128)
+            .residual()
+            .conv(9, (3, 3), stride=(2, 2), padding=(0, 1, 0, 1))
+            .graph("residual_block"))
+
+
+GRAPHS = {"layer_zoo": layer_zoo, "residual_block": residual_block}
+
+
+def kernels_called(graph: Graph, rounding: str = "tflm") -> list[str]:
+    return [call.function for call in lower(graph, "m", rounding).calls]
+
+
+def test_variant_choice_per_layer():
+    assert kernels_called(layer_zoo()) == [
+        "mcc_conv2d_fast_s8", "mcc_conv2d_fast_s8", "mcc_depthwise_conv2d_fast_s8",
+        "mcc_depthwise_conv2d_fast_s8", "mcc_conv2d_fast_s8",
+        "mcc_depthwise_conv2d_s8",   # 7 channels: not a multiple of 4
+        "mcc_conv2d_fast_s8"]        # fully connected as a 1x1 convolution
+    assert kernels_called(residual_block()) == [
+        "mcc_conv2d_fast_s8", "mcc_conv2d_fast_s8", "mcc_add_fast_s8", "mcc_conv2d_fast_s8"]
+    # LiteRT's single rounding has no fast kernel: everything stays portable.
+    assert not any("fast" in k for k in kernels_called(layer_zoo(), "litert"))
+
+
+def test_conv_layout_lines_up_with_sxtb16():
+    """Weight k of a group of 4 sits where SXTB16 / SXTB16(ROR 8) put activation k, doubled,
+    channel pairs interleaved per group of 8."""
+    w = np.arange(2 * 12).reshape(2, 12) - 7
+    words, k_padded = specialize.conv_layout(w)
+    assert k_padded == 16
+    halves = words.view(np.int16)  # little endian: low half first
+    assert list(halves[:8]) == [2 * v for v in (-7, -5, -6, -4, -3, -1, -2, 0)]
+    assert list(halves[8:16]) == [2 * v for v in (5, 7, 6, 8, 9, 11, 10, 12)]
+    assert list(halves[16:24]) == [2 * v for v in (1, 3, 2, 4, 0, 0, 0, 0)]
+
+
+def test_channel_constants_fold_offsets():
+    w = np.array([[1, -2, 3], [4, 5, -6]])
+    table = specialize._channel_table(np.abs(w).sum(1), w.sum(1), np.array([10, -20]), 7, -3,
+                                      np.array([1 << 30, 1 << 29]), np.array([-1, -4]))
+    assert table.tolist() == [[2 * (10 + 7 * 2), 1 << 30, 1 + (-3 << 1), 1],
+                              [2 * (-20 + 7 * 3), 1 << 29, 8 + (-3 << 4), 4]]
+    # A channel whose multiplier needs no right shift keeps the portable kernel.
+    assert specialize._channel_table(np.abs(w).sum(1), w.sum(1), np.zeros(2), 0, 0,
+                                     np.array([1 << 30] * 2), np.array([-1, 0])) is None
+
+
+@pytest.mark.parametrize("name", sorted(GRAPHS))
+def test_fast_kernels_portable_path_matches_reference(tmp_path, name):
+    check_c_matches_reference(tmp_path, GRAPHS[name](), "tflm", samples=4)

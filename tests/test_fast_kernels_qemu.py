@@ -1,0 +1,83 @@
+"""The fast int8 kernels on emulated Cortex-M: DSP (M4) and MVE (M55) paths byte-identical to the
+portable path (MCC_FORCE_REFERENCE=1), to the host build, the numpy reference and, for the
+MLPerf Tiny models, TensorFlow Lite Micro; and the issue's instruction budgets on the M4."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from mcucompress.targets.runner import run_model
+from test_fast_graphs import GRAPHS
+
+pytestmark = [
+    pytest.mark.qemu,
+    pytest.mark.skipif(not (shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm")),
+                       reason="needs arm-none-eabi-gcc and qemu-system-arm"),
+]
+
+MODELS = {"resnet": "pretrainedResnet_quant.tflite", "kws": "kws_ref_model.tflite"}
+# Issue 4 acceptance on mps2-an386 (instructions per inference) and TFLM + CMSIS-NN's footprint.
+M4_BUDGET = {"resnet": 15_000_000, "kws": 3_900_000}
+TFLM_M4 = {"resnet": (178_260, 56_896), "kws": (138_840, 24_720)}
+
+
+def _variant(tree, tmp_path_factory, **defines):
+    """A copy of an exported tree built with extra C defines (e.g. MCC_FORCE_REFERENCE=1)."""
+    copy = tmp_path_factory.mktemp("variant") / tree.name
+    shutil.copytree(tree, copy, ignore=shutil.ignore_patterns("firmware"))
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["defines"].update(defines)
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    return copy
+
+
+@pytest.fixture(scope="module")
+def model_trees(mlperf_dir, tmp_path_factory):
+    from mcucompress.export import export
+    root = tmp_path_factory.mktemp("fast_models")
+    return {name: export(mlperf_dir / file, root / name, prefix=name) for name, file in MODELS.items()}
+
+
+@pytest.fixture(scope="module")
+def graph_trees(tmp_path_factory):
+    from mcucompress.export import export
+    root = tmp_path_factory.mktemp("fast_graphs")
+    return {name: export(build(), root / name, prefix=name) for name, build in GRAPHS.items()}
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_models_fast_path_on_m4_meets_budget_and_matches_reference_path(model_trees, tmp_path_factory, name):
+    fast = run_model(model_trees[name], "mps2-an386", samples=2)
+    assert fast.checks == {"host": True, "reference": True, "tflite-micro": True}
+    assert max(fast.instructions) <= M4_BUDGET[name]
+    flash, ram = TFLM_M4[name]
+    assert fast.footprint.flash_bytes < flash and fast.footprint.ram_bytes <= ram
+    portable = run_model(_variant(model_trees[name], tmp_path_factory, MCC_FORCE_REFERENCE=1),
+                         "mps2-an386", samples=2)
+    assert np.array_equal(portable.outputs, fast.outputs) and portable.passed
+    # The switch really selects another path: the portable one is several times slower.
+    assert min(portable.instructions) > 3 * max(fast.instructions)
+
+
+def test_dscnn_mve_beats_dsp_on_m55(model_trees, tmp_path_factory):
+    mve = run_model(model_trees["kws"], "mps3-an547", samples=1)
+    dsp = run_model(_variant(model_trees["kws"], tmp_path_factory, MCC_NO_MVE=1), "mps3-an547", samples=1)
+    assert mve.checks == dsp.checks == {"host": True, "reference": True, "tflite-micro": True}
+    assert np.array_equal(mve.outputs, dsp.outputs)
+    assert mve.instructions[0] < dsp.instructions[0]
+
+
+@pytest.mark.parametrize("board", ["mps2-an386", "mps3-an547"])
+@pytest.mark.parametrize("name", sorted(GRAPHS))
+def test_random_layers_fast_and_portable_paths_identical(graph_trees, tmp_path_factory, name, board):
+    fast = run_model(graph_trees[name], board, samples=3)
+    assert fast.checks == {"host": True, "reference": True}
+    portable = run_model(_variant(graph_trees[name], tmp_path_factory, MCC_FORCE_REFERENCE=1), board,
+                         samples=3)
+    assert portable.checks == {"host": True, "reference": True}
+    assert np.array_equal(fast.inputs, portable.inputs)
+    assert np.array_equal(fast.outputs, portable.outputs)
+    assert len(np.unique(fast.outputs)) > 1
+    assert max(fast.instructions) < min(portable.instructions)
