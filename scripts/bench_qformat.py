@@ -1,6 +1,13 @@
 """Benchmark of Q-format export (issue 7). Not a test: it trains, cross-builds and emulates.
 
     PYTHONPATH=. .venv/bin/python scripts/bench_qformat.py [--epochs 12] [--samples 20] [--json]
+    PYTHONPATH=. .venv/bin/python scripts/bench_qformat.py --resnet8
+
+--resnet8: MLPerf Tiny's float ResNet-8 (../shared/models/mlperf-tiny/pretrainedResnet.h5). No
+CIFAR-10 images are available offline, so it is calibrated and tested on synthetic images (4x4
+random colour blocks upsampled to 32x32, plus noise); reported is how far the logits of the
+quantized graphs (numpy reference) are from the float logits: RMSE over 60 images, against the
+logits' standard deviation, for Q-format per channel / per layer and int8.
 
 The demo's digits CNN (scikit-learn 8x8 digits, 450 test images) is trained once, then exported
 twice from the same .keras file and calibration set: int8 (TFLite's scheme) and Q-format
@@ -80,12 +87,49 @@ def measure(work: Path, model_path: Path, calib: Path, test: Path, quantize: str
     }
 
 
+def resnet8_logit_errors(images: int = 60) -> dict:
+    from mcucompress.importers.keras import load_keras
+    from mcucompress.passes import optimize
+    from mcucompress.quantize.params import quantize_input
+    from mcucompress.quantize.ptq import quantize_graph
+    from mcucompress.quantize.qformat import quantize_qformat
+    from mcucompress.reference.float import run_float
+    from mcucompress.reference.int8 import run_int8
+
+    graph = optimize(load_keras(REPO.parent / "shared" / "models" / "mlperf-tiny" / "pretrainedResnet.h5"))
+    rng = np.random.default_rng(0)
+
+    def synthetic(n: int) -> np.ndarray:
+        blocks = rng.uniform(0, 1, (n, 4, 4, 3)).astype(np.float32)
+        return np.repeat(np.repeat(blocks, 8, 1), 8, 2) + rng.normal(0, 0.05, (n, 32, 32, 3)).astype(np.float32)
+
+    calib, test = synthetic(100), synthetic(images)
+    logits = graph.ops[-1].inputs[0] if graph.ops[-1].kind == "softmax" else graph.outputs[0]
+    want = run_float(graph, test, intermediates=True)[logits]
+    results = {"logit_std": float(want.std())}
+    for name, q in (("qformat_per_channel", quantize_qformat(graph, calib)),
+                    ("qformat_per_layer", quantize_qformat(graph, calib, per_channel=False)),
+                    ("int8", quantize_graph(graph, calib))):
+        inq, out = q.tensor(q.inputs[0]).quant, q.tensor(logits).quant
+        got = np.stack([(run_int8(q, quantize_input(x[None], inq), intermediates=True)[logits].astype(np.float64)
+                         - out.zero_point[0]) * out.scale[0] for x in test])[:, 0]
+        results[name] = float(np.sqrt(np.mean((got - want) ** 2)))
+    return results
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--samples", type=int, default=20, help="inputs run in QEMU")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--resnet8", action="store_true", help="logit errors on ResNet-8 instead")
     args = parser.parse_args()
+    if args.resnet8:
+        r = resnet8_logit_errors()
+        print(json.dumps(r, indent=2) if args.json else
+              f"ResNet-8 logit RMSE vs float (logit std {r['logit_std']:.3f}): Q-format per channel "
+              f"{r['qformat_per_channel']:.3f}, per layer {r['qformat_per_layer']:.3f}, int8 {r['int8']:.3f}")
+        return 0
 
     from mcucompress.demo import CALIBRATION_SAMPLES, load_digits_data, train_digits_cnn
     from mcucompress.importers.keras import load_keras
