@@ -6,7 +6,10 @@ weight matrix - no Huffman, whose stream would be decoded again for every output
 so the reference interpreter ignores the annotation and outputs stay byte-identical.
 
 - ``size``: the fewest bytes stored in flash (values, indices, row lengths, codebooks, Huffman
-  tables and the kernel's descriptor), ties going to the faster encoding;
+  tables and the kernel's descriptor), ties going to the faster encoding. Dense counts one byte
+  per int8 weight, although code generation's specialised dense kernels (codegen/specialize.py)
+  store two: counting that would move small dense layers (e.g. the MLPerf models' last fully
+  connected layer) to codebook storage, a choice left to the maintainers;
 - ``speed``: the fewest instructions by the cost model below;
 - ``none``: every layer dense.
 
