@@ -7,7 +7,9 @@
 CIFAR-10 images are available offline, so it is calibrated and tested on synthetic images (4x4
 random colour blocks upsampled to 32x32, plus noise); reported is how far the logits of the
 quantized graphs (numpy reference) are from the float logits: RMSE over 60 images, against the
-logits' standard deviation, for Q-format per channel / per layer and int8.
+logits' standard deviation, for Q-format per channel / per layer and int8. Then the Q-format
+export and the converter's int8 pretrainedResnet_quant.tflite both run on lm3s6965evb (2 random
+inputs each): instructions, flash, RAM, agreement with host / reference (/ TFLM for the .tflite).
 
 The demo's digits CNN (scikit-learn 8x8 digits, 450 test images) is trained once, then exported
 twice from the same .keras file and calibration set: int8 (TFLite's scheme) and Q-format
@@ -87,6 +89,23 @@ def measure(work: Path, model_path: Path, calib: Path, test: Path, quantize: str
     }
 
 
+def resnet8_on_m3(work: Path, calib: np.ndarray) -> dict:
+    from mcucompress.export import export
+    from mcucompress.targets.runner import run_model
+
+    models = REPO.parent / "shared" / "models" / "mlperf-tiny"
+    np.savez(work / "calib.npz", x=calib)
+    trees = {"qformat": export(models / "pretrainedResnet.h5", work / "qformat", calib=work / "calib.npz",
+                               prefix="resnet", quantize="qformat"),
+             "int8_tflite": export(models / "pretrainedResnet_quant.tflite", work / "int8", prefix="resnet")}
+    out = {}
+    for name, tree in trees.items():
+        report = run_model(tree, "lm3s6965evb", samples=2)
+        out[name] = {"instructions": list(report.instructions), "flash_bytes": report.footprint.flash_bytes,
+                     "ram_bytes": report.footprint.ram_bytes, "identical_to": report.checks}
+    return out
+
+
 def resnet8_logit_errors(images: int = 60) -> dict:
     from mcucompress.importers.keras import load_keras
     from mcucompress.passes import optimize
@@ -107,6 +126,8 @@ def resnet8_logit_errors(images: int = 60) -> dict:
     logits = graph.ops[-1].inputs[0] if graph.ops[-1].kind == "softmax" else graph.outputs[0]
     want = run_float(graph, test, intermediates=True)[logits]
     results = {"logit_std": float(want.std())}
+    with tempfile.TemporaryDirectory(prefix="bench_qformat.") as folder:
+        results["lm3s6965evb"] = resnet8_on_m3(Path(folder), calib)
     for name, q in (("qformat_per_channel", quantize_qformat(graph, calib)),
                     ("qformat_per_layer", quantize_qformat(graph, calib, per_channel=False)),
                     ("int8", quantize_graph(graph, calib))):
@@ -129,6 +150,10 @@ def main() -> int:
         print(json.dumps(r, indent=2) if args.json else
               f"ResNet-8 logit RMSE vs float (logit std {r['logit_std']:.3f}): Q-format per channel "
               f"{r['qformat_per_channel']:.3f}, per layer {r['qformat_per_layer']:.3f}, int8 {r['int8']:.3f}")
+        if not args.json:
+            for name, m3 in r["lm3s6965evb"].items():
+                print(f"  lm3s6965evb {name}: {m3['instructions']} instructions, flash {m3['flash_bytes']:,} B, "
+                      f"RAM {m3['ram_bytes']:,} B, identical to {m3['identical_to']}")
         return 0
 
     from mcucompress.demo import CALIBRATION_SAMPLES, load_digits_data, train_digits_cnn
