@@ -175,3 +175,26 @@ def test_refuses_what_shift_only_kernels_cannot_run(graphs):
     fine["c1"] = Tensor("c1", fine["c1"].shape, "int8", QuantParams((2.0 ** -40,), (0,)))
     with pytest.raises(McuError, match="shifts .* outside 0..31"):
         kernel_params(q.replace(tensors=fine), q.ops[0])
+
+
+def test_export_options_refuse_bad_input_in_one_line(graphs, tmp_path):
+    from mcucompress.export import export
+
+    g, calib, q, _ = graphs
+    with pytest.raises(McuError, match="unknown quantization 'q15'"):
+        export(g, tmp_path / "a", calib=calib, quantize="q15")
+    with pytest.raises(McuError, match="needs calibration data"):
+        export(g, tmp_path / "b", quantize="qformat")
+    with pytest.raises(McuError, match="already quantized"):
+        export(q, tmp_path / "c", quantize="qformat")
+    assert not any(tmp_path.iterdir())
+
+
+def test_qformat_export_is_deterministic(graphs, tmp_path):
+    from mcucompress.export import export
+
+    g, calib, _, _ = graphs
+    trees = [export(g, tmp_path / name, calib=calib, quantize="qformat") for name in ("a", "b")]
+    files = [{p.relative_to(t).as_posix(): p.read_bytes() for p in sorted(t.rglob("*")) if p.is_file()}
+             for t in trees]
+    assert files[0] == files[1] and "runtime/qformat/mcc_add_q7.c" in files[0]
