@@ -13,19 +13,17 @@ from pathlib import Path
 from mcucompress.binary.convert import convert
 from mcucompress.binary.params import DEFAULT_POPCOUNT
 
-# Armv6-M cores (Thumb-1) have no barrel-shifted operands and can only load 32-bit constants from
-# literal pools, which makes bit slicing dear; the byte table costs them the same as elsewhere.
-_TABLE_CORES = frozenset({"cortex-m0", "cortex-m0plus", "cortex-m1", "cortex-m23"})
-
-
 def popcount_for(board: str | None) -> str:
-    """The plain-C popcount for a board's core (measured fastest on Cortex-M4: carry-save, see
-    docs/benchmarks/binary.md). MVE cores (Cortex-M55) use their vector count whatever is chosen."""
+    """How binary kernels count bits on a board's core, from the instruction counts in
+    docs/benchmarks/binary.md: MVE cores (Cortex-M55) count rows with vector instructions
+    ("csa" names the per-row routine, replaced by MVE there); every other core counts 32 rows
+    at once in bit-sliced carry-save counters ("vertical", fastest on Cortex-M3 and M4; the
+    Cortex-M0+ has no QEMU machine here and is not measured)."""
     if board is None:
         return DEFAULT_POPCOUNT
     from mcucompress.targets.board import load_board
 
-    return "table" if load_board(board).cpu in _TABLE_CORES else "csa"
+    return "csa" if load_board(board).mve else "vertical"
 
 
 def export_binary(model, out_dir, calib_x, prefix: str = "model", board: str | None = None,

@@ -4,8 +4,8 @@
  * The rows' dot products share one input vector a, so instead of a popcount per (row, word) the
  * kernel lists once the positions i where a holds its rarer value (at most n / 2 of them) and,
  * for each group of 32 rows, adds up the column words col[i] (bit r = weight bit of row 32g + r
- * at input i) in carry-save adders: 8 column words cost 7 adders, i.e. under one instruction
- * per weight bit pair. With S = the number of listed positions where a row's weight bit is 1:
+ * at input i) in carry-save adders: 16 column words cost 15 adders and one ripple into the
+ * higher bit planes. With S = the number of listed positions where a row's weight bit is 1:
  *   listing the 1s of a:  agreements on +1 inputs  A = S
  *   listing the 0s of a:  A = row_ones[u] - S
  *   mismatches = ones(a) + row_ones[u] - 2 A,  dot = n - 2 mismatches,  bit = dot >= threshold[u],
@@ -14,10 +14,11 @@
 #include "mcc.h"
 #include "mcc_b1.h"
 
-/* Bit-sliced counter planes above the fours: counts up to MCC_B1_VERTICAL_MAX_BITS / 2. */
+/* Bit-sliced counter planes above the eights (weights 16, 32, ...): counts up to
+ * MCC_B1_VERTICAL_MAX_BITS / 2. */
 #define MCC_B1_HIGH_PLANES 8
 
-/* Adds the vector c (weight 2^3 = 8 when called with the eights) into the planes. */
+/* Adds the vector c (weight 16) into the high planes; returns how many planes are in use. */
 MCC_INLINE int32_t mcc_b1_ripple(uint32_t *planes, uint32_t c, int32_t top)
 {
     int32_t j;
@@ -28,6 +29,19 @@ MCC_INLINE int32_t mcc_b1_ripple(uint32_t *planes, uint32_t c, int32_t top)
     }
     return j > top ? j : top;
 }
+
+/* Eight columns into the ones, twos and fours; returns their carry of weight 8. */
+#define MCC_B1_CSA8(eights, at)                                             \
+    do {                                                                    \
+        uint32_t twos_a_, twos_b_, fours_a_, fours_b_;                      \
+        MCC_B1_CSA(twos_a_, ones, ones, col[(at)[0]], col[(at)[1]]);        \
+        MCC_B1_CSA(twos_b_, ones, ones, col[(at)[2]], col[(at)[3]]);        \
+        MCC_B1_CSA(fours_a_, twos, twos, twos_a_, twos_b_);                 \
+        MCC_B1_CSA(twos_a_, ones, ones, col[(at)[4]], col[(at)[5]]);        \
+        MCC_B1_CSA(twos_b_, ones, ones, col[(at)[6]], col[(at)[7]]);        \
+        MCC_B1_CSA(fours_b_, twos, twos, twos_a_, twos_b_);                 \
+        MCC_B1_CSA(eights, fours, fours, fours_a_, fours_b_);               \
+    } while (0)
 
 mcc_status mcc_fully_connected_vertical_b1(const mcc_fc_b1_params *params, const int8_t *input,
                                            const mcc_dims *filter_dims, const uint32_t *columns,
@@ -59,35 +73,31 @@ mcc_status mcc_fully_connected_vertical_b1(const mcc_fc_b1_params *params, const
     }
     for (g = 0; 32 * g < units; ++g) {
         const uint32_t *col = columns + (int32_t)g * n;
-        uint32_t ones = 0, twos = 0, fours = 0, out_word = 0;
+        uint32_t ones = 0, twos = 0, fours = 0, eights = 0, out_word = 0, carry;
         uint32_t high[MCC_B1_HIGH_PLANES] = {0};
         int32_t top = 0, i = 0, r, j;
-        for (; i + 8 <= count; i += 8) {
-            const uint16_t *at = index + i;
-            uint32_t twos_a, twos_b, fours_a, fours_b, eights;
-            MCC_B1_CSA(twos_a, ones, ones, col[at[0]], col[at[1]]);
-            MCC_B1_CSA(twos_b, ones, ones, col[at[2]], col[at[3]]);
-            MCC_B1_CSA(fours_a, twos, twos, twos_a, twos_b);
-            MCC_B1_CSA(twos_a, ones, ones, col[at[4]], col[at[5]]);
-            MCC_B1_CSA(twos_b, ones, ones, col[at[6]], col[at[7]]);
-            MCC_B1_CSA(fours_b, twos, twos, twos_a, twos_b);
-            MCC_B1_CSA(eights, fours, fours, fours_a, fours_b);
-            top = mcc_b1_ripple(high, eights, top);
+        for (; i + 16 <= count; i += 16) { /* 16 columns: 15 adders, one ripple */
+            uint32_t eights_a, eights_b, sixteens;
+            MCC_B1_CSA8(eights_a, index + i);
+            MCC_B1_CSA8(eights_b, index + i + 8);
+            MCC_B1_CSA(sixteens, eights, eights, eights_a, eights_b);
+            top = mcc_b1_ripple(high, sixteens, top);
         }
-        for (; i < count; ++i) { /* the last < 8 columns, one half-adder chain each */
-            uint32_t c = col[index[i]], carry;
+        for (; i < count; ++i) { /* the last < 16 columns, one half-adder chain each */
+            uint32_t c = col[index[i]];
             carry = ones & c; ones ^= c; c = carry;
             carry = twos & c; twos ^= c; c = carry;
             carry = fours & c; fours ^= c; c = carry;
-            top = mcc_b1_ripple(high, c, top);
+            carry = eights & c; eights ^= c;
+            top = mcc_b1_ripple(high, carry, top);
         }
         for (r = 0; r < 32 && 32 * g + r < units; ++r) {
             const int32_t u = 32 * g + r;
             int32_t s = (int32_t)((ones >> r) & 1u) + (int32_t)(((twos >> r) & 1u) << 1) +
-                        (int32_t)(((fours >> r) & 1u) << 2);
+                        (int32_t)(((fours >> r) & 1u) << 2) + (int32_t)(((eights >> r) & 1u) << 3);
             int32_t agree, dot;
             for (j = 0; j < top; ++j) {
-                s += (int32_t)(((high[j] >> r) & 1u) << (j + 3));
+                s += (int32_t)(((high[j] >> r) & 1u) << (j + 4));
             }
             agree = list_zeros ? row_ones[u] - s : s;
             dot = n - 2 * (ones_a + row_ones[u] - 2 * agree);
