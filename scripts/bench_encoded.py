@@ -362,8 +362,8 @@ locating each in (ky, kx, c) with bounds checks, while the dense conv is the spe
 ## Decoders: RAM and safety
 
 No encoded kernel needs a scratch buffer or a dense copy of the weights: CSR and codebook keep a few
-registers of state; the Huffman kernel decodes while it computes, with per-length limits on the stack
-(288 bytes for its two tables) and a 32-bit bit buffer. Every length, index and column is checked, so
+registers of state; the Huffman kernel decodes while it computes, with its decoding tables on the stack
+(808 bytes in all: per code table, a 128-entry lookup table for codes of up to 7 bits and per-length limits for longer ones) and a 32-bit bit buffer. Every length, index and column is checked, so
 malformed data returns MCC_ERROR_ARGUMENT.
 
 Fuzzing (libFuzzer + AddressSanitizer + UndefinedBehaviorSanitizer, harness fuzz/fuzz_decoders.c):

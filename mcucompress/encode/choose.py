@@ -19,7 +19,7 @@ fully connected layer, one output pixel of a conv2d), fitted to exact QEMU count
 with the dense path being the export-time specialised DSP kernels. Per weight / stored entry:
 
     fully connected: dense 1.15, CSR 11 (4-bit gaps) / 9 (8-bit) per entry, codebook 17,
-                     Huffman 3 per coded bit + 32 per code;
+                     Huffman 2 per coded bit + 24 per code;
     conv2d:          dense 1.0, CSR 51 / 49 per entry, codebook 20;
 
 plus 30 per output channel. Good to about 5% on the measured layers; CSR convs, which walk their
@@ -98,7 +98,7 @@ def encode(kind: str, w: np.ndarray, zero: int, op_kind: str = "fully_connected"
     if kind in ("huffman", "huffman_sparse"):
         data = huffman.encode_sparse(w, zero) if kind == "huffman_sparse" else huffman.encode_dense(w)
         codes = n if kind == "huffman" else 2 * int(np.count_nonzero(w != zero)) + units
-        return Encoded(kind, data, data.nbytes, n, base + 3 * data.num_bits + 32 * codes)
+        return Encoded(kind, data, data.nbytes, n, base + 2 * data.num_bits + 24 * codes)
     raise McuError(f"unknown weight encoding '{kind}'; expected one of {', '.join(ENCODINGS)}")
 
 

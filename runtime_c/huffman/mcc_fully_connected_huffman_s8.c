@@ -1,10 +1,11 @@
 /* mcc_fully_connected_huffman_s8 - int8 fully connected layer with Huffman-coded weights.
  *
  * The weights are decoded while computing, one code at a time: no scratch buffer. Per call the
- * canonical (counts, symbols) tables are turned into per-length limits on the stack (2 x 144
- * bytes for the two tables); a 32-bit bit buffer holds the next stream bits at its top, and a
- * code's length is found by comparing its top 16 bits with those limits (canonical codes,
- * left-justified, grow with their length).
+ * canonical (counts, symbols) tables are turned, on the stack, into a 128-entry lookup table
+ * for codes of up to 7 bits and per-length limits for longer ones (2 x 404 bytes for the two
+ * tables). A 32-bit bit buffer holds the next stream bits at its top; a longer code's length is
+ * found by comparing its top 16 bits with the limits (canonical codes, left-justified, grow
+ * with their length).
  *
  * Safety: the tables are checked (counts add up to num_symbols and are not over-subscribed, so a
  * decoded index is always inside symbols; symbols lie in range), no code may run past num_bits,
@@ -13,7 +14,12 @@
 #include "mcc.h"
 #include "mcc_nn.h"
 
+/* Codes of at most this many bits decode with one table lookup. */
+#define MCC_NN_HUFFMAN_LUT_BITS 7
+
 typedef struct {
+    uint16_t lut[1 << MCC_NN_HUFFMAN_LUT_BITS]; /* next 7 bits -> symbol index << 4 | length;
+                                                 * 0: longer code, search the limits */
     int32_t limit[MCC_HUFFMAN_MAX_BITS + 2];  /* (first code past length l) << (16 - l); a
                                                * sentinel above any 16-bit window at max_len + 1 */
     int32_t offset[MCC_HUFFMAN_MAX_BITS + 2]; /* symbols index of length l's codes - first code */
@@ -39,6 +45,9 @@ static int mcc_nn_huffman_prepare(const mcc_huffman_table *t, int32_t lo, int32_
     if (t->max_len < 1 || t->max_len > MCC_HUFFMAN_MAX_BITS || t->num_symbols < 1) {
         return -1;
     }
+    for (i = 0; i < (1 << MCC_NN_HUFFMAN_LUT_BITS); ++i) {
+        d->lut[i] = 0;
+    }
     d->limit[0] = 0;
     d->offset[0] = 0;
     d->min_len = 0;
@@ -53,6 +62,17 @@ static int mcc_nn_huffman_prepare(const mcc_huffman_table *t, int32_t lo, int32_
         }
         d->offset[len] = index - first;
         d->limit[len] = (first + count) << (16 - len);
+        if (len <= MCC_NN_HUFFMAN_LUT_BITS) {
+            /* Not over-subscribed: first + count <= 2^len, so the entries stay inside lut. */
+            const int32_t span = 1 << (MCC_NN_HUFFMAN_LUT_BITS - len);
+            int32_t c, j;
+            for (c = 0; c < count && index + c < 4096; ++c) {
+                for (j = 0; j < span; ++j) {
+                    d->lut[((first + c) << (MCC_NN_HUFFMAN_LUT_BITS - len)) + j] =
+                        (uint16_t)(((index + c) << 4) | len);
+                }
+            }
+        }
         index += count;
         first = (first + count) << 1;
     }
@@ -77,9 +97,22 @@ MCC_INLINE int mcc_nn_huffman_decode(mcc_nn_bit_reader *r, const mcc_nn_huffman_
 {
     int32_t len = d->min_len;
     int32_t window;
+    uint32_t entry;
     while (r->buffered <= 24 && r->next_byte < r->num_bytes) {
         r->buffer |= (uint32_t)r->bytes[r->next_byte++] << (24 - r->buffered);
         r->buffered += 8;
+    }
+    entry = d->lut[r->buffer >> (32 - MCC_NN_HUFFMAN_LUT_BITS)];
+    if (entry != 0) {
+        len = (int32_t)(entry & 15u);
+        if (len > r->remaining) {
+            return -1;
+        }
+        *symbol = d->symbols[entry >> 4];
+        r->buffer <<= len;
+        r->buffered -= len;
+        r->remaining -= len;
+        return 0;
     }
     window = (int32_t)(r->buffer >> 16);
     while (window >= d->limit[len]) { /* ends at max_len + 1 at the latest (sentinel) */

@@ -263,8 +263,8 @@ typedef struct {
     int32_t max_len;
 } mcc_huffman_table;
 
-/* Huffman-coded weights, decoded while computing (no scratch buffer; 288 bytes of stack for the
- * decoding limits). Stream bit i is (bits[i >> 3] >> (7 - (i & 7))) & 1; bits holds
+/* Huffman-coded weights, decoded while computing (no scratch buffer; 808 bytes of stack for the
+ * decoding tables). Stream bit i is (bits[i >> 3] >> (7 - (i & 7))) & 1; bits holds
  * (num_bits + 7) / 8 bytes.
  * Dense (runs.num_symbols == 0): units * depth value codes, row-major.
  * Sparse: per row, a sequence of run codes; run r >= 0 skips r zero weights and is followed by
