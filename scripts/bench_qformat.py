@@ -2,6 +2,11 @@
 
     PYTHONPATH=. .venv/bin/python scripts/bench_qformat.py [--epochs 12] [--samples 20] [--json]
     PYTHONPATH=. .venv/bin/python scripts/bench_qformat.py --resnet8
+    PYTHONPATH=. .venv/bin/python scripts/bench_qformat.py --mnist
+
+--mnist: a small CNN (Conv8-pool-Conv16-pool-Dense10, batch norm after each conv) trained for 3
+epochs on the 8,000 training images of ../shared/datasets/mnist10k.npz; test accuracy on its
+2,000 test images of the float model and of the host C builds of its int8 and Q-format exports.
 
 --resnet8: MLPerf Tiny's float ResNet-8 (../shared/models/mlperf-tiny/pretrainedResnet.h5). No
 CIFAR-10 images are available offline, so it is calibrated and tested on synthetic images (4x4
@@ -89,6 +94,37 @@ def measure(work: Path, model_path: Path, calib: Path, test: Path, quantize: str
     }
 
 
+def mnist_accuracies(epochs: int = 3) -> dict:
+    import keras
+
+    from mcucompress.export import export
+    from mcucompress.verify import verify
+
+    with np.load(REPO.parent / "shared" / "datasets" / "mnist10k.npz") as npz:
+        x_train, y_train = (npz["x_train"] / 255.0).astype(np.float32)[..., None], npz["y_train"]
+        x_test, y_test = (npz["x_test"] / 255.0).astype(np.float32)[..., None], npz["y_test"]
+    keras.utils.set_random_seed(0)
+    layers = keras.layers
+    model = keras.Sequential([
+        keras.Input((28, 28, 1)),
+        layers.Conv2D(8, 3, padding="same"), layers.BatchNormalization(), layers.ReLU(), layers.MaxPooling2D(2),
+        layers.Conv2D(16, 3, padding="same"), layers.BatchNormalization(), layers.ReLU(), layers.MaxPooling2D(2),
+        layers.Flatten(), layers.Dense(10, activation="softmax")])
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy")
+    model.fit(x_train, y_train, epochs=epochs, batch_size=64, verbose=0)
+    results = {"float": float(np.mean(np.argmax(model.predict(x_test, verbose=0), axis=1) == y_test))}
+    with tempfile.TemporaryDirectory(prefix="bench_qformat.") as folder:
+        work = Path(folder)
+        np.savez(work / "calib.npz", x=x_train[:200])
+        np.savez(work / "test.npz", x=x_test, y=y_test)
+        for scheme in ("int8", "qformat"):
+            tree = export(model, work / scheme, calib=work / "calib.npz", prefix="mnist", quantize=scheme)
+            report = verify(tree, work / "test.npz")
+            results[scheme] = report.accuracy
+            results[f"{scheme}_host_identical_to_reference"] = report.ok
+    return results
+
+
 def resnet8_on_m3(work: Path, calib: np.ndarray) -> dict:
     from mcucompress.export import export
     from mcucompress.targets.runner import run_model
@@ -144,7 +180,15 @@ def main() -> int:
     parser.add_argument("--samples", type=int, default=20, help="inputs run in QEMU")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--resnet8", action="store_true", help="logit errors on ResNet-8 instead")
+    parser.add_argument("--mnist", action="store_true", help="accuracy of a small MNIST CNN instead")
     args = parser.parse_args()
+    if args.mnist:
+        r = mnist_accuracies()
+        print(json.dumps(r, indent=2) if args.json else
+              f"MNIST CNN test accuracy (2,000 images): float {r['float']:.4f}, int8 {r['int8']:.4f}, "
+              f"Q-format {r['qformat']:.4f} (host C == reference: int8 {r['int8_host_identical_to_reference']}, "
+              f"Q-format {r['qformat_host_identical_to_reference']})")
+        return 0
     if args.resnet8:
         r = resnet8_logit_errors()
         print(json.dumps(r, indent=2) if args.json else
