@@ -71,6 +71,45 @@ MCC_INLINE void widen4(uint32_t v, uint32_t *dst)
 #endif
 }
 
+/* Short copies and fills inline, a word at a time (no library call for a few bytes). */
+MCC_INLINE void copy_bytes(int8_t *dst, const int8_t *src, int32_t n)
+{
+    for (; n >= 4; n -= 4) {
+        uint32_t v;
+        memcpy(&v, src, 4);
+        memcpy(dst, &v, 4);
+        src += 4;
+        dst += 4;
+    }
+    if (n > 0) {
+        dst[0] = src[0];
+    }
+    if (n > 1) {
+        dst[1] = src[1];
+    }
+    if (n > 2) {
+        dst[2] = src[2];
+    }
+}
+
+MCC_INLINE void fill_bytes(int8_t *dst, int32_t value, int32_t n)
+{
+    const uint32_t v = (uint32_t)(uint8_t)value * 0x01010101u;
+    for (; n >= 4; n -= 4) {
+        memcpy(dst, &v, 4);
+        dst += 4;
+    }
+    if (n > 0) {
+        dst[0] = (int8_t)value;
+    }
+    if (n > 1) {
+        dst[1] = (int8_t)value;
+    }
+    if (n > 2) {
+        dst[2] = (int8_t)value;
+    }
+}
+
 /* Widens the K values of output pixel (oy, ox) into its column (groups of 8 values 8 words
  * apart, so two columns interleave); padded positions read the input zero point.
  * in_c % 8 == 0: every tap fills whole groups, straight from the input. Otherwise the pixel's
@@ -124,15 +163,19 @@ static void im2col(const mcc_conv_fast_params *p, const mcc_dims *in_dims, const
         int32_t k;
         for (ky = 0; ky < p->kernel.h; ++ky) {
             const int32_t y = y0 + ky * p->dilation.h;
+            const int row_inside = y >= 0 && y < in_dims->h;
+            if (row_inside && p->dilation.w == 1 && x0 >= 0 && x0 + p->kernel.w <= in_w) {
+                /* the whole kernel row is one run of input bytes */
+                copy_bytes(s, input + (y * in_w + x0) * in_c, p->kernel.w * in_c);
+                s += p->kernel.w * in_c;
+                continue;
+            }
             for (kx = 0; kx < p->kernel.w; ++kx) {
                 const int32_t x = x0 + kx * p->dilation.w;
-                const int inside = y >= 0 && y < in_dims->h && x >= 0 && x < in_w;
-                if (in_c == 1) {
-                    *s = inside ? input[y * in_w + x] : (int8_t)zp; /* no library call per byte */
-                } else if (inside) {
-                    memcpy(s, input + (y * in_w + x) * in_c, (size_t)in_c);
+                if (row_inside && x >= 0 && x < in_w) {
+                    copy_bytes(s, input + (y * in_w + x) * in_c, in_c);
                 } else {
-                    memset(s, zp, (size_t)in_c);
+                    fill_bytes(s, zp, in_c);
                 }
                 s += in_c;
             }

@@ -329,12 +329,14 @@ mcc_status mcc_fully_connected_b1(const mcc_fc_b1_params *params, const int8_t *
 /* Binary fully connected (binary weights only, n <= MCC_B1_VERTICAL_MAX_BITS) counting 32 output
  * channels at once in bit-sliced carry-save counters; same outputs as mcc_fully_connected_b1.
  * columns: ceil(units / 32) groups of n words, word i of group g holding at bit r the weight bit
- * of unit 32g + r at input i (0 beyond units); row_ones[u]: the 1 bits of unit u's weights.
- * filter_dims: n = units, c = n. Keeps its list of input positions on the stack (1 KB). */
+ * of unit 32g + r at input i (0 beyond units). lane_planes: per group 14 words of Y then 14 words
+ * of row_ones, bit-sliced (word p, bit r = bit p of the value of unit 32g + r), where row_ones is
+ * the number of 1 bits of the unit's weights and Y = threshold + n + 2 row_ones clamped to
+ * [0, 2^14 - 1]. filter_dims: n = units, c = n. Keeps its list of input positions on the stack
+ * (1 KB). */
 mcc_status mcc_fully_connected_vertical_b1(const mcc_fc_b1_params *params, const int8_t *input,
                                            const mcc_dims *filter_dims, const uint32_t *columns,
-                                           const int32_t *row_ones, const int32_t *threshold,
-                                           int8_t *output);
+                                           const uint32_t *lane_planes, int8_t *output);
 
 /* Binary conv2d: input (n, h, w, c) packed, filter_dims (c_out, kh, kw, c) with packed taps,
  * output (n, oh, ow, c_out) packed. */
