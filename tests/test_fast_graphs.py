@@ -63,6 +63,17 @@ class _Chain:
         self._add_op("fully_connected", (self.last, w.name, b.name), out, activation="none")
         return self
 
+    def avg_pool(self, pool, stride, padding):
+        n, h, w, c = self.tensors[self.last].shape
+        oh = (h + padding[0] + padding[1] - pool[0]) // stride[0] + 1
+        ow = (w + padding[2] + padding[3] - pool[1]) // stride[1] + 1
+        out = f"t{len(self.ops)}"
+        x = self.tensors[self.last]
+        self.tensors[out] = act(out, (n, oh, ow, c), x.quant.scale[0], x.quant.zero_point[0])
+        self._add_op("avg_pool2d", (self.last,), out, pool=pool, stride=stride, padding=padding,
+                     activation="none")
+        return self
+
     def residual(self):
         """y = x + conv1x1(x): an add of two activations of the input's shape."""
         start = self.last
@@ -94,12 +105,14 @@ def layer_zoo(seed: int = 4) -> Graph:
 
 def residual_block(seed: int = 5) -> Graph:
     """A large add (lookup-table kernel) after a 3x3 conv on 16 channels (the hand-scheduled
-    2x2 loop, c_in % 8 == 0 im2col) and a 1x1 conv."""
+    2x2 loop, c_in % 8 == 0 im2col) and a 1x1 conv; an average pool whose border windows are
+    clipped (the DSP path sums 4 channels at once)."""
     rng = np.random.default_rng(seed)
     return (_Chain(rng, (1, 16, 16, 9))
             .conv(16, (3, 3), padding=(1, 1, 1, 1), activation="relu", zp=-128)
             .residual()
-            .conv(9, (3, 3), stride=(2, 2), padding=(0, 1, 0, 1))
+            .conv(12, (3, 3), stride=(2, 2), padding=(0, 1, 0, 1))
+            .avg_pool((3, 3), (2, 2), (1, 1, 1, 1))
             .graph("residual_block"))
 
 
@@ -117,7 +130,8 @@ def test_variant_choice_per_layer():
         "mcc_depthwise_conv2d_s8",   # 7 channels: not a multiple of 4
         "mcc_conv2d_fast_s8"]        # fully connected as a 1x1 convolution
     assert kernels_called(residual_block()) == [
-        "mcc_conv2d_fast_s8", "mcc_conv2d_fast_s8", "mcc_add_fast_s8", "mcc_conv2d_fast_s8"]
+        "mcc_conv2d_fast_s8", "mcc_conv2d_fast_s8", "mcc_add_fast_s8", "mcc_conv2d_fast_s8",
+        "mcc_avgpool_s8"]
     # LiteRT's single rounding has no fast kernel: everything stays portable.
     assert not any("fast" in k for k in kernels_called(layer_zoo(), "litert"))
 
