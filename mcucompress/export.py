@@ -142,7 +142,8 @@ def export(model, out_dir, calib=None, prefix: str = "model", rounding: str = "t
            board: str | None = None, optimize: str = "size", quantize: str = "int8") -> Path:
     """Write the C source tree of ``model`` (path, Graph or Keras model) to ``out_dir``.
     ``optimize``: per-layer weight encoding, see mcucompress/encode/choose.py.
-    ``quantize``: "int8" (TFLite's scheme) or "qformat" (power-of-two, quantize/qformat.py)."""
+    ``quantize``: "int8" (TFLite's scheme), "qformat" (power-of-two, quantize/qformat.py) or
+    "binary" (Keras binary networks, binary/deploy.py)."""
     if not is_c_identifier(prefix):
         raise McuError(f"prefix '{prefix}' is not a C identifier")
     if rounding not in ROUNDING_MODES:
@@ -150,7 +151,7 @@ def export(model, out_dir, calib=None, prefix: str = "model", rounding: str = "t
     out = Path(out_dir).resolve()
     _check_destination(out)
     from mcucompress.quantize.qformat_model import load_quantized  # int8 or Q-format (issue 7)
-    graph, digest, source = load_quantized(model, calib, quantize)
+    graph, digest, source = load_quantized(model, calib, quantize, board)
     from mcucompress.encode.choose import choose_encodings
     graph = choose_encodings(graph, optimize)
     program = lower(graph, prefix, rounding)

@@ -23,9 +23,11 @@ from mcucompress.export import export
 @click.option("--optimize", type=click.Choice(["size", "speed", "none"]), default="size", show_default=True,
               help="Weight encoding of each fully connected layer (dense, sparse CSR, codebook, Huffman): "
                    "fewest bytes, fewest estimated instructions, or dense everywhere.")
-@click.option("--quantize", type=click.Choice(["int8", "qformat"]), default="int8", show_default=True,
-              help="Keras models: TFLite's int8 scheme, or Q-format fixed point (power-of-two scales, "
-                   "shift-only requantization, for cores without DSP such as Cortex-M0+/M3).")
+@click.option("--quantize", type=click.Choice(["int8", "qformat", "binary"]), default="int8",
+              show_default=True,
+              help="Keras models: TFLite's int8 scheme; Q-format fixed point (power-of-two scales, "
+                   "shift-only requantization, for cores without DSP such as Cortex-M0+/M3); or binary "
+                   "(networks trained with mcucompress.binary.layers, popcount chosen for --board).")
 def command(model, out_dir, calib, prefix, rounding, board, optimize, quantize):
     tree = export(model, out_dir, calib=calib, prefix=prefix, rounding=rounding, board=board,
                   optimize=optimize, quantize=quantize)

@@ -1,5 +1,6 @@
-"""Export entry of ``--quantize qformat``: a float model (Keras file or object, or float Graph)
-quantized to Q format; and the name of the scheme a quantized graph uses, for the manifest.
+"""Export entry of ``--quantize``: int8 (export.load_model), qformat (a float model - Keras file or
+object, or float Graph - quantized to Q format here) or binary (binary/deploy.py: load_binary);
+and the name of the scheme a quantized graph uses, for the manifest.
 
     export("model.keras", "out/", calib="calib.npz", quantize="qformat")
 """
@@ -14,7 +15,7 @@ from mcucompress.ir.graph import Graph
 from mcucompress.ir.serialize import graph_to_bytes
 from mcucompress.quantize.qformat_params import Q7_KINDS
 
-QUANTIZE_SCHEMES = ("int8", "qformat")
+QUANTIZE_SCHEMES = ("int8", "qformat", "binary")
 KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
 
 
@@ -64,12 +65,17 @@ def _quantize(float_graph: Graph, calib, per_channel: bool) -> Graph:
     return quantize_qformat(float_graph, calib, per_channel=per_channel)
 
 
-def load_quantized(model, calib, quantize: str):
-    """Dispatch of export's ``quantize`` option; McuError for an unknown scheme."""
+def load_quantized(model, calib, quantize: str, board: str | None = None):
+    """Dispatch of export's ``quantize`` option; McuError for an unknown scheme. ``board`` picks
+    the popcount routine of binary networks (binary/deploy.py)."""
     if quantize not in QUANTIZE_SCHEMES:
         raise McuError(f"unknown quantization '{quantize}'; expected one of {', '.join(QUANTIZE_SCHEMES)}")
     if quantize == "qformat":
         return load_qformat(model, calib)
+    if quantize == "binary":
+        from mcucompress.binary.deploy import load_binary
+
+        return load_binary(model, calib, board=board)
     from mcucompress.export import load_model
 
     return load_model(model, calib)
