@@ -15,15 +15,16 @@ from mcucompress.binary.params import DEFAULT_POPCOUNT
 
 def popcount_for(board: str | None) -> str:
     """How binary kernels count bits on a board's core, from the instruction counts in
-    docs/benchmarks/binary.md: MVE cores (Cortex-M55) count rows with vector instructions
-    ("csa" names the per-row routine, replaced by MVE there); every other core counts 32 rows
-    at once in bit-sliced carry-save counters ("vertical", fastest on Cortex-M3 and M4; the
-    Cortex-M0+ has no QEMU machine here and is not measured)."""
-    if board is None:
-        return DEFAULT_POPCOUNT
-    from mcucompress.targets.board import load_board
+    docs/benchmarks/binary.md. Binary fully connected layers: 32 rows at once in bit-sliced
+    carry-save counters ("vertical") is the fewest instructions on every core measured (M3, M4,
+    and the M55, where it edges out the MVE row count). Other binary ops then use the carry-save
+    row routine, which M55 builds replace with MVE. The Cortex-M0+ (no QEMU machine) is not
+    measured and gets the same choice."""
+    if board is not None:
+        from mcucompress.targets.board import load_board
 
-    return "csa" if load_board(board).mve else "vertical"
+        load_board(board)  # an unknown board is an error here too
+    return DEFAULT_POPCOUNT
 
 
 def export_binary(model, out_dir, calib_x, prefix: str = "model", board: str | None = None,

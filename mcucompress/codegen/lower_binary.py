@@ -71,6 +71,9 @@ def _vertical(p) -> bool:
             and p.words == (p.in_bits + 31) // 32)
 
 
+LANE_PLANES = 14  # MCC_B1_LANE_PLANES in mcc_fully_connected_vertical_b1.c
+
+
 def column_words(rows: np.ndarray, in_bits: int) -> tuple[np.ndarray, np.ndarray]:
     """Packed weight rows (units, words) -> (columns (ceil(units / 32), in_bits) uint32, whose
     word i of group g has at bit r the weight bit of unit 32g + r at input i; 1 bits per row)."""
@@ -79,7 +82,24 @@ def column_words(rows: np.ndarray, in_bits: int) -> tuple[np.ndarray, np.ndarray
     padded = np.zeros((groups * 32, in_bits), dtype=bool)
     padded[:bits.shape[0]] = bits
     columns = pack_bits(padded.reshape(groups, 32, in_bits).transpose(0, 2, 1))[..., 0]
-    return columns, bits.sum(axis=1).astype(np.int32)
+    return columns, bits.sum(axis=1).astype(np.int64)
+
+
+def lane_planes(values: np.ndarray) -> np.ndarray:
+    """Non-negative integers per unit -> (groups, LANE_PLANES) uint32 bit slices: word p of group
+    g has at bit r bit p of the value of unit 32g + r."""
+    groups = -(-len(values) // 32)
+    padded = np.zeros(groups * 32, dtype=np.int64)
+    padded[:len(values)] = values
+    bits = (padded.reshape(groups, 32)[:, None, :] >> np.arange(LANE_PLANES)[None, :, None]) & 1
+    return pack_bits(bits.astype(bool))[..., 0]
+
+
+def vertical_constants(rows: np.ndarray, thresholds: np.ndarray, in_bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """(columns, lane planes: per group Y then row_ones) of mcc_fully_connected_vertical_b1."""
+    columns, row_ones = column_words(rows, in_bits)
+    y = np.clip(thresholds.astype(np.int64) + in_bits + 2 * row_ones, 0, 2 ** LANE_PLANES - 1)
+    return columns, np.concatenate([lane_planes(y), lane_planes(row_ones)], axis=1)
 
 
 def lower_fully_connected(b, i: int, op) -> None:
@@ -90,10 +110,10 @@ def lower_fully_connected(b, i: int, op) -> None:
     params = b.decl("mcc_fc_b1_params", f"{oid}_params",
                     f"{{{p.in_bits}, {p.words}, {int(p.ternary)}, {POPCOUNT_MACROS[p.popcount]}, {p.planes}}}")
     if _vertical(p):
-        columns, row_ones = column_words(w.data, p.in_bits)
+        columns, planes = vertical_constants(w.data, g.tensor(op.inputs[2]).data, p.in_bits)
         _call(b, op, "mcc_fully_connected_vertical_b1", params, b.arena(x.name),
               b.dims_of((p.units, p.in_bits)), _words_array(b, f"{oid}_columns", columns),
-              b.array(f"{oid}_row_ones", row_ones, "int32_t"), _thresholds(b, oid, op), b.arena(out.name))
+              _words_array(b, f"{oid}_lane_planes", planes), b.arena(out.name))
         return
     _call(b, op, "mcc_fully_connected_b1", params, b.arena(x.name), b.dims_of(w.shape),
           _words_array(b, f"{oid}_weights", w.data), _thresholds(b, oid, op), b.arena(out.name))
