@@ -175,3 +175,16 @@ def test_load_binary_reads_a_saved_model_and_calibration_npz(mlp, tmp_path):
         load_binary(tmp_path / "missing.keras", x[:10])
     with pytest.raises(McuError, match="calibration data"):
         load_binary(model, None)
+
+
+def test_cli_export_quantize_binary(mlp, tmp_path, capsys):
+    from mcucompress.cli import main
+    model, x, _ = mlp
+    model.save(tmp_path / "bnn.keras")
+    np.savez(tmp_path / "calib.npz", x=x[:100])
+    status = main(["export", str(tmp_path / "bnn.keras"), "-o", str(tmp_path / "out"), "--calib",
+                   str(tmp_path / "calib.npz"), "--quantize", "binary", "--optimize", "speed"])
+    assert status == 0
+    assert "quantization binary" in capsys.readouterr().out
+    assert "mcc_fully_connected_vertical_b1(" in (tmp_path / "out" / "model.c").read_text()
+    assert main(["export", str(tmp_path / "bnn.keras"), "-o", str(tmp_path / "o2"), "--quantize", "binary"]) == 2
