@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mcucompress.ir.graph import Graph, Op
+from mcucompress.quantize.qformat_params import Q7_KINDS
 
 
 @dataclass(frozen=True)
@@ -23,13 +24,14 @@ class LayerRow:
 def macs(graph: Graph, op: Op) -> int:
     """Multiply-accumulates of one inference of ``op`` (0 for ops without any)."""
     out = graph.output_tensor(op)
-    if op.kind == "conv2d":
+    kind = Q7_KINDS.get(op.kind, op.kind)  # Q-format ops do the MACs of their int8 twins
+    if kind == "conv2d":
         w = graph.tensor(op.inputs[1])
         return out.size * int(np.prod(w.shape[1:]))
-    if op.kind == "depthwise_conv2d":
+    if kind == "depthwise_conv2d":
         w = graph.tensor(op.inputs[1])
         return out.size * int(w.shape[1] * w.shape[2])
-    if op.kind == "fully_connected":
+    if kind == "fully_connected":
         return int(graph.tensor(op.inputs[1]).size) * max(1, out.size // int(graph.tensor(op.inputs[1]).shape[0]))
     return 0
 
