@@ -63,6 +63,13 @@ class _Chain:
         self._add_op("fully_connected", (self.last, w.name, b.name), out, activation="none")
         return self
 
+    def max_pool(self, pool, stride, padding, activation="none"):
+        self.avg_pool(pool, stride, padding)
+        op = self.ops[-1]
+        self.ops[-1] = Op("max_pool2d", op.name.replace("avg", "max"), op.inputs, op.outputs,
+                          {**op.attrs, "activation": activation})
+        return self
+
     def avg_pool(self, pool, stride, padding):
         n, h, w, c = self.tensors[self.last].shape
         oh = (h + padding[0] + padding[1] - pool[0]) // stride[0] + 1
@@ -95,6 +102,7 @@ def layer_zoo(seed: int = 4) -> Graph:
     return (_Chain(rng, (1, 13, 11, 5))
             .conv(7, (3, 3), stride=(2, 2), padding=(1, 1, 1, 0), activation="relu")
             .conv(12, (1, 1), activation="relu6")
+            .max_pool((2, 2), (1, 1), (0, 1, 0, 1), activation="relu")
             .conv(0, (3, 3), padding=(1, 1, 1, 1), depthwise=True, zp=-128, activation="relu")
             .conv(0, (5, 3), stride=(2, 1), padding=(2, 2, 1, 1), depthwise=True, activation="relu")
             .conv(7, (2, 2), dilation=(2, 2), padding=(1, 0, 1, 1))
@@ -125,7 +133,7 @@ def kernels_called(graph: Graph, rounding: str = "tflm") -> list[str]:
 
 def test_variant_choice_per_layer():
     assert kernels_called(layer_zoo()) == [
-        "mcc_conv2d_fast_s8", "mcc_conv2d_fast_s8", "mcc_depthwise_conv2d_fast_s8",
+        "mcc_conv2d_fast_s8", "mcc_conv2d_fast_s8", "mcc_maxpool_s8", "mcc_depthwise_conv2d_fast_s8",
         "mcc_depthwise_conv2d_fast_s8", "mcc_conv2d_fast_s8",
         "mcc_depthwise_conv2d_s8",   # 7 channels: not a multiple of 4
         "mcc_conv2d_fast_s8"]        # fully connected as a 1x1 convolution
