@@ -351,8 +351,9 @@ layer took 1,668,583 instructions (measured by an earlier run of this script).
 ## 3x3 conv2d, 16 -> 32 channels on 16x16 (padding 1) at {100 * cv['sparsity']:.0f}% sparsity ({cv['nonzeros']:,} of {cv['weights']:,} weights), {r['compressed_encoded']['qemu']['board']}
 
 CSR and codebook over the im2col weight matrix (no im2col buffer); instructions per inference on QEMU.
-The encoded convs save flash but not time: they walk the stored entries again for every output pixel,
-locating each in (ky, kx, c) with bounds checks, while the dense conv is the specialised SMLAD kernel.
+The encoded convs save flash but not time: they walk the stored entries again for every output pixel
+(interior pixels as offsets into contiguous kernel rows, border pixels with a bounds check per tap),
+while the dense conv is the specialised SMLAD kernel at about one instruction per weight.
 `--optimize speed` keeps such convs dense (cost model in encode/choose.py).
 
 | encoding | weight bytes | instructions | identical (host, reference) |

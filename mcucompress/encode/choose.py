@@ -20,7 +20,7 @@ with the dense path being the export-time specialised DSP kernels. Per weight / 
 
     fully connected: dense 1.15, CSR 11 (4-bit gaps) / 9 (8-bit) per entry, codebook 17,
                      Huffman 2 per coded bit + 24 per code;
-    conv2d:          dense 1.0, CSR 51 / 49 per entry, codebook 20;
+    conv2d:          dense 1.0, CSR 36 / 30 per entry, codebook 20;
 
 plus 30 per output channel. Good to about 5% on the measured layers; CSR convs, which walk their
 entries again for every pixel, pay off only at extreme sparsity.
@@ -76,7 +76,7 @@ def weight_matrix(graph: Graph, op: Op) -> tuple[np.ndarray, int] | None:
 # Instructions per weight (dense, codebook) or per stored entry (CSR); see the module docstring.
 _COST = {
     "fully_connected": {"dense": 1.15, "csr4": 11, "csr8": 9, "codebook": 17},
-    "conv2d": {"dense": 1.0, "csr4": 51, "csr8": 49, "codebook": 20},
+    "conv2d": {"dense": 1.0, "csr4": 36, "csr8": 30, "codebook": 20},
 }
 
 
