@@ -90,6 +90,11 @@ def conv_layout(w: np.ndarray) -> tuple[np.ndarray, int]:
     return _pack_words(np.concatenate(blocks)), k_padded
 
 
+def conv_scratch_bytes(k_padded: int, in_c: int) -> int:
+    """mcc_conv2d_fast_s8_get_buffer_size(): two int16 columns (+ an int8 staging row)."""
+    return 4 * k_padded + (k_padded if in_c % 8 else 0)
+
+
 def pair_major(table: np.ndarray) -> np.ndarray:
     """Conv channel constants per output channel pair: {bias, multiplier, round, shift} each as
     (even, odd); an odd last channel keeps {bias, multiplier, round, shift}."""
@@ -113,7 +118,8 @@ def fast_conv(graph: Graph, op: Op, p, rounding: str) -> FastLayer | None:
     if table is None:
         return None
     words, k_padded = conv_layout(w)
-    return FastLayer(words, pair_major(table), k_padded, 5 * k_padded)  # mcc_conv2d_fast_s8_get_buffer_size
+    in_c = int(np.prod(wt.shape[1:])) if op.kind == "fully_connected" else int(wt.shape[-1])
+    return FastLayer(words, pair_major(table), k_padded, conv_scratch_bytes(k_padded, in_c))
 
 
 def dw_layout(w: np.ndarray) -> np.ndarray:

@@ -30,10 +30,10 @@
 #include <arm_mve.h>
 #endif
 
-int32_t mcc_conv2d_fast_s8_get_buffer_size(int32_t k_padded)
+int32_t mcc_conv2d_fast_s8_get_buffer_size(int32_t k_padded, int32_t in_c)
 {
-    /* two widened columns, then the int8 staging row of one pixel */
-    return 2 * k_padded * (int32_t)sizeof(int16_t) + k_padded;
+    /* two widened columns, then (c_in not a multiple of 8) the int8 staging row of one pixel */
+    return 2 * k_padded * (int32_t)sizeof(int16_t) + ((in_c & 7) ? k_padded : 0);
 }
 
 /* Requantize a doubled accumulator with the channel's {bias, multiplier, round, shift}. */

@@ -440,8 +440,9 @@ typedef struct {
     const int32_t *channels;
 } mcc_conv_fast_params;
 
-/* Scratch bytes mcc_conv2d_fast_s8 needs (word aligned): two widened columns. */
-int32_t mcc_conv2d_fast_s8_get_buffer_size(int32_t k_padded);
+/* Scratch bytes mcc_conv2d_fast_s8 needs (word aligned): two widened columns, and a staging
+ * row when in_c is not a multiple of 8. */
+int32_t mcc_conv2d_fast_s8_get_buffer_size(int32_t k_padded, int32_t in_c);
 
 /* 2-D convolution (and fully connected as a 1x1 convolution) on specialised weights. */
 mcc_status mcc_conv2d_fast_s8(const mcc_conv_fast_params *params,
