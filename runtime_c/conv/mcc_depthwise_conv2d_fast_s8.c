@@ -16,6 +16,9 @@
 #if MCC_HAVE_DSP
 #include <arm_acle.h>
 #endif
+#if MCC_HAVE_MVE
+#include <arm_mve.h>
+#endif
 
 /* Kernels larger than this many taps are left to mcc_depthwise_conv2d_s8 by the exporter. */
 #define MCC_DW_FAST_MAX_TAPS 25
@@ -41,7 +44,7 @@ MCC_INLINE int32_t dw_requantize(int32_t acc, const int32_t *ch, int32_t lo, int
     return v > hi ? hi : v;
 }
 
-#if MCC_HAVE_DSP
+#if MCC_HAVE_DSP && !MCC_HAVE_MVE
 /* One tap of 4 channels (tap pointer at byte offset OFF of the tap array): load the 4
  * activations, SXTB16 them into (c0, c2) and (c1, c3), multiply-accumulate with the tap's two
  * weight words (post-incremented). 9 instructions per tap. */
@@ -85,6 +88,40 @@ static void dw_pixel_3x3(const int8_t *const *tap, int32_t n_ch, const int32_t *
     }
 }
 #undef MCC_DW_TAP_ASM
+#endif
+
+#if MCC_HAVE_MVE
+/* MVE: 4 channels per vector, lanes in the weights' order c0 c2 c1 c3 (gathered loads and a
+ * scattered store put them back); per tap a gather, a widening load of the weights, VMUL and
+ * VADD. Requantization on 4 lanes: VRMULH is SMMLAR without the accumulate. */
+static void dw_pixel_mve(const int8_t *const *tap, int32_t taps, int32_t n_ch, const int32_t *w,
+                         const int32_t *ch, int8_t *output, int32_t lo, int32_t hi)
+{
+    static const uint32_t lane_bytes[4] = {0, 2, 1, 3};        /* channel of each lane */
+    static const uint32_t lane_consts[4] = {0, 32, 16, 48};    /* its constants, in bytes */
+    const uint32x4_t byte_offsets = vld1q_u32(lane_bytes);
+    const uint32x4_t const_offsets = vld1q_u32(lane_consts);
+    const int32x4_t low = vdupq_n_s32(lo);
+    const int32x4_t high = vdupq_n_s32(hi);
+    int32_t c, t;
+    for (c = 0; c < n_ch; c += 4) {
+        int32x4_t acc = vldrwq_gather_offset_s32(ch, const_offsets);
+        int32x4_t v;
+        for (t = 0; t < taps; ++t) {
+            const int32x4_t x = vldrbq_gather_offset_s32(tap[t] + c, byte_offsets);
+            const int32x4_t wv = vldrhq_s32((const int16_t *)(const void *)w);
+            acc = vaddq_s32(acc, vmulq_s32(x, wv));
+            w += 2;
+        }
+        v = vrmulhq_s32(acc, vldrwq_gather_offset_s32(ch + 1, const_offsets));
+        v = vaddq_s32(v, vldrwq_gather_offset_s32(ch + 2, const_offsets));
+        v = vaddq_s32(v, vshrq_n_s32(acc, 31));
+        v = vshlq_s32(v, vnegq_s32(vldrwq_gather_offset_s32(ch + 3, const_offsets)));
+        v = vminq_s32(vmaxq_s32(v, low), high);
+        vstrbq_scatter_offset_s32(output + c, byte_offsets, v);
+        ch += 16;
+    }
+}
 #endif
 
 /* All channels of one output pixel whose taps point at their input pixels (or the zero row). */
@@ -160,6 +197,9 @@ mcc_status mcc_depthwise_conv2d_fast_s8(const mcc_dw_conv_fast_params *params,
                                        ? zero_row : in_batch + (y * in_w + x) * n_ch;
                     }
                 }
+#if MCC_HAVE_MVE
+                dw_pixel_mve(tap, taps, n_ch, params->weights, params->channels, output, lo, hi);
+#else
 #if MCC_HAVE_DSP
                 if (taps == 9 && lo == -128 && hi == 127) {
                     dw_pixel_3x3(tap, n_ch, params->weights, params->channels, output);
@@ -170,6 +210,7 @@ mcc_status mcc_depthwise_conv2d_fast_s8(const mcc_dw_conv_fast_params *params,
                 } else {
                     dw_pixel(tap, taps, n_ch, params->weights, params->channels, output, lo, hi, 0);
                 }
+#endif
                 output += n_ch;
             }
         }
