@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-APT_PACKAGES=(cmake ninja-build gcc g++ gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm)
+APT_PACKAGES=(cmake ninja-build gcc g++ clang gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm)
 VENV=.venv
 
 install_debian_packages() {

@@ -72,11 +72,16 @@ def _load_keras(path_or_model) -> Graph:
 def _quantize(float_graph: Graph, calib) -> Graph:
     if calib is None:
         raise McuError("Keras models need calibration data: pass --calib NPZ (array 'x' of inputs)")
+    from mcucompress.encode.per_tensor import clustered_layers, per_tensor_weights
     from mcucompress.quantize.ptq import quantize_graph
     if isinstance(calib, (str, Path)):
         from mcucompress.data import load_samples
         calib, _ = load_samples(calib, float_graph.tensor(float_graph.inputs[0]).shape)
-    return quantize_graph(float_graph, calib)
+    quantized = quantize_graph(float_graph, calib)
+    # Per-channel scales would turn k shared float values into k values per row; clustered
+    # layers get one scale per tensor so their clustering survives into int8 (and the encoders).
+    clustered = clustered_layers(float_graph)
+    return per_tensor_weights(quantized, float_graph, clustered) if clustered else quantized
 
 
 def manifest(program: Program, prefix: str, rounding: str, model_sha256: str,

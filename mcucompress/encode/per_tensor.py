@@ -46,13 +46,17 @@ def per_tensor_weights(int8_graph: Graph, float_graph: Graph, layers=None) -> Gr
     return int8_graph.replace(tensors=tensors)
 
 
-def clustered_layers(float_graph: Graph, max_values: int = 256) -> set[str]:
+def clustered_layers(float_graph: Graph, max_values: int = 256, min_sharing: int = 8) -> set[str]:
     """Names of the fully connected / conv2d ops whose float weights hold at most ``max_values``
-    distinct values (clustered layers), for which per-tensor scales keep the clustering."""
+    distinct values, each shared by ``min_sharing`` weights on average (clustered layers, not just
+    small ones), for which per-tensor scales keep the clustering."""
     names = set()
     for op in float_graph.ops:
         if op.kind in ("fully_connected", "conv2d") and len(op.inputs) > 1:
             w = float_graph.tensor(op.inputs[1])
-            if w.is_constant and np.unique(np.asarray(w.data)).size <= max_values:
+            if not w.is_constant:
+                continue
+            distinct = np.unique(np.asarray(w.data)).size
+            if distinct <= max_values and w.size >= min_sharing * distinct:
                 names.add(op.name)
     return names
