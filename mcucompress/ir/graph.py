@@ -36,8 +36,9 @@ their thresholds constant int32 (one per output channel):
 
   binarize                inputs (x,)           threshold (int8 x -> bits: x >= threshold)
   unpack_bits             inputs (bits,)        (bits -> int8 +1/-1, scale 1, zero point 0)
-  binary_fully_connected  inputs (bits, w, thr) in_features, weights "binary"|"ternary", popcount
-  binary_conv2d           inputs (bits, w, thr) in_channels, stride, padding, weights, popcount
+  binary_fully_connected  inputs (bits, w, thr) in_features, weights "binary"|"ternary"|"planes"
+                                                (k-bit: planes = k), popcount (how C counts bits)
+  binary_conv2d           inputs (bits, w, thr) in_channels, stride, padding, weights, planes, popcount
 
 Q-format op kinds (arithmetic in quantize/qformat_params.py): every int8 tensor they touch has a
 power-of-two scale 2^-FL and zero point 0, biases are int32 at 2^-(FL_in + FL_w); requantization

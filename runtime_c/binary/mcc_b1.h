@@ -4,10 +4,11 @@
  * written through memcpy, which compiles to one LDR/STR on Cortex-M3/M4/M7/M55 and keeps the
  * code free of aliasing assumptions about the arena.
  *
- * Cortex-M has no popcount instruction, so three plain-C routines are offered, chosen at export
- * (params->popcount): SWAR bit slicing, a 256-entry byte table, and Harley-Seal carry-save
+ * Cortex-M has no popcount instruction, so three plain-C row routines are offered, chosen at
+ * export (params->popcount): SWAR bit slicing, a 256-entry byte table, and Harley-Seal carry-save
  * accumulation that compresses 8 words into one popcount. On cores with MVE (Cortex-M55) the
- * row routines use a vectorized SWAR count instead, whichever routine was chosen.
+ * row routines use a vectorized SWAR count instead, whichever routine was chosen. Binary fully
+ * connected layers usually skip row popcounts altogether: see mcc_fully_connected_vertical_b1.c.
  */
 #ifndef MCC_B1_H
 #define MCC_B1_H
