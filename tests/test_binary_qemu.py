@@ -30,3 +30,26 @@ def test_binary_graphs_on_qemu_are_byte_identical(tmp_path, board, graph):
     assert report.checks == {"host": True, "reference": True}
     assert min(report.instructions) > 10_000
     assert len({row.tobytes() for row in report.outputs}) == 3
+
+
+def test_converted_keras_binary_mlp_on_qemu(tmp_path):
+    """A Keras binary MLP (int8 first/last layers, binary, ternary and 2-bit hidden layers),
+    converted and run on the Cortex-M4: byte-identical to the host and the reference."""
+    import os
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    keras = pytest.importorskip("keras")
+    from mcucompress.binary.deploy import export_binary
+    from mcucompress.binary.layers import BinaryDense, SignActivation
+
+    keras.utils.set_random_seed(3)
+    model = keras.Sequential([
+        keras.Input((64,)), keras.layers.Dense(70), keras.layers.BatchNormalization(), SignActivation(),
+        BinaryDense(45), keras.layers.BatchNormalization(), SignActivation(),
+        BinaryDense(37, quantizer="ternary"), keras.layers.BatchNormalization(), SignActivation(),
+        BinaryDense(33, quantizer="dorefa", bits=2), keras.layers.BatchNormalization(), SignActivation(),
+        keras.layers.Dense(10)])
+    calib = np.random.default_rng(0).random((64, 64)).astype(np.float32)
+    tree = export_binary(model, tmp_path / "mlp", calib, prefix="mlp", board=None)
+    report = run_model(tree, "mps2-an386", samples=3)
+    assert report.checks == {"host": True, "reference": True}
+    assert len({row.tobytes() for row in report.outputs}) == 3
