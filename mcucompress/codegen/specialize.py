@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mcucompress.errors import McuError
 from mcucompress.ir.graph import Graph, Op
 from mcucompress.memory.planner import BufferRequest
 from mcucompress.quantize.params import kernel_params
@@ -177,7 +178,7 @@ def scratch_requests(graph: Graph, rounding: str = "tflm") -> list[BufferRequest
     for i, op in enumerate(graph.ops):
         try:
             layer = choose(graph, op, rounding)
-        except Exception:  # the lowering reports the layer's problem with its own message
+        except McuError:  # the lowering reports the layer's problem with its own message
             layer = None
         if layer is not None:
             requests.append(BufferRequest(scratch_name(i), layer.scratch_bytes, i, i))
