@@ -145,15 +145,19 @@ def test_variant_choice_per_layer():
 
 
 def test_conv_layout_lines_up_with_sxtb16():
-    """Weight k of a group of 4 sits where SXTB16 / SXTB16(ROR 8) put activation k, doubled,
-    channel pairs interleaved per group of 8."""
+    """Weight k of a group of 4 sits where SXTB16 / SXTB16(ROR 8) put activation k, doubled;
+    a channel pair alternates by 4 products (one LDM of 4 words feeds both channels)."""
     w = np.arange(2 * 12).reshape(2, 12) - 7
     words, k_padded = specialize.conv_layout(w)
-    assert k_padded == 16
+    assert k_padded == 16 and words.size == 2 * 16 // 2
     halves = words.view(np.int16)  # little endian: low half first
-    assert list(halves[:8]) == [2 * v for v in (-7, -5, -6, -4, -3, -1, -2, 0)]
-    assert list(halves[8:16]) == [2 * v for v in (5, 7, 6, 8, 9, 11, 10, 12)]
-    assert list(halves[16:24]) == [2 * v for v in (1, 3, 2, 4, 0, 0, 0, 0)]
+    assert list(halves[:8]) == [2 * v for v in (-7, -5, -6, -4, 5, 7, 6, 8)]
+    assert list(halves[8:16]) == [2 * v for v in (-3, -1, -2, 0, 9, 11, 10, 12)]
+    assert list(halves[16:24]) == [2 * v for v in (1, 3, 2, 4, 13, 15, 14, 16)]
+    assert list(halves[24:]) == [0] * 8
+    # An odd last channel keeps its products in order.
+    words, _ = specialize.conv_layout(w[:1])
+    assert list(words.view(np.int16)[:8]) == [2 * v for v in (-7, -5, -6, -4, -3, -1, -2, 0)]
 
 
 def test_channel_constants_fold_offsets():

@@ -84,8 +84,10 @@ def conv_layout(w: np.ndarray) -> tuple[np.ndarray, int]:
     widened = np.zeros((out_c, k_padded), dtype=np.int16)
     widened[:, (idx & ~3) | _PERM4[idx & 3]] = 2 * w
     groups = k_padded // GROUP
-    blocks = [np.stack([widened[c].reshape(groups, GROUP), widened[c + 1].reshape(groups, GROUP)],
-                       axis=1).reshape(-1) for c in range(0, out_c - 1, 2)]
+    # channel pairs interleaved by half groups: [a 0-3][b 0-3][a 4-7][b 4-7] (one LDM each)
+    blocks = [np.stack([widened[c].reshape(groups, 2, GROUP // 2),
+                        widened[c + 1].reshape(groups, 2, GROUP // 2)], axis=2).reshape(-1)
+              for c in range(0, out_c - 1, 2)]
     if out_c % 2:
         blocks.append(widened[-1])
     return _pack_words(np.concatenate(blocks)), k_padded

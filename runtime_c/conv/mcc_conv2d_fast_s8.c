@@ -5,8 +5,11 @@
  *   - K = kh * kw * c_in products per output, padded with zero weights to k_padded (multiple
  *     of 8). Inside every group of 4 products the order is k0, k2, k1, k3: what SXTB16 and
  *     SXTB16(ROR 8) make of 4 int8 activations, so activations are widened without reordering.
- *   - weights: int16 pairs packed in int32 words, doubled (2w), for output channel pairs
- *     interleaved per group of 8: [ch 2p: 8][ch 2p+1: 8] ...; an odd last channel alone.
+ *   - weights: int16 pairs packed in int32 words, doubled (2w); per group of 8 products an
+ *     output channel pair is interleaved by halves: [ch 2p: 0-3][ch 2p+1: 0-3][ch 2p: 4-7]
+ *     [ch 2p+1: 4-7] (products), so one LDM of 4 words brings both channels' next 4 weights;
+ *     an odd last channel alone, its 8 products in order. Columns are laid out the same way
+ *     for two output pixels.
  *   - channels: per output channel pair {bias, multiplier, round, shift} x {even, odd} (an odd
  *     last channel: {bias, multiplier, round, shift}), where bias = 2 * (b +
  *     input_offset * sum(w)) (the input offset folded away; padding reads the input zero point,
@@ -16,7 +19,8 @@
  * finishes the rounding division (the exporter checks no intermediate can overflow).
  *
  * The scratch buffer (mcc_conv2d_fast_s8_get_buffer_size bytes, word aligned) holds the
- * widened columns of two output pixels, interleaved per group of 8, and a staging row.
+ * widened columns of two output pixels, interleaved by half groups, and (when c_in is not a
+ * multiple of 8) a staging row.
  */
 #include <string.h>
 
@@ -141,7 +145,7 @@ static void im2col(const mcc_conv_fast_params *p, const mcc_dims *in_dims, const
                         memcpy(&v1, src + 4, 4);
 #endif
                         widen4(v0, col);
-                        widen4(v1, col + 2);
+                        widen4(v1, col + 4);
                         src += 8;
                         col += 8;
                     }
@@ -149,8 +153,8 @@ static void im2col(const mcc_conv_fast_params *p, const mcc_dims *in_dims, const
                     for (c = in_c; c > 0; c -= 8) {
                         col[0] = zp2;
                         col[1] = zp2;
-                        col[2] = zp2;
-                        col[3] = zp2;
+                        col[4] = zp2;
+                        col[5] = zp2;
                         col += 8;
                     }
                 }
@@ -186,129 +190,146 @@ static void im2col(const mcc_conv_fast_params *p, const mcc_dims *in_dims, const
             memcpy(&v0, stage + k, 4);
             memcpy(&v1, stage + k + 4, 4);
             widen4(v0, col);
-            widen4(v1, col + 2);
+            widen4(v1, col + 4);
             col += 8;
         }
     }
 }
 
 /* Dot products of n_ch (1 or 2) output channels with n_px (1 or 2) columns over `groups` groups
- * of 8; w_stride / col_stride: words per group. acc[ch][px] holds the biases on entry. */
-MCC_INLINE void dot_block(const uint32_t *w, int32_t w_stride, const uint32_t *col,
-                          int32_t groups, int32_t n_ch, int32_t n_px, int32_t acc[2][2])
+ * of 8 products. Per group a column holds 4 words (two int16 each), pixel p's words 0-1 at word
+ * 2p and 2-3 at 4 + 2p; a channel pair's weights likewise (channel c at 2c and 4 + 2c, 8 words
+ * per group); a single channel's weights are 4 consecutive words. acc[ch][px] holds the biases
+ * on entry. */
+MCC_INLINE void dot_block(const uint32_t *w, const uint32_t *col, int32_t groups, int32_t n_ch,
+                          int32_t n_px, int32_t acc[2][2])
 {
+    const int32_t w_stride = n_ch == 2 ? 8 : 4;
+    const int32_t w_half = n_ch == 2 ? 4 : 2; /* words from a group's first to second half */
     int32_t g;
 #if MCC_HAVE_MVE
+    /* Byte offsets of the 4 words of pixel (channel) 0 and 1 inside a group. */
+    static const uint32_t first[4] = {0, 4, 16, 20};
+    static const uint32_t second[4] = {8, 12, 24, 28};
+    const uint32x4_t off0 = vld1q_u32(first);
+    const uint32x4_t off1 = vld1q_u32(second);
     for (g = 0; g < groups; ++g) {
-        const int16x8_t x0 = vreinterpretq_s16_u32(vld1q_u32(col));
-        const int16x8_t w0 = vreinterpretq_s16_u32(vld1q_u32(w));
+        const int16x8_t x0 = vreinterpretq_s16_u32(vldrwq_gather_offset_u32(col, off0));
+        const int16x8_t w0 = n_ch == 2 ? vreinterpretq_s16_u32(vldrwq_gather_offset_u32(w, off0))
+                                       : vreinterpretq_s16_u32(vld1q_u32(w));
         acc[0][0] = vmladavaq_s16(acc[0][0], x0, w0);
         if (n_px == 2) {
-            const int16x8_t x1 = vreinterpretq_s16_u32(vld1q_u32(col + 4));
+            const int16x8_t x1 = vreinterpretq_s16_u32(vldrwq_gather_offset_u32(col, off1));
             acc[0][1] = vmladavaq_s16(acc[0][1], x1, w0);
             if (n_ch == 2) {
-                const int16x8_t w1 = vreinterpretq_s16_u32(vld1q_u32(w + 4));
+                const int16x8_t w1 = vreinterpretq_s16_u32(vldrwq_gather_offset_u32(w, off1));
                 acc[1][0] = vmladavaq_s16(acc[1][0], x0, w1);
                 acc[1][1] = vmladavaq_s16(acc[1][1], x1, w1);
             }
         } else if (n_ch == 2) {
-            const int16x8_t w1 = vreinterpretq_s16_u32(vld1q_u32(w + 4));
+            const int16x8_t w1 = vreinterpretq_s16_u32(vldrwq_gather_offset_u32(w, off1));
             acc[1][0] = vmladavaq_s16(acc[1][0], x0, w1);
         }
         col += 8;
         w += w_stride;
     }
+    (void)w_half;
 #elif MCC_HAVE_DSP
-    /* Per group of 8: 2 x 2 outputs from 8 LDRD and 16 SMLAD. */
     int32_t a00 = acc[0][0], a01 = acc[0][1], a10 = acc[1][0], a11 = acc[1][1];
     const uint32_t *end = col + 8 * groups;
     (void)g;
-#define MCC_FAST_HALF(H)                                                        \
-    do {                                                                        \
-        uint32_t x0, x1, w0, w1;                                                \
-        MCC_NN_LDRD(col, 4 * (H), x0, x1);                                      \
-        MCC_NN_LDRD(w, 4 * (H), w0, w1);                                        \
-        a00 = __smlad(x0, w0, a00);                                             \
-        a00 = __smlad(x1, w1, a00);                                             \
-        if (n_px == 2) {                                                        \
-            uint32_t y0, y1;                                                    \
-            MCC_NN_LDRD(col, 4 * (H) + 16, y0, y1);                             \
-            a01 = __smlad(y0, w0, a01);                                         \
-            a01 = __smlad(y1, w1, a01);                                         \
-            if (n_ch == 2) {                                                    \
-                MCC_NN_LDRD(w, 4 * (H) + 16, w0, w1);                           \
-                a10 = __smlad(x0, w0, a10);                                     \
-                a10 = __smlad(x1, w1, a10);                                     \
-                a11 = __smlad(y0, w0, a11);                                     \
-                a11 = __smlad(y1, w1, a11);                                     \
-            }                                                                   \
-        } else if (n_ch == 2) {                                                 \
-            MCC_NN_LDRD(w, 4 * (H) + 16, w0, w1);                               \
-            a10 = __smlad(x0, w0, a10);                                         \
-            a10 = __smlad(x1, w1, a10);                                         \
-        }                                                                       \
-    } while (0)
+    (void)w_stride;
     if (n_ch == 2 && n_px == 2 && groups > 0) {
-        /* The hot loop, register-allocated by hand so nothing spills: per group of 8, four
-         * LDRD of activations, four of weights (the last of each advancing its pointer),
-         * 16 SMLAD, the loop test: 26 instructions for 32 products. */
-        uint32_t x0, x1, y0, y1, w0, w1;
+        /* The hot loop, registers chosen by hand: per half group one LDM brings both pixels'
+         * two words, one LDM both channels' two words, 8 SMLAD use them; 23 instructions per
+         * 32 products with the loop test (the end pointer waits on the stack: every other
+         * register is in use). */
+        register int32_t r0 __asm__("r0") = a00;
+        register int32_t r1 __asm__("r1") = a01;
+        register int32_t r2 __asm__("r2") = a10;
+        register int32_t r3 __asm__("r3") = a11;
+        register const uint32_t *rc __asm__("ip") = col;
+        register const uint32_t *rw __asm__("lr") = w;
         __asm__ volatile(
             "1:\n\t"
-            "ldrd %[x0], %[x1], [%[col], #8]\n\t"
-            "ldrd %[y0], %[y1], [%[col], #24]\n\t"
-            "ldrd %[w0], %[w1], [%[w], #24]\n\t"
-            "smlad %[a10], %[x0], %[w0], %[a10]\n\t"
-            "smlad %[a10], %[x1], %[w1], %[a10]\n\t"
-            "smlad %[a11], %[y0], %[w0], %[a11]\n\t"
-            "smlad %[a11], %[y1], %[w1], %[a11]\n\t"
-            "ldrd %[w0], %[w1], [%[w], #8]\n\t"
-            "smlad %[a00], %[x0], %[w0], %[a00]\n\t"
-            "smlad %[a00], %[x1], %[w1], %[a00]\n\t"
-            "smlad %[a01], %[y0], %[w0], %[a01]\n\t"
-            "smlad %[a01], %[y1], %[w1], %[a01]\n\t"
-            "ldrd %[y0], %[y1], [%[col], #16]\n\t"
-            "ldrd %[x0], %[x1], [%[col]], #32\n\t"
-            "ldrd %[w0], %[w1], [%[w], #16]\n\t"
-            "smlad %[a10], %[x0], %[w0], %[a10]\n\t"
-            "smlad %[a10], %[x1], %[w1], %[a10]\n\t"
-            "smlad %[a11], %[y0], %[w0], %[a11]\n\t"
-            "smlad %[a11], %[y1], %[w1], %[a11]\n\t"
-            "ldrd %[w0], %[w1], [%[w]], #32\n\t"
-            "smlad %[a00], %[x0], %[w0], %[a00]\n\t"
-            "smlad %[a00], %[x1], %[w1], %[a00]\n\t"
-            "smlad %[a01], %[y0], %[w0], %[a01]\n\t"
-            "smlad %[a01], %[y1], %[w1], %[a01]\n\t"
-            "cmp %[col], %[end]\n\t"
+            "ldm %[c]!, {r4, r5, r6, r7}\n\t"
+            "ldm %[w]!, {r8, r9, r10, r11}\n\t"
+            "smlad %[a00], r4, r8, %[a00]\n\t"
+            "smlad %[a00], r5, r9, %[a00]\n\t"
+            "smlad %[a01], r6, r8, %[a01]\n\t"
+            "smlad %[a01], r7, r9, %[a01]\n\t"
+            "smlad %[a10], r4, r10, %[a10]\n\t"
+            "smlad %[a10], r5, r11, %[a10]\n\t"
+            "smlad %[a11], r6, r10, %[a11]\n\t"
+            "smlad %[a11], r7, r11, %[a11]\n\t"
+            "ldm %[c]!, {r4, r5, r6, r7}\n\t"
+            "ldm %[w]!, {r8, r9, r10, r11}\n\t"
+            "smlad %[a00], r4, r8, %[a00]\n\t"
+            "smlad %[a00], r5, r9, %[a00]\n\t"
+            "smlad %[a01], r6, r8, %[a01]\n\t"
+            "smlad %[a01], r7, r9, %[a01]\n\t"
+            "smlad %[a10], r4, r10, %[a10]\n\t"
+            "smlad %[a10], r5, r11, %[a10]\n\t"
+            "smlad %[a11], r6, r10, %[a11]\n\t"
+            "smlad %[a11], r7, r11, %[a11]\n\t"
+            "ldr r4, %[end]\n\t"
+            "cmp %[c], r4\n\t"
             "bne 1b"
-            : [a00] "+r"(a00), [a01] "+r"(a01), [a10] "+r"(a10), [a11] "+r"(a11),
-              [col] "+r"(col), [w] "+r"(w), [x0] "=&r"(x0), [x1] "=&r"(x1), [y0] "=&r"(y0),
-              [y1] "=&r"(y1), [w0] "=&r"(w0), [w1] "=&r"(w1)
-            : [end] "r"(end)
-            : "cc", "memory");
+            : [a00] "+r"(r0), [a01] "+r"(r1), [a10] "+r"(r2), [a11] "+r"(r3), [c] "+r"(rc),
+              [w] "+r"(rw)
+            : [end] "m"(end)
+            : "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "cc", "memory");
+        a00 = r0;
+        a01 = r1;
+        a10 = r2;
+        a11 = r3;
     } else {
         while (col != end) {
-            MCC_FAST_HALF(0);
-            MCC_FAST_HALF(2);
-            col += 8;
-            w += w_stride;
+            int32_t h;
+            for (h = 0; h < 8; h += 4) {
+                uint32_t x0, x1, w0, w1;
+                MCC_NN_LDRD(col, 0, x0, x1);
+                MCC_NN_LDRD(w, 0, w0, w1);
+                a00 = __smlad(x0, w0, a00);
+                a00 = __smlad(x1, w1, a00);
+                if (n_px == 2) {
+                    uint32_t y0, y1;
+                    MCC_NN_LDRD(col, 8, y0, y1);
+                    a01 = __smlad(y0, w0, a01);
+                    a01 = __smlad(y1, w1, a01);
+                    if (n_ch == 2) {
+                        MCC_NN_LDRD(w, 8, w0, w1);
+                        a10 = __smlad(x0, w0, a10);
+                        a10 = __smlad(x1, w1, a10);
+                        a11 = __smlad(y0, w0, a11);
+                        a11 = __smlad(y1, w1, a11);
+                    }
+                } else if (n_ch == 2) {
+                    MCC_NN_LDRD(w, 8, w0, w1);
+                    a10 = __smlad(x0, w0, a10);
+                    a10 = __smlad(x1, w1, a10);
+                }
+                col += 4;
+                w += w_half;
+            }
         }
     }
-#undef MCC_FAST_HALF
     acc[0][0] = a00;
     acc[0][1] = a01;
     acc[1][0] = a10;
     acc[1][1] = a11;
 #else
     for (g = 0; g < groups; ++g) {
-        int32_t i, c, px;
-        for (c = 0; c < n_ch; ++c) {
-            for (px = 0; px < n_px; ++px) {
-                for (i = 0; i < 4; ++i) {
-                    const uint32_t x = col[px * 4 + i];
-                    const uint32_t wv = w[c * 4 + i];
-                    acc[c][px] += (int16_t)(x & 0xFFFF) * (int16_t)(wv & 0xFFFF) +
-                                  (int16_t)(x >> 16) * (int16_t)(wv >> 16);
+        int32_t h, j, c, px;
+        for (h = 0; h < 2; ++h) {
+            for (c = 0; c < n_ch; ++c) {
+                for (px = 0; px < n_px; ++px) {
+                    for (j = 0; j < 2; ++j) {
+                        const uint32_t x = col[4 * h + 2 * px + j];
+                        const uint32_t wv = w[w_half * h + 2 * c + j];
+                        acc[c][px] += (int16_t)(x & 0xFFFF) * (int16_t)(wv & 0xFFFF) +
+                                      (int16_t)(x >> 16) * (int16_t)(wv >> 16);
+                    }
                 }
             }
         }
@@ -336,9 +357,9 @@ MCC_INLINE void channels_of_pixels(const mcc_conv_fast_params *p, const uint32_t
         acc[0][0] = acc[0][1] = ch[0];
         acc[1][0] = acc[1][1] = ch[1];
         if (n_px == 2) {
-            dot_block(w, 8, col, groups, 2, 2, acc);
+            dot_block(w, col, groups, 2, 2, acc);
         } else {
-            dot_block(w, 8, col, groups, 2, 1, acc);
+            dot_block(w, col, groups, 2, 1, acc);
         }
         m0 = ch[2];
         m1 = ch[3];
@@ -360,10 +381,10 @@ MCC_INLINE void channels_of_pixels(const mcc_conv_fast_params *p, const uint32_t
         acc[0][0] = acc[0][1] = ch[0];
         acc[1][0] = acc[1][1] = 0;
         if (n_px == 2) {
-            dot_block(w, 4, col, groups, 1, 2, acc);
+            dot_block(w, col, groups, 1, 2, acc);
             out1[oc] = (int8_t)fast_requantize(acc[0][1], ch[1], ch[2], ch[3], lo, hi, full_range);
         } else {
-            dot_block(w, 4, col, groups, 1, 1, acc);
+            dot_block(w, col, groups, 1, 1, acc);
         }
         out0[oc] = (int8_t)fast_requantize(acc[0][0], ch[1], ch[2], ch[3], lo, hi, full_range);
     }
@@ -390,7 +411,7 @@ mcc_status mcc_conv2d_fast_s8(const mcc_conv_fast_params *params,
         for (px = 0; px + 1 < pixels; px += 2) {
             /* Two columns interleaved per group of 8: pixel px in words 0-3, px + 1 in 4-7. */
             im2col(params, input_dims, in_batch, px / out_w, px % out_w, col, stage);
-            im2col(params, input_dims, in_batch, (px + 1) / out_w, (px + 1) % out_w, col + 4, stage);
+            im2col(params, input_dims, in_batch, (px + 1) / out_w, (px + 1) % out_w, col + 2, stage);
             if (full_range) {
                 channels_of_pixels(params, col, 2, output, output + out_c, 1);
             } else {
