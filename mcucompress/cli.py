@@ -64,10 +64,18 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Abort:
         click.echo("error: aborted", err=True)
         return 130
-    except click.ClickException as error:
-        error.show()
+    except click.ClickException as error:  # bad command line: one line like every other user error
+        click.echo(f"error: {_one_line(error)}", err=True)
         return 2
     return status if isinstance(status, int) else 0
+
+
+def _one_line(error: click.ClickException) -> str:
+    message = " ".join(error.format_message().split())
+    ctx = getattr(error, "ctx", None)
+    if isinstance(error, click.UsageError) and ctx is not None:
+        message += f" (see '{ctx.command_path} --help')"
+    return message
 
 
 if __name__ == "__main__":
