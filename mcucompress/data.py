@@ -50,6 +50,8 @@ def _check_shape(name: str, x: np.ndarray, input_shape: tuple[int, ...]) -> np.n
         raise McuError(f"{name}: 'x' holds no samples")
     if x.dtype.kind not in "iuf":
         raise McuError(f"{name}: 'x' has dtype {x.dtype}; expected numbers")
+    if x.dtype.kind == "f" and not np.isfinite(x).all():  # would quantize to arbitrary int8 values
+        raise McuError(f"{name}: 'x' contains NaN or infinite values")
     return x
 
 
