@@ -58,7 +58,7 @@ def command(model, output, data, recipe, prune, cluster, lowrank, structured, te
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import keras
 
-    from mcucompress.compression.data import load_npz
+    from mcucompress.compression.data import check_labels, load_npz
     from mcucompress.compression.finetune import accuracy
     from mcucompress.compression.recipe import load_recipe, recipe_from_flags, run_recipe
     from mcucompress.report import build_report, layer_stats, model_totals, write_html, write_json
@@ -70,6 +70,7 @@ def command(model, output, data, recipe, prune, cluster, lowrank, structured, te
     if len(original.inputs) != 1:
         raise McuError("only single-input models can be compressed")
     dataset = load_npz(data, original.inputs[0].shape[1:], seed=seed)
+    check_labels(dataset, int(original.outputs[0].shape[-1]))
     teacher_spec = plan.teacher or {}
     teacher_path = teacher or teacher_spec.get("path")
     teacher_model = _load_keras(teacher_path, "teacher") if teacher_path else None

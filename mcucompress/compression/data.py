@@ -32,10 +32,14 @@ class TrainData:
 def adapt_inputs(x: np.ndarray, input_shape) -> np.ndarray:
     """Scale and reshape raw samples `x` (batch first) to `input_shape` (without batch)."""
     x = np.asarray(x)
+    if x.ndim == 0 or x.dtype.kind not in "iuf":
+        raise McuError(f"data samples must be a batch of numbers, got dtype {x.dtype} and shape {x.shape}")
     if x.dtype == np.uint8:
         x = x.astype(np.float32) / 255.0
     else:
         x = x.astype(np.float32)
+    if not np.isfinite(x).all():  # NaN poisons every weight update
+        raise McuError("data samples contain NaN or infinite values")
     shape = tuple(int(d) for d in input_shape)
     if x.shape[1:] == shape:
         return x
@@ -46,6 +50,8 @@ def adapt_inputs(x: np.ndarray, input_shape) -> np.ndarray:
 
 def adapt_labels(y: np.ndarray, n: int, what: str) -> np.ndarray:
     y = np.asarray(y)
+    if y.dtype.kind not in "iuf":
+        raise McuError(f"{what} must hold integer class labels, got dtype {y.dtype}")
     if y.ndim == 2 and y.shape[1] > 1:
         y = y.argmax(axis=1)
     y = y.reshape(-1)
@@ -75,6 +81,8 @@ def load_npz(path, input_shape, val_fraction: float = 0.1, seed: int = 0) -> Tra
         return from_arrays(arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"], input_shape)
     if {"x", "y"} <= arrays.keys():
         x, y = arrays["x"], arrays["y"]
+        if np.ndim(x) == 0 or np.ndim(y) == 0 or len(x) < 2:
+            raise McuError(f"{path}: x and y must hold at least 2 samples (one is held out)")
         if len(x) != len(y):
             raise McuError(f"{path}: x has {len(x)} samples but y has {len(y)}")
         order = np.random.default_rng(seed).permutation(len(x))
@@ -82,3 +90,11 @@ def load_npz(path, input_shape, val_fraction: float = 0.1, seed: int = 0) -> Tra
         train, val = order[:-n_val], order[-n_val:]
         return from_arrays(x[train], y[train], x[val], y[val], input_shape)
     raise McuError(f"{path} needs arrays x_train/y_train/x_test/y_test or x/y (has: {', '.join(sorted(arrays))})")
+
+
+def check_labels(data: TrainData, classes: int) -> None:
+    """Fine-tuning uses sparse cross-entropy over the model's outputs: labels must index them."""
+    labels = np.concatenate([data.y_train, data.y_val])
+    if labels.size and (labels.min() < 0 or labels.max() >= classes):
+        raise McuError(f"labels range over {labels.min()}..{labels.max()} but the model has {classes} "
+                       f"outputs (labels must be class indices 0..{classes - 1})")
