@@ -8,6 +8,7 @@ run it in QEMU with exact instruction counts, and collect one report.
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -73,14 +74,45 @@ def train_digits_cnn(data: DigitsData, epochs: int = 12, seed: int = 0):
 def run_demo(out_dir, epochs: int = 12, board: str = DEMO_BOARD,
              step: Callable[[str], None] = lambda message: None) -> DemoReport:
     """Every stage of the tool on one model; ``step`` is told what is about to happen."""
+    out = Path(out_dir).resolve()
+    _check_before_training(out, board)
+    created = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        return _run_stages(out, epochs, board, step)
+    except BaseException:
+        if created:  # a failed demo leaves no half-written folder behind
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+
+
+# Everything the demo writes; a folder holding only these is an earlier demo's and may be reused.
+DEMO_FILES = {"digits_cnn.keras", "calibration.npz", "test.npz", "digits_c", "report.png"}
+DEMO_TOOLS = ("cmake", "arm-none-eabi-gcc", "qemu-system-arm")
+
+
+def _check_before_training(out: Path, board: str) -> None:
+    """Fail in a second, not after training: a foreign folder, a board without QEMU, a missing tool."""
+    from mcucompress.errors import McuError
+    from mcucompress.targets.board import load_board
+    from mcucompress.targets.tools import require_tool
+
+    if out.exists() and not out.is_dir():
+        raise McuError(f"output path {out} exists and is not a folder")
+    if out.is_dir() and not {p.name for p in out.iterdir()} <= DEMO_FILES:
+        raise McuError(f"refusing to write into {out}: it holds files that are not an earlier demo's")
+    if load_board(board).qemu_machine is None:
+        raise McuError(f"board {board} has no QEMU machine; the demo needs one (see `mcucompress boards`)")
+    for tool in DEMO_TOOLS:
+        require_tool(tool)
+
+
+def _run_stages(out: Path, epochs: int, board: str, step: Callable[[str], None]) -> DemoReport:
     from mcucompress.codegen.metrics import layer_rows
     from mcucompress.export import export
     from mcucompress.ir.serialize import load_graph
     from mcucompress.targets.runner import run_model
     from mcucompress.verify import verify
-
-    out = Path(out_dir).resolve()
-    out.mkdir(parents=True, exist_ok=True)
 
     step("training a small CNN on scikit-learn's 8x8 digits")
     data = load_digits_data()
