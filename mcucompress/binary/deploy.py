@@ -52,6 +52,9 @@ def load_binary(model, calib, board: str | None = None, popcount: str | None = N
         path = Path(model)
         if not path.is_file():
             raise McuError(f"model file not found: {path}")
+        if path.suffix.lower() not in (".keras", ".h5", ".hdf5"):
+            raise McuError(f"{path.name}: binary quantization needs a Keras model (.keras or .h5) built with "
+                           "mcucompress.binary.layers")
         import keras
 
         from mcucompress.binary import layers  # noqa: F401  (registers the custom layers)
