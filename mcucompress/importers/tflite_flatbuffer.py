@@ -72,7 +72,10 @@ def read_tflite(path: str | Path) -> RawModel:
     try:
         model = s.ModelT.InitFromPackedBuf(raw, 0)
     except Exception as error:  # the flatbuffer library raises anything on corrupt offsets
-        raise McuError(f"'{path}' is a corrupt or truncated TFLite file ({type(error).__name__})") from None
+        # struct.error (named just "error") means an offset points past the end of the bytes
+        detail = (f"an offset points past the end of its {len(raw):,} bytes" if type(error).__name__ == "error"
+                  else type(error).__name__)
+        raise McuError(f"'{path}' is a corrupt or truncated TFLite file ({detail})") from None
     return _validate(path, raw, model)
 
 
