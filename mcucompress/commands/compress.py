@@ -16,6 +16,9 @@ def _load_keras(path: str, what: str):
 
     if not Path(path).is_file():
         raise McuError(f"{what} not found: {path}")
+    from mcucompress.importers.keras import check_keras_container
+
+    check_keras_container(Path(path))
     try:
         return keras.models.load_model(path, compile=False)
     except Exception as error:  # Keras raises many types for bad files

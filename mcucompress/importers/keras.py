@@ -38,14 +38,32 @@ def _quiet_tensorflow() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+def check_keras_container(path: Path) -> None:
+    """A .keras file is a zip archive and an .h5 file an HDF5 file (Keras 2 may also write HDF5
+    under .keras). Anything else is named here; the loaders' own messages mislead ("File not found")."""
+    import zipfile
+
+    if path.suffix.lower() not in KERAS_SUFFIXES:
+        raise McuError(f"{path.name}: not a Keras model file (expected {', '.join(KERAS_SUFFIXES)})")
+    with open(path, "rb") as f:
+        head = f.read(len(HDF5_SIGNATURE))
+    if head == HDF5_SIGNATURE or (path.suffix.lower() == ".keras" and zipfile.is_zipfile(path)):
+        return
+    kind = "a zip archive (.keras)" if path.suffix.lower() == ".keras" else "an HDF5 file (.h5)"
+    raise McuError(f"{path.name}: not a Keras model file ({'it is empty' if not head else f'not {kind}'}; "
+                   "corrupt or truncated?)")
+
+
 def _load_model(path):
     path = Path(path)
     if path.is_dir():
         raise McuError(f"{path} is a directory (a SavedModel?); save the model as .keras or .h5")
     if not path.is_file():
         raise McuError(f"model file not found: {path}")
-    if path.suffix.lower() not in KERAS_SUFFIXES:
-        raise McuError(f"{path.name}: not a Keras model file (expected {', '.join(KERAS_SUFFIXES)})")
+    check_keras_container(path)
     _quiet_tensorflow()
     import keras
 
