@@ -90,6 +90,9 @@ def build_host(tree) -> Path:
 def _run(cmd: list[str], what: str) -> None:
     result = subprocess.run(cmd, capture_output=True, text=True)
     if result.returncode != 0:
-        lines = [line for line in (result.stdout + result.stderr).splitlines() if "error" in line.lower()]
+        output = (result.stdout + result.stderr).splitlines()
+        # a compiler diagnostic ("file:line: error: ...") first: the echoed command holds "-Werror"
+        lines = ([line for line in output if "error:" in line.lower()]
+                 or [line for line in output if "error" in line.lower()])
         first = lines[0].strip() if lines else (result.stderr.strip().splitlines() or ["?"])[-1]
         raise McuError(f"host {what} failed: {first[:300]}")
