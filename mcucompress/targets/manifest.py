@@ -34,9 +34,15 @@ class Manifest:
 
 def _port(d: dict, which: str) -> Port:
     try:
-        return Port(tuple(int(n) for n in d["shape"]), d.get("scale"), d.get("zero_point"), int(d["bytes"]))
+        port = Port(tuple(int(n) for n in d["shape"]), d.get("scale"), d.get("zero_point"), int(d["bytes"]))
     except (KeyError, TypeError, ValueError):
         raise McuError(f"manifest.json: '{which}' needs 'shape' and 'bytes'") from None
+    # int8 ports carry their quantization; a float wrapper's port may leave both out (null)
+    if not (port.scale is None or (isinstance(port.scale, (int, float)) and port.scale > 0)) or not (
+            port.zero_point is None or isinstance(port.zero_point, int)):
+        raise McuError(f"manifest.json: '{which}' has an invalid scale {port.scale!r} or zero_point "
+                       f"{port.zero_point!r}")
+    return port
 
 
 def read_manifest(export_dir: str | Path) -> Manifest:
