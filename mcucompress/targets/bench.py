@@ -84,6 +84,8 @@ def prepare_tree(model: str | Path, work: Path, rounding: str = "tflm") -> Path:
         return path
     if not path.exists():
         raise McuError(f"{path}: no such model file or exported tree")
+    if path.is_dir():
+        raise McuError(f"{path} is not an exported model tree (no {MANIFEST}); run `mcucompress export` first")
     from mcucompress.export import export
 
     tree = work / _prefix_for(path)
