@@ -29,6 +29,22 @@ def _load(target: Path):
     raise McuError(f"{target}: expected a .tflite, .keras or .h5 file or an exported folder")
 
 
+def _arena_bytes(target: Path, graph) -> int:
+    """The arena an export has (or would have): activations plus the fast kernels' scratch."""
+    if target.is_dir():
+        from mcucompress.verify import read_manifest
+
+        return int(read_manifest(target)["arena_bytes"])
+    if graph.is_quantized:
+        from mcucompress.codegen.lower import plan_memory
+
+        return plan_memory(graph)[0].arena_bytes
+    from mcucompress.memory.liveness import analyze
+    from mcucompress.memory.planner import plan
+
+    return plan(list(analyze(graph).requests)).arena_bytes
+
+
 @click.command(help="Per-layer table of a model or an exported tree: ops, shapes, parameters, MACs, "
                     "weight bytes, and the planned activation arena.")
 @click.argument("target", type=click.Path(exists=True))
@@ -37,9 +53,6 @@ def command(target):
     from rich.table import Table
 
     from mcucompress.codegen.metrics import layer_rows
-    from mcucompress.memory.liveness import analyze
-    from mcucompress.memory.planner import plan
-
     graph, what = _load(Path(target))
     rows = layer_rows(graph)
     table = Table(title=f"{graph.name}: {what}")
@@ -56,8 +69,7 @@ def command(target):
     if not console.is_terminal:  # files and pipes get whole numbers, not wrapped cells
         console = Console(width=200)
     console.print(table)
-    arena = plan(list(analyze(graph).requests)).arena_bytes
-    console.print(f"planned activation arena: {arena:,} bytes"
+    console.print(f"planned activation arena: {_arena_bytes(Path(target), graph):,} bytes"
                   + ("" if graph.is_quantized else " (float32 activations)"))
     from mcucompress.encode.report import encoding_table  # weight encodings chosen by export
 
