@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import tempfile
 from pathlib import Path
 
 from mcucompress import __version__
@@ -22,6 +21,7 @@ from mcucompress.codegen.c_literals import is_c_identifier
 from mcucompress.codegen.lower import Program, lower
 from mcucompress.codegen.render import INCLUDE_DIRS, defines, render, sources
 from mcucompress.errors import McuError
+from mcucompress.folders import make_staging_folder
 from mcucompress.ir.graph import Graph
 from mcucompress.ir.serialize import graph_to_bytes
 from mcucompress.quantize.fixedpoint import ROUNDING_MODES
@@ -161,8 +161,7 @@ def export(model, out_dir, calib=None, prefix: str = "model", rounding: str = "t
     graph = choose_encodings(graph, optimize)
     program = lower(graph, prefix, rounding)
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    staging = make_staging_folder(out)
     try:
         write_tree(staging, graph, program, prefix, rounding, digest, source)
         if board is not None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from mcucompress.errors import McuError
+from mcucompress.folders import check_folder_possible, make_folder
 
 
 def _load_keras(path: str, what: str):
@@ -58,6 +59,9 @@ def command(model, output, data, recipe, prune, cluster, lowrank, structured, te
         raise McuError(f"output must be a .keras file, got {output}")
     if recipe is not None and any(v is not None for v in (prune, cluster, lowrank, structured)):
         raise McuError("give either --recipe or pass flags (--prune/--cluster/--lowrank/--structured), not both")
+    prefix = report_prefix or output[: -len(".keras")]
+    for folder in (Path(output).parent, Path(prefix).parent):  # before training, not after
+        check_folder_possible(folder)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import keras
 
@@ -98,9 +102,9 @@ def command(model, output, data, recipe, prune, cluster, lowrank, structured, te
 
     result = run_recipe(original, dataset, plan, teacher=teacher_model, temperature=temperature, alpha=alpha,
                         fit=fit, after_step=after_step)
-    Path(output).parent.mkdir(parents=True, exist_ok=True)
+    make_folder(Path(output).parent)
+    make_folder(Path(prefix).parent)
     result.save(output)
-    prefix = report_prefix or output[: -len(".keras")]
     report = build_report(original, result, before_acc, stages[-1]["accuracy"], stages=stages)
     json_path = write_json(report, prefix + ".json")
     html_path = write_html(report, original, result, prefix + ".html")
