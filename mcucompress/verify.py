@@ -99,7 +99,9 @@ def verify(tree, data, progress: Progress | None = None, limit: int | None = Non
     comparisons = [compare("numpy reference", c_out, run_int8_batch(graph, x, rounding, progress))]
     source = manifest.get("source_tflite")
     if source and (tree / source).is_file():
-        name, outs = interpreter_outputs(tree / source, x, rounding, progress)
+        from mcucompress.targets.manifest import check_source_model
+
+        name, outs = interpreter_outputs(check_source_model(tree / source, manifest), x, rounding, progress)
         comparisons.append(compare(name, c_out, outs))
 
     accuracy = None

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,3 +73,14 @@ def read_manifest(export_dir: str | Path) -> Manifest:
         arena_bytes=data.get("arena_bytes"),
         raw=data,
     )
+
+
+def check_source_model(path: Path, raw: dict) -> Path:
+    """``path`` (the tree's copy of its .tflite), after checking it is the model the tree was
+    exported from: a swapped or damaged copy would make every comparison against it meaningless."""
+    expected = raw.get("model_sha256")
+    if isinstance(expected, str) and re.fullmatch(r"[0-9a-f]{64}", expected):
+        if hashlib.sha256(path.read_bytes()).hexdigest() != expected:
+            raise McuError(f"{path} is not the model this tree was exported from (its SHA-256 differs "
+                           "from model_sha256 in manifest.json); export the tree again")
+    return path

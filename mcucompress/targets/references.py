@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mcucompress.targets.manifest import Manifest
+from mcucompress.targets.manifest import Manifest, check_source_model
 
 
 def graph_file(manifest: Manifest) -> Path | None:
@@ -23,9 +23,9 @@ def graph_file(manifest: Manifest) -> Path | None:
 def tflite_file(manifest: Manifest) -> Path | None:
     named = manifest.raw.get("source_tflite")
     if named and (manifest.root / named).is_file():
-        return manifest.root / named
+        return check_source_model(manifest.root / named, manifest.raw)
     candidates = sorted(manifest.root.glob("*.tflite"))
-    return candidates[0] if len(candidates) == 1 else None
+    return check_source_model(candidates[0], manifest.raw) if len(candidates) == 1 else None
 
 
 def reference_outputs(manifest: Manifest, inputs: np.ndarray) -> np.ndarray | None:
