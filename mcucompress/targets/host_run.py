@@ -36,7 +36,9 @@ def run_on_host(manifest: Manifest, inputs: np.ndarray, work_dir: Path) -> np.nd
     args += ["-o", str(exe), "-lm"]
     build = run_tool(args)
     if build.returncode != 0:
-        raise McuError(f"host build of the model failed: {build.stderr.strip().splitlines()[0]}")
+        lines = build.stderr.strip().splitlines() or ["no compiler output"]
+        first = next((line for line in lines if "error:" in line), lines[0])  # not "In file included from"
+        raise McuError(f"host build of the model failed: {first}")
     result = run_tool([str(exe)], timeout=600)
     outputs, _ = parse_console(result.stdout)
     if result.returncode != 0 or len(outputs) != len(inputs):
