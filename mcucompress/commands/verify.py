@@ -21,7 +21,8 @@ def command(tree, data, as_json):
 
     console = Console(stderr=True)
     with Progress(TextColumn("{task.description:<16}"), BarColumn(), MofNCompleteColumn(),
-                  console=console, transient=True, disable=as_json) as bar:
+                  console=console, transient=True,
+                  disable=as_json or not console.is_terminal) as bar:  # no stray newline in logs and pipes
         tasks = {}
 
         def progress(stage, done, total):
