@@ -66,7 +66,7 @@ def command(model, output, data, recipe, prune, cluster, lowrank, structured, te
     import keras
 
     from mcucompress.compression.data import check_labels, load_npz
-    from mcucompress.compression.finetune import accuracy
+    from mcucompress.compression.finetune import accuracy, check_fit_options
     from mcucompress.compression.recipe import load_recipe, recipe_from_flags, run_recipe
     from mcucompress.report import build_report, layer_stats, model_totals, write_html, write_json
 
@@ -84,9 +84,10 @@ def command(model, output, data, recipe, prune, cluster, lowrank, structured, te
     temperature = temperature if temperature is not None else float(teacher_spec.get("temperature", 4.0))
     alpha = alpha if alpha is not None else float(teacher_spec.get("alpha", 0.9))
     fit = {"epochs": epochs if epochs is not None else plan.fit.get("epochs", 2),
-           "batch_size": batch_size or plan.fit.get("batch_size", 128),
-           "learning_rate": learning_rate or plan.fit.get("learning_rate", 1e-3),
+           "batch_size": batch_size if batch_size is not None else plan.fit.get("batch_size", 128),
+           "learning_rate": learning_rate if learning_rate is not None else plan.fit.get("learning_rate", 1e-3),
            "strategy": strategy or plan.strategy, "verbose": 0 if quiet else "auto"}
+    check_fit_options(fit["epochs"], fit["batch_size"], fit["learning_rate"])
 
     before_acc = accuracy(original, dataset.x_val, dataset.y_val)
     stages = [{"label": "original", "accuracy": before_acc,

@@ -49,8 +49,8 @@ def cluster_weights(model, data=None, clusters=32, *, layers=None, preserve_zero
         counts = {layer.name: clusters for layer in kernel_layers(model, layers)}
     assignments = {}
     for name, k in counts.items():
-        if int(k) < 1:
-            raise McuError(f"number of clusters must be at least 1, got {k} for layer {name!r}")
+        if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:  # 2.5 or "many" from a recipe
+            raise McuError(f"number of clusters must be a whole number >= 1, got {k!r} for layer {name!r}")
         kernel = to_numpy(kernel_of(model.get_layer(name)))
         assignments[name] = cluster_assignments(kernel, int(k), preserve_zeros, seed)
     start = fine_tune(model, None, clusters=assignments)  # snap to centroids before training

@@ -247,6 +247,19 @@ def snap_to_clusters(values: np.ndarray, assignment: np.ndarray, n_clusters: int
     return out.reshape(values.shape)
 
 
+def check_fit_options(epochs, batch_size, learning_rate) -> None:
+    """Recipes and flags both end here: a negative rate would climb the loss, a zero batch hang."""
+    def number(value, kind):
+        return isinstance(value, kind) and not isinstance(value, bool)
+
+    if not (number(epochs, int) and epochs >= 0):
+        raise McuError(f"epochs must be a whole number >= 0, got {epochs!r}")
+    if not (number(batch_size, int) and batch_size >= 1):
+        raise McuError(f"batch_size must be a whole number >= 1, got {batch_size!r}")
+    if not (number(learning_rate, (int, float)) and learning_rate > 0):
+        raise McuError(f"learning_rate must be a positive number, got {learning_rate!r}")
+
+
 def fine_tune(model, data: TrainData | None, *, epochs=1, batch_size=128, learning_rate=1e-3, teacher=None,
               temperature=4.0, alpha=0.9, masks=None, clusters=None, callbacks=(), strategy=None,
               verbose="auto", free_layers=()):
@@ -255,6 +268,7 @@ def fine_tune(model, data: TrainData | None, *, epochs=1, batch_size=128, learni
 
     Sparsity made by earlier passes survives: a kernel that is partly exactly zero keeps those
     zeros (a held mask) unless a mask is given for it or it is in `free_layers`."""
+    check_fit_options(epochs, batch_size, learning_rate)
     masks = dict(masks or {})
     for layer in model.layers:
         kernel = kernel_of(layer)

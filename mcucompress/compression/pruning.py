@@ -42,9 +42,13 @@ class PolynomialSchedule:
 
 
 def _check_sparsity(value, what="sparsity"):
-    if not 0.0 <= float(value) < 1.0:
-        raise McuError(f"{what} must be in [0, 1), got {value}")
-    return float(value)
+    try:
+        fraction = float(value)
+    except (TypeError, ValueError):  # e.g. "high" from a recipe
+        fraction = float("nan")
+    if not 0.0 <= fraction < 1.0:
+        raise McuError(f"{what} must be a number in [0, 1), got {value!r}")
+    return fraction
 
 
 def layer_targets(model, sparsity, layers=None) -> dict[str, float]:
