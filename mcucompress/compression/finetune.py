@@ -257,7 +257,8 @@ def check_fit_options(epochs, batch_size, learning_rate) -> None:
     if not (number(batch_size, int) and batch_size >= 1):
         raise McuError(f"batch_size must be a whole number >= 1, got {batch_size!r}")
     if not (number(learning_rate, (int, float)) and learning_rate > 0):
-        raise McuError(f"learning_rate must be a positive number, got {learning_rate!r}")
+        hint = " (YAML reads 1e-3 as text: write 0.001)" if isinstance(learning_rate, str) else ""
+        raise McuError(f"learning_rate must be a positive number, got {learning_rate!r}{hint}")
 
 
 def fine_tune(model, data: TrainData | None, *, epochs=1, batch_size=128, learning_rate=1e-3, teacher=None,

@@ -21,6 +21,7 @@ import numpy as np
 from mcucompress.compression.finetune import fine_tune
 from mcucompress.compression.rewrite import Replacement, rebuild
 from mcucompress.compression.layers import to_numpy
+from mcucompress.compression.options import number, whole_number
 from mcucompress.errors import McuError
 
 _FACTORABLE = (keras.layers.Dense, keras.layers.Conv1D, keras.layers.Conv2D)
@@ -148,9 +149,10 @@ def factorize(model, ranks: dict[str, int]):
         layer = model.get_layer(name)
         if not isinstance(layer, _FACTORABLE):
             raise McuError(f"layer {name!r} cannot be factorized (Dense or Conv only)")
-        if not 1 <= int(rank) <= min(_matrix(layer).shape):
+        rank = whole_number(rank, f"rank for layer {name!r}")
+        if not 1 <= rank <= min(_matrix(layer).shape):
             raise McuError(f"rank {rank} for layer {name!r} is outside 1..{min(_matrix(layer).shape)}")
-        replacements[name] = _factor_layer(layer, int(rank))
+        replacements[name] = _factor_layer(layer, rank)
     return rebuild(model, replacements)
 
 
@@ -159,11 +161,14 @@ def choose_ranks(model, *, energy=None, macs=None, params=None, ranks=None, laye
     if len(given) != 1:
         raise McuError("low-rank needs exactly one of energy=, macs=, params= or explicit ranks")
     if ranks is not None:
-        return {name: int(r) for name, r in ranks.items()}
+        if not isinstance(ranks, dict):
+            raise McuError(f"low-rank ranks must map layer names to ranks, got {ranks!r}")
+        return {name: whole_number(r, f"rank for layer {name!r}") for name, r in ranks.items()}
     candidates = factorable(model, layers)
     if energy is not None:
-        return ranks_for_energy(candidates, float(energy))
-    return ranks_for_budget(candidates, float(macs if macs is not None else params), "macs" if macs is not None else "params")
+        return ranks_for_energy(candidates, number(energy, "low-rank energy"))
+    kind = "macs" if macs is not None else "params"
+    return ranks_for_budget(candidates, number(macs if macs is not None else params, f"low-rank {kind}"), kind)
 
 
 def low_rank(model, data=None, *, energy=None, macs=None, params=None, ranks=None, layers=None, epochs=2,

@@ -15,6 +15,7 @@ import numpy as np
 
 from mcucompress.compression.finetune import fine_tune
 from mcucompress.compression.layers import kernel_layers, kernel_of, to_numpy
+from mcucompress.compression.options import number, whole_number
 from mcucompress.errors import McuError
 
 
@@ -176,6 +177,12 @@ def magnitude_prune(model, data=None, sparsity=0.9, *, layers=None, scope="layer
     come back when they outgrow the threshold by `margin`."""
     if schedule not in ("polynomial", "oneshot"):
         raise McuError(f"pruning schedule must be 'polynomial' or 'oneshot', got {schedule!r}")
+    margin = number(margin, "pruning margin")
+    end_fraction = number(end_fraction, "pruning end_fraction")
+    if not 0.0 < end_fraction <= 1.0:
+        raise McuError(f"pruning end_fraction must be in (0, 1], got {end_fraction}")
+    if frequency is not None and whole_number(frequency, "pruning frequency") < 1:
+        raise McuError(f"pruning frequency must be at least 1 step, got {frequency}")
     targets = layer_targets(model, sparsity, layers)
     kernels = {layer.name: to_numpy(kernel_of(layer)) for layer in kernel_layers(model, list(targets))}
     if data is None or epochs <= 0:

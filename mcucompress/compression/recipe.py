@@ -70,7 +70,8 @@ def parse_recipe(spec) -> Recipe:
     if teacher is not None:
         if isinstance(teacher, str):
             teacher = {"path": teacher}
-        if not isinstance(teacher, dict) or "path" not in teacher or set(teacher) - {"path", "temperature", "alpha"}:
+        if (not isinstance(teacher, dict) or not isinstance(teacher.get("path"), str)
+                or set(teacher) - {"path", "temperature", "alpha"}):
             raise McuError("recipe 'teacher' must be a path or {path, temperature, alpha}")
     return Recipe(steps, {k: spec[k] for k in FIT_OPTIONS if k in spec}, spec.get("strategy"), teacher)
 

@@ -15,6 +15,7 @@ import numpy as np
 from mcucompress.compression.finetune import fine_tune
 from mcucompress.compression.rewrite import Replacement, consumers, graph_nodes, graph_of, is_output_layer, rebuild
 from mcucompress.compression.layers import to_numpy
+from mcucompress.compression.options import number
 from mcucompress.errors import McuError
 
 _SHRINKABLE = (keras.layers.Dense, keras.layers.Conv1D, keras.layers.Conv2D)
@@ -135,10 +136,11 @@ def structured_prune(model, data=None, fraction=0.5, *, layers=None, criterion="
     keep = {}
     x = data.x_train[:1024] if data is not None else None
     for name, share in targets.items():
-        if not 0.0 <= float(share) < 1.0:
+        share = number(share, "structured pruning fraction")
+        if not 0.0 <= share < 1.0:
             raise McuError(f"structured pruning fraction must be in [0, 1), got {share}")
         scores = channel_scores(model, name, criterion, x)
-        n_keep = max(1, int(round(len(scores) * (1.0 - float(share)))))
+        n_keep = max(1, int(round(len(scores) * (1.0 - share))))
         keep[name] = np.sort(np.argsort(-scores, kind="stable")[:n_keep])
     smaller = remove_channels(model, keep)
     return fine_tune(smaller, data, epochs=epochs if data is not None else 0, **fit_options)
