@@ -62,6 +62,8 @@ def files(tmp_path_factory, mlperf_dir):
     (d / "typo.yaml").write_text("passes:\n  - prun: {sparsity: 0.5}\n")
     (d / "option_typo.yaml").write_text("passes:\n  - prune: {sparsty: 0.5}\n")
     (d / "broken.yaml").write_text("passes: [\n  - prune: {")
+    (d / "not_a_number.yaml").write_text("passes:\n  - structured: {fraction: abc}\n")
+    (d / "exponent.yaml").write_text("passes: [prune]\nlearning_rate: 1e-3\n")
 
     def variant(name, change):
         copy = d / name
@@ -140,6 +142,14 @@ CASES = {
                                     "--recipe D/option_typo.yaml", "unknown option 'sparsty'"),
     "compress-recipe-not-yaml": ("compress D/small.keras -o OUT.keras --data D/train.npz --recipe D/broken.yaml",
                                  "not valid YAML"),
+    "compress-recipe-not-a-number": ("compress D/small.keras -o OUT.keras --data D/train.npz "
+                                     "--recipe D/not_a_number.yaml", "must be a number, got 'abc'"),
+    "compress-recipe-yaml-exponent": ("compress D/small.keras -o OUT.keras --data D/train.npz "
+                                      "--recipe D/exponent.yaml", "YAML reads 1e-3 as text"),
+    "compress-batch-size-zero": ("compress D/small.keras -o OUT.keras --data D/train.npz --prune 0.5 --batch-size 0",
+                                 "batch_size must be a whole number >= 1"),
+    "compress-negative-learning-rate": ("compress D/small.keras -o OUT.keras --data D/train.npz --prune 0.5 "
+                                        "--learning-rate -1", "learning_rate must be a positive number"),
     "compress-sparsity": ("compress D/small.keras -o OUT.keras --data D/train.npz --prune 1.5", "sparsity must be"),
     "compress-data-nan": ("compress D/small.keras -o OUT.keras --data D/train_nan.npz --prune 0.5",
                           "NaN or infinite"),
