@@ -31,8 +31,8 @@ def load_samples(npz_path, input_shape, input_quant: QuantParams | None = None):
         raise McuError(f"{path.name}: no array named 'x' (found {found})")
     x = _check_shape(path.name, arrays["x"], tuple(int(d) for d in input_shape))
     y = arrays.get("y")
-    if y is not None and len(y) != len(x):
-        raise McuError(f"{path.name}: 'y' has {len(y)} entries but 'x' has {len(x)} samples")
+    if y is not None:
+        _check_labels(path.name, y, len(x))
     if input_quant is not None:
         x = quantize_input(x, input_quant)
     elif x.dtype != np.int8:
@@ -53,6 +53,15 @@ def _check_shape(name: str, x: np.ndarray, input_shape: tuple[int, ...]) -> np.n
     if x.dtype.kind == "f" and not np.isfinite(x).all():  # would quantize to arbitrary int8 values
         raise McuError(f"{name}: 'x' contains NaN or infinite values")
     return x
+
+
+def _check_labels(name: str, y: np.ndarray, samples: int) -> None:
+    """'y' is optional, but when given it is scored against: class indices or one-hot rows."""
+    if y.ndim not in (1, 2) or y.dtype.kind not in "iuf" or not np.isfinite(y).all():
+        raise McuError(f"{name}: 'y' (shape {y.shape}, dtype {y.dtype}) must hold class indices (N,) "
+                       "or one-hot rows (N, classes) as finite numbers")
+    if len(y) != samples:
+        raise McuError(f"{name}: 'y' has {len(y)} entries but 'x' has {samples} samples")
 
 
 def quantize_input(x: np.ndarray, quant: QuantParams) -> np.ndarray:

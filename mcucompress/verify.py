@@ -107,7 +107,7 @@ def verify(tree, data, progress: Progress | None = None, limit: int | None = Non
     accuracy = None
     if y is not None:
         labels = np.asarray(y)
-        labels = labels.argmax(axis=1) if labels.ndim == 2 else labels.ravel()
+        labels = labels.argmax(axis=1) if labels.ndim == 2 and labels.shape[1] > 1 else labels.ravel()  # (N, 1) = indices
         accuracy = float(np.mean(c_out.reshape(len(c_out), -1).argmax(axis=1) == labels))
     return VerifyReport(str(tree), len(x), int(manifest["output"]["bytes"]), rounding,
                         tuple(comparisons), accuracy)
