@@ -64,10 +64,16 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Abort:
         click.echo("error: aborted", err=True)
         return 130
+    except NO_ARGS_IS_HELP as error:  # `mcucompress` alone: the help text is the answer
+        error.show()
+        return 2
     except click.ClickException as error:  # bad command line: one line like every other user error
         click.echo(f"error: {_one_line(error)}", err=True)
         return 2
     return status if isinstance(status, int) else 0
+
+
+NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())  # click >= 8.2
 
 
 def _one_line(error: click.ClickException) -> str:
