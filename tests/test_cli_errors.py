@@ -48,6 +48,7 @@ def files(tmp_path_factory, mlperf_dir):
     np.savez(d / "kws_shape.npz", x=np.zeros((3, 10, 49, 1), np.float32))
     np.savez(d / "kws_nan.npz", x=np.where(kws_x > 30, np.nan, kws_x))
     np.savez(d / "kws_str.npz", x=np.full((1, 49, 10, 1), "a"))
+    np.savez(d / "kws_y3d.npz", x=kws_x, y=np.zeros((3, 2, 2)))
     (d / "corrupt.npz").write_bytes(b"PK\x03\x04" + bytes(rng.integers(0, 256, 200, dtype=np.uint8)))
     (d / "empty.tflite").write_bytes(b"")
     (d / "random.tflite").write_bytes(bytes(rng.integers(0, 256, 3000, dtype=np.uint8)))
@@ -125,6 +126,7 @@ CASES = {
     "verify-data-shape": ("verify D/tree --data D/kws_shape.npz", "'x' has shape (3, 10, 49, 1)"),
     "verify-data-nan": ("verify D/tree --data D/kws_nan.npz", "NaN or infinite"),
     "verify-data-strings": ("verify D/tree --data D/kws_str.npz", "expected numbers"),
+    "verify-labels-3d": ("verify D/tree --data D/kws_y3d.npz", "'y' (shape (3, 2, 2)"),
     # info
     "info-missing": ("info D/nope.tflite", "does not exist"),
     "info-truncated-tflite": ("info D/cut.tflite", "corrupt or truncated TFLite file"),
@@ -244,3 +246,9 @@ def test_missing_tool_is_one_line(line, tools, phrase, files, tmp_path, capsys, 
     status = main(_argv(line, files, tmp_path / "out"))
     _check_one_error_line(capsys, status, phrase)
     assert _leftovers(tmp_path) == []
+
+
+def test_no_arguments_prints_the_help(capsys):
+    assert main([]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("Usage: mcucompress") and "export" in err and "error:" not in err
