@@ -39,6 +39,12 @@ def _port(d: dict, which: str) -> Port:
         port = Port(tuple(int(n) for n in d["shape"]), d.get("scale"), d.get("zero_point"), int(d["bytes"]))
     except (KeyError, TypeError, ValueError):
         raise McuError(f"manifest.json: '{which}' needs 'shape' and 'bytes'") from None
+    values = 1
+    for n in port.shape:
+        values *= n
+    if port.bytes != values:  # ports are int8: one byte per value, or the harness over/underruns
+        raise McuError(f"manifest.json: '{which}' has {port.bytes} bytes but its shape {list(port.shape)} "
+                       f"holds {values} int8 values")
     # int8 ports carry their quantization; a float wrapper's port may leave both out (null)
     if not (port.scale is None or (isinstance(port.scale, (int, float)) and port.scale > 0)) or not (
             port.zero_point is None or isinstance(port.zero_point, int)):
