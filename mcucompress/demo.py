@@ -74,17 +74,18 @@ def train_digits_cnn(data: DigitsData, epochs: int = 12, seed: int = 0):
 def run_demo(out_dir, epochs: int = 12, board: str = DEMO_BOARD,
              step: Callable[[str], None] = lambda message: None) -> DemoReport:
     """Every stage of the tool on one model; ``step`` is told what is about to happen."""
-    from mcucompress.folders import make_folder
+    from mcucompress.folders import make_folder, missing_folders, remove_if_empty
 
     out = Path(out_dir).resolve()
     _check_before_training(out, board)
-    created = not out.exists()
+    created = missing_folders(out)
     make_folder(out)
     try:
         return _run_stages(out, epochs, board, step)
     except BaseException:
         if created:  # a failed demo leaves no half-written folder behind
             shutil.rmtree(out, ignore_errors=True)
+            remove_if_empty(created[1:])
         raise
 
 

@@ -21,7 +21,7 @@ from mcucompress.codegen.c_literals import is_c_identifier
 from mcucompress.codegen.lower import Program, lower
 from mcucompress.codegen.render import INCLUDE_DIRS, defines, render, sources
 from mcucompress.errors import McuError
-from mcucompress.folders import make_staging_folder
+from mcucompress.folders import make_staging_folder, missing_folders, remove_if_empty
 from mcucompress.ir.graph import Graph
 from mcucompress.ir.serialize import graph_to_bytes
 from mcucompress.quantize.fixedpoint import ROUNDING_MODES
@@ -161,6 +161,7 @@ def export(model, out_dir, calib=None, prefix: str = "model", rounding: str = "t
     graph = choose_encodings(graph, optimize)
     program = lower(graph, prefix, rounding)
 
+    created = missing_folders(out.parent)
     staging = make_staging_folder(out)
     try:
         write_tree(staging, graph, program, prefix, rounding, digest, source)
@@ -172,6 +173,7 @@ def export(model, out_dir, calib=None, prefix: str = "model", rounding: str = "t
         staging.rename(out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
+        remove_if_empty(created)  # parent folders this export made for itself
         raise
     return out
 

@@ -35,3 +35,19 @@ def make_staging_folder(beside: Path) -> Path:
         return Path(tempfile.mkdtemp(prefix=f".{beside.name}.", dir=beside.parent))
     except OSError as error:
         raise McuError(f"cannot write in {beside.parent}: {error.strerror or error}") from None
+
+
+def missing_folders(path: Path) -> list[Path]:
+    """``path`` and its ancestors that do not exist yet, innermost first."""
+    path = Path(path).resolve()
+    return [p for p in (path, *path.parents) if not p.exists()]
+
+
+def remove_if_empty(folders: list[Path]) -> None:
+    """Undo what a failed command created: each folder (innermost first) while it is empty."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:  # not empty, or already gone
+            if folder.exists():
+                break
