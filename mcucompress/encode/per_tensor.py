@@ -13,11 +13,8 @@ import numpy as np
 
 from mcucompress.errors import McuError
 from mcucompress.ir.graph import Graph, QuantParams, Tensor
+from mcucompress.quantize.fixedpoint import round_half_away
 from mcucompress.quantize.ptq import INT32_MAX, INT32_MIN, symmetric_per_channel
-
-
-def _round_half_away(v: np.ndarray) -> np.ndarray:
-    return np.sign(v) * np.floor(np.abs(v) + 0.5)
 
 
 def per_tensor_weights(int8_graph: Graph, float_graph: Graph, layers=None) -> Graph:
@@ -41,7 +38,7 @@ def per_tensor_weights(int8_graph: Graph, float_graph: Graph, layers=None) -> Gr
             continue
         bias_scale = np.float32(np.float64(tensors[op.inputs[0]].quant.scale[0]) * np.float64(scale))
         bias = np.asarray(float_graph.tensor(b_name).data, dtype=np.float64)
-        qb = np.clip(_round_half_away(bias / np.float64(bias_scale)), INT32_MIN, INT32_MAX).astype(np.int32)
+        qb = np.clip(round_half_away(bias / np.float64(bias_scale)), INT32_MIN, INT32_MAX).astype(np.int32)
         tensors[b_name] = Tensor(b_name, (len(bias),), "int32", QuantParams((float(bias_scale),), (0,), 0), qb)
     return int8_graph.replace(tensors=tensors)
 

@@ -7,8 +7,11 @@ batches so that memory stays small.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import numpy as np
 
+from mcucompress.errors import McuError
 from mcucompress.ir.graph import Graph
 from mcucompress.reference.float import run_float
 
@@ -29,3 +32,42 @@ def activation_ranges(graph: Graph, calib_x: np.ndarray, max_samples: int = DEFA
             lows[name] = min(lows.get(name, lo), lo)
             highs[name] = max(highs.get(name, hi), hi)
     return {name: (lows[name], highs[name]) for name in lows}
+
+
+def check_calibration(graph: Graph, calib_x) -> np.ndarray:
+    """Calibration samples as float32 (N, *input shape), or a one-line McuError saying why not."""
+    expected = graph.tensor(graph.inputs[0]).shape
+    try:
+        x = np.asarray(calib_x, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise McuError("calibration data is not a numeric array") from None
+    if x.shape == expected[1:]:
+        x = x[None]
+    if x.shape[1:] != expected[1:] or x.ndim != len(expected):
+        raise McuError(f"calibration data has shape {x.shape}; the model input needs "
+                       f"(N, {', '.join(map(str, expected[1:]))})")
+    if len(x) == 0:
+        raise McuError("calibration data holds no samples")
+    if not np.all(np.isfinite(x)):
+        raise McuError("calibration data contains NaN or infinite values")
+    return x
+
+
+def tied_groups(graph: Graph, tied_ops: Collection[str]) -> dict[str, str]:
+    """Activation tensor -> representative of its group: the inputs and output of every op whose
+    kind is in ``tied_ops`` must share one quantization (union-find over the graph)."""
+    parent = {name: name for name, t in graph.tensors.items() if not t.is_constant}
+
+    def find(n: str) -> str:
+        while parent[n] != n:
+            parent[n] = parent[parent[n]]
+            n = parent[n]
+        return n
+
+    for op in graph.ops:
+        if op.kind in tied_ops:
+            root = find(op.outputs[0])
+            for name in op.inputs:
+                if name in parent:
+                    parent[find(name)] = root
+    return {name: find(name) for name in parent}

@@ -31,6 +31,12 @@ def _round_half_away(x: float) -> float:
     return math.floor(x + 0.5) if x >= 0 else -math.floor(-x + 0.5)
 
 
+def round_half_away(values) -> np.ndarray:
+    """Array form of C's std::round (halves away from zero), as float64."""
+    v = np.asarray(values, dtype=np.float64)
+    return np.sign(v) * np.floor(np.abs(v) + 0.5)
+
+
 def quantize_multiplier(real_multiplier: float) -> tuple[int, int]:
     """TFLite's QuantizeMultiplier: real -> (Q31 multiplier, shift), shift > 0 meaning left."""
     if real_multiplier == 0.0:

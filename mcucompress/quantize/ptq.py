@@ -21,7 +21,8 @@ import numpy as np
 from mcucompress.errors import McuError
 from mcucompress.ir.graph import Graph, QuantParams, Tensor
 from mcucompress.passes import optimize
-from mcucompress.quantize.calibrate import DEFAULT_MAX_SAMPLES, activation_ranges
+from mcucompress.quantize.calibrate import DEFAULT_MAX_SAMPLES, activation_ranges, check_calibration, tied_groups
+from mcucompress.quantize.fixedpoint import round_half_away
 
 QMIN, QMAX = -128, 127
 WEIGHT_MAX = 127  # narrow range: -128 is never used by weights
@@ -43,7 +44,7 @@ def quantize_graph(float_graph: Graph, calib_x: np.ndarray, max_samples: int = D
     for op in graph.ops:
         if op.kind not in QUANTIZABLE_OPS:
             raise McuError(f"op '{op.name}' ({op.kind}) cannot be quantized to int8")
-    x = _check_calibration(graph, calib_x)
+    x = check_calibration(graph, calib_x)
     ranges = activation_ranges(graph, x, max_samples)
     act_quant = _activation_quant(graph, ranges)
     tensors: dict[str, Tensor] = {}
@@ -54,24 +55,6 @@ def quantize_graph(float_graph: Graph, calib_x: np.ndarray, max_samples: int = D
         if op.kind in WEIGHT_AXIS:
             _quantize_weights(graph, op, tensors)
     return graph.replace(tensors=tensors)
-
-
-def _check_calibration(graph: Graph, calib_x) -> np.ndarray:
-    expected = graph.tensor(graph.inputs[0]).shape
-    try:
-        x = np.asarray(calib_x, dtype=np.float32)
-    except (TypeError, ValueError):
-        raise McuError("calibration data is not a numeric array") from None
-    if x.shape == expected[1:]:
-        x = x[None]
-    if x.shape[1:] != expected[1:] or x.ndim != len(expected):
-        raise McuError(f"calibration data has shape {x.shape}; the model input needs "
-                       f"(N, {', '.join(map(str, expected[1:]))})")
-    if len(x) == 0:
-        raise McuError("calibration data holds no samples")
-    if not np.all(np.isfinite(x)):
-        raise McuError("calibration data contains NaN or infinite values")
-    return x
 
 
 def asymmetric_quant(lo: float, hi: float) -> QuantParams:
@@ -85,34 +68,12 @@ def asymmetric_quant(lo: float, hi: float) -> QuantParams:
     from_min, from_min_error = QMIN - lo / scale, abs(QMIN) + abs(lo / scale)
     from_max, from_max_error = QMAX - hi / scale, abs(QMAX) + abs(hi / scale)
     zp = from_min if from_min_error < from_max_error else from_max
-    zero_point = QMIN if zp < QMIN else QMAX if zp > QMAX else int(_round_half_away(zp))
+    zero_point = QMIN if zp < QMIN else QMAX if zp > QMAX else int(round_half_away(zp))
     return QuantParams((float(np.float32(scale)),), (zero_point,))
 
 
-def _round_half_away(v):
-    return np.sign(v) * np.floor(np.abs(v) + 0.5)
-
-
-def _tied_groups(graph: Graph) -> dict[str, str]:
-    """Union-find over activation tensors: tensor -> representative of its tied group."""
-    parent = {name: name for name, t in graph.tensors.items() if not t.is_constant}
-
-    def find(n: str) -> str:
-        while parent[n] != n:
-            parent[n] = parent[parent[n]]
-            n = parent[n]
-        return n
-
-    for op in graph.ops:
-        if op.kind in TIED_OPS:
-            root = find(op.outputs[0])
-            for name in op.inputs:
-                parent[find(name)] = root
-    return {name: find(name) for name in parent}
-
-
 def _activation_quant(graph: Graph, ranges: dict[str, tuple[float, float]]) -> dict[str, QuantParams]:
-    groups = _tied_groups(graph)
+    groups = tied_groups(graph, TIED_OPS)
     union: dict[str, tuple[float, float]] = {}
     for name, root in groups.items():
         lo, hi = ranges[name]
@@ -130,7 +91,7 @@ def symmetric_per_channel(weights: np.ndarray, axis: int) -> tuple[np.ndarray, n
     scales = np.where(peak > 0, peak / WEIGHT_MAX, 1.0).astype(np.float32)
     shape = [1] * w.ndim
     shape[axis] = -1
-    q = _round_half_away(w.astype(np.float64) / scales.astype(np.float64).reshape(shape))
+    q = round_half_away(w.astype(np.float64) / scales.astype(np.float64).reshape(shape))
     return np.clip(q, -WEIGHT_MAX, WEIGHT_MAX).astype(np.int8), scales
 
 
@@ -149,7 +110,7 @@ def _quantize_weights(graph: Graph, op, tensors: dict[str, Tensor]) -> None:
     input_scale = np.float64(tensors[x_name].quant.scale[0])
     bias_scales = (input_scale * scales.astype(np.float64)).astype(np.float32)
     bias = graph.tensor(b_name).data.astype(np.float64)
-    qb = np.clip(_round_half_away(bias / bias_scales.astype(np.float64)), INT32_MIN, INT32_MAX)
+    qb = np.clip(round_half_away(bias / bias_scales.astype(np.float64)), INT32_MIN, INT32_MAX)
     tensors[b_name] = Tensor(b_name, (len(bias),), "int32",
                              QuantParams(tuple(float(s) for s in bias_scales), (0,) * len(bias), 0),
                              qb.astype(np.int32))

@@ -32,7 +32,8 @@ import numpy as np
 from mcucompress.errors import McuError
 from mcucompress.ir.graph import Graph, QuantParams, Tensor
 from mcucompress.passes import optimize
-from mcucompress.quantize.calibrate import BATCH, DEFAULT_MAX_SAMPLES, activation_ranges
+from mcucompress.quantize.calibrate import BATCH, DEFAULT_MAX_SAMPLES, activation_ranges, check_calibration, tied_groups
+from mcucompress.quantize.fixedpoint import round_half_away
 from mcucompress.quantize.qformat_params import (
     INT32_MAX, MAX_ADD_ALIGN, MAX_PRODUCT, MAX_SHIFT, Q7_KINDS)
 from mcucompress.reference.float import run_float
@@ -51,14 +52,10 @@ def pot_scale(fraction_bits: int) -> float:
     return math.ldexp(1.0, -int(fraction_bits))
 
 
-def _round_half_away(v: np.ndarray) -> np.ndarray:
-    return np.sign(v) * np.floor(np.abs(v) + 0.5)
-
-
 def quantize_values(values: np.ndarray, fraction_bits) -> np.ndarray:
     """Round half away from zero of values * 2^FL, saturated to int8 (FL broadcasts)."""
     scaled = np.asarray(values, dtype=np.float64) * np.exp2(np.asarray(fraction_bits, dtype=np.float64))
-    return np.clip(_round_half_away(scaled), QMIN, QMAX).astype(np.int8)
+    return np.clip(round_half_away(scaled), QMIN, QMAX).astype(np.int8)
 
 
 def unclipped_fraction_bits(peak: float) -> int:
@@ -93,8 +90,8 @@ def quantize_qformat(float_graph: Graph, calib_x: np.ndarray, per_channel: bool 
     for op in graph.ops:
         if op.kind not in TO_Q7 and op.kind not in KEPT_INT8_OPS:
             raise McuError(f"op '{op.name}' ({op.kind}) cannot be quantized to Q format")
-    x = _check_calibration(graph, calib_x)[:max_samples]
-    groups = _tied_groups(graph)
+    x = check_calibration(graph, calib_x)[:max_samples]
+    groups = tied_groups(graph, TIED_OPS)
     fixed = {groups[op.outputs[0]] for op in graph.ops if op.kind == "softmax"}
     frac = _activation_fraction_bits(graph, x, groups, fixed)
     weight_frac = {op.name: _weight_fraction_bits(graph, op, per_channel)
@@ -115,43 +112,6 @@ def quantize_qformat(float_graph: Graph, calib_x: np.ndarray, per_channel: bool 
             _quantize_weights(graph, op, fl_in, _cap_weights(weight_frac[op.name], fl_in, fl_out), tensors)
         ops.append(replace(op, kind=TO_Q7[op.kind]) if op.kind in TO_Q7 else op)
     return graph.with_ops(ops, tensors)
-
-
-def _check_calibration(graph: Graph, calib_x) -> np.ndarray:
-    expected = graph.tensor(graph.inputs[0]).shape
-    try:
-        x = np.asarray(calib_x, dtype=np.float32)
-    except (TypeError, ValueError):
-        raise McuError("calibration data is not a numeric array") from None
-    if x.shape == expected[1:]:
-        x = x[None]
-    if x.ndim != len(expected) or x.shape[1:] != expected[1:]:
-        raise McuError(f"calibration data has shape {x.shape}; the model input needs "
-                       f"(N, {', '.join(map(str, expected[1:]))})")
-    if len(x) == 0:
-        raise McuError("calibration data holds no samples")
-    if not np.all(np.isfinite(x)):
-        raise McuError("calibration data contains NaN or infinite values")
-    return x
-
-
-def _tied_groups(graph: Graph) -> dict[str, str]:
-    """Activation tensor -> representative of the group that shares its format (union-find)."""
-    parent = {name: name for name, t in graph.tensors.items() if not t.is_constant}
-
-    def find(n: str) -> str:
-        while parent[n] != n:
-            parent[n] = parent[parent[n]]
-            n = parent[n]
-        return n
-
-    for op in graph.ops:
-        if op.kind in TIED_OPS:
-            root = find(op.outputs[0])
-            for name in op.inputs:
-                if name in parent:
-                    parent[find(name)] = root
-    return {name: find(name) for name in parent}
 
 
 def _activation_fraction_bits(graph: Graph, x: np.ndarray, groups: dict[str, str],
@@ -233,7 +193,7 @@ def _quantize_weights(graph: Graph, op, fl_in: int, fl_w: np.ndarray, tensors: d
     products = int(w.data.size // w.shape[axis])  # per output: kh*kw*cin, kh*kw or depth
     limit = INT32_MAX - products * MAX_PRODUCT  # the accumulator can never overflow
     bias = graph.tensor(b_name).data.astype(np.float64) * np.exp2((fl_in + fl_w).astype(np.float64))
-    qb = np.clip(_round_half_away(bias), -limit, limit).astype(np.int32)
+    qb = np.clip(round_half_away(bias), -limit, limit).astype(np.int32)
     tensors[b_name] = Tensor(b_name, (len(qb),), "int32",
                              QuantParams(tuple(pot_scale(fl_in + f) for f in fl_w), (0,) * len(qb), 0), qb)
 
