@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from mcucompress.folders import make_folder
 from mcucompress.targets.bench import bench_model, format_text, prepare_tree, with_defines
 
 DEFAULT_BOARDS = ("mps2-an386", "mps2-an500", "mps3-an547")
@@ -44,7 +45,7 @@ def command(models, boards, layers, defines, work, as_json):
     extra = _defines(defines)
     with tempfile.TemporaryDirectory(prefix="mcc-bench-") as tmp:
         root = Path(work) if work else Path(tmp)
-        root.mkdir(parents=True, exist_ok=True)
+        make_folder(root)
         results = []
         for model in models:
             tree = with_defines(prepare_tree(model, root), root, extra)
