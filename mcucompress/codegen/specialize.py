@@ -10,6 +10,10 @@ time is done here once:
   activations lines up with them (k0, k2 | k1, k3), interleaved for the kernel's blocking;
 - the output offset is folded into the rounding constant of the right shift.
 
+Fully connected layers marked ``dense_layout = "int8"`` (encode/choose.py: --optimize size and
+none) instead keep their weights one byte each for mcc_fully_connected_fast_s8: rows blocked by
+4, the input widened once into scratch, the doubling applied to the accumulator in the kernel.
+
 ``fast_conv`` / ``fast_depthwise`` return None when a layer does not meet the exactness
 conditions (TFLM double rounding, a right shift of at least 1 on every channel, no possible
 int32 overflow); such layers keep the portable kernels. The choice is made per layer here, so the
@@ -22,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mcucompress.encode.choose import LAYOUT_ATTR
 from mcucompress.errors import McuError
 from mcucompress.ir.graph import Graph, Op
 from mcucompress.memory.planner import BufferRequest
@@ -36,7 +41,10 @@ KERNEL_SOURCES = {
     "mcc_conv2d_fast_s8": "conv/mcc_conv2d_fast_s8.c",
     "mcc_depthwise_conv2d_fast_s8": "conv/mcc_depthwise_conv2d_fast_s8.c",
     "mcc_add_fast_s8": "elementwise/mcc_add_fast_s8.c",
+    "mcc_fully_connected_fast_s8": "fully_connected/mcc_fully_connected_fast_s8.c",
 }
+FC_BLOCK = 4                   # output rows per pass of mcc_fully_connected_fast_s8
+DENSE_LAYOUT = LAYOUT_ATTR      # op attribute set by encode/choose.py: "int8" or "widened"
 ADD_TABLE_BYTES = 2 * 256 * 4   # mcc_add_fast_s8_get_buffer_size()
 ADD_TABLE_MIN_SIZE = 2048       # below this, building the tables costs more than it saves
 
@@ -49,6 +57,7 @@ class FastLayer:
     channels: np.ndarray   # int32 (out_c, 4): bias, multiplier, round, shift
     k_padded: int          # conv: products per output padded to a multiple of GROUP
     scratch_bytes: int
+    kernel: str = "mcc_conv2d_fast_s8"
 
 
 def _pack_words(values: np.ndarray) -> np.ndarray:
@@ -106,6 +115,21 @@ def pair_major(table: np.ndarray) -> np.ndarray:
     return np.concatenate([pairs, table[n:]]).astype(np.int32)
 
 
+def fc_int8_layout(w: np.ndarray) -> tuple[np.ndarray, int]:
+    """(units, K) int weights -> int8 words of mcc_fully_connected_fast_s8, and k_padded.
+
+    Rows in blocks of FC_BLOCK (the last block the rows left); per group of 4 inputs one word
+    per row of the block, its 4 weights in order (SXTB16 / SXTB16 ROR 8 of it pair with the
+    input widened the same way)."""
+    units, k = w.shape
+    k_padded = -(-k // 4) * 4
+    padded = np.zeros((units, k_padded), dtype=np.int8)
+    padded[:, :k] = w
+    blocks = [padded[r:r + FC_BLOCK].reshape(-1, k_padded // 4, 4).transpose(1, 0, 2).reshape(-1)
+              for r in range(0, units, FC_BLOCK)]
+    return np.concatenate(blocks).view("<i4").astype(np.int32), k_padded
+
+
 def fast_conv(graph: Graph, op: Op, p, rounding: str) -> FastLayer | None:
     """conv2d or fully_connected (as a 1x1 convolution) for mcc_conv2d_fast_s8."""
     if rounding != "tflm" or getattr(p, "rounding", "tflm") != "tflm":
@@ -120,6 +144,9 @@ def fast_conv(graph: Graph, op: Op, p, rounding: str) -> FastLayer | None:
                            p.input_offset, p.output_offset, p.multiplier, p.shift)
     if table is None:
         return None
+    if op.kind == "fully_connected" and op.attrs.get(DENSE_LAYOUT) == "int8":
+        words, k_padded = fc_int8_layout(w)
+        return FastLayer(words, table, k_padded, 2 * k_padded, "mcc_fully_connected_fast_s8")
     words, k_padded = conv_layout(w)
     in_c = int(np.prod(wt.shape[1:])) if op.kind == "fully_connected" else int(wt.shape[-1])
     return FastLayer(words, pair_major(table), k_padded, conv_scratch_bytes(k_padded, in_c))
@@ -217,6 +244,13 @@ def lower_fast(b, i: int, op: Op, p) -> bool:
                         f"{_tile(p.dilation)}, {n}, {zp}, {act}, {weights}, {channels}}}")
         b.call(op, "mcc_depthwise_conv2d_fast_s8", params, b.dims_of(x.shape), b.arena(x.name),
                b.dims_of(out.shape), b.arena(out.name), scratch)
+        return True
+    if layer.kernel == "mcc_fully_connected_fast_s8":
+        units, depth = int(wt.shape[0]), int(np.prod(wt.shape[1:]))
+        params = b.decl("mcc_fc_fast_params", f"{oid}_fast_params",
+                        f"{{{depth}, {units}, {layer.k_padded}, {act}, {weights}, {channels}}}")
+        b.call(op, layer.kernel, params, str(x.size // depth), b.arena(x.name), b.arena(out.name),
+               scratch)
         return True
     if op.kind == "fully_connected":
         units, depth = int(wt.shape[0]), int(np.prod(wt.shape[1:]))

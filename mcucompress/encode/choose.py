@@ -7,11 +7,12 @@ so the reference interpreter ignores the annotation and outputs stay byte-identi
 
 - ``size``: the fewest bytes stored in flash (values, indices, row lengths, codebooks, Huffman
   tables and the kernel's descriptor), ties going to the faster encoding. Dense counts one byte
-  per int8 weight, although code generation's specialised dense kernels (codegen/specialize.py)
-  store two: counting that would move small dense layers (e.g. the MLPerf models' last fully
-  connected layer) to codebook storage, a choice left to the maintainers;
-- ``speed``: the fewest instructions by the cost model below;
-- ``none``: every layer dense.
+  per int8 weight: dense fully connected layers get ``attrs["dense_layout"] = "int8"``, the
+  kernel that keeps them one byte each (mcc_fully_connected_fast_s8); dense conv2d layers keep
+  the widened two-byte layout of mcc_conv2d_fast_s8 (codegen/specialize.py);
+- ``speed``: the fewest instructions by the cost model below; dense fully connected layers get
+  ``dense_layout = "widened"`` (two bytes per weight, about a third fewer instructions);
+- ``none``: every layer dense, fully connected ones in the int8 layout.
 
 Cost model: Cortex-M4 instructions per application of the weight matrix (one inference of a
 fully connected layer, one output pixel of a conv2d), fitted to exact QEMU counts on mps2-an386
@@ -42,6 +43,7 @@ ENCODINGS = ("dense", "csr8", "csr4", "codebook", "huffman_sparse", "huffman")
 CONV_ENCODINGS = ("dense", "csr8", "csr4", "codebook")
 OPTIMIZE = ("size", "speed", "none")
 ATTR = "weight_encoding"
+LAYOUT_ATTR = "dense_layout"   # dense fully connected: "int8" (1 byte a weight) or "widened" (2)
 PER_UNIT = 30
 
 
@@ -132,6 +134,8 @@ def choose_encodings(graph: Graph, optimize: str = "size") -> Graph:
         if found is not None and ATTR not in op.attrs:
             kinds = CONV_ENCODINGS if op.kind == "conv2d" else ENCODINGS
             op = op.with_attrs(**{ATTR: pick(candidates(*found, kinds, op.kind), optimize).kind})
+        if op.kind == "fully_connected" and op.attrs.get(ATTR) == "dense" and LAYOUT_ATTR not in op.attrs:
+            op = op.with_attrs(**{LAYOUT_ATTR: "widened" if optimize == "speed" else "int8"})
         ops.append(op)
     return graph.replace(ops=tuple(ops))
 

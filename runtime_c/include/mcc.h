@@ -470,6 +470,27 @@ mcc_status mcc_depthwise_conv2d_fast_s8(const mcc_dw_conv_fast_params *params,
                                         const mcc_dims *output_dims, int8_t *output,
                                         void *scratch);
 
+/* Fully connected on int8 weights kept one byte each (the --optimize size / none choice; the
+ * widened mcc_conv2d_fast_s8 layout takes two). weights: int8 values packed four to a word,
+ * rows in blocks of 4 (the last block the 1-3 rows left), per group of 4 inputs one word per
+ * row of the block, zero padded to k_padded inputs; channels: 4 int32 per output row as above
+ * (not grouped by pair). */
+typedef struct {
+    int32_t in_features;
+    int32_t out_features;
+    int32_t k_padded;          /* in_features rounded up to a multiple of 4 */
+    mcc_activation activation;
+    const int32_t *weights;
+    const int32_t *channels;
+} mcc_fc_fast_params;
+
+/* Scratch bytes mcc_fully_connected_fast_s8 needs (word aligned): one input row as int16. */
+int32_t mcc_fully_connected_fast_s8_get_buffer_size(int32_t k_padded);
+
+/* Fully connected over `rows` input rows of in_features values on specialised int8 weights. */
+mcc_status mcc_fully_connected_fast_s8(const mcc_fc_fast_params *params, int32_t rows,
+                                       const int8_t *input, int8_t *output, void *scratch);
+
 /* Scratch bytes mcc_add_fast_s8 needs (word aligned): two 256-entry int32 tables. */
 int32_t mcc_add_fast_s8_get_buffer_size(void);
 

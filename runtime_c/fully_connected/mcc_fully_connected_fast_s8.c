@@ -1,0 +1,189 @@
+/* mcc_fully_connected_fast_s8 - int8 fully connected on weights kept one byte each, laid out
+ * at export time (mcucompress/codegen/specialize.py): the same results as
+ * mcc_fully_connected_s8 (filter zero point 0, TFLM double rounding), bit for bit.
+ *
+ * Data laid out by the exporter:
+ *   - K = in_features products per output, padded with zero weights to k_padded (multiple of 4).
+ *   - weights: int8, output rows in blocks of 4 (the last block holds the 1-3 rows left); inside
+ *     a block of r rows, per group of 4 products, one word per row: [row 0: k0-3][row 1: k0-3]
+ *     ... so one LDM brings the next 4 weights of every row of the block. Inside a word the
+ *     weights stay in order: SXTB16 makes (k0, k2) of it and SXTB16(ROR 8) (k1, k3), which is
+ *     what the widened input holds, so no run-time shuffling.
+ *   - channels: per output row {2 * (b + input_offset * sum(w)), multiplier,
+ *     2^(shift-1) + (output_offset << shift), shift}, the mcc_conv2d_fast_s8 constants.
+ * Requantization: the value requantized is 2 * dot + channels[0] (one ADD with a shifted
+ * operand), the very integer mcc_conv2d_fast_s8 accumulates on its doubled weights
+ * (sum 2w * x + 2 * folded bias), so SMMLAR and the rounding shift give TFLite's double
+ * rounding exactly as proved there; the exporter checks 2 * (128 * sum|w| + |folded|) fits
+ * int32, which bounds that value and every partial sum.
+ *
+ * The scratch buffer (mcc_fully_connected_fast_s8_get_buffer_size bytes, word aligned) holds
+ * one input row widened to int16 once: per group of 4 values (x0, x2), (x1, x3).
+ */
+#include <string.h>
+
+#include "mcc.h"
+#include "mcc_nn.h"
+
+#if MCC_HAVE_DSP
+#include <arm_acle.h>
+#endif
+
+#define FC_BLOCK 4 /* output rows per pass */
+
+int32_t mcc_fully_connected_fast_s8_get_buffer_size(int32_t k_padded)
+{
+    return k_padded * (int32_t)sizeof(int16_t);
+}
+
+/* Requantize 2 * dot + doubled bias with the row's {bias, multiplier, round, shift}. */
+MCC_INLINE int8_t requantize_row(int32_t dot, const int32_t *ch, int32_t lo, int32_t hi)
+{
+    const int32_t acc = ch[0] + (int32_t)((uint32_t)dot << 1);
+    int32_t v = mcc_nn_smmlar(acc, ch[1], ch[2]);
+    v = (v + (acc >> 31)) >> ch[3];
+    v = v < lo ? lo : v;
+    return (int8_t)(v > hi ? hi : v);
+}
+
+/* Word i of 4 int8 values as (v0, v2) and (v1, v3) int16 pairs. */
+MCC_INLINE uint32_t lo_pair(uint32_t v)
+{
+#if MCC_HAVE_DSP
+    return __sxtb16(v);
+#else
+    return (uint32_t)(uint16_t)(int16_t)(int8_t)(v & 0xFF) |
+           ((uint32_t)(uint16_t)(int16_t)(int8_t)((v >> 16) & 0xFF) << 16);
+#endif
+}
+
+MCC_INLINE uint32_t hi_pair(uint32_t v)
+{
+#if MCC_HAVE_DSP
+    return mcc_nn_sxtb16_ror8(v);
+#else
+    return lo_pair(v >> 8);
+#endif
+}
+
+/* sum of the two int16 products of a and b, plus acc (SMLAD). */
+MCC_INLINE int32_t dual_mac(uint32_t a, uint32_t b, int32_t acc)
+{
+#if MCC_HAVE_DSP
+    return __smlad(a, b, acc);
+#else
+    return acc + (int16_t)(a & 0xFFFF) * (int16_t)(b & 0xFFFF) + (int16_t)(a >> 16) * (int16_t)(b >> 16);
+#endif
+}
+
+/* Widens one input row of k values into (x0, x2), (x1, x3) per group of 4, zero padded. */
+static void widen_row(const int8_t *x, int32_t k, int32_t k_padded, uint32_t *col)
+{
+    int32_t i;
+    for (i = 0; i + 4 <= k; i += 4) {
+        uint32_t v;
+        memcpy(&v, x + i, 4);
+        col[0] = lo_pair(v);
+        col[1] = hi_pair(v);
+        col += 2;
+    }
+    if (i < k_padded) {
+        uint32_t v = 0;
+        int32_t j;
+        for (j = 0; i + j < k; ++j) {
+            v |= (uint32_t)(uint8_t)x[i + j] << (8 * j);
+        }
+        col[0] = lo_pair(v);
+        col[1] = hi_pair(v);
+    }
+}
+
+/* Dot products of a block of 4 rows with the widened row over `groups` groups of 4. */
+MCC_INLINE void dot4(const uint32_t *w, const uint32_t *col, int32_t groups, int32_t acc[FC_BLOCK])
+{
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    const uint32_t *end = col + 2 * groups;
+    while (col != end) {
+        const uint32_t x02 = col[0];
+        const uint32_t x13 = col[1];
+        const uint32_t w0 = w[0];
+        const uint32_t w1 = w[1];
+        const uint32_t w2 = w[2];
+        const uint32_t w3 = w[3];
+        a0 = dual_mac(x02, lo_pair(w0), a0);
+        a0 = dual_mac(x13, hi_pair(w0), a0);
+        a1 = dual_mac(x02, lo_pair(w1), a1);
+        a1 = dual_mac(x13, hi_pair(w1), a1);
+        a2 = dual_mac(x02, lo_pair(w2), a2);
+        a2 = dual_mac(x13, hi_pair(w2), a2);
+        a3 = dual_mac(x02, lo_pair(w3), a3);
+        a3 = dual_mac(x13, hi_pair(w3), a3);
+        col += 2;
+        w += 4;
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+}
+
+/* Dot products of a block of n (1-3) rows: per group n consecutive words. */
+static void dot_tail(const uint32_t *w, const uint32_t *col, int32_t groups, int32_t n,
+                     int32_t acc[FC_BLOCK])
+{
+    int32_t g, r;
+    for (r = 0; r < n; ++r) {
+        acc[r] = 0;
+    }
+    for (g = 0; g < groups; ++g) {
+        for (r = 0; r < n; ++r) {
+            acc[r] = dual_mac(col[0], lo_pair(w[r]), acc[r]);
+            acc[r] = dual_mac(col[1], hi_pair(w[r]), acc[r]);
+        }
+        col += 2;
+        w += n;
+    }
+}
+
+mcc_status mcc_fully_connected_fast_s8(const mcc_fc_fast_params *params, int32_t rows,
+                                       const int8_t *input, int8_t *output, void *scratch)
+{
+    const int32_t k = params->in_features;
+    const int32_t units = params->out_features;
+    const int32_t groups = params->k_padded >> 2;
+    const int32_t lo = params->activation.min;
+    const int32_t hi = params->activation.max;
+    uint32_t *col = (uint32_t *)scratch;
+    int32_t row;
+
+    if ((params->k_padded & 3) != 0 || params->k_padded < k || k <= 0 || units <= 0 || rows < 0) {
+        return MCC_ERROR_ARGUMENT;
+    }
+    for (row = 0; row < rows; ++row) {
+        const uint32_t *w = (const uint32_t *)(const void *)params->weights;
+        const int32_t *ch = params->channels;
+        int32_t u;
+        widen_row(input + row * k, k, params->k_padded, col);
+        for (u = 0; u + FC_BLOCK <= units; u += FC_BLOCK) {
+            int32_t acc[FC_BLOCK];
+            dot4(w, col, groups, acc);
+            output[u] = requantize_row(acc[0], ch, lo, hi);
+            output[u + 1] = requantize_row(acc[1], ch + 4, lo, hi);
+            output[u + 2] = requantize_row(acc[2], ch + 8, lo, hi);
+            output[u + 3] = requantize_row(acc[3], ch + 12, lo, hi);
+            w += FC_BLOCK * groups;
+            ch += 4 * FC_BLOCK;
+        }
+        if (u < units) {
+            const int32_t n = units - u;
+            int32_t acc[FC_BLOCK];
+            int32_t r;
+            dot_tail(w, col, groups, n, acc);
+            for (r = 0; r < n; ++r) {
+                output[u + r] = requantize_row(acc[r], ch + 4 * r, lo, hi);
+            }
+        }
+        output += units;
+    }
+    return MCC_OK;
+}

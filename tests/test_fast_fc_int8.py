@@ -1,0 +1,118 @@
+"""Fully connected on int8 weights kept one byte each (runtime_c/fully_connected/
+mcc_fully_connected_fast_s8.c): the export-time layout, the per-mode choice (--optimize size and
+none use it, speed keeps the widened two-byte layout), the portable path on odd shapes on the
+host and the DSP path on the M4, byte-identical to the numpy reference."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from codegen_cases import act, bias, check_c_matches_reference, out_scale, weights
+from mcucompress.codegen import specialize
+from mcucompress.codegen.lower import lower
+from mcucompress.encode.choose import choose_encodings
+from mcucompress.ir.graph import Graph, Op, QuantParams, Tensor
+
+FC_INT8 = "mcc_fully_connected_fast_s8"
+WIDENED = "mcc_conv2d_fast_s8"
+HAVE_ARM = bool(shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm"))
+
+
+def dense_chain(seed, in_shape, layers, in_zp=0):
+    """Fully connected layers [(units, activation, per_channel, out_zp)] on an int8 input."""
+    rng = np.random.default_rng(seed)
+    tensors = {"x": act("x", in_shape, rng.uniform(0.01, 0.05), in_zp)}
+    ops, last = [], "x"
+    for i, (units, activation, per_channel, zp) in enumerate(layers):
+        x = tensors[last]
+        depth = x.shape[-1]
+        w = weights(rng, f"w{i}", (units, depth), 0, units if per_channel else 1)
+        b = bias(rng, f"b{i}", units)
+        out = f"t{i}"
+        tensors.update({w.name: w, b.name: b, out: act(out, x.shape[:-1] + (units,), out_scale(x, w, depth), zp)})
+        ops.append(Op("fully_connected", f"fc{i}", (last, w.name, b.name), (out,), {"activation": activation}))
+        last = out
+    return Graph(tensors, tuple(ops), ("x",), (last,), name=f"dense{seed}")
+
+
+def kernels(graph, optimize):
+    return [c.function for c in lower(choose_encodings(graph, optimize), "m").calls]
+
+
+def test_layout_keeps_one_byte_per_weight_in_sxtb16_order():
+    w = (np.arange(6 * 7).reshape(6, 7) - 20).astype(np.int8)
+    words, k_padded = specialize.fc_int8_layout(w)
+    assert k_padded == 8 and words.dtype == np.int32 and words.nbytes == 6 * 8  # 1 byte each
+    b = words.view(np.int8)
+    # Block of rows 0-3: per group of 4 inputs one word per row, inputs in order.
+    assert list(b[:16]) == [*w[0, :4], *w[1, :4], *w[2, :4], *w[3, :4]]
+    assert list(b[16:32]) == [*w[0, 4:], 0, *w[1, 4:], 0, *w[2, 4:], 0, *w[3, 4:], 0]
+    # The last block holds the 2 rows left.
+    assert list(b[32:40]) == [*w[4, :4], *w[5, :4]]
+    assert list(b[40:48]) == [*w[4, 4:], 0, *w[5, 4:], 0]
+
+
+def test_choice_per_optimize_mode():
+    g = dense_chain(1, (1, 30), [(20, "relu", True, -10), (9, "none", False, 3)])
+    assert kernels(g, "size") == kernels(g, "none") == [FC_INT8, FC_INT8]
+    assert kernels(g, "speed") == [WIDENED, WIDENED]
+    # Half the weight bytes of the widened layout.
+    small = {a.name: a.length for a in lower(choose_encodings(g, "size"), "m").arrays if "fast_weights" in a.name}
+    wide = {a.name: a.length for a in lower(choose_encodings(g, "speed"), "m").arrays if "fast_weights" in a.name}
+    # Weight words: one byte per weight (K padded to 4) vs two (K padded to 8).
+    assert list(small.values()) == [20 * 32 // 4, 9 * 20 // 4]
+    assert list(wide.values()) == [2 * 20 * 32 // 4, 2 * 9 * 24 // 4]
+    # Convolutions keep their kernel in every mode.
+    from test_fast_graphs import layer_zoo
+    zoo = layer_zoo()
+    for mode in ("size", "speed", "none"):
+        assert kernels(zoo, mode)[:-1] == [WIDENED, WIDENED, "mcc_maxpool_s8", "mcc_depthwise_conv2d_fast_s8",
+                                           "mcc_depthwise_conv2d_fast_s8", WIDENED, "mcc_depthwise_conv2d_s8"]
+
+
+ODD = {
+    # in features not a multiple of 4, odd out features, input zero point -128, per-channel scales
+    "low_zp": ((1, 13), [(7, "relu", True, -128), (5, "relu6", True, 20), (3, "none", False, 0)], -128),
+    # input zero point 127, a single output
+    "high_zp": ((1, 10), [(1, "none", True, 5)], 127),
+    # 4-row blocks plus a 1-row tail over 1 input feature and 6 inputs (padding only)
+    "thin": ((1, 6), [(9, "relu", False, -30), (1, "none", True, 0)], 0),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ODD))
+def test_portable_path_matches_reference(tmp_path, name):
+    shape, layers, zp = ODD[name]
+    g = dense_chain(len(name), shape, layers, zp)
+    assert set(kernels(g, "size")) == {FC_INT8}
+    check_c_matches_reference(tmp_path, g, "tflm", samples=4)
+    assert FC_INT8 in (tmp_path / f"{g.name}_tflm" / "model.c").read_text()
+
+
+def _variant(tree, root, **defines):
+    copy = root / tree.name
+    shutil.copytree(tree, copy, ignore=shutil.ignore_patterns("firmware"))
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["defines"].update(defines)
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    return copy
+
+
+@pytest.mark.qemu
+@pytest.mark.skipif(not HAVE_ARM, reason="needs arm-none-eabi-gcc and qemu-system-arm")
+def test_dsp_path_on_m4_matches_portable_path_and_reference(tmp_path):
+    from mcucompress.export import export
+    from mcucompress.targets.runner import run_model
+    g = dense_chain(7, (1, 784), [(300, "relu", True, -128), (101, "relu", False, -128), (10, "none", True, 4)], -7)
+    tree = export(g, tmp_path / "lenet", prefix="lenet")
+    assert (tree / "model.c").read_text().count(FC_INT8 + "(") == 3
+    fast = run_model(tree, "mps2-an386", samples=3)
+    assert fast.checks == {"host": True, "reference": True}
+    (tmp_path / "ref").mkdir()
+    portable = run_model(_variant(tree, tmp_path / "ref", MCC_FORCE_REFERENCE=1), "mps2-an386", samples=3)
+    assert portable.checks == {"host": True, "reference": True}
+    assert np.array_equal(fast.inputs, portable.inputs) and np.array_equal(fast.outputs, portable.outputs)
+    assert len(np.unique(fast.outputs)) > 1
+    assert max(fast.instructions) < min(portable.instructions)
