@@ -102,16 +102,19 @@ def _variant(tree, root, **defines):
 
 @pytest.mark.qemu
 @pytest.mark.skipif(not HAVE_ARM, reason="needs arm-none-eabi-gcc and qemu-system-arm")
-def test_dsp_path_on_m4_matches_portable_path_and_reference(tmp_path):
+@pytest.mark.parametrize("board", ["mps2-an386", "mps3-an547"])  # DSP (M4) and MVE (M55) paths
+def test_fast_path_on_cortex_m_matches_portable_path_and_reference(tmp_path, board):
+    """784 inputs (whole 16-input chunks), 300 (a partial chunk of 4-input groups), 101 (a
+    partial group); 101 and 10 outputs end in 1- and 2-row blocks."""
     from mcucompress.export import export
     from mcucompress.targets.runner import run_model
     g = dense_chain(7, (1, 784), [(300, "relu", True, -128), (101, "relu", False, -128), (10, "none", True, 4)], -7)
     tree = export(g, tmp_path / "lenet", prefix="lenet")
     assert (tree / "model.c").read_text().count(FC_INT8 + "(") == 3
-    fast = run_model(tree, "mps2-an386", samples=3)
+    fast = run_model(tree, board, samples=3)
     assert fast.checks == {"host": True, "reference": True}
     (tmp_path / "ref").mkdir()
-    portable = run_model(_variant(tree, tmp_path / "ref", MCC_FORCE_REFERENCE=1), "mps2-an386", samples=3)
+    portable = run_model(_variant(tree, tmp_path / "ref", MCC_FORCE_REFERENCE=1), board, samples=3)
     assert portable.checks == {"host": True, "reference": True}
     assert np.array_equal(fast.inputs, portable.inputs) and np.array_equal(fast.outputs, portable.outputs)
     assert len(np.unique(fast.outputs)) > 1

@@ -19,6 +19,10 @@
  *
  * The scratch buffer (mcc_fully_connected_fast_s8_get_buffer_size bytes, word aligned) holds
  * one input row widened to int16 once: per group of 4 values (x0, x2), (x1, x3).
+ *
+ * MVE reads the int8 input directly (no widening): a gather of 4 words brings 16 consecutive
+ * weights of one row (its words are `rows of the block` words apart), VMLADAVA.S8 sums 16
+ * products; tails are predicated (zeroed lanes, no read past the input or the weights).
  */
 #include <string.h>
 
@@ -27,6 +31,9 @@
 
 #if MCC_HAVE_DSP
 #include <arm_acle.h>
+#endif
+#if MCC_HAVE_MVE
+#include <arm_mve.h>
 #endif
 
 #define FC_BLOCK 4 /* output rows per pass */
@@ -77,7 +84,7 @@ MCC_INLINE int32_t dual_mac(uint32_t a, uint32_t b, int32_t acc)
 }
 
 /* Widens one input row of k values into (x0, x2), (x1, x3) per group of 4, zero padded. */
-static void widen_row(const int8_t *x, int32_t k, int32_t k_padded, uint32_t *col)
+MCC_INLINE void widen_row(const int8_t *x, int32_t k, int32_t k_padded, uint32_t *col)
 {
     int32_t i;
     for (i = 0; i + 4 <= k; i += 4) {
@@ -175,9 +182,40 @@ MCC_INLINE void dot4(const uint32_t *w, const uint32_t *col, int32_t groups, int
     acc[3] = a3;
 }
 
+#if MCC_HAVE_MVE
+/* Dot products of a block of n (1-4) rows with the int8 input row x of k values. */
+MCC_INLINE void dot_mve(const uint32_t *w, const int8_t *x, int32_t k, int32_t groups, int32_t n,
+                        int32_t acc[FC_BLOCK])
+{
+    /* Byte offsets of row 0's words for 4 consecutive groups: 0, 4n, 8n, 12n. */
+    const uint32x4_t row0 = vmulq_n_u32(vidupq_n_u32(0, 4), (uint32_t)n);
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    int32_t g;
+    for (g = 0; g < groups; g += 4) {
+        const mve_pred16_t p32 = vctp32q((uint32_t)(groups - g));
+        const int8x16_t xv = vldrbq_z_s8(x + 4 * g, vctp8q((uint32_t)(k - 4 * g)));
+        const uint32_t *base = w + g * n;
+        a0 = vmladavaq_s8(a0, xv, vreinterpretq_s8_u32(vldrwq_gather_offset_z_u32(base, row0, p32)));
+        if (n > 1) {
+            a1 = vmladavaq_s8(a1, xv, vreinterpretq_s8_u32(vldrwq_gather_offset_z_u32(base + 1, row0, p32)));
+        }
+        if (n > 2) {
+            a2 = vmladavaq_s8(a2, xv, vreinterpretq_s8_u32(vldrwq_gather_offset_z_u32(base + 2, row0, p32)));
+        }
+        if (n > 3) {
+            a3 = vmladavaq_s8(a3, xv, vreinterpretq_s8_u32(vldrwq_gather_offset_z_u32(base + 3, row0, p32)));
+        }
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+}
+#endif
+
 /* Dot products of a block of n (1-3) rows: per group n consecutive words. */
-static void dot_tail(const uint32_t *w, const uint32_t *col, int32_t groups, int32_t n,
-                     int32_t acc[FC_BLOCK])
+MCC_INLINE void dot_tail(const uint32_t *w, const uint32_t *col, int32_t groups, int32_t n,
+                         int32_t acc[FC_BLOCK])
 {
     int32_t g, r;
     for (r = 0; r < n; ++r) {
@@ -211,10 +249,19 @@ mcc_status mcc_fully_connected_fast_s8(const mcc_fc_fast_params *params, int32_t
         const uint32_t *w = (const uint32_t *)(const void *)params->weights;
         const int32_t *ch = params->channels;
         int32_t u;
+#if MCC_HAVE_MVE
+        const int8_t *x = input + row * k;
+        (void)col;
+#else
         widen_row(input + row * k, k, params->k_padded, col);
+#endif
         for (u = 0; u + FC_BLOCK <= units; u += FC_BLOCK) {
             int32_t acc[FC_BLOCK];
+#if MCC_HAVE_MVE
+            dot_mve(w, x, k, groups, FC_BLOCK, acc);
+#else
             dot4(w, col, groups, acc);
+#endif
             output[u] = requantize_row(acc[0], ch, lo, hi);
             output[u + 1] = requantize_row(acc[1], ch + 4, lo, hi);
             output[u + 2] = requantize_row(acc[2], ch + 8, lo, hi);
@@ -226,7 +273,11 @@ mcc_status mcc_fully_connected_fast_s8(const mcc_fc_fast_params *params, int32_t
             const int32_t n = units - u;
             int32_t acc[FC_BLOCK];
             int32_t r;
+#if MCC_HAVE_MVE
+            dot_mve(w, x, k, groups, n, acc);
+#else
             dot_tail(w, col, groups, n, acc);
+#endif
             for (r = 0; r < n; ++r) {
                 output[u + r] = requantize_row(acc[r], ch + 4 * r, lo, hi);
             }
