@@ -1,7 +1,8 @@
 """Fully connected weights one byte each (mcc_fully_connected_fast_s8, --optimize size / none)
 vs the widened two-byte layout (mcc_conv2d_fast_s8, --optimize speed) vs the portable path
-(MCC_FORCE_REFERENCE=1): flash and exact instruction counts on mps2-an386 (QEMU) for a 784x300
-Dense layer and LeNet-300-100 (784-300-100-10), random int8 weights; prints a Markdown table.
+(MCC_FORCE_REFERENCE=1): flash and exact instruction counts on mps2-an386 (Cortex-M4, DSP) and
+mps3-an547 (Cortex-M55, MVE; MCC_NO_MVE=1 its DSP path) in QEMU for a 784x300 Dense layer and
+LeNet-300-100 (784-300-100-10), random int8 weights; prints a Markdown table.
 
     PYTHONPATH=. TF_CPP_MIN_LOG_LEVEL=3 .venv/bin/python scripts/bench_fc_int8.py [--work DIR]
 """
@@ -14,11 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
+from mcucompress.errors import McuError
 from mcucompress.export import export
 from mcucompress.ir.graph import Graph, Op, QuantParams, Tensor
 from mcucompress.targets.bench import bench_model, with_defines
 
-BOARD = "mps2-an386"
+M4, M55 = "mps2-an386", "mps3-an547"
 MODELS = {"dense784x300": [300], "lenet300_100": [300, 100, 10]}
 
 
@@ -52,25 +54,32 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", default=None)
     args = parser.parse_args()
-    print("| model | build | weights (B) | flash (B) | RAM (B) | instructions / inference | FC layers' instructions |")
-    print("|---|---|---:|---:|---:|---:|---:|")
+    print("| model | board | build: kernel | weights (B) | flash (B) | RAM (B) | instructions / inference | FC layers' instructions |")
+    print("|---|---|---|---:|---:|---:|---:|---:|")
     with tempfile.TemporaryDirectory(prefix="mcc-bench-fc-") as tmp:
         work = Path(args.work or tmp)
         work.mkdir(parents=True, exist_ok=True)
         for label, units in MODELS.items():
             graph = dense_graph(label, units)
             weights = sum(graph.tensor(op.inputs[1]).size for op in graph.ops)
-            builds = {}
-            for mode in ("size", "speed"):
-                builds[f"--optimize {mode}"] = export(graph, work / f"{label}_{mode}", prefix=label, optimize=mode)
-            builds["--optimize size, portable (MCC_FORCE_REFERENCE=1)"] = with_defines(
-                builds["--optimize size"], work, {"MCC_FORCE_REFERENCE": 1})
-            for name, tree in builds.items():
-                bench = bench_model(tree, [BOARD], layers=True)
+            size = export(graph, work / f"{label}_size", prefix=label, optimize="size")
+            speed = export(graph, work / f"{label}_speed", prefix=label, optimize="speed")
+            portable = with_defines(size, work, {"MCC_FORCE_REFERENCE": 1})
+            no_mve = with_defines(size, work, {"MCC_NO_MVE": 1})
+            builds = [(M4, "--optimize size", size), (M4, "--optimize speed", speed),
+                      (M4, "--optimize size, MCC_FORCE_REFERENCE=1", portable),
+                      (M55, "--optimize size", size), (M55, "--optimize size, MCC_NO_MVE=1", no_mve),
+                      (M55, "--optimize speed", speed)]
+            for board, name, tree in builds:
+                try:
+                    bench = bench_model(tree, [board], layers=True)
+                except McuError as error:  # e.g. the widened layout overflowing the M55's 512 KB ITCM
+                    print(f"| {label} ({weights:,} weights) | {board} | {name} | | | | {error} | |")
+                    continue
                 core = bench.cores[0]
-                fc = sum(r.instructions[BOARD] for r in bench.layers)
+                fc = sum(r.instructions[board] for r in bench.layers)
                 kernels = sorted({r.kernel for r in bench.layers})
-                print(f"| {label} ({weights:,} weights) | {name}: {', '.join(kernels)} | "
+                print(f"| {label} ({weights:,} weights) | {board} | {name}: {', '.join(kernels)} | "
                       f"{_weight_bytes(tree):,} | {core.flash_bytes:,} | {core.ram_bytes:,} | "
                       f"{core.instructions:,} | {fc:,} |")
 

@@ -12,8 +12,8 @@ import pytest
 from codegen_cases import act, bias, check_c_matches_reference, out_scale, weights
 from mcucompress.codegen import specialize
 from mcucompress.codegen.lower import lower
-from mcucompress.encode.choose import choose_encodings
-from mcucompress.ir.graph import Graph, Op, QuantParams, Tensor
+from mcucompress.encode.choose import choose_encodings, encoding_rows
+from mcucompress.ir.graph import Graph, Op
 
 FC_INT8 = "mcc_fully_connected_fast_s8"
 WIDENED = "mcc_conv2d_fast_s8"
@@ -58,6 +58,9 @@ def test_choice_per_optimize_mode():
     g = dense_chain(1, (1, 30), [(20, "relu", True, -10), (9, "none", False, 3)])
     assert kernels(g, "size") == kernels(g, "none") == [FC_INT8, FC_INT8]
     assert kernels(g, "speed") == [WIDENED, WIDENED]
+    # The choice is recorded per layer (manifest.json's weight_encodings).
+    for mode, layout in (("size", "int8"), ("none", "int8"), ("speed", "widened")):
+        assert [r.as_dict()["dense_layout"] for r in encoding_rows(choose_encodings(g, mode))] == [layout] * 2
     # Half the weight bytes of the widened layout.
     small = {a.name: a.length for a in lower(choose_encodings(g, "size"), "m").arrays if "fast_weights" in a.name}
     wide = {a.name: a.length for a in lower(choose_encodings(g, "speed"), "m").arrays if "fast_weights" in a.name}

@@ -164,11 +164,15 @@ class EncodingRow:
     bytes: int
     bits_per_weight: float
     estimated_instructions: int
+    dense_layout: str | None = None   # dense fully connected: "int8" or "widened" (LAYOUT_ATTR)
 
     def as_dict(self) -> dict:
-        return {"encoding": self.encoding, "weights": self.weights, "dense_bytes": self.dense_bytes,
-                "bytes": self.bytes, "bits_per_weight": round(self.bits_per_weight, 3),
-                "estimated_instructions": self.estimated_instructions}
+        row = {"encoding": self.encoding, "weights": self.weights, "dense_bytes": self.dense_bytes,
+               "bytes": self.bytes, "bits_per_weight": round(self.bits_per_weight, 3),
+               "estimated_instructions": self.estimated_instructions}
+        if self.dense_layout is not None:
+            row["dense_layout"] = self.dense_layout
+        return row
 
 
 def encoding_rows(graph: Graph) -> list[EncodingRow]:
@@ -183,7 +187,7 @@ def encoding_rows(graph: Graph) -> list[EncodingRow]:
         e = encode(op.attrs[ATTR], *found, op.kind)
         applications = graph.output_tensor(op).size // found[0].shape[0]  # output pixels (conv2d)
         rows.append(EncodingRow(op.name, e.kind, e.weights, e.weights, e.nbytes, e.bits_per_weight,
-                                e.instructions * max(1, applications)))
+                                e.instructions * max(1, applications), op.attrs.get(LAYOUT_ATTR)))
     return rows
 
 
