@@ -12,6 +12,7 @@ import pytest
 from codegen_cases import act, bias, check_c_matches_reference, out_scale, weights
 from mcucompress.codegen import specialize
 from mcucompress.codegen.lower import lower
+from mcucompress.encode import choose
 from mcucompress.encode.choose import choose_encodings, encoding_rows
 from mcucompress.ir.graph import Graph, Op
 
@@ -67,12 +68,21 @@ def test_choice_per_optimize_mode():
     # Weight words: one byte per weight (K padded to 4) vs two (K padded to 8).
     assert list(small.values()) == [20 * 32 // 4, 9 * 20 // 4]
     assert list(wide.values()) == [2 * 20 * 32 // 4, 2 * 9 * 24 // 4]
-    # Convolutions keep their kernel in every mode.
+    # Convolutions keep their kernel in every mode. Next to them (the widened kernel is linked
+    # anyway) a fully connected layer saving less than the int8 kernel's code stays widened in
+    # size mode, like the MLPerf models' last layer.
     from test_fast_graphs import layer_zoo
     zoo = layer_zoo()
-    for mode in ("size", "speed", "none"):
-        assert kernels(zoo, mode)[:-1] == [WIDENED, WIDENED, "mcc_maxpool_s8", "mcc_depthwise_conv2d_fast_s8",
-                                           "mcc_depthwise_conv2d_fast_s8", WIDENED, "mcc_depthwise_conv2d_s8"]
+    convs = [WIDENED, WIDENED, "mcc_maxpool_s8", "mcc_depthwise_conv2d_fast_s8",
+             "mcc_depthwise_conv2d_fast_s8", WIDENED, "mcc_depthwise_conv2d_s8"]
+    fc = zoo.tensor(zoo.ops[-1].inputs[1])
+    assert fc.size < choose.FC_INT8_CODE_BYTES
+    assert kernels(zoo, "size") == kernels(zoo, "speed") == convs + [WIDENED]
+    assert kernels(zoo, "none") == convs + [FC_INT8]
+    # A large one saves more: int8.
+    from test_fast_graphs import _Chain
+    big = _Chain(np.random.default_rng(2), (1, 8, 8, 4)).conv(8, (3, 3)).dense(40).graph("big")
+    assert kernels(big, "size") == [WIDENED, FC_INT8]
 
 
 ODD = {

@@ -8,8 +8,9 @@ so the reference interpreter ignores the annotation and outputs stay byte-identi
 - ``size``: the fewest bytes stored in flash (values, indices, row lengths, codebooks, Huffman
   tables and the kernel's descriptor), ties going to the faster encoding. Dense counts one byte
   per int8 weight: dense fully connected layers get ``attrs["dense_layout"] = "int8"``, the
-  kernel that keeps them one byte each (mcc_fully_connected_fast_s8); dense conv2d layers keep
-  the widened two-byte layout of mcc_conv2d_fast_s8 (codegen/specialize.py);
+  kernel that keeps them one byte each (mcc_fully_connected_fast_s8), unless the model links the
+  widened conv kernel anyway and would save less than the int8 kernel's code; dense conv2d
+  layers keep the widened two-byte layout of mcc_conv2d_fast_s8 (codegen/specialize.py);
 - ``speed``: the fewest instructions by the cost model below; dense fully connected layers get
   ``dense_layout = "widened"`` (two bytes per weight, about a third fewer instructions);
 - ``none``: every layer dense, fully connected ones in the int8 layout.
@@ -44,6 +45,10 @@ CONV_ENCODINGS = ("dense", "csr8", "csr4", "codebook")
 OPTIMIZE = ("size", "speed", "none")
 ATTR = "weight_encoding"
 LAYOUT_ATTR = "dense_layout"   # dense fully connected: "int8" (1 byte a weight) or "widened" (2)
+# Cortex-M4 code of mcc_fully_connected_fast_s8 at -O2 (arm-none-eabi-size): a model that links
+# mcc_conv2d_fast_s8 for its convolutions anyway saves flash with the int8 layout only when its
+# fully connected weights shrink by more than this.
+FC_INT8_CODE_BYTES = 1204
 PER_UNIT = 30
 
 
@@ -134,10 +139,24 @@ def choose_encodings(graph: Graph, optimize: str = "size") -> Graph:
         if found is not None and ATTR not in op.attrs:
             kinds = CONV_ENCODINGS if op.kind == "conv2d" else ENCODINGS
             op = op.with_attrs(**{ATTR: pick(candidates(*found, kinds, op.kind), optimize).kind})
-        if op.kind == "fully_connected" and op.attrs.get(ATTR) == "dense" and LAYOUT_ATTR not in op.attrs:
-            op = op.with_attrs(**{LAYOUT_ATTR: "widened" if optimize == "speed" else "int8"})
         ops.append(op)
-    return graph.replace(ops=tuple(ops))
+    return graph.replace(ops=_dense_layouts(graph, ops, optimize))
+
+
+def _dense_layouts(graph: Graph, ops: list[Op], optimize: str) -> tuple[Op, ...]:
+    """Dense fully connected layers' layout: widened for speed, int8 for none, and for size int8
+    unless the model keeps the widened kernel for convolutions and saves less than the int8
+    kernel's code (e.g. the MLPerf models' single 64x10 / 64x12 layer)."""
+    fc = [i for i, op in enumerate(ops) if op.kind == "fully_connected" and op.attrs.get(ATTR) == "dense"
+          and LAYOUT_ATTR not in op.attrs and weight_matrix(graph, op) is not None]
+    layout = "widened" if optimize == "speed" else "int8"
+    if optimize == "size" and any(op.kind == "conv2d" and op.attrs.get(ATTR, "dense") == "dense" for op in ops):
+        saved = 0
+        for i in fc:
+            units, depth = weight_matrix(graph, ops[i])[0].shape
+            saved += units * (2 * -(-depth // 8) * 8 - -(-depth // 4) * 4)
+        layout = "int8" if saved > FC_INT8_CODE_BYTES else "widened"
+    return tuple(op.with_attrs(**{LAYOUT_ATTR: layout}) if i in fc else op for i, op in enumerate(ops))
 
 
 def encoded_weights(graph: Graph, op: Op) -> Encoded | None:
