@@ -53,9 +53,10 @@ ADD_TABLE_MIN_SIZE = 2048       # below this, building the tables costs more tha
 class FastLayer:
     """Specialised constants of one layer."""
 
-    weights: np.ndarray    # int32 words, each two int16 values (first in the low half)
+    weights: np.ndarray    # int32 words, each two int16 values (first in the low half), or
+                           # four int8 values for mcc_fully_connected_fast_s8
     channels: np.ndarray   # int32 (out_c, 4): bias, multiplier, round, shift
-    k_padded: int          # conv: products per output padded to a multiple of GROUP
+    k_padded: int          # conv: products per output padded to a multiple of GROUP (fc int8: 4)
     scratch_bytes: int
     kernel: str = "mcc_conv2d_fast_s8"
 
