@@ -183,27 +183,46 @@ MCC_INLINE void dot4(const uint32_t *w, const uint32_t *col, int32_t groups, int
 }
 
 #if MCC_HAVE_MVE
-/* Dot products of a block of n (1-4) rows with the int8 input row x of k values. */
+/* Dot products of a block of n (1-4) rows with the int8 input row x of k values: whole chunks of
+ * 16 inputs unpredicated, then one predicated chunk for the rest (GCC 12 moves the predicate
+ * through a core register around every predicated load, so the main loop avoids them). */
 MCC_INLINE void dot_mve(const uint32_t *w, const int8_t *x, int32_t k, int32_t groups, int32_t n,
                         int32_t acc[FC_BLOCK])
 {
-    /* Byte offsets of row 0's words for 4 consecutive groups: 0, 4n, 8n, 12n. */
-    const uint32x4_t row0 = vmulq_n_u32(vidupq_n_u32(0, 4), (uint32_t)n);
+    /* Byte offsets of row j's words for 4 consecutive groups: 4j + {0, 4n, 8n, 12n}. */
+    const uint32x4_t off0 = vmulq_n_u32(vidupq_n_u32(0, 4), (uint32_t)n);
+    const uint32x4_t off1 = vaddq_n_u32(off0, 4);
+    const uint32x4_t off2 = vaddq_n_u32(off0, 8);
+    const uint32x4_t off3 = vaddq_n_u32(off0, 12);
     int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
     int32_t g;
-    for (g = 0; g < groups; g += 4) {
+    for (g = 0; 4 * g + 16 <= k; g += 4) {
+        const int8x16_t xv = vldrbq_s8(x + 4 * g);
+        const uint32_t *base = w + g * n;
+        a0 = vmladavaq_s8(a0, xv, vreinterpretq_s8_u32(vldrwq_gather_offset_u32(base, off0)));
+        if (n > 1) {
+            a1 = vmladavaq_s8(a1, xv, vreinterpretq_s8_u32(vldrwq_gather_offset_u32(base, off1)));
+        }
+        if (n > 2) {
+            a2 = vmladavaq_s8(a2, xv, vreinterpretq_s8_u32(vldrwq_gather_offset_u32(base, off2)));
+        }
+        if (n > 3) {
+            a3 = vmladavaq_s8(a3, xv, vreinterpretq_s8_u32(vldrwq_gather_offset_u32(base, off3)));
+        }
+    }
+    if (g < groups) {
         const mve_pred16_t p32 = vctp32q((uint32_t)(groups - g));
         const int8x16_t xv = vldrbq_z_s8(x + 4 * g, vctp8q((uint32_t)(k - 4 * g)));
         const uint32_t *base = w + g * n;
-        a0 = vmladavaq_s8(a0, xv, vreinterpretq_s8_u32(vldrwq_gather_offset_z_u32(base, row0, p32)));
+        a0 = vmladavaq_s8(a0, xv, vreinterpretq_s8_u32(vldrwq_gather_offset_z_u32(base, off0, p32)));
         if (n > 1) {
-            a1 = vmladavaq_s8(a1, xv, vreinterpretq_s8_u32(vldrwq_gather_offset_z_u32(base + 1, row0, p32)));
+            a1 = vmladavaq_s8(a1, xv, vreinterpretq_s8_u32(vldrwq_gather_offset_z_u32(base, off1, p32)));
         }
         if (n > 2) {
-            a2 = vmladavaq_s8(a2, xv, vreinterpretq_s8_u32(vldrwq_gather_offset_z_u32(base + 2, row0, p32)));
+            a2 = vmladavaq_s8(a2, xv, vreinterpretq_s8_u32(vldrwq_gather_offset_z_u32(base, off2, p32)));
         }
         if (n > 3) {
-            a3 = vmladavaq_s8(a3, xv, vreinterpretq_s8_u32(vldrwq_gather_offset_z_u32(base + 3, row0, p32)));
+            a3 = vmladavaq_s8(a3, xv, vreinterpretq_s8_u32(vldrwq_gather_offset_z_u32(base, off3, p32)));
         }
     }
     acc[0] = a0;
