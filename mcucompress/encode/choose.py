@@ -12,7 +12,9 @@ so the reference interpreter ignores the annotation and outputs stay byte-identi
   widened conv kernel anyway and would save less than the int8 kernel's code; dense conv2d
   layers keep the widened two-byte layout of mcc_conv2d_fast_s8 (codegen/specialize.py);
 - ``speed``: the fewest instructions by the cost model below; dense fully connected layers get
-  ``dense_layout = "widened"`` (two bytes per weight, about a third fewer instructions);
+  ``dense_layout = "widened"`` (two bytes per weight; two input rows per pass, but over a single
+  row 4% more instructions on the M4 and 2.6x more on the M55 than the int8 layout,
+  docs/benchmarks/kernels.md);
 - ``none``: every layer dense, fully connected ones in the int8 layout.
 
 Cost model: Cortex-M4 instructions per application of the weight matrix (one inference of a
