@@ -239,6 +239,7 @@ MCC_INLINE void dot_block(const uint32_t *w, const uint32_t *col, int32_t groups
     const uint32_t *end = col + 8 * groups;
     (void)g;
     (void)w_stride;
+#if MCC_HAVE_DSP_ASM
     if (n_ch == 2 && n_px == 2 && groups > 0) {
         /* The hot loop, registers chosen by hand: per half group one LDM brings both pixels'
          * two words, one LDM both channels' two words, 8 SMLAD use them; 23 instructions per
@@ -283,7 +284,9 @@ MCC_INLINE void dot_block(const uint32_t *w, const uint32_t *col, int32_t groups
         a01 = r1;
         a10 = r2;
         a11 = r3;
-    } else {
+    } else
+#endif
+    {
         while (col != end) {
             int32_t h;
             for (h = 0; h < 8; h += 4) {

@@ -110,7 +110,7 @@ MCC_INLINE void dot4(const uint32_t *w, const uint32_t *col, int32_t groups, int
 {
     int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
     const uint32_t *end = col + 2 * groups;
-#if MCC_HAVE_DSP && defined(__GNUC__)
+#if MCC_HAVE_DSP_ASM
     if (groups >= 2) {
         /* The hot loop, registers chosen by hand: per group one LDRD brings the widened input
          * pairs, one LDM the 4 rows' weight words; each word is split by SXTB16 / SXTB16 ROR 8

@@ -29,6 +29,14 @@
 #define MCC_HAVE_DSP 0
 #endif
 
+/* The hand-scheduled assembly loops name r7, which GCC keeps as the frame pointer in
+ * unoptimised builds (-O0); those builds run the C code of the same DSP paths instead. */
+#if MCC_HAVE_DSP && defined(__GNUC__) && defined(__OPTIMIZE__)
+#define MCC_HAVE_DSP_ASM 1
+#else
+#define MCC_HAVE_DSP_ASM 0
+#endif
+
 /* 1: LiteRT's single (float32) rounding in conv/fc requantization; 0: TFLM's double rounding. */
 #ifndef MCC_SINGLE_ROUNDING
 #define MCC_SINGLE_ROUNDING 0
