@@ -340,8 +340,8 @@ Random positions, 32 distinct non-zero values; instructions per inference of the
 |---|---|---|---|
 {fc_rows}
 
-The dense rows use code generation's export-time specialised kernels (SMLAD over int16 weight pairs in SXTB16
-order; their weights take 2 bytes each in flash, hence {r['baseline_dense']['qemu']['constants']['weights']:,} weight
+The dense rows use code generation's export-time specialised fully connected kernel (weights kept one byte
+each, re-ordered for SXTB16 and SMLAD: {r['baseline_dense']['qemu']['constants']['weights']:,} weight
 bytes for LeNet's 266,200 int8 weights). Against that kernel, CSR with 8-bit relative indices needs
 **{fc['csr8']['instructions']:,} instructions vs {fc['dense']['instructions']:,} ({100 * (1 - fc['csr8']['instructions'] / fc['dense']['instructions']):.0f}% fewer)** at 90% sparsity;
 CSR with 4-bit indices ({fc['csr4']['instructions']:,}) does not beat it (fillers every 16 zeros, nibble unpacking).
