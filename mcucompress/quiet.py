@@ -30,6 +30,8 @@ def preload_tensorflow() -> None:
         return
     try:
         with native_stderr_silenced():
-            import tensorflow  # noqa: F401
+            import tensorflow
     except ImportError:
-        pass  # the command that needs it reports the missing dependency itself
+        return  # the command that needs it reports the missing dependency itself
+    # Its Python logger's advice to developers (tf.function retracing, ...) is not for our users.
+    tensorflow.get_logger().setLevel("ERROR")
