@@ -10,6 +10,8 @@ VENV=.venv
 
 install_debian_packages() {
   local missing=()
+  # Debian's own python3 needs python3-venv for `python3 -m venv` (ensurepip); others ship it.
+  python3 -c "import ensurepip" 2>/dev/null || missing+=(python3-venv)
   for pkg in "${APT_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
   done
