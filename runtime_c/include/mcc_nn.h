@@ -18,6 +18,16 @@ MCC_INLINE int32_t mcc_nn_clamp(int32_t x, int32_t lo, int32_t hi)
 }
 
 /* gemmlowp SaturatingRoundingDoublingHighMul. */
+/* The input rows (or columns) [*start, *end) a pooling window at output index o covers, with the
+ * padding cut off; the window is empty when *end <= *start. */
+MCC_INLINE void mcc_nn_window(int32_t o, int32_t stride, int32_t padding, int32_t window, int32_t size,
+                              int32_t *start, int32_t *end)
+{
+    const int32_t first = o * stride - padding;
+    *start = first < 0 ? 0 : first;
+    *end = first + window > size ? size : first + window;
+}
+
 MCC_INLINE int32_t mcc_nn_doubling_high_mul(int32_t a, int32_t b)
 {
     int64_t ab;

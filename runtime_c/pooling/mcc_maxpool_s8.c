@@ -55,13 +55,11 @@ mcc_status mcc_maxpool_s8(const mcc_pool_params *params,
     for (b = 0; b < input_dims->n; ++b) {
         const int8_t *in_batch = input + (int64_t)b * in_h * in_w * ch;
         for (oy = 0; oy < output_dims->h; ++oy) {
-            const int32_t y0 = oy * params->stride.h - params->padding.h;
-            const int32_t y_start = y0 < 0 ? 0 : y0;
-            const int32_t y_end = y0 + params->window.h > in_h ? in_h : y0 + params->window.h;
+            int32_t y_start, y_end;
+            mcc_nn_window(oy, params->stride.h, params->padding.h, params->window.h, in_h, &y_start, &y_end);
             for (ox = 0; ox < output_dims->w; ++ox) {
-                const int32_t x0 = ox * params->stride.w - params->padding.w;
-                const int32_t x_start = x0 < 0 ? 0 : x0;
-                const int32_t x_end = x0 + params->window.w > in_w ? in_w : x0 + params->window.w;
+                int32_t x_start, x_end;
+                mcc_nn_window(ox, params->stride.w, params->padding.w, params->window.w, in_w, &x_start, &x_end);
                 if (y_end <= y_start || x_end <= x_start) {
                     return MCC_ERROR_ARGUMENT;
                 }
