@@ -111,6 +111,11 @@ class _Builder:
     kernels: set = field(default_factory=set)
 
     # -- helpers ---------------------------------------------------------------------------
+    def weighted(self, op: Op) -> tuple[Tensor, Tensor, Tensor | None, Tensor]:
+        """(input, weights, bias or None, output) of a conv / depthwise / fully connected op."""
+        x, w, bias = self.graph.input_tensors(op) + [None] * (3 - len(op.inputs))
+        return x, w, bias, self.graph.output_tensor(op)
+
     def arena(self, tensor_name: str) -> str:
         return f"(mcc_arena.bytes + {self.offsets[tensor_name]})"
 
@@ -188,8 +193,7 @@ def _op_id(index: int, op: Op) -> str:
 
 def _lower_conv(b: _Builder, i: int, op: Op) -> None:
     g = b.graph
-    x, w, bias = g.input_tensors(op) + [None] * (3 - len(op.inputs))
-    out = g.output_tensor(op)
+    x, w, bias, out = b.weighted(op)
     p = kernel_params(g, op, b.rounding)
     b.check_rounding(op, p)
     oid = _op_id(i, op)
@@ -221,8 +225,7 @@ def _lower_conv(b: _Builder, i: int, op: Op) -> None:
 
 def _lower_fully_connected(b: _Builder, i: int, op: Op) -> None:
     g = b.graph
-    x, w, bias = g.input_tensors(op) + [None] * (3 - len(op.inputs))
-    out = g.output_tensor(op)
+    x, w, bias, out = b.weighted(op)
     p = kernel_params(g, op, b.rounding)
     b.check_rounding(op, p)
     oid = _op_id(i, op)

@@ -73,8 +73,7 @@ def _descriptor(b, oid: str, encoded) -> tuple[str, str]:
 
 def lower_fully_connected_encoded(b, i: int, op) -> None:
     g = b.graph
-    x, w, bias = g.input_tensors(op) + [None] * (3 - len(op.inputs))
-    out = g.output_tensor(op)
+    x, w, bias, out = b.weighted(op)
     p = kernel_params(g, op, b.rounding)
     b.check_rounding(op, p)
     oid = f"op{i}_{op.kind}"
@@ -112,8 +111,7 @@ def _fold_input_offset(p, w, bias) -> tuple[int, np.ndarray | None]:
 
 def lower_conv2d_encoded(b, i: int, op) -> None:
     g = b.graph
-    x, w, bias = g.input_tensors(op) + [None] * (3 - len(op.inputs))
-    out = g.output_tensor(op)
+    x, w, bias, out = b.weighted(op)
     p = kernel_params(g, op, b.rounding)
     b.check_rounding(op, p)
     oid = f"op{i}_{op.kind}"

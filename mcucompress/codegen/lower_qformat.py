@@ -46,9 +46,7 @@ def _activation(p) -> str:
 
 def lower_conv(b, i: int, op) -> None:
     g = b.graph
-    x, w = g.tensor(op.inputs[0]), g.tensor(op.inputs[1])
-    bias = g.tensor(op.inputs[2]) if len(op.inputs) > 2 and op.inputs[2] is not None else None
-    out = g.output_tensor(op)
+    x, w, bias, out = b.weighted(op)
     p = kernel_params(g, op, b.rounding)
     oid = _op_id(i, op)
     params = b.decl("mcc_conv_q7_params", f"{oid}_params",
@@ -63,9 +61,7 @@ def lower_conv(b, i: int, op) -> None:
 
 def lower_fully_connected(b, i: int, op) -> None:
     g = b.graph
-    x, w = g.tensor(op.inputs[0]), g.tensor(op.inputs[1])
-    bias = g.tensor(op.inputs[2]) if len(op.inputs) > 2 and op.inputs[2] is not None else None
-    out = g.output_tensor(op)
+    x, w, bias, out = b.weighted(op)
     p = kernel_params(g, op, b.rounding)
     oid = _op_id(i, op)
     units, depth = int(w.shape[0]), int(np.prod(w.shape[1:]))
