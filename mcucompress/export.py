@@ -21,6 +21,7 @@ from mcucompress.codegen.c_literals import is_c_identifier
 from mcucompress.codegen.lower import Program, lower
 from mcucompress.codegen.render import INCLUDE_DIRS, defines, render, sources
 from mcucompress.errors import McuError
+from mcucompress.importers.keras_file import KERAS_SUFFIXES
 from mcucompress.folders import make_staging_folder, missing_folders, remove_if_empty
 from mcucompress.ir.graph import Graph
 from mcucompress.ir.serialize import graph_to_bytes
@@ -30,15 +31,15 @@ from mcucompress.resources import runtime_dir
 MANIFEST = "manifest.json"
 GRAPH_FILE = "graph.npz"
 SOURCE_TFLITE = "source.tflite"
-KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
 
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def load_model(model, calib=None) -> tuple[Graph, str, Path | None]:
-    """(int8 graph, sha256 of the model's bytes, path of a source .tflite or None)."""
+def load_model(model, calib=None, allow_code: bool = False) -> tuple[Graph, str, Path | None]:
+    """(int8 graph, sha256 of the model's bytes, path of a source .tflite or None).
+    ``allow_code``: let Keras files with Lambda layers load (importers/keras_file.py)."""
     if isinstance(model, Graph):
         if not model.is_quantized:
             if calib is None:
@@ -55,7 +56,7 @@ def load_model(model, calib=None) -> tuple[Graph, str, Path | None]:
             from mcucompress.importers.tflite import load_tflite
             return load_tflite(path), digest, path
         if suffix in KERAS_SUFFIXES:
-            return _quantize(_load_keras(path), calib), digest, None
+            return _quantize(_load_keras(path, allow_code), calib), digest, None
         raise McuError(f"{path.name}: unsupported model type '{path.suffix}' (expected .tflite, .keras or .h5)")
     if hasattr(model, "layers"):  # an in-memory Keras model
         float_graph = _load_keras(model)
@@ -64,9 +65,9 @@ def load_model(model, calib=None) -> tuple[Graph, str, Path | None]:
     raise McuError(f"cannot export an object of type {type(model).__name__}")
 
 
-def _load_keras(path_or_model) -> Graph:
+def _load_keras(path_or_model, allow_code: bool = False) -> Graph:
     from mcucompress.importers.keras import load_keras
-    return load_keras(path_or_model)
+    return load_keras(path_or_model, allow_code=allow_code)
 
 
 def _quantize(float_graph: Graph, calib) -> Graph:
@@ -144,11 +145,14 @@ def write_tree(folder: Path, graph: Graph, program: Program, prefix: str, roundi
 
 
 def export(model, out_dir, calib=None, prefix: str = "model", rounding: str = "tflm",
-           board: str | None = None, optimize: str = "size", quantize: str = "int8") -> Path:
+           board: str | None = None, optimize: str = "size", quantize: str = "int8",
+           unsafe_deserialization: bool = False) -> Path:
     """Write the C source tree of ``model`` (path, Graph or Keras model) to ``out_dir``.
     ``optimize``: per-layer weight encoding, see mcucompress/encode/choose.py.
     ``quantize``: "int8" (TFLite's scheme), "qformat" (power-of-two, quantize/qformat.py) or
-    "binary" (Keras binary networks, binary/deploy.py)."""
+    "binary" (Keras binary networks, binary/deploy.py).
+    ``unsafe_deserialization``: load Keras files that carry Python code (Lambda layers, foreign
+    modules); only for files the user trusts."""
     if not is_c_identifier(prefix):
         raise McuError(f"prefix '{prefix}' is not a C identifier")
     if rounding not in ROUNDING_MODES:
@@ -156,7 +160,7 @@ def export(model, out_dir, calib=None, prefix: str = "model", rounding: str = "t
     out = Path(out_dir).resolve()
     _check_destination(out)
     from mcucompress.quantize.qformat_model import load_quantized  # int8 or Q-format (issue 7)
-    graph, digest, source = load_quantized(model, calib, quantize, board)
+    graph, digest, source = load_quantized(model, calib, quantize, board, allow_code=unsafe_deserialization)
     from mcucompress.encode.choose import choose_encodings
     graph = choose_encodings(graph, optimize)
     program = lower(graph, prefix, rounding)

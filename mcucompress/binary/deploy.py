@@ -12,6 +12,7 @@ from pathlib import Path
 
 from mcucompress.binary.convert import convert
 from mcucompress.binary.params import DEFAULT_POPCOUNT
+from mcucompress.importers.keras_file import KERAS_SUFFIXES
 
 def popcount_for(board: str | None) -> str:
     """How binary kernels count bits on a board's core, from the instruction counts in
@@ -38,7 +39,8 @@ def export_binary(model, out_dir, calib_x, prefix: str = "model", board: str | N
     return export(graph, out_dir, prefix=prefix, board=board, **export_options)
 
 
-def load_binary(model, calib, board: str | None = None, popcount: str | None = None):
+def load_binary(model, calib, board: str | None = None, popcount: str | None = None,
+                allow_code: bool = False):
     """(binary IR graph, sha256 of the model, None): the shape ``export.load_model`` returns, for
     an export ``--quantize binary`` option. ``model``: a Keras model or a .keras/.h5 file using
     the layers of ``binary/layers.py``; ``calib``: float inputs (array or NPZ with array 'x')."""
@@ -52,16 +54,13 @@ def load_binary(model, calib, board: str | None = None, popcount: str | None = N
         path = Path(model)
         if not path.is_file():
             raise McuError(f"model file not found: {path}")
-        if path.suffix.lower() not in (".keras", ".h5", ".hdf5"):
+        if path.suffix.lower() not in KERAS_SUFFIXES:
             raise McuError(f"{path.name}: binary quantization needs a Keras model (.keras or .h5) built with "
                            "mcucompress.binary.layers")
-        import keras
-
         from mcucompress.binary import layers  # noqa: F401  (registers the custom layers)
-        try:
-            model = keras.models.load_model(path, compile=False)
-        except Exception as error:  # Keras raises many types for a bad file
-            raise McuError(f"{path.name}: cannot load the Keras model ({str(error).splitlines()[0][:200]})") from None
+        from mcucompress.importers.keras_file import open_keras_file
+
+        model = open_keras_file(path, allow_code=allow_code)
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
     if not hasattr(model, "layers"):
         raise McuError(f"cannot convert an object of type {type(model).__name__} to a binary network")

@@ -8,23 +8,17 @@ from pathlib import Path
 
 import click
 
+from mcucompress.commands.options import unsafe_deserialization_option
 from mcucompress.errors import McuError
 from mcucompress.folders import check_folder_possible, make_folder
 
 
-def _load_keras(path: str, what: str):
-    import keras
-
+def _load_keras(path: str, what: str, allow_code: bool):
     if not Path(path).is_file():
         raise McuError(f"{what} not found: {path}")
-    from mcucompress.importers.keras import check_keras_container
+    from mcucompress.importers.keras_file import open_keras_file
 
-    check_keras_container(Path(path))
-    try:
-        return keras.models.load_model(path, compile=False)
-    except Exception as error:  # Keras raises many types for bad files
-        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        raise McuError(f"cannot load {what} {path}: {first_line}") from None
+    return open_keras_file(path, allow_code=allow_code)
 
 
 @click.command(help="Prune, cluster, factorize or distill a Keras model. Data: an NPZ with "
@@ -53,8 +47,9 @@ def _load_keras(path: str, what: str):
               help="Report path prefix (writes PREFIX.json and PREFIX.html; default: OUTPUT without .keras).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
+@unsafe_deserialization_option
 def command(model, output, data, recipe, prune, cluster, lowrank, structured, teacher, temperature, alpha,
-            epochs, batch_size, learning_rate, strategy, report_prefix, seed, quiet):
+            epochs, batch_size, learning_rate, strategy, report_prefix, seed, quiet, unsafe_deserialization):
     if not output.endswith(".keras"):
         raise McuError(f"output must be a .keras file, got {output}")
     if recipe is not None and any(v is not None for v in (prune, cluster, lowrank, structured)):
@@ -73,14 +68,14 @@ def command(model, output, data, recipe, prune, cluster, lowrank, structured, te
     plan = load_recipe(recipe) if recipe else recipe_from_flags(
         structured=structured, lowrank=lowrank, prune=prune, cluster=cluster, teacher=teacher)
     keras.utils.set_random_seed(seed)
-    original = _load_keras(model, "model")
+    original = _load_keras(model, "model", unsafe_deserialization)
     if len(original.inputs) != 1:
         raise McuError("only single-input models can be compressed")
     dataset = load_npz(data, original.inputs[0].shape[1:], seed=seed)
     check_labels(dataset, int(original.outputs[0].shape[-1]))
     teacher_spec = plan.teacher or {}
     teacher_path = teacher or teacher_spec.get("path")
-    teacher_model = _load_keras(teacher_path, "teacher") if teacher_path else None
+    teacher_model = _load_keras(teacher_path, "teacher", unsafe_deserialization) if teacher_path else None
     temperature = temperature if temperature is not None else float(teacher_spec.get("temperature", 4.0))
     alpha = alpha if alpha is not None else float(teacher_spec.get("alpha", 0.9))
     fit = {"epochs": epochs if epochs is not None else plan.fit.get("epochs", 2),

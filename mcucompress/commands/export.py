@@ -6,6 +6,7 @@ import json
 
 import click
 
+from mcucompress.commands.options import unsafe_deserialization_option
 from mcucompress.export import export
 
 
@@ -28,9 +29,10 @@ from mcucompress.export import export
               help="Keras models: TFLite's int8 scheme; Q-format fixed point (power-of-two scales, "
                    "shift-only requantization, for cores without DSP such as Cortex-M0+/M3); or binary "
                    "(networks trained with mcucompress.binary.layers, popcount chosen for --board).")
-def command(model, out_dir, calib, prefix, rounding, board, optimize, quantize):
+@unsafe_deserialization_option
+def command(model, out_dir, calib, prefix, rounding, board, optimize, quantize, unsafe_deserialization):
     tree = export(model, out_dir, calib=calib, prefix=prefix, rounding=rounding, board=board,
-                  optimize=optimize, quantize=quantize)
+                  optimize=optimize, quantize=quantize, unsafe_deserialization=unsafe_deserialization)
     manifest = json.loads((tree / "manifest.json").read_text())
     click.echo(f"wrote {tree}: {len(manifest['sources'])} C files, arena {manifest['arena_bytes']} bytes, "
                f"rounding {rounding}, quantization {manifest['quantization']}"

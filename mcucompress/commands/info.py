@@ -6,10 +6,12 @@ from pathlib import Path
 
 import click
 
+from mcucompress.commands.options import unsafe_deserialization_option
 from mcucompress.errors import McuError
+from mcucompress.importers.keras_file import KERAS_SUFFIXES
 
 
-def _load(target: Path):
+def _load(target: Path, allow_code: bool = False):
     """(graph, description) of a model file or an exported tree."""
     if target.is_dir():
         from mcucompress.ir.serialize import load_graph
@@ -22,10 +24,10 @@ def _load(target: Path):
 
         graph, _, _ = load_model(target)
         return graph, f"int8 model {target.name}"
-    if target.suffix.lower() in (".keras", ".h5", ".hdf5"):
+    if target.suffix.lower() in KERAS_SUFFIXES:
         from mcucompress.importers.keras import load_keras
 
-        return load_keras(target), f"float Keras model {target.name} (before quantization)"
+        return load_keras(target, allow_code=allow_code), f"float Keras model {target.name} (before quantization)"
     raise McuError(f"{target}: expected a .tflite, .keras or .h5 file or an exported folder")
 
 
@@ -48,12 +50,13 @@ def _arena_bytes(target: Path, graph) -> int:
 @click.command(help="Per-layer table of a model or an exported tree: ops, shapes, parameters, MACs, "
                     "weight bytes, and the planned activation arena.")
 @click.argument("target", type=click.Path(exists=True))
-def command(target):
+@unsafe_deserialization_option
+def command(target, unsafe_deserialization):
     from rich.console import Console
     from rich.table import Table
 
     from mcucompress.codegen.metrics import layer_rows
-    graph, what = _load(Path(target))
+    graph, what = _load(Path(target), unsafe_deserialization)
     rows = layer_rows(graph)
     table = Table(title=f"{graph.name}: {what}")
     for column in ("#", "layer", "op", "input", "output", "params", "MACs", "weight bytes"):

@@ -1,30 +1,31 @@
 """Keras importer: a Keras 3 `.keras`, a legacy `.h5` or an in-memory model -> float32 Graph.
 
-Files that Keras 3 cannot deserialize (legacy `.h5`, or a `.keras` written by tf_keras) are
-retried with tf_keras (Keras 2), which many users' files need. The layer graph is walked from the model's outputs through each tensor's
-Keras history, which both Keras generations provide, so one walker serves both.
+Files are opened by importers/keras_file.py (config checked for code, then Keras 3 or tf_keras in
+safe mode, whichever wrote the file). The layer graph is walked from the model's outputs through
+each tensor's Keras history, which both Keras generations provide, so one walker serves both.
 """
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from mcucompress.errors import McuError
 from mcucompress.importers.keras_builder import GraphBuilder
+from mcucompress.importers.keras_file import open_keras_file
 from mcucompress.importers.keras_layers import LAYER_CONVERTERS
 from mcucompress.ir.graph import Graph
 
-KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
-
-
-def load_keras(path_or_model, optimize: bool = True) -> Graph:
+def load_keras(path_or_model, optimize: bool = True, allow_code: bool = False) -> Graph:
     """Imports a Keras model as a float32 Graph (batch 1).
 
     With ``optimize`` (the default) BatchNormalization is folded and activations fused, which is
     what quantization and code generation expect; ``optimize=False`` gives the raw layer graph.
+    ``allow_code`` lets a file with Lambda layers or foreign modules load (trusted files only).
     """
-    model = _load_model(path_or_model) if isinstance(path_or_model, (str, os.PathLike)) else path_or_model
+    if isinstance(path_or_model, (str, os.PathLike)):
+        model = open_keras_file(path_or_model, allow_code=allow_code)
+    else:
+        model = path_or_model
     if not hasattr(model, "layers"):
         raise McuError(f"expected a Keras model, got {type(model).__name__}")
     graph = _import_model(model)
@@ -32,56 +33,6 @@ def load_keras(path_or_model, optimize: bool = True) -> Graph:
         from mcucompress.passes import optimize as run_passes
         graph = run_passes(graph)
     return graph
-
-
-def _quiet_tensorflow() -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-
-HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
-
-
-def check_keras_container(path: Path) -> None:
-    """A .keras file is a zip archive and an .h5 file an HDF5 file (Keras 2 may also write HDF5
-    under .keras). Anything else is named here; the loaders' own messages mislead ("File not found")."""
-    import zipfile
-
-    if path.suffix.lower() not in KERAS_SUFFIXES:
-        raise McuError(f"{path.name}: not a Keras model file (expected {', '.join(KERAS_SUFFIXES)})")
-    with open(path, "rb") as f:
-        head = f.read(len(HDF5_SIGNATURE))
-    if head == HDF5_SIGNATURE or (path.suffix.lower() == ".keras" and zipfile.is_zipfile(path)):
-        return
-    kind = "a zip archive (.keras)" if path.suffix.lower() == ".keras" else "an HDF5 file (.h5)"
-    raise McuError(f"{path.name}: not a Keras model file ({'it is empty' if not head else f'not {kind}'}; "
-                   "corrupt or truncated?)")
-
-
-def _load_model(path):
-    path = Path(path)
-    if path.is_dir():
-        raise McuError(f"{path} is a directory (a SavedModel?); save the model as .keras or .h5")
-    if not path.is_file():
-        raise McuError(f"model file not found: {path}")
-    check_keras_container(path)
-    _quiet_tensorflow()
-    import keras
-
-    try:
-        return keras.saving.load_model(path, compile=False)
-    except Exception as keras3_error:  # noqa: BLE001 - any failure means "try the other reader"
-        first = keras3_error  # tf_keras writes both .h5 and its own .keras that Keras 3 may refuse
-    try:
-        import tf_keras
-
-        return tf_keras.models.load_model(path, compile=False)
-    except Exception as legacy_error:  # noqa: BLE001
-        raise McuError(f"cannot read Keras model {path.name}: {_one_line(legacy_error) or _one_line(first)}") from None
-
-
-def _one_line(error: Exception) -> str:
-    text = str(error).strip().splitlines()
-    return (text[0] if text else type(error).__name__)[:200]
 
 
 def _shape(tensor) -> tuple:

@@ -11,12 +11,12 @@ import hashlib
 from pathlib import Path
 
 from mcucompress.errors import McuError
+from mcucompress.importers.keras_file import KERAS_SUFFIXES
 from mcucompress.ir.graph import Graph
 from mcucompress.ir.serialize import graph_to_bytes
 from mcucompress.quantize.qformat_params import Q7_KINDS
 
 QUANTIZE_SCHEMES = ("int8", "qformat", "binary")
-KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
 
 
 def quantization_scheme(graph: Graph) -> str:
@@ -29,7 +29,7 @@ def quantization_scheme(graph: Graph) -> str:
     return "int8"
 
 
-def load_qformat(model, calib, per_channel: bool = True) -> tuple[Graph, str, None]:
+def load_qformat(model, calib, per_channel: bool = True, allow_code: bool = False) -> tuple[Graph, str, None]:
     """(Q-format graph, sha256 of the model's bytes, None): the shape ``export.load_model`` returns."""
     from mcucompress.importers.keras import load_keras
 
@@ -44,7 +44,7 @@ def load_qformat(model, calib, per_channel: bool = True) -> tuple[Graph, str, No
         if path.suffix.lower() not in KERAS_SUFFIXES:
             raise McuError(f"{path.name}: Q-format quantization needs a float Keras model (.keras or .h5); "
                            "an int8 .tflite is already quantized")
-        float_graph, digest = load_keras(path), hashlib.sha256(path.read_bytes()).hexdigest()
+        float_graph, digest = load_keras(path, allow_code=allow_code), hashlib.sha256(path.read_bytes()).hexdigest()
     elif hasattr(model, "layers"):
         float_graph = load_keras(model)
         digest = hashlib.sha256(graph_to_bytes(float_graph)).hexdigest()
@@ -65,17 +65,17 @@ def _quantize(float_graph: Graph, calib, per_channel: bool) -> Graph:
     return quantize_qformat(float_graph, calib, per_channel=per_channel)
 
 
-def load_quantized(model, calib, quantize: str, board: str | None = None):
+def load_quantized(model, calib, quantize: str, board: str | None = None, allow_code: bool = False):
     """Dispatch of export's ``quantize`` option; McuError for an unknown scheme. ``board`` picks
     the popcount routine of binary networks (binary/deploy.py)."""
     if quantize not in QUANTIZE_SCHEMES:
         raise McuError(f"unknown quantization '{quantize}'; expected one of {', '.join(QUANTIZE_SCHEMES)}")
     if quantize == "qformat":
-        return load_qformat(model, calib)
+        return load_qformat(model, calib, allow_code=allow_code)
     if quantize == "binary":
         from mcucompress.binary.deploy import load_binary
 
-        return load_binary(model, calib, board=board)
+        return load_binary(model, calib, board=board, allow_code=allow_code)
     from mcucompress.export import load_model
 
-    return load_model(model, calib)
+    return load_model(model, calib, allow_code=allow_code)

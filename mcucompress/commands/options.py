@@ -1,0 +1,8 @@
+"""Options shared by several commands."""
+
+import click
+
+unsafe_deserialization_option = click.option(
+    "--unsafe-deserialization", is_flag=True, default=False,
+    help="Load Keras files that carry Python code (Lambda layers, modules outside Keras). "
+         "Such code runs on this machine: use only for files you trust.")
