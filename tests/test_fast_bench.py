@@ -7,7 +7,7 @@ import pytest
 
 from mcucompress.cli import main
 from mcucompress.export import export
-from mcucompress.targets.bench import graph_macs
+from mcucompress.ir.ops import graph_macs
 from test_fast_graphs import layer_zoo
 
 pytestmark = [

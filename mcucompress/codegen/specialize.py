@@ -37,12 +37,6 @@ DW_MAX_TAPS = 25               # MCC_DW_FAST_MAX_TAPS in mcc_depthwise_conv2d_fa
 _PERM4 = np.array([0, 2, 1, 3])  # position of k within its group of 4 after SXTB16 unpacking
 _INT32_LIMIT = 2**31 - 1
 
-KERNEL_SOURCES = {
-    "mcc_conv2d_fast_s8": "conv/mcc_conv2d_fast_s8.c",
-    "mcc_depthwise_conv2d_fast_s8": "conv/mcc_depthwise_conv2d_fast_s8.c",
-    "mcc_add_fast_s8": "elementwise/mcc_add_fast_s8.c",
-    "mcc_fully_connected_fast_s8": "fully_connected/mcc_fully_connected_fast_s8.c",
-}
 FC_BLOCK = 4                   # output rows per pass of mcc_fully_connected_fast_s8
 DENSE_LAYOUT = LAYOUT_ATTR      # op attribute set by encode/choose.py: "int8" or "widened"
 ADD_TABLE_BYTES = 2 * 256 * 4   # mcc_add_fast_s8_get_buffer_size()

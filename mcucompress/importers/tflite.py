@@ -18,9 +18,11 @@ from mcucompress.importers.tflite_dilation import fold_dilated_convolutions
 from mcucompress.importers.tflite_flatbuffer import RawModel, RawTensor, read_tflite
 from mcucompress.importers.tflite_ops import Context, convert_op
 from mcucompress.ir.graph import Graph, Op, QuantParams, Tensor
+from mcucompress.ir.ops import weight_axes
 
-_WEIGHT_INPUTS = {"conv2d": 1, "depthwise_conv2d": 1, "fully_connected": 1}
-_BIAS_INPUTS = {"conv2d": 2, "depthwise_conv2d": 2, "fully_connected": 2}
+# weighted kinds take (x, weights, bias)
+_WEIGHT_INPUTS = {kind: 1 for kind in weight_axes("int8")}
+_BIAS_INPUTS = {kind: 2 for kind in weight_axes("int8")}
 
 
 @dataclass(frozen=True)

@@ -14,29 +14,10 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from mcucompress.errors import McuError
-from mcucompress.ir.graph import Graph, Op
+from mcucompress.ir.ops import graph_macs, macs
 
 MANIFEST = "manifest.json"
-
-
-def op_macs(graph: Graph, op: Op) -> int:
-    """Multiply-accumulates of one layer (0 for layers without weights)."""
-    if op.kind not in ("conv2d", "depthwise_conv2d", "fully_connected"):
-        return 0
-    w = graph.tensor(op.inputs[1])
-    out = graph.output_tensor(op)
-    if op.kind == "conv2d":
-        return int(out.size * np.prod(w.shape[1:]))
-    if op.kind == "depthwise_conv2d":
-        return int(out.size * w.shape[1] * w.shape[2])
-    return int(out.size * np.prod(w.shape[1:]))
-
-
-def graph_macs(graph: Graph) -> int:
-    return sum(op_macs(graph, op) for op in graph.ops)
 
 
 @dataclass
@@ -128,7 +109,7 @@ def bench_model(tree: Path, boards: list[str], layers: bool = True, samples: int
     graph, calls = _calls(tree)
     by_name = {op.name: op for op in graph.ops}
     result = ModelBench(tree.name, graph_macs(graph))
-    rows = [LayerRow(i, comment, kernel, op_macs(graph, by_name[comment.split(": ")[0]]))
+    rows = [LayerRow(i, comment, kernel, macs(graph, by_name[comment.split(": ")[0]]))
             for i, (comment, kernel) in enumerate(calls)]
     for board in boards:
         report = run_model(tree, board, samples=samples)
