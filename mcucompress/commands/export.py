@@ -14,7 +14,7 @@ from mcucompress.export import export
                     "self-contained C source tree with its own CMakeLists.txt.")
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False),
-              help="Folder to write (replaced only if it is an earlier export).")
+              help="Folder to write (replaced only if it holds nothing but an earlier export's unchanged files).")
 @click.option("--calib", type=click.Path(dir_okay=False), default=None,
               help="NPZ with array 'x' of calibration inputs (Keras models).")
 @click.option("--prefix", default="model", show_default=True, help="C name prefix of the model's API.")

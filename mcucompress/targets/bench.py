@@ -88,10 +88,7 @@ def prepare_tree(model: str | Path, work: Path, rounding: str = "tflm") -> Path:
         raise McuError(f"{path} is not an exported model tree (no {MANIFEST}); run `mcucompress export` first")
     from mcucompress.export import export
 
-    tree = work / _prefix_for(path)
-    if tree.exists():
-        shutil.rmtree(tree)
-    return export(path, tree, prefix=_prefix_for(path), rounding=rounding)
+    return export(path, work / _prefix_for(path), prefix=_prefix_for(path), rounding=rounding)
 
 
 def with_defines(tree: Path, work: Path, defines: dict) -> Path:
@@ -100,12 +97,15 @@ def with_defines(tree: Path, work: Path, defines: dict) -> Path:
         return tree
     suffix = "_".join(f"{k}{v}" for k, v in sorted(defines.items())).lower()
     copy = work / f"{tree.name}-{suffix}"
+    from mcucompress.export import check_destination, write_manifest
+
+    check_destination(copy)  # an earlier copy is replaced, a folder of the user's is not
     if copy.exists():
         shutil.rmtree(copy)
     shutil.copytree(tree, copy, ignore=shutil.ignore_patterns("firmware"))
     manifest = json.loads((copy / MANIFEST).read_text())
     manifest["defines"] = {**manifest.get("defines", {}), **defines}
-    (copy / MANIFEST).write_text(json.dumps(manifest, indent=2))
+    write_manifest(copy, manifest)
     return copy
 
 
