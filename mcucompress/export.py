@@ -18,7 +18,7 @@ import shutil
 from pathlib import Path
 
 from mcucompress import __version__
-from mcucompress.codegen.c_literals import is_c_identifier
+from mcucompress.codegen.c_literals import prefix_problem
 from mcucompress.codegen.lower import Program, lower
 from mcucompress.codegen.render import INCLUDE_DIRS, defines, render, sources
 from mcucompress.errors import McuError
@@ -163,10 +163,14 @@ def export(model, out_dir, calib=None, prefix: str = "model", rounding: str = "t
     "binary" (Keras binary networks, binary/deploy.py).
     ``unsafe_deserialization``: load Keras files that carry Python code (Lambda layers, foreign
     modules); only for files the user trusts."""
-    if not is_c_identifier(prefix):
-        raise McuError(f"prefix '{prefix}' is not a C identifier")
+    problem = prefix_problem(prefix) if isinstance(prefix, str) else "is not text"
+    if problem:
+        raise McuError(f"prefix '{prefix}' {problem}; choose another --prefix")
     if rounding not in ROUNDING_MODES:
         raise McuError(f"unknown rounding '{rounding}'; expected one of {', '.join(ROUNDING_MODES)}")
+    if board is not None:
+        from mcucompress.targets.board import load_board
+        board = load_board(board)  # a bad name fails before the model is loaded
     out = Path(os.path.abspath(out_dir))  # not resolved: a link named as the output is refused, not followed
     check_destination(out)
     from mcucompress.quantize.qformat_model import load_quantized  # int8 or Q-format (issue 7)

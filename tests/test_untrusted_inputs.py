@@ -118,3 +118,104 @@ def test_trees_get_ordinary_modes(tmp_path):
         os.umask(old)
     assert stat.S_IMODE(tree.stat().st_mode) == 0o755
     assert {stat.S_IMODE(p.stat().st_mode) for p in tree.rglob("*") if p.is_file()} == {0o644}
+
+
+# --- board files: names only, files only from --boards-dir, every field checked ----------------
+
+SHIPPED_BOARD = """\
+name: my-board
+description: My board (Cortex-M4F)
+cpu: cortex-m4
+fpu: fpv4-sp-d16
+float_abi: hard
+features: {dsp: true, mve: false}
+clock_hz: 25000000
+memory:
+  flash: {origin: 0x00000000, size: 0x00400000}
+  ram: {origin: 0x20000000, size: 0x00400000}
+stack_bytes: 16384
+qemu: {machine: mps2-an386}
+flash_tool: {}
+"""
+
+
+def _board_file(folder: Path, text: str = SHIPPED_BOARD, name: str = "my-board") -> Path:
+    folder.mkdir(exist_ok=True)
+    path = folder / f"{name}.yaml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("name", ["../../evil", "/tmp/evil", "sub/evil", "..", "a\\b", "x\ny", ""])
+def test_board_names_are_never_paths(tmp_path, capsys, name):
+    from mcucompress.targets.board import load_board
+
+    _board_file(tmp_path / "elsewhere", name="evil")
+    with pytest.raises(McuError, match="is not a board name"):
+        load_board(name)
+    out = tmp_path / "out"
+    assert main(["export", "unused.tflite", "-o", str(out), "--board", name]) == 2
+    err = capsys.readouterr().err
+    assert "is not a board name" in err and err.count("\n") == 1 + name.count("\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["elsewhere"]
+
+
+def test_own_boards_come_from_a_named_folder(tmp_path, capsys):
+    from mcucompress.targets.board import load_board
+    from mcucompress.targets.firmware import write_firmware_project
+
+    folder = tmp_path / "my boards"
+    _board_file(folder)
+    with pytest.raises(McuError, match="unknown board 'my-board'"):
+        load_board("my-board")
+    board = load_board("my-board", folder)
+    assert (board.cpu, board.ram.size, board.qemu_machine) == ("cortex-m4", 4 << 20, "mps2-an386")
+    assert main(["boards", "--boards-dir", str(folder)]) == 0
+    assert "my-board" in capsys.readouterr().out
+    tree = export(small_graph(), tmp_path / "t")
+    project = write_firmware_project(tree, board, build=False)
+    assert project == tree / "firmware" / "my-board"
+    assert "My board (Cortex-M4F)" in (project / "CMakeLists.txt").read_text()
+
+
+HOSTILE_FIELDS = {
+    "description": ('description: "x\\n)\\nexecute_process(COMMAND touch ${CMAKE_SOURCE_DIR}/ran)"',
+                    "field 'description' holds '$'"),
+    "comment_end": ("description: 'ends the comment */ MEMORY { }'", "field 'description' holds '*'"),
+    "cpu": ("cpu: cortex-m4 -fplugin=evil.so", "field 'cpu' must be one of"),
+    "fpu": ("fpu: 'fpv4-sp-d16\" -T/etc/passwd'", "field 'fpu' must be one of"),
+    "stack": ("stack_bytes: 1e9", "field 'stack_bytes' must be an integer"),
+    "stack_bool": ("stack_bytes: true", "field 'stack_bytes' must be an integer"),
+    "clock": ("clock_hz: -5", "field 'clock_hz' must be an integer"),
+    "memory": ("memory: {flash: {origin: 0xFFFFFFF0, size: 0x100}, ram: {origin: 0, size: 16}}",
+               "field 'memory.flash.size' must be an integer"),
+    "machine": ("qemu: {machine: 'mps2-an386 -plugin evil.so'}", "field 'qemu.machine' must match"),
+    "openocd": ("flash_tool: {openocd: {config: [../../../etc/evil.cfg]}}",
+                "field 'flash_tool.openocd.config' must match"),
+    "unknown": ("linker_flags: -Wl,--wrap=main", "field 'linker_flags' is not a board field"),
+    "feature": ("features: {dsp: 'yes', mve: false}", "field 'features.dsp' must be true or false"),
+    "name": ("name: other", "its name 'other' is not the file's"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_FIELDS))
+def test_every_board_field_is_checked(tmp_path, capsys, case):
+    line, message = HOSTILE_FIELDS[case]
+    import yaml
+
+    text = yaml.safe_dump({**yaml.safe_load(SHIPPED_BOARD), **yaml.safe_load(line)})
+    folder = tmp_path / "boards"
+    _board_file(folder, text)
+    tree = export(small_graph(), tmp_path / "t")
+    before = _snapshot(tree)
+    assert main(["run", str(tree), "--board", "my-board", "--boards-dir", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: board file {folder / 'my-board.yaml'} is invalid: ") and message in err
+    assert err.count("\n") == 1
+    assert _snapshot(tree) == before and not (tmp_path / "ran").exists()
+
+
+def test_shipped_boards_pass_the_schema():
+    from mcucompress.targets.board import board_names, load_board
+
+    assert len([load_board(name) for name in board_names()]) >= 11

@@ -73,8 +73,10 @@ class ModelBench:
 
 
 def _prefix_for(path: Path) -> str:
-    name = re.sub(r"[^A-Za-z0-9_]", "_", path.stem).lower().strip("_") or "model"
-    return name if name[0].isalpha() else f"m_{name}"
+    from mcucompress.codegen.c_literals import prefix_problem
+
+    name = re.sub(r"[^A-Za-z0-9_]", "_", path.stem).lower().strip("_")[:30] or "model"
+    return name if not prefix_problem(name) else f"m_{name}"
 
 
 def prepare_tree(model: str | Path, work: Path, rounding: str = "tflm") -> Path:
@@ -120,7 +122,8 @@ def _calls(tree: Path):
     return graph, [(c.comment, c.function) for c in program.calls]
 
 
-def bench_model(tree: Path, boards: list[str], layers: bool = True, samples: int = 1) -> ModelBench:
+def bench_model(tree: Path, boards: list, layers: bool = True, samples: int = 1) -> ModelBench:
+    """``boards``: names of shipped boards or Board values."""
     from mcucompress.targets.board import load_board
     from mcucompress.targets.layer_counts import count_layers
     from mcucompress.targets.runner import run_model
@@ -130,21 +133,21 @@ def bench_model(tree: Path, boards: list[str], layers: bool = True, samples: int
     result = ModelBench(tree.name, graph_macs(graph))
     rows = [LayerRow(i, comment, kernel, op_macs(graph, by_name[comment.split(": ")[0]]))
             for i, (comment, kernel) in enumerate(calls)]
-    for board in boards:
+    for board in map(load_board, boards):
         report = run_model(tree, board, samples=samples)
         if not report.passed:
-            raise McuError(f"{tree.name} on {board}: outputs differ from the references {report.checks}")
+            raise McuError(f"{tree.name} on {board.name}: outputs differ from the references {report.checks}")
         n = max(report.instructions)
-        result.cores.append(CoreRow(board, report.board.cpu, n, report.footprint.flash_bytes,
+        result.cores.append(CoreRow(board.name, report.board.cpu, n, report.footprint.flash_bytes,
                                     report.footprint.ram_bytes, report.checks,
                                     round(result.macs / n, 3)))
         if layers:
-            counted = count_layers(report.elf, load_board(board), report.prefix)
+            counted = count_layers(report.elf, board, report.prefix)
             if [c.kernel for c in counted] != [r.kernel for r in rows]:
-                raise McuError(f"{tree.name} on {board}: the firmware's kernel calls do not match the "
+                raise McuError(f"{tree.name} on {board.name}: the firmware's kernel calls do not match the "
                                "model's layers")
             for row, c in zip(rows, counted):
-                row.instructions[board] = c.instructions
+                row.instructions[board.name] = c.instructions
     if layers:
         result.layers = rows
     return result
