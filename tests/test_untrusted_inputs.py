@@ -219,3 +219,26 @@ def test_shipped_boards_pass_the_schema():
     from mcucompress.targets.board import board_names, load_board
 
     assert len([load_board(name) for name in board_names()]) >= 11
+
+
+# --- concurrent runs of one tree, on a path CMake finds hostile --------------------------------
+
+def test_concurrent_runs_on_a_hostile_path_are_all_correct(tmp_path):
+    """Four `mcucompress run` processes at once on one tree whose path holds ';', '"', '${' and a
+    space, each with its own inputs: every one prints the reference outputs of its own inputs,
+    and the tree is left exactly as export wrote it."""
+    import shutil
+    import subprocess
+    import sys
+
+    if not (shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm")):
+        pytest.skip("needs arm-none-eabi-gcc and qemu-system-arm")
+    repo = Path(__file__).resolve().parent.parent
+    tree = export(small_graph(), tmp_path / 'we;ird "q" ${HOME} $x' / "tree")
+    before = _snapshot(tree)
+    env = {**os.environ, "PYTHONPATH": str(repo), "MCUCOMPRESS_CACHE": str(tmp_path / "cache")}
+    result = subprocess.run([sys.executable, str(repo / "scripts" / "concurrent_runs.py"), str(tree),
+                             "--runs", "4"], capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["correct"] == 4
+    assert _snapshot(tree) == before

@@ -127,6 +127,7 @@ def bench_model(tree: Path, boards: list, layers: bool = True, samples: int = 1)
     from mcucompress.targets.board import load_board
     from mcucompress.targets.layer_counts import count_layers
     from mcucompress.targets.runner import run_model
+    from mcucompress.targets.workspace import firmware_workspace
 
     graph, calls = _calls(tree)
     by_name = {op.name: op for op in graph.ops}
@@ -134,7 +135,9 @@ def bench_model(tree: Path, boards: list, layers: bool = True, samples: int = 1)
     rows = [LayerRow(i, comment, kernel, op_macs(graph, by_name[comment.split(": ")[0]]))
             for i, (comment, kernel) in enumerate(calls)]
     for board in map(load_board, boards):
-        report = run_model(tree, board, samples=samples)
+        with firmware_workspace(tree, board):  # no other run rebuilds the ELF before it is counted
+            report = run_model(tree, board, samples=samples)
+            counted = count_layers(report.elf, board, report.prefix) if layers and report.passed else None
         if not report.passed:
             raise McuError(f"{tree.name} on {board.name}: outputs differ from the references {report.checks}")
         n = max(report.instructions)
@@ -142,7 +145,6 @@ def bench_model(tree: Path, boards: list, layers: bool = True, samples: int = 1)
                                     report.footprint.ram_bytes, report.checks,
                                     round(result.macs / n, 3)))
         if layers:
-            counted = count_layers(report.elf, board, report.prefix)
             if [c.kernel for c in counted] != [r.kernel for r in rows]:
                 raise McuError(f"{tree.name} on {board.name}: the firmware's kernel calls do not match the "
                                "model's layers")
