@@ -9,7 +9,9 @@ from pathlib import Path
 
 import click
 
+from mcucompress.commands.options import boards_dir_option
 from mcucompress.folders import make_folder
+from mcucompress.targets.board import load_board
 from mcucompress.targets.bench import bench_model, format_text, prepare_tree, with_defines
 
 DEFAULT_BOARDS = ("mps2-an386", "mps2-an500", "mps3-an547")
@@ -41,15 +43,17 @@ def _defines(pairs) -> dict:
 @click.option("--work", type=click.Path(file_okay=False), default=None,
               help="Folder for exported trees and builds (default: a temporary folder).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
-def command(models, boards, layers, defines, work, as_json):
+@boards_dir_option
+def command(models, boards, layers, defines, work, as_json, boards_dir):
     extra = _defines(defines)
+    boards = [load_board(board, boards_dir) for board in boards]
     with tempfile.TemporaryDirectory(prefix="mcc-bench-") as tmp:
         root = Path(work) if work else Path(tmp)
         make_folder(root)
         results = []
         for model in models:
             tree = with_defines(prepare_tree(model, root), root, extra)
-            results.append(bench_model(tree, list(boards), layers=layers))
+            results.append(bench_model(tree, boards, layers=layers))
             if not as_json:
                 click.echo("\n".join(format_text(results[-1])))
         if as_json:

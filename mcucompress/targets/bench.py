@@ -54,8 +54,10 @@ class ModelBench:
 
 
 def _prefix_for(path: Path) -> str:
-    name = re.sub(r"[^A-Za-z0-9_]", "_", path.stem).lower().strip("_") or "model"
-    return name if name[0].isalpha() else f"m_{name}"
+    from mcucompress.codegen.c_literals import prefix_problem
+
+    name = re.sub(r"[^A-Za-z0-9_]", "_", path.stem).lower().strip("_")[:30] or "model"
+    return name if not prefix_problem(name) else f"m_{name}"
 
 
 def prepare_tree(model: str | Path, work: Path, rounding: str = "tflm") -> Path:
@@ -69,10 +71,7 @@ def prepare_tree(model: str | Path, work: Path, rounding: str = "tflm") -> Path:
         raise McuError(f"{path} is not an exported model tree (no {MANIFEST}); run `mcucompress export` first")
     from mcucompress.export import export
 
-    tree = work / _prefix_for(path)
-    if tree.exists():
-        shutil.rmtree(tree)
-    return export(path, tree, prefix=_prefix_for(path), rounding=rounding)
+    return export(path, work / _prefix_for(path), prefix=_prefix_for(path), rounding=rounding)
 
 
 def with_defines(tree: Path, work: Path, defines: dict) -> Path:
@@ -81,12 +80,15 @@ def with_defines(tree: Path, work: Path, defines: dict) -> Path:
         return tree
     suffix = "_".join(f"{k}{v}" for k, v in sorted(defines.items())).lower()
     copy = work / f"{tree.name}-{suffix}"
+    from mcucompress.export import check_destination, write_manifest
+
+    check_destination(copy)  # an earlier copy is replaced, a folder of the user's is not
     if copy.exists():
         shutil.rmtree(copy)
     shutil.copytree(tree, copy, ignore=shutil.ignore_patterns("firmware"))
     manifest = json.loads((copy / MANIFEST).read_text())
     manifest["defines"] = {**manifest.get("defines", {}), **defines}
-    (copy / MANIFEST).write_text(json.dumps(manifest, indent=2))
+    write_manifest(copy, manifest)
     return copy
 
 
@@ -101,31 +103,34 @@ def _calls(tree: Path):
     return graph, [(c.comment, c.function) for c in program.calls]
 
 
-def bench_model(tree: Path, boards: list[str], layers: bool = True, samples: int = 1) -> ModelBench:
+def bench_model(tree: Path, boards: list, layers: bool = True, samples: int = 1) -> ModelBench:
+    """``boards``: names of shipped boards or Board values."""
     from mcucompress.targets.board import load_board
     from mcucompress.targets.layer_counts import count_layers
     from mcucompress.targets.runner import run_model
+    from mcucompress.targets.workspace import firmware_workspace
 
     graph, calls = _calls(tree)
     by_name = {op.name: op for op in graph.ops}
     result = ModelBench(tree.name, graph_macs(graph))
     rows = [LayerRow(i, comment, kernel, macs(graph, by_name[comment.split(": ")[0]]))
             for i, (comment, kernel) in enumerate(calls)]
-    for board in boards:
-        report = run_model(tree, board, samples=samples)
+    for board in map(load_board, boards):
+        with firmware_workspace(tree, board):  # no other run rebuilds the ELF before it is counted
+            report = run_model(tree, board, samples=samples)
+            counted = count_layers(report.elf, board, report.prefix) if layers and report.passed else None
         if not report.passed:
-            raise McuError(f"{tree.name} on {board}: outputs differ from the references {report.checks}")
+            raise McuError(f"{tree.name} on {board.name}: outputs differ from the references {report.checks}")
         n = max(report.instructions)
-        result.cores.append(CoreRow(board, report.board.cpu, n, report.footprint.flash_bytes,
+        result.cores.append(CoreRow(board.name, report.board.cpu, n, report.footprint.flash_bytes,
                                     report.footprint.ram_bytes, report.checks,
                                     round(result.macs / n, 3)))
         if layers:
-            counted = count_layers(report.elf, load_board(board), report.prefix)
             if [c.kernel for c in counted] != [r.kernel for r in rows]:
-                raise McuError(f"{tree.name} on {board}: the firmware's kernel calls do not match the "
+                raise McuError(f"{tree.name} on {board.name}: the firmware's kernel calls do not match the "
                                "model's layers")
             for row, c in zip(rows, counted):
-                row.instructions[board] = c.instructions
+                row.instructions[board.name] = c.instructions
     if layers:
         result.layers = rows
     return result
