@@ -7,6 +7,7 @@ indices, buffer sizes against shapes, and quantization parameter counts.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -137,6 +138,10 @@ def _read_tensor(path: Path, raw: bytes, index: int, t, buffers) -> RawTensor:
     if any(d < 0 for d in shape):
         raise _fail(path, f"tensor '{name}' has a dynamic or negative shape {list(shape)}")
     dtype = TENSOR_DTYPES.get(int(t.type), f"type{int(t.type)}")
+    if t.sparsity is not None:
+        raise _fail(path, f"tensor '{name}' is stored sparse, which is not supported")
+    if t.isVariable:
+        raise _fail(path, f"tensor '{name}' is a variable (stateful) tensor, which is not supported")
 
     scale: tuple[float, ...] = ()
     zero_point: tuple[int, ...] = ()
@@ -169,7 +174,7 @@ def _read_tensor(path: Path, raw: bytes, index: int, t, buffers) -> RawTensor:
     if payload is not None:
         if dtype not in TENSOR_DTYPES.values():
             raise _fail(path, f"tensor '{name}' has unsupported element type {dtype}")
-        count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+        count = math.prod(shape)  # Python ints: crafted dimensions cannot overflow
         expected = count * np.dtype(dtype).itemsize
         if len(payload) != expected:
             raise _fail(path, f"tensor '{name}' holds {len(payload)} bytes but shape {list(shape)} x {dtype} "

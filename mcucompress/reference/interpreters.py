@@ -10,6 +10,11 @@ ones round once); ``LiteRT(path)`` (its default XNNPACK delegate) -> "litert".
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
 import warnings
 from pathlib import Path
 from typing import Callable
@@ -75,8 +80,85 @@ def interpreter_for(tflite: str | Path, rounding: str) -> Tflm | LiteRT:
 
 
 def interpreter_outputs(tflite: str | Path, x: np.ndarray, rounding: str,
-                        progress: Progress | None = None) -> tuple[str, np.ndarray]:
-    """(interpreter name, int8 outputs flattened per sample) for a batch of int8 inputs."""
+                        progress: Progress | None = None, timeout: float | None = None) -> tuple[str, np.ndarray]:
+    """(interpreter name, int8 outputs flattened per sample) for a batch of int8 inputs.
+
+    The interpreter runs in a child process: tflite-micro and LiteRT trust their model files,
+    and a crash inside them (a segfault on a malformed model) must become a one-line McuError
+    here, not take this process down. ``timeout`` (seconds) bounds the child's run."""
+    tflite = Path(tflite)
+    with tempfile.TemporaryDirectory(prefix="mcucompress-oracle-") as tmp:
+        inputs, outputs = Path(tmp) / "x.npy", Path(tmp) / "y.npy"
+        np.save(inputs, np.asarray(x, dtype=np.int8))
+        command = [sys.executable, "-m", "mcucompress.reference.interpreters", str(tflite), rounding,
+                   str(inputs), str(outputs)]
+        reply = _run_child(command, tflite, progress, timeout)
+        if "name" not in reply or not outputs.is_file():
+            raise McuError(f"the interpreter for '{tflite}' stopped without an answer")
+        return reply["name"], np.load(outputs)
+
+
+def _child_env() -> dict[str, str]:
+    """The parent's environment, with this package importable whatever the parent's sys.path."""
+    env = dict(os.environ)
+    package_root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    return env
+
+
+def _run_child(command: list[str], tflite: Path, progress: Progress | None,
+               timeout: float | None) -> dict[str, str]:
+    """Run the child, forwarding its progress lines; its last word on each key is returned."""
+    reply: dict[str, str] = {}
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                             env=_child_env())
+    timed_out = threading.Event()
+
+    def stop() -> None:
+        timed_out.set()
+        child.kill()
+
+    watchdog = threading.Timer(timeout, stop) if timeout else None
+    if watchdog:
+        watchdog.start()
+    try:
+        for line in child.stdout:
+            key, _, value = line.rstrip("\n").partition(" ")
+            if key == "progress" and progress:
+                done, total, stage = value.split(" ", 2)
+                progress(stage, int(done), int(total))
+            else:
+                reply[key] = value
+        status = child.wait()
+    finally:
+        if watchdog:
+            watchdog.cancel()
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    if timed_out.is_set():
+        raise McuError(f"the reference interpreter did not finish on '{tflite}' within {timeout:g} s")
+    if "error" in reply:
+        raise McuError(reply["error"])
+    if status < 0:
+        raise McuError(f"the reference interpreter crashed on '{tflite}' ({_signal_name(-status)}); "
+                       "the model is malformed or outside what the interpreter supports")
+    if status != 0:
+        raise McuError(f"the reference interpreter failed on '{tflite}' (exit status {status})")
+    return reply
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def run_in_process(tflite: str | Path, x: np.ndarray, rounding: str,
+                   progress: Progress | None = None) -> tuple[str, np.ndarray]:
+    """``interpreter_outputs`` in this process: only for files this program made itself."""
     interpreter = interpreter_for(tflite, rounding)
     outs = []
     for i, sample in enumerate(x):
@@ -84,3 +166,28 @@ def interpreter_outputs(tflite: str | Path, x: np.ndarray, rounding: str,
         if progress:
             progress(interpreter.name, i + 1, len(x))
     return interpreter.name, np.stack(outs)
+
+
+def _child_main(argv: list[str]) -> int:
+    """python -m mcucompress.reference.interpreters MODEL ROUNDING INPUTS.npy OUTPUTS.npy"""
+    tflite, rounding, inputs, outputs = argv
+
+    def report(stage: str, done: int, total: int) -> None:
+        print(f"progress {done} {total} {stage}", flush=True)
+
+    try:
+        name, outs = run_in_process(tflite, np.load(inputs), rounding, report)
+    except McuError as error:
+        print("error " + str(error).replace("\n", " "), flush=True)
+        return 2
+    except Exception as error:  # the interpreter's own refusal of the model
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        print(f"error the reference interpreter refused '{tflite}': {first}", flush=True)
+        return 2
+    np.save(outputs, outs)
+    print(f"name {name}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_child_main(sys.argv[1:]))
