@@ -401,6 +401,10 @@ def _add_requant(g: Graph, op: Op, p) -> None:
 
 
 def _softmax_requant(g: Graph, op: Op, p) -> None:
+    # TFLite's softmax scales its input by beta * scale * 2^26 as a multiplier greater than one.
+    real = float(op.attrs.get("beta", 1.0)) * float(g.tensors[op.inputs[0]].quant.scale[0]) * 2.0 ** 26
+    if not real > 1.0:
+        raise _Problem(f"beta x input scale x 2^26 = {real:g} must exceed 1 (the input scale or beta is too small)")
     if not 0 <= p.input_left_shift <= 31:
         raise _Problem(f"its input scale gives a left shift of {p.input_left_shift}; expected [0, 31]")
 

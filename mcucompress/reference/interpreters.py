@@ -9,6 +9,7 @@ ones round once); ``LiteRT(path)`` (its default XNNPACK delegate) -> "litert".
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -27,6 +28,7 @@ from mcucompress.quiet import native_stderr_silenced
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
+Ports = tuple[tuple[float, int], tuple[float, int]]  # ((input scale, zero point), (output ...))
 
 
 class Tflm:
@@ -41,7 +43,9 @@ class Tflm:
             self._interp = runtime.Interpreter.from_file(str(path))
         except Exception as error:  # the binding raises RuntimeError with a multi-line log
             raise McuError(f"tflite-micro cannot load '{path}': {str(error).splitlines()[0]}") from None
-        self.input_shape = tuple(int(n) for n in self._interp.get_input_details(0)["shape"])
+        details = self._interp.get_input_details(0)
+        self.input_shape = tuple(int(n) for n in details["shape"])
+        self.float_input = np.dtype(details["dtype"]) == np.float32
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         self._interp.set_input(np.asarray(x).reshape(self.input_shape), 0)
@@ -66,6 +70,7 @@ class LiteRT:
             self._interp.allocate_tensors()
         source = self._interp.get_input_details()[0]
         self._in, self.input_shape = source["index"], tuple(int(n) for n in source["shape"])
+        self.float_input = np.dtype(source["dtype"]) == np.float32
         self._out = self._interp.get_output_details()[0]["index"]
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
@@ -80,8 +85,13 @@ def interpreter_for(tflite: str | Path, rounding: str) -> Tflm | LiteRT:
 
 
 def interpreter_outputs(tflite: str | Path, x: np.ndarray, rounding: str,
-                        progress: Progress | None = None, timeout: float | None = None) -> tuple[str, np.ndarray]:
+                        progress: Progress | None = None, timeout: float | None = None,
+                        ports: Ports | None = None) -> tuple[str, np.ndarray]:
     """(interpreter name, int8 outputs flattened per sample) for a batch of int8 inputs.
+
+    ``ports``: ((scale, zero point) of the int8 input, the same of the int8 output). A model
+    with float ports then gets exactly the floats its QUANTIZE op turns into these int8 inputs,
+    and its float outputs are turned back into the int8 values its DEQUANTIZE op read.
 
     The interpreter runs in a child process: tflite-micro and LiteRT trust their model files,
     and a crash inside them (a segfault on a malformed model) must become a one-line McuError
@@ -91,7 +101,7 @@ def interpreter_outputs(tflite: str | Path, x: np.ndarray, rounding: str,
         inputs, outputs = Path(tmp) / "x.npy", Path(tmp) / "y.npy"
         np.save(inputs, np.asarray(x, dtype=np.int8))
         command = [sys.executable, "-m", "mcucompress.reference.interpreters", str(tflite), rounding,
-                   str(inputs), str(outputs)]
+                   str(inputs), str(outputs), json.dumps(ports)]
         reply = _run_child(command, tflite, progress, timeout)
         if "name" not in reply or not outputs.is_file():
             raise McuError(f"the interpreter for '{tflite}' stopped without an answer")
@@ -157,26 +167,35 @@ def _signal_name(number: int) -> str:
 
 
 def run_in_process(tflite: str | Path, x: np.ndarray, rounding: str,
-                   progress: Progress | None = None) -> tuple[str, np.ndarray]:
+                   progress: Progress | None = None, ports: Ports | None = None) -> tuple[str, np.ndarray]:
     """``interpreter_outputs`` in this process: only for files this program made itself."""
+    from mcucompress.ir.graph import QuantParams
+    from mcucompress.quantize.params import dequantize_output, quantize_input
+
     interpreter = interpreter_for(tflite, rounding)
+    in_quant, out_quant = ((QuantParams((float(s),), (int(z),)) for s, z in ports) if ports else (None, None))
     outs = []
     for i, sample in enumerate(x):
-        outs.append(np.asarray(interpreter(sample), dtype=np.int8).ravel().copy())
+        if interpreter.float_input and in_quant is not None:
+            sample = dequantize_output(sample, in_quant)  # exactly what QUANTIZE maps back to it
+        y = np.asarray(interpreter(sample))
+        if y.dtype == np.float32 and out_quant is not None:
+            y = quantize_input(y, out_quant)  # DEQUANTIZE's int8 input, recovered exactly
+        outs.append(np.asarray(y, dtype=np.int8).ravel().copy())
         if progress:
             progress(interpreter.name, i + 1, len(x))
     return interpreter.name, np.stack(outs)
 
 
 def _child_main(argv: list[str]) -> int:
-    """python -m mcucompress.reference.interpreters MODEL ROUNDING INPUTS.npy OUTPUTS.npy"""
-    tflite, rounding, inputs, outputs = argv
+    """python -m mcucompress.reference.interpreters MODEL ROUNDING INPUTS.npy OUTPUTS.npy PORTS_JSON"""
+    tflite, rounding, inputs, outputs, ports = argv
 
     def report(stage: str, done: int, total: int) -> None:
         print(f"progress {done} {total} {stage}", flush=True)
 
     try:
-        name, outs = run_in_process(tflite, np.load(inputs), rounding, report)
+        name, outs = run_in_process(tflite, np.load(inputs), rounding, report, json.loads(ports))
     except McuError as error:
         print("error " + str(error).replace("\n", " "), flush=True)
         return 2
