@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mcucompress.errors import McuError
+from mcucompress.importers.tflite_contracts import check_graph, check_options
 from mcucompress.importers.tflite_dilation import fold_dilated_convolutions
 from mcucompress.importers.tflite_flatbuffer import RawModel, RawTensor, read_tflite
 from mcucompress.importers.tflite_ops import Context, convert_op
@@ -40,6 +41,7 @@ def load_tflite(path: str | Path) -> Graph:
 
 def load_tflite_with_interface(path: str | Path) -> tuple[Graph, FloatInterface]:
     raw = read_tflite(path)
+    check_options(Path(path), raw)
     ops, inputs, outputs, interface = _strip_float_interface(raw)
     names = _unique_names(raw.tensors)
     ctx = Context(raw.tensors, names)
@@ -61,6 +63,7 @@ def load_tflite_with_interface(path: str | Path) -> tuple[Graph, FloatInterface]
                   outputs=tuple(names[i] for i in outputs), name=Path(path).stem)
     _check_int8(graph, Path(path))
     _check_dataflow(graph, Path(path))
+    check_graph(Path(path), graph)
     return graph, interface
 
 
