@@ -77,10 +77,14 @@ def _prefix_for(path: Path) -> str:
     return name if name[0].isalpha() else f"m_{name}"
 
 
-def prepare_tree(model: str | Path, work: Path, rounding: str = "tflm") -> Path:
-    """An exported tree for `model` (used as is when it already is one)."""
+def prepare_tree(model: str | Path, work: Path, rounding: str = "tflm", optimize: str | None = None) -> Path:
+    """An exported tree for `model` (used as is when it already is one), its weight encodings
+    chosen by `optimize` (export's default when None)."""
     path = Path(model)
     if (path / MANIFEST).is_file():
+        if optimize is not None:
+            raise McuError(f"{path} is already exported: --optimize applies to model files only "
+                           "(export it again with `mcucompress export --optimize`)")
         return path
     if not path.exists():
         raise McuError(f"{path}: no such model file or exported tree")
@@ -91,7 +95,7 @@ def prepare_tree(model: str | Path, work: Path, rounding: str = "tflm") -> Path:
     tree = work / _prefix_for(path)
     if tree.exists():
         shutil.rmtree(tree)
-    return export(path, tree, prefix=_prefix_for(path), rounding=rounding)
+    return export(path, tree, prefix=_prefix_for(path), rounding=rounding, optimize=optimize or "size")
 
 
 def with_defines(tree: Path, work: Path, defines: dict) -> Path:
@@ -128,8 +132,13 @@ def bench_model(tree: Path, boards: list[str], layers: bool = True, samples: int
     graph, calls = _calls(tree)
     by_name = {op.name: op for op in graph.ops}
     result = ModelBench(tree.name, graph_macs(graph))
-    rows = [LayerRow(i, comment, kernel, op_macs(graph, by_name[comment.split(": ")[0]]))
-            for i, (comment, kernel) in enumerate(calls)]
+    rows, row_of_call = [], []   # one row per layer; a layer may make several calls
+    for comment, kernel in calls:
+        if rows and rows[-1].op == comment:
+            rows[-1].kernel += f"+{kernel}"
+        else:
+            rows.append(LayerRow(len(rows), comment, kernel, op_macs(graph, by_name[comment.split(": ")[0]])))
+        row_of_call.append(rows[-1])
     for board in boards:
         report = run_model(tree, board, samples=samples)
         if not report.passed:
@@ -140,11 +149,11 @@ def bench_model(tree: Path, boards: list[str], layers: bool = True, samples: int
                                     round(result.macs / n, 3)))
         if layers:
             counted = count_layers(report.elf, load_board(board), report.prefix)
-            if [c.kernel for c in counted] != [r.kernel for r in rows]:
+            if [c.kernel for c in counted] != [kernel for _, kernel in calls]:
                 raise McuError(f"{tree.name} on {board}: the firmware's kernel calls do not match the "
                                "model's layers")
-            for row, c in zip(rows, counted):
-                row.instructions[board] = c.instructions
+            for row, c in zip(row_of_call, counted):
+                row.instructions[board] = row.instructions.get(board, 0) + c.instructions
     if layers:
         result.layers = rows
     return result
