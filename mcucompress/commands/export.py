@@ -6,7 +6,8 @@ import json
 
 import click
 
-from mcucompress.commands.options import boards_dir_option, unsafe_deserialization_option
+from mcucompress.commands.options import (OPTIMIZE_CHOICES, OPTIMIZE_HELP, boards_dir_option,
+                                         unsafe_deserialization_option)
 from mcucompress.export import export
 
 
@@ -21,9 +22,8 @@ from mcucompress.export import export
 @click.option("--rounding", type=click.Choice(["tflm", "litert"]), default="tflm", show_default=True,
               help="Match TensorFlow Lite Micro (tflm) or LiteRT (litert) byte for byte.")
 @click.option("--board", default=None, help="Also write a firmware project for this board.")
-@click.option("--optimize", type=click.Choice(["size", "speed", "none"]), default="size", show_default=True,
-              help="Weight encoding of each fully connected layer (dense, sparse CSR, codebook, Huffman): "
-                   "fewest bytes, fewest estimated instructions, or dense everywhere.")
+@click.option("--optimize", type=click.Choice(OPTIMIZE_CHOICES), default="size", show_default=True,
+              help=OPTIMIZE_HELP)
 @click.option("--quantize", type=click.Choice(["int8", "qformat", "binary"]), default="int8",
               show_default=True,
               help="Keras models: TFLite's int8 scheme; Q-format fixed point (power-of-two scales, "

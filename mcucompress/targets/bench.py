@@ -60,10 +60,14 @@ def _prefix_for(path: Path) -> str:
     return name if not prefix_problem(name) else f"m_{name}"
 
 
-def prepare_tree(model: str | Path, work: Path, rounding: str = "tflm") -> Path:
-    """An exported tree for `model` (used as is when it already is one)."""
+def prepare_tree(model: str | Path, work: Path, rounding: str = "tflm", optimize: str | None = None) -> Path:
+    """An exported tree for `model` (used as is when it already is one), its weight encodings
+    chosen by `optimize` (export's default when None)."""
     path = Path(model)
     if (path / MANIFEST).is_file():
+        if optimize is not None:
+            raise McuError(f"{path} is already exported: --optimize applies to model files only "
+                           "(export it again with `mcucompress export --optimize`)")
         return path
     if not path.exists():
         raise McuError(f"{path}: no such model file or exported tree")
@@ -71,7 +75,8 @@ def prepare_tree(model: str | Path, work: Path, rounding: str = "tflm") -> Path:
         raise McuError(f"{path} is not an exported model tree (no {MANIFEST}); run `mcucompress export` first")
     from mcucompress.export import export
 
-    return export(path, work / _prefix_for(path), prefix=_prefix_for(path), rounding=rounding)
+    return export(path, work / _prefix_for(path), prefix=_prefix_for(path), rounding=rounding,
+                  optimize=optimize or "size")
 
 
 def with_defines(tree: Path, work: Path, defines: dict) -> Path:
@@ -113,8 +118,13 @@ def bench_model(tree: Path, boards: list, layers: bool = True, samples: int = 1)
     graph, calls = _calls(tree)
     by_name = {op.name: op for op in graph.ops}
     result = ModelBench(tree.name, graph_macs(graph))
-    rows = [LayerRow(i, comment, kernel, macs(graph, by_name[comment.split(": ")[0]]))
-            for i, (comment, kernel) in enumerate(calls)]
+    rows, row_of_call = [], []   # one row per layer; a layer may make several calls
+    for comment, kernel in calls:
+        if rows and rows[-1].op == comment:
+            rows[-1].kernel += f"+{kernel}"
+        else:
+            rows.append(LayerRow(len(rows), comment, kernel, macs(graph, by_name[comment.split(": ")[0]])))
+        row_of_call.append(rows[-1])
     for board in map(load_board, boards):
         with firmware_workspace(tree, board):  # no other run rebuilds the ELF before it is counted
             report = run_model(tree, board, samples=samples)
@@ -126,11 +136,11 @@ def bench_model(tree: Path, boards: list, layers: bool = True, samples: int = 1)
                                     report.footprint.ram_bytes, report.checks,
                                     round(result.macs / n, 3)))
         if layers:
-            if [c.kernel for c in counted] != [r.kernel for r in rows]:
+            if [c.kernel for c in counted] != [kernel for _, kernel in calls]:
                 raise McuError(f"{tree.name} on {board.name}: the firmware's kernel calls do not match the "
                                "model's layers")
-            for row, c in zip(rows, counted):
-                row.instructions[board.name] = c.instructions
+            for row, c in zip(row_of_call, counted):
+                row.instructions[board.name] = row.instructions.get(board.name, 0) + c.instructions
     if layers:
         result.layers = rows
     return result
