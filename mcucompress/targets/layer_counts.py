@@ -34,7 +34,7 @@ class LayerCount:
 def kernel_call_sites(elf: Path, prefix: str) -> list[tuple[int, int, str]]:
     """(call address, return address, kernel) of every runtime kernel called by the model."""
     lines = []
-    for function in (f"{prefix}_invoke", "mcc_run"):
+    for function in (f"{prefix}_invoke", *_run_parts(elf)):
         result = run_tool(["arm-none-eabi-objdump", "-d", f"--disassemble={function}", str(elf)])
         if result.returncode != 0:
             raise McuError(f"objdump failed on {elf}")
@@ -48,6 +48,13 @@ def kernel_call_sites(elf: Path, prefix: str) -> list[tuple[int, int, str]]:
                 sites.append((int(_INSN.match(line).group(1), 16),
                               int(_INSN.match(following).group(1), 16), match.group(1)))
     return sites
+
+
+def _run_parts(elf: Path) -> list[str]:
+    """mcc_run and the pieces GCC may split it into (mcc_run.part.0, ...), in address order."""
+    result = run_tool(["arm-none-eabi-nm", "-n", str(elf)])
+    names = [line.split()[-1] for line in result.stdout.splitlines() if line.strip()]
+    return [n for n in names if n == "mcc_run" or n.startswith("mcc_run.")] or ["mcc_run"]
 
 
 def count_layers(elf: Path, board: Board, prefix: str, timeout: float = 300) -> list[LayerCount]:
