@@ -17,6 +17,7 @@ import numpy as np
 
 from mcucompress.errors import McuError
 from mcucompress.importers.keras_builder import GraphBuilder
+from mcucompress.importers.keras_ops import channel_affine
 
 ACTIVATION_OPS = {"relu": "relu", "relu6": "relu6", "softmax": "softmax"}
 
@@ -183,6 +184,8 @@ def convert_global_average_pooling2d(b: GraphBuilder, layer, cfg, inputs, out_sh
 
 
 def convert_add(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str:
+    if len(inputs) < 2:
+        raise _unsupported(layer, f"Add of {len(inputs)} tensor(s); it needs at least two")
     shapes = {b.shape(x) for x in inputs}
     if len(shapes) != 1:
         raise _unsupported(layer, f"inputs of different shapes {sorted(shapes)} (broadcasting) "
@@ -259,14 +262,9 @@ def convert_batch_normalization(b: GraphBuilder, layer, cfg, inputs, out_shape) 
 
 
 def convert_rescaling(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str:
-    """x * scale + offset per channel: emitted as a batch_norm (mean 0, variance 1, epsilon 0)
-    so that fold_batchnorm either merges it into a neighbour or makes it a 1x1 depthwise conv."""
-    channels = out_shape[-1]
-    scale = np.broadcast_to(np.asarray(cfg.get("scale", 1.0), np.float32), (channels,))
-    offset = np.broadcast_to(np.asarray(cfg.get("offset", 0.0), np.float32), (channels,))
-    params = [b.constant(f"{layer.name}/{n}", v) for n, v in (
-        ("gamma", scale), ("beta", offset), ("mean", np.zeros(channels)), ("var", np.ones(channels)))]
-    return b.op("batch_norm", layer.name, (inputs[0], *params), layer.name, out_shape, epsilon=0.0)
+    """x * scale + offset per channel, as a channel affine map the passes fold into a neighbour."""
+    return channel_affine(b, layer.name, inputs[0], cfg.get("scale", 1.0), cfg.get("offset", 0.0),
+                          out_shape)
 
 
 def convert_identity(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str:
@@ -275,6 +273,9 @@ def convert_identity(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str:
 
 
 Converter = Callable[..., str]
+
+# Layer classes whose converters read several input tensors; every other layer takes one.
+MULTI_INPUT_LAYERS = frozenset({"Add", "Concatenate"})
 
 LAYER_CONVERTERS: dict[str, Converter] = {
     "Conv2D": convert_conv2d,
