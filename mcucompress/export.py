@@ -183,6 +183,8 @@ def export(model, out_dir, calib=None, prefix: str = "model", rounding: str = "t
     staging = make_staging_folder(out)
     try:
         write_tree(staging, graph, program, prefix, rounding, digest, source)
+        if quantize == "int8":
+            _write_float_oracle(staging, model, calib, unsafe_deserialization)
         if board is not None:
             _write_firmware(staging, board)
             _add_to_file_list(staging)
@@ -195,6 +197,17 @@ def export(model, out_dir, calib=None, prefix: str = "model", rounding: str = "t
         remove_if_empty(created)  # parent folders this export made for itself
         raise
     return out
+
+
+def _write_float_oracle(tree: Path, model, calib, allow_code: bool) -> None:
+    """A Keras export keeps its float model and calibration samples, so that verify can judge
+    the C against the float model and against TensorFlow's own conversion (reference/float_oracle.py)."""
+    from mcucompress.reference.float_oracle import write_oracle_inputs
+
+    entry = write_oracle_inputs(tree, model, calib, allow_code)
+    if entry:
+        path = tree / MANIFEST
+        path.write_text(json.dumps({**json.loads(path.read_text()), **entry}, indent=2, sort_keys=True) + "\n")
 
 
 def _write_firmware(tree: Path, board: str) -> None:

@@ -18,10 +18,11 @@ import numpy as np
 
 from mcucompress.build.host import build_host
 from mcucompress.build.runner import run_host
-from mcucompress.data import load_samples
+from mcucompress.data import load_samples, quantize_input
 from mcucompress.errors import McuError
 from mcucompress.ir.graph import QuantParams
 from mcucompress.ir.serialize import load_graph
+from mcucompress.reference.float_oracle import OracleReport, oracle_report, report_dict
 from mcucompress.reference.interpreters import Progress, interpreter_outputs
 from mcucompress.reference.int8 import run_int8_batch
 
@@ -47,13 +48,19 @@ class VerifyReport:
     rounding: str
     comparisons: tuple[Comparison, ...]
     accuracy: float | None
+    oracle: OracleReport | None = None  # Keras exports: distance to the float model, ours vs TFLM
+
+    @property
+    def bit_exact(self) -> bool:
+        return all(c.exact for c in self.comparisons)
 
     @property
     def ok(self) -> bool:
-        return all(c.exact for c in self.comparisons)
+        return self.bit_exact and (self.oracle is None or self.oracle.ok)
 
     def to_dict(self) -> dict:
         d = asdict(self)
+        d["oracle"] = report_dict(self.oracle)
         d["ok"] = self.ok
         return d
 
@@ -77,16 +84,20 @@ def read_manifest(tree: Path) -> dict:
     return manifest
 
 
-def verify(tree, data, progress: Progress | None = None, limit: int | None = None) -> VerifyReport:
-    """Build ``tree`` on the host, run every sample of ``data`` (NPZ path) and compare."""
+def verify(tree, data, progress: Progress | None = None, limit: int | None = None,
+           oracle: bool = True) -> VerifyReport:
+    """Build ``tree`` on the host, run every sample of ``data`` (NPZ path) and compare.
+    ``oracle``: for a Keras export, also judge the C against the float model and TensorFlow's
+    own conversion run by tflite-micro (reference/float_oracle.py)."""
     tree = Path(tree).resolve()
     manifest = read_manifest(tree)
     graph = load_graph(tree / manifest.get("graph", "graph.npz"))
     port = manifest["input"]
     quant = QuantParams((float(port["scale"]),), (int(port["zero_point"]),))
-    x, y = load_samples(data, tuple(port["shape"]), quant)
+    x_given, y = load_samples(data, tuple(port["shape"]))
     if limit is not None:
-        x, y = x[:limit], (y[:limit] if y is not None else None)
+        x_given, y = x_given[:limit], (y[:limit] if y is not None else None)
+    x = quantize_input(x_given, quant)
     rounding = manifest.get("rounding", "tflm")
 
     if progress:
@@ -106,10 +117,16 @@ def verify(tree, data, progress: Progress | None = None, limit: int | None = Non
                                          ports=ports)
         comparisons.append(compare(name, c_out, outs))
 
+    float_report = None
+    if oracle and manifest.get("float_oracle"):
+        x_float = x_given if x_given.dtype != np.int8 else \
+            (x.astype(np.float32) - quant.zero_point[0]) * np.float32(quant.scale[0])
+        float_report = oracle_report(tree, manifest, x_float, c_out, progress)
+
     accuracy = None
     if y is not None:
         labels = np.asarray(y)
         labels = labels.argmax(axis=1) if labels.ndim == 2 and labels.shape[1] > 1 else labels.ravel()  # (N, 1) = indices
         accuracy = float(np.mean(c_out.reshape(len(c_out), -1).argmax(axis=1) == labels))
     return VerifyReport(str(tree), len(x), int(manifest["output"]["bytes"]), rounding,
-                        tuple(comparisons), accuracy)
+                        tuple(comparisons), accuracy, float_report)

@@ -13,7 +13,9 @@ import click
 @click.option("--data", required=True, type=click.Path(dir_okay=False),
               help="NPZ with array 'x' (float inputs in the model's input shape) and optional 'y'.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def command(tree, data, as_json):
+@click.option("--no-oracle", is_flag=True,
+              help="Keras exports: skip the comparison with the float model and TensorFlow's conversion.")
+def command(tree, data, as_json, no_oracle):
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
@@ -30,7 +32,7 @@ def command(tree, data, as_json):
                 tasks[stage] = bar.add_task(stage, total=total)
             bar.update(tasks[stage], completed=done)
 
-        report = verify(tree, data, progress=progress)
+        report = verify(tree, data, progress=progress, oracle=not no_oracle)
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
     else:
@@ -55,4 +57,27 @@ def _print(report) -> None:
     console.print(table)
     if report.accuracy is not None:
         console.print(f"accuracy of the C model on the labels: {100 * report.accuracy:.2f}%")
-    console.print("[green]PASS: bit-exact[/green]" if report.ok else "[red]FAIL: outputs differ[/red]")
+    if report.oracle is not None:
+        _print_oracle(console, report.oracle)
+    if report.ok:
+        console.print("[green]PASS: bit-exact[/green]" + (", as close to the float model as TFLM"
+                                                          if report.oracle is not None else ""))
+    elif not report.bit_exact:
+        console.print("[red]FAIL: outputs differ[/red]")
+    else:
+        console.print(f"[red]FAIL: bit-exact, but {report.oracle.ours_nrmse:.4f} NRMSE from the float model "
+                      f"(limit {report.oracle.limit:.4f})[/red]")
+
+
+def _print_oracle(console, oracle) -> None:
+    from rich.table import Table
+
+    table = Table(title="against the float Keras model")
+    for column in ("model", "NRMSE", "top-1 agreement"):
+        table.add_column(column, justify="left" if column == "model" else "right")
+    table.add_row("our C", f"{oracle.ours_nrmse:.4f}", f"{100 * oracle.ours_top1:.1f}%")
+    if oracle.tflm_nrmse is not None:
+        table.add_row("tflite-micro (TF converter)", f"{oracle.tflm_nrmse:.4f}", f"{100 * oracle.tflm_top1:.1f}%")
+    console.print(table)
+    if oracle.note:
+        console.print(f"no tflite-micro figure: {oracle.note}")

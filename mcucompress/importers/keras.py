@@ -12,7 +12,8 @@ import os
 from mcucompress.errors import McuError
 from mcucompress.importers.keras_builder import GraphBuilder
 from mcucompress.importers.keras_file import open_keras_file
-from mcucompress.importers.keras_layers import LAYER_CONVERTERS
+from mcucompress.importers.keras_layers import LAYER_CONVERTERS, MULTI_INPUT_LAYERS
+from mcucompress.importers.keras_ops import convert_keras_op, is_keras_op
 from mcucompress.ir.graph import Graph
 
 def load_keras(path_or_model, optimize: bool = True, allow_code: bool = False) -> Graph:
@@ -103,15 +104,23 @@ class _Walker:
             if bindings is not None:
                 return bindings[id(layer)]
             return self.builder.activation(layer.name, _batch1_shape(tensor, f"input '{layer.name}'"))
-        in_names = [self.visit(t, scope, bindings) for t in _node_inputs(layer._inbound_nodes[node_index])]
+        node = layer._inbound_nodes[node_index]
+        in_tensors = _node_inputs(node)
+        in_names = [self.visit(t, scope, bindings) for t in in_tensors]
         if _is_model(layer):
             return self._inline(layer, node_index, tensor_index, in_names, scope)
         if tensor_index != 0:
             raise McuError(f"layer '{layer.name}' ({cls}): layers with several outputs are not supported")
+        out_shape = _batch1_shape(tensor, f"output of layer '{layer.name}'")
+        if is_keras_op(layer):  # x + 3.0, keras.ops.multiply(x, c): may mix tensors and constants
+            names = {id(t): n for t, n in zip(in_tensors, in_names)}
+            return convert_keras_op(self.builder, layer, node, names, out_shape)
         converter = LAYER_CONVERTERS.get(cls)
         if converter is None:
             raise McuError(f"layer '{layer.name}' ({cls}) is not supported")
-        out_shape = _batch1_shape(tensor, f"output of layer '{layer.name}'")
+        if len(in_names) != 1 and cls not in MULTI_INPUT_LAYERS:  # never drop an input silently
+            raise McuError(f"layer '{layer.name}' ({cls}) called on {len(in_names)} tensors; "
+                           "it takes exactly one")
         return converter(self.builder, layer, layer.get_config(), in_names, out_shape)
 
     def _inline(self, model, node_index, tensor_index, in_names, scope) -> str:

@@ -17,6 +17,7 @@ import numpy as np
 
 from mcucompress.errors import McuError
 from mcucompress.importers.keras_builder import GraphBuilder
+from mcucompress.importers.keras_ops import channel_affine
 
 ACTIVATION_OPS = {"relu": "relu", "relu6": "relu6", "softmax": "softmax"}
 
@@ -182,7 +183,38 @@ def convert_global_average_pooling2d(b: GraphBuilder, layer, cfg, inputs, out_sh
     return b.op("mean", layer.name, inputs[:1], layer.name, out_shape, axes=(1, 2), keepdims=keepdims)
 
 
+def convert_global_max_pooling2d(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str:
+    """A max pool whose window is the whole plane, then a reshape unless keepdims."""
+    _check_channels_last(layer, cfg)
+    x = inputs[0]
+    _rank4_input(b, layer, x)
+    _, h, w, c = b.shape(x)
+    keepdims = bool(cfg.get("keepdims", False))
+    name = f"{layer.name}/max" if not keepdims else layer.name
+    y = b.op("max_pool2d", name, (x,), name, (1, 1, 1, c), pool=(h, w), stride=(h, w),
+             padding=(0, 0, 0, 0), activation="none")
+    return y if keepdims else b.op("reshape", layer.name, (y,), layer.name, out_shape)
+
+
+def convert_normalization(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str:
+    """(x - mean) / max(sqrt(variance), epsilon) per channel (or its inverse), as an affine map
+    that the passes fold into the first layer."""
+    mean = np.asarray(layer.mean, np.float64)
+    std = np.maximum(np.sqrt(np.asarray(layer.variance, np.float64)), 1e-7)
+    channels = out_shape[-1]
+    if mean.size not in (1, channels) or std.size not in (1, channels) or \
+            (mean.size == channels and mean.shape[-1] != channels):
+        raise _unsupported(layer, f"normalization over axes other than the channels (mean of shape "
+                                  f"{mean.shape}) is not supported")
+    mean, std = mean.reshape(-1), std.reshape(-1)
+    if cfg.get("invert", False):
+        return channel_affine(b, layer.name, inputs[0], std, mean, out_shape)
+    return channel_affine(b, layer.name, inputs[0], 1.0 / std, -mean / std, out_shape)
+
+
 def convert_add(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str:
+    if len(inputs) < 2:
+        raise _unsupported(layer, f"Add of {len(inputs)} tensor(s); it needs at least two")
     shapes = {b.shape(x) for x in inputs}
     if len(shapes) != 1:
         raise _unsupported(layer, f"inputs of different shapes {sorted(shapes)} (broadcasting) "
@@ -259,14 +291,9 @@ def convert_batch_normalization(b: GraphBuilder, layer, cfg, inputs, out_shape) 
 
 
 def convert_rescaling(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str:
-    """x * scale + offset per channel: emitted as a batch_norm (mean 0, variance 1, epsilon 0)
-    so that fold_batchnorm either merges it into a neighbour or makes it a 1x1 depthwise conv."""
-    channels = out_shape[-1]
-    scale = np.broadcast_to(np.asarray(cfg.get("scale", 1.0), np.float32), (channels,))
-    offset = np.broadcast_to(np.asarray(cfg.get("offset", 0.0), np.float32), (channels,))
-    params = [b.constant(f"{layer.name}/{n}", v) for n, v in (
-        ("gamma", scale), ("beta", offset), ("mean", np.zeros(channels)), ("var", np.ones(channels)))]
-    return b.op("batch_norm", layer.name, (inputs[0], *params), layer.name, out_shape, epsilon=0.0)
+    """x * scale + offset per channel, as a channel affine map the passes fold into a neighbour."""
+    return channel_affine(b, layer.name, inputs[0], cfg.get("scale", 1.0), cfg.get("offset", 0.0),
+                          out_shape)
 
 
 def convert_identity(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str:
@@ -275,6 +302,9 @@ def convert_identity(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str:
 
 
 Converter = Callable[..., str]
+
+# Layer classes whose converters read several input tensors; every other layer takes one.
+MULTI_INPUT_LAYERS = frozenset({"Add", "Concatenate"})
 
 LAYER_CONVERTERS: dict[str, Converter] = {
     "Conv2D": convert_conv2d,
@@ -294,6 +324,8 @@ LAYER_CONVERTERS: dict[str, Converter] = {
     "Concatenate": convert_concatenate,
     "BatchNormalization": convert_batch_normalization,
     "Rescaling": convert_rescaling,
+    "Normalization": convert_normalization,
+    "GlobalMaxPooling2D": convert_global_max_pooling2d,
     "Dropout": convert_identity,
     "SpatialDropout2D": convert_identity,
     "GaussianNoise": convert_identity,
@@ -302,3 +334,8 @@ LAYER_CONVERTERS: dict[str, Converter] = {
     "ActivityRegularization": convert_identity,
     "Identity": convert_identity,
 }
+
+# 1-D layers as 2-D ops on a 1-high plane (importers/keras_layers_1d.py).
+from mcucompress.importers.keras_layers_1d import LAYER_CONVERTERS_1D  # noqa: E402
+
+LAYER_CONVERTERS.update(LAYER_CONVERTERS_1D)

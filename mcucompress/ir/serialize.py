@@ -57,10 +57,16 @@ def graph_to_bytes(graph: Graph) -> bytes:
         "ops": [{"kind": op.kind, "name": op.name, "inputs": list(op.inputs), "outputs": list(op.outputs),
                  "attrs": {k: _plain(v) for k, v in sorted(op.attrs.items())}} for op in graph.ops],
     }
+    return npz_bytes(arrays, {"graph.json": json.dumps(doc, indent=1, sort_keys=True)})
+
+
+def npz_bytes(arrays: dict[str, np.ndarray], texts: dict[str, str] | None = None) -> bytes:
+    """A compressed .npz (members ``name`` -> .npy, texts first) that is the same bytes for the
+    same arrays: fixed member timestamps, unlike numpy.savez."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr(zipfile.ZipInfo("graph.json", _EPOCH), json.dumps(doc, indent=1, sort_keys=True),
-                    compress_type=zipfile.ZIP_DEFLATED)
+        for name, text in (texts or {}).items():
+            zf.writestr(zipfile.ZipInfo(name, _EPOCH), text, compress_type=zipfile.ZIP_DEFLATED)
         for name, array in arrays.items():
             npy = io.BytesIO()
             np.save(npy, array, allow_pickle=False)

@@ -13,16 +13,11 @@ import numpy as np
 from mcucompress.errors import McuError
 from mcucompress.ir.graph import Graph, Op, Tensor
 from mcucompress.ir.ops import weight_axes
+from mcucompress.passes.fold_affine_forward import affine_of, fold_forward, forward_consumer
 from mcucompress.passes.rewrite import merge_into_producer, sole_consumer
 
 # Which weight axis holds the output channels, per foldable producer kind.
 OUTPUT_CHANNEL_AXIS = weight_axes("int8")
-
-
-def _affine(graph: Graph, bn: Op) -> tuple[np.ndarray, np.ndarray]:
-    gamma, beta, mean, var = (graph.tensor(n).data.astype(np.float64) for n in bn.inputs[1:5])
-    scale = gamma / np.sqrt(var + float(bn.attrs.get("epsilon", 1e-3)))
-    return scale, beta - mean * scale
 
 
 def _constant(tensors: dict, name: str, data: np.ndarray) -> str:
@@ -45,7 +40,7 @@ def _can_fold(graph: Graph, bn: Op) -> Op | None:
 
 
 def _fold(graph: Graph, ops: list[Op], tensors: dict, producer: Op, bn: Op) -> list[Op]:
-    scale, shift = _affine(graph, bn)
+    scale, shift = affine_of(graph, bn)
     weights = graph.tensor(producer.inputs[1]).data.astype(np.float64)
     axis = OUTPUT_CHANNEL_AXIS[producer.kind]
     shape = [1] * weights.ndim
@@ -61,7 +56,7 @@ def _fold(graph: Graph, ops: list[Op], tensors: dict, producer: Op, bn: Op) -> l
 
 def _as_layer(graph: Graph, tensors: dict, bn: Op) -> Op:
     """A stand-alone BN as an equivalent 1x1 depthwise conv (NHWC) or diagonal dense (vectors)."""
-    scale, shift = _affine(graph, bn)
+    scale, shift = affine_of(graph, bn)
     x = graph.tensor(bn.inputs[0])
     b = _constant(tensors, f"{bn.name}/bias", shift)
     if len(x.shape) == 4:
@@ -76,13 +71,18 @@ def _as_layer(graph: Graph, tensors: dict, bn: Op) -> Op:
 
 
 def fold_batchnorm(graph: Graph) -> Graph:
+    """Each BN into its producer, else forward into its reader (fold_affine_forward.py), else
+    a layer of its own; first to last, as folding one may make the next one foldable."""
     ops = list(graph.ops)
     tensors = dict(graph.tensors)
-    for bn in [op for op in graph.ops if op.kind == "batch_norm"]:
+    while (bn := next((op for op in ops if op.kind == "batch_norm"), None)) is not None:
         current = graph.with_ops(ops, tensors)
         producer = _can_fold(current, bn)
+        consumer = forward_consumer(current, bn) if producer is None else None
         if producer is not None:
             ops = _fold(current, ops, tensors, producer, bn)
+        elif consumer is not None:
+            ops = fold_forward(current, ops, tensors, bn, consumer, _constant)
         else:
             ops = [_as_layer(current, tensors, bn) if op is bn else op for op in ops]
     return graph.with_ops(ops, tensors)

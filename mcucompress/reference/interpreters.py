@@ -47,6 +47,12 @@ class Tflm:
         self.input_shape = tuple(int(n) for n in details["shape"])
         self.float_input = np.dtype(details["dtype"]) == np.float32
 
+    def port_quant(self, which: str) -> tuple[float, int]:
+        """(scale, zero point) of the model's first input (``"input"``) or output."""
+        details = (self._interp.get_input_details(0) if which == "input"
+                   else self._interp.get_output_details(0))["quantization_parameters"]
+        return float(details["scales"][0]), int(details["zero_points"][0])
+
     def __call__(self, x: np.ndarray) -> np.ndarray:
         self._interp.set_input(np.asarray(x).reshape(self.input_shape), 0)
         self._interp.invoke()
