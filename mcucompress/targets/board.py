@@ -10,7 +10,7 @@ import yaml
 from mcucompress.errors import McuError
 from mcucompress.resources import boards_dir
 
-CPUS = ("cortex-m0plus", "cortex-m3", "cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55")
+CPUS = ("cortex-m0", "cortex-m0plus", "cortex-m3", "cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55")
 
 
 @dataclass(frozen=True)
