@@ -7,7 +7,6 @@ unchanged tree is never rebuilt and a changed one never reuses a stale binary.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 import subprocess
@@ -15,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 from mcucompress.errors import McuError
+from mcucompress.targets.manifest import manifest_json
 
 BUILD_SUFFIXES = (".c", ".h", ".txt")
 
@@ -49,8 +49,8 @@ def tree_key(tree: Path) -> str:
 
 def _prefix(tree: Path) -> str:
     try:
-        return json.loads((tree / "manifest.json").read_text())["prefix"]
-    except (OSError, ValueError, KeyError):
+        return manifest_json(tree)["prefix"]
+    except (McuError, KeyError):
         raise McuError(f"{tree}: not an exported tree (no readable manifest.json)") from None
 
 

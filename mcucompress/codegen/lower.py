@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mcucompress.encode.choose import ATTR as WEIGHT_ENCODING
 from mcucompress.errors import McuError
 from mcucompress.ir.graph import Graph, Op, Tensor
-from mcucompress.ir.ops import kernel_sources, op_kind
-from mcucompress.memory.liveness import analyze
-from mcucompress.memory.planner import MemoryPlan, plan
+from mcucompress.ir.ops import kernel_sources, macs, op_kind
+from mcucompress.memory.arena import plan_memory
+from mcucompress.memory.planner import MemoryPlan
 from mcucompress.quantize.params import kernel_params
 from mcucompress.codegen.c_literals import array_lines, c_float, c_int
 from mcucompress.codegen import lower_encoded, specialize as _specialize
@@ -67,6 +68,18 @@ class Port:
 
 
 @dataclass(frozen=True)
+class Layer:
+    """What one op became: the kernel it calls (None: nothing to do, e.g. a reshape in place),
+    how its weights are stored, and its MACs. The manifest lists these; `bench` reads them."""
+
+    op: str
+    kind: str
+    kernel: str | None
+    encoding: str
+    macs: int
+
+
+@dataclass(frozen=True)
 class Program:
     arrays: tuple[CArray, ...]
     decls: tuple[CDecl, ...]
@@ -77,6 +90,7 @@ class Program:
     input: Port
     output: Port
     single_rounding: bool
+    layers: tuple[Layer, ...] = ()
 
 
 @dataclass
@@ -85,6 +99,7 @@ class _Builder:
     prefix: str
     rounding: str
     offsets: dict
+    choices: tuple  # specialize.KernelChoice or None per op
     arrays: list = field(default_factory=list)
     decls: list = field(default_factory=list)
     calls: list = field(default_factory=list)
@@ -378,26 +393,28 @@ def check_graph(graph: Graph) -> None:
             raise McuError(f"tensor '{t.name}' is {t.dtype}; the C code generator needs an int8 graph")
 
 
-def plan_memory(graph: Graph, rounding: str = "tflm") -> tuple[MemoryPlan, dict]:
-    """Arena plan and the arena offset of every activation tensor (and kernel scratch)."""
-    live = analyze(graph)
-    scratch = _specialize.scratch_requests(graph, rounding)
-    memory = plan(list(live.requests) + scratch)
-    offsets = {t: memory.offset(buf) for t, buf in live.buffer_of.items()}
-    offsets.update({r.name: memory.offset(r.name) for r in scratch})
-    return memory, offsets
-
-
 def lower(graph: Graph, prefix: str, rounding: str = "tflm") -> Program:
+    """Kernels chosen once (specialize.choose_kernels), then the arena planned around their
+    scratch (memory/arena.py), then every op lowered by its kind's lowering (ir/ops.py)."""
     check_graph(graph)
-    memory, offsets = plan_memory(graph, rounding)
-    b = _Builder(graph, prefix, rounding, offsets)
-    headers = set()
+    choices = _specialize.choose_kernels(graph, rounding)
+    memory, offsets = plan_memory(graph, choices)
+    b = _Builder(graph, prefix, rounding, offsets, choices)
+    headers, layers = set(), []
     for i, op in enumerate(graph.ops):
         kind = op_kind(op.kind)
+        first = len(b.calls)
         kind.resolve("lowering")(b, i, op)
         headers.update(kind.headers)
+        layers.append(_layer(graph, op, b.calls[first:]))
     files = sorted({KERNEL_SOURCES[k] for k in b.kernels} | headers)
     return Program(tuple(b.arrays), tuple(b.decls), tuple(b.calls), tuple(RUNTIME_HEADERS) + tuple(files),
                    memory, offsets, _port(graph, graph.inputs[0], offsets),
-                   _port(graph, graph.outputs[0], offsets), rounding == "litert")
+                   _port(graph, graph.outputs[0], offsets), rounding == "litert", tuple(layers))
+
+
+def _layer(graph: Graph, op: Op, calls) -> Layer:
+    if len(calls) > 1:
+        raise McuError(f"op '{op.name}' ({op.kind}): its lowering made {len(calls)} kernel calls (at most one)")
+    return Layer(op.name, op.kind, calls[0].function if calls else None,
+                 str(op.attrs.get(WEIGHT_ENCODING, "dense")), macs(graph, op))

@@ -27,9 +27,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from mcucompress.encode.choose import LAYOUT_ATTR
-from mcucompress.errors import McuError
 from mcucompress.ir.graph import Graph, Op
-from mcucompress.memory.planner import BufferRequest
+from mcucompress.ir.ops import kernel_sources
+from mcucompress.memory.arena import scratch_name
 from mcucompress.quantize.params import kernel_params
 
 GROUP = 8                      # products per group in the conv layout (one MVE vector of int16)
@@ -169,7 +169,7 @@ def fast_depthwise(graph: Graph, op: Op, p, rounding: str) -> FastLayer | None:
                            p.input_offset, p.output_offset, p.multiplier, p.shift)
     if table is None:
         return None
-    return FastLayer(dw_layout(w), table, 0, (n + 3) & ~3)
+    return FastLayer(dw_layout(w), table, 0, (n + 3) & ~3, "mcc_depthwise_conv2d_fast_s8")
 
 
 def choose(graph: Graph, op: Op, rounding: str) -> FastLayer | None:
@@ -178,7 +178,8 @@ def choose(graph: Graph, op: Op, rounding: str) -> FastLayer | None:
         out = graph.output_tensor(op)
         ins = [graph.tensor(n) for n in op.inputs]
         if out.size >= ADD_TABLE_MIN_SIZE and all(t.shape == out.shape and not t.is_constant for t in ins):
-            return FastLayer(np.zeros(0, np.int32), np.zeros((0, 4), np.int32), 0, ADD_TABLE_BYTES)
+            return FastLayer(np.zeros(0, np.int32), np.zeros((0, 4), np.int32), 0, ADD_TABLE_BYTES,
+                             "mcc_add_fast_s8")
         return None
     if op.kind not in ("conv2d", "depthwise_conv2d", "fully_connected"):
         return None
@@ -192,21 +193,29 @@ def choose(graph: Graph, op: Op, rounding: str) -> FastLayer | None:
     return fast_conv(graph, op, p, rounding)
 
 
-def scratch_name(index: int) -> str:
-    return f"mcc.scratch.op{index}"
+@dataclass(frozen=True, eq=False)
+class KernelChoice:
+    """The specialised kernel chosen for one op: its C function, source file (under runtime_c/),
+    the arena scratch it needs while it runs, and its export-time constants."""
+
+    function: str
+    source: str
+    scratch_bytes: int
+    layer: FastLayer
 
 
-def scratch_requests(graph: Graph, rounding: str = "tflm") -> list[BufferRequest]:
-    """Arena scratch of every specialised layer, alive only during its op."""
-    requests = []
-    for i, op in enumerate(graph.ops):
-        try:
-            layer = choose(graph, op, rounding)
-        except McuError:  # the lowering reports the layer's problem with its own message
-            layer = None
-        if layer is not None:
-            requests.append(BufferRequest(scratch_name(i), layer.scratch_bytes, i, i))
-    return requests
+def choose_kernels(graph: Graph, rounding: str = "tflm") -> tuple[KernelChoice | None, ...]:
+    """One entry per op: its specialised kernel, or None where the portable kernel stays. Made
+    once per export, before memory planning (which places the scratch) and lowering (which
+    calls the kernel)."""
+    choices = []
+    for op in graph.ops:
+        layer = choose(graph, op, rounding)
+        if layer is None:
+            choices.append(None)
+            continue
+        choices.append(KernelChoice(layer.kernel, kernel_sources()[layer.kernel], layer.scratch_bytes, layer))
+    return tuple(choices)
 
 
 # -- lowering ---------------------------------------------------------------------------------
@@ -216,12 +225,11 @@ def _tile(pair) -> str:
 
 
 def lower_fast(b, i: int, op: Op, p) -> bool:
-    """Emit the fast kernel call for op when it qualifies; False leaves op to the caller."""
-    if scratch_name(i) not in b.offsets:
+    """Emit the chosen fast kernel's call for op; False leaves op to the portable kernel."""
+    choice = b.choices[i]
+    if choice is None:
         return False
-    layer = choose(b.graph, op, b.rounding)
-    if layer is None:
-        return False
+    layer = choice.layer
     g = b.graph
     oid = f"op{i}_{op.kind}"
     scratch = f"(void *){b.arena(scratch_name(i))}"

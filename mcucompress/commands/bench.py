@@ -9,8 +9,9 @@ from pathlib import Path
 
 import click
 
+from mcucompress.export import prepare_tree
 from mcucompress.folders import make_folder
-from mcucompress.targets.bench import bench_model, format_text, prepare_tree, with_defines
+from mcucompress.targets.bench import bench_model, format_text, with_defines
 
 DEFAULT_BOARDS = ("mps2-an386", "mps2-an500", "mps3-an547")
 

@@ -269,6 +269,30 @@ def tied_kinds(quantizer: str) -> frozenset[str]:
     return frozenset(k.name for k in OPS.values() if quantizer in k.tied)
 
 
+def graph_scheme(graph: Graph) -> str:
+    """"qformat" when the graph has Q-format ops, "binary" with binary ones, else "int8"."""
+    schemes = {OPS[op.kind].scheme for op in graph.ops if op.kind in OPS}
+    for scheme in ("qformat", "binary"):
+        if scheme in schemes:
+            return scheme
+    return "int8"
+
+
+def float_activations(graph: Graph, x: np.ndarray) -> dict[str, np.ndarray]:
+    """Every tensor of the float ``graph`` on the batch ``x`` (the input's shape with a batch of
+    any size in front), each op run by its kind's float reference: the loop of the float
+    interpreter (reference/float.py) and of calibration (quantize/calibrate.py)."""
+    values: dict[str, np.ndarray] = {graph.inputs[0]: x}
+    for op in graph.ops:
+        kind = OPS.get(op.kind)
+        if kind is None or kind.float_reference is None:
+            raise McuError(f"op '{op.name}' of kind {op.kind} has no float reference")
+        args = [values[n] if n in values else (graph.tensor(n).data if n is not None else None)
+                for n in op.inputs]
+        values[op.outputs[0]] = kind.resolve("float_reference")(graph, op, *args)
+    return values
+
+
 def kernel_sources() -> dict[str, str]:
     """Every runtime C function a lowering may call -> its source file under runtime_c/."""
     table: dict[str, str] = {}

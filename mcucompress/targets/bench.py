@@ -9,13 +9,12 @@ is only reported for a byte-exact firmware.
 from __future__ import annotations
 
 import json
-import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from mcucompress.errors import McuError
-from mcucompress.ir.ops import graph_macs, macs
+from mcucompress.targets.manifest import manifest_json, read_manifest
 
 MANIFEST = "manifest.json"
 
@@ -23,7 +22,7 @@ MANIFEST = "manifest.json"
 @dataclass
 class LayerRow:
     index: int
-    op: str          # "name: kind" as the generated model.c comments it
+    op: str          # "name: kind" as the generated model.c comments it (manifest layers)
     kernel: str
     macs: int
     instructions: dict = field(default_factory=dict)   # board -> count
@@ -53,28 +52,6 @@ class ModelBench:
                 "layers": [vars(l) for l in self.layers]}
 
 
-def _prefix_for(path: Path) -> str:
-    name = re.sub(r"[^A-Za-z0-9_]", "_", path.stem).lower().strip("_") or "model"
-    return name if name[0].isalpha() else f"m_{name}"
-
-
-def prepare_tree(model: str | Path, work: Path, rounding: str = "tflm") -> Path:
-    """An exported tree for `model` (used as is when it already is one)."""
-    path = Path(model)
-    if (path / MANIFEST).is_file():
-        return path
-    if not path.exists():
-        raise McuError(f"{path}: no such model file or exported tree")
-    if path.is_dir():
-        raise McuError(f"{path} is not an exported model tree (no {MANIFEST}); run `mcucompress export` first")
-    from mcucompress.export import export
-
-    tree = work / _prefix_for(path)
-    if tree.exists():
-        shutil.rmtree(tree)
-    return export(path, tree, prefix=_prefix_for(path), rounding=rounding)
-
-
 def with_defines(tree: Path, work: Path, defines: dict) -> Path:
     """A copy of `tree` whose builds add C defines (MCC_FORCE_REFERENCE, MCC_NO_MVE, ...)."""
     if not defines:
@@ -84,21 +61,10 @@ def with_defines(tree: Path, work: Path, defines: dict) -> Path:
     if copy.exists():
         shutil.rmtree(copy)
     shutil.copytree(tree, copy, ignore=shutil.ignore_patterns("firmware"))
-    manifest = json.loads((copy / MANIFEST).read_text())
+    manifest = manifest_json(copy)
     manifest["defines"] = {**manifest.get("defines", {}), **defines}
     (copy / MANIFEST).write_text(json.dumps(manifest, indent=2))
     return copy
-
-
-def _calls(tree: Path):
-    """(graph, [(op comment, kernel)]) in call order, from the tree's serialized graph."""
-    from mcucompress.codegen.lower import lower
-    from mcucompress.ir.serialize import load_graph
-
-    manifest = json.loads((tree / MANIFEST).read_text())
-    graph = load_graph(tree / manifest.get("graph", "graph.npz"))
-    program = lower(graph, manifest["prefix"], manifest.get("rounding", "tflm"))
-    return graph, [(c.comment, c.function) for c in program.calls]
 
 
 def bench_model(tree: Path, boards: list[str], layers: bool = True, samples: int = 1) -> ModelBench:
@@ -106,11 +72,10 @@ def bench_model(tree: Path, boards: list[str], layers: bool = True, samples: int
     from mcucompress.targets.layer_counts import count_layers
     from mcucompress.targets.runner import run_model
 
-    graph, calls = _calls(tree)
-    by_name = {op.name: op for op in graph.ops}
-    result = ModelBench(tree.name, graph_macs(graph))
-    rows = [LayerRow(i, comment, kernel, macs(graph, by_name[comment.split(": ")[0]]))
-            for i, (comment, kernel) in enumerate(calls)]
+    manifest = read_manifest(tree)
+    result = ModelBench(tree.name, sum(layer.macs for layer in manifest.layers or ()))
+    rows = [LayerRow(i, f"{layer.op}: {layer.kind}", layer.kernel, layer.macs)
+            for i, layer in enumerate(manifest.kernel_layers())]
     for board in boards:
         report = run_model(tree, board, samples=samples)
         if not report.passed:
