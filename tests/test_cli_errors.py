@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from mcucompress.cli import main
+from mcucompress.targets.manifest import manifest_json
 
 KWS = "kws_ref_model.tflite"
 
@@ -72,7 +73,7 @@ def files(tmp_path_factory, mlperf_dir):
         change(copy)
 
     def edit_manifest(copy, change):
-        manifest = json.loads((copy / "manifest.json").read_text())
+        manifest = manifest_json(copy)
         change(manifest)
         (copy / "manifest.json").write_text(json.dumps(manifest))
 

@@ -174,6 +174,13 @@ class _Builder:
             raise McuError(f"constant '{tensor.name}' has unsupported type {tensor.data.dtype}")
         return self.array(f"{op_id}_{role}", tensor.data, ctype)
 
+    def add_params(self, op_id: str, p) -> str:
+        """The mcc_add_params of an add (portable and table kernels take the same struct)."""
+        return self.decl("mcc_add_params", f"{op_id}_params",
+                         f"{{{p.input1_offset}, {p.input1_multiplier}, {p.input1_shift}, "
+                         f"{p.input2_offset}, {p.input2_multiplier}, {p.input2_shift}, {p.left_shift}, "
+                         f"{p.output_offset}, {p.output_multiplier}, {p.output_shift}, {_activation(p)}}}")
+
     def check_rounding(self, op: Op, params) -> None:
         # kernels of these kinds requantize as MCC_SINGLE_ROUNDING says (mcc_nn_requantize_output
         # / mcc_nn_requantize_float); all others always use gemmlowp double rounding
@@ -274,10 +281,7 @@ def _lower_add(b: _Builder, i: int, op: Op) -> None:
     p = kernel_params(g, op, b.rounding)
     if _specialize.lower_fast(b, i, op, p):  # lookup-table add for large tensors (issue 4)
         return
-    params = b.decl("mcc_add_params", f"{_op_id(i, op)}_params",
-                    f"{{{p.input1_offset}, {p.input1_multiplier}, {p.input1_shift}, "
-                    f"{p.input2_offset}, {p.input2_multiplier}, {p.input2_shift}, {p.left_shift}, "
-                    f"{p.output_offset}, {p.output_multiplier}, {p.output_shift}, {_activation(p)}}}")
+    params = b.add_params(_op_id(i, op), p)
     b.call(op, "mcc_add_s8", params, b.arena(x1.name), b.arena(x2.name), b.arena(out.name),
            str(out.size))
 

@@ -102,6 +102,16 @@ def conv_scratch_bytes(k_padded: int, in_c: int) -> int:
     return 4 * k_padded + (k_padded if in_c % 8 else 0)
 
 
+def depthwise_scratch_bytes(channels: int) -> int:
+    """mcc_depthwise_conv2d_fast_s8_get_buffer_size(): one int8 row of channels, word aligned."""
+    return (channels + 3) & ~3
+
+
+def fc_int8_scratch_bytes(k_padded: int) -> int:
+    """mcc_fully_connected_fast_s8_get_buffer_size(): the input widened to int16."""
+    return 2 * k_padded
+
+
 def pair_major(table: np.ndarray) -> np.ndarray:
     """Conv channel constants per output channel pair: {bias, multiplier, round, shift} each as
     (even, odd); an odd last channel keeps {bias, multiplier, round, shift}."""
@@ -141,7 +151,7 @@ def fast_conv(graph: Graph, op: Op, p, rounding: str) -> FastLayer | None:
         return None
     if op.kind == "fully_connected" and op.attrs.get(DENSE_LAYOUT) == "int8":
         words, k_padded = fc_int8_layout(w)
-        return FastLayer(words, table, k_padded, 2 * k_padded, "mcc_fully_connected_fast_s8")
+        return FastLayer(words, table, k_padded, fc_int8_scratch_bytes(k_padded), "mcc_fully_connected_fast_s8")
     words, k_padded = conv_layout(w)
     in_c = int(np.prod(wt.shape[1:])) if op.kind == "fully_connected" else int(wt.shape[-1])
     return FastLayer(words, pair_major(table), k_padded, conv_scratch_bytes(k_padded, in_c))
@@ -169,7 +179,7 @@ def fast_depthwise(graph: Graph, op: Op, p, rounding: str) -> FastLayer | None:
                            p.input_offset, p.output_offset, p.multiplier, p.shift)
     if table is None:
         return None
-    return FastLayer(dw_layout(w), table, 0, (n + 3) & ~3, "mcc_depthwise_conv2d_fast_s8")
+    return FastLayer(dw_layout(w), table, 0, depthwise_scratch_bytes(n), "mcc_depthwise_conv2d_fast_s8")
 
 
 def choose(graph: Graph, op: Op, rounding: str) -> FastLayer | None:
@@ -275,11 +285,7 @@ def lower_fast(b, i: int, op: Op, p) -> bool:
 def _lower_add_tables(b, i: int, op: Op, p, oid: str, scratch: str) -> bool:
     g = b.graph
     x1, x2, out = g.tensor(op.inputs[0]), g.tensor(op.inputs[1]), g.output_tensor(op)
-    params = b.decl("mcc_add_params", f"{oid}_params",
-                    f"{{{p.input1_offset}, {p.input1_multiplier}, {p.input1_shift}, "
-                    f"{p.input2_offset}, {p.input2_multiplier}, {p.input2_shift}, {p.left_shift}, "
-                    f"{p.output_offset}, {p.output_multiplier}, {p.output_shift}, "
-                    f"{{{p.act_min}, {p.act_max}}}}}")
+    params = b.add_params(oid, p)
     b.call(op, "mcc_add_fast_s8", params, b.arena(x1.name), b.arena(x2.name), b.arena(out.name),
            str(out.size), scratch)
     return True
