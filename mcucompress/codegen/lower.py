@@ -94,7 +94,12 @@ class Program:
 
 
 @dataclass
-class _Builder:
+class ProgramBuilder:
+    """What a lowering (``OpKind.lowering(builder, index, op)``) writes the program with: const
+    arrays (``array``, ``array_text``, ``constant``), static structs (``decl``, ``dims_of``,
+    ``quant``, ``add_params``), arena pointers (``arena``) and the kernel call (``call``, one per
+    op). ``choices[index]`` is the op's specialised kernel or None (specialize.choose_kernels)."""
+
     graph: Graph
     prefix: str
     rounding: str
@@ -201,7 +206,7 @@ def _op_id(index: int, op: Op) -> str:
 
 # -- per-kind lowering -------------------------------------------------------------------------
 
-def _lower_conv(b: _Builder, i: int, op: Op) -> None:
+def _lower_conv(b: ProgramBuilder, i: int, op: Op) -> None:
     if lower_encoded.is_encoded(op):
         lower_encoded.lower_conv2d_encoded(b, i, op)
         return
@@ -236,7 +241,7 @@ def _lower_conv(b: _Builder, i: int, op: Op) -> None:
            b.arena(out.name))
 
 
-def _lower_fully_connected(b: _Builder, i: int, op: Op) -> None:
+def _lower_fully_connected(b: ProgramBuilder, i: int, op: Op) -> None:
     if lower_encoded.is_encoded(op):
         lower_encoded.lower_fully_connected_encoded(b, i, op)
         return
@@ -259,7 +264,7 @@ def _lower_fully_connected(b: _Builder, i: int, op: Op) -> None:
            b.dims_of((batches, units)), b.arena(out.name))
 
 
-def _lower_pool(b: _Builder, i: int, op: Op) -> None:
+def _lower_pool(b: ProgramBuilder, i: int, op: Op) -> None:
     g = b.graph
     x, out = g.tensor(op.inputs[0]), g.output_tensor(op)
     p = kernel_params(g, op, b.rounding)
@@ -271,7 +276,7 @@ def _lower_pool(b: _Builder, i: int, op: Op) -> None:
            b.arena(out.name))
 
 
-def _lower_add(b: _Builder, i: int, op: Op) -> None:
+def _lower_add(b: ProgramBuilder, i: int, op: Op) -> None:
     g = b.graph
     x1, x2 = g.tensor(op.inputs[0]), g.tensor(op.inputs[1])
     out = g.output_tensor(op)
@@ -286,7 +291,7 @@ def _lower_add(b: _Builder, i: int, op: Op) -> None:
            str(out.size))
 
 
-def _lower_softmax(b: _Builder, i: int, op: Op) -> None:
+def _lower_softmax(b: ProgramBuilder, i: int, op: Op) -> None:
     g = b.graph
     x, out = g.tensor(op.inputs[0]), g.output_tensor(op)
     p = kernel_params(g, op, b.rounding)
@@ -307,14 +312,14 @@ def _lower_softmax(b: _Builder, i: int, op: Op) -> None:
     b.call(op, function, params, b.arena(x.name), str(rows), str(depth), b.arena(out.name))
 
 
-def _lower_reshape(b: _Builder, i: int, op: Op) -> None:
+def _lower_reshape(b: ProgramBuilder, i: int, op: Op) -> None:
     x, out = b.graph.tensor(op.inputs[0]), b.graph.output_tensor(op)
     kernel_params(b.graph, op, b.rounding)  # validates equal quantization
     if b.offsets[x.name] != b.offsets[out.name]:
         b.call(op, "mcc_copy_s8", b.arena(x.name), b.arena(out.name), str(out.nbytes))
 
 
-def _lower_mean(b: _Builder, i: int, op: Op) -> None:
+def _lower_mean(b: ProgramBuilder, i: int, op: Op) -> None:
     g = b.graph
     x, out = g.tensor(op.inputs[0]), g.output_tensor(op)
     p = kernel_params(g, op, b.rounding)
@@ -329,7 +334,7 @@ def _lower_mean(b: _Builder, i: int, op: Op) -> None:
     b.call(op, "mcc_mean_s8", params, b.dims_of(x.shape), b.arena(x.name), b.arena(out.name))
 
 
-def _lower_relu(b: _Builder, i: int, op: Op) -> None:
+def _lower_relu(b: ProgramBuilder, i: int, op: Op) -> None:
     g = b.graph
     x, out = g.tensor(op.inputs[0]), g.output_tensor(op)
     p = kernel_params(g, op, b.rounding)
@@ -339,7 +344,7 @@ def _lower_relu(b: _Builder, i: int, op: Op) -> None:
     b.call(op, "mcc_requantize_s8", params, b.arena(x.name), b.arena(out.name), str(out.size))
 
 
-def _lower_pad(b: _Builder, i: int, op: Op) -> None:
+def _lower_pad(b: ProgramBuilder, i: int, op: Op) -> None:
     g = b.graph
     x, out = g.tensor(op.inputs[0]), g.output_tensor(op)
     p = kernel_params(g, op, b.rounding)
@@ -355,7 +360,7 @@ def _lower_pad(b: _Builder, i: int, op: Op) -> None:
            f"(int8_t){p.pad_value}", b.dims_of(out.shape), b.arena(out.name))
 
 
-def _lower_concat(b: _Builder, i: int, op: Op) -> None:
+def _lower_concat(b: ProgramBuilder, i: int, op: Op) -> None:
     g = b.graph
     out = g.output_tensor(op)
     p = kernel_params(g, op, b.rounding)
@@ -403,7 +408,7 @@ def lower(graph: Graph, prefix: str, rounding: str = "tflm") -> Program:
     check_graph(graph)
     choices = _specialize.choose_kernels(graph, rounding)
     memory, offsets = plan_memory(graph, choices)
-    b = _Builder(graph, prefix, rounding, offsets, choices)
+    b = ProgramBuilder(graph, prefix, rounding, offsets, choices)
     headers, layers = set(), []
     for i, op in enumerate(graph.ops):
         kind = op_kind(op.kind)
