@@ -143,16 +143,15 @@ def _run_stages(out: Path, epochs: int, board: str, step: Callable[[str], None])
 
 
 def _arena_bytes(tree: Path) -> int:
-    import json
+    from mcucompress.targets.manifest import read_manifest
 
-    return int(json.loads((tree / "manifest.json").read_text())["arena_bytes"])
+    return int(read_manifest(tree).arena_bytes)
 
 
 def _graph_file(tree: Path) -> Path:
-    import json
+    from mcucompress.targets.manifest import read_manifest
 
-    manifest = json.loads((tree / "manifest.json").read_text())
-    return tree / manifest["graph"]
+    return tree / read_manifest(tree).graph
 
 
 def draw_report_picture(path: Path, layers, float_accuracy: float, int8_accuracy: float, target, board: str) -> Path:

@@ -13,6 +13,9 @@ import os
 import stat
 from pathlib import Path
 
+from mcucompress.errors import McuError
+from mcucompress.folders import check_not_protected
+
 MANIFEST = "manifest.json"
 FILES_KEY = "files"
 
@@ -65,3 +68,20 @@ def first_foreign_file(folder: Path) -> str | None:
         if _sha256_of(folder / rel) != listed[rel]:
             return f"{rel} (changed since the export wrote it)"
     return None
+
+
+def check_destination(out: Path) -> None:
+    """Raise unless ``out`` is missing, empty, or an earlier export that holds nothing else."""
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise McuError(f"output path {out} exists and is not a folder")
+    if out.is_dir():
+        check_not_protected(out)
+        foreign = first_foreign_file(out)
+        if foreign is not None:
+            raise McuError(f"refusing to overwrite {out}: {foreign}")
+
+
+def write_manifest(folder: Path, content: dict) -> None:
+    """manifest.json with the list of every other file now in ``folder`` and its SHA-256."""
+    content = {**content, FILES_KEY: file_hashes(folder)}
+    (folder / MANIFEST).write_text(json.dumps(content, indent=2, sort_keys=True) + "\n")

@@ -39,6 +39,7 @@ from mcucompress.export import export  # noqa: E402
 from mcucompress.ir.graph import Graph, Op, QuantParams, Tensor  # noqa: E402
 from mcucompress.reference.int8 import run_int8  # noqa: E402
 from mcucompress.targets.runner import run_model  # noqa: E402
+from mcucompress.targets.manifest import manifest_json  # noqa: E402
 
 FLOAT_BYTES = 1_066_440  # float32 weights and biases of LeNet-300-100 (266,610 parameters)
 
@@ -243,7 +244,7 @@ def main(argv=None) -> int:
     }
     for label, (graph, optimize, x) in variants.items():
         tree = export(graph, out / label / "lenet", prefix="lenet", optimize=optimize)
-        manifest = json.loads((tree / "manifest.json").read_text())
+        manifest = manifest_json(tree)
         entry = {"optimize": optimize, "encodings": manifest["weight_encodings"],
                  "host": host_check(_annotated(tree), tree, x, data.y_val),
                  "qemu": qemu(tree, args.board, npz, args.qemu_samples)}

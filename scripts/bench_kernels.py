@@ -12,7 +12,8 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from mcucompress.targets.bench import bench_model, format_text, prepare_tree, with_defines
+from mcucompress.export import prepare_tree
+from mcucompress.targets.bench import bench_model, format_text, with_defines
 
 MODELS = {"ResNet-8": "pretrainedResnet_quant.tflite", "DS-CNN": "kws_ref_model.tflite"}
 BOARDS = ["mps2-an386", "mps2-an500", "mps3-an547"]

@@ -69,6 +69,7 @@ def accuracy_of_graph(graph, x: np.ndarray, y: np.ndarray) -> float:
 def measure(work: Path, model_path: Path, calib: Path, test: Path, quantize: str, samples: int) -> dict:
     from mcucompress.export import export
     from mcucompress.targets.firmware import write_firmware_project
+    from mcucompress.targets.manifest import manifest_json
     from mcucompress.targets.runner import run_model
     from mcucompress.verify import verify
 
@@ -80,7 +81,7 @@ def measure(work: Path, model_path: Path, calib: Path, test: Path, quantize: str
     return {
         "accuracy_host_c": host.accuracy,
         "host_identical_to_reference": host.ok,
-        "arena_bytes": json.loads((tree / "manifest.json").read_text())["arena_bytes"],
+        "arena_bytes": manifest_json(tree)["arena_bytes"],
         "lm3s6965evb": {
             "instructions_min": min(m3.instructions), "instructions_max": max(m3.instructions),
             "instructions_mean": float(np.mean(m3.instructions)), "samples": m3.samples,

@@ -12,7 +12,6 @@ Exits 1 if any byte differs.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -30,6 +29,7 @@ from mcucompress.export import export  # noqa: E402
 from mcucompress.ir.serialize import load_graph  # noqa: E402
 from mcucompress.reference.int8 import run_int8_batch  # noqa: E402
 from mcucompress.reference.interpreters import interpreter_outputs  # noqa: E402
+from mcucompress.targets.manifest import manifest_json  # noqa: E402
 from mcucompress.verify import compare  # noqa: E402
 
 MODELS = {"ResNet-8": "pretrainedResnet_quant.tflite", "DS-CNN": "kws_ref_model.tflite"}
@@ -38,7 +38,7 @@ DEFAULT_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "models
 
 def cortex_m4_footprint(tree: Path, workdir: Path) -> str:
     """text(+rodata) / data / bss bytes of the model library for Cortex-M4F at -Os."""
-    manifest = json.loads((tree / "manifest.json").read_text())
+    manifest = manifest_json(tree)
     flags = ["-std=c99", "-mthumb", "-mcpu=cortex-m4", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16", "-Os"]
     flags += [f"-I{tree / d}" for d in manifest["include_dirs"]]
     flags += [f"-D{k}={v}" for k, v in manifest["defines"].items()]
@@ -66,7 +66,7 @@ def check(name: str, model: Path, rounding: str, count: int, workdir: Path, foot
     results = [compare("numpy reference", c_out, run_int8_batch(graph, x, rounding))]
     interp, outs = interpreter_outputs(tree / "source.tflite", x, rounding)
     results.append(compare(interp, c_out, outs))
-    arena = int(json.loads((tree / "manifest.json").read_text())["arena_bytes"])
+    arena = int(manifest_json(tree)["arena_bytes"])
     ok = all(r.exact for r in results)
     detail = ", ".join(f"vs {r.against}: {r.mismatched_bytes} bytes differ" for r in results)
     print(f"{name:<9} {rounding:<7} {count} inputs  {detail}  arena {arena} B  "

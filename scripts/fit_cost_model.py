@@ -4,7 +4,7 @@ QEMU instruction counts and write the coefficients the package ships.
     cd <repo> && PYTHONPATH=. .venv/bin/python scripts/fit_cost_model.py [--work DIR]
 
 For each core family (m0m3 on lm3s6965evb, m4 on mps2-an386, m55 on mps3-an547) every model of
-encode/cost_suite.fit_suite() (fully connected and conv2d chains, one weight encoding each) is
+mcucompress/cost_suite.py: fit_suite() (fully connected and conv2d chains, one weight encoding each) is
 exported, cross-built and run; each kernel call is counted on its own. Per (op kind, encoding)
 non-negative least squares on relative errors fits the coefficients of the features. Writes
 mcucompress/encode/cost_coefficients.json and prints the worst relative error per family.
@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from mcucompress.encode.cost_model import COEFFICIENTS, FEATURES, features  # noqa: E402
-from mcucompress.encode.cost_suite import Measured, fit_suite, layer_features, measure  # noqa: E402
+from mcucompress.cost_suite import Measured, fit_suite, layer_features, measure  # noqa: E402
 
 BOARDS = {"m0m3": "lm3s6965evb", "m4": "mps2-an386", "m55": "mps3-an547"}
 

@@ -10,7 +10,8 @@ import numpy as np
 
 from mcucompress.build.host import build_host
 from mcucompress.build.runner import run_host
-from mcucompress.codegen.lower import plan_memory
+from mcucompress.codegen.specialize import choose_kernels
+from mcucompress.memory.arena import plan_memory
 from mcucompress.export import export
 from mcucompress.ir.graph import Graph, Op, QuantParams, Tensor
 from mcucompress.memory.planner import find_overlaps
@@ -76,7 +77,7 @@ def conv_graph(rng, hw, c_in, c_out, k, stride=(1, 1), dilation=(1, 1), padding=
 def check_c_matches_reference(tmp_path, graph: Graph, rounding: str, samples: int = 3,
                               seed: int = 0) -> np.ndarray:
     """Export, build with strict warnings, run `samples` random inputs; assert C == run_int8."""
-    assert find_overlaps(plan_memory(graph)[0]) == []
+    assert find_overlaps(plan_memory(graph, choose_kernels(graph))[0]) == []
     tree = export(graph, tmp_path / f"{graph.name}_{rounding}", rounding=rounding)
     exe = build_host(tree)
     shape = graph.tensor(graph.inputs[0]).shape

@@ -149,25 +149,32 @@ def test_unsupported_sequences_are_one_line_errors():
 
 
 def test_export_binary_picks_the_popcount_for_the_core(mlp, tmp_path):
-    from mcucompress.binary.deploy import export_binary, popcount_for
+    from mcucompress.binary.params import popcount_for
+    from mcucompress.export import export
     from mcucompress.ir.serialize import load_graph
+    from mcucompress.load import load
     assert popcount_for("mps2-an386") == popcount_for("mps3-an547") == "vertical"  # measured fastest
-    with pytest.raises(McuError, match="unknown board"):
-        popcount_for("no-such-board")
     model, x, _ = mlp
-    tree = export_binary(model, tmp_path / "bnn", x[:100], prefix="bnn", popcount="table")
+    with pytest.raises(McuError, match="unknown board"):
+        load(model, x[:10], "binary", board="no-such-board")
+    tree = export(convert(model, x[:100], popcount="table"), tmp_path / "bnn", prefix="bnn")
     graph = load_graph(tree / "graph.npz")
     assert {op.attrs["popcount"] for op in graph.ops if op.kind.startswith("binary_")} == {"table"}
     assert (tree / "runtime" / "binary" / "mcc_fully_connected_b1.c").is_file()
 
 
 def test_load_binary_reads_a_saved_model_and_calibration_npz(mlp, tmp_path):
-    from mcucompress.binary.deploy import load_binary
+    from mcucompress.load import load
+
+    def load_binary(model, calib):
+        return load(model, calib, "binary")
+
     model, x, _ = mlp
     model.save(tmp_path / "bnn.keras")
     np.savez(tmp_path / "calib.npz", x=x[:100])
-    graph, digest, source = load_binary(tmp_path / "bnn.keras", tmp_path / "calib.npz")
-    assert source is None and len(digest) == 64
+    loaded = load_binary(tmp_path / "bnn.keras", tmp_path / "calib.npz")
+    graph = loaded.graph
+    assert loaded.source_tflite is None and len(loaded.sha256) == 64
     direct = convert(model, x[:100])
     sample = _quantize(graph, x[1500])
     assert np.array_equal(run_int8(graph, sample), run_int8(direct, sample))

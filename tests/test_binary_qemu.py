@@ -38,7 +38,7 @@ def test_converted_keras_binary_mlp_on_qemu(tmp_path):
     import os
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import keras
-    from mcucompress.binary.deploy import export_binary
+    from mcucompress.export import export
     from mcucompress.binary.layers import BinaryDense, SignActivation
 
     keras.utils.set_random_seed(3)
@@ -49,7 +49,7 @@ def test_converted_keras_binary_mlp_on_qemu(tmp_path):
         BinaryDense(33, quantizer="dorefa", bits=2), keras.layers.BatchNormalization(), SignActivation(),
         keras.layers.Dense(10)])
     calib = np.random.default_rng(0).random((64, 64)).astype(np.float32)
-    tree = export_binary(model, tmp_path / "mlp", calib, prefix="mlp", board=None)
+    tree = export(model, tmp_path / "mlp", calib=calib, prefix="mlp", quantize="binary")
     report = run_model(tree, "mps2-an386", samples=3)
     assert report.checks == {"host": True, "reference": True}
     assert len({row.tobytes() for row in report.outputs}) == 3

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from mcucompress.cli import main
+from mcucompress.targets.manifest import manifest_json
 
 import tflite_builders as tb
 
@@ -75,7 +76,7 @@ def files(tmp_path_factory):
         change(copy)
 
     def edit_manifest(copy, change):
-        manifest = json.loads((copy / "manifest.json").read_text())
+        manifest = manifest_json(copy)
         change(manifest)
         (copy / "manifest.json").write_text(json.dumps(manifest))
 

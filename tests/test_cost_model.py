@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from mcucompress.encode.cost_model import _coefficients, family, predict
-from mcucompress.encode.cost_suite import check_suite, measure
+from mcucompress.cost_suite import check_suite, measure
 from mcucompress.errors import McuError
 
 HAVE_ARM = bool(shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm"))

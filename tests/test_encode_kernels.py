@@ -12,6 +12,7 @@ from mcucompress.encode.choose import ATTR, ENCODINGS, choose_encodings
 from mcucompress.export import export
 from mcucompress.ir.graph import Graph, Op, QuantParams, Tensor
 from mcucompress.reference.int8 import run_int8
+from mcucompress.targets.manifest import manifest_json
 
 SIZES = (61, 47, 40, 33, 29, 23, 11)  # widths of a 6-layer MLP
 
@@ -86,8 +87,7 @@ def test_size_choice_is_exact_and_shrinks_sparse_layers(tmp_path):
     assert "dense" not in chosen
     tree, got, want = host_vs_reference(graph, tmp_path, samples=8)
     assert np.array_equal(got, want)
-    import json
-    manifest = json.loads((tree / "manifest.json").read_text())
+    manifest = manifest_json(tree)
     layers = manifest["weight_encodings"]
     assert {layers[op.name]["encoding"] for op in graph.ops} == chosen
     assert all(v["bytes"] < v["dense_bytes"] for v in layers.values())

@@ -16,6 +16,7 @@ from mcucompress.codegen.lower import lower
 from mcucompress.encode import choose
 from mcucompress.encode.choose import choose_encodings, encoding_rows
 from mcucompress.ir.graph import Graph, Op
+from mcucompress.targets.manifest import manifest_json
 
 FC_INT8 = "mcc_fully_connected_fast_s8"
 WIDENED = "mcc_conv2d_fast_s8"
@@ -112,7 +113,7 @@ def test_portable_path_matches_reference(tmp_path, name):
 def _variant(tree, root, **defines):
     copy = root / tree.name
     shutil.copytree(tree, copy, ignore=shutil.ignore_patterns("firmware"))
-    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest = manifest_json(copy)
     manifest["defines"].update(defines)
     (copy / "manifest.json").write_text(json.dumps(manifest))
     return copy

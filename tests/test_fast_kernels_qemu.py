@@ -8,6 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
+from mcucompress.targets.manifest import manifest_json
 from mcucompress.targets.runner import run_model
 from test_fast_graphs import GRAPHS
 
@@ -27,7 +28,7 @@ def _variant(tree, tmp_path_factory, **defines):
     """A copy of an exported tree built with extra C defines (e.g. MCC_FORCE_REFERENCE=1)."""
     copy = tmp_path_factory.mktemp("variant") / tree.name
     shutil.copytree(tree, copy, ignore=shutil.ignore_patterns("firmware"))
-    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest = manifest_json(copy)
     manifest["defines"].update(defines)
     (copy / "manifest.json").write_text(json.dumps(manifest))
     return copy

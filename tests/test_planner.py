@@ -4,7 +4,7 @@ and graph serialization round trips."""
 import numpy as np
 import pytest
 
-from mcucompress.export import load_model
+from mcucompress.load import load
 from mcucompress.ir.graph import Graph, Op, QuantParams, Tensor
 from mcucompress.ir.serialize import graph_to_bytes, load_graph, save_graph
 from mcucompress.memory.liveness import analyze
@@ -73,7 +73,7 @@ def test_reshape_and_elementwise_ops_work_in_place():
                                          ("kws_ref_model.tflite", 16_000)])
 def test_reference_model_arenas(mlperf_dir, model, limit):
     """ResNet-8 must beat TFLM's 54,996-byte arena; DS-CNN reaches its 16,000-byte lower bound."""
-    graph, _, _ = load_model(mlperf_dir / model)
+    graph = load(mlperf_dir / model).graph
     live = analyze(graph)
     result = plan(list(live.requests))
     assert find_overlaps(result) == []
@@ -81,7 +81,7 @@ def test_reference_model_arenas(mlperf_dir, model, limit):
 
 
 def test_serialization_round_trip_is_exact_and_deterministic(mlperf_dir, tmp_path):
-    graph, _, _ = load_model(mlperf_dir / "kws_ref_model.tflite")
+    graph = load(mlperf_dir / "kws_ref_model.tflite").graph
     save_graph(graph, tmp_path / "g.npz")
     again = load_graph(tmp_path / "g.npz")
     assert graph_to_bytes(again) == graph_to_bytes(graph) == (tmp_path / "g.npz").read_bytes()

@@ -16,7 +16,7 @@ from mcucompress.errors import McuError
 from mcucompress.targets.board import load_board
 from mcucompress.targets.cross_build import build_firmware
 from mcucompress.targets.firmware import write_firmware_project
-from mcucompress.targets.manifest import read_manifest
+from mcucompress.targets.manifest import manifest_json, read_manifest
 from mcucompress.targets.qemu import run_on_qemu
 from mcucompress.targets.runner import run_model
 from mcucompress.targets.vectors import random_inputs
@@ -78,7 +78,7 @@ def test_run_command_json_with_data(tiny_tree, tmp_path):
 
 
 def test_model_too_big_for_the_board_is_a_budget_error(tiny_tree, capsys):
-    manifest = json.loads((tiny_tree / "manifest.json").read_text())
+    manifest = manifest_json(tiny_tree)
     manifest["defines"]["TINY_ARENA_BYTES"] = 100 * 1024
     (tiny_tree / "manifest.json").write_text(json.dumps(manifest))
     assert main(["run", str(tiny_tree), "--board", "lm3s6965evb"]) == 2
@@ -126,7 +126,7 @@ def test_harness_reports_outputs_that_differ_from_the_expected(tiny_tree):
 def test_a_fault_on_the_target_is_a_one_line_error(tmp_path):
     tree = tmp_path / "loop"
     shutil.copytree(FIXTURE.parent / "loop_model", tree)
-    manifest = json.loads((tree / "manifest.json").read_text())
+    manifest = manifest_json(tree)
     manifest["defines"] = {"LOOP_FAULT": 1}
     (tree / "manifest.json").write_text(json.dumps(manifest))
     board = load_board("mps2-an386")

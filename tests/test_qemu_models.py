@@ -8,6 +8,7 @@ import pytest
 
 from mcucompress.errors import McuError
 from mcucompress.ir.graph import Graph, Op, QuantParams, Tensor
+from mcucompress.targets.manifest import manifest_json
 from mcucompress.targets.runner import run_model
 
 pytestmark = [
@@ -51,7 +52,7 @@ def test_export_with_board_writes_a_budgeted_firmware_project(dscnn_tree):
     footprint = json.loads((project / "footprint.json").read_text())
     assert 0 < footprint["flash_bytes"] < footprint["board_flash_bytes"]
     # The arena lives in .bss, so static RAM covers it.
-    arena = json.loads((dscnn_tree / "manifest.json").read_text())["arena_bytes"]
+    arena = manifest_json(dscnn_tree)["arena_bytes"]
     assert footprint["static_ram_bytes"] >= arena
 
 

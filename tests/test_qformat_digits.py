@@ -4,7 +4,6 @@ host build, and runs on the Cortex-M3 of lm3s6965evb in QEMU with outputs byte-i
 host build and the numpy reference, its convolution and dense kernels free of 64-bit multiplies.
 A residual Keras network covers the other layer kinds of the Q-format path."""
 
-import json
 import re
 import shutil
 import subprocess
@@ -13,6 +12,7 @@ import numpy as np
 import pytest
 
 from mcucompress.cli import main
+from mcucompress.targets.manifest import manifest_json
 
 BOARD = "lm3s6965evb"
 HAS_CROSS = bool(shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm"))
@@ -40,7 +40,7 @@ def test_qformat_export_keeps_float_accuracy_within_one_point(digits):
 
     folder, float_accuracy = digits
     tree = folder / "tree"
-    manifest = json.loads((tree / "manifest.json").read_text())
+    manifest = manifest_json(tree)
     assert manifest["quantization"] == "qformat"
     assert any(s.endswith("mcc_conv2d_q7.c") for s in manifest["sources"])
     scale = manifest["input"]["scale"]
@@ -110,12 +110,12 @@ def test_keras_residual_network_exports_bit_exact_and_tracks_keras(tmp_path):
     np.savez(tmp_path / "calib.npz", x=x[:80])
     np.savez(tmp_path / "test.npz", x=x[80:])
     tree = export(model, tmp_path / "res", calib=tmp_path / "calib.npz", quantize="qformat")
-    assert json.loads((tree / "manifest.json").read_text())["quantization"] == "qformat"
+    assert manifest_json(tree)["quantization"] == "qformat"
     model_c = (tree / "model.c").read_text()
     for kernel in ("mcc_conv2d_q7(", "mcc_depthwise_conv2d_q7(", "mcc_add_q7(", "mcc_fully_connected_q7("):
         assert kernel in model_c, kernel
     assert verify(tree, tmp_path / "test.npz").ok
-    manifest = json.loads((tree / "manifest.json").read_text())
+    manifest = manifest_json(tree)
     port = manifest["input"]
     q = quantize_input(x[80:], QuantParams((port["scale"],), (port["zero_point"],)))
     got = run_host(build_host(tree), q, manifest["output"]["bytes"]) * manifest["output"]["scale"]

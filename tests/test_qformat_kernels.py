@@ -10,7 +10,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from mcucompress.codegen.lower import plan_memory
+from mcucompress.memory.arena import plan_memory
 from mcucompress.ir.graph import Graph, Op, QuantParams, Tensor
 from mcucompress.quantize.params import kernel_params
 from mcucompress.reference.int8 import run_int8

@@ -12,7 +12,7 @@ from mcucompress.ir.graph import Graph, Op, QuantParams, Tensor
 from mcucompress.quantize.params import dequantize_output, kernel_params, quantize_input
 from mcucompress.quantize.qformat import (
     choose_fraction_bits, quantize_qformat, quantize_values, squared_error, unclipped_fraction_bits)
-from mcucompress.quantize.qformat_model import quantization_scheme
+from mcucompress.ir.ops import graph_scheme
 from mcucompress.quantize.qformat_params import fraction_bits
 from mcucompress.reference.float import run_float
 from mcucompress.reference.int8 import run_int8
@@ -104,7 +104,7 @@ def test_rounding_shift_is_round_half_up_of_the_exact_quotient():
 
 def test_formats_are_powers_of_two_and_shifts_are_in_range(graphs):
     _, _, q, _ = graphs
-    assert quantization_scheme(q) == "qformat"
+    assert graph_scheme(q) == "qformat"
     assert [op.kind for op in q.ops] == ["conv2d_q7", "depthwise_conv2d_q7", "conv2d_q7", "add_q7",
                                          "max_pool2d", "reshape", "fully_connected_q7", "softmax"]
     for name, t in q.tensors.items():

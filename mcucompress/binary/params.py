@@ -36,6 +36,16 @@ from mcucompress.ir.graph import Graph, Op
 # at most VERTICAL_MAX_BITS inputs; other ops given "vertical" use "csa").
 POPCOUNTS = ("swar", "table", "csa", "vertical")
 DEFAULT_POPCOUNT = "vertical"
+
+
+def popcount_for(board: str | None) -> str:
+    """How binary kernels count bits on a board's core, from the instruction counts in
+    docs/benchmarks/binary.md. Binary fully connected layers: 32 rows at once in bit-sliced
+    carry-save counters ("vertical") is the fewest instructions on every core measured (M3, M4,
+    and the M55, where it edges out the MVE row count). Other binary ops then use the carry-save
+    row routine, which M55 builds replace with MVE. The Cortex-M0+ (no QEMU machine) is not
+    measured and gets the same choice, so today the board does not change it."""
+    return DEFAULT_POPCOUNT
 VERTICAL_MAX_BITS = 1024  # MCC_B1_VERTICAL_MAX_BITS in mcc.h
 WEIGHT_KINDS = ("binary", "ternary", "planes")
 

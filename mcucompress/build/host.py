@@ -7,22 +7,21 @@ unchanged tree is never rebuilt and a changed one never reuses a stale binary.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
+from mcucompress.cache import cache_dir
 from mcucompress.errors import McuError
+from mcucompress.targets.manifest import manifest_json
 
 BUILD_SUFFIXES = (".c", ".h", ".txt")
 
 
 def cache_root() -> Path:
-    base = os.environ.get("MCUCOMPRESS_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "mcucompress")
-    return Path(base) / "host-builds"
+    return cache_dir("host-builds")
 
 
 def _toolchain_identity() -> bytes:
@@ -49,8 +48,8 @@ def tree_key(tree: Path) -> str:
 
 def _prefix(tree: Path) -> str:
     try:
-        return json.loads((tree / "manifest.json").read_text())["prefix"]
-    except (OSError, ValueError, KeyError):
+        return manifest_json(tree)["prefix"]
+    except (McuError, KeyError):
         raise McuError(f"{tree}: not an exported tree (no readable manifest.json)") from None
 
 

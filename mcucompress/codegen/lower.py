@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mcucompress.encode.choose import ATTR as WEIGHT_ENCODING
 from mcucompress.errors import McuError
 from mcucompress.ir.graph import Graph, Op, Tensor
-from mcucompress.ir.ops import kernel_sources, op_kind
-from mcucompress.memory.liveness import analyze
-from mcucompress.memory.planner import MemoryPlan, plan
+from mcucompress.ir.ops import kernel_sources, macs, op_kind
+from mcucompress.memory.arena import plan_memory
+from mcucompress.memory.planner import MemoryPlan
 from mcucompress.quantize.params import kernel_params
 from mcucompress.codegen.c_literals import array_lines, c_float, c_int
 from mcucompress.codegen import lower_encoded, specialize as _specialize
@@ -67,6 +68,18 @@ class Port:
 
 
 @dataclass(frozen=True)
+class Layer:
+    """What one op became: the kernel it calls (None: nothing to do, e.g. a reshape in place),
+    how its weights are stored, and its MACs. The manifest lists these; `bench` reads them."""
+
+    op: str
+    kind: str
+    kernel: str | None
+    encoding: str
+    macs: int
+
+
+@dataclass(frozen=True)
 class Program:
     arrays: tuple[CArray, ...]
     decls: tuple[CDecl, ...]
@@ -77,14 +90,21 @@ class Program:
     input: Port
     output: Port
     single_rounding: bool
+    layers: tuple[Layer, ...] = ()
 
 
 @dataclass
-class _Builder:
+class ProgramBuilder:
+    """What a lowering (``OpKind.lowering(builder, index, op)``) writes the program with: const
+    arrays (``array``, ``array_text``, ``constant``), static structs (``decl``, ``dims_of``,
+    ``quant``, ``add_params``), arena pointers (``arena``) and the kernel call (``call``, one per
+    op). ``choices[index]`` is the op's specialised kernel or None (specialize.choose_kernels)."""
+
     graph: Graph
     prefix: str
     rounding: str
     offsets: dict
+    choices: tuple  # specialize.KernelChoice or None per op
     arrays: list = field(default_factory=list)
     decls: list = field(default_factory=list)
     calls: list = field(default_factory=list)
@@ -159,6 +179,13 @@ class _Builder:
             raise McuError(f"constant '{tensor.name}' has unsupported type {tensor.data.dtype}")
         return self.array(f"{op_id}_{role}", tensor.data, ctype)
 
+    def add_params(self, op_id: str, p) -> str:
+        """The mcc_add_params of an add (portable and table kernels take the same struct)."""
+        return self.decl("mcc_add_params", f"{op_id}_params",
+                         f"{{{p.input1_offset}, {p.input1_multiplier}, {p.input1_shift}, "
+                         f"{p.input2_offset}, {p.input2_multiplier}, {p.input2_shift}, {p.left_shift}, "
+                         f"{p.output_offset}, {p.output_multiplier}, {p.output_shift}, {_activation(p)}}}")
+
     def check_rounding(self, op: Op, params) -> None:
         # kernels of these kinds requantize as MCC_SINGLE_ROUNDING says (mcc_nn_requantize_output
         # / mcc_nn_requantize_float); all others always use gemmlowp double rounding
@@ -179,7 +206,7 @@ def _op_id(index: int, op: Op) -> str:
 
 # -- per-kind lowering -------------------------------------------------------------------------
 
-def _lower_conv(b: _Builder, i: int, op: Op) -> None:
+def _lower_conv(b: ProgramBuilder, i: int, op: Op) -> None:
     if lower_encoded.is_encoded(op):
         lower_encoded.lower_conv2d_encoded(b, i, op)
         return
@@ -214,7 +241,7 @@ def _lower_conv(b: _Builder, i: int, op: Op) -> None:
            b.arena(out.name))
 
 
-def _lower_fully_connected(b: _Builder, i: int, op: Op) -> None:
+def _lower_fully_connected(b: ProgramBuilder, i: int, op: Op) -> None:
     if lower_encoded.is_encoded(op):
         lower_encoded.lower_fully_connected_encoded(b, i, op)
         return
@@ -237,7 +264,7 @@ def _lower_fully_connected(b: _Builder, i: int, op: Op) -> None:
            b.dims_of((batches, units)), b.arena(out.name))
 
 
-def _lower_pool(b: _Builder, i: int, op: Op) -> None:
+def _lower_pool(b: ProgramBuilder, i: int, op: Op) -> None:
     g = b.graph
     x, out = g.tensor(op.inputs[0]), g.output_tensor(op)
     p = kernel_params(g, op, b.rounding)
@@ -249,7 +276,7 @@ def _lower_pool(b: _Builder, i: int, op: Op) -> None:
            b.arena(out.name))
 
 
-def _lower_add(b: _Builder, i: int, op: Op) -> None:
+def _lower_add(b: ProgramBuilder, i: int, op: Op) -> None:
     g = b.graph
     x1, x2 = g.tensor(op.inputs[0]), g.tensor(op.inputs[1])
     out = g.output_tensor(op)
@@ -259,15 +286,12 @@ def _lower_add(b: _Builder, i: int, op: Op) -> None:
     p = kernel_params(g, op, b.rounding)
     if _specialize.lower_fast(b, i, op, p):  # lookup-table add for large tensors (issue 4)
         return
-    params = b.decl("mcc_add_params", f"{_op_id(i, op)}_params",
-                    f"{{{p.input1_offset}, {p.input1_multiplier}, {p.input1_shift}, "
-                    f"{p.input2_offset}, {p.input2_multiplier}, {p.input2_shift}, {p.left_shift}, "
-                    f"{p.output_offset}, {p.output_multiplier}, {p.output_shift}, {_activation(p)}}}")
+    params = b.add_params(_op_id(i, op), p)
     b.call(op, "mcc_add_s8", params, b.arena(x1.name), b.arena(x2.name), b.arena(out.name),
            str(out.size))
 
 
-def _lower_softmax(b: _Builder, i: int, op: Op) -> None:
+def _lower_softmax(b: ProgramBuilder, i: int, op: Op) -> None:
     g = b.graph
     x, out = g.tensor(op.inputs[0]), g.output_tensor(op)
     p = kernel_params(g, op, b.rounding)
@@ -288,14 +312,14 @@ def _lower_softmax(b: _Builder, i: int, op: Op) -> None:
     b.call(op, function, params, b.arena(x.name), str(rows), str(depth), b.arena(out.name))
 
 
-def _lower_reshape(b: _Builder, i: int, op: Op) -> None:
+def _lower_reshape(b: ProgramBuilder, i: int, op: Op) -> None:
     x, out = b.graph.tensor(op.inputs[0]), b.graph.output_tensor(op)
     kernel_params(b.graph, op, b.rounding)  # validates equal quantization
     if b.offsets[x.name] != b.offsets[out.name]:
         b.call(op, "mcc_copy_s8", b.arena(x.name), b.arena(out.name), str(out.nbytes))
 
 
-def _lower_mean(b: _Builder, i: int, op: Op) -> None:
+def _lower_mean(b: ProgramBuilder, i: int, op: Op) -> None:
     g = b.graph
     x, out = g.tensor(op.inputs[0]), g.output_tensor(op)
     p = kernel_params(g, op, b.rounding)
@@ -310,7 +334,7 @@ def _lower_mean(b: _Builder, i: int, op: Op) -> None:
     b.call(op, "mcc_mean_s8", params, b.dims_of(x.shape), b.arena(x.name), b.arena(out.name))
 
 
-def _lower_relu(b: _Builder, i: int, op: Op) -> None:
+def _lower_relu(b: ProgramBuilder, i: int, op: Op) -> None:
     g = b.graph
     x, out = g.tensor(op.inputs[0]), g.output_tensor(op)
     p = kernel_params(g, op, b.rounding)
@@ -320,7 +344,7 @@ def _lower_relu(b: _Builder, i: int, op: Op) -> None:
     b.call(op, "mcc_requantize_s8", params, b.arena(x.name), b.arena(out.name), str(out.size))
 
 
-def _lower_pad(b: _Builder, i: int, op: Op) -> None:
+def _lower_pad(b: ProgramBuilder, i: int, op: Op) -> None:
     g = b.graph
     x, out = g.tensor(op.inputs[0]), g.output_tensor(op)
     p = kernel_params(g, op, b.rounding)
@@ -336,7 +360,7 @@ def _lower_pad(b: _Builder, i: int, op: Op) -> None:
            f"(int8_t){p.pad_value}", b.dims_of(out.shape), b.arena(out.name))
 
 
-def _lower_concat(b: _Builder, i: int, op: Op) -> None:
+def _lower_concat(b: ProgramBuilder, i: int, op: Op) -> None:
     g = b.graph
     out = g.output_tensor(op)
     p = kernel_params(g, op, b.rounding)
@@ -378,26 +402,28 @@ def check_graph(graph: Graph) -> None:
             raise McuError(f"tensor '{t.name}' is {t.dtype}; the C code generator needs an int8 graph")
 
 
-def plan_memory(graph: Graph, rounding: str = "tflm") -> tuple[MemoryPlan, dict]:
-    """Arena plan and the arena offset of every activation tensor (and kernel scratch)."""
-    live = analyze(graph)
-    scratch = _specialize.scratch_requests(graph, rounding)
-    memory = plan(list(live.requests) + scratch)
-    offsets = {t: memory.offset(buf) for t, buf in live.buffer_of.items()}
-    offsets.update({r.name: memory.offset(r.name) for r in scratch})
-    return memory, offsets
-
-
 def lower(graph: Graph, prefix: str, rounding: str = "tflm") -> Program:
+    """Kernels chosen once (specialize.choose_kernels), then the arena planned around their
+    scratch (memory/arena.py), then every op lowered by its kind's lowering (ir/ops.py)."""
     check_graph(graph)
-    memory, offsets = plan_memory(graph, rounding)
-    b = _Builder(graph, prefix, rounding, offsets)
-    headers = set()
+    choices = _specialize.choose_kernels(graph, rounding)
+    memory, offsets = plan_memory(graph, choices)
+    b = ProgramBuilder(graph, prefix, rounding, offsets, choices)
+    headers, layers = set(), []
     for i, op in enumerate(graph.ops):
         kind = op_kind(op.kind)
+        first = len(b.calls)
         kind.resolve("lowering")(b, i, op)
         headers.update(kind.headers)
+        layers.append(_layer(graph, op, b.calls[first:]))
     files = sorted({KERNEL_SOURCES[k] for k in b.kernels} | headers)
     return Program(tuple(b.arrays), tuple(b.decls), tuple(b.calls), tuple(RUNTIME_HEADERS) + tuple(files),
                    memory, offsets, _port(graph, graph.inputs[0], offsets),
-                   _port(graph, graph.outputs[0], offsets), rounding == "litert")
+                   _port(graph, graph.outputs[0], offsets), rounding == "litert", tuple(layers))
+
+
+def _layer(graph: Graph, op: Op, calls) -> Layer:
+    # A layer may make several calls (a fast kernel, then the channels it leaves to
+    # mcc_conv2d_channels_s8); the manifest names them in call order, joined by '+'.
+    return Layer(op.name, op.kind, "+".join(c.function for c in calls) if calls else None,
+                 str(op.attrs.get(WEIGHT_ENCODING, "dense")), macs(graph, op))

@@ -32,9 +32,9 @@ import numpy as np
 
 from mcucompress.codegen.channel_split import PATCH_KERNEL, PATCH_SOURCE, Patch, lower_patch, patch, split_channels
 from mcucompress.encode.choose import LAYOUT_ATTR
-from mcucompress.errors import McuError
 from mcucompress.ir.graph import Graph, Op
-from mcucompress.memory.planner import BufferRequest
+from mcucompress.ir.ops import kernel_sources
+from mcucompress.memory.arena import scratch_name
 from mcucompress.quantize.params import kernel_params
 
 GROUP = 8                      # products per group in the conv layout (one MVE vector of int16)
@@ -116,6 +116,16 @@ def conv_scratch_bytes(k_padded: int, in_c: int) -> int:
     return 4 * k_padded + (k_padded if in_c % 8 else 0)
 
 
+def depthwise_scratch_bytes(channels: int) -> int:
+    """mcc_depthwise_conv2d_fast_s8_get_buffer_size(): one int8 row of channels, word aligned."""
+    return (channels + 3) & ~3
+
+
+def fc_int8_scratch_bytes(k_padded: int) -> int:
+    """mcc_fully_connected_fast_s8_get_buffer_size(): the input widened to int16."""
+    return 2 * k_padded
+
+
 def pair_major(table: np.ndarray) -> np.ndarray:
     """Conv channel constants per output channel pair: {bias, multiplier, round, shift} each as
     (even, odd); an odd last channel keeps {bias, multiplier, round, shift}."""
@@ -157,7 +167,8 @@ def fast_conv(graph: Graph, op: Op, p, rounding: str) -> FastLayer | None:
                  constant_channels=len(split.constant))
     if op.kind == "fully_connected" and op.attrs.get(DENSE_LAYOUT) == "int8":
         words, k_padded = fc_int8_layout(split.weights)
-        return FastLayer(words, split.table, k_padded, 2 * k_padded, "mcc_fully_connected_fast_s8", **extra)
+        return FastLayer(words, split.table, k_padded, fc_int8_scratch_bytes(k_padded), "mcc_fully_connected_fast_s8",
+                         **extra)
     words, k_padded = conv_layout(split.weights)
     in_c = int(np.prod(wt.shape[1:])) if op.kind == "fully_connected" else int(wt.shape[-1])
     return FastLayer(words, pair_major(split.table), k_padded, conv_scratch_bytes(k_padded, in_c), **extra)
@@ -187,7 +198,7 @@ def fast_depthwise(graph: Graph, op: Op, p, rounding: str) -> FastLayer | None:
     split = split_channels(rows, ok, w, bias, p)
     fast_n = n & ~3   # the kernel takes channels by 4; the last 1-3 join the patched ones
     patched = sorted(set(split.patched.tolist()) | set(range(fast_n, n)))
-    return FastLayer(dw_layout(split.weights[:fast_n].T), split.table[:fast_n], fast_n, (n + 3) & ~3,
+    return FastLayer(dw_layout(split.weights[:fast_n].T), split.table[:fast_n], fast_n, depthwise_scratch_bytes(n),
                      "mcc_depthwise_conv2d_fast_s8", patch(patched, w, bias, p, depthwise=True),
                      len(split.constant))
 
@@ -198,7 +209,8 @@ def choose(graph: Graph, op: Op, rounding: str) -> FastLayer | None:
         out = graph.output_tensor(op)
         ins = [graph.tensor(n) for n in op.inputs]
         if out.size >= ADD_TABLE_MIN_SIZE and all(t.shape == out.shape and not t.is_constant for t in ins):
-            return FastLayer(np.zeros(0, np.int32), np.zeros((0, 4), np.int32), 0, ADD_TABLE_BYTES)
+            return FastLayer(np.zeros(0, np.int32), np.zeros((0, 4), np.int32), 0, ADD_TABLE_BYTES,
+                             "mcc_add_fast_s8")
         return None
     if op.kind not in ("conv2d", "depthwise_conv2d", "fully_connected"):
         return None
@@ -212,21 +224,29 @@ def choose(graph: Graph, op: Op, rounding: str) -> FastLayer | None:
     return fast_conv(graph, op, p, rounding)
 
 
-def scratch_name(index: int) -> str:
-    return f"mcc.scratch.op{index}"
+@dataclass(frozen=True, eq=False)
+class KernelChoice:
+    """The specialised kernel chosen for one op: its C function, source file (under runtime_c/),
+    the arena scratch it needs while it runs, and its export-time constants."""
+
+    function: str
+    source: str
+    scratch_bytes: int
+    layer: FastLayer
 
 
-def scratch_requests(graph: Graph, rounding: str = "tflm") -> list[BufferRequest]:
-    """Arena scratch of every specialised layer, alive only during its op."""
-    requests = []
-    for i, op in enumerate(graph.ops):
-        try:
-            layer = choose(graph, op, rounding)
-        except McuError:  # the lowering reports the layer's problem with its own message
-            layer = None
-        if layer is not None:
-            requests.append(BufferRequest(scratch_name(i), layer.scratch_bytes, i, i))
-    return requests
+def choose_kernels(graph: Graph, rounding: str = "tflm") -> tuple[KernelChoice | None, ...]:
+    """One entry per op: its specialised kernel, or None where the portable kernel stays. Made
+    once per export, before memory planning (which places the scratch) and lowering (which
+    calls the kernel)."""
+    choices = []
+    for op in graph.ops:
+        layer = choose(graph, op, rounding)
+        if layer is None:
+            choices.append(None)
+            continue
+        choices.append(KernelChoice(layer.kernel, kernel_sources()[layer.kernel], layer.scratch_bytes, layer))
+    return tuple(choices)
 
 
 # -- lowering ---------------------------------------------------------------------------------
@@ -236,12 +256,11 @@ def _tile(pair) -> str:
 
 
 def lower_fast(b, i: int, op: Op, p) -> bool:
-    """Emit the fast kernel call for op when it qualifies; False leaves op to the caller."""
-    if scratch_name(i) not in b.offsets:
+    """Emit the chosen fast kernel's call for op; False leaves op to the portable kernel."""
+    choice = b.choices[i]
+    if choice is None:
         return False
-    layer = choose(b.graph, op, b.rounding)
-    if layer is None:
-        return False
+    layer = choice.layer
     g = b.graph
     oid = f"op{i}_{op.kind}"
     scratch = f"(void *){b.arena(scratch_name(i))}"
@@ -304,11 +323,7 @@ def _lower_layer_patch(b, op: Op, oid: str, p, layer: FastLayer, geometry, in_sh
 def _lower_add_tables(b, i: int, op: Op, p, oid: str, scratch: str) -> bool:
     g = b.graph
     x1, x2, out = g.tensor(op.inputs[0]), g.tensor(op.inputs[1]), g.output_tensor(op)
-    params = b.decl("mcc_add_params", f"{oid}_params",
-                    f"{{{p.input1_offset}, {p.input1_multiplier}, {p.input1_shift}, "
-                    f"{p.input2_offset}, {p.input2_multiplier}, {p.input2_shift}, {p.left_shift}, "
-                    f"{p.output_offset}, {p.output_multiplier}, {p.output_shift}, "
-                    f"{{{p.act_min}, {p.act_max}}}}}")
+    params = b.add_params(oid, p)
     b.call(op, "mcc_add_fast_s8", params, b.arena(x1.name), b.arena(x2.name), b.arena(out.name),
            str(out.size), scratch)
     return True

@@ -10,9 +10,10 @@ from pathlib import Path
 import click
 
 from mcucompress.commands.options import OPTIMIZE_CHOICES, OPTIMIZE_HELP, boards_dir_option
+from mcucompress.export import prepare_tree
 from mcucompress.folders import make_folder
 from mcucompress.targets.board import load_board
-from mcucompress.targets.bench import bench_model, format_text, prepare_tree, with_defines
+from mcucompress.targets.bench import bench_model, format_text, with_defines
 
 DEFAULT_BOARDS = ("mps2-an386", "mps2-an500", "mps3-an547")
 

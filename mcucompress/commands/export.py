@@ -9,6 +9,7 @@ import click
 from mcucompress.commands.options import (OPTIMIZE_CHOICES, OPTIMIZE_HELP, boards_dir_option,
                                          unsafe_deserialization_option)
 from mcucompress.export import export
+from mcucompress.targets.manifest import manifest_json
 
 
 @click.command(help="Quantize a model (.tflite int8, .keras/.h5 with --calib) and write a "
@@ -38,7 +39,7 @@ def command(model, out_dir, calib, prefix, rounding, board, boards_dir, optimize
         board = load_board(board, boards_dir)
     tree = export(model, out_dir, calib=calib, prefix=prefix, rounding=rounding, board=board,
                   optimize=optimize, quantize=quantize, unsafe_deserialization=unsafe_deserialization)
-    manifest = json.loads((tree / "manifest.json").read_text())
+    manifest = manifest_json(tree)
     click.echo(f"wrote {tree}: {len(manifest['sources'])} C files, arena {manifest['arena_bytes']} bytes, "
                f"rounding {rounding}, quantization {manifest['quantization']}"
                + (f", firmware for {board.name}" if board else ""))

@@ -20,9 +20,9 @@ def _load(target: Path, allow_code: bool = False):
         manifest = read_manifest(target)
         return load_graph(target / manifest.get("graph", "graph.npz")), f"exported tree {target}"
     if target.suffix.lower() == ".tflite":
-        from mcucompress.export import load_model
+        from mcucompress.load import load
 
-        graph, _, _ = load_model(target)
+        graph = load(target).graph
         return graph, f"int8 model {target.name}"
     if target.suffix.lower() in KERAS_SUFFIXES:
         from mcucompress.importers.keras import load_keras
@@ -38,9 +38,10 @@ def _arena_bytes(target: Path, graph) -> int:
 
         return int(read_manifest(target)["arena_bytes"])
     if graph.is_quantized:
-        from mcucompress.codegen.lower import plan_memory
+        from mcucompress.codegen.specialize import choose_kernels
+        from mcucompress.memory.arena import plan_memory
 
-        return plan_memory(graph)[0].arena_bytes
+        return plan_memory(graph, choose_kernels(graph))[0].arena_bytes
     from mcucompress.memory.liveness import analyze
     from mcucompress.memory.planner import plan
 

@@ -2,7 +2,7 @@
 
 Instructions of one kernel call are a linear function of a few counts of the layer (features
 below), with non-negative coefficients per core family, fitted by scripts/fit_cost_model.py on
-exact QEMU counts of the layers of encode/cost_suite.py and shipped in cost_coefficients.json:
+exact QEMU counts of the layers of mcucompress/cost_suite.py and shipped in cost_coefficients.json:
 
     m0m3  Cortex-M0+/M3 (no DSP instructions; measured on lm3s6965evb, M3; an M0+ runs more)
     m4    Cortex-M4/M7/M33 (DSP; measured on mps2-an386, M4)

@@ -11,7 +11,7 @@ Conventions (the same as TensorFlow Lite, so int8 .tflite files import without r
 - ``attrs["activation"]`` is one of ``"none" | "relu" | "relu6"``; in an int8 graph it becomes a
   clamp range computed from the output's quantization.
 
-Op kinds and their attributes:
+Op kinds and their attributes (each kind's facts and implementations: the catalogue, ir/ops.py):
 
   conv2d            inputs (x, w, b|None)  stride (sh, sw), dilation (dh, dw), padding, activation
                     [weight_encoding: "dense"|"csr4"|"csr8"|"codebook", over the im2col matrix]

@@ -132,98 +132,100 @@ def resolve(ref: str) -> Callable:
 
 # -- the catalogue, one tuple per scheme --------------------------------------------------
 
-_PARAMS = "mcucompress.quantize.params"
-_REF = "mcucompress.reference.int8"
-_FLOAT = "mcucompress.reference.float"
-_LOWER = "mcucompress.codegen.lower"
+def _scheme(scheme: str, modules: Mapping[str, str], headers: tuple[str, ...] = ()) -> Callable[..., OpKind]:
+    """The entry constructor of one scheme: a bare function name given for an implementation
+    role is looked up in the scheme's module for that role ("module:function" names any other)."""
+    def entry(name: str, **fields) -> OpKind:
+        for role, module in modules.items():
+            ref = fields.get(role)
+            if ref is not None and ":" not in ref:
+                fields[role] = f"{module}:{ref}"
+        fields.setdefault("headers", headers)
+        return OpKind(name, scheme, **fields)
+    return entry
+
+
+_float = _scheme("float", {"float_reference": "mcucompress.reference.float"})
+_int8 = _scheme("int8", {"params": "mcucompress.quantize.params", "reference": "mcucompress.reference.int8",
+                         "float_reference": "mcucompress.reference.float", "lowering": "mcucompress.codegen.lower"})
+_qformat = _scheme("qformat", {"params": "mcucompress.quantize.qformat_params",
+                               "reference": "mcucompress.reference.qformat",
+                               "lowering": "mcucompress.codegen.lower_qformat"}, headers=("qformat/mcc_q7.h",))
+_binary = _scheme("binary", {"params": "mcucompress.binary.params", "reference": "mcucompress.binary.reference",
+                             "lowering": "mcucompress.codegen.lower_binary"}, headers=("binary/mcc_b1.h",))
 _TIED_BOTH = frozenset({"int8", "qformat"})
 
 FLOAT_KINDS = (
-    OpKind("batch_norm", "float", float_reference=f"{_FLOAT}:batch_norm"),
+    _float("batch_norm", float_reference="batch_norm"),
 )
 
 INT8_KINDS = (
-    OpKind("conv2d", "int8", f"{_PARAMS}:_conv", f"{_REF}:_conv2d", f"{_FLOAT}:conv2d", f"{_LOWER}:_lower_conv",
-           kernels=("conv/mcc_conv2d_s8.c", "conv/mcc_conv2d_fast_s8.c", "sparse/mcc_conv2d_csr_s8.c",
-                    "codebook/mcc_conv2d_codebook_s8.c", "conv/mcc_conv2d_channels_s8.c"),
-           macs=conv_macs, weighted=True, weight_axis=0, fuses_activation=True, litert_float_requant=True),
-    OpKind("depthwise_conv2d", "int8", f"{_PARAMS}:_conv", f"{_REF}:_depthwise_conv2d", f"{_FLOAT}:depthwise_conv2d",
-           f"{_LOWER}:_lower_conv",
-           kernels=("conv/mcc_depthwise_conv2d_s8.c", "conv/mcc_depthwise_conv2d_fast_s8.c",
-                    "conv/mcc_conv2d_channels_s8.c"),
-           macs=depthwise_macs, weighted=True, weight_axis=3, fuses_activation=True, litert_float_requant=True),
-    OpKind("fully_connected", "int8", f"{_PARAMS}:_fully_connected", f"{_REF}:_fully_connected",
-           f"{_FLOAT}:fully_connected", f"{_LOWER}:_lower_fully_connected",
-           kernels=("fully_connected/mcc_fully_connected_s8.c", "fully_connected/mcc_fully_connected_fast_s8.c",
-                    "conv/mcc_conv2d_fast_s8.c", "sparse/mcc_fully_connected_csr_s8.c",
-                    "codebook/mcc_fully_connected_codebook_s8.c", "huffman/mcc_fully_connected_huffman_s8.c",
-                    "conv/mcc_conv2d_channels_s8.c"),
-           macs=fully_connected_macs, weighted=True, weight_axis=0, fuses_activation=True,
-           litert_float_requant=True),
-    OpKind("max_pool2d", "int8", f"{_PARAMS}:_pool", f"{_REF}:_max_pool2d", f"{_FLOAT}:max_pool2d",
-           f"{_LOWER}:_lower_pool", kernels=("pooling/mcc_maxpool_s8.c",), tied=_TIED_BOTH),
-    OpKind("avg_pool2d", "int8", f"{_PARAMS}:_pool", f"{_REF}:_avg_pool2d", f"{_FLOAT}:avg_pool2d",
-           f"{_LOWER}:_lower_pool", kernels=("pooling/mcc_avgpool_s8.c",), tied=_TIED_BOTH),
-    OpKind("mean", "int8", f"{_PARAMS}:_mean", f"{_REF}:_mean", f"{_FLOAT}:mean", f"{_LOWER}:_lower_mean",
-           kernels=("reduce/mcc_mean_s8.c",), litert_float_requant=True),
-    OpKind("add", "int8", f"{_PARAMS}:_add", f"{_REF}:_add", f"{_FLOAT}:add", f"{_LOWER}:_lower_add",
-           kernels=("elementwise/mcc_add_s8.c", "elementwise/mcc_add_fast_s8.c"),
-           in_place=True, fuses_activation=True),
-    OpKind("softmax", "int8", f"{_PARAMS}:_softmax", f"{_REF}:_softmax", f"{_FLOAT}:softmax",
-           f"{_LOWER}:_lower_softmax", kernels=("softmax/mcc_softmax_s8.c", "softmax/mcc_softmax_table_s8.c")),
-    OpKind("reshape", "int8", f"{_PARAMS}:_reshape", f"{_REF}:_reshape", f"{_FLOAT}:reshape",
-           f"{_LOWER}:_lower_reshape", kernels=("reshape/mcc_copy_s8.c",), aliases_input=True, tied=_TIED_BOTH),
-    OpKind("pad", "int8", f"{_PARAMS}:_pad", f"{_REF}:_pad", f"{_FLOAT}:pad", f"{_LOWER}:_lower_pad",
-           kernels=("reshape/mcc_pad_s8.c",), tied=_TIED_BOTH),
-    OpKind("concat", "int8", f"{_PARAMS}:_concat", f"{_REF}:_concat", f"{_FLOAT}:concat", f"{_LOWER}:_lower_concat",
-           kernels=("reshape/mcc_concat_channels_s8.c",), tied=_TIED_BOTH),
+    _int8("conv2d", params="_conv", reference="_conv2d", float_reference="conv2d", lowering="_lower_conv",
+          kernels=("conv/mcc_conv2d_s8.c", "conv/mcc_conv2d_fast_s8.c", "sparse/mcc_conv2d_csr_s8.c",
+                   "codebook/mcc_conv2d_codebook_s8.c", "conv/mcc_conv2d_channels_s8.c"),
+          macs=conv_macs, weighted=True, weight_axis=0, fuses_activation=True, litert_float_requant=True),
+    _int8("depthwise_conv2d", params="_conv", reference="_depthwise_conv2d", float_reference="depthwise_conv2d",
+          lowering="_lower_conv", kernels=("conv/mcc_depthwise_conv2d_s8.c", "conv/mcc_depthwise_conv2d_fast_s8.c",
+                                         "conv/mcc_conv2d_channels_s8.c"),
+          macs=depthwise_macs, weighted=True, weight_axis=3, fuses_activation=True, litert_float_requant=True),
+    _int8("fully_connected", params="_fully_connected", reference="_fully_connected",
+          float_reference="fully_connected", lowering="_lower_fully_connected",
+          kernels=("fully_connected/mcc_fully_connected_s8.c", "fully_connected/mcc_fully_connected_fast_s8.c",
+                   "conv/mcc_conv2d_fast_s8.c", "sparse/mcc_fully_connected_csr_s8.c",
+                   "codebook/mcc_fully_connected_codebook_s8.c", "huffman/mcc_fully_connected_huffman_s8.c",
+                   "conv/mcc_conv2d_channels_s8.c"),
+          macs=fully_connected_macs, weighted=True, weight_axis=0, fuses_activation=True,
+          litert_float_requant=True),
+    _int8("max_pool2d", params="_pool", reference="_max_pool2d", float_reference="max_pool2d",
+          lowering="_lower_pool", kernels=("pooling/mcc_maxpool_s8.c",), tied=_TIED_BOTH),
+    _int8("avg_pool2d", params="_pool", reference="_avg_pool2d", float_reference="avg_pool2d",
+          lowering="_lower_pool", kernels=("pooling/mcc_avgpool_s8.c",), tied=_TIED_BOTH),
+    _int8("mean", params="_mean", reference="_mean", float_reference="mean", lowering="_lower_mean",
+          kernels=("reduce/mcc_mean_s8.c",), litert_float_requant=True),
+    _int8("add", params="_add", reference="_add", float_reference="add", lowering="_lower_add",
+          kernels=("elementwise/mcc_add_s8.c", "elementwise/mcc_add_fast_s8.c"), in_place=True,
+          fuses_activation=True),
+    _int8("softmax", params="_softmax", reference="_softmax", float_reference="softmax", lowering="_lower_softmax",
+          kernels=("softmax/mcc_softmax_s8.c", "softmax/mcc_softmax_table_s8.c")),
+    _int8("reshape", params="_reshape", reference="_reshape", float_reference="reshape", lowering="_lower_reshape",
+          kernels=("reshape/mcc_copy_s8.c",), aliases_input=True, tied=_TIED_BOTH),
+    _int8("pad", params="_pad", reference="_pad", float_reference="pad", lowering="_lower_pad",
+          kernels=("reshape/mcc_pad_s8.c",), tied=_TIED_BOTH),
+    _int8("concat", params="_concat", reference="_concat", float_reference="concat", lowering="_lower_concat",
+          kernels=("reshape/mcc_concat_channels_s8.c",), tied=_TIED_BOTH),
     # relu requantizes in int8 (its output range starts at 0); in Q-format it only compares
-    OpKind("relu", "int8", f"{_PARAMS}:_relu", f"{_REF}:_relu", f"{_FLOAT}:relu", f"{_LOWER}:_lower_relu",
-           kernels=("elementwise/mcc_requantize_s8.c",), in_place=True, tied=frozenset({"qformat"}),
-           fusable_activation=True),
-    OpKind("relu6", "int8", f"{_PARAMS}:_relu", f"{_REF}:_relu", f"{_FLOAT}:relu6", f"{_LOWER}:_lower_relu",
-           kernels=("elementwise/mcc_requantize_s8.c",), in_place=True, tied=_TIED_BOTH,
-           fusable_activation=True),
+    _int8("relu", params="_relu", reference="_relu", float_reference="relu", lowering="_lower_relu",
+          kernels=("elementwise/mcc_requantize_s8.c",), in_place=True, tied=frozenset({"qformat"}),
+          fusable_activation=True),
+    _int8("relu6", params="_relu", reference="_relu", float_reference="relu6", lowering="_lower_relu",
+          kernels=("elementwise/mcc_requantize_s8.c",), in_place=True, tied=_TIED_BOTH, fusable_activation=True),
 )
-
-_QPARAMS = "mcucompress.quantize.qformat_params"
-_QREF = "mcucompress.reference.qformat"
-_QLOWER = "mcucompress.codegen.lower_qformat"
-_Q7_HEADER = ("qformat/mcc_q7.h",)
 
 QFORMAT_KINDS = (
-    OpKind("conv2d_q7", "qformat", f"{_QPARAMS}:_conv", f"{_QREF}:conv2d_q7", lowering=f"{_QLOWER}:lower_conv",
-           kernels=("qformat/mcc_conv2d_q7.c",), headers=_Q7_HEADER, macs=conv_macs,
-           weighted=True, weight_axis=0, fuses_activation=True, twin="conv2d"),
-    OpKind("depthwise_conv2d_q7", "qformat", f"{_QPARAMS}:_conv", f"{_QREF}:depthwise_conv2d_q7",
-           lowering=f"{_QLOWER}:lower_conv", kernels=("qformat/mcc_depthwise_conv2d_q7.c",), headers=_Q7_HEADER,
-           macs=depthwise_macs, weighted=True, weight_axis=3, fuses_activation=True, twin="depthwise_conv2d"),
-    OpKind("fully_connected_q7", "qformat", f"{_QPARAMS}:_fully_connected", f"{_QREF}:fully_connected_q7",
-           lowering=f"{_QLOWER}:lower_fully_connected", kernels=("qformat/mcc_fully_connected_q7.c",),
-           headers=_Q7_HEADER, macs=fully_connected_macs, weighted=True, weight_axis=0, fuses_activation=True,
-           twin="fully_connected"),
-    OpKind("add_q7", "qformat", f"{_QPARAMS}:_add", f"{_QREF}:add_q7", lowering=f"{_QLOWER}:lower_add",
-           kernels=("qformat/mcc_add_q7.c",), headers=_Q7_HEADER, in_place=True, fuses_activation=True,
-           twin="add"),
+    _qformat("conv2d_q7", params="_conv", reference="conv2d_q7", lowering="lower_conv",
+             kernels=("qformat/mcc_conv2d_q7.c",), macs=conv_macs, weighted=True, weight_axis=0,
+             fuses_activation=True, twin="conv2d"),
+    _qformat("depthwise_conv2d_q7", params="_conv", reference="depthwise_conv2d_q7", lowering="lower_conv",
+             kernels=("qformat/mcc_depthwise_conv2d_q7.c",), macs=depthwise_macs, weighted=True, weight_axis=3,
+             fuses_activation=True, twin="depthwise_conv2d"),
+    _qformat("fully_connected_q7", params="_fully_connected", reference="fully_connected_q7",
+             lowering="lower_fully_connected", kernels=("qformat/mcc_fully_connected_q7.c",),
+             macs=fully_connected_macs, weighted=True, weight_axis=0, fuses_activation=True, twin="fully_connected"),
+    _qformat("add_q7", params="_add", reference="add_q7", lowering="lower_add", kernels=("qformat/mcc_add_q7.c",),
+             in_place=True, fuses_activation=True, twin="add"),
 )
 
-_BPARAMS = "mcucompress.binary.params"
-_BREF = "mcucompress.binary.reference"
-_BLOWER = "mcucompress.codegen.lower_binary"
-_B1_HEADER = ("binary/mcc_b1.h",)
-
 BINARY_KINDS = (
-    OpKind("binarize", "binary", f"{_BPARAMS}:binarize", f"{_BREF}:binarize", lowering=f"{_BLOWER}:lower_binarize",
-           kernels=("binary/mcc_binarize_s8.c",), headers=_B1_HEADER),
-    OpKind("unpack_bits", "binary", f"{_BPARAMS}:unpack", f"{_BREF}:unpack", lowering=f"{_BLOWER}:lower_unpack",
-           kernels=("binary/mcc_unpack_b1.c",), headers=_B1_HEADER),
-    OpKind("binary_fully_connected", "binary", f"{_BPARAMS}:binary_fully_connected",
-           f"{_BREF}:binary_fully_connected", lowering=f"{_BLOWER}:lower_fully_connected",
-           kernels=("binary/mcc_fully_connected_b1.c", "binary/mcc_fully_connected_vertical_b1.c"),
-           headers=_B1_HEADER, macs=binary_fully_connected_macs, weighted=True),
-    OpKind("binary_conv2d", "binary", f"{_BPARAMS}:binary_conv2d", f"{_BREF}:binary_conv2d",
-           lowering=f"{_BLOWER}:lower_conv2d", kernels=("binary/mcc_conv2d_b1.c",), headers=_B1_HEADER,
-           macs=binary_conv_macs, weighted=True),
+    _binary("binarize", params="binarize", reference="binarize", lowering="lower_binarize",
+            kernels=("binary/mcc_binarize_s8.c",)),
+    _binary("unpack_bits", params="unpack", reference="unpack", lowering="lower_unpack",
+            kernels=("binary/mcc_unpack_b1.c",)),
+    _binary("binary_fully_connected", params="binary_fully_connected", reference="binary_fully_connected",
+            lowering="lower_fully_connected",
+            kernels=("binary/mcc_fully_connected_b1.c", "binary/mcc_fully_connected_vertical_b1.c"),
+            macs=binary_fully_connected_macs, weighted=True),
+    _binary("binary_conv2d", params="binary_conv2d", reference="binary_conv2d", lowering="lower_conv2d",
+            kernels=("binary/mcc_conv2d_b1.c",), macs=binary_conv_macs, weighted=True),
 )
 
 
@@ -269,6 +271,30 @@ def weight_axes(scheme: str) -> dict[str, int]:
 def tied_kinds(quantizer: str) -> frozenset[str]:
     """Kinds whose inputs and output share one quantization under ``quantizer``."""
     return frozenset(k.name for k in OPS.values() if quantizer in k.tied)
+
+
+def graph_scheme(graph: Graph) -> str:
+    """"qformat" when the graph has Q-format ops, "binary" with binary ones, else "int8"."""
+    schemes = {OPS[op.kind].scheme for op in graph.ops if op.kind in OPS}
+    for scheme in ("qformat", "binary"):
+        if scheme in schemes:
+            return scheme
+    return "int8"
+
+
+def float_activations(graph: Graph, x: np.ndarray) -> dict[str, np.ndarray]:
+    """Every tensor of the float ``graph`` on the batch ``x`` (the input's shape with a batch of
+    any size in front), each op run by its kind's float reference: the loop of the float
+    interpreter (reference/float.py) and of calibration (quantize/calibrate.py)."""
+    values: dict[str, np.ndarray] = {graph.inputs[0]: x}
+    for op in graph.ops:
+        kind = OPS.get(op.kind)
+        if kind is None or kind.float_reference is None:
+            raise McuError(f"op '{op.name}' of kind {op.kind} has no float reference")
+        args = [values[n] if n in values else (graph.tensor(n).data if n is not None else None)
+                for n in op.inputs]
+        values[op.outputs[0]] = kind.resolve("float_reference")(graph, op, *args)
+    return values
 
 
 def kernel_sources() -> dict[str, str]:

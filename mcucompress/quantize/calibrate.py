@@ -13,7 +13,7 @@ import numpy as np
 
 from mcucompress.errors import McuError
 from mcucompress.ir.graph import Graph
-from mcucompress.reference.float import run_float
+from mcucompress.ir.ops import float_activations
 
 DEFAULT_MAX_SAMPLES = 500
 BATCH = 64
@@ -26,7 +26,7 @@ def activation_ranges(graph: Graph, calib_x: np.ndarray, max_samples: int = DEFA
     lows: dict[str, float] = {}
     highs: dict[str, float] = {}
     for start in range(0, len(x), BATCH):
-        values = run_float(graph, x[start:start + BATCH], intermediates=True)
+        values = float_activations(graph, x[start:start + BATCH])
         for name, value in values.items():
             lo, hi = float(np.min(value)), float(np.max(value))
             lows[name] = min(lows.get(name, lo), lo)

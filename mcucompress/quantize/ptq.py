@@ -21,7 +21,6 @@ import numpy as np
 from mcucompress.errors import McuError
 from mcucompress.ir.graph import Graph, QuantParams, Tensor
 from mcucompress.ir.ops import kinds, tied_kinds, weight_axes
-from mcucompress.passes import optimize
 from mcucompress.quantize.calibrate import DEFAULT_MAX_SAMPLES, activation_ranges, check_calibration, tied_groups
 from mcucompress.quantize.fixedpoint import round_half_away
 
@@ -38,10 +37,11 @@ QUANTIZABLE_OPS = frozenset(k.name for k in kinds("int8"))
 
 
 def quantize_graph(float_graph: Graph, calib_x: np.ndarray, max_samples: int = DEFAULT_MAX_SAMPLES) -> Graph:
-    """An int8 Graph calibrated on (at most ``max_samples`` of) ``calib_x``, batch first."""
+    """An int8 Graph calibrated on (at most ``max_samples`` of) ``calib_x``, batch first.
+    ``float_graph`` has been through passes.optimize (the Keras importer and load.load run it)."""
     if float_graph.is_quantized or float_graph.tensor(float_graph.inputs[0]).dtype != "float32":
         raise McuError("model is already quantized; post-training quantization needs a float model")
-    graph = optimize(float_graph)
+    graph = float_graph
     for op in graph.ops:
         if op.kind not in QUANTIZABLE_OPS:
             raise McuError(f"op '{op.name}' ({op.kind}) cannot be quantized to int8")

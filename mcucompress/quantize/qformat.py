@@ -31,13 +31,11 @@ import numpy as np
 
 from mcucompress.errors import McuError
 from mcucompress.ir.graph import Graph, QuantParams, Tensor
-from mcucompress.ir.ops import kinds, tied_kinds, weight_axes
-from mcucompress.passes import optimize
+from mcucompress.ir.ops import float_activations, kinds, tied_kinds, weight_axes
 from mcucompress.quantize.calibrate import BATCH, DEFAULT_MAX_SAMPLES, activation_ranges, check_calibration, tied_groups
 from mcucompress.quantize.fixedpoint import round_half_away
 from mcucompress.quantize.qformat_params import (
     INT32_MAX, MAX_ADD_ALIGN, MAX_PRODUCT, MAX_SHIFT)
-from mcucompress.reference.float import run_float
 
 QMIN, QMAX = -128, 127
 WEIGHT_AXIS = weight_axes("int8")
@@ -85,10 +83,11 @@ def choose_fraction_bits(values: np.ndarray) -> int:
 
 def quantize_qformat(float_graph: Graph, calib_x: np.ndarray, per_channel: bool = True,
                      max_samples: int = DEFAULT_MAX_SAMPLES) -> Graph:
-    """A Q-format int8 Graph calibrated on (at most ``max_samples`` of) ``calib_x``, batch first."""
+    """A Q-format int8 Graph calibrated on (at most ``max_samples`` of) ``calib_x``, batch first.
+    ``float_graph`` has been through passes.optimize (the Keras importer and load.load run it)."""
     if float_graph.is_quantized or float_graph.tensor(float_graph.inputs[0]).dtype != "float32":
         raise McuError("model is already quantized; Q-format quantization needs a float model")
-    graph = optimize(float_graph)
+    graph = float_graph
     for op in graph.ops:
         if op.kind not in TO_Q7 and op.kind not in KEPT_INT8_OPS:
             raise McuError(f"op '{op.name}' ({op.kind}) cannot be quantized to Q format")
@@ -127,7 +126,7 @@ def _activation_fraction_bits(graph: Graph, x: np.ndarray, groups: dict[str, str
     base = {root: unclipped_fraction_bits(peak) for root, peak in peaks.items()}
     errors = {root: [0.0, 0.0] for root in base}
     for start in range(0, len(x), BATCH):
-        values = run_float(graph, x[start:start + BATCH], intermediates=True)
+        values = float_activations(graph, x[start:start + BATCH])
         for name, value in values.items():
             root = groups.get(name)
             if root is None or root in fixed:

@@ -11,7 +11,7 @@ import numpy as np
 
 from mcucompress.errors import McuError
 from mcucompress.ir.graph import Graph, Op
-from mcucompress.ir.ops import op_kind
+from mcucompress.ir.ops import float_activations
 
 
 def run_float(graph: Graph, x: np.ndarray, intermediates: bool = False):
@@ -24,15 +24,7 @@ def run_float(graph: Graph, x: np.ndarray, intermediates: bool = False):
             x = x[None]
         else:
             raise McuError(f"input of shape {x.shape} does not match the model input {spec.shape}")
-    values: dict[str, np.ndarray] = {name: x}
-    for op in graph.ops:
-        kind = op_kind(op.kind)
-        if kind is None or kind.float_reference is None:
-            raise McuError(f"op '{op.name}' of kind {op.kind} has no float reference")
-        kernel = kind.resolve("float_reference")
-        args = [values[n] if n in values else (graph.tensor(n).data if n is not None else None)
-                for n in op.inputs]
-        values[op.outputs[0]] = kernel(graph, op, *args)
+    values = float_activations(graph, x)
     if intermediates:
         return values
     return values[graph.outputs[0]]

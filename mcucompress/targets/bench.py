@@ -9,13 +9,12 @@ is only reported for a byte-exact firmware.
 from __future__ import annotations
 
 import json
-import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from mcucompress.errors import McuError
-from mcucompress.ir.ops import graph_macs, macs
+from mcucompress.targets.manifest import manifest_json, read_manifest
 
 MANIFEST = "manifest.json"
 
@@ -23,7 +22,7 @@ MANIFEST = "manifest.json"
 @dataclass
 class LayerRow:
     index: int
-    op: str          # "name: kind" as the generated model.c comments it
+    op: str          # "name: kind" as the generated model.c comments it (manifest layers)
     kernel: str
     macs: int
     instructions: dict = field(default_factory=dict)   # board -> count
@@ -53,59 +52,22 @@ class ModelBench:
                 "layers": [vars(l) for l in self.layers]}
 
 
-def _prefix_for(path: Path) -> str:
-    from mcucompress.codegen.c_literals import prefix_problem
-
-    name = re.sub(r"[^A-Za-z0-9_]", "_", path.stem).lower().strip("_")[:30] or "model"
-    return name if not prefix_problem(name) else f"m_{name}"
-
-
-def prepare_tree(model: str | Path, work: Path, rounding: str = "tflm", optimize: str | None = None) -> Path:
-    """An exported tree for `model` (used as is when it already is one), its weight encodings
-    chosen by `optimize` (export's default when None)."""
-    path = Path(model)
-    if (path / MANIFEST).is_file():
-        if optimize is not None:
-            raise McuError(f"{path} is already exported: --optimize applies to model files only "
-                           "(export it again with `mcucompress export --optimize`)")
-        return path
-    if not path.exists():
-        raise McuError(f"{path}: no such model file or exported tree")
-    if path.is_dir():
-        raise McuError(f"{path} is not an exported model tree (no {MANIFEST}); run `mcucompress export` first")
-    from mcucompress.export import export
-
-    return export(path, work / _prefix_for(path), prefix=_prefix_for(path), rounding=rounding,
-                  optimize=optimize or "size")
-
-
 def with_defines(tree: Path, work: Path, defines: dict) -> Path:
     """A copy of `tree` whose builds add C defines (MCC_FORCE_REFERENCE, MCC_NO_MVE, ...)."""
     if not defines:
         return tree
     suffix = "_".join(f"{k}{v}" for k, v in sorted(defines.items())).lower()
     copy = work / f"{tree.name}-{suffix}"
-    from mcucompress.export import check_destination, write_manifest
+    from mcucompress.tree_files import check_destination, write_manifest
 
     check_destination(copy)  # an earlier copy is replaced, a folder of the user's is not
     if copy.exists():
         shutil.rmtree(copy)
     shutil.copytree(tree, copy, ignore=shutil.ignore_patterns("firmware"))
-    manifest = json.loads((copy / MANIFEST).read_text())
+    manifest = manifest_json(copy)
     manifest["defines"] = {**manifest.get("defines", {}), **defines}
     write_manifest(copy, manifest)
     return copy
-
-
-def _calls(tree: Path):
-    """(graph, [(op comment, kernel)]) in call order, from the tree's serialized graph."""
-    from mcucompress.codegen.lower import lower
-    from mcucompress.ir.serialize import load_graph
-
-    manifest = json.loads((tree / MANIFEST).read_text())
-    graph = load_graph(tree / manifest.get("graph", "graph.npz"))
-    program = lower(graph, manifest["prefix"], manifest.get("rounding", "tflm"))
-    return graph, [(c.comment, c.function) for c in program.calls]
 
 
 def bench_model(tree: Path, boards: list, layers: bool = True, samples: int = 1) -> ModelBench:
@@ -115,16 +77,12 @@ def bench_model(tree: Path, boards: list, layers: bool = True, samples: int = 1)
     from mcucompress.targets.runner import run_model
     from mcucompress.targets.workspace import firmware_workspace
 
-    graph, calls = _calls(tree)
-    by_name = {op.name: op for op in graph.ops}
-    result = ModelBench(tree.name, graph_macs(graph))
-    rows, row_of_call = [], []   # one row per layer; a layer may make several calls
-    for comment, kernel in calls:
-        if rows and rows[-1].op == comment:
-            rows[-1].kernel += f"+{kernel}"
-        else:
-            rows.append(LayerRow(len(rows), comment, kernel, macs(graph, by_name[comment.split(": ")[0]])))
-        row_of_call.append(rows[-1])
+    manifest = read_manifest(tree)
+    result = ModelBench(tree.name, sum(layer.macs for layer in manifest.layers or ()))
+    rows = [LayerRow(i, f"{layer.op}: {layer.kind}", layer.kernel, layer.macs)
+            for i, layer in enumerate(manifest.kernel_layers())]
+    row_of_call = [row for row in rows for _ in row.kernel.split("+")]   # a layer may make several calls
+    calls = [kernel for row in rows for kernel in row.kernel.split("+")]
     for board in map(load_board, boards):
         with firmware_workspace(tree, board):  # no other run rebuilds the ELF before it is counted
             report = run_model(tree, board, samples=samples)
@@ -136,7 +94,7 @@ def bench_model(tree: Path, boards: list, layers: bool = True, samples: int = 1)
                                     report.footprint.ram_bytes, report.checks,
                                     round(result.macs / n, 3)))
         if layers:
-            if [c.kernel for c in counted] != [kernel for _, kernel in calls]:
+            if [c.kernel for c in counted] != calls:
                 raise McuError(f"{tree.name} on {board.name}: the firmware's kernel calls do not match the "
                                "model's layers")
             for row, c in zip(row_of_call, counted):

@@ -1,4 +1,7 @@
-"""Reading an exported tree's manifest.json: the only thing the firmware side knows about a model."""
+"""Reading an exported tree's manifest.json: the only thing the firmware side knows about a model.
+
+Every reader of a manifest goes through ``manifest_json`` (the raw dict) or ``read_manifest``
+(checked and typed)."""
 
 from __future__ import annotations
 
@@ -25,6 +28,17 @@ class Port:
 
 
 @dataclass(frozen=True)
+class ManifestLayer:
+    """One op of the model: the kernel its call names (None: no call), its weight encoding, MACs."""
+
+    op: str
+    kind: str
+    kernel: str | None
+    encoding: str
+    macs: int
+
+
+@dataclass(frozen=True)
 class Manifest:
     root: Path
     prefix: str
@@ -34,7 +48,16 @@ class Manifest:
     input: Port
     output: Port
     arena_bytes: int | None
+    rounding: str
+    graph: str | None
+    layers: tuple[ManifestLayer, ...] | None  # None: written before manifests listed layers
     raw: dict
+
+    def kernel_layers(self) -> tuple[ManifestLayer, ...]:
+        """The layers that call a kernel, in call order (what the firmware's calls are)."""
+        if self.layers is None:
+            raise McuError(f"{self.root}: manifest.json lists no layers (an older export); export the model again")
+        return tuple(layer for layer in self.layers if layer.kernel is not None)
 
 
 def _port(d: dict, which: str) -> Port:
@@ -56,15 +79,35 @@ def _port(d: dict, which: str) -> Port:
     return port
 
 
-def read_manifest(export_dir: str | Path) -> Manifest:
+def manifest_json(export_dir: str | Path) -> dict:
+    """The tree's manifest.json as a dict, unchecked; McuError when there is none or it is not JSON."""
     root = Path(export_dir).resolve()
     path = root / "manifest.json"
     if not path.is_file():
         raise McuError(f"{root} is not an exported model tree (no manifest.json); run `mcucompress export` first")
     try:
         data = json.loads(path.read_text())
-    except json.JSONDecodeError as error:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise McuError(f"{path} is not valid JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise McuError(f"{path} is not a JSON object")
+    return data
+
+
+def _layers(data: dict, path: Path) -> tuple[ManifestLayer, ...] | None:
+    if "layers" not in data:
+        return None
+    try:
+        return tuple(ManifestLayer(str(d["op"]), str(d["kind"]), d["kernel"], str(d["encoding"]), int(d["macs"]))
+                     for d in data["layers"])
+    except (KeyError, TypeError, ValueError):
+        raise McuError(f"{path}: 'layers' needs op, kind, kernel, encoding and macs per layer") from None
+
+
+def read_manifest(export_dir: str | Path) -> Manifest:
+    root = Path(export_dir).resolve()
+    path = root / "manifest.json"
+    data = manifest_json(root)
     missing = [k for k in REQUIRED_KEYS if k not in data]
     if missing:
         raise McuError(f"{path} lacks {', '.join(missing)}")
@@ -81,6 +124,9 @@ def read_manifest(export_dir: str | Path) -> Manifest:
         input=_port(data["input"], "input"),
         output=_port(data["output"], "output"),
         arena_bytes=data.get("arena_bytes"),
+        rounding=str(data.get("rounding", "tflm")),
+        graph=data.get("graph"),
+        layers=_layers(data, path),
         raw=data,
     )
 

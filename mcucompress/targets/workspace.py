@@ -17,7 +17,7 @@ import threading
 from contextlib import contextmanager
 from pathlib import Path
 
-from mcucompress.build.host import cache_root
+from mcucompress.cache import cache_dir
 from mcucompress.targets.board import Board
 
 MODEL_LINK = "model"
@@ -27,7 +27,7 @@ _held: dict[Path, dict] = {}   # lock file -> {"rlock", "depth", "fd"}: re-entra
 
 
 def workspaces_root() -> Path:
-    return cache_root().parent / "firmware"
+    return cache_dir("firmware")
 
 
 @contextmanager
