@@ -155,8 +155,9 @@ def test_export_binary_picks_the_popcount_for_the_core(mlp, tmp_path):
     from mcucompress.load import load
     assert popcount_for("mps2-an386") == popcount_for("mps3-an547") == "vertical"  # measured fastest
     model, x, _ = mlp
-    with pytest.raises(McuError, match="unknown board"):
-        load(model, x[:10], "binary", board="no-such-board")
+    with pytest.raises(McuError, match="unknown board"):  # the board is checked before the model loads
+        export(model, tmp_path / "none", calib=x[:10], quantize="binary", board="no-such-board")
+    assert load(model, x[:10], "binary").graph.is_quantized
     tree = export(convert(model, x[:100], popcount="table"), tmp_path / "bnn", prefix="bnn")
     graph = load_graph(tree / "graph.npz")
     assert {op.attrs["popcount"] for op in graph.ops if op.kind.startswith("binary_")} == {"table"}
