@@ -8,7 +8,7 @@ from pathlib import Path
 
 from mcucompress.errors import McuError
 from mcucompress.targets.board import Board
-from mcucompress.targets.budget import Footprint, measure, overflow_error
+from mcucompress.targets.budget import Footprint, arena_bytes, measure, overflow_error
 from mcucompress.targets.firmware import TOOLCHAIN_FILE
 from mcucompress.targets.stack_usage import worst_case_stack
 from mcucompress.targets.tools import require_tool, run_tool
@@ -53,7 +53,7 @@ def cross_build(project_dir: Path, board: Board, prefix: str, platform: str = "s
     log = build.stdout + build.stderr
     (build_dir / "build.log").write_text(log)
     if build.returncode != 0:
-        budget = overflow_error(log, board, board.stack_bytes)
+        budget = overflow_error(log, board, board.stack_bytes, arena_bytes(build_dir / f"lib{prefix}.a"))
         if budget is not None:
             raise budget
         raise McuError(f"cross build failed: {_first_error(log)} (full log: {build_dir / 'build.log'})")
