@@ -37,6 +37,8 @@ class Board:
     pyocd_pack: bool = False
     openocd_config: tuple[str, ...] = field(default_factory=tuple)
     notes: str = ""           # what a user must know before flashing (bootloaders, probes)
+    boot2: str | None = None  # second-stage boot loader placed before flash.origin (RP2040)
+    uf2_family: int | None = None  # UF2 family id: a .uf2 file is written next to the ELF
 
     @property
     def compile_flags(self) -> tuple[str, ...]:
@@ -79,6 +81,7 @@ def _board_from_dict(d: dict) -> Board:
     tools = d.get("flash_tool") or {}
     pyocd = tools.get("pyocd") or {}
     openocd = tools.get("openocd") or {}
+    boot = d.get("boot") or {}
     return Board(
         name=str(d["name"]),
         description=str(d.get("description", "")),
@@ -96,4 +99,6 @@ def _board_from_dict(d: dict) -> Board:
         pyocd_pack=bool(pyocd.get("pack", False)),
         openocd_config=tuple(openocd.get("config") or ()),
         notes=" ".join(str(d.get("notes", "")).split()),
+        boot2=boot.get("stage2"),
+        uf2_family=int(boot["uf2_family"]) if boot.get("uf2_family") is not None else None,
     )

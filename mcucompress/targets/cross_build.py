@@ -12,6 +12,7 @@ from mcucompress.targets.budget import Footprint, arena_bytes, measure, overflow
 from mcucompress.targets.firmware import TOOLCHAIN_FILE
 from mcucompress.targets.stack_usage import worst_case_stack
 from mcucompress.targets.tools import require_tool, run_tool
+from mcucompress.targets.uf2 import write_uf2
 
 
 def _first_error(log: str) -> str:
@@ -57,7 +58,10 @@ def cross_build(project_dir: Path, board: Board, prefix: str, platform: str = "s
         if budget is not None:
             raise budget
         raise McuError(f"cross build failed: {_first_error(log)} (full log: {build_dir / 'build.log'})")
-    return build_dir / f"{prefix}_firmware.elf"
+    elf = build_dir / f"{prefix}_firmware.elf"
+    if board.uf2_family is not None:
+        write_uf2(elf, board.uf2_family)
+    return elf
 
 
 
