@@ -146,15 +146,20 @@ def write_tree(folder: Path, graph: Graph, program: Program, prefix: str, roundi
 
 def export(model, out_dir, calib=None, prefix: str = "model", rounding: str = "tflm",
            board: str | None = None, optimize: str = "size", quantize: str = "int8",
-           unsafe_deserialization: bool = False) -> Path:
+           unsafe_deserialization: bool = False, format: str = "cmake") -> Path:
     """Write the C source tree of ``model`` (path, Graph or Keras model) to ``out_dir``.
     ``optimize``: per-layer weight encoding, see mcucompress/encode/choose.py.
     ``quantize``: "int8" (TFLite's scheme), "qformat" (power-of-two, quantize/qformat.py) or
     "binary" (Keras binary networks, binary/deploy.py).
     ``unsafe_deserialization``: load Keras files that carry Python code (Lambda layers, foreign
-    modules); only for files the user trusts."""
+    modules); only for files the user trusts.
+    ``format``: "cmake" (the tree), "arduino" (plus an Arduino library in arduino/<prefix>/) or
+    "zephyr" (plus zephyr/module.yml, CMakeLists.txt and Kconfig), see mcucompress/formats.py."""
     if not is_c_identifier(prefix):
         raise McuError(f"prefix '{prefix}' is not a C identifier")
+    from mcucompress.formats import FORMATS, write_format
+    if format not in FORMATS:
+        raise McuError(f"unknown format '{format}'; expected one of {', '.join(FORMATS)}")
     if rounding not in ROUNDING_MODES:
         raise McuError(f"unknown rounding '{rounding}'; expected one of {', '.join(ROUNDING_MODES)}")
     out = Path(out_dir).resolve()
@@ -169,6 +174,7 @@ def export(model, out_dir, calib=None, prefix: str = "model", rounding: str = "t
     staging = make_staging_folder(out)
     try:
         write_tree(staging, graph, program, prefix, rounding, digest, source)
+        write_format(staging, format)
         if board is not None:
             _write_firmware(staging, board)
         _check_destination(out)
