@@ -70,7 +70,7 @@ def test_arduino_library_layout(exported):
     library = exported["arduino"] / "arduino" / "zoo"
     properties = dict(line.split("=", 1) for line in (library / "library.properties").read_text().splitlines())
     assert properties["name"] == "zoo" and properties["includes"] == "zoo.h"
-    assert {"version", "author", "sentence", "paragraph", "category", "url", "architectures"} <= set(properties)
+    assert {"version", "author", "maintainer", "sentence", "paragraph", "category", "architectures"} <= set(properties)
     src = library / "src"
     for header in ("zoo.h", "model.h", "mcc.h", "mcc_nn.h", "mcc_port.h"):
         assert (src / header).is_file(), header   # Arduino puts only src/ on the include path
