@@ -89,16 +89,21 @@ def _add_to_file_list(folder: Path) -> None:
 
 def export(model, out_dir, calib=None, prefix: str = "model", rounding: str = "tflm",
            board: str | None = None, optimize: str = "size", quantize: str = "int8",
-           unsafe_deserialization: bool = False) -> Path:
+           unsafe_deserialization: bool = False, format: str = "cmake") -> Path:
     """Write the C source tree of ``model`` (path, Graph or Keras model) to ``out_dir``.
     ``optimize``: per-layer weight encoding, see mcucompress/encode/choose.py.
     ``quantize``: "int8" (TFLite's scheme), "qformat" (power-of-two, quantize/qformat.py) or
     "binary" (Keras binary networks, binary/convert.py); see mcucompress/load.py.
     ``unsafe_deserialization``: load Keras files that carry Python code (Lambda layers, foreign
-    modules); only for files the user trusts."""
+    modules); only for files the user trusts.
+    ``format``: "cmake" (the tree), "arduino" (plus an Arduino library in arduino/<prefix>/) or
+    "zephyr" (plus zephyr/module.yml, CMakeLists.txt and Kconfig), see mcucompress/formats.py."""
     problem = prefix_problem(prefix) if isinstance(prefix, str) else "is not text"
     if problem:
         raise McuError(f"prefix '{prefix}' {problem}; choose another --prefix")
+    from mcucompress.formats import FORMATS, write_format
+    if format not in FORMATS:
+        raise McuError(f"unknown format '{format}'; expected one of {', '.join(FORMATS)}")
     if rounding not in ROUNDING_MODES:
         raise McuError(f"unknown rounding '{rounding}'; expected one of {', '.join(ROUNDING_MODES)}")
     if board is not None:
@@ -118,9 +123,10 @@ def export(model, out_dir, calib=None, prefix: str = "model", rounding: str = "t
         write_tree(staging, graph, program, prefix, rounding, digest, source)
         if quantize == "int8":
             _write_float_oracle(staging, model, calib, unsafe_deserialization)
+        write_format(staging, format)
         if board is not None:
             _write_firmware(staging, board)
-            _add_to_file_list(staging)
+        _add_to_file_list(staging)  # every file written above, so a later export may replace the tree
         check_destination(out)
         if out.exists():
             shutil.rmtree(out)

@@ -30,19 +30,26 @@ from mcucompress.targets.manifest import manifest_json
               help="Keras models: TFLite's int8 scheme; Q-format fixed point (power-of-two scales, "
                    "shift-only requantization, for cores without DSP such as Cortex-M0+/M3); or binary "
                    "(networks trained with mcucompress.binary.layers, popcount chosen for --board).")
+@click.option("--format", "fmt", type=click.Choice(["cmake", "arduino", "zephyr"]), default="cmake",
+              show_default=True,
+              help="Packaging for your build: the CMake tree alone; plus an Arduino library "
+                   "(arduino/PREFIX/, with an example sketch); or plus a Zephyr module (zephyr/).")
 @boards_dir_option
 @unsafe_deserialization_option
-def command(model, out_dir, calib, prefix, rounding, board, boards_dir, optimize, quantize,
+def command(model, out_dir, calib, prefix, rounding, board, boards_dir, optimize, quantize, fmt,
             unsafe_deserialization):
     if board is not None:
         from mcucompress.targets.board import load_board
         board = load_board(board, boards_dir)
     tree = export(model, out_dir, calib=calib, prefix=prefix, rounding=rounding, board=board,
-                  optimize=optimize, quantize=quantize, unsafe_deserialization=unsafe_deserialization)
+                  optimize=optimize, quantize=quantize, unsafe_deserialization=unsafe_deserialization,
+                  format=fmt)
     manifest = manifest_json(tree)
     click.echo(f"wrote {tree}: {len(manifest['sources'])} C files, arena {manifest['arena_bytes']} bytes, "
                f"rounding {rounding}, quantization {manifest['quantization']}"
-               + (f", firmware for {board.name}" if board else ""))
+               + (f", firmware for {board.name}" if board else "")
+               + {"arduino": f", Arduino library in {tree / 'arduino' / prefix}",
+                  "zephyr": f", Zephyr module in {tree / 'zephyr'}"}.get(fmt, ""))
     if board:
         footprint = json.loads((tree / "firmware" / board.name / "footprint.json").read_text())
         click.echo(f"  {footprint['summary']}")

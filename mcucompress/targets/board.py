@@ -37,6 +37,8 @@ class Board:
     pyocd_pack: bool = False
     openocd_config: tuple[str, ...] = field(default_factory=tuple)
     notes: str = ""           # what a user must know before flashing (bootloaders, probes)
+    boot2: str | None = None  # second-stage boot loader placed before flash.origin (RP2040)
+    uf2_family: int | None = None  # UF2 family id: a .uf2 file is written next to the ELF
 
     @property
     def compile_flags(self) -> tuple[str, ...]:

@@ -19,7 +19,7 @@ CONFIG_PATH = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.
 PLAIN_TEXT = re.compile(r"[A-Za-z0-9 .,:()+/_@&'-]*")
 
 TOP_KEYS = {"name", "description", "cpu", "fpu", "float_abi", "features", "clock_hz", "memory",
-            "stack_bytes", "qemu", "flash_tool", "notes"}
+            "stack_bytes", "qemu", "flash_tool", "notes", "boot"}
 ADDRESS_SPACE = 1 << 32
 
 
@@ -99,6 +99,7 @@ def checked_board_fields(d) -> dict:
     tools = _mapping(d.get("flash_tool"), "flash_tool", {"pyocd", "openocd"})
     pyocd = _mapping(tools.get("pyocd"), "flash_tool.pyocd", {"target", "pack"})
     openocd = _mapping(tools.get("openocd"), "flash_tool.openocd", {"config"})
+    boot = _mapping(d.get("boot"), "boot", {"stage2", "uf2_family"})  # RP2040: boot2 source, UF2 family id
     configs = openocd.get("config") or []
     if not isinstance(configs, list) or len(configs) > 8:
         _fail("flash_tool.openocd.config", "must be a list of at most 8 script paths")
@@ -120,4 +121,7 @@ def checked_board_fields(d) -> dict:
         pyocd_pack=_boolean(pyocd.get("pack", False), "flash_tool.pyocd.pack"),
         openocd_config=tuple(_word(c, "flash_tool.openocd.config", CONFIG_PATH) for c in configs),
         notes=_text(d.get("notes"), "notes", 400),
+        boot2=_word(boot.get("stage2"), "boot.stage2", TOOL_WORD, optional=True),
+        uf2_family=None if boot.get("uf2_family") is None else _integer(boot["uf2_family"], "boot.uf2_family",
+                                                                        0, ADDRESS_SPACE - 1),
     )

@@ -106,8 +106,24 @@ def measure(elf: Path) -> Footprint:
     return Footprint(sections)
 
 
-def overflow_error(link_log: str, board: Board, stack_bytes: int) -> McuError | None:
-    """The budget error for a link that failed because a memory region overflowed, else None."""
+ARENA_SYMBOL = "mcc_arena"
+
+
+def arena_bytes(library: Path) -> int | None:
+    """Size of the model's activation arena (the static `mcc_arena`) in its compiled library."""
+    if not Path(library).is_file():
+        return None
+    result = run_tool(["arm-none-eabi-nm", "-S", str(library)])
+    for line in result.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 4 and parts[3] == ARENA_SYMBOL:
+            return int(parts[1], 16)
+    return None
+
+
+def overflow_error(link_log: str, board: Board, stack_bytes: int, arena: int | None = None) -> McuError | None:
+    """The budget error for a link that failed because a memory region overflowed, else None.
+    With the arena size, a RAM overflow is broken down into arena, stack and everything else."""
     over = {region: int(n) for region, n in _OVERFLOW.findall(link_log)}
     if not over:
         return None
@@ -115,7 +131,12 @@ def overflow_error(link_log: str, board: Board, stack_bytes: int) -> McuError | 
     for region, excess in sorted(over.items()):
         size = board.flash.size if region == "FLASH" else board.ram.size
         what = "flash" if region == "FLASH" else f"RAM (with a {kb(stack_bytes)} stack)"
-        parts.append(f"{what} needs {kb(size + excess)} of {kb(size)}, {kb(excess)} over")
+        part = f"{what} needs {kb(size + excess)} of {kb(size)}, {kb(excess)} over"
+        if region != "FLASH" and arena is not None:
+            rest = size + excess - arena - stack_bytes
+            part += (f" (activation arena {kb(arena)} + stack {kb(stack_bytes)} + harness and other data "
+                     f"{kb(rest)})")
+        parts.append(part)
     return McuError(f"the model does not fit {board.name}: " + "; ".join(parts))
 
 

@@ -8,10 +8,11 @@ from pathlib import Path
 
 from mcucompress.errors import McuError
 from mcucompress.targets.board import Board
-from mcucompress.targets.budget import Footprint, measure, overflow_error
+from mcucompress.targets.budget import Footprint, arena_bytes, measure, overflow_error
 from mcucompress.targets.firmware import TOOLCHAIN_FILE
 from mcucompress.targets.stack_usage import worst_case_stack
 from mcucompress.targets.tools import require_tool, run_tool
+from mcucompress.targets.uf2 import write_uf2
 
 
 def _first_error(log: str) -> str:
@@ -53,11 +54,14 @@ def cross_build(project_dir: Path, board: Board, prefix: str, platform: str = "s
     log = build.stdout + build.stderr
     (build_dir / "build.log").write_text(log)
     if build.returncode != 0:
-        budget = overflow_error(log, board, board.stack_bytes)
+        budget = overflow_error(log, board, board.stack_bytes, arena_bytes(build_dir / f"lib{prefix}.a"))
         if budget is not None:
             raise budget
         raise McuError(f"cross build failed: {_first_error(log)} (full log: {build_dir / 'build.log'})")
-    return build_dir / f"{prefix}_firmware.elf"
+    elf = build_dir / f"{prefix}_firmware.elf"
+    if board.uf2_family is not None:
+        write_uf2(elf, board.uf2_family)
+    return elf
 
 
 

@@ -114,6 +114,10 @@ def write_firmware_project(export_dir, board_name: str | Board, out_dir=None, *,
     for name in STATIC_FILES:
         _write(project / name, f"/* {banner} */\n" + (templates_dir() / "firmware" / name).read_text())
     _write(project / "mcc_model_glue.c", model_glue_source(manifest, banner))
+    if board.boot2:
+        from mcucompress.targets.boot2 import boot2_c_source
+
+        _write(project / "mcc_boot2.c", boot2_c_source(board.boot2, banner))
     if inputs is None:
         inputs = random_inputs(manifest, 1)
     write_vectors(project, manifest, inputs, expected)

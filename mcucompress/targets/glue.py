@@ -54,3 +54,11 @@ def model_glue_source(manifest: Manifest, banner: str) -> str:
 }}
 """
     raise McuError(f"{header.name}: unsupported {prefix}_invoke({params}) signature")
+
+
+def invoke_prototype(manifest: Manifest) -> tuple[str, bool]:
+    """The name of the header that declares `<prefix>_invoke`, and whether the call takes the
+    input and output pointers (else the model has `<prefix>_input()` / `<prefix>_output()`)."""
+    header, params = _find_header(manifest)
+    params = " ".join(params.split())
+    return header.name, params not in ("", "void")

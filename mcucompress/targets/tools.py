@@ -13,6 +13,7 @@ DEBIAN_PACKAGE = {
     "arm-none-eabi-size": "binutils-arm-none-eabi",
     "arm-none-eabi-nm": "binutils-arm-none-eabi",
     "arm-none-eabi-objdump": "binutils-arm-none-eabi",
+    "arm-none-eabi-objcopy": "binutils-arm-none-eabi",
     "qemu-system-arm": "qemu-system-arm",
     "cmake": "cmake",
     "ninja": "ninja-build",

@@ -234,7 +234,7 @@ MCC_INLINE int32_t v6m_mac_pair(int32_t acc, uint32_t x, int32_t s_lo, int32_t s
 
 #if MCC_HAVE_V6M_ASM
 /* One shared word at byte offset S of s, split once, times a's word at byte offset A and b's
- * (8 bytes after a's): 17 instructions for 4 products. The sums may live in high registers
+ * (8 bytes after a's): 17 instructions for 4 products. The sums live in high registers
  * (ADD without flags reaches them), which leaves the six low ones MULS needs to the data. */
 #define MCC_V6M_SHARED_WORD(S, A)                                                                \
     "ldr %[x], [%[s], #" #S "]\n\t"                                                              \
@@ -278,21 +278,33 @@ MCC_INLINE void v6m_dot_shared(const uint32_t *s, int32_t gap, const uint32_t *a
     const uint32_t *b = a + 2;
 #if MCC_HAVE_V6M_ASM
     if (groups > 0) {
-        uint32_t x, lo, hi, t;
+        /* Registers fixed by hand: GCC's Thumb-1 allocator cannot always find six free low
+         * registers by itself (at -Os it gives up). r7 stays free for a frame pointer. */
+        register int32_t r_a __asm__("r8") = ra;
+        register int32_t r_b __asm__("r9") = rb;
+        register const uint32_t *r_end __asm__("r10") = end;
+        register const uint32_t *r_s __asm__("r0") = s;
+        register const uint32_t *r_pa __asm__("r1") = a;
+        register uint32_t x __asm__("r2");
+        register uint32_t lo __asm__("r3");
+        register uint32_t hi __asm__("r4");
+        register uint32_t t __asm__("r5");
         (void)b;
         if (gap == 2) {
             __asm__ volatile(MCC_V6M_SHARED_LOOP(8, 16)
-                             : [ra] "+r"(ra), [rb] "+r"(rb), [s] "+l"(s), [a] "+l"(a), [x] "=&l"(x),
-                               [lo] "=&l"(lo), [hi] "=&l"(hi), [t] "=&l"(t)
-                             : [end] "r"(end)
+                             : [ra] "+r"(r_a), [rb] "+r"(r_b), [s] "+r"(r_s), [a] "+r"(r_pa), [x] "=&r"(x),
+                               [lo] "=&r"(lo), [hi] "=&r"(hi), [t] "=&r"(t)
+                             : [end] "r"(r_end)
                              : "cc", "memory");
         } else {
             __asm__ volatile(MCC_V6M_SHARED_LOOP(16, 32)
-                             : [ra] "+r"(ra), [rb] "+r"(rb), [s] "+l"(s), [a] "+l"(a), [x] "=&l"(x),
-                               [lo] "=&l"(lo), [hi] "=&l"(hi), [t] "=&l"(t)
-                             : [end] "r"(end)
+                             : [ra] "+r"(r_a), [rb] "+r"(r_b), [s] "+r"(r_s), [a] "+r"(r_pa), [x] "=&r"(x),
+                               [lo] "=&r"(lo), [hi] "=&r"(hi), [t] "=&r"(t)
+                             : [end] "r"(r_end)
                              : "cc", "memory");
         }
+        ra = r_a;
+        rb = r_b;
     }
 #else
     while (s != end) {

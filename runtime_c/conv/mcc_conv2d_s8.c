@@ -22,13 +22,13 @@ mcc_status mcc_conv2d_s8(const mcc_conv_params *params, const mcc_quant *quant,
         return MCC_ERROR_ARGUMENT;
     }
     for (b = 0; b < input_dims->n; ++b) {
-        const int8_t *in_batch = input + (int64_t)b * in_h * in_w * in_c;
+        const int8_t *in_batch = input + (mcc_nn_index)b * in_h * in_w * in_c;
         for (oy = 0; oy < out_h; ++oy) {
             const int32_t y0 = oy * params->stride.h - params->padding.h;
             for (ox = 0; ox < out_w; ++ox) {
                 const int32_t x0 = ox * params->stride.w - params->padding.w;
                 for (oc = 0; oc < out_c; ++oc) {
-                    const int8_t *kernel = filter + (int64_t)oc * k_h * k_w * in_c;
+                    const int8_t *kernel = filter + (mcc_nn_index)oc * k_h * k_w * in_c;
                     const int32_t q = quant->per_channel ? oc : 0;
                     int32_t acc = 0;
                     for (ky = 0; ky < k_h; ++ky) {
@@ -43,8 +43,8 @@ mcc_status mcc_conv2d_s8(const mcc_conv_params *params, const mcc_quant *quant,
                             if (x < 0 || x >= in_w) {
                                 continue;
                             }
-                            pixel = in_batch + ((int64_t)y * in_w + x) * in_c;
-                            weights = kernel + ((int64_t)ky * k_w + kx) * in_c;
+                            pixel = in_batch + ((mcc_nn_index)y * in_w + x) * in_c;
+                            weights = kernel + ((mcc_nn_index)ky * k_w + kx) * in_c;
                             /* Target fast paths (MCC_HAVE_DSP / MCC_HAVE_MVE) belong here. */
                             for (ic = 0; ic < in_c; ++ic) {
                                 acc += (pixel[ic] + params->input_offset) * weights[ic];

@@ -124,6 +124,25 @@ static void dw_pixel_mve(const int8_t *const *tap, int32_t taps, int32_t n_ch, c
 }
 #endif
 
+#if MCC_HAVE_V6M
+/* Channels c and c + 2 of one output pixel, whose weights share one word per tap: two sums only,
+ * so the tap loop fits ARMv6-M's eight low registers (four sums spill on every tap). */
+MCC_INLINE void v6m_dw_pair(const int8_t *const *tap, int32_t taps, int32_t c, const int32_t *w,
+                            int32_t *acc_lo, int32_t *acc_hi)
+{
+    int32_t lo = *acc_lo, hi = *acc_hi;
+    const int8_t *const *end = tap + taps;
+    for (; tap != end; ++tap, w += 2) {
+        const int8_t *src = *tap + c;
+        const int32_t wv = *w;
+        lo += src[0] * (int16_t)(wv & 0xFFFF);
+        hi += src[2] * (wv >> 16);
+    }
+    *acc_lo = lo;
+    *acc_hi = hi;
+}
+#endif
+
 /* All channels of one output pixel whose taps point at their input pixels (or the zero row). */
 MCC_INLINE void dw_pixel(const int8_t *const *tap, int32_t taps, int32_t n_ch, const int32_t *w,
                          const int32_t *ch, int8_t *output, int32_t lo, int32_t hi, int full_range)
@@ -132,6 +151,12 @@ MCC_INLINE void dw_pixel(const int8_t *const *tap, int32_t taps, int32_t n_ch, c
     for (c = 0; c < n_ch; c += 4) {
         int32_t a0 = ch[0], a1 = ch[4], a2 = ch[8], a3 = ch[12];
         int32_t t;
+#if MCC_HAVE_V6M
+        v6m_dw_pair(tap, taps, c, w, &a0, &a2);
+        v6m_dw_pair(tap, taps, c + 1, w + 1, &a1, &a3);
+        w += 2 * taps;
+        (void)t;
+#else
         for (t = 0; t < taps; ++t) {
             const int8_t *const *tp = tap + t;
 #if MCC_HAVE_DSP
@@ -152,6 +177,7 @@ MCC_INLINE void dw_pixel(const int8_t *const *tap, int32_t taps, int32_t n_ch, c
 #endif
             w += 2;
         }
+#endif
         output[c] = (int8_t)dw_requantize(a0, ch, lo, hi, full_range);
         output[c + 1] = (int8_t)dw_requantize(a1, ch + 4, lo, hi, full_range);
         output[c + 2] = (int8_t)dw_requantize(a2, ch + 8, lo, hi, full_range);

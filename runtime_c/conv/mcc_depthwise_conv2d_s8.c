@@ -23,7 +23,7 @@ mcc_status mcc_depthwise_conv2d_s8(const mcc_dw_conv_params *params, const mcc_q
         return MCC_ERROR_ARGUMENT;
     }
     for (b = 0; b < input_dims->n; ++b) {
-        const int8_t *in_batch = input + (int64_t)b * in_h * in_w * in_c;
+        const int8_t *in_batch = input + (mcc_nn_index)b * in_h * in_w * in_c;
         for (oy = 0; oy < out_h; ++oy) {
             const int32_t y0 = oy * params->stride.h - params->padding.h;
             for (ox = 0; ox < out_w; ++ox) {
@@ -42,9 +42,9 @@ mcc_status mcc_depthwise_conv2d_s8(const mcc_dw_conv_params *params, const mcc_q
                             if (x < 0 || x >= in_w) {
                                 continue;
                             }
-                            acc += (in_batch[((int64_t)y * in_w + x) * in_c + ic] +
+                            acc += (in_batch[((mcc_nn_index)y * in_w + x) * in_c + ic] +
                                     params->input_offset) *
-                                   filter[((int64_t)ky * k_w + kx) * out_c + oc];
+                                   filter[((mcc_nn_index)ky * k_w + kx) * out_c + oc];
                         }
                     }
                     if (bias != 0) {

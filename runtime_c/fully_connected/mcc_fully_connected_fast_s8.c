@@ -158,6 +158,71 @@ MCC_INLINE void dot4(const uint32_t *w, const uint32_t *col, int32_t groups, int
         w = rw;
     }
 #endif
+#if MCC_HAVE_V6M_ASM
+    if (groups > 0) {
+        /* ARMv6-M: per group the 4 widened inputs are split into x0-x3 once, then each row's
+         * weight word gives its 4 bytes sign-extended (SXTB; LSLS+ASRS; ASRS) to 4 MULS: 70
+         * instructions per 16 products. MULS needs low registers, so the sums and the column
+         * pointer wait in high ones. */
+        register int32_t r_a0 __asm__("r8") = a0;
+        register int32_t r_a1 __asm__("r9") = a1;
+        register int32_t r_a2 __asm__("r10") = a2;
+        register int32_t r_a3 __asm__("r11") = a3;
+        register const uint32_t *r_col __asm__("ip") = col;
+        register const uint32_t *r_end __asm__("lr") = end;
+        register const uint32_t *r_w __asm__("r0") = w;
+        register uint32_t x0 __asm__("r1");
+        register uint32_t x1 __asm__("r2");
+        register uint32_t x2 __asm__("r3");
+        register uint32_t x3 __asm__("r4");
+        register uint32_t t __asm__("r5");
+        register uint32_t wv __asm__("r6");
+#define MCC_FC_V6M_ROW(OFFSET, ACC)                                                              \
+    "ldr %[wv], [%[w], #" #OFFSET "]\n\t"                                                        \
+    "sxtb %[t], %[wv]\n\t"                                                                      \
+    "muls %[t], %[x0]\n\t"                                                                      \
+    "add %[" #ACC "], %[t]\n\t"                                                                 \
+    "lsls %[t], %[wv], #16\n\t"                                                                 \
+    "asrs %[t], %[t], #24\n\t"                                                                  \
+    "muls %[t], %[x1]\n\t"                                                                      \
+    "add %[" #ACC "], %[t]\n\t"                                                                 \
+    "lsls %[t], %[wv], #8\n\t"                                                                  \
+    "asrs %[t], %[t], #24\n\t"                                                                  \
+    "muls %[t], %[x2]\n\t"                                                                      \
+    "add %[" #ACC "], %[t]\n\t"                                                                 \
+    "asrs %[t], %[wv], #24\n\t"                                                                 \
+    "muls %[t], %[x3]\n\t"                                                                      \
+    "add %[" #ACC "], %[t]\n\t"
+        __asm__ volatile(
+            ".syntax unified\n\t" /* GCC hands Thumb-1 inline assembly over as divided syntax */
+            "1:\n\t"
+            "mov %[t], %[col]\n\t"
+            "ldr %[wv], [%[t], #0]\n\t"
+            "sxth %[x0], %[wv]\n\t"
+            "asrs %[x2], %[wv], #16\n\t"
+            "ldr %[wv], [%[t], #4]\n\t"
+            "sxth %[x1], %[wv]\n\t"
+            "asrs %[x3], %[wv], #16\n\t"
+            "adds %[t], #8\n\t"
+            "mov %[col], %[t]\n\t"
+            MCC_FC_V6M_ROW(0, a0) MCC_FC_V6M_ROW(4, a1) MCC_FC_V6M_ROW(8, a2) MCC_FC_V6M_ROW(12, a3)
+            "adds %[w], #16\n\t"
+            "cmp %[col], %[end]\n\t"
+            "bne 1b"
+            : [a0] "+r"(r_a0), [a1] "+r"(r_a1), [a2] "+r"(r_a2), [a3] "+r"(r_a3), [col] "+r"(r_col),
+              [w] "+r"(r_w), [x0] "=&r"(x0), [x1] "=&r"(x1), [x2] "=&r"(x2), [x3] "=&r"(x3), [t] "=&r"(t),
+              [wv] "=&r"(wv)
+            : [end] "r"(r_end)
+            : "cc", "memory");
+#undef MCC_FC_V6M_ROW
+        a0 = r_a0;
+        a1 = r_a1;
+        a2 = r_a2;
+        a3 = r_a3;
+        col = r_col;
+        w = r_w;
+    }
+#endif
     while (col != end) {
         const uint32_t x02 = col[0];
         const uint32_t x13 = col[1];

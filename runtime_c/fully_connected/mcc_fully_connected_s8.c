@@ -18,9 +18,9 @@ mcc_status mcc_fully_connected_s8(const mcc_fc_params *params, const mcc_quant *
         return MCC_ERROR_ARGUMENT;
     }
     for (b = 0; b < batches; ++b) {
-        const int8_t *row = input + (int64_t)b * depth;
+        const int8_t *row = input + (mcc_nn_index)b * depth;
         for (u = 0; u < units; ++u) {
-            const int8_t *weights = filter + (int64_t)u * depth;
+            const int8_t *weights = filter + (mcc_nn_index)u * depth;
             const int32_t q = quant->per_channel ? u : 0;
             int32_t acc = 0;
             for (d = 0; d < depth; ++d) {

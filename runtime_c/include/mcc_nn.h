@@ -12,6 +12,15 @@
 #define MCC_NN_INT32_MIN (-2147483647 - 1)
 #define MCC_NN_INT32_MAX 2147483647
 
+/* Index arithmetic of the portable kernels: 64-bit, so that no product of dimensions overflows on
+ * a host; 32-bit on ARMv6-M, where every 64-bit product is a library call (an MCU's tensors are
+ * far below 2^31 bytes). */
+#if MCC_HAVE_V6M
+typedef int32_t mcc_nn_index;
+#else
+typedef int64_t mcc_nn_index;
+#endif
+
 MCC_INLINE int32_t mcc_nn_clamp(int32_t x, int32_t lo, int32_t hi)
 {
     return x < lo ? lo : (x > hi ? hi : x);
