@@ -112,14 +112,14 @@ def with_defines(tree: Path, work: Path, defines: dict) -> Path:
 
 
 def _calls(tree: Path):
-    """(graph, [(op comment, kernel)]) in call order, from the tree's serialized graph."""
+    """(graph, [(op comment, kernel, op name)]) in call order, from the tree's serialized graph."""
     from mcucompress.codegen.lower import lower
     from mcucompress.ir.serialize import load_graph
 
     manifest = json.loads((tree / MANIFEST).read_text())
     graph = load_graph(tree / manifest.get("graph", "graph.npz"))
     program = lower(graph, manifest["prefix"], manifest.get("rounding", "tflm"))
-    return graph, [(c.comment, c.function) for c in program.calls]
+    return graph, [(c.comment, c.function, c.op_name) for c in program.calls]
 
 
 def bench_model(tree: Path, boards: list, layers: bool = True, samples: int = 1) -> ModelBench:
@@ -132,8 +132,8 @@ def bench_model(tree: Path, boards: list, layers: bool = True, samples: int = 1)
     graph, calls = _calls(tree)
     by_name = {op.name: op for op in graph.ops}
     result = ModelBench(tree.name, graph_macs(graph))
-    rows = [LayerRow(i, comment, kernel, op_macs(graph, by_name[comment.split(": ")[0]]))
-            for i, (comment, kernel) in enumerate(calls)]
+    rows = [LayerRow(i, comment, kernel, op_macs(graph, by_name[op_name]))
+            for i, (comment, kernel, op_name) in enumerate(calls)]
     for board in map(load_board, boards):
         with firmware_workspace(tree, board):  # no other run rebuilds the ELF before it is counted
             report = run_model(tree, board, samples=samples)
