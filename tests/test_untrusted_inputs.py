@@ -344,3 +344,12 @@ def test_exports_are_identical_across_hash_seeds(mlperf_dir, tmp_path):
                             timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
     assert json.loads(result.stdout)["identical"]
+
+
+def test_graph_bytes_do_not_depend_on_the_order_tensors_were_collected():
+    from mcucompress.ir.serialize import graph_to_bytes
+
+    graph = small_graph()
+    shuffled = graph.replace(tensors=dict(reversed(list(graph.tensors.items()))))
+    assert list(shuffled.tensors) != list(graph.tensors)
+    assert graph_to_bytes(shuffled) == graph_to_bytes(graph)
