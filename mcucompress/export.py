@@ -189,7 +189,10 @@ def export(model, out_dir, calib=None, prefix: str = "model", rounding: str = "t
         check_destination(out)
         if out.exists():
             shutil.rmtree(out)
-        staging.rename(out)
+        try:
+            staging.rename(out)
+        except OSError as error:  # another export filled the folder in the meantime
+            raise McuError(f"cannot write {out}: {error.strerror or error}") from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         remove_if_empty(created)  # parent folders this export made for itself
