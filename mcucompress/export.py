@@ -205,4 +205,7 @@ def _write_firmware(tree: Path, board: str) -> None:
         from mcucompress.targets.firmware import write_firmware_project
     except ImportError:
         raise McuError("board support not available") from None
-    write_firmware_project(tree, board)
+    project = write_firmware_project(tree, board)
+    # The build folder only served the budget check (footprint.json stays); its CMake cache and
+    # dependency logs name the staging folder, and a tree must be the same bytes on every export.
+    shutil.rmtree(project / "build", ignore_errors=True)
