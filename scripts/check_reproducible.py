@@ -2,10 +2,11 @@
 """Acceptance check: an export is byte-identical across processes and PYTHONHASHSEED values.
 
     PYTHONPATH=. .venv/bin/python scripts/check_reproducible.py MODEL... [--seeds 0 1 2 3] [--calib NPZ]
-        [--option --quantize=qformat]
+        [--option board=mps2-an386] [--option quantize=qformat]
 
-Each (model, seed) exports in a fresh process; every file of the trees is compared. Exits 1 if any
-byte differs, naming the first file that does.
+Each (model, seed) exports in a fresh process through `mcucompress.export.export` (options are
+its keyword arguments); every file of the trees is compared. Exits 1 if any byte differs, naming
+the first file that does.
 """
 
 from __future__ import annotations
@@ -25,9 +26,12 @@ def tree_digest(tree: Path) -> dict[str, str]:
             for p in sorted(tree.rglob("*")) if p.is_file()}
 
 
-def export_in_process(model: Path, out: Path, seed: int, extra: list[str]) -> None:
+EXPORT = "import json, sys; from mcucompress.export import export; export(sys.argv[1], sys.argv[2], **json.loads(sys.argv[3]))"
+
+
+def export_in_process(model: Path, out: Path, seed: int, options: dict) -> None:
     env = {**os.environ, "PYTHONHASHSEED": str(seed)}
-    command = [sys.executable, "-m", "mcucompress", "export", str(model), "-o", str(out), *extra]
+    command = [sys.executable, "-c", EXPORT, str(model), str(out), json.dumps(options)]
     result = subprocess.run(command, capture_output=True, text=True, env=env)
     if result.returncode != 0:
         raise SystemExit(f"export of {model} with seed {seed} failed: {result.stderr.strip()}")
@@ -38,14 +42,14 @@ def main() -> int:
     parser.add_argument("models", nargs="+", type=Path)
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3])
     parser.add_argument("--calib", type=Path, default=None, help="calibration NPZ for Keras models")
-    parser.add_argument("--option", action="append", default=[], help="extra export option, e.g. --quantize=qformat")
+    parser.add_argument("--option", action="append", default=[], help="export keyword NAME=VALUE, e.g. quantize=qformat")
     args = parser.parse_args()
     failures = 0
     with tempfile.TemporaryDirectory(prefix="mcc-repro-") as tmp:
         for model in args.models:
-            extra = list(args.option)
+            extra = dict(option.split("=", 1) for option in args.option)
             if model.suffix != ".tflite" and args.calib is not None:
-                extra += ["--calib", str(args.calib)]
+                extra["calib"] = str(args.calib)
             digests = {}
             for seed in args.seeds:
                 out = Path(tmp) / f"{model.stem}-{seed}"
