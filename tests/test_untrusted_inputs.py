@@ -353,3 +353,20 @@ def test_graph_bytes_do_not_depend_on_the_order_tensors_were_collected():
     shuffled = graph.replace(tensors=dict(reversed(list(graph.tensors.items()))))
     assert list(shuffled.tensors) != list(graph.tensors)
     assert graph_to_bytes(shuffled) == graph_to_bytes(graph)
+
+
+def test_concurrent_verifies_of_a_fresh_tree_share_one_host_build(tmp_path, monkeypatch):
+    """Four verifies at once on a tree nobody built yet: each builds, all install the same
+    executable atomically, and every one compares byte for byte."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from mcucompress.verify import verify
+
+    monkeypatch.setenv("MCUCOMPRESS_CACHE", str(tmp_path / "cache"))
+    tree = export(small_graph(3), tmp_path / "t")
+    for i in range(4):
+        np.savez(tmp_path / f"x{i}.npz", x=np.random.default_rng(i).integers(-128, 128, (5, 5, 5, 3), dtype=np.int8))
+    with ThreadPoolExecutor(4) as pool:
+        reports = list(pool.map(lambda i: verify(tree, tmp_path / f"x{i}.npz"), range(4)))
+    assert all(r.ok and r.samples == 5 for r in reports)
+    assert len(list((tmp_path / "cache" / "host-builds").iterdir())) == 1  # no work folder left
