@@ -29,6 +29,7 @@ from mcucompress.ir.serialize import graph_to_bytes
 from mcucompress.quantize.fixedpoint import ROUNDING_MODES
 from mcucompress.resources import runtime_dir
 from mcucompress.tree_files import FILES_KEY, MANIFEST, file_hashes, first_foreign_file
+
 GRAPH_FILE = "graph.npz"
 SOURCE_TFLITE = "source.tflite"
 
@@ -104,11 +105,6 @@ def manifest(program: Program, prefix: str, rounding: str, model_sha256: str,
         "graph": GRAPH_FILE,
         "source_tflite": SOURCE_TFLITE if has_tflite else None,
     }
-
-
-def is_export_tree(folder: Path) -> bool:
-    """True when ``folder`` holds only files an export wrote, unchanged: it may be replaced."""
-    return folder.is_dir() and first_foreign_file(folder) is None
 
 
 def check_destination(out: Path) -> None:
