@@ -293,6 +293,7 @@ def test_a_tree_with_hostile_build_fields_is_refused(tree, capsys):
     manifest = json.loads((tree / "manifest.json").read_text())
     for key, value in (("sources", ["model.c\")\nexecute_process(COMMAND touch ran)#"]),
                        ("include_dirs", ["../../etc"]), ("defines", {"X": "1\"\nexecute_process()"}),
+                       ("model_sha256", "x\nexecute_process(COMMAND touch ran)"),
                        ("prefix", "clean")):
         (tree / "manifest.json").write_text(json.dumps({**manifest, key: value}))
         with pytest.raises(McuError):
