@@ -169,6 +169,9 @@ def export(model, out_dir, calib=None, prefix: str = "model", rounding: str = "t
         board = load_board(board)  # a bad name fails before the model is loaded
     out = Path(os.path.abspath(out_dir))  # not resolved: a link named as the output is refused, not followed
     check_destination(out)
+    if board is not None:
+        from mcucompress.targets.firmware import check_cmake_path
+        check_cmake_path(out / "firmware" / board.name, "firmware project")
     from mcucompress.quantize.qformat_model import load_quantized  # int8 or Q-format (issue 7)
     graph, digest, source = load_quantized(model, calib, quantize, board, allow_code=unsafe_deserialization)
     from mcucompress.encode.choose import choose_encodings

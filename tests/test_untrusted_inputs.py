@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -371,3 +372,11 @@ def test_concurrent_verifies_of_a_fresh_tree_share_one_host_build(tmp_path, monk
         reports = list(pool.map(lambda i: verify(tree, tmp_path / f"x{i}.npz"), range(4)))
     assert all(r.ok and r.samples == 5 for r in reports)
     assert len(list((tmp_path / "cache" / "host-builds").iterdir())) == 1  # no work folder left
+
+
+@pytest.mark.parametrize("folder", ["a;b", "a$b", 'a"b'])
+def test_firmware_projects_inside_trees_refuse_paths_cmake_cannot_build(tmp_path, folder):
+    out = tmp_path / folder / "t"
+    with pytest.raises(McuError, match=f"cannot build the firmware project in {re.escape(str(out))}"):
+        export(small_graph(), out, board="mps2-an386")
+    assert list(tmp_path.iterdir()) == []
