@@ -15,6 +15,7 @@ import click
 
 from mcucompress import __version__
 from mcucompress.errors import McuError
+from mcucompress.plain_text import visible
 from mcucompress.quiet import preload_tensorflow
 
 SUBCOMMANDS = {
@@ -58,8 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's start-up chatter is not for our users
     try:
         status = cli.main(args=argv, prog_name="mcucompress", standalone_mode=False)
-    except McuError as error:
-        click.echo(f"error: {error}", err=True)
+    except McuError as error:  # names from files may hold controls: the line stays one plain line
+        click.echo(f"error: {visible(error)}", err=True)
         return error.exit_code
     except click.exceptions.Abort:
         click.echo("error: aborted", err=True)
@@ -68,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         error.show()
         return 2
     except click.ClickException as error:  # bad command line: one line like every other user error
-        click.echo(f"error: {_one_line(error)}", err=True)
+        click.echo(f"error: {visible(_one_line(error))}", err=True)
         return 2
     return status if isinstance(status, int) else 0
 

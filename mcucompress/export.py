@@ -111,6 +111,9 @@ def export(model, out_dir, calib=None, prefix: str = "model", rounding: str = "t
         board = load_board(board)  # a bad name fails before the model is loaded
     out = Path(os.path.abspath(out_dir))  # not resolved: a link named as the output is refused, not followed
     check_destination(out)
+    if board is not None:
+        from mcucompress.targets.firmware import check_cmake_path
+        check_cmake_path(out / "firmware" / board.name, "firmware project")
     loaded = load(model, calib, quantize, board, allow_code=unsafe_deserialization)
     graph, digest, source = loaded.graph, loaded.sha256, loaded.source_tflite
     from mcucompress.encode.choose import choose_encodings
@@ -130,7 +133,10 @@ def export(model, out_dir, calib=None, prefix: str = "model", rounding: str = "t
         check_destination(out)
         if out.exists():
             shutil.rmtree(out)
-        staging.rename(out)
+        try:
+            staging.rename(out)
+        except OSError as error:  # another export filled the folder in the meantime
+            raise McuError(f"cannot write {out}: {error.strerror or error}") from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         remove_if_empty(created)  # parent folders this export made for itself
@@ -154,7 +160,10 @@ def _write_firmware(tree: Path, board: str) -> None:
         from mcucompress.targets.firmware import write_firmware_project
     except ImportError:
         raise McuError("board support not available") from None
-    write_firmware_project(tree, board)
+    project = write_firmware_project(tree, board)
+    # The build folder only served the budget check (footprint.json stays); its CMake cache and
+    # dependency logs name the staging folder, and a tree must be the same bytes on every export.
+    shutil.rmtree(project / "build", ignore_errors=True)
 
 
 def _prefix_for(path: Path) -> str:

@@ -82,8 +82,9 @@ def build_host(tree) -> Path:
         if not built.is_file():
             raise McuError(f"host build of {tree} produced no {built.name}")
         final.mkdir(exist_ok=True)
-        shutil.copy2(built, exe.with_suffix(".tmp"))
-        os.replace(exe.with_suffix(".tmp"), exe)  # atomic: concurrent builders agree
+        staged = work / f"{exe.name}.copy"  # on the cache's file system, private to this build
+        shutil.copy2(built, staged)
+        os.replace(staged, exe)  # atomic: concurrent builders of one tree each install a whole file
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return exe

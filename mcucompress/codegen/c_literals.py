@@ -50,6 +50,20 @@ def c_identifier(text: str) -> str:
     return ident if ident and not ident[0].isdigit() else "_" + ident
 
 
+def c_comment_text(text: str) -> str:
+    r"""``text`` as it may stand inside a C block comment on one line: printable ASCII only (other
+    characters, including controls and bidirectional overrides, become '?'), no comment openers
+    or closers, no backslash. Names from model files are free text.
+
+    >>> c_comment_text("conv*/ x\u202e/*y\\")
+    'conv* / x?/ *y?'
+    """
+    plain = "".join(c if " " <= c <= "~" and c != "\\" else "?" for c in text)
+    while "*/" in plain or "/*" in plain:
+        plain = plain.replace("*/", "* /").replace("/*", "/ *")
+    return plain
+
+
 def is_c_identifier(text: str) -> bool:
     return re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", text) is not None
 

@@ -18,7 +18,7 @@ from mcucompress.ir.ops import kernel_sources, macs, op_kind
 from mcucompress.memory.arena import plan_memory
 from mcucompress.memory.planner import MemoryPlan
 from mcucompress.quantize.params import kernel_params
-from mcucompress.codegen.c_literals import array_lines, c_float, c_int
+from mcucompress.codegen.c_literals import array_lines, c_comment_text, c_float, c_int
 from mcucompress.codegen import lower_encoded, specialize as _specialize
 
 # The runtime source file that defines each kernel (relative to runtime_c/), from the catalogue.
@@ -52,7 +52,8 @@ class CDecl:
 class KernelCall:
     function: str
     args: tuple[str, ...]
-    comment: str
+    comment: str            # "layer name: kind", safe inside a C comment
+    op_name: str = ""       # the layer's name as the graph has it
 
 
 @dataclass(frozen=True)
@@ -150,7 +151,7 @@ class ProgramBuilder:
 
     def call(self, op: Op, function: str, *args: str) -> None:
         self.kernels.add(function)
-        self.calls.append(KernelCall(function, tuple(args), f"{op.name}: {op.kind}"))
+        self.calls.append(KernelCall(function, tuple(args), c_comment_text(f"{op.name}: {op.kind}"), op.name))
 
     def quant(self, op_id: str, params) -> str:
         """mcc_quant of a conv / depthwise / fc: integer multipliers (tflm) or float32 scales

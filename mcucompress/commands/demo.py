@@ -51,5 +51,7 @@ def _print_report(console: Console, report) -> None:
                     f"{counts[0]:,} on {target.board.cpu} (exact count in QEMU, {target.samples} inputs)")
     summary.add_row("flash", f"{fp.flash_bytes:,} B of {target.board.flash.size:,} B")
     summary.add_row("RAM", f"{fp.ram_bytes:,} B of {target.board.ram.size:,} B (activation arena {report.arena_bytes:,} B)")
-    summary.add_row("files", f"{report.out_dir}  (C tree: digits_c/, picture: {report.picture.name})")
+    from mcucompress.plain_text import shown
+
+    summary.add_row("files", shown(f"{report.out_dir}  (C tree: digits_c/, picture: {report.picture.name})"))
     console.print(summary)

@@ -14,6 +14,7 @@ from mcucompress.targets.firmware import write_firmware_project
 from mcucompress.targets.flashing import check_tool_ready, choose_tool, flash_command
 from mcucompress.targets.manifest import read_manifest
 from mcucompress.targets.tools import run_tool
+from mcucompress.targets.workspace import project_lock
 
 
 @click.command(help="Build the firmware for a board and flash it through pyOCD or OpenOCD "
@@ -29,9 +30,10 @@ def command(export_dir, board, tool, dry_run, boards_dir):
     target = load_board(board, boards_dir)
     tool = choose_tool(target, tool)
     project = manifest.root / "firmware" / target.name
-    if not (project / "CMakeLists.txt").is_file():
-        write_firmware_project(manifest.root, target, project, build=False)
-    elf, footprint = build_firmware(project, target, manifest.prefix, platform="standalone")
+    with project_lock(project):  # two flashes of one tree would build in one folder
+        if not (project / "CMakeLists.txt").is_file():
+            write_firmware_project(manifest.root, target, project, build=False)
+        elf, footprint = build_firmware(project, target, manifest.prefix, platform="standalone")
     click.echo(footprint.summary(target))
     if target.notes:
         click.echo(f"note: {target.notes}")

@@ -57,13 +57,14 @@ def command(target, unsafe_deserialization):
     from rich.table import Table
 
     from mcucompress.codegen.metrics import layer_rows
+    from mcucompress.plain_text import shown
     graph, what = _load(Path(target), unsafe_deserialization)
     rows = layer_rows(graph)
-    table = Table(title=f"{graph.name}: {what}")
+    table = Table(title=shown(f"{graph.name}: {what}"))
     for column in ("#", "layer", "op", "input", "output", "params", "MACs", "weight bytes"):
         table.add_column(column, justify="right" if column in ("#", "params", "MACs", "weight bytes") else "left")
     for i, r in enumerate(rows):
-        table.add_row(str(i), r.name, r.kind, " ".join("x".join(map(str, s)) for s in r.input_shapes),
+        table.add_row(str(i), shown(r.name), shown(r.kind), " ".join("x".join(map(str, s)) for s in r.input_shapes),
                       "x".join(map(str, r.output_shape)), f"{r.parameters:,}", f"{r.macs:,}",
                       f"{r.weight_bytes:,}")
     table.add_section()

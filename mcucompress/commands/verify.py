@@ -44,7 +44,9 @@ def _print(report) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"{report.tree}: {report.samples} samples, rounding {report.rounding}")
+    from mcucompress.plain_text import shown
+
+    table = Table(title=shown(f"{report.tree}: {report.samples} samples, rounding {report.rounding}"))
     for column in ("C output vs", "mismatching bytes", "samples differing", "largest difference",
                    "top-1 agreement"):
         table.add_column(column, justify="left" if column == "C output vs" else "right")

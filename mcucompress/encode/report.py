@@ -13,11 +13,13 @@ def encoding_table(graph: Graph):
         return None
     from rich.table import Table
 
+    from mcucompress.plain_text import shown
+
     table = Table(title="weight encodings (bytes as stored in flash)")
     for column in ("layer", "encoding", "weights", "dense bytes", "bytes", "bits/weight", "est. instructions"):
         table.add_column(column, justify="left" if column in ("layer", "encoding") else "right")
     for r in rows:
-        table.add_row(r.layer, r.encoding, f"{r.weights:,}", f"{r.dense_bytes:,}", f"{r.bytes:,}",
+        table.add_row(shown(r.layer), r.encoding, f"{r.weights:,}", f"{r.dense_bytes:,}", f"{r.bytes:,}",
                       f"{r.bits_per_weight:.2f}", f"{r.estimated_instructions:,}")
     table.add_section()
     dense, stored = sum(r.dense_bytes for r in rows), sum(r.bytes for r in rows)

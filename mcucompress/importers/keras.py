@@ -33,7 +33,20 @@ def load_keras(path_or_model, optimize: bool = True, allow_code: bool = False) -
     if optimize:
         from mcucompress.passes import optimize as run_passes
         graph = run_passes(graph)
+    _check_finite_constants(graph)
     return graph
+
+
+def _check_finite_constants(graph: Graph) -> None:
+    """Folding batch norm can turn finite statistics (a negative variance) into NaN: checked after."""
+    import numpy as np
+
+    for tensor in graph.tensors.values():
+        data = tensor.data
+        if data is not None and data.dtype.kind == "f" and not np.all(np.isfinite(data)):
+            kind = "NaN" if np.isnan(data).any() else "infinite"
+            raise McuError(f"constant '{tensor.name}' of the Keras model holds {kind} values; "
+                           "the model cannot be quantized")
 
 
 def _shape(tensor) -> tuple:

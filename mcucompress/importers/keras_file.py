@@ -160,12 +160,27 @@ def open_keras_file(path, *, allow_code: bool = False, custom_objects: dict | No
     errors = []
     for loader in loaders:
         try:
-            return loader(path, allow_code, custom_objects)
+            model = loader(path, allow_code, custom_objects)
         except McuError:
             raise
         except Exception as error:  # noqa: BLE001 - loaders raise many types for a bad file
             errors.append(error)
+            continue
+        check_finite_weights(model, path.name)
+        return model
     raise McuError(f"cannot read Keras model {path.name}: {_one_line(errors[0])}")
+
+
+def check_finite_weights(model, what: str) -> None:
+    """NaN or infinite weights make every quantization scale meaningless: one line naming the first."""
+    import numpy as np
+
+    for variable in getattr(model, "weights", []):
+        values = np.asarray(variable.numpy() if hasattr(variable, "numpy") else variable)
+        if values.dtype.kind == "f" and not np.all(np.isfinite(values)):
+            kind = "NaN" if np.isnan(values).any() else "infinite"
+            name = getattr(variable, "path", None) or getattr(variable, "name", "?")
+            raise McuError(f"{what}: weight '{name}' holds {kind} values; the model cannot be quantized")
 
 
 def _load_with_keras3(path: Path, allow_code: bool, custom_objects):

@@ -42,7 +42,9 @@ def _tupled(value):
 def graph_to_bytes(graph: Graph) -> bytes:
     tensors = []
     arrays = {}
-    for i, t in enumerate(graph.tensors.values()):
+    # By name, not in the mapping's order: an importer that collects names in a set would make
+    # the bytes depend on the process's hash seed.
+    for i, t in enumerate(sorted(graph.tensors.values(), key=lambda t: t.name)):
         entry = {"name": t.name, "shape": list(t.shape), "dtype": t.dtype}
         if t.quant is not None:
             entry["quant"] = {"scale": [float(s) for s in t.quant.scale],

@@ -39,10 +39,13 @@ def cmake_quoted(text: str) -> str:
 
 
 def check_cmake_path(path: Path, what: str) -> None:
-    """CMake splits its own source and build folder paths at ';' (and cannot configure them)."""
-    if ";" in str(path):
-        raise McuError(f"cannot build the {what} in {path}: CMake cannot use a folder whose path "
-                       "holds ';'")
+    """CMake cannot configure a folder whose path holds ';', re-expands '${' in source paths,
+    breaks its own toolchain include on '"' and leaves '$' unescaped in link commands; `run`
+    builds outside the tree, so only projects written into a tree meet these."""
+    for sequence in (";", "$", '"'):
+        if sequence in str(path):
+            raise McuError(f"cannot build the {what} in {path}: CMake cannot use a folder whose path "
+                           f"holds '{sequence}' (`mcucompress run` can: it builds outside the tree)")
 
 
 def _environment() -> jinja2.Environment:

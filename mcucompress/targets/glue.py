@@ -23,6 +23,8 @@ def _find_header(manifest: Manifest) -> tuple[Path, str]:
     pattern = re.compile(rf"\b\w[\w\s\*]*\b{re.escape(manifest.prefix)}_invoke\s*\(([^)]*)\)\s*;")
     for include_dir in manifest.include_dirs:
         for header in sorted((manifest.root / include_dir).glob("*.h")):
+            if not re.fullmatch(r"[A-Za-z0-9_.+-]+", header.name):  # it is written into an #include line
+                continue
             match = pattern.search(header.read_text(errors="replace"))
             if match:
                 return header, match.group(1)

@@ -146,6 +146,9 @@ def _check_build_fields(path: Path, data: dict) -> None:
         for item in items:
             if not isinstance(item, str) or not (item == "." or TREE_PATH.fullmatch(item)) or ".." in item.split("/"):
                 raise McuError(f"{path}: '{key}' holds {item!r}, not a plain relative path inside the tree")
+    sha = data.get("model_sha256", "")
+    if not isinstance(sha, str) or not re.fullmatch(r"[A-Za-z0-9_.-]{0,64}", sha):
+        raise McuError(f"{path}: model_sha256 {sha!r} is not a hash")  # it goes into comments of C and CMake
     defines = data.get("defines") or {}
     if not isinstance(defines, dict):
         raise McuError(f"{path}: 'defines' must be a mapping")

@@ -66,6 +66,13 @@ def firmware_workspace(tree: Path, board: Board):
     _prune_abandoned(folder)
 
 
+def project_lock(project: Path):
+    """The lock of a firmware project that is not a workspace (the tree's own, which `flash`
+    builds); the lock file lives in the cache, so the tree gains no file."""
+    key = hashlib.sha256(os.fsencode(Path(project).resolve())).hexdigest()[:20]
+    return exclusive(workspaces_root() / f"project-{key}.lock")
+
+
 def _point_link(link: Path, target: Path) -> None:
     if link.is_symlink() and os.readlink(link) == str(target):
         return
