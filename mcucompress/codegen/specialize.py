@@ -19,8 +19,7 @@ of at least 1, no possible int32 overflow). Channels that fail them do not send 
 portable kernel: channel_split.py stores them as exact constants when their output cannot vary,
 or finishes them after the fast kernel with mcc_conv2d_channels_s8 (so do the last 1-3 channels
 of a depthwise layer). ``fast_conv`` / ``fast_depthwise`` return None only for layers no fast
-kernel takes (LiteRT single rounding, non-int8 weights, depth multipliers above 1, depthwise
-windows over DW_MAX_TAPS taps). The choice is made per layer here, so the generated calls name
+kernel takes (LiteRT single rounding, non-int8 weights, depth multipliers above 1). The choice is made per layer here, so the generated calls name
 the kernels that run.
 """
 
@@ -38,7 +37,6 @@ from mcucompress.memory.planner import BufferRequest
 from mcucompress.quantize.params import kernel_params
 
 GROUP = 8                      # products per group in the conv layout (one MVE vector of int16)
-DW_MAX_TAPS = 49               # MCC_DW_FAST_MAX_TAPS in mcc_depthwise_conv2d_fast_s8.c
 _PERM4 = np.array([0, 2, 1, 3])  # position of k within its group of 4 after SXTB16 unpacking
 _INT32_LIMIT = 2**31 - 1
 
@@ -185,7 +183,7 @@ def fast_depthwise(graph: Graph, op: Op, p, rounding: str) -> FastLayer | None:
     if wt.data is None or wt.data.dtype != np.int8 or len(wt.shape) != 4:
         return None
     _, kh, kw, n = wt.shape
-    if kh * kw > DW_MAX_TAPS or x.shape[-1] != n:
+    if x.shape[-1] != n:
         return None
     w = np.asarray(wt.data, dtype=np.int64).reshape(kh * kw, n).T   # (channels, taps)
     bias = _bias(graph, op, n)
@@ -194,7 +192,10 @@ def fast_depthwise(graph: Graph, op: Op, p, rounding: str) -> FastLayer | None:
     split = split_channels(rows, ok, w, bias, p)
     fast_n = n & ~3   # the kernel takes channels by 4; the last 1-3 join the patched ones
     patched = sorted(set(split.patched.tolist()) | set(range(fast_n, n)))
-    return FastLayer(dw_layout(split.weights[:fast_n].T), split.table[:fast_n], fast_n, (n + 3) & ~3,
+    # mcc_depthwise_conv2d_fast_s8_get_buffer_size(): the zero row, then a pointer per tap (room
+    # for 8-byte pointers: the same arena serves the 64-bit host build)
+    scratch = ((n + 3) & ~3) + 8 * kh * kw
+    return FastLayer(dw_layout(split.weights[:fast_n].T), split.table[:fast_n], fast_n, scratch,
                      "mcc_depthwise_conv2d_fast_s8", patch(patched, w, bias, p, depthwise=True),
                      len(split.constant))
 
@@ -266,7 +267,7 @@ def lower_fast(b, i: int, op: Op, p) -> bool:
         in_dims, out_dims = b.dims_of(x.shape), b.dims_of(out.shape)
         if layer.k_padded:  # channels on the fast kernel (none when there are fewer than 4)
             params = b.decl("mcc_dw_conv_fast_params", f"{oid}_fast_params",
-                            f"{{{', '.join(_tile(t) for t in geometry)}, {layer.k_padded}, {zp}, {act}, "
+                            f"{{{', '.join(_tile(t) for t in geometry)}, {n}, {zp}, {act}, "
                             f"{weights}, {channels}}}")
             b.call(op, "mcc_depthwise_conv2d_fast_s8", params, in_dims, b.arena(x.name), out_dims,
                    b.arena(out.name), scratch)
