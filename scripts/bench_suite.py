@@ -7,8 +7,11 @@ the instructions on both cores, and MACs per instruction by op type (1x1 conv, o
 conv, depthwise, fully connected) per model and over the whole suite.
 
     PYTHONPATH=. TF_CPP_MIN_LOG_LEVEL=3 .venv/bin/python scripts/bench_suite.py [--work DIR] [--only NAME...]
+        [--optimize none|size|speed]
 
-A model that hits an unsupported op is reported with its error line and skipped.
+Weights are exported dense (--optimize none) unless told otherwise: the figures are the kernels'.
+A model that hits an unsupported op, or does not fit a board, is reported with its error line
+and skipped (on that board).
 """
 
 from __future__ import annotations
@@ -178,12 +181,28 @@ def op_type(graph, op) -> str | None:
     return "1x1 conv" if kh == kw == 1 else "kxk conv"
 
 
-def per_type(tree: Path, bench) -> dict:
-    """{board: {op type: [MACs, instructions]}} and the kernels each type ran on."""
+def tree_graph(tree: Path):
     from mcucompress.ir.serialize import load_graph
 
     manifest = json.loads((tree / "manifest.json").read_text())
-    graph = load_graph(tree / manifest.get("graph", "graph.npz"))
+    return load_graph(tree / manifest.get("graph", "graph.npz"))
+
+
+def split_counts(graph) -> tuple[int, int]:
+    """Channels stored as constants and channels finished by mcc_conv2d_channels_s8."""
+    from mcucompress.codegen.specialize import choose
+
+    constant = patched = 0
+    for op in graph.ops:
+        layer = choose(graph, op, "tflm")
+        if layer is not None:
+            constant += layer.constant_channels
+            patched += 0 if layer.patch is None else len(layer.patch.index)
+    return constant, patched
+
+
+def per_type(graph, bench) -> dict:
+    """{board: {op type: [MACs, instructions]}} and the kernels each type ran on."""
     by_name = {op.name: op for op in graph.ops}
     sums = {b: defaultdict(lambda: [0, 0]) for b in BOARDS}
     kernels = defaultdict(set)
@@ -209,6 +228,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", default=None)
     parser.add_argument("--only", nargs="*", default=None)
+    parser.add_argument("--optimize", default="none", choices=["none", "size", "speed"])
     args = parser.parse_args()
     names = args.only or list(BUILDERS) + list(MLPERF)
     with tempfile.TemporaryDirectory(prefix="mcc-bench-suite-") as tmp:
@@ -220,17 +240,35 @@ def main() -> None:
         model_rows, type_rows, skipped = [], [], []
         for name, path in models.items():
             try:
-                bench = bench_model(prepare_tree(path, work / "trees"), BOARDS, layers=True)
+                tree = prepare_tree(path, work / "trees", optimize=args.optimize)
             except McuError as error:
                 skipped.append(f"- {name}: {str(error).splitlines()[0]}")
                 continue
-            sums, kernels = per_type(work / "trees" / bench.model, bench)
-            cores = {c.board: c for c in bench.cores}
-            m4, m55 = cores["mps2-an386"], cores["mps3-an547"]
-            model_rows.append(f"| {name} | {bench.macs:,} | {m4.instructions:,} | {m4.macs_per_instruction:.3f} | "
-                              f"{m55.instructions:,} | {m55.macs_per_instruction:.3f} | "
-                              f"{m4.instructions / m55.instructions:.2f} | {m4.flash_bytes:,} |")
-            for board in BOARDS:
+            bench, cores = None, {}
+            for board in BOARDS:   # one board at a time: a model too big for one still runs on the other
+                try:
+                    one = bench_model(tree, [board], layers=True)
+                except McuError as error:
+                    skipped.append(f"- {name} on {board}: {str(error).splitlines()[0]}")
+                    continue
+                cores[board] = one.cores[0]
+                if bench is None:
+                    bench = one
+                else:
+                    for row, other in zip(bench.layers, one.layers):
+                        row.instructions.update(other.instructions)
+            if bench is None:
+                continue
+            graph = tree_graph(tree)
+            sums, kernels = per_type(graph, bench)
+            constant, patched = split_counts(graph)
+            m4, m55 = cores.get("mps2-an386"), cores.get("mps3-an547")
+            speedup = f"{m4.instructions / m55.instructions:.2f}" if m4 and m55 else "-"
+            cells = [f"{c.instructions:,} | {c.macs_per_instruction:.3f}" if c else "- | -" for c in (m4, m55)]
+            flash = f"{m4.flash_bytes:,}" if m4 else "-"
+            model_rows.append(f"| {name} | {bench.macs:,} | {' | '.join(cells)} | {speedup} | {flash} | "
+                              f"{constant} / {patched} |")
+            for board in cores:
                 cells = []
                 for kind in OP_TYPES:
                     pair = sums[board].get(kind, [0, 0])
@@ -242,8 +280,11 @@ def main() -> None:
                               if k in ("mcc_conv2d_s8", "mcc_depthwise_conv2d_s8", "mcc_fully_connected_s8"))
             if portable:
                 skipped.append(f"- {name}: layers on portable kernels: {', '.join(portable)}")
-    print("| model | MACs | M4 instructions | M4 MAC/instr | M55 instructions | M55 MAC/instr | M4/M55 | M4 flash (B) |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print(f"--optimize {args.optimize}")
+    print()
+    print("| model | MACs | M4 instructions | M4 MAC/instr | M55 instructions | M55 MAC/instr | M4/M55 "
+          "| M4 flash (B) | constant / patched channels |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     print("\n".join(model_rows))
     print()
     print("| model | board | " + " | ".join(OP_TYPES) + " |")
