@@ -19,8 +19,8 @@ of at least 1, no possible int32 overflow). Channels that fail them do not send 
 portable kernel: channel_split.py stores them as exact constants when their output cannot vary,
 or finishes them after the fast kernel with mcc_conv2d_channels_s8 (so do the last 1-3 channels
 of a depthwise layer). ``fast_conv`` / ``fast_depthwise`` return None only for layers no fast
-kernel takes (LiteRT single rounding, non-int8 weights, depth multipliers above 1). The choice is made per layer here, so the generated calls name
-the kernels that run.
+kernel takes (LiteRT single rounding, non-int8 weights, depth multipliers above 1). The choice
+is made per layer here, so the generated calls name the kernels that run.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mcucompress.codegen.channel_split import PATCH_KERNEL, PATCH_SOURCE, Patch, lower_patch, patch, split_channels
+from mcucompress.codegen.channel_split import (PATCH_KERNEL, PATCH_SOURCE, Patch, lower_patch, patch,
+                                               split_channels)
 from mcucompress.encode.choose import LAYOUT_ATTR
 from mcucompress.errors import McuError
 from mcucompress.ir.graph import Graph, Op
@@ -194,7 +195,7 @@ def fast_depthwise(graph: Graph, op: Op, p, rounding: str) -> FastLayer | None:
     patched = sorted(set(split.patched.tolist()) | set(range(fast_n, n)))
     # mcc_depthwise_conv2d_fast_s8_get_buffer_size(): the zero row, then a pointer per tap (room
     # for 8-byte pointers: the same arena serves the 64-bit host build)
-    scratch = ((n + 3) & ~3) + 8 * kh * kw
+    scratch = ((n + 7) & ~7) + 8 * kh * kw
     return FastLayer(dw_layout(split.weights[:fast_n].T), split.table[:fast_n], fast_n, scratch,
                      "mcc_depthwise_conv2d_fast_s8", patch(patched, w, bias, p, depthwise=True),
                      len(split.constant))

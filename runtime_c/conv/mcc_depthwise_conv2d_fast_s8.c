@@ -20,10 +20,10 @@
 #include <arm_mve.h>
 #endif
 
-/* Scratch: the zero row (channels rounded up to words), then one input pointer per tap. */
+/* Scratch: the zero row (rounded up to 8 bytes: pointers follow), then one input pointer per tap. */
 int32_t mcc_depthwise_conv2d_fast_s8_get_buffer_size(int32_t channels, int32_t taps)
 {
-    return ((channels + 3) & ~3) + taps * (int32_t)sizeof(const int8_t *);
+    return ((channels + 7) & ~7) + taps * (int32_t)sizeof(const int8_t *);
 }
 
 MCC_INLINE int32_t dw_requantize(int32_t acc, const int32_t *ch, int32_t lo, int32_t hi,
@@ -102,7 +102,7 @@ static void dw_pixel_mve(const int8_t *const *tap, int32_t taps, int32_t n_ch, c
     const int32x4_t low = vdupq_n_s32(lo);
     const int32x4_t high = vdupq_n_s32(hi);
     int32_t c, t;
-    for (c = 0; c + 3 < n_ch; c += 4) {
+    for (c = 0; c < n_ch; c += 4) {   /* n_ch: a multiple of 4 here */
         int32x4_t acc = vldrwq_gather_offset_s32(ch, const_offsets);
         int32x4_t v;
         for (t = 0; t < taps; ++t) {
@@ -172,7 +172,7 @@ mcc_status mcc_depthwise_conv2d_fast_s8(const mcc_dw_conv_fast_params *params,
     const int32_t lo = params->activation.min;
     const int32_t hi = params->activation.max;
     int8_t *zero_row = (int8_t *)scratch;
-    const int8_t **tap = (const int8_t **)(void *)(zero_row + ((n_ch + 3) & ~3));
+    const int8_t **tap = (const int8_t **)(void *)(zero_row + ((n_ch + 7) & ~7));
     int32_t b, oy, ox;
 
     if (input_dims->c != n_ch ||
@@ -196,7 +196,7 @@ mcc_status mcc_depthwise_conv2d_fast_s8(const mcc_dw_conv_fast_params *params,
                     }
                 }
 #if MCC_HAVE_MVE
-                dw_pixel_mve(tap, taps, n_ch, params->weights, params->channels, output, lo, hi);
+                dw_pixel_mve(tap, taps, n_ch & ~3, params->weights, params->channels, output, lo, hi);
 #else
 #if MCC_HAVE_DSP
                 if (taps == 9 && lo == -128 && hi == 127) {

@@ -462,7 +462,7 @@ typedef struct {
     const int32_t *channels;
 } mcc_dw_conv_fast_params;
 
-/* Scratch bytes mcc_depthwise_conv2d_fast_s8 needs (word aligned): a row of zero points, then
+/* Scratch bytes mcc_depthwise_conv2d_fast_s8 needs (8-byte aligned): a row of zero points, then
  * the input pixel of each tap of the window (any window size). */
 int32_t mcc_depthwise_conv2d_fast_s8_get_buffer_size(int32_t channels, int32_t taps);
 
