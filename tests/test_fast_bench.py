@@ -28,6 +28,9 @@ def test_bench_reports_cores_and_layers_that_add_up(tmp_path, capsys):
     assert core["macs_per_instruction"] == pytest.approx(result["macs"] / core["instructions"], abs=1e-3)
     layers = result["layers"]
     assert [l["kernel"] for l in layers][:2] == ["mcc_conv2d_fast_s8", "mcc_conv2d_fast_s8"]
+    # a layer whose last channels mcc_conv2d_channels_s8 finishes is one row with both calls
+    assert "mcc_depthwise_conv2d_fast_s8+mcc_conv2d_channels_s8" in [l["kernel"] for l in layers]
+    assert len(layers) == len(graph.ops)
     per_layer = sum(l["instructions"]["mps2-an386"] for l in layers)
     # The kernel calls are the whole inference but for the copies of the input and output into
     # and out of the arena and a few instructions of glue per layer.

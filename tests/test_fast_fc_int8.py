@@ -80,7 +80,7 @@ def test_choice_per_optimize_mode():
     from test_fast_graphs import layer_zoo
     zoo = layer_zoo()
     convs = [WIDENED, WIDENED, "mcc_maxpool_s8", "mcc_depthwise_conv2d_fast_s8",
-             "mcc_depthwise_conv2d_fast_s8", WIDENED, "mcc_depthwise_conv2d_s8"]
+             "mcc_depthwise_conv2d_fast_s8", WIDENED, "mcc_depthwise_conv2d_fast_s8", "mcc_conv2d_channels_s8"]
     fc = zoo.tensor(zoo.ops[-1].inputs[1])
     assert fc.size < choose.FC_INT8_CODE_BYTES
     assert kernels(zoo, "size") == convs + [WIDENED]

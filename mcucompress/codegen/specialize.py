@@ -19,9 +19,8 @@ of at least 1, no possible int32 overflow). Channels that fail them do not send 
 portable kernel: channel_split.py stores them as exact constants when their output cannot vary,
 or finishes them after the fast kernel with mcc_conv2d_channels_s8 (so do the last 1-3 channels
 of a depthwise layer). ``fast_conv`` / ``fast_depthwise`` return None only for layers no fast
-kernel takes (LiteRT single rounding, non-int8 weights, depth multipliers above 1, depthwise
-windows over DW_MAX_TAPS taps). The choice is made per layer here, so the generated calls name
-the kernels that run.
+kernel takes (LiteRT single rounding, non-int8 weights, depth multipliers above 1). The choice
+is made per layer here, so the generated calls name the kernels that run.
 """
 
 from __future__ import annotations
@@ -30,7 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mcucompress.codegen.channel_split import PATCH_KERNEL, PATCH_SOURCE, Patch, lower_patch, patch, split_channels
+from mcucompress.codegen.channel_split import (PATCH_KERNEL, PATCH_SOURCE, Patch, lower_patch, patch,
+                                               split_channels)
 from mcucompress.encode.choose import LAYOUT_ATTR
 from mcucompress.ir.graph import Graph, Op
 from mcucompress.ir.ops import kernel_sources
@@ -38,7 +38,6 @@ from mcucompress.memory.arena import scratch_name
 from mcucompress.quantize.params import kernel_params
 
 GROUP = 8                      # products per group in the conv layout (one MVE vector of int16)
-DW_MAX_TAPS = 49               # MCC_DW_FAST_MAX_TAPS in mcc_depthwise_conv2d_fast_s8.c
 _PERM4 = np.array([0, 2, 1, 3])  # position of k within its group of 4 after SXTB16 unpacking
 _INT32_LIMIT = 2**31 - 1
 
@@ -116,9 +115,10 @@ def conv_scratch_bytes(k_padded: int, in_c: int) -> int:
     return 4 * k_padded + (k_padded if in_c % 8 else 0)
 
 
-def depthwise_scratch_bytes(channels: int) -> int:
-    """mcc_depthwise_conv2d_fast_s8_get_buffer_size(): one int8 row of channels, word aligned."""
-    return (channels + 3) & ~3
+def depthwise_scratch_bytes(channels: int, taps: int) -> int:
+    """mcc_depthwise_conv2d_fast_s8_get_buffer_size(): the zero row (8-byte aligned), then a
+    pointer per tap, counted at 8 bytes so the same arena serves the 64-bit host build."""
+    return ((channels + 7) & ~7) + 8 * taps
 
 
 def fc_int8_scratch_bytes(k_padded: int) -> int:
@@ -189,7 +189,7 @@ def fast_depthwise(graph: Graph, op: Op, p, rounding: str) -> FastLayer | None:
     if wt.data is None or wt.data.dtype != np.int8 or len(wt.shape) != 4:
         return None
     _, kh, kw, n = wt.shape
-    if kh * kw > DW_MAX_TAPS or x.shape[-1] != n:
+    if x.shape[-1] != n:
         return None
     w = np.asarray(wt.data, dtype=np.int64).reshape(kh * kw, n).T   # (channels, taps)
     bias = _bias(graph, op, n)
@@ -198,7 +198,8 @@ def fast_depthwise(graph: Graph, op: Op, p, rounding: str) -> FastLayer | None:
     split = split_channels(rows, ok, w, bias, p)
     fast_n = n & ~3   # the kernel takes channels by 4; the last 1-3 join the patched ones
     patched = sorted(set(split.patched.tolist()) | set(range(fast_n, n)))
-    return FastLayer(dw_layout(split.weights[:fast_n].T), split.table[:fast_n], fast_n, depthwise_scratch_bytes(n),
+    return FastLayer(dw_layout(split.weights[:fast_n].T), split.table[:fast_n], fast_n,
+                     depthwise_scratch_bytes(n, kh * kw),
                      "mcc_depthwise_conv2d_fast_s8", patch(patched, w, bias, p, depthwise=True),
                      len(split.constant))
 
@@ -278,7 +279,7 @@ def lower_fast(b, i: int, op: Op, p) -> bool:
         in_dims, out_dims = b.dims_of(x.shape), b.dims_of(out.shape)
         if layer.k_padded:  # channels on the fast kernel (none when there are fewer than 4)
             params = b.decl("mcc_dw_conv_fast_params", f"{oid}_fast_params",
-                            f"{{{', '.join(_tile(t) for t in geometry)}, {layer.k_padded}, {zp}, {act}, "
+                            f"{{{', '.join(_tile(t) for t in geometry)}, {n}, {zp}, {act}, "
                             f"{weights}, {channels}}}")
             b.call(op, "mcc_depthwise_conv2d_fast_s8", params, in_dims, b.arena(x.name), out_dims,
                    b.arena(out.name), scratch)

@@ -142,6 +142,14 @@ MCC_INLINE void fill_bytes(int8_t *dst, int32_t value, int32_t n)
 #endif
 }
 
+#if MCC_HAVE_MVE
+/* MVE: 8 int8 values widened by one load, and scattered to their places in a column's group
+ * (k0 k2 | k1 k3 in words 0-1, k4 k6 | k5 k7 in words 4-5). */
+static const uint16_t widen8_offsets[8] = {0, 4, 2, 6, 16, 20, 18, 22};
+#define MCC_WIDEN8(SRC, COL, OFFSETS) \
+    vstrhq_scatter_offset_s16((int16_t *)(void *)(COL), (OFFSETS), vldrbq_s16(SRC))
+#endif
+
 /* Widens the K values of output pixel (oy, ox) into its column (groups of 8 values 8 words
  * apart, so two columns interleave); padded positions read the input zero point.
  * in_c % 8 == 0: every tap fills whole groups, straight from the input. Otherwise the pixel's
@@ -155,6 +163,9 @@ static void im2col(const mcc_conv_fast_params *p, const mcc_dims *in_dims, const
     const int32_t x0 = ox * p->stride.w - p->padding.w;
     const int32_t zp = p->input_zero_point;
     int32_t ky, kx, c;
+#if MCC_HAVE_MVE
+    const uint16x8_t offsets = vld1q_u16(widen8_offsets);
+#endif
     if ((in_c & 7) == 0) {
         const uint32_t zp2 = pack16(zp, zp);
         for (ky = 0; ky < p->kernel.h; ++ky) {
@@ -165,6 +176,9 @@ static void im2col(const mcc_conv_fast_params *p, const mcc_dims *in_dims, const
                 if (row_inside && x >= 0 && x < in_w) {
                     const int8_t *src = input + (y * in_w + x) * in_c;
                     for (c = in_c; c > 0; c -= 8) {
+#if MCC_HAVE_MVE
+                        MCC_WIDEN8(src, col, offsets);
+#else
                         uint32_t v0, v1;
 #if MCC_HAVE_DSP
                         MCC_NN_LDRD(src, 0, v0, v1);
@@ -174,6 +188,7 @@ static void im2col(const mcc_conv_fast_params *p, const mcc_dims *in_dims, const
 #endif
                         widen4(v0, col);
                         widen4(v1, col + 4);
+#endif
                         src += 8;
                         col += 8;
                     }
@@ -214,11 +229,15 @@ static void im2col(const mcc_conv_fast_params *p, const mcc_dims *in_dims, const
         }
         fill_bytes(s, 0, (int32_t)(p->k_padded - (s - stage)));
         for (k = 0; k < p->k_padded; k += 8) {
+#if MCC_HAVE_MVE
+            MCC_WIDEN8(stage + k, col, offsets);
+#else
             uint32_t v0, v1;
             memcpy(&v0, stage + k, 4);
             memcpy(&v1, stage + k + 4, 4);
             widen4(v0, col);
             widen4(v1, col + 4);
+#endif
             col += 8;
         }
     }

@@ -20,12 +20,10 @@
 #include <arm_mve.h>
 #endif
 
-/* Kernels larger than this many taps are left to mcc_depthwise_conv2d_s8 by the exporter. */
-#define MCC_DW_FAST_MAX_TAPS 49
-
-int32_t mcc_depthwise_conv2d_fast_s8_get_buffer_size(int32_t channels)
+/* Scratch: the zero row (rounded up to 8 bytes: pointers follow), then one input pointer per tap. */
+int32_t mcc_depthwise_conv2d_fast_s8_get_buffer_size(int32_t channels, int32_t taps)
 {
-    return (channels + 3) & ~3;
+    return ((channels + 7) & ~7) + taps * (int32_t)sizeof(const int8_t *);
 }
 
 MCC_INLINE int32_t dw_requantize(int32_t acc, const int32_t *ch, int32_t lo, int32_t hi,
@@ -65,7 +63,7 @@ static void dw_pixel_3x3(const int8_t *const *tap, int32_t n_ch, const int32_t *
                          const int32_t *ch, int8_t *output)
 {
     int32_t c;
-    for (c = 0; c < n_ch; c += 4) {
+    for (c = 0; c + 3 < n_ch; c += 4) {
         int32_t a0 = ch[0], a1 = ch[4], a2 = ch[8], a3 = ch[12];
         int32_t r;
         uint32_t p, v, e, w0, w1;
@@ -104,7 +102,7 @@ static void dw_pixel_mve(const int8_t *const *tap, int32_t taps, int32_t n_ch, c
     const int32x4_t low = vdupq_n_s32(lo);
     const int32x4_t high = vdupq_n_s32(hi);
     int32_t c, t;
-    for (c = 0; c < n_ch; c += 4) {
+    for (c = 0; c < n_ch; c += 4) {   /* n_ch: a multiple of 4 here */
         int32x4_t acc = vldrwq_gather_offset_s32(ch, const_offsets);
         int32x4_t v;
         for (t = 0; t < taps; ++t) {
@@ -148,7 +146,7 @@ MCC_INLINE void dw_pixel(const int8_t *const *tap, int32_t taps, int32_t n_ch, c
                          const int32_t *ch, int8_t *output, int32_t lo, int32_t hi, int full_range)
 {
     int32_t c;
-    for (c = 0; c < n_ch; c += 4) {
+    for (c = 0; c + 3 < n_ch; c += 4) {
         int32_t a0 = ch[0], a1 = ch[4], a2 = ch[8], a3 = ch[12];
         int32_t t;
 #if MCC_HAVE_V6M
@@ -193,25 +191,23 @@ mcc_status mcc_depthwise_conv2d_fast_s8(const mcc_dw_conv_fast_params *params,
 {
     const int32_t in_h = input_dims->h;
     const int32_t in_w = input_dims->w;
-    const int32_t n_ch = params->channels_n;
-    const int32_t in_c = input_dims->c; /* pixel strides: the channels past n_ch are left to */
-    const int32_t out_c = output_dims->c; /* mcc_conv2d_channels_s8 */
+    const int32_t n_ch = params->channels_n; /* by 4: the last 1-3 are mcc_conv2d_channels_s8's */
     const int32_t k_h = params->kernel.h;
     const int32_t k_w = params->kernel.w;
     const int32_t taps = k_h * k_w;
     const int32_t lo = params->activation.min;
     const int32_t hi = params->activation.max;
-    const int8_t *tap[MCC_DW_FAST_MAX_TAPS];
     int8_t *zero_row = (int8_t *)scratch;
+    const int8_t **tap = (const int8_t **)(void *)(zero_row + ((n_ch + 7) & ~7));
     int32_t b, oy, ox;
 
-    if (taps > MCC_DW_FAST_MAX_TAPS || (n_ch & 3) != 0 || in_c != out_c || out_c < n_ch ||
-        input_dims->n != output_dims->n) {
+    if (input_dims->c != n_ch ||
+        output_dims->c != n_ch || input_dims->n != output_dims->n) {
         return MCC_ERROR_ARGUMENT;
     }
     memset(zero_row, params->input_zero_point, (size_t)n_ch);
     for (b = 0; b < input_dims->n; ++b) {
-        const int8_t *in_batch = input + b * in_h * in_w * in_c;
+        const int8_t *in_batch = input + b * in_h * in_w * n_ch;
         for (oy = 0; oy < output_dims->h; ++oy) {
             const int32_t y0 = oy * params->stride.h - params->padding.h;
             for (ox = 0; ox < output_dims->w; ++ox) {
@@ -222,11 +218,11 @@ mcc_status mcc_depthwise_conv2d_fast_s8(const mcc_dw_conv_fast_params *params,
                     for (kx = 0; kx < k_w; ++kx) {
                         const int32_t x = x0 + kx * params->dilation.w;
                         tap[t++] = (y < 0 || y >= in_h || x < 0 || x >= in_w)
-                                       ? zero_row : in_batch + (y * in_w + x) * in_c;
+                                       ? zero_row : in_batch + (y * in_w + x) * n_ch;
                     }
                 }
 #if MCC_HAVE_MVE
-                dw_pixel_mve(tap, taps, n_ch, params->weights, params->channels, output, lo, hi);
+                dw_pixel_mve(tap, taps, n_ch & ~3, params->weights, params->channels, output, lo, hi);
 #else
 #if MCC_HAVE_DSP
                 if (taps == 9 && lo == -128 && hi == 127) {
@@ -239,7 +235,7 @@ mcc_status mcc_depthwise_conv2d_fast_s8(const mcc_dw_conv_fast_params *params,
                     dw_pixel(tap, taps, n_ch, params->weights, params->channels, output, lo, hi, 0);
                 }
 #endif
-                output += out_c;
+                output += n_ch;
             }
         }
     }

@@ -454,16 +454,17 @@ typedef struct {
     mcc_tile stride;
     mcc_tile padding;
     mcc_tile dilation;
-    int32_t channels_n;        /* the first channels_n channels (a multiple of 4) of the
-                                  * input = output channels (depth multiplier 1) */
+    int32_t channels_n;        /* input = output channels (depth multiplier 1); the kernel
+                                  * computes the first channels_n & ~3 of them */
     int32_t input_zero_point;
     mcc_activation activation;
     const int32_t *weights;    /* per tap, per group of 4 channels: (c0, c2), (c1, c3) doubled */
     const int32_t *channels;
 } mcc_dw_conv_fast_params;
 
-/* Scratch bytes mcc_depthwise_conv2d_fast_s8 needs: a row of zero points. */
-int32_t mcc_depthwise_conv2d_fast_s8_get_buffer_size(int32_t channels);
+/* Scratch bytes mcc_depthwise_conv2d_fast_s8 needs (8-byte aligned): a row of zero points, then
+ * the input pixel of each tap of the window (any window size). */
+int32_t mcc_depthwise_conv2d_fast_s8_get_buffer_size(int32_t channels, int32_t taps);
 
 /* Depthwise convolution (depth multiplier 1) on specialised weights. */
 mcc_status mcc_depthwise_conv2d_fast_s8(const mcc_dw_conv_fast_params *params,
