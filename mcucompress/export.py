@@ -121,7 +121,9 @@ def _check_destination(out: Path) -> None:
 
 
 def write_tree(folder: Path, graph: Graph, program: Program, prefix: str, rounding: str,
-               model_sha256: str, source_tflite: Path | None) -> None:
+               model_sha256: str, source_tflite: Path | None, cpu: str | None = None,
+               extra: dict | None = None) -> None:
+    """``cpu``: the core the weight encodings' estimates are for; ``extra``: more manifest keys."""
     files = render(program, prefix, model_sha256)
     for rel, text in files.items():
         target = folder / rel
@@ -139,16 +141,23 @@ def write_tree(folder: Path, graph: Graph, program: Program, prefix: str, roundi
     from mcucompress.quantize.qformat_model import quantization_scheme  # int8 | qformat | binary
     (folder / MANIFEST).write_text(json.dumps({**manifest(program, prefix, rounding, model_sha256,
                                                           source_tflite is not None),
-                                               **manifest_entry(graph),
+                                               **manifest_entry(graph, cpu), **(extra or {}),
                                                "quantization": quantization_scheme(graph)},
                                               indent=2, sort_keys=True) + "\n")
 
 
+FIT_ATTEMPTS = 6       # builds at most, when --optimize fit compresses until the image fits
+FIT_MARGIN = 256       # bytes saved beyond a measured overflow (kernel code the next choice links)
+
+
 def export(model, out_dir, calib=None, prefix: str = "model", rounding: str = "tflm",
-           board: str | None = None, optimize: str = "size", quantize: str = "int8",
-           unsafe_deserialization: bool = False) -> Path:
+           board: str | None = None, optimize: str = "fit", quantize: str = "int8",
+           unsafe_deserialization: bool = False, flash_budget: int | None = None) -> Path:
     """Write the C source tree of ``model`` (path, Graph or Keras model) to ``out_dir``.
-    ``optimize``: per-layer weight encoding, see mcucompress/encode/choose.py.
+    ``optimize``: per-layer weight encoding, see mcucompress/encode/choose.py; ``fit`` (the
+    default) takes the fastest encodings for ``board``'s core and, when the firmware image does
+    not fit the board's flash (or ``flash_budget`` bytes), compresses layers until it does;
+    without a board ``flash_budget`` bounds the weights as stored.
     ``quantize``: "int8" (TFLite's scheme), "qformat" (power-of-two, quantize/qformat.py) or
     "binary" (Keras binary networks, binary/deploy.py).
     ``unsafe_deserialization``: load Keras files that carry Python code (Lambda layers, foreign
@@ -157,20 +166,21 @@ def export(model, out_dir, calib=None, prefix: str = "model", rounding: str = "t
         raise McuError(f"prefix '{prefix}' is not a C identifier")
     if rounding not in ROUNDING_MODES:
         raise McuError(f"unknown rounding '{rounding}'; expected one of {', '.join(ROUNDING_MODES)}")
+    if flash_budget is not None and flash_budget <= 0:
+        raise McuError(f"flash budget must be a positive number of bytes, not {flash_budget}")
+    from mcucompress.encode.choose import OPTIMIZE
+    if optimize not in OPTIMIZE:
+        raise McuError(f"unknown --optimize '{optimize}'; expected one of {', '.join(OPTIMIZE)}")
     out = Path(out_dir).resolve()
     _check_destination(out)
+    cpu = _board_cpu(board)
     from mcucompress.quantize.qformat_model import load_quantized  # int8 or Q-format (issue 7)
     graph, digest, source = load_quantized(model, calib, quantize, board, allow_code=unsafe_deserialization)
-    from mcucompress.encode.choose import choose_encodings
-    graph = choose_encodings(graph, optimize)
-    program = lower(graph, prefix, rounding)
 
     created = missing_folders(out.parent)
     staging = make_staging_folder(out)
     try:
-        write_tree(staging, graph, program, prefix, rounding, digest, source)
-        if board is not None:
-            _write_firmware(staging, board)
+        _write_fitting(staging, graph, prefix, rounding, digest, source, board, cpu, optimize, flash_budget)
         _check_destination(out)
         if out.exists():
             shutil.rmtree(out)
@@ -180,6 +190,69 @@ def export(model, out_dir, calib=None, prefix: str = "model", rounding: str = "t
         remove_if_empty(created)  # parent folders this export made for itself
         raise
     return out
+
+
+def _board_cpu(board: str | None) -> str | None:
+    if board is None:
+        return None
+    from mcucompress.targets.board import load_board
+    return load_board(board).cpu
+
+
+def _write_fitting(staging: Path, graph: Graph, prefix: str, rounding: str, digest: str,
+                   source: Path | None, board: str | None, cpu: str | None, optimize: str,
+                   flash_budget: int | None) -> None:
+    """Choose the encodings, write the tree (and the board's firmware); for ``fit``, while the
+    image is over the board's flash or the budget, save that much more and write again."""
+    from mcucompress.encode.choose import choose_encodings
+    from mcucompress.encode.plan import summarize, weight_bytes
+
+    need = 0
+    if optimize == "fit" and board is None and flash_budget is not None:
+        need = max(0, weight_bytes(choose_encodings(graph, "speed", cpu), cpu) - flash_budget)
+    for attempt in range(FIT_ATTEMPTS):
+        chosen = choose_encodings(graph, optimize, cpu, need)
+        plan = summarize(chosen, graph, optimize, cpu, flash_budget)
+        if attempt:
+            shutil.rmtree(staging)
+            staging.mkdir()
+        write_tree(staging, chosen, lower(chosen, prefix, rounding), prefix, rounding, digest, source, cpu,
+                   {"weight_plan": plan.as_dict()})
+        if board is None:
+            if flash_budget is not None and plan.weight_bytes > flash_budget:
+                raise McuError(f"the weights need {plan.weight_bytes:,} B as stored, over the flash budget of "
+                               f"{flash_budget:,} B" + ("" if optimize == "fit" else f" (--optimize {optimize})"))
+            return
+        over, error = _flash_over(staging, board, flash_budget)
+        if over <= 0:
+            return
+        more = plan.bytes_saved + over + FIT_MARGIN
+        if optimize != "fit" or weight_bytes(choose_encodings(graph, "fit", cpu, more), cpu) >= plan.weight_bytes:
+            raise error  # not fitting, and nothing left to compress (or compression not asked for)
+        need = more
+    raise error
+
+
+def _flash_over(tree: Path, board: str, flash_budget: int | None) -> tuple[int, McuError | None]:
+    """Build the board's firmware: (bytes of flash over the budget - at most 0 when it fits - and
+    the error to report if it stays over). Other build errors are raised."""
+    from mcucompress.targets.board import load_board
+    from mcucompress.targets.budget import flash_overflow
+
+    b = load_board(board)
+    limit = min(flash_budget, b.flash.size) if flash_budget is not None else b.flash.size
+    try:
+        _write_firmware(tree, board)
+    except McuError as error:
+        log = tree / "firmware" / board / "build" / "build.log"
+        excess = flash_overflow(log.read_text()) if log.is_file() else None
+        if excess is None:
+            raise
+        return b.flash.size + excess - limit, error
+    footprint = json.loads((tree / "firmware" / board / "footprint.json").read_text())
+    over = footprint["flash_bytes"] - limit
+    return over, McuError(f"the model does not fit the flash budget of {limit:,} B on {board}: the image "
+                          f"needs {footprint['flash_bytes']:,} B")
 
 
 def _write_firmware(tree: Path, board: str) -> None:

@@ -7,6 +7,7 @@ import json
 import click
 
 from mcucompress.commands.options import unsafe_deserialization_option
+from mcucompress.encode.plan import plan_text
 from mcucompress.export import export
 
 
@@ -21,22 +22,32 @@ from mcucompress.export import export
 @click.option("--rounding", type=click.Choice(["tflm", "litert"]), default="tflm", show_default=True,
               help="Match TensorFlow Lite Micro (tflm) or LiteRT (litert) byte for byte.")
 @click.option("--board", default=None, help="Also write a firmware project for this board.")
-@click.option("--optimize", type=click.Choice(["size", "speed", "none"]), default="size", show_default=True,
-              help="Weight encoding of each fully connected layer (dense, sparse CSR, codebook, Huffman): "
-                   "fewest bytes, fewest estimated instructions, or dense everywhere.")
+@click.option("--optimize", type=click.Choice(["fit", "size", "speed", "none"]), default="fit", show_default=True,
+              help="Weight encoding of each fully connected and conv2d layer (dense, sparse CSR, codebook, "
+                   "Huffman): fit = the fastest for --board's core, compressing the layers that cost the "
+                   "fewest instructions per byte saved until the image fits the board's flash (or "
+                   "--flash-budget); size = fewest bytes; speed = fewest estimated instructions; none = dense.")
+@click.option("--flash-budget", type=click.IntRange(min=1), default=None, metavar="BYTES",
+              help="Flash the image may take (with --board; default the board's flash), or without a board "
+                   "the bytes the weights may take as stored.")
 @click.option("--quantize", type=click.Choice(["int8", "qformat", "binary"]), default="int8",
               show_default=True,
               help="Keras models: TFLite's int8 scheme; Q-format fixed point (power-of-two scales, "
                    "shift-only requantization, for cores without DSP such as Cortex-M0+/M3); or binary "
                    "(networks trained with mcucompress.binary.layers, popcount chosen for --board).")
 @unsafe_deserialization_option
-def command(model, out_dir, calib, prefix, rounding, board, optimize, quantize, unsafe_deserialization):
+def command(model, out_dir, calib, prefix, rounding, board, optimize, flash_budget, quantize,
+            unsafe_deserialization):
     tree = export(model, out_dir, calib=calib, prefix=prefix, rounding=rounding, board=board,
-                  optimize=optimize, quantize=quantize, unsafe_deserialization=unsafe_deserialization)
+                  optimize=optimize, quantize=quantize, unsafe_deserialization=unsafe_deserialization,
+                  flash_budget=flash_budget)
     manifest = json.loads((tree / "manifest.json").read_text())
     click.echo(f"wrote {tree}: {len(manifest['sources'])} C files, arena {manifest['arena_bytes']} bytes, "
                f"rounding {rounding}, quantization {manifest['quantization']}"
                + (f", firmware for {board}" if board else ""))
+    plan = manifest.get("weight_plan")
+    if plan and plan["weight_bytes"]:
+        click.echo(f"  {plan_text(plan)}")
     if board:
         footprint = json.loads((tree / "firmware" / board / "footprint.json").read_text())
         click.echo(f"  {footprint['summary']}")

@@ -106,6 +106,12 @@ def measure(elf: Path) -> Footprint:
     return Footprint(sections)
 
 
+def flash_overflow(link_log: str) -> int | None:
+    """Bytes by which a failed link overflowed the FLASH region, or None when it did not."""
+    over = {region: int(n) for region, n in _OVERFLOW.findall(link_log)}
+    return over.get("FLASH")
+
+
 def overflow_error(link_log: str, board: Board, stack_bytes: int) -> McuError | None:
     """The budget error for a link that failed because a memory region overflowed, else None."""
     over = {region: int(n) for region, n in _OVERFLOW.findall(link_log)}
