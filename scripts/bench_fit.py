@@ -80,3 +80,111 @@ def measure(graph, out: Path, label: str, board: str, **options) -> dict:
     print(f"== {graph.name} {label} on {board}: {row['instructions']:,} instructions, flash {fp.flash_bytes:,} B, "
           f"{report.checks}, {row['encodings']}", flush=True)
     return row
+
+
+def lenet_graphs(out: Path, data_path: str):
+    """(dense int8 baseline, pruned 92% + 32 clusters with per-tensor scales) as int8 graphs,
+    from scripts/bench_encoded.py's training (cached in build/bench_encoded)."""
+    sys.path.insert(0, str(REPO / "scripts"))
+    import bench_encoded
+    from mcucompress.compression import load_npz
+    from mcucompress.encode.per_tensor import per_tensor_weights
+    from mcucompress.importers.keras import load_keras
+    from mcucompress.quantize.ptq import quantize_graph
+
+    args = argparse.Namespace(
+        sparsity=0.92, clusters=32, baseline_epochs=15, finetune_epochs=15, cluster_epochs=5, retrain=False)
+    data = load_npz(data_path, (784,))
+    cache = REPO / "build" / "bench_encoded"
+    cache.mkdir(parents=True, exist_ok=True)
+    baseline, compressed = bench_encoded.train_models(args, cache, data)
+    calib = data.x_train[:1000]
+    dense = quantize_graph(load_keras(baseline), calib).replace(name="lenet")
+    float_c = load_keras(compressed)
+    return dense, per_tensor_weights(quantize_graph(float_c, calib), float_c).replace(name="lenet")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", default=str(REPO / "build" / "bench_fit"))
+    parser.add_argument("--doc", default=str(REPO / "docs" / "benchmarks" / "fit.md"))
+    parser.add_argument("--data", default=str(REPO.parent / "shared" / "datasets" / "mnist10k.npz"))
+    parser.add_argument("--only", choices=["autoencoder", "lenet"], default=None)
+    args = parser.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    results_path = out / "results.json"
+    r = json.loads(results_path.read_text()) if results_path.is_file() else {}
+    started = time.time()
+    if args.only in (None, "autoencoder"):
+        ae = autoencoder()
+        r["autoencoder"] = {
+            "m4_fit": measure(ae, out, "fit", "mps2-an386"),
+            "m4_speed": measure(ae, out, "speed", "mps2-an386", optimize="speed"),
+            "m4_size": measure(ae, out, "size", "mps2-an386", optimize="size"),
+            "m3_fit": measure(ae, out, "fit", "lm3s6965evb"),
+            "m3_size": measure(ae, out, "size", "lm3s6965evb", optimize="size"),
+        }
+    if args.only in (None, "lenet"):
+        dense, compressed = lenet_graphs(out, args.data)
+        r["lenet"] = {
+            "m4_dense": measure(dense, out / "dense", "none", "mps2-an386", optimize="none"),
+            "m4_compressed_fit": measure(compressed, out, "fit", "mps2-an386"),
+            "m4_compressed_size": measure(compressed, out, "size", "mps2-an386", optimize="size"),
+        }
+    r["command"] = "PYTHONPATH=. TF_CPP_MIN_LOG_LEVEL=3 nice .venv/bin/python scripts/bench_fit.py"
+    r["seconds"] = round(time.time() - started, 1)
+    results_path.write_text(json.dumps(r, indent=2) + "\n")
+    Path(args.doc).write_text(markdown(r))
+    return 0
+
+
+def _row(name: str, m: dict) -> str:
+    plan = m.get("plan") or {}
+    changed = ", ".join(f"{k} {v}" for k, v in (plan.get("changed_from_fastest") or {}).items()) or "-"
+    same = "yes" if all(m["identical_to"].values()) else "NO"
+    return (f"| {name} | {m['board']} | {m['instructions']:,} | {m['flash_bytes']:,} of {m['board_flash_bytes']:,} | "
+            f"{plan.get('weight_bytes', 0):,} | {plan.get('bytes_saved', 0):,} | {plan.get('instructions_added', 0):+,} | "
+            f"{changed} | {same} |")
+
+
+def markdown(r: dict) -> str:
+    head = ("| export | board | instructions / inference (QEMU) | flash image (B) | weights as stored (B) | "
+            "saved vs fastest (B) | instructions added (cost model) | layers not at their fastest | identical |\n"
+            "|---|---|---|---|---|---|---|---|---|")
+    parts = [f"""# `--optimize fit`: the fastest encodings that fit the board
+
+Command: `{r.get('command', '')}` (results in build/bench_fit/results.json). Instructions are exact
+counts of one inference on QEMU with the project's plugin (outputs identical to the host build and the
+numpy reference); the flash image excludes the harness's test vectors; "saved" and "added" are
+against the fastest choice for the board's core (export's `weight_plan` in manifest.json).
+"""]
+    if "autoencoder" in r:
+        a = r["autoencoder"]
+        parts.append(f"""## int8 autoencoder 640-128-128-128-128-8-128-128-128-128-640 (264 K MACs)
+
+Student-t weights (2 degrees of freedom), per-channel int8 (scripts/bench_fit.py).
+
+{head}
+{_row("default (fit)", a["m4_fit"])}
+{_row("--optimize speed", a["m4_speed"])}
+{_row("--optimize size", a["m4_size"])}
+{_row("default (fit)", a["m3_fit"])}
+{_row("--optimize size", a["m3_size"])}
+
+`--optimize speed` does not link on lm3s6965evb: the dense image is over its 256 KB of flash.
+""")
+    if "lenet" in r:
+        lz = r["lenet"]
+        parts.append(f"""## LeNet-300-100, pruned 92% + 32 clusters (scripts/bench_encoded.py's models)
+
+{head}
+{_row("baseline, dense int8 (--optimize none)", lz["m4_dense"])}
+{_row("compressed, default (fit)", lz["m4_compressed_fit"])}
+{_row("compressed, --optimize size", lz["m4_compressed_size"])}
+""")
+    return "\n".join(parts)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -26,6 +26,8 @@ KERNEL_SOURCES = {
     "mcc_conv2d_csr_s8": "sparse/mcc_conv2d_csr_s8.c",
     "mcc_conv2d_codebook_s8": "codebook/mcc_conv2d_codebook_s8.c",
 }
+# Fully connected kernels with a lean path for input offset 0 (the offset moves into the bias).
+FOLDED = ("csr4", "csr8", "huffman", "huffman_sparse")
 _PER_LINE = {"int8_t": 16, "uint8_t": 16, "int16_t": 12, "uint16_t": 12}
 
 
@@ -83,7 +85,7 @@ def lower_fully_connected_encoded(b, i: int, op) -> None:
     batches = x.size // depth
     encoded = encoded_weights(g, op)
     input_offset, bias_array = p.input_offset, None
-    if encoded.kind in ("csr4", "csr8"):
+    if encoded.kind in FOLDED:
         input_offset, bias_array = _fold_input_offset(p, w, bias)
     params = b.decl("mcc_fc_params", f"{oid}_params",
                     f"{{{input_offset}, {p.filter_offset}, {p.output_offset}, {{{p.act_min}, {p.act_max}}}}}")
@@ -95,7 +97,7 @@ def lower_fully_connected_encoded(b, i: int, op) -> None:
 
 
 def _fold_input_offset(p, w, bias) -> tuple[int, np.ndarray | None]:
-    """(input offset, bias) for the CSR kernel's lean path: with filter offset 0,
+    """(input offset, bias) for the kernels' lean paths (FOLDED): with filter offset 0,
     sum (x + io) * w = sum x * w + io * sum w, so io * (row sum) moves into the bias and the
     kernel runs with input offset 0 - the same int32 accumulator. Unchanged if it would not fit."""
     if p.filter_offset != 0 or p.input_offset == 0:

@@ -131,32 +131,56 @@ def pick(options: list[Encoded], optimize: str) -> Encoded:
 
 def fit_plan(options: dict[str, list[Encoded]], save_bytes: int) -> dict[str, Encoded]:
     """Per layer an encoding: the fastest, then compression steps (one layer to one of its
-    smaller encodings) in order of fewest added instructions per byte saved until at least
-    ``save_bytes`` are saved or nothing is left to save. When one step would cover what is left,
-    the cheapest such step is taken if it costs no more than going on at the best rate."""
+    smaller encodings) in order of fewest added instructions per byte saved (of the bytes still
+    to save) until at least ``save_bytes`` are saved or nothing is left to save. When one step would cover what is left,
+    the cheapest such step is taken instead if it adds fewer instructions than going on in rate
+    order would."""
     plan = {name: pick(opts, "speed") for name, opts in options.items()}
     saved = 0
     while saved < save_bytes:
-        left = save_bytes - saved
-        steps = [(name, e) for name, opts in options.items() for e in opts if e.nbytes < plan[name].nbytes]
-        if not steps:
+        step = _best_step(options, plan, save_bytes - saved, finish=True)
+        if step is None:
             break
-
-        def added(step):
-            return step[1].instructions - plan[step[0]].instructions
-
-        def gained(step):
-            return plan[step[0]].nbytes - step[1].nbytes
-
-        best = min(steps, key=lambda st: (added(st) / gained(st), -gained(st), st[0]))
-        covering = [st for st in steps if gained(st) >= left]
-        if covering and gained(best) < left:
-            finish = min(covering, key=lambda st: (added(st), -gained(st), st[0]))
-            if added(finish) <= added(best) / gained(best) * left:
-                best = finish
-        saved += gained(best)
-        plan[best[0]] = best[1]
+        saved += plan[step[0]].nbytes - step[1].nbytes
+        plan[step[0]] = step[1]
     return plan
+
+
+def _best_step(options, plan, left: int, finish: bool):
+    """The next compression step (layer, encoding) towards saving ``left`` more bytes, or None."""
+    steps = [(name, e) for name, opts in options.items() for e in opts if e.nbytes < plan[name].nbytes]
+    if not steps:
+        return None
+
+    def added(st):
+        return st[1].instructions - plan[st[0]].instructions
+
+    def gained(st):
+        return plan[st[0]].nbytes - st[1].nbytes
+
+    # Bytes saved beyond what is left count for nothing: a big layer must not win on its rate
+    # when a small one saves what is needed.
+    best = min(steps, key=lambda st: (added(st) / min(gained(st), left), -gained(st), st[0]))
+    covering = [st for st in steps if gained(st) >= left]
+    if finish and covering:
+        cheapest = min(covering, key=lambda st: (added(st), -gained(st), st[0]))
+        if gained(best) >= left or added(cheapest) <= added(best) + _rate_order_cost(
+                options, {**plan, best[0]: best[1]}, left - gained(best)):
+            return cheapest
+    return best
+
+
+def _rate_order_cost(options, plan, left: int) -> float:
+    """Instructions added by saving ``left`` more bytes in plain rate order from ``plan``."""
+    plan, total = dict(plan), 0
+    while left > 0:
+        step = _best_step(options, plan, left, finish=False)
+        if step is None:
+            return float("inf")
+        total += step[1].instructions - plan[step[0]].instructions
+        left -= plan[step[0]].nbytes - step[1].nbytes
+        plan[step[0]] = step[1]
+    return total
 
 
 def choose_encodings(graph: Graph, optimize: str = "fit", cpu: str | None = None, save_bytes: int = 0) -> Graph:
