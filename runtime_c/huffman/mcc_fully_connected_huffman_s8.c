@@ -1,9 +1,9 @@
 /* mcc_fully_connected_huffman_s8 - int8 fully connected layer with Huffman-coded weights.
  *
  * The weights are decoded while computing, one code at a time: no scratch buffer. Per call the
- * canonical (counts, symbols) tables are turned, on the stack, into a 128-entry lookup table
- * for codes of up to 7 bits, each entry the symbol itself and the code's length, and per-length
- * limits for longer ones (2 x 660 bytes for the two tables). A 32-bit bit buffer holds the next
+ * canonical (counts, symbols) tables are turned, on the stack, into a 256-entry lookup table
+ * for codes of up to 8 bits, each entry the symbol itself and the code's length, and per-length
+ * limits for longer ones (2 x 1,172 bytes for the two tables). A 32-bit bit buffer holds the next
  * stream bits at its top, refilled two bytes at a time whenever 16 bits or fewer are left in it; a
  * longer code's length is found by comparing its top 16 bits with the limits (canonical codes,
  * left-justified, grow with their length). With both offsets 0 (code generation folds the input
@@ -18,10 +18,10 @@
 #include "mcc_nn.h"
 
 /* Codes of at most this many bits decode with one table lookup. */
-#define MCC_NN_HUFFMAN_LUT_BITS 7
+#define MCC_NN_HUFFMAN_LUT_BITS 8
 
 typedef struct {
-    int32_t lut[1 << MCC_NN_HUFFMAN_LUT_BITS]; /* next 7 bits -> symbol * 16 + length;
+    int32_t lut[1 << MCC_NN_HUFFMAN_LUT_BITS]; /* next 8 bits -> symbol * 16 + length;
                                                 * length 0: longer code, search the limits */
     int32_t limit[MCC_HUFFMAN_MAX_BITS + 2];  /* (first code past length l) << (16 - l); a
                                                * sentinel above any 16-bit window at max_len + 1 */
