@@ -63,7 +63,9 @@ def is_export_tree(folder: Path) -> bool:
 
 
 def write_tree(folder: Path, graph: Graph, program: Program, prefix: str, rounding: str,
-               model_sha256: str, source_tflite: Path | None) -> None:
+               model_sha256: str, source_tflite: Path | None, cpu: str | None = None,
+               extra: dict | None = None) -> None:
+    """``cpu``: the core the weight encodings' estimates are for; ``extra``: more manifest keys."""
     files = render(program, prefix, model_sha256)
     for rel, text in files.items():
         target = folder / rel
@@ -79,7 +81,7 @@ def write_tree(folder: Path, graph: Graph, program: Program, prefix: str, roundi
         shutil.copyfile(source_tflite, folder / SOURCE_TFLITE)
     from mcucompress.encode.choose import manifest_entry  # per-layer weight encodings (issue 6)
     write_manifest(folder, {**manifest(program, prefix, rounding, model_sha256, source_tflite is not None),
-                            **manifest_entry(graph), "quantization": graph_scheme(graph)})
+                            **manifest_entry(graph, cpu), **(extra or {}), "quantization": graph_scheme(graph)})
 
 
 def _add_to_file_list(folder: Path) -> None:
@@ -87,11 +89,18 @@ def _add_to_file_list(folder: Path) -> None:
     write_manifest(folder, json.loads((folder / MANIFEST).read_text()))
 
 
+FIT_ATTEMPTS = 6       # builds at most, when --optimize fit compresses until the image fits
+FIT_MARGIN = 256       # bytes saved beyond a measured overflow (kernel code the next choice links)
+
+
 def export(model, out_dir, calib=None, prefix: str = "model", rounding: str = "tflm",
-           board: str | None = None, optimize: str = "size", quantize: str = "int8",
-           unsafe_deserialization: bool = False, format: str = "cmake") -> Path:
+           board=None, optimize: str = "fit", quantize: str = "int8",
+           unsafe_deserialization: bool = False, format: str = "cmake", flash_budget: int | None = None) -> Path:
     """Write the C source tree of ``model`` (path, Graph or Keras model) to ``out_dir``.
-    ``optimize``: per-layer weight encoding, see mcucompress/encode/choose.py.
+    ``optimize``: per-layer weight encoding, see mcucompress/encode/choose.py; ``fit`` (the
+    default) takes the fastest encodings for ``board``'s core and, when the firmware image does
+    not fit the board's flash (or ``flash_budget`` bytes), compresses layers until it does;
+    without a board ``flash_budget`` bounds the weights as stored.
     ``quantize``: "int8" (TFLite's scheme), "qformat" (power-of-two, quantize/qformat.py) or
     "binary" (Keras binary networks, binary/convert.py); see mcucompress/load.py.
     ``unsafe_deserialization``: load Keras files that carry Python code (Lambda layers, foreign
@@ -106,6 +115,11 @@ def export(model, out_dir, calib=None, prefix: str = "model", rounding: str = "t
         raise McuError(f"unknown format '{format}'; expected one of {', '.join(FORMATS)}")
     if rounding not in ROUNDING_MODES:
         raise McuError(f"unknown rounding '{rounding}'; expected one of {', '.join(ROUNDING_MODES)}")
+    if flash_budget is not None and flash_budget <= 0:
+        raise McuError(f"flash budget must be a positive number of bytes, not {flash_budget}")
+    from mcucompress.encode.choose import OPTIMIZE
+    if optimize not in OPTIMIZE:
+        raise McuError(f"unknown --optimize '{optimize}'; expected one of {', '.join(OPTIMIZE)}")
     if board is not None:
         from mcucompress.targets.board import load_board
         board = load_board(board)  # a bad name fails before the model is loaded
@@ -114,21 +128,17 @@ def export(model, out_dir, calib=None, prefix: str = "model", rounding: str = "t
     if board is not None:
         from mcucompress.targets.firmware import check_cmake_path
         check_cmake_path(out / "firmware" / board.name, "firmware project")
+    cpu = board.cpu if board is not None else None
     loaded = load(model, calib, quantize, board, allow_code=unsafe_deserialization)
     graph, digest, source = loaded.graph, loaded.sha256, loaded.source_tflite
-    from mcucompress.encode.choose import choose_encodings
-    graph = choose_encodings(graph, optimize)
-    program = lower(graph, prefix, rounding)
 
     created = missing_folders(out.parent)
     staging = make_staging_folder(out)
     try:
-        write_tree(staging, graph, program, prefix, rounding, digest, source)
+        _write_fitting(staging, graph, prefix, rounding, digest, source, board, cpu, optimize, flash_budget)
         if quantize == "int8":
             _write_float_oracle(staging, model, calib, unsafe_deserialization)
         write_format(staging, format)
-        if board is not None:
-            _write_firmware(staging, board)
         _add_to_file_list(staging)  # every file written above, so a later export may replace the tree
         check_destination(out)
         if out.exists():
@@ -153,6 +163,67 @@ def _write_float_oracle(tree: Path, model, calib, allow_code: bool) -> None:
     if entry:
         path = tree / MANIFEST
         path.write_text(json.dumps({**json.loads(path.read_text()), **entry}, indent=2, sort_keys=True) + "\n")
+
+
+def _write_fitting(staging: Path, graph: Graph, prefix: str, rounding: str, digest: str,
+                   source: Path | None, board, cpu: str | None, optimize: str,
+                   flash_budget: int | None) -> None:
+    """Choose the encodings, write the tree (and the board's firmware); for ``fit``, while the
+    image is over the board's flash or the budget, save that much more and write again."""
+    from mcucompress.encode.choose import choose_encodings
+    from mcucompress.encode.plan import summarize, weight_bytes
+
+    need = 0
+    if optimize == "fit" and board is None and flash_budget is not None:
+        need = max(0, weight_bytes(choose_encodings(graph, "speed", cpu), cpu) - flash_budget)
+    for attempt in range(FIT_ATTEMPTS):
+        chosen = choose_encodings(graph, optimize, cpu, need)
+        plan = summarize(chosen, graph, optimize, cpu, flash_budget)
+        if attempt:
+            shutil.rmtree(staging)
+            staging.mkdir()
+        program = lower(chosen, prefix, rounding)
+        write_tree(staging, chosen, program, prefix, rounding, digest, source, cpu, {"weight_plan": plan.as_dict()})
+        if board is None:
+            if flash_budget is not None and plan.weight_bytes > flash_budget:
+                raise McuError(f"the weights need {plan.weight_bytes:,} B as stored, over the flash budget of "
+                               f"{flash_budget:,} B" + ("" if optimize == "fit" else f" (--optimize {optimize})"))
+            return
+        over, error = _flash_over(staging, board, flash_budget)
+        # fit also leaves room for one test vector (input and expected output), which is what
+        # `mcucompress run` embeds in the image besides the model (the footprint leaves it out)
+        reserve = program.input.bytes + program.output.bytes if optimize == "fit" else 0
+        if over + reserve <= 0:
+            return
+        more = plan.bytes_saved + over + reserve + FIT_MARGIN
+        if optimize != "fit" or weight_bytes(choose_encodings(graph, "fit", cpu, more), cpu) >= plan.weight_bytes:
+            if over <= 0:
+                return
+            raise error  # not fitting, and nothing left to compress (or compression not asked for)
+        need = more
+    if over > 0:
+        raise error
+
+
+def _flash_over(tree: Path, board, flash_budget: int | None) -> tuple[int, McuError | None]:
+    """Build the board's firmware: (bytes of flash over the budget - at most 0 when it fits - and
+    the error to report if it stays over). Other build errors are raised."""
+    from mcucompress.targets.budget import flash_overflow
+
+    b = board
+    limit = min(flash_budget, b.flash.size) if flash_budget is not None else b.flash.size
+    try:
+        _write_firmware(tree, board)
+    except McuError as error:
+        log = tree / "firmware" / board.name / "build" / "build.log"
+        excess = flash_overflow(log.read_text()) if log.is_file() else None
+        if excess is None:
+            raise
+        return b.flash.size + excess - limit, error
+    footprint = json.loads((tree / "firmware" / board.name / "footprint.json").read_text())
+    over = footprint["flash_bytes"] - limit
+    return over, McuError(f"the model does not fit the flash budget of {limit:,} B on {board.name}: the image "
+                          f"needs {footprint['flash_bytes']:,} B")
 
 
 def _write_firmware(tree: Path, board: str) -> None:
@@ -185,5 +256,5 @@ def prepare_tree(model: str | Path, work: Path, rounding: str = "tflm", optimize
     if path.is_dir():
         raise McuError(f"{path} is not an exported model tree (no {MANIFEST}); run `mcucompress export` first")
     # An earlier export of the same name is replaced by export itself; anything else is refused.
-    return export(path, work / _prefix_for(path), prefix=_prefix_for(path), rounding=rounding,
-                  optimize=optimize or "size")
+    options = {"optimize": optimize} if optimize is not None else {}
+    return export(path, work / _prefix_for(path), prefix=_prefix_for(path), rounding=rounding, **options)

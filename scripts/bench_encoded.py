@@ -365,7 +365,7 @@ while the dense conv is the specialised SMLAD kernel at about one instruction pe
 
 No encoded kernel needs a scratch buffer or a dense copy of the weights: CSR and codebook keep a few
 registers of state; the Huffman kernel decodes while it computes, with its decoding tables on the stack
-(808 bytes in all: per code table, a 128-entry lookup table for codes of up to 7 bits and per-length limits for longer ones) and a 32-bit bit buffer. Every length, index and column is checked, so
+(2,344 bytes in all: per code table, a 256-entry lookup table of symbols and lengths for codes of up to 8 bits and per-length limits for longer ones) and a 32-bit bit buffer. Every length, index and column is checked, so
 malformed data returns MCC_ERROR_ARGUMENT.
 
 Fuzzing (libFuzzer + AddressSanitizer + UndefinedBehaviorSanitizer, harness fuzz/fuzz_decoders.c):

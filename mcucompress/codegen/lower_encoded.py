@@ -17,6 +17,11 @@ from mcucompress.errors import McuError
 from mcucompress.ir.ops import op_kind
 from mcucompress.quantize.params import kernel_params
 
+# Fully connected kernels with a lean path for input offset 0 (the offset moves into the bias).
+FOLDED = ("csr4", "csr8", "huffman", "huffman_sparse")
+_PER_LINE = {"int8_t": 16, "uint8_t": 16, "int16_t": 12, "uint16_t": 12}
+
+
 def _array(b, suffix: str, values: np.ndarray, ctype: str) -> str:
     """A const array in weights.c; C has no empty arrays, so an empty one holds a single 0."""
     values = np.asarray(values).ravel()
@@ -66,7 +71,7 @@ def lower_fully_connected_encoded(b, i: int, op) -> None:
     batches = x.size // depth
     encoded = encoded_weights(g, op)
     input_offset, bias_array = p.input_offset, None
-    if encoded.kind in ("csr4", "csr8"):
+    if encoded.kind in FOLDED:
         input_offset, bias_array = _fold_input_offset(p, w, bias)
     params = b.decl("mcc_fc_params", f"{oid}_params",
                     f"{{{input_offset}, {p.filter_offset}, {p.output_offset}, {{{p.act_min}, {p.act_max}}}}}")
@@ -78,7 +83,7 @@ def lower_fully_connected_encoded(b, i: int, op) -> None:
 
 
 def _fold_input_offset(p, w, bias) -> tuple[int, np.ndarray | None]:
-    """(input offset, bias) for the CSR kernel's lean path: with filter offset 0,
+    """(input offset, bias) for the kernels' lean paths (FOLDED): with filter offset 0,
     sum (x + io) * w = sum x * w + io * sum w, so io * (row sum) moves into the bias and the
     kernel runs with input offset 0 - the same int32 accumulator. Unchanged if it would not fit."""
     if p.filter_offset != 0 or p.input_offset == 0:

@@ -8,6 +8,7 @@ import click
 
 from mcucompress.commands.options import (OPTIMIZE_CHOICES, OPTIMIZE_HELP, boards_dir_option,
                                          unsafe_deserialization_option)
+from mcucompress.encode.plan import plan_text
 from mcucompress.export import export
 from mcucompress.targets.manifest import manifest_json
 
@@ -23,8 +24,11 @@ from mcucompress.targets.manifest import manifest_json
 @click.option("--rounding", type=click.Choice(["tflm", "litert"]), default="tflm", show_default=True,
               help="Match TensorFlow Lite Micro (tflm) or LiteRT (litert) byte for byte.")
 @click.option("--board", default=None, help="Also write a firmware project for this board.")
-@click.option("--optimize", type=click.Choice(OPTIMIZE_CHOICES), default="size", show_default=True,
+@click.option("--optimize", type=click.Choice(OPTIMIZE_CHOICES), default="fit", show_default=True,
               help=OPTIMIZE_HELP)
+@click.option("--flash-budget", type=click.IntRange(min=1), default=None, metavar="BYTES",
+              help="Flash the image may take (with --board; default the board's flash), or without a board "
+                   "the bytes the weights may take as stored.")
 @click.option("--quantize", type=click.Choice(["int8", "qformat", "binary"]), default="int8",
               show_default=True,
               help="Keras models: TFLite's int8 scheme; Q-format fixed point (power-of-two scales, "
@@ -36,20 +40,23 @@ from mcucompress.targets.manifest import manifest_json
                    "(arduino/PREFIX/, with an example sketch); or plus a Zephyr module (zephyr/).")
 @boards_dir_option
 @unsafe_deserialization_option
-def command(model, out_dir, calib, prefix, rounding, board, boards_dir, optimize, quantize, fmt,
+def command(model, out_dir, calib, prefix, rounding, board, boards_dir, optimize, flash_budget, quantize, fmt,
             unsafe_deserialization):
     if board is not None:
         from mcucompress.targets.board import load_board
         board = load_board(board, boards_dir)
     tree = export(model, out_dir, calib=calib, prefix=prefix, rounding=rounding, board=board,
                   optimize=optimize, quantize=quantize, unsafe_deserialization=unsafe_deserialization,
-                  format=fmt)
+                  format=fmt, flash_budget=flash_budget)
     manifest = manifest_json(tree)
     click.echo(f"wrote {tree}: {len(manifest['sources'])} C files, arena {manifest['arena_bytes']} bytes, "
                f"rounding {rounding}, quantization {manifest['quantization']}"
                + (f", firmware for {board.name}" if board else "")
                + {"arduino": f", Arduino library in {tree / 'arduino' / prefix}",
                   "zephyr": f", Zephyr module in {tree / 'zephyr'}"}.get(fmt, ""))
+    plan = manifest.get("weight_plan")
+    if plan and plan["weight_bytes"]:
+        click.echo(f"  {plan_text(plan)}")
     if board:
         footprint = json.loads((tree / "firmware" / board.name / "footprint.json").read_text())
         click.echo(f"  {footprint['summary']}")

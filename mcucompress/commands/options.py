@@ -12,6 +12,8 @@ boards_dir_option = click.option(
     help="A folder of your own board files (NAME.yaml, checked against the board schema); "
          "--board looks there first, then among the shipped boards.")
 
-OPTIMIZE_CHOICES = ("size", "speed", "none")
-OPTIMIZE_HELP = ("Weight encoding of each fully connected layer (dense, sparse CSR, codebook, Huffman): "
-                 "fewest bytes, fewest estimated instructions, or dense everywhere.")
+OPTIMIZE_CHOICES = ("fit", "size", "speed", "none")
+OPTIMIZE_HELP = ("Weight encoding of each fully connected and conv2d layer (dense, sparse CSR, codebook, "
+                 "Huffman): fit = the fastest for --board's core, compressing the layers that cost the "
+                 "fewest instructions per byte saved until the image fits the board's flash (or "
+                 "--flash-budget); size = fewest bytes; speed = fewest estimated instructions; none = dense.")

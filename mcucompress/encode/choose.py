@@ -5,38 +5,34 @@
 weight matrix - no Huffman, whose stream would be decoded again for every output pixel). Every encoding is lossless on the int8 weights,
 so the reference interpreter ignores the annotation and outputs stay byte-identical.
 
+- ``fit`` (the default): for the target core, the fastest encoding per layer; when the caller
+  must save flash (``save_bytes``: the image would not fit the board or a budget), layers are
+  compressed, one step at a time, in order of fewest added instructions per byte saved until
+  enough is saved (``fit_plan``). Without a byte target, the same choice as ``speed``;
 - ``size``: the fewest bytes stored in flash (values, indices, row lengths, codebooks, Huffman
   tables and the kernel's descriptor), ties going to the faster encoding. Dense counts one byte
   per int8 weight: dense fully connected layers get ``attrs["dense_layout"] = "int8"``, the
   kernel that keeps them one byte each (mcc_fully_connected_fast_s8), unless the model links the
   widened conv kernel anyway and would save less than the int8 kernel's code; dense conv2d
   layers keep the widened two-byte layout of mcc_conv2d_fast_s8 (codegen/specialize.py);
-- ``speed``: the fewest instructions by the cost model below; dense fully connected layers get
-  ``dense_layout = "widened"`` (two bytes per weight; two input rows per pass, but over a single
-  row 4% more instructions on the M4 and 2.6x more on the M55 than the int8 layout,
+- ``speed``: the fewest instructions by the cost model; dense fully connected layers get
+  ``dense_layout = "int8"`` (on one input row it is measured faster than the widened layout:
+  784x300 on M4 289,208 vs 302,164 instructions, on M55 59,645 vs 154,046;
   docs/benchmarks/kernels.md);
 - ``none``: every layer dense, fully connected ones in the int8 layout.
 
-Cost model: Cortex-M4 instructions per application of the weight matrix (one inference of a
-fully connected layer, one output pixel of a conv2d), fitted to exact QEMU counts on mps2-an386
-(docs/benchmarks/encoded.md: a 784x300 layer and a 3x3 16->32 conv at 90% sparsity, 32 values),
-with the dense path being the export-time specialised DSP kernels. Per weight / stored entry:
-
-    fully connected: dense 1.15, CSR 11 (4-bit gaps) / 9 (8-bit) per entry, codebook 17,
-                     Huffman 2 per coded bit + 24 per code;
-    conv2d:          dense 1.0, CSR 36 / 30 per entry, codebook 20;
-
-plus 30 per output channel. Good to about 5% on the measured layers; CSR convs, which walk their
-entries again for every pixel, pay off only at extreme sparsity.
+Instructions are estimated per kernel call for the target's core family by encode/cost_model.py
+(fitted on exact QEMU counts; the M4's when no core is given).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from mcucompress.encode import codebook as cb
+from mcucompress.encode import cost_model
 from mcucompress.encode import csr
 from mcucompress.encode import huffman
 from mcucompress.errors import McuError
@@ -44,14 +40,16 @@ from mcucompress.ir.graph import Graph, Op
 
 ENCODINGS = ("dense", "csr8", "csr4", "codebook", "huffman_sparse", "huffman")
 CONV_ENCODINGS = ("dense", "csr8", "csr4", "codebook")
-OPTIMIZE = ("size", "speed", "none")
+OPTIMIZE = ("fit", "size", "speed", "none")
 ATTR = "weight_encoding"
 LAYOUT_ATTR = "dense_layout"   # dense fully connected: "int8" (1 byte a weight) or "widened" (2)
 # Cortex-M4 code of mcc_fully_connected_fast_s8 at -O2 (arm-none-eabi-size): a model that links
 # mcc_conv2d_fast_s8 for its convolutions anyway saves flash with the int8 layout only when its
 # fully connected weights shrink by more than this.
 FC_INT8_CODE_BYTES = 1204
-PER_UNIT = 30
+# For speed an encoding replaces dense weights only when estimated this much faster: the cost
+# model is checked to 10% per layer (5% on the layers it was fitted on).
+SPEED_MARGIN = 0.10
 
 
 @dataclass(frozen=True, eq=False)
@@ -60,7 +58,7 @@ class Encoded:
     data: object | None   # Csr, Codebook, HuffmanWeights; None for dense
     nbytes: int
     weights: int
-    instructions: int
+    instructions: int = 0   # estimated per kernel call (estimate()); 0 until estimated
 
     @property
     def bits_per_weight(self) -> float:
@@ -82,40 +80,37 @@ def weight_matrix(graph: Graph, op: Op) -> tuple[np.ndarray, int] | None:
     return np.asarray(w.data).reshape(units, -1), int(zero_points.pop())
 
 
-# Instructions per weight (dense, codebook) or per stored entry (CSR); see the module docstring.
-_COST = {
-    "fully_connected": {"dense": 1.15, "csr4": 11, "csr8": 9, "codebook": 17},
-    "conv2d": {"dense": 1.0, "csr4": 36, "csr8": 30, "codebook": 20},
-}
-
-
 def encode(kind: str, w: np.ndarray, zero: int, op_kind: str = "fully_connected") -> Encoded:
-    """One encoding of a weight matrix with its stored bytes and estimated instructions per
-    application (one inference of a fully connected layer, one output pixel of a conv2d)."""
-    units, depth = w.shape
+    """One encoding of a weight matrix with its stored bytes (instructions not yet estimated)."""
     n = int(w.size)
-    base = PER_UNIT * units
-    cost = _COST.get(op_kind, _COST["fully_connected"])
     if kind == "dense":
-        return Encoded(kind, None, n, n, round(base + cost["dense"] * n))
+        return Encoded(kind, None, n, n)
     if kind in ("csr4", "csr8"):
         data = csr.encode_csr(w, zero, int(kind[3:]))
-        return Encoded(kind, data, data.nbytes, n, base + cost[kind] * data.entries)
+        return Encoded(kind, data, data.nbytes, n)
     if kind == "codebook":
         data = cb.encode_codebook(w)
-        return Encoded(kind, data, data.nbytes, n, base + cost["codebook"] * n)
+        return Encoded(kind, data, data.nbytes, n)
     if kind in ("huffman", "huffman_sparse"):
         data = huffman.encode_sparse(w, zero) if kind == "huffman_sparse" else huffman.encode_dense(w)
-        codes = n if kind == "huffman" else 2 * int(np.count_nonzero(w != zero)) + units
-        return Encoded(kind, data, data.nbytes, n, base + 2 * data.num_bits + 24 * codes)
+        return Encoded(kind, data, data.nbytes, n)
     raise McuError(f"unknown weight encoding '{kind}'; expected one of {', '.join(ENCODINGS)}")
 
 
-def candidates(w: np.ndarray, zero: int, kinds=ENCODINGS, op_kind: str = "fully_connected") -> list[Encoded]:
+def estimate(graph: Graph, op: Op, encoded: Encoded, core_family: str = cost_model.DEFAULT_FAMILY) -> Encoded:
+    """``encoded`` with its estimated instructions per kernel call on the core family."""
+    w, zero = weight_matrix(graph, op)
+    counts = cost_model.layer_counts(op.kind, encoded, w, zero, cost_model.geometry(graph, op, w.shape[0]))
+    return replace(encoded, instructions=cost_model.predict(op.kind, encoded.kind, counts, core_family))
+
+
+def candidates(graph: Graph, op: Op, core_family: str = cost_model.DEFAULT_FAMILY) -> list[Encoded]:
+    """Every encoding the op's weights can take, with bytes and estimated instructions."""
+    w, zero = weight_matrix(graph, op)
     out = []
-    for kind in kinds:
+    for kind in (CONV_ENCODINGS if op.kind == "conv2d" else ENCODINGS):
         try:
-            out.append(encode(kind, w, zero, op_kind))
+            out.append(estimate(graph, op, encode(kind, w, zero, op.kind), core_family))
         except McuError:
             continue  # not representable (e.g. rows too long): not a candidate
     return out
@@ -127,21 +122,84 @@ def pick(options: list[Encoded], optimize: str) -> Encoded:
     rank = {k: i for i, k in enumerate(ENCODINGS)}
     if optimize == "size":
         return min(options, key=lambda e: (e.nbytes, e.instructions, rank[e.kind]))
-    return min(options, key=lambda e: (e.instructions, e.nbytes, rank[e.kind]))
+    fastest = min(options, key=lambda e: (e.instructions, e.nbytes, rank[e.kind]))
+    dense = next((e for e in options if e.kind == "dense"), None)
+    if dense is not None and dense.instructions * (1 - SPEED_MARGIN) <= fastest.instructions:
+        return dense  # within the cost model's error: keep the plain layout
+    return fastest
 
 
-def choose_encodings(graph: Graph, optimize: str = "size") -> Graph:
-    """The graph with every encodable op's weight encoding chosen (see module docstring).
-    Ops that already name an encoding keep it."""
+def fit_plan(options: dict[str, list[Encoded]], save_bytes: int) -> dict[str, Encoded]:
+    """Per layer an encoding: the fastest, then compression steps (one layer to one of its
+    smaller encodings) in order of fewest added instructions per byte saved (of the bytes still
+    to save) until at least ``save_bytes`` are saved or nothing is left to save. When one step would cover what is left,
+    the cheapest such step is taken instead if it adds fewer instructions than going on in rate
+    order would."""
+    plan = {name: pick(opts, "speed") for name, opts in options.items()}
+    saved = 0
+    while saved < save_bytes:
+        step = _best_step(options, plan, save_bytes - saved, finish=True)
+        if step is None:
+            break
+        saved += plan[step[0]].nbytes - step[1].nbytes
+        plan[step[0]] = step[1]
+    return plan
+
+
+def _best_step(options, plan, left: int, finish: bool):
+    """The next compression step (layer, encoding) towards saving ``left`` more bytes, or None."""
+    steps = [(name, e) for name, opts in options.items() for e in opts if e.nbytes < plan[name].nbytes]
+    if not steps:
+        return None
+
+    def added(st):
+        return st[1].instructions - plan[st[0]].instructions
+
+    def gained(st):
+        return plan[st[0]].nbytes - st[1].nbytes
+
+    # Bytes saved beyond what is left count for nothing: a big layer must not win on its rate
+    # when a small one saves what is needed.
+    best = min(steps, key=lambda st: (added(st) / min(gained(st), left), -gained(st), st[0]))
+    covering = [st for st in steps if gained(st) >= left]
+    if finish and covering:
+        cheapest = min(covering, key=lambda st: (added(st), -gained(st), st[0]))
+        if gained(best) >= left or added(cheapest) <= added(best) + _rate_order_cost(
+                options, {**plan, best[0]: best[1]}, left - gained(best)):
+            return cheapest
+    return best
+
+
+def _rate_order_cost(options, plan, left: int) -> float:
+    """Instructions added by saving ``left`` more bytes in plain rate order from ``plan``."""
+    plan, total = dict(plan), 0
+    while left > 0:
+        step = _best_step(options, plan, left, finish=False)
+        if step is None:
+            return float("inf")
+        total += step[1].instructions - plan[step[0]].instructions
+        left -= plan[step[0]].nbytes - step[1].nbytes
+        plan[step[0]] = step[1]
+    return total
+
+
+def choose_encodings(graph: Graph, optimize: str = "fit", cpu: str | None = None, save_bytes: int = 0) -> Graph:
+    """The graph with every encodable op's weight encoding chosen (see module docstring) for the
+    core ``cpu`` (a board's cpu; None: the M4's cost model). ``save_bytes``: for ``fit``, the
+    flash to save against the fastest choice. Ops that already name an encoding keep it."""
     if optimize not in OPTIMIZE:
         raise McuError(f"unknown --optimize '{optimize}'; expected one of {', '.join(OPTIMIZE)}")
-    ops = []
-    for op in graph.ops:
-        found = weight_matrix(graph, op)
-        if found is not None and ATTR not in op.attrs:
-            kinds = CONV_ENCODINGS if op.kind == "conv2d" else ENCODINGS
-            op = op.with_attrs(**{ATTR: pick(candidates(*found, kinds, op.kind), optimize).kind})
-        ops.append(op)
+    family = cost_model.family(cpu)
+    free = {op.name: op for op in graph.ops if weight_matrix(graph, op) is not None and ATTR not in op.attrs}
+    if optimize == "none":
+        chosen = {name: "dense" for name in free}
+    else:
+        options = {name: candidates(graph, op, family) for name, op in free.items()}
+        if optimize == "fit":
+            chosen = {name: e.kind for name, e in fit_plan(options, save_bytes).items()}
+        else:
+            chosen = {name: pick(opts, optimize).kind for name, opts in options.items()}
+    ops = [op.with_attrs(**{ATTR: chosen[op.name]}) if op.name in chosen else op for op in graph.ops]
     return graph.replace(ops=_dense_layouts(graph, ops, optimize))
 
 
@@ -198,23 +256,23 @@ class EncodingRow:
         return row
 
 
-def encoding_rows(graph: Graph) -> list[EncodingRow]:
-    """One row per annotated layer: its encoding, stored bytes and bits per weight."""
+def encoding_rows(graph: Graph, cpu: str | None = None) -> list[EncodingRow]:
+    """One row per annotated layer: its encoding, stored bytes, bits per weight and estimated
+    instructions per inference on ``cpu``'s core family."""
+    family = cost_model.family(cpu)
     rows = []
     for op in graph.ops:
         if ATTR not in op.attrs:
             continue
-        found = weight_matrix(graph, op)
-        if found is None:
+        if weight_matrix(graph, op) is None:
             continue
-        e = encode(op.attrs[ATTR], *found, op.kind)
-        applications = graph.output_tensor(op).size // found[0].shape[0]  # output pixels (conv2d)
+        e = estimate(graph, op, encoded_weights(graph, op), family)
         rows.append(EncodingRow(op.name, e.kind, e.weights, e.weights, e.nbytes, e.bits_per_weight,
-                                e.instructions * max(1, applications), op.attrs.get(LAYOUT_ATTR)))
+                                e.instructions, op.attrs.get(LAYOUT_ATTR)))
     return rows
 
 
-def manifest_entry(graph: Graph) -> dict:
+def manifest_entry(graph: Graph, cpu: str | None = None) -> dict:
     """The exported tree's record of the choice: {"weight_encodings": {layer: row}} (empty when
     no layer is annotated)."""
-    return {"weight_encodings": {r.layer: r.as_dict() for r in encoding_rows(graph)}}
+    return {"weight_encodings": {r.layer: r.as_dict() for r in encoding_rows(graph, cpu)}}

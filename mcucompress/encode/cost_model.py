@@ -44,7 +44,7 @@ FEATURES = {
     ("conv2d", "codebook"): ("calls", "pixels", "pixels_x_units", "taps_x_units", "macs", "straddles",
                              "macs_8bit"),
 }
-LUT_BITS = 7   # codes up to this long decode with one lookup (runtime_c/huffman)
+LUT_BITS = 8   # codes up to this long decode with one lookup (runtime_c/huffman)
 
 
 def family(cpu: str | None) -> str:

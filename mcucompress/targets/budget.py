@@ -106,6 +106,12 @@ def measure(elf: Path) -> Footprint:
     return Footprint(sections)
 
 
+def flash_overflow(link_log: str) -> int | None:
+    """Bytes by which a failed link overflowed the FLASH region, or None when it did not."""
+    over = {region: int(n) for region, n in _OVERFLOW.findall(link_log)}
+    return over.get("FLASH")
+
+
 ARENA_SYMBOL = "mcc_arena"
 
 

@@ -1,0 +1,116 @@
+"""`--optimize fit`, the export default: the fastest encodings for the board's core, then the
+layers that cost the fewest instructions per byte saved compressed until the image fits the
+board's flash or a --flash-budget; what it chose and what it cost in the manifest and printed."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from mcucompress.encode.choose import ATTR, Encoded, choose_encodings, encoding_rows, fit_plan
+from mcucompress.encode.cost_suite import FcLayer, fc_chain
+from mcucompress.errors import McuError
+from mcucompress.export import export
+from mcucompress.ir.graph import Op
+
+HAVE_ARM = bool(shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm"))
+
+
+def _option(kind, nbytes, instructions):
+    return Encoded(kind, None, nbytes, 1000, instructions)
+
+
+def test_fit_plan_takes_the_cheapest_bytes_first_and_stops_when_enough_is_saved():
+    options = {
+        "a": [_option("dense", 1000, 1000), _option("huffman", 600, 9000)],     # 20 instr / byte
+        "b": [_option("dense", 1000, 1000), _option("csr8", 700, 2500)],        # 5 instr / byte
+        "c": [_option("dense", 1000, 1000), _option("codebook", 500, 4000)],    # 6 instr / byte
+    }
+    assert {k: e.kind for k, e in fit_plan(options, 0).items()} == {"a": "dense", "b": "dense", "c": "dense"}
+    assert {k: e.kind for k, e in fit_plan(options, 250).items()} == {"a": "dense", "b": "csr8", "c": "dense"}
+    # 300 + 500 covers 700; the rate order goes on with c, not a.
+    assert {k: e.kind for k, e in fit_plan(options, 700).items()} == {"a": "dense", "b": "csr8", "c": "codebook"}
+    # More than everything can save: everything at its smallest.
+    assert {k: e.kind for k, e in fit_plan(options, 10**6).items()} == {"a": "huffman", "b": "csr8", "c": "codebook"}
+
+
+def test_fit_plan_finishes_with_one_cheap_step_when_it_covers_the_rest():
+    options = {
+        "big": [_option("dense", 10000, 1000), _option("huffman", 4000, 61000)],  # 10 instr / byte
+        "small": [_option("dense", 500, 100), _option("csr8", 300, 1000)],        # 4.5 instr / byte
+        "mid": [_option("dense", 2000, 500), _option("codebook", 1000, 6500)],    # 6 instr / byte
+    }
+    plan = fit_plan(options, 1100)
+    # small (200 B) first by rate; then 900 B are left: mid covers them for 6,000 instructions.
+    assert {k: e.kind for k, e in plan.items()} == {"big": "dense", "small": "csr8", "mid": "codebook"}
+
+
+def _sparse_mlp():
+    layers = (FcLayer(256, 0.0, 16), FcLayer(192, 0.97, 16), FcLayer(64, 0.0, 200), FcLayer(10, 0.0, 256))
+    g = fc_chain(320, layers, "dense", seed=3)
+    return g.replace(ops=tuple(Op(op.kind, op.name, op.inputs, op.outputs,
+                                  {k: v for k, v in op.attrs.items() if k != ATTR}) for op in g.ops))
+
+
+def test_fit_without_a_budget_is_speed_and_size_stays_explicit():
+    g = _sparse_mlp()
+    fit = [r.encoding for r in encoding_rows(choose_encodings(g, "fit"))]
+    assert fit == [r.encoding for r in encoding_rows(choose_encodings(g, "speed"))]
+    assert fit[1] in ("csr4", "csr8") and fit[0] == fit[2] == fit[3] == "dense"
+    size = encoding_rows(choose_encodings(g, "size"))
+    assert sum(r.bytes for r in size) < sum(r.bytes for r in encoding_rows(choose_encodings(g, "fit")))
+
+
+def test_weights_budget_without_a_board(tmp_path):
+    g = _sparse_mlp()
+    fastest = sum(r.bytes for r in encoding_rows(choose_encodings(g, "speed")))
+    tree = export(g, tmp_path / "t", prefix="m", flash_budget=fastest - 3000)
+    plan = json.loads((tree / "manifest.json").read_text())["weight_plan"]
+    assert plan["optimize"] == "fit" and plan["core_family"] == "m4"
+    assert plan["weight_bytes"] <= fastest - 3000 and plan["bytes_saved"] >= 3000
+    assert plan["instructions_added"] > 0 and plan["changed_from_fastest"]
+    with pytest.raises(McuError, match="over the flash budget"):
+        export(g, tmp_path / "u", prefix="m", flash_budget=1000)
+    assert not (tmp_path / "u").exists()
+    with pytest.raises(McuError, match="--optimize speed"):
+        export(g, tmp_path / "v", prefix="m", optimize="speed", flash_budget=fastest - 3000)
+
+
+@pytest.mark.qemu
+@pytest.mark.skipif(not HAVE_ARM, reason="needs arm-none-eabi-gcc and qemu-system-arm")
+def test_fit_compresses_until_the_image_fits_a_budget_and_stays_exact(tmp_path):
+    from mcucompress.targets.runner import run_model
+
+    g = _sparse_mlp()
+    board = "mps2-an386"
+    fast = export(g, tmp_path / "fast", prefix="m", board=board)
+    fast_flash = json.loads((fast / "firmware" / board / "footprint.json").read_text())["flash_bytes"]
+    budget = fast_flash - 20_000
+    tree = export(g, tmp_path / "fit", prefix="m", board=board, flash_budget=budget)
+    footprint = json.loads((tree / "firmware" / board / "footprint.json").read_text())
+    plan = json.loads((tree / "manifest.json").read_text())["weight_plan"]
+    assert footprint["flash_bytes"] <= budget and plan["flash_budget"] == budget
+    assert plan["bytes_saved"] >= 20_000 and plan["changed_from_fastest"]
+    report = run_model(tree, board, samples=2)
+    assert report.checks == {"host": True, "reference": True}
+    with pytest.raises(McuError, match="does not fit the flash budget"):
+        export(g, tmp_path / "speed", prefix="m", board=board, optimize="speed", flash_budget=budget)
+    with pytest.raises(McuError, match="does not fit"):
+        export(g, tmp_path / "tiny", prefix="m", board=board, flash_budget=20_000)
+    assert not (tmp_path / "tiny").exists()
+
+
+def test_cli_prints_the_choice(tmp_path):
+    from click.testing import CliRunner
+
+    from mcucompress.cli import cli
+    from tflite_builders import mlp
+
+    model = mlp(tmp_path / "mlp.tflite")
+    result = CliRunner().invoke(cli, ["export", str(model), "-o", str(tmp_path / "t")])
+    assert result.exit_code == 0, result.output
+    assert "--optimize fit" in result.output and "every layer at its fastest encoding" in result.output
+    result = CliRunner().invoke(cli, ["export", str(model), "-o", str(tmp_path / "u"), "--flash-budget", "0"])
+    assert result.exit_code == 2 and "flash-budget" in result.output
+    np.testing.assert_equal(json.loads((tmp_path / "t" / "manifest.json").read_text())["weight_plan"]["bytes_saved"], 0)
