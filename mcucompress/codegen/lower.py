@@ -437,3 +437,9 @@ KERNEL_SOURCES.update(_lower_qformat.KERNEL_SOURCES)
 from mcucompress.codegen.lower_encoded import register as _register_encoded  # noqa: E402
 
 _register_encoded(_LOWER, KERNEL_SOURCES)
+
+# Element-wise table ops (logistic, tanh, leaky_relu, elu, hard_swish): quantize/lut_ops.py.
+from mcucompress.quantize import lut_ops as _lut_ops  # noqa: E402
+
+_LOWER.update(_lut_ops.LOWER)
+KERNEL_SOURCES.update(_lut_ops.KERNEL_SOURCES)

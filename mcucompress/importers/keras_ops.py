@@ -173,6 +173,12 @@ OP_CONVERTERS: dict[str, Converter] = {
     "Relu": _unary("relu"),
     "Relu6": _unary("relu6"),
     "Softmax": convert_softmax,
+    # element-wise table ops (quantize/lut_ops.py)
+    "Sigmoid": _unary("logistic"),
+    "Tanh": _unary("tanh"),
+    "HardSwish": _unary("hard_swish"),
+    "HardSilu": _unary("hard_swish"),
+    "Elu": _unary("elu"),
 }
 
 

@@ -242,6 +242,21 @@ CONVERTERS: dict[str, Callable[[RawOp, Context], Op]] = {
 }
 
 
+def _leaky_relu(op: RawOp, ctx: Context) -> Op:
+    _arity(op, 1)
+    return Op("leaky_relu", "", _ins(op, ctx, 1), _outs(op, ctx), {"alpha": float(op.options.alpha)})
+
+
+# Element-wise table ops (quantize/lut_ops.py).
+CONVERTERS.update({
+    "LOGISTIC": _simple("logistic"),
+    "TANH": _simple("tanh"),
+    "ELU": _simple("elu"),
+    "HARD_SWISH": _simple("hard_swish"),
+    "LEAKY_RELU": _leaky_relu,
+})
+
+
 def convert_op(op: RawOp, ctx: Context) -> Op:
     converter = CONVERTERS.get(op.opname)
     if converter is None:

@@ -14,7 +14,9 @@ from mcucompress.memory.planner import BufferRequest
 # Ops whose output may take over the storage of an input that dies at that op, because every
 # output byte depends only on the input bytes at the same position and the kernel reads them
 # before writing. reshape is special: its output IS its input's bytes, even if the input lives on.
-ELEMENTWISE_IN_PLACE = frozenset({"add", "relu", "relu6", "add_q7"})  # add_q7: Q-format (issue 7)
+# add_q7: Q-format (issue 7); logistic ... hard_swish: table ops (quantize/lut_ops.py)
+ELEMENTWISE_IN_PLACE = frozenset({"add", "relu", "relu6", "add_q7",
+                                  "logistic", "tanh", "leaky_relu", "elu", "hard_swish"})
 
 
 @dataclass(frozen=True)

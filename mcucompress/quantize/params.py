@@ -546,6 +546,11 @@ _DERIVE = {
     "relu6": _relu,
 }
 
+# Element-wise table ops (logistic, tanh, leaky_relu, elu, hard_swish): quantize/lut_ops.py.
+from mcucompress.quantize.lut_ops import DERIVE as _LUT_DERIVE  # noqa: E402
+
+_DERIVE.update(_LUT_DERIVE)
+
 SUPPORTED_KINDS = frozenset(_DERIVE)
 
 

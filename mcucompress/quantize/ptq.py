@@ -23,6 +23,7 @@ from mcucompress.ir.graph import Graph, QuantParams, Tensor
 from mcucompress.passes import optimize
 from mcucompress.quantize.calibrate import DEFAULT_MAX_SAMPLES, activation_ranges, check_calibration, tied_groups
 from mcucompress.quantize.fixedpoint import round_half_away
+from mcucompress.quantize.lut_ops import FIXED_OUTPUT_QUANT, LUT_KINDS
 
 QMIN, QMAX = -128, 127
 WEIGHT_MAX = 127  # narrow range: -128 is never used by weights
@@ -33,7 +34,7 @@ WEIGHT_AXIS = {"conv2d": 0, "depthwise_conv2d": 3, "fully_connected": 0}
 # Ops whose inputs and output must share one quantization.
 TIED_OPS = frozenset({"max_pool2d", "avg_pool2d", "reshape", "pad", "concat", "relu6"})
 SOFTMAX_OUTPUT = QuantParams((1.0 / 256.0,), (-128,))
-QUANTIZABLE_OPS = frozenset(WEIGHT_AXIS) | TIED_OPS | {"mean", "add", "softmax", "relu"}
+QUANTIZABLE_OPS = frozenset(WEIGHT_AXIS) | TIED_OPS | {"mean", "add", "softmax", "relu"} | frozenset(LUT_KINDS)
 
 
 def quantize_graph(float_graph: Graph, calib_x: np.ndarray, max_samples: int = DEFAULT_MAX_SAMPLES) -> Graph:
@@ -80,6 +81,8 @@ def _activation_quant(graph: Graph, ranges: dict[str, tuple[float, float]]) -> d
         old = union.get(root, (lo, hi))
         union[root] = (min(old[0], lo), max(old[1], hi))
     fixed = {groups[op.outputs[0]]: SOFTMAX_OUTPUT for op in graph.ops if op.kind == "softmax"}
+    fixed.update({groups[op.outputs[0]]: FIXED_OUTPUT_QUANT[op.kind] for op in graph.ops
+                  if op.kind in FIXED_OUTPUT_QUANT})
     return {name: fixed.get(root) or asymmetric_quant(*union[root]) for name, root in groups.items()}
 
 

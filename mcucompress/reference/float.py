@@ -177,3 +177,8 @@ KERNELS: dict[str, Callable[..., np.ndarray]] = {
     "relu6": relu6,
     "batch_norm": batch_norm,
 }
+
+# Element-wise table ops (logistic, tanh, leaky_relu, elu, hard_swish): quantize/lut_ops.py.
+from mcucompress.quantize.lut_ops import FLOAT_KERNELS as _LUT_FLOAT  # noqa: E402
+
+KERNELS.update(_LUT_FLOAT)

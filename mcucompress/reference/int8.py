@@ -236,3 +236,8 @@ _KERNELS.update(_BINARY_KERNELS)
 from mcucompress.reference.qformat import KERNELS as _QFORMAT_KERNELS  # noqa: E402
 
 _KERNELS.update(_QFORMAT_KERNELS)
+
+# Element-wise table ops (logistic, tanh, leaky_relu, elu, hard_swish): quantize/lut_ops.py.
+from mcucompress.quantize.lut_ops import INT8_KERNELS as _LUT_KERNELS  # noqa: E402
+
+_KERNELS.update(_LUT_KERNELS)

@@ -200,6 +200,9 @@ mcc_status mcc_mean_s8(const mcc_mean_params *params,
 mcc_status mcc_requantize_s8(const mcc_requantize_params *params, const int8_t *input,
                              int8_t *output, int32_t size);
 
+/* Element-wise table lookup: output[i] = table[input[i] + 128]; output may alias input. */
+mcc_status mcc_lut_s8(const int8_t table[256], const int8_t *input, int8_t *output, int32_t size);
+
 /* Zero-copy is impossible when buffers differ: copies `size` bytes (buffers may overlap). */
 mcc_status mcc_copy_s8(const int8_t *input, int8_t *output, int32_t size);
 
