@@ -5,30 +5,30 @@
     export("model.keras", "out/", calib="calib.npz")    # Keras: quantized with calibration data
 
 The tree is written into a temporary sibling folder and renamed into place at the end, so a
-failure never leaves a half-written folder behind, and an existing folder that is not an earlier
-export is never overwritten.
+failure never leaves a half-written folder behind. An existing folder is replaced only when every
+file in it is one an earlier export wrote, unchanged (manifest.json lists them with their SHA-256).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 from pathlib import Path
 
 from mcucompress import __version__
-from mcucompress.codegen.c_literals import is_c_identifier
+from mcucompress.codegen.c_literals import prefix_problem
 from mcucompress.codegen.lower import Program, lower
 from mcucompress.codegen.render import INCLUDE_DIRS, defines, render, sources
 from mcucompress.errors import McuError
 from mcucompress.importers.keras_file import KERAS_SUFFIXES
-from mcucompress.folders import make_staging_folder, missing_folders, remove_if_empty
+from mcucompress.folders import check_not_protected, make_staging_folder, missing_folders, remove_if_empty
 from mcucompress.ir.graph import Graph
 from mcucompress.ir.serialize import graph_to_bytes
 from mcucompress.quantize.fixedpoint import ROUNDING_MODES
 from mcucompress.resources import runtime_dir
-
-MANIFEST = "manifest.json"
+from mcucompress.tree_files import FILES_KEY, MANIFEST, file_hashes, first_foreign_file
 GRAPH_FILE = "graph.npz"
 SOURCE_TFLITE = "source.tflite"
 
@@ -107,17 +107,19 @@ def manifest(program: Program, prefix: str, rounding: str, model_sha256: str,
 
 
 def is_export_tree(folder: Path) -> bool:
-    try:
-        return "mcucompress_version" in json.loads((folder / MANIFEST).read_text())
-    except (OSError, ValueError, TypeError):
-        return False
+    """True when ``folder`` holds only files an export wrote, unchanged: it may be replaced."""
+    return folder.is_dir() and first_foreign_file(folder) is None
 
 
-def _check_destination(out: Path) -> None:
-    if out.exists() and not out.is_dir():
+def check_destination(out: Path) -> None:
+    """Raise unless ``out`` is missing, empty, or an earlier export that holds nothing else."""
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
         raise McuError(f"output path {out} exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not is_export_tree(out):
-        raise McuError(f"refusing to overwrite {out}: it is not empty and not an mcucompress export")
+    if out.is_dir():
+        check_not_protected(out)
+        foreign = first_foreign_file(out)
+        if foreign is not None:
+            raise McuError(f"refusing to overwrite {out}: {foreign}")
 
 
 def write_tree(folder: Path, graph: Graph, program: Program, prefix: str, rounding: str,
@@ -137,11 +139,19 @@ def write_tree(folder: Path, graph: Graph, program: Program, prefix: str, roundi
         shutil.copyfile(source_tflite, folder / SOURCE_TFLITE)
     from mcucompress.encode.choose import manifest_entry  # per-layer weight encodings (issue 6)
     from mcucompress.quantize.qformat_model import quantization_scheme  # int8 | qformat | binary
-    (folder / MANIFEST).write_text(json.dumps({**manifest(program, prefix, rounding, model_sha256,
-                                                          source_tflite is not None),
-                                               **manifest_entry(graph),
-                                               "quantization": quantization_scheme(graph)},
-                                              indent=2, sort_keys=True) + "\n")
+    write_manifest(folder, {**manifest(program, prefix, rounding, model_sha256, source_tflite is not None),
+                            **manifest_entry(graph), "quantization": quantization_scheme(graph)})
+
+
+def write_manifest(folder: Path, content: dict) -> None:
+    """manifest.json with the list of every other file now in ``folder`` and its SHA-256."""
+    content = {**content, FILES_KEY: file_hashes(folder)}
+    (folder / MANIFEST).write_text(json.dumps(content, indent=2, sort_keys=True) + "\n")
+
+
+def _add_to_file_list(folder: Path) -> None:
+    """Re-lists the files after more were written (the firmware project of --board)."""
+    write_manifest(folder, json.loads((folder / MANIFEST).read_text()))
 
 
 def export(model, out_dir, calib=None, prefix: str = "model", rounding: str = "tflm",
@@ -153,12 +163,16 @@ def export(model, out_dir, calib=None, prefix: str = "model", rounding: str = "t
     "binary" (Keras binary networks, binary/deploy.py).
     ``unsafe_deserialization``: load Keras files that carry Python code (Lambda layers, foreign
     modules); only for files the user trusts."""
-    if not is_c_identifier(prefix):
-        raise McuError(f"prefix '{prefix}' is not a C identifier")
+    problem = prefix_problem(prefix) if isinstance(prefix, str) else "is not text"
+    if problem:
+        raise McuError(f"prefix '{prefix}' {problem}; choose another --prefix")
     if rounding not in ROUNDING_MODES:
         raise McuError(f"unknown rounding '{rounding}'; expected one of {', '.join(ROUNDING_MODES)}")
-    out = Path(out_dir).resolve()
-    _check_destination(out)
+    if board is not None:
+        from mcucompress.targets.board import load_board
+        board = load_board(board)  # a bad name fails before the model is loaded
+    out = Path(os.path.abspath(out_dir))  # not resolved: a link named as the output is refused, not followed
+    check_destination(out)
     from mcucompress.quantize.qformat_model import load_quantized  # int8 or Q-format (issue 7)
     graph, digest, source = load_quantized(model, calib, quantize, board, allow_code=unsafe_deserialization)
     from mcucompress.encode.choose import choose_encodings
@@ -173,7 +187,8 @@ def export(model, out_dir, calib=None, prefix: str = "model", rounding: str = "t
             _write_float_oracle(staging, model, calib, unsafe_deserialization)
         if board is not None:
             _write_firmware(staging, board)
-        _check_destination(out)
+            _add_to_file_list(staging)
+        check_destination(out)
         if out.exists():
             shutil.rmtree(out)
         staging.rename(out)

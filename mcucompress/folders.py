@@ -3,6 +3,7 @@ place that cannot hold one (under a file, on a read-only or virtual file system)
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -32,9 +33,30 @@ def make_staging_folder(beside: Path) -> Path:
     """An empty hidden folder next to ``beside`` (same file system, so it can be renamed into place)."""
     make_folder(beside.parent)
     try:
-        return Path(tempfile.mkdtemp(prefix=f".{beside.name}.", dir=beside.parent))
+        staging = Path(tempfile.mkdtemp(prefix=f".{beside.name}.", dir=beside.parent))
+        staging.chmod(0o777 & ~current_umask())  # mkdtemp's 0700 would stay on the renamed folder
     except OSError as error:
         raise McuError(f"cannot write in {beside.parent}: {error.strerror or error}") from None
+    return staging
+
+
+def current_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def check_not_protected(path: Path) -> None:
+    """Refuse to replace the root, the home folder, the working folder or a folder holding one of
+    them: replacing means deleting, and those hold more than a command's output."""
+    path = Path(path).resolve()
+    for name, place in (("the working folder", Path.cwd()), ("the home folder", Path.home())):
+        place = place.resolve()
+        if path == place or path in place.parents:
+            what = name if path == place else f"a folder holding {name}"
+            raise McuError(f"refusing to replace {path}: it is {what}; name a new or earlier output folder")
+    if path == Path(path.anchor):
+        raise McuError(f"refusing to replace {path}: it is the root folder")
 
 
 def missing_folders(path: Path) -> list[Path]:

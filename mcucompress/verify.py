@@ -112,7 +112,9 @@ def verify(tree, data, progress: Progress | None = None, limit: int | None = Non
     if source and (tree / source).is_file():
         from mcucompress.targets.manifest import check_source_model
 
-        name, outs = interpreter_outputs(check_source_model(tree / source, manifest), x, rounding, progress)
+        ports = tuple((float(manifest[k]["scale"]), int(manifest[k]["zero_point"])) for k in ("input", "output"))
+        name, outs = interpreter_outputs(check_source_model(tree / source, manifest), x, rounding, progress,
+                                         ports=ports)
         comparisons.append(compare(name, c_out, outs))
 
     float_report = None

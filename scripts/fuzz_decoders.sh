@@ -22,7 +22,10 @@ mkdir -p "$OUT/corpus"
   "$ROOT/runtime_c/sparse/mcc_conv2d_csr_s8.c" \
   "$ROOT/runtime_c/codebook/mcc_conv2d_codebook_s8.c" \
   -o "$OUT/fuzz_decoders"
-PYTHON="${PYTHON:-$ROOT/.venv/bin/python}"
+# The interpreter running this package: $PYTHON, else the README's .venv, else python3 on PATH.
+if [ -z "${PYTHON:-}" ]; then
+  if [ -x "$ROOT/.venv/bin/python" ]; then PYTHON="$ROOT/.venv/bin/python"; else PYTHON="$(command -v python3)"; fi
+fi
 PYTHONPATH="$ROOT" "$PYTHON" "$ROOT/fuzz/make_seeds.py" "$OUT/seeds"
 "$OUT/fuzz_decoders" -runs="$RUNS" -seed=1 -max_len=4096 -print_final_stats=1 "$OUT/corpus" "$OUT/seeds" \
   2> >(tee "$OUT/last_run.log" >&2)

@@ -9,6 +9,17 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("MCUCOMPRESS_SHARED", REPO.parent / "shared"))
 
 
+# Tests that read files from outside the project (../shared: MLPerf Tiny and TFLM example models,
+# the MNIST subset) form their own tier, selected with `-m shared`; the default run needs none.
+SHARED_FIXTURES = frozenset({"shared_dir", "mlperf_dir", "mnist_path"})
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if SHARED_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.shared)
+
+
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
     if not SHARED.is_dir():

@@ -9,7 +9,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np
 import pytest
 
-keras = pytest.importorskip("keras")
+import keras
 
 from mcucompress.binary.convert import convert
 from mcucompress.binary.layers import BinaryConv2D, BinaryDense, SignActivation, ste_sign

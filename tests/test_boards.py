@@ -30,6 +30,10 @@ REQUIRED = {
     "stm32f746g-disco": ("cortex-m7", 1 << 20, 320 << 10, None),
     "arduino-nano-33-ble": ("cortex-m4", 1 << 20, 256 << 10, None),
     "rpi-pico": ("cortex-m0plus", 0x1FFF00, 264 << 10, None),
+    "microbit": ("cortex-m0", 256 << 10, 16 << 10, "microbit"),
+    "mps2-an505": ("cortex-m33", 4 << 20, 2 << 20, "mps2-an505"),
+    "nucleo-u575zi-q": ("cortex-m33", 2 << 20, 768 << 10, None),
+    "nucleo-g071rb": ("cortex-m0plus", 128 << 10, 36 << 10, None),
 }
 
 
@@ -52,6 +56,8 @@ def test_board_files_describe_the_required_boards(name):
 
 
 def test_features_follow_the_cores():
+    assert load_board("mps2-an505").dsp and not load_board("microbit").dsp
+    assert load_board("microbit").fpu is None and load_board("nucleo-g071rb").float_abi == "soft"
     assert load_board("mps3-an547").mve and not load_board("mps2-an386").mve
     assert load_board("mps2-an386").dsp and not load_board("lm3s6965evb").dsp
     assert load_board("lm3s6965evb").fpu is None and load_board("rpi-pico").float_abi == "soft"
@@ -99,6 +105,14 @@ def test_firmware_project_follows_the_board_memory_map(tiny_tree):
     cmake = (project / "CMakeLists.txt").read_text()
     assert "add_library(tiny STATIC" in cmake and "TINY_ARENA_BYTES=64" in cmake
     assert "tiny_invoke(input, output)" in (project / "mcc_model_glue.c").read_text()
+
+
+def test_an505_image_sits_in_the_secure_aliases(tiny_tree):
+    """The M33 of QEMU's AN505 resets secure with its vector table at 0x10000000; the non-secure
+    aliases of the same SSRAMs (0x0, 0x28000000) fault until an SAU set-up opens them."""
+    project = write_firmware_project(tiny_tree, "mps2-an505", build=False)
+    script = (project / "mps2-an505.ld").read_text()
+    assert "FLASH (rx)  : ORIGIN = 0x10000000" in script and "RAM   (rwx) : ORIGIN = 0x38000000" in script
 
 
 def test_no_fpu_start_up_on_cores_without_one(tiny_tree):

@@ -1,7 +1,8 @@
 """Bad input a real user produces, through every command: each gives exit status 2, exactly one
 `error: ...` line on stderr naming the problem, no traceback and no output folder left behind.
 
-All inputs are made here in a few seconds (one KWS export, one tiny Keras model, small NPZ files);
+All inputs are made here in a few seconds (a small keyword spotter converted with TensorFlow's
+converter and exported, one tiny Keras model, small NPZ files);
 missing tools are simulated with a PATH that holds only the tools a case should find.
 """
 
@@ -15,11 +16,11 @@ import pytest
 
 from mcucompress.cli import main
 
-KWS = "kws_ref_model.tflite"
+import tflite_builders as tb
 
 
 @pytest.fixture(scope="module")
-def files(tmp_path_factory, mlperf_dir):
+def files(tmp_path_factory):
     """Every bad (and the few good) inputs the table below names, by placeholder."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import keras
@@ -28,8 +29,10 @@ def files(tmp_path_factory, mlperf_dir):
 
     d = tmp_path_factory.mktemp("inputs")
     rng = np.random.default_rng(0)
-    kws = (mlperf_dir / KWS).read_bytes()
-    tree = export(mlperf_dir / KWS, d / "tree", prefix="kws")
+    kws = tb.keyword_spotter(d / "kws.tflite").read_bytes()
+    tb.keyword_spotter(d / "kws_float32.tflite", float32=True)
+    tb.mlp(d / "other.tflite")
+    tree = export(d / "kws.tflite", d / "tree", prefix="kws")
     model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(6, activation="relu"), keras.layers.Dense(3)])
     model.save(d / "small.keras")
     lstm = keras.Sequential([keras.Input((6, 4)), keras.layers.LSTM(4), keras.layers.Dense(3)])
@@ -81,20 +84,19 @@ def files(tmp_path_factory, mlperf_dir):
     variant("tree_no_weights", lambda t: (t / "weights.c").unlink())
     variant("tree_bad_c", lambda t: (t / "model.c").write_text("int x = ;\n"))
     variant("tree_bad_graph", lambda t: (t / "graph.npz").write_bytes(b"junk"))
-    variant("tree_other_tflite", lambda t: shutil.copy(mlperf_dir / "pretrainedResnet_quant.tflite",
-                                                       t / "source.tflite"))
+    variant("tree_other_tflite", lambda t: shutil.copy(d / "other.tflite", t / "source.tflite"))
     variant("tree_bad_scale", lambda t: edit_manifest(t, lambda m: m["input"].update(scale="abc")))
-    return {"D": str(d), "M": str(mlperf_dir)}
+    return {"D": str(d)}
 
 
-# (command line with placeholders D = inputs, M = MLPerf models, OUT = output path; phrase in the error)
+# (command line with placeholders D = inputs, OUT = output path; phrase in the error)
 CASES = {
     # export
     "export-missing-model": ("export D/nope.tflite -o OUT", "model file not found"),
     "export-empty-tflite": ("export D/empty.tflite -o OUT", "is not a TFLite model"),
     "export-random-tflite": ("export D/random.tflite -o OUT", "is not a TFLite model"),
     "export-truncated-tflite": ("export D/cut.tflite -o OUT", "corrupt or truncated TFLite file"),
-    "export-float-tflite": ("export M/kws_ref_model_float32.tflite -o OUT", "is not a fully int8 model"),
+    "export-float-tflite": ("export D/kws_float32.tflite -o OUT", "is not a fully int8 model"),
     "export-folder-as-model": ("export D/folder.tflite -o OUT", "is a directory"),
     "export-random-keras": ("export D/random.keras -o OUT --calib D/calib.npz", "not a zip archive"),
     "export-truncated-keras": ("export D/cut.keras -o OUT --calib D/calib.npz", "corrupt or truncated"),
@@ -104,15 +106,15 @@ CASES = {
     "export-calib-corrupt": ("export D/small.keras -o OUT --calib D/corrupt.npz", "not a readable .npz"),
     "export-calib-no-x": ("export D/small.keras -o OUT --calib D/kws_noX.npz", "no array named 'x'"),
     "export-calib-shape": ("export D/small.keras -o OUT --calib D/calib_shape.npz", "'x' has shape (16, 9)"),
-    "export-bad-prefix": ("export M/kws_ref_model.tflite -o OUT --prefix my-model", "not a C identifier"),
-    "export-unknown-board": ("export M/kws_ref_model.tflite -o OUT --board nosuch", "unknown board 'nosuch'"),
+    "export-bad-prefix": ("export D/kws.tflite -o OUT --prefix my-model", "not a C identifier"),
+    "export-unknown-board": ("export D/kws.tflite -o OUT --board nosuch", "unknown board 'nosuch'"),
     # the folders it had to create for OUT/nested/tree go too
     "export-too-big-for-board": ("export D/too_big.tflite -o OUT/nested/tree --board lm3s6965evb",
                                  "does not fit lm3s6965evb"),
-    "export-foreign-folder": ("export M/kws_ref_model.tflite -o D/foreign", "refusing to overwrite"),
-    "export-out-under-file": ("export M/kws_ref_model.tflite -o D/calib.npz/out", "is a file"),
-    "export-qformat-tflite": ("export M/kws_ref_model.tflite -o OUT --quantize qformat", "needs a float Keras model"),
-    "export-no-output": ("export M/kws_ref_model.tflite", "Missing option '-o'"),
+    "export-foreign-folder": ("export D/kws.tflite -o D/foreign", "refusing to overwrite"),
+    "export-out-under-file": ("export D/kws.tflite -o D/calib.npz/out", "is a file"),
+    "export-qformat-tflite": ("export D/kws.tflite -o OUT --quantize qformat", "needs a float Keras model"),
+    "export-no-output": ("export D/kws.tflite", "Missing option '-o'"),
     # verify
     "verify-foreign-folder": ("verify D/foreign --data D/kws_x.npz", "not an exported model tree"),
     "verify-no-manifest": ("verify D/tree_no_manifest --data D/kws_x.npz", "no manifest.json"),
@@ -136,7 +138,7 @@ CASES = {
     "info-unknown-suffix": ("info D/calib.npz", "expected a .tflite, .keras or .h5"),
     # compress
     "compress-missing": ("compress D/nope.keras -o OUT.keras --data D/train.npz --prune 0.5", "model not found"),
-    "compress-tflite": ("compress M/kws_ref_model.tflite -o OUT.keras --data D/train.npz --prune 0.5",
+    "compress-tflite": ("compress D/kws.tflite -o OUT.keras --data D/train.npz --prune 0.5",
                         "not a Keras model file"),
     "compress-random-keras": ("compress D/random.keras -o OUT.keras --data D/train.npz --prune 0.5",
                               "not a zip archive"),
@@ -183,7 +185,7 @@ CASES = {
 
 
 def _argv(line: str, files: dict, out: Path) -> list[str]:
-    return [part.replace("OUT", str(out)).replace("D/", files["D"] + "/").replace("M/", files["M"] + "/")
+    return [part.replace("OUT", str(out)).replace("D/", files["D"] + "/")
             for part in line.split()]
 
 
@@ -204,11 +206,6 @@ def _check_one_error_line(capsys, status: int, phrase: str) -> str:
 @pytest.fixture(scope="module")
 def too_big(files):
     """A 64x64x32 conv whose activations (about 144 KB) cannot fit the 64 KB RAM of lm3s6965evb."""
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).parent))
-    import tflite_builders as tb
-
     k = tb._keras()
     tb._seed(0)
     model = k.Sequential([k.layers.Input((64, 64, 3)), k.layers.Conv2D(32, 3, padding="same", activation="relu"),
@@ -235,7 +232,7 @@ def _path_with(tmp_path: Path, tools: tuple[str, ...]) -> str:
 
 
 @pytest.mark.parametrize("line, tools, phrase", [
-    ("export M/kws_ref_model.tflite -o OUT --board mps2-an386", (), "arm-none-eabi-gcc not found on PATH"),
+    ("export D/kws.tflite -o OUT --board mps2-an386", (), "arm-none-eabi-gcc not found on PATH"),
     ("verify D/tree --data D/kws_x.npz", (), "'cmake' not found on PATH"),
     ("run D/tree --board mps2-an386", (), "gcc not found on PATH"),
     ("demo -o OUT", ("cmake",), "arm-none-eabi-gcc not found on PATH"),

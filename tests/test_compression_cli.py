@@ -52,8 +52,11 @@ def test_prune_and_cluster_from_flags_writes_plain_model_and_report(files, capsy
     assert [s["label"].split()[0] for s in report["stages"]] == ["original", "prune", "cluster"]
     assert 0 < report["accuracy"]["after"] <= 1 and report["accuracy"]["before"] > 0.5
     assert report["layers"][0]["after"]["bits_per_weight"] <= 3
+    micronet = report["micronet"]
+    assert micronet["after"]["track"] == "cifar100" and micronet["after"]["ops"] < micronet["before"]["ops"]
+    assert 0 < micronet["after"]["score"] < micronet["before"]["score"] / 3  # 70% pruned, 3-bit indices
     page = (files / "small.html").read_text()
-    assert page.count("data:image/png;base64,") == 3
+    assert page.count("data:image/png;base64,") == 3 and "MicroNet score" in page
     # The exporter's importer accepts the result.
     from mcucompress.importers.keras import load_keras
 

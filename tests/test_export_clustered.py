@@ -4,7 +4,7 @@ tensor, so at most k distinct int8 weights per layer reach the encoders, and the
 import numpy as np
 import pytest
 
-keras = pytest.importorskip("keras")
+import keras
 
 from mcucompress.compression.clustering import cluster_weights  # noqa: E402
 from mcucompress.export import export  # noqa: E402

@@ -2,6 +2,8 @@
 host: random multi-layer int8 graphs whose layers take every fast-kernel variant (and some that
 must fall back), byte-identical to the numpy reference. The QEMU tests reuse these graphs."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -97,7 +99,8 @@ class _Chain:
 
 def layer_zoo(seed: int = 4) -> Graph:
     """Odd channel counts, strides, asymmetric padding, dilation, every clamp kind; the depthwise
-    layer on 7 channels and the one with a 5x3 kernel take the general or portable variants."""
+    layer on 7 channels leaves its last 3 to mcc_conv2d_channels_s8, the one with a 5x3 kernel
+    takes the general variant."""
     rng = np.random.default_rng(seed)
     return (_Chain(rng, (1, 13, 11, 5))
             .conv(7, (3, 3), stride=(2, 2), padding=(1, 1, 1, 0), activation="relu")
@@ -124,7 +127,50 @@ def residual_block(seed: int = 5) -> Graph:
             .graph("residual_block"))
 
 
-GRAPHS = {"layer_zoo": layer_zoo, "residual_block": residual_block}
+def dead_channels(seed: int = 6) -> Graph:
+    """Layers whose fast kernels split channels: dead and saturated channels stored as constants,
+    channels with an effective scale above 0.5 and the last 3 of a depthwise layer finished by
+    mcc_conv2d_channels_s8, in a 3x3 conv, a 1x1 conv, a depthwise conv on 7 channels and a
+    fully connected layer."""
+    rng = np.random.default_rng(seed)
+    graph = (_Chain(rng, (1, 9, 8, 6))
+             .conv(10, (3, 3), padding=(1, 1, 1, 1), activation="relu")
+             .conv(7, (1, 1))
+             .conv(0, (3, 3), stride=(2, 2), padding=(1, 1, 1, 1), depthwise=True)
+             .dense(9)
+             .graph("dead_channels"))
+    for index, (dead, saturated, boosted) in enumerate((((0, 5), (8,), (3,)), ((2,), (), (6,)),
+                                                        ((1,), (3,), (0,)), ((4,), (7,), ()))):
+        graph = with_dead_channels(graph, dead, saturated, boosted, op_index=index)
+    return graph
+
+
+def with_dead_channels(graph: Graph, dead, saturated=(), boosted=(), op_index: int = 0) -> Graph:
+    """Channels `dead`: zero weights, bias just past +-2^30 (what training with ReLU and weight
+    decay leaves: doubled, it overflows the fast kernels' accumulator); `saturated`: small weights
+    under such a bias (the output cannot vary either);
+    `boosted`: a weight scale 2000x larger (effective scale above 0.5: no right shift)."""
+    op = graph.ops[op_index]
+    w, b = graph.tensor(op.inputs[1]), graph.tensor(op.inputs[2])
+    axis = w.quant.axis
+    wd, bd = np.array(w.data), np.array(b.data, dtype=np.int64)
+    scales = list(w.quant.scale)
+    for i, c in enumerate(dead):
+        np.moveaxis(wd, axis, 0)[c] = 0
+        bd[c] = (2**30 + 1000 * i) * (-1 if i % 2 else 1)
+    for i, c in enumerate(saturated):
+        np.moveaxis(wd, axis, 0)[c] = np.sign(np.moveaxis(wd, axis, 0)[c]) * 3
+        bd[c] = -(2**30) - 7 if i % 2 else 2**30 + 5
+    for c in boosted:
+        scales[c] *= 2000.0
+    tensors = dict(graph.tensors)
+    tensors[w.name] = replace(w, data=wd, quant=replace(w.quant, scale=tuple(scales)))
+    tensors[b.name] = replace(b, data=bd.astype(np.int32))
+    return replace(graph, tensors=tensors)
+
+
+
+GRAPHS = {"layer_zoo": layer_zoo, "residual_block": residual_block, "dead_channels": dead_channels}
 
 
 def kernels_called(graph: Graph, rounding: str = "tflm") -> list[str]:
@@ -135,11 +181,14 @@ def test_variant_choice_per_layer():
     assert kernels_called(layer_zoo()) == [
         "mcc_conv2d_fast_s8", "mcc_conv2d_fast_s8", "mcc_maxpool_s8", "mcc_depthwise_conv2d_fast_s8",
         "mcc_depthwise_conv2d_fast_s8", "mcc_conv2d_fast_s8",
-        "mcc_depthwise_conv2d_s8",   # 7 channels: not a multiple of 4
+        "mcc_depthwise_conv2d_fast_s8", "mcc_conv2d_channels_s8",   # 7 channels: 4 fast, 3 after
         "mcc_conv2d_fast_s8"]        # fully connected as a 1x1 convolution
     assert kernels_called(residual_block()) == [
         "mcc_conv2d_fast_s8", "mcc_conv2d_fast_s8", "mcc_add_fast_s8", "mcc_conv2d_fast_s8",
         "mcc_avgpool_s8"]
+    assert kernels_called(dead_channels()) == [
+        "mcc_conv2d_fast_s8", "mcc_conv2d_channels_s8", "mcc_conv2d_fast_s8", "mcc_conv2d_channels_s8",
+        "mcc_depthwise_conv2d_fast_s8", "mcc_conv2d_channels_s8", "mcc_conv2d_fast_s8"]
     # LiteRT's single rounding has no fast kernel: everything stays portable.
     assert not any("fast" in k for k in kernels_called(layer_zoo(), "litert"))
 

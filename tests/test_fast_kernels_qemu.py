@@ -1,4 +1,4 @@
-"""The fast int8 kernels on emulated Cortex-M: DSP (M4) and MVE (M55) paths byte-identical to the
+"""The fast int8 kernels on emulated Cortex-M: DSP (M4), MVE (M55) and ARMv6-M (M0) paths byte-identical to the
 portable path (MCC_FORCE_REFERENCE=1), to the host build, the numpy reference and, for the
 MLPerf Tiny models, TensorFlow Lite Micro; and the issue's instruction budgets on the M4."""
 
@@ -69,7 +69,7 @@ def test_dscnn_mve_beats_dsp_on_m55(model_trees, tmp_path_factory):
     assert mve.instructions[0] < dsp.instructions[0]
 
 
-@pytest.mark.parametrize("board", ["mps2-an386", "mps3-an547"])
+@pytest.mark.parametrize("board", ["mps2-an386", "mps3-an547", "microbit"])
 @pytest.mark.parametrize("name", sorted(GRAPHS))
 def test_random_layers_fast_and_portable_paths_identical(graph_trees, tmp_path_factory, name, board):
     fast = run_model(graph_trees[name], board, samples=3)

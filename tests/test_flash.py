@@ -18,7 +18,9 @@ needs_arm = pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason
 
 @pytest.mark.parametrize("board, target", [("nucleo-f446re", "stm32f446retx"), ("nucleo-h743zi", "stm32h743xx"),
                                            ("arduino-nano-33-ble", "nrf52840"), ("rpi-pico", "rp2040"),
-                                           ("stm32f746g-disco", "stm32f746nghx")])
+                                           ("stm32f746g-disco", "stm32f746nghx"),
+                                           ("microbit", "nrf51"), ("nucleo-u575zi-q", "stm32u575zitx"),
+                                           ("nucleo-g071rb", "stm32g071rbtx")])
 def test_pyocd_command(board, target):
     args = flash_command(load_board(board), ELF, "pyocd")
     assert Path(args[0]).name == "pyocd"

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-keras = pytest.importorskip("keras")
+import keras
 
 from mcucompress.errors import McuError  # noqa: E402
 from mcucompress.importers.keras import load_keras  # noqa: E402
@@ -123,7 +123,7 @@ def resnet_path(mlperf_dir):
 
 
 def test_resnet8_h5_matches_tf_keras(resnet_path):
-    tf_keras = pytest.importorskip("tf_keras")
+    import tf_keras
     legacy = tf_keras.models.load_model(resnet_path, compile=False)
     from_file, from_legacy_object = load_keras(resnet_path), load_keras(legacy)
     assert [op.kind for op in from_file.ops] == [op.kind for op in from_legacy_object.ops]
@@ -199,7 +199,7 @@ def test_keras_file_round_trip(tmp_path):
 
 
 def test_h5_that_keras3_cannot_read_falls_back_to_tf_keras(tmp_path):
-    tf_keras = pytest.importorskip("tf_keras")
+    import tf_keras
     import tensorflow as tf
 
     inp = tf_keras.layers.Input((6, 6, 1))
@@ -252,7 +252,7 @@ def test_model_without_input_shape_is_a_one_line_error():
 
 
 def test_keras_file_written_by_tf_keras_falls_back(tmp_path):
-    tf_keras = pytest.importorskip("tf_keras")
+    import tf_keras
     model = tf_keras.Sequential([tf_keras.layers.Dense(3, input_shape=(5,), activation="relu")])
     path = tmp_path / "legacy.keras"
     model.save(path)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-keras = pytest.importorskip("keras")
+import keras
 
 from mcucompress.data import quantize_input  # noqa: E402
 from mcucompress.errors import McuError  # noqa: E402
@@ -91,7 +91,6 @@ def digits_model(digits):
 
 
 def test_digits_int8_accuracy_within_half_a_point_of_float(digits, digits_model):
-    pytest.importorskip("mcucompress.reference.int8")
     x_train, _, x_test, y_test = digits
     float_acc = np.mean(digits_model.predict(x_test, verbose=0).argmax(-1) == y_test)
     graph = quantize_graph(load_keras(digits_model), x_train[:300])
@@ -105,7 +104,7 @@ def test_digits_int8_accuracy_within_half_a_point_of_float(digits, digits_model)
 def test_same_parameters_and_outputs_as_tflite_converter_and_tflm(digits, digits_model):
     """The real TFLiteConverter, fed the same calibration samples, picks the same parameters, so
     our graph run by run_int8 and its .tflite run by TFLite Micro give the same bytes."""
-    tf = pytest.importorskip("tensorflow")
+    import tensorflow as tf
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     calib = digits[0][:100]
@@ -147,7 +146,6 @@ def test_same_parameters_and_outputs_as_tflite_converter_and_tflm(digits, digits
             np.testing.assert_array_equal(ours.tensor(op.inputs[1]).data, interp.get_tensor(their["inputs"][1]))
             np.testing.assert_array_equal(ours.tensor(op.inputs[2]).data, interp.get_tensor(their["inputs"][2]))
 
-    pytest.importorskip("mcucompress.reference.int8")
     from tflite_micro.python.tflite_micro import runtime
 
     tflm = runtime.Interpreter.from_bytes(blob)
@@ -220,7 +218,6 @@ def synthetic_images(n, seed):
 
 
 def test_resnet8_int8_agrees_with_float(mlperf_dir):
-    pytest.importorskip("mcucompress.reference.int8")
     path = mlperf_dir / "pretrainedResnet.h5"
     if not path.is_file():
         pytest.skip(f"{path} missing")
@@ -235,7 +232,6 @@ def test_resnet8_int8_agrees_with_float(mlperf_dir):
 
 
 def test_every_supported_layer_quantizes_and_tracks_float():
-    pytest.importorskip("mcucompress.reference.int8")
     from test_keras_import import _every_layer_model
 
     graph = load_keras(_every_layer_model())

@@ -55,7 +55,7 @@ def test_export_with_board_writes_a_budgeted_firmware_project(dscnn_tree):
     assert footprint["static_ram_bytes"] >= arena
 
 
-@pytest.mark.parametrize("board", ["mps2-an386", "mps3-an547", "lm3s6965evb"])
+@pytest.mark.parametrize("board", ["mps2-an386", "mps3-an547", "lm3s6965evb", "mps2-an505"])
 def test_dscnn_on_qemu_is_byte_identical(dscnn_tree, board):
     report = run_model(dscnn_tree, board, samples=2)
     assert report.checks == ALL_IDENTICAL
@@ -67,13 +67,25 @@ def test_dscnn_on_qemu_is_byte_identical(dscnn_tree, board):
     assert report.footprint.ram_bytes <= report.board.ram.size
 
 
-@pytest.mark.parametrize("board", ["mps2-an386", "mps2-an500", "mps3-an547"])
+@pytest.mark.parametrize("board", ["mps2-an386", "mps2-an500", "mps3-an547", "mps2-an505"])
 def test_resnet8_on_qemu_is_byte_identical(resnet_tree, board):
     report = run_model(resnet_tree, board, samples=1)
     assert report.checks == ALL_IDENTICAL
     assert report.footprint.flash_bytes > 78_666  # at least the int8 weights
     if board == "mps2-an386":
         _check_against_tflm(report)
+
+
+def test_micro_speech_on_the_cortex_m0_microbit(shared_dir, tmp_path):
+    """TFLM's micro_speech model on the smallest core and RAM here: 16 KB for arena, stack and harness."""
+    from mcucompress.export import export
+    tree = export(shared_dir / "models" / "tflm-examples" / "micro_speech_quantized.tflite", tmp_path / "ms",
+                  prefix="ms")
+    report = run_model(tree, "microbit", samples=1)
+    assert report.checks == ALL_IDENTICAL
+    assert report.exact_invoke and report.instructions[0] > 1_000_000
+    assert report.footprint.stack_used is not None
+    assert report.footprint.ram_bytes <= 16 * 1024
 
 
 def _dense_graph(n_in: int, n_out: int) -> Graph:

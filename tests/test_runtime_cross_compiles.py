@@ -12,6 +12,7 @@ from mcucompress.resources import runtime_dir
 pytestmark = pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="needs arm-none-eabi-gcc")
 
 CORES = {
+    "cortex-m0": ["-mcpu=cortex-m0", "-mfloat-abi=soft"],
     "cortex-m4": ["-mcpu=cortex-m4", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"],
     "cortex-m55": ["-mcpu=cortex-m55", "-mfloat-abi=hard"],
 }

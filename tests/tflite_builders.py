@@ -20,7 +20,8 @@ def _keras():
     return tf_keras
 
 
-def _convert(model, input_shape, path: Path, int8_io: bool = True, seed: int = 0) -> Path:
+def _convert(model, input_shape, path: Path, int8_io: bool = True, seed: int = 0, float32: bool = False) -> Path:
+    """int8 .tflite (float32=True: the converter's plain float model, no quantization)."""
     import tensorflow as tf
 
     rng = np.random.default_rng(seed)
@@ -30,6 +31,9 @@ def _convert(model, input_shape, path: Path, int8_io: bool = True, seed: int = 0
             yield [rng.uniform(-1.0, 1.0, size=(1, *input_shape)).astype(np.float32)]
 
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    if float32:
+        path.write_bytes(converter.convert())
+        return path
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = representative
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
@@ -116,6 +120,23 @@ def dilated(path: Path) -> Path:
         k.layers.Dense(3),
     ])
     return _convert(model, (12, 11, 2), path)
+
+
+def keyword_spotter(path: Path, float32: bool = False) -> Path:
+    """A small DS-CNN-like keyword spotter on 49x10 MFCC frames: strided conv, depthwise-separable
+    block, global average pooling, dense, softmax (12 classes)."""
+    k = _keras()
+    _seed(6)
+    model = k.Sequential([
+        k.layers.Input((49, 10, 1)),
+        k.layers.Conv2D(8, (10, 4), strides=2, padding="same", activation="relu"),
+        k.layers.DepthwiseConv2D(3, padding="same", activation="relu"),
+        k.layers.Conv2D(8, 1, activation="relu"),
+        k.layers.GlobalAveragePooling2D(),
+        k.layers.Dense(12),
+        k.layers.Softmax(),
+    ])
+    return _convert(model, (49, 10, 1), path, float32=float32)
 
 
 def with_unsupported_op(path: Path) -> Path:

@@ -1,7 +1,8 @@
 """Kernel parameters of the binary op kinds, and the exact arithmetic each one performs.
 
-Registered in ``quantize.params.kernel_params`` so the numpy reference (``binary/reference.py``)
-and the C lowering (``codegen/lower_binary.py``) read the same numbers. Packed layout: see
+Named by the op catalogue (``ir/ops.py``): ``quantize.params.kernel_params`` derives them, and
+the numpy reference (``binary/reference.py``) and the C lowering (``codegen/lower_binary.py``)
+read the same numbers. Packed layout: see
 ``binary/packing.py``. Notation: ``pc(v)`` = number of 1 bits of a uint32 word.
 
 binarize          int8 (1, ..., C) -> bits:  bit[c] = x[c] >= threshold
@@ -173,11 +174,3 @@ def binary_conv2d(graph: Graph, op: Op, rounding: str) -> BinaryConvParams:
         _fail(op, f"output {out.shape[1:3]} does not follow from input {x.shape[1:3]}, kernel "
                   f"{(kh, kw)}, stride {stride} and padding {padding}")
     return BinaryConvParams(cin, in_words, cout, (kh, kw), stride, padding, ternary, _popcount(op), planes)
-
-
-DERIVE = {
-    "binarize": binarize,
-    "unpack_bits": unpack,
-    "binary_fully_connected": binary_fully_connected,
-    "binary_conv2d": binary_conv2d,
-}

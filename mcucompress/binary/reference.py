@@ -1,6 +1,6 @@
 """numpy reference of the binary op kinds (arithmetic stated in ``binary/params.py``).
 
-Registered in ``reference.int8._KERNELS``, so ``run_int8`` runs graphs that mix int8 and binary
+Named by the op catalogue (``ir/ops.py``), so ``run_int8`` runs graphs that mix int8 and binary
 ops. Each function takes and returns the arena bytes of its tensors (int8), as the C kernels do.
 """
 
@@ -60,11 +60,3 @@ def binary_conv2d(op, p, args, out_shape, graph) -> np.ndarray:
             contribution = _dot(taps, w[:, ky, kx, :], p.in_channels, p.ternary, p.planes)
             dot += np.where(valid[..., None], contribution, 0)
     return words_to_bytes(pack_bits(dot >= thr))[None]
-
-
-KERNELS = {
-    "binarize": binarize,
-    "unpack_bits": unpack,
-    "binary_fully_connected": binary_fully_connected,
-    "binary_conv2d": binary_conv2d,
-}

@@ -73,10 +73,13 @@ def build_host(tree) -> Path:
     final.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".build-", dir=final.parent))
     try:
+        source = work / "tree"  # CMake cannot configure a folder whose path holds ';': a link can
+        source.symlink_to(tree, target_is_directory=True)
         generator = ["-G", "Ninja"] if shutil.which("ninja") else []
-        _run([cmake, "-S", str(tree), "-B", str(work), *generator, "-DCMAKE_BUILD_TYPE=Release"], "configure")
-        _run([cmake, "--build", str(work)], "build")
-        built = work / f"{prefix}_host"
+        _run([cmake, "-S", str(source), "-B", str(work / "build"), *generator, "-DCMAKE_BUILD_TYPE=Release"],
+             "configure")
+        _run([cmake, "--build", str(work / "build")], "build")
+        built = work / "build" / f"{prefix}_host"
         if not built.is_file():
             raise McuError(f"host build of {tree} produced no {built.name}")
         final.mkdir(exist_ok=True)

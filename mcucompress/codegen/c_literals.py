@@ -52,3 +52,32 @@ def c_identifier(text: str) -> str:
 
 def is_c_identifier(text: str) -> bool:
     return re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", text) is not None
+
+
+C_KEYWORDS = frozenset((
+    "auto break case char const continue default do double else enum extern float for goto if inline "
+    "int long register restrict return short signed sizeof static struct switch typedef union unsigned "
+    "void volatile while _Bool _Complex _Imaginary _Alignas _Alignof _Atomic _Generic _Noreturn "
+    "_Static_assert _Thread_local asm bool true false").split())
+# Targets CMake and its generators define themselves: a library of that name cannot be built.
+CMAKE_TARGETS = frozenset((
+    "all clean help install test package package_source depend edit_cache rebuild_cache "
+    "list_install_components install_local install_strip preinstall all_build zero_check run_tests "
+    "global_target").split())
+
+
+def prefix_problem(prefix: str) -> str | None:
+    """Why ``prefix`` cannot name a generated model's C API and CMake targets, or None."""
+    if not is_c_identifier(prefix):
+        return "is not a C identifier"
+    if len(prefix) > 32:
+        return "is longer than 32 characters"
+    if prefix.startswith("_"):
+        return "starts with '_' (identifiers reserved for the C implementation)"
+    if prefix in C_KEYWORDS:
+        return "is a C keyword"
+    if prefix.lower() in CMAKE_TARGETS:
+        return "is the name of a target CMake defines itself"
+    if prefix.lower() == "mcc" or prefix.lower().startswith("mcc_"):
+        return "clashes with the runtime's mcc_ names"
+    return None

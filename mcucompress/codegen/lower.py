@@ -13,38 +13,19 @@ import numpy as np
 
 from mcucompress.errors import McuError
 from mcucompress.ir.graph import Graph, Op, Tensor
+from mcucompress.ir.ops import kernel_sources, op_kind
 from mcucompress.memory.liveness import analyze
 from mcucompress.memory.planner import MemoryPlan, plan
 from mcucompress.quantize.params import kernel_params
 from mcucompress.codegen.c_literals import array_lines, c_float, c_int
-from mcucompress.codegen import specialize as _specialize
+from mcucompress.codegen import lower_encoded, specialize as _specialize
 
-# The runtime source file that defines each kernel (relative to runtime_c/).
-KERNEL_SOURCES = {
-    "mcc_conv2d_s8": "conv/mcc_conv2d_s8.c",
-    "mcc_depthwise_conv2d_s8": "conv/mcc_depthwise_conv2d_s8.c",
-    "mcc_fully_connected_s8": "fully_connected/mcc_fully_connected_s8.c",
-    "mcc_avgpool_s8": "pooling/mcc_avgpool_s8.c",
-    "mcc_maxpool_s8": "pooling/mcc_maxpool_s8.c",
-    "mcc_add_s8": "elementwise/mcc_add_s8.c",
-    "mcc_requantize_s8": "elementwise/mcc_requantize_s8.c",
-    "mcc_softmax_s8": "softmax/mcc_softmax_s8.c",
-    "mcc_softmax_table_s8": "softmax/mcc_softmax_table_s8.c",
-    "mcc_mean_s8": "reduce/mcc_mean_s8.c",
-    "mcc_copy_s8": "reshape/mcc_copy_s8.c",
-    "mcc_pad_s8": "reshape/mcc_pad_s8.c",
-    "mcc_concat_channels_s8": "reshape/mcc_concat_channels_s8.c",
-    **_specialize.KERNEL_SOURCES,
-}
+# The runtime source file that defines each kernel (relative to runtime_c/), from the catalogue.
+KERNEL_SOURCES = kernel_sources()
 RUNTIME_HEADERS = ("include/mcc.h", "include/mcc_nn.h", "include/mcc_port.h")
 
-# Kernels whose requantization follows MCC_SINGLE_ROUNDING (the C helpers
-# mcc_nn_requantize_output / mcc_nn_requantize_float); all others always use gemmlowp double
-# rounding. check_rounding() holds kernel_params to this.
-MODE_ROUNDED_KINDS = frozenset({"conv2d", "depthwise_conv2d", "fully_connected", "mean"})
-
 _CTYPES = {"int8": "int8_t", "int32": "int32_t", "float32": "float"}
-_PER_LINE = {"int8_t": 16, "int32_t": 8, "float": 4}
+_PER_LINE = {"int8_t": 16, "uint8_t": 16, "int16_t": 12, "uint16_t": 12, "int32_t": 8, "float": 4}
 
 
 @dataclass(frozen=True)
@@ -120,10 +101,14 @@ class _Builder:
         return f"(mcc_arena.bytes + {self.offsets[tensor_name]})"
 
     def array(self, suffix: str, values: np.ndarray, ctype: str) -> str:
-        name = f"{self.prefix}_{suffix}"
         formatter = c_float if ctype == "float" else c_int
-        self.arrays.append(CArray(ctype, name, int(np.asarray(values).size),
-                                  tuple(array_lines(values, _PER_LINE[ctype], formatter))))
+        return self.array_text(ctype, suffix, int(np.asarray(values).size),
+                               array_lines(values, _PER_LINE[ctype], formatter))
+
+    def array_text(self, ctype: str, suffix: str, length: int, lines) -> str:
+        """A const array in weights.c whose initializer lines the caller wrote."""
+        name = f"{self.prefix}_{suffix}"
+        self.arrays.append(CArray(ctype, name, length, tuple(lines)))
         return name
 
     def decl(self, ctype: str, suffix: str, initializer: str) -> str:
@@ -175,7 +160,10 @@ class _Builder:
         return self.array(f"{op_id}_{role}", tensor.data, ctype)
 
     def check_rounding(self, op: Op, params) -> None:
-        want = "litert" if self.rounding == "litert" and op.kind in MODE_ROUNDED_KINDS else "tflm"
+        # kernels of these kinds requantize as MCC_SINGLE_ROUNDING says (mcc_nn_requantize_output
+        # / mcc_nn_requantize_float); all others always use gemmlowp double rounding
+        mode_rounded = op_kind(op.kind).litert_float_requant
+        want = "litert" if self.rounding == "litert" and mode_rounded else "tflm"
         if getattr(params, "rounding", want) != want:
             raise McuError(f"op '{op.name}' ({op.kind}): {self.rounding} rounding needs "
                            f"{params.rounding} requantization, which the C kernel does not do")
@@ -192,6 +180,9 @@ def _op_id(index: int, op: Op) -> str:
 # -- per-kind lowering -------------------------------------------------------------------------
 
 def _lower_conv(b: _Builder, i: int, op: Op) -> None:
+    if lower_encoded.is_encoded(op):
+        lower_encoded.lower_conv2d_encoded(b, i, op)
+        return
     g = b.graph
     x, w, bias, out = b.weighted(op)
     p = kernel_params(g, op, b.rounding)
@@ -224,6 +215,9 @@ def _lower_conv(b: _Builder, i: int, op: Op) -> None:
 
 
 def _lower_fully_connected(b: _Builder, i: int, op: Op) -> None:
+    if lower_encoded.is_encoded(op):
+        lower_encoded.lower_fully_connected_encoded(b, i, op)
+        return
     g = b.graph
     x, w, bias, out = b.weighted(op)
     p = kernel_params(g, op, b.rounding)
@@ -362,23 +356,6 @@ def _lower_concat(b: _Builder, i: int, op: Op) -> None:
            str(len(inputs)), str(out.size // out.shape[-1]), b.arena(out.name))
 
 
-_LOWER = {
-    "conv2d": _lower_conv,
-    "depthwise_conv2d": _lower_conv,
-    "fully_connected": _lower_fully_connected,
-    "max_pool2d": _lower_pool,
-    "avg_pool2d": _lower_pool,
-    "add": _lower_add,
-    "softmax": _lower_softmax,
-    "reshape": _lower_reshape,
-    "mean": _lower_mean,
-    "relu": _lower_relu,
-    "relu6": _lower_relu,
-    "pad": _lower_pad,
-    "concat": _lower_concat,
-}
-
-
 def _port(graph: Graph, name: str, offsets: dict) -> Port:
     t = graph.tensor(name)
     if t.dtype != "int8" or t.quant is None:
@@ -393,7 +370,8 @@ def check_graph(graph: Graph) -> None:
         raise McuError(f"models with {len(graph.inputs)} inputs and {len(graph.outputs)} outputs are "
                        "not supported (exactly one of each)")
     for op in graph.ops:
-        if op.kind not in _LOWER:
+        kind = op_kind(op.kind)
+        if kind is None or kind.lowering is None:
             raise McuError(f"op '{op.name}': '{op.kind}' is not supported by the C code generator")
     for t in graph.activations():
         if t.dtype != "int8":
@@ -414,32 +392,12 @@ def lower(graph: Graph, prefix: str, rounding: str = "tflm") -> Program:
     check_graph(graph)
     memory, offsets = plan_memory(graph, rounding)
     b = _Builder(graph, prefix, rounding, offsets)
+    headers = set()
     for i, op in enumerate(graph.ops):
-        _LOWER[op.kind](b, i, op)
-    files = sorted({KERNEL_SOURCES[k] for k in b.kernels})
+        kind = op_kind(op.kind)
+        kind.resolve("lowering")(b, i, op)
+        headers.update(kind.headers)
+    files = sorted({KERNEL_SOURCES[k] for k in b.kernels} | headers)
     return Program(tuple(b.arrays), tuple(b.decls), tuple(b.calls), tuple(RUNTIME_HEADERS) + tuple(files),
                    memory, offsets, _port(graph, graph.inputs[0], offsets),
                    _port(graph, graph.outputs[0], offsets), rounding == "litert")
-
-# Binary / ternary op kinds (issue 7): lowering in codegen/lower_binary.py.
-from mcucompress.codegen import lower_binary as _lower_binary  # noqa: E402
-
-_LOWER.update(_lower_binary.LOWER)
-KERNEL_SOURCES.update(_lower_binary.KERNEL_SOURCES)
-
-# Q-format op kinds (issue 7): lowering in codegen/lower_qformat.py.
-from mcucompress.codegen import lower_qformat as _lower_qformat  # noqa: E402
-
-_LOWER.update(_lower_qformat.LOWER)
-KERNEL_SOURCES.update(_lower_qformat.KERNEL_SOURCES)
-
-# Fully connected layers with encoded weights (issue 6): lowering in codegen/lower_encoded.py.
-from mcucompress.codegen.lower_encoded import register as _register_encoded  # noqa: E402
-
-_register_encoded(_LOWER, KERNEL_SOURCES)
-
-# Element-wise table ops (logistic, tanh, leaky_relu, elu, hard_swish): quantize/lut_ops.py.
-from mcucompress.quantize import lut_ops as _lut_ops  # noqa: E402
-
-_LOWER.update(_lut_ops.LOWER)
-KERNEL_SOURCES.update(_lut_ops.KERNEL_SOURCES)

@@ -1,7 +1,7 @@
 """Lowering of the binary op kinds (binarize, unpack_bits, binary_fully_connected,
 binary_conv2d) to the XNOR-popcount kernels of runtime_c/binary.
 
-Registered in ``codegen.lower`` (``_LOWER`` and ``KERNEL_SOURCES``). Parameters come from
+Named by the op catalogue (``ir/ops.py``), with the kernel files each kind may call. Parameters come from
 ``kernel_params`` (binary/params.py), the numbers the numpy reference runs with. The popcount
 routine is the op's ``popcount`` attribute, chosen at conversion for the target core.
 """
@@ -14,15 +14,6 @@ from mcucompress.binary.packing import pack_bits, unpack_bits
 from mcucompress.binary.params import VERTICAL_MAX_BITS
 from mcucompress.quantize.params import kernel_params
 
-KERNEL_SOURCES = {
-    "mcc_binarize_s8": "binary/mcc_binarize_s8.c",
-    "mcc_unpack_b1": "binary/mcc_unpack_b1.c",
-    "mcc_fully_connected_b1": "binary/mcc_fully_connected_b1.c",
-    "mcc_fully_connected_vertical_b1": "binary/mcc_fully_connected_vertical_b1.c",
-    "mcc_conv2d_b1": "binary/mcc_conv2d_b1.c",
-    # Not a kernel: the internal header the kernels above include, copied with them.
-    "mcc_b1_header": "binary/mcc_b1.h",
-}
 POPCOUNT_MACROS = {"swar": "MCC_POPCOUNT_SWAR", "table": "MCC_POPCOUNT_TABLE", "csa": "MCC_POPCOUNT_CSA",
                    "vertical": "MCC_POPCOUNT_CSA"}  # per-row fallback where vertical does not apply
 _WORDS_PER_LINE = 6
@@ -34,36 +25,27 @@ def _op_id(index: int, op) -> str:
 
 def _words_array(b, suffix: str, words: np.ndarray) -> str:
     """A const uint32_t array of packed weights, written as hex words."""
-    from mcucompress.codegen.lower import CArray  # lower.py imports this module
-
     items = [f"0x{int(v):08x}u" for v in np.asarray(words, dtype=np.uint32).ravel()]
     lines = [", ".join(items[i:i + _WORDS_PER_LINE]) for i in range(0, len(items), _WORDS_PER_LINE)]
     lines = [line + ("," if i < len(lines) - 1 else "") for i, line in enumerate(lines)]
-    name = f"{b.prefix}_{suffix}"
-    b.arrays.append(CArray("uint32_t", name, len(items), tuple(lines)))
-    return name
+    return b.array_text("uint32_t", suffix, len(items), lines)
 
 
 def _thresholds(b, oid: str, op) -> str:
     return b.array(f"{oid}_threshold", b.graph.tensor(op.inputs[2]).data, "int32_t")
 
 
-def _call(b, op, function: str, *args: str) -> None:
-    b.kernels.add("mcc_b1_header")
-    b.call(op, function, *args)
-
-
 def lower_binarize(b, i: int, op) -> None:
     x, out = b.graph.tensor(op.inputs[0]), b.graph.output_tensor(op)
     p = kernel_params(b.graph, op, b.rounding)
-    _call(b, op, "mcc_binarize_s8", str(p.threshold), b.dims_of(x.shape), b.arena(x.name),
-          b.arena(out.name))
+    b.call(op, "mcc_binarize_s8", str(p.threshold), b.dims_of(x.shape), b.arena(x.name),
+           b.arena(out.name))
 
 
 def lower_unpack(b, i: int, op) -> None:
     x, out = b.graph.tensor(op.inputs[0]), b.graph.output_tensor(op)
     kernel_params(b.graph, op, b.rounding)
-    _call(b, op, "mcc_unpack_b1", b.dims_of(out.shape), b.arena(x.name), b.arena(out.name))
+    b.call(op, "mcc_unpack_b1", b.dims_of(out.shape), b.arena(x.name), b.arena(out.name))
 
 
 def _vertical(p) -> bool:
@@ -111,12 +93,12 @@ def lower_fully_connected(b, i: int, op) -> None:
                     f"{{{p.in_bits}, {p.words}, {int(p.ternary)}, {POPCOUNT_MACROS[p.popcount]}, {p.planes}}}")
     if _vertical(p):
         columns, planes = vertical_constants(w.data, g.tensor(op.inputs[2]).data, p.in_bits)
-        _call(b, op, "mcc_fully_connected_vertical_b1", params, b.arena(x.name),
-              b.dims_of((p.units, p.in_bits)), _words_array(b, f"{oid}_columns", columns),
-              _words_array(b, f"{oid}_lane_planes", planes), b.arena(out.name))
+        b.call(op, "mcc_fully_connected_vertical_b1", params, b.arena(x.name),
+               b.dims_of((p.units, p.in_bits)), _words_array(b, f"{oid}_columns", columns),
+               _words_array(b, f"{oid}_lane_planes", planes), b.arena(out.name))
         return
-    _call(b, op, "mcc_fully_connected_b1", params, b.arena(x.name), b.dims_of(w.shape),
-          _words_array(b, f"{oid}_weights", w.data), _thresholds(b, oid, op), b.arena(out.name))
+    b.call(op, "mcc_fully_connected_b1", params, b.arena(x.name), b.dims_of(w.shape),
+           _words_array(b, f"{oid}_weights", w.data), _thresholds(b, oid, op), b.arena(out.name))
 
 
 def lower_conv2d(b, i: int, op) -> None:
@@ -130,14 +112,6 @@ def lower_conv2d(b, i: int, op) -> None:
     in_shape = tuple(x.shape[:3]) + (p.in_channels,)
     filter_shape = (p.out_channels,) + tuple(p.kernel) + (p.in_channels,)
     out_shape = tuple(out.shape[:3]) + (p.out_channels,)
-    _call(b, op, "mcc_conv2d_b1", params, b.dims_of(in_shape), b.arena(x.name), b.dims_of(filter_shape),
-          _words_array(b, f"{oid}_weights", w.data), _thresholds(b, oid, op), b.dims_of(out_shape),
-          b.arena(out.name))
-
-
-LOWER = {
-    "binarize": lower_binarize,
-    "unpack_bits": lower_unpack,
-    "binary_fully_connected": lower_fully_connected,
-    "binary_conv2d": lower_conv2d,
-}
+    b.call(op, "mcc_conv2d_b1", params, b.dims_of(in_shape), b.arena(x.name), b.dims_of(filter_shape),
+           _words_array(b, f"{oid}_weights", w.data), _thresholds(b, oid, op), b.dims_of(out_shape),
+           b.arena(out.name))

@@ -1,45 +1,28 @@
 """Lowering of fully connected and conv2d layers whose weights carry an encoding (CSR, codebook,
 Huffman; conv2d: CSR and codebook over its im2col weight matrix).
 
-``register`` wraps the dense lowerings in codegen/lower.py's table: ops without
-``attrs["weight_encoding"]`` (or with "dense") lower exactly as before; the others get their
-weights encoded again here (encoding is deterministic) and call the matching runtime kernel with
-a descriptor struct pointing at the encoded arrays. Integer parameters, requantization and arena
+The dense lowerings in codegen/lower.py hand an op here when ``is_encoded(op)``: ops without
+``attrs["weight_encoding"]`` (or with "dense") lower as dense; the others get their weights
+encoded again here (encoding is deterministic) and call the matching runtime kernel with a
+descriptor struct pointing at the encoded arrays. Integer parameters, requantization and arena
 offsets are shared with the dense path, so the kernels' outputs are byte-identical to it.
-
-This module imports codegen.lower only inside functions: lower.py imports it at its end.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from mcucompress.codegen.c_literals import array_lines, c_int
 from mcucompress.encode.choose import ATTR, encoded_weights
 from mcucompress.errors import McuError
+from mcucompress.ir.ops import op_kind
 from mcucompress.quantize.params import kernel_params
-
-KERNEL_SOURCES = {
-    "mcc_fully_connected_csr_s8": "sparse/mcc_fully_connected_csr_s8.c",
-    "mcc_fully_connected_codebook_s8": "codebook/mcc_fully_connected_codebook_s8.c",
-    "mcc_fully_connected_huffman_s8": "huffman/mcc_fully_connected_huffman_s8.c",
-    "mcc_conv2d_csr_s8": "sparse/mcc_conv2d_csr_s8.c",
-    "mcc_conv2d_codebook_s8": "codebook/mcc_conv2d_codebook_s8.c",
-}
-_PER_LINE = {"int8_t": 16, "uint8_t": 16, "int16_t": 12, "uint16_t": 12}
-
 
 def _array(b, suffix: str, values: np.ndarray, ctype: str) -> str:
     """A const array in weights.c; C has no empty arrays, so an empty one holds a single 0."""
-    from mcucompress.codegen.lower import CArray
-
     values = np.asarray(values).ravel()
     if values.size == 0:
         values = np.zeros(1, dtype=values.dtype)
-    name = f"{b.prefix}_{suffix}"
-    b.arrays.append(CArray(ctype, name, int(values.size),
-                           tuple(array_lines(values, _PER_LINE[ctype], c_int))))
-    return name
+    return b.array(suffix, values, ctype)
 
 
 def _huffman_table(b, oid: str, role: str, table) -> str:
@@ -126,24 +109,12 @@ def lower_conv2d_encoded(b, i: int, op) -> None:
     quant = b.quant(oid, p)
     function, weights = _descriptor(b, oid, encoded)
     function = function.replace("mcc_fully_connected_", "mcc_conv2d_")
-    if function not in KERNEL_SOURCES:
+    if function not in op_kind("conv2d").kernel_sources:
         raise McuError(f"op '{op.name}': no conv2d kernel for weight encoding '{encoded.kind}'")
     b.call(op, function, params, quant, b.dims_of(x.shape), b.arena(x.name), b.dims_of(w.shape), weights,
            b.constant(oid, "bias", bias), b.dims_of(out.shape), b.arena(out.name))
 
 
-def _dispatch(dense, encoded):
-    def lower(b, i: int, op) -> None:
-        if op.attrs.get(ATTR, "dense") == "dense":
-            dense(b, i, op)
-        else:
-            encoded(b, i, op)
-    return lower
-
-
-def register(lower_table: dict, kernel_sources: dict) -> None:
-    """Route encoded fully connected and conv2d ops to this module; dense ones keep their
-    lowering."""
-    lower_table["fully_connected"] = _dispatch(lower_table["fully_connected"], lower_fully_connected_encoded)
-    lower_table["conv2d"] = _dispatch(lower_table["conv2d"], lower_conv2d_encoded)
-    kernel_sources.update(KERNEL_SOURCES)
+def is_encoded(op) -> bool:
+    """Whether op's weights carry an encoding other than dense (lowered here)."""
+    return op.attrs.get(ATTR, "dense") != "dense"

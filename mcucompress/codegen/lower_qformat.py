@@ -1,7 +1,7 @@
 """Lowering of the Q-format op kinds (conv2d_q7, depthwise_conv2d_q7, fully_connected_q7,
 add_q7) to the shift-only kernels of runtime_c/qformat.
 
-Registered in ``codegen.lower`` (``_LOWER`` and ``KERNEL_SOURCES``). Shifts and clamp ranges come
+Named by the op catalogue (``ir/ops.py``), with the kernel files each kind may call. Shifts and clamp ranges come
 from ``kernel_params`` (quantize/qformat_params.py), the numbers the numpy reference runs with.
 The other ops of a Q-format graph (pooling, reshape, softmax, ...) are ordinary int8 ops.
 """
@@ -13,23 +13,8 @@ import numpy as np
 from mcucompress.errors import McuError
 from mcucompress.quantize.params import kernel_params
 
-KERNEL_SOURCES = {
-    "mcc_conv2d_q7": "qformat/mcc_conv2d_q7.c",
-    "mcc_depthwise_conv2d_q7": "qformat/mcc_depthwise_conv2d_q7.c",
-    "mcc_fully_connected_q7": "qformat/mcc_fully_connected_q7.c",
-    "mcc_add_q7": "qformat/mcc_add_q7.c",
-    # Not a kernel: the internal header the kernels above include, copied with them.
-    "mcc_q7_header": "qformat/mcc_q7.h",
-}
-
-
 def _op_id(index: int, op) -> str:
     return f"op{index}_{op.kind}"
-
-
-def _call(b, op, function: str, *args: str) -> None:
-    b.kernels.add("mcc_q7_header")
-    b.call(op, function, *args)
 
 
 def _shifts(b, oid: str, shift: np.ndarray) -> str:
@@ -54,9 +39,9 @@ def lower_conv(b, i: int, op) -> None:
                     f"{{{p.dilation[0]}, {p.dilation[1]}}}, {p.depth_multiplier}, "
                     f"{_shifts(b, oid, p.shift)}, {_activation(p)}}}")
     function = "mcc_conv2d_q7" if op.kind == "conv2d_q7" else "mcc_depthwise_conv2d_q7"
-    _call(b, op, function, params, b.dims_of(x.shape), b.arena(x.name), b.dims_of(w.shape),
-          b.constant(oid, "weights", w), b.constant(oid, "bias", bias), b.dims_of(out.shape),
-          b.arena(out.name))
+    b.call(op, function, params, b.dims_of(x.shape), b.arena(x.name), b.dims_of(w.shape),
+           b.constant(oid, "weights", w), b.constant(oid, "bias", bias), b.dims_of(out.shape),
+           b.arena(out.name))
 
 
 def lower_fully_connected(b, i: int, op) -> None:
@@ -70,9 +55,9 @@ def lower_fully_connected(b, i: int, op) -> None:
     batches = x.size // depth
     params = b.decl("mcc_fc_q7_params", f"{oid}_params",
                     f"{{{_shifts(b, oid, p.shift)}, {_activation(p)}}}")
-    _call(b, op, "mcc_fully_connected_q7", params, b.dims_of((batches, depth)), b.arena(x.name),
-          b.dims_of((units, depth)), b.constant(oid, "weights", w), b.constant(oid, "bias", bias),
-          b.dims_of((batches, units)), b.arena(out.name))
+    b.call(op, "mcc_fully_connected_q7", params, b.dims_of((batches, depth)), b.arena(x.name),
+           b.dims_of((units, depth)), b.constant(oid, "weights", w), b.constant(oid, "bias", bias),
+           b.dims_of((batches, units)), b.arena(out.name))
 
 
 def lower_add(b, i: int, op) -> None:
@@ -84,13 +69,5 @@ def lower_add(b, i: int, op) -> None:
     p = kernel_params(g, op, b.rounding)
     params = b.decl("mcc_add_q7_params", f"{_op_id(i, op)}_params",
                     f"{{{p.input1_left_shift}, {p.input2_left_shift}, {p.shift}, {_activation(p)}}}")
-    _call(b, op, "mcc_add_q7", params, b.arena(x1.name), b.arena(x2.name), b.arena(out.name),
-          str(out.size))
-
-
-LOWER = {
-    "conv2d_q7": lower_conv,
-    "depthwise_conv2d_q7": lower_conv,
-    "fully_connected_q7": lower_fully_connected,
-    "add_q7": lower_add,
-}
+    b.call(op, "mcc_add_q7", params, b.arena(x1.name), b.arena(x2.name), b.arena(out.name),
+           str(out.size))

@@ -14,10 +14,14 @@ Fully connected layers marked ``dense_layout = "int8"`` (encode/choose.py: --opt
 none) instead keep their weights one byte each for mcc_fully_connected_fast_s8: rows blocked by
 4, the input widened once into scratch, the doubling applied to the accumulator in the kernel.
 
-``fast_conv`` / ``fast_depthwise`` return None when a layer does not meet the exactness
-conditions (TFLM double rounding, a right shift of at least 1 on every channel, no possible
-int32 overflow); such layers keep the portable kernels. The choice is made per layer here, so the
-generated call names the kernel that runs.
+The kernels are exact under conditions checked per channel (TFLM double rounding, a right shift
+of at least 1, no possible int32 overflow). Channels that fail them do not send the layer to the
+portable kernel: channel_split.py stores them as exact constants when their output cannot vary,
+or finishes them after the fast kernel with mcc_conv2d_channels_s8 (so do the last 1-3 channels
+of a depthwise layer). ``fast_conv`` / ``fast_depthwise`` return None only for layers no fast
+kernel takes (LiteRT single rounding, non-int8 weights, depth multipliers above 1, depthwise
+windows over DW_MAX_TAPS taps). The choice is made per layer here, so the generated calls name
+the kernels that run.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mcucompress.codegen.channel_split import PATCH_KERNEL, PATCH_SOURCE, Patch, lower_patch, patch, split_channels
 from mcucompress.encode.choose import LAYOUT_ATTR
 from mcucompress.errors import McuError
 from mcucompress.ir.graph import Graph, Op
@@ -33,16 +38,10 @@ from mcucompress.memory.planner import BufferRequest
 from mcucompress.quantize.params import kernel_params
 
 GROUP = 8                      # products per group in the conv layout (one MVE vector of int16)
-DW_MAX_TAPS = 25               # MCC_DW_FAST_MAX_TAPS in mcc_depthwise_conv2d_fast_s8.c
+DW_MAX_TAPS = 49               # MCC_DW_FAST_MAX_TAPS in mcc_depthwise_conv2d_fast_s8.c
 _PERM4 = np.array([0, 2, 1, 3])  # position of k within its group of 4 after SXTB16 unpacking
 _INT32_LIMIT = 2**31 - 1
 
-KERNEL_SOURCES = {
-    "mcc_conv2d_fast_s8": "conv/mcc_conv2d_fast_s8.c",
-    "mcc_depthwise_conv2d_fast_s8": "conv/mcc_depthwise_conv2d_fast_s8.c",
-    "mcc_add_fast_s8": "elementwise/mcc_add_fast_s8.c",
-    "mcc_fully_connected_fast_s8": "fully_connected/mcc_fully_connected_fast_s8.c",
-}
 FC_BLOCK = 4                   # output rows per pass of mcc_fully_connected_fast_s8
 DENSE_LAYOUT = LAYOUT_ATTR      # op attribute set by encode/choose.py: "int8" or "widened"
 ADD_TABLE_BYTES = 2 * 256 * 4   # mcc_add_fast_s8_get_buffer_size()
@@ -56,9 +55,12 @@ class FastLayer:
     weights: np.ndarray    # int32 words, each two int16 values (first in the low half), or
                            # four int8 values for mcc_fully_connected_fast_s8
     channels: np.ndarray   # int32 (out_c, 4): bias, multiplier, round, shift
-    k_padded: int          # conv: products per output padded to a multiple of GROUP (fc int8: 4)
+    k_padded: int          # conv: products per output padded to a multiple of GROUP (fc int8: 4);
+                           # depthwise: channels on the fast kernel (a multiple of 4)
     scratch_bytes: int
     kernel: str = "mcc_conv2d_fast_s8"
+    patch: Patch | None = None    # channels finished by mcc_conv2d_channels_s8 (channel_split.py)
+    constant_channels: int = 0    # channels stored as exact constants
 
 
 def _pack_words(values: np.ndarray) -> np.ndarray:
@@ -66,18 +68,24 @@ def _pack_words(values: np.ndarray) -> np.ndarray:
     return (v[0::2] | (v[1::2] << 16)).view(np.int32)
 
 
-def _channel_table(w_sum_abs, w_sum, bias, input_offset, output_offset, multiplier, shift):
-    """{2 * folded bias, multiplier, round, right shift} per channel, or None when inexact."""
+def _channel_rows(w_sum_abs, w_sum, bias, input_offset, output_offset, multiplier, shift):
+    """{2 * folded bias, multiplier, round, right shift} per channel (int64), and which channels
+    the fast kernels requantize exactly."""
     folded = bias.astype(np.int64) + int(input_offset) * w_sum
     acc_bound = 128 * w_sum_abs + np.abs(folded)          # |sum x*w + folded|, x in int8
-    right = -np.asarray(shift, dtype=np.int64)
-    mult = np.asarray(multiplier, dtype=np.int64)
-    if np.any(right < 1) or np.any(right > 30) or np.any(mult < 0) or np.any(2 * acc_bound > _INT32_LIMIT):
-        return None
-    rnd = (np.int64(1) << (right - 1)) + np.int64(output_offset) * (np.int64(1) << right)
-    if np.any(np.abs(rnd) + acc_bound + 1 > _INT32_LIMIT):
-        return None
-    return np.stack([2 * folded, mult, rnd, right], axis=1).astype(np.int32)
+    right = np.broadcast_to(-np.asarray(shift, dtype=np.int64), folded.shape)
+    mult = np.broadcast_to(np.asarray(multiplier, dtype=np.int64), folded.shape)
+    ok = (right >= 1) & (right <= 30) & (mult >= 0) & (2 * acc_bound <= _INT32_LIMIT)
+    safe_right = np.clip(right, 1, 30)
+    rnd = (np.int64(1) << (safe_right - 1)) + np.int64(output_offset) * (np.int64(1) << safe_right)
+    ok &= np.abs(rnd) + acc_bound + 1 <= _INT32_LIMIT
+    return np.stack([2 * folded, mult, rnd, safe_right], axis=1), ok
+
+
+def _channel_table(w_sum_abs, w_sum, bias, input_offset, output_offset, multiplier, shift):
+    """{2 * folded bias, multiplier, round, right shift} per channel, or None when inexact."""
+    table, ok = _channel_rows(w_sum_abs, w_sum, bias, input_offset, output_offset, multiplier, shift)
+    return table.astype(np.int32) if np.all(ok) else None
 
 
 def _bias(graph: Graph, op: Op, n: int) -> np.ndarray:
@@ -141,16 +149,18 @@ def fast_conv(graph: Graph, op: Op, p, rounding: str) -> FastLayer | None:
     if wt.data is None or wt.data.dtype != np.int8:
         return None
     w = np.asarray(wt.data, dtype=np.int64).reshape(wt.shape[0], -1)
-    table = _channel_table(np.abs(w).sum(1), w.sum(1), _bias(graph, op, w.shape[0]),
-                           p.input_offset, p.output_offset, p.multiplier, p.shift)
-    if table is None:
-        return None
+    bias = _bias(graph, op, w.shape[0])
+    rows, ok = _channel_rows(np.abs(w).sum(1), w.sum(1), bias, p.input_offset, p.output_offset,
+                             p.multiplier, p.shift)
+    split = split_channels(rows, ok, w, bias, p)
+    extra = dict(patch=patch(split.patched, w, bias, p, depthwise=False),
+                 constant_channels=len(split.constant))
     if op.kind == "fully_connected" and op.attrs.get(DENSE_LAYOUT) == "int8":
-        words, k_padded = fc_int8_layout(w)
-        return FastLayer(words, table, k_padded, 2 * k_padded, "mcc_fully_connected_fast_s8")
-    words, k_padded = conv_layout(w)
+        words, k_padded = fc_int8_layout(split.weights)
+        return FastLayer(words, split.table, k_padded, 2 * k_padded, "mcc_fully_connected_fast_s8", **extra)
+    words, k_padded = conv_layout(split.weights)
     in_c = int(np.prod(wt.shape[1:])) if op.kind == "fully_connected" else int(wt.shape[-1])
-    return FastLayer(words, pair_major(table), k_padded, conv_scratch_bytes(k_padded, in_c))
+    return FastLayer(words, pair_major(split.table), k_padded, conv_scratch_bytes(k_padded, in_c), **extra)
 
 
 def dw_layout(w: np.ndarray) -> np.ndarray:
@@ -168,14 +178,18 @@ def fast_depthwise(graph: Graph, op: Op, p, rounding: str) -> FastLayer | None:
     if wt.data is None or wt.data.dtype != np.int8 or len(wt.shape) != 4:
         return None
     _, kh, kw, n = wt.shape
-    if n % 4 or kh * kw > DW_MAX_TAPS or x.shape[-1] != n:
+    if kh * kw > DW_MAX_TAPS or x.shape[-1] != n:
         return None
-    w = np.asarray(wt.data, dtype=np.int64).reshape(kh * kw, n)
-    table = _channel_table(np.abs(w).sum(0), w.sum(0), _bias(graph, op, n),
-                           p.input_offset, p.output_offset, p.multiplier, p.shift)
-    if table is None:
-        return None
-    return FastLayer(dw_layout(w), table, 0, (n + 3) & ~3)
+    w = np.asarray(wt.data, dtype=np.int64).reshape(kh * kw, n).T   # (channels, taps)
+    bias = _bias(graph, op, n)
+    rows, ok = _channel_rows(np.abs(w).sum(1), w.sum(1), bias, p.input_offset, p.output_offset,
+                             p.multiplier, p.shift)
+    split = split_channels(rows, ok, w, bias, p)
+    fast_n = n & ~3   # the kernel takes channels by 4; the last 1-3 join the patched ones
+    patched = sorted(set(split.patched.tolist()) | set(range(fast_n, n)))
+    return FastLayer(dw_layout(split.weights[:fast_n].T), split.table[:fast_n], fast_n, (n + 3) & ~3,
+                     "mcc_depthwise_conv2d_fast_s8", patch(patched, w, bias, p, depthwise=True),
+                     len(split.constant))
 
 
 def choose(graph: Graph, op: Op, rounding: str) -> FastLayer | None:
@@ -234,17 +248,22 @@ def lower_fast(b, i: int, op: Op, p) -> bool:
     if op.kind == "add":
         return _lower_add_tables(b, i, op, p, oid, scratch)
     x, wt, out = g.tensor(op.inputs[0]), g.tensor(op.inputs[1]), g.output_tensor(op)
-    weights = b.array(f"{oid}_fast_weights", layer.weights, "int32_t")
-    channels = b.array(f"{oid}_fast_channels", layer.channels.reshape(-1), "int32_t")
+    if layer.weights.size:
+        weights = b.array(f"{oid}_fast_weights", layer.weights, "int32_t")
+        channels = b.array(f"{oid}_fast_channels", layer.channels.reshape(-1), "int32_t")
     act = f"{{{p.act_min}, {p.act_max}}}"
     zp = -int(p.input_offset)
     if op.kind == "depthwise_conv2d":
         _, kh, kw, n = wt.shape
-        params = b.decl("mcc_dw_conv_fast_params", f"{oid}_fast_params",
-                        f"{{{_tile((kh, kw))}, {_tile(p.stride)}, {_tile((p.padding[0], p.padding[2]))}, "
-                        f"{_tile(p.dilation)}, {n}, {zp}, {act}, {weights}, {channels}}}")
-        b.call(op, "mcc_depthwise_conv2d_fast_s8", params, b.dims_of(x.shape), b.arena(x.name),
-               b.dims_of(out.shape), b.arena(out.name), scratch)
+        geometry = ((kh, kw), p.stride, (p.padding[0], p.padding[2]), p.dilation)
+        in_dims, out_dims = b.dims_of(x.shape), b.dims_of(out.shape)
+        if layer.k_padded:  # channels on the fast kernel (none when there are fewer than 4)
+            params = b.decl("mcc_dw_conv_fast_params", f"{oid}_fast_params",
+                            f"{{{', '.join(_tile(t) for t in geometry)}, {layer.k_padded}, {zp}, {act}, "
+                            f"{weights}, {channels}}}")
+            b.call(op, "mcc_depthwise_conv2d_fast_s8", params, in_dims, b.arena(x.name), out_dims,
+                   b.arena(out.name), scratch)
+        _lower_layer_patch(b, op, oid, p, layer, geometry, x.shape, x, out.shape, out)
         return True
     if layer.kernel == "mcc_fully_connected_fast_s8":
         units, depth = int(wt.shape[0]), int(np.prod(wt.shape[1:]))
@@ -252,22 +271,34 @@ def lower_fast(b, i: int, op: Op, p) -> bool:
                         f"{{{depth}, {units}, {layer.k_padded}, {act}, {weights}, {channels}}}")
         b.call(op, layer.kernel, params, str(x.size // depth), b.arena(x.name), b.arena(out.name),
                scratch)
+        rows = x.size // depth
+        _lower_layer_patch(b, op, oid, p, layer, ((1, 1), (1, 1), (0, 0), (1, 1)),
+                           (1, rows, 1, depth), x, (1, rows, 1, units), out)
         return True
     if op.kind == "fully_connected":
         units, depth = int(wt.shape[0]), int(np.prod(wt.shape[1:]))
         rows = x.size // depth
-        in_dims, out_dims = b.dims_of((1, rows, 1, depth)), b.dims_of((1, rows, 1, units))
+        in_shape, out_shape = (1, rows, 1, depth), (1, rows, 1, units)
         kernel, stride, pad, dil, in_c = (1, 1), (1, 1), (0, 0), (1, 1), depth
     else:
         units, kh, kw, in_c = (int(s) for s in wt.shape)
-        in_dims, out_dims = b.dims_of(x.shape), b.dims_of(out.shape)
+        in_shape, out_shape = x.shape, out.shape
         kernel, stride, pad, dil = (kh, kw), p.stride, (p.padding[0], p.padding[2]), p.dilation
+    in_dims, out_dims = b.dims_of(in_shape), b.dims_of(out_shape)
     params = b.decl("mcc_conv_fast_params", f"{oid}_fast_params",
                     f"{{{_tile(kernel)}, {_tile(stride)}, {_tile(pad)}, {_tile(dil)}, {in_c}, {units}, "
                     f"{layer.k_padded}, {zp}, {act}, {weights}, {channels}}}")
     b.call(op, "mcc_conv2d_fast_s8", params, in_dims, b.arena(x.name), out_dims, b.arena(out.name),
            scratch)
+    _lower_layer_patch(b, op, oid, p, layer, (kernel, stride, pad, dil), in_shape, x, out_shape, out)
     return True
+
+
+def _lower_layer_patch(b, op: Op, oid: str, p, layer: FastLayer, geometry, in_shape, x, out_shape,
+                       out) -> None:
+    if layer.patch is not None:
+        lower_patch(b, op, oid, p, layer.patch, *geometry, b.dims_of(in_shape), b.arena(x.name),
+                    b.dims_of(out_shape), b.arena(out.name))
 
 
 def _lower_add_tables(b, i: int, op: Op, p, oid: str, scratch: str) -> bool:

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import click
 
+from mcucompress.commands.options import OPTIMIZE_CHOICES, OPTIMIZE_HELP, boards_dir_option
 from mcucompress.folders import make_folder
+from mcucompress.targets.board import load_board
 from mcucompress.targets.bench import bench_model, format_text, prepare_tree, with_defines
 
 DEFAULT_BOARDS = ("mps2-an386", "mps2-an500", "mps3-an547")
@@ -38,18 +40,23 @@ def _defines(pairs) -> dict:
 @click.option("--define", "defines", multiple=True,
               help="Extra C define NAME=VALUE for the builds, e.g. MCC_FORCE_REFERENCE=1 (portable "
                    "kernels) or MCC_NO_MVE=1 (DSP paths on an MVE core).")
+@click.option("--optimize", type=click.Choice(OPTIMIZE_CHOICES), default=None,
+              help=OPTIMIZE_HELP + " Models only (an exported tree keeps its encodings); default: "
+                   "export's (size).")
 @click.option("--work", type=click.Path(file_okay=False), default=None,
               help="Folder for exported trees and builds (default: a temporary folder).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
-def command(models, boards, layers, defines, work, as_json):
+@boards_dir_option
+def command(models, boards, layers, defines, optimize, work, as_json, boards_dir):
     extra = _defines(defines)
+    boards = [load_board(board, boards_dir) for board in boards]
     with tempfile.TemporaryDirectory(prefix="mcc-bench-") as tmp:
         root = Path(work) if work else Path(tmp)
         make_folder(root)
         results = []
         for model in models:
-            tree = with_defines(prepare_tree(model, root), root, extra)
-            results.append(bench_model(tree, list(boards), layers=layers))
+            tree = with_defines(prepare_tree(model, root, optimize=optimize), root, extra)
+            results.append(bench_model(tree, boards, layers=layers))
             if not as_json:
                 click.echo("\n".join(format_text(results[-1])))
         if as_json:

@@ -6,6 +6,7 @@ import json
 
 import click
 
+from mcucompress.commands.options import boards_dir_option
 from mcucompress.targets.board import list_boards
 
 
@@ -15,8 +16,9 @@ def _kb(n: int) -> str:
 
 @click.command(help="List the supported boards with their memories.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def command(as_json: bool):
-    boards = list_boards()
+@boards_dir_option
+def command(as_json: bool, boards_dir):
+    boards = list_boards(boards_dir)
     if as_json:
         click.echo(json.dumps([{
             "name": b.name, "description": b.description, "cpu": b.cpu, "fpu": b.fpu,

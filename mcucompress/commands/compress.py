@@ -104,5 +104,9 @@ def command(model, output, data, recipe, prune, cluster, lowrank, structured, te
     report = build_report(original, result, before_acc, stages[-1]["accuracy"], stages=stages)
     json_path = write_json(report, prefix + ".json")
     html_path = write_html(report, original, result, prefix + ".html")
+    micronet = report["micronet"]
+    if "score" in micronet["before"] and "score" in micronet["after"]:
+        click.echo(f"MicroNet score ({micronet['after']['track']} track): {micronet['before']['score']:.4g} -> "
+                   f"{micronet['after']['score']:.4g}")
     click.echo(f"wrote {output}, {json_path}, {html_path}")
     return 0

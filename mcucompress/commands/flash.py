@@ -6,6 +6,7 @@ import shlex
 
 import click
 
+from mcucompress.commands.options import boards_dir_option
 from mcucompress.errors import McuError
 from mcucompress.targets.board import load_board
 from mcucompress.targets.cross_build import build_firmware
@@ -22,9 +23,10 @@ from mcucompress.targets.tools import run_tool
 @click.option("--tool", type=click.Choice(["pyocd", "openocd"]), default=None,
               help="Flashing tool; default: the board's first (pyOCD when it has a target).")
 @click.option("--dry-run", is_flag=True, help="Build and print the flashing command without running it.")
-def command(export_dir, board, tool, dry_run):
+@boards_dir_option
+def command(export_dir, board, tool, dry_run, boards_dir):
     manifest = read_manifest(export_dir)
-    target = load_board(board)
+    target = load_board(board, boards_dir)
     tool = choose_tool(target, tool)
     project = manifest.root / "firmware" / target.name
     if not (project / "CMakeLists.txt").is_file():

@@ -74,6 +74,9 @@ def command(target, unsafe_deserialization):
     console.print(table)
     console.print(f"planned activation arena: {_arena_bytes(Path(target), graph):,} bytes"
                   + ("" if graph.is_quantized else " (float32 activations)"))
+    from mcucompress.report.micronet import micronet_count  # rules and track: report/micronet.py
+
+    console.print(micronet_count(graph).describe(), highlight=False)
     from mcucompress.encode.report import encoding_table  # weight encodings chosen by export
 
     encodings = encoding_table(graph)

@@ -6,6 +6,8 @@ import json
 
 import click
 
+from mcucompress.commands.options import boards_dir_option
+from mcucompress.targets.board import load_board
 from mcucompress.targets.runner import run_model
 
 
@@ -18,8 +20,9 @@ from mcucompress.targets.runner import run_model
               help="NPZ with array x in the model's input shape; default: random inputs.")
 @click.option("--samples", type=int, default=2, show_default=True, help="How many inputs to embed and run.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def command(export_dir, board, data, samples, as_json):
-    report = run_model(export_dir, board, data=data, samples=samples)
+@boards_dir_option
+def command(export_dir, board, data, samples, as_json, boards_dir):
+    report = run_model(export_dir, load_board(board, boards_dir), data=data, samples=samples)
     if as_json:
         click.echo(json.dumps(report.as_dict(), indent=2))
     else:

@@ -14,13 +14,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mcucompress.errors import McuError
+from mcucompress.importers.tflite_contracts import check_graph, check_options
 from mcucompress.importers.tflite_dilation import fold_dilated_convolutions
 from mcucompress.importers.tflite_flatbuffer import RawModel, RawTensor, read_tflite
 from mcucompress.importers.tflite_ops import Context, convert_op
 from mcucompress.ir.graph import Graph, Op, QuantParams, Tensor
+from mcucompress.ir.ops import weight_axes
 
-_WEIGHT_INPUTS = {"conv2d": 1, "depthwise_conv2d": 1, "fully_connected": 1}
-_BIAS_INPUTS = {"conv2d": 2, "depthwise_conv2d": 2, "fully_connected": 2}
+# weighted kinds take (x, weights, bias)
+_WEIGHT_INPUTS = {kind: 1 for kind in weight_axes("int8")}
+_BIAS_INPUTS = {kind: 2 for kind in weight_axes("int8")}
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,7 @@ def load_tflite(path: str | Path) -> Graph:
 
 def load_tflite_with_interface(path: str | Path) -> tuple[Graph, FloatInterface]:
     raw = read_tflite(path)
+    check_options(Path(path), raw)
     ops, inputs, outputs, interface = _strip_float_interface(raw)
     names = _unique_names(raw.tensors)
     ctx = Context(raw.tensors, names)
@@ -59,6 +63,7 @@ def load_tflite_with_interface(path: str | Path) -> tuple[Graph, FloatInterface]
                   outputs=tuple(names[i] for i in outputs), name=Path(path).stem)
     _check_int8(graph, Path(path))
     _check_dataflow(graph, Path(path))
+    check_graph(Path(path), graph)
     return graph, interface
 
 

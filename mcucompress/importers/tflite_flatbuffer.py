@@ -7,6 +7,8 @@ indices, buffer sizes against shapes, and quantization parameter counts.
 
 from __future__ import annotations
 
+import math
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,6 +81,18 @@ def read_tflite(path: str | Path) -> RawModel:
     return _validate(path, raw, model)
 
 
+MAX_NAME_CHARS = 120
+
+
+def printable_name(raw: bytes) -> str:
+    """A name from the file as safe one-line text: control, format (bidi) and other invisible
+    characters escaped, length capped, so messages and generated comments stay what they seem."""
+    text = raw.decode("utf-8", "replace")
+    safe = "".join(ch if ch.isprintable() and unicodedata.category(ch) != "Cf"
+                   else (f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}") for ch in text)
+    return safe if len(safe) <= MAX_NAME_CHARS else safe[:MAX_NAME_CHARS] + "..."
+
+
 def _fail(path: Path, message: str) -> McuError:
     return McuError(f"'{path}': {message}")
 
@@ -118,7 +132,7 @@ def _validate(path: Path, raw: bytes, model) -> RawModel:
         builtin = max(int(code.builtinCode), int(code.deprecatedBuiltinCode))
         opname = names.get(builtin, f"BUILTIN_{builtin}")
         if opname == "CUSTOM":
-            custom = code.customCode.decode("utf-8", "replace") if code.customCode else "?"
+            custom = printable_name(code.customCode) if code.customCode else "?"
             opname = f"CUSTOM({custom})"
         op_in = tuple(check_index(i, f"operator {k} ({opname}) input", optional=True)
                       for i in (op.inputs if op.inputs is not None else []))
@@ -127,16 +141,20 @@ def _validate(path: Path, raw: bytes, model) -> RawModel:
         if not op_out:
             raise _fail(path, f"operator {k} ({opname}) has no output")
         ops.append(RawOp(k, opname, op_in, op_out, op.builtinOptions))
-    description = model.description.decode("utf-8", "replace") if model.description else ""
+    description = printable_name(model.description) if model.description else ""
     return RawModel(tensors, tuple(ops), inputs, outputs, description)
 
 
 def _read_tensor(path: Path, raw: bytes, index: int, t, buffers) -> RawTensor:
-    name = t.name.decode("utf-8", "replace") if t.name else f"tensor_{index}"
+    name = printable_name(t.name) if t.name else f"tensor_{index}"
     shape = tuple(int(d) for d in (t.shape if t.shape is not None else []))
     if any(d < 0 for d in shape):
         raise _fail(path, f"tensor '{name}' has a dynamic or negative shape {list(shape)}")
     dtype = TENSOR_DTYPES.get(int(t.type), f"type{int(t.type)}")
+    if t.sparsity is not None:
+        raise _fail(path, f"tensor '{name}' is stored sparse, which is not supported")
+    if t.isVariable:
+        raise _fail(path, f"tensor '{name}' is a variable (stateful) tensor, which is not supported")
 
     scale: tuple[float, ...] = ()
     zero_point: tuple[int, ...] = ()
@@ -169,7 +187,7 @@ def _read_tensor(path: Path, raw: bytes, index: int, t, buffers) -> RawTensor:
     if payload is not None:
         if dtype not in TENSOR_DTYPES.values():
             raise _fail(path, f"tensor '{name}' has unsupported element type {dtype}")
-        count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+        count = math.prod(shape)  # Python ints: crafted dimensions cannot overflow
         expected = count * np.dtype(dtype).itemsize
         if len(payload) != expected:
             raise _fail(path, f"tensor '{name}' holds {len(payload)} bytes but shape {list(shape)} x {dtype} "

@@ -9,14 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mcucompress.ir.graph import Graph
+from mcucompress.ir.ops import op_kind
 from mcucompress.memory.planner import BufferRequest
 
-# Ops whose output may take over the storage of an input that dies at that op, because every
-# output byte depends only on the input bytes at the same position and the kernel reads them
-# before writing. reshape is special: its output IS its input's bytes, even if the input lives on.
-# add_q7: Q-format (issue 7); logistic ... hard_swish: table ops (quantize/lut_ops.py)
-ELEMENTWISE_IN_PLACE = frozenset({"add", "relu", "relu6", "add_q7",
-                                  "logistic", "tanh", "leaky_relu", "elu", "hard_swish"})
+# The op catalogue says which kinds may write over an input that dies at them (OpKind.in_place)
+# and which outputs ARE their input's bytes, even if the input lives on (OpKind.aliases_input).
 
 
 @dataclass(frozen=True)
@@ -53,11 +50,12 @@ def analyze(graph: Graph, in_place: bool = True) -> Liveness:
         target = None
         if in_place:
             acts = [n for n in op.inputs if n is not None and not graph.tensors[n].is_constant]
-            if op.kind == "reshape" and acts:
+            kind = op_kind(op.kind)
+            if kind is not None and kind.aliases_input and acts:
                 # Reshape never writes; sharing is safe unless a later in-place op overwrites the
                 # group while the reshape's input is still needed - group_last guards that below.
                 target = group[acts[0]]
-            elif op.kind in ELEMENTWISE_IN_PLACE:
+            elif kind is not None and kind.in_place:
                 for name in acts:
                     g = group[name]
                     if group_last(g) == i and graph.tensors[name].nbytes == graph.tensors[out].nbytes:

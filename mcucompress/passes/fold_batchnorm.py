@@ -12,11 +12,12 @@ import numpy as np
 
 from mcucompress.errors import McuError
 from mcucompress.ir.graph import Graph, Op, Tensor
+from mcucompress.ir.ops import weight_axes
 from mcucompress.passes.fold_affine_forward import affine_of, fold_forward, forward_consumer
 from mcucompress.passes.rewrite import merge_into_producer, sole_consumer
 
 # Which weight axis holds the output channels, per foldable producer kind.
-OUTPUT_CHANNEL_AXIS = {"conv2d": 0, "fully_connected": 0, "depthwise_conv2d": 3}
+OUTPUT_CHANNEL_AXIS = weight_axes("int8")
 
 
 def _constant(tensors: dict, name: str, data: np.ndarray) -> str:

@@ -7,14 +7,16 @@ and only when nothing else reads the pre-activation value.
 from __future__ import annotations
 
 from mcucompress.ir.graph import Graph
+from mcucompress.ir.ops import kinds
 from mcucompress.passes.rewrite import merge_into_producer, sole_consumer
 
-FUSABLE_PRODUCERS = ("conv2d", "depthwise_conv2d", "fully_connected", "add")
+FUSABLE_PRODUCERS = frozenset(k.name for k in kinds("int8") if k.fuses_activation)
+ACTIVATIONS = frozenset(k.name for k in kinds("int8") if k.fusable_activation)
 
 
 def fuse_activations(graph: Graph) -> Graph:
     ops = list(graph.ops)
-    for act in [op for op in graph.ops if op.kind in ("relu", "relu6")]:
+    for act in [op for op in graph.ops if op.kind in ACTIVATIONS]:
         current = graph.with_ops(ops)
         producer = current.producer(act.inputs[0])
         if (producer is None or producer.kind not in FUSABLE_PRODUCERS

@@ -27,7 +27,6 @@ from mcucompress.errors import McuError
 from mcucompress.ir.graph import Graph, Op, QuantParams
 from mcucompress.quantize import fixedpoint as fp
 
-LUT_KINDS = ("logistic", "tanh", "leaky_relu", "elu", "hard_swish")
 
 # Output quantization TFLite fixes for these kinds (the converter writes exactly these).
 FIXED_OUTPUT_QUANT = {
@@ -195,19 +194,10 @@ def int8_reference(op: Op, p: LutParams, args, out_shape, graph) -> np.ndarray:
     return p.table[args[0].astype(np.int64) + 128].reshape(out_shape)
 
 
-# -- lowering to C -----------------------------------------------------------------------------
-
-KERNEL_SOURCES = {"mcc_lut_s8": "activation/mcc_lut_s8.c"}
-
+# -- lowering to C (the kinds are registered in ir/ops.py) -------------------------------------
 
 def lower(b, i: int, op: Op) -> None:
     x, out = b.graph.tensor(op.inputs[0]), b.graph.output_tensor(op)
     p = lut_params(b.graph, op, b.rounding)
     table = b.array(f"op{i}_{op.kind}_table", p.table, "int8_t")
     b.call(op, "mcc_lut_s8", table, b.arena(x.name), b.arena(out.name), str(out.size))
-
-
-LOWER = {kind: lower for kind in LUT_KINDS}
-DERIVE = {kind: lut_params for kind in LUT_KINDS}
-INT8_KERNELS = {kind: int8_reference for kind in LUT_KINDS}
-FLOAT_KERNELS = {kind: float_reference for kind in LUT_KINDS}

@@ -38,13 +38,14 @@ import numpy as np
 
 from mcucompress.errors import McuError
 from mcucompress.ir.graph import Graph, Op, Tensor
+from mcucompress.ir.ops import OPS, op_kind
 from mcucompress.quantize.fixedpoint import ROUNDING_MODES, quantize_multiplier, quantize_multipliers
 
 INT8_MIN, INT8_MAX = -128, 127
 
 # Ops that the default LiteRT interpreter runs through XNNPACK with float32 requantization.
 # Measured against ai_edge_litert; every other op uses gemmlowp double rounding in both modes.
-LITERT_FLOAT_REQUANT_OPS = frozenset({"conv2d", "depthwise_conv2d", "fully_connected", "mean"})
+LITERT_FLOAT_REQUANT_OPS = frozenset(k.name for k in OPS.values() if k.litert_float_requant)
 
 # Softmax constants shared by TFLite/TFLM's int8 fixed-point softmax.
 SOFTMAX_SCALED_DIFF_INTEGER_BITS = 5
@@ -530,49 +531,14 @@ def _relu(graph: Graph, op: Op, rounding: str) -> ReluParams:
                       rounding=_op_rounding(op.kind, rounding))
 
 
-_DERIVE = {
-    "conv2d": _conv,
-    "depthwise_conv2d": _conv,
-    "fully_connected": _fully_connected,
-    "max_pool2d": _pool,
-    "avg_pool2d": _pool,
-    "mean": _mean,
-    "add": _add,
-    "softmax": _softmax,
-    "pad": _pad,
-    "concat": _concat,
-    "reshape": _reshape,
-    "relu": _relu,
-    "relu6": _relu,
-}
-
-# Element-wise table ops (logistic, tanh, leaky_relu, elu, hard_swish): quantize/lut_ops.py.
-from mcucompress.quantize.lut_ops import DERIVE as _LUT_DERIVE  # noqa: E402
-
-_DERIVE.update(_LUT_DERIVE)
-
-SUPPORTED_KINDS = frozenset(_DERIVE)
-
-
 def kernel_params(graph: Graph, op: Op, rounding: str = "tflm") -> Any:
     """The integer parameters of ``op`` in the int8 ``graph`` for the given rounding mode."""
     if rounding not in ROUNDING_MODES:
         raise McuError(f"unknown rounding mode '{rounding}'; expected one of {', '.join(ROUNDING_MODES)}")
-    derive = _DERIVE.get(op.kind)
-    if derive is None:
+    kind = op_kind(op.kind)
+    if kind is None or kind.params is None:
         raise McuError(f"op '{op.name}': int8 kernel for '{op.kind}' is not supported")
-    return derive(graph, op, rounding)
-
-
-# Binary / ternary op kinds (issue 7); their parameters and arithmetic live in binary/params.py.
-from mcucompress.binary.params import DERIVE as _BINARY_DERIVE  # noqa: E402
-
-_DERIVE.update(_BINARY_DERIVE)
-
-# Q-format op kinds (issue 7): power-of-two scales, shift-only requantization; quantize/qformat_params.py.
-from mcucompress.quantize.qformat_params import DERIVE as _QFORMAT_DERIVE  # noqa: E402
-
-_DERIVE.update(_QFORMAT_DERIVE)
+    return kind.resolve("params")(graph, op, rounding)
 
 
 # --------------------------------------------------------------------------------------------

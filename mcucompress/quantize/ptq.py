@@ -20,21 +20,22 @@ import numpy as np
 
 from mcucompress.errors import McuError
 from mcucompress.ir.graph import Graph, QuantParams, Tensor
+from mcucompress.ir.ops import kinds, tied_kinds, weight_axes
 from mcucompress.passes import optimize
 from mcucompress.quantize.calibrate import DEFAULT_MAX_SAMPLES, activation_ranges, check_calibration, tied_groups
 from mcucompress.quantize.fixedpoint import round_half_away
-from mcucompress.quantize.lut_ops import FIXED_OUTPUT_QUANT, LUT_KINDS
+from mcucompress.quantize.lut_ops import FIXED_OUTPUT_QUANT
 
 QMIN, QMAX = -128, 127
 WEIGHT_MAX = 127  # narrow range: -128 is never used by weights
 INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
 
 # Output-channel axis of the weights of each op with weights.
-WEIGHT_AXIS = {"conv2d": 0, "depthwise_conv2d": 3, "fully_connected": 0}
+WEIGHT_AXIS = weight_axes("int8")
 # Ops whose inputs and output must share one quantization.
-TIED_OPS = frozenset({"max_pool2d", "avg_pool2d", "reshape", "pad", "concat", "relu6"})
+TIED_OPS = tied_kinds("int8")
 SOFTMAX_OUTPUT = QuantParams((1.0 / 256.0,), (-128,))
-QUANTIZABLE_OPS = frozenset(WEIGHT_AXIS) | TIED_OPS | {"mean", "add", "softmax", "relu"} | frozenset(LUT_KINDS)
+QUANTIZABLE_OPS = frozenset(k.name for k in kinds("int8"))
 
 
 def quantize_graph(float_graph: Graph, calib_x: np.ndarray, max_samples: int = DEFAULT_MAX_SAMPLES) -> Graph:

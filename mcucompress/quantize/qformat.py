@@ -31,19 +31,21 @@ import numpy as np
 
 from mcucompress.errors import McuError
 from mcucompress.ir.graph import Graph, QuantParams, Tensor
+from mcucompress.ir.ops import kinds, tied_kinds, weight_axes
 from mcucompress.passes import optimize
 from mcucompress.quantize.calibrate import BATCH, DEFAULT_MAX_SAMPLES, activation_ranges, check_calibration, tied_groups
 from mcucompress.quantize.fixedpoint import round_half_away
 from mcucompress.quantize.qformat_params import (
-    INT32_MAX, MAX_ADD_ALIGN, MAX_PRODUCT, MAX_SHIFT, Q7_KINDS)
+    INT32_MAX, MAX_ADD_ALIGN, MAX_PRODUCT, MAX_SHIFT)
 from mcucompress.reference.float import run_float
 
 QMIN, QMAX = -128, 127
-WEIGHT_AXIS = {"conv2d": 0, "depthwise_conv2d": 3, "fully_connected": 0}
-TO_Q7 = {int8_kind: q7_kind for q7_kind, int8_kind in Q7_KINDS.items()}
+WEIGHT_AXIS = weight_axes("int8")
+TO_Q7 = {k.twin: k.name for k in kinds("qformat") if k.twin is not None}
 # Ops whose inputs and output share one format: their kernels copy or compare values only.
-TIED_OPS = frozenset({"max_pool2d", "avg_pool2d", "reshape", "pad", "concat", "relu", "relu6"})
-KEPT_INT8_OPS = TIED_OPS | {"softmax", "mean"}
+TIED_OPS = tied_kinds("qformat")
+# int8 kinds without a Q-format twin run as they are on Q-format tensors (pooling, softmax, ...)
+KEPT_INT8_OPS = frozenset(k.name for k in kinds("int8") if k.name not in TO_Q7)
 SOFTMAX_OUTPUT = QuantParams((1.0 / 256.0,), (-128,))
 DEFAULT_FRACTION_BITS = 7  # format of an all-zero tensor (any format represents it)
 

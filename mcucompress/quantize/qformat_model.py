@@ -14,18 +14,17 @@ from mcucompress.errors import McuError
 from mcucompress.importers.keras_file import KERAS_SUFFIXES
 from mcucompress.ir.graph import Graph
 from mcucompress.ir.serialize import graph_to_bytes
-from mcucompress.quantize.qformat_params import Q7_KINDS
+from mcucompress.ir.ops import op_kind
 
 QUANTIZE_SCHEMES = ("int8", "qformat", "binary")
 
 
 def quantization_scheme(graph: Graph) -> str:
     """"qformat" when the graph has Q-format ops, "binary" with binary ones, else "int8"."""
-    kinds = {op.kind for op in graph.ops}
-    if kinds & set(Q7_KINDS):
-        return "qformat"
-    if any(kind.startswith("binary") or kind in ("binarize", "unpack_bits") for kind in kinds):
-        return "binary"
+    schemes = {kind.scheme for kind in map(op_kind, {op.kind for op in graph.ops}) if kind is not None}
+    for scheme in ("qformat", "binary"):
+        if scheme in schemes:
+            return scheme
     return "int8"
 
 

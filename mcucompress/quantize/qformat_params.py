@@ -5,8 +5,9 @@ Q-format tensors are int8 with a power-of-two scale and zero point 0: a tensor i
 larger than 7. The fraction bits are read back from the scales stored in the graph
 (``scale == 2^-FL`` exactly, else McuError), so a serialized graph describes itself.
 
-Registered in ``quantize.params.kernel_params``: the numpy reference (``reference/qformat.py``)
-and the C lowering (``codegen/lower_qformat.py``) read the same numbers.
+Named by the op catalogue (``ir/ops.py``): ``quantize.params.kernel_params`` derives them, and
+the numpy reference (``reference/qformat.py``) and the C lowering (``codegen/lower_qformat.py``)
+read the same numbers.
 
 Notation: ``rshift(v, s)`` = round to nearest, halves up (towards +inf), of ``v / 2^s`` for
 ``s >= 0``, computed without overflow as ``(v >> s) + ((v >> (s - 1)) & 1)`` (``v`` when
@@ -42,20 +43,12 @@ import numpy as np
 
 from mcucompress.errors import McuError
 from mcucompress.ir.graph import Graph, Op, Tensor
+from mcucompress.quantize.params import activation_range
 
 INT32_MAX = (1 << 31) - 1
 MAX_PRODUCT = 128 * 128       # largest |w * x| of two int8 values
 MAX_SHIFT = 31
 MAX_ADD_ALIGN = 22            # 128 << 22 twice still fits an int32 sum
-
-# Q-format kind -> the int8 kind whose attributes and loops it shares.
-Q7_KINDS = {
-    "conv2d_q7": "conv2d",
-    "depthwise_conv2d_q7": "depthwise_conv2d",
-    "fully_connected_q7": "fully_connected",
-    "add_q7": "add",
-}
-
 
 @dataclass(frozen=True, eq=False)
 class Q7ConvParams:
@@ -132,9 +125,6 @@ def _check_accumulator(op: Op, bias: Tensor | None, products: int) -> None:
 
 
 def _activation_range(op: Op, out: Tensor) -> tuple[int, int]:
-    # Imported here: quantize/params.py imports this module when it is first loaded.
-    from mcucompress.quantize.params import activation_range
-
     return activation_range(op.attrs.get("activation", "none"), out)
 
 
@@ -180,11 +170,3 @@ def _add(graph: Graph, op: Op, rounding: str) -> Q7AddParams:
         raise McuError(f"op '{op.name}' (add_q7): output shift {shift} is outside 0..{MAX_SHIFT}")
     act_min, act_max = _activation_range(op, out)
     return Q7AddParams(common - fl_a, common - fl_b, shift, act_min, act_max)
-
-
-DERIVE = {
-    "conv2d_q7": _conv,
-    "depthwise_conv2d_q7": _conv,
-    "fully_connected_q7": _fully_connected,
-    "add_q7": _add,
-}

@@ -7,12 +7,11 @@ window position over the whole batch, which keeps memory flat and calibration fa
 
 from __future__ import annotations
 
-from typing import Callable
-
 import numpy as np
 
 from mcucompress.errors import McuError
 from mcucompress.ir.graph import Graph, Op
+from mcucompress.ir.ops import op_kind
 
 
 def run_float(graph: Graph, x: np.ndarray, intermediates: bool = False):
@@ -27,9 +26,10 @@ def run_float(graph: Graph, x: np.ndarray, intermediates: bool = False):
             raise McuError(f"input of shape {x.shape} does not match the model input {spec.shape}")
     values: dict[str, np.ndarray] = {name: x}
     for op in graph.ops:
-        kernel = KERNELS.get(op.kind)
-        if kernel is None:
+        kind = op_kind(op.kind)
+        if kind is None or kind.float_reference is None:
             raise McuError(f"op '{op.name}' of kind {op.kind} has no float reference")
+        kernel = kind.resolve("float_reference")
         args = [values[n] if n in values else (graph.tensor(n).data if n is not None else None)
                 for n in op.inputs]
         values[op.outputs[0]] = kernel(graph, op, *args)
@@ -159,26 +159,3 @@ def relu6(graph, op, x):
 
 def batch_norm(graph, op, x, gamma, beta, mean_, var):
     return ((x - mean_) / np.sqrt(var + float(op.attrs.get("epsilon", 1e-3))) * gamma + beta).astype(np.float32)
-
-
-KERNELS: dict[str, Callable[..., np.ndarray]] = {
-    "conv2d": conv2d,
-    "depthwise_conv2d": depthwise_conv2d,
-    "fully_connected": fully_connected,
-    "max_pool2d": max_pool2d,
-    "avg_pool2d": avg_pool2d,
-    "mean": mean,
-    "add": add,
-    "softmax": softmax,
-    "reshape": reshape,
-    "pad": pad,
-    "concat": concat,
-    "relu": relu,
-    "relu6": relu6,
-    "batch_norm": batch_norm,
-}
-
-# Element-wise table ops (logistic, tanh, leaky_relu, elu, hard_swish): quantize/lut_ops.py.
-from mcucompress.quantize.lut_ops import FLOAT_KERNELS as _LUT_FLOAT  # noqa: E402
-
-KERNELS.update(_LUT_FLOAT)

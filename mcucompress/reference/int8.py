@@ -13,6 +13,7 @@ import numpy as np
 
 from mcucompress.errors import McuError
 from mcucompress.ir.graph import Graph, Op
+from mcucompress.ir.ops import op_kind
 from mcucompress.quantize import fixedpoint as fp
 from mcucompress.quantize.params import (
     SOFTMAX_ACCUMULATION_INTEGER_BITS, SOFTMAX_SCALED_DIFF_INTEGER_BITS, kernel_params)
@@ -30,9 +31,10 @@ def run_int8(graph: Graph, x: np.ndarray, rounding: str = "tflm", intermediates:
         raise McuError(f"input has {x.size} values; model input '{spec.name}' has shape {list(spec.shape)}")
     values: dict[str, np.ndarray] = {spec.name: x.reshape(spec.shape)}
     for op in graph.ops:
-        kernel = _KERNELS.get(op.kind)
-        if kernel is None:
+        kind = op_kind(op.kind)
+        if kind is None or kind.reference is None:
             raise McuError(f"op '{op.name}': no int8 reference kernel for '{op.kind}'")
+        kernel = kind.resolve("reference")
         params = kernel_params(graph, op, rounding)
         args = [values[n] if n in values else (graph.tensors[n].data if n is not None else None)
                 for n in op.inputs]
@@ -209,35 +211,3 @@ def _relu(op: Op, p, args, out_shape, graph) -> np.ndarray:
         return _clamp_int8(x, p.act_min, p.act_max)
     v = fp.multiply_by_quantized_multiplier(x - p.input_zero_point, p.multiplier, p.shift, p.rounding)
     return _clamp_int8(v + p.output_zero_point, p.act_min, p.act_max)
-
-
-_KERNELS = {
-    "conv2d": _conv2d,
-    "depthwise_conv2d": _depthwise_conv2d,
-    "fully_connected": _fully_connected,
-    "max_pool2d": _max_pool2d,
-    "avg_pool2d": _avg_pool2d,
-    "mean": _mean,
-    "add": _add,
-    "softmax": _softmax,
-    "reshape": _reshape,
-    "pad": _pad,
-    "concat": _concat,
-    "relu": _relu,
-    "relu6": _relu,
-}
-
-# Binary / ternary op kinds (issue 7): numpy reference in binary/reference.py.
-from mcucompress.binary.reference import KERNELS as _BINARY_KERNELS  # noqa: E402
-
-_KERNELS.update(_BINARY_KERNELS)
-
-# Q-format op kinds (issue 7): numpy reference in reference/qformat.py.
-from mcucompress.reference.qformat import KERNELS as _QFORMAT_KERNELS  # noqa: E402
-
-_KERNELS.update(_QFORMAT_KERNELS)
-
-# Element-wise table ops (logistic, tanh, leaky_relu, elu, hard_swish): quantize/lut_ops.py.
-from mcucompress.quantize.lut_ops import INT8_KERNELS as _LUT_KERNELS  # noqa: E402
-
-_KERNELS.update(_LUT_KERNELS)

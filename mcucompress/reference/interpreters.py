@@ -9,7 +9,13 @@ ones round once); ``LiteRT(path)`` (its default XNNPACK delegate) -> "litert".
 
 from __future__ import annotations
 
+import json
 import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
 import warnings
 from pathlib import Path
 from typing import Callable
@@ -22,6 +28,7 @@ from mcucompress.quiet import native_stderr_silenced
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
+Ports = tuple[tuple[float, int], tuple[float, int]]  # ((input scale, zero point), (output ...))
 
 
 class Tflm:
@@ -36,7 +43,9 @@ class Tflm:
             self._interp = runtime.Interpreter.from_file(str(path))
         except Exception as error:  # the binding raises RuntimeError with a multi-line log
             raise McuError(f"tflite-micro cannot load '{path}': {str(error).splitlines()[0]}") from None
-        self.input_shape = tuple(int(n) for n in self._interp.get_input_details(0)["shape"])
+        details = self._interp.get_input_details(0)
+        self.input_shape = tuple(int(n) for n in details["shape"])
+        self.float_input = np.dtype(details["dtype"]) == np.float32
 
     def port_quant(self, which: str) -> tuple[float, int]:
         """(scale, zero point) of the model's first input (``"input"``) or output."""
@@ -67,6 +76,7 @@ class LiteRT:
             self._interp.allocate_tensors()
         source = self._interp.get_input_details()[0]
         self._in, self.input_shape = source["index"], tuple(int(n) for n in source["shape"])
+        self.float_input = np.dtype(source["dtype"]) == np.float32
         self._out = self._interp.get_output_details()[0]["index"]
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
@@ -81,12 +91,128 @@ def interpreter_for(tflite: str | Path, rounding: str) -> Tflm | LiteRT:
 
 
 def interpreter_outputs(tflite: str | Path, x: np.ndarray, rounding: str,
-                        progress: Progress | None = None) -> tuple[str, np.ndarray]:
-    """(interpreter name, int8 outputs flattened per sample) for a batch of int8 inputs."""
+                        progress: Progress | None = None, timeout: float | None = None,
+                        ports: Ports | None = None) -> tuple[str, np.ndarray]:
+    """(interpreter name, int8 outputs flattened per sample) for a batch of int8 inputs.
+
+    ``ports``: ((scale, zero point) of the int8 input, the same of the int8 output). A model
+    with float ports then gets exactly the floats its QUANTIZE op turns into these int8 inputs,
+    and its float outputs are turned back into the int8 values its DEQUANTIZE op read.
+
+    The interpreter runs in a child process: tflite-micro and LiteRT trust their model files,
+    and a crash inside them (a segfault on a malformed model) must become a one-line McuError
+    here, not take this process down. ``timeout`` (seconds) bounds the child's run."""
+    tflite = Path(tflite)
+    with tempfile.TemporaryDirectory(prefix="mcucompress-oracle-") as tmp:
+        inputs, outputs = Path(tmp) / "x.npy", Path(tmp) / "y.npy"
+        np.save(inputs, np.asarray(x, dtype=np.int8))
+        command = [sys.executable, "-m", "mcucompress.reference.interpreters", str(tflite), rounding,
+                   str(inputs), str(outputs), json.dumps(ports)]
+        reply = _run_child(command, tflite, progress, timeout)
+        if "name" not in reply or not outputs.is_file():
+            raise McuError(f"the interpreter for '{tflite}' stopped without an answer")
+        return reply["name"], np.load(outputs)
+
+
+def _child_env() -> dict[str, str]:
+    """The parent's environment, with this package importable whatever the parent's sys.path."""
+    env = dict(os.environ)
+    package_root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    return env
+
+
+def _run_child(command: list[str], tflite: Path, progress: Progress | None,
+               timeout: float | None) -> dict[str, str]:
+    """Run the child, forwarding its progress lines; its last word on each key is returned."""
+    reply: dict[str, str] = {}
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                             env=_child_env())
+    timed_out = threading.Event()
+
+    def stop() -> None:
+        timed_out.set()
+        child.kill()
+
+    watchdog = threading.Timer(timeout, stop) if timeout else None
+    if watchdog:
+        watchdog.start()
+    try:
+        for line in child.stdout:
+            key, _, value = line.rstrip("\n").partition(" ")
+            if key == "progress" and progress:
+                done, total, stage = value.split(" ", 2)
+                progress(stage, int(done), int(total))
+            else:
+                reply[key] = value
+        status = child.wait()
+    finally:
+        if watchdog:
+            watchdog.cancel()
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    if timed_out.is_set():
+        raise McuError(f"the reference interpreter did not finish on '{tflite}' within {timeout:g} s")
+    if "error" in reply:
+        raise McuError(reply["error"])
+    if status < 0:
+        raise McuError(f"the reference interpreter crashed on '{tflite}' ({_signal_name(-status)}); "
+                       "the model is malformed or outside what the interpreter supports")
+    if status != 0:
+        raise McuError(f"the reference interpreter failed on '{tflite}' (exit status {status})")
+    return reply
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def run_in_process(tflite: str | Path, x: np.ndarray, rounding: str,
+                   progress: Progress | None = None, ports: Ports | None = None) -> tuple[str, np.ndarray]:
+    """``interpreter_outputs`` in this process: only for files this program made itself."""
+    from mcucompress.ir.graph import QuantParams
+    from mcucompress.quantize.params import dequantize_output, quantize_input
+
     interpreter = interpreter_for(tflite, rounding)
+    in_quant, out_quant = ((QuantParams((float(s),), (int(z),)) for s, z in ports) if ports else (None, None))
     outs = []
     for i, sample in enumerate(x):
-        outs.append(np.asarray(interpreter(sample), dtype=np.int8).ravel().copy())
+        if interpreter.float_input and in_quant is not None:
+            sample = dequantize_output(sample, in_quant)  # exactly what QUANTIZE maps back to it
+        y = np.asarray(interpreter(sample))
+        if y.dtype == np.float32 and out_quant is not None:
+            y = quantize_input(y, out_quant)  # DEQUANTIZE's int8 input, recovered exactly
+        outs.append(np.asarray(y, dtype=np.int8).ravel().copy())
         if progress:
             progress(interpreter.name, i + 1, len(x))
     return interpreter.name, np.stack(outs)
+
+
+def _child_main(argv: list[str]) -> int:
+    """python -m mcucompress.reference.interpreters MODEL ROUNDING INPUTS.npy OUTPUTS.npy PORTS_JSON"""
+    tflite, rounding, inputs, outputs, ports = argv
+
+    def report(stage: str, done: int, total: int) -> None:
+        print(f"progress {done} {total} {stage}", flush=True)
+
+    try:
+        name, outs = run_in_process(tflite, np.load(inputs), rounding, report, json.loads(ports))
+    except McuError as error:
+        print("error " + str(error).replace("\n", " "), flush=True)
+        return 2
+    except Exception as error:  # the interpreter's own refusal of the model
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        print(f"error the reference interpreter refused '{tflite}': {first}", flush=True)
+        return 2
+    np.save(outputs, outs)
+    print(f"name {name}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_child_main(sys.argv[1:]))

@@ -1,6 +1,6 @@
 """numpy reference of the Q-format op kinds (arithmetic stated in ``quantize/qformat_params.py``).
 
-Registered in ``reference.int8._KERNELS``, so ``run_int8`` runs Q-format graphs, which mix these
+Named by the op catalogue (``ir/ops.py``), so ``run_int8`` runs Q-format graphs, which mix these
 kinds with int8 ones (pooling, reshape, softmax). Sums of int8 products are formed with float64
 matrix products, exact because they stay far below 2^53.
 """
@@ -65,11 +65,3 @@ def add_q7(op, p, args, out_shape, graph) -> np.ndarray:
     a = args[0].astype(np.int64) << p.input1_left_shift
     b = args[1].astype(np.int64) << p.input2_left_shift
     return _output(a + b, p.shift, p).reshape(out_shape)
-
-
-KERNELS = {
-    "conv2d_q7": conv2d_q7,
-    "depthwise_conv2d_q7": depthwise_conv2d_q7,
-    "fully_connected_q7": fully_connected_q7,
-    "add_q7": add_q7,
-}

@@ -1,11 +1,13 @@
 """The compression report as a plain dict (JSON-ready): per layer before/after, accuracies,
-the stages a recipe went through and optional sweep points (size, accuracy)."""
+the MicroNet score of both models (report/micronet.py), the stages a recipe went through and
+optional sweep points (size, accuracy)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+from mcucompress.report.micronet import keras_micronet
 from mcucompress.report.stats import layer_stats, model_totals
 
 
@@ -18,6 +20,7 @@ def build_report(before, after, accuracy_before=None, accuracy_after=None, stage
         "layers": layers,
         "totals": {"before": model_totals(stats_before), "after": model_totals(stats_after)},
         "accuracy": {"before": accuracy_before, "after": accuracy_after},
+        "micronet": {"before": keras_micronet(before), "after": keras_micronet(after)},
         "stages": list(stages or []),
         "sweep": list(sweep or []),
     }

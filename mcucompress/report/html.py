@@ -99,6 +99,17 @@ def _table(report) -> str:
     return f"<table><tr><th>layer</th>{head}</tr>{''.join(rows)}</table>"
 
 
+def _micronet_line(micronet) -> str:
+    if not micronet:
+        return ""
+    before, after = micronet["before"], micronet["after"]
+    if "score" not in before or "score" not in after:
+        return f"<p>MicroNet score: not computed ({html.escape(before.get('error') or after.get('error', ''))})</p>"
+    return (f"<p>MicroNet score ({html.escape(after['track'])} track, reference {html.escape(after['reference'])}"
+            f" scores 2): {before['score']:.4g} → {after['score']:.4g} (effective 32-bit parameters "
+            f"{before['params']:,.0f} → {after['params']:,.0f}, math ops {before['ops']:,.0f} → {after['ops']:,.0f})</p>")
+
+
 def write_html(report: dict, before, after, path) -> Path:
     """Write the page for `report` (from build_report) comparing models `before` and `after`."""
     accuracy = report["accuracy"]
@@ -113,6 +124,7 @@ def write_html(report: dict, before, after, path) -> Path:
         f"<p>Parameters: {_fmt(totals['before']['params'])} → {_fmt(totals['after']['params'])}; "
         f"kernel sparsity {totals['after']['sparsity']:.3f}; estimated storage "
         f"{totals['before']['storage_bytes'] / 1024:.1f} KiB → {totals['after']['storage_bytes'] / 1024:.1f} KiB</p>",
+        _micronet_line(report.get("micronet")),
         _table(report),
         "<h2>Sparsity per layer</h2>", f"<img src='data:image/png;base64,{sparsity_plot(report)}'>",
     ]

@@ -14,29 +14,10 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from mcucompress.errors import McuError
-from mcucompress.ir.graph import Graph, Op
+from mcucompress.ir.ops import graph_macs, macs
 
 MANIFEST = "manifest.json"
-
-
-def op_macs(graph: Graph, op: Op) -> int:
-    """Multiply-accumulates of one layer (0 for layers without weights)."""
-    if op.kind not in ("conv2d", "depthwise_conv2d", "fully_connected"):
-        return 0
-    w = graph.tensor(op.inputs[1])
-    out = graph.output_tensor(op)
-    if op.kind == "conv2d":
-        return int(out.size * np.prod(w.shape[1:]))
-    if op.kind == "depthwise_conv2d":
-        return int(out.size * w.shape[1] * w.shape[2])
-    return int(out.size * np.prod(w.shape[1:]))
-
-
-def graph_macs(graph: Graph) -> int:
-    return sum(op_macs(graph, op) for op in graph.ops)
 
 
 @dataclass
@@ -73,14 +54,20 @@ class ModelBench:
 
 
 def _prefix_for(path: Path) -> str:
-    name = re.sub(r"[^A-Za-z0-9_]", "_", path.stem).lower().strip("_") or "model"
-    return name if name[0].isalpha() else f"m_{name}"
+    from mcucompress.codegen.c_literals import prefix_problem
+
+    name = re.sub(r"[^A-Za-z0-9_]", "_", path.stem).lower().strip("_")[:30] or "model"
+    return name if not prefix_problem(name) else f"m_{name}"
 
 
-def prepare_tree(model: str | Path, work: Path, rounding: str = "tflm") -> Path:
-    """An exported tree for `model` (used as is when it already is one)."""
+def prepare_tree(model: str | Path, work: Path, rounding: str = "tflm", optimize: str | None = None) -> Path:
+    """An exported tree for `model` (used as is when it already is one), its weight encodings
+    chosen by `optimize` (export's default when None)."""
     path = Path(model)
     if (path / MANIFEST).is_file():
+        if optimize is not None:
+            raise McuError(f"{path} is already exported: --optimize applies to model files only "
+                           "(export it again with `mcucompress export --optimize`)")
         return path
     if not path.exists():
         raise McuError(f"{path}: no such model file or exported tree")
@@ -88,10 +75,8 @@ def prepare_tree(model: str | Path, work: Path, rounding: str = "tflm") -> Path:
         raise McuError(f"{path} is not an exported model tree (no {MANIFEST}); run `mcucompress export` first")
     from mcucompress.export import export
 
-    tree = work / _prefix_for(path)
-    if tree.exists():
-        shutil.rmtree(tree)
-    return export(path, tree, prefix=_prefix_for(path), rounding=rounding)
+    return export(path, work / _prefix_for(path), prefix=_prefix_for(path), rounding=rounding,
+                  optimize=optimize or "size")
 
 
 def with_defines(tree: Path, work: Path, defines: dict) -> Path:
@@ -100,12 +85,15 @@ def with_defines(tree: Path, work: Path, defines: dict) -> Path:
         return tree
     suffix = "_".join(f"{k}{v}" for k, v in sorted(defines.items())).lower()
     copy = work / f"{tree.name}-{suffix}"
+    from mcucompress.export import check_destination, write_manifest
+
+    check_destination(copy)  # an earlier copy is replaced, a folder of the user's is not
     if copy.exists():
         shutil.rmtree(copy)
     shutil.copytree(tree, copy, ignore=shutil.ignore_patterns("firmware"))
     manifest = json.loads((copy / MANIFEST).read_text())
     manifest["defines"] = {**manifest.get("defines", {}), **defines}
-    (copy / MANIFEST).write_text(json.dumps(manifest, indent=2))
+    write_manifest(copy, manifest)
     return copy
 
 
@@ -120,31 +108,39 @@ def _calls(tree: Path):
     return graph, [(c.comment, c.function) for c in program.calls]
 
 
-def bench_model(tree: Path, boards: list[str], layers: bool = True, samples: int = 1) -> ModelBench:
+def bench_model(tree: Path, boards: list, layers: bool = True, samples: int = 1) -> ModelBench:
+    """``boards``: names of shipped boards or Board values."""
     from mcucompress.targets.board import load_board
     from mcucompress.targets.layer_counts import count_layers
     from mcucompress.targets.runner import run_model
+    from mcucompress.targets.workspace import firmware_workspace
 
     graph, calls = _calls(tree)
     by_name = {op.name: op for op in graph.ops}
     result = ModelBench(tree.name, graph_macs(graph))
-    rows = [LayerRow(i, comment, kernel, op_macs(graph, by_name[comment.split(": ")[0]]))
-            for i, (comment, kernel) in enumerate(calls)]
-    for board in boards:
-        report = run_model(tree, board, samples=samples)
+    rows, row_of_call = [], []   # one row per layer; a layer may make several calls
+    for comment, kernel in calls:
+        if rows and rows[-1].op == comment:
+            rows[-1].kernel += f"+{kernel}"
+        else:
+            rows.append(LayerRow(len(rows), comment, kernel, macs(graph, by_name[comment.split(": ")[0]])))
+        row_of_call.append(rows[-1])
+    for board in map(load_board, boards):
+        with firmware_workspace(tree, board):  # no other run rebuilds the ELF before it is counted
+            report = run_model(tree, board, samples=samples)
+            counted = count_layers(report.elf, board, report.prefix) if layers and report.passed else None
         if not report.passed:
-            raise McuError(f"{tree.name} on {board}: outputs differ from the references {report.checks}")
+            raise McuError(f"{tree.name} on {board.name}: outputs differ from the references {report.checks}")
         n = max(report.instructions)
-        result.cores.append(CoreRow(board, report.board.cpu, n, report.footprint.flash_bytes,
+        result.cores.append(CoreRow(board.name, report.board.cpu, n, report.footprint.flash_bytes,
                                     report.footprint.ram_bytes, report.checks,
                                     round(result.macs / n, 3)))
         if layers:
-            counted = count_layers(report.elf, load_board(board), report.prefix)
-            if [c.kernel for c in counted] != [r.kernel for r in rows]:
-                raise McuError(f"{tree.name} on {board}: the firmware's kernel calls do not match the "
+            if [c.kernel for c in counted] != [kernel for _, kernel in calls]:
+                raise McuError(f"{tree.name} on {board.name}: the firmware's kernel calls do not match the "
                                "model's layers")
-            for row, c in zip(rows, counted):
-                row.instructions[board] = c.instructions
+            for row, c in zip(row_of_call, counted):
+                row.instructions[board.name] = row.instructions.get(board.name, 0) + c.instructions
     if layers:
         result.layers = rows
     return result

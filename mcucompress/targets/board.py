@@ -1,4 +1,5 @@
-"""Boards as data: one YAML file per board in `boards/`, loaded into a frozen Board value."""
+"""Boards as data: one YAML file per board in `boards/` (or in a folder the user names with
+--boards-dir), checked against targets/board_schema.py and loaded into a frozen Board value."""
 
 from __future__ import annotations
 
@@ -8,9 +9,8 @@ from pathlib import Path
 import yaml
 
 from mcucompress.errors import McuError
-from mcucompress.resources import boards_dir
-
-CPUS = ("cortex-m0plus", "cortex-m3", "cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55")
+from mcucompress.resources import boards_dir as boards_dir_shipped
+from mcucompress.targets.board_schema import BOARD_NAME, BoardSchemaError, checked_board_fields
 
 
 @dataclass(frozen=True)
@@ -47,53 +47,58 @@ class Board:
         return tuple(flags)
 
 
-def board_names() -> list[str]:
-    return sorted(p.stem for p in boards_dir().glob("*.yaml"))
+def check_board_name(name: str) -> str:
+    """``name`` if it names a board (never a path): board files outside the shipped set come only
+    from a folder the user names with --boards-dir."""
+    if not isinstance(name, str) or not BOARD_NAME.fullmatch(name) or ".." in name:
+        raise McuError(f"'{name}' is not a board name (letters, digits, '.', '_', '-'); --board takes a name "
+                       "from `mcucompress boards`, and board files of your own go in a folder named "
+                       "with --boards-dir")
+    return name
 
 
-def load_board(name: str) -> Board:
-    path = boards_dir() / f"{name}.yaml"
-    if not path.is_file():
-        raise McuError(f"unknown board '{name}' (known: {', '.join(board_names())})")
-    return board_from_file(path)
+def _folders(boards_dir) -> list[Path]:
+    if boards_dir is None:
+        return [boards_dir_shipped()]
+    folder = Path(boards_dir)
+    if not folder.is_dir():
+        raise McuError(f"boards folder {folder} does not exist")
+    return [folder, boards_dir_shipped()]  # the user's folder first: it was named on purpose
 
 
-def list_boards() -> list[Board]:
-    return [load_board(name) for name in board_names()]
+def board_names(boards_dir=None) -> list[str]:
+    return sorted({p.stem for folder in _folders(boards_dir) for p in folder.glob("*.yaml")
+                   if BOARD_NAME.fullmatch(p.stem) and ".." not in p.stem})
+
+
+def load_board(board: str | Board, boards_dir=None) -> Board:
+    """The board called ``board`` from ``boards_dir`` (when given) or the shipped set; a Board
+    is returned as it is."""
+    if isinstance(board, Board):
+        return board
+    name = check_board_name(board)
+    for folder in _folders(boards_dir):
+        path = folder / f"{name}.yaml"
+        if path.is_file():
+            return board_from_file(path)
+    raise McuError(f"unknown board '{name}' (known: {', '.join(board_names(boards_dir))})")
+
+
+def list_boards(boards_dir=None) -> list[Board]:
+    return [load_board(name, boards_dir) for name in board_names(boards_dir)]
 
 
 def board_from_file(path: Path) -> Board:
+    """The board in ``path``, checked against the schema; its name must be the file's."""
     try:
-        data = yaml.safe_load(path.read_text())
-        return _board_from_dict(data)
-    except (yaml.YAMLError, KeyError, TypeError, ValueError) as error:
-        raise McuError(f"board file {path} is invalid: {error!r}") from None
-
-
-def _board_from_dict(d: dict) -> Board:
-    if d["cpu"] not in CPUS:
-        raise ValueError(f"cpu {d['cpu']} is not one of {CPUS}")
-    if d["float_abi"] not in ("hard", "softfp", "soft"):
-        raise ValueError(f"float_abi {d['float_abi']}")
-    features = d.get("features") or {}
-    tools = d.get("flash_tool") or {}
-    pyocd = tools.get("pyocd") or {}
-    openocd = tools.get("openocd") or {}
-    return Board(
-        name=str(d["name"]),
-        description=str(d.get("description", "")),
-        cpu=d["cpu"],
-        fpu=d.get("fpu"),
-        float_abi=d["float_abi"],
-        dsp=bool(features.get("dsp", False)),
-        mve=bool(features.get("mve", False)),
-        clock_hz=int(d["clock_hz"]),
-        flash=Memory(int(d["memory"]["flash"]["origin"]), int(d["memory"]["flash"]["size"])),
-        ram=Memory(int(d["memory"]["ram"]["origin"]), int(d["memory"]["ram"]["size"])),
-        stack_bytes=int(d["stack_bytes"]),
-        qemu_machine=(d.get("qemu") or {}).get("machine"),
-        pyocd_target=pyocd.get("target"),
-        pyocd_pack=bool(pyocd.get("pack", False)),
-        openocd_config=tuple(openocd.get("config") or ()),
-        notes=" ".join(str(d.get("notes", "")).split()),
-    )
+        fields = checked_board_fields(yaml.safe_load(path.read_text()))
+    except (yaml.YAMLError, BoardSchemaError, UnicodeDecodeError) as error:
+        problem = " ".join(str(error).split())
+        raise McuError(f"board file {path} is invalid: {problem}") from None
+    except OSError as error:
+        raise McuError(f"cannot read board file {path}: {error.strerror or error}") from None
+    if fields["name"] != path.stem:
+        raise McuError(f"board file {path} is invalid: its name '{fields['name']}' is not the file's "
+                       f"('{path.stem}')")
+    flash, ram = fields.pop("flash"), fields.pop("ram")
+    return Board(flash=Memory(*flash), ram=Memory(*ram), **fields)

@@ -11,6 +11,9 @@ from pathlib import Path
 from mcucompress.errors import McuError
 
 REQUIRED_KEYS = ("prefix", "sources", "include_dirs", "input", "output")
+# What reaches CMake files and compiler command lines from a tree that may come from anyone.
+TREE_PATH = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*(/[A-Za-z0-9_][A-Za-z0-9_.+-]*)*")
+DEFINE_VALUE = re.compile(r"-?[A-Za-z0-9_]+")
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,7 @@ def read_manifest(export_dir: str | Path) -> Manifest:
     missing = [k for k in REQUIRED_KEYS if k not in data]
     if missing:
         raise McuError(f"{path} lacks {', '.join(missing)}")
+    _check_build_fields(path, data)
     for source in data["sources"]:
         if not (root / source).is_file():
             raise McuError(f"{path} lists source '{source}' that is not in the tree")
@@ -79,6 +83,30 @@ def read_manifest(export_dir: str | Path) -> Manifest:
         arena_bytes=data.get("arena_bytes"),
         raw=data,
     )
+
+
+def _check_build_fields(path: Path, data: dict) -> None:
+    """The fields that become CMake and compiler arguments: a C prefix, relative paths inside the
+    tree of plain characters, and defines NAME=VALUE of identifier characters."""
+    from mcucompress.codegen.c_literals import prefix_problem
+
+    problem = prefix_problem(data["prefix"]) if isinstance(data["prefix"], str) else "is not text"
+    if problem:
+        raise McuError(f"{path}: prefix {data['prefix']!r} {problem}")
+    for key in ("sources", "include_dirs"):
+        items = data[key]
+        if not isinstance(items, list):
+            raise McuError(f"{path}: '{key}' must be a list")
+        for item in items:
+            if not isinstance(item, str) or not (item == "." or TREE_PATH.fullmatch(item)) or ".." in item.split("/"):
+                raise McuError(f"{path}: '{key}' holds {item!r}, not a plain relative path inside the tree")
+    defines = data.get("defines") or {}
+    if not isinstance(defines, dict):
+        raise McuError(f"{path}: 'defines' must be a mapping")
+    for name, value in defines.items():
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) or isinstance(value, bool) or not (
+                isinstance(value, int) or (isinstance(value, str) and DEFINE_VALUE.fullmatch(value))):
+            raise McuError(f"{path}: define {name}={value!r} is not NAME=VALUE of identifier characters")
 
 
 def check_source_model(path: Path, raw: dict) -> Path:

@@ -19,6 +19,7 @@ from mcucompress.targets.manifest import Manifest, read_manifest
 from mcucompress.targets.qemu import run_on_qemu
 from mcucompress.targets.references import interpreter_outputs, reference_outputs
 from mcucompress.targets.vectors import random_inputs
+from mcucompress.targets.workspace import MODEL_LINK, firmware_workspace
 
 
 @dataclass
@@ -52,6 +53,7 @@ class RunReport:
             "board_flash_bytes": self.board.flash.size, "board_ram_bytes": self.board.ram.size,
             "identical_to": self.checks, "passed": self.passed,
             "elf": str(self.elf) if self.elf else None,
+            "outputs": [row.tobytes().hex() for row in self.outputs] if self.outputs is not None else None,
         }
 
 
@@ -72,26 +74,16 @@ def select_inputs(manifest: Manifest, data: str | Path | None, samples: int) -> 
     return np.asarray(x[:samples], dtype=np.int8).reshape(min(samples, len(x)), -1)
 
 
-def run_model(export_dir, board_name: str, data=None, samples: int = 2) -> RunReport:
+def run_model(export_dir, board_name: str | Board, data=None, samples: int = 2) -> RunReport:
+    """Builds and runs in the (tree, board) workspace, holding its lock for the whole run; a
+    caller that reads the ELF afterwards (bench) holds `firmware_workspace` itself around this."""
     manifest = read_manifest(export_dir)
     board = load_board(board_name)
     if board.qemu_machine is None:
         raise McuError(f"board {board.name} has no QEMU machine; use `mcucompress flash` for it")
     inputs = select_inputs(manifest, data, samples)
-    project = manifest.root / "firmware" / board.name
-    host = run_on_host(manifest, inputs, project / "host")
-    write_firmware_project(manifest.root, board, project, build=False, inputs=inputs, expected=host)
-    try:
-        elf, footprint = build_firmware(project, board, manifest.prefix)
-    except McuError as error:
-        vector_bytes = inputs.size + host.size
-        if "flash needs" in str(error) and len(inputs) > 1:
-            raise McuError(f"{error} (this includes {vector_bytes:,} B of test vectors for {len(inputs)} "
-                           "samples; try fewer --samples)") from None
-        raise
-    result = run_on_qemu(elf, board, manifest.prefix)
-    footprint = footprint.with_stack(result.stack_used) if result.stack_used is not None else footprint
-    check_stack(footprint, board)
+    with firmware_workspace(manifest.root, board) as project:
+        host, elf, footprint, result = _build_and_run(project, manifest, board, inputs)
     target = np.frombuffer(b"".join(result.outputs), dtype=np.int8).reshape(len(result.outputs), -1)
     if target.shape != host.shape:
         raise McuError(f"the target printed {len(result.outputs)} outputs for {len(inputs)} inputs")
@@ -105,3 +97,22 @@ def run_model(export_dir, board_name: str, data=None, samples: int = 2) -> RunRe
         checks[name] = bool(np.array_equal(target, outputs))
     return RunReport(board, manifest.prefix, len(inputs), result.instructions, result.exact_invoke,
                      footprint, checks, elf, inputs, target)
+
+
+def _build_and_run(project: Path, manifest: Manifest, board: Board, inputs: np.ndarray):
+    """(host outputs, ELF, footprint, QEMU run) of ``inputs``, built in ``project``."""
+    host = run_on_host(manifest, inputs, project / "host")
+    write_firmware_project(manifest.root, board, project, build=False, inputs=inputs, expected=host,
+                           model_dir=MODEL_LINK)
+    try:
+        elf, footprint = build_firmware(project, board, manifest.prefix)
+    except McuError as error:
+        vector_bytes = inputs.size + host.size
+        if "flash needs" in str(error) and len(inputs) > 1:
+            raise McuError(f"{error} (this includes {vector_bytes:,} B of test vectors for {len(inputs)} "
+                           "samples; try fewer --samples)") from None
+        raise
+    result = run_on_qemu(elf, board, manifest.prefix)
+    footprint = footprint.with_stack(result.stack_used) if result.stack_used is not None else footprint
+    check_stack(footprint, board)
+    return host, elf, footprint, result

@@ -75,9 +75,29 @@ MCC_INLINE void widen4(uint32_t v, uint32_t *dst)
 #endif
 }
 
-/* Short copies and fills inline, a word at a time (no library call for a few bytes). */
+/* Four bytes as one word. ARMv6-M faults on unaligned loads, so there GCC makes a memcpy of
+ * unknown alignment a library call; four byte loads are cheaper. */
+MCC_INLINE uint32_t load_word(const int8_t *p)
+{
+#if MCC_HAVE_V6M
+    const uint8_t *b = (const uint8_t *)p;
+    return (uint32_t)b[0] | ((uint32_t)b[1] << 8) | ((uint32_t)b[2] << 16) | ((uint32_t)b[3] << 24);
+#else
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+#endif
+}
+
+/* Short copies and fills inline, a word at a time (no library call for a few bytes); byte by
+ * byte on ARMv6-M, for the same reason as load_word. */
 MCC_INLINE void copy_bytes(int8_t *dst, const int8_t *src, int32_t n)
 {
+#if MCC_HAVE_V6M
+    for (; n > 0; --n) {
+        *dst++ = *src++;
+    }
+#else
     for (; n >= 4; n -= 4) {
         uint32_t v;
         memcpy(&v, src, 4);
@@ -94,11 +114,18 @@ MCC_INLINE void copy_bytes(int8_t *dst, const int8_t *src, int32_t n)
     if (n > 2) {
         dst[2] = src[2];
     }
+#endif
 }
 
 MCC_INLINE void fill_bytes(int8_t *dst, int32_t value, int32_t n)
 {
     const uint32_t v = (uint32_t)(uint8_t)value * 0x01010101u;
+#if MCC_HAVE_V6M
+    for (; n > 0; --n) {
+        *dst++ = (int8_t)value;
+    }
+    (void)v;
+#else
     for (; n >= 4; n -= 4) {
         memcpy(dst, &v, 4);
         dst += 4;
@@ -112,6 +139,7 @@ MCC_INLINE void fill_bytes(int8_t *dst, int32_t value, int32_t n)
     if (n > 2) {
         dst[2] = (int8_t)value;
     }
+#endif
 }
 
 /* Widens the K values of output pixel (oy, ox) into its column (groups of 8 values 8 words
@@ -141,8 +169,8 @@ static void im2col(const mcc_conv_fast_params *p, const mcc_dims *in_dims, const
 #if MCC_HAVE_DSP
                         MCC_NN_LDRD(src, 0, v0, v1);
 #else
-                        memcpy(&v0, src, 4);
-                        memcpy(&v1, src + 4, 4);
+                        v0 = load_word(src);
+                        v1 = load_word(src + 4);
 #endif
                         widen4(v0, col);
                         widen4(v1, col + 4);
@@ -184,7 +212,7 @@ static void im2col(const mcc_conv_fast_params *p, const mcc_dims *in_dims, const
                 s += in_c;
             }
         }
-        memset(s, 0, (size_t)(p->k_padded - (s - stage)));
+        fill_bytes(s, 0, (int32_t)(p->k_padded - (s - stage)));
         for (k = 0; k < p->k_padded; k += 8) {
             uint32_t v0, v1;
             memcpy(&v0, stage + k, 4);
@@ -195,6 +223,97 @@ static void im2col(const mcc_conv_fast_params *p, const mcc_dims *in_dims, const
         }
     }
 }
+
+#if MCC_HAVE_V6M
+/* acc + lo(x) * s_lo + hi(x) * s_hi for the int16 pair in x: SXTH, ASRS, two MULS. */
+MCC_INLINE int32_t v6m_mac_pair(int32_t acc, uint32_t x, int32_t s_lo, int32_t s_hi)
+{
+    acc += (int16_t)(x & 0xFFFFu) * s_lo;
+    return acc + ((int32_t)x >> 16) * s_hi;
+}
+
+#if MCC_HAVE_V6M_ASM
+/* One shared word at byte offset S of s, split once, times a's word at byte offset A and b's
+ * (8 bytes after a's): 17 instructions for 4 products. The sums may live in high registers
+ * (ADD without flags reaches them), which leaves the six low ones MULS needs to the data. */
+#define MCC_V6M_SHARED_WORD(S, A)                                                                \
+    "ldr %[x], [%[s], #" #S "]\n\t"                                                              \
+    "sxth %[lo], %[x]\n\t"                                                                      \
+    "asrs %[hi], %[x], #16\n\t"                                                                 \
+    "ldr %[x], [%[a], #" #A "]\n\t"                                                              \
+    "sxth %[t], %[x]\n\t"                                                                       \
+    "muls %[t], %[lo]\n\t"                                                                      \
+    "add %[ra], %[t]\n\t"                                                                      \
+    "asrs %[x], %[x], #16\n\t"                                                                  \
+    "muls %[x], %[hi]\n\t"                                                                      \
+    "add %[ra], %[x]\n\t"                                                                      \
+    "ldr %[x], [%[a], #8+" #A "]\n\t"                                                            \
+    "sxth %[t], %[x]\n\t"                                                                       \
+    "muls %[t], %[lo]\n\t"                                                                      \
+    "add %[rb], %[t]\n\t"                                                                      \
+    "asrs %[x], %[x], #16\n\t"                                                                  \
+    "muls %[x], %[hi]\n\t"                                                                      \
+    "add %[rb], %[x]\n\t"
+/* One group (4 shared words at byte offsets 0, 4, G, G + 4; a's at 0, 4, 16, 20), then the
+ * pointers advance and the loop closes. */
+#define MCC_V6M_SHARED_LOOP(G, STEP)                                                             \
+    ".syntax unified\n\t" /* GCC hands Thumb-1 inline assembly to the assembler as divided */ \
+    "1:\n\t" MCC_V6M_SHARED_WORD(0, 0) MCC_V6M_SHARED_WORD(4, 4) MCC_V6M_SHARED_WORD(G, 16)      \
+        MCC_V6M_SHARED_WORD(G+4, 20) "adds %[s], #" #STEP "\n\t"                                \
+        "adds %[a], #32\n\t"                                                                    \
+        "cmp %[s], %[end]\n\t"                                                                  \
+        "bne 1b"
+#endif
+
+/* Two dot products sharing one operand, over `groups` groups of 4 words (8 int16 products):
+ * *acc_a += s . a and *acc_b += s . b, where b = a + 2 words. The shared operand's words sit at
+ * {0, 1, gap, gap + 1} (gap 2: consecutive, 4: interleaved with a second channel) and advance
+ * by 2 * gap words a group; a's at {0, 1, 4, 5}, advancing by 8. Each shared word is split once
+ * for both products. */
+MCC_INLINE void v6m_dot_shared(const uint32_t *s, int32_t gap, const uint32_t *a, int32_t groups,
+                               int32_t *acc_a, int32_t *acc_b)
+{
+    int32_t ra = *acc_a, rb = *acc_b;
+    const uint32_t *end = s + 2 * gap * groups;
+    const uint32_t *b = a + 2;
+#if MCC_HAVE_V6M_ASM
+    if (groups > 0) {
+        uint32_t x, lo, hi, t;
+        (void)b;
+        if (gap == 2) {
+            __asm__ volatile(MCC_V6M_SHARED_LOOP(8, 16)
+                             : [ra] "+r"(ra), [rb] "+r"(rb), [s] "+l"(s), [a] "+l"(a), [x] "=&l"(x),
+                               [lo] "=&l"(lo), [hi] "=&l"(hi), [t] "=&l"(t)
+                             : [end] "r"(end)
+                             : "cc", "memory");
+        } else {
+            __asm__ volatile(MCC_V6M_SHARED_LOOP(16, 32)
+                             : [ra] "+r"(ra), [rb] "+r"(rb), [s] "+l"(s), [a] "+l"(a), [x] "=&l"(x),
+                               [lo] "=&l"(lo), [hi] "=&l"(hi), [t] "=&l"(t)
+                             : [end] "r"(end)
+                             : "cc", "memory");
+        }
+    }
+#else
+    while (s != end) {
+        int32_t k;
+        for (k = 0; k < 4; ++k) {
+            const int32_t i = (k & 1) + (k >> 1) * gap; /* shared word */
+            const int32_t j = (k & 1) + (k >> 1) * 4;   /* a's and b's word */
+            const int32_t lo = (int16_t)(s[i] & 0xFFFFu);
+            const int32_t hi = (int32_t)s[i] >> 16;
+            ra = v6m_mac_pair(ra, a[j], lo, hi);
+            rb = v6m_mac_pair(rb, b[j], lo, hi);
+        }
+        s += 2 * gap;
+        a += 8;
+        b += 8;
+    }
+#endif
+    *acc_a = ra;
+    *acc_b = rb;
+}
+#endif
 
 /* Dot products of n_ch (1 or 2) output channels with n_px (1 or 2) columns over `groups` groups
  * of 8 products. Per group a column holds 4 words (two int16 each), pixel p's words 0-1 at word
@@ -322,6 +441,21 @@ MCC_INLINE void dot_block(const uint32_t *w, const uint32_t *col, int32_t groups
     acc[1][0] = a10;
     acc[1][1] = a11;
 #else
+#if MCC_HAVE_V6M
+    /* Two of the three operand streams share one: weights for two pixels, a pixel for two
+     * channels. Only a lone channel of a lone pixel takes the plain loop below. */
+    if (n_px == 2) {
+        v6m_dot_shared(w, n_ch == 2 ? 4 : 2, col, groups, &acc[0][0], &acc[0][1]);
+        if (n_ch == 2) {
+            v6m_dot_shared(w + 2, 4, col, groups, &acc[1][0], &acc[1][1]);
+        }
+        return;
+    }
+    if (n_ch == 2) {
+        v6m_dot_shared(col, 4, w, groups, &acc[0][0], &acc[1][0]);
+        return;
+    }
+#endif
     for (g = 0; g < groups; ++g) {
         int32_t h, j, c, px;
         for (h = 0; h < 2; ++h) {
@@ -411,10 +545,15 @@ mcc_status mcc_conv2d_fast_s8(const mcc_conv_fast_params *params,
     }
     for (b = 0; b < input_dims->n; ++b) {
         const int8_t *in_batch = input + b * input_dims->h * input_dims->w * input_dims->c;
+        int32_t oy = 0, ox = 0; /* pixel px's position, stepped without a division */
         for (px = 0; px + 1 < pixels; px += 2) {
+            const int32_t oy1 = ox + 1 < out_w ? oy : oy + 1;
+            const int32_t ox1 = ox + 1 < out_w ? ox + 1 : 0;
             /* Two columns interleaved per group of 8: pixel px in words 0-3, px + 1 in 4-7. */
-            im2col(params, input_dims, in_batch, px / out_w, px % out_w, col, stage);
-            im2col(params, input_dims, in_batch, (px + 1) / out_w, (px + 1) % out_w, col + 2, stage);
+            im2col(params, input_dims, in_batch, oy, ox, col, stage);
+            im2col(params, input_dims, in_batch, oy1, ox1, col + 2, stage);
+            oy = ox1 + 1 < out_w ? oy1 : oy1 + 1;
+            ox = ox1 + 1 < out_w ? ox1 + 1 : 0;
             if (full_range) {
                 channels_of_pixels(params, col, 2, output, output + out_c, 1);
             } else {
@@ -423,7 +562,7 @@ mcc_status mcc_conv2d_fast_s8(const mcc_conv_fast_params *params,
             output += 2 * out_c;
         }
         if (px < pixels) {
-            im2col(params, input_dims, in_batch, px / out_w, px % out_w, col, stage);
+            im2col(params, input_dims, in_batch, oy, ox, col, stage);
             channels_of_pixels(params, col, 1, output, 0, full_range);
             output += out_c;
         }

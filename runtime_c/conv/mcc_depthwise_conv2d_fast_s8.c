@@ -21,7 +21,7 @@
 #endif
 
 /* Kernels larger than this many taps are left to mcc_depthwise_conv2d_s8 by the exporter. */
-#define MCC_DW_FAST_MAX_TAPS 25
+#define MCC_DW_FAST_MAX_TAPS 49
 
 int32_t mcc_depthwise_conv2d_fast_s8_get_buffer_size(int32_t channels)
 {
@@ -168,6 +168,8 @@ mcc_status mcc_depthwise_conv2d_fast_s8(const mcc_dw_conv_fast_params *params,
     const int32_t in_h = input_dims->h;
     const int32_t in_w = input_dims->w;
     const int32_t n_ch = params->channels_n;
+    const int32_t in_c = input_dims->c; /* pixel strides: the channels past n_ch are left to */
+    const int32_t out_c = output_dims->c; /* mcc_conv2d_channels_s8 */
     const int32_t k_h = params->kernel.h;
     const int32_t k_w = params->kernel.w;
     const int32_t taps = k_h * k_w;
@@ -177,13 +179,13 @@ mcc_status mcc_depthwise_conv2d_fast_s8(const mcc_dw_conv_fast_params *params,
     int8_t *zero_row = (int8_t *)scratch;
     int32_t b, oy, ox;
 
-    if (taps > MCC_DW_FAST_MAX_TAPS || (n_ch & 3) != 0 || input_dims->c != n_ch ||
-        output_dims->c != n_ch || input_dims->n != output_dims->n) {
+    if (taps > MCC_DW_FAST_MAX_TAPS || (n_ch & 3) != 0 || in_c != out_c || out_c < n_ch ||
+        input_dims->n != output_dims->n) {
         return MCC_ERROR_ARGUMENT;
     }
     memset(zero_row, params->input_zero_point, (size_t)n_ch);
     for (b = 0; b < input_dims->n; ++b) {
-        const int8_t *in_batch = input + b * in_h * in_w * n_ch;
+        const int8_t *in_batch = input + b * in_h * in_w * in_c;
         for (oy = 0; oy < output_dims->h; ++oy) {
             const int32_t y0 = oy * params->stride.h - params->padding.h;
             for (ox = 0; ox < output_dims->w; ++ox) {
@@ -194,7 +196,7 @@ mcc_status mcc_depthwise_conv2d_fast_s8(const mcc_dw_conv_fast_params *params,
                     for (kx = 0; kx < k_w; ++kx) {
                         const int32_t x = x0 + kx * params->dilation.w;
                         tap[t++] = (y < 0 || y >= in_h || x < 0 || x >= in_w)
-                                       ? zero_row : in_batch + (y * in_w + x) * n_ch;
+                                       ? zero_row : in_batch + (y * in_w + x) * in_c;
                     }
                 }
 #if MCC_HAVE_MVE
@@ -211,7 +213,7 @@ mcc_status mcc_depthwise_conv2d_fast_s8(const mcc_dw_conv_fast_params *params,
                     dw_pixel(tap, taps, n_ch, params->weights, params->channels, output, lo, hi, 0);
                 }
 #endif
-                output += n_ch;
+                output += out_c;
             }
         }
     }

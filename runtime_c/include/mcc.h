@@ -457,7 +457,8 @@ typedef struct {
     mcc_tile stride;
     mcc_tile padding;
     mcc_tile dilation;
-    int32_t channels_n;        /* input = output channels (depth multiplier 1), multiple of 4 */
+    int32_t channels_n;        /* the first channels_n channels (a multiple of 4) of the
+                                  * input = output channels (depth multiplier 1) */
     int32_t input_zero_point;
     mcc_activation activation;
     const int32_t *weights;    /* per tap, per group of 4 channels: (c0, c2), (c1, c3) doubled */
@@ -472,6 +473,32 @@ mcc_status mcc_depthwise_conv2d_fast_s8(const mcc_dw_conv_fast_params *params,
                                         const mcc_dims *input_dims, const int8_t *input,
                                         const mcc_dims *output_dims, int8_t *output,
                                         void *scratch);
+
+/* The listed output channels of a conv (depthwise: depthwise = 1, channel j reads input channel
+ * index[j] only; fully connected: a 1x1 conv over a 1 x rows image), computed with the portable
+ * arithmetic (TFLM double rounding) into the full output tensor: the channels a layer's fast
+ * kernel leaves to it. weights: per listed channel kernel.h * kernel.w * (depthwise ? 1 : in_c)
+ * int8 values, in the order of mcc_conv2d_s8's filter. */
+typedef struct {
+    mcc_tile kernel;
+    mcc_tile stride;
+    mcc_tile padding;
+    mcc_tile dilation;
+    int32_t input_offset;
+    int32_t output_offset;
+    mcc_activation activation;
+    int32_t depthwise;
+    int32_t count;
+    const int32_t *index;
+    const int8_t *weights;
+    const int32_t *bias;
+    const int32_t *multiplier;
+    const int32_t *shift;
+} mcc_conv_channels_params;
+
+mcc_status mcc_conv2d_channels_s8(const mcc_conv_channels_params *params,
+                                  const mcc_dims *input_dims, const int8_t *input,
+                                  const mcc_dims *output_dims, int8_t *output);
 
 /* Fully connected on int8 weights kept one byte each (the --optimize size / none choice; the
  * widened mcc_conv2d_fast_s8 layout takes two). weights: int8 values packed four to a word,

@@ -28,6 +28,48 @@ MCC_INLINE void mcc_nn_window(int32_t o, int32_t stride, int32_t padding, int32_
     *end = first + window > size ? size : first + window;
 }
 
+#if MCC_HAVE_V6M
+/* The four 16x16 partial products of a * b, each exact in 32 bits: a = ah * 2^16 + al and
+ * b = bh * 2^16 + bl with al, bl unsigned, so a * b = hh * 2^32 + (lh + hl) * 2^16 + ll.
+ * ARMv6-M has no 32x32->64 multiply and GCC would call a 64x64 library multiply instead. */
+typedef struct {
+    int32_t hh, lh, hl;
+    uint32_t ll;
+} mcc_nn_partials;
+
+MCC_INLINE mcc_nn_partials mcc_nn_partial_products(int32_t a, int32_t b)
+{
+    const uint32_t al = (uint32_t)a & 0xFFFFu;
+    const uint32_t bl = (uint32_t)b & 0xFFFFu;
+    const int32_t ah = a >> 16;
+    const int32_t bh = b >> 16;
+    mcc_nn_partials p;
+    p.hh = ah * bh;
+    p.lh = (int32_t)al * bh;
+    p.hl = ah * (int32_t)bl;
+    p.ll = al * bl;
+    return p;
+}
+
+/* floor((a * b + round_high * 2^16) / 2^32) for 0 <= round_high < 2^16, from the partial
+ * products: the low word only contributes its carry into the middle sum. */
+MCC_INLINE int32_t mcc_nn_mul_high(int32_t a, int32_t b, uint32_t round_high)
+{
+    const mcc_nn_partials p = mcc_nn_partial_products(a, b);
+    const uint32_t mid = (p.ll >> 16) + round_high + ((uint32_t)p.lh & 0xFFFFu) +
+                         ((uint32_t)p.hl & 0xFFFFu);
+    return p.hh + (p.lh >> 16) + (p.hl >> 16) + (int32_t)(mid >> 16);
+}
+
+/* a * b as a 64-bit value: the high word from the partial products, the low word from one
+ * 32-bit multiply. */
+MCC_INLINE int64_t mcc_nn_mul_wide(int32_t a, int32_t b)
+{
+    const uint32_t high = (uint32_t)mcc_nn_mul_high(a, b, 0);
+    return (int64_t)(((uint64_t)high << 32) | ((uint32_t)a * (uint32_t)b));
+}
+#endif
+
 MCC_INLINE int32_t mcc_nn_doubling_high_mul(int32_t a, int32_t b)
 {
     int64_t ab;
@@ -36,7 +78,11 @@ MCC_INLINE int32_t mcc_nn_doubling_high_mul(int32_t a, int32_t b)
     if (a == MCC_NN_INT32_MIN && b == MCC_NN_INT32_MIN) {
         return MCC_NN_INT32_MAX;
     }
+#if MCC_HAVE_V6M
+    ab = mcc_nn_mul_wide(a, b);
+#else
     ab = (int64_t)a * (int64_t)b;
+#endif
     nudge = ab >= 0 ? ((int64_t)1 << 30) : (1 - ((int64_t)1 << 30));
     total = ab + nudge;
     /* Division truncates toward zero, as gemmlowp's does. */
@@ -58,6 +104,14 @@ MCC_INLINE int32_t mcc_nn_requantize(int32_t x, int32_t multiplier, int32_t shif
 {
     const int32_t left = shift > 0 ? shift : 0;
     const int32_t right = shift > 0 ? 0 : -shift;
+#if MCC_HAVE_V6M
+    /* the same saturating left shift without a 64-bit multiply */
+    const int32_t limit = left > 0 ? (int32_t)((1u << (31 - left)) - 1u) : MCC_NN_INT32_MAX;
+    const int32_t shifted = x > limit ? MCC_NN_INT32_MAX
+                            : x < -limit ? (left > 0 ? MCC_NN_INT32_MIN : x)
+                                         : (int32_t)((uint32_t)x << left);
+    return mcc_nn_divide_by_pot(mcc_nn_doubling_high_mul(shifted, multiplier), right);
+#else
     int64_t shifted = (int64_t)x * ((int64_t)1 << left);
     if (shifted > MCC_NN_INT32_MAX) {
         shifted = MCC_NN_INT32_MAX;
@@ -65,6 +119,7 @@ MCC_INLINE int32_t mcc_nn_requantize(int32_t x, int32_t multiplier, int32_t shif
         shifted = MCC_NN_INT32_MIN;
     }
     return mcc_nn_divide_by_pot(mcc_nn_doubling_high_mul((int32_t)shifted, multiplier), right);
+#endif
 }
 
 #if MCC_SINGLE_ROUNDING
@@ -165,6 +220,8 @@ MCC_INLINE int32_t mcc_nn_smmlar(int32_t a, int32_t b, int32_t acc)
     int32_t r;
     __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
     return r;
+#elif MCC_HAVE_V6M
+    return acc + mcc_nn_mul_high(a, b, 0x8000u); /* + 2^31 */
 #else
     return (int32_t)(((int64_t)acc * 4294967296LL + (int64_t)a * b + 0x80000000LL) >> 32);
 #endif

@@ -29,12 +29,28 @@
 #define MCC_HAVE_DSP 0
 #endif
 
+/* ARMv6-M (Cortex-M0/M0+): no DSP instructions, no 32x32->64 multiply (no SMULL/UMULL) and
+ * mostly 8 usable registers; its paths use 16-bit partial products and short unrolled loops. */
+#if !MCC_FORCE_REFERENCE && (defined(__ARM_ARCH_6M__) || \
+                             (defined(__ARM_ARCH_PROFILE) && __ARM_ARCH_PROFILE == 'M' && __ARM_ARCH == 6))
+#define MCC_HAVE_V6M 1
+#else
+#define MCC_HAVE_V6M 0
+#endif
+
 /* The hand-scheduled assembly loops name r7, which GCC keeps as the frame pointer in
  * unoptimised builds (-O0); those builds run the C code of the same DSP paths instead. */
 #if MCC_HAVE_DSP && defined(__GNUC__) && defined(__OPTIMIZE__)
 #define MCC_HAVE_DSP_ASM 1
 #else
 #define MCC_HAVE_DSP_ASM 0
+#endif
+
+/* The same for the ARMv6-M loops, which need seven low registers at once. */
+#if MCC_HAVE_V6M && defined(__GNUC__) && defined(__OPTIMIZE__)
+#define MCC_HAVE_V6M_ASM 1
+#else
+#define MCC_HAVE_V6M_ASM 0
 #endif
 
 /* 1: LiteRT's single (float32) rounding in conv/fc requantization; 0: TFLM's double rounding. */

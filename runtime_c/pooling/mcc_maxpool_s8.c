@@ -70,6 +70,25 @@ mcc_status mcc_maxpool_s8(const mcc_pool_params *params,
                     output += ch;
                     continue;
                 }
+#elif MCC_HAVE_V6M
+                {
+                    /* A pointer per window row, int32 steps: ARMv6-M would call a library
+                     * routine for every 64-bit index product of the loop below. */
+                    const int32_t row_step = in_w * ch;
+                    const int8_t *corner = in_batch + (y_start * in_w + x_start) * ch;
+                    for (c = 0; c < ch; ++c) {
+                        int32_t best = params->activation.min; /* max(window, min), then min(., max) */
+                        const int8_t *row = corner + c;
+                        for (y = y_start; y < y_end; ++y, row += row_step) {
+                            const int8_t *src = row;
+                            for (x = x_start; x < x_end; ++x, src += ch) {
+                                best = *src > best ? *src : best;
+                            }
+                        }
+                        *output++ = (int8_t)(best < params->activation.max ? best : params->activation.max);
+                    }
+                    continue;
+                }
 #endif
                 for (c = 0; c < ch; ++c) {
                     int32_t best = -128;

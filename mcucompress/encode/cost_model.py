@@ -1,0 +1,188 @@
+"""Per-core instruction estimates of fully connected and conv2d layers in each weight encoding.
+
+Instructions of one kernel call are a linear function of a few counts of the layer (features
+below), with non-negative coefficients per core family, fitted by scripts/fit_cost_model.py on
+exact QEMU counts of the layers of encode/cost_suite.py and shipped in cost_coefficients.json:
+
+    m0m3  Cortex-M0+/M3 (no DSP instructions; measured on lm3s6965evb, M3; an M0+ runs more)
+    m4    Cortex-M4/M7/M33 (DSP; measured on mps2-an386, M4)
+    m55   Cortex-M55 (MVE; measured on mps3-an547)
+
+Dense layers are costed as the export-time specialised kernels (codegen/specialize.py):
+mcc_fully_connected_fast_s8 with its int8 layout, mcc_conv2d_fast_s8.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from mcucompress.errors import McuError
+
+COEFFICIENTS = Path(__file__).with_name("cost_coefficients.json")
+CORE_FAMILIES = {"cortex-m0plus": "m0m3", "cortex-m3": "m0m3", "cortex-m4": "m4", "cortex-m7": "m4",
+                 "cortex-m33": "m4", "cortex-m55": "m55"}
+DEFAULT_FAMILY = "m4"
+FEATURES = {
+    ("fully_connected", "dense"): ("calls", "units", "k4", "full_rows_x_k4", "tail_rows_x_k4",
+                                   "tail_blocks_x_k4", "odd_group_blocks", "blocks_x_chunks16",
+                                   "blocks_x_tail16"),
+    ("fully_connected", "csr4"): ("calls", "units", "entries"),
+    ("fully_connected", "csr8"): ("calls", "units", "entries"),
+    ("fully_connected", "codebook"): ("calls", "units", "weights", "index_bytes", "weights_8bit",
+                                      "weights_4bit"),
+    ("fully_connected", "huffman"): ("calls", "symbols", "units", "bits", "codes", "long_codes", "long_steps"),
+    ("fully_connected", "huffman_sparse"): ("calls", "symbols", "units", "bits", "codes", "long_codes",
+                                            "long_steps"),
+    ("conv2d", "dense"): ("calls", "pixels", "border_pixels", "pixels_x_k8", "pixel_pairs_x_k8",
+                          "pixels_x_units"),
+    ("conv2d", "csr4"): ("calls", "pixels", "pixels_x_units", "interior_x_entries", "border_x_entries"),
+    ("conv2d", "csr8"): ("calls", "pixels", "pixels_x_units", "interior_x_entries", "border_x_entries"),
+    ("conv2d", "codebook"): ("calls", "pixels", "pixels_x_units", "taps_x_units", "macs", "straddles",
+                             "macs_8bit"),
+}
+LUT_BITS = 7   # codes up to this long decode with one lookup (runtime_c/huffman)
+
+
+def family(cpu: str | None) -> str:
+    """The cost model's core family of a board's cpu (None: the M4's)."""
+    if cpu is None:
+        return DEFAULT_FAMILY
+    if cpu not in CORE_FAMILIES:
+        raise McuError(f"no cost model for cpu '{cpu}'; known: {', '.join(sorted(CORE_FAMILIES))}")
+    return CORE_FAMILIES[cpu]
+
+
+def geometry(graph, op, units: int) -> dict[str, float]:
+    """Where the layer is applied: input rows of a fully connected layer; for a conv2d its
+    output pixels, those whose window lies inside the input (interior), and the kernel taps
+    that land inside the input over all pixels."""
+    out = graph.output_tensor(op)
+    a = out.size // units
+    if op.kind != "conv2d":
+        return {"applications": a, "interior": a, "taps": a, "in_c": 0}
+    _, in_h, in_w, _ = graph.tensor(op.inputs[0]).shape
+    _, kh, kw, in_c = graph.tensor(op.inputs[1]).shape
+    _, out_h, out_w, _ = out.shape
+    top, _, left, _ = op.attrs.get("padding", (0, 0, 0, 0))
+    sh, sw = op.attrs.get("stride", (1, 1))
+    dh, dw = op.attrs.get("dilation", (1, 1))
+
+    def inside(out_n, in_n, k, s, d, pad):
+        pos = np.arange(out_n)[:, None] * s - pad + np.arange(k)[None, :] * d
+        ok = (pos >= 0) & (pos < in_n)
+        return ok.sum(axis=1), ok.all(axis=1)
+
+    taps_y, full_y = inside(out_h, in_h, kh, sh, dh, top)
+    taps_x, full_x = inside(out_w, in_w, kw, sw, dw, left)
+    return {"applications": a, "interior": float(full_y.sum() * full_x.sum()),
+            "taps": float(taps_y.sum() * taps_x.sum()), "in_c": int(in_c)}
+
+
+def _straddle_fraction(bits: int) -> float:
+    """Share of index_bits-bit indices that continue into the next byte."""
+    return float(np.mean([(i * bits % 8) + bits > 8 for i in range(8)]))
+
+
+def _long_codes(table, symbols: np.ndarray) -> tuple[float, float]:
+    """(codes longer than the lookup table, their length-search steps) in a symbol stream."""
+    lengths = {s: length for s, (_, length) in table.codes().items()}
+    alphabet, counts = np.unique(symbols, return_counts=True)
+    shortest = min(lengths.values())
+    long_codes = steps = 0.0
+    for s, c in zip(alphabet.tolist(), counts.tolist()):
+        if lengths[s] > LUT_BITS:
+            long_codes += c
+            steps += c * (lengths[s] - shortest)
+    return long_codes, steps
+
+
+def _huffman_counts(data, w: np.ndarray, zero: int) -> dict[str, float]:
+    from mcucompress.encode.huffman import END_OF_ROW
+
+    units = w.shape[0]
+    if data.runs is None:
+        long_codes, steps = _long_codes(data.values, w.ravel().astype(np.int64))
+        codes = float(w.size)
+    else:
+        rows, cols = np.nonzero(w != zero)
+        long_codes, steps = _long_codes(data.values, w[rows, cols].astype(np.int64))
+        first = np.r_[True, rows[1:] != rows[:-1]] if rows.size else np.zeros(0, dtype=bool)
+        runs = cols - np.where(first, -1, np.r_[-1, cols[:-1]]) - 1
+        run_long, run_steps = _long_codes(data.runs, np.r_[runs, np.full(units, END_OF_ROW)].astype(np.int64))
+        long_codes, steps = long_codes + run_long, steps + run_steps
+        codes = float(2 * rows.size + units)
+    symbols = data.values.symbols.size + (data.runs.symbols.size if data.runs is not None else 0)
+    return {"codes": codes, "bits": float(data.num_bits), "long_codes": long_codes, "long_steps": steps,
+            "symbols": float(symbols)}
+
+
+def layer_counts(op_kind: str, encoded, w: np.ndarray, zero: int, where: dict) -> dict[str, float]:
+    """The counts the features are made of, per kernel call. ``encoded``: an
+    encode.choose.Encoded of the (units, depth) int8 matrix ``w``; ``where``: geometry()."""
+    units, depth = w.shape
+    data = encoded.data
+    n = units * depth
+    a, interior, taps = where["applications"], where["interior"], where["taps"]
+    k4, k8 = -(-depth // 4) * 4, -(-depth // 8) * 8
+    full_blocks, tail = units // 4, units % 4
+    c = {"calls": 1.0, "units": a * units, "k4": a * k4, "full_rows_x_k4": a * 4 * full_blocks * k4,
+         "tail_rows_x_k4": a * tail * k4, "tail_blocks_x_k4": a * (tail > 0) * k4,
+         "odd_group_blocks": a * full_blocks * ((k4 // 4) & 1),
+         "blocks_x_chunks16": a * -(-units // 4) * (depth // 16),
+         "blocks_x_tail16": a * -(-units // 4) * (depth % 16 > 0),
+         "entries": 0.0, "weights": a * n, "index_bytes": 0.0, "weights_8bit": 0.0,
+         "weights_4bit": 0.0,
+         "codes": 0.0, "bits": 0.0, "long_codes": 0.0, "long_steps": 0.0, "symbols": 0.0,
+         "pixels": a, "border_pixels": a - interior, "pixels_x_k8": a * k8,
+         "pixel_pairs_x_k8": a * -(-units // 2) * k8, "pixels_x_units": a * units,
+         "interior_x_entries": 0.0, "border_x_entries": 0.0, "taps_x_units": 0.0, "macs": 0.0,
+         "straddles": 0.0, "macs_8bit": 0.0}
+    if encoded.kind in ("csr4", "csr8"):
+        c["entries"] = a * data.entries
+        c["interior_x_entries"] = interior * data.entries
+        c["border_x_entries"] = (a - interior) * data.entries
+    elif encoded.kind == "codebook":
+        eight = data.index_bits == 8
+        c["index_bytes"] = 0.0 if eight else a * n * data.index_bits / 8
+        c["weights_8bit"] = a * n if eight else 0.0
+        c["weights_4bit"] = a * n if data.index_bits <= 4 else 0.0
+        if op_kind == "conv2d":
+            in_c = where["in_c"]
+            c["taps_x_units"] = taps * units
+            macs = taps * units * in_c
+            c["macs"] = macs
+            c["straddles"] = macs * _straddle_fraction(data.index_bits)
+            c["macs_8bit"] = macs if eight else 0.0
+    elif encoded.kind in ("huffman", "huffman_sparse"):
+        h = _huffman_counts(data, w, zero)
+        c.update({k: (v if k == "symbols" else a * v) for k, v in h.items()})
+    return c
+
+
+def features(op_kind: str, kind: str, counts: dict[str, float]) -> np.ndarray:
+    names = FEATURES.get((op_kind, kind))
+    if names is None:
+        raise McuError(f"no cost model for {op_kind} weights stored as '{kind}'")
+    return np.array([counts[n] for n in names], dtype=np.float64)
+
+
+@lru_cache(maxsize=None)
+def _coefficients() -> dict:
+    if not COEFFICIENTS.is_file():
+        raise McuError(f"cost model coefficients missing: {COEFFICIENTS} (run scripts/fit_cost_model.py)")
+    return json.loads(COEFFICIENTS.read_text())
+
+
+def predict(op_kind: str, kind: str, counts: dict[str, float], core_family: str = DEFAULT_FAMILY) -> int:
+    """Estimated instructions of one kernel call."""
+    table = _coefficients()["families"].get(core_family)
+    if table is None:
+        raise McuError(f"no cost model coefficients for core family '{core_family}'")
+    coef = table.get(f"{op_kind}/{kind}")
+    if coef is None:
+        raise McuError(f"no cost model coefficients for {op_kind}/{kind} on {core_family}")
+    return int(round(float(features(op_kind, kind, counts) @ np.asarray(coef["coef"], dtype=np.float64))))
