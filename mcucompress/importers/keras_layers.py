@@ -230,17 +230,31 @@ def convert_normalization(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str
 def convert_add(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str:
     if len(inputs) < 2:
         raise _unsupported(layer, f"Add of {len(inputs)} tensor(s); it needs at least two")
-    shapes = {b.shape(x) for x in inputs}
-    if len(shapes) != 1:
-        raise _unsupported(layer, f"inputs of different shapes {sorted(shapes)} (broadcasting) "
-                                  "are not supported")
-    # Keras adds N inputs at once; TFLite's ADD takes two, so chain them.
+    return _chain(b, layer, "add", inputs, out_shape, activation="none")
+
+
+def _chain(b: GraphBuilder, layer, kind: str, inputs, out_shape, **attrs) -> str:
+    """Keras merges N inputs at once; TFLite's ops take two (broadcasting), so chain them."""
+    from mcucompress.quantize.broadcast_ops import broadcast_shape
+
     acc = inputs[0]
     for i, other in enumerate(inputs[1:], start=1):
+        shape = broadcast_shape(b.shape(acc), b.shape(other))
+        if shape is None or len(shape) > 4:
+            raise _unsupported(layer, f"inputs of shapes {b.shape(acc)} and {b.shape(other)} do not broadcast")
         last = i == len(inputs) - 1
         name = layer.name if last else f"{layer.name}/partial{i}"
-        acc = b.op("add", name, (acc, other), name, out_shape, activation="none")
+        acc = b.op(kind, name, (acc, other), name, out_shape if last else shape, **attrs)
     return acc
+
+
+def _merge(kind: str, **attrs):
+    def convert(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str:
+        if len(inputs) < 2:
+            raise _unsupported(layer, f"merge of {len(inputs)} tensor(s); it needs at least two")
+        return _chain(b, layer, kind, inputs, out_shape, **attrs)
+    convert.__name__ = f"convert_{kind}"
+    return convert
 
 
 def convert_relu(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str:
@@ -333,7 +347,7 @@ def convert_identity(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str:
 Converter = Callable[..., str]
 
 # Layer classes whose converters read several input tensors; every other layer takes one.
-MULTI_INPUT_LAYERS = frozenset({"Add", "Concatenate"})
+MULTI_INPUT_LAYERS = frozenset({"Add", "Concatenate", "Multiply", "Maximum", "Minimum"})
 
 LAYER_CONVERTERS: dict[str, Converter] = {
     "Conv2D": convert_conv2d,
@@ -356,6 +370,9 @@ LAYER_CONVERTERS: dict[str, Converter] = {
     "Normalization": convert_normalization,
     "GlobalMaxPooling2D": convert_global_max_pooling2d,
     "LeakyReLU": convert_leaky_relu,
+    "Multiply": _merge("mul", activation="none"),
+    "Maximum": _merge("maximum"),
+    "Minimum": _merge("minimum"),
     "ELU": convert_elu,
     "Dropout": convert_identity,
     "SpatialDropout2D": convert_identity,

@@ -205,6 +205,8 @@ def _leaky_relu_options(op: RawOp, model: RawModel) -> None:
 
 # Element-wise table ops (quantize/lut_ops.py): every number reaching the C is a table entry,
 # computed at export over all 256 inputs, so only the shape and the options need checking.
+OPTION_CHECKS.update({"MUL": lambda op, model: _activation(_options(op, "MulOptionsT", required=False)),
+                      "MAXIMUM": lambda op, model: None, "MINIMUM": lambda op, model: None})
 OPTION_CHECKS.update({"LEAKY_RELU": _leaky_relu_options, "LOGISTIC": _same_shape_as_input,
                       "TANH": _same_shape_as_input, "ELU": _same_shape_as_input,
                       "HARD_SWISH": _same_shape_as_input})
@@ -318,10 +320,13 @@ def _same_as_input(g: Graph, op: Op) -> tuple[int, ...]:
 
 
 def _add_shape(g: Graph, op: Op) -> tuple[int, ...]:
+    from mcucompress.quantize.broadcast_ops import broadcast_shape
+
     a, b = g.tensors[op.inputs[0]].shape, g.tensors[op.inputs[1]].shape
-    if a != b:
-        raise _Problem(f"adds shapes {list(a)} and {list(b)} (broadcasting is not supported)")
-    return a
+    shape = broadcast_shape(a, b)
+    if shape is None or len(shape) > 4:
+        raise _Problem(f"combines shapes {list(a)} and {list(b)}, which do not broadcast (at most 4 dimensions)")
+    return shape
 
 
 def _reshape_shape(g: Graph, op: Op) -> tuple[int, ...]:
@@ -422,6 +427,11 @@ def _softmax_requant(g: Graph, op: Op, p) -> None:
         raise _Problem(f"its input scale gives a left shift of {p.input_left_shift}; expected [0, 31]")
 
 
+def _mul_requant(g: Graph, op: Op, p) -> None:
+    _shift_range("output", p.shift)
+    _no_overflow("product", np.array([MAX_CENTERED_INT8 * MAX_CENTERED_INT8], dtype=object), p.shift)
+
+
 @dataclass(frozen=True)
 class Contract:
     """One IR op kind: which inputs are int8 weights (and their per-channel axis), which is the
@@ -450,6 +460,9 @@ CONTRACTS: dict[str, Contract] = {
     "relu": Contract(_same_as_input, requant=_relu_requant),
     "relu6": Contract(_same_as_input, requant=_relu_requant),
     **{kind: Contract(_same_as_input) for kind in ("logistic", "tanh", "leaky_relu", "elu", "hard_swish")},
+    "mul": Contract(_add_shape, requant=_mul_requant),
+    "maximum": Contract(_add_shape),
+    "minimum": Contract(_add_shape),
 }
 
 

@@ -155,10 +155,31 @@ def _mean(op: RawOp, ctx: Context) -> Op:
 
 def _add(op: RawOp, ctx: Context) -> Op:
     _arity(op, 2)
-    a, b = ctx.shape(op.inputs[0]), ctx.shape(op.inputs[1])
-    if a != b:
-        raise McuError(f"operator {op.index} (ADD): broadcasting {list(a)} + {list(b)} is not supported")
+    _broadcastable(op, ctx)
     return Op("add", "", _ins(op, ctx, 2), _outs(op, ctx), {"activation": _activation(op)})
+
+
+def _broadcastable(op: RawOp, ctx: Context) -> None:
+    from mcucompress.quantize.broadcast_ops import broadcast_shape
+
+    a, b, y = ctx.shape(op.inputs[0]), ctx.shape(op.inputs[1]), ctx.shape(op.outputs[0])
+    if broadcast_shape(a, b) != tuple(y) or len(y) > 4:
+        raise McuError(f"operator {op.index} ({op.opname}): inputs {list(a)} and {list(b)} do not "
+                       f"broadcast to the output {list(y)} (at most 4 dimensions)")
+
+
+def _mul(op: RawOp, ctx: Context) -> Op:
+    _arity(op, 2)
+    _broadcastable(op, ctx)
+    return Op("mul", "", _ins(op, ctx, 2), _outs(op, ctx), {"activation": _activation(op)})
+
+
+def _compare(kind: str) -> Callable[[RawOp, Context], Op]:
+    def convert(op: RawOp, ctx: Context) -> Op:
+        _arity(op, 2)
+        _broadcastable(op, ctx)
+        return Op(kind, "", _ins(op, ctx, 2), _outs(op, ctx), {})
+    return convert
 
 
 def _softmax(op: RawOp, ctx: Context) -> Op:
@@ -255,6 +276,9 @@ CONVERTERS.update({
     "HARD_SWISH": _simple("hard_swish"),
     "LEAKY_RELU": _leaky_relu,
 })
+
+# Two-input element-wise ops with broadcasting (quantize/broadcast_ops.py).
+CONVERTERS.update({"MUL": _mul, "MAXIMUM": _compare("maximum"), "MINIMUM": _compare("minimum")})
 
 
 def convert_op(op: RawOp, ctx: Context) -> Op:

@@ -167,7 +167,8 @@ INT8_KINDS = (
     OpKind("mean", "int8", f"{_PARAMS}:_mean", f"{_REF}:_mean", f"{_FLOAT}:mean", f"{_LOWER}:_lower_mean",
            kernels=("reduce/mcc_mean_s8.c",), litert_float_requant=True),
     OpKind("add", "int8", f"{_PARAMS}:_add", f"{_REF}:_add", f"{_FLOAT}:add", f"{_LOWER}:_lower_add",
-           kernels=("elementwise/mcc_add_s8.c", "elementwise/mcc_add_fast_s8.c"),
+           kernels=("elementwise/mcc_add_s8.c", "elementwise/mcc_add_fast_s8.c",
+                    "broadcast/mcc_add_broadcast_s8.c"),
            in_place=True, fuses_activation=True),
     OpKind("softmax", "int8", f"{_PARAMS}:_softmax", f"{_REF}:_softmax", f"{_FLOAT}:softmax",
            f"{_LOWER}:_lower_softmax", kernels=("softmax/mcc_softmax_s8.c", "softmax/mcc_softmax_table_s8.c")),
@@ -196,6 +197,18 @@ def _table_kind(name: str) -> OpKind:
 
 
 INT8_KINDS += tuple(_table_kind(name) for name in ("logistic", "tanh", "leaky_relu", "elu", "hard_swish"))
+
+_BCAST = "mcucompress.quantize.broadcast_ops"  # two-input element-wise ops with broadcasting
+INT8_KINDS += (
+    OpKind("mul", "int8", f"{_BCAST}:mul_params", f"{_BCAST}:mul_reference", f"{_BCAST}:mul_float",
+           f"{_BCAST}:lower", kernels=("broadcast/mcc_mul_s8.c",), in_place=True, fuses_activation=True),
+    OpKind("maximum", "int8", f"{_BCAST}:compare_params", f"{_BCAST}:compare_reference",
+           f"{_BCAST}:maximum_float", f"{_BCAST}:lower", kernels=("broadcast/mcc_maximum_s8.c",),
+           in_place=True, tied=frozenset({"int8"})),
+    OpKind("minimum", "int8", f"{_BCAST}:compare_params", f"{_BCAST}:compare_reference",
+           f"{_BCAST}:minimum_float", f"{_BCAST}:lower", kernels=("broadcast/mcc_minimum_s8.c",),
+           in_place=True, tied=frozenset({"int8"})),
+)
 
 _QPARAMS = "mcucompress.quantize.qformat_params"
 _QREF = "mcucompress.reference.qformat"

@@ -1,0 +1,151 @@
+"""Element-wise int8 ops of two tensors with TFLite's broadcasting: mul, maximum, minimum, and
+add where the shapes differ. Everything about these kinds sits in this module (registered in
+ir/ops.py); the C kernels share one indexing rule: a dimension of size 1 is read with stride 0.
+
+Arithmetic, as tflite-micro's reference kernels compute it (written from their description):
+
+- mul: out = clamp(out_zp + MultiplyByQuantizedMultiplier((a - a_zp) * (b - b_zp), M, shift))
+  with M = double(a_scale) * double(b_scale) / double(out_scale), double rounding;
+- maximum / minimum compare raw int8 values, so both inputs and the output share one
+  quantization (the quantizer ties them; a .tflite must already have it);
+- add with broadcasting runs the add kernel's per-element arithmetic (quantize.params._add).
+
+Shapes broadcast TFLite's way: right-aligned, each dimension equal or 1, at most 4 dimensions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from mcucompress.errors import McuError
+from mcucompress.ir.graph import Graph, Op
+from mcucompress.quantize import fixedpoint as fp
+
+_C_FUNCTIONS = {"mul": "mcc_mul_s8", "maximum": "mcc_maximum_s8", "minimum": "mcc_minimum_s8",
+                "add": "mcc_add_broadcast_s8"}
+
+
+@dataclass(frozen=True)
+class MulParams:
+    input1_offset: int
+    input2_offset: int
+    output_offset: int
+    multiplier: int
+    shift: int
+    act_min: int
+    act_max: int
+
+
+@dataclass(frozen=True)
+class CompareParams:
+    pass
+
+
+def broadcast_shape(a, b) -> tuple[int, ...] | None:
+    """TFLite's broadcast of two shapes, or None when they do not broadcast."""
+    try:
+        return tuple(int(d) for d in np.broadcast_shapes(tuple(a), tuple(b)))
+    except ValueError:
+        return None
+
+
+def _check(graph: Graph, op: Op) -> None:
+    names = (op.inputs[0], op.inputs[1], op.outputs[0])
+    for name in names:
+        t = graph.tensors[name]
+        if t.dtype != "int8" or t.quant is None or t.quant.per_channel:
+            raise McuError(f"op '{op.name}' ({op.kind}): tensor '{name}' must be int8 with one scale")
+    a, b, out = (graph.tensors[n].shape for n in names)
+    if broadcast_shape(a, b) != tuple(out) or len(out) > 4:
+        raise McuError(f"op '{op.name}' ({op.kind}): shapes {a} and {b} do not broadcast to {out}")
+
+
+def mul_params(graph: Graph, op: Op, rounding: str = "tflm") -> MulParams:
+    from mcucompress.quantize.params import activation_range
+
+    _check(graph, op)
+    a, b, out = (graph.tensors[n] for n in (op.inputs[0], op.inputs[1], op.outputs[0]))
+    real = float(np.float32(a.quant.scale[0])) * float(np.float32(b.quant.scale[0])) / \
+        float(np.float32(out.quant.scale[0]))
+    multiplier, shift = fp.quantize_multiplier(real)
+    act_min, act_max = activation_range(op.attrs.get("activation", "none"), out)
+    return MulParams(-int(a.quant.zero_point[0]), -int(b.quant.zero_point[0]), int(out.quant.zero_point[0]),
+                     multiplier, shift, act_min, act_max)
+
+
+def compare_params(graph: Graph, op: Op, rounding: str = "tflm") -> CompareParams:
+    _check(graph, op)
+    quants = {(float(np.float32(graph.tensors[n].quant.scale[0])), int(graph.tensors[n].quant.zero_point[0]))
+              for n in (op.inputs[0], op.inputs[1], op.outputs[0])}
+    if len(quants) != 1:
+        raise McuError(f"op '{op.name}' ({op.kind}): inputs and output must share scale and zero point")
+    return CompareParams()
+
+
+# -- numpy references ------------------------------------------------------------------------
+
+def mul_reference(op: Op, p: MulParams, args, out_shape, graph) -> np.ndarray:
+    a = args[0].astype(np.int64) + p.input1_offset
+    b = args[1].astype(np.int64) + p.input2_offset
+    v = fp.multiply_by_quantized_multiplier(a * b, p.multiplier, p.shift, "tflm") + p.output_offset
+    return np.broadcast_to(np.clip(v, p.act_min, p.act_max), out_shape).astype(np.int8)
+
+
+def compare_reference(op: Op, p: CompareParams, args, out_shape, graph) -> np.ndarray:
+    pick = np.maximum if op.kind == "maximum" else np.minimum
+    return np.broadcast_to(pick(args[0], args[1]), out_shape).astype(np.int8)
+
+
+def mul_float(graph: Graph, op: Op, a, b) -> np.ndarray:
+    from mcucompress.reference.float import _activate
+
+    return _activate((a * b).astype(np.float32), op.attrs.get("activation", "none"))
+
+
+def maximum_float(graph: Graph, op: Op, a, b) -> np.ndarray:
+    return np.maximum(a, b).astype(np.float32)
+
+
+def minimum_float(graph: Graph, op: Op, a, b) -> np.ndarray:
+    return np.minimum(a, b).astype(np.float32)
+
+
+# -- lowering to C ---------------------------------------------------------------------------
+
+def _operands(b, op: Op):
+    x1, x2 = b.graph.tensor(op.inputs[0]), b.graph.tensor(op.inputs[1])
+    out = b.graph.output_tensor(op)
+    for t in (x1, x2):
+        if t.is_constant:  # a constant operand lives in flash, not in the arena
+            return x1, x2, out, t
+    return x1, x2, out, None
+
+
+def _pointer(b, i: int, op: Op, t, role: str) -> str:
+    return b.constant(f"op{i}_{op.kind}", role, t) if t.is_constant else b.arena(t.name)
+
+
+def lower(b, i: int, op: Op) -> None:
+    from mcucompress.quantize.params import kernel_params
+
+    x1, x2, out, _ = _operands(b, op)
+    p = kernel_params(b.graph, op, b.rounding)
+    oid = f"op{i}_{op.kind}"
+    act = f"{{{getattr(p, 'act_min', -128)}, {getattr(p, 'act_max', 127)}}}"
+    if op.kind == "mul":
+        params = b.decl("mcc_mul_params", f"{oid}_params",
+                        f"{{{p.input1_offset}, {p.input2_offset}, {p.output_offset}, {p.multiplier}, "
+                        f"{p.shift}, {act}}}")
+        lead = (params,)
+    elif op.kind == "add":
+        params = b.decl("mcc_add_params", f"{oid}_params",
+                        f"{{{p.input1_offset}, {p.input1_multiplier}, {p.input1_shift}, "
+                        f"{p.input2_offset}, {p.input2_multiplier}, {p.input2_shift}, {p.left_shift}, "
+                        f"{p.output_offset}, {p.output_multiplier}, {p.output_shift}, {act}}}")
+        lead = (params,)
+    else:
+        lead = ()
+    b.call(op, _C_FUNCTIONS[op.kind], *lead, b.dims_of(x1.shape), _pointer(b, i, op, x1, "input1"),
+           b.dims_of(x2.shape), _pointer(b, i, op, x2, "input2"), b.dims_of(out.shape), b.arena(out.name))
