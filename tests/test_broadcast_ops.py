@@ -61,3 +61,34 @@ def test_keras_models_verify_against_the_float_model(kind, tmp_path):
     tree = export(tmp_path / "m.keras", tmp_path / "out", calib=tmp_path / "calib.npz")
     report = verify(tree, tmp_path / "test.npz")
     assert report.bit_exact and report.oracle is not None and report.ok, report.oracle
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_prelu_matches_tflite_micro_and_the_float_model(shared, tmp_path):
+    rng = np.random.default_rng(11 + shared)
+    shape = (int(rng.integers(3, 8)), int(rng.integers(3, 8)), 3)
+    _seed(3)
+    L = tf_keras.layers
+    inp = L.Input(shape)
+    x = L.Conv2D(int(rng.integers(2, 9)), 3, padding="same")(inp)
+    prelu = L.PReLU(shared_axes=[1, 2] if shared else None)
+    out = prelu(x)
+    prelu.set_weights([rng.uniform(0.05, 0.5, prelu.get_weights()[0].shape).astype(np.float32)])
+    path = _convert(tf_keras.Model(inp, out), shape, tmp_path / "prelu.tflite")
+    assert "prelu" in [op.kind for op in load_tflite(path).ops]
+    np.savez(tmp_path / "x.npz", x=rng.uniform(-1, 1, (16, *shape)).astype(np.float32))
+    report = verify(export(path, tmp_path / "out"), tmp_path / "x.npz")
+    assert report.ok and report.comparisons[-1].against == "tflite-micro", report.comparisons
+
+    keras = pytest.importorskip("keras")
+    keras.utils.set_random_seed(3)
+    kin = keras.Input(shape)
+    kx = keras.layers.Conv2D(6, 3, padding="same")(kin)
+    kp = keras.layers.PReLU(shared_axes=[1, 2] if shared else None)
+    kout = kp(kx)
+    kp.set_weights([rng.uniform(0.05, 0.5, kp.get_weights()[0].shape).astype(np.float32)])
+    keras.Model(kin, kout).save(tmp_path / "prelu.keras")
+    np.savez(tmp_path / "calib.npz", x=rng.uniform(-1, 1, (48, *shape)).astype(np.float32))
+    report = verify(export(tmp_path / "prelu.keras", tmp_path / "kout", calib=tmp_path / "calib.npz"),
+                    tmp_path / "x.npz")
+    assert report.bit_exact and report.oracle is not None and report.ok, report.oracle

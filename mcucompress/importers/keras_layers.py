@@ -283,6 +283,14 @@ def convert_leaky_relu(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str:
     return b.op("leaky_relu", layer.name, inputs[:1], layer.name, out_shape, alpha=float(slope))
 
 
+def convert_prelu(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str:
+    """PReLU with its learned alpha as a constant second input (one per position, or per channel
+    when shared_axes cover the spatial axes), broadcast the way TFLite's PRELU reads it."""
+    alpha = np.asarray(layer.get_weights()[0], np.float32)
+    return b.op("prelu", layer.name, (inputs[0], b.constant(f"{layer.name}/alpha", alpha[None])),
+                layer.name, out_shape)
+
+
 def convert_elu(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str:
     if float(cfg.get("alpha", 1.0)) != 1.0:
         raise _unsupported(layer, "only alpha=1 is supported (TFLite's ELU)")
@@ -374,6 +382,7 @@ LAYER_CONVERTERS: dict[str, Converter] = {
     "Maximum": _merge("maximum"),
     "Minimum": _merge("minimum"),
     "ELU": convert_elu,
+    "PReLU": convert_prelu,
     "Dropout": convert_identity,
     "SpatialDropout2D": convert_identity,
     "GaussianNoise": convert_identity,

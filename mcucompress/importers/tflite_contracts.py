@@ -206,7 +206,7 @@ def _leaky_relu_options(op: RawOp, model: RawModel) -> None:
 # Element-wise table ops (quantize/lut_ops.py): every number reaching the C is a table entry,
 # computed at export over all 256 inputs, so only the shape and the options need checking.
 OPTION_CHECKS.update({"MUL": lambda op, model: _activation(_options(op, "MulOptionsT", required=False)),
-                      "MAXIMUM": lambda op, model: None, "MINIMUM": lambda op, model: None})
+                      "MAXIMUM": lambda op, model: None, "PRELU": lambda op, model: None, "MINIMUM": lambda op, model: None})
 OPTION_CHECKS.update({"LEAKY_RELU": _leaky_relu_options, "LOGISTIC": _same_shape_as_input,
                       "TANH": _same_shape_as_input, "ELU": _same_shape_as_input,
                       "HARD_SWISH": _same_shape_as_input})
@@ -432,6 +432,12 @@ def _mul_requant(g: Graph, op: Op, p) -> None:
     _no_overflow("product", np.array([MAX_CENTERED_INT8 * MAX_CENTERED_INT8], dtype=object), p.shift)
 
 
+def _prelu_requant(g: Graph, op: Op, p) -> None:
+    _shift_range("positive", p.shift_positive)
+    _shift_range("negative", p.shift_negative)
+    _no_overflow("product", np.array([MAX_CENTERED_INT8 * MAX_CENTERED_INT8], dtype=object), p.shift_negative)
+
+
 @dataclass(frozen=True)
 class Contract:
     """One IR op kind: which inputs are int8 weights (and their per-channel axis), which is the
@@ -462,6 +468,7 @@ CONTRACTS: dict[str, Contract] = {
     **{kind: Contract(_same_as_input) for kind in ("logistic", "tanh", "leaky_relu", "elu", "hard_swish")},
     "mul": Contract(_add_shape, requant=_mul_requant),
     "maximum": Contract(_add_shape),
+    "prelu": Contract(_add_shape, requant=_prelu_requant),
     "minimum": Contract(_add_shape),
 }
 

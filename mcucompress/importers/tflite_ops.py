@@ -278,7 +278,8 @@ CONVERTERS.update({
 })
 
 # Two-input element-wise ops with broadcasting (quantize/broadcast_ops.py).
-CONVERTERS.update({"MUL": _mul, "MAXIMUM": _compare("maximum"), "MINIMUM": _compare("minimum")})
+CONVERTERS.update({"MUL": _mul, "MAXIMUM": _compare("maximum"), "MINIMUM": _compare("minimum"),
+                   "PRELU": _compare("prelu")})
 
 
 def convert_op(op: RawOp, ctx: Context) -> Op:

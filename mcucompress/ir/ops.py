@@ -202,6 +202,8 @@ _BCAST = "mcucompress.quantize.broadcast_ops"  # two-input element-wise ops with
 INT8_KINDS += (
     OpKind("mul", "int8", f"{_BCAST}:mul_params", f"{_BCAST}:mul_reference", f"{_BCAST}:mul_float",
            f"{_BCAST}:lower", kernels=("broadcast/mcc_mul_s8.c",), in_place=True, fuses_activation=True),
+    OpKind("prelu", "int8", f"{_BCAST}:prelu_params", f"{_BCAST}:prelu_reference", f"{_BCAST}:prelu_float",
+           f"{_BCAST}:lower", kernels=("broadcast/mcc_prelu_s8.c",), in_place=True),
     OpKind("maximum", "int8", f"{_BCAST}:compare_params", f"{_BCAST}:compare_reference",
            f"{_BCAST}:maximum_float", f"{_BCAST}:lower", kernels=("broadcast/mcc_maximum_s8.c",),
            in_place=True, tied=frozenset({"int8"})),

@@ -8,7 +8,9 @@ Arithmetic, as tflite-micro's reference kernels compute it (written from their d
   with M = double(a_scale) * double(b_scale) / double(out_scale), double rounding;
 - maximum / minimum compare raw int8 values, so both inputs and the output share one
   quantization (the quantizer ties them; a .tflite must already have it);
-- add with broadcasting runs the add kernel's per-element arithmetic (quantize.params._add).
+- add with broadcasting runs the add kernel's per-element arithmetic (quantize.params._add);
+- prelu (inputs x and alpha): x - x_zp requantized by x_scale / out_scale where it is >= 0,
+  else (x - x_zp) * (alpha - alpha_zp) requantized by x_scale * alpha_scale / out_scale.
 
 Shapes broadcast TFLite's way: right-aligned, each dimension equal or 1, at most 4 dimensions.
 """
@@ -23,7 +25,7 @@ from mcucompress.errors import McuError
 from mcucompress.ir.graph import Graph, Op
 from mcucompress.quantize import fixedpoint as fp
 
-_C_FUNCTIONS = {"mul": "mcc_mul_s8", "maximum": "mcc_maximum_s8", "minimum": "mcc_minimum_s8",
+_C_FUNCTIONS = {"mul": "mcc_mul_s8", "prelu": "mcc_prelu_s8", "maximum": "mcc_maximum_s8", "minimum": "mcc_minimum_s8",
                 "add": "mcc_add_broadcast_s8"}
 
 
@@ -41,6 +43,17 @@ class MulParams:
 @dataclass(frozen=True)
 class CompareParams:
     pass
+
+
+@dataclass(frozen=True)
+class PreluParams:
+    input_offset: int
+    alpha_offset: int
+    output_offset: int
+    multiplier_positive: int
+    shift_positive: int
+    multiplier_negative: int
+    shift_negative: int
 
 
 def broadcast_shape(a, b) -> tuple[int, ...] | None:
@@ -84,6 +97,19 @@ def compare_params(graph: Graph, op: Op, rounding: str = "tflm") -> CompareParam
     return CompareParams()
 
 
+def prelu_params(graph: Graph, op: Op, rounding: str = "tflm") -> PreluParams:
+    """PReLU (inputs x, alpha): x for x >= 0, x * alpha below, as TFLM's two requantizations."""
+    _check(graph, op)
+    x, alpha, out = (graph.tensors[n] for n in (op.inputs[0], op.inputs[1], op.outputs[0]))
+    if tuple(x.shape) != tuple(out.shape):
+        raise McuError(f"op '{op.name}' (prelu): alpha {alpha.shape} must broadcast to the input {x.shape}")
+    s_x, s_a, s_out = (float(np.float32(t.quant.scale[0])) for t in (x, alpha, out))
+    m1, sh1 = fp.quantize_multiplier(s_x / s_out)
+    m2, sh2 = fp.quantize_multiplier(s_x * s_a / s_out)
+    return PreluParams(-int(x.quant.zero_point[0]), -int(alpha.quant.zero_point[0]), int(out.quant.zero_point[0]),
+                       m1, sh1, m2, sh2)
+
+
 # -- numpy references ------------------------------------------------------------------------
 
 def mul_reference(op: Op, p: MulParams, args, out_shape, graph) -> np.ndarray:
@@ -96,6 +122,18 @@ def mul_reference(op: Op, p: MulParams, args, out_shape, graph) -> np.ndarray:
 def compare_reference(op: Op, p: CompareParams, args, out_shape, graph) -> np.ndarray:
     pick = np.maximum if op.kind == "maximum" else np.minimum
     return np.broadcast_to(pick(args[0], args[1]), out_shape).astype(np.int8)
+
+
+def prelu_reference(op: Op, p: PreluParams, args, out_shape, graph) -> np.ndarray:
+    x = np.broadcast_to(args[0].astype(np.int64) + p.input_offset, out_shape)
+    alpha = np.broadcast_to(args[1].astype(np.int64) + p.alpha_offset, out_shape)
+    positive = fp.multiply_by_quantized_multiplier(x, p.multiplier_positive, p.shift_positive, "tflm")
+    negative = fp.multiply_by_quantized_multiplier(x * alpha, p.multiplier_negative, p.shift_negative, "tflm")
+    return np.clip(np.where(x >= 0, positive, negative) + p.output_offset, -128, 127).astype(np.int8)
+
+
+def prelu_float(graph: Graph, op: Op, x, alpha) -> np.ndarray:
+    return np.where(x >= 0, x, x * alpha).astype(np.float32)
 
 
 def mul_float(graph: Graph, op: Op, a, b) -> np.ndarray:
@@ -139,6 +177,11 @@ def lower(b, i: int, op: Op) -> None:
                         f"{{{p.input1_offset}, {p.input2_offset}, {p.output_offset}, {p.multiplier}, "
                         f"{p.shift}, {act}}}")
         lead = (params,)
+    elif op.kind == "prelu":
+        params = b.decl("mcc_prelu_params", f"{oid}_params",
+                        f"{{{p.input_offset}, {p.alpha_offset}, {p.output_offset}, {p.multiplier_positive}, "
+                        f"{p.shift_positive}, {p.multiplier_negative}, {p.shift_negative}}}")
+        lead = (params,)
     elif op.kind == "add":
         params = b.decl("mcc_add_params", f"{oid}_params",
                         f"{{{p.input1_offset}, {p.input1_multiplier}, {p.input1_shift}, "
@@ -147,5 +190,10 @@ def lower(b, i: int, op: Op) -> None:
         lead = (params,)
     else:
         lead = ()
-    b.call(op, _C_FUNCTIONS[op.kind], *lead, b.dims_of(x1.shape), _pointer(b, i, op, x1, "input1"),
-           b.dims_of(x2.shape), _pointer(b, i, op, x2, "input2"), b.dims_of(out.shape), b.arena(out.name))
+    b.call(op, _C_FUNCTIONS[op.kind], *lead, _dims(b, x1), _pointer(b, i, op, x1, "input1"),
+           _dims(b, x2), _pointer(b, i, op, x2, "input2"), _dims(b, out), b.arena(out.name))
+
+
+def _dims(b, t) -> str:
+    """Dims right-aligned to 4 (numpy / TFLite broadcasting), not batch-first as dims_of pads."""
+    return b.dims_of((1,) * (4 - len(t.shape)) + tuple(t.shape))

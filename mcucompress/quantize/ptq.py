@@ -56,7 +56,20 @@ def quantize_graph(float_graph: Graph, calib_x: np.ndarray, max_samples: int = D
     for op in graph.ops:
         if op.kind in WEIGHT_AXIS:
             _quantize_weights(graph, op, tensors)
+        else:
+            _quantize_constant_operands(graph, op, tensors)
     return graph.replace(tensors=tensors)
+
+
+def _quantize_constant_operands(graph: Graph, op, tensors: dict[str, Tensor]) -> None:
+    """Constant inputs of element-wise ops (PReLU's alpha): int8 per tensor over their range."""
+    for name in op.inputs:
+        t = graph.tensors.get(name) if name is not None else None
+        if t is None or not t.is_constant or name in tensors:
+            continue
+        quant = asymmetric_quant(float(t.data.min()), float(t.data.max()))
+        q = round_half_away(t.data.astype(np.float64) / quant.scale[0]) + quant.zero_point[0]
+        tensors[name] = Tensor(name, t.shape, "int8", quant, np.clip(q, QMIN, QMAX).astype(np.int8))
 
 
 def asymmetric_quant(lo: float, hi: float) -> QuantParams:

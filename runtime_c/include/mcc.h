@@ -117,6 +117,18 @@ typedef struct {
     mcc_activation activation;
 } mcc_mul_params;
 
+/* TFLite's integer PReLU: x + input_offset requantized by the positive multiplier where it is
+ * >= 0, else (x + input_offset) * (alpha + alpha_offset) by the negative one. */
+typedef struct {
+    int32_t input_offset;
+    int32_t alpha_offset;
+    int32_t output_offset;
+    int32_t multiplier_positive;
+    int32_t shift_positive;
+    int32_t multiplier_negative;
+    int32_t shift_negative;
+} mcc_prelu_params;
+
 /* TFLite's integer softmax (gemmlowp fixed point); output scale 1/256, zero point -128. */
 typedef struct {
     int32_t input_multiplier;
@@ -220,6 +232,9 @@ mcc_status mcc_mul_s8(const mcc_mul_params *params, const mcc_dims *input1_dims,
 mcc_status mcc_add_broadcast_s8(const mcc_add_params *params, const mcc_dims *input1_dims,
                                 const int8_t *input1, const mcc_dims *input2_dims, const int8_t *input2,
                                 const mcc_dims *output_dims, int8_t *output);
+mcc_status mcc_prelu_s8(const mcc_prelu_params *params, const mcc_dims *input_dims, const int8_t *input,
+                        const mcc_dims *alpha_dims, const int8_t *alpha, const mcc_dims *output_dims,
+                        int8_t *output);
 mcc_status mcc_maximum_s8(const mcc_dims *input1_dims, const int8_t *input1, const mcc_dims *input2_dims,
                           const int8_t *input2, const mcc_dims *output_dims, int8_t *output);
 mcc_status mcc_minimum_s8(const mcc_dims *input1_dims, const int8_t *input1, const mcc_dims *input2_dims,
