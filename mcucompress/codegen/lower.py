@@ -249,6 +249,14 @@ def _lower_pool(b: _Builder, i: int, op: Op) -> None:
            b.arena(out.name))
 
 
+def add_params(b: _Builder, op_id: str, p) -> str:
+    """The mcc_add_params of an add (both add kernels take them)."""
+    return b.decl("mcc_add_params", f"{op_id}_params",
+                  f"{{{p.input1_offset}, {p.input1_multiplier}, {p.input1_shift}, "
+                  f"{p.input2_offset}, {p.input2_multiplier}, {p.input2_shift}, {p.left_shift}, "
+                  f"{p.output_offset}, {p.output_multiplier}, {p.output_shift}, {_activation(p)}}}")
+
+
 def _lower_add(b: _Builder, i: int, op: Op) -> None:
     g = b.graph
     x1, x2 = g.tensor(op.inputs[0]), g.tensor(op.inputs[1])
@@ -259,10 +267,7 @@ def _lower_add(b: _Builder, i: int, op: Op) -> None:
     p = kernel_params(g, op, b.rounding)
     if _specialize.lower_fast(b, i, op, p):  # lookup-table add for large tensors (issue 4)
         return
-    params = b.decl("mcc_add_params", f"{_op_id(i, op)}_params",
-                    f"{{{p.input1_offset}, {p.input1_multiplier}, {p.input1_shift}, "
-                    f"{p.input2_offset}, {p.input2_multiplier}, {p.input2_shift}, {p.left_shift}, "
-                    f"{p.output_offset}, {p.output_multiplier}, {p.output_shift}, {_activation(p)}}}")
+    params = add_params(b, _op_id(i, op), p)
     b.call(op, "mcc_add_s8", params, b.arena(x1.name), b.arena(x2.name), b.arena(out.name),
            str(out.size))
 

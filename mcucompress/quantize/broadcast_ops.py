@@ -183,11 +183,9 @@ def lower(b, i: int, op: Op) -> None:
                         f"{p.shift_positive}, {p.multiplier_negative}, {p.shift_negative}}}")
         lead = (params,)
     elif op.kind == "add":
-        params = b.decl("mcc_add_params", f"{oid}_params",
-                        f"{{{p.input1_offset}, {p.input1_multiplier}, {p.input1_shift}, "
-                        f"{p.input2_offset}, {p.input2_multiplier}, {p.input2_shift}, {p.left_shift}, "
-                        f"{p.output_offset}, {p.output_multiplier}, {p.output_shift}, {act}}}")
-        lead = (params,)
+        from mcucompress.codegen.lower import add_params
+
+        lead = (add_params(b, oid, p),)
     else:
         lead = ()
     b.call(op, _C_FUNCTIONS[op.kind], *lead, _dims(b, x1), _pointer(b, i, op, x1, "input1"),

@@ -6,14 +6,6 @@
 mcc_status mcc_minimum_s8(const mcc_dims *input1_dims, const int8_t *input1, const mcc_dims *input2_dims,
                         const int8_t *input2, const mcc_dims *output_dims, int8_t *output)
 {
-    mcc_nn_broadcast walk;
-    int32_t i;
-    mcc_nn_broadcast_start(&walk, input1_dims, input2_dims, output_dims);
-    for (i = 0; i < walk.size; ++i) {
-        const int8_t a = input1[walk.index1];
-        const int8_t b = input2[walk.index2];
-        output[i] = a < b ? a : b;
-        mcc_nn_broadcast_next(&walk);
-    }
+    mcc_nn_broadcast_select(input1_dims, input1, input2_dims, input2, output_dims, output, 0);
     return MCC_OK;
 }

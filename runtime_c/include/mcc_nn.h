@@ -287,4 +287,20 @@ MCC_INLINE void mcc_nn_broadcast_next(mcc_nn_broadcast *walk)
     }
 }
 
+/* Element-wise maximum (take_max != 0) or minimum of two broadcast int8 tensors. */
+MCC_INLINE void mcc_nn_broadcast_select(const mcc_dims *input1_dims, const int8_t *input1,
+                                        const mcc_dims *input2_dims, const int8_t *input2,
+                                        const mcc_dims *output_dims, int8_t *output, int32_t take_max)
+{
+    mcc_nn_broadcast walk;
+    int32_t i;
+    mcc_nn_broadcast_start(&walk, input1_dims, input2_dims, output_dims);
+    for (i = 0; i < walk.size; ++i) {
+        const int8_t a = input1[walk.index1];
+        const int8_t b = input2[walk.index2];
+        output[i] = (a > b) == (take_max != 0) ? a : b;
+        mcc_nn_broadcast_next(&walk);
+    }
+}
+
 #endif /* MCC_NN_H */
