@@ -263,6 +263,15 @@ CONVERTERS: dict[str, Callable[[RawOp, Context], Op]] = {
 }
 
 
+def _requantize(op: RawOp, ctx: Context) -> Op:
+    _arity(op, 1)
+    kinds = {ctx.tensors[i].dtype for i in (op.inputs[0], op.outputs[0])}
+    if kinds != {"int8"}:
+        raise McuError(f"operator {op.index} (QUANTIZE): only int8 -> int8 inside the graph is supported, "
+                       f"got {' -> '.join(ctx.tensors[i].dtype for i in (op.inputs[0], op.outputs[0]))}")
+    return Op("requantize", "", _ins(op, ctx, 1), _outs(op, ctx), {})
+
+
 def _leaky_relu(op: RawOp, ctx: Context) -> Op:
     _arity(op, 1)
     return Op("leaky_relu", "", _ins(op, ctx, 1), _outs(op, ctx), {"alpha": float(op.options.alpha)})
@@ -275,6 +284,7 @@ CONVERTERS.update({
     "ELU": _simple("elu"),
     "HARD_SWISH": _simple("hard_swish"),
     "LEAKY_RELU": _leaky_relu,
+    "QUANTIZE": _requantize,  # int8 -> int8 inside the graph (the float interface is stripped first)
 })
 
 # Two-input element-wise ops with broadcasting (quantize/broadcast_ops.py).

@@ -196,7 +196,8 @@ def _table_kind(name: str) -> OpKind:
                   f"{_LUT}:lower", kernels=("activation/mcc_lut_s8.c",), in_place=True)
 
 
-INT8_KINDS += tuple(_table_kind(name) for name in ("logistic", "tanh", "leaky_relu", "elu", "hard_swish"))
+INT8_KINDS += tuple(_table_kind(name) for name in ("logistic", "tanh", "leaky_relu", "elu", "hard_swish",
+                                                           "requantize"))
 
 _BCAST = "mcucompress.quantize.broadcast_ops"  # two-input element-wise ops with broadcasting
 INT8_KINDS += (

@@ -1,5 +1,6 @@
-"""Element-wise int8 activations computed through a 256-entry table: logistic, tanh, leaky_relu,
-elu and hard_swish. Everything about these op kinds sits in this one module.
+"""Element-wise int8 functions computed through a 256-entry table: logistic, tanh, leaky_relu,
+elu, hard_swish and requantize (TFLite's int8 -> int8 QUANTIZE). Everything about these op kinds
+sits in this one module.
 
 An int8 -> int8 function of one value has only 256 inputs, so whatever integer arithmetic
 TensorFlow Lite Micro's kernel runs per element, running that same arithmetic once over all 256
@@ -56,6 +57,8 @@ def float_reference(graph: Graph, op: Op, x: np.ndarray) -> np.ndarray:
         return np.where(x < 0, np.expm1(x), x).astype(np.float32)
     if op.kind == "hard_swish":
         return (x * np.clip(x + 3.0, 0.0, 6.0) / 6.0).astype(np.float32)
+    if op.kind == "requantize":
+        return x
     raise McuError(f"op '{op.name}': unknown table op kind '{op.kind}'")
 
 
@@ -163,6 +166,15 @@ def _hard_swish(graph: Graph, op: Op) -> np.ndarray:
     return _saturate(out, -128, 127)
 
 
+def _requantize(graph: Graph, op: Op) -> np.ndarray:
+    """TFLite's int8 -> int8 QUANTIZE: (x - in_zp) rescaled by in_scale / out_scale + out_zp."""
+    s_in, s_out = _scale(graph, op.inputs[0]), _scale(graph, op.outputs[0])
+    mult, shift = fp.quantize_multiplier(float(s_in) / float(s_out))
+    x = _INT8 - _zero(graph, op.inputs[0])
+    out = fp.multiply_by_quantized_multiplier(x, mult, shift, "tflm") + _zero(graph, op.outputs[0])
+    return _saturate(out, -128, 127)
+
+
 def _elu(graph: Graph, op: Op) -> np.ndarray:
     s_in, s_out = _scale(graph, op.inputs[0]), _scale(graph, op.outputs[0])
     inverse = np.float32(np.float32(1.0) / s_out)
@@ -173,7 +185,7 @@ def _elu(graph: Graph, op: Op) -> np.ndarray:
 
 
 _TABLES = {"logistic": _logistic, "tanh": _tanh, "leaky_relu": _leaky_relu, "elu": _elu,
-           "hard_swish": _hard_swish}
+           "hard_swish": _hard_swish, "requantize": _requantize}
 
 
 def lut_params(graph: Graph, op: Op, rounding: str = "tflm") -> LutParams:
