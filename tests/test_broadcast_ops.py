@@ -92,3 +92,28 @@ def test_prelu_matches_tflite_micro_and_the_float_model(shared, tmp_path):
     report = verify(export(tmp_path / "prelu.keras", tmp_path / "kout", calib=tmp_path / "calib.npz"),
                     tmp_path / "x.npz")
     assert report.bit_exact and report.oracle is not None and report.ok, report.oracle
+
+
+@pytest.mark.parametrize("size", [(2, 2), (3, 2)])
+def test_upsampling_matches_tflite_micro_and_the_float_model(size, tmp_path):
+    _seed(1)
+    rng = np.random.default_rng(sum(size))
+    shape = (int(rng.integers(2, 6)), int(rng.integers(2, 6)), 2)
+    L = tf_keras.layers
+    inp = L.Input(shape)
+    x = L.Conv2D(3, 3, padding="same")(inp)
+    path = _convert(tf_keras.Model(inp, L.Conv2D(2, 1)(L.UpSampling2D(size)(x))), shape, tmp_path / "up.tflite")
+    assert "resize_nearest" in [op.kind for op in load_tflite(path).ops]
+    np.savez(tmp_path / "x.npz", x=rng.uniform(-1, 1, (12, *shape)).astype(np.float32))
+    report = verify(export(path, tmp_path / "out"), tmp_path / "x.npz")
+    assert report.ok and report.comparisons[-1].against == "tflite-micro", report.comparisons
+
+    keras = pytest.importorskip("keras")
+    keras.utils.set_random_seed(1)
+    kin = keras.Input(shape)
+    kx = keras.layers.UpSampling2D(size)(keras.layers.Conv2D(3, 3, padding="same")(kin))
+    keras.Model(kin, keras.layers.Conv2D(2, 1)(kx)).save(tmp_path / "up.keras")
+    np.savez(tmp_path / "calib.npz", x=rng.uniform(-1, 1, (32, *shape)).astype(np.float32))
+    report = verify(export(tmp_path / "up.keras", tmp_path / "kout", calib=tmp_path / "calib.npz"),
+                    tmp_path / "x.npz")
+    assert report.bit_exact and report.oracle is not None and report.ok, report.oracle

@@ -283,6 +283,16 @@ def convert_leaky_relu(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str:
     return b.op("leaky_relu", layer.name, inputs[:1], layer.name, out_shape, alpha=float(slope))
 
 
+def convert_upsampling2d(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str:
+    """UpSampling2D with nearest interpolation: TFLite's RESIZE_NEAREST_NEIGHBOR as TF writes it."""
+    _check_channels_last(layer, cfg)
+    _rank4_input(b, layer, inputs[0])
+    if cfg.get("interpolation", "nearest") != "nearest":
+        raise _unsupported(layer, f"interpolation '{cfg.get('interpolation')}' is not supported (nearest is)")
+    return b.op("resize_nearest", layer.name, inputs[:1], layer.name, out_shape, align_corners=False,
+                half_pixel_centers=True)
+
+
 def convert_prelu(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str:
     """PReLU with its learned alpha as a constant second input (one per position, or per channel
     when shared_axes cover the spatial axes), broadcast the way TFLite's PRELU reads it."""
@@ -383,6 +393,7 @@ LAYER_CONVERTERS: dict[str, Converter] = {
     "Minimum": _merge("minimum"),
     "ELU": convert_elu,
     "PReLU": convert_prelu,
+    "UpSampling2D": convert_upsampling2d,
     "Dropout": convert_identity,
     "SpatialDropout2D": convert_identity,
     "GaussianNoise": convert_identity,

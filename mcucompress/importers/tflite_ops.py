@@ -272,6 +272,19 @@ def _requantize(op: RawOp, ctx: Context) -> Op:
     return Op("requantize", "", _ins(op, ctx, 1), _outs(op, ctx), {})
 
 
+def _resize_nearest(op: RawOp, ctx: Context) -> Op:
+    _arity(op, 2)
+    x, y = _rank(op, ctx, op.inputs[0], 4, "input"), _rank(op, ctx, op.outputs[0], 4, "output")
+    size = ctx.constant(op, op.inputs[1], "size").ravel()
+    if size.size != 2 or tuple(int(v) for v in size) != tuple(y[1:3]) or x[3] != y[3]:
+        raise McuError(f"operator {op.index} (RESIZE_NEAREST_NEIGHBOR): size {size.tolist()} does not "
+                       f"match the output {list(y)}")
+    o = op.options
+    return Op("resize_nearest", "", _ins(op, ctx, 1), _outs(op, ctx),
+              {"align_corners": bool(getattr(o, "alignCorners", False)),
+               "half_pixel_centers": bool(getattr(o, "halfPixelCenters", False))})
+
+
 def _leaky_relu(op: RawOp, ctx: Context) -> Op:
     _arity(op, 1)
     return Op("leaky_relu", "", _ins(op, ctx, 1), _outs(op, ctx), {"alpha": float(op.options.alpha)})
@@ -284,7 +297,8 @@ CONVERTERS.update({
     "ELU": _simple("elu"),
     "HARD_SWISH": _simple("hard_swish"),
     "LEAKY_RELU": _leaky_relu,
-    "QUANTIZE": _requantize,  # int8 -> int8 inside the graph (the float interface is stripped first)
+    "QUANTIZE": _requantize,
+    "RESIZE_NEAREST_NEIGHBOR": _resize_nearest,  # int8 -> int8 inside the graph (the float interface is stripped first)
 })
 
 # Two-input element-wise ops with broadcasting (quantize/broadcast_ops.py).

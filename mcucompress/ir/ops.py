@@ -199,6 +199,13 @@ def _table_kind(name: str) -> OpKind:
 INT8_KINDS += tuple(_table_kind(name) for name in ("logistic", "tanh", "leaky_relu", "elu", "hard_swish",
                                                            "requantize"))
 
+_RESIZE = "mcucompress.quantize.resize_ops"
+INT8_KINDS += (
+    OpKind("resize_nearest", "int8", f"{_RESIZE}:resize_params", f"{_RESIZE}:int8_reference",
+           f"{_RESIZE}:float_reference", f"{_RESIZE}:lower", kernels=("resize/mcc_resize_nearest_s8.c",),
+           tied=frozenset({"int8"})),
+)
+
 _BCAST = "mcucompress.quantize.broadcast_ops"  # two-input element-wise ops with broadcasting
 INT8_KINDS += (
     OpKind("mul", "int8", f"{_BCAST}:mul_params", f"{_BCAST}:mul_reference", f"{_BCAST}:mul_float",

@@ -240,6 +240,10 @@ mcc_status mcc_maximum_s8(const mcc_dims *input1_dims, const int8_t *input1, con
 mcc_status mcc_minimum_s8(const mcc_dims *input1_dims, const int8_t *input1, const mcc_dims *input2_dims,
                           const int8_t *input2, const mcc_dims *output_dims, int8_t *output);
 
+/* Nearest-neighbour resize of an NHWC tensor: output (n, y, x) copies input (n, rows[y], cols[x]). */
+mcc_status mcc_resize_nearest_s8(const mcc_dims *input_dims, const int8_t *input, const int32_t *rows,
+                                 const int32_t *cols, const mcc_dims *output_dims, int8_t *output);
+
 /* Element-wise table lookup: output[i] = table[input[i] + 128]; output may alias input. */
 mcc_status mcc_lut_s8(const int8_t table[256], const int8_t *input, int8_t *output, int32_t size);
 
