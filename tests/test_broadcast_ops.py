@@ -63,35 +63,46 @@ def test_keras_models_verify_against_the_float_model(kind, tmp_path):
     assert report.bit_exact and report.oracle is not None and report.ok, report.oracle
 
 
+def _tflite_matches_tflite_micro(model, shape, kind, tmp_path, rng):
+    path = _convert(model, shape, tmp_path / f"{kind}.tflite")
+    assert kind in [op.kind for op in load_tflite(path).ops]
+    np.savez(tmp_path / "x.npz", x=rng.uniform(-1, 1, (12, *shape)).astype(np.float32))
+    report = verify(export(path, tmp_path / "out"), tmp_path / "x.npz")
+    assert report.ok and report.comparisons[-1].against == "tflite-micro", report.comparisons
+
+
+def _keras_close_to_float(model, shape, tmp_path, rng):
+    model.save(tmp_path / "m.keras")
+    np.savez(tmp_path / "calib.npz", x=rng.uniform(-1, 1, (48, *shape)).astype(np.float32))
+    report = verify(export(tmp_path / "m.keras", tmp_path / "kout", calib=tmp_path / "calib.npz"),
+                    tmp_path / "x.npz")
+    assert report.bit_exact and report.oracle is not None and report.ok, report.oracle
+
+
+def _prelu_model(layers, shape, shared, rng):
+    inp = layers.Input(shape)
+    prelu = layers.PReLU(shared_axes=[1, 2] if shared else None)
+    out = prelu(layers.Conv2D(int(rng.integers(2, 9)), 3, padding="same")(inp))
+    prelu.set_weights([rng.uniform(0.05, 0.5, prelu.get_weights()[0].shape).astype(np.float32)])
+    return inp, out
+
+
 @pytest.mark.parametrize("shared", [True, False])
 def test_prelu_matches_tflite_micro_and_the_float_model(shared, tmp_path):
     rng = np.random.default_rng(11 + shared)
     shape = (int(rng.integers(3, 8)), int(rng.integers(3, 8)), 3)
     _seed(3)
-    L = tf_keras.layers
-    inp = L.Input(shape)
-    x = L.Conv2D(int(rng.integers(2, 9)), 3, padding="same")(inp)
-    prelu = L.PReLU(shared_axes=[1, 2] if shared else None)
-    out = prelu(x)
-    prelu.set_weights([rng.uniform(0.05, 0.5, prelu.get_weights()[0].shape).astype(np.float32)])
-    path = _convert(tf_keras.Model(inp, out), shape, tmp_path / "prelu.tflite")
-    assert "prelu" in [op.kind for op in load_tflite(path).ops]
-    np.savez(tmp_path / "x.npz", x=rng.uniform(-1, 1, (16, *shape)).astype(np.float32))
-    report = verify(export(path, tmp_path / "out"), tmp_path / "x.npz")
-    assert report.ok and report.comparisons[-1].against == "tflite-micro", report.comparisons
-
+    _tflite_matches_tflite_micro(tf_keras.Model(*_prelu_model(tf_keras.layers, shape, shared, rng)), shape,
+                                 "prelu", tmp_path, rng)
     keras = pytest.importorskip("keras")
     keras.utils.set_random_seed(3)
-    kin = keras.Input(shape)
-    kx = keras.layers.Conv2D(6, 3, padding="same")(kin)
-    kp = keras.layers.PReLU(shared_axes=[1, 2] if shared else None)
-    kout = kp(kx)
-    kp.set_weights([rng.uniform(0.05, 0.5, kp.get_weights()[0].shape).astype(np.float32)])
-    keras.Model(kin, kout).save(tmp_path / "prelu.keras")
-    np.savez(tmp_path / "calib.npz", x=rng.uniform(-1, 1, (48, *shape)).astype(np.float32))
-    report = verify(export(tmp_path / "prelu.keras", tmp_path / "kout", calib=tmp_path / "calib.npz"),
-                    tmp_path / "x.npz")
-    assert report.bit_exact and report.oracle is not None and report.ok, report.oracle
+    _keras_close_to_float(keras.Model(*_prelu_model(keras.layers, shape, shared, rng)), shape, tmp_path, rng)
+
+
+def _upsampling_model(layers, shape, size):
+    inp = layers.Input(shape)
+    x = layers.UpSampling2D(size)(layers.Conv2D(3, 3, padding="same")(inp))
+    return inp, layers.Conv2D(2, 1)(x)
 
 
 @pytest.mark.parametrize("size", [(2, 2), (3, 2)])
@@ -99,21 +110,8 @@ def test_upsampling_matches_tflite_micro_and_the_float_model(size, tmp_path):
     _seed(1)
     rng = np.random.default_rng(sum(size))
     shape = (int(rng.integers(2, 6)), int(rng.integers(2, 6)), 2)
-    L = tf_keras.layers
-    inp = L.Input(shape)
-    x = L.Conv2D(3, 3, padding="same")(inp)
-    path = _convert(tf_keras.Model(inp, L.Conv2D(2, 1)(L.UpSampling2D(size)(x))), shape, tmp_path / "up.tflite")
-    assert "resize_nearest" in [op.kind for op in load_tflite(path).ops]
-    np.savez(tmp_path / "x.npz", x=rng.uniform(-1, 1, (12, *shape)).astype(np.float32))
-    report = verify(export(path, tmp_path / "out"), tmp_path / "x.npz")
-    assert report.ok and report.comparisons[-1].against == "tflite-micro", report.comparisons
-
+    _tflite_matches_tflite_micro(tf_keras.Model(*_upsampling_model(tf_keras.layers, shape, size)), shape,
+                                 "resize_nearest", tmp_path, rng)
     keras = pytest.importorskip("keras")
     keras.utils.set_random_seed(1)
-    kin = keras.Input(shape)
-    kx = keras.layers.UpSampling2D(size)(keras.layers.Conv2D(3, 3, padding="same")(kin))
-    keras.Model(kin, keras.layers.Conv2D(2, 1)(kx)).save(tmp_path / "up.keras")
-    np.savez(tmp_path / "calib.npz", x=rng.uniform(-1, 1, (32, *shape)).astype(np.float32))
-    report = verify(export(tmp_path / "up.keras", tmp_path / "kout", calib=tmp_path / "calib.npz"),
-                    tmp_path / "x.npz")
-    assert report.bit_exact and report.oracle is not None and report.ok, report.oracle
+    _keras_close_to_float(keras.Model(*_upsampling_model(keras.layers, shape, size)), shape, tmp_path, rng)
