@@ -156,8 +156,8 @@ def export(model, out_dir, calib=None, prefix: str = "model", rounding: str = "t
 
 def _write_float_oracle(tree: Path, model, calib, allow_code: bool) -> None:
     """A Keras export keeps its float model and calibration samples, so that verify can judge
-    the C against the float model and against TensorFlow's own conversion (reference/float_oracle.py)."""
-    from mcucompress.reference.float_oracle import write_oracle_inputs
+    the C against the float model and against TensorFlow's own conversion (float_oracle.py)."""
+    from mcucompress.float_oracle import write_oracle_inputs
 
     entry = write_oracle_inputs(tree, model, calib, allow_code)
     if entry:

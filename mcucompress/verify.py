@@ -22,7 +22,7 @@ from mcucompress.data import load_samples, quantize_input
 from mcucompress.errors import McuError
 from mcucompress.ir.graph import QuantParams
 from mcucompress.ir.serialize import load_graph
-from mcucompress.reference.float_oracle import OracleReport, oracle_report, report_dict
+from mcucompress.float_oracle import OracleReport, oracle_report, report_dict
 from mcucompress.reference.interpreters import Progress, interpreter_outputs
 from mcucompress.reference.int8 import run_int8_batch
 
@@ -88,7 +88,7 @@ def verify(tree, data, progress: Progress | None = None, limit: int | None = Non
            oracle: bool = True) -> VerifyReport:
     """Build ``tree`` on the host, run every sample of ``data`` (NPZ path) and compare.
     ``oracle``: for a Keras export, also judge the C against the float model and TensorFlow's
-    own conversion run by tflite-micro (reference/float_oracle.py)."""
+    own conversion run by tflite-micro (float_oracle.py)."""
     tree = Path(tree).resolve()
     manifest = read_manifest(tree)
     graph = load_graph(tree / manifest.get("graph", "graph.npz"))

@@ -12,7 +12,7 @@ pytest.importorskip("tflite_micro")
 
 from mcucompress.export import export  # noqa: E402
 from mcucompress.importers import keras_ops  # noqa: E402
-from mcucompress.reference.float_oracle import limit_for, nrmse  # noqa: E402
+from mcucompress.float_oracle import limit_for, nrmse  # noqa: E402
 from mcucompress.verify import verify  # noqa: E402
 
 L = keras.layers
@@ -71,7 +71,7 @@ def test_oracle_measures():
 
 
 def test_oracle_inputs_are_the_same_bytes_every_time(tmp_path):
-    from mcucompress.reference.float_oracle import write_oracle_inputs
+    from mcucompress.float_oracle import write_oracle_inputs
 
     model = _hard_sigmoid_classifier(tmp_path / "m.keras")
     calib = _data(tmp_path, 0, 8)

@@ -139,11 +139,15 @@ def keyword_spotter(path: Path, float32: bool = False) -> Path:
     return _convert(model, (49, 10, 1), path, float32=float32)
 
 
-def with_logistic(path: Path) -> Path:
-    """A model with a LOGISTIC op, which mcucompress does not support."""
+def with_unsupported_op(path: Path) -> Path:
+    """A model with a SQUARED_DIFFERENCE op, which mcucompress does not support."""
     k = _keras()
     _seed(4)
-    model = k.Sequential([k.layers.Input((8,)), k.layers.Dense(4, activation="sigmoid")])
+    inp = k.layers.Input((8,))
+    a = k.layers.Dense(4)(inp)
+    b = k.layers.Dense(4)(inp)
+    d = k.layers.Subtract()([a, b])
+    model = k.Model(inp, k.layers.Multiply()([d, d]))
     return _convert(model, (8,), path)
 
 
@@ -159,5 +163,5 @@ def all_models(folder: Path) -> dict[str, Path]:
         _BUILT["cnn"] = cnn(folder / "cnn.tflite")
         _BUILT["branches"] = branches(folder / "branches.tflite")
         _BUILT["dilated"] = dilated(folder / "dilated.tflite")
-        _BUILT["logistic"] = with_logistic(folder / "logistic.tflite")
+        _BUILT["unsupported"] = with_unsupported_op(folder / "unsupported.tflite")
     return dict(_BUILT)

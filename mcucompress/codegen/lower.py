@@ -282,8 +282,8 @@ def _lower_add(b: ProgramBuilder, i: int, op: Op) -> None:
     x1, x2 = g.tensor(op.inputs[0]), g.tensor(op.inputs[1])
     out = g.output_tensor(op)
     if x1.shape != out.shape or x2.shape != out.shape or x1.is_constant or x2.is_constant:
-        raise McuError(f"op '{op.name}' (add): only adds of two activations of equal shape are "
-                       f"supported, got {x1.shape} + {x2.shape}")
+        from mcucompress.quantize.broadcast_ops import lower as lower_broadcast
+        return lower_broadcast(b, i, op)  # broadcasting, or a constant operand in flash
     p = kernel_params(g, op, b.rounding)
     if _specialize.lower_fast(b, i, op, p):  # lookup-table add for large tensors (issue 4)
         return

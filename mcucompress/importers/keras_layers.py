@@ -19,7 +19,12 @@ from mcucompress.errors import McuError
 from mcucompress.importers.keras_builder import GraphBuilder
 from mcucompress.importers.keras_ops import channel_affine
 
-ACTIVATION_OPS = {"relu": "relu", "relu6": "relu6", "softmax": "softmax"}
+ACTIVATION_OPS = {"relu": "relu", "relu6": "relu6", "softmax": "softmax",
+                  # element-wise table ops (quantize/lut_ops.py)
+                  "sigmoid": "logistic", "tanh": "tanh", "elu": "elu", "hard_swish": "hard_swish",
+                  "hard_silu": "hard_swish", "leaky_relu": "leaky_relu",
+                  "hard_sigmoid": "hard_sigmoid"}  # relu6(x + 3) / 6, from existing ops
+ACTIVATION_ATTRS = {"softmax": {"beta": 1.0}, "leaky_relu": {"alpha": 0.2}}  # Keras' default slope
 
 
 def _unsupported(layer, why: str) -> McuError:
@@ -40,14 +45,24 @@ def _activation_name(layer, cfg) -> str:
         return "linear"
     if act in ACTIVATION_OPS:
         return act
-    raise _unsupported(layer, f"activation '{act}' is not supported (linear, relu, relu6, softmax are)")
+    raise _unsupported(layer, f"activation '{act}' is not supported "
+                              f"({', '.join(['linear', *ACTIVATION_OPS])} are)")
+
+
+def emit_activation(b: GraphBuilder, act: str, name: str, x: str, out_name: str, **attrs) -> str:
+    """The ops of a named Keras activation applied to ``x`` (not 'linear')."""
+    shape = b.shape(x)
+    if act == "hard_sigmoid":  # Keras 3: relu6(x + 3) / 6
+        shifted = channel_affine(b, f"{name}/plus3", x, 1.0, 3.0, shape)
+        clipped = b.op("relu6", f"{name}/relu6", (shifted,), f"{name}/relu6", shape)
+        return channel_affine(b, out_name, clipped, 1.0 / 6.0, 0.0, shape)
+    return b.op(ACTIVATION_OPS[act], name, (x,), out_name, shape, **{**ACTIVATION_ATTRS.get(act, {}), **attrs})
 
 
 def _apply_activation(b: GraphBuilder, layer, act: str, x: str) -> str:
     if act == "linear":
         return x
-    attrs = {"beta": 1.0} if act == "softmax" else {}
-    return b.op(ACTIVATION_OPS[act], f"{layer.name}/{act}", (x,), layer.name, b.shape(x), **attrs)
+    return emit_activation(b, act, f"{layer.name}/{act}", x, layer.name)
 
 
 def _check_channels_last(layer, cfg) -> None:
@@ -215,25 +230,41 @@ def convert_normalization(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str
 def convert_add(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str:
     if len(inputs) < 2:
         raise _unsupported(layer, f"Add of {len(inputs)} tensor(s); it needs at least two")
-    shapes = {b.shape(x) for x in inputs}
-    if len(shapes) != 1:
-        raise _unsupported(layer, f"inputs of different shapes {sorted(shapes)} (broadcasting) "
-                                  "are not supported")
-    # Keras adds N inputs at once; TFLite's ADD takes two, so chain them.
+    return _chain(b, layer, "add", inputs, out_shape, activation="none")
+
+
+def _chain(b: GraphBuilder, layer, kind: str, inputs, out_shape, **attrs) -> str:
+    """Keras merges N inputs at once; TFLite's ops take two (broadcasting), so chain them."""
+    from mcucompress.quantize.broadcast_ops import broadcast_shape
+
     acc = inputs[0]
     for i, other in enumerate(inputs[1:], start=1):
+        shape = broadcast_shape(b.shape(acc), b.shape(other))
+        if shape is None or len(shape) > 4:
+            raise _unsupported(layer, f"inputs of shapes {b.shape(acc)} and {b.shape(other)} do not broadcast")
         last = i == len(inputs) - 1
         name = layer.name if last else f"{layer.name}/partial{i}"
-        acc = b.op("add", name, (acc, other), name, out_shape, activation="none")
+        acc = b.op(kind, name, (acc, other), name, out_shape if last else shape, **attrs)
     return acc
+
+
+def _merge(kind: str, **attrs):
+    def convert(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str:
+        if len(inputs) < 2:
+            raise _unsupported(layer, f"merge of {len(inputs)} tensor(s); it needs at least two")
+        return _chain(b, layer, kind, inputs, out_shape, **attrs)
+    convert.__name__ = f"convert_{kind}"
+    return convert
 
 
 def convert_relu(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str:
     slope = float(cfg.get("negative_slope") or 0.0)
     threshold = float(cfg.get("threshold") or 0.0)
     max_value = cfg.get("max_value")
+    if slope > 0.0 and threshold == 0.0 and max_value is None:
+        return b.op("leaky_relu", layer.name, inputs[:1], layer.name, out_shape, alpha=slope)
     if slope != 0.0 or threshold != 0.0 or max_value not in (None, 6, 6.0):
-        raise _unsupported(layer, "only plain ReLU and ReLU6 (max_value=6) are supported")
+        raise _unsupported(layer, "only plain ReLU, ReLU6 (max_value=6) and leaky ReLU are supported")
     kind = "relu" if max_value is None else "relu6"
     return b.op(kind, layer.name, inputs[:1], layer.name, out_shape)
 
@@ -242,8 +273,38 @@ def convert_activation(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str:
     act = _activation_name(layer, cfg)
     if act == "linear":
         return inputs[0]
-    attrs = {"beta": 1.0} if act == "softmax" else {}
-    return b.op(ACTIVATION_OPS[act], layer.name, inputs[:1], layer.name, out_shape, **attrs)
+    return emit_activation(b, act, layer.name, inputs[0], layer.name)
+
+
+def convert_leaky_relu(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str:
+    slope = cfg.get("negative_slope", cfg.get("alpha", 0.3))
+    if slope is None or float(slope) < 0:
+        raise _unsupported(layer, f"negative slope {slope} is not supported")
+    return b.op("leaky_relu", layer.name, inputs[:1], layer.name, out_shape, alpha=float(slope))
+
+
+def convert_upsampling2d(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str:
+    """UpSampling2D with nearest interpolation: TFLite's RESIZE_NEAREST_NEIGHBOR as TF writes it."""
+    _check_channels_last(layer, cfg)
+    _rank4_input(b, layer, inputs[0])
+    if cfg.get("interpolation", "nearest") != "nearest":
+        raise _unsupported(layer, f"interpolation '{cfg.get('interpolation')}' is not supported (nearest is)")
+    return b.op("resize_nearest", layer.name, inputs[:1], layer.name, out_shape, align_corners=False,
+                half_pixel_centers=True)
+
+
+def convert_prelu(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str:
+    """PReLU with its learned alpha as a constant second input (one per position, or per channel
+    when shared_axes cover the spatial axes), broadcast the way TFLite's PRELU reads it."""
+    alpha = np.asarray(layer.get_weights()[0], np.float32)
+    return b.op("prelu", layer.name, (inputs[0], b.constant(f"{layer.name}/alpha", alpha[None])),
+                layer.name, out_shape)
+
+
+def convert_elu(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str:
+    if float(cfg.get("alpha", 1.0)) != 1.0:
+        raise _unsupported(layer, "only alpha=1 is supported (TFLite's ELU)")
+    return b.op("elu", layer.name, inputs[:1], layer.name, out_shape)
 
 
 def convert_softmax(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str:
@@ -304,7 +365,7 @@ def convert_identity(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str:
 Converter = Callable[..., str]
 
 # Layer classes whose converters read several input tensors; every other layer takes one.
-MULTI_INPUT_LAYERS = frozenset({"Add", "Concatenate"})
+MULTI_INPUT_LAYERS = frozenset({"Add", "Concatenate", "Multiply", "Maximum", "Minimum"})
 
 LAYER_CONVERTERS: dict[str, Converter] = {
     "Conv2D": convert_conv2d,
@@ -326,6 +387,13 @@ LAYER_CONVERTERS: dict[str, Converter] = {
     "Rescaling": convert_rescaling,
     "Normalization": convert_normalization,
     "GlobalMaxPooling2D": convert_global_max_pooling2d,
+    "LeakyReLU": convert_leaky_relu,
+    "Multiply": _merge("mul", activation="none"),
+    "Maximum": _merge("maximum"),
+    "Minimum": _merge("minimum"),
+    "ELU": convert_elu,
+    "PReLU": convert_prelu,
+    "UpSampling2D": convert_upsampling2d,
     "Dropout": convert_identity,
     "SpatialDropout2D": convert_identity,
     "GaussianNoise": convert_identity,

@@ -87,12 +87,15 @@ def _tensor_and_constant(b, layer, args, kwargs, out_shape):
 
 
 def _two_tensors(b, layer, args, kwargs, out_shape, what: str) -> tuple[str, str]:
+    """Two tensor operands that broadcast (TFLite's rules) to the output shape."""
+    from mcucompress.quantize.broadcast_ops import broadcast_shape
+
     lhs, rhs = _operands(layer, args, kwargs, 2)
     if not (isinstance(lhs, TensorArg) and isinstance(rhs, TensorArg)):
         raise _refuse(layer, f"{what} needs two tensors or a tensor and a constant")
-    if b.shape(lhs) != tuple(out_shape) or b.shape(rhs) != tuple(out_shape):
+    if broadcast_shape(b.shape(lhs), b.shape(rhs)) != tuple(out_shape) or len(out_shape) > 4:
         raise _refuse(layer, f"{what} of tensors of shapes {b.shape(lhs)} and {b.shape(rhs)} "
-                             "(broadcasting) is not supported")
+                             f"does not broadcast to {tuple(out_shape)}")
     return lhs, rhs
 
 
@@ -119,8 +122,8 @@ def convert_subtract(b: GraphBuilder, layer, args, kwargs, out_shape) -> str:
 def convert_multiply(b: GraphBuilder, layer, args, kwargs, out_shape) -> str:
     found = _tensor_and_constant(b, layer, args, kwargs, out_shape)
     if found is None:
-        _two_tensors(b, layer, args, kwargs, out_shape, "multiplication")
-        raise _refuse(layer, "multiplication of two tensors is not supported")
+        lhs, rhs = _two_tensors(b, layer, args, kwargs, out_shape, "multiplication")
+        return b.op("mul", layer.name, (lhs, rhs), layer.name, out_shape, activation="none")
     x, c, _ = found
     return channel_affine(b, layer.name, x, c, 0.0, out_shape)
 
@@ -140,6 +143,22 @@ def convert_negative(b: GraphBuilder, layer, args, kwargs, out_shape) -> str:
     if not isinstance(x, TensorArg):
         raise _refuse(layer, "negation of a constant is not supported")
     return channel_affine(b, layer.name, x, -1.0, 0.0, out_shape)
+
+
+def _compare(kind: str):
+    def convert(b: GraphBuilder, layer, args, kwargs, out_shape) -> str:
+        lhs, rhs = _operands(layer, args, kwargs, 2)
+        constants = [a for a in (lhs, rhs) if not isinstance(a, TensorArg)]
+        if constants:  # maximum(x, 0) is a ReLU; other constants would need a constant tensor
+            x = lhs if isinstance(lhs, TensorArg) else rhs
+            c = np.asarray(constants[0], np.float64)
+            if kind == "maximum" and c.size == 1 and float(c) == 0.0 and b.shape(x) == tuple(out_shape):
+                return b.op("relu", layer.name, (x,), layer.name, out_shape)
+            raise _refuse(layer, f"{kind} with a constant other than maximum(x, 0) is not supported")
+        lhs, rhs = _two_tensors(b, layer, args, kwargs, out_shape, kind)
+        return b.op(kind, layer.name, (lhs, rhs), layer.name, out_shape)
+    convert.__name__ = f"convert_{kind}"
+    return convert
 
 
 def _unary(kind: str, **attrs):
@@ -173,6 +192,14 @@ OP_CONVERTERS: dict[str, Converter] = {
     "Relu": _unary("relu"),
     "Relu6": _unary("relu6"),
     "Softmax": convert_softmax,
+    # element-wise table ops (quantize/lut_ops.py)
+    "Sigmoid": _unary("logistic"),
+    "Tanh": _unary("tanh"),
+    "HardSwish": _unary("hard_swish"),
+    "HardSilu": _unary("hard_swish"),
+    "Elu": _unary("elu"),
+    "Maximum": _compare("maximum"),
+    "Minimum": _compare("minimum"),
 }
 
 

@@ -197,6 +197,22 @@ OPTION_CHECKS: dict[str, Callable[[RawOp, RawModel], None]] = {
 }
 
 
+def _leaky_relu_options(op: RawOp, model: RawModel) -> None:
+    alpha = float(_options(op, "LeakyReluOptionsT").alpha)
+    if not (math.isfinite(alpha) and alpha >= 0):
+        raise _Problem(f"alpha {alpha} must be a finite number >= 0")
+
+
+# Element-wise table ops (quantize/lut_ops.py): every number reaching the C is a table entry,
+# computed at export over all 256 inputs, so only the shape and the options need checking.
+OPTION_CHECKS.update({"MUL": lambda op, model: _activation(_options(op, "MulOptionsT", required=False)),
+                      "MAXIMUM": lambda op, model: None, "PRELU": lambda op, model: None,
+                      "RESIZE_NEAREST_NEIGHBOR": lambda op, model: None, "MINIMUM": lambda op, model: None})
+OPTION_CHECKS.update({"LEAKY_RELU": _leaky_relu_options, "LOGISTIC": _same_shape_as_input,
+                      "TANH": _same_shape_as_input, "ELU": _same_shape_as_input,
+                      "HARD_SWISH": _same_shape_as_input})
+
+
 def check_options(path: Path, model: RawModel) -> None:
     """Every operator's stored options against its contract (operators without one are either
     folded with checks of their own or refused later as unsupported)."""
@@ -305,10 +321,13 @@ def _same_as_input(g: Graph, op: Op) -> tuple[int, ...]:
 
 
 def _add_shape(g: Graph, op: Op) -> tuple[int, ...]:
+    from mcucompress.quantize.broadcast_ops import broadcast_shape
+
     a, b = g.tensors[op.inputs[0]].shape, g.tensors[op.inputs[1]].shape
-    if a != b:
-        raise _Problem(f"adds shapes {list(a)} and {list(b)} (broadcasting is not supported)")
-    return a
+    shape = broadcast_shape(a, b)
+    if shape is None or len(shape) > 4:
+        raise _Problem(f"combines shapes {list(a)} and {list(b)}, which do not broadcast (at most 4 dimensions)")
+    return shape
 
 
 def _reshape_shape(g: Graph, op: Op) -> tuple[int, ...]:
@@ -409,6 +428,17 @@ def _softmax_requant(g: Graph, op: Op, p) -> None:
         raise _Problem(f"its input scale gives a left shift of {p.input_left_shift}; expected [0, 31]")
 
 
+def _mul_requant(g: Graph, op: Op, p) -> None:
+    _shift_range("output", p.shift)
+    _no_overflow("product", np.array([MAX_CENTERED_INT8 * MAX_CENTERED_INT8], dtype=object), p.shift)
+
+
+def _prelu_requant(g: Graph, op: Op, p) -> None:
+    _shift_range("positive", p.shift_positive)
+    _shift_range("negative", p.shift_negative)
+    _no_overflow("product", np.array([MAX_CENTERED_INT8 * MAX_CENTERED_INT8], dtype=object), p.shift_negative)
+
+
 @dataclass(frozen=True)
 class Contract:
     """One IR op kind: which inputs are int8 weights (and their per-channel axis), which is the
@@ -436,6 +466,13 @@ CONTRACTS: dict[str, Contract] = {
     "concat": Contract(_concat_shape),
     "relu": Contract(_same_as_input, requant=_relu_requant),
     "relu6": Contract(_same_as_input, requant=_relu_requant),
+    **{kind: Contract(_same_as_input) for kind in ("logistic", "tanh", "leaky_relu", "elu", "hard_swish",
+                                                   "requantize")},
+    "mul": Contract(_add_shape, requant=_mul_requant),
+    "maximum": Contract(_add_shape),
+    "prelu": Contract(_add_shape, requant=_prelu_requant),
+    "resize_nearest": Contract(lambda g, op: g.output_tensor(op).shape),  # importer checks size
+    "minimum": Contract(_add_shape),
 }
 
 

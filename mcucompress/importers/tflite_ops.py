@@ -155,10 +155,31 @@ def _mean(op: RawOp, ctx: Context) -> Op:
 
 def _add(op: RawOp, ctx: Context) -> Op:
     _arity(op, 2)
-    a, b = ctx.shape(op.inputs[0]), ctx.shape(op.inputs[1])
-    if a != b:
-        raise McuError(f"operator {op.index} (ADD): broadcasting {list(a)} + {list(b)} is not supported")
+    _broadcastable(op, ctx)
     return Op("add", "", _ins(op, ctx, 2), _outs(op, ctx), {"activation": _activation(op)})
+
+
+def _broadcastable(op: RawOp, ctx: Context) -> None:
+    from mcucompress.quantize.broadcast_ops import broadcast_shape
+
+    a, b, y = ctx.shape(op.inputs[0]), ctx.shape(op.inputs[1]), ctx.shape(op.outputs[0])
+    if broadcast_shape(a, b) != tuple(y) or len(y) > 4:
+        raise McuError(f"operator {op.index} ({op.opname}): inputs {list(a)} and {list(b)} do not "
+                       f"broadcast to the output {list(y)} (at most 4 dimensions)")
+
+
+def _mul(op: RawOp, ctx: Context) -> Op:
+    _arity(op, 2)
+    _broadcastable(op, ctx)
+    return Op("mul", "", _ins(op, ctx, 2), _outs(op, ctx), {"activation": _activation(op)})
+
+
+def _compare(kind: str) -> Callable[[RawOp, Context], Op]:
+    def convert(op: RawOp, ctx: Context) -> Op:
+        _arity(op, 2)
+        _broadcastable(op, ctx)
+        return Op(kind, "", _ins(op, ctx, 2), _outs(op, ctx), {})
+    return convert
 
 
 def _softmax(op: RawOp, ctx: Context) -> Op:
@@ -240,6 +261,49 @@ CONVERTERS: dict[str, Callable[[RawOp, Context], Op]] = {
     "RELU": _simple("relu"),
     "RELU6": _simple("relu6"),
 }
+
+
+def _requantize(op: RawOp, ctx: Context) -> Op:
+    _arity(op, 1)
+    kinds = {ctx.tensors[i].dtype for i in (op.inputs[0], op.outputs[0])}
+    if kinds != {"int8"}:
+        raise McuError(f"operator {op.index} (QUANTIZE): only int8 -> int8 inside the graph is supported, "
+                       f"got {' -> '.join(ctx.tensors[i].dtype for i in (op.inputs[0], op.outputs[0]))}")
+    return Op("requantize", "", _ins(op, ctx, 1), _outs(op, ctx), {})
+
+
+def _resize_nearest(op: RawOp, ctx: Context) -> Op:
+    _arity(op, 2)
+    x, y = _rank(op, ctx, op.inputs[0], 4, "input"), _rank(op, ctx, op.outputs[0], 4, "output")
+    size = ctx.constant(op, op.inputs[1], "size").ravel()
+    if size.size != 2 or tuple(int(v) for v in size) != tuple(y[1:3]) or x[3] != y[3]:
+        raise McuError(f"operator {op.index} (RESIZE_NEAREST_NEIGHBOR): size {size.tolist()} does not "
+                       f"match the output {list(y)}")
+    o = op.options
+    return Op("resize_nearest", "", _ins(op, ctx, 1), _outs(op, ctx),
+              {"align_corners": bool(getattr(o, "alignCorners", False)),
+               "half_pixel_centers": bool(getattr(o, "halfPixelCenters", False))})
+
+
+def _leaky_relu(op: RawOp, ctx: Context) -> Op:
+    _arity(op, 1)
+    return Op("leaky_relu", "", _ins(op, ctx, 1), _outs(op, ctx), {"alpha": float(op.options.alpha)})
+
+
+# Element-wise table ops (quantize/lut_ops.py).
+CONVERTERS.update({
+    "LOGISTIC": _simple("logistic"),
+    "TANH": _simple("tanh"),
+    "ELU": _simple("elu"),
+    "HARD_SWISH": _simple("hard_swish"),
+    "LEAKY_RELU": _leaky_relu,
+    "QUANTIZE": _requantize,
+    "RESIZE_NEAREST_NEIGHBOR": _resize_nearest,  # int8 -> int8 inside the graph (the float interface is stripped first)
+})
+
+# Two-input element-wise ops with broadcasting (quantize/broadcast_ops.py).
+CONVERTERS.update({"MUL": _mul, "MAXIMUM": _compare("maximum"), "MINIMUM": _compare("minimum"),
+                   "PRELU": _compare("prelu")})
 
 
 def convert_op(op: RawOp, ctx: Context) -> Op:

@@ -22,12 +22,17 @@ Op kinds and their attributes (each kind's facts and implementations: the catalo
   max_pool2d        inputs (x,)            pool (ph, pw), stride, padding, activation
   avg_pool2d        inputs (x,)            pool (ph, pw), stride, padding, activation
   mean              inputs (x,)            axes (tuple), keepdims (bool)
-  add               inputs (a, b)          activation
+  add               inputs (a, b)          activation   (shapes broadcast; a constant operand allowed)
   softmax           inputs (x,)            beta (float)
   reshape           inputs (x,)            (target shape is the output tensor's shape)
   pad               inputs (x,)            paddings: ((before, after), ...) one pair per dimension
   concat            inputs (x1, x2, ...)   axis
   relu / relu6      inputs (x,)            (only where no producer could absorb them)
+  logistic, tanh, elu, hard_swish  inputs (x,)   (int8: one 256-entry table, quantize/lut_ops.py)
+  leaky_relu        inputs (x,)            alpha (float >= 0)
+  mul               inputs (a, b)          activation   (a, b broadcast TFLite's way, as for add)
+  maximum / minimum inputs (a, b)          (inputs and output share one quantization)
+  prelu             inputs (x, alpha)      (alpha broadcasts to x; quantize/broadcast_ops.py)
   batch_norm        inputs (x, gamma, beta, mean, var)  epsilon   (float graphs only; folded away)
 
 Binary / ternary op kinds (arithmetic in binary/params.py). "bits" tensors hold packed signs as

@@ -183,8 +183,8 @@ INT8_KINDS = (
     _int8("mean", params="_mean", reference="_mean", float_reference="mean", lowering="_lower_mean",
           kernels=("reduce/mcc_mean_s8.c",), litert_float_requant=True),
     _int8("add", params="_add", reference="_add", float_reference="add", lowering="_lower_add",
-          kernels=("elementwise/mcc_add_s8.c", "elementwise/mcc_add_fast_s8.c"), in_place=True,
-          fuses_activation=True),
+          kernels=("elementwise/mcc_add_s8.c", "elementwise/mcc_add_fast_s8.c", "broadcast/mcc_add_broadcast_s8.c"),
+          in_place=True, fuses_activation=True),
     _int8("softmax", params="_softmax", reference="_softmax", float_reference="softmax", lowering="_lower_softmax",
           kernels=("softmax/mcc_softmax_s8.c", "softmax/mcc_softmax_table_s8.c")),
     _int8("reshape", params="_reshape", reference="_reshape", float_reference="reshape", lowering="_lower_reshape",
@@ -199,6 +199,43 @@ INT8_KINDS = (
           fusable_activation=True),
     _int8("relu6", params="_relu", reference="_relu", float_reference="relu6", lowering="_lower_relu",
           kernels=("elementwise/mcc_requantize_s8.c",), in_place=True, tied=_TIED_BOTH, fusable_activation=True),
+)
+
+# Kinds implemented outside the stage modules: each names its own "module:function"s.
+_LUT = "mcucompress.quantize.lut_ops"
+
+
+def _table_kind(name: str) -> OpKind:
+    """An element-wise int8 function evaluated through a 256-entry table (quantize/lut_ops.py)."""
+    return _int8(name, params=f"{_LUT}:lut_params", reference=f"{_LUT}:int8_reference",
+                 float_reference=f"{_LUT}:float_reference", lowering=f"{_LUT}:lower",
+                 kernels=("activation/mcc_lut_s8.c",), in_place=True)
+
+
+INT8_KINDS += tuple(_table_kind(name) for name in ("logistic", "tanh", "leaky_relu", "elu", "hard_swish",
+                                                   "requantize"))
+
+_RESIZE = "mcucompress.quantize.resize_ops"
+INT8_KINDS += (
+    _int8("resize_nearest", params=f"{_RESIZE}:resize_params", reference=f"{_RESIZE}:int8_reference",
+          float_reference=f"{_RESIZE}:float_reference", lowering=f"{_RESIZE}:lower",
+          kernels=("resize/mcc_resize_nearest_s8.c",), tied=frozenset({"int8"})),
+)
+
+_BCAST = "mcucompress.quantize.broadcast_ops"  # two-input element-wise ops with broadcasting
+
+
+def _broadcast_kind(name: str, params: str, reference: str, float_reference: str, **facts) -> OpKind:
+    return _int8(name, params=f"{_BCAST}:{params}", reference=f"{_BCAST}:{reference}",
+                 float_reference=f"{_BCAST}:{float_reference}", lowering=f"{_BCAST}:lower",
+                 kernels=(f"broadcast/mcc_{name}_s8.c",), in_place=True, **facts)
+
+
+INT8_KINDS += (
+    _broadcast_kind("mul", "mul_params", "mul_reference", "mul_float", fuses_activation=True),
+    _broadcast_kind("prelu", "prelu_params", "prelu_reference", "prelu_float"),
+    _broadcast_kind("maximum", "compare_params", "compare_reference", "maximum_float", tied=frozenset({"int8"})),
+    _broadcast_kind("minimum", "compare_params", "compare_reference", "minimum_float", tied=frozenset({"int8"})),
 )
 
 QFORMAT_KINDS = (

@@ -168,6 +168,18 @@ def exp_on_negative_values(a, integer_bits: int = 5):
 
 def one_over_one_plus_x_for_x_in_0_1(a):
     """gemmlowp: 1 / (1 + a) for a in [0, 1) in Q0, by three Newton-Raphson steps (Q2 inside)."""
+    x = _two_over_one_plus_x_q2(a)
+    # ExactMulByPot<-1> keeps the raw value as Q1; rescaling Q1 -> Q0 doubles it, saturating.
+    return saturating_left_shift(x, 1)
+
+
+def one_minus_x_over_one_plus_x_for_x_in_0_1(a):
+    """gemmlowp: (1 - a) / (1 + a) for a in [0, 1) in Q0 (tanh's last step): 2 / (1 + a) - 1."""
+    return saturating_left_shift(_two_over_one_plus_x_q2(a) - (1 << 29), 2)
+
+
+def _two_over_one_plus_x_q2(a):
+    """2 / (1 + a) in Q2: the Newton-Raphson reciprocal of (1 + a) / 2 both helpers share."""
     half_denominator = rounding_half_sum(a, INT32_MAX)
     constant_48_over_17 = 1515870810
     constant_neg_32_over_17 = -1010580540
@@ -177,8 +189,7 @@ def one_over_one_plus_x_for_x_in_0_1(a):
         half_denominator_times_x = saturating_rounding_doubling_high_mul(half_denominator, x)
         one_minus = one_q2 - half_denominator_times_x
         x = x + saturating_left_shift(saturating_rounding_doubling_high_mul(x, one_minus), 2)
-    # ExactMulByPot<-1> keeps the raw value as Q1; rescaling Q1 -> Q0 doubles it, saturating.
-    return saturating_left_shift(x, 1)
+    return x
 
 
 def count_leading_zeros32(x):

@@ -23,6 +23,7 @@ from mcucompress.ir.graph import Graph, QuantParams, Tensor
 from mcucompress.ir.ops import kinds, tied_kinds, weight_axes
 from mcucompress.quantize.calibrate import DEFAULT_MAX_SAMPLES, activation_ranges, check_calibration, tied_groups
 from mcucompress.quantize.fixedpoint import round_half_away
+from mcucompress.quantize.lut_ops import FIXED_OUTPUT_QUANT
 
 QMIN, QMAX = -128, 127
 WEIGHT_MAX = 127  # narrow range: -128 is never used by weights
@@ -55,7 +56,20 @@ def quantize_graph(float_graph: Graph, calib_x: np.ndarray, max_samples: int = D
     for op in graph.ops:
         if op.kind in WEIGHT_AXIS:
             _quantize_weights(graph, op, tensors)
+        else:
+            _quantize_constant_operands(graph, op, tensors)
     return graph.replace(tensors=tensors)
+
+
+def _quantize_constant_operands(graph: Graph, op, tensors: dict[str, Tensor]) -> None:
+    """Constant inputs of element-wise ops (PReLU's alpha): int8 per tensor over their range."""
+    for name in op.inputs:
+        t = graph.tensors.get(name) if name is not None else None
+        if t is None or not t.is_constant or name in tensors:
+            continue
+        quant = asymmetric_quant(float(t.data.min()), float(t.data.max()))
+        q = round_half_away(t.data.astype(np.float64) / quant.scale[0]) + quant.zero_point[0]
+        tensors[name] = Tensor(name, t.shape, "int8", quant, np.clip(q, QMIN, QMAX).astype(np.int8))
 
 
 def asymmetric_quant(lo: float, hi: float) -> QuantParams:
@@ -81,6 +95,8 @@ def _activation_quant(graph: Graph, ranges: dict[str, tuple[float, float]]) -> d
         old = union.get(root, (lo, hi))
         union[root] = (min(old[0], lo), max(old[1], hi))
     fixed = {groups[op.outputs[0]]: SOFTMAX_OUTPUT for op in graph.ops if op.kind == "softmax"}
+    fixed.update({groups[op.outputs[0]]: FIXED_OUTPUT_QUANT[op.kind] for op in graph.ops
+                  if op.kind in FIXED_OUTPUT_QUANT})
     return {name: fixed.get(root) or asymmetric_quant(*union[root]) for name, root in groups.items()}
 
 

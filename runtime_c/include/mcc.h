@@ -106,6 +106,29 @@ typedef struct {
     mcc_activation activation;
 } mcc_add_params;
 
+/* TFLite's integer Mul: out = clamp(requantize((a + input1_offset) * (b + input2_offset))
+ * + output_offset), requantized by multiplier and shift (double rounding). */
+typedef struct {
+    int32_t input1_offset;
+    int32_t input2_offset;
+    int32_t output_offset;
+    int32_t multiplier;
+    int32_t shift;
+    mcc_activation activation;
+} mcc_mul_params;
+
+/* TFLite's integer PReLU: x + input_offset requantized by the positive multiplier where it is
+ * >= 0, else (x + input_offset) * (alpha + alpha_offset) by the negative one. */
+typedef struct {
+    int32_t input_offset;
+    int32_t alpha_offset;
+    int32_t output_offset;
+    int32_t multiplier_positive;
+    int32_t shift_positive;
+    int32_t multiplier_negative;
+    int32_t shift_negative;
+} mcc_prelu_params;
+
 /* TFLite's integer softmax (gemmlowp fixed point); output scale 1/256, zero point -128. */
 typedef struct {
     int32_t input_multiplier;
@@ -199,6 +222,30 @@ mcc_status mcc_mean_s8(const mcc_mean_params *params,
 /* Element-wise requantization of `size` values; output may alias input. */
 mcc_status mcc_requantize_s8(const mcc_requantize_params *params, const int8_t *input,
                              int8_t *output, int32_t size);
+
+/* Element-wise ops of two tensors with TFLite's broadcasting: each input's dims either equal
+ * the output's or are 1 (that dimension is repeated). mul and add requantize as TFLite does;
+ * maximum / minimum compare raw values (inputs and output share one quantization). */
+mcc_status mcc_mul_s8(const mcc_mul_params *params, const mcc_dims *input1_dims, const int8_t *input1,
+                      const mcc_dims *input2_dims, const int8_t *input2, const mcc_dims *output_dims,
+                      int8_t *output);
+mcc_status mcc_add_broadcast_s8(const mcc_add_params *params, const mcc_dims *input1_dims,
+                                const int8_t *input1, const mcc_dims *input2_dims, const int8_t *input2,
+                                const mcc_dims *output_dims, int8_t *output);
+mcc_status mcc_prelu_s8(const mcc_prelu_params *params, const mcc_dims *input_dims, const int8_t *input,
+                        const mcc_dims *alpha_dims, const int8_t *alpha, const mcc_dims *output_dims,
+                        int8_t *output);
+mcc_status mcc_maximum_s8(const mcc_dims *input1_dims, const int8_t *input1, const mcc_dims *input2_dims,
+                          const int8_t *input2, const mcc_dims *output_dims, int8_t *output);
+mcc_status mcc_minimum_s8(const mcc_dims *input1_dims, const int8_t *input1, const mcc_dims *input2_dims,
+                          const int8_t *input2, const mcc_dims *output_dims, int8_t *output);
+
+/* Nearest-neighbour resize of an NHWC tensor: output (n, y, x) copies input (n, rows[y], cols[x]). */
+mcc_status mcc_resize_nearest_s8(const mcc_dims *input_dims, const int8_t *input, const int32_t *rows,
+                                 const int32_t *cols, const mcc_dims *output_dims, int8_t *output);
+
+/* Element-wise table lookup: output[i] = table[input[i] + 128]; output may alias input. */
+mcc_status mcc_lut_s8(const int8_t table[256], const int8_t *input, int8_t *output, int32_t size);
 
 /* Zero-copy is impossible when buffers differ: copies `size` bytes (buffers may overlap). */
 mcc_status mcc_copy_s8(const int8_t *input, int8_t *output, int32_t size);

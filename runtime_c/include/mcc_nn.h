@@ -242,4 +242,74 @@ MCC_INLINE uint32_t mcc_nn_ror8(uint32_t v)
     return (v >> 8) | (v << 24);
 }
 
+/* Walks an output of TFLite-broadcast element-wise op in NHWC order, keeping the matching index
+ * of each input: a dimension of size 1 in an input is read with stride 0. */
+typedef struct {
+    int32_t size;               /* output elements */
+    int32_t index1, index2;     /* current input indices */
+    int32_t out[4], pos[4];     /* output extents and position (n, h, w, c) */
+    int32_t step1[4], step2[4]; /* input strides per dimension, 0 where broadcast */
+} mcc_nn_broadcast;
+
+MCC_INLINE void mcc_nn_broadcast_strides(const mcc_dims *d, int32_t step[4])
+{
+    const int32_t extent[4] = {d->n, d->h, d->w, d->c};
+    int32_t stride = 1;
+    int32_t k;
+    for (k = 3; k >= 0; --k) {
+        step[k] = extent[k] == 1 ? 0 : stride;
+        stride *= extent[k];
+    }
+}
+
+MCC_INLINE void mcc_nn_broadcast_start(mcc_nn_broadcast *walk, const mcc_dims *input1,
+                                       const mcc_dims *input2, const mcc_dims *output)
+{
+    int32_t k;
+    walk->out[0] = output->n;
+    walk->out[1] = output->h;
+    walk->out[2] = output->w;
+    walk->out[3] = output->c;
+    walk->size = output->n * output->h * output->w * output->c;
+    walk->index1 = 0;
+    walk->index2 = 0;
+    for (k = 0; k < 4; ++k) {
+        walk->pos[k] = 0;
+    }
+    mcc_nn_broadcast_strides(input1, walk->step1);
+    mcc_nn_broadcast_strides(input2, walk->step2);
+}
+
+/* Advances to the next output element (the last dimension fastest). */
+MCC_INLINE void mcc_nn_broadcast_next(mcc_nn_broadcast *walk)
+{
+    int32_t k;
+    for (k = 3; k >= 0; --k) {
+        walk->index1 += walk->step1[k];
+        walk->index2 += walk->step2[k];
+        if (++walk->pos[k] < walk->out[k]) {
+            return;
+        }
+        walk->index1 -= walk->step1[k] * walk->out[k];
+        walk->index2 -= walk->step2[k] * walk->out[k];
+        walk->pos[k] = 0;
+    }
+}
+
+/* Element-wise maximum (take_max != 0) or minimum of two broadcast int8 tensors. */
+MCC_INLINE void mcc_nn_broadcast_select(const mcc_dims *input1_dims, const int8_t *input1,
+                                        const mcc_dims *input2_dims, const int8_t *input2,
+                                        const mcc_dims *output_dims, int8_t *output, int32_t take_max)
+{
+    mcc_nn_broadcast walk;
+    int32_t i;
+    mcc_nn_broadcast_start(&walk, input1_dims, input2_dims, output_dims);
+    for (i = 0; i < walk.size; ++i) {
+        const int8_t a = input1[walk.index1];
+        const int8_t b = input2[walk.index2];
+        output[i] = (a > b) == (take_max != 0) ? a : b;
+        mcc_nn_broadcast_next(&walk);
+    }
+}
+
 #endif /* MCC_NN_H */
