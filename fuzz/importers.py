@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import tflite_fields  # noqa: E402
 
-STATS_EVERY = 250
+STATS_EVERY = 50
 
 INTERESTING_INTS = (0, 1, -1, 2, 3, 4, 7, 8, 16, 100, 127, 128, -128, -129, 255, 256, 4096, 65535,
                     1 << 20, (1 << 31) - 1, -(1 << 31))
@@ -76,13 +76,15 @@ def _pick(rng: random.Random, items):
 
 
 def _int_like(rng: random.Random, current: int) -> int:
-    return rng.choice((rng.choice(INTERESTING_INTS), current + rng.choice((-2, -1, 1, 2)),
-                       current * 2, rng.randint(-300, 300)))
+    if rng.random() < 0.5:  # near the valid value: mutants that are still accepted reach the kernels
+        return current + rng.choice((-3, -2, -1, 1, 2, 3))
+    return rng.choice((rng.choice(INTERESTING_INTS), current * 2, rng.randint(-300, 300)))
 
 
 def _float_like(rng: random.Random, current: float) -> float:
-    return rng.choice((rng.choice(INTERESTING_FLOATS), current * 2.0 ** rng.randint(-80, 80),
-                       current * rng.uniform(0.5, 2.0), -current))
+    if rng.random() < 0.5:
+        return current * rng.choice((2.0 ** rng.randint(-4, 4), rng.uniform(0.5, 2.0)))
+    return rng.choice((rng.choice(INTERESTING_FLOATS), current * 2.0 ** rng.randint(-80, 80), -current))
 
 
 def _mutate_scale(rng, model, sg) -> None:
