@@ -258,3 +258,4 @@ def test_interpreter_outputs_of_a_float_port_model_match_in_process(small_models
     from mcucompress.reference.int8 import run_int8_batch
     np.testing.assert_array_equal(child, run_int8_batch(graph, x, "tflm").reshape(3, -1))
     np.testing.assert_array_equal(child, run_in_process(path, x, "tflm", ports=ports)[1])
+    np.testing.assert_array_equal(child, interpreter_outputs(path, x, "tflm", timeout=120)[1])
