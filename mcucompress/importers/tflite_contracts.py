@@ -89,20 +89,21 @@ def _at_least_one(**values) -> None:
             raise _Problem(f"{name} {int(value)} must be >= 1")
 
 
-def _conv_options(op: RawOp, model: RawModel) -> None:
-    o = _options(op, "Conv2DOptionsT")
+def _convolution_options(op: RawOp, type_name: str):
+    o = _options(op, type_name)
     _padding(o.padding)
     _activation(o)
     _at_least_one(stride_h=o.strideH, stride_w=o.strideW, dilation_h=o.dilationHFactor,
                   dilation_w=o.dilationWFactor)
+    return o
+
+
+def _conv_options(op: RawOp, model: RawModel) -> None:
+    _convolution_options(op, "Conv2DOptionsT")
 
 
 def _depthwise_options(op: RawOp, model: RawModel) -> None:
-    o = _options(op, "DepthwiseConv2DOptionsT")
-    _padding(o.padding)
-    _activation(o)
-    _at_least_one(stride_h=o.strideH, stride_w=o.strideW, dilation_h=o.dilationHFactor,
-                  dilation_w=o.dilationWFactor)
+    o = _convolution_options(op, "DepthwiseConv2DOptionsT")
     # tflite-micro loops over the stored multiplier, so it must be what the shapes say.
     x, y = _raw_shape(op, model, 0, "input"), _raw_shape(op, model, 0, "output", output=True)
     if x and y and (y[-1] != x[-1] * int(o.depthMultiplier)):
