@@ -171,6 +171,20 @@ def _edit_options_type(model, sg):
     conv.builtinOptions, conv.builtinOptionsType = pool.builtinOptions, pool.builtinOptionsType
 
 
+def _edit_space_to_batch_paddings(model, sg):
+    # paddings of 3 values where the dilation folding needs a 2 x 2 table
+    s2b = _ops(model, sg, "SPACE_TO_BATCH_ND")[0]
+    pads = _tensor(sg, s2b.inputs[2])
+    pads.shape = [3]
+    _set_buffer(model, pads, np.array([1, 1, 1], dtype="<i4"))
+
+
+def _edit_space_to_batch_block(model, sg):
+    s2b, b2s = _ops(model, sg, "SPACE_TO_BATCH_ND")[0], _ops(model, sg, "BATCH_TO_SPACE_ND")[0]
+    for op in (s2b, b2s):
+        _set_buffer(model, _tensor(sg, op.inputs[1]), np.array([0, 0], dtype="<i4"))
+
+
 CASES = {
     # name: (model, edit, words the one-line message must hold)
     "zero point outside int8": ("mlp", _edit_fc_output_zero_point, ["zero point 300", "[-128, 127]"]),
@@ -193,6 +207,9 @@ CASES = {
     "mean axis out of range": ("cnn", _edit_mean_axis, ["axis 9 is outside [-4, 4)"]),
     "concatenation axis out of range": ("branches", _edit_concat_axis, ["axis 7 is outside"]),
     "options of another operator": ("cnn", _edit_options_type, ["Pool2DOptions instead of Conv2DOptions"]),
+    # a chain the dilation folding cannot take stays unfolded, and SPACE_TO_BATCH_ND is unsupported
+    "dilation paddings shape": ("dilated", _edit_space_to_batch_paddings, ["unsupported TFLite operator SPACE_TO_BATCH_ND"]),
+    "dilation block of zero": ("dilated", _edit_space_to_batch_block, ["unsupported TFLite operator SPACE_TO_BATCH_ND"]),
 }
 
 

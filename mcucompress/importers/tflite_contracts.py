@@ -250,6 +250,9 @@ def _window(size: int, pad_before: int, pad_after: int, kernel: int, stride: int
 def _spatial(x, kernel_hw, attrs) -> tuple[int, int]:
     top, bottom, left, right = attrs["padding"]
     stride, dilation = attrs["stride"], attrs.get("dilation", (1, 1))
+    if min(*stride, *dilation) < 1 or min(top, bottom, left, right) < 0 or min(kernel_hw) < 1:
+        raise _Problem(f"stride {list(stride)}, dilation {list(dilation)}, window {list(kernel_hw)} "
+                       f"or padding {list(attrs['padding'])} out of range")
     return (_window(x[1], top, bottom, kernel_hw[0], stride[0], dilation[0]),
             _window(x[2], left, right, kernel_hw[1], stride[1], dilation[1]))
 
