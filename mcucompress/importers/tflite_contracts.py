@@ -468,12 +468,12 @@ def _check_op(g: Graph, op: Op) -> None:
     c = CONTRACTS.get(op.kind)
     if c is None:
         raise _Problem(f"has no contract for kind '{op.kind}'")
-    if c.weights is not None:
-        _check_weights(g, op, c)
     out = g.output_tensor(op)
-    expected = tuple(c.output_shape(g, op))
+    expected = tuple(c.output_shape(g, op))  # also checks the operands' ranks
     if tuple(out.shape) != expected:
         raise _Problem(f"output '{out.name}' has shape {list(out.shape)} but the op computes {list(expected)}")
+    if c.weights is not None:
+        _check_weights(g, op, c)
     for rounding in ROUNDING_MODES:  # derive exactly what code generation will, in both modes
         params = kernel_params(g, op, rounding)
         if c.requant is not None:
