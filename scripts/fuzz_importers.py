@@ -163,7 +163,7 @@ class Differential:
     """Works through WORK/tflite/accepted/ as the fuzzer fills it."""
 
     def __init__(self, work: Path, inputs: int, timeout: float):
-        self.accepted = work / "tflite" / "accepted"
+        self.work = work
         self.folder = work / "differential"
         self.folder.mkdir(parents=True, exist_ok=True)
         self.results_file = self.folder / "results.json"
@@ -172,7 +172,8 @@ class Differential:
         self.inputs, self.timeout = inputs, timeout
 
     def pending(self) -> list[Path]:
-        return sorted(p for p in self.accepted.glob("*.tflite") if p.stem not in self.results)
+        return sorted((p for p in self.work.glob("tflite*/accepted/*.tflite") if p.stem not in self.results),
+                      key=lambda p: p.stat().st_mtime)
 
     def step(self) -> bool:
         """Check one pending model; False when none is pending."""
@@ -206,11 +207,15 @@ class Differential:
 
 
 def summary(work: Path, runs: dict[str, FuzzRun], diff: Differential, started: float) -> dict:
-    result = {"seconds": round(time.time() - started)}
-    for kind, run in runs.items():
+    result: dict = {"seconds": round(time.time() - started)}
+    for name, run in runs.items():
         stats = _stats(run.work)
         findings = sorted(p.name for p in (run.work / "findings").glob("*") if p.suffix != ".txt")
-        result[kind] = {**stats, "libfuzzer_stops": run.stops, "finding_files": findings}
+        result[name] = {**stats, "libfuzzer_stops": run.stops, "finding_files": findings}
+        total = result.setdefault(f"{run.kind} total", {})
+        for key in ("cases", "refused", "accepted", "tracebacks"):
+            total[key] = total.get(key, 0) + stats.get(key, 0)
+        total["libfuzzer_stops"] = total.get("libfuzzer_stops", 0) + len(run.stops)
     result["differential"] = diff.counts()
     (work / "summary.json").write_text(json.dumps(result, indent=1))
     return result
@@ -223,13 +228,19 @@ def main() -> int:
     parser.add_argument("--keras-runs", type=int, default=10_000)
     parser.add_argument("--timeout", type=int, default=30, help="seconds one case may take (a hang beyond)")
     parser.add_argument("--inputs", type=int, default=4, help="inputs per differential check")
+    parser.add_argument("--tflite-workers", type=int, default=1, help="parallel .tflite fuzzing processes")
     args = parser.parse_args()
     work = args.work.resolve()
     started = time.time()
     runs = {}
-    for kind, count in (("tflite", args.tflite_runs), ("keras", args.keras_runs)):
+    workers = max(1, args.tflite_workers)
+    for i in range(workers):  # each worker its own corpus and share of the cases
+        name = "tflite" if workers == 1 else f"tflite-{i}"
+        count = args.tflite_runs // workers + (1 if i < args.tflite_runs % workers else 0)
         if count > 0:
-            runs[kind] = FuzzRun(kind, work / kind, make_seeds(work, kind), count, args.timeout)
+            runs[name] = FuzzRun("tflite", work / name, make_seeds(work, "tflite"), count, args.timeout)
+    if args.keras_runs > 0:
+        runs["keras"] = FuzzRun("keras", work / "keras", make_seeds(work, "keras"), args.keras_runs, args.timeout)
     diff = Differential(work, args.inputs, timeout=120)
     last_report = 0.0
     while True:
@@ -244,8 +255,8 @@ def main() -> int:
             time.sleep(5)
     result = summary(work, runs, diff, started)
     print(json.dumps(result, indent=1))
-    bad = sum(r.get("tracebacks", 0) + len(r.get("libfuzzer_stops", [])) for k, r in result.items()
-              if k in runs) + sum(result["differential"].get(f, 0) for f in FINDINGS)
+    bad = sum(r["tracebacks"] + r["libfuzzer_stops"] for k, r in result.items() if k.endswith(" total")) \
+        + sum(result["differential"].get(f, 0) for f in FINDINGS)
     return 1 if bad else 0
 
 

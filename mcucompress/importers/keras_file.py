@@ -56,7 +56,8 @@ def read_config(path: Path, container: str) -> tuple[dict, str | None]:
         return _hdf5_config(path)
     except McuError:
         raise
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, UnicodeDecodeError) as error:
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, UnicodeDecodeError,
+            NotImplementedError) as error:  # zipfile: an unknown compression method or zip version
         raise McuError(f"{path.name}: cannot read the model's config ({_one_line(error)}); corrupt or truncated?") from None
 
 

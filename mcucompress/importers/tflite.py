@@ -46,14 +46,10 @@ def load_tflite_with_interface(path: str | Path) -> tuple[Graph, FloatInterface]
     names = _unique_names(raw.tensors)
     ctx = Context(raw.tensors, names)
 
-    ir_ops = []
-    for op in fold_dilated_convolutions(ops, raw.tensors, ctx, set(outputs)):
-        if isinstance(op, Op):  # already folded into IR
-            ir_ops.append(op)
-            continue
-        converted = convert_op(op, ctx)
-        ir_ops.append(Op(converted.kind, f"op{op.index}_{converted.kind}", converted.inputs,
-                         converted.outputs, converted.attrs))
+    try:
+        ir_ops = _convert_ops(ops, raw, ctx, outputs)
+    except McuError as error:  # the converters name the operator; the file is named here
+        raise McuError(f"'{path}': {error}") from None
 
     by_name = {names[t.index]: t for t in raw.tensors}
     used = {n for op in ir_ops for n in (*op.inputs, *op.outputs) if n is not None}
@@ -65,6 +61,18 @@ def load_tflite_with_interface(path: str | Path) -> tuple[Graph, FloatInterface]
     _check_dataflow(graph, Path(path))
     check_graph(Path(path), graph)
     return graph, interface
+
+
+def _convert_ops(ops, raw: RawModel, ctx: Context, outputs) -> list[Op]:
+    ir_ops = []
+    for op in fold_dilated_convolutions(ops, raw.tensors, ctx, set(outputs)):
+        if isinstance(op, Op):  # already folded into IR
+            ir_ops.append(op)
+            continue
+        converted = convert_op(op, ctx)
+        ir_ops.append(Op(converted.kind, f"op{op.index}_{converted.kind}", converted.inputs,
+                         converted.outputs, converted.attrs))
+    return ir_ops
 
 
 def _strip_float_interface(raw: RawModel):

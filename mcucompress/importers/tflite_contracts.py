@@ -89,20 +89,21 @@ def _at_least_one(**values) -> None:
             raise _Problem(f"{name} {int(value)} must be >= 1")
 
 
-def _conv_options(op: RawOp, model: RawModel) -> None:
-    o = _options(op, "Conv2DOptionsT")
+def _convolution_options(op: RawOp, type_name: str):
+    o = _options(op, type_name)
     _padding(o.padding)
     _activation(o)
     _at_least_one(stride_h=o.strideH, stride_w=o.strideW, dilation_h=o.dilationHFactor,
                   dilation_w=o.dilationWFactor)
+    return o
+
+
+def _conv_options(op: RawOp, model: RawModel) -> None:
+    _convolution_options(op, "Conv2DOptionsT")
 
 
 def _depthwise_options(op: RawOp, model: RawModel) -> None:
-    o = _options(op, "DepthwiseConv2DOptionsT")
-    _padding(o.padding)
-    _activation(o)
-    _at_least_one(stride_h=o.strideH, stride_w=o.strideW, dilation_h=o.dilationHFactor,
-                  dilation_w=o.dilationWFactor)
+    o = _convolution_options(op, "DepthwiseConv2DOptionsT")
     # tflite-micro loops over the stored multiplier, so it must be what the shapes say.
     x, y = _raw_shape(op, model, 0, "input"), _raw_shape(op, model, 0, "output", output=True)
     if x and y and (y[-1] != x[-1] * int(o.depthMultiplier)):
@@ -265,6 +266,9 @@ def _window(size: int, pad_before: int, pad_after: int, kernel: int, stride: int
 def _spatial(x, kernel_hw, attrs) -> tuple[int, int]:
     top, bottom, left, right = attrs["padding"]
     stride, dilation = attrs["stride"], attrs.get("dilation", (1, 1))
+    if min(*stride, *dilation) < 1 or min(top, bottom, left, right) < 0 or min(kernel_hw) < 1:
+        raise _Problem(f"stride {list(stride)}, dilation {list(dilation)}, window {list(kernel_hw)} "
+                       f"or padding {list(attrs['padding'])} out of range")
     return (_window(x[1], top, bottom, kernel_hw[0], stride[0], dilation[0]),
             _window(x[2], left, right, kernel_hw[1], stride[1], dilation[1]))
 
@@ -501,12 +505,12 @@ def _check_op(g: Graph, op: Op) -> None:
     c = CONTRACTS.get(op.kind)
     if c is None:
         raise _Problem(f"has no contract for kind '{op.kind}'")
-    if c.weights is not None:
-        _check_weights(g, op, c)
     out = g.output_tensor(op)
-    expected = tuple(c.output_shape(g, op))
+    expected = tuple(c.output_shape(g, op))  # also checks the operands' ranks
     if tuple(out.shape) != expected:
         raise _Problem(f"output '{out.name}' has shape {list(out.shape)} but the op computes {list(expected)}")
+    if c.weights is not None:
+        _check_weights(g, op, c)
     for rounding in ROUNDING_MODES:  # derive exactly what code generation will, in both modes
         params = kernel_params(g, op, rounding)
         if c.requant is not None:

@@ -65,21 +65,23 @@ def _chain(s2b: RawOp, consumers) -> tuple[RawOp, RawOp] | None:
 
 
 def _const(tensors, index) -> np.ndarray | None:
+    """The integer constant at ``index``, or None (absent, not constant, not integers)."""
     if index == -1 or index >= len(tensors):
         return None
-    return tensors[index].data
+    data = tensors[index].data
+    return data if data is not None and data.dtype.kind == "i" else None
 
 
 def _fold(s2b: RawOp, conv: RawOp, b2s: RawOp, tensors, ctx: Context) -> Op | None:
-    if len(s2b.inputs) != 3 or len(b2s.inputs) != 3:
+    if len(s2b.inputs) != 3 or len(b2s.inputs) != 3 or len(conv.inputs) < 2 or -1 in (s2b.inputs[0], conv.inputs[1]):
         return None
     block, pads = _const(tensors, s2b.inputs[1]), _const(tensors, s2b.inputs[2])
     block2, crops = _const(tensors, b2s.inputs[1]), _const(tensors, b2s.inputs[2])
-    if any(a is None for a in (block, pads, block2, crops)):
+    if any(a is None for a in (block, pads, block2, crops)) or (block.size, block2.size, pads.size, crops.size) != (2, 2, 4, 4):
         return None
     block, block2 = block.astype(np.int64).ravel(), block2.astype(np.int64).ravel()
     pads, crops = pads.astype(np.int64).reshape(-1, 2), crops.astype(np.int64).reshape(-1, 2)
-    if block.shape != (2,) or not np.array_equal(block, block2) or pads.shape != (2, 2) or crops.shape != (2, 2):
+    if not np.array_equal(block, block2) or block.min() < 1:
         return None
     o = conv.options
     if o is None or o.padding != _VALID or (o.strideH, o.strideW) != (1, 1) or \

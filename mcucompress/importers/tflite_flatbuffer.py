@@ -8,6 +8,7 @@ indices, buffer sizes against shapes, and quantization parameter counts.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,11 @@ TENSOR_DTYPES = {0: "float32", 2: "int32", 3: "uint8", 4: "int64", 7: "int16", 9
 def _schema():
     from ai_edge_litert import schema_py_generated  # lazy: pulls no TensorFlow
     return schema_py_generated
+
+
+@lru_cache(maxsize=1)
+def _known_tensor_types() -> frozenset[int]:
+    return frozenset(v for k, v in vars(_schema().TensorType).items() if not k.startswith("_"))
 
 
 def builtin_op_names() -> dict[int, str]:
@@ -151,6 +157,8 @@ def _read_tensor(path: Path, raw: bytes, index: int, t, buffers) -> RawTensor:
     if any(d < 0 for d in shape):
         raise _fail(path, f"tensor '{name}' has a dynamic or negative shape {list(shape)}")
     dtype = TENSOR_DTYPES.get(int(t.type), f"type{int(t.type)}")
+    if int(t.type) not in _known_tensor_types():
+        raise _fail(path, f"tensor '{name}' has element type code {int(t.type)}, which TFLite does not define")
     if t.sparsity is not None:
         raise _fail(path, f"tensor '{name}' is stored sparse, which is not supported")
     if t.isVariable:

@@ -97,7 +97,8 @@ def interpreter_outputs(tflite: str | Path, x: np.ndarray, rounding: str,
 
     ``ports``: ((scale, zero point) of the int8 input, the same of the int8 output). A model
     with float ports then gets exactly the floats its QUANTIZE op turns into these int8 inputs,
-    and its float outputs are turned back into the int8 values its DEQUANTIZE op read.
+    and its float outputs are turned back into the int8 values its DEQUANTIZE op read. Without
+    ``ports`` a float-port model's are read from the file by the importer.
 
     The interpreter runs in a child process: tflite-micro and LiteRT trust their model files,
     and a crash inside them (a segfault on a malformed model) must become a one-line McuError
@@ -179,6 +180,8 @@ def run_in_process(tflite: str | Path, x: np.ndarray, rounding: str,
     from mcucompress.quantize.params import dequantize_output, quantize_input
 
     interpreter = interpreter_for(tflite, rounding)
+    if ports is None and interpreter.float_input:
+        ports = _int8_ports(tflite)
     in_quant, out_quant = ((QuantParams((float(s),), (int(z),)) for s, z in ports) if ports else (None, None))
     outs = []
     for i, sample in enumerate(x):
@@ -191,6 +194,15 @@ def run_in_process(tflite: str | Path, x: np.ndarray, rounding: str,
         if progress:
             progress(interpreter.name, i + 1, len(x))
     return interpreter.name, np.stack(outs)
+
+
+def _int8_ports(tflite: str | Path) -> Ports:
+    """(scale, zero point) of the int8 input and output behind a model's float ports."""
+    from mcucompress.importers.tflite import load_tflite
+
+    graph = load_tflite(tflite)
+    return tuple((float(graph.tensors[n].quant.scale[0]), int(graph.tensors[n].quant.zero_point[0]))
+                 for n in (graph.inputs[0], graph.outputs[0]))
 
 
 def _child_main(argv: list[str]) -> int:
