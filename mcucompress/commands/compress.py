@@ -32,6 +32,10 @@ def _load_keras(path: str, what: str, allow_code: bool):
                    "'passes: [{prune: {sparsity: 0.9, layers: {fc1: 0.95}}}, {cluster: {clusters: 32}}]' "
                    "(full format: mcucompress/compression/recipe.py).")
 @click.option("--prune", type=float, help="Magnitude pruning to this global kernel sparsity, e.g. 0.9.")
+@click.option("--obs", type=float, help="Layer-wise Optimal Brain Surgeon pruning to this sparsity per Dense/Conv2D "
+              "layer (second-order saliency, remaining weights compensated), e.g. 0.95.")
+@click.option("--obd", type=float, help="Optimal Brain Damage pruning to this sparsity per layer (diagonal "
+              "Fisher saliency).")
 @click.option("--cluster", type=int, help="Weight clustering to this many centroids per layer.")
 @click.option("--lowrank", help="Low-rank factorization: energy=0.9, macs=0.5 or params=0.25.")
 @click.option("--structured", type=float, help="Remove this fraction of neurons/filters per layer.")
@@ -48,12 +52,13 @@ def _load_keras(path: str, what: str, allow_code: bool):
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 @unsafe_deserialization_option
-def command(model, output, data, recipe, prune, cluster, lowrank, structured, teacher, temperature, alpha,
+def command(model, output, data, recipe, prune, obs, obd, cluster, lowrank, structured, teacher, temperature, alpha,
             epochs, batch_size, learning_rate, strategy, report_prefix, seed, quiet, unsafe_deserialization):
     if not output.endswith(".keras"):
         raise McuError(f"output must be a .keras file, got {output}")
-    if recipe is not None and any(v is not None for v in (prune, cluster, lowrank, structured)):
-        raise McuError("give either --recipe or pass flags (--prune/--cluster/--lowrank/--structured), not both")
+    if recipe is not None and any(v is not None for v in (prune, obs, obd, cluster, lowrank, structured)):
+        raise McuError("give either --recipe or pass flags (--prune/--obs/--obd/--cluster/--lowrank/--structured), "
+                       "not both")
     prefix = report_prefix or output[: -len(".keras")]
     for folder in (Path(output).parent, Path(prefix).parent):  # before training, not after
         check_folder_possible(folder)
@@ -66,7 +71,7 @@ def command(model, output, data, recipe, prune, cluster, lowrank, structured, te
     from mcucompress.report import build_report, layer_stats, model_totals, write_html, write_json
 
     plan = load_recipe(recipe) if recipe else recipe_from_flags(
-        structured=structured, lowrank=lowrank, prune=prune, cluster=cluster, teacher=teacher)
+        structured=structured, lowrank=lowrank, prune=prune, obs=obs, obd=obd, cluster=cluster, teacher=teacher)
     keras.utils.set_random_seed(seed)
     original = _load_keras(model, "model", unsafe_deserialization)
     if len(original.inputs) != 1:

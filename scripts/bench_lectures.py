@@ -1,0 +1,135 @@
+"""Acceptance experiments of the lectures' compression techniques, one sub-command each.
+
+    cd <repo> && PYTHONPATH=. TF_CPP_MIN_LOG_LEVEL=3 OMP_NUM_THREADS=1 nohup nice \\
+        .venv/bin/python scripts/bench_lectures.py obs > build/bench_lectures/obs.log &
+
+Sub-commands: obs, flatten, distill, resnet, autoencoder. Data: x_train (8000 images) of
+../shared/datasets/mnist10k.npz for training, its x_test (2000) for accuracy. Every figure is a
+mean over --seeds seeds; results go to build/bench_lectures/<name>.json and a markdown table is
+printed (copied into docs/BENCHMARKS.md, section "Lecture techniques").
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from mcucompress.compression import accuracy, fine_tune, load_npz, magnitude_prune  # noqa: E402
+from mcucompress.importers.keras import load_keras  # noqa: E402
+from mcucompress.report.micronet import micronet_count  # noqa: E402
+
+DATA = REPO.parent / "shared" / "datasets" / "mnist10k.npz"
+OUT = REPO / "build" / "bench_lectures"
+
+
+def lenet_300_100():
+    return keras.Sequential([keras.Input((784,)), keras.layers.Dense(300, activation="relu", name="fc1"),
+                             keras.layers.Dense(100, activation="relu", name="fc2"),
+                             keras.layers.Dense(10, activation="softmax", name="out")], name="lenet_300_100")
+
+
+def score(model) -> float:
+    return micronet_count(load_keras(model)).score
+
+
+def mean(values) -> float:
+    return float(np.mean(values))
+
+
+def log(*parts):
+    print(*parts, flush=True)
+
+
+def bench_obs(args) -> dict:
+    """Magnitude pruning's 1-point sparsity on LeNet-300-100, then OBS/OBD at that sparsity with
+    the same fine-tuning epochs (per-layer targets for all three)."""
+    from mcucompress.compression.hessian import hessian_prune
+
+    data = load_npz(args.data, (784,))
+    bases = []
+    for seed in range(args.seeds):
+        keras.utils.set_random_seed(seed)
+        bases.append(fine_tune(lenet_300_100(), data, epochs=args.baseline_epochs, batch_size=128, verbose=0))
+    base_acc = [accuracy(m, data.x_val, data.y_val) for m in bases]
+    log("baseline", base_acc)
+    fit = dict(epochs=args.finetune_epochs, batch_size=128, verbose=0)
+    rows, chosen = [], None
+    for sparsity in args.sparsities:
+        accs = []
+        for seed, base in enumerate(bases):
+            keras.utils.set_random_seed(seed)
+            accs.append(accuracy(magnitude_prune(base, data, sparsity, **fit), data.x_val, data.y_val))
+        loss = 100 * (mean(base_acc) - mean(accs))
+        rows.append({"method": "magnitude (polynomial schedule)", "sparsity": sparsity, "accuracy": mean(accs),
+                     "loss_points": loss, "per_seed": accs})
+        log(rows[-1])
+        if loss >= 1.0:
+            chosen = sparsity
+            break
+    chosen = chosen if chosen is not None else args.sparsities[-1]
+    for label, options in (("OBS (L-OBS, one-shot, 3 rounds)", dict(method="obs", schedule="oneshot")),
+                           ("OBS (L-OBS, polynomial schedule)", dict(method="obs", schedule="polynomial")),
+                           ("OBD (Fisher diagonal, polynomial schedule)", dict(method="obd", schedule="polynomial"))):
+        accs, started = [], time.time()
+        for seed, base in enumerate(bases):
+            keras.utils.set_random_seed(seed)
+            pruned = hessian_prune(base, data, chosen, **options, **fit)
+            accs.append(accuracy(pruned, data.x_val, data.y_val))
+        rows.append({"method": label, "sparsity": chosen, "accuracy": mean(accs),
+                     "loss_points": 100 * (mean(base_acc) - mean(accs)), "per_seed": accs,
+                     "seconds_per_seed": (time.time() - started) / len(bases), "micronet": score(pruned)})
+        log(rows[-1])
+    return {"baseline": mean(base_acc), "baseline_per_seed": base_acc, "baseline_micronet": score(bases[0]),
+            "sparsity": chosen, "rows": rows, "finetune_epochs": args.finetune_epochs}
+
+
+def markdown_obs(result) -> str:
+    lines = [f"LeNet-300-100, float baseline {100 * result['baseline']:.2f}% (MicroNet score "
+             f"{result['baseline_micronet']:.4g}); {result['finetune_epochs']} fine-tuning epochs per method, "
+             "mean of 3 seeds.", "", "| method | sparsity | accuracy | points lost | MicroNet score |",
+             "|---|---:|---:|---:|---:|"]
+    for row in result["rows"]:
+        lines.append(f"| {row['method']} | {100 * row['sparsity']:.1f}% | {100 * row['accuracy']:.2f}% | "
+                     f"{row['loss_points']:.2f} | {row.get('micronet', float('nan')):.4g} |")
+    return "\n".join(lines)
+
+
+BENCHES = {"obs": (bench_obs, markdown_obs)}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("bench", choices=sorted(BENCHES))
+    parser.add_argument("--data", default=str(DATA))
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--baseline-epochs", type=int, default=10)
+    parser.add_argument("--finetune-epochs", type=int, default=4)
+    parser.add_argument("--sparsities", type=float, nargs="+", default=[0.95, 0.97, 0.98, 0.985, 0.99])
+    parser.add_argument("--markdown-only", action="store_true", help="Print the table of the saved results.")
+    args = parser.parse_args(argv)
+    run, markdown = BENCHES[args.bench]
+    OUT.mkdir(parents=True, exist_ok=True)
+    path = OUT / f"{args.bench}.json"
+    if args.markdown_only:
+        result = json.loads(path.read_text())
+    else:
+        result = run(args)
+        result["command"] = "scripts/bench_lectures.py " + " ".join(argv if argv is not None else sys.argv[1:])
+        path.write_text(json.dumps(result, indent=2) + "\n")
+    print(markdown(result))
+
+
+if __name__ == "__main__":
+    main()
