@@ -162,7 +162,57 @@ def markdown_flatten(r) -> str:
         "", f"`mcucompress export` of the flattened model: exit status {r['export_status']}."])
 
 
-BENCHES = {"obs": (bench_obs, markdown_obs), "flatten": (bench_flatten, markdown_flatten)}
+def lecture_teacher():
+    return keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Conv2D(32, 3, activation="relu"),
+                             keras.layers.Conv2D(64, 3, activation="relu"), keras.layers.MaxPooling2D(),
+                             keras.layers.Dropout(0.25), keras.layers.Flatten(),
+                             keras.layers.Dense(128, activation="relu"), keras.layers.Dropout(0.5),
+                             keras.layers.Dense(10)], name="teacher")
+
+
+def lecture_student():
+    return keras.Sequential([keras.Input((784,)), keras.layers.Dense(128, activation="relu"),
+                             keras.layers.Dense(128, activation="relu"), keras.layers.Dense(10)], name="student")
+
+
+DISTILL_SETTINGS = [(4.0, 0.9), (2.0, 0.5), (8.0, 0.9), (4.0, 0.99), (20.0, 0.99)]
+
+
+def bench_distill(args) -> dict:
+    """The lecture's experiment: CNN teacher, 784-128-128-10 student, 10 epochs, batch 64; the
+    student alone against distilled students over (temperature, alpha) settings."""
+    from mcucompress.compression import distill
+
+    data = load_npz(args.data, (784,))
+    images = load_npz(args.data, (28, 28, 1))
+    fit = dict(epochs=args.student_epochs, batch_size=64, verbose=0)
+    rows = {"teacher": [], "alone": []}
+    for seed in range(args.seeds):
+        keras.utils.set_random_seed(seed)
+        teacher = fine_tune(lecture_teacher(), images, epochs=args.baseline_epochs, batch_size=64, verbose=0)
+        rows["teacher"].append(accuracy(teacher, images.x_val, images.y_val))
+        keras.utils.set_random_seed(seed)
+        rows["alone"].append(accuracy(fine_tune(lecture_student(), data, **fit), data.x_val, data.y_val))
+        for temperature, alpha in DISTILL_SETTINGS:
+            keras.utils.set_random_seed(seed)
+            student = distill(lecture_student(), teacher, data, temperature=temperature, alpha=alpha, **fit)
+            rows.setdefault(f"T={temperature:g} alpha={alpha:g}", []).append(
+                accuracy(student, data.x_val, data.y_val))
+        log(seed, {k: v[-1] for k, v in rows.items()})
+    return {"per_seed": rows, "mean": {k: mean(v) for k, v in rows.items()}, "epochs": args.student_epochs}
+
+
+def markdown_distill(r) -> str:
+    alone = r["mean"]["alone"]
+    lines = ["| model | accuracy (mean of 3 seeds) | vs student alone |", "|---|---:|---:|"]
+    for key, value in r["mean"].items():
+        name = {"teacher": "teacher CNN", "alone": "student alone"}.get(key, f"student distilled, {key}")
+        lines.append(f"| {name} | {100 * value:.2f}% | {'' if key == 'teacher' else f'{100 * (value - alone):+.2f}'} |")
+    return "\n".join(lines)
+
+
+BENCHES = {"obs": (bench_obs, markdown_obs), "flatten": (bench_flatten, markdown_flatten),
+           "distill": (bench_distill, markdown_distill)}
 
 
 def main(argv=None):
@@ -172,6 +222,7 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--baseline-epochs", type=int, default=10)
     parser.add_argument("--finetune-epochs", type=int, default=4)
+    parser.add_argument("--student-epochs", type=int, default=10)
     parser.add_argument("--sparsities", type=float, nargs="+", default=[0.88, 0.9, 0.92, 0.94])
     parser.add_argument("--markdown-only", action="store_true", help="Print the table of the saved results.")
     args = parser.parse_args(argv)

@@ -67,8 +67,8 @@ def command(model, output, data, recipe, prune, obs, obd, cluster, lowrank, flat
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import keras
 
-    from mcucompress.compression.data import check_labels, load_npz
-    from mcucompress.compression.finetune import accuracy, check_fit_options
+    from mcucompress.compression.data import check_labels, load_for_model
+    from mcucompress.compression.finetune import check_fit_options, evaluate
     from mcucompress.compression.recipe import load_recipe, recipe_from_flags, run_recipe
     from mcucompress.report import build_report, layer_stats, model_totals, write_html, write_json
 
@@ -78,7 +78,7 @@ def command(model, output, data, recipe, prune, obs, obd, cluster, lowrank, flat
     original = _load_keras(model, "model", unsafe_deserialization)
     if len(original.inputs) != 1:
         raise McuError("only single-input models can be compressed")
-    dataset = load_npz(data, original.inputs[0].shape[1:], seed=seed)
+    dataset = load_for_model(data, original, seed=seed)
     check_labels(dataset, int(original.outputs[0].shape[-1]))
     teacher_spec = plan.teacher or {}
     teacher_path = teacher or teacher_spec.get("path")
@@ -91,16 +91,17 @@ def command(model, output, data, recipe, prune, obs, obd, cluster, lowrank, flat
            "strategy": strategy or plan.strategy, "verbose": 0 if quiet else "auto"}
     check_fit_options(fit["epochs"], fit["batch_size"], fit["learning_rate"])
 
-    before_acc = accuracy(original, dataset.x_val, dataset.y_val)
-    stages = [{"label": "original", "accuracy": before_acc,
+    metric, before_value = evaluate(original, dataset)
+    label = "accuracy" if metric == "accuracy" else "reconstruction/regression error (MSE)"
+    stages = [{"label": "original", metric: before_value,
                "storage_bytes": model_totals(layer_stats(original))["storage_bytes"]}]
-    click.echo(f"original: accuracy {before_acc:.4f}")
+    click.echo(f"original: {label} {before_value:.4g}")
 
     def after_step(step, current):
-        acc = accuracy(current, dataset.x_val, dataset.y_val)
+        value = evaluate(current, dataset)[1]
         totals = model_totals(layer_stats(current))
-        stages.append({"label": step.label, "accuracy": acc, "storage_bytes": totals["storage_bytes"]})
-        click.echo(f"{step.label}: accuracy {acc:.4f}, params {totals['params']:,}, "
+        stages.append({"label": step.label, metric: value, "storage_bytes": totals["storage_bytes"]})
+        click.echo(f"{step.label}: {label} {value:.4g}, params {totals['params']:,}, "
                    f"kernel sparsity {totals['sparsity']:.3f}")
 
     result = run_recipe(original, dataset, plan, teacher=teacher_model, temperature=temperature, alpha=alpha,
@@ -108,7 +109,7 @@ def command(model, output, data, recipe, prune, obs, obd, cluster, lowrank, flat
     make_folder(Path(output).parent)
     make_folder(Path(prefix).parent)
     result.save(output)
-    report = build_report(original, result, before_acc, stages[-1]["accuracy"], stages=stages)
+    report = build_report(original, result, before_value, stages[-1][metric], stages=stages, metric=metric)
     json_path = write_json(report, prefix + ".json")
     html_path = write_html(report, original, result, prefix + ".html")
     micronet = report["micronet"]
