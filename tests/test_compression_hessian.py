@@ -105,3 +105,28 @@ def test_recipe_entries_and_user_errors(trained, digits):
         hessian_prune(trained, None, 0.5)
     with pytest.raises(McuError, match="'obs' or 'obd'"):
         hessian_prune(trained, digits, 0.5, method="newton")
+
+
+def test_fisher_diagonal_is_the_mean_of_per_sample_squared_gradients():
+    import tensorflow as tf
+
+    from mcucompress.compression.hessian import fisher_diagonal
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(4, activation="relu", name="a"),
+                              keras.layers.Dense(3, activation="softmax", name="b")])
+    x = np.random.default_rng(0).normal(size=(7, 5)).astype(np.float32)
+    got = fisher_diagonal(model, ["a", "b"], x, seed=3, chunk=4)
+    rng = np.random.default_rng(3)
+    kernels = [model.get_layer("a").kernel, model.get_layer("b").kernel]
+    expected = [np.zeros(k.shape) for k in kernels]
+    for start in (0, 4):
+        p = model.predict(x[start:start + 4], verbose=0).astype(np.float64)
+        drawn = [rng.choice(3, p=row / row.sum()) for row in p]
+        for xi, yi in zip(x[start:start + 4], drawn):
+            with tf.GradientTape() as tape:
+                loss = -tf.math.log(model(xi[None])[0, yi])
+            for total, g in zip(expected, tape.gradient(loss, kernels)):
+                total += g.numpy() ** 2
+    np.testing.assert_allclose(got["a"], expected[0] / 7, rtol=1e-3, atol=1e-7)
+    np.testing.assert_allclose(got["b"], expected[1] / 7, rtol=1e-3, atol=1e-7)

@@ -133,16 +133,23 @@ def fisher_diagonal(model, names, x, seed: int = 0, chunk: int = 32) -> dict[str
     kernels = [kernel_of(model.get_layer(name)) for name in names]
     sums = [np.zeros(tuple(k.shape)) for k in kernels]
     rng = np.random.default_rng(seed)
+
+    @tf.function(reduce_retracing=True)  # traced once per call, not once per chunk
+    def squared_gradients(xb, yb):
+        def one(sample):
+            with tf.GradientTape() as tape:
+                logits = logits_of(sample[0][None], False)
+                loss = keras.losses.sparse_categorical_crossentropy(sample[1][None], logits, from_logits=True)
+            return [tf.square(g) for g in tape.gradient(loss, kernels)]
+
+        return [tf.reduce_sum(g, axis=0) for g in tf.vectorized_map(one, (xb, yb))]
+
     for start in range(0, len(x), chunk):
-        xb = tf.constant(x[start:start + chunk])
-        with tf.GradientTape(persistent=True) as tape:
-            logits = logits_of(xb, False)
-            p = tf.nn.softmax(logits).numpy().astype(np.float64)
-            drawn = np.array([rng.choice(p.shape[1], p=row / row.sum()) for row in p])
-            losses = keras.losses.sparse_categorical_crossentropy(tf.constant(drawn), logits, from_logits=True)
-        for i, jacobian in enumerate(tape.jacobian(losses, kernels, experimental_use_pfor=True)):
-            sums[i] += np.square(jacobian.numpy()).sum(axis=0)
-        del tape
+        xb = x[start:start + chunk]
+        p = tf.nn.softmax(logits_of(tf.constant(xb), False)).numpy().astype(np.float64)
+        drawn = np.array([rng.choice(p.shape[1], p=row / row.sum()) for row in p], np.int64)
+        for i, total in enumerate(squared_gradients(tf.constant(xb), tf.constant(drawn))):
+            sums[i] += total.numpy()
     return {name: total / max(len(x), 1) for name, total in zip(names, sums)}
 
 
