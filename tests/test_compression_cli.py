@@ -85,6 +85,15 @@ def test_recipe_with_teacher_and_mirrored_strategy(files):
     assert next(r for r in report["layers"] if r["name"] == "fc1")["after"]["rank"] == 4
 
 
+def test_obs_flag_prunes_every_layer_by_second_order_saliency(files, capsys):
+    out = files / "obs.keras"
+    assert main(["compress", str(files / "mlp.keras"), "-o", str(out), "--data", str(files / "digits.npz"),
+                 "--obs", "0.6", "--epochs", "1", "-q"]) == 0
+    model = keras.models.load_model(out)
+    assert all(np.mean(layer.kernel.numpy() == 0) == pytest.approx(0.6, abs=0.01) for layer in model.layers)
+    assert "obs sparsity=0.6 schedule=polynomial: accuracy" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("args, message", [
     (["--lowrank", "bits=3"], "--lowrank expects"),
     (["--prune", "0.5", "--data", "MISSING"], "data file not found"),

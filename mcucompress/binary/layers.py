@@ -9,6 +9,12 @@
   alpha = mean|W| (XNOR-Net) when ``scale=True``; ``"ternary"`` (TWN) 0 where
   |W| <= 0.7 mean|W|, else +-alpha with alpha the mean |W| above that threshold; ``"dorefa"``
   k-bit DoReFa weights (``bits``), deployed as k sign planes (see binary/params.py).
+- ``rounding="stochastic"`` (Gupta et al. 2015) rounds while training up or down at random with
+  the probability of the distance to the other level, so the rounding is unbiased
+  (E[round(x)] = x) and updates smaller than one step still move the weights on average: DoReFa
+  levels are floor(t * (2^k - 1) + u) with u ~ U[0, 1); binary weights are +1 with probability
+  clip((w + 1) / 2, 0, 1) (BinaryConnect's stochastic binarization). Inference and deployment
+  always round to nearest. Ternary weights have no stochastic form here.
 
 The first and last layers of a binary network stay ordinary Keras layers (int8 once deployed).
 """
@@ -19,6 +25,7 @@ import keras
 from keras import ops
 
 WEIGHT_QUANTIZERS = ("binary", "ternary", "dorefa")
+ROUNDINGS = ("nearest", "stochastic")
 TWN_DELTA = 0.7
 
 
@@ -37,13 +44,20 @@ def _channel_mean(values, axes):
     return ops.mean(values, axis=axes, keepdims=True)
 
 
-def quantize_weights(w, quantizer: str, scale: bool = True, bits: int = 2):
+def quantize_weights(w, quantizer: str, scale: bool = True, bits: int = 2, noise=None):
     """(quantized weights as real values, integer levels) of a kernel whose last axis is the
-    output channel. Levels: binary {-1, +1}, ternary {-1, 0, +1}, dorefa odd integers."""
+    output channel. Levels: binary {-1, +1}, ternary {-1, 0, +1}, dorefa odd integers.
+
+    `noise` (uniform [0, 1), the kernel's shape) makes the rounding stochastic."""
     axes = tuple(range(len(w.shape) - 1))
     magnitude = ops.abs(w)
+    if noise is not None and quantizer == "ternary":
+        raise ValueError("stochastic rounding applies to binary and dorefa weights, not ternary")
     if quantizer == "binary":
-        levels = sign(w)
+        if noise is None:
+            levels = sign(w)
+        else:  # +1 with probability clip((w + 1) / 2, 0, 1)
+            levels = sign(ops.clip((w + 1.0) / 2.0, 0.0, 1.0) - noise - 1e-7)
         alpha = _channel_mean(magnitude, axes) if scale else ops.ones_like(_channel_mean(w, axes))
         return levels * alpha, levels
     if quantizer == "ternary":
@@ -57,7 +71,7 @@ def quantize_weights(w, quantizer: str, scale: bool = True, bits: int = 2):
         steps = float(2 ** bits - 1)
         t = ops.tanh(w)
         t = t / (2.0 * ops.max(ops.abs(t))) + 0.5
-        q = ops.round(t * steps)
+        q = ops.round(t * steps) if noise is None else ops.minimum(ops.floor(t * steps + noise), steps)
         return 2.0 * q / steps - 1.0, 2.0 * q - steps
     raise ValueError(f"unknown weight quantizer '{quantizer}'; expected one of {WEIGHT_QUANTIZERS}")
 
@@ -90,19 +104,27 @@ class SignActivation(keras.layers.Layer):
 
 class _QuantizedKernel(keras.layers.Layer):
     def __init__(self, quantizer: str = "binary", scale: bool = True, bits: int = 2,
-                 use_bias: bool = False, **kwargs):
+                 use_bias: bool = False, rounding: str = "nearest", seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
         if quantizer not in WEIGHT_QUANTIZERS:
             raise ValueError(f"unknown weight quantizer '{quantizer}'; expected one of {WEIGHT_QUANTIZERS}")
+        if rounding not in ROUNDINGS or (rounding == "stochastic" and quantizer == "ternary"):
+            raise ValueError(f"rounding must be one of {ROUNDINGS} (stochastic: binary and dorefa only), "
+                             f"got '{rounding}' for '{quantizer}'")
         self.quantizer, self.scale, self.bits, self.use_bias = quantizer, bool(scale), int(bits), bool(use_bias)
+        self.rounding, self.seed = rounding, seed
+        self.seed_generator = keras.random.SeedGenerator(seed) if rounding == "stochastic" else None
 
     def _add_kernel(self, shape, units):
         self.kernel = self.add_weight(name="kernel", shape=shape, initializer="glorot_uniform",
                                       constraint=ClipWeights(1.0))
         self.bias = self.add_weight(name="bias", shape=(units,), initializer="zeros") if self.use_bias else None
 
-    def quantized_kernel(self):
-        quantized, _ = quantize_weights(self.kernel, self.quantizer, self.scale, self.bits)
+    def quantized_kernel(self, training=False):
+        noise = None
+        if training and self.seed_generator is not None:
+            noise = keras.random.uniform(ops.shape(self.kernel), seed=self.seed_generator, dtype=self.kernel.dtype)
+        quantized, _ = quantize_weights(self.kernel, self.quantizer, self.scale, self.bits, noise)
         return _straight_through(self.kernel, quantized)
 
     def deployed(self):
@@ -119,7 +141,7 @@ class _QuantizedKernel(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "quantizer": self.quantizer, "scale": self.scale,
-                "bits": self.bits, "use_bias": self.use_bias}
+                "bits": self.bits, "use_bias": self.use_bias, "rounding": self.rounding, "seed": self.seed}
 
 
 @keras.saving.register_keras_serializable(package="mcucompress")
@@ -133,8 +155,8 @@ class BinaryDense(_QuantizedKernel):
     def build(self, input_shape):
         self._add_kernel((int(input_shape[-1]), self.units), self.units)
 
-    def call(self, x):
-        y = ops.matmul(x, self.quantized_kernel())
+    def call(self, x, training=False):
+        y = ops.matmul(x, self.quantized_kernel(training))
         return y + self.bias if self.bias is not None else y
 
     def compute_output_shape(self, input_shape):
@@ -160,8 +182,8 @@ class BinaryConv2D(_QuantizedKernel):
     def build(self, input_shape):
         self._add_kernel(self.kernel_size + (int(input_shape[-1]), self.filters), self.filters)
 
-    def call(self, x):
-        y = ops.conv(x, self.quantized_kernel(), strides=self.strides, padding=self.padding)
+    def call(self, x, training=False):
+        y = ops.conv(x, self.quantized_kernel(training), strides=self.strides, padding=self.padding)
         return y + self.bias if self.bias is not None else y
 
     def compute_output_shape(self, input_shape):

@@ -32,8 +32,14 @@ def _load_keras(path: str, what: str, allow_code: bool):
                    "'passes: [{prune: {sparsity: 0.9, layers: {fc1: 0.95}}}, {cluster: {clusters: 32}}]' "
                    "(full format: mcucompress/compression/recipe.py).")
 @click.option("--prune", type=float, help="Magnitude pruning to this global kernel sparsity, e.g. 0.9.")
+@click.option("--obs", type=float, help="Layer-wise Optimal Brain Surgeon pruning to this sparsity per Dense/Conv2D "
+              "layer (second-order saliency, remaining weights compensated), e.g. 0.95.")
+@click.option("--obd", type=float, help="Optimal Brain Damage pruning to this sparsity per layer (diagonal "
+              "Fisher saliency).")
 @click.option("--cluster", type=int, help="Weight clustering to this many centroids per layer.")
 @click.option("--lowrank", help="Low-rank factorization: energy=0.9, macs=0.5 or params=0.25.")
+@click.option("--flatten", is_flag=True, help="Flattened convolutions: each Conv2D (where it saves MACs) "
+              "becomes 1x1, kx1 and 1xk filters fitted from the original.")
 @click.option("--structured", type=float, help="Remove this fraction of neurons/filters per layer.")
 @click.option("--teacher", type=click.Path(dir_okay=False), help="Teacher .keras model for distillation.")
 @click.option("--temperature", type=float, default=None, help="Distillation temperature (default 4).")
@@ -48,30 +54,31 @@ def _load_keras(path: str, what: str, allow_code: bool):
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 @unsafe_deserialization_option
-def command(model, output, data, recipe, prune, cluster, lowrank, structured, teacher, temperature, alpha,
-            epochs, batch_size, learning_rate, strategy, report_prefix, seed, quiet, unsafe_deserialization):
+def command(model, output, data, recipe, prune, obs, obd, cluster, lowrank, flatten, structured, teacher, temperature,
+            alpha, epochs, batch_size, learning_rate, strategy, report_prefix, seed, quiet, unsafe_deserialization):
     if not output.endswith(".keras"):
         raise McuError(f"output must be a .keras file, got {output}")
-    if recipe is not None and any(v is not None for v in (prune, cluster, lowrank, structured)):
-        raise McuError("give either --recipe or pass flags (--prune/--cluster/--lowrank/--structured), not both")
+    if recipe is not None and (flatten or any(v is not None for v in (prune, obs, obd, cluster, lowrank, structured))):
+        raise McuError("give either --recipe or pass flags (--prune/--obs/--obd/--cluster/--lowrank/--structured), "
+                       "not both")
     prefix = report_prefix or output[: -len(".keras")]
     for folder in (Path(output).parent, Path(prefix).parent):  # before training, not after
         check_folder_possible(folder)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import keras
 
-    from mcucompress.compression.data import check_labels, load_npz
-    from mcucompress.compression.finetune import accuracy, check_fit_options
+    from mcucompress.compression.data import check_labels, load_for_model
+    from mcucompress.compression.finetune import check_fit_options, evaluate
     from mcucompress.compression.recipe import load_recipe, recipe_from_flags, run_recipe
     from mcucompress.report import build_report, layer_stats, model_totals, write_html, write_json
 
     plan = load_recipe(recipe) if recipe else recipe_from_flags(
-        structured=structured, lowrank=lowrank, prune=prune, cluster=cluster, teacher=teacher)
+        structured=structured, lowrank=lowrank, flatten=flatten, prune=prune, obs=obs, obd=obd, cluster=cluster, teacher=teacher)
     keras.utils.set_random_seed(seed)
     original = _load_keras(model, "model", unsafe_deserialization)
     if len(original.inputs) != 1:
         raise McuError("only single-input models can be compressed")
-    dataset = load_npz(data, original.inputs[0].shape[1:], seed=seed)
+    dataset = load_for_model(data, original, seed=seed)
     check_labels(dataset, int(original.outputs[0].shape[-1]))
     teacher_spec = plan.teacher or {}
     teacher_path = teacher or teacher_spec.get("path")
@@ -84,16 +91,17 @@ def command(model, output, data, recipe, prune, cluster, lowrank, structured, te
            "strategy": strategy or plan.strategy, "verbose": 0 if quiet else "auto"}
     check_fit_options(fit["epochs"], fit["batch_size"], fit["learning_rate"])
 
-    before_acc = accuracy(original, dataset.x_val, dataset.y_val)
-    stages = [{"label": "original", "accuracy": before_acc,
+    metric, before_value = evaluate(original, dataset)
+    label = "accuracy" if metric == "accuracy" else "reconstruction/regression error (MSE)"
+    stages = [{"label": "original", metric: before_value,
                "storage_bytes": model_totals(layer_stats(original))["storage_bytes"]}]
-    click.echo(f"original: accuracy {before_acc:.4f}")
+    click.echo(f"original: {label} {before_value:.4g}")
 
     def after_step(step, current):
-        acc = accuracy(current, dataset.x_val, dataset.y_val)
+        value = evaluate(current, dataset)[1]
         totals = model_totals(layer_stats(current))
-        stages.append({"label": step.label, "accuracy": acc, "storage_bytes": totals["storage_bytes"]})
-        click.echo(f"{step.label}: accuracy {acc:.4f}, params {totals['params']:,}, "
+        stages.append({"label": step.label, metric: value, "storage_bytes": totals["storage_bytes"]})
+        click.echo(f"{step.label}: {label} {value:.4g}, params {totals['params']:,}, "
                    f"kernel sparsity {totals['sparsity']:.3f}")
 
     result = run_recipe(original, dataset, plan, teacher=teacher_model, temperature=temperature, alpha=alpha,
@@ -101,7 +109,7 @@ def command(model, output, data, recipe, prune, cluster, lowrank, structured, te
     make_folder(Path(output).parent)
     make_folder(Path(prefix).parent)
     result.save(output)
-    report = build_report(original, result, before_acc, stages[-1]["accuracy"], stages=stages)
+    report = build_report(original, result, before_value, stages[-1][metric], stages=stages, metric=metric)
     json_path = write_json(report, prefix + ".json")
     html_path = write_html(report, original, result, prefix + ".html")
     micronet = report["micronet"]

@@ -3,6 +3,10 @@
 The loss is alpha * T^2 * KL(softmax(teacher/T) || softmax(student/T)) + (1 - alpha) * CE(labels,
 student) (finetune.distillation_loss). Every other pass accepts teacher=..., temperature=...,
 alpha=... and fine-tunes the same way.
+
+Feature distillation (hint layers, FitNets; the lecture's autoencoder example): hint=(student
+layer, teacher layer) adds alpha * T^2 * MSE(student layer output - teacher layer output) to the
+task loss (mean squared error for autoencoders and regression, cross-entropy for classifiers).
 """
 
 from __future__ import annotations

@@ -12,6 +12,10 @@ plain model; the wrapper is dropped.
   the sum of its members' gradients and every member receives it, so all members take the same
   optimizer step and stay equal. `finish` snaps each cluster to its mean to remove float drift.
 - Teacher: the loss becomes Hinton's distillation loss (see distillation_loss).
+- Regression (data.task == "regression": autoencoders, regression heads): the loss is the mean
+  squared error of the model's output and the reported metric is that error ("mse"). A teacher
+  then teaches through a hint: alpha * T^2 * MSE(student hint layer, teacher hint layer) is added
+  (feature distillation, see feature_distillation_loss).
 """
 
 from __future__ import annotations
@@ -91,6 +95,23 @@ def distillation_loss(y, student_logits, teacher_logits=None, temperature=4.0, a
     return alpha * temperature * temperature * ops.mean(kl) + (1.0 - alpha) * hard
 
 
+def feature_distillation_loss(task_loss, student_features, teacher_features, temperature=1.0, alpha=1.0):
+    """task loss + alpha * T^2 * MSE(student features - teacher features): the hint loss of
+    FitNets (Romero et al. 2015) weighted as the lecture's autoencoder example."""
+    hint = ops.mean(ops.square(student_features - teacher_features))
+    return task_loss + alpha * temperature * temperature * hint
+
+
+def _output_of(model, layer_name):
+    graph = graph_of(model)
+    try:
+        layer = model.get_layer(layer_name)
+    except ValueError:
+        raise McuError(f"hint layer {layer_name!r} not found in model '{model.name}'") from None
+    output = next(node.outputs[0] for node in graph_nodes(graph) if node.operation is layer)
+    return keras.Model(graph.inputs[0], [graph.outputs[0], output])
+
+
 def tie_cluster_gradient(grad, assignment, n_clusters: int):
     """Each member's gradient becomes the sum over its cluster (Deep Compression); members with
     assignment -1 (pruned zeros) get 0."""
@@ -127,15 +148,26 @@ class _MaskConstraint:
 class Trainer(keras.Model):
     """Training-time wrapper around a student model; never saved or returned."""
 
-    def __init__(self, student, teacher=None, temperature=4.0, alpha=0.9, masks=None, clusters=None):
+    def __init__(self, student, teacher=None, temperature=4.0, alpha=0.9, masks=None, clusters=None,
+                 task="classification", hint=None):
         super().__init__(name="mcucompress_trainer")
         self.student = student
-        self._student_logits = logits_function(student)
+        self.task = task
+        self.regression = task == "regression"
+        self._student_logits = (lambda x, training: student(x, training=training)) if self.regression \
+            else logits_function(student)
         self.teacher = teacher
+        self.hint = None
         if teacher is not None:
             teacher.trainable = False
-            self._teacher_logits = logits_function(teacher)
             self._teacher_shape = teacher_input_shape(student, teacher)
+            if self.regression or hint is not None:
+                if hint is None:
+                    raise McuError("a teacher for a regression model teaches through hint layers: give "
+                                   "hint=(student layer, teacher layer)")
+                self.hint = (_output_of(student, hint[0]), _output_of(teacher, hint[1]))
+            else:
+                self._teacher_logits = logits_function(teacher)
         self.temperature = float(temperature)
         self.alpha = float(alpha)
         self.layer_by_name = {layer.name: layer for layer in student.layers}
@@ -147,7 +179,7 @@ class Trainer(keras.Model):
             assignment = np.asarray(assignment, np.int32)
             self.clusters[name] = (tf.constant(assignment), int(assignment.max()) + 1)
         self.loss_tracker = keras.metrics.Mean(name="loss")
-        self.accuracy_tracker = keras.metrics.Mean(name="accuracy")
+        self.accuracy_tracker = keras.metrics.Mean(name="mse" if self.regression else "accuracy")
 
     def kernel(self, name):
         layer = self.layer_by_name.get(name)
@@ -182,20 +214,43 @@ class Trainer(keras.Model):
         return self._student_logits(x, training)
 
     def _update_metrics(self, y, logits, loss):
-        correct = ops.cast(ops.equal(ops.argmax(logits, axis=-1), ops.cast(ops.reshape(y, (-1,)), "int64")), "float32")
+        if self.regression:
+            score = ops.mean(ops.square(ops.cast(y, logits.dtype) - logits))
+        else:
+            score = ops.cast(ops.equal(ops.argmax(logits, axis=-1), ops.cast(ops.reshape(y, (-1,)), "int64")),
+                             "float32")
         self.loss_tracker.update_state(loss)
-        self.accuracy_tracker.update_state(correct)
-        return {"loss": self.loss_tracker.result(), "accuracy": self.accuracy_tracker.result()}
+        self.accuracy_tracker.update_state(score)
+        return {"loss": self.loss_tracker.result(), self.accuracy_tracker.name: self.accuracy_tracker.result()}
+
+    def _task_loss(self, y, outputs, teacher_logits=None):
+        if self.regression:
+            return ops.mean(ops.square(ops.cast(y, outputs.dtype) - outputs))
+        return distillation_loss(y, outputs, teacher_logits, self.temperature, self.alpha)
+
+    def _hinted_loss(self, x, y, teacher_x):
+        student_with_hint, teacher_with_hint = self.hint
+        teacher_features = teacher_with_hint(teacher_x, training=False)[1]
+        outputs, features = student_with_hint(x, training=True)
+        if not self.regression:  # the hint adds to the hard loss of a classifier
+            outputs = self._student_logits(x, True)
+        loss = feature_distillation_loss(self._task_loss(y, outputs), features, teacher_features,
+                                         self.temperature, self.alpha)
+        return outputs, loss
 
     def train_step(self, data):
         x, y = data[0], data[1]
-        teacher_logits = None
+        teacher_logits = teacher_x = None
         if self.teacher is not None:
             teacher_x = x if self._teacher_shape is None else ops.reshape(x, (-1,) + self._teacher_shape)
-            teacher_logits = self._teacher_logits(teacher_x, False)
+            if self.hint is None:
+                teacher_logits = self._teacher_logits(teacher_x, False)
         with tf.GradientTape() as tape:
-            logits = self._student_logits(x, True)
-            loss = distillation_loss(y, logits, teacher_logits, self.temperature, self.alpha)
+            if self.hint is not None:
+                logits, loss = self._hinted_loss(x, y, teacher_x)
+            else:
+                logits = self._student_logits(x, True)
+                loss = self._task_loss(y, logits, teacher_logits)
             if self.student.losses:
                 loss = loss + ops.sum(self.student.losses)
             # Gradients are summed over replicas; scale so the sum is the global-batch mean.
@@ -209,7 +264,7 @@ class Trainer(keras.Model):
     def test_step(self, data):
         x, y = data[0], data[1]
         logits = self._student_logits(x, False)
-        return self._update_metrics(y, logits, distillation_loss(y, logits))
+        return self._update_metrics(y, logits, self._task_loss(y, logits))
 
     def _constrain_gradient(self, variable, grad):
         if grad is None:
@@ -263,7 +318,7 @@ def check_fit_options(epochs, batch_size, learning_rate) -> None:
 
 def fine_tune(model, data: TrainData | None, *, epochs=1, batch_size=128, learning_rate=1e-3, teacher=None,
               temperature=4.0, alpha=0.9, masks=None, clusters=None, callbacks=(), strategy=None,
-              verbose="auto", free_layers=()):
+              verbose="auto", free_layers=(), hint=None):
     """Train a copy of `model` on `data` (held masks / tied clusters / teacher as given) and
     return it as a plain Keras model. With epochs=0 or no data only masks/clusters are applied.
 
@@ -282,13 +337,23 @@ def fine_tune(model, data: TrainData | None, *, epochs=1, batch_size=128, learni
     with strategy.scope():
         student = clone_with_weights(model)
         teacher_copy = clone_with_weights(teacher) if teacher is not None else None
-        trainer = Trainer(student, teacher_copy, temperature, alpha, masks, clusters)
+        task = data.task if data is not None else "classification"
+        trainer = Trainer(student, teacher_copy, temperature, alpha, masks, clusters, task, hint)
         trainer.compile(optimizer=keras.optimizers.Adam(learning_rate))
     if data is not None and epochs > 0:
         trainer.fit(data.x_train, data.y_train, batch_size=batch_size, epochs=epochs,
                     validation_data=(data.x_val, data.y_val), callbacks=list(callbacks),
                     verbose=verbose, shuffle=True)
     return trainer.finish()
+
+
+def evaluate(model, data: TrainData) -> tuple[str, float]:
+    """("accuracy", top-1 accuracy) of a classifier or ("mse", mean squared error) of a regression
+    model on the held-out split."""
+    if data.task == "regression":
+        predictions = model.predict(data.x_val, batch_size=512, verbose=0)
+        return "mse", float(np.mean(np.square(predictions - data.y_val.reshape(predictions.shape))))
+    return "accuracy", accuracy(model, data.x_val, data.y_val)
 
 
 def accuracy(model, x, y, batch_size=512) -> float:

@@ -10,7 +10,7 @@ KERNEL_LAYERS = (keras.layers.Dense, keras.layers.Conv1D, keras.layers.Conv2D, k
 
 def kernel_of(layer):
     """The layer's main weight variable, or None."""
-    if isinstance(layer, keras.layers.DepthwiseConv2D):
+    if isinstance(layer, keras.layers.DepthwiseConv2D) and hasattr(layer, "depthwise_kernel"):  # tf_keras
         return layer.depthwise_kernel
     if isinstance(layer, KERNEL_LAYERS):
         return layer.kernel

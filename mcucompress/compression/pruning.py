@@ -101,19 +101,32 @@ def surgery_masks(previous: np.ndarray, weights: np.ndarray, target: float, marg
     return mask
 
 
-class _ScheduledPruning(keras.callbacks.Callback):
-    """Recomputes the held masks on the schedule's update steps (gradual magnitude pruning)."""
+def magnitude_chooser(scope):
+    """A ScheduledPruning chooser: masks by weight magnitude, kernels left as they are."""
+    def choose(model, current):
+        kernels = {name: to_numpy(kernel_of(model.get_layer(name))) for name in current}
+        return {name: (mask, None) for name, mask in magnitude_masks(kernels, current, scope).items()}
 
-    def __init__(self, targets, schedule, scope):
+    return choose
+
+
+class ScheduledPruning(keras.callbacks.Callback):
+    """Recomputes the held masks on the schedule's update steps (gradual pruning).
+
+    `choose(student, targets)` returns layer name -> (keep mask, new kernel or None); a new
+    kernel (Optimal Brain Surgeon's compensating update) is assigned before the mask."""
+
+    def __init__(self, targets, schedule, choose):
         super().__init__()
-        self.targets, self.schedule, self.scope, self.step = targets, schedule, scope, 0
+        self.targets, self.schedule, self.choose, self.step = targets, schedule, choose, 0
 
     def on_train_batch_begin(self, batch, logs=None):
         if self.schedule.is_update_step(self.step):
             fraction = self.schedule.sparsity(self.step) / max(self.schedule.final, 1e-12)
             current = {name: fraction * target for name, target in self.targets.items()}
-            kernels = {name: to_numpy(self.model.kernel(name)) for name in self.targets}
-            for name, mask in magnitude_masks(kernels, current, self.scope).items():
+            for name, (mask, kernel) in self.choose(self.model.student, current).items():
+                if kernel is not None:
+                    self.model.kernel(name).assign(kernel)
                 self.model.set_mask(name, mask)
         self.step += 1
 
@@ -165,6 +178,24 @@ class _DynamicSurgery(keras.callbacks.Callback):
                 self._apply(name)
 
 
+def schedule_plan(targets, data, epochs, batch_size, schedule="polynomial", end_fraction=0.5, frequency=None):
+    """The PolynomialSchedule of a pruning pass over `epochs` of `data`, or None when there is no
+    training (one-shot pruning only). 'oneshot' prunes at step 0 and retrains."""
+    if schedule not in ("polynomial", "oneshot"):
+        raise McuError(f"pruning schedule must be 'polynomial' or 'oneshot', got {schedule!r}")
+    end_fraction = number(end_fraction, "pruning end_fraction")
+    if not 0.0 < end_fraction <= 1.0:
+        raise McuError(f"pruning end_fraction must be in (0, 1], got {end_fraction}")
+    if frequency is not None and whole_number(frequency, "pruning frequency") < 1:
+        raise McuError(f"pruning frequency must be at least 1 step, got {frequency}")
+    if data is None or epochs <= 0:
+        return None
+    steps = epochs * int(np.ceil(len(data.x_train) / batch_size))
+    end = 0 if schedule == "oneshot" else max(1, int(steps * end_fraction))
+    return PolynomialSchedule(final=max(targets.values(), default=0.0), begin_step=0, end_step=end,
+                              frequency=frequency or max(1, end // 10))
+
+
 def magnitude_prune(model, data=None, sparsity=0.9, *, layers=None, scope="layer", schedule="polynomial",
                     epochs=2, batch_size=128, dynamic=False, margin=0.1, frequency=None, end_fraction=0.5,
                     **fit_options):
@@ -175,29 +206,19 @@ def magnitude_prune(model, data=None, sparsity=0.9, *, layers=None, scope="layer
     schedule='oneshot' prunes once and retrains. Without data (or epochs=0) it is a one-shot
     prune with no training. dynamic=True is network surgery: cut weights keep training and
     come back when they outgrow the threshold by `margin`."""
-    if schedule not in ("polynomial", "oneshot"):
-        raise McuError(f"pruning schedule must be 'polynomial' or 'oneshot', got {schedule!r}")
     margin = number(margin, "pruning margin")
-    end_fraction = number(end_fraction, "pruning end_fraction")
-    if not 0.0 < end_fraction <= 1.0:
-        raise McuError(f"pruning end_fraction must be in (0, 1], got {end_fraction}")
-    if frequency is not None and whole_number(frequency, "pruning frequency") < 1:
-        raise McuError(f"pruning frequency must be at least 1 step, got {frequency}")
     targets = layer_targets(model, sparsity, layers)
     kernels = {layer.name: to_numpy(kernel_of(layer)) for layer in kernel_layers(model, list(targets))}
-    if data is None or epochs <= 0:
+    plan = schedule_plan(targets, data, epochs, batch_size, schedule, end_fraction, frequency)
+    if plan is None:
         return fine_tune(model, None, masks=magnitude_masks(kernels, targets, scope), **fit_options)
-    steps = epochs * int(np.ceil(len(data.x_train) / batch_size))
-    end = 0 if schedule == "oneshot" else max(1, int(steps * end_fraction))
-    plan = PolynomialSchedule(final=max(targets.values(), default=0.0), begin_step=0, end_step=end,
-                              frequency=frequency or max(1, end // 10))
     if dynamic:
         if scope != "layer":
             raise McuError("dynamic network surgery uses per-layer targets (scope='layer')")
         callback = _DynamicSurgery(targets, plan, margin)
         return fine_tune(model, data, epochs=epochs, batch_size=batch_size, callbacks=[callback],
                          free_layers=tuple(targets), **fit_options)
-    callback = _ScheduledPruning(targets, plan, scope)
+    callback = ScheduledPruning(targets, plan, magnitude_chooser(scope))
     masks = {name: np.ones(w.shape, bool) for name, w in kernels.items()}
     return fine_tune(model, data, epochs=epochs, batch_size=batch_size, masks=masks, callbacks=[callback],
                      **fit_options)

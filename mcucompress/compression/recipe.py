@@ -8,13 +8,17 @@
     passes:
       - structured: {fraction: 0.5, layers: {fc1: 0.5}}
       - lowrank: {energy: 0.9}            # or macs: 0.5 / params: 0.25 / ranks: {fc1: 32}
+      - flatten: {layers: [conv2]}         # flattened convolutions (default: every Conv2D it helps)
       - prune: {sparsity: 0.9, scope: global, layers: {fc1: 0.95}}
+      - obs: {sparsity: 0.9, schedule: polynomial}   # L-OBS (second-order) instead of magnitude
+      - obd: {sparsity: 0.9, scope: global}         # Optimal Brain Damage (diagonal Fisher)
       - cluster: {clusters: 32, layers: {out: 16}}
       - distill: {epochs: 5}              # plain training against the teacher
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +27,8 @@ import yaml
 from mcucompress.compression.clustering import cluster_weights
 from mcucompress.compression.distillation import distill
 from mcucompress.compression.finetune import fine_tune
+from mcucompress.compression.flattened import flatten_pass
+from mcucompress.compression.hessian import hessian_prune
 from mcucompress.compression.lowrank import low_rank
 from mcucompress.compression.pruning import magnitude_prune
 from mcucompress.compression.structured import structured_prune
@@ -31,9 +37,12 @@ from mcucompress.errors import McuError
 FIT_OPTIONS = {"epochs", "batch_size", "learning_rate"}
 PASS_OPTIONS = {
     "prune": {"sparsity", "layers", "scope", "schedule", "dynamic", "margin", "frequency", "end_fraction"},
+    "obs": {"sparsity", "layers", "schedule", "samples", "rounds", "damping", "frequency", "end_fraction"},
+    "obd": {"sparsity", "layers", "scope", "schedule", "samples", "frequency", "end_fraction"},
     "structured": {"fraction", "layers", "criterion"},
     "lowrank": {"energy", "macs", "params", "ranks", "layers"},
     "cluster": {"clusters", "layers", "preserve_zeros"},
+    "flatten": {"layers", "iterations"},
     "distill": set(),
     "finetune": set(),
 }
@@ -115,27 +124,36 @@ def parse_lowrank_flag(text: str) -> dict:
         raise McuError(f"--lowrank value {value!r} is not a number") from None
 
 
-def recipe_from_flags(*, structured=None, lowrank=None, prune=None, cluster=None, teacher=None) -> Recipe:
+def recipe_from_flags(*, structured=None, lowrank=None, flatten=False, prune=None, obs=None, obd=None,
+                      cluster=None, teacher=None) -> Recipe:
     """The CLI flags as a recipe, in the order that makes sense: shrink, factorize, prune, cluster."""
     steps = []
     if structured is not None:
         steps.append(Step("structured", {"fraction": structured}))
     if lowrank is not None:
         steps.append(Step("lowrank", parse_lowrank_flag(lowrank)))
+    if flatten:
+        steps.append(Step("flatten"))
     if prune is not None:
         steps.append(Step("prune", {"sparsity": prune, "scope": "global"}))
+    if obs is not None:
+        steps.append(Step("obs", {"sparsity": obs, "schedule": "polynomial"}))
+    if obd is not None:
+        steps.append(Step("obd", {"sparsity": obd, "schedule": "polynomial"}))
     if cluster is not None:
         steps.append(Step("cluster", {"clusters": cluster}))
     if not steps and teacher is not None:
         steps.append(Step("distill"))
     if not steps:
-        raise McuError("nothing to do: give --recipe or at least one of --prune, --cluster, --lowrank, "
-                       "--structured, --teacher")
+        raise McuError("nothing to do: give --recipe or at least one of --prune, --obs, --obd, --cluster, "
+                       "--lowrank, --flatten, --structured, --teacher")
     return Recipe(steps)
 
 
 _RUNNERS = {"prune": magnitude_prune, "structured": structured_prune, "lowrank": low_rank,
-            "cluster": cluster_weights, "finetune": fine_tune}
+            "cluster": cluster_weights, "finetune": fine_tune, "flatten": flatten_pass,
+            "obs": functools.partial(hessian_prune, method="obs"),
+            "obd": functools.partial(hessian_prune, method="obd")}
 
 
 def run_step(model, data, step: Step, fit: dict, teacher=None, temperature=4.0, alpha=0.9):

@@ -11,7 +11,10 @@ from mcucompress.report.micronet import keras_micronet
 from mcucompress.report.stats import layer_stats, model_totals
 
 
-def build_report(before, after, accuracy_before=None, accuracy_after=None, stages=None, sweep=None) -> dict:
+def build_report(before, after, accuracy_before=None, accuracy_after=None, stages=None, sweep=None,
+                 metric="accuracy") -> dict:
+    """metric 'accuracy' (classifiers) or 'mse' (regression and autoencoders: the values given as
+    accuracy_before/after are then mean squared errors, reported under "mse")."""
     stats_before, stats_after = layer_stats(before), layer_stats(after)
     layers = []
     for name in list(stats_before) + [n for n in stats_after if n not in stats_before]:
@@ -19,7 +22,8 @@ def build_report(before, after, accuracy_before=None, accuracy_after=None, stage
     return {
         "layers": layers,
         "totals": {"before": model_totals(stats_before), "after": model_totals(stats_after)},
-        "accuracy": {"before": accuracy_before, "after": accuracy_after},
+        "metric": metric,
+        metric: {"before": accuracy_before, "after": accuracy_after},
         "micronet": {"before": keras_micronet(before), "after": keras_micronet(after)},
         "stages": list(stages or []),
         "sweep": list(sweep or []),

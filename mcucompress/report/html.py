@@ -112,7 +112,9 @@ def _micronet_line(micronet) -> str:
 
 def write_html(report: dict, before, after, path) -> Path:
     """Write the page for `report` (from build_report) comparing models `before` and `after`."""
-    accuracy = report["accuracy"]
+    metric = report.get("metric", "accuracy")
+    quality = report[metric]
+    quality_label = "Accuracy" if metric == "accuracy" else "Mean squared error (reconstruction / regression)"
     totals = report["totals"]
     points = report["sweep"] or report["stages"]
     parts = [
@@ -120,7 +122,7 @@ def write_html(report: dict, before, after, path) -> Path:
         "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;font-size:12px}"
         "td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}</style></head><body>",
         "<h1>Compression report</h1>",
-        f"<p>Accuracy before: {_fmt(accuracy['before'])} &nbsp; after: {_fmt(accuracy['after'])}</p>",
+        f"<p>{quality_label} before: {_fmt(quality['before'])} &nbsp; after: {_fmt(quality['after'])}</p>",
         f"<p>Parameters: {_fmt(totals['before']['params'])} → {_fmt(totals['after']['params'])}; "
         f"kernel sparsity {totals['after']['sparsity']:.3f}; estimated storage "
         f"{totals['before']['storage_bytes'] / 1024:.1f} KiB → {totals['after']['storage_bytes'] / 1024:.1f} KiB</p>",

@@ -1,0 +1,242 @@
+"""Acceptance experiments of the lectures' compression techniques, one sub-command each.
+
+    cd <repo> && PYTHONPATH=. TF_CPP_MIN_LOG_LEVEL=3 OMP_NUM_THREADS=1 nohup nice \\
+        .venv/bin/python scripts/bench_lectures.py obs > build/bench_lectures/obs.log &
+
+Sub-commands: obs, flatten, distill, resnet, autoencoder. Data: x_train (8000 images) of
+../shared/datasets/mnist10k.npz for training, its x_test (2000) for accuracy. Every figure is a
+mean over --seeds seeds; results go to build/bench_lectures/<name>.json and a markdown table is
+printed (copied into docs/BENCHMARKS.md, section "Lecture techniques").
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from mcucompress.compression import accuracy, fine_tune, load_npz, magnitude_prune  # noqa: E402
+from mcucompress.importers.keras import load_keras  # noqa: E402
+from mcucompress.report.micronet import micronet_count  # noqa: E402
+
+DATA = REPO.parent / "shared" / "datasets" / "mnist10k.npz"
+OUT = REPO / "build" / "bench_lectures"
+
+
+def lenet_300_100():
+    return keras.Sequential([keras.Input((784,)), keras.layers.Dense(300, activation="relu", name="fc1"),
+                             keras.layers.Dense(100, activation="relu", name="fc2"),
+                             keras.layers.Dense(10, activation="softmax", name="out")], name="lenet_300_100")
+
+
+def score(model) -> float:
+    return micronet_count(load_keras(model)).score
+
+
+def mean(values) -> float:
+    return float(np.mean(values))
+
+
+def log(*parts):
+    print(*parts, flush=True)
+
+
+def bench_obs(args) -> dict:
+    """Magnitude pruning's 1-point sparsity on LeNet-300-100, then OBS/OBD at that sparsity with
+    the same fine-tuning epochs (per-layer targets for all three)."""
+    from mcucompress.compression.hessian import hessian_prune
+
+    data = load_npz(args.data, (784,))
+    bases = []
+    for seed in range(args.seeds):
+        keras.utils.set_random_seed(seed)
+        bases.append(fine_tune(lenet_300_100(), data, epochs=args.baseline_epochs, batch_size=128, verbose=0))
+    base_acc = [accuracy(m, data.x_val, data.y_val) for m in bases]
+    log("baseline", base_acc)
+    fit = dict(epochs=args.finetune_epochs, batch_size=128, verbose=0)
+    rows, chosen = [], None
+    for sparsity in args.sparsities:
+        accs = []
+        for seed, base in enumerate(bases):
+            keras.utils.set_random_seed(seed)
+            accs.append(accuracy(magnitude_prune(base, data, sparsity, **fit), data.x_val, data.y_val))
+        loss = 100 * (mean(base_acc) - mean(accs))
+        rows.append({"method": "magnitude (polynomial schedule)", "sparsity": sparsity, "accuracy": mean(accs),
+                     "loss_points": loss, "per_seed": accs})
+        log(rows[-1])
+        if loss >= 1.0:
+            chosen = sparsity
+            break
+    chosen = chosen if chosen is not None else args.sparsities[-1]
+    for label, options in (("OBS (L-OBS, one-shot, 3 rounds)", dict(method="obs", schedule="oneshot")),
+                           ("OBS (L-OBS, polynomial schedule)", dict(method="obs", schedule="polynomial")),
+                           ("OBD (Fisher diagonal, polynomial schedule)", dict(method="obd", schedule="polynomial"))):
+        accs, started = [], time.time()
+        for seed, base in enumerate(bases):
+            keras.utils.set_random_seed(seed)
+            pruned = hessian_prune(base, data, chosen, **options, **fit)
+            accs.append(accuracy(pruned, data.x_val, data.y_val))
+        rows.append({"method": label, "sparsity": chosen, "accuracy": mean(accs),
+                     "loss_points": 100 * (mean(base_acc) - mean(accs)), "per_seed": accs,
+                     "seconds_per_seed": (time.time() - started) / len(bases), "micronet": score(pruned)})
+        log(rows[-1])
+    return {"baseline": mean(base_acc), "baseline_per_seed": base_acc, "baseline_micronet": score(bases[0]),
+            "sparsity": chosen, "rows": rows, "finetune_epochs": args.finetune_epochs}
+
+
+def markdown_obs(result) -> str:
+    lines = [f"LeNet-300-100, float baseline {100 * result['baseline']:.2f}% (MicroNet score "
+             f"{result['baseline_micronet']:.4g}); {result['finetune_epochs']} fine-tuning epochs per method, "
+             "mean of 3 seeds.", "", "| method | sparsity | accuracy | points lost | MicroNet score |",
+             "|---|---:|---:|---:|---:|"]
+    for row in result["rows"]:
+        lines.append(f"| {row['method']} | {100 * row['sparsity']:.1f}% | {100 * row['accuracy']:.2f}% | "
+                     f"{row['loss_points']:.2f} | {row.get('micronet', float('nan')):.4g} |")
+    return "\n".join(lines)
+
+
+def small_cnn():
+    return keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Conv2D(16, 3, activation="relu", name="conv1"),
+                             keras.layers.MaxPooling2D(), keras.layers.Conv2D(32, 3, activation="relu", name="conv2"),
+                             keras.layers.MaxPooling2D(), keras.layers.Flatten(),
+                             keras.layers.Dense(10, activation="softmax", name="out")], name="small_cnn")
+
+
+def conv_macs(model) -> int:
+    from mcucompress.codegen.metrics import layer_rows
+
+    return sum(r.macs for r in layer_rows(load_keras(model)) if r.kind in ("conv2d", "depthwise_conv2d"))
+
+
+def bench_flatten(args) -> dict:
+    """Flattened convolutions on a small MNIST CNN: conv MACs and accuracy after fine-tuning;
+    the flattened model of seed 0 is exported with `mcucompress export`."""
+    from mcucompress.cli import main as cli
+    from mcucompress.compression.flattened import flatten_pass
+
+    data = load_npz(args.data, (28, 28, 1))
+    base_acc, flat_acc, fitted_acc = [], [], []
+    for seed in range(args.seeds):
+        keras.utils.set_random_seed(seed)
+        base = fine_tune(small_cnn(), data, epochs=args.baseline_epochs, batch_size=128, verbose=0)
+        base_acc.append(accuracy(base, data.x_val, data.y_val))
+        keras.utils.set_random_seed(seed)
+        fitted = flatten_pass(base, None)
+        fitted_acc.append(accuracy(fitted, data.x_val, data.y_val))
+        flat = flatten_pass(base, data, epochs=args.finetune_epochs, batch_size=128, verbose=0)
+        flat_acc.append(accuracy(flat, data.x_val, data.y_val))
+        log(seed, base_acc[-1], fitted_acc[-1], flat_acc[-1])
+        if seed == 0:
+            base_macs, flat_macs = conv_macs(base), conv_macs(flat)
+            base_score, flat_score = score(base), score(flat)
+            flat.save(OUT / "flattened_cnn.keras")
+            np.savez(OUT / "calib.npz", x=data.x_train[:64])
+            status = cli(["export", str(OUT / "flattened_cnn.keras"), "-o", str(OUT / "flattened_cnn_c"),
+                          "--calib", str(OUT / "calib.npz")])
+    return {"baseline": mean(base_acc), "baseline_per_seed": base_acc, "fitted": mean(fitted_acc),
+            "flattened": mean(flat_acc), "flattened_per_seed": flat_acc, "conv_macs_before": base_macs,
+            "conv_macs_after": flat_macs, "micronet_before": base_score, "micronet_after": flat_score,
+            "export_status": status, "finetune_epochs": args.finetune_epochs}
+
+
+def markdown_flatten(r) -> str:
+    return "\n".join([
+        "| model | conv MACs | accuracy (mean of 3 seeds) | MicroNet score |", "|---|---:|---:|---:|",
+        f"| small CNN (conv 16, conv 32, dense 10) | {r['conv_macs_before']:,} | {100 * r['baseline']:.2f}% | "
+        f"{r['micronet_before']:.4g} |",
+        f"| flattened, fitted (no training) | {r['conv_macs_after']:,} | {100 * r['fitted']:.2f}% | |",
+        f"| flattened + {r['finetune_epochs']} epochs | {r['conv_macs_after']:,} "
+        f"({r['conv_macs_before'] / r['conv_macs_after']:.2f}x fewer) | {100 * r['flattened']:.2f}% "
+        f"({100 * (r['flattened'] - r['baseline']):+.2f}) | {r['micronet_after']:.4g} |",
+        "", f"`mcucompress export` of the flattened model: exit status {r['export_status']}."])
+
+
+def lecture_teacher():
+    return keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Conv2D(32, 3, activation="relu"),
+                             keras.layers.Conv2D(64, 3, activation="relu"), keras.layers.MaxPooling2D(),
+                             keras.layers.Dropout(0.25), keras.layers.Flatten(),
+                             keras.layers.Dense(128, activation="relu"), keras.layers.Dropout(0.5),
+                             keras.layers.Dense(10)], name="teacher")
+
+
+def lecture_student():
+    return keras.Sequential([keras.Input((784,)), keras.layers.Dense(128, activation="relu"),
+                             keras.layers.Dense(128, activation="relu"), keras.layers.Dense(10)], name="student")
+
+
+DISTILL_SETTINGS = [(4.0, 0.9), (2.0, 0.5), (8.0, 0.9), (4.0, 0.99), (20.0, 0.99)]
+
+
+def bench_distill(args) -> dict:
+    """The lecture's experiment: CNN teacher, 784-128-128-10 student, 10 epochs, batch 64; the
+    student alone against distilled students over (temperature, alpha) settings."""
+    from mcucompress.compression import distill
+
+    data = load_npz(args.data, (784,))
+    images = load_npz(args.data, (28, 28, 1))
+    fit = dict(epochs=args.student_epochs, batch_size=64, verbose=0)
+    rows = {"teacher": [], "alone": []}
+    for seed in range(args.seeds):
+        keras.utils.set_random_seed(seed)
+        teacher = fine_tune(lecture_teacher(), images, epochs=args.baseline_epochs, batch_size=64, verbose=0)
+        rows["teacher"].append(accuracy(teacher, images.x_val, images.y_val))
+        keras.utils.set_random_seed(seed)
+        rows["alone"].append(accuracy(fine_tune(lecture_student(), data, **fit), data.x_val, data.y_val))
+        for temperature, alpha in DISTILL_SETTINGS:
+            keras.utils.set_random_seed(seed)
+            student = distill(lecture_student(), teacher, data, temperature=temperature, alpha=alpha, **fit)
+            rows.setdefault(f"T={temperature:g} alpha={alpha:g}", []).append(
+                accuracy(student, data.x_val, data.y_val))
+        log(seed, {k: v[-1] for k, v in rows.items()})
+    return {"per_seed": rows, "mean": {k: mean(v) for k, v in rows.items()}, "epochs": args.student_epochs}
+
+
+def markdown_distill(r) -> str:
+    alone = r["mean"]["alone"]
+    lines = ["| model | accuracy (mean of 3 seeds) | vs student alone |", "|---|---:|---:|"]
+    for key, value in r["mean"].items():
+        name = {"teacher": "teacher CNN", "alone": "student alone"}.get(key, f"student distilled, {key}")
+        lines.append(f"| {name} | {100 * value:.2f}% | {'' if key == 'teacher' else f'{100 * (value - alone):+.2f}'} |")
+    return "\n".join(lines)
+
+
+BENCHES = {"obs": (bench_obs, markdown_obs), "flatten": (bench_flatten, markdown_flatten),
+           "distill": (bench_distill, markdown_distill)}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("bench", choices=sorted(BENCHES))
+    parser.add_argument("--data", default=str(DATA))
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--baseline-epochs", type=int, default=10)
+    parser.add_argument("--finetune-epochs", type=int, default=4)
+    parser.add_argument("--student-epochs", type=int, default=10)
+    parser.add_argument("--sparsities", type=float, nargs="+", default=[0.88, 0.9, 0.92, 0.94])
+    parser.add_argument("--markdown-only", action="store_true", help="Print the table of the saved results.")
+    args = parser.parse_args(argv)
+    run, markdown = BENCHES[args.bench]
+    OUT.mkdir(parents=True, exist_ok=True)
+    path = OUT / f"{args.bench}.json"
+    if args.markdown_only:
+        result = json.loads(path.read_text())
+    else:
+        result = run(args)
+        result["command"] = "scripts/bench_lectures.py " + " ".join(argv if argv is not None else sys.argv[1:])
+        path.write_text(json.dumps(result, indent=2) + "\n")
+    print(markdown(result))
+
+
+if __name__ == "__main__":
+    main()
