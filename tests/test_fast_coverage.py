@@ -120,3 +120,20 @@ def test_a_layer_is_never_dropped_for_one_bad_channel():
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
 def test_split_layers_byte_identical_to_reference_on_host(tmp_path, case, zero_points):
     check_c_matches_reference(tmp_path, case_graph(*case, zero_points=zero_points), "tflm", samples=3)
+
+
+def test_info_names_each_layers_kernels_and_split_channels(tmp_path, capsys):
+    from mcucompress.cli import main
+    from mcucompress.codegen.kernel_report import kernel_rows
+    from mcucompress.export import export
+    from test_fast_graphs import dead_channels
+
+    graph = dead_channels()
+    rows = {name: (kernel, constant, patched) for name, kernel, constant, patched
+            in kernel_rows(graph, "m", "tflm")}
+    assert rows["depthwise_conv2d2"] == ("mcc_depthwise_conv2d_fast_s8+mcc_conv2d_channels_s8", 2, 4)
+    assert rows["conv2d0"] == ("mcc_conv2d_fast_s8+mcc_conv2d_channels_s8", 3, 1)
+    tree = export(graph, tmp_path / "dead", prefix="dead")
+    assert main(["info", str(tree)]) == 0
+    out = capsys.readouterr().out
+    assert "mcc_depthwise_conv2d_fast_s8+mcc_conv2d_channels_s8" in out and "constant" in out

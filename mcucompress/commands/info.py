@@ -84,4 +84,10 @@ def command(target, unsafe_deserialization):
     encodings = encoding_table(graph)
     if encodings is not None:
         console.print(encodings)
+    if Path(target).is_dir():   # the tree's lowering names the kernel of every layer
+        from mcucompress.codegen.kernel_report import kernel_table
+        from mcucompress.verify import read_manifest
+
+        manifest = read_manifest(Path(target))
+        console.print(kernel_table(graph, manifest["prefix"], manifest.get("rounding", "tflm")))
     return 0
