@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from mcucompress.encode.choose import ATTR, Encoded, choose_encodings, encoding_rows, fit_plan
-from mcucompress.encode.cost_suite import FcLayer, fc_chain
+from mcucompress.cost_suite import FcLayer, fc_chain
 from mcucompress.errors import McuError
 from mcucompress.export import export
 from mcucompress.ir.graph import Op
