@@ -118,3 +118,21 @@ def test_a_group_touching_the_input_or_a_concatenation_is_left_alone():
     assert shrinkable_layers(model) == ["b"]
     smaller = structured_prune(model, None, 0.5)
     assert smaller.get_layer("b").filters == 3 and smaller.get_layer("c").kernel.shape == (1, 1, 3, 4)
+
+
+def test_channels_pass_through_a_concatenation_to_the_next_layer():
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((8, 8, 3))
+    left = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="left")(inputs)
+    right = keras.layers.Conv2D(6, 1, activation="relu", name="right")(inputs)
+    joined = keras.layers.Concatenate()([left, right])
+    mixed = keras.layers.Conv2D(5, 1, activation="relu", name="mix")(joined)
+    flat = keras.layers.Flatten()(mixed)
+    model = keras.Model(inputs, keras.layers.Dense(3, name="out")(flat))
+    assert shrinkable_layers(model) == ["left", "right", "mix"]
+    _kill_outputs(model.get_layer("left"), [0, 2])
+    _kill_outputs(model.get_layer("right"), [1, 4, 5])
+    smaller = structured_prune(model, None, layers={"left": 0.5, "right": 0.5})
+    assert smaller.get_layer("mix").kernel.shape == (1, 1, 5, 5)
+    x = np.random.default_rng(0).normal(size=(4, 8, 8, 3)).astype(np.float32)
+    np.testing.assert_allclose(smaller.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-5, atol=1e-5)

@@ -5,7 +5,8 @@ largest mean |activation| on sample data; the removed channels are then cut out 
 downstream (batch norm, depthwise conv, pooling, Flatten's interleaved positions) up to the next
 Dense/Conv layer, whose input weights are sliced. Layers whose outputs are summed by an Add (a
 residual block and its shortcut) form one group that keeps the same channels, scored by the sum
-of its members' scores (channel_groups). The result is rebuilt as a smaller plain model
+of its members' scores (channel_groups). A channel concatenation passes each input's kept
+channels on (offset by the widths before it), so the layers after it are sliced to match. The result is rebuilt as a smaller plain model
 and fine-tuned.
 """
 
@@ -45,8 +46,8 @@ def channel_groups(model) -> dict[str, list[str]]:
     their first member: layers whose outputs meet in an Add are tied (a residual block's convs
     and its shortcut). A group can be pruned only when every path from its members reaches a
     Dense/Conv input through layers that keep channels separate (or through the Adds that tie
-    it); a group that touches the model input, the output or another layer (Concatenate,
-    Reshape, Multiply...) is left alone."""
+    it, or a channel Concatenate whose inputs can all be cut); a group that touches the model
+    input, the output or another layer (Reshape, Multiply...) is left alone."""
     users = consumers(model)
     parents: dict[str, list[str]] = {}
     for name, members in users.items():
@@ -60,18 +61,25 @@ def channel_groups(model) -> dict[str, list[str]]:
             name = root[name]
         return name
 
-    source: dict[str, str | None] = {}
+    # A layer's output channels come from one group (its name), a concatenation of groups (a
+    # tuple) or from somewhere that cannot be cut (None).
+    source: dict[str, str | tuple | None] = {}
     fixed: set[str] = set()
 
+    def members(src):
+        return [src] if isinstance(src, str) else [m for part in src for m in members(part)]
+
     def fix(names):
-        fixed.update(find(source[n]) for n in names if source.get(n) is not None)
+        fixed.update(find(m) for n in names if source.get(n) is not None for m in members(source[n]))
 
     for layer in model.layers:
         ins = parents.get(layer.name, [])
         if isinstance(layer, _SHRINKABLE):
             root[layer.name] = layer.name
             source[layer.name] = layer.name
-        elif isinstance(layer, keras.layers.Add) and all(source.get(n) is not None for n in ins):
+        elif _concatenates_channels(layer) and all(source.get(n) is not None for n in _inputs_of(model, layer)):
+            source[layer.name] = tuple(source[n] for n in _inputs_of(model, layer))
+        elif isinstance(layer, keras.layers.Add) and all(isinstance(source.get(n), str) for n in ins):
             groups = [find(source[n]) for n in ins]
             for other in groups[1:]:
                 root[other] = groups[0]
@@ -88,6 +96,16 @@ def channel_groups(model) -> dict[str, list[str]]:
         if isinstance(layer, _SHRINKABLE) and find(layer.name) not in fixed:
             groups.setdefault(find(layer.name), []).append(layer.name)
     return {members[0]: members for members in groups.values()}
+
+
+def _concatenates_channels(layer) -> bool:
+    return isinstance(layer, keras.layers.Concatenate) and layer.axis in (-1, len(layer.output.shape) - 1)
+
+
+def _inputs_of(model, layer) -> list[str]:
+    """Names of the layers producing `layer`'s inputs, in input order."""
+    node = next(node for node in graph_nodes(graph_of(model)) if node.operation is layer)
+    return [tensor._keras_history[0].name for tensor in node.input_tensors]
 
 
 def shrinkable_layers(model) -> list[str]:
@@ -119,6 +137,20 @@ def _producers(model) -> dict[str, str | None]:
     return producer
 
 
+def _concatenated_kept(model, layer, kept_out):
+    """Kept channel indices of a channel concatenation, from the kept channels of its inputs."""
+    parts, offset = [], 0
+    names = _inputs_of(model, layer)
+    for name, tensor in zip(names, layer.input):
+        width = int(tensor.shape[-1])
+        kept = kept_out.get(name)
+        parts.append(offset + (np.arange(width) if kept is None else kept))
+        offset += width
+    if all(kept_out.get(name) is None for name in names):
+        return None
+    return np.concatenate(parts)
+
+
 def remove_channels(model, keep: dict[str, np.ndarray]):
     """A smaller model where layer `name` keeps only output channels `keep[name]` (sorted
     indices) and every downstream layer is sliced to match."""
@@ -142,6 +174,9 @@ def remove_channels(model, keep: dict[str, np.ndarray]):
                 config["units" if isinstance(layer, keras.layers.Dense) else "filters"] = len(own)
             weights = [kernel] + ([weights[1][own] if own is not None else weights[1]] if layer.use_bias else [])
             kept_out[layer.name] = None if own is None else own
+        elif _concatenates_channels(layer):
+            kept_out[layer.name] = _concatenated_kept(model, layer, kept_out)
+            changed = False  # a Concatenate has no weights: it joins whatever it is given
         elif kept_in is not None and isinstance(layer, keras.layers.DepthwiseConv2D):
             weights = [np.take(weights[0], kept_in, axis=2)] + [w[kept_in] for w in weights[1:]]
         elif kept_in is not None and isinstance(layer, keras.layers.BatchNormalization):
