@@ -3,7 +3,7 @@
     cd <repo> && PYTHONPATH=. TF_CPP_MIN_LOG_LEVEL=3 OMP_NUM_THREADS=1 nohup nice \\
         .venv/bin/python scripts/bench_lectures.py obs > build/bench_lectures/obs.log &
 
-Sub-commands: obs, flatten, distill, resnet. Data: x_train (8000 images) of
+Sub-commands: obs, flatten, distill, resnet, autoencoder. Data: x_train (8000 images) of
 ../shared/datasets/mnist10k.npz for training, its x_test (2000) for accuracy. Every figure is a
 mean over --seeds seeds; results go to build/bench_lectures/<name>.json and a markdown table is
 printed (copied into docs/BENCHMARKS.md, section "Lecture techniques").
@@ -247,7 +247,50 @@ def markdown_resnet(r) -> str:
         f"({100 * (r['pruned'] - r['baseline']):+.2f}) | {r['micronet_after']:.4g} |"])
 
 
-BENCHES = {"resnet": (bench_resnet, markdown_resnet), "obs": (bench_obs, markdown_obs), "flatten": (bench_flatten, markdown_flatten),
+def bench_autoencoder(args) -> dict:
+    """`mcucompress compress --prune 0.8` on an FC autoencoder 784-128-32-128-784: the NPZ has no
+    labels, so the targets are the inputs and the report gives the reconstruction error (MSE)."""
+    from mcucompress.cli import main as cli
+    from mcucompress.compression.data import load_for_model
+
+    arrays = np.load(args.data)
+    unlabeled = OUT / "mnist10k_unlabeled.npz"
+    np.savez(unlabeled, x_train=arrays["x_train"], x_test=arrays["x_test"])
+    runs = []
+    for seed in range(args.seeds):
+        keras.utils.set_random_seed(seed)
+        model = keras.Sequential([keras.Input((784,)), keras.layers.Dense(128, activation="relu", name="enc1"),
+                                  keras.layers.Dense(32, activation="relu", name="code"),
+                                  keras.layers.Dense(128, activation="relu", name="dec1"),
+                                  keras.layers.Dense(784, activation="sigmoid", name="out")], name="autoencoder")
+        model = fine_tune(model, load_for_model(unlabeled, model), epochs=args.baseline_epochs, batch_size=128,
+                          verbose=0)
+        model.save(OUT / "autoencoder.keras")
+        status = cli(["compress", str(OUT / "autoencoder.keras"), "-o", str(OUT / "autoencoder_pruned.keras"),
+                      "--data", str(unlabeled), "--prune", str(args.fraction), "--epochs",
+                      str(args.finetune_epochs), "-q", "--seed", str(seed)])
+        report = json.loads((OUT / "autoencoder_pruned.json").read_text())
+        runs.append({"status": status, "mse": report["mse"], "micronet": report["micronet"]})
+        log(seed, runs[-1]["mse"])
+    return {"runs": runs, "sparsity": args.fraction, "finetune_epochs": args.finetune_epochs}
+
+
+def markdown_autoencoder(r) -> str:
+    before = mean([run["mse"]["before"] for run in r["runs"]])
+    after = mean([run["mse"]["after"] for run in r["runs"]])
+    micronet = r["runs"][0]["micronet"]
+
+    def shown(entry):
+        return f"{entry['score']:.4g}" if "score" in entry else "n/a: " + entry["error"].split(": ", 1)[-1]
+
+    return "\n".join([
+        "| autoencoder 784-128-32-128-784 | reconstruction MSE | MicroNet score |", "|---|---:|---:|",
+        f"| trained | {before:.5f} | {shown(micronet['before'])} |",
+        f"| `compress --prune {r['sparsity']:g}` + {r['finetune_epochs']} epochs | {after:.5f} | "
+        f"{shown(micronet['after'])} |"])
+
+
+BENCHES = {"autoencoder": (bench_autoencoder, markdown_autoencoder), "resnet": (bench_resnet, markdown_resnet), "obs": (bench_obs, markdown_obs), "flatten": (bench_flatten, markdown_flatten),
            "distill": (bench_distill, markdown_distill)}
 
 
@@ -259,7 +302,7 @@ def main(argv=None):
     parser.add_argument("--baseline-epochs", type=int, default=10)
     parser.add_argument("--finetune-epochs", type=int, default=4)
     parser.add_argument("--student-epochs", type=int, default=10)
-    parser.add_argument("--fraction", type=float, default=0.4, help="resnet: share of each channel group removed")
+    parser.add_argument("--fraction", type=float, default=0.4, help="resnet: share of each channel group removed; autoencoder: sparsity")
     parser.add_argument("--sparsities", type=float, nargs="+", default=[0.88, 0.9, 0.92, 0.94])
     parser.add_argument("--markdown-only", action="store_true", help="Print the table of the saved results.")
     args = parser.parse_args(argv)
