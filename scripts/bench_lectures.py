@@ -29,15 +29,12 @@ sys.path.insert(0, str(REPO))
 from mcucompress.compression import accuracy, fine_tune, load_npz, magnitude_prune  # noqa: E402
 from mcucompress.importers.keras import load_keras  # noqa: E402
 from mcucompress.report.micronet import micronet_count  # noqa: E402
+from scripts.bench_compression import conv_teacher as lecture_teacher  # noqa: E402
+from scripts.bench_compression import lenet_300_100  # noqa: E402
+from scripts.bench_compression import mlp_student as lecture_student  # noqa: E402
 
 DATA = REPO.parent / "shared" / "datasets" / "mnist10k.npz"
 OUT = REPO / "build" / "bench_lectures"
-
-
-def lenet_300_100():
-    return keras.Sequential([keras.Input((784,)), keras.layers.Dense(300, activation="relu", name="fc1"),
-                             keras.layers.Dense(100, activation="relu", name="fc2"),
-                             keras.layers.Dense(10, activation="softmax", name="out")], name="lenet_300_100")
 
 
 def score(model) -> float:
@@ -162,19 +159,6 @@ def markdown_flatten(r) -> str:
         "", f"`mcucompress export` of the flattened model: exit status {r['export_status']}."])
 
 
-def lecture_teacher():
-    return keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Conv2D(32, 3, activation="relu"),
-                             keras.layers.Conv2D(64, 3, activation="relu"), keras.layers.MaxPooling2D(),
-                             keras.layers.Dropout(0.25), keras.layers.Flatten(),
-                             keras.layers.Dense(128, activation="relu"), keras.layers.Dropout(0.5),
-                             keras.layers.Dense(10)], name="teacher")
-
-
-def lecture_student():
-    return keras.Sequential([keras.Input((784,)), keras.layers.Dense(128, activation="relu"),
-                             keras.layers.Dense(128, activation="relu"), keras.layers.Dense(10)], name="student")
-
-
 DISTILL_SETTINGS = [(4.0, 0.9), (2.0, 0.5), (8.0, 0.9), (4.0, 0.99), (20.0, 0.99)]
 
 
@@ -211,7 +195,102 @@ def markdown_distill(r) -> str:
     return "\n".join(lines)
 
 
-BENCHES = {"obs": (bench_obs, markdown_obs), "flatten": (bench_flatten, markdown_flatten),
+def small_resnet():
+    def block(x, filters, name):
+        y = keras.layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"{name}a")(x)
+        y = keras.layers.Conv2D(filters, 3, padding="same", name=f"{name}b")(y)
+        return keras.layers.ReLU()(keras.layers.Add()([x, y]))
+
+    inputs = keras.Input((28, 28, 1))
+    x = keras.layers.Conv2D(16, 3, strides=2, padding="same", activation="relu", name="stem")(inputs)
+    x = block(x, 16, "block1")
+    x = keras.layers.Conv2D(32, 3, strides=2, padding="same", activation="relu", name="widen")(x)
+    x = block(x, 32, "block2")
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, keras.layers.Dense(10, activation="softmax", name="out")(x), name="small_resnet")
+
+
+def bench_resnet(args) -> dict:
+    """Filter pruning of a small ResNet whose residual adds tie channel groups."""
+    from mcucompress.compression import structured_prune
+    from mcucompress.compression.structured import channel_groups
+
+    data = load_npz(args.data, (28, 28, 1))
+    base_acc, pruned_acc = [], []
+    for seed in range(args.seeds):
+        keras.utils.set_random_seed(seed)
+        base = fine_tune(small_resnet(), data, epochs=args.baseline_epochs, batch_size=128, verbose=0)
+        base_acc.append(accuracy(base, data.x_val, data.y_val))
+        keras.utils.set_random_seed(seed)
+        pruned = structured_prune(base, data, args.fraction, epochs=args.finetune_epochs, batch_size=128, verbose=0)
+        pruned_acc.append(accuracy(pruned, data.x_val, data.y_val))
+        log(seed, base_acc[-1], pruned_acc[-1])
+        if seed == 0:
+            groups = channel_groups(base)
+            macs = (conv_macs(base), conv_macs(pruned))
+            scores = (score(base), score(pruned))
+    return {"baseline": mean(base_acc), "baseline_per_seed": base_acc, "pruned": mean(pruned_acc),
+            "pruned_per_seed": pruned_acc, "fraction": args.fraction, "groups": groups,
+            "conv_macs_before": macs[0], "conv_macs_after": macs[1], "micronet_before": scores[0],
+            "micronet_after": scores[1], "finetune_epochs": args.finetune_epochs}
+
+
+def markdown_resnet(r) -> str:
+    removed = 1 - r["conv_macs_after"] / r["conv_macs_before"]
+    return "\n".join([
+        f"Channel groups: {r['groups']}", "",
+        "| model | conv MACs | accuracy (mean of 3 seeds) | MicroNet score |", "|---|---:|---:|---:|",
+        f"| small ResNet (2 residual blocks) | {r['conv_macs_before']:,} | {100 * r['baseline']:.2f}% | "
+        f"{r['micronet_before']:.4g} |",
+        f"| {100 * r['fraction']:.0f}% of every channel group removed + {r['finetune_epochs']} epochs | "
+        f"{r['conv_macs_after']:,} (-{100 * removed:.1f}%) | {100 * r['pruned']:.2f}% "
+        f"({100 * (r['pruned'] - r['baseline']):+.2f}) | {r['micronet_after']:.4g} |"])
+
+
+def bench_autoencoder(args) -> dict:
+    """`mcucompress compress --prune 0.8` on an FC autoencoder 784-128-32-128-784: the NPZ has no
+    labels, so the targets are the inputs and the report gives the reconstruction error (MSE)."""
+    from mcucompress.cli import main as cli
+    from mcucompress.compression.data import load_for_model
+
+    arrays = np.load(args.data)
+    unlabeled = OUT / "mnist10k_unlabeled.npz"
+    np.savez(unlabeled, x_train=arrays["x_train"], x_test=arrays["x_test"])
+    runs = []
+    for seed in range(args.seeds):
+        keras.utils.set_random_seed(seed)
+        model = keras.Sequential([keras.Input((784,)), keras.layers.Dense(128, activation="relu", name="enc1"),
+                                  keras.layers.Dense(32, activation="relu", name="code"),
+                                  keras.layers.Dense(128, activation="relu", name="dec1"),
+                                  keras.layers.Dense(784, activation="sigmoid", name="out")], name="autoencoder")
+        model = fine_tune(model, load_for_model(unlabeled, model), epochs=args.baseline_epochs, batch_size=128,
+                          verbose=0)
+        model.save(OUT / "autoencoder.keras")
+        status = cli(["compress", str(OUT / "autoencoder.keras"), "-o", str(OUT / "autoencoder_pruned.keras"),
+                      "--data", str(unlabeled), "--prune", str(args.fraction), "--epochs",
+                      str(args.finetune_epochs), "-q", "--seed", str(seed)])
+        report = json.loads((OUT / "autoencoder_pruned.json").read_text())
+        runs.append({"status": status, "mse": report["mse"], "micronet": report["micronet"]})
+        log(seed, runs[-1]["mse"])
+    return {"runs": runs, "sparsity": args.fraction, "finetune_epochs": args.finetune_epochs}
+
+
+def markdown_autoencoder(r) -> str:
+    before = mean([run["mse"]["before"] for run in r["runs"]])
+    after = mean([run["mse"]["after"] for run in r["runs"]])
+    micronet = r["runs"][0]["micronet"]
+
+    def shown(entry):
+        return f"{entry['score']:.4g}" if "score" in entry else "n/a: " + entry["error"].split(": ", 1)[-1]
+
+    return "\n".join([
+        "| autoencoder 784-128-32-128-784 | reconstruction MSE | MicroNet score |", "|---|---:|---:|",
+        f"| trained | {before:.5f} | {shown(micronet['before'])} |",
+        f"| `compress --prune {r['sparsity']:g}` + {r['finetune_epochs']} epochs | {after:.5f} | "
+        f"{shown(micronet['after'])} |"])
+
+
+BENCHES = {"autoencoder": (bench_autoencoder, markdown_autoencoder), "resnet": (bench_resnet, markdown_resnet), "obs": (bench_obs, markdown_obs), "flatten": (bench_flatten, markdown_flatten),
            "distill": (bench_distill, markdown_distill)}
 
 
@@ -223,6 +302,7 @@ def main(argv=None):
     parser.add_argument("--baseline-epochs", type=int, default=10)
     parser.add_argument("--finetune-epochs", type=int, default=4)
     parser.add_argument("--student-epochs", type=int, default=10)
+    parser.add_argument("--fraction", type=float, default=0.4, help="resnet: share of each channel group removed; autoencoder: sparsity")
     parser.add_argument("--sparsities", type=float, nargs="+", default=[0.88, 0.9, 0.92, 0.94])
     parser.add_argument("--markdown-only", action="store_true", help="Print the table of the saved results.")
     args = parser.parse_args(argv)

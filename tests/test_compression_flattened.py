@@ -65,3 +65,12 @@ def test_mac_counts_match_the_exporters_and_only_savings_are_flattened():
     assert flattenable_layers(tiny) == []  # one input and two filters: 1x1 + 3x1 + 1x3 costs more
     with pytest.raises(McuError, match="cannot be flattened"):
         flatten_convolutions(model, ["out"])
+
+
+def test_flatten_flag_and_recipe_entry():
+    from mcucompress.compression.recipe import parse_recipe, recipe_from_flags, run_recipe
+
+    assert [s.name for s in recipe_from_flags(flatten=True).steps] == ["flatten"]
+    recipe = parse_recipe({"passes": [{"flatten": {"layers": ["c2"], "iterations": 5}}]})
+    flat = run_recipe(_cnn("valid", 1), None, recipe)
+    assert [layer.name for layer in flat.layers][:4] == ["c1", "c2_l", "c2_v", "c2"]

@@ -7,30 +7,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-from sklearn.datasets import load_digits  # noqa: E402
 
-from mcucompress.compression import accuracy, fine_tune, magnitude_prune  # noqa: E402
-from mcucompress.compression.data import from_arrays  # noqa: E402
+from mcucompress.compression import accuracy, magnitude_prune  # noqa: E402
 from mcucompress.compression.hessian import (hessian_prune, input_correlation, layer_inputs,  # noqa: E402
                                              obs_prune_matrix)
 from mcucompress.compression.recipe import parse_recipe  # noqa: E402
 from mcucompress.errors import McuError  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def digits():
-    d = load_digits()
-    x, y = d.data.astype(np.float32) / 16.0, d.target
-    return from_arrays(x[:1400], y[:1400], x[1400:], y[1400:], (64,))
-
-
-@pytest.fixture(scope="module")
-def trained(digits):
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(64, activation="relu", name="fc1"),
-                              keras.layers.Dense(32, activation="relu", name="fc2"),
-                              keras.layers.Dense(10, activation="softmax", name="out")])
-    return fine_tune(model, digits, epochs=12, batch_size=32, verbose=0)
+from test_compression_pruning import digits, trained  # noqa: E402,F401  (the digits MLP and its data)
 
 
 def test_obs_removing_one_weight_is_hassibis_closed_form():

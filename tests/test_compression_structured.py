@@ -11,7 +11,7 @@ from sklearn.datasets import load_digits  # noqa: E402
 
 from mcucompress.compression import accuracy, fine_tune, structured_prune  # noqa: E402
 from mcucompress.compression.data import from_arrays  # noqa: E402
-from mcucompress.compression.structured import shrinkable_layers  # noqa: E402
+from mcucompress.compression.structured import channel_groups, shrinkable_layers  # noqa: E402
 from mcucompress.errors import McuError  # noqa: E402
 
 
@@ -87,7 +87,8 @@ def test_output_layer_cannot_be_shrunk():
         structured_prune(model, None, layers=["b"])
 
 
-def test_layers_feeding_a_residual_add_are_left_alone():
+def test_channels_tied_by_a_residual_add_are_removed_together():
+    keras.utils.set_random_seed(0)
     inputs = keras.Input((8, 8, 4))
     a = keras.layers.Conv2D(4, 3, padding="same", name="a")(inputs)
     b = keras.layers.Conv2D(6, 3, padding="same", activation="relu", name="b")(a)
@@ -95,6 +96,43 @@ def test_layers_feeding_a_residual_add_are_left_alone():
     added = keras.layers.Add()([a, c])
     pooled = keras.layers.GlobalAveragePooling2D()(added)
     model = keras.Model(inputs, keras.layers.Dense(3, name="out")(pooled))
+    assert channel_groups(model) == {"a": ["a", "c"], "b": ["b"]}
+    _kill_outputs(model.get_layer("a"), [1, 3])  # both sides of the add are 0 on channels 1 and 3
+    _kill_outputs(model.get_layer("c"), [1, 3])
+    smaller = structured_prune(model, None, layers={"c": 0.5})
+    assert smaller.get_layer("a").filters == 2 and smaller.get_layer("c").filters == 2
+    assert smaller.get_layer("b").kernel.shape == (3, 3, 2, 6) and smaller.get_layer("out").kernel.shape == (2, 3)
+    x = np.random.default_rng(0).normal(size=(5, 8, 8, 4)).astype(np.float32)
+    np.testing.assert_allclose(smaller.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-5, atol=1e-5)
+
+
+def test_a_group_touching_the_input_or_a_concatenation_is_left_alone():
+    inputs = keras.Input((8, 8, 4))
+    b = keras.layers.Conv2D(6, 3, padding="same", activation="relu", name="b")(inputs)
+    c = keras.layers.Conv2D(4, 1, name="c")(b)
+    d = keras.layers.Conv2D(4, 1, name="d")(b)
+    added = keras.layers.Add()([inputs, c])  # an identity shortcut from the input fixes c's channels
+    joined = keras.layers.Concatenate()([added, d])
+    pooled = keras.layers.GlobalAveragePooling2D()(joined)
+    model = keras.Model(inputs, keras.layers.Dense(3, name="out")(pooled))
     assert shrinkable_layers(model) == ["b"]
     smaller = structured_prune(model, None, 0.5)
     assert smaller.get_layer("b").filters == 3 and smaller.get_layer("c").kernel.shape == (1, 1, 3, 4)
+
+
+def test_channels_pass_through_a_concatenation_to_the_next_layer():
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((8, 8, 3))
+    left = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="left")(inputs)
+    right = keras.layers.Conv2D(6, 1, activation="relu", name="right")(inputs)
+    joined = keras.layers.Concatenate()([left, right])
+    mixed = keras.layers.Conv2D(5, 1, activation="relu", name="mix")(joined)
+    flat = keras.layers.Flatten()(mixed)
+    model = keras.Model(inputs, keras.layers.Dense(3, name="out")(flat))
+    assert shrinkable_layers(model) == ["left", "right", "mix"]
+    _kill_outputs(model.get_layer("left"), [0, 2])
+    _kill_outputs(model.get_layer("right"), [1, 4, 5])
+    smaller = structured_prune(model, None, layers={"left": 0.5, "right": 0.5})
+    assert smaller.get_layer("mix").kernel.shape == (1, 1, 5, 5)
+    x = np.random.default_rng(0).normal(size=(4, 8, 8, 3)).astype(np.float32)
+    np.testing.assert_allclose(smaller.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-5, atol=1e-5)

@@ -3,7 +3,10 @@
 Each chosen layer keeps the outputs with the largest L1 weight norm (Li et al. 2017) or the
 largest mean |activation| on sample data; the removed channels are then cut out of everything
 downstream (batch norm, depthwise conv, pooling, Flatten's interleaved positions) up to the next
-Dense/Conv layer, whose input weights are sliced. The result is rebuilt as a smaller plain model
+Dense/Conv layer, whose input weights are sliced. Layers whose outputs are summed by an Add (a
+residual block and its shortcut) form one group that keeps the same channels, scored by the sum
+of its members' scores (channel_groups). A channel concatenation passes each input's kept
+channels on (offset by the widths before it), so the layers after it are sliced to match. The result is rebuilt as a smaller plain model
 and fine-tuned.
 """
 
@@ -38,27 +41,75 @@ def _passes_channels(layer) -> bool:
     return isinstance(layer, keras.layers.Flatten)
 
 
-def _can_shrink(model, layer, users) -> bool:
-    """True when every path from the layer's output reaches a Dense/Conv input through layers
-    that keep channels separate (so removing a channel is a pure slicing job)."""
-    if not isinstance(layer, _SHRINKABLE) or is_output_layer(model, layer):
-        return False
-    pending = list(users[layer.name])
-    if not pending:
-        return False
-    while pending:
-        user = pending.pop()
-        if isinstance(user, _SHRINKABLE):
-            continue
-        if not _passes_channels(user) or is_output_layer(model, user) or not users[user.name]:
-            return False
-        pending.extend(users[user.name])
-    return True
+def channel_groups(model) -> dict[str, list[str]]:
+    """Groups of Dense/Conv layers whose output channels must be removed together, by the name of
+    their first member: layers whose outputs meet in an Add are tied (a residual block's convs
+    and its shortcut). A group can be pruned only when every path from its members reaches a
+    Dense/Conv input through layers that keep channels separate (or through the Adds that tie
+    it, or a channel Concatenate whose inputs can all be cut); a group that touches the model
+    input, the output or another layer (Reshape, Multiply...) is left alone."""
+    users = consumers(model)
+    parents: dict[str, list[str]] = {}
+    for name, members in users.items():
+        for user in members:
+            parents.setdefault(user.name, []).append(name)
+    root: dict[str, str] = {}
+
+    def find(name):
+        while root[name] != name:
+            root[name] = root[root[name]]
+            name = root[name]
+        return name
+
+    # A layer's output channels come from one group (its name), a concatenation of groups (a
+    # tuple) or from somewhere that cannot be cut (None).
+    source: dict[str, str | tuple | None] = {}
+    fixed: set[str] = set()
+
+    def members(src):
+        return [src] if isinstance(src, str) else [m for part in src for m in members(part)]
+
+    def fix(names):
+        fixed.update(find(m) for n in names if source.get(n) is not None for m in members(source[n]))
+
+    for layer in model.layers:
+        ins = parents.get(layer.name, [])
+        if isinstance(layer, _SHRINKABLE):
+            root[layer.name] = layer.name
+            source[layer.name] = layer.name
+        elif _concatenates_channels(layer) and all(source.get(n) is not None for n in _inputs_of(model, layer)):
+            source[layer.name] = tuple(source[n] for n in _inputs_of(model, layer))
+        elif isinstance(layer, keras.layers.Add) and all(isinstance(source.get(n), str) for n in ins):
+            groups = [find(source[n]) for n in ins]
+            for other in groups[1:]:
+                root[other] = groups[0]
+            source[layer.name] = groups[0]
+        elif _passes_channels(layer) and len(ins) == 1:
+            source[layer.name] = source.get(ins[0])
+        else:
+            source[layer.name] = None
+            fix(ins)
+        if is_output_layer(model, layer) or not users.get(layer.name):
+            fix([layer.name])
+    groups: dict[str, list[str]] = {}
+    for layer in model.layers:
+        if isinstance(layer, _SHRINKABLE) and find(layer.name) not in fixed:
+            groups.setdefault(find(layer.name), []).append(layer.name)
+    return {members[0]: members for members in groups.values()}
+
+
+def _concatenates_channels(layer) -> bool:
+    return isinstance(layer, keras.layers.Concatenate) and layer.axis in (-1, len(layer.output.shape) - 1)
+
+
+def _inputs_of(model, layer) -> list[str]:
+    """Names of the layers producing `layer`'s inputs, in input order."""
+    node = next(node for node in graph_nodes(graph_of(model)) if node.operation is layer)
+    return [tensor._keras_history[0].name for tensor in node.input_tensors]
 
 
 def shrinkable_layers(model) -> list[str]:
-    users = consumers(model)
-    return [layer.name for layer in model.layers if _can_shrink(model, layer, users)]
+    return [name for members in channel_groups(model).values() for name in members]
 
 
 def channel_scores(model, name, criterion="l1", x=None) -> np.ndarray:
@@ -86,6 +137,20 @@ def _producers(model) -> dict[str, str | None]:
     return producer
 
 
+def _concatenated_kept(model, layer, kept_out):
+    """Kept channel indices of a channel concatenation, from the kept channels of its inputs."""
+    parts, offset = [], 0
+    names = _inputs_of(model, layer)
+    for name, tensor in zip(names, layer.input):
+        width = int(tensor.shape[-1])
+        kept = kept_out.get(name)
+        parts.append(offset + (np.arange(width) if kept is None else kept))
+        offset += width
+    if all(kept_out.get(name) is None for name in names):
+        return None
+    return np.concatenate(parts)
+
+
 def remove_channels(model, keep: dict[str, np.ndarray]):
     """A smaller model where layer `name` keeps only output channels `keep[name]` (sorted
     indices) and every downstream layer is sliced to match."""
@@ -109,6 +174,9 @@ def remove_channels(model, keep: dict[str, np.ndarray]):
                 config["units" if isinstance(layer, keras.layers.Dense) else "filters"] = len(own)
             weights = [kernel] + ([weights[1][own] if own is not None else weights[1]] if layer.use_bias else [])
             kept_out[layer.name] = None if own is None else own
+        elif _concatenates_channels(layer):
+            kept_out[layer.name] = _concatenated_kept(model, layer, kept_out)
+            changed = False  # a Concatenate has no weights: it joins whatever it is given
         elif kept_in is not None and isinstance(layer, keras.layers.DepthwiseConv2D):
             weights = [np.take(weights[0], kept_in, axis=2)] + [w[kept_in] for w in weights[1:]]
         elif kept_in is not None and isinstance(layer, keras.layers.BatchNormalization):
@@ -125,7 +193,9 @@ def remove_channels(model, keep: dict[str, np.ndarray]):
 def structured_prune(model, data=None, fraction=0.5, *, layers=None, criterion="l1", epochs=2, **fit_options):
     """Remove `fraction` of the outputs of each shrinkable Dense/Conv layer (or of the layers in
     `layers`, a list or dict name -> fraction), then fine-tune on `data`."""
-    allowed = shrinkable_layers(model)
+    groups = channel_groups(model)
+    group_of = {name: first for first, members in groups.items() for name in members}
+    allowed = list(group_of)
     if layers is None:
         targets = {name: fraction for name in allowed}
     else:
@@ -133,14 +203,18 @@ def structured_prune(model, data=None, fraction=0.5, *, layers=None, criterion="
         for name in targets:
             if name not in allowed:
                 raise McuError(f"layer {name!r} cannot be shrunk (shrinkable: {', '.join(allowed) or 'none'})")
-    keep = {}
-    x = data.x_train[:1024] if data is not None else None
-    for name, share in targets.items():
+    shares = {}
+    for name, share in targets.items():  # a group is cut by the largest share asked of a member
         share = number(share, "structured pruning fraction")
         if not 0.0 <= share < 1.0:
             raise McuError(f"structured pruning fraction must be in [0, 1), got {share}")
-        scores = channel_scores(model, name, criterion, x)
+        shares[group_of[name]] = max(share, shares.get(group_of[name], 0.0))
+    keep = {}
+    x = data.x_train[:1024] if data is not None else None
+    for first, share in shares.items():
+        scores = sum(channel_scores(model, name, criterion, x) for name in groups[first])
         n_keep = max(1, int(round(len(scores) * (1.0 - share))))
-        keep[name] = np.sort(np.argsort(-scores, kind="stable")[:n_keep])
+        kept = np.sort(np.argsort(-scores, kind="stable")[:n_keep])
+        keep.update({name: kept for name in groups[first]})
     smaller = remove_channels(model, keep)
     return fine_tune(smaller, data, epochs=epochs if data is not None else 0, **fit_options)
