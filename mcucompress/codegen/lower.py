@@ -305,14 +305,17 @@ def _lower_mean(b: _Builder, i: int, op: Op) -> None:
     x, out = g.tensor(op.inputs[0]), g.output_tensor(op)
     p = kernel_params(g, op, b.rounding)
     b.check_rounding(op, p)
-    if len(x.shape) != 4 or p.axes != (1, 2):
+    from mcucompress.quantize.reduce_max import spatial_plane
+
+    plane = spatial_plane(x.shape, p.axes)  # (1, T, C) over the steps: a 1-high plane
+    if plane is None:
         raise McuError(f"op '{op.name}' (mean): only the mean over height and width of an NHWC "
                        f"tensor is supported, got axes {p.axes} of shape {x.shape}")
     params = b.decl("mcc_mean_params", f"{_op_id(i, op)}_params",
                     f"{{{c_float(p.float_scale) if p.rounding == 'litert' else '0.0f'}, "
                     f"{int(p.same_quant)}, {p.input_offset}, {p.output_offset}, {p.multiplier}, "
                     f"{p.shift}, {_activation(p)}}}")
-    b.call(op, "mcc_mean_s8", params, b.dims_of(x.shape), b.arena(x.name), b.arena(out.name))
+    b.call(op, "mcc_mean_s8", params, b.dims_of(plane), b.arena(x.name), b.arena(out.name))
 
 
 def _lower_relu(b: _Builder, i: int, op: Op) -> None:
