@@ -37,3 +37,15 @@ def test_global_pools_match_tflite_micro(rank, tmp_path):
     np.savez(tmp_path / "x.npz", x=np.random.default_rng(rank).uniform(-1, 1, (12, *shape)).astype(np.float32))
     report = verify(export(path, tmp_path / "out"), tmp_path / "x.npz")
     assert report.ok and report.comparisons[-1].against == "tflite-micro", report.comparisons
+
+
+def test_causal_conv1d_padding_matches_tflite_micro(tmp_path):
+    """The converter pads a causal Conv1D's (1, T, C) input with a rank-3 PAD."""
+    _seed(5)
+    inp = K.Input((16, 3))
+    x = K.Conv1D(4, 3, padding="causal", activation="relu")(inp)
+    path = _convert(tf_keras.Model(inp, K.Dense(2)(K.Flatten()(x))), (16, 3), tmp_path / "causal.tflite")
+    assert "pad" in [op.kind for op in load_tflite(path).ops]
+    np.savez(tmp_path / "x.npz", x=np.random.default_rng(5).uniform(-1, 1, (12, 16, 3)).astype(np.float32))
+    report = verify(export(path, tmp_path / "out"), tmp_path / "x.npz")
+    assert report.ok and report.comparisons[-1].against == "tflite-micro", report.comparisons

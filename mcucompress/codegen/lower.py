@@ -332,7 +332,10 @@ def _lower_pad(b: _Builder, i: int, op: Op) -> None:
     g = b.graph
     x, out = g.tensor(op.inputs[0]), g.output_tensor(op)
     p = kernel_params(g, op, b.rounding)
-    pads = p.paddings
+    pads = tuple(tuple(pair) for pair in p.paddings)
+    x_shape, out_shape = tuple(x.shape), tuple(out.shape)
+    if len(pads) == 3:  # (1, T, C) padded along the steps (causal Conv1D): a 1-high plane
+        pads, x_shape, out_shape = ((0, 0),) + pads, (1,) + x_shape, (1,) + out_shape
     if len(pads) != 4 or pads[0] != (0, 0) or pads[3] != (0, 0):
         raise McuError(f"op '{op.name}' (pad): only height and width padding of an NHWC tensor "
                        f"is supported, got {pads}")
@@ -340,8 +343,8 @@ def _lower_pad(b: _Builder, i: int, op: Op) -> None:
     name = f"{b.prefix}_{oid}_pads"
     b.decls.append(CDecl("int32_t", name + "[4]",
                          f"{{{pads[1][0]}, {pads[1][1]}, {pads[2][0]}, {pads[2][1]}}}"))
-    b.call(op, "mcc_pad_s8", b.dims_of(x.shape), b.arena(x.name), name,
-           f"(int8_t){p.pad_value}", b.dims_of(out.shape), b.arena(out.name))
+    b.call(op, "mcc_pad_s8", b.dims_of(x_shape), b.arena(x.name), name,
+           f"(int8_t){p.pad_value}", b.dims_of(out_shape), b.arena(out.name))
 
 
 def _lower_concat(b: _Builder, i: int, op: Op) -> None:
