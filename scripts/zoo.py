@@ -16,11 +16,14 @@ oracle's bound is a silent error and is reported as such.
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -92,7 +95,6 @@ def tflite_path(model, calib_x: np.ndarray, test: Path, work: Path) -> PathResul
     from mcucompress.errors import McuError
     from mcucompress.export import export
     from mcucompress.importers.tflite_flatbuffer import read_tflite
-    from mcucompress.reference.interpreters import Tflm
     from mcucompress.reference.tf_converter import keras_to_int8_tflite
     from mcucompress.verify import verify
 
@@ -106,11 +108,9 @@ def tflite_path(model, calib_x: np.ndarray, test: Path, work: Path) -> PathResul
         ops = tuple(sorted({op.opname for op in read_tflite(path).ops}))
     except McuError:
         ops = ()
-    try:
-        interp = Tflm(path)
-        interp(np.zeros(interp.input_shape, np.int8))
-    except (McuError, RuntimeError, ValueError) as error:
-        return PathResult("TFLM cannot run", _one_line(error), ops=ops)
+    why = _tflm_cannot_run(path)
+    if why:
+        return PathResult("TFLM cannot run", why, ops=ops)
     try:
         tree = export(path, work / "tflite_out")
         report = verify(tree, test)
@@ -120,6 +120,23 @@ def tflite_path(model, calib_x: np.ndarray, test: Path, work: Path) -> PathResul
         worst = max(report.comparisons, key=lambda c: c.mismatched_bytes)
         return PathResult("differs", f"{worst.mismatched_bytes} bytes differ from {worst.against}", ops=ops)
     return PathResult("pass", ops=ops)
+
+
+def _tflm_cannot_run(path: Path) -> str | None:
+    """Why tflite-micro cannot load and invoke ``path`` (it crashes on some LSTM files, so it is
+    tried in a child process), or None."""
+    probe = ("import sys, numpy as np\n"
+             "from mcucompress.reference.interpreters import Tflm\n"
+             "t = Tflm(sys.argv[1]); t(np.zeros(t.input_shape, np.int8))\n")
+    try:
+        run = subprocess.run([sys.executable, "-c", probe, str(path)], capture_output=True, text=True,
+                             timeout=600, env={**os.environ, "PYTHONPATH": str(REPO)})
+    except subprocess.TimeoutExpired:
+        return "tflite-micro did not finish in 600 s"
+    if run.returncode == 0:
+        return None
+    lines = [line for line in run.stderr.splitlines() if line.strip()]
+    return (lines[-1] if lines else f"tflite-micro exited with status {run.returncode}")[:160]
 
 
 def evaluate(name: str, samples: int = 32, work: Path | None = None) -> ZooRow:
@@ -174,6 +191,8 @@ def write_table(rows: list[ZooRow], out: Path, command: str) -> str:
     lines = [
         "# Model zoo: both import paths",
         "",
+        f"{len(rows)} of the {len(MODELS)} zoo models measured.",
+        "",
         f"Produced by `{command}` (scripts/zoo.py over scripts/zoo_models.py; random seeded weights).",
         "The .keras column exports with calibration data and runs `verify`: bit-exact against our",
         "numpy reference and, from the outside, NRMSE against the float Keras model next to tflite-micro",
@@ -206,17 +225,27 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks" / "zoo.md")
     args = parser.parse_args(argv)
     names = args.only or list(MODELS)
-    rows = []
+    # Rows are kept in a JSON beside the table and the table is rewritten after every model, so
+    # `--only NAME` re-measures one row and a long run leaves its finished rows behind.
+    store = args.out.with_suffix(".json")
+    saved = json.loads(store.read_text()) if store.is_file() else {}
+    command = "PYTHONPATH=. python scripts/zoo.py" + (f" --samples {args.samples}" if args.samples != 32 else "")
     for name in names:
         row = evaluate(name, args.samples)
-        rows.append(row)
+        saved[name] = asdict(row)
         print(f"{name:34s} keras: {_cell(row.keras)[:70]:70s} tflite: {_cell(row.tflite)[:60]} "
               f"({row.seconds:.0f} s)", flush=True)
-    command = "PYTHONPATH=. python scripts/zoo.py" + (f" --samples {args.samples}" if args.samples != 32 else "")
-    if not args.only:
+        rows = [_row(saved[n]) for n in MODELS if n in saved]
+        store.parent.mkdir(parents=True, exist_ok=True)
+        store.write_text(json.dumps(saved, indent=1, sort_keys=True) + "\n")
         write_table(rows, args.out, command)
-        print(f"wrote {args.out}")
+    print(f"wrote {args.out}")
     return 0
+
+
+def _row(d: dict) -> ZooRow:
+    return ZooRow(d["name"], PathResult(**{**d["keras"], "ops": tuple(d["keras"]["ops"])}),
+                  PathResult(**{**d["tflite"], "ops": tuple(d["tflite"]["ops"])}), d["seconds"])
 
 
 if __name__ == "__main__":

@@ -325,14 +325,17 @@ def _lower_mean(b: ProgramBuilder, i: int, op: Op) -> None:
     x, out = g.tensor(op.inputs[0]), g.output_tensor(op)
     p = kernel_params(g, op, b.rounding)
     b.check_rounding(op, p)
-    if len(x.shape) != 4 or p.axes != (1, 2):
+    from mcucompress.quantize.reduce_max import spatial_plane
+
+    plane = spatial_plane(x.shape, p.axes)  # (1, T, C) over the steps: a 1-high plane
+    if plane is None:
         raise McuError(f"op '{op.name}' (mean): only the mean over height and width of an NHWC "
                        f"tensor is supported, got axes {p.axes} of shape {x.shape}")
     params = b.decl("mcc_mean_params", f"{_op_id(i, op)}_params",
                     f"{{{c_float(p.float_scale) if p.rounding == 'litert' else '0.0f'}, "
                     f"{int(p.same_quant)}, {p.input_offset}, {p.output_offset}, {p.multiplier}, "
                     f"{p.shift}, {_activation(p)}}}")
-    b.call(op, "mcc_mean_s8", params, b.dims_of(x.shape), b.arena(x.name), b.arena(out.name))
+    b.call(op, "mcc_mean_s8", params, b.dims_of(plane), b.arena(x.name), b.arena(out.name))
 
 
 def _lower_relu(b: ProgramBuilder, i: int, op: Op) -> None:
@@ -349,7 +352,10 @@ def _lower_pad(b: ProgramBuilder, i: int, op: Op) -> None:
     g = b.graph
     x, out = g.tensor(op.inputs[0]), g.output_tensor(op)
     p = kernel_params(g, op, b.rounding)
-    pads = p.paddings
+    pads = tuple(tuple(pair) for pair in p.paddings)
+    x_shape, out_shape = tuple(x.shape), tuple(out.shape)
+    if len(pads) == 3:  # (1, T, C) padded along the steps (causal Conv1D): a 1-high plane
+        pads, x_shape, out_shape = ((0, 0),) + pads, (1,) + x_shape, (1,) + out_shape
     if len(pads) != 4 or pads[0] != (0, 0) or pads[3] != (0, 0):
         raise McuError(f"op '{op.name}' (pad): only height and width padding of an NHWC tensor "
                        f"is supported, got {pads}")
@@ -357,8 +363,8 @@ def _lower_pad(b: ProgramBuilder, i: int, op: Op) -> None:
     name = f"{b.prefix}_{oid}_pads"
     b.decls.append(CDecl("int32_t", name + "[4]",
                          f"{{{pads[1][0]}, {pads[1][1]}, {pads[2][0]}, {pads[2][1]}}}"))
-    b.call(op, "mcc_pad_s8", b.dims_of(x.shape), b.arena(x.name), name,
-           f"(int8_t){p.pad_value}", b.dims_of(out.shape), b.arena(out.name))
+    b.call(op, "mcc_pad_s8", b.dims_of(x_shape), b.arena(x.name), name,
+           f"(int8_t){p.pad_value}", b.dims_of(out_shape), b.arena(out.name))
 
 
 def _lower_concat(b: ProgramBuilder, i: int, op: Op) -> None:

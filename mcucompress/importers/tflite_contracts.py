@@ -208,7 +208,7 @@ def _leaky_relu_options(op: RawOp, model: RawModel) -> None:
 # computed at export over all 256 inputs, so only the shape and the options need checking.
 OPTION_CHECKS.update({"MUL": lambda op, model: _activation(_options(op, "MulOptionsT", required=False)),
                       "MAXIMUM": lambda op, model: None, "PRELU": lambda op, model: None,
-                      "RESIZE_NEAREST_NEIGHBOR": lambda op, model: None, "MINIMUM": lambda op, model: None})
+                      "RESIZE_NEAREST_NEIGHBOR": lambda op, model: None, "REDUCE_MAX": _mean_options, "MINIMUM": lambda op, model: None})
 OPTION_CHECKS.update({"LEAKY_RELU": _leaky_relu_options, "LOGISTIC": _same_shape_as_input,
                       "TANH": _same_shape_as_input, "ELU": _same_shape_as_input,
                       "HARD_SWISH": _same_shape_as_input})
@@ -475,6 +475,7 @@ CONTRACTS: dict[str, Contract] = {
     "mul": Contract(_add_shape, requant=_mul_requant),
     "maximum": Contract(_add_shape),
     "prelu": Contract(_add_shape, requant=_prelu_requant),
+    "reduce_max": Contract(_mean_shape),
     "resize_nearest": Contract(lambda g, op: g.output_tensor(op).shape),  # importer checks size
     "minimum": Contract(_add_shape),
 }

@@ -153,6 +153,11 @@ def _mean(op: RawOp, ctx: Context) -> Op:
     return Op("mean", "", (ctx.name(op.inputs[0]),), _outs(op, ctx), {"axes": axes, "keepdims": keepdims})
 
 
+def _reduce_max(op: RawOp, ctx: Context) -> Op:
+    reduced = _mean(op, ctx)
+    return Op("reduce_max", "", reduced.inputs, reduced.outputs, reduced.attrs)
+
+
 def _add(op: RawOp, ctx: Context) -> Op:
     _arity(op, 2)
     _broadcastable(op, ctx)
@@ -298,7 +303,8 @@ CONVERTERS.update({
     "HARD_SWISH": _simple("hard_swish"),
     "LEAKY_RELU": _leaky_relu,
     "QUANTIZE": _requantize,
-    "RESIZE_NEAREST_NEIGHBOR": _resize_nearest,  # int8 -> int8 inside the graph (the float interface is stripped first)
+    "RESIZE_NEAREST_NEIGHBOR": _resize_nearest,
+    "REDUCE_MAX": _reduce_max,  # int8 -> int8 inside the graph (the float interface is stripped first)
 })
 
 # Two-input element-wise ops with broadcasting (quantize/broadcast_ops.py).

@@ -222,6 +222,13 @@ INT8_KINDS += (
           kernels=("resize/mcc_resize_nearest_s8.c",), tied=frozenset({"int8"})),
 )
 
+_RMAX = "mcucompress.quantize.reduce_max"
+INT8_KINDS += (
+    OpKind("reduce_max", "int8", f"{_RMAX}:reduce_max_params", f"{_RMAX}:int8_reference",
+           f"{_RMAX}:float_reference", f"{_RMAX}:lower", kernels=("pooling/mcc_maxpool_s8.c",),
+           tied=frozenset({"int8"})),
+)
+
 _BCAST = "mcucompress.quantize.broadcast_ops"  # two-input element-wise ops with broadcasting
 
 
