@@ -93,7 +93,7 @@ def _smooth_sample(rng: np.random.Generator, sample: tuple[int, ...]) -> np.ndar
     field = rng.standard_normal(tuple(int(rng.integers(2, max(2, n // 2) + 1)) for n in spatial) + (channels,))
     for axis, n in enumerate(spatial):
         field = _stretch(field, axis, n)
-    if not spatial:  # a feature vector: neighbouring features correlate a little
+    if not spatial and channels >= 3:  # a feature vector: neighbouring features correlate a little
         field = 0.5 * field + 0.5 * np.convolve(field, np.ones(3) / 3.0, mode="same")
     field = field / (field.std() + 1e-6)
     x = rng.uniform(0.3, 1.2) * field + rng.uniform(-0.8, 0.8) + rng.uniform(0.0, 0.3) * rng.standard_normal(sample)
