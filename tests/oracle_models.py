@@ -124,9 +124,14 @@ MODELS = {
 GAIN = {"relu6": 5.0}
 
 
-def build(name: str, folder: Path, sparse: bool = False) -> tuple[Path, np.ndarray]:
-    """(.tflite path, its float calibration samples) for MODELS[name]."""
+def build(name: str, folder: Path, sparse: bool = False, reuse: bool = False) -> tuple[Path, np.ndarray]:
+    """(.tflite path, its float calibration samples) for MODELS[name]; ``reuse``: keep a file
+    already converted into ``folder``."""
     shape, body, _ = MODELS[name]
+    calib = calibration(shape, seed=len(name)) * GAIN.get(name, 1.0)
+    path = folder / f"{name}{'_sparse' if sparse else ''}.tflite"
+    if reuse and path.is_file():
+        return path, calib
     k = _keras()
     _seed(sum(map(ord, name)))
     inp = k.layers.Input(shape, batch_size=1)  # static shapes: no SHAPE op before a reshape
@@ -134,9 +139,8 @@ def build(name: str, folder: Path, sparse: bool = False) -> tuple[Path, np.ndarr
     if sparse:
         rng = np.random.default_rng(1)
         model.set_weights([w * (rng.random(w.shape) < 0.25) if w.ndim > 1 else w for w in model.get_weights()])
-    calib = calibration(shape, seed=len(name)) * GAIN.get(name, 1.0)
     folder.mkdir(parents=True, exist_ok=True)
-    path = _convert(model, shape, folder / f"{name}{'_sparse' if sparse else ''}.tflite", calibration=calib)
+    _convert(model, shape, path, calibration=calib)
     if name == "relu6":
         _output_takes_input_quantization(path)
     return path, calib

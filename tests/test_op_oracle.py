@@ -7,7 +7,9 @@ also run on QEMU."""
 
 from __future__ import annotations
 
+import os
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -29,13 +31,16 @@ EXEMPT: dict[str, str] = {}
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
-    """name -> (.tflite, calibration samples); each model converted once, on first use."""
-    folder = tmp_path_factory.mktemp("oracle_models")
+    """name -> (.tflite, calibration samples); each model converted once, on first use.
+    MCUCOMPRESS_ORACLE_MODELS names a folder whose converted models are kept and reused
+    (scripts/mutation_test.py: the converter's output does not depend on this project)."""
+    kept = os.environ.get("MCUCOMPRESS_ORACLE_MODELS")
+    folder = Path(kept) if kept else tmp_path_factory.mktemp("oracle_models")
     built = {}
 
     def get(name, sparse=False):
         if (name, sparse) not in built:
-            built[name, sparse] = oracle_models.build(name, folder, sparse)
+            built[name, sparse] = oracle_models.build(name, folder, sparse, reuse=bool(kept))
         return built[name, sparse]
 
     return get
