@@ -208,10 +208,13 @@ def copy_tree(dest: Path) -> None:
         (shutil.copytree(src, dest / name, ignore=ignore) if src.is_dir() else shutil.copy2(src, dest / name))
 
 
-def run_tests(root: Path, tests: tuple[str, ...], models: Path, timeout: float) -> tuple[bool, str]:
+def run_tests(root: Path, tests: tuple[str, ...], models: Path, timeout: float,
+              select: str | None = None) -> tuple[bool, str]:
     env = dict(os.environ, PYTHONPATH=str(root), MCUCOMPRESS_ORACLE_MODELS=str(models),
                PYTHONDONTWRITEBYTECODE="1")
     command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-m", MARKERS, *tests]
+    if select:
+        command += ["-k", select]
     try:
         result = subprocess.run(command, cwd=root / "tests", env=env, capture_output=True, text=True,
                                 timeout=timeout)
@@ -225,6 +228,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", help="comma-separated mutant names")
     parser.add_argument("--tests", help="comma-separated test files (default: %s)" % ",".join(DEFAULT_TESTS))
+    parser.add_argument("--select", help="pytest -k expression narrowing the tests")
     parser.add_argument("--list", action="store_true", help="list the mutants and exit")
     parser.add_argument("--markdown", type=Path, help="write the results table to this file")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per mutant (a hang is a kill)")
@@ -249,16 +253,24 @@ def main(argv=None) -> int:
         for m in mutants:  # every snippet must exist before anything runs
             if (clean / m.path).read_text().count(m.old) != 1:
                 raise SystemExit(f"mutant {m.name}: its snippet does not occur exactly once in {m.path}")
-        # the converted models, once, before mutants share them
-        subprocess.run([sys.executable, "-c", _CONVERT_ONCE], cwd=REPO / "tests", check=True,
-                       env=dict(os.environ, PYTHONPATH=str(REPO), MCUCOMPRESS_ORACLE_MODELS=str(models)))
+        if args.jobs > 1:  # the converted models, once, before mutants running together share them
+            subprocess.run([sys.executable, "-c", _CONVERT_ONCE], cwd=REPO / "tests", check=True,
+                           env=dict(os.environ, PYTHONPATH=str(REPO), MCUCOMPRESS_ORACLE_MODELS=str(models)))
+        # Without a planted bug the same tests must pass, or every mutant would count as killed.
+        baseline = Path(tmp) / "baseline"
+        copy_tree(baseline)
+        failed, last = run_tests(baseline, tests, models, args.timeout, args.select)
+        if failed:
+            print(f"error: the tests fail without a mutant ({last}); no score", file=sys.stderr)
+            return 2
+        shutil.rmtree(baseline, ignore_errors=True)
 
         def one(m: Mutant):
             root = Path(tmp) / m.name
             copy_tree(root)
             apply(m, root)
             start = time.monotonic()
-            killed, last = run_tests(root, tests, models, args.timeout)
+            killed, last = run_tests(root, tests, models, args.timeout, args.select)
             shutil.rmtree(root, ignore_errors=True)
             return m, killed, last, time.monotonic() - start
 
