@@ -72,3 +72,39 @@ def quantize_input(x: np.ndarray, quant: QuantParams) -> np.ndarray:
     scaled = np.asarray(x, dtype=np.float32) / scale
     rounded = np.sign(scaled) * np.floor(np.abs(scaled) + np.float32(0.5))
     return np.clip(rounded + int(quant.zero_point[0]), -128, 127).astype(np.int8)
+
+
+def synthetic_inputs(shape, count: int, seed: int = 0) -> np.ndarray:
+    """``count`` deterministic int8 inputs of ``shape`` (batch 1 first, or one sample) that look
+    like data rather than noise: smooth fields at a random scale, contrast and offset plus a
+    little noise, over most of the int8 range. Uniform random bytes drive most layers of a real
+    model to their clamps (one class, outputs at -128), so a wrong number there goes unseen."""
+    sample = tuple(int(n) for n in shape)
+    if len(sample) > 1 and sample[0] == 1:
+        sample = sample[1:]
+    rng = np.random.default_rng(seed)
+    return np.stack([_smooth_sample(rng, sample) for _ in range(count)]) if count else \
+        np.zeros((0, *sample), dtype=np.int8)
+
+
+def _smooth_sample(rng: np.random.Generator, sample: tuple[int, ...]) -> np.ndarray:
+    # the last axis holds channels (or features of a vector); the others are smooth in space
+    spatial, channels = sample[:-1], sample[-1]
+    field = rng.standard_normal(tuple(int(rng.integers(2, max(2, n // 2) + 1)) for n in spatial) + (channels,))
+    for axis, n in enumerate(spatial):
+        field = _stretch(field, axis, n)
+    if not spatial and channels >= 3:  # a feature vector: neighbouring features correlate a little
+        field = 0.5 * field + 0.5 * np.convolve(field, np.ones(3) / 3.0, mode="same")
+    field = field / (field.std() + 1e-6)
+    x = rng.uniform(0.3, 1.2) * field + rng.uniform(-0.8, 0.8) + rng.uniform(0.0, 0.3) * rng.standard_normal(sample)
+    return np.clip(np.round(x * 80.0), -128, 127).astype(np.int8)
+
+
+def _stretch(field: np.ndarray, axis: int, size: int) -> np.ndarray:
+    """Linear interpolation of ``field`` along ``axis`` to ``size`` points."""
+    points = field.shape[axis]
+    where = np.linspace(0.0, points - 1, size)
+    low = np.floor(where).astype(int)
+    high = np.minimum(low + 1, points - 1)
+    frac = (where - low).reshape([-1 if a == axis else 1 for a in range(field.ndim)])
+    return np.take(field, low, axis=axis) * (1 - frac) + np.take(field, high, axis=axis) * frac

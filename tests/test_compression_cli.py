@@ -50,7 +50,9 @@ def test_prune_and_cluster_from_flags_writes_plain_model_and_report(files, capsy
     report = json.loads((files / "small.json").read_text())
     assert [row["name"] for row in report["layers"]] == ["fc1", "fc2", "out"]
     assert [s["label"].split()[0] for s in report["stages"]] == ["original", "prune", "cluster"]
-    assert 0 < report["accuracy"]["after"] <= 1 and report["accuracy"]["before"] > 0.5
+    before, after = report["accuracy"]["before"], report["accuracy"]["after"]
+    # measured 92.8% -> 79.4% (70% pruned, 8 clusters, one epoch of fine-tuning)
+    assert before > 0.85 and before - 0.16 < after <= 1, (before, after)
     assert report["layers"][0]["after"]["bits_per_weight"] <= 3
     micronet = report["micronet"]
     assert micronet["after"]["track"] == "cifar100" and micronet["after"]["ops"] < micronet["before"]["ops"]

@@ -80,7 +80,8 @@ def test_pruned_weights_stay_zero_through_fine_tuning_and_save_as_plain_model(di
     kernels = _kernels(pruned)
     for name, kernel in kernels.items():
         assert np.mean(kernel == 0) == pytest.approx(0.8, abs=1.0 / kernel.size)
-    assert accuracy(pruned, digits.x_val, digits.y_val) > base - 0.1
+    # measured: 88.4% -> 80.9% (3 epochs at 80% sparsity)
+    assert accuracy(pruned, digits.x_val, digits.y_val) > base - 0.09
     # Fine-tune again with the masks held: the same weights are zero, the others moved.
     masks = {name: kernel != 0 for name, kernel in kernels.items()}
     again = fine_tune(pruned, digits, epochs=1, batch_size=32, masks=masks, verbose=0)
@@ -94,7 +95,9 @@ def test_pruned_weights_stay_zero_through_fine_tuning_and_save_as_plain_model(di
 
 
 def test_global_polynomial_pruning_meets_overall_target(digits, trained):
+    base = accuracy(trained, digits.x_val, digits.y_val)
     pruned = magnitude_prune(trained, digits, 0.85, scope="global", epochs=2, batch_size=64, verbose=0)
+    assert accuracy(pruned, digits.x_val, digits.y_val) > base - 0.06  # measured 88.4% -> 84.4%
     kernels = _kernels(pruned)
     total = sum(k.size for k in kernels.values())
     assert sum((k == 0).sum() for k in kernels.values()) == pytest.approx(0.85 * total, abs=1)
@@ -108,7 +111,8 @@ def test_per_layer_targets_and_dynamic_surgery(digits, trained):
     assert np.mean(kernels["fc1"] == 0) == pytest.approx(0.9, abs=1e-3)
     assert np.mean(kernels["fc2"] == 0) == pytest.approx(0.5, abs=1e-3)
     assert np.count_nonzero(kernels["out"] == 0) == 0  # not a target: trained but not pruned
-    assert accuracy(pruned, digits.x_val, digits.y_val) > 0.5
+    # measured 88.4% -> 86.1%: a layer left unpruned or a mask not held costs far more
+    assert accuracy(pruned, digits.x_val, digits.y_val) > accuracy(trained, digits.x_val, digits.y_val) - 0.04
 
 
 def test_bad_sparsity_is_a_user_error(trained):

@@ -4,17 +4,20 @@ with the numpy reference and TFLM (tflm rounding) or LiteRT (litert rounding).""
 import numpy as np
 import pytest
 
+from realistic_inputs import assert_exercises, realistic_inputs
 from mcucompress.export import export
+from mcucompress.importers.tflite import load_tflite
 from mcucompress.verify import verify
 
 MODELS = {"resnet8": "pretrainedResnet_quant.tflite", "dscnn": "kws_ref_model.tflite"}
 
 
-def _samples(path, shape, count, seed):
-    """Float inputs spread over the model's input range (the verify NPZ format)."""
-    rng = np.random.default_rng(seed)
-    np.savez(path, x=rng.uniform(-1.0, 1.0, (count,) + shape).astype(np.float32) * 200.0,
-             y=rng.integers(0, 10, count))
+def _samples(path, model_path, count, seed):
+    """int8 inputs that exercise the model (the verify NPZ format; int8 is taken as is)."""
+    graph = load_tflite(model_path)
+    x = realistic_inputs(graph, count, seed)
+    assert_exercises(graph, x)
+    np.savez(path, x=x, y=np.random.default_rng(seed).integers(0, 10, count))
     return path
 
 
@@ -22,8 +25,7 @@ def _samples(path, shape, count, seed):
 @pytest.mark.parametrize("model", sorted(MODELS))
 def test_host_c_is_bit_exact(mlperf_dir, tmp_path, model, rounding):
     tree = export(mlperf_dir / MODELS[model], tmp_path / "tree", rounding=rounding)
-    shape = (32, 32, 3) if model == "resnet8" else (49, 10, 1)
-    report = verify(tree, _samples(tmp_path / "x.npz", shape, 12, seed=len(model)))
+    report = verify(tree, _samples(tmp_path / "x.npz", mlperf_dir / MODELS[model], 12, seed=len(model)))
     assert [c.against for c in report.comparisons] == [
         "numpy reference", "tflite-micro" if rounding == "tflm" else "LiteRT"]
     for c in report.comparisons:

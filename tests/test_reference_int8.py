@@ -1,8 +1,8 @@
 """The numpy int8 reference against the real interpreters, byte for byte.
 
 tflm mode must equal tflite-micro; litert mode must equal the default LiteRT interpreter
-(XNNPACK delegate). The MLPerf Tiny models get a few random inputs here;
-scripts/check_reference.py runs 100+.
+(XNNPACK delegate). The MLPerf Tiny models get a few realistic inputs here (checked to move
+the layers' channels first); scripts/check_reference.py runs 100+.
 """
 
 import time
@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import tflite_builders
+from realistic_inputs import assert_exercises, realistic_inputs
 from mcucompress.errors import McuError
 from mcucompress.importers.tflite import load_tflite
 from mcucompress.reference.interpreters import LiteRT, Tflm
@@ -26,15 +27,15 @@ def small_models(tmp_path_factory):
 
 
 def _random_inputs(graph, count, seed):
-    shape = graph.tensors[graph.inputs[0]].shape
-    rng = np.random.default_rng(seed)
-    return [rng.integers(-128, 128, size=shape, dtype=np.int8) for _ in range(count)]
+    return list(realistic_inputs(graph, count, seed))
 
 
 def _check_against_interpreters(path, count, seed):
     graph = load_tflite(path)
     tflm, litert = Tflm(path), LiteRT(path)
-    for x in _random_inputs(graph, count, seed):
+    inputs = _random_inputs(graph, count, seed)
+    assert_exercises(graph, inputs)
+    for x in inputs:
         np.testing.assert_array_equal(run_int8(graph, x, "tflm"), tflm(x))
         np.testing.assert_array_equal(run_int8(graph, x, "litert"), litert(x))
 

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import tflite_builders
+from realistic_inputs import assert_exercises, realistic_inputs
 from mcucompress.errors import McuError
 from mcucompress.importers.tflite import load_tflite, load_tflite_with_interface
 from mcucompress.reference.interpreters import LiteRT, Tflm
@@ -66,9 +67,10 @@ def test_float_interface_is_stripped_to_the_int8_body(small_models):
     assert x_spec.dtype == y_spec.dtype == "int8"
     # The float model's answer is exactly the int8 body's answer between QUANTIZE and DEQUANTIZE.
     tflm, litert = Tflm(small_models["mlp_float_io"]), LiteRT(small_models["mlp_float_io"])
-    rng = np.random.default_rng(0)
-    for _ in range(5):
-        xf = rng.uniform(-1.5, 1.5, size=x_spec.shape).astype(np.float32)
+    inputs = realistic_inputs(g, 6, seed=0)
+    assert_exercises(g, inputs)
+    for x in inputs:
+        xf = dequantize_output(x, x_spec.quant)  # the floats that quantize back to x
         xq = quantize_input(xf, x_spec.quant)
         np.testing.assert_array_equal(tflm(xf), dequantize_output(run_int8(g, xq), y_spec.quant))
         np.testing.assert_array_equal(litert(xf), dequantize_output(run_int8(g, xq, "litert"), y_spec.quant))

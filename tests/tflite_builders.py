@@ -20,13 +20,19 @@ def _keras():
     return tf_keras
 
 
-def _convert(model, input_shape, path: Path, int8_io: bool = True, seed: int = 0, float32: bool = False) -> Path:
-    """int8 .tflite (float32=True: the converter's plain float model, no quantization)."""
+def _convert(model, input_shape, path: Path, int8_io: bool = True, seed: int = 0, float32: bool = False,
+             calibration: np.ndarray | None = None) -> Path:
+    """int8 .tflite (float32=True: the converter's plain float model, no quantization).
+    ``calibration``: float samples (N, *input_shape) for the converter; default uniform noise."""
     import tensorflow as tf
 
     rng = np.random.default_rng(seed)
 
     def representative():
+        if calibration is not None:
+            for sample in calibration:
+                yield [np.asarray(sample, dtype=np.float32).reshape(1, *input_shape)]
+            return
         for _ in range(32):
             yield [rng.uniform(-1.0, 1.0, size=(1, *input_shape)).astype(np.float32)]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mcucompress.data import synthetic_inputs
 from mcucompress.targets.manifest import Manifest
 
 
@@ -16,9 +17,9 @@ def _c_bytes(values: np.ndarray, per_line: int = 24) -> str:
 
 
 def random_inputs(manifest: Manifest, count: int, seed: int = 0) -> np.ndarray:
-    """Deterministic int8 inputs over the whole range: the same bytes on every run."""
-    rng = np.random.default_rng(seed)
-    return rng.integers(-128, 128, size=(count, manifest.input.bytes), dtype=np.int64).astype(np.int8)
+    """Deterministic int8 inputs shaped like data, not noise (mcucompress.data.synthetic_inputs):
+    the same bytes on every run."""
+    return synthetic_inputs(manifest.input.shape, count, seed).reshape(count, manifest.input.bytes)
 
 
 def vectors_source(manifest: Manifest, inputs: np.ndarray, expected: np.ndarray | None, banner: str) -> str:

@@ -1,0 +1,86 @@
+"""docs/BENCHMARKS.md's main Cortex-M figures measured again: `mcucompress bench` on the MLPerf
+Tiny models must give the instructions per inference, flash and RAM the table states, within
+TOLERANCE. The figures are read from the doc, so the doc is what is checked; re-measure and edit
+the table when a kernel change moves them."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from dataclasses import dataclass
+
+import pytest
+
+from conftest import REPO
+
+DOC = REPO / "docs" / "BENCHMARKS.md"
+SECTION = "## Cortex-M: QEMU runs"
+MODELS = {"ResNet-8": "pretrainedResnet_quant.tflite", "DS-CNN": "kws_ref_model.tflite"}
+BUILDS = ("mcucompress", "mcucompress, MVE")   # default builds; the forced-path rows need --define
+# Allowed drift per figure, as a fraction of the documented value. Zero: instruction counts are
+# exact (a counting plugin) for bench's one deterministic input (they move by about 0.05% from
+# input to input: softmax cut-offs, clamps), flash and RAM come from the linker and the measured
+# stack high-water mark, so any change is a real change the doc must follow.
+TOLERANCE = {"instructions": 0.0, "flash_bytes": 0.0, "ram_bytes": 0.0}
+
+
+@dataclass(frozen=True)
+class DocRow:
+    model: str
+    board: str
+    instructions: int
+    flash_bytes: int
+    ram_bytes: int
+
+
+def _number(cell: str) -> int:
+    return int(cell.strip().strip("*").replace(",", ""))
+
+
+def doc_rows() -> list[DocRow]:
+    """The section's default-build rows: model | build | core (board) | instructions | MAC/instr |
+    flash | RAM."""
+    text = DOC.read_text()
+    start = text.index(SECTION)
+    end = text.find("\n## ", start + len(SECTION))
+    rows = []
+    for line in text[start:end if end > 0 else None].splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 7 or cells[0] not in MODELS or cells[1].strip("*") not in BUILDS:
+            continue
+        board = re.search(r"\(([^)]+)\)", cells[2])
+        rows.append(DocRow(cells[0], board.group(1), _number(cells[3]), _number(cells[5]), _number(cells[6])))
+    return rows
+
+
+def test_the_doc_table_is_found():
+    rows = doc_rows()
+    assert {r.model for r in rows} == set(MODELS) and len(rows) >= 2 * len(MODELS), rows
+
+
+@pytest.mark.slow
+@pytest.mark.qemu
+@pytest.mark.skipif(not (shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm")),
+                    reason="needs arm-none-eabi-gcc and qemu-system-arm")
+@pytest.mark.parametrize("model", sorted(MODELS))
+def test_bench_reproduces_the_documented_figures(mlperf_dir, tmp_path, model):
+    from click.testing import CliRunner
+
+    from mcucompress.cli import cli
+
+    rows = [r for r in doc_rows() if r.model == model]
+    args = ["bench", str(mlperf_dir / MODELS[model]), "--no-layers", "--json", "--work", str(tmp_path)]
+    for row in rows:
+        args += ["--board", row.board]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    (measured,) = json.loads(result.output[result.output.index("["):])
+    cores = {c["board"]: c for c in measured["cores"]}
+    drift = []
+    for row in rows:
+        for figure, allowed in TOLERANCE.items():
+            documented, got = getattr(row, figure), cores[row.board][figure]
+            if abs(got - documented) > allowed * documented:
+                drift.append(f"{row.board} {figure}: doc {documented:,}, measured {got:,}")
+    assert not drift, f"{model}: docs/BENCHMARKS.md is out of date: " + "; ".join(drift)
