@@ -163,7 +163,7 @@ CASES = {
     "compress-labels-out-of-range": ("compress D/small.keras -o OUT.keras --data D/train_labels7.npz --prune 0.5",
                                      "the model has 3 outputs"),
     "compress-data-no-labels": ("compress D/small.keras -o OUT.keras --data D/calib.npz --prune 0.5",
-                                "needs arrays"),
+                                "has no labels"),
     "compress-output-under-file": ("compress D/small.keras -o D/calib.npz/m.keras --data D/train.npz --prune 0.5",
                                    "is a file"),
     # run / flash / bench

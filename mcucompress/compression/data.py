@@ -124,6 +124,10 @@ def load_for_model(path, model, val_fraction: float = 0.1, seed: int = 0) -> Tra
     unlabeled = ({"x_train", "x_test"} <= arrays.keys() and "y_train" not in arrays) or (
         "x" in arrays and "y" not in arrays and "x_train" not in arrays)
     if unlabeled:
+        if int(np.prod(output_shape)) != int(np.prod(input_shape)):
+            raise McuError(f"{path.name} has no labels ('y' or 'y_train'), so its inputs would be the targets, "
+                           f"but the model's output shape {tuple(output_shape)} is not its input shape "
+                           f"{tuple(input_shape)}: add labels")
         if "x" in arrays:
             arrays = dict(arrays, y=arrays["x"])
         else:

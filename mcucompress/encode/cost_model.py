@@ -4,7 +4,7 @@ Instructions of one kernel call are a linear function of a few counts of the lay
 below), with non-negative coefficients per core family, fitted by scripts/fit_cost_model.py on
 exact QEMU counts of the layers of mcucompress/cost_suite.py and shipped in cost_coefficients.json:
 
-    m0m3  Cortex-M0+/M3 (no DSP instructions; measured on lm3s6965evb, M3; an M0+ runs more)
+    m0m3  Cortex-M0/M0+/M3 (no DSP instructions; measured on lm3s6965evb, M3; an M0+ runs more)
     m4    Cortex-M4/M7/M33 (DSP; measured on mps2-an386, M4)
     m55   Cortex-M55 (MVE; measured on mps3-an547)
 
@@ -23,7 +23,7 @@ import numpy as np
 from mcucompress.errors import McuError
 
 COEFFICIENTS = Path(__file__).with_name("cost_coefficients.json")
-CORE_FAMILIES = {"cortex-m0plus": "m0m3", "cortex-m3": "m0m3", "cortex-m4": "m4", "cortex-m7": "m4",
+CORE_FAMILIES = {"cortex-m0": "m0m3", "cortex-m0plus": "m0m3", "cortex-m3": "m0m3", "cortex-m4": "m4", "cortex-m7": "m4",
                  "cortex-m33": "m4", "cortex-m55": "m55"}
 DEFAULT_FAMILY = "m4"
 FEATURES = {
