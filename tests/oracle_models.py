@@ -108,7 +108,7 @@ MODELS = {
     "fully_connected": ((20,), _fully_connected, "tflm"),
     "max_pool": ((10, 9, 3), _max_pool, "tflm"),
     "avg_pool": ((10, 9, 3), _avg_pool, "tflm"),
-    "avg_pool_4ch": ((8, 7, 4), _avg_pool, "tflm"),  # channels % 4 == 0: the four-channel path
+    "avg_pool_4ch": ((8, 7, 4), _avg_pool, "tflm"),  # channels % 4 == 0: the DSP four-channel path (QEMU)
     "mean": ((7, 6, 5), _mean, "tflm"),
     "add": ((8, 8, 4), _add, "tflm"),
     "softmax": ((10,), _softmax, "tflm"),
