@@ -25,7 +25,7 @@ def calibration(shape, count: int = 32, seed: int = 0) -> np.ndarray:
 
 def _conv(k, x):
     x = k.layers.Conv2D(5, 3, padding="same", activation="relu")(x)
-    x = k.layers.Conv2D(4, (3, 2), strides=2, padding="valid")(x)
+    x = k.layers.Conv2D(4, (3, 2), strides=(2, 1), padding="valid")(x)
     return k.layers.Conv2D(6, 1, activation="relu6")(x)
 
 
@@ -108,6 +108,7 @@ MODELS = {
     "fully_connected": ((20,), _fully_connected, "tflm"),
     "max_pool": ((10, 9, 3), _max_pool, "tflm"),
     "avg_pool": ((10, 9, 3), _avg_pool, "tflm"),
+    "avg_pool_4ch": ((8, 7, 4), _avg_pool, "tflm"),  # channels % 4 == 0: the DSP four-channel path (QEMU)
     "mean": ((7, 6, 5), _mean, "tflm"),
     "add": ((8, 8, 4), _add, "tflm"),
     "softmax": ((10,), _softmax, "tflm"),

@@ -118,7 +118,7 @@ def test_encoded_weights_match_the_dense_model_under_tflite_micro(models, tmp_pa
 @pytest.mark.qemu
 @pytest.mark.skipif(not (shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm")),
                     reason="needs arm-none-eabi-gcc and qemu-system-arm")
-@pytest.mark.parametrize("name", ["depthwise", "add"])
+@pytest.mark.parametrize("name", ["depthwise", "add", "avg_pool_4ch"])  # the last: a DSP-only path
 def test_on_qemu_the_c_matches_tflite_micro(models, tmp_path, name):
     from mcucompress.targets.runner import run_model
 
