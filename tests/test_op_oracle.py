@@ -80,13 +80,7 @@ def _assert_same(name, got, want):
                            f"inputs, first at {bad[0].tolist()}: C {got[tuple(bad[0])]} vs oracle {want[tuple(bad[0])]}")
 
 
-# A graph whose only op aliases its input leaves `mcc_status status;` unused in mcc_run, which
-# -Werror rejects (codegen bug, left to its owners; strict: this fails once it is fixed).
-KNOWN_BROKEN = {"reshape_only": "generated mcc_run of a reshape-only model has an unused variable"}
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(reason=KNOWN_BROKEN[n], strict=True))
-                                  if n in KNOWN_BROKEN else n for n in sorted(oracle_models.MODELS)])
+@pytest.mark.parametrize("name", sorted(oracle_models.MODELS))
 def test_host_c_matches_the_interpreter(models, tmp_path, name):
     path, calib = models(name)
     rounding = oracle_models.MODELS[name][2]
