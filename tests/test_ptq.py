@@ -104,17 +104,12 @@ def test_digits_int8_accuracy_within_half_a_point_of_float(digits, digits_model)
 def test_same_parameters_and_outputs_as_tflite_converter_and_tflm(digits, digits_model):
     """The real TFLiteConverter, fed the same calibration samples, picks the same parameters, so
     our graph run by run_int8 and its .tflite run by TFLite Micro give the same bytes."""
-    import tensorflow as tf
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
+    from mcucompress.reference.tf_converter import keras_to_int8_tflite
+
     calib = digits[0][:100]
-    converter = tf.lite.TFLiteConverter.from_keras_model(digits_model)
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = lambda: ([c[None]] for c in calib)
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = tf.int8
-    converter.inference_output_type = tf.int8
-    blob = converter.convert()
+    blob = keras_to_int8_tflite(digits_model, calib)
     interp = Interpreter(model_content=blob,
                          experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
     details = {t["index"]: t for t in interp.get_tensor_details()}
