@@ -21,6 +21,7 @@ from mcucompress.importers.keras import load_keras  # noqa: E402
 from mcucompress.quantize.ptq import quantize_graph  # noqa: E402
 from mcucompress.reference.float import run_float  # noqa: E402
 from mcucompress.reference.int8 import run_int8  # noqa: E402
+from mcucompress.reference.tf_converter import keras_to_int8_tflite  # noqa: E402
 
 MLPERF = Path(os.environ.get("MCUCOMPRESS_SHARED", Path(__file__).resolve().parents[3] / "shared")) / "models" / "mlperf-tiny"
 
@@ -51,18 +52,6 @@ def litert_int8(model, x):
         interp.invoke()
         rows.append(interp.get_tensor(out["index"])[0].copy())
     return np.array(rows)
-
-
-def convert_with_tflite(model, calib):
-    import tensorflow as tf
-
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = lambda: ([c[None]] for c in calib)
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = tf.int8
-    converter.inference_output_type = tf.int8
-    return converter.convert()
 
 
 def activation_scales_of_tflite(blob):
@@ -99,7 +88,7 @@ def resnet8():
     print(f"resnet8: top-1 agreement with float on 200 synthetic images: ours {np.mean(ours.argmax(-1) == float_out.argmax(-1)):.3f}, "
           f"MLPerf reference int8 .tflite (LiteRT) {np.mean(reference.argmax(-1) == float_out.argmax(-1)):.3f}; "
           f"ours max |softmax int8 - float| {np.abs(deq - float_out).max():.4f}")
-    blob = convert_with_tflite(keras.saving.load_model(path, compile=False), calib[:200])
+    blob = keras_to_int8_tflite(keras.saving.load_model(path, compile=False), calib[:200])
     theirs = activation_scales_of_tflite(blob)
     ours_q = quantize_graph(graph, calib[:200])
     # Branches are listed in a different order, so match ops by kind and parameters.
@@ -144,7 +133,7 @@ def digits():
     float_acc = np.mean(model.predict(x[1400:], verbose=0).argmax(-1) == y[1400:])
     quantized = quantize_graph(load_keras(model), x[:300])
     int8_acc = np.mean(int8_batch(quantized, x[1400:]).argmax(-1) == y[1400:])
-    tfl_acc = np.mean(litert_int8(convert_with_tflite(model, x[:300]), x[1400:]).argmax(-1) == y[1400:])
+    tfl_acc = np.mean(litert_int8(keras_to_int8_tflite(model, x[:300]), x[1400:]).argmax(-1) == y[1400:])
     print(f"digits CNN ({len(x) - 1400} test images): float {float_acc:.4f}, ours int8 {int8_acc:.4f}, "
           f"TFLiteConverter int8 (LiteRT) {tfl_acc:.4f}")
 
