@@ -160,3 +160,107 @@ def test_qformat_export_equals_the_shift_only_integer_model(tmp_path):
         assert np.mean(np.abs(layer) >= 127) < 0.2, op.name
     got = run_host(build_host(tree), x.reshape(SAMPLES, -1), want.shape[1])
     assert np.array_equal(got, want), f"{np.count_nonzero(got != want)} bytes differ"
+
+
+# -- binary (XNOR-Net) ----------------------------------------------------------------------------
+
+def _weight_signs(words: np.ndarray, channels: int, ternary: bool) -> np.ndarray:
+    """Packed weight words (..., words) -> signs (..., channels) in {-1, 0, +1}: bit c of a row at
+    word c // 32, bit c % 32, 1 for +1; ternary rows hold their sign words, then their mask words."""
+    def bits(w):
+        every = (w[..., :, None] >> np.arange(32, dtype=np.uint32)) & np.uint32(1)
+        return every.reshape(*w.shape[:-1], -1)[..., :channels].astype(np.int64)
+
+    if not ternary:
+        return 2 * bits(words) - 1
+    half = words.shape[-1] // 2
+    return bits(words[..., half:]) * (2 * bits(words[..., :half]) - 1)
+
+
+def _binary_model(graph: Graph, x: np.ndarray) -> np.ndarray:
+    """Signs through the binary ops: +1/-1 int64 arrays (H, W, C) or (features,)."""
+    signs = None
+    for op in graph.ops:
+        t = graph.tensor
+        if op.kind == "binarize":
+            signs = np.where(x.reshape(t(op.inputs[0]).shape)[0] >= op.attrs.get("threshold", 0), 1, -1)
+        elif op.kind in ("binary_conv2d", "binary_fully_connected"):
+            words, thresholds = t(op.inputs[1]).data, t(op.inputs[2]).data.astype(np.int64)
+            ternary = op.attrs.get("weights", "binary") == "ternary"
+            assert op.attrs.get("weights", "binary") in ("binary", "ternary")
+            if op.kind == "binary_conv2d":
+                w = _weight_signs(words, op.attrs["in_channels"], ternary)  # (O, KH, KW, C)
+                top, bottom, left, right = op.attrs["padding"]
+                sh, sw = op.attrs["stride"]
+                padded = np.pad(signs, ((top, bottom), (left, right), (0, 0)))  # zero: no contribution
+                kh, kw = w.shape[1:3]
+                oh, ow = (padded.shape[0] - kh) // sh + 1, (padded.shape[1] - kw) // sw + 1
+                dot = np.zeros((oh, ow, w.shape[0]), np.int64)
+                for ky in range(kh):
+                    for kx in range(kw):
+                        patch = padded[ky: ky + (oh - 1) * sh + 1: sh, kx: kx + (ow - 1) * sw + 1: sw]
+                        dot += np.einsum("hwc,oc->hwo", patch, w[:, ky, kx])
+            else:
+                pixels = signs.reshape(-1, signs.shape[-1])  # per pixel, its channels' words
+                w = _weight_signs(words.reshape(len(words), len(pixels), -1), pixels.shape[-1], ternary)
+                dot = np.einsum("pc,upc->u", pixels, w)
+            signs = np.where(dot >= thresholds, 1, -1)
+        elif op.kind == "unpack_bits":
+            return signs.reshape(-1).astype(np.int8)
+        else:
+            raise AssertionError(f"no binary definition here for {op.kind}")
+    raise AssertionError("the binary part ends in unpack_bits")
+
+
+def _binary_part(graph: Graph) -> Graph:
+    """The ops from the first binarize to unpack_bits: int8 in, +1/-1 int8 out."""
+    kinds = [op.kind for op in graph.ops]
+    ops = graph.ops[kinds.index("binarize"): kinds.index("unpack_bits") + 1]
+    names = {n for op in ops for n in (*op.inputs, *op.outputs) if n}
+    return Graph({n: graph.tensor(n) for n in names}, tuple(ops), (ops[0].inputs[0],), (ops[-1].outputs[0],),
+                 name="binary_part")
+
+
+@pytest.fixture(scope="module")
+def binary_network():
+    """A small XNOR network trained for two epochs on scikit-learn's 8x8 digits: int8 conv, binary
+    conv (stride 2, same padding), ternary conv, binary dense, int8 dense."""
+    keras = pytest.importorskip("keras")
+    from sklearn.datasets import load_digits
+
+    from mcucompress.binary.layers import BinaryConv2D, BinaryDense, SignActivation
+
+    digits = load_digits()
+    x, y = (digits.images / 16.0).astype(np.float32)[..., None], digits.target
+    keras.utils.set_random_seed(1)
+    L = keras.layers
+    model = keras.Sequential([
+        keras.Input((8, 8, 1)),
+        L.Conv2D(35, 3, padding="same"), L.BatchNormalization(), SignActivation(),
+        BinaryConv2D(33, 3, strides=2, padding="same"), L.BatchNormalization(), SignActivation(),
+        BinaryConv2D(40, 3, quantizer="ternary"), L.BatchNormalization(), SignActivation(),
+        L.Flatten(), BinaryDense(37), L.BatchNormalization(), SignActivation(), L.Dense(10)])
+    model.compile(keras.optimizers.Adam(0.01), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(x[:600], y[:600], epochs=2, batch_size=64, verbose=0)
+    return model, x
+
+
+@pytest.mark.parametrize("popcount", ["vertical", "table"])
+def test_binary_export_equals_the_xnor_sign_model(binary_network, tmp_path, popcount):
+    from mcucompress.binary.convert import convert
+    from mcucompress.reference.int8 import run_int8
+
+    model, x = binary_network
+    graph = convert(model, x[:200], popcount=popcount)
+    part = _binary_part(graph)
+    assert [op.kind for op in part.ops].count("binary_conv2d") == 2
+    # the binary part's inputs: the first conv's int8 outputs on digits it was not trained on
+    q = graph.tensor(graph.inputs[0]).quant
+    images = np.clip(np.round(x[1000:1000 + SAMPLES] / q.scale[0]) + q.zero_point[0], -128, 127).astype(np.int8)
+    first = part.inputs[0]
+    inputs = np.stack([run_int8(graph, image[None], intermediates=True)[first] for image in images])
+    want = np.stack([_binary_model(part, xi) for xi in inputs])
+    assert 0.2 < np.mean(want == 1) < 0.8 and len({row.tobytes() for row in want}) > SAMPLES // 2
+    tree = export(part, tmp_path / "tree")
+    got = run_host(build_host(tree), inputs.reshape(SAMPLES, -1), want.shape[1])
+    assert np.array_equal(got, want), f"{np.count_nonzero(got != want)} signs differ"
