@@ -32,9 +32,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 COPIED = ("mcucompress", "runtime_c", "templates", "boards", "tests", "pyproject.toml")
-# The fast tier's tests that judge numbers: the outside oracle first (it kills most mutants
-# quickly), then the kernel, encoding and quantizer tests.
-DEFAULT_TESTS = ("test_op_oracle.py", "test_fixedpoint.py", "test_kernels_misc.py", "test_encode_kernels.py",
+# The fast tier's tests that judge numbers: the fixed-point helpers (seconds), the outside
+# oracle (it kills most mutants), then the kernel, encoding and quantizer tests.
+DEFAULT_TESTS = ("test_fixedpoint.py", "test_op_oracle.py", "test_kernels_misc.py", "test_encode_kernels.py",
                  "test_ptq.py")
 # The default tier's markers without the training runs: the QEMU tests stay, as the DSP and
 # ARMv6-M kernel paths run only there.
