@@ -41,6 +41,19 @@ DEFAULT_TESTS = ("test_fixedpoint.py", "test_op_oracle.py", "test_kernels_misc.p
 MARKERS = "not slow and not shared and not zoo"
 
 
+def _python() -> str:
+    """The interpreter that runs the tests: this one when it has pytest (the venv's, as
+    `bash run.sh` sets it up), else the repository's .venv, so the script also runs as a command."""
+    import importlib.util
+
+    if importlib.util.find_spec("pytest") is not None:
+        return sys.executable
+    venv = REPO / ".venv" / "bin" / "python"
+    if venv.is_file():
+        return str(venv)
+    raise SystemExit("error: no pytest here and no .venv in the repository (run `bash run.sh setup` first)")
+
+
 @dataclass(frozen=True)
 class Mutant:
     name: str
@@ -214,7 +227,7 @@ def run_tests(root: Path, tests: tuple[str, ...], models: Path, timeout: float,
               select: str | None = None) -> tuple[bool, str]:
     env = dict(os.environ, PYTHONPATH=str(root), MCUCOMPRESS_ORACLE_MODELS=str(models),
                PYTHONDONTWRITEBYTECODE="1")
-    command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-m", MARKERS, *tests]
+    command = [_python(), "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-m", MARKERS, *tests]
     if select:
         command += ["-k", select]
     try:
@@ -256,7 +269,7 @@ def main(argv=None) -> int:
             if (clean / m.path).read_text().count(m.old) != 1:
                 raise SystemExit(f"mutant {m.name}: its snippet does not occur exactly once in {m.path}")
         if args.jobs > 1:  # the converted models, once, before mutants running together share them
-            subprocess.run([sys.executable, "-c", _CONVERT_ONCE], cwd=REPO / "tests", check=True,
+            subprocess.run([_python(), "-c", _CONVERT_ONCE], cwd=REPO / "tests", check=True,
                            env=dict(os.environ, PYTHONPATH=str(REPO), MCUCOMPRESS_ORACLE_MODELS=str(models)))
         # Without a planted bug the same tests must pass, or every mutant would count as killed.
         baseline = Path(tmp) / "baseline"
