@@ -38,16 +38,24 @@ def _number(cell: str) -> int:
     return int(cell.strip().strip("*").replace(",", ""))
 
 
-def doc_rows() -> list[DocRow]:
-    """The section's default-build rows: model | build | core (board) | instructions | MAC/instr |
-    flash | RAM."""
+def _section_rows(section: str, cells_per_row: int) -> list[list[str]]:
     text = DOC.read_text()
-    start = text.index(SECTION)
-    end = text.find("\n## ", start + len(SECTION))
+    start = text.index(section)
+    end = text.find("\n## ", start + len(section))
     rows = []
     for line in text[start:end if end > 0 else None].splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) != 7 or cells[0] not in MODELS or cells[1].strip("*") not in BUILDS:
+        if line.startswith("|") and len(cells) == cells_per_row:
+            rows.append(cells)
+    return rows
+
+
+def doc_rows() -> list[DocRow]:
+    """The section's default-build rows: model | build | core (board) | instructions | MAC/instr |
+    flash | RAM."""
+    rows = []
+    for cells in _section_rows(SECTION, 7):
+        if cells[0] not in MODELS or cells[1].strip("*") not in BUILDS:
             continue
         board = re.search(r"\(([^)]+)\)", cells[2])
         rows.append(DocRow(cells[0], board.group(1), _number(cells[3]), _number(cells[5]), _number(cells[6])))
@@ -84,18 +92,6 @@ def test_bench_reproduces_the_documented_figures(mlperf_dir, tmp_path, model):
             if abs(got - documented) > allowed * documented:
                 drift.append(f"{row.board} {figure}: doc {documented:,}, measured {got:,}")
     assert not drift, f"{model}: docs/BENCHMARKS.md is out of date: " + "; ".join(drift)
-
-
-def _section_rows(section: str, cells_per_row: int) -> list[list[str]]:
-    text = DOC.read_text()
-    start = text.index(section)
-    end = text.find("\n## ", start + len(section))
-    rows = []
-    for line in text[start:end if end > 0 else None].splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if line.startswith("|") and len(cells) == cells_per_row:
-            rows.append(cells)
-    return rows
 
 
 @pytest.mark.shared
