@@ -38,16 +38,24 @@ def _number(cell: str) -> int:
     return int(cell.strip().strip("*").replace(",", ""))
 
 
-def doc_rows() -> list[DocRow]:
-    """The section's default-build rows: model | build | core (board) | instructions | MAC/instr |
-    flash | RAM."""
+def _section_rows(section: str, cells_per_row: int) -> list[list[str]]:
     text = DOC.read_text()
-    start = text.index(SECTION)
-    end = text.find("\n## ", start + len(SECTION))
+    start = text.index(section)
+    end = text.find("\n## ", start + len(section))
     rows = []
     for line in text[start:end if end > 0 else None].splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) != 7 or cells[0] not in MODELS or cells[1].strip("*") not in BUILDS:
+        if line.startswith("|") and len(cells) == cells_per_row:
+            rows.append(cells)
+    return rows
+
+
+def doc_rows() -> list[DocRow]:
+    """The section's default-build rows: model | build | core (board) | instructions | MAC/instr |
+    flash | RAM."""
+    rows = []
+    for cells in _section_rows(SECTION, 7):
+        if cells[0] not in MODELS or cells[1].strip("*") not in BUILDS:
             continue
         board = re.search(r"\(([^)]+)\)", cells[2])
         rows.append(DocRow(cells[0], board.group(1), _number(cells[3]), _number(cells[5]), _number(cells[6])))
@@ -84,3 +92,27 @@ def test_bench_reproduces_the_documented_figures(mlperf_dir, tmp_path, model):
             if abs(got - documented) > allowed * documented:
                 drift.append(f"{row.board} {figure}: doc {documented:,}, measured {got:,}")
     assert not drift, f"{model}: docs/BENCHMARKS.md is out of date: " + "; ".join(drift)
+
+
+@pytest.mark.shared
+def test_macs_per_instruction_follow_from_the_graph_and_the_instruction_counts(mlperf_dir):
+    """The table's MACs / instruction column (every row, the quoted baselines' too): the graph's
+    multiply-accumulates over the row's instruction count, to the three decimals shown."""
+    from mcucompress.importers.tflite import load_tflite
+    from mcucompress.ir.ops import graph_macs
+
+    macs = {model: graph_macs(load_tflite(mlperf_dir / file)) for model, file in MODELS.items()}
+    checked = 0
+    for cells in _section_rows(SECTION, 7):
+        if cells[0] in MODELS:
+            assert f"{macs[cells[0]] / _number(cells[3]):.3f}" == cells[4].strip("*"), cells
+            checked += 1
+    assert checked >= 12
+
+
+def test_the_mutation_score_in_the_doc_is_the_scripts():
+    """The test-strength row states the score scripts/mutation_test.py wrote to mutation.md."""
+    table = (REPO / "docs" / "benchmarks" / "mutation.md").read_text()
+    killed, total, percent = re.search(r"Score: \*\*(\d+)/(\d+) killed \(([\d.]+)%\)\*\*", table).groups()
+    rows = [c for c in _section_rows("## Test strength", 4) if c[0].startswith("planted bugs")]
+    assert len(rows) == 1 and f"{killed} of {total} ({percent}%" in rows[0][2], rows

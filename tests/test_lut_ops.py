@@ -11,6 +11,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 pytest.importorskip("tflite_micro")
 tf_keras = pytest.importorskip("tf_keras")
 
+from oracle_models import append_requantize  # noqa: E402
 from tflite_builders import _convert, _seed  # noqa: E402
 
 from mcucompress.export import export  # noqa: E402
@@ -86,35 +87,10 @@ def test_keras_activations_export_and_stay_close_to_the_float_model(tmp_path):
 def test_int8_requantize_matches_tflite_micro(scale_factor, zero_shift, tmp_path):
     """TFLite's int8 -> int8 QUANTIZE (the converter writes it where scales must change; here it is
     appended to a converted model's output by editing the file)."""
-    import copy
-
-    import flatbuffers
-    from ai_edge_litert import schema_py_generated as s
-
     _seed(2)
     inp = K.Input((5, 6, 3))
     path = _convert(tf_keras.Model(inp, K.Conv2D(4, 3)(inp)), (5, 6, 3), tmp_path / "conv.tflite")
-    model = s.ModelT.InitFromPackedBuf(path.read_bytes(), 0)
-    sg = model.subgraphs[0]
-    old_out = sg.outputs[0]
-    new = copy.deepcopy(sg.tensors[old_out])
-    new.name = b"requantized"
-    new.quantization.scale = [float(new.quantization.scale[0]) * scale_factor]
-    new.quantization.zeroPoint = [int(np.clip(new.quantization.zeroPoint[0] + zero_shift, -128, 127))]
-    new.buffer = 0
-    sg.tensors.append(new)
-    code = s.OperatorCodeT()
-    code.builtinCode = code.deprecatedBuiltinCode = s.BuiltinOperator.QUANTIZE
-    code.version = 1
-    model.operatorCodes.append(code)
-    op = s.OperatorT()
-    op.opcodeIndex, op.inputs, op.outputs = len(model.operatorCodes) - 1, [old_out], [len(sg.tensors) - 1]
-    sg.operators.append(op)
-    sg.outputs = [len(sg.tensors) - 1]
-    builder = flatbuffers.Builder(1024)
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    edited = tmp_path / "requantize.tflite"
-    edited.write_bytes(bytes(builder.Output()))
+    edited = append_requantize(path, tmp_path / "requantize.tflite", scale_factor, zero_shift)
     assert "requantize" in [o.kind for o in load_tflite(edited).ops]
     np.savez(tmp_path / "x.npz", x=np.random.default_rng(1).uniform(-1, 1, (16, 5, 6, 3)).astype(np.float32))
     report = verify(export(edited, tmp_path / "out"), tmp_path / "x.npz")
