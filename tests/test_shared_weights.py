@@ -202,8 +202,9 @@ GRAPHS = {
     "hashed": lambda rng: _hashed_graph(rng, 23, 41, 97, seed=3),
     "hashed-relu-nobias": lambda rng: _hashed_graph(rng, 10, 30, 1, activation="relu",
                                                            with_bias=False),
-    "pq": lambda rng: _pq_graph(rng, 21, 9, 16, 4),                 # tail of 1 sub-space after the 4-blocks
-    "pq-256-relu-nobias": lambda rng: _pq_graph(rng, 12, 3, 256, 2, activation="relu",
+    "pq": lambda rng: _pq_graph(rng, 21, 13, 16, 4),   # 8-block, 4-block and a tail of 1 sub-space
+    "pq-length8": lambda rng: _pq_graph(rng, 9, 10, 5, 8),
+    "pq-64-relu-nobias": lambda rng: _pq_graph(rng, 12, 3, 64, 2, activation="relu",
                                                        with_bias=False),
     "pq-length1": lambda rng: _pq_graph(rng, 5, 8, 3, 1),
 }
@@ -218,7 +219,7 @@ def test_c_kernels_match_the_reference_on_the_host(tmp_path, name, rounding):
 @pytest.mark.qemu
 @pytest.mark.skipif(not (shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm")),
                     reason="needs arm-none-eabi-gcc and qemu-system-arm")
-@pytest.mark.parametrize("name", ["hashed", "pq"])
+@pytest.mark.parametrize("name", ["hashed", "pq", "pq-length8", "pq-64-relu-nobias"])  # DSP and portable fills
 def test_c_kernels_on_the_cortex_m4_match_host_and_reference(tmp_path, name):
     from mcucompress.targets.runner import run_model
 

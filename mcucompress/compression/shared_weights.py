@@ -24,7 +24,7 @@ from mcucompress.compression.options import number, whole_number
 from mcucompress.compression.rewrite import Replacement, rebuild
 from mcucompress.compression.shared_layers import HashedDense, ProductQuantizedDense
 from mcucompress.errors import McuError
-from mcucompress.ir.shared_weights import hashed_layout
+from mcucompress.ir.shared_weights import PQ_MAX_CENTROIDS as MAX_CENTROIDS, hashed_layout
 
 
 def _dense_layers(model, names, eligible, what: str) -> list:
@@ -90,10 +90,10 @@ def pq_codebooks(kernel_out_in: np.ndarray, length: int, centroids: int, seed: i
 
 def product_quantize(model, data=None, length=4, centroids=16, *, layers=None, seed=0, epochs=2, **fit_options):
     """Each chosen Dense as a ProductQuantizedDense (sub-vectors of `length`, `centroids` codewords
-    per sub-space, at most 256), fine-tuned on `data`."""
+    per sub-space, at most 64: the device kernel's limit), fine-tuned on `data`."""
     length, centroids = whole_number(length, "sub-vector length"), whole_number(centroids, "number of centroids")
-    if length < 1 or not 1 <= centroids <= 256:
-        raise McuError(f"product quantization needs a sub-vector length >= 1 and 1-256 centroids, "
+    if length < 1 or not 1 <= centroids <= MAX_CENTROIDS:
+        raise McuError(f"product quantization needs a sub-vector length >= 1 and 1-{MAX_CENTROIDS} centroids, "
                        f"got {length} and {centroids}")
 
     def eligible(layer) -> bool:

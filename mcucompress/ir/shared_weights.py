@@ -28,6 +28,7 @@ import numpy as np
 from mcucompress.errors import McuError
 
 HASH_MULTIPLIERS = (0x9E3779B1, 0x85EBCA77)
+PQ_MAX_CENTROIDS = 64  # codewords per sub-space the device kernel takes (quantize/shared_fc.py)
 _MASK32 = np.uint64(0xFFFFFFFF)
 
 

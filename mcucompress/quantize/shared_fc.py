@@ -31,7 +31,7 @@ import numpy as np
 from mcucompress.errors import McuError
 from mcucompress.ir.graph import Graph, Op
 from mcucompress.ir.ops import op_kind
-from mcucompress.ir.shared_weights import hashed_matrix, pq_matrix
+from mcucompress.ir.shared_weights import PQ_MAX_CENTROIDS, hashed_matrix, pq_matrix
 from mcucompress.memory.arena import scratch_name
 
 
@@ -79,6 +79,17 @@ def pq_reference(op: Op, p, args, out_shape, graph: Graph) -> np.ndarray:
     return _dense("reference")(op, p, [x, pq_weights(graph, op, codebooks), bias], out_shape, graph)
 
 
+MAX_CENTROIDS = PQ_MAX_CENTROIDS  # four sub-spaces' codes share one byte range (device_codes)
+
+
+def device_codes(codes: np.ndarray, centroids: int) -> np.ndarray:
+    """The codes as mcc_fully_connected_pq_s8 reads them: sub-space s's code plus (s mod 4) *
+    centroids, its entry counted from the first table entry of its group of four sub-spaces
+    (so one pointer serves four lookups); one byte each, as 4 * centroids <= 256."""
+    codes = np.asarray(codes, dtype=np.int64)
+    return (codes + (np.arange(codes.shape[1]) % 4 * centroids)[None, :]).astype(np.uint8)
+
+
 def pq_table_bytes(graph: Graph, op: Op) -> int:
     """Arena scratch of mcc_fully_connected_pq_s8: one int32 per sub-space and codeword."""
     subspaces, centroids, _ = graph.tensor(op.inputs[1]).shape
@@ -119,10 +130,11 @@ def lower_pq(b, i: int, op: Op) -> None:
     g = b.graph
     codebooks, codes = g.tensor(op.inputs[1]), g.tensor(op.inputs[3])
     subspaces, centroids, length = codebooks.shape
-    if centroids > 256:
-        raise McuError(f"op '{op.name}' ({op.kind}): {centroids} codewords per sub-space; the C kernel takes 256")
+    if centroids > MAX_CENTROIDS:
+        raise McuError(f"op '{op.name}' ({op.kind}): {centroids} codewords per sub-space; the C kernel takes "
+                       f"at most {MAX_CENTROIDS}")
     pq_weights(g, op, codebooks.data)  # codes in range and shapes consistent: the kernel trusts them
-    code_array = b.array(f"{oid}_codes", np.asarray(codes.data, dtype=np.uint8), "uint8_t")
+    code_array = b.array(f"{oid}_codes", device_codes(codes.data, centroids), "uint8_t")
     filt = b.decl("mcc_pq_s8", f"{oid}_filter",
                   f"{{{subspaces}, {centroids}, {length}, {b.constant(oid, 'codebooks', codebooks)}, {code_array}}}")
     table = f"(int32_t *)(void *){b.arena(scratch_name(i))}"

@@ -595,11 +595,12 @@ mcc_status mcc_fully_connected_hashed_s8(const mcc_fc_params *params, const mcc_
                                          const mcc_dims *output_dims, int8_t *output);
 
 /* Product-quantized weights: the depth inputs are cut into subspaces sub-vectors of length
- * values; row u over sub-vector s is codeword codes[u * subspaces + s] of codebook s
- * (codebooks: subspaces x centroids x length int8). */
+ * values; row u over sub-vector s is codeword k of codebook s (codebooks: subspaces x centroids
+ * x length int8), stored as codes[u * subspaces + s] = k + (s % 4) * centroids: the entry's
+ * place among the table entries of its group of four sub-spaces. */
 typedef struct {
     int32_t subspaces;
-    int32_t centroids;           /* 1..256 */
+    int32_t centroids;           /* 1..64 */
     int32_t length;
     const int8_t *codebooks;
     const uint8_t *codes;        /* units x subspaces */
