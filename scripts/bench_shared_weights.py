@@ -158,14 +158,13 @@ def _pct(value: float) -> str:
 
 def markdown(results: dict, command: str) -> str:
     lines = ["# Shared weights: HashedNets and product quantization on LeNet-300-100", "",
-             "Produced by", "", "```", command, "```", "",
-             "(scripts/bench_shared_weights.py; MNIST subset ../shared/datasets/mnist10k.npz: 8000 training, "
+             "(scripts/bench_shared_weights.py; each section names the command that produced it; MNIST subset ../shared/datasets/mnist10k.npz: 8000 training, "
              "2000 test images; int8 accuracy is the host-built C on all 2000 test images, byte-identical to "
              "the numpy reference; device figures on QEMU mps2-an386, Cortex-M4.)", ""]
     h = results.get("hashed")
     if h:
         dev = h["hashed_device"]
-        lines += ["## HashedNets (Chen et al. 2015)", "",
+        lines += ["## HashedNets (Chen et al. 2015)", "", "```", h.get("command", command), "```", "",
                   f"Every layer hashed at ratio {h['ratio']:g}: {h['stored_weights']:,} stored values for "
                   f"{h['weights']:,} weights ({h['weights'] / h['stored_weights']:.2f}x fewer), fine-tuned "
                   f"{h['hash_epochs']} epochs from the bucket means. Mean of {h['seeds']} seeds: float "
@@ -192,7 +191,8 @@ def markdown(results: dict, command: str) -> str:
     p = results.get("pq")
     if p:
         d = p["dense"]
-        lines += ["## Product quantization of fc1, 784x300 (Gong et al. 2014)", "",
+        lines += ["## Product quantization of fc1, 784x300 (Gong et al. 2014)", "", "```", p.get("command", command),
+                  "```", "",
                   "fc1 replaced by sub-vector codebooks (k-means per sub-space), fine-tuned "
                   f"{p['pq_epochs']} epochs; fc2 and out stay dense. Instructions of the fc1 kernel call alone "
                   "and of one whole inference:", "",
@@ -238,6 +238,7 @@ def main(argv=None) -> int:
             data = load_npz(args.data, (784,))
             results[name] = {"hashed": bench_hashed, "pq": bench_pq}[name](args, data)
             results[name]["seconds"] = round(time.time() - started)
+            results[name]["command"] = command
             path.write_text(json.dumps(results[name], indent=1))
         elif path.is_file():
             results[name] = json.loads(path.read_text())
