@@ -115,7 +115,7 @@ def bench_hashed(args, data) -> dict:
         hashed = hash_weights(base, data, args.ratio, epochs=args.hash_epochs, **FIT)
         hashed_models.append(hashed)
         r["hashed_float"].append(accuracy(hashed, data.x_val, data.y_val))
-        log(f"seed {seed}: float {r['float'][-1]:.4f}, hashed {r['hashed_float'][-1]:.4f}")
+        log(f"seed {seed}: float {r['float'][seed]:.4f}, hashed {r['hashed_float'][-1]:.4f}")
     r["stored_weights"] = stored_weights(hashed_models[0])
     r["hashed_device"] = device(hashed_models[0], "hashed", data, args, "size")
     r["pruned"] = []

@@ -38,15 +38,20 @@ static void mcc_pq_fill_table_dsp(const mcc_pq_s8 *filter, const int8_t *row, in
         const int8_t *books = filter->codebooks + (mcc_nn_index)s * centroids * length;
         for (j = 0; j < length; j += 4) {
             const int8_t *word = books + j;
-            uint32_t x, even, odd;
+            uint32_t x, even, odd, c;
             memcpy(&x, row + (mcc_nn_index)s * length + j, 4);
             even = __sxtab16(offsets, x);
             odd = __sxtab16(offsets, mcc_nn_ror8(x));
-            for (k = 0; k < centroids; ++k) {
-                uint32_t c;
-                memcpy(&c, word, 4);
-                word += length;
-                table[k] = __smlad(__sxtb16(c), even, __smlad(mcc_nn_sxtb16_ror8(c), odd, j ? table[k] : 0));
+            if (j == 0) { /* the first four values start the sums */
+                for (k = 0; k < centroids; ++k, word += length) {
+                    memcpy(&c, word, 4);
+                    table[k] = __smlad(__sxtb16(c), even, __smuad(mcc_nn_sxtb16_ror8(c), odd));
+                }
+            } else {
+                for (k = 0; k < centroids; ++k, word += length) {
+                    memcpy(&c, word, 4);
+                    table[k] = __smlad(__sxtb16(c), even, __smlad(mcc_nn_sxtb16_ror8(c), odd, table[k]));
+                }
             }
         }
         table += centroids;
