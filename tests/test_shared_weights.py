@@ -231,29 +231,35 @@ def test_c_kernels_on_the_cortex_m4_match_host_and_reference(tmp_path, name):
 
 # -- CLI and recipes ------------------------------------------------------------------------------
 
-def test_flags_recipe_and_export_through_the_cli(tmp_path, capsys):
+def test_flags_make_the_passes():
+    from mcucompress.compression.recipe import recipe_from_flags
+
+    steps = recipe_from_flags(hash_ratio=8, pq="8x32").steps
+    assert [(step.name, step.options) for step in steps] == [("hash", {"ratio": 8}),
+                                                             ("pq", {"length": 8, "centroids": 32})]
+
+
+def test_recipe_through_compress_and_export(tmp_path, capsys):
+    """One compress run with both passes (pq on fc1, hash on out), then export of the .keras file:
+    the generated C calls both kernels."""
     d = load_digits()
     np.savez(tmp_path / "digits.npz", x=(d.images * 255 / 16).astype(np.uint8), y=d.target)
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(32, activation="relu", name="fc1"),
                               keras.layers.Dense(10, activation="softmax", name="out")])
-    model.compile("adam", "sparse_categorical_crossentropy")
-    data = load_npz(tmp_path / "digits.npz", (64,))
-    model.fit(data.x_train, data.y_train, epochs=1, batch_size=64, verbose=0)
     model.save(tmp_path / "mlp.keras")
-    assert main(["compress", str(tmp_path / "mlp.keras"), "-o", str(tmp_path / "hashed.keras"), "--data",
-                 str(tmp_path / "digits.npz"), "--hash", "4", "--epochs", "1", "-q"]) == 0
-    (tmp_path / "recipe.yaml").write_text("passes:\n  - pq: {length: 4, centroids: 8, layers: [fc1]}\n")
-    assert main(["compress", str(tmp_path / "mlp.keras"), "-o", str(tmp_path / "pq.keras"), "--data",
+    (tmp_path / "recipe.yaml").write_text("passes:\n  - pq: {length: 4, centroids: 8, layers: [fc1]}\n"
+                                          "  - hash: {ratio: 4, layers: [out]}\n")
+    assert main(["compress", str(tmp_path / "mlp.keras"), "-o", str(tmp_path / "small.keras"), "--data",
                  str(tmp_path / "digits.npz"), "--recipe", str(tmp_path / "recipe.yaml"), "--epochs", "1", "-q"]) == 0
     out = capsys.readouterr().out
-    assert "hash ratio=4" in out and "pq length=4 centroids=8" in out and "MicroNet score" in out
-    calib = tmp_path / "calib.npz"
-    np.savez(calib, x=data.x_val[:50])
-    for name, function in (("hashed", "mcc_fully_connected_hashed_s8"), ("pq", "mcc_fully_connected_pq_s8")):
-        assert main(["export", str(tmp_path / f"{name}.keras"), "-o", str(tmp_path / f"{name}_c"),
-                     "--calib", str(calib)]) == 0
-        assert function in (tmp_path / f"{name}_c" / "model.c").read_text()
+    assert "pq length=4 centroids=8" in out and "hash ratio=4" in out and "MicroNet score" in out
+    data = load_npz(tmp_path / "digits.npz", (64,))
+    np.savez(tmp_path / "calib.npz", x=data.x_val[:50])
+    assert main(["export", str(tmp_path / "small.keras"), "-o", str(tmp_path / "c"),
+                 "--calib", str(tmp_path / "calib.npz")]) == 0
+    source = (tmp_path / "c" / "model.c").read_text()
+    assert "mcc_fully_connected_pq_s8" in source and "mcc_fully_connected_hashed_s8" in source
 
 
 @pytest.mark.parametrize("args, message", [
