@@ -9,7 +9,7 @@ against the numpy reference on all 2000 images). Device figures: QEMU mps2-an386
 instruction counts from the project's counting plugin, flash image without test vectors.
 
 - hashed: LeNet-300-100 (float, --seeds seeds) -> compression/shared_weights.hash_weights at
-  --ratio (every layer), fine-tuned --hash-epochs. Against it: magnitude pruning (global,
+  --ratio (--hash-layers, default every layer), fine-tuned --hash-epochs. Against it: magnitude pruning (global,
   polynomial schedule, same fine-tuning epochs) at each --sparsities value, exported with the
   smallest encodings (--optimize size: CSR, codebook or Huffman per layer); the highest sparsity
   whose int8 accuracy is at least the hashed model's is "CSR at the same accuracy".
@@ -107,12 +107,12 @@ def stored_weights(model) -> int:
 def bench_hashed(args, data) -> dict:
     bases = baselines(args, data)
     weights = sum(int(layer.kernel.shape[0] * layer.kernel.shape[1]) for layer in bases[0].layers)
-    r = {"ratio": args.ratio, "weights": weights, "hash_epochs": args.hash_epochs, "seeds": args.seeds,
+    r = {"ratio": args.ratio, "hash_layers": args.hash_layers, "weights": weights, "hash_epochs": args.hash_epochs, "seeds": args.seeds,
          "float": [accuracy(m, data.x_val, data.y_val) for m in bases], "hashed_float": []}
     hashed_models = []
     for seed, base in enumerate(bases):
         keras.utils.set_random_seed(seed)
-        hashed = hash_weights(base, data, args.ratio, epochs=args.hash_epochs, **FIT)
+        hashed = hash_weights(base, data, args.ratio, layers=args.hash_layers, epochs=args.hash_epochs, **FIT)
         hashed_models.append(hashed)
         r["hashed_float"].append(accuracy(hashed, data.x_val, data.y_val))
         log(f"seed {seed}: float {r['float'][seed]:.4f}, hashed {r['hashed_float'][-1]:.4f}")
@@ -165,7 +165,8 @@ def markdown(results: dict, command: str) -> str:
     if h:
         dev = h["hashed_device"]
         lines += ["## HashedNets (Chen et al. 2015)", "", "```", h.get("command", command), "```", "",
-                  f"Every layer hashed at ratio {h['ratio']:g}: {h['stored_weights']:,} stored values for "
+                  f"{', '.join(h.get('hash_layers') or ['every layer'])} hashed at ratio {h['ratio']:g} (other "
+                  f"layers dense): {h['stored_weights']:,} stored weights for "
                   f"{h['weights']:,} weights ({h['weights'] / h['stored_weights']:.2f}x fewer), fine-tuned "
                   f"{h['hash_epochs']} epochs from the bucket means. Mean of {h['seeds']} seeds: float "
                   f"{_pct(np.mean(h['float']))} %, hashed float {_pct(np.mean(h['hashed_float']))} % "
@@ -220,6 +221,7 @@ def main(argv=None) -> int:
     parser.add_argument("--baseline-epochs", type=int, default=15)
     parser.add_argument("--ratio", type=float, default=8.0)
     parser.add_argument("--hash-epochs", type=int, default=20)
+    parser.add_argument("--hash-layers", nargs="+", default=None, help="layers to hash (default: every Dense)")
     parser.add_argument("--sparsities", type=float, nargs="+", default=[0.875, 0.9, 0.93, 0.95, 0.97])
     parser.add_argument("--pq-configs", nargs="+", default=["4x16", "8x32"])
     parser.add_argument("--pq-epochs", type=int, default=5)
