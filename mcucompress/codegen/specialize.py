@@ -36,6 +36,7 @@ from mcucompress.ir.graph import Graph, Op
 from mcucompress.ir.ops import kernel_sources
 from mcucompress.memory.arena import scratch_name
 from mcucompress.quantize.params import kernel_params
+from mcucompress.quantize.shared_fc import pq_table_bytes
 
 GROUP = 8                      # products per group in the conv layout (one MVE vector of int16)
 _PERM4 = np.array([0, 2, 1, 3])  # position of k within its group of 4 after SXTB16 unpacking
@@ -206,6 +207,9 @@ def fast_depthwise(graph: Graph, op: Op, p, rounding: str) -> FastLayer | None:
 
 def choose(graph: Graph, op: Op, rounding: str) -> FastLayer | None:
     """The specialised layer for op, or None when the portable kernel stays."""
+    if op.kind == "fully_connected_pq":  # no constants to specialise: only its table in the arena
+        return FastLayer(np.zeros(0, np.int32), np.zeros((0, 4), np.int32), 0, pq_table_bytes(graph, op),
+                         "mcc_fully_connected_pq_s8")
     if op.kind == "add":
         out = graph.output_tensor(op)
         ins = [graph.tensor(n) for n in op.inputs]

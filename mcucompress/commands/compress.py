@@ -37,6 +37,10 @@ def _load_keras(path: str, what: str, allow_code: bool):
 @click.option("--obd", type=float, help="Optimal Brain Damage pruning to this sparsity per layer (diagonal "
               "Fisher saliency).")
 @click.option("--cluster", type=int, help="Weight clustering to this many centroids per layer.")
+@click.option("--hash", "hash_ratio", type=float, help="HashedNets: every Dense layer's weights shared through a "
+              "hash of (row, column) into 1/RATIO as many stored values, e.g. 8.")
+@click.option("--pq", help="Product quantization of Dense layers: sub-vectors of LENGTH inputs, CENTROIDS "
+              "codewords per sub-space, e.g. 4x16 (layers with more units than centroids).")
 @click.option("--lowrank", help="Low-rank factorization: energy=0.9, macs=0.5 or params=0.25.")
 @click.option("--flatten", is_flag=True, help="Flattened convolutions: each Conv2D (where it saves MACs) "
               "becomes 1x1, kx1 and 1xk filters fitted from the original.")
@@ -54,13 +58,14 @@ def _load_keras(path: str, what: str, allow_code: bool):
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 @unsafe_deserialization_option
-def command(model, output, data, recipe, prune, obs, obd, cluster, lowrank, flatten, structured, teacher, temperature,
+def command(model, output, data, recipe, prune, obs, obd, cluster, hash_ratio, pq, lowrank, flatten, structured, teacher, temperature,
             alpha, epochs, batch_size, learning_rate, strategy, report_prefix, seed, quiet, unsafe_deserialization):
     if not output.endswith(".keras"):
         raise McuError(f"output must be a .keras file, got {output}")
-    if recipe is not None and (flatten or any(v is not None for v in (prune, obs, obd, cluster, lowrank, structured))):
-        raise McuError("give either --recipe or pass flags (--prune/--obs/--obd/--cluster/--lowrank/--structured), "
-                       "not both")
+    if recipe is not None and (flatten or any(v is not None for v in (prune, obs, obd, cluster, hash_ratio, pq,
+                                                                       lowrank, structured))):
+        raise McuError("give either --recipe or pass flags (--prune/--obs/--obd/--cluster/--hash/--pq/--lowrank/"
+                       "--structured), not both")
     prefix = report_prefix or output[: -len(".keras")]
     for folder in (Path(output).parent, Path(prefix).parent):  # before training, not after
         check_folder_possible(folder)
@@ -73,7 +78,8 @@ def command(model, output, data, recipe, prune, obs, obd, cluster, lowrank, flat
     from mcucompress.report import build_report, layer_stats, model_totals, write_html, write_json
 
     plan = load_recipe(recipe) if recipe else recipe_from_flags(
-        structured=structured, lowrank=lowrank, flatten=flatten, prune=prune, obs=obs, obd=obd, cluster=cluster, teacher=teacher)
+        structured=structured, lowrank=lowrank, flatten=flatten, prune=prune, obs=obs, obd=obd, cluster=cluster,
+        hash_ratio=hash_ratio, pq=pq, teacher=teacher)
     keras.utils.set_random_seed(seed)
     original = _load_keras(model, "model", unsafe_deserialization)
     if len(original.inputs) != 1:

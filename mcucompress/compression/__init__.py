@@ -11,7 +11,8 @@ from mcucompress.compression.distillation import distill
 from mcucompress.compression.finetune import accuracy, fine_tune
 from mcucompress.compression.lowrank import low_rank
 from mcucompress.compression.pruning import magnitude_prune
+from mcucompress.compression.shared_weights import hash_weights, product_quantize
 from mcucompress.compression.structured import structured_prune
 
 __all__ = ["cluster_weights", "TrainData", "load_npz", "distill", "accuracy", "fine_tune", "low_rank",
-           "magnitude_prune", "structured_prune"]
+           "magnitude_prune", "structured_prune", "hash_weights", "product_quantize"]

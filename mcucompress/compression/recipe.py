@@ -13,6 +13,8 @@
       - obs: {sparsity: 0.9, schedule: polynomial}   # L-OBS (second-order) instead of magnitude
       - obd: {sparsity: 0.9, scope: global}         # Optimal Brain Damage (diagonal Fisher)
       - cluster: {clusters: 32, layers: {out: 16}}
+      - hash: {ratio: 8, layers: [fc1, fc2]}   # HashedNets: 1/8 as many stored weights
+      - pq: {length: 4, centroids: 16, layers: [fc1]}   # product quantization of Dense rows
       - distill: {epochs: 5}              # plain training against the teacher
 """
 
@@ -31,6 +33,7 @@ from mcucompress.compression.flattened import flatten_pass
 from mcucompress.compression.hessian import hessian_prune
 from mcucompress.compression.lowrank import low_rank
 from mcucompress.compression.pruning import magnitude_prune
+from mcucompress.compression.shared_weights import hash_weights, product_quantize
 from mcucompress.compression.structured import structured_prune
 from mcucompress.errors import McuError
 
@@ -42,6 +45,8 @@ PASS_OPTIONS = {
     "structured": {"fraction", "layers", "criterion"},
     "lowrank": {"energy", "macs", "params", "ranks", "layers"},
     "cluster": {"clusters", "layers", "preserve_zeros"},
+    "hash": {"ratio", "layers", "seed"},
+    "pq": {"length", "centroids", "layers", "seed"},
     "flatten": {"layers", "iterations"},
     "distill": set(),
     "finetune": set(),
@@ -124,8 +129,16 @@ def parse_lowrank_flag(text: str) -> dict:
         raise McuError(f"--lowrank value {value!r} is not a number") from None
 
 
+def parse_pq_flag(text: str) -> dict:
+    """'4x16' -> sub-vectors of 4 values, 16 centroids per sub-space (options of the pq pass)."""
+    length, _, centroids = str(text).lower().partition("x")
+    if not (length.strip().isdigit() and centroids.strip().isdigit()):
+        raise McuError(f"--pq expects LENGTHxCENTROIDS such as 4x16, got {text!r}")
+    return {"length": int(length), "centroids": int(centroids)}
+
+
 def recipe_from_flags(*, structured=None, lowrank=None, flatten=False, prune=None, obs=None, obd=None,
-                      cluster=None, teacher=None) -> Recipe:
+                      cluster=None, hash_ratio=None, pq=None, teacher=None) -> Recipe:
     """The CLI flags as a recipe, in the order that makes sense: shrink, factorize, prune, cluster."""
     steps = []
     if structured is not None:
@@ -142,16 +155,21 @@ def recipe_from_flags(*, structured=None, lowrank=None, flatten=False, prune=Non
         steps.append(Step("obd", {"sparsity": obd, "schedule": "polynomial"}))
     if cluster is not None:
         steps.append(Step("cluster", {"clusters": cluster}))
+    if hash_ratio is not None:
+        steps.append(Step("hash", {"ratio": hash_ratio}))
+    if pq is not None:
+        steps.append(Step("pq", parse_pq_flag(pq)))
     if not steps and teacher is not None:
         steps.append(Step("distill"))
     if not steps:
         raise McuError("nothing to do: give --recipe or at least one of --prune, --obs, --obd, --cluster, "
-                       "--lowrank, --flatten, --structured, --teacher")
+                       "--lowrank, --flatten, --structured, --hash, --pq, --teacher")
     return Recipe(steps)
 
 
 _RUNNERS = {"prune": magnitude_prune, "structured": structured_prune, "lowrank": low_rank,
             "cluster": cluster_weights, "finetune": fine_tune, "flatten": flatten_pass,
+            "hash": hash_weights, "pq": product_quantize,
             "obs": functools.partial(hessian_prune, method="obs"),
             "obd": functools.partial(hessian_prune, method="obd")}
 

@@ -32,6 +32,12 @@ class GraphBuilder:
         self.tensors[name] = Tensor(name, tuple(data.shape), "float32", None, data)
         return name
 
+    def integer_constant(self, name: str, data: np.ndarray) -> str:
+        name = self._unique(name)
+        data = np.ascontiguousarray(data, dtype=np.int32)
+        self.tensors[name] = Tensor(name, tuple(data.shape), "int32", None, data)
+        return name
+
     def activation(self, name: str, shape: tuple[int, ...]) -> str:
         name = self._unique(name)
         self.tensors[name] = Tensor(name, tuple(int(d) for d in shape), "float32")

@@ -187,6 +187,8 @@ def check_finite_weights(model, what: str) -> None:
 def _load_with_keras3(path: Path, allow_code: bool, custom_objects):
     import keras
 
+    from mcucompress.compression import shared_layers  # noqa: F401  (registers the shared-weight layers)
+
     return keras.saving.load_model(path, custom_objects=custom_objects, compile=False, safe_mode=not allow_code)
 
 

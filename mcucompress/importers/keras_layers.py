@@ -177,6 +177,34 @@ def convert_dense(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str:
     return _apply_activation(b, layer, act, y)
 
 
+def _named_weights(layer) -> dict[str, np.ndarray]:
+    """A layer's weights by variable name ("values", "codes", "bias", ...)."""
+    return {v.name.split("/")[-1].split(":")[0]: np.asarray(v.numpy() if hasattr(v, "numpy") else v)
+            for v in layer.weights}
+
+
+def _shared_dense(kind: str, shared: str, extra: tuple[str, ...], attrs):
+    """HashedDense / ProductQuantizedDense (compression/shared_layers.py): their shared values
+    (and codes) as they are; the op kind expands them (ir/shared_weights.py)."""
+    def convert(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str:
+        x = inputs[0]
+        if len(b.shape(x)) != 2:
+            raise _unsupported(layer, f"a rank-{len(b.shape(x))} input is not supported; add a Flatten before it")
+        act = _activation_name(layer, cfg)
+        weights = _named_weights(layer)
+        missing = [name for name in (shared, *extra) if name not in weights]
+        if missing:
+            raise _unsupported(layer, f"weight '{missing[0]}' not found")
+        names = [x, b.constant(f"{layer.name}/{shared}", weights[shared]),
+                 b.constant(f"{layer.name}/bias", weights["bias"]) if "bias" in weights else None]
+        for name in extra:  # integer constants, kept exact
+            names.append(b.integer_constant(f"{layer.name}/{name}", weights[name]))
+        out = layer.name if act == "linear" else f"{layer.name}/linear"
+        y = b.op(kind, layer.name, names, out, out_shape, activation="none", **attrs(cfg))
+        return _apply_activation(b, layer, act, y)
+    return convert
+
+
 def _pool(kind):
     def convert(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str:
         _check_channels_last(layer, cfg)
@@ -372,6 +400,8 @@ LAYER_CONVERTERS: dict[str, Converter] = {
     "DepthwiseConv2D": convert_depthwise_conv2d,
     "SeparableConv2D": convert_separable_conv2d,
     "Dense": convert_dense,
+    "HashedDense": _shared_dense("fully_connected_hashed", "values", (), lambda cfg: {"seed": int(cfg["seed"])}),
+    "ProductQuantizedDense": _shared_dense("fully_connected_pq", "codebooks", ("codes",), lambda cfg: {}),
     "MaxPooling2D": _pool("max_pool2d"),
     "AveragePooling2D": _pool("avg_pool2d"),
     "GlobalAveragePooling2D": convert_global_average_pooling2d,

@@ -34,6 +34,10 @@ Op kinds and their attributes (each kind's facts and implementations: the catalo
   maximum / minimum inputs (a, b)          (inputs and output share one quantization)
   prelu             inputs (x, alpha)      (alpha broadcasts to x; quantize/broadcast_ops.py)
   batch_norm        inputs (x, gamma, beta, mean, var)  epsilon   (float graphs only; folded away)
+  fully_connected_hashed  inputs (x, values (K,), b|None)   seed, activation   (weights hashed from
+                    K shared values; ir/shared_weights.py, quantize/shared_fc.py)
+  fully_connected_pq      inputs (x, codebooks (S, K, d), b|None, codes (out, S) int32)  activation
+                    (product-quantized weights; same modules)
 
 Binary / ternary op kinds (arithmetic in binary/params.py). "bits" tensors hold packed signs as
 int8 arena bytes, shape (1, ..., 4 * ceil(C / 32)); their weights are constant uint32 words and

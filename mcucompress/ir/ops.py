@@ -56,6 +56,19 @@ def fully_connected_macs(graph: Graph, op: Op) -> int:
     return int(w.size) * max(1, graph.output_tensor(op).size // int(w.shape[0]))
 
 
+def hashed_macs(graph: Graph, op: Op) -> int:
+    """One multiply per (recomputed) weight, as the dense layer."""
+    return graph.output_tensor(op).size * (graph.tensor(op.inputs[0]).size // graph.output_tensor(op).shape[0])
+
+
+def pq_macs(graph: Graph, op: Op) -> int:
+    """The table (every input times every codeword of its sub-space) plus one add per output and
+    sub-space."""
+    subspaces, centroids, length = graph.tensor(op.inputs[1]).shape
+    rows = graph.output_tensor(op).shape[0]
+    return rows * int(subspaces * centroids * length) + graph.output_tensor(op).size * int(subspaces)
+
+
 def binary_fully_connected_macs(graph: Graph, op: Op) -> int:
     """One XNOR-popcount term per (unpacked) weight: in_features per threshold."""
     return int(op.attrs["in_features"]) * int(graph.tensor(op.inputs[2]).size)
@@ -95,6 +108,9 @@ class OpKind:
     # inputs are (x, weights, bias | None); weight_axis is the weights' output-channel axis
     weighted: bool = False
     weight_axis: int = 0
+    # inputs are (x, shared values, bias | None, ...): the values serve many weights, so they get
+    # one int8 scale for the whole tensor (quantize/ptq.py); further inputs are integer constants
+    shared_weights: bool = False
     # the output may take over the storage of an input that dies at this op (same size, every
     # output byte depends only on the input bytes at the same position, read before written)
     in_place: bool = False
@@ -245,6 +261,18 @@ INT8_KINDS += (
     _broadcast_kind("minimum", "compare_params", "compare_reference", "minimum_float", tied=frozenset({"int8"})),
 )
 
+_SHARED = "mcucompress.quantize.shared_fc"  # fully connected layers built from shared values
+INT8_KINDS += (
+    _int8("fully_connected_hashed", params="_fully_connected", reference=f"{_SHARED}:hashed_reference",
+          float_reference=f"{_SHARED}:hashed_float", lowering=f"{_SHARED}:lower_hashed",
+          kernels=("shared/mcc_fully_connected_hashed_s8.c",), macs=hashed_macs, shared_weights=True,
+          fuses_activation=True, litert_float_requant=True),
+    _int8("fully_connected_pq", params="_fully_connected", reference=f"{_SHARED}:pq_reference",
+          float_reference=f"{_SHARED}:pq_float", lowering=f"{_SHARED}:lower_pq",
+          kernels=("shared/mcc_fully_connected_pq_s8.c",), macs=pq_macs, shared_weights=True,
+          fuses_activation=True, litert_float_requant=True),
+)
+
 QFORMAT_KINDS = (
     _qformat("conv2d_q7", params="_conv", reference="conv2d_q7", lowering="lower_conv",
              kernels=("qformat/mcc_conv2d_q7.c",), macs=conv_macs, weighted=True, weight_axis=0,
@@ -310,6 +338,11 @@ def graph_macs(graph: Graph) -> int:
 def weight_axes(scheme: str) -> dict[str, int]:
     """Kind -> output-channel axis of its weights, for the weighted kinds of ``scheme``."""
     return {k.name: k.weight_axis for k in kinds(scheme) if k.weighted}
+
+
+def shared_weight_kinds(scheme: str) -> frozenset[str]:
+    """Kinds of ``scheme`` whose weights are shared values with one scale per tensor."""
+    return frozenset(k.name for k in kinds(scheme) if k.shared_weights)
 
 
 def tied_kinds(quantizer: str) -> frozenset[str]:

@@ -382,14 +382,15 @@ def _fully_connected(graph: Graph, op: Op, rounding: str) -> FullyConnectedParam
     x, w = graph.tensors[op.inputs[0]], graph.tensors[op.inputs[1]]
     out = graph.output_tensor(op)
     _check_int8(graph, op, (op.inputs[0], op.inputs[1], op.outputs[0]))
-    mult, shift = _channel_multipliers(x, w, out, w.shape[0])
+    units = out.shape[-1]  # w.shape[0], or the units of a layer built from shared values
+    mult, shift = _channel_multipliers(x, w, out, units)
     act_min, act_max = activation_range(op.attrs.get("activation", "none"), out)
     filter_zp = int(w.quant.zero_point[0]) if w.quant is not None else 0
     mode = _op_rounding(op.kind, rounding)
     return FullyConnectedParams(
         input_offset=-_zero_point(x), filter_offset=-filter_zp, output_offset=_zero_point(out),
         multiplier=mult, shift=shift, act_min=act_min, act_max=act_max, rounding=mode,
-        float_scale=_float_scales(x, w, out, w.shape[0]) if mode == "litert" else None)
+        float_scale=_float_scales(x, w, out, units) if mode == "litert" else None)
 
 
 def _same_quant(a: Tensor, b: Tensor) -> bool:

@@ -20,7 +20,7 @@ import numpy as np
 
 from mcucompress.errors import McuError
 from mcucompress.ir.graph import Graph, QuantParams, Tensor
-from mcucompress.ir.ops import kinds, tied_kinds, weight_axes
+from mcucompress.ir.ops import kinds, shared_weight_kinds, tied_kinds, weight_axes
 from mcucompress.quantize.calibrate import DEFAULT_MAX_SAMPLES, activation_ranges, check_calibration, tied_groups
 from mcucompress.quantize.fixedpoint import round_half_away
 from mcucompress.quantize.lut_ops import FIXED_OUTPUT_QUANT
@@ -33,6 +33,8 @@ INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
 WEIGHT_AXIS = weight_axes("int8")
 # Ops whose inputs and output must share one quantization.
 TIED_OPS = tied_kinds("int8")
+# Ops whose weights are shared values (hashed, product-quantized): one scale per tensor.
+SHARED_WEIGHT_OPS = shared_weight_kinds("int8")
 SOFTMAX_OUTPUT = QuantParams((1.0 / 256.0,), (-128,))
 QUANTIZABLE_OPS = frozenset(k.name for k in kinds("int8"))
 
@@ -56,6 +58,8 @@ def quantize_graph(float_graph: Graph, calib_x: np.ndarray, max_samples: int = D
     for op in graph.ops:
         if op.kind in WEIGHT_AXIS:
             _quantize_weights(graph, op, tensors)
+        elif op.kind in SHARED_WEIGHT_OPS:
+            _quantize_weights(graph, op, tensors, per_tensor=True)
         else:
             _quantize_constant_operands(graph, op, tensors)
     return graph.replace(tensors=tensors)
@@ -112,13 +116,19 @@ def symmetric_per_channel(weights: np.ndarray, axis: int) -> tuple[np.ndarray, n
     return np.clip(q, -WEIGHT_MAX, WEIGHT_MAX).astype(np.int8), scales
 
 
-def _quantize_weights(graph: Graph, op, tensors: dict[str, Tensor]) -> None:
+def _quantize_weights(graph: Graph, op, tensors: dict[str, Tensor], per_tensor: bool = False) -> None:
+    """Weights per output channel (or per tensor), the bias to int32; further constant inputs
+    (the codes of a product-quantized layer) are kept as they are."""
     x_name, w_name = op.inputs[0], op.inputs[1]
-    axis = WEIGHT_AXIS[op.kind]
+    axis = 0 if per_tensor else WEIGHT_AXIS[op.kind]
     w = graph.tensor(w_name)
-    q, scales = symmetric_per_channel(w.data, axis)
+    q, scales = symmetric_per_channel(w.data.reshape(1, -1) if per_tensor else w.data, axis)
     tensors[w_name] = Tensor(w_name, w.shape, "int8",
-                             QuantParams(tuple(float(s) for s in scales), (0,) * len(scales), axis), q)
+                             QuantParams(tuple(float(s) for s in scales), (0,) * len(scales), axis),
+                             q.reshape(w.shape))
+    for name in op.inputs[3:]:
+        if name is not None:
+            tensors[name] = graph.tensor(name)
     b_name = op.inputs[2] if len(op.inputs) > 2 else None
     if b_name is None:
         return
@@ -129,7 +139,7 @@ def _quantize_weights(graph: Graph, op, tensors: dict[str, Tensor]) -> None:
     bias = graph.tensor(b_name).data.astype(np.float64)
     qb = np.clip(round_half_away(bias / bias_scales.astype(np.float64)), INT32_MIN, INT32_MAX)
     tensors[b_name] = Tensor(b_name, (len(bias),), "int32",
-                             QuantParams(tuple(float(s) for s in bias_scales), (0,) * len(bias), 0),
+                             QuantParams(tuple(float(s) for s in bias_scales), (0,) * len(bias_scales), 0),
                              qb.astype(np.int32))
 
 

@@ -93,6 +93,9 @@ def _parameter_bits(graph: Graph, op: Op) -> float:
         if name is None or not graph.tensor(name).is_constant:
             continue
         tensor = graph.tensor(name)
+        if op.kind == "fully_connected_pq" and position == 3:  # codes: one byte each on the device
+            total += tensor.size * 8
+            continue
         if op.kind.startswith("binary_") or position != 1:  # packed bits, biases, thresholds: as stored
             total += tensor.nbytes * 8
             continue
@@ -117,6 +120,24 @@ def _activation_ops(name: str) -> tuple[int, int]:
     return {"relu": (1, 0), "relu6": (2, 0), "sigmoid": (2, 1)}.get(name, (0, 0))
 
 
+def _shared_weight_counts(graph: Graph, op: Op, in_bits: float) -> tuple[float, float]:
+    """Hashed: every weight is multiplied as in the dense layer, plus its hash (three 32-bit
+    multiplications and one addition per weight). Product-quantized: the table (every input
+    times every codeword of its sub-space), then one addition per output and sub-space."""
+    values, out = graph.tensor(op.inputs[1]), graph.output_tensor(op)
+    mul_bits = max(in_bits, _bits(values.dtype) / 32)
+    units = out.shape[-1]
+    rows = out.size // units
+    bias = units * rows if len(op.inputs) > 2 and op.inputs[2] is not None else 0
+    depth = graph.tensor(op.inputs[0]).size // rows
+    if op.kind == "fully_connected_hashed":
+        weights = units * depth * rows
+        return weights * mul_bits + 3 * weights, weights - units * rows + bias + weights
+    subspaces, centroids, length = values.shape
+    table = subspaces * centroids * rows
+    return table * length * mul_bits, table * (length - 1) + units * rows * subspaces + bias
+
+
 def op_counts(graph: Graph, op: Op) -> tuple[float, float]:
     """(multiplications, additions) of one inference of `op`, each already scaled by bit width."""
     kind = op.kind[:-3] if op.kind.endswith("_q7") else op.kind
@@ -133,6 +154,8 @@ def op_counts(graph: Graph, op: Op) -> tuple[float, float]:
         adds += np.maximum(per_channel - 1, 0).sum() * repeats
         if len(op.inputs) > 2 and op.inputs[2] is not None:
             adds += per_channel.size * repeats
+    elif kind in ("fully_connected_hashed", "fully_connected_pq"):
+        mults, adds = _shared_weight_counts(graph, op, in_bits)
     elif kind in ("binary_fully_connected", "binary_conv2d"):
         from mcucompress.codegen.metrics import macs  # one XNOR-popcount term per weight
 

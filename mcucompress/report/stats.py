@@ -73,7 +73,9 @@ def layer_stats(model) -> dict[str, dict]:
         else:
             stats = {"kernel_params": 0, "nonzero": 0, "sparsity": 0.0, "distinct_values": 0,
                      "bits_per_weight": 32, "kernel_bytes": 0.0}
-        other_bytes = (params - stats["kernel_params"]) * 4
+        # integer weights (the codes of a product-quantized layer) take a byte each
+        integers = sum(int(np.prod(w.shape)) for w in layer.weights if "int" in str(w.dtype))
+        other_bytes = (params - stats["kernel_params"] - integers) * 4 + integers
         row = {"type": layer.__class__.__name__, "params": params, **stats,
                "storage_bytes": stats.pop("kernel_bytes") + other_bytes, "rank": None}
         rows[layer.name] = row

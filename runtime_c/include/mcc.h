@@ -573,6 +573,50 @@ int32_t mcc_add_fast_s8_get_buffer_size(void);
 mcc_status mcc_add_fast_s8(const mcc_add_params *params, const int8_t *input1,
                            const int8_t *input2, int8_t *output, int32_t size, void *scratch);
 
+/* ---- Shared weights (HashedNets, product quantization) -----------------------------------
+ * Fully connected layers whose int8 weight matrix (units x depth) is built from shared values
+ * with one scale (mcucompress/ir/shared_weights.py defines both expansions). Each gives byte
+ * for byte the output of mcc_fully_connected_s8 on the expanded matrix. */
+
+/* Hashed weights: w[u][d] = sign * values[bucket] from the hash of u * depth + d (uint32):
+ *   h = (i + seed) * 0x9E3779B1; h ^= h >> 15; h *= 0x85EBCA77; h ^= h >> 13;
+ *   bucket = ((uint64_t)h * buckets) >> 32; sign = h & 1 ? -1 : +1.
+ * values are symmetric int8 (never -128), so negation stays in range. No indices are stored. */
+typedef struct {
+    int32_t buckets;
+    uint32_t seed;
+    const int8_t *values;
+} mcc_hashed_s8;
+
+mcc_status mcc_fully_connected_hashed_s8(const mcc_fc_params *params, const mcc_quant *quant,
+                                         const mcc_dims *input_dims, const int8_t *input,
+                                         const mcc_dims *filter_dims, const mcc_hashed_s8 *filter,
+                                         const int32_t *bias,
+                                         const mcc_dims *output_dims, int8_t *output);
+
+/* Product-quantized weights: the depth inputs are cut into subspaces sub-vectors of length
+ * values; row u over sub-vector s is codeword k of codebook s (codebooks: subspaces x centroids
+ * x length int8), stored as codes[u * subspaces + s] = k + (s % 4) * centroids: the entry's
+ * place among the table entries of its group of four sub-spaces. */
+typedef struct {
+    int32_t subspaces;
+    int32_t centroids;           /* 1..64 */
+    int32_t length;
+    const int8_t *codebooks;
+    const uint8_t *codes;        /* units x subspaces */
+} mcc_pq_s8;
+
+/* Scratch words mcc_fully_connected_pq_s8 needs: one int32 partial sum per sub-space and
+ * codeword, table[s * centroids + k] = sum_j (x[s * length + j] + input_offset) * codeword[j],
+ * filled once per input row; each output then adds subspaces table entries. */
+int32_t mcc_fully_connected_pq_s8_get_buffer_size(const mcc_pq_s8 *filter);
+
+mcc_status mcc_fully_connected_pq_s8(const mcc_fc_params *params, const mcc_quant *quant,
+                                     const mcc_dims *input_dims, const int8_t *input,
+                                     const mcc_dims *filter_dims, const mcc_pq_s8 *filter,
+                                     const int32_t *bias,
+                                     const mcc_dims *output_dims, int8_t *output, int32_t *table);
+
 #ifdef __cplusplus
 }
 #endif
