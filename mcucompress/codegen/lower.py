@@ -13,7 +13,7 @@ import numpy as np
 
 from mcucompress.encode.choose import ATTR as WEIGHT_ENCODING
 from mcucompress.errors import McuError
-from mcucompress.ir.graph import Graph, Op, Tensor
+from mcucompress.ir.graph import Graph, Op, Port, Tensor
 from mcucompress.ir.ops import kernel_sources, macs, op_kind
 from mcucompress.memory.arena import plan_memory
 from mcucompress.memory.planner import MemoryPlan
@@ -54,18 +54,6 @@ class KernelCall:
     args: tuple[str, ...]
     comment: str            # "layer name: kind", safe inside a C comment
     op_name: str = ""       # the layer's name as the graph has it
-
-
-@dataclass(frozen=True)
-class Port:
-    """The graph input or output: its arena offset and quantization."""
-
-    name: str
-    shape: tuple[int, ...]
-    bytes: int
-    offset: int
-    scale: float
-    zero_point: int
 
 
 @dataclass(frozen=True)
@@ -391,8 +379,8 @@ def _port(graph: Graph, name: str, offsets: dict) -> Port:
     t = graph.tensor(name)
     if t.dtype != "int8" or t.quant is None:
         raise McuError(f"model port '{name}' must be a quantized int8 tensor, not {t.dtype}")
-    return Port(name, tuple(int(s) for s in t.shape), t.nbytes, offsets[name],
-                float(t.quant.scale[0]), int(t.quant.zero_point[0]))
+    return Port(tuple(int(s) for s in t.shape), t.nbytes, float(t.quant.scale[0]), int(t.quant.zero_point[0]),
+                offsets[name])
 
 
 def check_graph(graph: Graph) -> None:

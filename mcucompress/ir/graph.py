@@ -89,6 +89,19 @@ class QuantParams:
         return np.asarray(self.zero_point, dtype=np.int64)
 
 
+@dataclass(frozen=True)
+class Port:
+    """The model's input or output as the generated C and the firmware see it: int8 bytes and
+    their quantization (None: a float wrapper's port in a manifest may leave it out), and its
+    arena offset (known to code generation; None when read back from a manifest)."""
+
+    shape: tuple[int, ...]
+    bytes: int
+    scale: float | None
+    zero_point: int | None
+    offset: int | None = None
+
+
 @dataclass(frozen=True, eq=False)
 class Tensor:
     """A named value. Constants (weights, biases) carry ``data``; activations do not."""

@@ -12,19 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mcucompress.errors import McuError
+from mcucompress.ir.graph import Port
 
 REQUIRED_KEYS = ("prefix", "sources", "include_dirs", "input", "output")
 # What reaches CMake files and compiler command lines from a tree that may come from anyone.
 TREE_PATH = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*(/[A-Za-z0-9_][A-Za-z0-9_.+-]*)*")
 DEFINE_VALUE = re.compile(r"-?[A-Za-z0-9_]+")
-
-
-@dataclass(frozen=True)
-class Port:
-    shape: tuple[int, ...]
-    scale: float | None
-    zero_point: int | None
-    bytes: int
 
 
 @dataclass(frozen=True)
@@ -62,7 +55,7 @@ class Manifest:
 
 def _port(d: dict, which: str) -> Port:
     try:
-        port = Port(tuple(int(n) for n in d["shape"]), d.get("scale"), d.get("zero_point"), int(d["bytes"]))
+        port = Port(tuple(int(n) for n in d["shape"]), int(d["bytes"]), d.get("scale"), d.get("zero_point"))
     except (KeyError, TypeError, ValueError):
         raise McuError(f"manifest.json: '{which}' needs 'shape' and 'bytes'") from None
     values = 1
