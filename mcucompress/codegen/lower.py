@@ -13,7 +13,7 @@ import numpy as np
 
 from mcucompress.encode.choose import ATTR as WEIGHT_ENCODING
 from mcucompress.errors import McuError
-from mcucompress.ir.graph import Graph, Op, Port, Tensor
+from mcucompress.ir.graph import Graph, Layer, Op, Port, Tensor
 from mcucompress.ir.ops import kernel_sources, macs, op_kind
 from mcucompress.memory.arena import plan_memory
 from mcucompress.memory.planner import MemoryPlan
@@ -55,18 +55,6 @@ class KernelCall:
     args: tuple[str, ...]
     comment: str            # "layer name: kind", safe inside a C comment
     op_name: str = ""       # the layer's name as the graph has it
-
-
-@dataclass(frozen=True)
-class Layer:
-    """What one op became: the kernel it calls (None: nothing to do, e.g. a reshape in place),
-    how its weights are stored, and its MACs. The manifest lists these; `bench` reads them."""
-
-    op: str
-    kind: str
-    kernel: str | None
-    encoding: str
-    macs: int
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,11 @@ Op kinds and their attributes (each kind's facts and implementations: the catalo
   maximum / minimum inputs (a, b)          (inputs and output share one quantization)
   prelu             inputs (x, alpha)      (alpha broadcasts to x; quantize/broadcast_ops.py)
   batch_norm        inputs (x, gamma, beta, mean, var)  epsilon   (float graphs only; folded away)
+  sign              inputs (x,)            (float graphs only: +1 where x >= 0, else -1)
+  lowbit_fully_connected, lowbit_conv2d    inputs (x, w, b|None, levels)  quantizer "binary"|"ternary"|
+                    "dorefa", bits; conv: stride, dilation, padding   (float graphs only: the layers of
+                    binary/layers.py, w = integer levels x a scale per output channel, batch norm folded
+                    into w and b; the binary scheme, binary/convert.py, turns them into the kinds below)
 
 Binary / ternary op kinds (arithmetic in binary/params.py). "bits" tensors hold packed signs as
 int8 arena bytes, shape (1, ..., 4 * ceil(C / 32)); their weights are constant uint32 words and
@@ -100,6 +105,19 @@ class Port:
     scale: float | None
     zero_point: int | None
     offset: int | None = None
+
+
+@dataclass(frozen=True)
+class Layer:
+    """What one op became in the generated C: the kernel it calls (None: nothing to do, e.g. a
+    reshape in place; several joined by '+'), how its weights are stored, and its MACs. Code
+    generation makes these, the manifest lists them and `bench` reads them back."""
+
+    op: str
+    kind: str
+    kernel: str | None
+    encoding: str
+    macs: int
 
 
 @dataclass(frozen=True, eq=False)

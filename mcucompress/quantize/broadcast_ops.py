@@ -41,11 +41,9 @@ class MulParams:
 
     def c_fields(self) -> dict:
         """mcc_mul_params."""
-        from mcucompress.quantize.params import c_activation
+        from mcucompress.quantize.params import c_same_named
 
-        return {"input1_offset": self.input1_offset, "input2_offset": self.input2_offset,
-                "output_offset": self.output_offset, "multiplier": self.multiplier, "shift": self.shift,
-                "activation": c_activation(self)}
+        return c_same_named(self, "input1_offset input2_offset output_offset multiplier shift", activation=True)
 
 
 @dataclass(frozen=True)
@@ -65,10 +63,10 @@ class PreluParams:
 
     def c_fields(self) -> dict:
         """mcc_prelu_params."""
-        return {"input_offset": self.input_offset, "alpha_offset": self.alpha_offset,
-                "output_offset": self.output_offset, "multiplier_positive": self.multiplier_positive,
-                "shift_positive": self.shift_positive, "multiplier_negative": self.multiplier_negative,
-                "shift_negative": self.shift_negative}
+        from mcucompress.quantize.params import c_same_named
+
+        return c_same_named(self, "input_offset alpha_offset output_offset multiplier_positive shift_positive "
+                                  "multiplier_negative shift_negative")
 
 
 def broadcast_shape(a, b) -> tuple[int, ...] | None:

@@ -69,6 +69,13 @@ def c_activation(params) -> dict:
     return {"min": int(params.act_min), "max": int(params.act_max)}
 
 
+def c_same_named(params, names: str, activation: bool = False) -> dict:
+    """C fields that carry the dataclass's own names (``names``: space-separated, in the C
+    struct's order), then mcc_activation from act_min / act_max when ``activation``."""
+    fields = {name: getattr(params, name) for name in names.split()}
+    return fields | {"activation": c_activation(params)} if activation else fields
+
+
 @dataclass(frozen=True, eq=False)
 class ConvParams:
     """conv2d and depthwise_conv2d (per-channel int8, symmetric weights).
@@ -141,8 +148,7 @@ class FullyConnectedParams:
 
     def c_fields(self) -> dict:
         """mcc_fc_params."""
-        return {"input_offset": self.input_offset, "filter_offset": self.filter_offset,
-                "output_offset": self.output_offset, "activation": c_activation(self)}
+        return c_same_named(self, "input_offset filter_offset output_offset", activation=True)
 
 
 @dataclass(frozen=True, eq=False)
@@ -207,10 +213,8 @@ class MeanParams:
 
     def c_fields(self) -> dict:
         """mcc_mean_params (scale only in "litert")."""
-        return {"scale": np.float32(self.float_scale if self.rounding == "litert" else 0.0),
-                "same_quant": self.same_quant, "input_offset": self.input_offset,
-                "output_offset": self.output_offset, "multiplier": self.multiplier, "shift": self.shift,
-                "activation": c_activation(self)}
+        return {"scale": np.float32(self.float_scale if self.rounding == "litert" else 0.0)} | c_same_named(
+            self, "same_quant input_offset output_offset multiplier shift", activation=True)
 
 
 @dataclass(frozen=True, eq=False)
@@ -241,12 +245,9 @@ class AddParams:
 
     def c_fields(self) -> dict:
         """mcc_add_params (the portable and the table kernels take the same struct)."""
-        return {"input1_offset": self.input1_offset, "input1_multiplier": self.input1_multiplier,
-                "input1_shift": self.input1_shift, "input2_offset": self.input2_offset,
-                "input2_multiplier": self.input2_multiplier, "input2_shift": self.input2_shift,
-                "left_shift": self.left_shift, "output_offset": self.output_offset,
-                "output_multiplier": self.output_multiplier, "output_shift": self.output_shift,
-                "activation": c_activation(self)}
+        return c_same_named(self, "input1_offset input1_multiplier input1_shift input2_offset input2_multiplier "
+                                  "input2_shift left_shift output_offset output_multiplier output_shift",
+                            activation=True)
 
 
 @dataclass(frozen=True, eq=False)
@@ -287,8 +288,7 @@ class SoftmaxParams:
         if table is not None:
             return {"table": table, "output_scale": np.float32(self.output_scale),
                     "output_zero_point": self.output_zero_point}
-        return {"input_multiplier": self.input_multiplier, "input_left_shift": self.input_left_shift,
-                "diff_min": self.diff_min}
+        return c_same_named(self, "input_multiplier input_left_shift diff_min")
 
 
 @dataclass(frozen=True, eq=False)

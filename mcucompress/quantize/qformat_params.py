@@ -43,7 +43,7 @@ import numpy as np
 
 from mcucompress.errors import McuError
 from mcucompress.ir.graph import Graph, Op, Tensor
-from mcucompress.quantize.params import activation_range, c_activation, c_tile
+from mcucompress.quantize.params import activation_range, c_activation, c_same_named, c_tile
 
 INT32_MAX = (1 << 31) - 1
 MAX_PRODUCT = 128 * 128       # largest |w * x| of two int8 values
@@ -90,8 +90,7 @@ class Q7AddParams:
 
     def c_fields(self) -> dict:
         """mcc_add_q7_params."""
-        return {"input1_left_shift": self.input1_left_shift, "input2_left_shift": self.input2_left_shift,
-                "shift": self.shift, "activation": c_activation(self)}
+        return c_same_named(self, "input1_left_shift input2_left_shift shift", activation=True)
 
 
 def fraction_bits(scale: float) -> int:
