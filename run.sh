@@ -41,7 +41,8 @@ case "${1:-}" in
     exec "$VENV/bin/mcucompress" demo "$@" ;;
   test)
     install_debian_packages; install_python_packages; shift
-    cd tests && exec "../$VENV/bin/python" -m pytest -q -p no:cacheprovider "$@" ;;
+    # every core, one test file per worker at a time (module fixtures are built once); -n 0 turns it off
+    cd tests && exec "../$VENV/bin/python" -m pytest -q -p no:cacheprovider -n auto --dist loadfile "$@" ;;
   setup)
     install_debian_packages; install_python_packages ;;
   *)

@@ -13,8 +13,8 @@ of ``scheme``:
 
 - "int8": TFLite's post-training scheme (quantize/ptq.py), clustered layers per tensor;
 - "qformat": power-of-two formats, shift-only kernels (quantize/qformat.py);
-- "binary": binary / ternary networks built with binary/layers.py (binary/convert.py), which
-  converts the Keras model itself, with the popcount routine for ``board``'s core.
+- "binary": binary / ternary networks built with binary/layers.py (binary/convert.py), with the
+  popcount routine for ``board``'s core.
 
 ``sha256`` identifies the model: the file's bytes, or the serialized graph for objects.
 """
@@ -34,6 +34,7 @@ from mcucompress.ir.serialize import graph_to_bytes
 from mcucompress.passes import optimize
 
 SCHEMES = ("int8", "qformat", "binary")
+SCHEME_NAMES = {"int8": "int8", "qformat": "Q-format", "binary": "binary"}
 
 
 @dataclass(frozen=True)
@@ -53,16 +54,15 @@ def load(model, calib=None, scheme: str = "int8", board: str | None = None,
     an NPZ path with array 'x'). McuError with a one-line reason for anything unusable."""
     if scheme not in SCHEMES:
         raise McuError(f"unknown quantization '{scheme}'; expected one of {', '.join(SCHEMES)}")
-    if scheme == "binary":
-        return _load_binary(model, calib, board, allow_code)
     if isinstance(model, Graph):
         if model.is_quantized:
-            if scheme == "qformat":
-                raise McuError("Q-format quantization needs a float model; this graph is already quantized")
+            if scheme != "int8":
+                raise McuError(f"{SCHEME_NAMES[scheme]} quantization needs a float model; this graph is already "
+                               "quantized")
             return LoadedModel(model, _sha256(graph_to_bytes(model)), None)
         if calib is None and scheme == "int8":
             raise McuError("a float graph needs calibration data (calib=NPZ) to be quantized")
-        return LoadedModel(_quantize(optimize(model), calib, scheme), _sha256(graph_to_bytes(model)), None)
+        return LoadedModel(_quantize(optimize(model), calib, scheme, board), _sha256(graph_to_bytes(model)), None)
     if isinstance(model, (str, Path)):
         path = _model_file(model)
         suffix = path.suffix.lower()
@@ -70,15 +70,18 @@ def load(model, calib=None, scheme: str = "int8", board: str | None = None,
             from mcucompress.importers.tflite import load_tflite
             return LoadedModel(load_tflite(path), _sha256(path.read_bytes()), path)
         if suffix in KERAS_SUFFIXES:
-            return LoadedModel(_quantize(_import_keras(path, allow_code), calib, scheme),
+            return LoadedModel(_quantize(_import_keras(path, allow_code, scheme), calib, scheme, board),
                                _sha256(path.read_bytes()), None)
         if scheme == "qformat":
             raise McuError(f"{path.name}: Q-format quantization needs a float Keras model (.keras or .h5); "
                            "an int8 .tflite is already quantized")
+        if scheme == "binary":
+            raise McuError(f"{path.name}: binary quantization needs a Keras model (.keras or .h5) built with "
+                           "mcucompress.binary.layers")
         raise McuError(f"{path.name}: unsupported model type '{path.suffix}' (expected .tflite, .keras or .h5)")
     if hasattr(model, "layers"):  # an in-memory Keras model
-        float_graph = _import_keras(model, allow_code)
-        return LoadedModel(_quantize(float_graph, calib, scheme), _sha256(graph_to_bytes(float_graph)), None)
+        float_graph = _import_keras(model, allow_code, scheme)
+        return LoadedModel(_quantize(float_graph, calib, scheme, board), _sha256(graph_to_bytes(float_graph)), None)
     raise McuError(f"cannot export an object of type {type(model).__name__}")
 
 
@@ -89,29 +92,36 @@ def _model_file(model) -> Path:
     return path
 
 
-def _import_keras(path_or_model, allow_code: bool) -> Graph:
+def _import_keras(path_or_model, allow_code: bool, scheme: str) -> Graph:
     """The optimized float graph of a Keras model (importers/keras.py runs passes.optimize)."""
     from mcucompress.importers.keras import load_keras
+    if scheme == "binary":
+        from mcucompress.binary import layers  # noqa: F401  (registers the custom layers for loading)
     return load_keras(path_or_model, allow_code=allow_code)
 
 
 def _calibration(calib, float_graph: Graph, scheme: str) -> np.ndarray:
     if calib is None:
-        if scheme == "qformat":
-            raise McuError("Q-format quantization needs calibration data: pass --calib NPZ (array 'x' of inputs)")
-        raise McuError("Keras models need calibration data: pass --calib NPZ (array 'x' of inputs)")
+        needs = {"int8": "Keras models need", "qformat": "Q-format quantization needs",
+                 "binary": "binary networks need"}[scheme]
+        raise McuError(f"{needs} calibration data: pass --calib NPZ (array 'x' of inputs)")
     if isinstance(calib, (str, Path)):
         from mcucompress.data import load_samples
         calib, _ = load_samples(calib, float_graph.tensor(float_graph.inputs[0]).shape)
     return calib
 
 
-def _quantize(float_graph: Graph, calib, scheme: str) -> Graph:
+def _quantize(float_graph: Graph, calib, scheme: str, board: str | None) -> Graph:
     """The scheme's quantizer over the optimized float graph."""
     calib = _calibration(calib, float_graph, scheme)
     if scheme == "qformat":
         from mcucompress.quantize.qformat import quantize_qformat
         return quantize_qformat(float_graph, calib)
+    if scheme == "binary":
+        from mcucompress.binary.convert import quantize_binary
+        from mcucompress.binary.params import popcount_for
+        # ``board`` was checked by the caller (export loads it before the model); it only picks a routine here.
+        return quantize_binary(float_graph, calib, popcount_for(board))
     from mcucompress.encode.per_tensor import clustered_layers, per_tensor_weights
     from mcucompress.quantize.ptq import quantize_graph
     quantized = quantize_graph(float_graph, calib)
@@ -119,31 +129,3 @@ def _quantize(float_graph: Graph, calib, scheme: str) -> Graph:
     # layers get one scale per tensor so their clustering survives into int8 (and the encoders).
     clustered = clustered_layers(float_graph)
     return per_tensor_weights(quantized, float_graph, clustered) if clustered else quantized
-
-
-def _load_binary(model, calib, board: str | None, allow_code: bool) -> LoadedModel:
-    """A Keras model (object, or .keras/.h5 file) built with binary/layers.py, converted."""
-    from mcucompress.binary.convert import convert
-    from mcucompress.binary.params import popcount_for
-
-    digest = None
-    if isinstance(model, (str, Path)):
-        path = _model_file(model)
-        if path.suffix.lower() not in KERAS_SUFFIXES:
-            raise McuError(f"{path.name}: binary quantization needs a Keras model (.keras or .h5) built with "
-                           "mcucompress.binary.layers")
-        from mcucompress.binary import layers  # noqa: F401  (registers the custom layers)
-        from mcucompress.importers.keras_file import open_keras_file
-
-        model = open_keras_file(path, allow_code=allow_code)
-        digest = _sha256(path.read_bytes())
-    if not hasattr(model, "layers"):
-        raise McuError(f"cannot convert an object of type {type(model).__name__} to a binary network")
-    if calib is None:
-        raise McuError("binary networks need calibration data: pass --calib NPZ (array 'x' of inputs)")
-    if isinstance(calib, (str, Path)):
-        from mcucompress.data import load_samples
-        calib, _ = load_samples(calib, (1,) + tuple(int(d) for d in model.input_shape[1:]))
-    # ``board`` was checked by the caller (export loads it before the model); it only picks a routine here.
-    graph = convert(model, np.asarray(calib, dtype=np.float32), popcount_for(board))
-    return LoadedModel(graph, digest or _sha256(graph_to_bytes(graph)), None)

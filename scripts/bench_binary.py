@@ -29,7 +29,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from mcucompress.binary import build  # noqa: E402
+from mcucompress.binary import constructors  # noqa: E402
 from mcucompress.ir.graph import Graph, Op, QuantParams, Tensor  # noqa: E402
 
 MNIST = REPO.parent / "shared" / "datasets" / "mnist10k.npz"
@@ -61,18 +61,18 @@ def binary_dense(n: int, popcount: str | None, ternary: bool = False, planes: in
     ternary weights, or k-bit weights as ``planes`` sign planes, on request."""
     rng = np.random.default_rng(0)
     t = {"x": Tensor("x", (1, n), "int8", QuantParams((0.05,), (0,))),
-         "a": build.packed_tensor("a", (1,), n)}
-    ops = [build.binarize_op("sign", "x", "a", 0)]
+         "a": constructors.packed_tensor("a", (1,), n)}
+    ops = [constructors.binarize_op("sign", "x", "a", 0)]
     out = "a"
     if popcount is not None:
         if planes > 1:
-            packed = build.pack_levels(2 * rng.integers(0, 2 ** planes, (n, n)) - (2 ** planes - 1), planes)
+            packed = constructors.pack_levels(2 * rng.integers(0, 2 ** planes, (n, n)) - (2 ** planes - 1), planes)
         else:
-            packed = build.pack_weights(rng.choice([-1, 0, 1] if ternary else [-1, 1], size=(n, n)), ternary)
-        t["w"] = build.weights_tensor("w", packed)
-        t["t"] = build.thresholds_tensor("t", rng.integers(-20, 21, n))
-        t["y"] = build.packed_tensor("y", (1,), n)
-        ops.append(build.fc_op("fc", "a", "w", "t", "y", n, ternary, popcount, planes))
+            packed = constructors.pack_weights(rng.choice([-1, 0, 1] if ternary else [-1, 1], size=(n, n)), ternary)
+        t["w"] = constructors.weights_tensor("w", packed)
+        t["t"] = constructors.thresholds_tensor("t", rng.integers(-20, 21, n))
+        t["y"] = constructors.packed_tensor("y", (1,), n)
+        ops.append(constructors.fc_op("fc", "a", "w", "t", "y", n, ternary, popcount, planes))
         out = "y"
     kind = "ternary" if ternary else (f"dorefa{planes}" if planes > 1 else "binary")
     name = "binarize_only" if popcount is None else f"{kind}_{popcount}"

@@ -6,6 +6,8 @@ which exercises the clamps), zero points are non-zero, and channel counts are od
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from mcucompress.build.host import build_host
@@ -16,6 +18,10 @@ from mcucompress.export import export
 from mcucompress.ir.graph import Graph, Op, QuantParams, Tensor
 from mcucompress.memory.planner import find_overlaps
 from mcucompress.reference.int8 import run_int8
+
+
+# A runtime struct initialized by position instead of by field name (codegen/c_structs.py).
+POSITIONAL_STRUCT = re.compile(r"static const (mcc_\w+) \w+ = \{(?!\.)")
 
 
 def act(name, shape, scale, zp) -> Tensor:
@@ -79,6 +85,8 @@ def check_c_matches_reference(tmp_path, graph: Graph, rounding: str, samples: in
     """Export, build with strict warnings, run `samples` random inputs; assert C == run_int8."""
     assert find_overlaps(plan_memory(graph, choose_kernels(graph))[0]) == []
     tree = export(graph, tmp_path / f"{graph.name}_{rounding}", rounding=rounding)
+    positional = POSITIONAL_STRUCT.findall((tree / "model.c").read_text())
+    assert positional == [], f"struct initializers without field names: {positional}"
     exe = build_host(tree)
     shape = graph.tensor(graph.inputs[0]).shape
     x = np.random.default_rng(seed).integers(-128, 128, size=(samples,) + shape, dtype=np.int8)

@@ -179,6 +179,14 @@ def test_load_binary_reads_a_saved_model_and_calibration_npz(mlp, tmp_path):
     direct = convert(model, x[:100])
     sample = _quantize(graph, x[1500])
     assert np.array_equal(run_int8(graph, sample), run_int8(direct, sample))
+    # the scheme quantizes the importer's float graph (batch norm folded), like int8 and Q-format
+    from mcucompress.importers.keras import load_keras
+    float_graph = load_keras(model)
+    assert [op.kind for op in float_graph.ops].count("lowbit_fully_connected") == 3
+    assert "batch_norm" not in {op.kind for op in float_graph.ops}
+    assert np.array_equal(run_int8(load(float_graph, x[:100], "binary").graph, sample), run_int8(direct, sample))
+    with pytest.raises(McuError, match="cannot be quantized to int8"):
+        load(model, x[:100], "int8")
     with pytest.raises(McuError, match="not found"):
         load_binary(tmp_path / "missing.keras", x[:10])
     with pytest.raises(McuError, match="calibration data"):

@@ -5,7 +5,7 @@ that are not multiples of 32, zero padding, strides, and every popcount routine.
 import numpy as np
 import pytest
 
-from mcucompress.binary import build
+from mcucompress.binary import constructors
 from mcucompress.binary.packing import bytes_to_words, pack_bits, unpack_bits, words_for, words_to_bytes
 from mcucompress.errors import McuError
 from mcucompress.ir.graph import Graph, QuantParams, Tensor
@@ -51,13 +51,13 @@ def test_reference_fc_equals_the_plain_dot_product(kind):
     ternary, planes = kind == "ternary", 3 if kind == "planes3" else 1
     a = _signs(rng, n, False)
     w = _levels(rng, (units, n), 3) if planes > 1 else _signs(rng, (units, n), ternary)
-    packed = build.pack_levels(w, 3) if planes > 1 else build.pack_weights(w, ternary)
+    packed = constructors.pack_levels(w, 3) if planes > 1 else constructors.pack_weights(w, ternary)
     thr = rng.integers(-8, 9, units) * planes
-    x = Tensor("x", (1, 4 * words_for(n)), "int8", build.PACKED_QUANT)
-    y = build.packed_tensor("y", (1,), units)
-    graph = Graph({"x": x, "w": build.weights_tensor("w", packed),
-                   "t": build.thresholds_tensor("t", thr), "y": y},
-                  (build.fc_op("fc", "x", "w", "t", "y", n, ternary, "csa", planes),), ("x",), ("y",))
+    x = Tensor("x", (1, 4 * words_for(n)), "int8", constructors.PACKED_QUANT)
+    y = constructors.packed_tensor("y", (1,), units)
+    graph = Graph({"x": x, "w": constructors.weights_tensor("w", packed),
+                   "t": constructors.thresholds_tensor("t", thr), "y": y},
+                  (constructors.fc_op("fc", "x", "w", "t", "y", n, ternary, "csa", planes),), ("x",), ("y",))
     out = run_int8(graph, words_to_bytes(pack_bits(a > 0))[None])
     expected = (w @ a) >= thr
     assert 0 < expected.sum() < units
@@ -72,11 +72,11 @@ def test_reference_conv_equals_zero_padded_convolution():
     thr = rng.integers(-10, 11, cout)
     stride, pad = (2, 1), (1, 1, 1, 0)
     oh, ow = (h + 2 - k) // 2 + 1, (wd + 1 - k) // 1 + 1
-    x = build.packed_tensor("x", (1, h, wd), cin)
-    y = build.packed_tensor("y", (1, oh, ow), cout)
-    graph = Graph({"x": x, "w": build.weights_tensor("w", build.pack_weights(w, True)),
-                   "t": build.thresholds_tensor("t", thr), "y": y},
-                  (build.conv_op("conv", "x", "w", "t", "y", cin, stride, pad, True, "swar"),),
+    x = constructors.packed_tensor("x", (1, h, wd), cin)
+    y = constructors.packed_tensor("y", (1, oh, ow), cout)
+    graph = Graph({"x": x, "w": constructors.weights_tensor("w", constructors.pack_weights(w, True)),
+                   "t": constructors.thresholds_tensor("t", thr), "y": y},
+                  (constructors.conv_op("conv", "x", "w", "t", "y", cin, stride, pad, True, "swar"),),
                   ("x",), ("y",))
     out = run_int8(graph, words_to_bytes(pack_bits(a > 0))[None])
     padded = np.zeros((h + 2, wd + 1, cin), np.int64)
@@ -96,36 +96,36 @@ def _pipeline(rng, popcount: str) -> Graph:
     h, wd, c0, c1, c2, u1, u2, u3 = 7, 6, 37, 45, 33, 71, 29, 40
     t = {}
     t["x"] = Tensor("x", (1, h, wd, c0), "int8", QuantParams((0.05,), (3,)))
-    t["b0"] = build.packed_tensor("b0", (1, h, wd), c0)
-    t["b1"] = build.packed_tensor("b1", (1, 4, 6), c1)        # 3x3, stride (2, 1), pad 1 all round
-    t["b2"] = build.packed_tensor("b2", (1, 2, 4), c2)        # 3x3, valid
+    t["b0"] = constructors.packed_tensor("b0", (1, h, wd), c0)
+    t["b1"] = constructors.packed_tensor("b1", (1, 4, 6), c1)        # 3x3, stride (2, 1), pad 1 all round
+    t["b2"] = constructors.packed_tensor("b2", (1, 2, 4), c2)        # 3x3, valid
     flat_words = 2 * 4 * words_for(c2)
-    t["f"] = Tensor("f", (1, 4 * flat_words), "int8", build.PACKED_QUANT)
-    t["b3"] = build.packed_tensor("b3", (1,), u1)
-    t["b4"] = build.packed_tensor("b4", (1,), u2)
-    t["b5"] = build.packed_tensor("b5", (1,), u3)
-    t["y"] = Tensor("y", (1, u3), "int8", build.PACKED_QUANT)
+    t["f"] = Tensor("f", (1, 4 * flat_words), "int8", constructors.PACKED_QUANT)
+    t["b3"] = constructors.packed_tensor("b3", (1,), u1)
+    t["b4"] = constructors.packed_tensor("b4", (1,), u2)
+    t["b5"] = constructors.packed_tensor("b5", (1,), u3)
+    t["y"] = Tensor("y", (1, u3), "int8", constructors.PACKED_QUANT)
     w1, w2 = _levels(rng, (c1, 3, 3, c0), 2), _signs(rng, (c2, 3, 3, c1), True)
     w3 = _levels(rng, (u1, 2 * 4, c2), 3)  # per-pixel packing, as flattened
     w4, w5 = _signs(rng, (u2, u1), True), _signs(rng, (u3, u2), False)
-    t["w1"] = build.weights_tensor("w1", build.pack_levels(w1, 2))
-    t["w2"] = build.weights_tensor("w2", build.pack_weights(w2, True))
-    t["w3"] = build.weights_tensor("w3", _pack_flat_levels(w3, 3))
-    t["w4"] = build.weights_tensor("w4", build.pack_weights(w4, True))
-    t["w5"] = build.weights_tensor("w5", build.pack_weights(w5))
+    t["w1"] = constructors.weights_tensor("w1", constructors.pack_levels(w1, 2))
+    t["w2"] = constructors.weights_tensor("w2", constructors.pack_weights(w2, True))
+    t["w3"] = constructors.weights_tensor("w3", _pack_flat_levels(w3, 3))
+    t["w4"] = constructors.weights_tensor("w4", constructors.pack_weights(w4, True))
+    t["w5"] = constructors.weights_tensor("w5", constructors.pack_weights(w5))
     for name, n, fan in (("t1", c1, 9 * c0 * 4), ("t2", c2, 9 * c1), ("t3", u1, 8 * c2 * 16),
                          ("t4", u2, u1), ("t5", u3, u2)):
         spread = int(np.sqrt(fan))
-        t[name] = build.thresholds_tensor(name, rng.integers(-spread, spread + 1, n))
+        t[name] = constructors.thresholds_tensor(name, rng.integers(-spread, spread + 1, n))
     from mcucompress.ir.graph import Op
-    ops = (build.binarize_op("bin", "x", "b0", 3),
-           build.conv_op("c1", "b0", "w1", "t1", "b1", c0, (2, 1), (1, 1, 1, 1), False, popcount, 2),
-           build.conv_op("c2", "b1", "w2", "t2", "b2", c1, (1, 1), (0, 0, 0, 0), True, popcount),
+    ops = (constructors.binarize_op("bin", "x", "b0", 3),
+           constructors.conv_op("c1", "b0", "w1", "t1", "b1", c0, (2, 1), (1, 1, 1, 1), False, popcount, 2),
+           constructors.conv_op("c2", "b1", "w2", "t2", "b2", c1, (1, 1), (0, 0, 0, 0), True, popcount),
            Op("reshape", "flat", ("b2",), ("f",), {}),
-           build.fc_op("f3", "f", "w3", "t3", "b3", 2 * 4 * c2, False, popcount, 3),
-           build.fc_op("f4", "b3", "w4", "t4", "b4", u1, True, popcount),
-           build.fc_op("f5", "b4", "w5", "t5", "b5", u2, False, popcount),
-           build.unpack_op("out", "b5", "y"))
+           constructors.fc_op("f3", "f", "w3", "t3", "b3", 2 * 4 * c2, False, popcount, 3),
+           constructors.fc_op("f4", "b3", "w4", "t4", "b4", u1, True, popcount),
+           constructors.fc_op("f5", "b4", "w5", "t5", "b5", u2, False, popcount),
+           constructors.unpack_op("out", "b5", "y"))
     return Graph(t, ops, ("x",), ("y",), name=f"binary_{popcount}")
 
 
@@ -154,18 +154,18 @@ def test_bad_binary_ops_are_one_line_errors():
     with pytest.raises(McuError, match="unknown popcount 'vcnt'"):
         run_int8(bad, np.zeros((1, 7, 6, 37), np.int8))
     with pytest.raises(McuError, match="zeros need ternary"):
-        build.pack_weights(np.array([[1, 0, -1]]))
+        constructors.pack_weights(np.array([[1, 0, -1]]))
 
 
 def _wide_fc(rng, n: int, units: int, threshold: int) -> Graph:
     """int8 -> binarize(threshold) -> binary FC (n -> units, vertical counting) -> unpack."""
     t = {"x": Tensor("x", (1, n), "int8", QuantParams((0.05,), (0,))),
-         "a": build.packed_tensor("a", (1,), n), "b": build.packed_tensor("b", (1,), units),
-         "y": Tensor("y", (1, units), "int8", build.PACKED_QUANT)}
-    t["w"] = build.weights_tensor("w", build.pack_weights(_signs(rng, (units, n), False)))
-    t["t"] = build.thresholds_tensor("t", rng.integers(-30, 31, units))  # dot products: std ~ sqrt(n)
-    ops = (build.binarize_op("sign", "x", "a", threshold),
-           build.fc_op("fc", "a", "w", "t", "b", n, False, "vertical"), build.unpack_op("out", "b", "y"))
+         "a": constructors.packed_tensor("a", (1,), n), "b": constructors.packed_tensor("b", (1,), units),
+         "y": Tensor("y", (1, units), "int8", constructors.PACKED_QUANT)}
+    t["w"] = constructors.weights_tensor("w", constructors.pack_weights(_signs(rng, (units, n), False)))
+    t["t"] = constructors.thresholds_tensor("t", rng.integers(-30, 31, units))  # dot products: std ~ sqrt(n)
+    ops = (constructors.binarize_op("sign", "x", "a", threshold),
+           constructors.fc_op("fc", "a", "w", "t", "b", n, False, "vertical"), constructors.unpack_op("out", "b", "y"))
     return Graph(t, ops, ("x",), ("y",), name=f"wide_{threshold + 128}")
 
 

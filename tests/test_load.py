@@ -52,7 +52,8 @@ def test_an_int8_tflite_keeps_its_source(mlperf_dir):
     ("graph", None, "int8", "needs calibration data"),
     ("graph", None, "qformat", "Q-format quantization needs calibration data"),
     ("quantized", None, "qformat", "already quantized"),
-    ("graph", None, "binary", "cannot convert an object of type Graph"),
+    ("graph", None, "binary", "binary networks need calibration data"),
+    ("quantized", None, "binary", "binary quantization needs a float model"),
     ("missing.keras", None, "int8", "model file not found"),
     (3, None, "int8", "cannot export an object of type int"),
 ])

@@ -30,11 +30,15 @@ import numpy as np
 from mcucompress.binary.packing import words_for
 from mcucompress.errors import McuError
 from mcucompress.ir.graph import Graph, Op
+from mcucompress.quantize.params import c_tile
 
 # How the kernels count bits: per-row popcount routines (the M55 build uses MVE for these), or
 # "vertical": 32 rows at once in bit-sliced carry-save counters (binary fully connected layers of
 # at most VERTICAL_MAX_BITS inputs; other ops given "vertical" use "csa").
 POPCOUNTS = ("swar", "table", "csa", "vertical")
+# The mcc.h constant each routine is selected by in the params structs.
+POPCOUNT_MACROS = {"swar": "MCC_POPCOUNT_SWAR", "table": "MCC_POPCOUNT_TABLE", "csa": "MCC_POPCOUNT_CSA",
+                   "vertical": "MCC_POPCOUNT_CSA"}  # per-row fallback where vertical does not apply
 DEFAULT_POPCOUNT = "vertical"
 
 
@@ -72,6 +76,12 @@ class BinaryFcParams:
     popcount: str
     planes: int = 1          # weight bit planes (k-bit weights); ternary uses 2 of another kind
 
+    def c_fields(self) -> dict:
+        """mcc_fc_b1_params."""
+        return {"in_bits": self.in_bits, "words": self.words, "ternary": self.ternary,
+                "popcount": POPCOUNT_MACROS[self.popcount], "planes": self.planes}
+
+
 @dataclass(frozen=True)
 class BinaryConvParams:
     in_channels: int
@@ -83,6 +93,11 @@ class BinaryConvParams:
     ternary: bool
     popcount: str
     planes: int = 1
+
+    def c_fields(self) -> dict:
+        """mcc_conv_b1_params."""
+        return {"ternary": self.ternary, "popcount": POPCOUNT_MACROS[self.popcount], "planes": self.planes,
+                "stride": c_tile(self.stride), "padding": c_tile(self.padding[0::2])}
 
 def _fail(op: Op, message: str):
     raise McuError(f"op '{op.name}' ({op.kind}): {message}")

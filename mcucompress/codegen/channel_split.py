@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mcucompress.quantize.fixedpoint import multiply_by_quantized_multiplier
+from mcucompress.quantize.params import c_activation, c_tile
 
 _INT32_MIN, _INT32_MAX = -2**31, 2**31 - 1
 PATCH_KERNEL = "mcc_conv2d_channels_s8"
@@ -100,10 +101,6 @@ def patch(channels, w: np.ndarray, bias: np.ndarray, p, depthwise: bool) -> Patc
                  multiplier[index], shift[index], depthwise)
 
 
-def _tile(pair) -> str:
-    return f"{{{int(pair[0])}, {int(pair[1])}}}"
-
-
 def lower_patch(b, op, oid: str, p, patch_: Patch, kernel, stride, padding, dilation,
                 in_dims: str, x_ptr: str, out_dims: str, out_ptr: str) -> None:
     """Emit the mcc_conv2d_channels_s8 call that finishes a layer's patched channels."""
@@ -112,9 +109,10 @@ def lower_patch(b, op, oid: str, p, patch_: Patch, kernel, stride, padding, dila
     bias = b.array(f"{oid}_patch_bias", patch_.bias, "int32_t")
     mult = b.array(f"{oid}_patch_multiplier", patch_.multiplier, "int32_t")
     shift = b.array(f"{oid}_patch_shift", patch_.shift, "int32_t")
-    params = b.decl("mcc_conv_channels_params", f"{oid}_patch_params",
-                    f"{{{_tile(kernel)}, {_tile(stride)}, {_tile(padding)}, {_tile(dilation)}, "
-                    f"{p.input_offset}, {p.output_offset}, {{{p.act_min}, {p.act_max}}}, "
-                    f"{int(patch_.depthwise)}, {len(patch_.index)}, {index}, {weights}, {bias}, "
-                    f"{mult}, {shift}}}")
+    params = b.struct("mcc_conv_channels_params", f"{oid}_patch_params",
+                      {"kernel": c_tile(kernel), "stride": c_tile(stride), "padding": c_tile(padding),
+                       "dilation": c_tile(dilation), "input_offset": p.input_offset,
+                       "output_offset": p.output_offset, "activation": c_activation(p),
+                       "depthwise": patch_.depthwise, "count": len(patch_.index), "index": index,
+                       "weights": weights, "bias": bias, "multiplier": mult, "shift": shift})
     b.call(op, PATCH_KERNEL, params, in_dims, x_ptr, out_dims, out_ptr)

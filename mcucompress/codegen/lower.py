@@ -13,12 +13,13 @@ import numpy as np
 
 from mcucompress.encode.choose import ATTR as WEIGHT_ENCODING
 from mcucompress.errors import McuError
-from mcucompress.ir.graph import Graph, Op, Tensor
+from mcucompress.ir.graph import Graph, Layer, Op, Port, Tensor
 from mcucompress.ir.ops import kernel_sources, macs, op_kind
 from mcucompress.memory.arena import plan_memory
 from mcucompress.memory.planner import MemoryPlan
 from mcucompress.quantize.params import kernel_params
 from mcucompress.codegen.c_literals import array_lines, c_comment_text, c_float, c_int
+from mcucompress.codegen.c_structs import designated
 from mcucompress.codegen import lower_encoded, specialize as _specialize
 
 # The runtime source file that defines each kernel (relative to runtime_c/), from the catalogue.
@@ -54,30 +55,6 @@ class KernelCall:
     args: tuple[str, ...]
     comment: str            # "layer name: kind", safe inside a C comment
     op_name: str = ""       # the layer's name as the graph has it
-
-
-@dataclass(frozen=True)
-class Port:
-    """The graph input or output: its arena offset and quantization."""
-
-    name: str
-    shape: tuple[int, ...]
-    bytes: int
-    offset: int
-    scale: float
-    zero_point: int
-
-
-@dataclass(frozen=True)
-class Layer:
-    """What one op became: the kernel it calls (None: nothing to do, e.g. a reshape in place),
-    how its weights are stored, and its MACs. The manifest lists these; `bench` reads them."""
-
-    op: str
-    kind: str
-    kernel: str | None
-    encoding: str
-    macs: int
 
 
 @dataclass(frozen=True)
@@ -137,6 +114,11 @@ class ProgramBuilder:
         self.decls.append(CDecl(ctype, name, initializer))
         return f"&{name}"
 
+    def struct(self, ctype: str, suffix: str, fields: dict) -> str:
+        """A static const runtime struct with a designated initializer (``fields`` in the order
+        mcc.h declares them, checked; a params dataclass's ``c_fields()``)."""
+        return self.decl(ctype, suffix, designated(ctype, fields))
+
     def dims_of(self, shape) -> str:
         """A shared static mcc_dims for a shape padded to (n, h, w, c)."""
         shape = tuple(int(s) for s in shape)
@@ -146,7 +128,7 @@ class ProgramBuilder:
         if nhwc not in self.dims:
             name = f"{self.prefix}_dims{len(self.dims)}"
             self.dims[nhwc] = name
-            self.decls.append(CDecl("mcc_dims", name, "{" + ", ".join(map(str, nhwc)) + "}"))
+            self.decls.append(CDecl("mcc_dims", name, designated("mcc_dims", dict(zip("nhwc", nhwc)))))
         return f"&{self.dims[nhwc]}"
 
     def call(self, op: Op, function: str, *args: str) -> None:
@@ -164,11 +146,11 @@ class ProgramBuilder:
         if not per_channel:
             values = [v[:1] for v in values]
         if params.rounding == "litert":
-            fields = ["0", "0", self.array(f"{op_id}_scale", values[0], "float")]
+            arrays = {"multiplier": 0, "shift": 0, "scale": self.array(f"{op_id}_scale", values[0], "float")}
         else:
-            fields = [self.array(f"{op_id}_multiplier", values[0], "int32_t"),
-                      self.array(f"{op_id}_shift", values[1], "int32_t"), "0"]
-        return self.decl("mcc_quant", f"{op_id}_quant", "{" + ", ".join(fields) + f", {int(per_channel)}}}")
+            arrays = {"multiplier": self.array(f"{op_id}_multiplier", values[0], "int32_t"),
+                      "shift": self.array(f"{op_id}_shift", values[1], "int32_t"), "scale": 0}
+        return self.struct("mcc_quant", f"{op_id}_quant", arrays | {"per_channel": per_channel})
 
     def constant(self, op_id: str, role: str, tensor: Tensor | None) -> str:
         if tensor is None:
@@ -182,10 +164,7 @@ class ProgramBuilder:
 
     def add_params(self, op_id: str, p) -> str:
         """The mcc_add_params of an add (portable and table kernels take the same struct)."""
-        return self.decl("mcc_add_params", f"{op_id}_params",
-                         f"{{{p.input1_offset}, {p.input1_multiplier}, {p.input1_shift}, "
-                         f"{p.input2_offset}, {p.input2_multiplier}, {p.input2_shift}, {p.left_shift}, "
-                         f"{p.output_offset}, {p.output_multiplier}, {p.output_shift}, {_activation(p)}}}")
+        return self.struct("mcc_add_params", f"{op_id}_params", p.c_fields())
 
     def check_rounding(self, op: Op, params) -> None:
         # kernels of these kinds requantize as MCC_SINGLE_ROUNDING says (mcc_nn_requantize_output
@@ -195,10 +174,6 @@ class ProgramBuilder:
         if getattr(params, "rounding", want) != want:
             raise McuError(f"op '{op.name}' ({op.kind}): {self.rounding} rounding needs "
                            f"{params.rounding} requantization, which the C kernel does not do")
-
-
-def _activation(params) -> str:
-    return f"{{{params.act_min}, {params.act_max}}}"
 
 
 def _op_id(index: int, op: Op) -> str:
@@ -224,18 +199,11 @@ def _lower_conv(b: ProgramBuilder, i: int, op: Op) -> None:
     if _specialize.lower_fast(b, i, op, p):  # export-time specialised fast kernel (issue 4)
         return
     quant = b.quant(oid, p)
-    stride = f"{{{p.stride[0]}, {p.stride[1]}}}"
-    padding = f"{{{p.padding[0]}, {p.padding[2]}}}"
-    dilation = f"{{{p.dilation[0]}, {p.dilation[1]}}}"
     if op.kind == "conv2d":
-        params = b.decl("mcc_conv_params", f"{oid}_params",
-                        f"{{{p.input_offset}, {p.output_offset}, {stride}, {padding}, {dilation}, "
-                        f"{_activation(p)}}}")
+        params = b.struct("mcc_conv_params", f"{oid}_params", p.c_fields(depthwise=False))
         function = "mcc_conv2d_s8"
     else:
-        params = b.decl("mcc_dw_conv_params", f"{oid}_params",
-                        f"{{{p.input_offset}, {p.output_offset}, {p.depth_multiplier}, {stride}, "
-                        f"{padding}, {dilation}, {_activation(p)}}}")
+        params = b.struct("mcc_dw_conv_params", f"{oid}_params", p.c_fields(depthwise=True))
         function = "mcc_depthwise_conv2d_s8"
     b.call(op, function, params, quant, b.dims_of(x.shape), b.arena(x.name), b.dims_of(w.shape),
            b.constant(oid, "weights", w), b.constant(oid, "bias", bias), b.dims_of(out.shape),
@@ -257,8 +225,7 @@ def _lower_fully_connected(b: ProgramBuilder, i: int, op: Op) -> None:
     batches = x.size // depth
     if _specialize.lower_fast(b, i, op, p):  # export-time specialised fast kernel (issue 4)
         return
-    params = b.decl("mcc_fc_params", f"{oid}_params",
-                    f"{{{p.input_offset}, {p.filter_offset}, {p.output_offset}, {_activation(p)}}}")
+    params = b.struct("mcc_fc_params", f"{oid}_params", p.c_fields())
     b.call(op, "mcc_fully_connected_s8", params, b.quant(oid, p),
            b.dims_of((batches, depth)), b.arena(x.name), b.dims_of((units, depth)),
            b.constant(oid, "weights", w), b.constant(oid, "bias", bias),
@@ -269,9 +236,7 @@ def _lower_pool(b: ProgramBuilder, i: int, op: Op) -> None:
     g = b.graph
     x, out = g.tensor(op.inputs[0]), g.output_tensor(op)
     p = kernel_params(g, op, b.rounding)
-    params = b.decl("mcc_pool_params", f"{_op_id(i, op)}_params",
-                    f"{{{{{p.pool[0]}, {p.pool[1]}}}, {{{p.stride[0]}, {p.stride[1]}}}, "
-                    f"{{{p.padding[0]}, {p.padding[2]}}}, {_activation(p)}}}")
+    params = b.struct("mcc_pool_params", f"{_op_id(i, op)}_params", p.c_fields())
     function = "mcc_maxpool_s8" if p.kind == "max" else "mcc_avgpool_s8"
     b.call(op, function, params, b.dims_of(x.shape), b.arena(x.name), b.dims_of(out.shape),
            b.arena(out.name))
@@ -301,14 +266,12 @@ def _lower_softmax(b: ProgramBuilder, i: int, op: Op) -> None:
     rows = x.size // depth
     if p.method == "table":
         table = b.array(f"{oid}_exp_table", np.asarray(p.table, dtype=np.float32), "float")
-        params = b.decl("mcc_softmax_table_params", f"{oid}_params",
-                        f"{{{table}, {c_float(p.output_scale)}, {p.output_zero_point}}}")
+        params = b.struct("mcc_softmax_table_params", f"{oid}_params", p.c_fields(table=table))
         function = "mcc_softmax_table_s8"
     else:
         if p.output_zero_point != -128 or np.float32(p.output_scale) != np.float32(1.0 / 256):
             raise McuError(f"op '{op.name}' (softmax): output must have scale 1/256 and zero point -128")
-        params = b.decl("mcc_softmax_params", f"{oid}_params",
-                        f"{{{p.input_multiplier}, {p.input_left_shift}, {p.diff_min}}}")
+        params = b.struct("mcc_softmax_params", f"{oid}_params", p.c_fields())
         function = "mcc_softmax_s8"
     b.call(op, function, params, b.arena(x.name), str(rows), str(depth), b.arena(out.name))
 
@@ -331,10 +294,7 @@ def _lower_mean(b: ProgramBuilder, i: int, op: Op) -> None:
     if plane is None:
         raise McuError(f"op '{op.name}' (mean): only the mean over height and width of an NHWC "
                        f"tensor is supported, got axes {p.axes} of shape {x.shape}")
-    params = b.decl("mcc_mean_params", f"{_op_id(i, op)}_params",
-                    f"{{{c_float(p.float_scale) if p.rounding == 'litert' else '0.0f'}, "
-                    f"{int(p.same_quant)}, {p.input_offset}, {p.output_offset}, {p.multiplier}, "
-                    f"{p.shift}, {_activation(p)}}}")
+    params = b.struct("mcc_mean_params", f"{_op_id(i, op)}_params", p.c_fields())
     b.call(op, "mcc_mean_s8", params, b.dims_of(plane), b.arena(x.name), b.arena(out.name))
 
 
@@ -342,9 +302,7 @@ def _lower_relu(b: ProgramBuilder, i: int, op: Op) -> None:
     g = b.graph
     x, out = g.tensor(op.inputs[0]), g.output_tensor(op)
     p = kernel_params(g, op, b.rounding)
-    params = b.decl("mcc_requantize_params", f"{_op_id(i, op)}_params",
-                    f"{{{-p.input_zero_point}, {p.output_zero_point}, {p.multiplier}, {p.shift}, "
-                    f"{_activation(p)}}}")
+    params = b.struct("mcc_requantize_params", f"{_op_id(i, op)}_params", p.c_fields())
     b.call(op, "mcc_requantize_s8", params, b.arena(x.name), b.arena(out.name), str(out.size))
 
 
@@ -391,8 +349,8 @@ def _port(graph: Graph, name: str, offsets: dict) -> Port:
     t = graph.tensor(name)
     if t.dtype != "int8" or t.quant is None:
         raise McuError(f"model port '{name}' must be a quantized int8 tensor, not {t.dtype}")
-    return Port(name, tuple(int(s) for s in t.shape), t.nbytes, offsets[name],
-                float(t.quant.scale[0]), int(t.quant.zero_point[0]))
+    return Port(tuple(int(s) for s in t.shape), t.nbytes, float(t.quant.scale[0]), int(t.quant.zero_point[0]),
+                offsets[name])
 
 
 def check_graph(graph: Graph) -> None:

@@ -14,8 +14,6 @@ from mcucompress.binary.packing import pack_bits, unpack_bits
 from mcucompress.binary.params import VERTICAL_MAX_BITS
 from mcucompress.quantize.params import kernel_params
 
-POPCOUNT_MACROS = {"swar": "MCC_POPCOUNT_SWAR", "table": "MCC_POPCOUNT_TABLE", "csa": "MCC_POPCOUNT_CSA",
-                   "vertical": "MCC_POPCOUNT_CSA"}  # per-row fallback where vertical does not apply
 _WORDS_PER_LINE = 6
 
 
@@ -89,8 +87,7 @@ def lower_fully_connected(b, i: int, op) -> None:
     x, w, out = g.tensor(op.inputs[0]), g.tensor(op.inputs[1]), g.output_tensor(op)
     p = kernel_params(g, op, b.rounding)
     oid = _op_id(i, op)
-    params = b.decl("mcc_fc_b1_params", f"{oid}_params",
-                    f"{{{p.in_bits}, {p.words}, {int(p.ternary)}, {POPCOUNT_MACROS[p.popcount]}, {p.planes}}}")
+    params = b.struct("mcc_fc_b1_params", f"{oid}_params", p.c_fields())
     if _vertical(p):
         columns, planes = vertical_constants(w.data, g.tensor(op.inputs[2]).data, p.in_bits)
         b.call(op, "mcc_fully_connected_vertical_b1", params, b.arena(x.name),
@@ -106,9 +103,7 @@ def lower_conv2d(b, i: int, op) -> None:
     x, w, out = g.tensor(op.inputs[0]), g.tensor(op.inputs[1]), g.output_tensor(op)
     p = kernel_params(g, op, b.rounding)
     oid = _op_id(i, op)
-    params = b.decl("mcc_conv_b1_params", f"{oid}_params",
-                    f"{{{int(p.ternary)}, {POPCOUNT_MACROS[p.popcount]}, {p.planes}, {{{p.stride[0]}, {p.stride[1]}}}, "
-                    f"{{{p.padding[0]}, {p.padding[2]}}}}}")
+    params = b.struct("mcc_conv_b1_params", f"{oid}_params", p.c_fields())
     in_shape = tuple(x.shape[:3]) + (p.in_channels,)
     filter_shape = (p.out_channels,) + tuple(p.kernel) + (p.in_channels,)
     out_shape = tuple(out.shape[:3]) + (p.out_channels,)

@@ -30,32 +30,32 @@ def _array(b, suffix: str, values: np.ndarray, ctype: str) -> str:
     return b.array(suffix, values, ctype)
 
 
-def _huffman_table(b, oid: str, role: str, table) -> str:
+def _huffman_table(b, oid: str, role: str, table) -> dict:
     if table is None:
-        return "{0, 0, 0, 0}"
-    counts = _array(b, f"{oid}_{role}_counts", table.counts, "uint16_t")
-    symbols = _array(b, f"{oid}_{role}_symbols", table.symbols, "int16_t")
-    return f"{{{counts}, {symbols}, {table.symbols.size}, {table.max_len}}}"
+        return {"counts": 0, "symbols": 0, "num_symbols": 0, "max_len": 0}
+    return {"counts": _array(b, f"{oid}_{role}_counts", table.counts, "uint16_t"),
+            "symbols": _array(b, f"{oid}_{role}_symbols", table.symbols, "int16_t"),
+            "num_symbols": table.symbols.size, "max_len": table.max_len}
 
 
 def _descriptor(b, oid: str, encoded) -> tuple[str, str]:
     """(kernel function, address of the weights' descriptor struct)."""
     d = encoded.data
     if encoded.kind in ("csr4", "csr8"):
-        fields = [_array(b, f"{oid}_row_entries", d.row_entries, "uint16_t"),
-                  _array(b, f"{oid}_gaps", d.gaps, "uint8_t"),
-                  _array(b, f"{oid}_values", d.values, "int8_t"), str(d.entries), str(d.gap_bits)]
-        return "mcc_fully_connected_csr_s8", b.decl("mcc_csr_s8", f"{oid}_weights", "{" + ", ".join(fields) + "}")
+        fields = {"row_entries": _array(b, f"{oid}_row_entries", d.row_entries, "uint16_t"),
+                  "gaps": _array(b, f"{oid}_gaps", d.gaps, "uint8_t"),
+                  "values": _array(b, f"{oid}_values", d.values, "int8_t"), "entries": d.entries,
+                  "gap_bits": d.gap_bits}
+        return "mcc_fully_connected_csr_s8", b.struct("mcc_csr_s8", f"{oid}_weights", fields)
     if encoded.kind == "codebook":
-        fields = [_array(b, f"{oid}_indices", d.indices, "uint8_t"), str(d.indices.size),
-                  _array(b, f"{oid}_codebook", d.codebook, "int8_t"), str(d.index_bits)]
-        return ("mcc_fully_connected_codebook_s8",
-                b.decl("mcc_codebook_s8", f"{oid}_weights", "{" + ", ".join(fields) + "}"))
+        fields = {"indices": _array(b, f"{oid}_indices", d.indices, "uint8_t"), "index_bytes": d.indices.size,
+                  "codebook": _array(b, f"{oid}_codebook", d.codebook, "int8_t"), "index_bits": d.index_bits}
+        return "mcc_fully_connected_codebook_s8", b.struct("mcc_codebook_s8", f"{oid}_weights", fields)
     if encoded.kind in ("huffman", "huffman_sparse"):
-        fields = [_array(b, f"{oid}_bits", d.bits, "uint8_t"), str(d.num_bits),
-                  _huffman_table(b, oid, "values", d.values), _huffman_table(b, oid, "runs", d.runs)]
-        return ("mcc_fully_connected_huffman_s8",
-                b.decl("mcc_huffman_s8", f"{oid}_weights", "{" + ", ".join(fields) + "}"))
+        fields = {"bits": _array(b, f"{oid}_bits", d.bits, "uint8_t"), "num_bits": d.num_bits,
+                  "values": _huffman_table(b, oid, "values", d.values),
+                  "runs": _huffman_table(b, oid, "runs", d.runs)}
+        return "mcc_fully_connected_huffman_s8", b.struct("mcc_huffman_s8", f"{oid}_weights", fields)
     raise McuError(f"no kernel for weight encoding '{encoded.kind}'")
 
 
@@ -73,8 +73,7 @@ def lower_fully_connected_encoded(b, i: int, op) -> None:
     input_offset, bias_array = p.input_offset, None
     if encoded.kind in FOLDED:
         input_offset, bias_array = _fold_input_offset(p, w, bias)
-    params = b.decl("mcc_fc_params", f"{oid}_params",
-                    f"{{{input_offset}, {p.filter_offset}, {p.output_offset}, {{{p.act_min}, {p.act_max}}}}}")
+    params = b.struct("mcc_fc_params", f"{oid}_params", p.c_fields() | {"input_offset": input_offset})
     quant = b.quant(oid, p)
     function, weights = _descriptor(b, oid, encoded)
     bias_arg = b.constant(oid, "bias", bias) if bias_array is None else b.array(f"{oid}_bias", bias_array, "int32_t")
@@ -107,10 +106,7 @@ def lower_conv2d_encoded(b, i: int, op) -> None:
         raise McuError(f"op '{op.name}' ({op.kind}): weights {w.shape} do not fit input {x.shape} "
                        "(grouped convolutions are not supported)")
     encoded = encoded_weights(g, op)
-    params = b.decl("mcc_conv_params", f"{oid}_params",
-                    f"{{{p.input_offset}, {p.output_offset}, {{{p.stride[0]}, {p.stride[1]}}}, "
-                    f"{{{p.padding[0]}, {p.padding[2]}}}, {{{p.dilation[0]}, {p.dilation[1]}}}, "
-                    f"{{{p.act_min}, {p.act_max}}}}}")
+    params = b.struct("mcc_conv_params", f"{oid}_params", p.c_fields(depthwise=False))
     quant = b.quant(oid, p)
     function, weights = _descriptor(b, oid, encoded)
     function = function.replace("mcc_fully_connected_", "mcc_conv2d_")

@@ -17,16 +17,12 @@ def _op_id(index: int, op) -> str:
     return f"op{index}_{op.kind}"
 
 
-def _shifts(b, oid: str, shift: np.ndarray) -> str:
+def _shifts(b, oid: str, shift: np.ndarray) -> dict:
     """The shift array (one entry when every channel agrees) and the per_channel flag."""
     shift = np.asarray(shift, dtype=np.int64)
     per_channel = bool(np.any(shift != shift[0]))
     values = shift if per_channel else shift[:1]
-    return f"{b.array(f'{oid}_shift', values.astype(np.int8), 'int8_t')}, {int(per_channel)}"
-
-
-def _activation(p) -> str:
-    return f"{{{p.act_min}, {p.act_max}}}"
+    return {"shift": b.array(f"{oid}_shift", values.astype(np.int8), "int8_t"), "per_channel": per_channel}
 
 
 def lower_conv(b, i: int, op) -> None:
@@ -34,10 +30,7 @@ def lower_conv(b, i: int, op) -> None:
     x, w, bias, out = b.weighted(op)
     p = kernel_params(g, op, b.rounding)
     oid = _op_id(i, op)
-    params = b.decl("mcc_conv_q7_params", f"{oid}_params",
-                    f"{{{{{p.stride[0]}, {p.stride[1]}}}, {{{p.padding[0]}, {p.padding[2]}}}, "
-                    f"{{{p.dilation[0]}, {p.dilation[1]}}}, {p.depth_multiplier}, "
-                    f"{_shifts(b, oid, p.shift)}, {_activation(p)}}}")
+    params = b.struct("mcc_conv_q7_params", f"{oid}_params", p.c_fields(_shifts(b, oid, p.shift)))
     function = "mcc_conv2d_q7" if op.kind == "conv2d_q7" else "mcc_depthwise_conv2d_q7"
     b.call(op, function, params, b.dims_of(x.shape), b.arena(x.name), b.dims_of(w.shape),
            b.constant(oid, "weights", w), b.constant(oid, "bias", bias), b.dims_of(out.shape),
@@ -53,8 +46,7 @@ def lower_fully_connected(b, i: int, op) -> None:
     if x.size % depth:
         raise McuError(f"op '{op.name}': input of {x.size} values does not split into rows of {depth}")
     batches = x.size // depth
-    params = b.decl("mcc_fc_q7_params", f"{oid}_params",
-                    f"{{{_shifts(b, oid, p.shift)}, {_activation(p)}}}")
+    params = b.struct("mcc_fc_q7_params", f"{oid}_params", p.c_fields(_shifts(b, oid, p.shift)))
     b.call(op, "mcc_fully_connected_q7", params, b.dims_of((batches, depth)), b.arena(x.name),
            b.dims_of((units, depth)), b.constant(oid, "weights", w), b.constant(oid, "bias", bias),
            b.dims_of((batches, units)), b.arena(out.name))
@@ -67,7 +59,6 @@ def lower_add(b, i: int, op) -> None:
         raise McuError(f"op '{op.name}' (add_q7): only adds of two activations of equal shape are "
                        f"supported, got {x1.shape} + {x2.shape}")
     p = kernel_params(g, op, b.rounding)
-    params = b.decl("mcc_add_q7_params", f"{_op_id(i, op)}_params",
-                    f"{{{p.input1_left_shift}, {p.input2_left_shift}, {p.shift}, {_activation(p)}}}")
+    params = b.struct("mcc_add_q7_params", f"{_op_id(i, op)}_params", p.c_fields())
     b.call(op, "mcc_add_q7", params, b.arena(x1.name), b.arena(x2.name), b.arena(out.name),
            str(out.size))

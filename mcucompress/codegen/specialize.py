@@ -35,7 +35,7 @@ from mcucompress.encode.choose import LAYOUT_ATTR
 from mcucompress.ir.graph import Graph, Op
 from mcucompress.ir.ops import kernel_sources
 from mcucompress.memory.arena import scratch_name
-from mcucompress.quantize.params import kernel_params
+from mcucompress.quantize.params import c_activation, c_tile, kernel_params
 from mcucompress.quantize.shared_fc import pq_table_bytes
 
 GROUP = 8                      # products per group in the conv layout (one MVE vector of int16)
@@ -256,10 +256,6 @@ def choose_kernels(graph: Graph, rounding: str = "tflm") -> tuple[KernelChoice |
 
 # -- lowering ---------------------------------------------------------------------------------
 
-def _tile(pair) -> str:
-    return f"{{{int(pair[0])}, {int(pair[1])}}}"
-
-
 def lower_fast(b, i: int, op: Op, p) -> bool:
     """Emit the chosen fast kernel's call for op; False leaves op to the portable kernel."""
     choice = b.choices[i]
@@ -275,24 +271,26 @@ def lower_fast(b, i: int, op: Op, p) -> bool:
     if layer.weights.size:
         weights = b.array(f"{oid}_fast_weights", layer.weights, "int32_t")
         channels = b.array(f"{oid}_fast_channels", layer.channels.reshape(-1), "int32_t")
-    act = f"{{{p.act_min}, {p.act_max}}}"
+    act = c_activation(p)
     zp = -int(p.input_offset)
     if op.kind == "depthwise_conv2d":
         _, kh, kw, n = wt.shape
         geometry = ((kh, kw), p.stride, (p.padding[0], p.padding[2]), p.dilation)
         in_dims, out_dims = b.dims_of(x.shape), b.dims_of(out.shape)
         if layer.k_padded:  # channels on the fast kernel (none when there are fewer than 4)
-            params = b.decl("mcc_dw_conv_fast_params", f"{oid}_fast_params",
-                            f"{{{', '.join(_tile(t) for t in geometry)}, {n}, {zp}, {act}, "
-                            f"{weights}, {channels}}}")
+            params = b.struct("mcc_dw_conv_fast_params", f"{oid}_fast_params",
+                              dict(zip(("kernel", "stride", "padding", "dilation"), map(c_tile, geometry)))
+                              | {"channels_n": n, "input_zero_point": zp, "activation": act, "weights": weights,
+                                 "channels": channels})
             b.call(op, "mcc_depthwise_conv2d_fast_s8", params, in_dims, b.arena(x.name), out_dims,
                    b.arena(out.name), scratch)
         _lower_layer_patch(b, op, oid, p, layer, geometry, x.shape, x, out.shape, out)
         return True
     if layer.kernel == "mcc_fully_connected_fast_s8":
         units, depth = int(wt.shape[0]), int(np.prod(wt.shape[1:]))
-        params = b.decl("mcc_fc_fast_params", f"{oid}_fast_params",
-                        f"{{{depth}, {units}, {layer.k_padded}, {act}, {weights}, {channels}}}")
+        params = b.struct("mcc_fc_fast_params", f"{oid}_fast_params",
+                          {"in_features": depth, "out_features": units, "k_padded": layer.k_padded,
+                           "activation": act, "weights": weights, "channels": channels})
         b.call(op, layer.kernel, params, str(x.size // depth), b.arena(x.name), b.arena(out.name),
                scratch)
         rows = x.size // depth
@@ -309,9 +307,10 @@ def lower_fast(b, i: int, op: Op, p) -> bool:
         in_shape, out_shape = x.shape, out.shape
         kernel, stride, pad, dil = (kh, kw), p.stride, (p.padding[0], p.padding[2]), p.dilation
     in_dims, out_dims = b.dims_of(in_shape), b.dims_of(out_shape)
-    params = b.decl("mcc_conv_fast_params", f"{oid}_fast_params",
-                    f"{{{_tile(kernel)}, {_tile(stride)}, {_tile(pad)}, {_tile(dil)}, {in_c}, {units}, "
-                    f"{layer.k_padded}, {zp}, {act}, {weights}, {channels}}}")
+    params = b.struct("mcc_conv_fast_params", f"{oid}_fast_params",
+                      {"kernel": c_tile(kernel), "stride": c_tile(stride), "padding": c_tile(pad),
+                       "dilation": c_tile(dil), "in_c": in_c, "out_c": units, "k_padded": layer.k_padded,
+                       "input_zero_point": zp, "activation": act, "weights": weights, "channels": channels})
     b.call(op, "mcc_conv2d_fast_s8", params, in_dims, b.arena(x.name), out_dims, b.arena(out.name),
            scratch)
     _lower_layer_patch(b, op, oid, p, layer, (kernel, stride, pad, dil), in_shape, x, out_shape, out)

@@ -205,6 +205,35 @@ def _shared_dense(kind: str, shared: str, extra: tuple[str, ...], attrs):
     return convert
 
 
+def convert_sign_activation(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str:
+    """binary/layers.py's SignActivation (for the binary scheme)."""
+    return b.op("sign", layer.name, inputs[:1], layer.name, out_shape)
+
+
+def convert_lowbit(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str:
+    """binary/layers.py's BinaryDense / BinaryConv2D: the weights they deploy (``deployed()``:
+    integer levels and a scale per output channel) as a float layer over levels x scale, the
+    levels kept as a fourth input for the binary scheme's quantizer."""
+    x = inputs[0]
+    levels, scale, bias = layer.deployed()
+    dense = type(layer).__name__ == "BinaryDense"
+    if dense and len(b.shape(x)) != 2:
+        raise _unsupported(layer, f"on a rank-{len(b.shape(x))} input is not supported; add a Flatten before it")
+    levels = levels.T if dense else np.transpose(levels, (3, 0, 1, 2))  # to (out, in) / OHWI
+    scale = np.asarray(scale, np.float32).reshape((-1,) + (1,) * (levels.ndim - 1))
+    w = b.constant(f"{layer.name}/weights", levels.astype(np.float32) * scale)
+    lv = b.constant(f"{layer.name}/levels", levels)
+    bias = b.constant(f"{layer.name}/bias", bias) if bias is not None else None
+    attrs = {"quantizer": layer.quantizer, "bits": int(layer.bits)}
+    if dense:
+        return b.op("lowbit_fully_connected", layer.name, (x, w, bias, lv), layer.name, out_shape, **attrs)
+    _rank4_input(b, layer, x)
+    stride = _pair(cfg["strides"])
+    padding = _padding(layer, cfg, b.shape(x), levels.shape[1:3], stride)
+    return b.op("lowbit_conv2d", layer.name, (x, w, bias, lv), layer.name, out_shape, stride=stride,
+                dilation=(1, 1), padding=padding, **attrs)
+
+
 def _pool(kind):
     def convert(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str:
         _check_channels_last(layer, cfg)
@@ -431,6 +460,10 @@ LAYER_CONVERTERS: dict[str, Converter] = {
     "AlphaDropout": convert_identity,
     "ActivityRegularization": convert_identity,
     "Identity": convert_identity,
+    # binary/layers.py (the binary scheme; int8 and Q-format refuse their ops)
+    "SignActivation": convert_sign_activation,
+    "BinaryDense": convert_lowbit,
+    "BinaryConv2D": convert_lowbit,
 }
 
 # 1-D layers as 2-D ops on a 1-high plane (importers/keras_layers_1d.py).

@@ -38,6 +38,11 @@ Op kinds and their attributes (each kind's facts and implementations: the catalo
                     K shared values; ir/shared_weights.py, quantize/shared_fc.py)
   fully_connected_pq      inputs (x, codebooks (S, K, d), b|None, codes (out, S) int32)  activation
                     (product-quantized weights; same modules)
+  sign              inputs (x,)            (float graphs only: +1 where x >= 0, else -1)
+  lowbit_fully_connected, lowbit_conv2d    inputs (x, w, b|None, levels)  quantizer "binary"|"ternary"|
+                    "dorefa", bits; conv: stride, dilation, padding   (float graphs only: the layers of
+                    binary/layers.py, w = integer levels x a scale per output channel, batch norm folded
+                    into w and b; the binary scheme, binary/convert.py, turns them into the kinds below)
 
 Binary / ternary op kinds (arithmetic in binary/params.py). "bits" tensors hold packed signs as
 int8 arena bytes, shape (1, ..., 4 * ceil(C / 32)); their weights are constant uint32 words and
@@ -91,6 +96,32 @@ class QuantParams:
 
     def zero_points(self) -> np.ndarray:
         return np.asarray(self.zero_point, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class Port:
+    """The model's input or output as the generated C and the firmware see it: int8 bytes and
+    their quantization (None: a float wrapper's port in a manifest may leave it out), and its
+    arena offset (known to code generation; None when read back from a manifest)."""
+
+    shape: tuple[int, ...]
+    bytes: int
+    scale: float | None
+    zero_point: int | None
+    offset: int | None = None
+
+
+@dataclass(frozen=True)
+class Layer:
+    """What one op became in the generated C: the kernel it calls (None: nothing to do, e.g. a
+    reshape in place; several joined by '+'), how its weights are stored, and its MACs. Code
+    generation makes these, the manifest lists them and `bench` reads them back."""
+
+    op: str
+    kind: str
+    kernel: str | None
+    encoding: str
+    macs: int
 
 
 @dataclass(frozen=True, eq=False)

@@ -173,6 +173,12 @@ _TIED_BOTH = frozenset({"int8", "qformat"})
 
 FLOAT_KINDS = (
     _float("batch_norm", float_reference="batch_norm"),
+    # the training layers of binary/layers.py, quantized by the binary scheme (binary/convert.py);
+    # inputs (x, weights = levels x per-channel scale, bias | None, integer levels)
+    _float("sign", float_reference="sign"),
+    _float("lowbit_fully_connected", float_reference="lowbit_fully_connected", macs=fully_connected_macs,
+           weighted=True, weight_axis=0),
+    _float("lowbit_conv2d", float_reference="lowbit_conv2d", macs=conv_macs, weighted=True, weight_axis=0),
 )
 
 INT8_KINDS = (

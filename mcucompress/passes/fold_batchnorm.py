@@ -16,8 +16,9 @@ from mcucompress.ir.ops import weight_axes
 from mcucompress.passes.fold_affine_forward import affine_of, fold_forward, forward_consumer
 from mcucompress.passes.rewrite import merge_into_producer, sole_consumer
 
-# Which weight axis holds the output channels, per foldable producer kind.
-OUTPUT_CHANNEL_AXIS = weight_axes("int8")
+# Which weight axis holds the output channels, per foldable producer kind (the float kinds: the
+# binary scheme's training layers, whose extra inputs are kept).
+OUTPUT_CHANNEL_AXIS = weight_axes("int8") | weight_axes("float")
 
 
 def _constant(tensors: dict, name: str, data: np.ndarray) -> str:
@@ -49,7 +50,8 @@ def _fold(graph: Graph, ops: list[Op], tensors: dict, producer: Op, bn: Op) -> l
     bias = graph.tensor(bias_name).data.astype(np.float64) if bias_name else np.zeros_like(scale)
     w = _constant(tensors, f"{producer.name}/weights_bn", weights * scale.reshape(shape))
     b = _constant(tensors, f"{producer.name}/bias_bn", bias * scale + shift)
-    folded = Op(producer.kind, producer.name, (producer.inputs[0], w, b), producer.outputs, producer.attrs)
+    folded = Op(producer.kind, producer.name, (producer.inputs[0], w, b) + tuple(producer.inputs[3:]),
+                producer.outputs, producer.attrs)
     ops = [folded if op is producer else op for op in ops]
     return merge_into_producer(ops, folded, bn)
 

@@ -39,6 +39,12 @@ class MulParams:
     act_min: int
     act_max: int
 
+    def c_fields(self) -> dict:
+        """mcc_mul_params."""
+        from mcucompress.quantize.params import c_same_named
+
+        return c_same_named(self, "input1_offset input2_offset output_offset multiplier shift", activation=True)
+
 
 @dataclass(frozen=True)
 class CompareParams:
@@ -54,6 +60,13 @@ class PreluParams:
     shift_positive: int
     multiplier_negative: int
     shift_negative: int
+
+    def c_fields(self) -> dict:
+        """mcc_prelu_params."""
+        from mcucompress.quantize.params import c_same_named
+
+        return c_same_named(self, "input_offset alpha_offset output_offset multiplier_positive shift_positive "
+                                  "multiplier_negative shift_negative")
 
 
 def broadcast_shape(a, b) -> tuple[int, ...] | None:
@@ -171,17 +184,10 @@ def lower(b, i: int, op: Op) -> None:
     x1, x2, out, _ = _operands(b, op)
     p = kernel_params(b.graph, op, b.rounding)
     oid = f"op{i}_{op.kind}"
-    act = f"{{{getattr(p, 'act_min', -128)}, {getattr(p, 'act_max', 127)}}}"
     if op.kind == "mul":
-        params = b.decl("mcc_mul_params", f"{oid}_params",
-                        f"{{{p.input1_offset}, {p.input2_offset}, {p.output_offset}, {p.multiplier}, "
-                        f"{p.shift}, {act}}}")
-        lead = (params,)
+        lead = (b.struct("mcc_mul_params", f"{oid}_params", p.c_fields()),)
     elif op.kind == "prelu":
-        params = b.decl("mcc_prelu_params", f"{oid}_params",
-                        f"{{{p.input_offset}, {p.alpha_offset}, {p.output_offset}, {p.multiplier_positive}, "
-                        f"{p.shift_positive}, {p.multiplier_negative}, {p.shift_negative}}}")
-        lead = (params,)
+        lead = (b.struct("mcc_prelu_params", f"{oid}_params", p.c_fields()),)
     elif op.kind == "add":
 
         lead = (b.add_params(oid, p),)

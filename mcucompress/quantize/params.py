@@ -55,6 +55,26 @@ SOFTMAX_ACCUMULATION_INTEGER_BITS = 12
 # --------------------------------------------------------------------------------------------
 # Dataclasses, one per op family
 # --------------------------------------------------------------------------------------------
+# Each dataclass whose kernel takes a params struct names that struct's C fields in
+# ``c_fields()`` (codegen/c_structs.py writes and checks the designated initializer); pointer
+# fields are the names of arrays the lowering wrote, passed in.
+
+def c_tile(pair) -> dict:
+    """mcc_tile fields from an (h, w) pair (for padding: (top, left))."""
+    return {"h": int(pair[0]), "w": int(pair[1])}
+
+
+def c_activation(params) -> dict:
+    """mcc_activation fields from a params object's act_min / act_max."""
+    return {"min": int(params.act_min), "max": int(params.act_max)}
+
+
+def c_same_named(params, names: str, activation: bool = False) -> dict:
+    """C fields that carry the dataclass's own names (``names``: space-separated, in the C
+    struct's order), then mcc_activation from act_min / act_max when ``activation``."""
+    fields = {name: getattr(params, name) for name in names.split()}
+    return fields | {"activation": c_activation(params)} if activation else fields
+
 
 @dataclass(frozen=True, eq=False)
 class ConvParams:
@@ -95,6 +115,14 @@ class ConvParams:
     rounding: str
     float_scale: np.ndarray | None = None
 
+    def c_fields(self, depthwise: bool) -> dict:
+        """mcc_dw_conv_params (depthwise) or mcc_conv_params."""
+        fields = {"input_offset": self.input_offset, "output_offset": self.output_offset}
+        if depthwise:
+            fields["depth_multiplier"] = self.depth_multiplier
+        return fields | {"stride": c_tile(self.stride), "padding": c_tile(self.padding[0::2]),
+                         "dilation": c_tile(self.dilation), "activation": c_activation(self)}
+
 
 @dataclass(frozen=True, eq=False)
 class FullyConnectedParams:
@@ -118,6 +146,10 @@ class FullyConnectedParams:
     rounding: str
     float_scale: np.ndarray | None = None
 
+    def c_fields(self) -> dict:
+        """mcc_fc_params."""
+        return c_same_named(self, "input_offset filter_offset output_offset", activation=True)
+
 
 @dataclass(frozen=True, eq=False)
 class PoolParams:
@@ -137,6 +169,11 @@ class PoolParams:
     padding: tuple[int, int, int, int]
     act_min: int
     act_max: int
+
+    def c_fields(self) -> dict:
+        """mcc_pool_params."""
+        return {"window": c_tile(self.pool), "stride": c_tile(self.stride), "padding": c_tile(self.padding[0::2]),
+                "activation": c_activation(self)}
 
 
 @dataclass(frozen=True, eq=False)
@@ -174,6 +211,11 @@ class MeanParams:
     rounding: str
     float_scale: float | None = None
 
+    def c_fields(self) -> dict:
+        """mcc_mean_params (scale only in "litert")."""
+        return {"scale": np.float32(self.float_scale if self.rounding == "litert" else 0.0)} | c_same_named(
+            self, "same_quant input_offset output_offset multiplier shift", activation=True)
+
 
 @dataclass(frozen=True, eq=False)
 class AddParams:
@@ -200,6 +242,12 @@ class AddParams:
     output_shift: int
     act_min: int
     act_max: int
+
+    def c_fields(self) -> dict:
+        """mcc_add_params (the portable and the table kernels take the same struct)."""
+        return c_same_named(self, "input1_offset input1_multiplier input1_shift input2_offset input2_multiplier "
+                                  "input2_shift left_shift output_offset output_multiplier output_shift",
+                            activation=True)
 
 
 @dataclass(frozen=True, eq=False)
@@ -234,6 +282,13 @@ class SoftmaxParams:
     output_zero_point: int
     output_scale: float
     table: np.ndarray | None  # float32 (256,) for method "table"
+
+    def c_fields(self, table: str | None = None) -> dict:
+        """mcc_softmax_params, or with ``table`` (the name of the written table) mcc_softmax_table_params."""
+        if table is not None:
+            return {"table": table, "output_scale": np.float32(self.output_scale),
+                    "output_zero_point": self.output_zero_point}
+        return c_same_named(self, "input_multiplier input_left_shift diff_min")
 
 
 @dataclass(frozen=True, eq=False)
@@ -275,6 +330,11 @@ class ReluParams:
     act_min: int
     act_max: int
     rounding: str
+
+    def c_fields(self) -> dict:
+        """mcc_requantize_params."""
+        return {"input_offset": -self.input_zero_point, "output_offset": self.output_zero_point,
+                "multiplier": self.multiplier, "shift": self.shift, "activation": c_activation(self)}
 
 
 # --------------------------------------------------------------------------------------------

@@ -43,7 +43,7 @@ import numpy as np
 
 from mcucompress.errors import McuError
 from mcucompress.ir.graph import Graph, Op, Tensor
-from mcucompress.quantize.params import activation_range
+from mcucompress.quantize.params import activation_range, c_activation, c_same_named, c_tile
 
 INT32_MAX = (1 << 31) - 1
 MAX_PRODUCT = 128 * 128       # largest |w * x| of two int8 values
@@ -62,12 +62,22 @@ class Q7ConvParams:
     padding: tuple[int, int, int, int]
     depth_multiplier: int
 
+    def c_fields(self, shifts: dict) -> dict:
+        """mcc_conv_q7_params; ``shifts``: the written shift array's fields (shift, per_channel)."""
+        return {"stride": c_tile(self.stride), "padding": c_tile(self.padding[0::2]),
+                "dilation": c_tile(self.dilation), "depth_multiplier": self.depth_multiplier} | shifts | {
+                "activation": c_activation(self)}
+
 
 @dataclass(frozen=True, eq=False)
 class Q7FullyConnectedParams:
     shift: np.ndarray  # int64, one per output
     act_min: int
     act_max: int
+
+    def c_fields(self, shifts: dict) -> dict:
+        """mcc_fc_q7_params; ``shifts`` as for Q7ConvParams."""
+        return shifts | {"activation": c_activation(self)}
 
 
 @dataclass(frozen=True)
@@ -77,6 +87,10 @@ class Q7AddParams:
     shift: int
     act_min: int
     act_max: int
+
+    def c_fields(self) -> dict:
+        """mcc_add_q7_params."""
+        return c_same_named(self, "input1_left_shift input2_left_shift shift", activation=True)
 
 
 def fraction_bits(scale: float) -> int:

@@ -56,12 +56,12 @@ def float_reference(graph: Graph, op: Op, x) -> np.ndarray:
 
 
 def lower(b, i: int, op: Op) -> None:
-    from mcucompress.quantize.params import kernel_params
+    from mcucompress.quantize.params import PoolParams, kernel_params
 
     x, out = b.graph.tensor(op.inputs[0]), b.graph.output_tensor(op)
     p = kernel_params(b.graph, op, b.rounding)
     _, h, w, c = p.plane
-    params = b.decl("mcc_pool_params", f"op{i}_{op.kind}_params",
-                    f"{{{{{h}, {w}}}, {{{h}, {w}}}, {{0, 0}}, {{-128, 127}}}}")
+    window = PoolParams("max", (h, w), (h, w), (0, 0, 0, 0), -128, 127)  # one window over the plane
+    params = b.struct("mcc_pool_params", f"op{i}_{op.kind}_params", window.c_fields())
     b.call(op, "mcc_maxpool_s8", params, b.dims_of(p.plane), b.arena(x.name), b.dims_of((1, 1, 1, c)),
            b.arena(out.name))

@@ -110,8 +110,7 @@ def _common(b, i: int, op: Op):
     units, depth = _units(g, op), _in_features(g, op)
     batches = x.size // depth
     oid = f"op{i}_{op.kind}"
-    params = b.decl("mcc_fc_params", f"{oid}_params",
-                    f"{{{p.input_offset}, {p.filter_offset}, {p.output_offset}, {{{p.act_min}, {p.act_max}}}}}")
+    params = b.struct("mcc_fc_params", f"{oid}_params", p.c_fields())
     return (oid, params, b.quant(oid, p), b.dims_of((batches, depth)), b.arena(x.name), b.dims_of((units, depth)),
             b.constant(oid, "bias", bias), b.dims_of((batches, units)), b.arena(out.name))
 
@@ -119,9 +118,9 @@ def _common(b, i: int, op: Op):
 def lower_hashed(b, i: int, op: Op) -> None:
     oid, params, quant, in_dims, x, w_dims, bias, out_dims, out = _common(b, i, op)
     values = b.graph.tensor(op.inputs[1])
-    filt = b.decl("mcc_hashed_s8", f"{oid}_filter",
-                  f"{{{values.size}, {int(op.attrs.get('seed', 0)) & 0xFFFFFFFF}u, "
-                  f"{b.constant(oid, 'values', values)}}}")
+    filt = b.struct("mcc_hashed_s8", f"{oid}_filter",
+                    {"buckets": values.size, "seed": f"{int(op.attrs.get('seed', 0)) & 0xFFFFFFFF}u",
+                     "values": b.constant(oid, "values", values)})
     b.call(op, "mcc_fully_connected_hashed_s8", params, quant, in_dims, x, w_dims, filt, bias, out_dims, out)
 
 
@@ -135,7 +134,8 @@ def lower_pq(b, i: int, op: Op) -> None:
                        f"at most {MAX_CENTROIDS}")
     pq_weights(g, op, codebooks.data)  # codes in range and shapes consistent: the kernel trusts them
     code_array = b.array(f"{oid}_codes", device_codes(codes.data, centroids), "uint8_t")
-    filt = b.decl("mcc_pq_s8", f"{oid}_filter",
-                  f"{{{subspaces}, {centroids}, {length}, {b.constant(oid, 'codebooks', codebooks)}, {code_array}}}")
+    filt = b.struct("mcc_pq_s8", f"{oid}_filter",
+                    {"subspaces": subspaces, "centroids": centroids, "length": length,
+                     "codebooks": b.constant(oid, "codebooks", codebooks), "codes": code_array})
     table = f"(int32_t *)(void *){b.arena(scratch_name(i))}"
     b.call(op, "mcc_fully_connected_pq_s8", params, quant, in_dims, x, w_dims, filt, bias, out_dims, out, table)

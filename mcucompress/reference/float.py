@@ -151,3 +151,18 @@ def relu6(graph, op, x):
 
 def batch_norm(graph, op, x, gamma, beta, mean_, var):
     return ((x - mean_) / np.sqrt(var + float(op.attrs.get("epsilon", 1e-3))) * gamma + beta).astype(np.float32)
+
+
+def sign(graph, op, x):
+    """binary/layers.py's SignActivation: +1 where x >= 0, else -1 (never 0)."""
+    return np.where(x >= 0, 1.0, -1.0).astype(np.float32)
+
+
+def lowbit_fully_connected(graph, op, x, w, b, levels):
+    """BinaryDense: an ordinary dense layer over its deployed weights (levels x scale)."""
+    return fully_connected(graph, op, x, w, b)
+
+
+def lowbit_conv2d(graph, op, x, w, b, levels):
+    """BinaryConv2D: an ordinary convolution over its deployed weights (levels x scale)."""
+    return conv2d(graph, op, x, w, b)

@@ -12,30 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mcucompress.errors import McuError
+from mcucompress.ir.graph import Layer, Port
 
 REQUIRED_KEYS = ("prefix", "sources", "include_dirs", "input", "output")
 # What reaches CMake files and compiler command lines from a tree that may come from anyone.
 TREE_PATH = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*(/[A-Za-z0-9_][A-Za-z0-9_.+-]*)*")
 DEFINE_VALUE = re.compile(r"-?[A-Za-z0-9_]+")
-
-
-@dataclass(frozen=True)
-class Port:
-    shape: tuple[int, ...]
-    scale: float | None
-    zero_point: int | None
-    bytes: int
-
-
-@dataclass(frozen=True)
-class ManifestLayer:
-    """One op of the model: the kernel its call names (None: no call), its weight encoding, MACs."""
-
-    op: str
-    kind: str
-    kernel: str | None
-    encoding: str
-    macs: int
 
 
 @dataclass(frozen=True)
@@ -50,10 +32,10 @@ class Manifest:
     arena_bytes: int | None
     rounding: str
     graph: str | None
-    layers: tuple[ManifestLayer, ...] | None  # None: written before manifests listed layers
+    layers: tuple[Layer, ...] | None  # None: written before manifests listed layers
     raw: dict
 
-    def kernel_layers(self) -> tuple[ManifestLayer, ...]:
+    def kernel_layers(self) -> tuple[Layer, ...]:
         """The layers that call a kernel, in call order (what the firmware's calls are)."""
         if self.layers is None:
             raise McuError(f"{self.root}: manifest.json lists no layers (an older export); export the model again")
@@ -62,7 +44,7 @@ class Manifest:
 
 def _port(d: dict, which: str) -> Port:
     try:
-        port = Port(tuple(int(n) for n in d["shape"]), d.get("scale"), d.get("zero_point"), int(d["bytes"]))
+        port = Port(tuple(int(n) for n in d["shape"]), int(d["bytes"]), d.get("scale"), d.get("zero_point"))
     except (KeyError, TypeError, ValueError):
         raise McuError(f"manifest.json: '{which}' needs 'shape' and 'bytes'") from None
     values = 1
@@ -94,11 +76,11 @@ def manifest_json(export_dir: str | Path) -> dict:
     return data
 
 
-def _layers(data: dict, path: Path) -> tuple[ManifestLayer, ...] | None:
+def _layers(data: dict, path: Path) -> tuple[Layer, ...] | None:
     if "layers" not in data:
         return None
     try:
-        return tuple(ManifestLayer(str(d["op"]), str(d["kind"]), d["kernel"], str(d["encoding"]), int(d["macs"]))
+        return tuple(Layer(str(d["op"]), str(d["kind"]), d["kernel"], str(d["encoding"]), int(d["macs"]))
                      for d in data["layers"])
     except (KeyError, TypeError, ValueError):
         raise McuError(f"{path}: 'layers' needs op, kind, kernel, encoding and macs per layer") from None
