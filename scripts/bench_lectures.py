@@ -3,7 +3,7 @@
     cd <repo> && PYTHONPATH=. TF_CPP_MIN_LOG_LEVEL=3 OMP_NUM_THREADS=1 nohup nice \\
         .venv/bin/python scripts/bench_lectures.py obs > build/bench_lectures/obs.log &
 
-Sub-commands: obs, flatten, distill, resnet, autoencoder. Data: x_train (8000 images) of
+Sub-commands: obs, flatten, distill, distill_few, resnet, autoencoder. Data: x_train (8000 images) of
 ../shared/datasets/mnist10k.npz for training, its x_test (2000) for accuracy. Every figure is a
 mean over --seeds seeds; results go to build/bench_lectures/<name>.json and a markdown table is
 printed (copied into docs/BENCHMARKS.md, section "Lecture techniques").
@@ -188,11 +188,62 @@ def bench_distill(args) -> dict:
 
 def markdown_distill(r) -> str:
     alone = r["mean"]["alone"]
-    lines = ["| model | accuracy (mean of 3 seeds) | vs student alone |", "|---|---:|---:|"]
-    for key, value in r["mean"].items():
-        name = {"teacher": "teacher CNN", "alone": "student alone"}.get(key, f"student distilled, {key}")
-        lines.append(f"| {name} | {100 * value:.2f}% | {'' if key == 'teacher' else f'{100 * (value - alone):+.2f}'} |")
+    names = {"teacher": "teacher CNN", "alone": "student alone",
+             "alone_same_steps": "student alone, as many steps as the distilled student"}
+    lines = ["| model | accuracy, mean ± std of 3 seeds | vs student alone |", "|---|---:|---:|"]
+    for key, values in r["per_seed"].items():
+        value = mean(values)
+        gain = "" if key == "teacher" else f"{100 * (value - alone):+.2f}"
+        lines.append(f"| {names.get(key, f'student distilled, {key}')} | {100 * value:.2f}% ± "
+                     f"{100 * float(np.std(values)):.2f} | {gain} |")
     return "\n".join(lines)
+
+
+FEW_LABEL_SETTINGS = [(4.0, 0.5), (4.0, 0.9), (8.0, 0.9)]
+
+
+def labelled_subset(data, n_labelled: int, seed: int):
+    """(labelled-only data, all-images data whose other labels are -1): the seed's n_labelled
+    digits of x_train keep their labels, the rest of x_train is unlabelled."""
+    from mcucompress.compression.data import TrainData
+
+    chosen = np.random.default_rng(seed).permutation(len(data.y_train))[:n_labelled]
+    partial = np.full_like(data.y_train, -1)
+    partial[chosen] = data.y_train[chosen]
+    return (TrainData(data.x_train[chosen], data.y_train[chosen], data.x_val, data.y_val),
+            TrainData(data.x_train, partial, data.x_val, data.y_val))
+
+
+def bench_distill_few(args) -> dict:
+    """Distillation with few labels: of x_train's 8000 digits only --labelled keep their labels.
+    The teacher CNN and the student alone train on those; the distilled student sees all 8000
+    images, with the teacher's soft targets everywhere and the hard loss on the labelled ones."""
+    from mcucompress.compression import distill
+
+    data = load_npz(args.data, (784,))
+    images = load_npz(args.data, (28, 28, 1))
+    fit = dict(epochs=args.student_epochs, batch_size=64, verbose=0)
+    same_steps = args.student_epochs * len(data.y_train) // args.labelled
+    rows = {"teacher": [], "alone": [], "alone_same_steps": []}
+    for seed in range(args.seeds):
+        labelled, partial = labelled_subset(data, args.labelled, seed)
+        labelled_images, _ = labelled_subset(images, args.labelled, seed)
+        keras.utils.set_random_seed(seed)
+        teacher = fine_tune(lecture_teacher(), labelled_images, epochs=args.teacher_epochs, batch_size=64, verbose=0)
+        rows["teacher"].append(accuracy(teacher, images.x_val, images.y_val))
+        keras.utils.set_random_seed(seed)
+        rows["alone"].append(accuracy(fine_tune(lecture_student(), labelled, **fit), data.x_val, data.y_val))
+        keras.utils.set_random_seed(seed)
+        rows["alone_same_steps"].append(accuracy(
+            fine_tune(lecture_student(), labelled, **dict(fit, epochs=same_steps)), data.x_val, data.y_val))
+        for temperature, alpha in FEW_LABEL_SETTINGS:
+            keras.utils.set_random_seed(seed)
+            student = distill(lecture_student(), teacher, partial, temperature=temperature, alpha=alpha, **fit)
+            rows.setdefault(f"T={temperature:g} alpha={alpha:g}", []).append(
+                accuracy(student, data.x_val, data.y_val))
+        log(seed, {k: v[-1] for k, v in rows.items()})
+    return {"per_seed": rows, "mean": {k: mean(v) for k, v in rows.items()}, "epochs": args.student_epochs,
+            "labelled": args.labelled, "teacher_epochs": args.teacher_epochs}
 
 
 def small_resnet():
@@ -291,7 +342,7 @@ def markdown_autoencoder(r) -> str:
 
 
 BENCHES = {"autoencoder": (bench_autoencoder, markdown_autoencoder), "resnet": (bench_resnet, markdown_resnet), "obs": (bench_obs, markdown_obs), "flatten": (bench_flatten, markdown_flatten),
-           "distill": (bench_distill, markdown_distill)}
+           "distill": (bench_distill, markdown_distill), "distill_few": (bench_distill_few, markdown_distill)}
 
 
 def main(argv=None):
@@ -302,6 +353,8 @@ def main(argv=None):
     parser.add_argument("--baseline-epochs", type=int, default=10)
     parser.add_argument("--finetune-epochs", type=int, default=4)
     parser.add_argument("--student-epochs", type=int, default=10)
+    parser.add_argument("--teacher-epochs", type=int, default=30, help="distill_few: teacher epochs on the labelled digits")
+    parser.add_argument("--labelled", type=int, default=1000, help="distill_few: digits of x_train that keep their label")
     parser.add_argument("--fraction", type=float, default=0.4, help="resnet: share of each channel group removed; autoencoder: sparsity")
     parser.add_argument("--sparsities", type=float, nargs="+", default=[0.88, 0.9, 0.92, 0.94])
     parser.add_argument("--markdown-only", action="store_true", help="Print the table of the saved results.")

@@ -35,6 +35,11 @@ def defines(program: Program) -> dict[str, int]:
     return {"MCC_SINGLE_ROUNDING": int(program.single_rounding)}
 
 
+def exit_count(program: Program) -> int:
+    """Early exits in the program (the full network is exit number exit_count)."""
+    return sum(call.exit_index is not None for call in program.calls)
+
+
 def sources(program: Program) -> list[str]:
     """C files of the library, relative to the exported tree."""
     runtime = [f"runtime/{f}" for f in program.runtime_files if f.endswith(".c")]
@@ -60,5 +65,7 @@ def render(program: Program, prefix: str, model_sha256: str) -> dict[str, str]:
         "sources": sources(program),
         "include_dirs": INCLUDE_DIRS,
         "defines": sorted(defines(program).items()),
+        "exits": exit_count(program),
+        "success": ">= 0" if exit_count(program) else "== 0",   # an invoke's exit index or its error
     }
     return {path: env.get_template(name).render(context) for name, path in OUTPUTS.items()}

@@ -79,9 +79,9 @@ def command(model, output, data, recipe, prune, obs, obd, cluster, lowrank, flat
     if len(original.inputs) != 1:
         raise McuError("only single-input models can be compressed")
     dataset = load_for_model(data, original, seed=seed)
-    check_labels(dataset, int(original.outputs[0].shape[-1]))
     teacher_spec = plan.teacher or {}
     teacher_path = teacher or teacher_spec.get("path")
+    check_labels(dataset, int(original.outputs[0].shape[-1]), unlabelled_ok=teacher_path is not None)
     teacher_model = _load_keras(teacher_path, "teacher", unsafe_deserialization) if teacher_path else None
     temperature = temperature if temperature is not None else float(teacher_spec.get("temperature", 4.0))
     alpha = alpha if alpha is not None else float(teacher_spec.get("alpha", 0.9))

@@ -187,6 +187,8 @@ def check_finite_weights(model, what: str) -> None:
 def _load_with_keras3(path: Path, allow_code: bool, custom_objects):
     import keras
 
+    from mcucompress.importers import keras_exit  # noqa: F401  (registers the EarlyExit layer)
+
     return keras.saving.load_model(path, custom_objects=custom_objects, compile=False, safe_mode=not allow_code)
 
 
