@@ -3,7 +3,7 @@
     cd <repo> && PYTHONPATH=. TF_CPP_MIN_LOG_LEVEL=3 OMP_NUM_THREADS=1 nohup nice \\
         .venv/bin/python scripts/bench_lectures.py obs > build/bench_lectures/obs.log &
 
-Sub-commands: obs, flatten, distill, distill_few, resnet, autoencoder. Data: x_train (8000 images) of
+Sub-commands: obs, flatten, distill, distill_few, exits, resnet, autoencoder. Data: x_train (8000 images) of
 ../shared/datasets/mnist10k.npz for training, its x_test (2000) for accuracy. Every figure is a
 mean over --seeds seeds; results go to build/bench_lectures/<name>.json and a markdown table is
 printed (copied into docs/BENCHMARKS.md, section "Lecture techniques").
@@ -105,7 +105,7 @@ def markdown_obs(result) -> str:
 
 def small_cnn():
     return keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Conv2D(16, 3, activation="relu", name="conv1"),
-                             keras.layers.MaxPooling2D(), keras.layers.Conv2D(32, 3, activation="relu", name="conv2"),
+                             keras.layers.MaxPooling2D(name="pool1"), keras.layers.Conv2D(32, 3, activation="relu", name="conv2"),
                              keras.layers.MaxPooling2D(), keras.layers.Flatten(),
                              keras.layers.Dense(10, activation="softmax", name="out")], name="small_cnn")
 
@@ -246,6 +246,79 @@ def bench_distill_few(args) -> dict:
             "labelled": args.labelled, "teacher_epochs": args.teacher_epochs}
 
 
+def lecture_cnn():
+    """The lecture's MNIST CNN (the distillation teacher's shapes), ending in softmax."""
+    return keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Conv2D(32, 3, activation="relu", name="conv1"),
+                             keras.layers.Conv2D(64, 3, activation="relu", name="conv2"), keras.layers.MaxPooling2D(),
+                             keras.layers.Dropout(0.25), keras.layers.Flatten(),
+                             keras.layers.Dense(128, activation="relu", name="fc1"), keras.layers.Dropout(0.5),
+                             keras.layers.Dense(10, activation="softmax", name="out")], name="lecture_cnn")
+
+
+EXIT_MODELS = {"lecture": (lecture_cnn, "conv1"), "small": (small_cnn, "pool1")}
+
+
+def bench_exits(args) -> dict:
+    """Early exits on an MNIST CNN: an exit head after its first block, thresholds from
+    calibration data held out of x_train; both exports verified on the host against the numpy
+    reference (whole test set) and run on QEMU (mps2-an386) with exact counts: the model with
+    exits over the whole test set, the full network over --full-samples inputs (its count
+    does not depend on the input)."""
+    from mcucompress.compression.exits import add_exits
+    from mcucompress.export import export
+    from mcucompress.targets.runner import run_model
+    from mcucompress.verify import verify
+
+    data = load_npz(args.data, (28, 28, 1))
+    runs = []
+    for seed in range(args.seeds):
+        keras.utils.set_random_seed(seed)
+        build, after = EXIT_MODELS[args.exit_model]
+        base = fine_tune(build(), data, epochs=args.baseline_epochs, batch_size=128, verbose=0)
+        keras.utils.set_random_seed(seed)
+        exits = add_exits(base, data, after=[after], budget=args.exit_budget, epochs=args.finetune_epochs,
+                          verbose=0)
+        np.savez(OUT / "calib.npz", x=data.x_train[:64])
+        np.savez(OUT / "mnist_test.npz", x=data.x_val, y=data.y_val)
+        run = {"seed": seed, "float_accuracy": accuracy(base, data.x_val, data.y_val),
+               "thresholds": [layer.threshold for layer in exits.layers if type(layer).__name__ == "EarlyExit"]}
+        for name, model in (("full", base), ("exits", exits)):
+            model.save(OUT / f"cnn_{name}.keras")
+            tree = export(OUT / f"cnn_{name}.keras", OUT / f"cnn_{name}_c", calib=OUT / "calib.npz",
+                          board="mps2-an386")
+            checked = verify(tree, OUT / "mnist_test.npz", oracle=False)
+            samples = len(data.y_val) if name == "exits" else args.full_samples
+            report = run_model(tree, "mps2-an386", data=OUT / "mnist_test.npz", samples=samples)
+            run[name] = {"c_accuracy": checked.accuracy, "bit_exact_host": checked.bit_exact,
+                         "exits_taken": checked.exits["taken"] if checked.exits else None,
+                         "qemu_identical": report.checks, "qemu_samples": samples,
+                         "mean_instructions": float(np.mean(report.instructions)),
+                         "min_instructions": int(min(report.instructions)),
+                         "max_instructions": int(max(report.instructions)),
+                         "per_exit": {str(k): v for k, v in report.per_exit().items()}}
+            log(seed, name, run[name])
+        runs.append(run)
+    return {"runs": runs, "budget": args.exit_budget, "epochs": args.finetune_epochs, "samples": len(data.y_val),
+            "model": args.exit_model, "after": EXIT_MODELS[args.exit_model][1]}
+
+
+def markdown_exits(r) -> str:
+    lines = ["| model (seed) | C accuracy on x_test | mean instructions per inference (M4, QEMU) | exits taken | "
+             "bit-exact (host, QEMU, reference exits) |", "|---|---:|---:|---|---|"]
+    for run in r["runs"]:
+        full, ex = run["full"], run["exits"]
+        ratio = ex["mean_instructions"] / full["mean_instructions"]
+        lines.append(f"| {r['model']} CNN, full ({run['seed']}) | {100 * full['c_accuracy']:.2f}% | "
+                     f"{full['mean_instructions']:,.0f} ({full['qemu_samples']} inputs) | | "
+                     f"{full['bit_exact_host'] and all(full['qemu_identical'].values())} |")
+        per_exit = ", ".join(f"exit {k}: {v['inputs']} at {v['mean_instructions']:,.0f}" for k, v in ex["per_exit"].items())
+        lines.append(f"| with an exit after {r['after']}, threshold {run['thresholds'][0]:.4f} ({run['seed']}) | "
+                     f"{100 * ex['c_accuracy']:.2f}% ({100 * (ex['c_accuracy'] - full['c_accuracy']):+.2f}) | "
+                     f"{ex['mean_instructions']:,.0f} ({100 * ratio:.1f}% of full) | {per_exit} | "
+                     f"{ex['bit_exact_host'] and all(ex['qemu_identical'].values())} |")
+    return "\n".join(lines)
+
+
 def small_resnet():
     def block(x, filters, name):
         y = keras.layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"{name}a")(x)
@@ -342,7 +415,8 @@ def markdown_autoencoder(r) -> str:
 
 
 BENCHES = {"autoencoder": (bench_autoencoder, markdown_autoencoder), "resnet": (bench_resnet, markdown_resnet), "obs": (bench_obs, markdown_obs), "flatten": (bench_flatten, markdown_flatten),
-           "distill": (bench_distill, markdown_distill), "distill_few": (bench_distill_few, markdown_distill)}
+           "distill": (bench_distill, markdown_distill), "distill_few": (bench_distill_few, markdown_distill),
+           "exits": (bench_exits, markdown_exits)}
 
 
 def main(argv=None):
@@ -354,6 +428,9 @@ def main(argv=None):
     parser.add_argument("--finetune-epochs", type=int, default=4)
     parser.add_argument("--student-epochs", type=int, default=10)
     parser.add_argument("--teacher-epochs", type=int, default=30, help="distill_few: teacher epochs on the labelled digits")
+    parser.add_argument("--exit-model", choices=sorted(EXIT_MODELS), default="lecture", help="exits: which CNN")
+    parser.add_argument("--full-samples", type=int, default=100, help="exits: QEMU inputs for the full network")
+    parser.add_argument("--exit-budget", type=float, default=0.003, help="exits: accuracy the cascade may lose on the calibration data")
     parser.add_argument("--labelled", type=int, default=1000, help="distill_few: digits of x_train that keep their label")
     parser.add_argument("--fraction", type=float, default=0.4, help="resnet: share of each channel group removed; autoencoder: sparsity")
     parser.add_argument("--sparsities", type=float, nargs="+", default=[0.88, 0.9, 0.92, 0.94])

@@ -14,6 +14,7 @@
       - obd: {sparsity: 0.9, scope: global}         # Optimal Brain Damage (diagonal Fisher)
       - cluster: {clusters: 32, layers: {out: 16}}
       - distill: {epochs: 5}              # plain training against the teacher
+      - exits: {after: [pool1], budget: 0.005}   # early-exit heads with calibrated thresholds
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import yaml
 
 from mcucompress.compression.clustering import cluster_weights
 from mcucompress.compression.distillation import distill
+from mcucompress.compression.exits import add_exits
 from mcucompress.compression.finetune import fine_tune
 from mcucompress.compression.flattened import flatten_pass
 from mcucompress.compression.hessian import hessian_prune
@@ -45,6 +47,7 @@ PASS_OPTIONS = {
     "flatten": {"layers", "iterations"},
     "distill": set(),
     "finetune": set(),
+    "exits": {"after", "pool", "head", "budget", "calibration"},
 }
 TOP_LEVEL = FIT_OPTIONS | {"strategy", "teacher", "passes"}
 
@@ -125,7 +128,7 @@ def parse_lowrank_flag(text: str) -> dict:
 
 
 def recipe_from_flags(*, structured=None, lowrank=None, flatten=False, prune=None, obs=None, obd=None,
-                      cluster=None, teacher=None) -> Recipe:
+                      cluster=None, teacher=None, exits=None) -> Recipe:
     """The CLI flags as a recipe, in the order that makes sense: shrink, factorize, prune, cluster."""
     steps = []
     if structured is not None:
@@ -142,16 +145,18 @@ def recipe_from_flags(*, structured=None, lowrank=None, flatten=False, prune=Non
         steps.append(Step("obd", {"sparsity": obd, "schedule": "polynomial"}))
     if cluster is not None:
         steps.append(Step("cluster", {"clusters": cluster}))
+    if exits is not None:  # last: the heads learn the compressed network's features
+        steps.append(Step("exits", {"after": [name.strip() for name in exits.split(",") if name.strip()]}))
     if not steps and teacher is not None:
         steps.append(Step("distill"))
     if not steps:
         raise McuError("nothing to do: give --recipe or at least one of --prune, --obs, --obd, --cluster, "
-                       "--lowrank, --flatten, --structured, --teacher")
+                       "--lowrank, --flatten, --structured, --exits, --teacher")
     return Recipe(steps)
 
 
 _RUNNERS = {"prune": magnitude_prune, "structured": structured_prune, "lowrank": low_rank,
-            "cluster": cluster_weights, "finetune": fine_tune, "flatten": flatten_pass,
+            "cluster": cluster_weights, "finetune": fine_tune, "flatten": flatten_pass, "exits": add_exits,
             "obs": functools.partial(hessian_prune, method="obs"),
             "obd": functools.partial(hessian_prune, method="obd")}
 

@@ -6,7 +6,8 @@ network, and a test of its confidence that ends the inference there. Everything 
 graph it is the identity on ``x`` (the features the network goes on with; the output aliases
 them); ``probs`` is the exit head's softmax output, of the model output's size and quantization.
 At run time the exit is taken when the largest int8 value of ``probs`` is >= the int8 threshold
-(the smallest int8 level whose probability is >= ``threshold``): the probabilities become the
+(the smallest int8 level whose probability is >= ``threshold``; 1.0, above every int8 level, is
+never reached): the probabilities become the
 model's output and the remaining ops are skipped. Exits are numbered in graph order from 0; the
 full network is the exit after the last one, so a model without exits always takes exit 0.
 The numpy reference (reference.int8.run_int8) and the C (mcc_early_exit_s8) compare the same
@@ -29,7 +30,7 @@ KIND = "early_exit"
 @dataclass(frozen=True)
 class ExitParams:
     index: int        # this exit's number (graph order, from 0)
-    threshold: int    # int8: taken when max(probs) >= threshold
+    threshold: int    # taken when max(int8 probs) >= threshold (-128..128; 128: never)
     classes: int
 
 
@@ -38,9 +39,10 @@ def exit_count(graph: Graph) -> int:
 
 
 def int8_threshold(probability: float, scale: float, zero_point: int) -> int:
-    """The smallest int8 q with scale * (q - zero_point) >= probability (127 at most)."""
+    """The smallest int8 q with scale * (q - zero_point) >= probability; 128 when no int8 value
+    reaches it (the exit is never taken)."""
     q = math.ceil(round(probability / scale, 9)) + zero_point
-    return int(min(max(q, -128), 127))
+    return int(min(max(q, -128), 128))
 
 
 def exit_params(graph: Graph, op: Op, rounding: str = "tflm") -> ExitParams:

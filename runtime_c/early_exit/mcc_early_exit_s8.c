@@ -1,13 +1,13 @@
 /* mcc_early_exit_s8 - the confidence test of an early exit: its int8 softmax output against
- * an int8 threshold, and the output copied to the model's output when it passes. */
+ * a threshold in -128..128 (128: never), and the output copied to the model's output when it passes. */
 #include <string.h>
 
 #include "mcc.h"
 
-int32_t mcc_early_exit_s8(const int8_t *probs, int32_t classes, int8_t threshold, int8_t *output)
+int32_t mcc_early_exit_s8(const int8_t *probs, int32_t classes, int32_t threshold, int8_t *output)
 {
     int32_t i;
-    int8_t best = -128;
+    int32_t best = -128;
     for (i = 0; i < classes; ++i) {
         if (probs[i] > best) {
             best = probs[i];
