@@ -34,6 +34,9 @@ Op kinds and their attributes (each kind's facts and implementations: the catalo
   maximum / minimum inputs (a, b)          (inputs and output share one quantization)
   prelu             inputs (x, alpha)      (alpha broadcasts to x; quantize/broadcast_ops.py)
   batch_norm        inputs (x, gamma, beta, mean, var)  epsilon   (float graphs only; folded away)
+  early_exit        inputs (x, probs)      threshold (probability): identity on x; ends the inference
+                                           with probs as the output when max(probs) reaches it
+                                           (quantize/early_exit.py)
 
 Binary / ternary op kinds (arithmetic in binary/params.py). "bits" tensors hold packed signs as
 int8 arena bytes, shape (1, ..., 4 * ceil(C / 32)); their weights are constant uint32 words and
