@@ -49,6 +49,11 @@ def log(*parts):
     print(*parts, flush=True)
 
 
+HESSIAN_ROWS = {"OBS (L-OBS, one-shot, 3 rounds)": dict(method="obs", schedule="oneshot"),
+                "OBS (L-OBS, polynomial schedule)": dict(method="obs", schedule="polynomial"),
+                "OBD (Fisher diagonal, polynomial schedule)": dict(method="obd", schedule="polynomial")}
+
+
 def bench_obs(args) -> dict:
     """Magnitude pruning's 1-point sparsity on LeNet-300-100, then OBS/OBD at that sparsity with
     the same fine-tuning epochs (per-layer targets for all three)."""
@@ -76,9 +81,9 @@ def bench_obs(args) -> dict:
             chosen = sparsity
             break
     chosen = chosen if chosen is not None else args.sparsities[-1]
-    for label, options in (("OBS (L-OBS, one-shot, 3 rounds)", dict(method="obs", schedule="oneshot")),
-                           ("OBS (L-OBS, polynomial schedule)", dict(method="obs", schedule="polynomial")),
-                           ("OBD (Fisher diagonal, polynomial schedule)", dict(method="obd", schedule="polynomial"))):
+    for label, options in HESSIAN_ROWS.items():
+        if options["method"] + "-" + options["schedule"] not in args.hessian:
+            continue
         accs, started = [], time.time()
         for seed, base in enumerate(bases):
             keras.utils.set_random_seed(seed)
@@ -165,8 +170,6 @@ DISTILL_SETTINGS = [(4.0, 0.9), (2.0, 0.5), (8.0, 0.9), (4.0, 0.99), (20.0, 0.99
 def bench_distill(args) -> dict:
     """The lecture's experiment: CNN teacher, 784-128-128-10 student, 10 epochs, batch 64; the
     student alone against distilled students over (temperature, alpha) settings."""
-    from mcucompress.compression import distill
-
     data = load_npz(args.data, (784,))
     images = load_npz(args.data, (28, 28, 1))
     fit = dict(epochs=args.student_epochs, batch_size=64, verbose=0)
@@ -177,13 +180,19 @@ def bench_distill(args) -> dict:
         rows["teacher"].append(accuracy(teacher, images.x_val, images.y_val))
         keras.utils.set_random_seed(seed)
         rows["alone"].append(accuracy(fine_tune(lecture_student(), data, **fit), data.x_val, data.y_val))
-        for temperature, alpha in DISTILL_SETTINGS:
-            keras.utils.set_random_seed(seed)
-            student = distill(lecture_student(), teacher, data, temperature=temperature, alpha=alpha, **fit)
-            rows.setdefault(f"T={temperature:g} alpha={alpha:g}", []).append(
-                accuracy(student, data.x_val, data.y_val))
-        log(seed, {k: v[-1] for k, v in rows.items()})
+        add_distilled(rows, seed, DISTILL_SETTINGS, teacher, data, fit)
     return {"per_seed": rows, "mean": {k: mean(v) for k, v in rows.items()}, "epochs": args.student_epochs}
+
+
+def add_distilled(rows: dict, seed: int, settings, teacher, data, fit) -> None:
+    """One distilled student per (temperature, alpha) setting, its accuracy appended to rows."""
+    from mcucompress.compression import distill
+
+    for temperature, alpha in settings:
+        keras.utils.set_random_seed(seed)
+        student = distill(lecture_student(), teacher, data, temperature=temperature, alpha=alpha, **fit)
+        rows.setdefault(f"T={temperature:g} alpha={alpha:g}", []).append(accuracy(student, data.x_val, data.y_val))
+    log(seed, {k: v[-1] for k, v in rows.items()})
 
 
 def markdown_distill(r) -> str:
@@ -220,8 +229,6 @@ def bench_distill_few(args) -> dict:
     """Distillation with few labels: of x_train's 8000 digits only --labelled keep their labels.
     The teacher CNN and the student alone train on those; the distilled student sees all 8000
     images, with the teacher's soft targets everywhere and the hard loss on the labelled ones."""
-    from mcucompress.compression import distill
-
     data = load_npz(args.data, (784,))
     images = load_npz(args.data, (28, 28, 1))
     fit = dict(epochs=args.student_epochs, batch_size=64, verbose=0)
@@ -239,12 +246,7 @@ def bench_distill_few(args) -> dict:
         keras.utils.set_random_seed(seed)
         rows["alone_same_steps"].append(accuracy(
             fine_tune(lecture_student(), labelled, **dict(fit, epochs=same_steps)), data.x_val, data.y_val))
-        for temperature, alpha in FEW_LABEL_SETTINGS:
-            keras.utils.set_random_seed(seed)
-            student = distill(lecture_student(), teacher, partial, temperature=temperature, alpha=alpha, **fit)
-            rows.setdefault(f"T={temperature:g} alpha={alpha:g}", []).append(
-                accuracy(student, data.x_val, data.y_val))
-        log(seed, {k: v[-1] for k, v in rows.items()})
+        add_distilled(rows, seed, FEW_LABEL_SETTINGS, teacher, partial, fit)
     return {"per_seed": rows, "mean": {k: mean(v) for k, v in rows.items()}, "epochs": args.student_epochs,
             "labelled": args.labelled, "teacher_epochs": args.teacher_epochs, "teacher_model": args.teacher_model}
 
@@ -441,6 +443,8 @@ def main(argv=None):
     parser.add_argument("--labelled", type=int, default=1000, help="distill_few: digits of x_train that keep their label")
     parser.add_argument("--fraction", type=float, default=0.4, help="resnet: share of each channel group removed; autoencoder: sparsity")
     parser.add_argument("--sparsities", type=float, nargs="+", default=[0.88, 0.9, 0.92, 0.94])
+    parser.add_argument("--hessian", nargs="+", default=["obs-oneshot", "obs-polynomial", "obd-polynomial"],
+                        help="obs: which second-order rows to run")
     parser.add_argument("--markdown-only", action="store_true", help="Print the table of the saved results.")
     args = parser.parse_args(argv)
     run, markdown = BENCHES[args.bench]
