@@ -152,3 +152,21 @@ def test_qemu_counts_instructions_per_exit(exit_tree, tmp_path):
     as_dict = report.as_dict()
     assert as_dict["exits"] == list(report.exits)
     assert as_dict["mean_instructions"] == pytest.approx(np.mean(report.instructions))
+
+
+def test_compress_cli_adds_exits(exit_tree, tmp_path):
+    from mcucompress.cli import main
+
+    base, _, _, _, _ = exit_tree
+    x, y = _digits()
+    base.save(tmp_path / "cnn.keras")
+    np.savez(tmp_path / "digits.npz", x_train=x[:1400], y_train=y[:1400], x_test=x[1400:], y_test=y[1400:])
+    out = tmp_path / "cnn_exits.keras"
+    status = main(["compress", str(tmp_path / "cnn.keras"), "-o", str(out), "--data", str(tmp_path / "digits.npz"),
+                   "--exits", "pool1", "--epochs", "1", "-q"])
+    assert status == 0
+    thresholds = [layer.threshold for layer in open_keras_file(out).layers if isinstance(layer, EarlyExit)]
+    assert len(thresholds) == 1 and 0.0 < thresholds[0] <= 1.0
+    assert main(["compress", str(tmp_path / "cnn.keras"), "-o", str(tmp_path / "bad.keras"), "--data",
+                 str(tmp_path / "digits.npz"), "--exits", "conv9", "-q"]) != 0
+    assert not (tmp_path / "bad.keras").exists()
