@@ -176,12 +176,14 @@ def bench_distill(args) -> dict:
     rows = {"teacher": [], "alone": []}
     for seed in range(args.seeds):
         keras.utils.set_random_seed(seed)
-        teacher = fine_tune(lecture_teacher(), images, epochs=args.baseline_epochs, batch_size=64, verbose=0)
+        teacher = fine_tune(TEACHERS[args.teacher_model](), images, epochs=args.baseline_epochs, batch_size=64,
+                            verbose=0)
         rows["teacher"].append(accuracy(teacher, images.x_val, images.y_val))
         keras.utils.set_random_seed(seed)
         rows["alone"].append(accuracy(fine_tune(lecture_student(), data, **fit), data.x_val, data.y_val))
         add_distilled(rows, seed, DISTILL_SETTINGS, teacher, data, fit)
-    return {"per_seed": rows, "mean": {k: mean(v) for k, v in rows.items()}, "epochs": args.student_epochs}
+    return {"per_seed": rows, "mean": {k: mean(v) for k, v in rows.items()}, "epochs": args.student_epochs,
+            "teacher_model": args.teacher_model}
 
 
 def add_distilled(rows: dict, seed: int, settings, teacher, data, fit) -> None:
@@ -439,7 +441,7 @@ def main(argv=None):
     parser.add_argument("--exit-model", choices=sorted(EXIT_MODELS), default="lecture", help="exits: which CNN")
     parser.add_argument("--full-samples", type=int, default=100, help="exits: QEMU inputs for the full network")
     parser.add_argument("--exit-budget", type=float, default=0.003, help="exits: accuracy the cascade may lose on the calibration data")
-    parser.add_argument("--teacher-model", choices=["lecture", "small"], default="small", help="distill_few: teacher CNN")
+    parser.add_argument("--teacher-model", choices=["lecture", "small"], default="small", help="distill, distill_few: teacher CNN")
     parser.add_argument("--labelled", type=int, default=1000, help="distill_few: digits of x_train that keep their label")
     parser.add_argument("--fraction", type=float, default=0.4, help="resnet: share of each channel group removed; autoencoder: sparsity")
     parser.add_argument("--sparsities", type=float, nargs="+", default=[0.88, 0.9, 0.92, 0.94])
