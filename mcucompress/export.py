@@ -20,7 +20,7 @@ from pathlib import Path
 from mcucompress import __version__
 from mcucompress.codegen.c_literals import prefix_problem
 from mcucompress.codegen.lower import Program, lower
-from mcucompress.codegen.render import INCLUDE_DIRS, defines, render, sources
+from mcucompress.codegen.render import INCLUDE_DIRS, defines, exit_count, render, sources
 from mcucompress.errors import McuError
 from mcucompress.folders import make_staging_folder, missing_folders, remove_if_empty
 from mcucompress.ir.graph import Graph
@@ -40,7 +40,9 @@ def manifest(program: Program, prefix: str, rounding: str, model_sha256: str,
     def port(p):
         return {"shape": list(p.shape), "scale": p.scale, "zero_point": p.zero_point, "bytes": p.bytes}
 
+    exits = {"exits": exit_count(program)} if exit_count(program) else {}  # early exits (the full network is the last)
     return {
+        **exits,
         "prefix": prefix,
         "sources": sources(program),
         "include_dirs": list(INCLUDE_DIRS),

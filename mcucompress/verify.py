@@ -17,14 +17,14 @@ from pathlib import Path
 import numpy as np
 
 from mcucompress.build.host import build_host
-from mcucompress.build.runner import run_host
+from mcucompress.build.runner import run_host_exits
 from mcucompress.data import load_samples, quantize_input
 from mcucompress.errors import McuError
 from mcucompress.ir.graph import QuantParams
 from mcucompress.ir.serialize import load_graph
 from mcucompress.float_oracle import OracleReport, oracle_report, report_dict
 from mcucompress.reference.interpreters import Progress, interpreter_outputs
-from mcucompress.reference.int8 import run_int8_batch
+from mcucompress.reference.int8 import run_int8_batch_exits
 
 
 @dataclass(frozen=True)
@@ -49,10 +49,12 @@ class VerifyReport:
     comparisons: tuple[Comparison, ...]
     accuracy: float | None
     oracle: OracleReport | None = None  # Keras exports: distance to the float model, ours vs TFLM
+    # early exits: {"taken": inputs per exit, "same_as_reference": every input took the reference's exit}
+    exits: dict | None = None
 
     @property
     def bit_exact(self) -> bool:
-        return all(c.exact for c in self.comparisons)
+        return all(c.exact for c in self.comparisons) and (self.exits is None or self.exits["same_as_reference"])
 
     @property
     def ok(self) -> bool:
@@ -105,9 +107,14 @@ def verify(tree, data, progress: Progress | None = None, limit: int | None = Non
     exe = build_host(tree)
     if progress:
         progress("host build", 1, 1)
-    c_out = run_host(exe, x, int(manifest["output"]["bytes"]))
+    c_out, c_exits = run_host_exits(exe, x, int(manifest["output"]["bytes"]))
 
-    comparisons = [compare("numpy reference", c_out, run_int8_batch(graph, x, rounding, progress))]
+    reference, reference_exits = run_int8_batch_exits(graph, x, rounding, progress)
+    comparisons = [compare("numpy reference", c_out, reference)]
+    exits = None
+    if manifest.get("exits"):
+        exits = {"taken": np.bincount(c_exits, minlength=int(manifest["exits"]) + 1).tolist(),
+                 "same_as_reference": bool(np.array_equal(c_exits, reference_exits))}
     source = manifest.get("source_tflite")
     if source and (tree / source).is_file():
         from mcucompress.targets.manifest import check_source_model
@@ -121,7 +128,10 @@ def verify(tree, data, progress: Progress | None = None, limit: int | None = Non
     if oracle and manifest.get("float_oracle"):
         x_float = x_given if x_given.dtype != np.int8 else \
             (x.astype(np.float32) - quant.zero_point[0]) * np.float32(quant.scale[0])
-        float_report = oracle_report(tree, manifest, x_float, c_out, progress)
+        # with early exits the float model is the full network: judged on the inputs that ran it all
+        full = c_exits == int(manifest.get("exits", 0))
+        if full.any():
+            float_report = oracle_report(tree, manifest, x_float[full], c_out[full], progress)
 
     accuracy = None
     if y is not None:
@@ -129,4 +139,4 @@ def verify(tree, data, progress: Progress | None = None, limit: int | None = Non
         labels = labels.argmax(axis=1) if labels.ndim == 2 and labels.shape[1] > 1 else labels.ravel()  # (N, 1) = indices
         accuracy = float(np.mean(c_out.reshape(len(c_out), -1).argmax(axis=1) == labels))
     return VerifyReport(str(tree), len(x), int(manifest["output"]["bytes"]), rounding,
-                        tuple(comparisons), accuracy, float_report)
+                        tuple(comparisons), accuracy, float_report, exits)

@@ -27,7 +27,9 @@ sys.path.insert(0, str(REPO))
 
 from mcucompress.compression import (accuracy, cluster_weights, distill, fine_tune, load_npz,  # noqa: E402
                                      low_rank, magnitude_prune, structured_prune)
+from mcucompress.importers.keras import load_keras  # noqa: E402
 from mcucompress.report import build_report, layer_stats, model_totals, write_html, write_json  # noqa: E402
+from mcucompress.report.micronet import micronet_count  # noqa: E402
 
 
 def lenet_300_100():
@@ -49,9 +51,14 @@ def mlp_student():
                              keras.layers.Dense(128, activation="relu"), keras.layers.Dense(10)], name="student")
 
 
+def micronet_score(model) -> float:
+    """The model's MicroNet score (CIFAR-100 track rules, mcucompress/report/micronet.py)."""
+    return micronet_count(load_keras(model)).score
+
+
 def size_point(label, model, acc, series=None):
     return {"label": label, "storage_bytes": model_totals(layer_stats(model))["storage_bytes"], "accuracy": acc,
-            "series": series}
+            "series": series, "micronet": micronet_score(model)}
 
 
 def main(argv=None):
@@ -87,6 +94,7 @@ def main(argv=None):
     base_acc = accuracy(baseline, data.x_val, data.y_val)
     record("baseline_accuracy", base_acc)
     record("baseline_params", baseline.count_params())
+    record("baseline_micronet", micronet_score(baseline))
     baseline.save(out / "lenet_300_100.keras")
     sweep = [size_point("float", baseline, base_acc, "magnitude pruning")]
 
@@ -96,7 +104,8 @@ def main(argv=None):
     pruned_acc = accuracy(pruned, data.x_val, data.y_val)
     record("pruned", {"sparsity": model_totals(layer_stats(pruned))["sparsity"], "accuracy": pruned_acc,
                       "loss_points": 100 * (base_acc - pruned_acc),
-                      "layers": {k: v["sparsity"] for k, v in layer_stats(pruned).items()}})
+                      "layers": {k: v["sparsity"] for k, v in layer_stats(pruned).items()},
+                      "micronet": micronet_score(pruned)})
     sweep.append(size_point("prune 92%", pruned, pruned_acc, "magnitude pruning"))
 
     keras.utils.set_random_seed(2)
@@ -107,7 +116,8 @@ def main(argv=None):
                                 "distinct_nonzero": {k: v["distinct_values"] - 1 for k, v in stats.items()},
                                 "sparsity": model_totals(stats)["sparsity"],
                                 "storage_bytes": model_totals(stats)["storage_bytes"],
-                                "float_storage_bytes": model_totals(layer_stats(baseline))["storage_bytes"]})
+                                "float_storage_bytes": model_totals(layer_stats(baseline))["storage_bytes"],
+                                "micronet": micronet_score(clustered)})
     sweep.append(size_point("prune 92% + 32 clusters", clustered, clustered_acc))
     clustered.save(out / "lenet_pruned_clustered.keras")
     report = build_report(baseline, clustered, base_acc, clustered_acc)
@@ -117,7 +127,8 @@ def main(argv=None):
     factored_acc = accuracy(factored, data.x_val, data.y_val)
     fc1 = layer_stats(factored)["fc1"]
     record("low_rank_fc1", {"rank": fc1["rank"], "fc1_params_ratio": fc1["kernel_params"] / (784 * 300),
-                            "accuracy": factored_acc, "loss_points": 100 * (base_acc - factored_acc)})
+                            "accuracy": factored_acc, "loss_points": 100 * (base_acc - factored_acc),
+                            "micronet": micronet_score(factored)})
     sweep.append(size_point(f"low-rank fc1 r={fc1['rank']}", factored, factored_acc))
 
     keras.utils.set_random_seed(4)
@@ -125,7 +136,8 @@ def main(argv=None):
     shrunk_acc = accuracy(shrunk, data.x_val, data.y_val)
     hidden = [layer.units for layer in shrunk.layers[:-1]]
     record("structured", {"hidden_units": hidden, "removed_fraction": 1 - sum(hidden) / 400,
-                          "accuracy": shrunk_acc, "loss_points": 100 * (base_acc - shrunk_acc)})
+                          "accuracy": shrunk_acc, "loss_points": 100 * (base_acc - shrunk_acc),
+                          "micronet": micronet_score(shrunk)})
     sweep.append(size_point("structured 50%", shrunk, shrunk_acc))
 
     for sparsity in (0.5, 0.8, 0.95, 0.98):
@@ -157,7 +169,8 @@ def main(argv=None):
                                           epochs=args.distill_epochs, **fit), data.x_val, data.y_val))
         record("distillation_partial", {"alone": alone, "distilled": distilled})
     record("distillation", {"alone": alone, "distilled": distilled, "alone_mean": float(np.mean(alone)),
-                            "distilled_mean": float(np.mean(distilled)), "temperature": 4.0, "alpha": 0.9})
+                            "distilled_mean": float(np.mean(distilled)), "temperature": 4.0, "alpha": 0.9,
+                            "micronet": micronet_score(student)})
     record("wall_seconds", round(time.time() - started))
     write_markdown(results, args, Path(args.md))
 
@@ -176,24 +189,25 @@ def write_markdown(r, args, path):
         f"LeNet-300-100 = 784-300-100-10 ReLU MLP, Adam 1e-3, batch 128, {args.baseline_epochs} epochs; "
         f"magnitude pruning: polynomial ramp over the first half of {args.prune_epochs} epochs, then retraining "
         f"with masks held; other passes fine-tune {args.finetune_epochs} epochs (clustering 3).", "",
-        "| experiment | result | accuracy | accuracy loss in points (negative = gain) | target met |",
-        "|---|---|---|---|---|",
-        f"| LeNet-300-100 float baseline | {r['baseline_params']:,} params | {100*base:.2f}% | – | – |",
+        "| experiment | result | accuracy | accuracy loss in points (negative = gain) | target met | MicroNet score |",
+        "|---|---|---|---|---|---|",
+        f"| LeNet-300-100 float baseline | {r['baseline_params']:,} params | {100*base:.2f}% | – | – | "
+        f"{r['baseline_micronet']:.4g} |",
         f"| magnitude pruning, global, polynomial schedule | kernel sparsity {100*p['sparsity']:.1f}% "
         f"({1/(1-p['sparsity']):.1f}x fewer weights) | {100*p['accuracy']:.2f}% | {p['loss_points']:+.2f} vs float | "
-        f"{ok(p['sparsity'] >= 0.92 and p['loss_points'] <= 0.5)} (>=92%, <=0.5) |",
+        f"{ok(p['sparsity'] >= 0.92 and p['loss_points'] <= 0.5)} (>=92%, <=0.5) | {p['micronet']:.4g} |",
         f"| + clustering, 32 centroids per layer (5 bits) | distinct non-zero values per layer "
         f"{' / '.join(f'{k} {v}' for k, v in c['distinct_nonzero'].items())}, sparsity kept | "
-        f"{100*c['accuracy']:.2f}% | {c['loss_points_vs_pruned']:+.2f} vs pruned | {ok(c['loss_points_vs_pruned'] <= 0.5)} (<=0.5) |",
+        f"{100*c['accuracy']:.2f}% | {c['loss_points_vs_pruned']:+.2f} vs pruned | {ok(c['loss_points_vs_pruned'] <= 0.5)} (<=0.5) | {c['micronet']:.4g} |",
         f"| low-rank fc1 (784x300) | rank {lr['rank']}, {100*lr['fc1_params_ratio']:.1f}% of its parameters | "
-        f"{100*lr['accuracy']:.2f}% | {lr['loss_points']:+.2f} vs float | {ok(lr['fc1_params_ratio'] <= 0.25 and lr['loss_points'] <= 1)} (<=1) |",
+        f"{100*lr['accuracy']:.2f}% | {lr['loss_points']:+.2f} vs float | {ok(lr['fc1_params_ratio'] <= 0.25 and lr['loss_points'] <= 1)} (<=1) | {lr['micronet']:.4g} |",
         f"| structured pruning (L1) | hidden units 300-100 -> {'-'.join(map(str, s['hidden_units']))} "
         f"({100*s['removed_fraction']:.0f}% removed) | {100*s['accuracy']:.2f}% | {s['loss_points']:+.2f} vs float | "
-        f"{ok(s['removed_fraction'] >= 0.5 and s['loss_points'] <= 1)} (<=1) |",
+        f"{ok(s['removed_fraction'] >= 0.5 and s['loss_points'] <= 1)} (<=1) | {s['micronet']:.4g} |",
         f"| distillation, T=4, alpha=0.9, {len(d['alone'])} seeds | student alone {100*d['alone_mean']:.2f}% "
         f"({', '.join(f'{100*a:.2f}' for a in d['alone'])}) | distilled {100*d['distilled_mean']:.2f}% "
         f"({', '.join(f'{100*a:.2f}' for a in d['distilled'])}) | {100*(d['distilled_mean']-d['alone_mean']):+.2f} gain | "
-        f"{ok(d['distilled_mean'] > d['alone_mean'])} |",
+        f"{ok(d['distilled_mean'] > d['alone_mean'])} | {d['micronet']:.4g} |",
         "",
         f"Teacher Conv(32)-Conv(64)-MaxPool-Dense(128)-Dense(10) (dropout 0.25/0.5 while training), "
         f"{args.teacher_epochs} epochs: "
@@ -205,9 +219,9 @@ def write_markdown(r, args, path):
         f"pruned + clustered {c['storage_bytes']/1024:.1f} KiB "
         f"({c['float_storage_bytes']/c['storage_bytes']:.1f}x).", "",
         "Accuracy versus estimated size (magnitude-pruning sweep and the passes above):", "",
-        "| point | storage (KiB) | accuracy |", "|---|---|---|",
+        "| point | storage (KiB) | accuracy | MicroNet score |", "|---|---|---|---|",
     ]
-    lines += [f"| {pt['label']} | {pt['storage_bytes']/1024:.1f} | {100*pt['accuracy']:.2f}% |"
+    lines += [f"| {pt['label']} | {pt['storage_bytes']/1024:.1f} | {100*pt['accuracy']:.2f}% | {pt['micronet']:.4g} |"
               for pt in sorted(r["sweep"], key=lambda q: q["storage_bytes"])]
     lines += ["", "Per-layer sparsity after pruning: " + ", ".join(f"{k} {100*v:.1f}%" for k, v in p["layers"].items()) + ".",
               "", "The HTML report with plots (weight histograms before/after, sparsity per layer, this "

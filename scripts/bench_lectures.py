@@ -3,7 +3,7 @@
     cd <repo> && PYTHONPATH=. TF_CPP_MIN_LOG_LEVEL=3 OMP_NUM_THREADS=1 nohup nice \\
         .venv/bin/python scripts/bench_lectures.py obs > build/bench_lectures/obs.log &
 
-Sub-commands: obs, flatten, distill, resnet, autoencoder. Data: x_train (8000 images) of
+Sub-commands: obs, flatten, distill, distill_few, exits, resnet, autoencoder. Data: x_train (8000 images) of
 ../shared/datasets/mnist10k.npz for training, its x_test (2000) for accuracy. Every figure is a
 mean over --seeds seeds; results go to build/bench_lectures/<name>.json and a markdown table is
 printed (copied into docs/BENCHMARKS.md, section "Lecture techniques").
@@ -49,6 +49,11 @@ def log(*parts):
     print(*parts, flush=True)
 
 
+HESSIAN_ROWS = {"OBS (L-OBS, one-shot, 3 rounds)": dict(method="obs", schedule="oneshot"),
+                "OBS (L-OBS, polynomial schedule)": dict(method="obs", schedule="polynomial"),
+                "OBD (Fisher diagonal, polynomial schedule)": dict(method="obd", schedule="polynomial")}
+
+
 def bench_obs(args) -> dict:
     """Magnitude pruning's 1-point sparsity on LeNet-300-100, then OBS/OBD at that sparsity with
     the same fine-tuning epochs (per-layer targets for all three)."""
@@ -76,9 +81,9 @@ def bench_obs(args) -> dict:
             chosen = sparsity
             break
     chosen = chosen if chosen is not None else args.sparsities[-1]
-    for label, options in (("OBS (L-OBS, one-shot, 3 rounds)", dict(method="obs", schedule="oneshot")),
-                           ("OBS (L-OBS, polynomial schedule)", dict(method="obs", schedule="polynomial")),
-                           ("OBD (Fisher diagonal, polynomial schedule)", dict(method="obd", schedule="polynomial"))):
+    for label, options in HESSIAN_ROWS.items():
+        if options["method"] + "-" + options["schedule"] not in args.hessian:
+            continue
         accs, started = [], time.time()
         for seed, base in enumerate(bases):
             keras.utils.set_random_seed(seed)
@@ -105,7 +110,7 @@ def markdown_obs(result) -> str:
 
 def small_cnn():
     return keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Conv2D(16, 3, activation="relu", name="conv1"),
-                             keras.layers.MaxPooling2D(), keras.layers.Conv2D(32, 3, activation="relu", name="conv2"),
+                             keras.layers.MaxPooling2D(name="pool1"), keras.layers.Conv2D(32, 3, activation="relu", name="conv2"),
                              keras.layers.MaxPooling2D(), keras.layers.Flatten(),
                              keras.layers.Dense(10, activation="softmax", name="out")], name="small_cnn")
 
@@ -165,34 +170,163 @@ DISTILL_SETTINGS = [(4.0, 0.9), (2.0, 0.5), (8.0, 0.9), (4.0, 0.99), (20.0, 0.99
 def bench_distill(args) -> dict:
     """The lecture's experiment: CNN teacher, 784-128-128-10 student, 10 epochs, batch 64; the
     student alone against distilled students over (temperature, alpha) settings."""
-    from mcucompress.compression import distill
-
     data = load_npz(args.data, (784,))
     images = load_npz(args.data, (28, 28, 1))
     fit = dict(epochs=args.student_epochs, batch_size=64, verbose=0)
     rows = {"teacher": [], "alone": []}
     for seed in range(args.seeds):
         keras.utils.set_random_seed(seed)
-        teacher = fine_tune(lecture_teacher(), images, epochs=args.baseline_epochs, batch_size=64, verbose=0)
+        teacher = fine_tune(TEACHERS[args.teacher_model](), images, epochs=args.baseline_epochs, batch_size=64,
+                            verbose=0)
         rows["teacher"].append(accuracy(teacher, images.x_val, images.y_val))
         keras.utils.set_random_seed(seed)
         rows["alone"].append(accuracy(fine_tune(lecture_student(), data, **fit), data.x_val, data.y_val))
-        for temperature, alpha in DISTILL_SETTINGS:
-            keras.utils.set_random_seed(seed)
-            student = distill(lecture_student(), teacher, data, temperature=temperature, alpha=alpha, **fit)
-            rows.setdefault(f"T={temperature:g} alpha={alpha:g}", []).append(
-                accuracy(student, data.x_val, data.y_val))
-        log(seed, {k: v[-1] for k, v in rows.items()})
-    return {"per_seed": rows, "mean": {k: mean(v) for k, v in rows.items()}, "epochs": args.student_epochs}
+        add_distilled(rows, seed, DISTILL_SETTINGS, teacher, data, fit)
+    return {"per_seed": rows, "mean": {k: mean(v) for k, v in rows.items()}, "epochs": args.student_epochs,
+            "teacher_model": args.teacher_model}
+
+
+def add_distilled(rows: dict, seed: int, settings, teacher, data, fit) -> None:
+    """One distilled student per (temperature, alpha) setting, its accuracy appended to rows."""
+    from mcucompress.compression import distill
+
+    for temperature, alpha in settings:
+        keras.utils.set_random_seed(seed)
+        student = distill(lecture_student(), teacher, data, temperature=temperature, alpha=alpha, **fit)
+        rows.setdefault(f"T={temperature:g} alpha={alpha:g}", []).append(accuracy(student, data.x_val, data.y_val))
+    log(seed, {k: v[-1] for k, v in rows.items()})
 
 
 def markdown_distill(r) -> str:
     alone = r["mean"]["alone"]
-    lines = ["| model | accuracy (mean of 3 seeds) | vs student alone |", "|---|---:|---:|"]
-    for key, value in r["mean"].items():
-        name = {"teacher": "teacher CNN", "alone": "student alone"}.get(key, f"student distilled, {key}")
-        lines.append(f"| {name} | {100 * value:.2f}% | {'' if key == 'teacher' else f'{100 * (value - alone):+.2f}'} |")
+    names = {"teacher": "teacher CNN", "alone": "student alone",
+             "alone_same_steps": "student alone, as many steps as the distilled student"}
+    lines = ["| model | accuracy, mean ± std of 3 seeds | vs student alone |", "|---|---:|---:|"]
+    for key, values in r["per_seed"].items():
+        value = mean(values)
+        gain = "" if key == "teacher" else f"{100 * (value - alone):+.2f}"
+        lines.append(f"| {names.get(key, f'student distilled, {key}')} | {100 * value:.2f}% ± "
+                     f"{100 * float(np.std(values)):.2f} | {gain} |")
     return "\n".join(lines)
+
+
+FEW_LABEL_SETTINGS = [(4.0, 0.5), (4.0, 0.9), (8.0, 0.9)]
+# The teacher CNN of distill_few: the lecture's (conv 32, conv 64, dense 128) or the small CNN
+# (conv 16, conv 32, dense 10), whose forward pass in every distillation step costs 16x less.
+
+
+def labelled_subset(data, n_labelled: int, seed: int):
+    """(labelled-only data, all-images data whose other labels are -1): the seed's n_labelled
+    digits of x_train keep their labels, the rest of x_train is unlabelled."""
+    from mcucompress.compression.data import TrainData
+
+    chosen = np.random.default_rng(seed).permutation(len(data.y_train))[:n_labelled]
+    partial = np.full_like(data.y_train, -1)
+    partial[chosen] = data.y_train[chosen]
+    return (TrainData(data.x_train[chosen], data.y_train[chosen], data.x_val, data.y_val),
+            TrainData(data.x_train, partial, data.x_val, data.y_val))
+
+
+def bench_distill_few(args) -> dict:
+    """Distillation with few labels: of x_train's 8000 digits only --labelled keep their labels.
+    The teacher CNN and the student alone train on those; the distilled student sees all 8000
+    images, with the teacher's soft targets everywhere and the hard loss on the labelled ones."""
+    data = load_npz(args.data, (784,))
+    images = load_npz(args.data, (28, 28, 1))
+    fit = dict(epochs=args.student_epochs, batch_size=64, verbose=0)
+    same_steps = args.student_epochs * len(data.y_train) // args.labelled
+    rows = {"teacher": [], "alone": [], "alone_same_steps": []}
+    for seed in range(args.seeds):
+        labelled, partial = labelled_subset(data, args.labelled, seed)
+        labelled_images, _ = labelled_subset(images, args.labelled, seed)
+        keras.utils.set_random_seed(seed)
+        teacher = fine_tune(TEACHERS[args.teacher_model](), labelled_images, epochs=args.teacher_epochs,
+                            batch_size=64, verbose=0)
+        rows["teacher"].append(accuracy(teacher, images.x_val, images.y_val))
+        keras.utils.set_random_seed(seed)
+        rows["alone"].append(accuracy(fine_tune(lecture_student(), labelled, **fit), data.x_val, data.y_val))
+        keras.utils.set_random_seed(seed)
+        rows["alone_same_steps"].append(accuracy(
+            fine_tune(lecture_student(), labelled, **dict(fit, epochs=same_steps)), data.x_val, data.y_val))
+        add_distilled(rows, seed, FEW_LABEL_SETTINGS, teacher, partial, fit)
+    return {"per_seed": rows, "mean": {k: mean(v) for k, v in rows.items()}, "epochs": args.student_epochs,
+            "labelled": args.labelled, "teacher_epochs": args.teacher_epochs, "teacher_model": args.teacher_model}
+
+
+def lecture_cnn():
+    """The lecture's MNIST CNN (the distillation teacher's shapes), ending in softmax."""
+    return keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Conv2D(32, 3, activation="relu", name="conv1"),
+                             keras.layers.Conv2D(64, 3, activation="relu", name="conv2"), keras.layers.MaxPooling2D(),
+                             keras.layers.Dropout(0.25), keras.layers.Flatten(),
+                             keras.layers.Dense(128, activation="relu", name="fc1"), keras.layers.Dropout(0.5),
+                             keras.layers.Dense(10, activation="softmax", name="out")], name="lecture_cnn")
+
+
+EXIT_MODELS = {"lecture": (lecture_cnn, "conv1"), "small": (small_cnn, "pool1")}
+
+
+def bench_exits(args) -> dict:
+    """Early exits on an MNIST CNN: an exit head after its first block, thresholds from
+    calibration data held out of x_train; both exports verified on the host against the numpy
+    reference (whole test set) and run on QEMU (mps2-an386) with exact counts: the model with
+    exits over the whole test set, the full network over --full-samples inputs (its count
+    does not depend on the input)."""
+    from mcucompress.compression.exits import add_exits
+    from mcucompress.export import export
+    from mcucompress.targets.runner import run_model
+    from mcucompress.verify import verify
+
+    data = load_npz(args.data, (28, 28, 1))
+    runs = []
+    for seed in range(args.seeds):
+        keras.utils.set_random_seed(seed)
+        build, after = EXIT_MODELS[args.exit_model]
+        base = fine_tune(build(), data, epochs=args.baseline_epochs, batch_size=128, verbose=0)
+        keras.utils.set_random_seed(seed)
+        exits = add_exits(base, data, after=[after], budget=args.exit_budget, epochs=args.finetune_epochs,
+                          verbose=0)
+        np.savez(OUT / "calib.npz", x=data.x_train[:64])
+        np.savez(OUT / "mnist_test.npz", x=data.x_val, y=data.y_val)
+        run = {"seed": seed, "float_accuracy": accuracy(base, data.x_val, data.y_val),
+               "thresholds": [layer.threshold for layer in exits.layers if type(layer).__name__ == "EarlyExit"]}
+        for name, model in (("full", base), ("exits", exits)):
+            model.save(OUT / f"cnn_{name}.keras")
+            tree = export(OUT / f"cnn_{name}.keras", OUT / f"cnn_{name}_c", calib=OUT / "calib.npz",
+                          board="mps2-an386")
+            checked = verify(tree, OUT / "mnist_test.npz", oracle=False)
+            samples = len(data.y_val) if name == "exits" else args.full_samples
+            report = run_model(tree, "mps2-an386", data=OUT / "mnist_test.npz", samples=samples)
+            run[name] = {"c_accuracy": checked.accuracy, "bit_exact_host": checked.bit_exact,
+                         "exits_taken": checked.exits["taken"] if checked.exits else None,
+                         "qemu_identical": report.checks, "qemu_samples": samples,
+                         "mean_instructions": float(np.mean(report.instructions)),
+                         "min_instructions": int(min(report.instructions)),
+                         "max_instructions": int(max(report.instructions)),
+                         "per_exit": {str(k): v for k, v in report.per_exit().items()}}
+            log(seed, name, run[name])
+        runs.append(run)
+    return {"runs": runs, "budget": args.exit_budget, "epochs": args.finetune_epochs, "samples": len(data.y_val),
+            "model": args.exit_model, "after": EXIT_MODELS[args.exit_model][1]}
+
+
+def markdown_exits(r) -> str:
+    lines = ["| model (seed) | C accuracy on x_test | mean instructions per inference (M4, QEMU) | exits taken | "
+             "bit-exact (host, QEMU, reference exits) |", "|---|---:|---:|---|---|"]
+    for run in r["runs"]:
+        full, ex = run["full"], run["exits"]
+        ratio = ex["mean_instructions"] / full["mean_instructions"]
+        lines.append(f"| {r['model']} CNN, full ({run['seed']}) | {100 * full['c_accuracy']:.2f}% | "
+                     f"{full['mean_instructions']:,.0f} ({full['qemu_samples']} inputs) | | "
+                     f"{full['bit_exact_host'] and all(full['qemu_identical'].values())} |")
+        per_exit = ", ".join(f"exit {k}: {v['inputs']} at {v['mean_instructions']:,.0f}" for k, v in ex["per_exit"].items())
+        lines.append(f"| with an exit after {r['after']}, threshold {run['thresholds'][0]:.4f} ({run['seed']}) | "
+                     f"{100 * ex['c_accuracy']:.2f}% ({100 * (ex['c_accuracy'] - full['c_accuracy']):+.2f}) | "
+                     f"{ex['mean_instructions']:,.0f} ({100 * ratio:.1f}% of full) | {per_exit} | "
+                     f"{ex['bit_exact_host'] and all(ex['qemu_identical'].values())} |")
+    return "\n".join(lines)
+
+
+TEACHERS = {"lecture": lecture_teacher, "small": small_cnn}
 
 
 def small_resnet():
@@ -291,7 +425,8 @@ def markdown_autoencoder(r) -> str:
 
 
 BENCHES = {"autoencoder": (bench_autoencoder, markdown_autoencoder), "resnet": (bench_resnet, markdown_resnet), "obs": (bench_obs, markdown_obs), "flatten": (bench_flatten, markdown_flatten),
-           "distill": (bench_distill, markdown_distill)}
+           "distill": (bench_distill, markdown_distill), "distill_few": (bench_distill_few, markdown_distill),
+           "exits": (bench_exits, markdown_exits)}
 
 
 def main(argv=None):
@@ -302,8 +437,16 @@ def main(argv=None):
     parser.add_argument("--baseline-epochs", type=int, default=10)
     parser.add_argument("--finetune-epochs", type=int, default=4)
     parser.add_argument("--student-epochs", type=int, default=10)
+    parser.add_argument("--teacher-epochs", type=int, default=30, help="distill_few: teacher epochs on the labelled digits")
+    parser.add_argument("--exit-model", choices=sorted(EXIT_MODELS), default="lecture", help="exits: which CNN")
+    parser.add_argument("--full-samples", type=int, default=100, help="exits: QEMU inputs for the full network")
+    parser.add_argument("--exit-budget", type=float, default=0.003, help="exits: accuracy the cascade may lose on the calibration data")
+    parser.add_argument("--teacher-model", choices=["lecture", "small"], default="small", help="distill, distill_few: teacher CNN")
+    parser.add_argument("--labelled", type=int, default=1000, help="distill_few: digits of x_train that keep their label")
     parser.add_argument("--fraction", type=float, default=0.4, help="resnet: share of each channel group removed; autoencoder: sparsity")
     parser.add_argument("--sparsities", type=float, nargs="+", default=[0.88, 0.9, 0.92, 0.94])
+    parser.add_argument("--hessian", nargs="+", default=["obs-oneshot", "obs-polynomial", "obd-polynomial"],
+                        help="obs: which second-order rows to run")
     parser.add_argument("--markdown-only", action="store_true", help="Print the table of the saved results.")
     args = parser.parse_args(argv)
     run, markdown = BENCHES[args.bench]

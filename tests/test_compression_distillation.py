@@ -71,3 +71,43 @@ def test_mismatched_teacher_is_a_user_error():
     teacher = keras.Sequential([keras.Input((3,)), keras.layers.Dense(5)])
     with pytest.raises(McuError, match="output shape"):
         distill(student, teacher, data)
+
+
+def test_unlabelled_samples_add_only_the_soft_term():
+    rng = np.random.default_rng(2)
+    student, teacher = rng.normal(size=(6, 5)).astype(np.float32), rng.normal(size=(6, 5)).astype(np.float32)
+    y = np.array([0, -1, 2, -1, 4, 1])
+    t, alpha = 2.0, 0.5
+    log_p_t, log_p_s = _log_softmax(teacher / t), _log_softmax(student / t)
+    soft = np.mean(np.sum(np.exp(log_p_t) * (log_p_t - log_p_s), axis=1))
+    labelled = y >= 0
+    hard = np.mean(-_log_softmax(student)[labelled][np.arange(labelled.sum()), y[labelled]])
+    got = float(distillation_loss(y, student, teacher, t, alpha))
+    assert got == pytest.approx(alpha * t * t * soft + (1 - alpha) * hard, rel=1e-5)
+
+
+def test_distillation_pays_when_few_digits_are_labelled():
+    """The setting where distillation pays most: 100 labelled digits. The teacher and the student
+    alone learn from those; the distilled student also sees the other 1,300 training digits
+    without labels (label -1), through the teacher's soft targets (measured: 66.3% alone, 70.8%
+    distilled, teacher 77.3%)."""
+    d = load_digits()
+    x, y = d.data.astype(np.float32) / 16.0, d.target
+    labelled = 100
+    partial = np.where(np.arange(1400) < labelled, y[:1400], -1)
+    few = from_arrays(x[:labelled], y[:labelled], x[1400:], y[1400:], (64,))
+    rest = from_arrays(x[:1400], partial, x[1400:], y[1400:], (64,))
+    fit = dict(epochs=10, batch_size=32, verbose=0)
+    keras.utils.set_random_seed(0)
+    teacher = keras.Sequential([keras.Input((64,)), keras.layers.Dense(256, activation="relu"),
+                                keras.layers.Dropout(0.3), keras.layers.Dense(10)])
+    teacher = fine_tune(teacher, few, epochs=40, batch_size=16, verbose=0)
+
+    def student():
+        return keras.Sequential([keras.Input((64,)), keras.layers.Dense(32, activation="relu"), keras.layers.Dense(10)])
+
+    keras.utils.set_random_seed(1)
+    alone = accuracy(fine_tune(student(), few, **dict(fit, epochs=40, batch_size=16)), few.x_val, few.y_val)
+    keras.utils.set_random_seed(1)
+    distilled = accuracy(distill(student(), teacher, rest, temperature=4.0, alpha=0.5, **fit), few.x_val, few.y_val)
+    assert distilled > alone + 0.01, (distilled, alone)

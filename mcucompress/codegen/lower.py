@@ -55,6 +55,7 @@ class KernelCall:
     args: tuple[str, ...]
     comment: str            # "layer name: kind", safe inside a C comment
     op_name: str = ""       # the layer's name as the graph has it
+    exit_index: int | None = None  # an early exit's test: nonzero ends mcc_run, which returns this
 
 
 @dataclass(frozen=True)
@@ -131,9 +132,10 @@ class ProgramBuilder:
             self.decls.append(CDecl("mcc_dims", name, designated("mcc_dims", dict(zip("nhwc", nhwc)))))
         return f"&{self.dims[nhwc]}"
 
-    def call(self, op: Op, function: str, *args: str) -> None:
+    def call(self, op: Op, function: str, *args: str, exit_index: int | None = None) -> None:
         self.kernels.add(function)
-        self.calls.append(KernelCall(function, tuple(args), c_comment_text(f"{op.name}: {op.kind}"), op.name))
+        self.calls.append(KernelCall(function, tuple(args), c_comment_text(f"{op.name}: {op.kind}"), op.name,
+                                     exit_index))
 
     def quant(self, op_id: str, params) -> str:
         """mcc_quant of a conv / depthwise / fc: integer multipliers (tflm) or float32 scales

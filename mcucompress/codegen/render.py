@@ -32,7 +32,14 @@ def _environment() -> jinja2.Environment:
 
 
 def defines(program: Program) -> dict[str, int]:
-    return {"MCC_SINGLE_ROUNDING": int(program.single_rounding)}
+    # MCC_EARLY_EXITS (models with early exits only): the harness then reports the exit taken
+    exits = {"MCC_EARLY_EXITS": exit_count(program)} if exit_count(program) else {}
+    return {"MCC_SINGLE_ROUNDING": int(program.single_rounding), **exits}
+
+
+def exit_count(program: Program) -> int:
+    """Early exits in the program (the full network is exit number exit_count)."""
+    return sum(call.exit_index is not None for call in program.calls)
 
 
 def sources(program: Program) -> list[str]:
@@ -60,5 +67,7 @@ def render(program: Program, prefix: str, model_sha256: str) -> dict[str, str]:
         "sources": sources(program),
         "include_dirs": INCLUDE_DIRS,
         "defines": sorted(defines(program).items()),
+        "exits": exit_count(program),
+        "success": ">= 0" if exit_count(program) else "== 0",   # an invoke's exit index or its error
     }
     return {path: env.get_template(name).render(context) for name, path in OUTPUTS.items()}

@@ -45,6 +45,8 @@ def _load_keras(path: str, what: str, allow_code: bool):
 @click.option("--flatten", is_flag=True, help="Flattened convolutions: each Conv2D (where it saves MACs) "
               "becomes 1x1, kx1 and 1xk filters fitted from the original.")
 @click.option("--structured", type=float, help="Remove this fraction of neurons/filters per layer.")
+@click.option("--exits", help="Early exits after these layers (comma-separated names): heads trained, "
+              "confidence thresholds calibrated; the C stops at the first confident exit.")
 @click.option("--teacher", type=click.Path(dir_okay=False), help="Teacher .keras model for distillation.")
 @click.option("--temperature", type=float, default=None, help="Distillation temperature (default 4).")
 @click.option("--alpha", type=float, default=None, help="Weight of the soft loss (default 0.9).")
@@ -58,14 +60,15 @@ def _load_keras(path: str, what: str, allow_code: bool):
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 @unsafe_deserialization_option
-def command(model, output, data, recipe, prune, obs, obd, cluster, hash_ratio, pq, lowrank, flatten, structured, teacher, temperature,
-            alpha, epochs, batch_size, learning_rate, strategy, report_prefix, seed, quiet, unsafe_deserialization):
+def command(model, output, data, recipe, prune, obs, obd, cluster, hash_ratio, pq, lowrank, flatten, structured, exits,
+            teacher, temperature, alpha, epochs, batch_size, learning_rate, strategy, report_prefix, seed, quiet,
+            unsafe_deserialization):
     if not output.endswith(".keras"):
         raise McuError(f"output must be a .keras file, got {output}")
     if recipe is not None and (flatten or any(v is not None for v in (prune, obs, obd, cluster, hash_ratio, pq,
-                                                                       lowrank, structured))):
+                                                                       lowrank, structured, exits))):
         raise McuError("give either --recipe or pass flags (--prune/--obs/--obd/--cluster/--hash/--pq/--lowrank/"
-                       "--structured), not both")
+                       "--structured/--exits), not both")
     prefix = report_prefix or output[: -len(".keras")]
     for folder in (Path(output).parent, Path(prefix).parent):  # before training, not after
         check_folder_possible(folder)
@@ -79,15 +82,15 @@ def command(model, output, data, recipe, prune, obs, obd, cluster, hash_ratio, p
 
     plan = load_recipe(recipe) if recipe else recipe_from_flags(
         structured=structured, lowrank=lowrank, flatten=flatten, prune=prune, obs=obs, obd=obd, cluster=cluster,
-        hash_ratio=hash_ratio, pq=pq, teacher=teacher)
+        hash_ratio=hash_ratio, pq=pq, teacher=teacher, exits=exits)
     keras.utils.set_random_seed(seed)
     original = _load_keras(model, "model", unsafe_deserialization)
     if len(original.inputs) != 1:
         raise McuError("only single-input models can be compressed")
     dataset = load_for_model(data, original, seed=seed)
-    check_labels(dataset, int(original.outputs[0].shape[-1]))
     teacher_spec = plan.teacher or {}
     teacher_path = teacher or teacher_spec.get("path")
+    check_labels(dataset, int(original.outputs[0].shape[-1]), unlabelled_ok=teacher_path is not None)
     teacher_model = _load_keras(teacher_path, "teacher", unsafe_deserialization) if teacher_path else None
     temperature = temperature if temperature is not None else float(teacher_spec.get("temperature", 4.0))
     alpha = alpha if alpha is not None else float(teacher_spec.get("alpha", 0.9))

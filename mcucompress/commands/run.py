@@ -32,6 +32,11 @@ def command(export_dir, board, data, samples, as_json, boards_dir):
         click.echo(f"{report.prefix} on {report.board.name} ({report.board.cpu}), {report.samples} input(s)")
         what = "exactly one invoke" if report.exact_invoke else "incl. harness call overhead"
         click.echo(f"  instructions per inference  {per} ({what})")
+        if report.exits:
+            click.echo(f"  average over the inputs     {sum(counts) / len(counts):,.0f}")
+            for exit_index, row in report.per_exit().items():
+                click.echo(f"  exit {exit_index:<2} {row['inputs']:>6} input(s), mean {row['mean_instructions']:,.0f} "
+                           "instructions")
         click.echo(f"  {report.footprint.summary(report.board)}")
         for name, ok in report.checks.items():
             click.echo(f"  outputs vs {name:<13} {'identical' if ok else 'DIFFERENT'}")

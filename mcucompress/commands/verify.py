@@ -59,6 +59,10 @@ def _print(report) -> None:
     console.print(table)
     if report.accuracy is not None:
         console.print(f"accuracy of the C model on the labels: {100 * report.accuracy:.2f}%")
+    if report.exits is not None:
+        taken = ", ".join(f"exit {i}: {n}" for i, n in enumerate(report.exits["taken"]))
+        console.print(f"early exits taken ({taken}), "
+                      f"{'the same as' if report.exits['same_as_reference'] else 'DIFFERENT from'} the numpy reference")
     if report.oracle is not None:
         _print_oracle(console, report.oracle)
     if report.ok:

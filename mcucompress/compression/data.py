@@ -83,11 +83,14 @@ def load_npz(path, input_shape, val_fraction: float = 0.1, seed: int = 0) -> Tra
     return from_arrays(x_train, y_train, x_val, y_val, input_shape)
 
 
-def check_labels(data: TrainData, classes: int) -> None:
-    """Fine-tuning uses sparse cross-entropy over the model's outputs: labels must index them."""
+def check_labels(data: TrainData, classes: int, unlabelled_ok: bool = False) -> None:
+    """Fine-tuning uses sparse cross-entropy over the model's outputs: labels must index them.
+    With a teacher (`unlabelled_ok`), training label -1 marks a sample without a label, which
+    learns from the teacher's soft targets only."""
     if data.task != "classification":
         return
-    labels = np.concatenate([data.y_train, data.y_val])
+    y_train = data.y_train[data.y_train != -1] if unlabelled_ok else data.y_train
+    labels = np.concatenate([y_train, data.y_val])
     if labels.size and (labels.min() < 0 or labels.max() >= classes):
         raise McuError(f"labels range over {labels.min()}..{labels.max()} but the model has {classes} "
                        f"outputs (labels must be class indices 0..{classes - 1})")

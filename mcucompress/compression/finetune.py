@@ -85,8 +85,14 @@ def distillation_loss(y, student_logits, teacher_logits=None, temperature=4.0, a
     """Hinton et al. 2015: alpha * T^2 * KL(softmax(t/T) || softmax(s/T)) + (1 - alpha) * CE(y, s).
 
     The T^2 factor keeps the soft term's gradients on the same scale as the hard term's when T
-    changes. Without a teacher this is the plain cross-entropy. Returns the batch mean."""
-    hard = ops.mean(keras.losses.sparse_categorical_crossentropy(y, student_logits, from_logits=True))
+    changes. Without a teacher this is the plain cross-entropy. Returns the batch mean.
+
+    Labels below 0 mark samples without a label: they add only the soft term (the teacher's
+    targets on unlabelled data), and the hard term is the mean over the labelled samples."""
+    y = ops.reshape(ops.cast(y, "int64"), (-1,))
+    labelled = ops.cast(y >= 0, student_logits.dtype)
+    per_sample = keras.losses.sparse_categorical_crossentropy(ops.maximum(y, 0), student_logits, from_logits=True)
+    hard = ops.sum(per_sample * labelled) / ops.maximum(ops.sum(labelled), 1.0)
     if teacher_logits is None:
         return hard
     log_p_teacher = ops.log_softmax(teacher_logits / temperature, axis=-1)

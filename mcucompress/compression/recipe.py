@@ -16,6 +16,7 @@
       - hash: {ratio: 8, layers: [fc1, fc2]}   # HashedNets: 1/8 as many stored weights
       - pq: {length: 4, centroids: 16, layers: [fc1]}   # product quantization of Dense rows
       - distill: {epochs: 5}              # plain training against the teacher
+      - exits: {after: [pool1], budget: 0.005}   # early-exit heads with calibrated thresholds
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import yaml
 
 from mcucompress.compression.clustering import cluster_weights
 from mcucompress.compression.distillation import distill
+from mcucompress.compression.exits import add_exits
 from mcucompress.compression.finetune import fine_tune
 from mcucompress.compression.flattened import flatten_pass
 from mcucompress.compression.hessian import hessian_prune
@@ -50,6 +52,7 @@ PASS_OPTIONS = {
     "flatten": {"layers", "iterations"},
     "distill": set(),
     "finetune": set(),
+    "exits": {"after", "pool", "head", "budget", "calibration"},
 }
 TOP_LEVEL = FIT_OPTIONS | {"strategy", "teacher", "passes"}
 
@@ -138,7 +141,7 @@ def parse_pq_flag(text: str) -> dict:
 
 
 def recipe_from_flags(*, structured=None, lowrank=None, flatten=False, prune=None, obs=None, obd=None,
-                      cluster=None, hash_ratio=None, pq=None, teacher=None) -> Recipe:
+                      cluster=None, hash_ratio=None, pq=None, teacher=None, exits=None) -> Recipe:
     """The CLI flags as a recipe, in the order that makes sense: shrink, factorize, prune, cluster."""
     steps = []
     if structured is not None:
@@ -159,17 +162,19 @@ def recipe_from_flags(*, structured=None, lowrank=None, flatten=False, prune=Non
         steps.append(Step("hash", {"ratio": hash_ratio}))
     if pq is not None:
         steps.append(Step("pq", parse_pq_flag(pq)))
+    if exits is not None:  # last: the heads learn the compressed network's features
+        steps.append(Step("exits", {"after": [name.strip() for name in exits.split(",") if name.strip()]}))
     if not steps and teacher is not None:
         steps.append(Step("distill"))
     if not steps:
         raise McuError("nothing to do: give --recipe or at least one of --prune, --obs, --obd, --cluster, "
-                       "--lowrank, --flatten, --structured, --hash, --pq, --teacher")
+                       "--lowrank, --flatten, --structured, --hash, --pq, --exits, --teacher")
     return Recipe(steps)
 
 
 _RUNNERS = {"prune": magnitude_prune, "structured": structured_prune, "lowrank": low_rank,
             "cluster": cluster_weights, "finetune": fine_tune, "flatten": flatten_pass,
-            "hash": hash_weights, "pq": product_quantize,
+            "hash": hash_weights, "pq": product_quantize, "exits": add_exits,
             "obs": functools.partial(hessian_prune, method="obs"),
             "obd": functools.partial(hessian_prune, method="obd")}
 

@@ -188,6 +188,7 @@ def _load_with_keras3(path: Path, allow_code: bool, custom_objects):
     import keras
 
     from mcucompress.compression import shared_layers  # noqa: F401  (registers the shared-weight layers)
+    from mcucompress.compression import exit_layer  # noqa: F401  (registers the EarlyExit layer)
 
     return keras.saving.load_model(path, custom_objects=custom_objects, compile=False, safe_mode=not allow_code)
 

@@ -422,7 +422,7 @@ def convert_identity(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str:
 Converter = Callable[..., str]
 
 # Layer classes whose converters read several input tensors; every other layer takes one.
-MULTI_INPUT_LAYERS = frozenset({"Add", "Concatenate", "Multiply", "Maximum", "Minimum"})
+MULTI_INPUT_LAYERS = frozenset({"Add", "Concatenate", "Multiply", "Maximum", "Minimum", "EarlyExit"})
 
 LAYER_CONVERTERS: dict[str, Converter] = {
     "Conv2D": convert_conv2d,
@@ -465,6 +465,16 @@ LAYER_CONVERTERS: dict[str, Converter] = {
     "BinaryDense": convert_lowbit,
     "BinaryConv2D": convert_lowbit,
 }
+
+def convert_early_exit(b: GraphBuilder, layer, config, inputs, out_shape) -> str:
+    """EarlyExit([features, probs]) (compression/exit_layer.py) -> the early_exit op."""
+    if len(inputs) != 2:
+        raise McuError(f"layer '{layer.name}' (EarlyExit) takes [features, exit probabilities], got "
+                       f"{len(inputs)} tensors")
+    return b.op("early_exit", layer.name, inputs, layer.name, out_shape, threshold=float(config["threshold"]))
+
+
+LAYER_CONVERTERS["EarlyExit"] = convert_early_exit
 
 # 1-D layers as 2-D ops on a 1-high plane (importers/keras_layers_1d.py).
 from mcucompress.importers.keras_layers_1d import LAYER_CONVERTERS_1D  # noqa: E402

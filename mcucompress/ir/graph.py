@@ -43,6 +43,9 @@ Op kinds and their attributes (each kind's facts and implementations: the catalo
                     "dorefa", bits; conv: stride, dilation, padding   (float graphs only: the layers of
                     binary/layers.py, w = integer levels x a scale per output channel, batch norm folded
                     into w and b; the binary scheme, binary/convert.py, turns them into the kinds below)
+  early_exit        inputs (x, probs)      threshold (probability): identity on x; ends the inference
+                                           with probs as the output when max(probs) reaches it
+                                           (quantize/early_exit.py)
 
 Binary / ternary op kinds (arithmetic in binary/params.py). "bits" tensors hold packed signs as
 int8 arena bytes, shape (1, ..., 4 * ceil(C / 32)); their weights are constant uint32 words and

@@ -279,6 +279,15 @@ INT8_KINDS += (
           fuses_activation=True, litert_float_requant=True),
 )
 
+_EXIT = "mcucompress.quantize.early_exit"
+INT8_KINDS += (
+    # identity on its first input; ends the inference when its second (an exit head's softmax) is confident
+    _int8("early_exit", params=f"{_EXIT}:exit_params", reference=f"{_EXIT}:int8_reference",
+          float_reference=f"{_EXIT}:float_reference", lowering=f"{_EXIT}:lower",
+          kernels=("early_exit/mcc_early_exit_s8.c", "reshape/mcc_copy_s8.c"), aliases_input=True,
+          tied=frozenset({"int8"})),
+)
+
 QFORMAT_KINDS = (
     _qformat("conv2d_q7", params="_conv", reference="conv2d_q7", lowering="lower_conv",
              kernels=("qformat/mcc_conv2d_q7.c",), macs=conv_macs, weighted=True, weight_axis=0,

@@ -13,7 +13,7 @@ import numpy as np
 
 from mcucompress.errors import McuError
 from mcucompress.ir.graph import Graph
-from mcucompress.ir.ops import float_activations
+from mcucompress.ir.ops import float_activations, op_kind
 
 DEFAULT_MAX_SAMPLES = 500
 BATCH = 64
@@ -67,7 +67,9 @@ def tied_groups(graph: Graph, tied_ops: Collection[str]) -> dict[str, str]:
     for op in graph.ops:
         if op.kind in tied_ops:
             root = find(op.outputs[0])
-            for name in op.inputs:
+            kind = op_kind(op.kind)
+            # an output that IS its first input's bytes shares that input's quantization only
+            for name in op.inputs[:1] if kind is not None and kind.aliases_input else op.inputs:
                 if name in parent:
                     parent[find(name)] = root
     return {name: find(name) for name in parent}

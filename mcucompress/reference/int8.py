@@ -14,6 +14,7 @@ import numpy as np
 from mcucompress.errors import McuError
 from mcucompress.ir.graph import Graph, Op
 from mcucompress.ir.ops import op_kind
+from mcucompress.quantize import early_exit
 from mcucompress.quantize import fixedpoint as fp
 from mcucompress.quantize.params import (
     SOFTMAX_ACCUMULATION_INTEGER_BITS, SOFTMAX_SCALED_DIFF_INTEGER_BITS, kernel_params)
@@ -21,6 +22,20 @@ from mcucompress.quantize.params import (
 
 def run_int8(graph: Graph, x: np.ndarray, rounding: str = "tflm", intermediates: bool = False):
     """Run ``graph`` on one int8 input; return the output array, or all tensors by name."""
+    values, _ = _run(graph, x, rounding)
+    if intermediates:
+        return values
+    return values[graph.outputs[0]]
+
+
+def run_int8_exit(graph: Graph, x: np.ndarray, rounding: str = "tflm") -> tuple[np.ndarray, int]:
+    """(output, exit taken) of one int8 input: exits numbered in graph order, the full network
+    last (quantize/early_exit.py); a model without early exits always gives exit 0."""
+    values, exit_index = _run(graph, x, rounding)
+    return values[graph.outputs[0]], exit_index
+
+
+def _run(graph: Graph, x: np.ndarray, rounding: str) -> tuple[dict[str, np.ndarray], int]:
     if len(graph.inputs) != 1 or len(graph.outputs) != 1:
         raise McuError("run_int8 supports graphs with exactly one input and one output")
     spec = graph.tensors[graph.inputs[0]]
@@ -41,19 +56,29 @@ def run_int8(graph: Graph, x: np.ndarray, rounding: str = "tflm", intermediates:
         out_spec = graph.output_tensor(op)
         result = kernel(op, params, args, out_spec.shape, graph)
         values[op.outputs[0]] = np.asarray(result, dtype=np.int8).reshape(out_spec.shape)
-    if intermediates:
-        return values
-    return values[graph.outputs[0]]
+        if op.kind == early_exit.KIND and early_exit.taken(params, args[1]):
+            output = graph.tensors[graph.outputs[0]]
+            values[output.name] = np.asarray(args[1], dtype=np.int8).reshape(output.shape)
+            return values, params.index
+    return values, early_exit.exit_count(graph)
 
 
 def run_int8_batch(graph: Graph, x: np.ndarray, rounding: str = "tflm", progress=None) -> np.ndarray:
     """run_int8 over a batch; outputs flattened per sample. ``progress(stage, done, total)``."""
-    outs = []
+    return run_int8_batch_exits(graph, x, rounding, progress)[0]
+
+
+def run_int8_batch_exits(graph: Graph, x: np.ndarray, rounding: str = "tflm",
+                         progress=None) -> tuple[np.ndarray, np.ndarray]:
+    """(outputs flattened per sample, exit taken per sample) of run_int8_exit over a batch."""
+    outs, exits = [], []
     for i, sample in enumerate(x):
-        outs.append(np.asarray(run_int8(graph, sample, rounding=rounding)).ravel())
+        out, exit_index = run_int8_exit(graph, sample, rounding=rounding)
+        outs.append(np.asarray(out).ravel())
+        exits.append(exit_index)
         if progress:
             progress("numpy reference", i + 1, len(x))
-    return np.stack(outs).astype(np.int8)
+    return np.stack(outs).astype(np.int8), np.asarray(exits, dtype=np.int64)
 
 
 def _clamp_int8(v, lo: int, hi: int) -> np.ndarray:

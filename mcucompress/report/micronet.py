@@ -189,6 +189,11 @@ def op_counts(graph: Graph, op: Op) -> tuple[float, float]:
     elif kind == "batch_norm":
         mults += out.size * act_bits
         adds += out.size
+    elif kind == "early_exit":
+        # comparisons: the largest of the head's outputs, then the threshold (the score counts the
+        # whole network, every exit's head and test included: the path of the least confident input)
+        probs = inputs[1]
+        mults += probs.size * _bits(probs.dtype) / 32
     elif kind not in _NO_MATH:
         raise ValueError(f"MicroNet counting does not know op kind {op.kind!r}")
     activation = op.attrs.get("activation", "none")

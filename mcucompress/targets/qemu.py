@@ -25,6 +25,7 @@ class QemuRun:
     stack_used: int | None
     exit_status: int
     console: str
+    exits: tuple[int, ...] = ()          # early exit taken per inference (0 for models without)
 
 
 def qemu_command(elf: Path, board: Board, plugin_args: str | None = None) -> list[str]:
@@ -51,6 +52,15 @@ def parse_console(text: str) -> tuple[list[bytes], int | None]:
     return [outputs[i] for i in sorted(outputs)], stack
 
 
+def parse_exits(text: str, count: int) -> tuple[int, ...]:
+    """The exit each of ``count`` inferences took: "mcc exit <index> <exit>" lines, 0 if none."""
+    exits = [0] * count
+    for match in re.finditer(r"^mcc exit (\d+) (\d+)\s*$", text, re.MULTILINE):
+        if int(match.group(1)) < count:
+            exits[int(match.group(1))] = int(match.group(2))
+    return tuple(exits)
+
+
 def run_on_qemu(elf: Path, board: Board, prefix: str, timeout: float = 300) -> QemuRun:
     elf = Path(elf)
     begin, end, exact = count_region(elf, prefix)
@@ -66,4 +76,5 @@ def run_on_qemu(elf: Path, board: Board, prefix: str, timeout: float = 300) -> Q
         raise McuError(f"run on {board.name} failed: {meaning} {detail[0]}".strip())
     outputs, stack = parse_console(console)
     instructions = tuple(int(line.split()[1]) for line in counts if line.startswith("pass "))
-    return QemuRun(tuple(outputs), instructions, exact, stack, result.returncode, console)
+    return QemuRun(tuple(outputs), instructions, exact, stack, result.returncode, console,
+                   parse_exits(console, len(outputs)))

@@ -30,13 +30,20 @@ def tflite_file(manifest: Manifest) -> Path | None:
 
 def reference_outputs(manifest: Manifest, inputs: np.ndarray) -> np.ndarray | None:
     """run_int8 on the serialized graph, or None when the tree holds no graph."""
+    run = reference_run(manifest, inputs)
+    return None if run is None else run[0]
+
+
+def reference_run(manifest: Manifest, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(outputs, early exit taken per input) of run_int8 on the serialized graph, or None when
+    the tree holds no graph."""
     path = graph_file(manifest)
     if path is None:
         return None
     from mcucompress.ir.serialize import load_graph
-    from mcucompress.reference.int8 import run_int8_batch
+    from mcucompress.reference.int8 import run_int8_batch_exits
 
-    return run_int8_batch(load_graph(path), inputs, rounding=manifest.raw.get("rounding", "tflm"))
+    return run_int8_batch_exits(load_graph(path), inputs, rounding=manifest.raw.get("rounding", "tflm"))
 
 
 def interpreter_outputs(manifest: Manifest, inputs: np.ndarray) -> tuple[str, np.ndarray] | None:

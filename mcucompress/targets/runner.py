@@ -17,7 +17,7 @@ from mcucompress.targets.firmware import write_firmware_project
 from mcucompress.targets.host_run import run_on_host
 from mcucompress.targets.manifest import Manifest, read_manifest
 from mcucompress.targets.qemu import run_on_qemu
-from mcucompress.targets.references import interpreter_outputs, reference_outputs
+from mcucompress.targets.references import interpreter_outputs, reference_run
 from mcucompress.targets.vectors import random_inputs
 from mcucompress.targets.workspace import MODEL_LINK, firmware_workspace
 
@@ -34,6 +34,15 @@ class RunReport:
     elf: Path | None = None
     inputs: np.ndarray | None = None     # (samples, input bytes) int8
     outputs: np.ndarray | None = None    # (samples, output bytes) int8, as the target printed them
+    exits: tuple[int, ...] = ()          # early exit each input took (models with exits)
+
+    def per_exit(self) -> dict[int, dict]:
+        """Exit -> {"inputs": how many took it, "mean_instructions": their mean count}."""
+        table = {}
+        for exit_index in sorted(set(self.exits)):
+            counts = [c for c, e in zip(self.instructions, self.exits) if e == exit_index]
+            table[exit_index] = {"inputs": len(counts), "mean_instructions": float(np.mean(counts)) if counts else None}
+        return table
 
     @property
     def passed(self) -> bool:
@@ -54,6 +63,8 @@ class RunReport:
             "identical_to": self.checks, "passed": self.passed,
             "elf": str(self.elf) if self.elf else None,
             "outputs": [row.tobytes().hex() for row in self.outputs] if self.outputs is not None else None,
+            **({"exits": list(self.exits), "mean_instructions": float(np.mean(self.instructions)),
+                "per_exit": {str(k): v for k, v in self.per_exit().items()}} if self.exits else {}),
         }
 
 
@@ -88,15 +99,17 @@ def run_model(export_dir, board_name: str | Board, data=None, samples: int = 2) 
     if target.shape != host.shape:
         raise McuError(f"the target printed {len(result.outputs)} outputs for {len(inputs)} inputs")
     checks = {"host": bool(np.array_equal(target, host))}
-    reference = reference_outputs(manifest, inputs)
+    reference = reference_run(manifest, inputs)
     if reference is not None:
-        checks["reference"] = bool(np.array_equal(target, reference))
+        checks["reference"] = bool(np.array_equal(target, reference[0]))
+        if manifest.raw.get("exits"):
+            checks["reference exits"] = list(result.exits) == reference[1].tolist()
     interpreter = interpreter_outputs(manifest, inputs)
     if interpreter is not None:
         name, outputs = interpreter
         checks[name] = bool(np.array_equal(target, outputs))
     return RunReport(board, manifest.prefix, len(inputs), result.instructions, result.exact_invoke,
-                     footprint, checks, elf, inputs, target)
+                     footprint, checks, elf, inputs, target, result.exits if manifest.raw.get("exits") else ())
 
 
 def _build_and_run(project: Path, manifest: Manifest, board: Board, inputs: np.ndarray):

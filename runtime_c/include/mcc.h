@@ -247,6 +247,11 @@ mcc_status mcc_resize_nearest_s8(const mcc_dims *input_dims, const int8_t *input
 /* Element-wise table lookup: output[i] = table[input[i] + 128]; output may alias input. */
 mcc_status mcc_lut_s8(const int8_t table[256], const int8_t *input, int8_t *output, int32_t size);
 
+/* Early exit: returns 1 and copies `probs` (an exit's int8 softmax output, `classes` values)
+ * to `output` (buffers may overlap) when its largest value is >= threshold (-128..128, 128:
+ * never); else returns 0. */
+int32_t mcc_early_exit_s8(const int8_t *probs, int32_t classes, int32_t threshold, int8_t *output);
+
 /* Zero-copy is impossible when buffers differ: copies `size` bytes (buffers may overlap). */
 mcc_status mcc_copy_s8(const int8_t *input, int8_t *output, int32_t size);
 

@@ -1,4 +1,5 @@
-/* Runs every embedded test vector, prints "mcc out <index> <hex bytes>" per output, checks it
+/* Runs every embedded test vector, prints "mcc out <index> <hex bytes>" per output (and
+ * "mcc exit <index> <exit>" when a model with early exits stopped at exit > 0), checks it
  * against the expected bytes when there are some, and ends with "mcc result PASS|FAIL". */
 #include "mcc_harness.h"
 
@@ -74,6 +75,14 @@ int main(void)
         mcc_bench_begin();
         rc = mcc_glue_invoke(input, output);
         mcc_bench_end();
+#ifdef MCC_EARLY_EXITS
+        if (rc > 0) { /* a model with early exits returns the exit it took */
+            at = append_decimal(append_text(append_decimal(append_text(line, "mcc exit "), v), " "), (uint32_t)rc);
+            append_text(at, "\n")[0] = '\0';
+            mcc_platform_write(line);
+            rc = 0;
+        }
+#endif
         if (rc != 0) {
             at = append_decimal(append_text(line, "mcc error invoke returned "), (uint32_t)rc);
             append_text(at, "\n")[0] = '\0';
