@@ -150,6 +150,35 @@ static const uint16_t widen8_offsets[8] = {0, 4, 2, 6, 16, 20, 18, 22};
     vstrhq_scatter_offset_s16((int16_t *)(void *)(COL), (OFFSETS), vldrbq_s16(SRC))
 #endif
 
+/* Widens n8 groups of 8 int8 values from src into a column's groups (8 words apart, so two
+ * columns interleave) and returns the column's next group. */
+MCC_INLINE uint32_t *widen_run(const int8_t *src, int32_t n8, uint32_t *col)
+{
+#if MCC_HAVE_MVE
+    const uint16x8_t offsets = vld1q_u16(widen8_offsets);
+    for (; n8 > 0; --n8) {
+        MCC_WIDEN8(src, col, offsets);
+        src += 8;
+        col += 8;
+    }
+#else
+    for (; n8 > 0; --n8) {
+        uint32_t v0, v1;
+#if MCC_HAVE_DSP
+        MCC_NN_LDRD_POST(src, 8, v0, v1);
+#else
+        v0 = load_word(src);
+        v1 = load_word(src + 4);
+        src += 8;
+#endif
+        widen4(v0, col);
+        widen4(v1, col + 4);
+        col += 8;
+    }
+#endif
+    return col;
+}
+
 /* Widens the K values of output pixel (oy, ox) into its column (groups of 8 values 8 words
  * apart, so two columns interleave); padded positions read the input zero point.
  * in_c % 8 == 0: every tap fills whole groups, straight from the input. Otherwise the pixel's
@@ -163,35 +192,21 @@ static void im2col(const mcc_conv_fast_params *p, const mcc_dims *in_dims, const
     const int32_t x0 = ox * p->stride.w - p->padding.w;
     const int32_t zp = p->input_zero_point;
     int32_t ky, kx, c;
-#if MCC_HAVE_MVE
-    const uint16x8_t offsets = vld1q_u16(widen8_offsets);
-#endif
     if ((in_c & 7) == 0) {
         const uint32_t zp2 = pack16(zp, zp);
+        const int row_run = p->dilation.w == 1 && x0 >= 0 && x0 + p->kernel.w <= in_w;
         for (ky = 0; ky < p->kernel.h; ++ky) {
             const int32_t y = y0 + ky * p->dilation.h;
             const int row_inside = y >= 0 && y < in_dims->h;
+            if (row_inside && row_run) {
+                /* the whole kernel row is one run of input bytes */
+                col = widen_run(input + (y * in_w + x0) * in_c, (p->kernel.w * in_c) >> 3, col);
+                continue;
+            }
             for (kx = 0; kx < p->kernel.w; ++kx) {
                 const int32_t x = x0 + kx * p->dilation.w;
                 if (row_inside && x >= 0 && x < in_w) {
-                    const int8_t *src = input + (y * in_w + x) * in_c;
-                    for (c = in_c; c > 0; c -= 8) {
-#if MCC_HAVE_MVE
-                        MCC_WIDEN8(src, col, offsets);
-#else
-                        uint32_t v0, v1;
-#if MCC_HAVE_DSP
-                        MCC_NN_LDRD(src, 0, v0, v1);
-#else
-                        v0 = load_word(src);
-                        v1 = load_word(src + 4);
-#endif
-                        widen4(v0, col);
-                        widen4(v1, col + 4);
-#endif
-                        src += 8;
-                        col += 8;
-                    }
+                    col = widen_run(input + (y * in_w + x) * in_c, in_c >> 3, col);
                 } else {
                     for (c = in_c; c > 0; c -= 8) {
                         col[0] = zp2;
@@ -207,7 +222,6 @@ static void im2col(const mcc_conv_fast_params *p, const mcc_dims *in_dims, const
     }
     {
         int8_t *s = stage;
-        int32_t k;
         for (ky = 0; ky < p->kernel.h; ++ky) {
             const int32_t y = y0 + ky * p->dilation.h;
             const int row_inside = y >= 0 && y < in_dims->h;
@@ -228,18 +242,7 @@ static void im2col(const mcc_conv_fast_params *p, const mcc_dims *in_dims, const
             }
         }
         fill_bytes(s, 0, (int32_t)(p->k_padded - (s - stage)));
-        for (k = 0; k < p->k_padded; k += 8) {
-#if MCC_HAVE_MVE
-            MCC_WIDEN8(stage + k, col, offsets);
-#else
-            uint32_t v0, v1;
-            memcpy(&v0, stage + k, 4);
-            memcpy(&v1, stage + k + 4, 4);
-            widen4(v0, col);
-            widen4(v1, col + 4);
-#endif
-            col += 8;
-        }
+        widen_run(stage, p->k_padded >> 3, col);
     }
 }
 
@@ -346,6 +349,23 @@ MCC_INLINE void v6m_dot_shared(const uint32_t *s, int32_t gap, const uint32_t *a
 }
 #endif
 
+#if MCC_HAVE_DSP_ASM
+/* One group of 8 products for 2 pixels x 2 channels: 2 LDM.W and 16 SMLAD, 4 bytes each. */
+#define MCC_CONV_HALF_GROUP                        \
+    "ldmia.w %[c]!, {r4, r5, r6, r7}\n\t"          \
+    "ldmia.w %[w]!, {r8, r9, r10, r11}\n\t"        \
+    "smlad %[a00], r4, r8, %[a00]\n\t"             \
+    "smlad %[a00], r5, r9, %[a00]\n\t"             \
+    "smlad %[a01], r6, r8, %[a01]\n\t"             \
+    "smlad %[a01], r7, r9, %[a01]\n\t"             \
+    "smlad %[a10], r4, r10, %[a10]\n\t"            \
+    "smlad %[a10], r5, r11, %[a10]\n\t"            \
+    "smlad %[a11], r6, r10, %[a11]\n\t"            \
+    "smlad %[a11], r7, r11, %[a11]\n\t"
+#define MCC_CONV_GROUP MCC_CONV_HALF_GROUP MCC_CONV_HALF_GROUP
+#define MCC_CONV_GROUP_BYTES 80
+#endif
+
 /* Dot products of n_ch (1 or 2) output channels with n_px (1 or 2) columns over `groups` groups
  * of 8 products. Per group a column holds 4 words (two int16 each), pixel p's words 0-1 at word
  * 2p and 2-3 at 4 + 2p; a channel pair's weights likewise (channel c at 2c and 4 + 2c, 8 words
@@ -392,43 +412,28 @@ MCC_INLINE void dot_block(const uint32_t *w, const uint32_t *col, int32_t groups
 #if MCC_HAVE_DSP_ASM
     if (n_ch == 2 && n_px == 2 && groups > 0) {
         /* The hot loop, registers chosen by hand: per half group one LDM brings both pixels'
-         * two words, one LDM both channels' two words, 8 SMLAD use them; 23 instructions per
-         * 32 products with the loop test (the end pointer waits on the stack: every other
-         * register is in use). */
+         * two words, one LDM both channels' two words, 8 SMLAD use them. Four groups per pass
+         * (83 instructions per 128 products with the loop test; the end pointer waits on the
+         * stack: every other register is in use); a pass of groups % 4 groups is entered in its
+         * middle by one ADD to the PC, each group being MCC_CONV_GROUP_BYTES of code. */
         register int32_t r0 __asm__("r0") = a00;
         register int32_t r1 __asm__("r1") = a01;
         register int32_t r2 __asm__("r2") = a10;
         register int32_t r3 __asm__("r3") = a11;
         register const uint32_t *rc __asm__("ip") = col;
         register const uint32_t *rw __asm__("lr") = w;
+        const int32_t skip = ((4 - (groups & 3)) & 3) * MCC_CONV_GROUP_BYTES;
         __asm__ volatile(
-            "1:\n\t"
-            "ldm %[c]!, {r4, r5, r6, r7}\n\t"
-            "ldm %[w]!, {r8, r9, r10, r11}\n\t"
-            "smlad %[a00], r4, r8, %[a00]\n\t"
-            "smlad %[a00], r5, r9, %[a00]\n\t"
-            "smlad %[a01], r6, r8, %[a01]\n\t"
-            "smlad %[a01], r7, r9, %[a01]\n\t"
-            "smlad %[a10], r4, r10, %[a10]\n\t"
-            "smlad %[a10], r5, r11, %[a10]\n\t"
-            "smlad %[a11], r6, r10, %[a11]\n\t"
-            "smlad %[a11], r7, r11, %[a11]\n\t"
-            "ldm %[c]!, {r4, r5, r6, r7}\n\t"
-            "ldm %[w]!, {r8, r9, r10, r11}\n\t"
-            "smlad %[a00], r4, r8, %[a00]\n\t"
-            "smlad %[a00], r5, r9, %[a00]\n\t"
-            "smlad %[a01], r6, r8, %[a01]\n\t"
-            "smlad %[a01], r7, r9, %[a01]\n\t"
-            "smlad %[a10], r4, r10, %[a10]\n\t"
-            "smlad %[a10], r5, r11, %[a10]\n\t"
-            "smlad %[a11], r6, r10, %[a11]\n\t"
-            "smlad %[a11], r7, r11, %[a11]\n\t"
+            "ldr r4, %[skip]\n\t"
+            "add pc, r4\n\t" /* the PC reads as the address of label 1 */
+            "nop\n\t"
+            "1:\n\t" MCC_CONV_GROUP MCC_CONV_GROUP MCC_CONV_GROUP MCC_CONV_GROUP
             "ldr r4, %[end]\n\t"
             "cmp %[c], r4\n\t"
             "bne 1b"
             : [a00] "+r"(r0), [a01] "+r"(r1), [a10] "+r"(r2), [a11] "+r"(r3), [c] "+r"(rc),
               [w] "+r"(rw)
-            : [end] "m"(end)
+            : [end] "m"(end), [skip] "m"(skip)
             : "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "cc", "memory");
         a00 = r0;
         a01 = r1;
