@@ -422,12 +422,13 @@ MCC_INLINE void dot_block(const uint32_t *w, const uint32_t *col, int32_t groups
         register int32_t r3 __asm__("r3") = a11;
         register const uint32_t *rc __asm__("ip") = col;
         register const uint32_t *rw __asm__("lr") = w;
-        const int32_t skip = ((4 - (groups & 3)) & 3) * MCC_CONV_GROUP_BYTES;
+        const int32_t skip = ((8 - (groups & 7)) & 7) * MCC_CONV_GROUP_BYTES;
         __asm__ volatile(
             "ldr r4, %[skip]\n\t"
             "add pc, r4\n\t" /* the PC reads as the address of label 1 */
             "nop\n\t"
-            "1:\n\t" MCC_CONV_GROUP MCC_CONV_GROUP MCC_CONV_GROUP MCC_CONV_GROUP
+            "1:\n\t" MCC_CONV_GROUP MCC_CONV_GROUP MCC_CONV_GROUP MCC_CONV_GROUP MCC_CONV_GROUP MCC_CONV_GROUP
+            MCC_CONV_GROUP MCC_CONV_GROUP
             "ldr r4, %[end]\n\t"
             "cmp %[c], r4\n\t"
             "bne 1b"

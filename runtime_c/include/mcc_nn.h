@@ -236,6 +236,16 @@ MCC_INLINE int32_t mcc_nn_smmlar(int32_t a, int32_t b, int32_t acc)
 #endif
 }
 
+/* One Add input rescaled: RoundingDivideByPOT(DoublingHighMul(v << left, m), right), as SMMLAR of
+ * the doubled value plus the rounding half, the sign of the value (sign = -1 when right >= 1, 0
+ * when right = 0: no rounding then), a shift. Exact when the doubled value 2 * (x + offset) << left
+ * stays inside int32 and m >= 0 (the caller checks). */
+MCC_INLINE int32_t mcc_nn_add_rescale(int32_t doubled, int32_t multiplier, int32_t half, int32_t sign,
+                                      int32_t right)
+{
+    return (mcc_nn_smmlar(doubled, multiplier, half) + ((doubled >> 31) & sign)) >> right;
+}
+
 /* Rotate right by 8 bits (GCC folds it into SXTB16's rotation). */
 MCC_INLINE uint32_t mcc_nn_ror8(uint32_t v)
 {
