@@ -79,9 +79,6 @@ MCC_INLINE int32_t add_element(int32_t sum2, int32_t mo, int32_t ho, int32_t ro)
     return __ssat((mcc_nn_smmlar(sum2, mo, ho) + (sum2 >> 31)) >> ro, 8);
 }
 
-/* word with its byte at bit `pos` replaced by v's low byte (BFI). */
-#define MCC_BFI8(word, v, pos) __asm__("bfi %0, %1, #" #pos ", #8" : "+r"(word) : "r"(v))
-
 /* Four elements per pass, packed into one word, clamped by two SSUB8/SEL pairs (when the
  * activation range is narrower than int8) and stored at once: all four are read before the
  * store, so the output may alias either input. Returns the number of elements done. */
@@ -97,14 +94,11 @@ MCC_INLINE int32_t add_words(const int32_t *table1, const int32_t *table2, const
         const int32_t r1 = add_element(table1[in1[i + 1]] + table2[in2[i + 1]], mo, ho, ro);
         const int32_t r2 = add_element(table1[in1[i + 2]] + table2[in2[i + 2]], mo, ho, ro);
         const int32_t r3 = add_element(table1[in1[i + 3]] + table2[in2[i + 3]], mo, ho, ro);
-        MCC_BFI8(word, r1, 8);
-        MCC_BFI8(word, r2, 16);
-        MCC_BFI8(word, r3, 24);
+        MCC_NN_BFI8(word, r1, 8);
+        MCC_NN_BFI8(word, r2, 16);
+        MCC_NN_BFI8(word, r3, 24);
         if (clamp) {
-            uint32_t t;
-            /* bytes below lo become lo, then bytes above hi become hi */
-            __asm__("ssub8 %0, %2, %1\n\tsel %0, %2, %1" : "=&r"(t) : "r"(lo4), "r"(word) : "cc");
-            __asm__("ssub8 %0, %1, %2\n\tsel %0, %2, %1" : "=&r"(word) : "r"(hi4), "r"(t) : "cc");
+            word = mcc_nn_clamp4_s8(word, lo4, hi4);
         }
         __builtin_memcpy(output + i, &word, 4);
     }
