@@ -350,7 +350,8 @@ MCC_INLINE void v6m_dot_shared(const uint32_t *s, int32_t gap, const uint32_t *a
 #endif
 
 #if MCC_HAVE_DSP_ASM
-/* One group of 8 products for 2 pixels x 2 channels: 2 LDM.W and 16 SMLAD, 4 bytes each. */
+/* One group of 8 products for 2 pixels x 2 channels (80 bytes of code: 4 LDM.W and 16 SMLAD):
+ * per half group one LDM brings both pixels' two words, one LDM both channels' two words. */
 #define MCC_CONV_HALF_GROUP                        \
     "ldmia.w %[c]!, {r4, r5, r6, r7}\n\t"          \
     "ldmia.w %[w]!, {r8, r9, r10, r11}\n\t"        \
@@ -409,39 +410,6 @@ MCC_INLINE void dot_block(const uint32_t *w, const uint32_t *col, int32_t groups
     const uint32_t *end = col + 8 * groups;
     (void)g;
     (void)w_stride;
-#if MCC_HAVE_DSP_ASM
-    if (n_ch == 2 && n_px == 2 && groups > 0) {
-        /* The hot loop, registers chosen by hand: per half group one LDM brings both pixels'
-         * two words, one LDM both channels' two words, 8 SMLAD use them. Four groups per pass
-         * (83 instructions per 128 products with the loop test; the end pointer waits on the
-         * stack: every other register is in use); a pass of groups % 4 groups is entered in its
-         * middle by one ADD to the PC, each group being MCC_CONV_GROUP_BYTES of code. */
-        register int32_t r0 __asm__("r0") = a00;
-        register int32_t r1 __asm__("r1") = a01;
-        register int32_t r2 __asm__("r2") = a10;
-        register int32_t r3 __asm__("r3") = a11;
-        register const uint32_t *rc __asm__("ip") = col;
-        register const uint32_t *rw __asm__("lr") = w;
-        const int32_t skip = ((8 - (groups & 7)) & 7) * MCC_CONV_GROUP_BYTES;
-        __asm__ volatile(
-            "ldr r4, %[skip]\n\t"
-            "add pc, r4\n\t" /* the PC reads as the address of label 1 */
-            "nop\n\t"
-            "1:\n\t" MCC_CONV_GROUP MCC_CONV_GROUP MCC_CONV_GROUP MCC_CONV_GROUP MCC_CONV_GROUP MCC_CONV_GROUP
-            MCC_CONV_GROUP MCC_CONV_GROUP
-            "ldr r4, %[end]\n\t"
-            "cmp %[c], r4\n\t"
-            "bne 1b"
-            : [a00] "+r"(r0), [a01] "+r"(r1), [a10] "+r"(r2), [a11] "+r"(r3), [c] "+r"(rc),
-              [w] "+r"(rw)
-            : [end] "m"(end), [skip] "m"(skip)
-            : "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "cc", "memory");
-        a00 = r0;
-        a01 = r1;
-        a10 = r2;
-        a11 = r3;
-    } else
-#endif
     {
         while (col != end) {
             int32_t h;
@@ -513,6 +481,102 @@ MCC_INLINE void dot_block(const uint32_t *w, const uint32_t *col, int32_t groups
 #endif
 }
 
+#if MCC_HAVE_DSP_ASM && !MCC_HAVE_MVE
+/* What the channel-pair loop below keeps in memory (every register is in use). */
+typedef struct {
+    const int32_t *ch;      /* the next channel pair's constants */
+    int8_t *out0;           /* pixel 0's next output pair; pixel 1's is out_c bytes further */
+    const int8_t *out0_end;
+    int32_t out_c;
+    const uint32_t *col;
+    const uint32_t *end;    /* col + 8 * groups */
+    int32_t skip;           /* bytes of the 8-group pass skipped on entry */
+    int32_t clamp;          /* 0: the activation range is all of int8 */
+    uint32_t lo4, hi4;      /* the clamp bounds, one per byte */
+} pairs_state;
+
+/* Every channel pair of two pixels in one loop of hand-chosen registers: the biases start the
+ * four accumulators, the 2x2 SMLAD loop runs eight groups a pass (163 instructions per 256
+ * products with the loop test; a pass of groups % 8 is entered in its middle by one ADD to the
+ * PC), the four sums are requantized (SMMLAR, sign, shift, SSAT), packed into one word, clamped
+ * by SSUB8/SEL when the activation is narrower than int8 and stored as two halfwords: about 40
+ * instructions per channel pair besides the products. */
+static void pairs_of_two_pixels(const uint32_t *w, pairs_state *st)
+{
+    register const uint32_t *rw __asm__("lr") = w;
+    register int32_t r0 __asm__("r0");
+    register int32_t r1 __asm__("r1");
+    register int32_t r2 __asm__("r2");
+    register int32_t r3 __asm__("r3");
+    register const uint32_t *rc __asm__("ip");
+    __asm__ volatile(
+        "ldr r4, %[ch]\n\t"
+        "2:\n\t"
+        "ldm r4!, {r0, r2}\n\t"
+        "str r4, %[ch]\n\t"
+        "mov r1, r0\n\t"
+        "mov r3, r2\n\t"
+        "ldr ip, %[col]\n\t"
+        "ldr r4, %[skip]\n\t"
+        "add pc, r4\n\t" /* the PC reads as the address of label 1 */
+        "nop\n\t"
+        "1:\n\t" MCC_CONV_GROUP MCC_CONV_GROUP MCC_CONV_GROUP MCC_CONV_GROUP MCC_CONV_GROUP
+        MCC_CONV_GROUP MCC_CONV_GROUP MCC_CONV_GROUP
+        "ldr r4, %[end]\n\t"
+        "cmp ip, r4\n\t"
+        "bne 1b\n\t"
+        "ldr r4, %[ch]\n\t"
+        "ldm r4!, {r5, r6, r7, r8, r9, r10}\n\t" /* multipliers, rounding, shifts */
+        "smmlar r11, r0, r5, r7\n\t"
+        "add r0, r11, r0, asr #31\n\t"
+        "asr r0, r0, r9\n\t"
+        "smmlar r11, r1, r5, r7\n\t"
+        "add r1, r11, r1, asr #31\n\t"
+        "asr r1, r1, r9\n\t"
+        "smmlar r11, r2, r6, r8\n\t"
+        "add r2, r11, r2, asr #31\n\t"
+        "asr r2, r2, r10\n\t"
+        "smmlar r11, r3, r6, r8\n\t"
+        "add r3, r11, r3, asr #31\n\t"
+        "asr r3, r3, r10\n\t"
+        "ssat r0, #8, r0\n\t"
+        "ssat r1, #8, r1\n\t"
+        "ssat r2, #8, r2\n\t"
+        "ssat r3, #8, r3\n\t"
+        "bfi r0, r2, #8, #8\n\t"  /* pixel 0: channels 0, 1 */
+        "bfi r0, r1, #16, #8\n\t" /* pixel 1: channels 0, 1 */
+        "bfi r0, r3, #24, #8\n\t"
+        "ldr r5, %[clamp]\n\t"
+        "cbz r5, 3f\n\t"
+        "ldr r5, %[lo4]\n\t"
+        "ldr r6, %[hi4]\n\t"
+        "ssub8 r7, r0, r5\n\t"
+        "sel r0, r0, r5\n\t"
+        "ssub8 r7, r6, r0\n\t"
+        "sel r0, r0, r6\n\t"
+        "3:\n\t"
+        "ldr r5, %[out0]\n\t"
+        "ldr r6, %[out_c]\n\t"
+        "lsrs r7, r0, #16\n\t"
+        "strh r7, [r5, r6]\n\t"
+        "strh r0, [r5], #2\n\t"
+        "str r5, %[out0]\n\t"
+        "ldr r7, %[out0_end]\n\t"
+        "cmp r5, r7\n\t"
+        "bne 2b"
+        : [w] "+r"(rw), [a00] "=&r"(r0), [a01] "=&r"(r1), [a10] "=&r"(r2), [a11] "=&r"(r3), [c] "=&r"(rc),
+          [ch] "+m"(st->ch), [out0] "+m"(st->out0)
+        : [out0_end] "m"(st->out0_end), [out_c] "m"(st->out_c), [col] "m"(st->col), [end] "m"(st->end),
+          [skip] "m"(st->skip), [clamp] "m"(st->clamp), [lo4] "m"(st->lo4), [hi4] "m"(st->hi4)
+        : "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "cc", "memory");
+    (void)r0;
+    (void)r1;
+    (void)r2;
+    (void)r3;
+    (void)rc;
+}
+#endif
+
 /* All output channels of n_px (1 or 2) pixels whose columns are in `col`. Channel pairs read
  * their constants as {bias, multiplier, round, shift} x {even, odd channel} once per block. */
 MCC_INLINE void channels_of_pixels(const mcc_conv_fast_params *p, const uint32_t *col,
@@ -524,8 +588,33 @@ MCC_INLINE void channels_of_pixels(const mcc_conv_fast_params *p, const uint32_t
     const int32_t hi = p->activation.max;
     const uint32_t *w = (const uint32_t *)p->weights;
     const int32_t *ch = p->channels;
-    int32_t oc;
-    for (oc = 0; oc + 1 < out_c; oc += 2) {
+    int32_t oc = 0;
+#if MCC_HAVE_DSP_ASM && !MCC_HAVE_MVE
+    if (n_px == 2) {
+        pairs_state st;
+        const int32_t pairs = out_c >> 1;
+        st.ch = ch;
+        st.out0 = out0;
+        st.out0_end = out0 + 2 * pairs;
+        st.out_c = (int32_t)(out1 - out0);
+        st.col = col;
+        st.end = col + 8 * groups;
+        st.skip = ((8 - (groups & 7)) & 7) * MCC_CONV_GROUP_BYTES;
+        st.clamp = !full_range;
+        st.lo4 = (uint32_t)(uint8_t)lo * 0x01010101u;
+        st.hi4 = (uint32_t)(uint8_t)hi * 0x01010101u;
+        if (pairs > 0) {
+            pairs_of_two_pixels(w, &st);
+        }
+        oc = 2 * pairs;
+        w += pairs * 8 * groups;
+        ch += pairs * 8;
+    }
+    /* two pixels: every pair done above */
+    for (; n_px == 1 && oc + 1 < out_c; oc += 2) {
+#else
+    for (; oc + 1 < out_c; oc += 2) {
+#endif
         int32_t acc[2][2];
         int32_t m0, m1, r0, r1, s0, s1;
         acc[0][0] = acc[0][1] = ch[0];
@@ -591,11 +680,15 @@ mcc_status mcc_conv2d_fast_s8(const mcc_conv_fast_params *params,
             im2col(params, input_dims, in_batch, oy1, ox1, col + 2, stage);
             oy = ox1 + 1 < out_w ? oy1 : oy1 + 1;
             ox = ox1 + 1 < out_w ? ox1 + 1 : 0;
+#if MCC_HAVE_DSP_ASM && !MCC_HAVE_MVE
+            channels_of_pixels(params, col, 2, output, output + out_c, full_range);
+#else
             if (full_range) {
                 channels_of_pixels(params, col, 2, output, output + out_c, 1);
             } else {
                 channels_of_pixels(params, col, 2, output, output + out_c, 0);
             }
+#endif
             output += 2 * out_c;
         }
         if (px < pixels) {

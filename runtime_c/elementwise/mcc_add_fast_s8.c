@@ -146,11 +146,7 @@ mcc_status mcc_add_fast_s8(const mcc_add_params *params, const int8_t *input1,
 #else
         {
             const int32_t ho = (1 << (ro - 1)) + params->output_offset * (1 << ro);
-            if (lo == -128 && hi == 127) {
-                i = add_words(table1, table2, in1, in2, output, size, mo, ho, ro, lo, hi, 0);
-            } else {
-                i = add_words(table1, table2, in1, in2, output, size, mo, ho, ro, lo, hi, 1);
-            }
+            i = add_words(table1, table2, in1, in2, output, size, mo, ho, ro, lo, hi, !(lo == -128 && hi == 127));
             doubling = 1; /* the last size % 4 elements below */
         }
 #endif
