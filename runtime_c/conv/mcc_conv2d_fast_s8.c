@@ -143,6 +143,16 @@ MCC_INLINE void fill_bytes(int8_t *dst, int32_t value, int32_t n)
 }
 
 #if MCC_HAVE_MVE
+/* v = the 4 words at the addresses in addr plus 32 bytes, which become the new addresses (VLDRW
+ * gather with writeback; GCC 12 expands vldrwq_gather_base_wb_u32 into two loads); and the 4
+ * words 8 bytes further on, without writeback. */
+#define MCC_GATHER_NEXT_GROUP(v, addr) \
+    __asm__ volatile("vldrw.u32 %q0, [%q1, #32]!" : "=&w"(v), "+w"(addr) : : "memory")
+#define MCC_GATHER_NEXT_GROUP_PLUS8(v, addr) \
+    __asm__ volatile("vldrw.u32 %q0, [%q1, #40]" : "=w"(v) : "w"(addr) : "memory")
+#endif
+
+#if MCC_HAVE_MVE
 /* MVE: 8 int8 values widened by one load, and scattered to their places in a column's group
  * (k0 k2 | k1 k3 in words 0-1, k4 k6 | k5 k7 in words 4-5). */
 static const uint16_t widen8_offsets[8] = {0, 4, 2, 6, 16, 20, 18, 22};
@@ -379,30 +389,39 @@ MCC_INLINE void dot_block(const uint32_t *w, const uint32_t *col, int32_t groups
     const int32_t w_half = n_ch == 2 ? 4 : 2; /* words from a group's first to second half */
     int32_t g;
 #if MCC_HAVE_MVE
-    /* Byte offsets of the 4 words of pixel (channel) 0 and 1 inside a group. */
+    /* Byte offsets of the 4 words of pixel (channel) 0 inside a group (pixel 1's are 8 bytes
+     * further), one group back: the gathers walk vectors of addresses that each load of pixel 0
+     * moves on by a group (writeback), so a group costs its loads, its VMLADAVs and the loop
+     * end. */
     static const uint32_t first[4] = {0, 4, 16, 20};
-    static const uint32_t second[4] = {8, 12, 24, 28};
-    const uint32x4_t off0 = vld1q_u32(first);
-    const uint32x4_t off1 = vld1q_u32(second);
+    const uint32x4_t first4 = vld1q_u32(first);
+    uint32x4_t col_at = vaddq_n_u32(first4, (uint32_t)(uintptr_t)col - 32);
+    uint32x4_t w_at = vaddq_n_u32(first4, (uint32_t)(uintptr_t)w - 32);
     for (g = 0; g < groups; ++g) {
-        const int16x8_t x0 = vreinterpretq_s16_u32(vldrwq_gather_offset_u32(col, off0));
-        const int16x8_t w0 = n_ch == 2 ? vreinterpretq_s16_u32(vldrwq_gather_offset_u32(w, off0))
-                                       : vreinterpretq_s16_u32(vld1q_u32(w));
-        acc[0][0] = vmladavaq_s16(acc[0][0], x0, w0);
+        uint32x4_t x0, x1, w0, w1;
         if (n_px == 2) {
-            const int16x8_t x1 = vreinterpretq_s16_u32(vldrwq_gather_offset_u32(col, off1));
-            acc[0][1] = vmladavaq_s16(acc[0][1], x1, w0);
-            if (n_ch == 2) {
-                const int16x8_t w1 = vreinterpretq_s16_u32(vldrwq_gather_offset_u32(w, off1));
-                acc[1][0] = vmladavaq_s16(acc[1][0], x0, w1);
-                acc[1][1] = vmladavaq_s16(acc[1][1], x1, w1);
-            }
-        } else if (n_ch == 2) {
-            const int16x8_t w1 = vreinterpretq_s16_u32(vldrwq_gather_offset_u32(w, off1));
-            acc[1][0] = vmladavaq_s16(acc[1][0], x0, w1);
+            MCC_GATHER_NEXT_GROUP_PLUS8(x1, col_at);
         }
-        col += 8;
-        w += w_stride;
+        MCC_GATHER_NEXT_GROUP(x0, col_at);
+        if (n_ch == 2) {
+            MCC_GATHER_NEXT_GROUP_PLUS8(w1, w_at);
+            MCC_GATHER_NEXT_GROUP(w0, w_at);
+        } else {
+            w0 = vld1q_u32(w);
+        }
+        acc[0][0] = vmladavaq_s16(acc[0][0], vreinterpretq_s16_u32(x0), vreinterpretq_s16_u32(w0));
+        if (n_px == 2) {
+            acc[0][1] = vmladavaq_s16(acc[0][1], vreinterpretq_s16_u32(x1), vreinterpretq_s16_u32(w0));
+        }
+        if (n_ch == 2) {
+            acc[1][0] = vmladavaq_s16(acc[1][0], vreinterpretq_s16_u32(x0), vreinterpretq_s16_u32(w1));
+            if (n_px == 2) {
+                acc[1][1] = vmladavaq_s16(acc[1][1], vreinterpretq_s16_u32(x1), vreinterpretq_s16_u32(w1));
+            }
+        }
+        if (n_ch == 1) {
+            w += w_stride;
+        }
     }
     (void)w_half;
 #elif MCC_HAVE_DSP
