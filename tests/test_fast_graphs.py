@@ -117,12 +117,12 @@ def layer_zoo(seed: int = 4) -> Graph:
 def residual_block(seed: int = 5) -> Graph:
     """A large add (lookup-table kernel) after a 3x3 conv on 16 channels (the hand-scheduled
     2x2 loop, c_in % 8 == 0 im2col) and a 1x1 conv; an average pool whose border windows are
-    clipped (the DSP path sums 4 channels at once)."""
+    clipped (the DSP path sums 4 channels at once, the MVE path 8)."""
     rng = np.random.default_rng(seed)
     return (_Chain(rng, (1, 16, 16, 9))
             .conv(16, (3, 3), padding=(1, 1, 1, 1), activation="relu", zp=-128)
             .residual()
-            .conv(12, (3, 3), stride=(2, 2), padding=(0, 1, 0, 1))
+            .conv(16, (3, 3), stride=(2, 2), padding=(0, 1, 0, 1))
             .avg_pool((3, 3), (2, 2), (1, 1, 1, 1))
             .graph("residual_block"))
 

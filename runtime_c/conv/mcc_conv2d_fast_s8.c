@@ -149,7 +149,7 @@ MCC_INLINE void fill_bytes(int8_t *dst, int32_t value, int32_t n)
 #define MCC_GATHER_NEXT_GROUP(v, addr) \
     __asm__ volatile("vldrw.u32 %q0, [%q1, #32]!" : "=&w"(v), "+w"(addr) : : "memory")
 #define MCC_GATHER_NEXT_GROUP_PLUS8(v, addr) \
-    __asm__ volatile("vldrw.u32 %q0, [%q1, #40]" : "=w"(v) : "w"(addr) : "memory")
+    __asm__ volatile("vldrw.u32 %q0, [%q1, #40]" : "=&w"(v) : "w"(addr) : "memory")
 #endif
 
 #if MCC_HAVE_MVE
@@ -596,6 +596,15 @@ static void pairs_of_two_pixels(const uint32_t *w, pairs_state *st)
 }
 #endif
 
+#if MCC_HAVE_MVE
+/* The two low bytes of v at p (any alignment). */
+MCC_INLINE void store_pair(int8_t *p, uint32_t v)
+{
+    const uint16_t h = (uint16_t)v;
+    memcpy(p, &h, 2);
+}
+#endif
+
 /* All output channels of n_px (1 or 2) pixels whose columns are in `col`. Channel pairs read
  * their constants as {bias, multiplier, round, shift} x {even, odd channel} once per block. */
 MCC_INLINE void channels_of_pixels(const mcc_conv_fast_params *p, const uint32_t *col,
@@ -629,6 +638,49 @@ MCC_INLINE void channels_of_pixels(const mcc_conv_fast_params *p, const uint32_t
         w += pairs * 8 * groups;
         ch += pairs * 8;
     }
+#elif MCC_HAVE_MVE
+    if (n_px == 2) {
+        /* Per channel pair: the 2x2 gathers of dot_block, the weights' addresses carried on
+         * from pair to pair; the four outputs packed into one word, clamped together and stored
+         * as two halfwords. */
+        static const uint32_t first[4] = {0, 4, 16, 20};
+        const uint32x4_t first4 = vld1q_u32(first);
+        const uint32x4_t col_start = vaddq_n_u32(first4, (uint32_t)(uintptr_t)col - 32);
+        uint32x4_t w_at = vaddq_n_u32(first4, (uint32_t)(uintptr_t)w - 32);
+        const uint32_t lo4 = (uint32_t)(uint8_t)lo * 0x01010101u;
+        const uint32_t hi4 = (uint32_t)(uint8_t)hi * 0x01010101u;
+        const int32_t pairs = out_c >> 1;
+        for (; oc < 2 * pairs; oc += 2) {
+            uint32x4_t col_at = col_start;
+            int32_t a00 = ch[0], a01 = ch[0], a10 = ch[1], a11 = ch[1];
+            int32_t g = groups;
+            uint32_t word;
+            do {
+                uint32x4_t x0, x1, w0, w1;
+                MCC_GATHER_NEXT_GROUP_PLUS8(x1, col_at);
+                MCC_GATHER_NEXT_GROUP(x0, col_at);
+                MCC_GATHER_NEXT_GROUP_PLUS8(w1, w_at);
+                MCC_GATHER_NEXT_GROUP(w0, w_at);
+                a00 = vmladavaq_s16(a00, vreinterpretq_s16_u32(x0), vreinterpretq_s16_u32(w0));
+                a01 = vmladavaq_s16(a01, vreinterpretq_s16_u32(x1), vreinterpretq_s16_u32(w0));
+                a10 = vmladavaq_s16(a10, vreinterpretq_s16_u32(x0), vreinterpretq_s16_u32(w1));
+                a11 = vmladavaq_s16(a11, vreinterpretq_s16_u32(x1), vreinterpretq_s16_u32(w1));
+            } while (--g > 0);
+            word = (uint32_t)fast_requantize(a00, ch[2], ch[4], ch[6], lo, hi, 1);
+            MCC_NN_BFI8(word, fast_requantize(a10, ch[3], ch[5], ch[7], lo, hi, 1), 8);
+            MCC_NN_BFI8(word, fast_requantize(a01, ch[2], ch[4], ch[6], lo, hi, 1), 16);
+            MCC_NN_BFI8(word, fast_requantize(a11, ch[3], ch[5], ch[7], lo, hi, 1), 24);
+            if (!full_range) {
+                word = mcc_nn_clamp4_s8(word, lo4, hi4);
+            }
+            store_pair(out0 + oc, word);
+            store_pair(out1 + oc, word >> 16);
+            ch += 8;
+        }
+        w += pairs * 8 * groups;
+    }
+#endif
+#if MCC_HAVE_DSP_ASM || MCC_HAVE_MVE
     /* two pixels: every pair done above */
     for (; n_px == 1 && oc + 1 < out_c; oc += 2) {
 #else
