@@ -83,14 +83,14 @@ class _Chain:
                      activation="none")
         return self
 
-    def residual(self):
+    def residual(self, activation="none"):
         """y = x + conv1x1(x): an add of two activations of the input's shape."""
         start = self.last
         self.conv(self.tensors[start].shape[-1], (1, 1), activation="relu")
         x, y = self.tensors[start], self.tensors[self.last]
         out = f"t{len(self.ops)}"
         self.tensors[out] = act(out, x.shape, float(max(x.quant.scale[0], y.quant.scale[0]) * 1.5), -3)
-        self._add_op("add", (start, self.last), out, activation="none")
+        self._add_op("add", (start, self.last), out, activation=activation)
         return self
 
     def graph(self, name) -> Graph:
@@ -117,14 +117,26 @@ def layer_zoo(seed: int = 4) -> Graph:
 def residual_block(seed: int = 5) -> Graph:
     """A large add (lookup-table kernel) after a 3x3 conv on 16 channels (the hand-scheduled
     2x2 loop, c_in % 8 == 0 im2col) and a 1x1 conv; an average pool whose border windows are
-    clipped (the DSP path sums 4 channels at once)."""
+    clipped (the DSP path sums 4 channels at once, the MVE path 8)."""
     rng = np.random.default_rng(seed)
     return (_Chain(rng, (1, 16, 16, 9))
             .conv(16, (3, 3), padding=(1, 1, 1, 1), activation="relu", zp=-128)
             .residual()
-            .conv(12, (3, 3), stride=(2, 2), padding=(0, 1, 0, 1))
+            .conv(16, (3, 3), stride=(2, 2), padding=(0, 1, 0, 1))
             .avg_pool((3, 3), (2, 2), (1, 1, 1, 1))
             .graph("residual_block"))
+
+
+def residual_clamped(seed: int = 7) -> Graph:
+    """An add clamped by ReLU6 on 15x15x13 values (not a multiple of 4: the table kernel's
+    4-element passes leave a tail), after a 3x3 conv on 8 channels with an odd pixel count; an
+    average pool on the 13 channels (MVE: the last 5 lanes predicated)."""
+    rng = np.random.default_rng(seed)
+    return (_Chain(rng, (1, 15, 15, 8))
+            .conv(13, (3, 3), padding=(1, 1, 1, 1), activation="relu")
+            .residual(activation="relu6")
+            .avg_pool((3, 3), (2, 2), (1, 1, 1, 1))
+            .graph("residual_clamped"))
 
 
 def dead_channels(seed: int = 6) -> Graph:
@@ -170,7 +182,8 @@ def with_dead_channels(graph: Graph, dead, saturated=(), boosted=(), op_index: i
 
 
 
-GRAPHS = {"layer_zoo": layer_zoo, "residual_block": residual_block, "dead_channels": dead_channels}
+GRAPHS = {"layer_zoo": layer_zoo, "residual_block": residual_block, "residual_clamped": residual_clamped,
+          "dead_channels": dead_channels}
 
 
 def kernels_called(graph: Graph, rounding: str = "tflm") -> list[str]:
@@ -186,6 +199,8 @@ def test_variant_choice_per_layer():
     assert kernels_called(residual_block()) == [
         "mcc_conv2d_fast_s8", "mcc_conv2d_fast_s8", "mcc_add_fast_s8", "mcc_conv2d_fast_s8",
         "mcc_avgpool_s8"]
+    assert kernels_called(residual_clamped()) == ["mcc_conv2d_fast_s8", "mcc_conv2d_fast_s8", "mcc_add_fast_s8",
+                                                  "mcc_avgpool_s8"]
     assert kernels_called(dead_channels()) == [
         "mcc_conv2d_fast_s8", "mcc_conv2d_channels_s8", "mcc_conv2d_fast_s8", "mcc_conv2d_channels_s8",
         "mcc_depthwise_conv2d_fast_s8", "mcc_conv2d_channels_s8", "mcc_conv2d_fast_s8"]

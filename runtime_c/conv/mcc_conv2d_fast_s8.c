@@ -143,12 +143,51 @@ MCC_INLINE void fill_bytes(int8_t *dst, int32_t value, int32_t n)
 }
 
 #if MCC_HAVE_MVE
+/* v = the 4 words at the addresses in addr plus 32 bytes, which become the new addresses (VLDRW
+ * gather with writeback; GCC 12 expands vldrwq_gather_base_wb_u32 into two loads); and the 4
+ * words 8 bytes further on, without writeback. */
+#define MCC_GATHER_NEXT_GROUP(v, addr) \
+    __asm__ volatile("vldrw.u32 %q0, [%q1, #32]!" : "=&w"(v), "+w"(addr) : : "memory")
+#define MCC_GATHER_NEXT_GROUP_PLUS8(v, addr) \
+    __asm__ volatile("vldrw.u32 %q0, [%q1, #40]" : "=&w"(v) : "w"(addr) : "memory")
+#endif
+
+#if MCC_HAVE_MVE
 /* MVE: 8 int8 values widened by one load, and scattered to their places in a column's group
  * (k0 k2 | k1 k3 in words 0-1, k4 k6 | k5 k7 in words 4-5). */
 static const uint16_t widen8_offsets[8] = {0, 4, 2, 6, 16, 20, 18, 22};
 #define MCC_WIDEN8(SRC, COL, OFFSETS) \
     vstrhq_scatter_offset_s16((int16_t *)(void *)(COL), (OFFSETS), vldrbq_s16(SRC))
 #endif
+
+/* Widens n8 groups of 8 int8 values from src into a column's groups (8 words apart, so two
+ * columns interleave) and returns the column's next group. */
+MCC_INLINE uint32_t *widen_run(const int8_t *src, int32_t n8, uint32_t *col)
+{
+#if MCC_HAVE_MVE
+    const uint16x8_t offsets = vld1q_u16(widen8_offsets);
+    for (; n8 > 0; --n8) {
+        MCC_WIDEN8(src, col, offsets);
+        src += 8;
+        col += 8;
+    }
+#else
+    for (; n8 > 0; --n8) {
+        uint32_t v0, v1;
+#if MCC_HAVE_DSP
+        MCC_NN_LDRD_POST(src, 8, v0, v1);
+#else
+        v0 = load_word(src);
+        v1 = load_word(src + 4);
+        src += 8;
+#endif
+        widen4(v0, col);
+        widen4(v1, col + 4);
+        col += 8;
+    }
+#endif
+    return col;
+}
 
 /* Widens the K values of output pixel (oy, ox) into its column (groups of 8 values 8 words
  * apart, so two columns interleave); padded positions read the input zero point.
@@ -163,35 +202,21 @@ static void im2col(const mcc_conv_fast_params *p, const mcc_dims *in_dims, const
     const int32_t x0 = ox * p->stride.w - p->padding.w;
     const int32_t zp = p->input_zero_point;
     int32_t ky, kx, c;
-#if MCC_HAVE_MVE
-    const uint16x8_t offsets = vld1q_u16(widen8_offsets);
-#endif
     if ((in_c & 7) == 0) {
         const uint32_t zp2 = pack16(zp, zp);
+        const int row_run = p->dilation.w == 1 && x0 >= 0 && x0 + p->kernel.w <= in_w;
         for (ky = 0; ky < p->kernel.h; ++ky) {
             const int32_t y = y0 + ky * p->dilation.h;
             const int row_inside = y >= 0 && y < in_dims->h;
+            if (row_inside && row_run) {
+                /* the whole kernel row is one run of input bytes */
+                col = widen_run(input + (y * in_w + x0) * in_c, (p->kernel.w * in_c) >> 3, col);
+                continue;
+            }
             for (kx = 0; kx < p->kernel.w; ++kx) {
                 const int32_t x = x0 + kx * p->dilation.w;
                 if (row_inside && x >= 0 && x < in_w) {
-                    const int8_t *src = input + (y * in_w + x) * in_c;
-                    for (c = in_c; c > 0; c -= 8) {
-#if MCC_HAVE_MVE
-                        MCC_WIDEN8(src, col, offsets);
-#else
-                        uint32_t v0, v1;
-#if MCC_HAVE_DSP
-                        MCC_NN_LDRD(src, 0, v0, v1);
-#else
-                        v0 = load_word(src);
-                        v1 = load_word(src + 4);
-#endif
-                        widen4(v0, col);
-                        widen4(v1, col + 4);
-#endif
-                        src += 8;
-                        col += 8;
-                    }
+                    col = widen_run(input + (y * in_w + x) * in_c, in_c >> 3, col);
                 } else {
                     for (c = in_c; c > 0; c -= 8) {
                         col[0] = zp2;
@@ -207,7 +232,6 @@ static void im2col(const mcc_conv_fast_params *p, const mcc_dims *in_dims, const
     }
     {
         int8_t *s = stage;
-        int32_t k;
         for (ky = 0; ky < p->kernel.h; ++ky) {
             const int32_t y = y0 + ky * p->dilation.h;
             const int row_inside = y >= 0 && y < in_dims->h;
@@ -228,18 +252,7 @@ static void im2col(const mcc_conv_fast_params *p, const mcc_dims *in_dims, const
             }
         }
         fill_bytes(s, 0, (int32_t)(p->k_padded - (s - stage)));
-        for (k = 0; k < p->k_padded; k += 8) {
-#if MCC_HAVE_MVE
-            MCC_WIDEN8(stage + k, col, offsets);
-#else
-            uint32_t v0, v1;
-            memcpy(&v0, stage + k, 4);
-            memcpy(&v1, stage + k + 4, 4);
-            widen4(v0, col);
-            widen4(v1, col + 4);
-#endif
-            col += 8;
-        }
+        widen_run(stage, p->k_padded >> 3, col);
     }
 }
 
@@ -346,6 +359,24 @@ MCC_INLINE void v6m_dot_shared(const uint32_t *s, int32_t gap, const uint32_t *a
 }
 #endif
 
+#if MCC_HAVE_DSP_ASM
+/* One group of 8 products for 2 pixels x 2 channels (80 bytes of code: 4 LDM.W and 16 SMLAD):
+ * per half group one LDM brings both pixels' two words, one LDM both channels' two words. */
+#define MCC_CONV_HALF_GROUP                        \
+    "ldmia.w %[c]!, {r4, r5, r6, r7}\n\t"          \
+    "ldmia.w %[w]!, {r8, r9, r10, r11}\n\t"        \
+    "smlad %[a00], r4, r8, %[a00]\n\t"             \
+    "smlad %[a00], r5, r9, %[a00]\n\t"             \
+    "smlad %[a01], r6, r8, %[a01]\n\t"             \
+    "smlad %[a01], r7, r9, %[a01]\n\t"             \
+    "smlad %[a10], r4, r10, %[a10]\n\t"            \
+    "smlad %[a10], r5, r11, %[a10]\n\t"            \
+    "smlad %[a11], r6, r10, %[a11]\n\t"            \
+    "smlad %[a11], r7, r11, %[a11]\n\t"
+#define MCC_CONV_GROUP MCC_CONV_HALF_GROUP MCC_CONV_HALF_GROUP
+#define MCC_CONV_GROUP_BYTES 80
+#endif
+
 /* Dot products of n_ch (1 or 2) output channels with n_px (1 or 2) columns over `groups` groups
  * of 8 products. Per group a column holds 4 words (two int16 each), pixel p's words 0-1 at word
  * 2p and 2-3 at 4 + 2p; a channel pair's weights likewise (channel c at 2c and 4 + 2c, 8 words
@@ -358,30 +389,39 @@ MCC_INLINE void dot_block(const uint32_t *w, const uint32_t *col, int32_t groups
     const int32_t w_half = n_ch == 2 ? 4 : 2; /* words from a group's first to second half */
     int32_t g;
 #if MCC_HAVE_MVE
-    /* Byte offsets of the 4 words of pixel (channel) 0 and 1 inside a group. */
+    /* Byte offsets of the 4 words of pixel (channel) 0 inside a group (pixel 1's are 8 bytes
+     * further), one group back: the gathers walk vectors of addresses that each load of pixel 0
+     * moves on by a group (writeback), so a group costs its loads, its VMLADAVs and the loop
+     * end. */
     static const uint32_t first[4] = {0, 4, 16, 20};
-    static const uint32_t second[4] = {8, 12, 24, 28};
-    const uint32x4_t off0 = vld1q_u32(first);
-    const uint32x4_t off1 = vld1q_u32(second);
+    const uint32x4_t first4 = vld1q_u32(first);
+    uint32x4_t col_at = vaddq_n_u32(first4, (uint32_t)(uintptr_t)col - 32);
+    uint32x4_t w_at = vaddq_n_u32(first4, (uint32_t)(uintptr_t)w - 32);
     for (g = 0; g < groups; ++g) {
-        const int16x8_t x0 = vreinterpretq_s16_u32(vldrwq_gather_offset_u32(col, off0));
-        const int16x8_t w0 = n_ch == 2 ? vreinterpretq_s16_u32(vldrwq_gather_offset_u32(w, off0))
-                                       : vreinterpretq_s16_u32(vld1q_u32(w));
-        acc[0][0] = vmladavaq_s16(acc[0][0], x0, w0);
+        uint32x4_t x0, x1, w0, w1;
         if (n_px == 2) {
-            const int16x8_t x1 = vreinterpretq_s16_u32(vldrwq_gather_offset_u32(col, off1));
-            acc[0][1] = vmladavaq_s16(acc[0][1], x1, w0);
-            if (n_ch == 2) {
-                const int16x8_t w1 = vreinterpretq_s16_u32(vldrwq_gather_offset_u32(w, off1));
-                acc[1][0] = vmladavaq_s16(acc[1][0], x0, w1);
-                acc[1][1] = vmladavaq_s16(acc[1][1], x1, w1);
-            }
-        } else if (n_ch == 2) {
-            const int16x8_t w1 = vreinterpretq_s16_u32(vldrwq_gather_offset_u32(w, off1));
-            acc[1][0] = vmladavaq_s16(acc[1][0], x0, w1);
+            MCC_GATHER_NEXT_GROUP_PLUS8(x1, col_at);
         }
-        col += 8;
-        w += w_stride;
+        MCC_GATHER_NEXT_GROUP(x0, col_at);
+        if (n_ch == 2) {
+            MCC_GATHER_NEXT_GROUP_PLUS8(w1, w_at);
+            MCC_GATHER_NEXT_GROUP(w0, w_at);
+        } else {
+            w0 = vld1q_u32(w);
+        }
+        acc[0][0] = vmladavaq_s16(acc[0][0], vreinterpretq_s16_u32(x0), vreinterpretq_s16_u32(w0));
+        if (n_px == 2) {
+            acc[0][1] = vmladavaq_s16(acc[0][1], vreinterpretq_s16_u32(x1), vreinterpretq_s16_u32(w0));
+        }
+        if (n_ch == 2) {
+            acc[1][0] = vmladavaq_s16(acc[1][0], vreinterpretq_s16_u32(x0), vreinterpretq_s16_u32(w1));
+            if (n_px == 2) {
+                acc[1][1] = vmladavaq_s16(acc[1][1], vreinterpretq_s16_u32(x1), vreinterpretq_s16_u32(w1));
+            }
+        }
+        if (n_ch == 1) {
+            w += w_stride;
+        }
     }
     (void)w_half;
 #elif MCC_HAVE_DSP
@@ -389,53 +429,6 @@ MCC_INLINE void dot_block(const uint32_t *w, const uint32_t *col, int32_t groups
     const uint32_t *end = col + 8 * groups;
     (void)g;
     (void)w_stride;
-#if MCC_HAVE_DSP_ASM
-    if (n_ch == 2 && n_px == 2 && groups > 0) {
-        /* The hot loop, registers chosen by hand: per half group one LDM brings both pixels'
-         * two words, one LDM both channels' two words, 8 SMLAD use them; 23 instructions per
-         * 32 products with the loop test (the end pointer waits on the stack: every other
-         * register is in use). */
-        register int32_t r0 __asm__("r0") = a00;
-        register int32_t r1 __asm__("r1") = a01;
-        register int32_t r2 __asm__("r2") = a10;
-        register int32_t r3 __asm__("r3") = a11;
-        register const uint32_t *rc __asm__("ip") = col;
-        register const uint32_t *rw __asm__("lr") = w;
-        __asm__ volatile(
-            "1:\n\t"
-            "ldm %[c]!, {r4, r5, r6, r7}\n\t"
-            "ldm %[w]!, {r8, r9, r10, r11}\n\t"
-            "smlad %[a00], r4, r8, %[a00]\n\t"
-            "smlad %[a00], r5, r9, %[a00]\n\t"
-            "smlad %[a01], r6, r8, %[a01]\n\t"
-            "smlad %[a01], r7, r9, %[a01]\n\t"
-            "smlad %[a10], r4, r10, %[a10]\n\t"
-            "smlad %[a10], r5, r11, %[a10]\n\t"
-            "smlad %[a11], r6, r10, %[a11]\n\t"
-            "smlad %[a11], r7, r11, %[a11]\n\t"
-            "ldm %[c]!, {r4, r5, r6, r7}\n\t"
-            "ldm %[w]!, {r8, r9, r10, r11}\n\t"
-            "smlad %[a00], r4, r8, %[a00]\n\t"
-            "smlad %[a00], r5, r9, %[a00]\n\t"
-            "smlad %[a01], r6, r8, %[a01]\n\t"
-            "smlad %[a01], r7, r9, %[a01]\n\t"
-            "smlad %[a10], r4, r10, %[a10]\n\t"
-            "smlad %[a10], r5, r11, %[a10]\n\t"
-            "smlad %[a11], r6, r10, %[a11]\n\t"
-            "smlad %[a11], r7, r11, %[a11]\n\t"
-            "ldr r4, %[end]\n\t"
-            "cmp %[c], r4\n\t"
-            "bne 1b"
-            : [a00] "+r"(r0), [a01] "+r"(r1), [a10] "+r"(r2), [a11] "+r"(r3), [c] "+r"(rc),
-              [w] "+r"(rw)
-            : [end] "m"(end)
-            : "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "cc", "memory");
-        a00 = r0;
-        a01 = r1;
-        a10 = r2;
-        a11 = r3;
-    } else
-#endif
     {
         while (col != end) {
             int32_t h;
@@ -507,6 +500,111 @@ MCC_INLINE void dot_block(const uint32_t *w, const uint32_t *col, int32_t groups
 #endif
 }
 
+#if MCC_HAVE_DSP_ASM && !MCC_HAVE_MVE
+/* What the channel-pair loop below keeps in memory (every register is in use). */
+typedef struct {
+    const int32_t *ch;      /* the next channel pair's constants */
+    int8_t *out0;           /* pixel 0's next output pair; pixel 1's is out_c bytes further */
+    const int8_t *out0_end;
+    int32_t out_c;
+    const uint32_t *col;
+    const uint32_t *end;    /* col + 8 * groups */
+    int32_t skip;           /* bytes of the 8-group pass skipped on entry */
+    int32_t clamp;          /* 0: the activation range is all of int8 */
+    uint32_t lo4, hi4;      /* the clamp bounds, one per byte */
+} pairs_state;
+
+/* Every channel pair of two pixels in one loop of hand-chosen registers: the biases start the
+ * four accumulators, the 2x2 SMLAD loop runs eight groups a pass (163 instructions per 256
+ * products with the loop test; a pass of groups % 8 is entered in its middle by one ADD to the
+ * PC), the four sums are requantized (SMMLAR, sign, shift, SSAT), packed into one word, clamped
+ * by SSUB8/SEL when the activation is narrower than int8 and stored as two halfwords: about 40
+ * instructions per channel pair besides the products. */
+static void pairs_of_two_pixels(const uint32_t *w, pairs_state *st)
+{
+    register const uint32_t *rw __asm__("lr") = w;
+    register int32_t r0 __asm__("r0");
+    register int32_t r1 __asm__("r1");
+    register int32_t r2 __asm__("r2");
+    register int32_t r3 __asm__("r3");
+    register const uint32_t *rc __asm__("ip");
+    __asm__ volatile(
+        "ldr r4, %[ch]\n\t"
+        "2:\n\t"
+        "ldm r4!, {r0, r2}\n\t"
+        "str r4, %[ch]\n\t"
+        "mov r1, r0\n\t"
+        "mov r3, r2\n\t"
+        "ldr ip, %[col]\n\t"
+        "ldr r4, %[skip]\n\t"
+        "add pc, r4\n\t" /* the PC reads as the address of label 1 */
+        "nop\n\t"
+        "1:\n\t" MCC_CONV_GROUP MCC_CONV_GROUP MCC_CONV_GROUP MCC_CONV_GROUP MCC_CONV_GROUP
+        MCC_CONV_GROUP MCC_CONV_GROUP MCC_CONV_GROUP
+        "ldr r4, %[end]\n\t"
+        "cmp ip, r4\n\t"
+        "bne 1b\n\t"
+        "ldr r4, %[ch]\n\t"
+        "ldm r4!, {r5, r6, r7, r8, r9, r10}\n\t" /* multipliers, rounding, shifts */
+        "smmlar r11, r0, r5, r7\n\t"
+        "add r0, r11, r0, asr #31\n\t"
+        "asr r0, r0, r9\n\t"
+        "smmlar r11, r1, r5, r7\n\t"
+        "add r1, r11, r1, asr #31\n\t"
+        "asr r1, r1, r9\n\t"
+        "smmlar r11, r2, r6, r8\n\t"
+        "add r2, r11, r2, asr #31\n\t"
+        "asr r2, r2, r10\n\t"
+        "smmlar r11, r3, r6, r8\n\t"
+        "add r3, r11, r3, asr #31\n\t"
+        "asr r3, r3, r10\n\t"
+        "ssat r0, #8, r0\n\t"
+        "ssat r1, #8, r1\n\t"
+        "ssat r2, #8, r2\n\t"
+        "ssat r3, #8, r3\n\t"
+        "bfi r0, r2, #8, #8\n\t"  /* pixel 0: channels 0, 1 */
+        "bfi r0, r1, #16, #8\n\t" /* pixel 1: channels 0, 1 */
+        "bfi r0, r3, #24, #8\n\t"
+        "ldr r5, %[clamp]\n\t"
+        "cbz r5, 3f\n\t"
+        "ldr r5, %[lo4]\n\t"
+        "ldr r6, %[hi4]\n\t"
+        "ssub8 r7, r0, r5\n\t"
+        "sel r0, r0, r5\n\t"
+        "ssub8 r7, r6, r0\n\t"
+        "sel r0, r0, r6\n\t"
+        "3:\n\t"
+        "ldr r5, %[out0]\n\t"
+        "ldr r6, %[out_c]\n\t"
+        "lsrs r7, r0, #16\n\t"
+        "strh r7, [r5, r6]\n\t"
+        "strh r0, [r5], #2\n\t"
+        "str r5, %[out0]\n\t"
+        "ldr r7, %[out0_end]\n\t"
+        "cmp r5, r7\n\t"
+        "bne 2b"
+        : [w] "+r"(rw), [a00] "=&r"(r0), [a01] "=&r"(r1), [a10] "=&r"(r2), [a11] "=&r"(r3), [c] "=&r"(rc),
+          [ch] "+m"(st->ch), [out0] "+m"(st->out0)
+        : [out0_end] "m"(st->out0_end), [out_c] "m"(st->out_c), [col] "m"(st->col), [end] "m"(st->end),
+          [skip] "m"(st->skip), [clamp] "m"(st->clamp), [lo4] "m"(st->lo4), [hi4] "m"(st->hi4)
+        : "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "cc", "memory");
+    (void)r0;
+    (void)r1;
+    (void)r2;
+    (void)r3;
+    (void)rc;
+}
+#endif
+
+#if MCC_HAVE_MVE
+/* The two low bytes of v at p (any alignment). */
+MCC_INLINE void store_pair(int8_t *p, uint32_t v)
+{
+    const uint16_t h = (uint16_t)v;
+    memcpy(p, &h, 2);
+}
+#endif
+
 /* All output channels of n_px (1 or 2) pixels whose columns are in `col`. Channel pairs read
  * their constants as {bias, multiplier, round, shift} x {even, odd channel} once per block. */
 MCC_INLINE void channels_of_pixels(const mcc_conv_fast_params *p, const uint32_t *col,
@@ -518,8 +616,76 @@ MCC_INLINE void channels_of_pixels(const mcc_conv_fast_params *p, const uint32_t
     const int32_t hi = p->activation.max;
     const uint32_t *w = (const uint32_t *)p->weights;
     const int32_t *ch = p->channels;
-    int32_t oc;
-    for (oc = 0; oc + 1 < out_c; oc += 2) {
+    int32_t oc = 0;
+#if MCC_HAVE_DSP_ASM && !MCC_HAVE_MVE
+    if (n_px == 2) {
+        pairs_state st;
+        const int32_t pairs = out_c >> 1;
+        st.ch = ch;
+        st.out0 = out0;
+        st.out0_end = out0 + 2 * pairs;
+        st.out_c = (int32_t)(out1 - out0);
+        st.col = col;
+        st.end = col + 8 * groups;
+        st.skip = ((8 - (groups & 7)) & 7) * MCC_CONV_GROUP_BYTES;
+        st.clamp = !full_range;
+        st.lo4 = (uint32_t)(uint8_t)lo * 0x01010101u;
+        st.hi4 = (uint32_t)(uint8_t)hi * 0x01010101u;
+        if (pairs > 0) {
+            pairs_of_two_pixels(w, &st);
+        }
+        oc = 2 * pairs;
+        w += pairs * 8 * groups;
+        ch += pairs * 8;
+    }
+#elif MCC_HAVE_MVE
+    if (n_px == 2) {
+        /* Per channel pair: the 2x2 gathers of dot_block, the weights' addresses carried on
+         * from pair to pair; the four outputs packed into one word, clamped together and stored
+         * as two halfwords. */
+        static const uint32_t first[4] = {0, 4, 16, 20};
+        const uint32x4_t first4 = vld1q_u32(first);
+        const uint32x4_t col_start = vaddq_n_u32(first4, (uint32_t)(uintptr_t)col - 32);
+        uint32x4_t w_at = vaddq_n_u32(first4, (uint32_t)(uintptr_t)w - 32);
+        const uint32_t lo4 = (uint32_t)(uint8_t)lo * 0x01010101u;
+        const uint32_t hi4 = (uint32_t)(uint8_t)hi * 0x01010101u;
+        const int32_t pairs = out_c >> 1;
+        for (; oc < 2 * pairs; oc += 2) {
+            uint32x4_t col_at = col_start;
+            int32_t a00 = ch[0], a01 = ch[0], a10 = ch[1], a11 = ch[1];
+            int32_t g = groups;
+            uint32_t word;
+            do {
+                uint32x4_t x0, x1, w0, w1;
+                MCC_GATHER_NEXT_GROUP_PLUS8(x1, col_at);
+                MCC_GATHER_NEXT_GROUP(x0, col_at);
+                MCC_GATHER_NEXT_GROUP_PLUS8(w1, w_at);
+                MCC_GATHER_NEXT_GROUP(w0, w_at);
+                a00 = vmladavaq_s16(a00, vreinterpretq_s16_u32(x0), vreinterpretq_s16_u32(w0));
+                a01 = vmladavaq_s16(a01, vreinterpretq_s16_u32(x1), vreinterpretq_s16_u32(w0));
+                a10 = vmladavaq_s16(a10, vreinterpretq_s16_u32(x0), vreinterpretq_s16_u32(w1));
+                a11 = vmladavaq_s16(a11, vreinterpretq_s16_u32(x1), vreinterpretq_s16_u32(w1));
+            } while (--g > 0);
+            word = (uint32_t)fast_requantize(a00, ch[2], ch[4], ch[6], lo, hi, 1);
+            MCC_NN_BFI8(word, fast_requantize(a10, ch[3], ch[5], ch[7], lo, hi, 1), 8);
+            MCC_NN_BFI8(word, fast_requantize(a01, ch[2], ch[4], ch[6], lo, hi, 1), 16);
+            MCC_NN_BFI8(word, fast_requantize(a11, ch[3], ch[5], ch[7], lo, hi, 1), 24);
+            if (!full_range) {
+                word = mcc_nn_clamp4_s8(word, lo4, hi4);
+            }
+            store_pair(out0 + oc, word);
+            store_pair(out1 + oc, word >> 16);
+            ch += 8;
+        }
+        w += pairs * 8 * groups;
+    }
+#endif
+#if MCC_HAVE_DSP_ASM || MCC_HAVE_MVE
+    /* two pixels: every pair done above */
+    for (; n_px == 1 && oc + 1 < out_c; oc += 2) {
+#else
+    for (; oc + 1 < out_c; oc += 2) {
+#endif
         int32_t acc[2][2];
         int32_t m0, m1, r0, r1, s0, s1;
         acc[0][0] = acc[0][1] = ch[0];
@@ -585,11 +751,15 @@ mcc_status mcc_conv2d_fast_s8(const mcc_conv_fast_params *params,
             im2col(params, input_dims, in_batch, oy1, ox1, col + 2, stage);
             oy = ox1 + 1 < out_w ? oy1 : oy1 + 1;
             ox = ox1 + 1 < out_w ? ox1 + 1 : 0;
+#if MCC_HAVE_DSP_ASM && !MCC_HAVE_MVE
+            channels_of_pixels(params, col, 2, output, output + out_c, full_range);
+#else
             if (full_range) {
                 channels_of_pixels(params, col, 2, output, output + out_c, 1);
             } else {
                 channels_of_pixels(params, col, 2, output, output + out_c, 0);
             }
+#endif
             output += 2 * out_c;
         }
         if (px < pixels) {

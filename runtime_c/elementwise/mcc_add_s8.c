@@ -4,16 +4,6 @@
 
 #if MCC_HAVE_DSP
 #include <arm_acle.h>
-
-/* One input rescaled: RoundingDivideByPOT(DoublingHighMul(v << left, m), right), as SMMLAR of the
- * doubled value plus the rounding half, the sign of the value (sign = -1 when right >= 1, 0 when
- * right = 0: no rounding then), a shift. The doubled value 2 * (x + offset) << left stays below
- * 2^31 (checked by the caller). */
-MCC_INLINE int32_t add_rescale(int32_t doubled, int32_t multiplier, int32_t half, int32_t sign,
-                               int32_t right)
-{
-    return (mcc_nn_smmlar(doubled, multiplier, half) + ((doubled >> 31) & sign)) >> right;
-}
 #endif
 
 mcc_status mcc_add_s8(const mcc_add_params *params, const int8_t *input1, const int8_t *input2,
@@ -38,9 +28,9 @@ mcc_status mcc_add_s8(const mcc_add_params *params, const int8_t *input1, const 
         const int32_t ho = (1 << (ro - 1)) + params->output_offset * (1 << ro);
         const int32_t lo = params->activation.min, hi = params->activation.max;
         for (i = 0; i < size; ++i) {
-            const int32_t a = add_rescale(input1[i] * scale + c1, m1, h1, s1, r1);
-            const int32_t b = add_rescale(input2[i] * scale + c2, m2, h2, s2, r2);
-            int32_t v = add_rescale(2 * (a + b), mo, ho, -1, ro);
+            const int32_t a = mcc_nn_add_rescale(input1[i] * scale + c1, m1, h1, s1, r1);
+            const int32_t b = mcc_nn_add_rescale(input2[i] * scale + c2, m2, h2, s2, r2);
+            int32_t v = mcc_nn_add_rescale(2 * (a + b), mo, ho, -1, ro);
             v = __ssat(v, 8);
             v = v < lo ? lo : v;
             output[i] = (int8_t)(v > hi ? hi : v);

@@ -221,6 +221,21 @@ MCC_INLINE uint32_t mcc_nn_sxtb16_ror8(uint32_t v)
 }
 #endif
 
+#if defined(__GNUC__) && defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+/* word with its byte at bit `pos` (a constant) replaced by v's low byte: one BFI. */
+#define MCC_NN_BFI8(word, v, pos) __asm__("bfi %0, %1, #" #pos ", #8" : "+r"(word) : "r"(v))
+
+/* The four int8 lanes of word clamped to [lo, hi] given as bytes repeated in lo4 and hi4:
+ * SSUB8 sets a lane's GE flag where it is not below the bound, SEL keeps it there. */
+MCC_INLINE uint32_t mcc_nn_clamp4_s8(uint32_t word, uint32_t lo4, uint32_t hi4)
+{
+    uint32_t t, r;
+    __asm__("ssub8 %0, %2, %1\n\tsel %0, %2, %1" : "=&r"(t) : "r"(lo4), "r"(word) : "cc");
+    __asm__("ssub8 %0, %1, %2\n\tsel %0, %2, %1" : "=&r"(r) : "r"(hi4), "r"(t) : "cc");
+    return r;
+}
+#endif
+
 /* (acc * 2^32 + a * b + 2^31) >> 32: Arm's SMMLAR. With a = 2x it is the rounding doubling high
  * multiply of x and b plus acc, exactly (no saturation case when b > 0). */
 MCC_INLINE int32_t mcc_nn_smmlar(int32_t a, int32_t b, int32_t acc)
@@ -234,6 +249,16 @@ MCC_INLINE int32_t mcc_nn_smmlar(int32_t a, int32_t b, int32_t acc)
 #else
     return (int32_t)(((int64_t)acc * 4294967296LL + (int64_t)a * b + 0x80000000LL) >> 32);
 #endif
+}
+
+/* One Add input rescaled: RoundingDivideByPOT(DoublingHighMul(v << left, m), right), as SMMLAR of
+ * the doubled value plus the rounding half, the sign of the value (sign = -1 when right >= 1, 0
+ * when right = 0: no rounding then), a shift. Exact when the doubled value 2 * (x + offset) << left
+ * stays inside int32 and m >= 0 (the caller checks). */
+MCC_INLINE int32_t mcc_nn_add_rescale(int32_t doubled, int32_t multiplier, int32_t half, int32_t sign,
+                                      int32_t right)
+{
+    return (mcc_nn_smmlar(doubled, multiplier, half) + ((doubled >> 31) & sign)) >> right;
 }
 
 /* Rotate right by 8 bits (GCC folds it into SXTB16's rotation). */
