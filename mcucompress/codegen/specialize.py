@@ -115,10 +115,15 @@ def conv_scratch_bytes(k_padded: int, in_c: int) -> int:
     return 4 * k_padded + (k_padded if in_c % 8 else 0)
 
 
+DW_BLOCK = 8                   # channels per block of the depthwise layout (one MVE vector of int16)
+
+
 def depthwise_scratch_bytes(channels: int, taps: int) -> int:
-    """mcc_depthwise_conv2d_fast_s8_get_buffer_size(): the zero row (8-byte aligned), then a
-    pointer per tap, counted at 8 bytes so the same arena serves the 64-bit host build."""
-    return ((channels + 7) & ~7) + 8 * taps
+    """mcc_depthwise_conv2d_fast_s8_get_buffer_size(): the zero row (8-byte aligned), a pointer
+    per tap slot (taps rounded up to pairs) of two output pixels, counted at 8 bytes so the same
+    arena serves the 64-bit host build, then an int32 offset per slot."""
+    slots = taps + taps % 2
+    return ((channels + 7) & ~7) + 2 * 8 * slots + 4 * slots
 
 
 def fc_int8_scratch_bytes(k_padded: int) -> int:
@@ -175,10 +180,17 @@ def fast_conv(graph: Graph, op: Op, p, rounding: str) -> FastLayer | None:
 
 
 def dw_layout(w: np.ndarray) -> np.ndarray:
-    """(taps, channels) int weights -> packed doubled words of mcc_depthwise_conv2d_fast_s8."""
+    """(taps, channels) int weights, channels a multiple of 4 -> packed doubled words of
+    mcc_depthwise_conv2d_fast_s8: taps in pairs (a zero weight completes an odd count), channels
+    in blocks of DW_BLOCK (the last one 4 wide when needed); block by block, pair by pair, one
+    word per channel holding its two taps' weights (the first in the low half)."""
     taps, n = w.shape
-    grouped = (2 * w).reshape(taps, n // 4, 4)[:, :, _PERM4].transpose(1, 0, 2)
-    return _pack_words(grouped)
+    slots = taps + taps % 2
+    doubled = np.zeros((slots, n), dtype=np.int64)
+    doubled[:taps] = 2 * w
+    blocks = [doubled[:, c:c + DW_BLOCK].reshape(slots // 2, 2, -1).transpose(0, 2, 1).reshape(-1)
+              for c in range(0, n, DW_BLOCK)]
+    return _pack_words(np.concatenate(blocks)) if blocks else np.zeros(0, np.int32)
 
 
 def fast_depthwise(graph: Graph, op: Op, p, rounding: str) -> FastLayer | None:

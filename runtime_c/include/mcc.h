@@ -505,7 +505,8 @@ typedef struct {
                                   * computes the first channels_n & ~3 of them */
     int32_t input_zero_point;
     mcc_activation activation;
-    const int32_t *weights;    /* per tap, per group of 4 channels: (c0, c2), (c1, c3) doubled */
+    const int32_t *weights;    /* per pair of taps, per channel: both taps doubled (int16 x 2),
+                                  * channels in blocks of 8 (mcc_depthwise_conv2d_fast_s8.c) */
     const int32_t *channels;
 } mcc_dw_conv_fast_params;
 
