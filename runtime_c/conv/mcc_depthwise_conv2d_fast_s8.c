@@ -354,54 +354,91 @@ MCC_INLINE void v6m_dw_group(const int8_t *const *tap, int32_t pairs, int32_t c,
 #endif
 
 #if MCC_HAVE_DSP_ASM
-/* One requantized output of the sum acc with its channel's constants k. */
-MCC_INLINE int8_t dw_out(int32_t acc, const int32_t *k, int32_t lo, int32_t hi, int full_range)
-{
-    int32_t v = mcc_nn_smmlar(acc, k[1], k[2]);
-    v = (v + (acc >> 31)) >> k[3];
-    if (full_range) {
-        return (int8_t)__ssat(v, 8);
-    }
-    v = v < lo ? lo : v;
-    return (int8_t)(v > hi ? hi : v);
-}
-
 /* Channels c..c+3 (constants ch) of one output pixel from the block's words w. */
 MCC_INLINE void dw_group_dsp(const int8_t *const *tap, int32_t pairs, int32_t c, const int32_t *w,
                              int32_t block, const int32_t *ch, int8_t *output, int32_t lo,
-                             int32_t hi, int full_range)
+                             int32_t hi)
 {
     int32_t a0 = ch[0], a1 = ch[4], a2 = ch[8], a3 = ch[12];
     int32_t n = pairs;
     uint32_t pa, pb, e, w0, w1;
-    if (block == 8 && pairs == 5) {
-        __asm__(MCC_DW_3X3_ASM(32) MCC_DW_OPERANDS);
-    } else if (block == 8) {
+    if (block == 8) {
         __asm__(MCC_DW_LOOP_ASM(32) MCC_DW_OPERANDS);
     } else {
         __asm__(MCC_DW_LOOP_ASM(16) MCC_DW_OPERANDS);
     }
-    output[c] = dw_out(a0, ch, lo, hi, full_range);
-    output[c + 1] = dw_out(a1, ch + 4, lo, hi, full_range);
-    output[c + 2] = dw_out(a2, ch + 8, lo, hi, full_range);
-    output[c + 3] = dw_out(a3, ch + 12, lo, hi, full_range);
+    output[c] = (int8_t)dw_requantize(a0, ch, lo, hi);
+    output[c + 1] = (int8_t)dw_requantize(a1, ch + 4, lo, hi);
+    output[c + 2] = (int8_t)dw_requantize(a2, ch + 8, lo, hi);
+    output[c + 3] = (int8_t)dw_requantize(a3, ch + 12, lo, hi);
 }
 
-/* All fast channels of one output pixel: blocks of 8 (two groups of 4), then a block of 4. */
-MCC_INLINE void dw_pixel_dsp(const int8_t *const *tap, int32_t pairs, int32_t n4,
-                             const int32_t *weights, const int32_t *ch, int8_t *output, int32_t lo,
-                             int32_t hi, int full_range)
+/* One channel's requantization inside the 3x3 loop below (full int8 clamp): SMMLAR with the
+ * doubled sum, the rounding fix-up for negative sums, the shift, SSAT; stored post-incremented. */
+#define MCC_DW_OUT_ASM(A, OFF)                                  \
+    "ldrd %[w0], %[w1], [%[ch], #" #OFF " + 4]\n\t"             \
+    "ldr %[e], [%[ch], #" #OFF " + 12]\n\t"                     \
+    "smmlar %[w0], %[" #A "], %[w0], %[w1]\n\t"                 \
+    "add %[w0], %[w0], %[" #A "], asr #31\n\t"                  \
+    "asr %[w0], %[w0], %[e]\n\t"                                \
+    "ssat %[w0], #8, %[w0]\n\t"                                 \
+    "strb %[w0], [%[out]], #1\n\t"
+
+/* The blocks of 8 channels of one output pixel of a 3x3 window with the full int8 clamp, one
+ * loop in assembly over the groups of 4 (sums, requantization, stores): between the groups
+ * GCC would otherwise move the thirteen registers the tap pairs need through the stack. */
+MCC_INLINE void dw_pixel_3x3_dsp(const int8_t *const *tap, int32_t n8, const int32_t *w,
+                                 const int32_t *ch, int8_t *out)
 {
-    const int32_t n8 = n4 & ~7;
+    int32_t a0, a1, a2, a3, c = 0;
+    uint32_t pa, pb, e, w0, w1;
+    __asm__ volatile(
+        "1:\n\t"
+        "ldr %[a0], [%[ch]]\n\t"
+        "ldr %[a1], [%[ch], #16]\n\t"
+        "ldr %[a2], [%[ch], #32]\n\t"
+        "ldr %[a3], [%[ch], #48]\n\t"
+        MCC_DW_3X3_ASM(32)
+        MCC_DW_OUT_ASM(a0, 0) MCC_DW_OUT_ASM(a1, 16) MCC_DW_OUT_ASM(a2, 32) MCC_DW_OUT_ASM(a3, 48)
+        "adds %[ch], %[ch], #64\n\t"
+        "tst %[c], #4\n\t"
+        "ite eq\n\t"
+        "addeq %[w], %[w], #16\n\t"
+        "addne %[w], %[w], #144\n\t"
+        "adds %[c], %[c], #4\n\t"
+        "ldr %[pa], %[n8]\n\t"
+        "cmp %[c], %[pa]\n\t"
+        "blt 1b\n\t"
+        : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [pa] "=&r"(pa),
+          [pb] "=&r"(pb), [e] "=&r"(e), [w0] "=&r"(w0), [w1] "=&r"(w1), [w] "+r"(w),
+          [ch] "+r"(ch), [out] "+r"(out), [c] "+r"(c)
+        : [taps] "r"(tap), [n8] "m"(n8)
+        : "cc", "memory");
+}
+#undef MCC_DW_OUT_ASM
+
+/* All fast channels of one output pixel: blocks of 8 (two groups of 4), then a block of 4. */
+static void dw_pixel_dsp(const int8_t *const *tap, int32_t pairs, int32_t n4,
+                         const int32_t *weights, const int32_t *ch, int8_t *output, int32_t lo,
+                         int32_t hi)
+{
+    const int full_range = lo == -128 && hi == 127;
+    int32_t n8 = n4 & ~7;
     const int32_t *w = weights;
     int32_t c;
+    if (full_range && pairs == 5 && n8 > 0) {
+        dw_pixel_3x3_dsp(tap, n8, w, ch, output);
+        w += n8 * pairs;
+        ch += 4 * n8;
+        n8 = 0;
+    }
     for (c = 0; c < n8; c += 4) {
-        dw_group_dsp(tap, pairs, c, w, 8, ch, output, lo, hi, full_range);
+        dw_group_dsp(tap, pairs, c, w, 8, ch, output, lo, hi);
         w += (c & 4) ? 8 * pairs - 4 : 4;
         ch += 16;
     }
     if (n4 & 4) {
-        dw_group_dsp(tap, pairs, n8, w, 4, ch, output, lo, hi, full_range);
+        dw_group_dsp(tap, pairs, n4 & ~7, w, 4, ch, output, lo, hi);
     }
 }
 #undef MCC_DW_PAIR_ASM
@@ -415,11 +452,7 @@ MCC_INLINE void dw_pixel(const int8_t *const *tap, int32_t pairs, int32_t n4, co
                          const int32_t *ch, int8_t *output, int32_t lo, int32_t hi)
 {
 #if MCC_HAVE_DSP_ASM
-    if (lo == -128 && hi == 127) {
-        dw_pixel_dsp(tap, pairs, n4, weights, ch, output, lo, hi, 1);
-    } else {
-        dw_pixel_dsp(tap, pairs, n4, weights, ch, output, lo, hi, 0);
-    }
+    dw_pixel_dsp(tap, pairs, n4, weights, ch, output, lo, hi);
 #else
     int32_t c;
     for (c = 0; c < n4; c += 4) {
