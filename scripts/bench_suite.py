@@ -223,7 +223,8 @@ def ratio(pair) -> str:
 
 def main() -> None:
     from mcucompress.errors import McuError
-    from mcucompress.targets.bench import bench_model, prepare_tree
+    from mcucompress.export import prepare_tree
+    from mcucompress.targets.bench import bench_model
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", default=None)
