@@ -119,11 +119,10 @@ DW_BLOCK = 8                   # channels per block of the depthwise layout (one
 
 
 def depthwise_scratch_bytes(channels: int, taps: int) -> int:
-    """mcc_depthwise_conv2d_fast_s8_get_buffer_size(): the zero row (8-byte aligned), a pointer
-    per tap slot (taps rounded up to pairs) of two output pixels, counted at 8 bytes so the same
-    arena serves the 64-bit host build, then an int32 offset per slot."""
-    slots = taps + taps % 2
-    return ((channels + 7) & ~7) + 2 * 8 * slots + 4 * slots
+    """mcc_depthwise_conv2d_fast_s8_get_buffer_size(): the zero row (8-byte aligned), then a
+    pointer per tap slot (taps rounded up to pairs) of two output pixels, counted at 8 bytes so
+    the same arena serves the 64-bit host build."""
+    return ((channels + 7) & ~7) + 2 * 8 * (taps + taps % 2)
 
 
 def fc_int8_scratch_bytes(k_padded: int) -> int:

@@ -30,12 +30,11 @@ MCC_INLINE int32_t dw_slots(int32_t taps)
     return (taps + 1) & ~1;
 }
 
-/* Scratch: the zero row (rounded up to 8 bytes: pointers follow), the input pointer of every
- * tap slot of two output pixels, then each tap's offset in the input. */
+/* Scratch: the zero row (rounded up to 8 bytes: pointers follow), then the input pointer of
+ * every tap slot of two output pixels. */
 int32_t mcc_depthwise_conv2d_fast_s8_get_buffer_size(int32_t channels, int32_t taps)
 {
-    return ((channels + 7) & ~7) + 2 * dw_slots(taps) * (int32_t)sizeof(const int8_t *) +
-           dw_slots(taps) * (int32_t)sizeof(int32_t);
+    return ((channels + 7) & ~7) + 2 * dw_slots(taps) * (int32_t)sizeof(const int8_t *);
 }
 
 MCC_INLINE int32_t dw_requantize(int32_t acc, const int32_t *ch, int32_t lo, int32_t hi)
@@ -473,13 +472,13 @@ typedef struct {
     const mcc_dw_conv_fast_params *params;
     const int8_t *in_batch;
     const int8_t *zero_row;
-    const int32_t *offset;   /* of each tap from the window's corner, in bytes */
+    int32_t row_step, tap_step; /* bytes between the window's rows and its columns */
     int32_t in_h, in_w, n_ch, taps;
     int32_t span_h, span_w;  /* rows and columns the window covers */
 } dw_window;
 
 /* The input pixel of every tap of output pixel (oy, ox), the zero row for padded taps and the
- * slot that completes the last pair. Windows inside the input (most) add the tap offsets. */
+ * slot that completes the last pair. Windows inside the input (most) step from their corner. */
 MCC_INLINE void dw_taps(const dw_window *win, int32_t oy, int32_t ox, const int8_t **tap)
 {
     const mcc_dw_conv_fast_params *params = win->params;
@@ -487,10 +486,18 @@ MCC_INLINE void dw_taps(const dw_window *win, int32_t oy, int32_t ox, const int8
     const int32_t x0 = ox * params->stride.w - params->padding.w;
     int32_t t;
     if (y0 >= 0 && x0 >= 0 && y0 + win->span_h <= win->in_h && x0 + win->span_w <= win->in_w) {
-        const int8_t *corner = win->in_batch + (y0 * win->in_w + x0) * win->n_ch;
-        for (t = 0; t < win->taps; ++t) {
-            tap[t] = corner + win->offset[t];
+        const int8_t *row = win->in_batch + (y0 * win->in_w + x0) * win->n_ch;
+        const int8_t **end = tap + win->taps;
+        const int8_t **slot = tap;
+        while (slot != end) {
+            const int8_t *src = row;
+            const int8_t **row_end = slot + params->kernel.w;
+            for (; slot != row_end; ++slot, src += win->tap_step) {
+                *slot = src;
+            }
+            row += win->row_step;
         }
+        t = win->taps;
     } else {
         int32_t ky, kx;
         t = 0;
@@ -530,9 +537,8 @@ mcc_status mcc_depthwise_conv2d_fast_s8(const mcc_dw_conv_fast_params *params,
     int8_t *zero_row = (int8_t *)scratch;
     const int8_t **tap_a = (const int8_t **)(void *)(zero_row + ((n_ch + 7) & ~7));
     const int8_t **tap_b = tap_a + slots;
-    int32_t *offset = (int32_t *)(void *)(tap_b + slots);
     dw_window win;
-    int32_t b, i, ky, kx;
+    int32_t b, i;
 #if MCC_HAVE_MVE
     dw_lanes lanes;
     for (i = 0; i < 4; ++i) {
@@ -549,15 +555,10 @@ mcc_status mcc_depthwise_conv2d_fast_s8(const mcc_dw_conv_fast_params *params,
         return MCC_ERROR_ARGUMENT;
     }
     memset(zero_row, params->input_zero_point, (size_t)n_ch);
-    for (ky = 0; ky < params->kernel.h; ++ky) {
-        for (kx = 0; kx < params->kernel.w; ++kx) {
-            offset[ky * params->kernel.w + kx] =
-                (ky * params->dilation.h * input_dims->w + kx * params->dilation.w) * n_ch;
-        }
-    }
     win.params = params;
     win.zero_row = zero_row;
-    win.offset = offset;
+    win.row_step = params->dilation.h * input_dims->w * n_ch;
+    win.tap_step = params->dilation.w * n_ch;
     win.in_h = input_dims->h;
     win.in_w = input_dims->w;
     win.n_ch = n_ch;
