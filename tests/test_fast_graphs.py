@@ -34,11 +34,11 @@ class _Chain:
         self.last = out
 
     def conv(self, c_out, k, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1),
-             activation="none", depthwise=False, zp=None):
+             activation="none", depthwise=False, zp=None, multiplier=1):
         n, h, w_, c_in = self.tensors[self.last].shape
         i = len(self.ops)
         if depthwise:
-            c_out = c_in
+            c_out = c_in * multiplier
             w = weights(self.rng, f"w{i}", (1, k[0], k[1], c_out), 3, c_out)
             fan_in = k[0] * k[1]
         else:
@@ -51,7 +51,7 @@ class _Chain:
         out = self._out((n, oh, ow, c_out), w, fan_in, zp)
         attrs = dict(stride=stride, dilation=dilation, padding=padding, activation=activation)
         if depthwise:
-            attrs["depth_multiplier"] = 1
+            attrs["depth_multiplier"] = multiplier
         self._add_op("depthwise_conv2d" if depthwise else "conv2d", (self.last, w.name, b.name), out, **attrs)
         return self
 
@@ -173,8 +173,9 @@ def with_dead_channels(graph: Graph, dead, saturated=(), boosted=(), op_index: i
 def depthwise_zoo(seed: int = 7) -> Graph:
     """Depthwise layers over the fast kernel's channel blocks (8, then 4; the last 1-3 channels
     finished by mcc_conv2d_channels_s8) and windows: 3x3 and 5x5 at strides 1 and 2 with padded
-    edges, an even tap count (2x2, dilated), a single tap (1x1), input zero point -128 and
-    output zero point 127, weights at -128 and 127."""
+    edges, an even tap count (2x2, dilated), a single tap (1x1), depth multipliers 2 and 3 (the
+    input repeated per channel first), input zero point -128 and output zero point 127, weights
+    at -128 and 127."""
     rng = np.random.default_rng(seed)
     chain = (_Chain(rng, (1, 11, 9, 12))
              .conv(0, (3, 3), padding=(1, 1, 1, 1), depthwise=True, zp=127)
@@ -184,7 +185,10 @@ def depthwise_zoo(seed: int = 7) -> Graph:
              .conv(0, (2, 2), dilation=(2, 2), padding=(1, 1, 1, 1), depthwise=True)
              .conv(23, (1, 1))
              .conv(0, (1, 1), depthwise=True)
-             .conv(0, (3, 3), stride=(1, 2), padding=(1, 1, 1, 1), depthwise=True))
+             .conv(0, (3, 3), stride=(1, 2), padding=(1, 1, 1, 1), depthwise=True)
+             .conv(0, (3, 3), padding=(1, 1, 1, 1), depthwise=True, multiplier=2)
+             .conv(5, (1, 1))
+             .conv(0, (5, 3), stride=(2, 2), padding=(2, 2, 1, 1), depthwise=True, multiplier=3))
     graph = chain.graph("depthwise_zoo")
     tensors = dict(graph.tensors)
     w = tensors["w1"]
@@ -221,7 +225,10 @@ def test_variant_choice_per_layer():
         "mcc_depthwise_conv2d_fast_s8", "mcc_depthwise_conv2d_fast_s8", "mcc_conv2d_fast_s8",
         "mcc_depthwise_conv2d_fast_s8", "mcc_depthwise_conv2d_fast_s8", "mcc_conv2d_fast_s8",
         "mcc_depthwise_conv2d_fast_s8", "mcc_conv2d_channels_s8",
-        "mcc_depthwise_conv2d_fast_s8", "mcc_conv2d_channels_s8"]
+        "mcc_depthwise_conv2d_fast_s8", "mcc_conv2d_channels_s8",
+        "mcc_depthwise_expand_s8", "mcc_depthwise_conv2d_fast_s8", "mcc_conv2d_channels_s8",
+        "mcc_conv2d_fast_s8",
+        "mcc_depthwise_expand_s8", "mcc_depthwise_conv2d_fast_s8", "mcc_conv2d_channels_s8"]
     # LiteRT's single rounding has no fast kernel: everything stays portable.
     assert not any("fast" in k for k in kernels_called(layer_zoo(), "litert"))
 

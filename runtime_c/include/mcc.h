@@ -514,6 +514,11 @@ typedef struct {
  * the input pixel of each tap of the window (any window size). */
 int32_t mcc_depthwise_conv2d_fast_s8_get_buffer_size(int32_t channels, int32_t taps);
 
+/* input with each channel repeated `multiplier` times (channel c * multiplier + m = channel c):
+ * the input of mcc_depthwise_conv2d_fast_s8 for a depth multiplier above 1. */
+mcc_status mcc_depthwise_expand_s8(const mcc_dims *input_dims, const int8_t *input,
+                                   int32_t multiplier, int8_t *output);
+
 /* Depthwise convolution (depth multiplier 1) on specialised weights. */
 mcc_status mcc_depthwise_conv2d_fast_s8(const mcc_dw_conv_fast_params *params,
                                         const mcc_dims *input_dims, const int8_t *input,
