@@ -44,9 +44,10 @@ def extreme_zero_points(graph: Graph) -> Graph:
     return replace(graph, tensors=tensors)
 
 
-def _conv(seed, hw, c_in, c_out, k, stride=(1, 1), padding=(0, 0, 0, 0), depthwise=False, activation="none"):
+def _conv(seed, hw, c_in, c_out, k, stride=(1, 1), padding=(0, 0, 0, 0), depthwise=False, activation="none",
+          multiplier=1):
     return conv_graph(np.random.default_rng(seed), hw, c_in, c_out, k, stride=stride, padding=padding,
-                      depthwise=depthwise, activation=activation)
+                      depthwise=depthwise, activation=activation, multiplier=multiplier)
 
 
 # (name, graph builder, dead, saturated, boosted): channel indices of the weighted op
@@ -64,6 +65,8 @@ CASES = [
     ("dw5x5_s2_c4", lambda: _conv(10, (9, 9), 4, 0, (5, 5), (2, 2), (2, 2, 2, 2), depthwise=True), (), (1,), ()),
     ("dw3x3_c3", lambda: _conv(11, (5, 5), 3, 0, (3, 3), padding=(1, 1, 1, 1), depthwise=True), (), (), ()),
     ("dw7x7_c12", lambda: _conv(12, (8, 8), 12, 0, (7, 7), padding=(3, 3, 3, 3), depthwise=True), (0,), (), ()),
+    ("dw3x3_m2_c5", lambda: _conv(16, (7, 6), 5, 0, (3, 3), (2, 1), (1, 1, 1, 1), depthwise=True, multiplier=2),
+     (3,), (), (8,)),
     ("fc_odd", lambda: fc_graph(np.random.default_rng(13), 37, 11), (0, 10), (5,), (3,)),
     ("fc_int8_layout", lambda: fc_graph(np.random.default_rng(14), 64, 7, int8_layout=True), (6,), (), (2,)),
     ("fc_two_units", lambda: fc_graph(np.random.default_rng(15), 9, 2), (), (), (0,)),

@@ -34,11 +34,11 @@ class _Chain:
         self.last = out
 
     def conv(self, c_out, k, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1),
-             activation="none", depthwise=False, zp=None):
+             activation="none", depthwise=False, zp=None, multiplier=1):
         n, h, w_, c_in = self.tensors[self.last].shape
         i = len(self.ops)
         if depthwise:
-            c_out = c_in
+            c_out = c_in * multiplier
             w = weights(self.rng, f"w{i}", (1, k[0], k[1], c_out), 3, c_out)
             fan_in = k[0] * k[1]
         else:
@@ -51,7 +51,7 @@ class _Chain:
         out = self._out((n, oh, ow, c_out), w, fan_in, zp)
         attrs = dict(stride=stride, dilation=dilation, padding=padding, activation=activation)
         if depthwise:
-            attrs["depth_multiplier"] = 1
+            attrs["depth_multiplier"] = multiplier
         self._add_op("depthwise_conv2d" if depthwise else "conv2d", (self.last, w.name, b.name), out, **attrs)
         return self
 
@@ -182,8 +182,39 @@ def with_dead_channels(graph: Graph, dead, saturated=(), boosted=(), op_index: i
 
 
 
+def depthwise_zoo(seed: int = 7) -> Graph:
+    """Depthwise layers over the fast kernel's channel blocks (8, then 4; the last 1-3 channels
+    finished by mcc_conv2d_channels_s8) and windows: 3x3 and 5x5 at strides 1 and 2 with padded
+    edges, an even tap count (2x2, dilated), a single tap (1x1), depth multipliers 2 and 3 (the
+    input repeated per channel first), input zero point -128 and output zero point 127, weights
+    at -128 and 127."""
+    rng = np.random.default_rng(seed)
+    chain = (_Chain(rng, (1, 11, 9, 12))
+             .conv(0, (3, 3), padding=(1, 1, 1, 1), depthwise=True, zp=127)
+             .conv(0, (5, 5), stride=(2, 2), padding=(2, 2, 2, 2), depthwise=True, activation="relu")
+             .conv(20, (1, 1), zp=-128)
+             .conv(0, (3, 3), stride=(2, 1), padding=(0, 1, 1, 0), depthwise=True, activation="relu6")
+             .conv(0, (2, 2), dilation=(2, 2), padding=(1, 1, 1, 1), depthwise=True)
+             .conv(23, (1, 1))
+             .conv(0, (1, 1), depthwise=True)
+             .conv(0, (3, 3), stride=(1, 2), padding=(1, 1, 1, 1), depthwise=True)
+             .conv(0, (3, 3), padding=(1, 1, 1, 1), depthwise=True, multiplier=2)
+             .conv(5, (1, 1))
+             .conv(0, (5, 3), stride=(2, 2), padding=(2, 2, 1, 1), depthwise=True, multiplier=3))
+    graph = chain.graph("depthwise_zoo")
+    tensors = dict(graph.tensors)
+    w = tensors["w1"]
+    data = np.array(w.data)
+    data[..., 0] = -128
+    data[..., 5] = 127
+    tensors["w1"] = replace(w, data=data)
+    x = tensors["x"]
+    tensors["x"] = replace(x, quant=replace(x.quant, zero_point=(-128,)))
+    return replace(graph, tensors=tensors)
+
+
 GRAPHS = {"layer_zoo": layer_zoo, "residual_block": residual_block, "residual_clamped": residual_clamped,
-          "dead_channels": dead_channels}
+          "dead_channels": dead_channels, "depthwise_zoo": depthwise_zoo}
 
 
 def kernels_called(graph: Graph, rounding: str = "tflm") -> list[str]:
@@ -204,6 +235,14 @@ def test_variant_choice_per_layer():
     assert kernels_called(dead_channels()) == [
         "mcc_conv2d_fast_s8", "mcc_conv2d_channels_s8", "mcc_conv2d_fast_s8", "mcc_conv2d_channels_s8",
         "mcc_depthwise_conv2d_fast_s8", "mcc_conv2d_channels_s8", "mcc_conv2d_fast_s8"]
+    assert kernels_called(depthwise_zoo()) == [
+        "mcc_depthwise_conv2d_fast_s8", "mcc_depthwise_conv2d_fast_s8", "mcc_conv2d_fast_s8",
+        "mcc_depthwise_conv2d_fast_s8", "mcc_depthwise_conv2d_fast_s8", "mcc_conv2d_fast_s8",
+        "mcc_depthwise_conv2d_fast_s8", "mcc_conv2d_channels_s8",
+        "mcc_depthwise_conv2d_fast_s8", "mcc_conv2d_channels_s8",
+        "mcc_depthwise_expand_s8", "mcc_depthwise_conv2d_fast_s8", "mcc_conv2d_channels_s8",
+        "mcc_conv2d_fast_s8",
+        "mcc_depthwise_expand_s8", "mcc_depthwise_conv2d_fast_s8", "mcc_conv2d_channels_s8"]
     # LiteRT's single rounding has no fast kernel: everything stays portable.
     assert not any("fast" in k for k in kernels_called(layer_zoo(), "litert"))
 
@@ -222,6 +261,20 @@ def test_conv_layout_lines_up_with_sxtb16():
     # An odd last channel keeps its products in order.
     words, _ = specialize.conv_layout(w[:1])
     assert list(words.view(np.int16)[:8]) == [2 * v for v in (-7, -5, -6, -4, -3, -1, -2, 0)]
+
+
+def test_depthwise_layout_pairs_taps_per_channel():
+    """Per pair of taps one word per channel (tap t low, t + 1 high, doubled), channels in blocks
+    of 8 then 4; an odd last tap pairs with zero."""
+    w = np.arange(3 * 12).reshape(3, 12) - 10          # (taps, channels)
+    halves = specialize.dw_layout(w).view(np.int16).reshape(-1, 2)
+    assert len(halves) == 2 * 8 + 2 * 4
+    first_block = halves[:16].reshape(2, 8, 2)         # (pair, channel, tap in pair)
+    assert first_block[0].tolist() == [[2 * w[0, c], 2 * w[1, c]] for c in range(8)]
+    assert first_block[1].tolist() == [[2 * w[2, c], 0] for c in range(8)]
+    last_block = halves[16:].reshape(2, 4, 2)
+    assert last_block[0].tolist() == [[2 * w[0, c], 2 * w[1, c]] for c in range(8, 12)]
+    assert last_block[1].tolist() == [[2 * w[2, c], 0] for c in range(8, 12)]
 
 
 def test_channel_constants_fold_offsets():

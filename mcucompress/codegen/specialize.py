@@ -19,7 +19,8 @@ of at least 1, no possible int32 overflow). Channels that fail them do not send 
 portable kernel: channel_split.py stores them as exact constants when their output cannot vary,
 or finishes them after the fast kernel with mcc_conv2d_channels_s8 (so do the last 1-3 channels
 of a depthwise layer). ``fast_conv`` / ``fast_depthwise`` return None only for layers no fast
-kernel takes (LiteRT single rounding, non-int8 weights, depth multipliers above 1). The choice
+kernel takes (LiteRT single rounding, non-int8 weights); a depthwise layer with a depth
+multiplier above 1 runs on the input with each channel repeated into its scratch. The choice
 is made per layer here, so the generated calls name the kernels that run.
 """
 
@@ -116,10 +117,14 @@ def conv_scratch_bytes(k_padded: int, in_c: int) -> int:
     return 4 * k_padded + (k_padded if in_c % 8 else 0)
 
 
+DW_BLOCK = 8                   # channels per block of the depthwise layout (one MVE vector of int16)
+
+
 def depthwise_scratch_bytes(channels: int, taps: int) -> int:
     """mcc_depthwise_conv2d_fast_s8_get_buffer_size(): the zero row (8-byte aligned), then a
-    pointer per tap, counted at 8 bytes so the same arena serves the 64-bit host build."""
-    return ((channels + 7) & ~7) + 8 * taps
+    pointer per tap slot (taps rounded up to pairs) of two output pixels, counted at 8 bytes so
+    the same arena serves the 64-bit host build."""
+    return ((channels + 7) & ~7) + 2 * 8 * (taps + taps % 2)
 
 
 def fc_int8_scratch_bytes(k_padded: int) -> int:
@@ -176,21 +181,36 @@ def fast_conv(graph: Graph, op: Op, p, rounding: str) -> FastLayer | None:
 
 
 def dw_layout(w: np.ndarray) -> np.ndarray:
-    """(taps, channels) int weights -> packed doubled words of mcc_depthwise_conv2d_fast_s8."""
+    """(taps, channels) int weights, channels a multiple of 4 -> packed doubled words of
+    mcc_depthwise_conv2d_fast_s8: taps in pairs (a zero weight completes an odd count), channels
+    in blocks of DW_BLOCK (the last one 4 wide when needed); block by block, pair by pair, one
+    word per channel holding its two taps' weights (the first in the low half)."""
     taps, n = w.shape
-    grouped = (2 * w).reshape(taps, n // 4, 4)[:, :, _PERM4].transpose(1, 0, 2)
-    return _pack_words(grouped)
+    slots = taps + taps % 2
+    doubled = np.zeros((slots, n), dtype=np.int64)
+    doubled[:taps] = 2 * w
+    blocks = [doubled[:, c:c + DW_BLOCK].reshape(slots // 2, 2, -1).transpose(0, 2, 1).reshape(-1)
+              for c in range(0, n, DW_BLOCK)]
+    return _pack_words(np.concatenate(blocks)) if blocks else np.zeros(0, np.int32)
+
+
+def depthwise_expand_bytes(x_shape, multiplier: int) -> int:
+    """Scratch for the input with each channel repeated (mcc_depthwise_expand_s8), 8-byte
+    aligned; none for a depth multiplier of 1."""
+    return 0 if multiplier == 1 else -(-int(np.prod(x_shape)) * multiplier // 8) * 8
 
 
 def fast_depthwise(graph: Graph, op: Op, p, rounding: str) -> FastLayer | None:
-    if rounding != "tflm" or getattr(p, "rounding", "tflm") != "tflm" or p.depth_multiplier != 1:
+    """depthwise_conv2d for mcc_depthwise_conv2d_fast_s8; a depth multiplier above 1 runs it on
+    the input with each channel repeated (mcc_depthwise_expand_s8, into the layer's scratch)."""
+    if rounding != "tflm" or getattr(p, "rounding", "tflm") != "tflm":
         return None
     wt = graph.tensor(op.inputs[1])
     x = graph.tensor(op.inputs[0])
     if wt.data is None or wt.data.dtype != np.int8 or len(wt.shape) != 4:
         return None
     _, kh, kw, n = wt.shape
-    if x.shape[-1] != n:
+    if x.shape[-1] * p.depth_multiplier != n:
         return None
     w = np.asarray(wt.data, dtype=np.int64).reshape(kh * kw, n).T   # (channels, taps)
     bias = _bias(graph, op, n)
@@ -199,8 +219,8 @@ def fast_depthwise(graph: Graph, op: Op, p, rounding: str) -> FastLayer | None:
     split = split_channels(rows, ok, w, bias, p)
     fast_n = n & ~3   # the kernel takes channels by 4; the last 1-3 join the patched ones
     patched = sorted(set(split.patched.tolist()) | set(range(fast_n, n)))
-    return FastLayer(dw_layout(split.weights[:fast_n].T), split.table[:fast_n], fast_n,
-                     depthwise_scratch_bytes(n, kh * kw),
+    scratch = depthwise_expand_bytes(x.shape, p.depth_multiplier) + depthwise_scratch_bytes(n, kh * kw)
+    return FastLayer(dw_layout(split.weights[:fast_n].T), split.table[:fast_n], fast_n, scratch,
                      "mcc_depthwise_conv2d_fast_s8", patch(patched, w, bias, p, depthwise=True),
                      len(split.constant))
 
@@ -276,15 +296,23 @@ def lower_fast(b, i: int, op: Op, p) -> bool:
     if op.kind == "depthwise_conv2d":
         _, kh, kw, n = wt.shape
         geometry = ((kh, kw), p.stride, (p.padding[0], p.padding[2]), p.dilation)
-        in_dims, out_dims = b.dims_of(x.shape), b.dims_of(out.shape)
+        in_shape, x_ptr = x.shape, b.arena(x.name)
+        expand = depthwise_expand_bytes(x.shape, p.depth_multiplier)
+        if expand:  # the input with each channel repeated, at the start of the scratch
+            b.call(op, "mcc_depthwise_expand_s8", b.dims_of(x.shape), x_ptr, str(p.depth_multiplier),
+                   b.arena(scratch_name(i)))
+            in_shape, x_ptr = (*x.shape[:-1], n), b.arena(scratch_name(i))
+            scratch = f"(void *)({x_ptr} + {expand})"
+        in_dims, out_dims = b.dims_of(in_shape), b.dims_of(out.shape)
         if layer.k_padded:  # channels on the fast kernel (none when there are fewer than 4)
             params = b.struct("mcc_dw_conv_fast_params", f"{oid}_fast_params",
                               dict(zip(("kernel", "stride", "padding", "dilation"), map(c_tile, geometry)))
                               | {"channels_n": n, "input_zero_point": zp, "activation": act, "weights": weights,
                                  "channels": channels})
-            b.call(op, "mcc_depthwise_conv2d_fast_s8", params, in_dims, b.arena(x.name), out_dims,
+            b.call(op, "mcc_depthwise_conv2d_fast_s8", params, in_dims, x_ptr, out_dims,
                    b.arena(out.name), scratch)
-        _lower_layer_patch(b, op, oid, p, layer, geometry, x.shape, x, out.shape, out)
+        if layer.patch is not None:
+            lower_patch(b, op, oid, p, layer.patch, *geometry, in_dims, x_ptr, out_dims, b.arena(out.name))
         return True
     if layer.kernel == "mcc_fully_connected_fast_s8":
         units, depth = int(wt.shape[0]), int(np.prod(wt.shape[1:]))

@@ -188,7 +188,7 @@ INT8_KINDS = (
           macs=conv_macs, weighted=True, weight_axis=0, fuses_activation=True, litert_float_requant=True),
     _int8("depthwise_conv2d", params="_conv", reference="_depthwise_conv2d", float_reference="depthwise_conv2d",
           lowering="_lower_conv", kernels=("conv/mcc_depthwise_conv2d_s8.c", "conv/mcc_depthwise_conv2d_fast_s8.c",
-                                         "conv/mcc_conv2d_channels_s8.c"),
+                                         "conv/mcc_depthwise_expand_s8.c", "conv/mcc_conv2d_channels_s8.c"),
           macs=depthwise_macs, weighted=True, weight_axis=3, fuses_activation=True, litert_float_requant=True),
     _int8("fully_connected", params="_fully_connected", reference="_fully_connected",
           float_reference="fully_connected", lowering="_lower_fully_connected",

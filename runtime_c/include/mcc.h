@@ -510,13 +510,19 @@ typedef struct {
                                   * computes the first channels_n & ~3 of them */
     int32_t input_zero_point;
     mcc_activation activation;
-    const int32_t *weights;    /* per tap, per group of 4 channels: (c0, c2), (c1, c3) doubled */
+    const int32_t *weights;    /* per pair of taps, per channel: both taps doubled (int16 x 2),
+                                  * channels in blocks of 8 (mcc_depthwise_conv2d_fast_s8.c) */
     const int32_t *channels;
 } mcc_dw_conv_fast_params;
 
 /* Scratch bytes mcc_depthwise_conv2d_fast_s8 needs (8-byte aligned): a row of zero points, then
  * the input pixel of each tap of the window (any window size). */
 int32_t mcc_depthwise_conv2d_fast_s8_get_buffer_size(int32_t channels, int32_t taps);
+
+/* input with each channel repeated `multiplier` times (channel c * multiplier + m = channel c):
+ * the input of mcc_depthwise_conv2d_fast_s8 for a depth multiplier above 1. */
+mcc_status mcc_depthwise_expand_s8(const mcc_dims *input_dims, const int8_t *input,
+                                   int32_t multiplier, int8_t *output);
 
 /* Depthwise convolution (depth multiplier 1) on specialised weights. */
 mcc_status mcc_depthwise_conv2d_fast_s8(const mcc_dw_conv_fast_params *params,
