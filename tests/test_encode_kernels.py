@@ -67,8 +67,9 @@ def test_every_encoding_matches_the_reference(tmp_path, rounding):
     tree, got, want = host_vs_reference(graph, tmp_path, rounding)
     assert np.array_equal(got, want)
     model_c = (tree / "model.c").read_text()
-    calls = {"mcc_fully_connected_csr_s8": 2, "mcc_fully_connected_codebook_s8": 1,
-             "mcc_fully_connected_huffman_s8": 2}  # csr4 + csr8, codebook, huffman + huffman_sparse
+    # csr4 + csr8, codebook (4-bit indices: the fast kernel under TFLM rounding), huffman + huffman_sparse
+    codebook = "mcc_fully_connected_codebook_fast_s8" if rounding == "tflm" else "mcc_fully_connected_codebook_s8"
+    calls = {"mcc_fully_connected_csr_s8": 2, codebook: 1, "mcc_fully_connected_huffman_s8": 2}
     for function, count in calls.items():
         assert model_c.count(function + "(") == count
 

@@ -1,0 +1,157 @@
+/* mcc_conv2d_codebook_fast_s8 - int8 convolution on 2- or 4-bit codebook indices laid out at
+ * export time (mcucompress/codegen/codebook_fast.py): the same results as mcc_conv2d_s8, bit for
+ * bit (TFLM double rounding, channel constants as mcc_conv2d_fast_s8's, one per channel).
+ *
+ * Each index field names a pair of weights; a table of the doubled pairs (one SMLAD operand per
+ * field, 1 KB for 4-bit indices) is built in scratch on each call, so a pair of products costs
+ * one field extraction and one table load, shared by CB_PIXELS output pixels: the kernel widens
+ * the columns of CB_PIXELS pixels at once, pair by pair interleaved (pair j of pixel p at word
+ * j * CB_PIXELS + p), and one load brings pair j of every pixel for the pair's multiply-adds.
+ * Padded positions read the input zero point (the input offset is folded into the bias), the
+ * products past K read 0; a last block of fewer pixels computes on zero columns and stores
+ * only its own outputs. */
+#include <string.h>
+
+#include "mcc.h"
+#include "mcc_nn.h"
+
+#define CB_PIXELS 6 /* output pixels per pass: 6 sums, 3 column words at a time, stay in registers */
+
+int32_t mcc_conv2d_codebook_fast_s8_get_buffer_size(int32_t k_padded, int32_t index_bits)
+{
+    return 4 * (1 << (2 * index_bits)) + CB_PIXELS * 2 * k_padded + k_padded;
+}
+
+/* The K int8 values of output pixel (oy, ox) into stage, zero point where the window leaves the
+ * input, zeros past K up to k_padded. */
+static void stage_pixel(const mcc_conv_fast_params *p, const mcc_dims *in_dims, const int8_t *input,
+                        int32_t oy, int32_t ox, int8_t *stage)
+{
+    const int32_t in_c = in_dims->c;
+    const int32_t y0 = oy * p->stride.h - p->padding.h;
+    const int32_t x0 = ox * p->stride.w - p->padding.w;
+    int8_t *s = stage;
+    int32_t ky, kx;
+    for (ky = 0; ky < p->kernel.h; ++ky) {
+        const int32_t y = y0 + ky * p->dilation.h;
+        const int row_inside = y >= 0 && y < in_dims->h;
+        if (row_inside && p->dilation.w == 1 && x0 >= 0 && x0 + p->kernel.w <= in_dims->w) {
+            const int32_t n = p->kernel.w * in_c; /* the whole kernel row is one run of bytes */
+            memcpy(s, input + (y * in_dims->w + x0) * in_c, (size_t)n);
+            s += n;
+            continue;
+        }
+        for (kx = 0; kx < p->kernel.w; ++kx) {
+            const int32_t x = x0 + kx * p->dilation.w;
+            if (row_inside && x >= 0 && x < in_dims->w) {
+                memcpy(s, input + (y * in_dims->w + x) * in_c, (size_t)in_c);
+            } else {
+                memset(s, p->input_zero_point, (size_t)in_c);
+            }
+            s += in_c;
+        }
+    }
+    memset(s, 0, (size_t)(p->k_padded - (s - stage)));
+}
+
+/* Widens a staged pixel into its interleaved column (col points at its first word). */
+MCC_INLINE void widen_column(const int8_t *stage, int32_t k_padded, uint32_t *col)
+{
+    int32_t k;
+    for (k = 0; k < k_padded; k += 4) {
+        uint32_t v;
+        memcpy(&v, stage + k, 4);
+        mcc_nn_widen4(v, col, col + CB_PIXELS);
+        col += 2 * CB_PIXELS;
+    }
+}
+
+/* The CB_PIXELS sums of one output channel: `words` index words at idx, fields of `field_bits`
+ * bits, acc holding the bias on entry. */
+MCC_INLINE void dot_pixels(const uint32_t *idx, int32_t words, int32_t field_bits, const uint32_t *table,
+                           const uint32_t *col, int32_t acc[CB_PIXELS])
+{
+    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3], a4 = acc[4], a5 = acc[5];
+    const uint32_t mask = (1u << field_bits) - 1u;
+    const int32_t fields = 32 / field_bits;
+    const uint32_t *end = idx + words;
+    while (idx != end) {
+        uint32_t f = *idx++;
+        int32_t q;
+        for (q = 0; q < fields; ++q) {
+            const uint32_t w = table[f & mask];
+            f >>= field_bits;
+            a0 = mcc_nn_smlad(col[0], w, a0);
+            a1 = mcc_nn_smlad(col[1], w, a1);
+            a2 = mcc_nn_smlad(col[2], w, a2);
+            a3 = mcc_nn_smlad(col[3], w, a3);
+            a4 = mcc_nn_smlad(col[4], w, a4);
+            a5 = mcc_nn_smlad(col[5], w, a5);
+            col += CB_PIXELS;
+        }
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+    acc[4] = a4;
+    acc[5] = a5;
+}
+
+mcc_status mcc_conv2d_codebook_fast_s8(const mcc_conv_fast_params *params,
+                                       const mcc_codebook_fast_s8 *filter,
+                                       const mcc_dims *input_dims, const int8_t *input,
+                                       const mcc_dims *output_dims, int8_t *output, void *scratch)
+{
+    const int32_t bits = filter->index_bits;
+    const int32_t field_bits = 2 * bits;
+    const int32_t k_padded = params->k_padded;
+    const int32_t words = k_padded / (64 / field_bits); /* a word holds 32 / field_bits pairs */
+    const int32_t out_c = output_dims->c;
+    const int32_t out_w = output_dims->w;
+    const int32_t pixels = output_dims->h * out_w;
+    const int32_t lo = params->activation.min;
+    const int32_t hi = params->activation.max;
+    uint32_t *table = (uint32_t *)scratch;
+    uint32_t *col = table + (1 << field_bits);
+    int8_t *stage = (int8_t *)(col + CB_PIXELS * (k_padded >> 1));
+    int32_t b, px;
+
+    if ((bits != 2 && bits != 4) || k_padded % (64 / field_bits) != 0 || out_c != params->out_c ||
+        input_dims->c != params->in_c || input_dims->n != output_dims->n ||
+        k_padded < params->kernel.h * params->kernel.w * params->in_c) {
+        return MCC_ERROR_ARGUMENT;
+    }
+    mcc_nn_codebook_pair_table(filter->codebook, bits, table);
+    for (b = 0; b < input_dims->n; ++b) {
+        const int8_t *in_batch = input + b * input_dims->h * input_dims->w * input_dims->c;
+        for (px = 0; px < pixels; px += CB_PIXELS) {
+            const int32_t n = pixels - px < CB_PIXELS ? pixels - px : CB_PIXELS;
+            const uint32_t *idx = filter->indices;
+            const int32_t *ch = params->channels;
+            int32_t p, oc;
+            for (p = 0; p < CB_PIXELS; ++p) {
+                if (p < n) {
+                    stage_pixel(params, input_dims, in_batch, (px + p) / out_w, (px + p) % out_w, stage);
+                } else {
+                    memset(stage, 0, (size_t)k_padded);
+                }
+                widen_column(stage, k_padded, col + p);
+            }
+            for (oc = 0; oc < out_c; ++oc) {
+                int32_t acc[CB_PIXELS];
+                for (p = 0; p < CB_PIXELS; ++p) {
+                    acc[p] = ch[0];
+                }
+                dot_pixels(idx, words, field_bits, table, col, acc);
+                for (p = 0; p < n; ++p) {
+                    output[p * out_c + oc] = mcc_nn_fast_requantize(acc[p], ch, lo, hi);
+                }
+                idx += words;
+                ch += 4;
+            }
+            output += n * out_c;
+        }
+    }
+    return MCC_OK;
+}
