@@ -22,6 +22,36 @@ int32_t mcc_conv2d_codebook_fast_s8_get_buffer_size(int32_t k_padded, int32_t in
     return 4 * (1 << (2 * index_bits)) + CB_PIXELS * 2 * k_padded + k_padded;
 }
 
+/* Short copies and fills inline, a word at a time while 4 bytes are left (no library call for a
+ * few bytes). */
+MCC_INLINE int8_t *copy_run(int8_t *dst, const int8_t *src, int32_t n)
+{
+    for (; n >= 4; n -= 4) {
+        uint32_t v;
+        memcpy(&v, src, 4);
+        memcpy(dst, &v, 4);
+        src += 4;
+        dst += 4;
+    }
+    for (; n > 0; --n) {
+        *dst++ = *src++;
+    }
+    return dst;
+}
+
+MCC_INLINE int8_t *fill_run(int8_t *dst, int32_t value, int32_t n)
+{
+    const uint32_t v = (uint32_t)(uint8_t)value * 0x01010101u;
+    for (; n >= 4; n -= 4) {
+        memcpy(dst, &v, 4);
+        dst += 4;
+    }
+    for (; n > 0; --n) {
+        *dst++ = (int8_t)value;
+    }
+    return dst;
+}
+
 /* The K int8 values of output pixel (oy, ox) into stage, zero point where the window leaves the
  * input, zeros past K up to k_padded. */
 static void stage_pixel(const mcc_conv_fast_params *p, const mcc_dims *in_dims, const int8_t *input,
@@ -36,22 +66,20 @@ static void stage_pixel(const mcc_conv_fast_params *p, const mcc_dims *in_dims, 
         const int32_t y = y0 + ky * p->dilation.h;
         const int row_inside = y >= 0 && y < in_dims->h;
         if (row_inside && p->dilation.w == 1 && x0 >= 0 && x0 + p->kernel.w <= in_dims->w) {
-            const int32_t n = p->kernel.w * in_c; /* the whole kernel row is one run of bytes */
-            memcpy(s, input + (y * in_dims->w + x0) * in_c, (size_t)n);
-            s += n;
+            /* the whole kernel row is one run of bytes */
+            s = copy_run(s, input + (y * in_dims->w + x0) * in_c, p->kernel.w * in_c);
             continue;
         }
         for (kx = 0; kx < p->kernel.w; ++kx) {
             const int32_t x = x0 + kx * p->dilation.w;
             if (row_inside && x >= 0 && x < in_dims->w) {
-                memcpy(s, input + (y * in_dims->w + x) * in_c, (size_t)in_c);
+                s = copy_run(s, input + (y * in_dims->w + x) * in_c, in_c);
             } else {
-                memset(s, p->input_zero_point, (size_t)in_c);
+                s = fill_run(s, p->input_zero_point, in_c);
             }
-            s += in_c;
         }
     }
-    memset(s, 0, (size_t)(p->k_padded - (s - stage)));
+    fill_run(s, 0, (int32_t)(p->k_padded - (s - stage)));
 }
 
 /* Widens a staged pixel into its interleaved column (col points at its first word). */
@@ -75,6 +103,76 @@ MCC_INLINE void dot_pixels(const uint32_t *idx, int32_t words, int32_t field_bit
     const uint32_t mask = (1u << field_bits) - 1u;
     const int32_t fields = 32 / field_bits;
     const uint32_t *end = idx + words;
+#if MCC_HAVE_DSP_ASM
+    if (words > 0) {
+        /* The hot loop, registers chosen by hand: per pair field one UBFX and one table load
+         * give the weight pair, two LDM bring the 6 pixels' input pairs, 6 SMLAD use them: 10
+         * instructions per 12 products, 4-bit indices two words (8 pairs) per pass (the end pointer waits on the stack: every other
+         * register is in use). */
+        register int32_t r0 __asm__("r0") = a0;
+        register int32_t r1 __asm__("r1") = a1;
+        register int32_t r2 __asm__("r2") = a2;
+        register int32_t r3 __asm__("r3") = a3;
+        register int32_t r4 __asm__("r4") = a4;
+        register int32_t r5 __asm__("r5") = a5;
+        register const uint32_t *rc __asm__("ip") = col;
+        register const uint32_t *ri __asm__("lr") = idx;
+        register const uint32_t *rt __asm__("r11") = table;
+#define MCC_CB_PAIR(FIELD)                                                                       \
+        FIELD                                                                                   \
+        "ldr r9, [%[t], r9, lsl #2]\n\t"                                                        \
+        "ldm %[c]!, {r6, r7, r8}\n\t"                                                           \
+        "smlad %[a0], r6, r9, %[a0]\n\t"                                                        \
+        "smlad %[a1], r7, r9, %[a1]\n\t"                                                        \
+        "smlad %[a2], r8, r9, %[a2]\n\t"                                                        \
+        "ldm %[c]!, {r6, r7, r8}\n\t"                                                           \
+        "smlad %[a3], r6, r9, %[a3]\n\t"                                                        \
+        "smlad %[a4], r7, r9, %[a4]\n\t"                                                        \
+        "smlad %[a5], r8, r9, %[a5]\n\t"
+#define MCC_CB_FIELD(SHIFT, WIDTH) "ubfx r9, r10, #" #SHIFT ", #" #WIDTH "\n\t"
+#define MCC_CB_OPERANDS                                                                          \
+        : [a0] "+r"(r0), [a1] "+r"(r1), [a2] "+r"(r2), [a3] "+r"(r3), [a4] "+r"(r4), [a5] "+r"(r5), \
+          [c] "+r"(rc), [i] "+r"(ri)                                                             \
+        : [t] "r"(rt), [e] "m"(end)                                                              \
+        : "r6", "r7", "r8", "r9", "r10", "cc", "memory"
+#define MCC_CB_WORD8                                                                             \
+        "ldr r10, [%[i]], #4\n\t"                                                                \
+        MCC_CB_PAIR(MCC_CB_FIELD(0, 8)) MCC_CB_PAIR(MCC_CB_FIELD(8, 8))                          \
+        MCC_CB_PAIR(MCC_CB_FIELD(16, 8)) MCC_CB_PAIR("lsr r9, r10, #24\n\t")
+#define MCC_CB_LOOP_END "ldr r9, %[e]\n\tcmp %[i], r9\n\tbne 1b"
+        if (field_bits == 8) {
+            /* 4 pairs a word: an odd word first, then two words per pass */
+            if (words & 1) {
+                __asm__ volatile(MCC_CB_WORD8 MCC_CB_OPERANDS);
+            }
+            if (words > 1) {
+                __asm__ volatile("1:\n\t" MCC_CB_WORD8 MCC_CB_WORD8 MCC_CB_LOOP_END MCC_CB_OPERANDS);
+            }
+        } else {
+            __asm__ volatile("1:\n\t"
+                             "ldr r10, [%[i]], #4\n\t"
+                             MCC_CB_PAIR(MCC_CB_FIELD(0, 4)) MCC_CB_PAIR(MCC_CB_FIELD(4, 4))
+                             MCC_CB_PAIR(MCC_CB_FIELD(8, 4)) MCC_CB_PAIR(MCC_CB_FIELD(12, 4))
+                             MCC_CB_PAIR(MCC_CB_FIELD(16, 4)) MCC_CB_PAIR(MCC_CB_FIELD(20, 4))
+                             MCC_CB_PAIR(MCC_CB_FIELD(24, 4)) MCC_CB_PAIR("lsr r9, r10, #28\n\t")
+                             MCC_CB_LOOP_END
+                             MCC_CB_OPERANDS);
+        }
+#undef MCC_CB_LOOP_END
+#undef MCC_CB_WORD8
+#undef MCC_CB_OPERANDS
+#undef MCC_CB_FIELD
+#undef MCC_CB_PAIR
+        a0 = r0;
+        a1 = r1;
+        a2 = r2;
+        a3 = r3;
+        a4 = r4;
+        a5 = r5;
+        idx = ri;
+        (void)rc;
+    }
+#endif
     while (idx != end) {
         uint32_t f = *idx++;
         int32_t q;
@@ -134,18 +232,29 @@ mcc_status mcc_conv2d_codebook_fast_s8(const mcc_conv_fast_params *params,
                 if (p < n) {
                     stage_pixel(params, input_dims, in_batch, (px + p) / out_w, (px + p) % out_w, stage);
                 } else {
-                    memset(stage, 0, (size_t)k_padded);
+                    fill_run(stage, 0, k_padded);
                 }
                 widen_column(stage, k_padded, col + p);
             }
             for (oc = 0; oc < out_c; ++oc) {
+                const int32_t mult = ch[1], round = ch[2], shift = ch[3];
+                int8_t *out = output + oc;
                 int32_t acc[CB_PIXELS];
                 for (p = 0; p < CB_PIXELS; ++p) {
                     acc[p] = ch[0];
                 }
                 dot_pixels(idx, words, field_bits, table, col, acc);
-                for (p = 0; p < n; ++p) {
-                    output[p * out_c + oc] = mcc_nn_fast_requantize(acc[p], ch, lo, hi);
+                if (n == CB_PIXELS) { /* unrolled: the constants stay in registers */
+                    out[0] = mcc_nn_fast_requantize(acc[0], mult, round, shift, lo, hi);
+                    out[out_c] = mcc_nn_fast_requantize(acc[1], mult, round, shift, lo, hi);
+                    out[2 * out_c] = mcc_nn_fast_requantize(acc[2], mult, round, shift, lo, hi);
+                    out[3 * out_c] = mcc_nn_fast_requantize(acc[3], mult, round, shift, lo, hi);
+                    out[4 * out_c] = mcc_nn_fast_requantize(acc[4], mult, round, shift, lo, hi);
+                    out[5 * out_c] = mcc_nn_fast_requantize(acc[5], mult, round, shift, lo, hi);
+                } else {
+                    for (p = 0; p < n; ++p) {
+                        out[p * out_c] = mcc_nn_fast_requantize(acc[p], mult, round, shift, lo, hi);
+                    }
                 }
                 idx += words;
                 ch += 4;

@@ -327,12 +327,13 @@ MCC_INLINE void mcc_nn_codebook_pair_table(const int8_t *codebook, int32_t bits,
     }
 }
 
-/* Requantizes a doubled accumulator with one channel's {bias, multiplier, round, shift} of the
+/* Requantizes a doubled accumulator with one channel's multiplier, round and shift of the
  * fast kernels (TFLite's double rounding, see mcc_conv2d_fast_s8.c) and clamps it. */
-MCC_INLINE int8_t mcc_nn_fast_requantize(int32_t acc, const int32_t *ch, int32_t lo, int32_t hi)
+MCC_INLINE int8_t mcc_nn_fast_requantize(int32_t acc, int32_t multiplier, int32_t round, int32_t shift,
+                                         int32_t lo, int32_t hi)
 {
-    int32_t v = mcc_nn_smmlar(acc, ch[1], ch[2]);
-    v = (v + (acc >> 31)) >> ch[3];
+    int32_t v = mcc_nn_smmlar(acc, multiplier, round);
+    v = (v + (acc >> 31)) >> shift;
     v = v < lo ? lo : v;
     return (int8_t)(v > hi ? hi : v);
 }
