@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fuzz the encoded-weight decoders (runtime_c/{sparse,codebook,huffman}) with libFuzzer under
-# AddressSanitizer and UndefinedBehaviorSanitizer.
+# AddressSanitizer and UndefinedBehaviorSanitizer; the fast codebook kernels are checked against the
+# portable dense kernels (mcc_conv2d_s8, mcc_fully_connected_s8) on every input.
 #
 #   scripts/fuzz_decoders.sh [RUNS]      # default 1,000,000 executions; needs clang (apt-get install clang)
 #
@@ -21,6 +22,10 @@ mkdir -p "$OUT/corpus"
   "$ROOT/runtime_c/huffman/mcc_fully_connected_huffman_s8.c" \
   "$ROOT/runtime_c/sparse/mcc_conv2d_csr_s8.c" \
   "$ROOT/runtime_c/codebook/mcc_conv2d_codebook_s8.c" \
+  "$ROOT/runtime_c/codebook/mcc_conv2d_codebook_fast_s8.c" \
+  "$ROOT/runtime_c/codebook/mcc_fully_connected_codebook_fast_s8.c" \
+  "$ROOT/runtime_c/conv/mcc_conv2d_s8.c" \
+  "$ROOT/runtime_c/fully_connected/mcc_fully_connected_s8.c" \
   -o "$OUT/fuzz_decoders"
 # The interpreter running this package: $PYTHON, else the README's .venv, else python3 on PATH.
 if [ -z "${PYTHON:-}" ]; then
