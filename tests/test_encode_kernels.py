@@ -121,6 +121,12 @@ def test_cli_export_optimize_and_info_table(tmp_path):
     assert "weight encodings" in result.output and "bits/weight" in result.output
     for name, entry in manifest_layers.items():
         assert name in result.output and entry["encoding"] in result.output
+    assert "cost model m4" in result.output   # the tree's plan was made for the M4 (no board)
+    m3 = CliRunner().invoke(cli, ["info", str(tree), "--board", "lm3s6965evb"], terminal_width=200)
+    assert m3.exit_code == 0 and "cost model m0m3" in m3.output
+    def rows(output):   # the encodings table's fc0 row: ... bits/weight, est. instructions
+        return [line.replace("│", " ").split() for line in output.splitlines() if "fc0" in line]
+    assert rows(result.output) != rows(m3.output)
     bad = CliRunner().invoke(cli, ["export", str(tmp_path / "missing.tflite"), "-o", str(tmp_path / "x"),
                                    "--optimize", "smallest"])
     assert bad.exit_code == 2 and "smallest" in bad.output
