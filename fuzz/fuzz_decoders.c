@@ -166,7 +166,8 @@ static int fuzz_codebook_fast(stream *s, int conv)
     if (conv) {
         in_dims.h = (int32_t)(take(s, 1) % 7) + 1;
         in_dims.w = (int32_t)(take(s, 1) % 7) + 1;
-        in_dims.c = (int32_t)(take(s, 1) % 9) + 1;
+        in_dims.c = (int32_t)take(s, 1);
+        in_dims.c = in_dims.c >= 224 ? 32 + 4 * (in_dims.c & 1) : in_dims.c % 9 + 1; /* 32, 36: direct widening */
         f_dims.n = (int32_t)(take(s, 1) % 6) + 1;
         f_dims.h = (int32_t)(take(s, 1) % 3) + 1;
         f_dims.w = (int32_t)(take(s, 1) % 3) + 1;

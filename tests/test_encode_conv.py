@@ -33,6 +33,8 @@ CASES = [
     dict(hw=(9, 11), c_in=5, c_out=7, k=(3, 3), padding=(1, 1, 1, 1), activation="relu"),
     dict(hw=(12, 10), c_in=3, c_out=6, k=(5, 3), stride=(2, 1), dilation=(1, 2), padding=(2, 2, 2, 2)),
     dict(hw=(6, 6), c_in=19, c_out=4, k=(1, 1)),  # pointwise: gaps past 16 channels need fillers
+    # 32 input channels: the fast codebook kernel widens columns straight from the input
+    dict(hw=(5, 7), c_in=32, c_out=9, k=(3, 2), stride=(1, 2), dilation=(2, 1), padding=(2, 2, 1, 1)),
 ]
 
 

@@ -8,8 +8,9 @@
  * the columns of CB_PIXELS pixels at once, pair by pair interleaved (pair j of pixel p at word
  * j * CB_PIXELS + p), and one load brings pair j of every pixel for the pair's multiply-adds.
  * Padded positions read the input zero point (the input offset is folded into the bias), the
- * products past K read 0; a last block of fewer pixels computes on zero columns and stores
- * only its own outputs. */
+ * products past K read 0. With 32 or more input channels (a multiple of 4) columns are widened
+ * straight from the input, otherwise a pixel's values are first gathered in a staging row. A last
+ * block of fewer pixels computes on zero columns and stores only its own outputs. */
 #include <string.h>
 
 #include "mcc.h"
@@ -82,6 +83,47 @@ static void stage_pixel(const mcc_conv_fast_params *p, const mcc_dims *in_dims, 
     fill_run(s, 0, (int32_t)(p->k_padded - (s - stage)));
 }
 
+/* in_c a multiple of 4: every tap is whole groups of 4, widened straight from the input into
+ * the pixel's interleaved column (col points at its first word); padding taps take the zero
+ * point, the products past K zeros. */
+static void widen_pixel(const mcc_conv_fast_params *p, const mcc_dims *in_dims, const int8_t *input,
+                        int32_t oy, int32_t ox, uint32_t *col)
+{
+    const int32_t in_c = in_dims->c;
+    const int32_t y0 = oy * p->stride.h - p->padding.h;
+    const int32_t x0 = ox * p->stride.w - p->padding.w;
+    uint32_t zp_even, zp_odd;
+    int32_t ky, kx, c;
+    mcc_nn_widen4((uint32_t)(uint8_t)p->input_zero_point * 0x01010101u, &zp_even, &zp_odd);
+    for (ky = 0; ky < p->kernel.h; ++ky) {
+        const int32_t y = y0 + ky * p->dilation.h;
+        const int row_inside = y >= 0 && y < in_dims->h;
+        for (kx = 0; kx < p->kernel.w; ++kx) {
+            const int32_t x = x0 + kx * p->dilation.w;
+            if (row_inside && x >= 0 && x < in_dims->w) {
+                const int8_t *src = input + (y * in_dims->w + x) * in_c;
+                for (c = 0; c < in_c; c += 4) {
+                    uint32_t v;
+                    memcpy(&v, src + c, 4);
+                    mcc_nn_widen4(v, col, col + CB_PIXELS);
+                    col += 2 * CB_PIXELS;
+                }
+            } else {
+                for (c = 0; c < in_c; c += 4) {
+                    col[0] = zp_even;
+                    col[CB_PIXELS] = zp_odd;
+                    col += 2 * CB_PIXELS;
+                }
+            }
+        }
+    }
+    for (c = p->kernel.h * p->kernel.w * in_c; c < p->k_padded; c += 4) {
+        col[0] = 0;
+        col[CB_PIXELS] = 0;
+        col += 2 * CB_PIXELS;
+    }
+}
+
 /* Widens a staged pixel into its interleaved column (col points at its first word). */
 MCC_INLINE void widen_column(const int8_t *stage, int32_t k_padded, uint32_t *col)
 {
@@ -96,7 +138,10 @@ MCC_INLINE void widen_column(const int8_t *stage, int32_t k_padded, uint32_t *co
 
 /* The CB_PIXELS sums of one output channel: `words` index words at idx, fields of `field_bits`
  * bits, acc holding the bias on entry. */
-MCC_INLINE void dot_pixels(const uint32_t *idx, int32_t words, int32_t field_bits, const uint32_t *table,
+#if defined(__GNUC__)
+__attribute__((noinline)) /* its loop takes every register: the caller's stay put around a call */
+#endif
+static void dot_pixels(const uint32_t *idx, int32_t words, int32_t field_bits, const uint32_t *table,
                            const uint32_t *col, int32_t acc[CB_PIXELS])
 {
     int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3], a4 = acc[4], a5 = acc[5];
@@ -213,6 +258,8 @@ mcc_status mcc_conv2d_codebook_fast_s8(const mcc_conv_fast_params *params,
     uint32_t *table = (uint32_t *)scratch;
     uint32_t *col = table + (1 << field_bits);
     int8_t *stage = (int8_t *)(col + CB_PIXELS * (k_padded >> 1));
+    /* staging copies whole kernel rows, cheaper than a loop per tap while taps are short */
+    const int direct = (params->in_c & 3) == 0 && params->in_c >= 32;
     int32_t b, px;
 
     if ((bits != 2 && bits != 4) || k_padded % (64 / field_bits) != 0 || out_c != params->out_c ||
@@ -229,6 +276,10 @@ mcc_status mcc_conv2d_codebook_fast_s8(const mcc_conv_fast_params *params,
             const int32_t *ch = params->channels;
             int32_t p, oc;
             for (p = 0; p < CB_PIXELS; ++p) {
+                if (p < n && direct) {
+                    widen_pixel(params, input_dims, in_batch, (px + p) / out_w, (px + p) % out_w, col + p);
+                    continue;
+                }
                 if (p < n) {
                     stage_pixel(params, input_dims, in_batch, (px + p) / out_w, (px + p) % out_w, stage);
                 } else {
