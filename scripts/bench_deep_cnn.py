@@ -126,14 +126,10 @@ def main(argv=None) -> int:
     parser.add_argument("--reference-samples", type=int, default=300,
                         help="test images also run through the numpy reference (the C runs all of them)")
     parser.add_argument("--retrain", action="store_true")
-    parser.add_argument("--doc-only", action="store_true", help="rewrite the doc from results.json")
     args = parser.parse_args(argv)
+    started = time.time()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    if args.doc_only:
-        Path(args.doc).write_text(markdown(json.loads((out / "results.json").read_text())))
-        return 0
-    started = time.time()
     data = Path(args.data)
     base, comp = out / "mnist_cnn.keras", out / f"mnist_cnn_deep_{args.sparsity}_{args.clusters}.keras"
     if args.retrain or not base.is_file():
