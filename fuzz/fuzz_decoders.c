@@ -1,12 +1,16 @@
 /* libFuzzer harness for the encoded-weight decoders (CSR, codebook, Huffman fully connected
- * kernels; CSR and codebook conv2d kernels).
+ * kernels; CSR and codebook conv2d kernels; the fast codebook kernels of both).
  *
  * The fuzz input is read as a small header (which kernel, shapes, claimed lengths) followed by
  * the raw bytes of the encoded arrays. Every array is copied into a heap block of exactly the
  * length its descriptor states, so AddressSanitizer reports any read or write outside it; the
- * kernels must return MCC_OK or MCC_ERROR_ARGUMENT whatever the bytes say.
+ * kernels must return MCC_OK or MCC_ERROR_ARGUMENT whatever the bytes say. The fast codebook
+ * kernels (any index is valid there) are checked differentially: their outputs must equal the
+ * portable dense kernel's on the decoded weights, byte for byte, or the harness aborts.
  *
- * Build and run: scripts/fuzz_decoders.sh (clang -fsanitize=fuzzer,address,undefined). */
+ * Build and run: scripts/fuzz_decoders.sh (clang -fsanitize=fuzzer,address,undefined); kinds:
+ * 0 CSR, 1 codebook, 2 Huffman fully connected; 3 CSR, 4 codebook conv2d; 5 fast codebook
+ * conv2d, 6 fast codebook fully connected. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,6 +125,156 @@ static int fuzz_conv(stream *s, int csr_weights)
     return 0;
 }
 
+/* Weight (row u, product k) of fast codebook index words: pairs (k0, k2), (k1, k3) per group of
+ * 4, each a field of 2 * bits bits; `word` is the row's word holding product k. */
+static int8_t fast_weight(const uint32_t *word_of_row, int32_t stride, int32_t k, int32_t bits,
+                          const int8_t *codebook)
+{
+    const int32_t pairs = 32 / (2 * bits);               /* fields per word */
+    const int32_t pair = 2 * (k / 4) + (k & 1);          /* (k0, k2) then (k1, k3) */
+    const uint32_t field = word_of_row[(pair / pairs) * stride] >> ((pair % pairs) * 2 * bits);
+    const uint32_t index = (k & 2) ? (field >> bits) : field;
+    return codebook[index & ((1u << bits) - 1u)];
+}
+
+static int32_t signed_take(stream *s, uint32_t bytes)
+{
+    const uint32_t v = take(s, bytes);
+    return bytes == 1 ? (int32_t)(int8_t)v : (int32_t)(int16_t)v;
+}
+
+/* The fast codebook kernels on fuzzed indices, codebook, offsets and requantization: outputs
+ * must equal mcc_conv2d_s8 / mcc_fully_connected_s8 on the decoded weights. */
+static int fuzz_codebook_fast(stream *s, int conv)
+{
+    const int32_t bits = (take(s, 1) & 1) ? 4 : 2;
+    const int32_t per_word = 64 / (2 * bits);
+    int32_t units, k, rows = 1, in_size, out_size, k_padded, words, u, j;
+    int32_t input_offset, output_offset, lo, hi;
+    mcc_conv_params cp;
+    mcc_conv_fast_params fcp;
+    mcc_fc_fast_params ffp;
+    mcc_dims in_dims, f_dims, out_dims;
+    mcc_codebook_fast_s8 filter;
+    int32_t *bias, *mult, *shift, *channels;
+    int8_t *codebook, *input, *want, *got, *dense;
+    uint32_t *indices;
+    void *scratch;
+    mcc_status status;
+    memset(&cp, 0, sizeof(cp));
+    in_dims.n = 1;
+    if (conv) {
+        in_dims.h = (int32_t)(take(s, 1) % 7) + 1;
+        in_dims.w = (int32_t)(take(s, 1) % 7) + 1;
+        in_dims.c = (int32_t)take(s, 1);
+        in_dims.c = in_dims.c >= 224 ? 32 + 4 * (in_dims.c & 1) : in_dims.c % 9 + 1; /* 32, 36: direct widening */
+        f_dims.n = (int32_t)(take(s, 1) % 6) + 1;
+        f_dims.h = (int32_t)(take(s, 1) % 3) + 1;
+        f_dims.w = (int32_t)(take(s, 1) % 3) + 1;
+        f_dims.c = in_dims.c;
+        cp.stride.h = (int32_t)(take(s, 1) % 2) + 1;
+        cp.stride.w = (int32_t)(take(s, 1) % 2) + 1;
+        cp.padding.h = (int32_t)(take(s, 1) % 2);
+        cp.padding.w = (int32_t)(take(s, 1) % 2);
+        cp.dilation.h = (int32_t)(take(s, 1) % 2) + 1;
+        cp.dilation.w = 1;
+        out_dims.n = 1;
+        out_dims.h = (in_dims.h + 2 * cp.padding.h - (f_dims.h - 1) * cp.dilation.h - 1) / cp.stride.h + 1;
+        out_dims.w = (in_dims.w + 2 * cp.padding.w - f_dims.w) / cp.stride.w + 1;
+        out_dims.c = f_dims.n;
+        if (in_dims.h + 2 * cp.padding.h < (f_dims.h - 1) * cp.dilation.h + 1 ||
+            in_dims.w + 2 * cp.padding.w < f_dims.w) {
+            return 0;
+        }
+        units = f_dims.n;
+        k = f_dims.h * f_dims.w * f_dims.c;
+    } else {
+        units = (int32_t)(take(s, 1) % 24) + 1;
+        k = (int32_t)(take(s, 1) % 80) + 1;
+        rows = (int32_t)(take(s, 1) % 2) + 1;
+        in_dims.n = rows; in_dims.h = 1; in_dims.w = 1; in_dims.c = k;
+        f_dims.n = units; f_dims.h = 1; f_dims.w = 1; f_dims.c = k;
+        out_dims.n = rows; out_dims.h = 1; out_dims.w = 1; out_dims.c = units;
+    }
+    in_size = in_dims.n * in_dims.h * in_dims.w * in_dims.c;
+    out_size = out_dims.n * out_dims.h * out_dims.w * out_dims.c;
+    k_padded = (k + per_word - 1) / per_word * per_word;
+    words = k_padded / per_word;
+    input_offset = signed_take(s, 1) + 1;   /* -127 .. 128: minus an int8 zero point */
+    output_offset = signed_take(s, 1);
+    lo = -128 + (int32_t)(take(s, 1) % 96);   /* wide clamps: most outputs stay inside */
+    hi = 127 - (int32_t)(take(s, 1) % 96);
+    codebook = (int8_t *)block(s, (size_t)1 << bits);
+    indices = (uint32_t *)block(s, (size_t)units * (size_t)words * sizeof(uint32_t));
+    input = (int8_t *)block(s, (size_t)in_size);
+    bias = (int32_t *)malloc((size_t)units * sizeof(int32_t));
+    mult = (int32_t *)malloc((size_t)units * sizeof(int32_t));
+    shift = (int32_t *)malloc((size_t)units * sizeof(int32_t));
+    channels = (int32_t *)malloc((size_t)units * 4 * sizeof(int32_t));
+    dense = (int8_t *)malloc((size_t)units * (size_t)k);
+    want = (int8_t *)malloc((size_t)out_size);
+    got = (int8_t *)malloc((size_t)out_size);
+    for (u = 0; u < units; ++u) {
+        /* conv: each row's words in turn; fc: rows in blocks of 4, a word per row of the block */
+        const int32_t block_rows = conv ? 1 : (units - u / 4 * 4 < 4 ? units - u / 4 * 4 : 4);
+        const uint32_t *row_words = conv ? indices + u * words : indices + u / 4 * 4 * words + u % 4;
+        int32_t sum = 0;
+        for (j = 0; j < k; ++j) {
+            dense[u * k + j] = fast_weight(row_words, block_rows, j, bits, codebook);
+            sum += dense[u * k + j];
+        }
+        bias[u] = signed_take(s, 2);
+        mult[u] = (int32_t)((1u << 30) | (take(s, 3) << 6));     /* [2^30, 2^31) */
+        shift[u] = -(int32_t)(take(s, 1) % 16) - 6;            /* a right shift of 6 .. 21 */
+        channels[4 * u] = 2 * (bias[u] + input_offset * sum);
+        channels[4 * u + 1] = mult[u];
+        channels[4 * u + 2] = (1 << (-shift[u] - 1)) + output_offset * (1 << -shift[u]);
+        channels[4 * u + 3] = -shift[u];
+    }
+    filter.indices = indices;
+    filter.codebook = codebook;
+    filter.index_bits = bits;
+    {
+        const mcc_quant quant = {mult, shift, 0, 1};
+        if (conv) {
+            cp.input_offset = input_offset;
+            cp.output_offset = output_offset;
+            cp.activation.min = lo;
+            cp.activation.max = hi;
+            fcp.kernel.h = f_dims.h; fcp.kernel.w = f_dims.w;
+            fcp.stride = cp.stride; fcp.padding = cp.padding; fcp.dilation = cp.dilation;
+            fcp.in_c = in_dims.c; fcp.out_c = units; fcp.k_padded = k_padded;
+            fcp.input_zero_point = -input_offset;
+            fcp.activation = cp.activation;
+            fcp.weights = 0;
+            fcp.channels = channels;
+            if (mcc_conv2d_s8(&cp, &quant, &in_dims, input, &f_dims, dense, bias, &out_dims, want) != MCC_OK) {
+                abort();
+            }
+            scratch = malloc((size_t)mcc_conv2d_codebook_fast_s8_get_buffer_size(k_padded, bits));
+            status = mcc_conv2d_codebook_fast_s8(&fcp, &filter, &in_dims, input, &out_dims, got, scratch);
+        } else {
+            const mcc_fc_params fp = {input_offset, 0, output_offset, {lo, hi}};
+            ffp.in_features = k; ffp.out_features = units; ffp.k_padded = k_padded;
+            ffp.activation = fp.activation;
+            ffp.weights = 0;
+            ffp.channels = channels;
+            if (mcc_fully_connected_s8(&fp, &quant, &in_dims, input, &f_dims, dense, bias, &out_dims, want) != MCC_OK) {
+                abort();
+            }
+            scratch = malloc((size_t)mcc_fully_connected_codebook_fast_s8_get_buffer_size(k_padded, bits));
+            status = mcc_fully_connected_codebook_fast_s8(&ffp, &filter, rows, input, got, scratch);
+        }
+    }
+    if (status != MCC_OK || memcmp(want, got, (size_t)out_size) != 0) {
+        abort(); /* not bit-exact with the portable kernel */
+    }
+    free(scratch);
+    free(codebook); free(indices); free(input); free(bias); free(mult); free(shift); free(channels);
+    free(dense); free(want); free(got);
+    return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     stream s;
@@ -137,7 +291,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     s.size = size;
     s.pos = 0;
     {
-        const uint32_t kind = take(&s, 1) % 5;
+#ifdef FUZZ_KIND /* one decoder only (scripts/fuzz_decoders.sh RUNS KIND) */
+        const uint32_t kind = (take(&s, 1), (uint32_t)(FUZZ_KIND));
+#else
+        const uint32_t kind = take(&s, 1) % 7;
+#endif
         units = (int32_t)(take(&s, 1) % 24) + 1;
         depth = (int32_t)(take(&s, 1) % 80) + 1;
         const uint32_t flags = take(&s, 1);
@@ -147,6 +305,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         input_dims.n = batches; input_dims.h = 1; input_dims.w = 1; input_dims.c = depth;
         filter_dims.n = units; filter_dims.h = 1; filter_dims.w = 1; filter_dims.c = depth;
         output_dims.n = batches; output_dims.h = 1; output_dims.w = 1; output_dims.c = units;
+        if (kind >= 5) { /* fast codebook kernels: conv2d, fully connected */
+            return fuzz_codebook_fast(&s, kind == 5);
+        }
         if (kind >= 3) { /* conv2d: the same descriptors over an im2col matrix (units, kh*kw*c) */
             return fuzz_conv(&s, kind == 3);
         }

@@ -68,6 +68,14 @@ def conv_seeds(count: int = 8):
         yield head + body
 
 
+def fast_codebook_seeds(count: int = 8):
+    """Fast codebook seeds (conv2d, fully connected): the kind, then shapes, offsets, codebook,
+    index words, input and requantization constants - any bytes are valid there."""
+    rng = np.random.default_rng(2)
+    for i in range(count):
+        yield _u(5 + i % 2, 1) + bytes(3) + rng.integers(0, 256, 1500).astype(np.uint8).tobytes()
+
+
 def main(out: str) -> int:
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
@@ -75,6 +83,8 @@ def main(out: str) -> int:
         (folder / f"seed{i:02d}").write_bytes(data)
     for i, data in enumerate(conv_seeds()):
         (folder / f"conv{i:02d}").write_bytes(data)
+    for i, data in enumerate(fast_codebook_seeds()):
+        (folder / f"fast{i:02d}").write_bytes(data)
     return 0
 
 

@@ -56,6 +56,20 @@ FC_FIT = FC_FIT + (
     (24, (FcLayer(72, 0.3, 32), FcLayer(40, 0.8, 16), FcLayer(136, 0.5, 64), FcLayer(20, 0.9, 32),
           FcLayer(96, 0.0, 8), FcLayer(56, 0.65, 24))),
 )
+# Codebooks of at most 16 values (2- and 4-bit indices: the fast codebook kernels).
+FC_FAST_FIT = (
+    (256, (FcLayer(64, 0.5, 15), FcLayer(300, 0.0, 16), FcLayer(100, 0.3, 3), FcLayer(37, 0.0, 4),
+           FcLayer(10, 0.6, 7))),
+    (90, (FcLayer(130, 0.2, 12), FcLayer(7, 0.0, 2), FcLayer(250, 0.8, 15), FcLayer(21, 0.4, 3))),
+)
+CONV_FAST_FIT = (
+    (12, 3, (ConvLayer(8, 3, 1, 0.3, 15), ConvLayer(16, 3, 1, 0.0, 3), ConvLayer(24, 1, 1, 0.5, 7),
+             ConvLayer(8, 3, 2, 0.0, 16), ConvLayer(12, 5, 1, 0.2, 4))),
+    (10, 8, (ConvLayer(32, 3, 1, 0.8, 15), ConvLayer(16, 3, 2, 0.0, 3), ConvLayer(20, 1, 1, 0.0, 16),
+             ConvLayer(12, 3, 1, 0.6, 2))),
+)
+FC_FAST_CHECK = (200, (FcLayer(96, 0.85, 15), FcLayer(41, 0.0, 3), FcLayer(160, 0.3, 9)))
+CONV_FAST_CHECK = (8, 6, (ConvLayer(16, 3, 1, 0.5, 15), ConvLayer(10, 3, 1, 0.0, 3), ConvLayer(20, 1, 1, 0.2, 12)))
 # Layers the model is checked on (not fitted on): one model per chain, the layers' encodings in turn.
 FC_CHECK = (200, (FcLayer(96, 0.85, 32), FcLayer(40, 0.5, 16), FcLayer(160, 0.0, 100), FcLayer(44, 0.7, 32),
                   FcLayer(120, 0.9, 8), FcLayer(30, 0.4, 48)))
@@ -134,15 +148,21 @@ def fit_suite() -> list[Graph]:
     for n, (size, channels, layers) in enumerate(CONV_FIT):
         graphs += [conv_chain(size, channels, layers, kind, seed=n).replace(name=f"conv{n}_{kind}")
                    for kind in CONV_ENCODINGS]
+    graphs += [fc_chain(depth, layers, "codebook", seed=n).replace(name=f"fcfast{n}_codebook")
+               for n, (depth, layers) in enumerate(FC_FAST_FIT)]
+    graphs += [conv_chain(size, channels, layers, "codebook", seed=n).replace(name=f"convfast{n}_codebook")
+               for n, (size, channels, layers) in enumerate(CONV_FAST_FIT)]
     return graphs
 
 
 def check_suite() -> list[Graph]:
-    """Two models: the check chains with each layer in another encoding."""
+    """The check chains with each layer in another encoding, and two chains of fast codebooks."""
     depth, layers = FC_CHECK
     size, channels, conv_layers = CONV_CHECK
     return [fc_chain(depth, layers, ENCODINGS, seed=7).replace(name="check_fc"),
-            conv_chain(size, channels, conv_layers, CONV_ENCODINGS, seed=7).replace(name="check_conv")]
+            conv_chain(size, channels, conv_layers, CONV_ENCODINGS, seed=7).replace(name="check_conv"),
+            fc_chain(*FC_FAST_CHECK, "codebook", seed=7).replace(name="check_fc_fast"),
+            conv_chain(*CONV_FAST_CHECK, "codebook", seed=7).replace(name="check_conv_fast")]
 
 
 @dataclass(frozen=True)
@@ -160,9 +180,11 @@ def layer_features(graph: Graph, op: Op) -> tuple[str, dict]:
     from mcucompress.encode.choose import encoded_weights, weight_matrix
     from mcucompress.encode.cost_model import geometry, layer_counts
 
+    from mcucompress.encode.cost_model import cost_kind
+
     w, zero = weight_matrix(graph, op)
     encoded = encoded_weights(graph, op) or _dense(w, zero, op.kind)
-    return encoded.kind, layer_counts(op.kind, encoded, w, zero, geometry(graph, op, w.shape[0]))
+    return cost_kind(encoded), layer_counts(op.kind, encoded, w, zero, geometry(graph, op, w.shape[0]))
 
 
 def _dense(w, zero, op_kind):

@@ -62,6 +62,9 @@ def main() -> int:
     parser.add_argument("--work", default=None)
     parser.add_argument("--families", default=",".join(BOARDS))
     parser.add_argument("--out", default=str(COEFFICIENTS))
+    parser.add_argument("--only", default=None,
+                        help="measure only the suite's models whose name holds this text, and replace only "
+                             "the (op kind, encoding) entries they fit (e.g. 'codebook')")
     parser.add_argument("--counts", default=None,
                         help="JSON of measured counts: read when it exists (no QEMU runs), else written")
     args = parser.parse_args()
@@ -74,13 +77,14 @@ def main() -> int:
         for fam in args.families.split(","):
             board = BOARDS[fam]
             rows = []
-            for graph in fit_suite():
+            for graph in [g for g in fit_suite() if args.only is None or args.only in g.name]:
                 known = cached.get(fam, {}).get(graph.name)
                 rows += measure(graph, board, work / fam) if known is None else with_counts(graph, known)
                 cached.setdefault(fam, {})[graph.name] = [r.instructions for r in rows[-len(graph.ops):]]
                 print(f"{fam} {graph.name}: " + ", ".join(f"{r.instructions:,}" for r in rows[-len(graph.ops):]),
                       flush=True)
-            families[fam] = {"board": board, **fit(rows)}
+            kept = families.get(fam, {}) if args.only is not None else {}
+            families[fam] = {**kept, "board": board, **fit(rows)}
             worst = max(v["max_error"] for k, v in families[fam].items() if k != "board")
             print(f"== {fam} ({board}): worst relative error on the fit suite {100 * worst:.1f}%", flush=True)
     if counts_file:

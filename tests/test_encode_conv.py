@@ -8,6 +8,7 @@ import pytest
 
 from codegen_cases import check_c_matches_reference, conv_graph
 from mcucompress.encode.choose import ATTR, choose_encodings, encoding_rows
+from mcucompress.encode.codebook import encode_codebook
 from mcucompress.errors import McuError
 from mcucompress.export import export
 from mcucompress.ir.graph import Graph, Op, Tensor
@@ -32,18 +33,30 @@ CASES = [
     dict(hw=(9, 11), c_in=5, c_out=7, k=(3, 3), padding=(1, 1, 1, 1), activation="relu"),
     dict(hw=(12, 10), c_in=3, c_out=6, k=(5, 3), stride=(2, 1), dilation=(1, 2), padding=(2, 2, 2, 2)),
     dict(hw=(6, 6), c_in=19, c_out=4, k=(1, 1)),  # pointwise: gaps past 16 channels need fillers
+    # 32 input channels: the fast codebook kernel widens columns straight from the input
+    dict(hw=(5, 7), c_in=32, c_out=9, k=(3, 2), stride=(1, 2), dilation=(2, 1), padding=(2, 2, 1, 1)),
 ]
 
 
-@pytest.mark.parametrize("kind", ["csr4", "csr8", "codebook"])
+# Codebook values (zero joins them): 4 distinct -> 2-bit, 6 -> 4-bit indices (the fast kernel
+# under TFLM rounding), 20 -> 5-bit (the portable codebook kernel).
+CODEBOOKS = {"codebook2": [-77, 5, 120], "codebook": [-100, -31, 7, 64, 127],
+             "codebook5": list(range(-95, 96, 10))}
+
+
+@pytest.mark.parametrize("kind", ["csr4", "csr8", "codebook2", "codebook", "codebook5"])
 @pytest.mark.parametrize("case", range(len(CASES)))
 def test_encoded_conv_matches_reference(tmp_path, kind, case):
-    values = [-100, -31, 7, 64, 127] if kind == "codebook" else None
-    graph = sparse_conv(case, kind, values=values, **CASES[case])
+    values = CODEBOOKS.get(kind)
+    graph = sparse_conv(case, kind[:8] if values else kind, values=values, **CASES[case])
     rounding = "litert" if case == 1 else "tflm"
     check_c_matches_reference(tmp_path, graph, rounding)
-    function = "mcc_conv2d_codebook_s8" if kind == "codebook" else "mcc_conv2d_csr_s8"
-    assert function in (tmp_path / f"{graph.name}_{rounding}" / "model.c").read_text()
+    bits = encode_codebook(graph.tensor("w").data.reshape(graph.tensor("w").shape[0], -1)).index_bits
+    if values and bits <= 4 and rounding == "tflm":
+        function = "mcc_conv2d_codebook_fast_s8"
+    else:
+        function = "mcc_conv2d_codebook_s8" if values else "mcc_conv2d_csr_s8"
+    assert f"{function}(" in (tmp_path / f"{graph.name}_{rounding}" / "model.c").read_text()
 
 
 def test_conv_choice_and_refusal(tmp_path):

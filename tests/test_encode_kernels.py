@@ -67,8 +67,9 @@ def test_every_encoding_matches_the_reference(tmp_path, rounding):
     tree, got, want = host_vs_reference(graph, tmp_path, rounding)
     assert np.array_equal(got, want)
     model_c = (tree / "model.c").read_text()
-    calls = {"mcc_fully_connected_csr_s8": 2, "mcc_fully_connected_codebook_s8": 1,
-             "mcc_fully_connected_huffman_s8": 2}  # csr4 + csr8, codebook, huffman + huffman_sparse
+    # csr4 + csr8, codebook (4-bit indices: the fast kernel under TFLM rounding), huffman + huffman_sparse
+    codebook = "mcc_fully_connected_codebook_fast_s8" if rounding == "tflm" else "mcc_fully_connected_codebook_s8"
+    calls = {"mcc_fully_connected_csr_s8": 2, codebook: 1, "mcc_fully_connected_huffman_s8": 2}
     for function, count in calls.items():
         assert model_c.count(function + "(") == count
 
@@ -120,6 +121,12 @@ def test_cli_export_optimize_and_info_table(tmp_path):
     assert "weight encodings" in result.output and "bits/weight" in result.output
     for name, entry in manifest_layers.items():
         assert name in result.output and entry["encoding"] in result.output
+    assert "cost model m4" in result.output   # the tree's plan was made for the M4 (no board)
+    m3 = CliRunner().invoke(cli, ["info", str(tree), "--board", "lm3s6965evb"], terminal_width=200)
+    assert m3.exit_code == 0 and "cost model m0m3" in m3.output
+    def rows(output):   # the encodings table's fc0 row: ... bits/weight, est. instructions
+        return [line.replace("│", " ").split() for line in output.splitlines() if "fc0" in line]
+    assert rows(result.output) != rows(m3.output)
     bad = CliRunner().invoke(cli, ["export", str(tmp_path / "missing.tflite"), "-o", str(tmp_path / "x"),
                                    "--optimize", "smallest"])
     assert bad.exit_code == 2 and "smallest" in bad.output

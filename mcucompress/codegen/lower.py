@@ -27,7 +27,7 @@ KERNEL_SOURCES = kernel_sources()
 RUNTIME_HEADERS = ("include/mcc.h", "include/mcc_nn.h", "include/mcc_port.h")
 
 _CTYPES = {"int8": "int8_t", "int32": "int32_t", "float32": "float"}
-_PER_LINE = {"int8_t": 16, "uint8_t": 16, "int16_t": 12, "uint16_t": 12, "int32_t": 8, "float": 4}
+_PER_LINE = {"int8_t": 16, "uint8_t": 16, "int16_t": 12, "uint16_t": 12, "int32_t": 8, "uint32_t": 8, "float": 4}
 
 
 @dataclass(frozen=True)

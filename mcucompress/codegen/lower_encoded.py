@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mcucompress.codegen import codebook_fast
 from mcucompress.encode.choose import ATTR, encoded_weights
 from mcucompress.errors import McuError
 from mcucompress.ir.ops import op_kind
@@ -64,6 +65,9 @@ def lower_fully_connected_encoded(b, i: int, op) -> None:
     x, w, bias, out = b.weighted(op)
     p = kernel_params(g, op, b.rounding)
     b.check_rounding(op, p)
+    if b.choices[i] is not None:  # codebook of 2- or 4-bit indices: the fast kernel
+        codebook_fast.lower(b, i, op, p, b.choices[i].layer)
+        return
     oid = f"op{i}_{op.kind}"
     units, depth = int(w.shape[0]), int(np.prod(w.shape[1:]))
     if x.size % depth:
@@ -101,6 +105,9 @@ def lower_conv2d_encoded(b, i: int, op) -> None:
     x, w, bias, out = b.weighted(op)
     p = kernel_params(g, op, b.rounding)
     b.check_rounding(op, p)
+    if b.choices[i] is not None:  # codebook of 2- or 4-bit indices: the fast kernel
+        codebook_fast.lower(b, i, op, p, b.choices[i].layer)
+        return
     oid = f"op{i}_{op.kind}"
     if len(x.shape) != 4 or len(w.shape) != 4 or w.shape[-1] != x.shape[-1]:
         raise McuError(f"op '{op.name}' ({op.kind}): weights {w.shape} do not fit input {x.shape} "

@@ -239,8 +239,13 @@ def choose(graph: Graph, op: Op, rounding: str) -> FastLayer | None:
         return None
     if op.kind not in ("conv2d", "depthwise_conv2d", "fully_connected"):
         return None
-    if op.attrs.get("weight_encoding", "dense") != "dense":
-        return None  # encoded weights (CSR, codebook, Huffman) have their own kernels
+    encoding = op.attrs.get("weight_encoding", "dense")
+    if encoding == "codebook":
+        from mcucompress.codegen import codebook_fast
+
+        return codebook_fast.choose(graph, op, kernel_params(graph, op, rounding), rounding)
+    if encoding != "dense":
+        return None  # encoded weights (CSR, Huffman) have their own kernels
     p = kernel_params(graph, op, rounding)
     if op.kind == "depthwise_conv2d":
         return fast_depthwise(graph, op, p, rounding)

@@ -31,6 +31,22 @@ def _load(target: Path, allow_code: bool = False):
     raise McuError(f"{target}: expected a .tflite, .keras or .h5 file or an exported folder")
 
 
+def _core_family(target: Path, board: str | None) -> str | None:
+    """The cost model's core family for the encodings table: --board's core, else the one an
+    exported tree's weight plan was made for, else None (the M4's)."""
+    from mcucompress.encode.cost_model import family
+
+    if board is not None:
+        from mcucompress.targets.board import load_board
+
+        return family(load_board(board).cpu)
+    if target.is_dir():
+        from mcucompress.verify import read_manifest
+
+        return (read_manifest(target).get("weight_plan") or {}).get("core_family")
+    return None
+
+
 def _arena_bytes(target: Path, graph) -> int:
     """The arena an export has (or would have): activations plus the fast kernels' scratch."""
     if target.is_dir():
@@ -51,8 +67,10 @@ def _arena_bytes(target: Path, graph) -> int:
 @click.command(help="Per-layer table of a model or an exported tree: ops, shapes, parameters, MACs, "
                     "weight bytes, and the planned activation arena.")
 @click.argument("target", type=click.Path(exists=True))
+@click.option("--board", default=None, help="Estimate encoded layers' instructions for this board's core "
+                                            "(default: the core an exported tree was fitted for, else the M4).")
 @unsafe_deserialization_option
-def command(target, unsafe_deserialization):
+def command(target, board, unsafe_deserialization):
     from rich.console import Console
     from rich.table import Table
 
@@ -81,7 +99,7 @@ def command(target, unsafe_deserialization):
     console.print(micronet_count(graph).describe(), highlight=False)
     from mcucompress.encode.report import encoding_table  # weight encodings chosen by export
 
-    encodings = encoding_table(graph)
+    encodings = encoding_table(graph, _core_family(Path(target), board))
     if encodings is not None:
         console.print(encodings)
     if Path(target).is_dir():   # the tree's lowering names the kernel of every layer

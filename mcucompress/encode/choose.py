@@ -101,7 +101,8 @@ def estimate(graph: Graph, op: Op, encoded: Encoded, core_family: str = cost_mod
     """``encoded`` with its estimated instructions per kernel call on the core family."""
     w, zero = weight_matrix(graph, op)
     counts = cost_model.layer_counts(op.kind, encoded, w, zero, cost_model.geometry(graph, op, w.shape[0]))
-    return replace(encoded, instructions=cost_model.predict(op.kind, encoded.kind, counts, core_family))
+    return replace(encoded, instructions=cost_model.predict(op.kind, cost_model.cost_kind(encoded), counts,
+                                                            core_family))
 
 
 def candidates(graph: Graph, op: Op, core_family: str = cost_model.DEFAULT_FAMILY) -> list[Encoded]:
@@ -256,10 +257,10 @@ class EncodingRow:
         return row
 
 
-def encoding_rows(graph: Graph, cpu: str | None = None) -> list[EncodingRow]:
+def encoding_rows(graph: Graph, cpu: str | None = None, core_family: str | None = None) -> list[EncodingRow]:
     """One row per annotated layer: its encoding, stored bytes, bits per weight and estimated
-    instructions per inference on ``cpu``'s core family."""
-    family = cost_model.family(cpu)
+    instructions per inference on ``cpu``'s core family (or on ``core_family`` when given)."""
+    family = core_family or cost_model.family(cpu)
     rows = []
     for op in graph.ops:
         if ATTR not in op.attrs:

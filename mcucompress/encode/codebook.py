@@ -1,5 +1,5 @@
-"""Codebook (clustered) weights: each int8 weight becomes a b-bit index (b = 1..8, the fewest
-that cover its distinct values) into a per-layer int8 codebook of 2^b entries.
+"""Codebook (clustered) weights: each int8 weight becomes a b-bit index (b = 2, 4..8: the fewest
+that cover its distinct values, 1 and 3 rounded up) into a per-layer int8 codebook of 2^b entries.
 
 Lossless; stored layout and kernel: runtime_c/codebook/mcc_fully_connected_codebook_s8.c.
 """
@@ -29,7 +29,10 @@ class Codebook:
 
 
 def index_bits_for(distinct: int) -> int:
-    return max(1, int(np.ceil(np.log2(max(distinct, 1)))))
+    """Bits per index: 2 or 4 up to 16 values (the widths the fast kernels take, pairs of them
+    filling bytes or nibbles), else the fewest that cover them."""
+    bits = max(1, int(np.ceil(np.log2(max(distinct, 1)))))
+    return {1: 2, 3: 4}.get(bits, bits)
 
 
 def encode_codebook(w: np.ndarray) -> Codebook:

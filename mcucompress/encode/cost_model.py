@@ -9,7 +9,8 @@ exact QEMU counts of the layers of mcucompress/cost_suite.py and shipped in cost
     m55   Cortex-M55 (MVE; measured on mps3-an547)
 
 Dense layers are costed as the export-time specialised kernels (codegen/specialize.py):
-mcc_fully_connected_fast_s8 with its int8 layout, mcc_conv2d_fast_s8.
+mcc_fully_connected_fast_s8 with its int8 layout, mcc_conv2d_fast_s8; codebooks of 2- or 4-bit
+indices as their fast kernels (kind codebook_fast, codegen/codebook_fast.py).
 """
 
 from __future__ import annotations
@@ -43,7 +44,17 @@ FEATURES = {
     ("conv2d", "csr8"): ("calls", "pixels", "pixels_x_units", "interior_x_entries", "border_x_entries"),
     ("conv2d", "codebook"): ("calls", "pixels", "pixels_x_units", "taps_x_units", "macs", "straddles",
                              "macs_8bit"),
+    ("fully_connected", "codebook_fast"): ("calls", "table_words", "units", "cb_k_padded", "cb_blocks",
+                                           "cb_full_words", "cb_full_pairs", "cb_tail_pairs"),
+    ("conv2d", "codebook_fast"): ("calls", "table_words", "pixels", "border_pixels", "cb_pixels_x_k_padded",
+                                  "cb_blocks_x_units", "cb_block_words", "cb_block_pairs"),
 }
+# Codebooks of 2- or 4-bit indices run on their own kernels (codegen/codebook_fast.py): costed
+# as the kind below (the exporter falls back to the portable codebook kernel only for LiteRT
+# rounding or channel constants the fast requantization cannot take).
+FAST_CODEBOOK_BITS = (2, 4)
+CB_PIXELS = 6    # output pixels per pass of mcc_conv2d_codebook_fast_s8
+CB_ROWS = 4      # rows per pass of mcc_fully_connected_codebook_fast_s8
 LUT_BITS = 8   # codes up to this long decode with one lookup (runtime_c/huffman)
 
 
@@ -120,6 +131,32 @@ def _huffman_counts(data, w: np.ndarray, zero: int) -> dict[str, float]:
             "symbols": float(symbols)}
 
 
+def cost_kind(encoded) -> str:
+    """The kind the cost model prices an encoding as: its own, or codebook_fast."""
+    if encoded.kind == "codebook" and encoded.data.index_bits in FAST_CODEBOOK_BITS:
+        return "codebook_fast"
+    return encoded.kind
+
+
+def _fast_codebook_counts(op_kind: str, bits: int, units: int, depth: int, where: dict) -> dict[str, float]:
+    per_word = 64 // (2 * bits)                 # products per index word
+    pairs = per_word // 2
+    k_padded = -(-depth // per_word) * per_word
+    words = k_padded // per_word
+    a = where["applications"]
+    c = {"table_words": float(1 << (2 * bits))}
+    if op_kind == "conv2d":
+        blocks = -(-a // CB_PIXELS)
+        c.update({"cb_pixels_x_k_padded": a * k_padded, "cb_blocks_x_units": blocks * units,
+                  "cb_block_words": blocks * units * words, "cb_block_pairs": blocks * units * words * pairs})
+    else:
+        full, tail = units // CB_ROWS, units % CB_ROWS
+        c.update({"cb_k_padded": a * k_padded, "cb_blocks": a * -(-units // CB_ROWS),
+                  "cb_full_words": a * full * words, "cb_full_pairs": a * full * words * pairs,
+                  "cb_tail_pairs": a * tail * words * pairs})
+    return c
+
+
 def layer_counts(op_kind: str, encoded, w: np.ndarray, zero: int, where: dict) -> dict[str, float]:
     """The counts the features are made of, per kernel call. ``encoded``: an
     encode.choose.Encoded of the (units, depth) int8 matrix ``w``; ``where``: geometry()."""
@@ -141,6 +178,8 @@ def layer_counts(op_kind: str, encoded, w: np.ndarray, zero: int, where: dict) -
          "pixel_pairs_x_k8": a * -(-units // 2) * k8, "pixels_x_units": a * units,
          "interior_x_entries": 0.0, "border_x_entries": 0.0, "taps_x_units": 0.0, "macs": 0.0,
          "straddles": 0.0, "macs_8bit": 0.0}
+    if cost_kind(encoded) == "codebook_fast":
+        c.update(_fast_codebook_counts(op_kind, data.index_bits, units, depth, where))
     if encoded.kind in ("csr4", "csr8"):
         c["entries"] = a * data.entries
         c["interior_x_entries"] = interior * data.entries

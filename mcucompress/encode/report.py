@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+from mcucompress.encode import cost_model
 from mcucompress.encode.choose import encoding_rows
 from mcucompress.ir.graph import Graph
 
 
-def encoding_table(graph: Graph):
-    """A rich Table of the annotated layers, or None when no layer carries an encoding."""
-    rows = encoding_rows(graph)
+def encoding_table(graph: Graph, core_family: str | None = None):
+    """A rich Table of the annotated layers, or None when no layer carries an encoding;
+    instructions estimated for ``core_family`` (None: the M4's)."""
+    rows = encoding_rows(graph, core_family=core_family)
     if not rows:
         return None
     from rich.table import Table
 
     from mcucompress.plain_text import shown
 
-    table = Table(title="weight encodings (bytes as stored in flash)")
+    family = core_family or cost_model.DEFAULT_FAMILY
+    table = Table(title=f"weight encodings (bytes as stored in flash; instructions: cost model {family})")
     for column in ("layer", "encoding", "weights", "dense bytes", "bytes", "bits/weight", "est. instructions"):
         table.add_column(column, justify="left" if column in ("layer", "encoding") else "right")
     for r in rows:

@@ -584,6 +584,38 @@ int32_t mcc_add_fast_s8_get_buffer_size(void);
 mcc_status mcc_add_fast_s8(const mcc_add_params *params, const int8_t *input1,
                            const int8_t *input2, int8_t *output, int32_t size, void *scratch);
 
+/* Codebook weights laid out at export time for the fast codebook kernels (index_bits 2 or 4;
+ * codegen/codebook_fast.py). Products go in groups of 4 as (k0, k2), (k1, k3) pairs - what
+ * SXTB16 / SXTB16 ROR 8 make of 4 int8 activations - and each pair is one field of
+ * 2 * index_bits bits (the first index in the low bits), fields filling 32-bit words from bit 0.
+ * conv: each output channel's k_padded products (a multiple of one word's products) in turn;
+ * fully connected: rows in blocks of 4 (the last block the rows left), per index word position
+ * one word per row of the block. Any field is a valid index of the pair table built in scratch
+ * on each call, so no index can be out of bounds. */
+typedef struct {
+    const uint32_t *indices;
+    const int8_t *codebook;      /* 1 << index_bits entries */
+    int32_t index_bits;          /* 2 or 4 */
+} mcc_codebook_fast_s8;
+
+/* Scratch bytes (word aligned): the pair table, widened columns and a staging row. */
+int32_t mcc_conv2d_codebook_fast_s8_get_buffer_size(int32_t k_padded, int32_t index_bits);
+
+/* 2-D convolution (params as for mcc_conv2d_fast_s8, its weights unused) on codebook weights. */
+mcc_status mcc_conv2d_codebook_fast_s8(const mcc_conv_fast_params *params,
+                                       const mcc_codebook_fast_s8 *filter,
+                                       const mcc_dims *input_dims, const int8_t *input,
+                                       const mcc_dims *output_dims, int8_t *output, void *scratch);
+
+/* Scratch bytes (word aligned): the pair table and one widened input row. */
+int32_t mcc_fully_connected_codebook_fast_s8_get_buffer_size(int32_t k_padded, int32_t index_bits);
+
+/* Fully connected over `rows` input rows (params as for mcc_fully_connected_fast_s8, its
+ * weights unused; k_padded a multiple of one index word's products) on codebook weights. */
+mcc_status mcc_fully_connected_codebook_fast_s8(const mcc_fc_fast_params *params,
+                                                const mcc_codebook_fast_s8 *filter, int32_t rows,
+                                                const int8_t *input, int8_t *output, void *scratch);
+
 /* ---- Shared weights (HashedNets, product quantization) -----------------------------------
  * Fully connected layers whose int8 weight matrix (units x depth) is built from shared values
  * with one scale (mcucompress/ir/shared_weights.py defines both expansions). Each gives byte

@@ -337,4 +337,54 @@ MCC_INLINE void mcc_nn_broadcast_select(const mcc_dims *input1_dims, const int8_
     }
 }
 
+/* Codebook weights of the fast codebook kernels: the table of every pair field's two weights,
+ * doubled, as one SMLAD operand: table[a | b << bits] = (2 * codebook[a], 2 * codebook[b]) as
+ * int16 halves, the first in the low half. 1 << (2 * bits) words. */
+MCC_INLINE void mcc_nn_codebook_pair_table(const int8_t *codebook, int32_t bits, uint32_t *table)
+{
+    const int32_t n = 1 << bits;
+    int32_t a, b;
+    for (b = 0; b < n; ++b) {
+        const uint32_t high = (uint32_t)(uint16_t)(int16_t)(2 * codebook[b]) << 16;
+        for (a = 0; a < n; ++a) {
+            table[a | (b << bits)] = high | (uint16_t)(int16_t)(2 * codebook[a]);
+        }
+    }
+}
+
+/* Requantizes a doubled accumulator with one channel's multiplier, round and shift of the
+ * fast kernels (TFLite's double rounding, see mcc_conv2d_fast_s8.c) and clamps it. */
+MCC_INLINE int8_t mcc_nn_fast_requantize(int32_t acc, int32_t multiplier, int32_t round, int32_t shift,
+                                         int32_t lo, int32_t hi)
+{
+    int32_t v = mcc_nn_smmlar(acc, multiplier, round);
+    v = (v + (acc >> 31)) >> shift;
+    v = v < lo ? lo : v;
+    return (int8_t)(v > hi ? hi : v);
+}
+
+/* Sum of the two int16 products of a and b, plus acc (SMLAD). */
+MCC_INLINE int32_t mcc_nn_smlad(uint32_t a, uint32_t b, int32_t acc)
+{
+#if defined(__GNUC__) && defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+    return __builtin_arm_smlad(a, b, acc);
+#else
+    return acc + (int16_t)(a & 0xFFFFu) * (int16_t)(b & 0xFFFFu) + (int16_t)(a >> 16) * (int16_t)(b >> 16);
+#endif
+}
+
+/* Four int8 values (one word) as (v0, v2) and (v1, v3) int16 pairs (SXTB16, SXTB16 ROR 8). */
+MCC_INLINE void mcc_nn_widen4(uint32_t v, uint32_t *even, uint32_t *odd)
+{
+#if defined(__GNUC__) && defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+    *even = __builtin_arm_sxtb16(v);
+    *odd = mcc_nn_sxtb16_ror8(v);
+#else
+    *even = (uint32_t)(uint16_t)(int16_t)(int8_t)(v & 0xFFu) |
+            ((uint32_t)(uint16_t)(int16_t)(int8_t)((v >> 16) & 0xFFu) << 16);
+    *odd = (uint32_t)(uint16_t)(int16_t)(int8_t)((v >> 8) & 0xFFu) |
+           ((uint32_t)(uint16_t)(int16_t)(int8_t)(v >> 24) << 16);
+#endif
+}
+
 #endif /* MCC_NN_H */

@@ -1,0 +1,317 @@
+/* mcc_conv2d_codebook_fast_s8 - int8 convolution on 2- or 4-bit codebook indices laid out at
+ * export time (mcucompress/codegen/codebook_fast.py): the same results as mcc_conv2d_s8, bit for
+ * bit (TFLM double rounding, channel constants as mcc_conv2d_fast_s8's, one per channel).
+ *
+ * Each index field names a pair of weights; a table of the doubled pairs (one SMLAD operand per
+ * field, 1 KB for 4-bit indices) is built in scratch on each call, so a pair of products costs
+ * one field extraction and one table load, shared by CB_PIXELS output pixels: the kernel widens
+ * the columns of CB_PIXELS pixels at once, pair by pair interleaved (pair j of pixel p at word
+ * j * CB_PIXELS + p), and one load brings pair j of every pixel for the pair's multiply-adds.
+ * Padded positions read the input zero point (the input offset is folded into the bias), the
+ * products past K read 0. With 32 or more input channels (a multiple of 4) columns are widened
+ * straight from the input, otherwise a pixel's values are first gathered in a staging row. A last
+ * block of fewer pixels computes on zero columns and stores only its own outputs. */
+#include <string.h>
+
+#include "mcc.h"
+#include "mcc_nn.h"
+
+#define CB_PIXELS 6 /* output pixels per pass: 6 sums, 3 column words at a time, stay in registers */
+
+int32_t mcc_conv2d_codebook_fast_s8_get_buffer_size(int32_t k_padded, int32_t index_bits)
+{
+    return 4 * (1 << (2 * index_bits)) + CB_PIXELS * 2 * k_padded + k_padded;
+}
+
+/* Short copies and fills inline, a word at a time while 4 bytes are left (no library call for a
+ * few bytes). */
+MCC_INLINE int8_t *copy_run(int8_t *dst, const int8_t *src, int32_t n)
+{
+    for (; n >= 4; n -= 4) {
+        uint32_t v;
+        memcpy(&v, src, 4);
+        memcpy(dst, &v, 4);
+        src += 4;
+        dst += 4;
+    }
+    for (; n > 0; --n) {
+        *dst++ = *src++;
+    }
+    return dst;
+}
+
+MCC_INLINE int8_t *fill_run(int8_t *dst, int32_t value, int32_t n)
+{
+    const uint32_t v = (uint32_t)(uint8_t)value * 0x01010101u;
+    for (; n >= 4; n -= 4) {
+        memcpy(dst, &v, 4);
+        dst += 4;
+    }
+    for (; n > 0; --n) {
+        *dst++ = (int8_t)value;
+    }
+    return dst;
+}
+
+/* The K int8 values of output pixel (oy, ox) into stage, zero point where the window leaves the
+ * input, zeros past K up to k_padded. */
+static void stage_pixel(const mcc_conv_fast_params *p, const mcc_dims *in_dims, const int8_t *input,
+                        int32_t oy, int32_t ox, int8_t *stage)
+{
+    const int32_t in_c = in_dims->c;
+    const int32_t y0 = oy * p->stride.h - p->padding.h;
+    const int32_t x0 = ox * p->stride.w - p->padding.w;
+    int8_t *s = stage;
+    int32_t ky, kx;
+    for (ky = 0; ky < p->kernel.h; ++ky) {
+        const int32_t y = y0 + ky * p->dilation.h;
+        const int row_inside = y >= 0 && y < in_dims->h;
+        if (row_inside && p->dilation.w == 1 && x0 >= 0 && x0 + p->kernel.w <= in_dims->w) {
+            /* the whole kernel row is one run of bytes */
+            s = copy_run(s, input + (y * in_dims->w + x0) * in_c, p->kernel.w * in_c);
+            continue;
+        }
+        for (kx = 0; kx < p->kernel.w; ++kx) {
+            const int32_t x = x0 + kx * p->dilation.w;
+            if (row_inside && x >= 0 && x < in_dims->w) {
+                s = copy_run(s, input + (y * in_dims->w + x) * in_c, in_c);
+            } else {
+                s = fill_run(s, p->input_zero_point, in_c);
+            }
+        }
+    }
+    fill_run(s, 0, (int32_t)(p->k_padded - (s - stage)));
+}
+
+/* in_c a multiple of 4: every tap is whole groups of 4, widened straight from the input into
+ * the pixel's interleaved column (col points at its first word); padding taps take the zero
+ * point, the products past K zeros. */
+static void widen_pixel(const mcc_conv_fast_params *p, const mcc_dims *in_dims, const int8_t *input,
+                        int32_t oy, int32_t ox, uint32_t *col)
+{
+    const int32_t in_c = in_dims->c;
+    const int32_t y0 = oy * p->stride.h - p->padding.h;
+    const int32_t x0 = ox * p->stride.w - p->padding.w;
+    uint32_t zp_even, zp_odd;
+    int32_t ky, kx, c;
+    mcc_nn_widen4((uint32_t)(uint8_t)p->input_zero_point * 0x01010101u, &zp_even, &zp_odd);
+    for (ky = 0; ky < p->kernel.h; ++ky) {
+        const int32_t y = y0 + ky * p->dilation.h;
+        const int row_inside = y >= 0 && y < in_dims->h;
+        for (kx = 0; kx < p->kernel.w; ++kx) {
+            const int32_t x = x0 + kx * p->dilation.w;
+            if (row_inside && x >= 0 && x < in_dims->w) {
+                const int8_t *src = input + (y * in_dims->w + x) * in_c;
+                for (c = 0; c < in_c; c += 4) {
+                    uint32_t v;
+                    memcpy(&v, src + c, 4);
+                    mcc_nn_widen4(v, col, col + CB_PIXELS);
+                    col += 2 * CB_PIXELS;
+                }
+            } else {
+                for (c = 0; c < in_c; c += 4) {
+                    col[0] = zp_even;
+                    col[CB_PIXELS] = zp_odd;
+                    col += 2 * CB_PIXELS;
+                }
+            }
+        }
+    }
+    for (c = p->kernel.h * p->kernel.w * in_c; c < p->k_padded; c += 4) {
+        col[0] = 0;
+        col[CB_PIXELS] = 0;
+        col += 2 * CB_PIXELS;
+    }
+}
+
+/* Widens a staged pixel into its interleaved column (col points at its first word). */
+MCC_INLINE void widen_column(const int8_t *stage, int32_t k_padded, uint32_t *col)
+{
+    int32_t k;
+    for (k = 0; k < k_padded; k += 4) {
+        uint32_t v;
+        memcpy(&v, stage + k, 4);
+        mcc_nn_widen4(v, col, col + CB_PIXELS);
+        col += 2 * CB_PIXELS;
+    }
+}
+
+/* The CB_PIXELS sums of one output channel: `words` index words at idx, fields of `field_bits`
+ * bits, acc holding the bias on entry. */
+#if defined(__GNUC__)
+__attribute__((noinline)) /* its loop takes every register: the caller's stay put around a call */
+#endif
+static void dot_pixels(const uint32_t *idx, int32_t words, int32_t field_bits, const uint32_t *table,
+                           const uint32_t *col, int32_t acc[CB_PIXELS])
+{
+    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3], a4 = acc[4], a5 = acc[5];
+    const uint32_t mask = (1u << field_bits) - 1u;
+    const int32_t fields = 32 / field_bits;
+    const uint32_t *end = idx + words;
+#if MCC_HAVE_DSP_ASM
+    if (words > 0) {
+        /* The hot loop, registers chosen by hand: per pair field one UBFX and one table load
+         * give the weight pair, two LDM bring the 6 pixels' input pairs, 6 SMLAD use them: 10
+         * instructions per 12 products, 4-bit indices two words (8 pairs) per pass (the end pointer waits on the stack: every other
+         * register is in use). */
+        register int32_t r0 __asm__("r0") = a0;
+        register int32_t r1 __asm__("r1") = a1;
+        register int32_t r2 __asm__("r2") = a2;
+        register int32_t r3 __asm__("r3") = a3;
+        register int32_t r4 __asm__("r4") = a4;
+        register int32_t r5 __asm__("r5") = a5;
+        register const uint32_t *rc __asm__("ip") = col;
+        register const uint32_t *ri __asm__("lr") = idx;
+        register const uint32_t *rt __asm__("r11") = table;
+#define MCC_CB_PAIR(FIELD)                                                                       \
+        FIELD                                                                                   \
+        "ldr r9, [%[t], r9, lsl #2]\n\t"                                                        \
+        "ldm %[c]!, {r6, r7, r8}\n\t"                                                           \
+        "smlad %[a0], r6, r9, %[a0]\n\t"                                                        \
+        "smlad %[a1], r7, r9, %[a1]\n\t"                                                        \
+        "smlad %[a2], r8, r9, %[a2]\n\t"                                                        \
+        "ldm %[c]!, {r6, r7, r8}\n\t"                                                           \
+        "smlad %[a3], r6, r9, %[a3]\n\t"                                                        \
+        "smlad %[a4], r7, r9, %[a4]\n\t"                                                        \
+        "smlad %[a5], r8, r9, %[a5]\n\t"
+#define MCC_CB_FIELD(SHIFT, WIDTH) "ubfx r9, r10, #" #SHIFT ", #" #WIDTH "\n\t"
+#define MCC_CB_OPERANDS                                                                          \
+        : [a0] "+r"(r0), [a1] "+r"(r1), [a2] "+r"(r2), [a3] "+r"(r3), [a4] "+r"(r4), [a5] "+r"(r5), \
+          [c] "+r"(rc), [i] "+r"(ri)                                                             \
+        : [t] "r"(rt), [e] "m"(end)                                                              \
+        : "r6", "r7", "r8", "r9", "r10", "cc", "memory"
+#define MCC_CB_WORD8                                                                             \
+        "ldr r10, [%[i]], #4\n\t"                                                                \
+        MCC_CB_PAIR(MCC_CB_FIELD(0, 8)) MCC_CB_PAIR(MCC_CB_FIELD(8, 8))                          \
+        MCC_CB_PAIR(MCC_CB_FIELD(16, 8)) MCC_CB_PAIR("lsr r9, r10, #24\n\t")
+#define MCC_CB_LOOP_END "ldr r9, %[e]\n\tcmp %[i], r9\n\tbne 1b"
+        if (field_bits == 8) {
+            /* 4 pairs a word: an odd word first, then two words per pass */
+            if (words & 1) {
+                __asm__ volatile(MCC_CB_WORD8 MCC_CB_OPERANDS);
+            }
+            if (words > 1) {
+                __asm__ volatile("1:\n\t" MCC_CB_WORD8 MCC_CB_WORD8 MCC_CB_LOOP_END MCC_CB_OPERANDS);
+            }
+        } else {
+            __asm__ volatile("1:\n\t"
+                             "ldr r10, [%[i]], #4\n\t"
+                             MCC_CB_PAIR(MCC_CB_FIELD(0, 4)) MCC_CB_PAIR(MCC_CB_FIELD(4, 4))
+                             MCC_CB_PAIR(MCC_CB_FIELD(8, 4)) MCC_CB_PAIR(MCC_CB_FIELD(12, 4))
+                             MCC_CB_PAIR(MCC_CB_FIELD(16, 4)) MCC_CB_PAIR(MCC_CB_FIELD(20, 4))
+                             MCC_CB_PAIR(MCC_CB_FIELD(24, 4)) MCC_CB_PAIR("lsr r9, r10, #28\n\t")
+                             MCC_CB_LOOP_END
+                             MCC_CB_OPERANDS);
+        }
+#undef MCC_CB_LOOP_END
+#undef MCC_CB_WORD8
+#undef MCC_CB_OPERANDS
+#undef MCC_CB_FIELD
+#undef MCC_CB_PAIR
+        a0 = r0;
+        a1 = r1;
+        a2 = r2;
+        a3 = r3;
+        a4 = r4;
+        a5 = r5;
+        idx = ri;
+        (void)rc;
+    }
+#endif
+    while (idx != end) {
+        uint32_t f = *idx++;
+        int32_t q;
+        for (q = 0; q < fields; ++q) {
+            const uint32_t w = table[f & mask];
+            f >>= field_bits;
+            a0 = mcc_nn_smlad(col[0], w, a0);
+            a1 = mcc_nn_smlad(col[1], w, a1);
+            a2 = mcc_nn_smlad(col[2], w, a2);
+            a3 = mcc_nn_smlad(col[3], w, a3);
+            a4 = mcc_nn_smlad(col[4], w, a4);
+            a5 = mcc_nn_smlad(col[5], w, a5);
+            col += CB_PIXELS;
+        }
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+    acc[4] = a4;
+    acc[5] = a5;
+}
+
+mcc_status mcc_conv2d_codebook_fast_s8(const mcc_conv_fast_params *params,
+                                       const mcc_codebook_fast_s8 *filter,
+                                       const mcc_dims *input_dims, const int8_t *input,
+                                       const mcc_dims *output_dims, int8_t *output, void *scratch)
+{
+    const int32_t bits = filter->index_bits;
+    const int32_t field_bits = 2 * bits;
+    const int32_t k_padded = params->k_padded;
+    const int32_t words = k_padded / (64 / field_bits); /* a word holds 32 / field_bits pairs */
+    const int32_t out_c = output_dims->c;
+    const int32_t out_w = output_dims->w;
+    const int32_t pixels = output_dims->h * out_w;
+    const int32_t lo = params->activation.min;
+    const int32_t hi = params->activation.max;
+    uint32_t *table = (uint32_t *)scratch;
+    uint32_t *col = table + (1 << field_bits);
+    int8_t *stage = (int8_t *)(col + CB_PIXELS * (k_padded >> 1));
+    /* staging copies whole kernel rows, cheaper than a loop per tap while taps are short */
+    const int direct = (params->in_c & 3) == 0 && params->in_c >= 32;
+    int32_t b, px;
+
+    if ((bits != 2 && bits != 4) || k_padded % (64 / field_bits) != 0 || out_c != params->out_c ||
+        input_dims->c != params->in_c || input_dims->n != output_dims->n ||
+        k_padded < params->kernel.h * params->kernel.w * params->in_c) {
+        return MCC_ERROR_ARGUMENT;
+    }
+    mcc_nn_codebook_pair_table(filter->codebook, bits, table);
+    for (b = 0; b < input_dims->n; ++b) {
+        const int8_t *in_batch = input + b * input_dims->h * input_dims->w * input_dims->c;
+        for (px = 0; px < pixels; px += CB_PIXELS) {
+            const int32_t n = pixels - px < CB_PIXELS ? pixels - px : CB_PIXELS;
+            const uint32_t *idx = filter->indices;
+            const int32_t *ch = params->channels;
+            int32_t p, oc;
+            for (p = 0; p < CB_PIXELS; ++p) {
+                if (p < n && direct) {
+                    widen_pixel(params, input_dims, in_batch, (px + p) / out_w, (px + p) % out_w, col + p);
+                    continue;
+                }
+                if (p < n) {
+                    stage_pixel(params, input_dims, in_batch, (px + p) / out_w, (px + p) % out_w, stage);
+                } else {
+                    fill_run(stage, 0, k_padded);
+                }
+                widen_column(stage, k_padded, col + p);
+            }
+            for (oc = 0; oc < out_c; ++oc) {
+                const int32_t mult = ch[1], round = ch[2], shift = ch[3];
+                int8_t *out = output + oc;
+                int32_t acc[CB_PIXELS];
+                for (p = 0; p < CB_PIXELS; ++p) {
+                    acc[p] = ch[0];
+                }
+                dot_pixels(idx, words, field_bits, table, col, acc);
+                if (n == CB_PIXELS) { /* unrolled: the constants stay in registers */
+                    out[0] = mcc_nn_fast_requantize(acc[0], mult, round, shift, lo, hi);
+                    out[out_c] = mcc_nn_fast_requantize(acc[1], mult, round, shift, lo, hi);
+                    out[2 * out_c] = mcc_nn_fast_requantize(acc[2], mult, round, shift, lo, hi);
+                    out[3 * out_c] = mcc_nn_fast_requantize(acc[3], mult, round, shift, lo, hi);
+                    out[4 * out_c] = mcc_nn_fast_requantize(acc[4], mult, round, shift, lo, hi);
+                    out[5 * out_c] = mcc_nn_fast_requantize(acc[5], mult, round, shift, lo, hi);
+                } else {
+                    for (p = 0; p < n; ++p) {
+                        out[p * out_c] = mcc_nn_fast_requantize(acc[p], mult, round, shift, lo, hi);
+                    }
+                }
+                idx += words;
+                ch += 4;
+            }
+            output += n * out_c;
+        }
+    }
+    return MCC_OK;
+}
