@@ -329,8 +329,12 @@ def graph_scheme(graph: Graph) -> str:
 def float_activations(graph: Graph, x: np.ndarray) -> dict[str, np.ndarray]:
     """Every tensor of the float ``graph`` on the batch ``x`` (the input's shape with a batch of
     any size in front), each op run by its kind's float reference: the loop of the float
-    interpreter (reference/float.py) and of calibration (quantize/calibrate.py)."""
-    values: dict[str, np.ndarray] = {graph.inputs[0]: x}
+    interpreter (reference/float.py) and of calibration (quantize/calibrate.py). A graph with
+    several inputs takes a sequence of batches, one per input in port order."""
+    xs = list(x) if len(graph.inputs) > 1 else [x]
+    if len(xs) != len(graph.inputs):
+        raise McuError(f"the graph has {len(graph.inputs)} inputs but {len(xs)} batches were given")
+    values: dict[str, np.ndarray] = dict(zip(graph.inputs, xs))
     for op in graph.ops:
         kind = OPS.get(op.kind)
         if kind is None or kind.float_reference is None:

@@ -19,17 +19,11 @@ from mcucompress.quantize.params import (
     SOFTMAX_ACCUMULATION_INTEGER_BITS, SOFTMAX_SCALED_DIFF_INTEGER_BITS, kernel_params)
 
 
-def run_int8(graph: Graph, x: np.ndarray, rounding: str = "tflm", intermediates: bool = False):
-    """Run ``graph`` on one int8 input; return the output array, or all tensors by name."""
-    if len(graph.inputs) != 1 or len(graph.outputs) != 1:
-        raise McuError("run_int8 supports graphs with exactly one input and one output")
-    spec = graph.tensors[graph.inputs[0]]
-    x = np.asarray(x)
-    if x.dtype != np.int8:
-        raise McuError(f"input must be int8, got {x.dtype}")
-    if x.size != spec.size:
-        raise McuError(f"input has {x.size} values; model input '{spec.name}' has shape {list(spec.shape)}")
-    values: dict[str, np.ndarray] = {spec.name: x.reshape(spec.shape)}
+def run_int8(graph: Graph, x, rounding: str = "tflm", intermediates: bool = False):
+    """Run ``graph`` on one int8 input; return the output array, or all tensors by name.
+    Several inputs: ``x`` is a sequence of arrays (one per input) or one array holding them all
+    back to back; several outputs: a tuple of arrays."""
+    values: dict[str, np.ndarray] = dict(_input_values(graph, x))
     for op in graph.ops:
         kind = op_kind(op.kind)
         if kind is None or kind.reference is None:
@@ -43,14 +37,42 @@ def run_int8(graph: Graph, x: np.ndarray, rounding: str = "tflm", intermediates:
         values[op.outputs[0]] = np.asarray(result, dtype=np.int8).reshape(out_spec.shape)
     if intermediates:
         return values
+    if len(graph.outputs) > 1:
+        return tuple(values[n] for n in graph.outputs)
     return values[graph.outputs[0]]
 
 
+def _input_values(graph: Graph, x):
+    """(input name, int8 array in its shape) for every graph input."""
+    specs = [graph.tensors[n] for n in graph.inputs]
+    if isinstance(x, (list, tuple)):
+        parts = [np.asarray(p) for p in x]
+        if len(parts) != len(specs):
+            raise McuError(f"the model has {len(specs)} inputs but {len(parts)} arrays were given")
+    else:
+        flat = np.asarray(x)
+        if flat.dtype == np.int8 and flat.size == sum(s.size for s in specs) and len(specs) > 1:
+            flat = flat.ravel()
+            bounds = np.cumsum([0] + [s.size for s in specs])
+            parts = [flat[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+        else:
+            parts = [flat]
+    for spec, part in zip(specs, parts):
+        if part.dtype != np.int8:
+            raise McuError(f"input must be int8, got {part.dtype}")
+        if part.size != spec.size:
+            raise McuError(f"input has {part.size} values; model input '{spec.name}' has shape {list(spec.shape)}")
+        yield spec.name, part.reshape(spec.shape)
+
+
 def run_int8_batch(graph: Graph, x: np.ndarray, rounding: str = "tflm", progress=None) -> np.ndarray:
-    """run_int8 over a batch; outputs flattened per sample. ``progress(stage, done, total)``."""
+    """run_int8 over a batch; outputs flattened per sample (several outputs back to back, in
+    port order). Several inputs: each row of ``x`` holds them back to back."""
     outs = []
     for i, sample in enumerate(x):
-        outs.append(np.asarray(run_int8(graph, sample, rounding=rounding)).ravel())
+        result = run_int8(graph, sample, rounding=rounding)
+        parts = result if isinstance(result, tuple) else (result,)
+        outs.append(np.concatenate([np.asarray(p).ravel() for p in parts]))
         if progress:
             progress("numpy reference", i + 1, len(x))
     return np.stack(outs).astype(np.int8)

@@ -19,28 +19,39 @@ from mcucompress.errors import McuError
 from mcucompress.quiet import native_stderr_silenced
 
 
+PORT_NAME = "mcc_input_"
+
+
 def batch1_model(model):
     """The model called on a batch-1 input, so the converter writes static shapes (no SHAPE/PACK)."""
     import keras
 
-    inputs = [keras.Input(batch_shape=(1, *tuple(t.shape)[1:]), dtype=t.dtype) for t in model.inputs]
+    several = len(model.inputs) > 1  # then named, so that the converted ports can be matched
+    inputs = [keras.Input(batch_shape=(1, *tuple(t.shape)[1:]), dtype=t.dtype,
+                          name=f"{PORT_NAME}{k}" if several else None) for k, t in enumerate(model.inputs)]
     outputs = model(inputs[0] if len(inputs) == 1 else inputs, training=False)
     return keras.Model(inputs, outputs)
 
 
-def keras_to_int8_tflite(model, calib: np.ndarray) -> bytes:
-    """Int8 .tflite bytes of ``model`` calibrated on ``calib`` (float samples, batch first)."""
+def keras_to_int8_tflite(model, calib) -> bytes:
+    """Int8 .tflite bytes of ``model`` calibrated on ``calib`` (float samples, batch first; a
+    list of such arrays, one per input, for a model with several inputs)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import tensorflow as tf
 
-    samples = np.asarray(calib, dtype=np.float32)
+    several = isinstance(calib, (list, tuple))
+    samples = [np.asarray(c, dtype=np.float32) for c in calib] if several else np.asarray(calib, dtype=np.float32)
     try:
         fixed = batch1_model(model) if hasattr(model, "inputs") and model.inputs else model
     except Exception:  # tf_keras models and Sequentials without inputs are converted as they are
         fixed = model
     converter = tf.lite.TFLiteConverter.from_keras_model(fixed)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = lambda: ([s[None]] for s in samples)
+    if several:  # one sample of each input, in the Keras model's input order
+        converter.representative_dataset = lambda: ({f"{PORT_NAME}{k}": c[i][None] for k, c in enumerate(samples)}
+                                                     for i in range(len(samples[0])))
+    else:
+        converter.representative_dataset = lambda: ([s[None]] for s in samples)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     converter.inference_input_type = tf.int8
     converter.inference_output_type = tf.int8
@@ -52,3 +63,28 @@ def keras_to_int8_tflite(model, calib: np.ndarray) -> bytes:
     except Exception as error:
         first = (str(error).strip().splitlines() or [type(error).__name__])[0]
         raise McuError(f"TensorFlow's converter failed: {first[:200]}") from None
+
+
+def converted_port_order(model, tflite) -> tuple[list[int], list[int]]:
+    """(Keras input index of each input of the converted file, Keras output index of each of its
+    outputs). The converter orders ports by its signature, not by the Keras model: its serving
+    signature names each input as ``batch1_model`` named it and each output ``output_<k>``."""
+    n_in, n_out = len(getattr(model, "inputs", None) or [0]), len(getattr(model, "outputs", None) or [0])
+    if n_in == 1 and n_out == 1:
+        return [0], [0]
+    from mcucompress.reference.interpreters import LiteRT
+
+    interp = LiteRT(tflite, delegates=False)._interp
+    signature = next(iter(interp._get_full_signature_list().values()), None)
+    inputs = [d["index"] for d in interp.get_input_details()]
+    outputs = [d["index"] for d in interp.get_output_details()]
+    if signature is None:
+        raise McuError("TensorFlow's conversion has no signature to match its ports with the Keras model's")
+    by_tensor = {index: name for name, index in signature["inputs"].items()}
+    try:
+        in_order = [int(by_tensor[index].removeprefix(PORT_NAME)) for index in inputs]
+        out_by_tensor = {index: int(name.rsplit("_", 1)[1]) for name, index in signature["outputs"].items()}
+        out_order = [out_by_tensor[index] for index in outputs]
+    except (KeyError, ValueError, IndexError):
+        raise McuError("the ports of TensorFlow's conversion do not match the Keras model's by name") from None
+    return in_order, out_order
