@@ -142,8 +142,7 @@ def load_port_samples(npz_path, input_shapes, input_quants=None):
     missing = [n for n in names if n not in arrays]
     if missing:
         found = ", ".join(sorted(arrays)) or "nothing"
-        raise McuError(f"{path.name}: no array named {', '.join(repr(n) for n in missing)} for the model's "
-                       f"{len(shapes)} input(s) (found {found})")
+        raise McuError(f"{path.name}: no array named {', '.join(repr(n) for n in missing)} (found {found})")
     xs = []
     for name, shape, quant in zip(names, shapes, quants):
         x = _check_shape(path.name, arrays[name], shape).copy()

@@ -153,16 +153,17 @@ def _float_outputs(model, xs: list[np.ndarray]) -> np.ndarray:
 
 
 def _tflm_outputs(tree: Path, entry: dict, model, xs: list[np.ndarray], progress):
-    """(dequantized tflite-micro outputs or None, why not)."""
-    from mcucompress.data import quantize_input
+    """(dequantized tflite-micro outputs or None, why not). The converter and tflite-micro each
+    run in a child process: both crash on some models (LSTM, GRU), which must not end verify."""
+    from mcucompress.data import join_ports, quantize_input
+    from mcucompress.importers.tflite_flatbuffer import read_tflite
     from mcucompress.ir.graph import QuantParams
-    from mcucompress.reference.interpreters import Tflm
-    from mcucompress.reference.tf_converter import converted_port_order, keras_to_int8_tflite
+    from mcucompress.reference.interpreters import interpreter_outputs
+    from mcucompress.reference.tf_converter import convert_in_child, converted_port_order
 
-    with np.load(tree / entry["calibration"], allow_pickle=False) as npz:
-        calib = [npz[n] for n in sorted(npz.files, key=lambda n: int(n[1:] or 0))]
     try:
-        tflite = keras_to_int8_tflite(model, calib if len(calib) > 1 else calib[0])
+        tflite = convert_in_child(tree / entry["model"], tree / entry["calibration"],
+                                  allow_code=bool(entry.get("allow_code")))
     except McuError as error:
         return None, str(error)
     with tempfile.TemporaryDirectory() as scratch:
@@ -170,22 +171,23 @@ def _tflm_outputs(tree: Path, entry: dict, model, xs: list[np.ndarray], progress
         path.write_bytes(tflite)
         try:
             in_order, out_order = converted_port_order(model, path)
-            interp = Tflm(path)
-            q = []
-            for port, k in enumerate(in_order):
-                scale, zero = interp.port_quant("input", port)
-                q.append(quantize_input(xs[k], QuantParams((scale,), (zero,))))
-            out_quant = [interp.port_quant("output", port) for port in range(len(out_order))]
-            rows = []
-            for i in range(len(q[0])):
-                ys = interp.run_ports([batch[i].reshape(shape) for batch, shape in zip(q, interp.input_shapes)])
-                ys = [(np.asarray(y, np.float64).ravel() - z) * s for y, (s, z) in zip(ys, out_quant)]
-                rows.append(np.concatenate([ys[out_order.index(k)] for k in range(len(ys))]))
-                if progress:
-                    progress("tflite-micro (TF converter)", i + 1, len(q[0]))
+            raw = read_tflite(path)
+            in_quant = [(raw.tensors[i].scale[0], raw.tensors[i].zero_point[0]) for i in raw.inputs]
+            out_quant = [(raw.tensors[i].scale[0], raw.tensors[i].zero_point[0]) for i in raw.outputs]
+            q = join_ports([quantize_input(xs[k], QuantParams((s,), (z,))) for k, (s, z) in zip(in_order, in_quant)])
+            _, rows = interpreter_outputs(path, q, "tflm", progress=_renamed(progress))
         except (McuError, RuntimeError, ValueError, IndexError) as error:
             return None, f"tflite-micro cannot run TensorFlow's conversion: {str(error).splitlines()[0][:160]}"
-    return np.stack(rows), None
+    sizes = [int(np.prod(raw.tensors[i].shape)) for i in raw.outputs]
+    bounds = np.cumsum([0] + sizes)
+    ports = [(rows[:, a:b].astype(np.float64) - z) * s for a, b, (s, z) in zip(bounds[:-1], bounds[1:], out_quant)]
+    return np.concatenate([ports[out_order.index(k)] for k in range(len(ports))], axis=1), None
+
+
+def _renamed(progress):
+    if progress is None:
+        return None
+    return lambda stage, done, total: progress("tflite-micro (TF converter)", done, total)
 
 
 def report_dict(report: OracleReport | None) -> dict | None:

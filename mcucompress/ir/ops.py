@@ -44,6 +44,11 @@ def conv_macs(graph: Graph, op: Op) -> int:
     return graph.output_tensor(op).size * int(np.prod(w.shape[1:]))
 
 
+def transpose_conv_macs(graph: Graph, op: Op) -> int:
+    """Every input value times every tap of every output channel (some land outside the output)."""
+    return int(graph.tensor(op.inputs[0]).size) * int(np.prod(graph.tensor(op.inputs[1]).shape[:3]))
+
+
 def depthwise_macs(graph: Graph, op: Op) -> int:
     """Every output value sums kh * kw products."""
     w = graph.tensor(op.inputs[1])
@@ -220,6 +225,14 @@ INT8_KINDS += (
     _int8("resize_nearest", params=f"{_RESIZE}:resize_params", reference=f"{_RESIZE}:int8_reference",
           float_reference=f"{_RESIZE}:float_reference", lowering=f"{_RESIZE}:lower",
           kernels=("resize/mcc_resize_nearest_s8.c",), tied=frozenset({"int8"})),
+)
+
+_TCONV = "mcucompress.quantize.transpose_conv_ops"
+INT8_KINDS += (
+    _int8("transpose_conv2d", params=f"{_TCONV}:transpose_conv_params", reference=f"{_TCONV}:int8_reference",
+          float_reference=f"{_TCONV}:float_reference", lowering=f"{_TCONV}:lower",
+          kernels=("conv/mcc_transpose_conv2d_s8.c",), macs=transpose_conv_macs,
+          weighted=True, weight_axis=0, fuses_activation=True),
 )
 
 _RMAX = "mcucompress.quantize.reduce_max"

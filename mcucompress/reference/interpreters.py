@@ -171,7 +171,7 @@ def _child_env() -> dict[str, str]:
 
 
 def _run_child(command: list[str], tflite: Path, progress: Progress | None,
-               timeout: float | None) -> dict[str, str]:
+               timeout: float | None, what: str = "the reference interpreter") -> dict[str, str]:
     """Run the child, forwarding its progress lines; its last word on each key is returned."""
     reply: dict[str, str] = {}
     child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
@@ -201,14 +201,14 @@ def _run_child(command: list[str], tflite: Path, progress: Progress | None,
             child.kill()
             child.wait()
     if timed_out.is_set():
-        raise McuError(f"the reference interpreter did not finish on '{tflite}' within {timeout:g} s")
+        raise McuError(f"{what} did not finish on '{tflite}' within {timeout:g} s")
     if "error" in reply:
         raise McuError(reply["error"])
     if status < 0:
-        raise McuError(f"the reference interpreter crashed on '{tflite}' ({_signal_name(-status)}); "
-                       "the model is malformed or outside what the interpreter supports")
+        raise McuError(f"{what} crashed on '{tflite}' ({_signal_name(-status)}); "
+                       f"the model is malformed or outside what {what.removeprefix('the ')} supports")
     if status != 0:
-        raise McuError(f"the reference interpreter failed on '{tflite}' (exit status {status})")
+        raise McuError(f"{what} failed on '{tflite}' (exit status {status})")
     return reply
 
 

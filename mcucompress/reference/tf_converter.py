@@ -1,5 +1,9 @@
 """TensorFlow's own int8 conversion of a Keras model: the outside oracle for Keras exports.
 
+``convert_in_child(model_file, calib_npz)`` does the same in a child process: TensorFlow's
+converter crashes (segfaults) on some Keras models (LSTM and GRU layers among them), and a crash
+there must become a one-line McuError, not end the caller.
+
 ``keras_to_int8_tflite(model, calib)`` returns the bytes of the fully int8 ``.tflite`` (int8
 input and output, batch fixed at 1) that ``tf.lite.TFLiteConverter`` writes when it is given the
 same calibration samples as our quantizer. tflite-micro runs that file; its distance to the float
@@ -82,9 +86,67 @@ def converted_port_order(model, tflite) -> tuple[list[int], list[int]]:
         raise McuError("TensorFlow's conversion has no signature to match its ports with the Keras model's")
     by_tensor = {index: name for name, index in signature["inputs"].items()}
     try:
-        in_order = [int(by_tensor[index].removeprefix(PORT_NAME)) for index in inputs]
+        in_order = [0] if n_in == 1 else [int(by_tensor[index].removeprefix(PORT_NAME)) for index in inputs]
         out_by_tensor = {index: int(name.rsplit("_", 1)[1]) for name, index in signature["outputs"].items()}
         out_order = [out_by_tensor[index] for index in outputs]
     except (KeyError, ValueError, IndexError):
         raise McuError("the ports of TensorFlow's conversion do not match the Keras model's by name") from None
     return in_order, out_order
+
+
+CONVERTER_TIMEOUT = 900.0  # seconds: the converter on the zoo's largest model takes well under a minute
+
+
+def convert_in_child(model_file, calib_npz, allow_code: bool = False,
+                     timeout: float | None = CONVERTER_TIMEOUT) -> bytes:
+    """``keras_to_int8_tflite`` of the Keras file ``model_file`` on the samples of ``calib_npz``
+    (``x``, or ``x0``, ``x1``, ... per input), run in a child process."""
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    from mcucompress.reference.interpreters import _run_child
+
+    with tempfile.TemporaryDirectory(prefix="mcucompress-convert-") as tmp:
+        out = Path(tmp) / "converted.tflite"
+        command = [sys.executable, "-m", "mcucompress.reference.tf_converter", str(model_file), str(calib_npz),
+                   str(out), "1" if allow_code else "0"]
+        reply = _run_child(command, Path(model_file), None, timeout, what="TensorFlow's converter")
+        if "done" not in reply or not out.is_file():
+            raise McuError(f"TensorFlow's converter stopped on '{model_file}' without an answer")
+        return out.read_bytes()
+
+
+def calibration_arrays(npz_path):
+    """The samples of a calibration NPZ: one array (``x``), or a list of them (``x0``, ``x1``, ...)."""
+    with np.load(npz_path, allow_pickle=False) as npz:
+        if "x" in npz.files:
+            return npz["x"]
+        names = sorted((n for n in npz.files if n[:1] == "x" and n[1:].isdigit()), key=lambda n: int(n[1:]))
+        if not names:
+            raise McuError(f"{npz_path}: no array named 'x' or 'x0'")
+        arrays = [npz[n] for n in names]
+    return arrays if len(arrays) > 1 else arrays[0]
+
+
+def _child_main(argv: list[str]) -> int:
+    """python -m mcucompress.reference.tf_converter MODEL CALIB.npz OUT.tflite ALLOW_CODE"""
+    from pathlib import Path
+
+    from mcucompress.importers.keras_file import open_keras_file
+
+    model_file, calib_npz, out, allow_code = argv
+    try:
+        model = open_keras_file(Path(model_file), allow_code=allow_code == "1")
+        Path(out).write_bytes(keras_to_int8_tflite(model, calibration_arrays(calib_npz)))
+    except McuError as error:
+        print("error " + str(error).replace("\n", " "), flush=True)
+        return 2
+    print("done", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(_child_main(sys.argv[1:]))
