@@ -258,6 +258,16 @@ def convert_add(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str:
     return _chain(b, layer, "add", inputs, out_shape, activation="none")
 
 
+def convert_subtract(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str:
+    from mcucompress.quantize.broadcast_ops import broadcast_shape
+
+    if len(inputs) != 2:
+        raise _unsupported(layer, f"Subtract of {len(inputs)} tensor(s); it takes exactly two")
+    if broadcast_shape(b.shape(inputs[0]), b.shape(inputs[1])) != tuple(out_shape) or len(out_shape) > 4:
+        raise _unsupported(layer, f"inputs of shapes {b.shape(inputs[0])} and {b.shape(inputs[1])} do not broadcast")
+    return b.op("sub", layer.name, tuple(inputs), layer.name, out_shape, activation="none")
+
+
 def _chain(b: GraphBuilder, layer, kind: str, inputs, out_shape, **attrs) -> str:
     """Keras merges N inputs at once; TFLite's ops take two (broadcasting), so chain them."""
     from mcucompress.quantize.broadcast_ops import broadcast_shape
@@ -390,7 +400,7 @@ def convert_identity(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str:
 Converter = Callable[..., str]
 
 # Layer classes whose converters read several input tensors; every other layer takes one.
-MULTI_INPUT_LAYERS = frozenset({"Add", "Concatenate", "Multiply", "Maximum", "Minimum"})
+MULTI_INPUT_LAYERS = frozenset({"Add", "Subtract", "Concatenate", "Multiply", "Maximum", "Minimum"})
 
 LAYER_CONVERTERS: dict[str, Converter] = {
     "Conv2D": convert_conv2d,
@@ -402,6 +412,7 @@ LAYER_CONVERTERS: dict[str, Converter] = {
     "AveragePooling2D": _pool("avg_pool2d"),
     "GlobalAveragePooling2D": convert_global_average_pooling2d,
     "Add": convert_add,
+    "Subtract": convert_subtract,
     "ReLU": convert_relu,
     "Activation": convert_activation,
     "Softmax": convert_softmax,

@@ -232,6 +232,7 @@ def _transpose_conv_shape(g: Graph, op: Op) -> tuple[int, ...]:
 
 
 OPTION_CHECKS["TRANSPOSE_CONV"] = _transpose_conv_options
+OPTION_CHECKS["SUB"] = lambda op, model: _activation(_options(op, "SubOptionsT", required=False))
 
 
 def check_options(path: Path, model: RawModel) -> None:
@@ -493,6 +494,7 @@ CONTRACTS: dict[str, Contract] = {
     **{kind: Contract(_same_as_input) for kind in ("logistic", "tanh", "leaky_relu", "elu", "hard_swish",
                                                    "requantize")},
     "mul": Contract(_add_shape, requant=_mul_requant),
+    "sub": Contract(_add_shape, requant=_add_requant),
     "maximum": Contract(_add_shape),
     "prelu": Contract(_add_shape, requant=_prelu_requant),
     "reduce_max": Contract(_mean_shape),

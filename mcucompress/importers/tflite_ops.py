@@ -173,10 +173,13 @@ def _broadcastable(op: RawOp, ctx: Context) -> None:
                        f"broadcast to the output {list(y)} (at most 4 dimensions)")
 
 
-def _mul(op: RawOp, ctx: Context) -> Op:
-    _arity(op, 2)
-    _broadcastable(op, ctx)
-    return Op("mul", "", _ins(op, ctx, 2), _outs(op, ctx), {"activation": _activation(op)})
+def _arithmetic(kind: str) -> Callable[[RawOp, Context], Op]:
+    """MUL, SUB: two broadcasting inputs and a fused activation."""
+    def convert(op: RawOp, ctx: Context) -> Op:
+        _arity(op, 2)
+        _broadcastable(op, ctx)
+        return Op(kind, "", _ins(op, ctx, 2), _outs(op, ctx), {"activation": _activation(op)})
+    return convert
 
 
 def _compare(kind: str) -> Callable[[RawOp, Context], Op]:
@@ -334,7 +337,7 @@ CONVERTERS.update({
 })
 
 # Two-input element-wise ops with broadcasting (quantize/broadcast_ops.py).
-CONVERTERS.update({"MUL": _mul, "MAXIMUM": _compare("maximum"), "MINIMUM": _compare("minimum"),
+CONVERTERS.update({"MUL": _arithmetic("mul"), "SUB": _arithmetic("sub"), "MAXIMUM": _compare("maximum"), "MINIMUM": _compare("minimum"),
                    "PRELU": _compare("prelu")})
 
 

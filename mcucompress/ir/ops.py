@@ -253,6 +253,7 @@ def _broadcast_kind(name: str, params: str, reference: str, float_reference: str
 
 INT8_KINDS += (
     _broadcast_kind("mul", "mul_params", "mul_reference", "mul_float", fuses_activation=True),
+    _broadcast_kind("sub", "sub_params", "sub_reference", "sub_float", fuses_activation=True),
     _broadcast_kind("prelu", "prelu_params", "prelu_reference", "prelu_float"),
     _broadcast_kind("maximum", "compare_params", "compare_reference", "maximum_float", tied=frozenset({"int8"})),
     _broadcast_kind("minimum", "compare_params", "compare_reference", "minimum_float", tied=frozenset({"int8"})),

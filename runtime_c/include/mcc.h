@@ -241,6 +241,10 @@ mcc_status mcc_mul_s8(const mcc_mul_params *params, const mcc_dims *input1_dims,
 mcc_status mcc_add_broadcast_s8(const mcc_add_params *params, const mcc_dims *input1_dims,
                                 const int8_t *input1, const mcc_dims *input2_dims, const int8_t *input2,
                                 const mcc_dims *output_dims, int8_t *output);
+/* a - b with add's parameters and arithmetic (TFLite's Sub), broadcasting as mcc_add_broadcast_s8. */
+mcc_status mcc_sub_s8(const mcc_add_params *params, const mcc_dims *input1_dims, const int8_t *input1,
+                      const mcc_dims *input2_dims, const int8_t *input2, const mcc_dims *output_dims,
+                      int8_t *output);
 mcc_status mcc_prelu_s8(const mcc_prelu_params *params, const mcc_dims *input_dims, const int8_t *input,
                         const mcc_dims *alpha_dims, const int8_t *alpha, const mcc_dims *output_dims,
                         int8_t *output);
