@@ -18,14 +18,7 @@ from mcucompress.ir.graph import QuantParams
 
 def load_samples(npz_path, input_shape, input_quant: QuantParams | None = None):
     """(x, y or None) from ``npz_path``; ``input_shape`` is the model input, with or without batch."""
-    path = Path(npz_path)
-    if not path.is_file():
-        raise McuError(f"sample file not found: {path}")
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
-        raise McuError(f"{path.name}: not a readable .npz file ({str(error).splitlines()[0][:120]})") from None
+    path, arrays = _read_npz(npz_path)
     if "x" not in arrays:
         found = ", ".join(sorted(arrays)) or "nothing"
         raise McuError(f"{path.name}: no array named 'x' (found {found})")
@@ -38,6 +31,18 @@ def load_samples(npz_path, input_shape, input_quant: QuantParams | None = None):
     elif x.dtype != np.int8:
         x = x.astype(np.float32)
     return x, y
+
+
+def _read_npz(npz_path) -> tuple[Path, dict[str, np.ndarray]]:
+    """(path, its arrays by name), or a one-line McuError when it is missing or unreadable."""
+    path = Path(npz_path)
+    if not path.is_file():
+        raise McuError(f"sample file not found: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return path, {k: npz[k] for k in npz.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
+        raise McuError(f"{path.name}: not a readable .npz file ({str(error).splitlines()[0][:120]})") from None
 
 
 def _check_shape(name: str, x: np.ndarray, input_shape: tuple[int, ...]) -> np.ndarray:
@@ -128,14 +133,7 @@ def load_port_samples(npz_path, input_shapes, input_quants=None):
     (or None) per input, as ``load_samples``'s ``input_quant``."""
     shapes = [tuple(int(d) for d in s) for s in input_shapes]
     quants = list(input_quants) if input_quants is not None else [None] * len(shapes)
-    path = Path(npz_path)
-    if not path.is_file():
-        raise McuError(f"sample file not found: {path}")
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
-        raise McuError(f"{path.name}: not a readable .npz file ({str(error).splitlines()[0][:120]})") from None
+    path, arrays = _read_npz(npz_path)
     names = port_array_names("x", len(shapes))
     if len(shapes) == 1 and "x" not in arrays and "x0" in arrays:
         names = ("x0",)
