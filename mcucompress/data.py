@@ -18,14 +18,7 @@ from mcucompress.ir.graph import QuantParams
 
 def load_samples(npz_path, input_shape, input_quant: QuantParams | None = None):
     """(x, y or None) from ``npz_path``; ``input_shape`` is the model input, with or without batch."""
-    path = Path(npz_path)
-    if not path.is_file():
-        raise McuError(f"sample file not found: {path}")
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
-        raise McuError(f"{path.name}: not a readable .npz file ({str(error).splitlines()[0][:120]})") from None
+    path, arrays = _read_npz(npz_path)
     if "x" not in arrays:
         found = ", ".join(sorted(arrays)) or "nothing"
         raise McuError(f"{path.name}: no array named 'x' (found {found})")
@@ -38,6 +31,18 @@ def load_samples(npz_path, input_shape, input_quant: QuantParams | None = None):
     elif x.dtype != np.int8:
         x = x.astype(np.float32)
     return x, y
+
+
+def _read_npz(npz_path) -> tuple[Path, dict[str, np.ndarray]]:
+    """(path, its arrays by name), or a one-line McuError when it is missing or unreadable."""
+    path = Path(npz_path)
+    if not path.is_file():
+        raise McuError(f"sample file not found: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return path, {k: npz[k] for k in npz.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
+        raise McuError(f"{path.name}: not a readable .npz file ({str(error).splitlines()[0][:120]})") from None
 
 
 def _check_shape(name: str, x: np.ndarray, input_shape: tuple[int, ...]) -> np.ndarray:
@@ -108,3 +113,65 @@ def _stretch(field: np.ndarray, axis: int, size: int) -> np.ndarray:
     high = np.minimum(low + 1, points - 1)
     frac = (where - low).reshape([-1 if a == axis else 1 for a in range(field.ndim)])
     return np.take(field, low, axis=axis) * (1 - frac) + np.take(field, high, axis=axis) * frac
+
+
+# -- several inputs or outputs ---------------------------------------------------------------
+# A model with several inputs reads NPZ arrays x0, x1, ... (labels y0, y1, ... per output); one
+# with a single input reads x (or x0). Below the NPZ level a sample of such a model is one int8
+# row: its inputs flattened and put back to back in port order (the outputs likewise), which is
+# what the C harnesses, the host build and the firmware vectors carry.
+
+def port_array_names(prefix: str, count: int) -> tuple[str, ...]:
+    """The NPZ names of ``count`` ports: ("x",) for one, ("x0", "x1", ...) for several."""
+    return (prefix,) if count == 1 else tuple(f"{prefix}{k}" for k in range(count))
+
+
+def load_port_samples(npz_path, input_shapes, input_quants=None):
+    """([x per input], y or None) from ``npz_path``: ``x`` (or ``x0``) for one input, ``x0``,
+    ``x1``, ... for several, each checked against its input's shape and with equal sample counts.
+    ``y`` is the labels of the first output (``y`` or ``y0``). ``input_quants``: one QuantParams
+    (or None) per input, as ``load_samples``'s ``input_quant``."""
+    shapes = [tuple(int(d) for d in s) for s in input_shapes]
+    quants = list(input_quants) if input_quants is not None else [None] * len(shapes)
+    path, arrays = _read_npz(npz_path)
+    names = port_array_names("x", len(shapes))
+    if len(shapes) == 1 and "x" not in arrays and "x0" in arrays:
+        names = ("x0",)
+    missing = [n for n in names if n not in arrays]
+    if missing:
+        found = ", ".join(sorted(arrays)) or "nothing"
+        raise McuError(f"{path.name}: no array named {', '.join(repr(n) for n in missing)} (found {found})")
+    xs = []
+    for name, shape, quant in zip(names, shapes, quants):
+        x = _check_shape(path.name, arrays[name], shape).copy()
+        x = quantize_input(x, quant) if quant is not None else (x if x.dtype == np.int8 else x.astype(np.float32))
+        xs.append(x)
+    if len({len(x) for x in xs}) != 1:
+        raise McuError(f"{path.name}: {', '.join(names)} hold different numbers of samples "
+                       f"({', '.join(str(len(x)) for x in xs)})")
+    y = arrays.get("y", arrays.get("y0"))
+    if y is not None:
+        _check_labels(path.name, y, len(xs[0]))
+    return xs, y
+
+
+def join_ports(arrays) -> np.ndarray:
+    """Per-port batches -> one row per sample: the ports flattened and put back to back."""
+    arrays = [np.asarray(a) for a in arrays]
+    return np.concatenate([a.reshape(len(a), -1) for a in arrays], axis=1)
+
+
+def split_ports(rows: np.ndarray, shapes) -> list[np.ndarray]:
+    """Rows of ports back to back -> one batch per port, each (N, *shape without batch 1)."""
+    rows = np.asarray(rows)
+    rows = rows.reshape(len(rows), -1)
+    parts, start = [], 0
+    for shape in shapes:
+        sample = tuple(int(d) for d in shape)
+        sample = sample[1:] if len(sample) > 1 and sample[0] == 1 else sample
+        size = int(np.prod(sample, dtype=np.int64))
+        parts.append(rows[:, start:start + size].reshape(len(rows), *sample))
+        start += size
+    if start != rows.shape[1]:
+        raise McuError(f"a sample holds {rows.shape[1]} values but the ports take {start}")
+    return parts

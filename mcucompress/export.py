@@ -47,8 +47,10 @@ def manifest(program: Program, prefix: str, rounding: str, model_sha256: str,
         "sources": sources(program),
         "include_dirs": list(INCLUDE_DIRS),
         "defines": defines(program),
-        "input": port(program.input),
+        "input": port(program.input),    # the first port (the only one of most models)
         "output": port(program.output),
+        "inputs": [port(p) for p in program.inputs],
+        "outputs": [port(p) for p in program.outputs],
         "arena_bytes": program.memory.arena_bytes,
         "model_sha256": model_sha256,
         "rounding": rounding,
@@ -194,7 +196,7 @@ def _write_fitting(staging: Path, graph: Graph, prefix: str, rounding: str, dige
         over, error = _flash_over(staging, board, flash_budget)
         # fit also leaves room for one test vector (input and expected output), which is what
         # `mcucompress run` embeds in the image besides the model (the footprint leaves it out)
-        reserve = program.input.bytes + program.output.bytes if optimize == "fit" else 0
+        reserve = program.input_bytes + program.output_bytes if optimize == "fit" else 0
         if over + reserve <= 0:
             return
         more = plan.bytes_saved + over + reserve + FIT_MARGIN

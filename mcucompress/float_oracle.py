@@ -91,17 +91,26 @@ def write_oracle_inputs(folder: Path, model, calib, allow_code: bool) -> dict | 
     else:
         return None
     samples = _calibration_samples(calib)
-    (target / CALIBRATION_FILE).write_bytes(npz_bytes({"x.npy": samples}))
+    (target / CALIBRATION_FILE).write_bytes(npz_bytes({f"{name}.npy": x for name, x in samples.items()}))
     return {"float_oracle": {"model": f"{ORACLE_DIR}/{model_file}",
                              "calibration": f"{ORACLE_DIR}/{CALIBRATION_FILE}",
                              "allow_code": bool(allow_code)}}
 
 
-def _calibration_samples(calib) -> np.ndarray:
+def _calibration_samples(calib) -> dict[str, np.ndarray]:
+    """NPZ name -> float samples: ``x``, or ``x0``, ``x1``, ... for a model with several inputs."""
+    from mcucompress.data import port_array_names
+
     if isinstance(calib, (str, Path)):
         with np.load(calib, allow_pickle=False) as npz:
-            calib = npz["x"]
-    return np.asarray(calib, dtype=np.float32)[:DEFAULT_MAX_SAMPLES]
+            names = ["x"] if "x" in npz.files else sorted((n for n in npz.files if n[:1] == "x" and n[1:].isdigit()),
+                                                          key=lambda n: int(n[1:]))
+            calib = [npz[n] for n in names]
+            if len(calib) == 1:
+                calib = calib[0]
+    arrays = list(calib) if isinstance(calib, (list, tuple)) else [calib]
+    names = port_array_names("x", len(arrays))
+    return {name: np.asarray(a, dtype=np.float32)[:DEFAULT_MAX_SAMPLES] for name, a in zip(names, arrays)}
 
 
 # -- verify side -------------------------------------------------------------------------------
@@ -116,52 +125,69 @@ def oracle_report(tree: Path, manifest: dict, x_float: np.ndarray, c_out: np.nda
     from mcucompress.importers.keras_file import open_keras_file
 
     model = open_keras_file(tree / entry["model"], allow_code=bool(entry.get("allow_code")))
-    x_float = np.asarray(x_float, np.float32)
-    reference = _float_outputs(model, x_float)
-    port = manifest["output"]
-    ours = (c_out.reshape(len(c_out), -1).astype(np.float64) - port["zero_point"]) * port["scale"]
-    tflm, note = _tflm_outputs(tree, entry, model, x_float, progress)
+    xs = [np.asarray(x, np.float32) for x in (x_float if isinstance(x_float, (list, tuple)) else [x_float])]
+    reference = _float_outputs(model, xs)
+    outs = manifest.get("outputs") or [manifest["output"]]
+    ours, start = [], 0
+    for port in outs:  # each output dequantized with its own scale; the ports back to back
+        part = c_out.reshape(len(c_out), -1)[:, start:start + int(port["bytes"])].astype(np.float64)
+        ours.append((part - port["zero_point"]) * port["scale"])
+        start += int(port["bytes"])
+    ours = np.concatenate(ours, axis=1)
+    tflm, note = _tflm_outputs(tree, entry, model, xs, progress)
     tflm_nrmse = nrmse(tflm, reference) if tflm is not None else None
     return OracleReport(nrmse(ours, reference), top1_agreement(ours, reference), tflm_nrmse,
                         top1_agreement(tflm, reference) if tflm is not None else None,
                         limit_for(tflm_nrmse), note)
 
 
-def _float_outputs(model, x: np.ndarray) -> np.ndarray:
-    outs = [np.asarray(model(x[i:i + 64], training=False)) for i in range(0, len(x), 64)]
-    return np.concatenate(outs).reshape(len(x), -1)
+def _float_outputs(model, xs: list[np.ndarray]) -> np.ndarray:
+    """The float model's outputs, one row per sample (several outputs back to back)."""
+    rows = []
+    for i in range(0, len(xs[0]), 64):
+        chunk = [x[i:i + 64] for x in xs]
+        ys = model(chunk if len(chunk) > 1 else chunk[0], training=False)
+        ys = ys if isinstance(ys, (list, tuple)) else [ys]
+        rows.append(np.concatenate([np.asarray(y).reshape(len(chunk[0]), -1) for y in ys], axis=1))
+    return np.concatenate(rows)
 
 
-def _tflm_outputs(tree: Path, entry: dict, model, x: np.ndarray, progress):
-    """(dequantized tflite-micro outputs or None, why not)."""
-    from mcucompress.data import quantize_input
+def _tflm_outputs(tree: Path, entry: dict, model, xs: list[np.ndarray], progress):
+    """(dequantized tflite-micro outputs or None, why not). The converter and tflite-micro each
+    run in a child process: both crash on some models (LSTM, GRU), which must not end verify."""
+    from mcucompress.data import join_ports, quantize_input
+    from mcucompress.importers.tflite_flatbuffer import read_tflite
     from mcucompress.ir.graph import QuantParams
-    from mcucompress.reference.interpreters import Tflm
-    from mcucompress.reference.tf_converter import keras_to_int8_tflite
+    from mcucompress.reference.interpreters import interpreter_outputs
+    from mcucompress.reference.tf_converter import convert_in_child, converted_port_order
 
-    with np.load(tree / entry["calibration"], allow_pickle=False) as npz:
-        calib = npz["x"]
     try:
-        tflite = keras_to_int8_tflite(model, calib)
+        tflite = convert_in_child(tree / entry["model"], tree / entry["calibration"],
+                                  allow_code=bool(entry.get("allow_code")))
     except McuError as error:
         return None, str(error)
     with tempfile.TemporaryDirectory() as scratch:
         path = Path(scratch) / "tf_converter.tflite"
         path.write_bytes(tflite)
         try:
-            interp = Tflm(path)
-            in_scale, in_zero = interp.port_quant("input")
-            out_scale, out_zero = interp.port_quant("output")
-            q = quantize_input(x, QuantParams((in_scale,), (in_zero,)))
-            rows = []
-            for i, sample in enumerate(q):
-                rows.append(np.asarray(interp(sample), np.float64).ravel())
-                if progress:
-                    progress("tflite-micro (TF converter)", i + 1, len(q))
+            in_order, out_order = converted_port_order(model, path)
+            raw = read_tflite(path)
+            in_quant = [(raw.tensors[i].scale[0], raw.tensors[i].zero_point[0]) for i in raw.inputs]
+            out_quant = [(raw.tensors[i].scale[0], raw.tensors[i].zero_point[0]) for i in raw.outputs]
+            q = join_ports([quantize_input(xs[k], QuantParams((s,), (z,))) for k, (s, z) in zip(in_order, in_quant)])
+            _, rows = interpreter_outputs(path, q, "tflm", progress=_renamed(progress))
         except (McuError, RuntimeError, ValueError, IndexError) as error:
             return None, f"tflite-micro cannot run TensorFlow's conversion: {str(error).splitlines()[0][:160]}"
-    out = np.stack(rows)
-    return (out - out_zero) * out_scale, None
+    sizes = [int(np.prod(raw.tensors[i].shape)) for i in raw.outputs]
+    bounds = np.cumsum([0] + sizes)
+    ports = [(rows[:, a:b].astype(np.float64) - z) * s for a, b, (s, z) in zip(bounds[:-1], bounds[1:], out_quant)]
+    return np.concatenate([ports[out_order.index(k)] for k in range(len(ports))], axis=1), None
+
+
+def _renamed(progress):
+    if progress is None:
+        return None
+    return lambda stage, done, total: progress("tflite-micro (TF converter)", done, total)
 
 
 def report_dict(report: OracleReport | None) -> dict | None:

@@ -21,7 +21,7 @@ import jinja2
 from mcucompress import __version__
 from mcucompress.errors import McuError
 from mcucompress.resources import templates_dir
-from mcucompress.targets.glue import invoke_prototype
+from mcucompress.targets.glue import invoke_prototype, port_arguments
 from mcucompress.targets.manifest import Manifest, read_manifest
 
 FORMATS = ("cmake", "arduino", "zephyr")
@@ -42,7 +42,8 @@ def _context(manifest: Manifest) -> dict:
         prefix=manifest.prefix, version=__version__, sha=sha, header=header,
         takes_pointers=takes_pointers, sources=manifest.sources, include_dirs=manifest.include_dirs,
         defines=manifest.defines, arena_bytes=manifest.arena_bytes,
-        input_bytes=manifest.input.bytes, output_bytes=manifest.output.bytes,
+        input_bytes=manifest.input_bytes, output_bytes=manifest.output_bytes,
+        invoke_arguments=port_arguments(manifest),
         zero_point=manifest.input.zero_point if manifest.input.zero_point is not None else 0,
     )
 

@@ -106,8 +106,9 @@ def _calibration(calib, float_graph: Graph, scheme: str) -> np.ndarray:
                  "binary": "binary networks need"}[scheme]
         raise McuError(f"{needs} calibration data: pass --calib NPZ (array 'x' of inputs)")
     if isinstance(calib, (str, Path)):
-        from mcucompress.data import load_samples
-        calib, _ = load_samples(calib, float_graph.tensor(float_graph.inputs[0]).shape)
+        from mcucompress.data import load_port_samples
+        xs, _ = load_port_samples(calib, [float_graph.tensor(n).shape for n in float_graph.inputs])
+        calib = xs if len(xs) > 1 else xs[0]
     return calib
 
 

@@ -4,6 +4,9 @@
     report = verify("out/", "samples.npz")
     assert report.ok
 
+The NPZ holds ``x`` (or, for a model with several inputs, ``x0``, ``x1``, ...) and optionally
+labels ``y`` (``y0``) of the first output. Several outputs are compared together, back to back.
+
 The C outputs are compared with the numpy int8 reference (the graph stored in the tree) and,
 when the tree came from a .tflite, with the interpreter its rounding mode follows: TensorFlow
 Lite Micro for "tflm", LiteRT for "litert".
@@ -18,7 +21,7 @@ import numpy as np
 
 from mcucompress.build.host import build_host
 from mcucompress.build.runner import run_host_exits
-from mcucompress.data import load_samples, quantize_input
+from mcucompress.data import join_ports, load_port_samples, quantize_input
 from mcucompress.errors import McuError
 from mcucompress.ir.graph import QuantParams
 from mcucompress.ir.serialize import load_graph
@@ -86,6 +89,11 @@ def read_manifest(tree: Path) -> dict:
     return manifest
 
 
+def manifest_ports(manifest: dict) -> tuple[list[dict], list[dict]]:
+    """The input and output ports of a manifest (dict): every one, in order."""
+    return (manifest.get("inputs") or [manifest["input"]], manifest.get("outputs") or [manifest["output"]])
+
+
 def verify(tree, data, progress: Progress | None = None, limit: int | None = None,
            oracle: bool = True) -> VerifyReport:
     """Build ``tree`` on the host, run every sample of ``data`` (NPZ path) and compare.
@@ -94,12 +102,14 @@ def verify(tree, data, progress: Progress | None = None, limit: int | None = Non
     tree = Path(tree).resolve()
     manifest = read_manifest(tree)
     graph = load_graph(tree / manifest.get("graph", "graph.npz"))
-    port = manifest["input"]
-    quant = QuantParams((float(port["scale"]),), (int(port["zero_point"]),))
-    x_given, y = load_samples(data, tuple(port["shape"]))
+    ins, outs = manifest_ports(manifest)
+    quants = [QuantParams((float(port["scale"]),), (int(port["zero_point"]),)) for port in ins]
+    xs_given, y = load_port_samples(data, [tuple(port["shape"]) for port in ins])
     if limit is not None:
-        x_given, y = x_given[:limit], (y[:limit] if y is not None else None)
-    x = quantize_input(x_given, quant)
+        xs_given, y = [x[:limit] for x in xs_given], (y[:limit] if y is not None else None)
+    xs = [quantize_input(x, q) for x, q in zip(xs_given, quants)]
+    x = join_ports(xs)  # one row per sample: the inputs back to back
+    output_bytes = sum(int(port["bytes"]) for port in outs)
     rounding = manifest.get("rounding", "tflm")
 
     if progress:
@@ -107,7 +117,7 @@ def verify(tree, data, progress: Progress | None = None, limit: int | None = Non
     exe = build_host(tree)
     if progress:
         progress("host build", 1, 1)
-    c_out, c_exits = run_host_exits(exe, x, int(manifest["output"]["bytes"]))
+    c_out, c_exits = run_host_exits(exe, x, output_bytes)
 
     reference, reference_exits = run_int8_batch_exits(graph, x, rounding, progress)
     comparisons = [compare("numpy reference", c_out, reference)]
@@ -119,24 +129,28 @@ def verify(tree, data, progress: Progress | None = None, limit: int | None = Non
     if source and (tree / source).is_file():
         from mcucompress.targets.manifest import check_source_model
 
-        ports = tuple((float(manifest[k]["scale"]), int(manifest[k]["zero_point"])) for k in ("input", "output"))
-        name, outs = interpreter_outputs(check_source_model(tree / source, manifest), x, rounding, progress,
-                                         ports=ports)
-        comparisons.append(compare(name, c_out, outs))
+        ports = tuple([(float(port["scale"]), int(port["zero_point"])) for port in side] for side in (ins, outs))
+        name, interp_outs = interpreter_outputs(check_source_model(tree / source, manifest), x, rounding, progress,
+                                                ports=ports)
+        comparisons.append(compare(name, c_out, interp_outs))
 
     float_report = None
     if oracle and manifest.get("float_oracle"):
-        x_float = x_given if x_given.dtype != np.int8 else \
-            (x.astype(np.float32) - quant.zero_point[0]) * np.float32(quant.scale[0])
+        xs_float = [given if given.dtype != np.int8 else
+                    (q_x.astype(np.float32) - q.zero_point[0]) * np.float32(q.scale[0])
+                    for given, q_x, q in zip(xs_given, xs, quants)]
         # with early exits the float model is the full network: judged on the inputs that ran it all
         full = c_exits == int(manifest.get("exits", 0))
         if full.any():
-            float_report = oracle_report(tree, manifest, x_float[full], c_out[full], progress)
+            xs_full = [x_float[full] for x_float in xs_float]
+            float_report = oracle_report(tree, manifest, xs_full if len(xs_full) > 1 else xs_full[0],
+                                         c_out[full], progress)
 
     accuracy = None
-    if y is not None:
+    if y is not None:  # labels of the first output
+        first = c_out[:, :int(outs[0]["bytes"])]
         labels = np.asarray(y)
         labels = labels.argmax(axis=1) if labels.ndim == 2 and labels.shape[1] > 1 else labels.ravel()  # (N, 1) = indices
-        accuracy = float(np.mean(c_out.reshape(len(c_out), -1).argmax(axis=1) == labels))
-    return VerifyReport(str(tree), len(x), int(manifest["output"]["bytes"]), rounding,
+        accuracy = float(np.mean(first.argmax(axis=1) == labels))
+    return VerifyReport(str(tree), len(x), output_bytes, rounding,
                         tuple(comparisons), accuracy, float_report, exits)

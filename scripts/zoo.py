@@ -61,9 +61,17 @@ def _one_line(error: BaseException) -> str:
     return (str(error).strip().splitlines() or [type(error).__name__])[0][:160]
 
 
-def _samples(model, sampler, n: int, seed: int) -> np.ndarray:
-    shape = tuple(model.inputs[0].shape)[1:]
-    return sampler(np.random.default_rng(seed), n, shape)
+def _samples(model, sampler, n: int, seed: int) -> list[np.ndarray]:
+    """One batch per model input (the sampler draws each from its own generator state)."""
+    rng = np.random.default_rng(seed)
+    return [sampler(rng, n, tuple(t.shape)[1:]) for t in model.inputs]
+
+
+def _save_samples(path: Path, batches: list[np.ndarray]) -> Path:
+    from mcucompress.data import port_array_names
+
+    np.savez(path, **dict(zip(port_array_names("x", len(batches)), batches)))
+    return path
 
 
 def keras_path(model_file: Path, calib: Path, test: Path, work: Path) -> PathResult:
@@ -91,15 +99,15 @@ def keras_path(model_file: Path, calib: Path, test: Path, work: Path) -> PathRes
     return result
 
 
-def tflite_path(model, calib_x: np.ndarray, test: Path, work: Path) -> PathResult:
+def tflite_path(model, model_file: Path, calib: Path, test: Path, work: Path) -> PathResult:
     from mcucompress.errors import McuError
     from mcucompress.export import export
     from mcucompress.importers.tflite_flatbuffer import read_tflite
-    from mcucompress.reference.tf_converter import keras_to_int8_tflite
+    from mcucompress.reference.tf_converter import convert_in_child, converted_port_order
     from mcucompress.verify import verify
 
-    try:
-        blob = keras_to_int8_tflite(model, calib_x)
+    try:  # in a child process: the converter segfaults on some models (LSTM, GRU)
+        blob = convert_in_child(model_file, calib)
     except McuError as error:
         return PathResult("converter failed", _one_line(error))
     path = work / "model.tflite"
@@ -113,7 +121,7 @@ def tflite_path(model, calib_x: np.ndarray, test: Path, work: Path) -> PathResul
         return PathResult("TFLM cannot run", why, ops=ops)
     try:
         tree = export(path, work / "tflite_out")
-        report = verify(tree, test)
+        report = verify(tree, _in_file_order(test, converted_port_order(model, path)[0], work))
     except McuError as error:
         return PathResult("refused", _one_line(error), ops=ops)
     if not report.ok:
@@ -122,12 +130,21 @@ def tflite_path(model, calib_x: np.ndarray, test: Path, work: Path) -> PathResul
     return PathResult("pass", ops=ops)
 
 
+def _in_file_order(test: Path, order: list[int], work: Path) -> Path:
+    """The test samples with the inputs in the converted file's order (the converter may reorder them)."""
+    if order == list(range(len(order))):
+        return test
+    with np.load(test) as npz:
+        arrays = [npz[f"x{k}"] for k in order]
+    return _save_samples(work / "test_file_order.npz", arrays)
+
+
 def _tflm_cannot_run(path: Path) -> str | None:
     """Why tflite-micro cannot load and invoke ``path`` (it crashes on some LSTM files, so it is
     tried in a child process), or None."""
     probe = ("import sys, numpy as np\n"
              "from mcucompress.reference.interpreters import Tflm\n"
-             "t = Tflm(sys.argv[1]); t(np.zeros(t.input_shape, np.int8))\n")
+             "t = Tflm(sys.argv[1]); t.run_ports([np.zeros(s, np.int8) for s in t.input_shapes])\n")
     try:
         run = subprocess.run([sys.executable, "-c", probe, str(path)], capture_output=True, text=True,
                              timeout=600, env={**os.environ, "PYTHONPATH": str(REPO)})
@@ -148,30 +165,14 @@ def evaluate(name: str, samples: int = 32, work: Path | None = None) -> ZooRow:
         model, sampler = MODELS[name]()
         model_file = work / f"{name}.keras"
         model.save(model_file)
-        if len(model.inputs) != 1:
-            refused = PathResult("not run", f"{len(model.inputs)} inputs: the harness feeds one")
-            return ZooRow(name, keras_path_for_several_inputs(model_file, work), refused)
-        calib_x, test_x = _samples(model, sampler, samples, 0), _samples(model, sampler, max(8, samples // 4), 1)
-        np.savez(work / "calib.npz", x=calib_x)
-        np.savez(work / "test.npz", x=test_x)
-        keras = keras_path(model_file, work / "calib.npz", work / "test.npz", work)
-        tflite = tflite_path(model, calib_x, work / "test.npz", work)
+        calib = _save_samples(work / "calib.npz", _samples(model, sampler, samples, 0))
+        test = _save_samples(work / "test.npz", _samples(model, sampler, max(8, samples // 4), 1))
+        keras = keras_path(model_file, calib, test, work)
+        tflite = tflite_path(model, model_file, calib, test, work)
         return ZooRow(name, keras, tflite, time.time() - start)
     finally:
         if own:
             shutil.rmtree(work, ignore_errors=True)
-
-
-def keras_path_for_several_inputs(model_file: Path, work: Path) -> PathResult:
-    """Several inputs: the exporter must refuse with one line (no calibration set is built)."""
-    from mcucompress.errors import McuError
-    from mcucompress.export import export
-
-    try:
-        export(model_file, work / "keras_out", calib=np.zeros((1, 1), np.float32))
-    except McuError as error:
-        return PathResult("refused", _one_line(error))
-    return PathResult("silent error", "exported a several-input model without complaint")
 
 
 def _fmt(value: float | None) -> str:

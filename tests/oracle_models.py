@@ -114,6 +114,16 @@ def _reduce_max(k, x):
     return k.layers.GlobalMaxPooling2D()(k.layers.Conv2D(6, 3, activation="relu")(x))
 
 
+def _subtract_transpose(k, x):
+    # broadcasting and same-shape SUB side by side, then a strided TRANSPOSE_CONV and a valid one
+    x = k.layers.Conv2D(4, 3, padding="same")(x)
+    gate = k.layers.Conv2D(4, 1)(k.layers.GlobalAveragePooling2D(keepdims=True)(x))
+    other = k.layers.Conv2D(4, 1)(x)
+    x = k.layers.Concatenate(axis=-1)([k.layers.Subtract()([x, gate]), k.layers.Subtract()([x, other])])
+    x = k.layers.Conv2DTranspose(3, 3, strides=2, padding="same", activation="relu")(x)
+    return k.layers.Conv2DTranspose(2, (2, 3), padding="valid")(x)
+
+
 def _requantize(k, x):
     return k.layers.Conv2D(4, 3)(x)  # then a QUANTIZE (int8 -> int8) appended to the file
 
@@ -207,6 +217,7 @@ MODELS = {
     "upsample": ((4, 5, 2), _upsample, "tflm"),
     "reduce_max": ((7, 6, 3), _reduce_max, "tflm"),
     "requantize": ((5, 6, 3), _requantize, "tflm"),
+    "subtract_transpose": ((6, 5, 3), _subtract_transpose, "tflm"),
 }
 
 

@@ -1,4 +1,4 @@
-"""Two-input element-wise ops with TFLite's broadcasting (mul, maximum, minimum, add): the int8
+"""Two-input element-wise ops with TFLite's broadcasting (mul, maximum, minimum, add, sub): the int8
 .tflite TensorFlow's converter writes, on random shapes, matches tflite-micro byte for byte; the
 same Keras models export and verify against their float model."""
 
@@ -28,13 +28,13 @@ def _model(layers, kind, rng):
     gate = layers.Conv2D(c, 1, activation="sigmoid")(gate)
     other = layers.Conv2D(c, 1)(x)
     merge = {"mul": layers.Multiply(), "maximum": layers.Maximum(), "minimum": layers.Minimum(),
-             "add": layers.Add()}[kind]
-    y = merge([x, gate]) if kind in ("mul", "add") else merge([x, other])
+             "add": layers.Add(), "sub": layers.Subtract()}[kind]
+    y = merge([x, gate]) if kind in ("mul", "add", "sub") else merge([x, other])
     y = layers.Multiply()([y, other]) if kind == "mul" else y  # and a same-shape product
     return inp, y, (h, w, 3)
 
 
-@pytest.mark.parametrize("kind", ["mul", "maximum", "minimum", "add"])
+@pytest.mark.parametrize("kind", ["mul", "maximum", "minimum", "add", "sub"])
 @pytest.mark.parametrize("seed", [0, 1])
 def test_matches_tflite_micro_on_random_shapes(kind, seed, tmp_path):
     rng = np.random.default_rng(seed * 7 + len(kind))
@@ -49,7 +49,7 @@ def test_matches_tflite_micro_on_random_shapes(kind, seed, tmp_path):
     assert report.ok, report.comparisons
 
 
-@pytest.mark.parametrize("kind", ["mul", "maximum", "add"])
+@pytest.mark.parametrize("kind", ["mul", "maximum", "add", "sub"])
 def test_keras_models_verify_against_the_float_model(kind, tmp_path):
     keras = pytest.importorskip("keras")
     keras.utils.set_random_seed(5)

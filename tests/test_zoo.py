@@ -21,13 +21,7 @@ pytestmark = pytest.mark.zoo
 CLEAN_ENDINGS = ("pass", "refused", "not run", "TFLM cannot run", "converter failed")
 
 
-# TensorFlow's converter crashes the process (segmentation fault) on these in this environment.
-CRASH_THE_CONVERTER = {"lstm_accelerometer", "gru_accelerometer"}
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.skip(reason="TensorFlow's converter "
-                                                "segfaults on it in-process")) if n in CRASH_THE_CONVERTER
-                                  else n for n in sorted(MODELS)])
+@pytest.mark.parametrize("name", sorted(MODELS))
 def test_zoo_model_passes_or_is_refused_cleanly(name, tmp_path):
     row = evaluate(name, samples=24, work=tmp_path)
     for path, result in (("keras", row.keras), ("tflite", row.tflite)):

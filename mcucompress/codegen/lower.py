@@ -66,10 +66,28 @@ class Program:
     runtime_files: tuple[str, ...]
     memory: MemoryPlan
     tensor_offsets: dict
-    input: Port
-    output: Port
+    inputs: tuple[Port, ...]
+    outputs: tuple[Port, ...]
     single_rounding: bool
     layers: tuple[Layer, ...] = ()
+
+    @property
+    def input(self) -> Port:
+        """The first input (the only one of most models)."""
+        return self.inputs[0]
+
+    @property
+    def output(self) -> Port:
+        return self.outputs[0]
+
+    @property
+    def input_bytes(self) -> int:
+        """All inputs together: one sample as the harnesses carry it (ports back to back)."""
+        return sum(p.bytes for p in self.inputs)
+
+    @property
+    def output_bytes(self) -> int:
+        return sum(p.bytes for p in self.outputs)
 
 
 @dataclass
@@ -357,9 +375,10 @@ def _port(graph: Graph, name: str, offsets: dict) -> Port:
 
 def check_graph(graph: Graph) -> None:
     """Refuse graphs code generation cannot handle, with one-line reasons."""
-    if len(graph.inputs) != 1 or len(graph.outputs) != 1:
-        raise McuError(f"models with {len(graph.inputs)} inputs and {len(graph.outputs)} outputs are "
-                       "not supported (exactly one of each)")
+    if not graph.inputs or not graph.outputs:
+        raise McuError("the model needs at least one input and one output")
+    if len(set(graph.outputs)) != len(graph.outputs) or set(graph.inputs) & set(graph.outputs):
+        raise McuError("a model output is another output or an input; the C API needs distinct buffers")
     for op in graph.ops:
         kind = op_kind(op.kind)
         if kind is None or kind.lowering is None:
@@ -385,8 +404,8 @@ def lower(graph: Graph, prefix: str, rounding: str = "tflm") -> Program:
         layers.append(_layer(graph, op, b.calls[first:]))
     files = sorted({KERNEL_SOURCES[k] for k in b.kernels} | headers)
     return Program(tuple(b.arrays), tuple(b.decls), tuple(b.calls), tuple(RUNTIME_HEADERS) + tuple(files),
-                   memory, offsets, _port(graph, graph.inputs[0], offsets),
-                   _port(graph, graph.outputs[0], offsets), rounding == "litert", tuple(layers))
+                   memory, offsets, tuple(_port(graph, n, offsets) for n in graph.inputs),
+                   tuple(_port(graph, n, offsets) for n in graph.outputs), rounding == "litert", tuple(layers))
 
 
 def _layer(graph: Graph, op: Op, calls) -> Layer:

@@ -48,6 +48,18 @@ def sources(program: Program) -> list[str]:
     return list(GENERATED_SOURCES) + runtime
 
 
+def _ports_context(ports, name: str) -> list[dict]:
+    """Each port's C name (input0, ...), size, arena offset, quantization, and where it starts
+    in a sample whose ports lie back to back."""
+    out, start = [], 0
+    for k, port in enumerate(ports):
+        out.append({"name": f"{name}{k}", "macro": f"{name.upper()}{k}", "bytes": port.bytes,
+                    "offset": port.offset, "start": start, "scale": c_float(port.scale),
+                    "zero_point": port.zero_point})
+        start += port.bytes
+    return out
+
+
 def render(program: Program, prefix: str, model_sha256: str) -> dict[str, str]:
     """File path (relative to the tree) -> text."""
     env = _environment()
@@ -64,6 +76,12 @@ def render(program: Program, prefix: str, model_sha256: str) -> dict[str, str]:
         "output": program.output,
         "input_scale": c_float(program.input.scale),
         "output_scale": c_float(program.output.scale),
+        # several inputs or outputs: one argument per port (input0, input1, ..., output0, ...)
+        "inputs": _ports_context(program.inputs, "input"),
+        "outputs": _ports_context(program.outputs, "output"),
+        "single_port": len(program.inputs) == 1 and len(program.outputs) == 1,
+        "input_bytes": program.input_bytes,
+        "output_bytes": program.output_bytes,
         "sources": sources(program),
         "include_dirs": INCLUDE_DIRS,
         "defines": sorted(defines(program).items()),

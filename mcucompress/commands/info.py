@@ -64,6 +64,23 @@ def _arena_bytes(target: Path, graph) -> int:
     return plan(list(analyze(graph).requests)).arena_bytes
 
 
+def _ports_line(graph) -> str:
+    """The model's inputs and outputs in port order, as NPZ arrays and `<prefix>_invoke` take them."""
+    from mcucompress.data import port_array_names
+    from mcucompress.plain_text import shown
+
+    def describe(names, arrays) -> str:
+        parts = []
+        for array, name in zip(arrays, names):
+            t = graph.tensor(name)
+            quant = f" scale {t.quant.scale[0]:.6g} zero point {t.quant.zero_point[0]}" if t.quant else ""
+            parts.append(f"{array} {'x'.join(map(str, t.shape))} {t.dtype}{quant} ('{shown(name)}')")
+        return "; ".join(parts)
+
+    return (f"inputs: {describe(graph.inputs, port_array_names('x', len(graph.inputs)))}\n"
+            f"outputs: {describe(graph.outputs, port_array_names('y', len(graph.outputs)))}")
+
+
 @click.command(help="Per-layer table of a model or an exported tree: ops, shapes, parameters, MACs, "
                     "weight bytes, and the planned activation arena.")
 @click.argument("target", type=click.Path(exists=True))
@@ -92,6 +109,7 @@ def command(target, board, unsafe_deserialization):
     if not console.is_terminal:  # files and pipes get whole numbers, not wrapped cells
         console = Console(width=200)
     console.print(table)
+    console.print(_ports_line(graph), highlight=False)
     console.print(f"planned activation arena: {_arena_bytes(Path(target), graph):,} bytes"
                   + ("" if graph.is_quantized else " (float32 activations)"))
     from mcucompress.report.micronet import micronet_count  # rules and track: report/micronet.py

@@ -82,13 +82,13 @@ def _import_model(model) -> Graph:
     inputs, outputs = _ports(model)
     if not inputs or not outputs:
         raise McuError(f"model '{model.name}' has no defined inputs; build it with a fixed input shape")
-    if len(inputs) != 1 or len(outputs) != 1:
-        raise McuError(f"model '{model.name}' has {len(inputs)} inputs and {len(outputs)} outputs; "
-                       "only single-input, single-output models are supported")
     walker = _Walker(GraphBuilder())
-    out = walker.visit(outputs[0])
-    graph_input = walker.visit(inputs[0])
-    graph = walker.builder.build((graph_input,), (out,), name=_safe_name(model.name))
+    outs = tuple(walker.visit(t) for t in outputs)
+    graph_inputs = tuple(walker.visit(t) for t in inputs)
+    if len(set(outs)) != len(outs) or set(outs) & set(graph_inputs):
+        raise McuError(f"model '{model.name}': an output is another output or an input; "
+                       "each output must be computed by its own layer")
+    graph = walker.builder.build(graph_inputs, outs, name=_safe_name(model.name))
     return graph.with_ops(graph.ops)  # drops tensors nothing uses
 
 

@@ -119,6 +119,31 @@ def convert_conv2d(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str:
     return _apply_activation(b, layer, act, y)
 
 
+def convert_conv2d_transpose(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str:
+    from mcucompress.quantize.transpose_conv_ops import transpose_padding
+
+    _check_channels_last(layer, cfg)
+    x = inputs[0]
+    _rank4_input(b, layer, x)
+    if cfg.get("output_padding") is not None or _pair(cfg.get("dilation_rate", 1)) != (1, 1):
+        raise _unsupported(layer, "output_padding and dilation_rate other than 1 are not supported")
+    if cfg.get("padding", "valid") not in ("same", "valid"):
+        raise _unsupported(layer, f"padding '{cfg.get('padding')}' is not supported")
+    act = _activation_name(layer, cfg)
+    weights = layer.get_weights()
+    kernel = np.transpose(weights[0], (2, 0, 1, 3))  # (kh, kw, out, in) -> OHWI
+    stride = _pair(cfg["strides"])
+    same = cfg["padding"] == "same"
+    top, left = (transpose_padding(b.shape(x)[d], out_shape[d], kernel.shape[d], stride[d - 1], same)
+                 for d in (1, 2))
+    w = b.constant(f"{layer.name}/weights", kernel)
+    bias = _bias(b, layer, weights, 1, kernel.shape[0])
+    name = layer.name if act == "linear" else f"{layer.name}/linear"
+    y = b.op("transpose_conv2d", layer.name, (x, w, bias), name, out_shape, stride=stride,
+             padding=(top, 0, left, 0), activation="none")
+    return _apply_activation(b, layer, act, y)
+
+
 def _depthwise(b, layer, name, x, kernel_hwim, bias, stride, dilation, padding, out_shape):
     kh, kw, cin, mult = kernel_hwim.shape
     w = b.constant(f"{name}/weights", kernel_hwim.reshape(1, kh, kw, cin * mult))
@@ -290,6 +315,16 @@ def convert_add(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str:
     return _chain(b, layer, "add", inputs, out_shape, activation="none")
 
 
+def convert_subtract(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str:
+    from mcucompress.quantize.broadcast_ops import broadcast_shape
+
+    if len(inputs) != 2:
+        raise _unsupported(layer, f"Subtract of {len(inputs)} tensor(s); it takes exactly two")
+    if broadcast_shape(b.shape(inputs[0]), b.shape(inputs[1])) != tuple(out_shape) or len(out_shape) > 4:
+        raise _unsupported(layer, f"inputs of shapes {b.shape(inputs[0])} and {b.shape(inputs[1])} do not broadcast")
+    return b.op("sub", layer.name, tuple(inputs), layer.name, out_shape, activation="none")
+
+
 def _chain(b: GraphBuilder, layer, kind: str, inputs, out_shape, **attrs) -> str:
     """Keras merges N inputs at once; TFLite's ops take two (broadcasting), so chain them."""
     from mcucompress.quantize.broadcast_ops import broadcast_shape
@@ -422,10 +457,11 @@ def convert_identity(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str:
 Converter = Callable[..., str]
 
 # Layer classes whose converters read several input tensors; every other layer takes one.
-MULTI_INPUT_LAYERS = frozenset({"Add", "Concatenate", "Multiply", "Maximum", "Minimum", "EarlyExit"})
+MULTI_INPUT_LAYERS = frozenset({"Add", "Subtract", "Concatenate", "Multiply", "Maximum", "Minimum", "EarlyExit"})
 
 LAYER_CONVERTERS: dict[str, Converter] = {
     "Conv2D": convert_conv2d,
+    "Conv2DTranspose": convert_conv2d_transpose,
     "DepthwiseConv2D": convert_depthwise_conv2d,
     "SeparableConv2D": convert_separable_conv2d,
     "Dense": convert_dense,
@@ -435,6 +471,7 @@ LAYER_CONVERTERS: dict[str, Converter] = {
     "AveragePooling2D": _pool("avg_pool2d"),
     "GlobalAveragePooling2D": convert_global_average_pooling2d,
     "Add": convert_add,
+    "Subtract": convert_subtract,
     "ReLU": convert_relu,
     "Activation": convert_activation,
     "Softmax": convert_softmax,

@@ -111,8 +111,8 @@ def convert_add(b: GraphBuilder, layer, args, kwargs, out_shape) -> str:
 def convert_subtract(b: GraphBuilder, layer, args, kwargs, out_shape) -> str:
     found = _tensor_and_constant(b, layer, args, kwargs, out_shape)
     if found is None:
-        _two_tensors(b, layer, args, kwargs, out_shape, "subtraction")
-        raise _refuse(layer, "subtraction of two tensors is not supported")
+        lhs, rhs = _two_tensors(b, layer, args, kwargs, out_shape, "subtraction")
+        return b.op("sub", layer.name, (lhs, rhs), layer.name, out_shape, activation="none")
     x, c, tensor_first = found
     if tensor_first:  # x - c
         return channel_affine(b, layer.name, x, 1.0, -c, out_shape)

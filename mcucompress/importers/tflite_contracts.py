@@ -214,6 +214,27 @@ OPTION_CHECKS.update({"LEAKY_RELU": _leaky_relu_options, "LOGISTIC": _same_shape
                       "HARD_SWISH": _same_shape_as_input})
 
 
+def _transpose_conv_options(op: RawOp, model: RawModel) -> None:
+    o = _options(op, "TransposeConvOptionsT")
+    _padding(o.padding)
+    _at_least_one(stride_h=o.strideH, stride_w=o.strideW)
+    _activation(o)
+
+
+def _transpose_conv_shape(g: Graph, op: Op) -> tuple[int, ...]:
+    """The output size is given (the importer checks it against the stored output shape); the
+    channels follow from the weights."""
+    x, w, out = (g.tensors[n].shape for n in (op.inputs[0], op.inputs[1], op.outputs[0]))
+    _rank4(x, w, out)
+    if w[3] != x[3]:
+        raise _Problem(f"filter depth {w[3]} differs from input depth {x[3]}")
+    return (x[0], out[1], out[2], w[0])
+
+
+OPTION_CHECKS["TRANSPOSE_CONV"] = _transpose_conv_options
+OPTION_CHECKS["SUB"] = lambda op, model: _activation(_options(op, "SubOptionsT", required=False))
+
+
 def check_options(path: Path, model: RawModel) -> None:
     """Every operator's stored options against its contract (operators without one are either
     folded with checks of their own or refused later as unsupported)."""
@@ -396,7 +417,7 @@ def _float_scale_finite(p) -> None:
 
 def _conv_requant(g: Graph, op: Op, p) -> None:
     _shift_range("output", p.shift)
-    axes = (1, 2, 3) if op.kind == "conv2d" else (0, 1, 2)
+    axes = (0, 1, 2) if op.kind == "depthwise_conv2d" else (1, 2, 3)  # all but the output channels
     _no_overflow("accumulator", _accumulator_bound(g, op, axes, 0), p.shift)
     _float_scale_finite(p)
 
@@ -473,11 +494,13 @@ CONTRACTS: dict[str, Contract] = {
     **{kind: Contract(_same_as_input) for kind in ("logistic", "tanh", "leaky_relu", "elu", "hard_swish",
                                                    "requantize")},
     "mul": Contract(_add_shape, requant=_mul_requant),
+    "sub": Contract(_add_shape, requant=_add_requant),
     "maximum": Contract(_add_shape),
     "prelu": Contract(_add_shape, requant=_prelu_requant),
     "reduce_max": Contract(_mean_shape),
     "resize_nearest": Contract(lambda g, op: g.output_tensor(op).shape),  # importer checks size
     "minimum": Contract(_add_shape),
+    "transpose_conv2d": Contract(_transpose_conv_shape, weights=1, weight_axis=0, bias=2, requant=_conv_requant),
 }
 
 

@@ -173,10 +173,13 @@ def _broadcastable(op: RawOp, ctx: Context) -> None:
                        f"broadcast to the output {list(y)} (at most 4 dimensions)")
 
 
-def _mul(op: RawOp, ctx: Context) -> Op:
-    _arity(op, 2)
-    _broadcastable(op, ctx)
-    return Op("mul", "", _ins(op, ctx, 2), _outs(op, ctx), {"activation": _activation(op)})
+def _arithmetic(kind: str) -> Callable[[RawOp, Context], Op]:
+    """MUL, SUB: two broadcasting inputs and a fused activation."""
+    def convert(op: RawOp, ctx: Context) -> Op:
+        _arity(op, 2)
+        _broadcastable(op, ctx)
+        return Op(kind, "", _ins(op, ctx, 2), _outs(op, ctx), {"activation": _activation(op)})
+    return convert
 
 
 def _compare(kind: str) -> Callable[[RawOp, Context], Op]:
@@ -290,6 +293,31 @@ def _resize_nearest(op: RawOp, ctx: Context) -> Op:
                "half_pixel_centers": bool(getattr(o, "halfPixelCenters", False))})
 
 
+def _transpose_conv(op: RawOp, ctx: Context) -> Op:
+    """TRANSPOSE_CONV: inputs (output shape, filter, input, bias?); the IR takes (x, w, bias)."""
+    from mcucompress.quantize.transpose_conv_ops import transpose_padding
+
+    _arity(op, 3, 4)
+    w = _rank(op, ctx, op.inputs[1], 4, "filter")
+    x = _rank(op, ctx, op.inputs[2], 4, "input")
+    y = _rank(op, ctx, op.outputs[0], 4, "output")
+    size = ctx.constant(op, op.inputs[0], "output shape").ravel()
+    o = op.options
+    if tuple(int(v) for v in size) != tuple(y) or w[3] != x[3] or w[0] != y[3] or x[0] != y[0]:
+        raise McuError(f"operator {op.index} (TRANSPOSE_CONV): filter {list(w)}, input {list(x)} and output "
+                       f"{list(y)} (output shape {size.tolist()}) do not fit")
+    stride = (int(o.strideH), int(o.strideW))
+    if min(stride) < 1 or int(o.padding) not in (_SAME, _VALID):
+        raise McuError(f"operator {op.index} (TRANSPOSE_CONV): stride {list(stride)} or padding code "
+                       f"{o.padding} is not supported")
+    same = int(o.padding) == _SAME
+    top, left = (transpose_padding(x[d], y[d], w[d], stride[d - 1], same) for d in (1, 2))
+    bias = op.inputs[3] if len(op.inputs) > 3 else -1
+    return Op("transpose_conv2d", "", (ctx.name(op.inputs[2]), ctx.name(op.inputs[1]), ctx.name(bias)),
+              _outs(op, ctx), {"stride": stride, "padding": (top, 0, left, 0),
+                               "activation": _activation(op)})
+
+
 def _leaky_relu(op: RawOp, ctx: Context) -> Op:
     _arity(op, 1)
     return Op("leaky_relu", "", _ins(op, ctx, 1), _outs(op, ctx), {"alpha": float(op.options.alpha)})
@@ -304,11 +332,12 @@ CONVERTERS.update({
     "LEAKY_RELU": _leaky_relu,
     "QUANTIZE": _requantize,
     "RESIZE_NEAREST_NEIGHBOR": _resize_nearest,
+    "TRANSPOSE_CONV": _transpose_conv,
     "REDUCE_MAX": _reduce_max,  # int8 -> int8 inside the graph (the float interface is stripped first)
 })
 
 # Two-input element-wise ops with broadcasting (quantize/broadcast_ops.py).
-CONVERTERS.update({"MUL": _mul, "MAXIMUM": _compare("maximum"), "MINIMUM": _compare("minimum"),
+CONVERTERS.update({"MUL": _arithmetic("mul"), "SUB": _arithmetic("sub"), "MAXIMUM": _compare("maximum"), "MINIMUM": _compare("minimum"),
                    "PRELU": _compare("prelu")})
 
 

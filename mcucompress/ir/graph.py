@@ -31,6 +31,9 @@ Op kinds and their attributes (each kind's facts and implementations: the catalo
   logistic, tanh, elu, hard_swish  inputs (x,)   (int8: one 256-entry table, quantize/lut_ops.py)
   leaky_relu        inputs (x,)            alpha (float >= 0)
   mul               inputs (a, b)          activation   (a, b broadcast TFLite's way, as for add)
+  sub               inputs (a, b)          activation   (a - b; broadcasting and arithmetic as add's)
+  transpose_conv2d  inputs (x, w, b|None)  stride, padding (top and left read), activation
+                    (w is (out, kh, kw, in); quantize/transpose_conv_ops.py)
   maximum / minimum inputs (a, b)          (inputs and output share one quantization)
   prelu             inputs (x, alpha)      (alpha broadcasts to x; quantize/broadcast_ops.py)
   batch_norm        inputs (x, gamma, beta, mean, var)  epsilon   (float graphs only; folded away)

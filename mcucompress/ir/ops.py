@@ -44,6 +44,11 @@ def conv_macs(graph: Graph, op: Op) -> int:
     return graph.output_tensor(op).size * int(np.prod(w.shape[1:]))
 
 
+def transpose_conv_macs(graph: Graph, op: Op) -> int:
+    """Every input value times every tap of every output channel (some land outside the output)."""
+    return int(graph.tensor(op.inputs[0]).size) * int(np.prod(graph.tensor(op.inputs[1]).shape[:3]))
+
+
 def depthwise_macs(graph: Graph, op: Op) -> int:
     """Every output value sums kh * kw products."""
     w = graph.tensor(op.inputs[1])
@@ -246,6 +251,14 @@ INT8_KINDS += (
           kernels=("resize/mcc_resize_nearest_s8.c",), tied=frozenset({"int8"})),
 )
 
+_TCONV = "mcucompress.quantize.transpose_conv_ops"
+INT8_KINDS += (
+    _int8("transpose_conv2d", params=f"{_TCONV}:transpose_conv_params", reference=f"{_TCONV}:int8_reference",
+          float_reference=f"{_TCONV}:float_reference", lowering=f"{_TCONV}:lower",
+          kernels=("conv/mcc_transpose_conv2d_s8.c",), macs=transpose_conv_macs,
+          weighted=True, weight_axis=0, fuses_activation=True),
+)
+
 _RMAX = "mcucompress.quantize.reduce_max"
 INT8_KINDS += (
     OpKind("reduce_max", "int8", f"{_RMAX}:reduce_max_params", f"{_RMAX}:int8_reference",
@@ -264,6 +277,7 @@ def _broadcast_kind(name: str, params: str, reference: str, float_reference: str
 
 INT8_KINDS += (
     _broadcast_kind("mul", "mul_params", "mul_reference", "mul_float", fuses_activation=True),
+    _broadcast_kind("sub", "sub_params", "sub_reference", "sub_float", fuses_activation=True),
     _broadcast_kind("prelu", "prelu_params", "prelu_reference", "prelu_float"),
     _broadcast_kind("maximum", "compare_params", "compare_reference", "maximum_float", tied=frozenset({"int8"})),
     _broadcast_kind("minimum", "compare_params", "compare_reference", "minimum_float", tied=frozenset({"int8"})),
@@ -379,8 +393,12 @@ def graph_scheme(graph: Graph) -> str:
 def float_activations(graph: Graph, x: np.ndarray) -> dict[str, np.ndarray]:
     """Every tensor of the float ``graph`` on the batch ``x`` (the input's shape with a batch of
     any size in front), each op run by its kind's float reference: the loop of the float
-    interpreter (reference/float.py) and of calibration (quantize/calibrate.py)."""
-    values: dict[str, np.ndarray] = {graph.inputs[0]: x}
+    interpreter (reference/float.py) and of calibration (quantize/calibrate.py). A graph with
+    several inputs takes a sequence of batches, one per input in port order."""
+    xs = list(x) if len(graph.inputs) > 1 else [x]
+    if len(xs) != len(graph.inputs):
+        raise McuError(f"the graph has {len(graph.inputs)} inputs but {len(xs)} batches were given")
+    values: dict[str, np.ndarray] = dict(zip(graph.inputs, xs))
     for op in graph.ops:
         kind = OPS.get(op.kind)
         if kind is None or kind.float_reference is None:

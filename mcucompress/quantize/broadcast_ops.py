@@ -9,6 +9,7 @@ Arithmetic, as tflite-micro's reference kernels compute it (written from their d
 - maximum / minimum compare raw int8 values, so both inputs and the output share one
   quantization (the quantizer ties them; a .tflite must already have it);
 - add with broadcasting runs the add kernel's per-element arithmetic (quantize.params._add);
+- sub is add's arithmetic (the same parameters) with the rescaled second input subtracted;
 - prelu (inputs x and alpha): x - x_zp requantized by x_scale / out_scale where it is >= 0,
   else (x - x_zp) * (alpha - alpha_zp) requantized by x_scale * alpha_scale / out_scale.
 
@@ -26,7 +27,7 @@ from mcucompress.ir.graph import Graph, Op
 from mcucompress.quantize import fixedpoint as fp
 
 _C_FUNCTIONS = {"mul": "mcc_mul_s8", "prelu": "mcc_prelu_s8", "maximum": "mcc_maximum_s8", "minimum": "mcc_minimum_s8",
-                "add": "mcc_add_broadcast_s8"}
+                "add": "mcc_add_broadcast_s8", "sub": "mcc_sub_s8"}
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,33 @@ def prelu_params(graph: Graph, op: Op, rounding: str = "tflm") -> PreluParams:
                        m1, sh1, m2, sh2)
 
 
+def sub_params(graph: Graph, op: Op, rounding: str = "tflm"):
+    """TFLM's SUB prepares exactly what ADD does (left shift 20, both inputs rescaled to twice
+    the larger input scale, then to the output)."""
+    from mcucompress.quantize.params import _add
+
+    _check(graph, op)
+    return _add(graph, op, rounding)
+
+
 # -- numpy references ------------------------------------------------------------------------
+
+def sub_reference(op: Op, p, args, out_shape, graph) -> np.ndarray:
+    def scaled(x, offset, multiplier, shift):
+        shifted = (x.astype(np.int64) + offset) << p.left_shift
+        return fp.multiply_by_quantized_multiplier_smaller_than_one_exp(shifted, multiplier, shift)
+
+    a = scaled(args[0], p.input1_offset, p.input1_multiplier, p.input1_shift)
+    b = scaled(args[1], p.input2_offset, p.input2_multiplier, p.input2_shift)
+    v = fp.multiply_by_quantized_multiplier_smaller_than_one_exp(a - b, p.output_multiplier, p.output_shift)
+    return np.broadcast_to(np.clip(v + p.output_offset, p.act_min, p.act_max), out_shape).astype(np.int8)
+
+
+def sub_float(graph: Graph, op: Op, a, b) -> np.ndarray:
+    y = (a - b).astype(np.float32)
+    activation = op.attrs.get("activation", "none")
+    return np.clip(y, 0.0, 6.0 if activation == "relu6" else None) if activation in ("relu", "relu6") else y
+
 
 def mul_reference(op: Op, p: MulParams, args, out_shape, graph) -> np.ndarray:
     a = args[0].astype(np.int64) + p.input1_offset
@@ -188,8 +215,7 @@ def lower(b, i: int, op: Op) -> None:
         lead = (b.struct("mcc_mul_params", f"{oid}_params", p.c_fields()),)
     elif op.kind == "prelu":
         lead = (b.struct("mcc_prelu_params", f"{oid}_params", p.c_fields()),)
-    elif op.kind == "add":
-
+    elif op.kind in ("add", "sub"):
         lead = (b.add_params(oid, p),)
     else:
         lead = ()

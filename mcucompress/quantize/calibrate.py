@@ -21,12 +21,15 @@ BATCH = 64
 
 def activation_ranges(graph: Graph, calib_x: np.ndarray, max_samples: int = DEFAULT_MAX_SAMPLES,
                       ) -> dict[str, tuple[float, float]]:
-    """{activation tensor name: (min, max)} over the first ``max_samples`` samples."""
-    x = np.asarray(calib_x, dtype=np.float32)[:max_samples]
+    """{activation tensor name: (min, max)} over the first ``max_samples`` samples.
+    Several inputs: ``calib_x`` is a sequence of batches, one per input."""
+    several = len(graph.inputs) > 1
+    xs = [np.asarray(b, dtype=np.float32)[:max_samples] for b in (calib_x if several else [calib_x])]
     lows: dict[str, float] = {}
     highs: dict[str, float] = {}
-    for start in range(0, len(x), BATCH):
-        values = float_activations(graph, x[start:start + BATCH])
+    for start in range(0, len(xs[0]), BATCH):
+        chunk = [b[start:start + BATCH] for b in xs]
+        values = float_activations(graph, chunk if several else chunk[0])
         for name, value in values.items():
             lo, hi = float(np.min(value)), float(np.max(value))
             lows[name] = min(lows.get(name, lo), lo)
@@ -34,9 +37,21 @@ def activation_ranges(graph: Graph, calib_x: np.ndarray, max_samples: int = DEFA
     return {name: (lows[name], highs[name]) for name in lows}
 
 
-def check_calibration(graph: Graph, calib_x) -> np.ndarray:
-    """Calibration samples as float32 (N, *input shape), or a one-line McuError saying why not."""
-    expected = graph.tensor(graph.inputs[0]).shape
+def check_calibration(graph: Graph, calib_x):
+    """Calibration samples as float32 (N, *input shape), or a one-line McuError saying why not.
+    Several inputs: a list of such batches (one per input, equal sample counts) from a sequence."""
+    if len(graph.inputs) > 1:
+        if isinstance(calib_x, np.ndarray) or len(calib_x) != len(graph.inputs):
+            raise McuError(f"the model has {len(graph.inputs)} inputs; calibration data needs one array "
+                           "per input (NPZ arrays x0, x1, ...)")
+        xs = [_check_port_calibration(graph.tensor(n).shape, b) for n, b in zip(graph.inputs, calib_x)]
+        if len({len(b) for b in xs}) != 1:
+            raise McuError("calibration arrays of the model's inputs hold different numbers of samples")
+        return xs
+    return _check_port_calibration(graph.tensor(graph.inputs[0]).shape, calib_x)
+
+
+def _check_port_calibration(expected, calib_x) -> np.ndarray:
     try:
         x = np.asarray(calib_x, dtype=np.float32)
     except (TypeError, ValueError):

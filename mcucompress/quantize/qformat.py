@@ -91,6 +91,8 @@ def quantize_qformat(float_graph: Graph, calib_x: np.ndarray, per_channel: bool 
     for op in graph.ops:
         if op.kind not in TO_Q7 and op.kind not in KEPT_INT8_OPS:
             raise McuError(f"op '{op.name}' ({op.kind}) cannot be quantized to Q format")
+    if len(graph.inputs) > 1:
+        raise McuError(f"Q-format quantization takes models with one input, not {len(graph.inputs)}")
     x = check_calibration(graph, calib_x)[:max_samples]
     groups = tied_groups(graph, TIED_OPS)
     fixed = {groups[op.outputs[0]] for op in graph.ops if op.kind == "softmax"}

@@ -15,18 +15,24 @@ from mcucompress.ir.ops import float_activations
 
 
 def run_float(graph: Graph, x: np.ndarray, intermediates: bool = False):
-    """Runs ``graph`` on ``x``; returns the output batch, or every tensor by name if asked."""
-    name = graph.inputs[0]
-    spec = graph.tensor(name)
-    x = np.asarray(x, dtype=np.float32)
-    if x.shape[1:] != spec.shape[1:]:
-        if x.shape == spec.shape[1:]:
-            x = x[None]
-        else:
-            raise McuError(f"input of shape {x.shape} does not match the model input {spec.shape}")
-    values = float_activations(graph, x)
+    """Runs ``graph`` on ``x``; returns the output batch, or every tensor by name if asked.
+    Several inputs: ``x`` is a sequence of batches, one per input; several outputs: a tuple."""
+    xs = list(x) if len(graph.inputs) > 1 else [x]
+    batches = []
+    for name, batch in zip(graph.inputs, xs):
+        spec = graph.tensor(name)
+        batch = np.asarray(batch, dtype=np.float32)
+        if batch.shape[1:] != spec.shape[1:]:
+            if batch.shape == spec.shape[1:]:
+                batch = batch[None]
+            else:
+                raise McuError(f"input of shape {batch.shape} does not match the model input {spec.shape}")
+        batches.append(batch)
+    values = float_activations(graph, batches if len(batches) > 1 else batches[0])
     if intermediates:
         return values
+    if len(graph.outputs) > 1:
+        return tuple(values[n] for n in graph.outputs)
     return values[graph.outputs[0]]
 
 

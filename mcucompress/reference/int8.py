@@ -20,31 +20,31 @@ from mcucompress.quantize.params import (
     SOFTMAX_ACCUMULATION_INTEGER_BITS, SOFTMAX_SCALED_DIFF_INTEGER_BITS, kernel_params)
 
 
-def run_int8(graph: Graph, x: np.ndarray, rounding: str = "tflm", intermediates: bool = False):
-    """Run ``graph`` on one int8 input; return the output array, or all tensors by name."""
+def run_int8(graph: Graph, x, rounding: str = "tflm", intermediates: bool = False):
+    """Run ``graph`` on one int8 input; return the output array, or all tensors by name.
+    Several inputs: ``x`` is a sequence of arrays (one per input) or one array holding them all
+    back to back; several outputs: a tuple of arrays."""
     values, _ = _run(graph, x, rounding)
     if intermediates:
         return values
-    return values[graph.outputs[0]]
+    return _outputs(graph, values)
 
 
-def run_int8_exit(graph: Graph, x: np.ndarray, rounding: str = "tflm") -> tuple[np.ndarray, int]:
+def run_int8_exit(graph: Graph, x, rounding: str = "tflm"):
     """(output, exit taken) of one int8 input: exits numbered in graph order, the full network
     last (quantize/early_exit.py); a model without early exits always gives exit 0."""
     values, exit_index = _run(graph, x, rounding)
-    return values[graph.outputs[0]], exit_index
+    return _outputs(graph, values), exit_index
 
 
-def _run(graph: Graph, x: np.ndarray, rounding: str) -> tuple[dict[str, np.ndarray], int]:
-    if len(graph.inputs) != 1 or len(graph.outputs) != 1:
-        raise McuError("run_int8 supports graphs with exactly one input and one output")
-    spec = graph.tensors[graph.inputs[0]]
-    x = np.asarray(x)
-    if x.dtype != np.int8:
-        raise McuError(f"input must be int8, got {x.dtype}")
-    if x.size != spec.size:
-        raise McuError(f"input has {x.size} values; model input '{spec.name}' has shape {list(spec.shape)}")
-    values: dict[str, np.ndarray] = {spec.name: x.reshape(spec.shape)}
+def _outputs(graph: Graph, values: dict[str, np.ndarray]):
+    if len(graph.outputs) > 1:
+        return tuple(values[n] for n in graph.outputs)
+    return values[graph.outputs[0]]
+
+
+def _run(graph: Graph, x, rounding: str) -> tuple[dict[str, np.ndarray], int]:
+    values: dict[str, np.ndarray] = dict(_input_values(graph, x))
     for op in graph.ops:
         kind = op_kind(op.kind)
         if kind is None or kind.reference is None:
@@ -63,8 +63,33 @@ def _run(graph: Graph, x: np.ndarray, rounding: str) -> tuple[dict[str, np.ndarr
     return values, early_exit.exit_count(graph)
 
 
+def _input_values(graph: Graph, x):
+    """(input name, int8 array in its shape) for every graph input."""
+    specs = [graph.tensors[n] for n in graph.inputs]
+    if isinstance(x, (list, tuple)):
+        parts = [np.asarray(p) for p in x]
+        if len(parts) != len(specs):
+            raise McuError(f"the model has {len(specs)} inputs but {len(parts)} arrays were given")
+    else:
+        flat = np.asarray(x)
+        if flat.dtype == np.int8 and flat.size == sum(s.size for s in specs) and len(specs) > 1:
+            flat = flat.ravel()
+            bounds = np.cumsum([0] + [s.size for s in specs])
+            parts = [flat[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+        else:
+            parts = [flat]
+    for spec, part in zip(specs, parts):
+        if part.dtype != np.int8:
+            raise McuError(f"input must be int8, got {part.dtype}")
+        if part.size != spec.size:
+            raise McuError(f"input has {part.size} values; model input '{spec.name}' has shape {list(spec.shape)}")
+        yield spec.name, part.reshape(spec.shape)
+
+
 def run_int8_batch(graph: Graph, x: np.ndarray, rounding: str = "tflm", progress=None) -> np.ndarray:
-    """run_int8 over a batch; outputs flattened per sample. ``progress(stage, done, total)``."""
+    """run_int8 over a batch; outputs flattened per sample (several outputs back to back, in
+    port order). Several inputs: each row of ``x`` holds them back to back.
+    ``progress(stage, done, total)``."""
     return run_int8_batch_exits(graph, x, rounding, progress)[0]
 
 
@@ -73,8 +98,9 @@ def run_int8_batch_exits(graph: Graph, x: np.ndarray, rounding: str = "tflm",
     """(outputs flattened per sample, exit taken per sample) of run_int8_exit over a batch."""
     outs, exits = [], []
     for i, sample in enumerate(x):
-        out, exit_index = run_int8_exit(graph, sample, rounding=rounding)
-        outs.append(np.asarray(out).ravel())
+        result, exit_index = run_int8_exit(graph, sample, rounding=rounding)
+        parts = result if isinstance(result, tuple) else (result,)
+        outs.append(np.concatenate([np.asarray(p).ravel() for p in parts]))
         exits.append(exit_index)
         if progress:
             progress("numpy reference", i + 1, len(x))

@@ -28,38 +28,82 @@ from mcucompress.quiet import native_stderr_silenced
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
-Ports = tuple[tuple[float, int], tuple[float, int]]  # ((input scale, zero point), (output ...))
+# ((input scale, zero point), (output ...)); several ports: (list of the inputs', list of the outputs')
+Ports = tuple
 
 
-class Tflm:
+class _Ports:
+    """Several inputs and outputs with one call: a sample is the model's inputs flattened and put
+    back to back in port order, and so is the answer (its outputs)."""
+
+    input_shapes: list[tuple[int, ...]]
+    float_input: bool
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return self.input_shapes[0]
+
+    def _split(self, x: np.ndarray) -> list[np.ndarray]:
+        flat, parts, start = np.asarray(x).ravel(), [], 0
+        for shape in self.input_shapes:
+            size = int(np.prod(shape, dtype=np.int64))
+            parts.append(flat[start:start + size].reshape(shape))
+            start += size
+        if start != flat.size:
+            raise McuError(f"a sample of {flat.size} values does not fill the model's inputs ({start} values)")
+        return parts
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        outs = [np.asarray(y) for y in self.run_ports(self._split(x))]
+        return outs[0] if len(outs) == 1 else np.concatenate([y.ravel() for y in outs])
+
+
+class Tflm(_Ports):
     """tflite-micro's Python interpreter (its reference kernels)."""
 
     name = "tflite-micro"
+    # Its default arena is sized from the file and is too small for models with large activations
+    # (the two 128x128 inputs of its own simple_add example); the size does not change any result.
+    RETRY_ARENA_BYTES = 16 << 20
 
     def __init__(self, path):
         from tflite_micro.python.tflite_micro import runtime
 
-        try:
-            self._interp = runtime.Interpreter.from_file(str(path))
-        except Exception as error:  # the binding raises RuntimeError with a multi-line log
-            raise McuError(f"tflite-micro cannot load '{path}': {str(error).splitlines()[0]}") from None
-        details = self._interp.get_input_details(0)
-        self.input_shape = tuple(int(n) for n in details["shape"])
-        self.float_input = np.dtype(details["dtype"]) == np.float32
+        with native_stderr_silenced():  # it logs the failed first arena and each index it is asked past
+            try:
+                try:
+                    self._interp = runtime.Interpreter.from_file(str(path))
+                except Exception:
+                    self._interp = runtime.Interpreter.from_file(str(path), arena_size=self.RETRY_ARENA_BYTES)
+            except Exception as error:  # the binding raises RuntimeError with a multi-line log
+                raise McuError(f"tflite-micro cannot load '{path}': {str(error).splitlines()[0]}") from None
+            self._inputs = self._details(self._interp.get_input_details)
+            self._outputs = self._details(self._interp.get_output_details)
+        self.input_shapes = [tuple(int(n) for n in d["shape"]) for d in self._inputs]
+        self.float_input = np.dtype(self._inputs[0]["dtype"]) == np.float32
 
-    def port_quant(self, which: str) -> tuple[float, int]:
-        """(scale, zero point) of the model's first input (``"input"``) or output."""
-        details = (self._interp.get_input_details(0) if which == "input"
-                   else self._interp.get_output_details(0))["quantization_parameters"]
+    @staticmethod
+    def _details(get) -> list[dict]:
+        found = []
+        while True:
+            try:
+                found.append(get(len(found)))
+            except (IndexError, RuntimeError, ValueError):
+                return found
+
+    def port_quant(self, which: str, index: int = 0) -> tuple[float, int]:
+        """(scale, zero point) of the model's input (``"input"``) or output number ``index``."""
+        details = (self._inputs if which == "input" else self._outputs)[index]["quantization_parameters"]
         return float(details["scales"][0]), int(details["zero_points"][0])
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        self._interp.set_input(np.asarray(x).reshape(self.input_shape), 0)
+    def run_ports(self, xs: list[np.ndarray]) -> list[np.ndarray]:
+        for k, x in enumerate(xs):
+            self._interp.set_input(x, k)
         self._interp.invoke()
-        return self._interp.get_output(0)
+        return [self._interp.get_output(k) for k in range(len(self._outputs))]
 
 
-class LiteRT:
+class LiteRT(_Ports):
     """ai_edge_litert's interpreter; ``delegates=False`` keeps only the built-in kernels."""
 
     name = "LiteRT"
@@ -74,15 +118,17 @@ class LiteRT:
             warnings.simplefilter("ignore")
             self._interp = Interpreter(model_path=str(path), **kwargs)
             self._interp.allocate_tensors()
-        source = self._interp.get_input_details()[0]
-        self._in, self.input_shape = source["index"], tuple(int(n) for n in source["shape"])
-        self.float_input = np.dtype(source["dtype"]) == np.float32
-        self._out = self._interp.get_output_details()[0]["index"]
+        sources = self._interp.get_input_details()
+        self._in = [d["index"] for d in sources]
+        self.input_shapes = [tuple(int(n) for n in d["shape"]) for d in sources]
+        self.float_input = np.dtype(sources[0]["dtype"]) == np.float32
+        self._out = [d["index"] for d in self._interp.get_output_details()]
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        self._interp.set_tensor(self._in, np.asarray(x).reshape(self.input_shape))
+    def run_ports(self, xs: list[np.ndarray]) -> list[np.ndarray]:
+        for index, x in zip(self._in, xs):
+            self._interp.set_tensor(index, x)
         self._interp.invoke()
-        return self._interp.get_tensor(self._out)
+        return [self._interp.get_tensor(index) for index in self._out]
 
 
 def interpreter_for(tflite: str | Path, rounding: str) -> Tflm | LiteRT:
@@ -125,7 +171,7 @@ def _child_env() -> dict[str, str]:
 
 
 def _run_child(command: list[str], tflite: Path, progress: Progress | None,
-               timeout: float | None) -> dict[str, str]:
+               timeout: float | None, what: str = "the reference interpreter") -> dict[str, str]:
     """Run the child, forwarding its progress lines; its last word on each key is returned."""
     reply: dict[str, str] = {}
     child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
@@ -155,14 +201,14 @@ def _run_child(command: list[str], tflite: Path, progress: Progress | None,
             child.kill()
             child.wait()
     if timed_out.is_set():
-        raise McuError(f"the reference interpreter did not finish on '{tflite}' within {timeout:g} s")
+        raise McuError(f"{what} did not finish on '{tflite}' within {timeout:g} s")
     if "error" in reply:
         raise McuError(reply["error"])
     if status < 0:
-        raise McuError(f"the reference interpreter crashed on '{tflite}' ({_signal_name(-status)}); "
-                       "the model is malformed or outside what the interpreter supports")
+        raise McuError(f"{what} crashed on '{tflite}' ({_signal_name(-status)}); "
+                       f"the model is malformed or outside what {what.removeprefix('the ')} supports")
     if status != 0:
-        raise McuError(f"the reference interpreter failed on '{tflite}' (exit status {status})")
+        raise McuError(f"{what} failed on '{tflite}' (exit status {status})")
     return reply
 
 
@@ -182,27 +228,36 @@ def run_in_process(tflite: str | Path, x: np.ndarray, rounding: str,
     interpreter = interpreter_for(tflite, rounding)
     if ports is None and interpreter.float_input:
         ports = _int8_ports(tflite)
-    in_quant, out_quant = ((QuantParams((float(s),), (int(z),)) for s, z in ports) if ports else (None, None))
+    in_quants, out_quants = ([QuantParams((float(s),), (int(z),)) for s, z in _port_list(side)]
+                             for side in ports) if ports else ([], [])
     outs = []
     for i, sample in enumerate(x):
-        if interpreter.float_input and in_quant is not None:
-            sample = dequantize_output(sample, in_quant)  # exactly what QUANTIZE maps back to it
-        y = np.asarray(interpreter(sample))
-        if y.dtype == np.float32 and out_quant is not None:
-            y = quantize_input(y, out_quant)  # DEQUANTIZE's int8 input, recovered exactly
-        outs.append(np.asarray(y, dtype=np.int8).ravel().copy())
+        parts = interpreter._split(sample)
+        if interpreter.float_input and in_quants:
+            parts = [dequantize_output(p, q) for p, q in zip(parts, in_quants)]  # what QUANTIZE maps back
+        ys = [np.asarray(y) for y in interpreter.run_ports(parts)]
+        if out_quants:
+            ys = [quantize_input(y, q) if y.dtype == np.float32 else y  # DEQUANTIZE's int8 input, exactly
+                  for y, q in zip(ys, out_quants)]
+        outs.append(np.concatenate([np.asarray(y, dtype=np.int8).ravel() for y in ys]))
         if progress:
             progress(interpreter.name, i + 1, len(x))
     return interpreter.name, np.stack(outs)
 
 
-def _int8_ports(tflite: str | Path) -> Ports:
-    """(scale, zero point) of the int8 input and output behind a model's float ports."""
+def _port_list(side) -> list:
+    """One (scale, zero point) pair, or a list of them (one per port), as a list."""
+    side = list(side)
+    return [side] if side and isinstance(side[0], (int, float)) else side
+
+
+def _int8_ports(tflite: str | Path):
+    """(scale, zero point) of the int8 inputs and outputs behind a model's float ports."""
     from mcucompress.importers.tflite import load_tflite
 
     graph = load_tflite(tflite)
-    return tuple((float(graph.tensors[n].quant.scale[0]), int(graph.tensors[n].quant.zero_point[0]))
-                 for n in (graph.inputs[0], graph.outputs[0]))
+    return tuple([(float(graph.tensors[n].quant.scale[0]), int(graph.tensors[n].quant.zero_point[0]))
+                  for n in names] for names in (graph.inputs, graph.outputs))
 
 
 def _child_main(argv: list[str]) -> int:

@@ -101,7 +101,7 @@ def write_firmware_project(export_dir, board_name: str | Board, out_dir=None, *,
         model_dir=model_dir,
         linker_script=f"{board.name}.ld",
         stack_bytes=board.stack_bytes,
-        output_bytes=manifest.output.bytes,
+        output_bytes=manifest.output_bytes,
         opt_flags=OPT_FLAGS,
     )
     env = _environment()

@@ -7,6 +7,8 @@ from the model's first instruction to that return address, i.e. exactly one invo
 The manifest names the prefix but not the calling convention, so the header that declares
 `<prefix>_invoke` is found in the include directories and its prototype decides the glue:
   int <prefix>_invoke(const int8_t *input, int8_t *output)        -> called directly
+  int <prefix>_invoke(const int8_t *input0, ..., int8_t *output0, ...) (several ports) -> likewise,
+      each port's bytes where it lies in the sample
   int <prefix>_invoke(void) with <prefix>_input() / <prefix>_output() buffers -> copy in and out
 """
 
@@ -40,22 +42,37 @@ def model_glue_source(manifest: Manifest, banner: str) -> str:
         return head + f"""int mcc_glue_invoke(const int8_t *input, int8_t *output)
 {{
     int rc;
-    memcpy({prefix}_input(), input, {manifest.input.bytes}u);
+    memcpy({prefix}_input(), input, {manifest.input_bytes}u);
     rc = {prefix}_invoke();
     mcc_bench_marker = 3u;
-    memcpy(output, {prefix}_output(), {manifest.output.bytes}u);
+    memcpy(output, {prefix}_output(), {manifest.output_bytes}u);
     return rc;
 }}
 """
-    if params.count(",") == 1:
+    ports = len(manifest.inputs) + len(manifest.outputs)
+    if params.count(",") == ports - 1:
         return head + f"""int mcc_glue_invoke(const int8_t *input, int8_t *output)
 {{
-    int rc = (int){prefix}_invoke(input, output);
+    int rc = (int){prefix}_invoke({port_arguments(manifest)});
     mcc_bench_marker = 3u;
     return rc;
 }}
 """
     raise McuError(f"{header.name}: unsupported {prefix}_invoke({params}) signature")
+
+
+def port_arguments(manifest: Manifest) -> str:
+    """`input, output` for one port each; with several, a pointer to each port in the sample's
+    inputs (outputs) laid back to back."""
+    if len(manifest.inputs) == 1 and len(manifest.outputs) == 1:
+        return "input, output"
+    args = []
+    for buffer, ports in (("input", manifest.inputs), ("output", manifest.outputs)):
+        start = 0
+        for port in ports:
+            args.append(f"{buffer} + {start}")
+            start += port.bytes
+    return ", ".join(args)
 
 
 def invoke_prototype(manifest: Manifest) -> tuple[str, bool]:

@@ -28,7 +28,7 @@ def run_on_host(manifest: Manifest, inputs: np.ndarray, work_dir: Path) -> np.nd
     (work_dir / "mcc_vectors.c").write_text(vectors_source(manifest, inputs, None, "host build"))
     exe = work_dir / "host_harness"
     args = ["gcc", "-std=c99", "-O2", "-Wall", "-Wextra", f"-I{work_dir}",
-            f"-DMCC_OUTPUT_BYTES={manifest.output.bytes}"]
+            f"-DMCC_OUTPUT_BYTES={manifest.output_bytes}"]
     args += [f"-I{manifest.root / d}" for d in manifest.include_dirs]
     args += [f"-D{name}={value}" for name, value in manifest.defines.items()]
     args += [str(manifest.root / s) for s in manifest.sources]

@@ -27,13 +27,24 @@ class Manifest:
     sources: tuple[str, ...]
     include_dirs: tuple[str, ...]
     defines: dict
-    input: Port
+    input: Port     # the first port; `inputs` / `outputs` list them all
     output: Port
     arena_bytes: int | None
     rounding: str
     graph: str | None
     layers: tuple[Layer, ...] | None  # None: written before manifests listed layers
     raw: dict
+    inputs: tuple[Port, ...] = ()
+    outputs: tuple[Port, ...] = ()
+
+    @property
+    def input_bytes(self) -> int:
+        """One sample's inputs back to back: what the harnesses and test vectors carry."""
+        return sum(p.bytes for p in self.inputs)
+
+    @property
+    def output_bytes(self) -> int:
+        return sum(p.bytes for p in self.outputs)
 
     def kernel_layers(self) -> tuple[Layer, ...]:
         """The layers that call a kernel, in call order (what the firmware's calls are)."""
@@ -59,6 +70,19 @@ def _port(d: dict, which: str) -> Port:
         raise McuError(f"manifest.json: '{which}' has an invalid scale {port.scale!r} or zero_point "
                        f"{port.zero_point!r}")
     return port
+
+
+def _port_list(data: dict, key: str, single: str) -> tuple[Port, ...]:
+    """Every input (or output) port; a manifest that lists none has its one `input` (`output`)."""
+    if key not in data:
+        return (_port(data[single], single),)
+    items = data[key]
+    if not isinstance(items, list) or not items:
+        raise McuError(f"manifest.json: '{key}' must be a non-empty list of ports")
+    ports = tuple(_port(d if isinstance(d, dict) else {}, f"{key}[{k}]") for k, d in enumerate(items))
+    if ports[0] != _port(data[single], single):
+        raise McuError(f"manifest.json: '{single}' is not the first of '{key}'")
+    return ports
 
 
 def manifest_json(export_dir: str | Path) -> dict:
@@ -105,6 +129,8 @@ def read_manifest(export_dir: str | Path) -> Manifest:
         defines=dict(data.get("defines") or {}),
         input=_port(data["input"], "input"),
         output=_port(data["output"], "output"),
+        inputs=_port_list(data, "inputs", "input"),
+        outputs=_port_list(data, "outputs", "output"),
         arena_bytes=data.get("arena_bytes"),
         rounding=str(data.get("rounding", "tflm")),
         graph=data.get("graph"),

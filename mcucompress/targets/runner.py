@@ -73,16 +73,17 @@ def select_inputs(manifest: Manifest, data: str | Path | None, samples: int) -> 
         raise McuError("--samples must be at least 1")
     if data is None:
         return random_inputs(manifest, samples)
-    from mcucompress.data import load_samples
+    from mcucompress.data import join_ports, load_port_samples
 
-    quant = None
-    if manifest.input.scale is not None and manifest.input.zero_point is not None:
-        quant = QuantParams((float(manifest.input.scale),), (int(manifest.input.zero_point),))
-    x, _ = load_samples(data, manifest.input.shape, quant)
-    if x.dtype != np.int8:
-        raise McuError(f"{data}: the model input is int8 but the samples are {x.dtype} and the manifest "
+    quants = []
+    for port in manifest.inputs:
+        known = port.scale is not None and port.zero_point is not None
+        quants.append(QuantParams((float(port.scale),), (int(port.zero_point),)) if known else None)
+    xs, _ = load_port_samples(data, [port.shape for port in manifest.inputs], quants)
+    if any(x.dtype != np.int8 for x in xs):
+        raise McuError(f"{data}: the model input is int8 but the samples are {xs[0].dtype} and the manifest "
                        "has no input quantization")
-    return np.asarray(x[:samples], dtype=np.int8).reshape(min(samples, len(x)), -1)
+    return np.asarray(join_ports([x[:samples] for x in xs]), dtype=np.int8)
 
 
 def run_model(export_dir, board_name: str | Board, data=None, samples: int = 2) -> RunReport:

@@ -18,14 +18,16 @@ def _c_bytes(values: np.ndarray, per_line: int = 24) -> str:
 
 def random_inputs(manifest: Manifest, count: int, seed: int = 0) -> np.ndarray:
     """Deterministic int8 inputs shaped like data, not noise (mcucompress.data.synthetic_inputs):
-    the same bytes on every run."""
-    return synthetic_inputs(manifest.input.shape, count, seed).reshape(count, manifest.input.bytes)
+    the same bytes on every run. Several inputs: each sample's back to back."""
+    parts = [synthetic_inputs(port.shape, count, seed + k).reshape(count, port.bytes)
+             for k, port in enumerate(manifest.inputs)]  # several inputs: back to back per sample
+    return np.concatenate(parts, axis=1)
 
 
 def vectors_source(manifest: Manifest, inputs: np.ndarray, expected: np.ndarray | None, banner: str) -> str:
     inputs = np.asarray(inputs, dtype=np.int8).reshape(len(inputs), -1)
-    if inputs.shape[1] != manifest.input.bytes:
-        raise ValueError(f"inputs have {inputs.shape[1]} bytes per sample, the model takes {manifest.input.bytes}")
+    if inputs.shape[1] != manifest.input_bytes:
+        raise ValueError(f"inputs have {inputs.shape[1]} bytes per sample, the model takes {manifest.input_bytes}")
     has_expected = expected is not None
     if has_expected:
         expected = np.asarray(expected, dtype=np.int8).reshape(len(inputs), -1)
@@ -35,8 +37,8 @@ def vectors_source(manifest: Manifest, inputs: np.ndarray, expected: np.ndarray 
 #include "mcc_harness.h"
 
 const uint32_t mcc_vector_count = {len(inputs)}u;
-const uint32_t mcc_vector_input_bytes = {manifest.input.bytes}u;
-const uint32_t mcc_vector_output_bytes = {manifest.output.bytes}u;
+const uint32_t mcc_vector_input_bytes = {manifest.input_bytes}u;
+const uint32_t mcc_vector_output_bytes = {manifest.output_bytes}u;
 const int mcc_vector_has_expected = {int(has_expected)};
 
 MCC_VECTOR_SECTION const int8_t mcc_vector_inputs[{inputs.size}] = {{

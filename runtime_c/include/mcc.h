@@ -177,6 +177,15 @@ mcc_status mcc_conv2d_s8(const mcc_conv_params *params, const mcc_quant *quant,
                          const int32_t *bias,
                          const mcc_dims *output_dims, int8_t *output);
 
+/* Transpose convolution (TFLite TRANSPOSE_CONV). input (n, h, w, c_in), filter (c_out, kh, kw,
+ * c_in), bias (c_out) or NULL, output (n, oh, ow, c_out); input pixel (y, x) reaches output pixel
+ * (y * stride - padding + ky, ...); params->dilation is unused. Requantized per channel by quant. */
+mcc_status mcc_transpose_conv2d_s8(const mcc_conv_params *params, const mcc_quant *quant,
+                                   const mcc_dims *input_dims, const int8_t *input,
+                                   const mcc_dims *filter_dims, const int8_t *filter,
+                                   const int32_t *bias,
+                                   const mcc_dims *output_dims, int8_t *output);
+
 /* Depthwise convolution. filter (1, kh, kw, c_in * depth_multiplier) in filter_dims as
  * (n = 1, h = kh, w = kw, c = c_out). Output channel o reads input channel o / depth_multiplier. */
 mcc_status mcc_depthwise_conv2d_s8(const mcc_dw_conv_params *params, const mcc_quant *quant,
@@ -232,6 +241,10 @@ mcc_status mcc_mul_s8(const mcc_mul_params *params, const mcc_dims *input1_dims,
 mcc_status mcc_add_broadcast_s8(const mcc_add_params *params, const mcc_dims *input1_dims,
                                 const int8_t *input1, const mcc_dims *input2_dims, const int8_t *input2,
                                 const mcc_dims *output_dims, int8_t *output);
+/* a - b with add's parameters and arithmetic (TFLite's Sub), broadcasting as mcc_add_broadcast_s8. */
+mcc_status mcc_sub_s8(const mcc_add_params *params, const mcc_dims *input1_dims, const int8_t *input1,
+                      const mcc_dims *input2_dims, const int8_t *input2, const mcc_dims *output_dims,
+                      int8_t *output);
 mcc_status mcc_prelu_s8(const mcc_prelu_params *params, const mcc_dims *input_dims, const int8_t *input,
                         const mcc_dims *alpha_dims, const int8_t *alpha, const mcc_dims *output_dims,
                         int8_t *output);

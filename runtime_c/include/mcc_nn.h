@@ -387,4 +387,26 @@ MCC_INLINE void mcc_nn_widen4(uint32_t v, uint32_t *even, uint32_t *odd)
 #endif
 }
 
+/* TFLite's integer Add (subtract == 0) or Sub of two broadcast int8 tensors: both inputs shifted
+ * left, rescaled to a common scale, summed (or the second subtracted) and rescaled to the output. */
+MCC_INLINE void mcc_nn_broadcast_add(const mcc_add_params *params, const mcc_dims *input1_dims,
+                                     const int8_t *input1, const mcc_dims *input2_dims, const int8_t *input2,
+                                     const mcc_dims *output_dims, int8_t *output, int32_t subtract)
+{
+    mcc_nn_broadcast walk;
+    int32_t i;
+    mcc_nn_broadcast_start(&walk, input1_dims, input2_dims, output_dims);
+    for (i = 0; i < walk.size; ++i) {
+        const int32_t a = (input1[walk.index1] + params->input1_offset) * (1 << params->left_shift);
+        const int32_t b = (input2[walk.index2] + params->input2_offset) * (1 << params->left_shift);
+        const int32_t scaled_a = mcc_nn_requantize(a, params->input1_multiplier, params->input1_shift);
+        const int32_t scaled_b = mcc_nn_requantize(b, params->input2_multiplier, params->input2_shift);
+        const int32_t raw = subtract != 0 ? scaled_a - scaled_b : scaled_a + scaled_b;
+        const int32_t value = mcc_nn_requantize(raw, params->output_multiplier, params->output_shift) +
+                              params->output_offset;
+        output[i] = (int8_t)mcc_nn_clamp(value, params->activation.min, params->activation.max);
+        mcc_nn_broadcast_next(&walk);
+    }
+}
+
 #endif /* MCC_NN_H */
