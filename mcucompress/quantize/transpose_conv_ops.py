@@ -77,16 +77,16 @@ def float_reference(graph: Graph, op: Op, x, w, b) -> np.ndarray:
 
 
 def lower(b, i: int, op: Op) -> None:
-    from mcucompress.codegen.lower import _activation
-    from mcucompress.quantize.params import kernel_params
+    from mcucompress.quantize.params import c_activation, c_tile, kernel_params
 
     x, w, bias, out = b.weighted(op)
     p = kernel_params(b.graph, op, b.rounding)
     b.check_rounding(op, p)
     oid = f"op{i}_{op.kind}"
-    params = b.decl("mcc_conv_params", f"{oid}_params",
-                    f"{{{p.input_offset}, {p.output_offset}, {{{p.stride[0]}, {p.stride[1]}}}, "
-                    f"{{{p.padding[0]}, {p.padding[2]}}}, {{1, 1}}, {_activation(p)}}}")
+    params = b.struct("mcc_conv_params", f"{oid}_params",
+                      {"input_offset": p.input_offset, "output_offset": p.output_offset, "stride": c_tile(p.stride),
+                       "padding": c_tile((p.padding[0], p.padding[2])), "dilation": c_tile((1, 1)),
+                       "activation": c_activation(p)})
     b.call(op, "mcc_transpose_conv2d_s8", params, b.quant(oid, p), b.dims_of(x.shape), b.arena(x.name),
            b.dims_of(w.shape), b.constant(oid, "weights", w), b.constant(oid, "bias", bias),
            b.dims_of(out.shape), b.arena(out.name))
