@@ -146,14 +146,16 @@ def keyword_spotter(path: Path, float32: bool = False) -> Path:
 
 
 def with_unsupported_op(path: Path) -> Path:
-    """A model with a SQUARED_DIFFERENCE op, which mcucompress does not support."""
+    """A model with a BATCH_MATMUL (an outer product of two Dense outputs), which mcucompress does
+    not support. Batch fixed at 1, so the converter writes no SHAPE op in front of it."""
+    import tensorflow as tf
+
     k = _keras()
     _seed(4)
-    inp = k.layers.Input((8,))
-    a = k.layers.Dense(4)(inp)
-    b = k.layers.Dense(4)(inp)
-    d = k.layers.Subtract()([a, b])
-    model = k.Model(inp, k.layers.Multiply()([d, d]))
+    inp = k.layers.Input((8,), batch_size=1)
+    a = k.layers.Reshape((4, 1))(k.layers.Dense(4)(inp))
+    b = k.layers.Reshape((1, 4))(k.layers.Dense(4)(inp))
+    model = k.Model(inp, k.layers.Lambda(lambda t: tf.matmul(t[0], t[1]))([a, b]))
     return _convert(model, (8,), path)
 
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from mcucompress.errors import McuError
 from mcucompress.ir.graph import Graph, Op
+from mcucompress.quantize import fixedpoint as fp
 
 
 def transpose_padding(in_size: int, out_size: int, kernel: int, stride: int, same: bool) -> int:
@@ -57,23 +58,29 @@ def _accumulate(x: np.ndarray, w: np.ndarray, out_hw, stride, padding) -> np.nda
 
 
 def int8_reference(op: Op, p, args, out_shape, graph) -> np.ndarray:
-    from mcucompress.reference.int8 import _bias, _requantize
-
+    # the requantization is the conv's (quantize/ stays below reference/: the arithmetic is here)
     x, w, b = (list(args) + [None])[:3]
     acc = _accumulate(x.astype(np.int64) + p.input_offset, w.astype(np.int64), out_shape[1:3],
                       p.stride, p.padding).astype(np.int64)
-    return _requantize(acc + _bias(b, w.shape[0]), p).reshape(out_shape)
+    if b is not None:
+        acc = acc + np.asarray(b, dtype=np.int64)
+    if p.rounding == "litert":  # XNNPACK: float32 scale, one rounding half to even
+        v = np.rint(acc.astype(np.float32) * p.float_scale).astype(np.int64)
+    else:
+        v = fp.multiply_by_quantized_multiplier(acc, p.multiplier, p.shift, "tflm")
+    return np.clip(v + p.output_offset, p.act_min, p.act_max).astype(np.int8).reshape(out_shape)
 
 
 def float_reference(graph: Graph, op: Op, x, w, b) -> np.ndarray:
-    from mcucompress.reference.float import _activate
-
     _, oh, ow, _ = graph.output_tensor(op).shape
     y = _accumulate(np.asarray(x, np.float64), np.asarray(w, np.float64), (oh, ow), op.attrs["stride"],
                     op.attrs["padding"]).astype(np.float32)
     if b is not None:
         y += b
-    return _activate(y, op.attrs.get("activation", "none"))
+    activation = op.attrs.get("activation", "none")
+    if activation in ("relu", "relu6"):
+        y = np.clip(y, 0.0, 6.0 if activation == "relu6" else None)
+    return y
 
 
 def lower(b, i: int, op: Op) -> None:

@@ -50,7 +50,7 @@ MCC_INLINE int32_t dw_requantize(int32_t acc, const int32_t *ch, int32_t lo, int
     return v > hi ? hi : v;
 }
 
-#if MCC_HAVE_MVE
+#if MCC_HAVE_MVE_ASM
 /* Four lanes of accumulators -> requantized values (not yet clamped): VRMULH is SMMLAR without
  * the accumulate. consts: the {bias, multiplier, round, shift} rows of the lanes' channels. */
 MCC_INLINE int32x4_t dw_requantize_mve(int32x4_t acc, int32x4_t mult, int32x4_t round,
@@ -539,7 +539,7 @@ mcc_status mcc_depthwise_conv2d_fast_s8(const mcc_dw_conv_fast_params *params,
     const int8_t **tap_b = tap_a + slots;
     dw_window win;
     int32_t b, i;
-#if MCC_HAVE_MVE
+#if MCC_HAVE_MVE_ASM
     dw_lanes lanes;
     for (i = 0; i < 4; ++i) {
         lanes.even[i] = (uint32_t)(32 * i);
@@ -568,7 +568,7 @@ mcc_status mcc_depthwise_conv2d_fast_s8(const mcc_dw_conv_fast_params *params,
     for (b = 0; b < input_dims->n; ++b) {
         int32_t oy = 0, ox = 0;
         win.in_batch = input + b * win.in_h * win.in_w * n_ch;
-#if MCC_HAVE_MVE
+#if MCC_HAVE_MVE_ASM
         /* Two output pixels at a time share each load of the weights. */
         for (i = 0; i < pixels; i += 2) {
             const int two = i + 1 < pixels;

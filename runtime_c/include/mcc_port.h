@@ -46,6 +46,14 @@
 #define MCC_HAVE_DSP_ASM 0
 #endif
 
+/* The same for the MVE assembly blocks, whose operands need more low registers than an
+ * unoptimised build leaves free: those builds run the DSP (or portable) path instead. */
+#if MCC_HAVE_MVE && defined(__GNUC__) && defined(__OPTIMIZE__)
+#define MCC_HAVE_MVE_ASM 1
+#else
+#define MCC_HAVE_MVE_ASM 0
+#endif
+
 /* The same for the ARMv6-M loops, which need seven low registers at once. */
 #if MCC_HAVE_V6M && defined(__GNUC__) && defined(__OPTIMIZE__)
 #define MCC_HAVE_V6M_ASM 1
