@@ -98,6 +98,17 @@ def multiply_by_quantized_multiplier(x, multiplier, shift, rounding: str = "tflm
     raise ValueError(f"unknown rounding mode {rounding!r}; expected one of {ROUNDING_MODES}")
 
 
+def requantize_accumulator(acc, p) -> np.ndarray:
+    """int32 accumulators to clamped int8 with a weighted layer's params (multiplier, shift,
+    output_offset, act_min/act_max; LiteRT rounding: XNNPACK's float32 scale, one rounding half
+    to even)."""
+    if p.rounding == "litert":
+        v = np.rint(np.asarray(acc).astype(np.float32) * p.float_scale).astype(np.int64)
+    else:
+        v = multiply_by_quantized_multiplier(acc, p.multiplier, p.shift, "tflm")
+    return np.clip(v + p.output_offset, p.act_min, p.act_max).astype(np.int8)
+
+
 def multiply_by_quantized_multiplier_smaller_than_one_exp(x, multiplier, shift):
     """TFLite's variant used by Add: shift <= 0 always, double rounding."""
     return rounding_divide_by_pot(saturating_rounding_doubling_high_mul(x, multiplier), -np.asarray(shift))

@@ -58,17 +58,12 @@ def _accumulate(x: np.ndarray, w: np.ndarray, out_hw, stride, padding) -> np.nda
 
 
 def int8_reference(op: Op, p, args, out_shape, graph) -> np.ndarray:
-    # the requantization is the conv's (quantize/ stays below reference/: the arithmetic is here)
     x, w, b = (list(args) + [None])[:3]
     acc = _accumulate(x.astype(np.int64) + p.input_offset, w.astype(np.int64), out_shape[1:3],
                       p.stride, p.padding).astype(np.int64)
     if b is not None:
         acc = acc + np.asarray(b, dtype=np.int64)
-    if p.rounding == "litert":  # XNNPACK: float32 scale, one rounding half to even
-        v = np.rint(acc.astype(np.float32) * p.float_scale).astype(np.int64)
-    else:
-        v = fp.multiply_by_quantized_multiplier(acc, p.multiplier, p.shift, "tflm")
-    return np.clip(v + p.output_offset, p.act_min, p.act_max).astype(np.int8).reshape(out_shape)
+    return fp.requantize_accumulator(acc, p).reshape(out_shape)
 
 
 def float_reference(graph: Graph, op: Op, x, w, b) -> np.ndarray:

@@ -127,12 +127,7 @@ def _patches(x: np.ndarray, out_hw, kernel_hw, stride, dilation, padding, offset
     return padded[rows[:, None, :, None], cols[None, :, None, :]]  # (OH, OW, KH, KW, C)
 
 
-def _requantize(acc, p) -> np.ndarray:
-    if p.rounding == "litert":  # XNNPACK: float32 scale, one rounding half to even
-        v = np.rint(acc.astype(np.float32) * p.float_scale).astype(np.int64)
-    else:
-        v = fp.multiply_by_quantized_multiplier(acc, p.multiplier, p.shift, "tflm")
-    return _clamp_int8(v + p.output_offset, p.act_min, p.act_max)
+_requantize = fp.requantize_accumulator
 
 
 def _bias(b, channels: int) -> np.ndarray:
