@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from mcucompress.codegen import codebook_fast
+from mcucompress.codegen import codebook_fast, csr_fast
 from mcucompress.encode.choose import ATTR, encoded_weights
 from mcucompress.errors import McuError
 from mcucompress.ir.ops import op_kind
+from mcucompress.memory.arena import scratch_name
 from mcucompress.quantize.params import kernel_params
 
 # Fully connected kernels with a lean path for input offset 0 (the offset moves into the bias).
@@ -105,8 +106,9 @@ def lower_conv2d_encoded(b, i: int, op) -> None:
     x, w, bias, out = b.weighted(op)
     p = kernel_params(g, op, b.rounding)
     b.check_rounding(op, p)
-    if b.choices[i] is not None:  # codebook of 2- or 4-bit indices: the fast kernel
-        codebook_fast.lower(b, i, op, p, b.choices[i].layer)
+    fast = b.choices[i]
+    if fast is not None and fast.function != csr_fast.KERNEL:  # codebook of 2- or 4-bit indices
+        codebook_fast.lower(b, i, op, p, fast.layer)
         return
     oid = f"op{i}_{op.kind}"
     if len(x.shape) != 4 or len(w.shape) != 4 or w.shape[-1] != x.shape[-1]:
@@ -119,8 +121,12 @@ def lower_conv2d_encoded(b, i: int, op) -> None:
     function = function.replace("mcc_fully_connected_", "mcc_conv2d_")
     if function not in op_kind("conv2d").kernel_sources:
         raise McuError(f"op '{op.name}': no conv2d kernel for weight encoding '{encoded.kind}'")
-    b.call(op, function, params, quant, b.dims_of(x.shape), b.arena(x.name), b.dims_of(w.shape), weights,
-           b.constant(oid, "bias", bias), b.dims_of(out.shape), b.arena(out.name))
+    args = [params, quant, b.dims_of(x.shape), b.arena(x.name), b.dims_of(w.shape), weights,
+            b.constant(oid, "bias", bias), b.dims_of(out.shape), b.arena(out.name)]
+    if fast is not None:  # CSR walked for several pixels at a time, with its scratch
+        function = fast.function
+        args.append(f"(void *){b.arena(scratch_name(i))}")
+    b.call(op, function, *args)
 
 
 def is_encoded(op) -> bool:

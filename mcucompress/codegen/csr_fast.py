@@ -1,0 +1,50 @@
+"""Export-time choice of mcc_conv2d_csr_fast_s8 (runtime_c/sparse/mcc_conv2d_csr_fast_s8.c) for
+conv2d layers whose weights are stored as CSR: the same weights and descriptor as
+mcc_conv2d_csr_s8, walked once for several output pixels, with the entries' columns decoded
+once per call into 16-bit offsets into the padded input rows of one output row (arena scratch).
+
+Layers whose band (k_h padded input rows) holds more than 65536 values keep mcc_conv2d_csr_s8.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mcucompress.encode.choose import encoded_weights
+from mcucompress.ir.graph import Graph, Op
+
+KERNEL = "mcc_conv2d_csr_fast_s8"
+PIXELS = 4          # PIXELS of mcc_conv2d_csr_fast_s8.c
+MAX_BAND = 65536    # offsets are 16-bit
+
+
+@dataclass(frozen=True, eq=False)
+class CsrConvLayer:
+    kernel: str
+    scratch_bytes: int
+
+
+def band_values(in_c: int, kernel: tuple[int, int], out_w: int, stride_w: int, dilation_w: int) -> int:
+    """k_h padded input rows of one output row (values), as the kernel's csr_band_geometry."""
+    kh, kw = kernel
+    return kh * ((out_w - 1) * stride_w + (kw - 1) * dilation_w + 1) * in_c
+
+
+def scratch_bytes(entries: int, out_c: int, band: int) -> int:
+    """mcc_conv2d_csr_fast_s8_get_buffer_size()."""
+    return (2 * entries + 3) // 4 * 4 + 4 * out_c + band
+
+
+def choose(graph: Graph, op: Op, p) -> CsrConvLayer | None:
+    """The fast CSR conv kernel for op, or None when mcc_conv2d_csr_s8 stays."""
+    encoded = encoded_weights(graph, op)
+    if op.kind != "conv2d" or encoded is None or encoded.kind not in ("csr4", "csr8"):
+        return None
+    x, w, out = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1]), graph.output_tensor(op)
+    if len(x.shape) != 4 or len(w.shape) != 4 or w.shape[-1] != x.shape[-1] or not -127 <= p.input_offset <= 128:
+        return None
+    band = band_values(int(x.shape[-1]), (int(w.shape[1]), int(w.shape[2])), int(out.shape[2]),
+                       int(p.stride[1]), int(p.dilation[1]))
+    if band > MAX_BAND:
+        return None
+    return CsrConvLayer(KERNEL, scratch_bytes(encoded.data.entries, int(w.shape[0]), band))

@@ -1,0 +1,244 @@
+/* mcc_conv2d_csr_fast_s8 - int8 2-D convolution with CSR weights, several output pixels per
+ * stored entry.
+ *
+ * Same weights, arguments and output as mcc_conv2d_csr_s8, plus a scratch buffer
+ * (mcc_conv2d_csr_fast_s8_get_buffer_size). Once per call every entry's column is decoded into
+ * a 16-bit offset into a "band": the k_h input rows one output row reads, each padded left and
+ * right with the input zero point, so every output pixel's window lies inside it and an entry is
+ * one offset from the pixel's start. The zero point adds (zp + input_offset) * w = 0, so the sum
+ * is sum(x * w) + input_offset * (sum of the channel's weights), the same int32 as the portable
+ * kernel's. Per output row the band is filled once; per output channel the entries are walked
+ * once for PIXELS pixels of the row (one offset and weight load shared by all of them). On an
+ * MVE core eight entries go at a time: one gather of eight activations per pixel. */
+#include <string.h>
+
+#include "mcc.h"
+#include "mcc_nn.h"
+
+#if MCC_HAVE_MVE_ASM
+#include <arm_mve.h>
+#endif
+
+#define PIXELS 4 /* output pixels per walk of a channel's entries */
+
+typedef struct {
+    int32_t wp;      /* band columns (pixels, padding included) */
+    int32_t row;     /* bytes of one band row: wp * in_c */
+    int32_t rows;    /* k_h */
+} csr_band;
+
+static void csr_band_geometry(const mcc_conv_params *params, const mcc_dims *filter_dims,
+                              const mcc_dims *output_dims, int32_t in_c, csr_band *band)
+{
+    band->wp = (output_dims->w - 1) * params->stride.w + (filter_dims->w - 1) * params->dilation.w + 1;
+    band->row = band->wp * in_c;
+    band->rows = filter_dims->h;
+}
+
+static int32_t csr_align4(int32_t n)
+{
+    return (n + 3) & ~3;
+}
+
+int32_t mcc_conv2d_csr_fast_s8_get_buffer_size(const mcc_conv_params *params,
+                                               const mcc_dims *filter_dims,
+                                               const mcc_dims *output_dims, int32_t entries)
+{
+    csr_band band;
+    csr_band_geometry(params, filter_dims, output_dims, filter_dims->c, &band);
+    return csr_align4(2 * entries) + 4 * filter_dims->n + band.rows * band.row;
+}
+
+/* Offsets of every entry into the band and each channel's weight sum; -1 on malformed data. */
+static int csr_decode(const mcc_csr_s8 *filter, const mcc_conv_params *params,
+                      const mcc_dims *filter_dims, const csr_band *band, uint16_t *offsets,
+                      int32_t *weight_sums)
+{
+    const int32_t in_c = filter_dims->c;
+    const int32_t tap_step = params->dilation.w * in_c;
+    int32_t k = 0, oc;
+    for (oc = 0; oc < filter_dims->n; ++oc) {
+        const int32_t end = k + filter->row_entries[oc];
+        int32_t ci = -1, kx = 0, ky = 0, sum = 0;
+        if (filter->row_entries[oc] > filter->entries - k) {
+            return -1;
+        }
+        for (; k < end; ++k) {
+            const uint32_t gap = filter->gap_bits == 8
+                                     ? (uint32_t)filter->gaps[k]
+                                     : ((uint32_t)filter->gaps[k >> 1] >> ((k & 1) * 4)) & 15u;
+            ci += 1 + (int32_t)gap;
+            while (ci >= in_c) { /* carry into kx, then ky */
+                ci -= in_c;
+                if (++kx == filter_dims->w) {
+                    kx = 0;
+                    if (++ky == filter_dims->h) {
+                        return -1;
+                    }
+                }
+            }
+            offsets[k] = (uint16_t)(ky * band->row + kx * tap_step + ci);
+            sum += filter->values[k];
+        }
+        weight_sums[oc] = sum;
+    }
+    return 0;
+}
+
+/* The k_h input rows of output row oy, each padded to band->wp pixels with the zero point. */
+static void csr_fill_band(const mcc_conv_params *params, const mcc_dims *input_dims,
+                          const int8_t *in_batch, int32_t oy, const csr_band *band, int8_t *out)
+{
+    const int32_t in_c = input_dims->c;
+    const int32_t left = params->padding.w;
+    const int8_t zero_point = (int8_t)(-params->input_offset);
+    int32_t ky;
+    for (ky = 0; ky < band->rows; ++ky, out += band->row) {
+        const int32_t y = oy * params->stride.h - params->padding.h + ky * params->dilation.h;
+        int32_t first = left, last = left + input_dims->w; /* band columns from the input */
+        if (y < 0 || y >= input_dims->h) {
+            memset(out, zero_point, (size_t)band->row);
+            continue;
+        }
+        if (last > band->wp) {
+            last = band->wp;
+        }
+        if (first > last) {
+            first = last;
+        }
+        memset(out, zero_point, (size_t)(first * in_c));
+        memcpy(out + first * in_c, in_batch + ((int64_t)y * input_dims->w + (first - left)) * in_c,
+               (size_t)((last - first) * in_c));
+        memset(out + last * in_c, zero_point, (size_t)((band->wp - last) * in_c));
+    }
+}
+
+/* acc[p] += sum over the n entries of pixel p's band value at the entry's offset * weight. */
+static void csr_walk(const uint16_t *offsets, const int8_t *values, int32_t n,
+                     const int8_t *const *pixel, int32_t pixels, int32_t *acc)
+{
+#if MCC_HAVE_MVE_ASM
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    const int8_t *const p0 = pixel[0];
+    const int8_t *const p1 = pixels > 1 ? pixel[1] : p0;
+    const int8_t *const p2 = pixels > 2 ? pixel[2] : p0;
+    const int8_t *const p3 = pixels > 3 ? pixel[3] : p0;
+    while (n > 0) { /* eight entries: one gather of eight activations per pixel */
+        const mve_pred16_t lanes = vctp16q((uint32_t)n);
+        const uint16x8_t off = vldrhq_z_u16(offsets, lanes);
+        const int16x8_t w = vldrbq_z_s16(values, lanes);
+        a0 = vmladavaq_p_s16(a0, vldrbq_gather_offset_z_s16(p0, off, lanes), w, lanes);
+        a1 = vmladavaq_p_s16(a1, vldrbq_gather_offset_z_s16(p1, off, lanes), w, lanes);
+        a2 = vmladavaq_p_s16(a2, vldrbq_gather_offset_z_s16(p2, off, lanes), w, lanes);
+        a3 = vmladavaq_p_s16(a3, vldrbq_gather_offset_z_s16(p3, off, lanes), w, lanes);
+        offsets += 8;
+        values += 8;
+        n -= 8;
+    }
+    acc[0] += a0;
+    if (pixels > 1) {
+        acc[1] += a1;
+    }
+    if (pixels > 2) {
+        acc[2] += a2;
+    }
+    if (pixels > 3) {
+        acc[3] += a3;
+    }
+#else
+    int32_t e;
+    if (pixels == PIXELS) {
+        const int8_t *const p0 = pixel[0], *const p1 = pixel[1];
+        const int8_t *const p2 = pixel[2], *const p3 = pixel[3];
+        int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+        for (e = 0; e < n; ++e) {
+            const uint32_t o = offsets[e];
+            const int32_t w = values[e];
+            a0 += p0[o] * w;
+            a1 += p1[o] * w;
+            a2 += p2[o] * w;
+            a3 += p3[o] * w;
+        }
+        acc[0] += a0;
+        acc[1] += a1;
+        acc[2] += a2;
+        acc[3] += a3;
+        return;
+    }
+    for (; pixels > 0; --pixels) {
+        const int8_t *const p = pixel[pixels - 1];
+        int32_t a = 0;
+        for (e = 0; e < n; ++e) {
+            a += p[offsets[e]] * values[e];
+        }
+        acc[pixels - 1] += a;
+    }
+#endif
+}
+
+mcc_status mcc_conv2d_csr_fast_s8(const mcc_conv_params *params, const mcc_quant *quant,
+                                  const mcc_dims *input_dims, const int8_t *input,
+                                  const mcc_dims *filter_dims, const mcc_csr_s8 *filter,
+                                  const int32_t *bias,
+                                  const mcc_dims *output_dims, int8_t *output, void *scratch)
+{
+    const int32_t in_c = input_dims->c;
+    const int32_t out_c = output_dims->c;
+    const int32_t out_w = output_dims->w;
+    const int32_t pixel_step = params->stride.w * in_c;
+    csr_band band;
+    uint16_t *offsets = (uint16_t *)scratch;
+    int32_t *weight_sums;
+    int8_t *band_rows;
+    int32_t b, oy, ox, oc;
+
+    if (filter_dims->c != in_c || filter_dims->n != out_c || input_dims->n != output_dims->n ||
+        in_c <= 0 || filter_dims->h <= 0 || filter_dims->w <= 0 || out_w <= 0 ||
+        filter->entries < 0 || (filter->gap_bits != 4 && filter->gap_bits != 8) ||
+        params->stride.w <= 0 || params->stride.h <= 0 || params->dilation.w <= 0 ||
+        params->dilation.h <= 0 || params->input_offset < -127 || params->input_offset > 128) {
+        return MCC_ERROR_ARGUMENT;
+    }
+    csr_band_geometry(params, filter_dims, output_dims, in_c, &band);
+    if ((int64_t)band.rows * band.row > 65536) { /* offsets are 16-bit */
+        return MCC_ERROR_ARGUMENT;
+    }
+    weight_sums = (int32_t *)((int8_t *)scratch + csr_align4(2 * filter->entries));
+    band_rows = (int8_t *)(weight_sums + out_c);
+    if (csr_decode(filter, params, filter_dims, &band, offsets, weight_sums)) {
+        return MCC_ERROR_ARGUMENT;
+    }
+    for (b = 0; b < input_dims->n; ++b) {
+        const int8_t *in_batch = input + (int64_t)b * input_dims->h * input_dims->w * in_c;
+        for (oy = 0; oy < output_dims->h; ++oy) {
+            int8_t *out_row = output + ((int64_t)b * output_dims->h + oy) * out_w * out_c;
+            csr_fill_band(params, input_dims, in_batch, oy, &band, band_rows);
+            for (ox = 0; ox < out_w; ox += PIXELS) {
+                const int32_t pixels = out_w - ox < PIXELS ? out_w - ox : PIXELS;
+                const int8_t *pixel[PIXELS];
+                int32_t p, k = 0;
+                for (p = 0; p < pixels; ++p) {
+                    pixel[p] = band_rows + (ox + p) * pixel_step;
+                }
+                for (oc = 0; oc < out_c; ++oc) {
+                    const int32_t n = filter->row_entries[oc];
+                    const int32_t q = quant->per_channel ? oc : 0;
+                    int32_t base = params->input_offset * weight_sums[oc], acc[PIXELS];
+                    if (bias != 0) {
+                        base += bias[oc];
+                    }
+                    for (p = 0; p < pixels; ++p) {
+                        acc[p] = base;
+                    }
+                    csr_walk(offsets + k, filter->values + k, n, pixel, pixels, acc);
+                    k += n;
+                    for (p = 0; p < pixels; ++p) {
+                        out_row[(ox + p) * out_c + oc] = (int8_t)mcc_nn_requantize_output(
+                            acc[p], quant, q, params->output_offset, &params->activation);
+                    }
+                }
+            }
+        }
+    }
+    return MCC_OK;
+}
