@@ -9,7 +9,8 @@
  * portable dense kernel's on the decoded weights, byte for byte, or the harness aborts.
  *
  * Build and run: scripts/fuzz_decoders.sh (clang -fsanitize=fuzzer,address,undefined); kinds:
- * 0 CSR, 1 codebook, 2 Huffman fully connected; 3 CSR, 4 codebook conv2d; 5 fast codebook
+ * 0 CSR, 1 codebook, 2 Huffman fully connected; 3 CSR (portable against the fast CSR kernel,
+ * differentially), 4 codebook conv2d; 5 fast codebook
  * conv2d, 6 fast codebook fully connected. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -55,8 +56,31 @@ static void huffman_table(stream *s, mcc_huffman_table *t, void **owned)
     t->symbols = (const int16_t *)owned[1];
 }
 
+/* mcc_conv2d_csr_fast_s8 on the same weights, with a scratch block of exactly its size: same
+ * status as mcc_conv2d_csr_s8 and, when valid, the same bytes, or the harness aborts. */
+static void fuzz_csr_fast(const mcc_conv_params *params, const mcc_quant *quant,
+                          const mcc_dims *input_dims, const int8_t *input,
+                          const mcc_dims *filter_dims, const mcc_csr_s8 *csr,
+                          const mcc_dims *output_dims, const int8_t *expected,
+                          mcc_status expected_status)
+{
+    const size_t out_n = (size_t)(output_dims->h * output_dims->w * output_dims->c);
+    const int32_t entries = csr->entries > 0 ? csr->entries : 0;
+    void *scratch = malloc((size_t)mcc_conv2d_csr_fast_s8_get_buffer_size(params, filter_dims,
+                                                                          output_dims, entries));
+    int8_t *output = (int8_t *)malloc(out_n);
+    const mcc_status status = mcc_conv2d_csr_fast_s8(params, quant, input_dims, input, filter_dims,
+                                                     csr, 0, output_dims, output, scratch);
+    if (status != expected_status || (status == MCC_OK && memcmp(output, expected, out_n) != 0)) {
+        abort();
+    }
+    free(scratch);
+    free(output);
+}
+
 static int fuzz_conv(stream *s, int csr_weights)
 {
+    mcc_status status;
     const int32_t multiplier = 1 << 30, shift = 0;
     const mcc_quant quant = {&multiplier, &shift, 0, 0};
     mcc_conv_params params;
@@ -103,8 +127,10 @@ static int fuzz_conv(stream *s, int csr_weights)
         csr.row_entries = (const uint16_t *)owned[0];
         csr.gaps = (const uint8_t *)owned[1];
         csr.values = (const int8_t *)owned[2];
-        (void)mcc_conv2d_csr_s8(&params, &quant, &input_dims, input, &filter_dims, &csr, 0,
-                                &output_dims, output);
+        status = mcc_conv2d_csr_s8(&params, &quant, &input_dims, input, &filter_dims, &csr, 0,
+                                   &output_dims, output);
+        fuzz_csr_fast(&params, &quant, &input_dims, input, &filter_dims, &csr, &output_dims,
+                      output, status);
     } else {
         mcc_codebook_s8 cb;
         const int32_t claimed = (int32_t)(take(s, 1) % 10);

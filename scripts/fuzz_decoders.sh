@@ -27,6 +27,7 @@ mkdir -p "$OUT/corpus"
   "$ROOT/runtime_c/codebook/mcc_fully_connected_codebook_s8.c" \
   "$ROOT/runtime_c/huffman/mcc_fully_connected_huffman_s8.c" \
   "$ROOT/runtime_c/sparse/mcc_conv2d_csr_s8.c" \
+  "$ROOT/runtime_c/sparse/mcc_conv2d_csr_fast_s8.c" \
   "$ROOT/runtime_c/codebook/mcc_conv2d_codebook_s8.c" \
   "$ROOT/runtime_c/codebook/mcc_conv2d_codebook_fast_s8.c" \
   "$ROOT/runtime_c/codebook/mcc_fully_connected_codebook_fast_s8.c" \

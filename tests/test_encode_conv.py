@@ -55,8 +55,17 @@ def test_encoded_conv_matches_reference(tmp_path, kind, case):
     if values and bits <= 4 and rounding == "tflm":
         function = "mcc_conv2d_codebook_fast_s8"
     else:
-        function = "mcc_conv2d_codebook_s8" if values else "mcc_conv2d_csr_s8"
+        function = "mcc_conv2d_codebook_s8" if values else "mcc_conv2d_csr_fast_s8"
     assert f"{function}(" in (tmp_path / f"{graph.name}_{rounding}" / "model.c").read_text()
+
+
+def test_csr_conv_band_too_wide_keeps_portable_kernel(tmp_path):
+    # 3 rows x 300 columns x 80 channels of padded input: past the fast kernel's 16-bit offsets
+    graph = sparse_conv(11, "csr8", density=0.05, hw=(4, 300), c_in=80, c_out=3, k=(3, 3),
+                        padding=(1, 1, 1, 1))
+    check_c_matches_reference(tmp_path, graph, "tflm")
+    model_c = (tmp_path / f"{graph.name}_tflm" / "model.c").read_text()
+    assert "mcc_conv2d_csr_s8(" in model_c and "mcc_conv2d_csr_fast_s8(" not in model_c
 
 
 def test_conv_choice_and_refusal(tmp_path):

@@ -40,8 +40,10 @@ FEATURES = {
                                             "long_steps"),
     ("conv2d", "dense"): ("calls", "pixels", "border_pixels", "pixels_x_k8", "pixel_pairs_x_k8",
                           "pixels_x_units"),
-    ("conv2d", "csr4"): ("calls", "pixels", "pixels_x_units", "interior_x_entries", "border_x_entries"),
-    ("conv2d", "csr8"): ("calls", "pixels", "pixels_x_units", "interior_x_entries", "border_x_entries"),
+    ("conv2d", "csr4"): ("calls", "entries", "band_bytes", "csr_groups_x_units", "csr_groups_x_entries",
+                         "pixels_x_units"),
+    ("conv2d", "csr8"): ("calls", "entries", "band_bytes", "csr_groups_x_units", "csr_groups_x_entries",
+                         "pixels_x_units"),
     ("conv2d", "codebook"): ("calls", "pixels", "pixels_x_units", "taps_x_units", "macs", "straddles",
                              "macs_8bit"),
     ("fully_connected", "codebook_fast"): ("calls", "table_words", "units", "cb_k_padded", "cb_blocks",
@@ -55,6 +57,7 @@ FEATURES = {
 FAST_CODEBOOK_BITS = (2, 4)
 CB_PIXELS = 6    # output pixels per pass of mcc_conv2d_codebook_fast_s8
 CB_ROWS = 4      # rows per pass of mcc_fully_connected_codebook_fast_s8
+CSR_PIXELS = 4   # output pixels per walk of mcc_conv2d_csr_fast_s8 (codegen/csr_fast.py)
 LUT_BITS = 8   # codes up to this long decode with one lookup (runtime_c/huffman)
 
 
@@ -74,7 +77,8 @@ def geometry(graph, op, units: int) -> dict[str, float]:
     out = graph.output_tensor(op)
     a = out.size // units
     if op.kind != "conv2d":
-        return {"applications": a, "interior": a, "taps": a, "in_c": 0}
+        return {"applications": a, "interior": a, "taps": a, "in_c": 0, "out_rows": a, "row_groups": a,
+                "band": 0}
     _, in_h, in_w, _ = graph.tensor(op.inputs[0]).shape
     _, kh, kw, in_c = graph.tensor(op.inputs[1]).shape
     _, out_h, out_w, _ = out.shape
@@ -89,8 +93,11 @@ def geometry(graph, op, units: int) -> dict[str, float]:
 
     taps_y, full_y = inside(out_h, in_h, kh, sh, dh, top)
     taps_x, full_x = inside(out_w, in_w, kw, sw, dw, left)
+    rows = a // out_w
     return {"applications": a, "interior": float(full_y.sum() * full_x.sum()),
-            "taps": float(taps_y.sum() * taps_x.sum()), "in_c": int(in_c)}
+            "taps": float(taps_y.sum() * taps_x.sum()), "in_c": int(in_c), "out_rows": rows,
+            "row_groups": rows * -(-out_w // CSR_PIXELS),
+            "band": kh * ((out_w - 1) * sw + (kw - 1) * dw + 1) * in_c}
 
 
 def _straddle_fraction(bits: int) -> float:
@@ -176,7 +183,8 @@ def layer_counts(op_kind: str, encoded, w: np.ndarray, zero: int, where: dict) -
          "codes": 0.0, "bits": 0.0, "long_codes": 0.0, "long_steps": 0.0, "symbols": 0.0,
          "pixels": a, "border_pixels": a - interior, "pixels_x_k8": a * k8,
          "pixel_pairs_x_k8": a * -(-units // 2) * k8, "pixels_x_units": a * units,
-         "interior_x_entries": 0.0, "border_x_entries": 0.0, "taps_x_units": 0.0, "macs": 0.0,
+         "interior_x_entries": 0.0, "border_x_entries": 0.0, "band_bytes": 0.0, "csr_groups_x_units": 0.0,
+         "csr_groups_x_entries": 0.0, "taps_x_units": 0.0, "macs": 0.0,
          "straddles": 0.0, "macs_8bit": 0.0}
     if cost_kind(encoded) == "codebook_fast":
         c.update(_fast_codebook_counts(op_kind, data.index_bits, units, depth, where))
@@ -184,6 +192,11 @@ def layer_counts(op_kind: str, encoded, w: np.ndarray, zero: int, where: dict) -
         c["entries"] = a * data.entries
         c["interior_x_entries"] = interior * data.entries
         c["border_x_entries"] = (a - interior) * data.entries
+        if op_kind == "conv2d":  # mcc_conv2d_csr_fast_s8: padded rows per output row, 4 pixels a walk
+            c["entries"] = float(data.entries)
+            c["band_bytes"] = where["out_rows"] * where["band"]
+            c["csr_groups_x_units"] = where["row_groups"] * units
+            c["csr_groups_x_entries"] = where["row_groups"] * data.entries
     elif encoded.kind == "codebook":
         eight = data.index_bits == 8
         c["index_bytes"] = 0.0 if eight else a * n * data.index_bits / 8

@@ -123,17 +123,27 @@ static void csr_walk(const uint16_t *offsets, const int8_t *values, int32_t n,
     const int8_t *const p1 = pixels > 1 ? pixel[1] : p0;
     const int8_t *const p2 = pixels > 2 ? pixel[2] : p0;
     const int8_t *const p3 = pixels > 3 ? pixel[3] : p0;
-    while (n > 0) { /* eight entries: one gather of eight activations per pixel */
-        const mve_pred16_t lanes = vctp16q((uint32_t)n);
-        const uint16x8_t off = vldrhq_z_u16(offsets, lanes);
-        const int16x8_t w = vldrbq_z_s16(values, lanes);
+    uint16x8_t off;
+    int16x8_t w;
+    mve_pred16_t lanes;
+    for (; n >= 8; n -= 8) { /* eight entries: one gather of eight activations per pixel */
+        off = vldrhq_u16(offsets);
+        w = vldrbq_s16(values);
+        a0 = vmladavaq_s16(a0, vldrbq_gather_offset_s16(p0, off), w);
+        a1 = vmladavaq_s16(a1, vldrbq_gather_offset_s16(p1, off), w);
+        a2 = vmladavaq_s16(a2, vldrbq_gather_offset_s16(p2, off), w);
+        a3 = vmladavaq_s16(a3, vldrbq_gather_offset_s16(p3, off), w);
+        offsets += 8;
+        values += 8;
+    }
+    if (n > 0) { /* the last 1-7 entries: lanes past them load nothing and add nothing */
+        lanes = vctp16q((uint32_t)n);
+        off = vldrhq_z_u16(offsets, lanes);
+        w = vldrbq_z_s16(values, lanes);
         a0 = vmladavaq_p_s16(a0, vldrbq_gather_offset_z_s16(p0, off, lanes), w, lanes);
         a1 = vmladavaq_p_s16(a1, vldrbq_gather_offset_z_s16(p1, off, lanes), w, lanes);
         a2 = vmladavaq_p_s16(a2, vldrbq_gather_offset_z_s16(p2, off, lanes), w, lanes);
         a3 = vmladavaq_p_s16(a3, vldrbq_gather_offset_z_s16(p3, off, lanes), w, lanes);
-        offsets += 8;
-        values += 8;
-        n -= 8;
     }
     acc[0] += a0;
     if (pixels > 1) {
