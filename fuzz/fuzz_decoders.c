@@ -70,7 +70,7 @@ static void fuzz_csr_fast(const mcc_conv_params *params, const mcc_quant *quant,
                                                                           output_dims, entries));
     int8_t *output = (int8_t *)malloc(out_n);
     const mcc_status status = mcc_conv2d_csr_fast_s8(params, quant, input_dims, input, filter_dims,
-                                                     csr, 0, output_dims, output, scratch);
+                                                     csr, 0, 0, output_dims, output, scratch);
     if (status != expected_status || (status == MCC_OK && memcmp(output, expected, out_n) != 0)) {
         abort();
     }

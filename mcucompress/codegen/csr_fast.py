@@ -10,11 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
+from mcucompress.codegen import specialize
 from mcucompress.encode.choose import encoded_weights
 from mcucompress.ir.graph import Graph, Op
 
 KERNEL = "mcc_conv2d_csr_fast_s8"
 PIXELS = 4          # PIXELS of mcc_conv2d_csr_fast_s8.c
+LANES = 8           # LANES of mcc_conv2d_csr_fast_s8.c
 MAX_BAND = 65536    # offsets are 16-bit
 
 
@@ -22,6 +26,7 @@ MAX_BAND = 65536    # offsets are 16-bit
 class CsrConvLayer:
     kernel: str
     scratch_bytes: int
+    channels: np.ndarray | None  # int32 (out_c, 4) of the dense fast kernels, or None (portable requantization)
 
 
 def band_values(in_c: int, kernel: tuple[int, int], out_w: int, stride_w: int, dilation_w: int) -> int:
@@ -31,12 +36,16 @@ def band_values(in_c: int, kernel: tuple[int, int], out_w: int, stride_w: int, d
 
 
 def scratch_bytes(entries: int, out_c: int, band: int) -> int:
-    """mcc_conv2d_csr_fast_s8_get_buffer_size()."""
-    return (2 * entries + 3) // 4 * 4 + 4 * out_c + band
+    """mcc_conv2d_csr_fast_s8_get_buffer_size(): offsets and weights of the entries, each
+    channel's padded to a multiple of LANES, a weight sum per channel, the band."""
+    padded = entries + (LANES - 1) * out_c
+    return (2 * padded + 3) // 4 * 4 + (padded + 3) // 4 * 4 + 4 * out_c + band
 
 
-def choose(graph: Graph, op: Op, p) -> CsrConvLayer | None:
-    """The fast CSR conv kernel for op, or None when mcc_conv2d_csr_s8 stays."""
+def choose(graph: Graph, op: Op, p, rounding: str) -> CsrConvLayer | None:
+    """The fast CSR conv kernel for op, or None when mcc_conv2d_csr_s8 stays. Under TFLite's
+    rounding, with channel constants exact for the dense fast kernels' requantization, it takes
+    those (specialize._channel_table)."""
     encoded = encoded_weights(graph, op)
     if op.kind != "conv2d" or encoded is None or encoded.kind not in ("csr4", "csr8"):
         return None
@@ -47,4 +56,9 @@ def choose(graph: Graph, op: Op, p) -> CsrConvLayer | None:
                        int(p.stride[1]), int(p.dilation[1]))
     if band > MAX_BAND:
         return None
-    return CsrConvLayer(KERNEL, scratch_bytes(encoded.data.entries, int(w.shape[0]), band))
+    channels = None
+    if rounding == "tflm" and getattr(p, "rounding", "tflm") == "tflm":
+        rows = np.asarray(w.data, dtype=np.int64).reshape(w.shape[0], -1)
+        channels = specialize._channel_table(np.abs(rows).sum(1), rows.sum(1), specialize._bias(graph, op, rows.shape[0]),
+                                             p.input_offset, p.output_offset, p.multiplier, p.shift)
+    return CsrConvLayer(KERNEL, scratch_bytes(encoded.data.entries, int(w.shape[0]), band), channels)

@@ -125,6 +125,8 @@ def lower_conv2d_encoded(b, i: int, op) -> None:
             b.constant(oid, "bias", bias), b.dims_of(out.shape), b.arena(out.name)]
     if fast is not None:  # CSR walked for several pixels at a time, with its scratch
         function = fast.function
+        channels = fast.layer.channels
+        args.insert(7, "0" if channels is None else b.array(f"{oid}_csr_channels", channels.reshape(-1), "int32_t"))
         args.append(f"(void *){b.arena(scratch_name(i))}")
     b.call(op, function, *args)
 

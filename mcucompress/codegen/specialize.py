@@ -253,7 +253,7 @@ def choose(graph: Graph, op: Op, rounding: str) -> FastLayer | None:
     if encoding in ("csr4", "csr8") and op.kind == "conv2d":
         from mcucompress.codegen import csr_fast
 
-        return csr_fast.choose(graph, op, kernel_params(graph, op, rounding))
+        return csr_fast.choose(graph, op, kernel_params(graph, op, rounding), rounding)
     if encoding != "dense":
         return None  # encoded weights (CSR, Huffman) have their own kernels
     p = kernel_params(graph, op, rounding)

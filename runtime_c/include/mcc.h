@@ -481,14 +481,16 @@ mcc_status mcc_conv2d_csr_s8(const mcc_conv_params *params, const mcc_quant *qua
 /* The same with PIXELS output pixels per walk of a channel's entries (runtime_c/sparse/
  * mcc_conv2d_csr_fast_s8.c): needs a scratch buffer of get_buffer_size bytes (4-byte aligned)
  * holding a 16-bit offset per entry, a weight sum per channel and the padded input rows of one
- * output row; k_h * (padded band width) * c_in must not exceed 65536. Same output. */
+ * output row; k_h * (padded band width) * c_in must not exceed 65536. channels: NULL, or
+ * {2 * (bias + input_offset * channel's weight sum), multiplier, round, right shift} per output
+ * channel, exact for TFLite's double rounding (codegen/specialize.py). Same output. */
 int32_t mcc_conv2d_csr_fast_s8_get_buffer_size(const mcc_conv_params *params,
                                                const mcc_dims *filter_dims,
                                                const mcc_dims *output_dims, int32_t entries);
 mcc_status mcc_conv2d_csr_fast_s8(const mcc_conv_params *params, const mcc_quant *quant,
                                   const mcc_dims *input_dims, const int8_t *input,
                                   const mcc_dims *filter_dims, const mcc_csr_s8 *filter,
-                                  const int32_t *bias,
+                                  const int32_t *bias, const int32_t *channels,
                                   const mcc_dims *output_dims, int8_t *output, void *scratch);
 
 mcc_status mcc_conv2d_codebook_s8(const mcc_conv_params *params, const mcc_quant *quant,

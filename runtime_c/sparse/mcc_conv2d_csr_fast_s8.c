@@ -7,7 +7,9 @@
  * right with the input zero point, so every output pixel's window lies inside it and an entry is
  * one offset from the pixel's start. The zero point adds (zp + input_offset) * w = 0, so the sum
  * is sum(x * w) + input_offset * (sum of the channel's weights), the same int32 as the portable
- * kernel's. Per output row the band is filled once; per output channel the entries are walked
+ * kernel's. With `channels` ({2 * folded bias, multiplier, round, shift} per output channel, as
+ * mcc_conv2d_fast_s8's) the requantization is the dense fast kernels' (SMMLAR and a shift); without
+ * it, mcc_conv2d_s8's. Per output row the band is filled once; per output channel the entries are walked
  * once for PIXELS pixels of the row (one offset and weight load shared by all of them). On an
  * MVE core eight entries go at a time: one gather of eight activations per pixel. */
 #include <string.h>
@@ -20,6 +22,7 @@
 #endif
 
 #define PIXELS 4 /* output pixels per walk of a channel's entries */
+#define LANES 8  /* each channel's decoded entries are padded to a multiple of this */
 
 typedef struct {
     int32_t wp;      /* band columns (pixels, padding included) */
@@ -46,17 +49,20 @@ int32_t mcc_conv2d_csr_fast_s8_get_buffer_size(const mcc_conv_params *params,
 {
     csr_band band;
     csr_band_geometry(params, filter_dims, output_dims, filter_dims->c, &band);
-    return csr_align4(2 * entries) + 4 * filter_dims->n + band.rows * band.row;
+    const int32_t padded = entries + (LANES - 1) * filter_dims->n;
+    return csr_align4(2 * padded) + csr_align4(padded) + 4 * filter_dims->n + band.rows * band.row;
 }
 
-/* Offsets of every entry into the band and each channel's weight sum; -1 on malformed data. */
+/* Offsets of every entry into the band, its weight, and each channel's weight sum; each
+ * channel's entries padded to a multiple of LANES with offset 0 and weight 0 (so whole vectors
+ * need no tail). -1 on malformed data. */
 static int csr_decode(const mcc_csr_s8 *filter, const mcc_conv_params *params,
                       const mcc_dims *filter_dims, const csr_band *band, uint16_t *offsets,
-                      int32_t *weight_sums)
+                      int8_t *values, int32_t *weight_sums)
 {
     const int32_t in_c = filter_dims->c;
     const int32_t tap_step = params->dilation.w * in_c;
-    int32_t k = 0, oc;
+    int32_t k = 0, kp = 0, oc;
     for (oc = 0; oc < filter_dims->n; ++oc) {
         const int32_t end = k + filter->row_entries[oc];
         int32_t ci = -1, kx = 0, ky = 0, sum = 0;
@@ -77,8 +83,13 @@ static int csr_decode(const mcc_csr_s8 *filter, const mcc_conv_params *params,
                     }
                 }
             }
-            offsets[k] = (uint16_t)(ky * band->row + kx * tap_step + ci);
+            offsets[kp] = (uint16_t)(ky * band->row + kx * tap_step + ci);
+            values[kp++] = filter->values[k];
             sum += filter->values[k];
+        }
+        for (; kp & (LANES - 1); ++kp) {
+            offsets[kp] = 0;
+            values[kp] = 0;
         }
         weight_sums[oc] = sum;
     }
@@ -113,7 +124,8 @@ static void csr_fill_band(const mcc_conv_params *params, const mcc_dims *input_d
     }
 }
 
-/* acc[p] += sum over the n entries of pixel p's band value at the entry's offset * weight. */
+/* acc[p] += sum over the n entries of pixel p's band value at the entry's offset * weight
+ * (n rounded up to whole vectors on MVE: the padding adds 0). */
 static void csr_walk(const uint16_t *offsets, const int8_t *values, int32_t n,
                      const int8_t *const *pixel, int32_t pixels, int32_t *acc)
 {
@@ -123,27 +135,15 @@ static void csr_walk(const uint16_t *offsets, const int8_t *values, int32_t n,
     const int8_t *const p1 = pixels > 1 ? pixel[1] : p0;
     const int8_t *const p2 = pixels > 2 ? pixel[2] : p0;
     const int8_t *const p3 = pixels > 3 ? pixel[3] : p0;
-    uint16x8_t off;
-    int16x8_t w;
-    mve_pred16_t lanes;
-    for (; n >= 8; n -= 8) { /* eight entries: one gather of eight activations per pixel */
-        off = vldrhq_u16(offsets);
-        w = vldrbq_s16(values);
+    for (; n > 0; n -= LANES) { /* eight entries: one gather of eight activations per pixel */
+        const uint16x8_t off = vldrhq_u16(offsets);
+        const int16x8_t w = vldrbq_s16(values);
         a0 = vmladavaq_s16(a0, vldrbq_gather_offset_s16(p0, off), w);
         a1 = vmladavaq_s16(a1, vldrbq_gather_offset_s16(p1, off), w);
         a2 = vmladavaq_s16(a2, vldrbq_gather_offset_s16(p2, off), w);
         a3 = vmladavaq_s16(a3, vldrbq_gather_offset_s16(p3, off), w);
-        offsets += 8;
-        values += 8;
-    }
-    if (n > 0) { /* the last 1-7 entries: lanes past them load nothing and add nothing */
-        lanes = vctp16q((uint32_t)n);
-        off = vldrhq_z_u16(offsets, lanes);
-        w = vldrbq_z_s16(values, lanes);
-        a0 = vmladavaq_p_s16(a0, vldrbq_gather_offset_z_s16(p0, off, lanes), w, lanes);
-        a1 = vmladavaq_p_s16(a1, vldrbq_gather_offset_z_s16(p1, off, lanes), w, lanes);
-        a2 = vmladavaq_p_s16(a2, vldrbq_gather_offset_z_s16(p2, off, lanes), w, lanes);
-        a3 = vmladavaq_p_s16(a3, vldrbq_gather_offset_z_s16(p3, off, lanes), w, lanes);
+        offsets += LANES;
+        values += LANES;
     }
     acc[0] += a0;
     if (pixels > 1) {
@@ -189,7 +189,7 @@ static void csr_walk(const uint16_t *offsets, const int8_t *values, int32_t n,
 mcc_status mcc_conv2d_csr_fast_s8(const mcc_conv_params *params, const mcc_quant *quant,
                                   const mcc_dims *input_dims, const int8_t *input,
                                   const mcc_dims *filter_dims, const mcc_csr_s8 *filter,
-                                  const int32_t *bias,
+                                  const int32_t *bias, const int32_t *channels,
                                   const mcc_dims *output_dims, int8_t *output, void *scratch)
 {
     const int32_t in_c = input_dims->c;
@@ -198,7 +198,9 @@ mcc_status mcc_conv2d_csr_fast_s8(const mcc_conv_params *params, const mcc_quant
     const int32_t pixel_step = params->stride.w * in_c;
     csr_band band;
     uint16_t *offsets = (uint16_t *)scratch;
+    int8_t *values;
     int32_t *weight_sums;
+    const int32_t lo = params->activation.min, hi = params->activation.max;
     int8_t *band_rows;
     int32_t b, oy, ox, oc;
 
@@ -213,9 +215,10 @@ mcc_status mcc_conv2d_csr_fast_s8(const mcc_conv_params *params, const mcc_quant
     if ((int64_t)band.rows * band.row > 65536) { /* offsets are 16-bit */
         return MCC_ERROR_ARGUMENT;
     }
-    weight_sums = (int32_t *)((int8_t *)scratch + csr_align4(2 * filter->entries));
+    values = (int8_t *)scratch + csr_align4(2 * (filter->entries + (LANES - 1) * out_c));
+    weight_sums = (int32_t *)(values + csr_align4(filter->entries + (LANES - 1) * out_c));
     band_rows = (int8_t *)(weight_sums + out_c);
-    if (csr_decode(filter, params, filter_dims, &band, offsets, weight_sums)) {
+    if (csr_decode(filter, params, filter_dims, &band, offsets, values, weight_sums)) {
         return MCC_ERROR_ARGUMENT;
     }
     for (b = 0; b < input_dims->n; ++b) {
@@ -232,19 +235,28 @@ mcc_status mcc_conv2d_csr_fast_s8(const mcc_conv_params *params, const mcc_quant
                 }
                 for (oc = 0; oc < out_c; ++oc) {
                     const int32_t n = filter->row_entries[oc];
-                    const int32_t q = quant->per_channel ? oc : 0;
-                    int32_t base = params->input_offset * weight_sums[oc], acc[PIXELS];
-                    if (bias != 0) {
-                        base += bias[oc];
-                    }
-                    for (p = 0; p < pixels; ++p) {
-                        acc[p] = base;
-                    }
-                    csr_walk(offsets + k, filter->values + k, n, pixel, pixels, acc);
-                    k += n;
-                    for (p = 0; p < pixels; ++p) {
-                        out_row[(ox + p) * out_c + oc] = (int8_t)mcc_nn_requantize_output(
-                            acc[p], quant, q, params->output_offset, &params->activation);
+                    int32_t acc[PIXELS] = {0, 0, 0, 0};
+                    int8_t *out = out_row + ox * out_c + oc;
+                    csr_walk(offsets + k, values + k, n, pixel, pixels, acc);
+                    k += (n + LANES - 1) & ~(LANES - 1);
+                    if (channels != 0) { /* the dense fast kernels' requantization */
+                        const int32_t bias2 = channels[4 * oc], mult = channels[4 * oc + 1];
+                        const int32_t round = channels[4 * oc + 2], shift = channels[4 * oc + 3];
+                        for (p = 0; p < pixels; ++p, out += out_c) {
+                            *out = mcc_nn_fast_requantize(2 * acc[p] + bias2, mult, round, shift, lo,
+                                                          hi);
+                        }
+                    } else {
+                        const int32_t q = quant->per_channel ? oc : 0;
+                        int32_t base = params->input_offset * weight_sums[oc];
+                        if (bias != 0) {
+                            base += bias[oc];
+                        }
+                        for (p = 0; p < pixels; ++p, out += out_c) {
+                            *out = (int8_t)mcc_nn_requantize_output(acc[p] + base, quant, q,
+                                                                    params->output_offset,
+                                                                    &params->activation);
+                        }
                     }
                 }
             }
