@@ -3,7 +3,8 @@ conv2d layers whose weights are stored as CSR: the same weights and descriptor a
 mcc_conv2d_csr_s8, walked once for several output pixels, with the entries' columns decoded
 once per call into 16-bit offsets into the padded input rows of one output row (arena scratch).
 
-Layers whose band (k_h padded input rows) holds more than 65536 values keep mcc_conv2d_csr_s8.
+Layers whose band (k_h padded input rows) holds more than 65536 values, or whose window table
+(8 bytes per window position) more than 65536 bytes, keep mcc_conv2d_csr_s8.
 """
 
 from __future__ import annotations
@@ -35,11 +36,14 @@ def band_values(in_c: int, kernel: tuple[int, int], out_w: int, stride_w: int, d
     return kh * ((out_w - 1) * stride_w + (kw - 1) * dilation_w + 1) * in_c
 
 
-def scratch_bytes(entries: int, out_c: int, band: int) -> int:
-    """mcc_conv2d_csr_fast_s8_get_buffer_size(): offsets and weights of the entries, each
-    channel's padded to a multiple of LANES, a weight sum per channel, the band."""
+def scratch_bytes(entries: int, out_c: int, band: int, window: int) -> int:
+    """mcc_conv2d_csr_fast_s8_get_buffer_size(): the decoded entries (MVE: 16-bit offsets and
+    weights, each channel's padded to a multiple of LANES; otherwise a word per entry and the
+    window table of PIXELS int16 values per window position), a weight sum per channel, the band."""
     padded = entries + (LANES - 1) * out_c
-    return (2 * padded + 3) // 4 * 4 + (padded + 3) // 4 * 4 + 4 * out_c + band
+    mve = (2 * padded + 3) // 4 * 4 + (padded + 3) // 4 * 4
+    scalar = 4 * entries + 2 * PIXELS * window
+    return max(mve, scalar) + 4 * out_c + band
 
 
 def choose(graph: Graph, op: Op, p, rounding: str) -> CsrConvLayer | None:
@@ -52,13 +56,14 @@ def choose(graph: Graph, op: Op, p, rounding: str) -> CsrConvLayer | None:
     x, w, out = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1]), graph.output_tensor(op)
     if len(x.shape) != 4 or len(w.shape) != 4 or w.shape[-1] != x.shape[-1] or not -127 <= p.input_offset <= 128:
         return None
-    band = band_values(int(x.shape[-1]), (int(w.shape[1]), int(w.shape[2])), int(out.shape[2]),
-                       int(p.stride[1]), int(p.dilation[1]))
-    if band > MAX_BAND:
+    kh, kw, in_c = int(w.shape[1]), int(w.shape[2]), int(x.shape[-1])
+    band = band_values(in_c, (kh, kw), int(out.shape[2]), int(p.stride[1]), int(p.dilation[1]))
+    window = kh * ((kw - 1) * int(p.dilation[1]) + 1) * in_c
+    if band > MAX_BAND or 2 * PIXELS * window > MAX_BAND:
         return None
     channels = None
     if rounding == "tflm" and getattr(p, "rounding", "tflm") == "tflm":
         rows = np.asarray(w.data, dtype=np.int64).reshape(w.shape[0], -1)
         channels = specialize._channel_table(np.abs(rows).sum(1), rows.sum(1), specialize._bias(graph, op, rows.shape[0]),
                                              p.input_offset, p.output_offset, p.multiplier, p.shift)
-    return CsrConvLayer(KERNEL, scratch_bytes(encoded.data.entries, int(w.shape[0]), band), channels)
+    return CsrConvLayer(KERNEL, scratch_bytes(encoded.data.entries, int(w.shape[0]), band, window), channels)

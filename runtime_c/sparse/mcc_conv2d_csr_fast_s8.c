@@ -28,7 +28,11 @@ typedef struct {
     int32_t wp;      /* band columns (pixels, padding included) */
     int32_t row;     /* bytes of one band row: wp * in_c */
     int32_t rows;    /* k_h */
+    int32_t span;    /* values of one kernel row of a window: ((k_w - 1) * dilation.w + 1) * in_c */
 } csr_band;
+
+/* Without MVE the entries are 32-bit: byte offset into the window table (8 bytes, the PIXELS
+ * pixels' int16 values, per window position) in the low half, the weight in the high half. */
 
 static void csr_band_geometry(const mcc_conv_params *params, const mcc_dims *filter_dims,
                               const mcc_dims *output_dims, int32_t in_c, csr_band *band)
@@ -36,6 +40,7 @@ static void csr_band_geometry(const mcc_conv_params *params, const mcc_dims *fil
     band->wp = (output_dims->w - 1) * params->stride.w + (filter_dims->w - 1) * params->dilation.w + 1;
     band->row = band->wp * in_c;
     band->rows = filter_dims->h;
+    band->span = ((filter_dims->w - 1) * params->dilation.w + 1) * in_c;
 }
 
 static int32_t csr_align4(int32_t n)
@@ -43,26 +48,43 @@ static int32_t csr_align4(int32_t n)
     return (n + 3) & ~3;
 }
 
+/* Bytes of the decoded entries (offsets and weights) in scratch. */
+static int32_t csr_entry_bytes(int32_t entries, int32_t out_c, const csr_band *band)
+{
+    const int32_t padded = entries + (LANES - 1) * out_c;
+    const int32_t mve = csr_align4(2 * padded) + csr_align4(padded);
+    const int32_t scalar = 4 * entries + 2 * PIXELS * band->rows * band->span;
+    return mve > scalar ? mve : scalar;
+}
+
+
 int32_t mcc_conv2d_csr_fast_s8_get_buffer_size(const mcc_conv_params *params,
                                                const mcc_dims *filter_dims,
                                                const mcc_dims *output_dims, int32_t entries)
 {
     csr_band band;
     csr_band_geometry(params, filter_dims, output_dims, filter_dims->c, &band);
-    const int32_t padded = entries + (LANES - 1) * filter_dims->n;
-    return csr_align4(2 * padded) + csr_align4(padded) + 4 * filter_dims->n + band.rows * band.row;
+    return csr_entry_bytes(entries, filter_dims->n, &band) + 4 * filter_dims->n +
+           band.rows * band.row;
 }
 
 /* Offsets of every entry into the band, its weight, and each channel's weight sum; each
  * channel's entries padded to a multiple of LANES with offset 0 and weight 0 (so whole vectors
  * need no tail). -1 on malformed data. */
 static int csr_decode(const mcc_csr_s8 *filter, const mcc_conv_params *params,
-                      const mcc_dims *filter_dims, const csr_band *band, uint16_t *offsets,
-                      int8_t *values, int32_t *weight_sums)
+                      const mcc_dims *filter_dims, const csr_band *band, void *entries,
+                      int32_t *weight_sums)
 {
     const int32_t in_c = filter_dims->c;
     const int32_t tap_step = params->dilation.w * in_c;
     int32_t k = 0, kp = 0, oc;
+#if MCC_HAVE_MVE_ASM
+    uint16_t *const offsets = (uint16_t *)entries;
+    int8_t *const values =
+        (int8_t *)entries + csr_align4(2 * (filter->entries + (LANES - 1) * filter_dims->n));
+#else
+    uint32_t *const words = (uint32_t *)entries;
+#endif
     for (oc = 0; oc < filter_dims->n; ++oc) {
         const int32_t end = k + filter->row_entries[oc];
         int32_t ci = -1, kx = 0, ky = 0, sum = 0;
@@ -83,14 +105,21 @@ static int csr_decode(const mcc_csr_s8 *filter, const mcc_conv_params *params,
                     }
                 }
             }
+#if MCC_HAVE_MVE_ASM
             offsets[kp] = (uint16_t)(ky * band->row + kx * tap_step + ci);
             values[kp++] = filter->values[k];
+#else
+            words[kp++] = (uint32_t)(2 * PIXELS * (ky * band->span + kx * tap_step + ci)) |
+                          ((uint32_t)(int32_t)filter->values[k] << 16);
+#endif
             sum += filter->values[k];
         }
+#if MCC_HAVE_MVE_ASM
         for (; kp & (LANES - 1); ++kp) {
             offsets[kp] = 0;
             values[kp] = 0;
         }
+#endif
         weight_sums[oc] = sum;
     }
     return 0;
@@ -124,18 +153,16 @@ static void csr_fill_band(const mcc_conv_params *params, const mcc_dims *input_d
     }
 }
 
-/* acc[p] += sum over the n entries of pixel p's band value at the entry's offset * weight
- * (n rounded up to whole vectors on MVE: the padding adds 0). */
-static void csr_walk(const uint16_t *offsets, const int8_t *values, int32_t n,
-                     const int8_t *const *pixel, int32_t pixels, int32_t *acc)
-{
 #if MCC_HAVE_MVE_ASM
+/* acc[p] += sum over the n entries (rounded up to whole vectors: the padding adds 0) of pixel
+ * p's band value at the entry's offset * weight: one gather of eight activations per pixel. */
+static void csr_walk(const uint16_t *offsets, const int8_t *values, int32_t n,
+                     const int8_t *const *pixel, int32_t *acc)
+{
+    const int8_t *const p0 = pixel[0], *const p1 = pixel[1];
+    const int8_t *const p2 = pixel[2], *const p3 = pixel[3];
     int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-    const int8_t *const p0 = pixel[0];
-    const int8_t *const p1 = pixels > 1 ? pixel[1] : p0;
-    const int8_t *const p2 = pixels > 2 ? pixel[2] : p0;
-    const int8_t *const p3 = pixels > 3 ? pixel[3] : p0;
-    for (; n > 0; n -= LANES) { /* eight entries: one gather of eight activations per pixel */
+    for (; n > 0; n -= LANES) {
         const uint16x8_t off = vldrhq_u16(offsets);
         const int16x8_t w = vldrbq_s16(values);
         a0 = vmladavaq_s16(a0, vldrbq_gather_offset_s16(p0, off), w);
@@ -145,46 +172,52 @@ static void csr_walk(const uint16_t *offsets, const int8_t *values, int32_t n,
         offsets += LANES;
         values += LANES;
     }
-    acc[0] += a0;
-    if (pixels > 1) {
-        acc[1] += a1;
-    }
-    if (pixels > 2) {
-        acc[2] += a2;
-    }
-    if (pixels > 3) {
-        acc[3] += a3;
-    }
-#else
-    int32_t e;
-    if (pixels == PIXELS) {
-        const int8_t *const p0 = pixel[0], *const p1 = pixel[1];
-        const int8_t *const p2 = pixel[2], *const p3 = pixel[3];
-        int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-        for (e = 0; e < n; ++e) {
-            const uint32_t o = offsets[e];
-            const int32_t w = values[e];
-            a0 += p0[o] * w;
-            a1 += p1[o] * w;
-            a2 += p2[o] * w;
-            a3 += p3[o] * w;
-        }
-        acc[0] += a0;
-        acc[1] += a1;
-        acc[2] += a2;
-        acc[3] += a3;
-        return;
-    }
-    for (; pixels > 0; --pixels) {
-        const int8_t *const p = pixel[pixels - 1];
-        int32_t a = 0;
-        for (e = 0; e < n; ++e) {
-            a += p[offsets[e]] * values[e];
-        }
-        acc[pixels - 1] += a;
-    }
-#endif
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
 }
+#else
+/* The window table of PIXELS pixels: per window position (kernel row, then span) their int16
+ * values side by side, so one 8-byte load serves all of them. */
+static void csr_fill_window(const int8_t *const *pixel, const csr_band *band, int16_t *table)
+{
+    int32_t ky, r;
+    for (ky = 0; ky < band->rows; ++ky) {
+        const int32_t start = ky * band->row;
+        for (r = 0; r < band->span; ++r, table += PIXELS) {
+            table[0] = pixel[0][start + r];
+            table[1] = pixel[1][start + r];
+            table[2] = pixel[2][start + r];
+            table[3] = pixel[3][start + r];
+        }
+    }
+}
+
+/* acc[p] = sum over the n entries of pixel p's value * weight: per entry one 8-byte load of the
+ * four pixels' values and four 16 x 16 multiply-accumulates with the entry's high half (SMLABT,
+ * SMLATT on a DSP core). */
+static void csr_walk(const uint32_t *entries, int32_t n, const int16_t *table, int32_t *acc)
+{
+    const uint8_t *const base = (const uint8_t *)table;
+    const uint32_t *const end = entries + n;
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    for (; entries != end; ++entries) {
+        const uint32_t v = *entries;
+        const uint32_t *const xs = (const uint32_t *)(const void *)(base + (v & 0xFFFFu));
+        const int32_t w = (int32_t)v >> 16;
+        const uint32_t x01 = xs[0], x23 = xs[1];
+        a0 += (int16_t)x01 * w;
+        a1 += ((int32_t)x01 >> 16) * w;
+        a2 += (int16_t)x23 * w;
+        a3 += ((int32_t)x23 >> 16) * w;
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+}
+#endif
 
 mcc_status mcc_conv2d_csr_fast_s8(const mcc_conv_params *params, const mcc_quant *quant,
                                   const mcc_dims *input_dims, const int8_t *input,
@@ -197,8 +230,6 @@ mcc_status mcc_conv2d_csr_fast_s8(const mcc_conv_params *params, const mcc_quant
     const int32_t out_w = output_dims->w;
     const int32_t pixel_step = params->stride.w * in_c;
     csr_band band;
-    uint16_t *offsets = (uint16_t *)scratch;
-    int8_t *values;
     int32_t *weight_sums;
     const int32_t lo = params->activation.min, hi = params->activation.max;
     int8_t *band_rows;
@@ -212,13 +243,13 @@ mcc_status mcc_conv2d_csr_fast_s8(const mcc_conv_params *params, const mcc_quant
         return MCC_ERROR_ARGUMENT;
     }
     csr_band_geometry(params, filter_dims, output_dims, in_c, &band);
-    if ((int64_t)band.rows * band.row > 65536) { /* offsets are 16-bit */
+    /* offsets are 16-bit: into the band (MVE), into the window table (8 bytes per position) */
+    if ((int64_t)band.rows * band.row > 65536 || (int64_t)2 * PIXELS * band.rows * band.span > 65536) {
         return MCC_ERROR_ARGUMENT;
     }
-    values = (int8_t *)scratch + csr_align4(2 * (filter->entries + (LANES - 1) * out_c));
-    weight_sums = (int32_t *)(values + csr_align4(filter->entries + (LANES - 1) * out_c));
+    weight_sums = (int32_t *)((int8_t *)scratch + csr_entry_bytes(filter->entries, out_c, &band));
     band_rows = (int8_t *)(weight_sums + out_c);
-    if (csr_decode(filter, params, filter_dims, &band, offsets, values, weight_sums)) {
+    if (csr_decode(filter, params, filter_dims, &band, scratch, weight_sums)) {
         return MCC_ERROR_ARGUMENT;
     }
     for (b = 0; b < input_dims->n; ++b) {
@@ -230,15 +261,29 @@ mcc_status mcc_conv2d_csr_fast_s8(const mcc_conv_params *params, const mcc_quant
                 const int32_t pixels = out_w - ox < PIXELS ? out_w - ox : PIXELS;
                 const int8_t *pixel[PIXELS];
                 int32_t p, k = 0;
-                for (p = 0; p < pixels; ++p) {
-                    pixel[p] = band_rows + (ox + p) * pixel_step;
+                for (p = 0; p < PIXELS; ++p) { /* missing pixels read pixel 0's values */
+                    pixel[p] = band_rows + (p < pixels ? (ox + p) * pixel_step : ox * pixel_step);
                 }
+#if !MCC_HAVE_MVE_ASM
+                csr_fill_window(pixel, &band, (int16_t *)(void *)((uint32_t *)scratch + filter->entries));
+#endif
                 for (oc = 0; oc < out_c; ++oc) {
                     const int32_t n = filter->row_entries[oc];
-                    int32_t acc[PIXELS] = {0, 0, 0, 0};
+                    int32_t acc[PIXELS];
                     int8_t *out = out_row + ox * out_c + oc;
-                    csr_walk(offsets + k, values + k, n, pixel, pixels, acc);
+#if MCC_HAVE_MVE_ASM
+                    const uint16_t *const offsets = (const uint16_t *)scratch;
+                    const int8_t *const values =
+                        (const int8_t *)scratch +
+                        csr_align4(2 * (filter->entries + (LANES - 1) * out_c));
+                    csr_walk(offsets + k, values + k, n, pixel, acc);
                     k += (n + LANES - 1) & ~(LANES - 1);
+#else
+                    csr_walk((const uint32_t *)scratch + k, n,
+                             (const int16_t *)(const void *)((const uint32_t *)scratch + filter->entries),
+                             acc);
+                    k += n;
+#endif
                     if (channels != 0) { /* the dense fast kernels' requantization */
                         const int32_t bias2 = channels[4 * oc], mult = channels[4 * oc + 1];
                         const int32_t round = channels[4 * oc + 2], shift = channels[4 * oc + 3];
