@@ -3,7 +3,7 @@ kernels (runtime_c/sparse/mcc_*_csr_s8.c) next to the dense fast kernels.
 
     cd <repo> && PYTHONPATH=. .venv/bin/python scripts/bench_csr_fast.py [--boards mps2-an386,...]
 
-Each layer is a one-layer chain of mcucompress/cost_suite.py (random int8 weights with the given
+CSR conv runs on mcc_conv2d_csr_fast_s8 (codegen/csr_fast.py). Each layer is a one-layer chain of mcucompress/cost_suite.py (random int8 weights with the given
 share of zeros, bias, ReLU) exported twice, dense and as 8-bit-gap CSR, and measured with
 `bench`'s per-layer counts (exact instructions of the kernel call; outputs checked against the
 host build and the numpy reference first). Writes docs/benchmarks/csr_fast.md.
@@ -60,8 +60,9 @@ def main() -> int:
              "kernel call, `bench --layers`; every output identical to the host build and the numpy "
              "reference).", "",
              "Dense: the export-time specialised kernels (mcc_conv2d_fast_s8, mcc_fully_connected_fast_s8), "
-             "same weights with the zeros kept. CSR: mcc_fully_connected_csr_s8 / mcc_conv2d_csr_s8, "
-             f"{args.encoding[3:]}-bit gaps. Ratio = CSR / dense (below 1: CSR is faster).", "",
+             "same weights with the zeros kept. CSR: mcc_fully_connected_csr_s8 / mcc_conv2d_csr_fast_s8 "
+             f"(the exporter's choice for conv2d), {args.encoding[3:]}-bit gaps. Ratio = CSR / dense "
+             "(below 1: CSR is faster).", "",
              "| layer | " + " | ".join(f"dense {b} | CSR {b} | ratio {b}" for b in boards) + " |",
              "|---|" + "---|---|---|" * len(boards)]
     for row in rows:
