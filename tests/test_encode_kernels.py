@@ -130,3 +130,21 @@ def test_cli_export_optimize_and_info_table(tmp_path):
     bad = CliRunner().invoke(cli, ["export", str(tmp_path / "missing.tflite"), "-o", str(tmp_path / "x"),
                                    "--optimize", "smallest"])
     assert bad.exit_code == 2 and "smallest" in bad.output
+
+
+@pytest.mark.parametrize("weight_zp", [0, -5])
+def test_huffman_lookup_table_kernel_matches_the_reference(tmp_path, weight_zp):
+    # Heavy-tailed weights (codes of 1..12 bits, up to three per lookup), odd depths (chunk and
+    # word tails), a weight zero point (the kernel's offset path), both roundings' requantization.
+    rng = np.random.default_rng(17)
+    graph = mlp(19, density=0.9, weight_zp=weight_zp)
+    tensors = dict(graph.tensors)
+    for op in graph.ops:
+        w = tensors[op.inputs[1]]
+        t = np.clip(rng.standard_t(2.0, size=w.shape) * 9, -100, 100).round().astype(np.int64) + weight_zp
+        tensors[op.inputs[1]] = Tensor(w.name, w.shape, w.dtype, w.quant, t.astype(np.int8))
+    graph = with_encodings(graph.replace(tensors=tensors), ["huffman_lut"])
+    for rounding in ("tflm", "litert"):
+        tree, got, want = host_vs_reference(graph, tmp_path / rounding, rounding)
+        assert np.array_equal(got, want)
+        assert (tree / "model.c").read_text().count("mcc_fully_connected_huffman_lut_s8(") == len(graph.ops)

@@ -38,6 +38,8 @@ FEATURES = {
     ("fully_connected", "huffman"): ("calls", "symbols", "units", "bits", "codes", "long_codes", "long_steps"),
     ("fully_connected", "huffman_sparse"): ("calls", "symbols", "units", "bits", "codes", "long_codes",
                                             "long_steps"),
+    ("fully_connected", "huffman_lut"): ("calls", "units", "lut_chunks", "weights", "lut_tail_weights",
+                                         "lut_lookups", "lut_checked_lookups"),
     ("conv2d", "dense"): ("calls", "pixels", "border_pixels", "pixels_x_k8", "pixel_pairs_x_k8",
                           "pixels_x_units"),
     ("conv2d", "csr4"): ("calls", "pixels", "pixels_x_units", "interior_x_entries", "border_x_entries"),
@@ -56,6 +58,8 @@ FAST_CODEBOOK_BITS = (2, 4)
 CB_PIXELS = 6    # output pixels per pass of mcc_conv2d_codebook_fast_s8
 CB_ROWS = 4      # rows per pass of mcc_fully_connected_codebook_fast_s8
 LUT_BITS = 8   # codes up to this long decode with one lookup (runtime_c/huffman)
+LUT_CHUNK = 128       # weights decoded per fill by mcc_fully_connected_huffman_lut_s8
+LUT_MAX_TAKEN = 15    # bits a lookup takes at most (its unchecked fills' bound)
 
 
 def family(cpu: str | None) -> str:
@@ -131,6 +135,30 @@ def _huffman_counts(data, w: np.ndarray, zero: int) -> dict[str, float]:
             "symbols": float(symbols)}
 
 
+def _lookup_counts(data, units: int, depth: int) -> dict[str, float]:
+    """Lookups of the multi-symbol decoder over the stream, those in its checked fills (near
+    the stream's end, approximated as the lookups starting in the last reach of a full chunk),
+    chunks and the weights of the MAC loops' scalar tails."""
+    from mcucompress.encode.bits import unpack_bits
+
+    k = data.lookup_bits
+    stream = np.r_[unpack_bits(data.bits, data.num_bits, bitorder="big"), np.zeros(k, dtype=np.uint8)]
+    windows = np.lib.stride_tricks.sliding_window_view(stream, k)[: data.num_bits] @ (1 << np.arange(k - 1, -1, -1))
+    taken = (data.lookup[windows] >> 28).astype(np.int64).tolist()
+    counts = (((data.lookup[windows] >> 24) & 3) + 1).astype(np.int64).tolist()
+    pos, decoded, lookups, checked = 0, 0, 0, 0
+    edge = data.num_bits - LUT_MAX_TAKEN * (LUT_CHUNK + 1) - 32
+    while decoded < units * depth:
+        decoded += counts[pos]
+        lookups += 1
+        checked += pos >= edge
+        pos += taken[pos]
+    chunks = units * -(-depth // LUT_CHUNK)
+    tail = units * sum(min(LUT_CHUNK, depth - d) % 4 for d in range(0, depth, LUT_CHUNK))
+    return {"lut_lookups": float(lookups), "lut_checked_lookups": float(checked), "lut_chunks": float(chunks),
+            "lut_tail_weights": float(tail)}
+
+
 def cost_kind(encoded) -> str:
     """The kind the cost model prices an encoding as: its own, or codebook_fast."""
     if encoded.kind == "codebook" and encoded.data.index_bits in FAST_CODEBOOK_BITS:
@@ -177,7 +205,8 @@ def layer_counts(op_kind: str, encoded, w: np.ndarray, zero: int, where: dict) -
          "pixels": a, "border_pixels": a - interior, "pixels_x_k8": a * k8,
          "pixel_pairs_x_k8": a * -(-units // 2) * k8, "pixels_x_units": a * units,
          "interior_x_entries": 0.0, "border_x_entries": 0.0, "taps_x_units": 0.0, "macs": 0.0,
-         "straddles": 0.0, "macs_8bit": 0.0}
+         "straddles": 0.0, "macs_8bit": 0.0,
+         "lut_lookups": 0.0, "lut_checked_lookups": 0.0, "lut_chunks": 0.0, "lut_tail_weights": 0.0}
     if cost_kind(encoded) == "codebook_fast":
         c.update(_fast_codebook_counts(op_kind, data.index_bits, units, depth, where))
     if encoded.kind in ("csr4", "csr8"):
@@ -196,6 +225,8 @@ def layer_counts(op_kind: str, encoded, w: np.ndarray, zero: int, where: dict) -
             c["macs"] = macs
             c["straddles"] = macs * _straddle_fraction(data.index_bits)
             c["macs_8bit"] = macs if eight else 0.0
+    elif encoded.kind == "huffman_lut":
+        c.update({k: a * v for k, v in _lookup_counts(data, units, depth).items()})
     elif encoded.kind in ("huffman", "huffman_sparse"):
         h = _huffman_counts(data, w, zero)
         c.update({k: (v if k == "symbols" else a * v) for k, v in h.items()})

@@ -5,6 +5,12 @@ Two layouts (decoder: runtime_c/huffman/mcc_fully_connected_huffman_s8.c):
 - sparse: per row, (run, value) pairs - run r skips r zero weights - then the end-of-row run -1.
   Runs and values have separate code tables; their codes interleave in one bit stream.
 
+The ``huffman_lut`` variant (decoder: runtime_c/huffman/mcc_fully_connected_huffman_lut_s8.c)
+stores the dense layout with codes of at most LUT_BITS bits and, instead of the canonical table,
+a lookup table of 2^LUT_BITS words: entry v decodes every code that ends within the bits v (up
+to three weights) - bytes 0-2 the weights, bits 24-25 their number less one, bits 28-31 the bits
+they take.
+
 A table is stored as the canonical code's counts per length and its symbols in code order (as
 zlib's puff decodes them), so it costs 2 bytes per code length plus 2 per symbol. Codes are at
 most ``max_len`` bits: when plain Huffman would be longer, the counts are halved (keeping every
@@ -15,7 +21,7 @@ for the skewed weight statistics seen here and bounds the decoder's loop.
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -26,6 +32,9 @@ MAX_LEN = 12           # default code length limit (the C decoder accepts up to 
 C_MAX_LEN = 15
 END_OF_ROW = -1
 DESCRIPTOR_BYTES = 40  # mcc_huffman_s8 on a 32-bit target: pointer + int32 + 2 tables of 16
+LUT_BITS = 12          # lookup table index width (the C decoder's MCC_HUFFMAN_LUT_MAX_BITS)
+LUT_SYMBOLS = 3        # weights one lookup yields at most
+LUT_DESCRIPTOR_BYTES = 16  # mcc_huffman_lut_s8: 2 pointers + 2 int32
 
 
 @dataclass(frozen=True, eq=False)
@@ -60,9 +69,13 @@ class HuffmanWeights:
     runs: HuffmanTable | None  # None: dense layout
     bits: np.ndarray           # uint8 stream
     num_bits: int
+    lookup: np.ndarray | None = None  # uint32 (2^lookup_bits,): the huffman_lut decoder's table
+    lookup_bits: int = 0
 
     @property
     def nbytes(self) -> int:
+        if self.lookup is not None:  # the lookup table replaces the canonical one on the device
+            return self.bits.nbytes + self.lookup.nbytes + LUT_DESCRIPTOR_BYTES
         runs = self.runs.nbytes if self.runs is not None else 0
         return self.bits.nbytes + self.values.nbytes + runs + DESCRIPTOR_BYTES
 
@@ -126,6 +139,54 @@ def encode_dense(w: np.ndarray, max_len: int = MAX_LEN) -> HuffmanWeights:
     table = build_table(symbols, max_len)
     bits, n = _encode_stream([(table, symbols)], np.zeros(symbols.size, dtype=np.int64))
     return HuffmanWeights(int(w.shape[0]), int(w.shape[1]), table, None, bits, n)
+
+
+def build_lookup(table: HuffmanTable, bits: int = LUT_BITS) -> np.ndarray:
+    """The multi-symbol lookup table of a canonical code whose codes are at most ``bits`` long
+    (entry layout in the module docstring). Bit patterns no code starts (an incomplete code, e.g.
+    of one symbol) decode as weight 0 taking every bit: a valid stream never reaches them."""
+    if not 1 <= table.max_len <= bits <= LUT_BITS:
+        raise McuError(f"a lookup table of {bits} bits needs codes of 1..{bits} bits, not {table.max_len}")
+    size = 1 << bits
+    first_symbol = np.zeros(size, dtype=np.int64)
+    first_len = np.zeros(size, dtype=np.int64)  # 0: no code starts with these bits
+    for symbol, (code, length) in table.codes().items():
+        start = code << (bits - length)
+        first_symbol[start:start + (1 << (bits - length))] = symbol
+        first_len[start:start + (1 << (bits - length))] = length
+    v = np.arange(size, dtype=np.int64)
+    valid = first_len > 0
+    taken = np.where(valid, first_len, bits)
+    count = np.ones(size, dtype=np.int64)
+    entry = np.where(valid, first_symbol & 0xFF, 0)
+    more = valid.copy()
+    for k in range(1, LUT_SYMBOLS):
+        rest = (v << taken) & (size - 1)
+        length = first_len[rest]
+        more &= (length > 0) & (taken + length <= bits)
+        entry |= np.where(more, (first_symbol[rest] & 0xFF) << (8 * k), 0)
+        taken = np.where(more, taken + length, taken)
+        count += more
+    entry |= ((count - 1) << 24) | (taken << 28)
+    return entry.astype(np.uint32)
+
+
+def encode_lookup(w: np.ndarray, bits: int = LUT_BITS) -> HuffmanWeights:
+    """The dense layout with codes of at most ``bits`` bits and their lookup table."""
+    dense = encode_dense(w, max_len=bits)
+    return replace(dense, lookup=build_lookup(dense.values, bits), lookup_bits=bits)
+
+
+def decode_lookup(hw: HuffmanWeights) -> np.ndarray:
+    """The dense matrix back through the lookup table (a Python mirror of the C decoder)."""
+    n, pos, out = hw.units * hw.depth, 0, []
+    stream = np.r_[unpack_bits(hw.bits, hw.num_bits, bitorder="big"), np.zeros(32, dtype=np.uint8)]
+    weights = np.array([1 << (hw.lookup_bits - 1 - i) for i in range(hw.lookup_bits)], dtype=np.int64)
+    while len(out) < n:
+        entry = int(hw.lookup[int(stream[pos:pos + hw.lookup_bits] @ weights)])
+        out += [((entry >> (8 * k)) & 0xFF) for k in range(((entry >> 24) & 3) + 1)]
+        pos += entry >> 28
+    return np.array(out[:n], dtype=np.uint8).view(np.int8).reshape(hw.units, hw.depth)
 
 
 def encode_sparse(w: np.ndarray, zero: int, max_len: int = MAX_LEN) -> HuffmanWeights:

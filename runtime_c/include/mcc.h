@@ -347,6 +347,27 @@ mcc_status mcc_fully_connected_huffman_s8(const mcc_fc_params *params, const mcc
                                           const mcc_huffman_s8 *filter, const int32_t *bias,
                                           const mcc_dims *output_dims, int8_t *output);
 
+/* Huffman-coded weights (the dense layout above, units * depth value codes, codes of at most
+ * lookup_bits bits) with a lookup table built at export: lookup[v], v the next lookup_bits
+ * stream bits, decodes every code that ends within them, up to three - byte i (0..2) the i-th
+ * symbol (int8), bits 24-25 the number of symbols less one, bits 28-31 the bits they take (at
+ * least 1). The kernel trusts the table to match the code (a wrong table gives wrong weights);
+ * it never reads or writes out of bounds whatever the table or the stream hold, and returns
+ * MCC_ERROR_ARGUMENT when a row needs codes that start past num_bits. 300 bytes of stack. */
+#define MCC_HUFFMAN_LUT_MAX_BITS 12
+typedef struct {
+    const uint8_t *bits;
+    int32_t num_bits;
+    const uint32_t *lookup;  /* 1 << lookup_bits entries */
+    int32_t lookup_bits;     /* 1..MCC_HUFFMAN_LUT_MAX_BITS */
+} mcc_huffman_lut_s8;
+
+mcc_status mcc_fully_connected_huffman_lut_s8(const mcc_fc_params *params, const mcc_quant *quant,
+                                              const mcc_dims *input_dims, const int8_t *input,
+                                              const mcc_dims *filter_dims,
+                                              const mcc_huffman_lut_s8 *filter, const int32_t *bias,
+                                              const mcc_dims *output_dims, int8_t *output);
+
 /* ---- Binary and ternary networks (XNOR-popcount) -----------------------------------------
  * Sign values (+1 -> bit 1, -1 -> bit 0) are packed per pixel into little-endian 32-bit words,
  * channel c at word c / 32, bit c % 32; the unused high bits of a pixel's last word are 0. In the
