@@ -139,13 +139,11 @@ def _lookup_counts(data, units: int, depth: int) -> dict[str, float]:
     """Lookups of the multi-symbol decoder over the stream, those in its checked fills (near
     the stream's end, approximated as the lookups starting in the last reach of a full chunk),
     chunks and the weights of the MAC loops' scalar tails."""
-    from mcucompress.encode.bits import unpack_bits
+    from mcucompress.encode.huffman import lookup_windows
 
-    k = data.lookup_bits
-    stream = np.r_[unpack_bits(data.bits, data.num_bits, bitorder="big"), np.zeros(k, dtype=np.uint8)]
-    windows = np.lib.stride_tricks.sliding_window_view(stream, k)[: data.num_bits] @ (1 << np.arange(k - 1, -1, -1))
-    taken = (data.lookup[windows] >> 28).astype(np.int64).tolist()
-    counts = (((data.lookup[windows] >> 24) & 3) + 1).astype(np.int64).tolist()
+    windows = lookup_windows(data)
+    taken = ((data.lookup[windows] >> 24) & 15).astype(np.int64).tolist()
+    counts = ((data.lookup[windows] >> 30) + 1).astype(np.int64).tolist()
     pos, decoded, lookups, checked = 0, 0, 0, 0
     edge = data.num_bits - LUT_MAX_TAKEN * (LUT_CHUNK + 1) - 32
     while decoded < units * depth:

@@ -347,13 +347,16 @@ mcc_status mcc_fully_connected_huffman_s8(const mcc_fc_params *params, const mcc
                                           const mcc_huffman_s8 *filter, const int32_t *bias,
                                           const mcc_dims *output_dims, int8_t *output);
 
-/* Huffman-coded weights (the dense layout above, units * depth value codes, codes of at most
- * lookup_bits bits) with a lookup table built at export: lookup[v], v the next lookup_bits
- * stream bits, decodes every code that ends within them, up to three - byte i (0..2) the i-th
- * symbol (int8), bits 24-25 the number of symbols less one, bits 28-31 the bits they take (at
- * least 1). The kernel trusts the table to match the code (a wrong table gives wrong weights);
- * it never reads or writes out of bounds whatever the table or the stream hold, and returns
- * MCC_ERROR_ARGUMENT when a row needs codes that start past num_bits. 300 bytes of stack. */
+/* Huffman-coded weights with a lookup table built at export: one value code per weight, codes
+ * of at most lookup_bits bits, stream bit i = (bits[i >> 3] >> (i & 7)) & 1 (least significant
+ * first, each code's first bit first). Weight order: per pair of rows, chunks of 128 weights of
+ * the two rows in turn (row u's weights d..d+127, row u+1's, then d+128...); an odd last row
+ * follows whole. lookup[v], v the next lookup_bits stream bits (stream bit pos + j is bit j of v),
+ * decodes every code that ends within them, up to three: byte i (0..2) the i-th weight (int8),
+ * bits 24-27 the bits they take (at least 1), bits 30-31 their number less one. The kernel trusts
+ * the table to match the code (a wrong table gives wrong weights); it never reads or writes out
+ * of bounds whatever the table or the stream hold, and returns MCC_ERROR_ARGUMENT when the last
+ * weight's lookup starts past num_bits. 272 bytes of stack buffer. */
 #define MCC_HUFFMAN_LUT_MAX_BITS 12
 typedef struct {
     const uint8_t *bits;
