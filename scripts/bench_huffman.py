@@ -50,12 +50,13 @@ def encoded(graph, kind: str):
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--boards", default="mps2-an386")
+    parser.add_argument("--models", type=int, default=2, help="1: only the 784 -> 128 layer")
     parser.add_argument("--doc", default=str(REPO / "docs" / "benchmarks" / "huffman.md"))
     args = parser.parse_args()
     boards = args.boards.split(",")
     rows = []
     with tempfile.TemporaryDirectory(prefix="mcc-huffman-") as work:
-        for graph in (wide_layer(), autoencoder()):
+        for graph in (wide_layer(), autoencoder())[: args.models]:
             for board in boards:
                 counts = {k: measure(encoded(graph, k), board, work) for k in ENCODINGS}
                 for i, op in enumerate(graph.ops):

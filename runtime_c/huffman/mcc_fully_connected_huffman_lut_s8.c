@@ -87,6 +87,37 @@ static int8_t *mcc_nn_lut_fill(mcc_nn_lut_reader *r, int8_t *p, const int8_t *en
     const uint32_t reach = (pos + MCC_NN_LUT_MAX_TAKEN * (uint32_t)(end - p + 1)) >> 3;
     if (reach + 4u <= r->num_bytes) {
         const uint8_t *bytes = r->bytes;
+#if MCC_HAVE_DSP_ASM
+        /* The loop below, 20 instructions per two lookups (the second stores at p + 1 and both
+         * counts' + 1 are added at once). */
+        if (p < end) {
+            uint32_t window, entry, t;
+            __asm__ volatile("1:\n\t"
+                             "lsr %[t], %[pos], #3\n\t"
+                             "ldr %[w], [%[bytes], %[t]]\n\t"
+                             "and %[t], %[pos], #7\n\t"
+                             "lsr %[w], %[w], %[t]\n\t"
+                             "and %[t], %[w], %[mask]\n\t"
+                             "ldr %[e], [%[lookup], %[t], lsl #2]\n\t"
+                             "str %[e], [%[p]]\n\t"
+                             "ubfx %[t], %[e], #24, #4\n\t"
+                             "lsr %[w], %[w], %[t]\n\t"
+                             "add %[pos], %[pos], %[t]\n\t"
+                             "add %[p], %[p], %[e], lsr #30\n\t"
+                             "and %[t], %[w], %[mask]\n\t"
+                             "ldr %[e], [%[lookup], %[t], lsl #2]\n\t"
+                             "str %[e], [%[p], #1]\n\t"
+                             "ubfx %[t], %[e], #24, #4\n\t"
+                             "add %[pos], %[pos], %[t]\n\t"
+                             "add %[p], %[p], %[e], lsr #30\n\t"
+                             "add %[p], %[p], #2\n\t"
+                             "cmp %[p], %[end]\n\t"
+                             "blo 1b"
+                             : [p] "+r"(p), [pos] "+r"(pos), [w] "=&r"(window), [e] "=&r"(entry), [t] "=&r"(t)
+                             : [end] "r"(end), [bytes] "r"(bytes), [mask] "r"(mask), [lookup] "r"(lookup)
+                             : "cc", "memory");
+        }
+#else
         while (p < end) {
             uint32_t window = mcc_nn_lut_load(bytes + (pos >> 3)) >> (pos & 7u);
             uint32_t entry = lookup[window & mask];
@@ -98,6 +129,7 @@ static int8_t *mcc_nn_lut_fill(mcc_nn_lut_reader *r, int8_t *p, const int8_t *en
             p = mcc_nn_lut_put(p, entry);
             pos += (entry >> MCC_NN_LUT_LEN_SHIFT) & 15u;
         }
+#endif
     } else {
         while (p < end) {
             const uint32_t window = mcc_nn_lut_load_checked(r->bytes, pos >> 3, r->num_bytes) >> (pos & 7u);
@@ -119,6 +151,29 @@ MCC_INLINE void mcc_nn_lut_dot(const int8_t *w0, const int8_t *w1, int32_t rows,
     int32_t k = 0;
 #if MCC_HAVE_DSP
     if (rows == 2) {
+        for (; k + 8 <= n; k += 8) {
+            uint32_t xv, v, xe, xo, we, wo;
+            memcpy(&xv, x + k, 4);
+            mcc_nn_widen4(xv, &xe, &xo);
+            memcpy(&v, w0 + k, 4);
+            mcc_nn_widen4(v, &we, &wo);
+            a0 = mcc_nn_smlad(we, xe, a0);
+            a0 = mcc_nn_smlad(wo, xo, a0);
+            memcpy(&v, w1 + k, 4);
+            mcc_nn_widen4(v, &we, &wo);
+            a1 = mcc_nn_smlad(we, xe, a1);
+            a1 = mcc_nn_smlad(wo, xo, a1);
+            memcpy(&xv, x + k + 4, 4);
+            mcc_nn_widen4(xv, &xe, &xo);
+            memcpy(&v, w0 + k + 4, 4);
+            mcc_nn_widen4(v, &we, &wo);
+            a0 = mcc_nn_smlad(we, xe, a0);
+            a0 = mcc_nn_smlad(wo, xo, a0);
+            memcpy(&v, w1 + k + 4, 4);
+            mcc_nn_widen4(v, &we, &wo);
+            a1 = mcc_nn_smlad(we, xe, a1);
+            a1 = mcc_nn_smlad(wo, xo, a1);
+        }
         for (; k + 4 <= n; k += 4) {
             uint32_t xv, v, xe, xo, we, wo;
             memcpy(&xv, x + k, 4);
