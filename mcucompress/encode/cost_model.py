@@ -38,8 +38,9 @@ FEATURES = {
     ("fully_connected", "huffman"): ("calls", "symbols", "units", "bits", "codes", "long_codes", "long_steps"),
     ("fully_connected", "huffman_sparse"): ("calls", "symbols", "units", "bits", "codes", "long_codes",
                                             "long_steps"),
-    ("fully_connected", "huffman_lut"): ("calls", "units", "lut_chunks", "weights", "lut_tail_weights",
-                                         "lut_lookups", "lut_checked_lookups"),
+    ("fully_connected", "huffman_lut"): ("calls", "units", "lut_chunks", "lut_fills", "lut_fast_steps",
+                                         "lut_checked_lookups", "lut_pair_weights", "lut_quad_weights",
+                                         "lut_scalar_weights"),
     ("conv2d", "dense"): ("calls", "pixels", "border_pixels", "pixels_x_k8", "pixel_pairs_x_k8",
                           "pixels_x_units"),
     ("conv2d", "csr4"): ("calls", "pixels", "pixels_x_units", "interior_x_entries", "border_x_entries"),
@@ -136,25 +137,43 @@ def _huffman_counts(data, w: np.ndarray, zero: int) -> dict[str, float]:
 
 
 def _lookup_counts(data, units: int, depth: int) -> dict[str, float]:
-    """Lookups of the multi-symbol decoder over the stream, those in its checked fills (near
-    the stream's end, approximated as the lookups starting in the last reach of a full chunk),
-    chunks and the weights of the MAC loops' scalar tails."""
+    """The huffman_lut kernel's work, from a run of its decoding over the stream: chunks, fills,
+    iterations of the unchecked fill loop (two lookups each) and lookups of the checked one,
+    weights multiplied by the two-row loop (8 at a time) and by the 4-weight and scalar tails."""
     from mcucompress.encode.huffman import lookup_windows
 
-    windows = lookup_windows(data)
-    taken = ((data.lookup[windows] >> 24) & 15).astype(np.int64).tolist()
-    counts = ((data.lookup[windows] >> 30) + 1).astype(np.int64).tolist()
-    pos, decoded, lookups, checked = 0, 0, 0, 0
-    edge = data.num_bits - LUT_MAX_TAKEN * (LUT_CHUNK + 1) - 32
-    while decoded < units * depth:
-        decoded += counts[pos]
-        lookups += 1
-        checked += pos >= edge
-        pos += taken[pos]
-    chunks = units * -(-depth // LUT_CHUNK)
-    tail = units * sum(min(LUT_CHUNK, depth - d) % 4 for d in range(0, depth, LUT_CHUNK))
-    return {"lut_lookups": float(lookups), "lut_checked_lookups": float(checked), "lut_chunks": float(chunks),
-            "lut_tail_weights": float(tail)}
+    entries = data.lookup[lookup_windows(data)]
+    taken = ((entries >> 24) & 15).astype(np.int64).tolist()
+    counts = ((entries >> 30) + 1).astype(np.int64).tolist()
+    num_bits, num_bytes = data.num_bits, (data.num_bits + 7) // 8
+    past = int(data.lookup[0])   # past the stream only zero bits are read
+
+    def lookup(pos):
+        return (counts[pos], taken[pos]) if pos < num_bits else ((past >> 30) + 1, (past >> 24) & 15)
+
+    pos = have = 0
+    c = dict.fromkeys(("lut_chunks", "lut_fills", "lut_fast_steps", "lut_checked_lookups", "lut_pair_weights",
+                       "lut_quad_weights", "lut_scalar_weights"), 0)
+    for u in range(0, units, 2):
+        rows = 2 if u + 1 < units else 1
+        for d in range(0, depth, LUT_CHUNK):
+            m = min(LUT_CHUNK, depth - d)
+            n = rows * m
+            c["lut_chunks"] += 1
+            if have < n:
+                c["lut_fills"] += 1
+                fast = ((pos + LUT_MAX_TAKEN * (n - have + 1)) >> 3) + 4 <= num_bytes
+                while have < n:
+                    for _ in range(2 if fast else 1):
+                        k, t = lookup(pos)
+                        have, pos = have + k, pos + t
+                    c["lut_fast_steps" if fast else "lut_checked_lookups"] += 1
+            have -= n
+            paired = m // 8 * 8 if rows == 2 else 0
+            c["lut_pair_weights"] += rows * paired
+            c["lut_quad_weights"] += rows * ((m - paired) // 4 * 4)
+            c["lut_scalar_weights"] += rows * ((m - paired) % 4)
+    return {k: float(v) for k, v in c.items()}
 
 
 def cost_kind(encoded) -> str:
@@ -204,7 +223,8 @@ def layer_counts(op_kind: str, encoded, w: np.ndarray, zero: int, where: dict) -
          "pixel_pairs_x_k8": a * -(-units // 2) * k8, "pixels_x_units": a * units,
          "interior_x_entries": 0.0, "border_x_entries": 0.0, "taps_x_units": 0.0, "macs": 0.0,
          "straddles": 0.0, "macs_8bit": 0.0,
-         "lut_lookups": 0.0, "lut_checked_lookups": 0.0, "lut_chunks": 0.0, "lut_tail_weights": 0.0}
+         "lut_chunks": 0.0, "lut_fills": 0.0, "lut_fast_steps": 0.0, "lut_checked_lookups": 0.0,
+         "lut_pair_weights": 0.0, "lut_quad_weights": 0.0, "lut_scalar_weights": 0.0}
     if cost_kind(encoded) == "codebook_fast":
         c.update(_fast_codebook_counts(op_kind, data.index_bits, units, depth, where))
     if encoded.kind in ("csr4", "csr8"):
