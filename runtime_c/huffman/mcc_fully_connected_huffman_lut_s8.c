@@ -13,7 +13,7 @@
  *
  * Safety: lookups read only lookup[0 .. 2^lookup_bits - 1] and take at most 15 bits; a fill
  * runs without bounds checks only when every stream word it can read lies inside the stream,
- * otherwise the checked loop (bytes past the stream read as 0) runs. The buffer has room for
+ * otherwise a loop that checks each word load (bytes past the stream read as 0) runs. The buffer has room for
  * the largest overshoot. A layer whose last lookup starts past num_bits is rejected. */
 #include <string.h>
 
@@ -130,10 +130,13 @@ static int8_t *mcc_nn_lut_fill(mcc_nn_lut_reader *r, int8_t *p, const int8_t *en
             pos += (entry >> MCC_NN_LUT_LEN_SHIFT) & 15u;
         }
 #endif
-    } else {
+    } else { /* near the end: one lookup at a time, each word load checked */
+        const uint32_t whole = r->num_bytes >= 4u ? r->num_bytes - 4u : 0u; /* last whole word's byte */
         while (p < end) {
-            const uint32_t window = mcc_nn_lut_load_checked(r->bytes, pos >> 3, r->num_bytes) >> (pos & 7u);
-            const uint32_t entry = lookup[window & mask];
+            const uint32_t at = pos >> 3;
+            const uint32_t word = r->num_bytes >= 4u && at <= whole ? mcc_nn_lut_load(r->bytes + at)
+                                                                    : mcc_nn_lut_load_checked(r->bytes, at, r->num_bytes);
+            const uint32_t entry = lookup[(word >> (pos & 7u)) & mask];
             p = mcc_nn_lut_put(p, entry);
             r->last = pos;
             pos += (entry >> MCC_NN_LUT_LEN_SHIFT) & 15u;
