@@ -153,96 +153,62 @@ MCC_INLINE void mcc_nn_lut_dot(const int8_t *w0, const int8_t *w1, int32_t rows,
     int32_t a0 = acc[0], a1 = acc[1];
     int32_t k = 0;
 #if MCC_HAVE_DSP
-    if (rows == 2) {
 #if MCC_HAVE_DSP_ASM
-        /* 26 instructions per 8 weights of both rows: each input word widened once. */
-        if (n >= 8) {
-            const int8_t *xp = x, *p0 = w0, *p1 = w1;
-            const int8_t *const xend = x + (n & ~7);
-            uint32_t xe0, xo0, xe1, xo1, t0, t1, t2;
-            __asm__ volatile("1:\n\t"
-                             "ldr %[xe0], [%[xp]], #4\n\t"
-                             "ldr %[xe1], [%[xp]], #4\n\t"
-                             "sxtb16 %[xo0], %[xe0], ror #8\n\t"
-                             "sxtb16 %[xe0], %[xe0]\n\t"
-                             "sxtb16 %[xo1], %[xe1], ror #8\n\t"
-                             "sxtb16 %[xe1], %[xe1]\n\t"
-                             "ldr %[t0], [%[p0]], #4\n\t"
-                             "ldr %[t1], [%[p0]], #4\n\t"
-                             "sxtb16 %[t2], %[t0]\n\t"
-                             "smlad %[a0], %[t2], %[xe0], %[a0]\n\t"
-                             "sxtb16 %[t0], %[t0], ror #8\n\t"
-                             "smlad %[a0], %[t0], %[xo0], %[a0]\n\t"
-                             "sxtb16 %[t2], %[t1]\n\t"
-                             "smlad %[a0], %[t2], %[xe1], %[a0]\n\t"
-                             "sxtb16 %[t1], %[t1], ror #8\n\t"
-                             "smlad %[a0], %[t1], %[xo1], %[a0]\n\t"
-                             "ldr %[t0], [%[p1]], #4\n\t"
-                             "ldr %[t1], [%[p1]], #4\n\t"
-                             "sxtb16 %[t2], %[t0]\n\t"
-                             "smlad %[a1], %[t2], %[xe0], %[a1]\n\t"
-                             "sxtb16 %[t0], %[t0], ror #8\n\t"
-                             "smlad %[a1], %[t0], %[xo0], %[a1]\n\t"
-                             "sxtb16 %[t2], %[t1]\n\t"
-                             "smlad %[a1], %[t2], %[xe1], %[a1]\n\t"
-                             "sxtb16 %[t1], %[t1], ror #8\n\t"
-                             "smlad %[a1], %[t1], %[xo1], %[a1]\n\t"
-                             "cmp %[xp], %[xend]\n\t"
-                             "blo 1b"
-                             : [xp] "+r"(xp), [p0] "+r"(p0), [p1] "+r"(p1), [a0] "+r"(a0), [a1] "+r"(a1),
-                               [xe0] "=&r"(xe0), [xo0] "=&r"(xo0), [xe1] "=&r"(xe1), [xo1] "=&r"(xo1),
-                               [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2)
-                             : [xend] "r"(xend)
-                             : "cc", "memory");
-            k = n & ~7;
-        }
-#else
-        for (; k + 8 <= n; k += 8) {
-            uint32_t xv, v, xe, xo, we, wo;
-            memcpy(&xv, x + k, 4);
-            mcc_nn_widen4(xv, &xe, &xo);
-            memcpy(&v, w0 + k, 4);
-            mcc_nn_widen4(v, &we, &wo);
-            a0 = mcc_nn_smlad(we, xe, a0);
-            a0 = mcc_nn_smlad(wo, xo, a0);
-            memcpy(&v, w1 + k, 4);
-            mcc_nn_widen4(v, &we, &wo);
-            a1 = mcc_nn_smlad(we, xe, a1);
-            a1 = mcc_nn_smlad(wo, xo, a1);
-            memcpy(&xv, x + k + 4, 4);
-            mcc_nn_widen4(xv, &xe, &xo);
-            memcpy(&v, w0 + k + 4, 4);
-            mcc_nn_widen4(v, &we, &wo);
-            a0 = mcc_nn_smlad(we, xe, a0);
-            a0 = mcc_nn_smlad(wo, xo, a0);
-            memcpy(&v, w1 + k + 4, 4);
-            mcc_nn_widen4(v, &we, &wo);
-            a1 = mcc_nn_smlad(we, xe, a1);
-            a1 = mcc_nn_smlad(wo, xo, a1);
-        }
+    /* 26 instructions per 8 weights of both rows: each input word widened once. */
+    if (rows == 2 && n >= 8) {
+        const int8_t *xp = x, *p0 = w0, *p1 = w1;
+        const int8_t *const xend = x + (n & ~7);
+        uint32_t xe0, xo0, xe1, xo1, t0, t1, t2;
+        __asm__ volatile("1:\n\t"
+                         "ldr %[xe0], [%[xp]], #4\n\t"
+                         "ldr %[xe1], [%[xp]], #4\n\t"
+                         "sxtb16 %[xo0], %[xe0], ror #8\n\t"
+                         "sxtb16 %[xe0], %[xe0]\n\t"
+                         "sxtb16 %[xo1], %[xe1], ror #8\n\t"
+                         "sxtb16 %[xe1], %[xe1]\n\t"
+                         "ldr %[t0], [%[p0]], #4\n\t"
+                         "ldr %[t1], [%[p0]], #4\n\t"
+                         "sxtb16 %[t2], %[t0]\n\t"
+                         "smlad %[a0], %[t2], %[xe0], %[a0]\n\t"
+                         "sxtb16 %[t0], %[t0], ror #8\n\t"
+                         "smlad %[a0], %[t0], %[xo0], %[a0]\n\t"
+                         "sxtb16 %[t2], %[t1]\n\t"
+                         "smlad %[a0], %[t2], %[xe1], %[a0]\n\t"
+                         "sxtb16 %[t1], %[t1], ror #8\n\t"
+                         "smlad %[a0], %[t1], %[xo1], %[a0]\n\t"
+                         "ldr %[t0], [%[p1]], #4\n\t"
+                         "ldr %[t1], [%[p1]], #4\n\t"
+                         "sxtb16 %[t2], %[t0]\n\t"
+                         "smlad %[a1], %[t2], %[xe0], %[a1]\n\t"
+                         "sxtb16 %[t0], %[t0], ror #8\n\t"
+                         "smlad %[a1], %[t0], %[xo0], %[a1]\n\t"
+                         "sxtb16 %[t2], %[t1]\n\t"
+                         "smlad %[a1], %[t2], %[xe1], %[a1]\n\t"
+                         "sxtb16 %[t1], %[t1], ror #8\n\t"
+                         "smlad %[a1], %[t1], %[xo1], %[a1]\n\t"
+                         "cmp %[xp], %[xend]\n\t"
+                         "blo 1b"
+                         : [xp] "+r"(xp), [p0] "+r"(p0), [p1] "+r"(p1), [a0] "+r"(a0), [a1] "+r"(a1),
+                           [xe0] "=&r"(xe0), [xo0] "=&r"(xo0), [xe1] "=&r"(xe1), [xo1] "=&r"(xo1),
+                           [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2)
+                         : [xend] "r"(xend)
+                         : "cc", "memory");
+        k = n & ~7;
+    }
 #endif
-        for (; k + 4 <= n; k += 4) {
-            uint32_t xv, v, xe, xo, we, wo;
-            memcpy(&xv, x + k, 4);
-            mcc_nn_widen4(xv, &xe, &xo);
-            memcpy(&v, w0 + k, 4);
-            mcc_nn_widen4(v, &we, &wo);
-            a0 = mcc_nn_smlad(we, xe, a0);
-            a0 = mcc_nn_smlad(wo, xo, a0);
+    for (; k + 4 <= n; k += 4) {
+        uint32_t xv, v, xe, xo, we, wo;
+        memcpy(&xv, x + k, 4);
+        mcc_nn_widen4(xv, &xe, &xo);
+        memcpy(&v, w0 + k, 4);
+        mcc_nn_widen4(v, &we, &wo);
+        a0 = mcc_nn_smlad(we, xe, a0);
+        a0 = mcc_nn_smlad(wo, xo, a0);
+        if (rows == 2) {
             memcpy(&v, w1 + k, 4);
             mcc_nn_widen4(v, &we, &wo);
             a1 = mcc_nn_smlad(we, xe, a1);
             a1 = mcc_nn_smlad(wo, xo, a1);
-        }
-    } else {
-        for (; k + 4 <= n; k += 4) {
-            uint32_t xv, v, xe, xo, we, wo;
-            memcpy(&xv, x + k, 4);
-            mcc_nn_widen4(xv, &xe, &xo);
-            memcpy(&v, w0 + k, 4);
-            mcc_nn_widen4(v, &we, &wo);
-            a0 = mcc_nn_smlad(we, xe, a0);
-            a0 = mcc_nn_smlad(wo, xo, a0);
         }
     }
 #endif
