@@ -13,8 +13,9 @@
  *
  * Safety: lookups read only lookup[0 .. 2^lookup_bits - 1] and take at most 15 bits; a fill
  * runs without bounds checks only when every stream word it can read lies inside the stream,
- * otherwise a loop that checks each word load (bytes past the stream read as 0) runs. The buffer has room for
- * the largest overshoot. A layer whose last lookup starts past num_bits is rejected. */
+ * otherwise a loop that checks each word load (bytes past the stream read as 0) runs. The
+ * buffer has room for the largest overshoot (a malformed count of four included). A layer whose
+ * last lookup starts past num_bits is rejected. */
 #include <string.h>
 
 #include "mcc.h"
@@ -53,8 +54,8 @@ static uint32_t mcc_nn_lut_load_checked(const uint8_t *bytes, uint32_t at, uint3
     return w;
 }
 
-/* Stores an entry's three symbol bytes at p (the fourth byte stored is overwritten later or
- * unused) and returns p past its symbols. */
+/* Stores an entry's four bytes at p - up to three symbols; the fourth byte is overwritten later
+ * or unused, unless a malformed count of four takes it - and returns p past its symbols. */
 MCC_INLINE int8_t *mcc_nn_lut_put(int8_t *p, uint32_t entry)
 {
 #if MCC_NN_LUT_LITTLE_ENDIAN
@@ -63,6 +64,7 @@ MCC_INLINE int8_t *mcc_nn_lut_put(int8_t *p, uint32_t entry)
     p[0] = (int8_t)(entry & 0xFFu);
     p[1] = (int8_t)((entry >> 8) & 0xFFu);
     p[2] = (int8_t)((entry >> 16) & 0xFFu);
+    p[3] = (int8_t)(entry >> 24);
 #endif
     return p + (entry >> MCC_NN_LUT_COUNT_SHIFT) + 1;
 }
@@ -76,14 +78,15 @@ typedef struct {
     uint32_t last;      /* where the latest checked lookup started */
 } mcc_nn_lut_reader;
 
-/* Decodes symbols to p until it reaches end; returns p (at most 5 symbols past end). */
+/* Decodes symbols to p until it reaches end; returns p (at most 7 symbols past end). */
 static int8_t *mcc_nn_lut_fill(mcc_nn_lut_reader *r, int8_t *p, const int8_t *end)
 {
     const uint32_t *lookup = r->lookup;
     const uint32_t mask = r->mask;
     uint32_t pos = r->pos;
     /* Each lookup adds a symbol: at most end - p + 1 lookups, each at most 15 bits on. A
-     * valid stream's last fill always takes the checked loop (its codes are <= 12 bits). */
+     * valid stream's last fill always takes the checked loop (its codes are <= 12 bits), which
+     * records where its last lookup started. */
     const uint32_t reach = (pos + MCC_NN_LUT_MAX_TAKEN * (uint32_t)(end - p + 1)) >> 3;
     if (reach + 4u <= r->num_bytes) {
         const uint8_t *bytes = r->bytes;
@@ -233,8 +236,8 @@ mcc_status mcc_fully_connected_huffman_lut_s8(const mcc_fc_params *params, const
     const int32_t batches = input_dims->n;
     const int32_t input_offset = params->input_offset;
     const int32_t filter_offset = params->filter_offset;
-    /* A fill stops at most two lookups (six symbols) past the chunks and stores a word at its
-     * last count: 8 bytes of room, rounded up for the carried symbols' word copies. */
+    /* A fill stops at most 7 symbols past the chunks (two lookups of up to four) and stores a
+     * word at the last: 8 bytes of room, rounded up for the carried symbols' word copies. */
     int8_t buf[2 * MCC_NN_LUT_CHUNK + 16];
     uint32_t carry[2];
     int8_t *filled;
@@ -276,7 +279,7 @@ mcc_status mcc_fully_connected_huffman_lut_s8(const mcc_fc_params *params, const
                         }
                     }
                 }
-                memcpy(carry, buf + n, 8); /* the at most 5 symbols past the chunk */
+                memcpy(carry, buf + n, 8); /* the at most 7 symbols past the chunk */
                 memcpy(buf, carry, 8);
                 filled -= n;
                 d += m;

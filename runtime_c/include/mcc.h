@@ -353,7 +353,8 @@ mcc_status mcc_fully_connected_huffman_s8(const mcc_fc_params *params, const mcc
  * the two rows in turn (row u's weights d..d+127, row u+1's, then d+128...); an odd last row
  * follows whole. lookup[v], v the next lookup_bits stream bits (stream bit pos + j is bit j of v),
  * decodes every code that ends within them, up to three: byte i (0..2) the i-th weight (int8),
- * bits 24-27 the bits they take (at least 1), bits 30-31 their number less one. The kernel trusts
+ * bits 24-27 the bits they take (at least 1), bits 30-31 their number less one (a count of four,
+ * which the exporter never writes, takes the top byte as the fourth weight). The kernel trusts
  * the table to match the code (a wrong table gives wrong weights); it never reads or writes out
  * of bounds whatever the table or the stream hold, and returns MCC_ERROR_ARGUMENT when the last
  * weight's lookup starts past num_bits. 272 bytes of stack buffer. */
