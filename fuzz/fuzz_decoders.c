@@ -10,8 +10,9 @@
  *
  * Build and run: scripts/fuzz_decoders.sh (clang -fsanitize=fuzzer,address,undefined); kinds:
  * 0 CSR, 1 codebook, 2 Huffman fully connected; 3 CSR (portable against the fast CSR kernel,
- * differentially), 4 codebook conv2d; 5 fast codebook
- * conv2d, 6 fast codebook fully connected. */
+ * differentially), 4 codebook conv2d; 5 fast codebook conv2d, 6 fast codebook fully connected;
+ * 7 Huffman with a lookup table (fully connected), checked differentially against weights decoded
+ * here from the format's statement. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -301,6 +302,84 @@ static int fuzz_codebook_fast(stream *s, int conv)
     return 0;
 }
 
+/* The huffman_lut weights as the format in mcc.h states them, decoded one lookup at a time
+ * (bytes past the stream read as 0; an entry's count of 4 takes its top byte as the 4th
+ * weight, as the kernel's word store does). 0 when the last weight's lookup starts inside the
+ * stream (the kernel must then return MCC_OK), -1 otherwise. */
+static int lut_reference(const mcc_huffman_lut_s8 *h, int32_t units, int32_t depth, int8_t *dense)
+{
+    const int32_t total = units * depth;
+    const uint32_t num_bytes = ((uint32_t)h->num_bits + 7u) / 8u;
+    int8_t *seq = (int8_t *)malloc((size_t)total + 4);
+    uint32_t pos = 0, last = 0;
+    int32_t n = 0, u, d, i;
+    while (n < total) {
+        uint32_t v = 0, entry;
+        int32_t j, count;
+        for (j = 0; j < h->lookup_bits; ++j) {
+            const uint32_t bit = pos + (uint32_t)j;
+            v |= (uint32_t)((bit >> 3) < num_bytes ? (h->bits[bit >> 3] >> (bit & 7)) & 1 : 0) << j;
+        }
+        entry = h->lookup[v];
+        count = (int32_t)(entry >> 30) + 1;
+        for (j = 0; j < count; ++j) {
+            seq[n + j] = (int8_t)(uint8_t)(entry >> (8 * j));
+        }
+        n += count;
+        last = pos;
+        pos += (entry >> 24) & 15u;
+    }
+    /* Stream order: per pair of rows, chunks of 128 weights of each in turn; an odd last row whole. */
+    n = 0;
+    for (u = 0; u < units; u += 2) {
+        const int32_t rows = u + 1 < units ? 2 : 1;
+        for (d = 0; d < depth; d += 128) {
+            const int32_t m = depth - d < 128 ? depth - d : 128;
+            for (i = 0; i < rows * m; ++i) {
+                dense[(u + i / m) * depth + d + i % m] = seq[n++];
+            }
+        }
+    }
+    free(seq);
+    return (int64_t)last < h->num_bits ? 0 : -1;
+}
+
+/* The Huffman lookup-table kernel against mcc_fully_connected_s8 on lut_reference's weights. */
+static int fuzz_huffman_lut(stream *s, const mcc_fc_params *params, const mcc_quant *quant,
+                            const mcc_dims *input_dims, const int8_t *input, const mcc_dims *filter_dims,
+                            const mcc_dims *output_dims, int8_t *output)
+{
+    const int32_t units = filter_dims->n, depth = filter_dims->c;
+    const int32_t out_size = output_dims->n * units;
+    mcc_huffman_lut_s8 h;
+    int8_t *dense = (int8_t *)malloc((size_t)(units * depth));
+    int8_t *want = (int8_t *)malloc((size_t)out_size);
+    int32_t table_bits, valid;
+    mcc_status status;
+    h.lookup_bits = (int32_t)(take(s, 1) % 14);   /* 0 and 13: invalid */
+    table_bits = h.lookup_bits >= 1 && h.lookup_bits <= MCC_HUFFMAN_LUT_MAX_BITS ? h.lookup_bits : 0;
+    h.num_bits = (int32_t)(take(s, 2) % 20000);
+    h.lookup = (const uint32_t *)block(s, ((size_t)1 << table_bits) * sizeof(uint32_t));
+    h.bits = (const uint8_t *)block(s, (size_t)(h.num_bits + 7) / 8);
+    valid = table_bits != 0 && lut_reference(&h, units, depth, dense) == 0;
+    status = mcc_fully_connected_huffman_lut_s8(params, quant, input_dims, input, filter_dims, &h, 0,
+                                                output_dims, output);
+    if (valid) {
+        if (mcc_fully_connected_s8(params, quant, input_dims, input, filter_dims, dense, 0, output_dims,
+                                   want) != MCC_OK ||
+            status != MCC_OK || memcmp(want, output, (size_t)out_size) != 0) {
+            abort(); /* not bit-exact with the portable kernel on the stated weights */
+        }
+    } else if (status != MCC_ERROR_ARGUMENT) {
+        abort();
+    }
+    free((void *)h.lookup);
+    free((void *)h.bits);
+    free(dense);
+    free(want);
+    return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     stream s;
@@ -320,7 +399,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 #ifdef FUZZ_KIND /* one decoder only (scripts/fuzz_decoders.sh RUNS KIND) */
         const uint32_t kind = (take(&s, 1), (uint32_t)(FUZZ_KIND));
 #else
-        const uint32_t kind = take(&s, 1) % 7;
+        const uint32_t kind = take(&s, 1) % 8;
 #endif
         units = (int32_t)(take(&s, 1) % 24) + 1;
         depth = (int32_t)(take(&s, 1) % 80) + 1;
@@ -331,6 +410,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         input_dims.n = batches; input_dims.h = 1; input_dims.w = 1; input_dims.c = depth;
         filter_dims.n = units; filter_dims.h = 1; filter_dims.w = 1; filter_dims.c = depth;
         output_dims.n = batches; output_dims.h = 1; output_dims.w = 1; output_dims.c = units;
+        if (kind == 7) { /* Huffman with a lookup table, differential */
+            int r;
+            input = (int8_t *)block(&s, (size_t)(batches * depth));
+            output = (int8_t *)malloc((size_t)(batches * units));
+            r = fuzz_huffman_lut(&s, &params, &quant, &input_dims, input, &filter_dims, &output_dims, output);
+            free(input);
+            free(output);
+            return r;
+        }
         if (kind >= 5) { /* fast codebook kernels: conv2d, fully connected */
             return fuzz_codebook_fast(&s, kind == 5);
         }

@@ -76,6 +76,18 @@ def fast_codebook_seeds(count: int = 8):
         yield _u(5 + i % 2, 1) + bytes(3) + rng.integers(0, 256, 1500).astype(np.uint8).tobytes()
 
 
+def lookup_seeds(count: int = 8):
+    """Huffman lookup-table seeds: the FC header, then lookup_bits, num_bits, table, stream."""
+    rng = np.random.default_rng(3)
+    for i in range(count):
+        units, depth = int(rng.integers(1, 25)), int(rng.integers(1, 81))
+        w = np.clip(rng.standard_t(2.0, size=(units, depth)) * 8, -128, 127).astype(np.int8)
+        h = huffman.encode_lookup(w, bits=int(rng.integers(8, 13)) if i % 2 else huffman.LUT_BITS)
+        head = _u(7, 1) + _u(units - 1, 1) + _u(depth - 1, 1) + _u(i % 8, 1)
+        head += rng.integers(-128, 128, depth * (1 + i % 2)).astype(np.int8).tobytes()
+        yield head + _u(h.lookup_bits, 1) + _u(h.num_bits, 2) + h.lookup.astype("<u4").tobytes() + h.bits.tobytes()
+
+
 def main(out: str) -> int:
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
@@ -85,6 +97,8 @@ def main(out: str) -> int:
         (folder / f"conv{i:02d}").write_bytes(data)
     for i, data in enumerate(fast_codebook_seeds()):
         (folder / f"fast{i:02d}").write_bytes(data)
+    for i, data in enumerate(lookup_seeds()):
+        (folder / f"lut{i:02d}").write_bytes(data)
     return 0
 
 

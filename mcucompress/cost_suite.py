@@ -156,13 +156,15 @@ def fit_suite() -> list[Graph]:
 
 
 def check_suite() -> list[Graph]:
-    """The check chains with each layer in another encoding, and two chains of fast codebooks."""
+    """The check chains with each layer in another encoding, two chains of fast codebooks and one
+    of Huffman with lookup tables (ENCODINGS has more kinds than the fully connected chain has layers)."""
     depth, layers = FC_CHECK
     size, channels, conv_layers = CONV_CHECK
     return [fc_chain(depth, layers, ENCODINGS, seed=7).replace(name="check_fc"),
             conv_chain(size, channels, conv_layers, CONV_ENCODINGS, seed=7).replace(name="check_conv"),
             fc_chain(*FC_FAST_CHECK, "codebook", seed=7).replace(name="check_fc_fast"),
-            conv_chain(*CONV_FAST_CHECK, "codebook", seed=7).replace(name="check_conv_fast")]
+            conv_chain(*CONV_FAST_CHECK, "codebook", seed=7).replace(name="check_conv_fast"),
+            fc_chain(*FC_CHECK, "huffman_lut", seed=7).replace(name="check_fc_lut")]
 
 
 @dataclass(frozen=True)

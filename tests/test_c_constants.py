@@ -9,7 +9,8 @@ import pytest
 from mcucompress.binary.params import VERTICAL_MAX_BITS
 from mcucompress.codegen import specialize
 from mcucompress.codegen.lower_binary import LANE_PLANES
-from mcucompress.encode.huffman import C_MAX_LEN
+from mcucompress.encode import cost_model
+from mcucompress.encode.huffman import C_MAX_LEN, LUT_BITS, LUT_CHUNK
 from mcucompress.quantize.params import SOFTMAX_ACCUMULATION_INTEGER_BITS, SOFTMAX_SCALED_DIFF_INTEGER_BITS
 from mcucompress.resources import runtime_dir
 
@@ -18,7 +19,8 @@ pytestmark = pytest.mark.skipif(CC is None, reason="needs a host C compiler")
 
 # Files whose private #defines the probe reads: it includes them instead of linking them.
 INCLUDED = ("conv/mcc_depthwise_conv2d_fast_s8.c", "binary/mcc_fully_connected_vertical_b1.c",
-            "softmax/mcc_softmax_s8.c", "fully_connected/mcc_fully_connected_fast_s8.c")
+            "softmax/mcc_softmax_s8.c", "fully_connected/mcc_fully_connected_fast_s8.c",
+            "huffman/mcc_fully_connected_huffman_lut_s8.c")
 LINKED = ("conv/mcc_conv2d_fast_s8.c", "elementwise/mcc_add_fast_s8.c")
 SIZES = [(k, c) for k in (8, 16, 72, 200) for c in (1, 3, 8, 16)]
 
@@ -31,6 +33,9 @@ int main(void)
     printf("MCC_B1_LANE_PLANES %%d\\n", MCC_B1_LANE_PLANES);
     printf("MCC_B1_VERTICAL_MAX_BITS %%d\\n", MCC_B1_VERTICAL_MAX_BITS);
     printf("MCC_HUFFMAN_MAX_BITS %%d\\n", MCC_HUFFMAN_MAX_BITS);
+    printf("MCC_HUFFMAN_LUT_MAX_BITS %%d\\n", MCC_HUFFMAN_LUT_MAX_BITS);
+    printf("MCC_NN_LUT_CHUNK %%d\\n", MCC_NN_LUT_CHUNK);
+    printf("MCC_NN_LUT_MAX_TAKEN %%d\\n", MCC_NN_LUT_MAX_TAKEN);
     printf("MCC_SOFTMAX_DIFF_INT_BITS %%d\\n", MCC_SOFTMAX_DIFF_INT_BITS);
     printf("MCC_SOFTMAX_ACCUM_INT_BITS %%d\\n", MCC_SOFTMAX_ACCUM_INT_BITS);
     printf("FC_BLOCK %%d\\n", FC_BLOCK);
@@ -63,6 +68,9 @@ def test_python_limits_and_scratch_sizes_match_the_c(tmp_path):
     assert c["MCC_B1_LANE_PLANES"] == LANE_PLANES
     assert c["MCC_B1_VERTICAL_MAX_BITS"] == VERTICAL_MAX_BITS
     assert c["MCC_HUFFMAN_MAX_BITS"] == C_MAX_LEN
+    assert c["MCC_HUFFMAN_LUT_MAX_BITS"] == LUT_BITS
+    assert c["MCC_NN_LUT_CHUNK"] == LUT_CHUNK == cost_model.LUT_CHUNK
+    assert c["MCC_NN_LUT_MAX_TAKEN"] == cost_model.LUT_MAX_TAKEN
     assert c["MCC_SOFTMAX_DIFF_INT_BITS"] == SOFTMAX_SCALED_DIFF_INTEGER_BITS
     assert c["MCC_SOFTMAX_ACCUM_INT_BITS"] == SOFTMAX_ACCUMULATION_INTEGER_BITS
     assert c["FC_BLOCK"] == specialize.FC_BLOCK

@@ -26,6 +26,33 @@ def test_every_encoding_round_trips(density, zero):
     assert np.array_equal(codebook.decode_codebook(codebook.encode_codebook(w)), w)
     assert np.array_equal(huffman.decode(huffman.encode_dense(w), zero), w)
     assert np.array_equal(huffman.decode(huffman.encode_sparse(w, zero), zero), w)
+    assert np.array_equal(huffman.decode_lookup(huffman.encode_lookup(w)), w)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (2, 2), (3, 129), (8, 300), (5, 256)])
+def test_huffman_lookup_table_entries(shape):
+    # Every entry holds the codes that end within its 12 bits (up to three), read least
+    # significant bit first; the table costs its 16 KB in the layer's bytes.
+    rng = np.random.default_rng(shape[1])
+    w = np.clip(rng.standard_t(2.0, size=shape) * 7, -128, 127).astype(np.int8)
+    hw = huffman.encode_lookup(w)
+    assert hw.values.max_len <= huffman.LUT_BITS and hw.lookup.size == 1 << huffman.LUT_BITS
+    assert hw.nbytes == hw.bits.nbytes + 4 * 4096 + huffman.LUT_DESCRIPTOR_BYTES
+    codes = {s: (format(c, f"0{n}b"), n) for s, (c, n) in hw.values.codes().items()}
+    for v in rng.integers(0, 1 << huffman.LUT_BITS, 200).tolist():
+        bits = "".join(str((v >> j) & 1) for j in range(huffman.LUT_BITS))  # stream order
+        entry, want, pos = int(hw.lookup[v]), [], 0
+        while len(want) < 3:
+            hit = [(s, n) for s, (c, n) in codes.items() if bits.startswith(c, pos) and pos + n <= len(bits)]
+            if not hit:
+                break
+            want.append(hit[0][0])
+            pos += hit[0][1]
+        if not want:  # no code starts here (a one-symbol code): weight 0, every bit taken
+            want, pos = [0], huffman.LUT_BITS
+        count = (entry >> 30) + 1
+        assert [np.int8(np.uint8((entry >> (8 * k)) & 0xFF)) for k in range(count)] == want and (entry >> 24) & 15 == pos
+    assert np.array_equal(huffman.decode_lookup(hw), w)
 
 
 def test_csr_fillers_bridge_long_gaps():

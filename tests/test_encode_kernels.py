@@ -130,3 +130,38 @@ def test_cli_export_optimize_and_info_table(tmp_path):
     bad = CliRunner().invoke(cli, ["export", str(tmp_path / "missing.tflite"), "-o", str(tmp_path / "x"),
                                    "--optimize", "smallest"])
     assert bad.exit_code == 2 and "smallest" in bad.output
+
+
+def heavy_tailed_lut_mlp(weight_zp=0):
+    """The MLP with Student-t weights (codes of 1..12 bits, up to three per lookup), every layer
+    stored as huffman_lut: odd depths and unit counts (chunk, word and odd-row tails)."""
+    rng = np.random.default_rng(17)
+    graph = mlp(19, density=0.9, weight_zp=weight_zp)
+    tensors = dict(graph.tensors)
+    for op in graph.ops:
+        w = tensors[op.inputs[1]]
+        t = np.clip(rng.standard_t(2.0, size=w.shape) * 9, -100, 100).round().astype(np.int64) + weight_zp
+        tensors[op.inputs[1]] = Tensor(w.name, w.shape, w.dtype, w.quant, t.astype(np.int8))
+    return with_encodings(graph.replace(tensors=tensors), ["huffman_lut"])
+
+
+@pytest.mark.parametrize("weight_zp", [0, -5])
+def test_huffman_lookup_table_kernel_matches_the_reference(tmp_path, weight_zp):
+    # A weight zero point takes the kernel's offset path; both roundings' requantization.
+    graph = heavy_tailed_lut_mlp(weight_zp)
+    for rounding in ("tflm", "litert"):
+        tree, got, want = host_vs_reference(graph, tmp_path / rounding, rounding)
+        assert np.array_equal(got, want)
+        assert (tree / "model.c").read_text().count("mcc_fully_connected_huffman_lut_s8(") == len(graph.ops)
+
+
+@pytest.mark.qemu
+@pytest.mark.skipif(not (shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm")),
+                    reason="needs arm-none-eabi-gcc and qemu-system-arm")
+def test_huffman_lookup_table_assembly_on_cortex_m4_qemu(tmp_path):
+    # The fill and two-row loops run in assembly on the M4 only: identical to host and reference.
+    from mcucompress.targets.runner import run_model
+
+    tree = export(heavy_tailed_lut_mlp(), tmp_path / "lut", prefix="enc")
+    report = run_model(tree, "mps2-an386", samples=3)
+    assert report.checks == {"host": True, "reference": True}

@@ -20,7 +20,7 @@ from mcucompress.memory.arena import scratch_name
 from mcucompress.quantize.params import kernel_params
 
 # Fully connected kernels with a lean path for input offset 0 (the offset moves into the bias).
-FOLDED = ("csr4", "csr8", "huffman", "huffman_sparse")
+FOLDED = ("csr4", "csr8", "huffman", "huffman_sparse", "huffman_lut")
 _PER_LINE = {"int8_t": 16, "uint8_t": 16, "int16_t": 12, "uint16_t": 12}
 
 
@@ -53,6 +53,10 @@ def _descriptor(b, oid: str, encoded) -> tuple[str, str]:
         fields = {"indices": _array(b, f"{oid}_indices", d.indices, "uint8_t"), "index_bytes": d.indices.size,
                   "codebook": _array(b, f"{oid}_codebook", d.codebook, "int8_t"), "index_bits": d.index_bits}
         return "mcc_fully_connected_codebook_s8", b.struct("mcc_codebook_s8", f"{oid}_weights", fields)
+    if encoded.kind == "huffman_lut":
+        fields = {"bits": _array(b, f"{oid}_bits", d.bits, "uint8_t"), "num_bits": d.num_bits,
+                  "lookup": _array(b, f"{oid}_lookup", d.lookup, "uint32_t"), "lookup_bits": d.lookup_bits}
+        return "mcc_fully_connected_huffman_lut_s8", b.struct("mcc_huffman_lut_s8", f"{oid}_weights", fields)
     if encoded.kind in ("huffman", "huffman_sparse"):
         fields = {"bits": _array(b, f"{oid}_bits", d.bits, "uint8_t"), "num_bits": d.num_bits,
                   "values": _huffman_table(b, oid, "values", d.values),

@@ -38,7 +38,7 @@ from mcucompress.encode import huffman
 from mcucompress.errors import McuError
 from mcucompress.ir.graph import Graph, Op
 
-ENCODINGS = ("dense", "csr8", "csr4", "codebook", "huffman_sparse", "huffman")
+ENCODINGS = ("dense", "csr8", "csr4", "codebook", "huffman_sparse", "huffman", "huffman_lut")
 CONV_ENCODINGS = ("dense", "csr8", "csr4", "codebook")
 OPTIMIZE = ("fit", "size", "speed", "none")
 ATTR = "weight_encoding"
@@ -55,7 +55,7 @@ SPEED_MARGIN = 0.10
 @dataclass(frozen=True, eq=False)
 class Encoded:
     kind: str
-    data: object | None   # Csr, Codebook, HuffmanWeights; None for dense
+    data: object | None   # Csr, Codebook, HuffmanWeights (huffman_lut: with its lookup table); None for dense
     nbytes: int
     weights: int
     instructions: int = 0   # estimated per kernel call (estimate()); 0 until estimated
@@ -91,8 +91,11 @@ def encode(kind: str, w: np.ndarray, zero: int, op_kind: str = "fully_connected"
     if kind == "codebook":
         data = cb.encode_codebook(w)
         return Encoded(kind, data, data.nbytes, n)
-    if kind in ("huffman", "huffman_sparse"):
-        data = huffman.encode_sparse(w, zero) if kind == "huffman_sparse" else huffman.encode_dense(w)
+    if kind in ("huffman", "huffman_sparse", "huffman_lut"):
+        if kind == "huffman_sparse":
+            data = huffman.encode_sparse(w, zero)
+        else:
+            data = huffman.encode_lookup(w) if kind == "huffman_lut" else huffman.encode_dense(w)
         return Encoded(kind, data, data.nbytes, n)
     raise McuError(f"unknown weight encoding '{kind}'; expected one of {', '.join(ENCODINGS)}")
 

@@ -38,6 +38,9 @@ FEATURES = {
     ("fully_connected", "huffman"): ("calls", "symbols", "units", "bits", "codes", "long_codes", "long_steps"),
     ("fully_connected", "huffman_sparse"): ("calls", "symbols", "units", "bits", "codes", "long_codes",
                                             "long_steps"),
+    ("fully_connected", "huffman_lut"): ("calls", "units", "lut_chunks", "lut_fills", "lut_fast_steps",
+                                         "lut_checked_lookups", "lut_pair_weights", "lut_quad_weights",
+                                         "lut_scalar_weights"),
     ("conv2d", "dense"): ("calls", "pixels", "border_pixels", "pixels_x_k8", "pixel_pairs_x_k8",
                           "pixels_x_units"),
     ("conv2d", "csr4"): ("calls", "entries", "band_bytes", "csr_groups_x_units", "csr_groups_x_entries",
@@ -59,6 +62,8 @@ CB_PIXELS = 6    # output pixels per pass of mcc_conv2d_codebook_fast_s8
 CB_ROWS = 4      # rows per pass of mcc_fully_connected_codebook_fast_s8
 CSR_PIXELS = 4   # output pixels per walk of mcc_conv2d_csr_fast_s8 (codegen/csr_fast.py)
 LUT_BITS = 8   # codes up to this long decode with one lookup (runtime_c/huffman)
+LUT_CHUNK = 128       # weights decoded per fill by mcc_fully_connected_huffman_lut_s8
+LUT_MAX_TAKEN = 15    # bits a lookup takes at most (its unchecked fills' bound)
 
 
 def family(cpu: str | None) -> str:
@@ -138,6 +143,46 @@ def _huffman_counts(data, w: np.ndarray, zero: int) -> dict[str, float]:
             "symbols": float(symbols)}
 
 
+def _lookup_counts(data, units: int, depth: int) -> dict[str, float]:
+    """The huffman_lut kernel's work, from a run of its decoding over the stream: chunks, fills,
+    iterations of the unchecked fill loop (two lookups each) and lookups of the checked one,
+    weights multiplied by the two-row loop (8 at a time) and by the 4-weight and scalar tails."""
+    from mcucompress.encode.huffman import lookup_windows
+
+    entries = data.lookup[lookup_windows(data)]
+    taken = ((entries >> 24) & 15).astype(np.int64).tolist()
+    counts = ((entries >> 30) + 1).astype(np.int64).tolist()
+    num_bits, num_bytes = data.num_bits, (data.num_bits + 7) // 8
+    past = int(data.lookup[0])   # past the stream only zero bits are read
+
+    def lookup(pos):
+        return (counts[pos], taken[pos]) if pos < num_bits else ((past >> 30) + 1, (past >> 24) & 15)
+
+    pos = have = 0
+    c = dict.fromkeys(("lut_chunks", "lut_fills", "lut_fast_steps", "lut_checked_lookups", "lut_pair_weights",
+                       "lut_quad_weights", "lut_scalar_weights"), 0)
+    for u in range(0, units, 2):
+        rows = 2 if u + 1 < units else 1
+        for d in range(0, depth, LUT_CHUNK):
+            m = min(LUT_CHUNK, depth - d)
+            n = rows * m
+            c["lut_chunks"] += 1
+            if have < n:
+                c["lut_fills"] += 1
+                fast = ((pos + LUT_MAX_TAKEN * (n - have + 1)) >> 3) + 4 <= num_bytes
+                while have < n:
+                    for _ in range(2 if fast else 1):
+                        k, t = lookup(pos)
+                        have, pos = have + k, pos + t
+                    c["lut_fast_steps" if fast else "lut_checked_lookups"] += 1
+            have -= n
+            paired = m // 8 * 8 if rows == 2 else 0
+            c["lut_pair_weights"] += rows * paired
+            c["lut_quad_weights"] += rows * ((m - paired) // 4 * 4)
+            c["lut_scalar_weights"] += rows * ((m - paired) % 4)
+    return {k: float(v) for k, v in c.items()}
+
+
 def cost_kind(encoded) -> str:
     """The kind the cost model prices an encoding as: its own, or codebook_fast."""
     if encoded.kind == "codebook" and encoded.data.index_bits in FAST_CODEBOOK_BITS:
@@ -185,7 +230,9 @@ def layer_counts(op_kind: str, encoded, w: np.ndarray, zero: int, where: dict) -
          "pixel_pairs_x_k8": a * -(-units // 2) * k8, "pixels_x_units": a * units,
          "interior_x_entries": 0.0, "border_x_entries": 0.0, "band_bytes": 0.0, "csr_groups_x_units": 0.0,
          "csr_groups_x_entries": 0.0, "taps_x_units": 0.0, "macs": 0.0,
-         "straddles": 0.0, "macs_8bit": 0.0}
+         "straddles": 0.0, "macs_8bit": 0.0,
+         "lut_chunks": 0.0, "lut_fills": 0.0, "lut_fast_steps": 0.0, "lut_checked_lookups": 0.0,
+         "lut_pair_weights": 0.0, "lut_quad_weights": 0.0, "lut_scalar_weights": 0.0}
     if cost_kind(encoded) == "codebook_fast":
         c.update(_fast_codebook_counts(op_kind, data.index_bits, units, depth, where))
     if encoded.kind in ("csr4", "csr8"):
@@ -209,6 +256,8 @@ def layer_counts(op_kind: str, encoded, w: np.ndarray, zero: int, where: dict) -
             c["macs"] = macs
             c["straddles"] = macs * _straddle_fraction(data.index_bits)
             c["macs_8bit"] = macs if eight else 0.0
+    elif encoded.kind == "huffman_lut":
+        c.update({k: a * v for k, v in _lookup_counts(data, units, depth).items()})
     elif encoded.kind in ("huffman", "huffman_sparse"):
         h = _huffman_counts(data, w, zero)
         c.update({k: (v if k == "symbols" else a * v) for k, v in h.items()})

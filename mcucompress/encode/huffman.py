@@ -5,6 +5,16 @@ Two layouts (decoder: runtime_c/huffman/mcc_fully_connected_huffman_s8.c):
 - sparse: per row, (run, value) pairs - run r skips r zero weights - then the end-of-row run -1.
   Runs and values have separate code tables; their codes interleave in one bit stream.
 
+The ``huffman_lut`` variant (decoder: runtime_c/huffman/mcc_fully_connected_huffman_lut_s8.c)
+stores one value code per weight, codes of at most LUT_BITS bits, and, instead of the canonical
+table, a lookup table of 2^LUT_BITS words: entry v decodes every code that ends within the
+next LUT_BITS stream bits v (stream bit pos + j is bit j of v; up to three weights) - bytes 0-2
+the weights, bits 24-27 the bits they take, bits 30-31 their number less one. Its stream is read
+least significant bit first (bit i = (bytes[i >> 3] >> (i & 7)) & 1, each code's first bit
+first: one little-endian word load and a shift give the next bits) and orders the weights so
+that the decoder can multiply two rows at once: per pair of rows, chunks of LUT_CHUNK weights
+alternate between the two rows (an odd last row follows whole).
+
 A table is stored as the canonical code's counts per length and its symbols in code order (as
 zlib's puff decodes them), so it costs 2 bytes per code length plus 2 per symbol. Codes are at
 most ``max_len`` bits: when plain Huffman would be longer, the counts are halved (keeping every
@@ -26,6 +36,10 @@ MAX_LEN = 12           # default code length limit (the C decoder accepts up to 
 C_MAX_LEN = 15
 END_OF_ROW = -1
 DESCRIPTOR_BYTES = 40  # mcc_huffman_s8 on a 32-bit target: pointer + int32 + 2 tables of 16
+LUT_BITS = 12          # lookup table index width (the C decoder's MCC_HUFFMAN_LUT_MAX_BITS)
+LUT_SYMBOLS = 3        # weights one lookup yields at most
+LUT_CHUNK = 128        # weights of a row per chunk of the huffman_lut stream order
+LUT_DESCRIPTOR_BYTES = 16  # mcc_huffman_lut_s8: 2 pointers + 2 int32
 
 
 @dataclass(frozen=True, eq=False)
@@ -60,9 +74,13 @@ class HuffmanWeights:
     runs: HuffmanTable | None  # None: dense layout
     bits: np.ndarray           # uint8 stream
     num_bits: int
+    lookup: np.ndarray | None = None  # uint32 (2^lookup_bits,): the huffman_lut decoder's table
+    lookup_bits: int = 0
 
     @property
     def nbytes(self) -> int:
+        if self.lookup is not None:  # the lookup table replaces the canonical one on the device
+            return self.bits.nbytes + self.lookup.nbytes + LUT_DESCRIPTOR_BYTES
         runs = self.runs.nbytes if self.runs is not None else 0
         return self.bits.nbytes + self.values.nbytes + runs + DESCRIPTOR_BYTES
 
@@ -105,7 +123,8 @@ def build_table(symbols: np.ndarray, max_len: int = MAX_LEN) -> HuffmanTable:
     return HuffmanTable(per_length.astype(np.uint16), alphabet[order].astype(np.int16))
 
 
-def _encode_stream(tables_and_symbols: list[tuple[HuffmanTable, np.ndarray]], order: np.ndarray) -> tuple[np.ndarray, int]:
+def _encode_stream(tables_and_symbols: list[tuple[HuffmanTable, np.ndarray]], order: np.ndarray,
+                   bitorder: str = "big") -> tuple[np.ndarray, int]:
     """Bit stream of several symbol streams interleaved: order[k] names the stream of the k-th code."""
     codes = np.zeros(order.size, dtype=np.int64)
     widths = np.zeros(order.size, dtype=np.int64)
@@ -117,7 +136,7 @@ def _encode_stream(tables_and_symbols: list[tuple[HuffmanTable, np.ndarray]], or
         idx = np.searchsorted(alphabet, symbols)
         codes[where] = pairs[idx, 0]
         widths[where] = pairs[idx, 1]
-    return pack_bits(codes, widths, msb_first=True, bitorder="big")
+    return pack_bits(codes, widths, msb_first=True, bitorder=bitorder)
 
 
 def encode_dense(w: np.ndarray, max_len: int = MAX_LEN) -> HuffmanWeights:
@@ -126,6 +145,83 @@ def encode_dense(w: np.ndarray, max_len: int = MAX_LEN) -> HuffmanWeights:
     table = build_table(symbols, max_len)
     bits, n = _encode_stream([(table, symbols)], np.zeros(symbols.size, dtype=np.int64))
     return HuffmanWeights(int(w.shape[0]), int(w.shape[1]), table, None, bits, n)
+
+
+def build_lookup(table: HuffmanTable, bits: int = LUT_BITS) -> np.ndarray:
+    """The multi-symbol lookup table of a canonical code whose codes are at most ``bits`` long
+    (layout in the module docstring). Bit patterns no code starts (an incomplete code, e.g. of
+    one symbol) decode as weight 0 taking every bit: a valid stream never reaches them."""
+    if not 1 <= table.max_len <= bits <= LUT_BITS:
+        raise McuError(f"a lookup table of {bits} bits needs codes of 1..{bits} bits, not {table.max_len}")
+    size = 1 << bits
+    # By the next bits read most significant first (prefix), then re-indexed by the stream's order.
+    first_symbol = np.zeros(size, dtype=np.int64)
+    first_len = np.zeros(size, dtype=np.int64)  # 0: no code starts with these bits
+    for symbol, (code, length) in table.codes().items():
+        start = code << (bits - length)
+        first_symbol[start:start + (1 << (bits - length))] = symbol
+        first_len[start:start + (1 << (bits - length))] = length
+    v = np.arange(size, dtype=np.int64)
+    valid = first_len > 0
+    taken = np.where(valid, first_len, bits)
+    count = np.ones(size, dtype=np.int64)
+    entry = np.where(valid, first_symbol & 0xFF, 0)
+    more = valid.copy()
+    for k in range(1, LUT_SYMBOLS):
+        rest = (v << taken) & (size - 1)
+        length = first_len[rest]
+        more &= (length > 0) & (taken + length <= bits)
+        entry |= np.where(more, (first_symbol[rest] & 0xFF) << (8 * k), 0)
+        taken = np.where(more, taken + length, taken)
+        count += more
+    entry |= (taken << 24) | ((count - 1) << 30)
+    return entry[_reversed_bits(v, bits)].astype(np.uint32)
+
+
+def _reversed_bits(v: np.ndarray, bits: int) -> np.ndarray:
+    return sum(((v >> j) & 1) << (bits - 1 - j) for j in range(bits))
+
+
+def lookup_order(units: int, depth: int) -> np.ndarray:
+    """Flat (row-major) indices of the weights in huffman_lut stream order."""
+    index = np.arange(units * depth).reshape(units, depth)
+    parts = []
+    for u in range(0, units - 1, 2):
+        for d in range(0, depth, LUT_CHUNK):
+            parts += [index[u, d:d + LUT_CHUNK], index[u + 1, d:d + LUT_CHUNK]]
+    if units % 2:
+        parts.append(index[-1])
+    return np.concatenate(parts)
+
+
+def encode_lookup(w: np.ndarray, bits: int = LUT_BITS) -> HuffmanWeights:
+    """The huffman_lut encoding: stream in lookup_order, codes of at most ``bits`` bits, the table."""
+    w = np.asarray(w, dtype=np.int8)
+    symbols = w.ravel()[lookup_order(*w.shape)].astype(np.int64)
+    table = build_table(symbols, bits)
+    stream, n = _encode_stream([(table, symbols)], np.zeros(symbols.size, dtype=np.int64), bitorder="little")
+    return HuffmanWeights(int(w.shape[0]), int(w.shape[1]), table, None, stream, n,
+                          lookup=build_lookup(table, bits), lookup_bits=bits)
+
+
+def lookup_windows(hw: HuffmanWeights) -> np.ndarray:
+    """The lookup index at every stream bit position (bits past the end read as 0)."""
+    k = hw.lookup_bits
+    stream = np.r_[unpack_bits(hw.bits, hw.num_bits, bitorder="little"), np.zeros(k, dtype=np.uint8)]
+    return np.lib.stride_tricks.sliding_window_view(stream, k)[:hw.num_bits] @ (1 << np.arange(k))
+
+
+def decode_lookup(hw: HuffmanWeights) -> np.ndarray:
+    """The dense matrix back through the lookup table (a Python mirror of the C decoder)."""
+    n, pos, out = hw.units * hw.depth, 0, []
+    windows = lookup_windows(hw)
+    while len(out) < n:
+        entry = int(hw.lookup[windows[pos]]) if pos < hw.num_bits else int(hw.lookup[0])
+        out += [((entry >> (8 * k)) & 0xFF) for k in range((entry >> 30) + 1)]
+        pos += (entry >> 24) & 15
+    w = np.zeros(n, dtype=np.uint8)
+    w[lookup_order(hw.units, hw.depth)] = out[:n]
+    return w.view(np.int8).reshape(hw.units, hw.depth)
 
 
 def encode_sparse(w: np.ndarray, zero: int, max_len: int = MAX_LEN) -> HuffmanWeights:

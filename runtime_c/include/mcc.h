@@ -347,6 +347,31 @@ mcc_status mcc_fully_connected_huffman_s8(const mcc_fc_params *params, const mcc
                                           const mcc_huffman_s8 *filter, const int32_t *bias,
                                           const mcc_dims *output_dims, int8_t *output);
 
+/* Huffman-coded weights with a lookup table built at export: one value code per weight, codes
+ * of at most lookup_bits bits, stream bit i = (bits[i >> 3] >> (i & 7)) & 1 (least significant
+ * first, each code's first bit first). Weight order: per pair of rows, chunks of 128 weights of
+ * the two rows in turn (row u's weights d..d+127, row u+1's, then d+128...); an odd last row
+ * follows whole. lookup[v], v the next lookup_bits stream bits (stream bit pos + j is bit j of v),
+ * decodes every code that ends within them, up to three: byte i (0..2) the i-th weight (int8),
+ * bits 24-27 the bits they take (at least 1), bits 30-31 their number less one (a count of four,
+ * which the exporter never writes, takes the top byte as the fourth weight). The kernel trusts
+ * the table to match the code (a wrong table gives wrong weights); it never reads or writes out
+ * of bounds whatever the table or the stream hold, and returns MCC_ERROR_ARGUMENT when the last
+ * weight's lookup starts past num_bits. 272 bytes of stack buffer. */
+#define MCC_HUFFMAN_LUT_MAX_BITS 12
+typedef struct {
+    const uint8_t *bits;
+    int32_t num_bits;
+    const uint32_t *lookup;  /* 1 << lookup_bits entries */
+    int32_t lookup_bits;     /* 1..MCC_HUFFMAN_LUT_MAX_BITS */
+} mcc_huffman_lut_s8;
+
+mcc_status mcc_fully_connected_huffman_lut_s8(const mcc_fc_params *params, const mcc_quant *quant,
+                                              const mcc_dims *input_dims, const int8_t *input,
+                                              const mcc_dims *filter_dims,
+                                              const mcc_huffman_lut_s8 *filter, const int32_t *bias,
+                                              const mcc_dims *output_dims, int8_t *output);
+
 /* ---- Binary and ternary networks (XNOR-popcount) -----------------------------------------
  * Sign values (+1 -> bit 1, -1 -> bit 0) are packed per pixel into little-endian 32-bit words,
  * channel c at word c / 32, bit c % 32; the unused high bits of a pixel's last word are 0. In the
