@@ -260,7 +260,28 @@ mcc_status mcc_fully_connected_codebook_fast_s8(const mcc_fc_fast_params *params
         const int32_t *ch = params->channels;
         int32_t i, u;
         uint32_t *c = col;
-        for (i = 0; i + 4 <= k; i += 4) { /* widened input, zeros past k */
+        i = 0;
+#if MCC_HAVE_DSP_ASM
+        if (k >= 8) { /* 8 values a pass: two loads, four SXTB16, one store multiple */
+            const int8_t *xe = x + (k & ~7);
+            const int8_t *xp = x;
+            __asm__ volatile("1:\n\t"
+                             "ldr r4, [%[x]], #4\n\t"
+                             "ldr r6, [%[x]], #4\n\t"
+                             "sxtb16 r5, r4, ror #8\n\t"
+                             "sxtb16 r4, r4\n\t"
+                             "sxtb16 r7, r6, ror #8\n\t"
+                             "sxtb16 r6, r6\n\t"
+                             "stm %[c]!, {r4, r5, r6, r7}\n\t"
+                             "cmp %[x], %[e]\n\t"
+                             "bne 1b"
+                             : [x] "+r"(xp), [c] "+r"(c)
+                             : [e] "r"(xe)
+                             : "r4", "r5", "r6", "r7", "cc", "memory");
+            i = k & ~7;
+        }
+#endif
+        for (; i + 4 <= k; i += 4) { /* widened input, zeros past k */
             uint32_t v;
             memcpy(&v, x + i, 4);
             mcc_nn_widen4(v, c, c + 1);
@@ -297,7 +318,12 @@ mcc_status mcc_fully_connected_codebook_fast_s8(const mcc_fc_fast_params *params
                 }
                 dot_rows_c(idx, words, n, field_bits, table, col, acc);
             }
-            for (r = 0; r < n; ++r) {
+            for (r = 0; r + 1 < n; r += 2) {
+                output[u + r] = mcc_nn_fast_requantize(acc[r], ch[4 * r + 1], ch[4 * r + 2], ch[4 * r + 3], lo, hi);
+                output[u + r + 1] = mcc_nn_fast_requantize(acc[r + 1], ch[4 * r + 5], ch[4 * r + 6], ch[4 * r + 7],
+                                                           lo, hi);
+            }
+            if (r < n) {
                 output[u + r] = mcc_nn_fast_requantize(acc[r], ch[4 * r + 1], ch[4 * r + 2], ch[4 * r + 3], lo, hi);
             }
             idx += n * words;

@@ -355,17 +355,21 @@ MCC_INLINE void mcc_nn_codebook_pair_table(const int8_t *codebook, int32_t bits,
         uint32_t *row = table + (b << bits);
 #if MCC_HAVE_DSP_ASM
         const uint32_t *first = table;
-        for (a = 0; a < n; a += 4) { /* 4 words a load and a store multiple */
-            __asm__ volatile("ldm %[s]!, {r4, r5, r6, r7}\n\t"
-                             "add r4, r4, %[d]\n\t"
-                             "add r5, r5, %[d]\n\t"
-                             "add r6, r6, %[d]\n\t"
-                             "add r7, r7, %[d]\n\t"
-                             "stm %[r]!, {r4, r5, r6, r7}"
-                             : [s] "+r"(first), [r] "+r"(row)
-                             : [d] "r"(delta)
-                             : "r4", "r5", "r6", "r7", "memory");
+#define MCC_NN_ADD4 /* 4 words a load and a store multiple */                                       \
+        "ldm %[s]!, {r4, r5, r6, r7}\n\t"                                                           \
+        "add r4, r4, %[d]\n\t"                                                                     \
+        "add r5, r5, %[d]\n\t"                                                                     \
+        "add r6, r6, %[d]\n\t"                                                                     \
+        "add r7, r7, %[d]\n\t"                                                                     \
+        "stm %[r]!, {r4, r5, r6, r7}\n\t"
+        if (n == 16) {
+            __asm__ volatile(MCC_NN_ADD4 MCC_NN_ADD4 MCC_NN_ADD4 MCC_NN_ADD4
+                             : [s] "+r"(first), [r] "+r"(row) : [d] "r"(delta) : "r4", "r5", "r6", "r7", "memory");
+        } else {
+            __asm__ volatile(MCC_NN_ADD4
+                             : [s] "+r"(first), [r] "+r"(row) : [d] "r"(delta) : "r4", "r5", "r6", "r7", "memory");
         }
+#undef MCC_NN_ADD4
 #else
         for (a = 0; a < n; a += 4) {
             row[a] = table[a] + delta;
