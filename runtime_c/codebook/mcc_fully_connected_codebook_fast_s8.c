@@ -59,6 +59,14 @@ static void dot_rows_c(const uint32_t *idx, int32_t words, int32_t n, int32_t fi
 }
 
 #if MCC_HAVE_DSP_ASM
+/* The first 4 sums of a block in r0-r3 from the channel rows' biases, and back into acc. */
+#define CB_SUMS4_FROM(CH)                                                                        \
+    register int32_t r0 __asm__("r0") = (CH)[0];                                                 \
+    register int32_t r1 __asm__("r1") = (CH)[4];                                                 \
+    register int32_t r2 __asm__("r2") = (CH)[8];                                                 \
+    register int32_t r3 __asm__("r3") = (CH)[12]
+#define CB_SUMS4_TO(ACC) ((ACC)[0] = r0, (ACC)[1] = r1, (ACC)[2] = r2, (ACC)[3] = r3)
+
 /* One product pair of a row: the field's byte, its table entry, the SMLAD with input pair X. */
 #define CB_ROW(OFF, A, X)                                                                        \
     "ldrb r9, [%[i], #" #OFF "]\n\t"                                                            \
@@ -88,10 +96,7 @@ static void dot_rows_c(const uint32_t *idx, int32_t words, int32_t n, int32_t fi
 static void dot_rows8_4bit(const uint32_t *idx, int32_t words, const uint32_t *table, const uint32_t *col,
                            const int32_t *ch, int32_t acc[CB_ROWS])
 {
-    register int32_t r0 __asm__("r0") = ch[0];
-    register int32_t r1 __asm__("r1") = ch[4];
-    register int32_t r2 __asm__("r2") = ch[8];
-    register int32_t r3 __asm__("r3") = ch[12];
+    CB_SUMS4_FROM(ch);
     register int32_t r4 __asm__("r4") = ch[16];
     register int32_t r5 __asm__("r5") = ch[20];
     register int32_t r6 __asm__("r6") = ch[24];
@@ -119,10 +124,7 @@ static void dot_rows8_4bit(const uint32_t *idx, int32_t words, const uint32_t *t
                          CB_OPERANDS);
     }
 #undef CB_OPERANDS
-    acc[0] = r0;
-    acc[1] = r1;
-    acc[2] = r2;
-    acc[3] = r3;
+    CB_SUMS4_TO(acc);
     acc[4] = r4;
     acc[5] = r5;
     acc[6] = r6;
@@ -133,24 +135,16 @@ static void dot_rows8_4bit(const uint32_t *idx, int32_t words, const uint32_t *t
 #undef CB_POSITION
 #undef CB_FIELD
 #undef CB_ROWS17
-#undef CB_ROW
 
 /* 4 rows of 4-bit indices (a block of 4): one LDM brings a word position's 4 input pairs. */
 static void dot_rows4_4bit(const uint32_t *idx, int32_t words, const uint32_t *table, const uint32_t *col,
                            const int32_t *ch, int32_t acc[4])
 {
-    register int32_t r0 __asm__("r0") = ch[0];
-    register int32_t r1 __asm__("r1") = ch[4];
-    register int32_t r2 __asm__("r2") = ch[8];
-    register int32_t r3 __asm__("r3") = ch[12];
+    CB_SUMS4_FROM(ch);
     register const uint32_t *rc __asm__("ip") = col;
     register const uint32_t *ri __asm__("lr") = idx;
     register const uint32_t *rt __asm__("r11") = table;
     register const uint32_t *re __asm__("r10") = idx + 4 * words;
-#define CB_ROW(OFF, A, X)                                                                        \
-    "ldrb r9, [%[i], #" #OFF "]\n\t"                                                            \
-    "ldr r9, [%[t], r9, lsl #2]\n\t"                                                            \
-    "smlad %[" #A "], " X ", r9, %[" #A "]\n\t"
 #define CB_FIELD4(Q, X) CB_ROW(Q, a0, X) CB_ROW(4+Q, a1, X) CB_ROW(8+Q, a2, X) CB_ROW(12+Q, a3, X)
     __asm__ volatile("1:\n\t"
                      "ldm %[c]!, {r4, r5, r6, r8}\n\t"
@@ -163,10 +157,7 @@ static void dot_rows4_4bit(const uint32_t *idx, int32_t words, const uint32_t *t
                      : "r4", "r5", "r6", "r8", "r9", "cc", "memory");
 #undef CB_FIELD4
 #undef CB_ROW
-    acc[0] = r0;
-    acc[1] = r1;
-    acc[2] = r2;
-    acc[3] = r3;
+    CB_SUMS4_TO(acc);
 }
 
 /* Four products of a row: the byte of two fields, its entry of pair pairs (8 bytes), two SMLAD. */
@@ -186,10 +177,7 @@ static void dot_rows4_4bit(const uint32_t *idx, int32_t words, const uint32_t *t
 static void dot_rows4_2bit(const uint32_t *idx, int32_t words, int32_t n, const uint32_t *quad,
                            const uint32_t *col, const int32_t *ch, int32_t acc[4])
 {
-    register int32_t r0 __asm__("r0") = ch[0];
-    register int32_t r1 __asm__("r1") = ch[4];
-    register int32_t r2 __asm__("r2") = ch[8];
-    register int32_t r3 __asm__("r3") = ch[12];
+    CB_SUMS4_FROM(ch);
     register const uint32_t *rc __asm__("ip") = col;
     register const uint32_t *ri __asm__("lr") = idx;
     register const uint32_t *rt __asm__("r11") = quad;
@@ -203,13 +191,12 @@ static void dot_rows4_2bit(const uint32_t *idx, int32_t words, int32_t n, const 
                      : [a0] "+r"(r0), [a1] "+r"(r1), [a2] "+r"(r2), [a3] "+r"(r3), [c] "+r"(rc), [i] "+r"(ri)
                      : [t] "r"(rt), [e] "r"(re), [s] "r"(rs)
                      : "r7", "r8", "r9", "r10", "cc", "memory");
-    acc[0] = r0;
-    acc[1] = r1;
-    acc[2] = r2;
-    acc[3] = r3;
+    CB_SUMS4_TO(acc);
 }
 #undef CB_BYTE
 #undef CB_QUAD
+#undef CB_SUMS4_TO
+#undef CB_SUMS4_FROM
 
 /* The 2-bit table of pair pairs: entry b (a byte of two fields) holds the pair entries of its
  * low and its high field. */
