@@ -17,7 +17,7 @@
 #include "mcc_nn.h"
 
 #define CB_PIXELS 6 /* output pixels per pass: 6 sums, 3 column words at a time, stay in registers */
-#define CB_CHANNELS 8 /* output channels summed before they are requantized */
+#define CB_CHANNELS 8 /* output channels a call of the channel loop (the assembly's byte offsets) */
 
 int32_t mcc_conv2d_codebook_fast_s8_get_buffer_size(int32_t k_padded, int32_t index_bits)
 {
@@ -144,20 +144,22 @@ typedef struct {
     const uint32_t *col;     /* the widened columns, the same for every channel */
     int32_t word_bytes;      /* index bytes of a channel */
     const uint32_t *end;     /* end of the current channel's index words */
-    int32_t *sums;           /* where the next channel's sums go */
-    const int32_t *sums_end;
+    int8_t *out;             /* where the next channel's bytes go (CB_CHANNELS apart a pixel) */
+    const int8_t *out_end;
 } channel_loop;
 
-/* The CB_PIXELS sums of `count` output channels in turn into sums (CB_PIXELS a channel), each
- * from its bias (ch[0] of its channel row) and `words` index words from idx on, fields of
- * `field_bits` bits; returns the index words of the next channel. The hot loop's registers are
- * chosen by hand: per pair field one UBFX and one table load give the weight pair, two LDM
- * bring the 6 pixels' input pairs, 6 SMLAD use them:
- * 10 instructions per 12 products; 4-bit indices two words (8 pairs) a pass after an odd one.
- * Between channels, the sums are stored with one STM and the next bias set in all six. */
-static const uint32_t *dot_channels(const uint32_t *idx, int32_t words, int32_t field_bits,
-                                    const uint32_t *table, const uint32_t *col, const int32_t *ch,
-                                    int32_t count, int32_t *sums)
+/* The CB_PIXELS outputs of `count` output channels in turn, requantized and saturated to int8
+ * (the layer's clamp comes after), into out[p * CB_CHANNELS + c] for pixel p of channel c; each
+ * channel's sum from its bias (ch[0] of its channel row) and `words` index words from idx on,
+ * fields of `field_bits` bits. Returns the index words of the next channel. The hot loop's
+ * registers are chosen by hand: per pair field one byte load (4-bit indices; an extraction
+ * from the word for 2-bit ones) and one table load give the weight pair, two LDM bring the 6
+ * pixels' input pairs, 6 SMLAD use them: 10 instructions per 12 products, 4-bit indices four
+ * words a pass after the odd ones. At a channel's end its 6 sums are requantized in registers
+ * (SMMLAR, the sign, the shift, SSAT) and stored a byte each. */
+static const uint32_t *dot_channels_s8(const uint32_t *idx, int32_t words, int32_t field_bits,
+                                       const uint32_t *table, const uint32_t *col, const int32_t *ch,
+                                       int32_t count, int8_t *out)
 {
     register const uint32_t *ri __asm__("lr") = idx;
     register const uint32_t *rt __asm__("r11") = table;
@@ -166,8 +168,8 @@ static const uint32_t *dot_channels(const uint32_t *idx, int32_t words, int32_t 
     st.col = col;
     st.word_bytes = 4 * words;
     st.end = idx;
-    st.sums = sums;
-    st.sums_end = sums + CB_PIXELS * count;
+    st.out = out;
+    st.out_end = out + count;
 #define MCC_CB_PAIR(FIELD)                                                                       \
     FIELD                                                                                       \
     "ldr r9, [%[t], r9, lsl #2]\n\t"                                                            \
@@ -180,10 +182,6 @@ static const uint32_t *dot_channels(const uint32_t *idx, int32_t words, int32_t 
     "smlad r4, r7, r9, r4\n\t"                                                                  \
     "smlad r5, r8, r9, r5\n\t"
 #define MCC_CB_FIELD(SHIFT, WIDTH) "ubfx r9, r10, #" #SHIFT ", #" #WIDTH "\n\t"
-#define MCC_CB_WORD8                                                                             \
-    "ldr r10, [%[i]], #4\n\t"                                                                    \
-    MCC_CB_PAIR(MCC_CB_FIELD(0, 8)) MCC_CB_PAIR(MCC_CB_FIELD(8, 8))                              \
-    MCC_CB_PAIR(MCC_CB_FIELD(16, 8)) MCC_CB_PAIR("lsr r9, r10, #24\n\t")
 #define MCC_CB_WORD4                                                                             \
     "ldr r10, [%[i]], #4\n\t"                                                                    \
     MCC_CB_PAIR(MCC_CB_FIELD(0, 4)) MCC_CB_PAIR(MCC_CB_FIELD(4, 4))                              \
@@ -206,34 +204,69 @@ static const uint32_t *dot_channels(const uint32_t *idx, int32_t words, int32_t 
     "add r9, %[i], r9\n\t"                                                                       \
     "str r9, %[e]\n\t"
 #define MCC_CB_LOOP(BODY) "1:\n\t" BODY "ldr r9, %[e]\n\tcmp %[i], r9\n\tbne 1b\n\t"
-/* a channel's end: the six sums stored, the next channel while any is left */
+/* a channel's end: its multiplier, round and shift, the six sums requantized and stored, the
+ * next channel while any is left */
+#define MCC_CB_OUT(R, OFF)                                                                       \
+    "smmlar r9, " R ", r6, r7\n\t"                                                               \
+    "add r9, r9, " R ", asr #31\n\t"                                                             \
+    "asr r9, r9, r8\n\t"                                                                         \
+    "ssat r9, #8, r9\n\t"                                                                        \
+    "strb r9, [r10, #" #OFF "]\n\t"
 #define MCC_CB_END                                                                               \
-    "ldr r9, %[s]\n\t"                                                                           \
-    "stm r9!, {r0, r1, r2, r3, r4, r5}\n\t"                                                      \
-    "str r9, %[s]\n\t"                                                                           \
-    "ldr r10, %[se]\n\t"                                                                         \
-    "cmp r9, r10\n\t"                                                                            \
+    "ldr r9, %[ch]\n\t"                                                                          \
+    "ldrd r6, r7, [r9, #-12]\n\t"                                                                \
+    "ldr r8, [r9, #-4]\n\t"                                                                      \
+    "ldr r10, %[s]\n\t"                                                                          \
+    MCC_CB_OUT("r0", 0) MCC_CB_OUT("r1", 8) MCC_CB_OUT("r2", 16)                                  \
+    MCC_CB_OUT("r3", 24) MCC_CB_OUT("r4", 32) MCC_CB_OUT("r5", 40)                                \
+    "add r10, r10, #1\n\t"                                                                       \
+    "str r10, %[s]\n\t"                                                                          \
+    "ldr r9, %[se]\n\t"                                                                          \
+    "cmp r10, r9\n\t"                                                                            \
     "bne 2b"
 #define MCC_CB_OPERANDS                                                                          \
-    : [i] "+r"(ri), [ch] "+m"(st.ch), [e] "+m"(st.end), [s] "+m"(st.sums)                        \
-    : [t] "r"(rt), [col] "m"(st.col), [wb] "m"(st.word_bytes), [se] "m"(st.sums_end)             \
+    : [i] "+r"(ri), [ch] "+m"(st.ch), [e] "+m"(st.end), [s] "+m"(st.out)                         \
+    : [t] "r"(rt), [col] "m"(st.col), [wb] "m"(st.word_bytes), [se] "m"(st.out_end)              \
     : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "ip", "cc", "memory"
+/* 4-bit indices: each pair field a byte load (no word register), 4 words a pass, the channel's
+ * end in r10 */
+#define MCC_CB_BYTE(OFF) "ldrb r9, [%[i], #" #OFF "]\n\t"
+#define MCC_CB_BYTES(B)                                                                          \
+    MCC_CB_PAIR(MCC_CB_BYTE(B)) MCC_CB_PAIR(MCC_CB_BYTE(B+1))                                    \
+    MCC_CB_PAIR(MCC_CB_BYTE(B+2)) MCC_CB_PAIR(MCC_CB_BYTE(B+3))
+#define MCC_CB_ONE MCC_CB_BYTES(0) "add %[i], %[i], #4\n\t"
+#define MCC_CB_END_REG "ldr r10, %[wb]\n\tadd r10, %[i], r10\n\t"
+#define MCC_CB_FOUR                                                                              \
+    "1:\n\t" MCC_CB_BYTES(0) MCC_CB_BYTES(4) MCC_CB_BYTES(8) MCC_CB_BYTES(12)                     \
+    "add %[i], %[i], #16\n\tcmp %[i], r10\n\tbne 1b\n\t"
+#define MCC_CB_CHANNELS8(SINGLES)                                                                \
+    __asm__ volatile(MCC_CB_START MCC_CB_END_REG SINGLES MCC_CB_FOUR MCC_CB_END MCC_CB_OPERANDS)
     if (field_bits == 4) {
         __asm__ volatile(MCC_CB_START MCC_CB_LOOP(MCC_CB_WORD4) MCC_CB_END MCC_CB_OPERANDS);
-    } else if (words == 1) {
-        __asm__ volatile(MCC_CB_START MCC_CB_WORD8 MCC_CB_END MCC_CB_OPERANDS);
-    } else if (words & 1) {
-        __asm__ volatile(MCC_CB_START MCC_CB_WORD8 MCC_CB_LOOP(MCC_CB_WORD8 MCC_CB_WORD8) MCC_CB_END
+    } else if (words < 4) {
+        __asm__ volatile(MCC_CB_START MCC_CB_END_REG "1:\n\t" MCC_CB_ONE "cmp %[i], r10\n\tbne 1b\n\t" MCC_CB_END
                          MCC_CB_OPERANDS);
+    } else if ((words & 3) == 0) {
+        MCC_CB_CHANNELS8("");
+    } else if ((words & 3) == 1) {
+        MCC_CB_CHANNELS8(MCC_CB_ONE);
+    } else if ((words & 3) == 2) {
+        MCC_CB_CHANNELS8(MCC_CB_ONE MCC_CB_ONE);
     } else {
-        __asm__ volatile(MCC_CB_START MCC_CB_LOOP(MCC_CB_WORD8 MCC_CB_WORD8) MCC_CB_END MCC_CB_OPERANDS);
+        MCC_CB_CHANNELS8(MCC_CB_ONE MCC_CB_ONE MCC_CB_ONE);
     }
+#undef MCC_CB_CHANNELS8
+#undef MCC_CB_FOUR
+#undef MCC_CB_END_REG
+#undef MCC_CB_ONE
+#undef MCC_CB_BYTES
+#undef MCC_CB_BYTE
 #undef MCC_CB_OPERANDS
 #undef MCC_CB_END
+#undef MCC_CB_OUT
 #undef MCC_CB_LOOP
 #undef MCC_CB_START
 #undef MCC_CB_WORD4
-#undef MCC_CB_WORD8
 #undef MCC_CB_FIELD
 #undef MCC_CB_PAIR
     return ri;
@@ -282,57 +315,31 @@ static const uint32_t *dot_channels(const uint32_t *idx, int32_t words, int32_t 
 #endif
 
 #if MCC_HAVE_DSP_ASM
-/* Channel J's value at pixel P: requantized, saturated to int8 (SSAT), into byte J of word P. */
-#define CB_REQUANT_AT(P, J)                                                                      \
-    do {                                                                                         \
-        int32_t v = mcc_nn_smmlar(s[P], mult, round);                                            \
-        v = (v + (s[P] >> 31)) >> shift;                                                         \
-        __asm__("ssat %0, #8, %1" : "=r"(v) : "r"(v));                                           \
-        if ((J) == 0) {                                                                          \
-            w##P = (uint32_t)v;                                                                  \
-        } else {                                                                                 \
-            MCC_NN_BFI8(w##P, v, J * 8);                                                         \
-        }                                                                                        \
-    } while (0)
-#define CB_REQUANT_CHANNEL(J)                                                                    \
-    do {                                                                                         \
-        const int32_t *s = sum + (J) * CB_PIXELS;                                                \
-        const int32_t mult = ch[4 * (J) + 1], round = ch[4 * (J) + 2], shift = ch[4 * (J) + 3];  \
-        CB_REQUANT_AT(0, J);                                                                     \
-        CB_REQUANT_AT(1, J);                                                                     \
-        CB_REQUANT_AT(2, J);                                                                     \
-        CB_REQUANT_AT(3, J);                                                                     \
-        CB_REQUANT_AT(4, J);                                                                     \
-        CB_REQUANT_AT(5, J);                                                                     \
-    } while (0)
-
-/* 4 channels' sums of CB_PIXELS pixels (sum: CB_PIXELS a channel) requantized and stored a
- * word (the 4 channels) a pixel, clamped 4 bytes at once when the range is not all of int8. */
-MCC_INLINE void requantize4(const int32_t *sum, const int32_t *ch, int8_t *out, int32_t out_c, uint32_t lo4,
-                            uint32_t hi4, int full_range)
+/* Pixel p's bytes of `count` channels (bytes[p * CB_CHANNELS + c]) to out + p * out_c, clamped
+ * to [lo, hi] 4 at a time when the range is not all of int8 (they are saturated already). */
+static void store_channels(const int8_t *bytes, int32_t n, int32_t count, int8_t *out, int32_t out_c,
+                           int32_t lo, int32_t hi)
 {
-    uint32_t w0, w1, w2, w3, w4, w5;
-    CB_REQUANT_CHANNEL(0);
-    CB_REQUANT_CHANNEL(1);
-    CB_REQUANT_CHANNEL(2);
-    CB_REQUANT_CHANNEL(3);
-    if (!full_range) {
-        w0 = mcc_nn_clamp4_s8(w0, lo4, hi4);
-        w1 = mcc_nn_clamp4_s8(w1, lo4, hi4);
-        w2 = mcc_nn_clamp4_s8(w2, lo4, hi4);
-        w3 = mcc_nn_clamp4_s8(w3, lo4, hi4);
-        w4 = mcc_nn_clamp4_s8(w4, lo4, hi4);
-        w5 = mcc_nn_clamp4_s8(w5, lo4, hi4);
+    const uint32_t lo4 = (uint32_t)(uint8_t)lo * 0x01010101u;
+    const uint32_t hi4 = (uint32_t)(uint8_t)hi * 0x01010101u;
+    const int full_range = lo == -128 && hi == 127;
+    int32_t p, c;
+    for (p = 0; p < n; ++p) {
+        const int8_t *b = bytes + p * CB_CHANNELS;
+        int8_t *o = out + p * out_c;
+        for (c = 0; c + 4 <= count; c += 4) {
+            uint32_t w;
+            memcpy(&w, b + c, 4);
+            if (!full_range) {
+                w = mcc_nn_clamp4_s8(w, lo4, hi4);
+            }
+            memcpy(o + c, &w, 4);
+        }
+        for (; c < count; ++c) {
+            o[c] = (int8_t)(b[c] < lo ? lo : b[c] > hi ? hi : b[c]);
+        }
     }
-    memcpy(out, &w0, 4);
-    memcpy(out + out_c, &w1, 4);
-    memcpy(out + 2 * out_c, &w2, 4);
-    memcpy(out + 3 * out_c, &w3, 4);
-    memcpy(out + 4 * out_c, &w4, 4);
-    memcpy(out + 5 * out_c, &w5, 4);
 }
-#undef CB_REQUANT_CHANNEL
-#undef CB_REQUANT_AT
 #endif
 
 mcc_status mcc_conv2d_codebook_fast_s8(const mcc_conv_fast_params *params,
@@ -354,11 +361,6 @@ mcc_status mcc_conv2d_codebook_fast_s8(const mcc_conv_fast_params *params,
     int8_t *stage = (int8_t *)(col + CB_PIXELS * (k_padded >> 1));
     /* staging copies whole kernel rows, cheaper than a loop per tap while taps are short */
     const int direct = (params->in_c & 3) == 0 && params->in_c >= 32;
-#if MCC_HAVE_DSP_ASM
-    const uint32_t lo4 = (uint32_t)(uint8_t)lo * 0x01010101u;
-    const uint32_t hi4 = (uint32_t)(uint8_t)hi * 0x01010101u;
-    const int full_range = lo == -128 && hi == 127;
-#endif
     int32_t b, px;
 
     if ((bits != 2 && bits != 4) || k_padded % (64 / field_bits) != 0 || out_c != params->out_c ||
@@ -373,7 +375,11 @@ mcc_status mcc_conv2d_codebook_fast_s8(const mcc_conv_fast_params *params,
             const int32_t n = pixels - px < CB_PIXELS ? pixels - px : CB_PIXELS;
             const uint32_t *idx = filter->indices;
             const int32_t *ch = params->channels;
+#if MCC_HAVE_DSP_ASM
+            int8_t bytes[CB_CHANNELS * CB_PIXELS];
+#else
             int32_t sums[CB_CHANNELS * CB_PIXELS];
+#endif
             int32_t p, oc;
             for (p = 0; p < CB_PIXELS; ++p) {
                 if (p < n && direct) {
@@ -389,18 +395,15 @@ mcc_status mcc_conv2d_codebook_fast_s8(const mcc_conv_fast_params *params,
             }
             for (oc = 0; oc < out_c; oc += CB_CHANNELS) {
                 const int32_t count = out_c - oc < CB_CHANNELS ? out_c - oc : CB_CHANNELS;
+#if MCC_HAVE_DSP_ASM
+                idx = dot_channels_s8(idx, words, field_bits, table, col, ch, count, bytes);
+                store_channels(bytes, n, count, output + oc, out_c, lo, hi);
+                ch += 4 * count;
+#else
                 const int32_t *sum = sums;
                 int32_t c;
                 idx = dot_channels(idx, words, field_bits, table, col, ch, count, sums);
-                c = 0;
-#if MCC_HAVE_DSP_ASM
-                for (; n == CB_PIXELS && c + 4 <= count; c += 4) {
-                    requantize4(sum, ch, output + oc + c, out_c, lo4, hi4, full_range);
-                    sum += 4 * CB_PIXELS;
-                    ch += 16;
-                }
-#endif
-                for (; c < count; ++c) {
+                for (c = 0; c < count; ++c) {
                     const int32_t mult = ch[1], round = ch[2], shift = ch[3];
                     int8_t *out = output + oc + c;
                     if (n == CB_PIXELS) { /* unrolled: the constants stay in registers */
@@ -418,6 +421,7 @@ mcc_status mcc_conv2d_codebook_fast_s8(const mcc_conv_fast_params *params,
                     sum += CB_PIXELS;
                     ch += 4;
                 }
+#endif
             }
             output += n * out_c;
         }
