@@ -203,7 +203,8 @@ static const uint32_t *dot_channels_s8(const uint32_t *idx, int32_t words, int32
     "ldr r9, %[wb]\n\t"                                                                          \
     "add r9, %[i], r9\n\t"                                                                       \
     "str r9, %[e]\n\t"
-#define MCC_CB_LOOP(BODY) "1:\n\t" BODY "ldr r9, %[e]\n\tcmp %[i], r9\n\tbne 1b\n\t"
+#define MCC_CB_LOOP_END "ldr r9, %[e]\n\tcmp %[i], r9\n\tbne 1b\n\t"
+#define MCC_CB_LOOP(BODY) "1:\n\t" BODY MCC_CB_LOOP_END
 /* a channel's end: its multiplier, round and shift, the six sums requantized and stored, the
  * next channel while any is left */
 #define MCC_CB_OUT(R, OFF)                                                                       \
@@ -228,24 +229,38 @@ static const uint32_t *dot_channels_s8(const uint32_t *idx, int32_t words, int32
     : [i] "+r"(ri), [ch] "+m"(st.ch), [e] "+m"(st.end), [s] "+m"(st.out)                         \
     : [t] "r"(rt), [col] "m"(st.col), [wb] "m"(st.word_bytes), [se] "m"(st.out_end)              \
     : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "ip", "cc", "memory"
-/* 4-bit indices: each pair field a byte load (no word register), 4 words a pass, the channel's
- * end in r10 */
-#define MCC_CB_BYTE(OFF) "ldrb r9, [%[i], #" #OFF "]\n\t"
-#define MCC_CB_BYTES(B)                                                                          \
-    MCC_CB_PAIR(MCC_CB_BYTE(B)) MCC_CB_PAIR(MCC_CB_BYTE(B+1))                                    \
-    MCC_CB_PAIR(MCC_CB_BYTE(B+2)) MCC_CB_PAIR(MCC_CB_BYTE(B+3))
+/* 4-bit indices: each pair field a byte load (no word register), two fields sharing the middle
+ * one of three loads of 4 input pairs (12 for the 2 x 6 pixels), 4 words a pass */
+#define MCC_CB_LOOKUP(OFF) "ldrb r9, [%[i], #" #OFF "]\n\tldr r9, [%[t], r9, lsl #2]\n\t"
+#define MCC_CB_TWO(OFF)                                                                          \
+    MCC_CB_LOOKUP(OFF)                                                                           \
+    "ldm ip!, {r6, r7, r8, r10}\n\t"                                                             \
+    "smlad r0, r6, r9, r0\n\t"                                                                   \
+    "smlad r1, r7, r9, r1\n\t"                                                                   \
+    "smlad r2, r8, r9, r2\n\t"                                                                   \
+    "smlad r3, r10, r9, r3\n\t"                                                                  \
+    "ldm ip!, {r6, r7, r8, r10}\n\t"                                                             \
+    "smlad r4, r6, r9, r4\n\t"                                                                   \
+    "smlad r5, r7, r9, r5\n\t"                                                                   \
+    MCC_CB_LOOKUP(OFF+1)                                                                         \
+    "smlad r0, r8, r9, r0\n\t"                                                                   \
+    "smlad r1, r10, r9, r1\n\t"                                                                  \
+    "ldm ip!, {r6, r7, r8, r10}\n\t"                                                             \
+    "smlad r2, r6, r9, r2\n\t"                                                                   \
+    "smlad r3, r7, r9, r3\n\t"                                                                   \
+    "smlad r4, r8, r9, r4\n\t"                                                                   \
+    "smlad r5, r10, r9, r5\n\t"
+#define MCC_CB_BYTES(B) MCC_CB_TWO(B) MCC_CB_TWO(B+2)
 #define MCC_CB_ONE MCC_CB_BYTES(0) "add %[i], %[i], #4\n\t"
-#define MCC_CB_END_REG "ldr r10, %[wb]\n\tadd r10, %[i], r10\n\t"
 #define MCC_CB_FOUR                                                                              \
     "1:\n\t" MCC_CB_BYTES(0) MCC_CB_BYTES(4) MCC_CB_BYTES(8) MCC_CB_BYTES(12)                     \
-    "add %[i], %[i], #16\n\tcmp %[i], r10\n\tbne 1b\n\t"
+    "add %[i], %[i], #16\n\t" MCC_CB_LOOP_END
 #define MCC_CB_CHANNELS8(SINGLES)                                                                \
-    __asm__ volatile(MCC_CB_START MCC_CB_END_REG SINGLES MCC_CB_FOUR MCC_CB_END MCC_CB_OPERANDS)
+    __asm__ volatile(MCC_CB_START SINGLES MCC_CB_FOUR MCC_CB_END MCC_CB_OPERANDS)
     if (field_bits == 4) {
         __asm__ volatile(MCC_CB_START MCC_CB_LOOP(MCC_CB_WORD4) MCC_CB_END MCC_CB_OPERANDS);
     } else if (words < 4) {
-        __asm__ volatile(MCC_CB_START MCC_CB_END_REG "1:\n\t" MCC_CB_ONE "cmp %[i], r10\n\tbne 1b\n\t" MCC_CB_END
-                         MCC_CB_OPERANDS);
+        __asm__ volatile(MCC_CB_START MCC_CB_LOOP(MCC_CB_ONE) MCC_CB_END MCC_CB_OPERANDS);
     } else if ((words & 3) == 0) {
         MCC_CB_CHANNELS8("");
     } else if ((words & 3) == 1) {
@@ -257,14 +272,15 @@ static const uint32_t *dot_channels_s8(const uint32_t *idx, int32_t words, int32
     }
 #undef MCC_CB_CHANNELS8
 #undef MCC_CB_FOUR
-#undef MCC_CB_END_REG
 #undef MCC_CB_ONE
 #undef MCC_CB_BYTES
-#undef MCC_CB_BYTE
+#undef MCC_CB_TWO
+#undef MCC_CB_LOOKUP
 #undef MCC_CB_OPERANDS
 #undef MCC_CB_END
 #undef MCC_CB_OUT
 #undef MCC_CB_LOOP
+#undef MCC_CB_LOOP_END
 #undef MCC_CB_START
 #undef MCC_CB_WORD4
 #undef MCC_CB_FIELD
