@@ -242,9 +242,12 @@ static int fuzz_codebook_fast(stream *s, int conv)
     want = (int8_t *)malloc((size_t)out_size);
     got = (int8_t *)malloc((size_t)out_size);
     for (u = 0; u < units; ++u) {
-        /* conv: each row's words in turn; fc: rows in blocks of 4, a word per row of the block */
-        const int32_t block_rows = conv ? 1 : (units - u / 4 * 4 < 4 ? units - u / 4 * 4 : 4);
-        const uint32_t *row_words = conv ? indices + u * words : indices + u / 4 * 4 * words + u % 4;
+        /* conv: each row's words in turn; fc: rows in blocks of 8, then 4 when 4 or more are
+         * left, then the rest, a word per row of the block */
+        const int32_t full = units / 8 * 8, tail = units - full;
+        const int32_t start = u < full ? u / 8 * 8 : (tail >= 4 && u >= full + 4) ? full + 4 : full;
+        const int32_t block_rows = conv ? 1 : u < full ? 8 : (tail >= 4 && u < full + 4) ? 4 : units - start;
+        const uint32_t *row_words = conv ? indices + u * words : indices + start * words + (u - start);
         int32_t sum = 0;
         for (j = 0; j < k; ++j) {
             dense[u * k + j] = fast_weight(row_words, block_rows, j, bits, codebook);

@@ -64,7 +64,10 @@ def main() -> int:
              "Dense: the export-time specialised kernels (mcc_conv2d_fast_s8, mcc_fully_connected_fast_s8). "
              "Codebook: mcc_conv2d_codebook_fast_s8 / mcc_fully_connected_codebook_fast_s8 (pairs of indices "
              "looked up in a table of doubled int16 weight pairs built in scratch on each call; 1 KB for 4-bit "
-             "indices, 64 B for 2-bit). The M3 runs the same kernels' portable C (no SMLAD).", "",
+             "indices, 64 B for 2-bit, plus 2 KB of pair pairs for 2-bit fully connected layers). Conv: 6 "
+             "pixels and 8 output channels a call of the assembly loop, requantized in it; fully connected: "
+             "blocks of 8 rows. The M55 runs the same DSP code (no MVE codebook path); the M3 the portable C "
+             "(no SMLAD).", "",
              "| layer | " + " | ".join(f"dense {b} | codebook {b} | ratio {b}" for b in boards) + " |",
              "|---|" + "---|---|---|" * len(boards)]
     for row in rows:

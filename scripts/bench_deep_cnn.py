@@ -8,7 +8,7 @@ The CNN (conv 3x3x8, max pool, conv 3x3x16, max pool, dense 64, dense 10; 27,464
 trained on x_train of ../shared/datasets/mnist10k.npz (8000 images) and evaluated on x_test
 (2000). `compress --prune S --cluster K` prunes it (global magnitude) and clusters every layer;
 `export` quantizes it (clustered layers get one weight scale per tensor, so K centroids stay K
-int8 values; 15 centroids and the pruned zeros make 16 values, 4-bit codebook indices) with
+int8 values; zero of the pruned weights is one of the K, so 16 gives 4-bit codebook indices) with
 --optimize none (dense), size, and fit under a weight budget of a tenth and of a twentieth of
 the float32 weights (`--flash-budget`, no board: the bytes the weights may take as stored). Each
 tree runs on the host for all test images (accuracy; the first 300 outputs compared with the numpy
@@ -119,8 +119,8 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=str(REPO / "build" / "bench_deep_cnn"))
     parser.add_argument("--doc", default=str(REPO / "docs" / "benchmarks" / "deep_cnn.md"))
     parser.add_argument("--sparsity", type=float, default=0.8)
-    parser.add_argument("--clusters", type=int, default=15,
-                        help="centroids per layer; with the pruned zeros 16 values, 4-bit codebook indices")
+    parser.add_argument("--clusters", type=int, default=16,
+                        help="values per layer (zero of the pruned weights one of them): 16, 4-bit codebook indices")
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--finetune-epochs", type=int, default=3)
     parser.add_argument("--reference-samples", type=int, default=300,

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from mcucompress.binary.params import VERTICAL_MAX_BITS
-from mcucompress.codegen import specialize
+from mcucompress.codegen import codebook_fast, specialize
 from mcucompress.codegen.lower_binary import LANE_PLANES
 from mcucompress.encode import cost_model
 from mcucompress.encode.huffman import C_MAX_LEN, LUT_BITS, LUT_CHUNK
@@ -21,7 +21,8 @@ pytestmark = pytest.mark.skipif(CC is None, reason="needs a host C compiler")
 INCLUDED = ("conv/mcc_depthwise_conv2d_fast_s8.c", "binary/mcc_fully_connected_vertical_b1.c",
             "softmax/mcc_softmax_s8.c", "fully_connected/mcc_fully_connected_fast_s8.c",
             "huffman/mcc_fully_connected_huffman_lut_s8.c")
-LINKED = ("conv/mcc_conv2d_fast_s8.c", "elementwise/mcc_add_fast_s8.c")
+LINKED = ("conv/mcc_conv2d_fast_s8.c", "elementwise/mcc_add_fast_s8.c",
+          "codebook/mcc_conv2d_codebook_fast_s8.c", "codebook/mcc_fully_connected_codebook_fast_s8.c")
 SIZES = [(k, c) for k in (8, 16, 72, 200) for c in (1, 3, 8, 16)]
 
 PROBE = """
@@ -52,7 +53,10 @@ def _probe(tmp_path) -> dict[str, int]:
         f'    printf("conv {k} {c} %d\\n", (int)mcc_conv2d_fast_s8_get_buffer_size({k}, {c}));\n'
         f'    printf("dw {c * k} {k} %d\\n", (int)mcc_depthwise_conv2d_fast_s8_get_buffer_size({c * k}, {k}));\n'
         f'    printf("fc {k} %d\\n", (int)mcc_fully_connected_fast_s8_get_buffer_size({k}));'
-        for k, c in SIZES)
+        for k, c in SIZES) + "\n" + "\n".join(
+        f'    printf("cb conv {k} {bits} %d\\n", (int)mcc_conv2d_codebook_fast_s8_get_buffer_size({k}, {bits}));\n'
+        f'    printf("cb fc {k} {bits} %d\\n", (int)mcc_fully_connected_codebook_fast_s8_get_buffer_size({k}, {bits}));'
+        for k, _ in SIZES for bits in codebook_fast.FAST_BITS)
     includes = "\n".join(f'#include "{runtime / path}"' for path in INCLUDED)
     (tmp_path / "probe.c").write_text(PROBE % {"includes": includes, "sizes": sizes})
     linked = [str(runtime / path) for path in LINKED]
@@ -79,3 +83,6 @@ def test_python_limits_and_scratch_sizes_match_the_c(tmp_path):
         assert c[f"conv {k} {ch}"] == specialize.conv_scratch_bytes(k, ch)
         assert c[f"dw {ch * k} {k}"] == specialize.depthwise_scratch_bytes(ch * k, k)
         assert c[f"fc {k}"] == specialize.fc_int8_scratch_bytes(k)
+        for bits in codebook_fast.FAST_BITS:
+            assert c[f"cb conv {k} {bits}"] == codebook_fast.conv_scratch_bytes(k, bits)
+            assert c[f"cb fc {k} {bits}"] == codebook_fast.fc_scratch_bytes(k, bits)

@@ -24,11 +24,13 @@ def test_kmeans_with_linear_init_finds_separated_groups():
     assert np.sum(labels == labels[-1]) == 3
 
 
-def test_zeros_are_left_out_of_clustering():
+def test_zeros_are_left_out_of_clustering_and_count_as_one_of_the_values():
     kernel = np.array([[0.0, 1.0, 1.1], [0.0, -2.0, -2.1]])
-    assignment = cluster_assignments(kernel, 2)
+    assignment = cluster_assignments(kernel, 3)  # zero and two centroids
     assert assignment[:, 0].tolist() == [-1, -1]
     assert assignment[0, 1] == assignment[0, 2] != assignment[1, 1] == assignment[1, 2]
+    assert np.unique(cluster_assignments(kernel, 2)[:, 1:]).tolist() == [0]
+    assert np.unique(cluster_assignments(kernel[:, 1:], 2)).tolist() == [0, 1]  # no zeros: two centroids
 
 
 def test_centroid_gradient_is_the_sum_over_members():
@@ -56,7 +58,7 @@ def test_pruned_model_clustered_keeps_sparsity_and_at_most_k_values(strategy):
     for layer in tuned.layers:
         kernel, start = layer.kernel.numpy(), clustered.get_layer(layer.name).kernel.numpy()
         assert np.array_equal(kernel == 0, before[layer.name] == 0)
-        assert len(np.unique(kernel[kernel != 0])) <= 8
+        assert len(np.unique(kernel)) <= 8  # zero is one of the 8 values: 3-bit indices
         # Members moved together: the partition into clusters is the one k-means chose.
         pairs = {(a, b) for a, b in zip(start[start != 0].tolist(), kernel[kernel != 0].tolist())}
         assert len(pairs) == len(np.unique(start[start != 0]))

@@ -7,8 +7,9 @@ on each call, instead of unpacking one index at a time. What it needs from the e
 - the index of each product moved to the order SXTB16 / SXTB16 ROR 8 widen 4 activations in:
   per group of 4 products the pairs (k0, k2), (k1, k3), each pair one field of 2 * bits bits
   (first index low), fields filling 32-bit words from bit 0; K padded to a whole word of pairs;
-- conv: each output channel's words in turn; fully connected: rows in blocks of 4 as
-  mcc_fully_connected_fast_s8 stores its weights (per word position one word per row);
+- conv: each output channel's words in turn; fully connected: rows in blocks of 8, then one
+  of 4 when 4 or more are left, then one of the rest (fc_block_rows), per word position one
+  word per row of the block;
 - the channel constants of the dense fast kernels ({2 * folded bias, multiplier, round,
   shift}, one row per output channel): the same requantization, so the same bytes.
 
@@ -29,7 +30,7 @@ from mcucompress.quantize.params import c_activation, c_tile
 
 FAST_BITS = (2, 4)
 CONV_PIXELS = 6     # CB_PIXELS of mcc_conv2d_codebook_fast_s8.c
-FC_BLOCK = 4        # CB_ROWS of mcc_fully_connected_codebook_fast_s8.c
+FC_BLOCK = 8        # CB_ROWS of mcc_fully_connected_codebook_fast_s8.c
 CONV_KERNEL = "mcc_conv2d_codebook_fast_s8"
 FC_KERNEL = "mcc_fully_connected_codebook_fast_s8"
 
@@ -59,8 +60,10 @@ def conv_scratch_bytes(k_padded: int, bits: int) -> int:
 
 
 def fc_scratch_bytes(k_padded: int, bits: int) -> int:
-    """mcc_fully_connected_codebook_fast_s8_get_buffer_size()."""
-    return table_bytes(bits) + 2 * k_padded
+    """mcc_fully_connected_codebook_fast_s8_get_buffer_size(): 2-bit indices add a table of
+    pair pairs (256 entries of 8 bytes) for looking a byte of two fields up at once."""
+    quad = 8 * 256 if bits == 2 else 0
+    return quad + table_bytes(bits) + 2 * k_padded
 
 
 def pair_words(indices: np.ndarray, bits: int) -> tuple[np.ndarray, int]:
@@ -79,10 +82,22 @@ def pair_words(indices: np.ndarray, bits: int) -> tuple[np.ndarray, int]:
     return words.astype(np.uint32), k_padded
 
 
+def fc_block_rows(units: int) -> list[int]:
+    """Rows of each block of a fully connected layer (block_rows() of the kernel)."""
+    sizes = []
+    while units > 0:
+        sizes.append(FC_BLOCK if units >= FC_BLOCK else 4 if units >= 4 else units)
+        units -= sizes[-1]
+    return sizes
+
+
 def fc_blocks(words: np.ndarray) -> np.ndarray:
-    """Rows in blocks of FC_BLOCK, per word position one word per row of the block."""
-    units = words.shape[0]
-    return np.concatenate([words[r:r + FC_BLOCK].T.reshape(-1) for r in range(0, units, FC_BLOCK)])
+    """Rows in blocks of fc_block_rows(), per word position one word per row of the block."""
+    out, r = [], 0
+    for n in fc_block_rows(words.shape[0]):
+        out.append(words[r:r + n].T.reshape(-1))
+        r += n
+    return np.concatenate(out)
 
 
 def choose(graph: Graph, op: Op, p, rounding: str) -> CodebookLayer | None:

@@ -36,7 +36,8 @@ def _load_keras(path: str, what: str, allow_code: bool):
               "layer (second-order saliency, remaining weights compensated), e.g. 0.95.")
 @click.option("--obd", type=float, help="Optimal Brain Damage pruning to this sparsity per layer (diagonal "
               "Fisher saliency).")
-@click.option("--cluster", type=int, help="Weight clustering to this many centroids per layer.")
+@click.option("--cluster", type=int, help="Weight clustering to this many shared values per layer (the zero of "
+              "a pruned layer is one of them: 16 gives 4-bit codebook indices).")
 @click.option("--hash", "hash_ratio", type=float, help="HashedNets: every Dense layer's weights shared through a "
               "hash of (row, column) into 1/RATIO as many stored values, e.g. 8.")
 @click.option("--pq", help="Product quantization of Dense layers: sub-vectors of LENGTH inputs, CENTROIDS "

@@ -3,9 +3,10 @@
 Each kernel's weights are clustered with scikit-learn's KMeans, initialised with k linearly
 spaced centroids between the smallest and largest weight (linear init keeps the rare large
 weights, which matter most, represented). Zero weights of a pruned kernel are left out and stay
-exactly zero, so sparsity survives. Fine-tuning keeps the assignments fixed and trains the
+exactly zero, so sparsity survives; zero then counts as one of the k shared values (k - 1
+centroids for the rest), so k = 16 gives 16 values, 4-bit indices. Fine-tuning keeps the assignments fixed and trains the
 centroids (each centroid's gradient is the sum over its members; see finetune.py). The result
-holds the shared values materialised in plain kernels: at most k distinct non-zero values.
+holds the shared values materialised in plain kernels: at most k distinct values.
 """
 
 from __future__ import annotations
@@ -30,11 +31,13 @@ def kmeans_linear(values: np.ndarray, n_clusters: int, seed: int = 0) -> tuple[n
 
 
 def cluster_assignments(kernel: np.ndarray, n_clusters: int, preserve_zeros=True, seed=0) -> np.ndarray:
-    """Cluster index per weight; -1 for the zeros kept out of clustering."""
+    """Cluster index per weight; -1 for the zeros kept out of clustering, which take one of the
+    n_clusters values when there are any (at least one centroid stays)."""
     assignment = np.full(kernel.shape, -1, np.int32)
     members = kernel != 0 if preserve_zeros else np.ones(kernel.shape, bool)
     if members.any():
-        _, labels = kmeans_linear(kernel[members], n_clusters, seed)
+        centroids = n_clusters - 1 if n_clusters > 1 and not members.all() else n_clusters
+        _, labels = kmeans_linear(kernel[members], centroids, seed)
         assignment[members] = labels
     return assignment
 

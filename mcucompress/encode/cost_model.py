@@ -49,17 +49,20 @@ FEATURES = {
                          "pixels_x_units"),
     ("conv2d", "codebook"): ("calls", "pixels", "pixels_x_units", "taps_x_units", "macs", "straddles",
                              "macs_8bit"),
-    ("fully_connected", "codebook_fast"): ("calls", "table_words", "units", "cb_k_padded", "cb_blocks",
-                                           "cb_full_words", "cb_full_pairs", "cb_tail_pairs"),
+    ("fully_connected", "codebook_fast"): ("calls", "table_words", "quad_words", "units", "cb_k_padded",
+                                           "cb_blocks", "cb_full_words", "cb_pairs_4bit", "cb_pairs_2bit",
+                                           "cb_tail_pairs"),
     ("conv2d", "codebook_fast"): ("calls", "table_words", "pixels", "border_pixels", "cb_pixels_x_k_padded",
-                                  "cb_blocks_x_units", "cb_block_words", "cb_block_pairs"),
+                                  "cb_blocks_x_chunks", "cb_blocks_x_units", "cb_block_words", "cb_block_pairs",
+                                  "cb_scalar_outputs"),
 }
 # Codebooks of 2- or 4-bit indices run on their own kernels (codegen/codebook_fast.py): costed
 # as the kind below (the exporter falls back to the portable codebook kernel only for LiteRT
 # rounding or channel constants the fast requantization cannot take).
 FAST_CODEBOOK_BITS = (2, 4)
 CB_PIXELS = 6    # output pixels per pass of mcc_conv2d_codebook_fast_s8
-CB_ROWS = 4      # rows per pass of mcc_fully_connected_codebook_fast_s8
+CB_CHANNELS = 8  # output channels summed per call of its channel loop (4 requantized a word)
+CB_ROWS = 8      # rows per pass of mcc_fully_connected_codebook_fast_s8 (then 4, then the rest)
 CSR_PIXELS = 4   # output pixels per walk of mcc_conv2d_csr_fast_s8 (codegen/csr_fast.py)
 LUT_BITS = 8   # codes up to this long decode with one lookup (runtime_c/huffman)
 LUT_CHUNK = 128       # weights decoded per fill by mcc_fully_connected_huffman_lut_s8
@@ -196,15 +199,22 @@ def _fast_codebook_counts(op_kind: str, bits: int, units: int, depth: int, where
     k_padded = -(-depth // per_word) * per_word
     words = k_padded // per_word
     a = where["applications"]
-    c = {"table_words": float(1 << (2 * bits))}
+    c = {"table_words": float(1 << (2 * bits)), "quad_words": 512.0 if bits == 2 else 0.0}
     if op_kind == "conv2d":
         blocks = -(-a // CB_PIXELS)
-        c.update({"cb_pixels_x_k_padded": a * k_padded, "cb_blocks_x_units": blocks * units,
-                  "cb_block_words": blocks * units * words, "cb_block_pairs": blocks * units * words * pairs})
+        last = a - (blocks - 1) * CB_PIXELS            # pixels of the last block
+        full_blocks = blocks - (last < CB_PIXELS)
+        scalar = full_blocks * (units % 4) * CB_PIXELS + (last < CB_PIXELS) * units * last
+        c.update({"cb_pixels_x_k_padded": a * k_padded, "cb_blocks_x_chunks": blocks * -(-units // CB_CHANNELS),
+                  "cb_blocks_x_units": blocks * units, "cb_block_words": blocks * units * words,
+                  "cb_block_pairs": blocks * units * words * pairs, "cb_scalar_outputs": float(scalar)})
     else:
-        full, tail = units // CB_ROWS, units % CB_ROWS
-        c.update({"cb_k_padded": a * k_padded, "cb_blocks": a * -(-units // CB_ROWS),
-                  "cb_full_words": a * full * words, "cb_full_pairs": a * full * words * pairs,
+        tail = units % 4                                # rows of the last block under 4
+        blocks = units // CB_ROWS + (units % CB_ROWS >= 4) + (tail > 0)
+        full_pairs = a * (units - tail) * words * pairs
+        c.update({"cb_k_padded": a * k_padded, "cb_blocks": a * blocks,
+                  "cb_full_words": a * (blocks - (tail > 0)) * words,
+                  "cb_pairs_4bit": full_pairs if bits == 4 else 0.0, "cb_pairs_2bit": full_pairs if bits == 2 else 0.0,
                   "cb_tail_pairs": a * tail * words * pairs})
     return c
 

@@ -17,6 +17,7 @@
 #include "mcc_nn.h"
 
 #define CB_PIXELS 6 /* output pixels per pass: 6 sums, 3 column words at a time, stay in registers */
+#define CB_CHANNELS 8 /* output channels a call of the channel loop (the assembly's byte offsets) */
 
 int32_t mcc_conv2d_codebook_fast_s8_get_buffer_size(int32_t k_padded, int32_t index_bits)
 {
@@ -136,110 +137,226 @@ MCC_INLINE void widen_column(const int8_t *stage, int32_t k_padded, uint32_t *co
     }
 }
 
-/* The CB_PIXELS sums of one output channel: `words` index words at idx, fields of `field_bits`
- * bits, acc holding the bias on entry. */
-#if defined(__GNUC__)
-__attribute__((noinline)) /* its loop takes every register: the caller's stay put around a call */
-#endif
-static void dot_pixels(const uint32_t *idx, int32_t words, int32_t field_bits, const uint32_t *table,
-                           const uint32_t *col, int32_t acc[CB_PIXELS])
-{
-    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3], a4 = acc[4], a5 = acc[5];
-    const uint32_t mask = (1u << field_bits) - 1u;
-    const int32_t fields = 32 / field_bits;
-    const uint32_t *end = idx + words;
 #if MCC_HAVE_DSP_ASM
-    if (words > 0) {
-        /* The hot loop, registers chosen by hand: per pair field one UBFX and one table load
-         * give the weight pair, two LDM bring the 6 pixels' input pairs, 6 SMLAD use them: 10
-         * instructions per 12 products, 4-bit indices two words (8 pairs) per pass (the end pointer waits on the stack: every other
-         * register is in use). */
-        register int32_t r0 __asm__("r0") = a0;
-        register int32_t r1 __asm__("r1") = a1;
-        register int32_t r2 __asm__("r2") = a2;
-        register int32_t r3 __asm__("r3") = a3;
-        register int32_t r4 __asm__("r4") = a4;
-        register int32_t r5 __asm__("r5") = a5;
-        register const uint32_t *rc __asm__("ip") = col;
-        register const uint32_t *ri __asm__("lr") = idx;
-        register const uint32_t *rt __asm__("r11") = table;
+/* What the channel loop keeps on the stack: every register is in use inside it. */
+typedef struct {
+    const int32_t *ch;       /* the next channel's row */
+    const uint32_t *col;     /* the widened columns, the same for every channel */
+    int32_t word_bytes;      /* index bytes of a channel */
+    const uint32_t *end;     /* end of the current channel's index words */
+    int8_t *out;             /* where the next channel's bytes go (CB_CHANNELS apart a pixel) */
+    const int8_t *out_end;
+} channel_loop;
+
+/* The CB_PIXELS outputs of `count` output channels in turn, requantized and saturated to int8
+ * (the layer's clamp comes after), into out[p * CB_CHANNELS + c] for pixel p of channel c; each
+ * channel's sum from its bias (ch[0] of its channel row) and `words` index words from idx on,
+ * fields of `field_bits` bits. Returns the index words of the next channel. The hot loop's
+ * registers are chosen by hand: per pair field one byte load (4-bit indices; an extraction
+ * from the word for 2-bit ones) and one table load give the weight pair, two LDM bring the 6
+ * pixels' input pairs, 6 SMLAD use them: 10 instructions per 12 products, 4-bit indices four
+ * words a pass after the odd ones. At a channel's end its 6 sums are requantized in registers
+ * (SMMLAR, the sign, the shift, SSAT) and stored a byte each. */
+static const uint32_t *dot_channels_s8(const uint32_t *idx, int32_t words, int32_t field_bits,
+                                       const uint32_t *table, const uint32_t *col, const int32_t *ch,
+                                       int32_t count, int8_t *out)
+{
+    register const uint32_t *ri __asm__("lr") = idx;
+    register const uint32_t *rt __asm__("r11") = table;
+    channel_loop st;
+    st.ch = ch;
+    st.col = col;
+    st.word_bytes = 4 * words;
+    st.end = idx;
+    st.out = out;
+    st.out_end = out + count;
 #define MCC_CB_PAIR(FIELD)                                                                       \
-        FIELD                                                                                   \
-        "ldr r9, [%[t], r9, lsl #2]\n\t"                                                        \
-        "ldm %[c]!, {r6, r7, r8}\n\t"                                                           \
-        "smlad %[a0], r6, r9, %[a0]\n\t"                                                        \
-        "smlad %[a1], r7, r9, %[a1]\n\t"                                                        \
-        "smlad %[a2], r8, r9, %[a2]\n\t"                                                        \
-        "ldm %[c]!, {r6, r7, r8}\n\t"                                                           \
-        "smlad %[a3], r6, r9, %[a3]\n\t"                                                        \
-        "smlad %[a4], r7, r9, %[a4]\n\t"                                                        \
-        "smlad %[a5], r8, r9, %[a5]\n\t"
+    FIELD                                                                                       \
+    "ldr r9, [%[t], r9, lsl #2]\n\t"                                                            \
+    "ldm ip!, {r6, r7, r8}\n\t"                                                                 \
+    "smlad r0, r6, r9, r0\n\t"                                                                  \
+    "smlad r1, r7, r9, r1\n\t"                                                                  \
+    "smlad r2, r8, r9, r2\n\t"                                                                  \
+    "ldm ip!, {r6, r7, r8}\n\t"                                                                 \
+    "smlad r3, r6, r9, r3\n\t"                                                                  \
+    "smlad r4, r7, r9, r4\n\t"                                                                  \
+    "smlad r5, r8, r9, r5\n\t"
 #define MCC_CB_FIELD(SHIFT, WIDTH) "ubfx r9, r10, #" #SHIFT ", #" #WIDTH "\n\t"
+#define MCC_CB_WORD4                                                                             \
+    "ldr r10, [%[i]], #4\n\t"                                                                    \
+    MCC_CB_PAIR(MCC_CB_FIELD(0, 4)) MCC_CB_PAIR(MCC_CB_FIELD(4, 4))                              \
+    MCC_CB_PAIR(MCC_CB_FIELD(8, 4)) MCC_CB_PAIR(MCC_CB_FIELD(12, 4))                             \
+    MCC_CB_PAIR(MCC_CB_FIELD(16, 4)) MCC_CB_PAIR(MCC_CB_FIELD(20, 4))                            \
+    MCC_CB_PAIR(MCC_CB_FIELD(24, 4)) MCC_CB_PAIR("lsr r9, r10, #28\n\t")
+/* a channel's start: its bias in the six sums, the column pointer back, its end pointer */
+#define MCC_CB_START                                                                             \
+    "2:\n\t"                                                                                     \
+    "ldr r9, %[ch]\n\t"                                                                          \
+    "ldr r0, [r9], #16\n\t"                                                                      \
+    "str r9, %[ch]\n\t"                                                                          \
+    "mov r1, r0\n\t"                                                                             \
+    "mov r2, r0\n\t"                                                                             \
+    "mov r3, r0\n\t"                                                                             \
+    "mov r4, r0\n\t"                                                                             \
+    "mov r5, r0\n\t"                                                                             \
+    "ldr ip, %[col]\n\t"                                                                         \
+    "ldr r9, %[wb]\n\t"                                                                          \
+    "add r9, %[i], r9\n\t"                                                                       \
+    "str r9, %[e]\n\t"
+#define MCC_CB_LOOP_END "ldr r9, %[e]\n\tcmp %[i], r9\n\tbne 1b\n\t"
+#define MCC_CB_LOOP(BODY) "1:\n\t" BODY MCC_CB_LOOP_END
+/* a channel's end: its multiplier, round and shift, the six sums requantized and stored, the
+ * next channel while any is left */
+#define MCC_CB_OUT(R, OFF)                                                                       \
+    "smmlar r9, " R ", r6, r7\n\t"                                                               \
+    "add r9, r9, " R ", asr #31\n\t"                                                             \
+    "asr r9, r9, r8\n\t"                                                                         \
+    "ssat r9, #8, r9\n\t"                                                                        \
+    "strb r9, [r10, #" #OFF "]\n\t"
+#define MCC_CB_END                                                                               \
+    "ldr r9, %[ch]\n\t"                                                                          \
+    "ldrd r6, r7, [r9, #-12]\n\t"                                                                \
+    "ldr r8, [r9, #-4]\n\t"                                                                      \
+    "ldr r10, %[s]\n\t"                                                                          \
+    MCC_CB_OUT("r0", 0) MCC_CB_OUT("r1", 8) MCC_CB_OUT("r2", 16)                                  \
+    MCC_CB_OUT("r3", 24) MCC_CB_OUT("r4", 32) MCC_CB_OUT("r5", 40)                                \
+    "add r10, r10, #1\n\t"                                                                       \
+    "str r10, %[s]\n\t"                                                                          \
+    "ldr r9, %[se]\n\t"                                                                          \
+    "cmp r10, r9\n\t"                                                                            \
+    "bne 2b"
 #define MCC_CB_OPERANDS                                                                          \
-        : [a0] "+r"(r0), [a1] "+r"(r1), [a2] "+r"(r2), [a3] "+r"(r3), [a4] "+r"(r4), [a5] "+r"(r5), \
-          [c] "+r"(rc), [i] "+r"(ri)                                                             \
-        : [t] "r"(rt), [e] "m"(end)                                                              \
-        : "r6", "r7", "r8", "r9", "r10", "cc", "memory"
-#define MCC_CB_WORD8                                                                             \
-        "ldr r10, [%[i]], #4\n\t"                                                                \
-        MCC_CB_PAIR(MCC_CB_FIELD(0, 8)) MCC_CB_PAIR(MCC_CB_FIELD(8, 8))                          \
-        MCC_CB_PAIR(MCC_CB_FIELD(16, 8)) MCC_CB_PAIR("lsr r9, r10, #24\n\t")
-#define MCC_CB_LOOP_END "ldr r9, %[e]\n\tcmp %[i], r9\n\tbne 1b"
-        if (field_bits == 8) {
-            /* 4 pairs a word: an odd word first, then two words per pass */
-            if (words & 1) {
-                __asm__ volatile(MCC_CB_WORD8 MCC_CB_OPERANDS);
-            }
-            if (words > 1) {
-                __asm__ volatile("1:\n\t" MCC_CB_WORD8 MCC_CB_WORD8 MCC_CB_LOOP_END MCC_CB_OPERANDS);
-            }
-        } else {
-            __asm__ volatile("1:\n\t"
-                             "ldr r10, [%[i]], #4\n\t"
-                             MCC_CB_PAIR(MCC_CB_FIELD(0, 4)) MCC_CB_PAIR(MCC_CB_FIELD(4, 4))
-                             MCC_CB_PAIR(MCC_CB_FIELD(8, 4)) MCC_CB_PAIR(MCC_CB_FIELD(12, 4))
-                             MCC_CB_PAIR(MCC_CB_FIELD(16, 4)) MCC_CB_PAIR(MCC_CB_FIELD(20, 4))
-                             MCC_CB_PAIR(MCC_CB_FIELD(24, 4)) MCC_CB_PAIR("lsr r9, r10, #28\n\t")
-                             MCC_CB_LOOP_END
-                             MCC_CB_OPERANDS);
-        }
-#undef MCC_CB_LOOP_END
-#undef MCC_CB_WORD8
+    : [i] "+r"(ri), [ch] "+m"(st.ch), [e] "+m"(st.end), [s] "+m"(st.out)                         \
+    : [t] "r"(rt), [col] "m"(st.col), [wb] "m"(st.word_bytes), [se] "m"(st.out_end)              \
+    : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "ip", "cc", "memory"
+/* 4-bit indices: each pair field a byte load (no word register), two fields sharing the middle
+ * one of three loads of 4 input pairs (12 for the 2 x 6 pixels), 4 words a pass */
+#define MCC_CB_LOOKUP(OFF) "ldrb r9, [%[i], #" #OFF "]\n\tldr r9, [%[t], r9, lsl #2]\n\t"
+#define MCC_CB_TWO(OFF)                                                                          \
+    MCC_CB_LOOKUP(OFF)                                                                           \
+    "ldm ip!, {r6, r7, r8, r10}\n\t"                                                             \
+    "smlad r0, r6, r9, r0\n\t"                                                                   \
+    "smlad r1, r7, r9, r1\n\t"                                                                   \
+    "smlad r2, r8, r9, r2\n\t"                                                                   \
+    "smlad r3, r10, r9, r3\n\t"                                                                  \
+    "ldm ip!, {r6, r7, r8, r10}\n\t"                                                             \
+    "smlad r4, r6, r9, r4\n\t"                                                                   \
+    "smlad r5, r7, r9, r5\n\t"                                                                   \
+    MCC_CB_LOOKUP(OFF+1)                                                                         \
+    "smlad r0, r8, r9, r0\n\t"                                                                   \
+    "smlad r1, r10, r9, r1\n\t"                                                                  \
+    "ldm ip!, {r6, r7, r8, r10}\n\t"                                                             \
+    "smlad r2, r6, r9, r2\n\t"                                                                   \
+    "smlad r3, r7, r9, r3\n\t"                                                                   \
+    "smlad r4, r8, r9, r4\n\t"                                                                   \
+    "smlad r5, r10, r9, r5\n\t"
+#define MCC_CB_BYTES(B) MCC_CB_TWO(B) MCC_CB_TWO(B+2)
+#define MCC_CB_ONE MCC_CB_BYTES(0) "add %[i], %[i], #4\n\t"
+#define MCC_CB_FOUR                                                                              \
+    "1:\n\t" MCC_CB_BYTES(0) MCC_CB_BYTES(4) MCC_CB_BYTES(8) MCC_CB_BYTES(12)                     \
+    "add %[i], %[i], #16\n\t" MCC_CB_LOOP_END
+#define MCC_CB_CHANNELS8(SINGLES)                                                                \
+    __asm__ volatile(MCC_CB_START SINGLES MCC_CB_FOUR MCC_CB_END MCC_CB_OPERANDS)
+    if (field_bits == 4) {
+        __asm__ volatile(MCC_CB_START MCC_CB_LOOP(MCC_CB_WORD4) MCC_CB_END MCC_CB_OPERANDS);
+    } else if (words < 4) {
+        __asm__ volatile(MCC_CB_START MCC_CB_LOOP(MCC_CB_ONE) MCC_CB_END MCC_CB_OPERANDS);
+    } else if ((words & 3) == 0) {
+        MCC_CB_CHANNELS8("");
+    } else if ((words & 3) == 1) {
+        MCC_CB_CHANNELS8(MCC_CB_ONE);
+    } else if ((words & 3) == 2) {
+        MCC_CB_CHANNELS8(MCC_CB_ONE MCC_CB_ONE);
+    } else {
+        MCC_CB_CHANNELS8(MCC_CB_ONE MCC_CB_ONE MCC_CB_ONE);
+    }
+#undef MCC_CB_CHANNELS8
+#undef MCC_CB_FOUR
+#undef MCC_CB_ONE
+#undef MCC_CB_BYTES
+#undef MCC_CB_TWO
+#undef MCC_CB_LOOKUP
 #undef MCC_CB_OPERANDS
+#undef MCC_CB_END
+#undef MCC_CB_OUT
+#undef MCC_CB_LOOP
+#undef MCC_CB_LOOP_END
+#undef MCC_CB_START
+#undef MCC_CB_WORD4
 #undef MCC_CB_FIELD
 #undef MCC_CB_PAIR
-        a0 = r0;
-        a1 = r1;
-        a2 = r2;
-        a3 = r3;
-        a4 = r4;
-        a5 = r5;
-        idx = ri;
-        (void)rc;
+    return ri;
+}
+#else
+/* The CB_PIXELS sums of `count` output channels in turn into sums (CB_PIXELS a channel), each
+ * from its bias (ch[0] of its channel row) and `words` index words from idx on, fields of
+ * `field_bits` bits. Returns the index words of the next channel. */
+static const uint32_t *dot_channels(const uint32_t *idx, int32_t words, int32_t field_bits,
+                                    const uint32_t *table, const uint32_t *col, const int32_t *ch,
+                                    int32_t count, int32_t *sums)
+{
+    const uint32_t mask = (1u << field_bits) - 1u;
+    const int32_t fields = 32 / field_bits;
+    int32_t oc;
+    for (oc = 0; oc < count; ++oc) {
+        const uint32_t *end = idx + words;
+        const uint32_t *c = col;
+        int32_t a0 = ch[0], a1 = ch[0], a2 = ch[0], a3 = ch[0], a4 = ch[0], a5 = ch[0];
+        while (idx != end) {
+            uint32_t f = *idx++;
+            int32_t q;
+            for (q = 0; q < fields; ++q) {
+                const uint32_t w = table[f & mask];
+                f >>= field_bits;
+                a0 = mcc_nn_smlad(c[0], w, a0);
+                a1 = mcc_nn_smlad(c[1], w, a1);
+                a2 = mcc_nn_smlad(c[2], w, a2);
+                a3 = mcc_nn_smlad(c[3], w, a3);
+                a4 = mcc_nn_smlad(c[4], w, a4);
+                a5 = mcc_nn_smlad(c[5], w, a5);
+                c += CB_PIXELS;
+            }
+        }
+        sums[0] = a0;
+        sums[1] = a1;
+        sums[2] = a2;
+        sums[3] = a3;
+        sums[4] = a4;
+        sums[5] = a5;
+        sums += CB_PIXELS;
+        ch += 4;
     }
+    return idx;
+}
 #endif
-    while (idx != end) {
-        uint32_t f = *idx++;
-        int32_t q;
-        for (q = 0; q < fields; ++q) {
-            const uint32_t w = table[f & mask];
-            f >>= field_bits;
-            a0 = mcc_nn_smlad(col[0], w, a0);
-            a1 = mcc_nn_smlad(col[1], w, a1);
-            a2 = mcc_nn_smlad(col[2], w, a2);
-            a3 = mcc_nn_smlad(col[3], w, a3);
-            a4 = mcc_nn_smlad(col[4], w, a4);
-            a5 = mcc_nn_smlad(col[5], w, a5);
-            col += CB_PIXELS;
+
+#if MCC_HAVE_DSP_ASM
+/* Pixel p's bytes of `count` channels (bytes[p * CB_CHANNELS + c]) to out + p * out_c, clamped
+ * to [lo, hi] 4 at a time when the range is not all of int8 (they are saturated already). */
+static void store_channels(const int8_t *bytes, int32_t n, int32_t count, int8_t *out, int32_t out_c,
+                           int32_t lo, int32_t hi)
+{
+    const uint32_t lo4 = (uint32_t)(uint8_t)lo * 0x01010101u;
+    const uint32_t hi4 = (uint32_t)(uint8_t)hi * 0x01010101u;
+    const int full_range = lo == -128 && hi == 127;
+    int32_t p, c;
+    for (p = 0; p < n; ++p) {
+        const int8_t *b = bytes + p * CB_CHANNELS;
+        int8_t *o = out + p * out_c;
+        for (c = 0; c + 4 <= count; c += 4) {
+            uint32_t w;
+            memcpy(&w, b + c, 4);
+            if (!full_range) {
+                w = mcc_nn_clamp4_s8(w, lo4, hi4);
+            }
+            memcpy(o + c, &w, 4);
+        }
+        for (; c < count; ++c) {
+            o[c] = (int8_t)(b[c] < lo ? lo : b[c] > hi ? hi : b[c]);
         }
     }
-    acc[0] = a0;
-    acc[1] = a1;
-    acc[2] = a2;
-    acc[3] = a3;
-    acc[4] = a4;
-    acc[5] = a5;
 }
+#endif
 
 mcc_status mcc_conv2d_codebook_fast_s8(const mcc_conv_fast_params *params,
                                        const mcc_codebook_fast_s8 *filter,
@@ -274,6 +391,11 @@ mcc_status mcc_conv2d_codebook_fast_s8(const mcc_conv_fast_params *params,
             const int32_t n = pixels - px < CB_PIXELS ? pixels - px : CB_PIXELS;
             const uint32_t *idx = filter->indices;
             const int32_t *ch = params->channels;
+#if MCC_HAVE_DSP_ASM
+            int8_t bytes[CB_CHANNELS * CB_PIXELS];
+#else
+            int32_t sums[CB_CHANNELS * CB_PIXELS];
+#endif
             int32_t p, oc;
             for (p = 0; p < CB_PIXELS; ++p) {
                 if (p < n && direct) {
@@ -287,28 +409,35 @@ mcc_status mcc_conv2d_codebook_fast_s8(const mcc_conv_fast_params *params,
                 }
                 widen_column(stage, k_padded, col + p);
             }
-            for (oc = 0; oc < out_c; ++oc) {
-                const int32_t mult = ch[1], round = ch[2], shift = ch[3];
-                int8_t *out = output + oc;
-                int32_t acc[CB_PIXELS];
-                for (p = 0; p < CB_PIXELS; ++p) {
-                    acc[p] = ch[0];
-                }
-                dot_pixels(idx, words, field_bits, table, col, acc);
-                if (n == CB_PIXELS) { /* unrolled: the constants stay in registers */
-                    out[0] = mcc_nn_fast_requantize(acc[0], mult, round, shift, lo, hi);
-                    out[out_c] = mcc_nn_fast_requantize(acc[1], mult, round, shift, lo, hi);
-                    out[2 * out_c] = mcc_nn_fast_requantize(acc[2], mult, round, shift, lo, hi);
-                    out[3 * out_c] = mcc_nn_fast_requantize(acc[3], mult, round, shift, lo, hi);
-                    out[4 * out_c] = mcc_nn_fast_requantize(acc[4], mult, round, shift, lo, hi);
-                    out[5 * out_c] = mcc_nn_fast_requantize(acc[5], mult, round, shift, lo, hi);
-                } else {
-                    for (p = 0; p < n; ++p) {
-                        out[p * out_c] = mcc_nn_fast_requantize(acc[p], mult, round, shift, lo, hi);
+            for (oc = 0; oc < out_c; oc += CB_CHANNELS) {
+                const int32_t count = out_c - oc < CB_CHANNELS ? out_c - oc : CB_CHANNELS;
+#if MCC_HAVE_DSP_ASM
+                idx = dot_channels_s8(idx, words, field_bits, table, col, ch, count, bytes);
+                store_channels(bytes, n, count, output + oc, out_c, lo, hi);
+                ch += 4 * count;
+#else
+                const int32_t *sum = sums;
+                int32_t c;
+                idx = dot_channels(idx, words, field_bits, table, col, ch, count, sums);
+                for (c = 0; c < count; ++c) {
+                    const int32_t mult = ch[1], round = ch[2], shift = ch[3];
+                    int8_t *out = output + oc + c;
+                    if (n == CB_PIXELS) { /* unrolled: the constants stay in registers */
+                        out[0] = mcc_nn_fast_requantize(sum[0], mult, round, shift, lo, hi);
+                        out[out_c] = mcc_nn_fast_requantize(sum[1], mult, round, shift, lo, hi);
+                        out[2 * out_c] = mcc_nn_fast_requantize(sum[2], mult, round, shift, lo, hi);
+                        out[3 * out_c] = mcc_nn_fast_requantize(sum[3], mult, round, shift, lo, hi);
+                        out[4 * out_c] = mcc_nn_fast_requantize(sum[4], mult, round, shift, lo, hi);
+                        out[5 * out_c] = mcc_nn_fast_requantize(sum[5], mult, round, shift, lo, hi);
+                    } else {
+                        for (p = 0; p < n; ++p) {
+                            out[p * out_c] = mcc_nn_fast_requantize(sum[p], mult, round, shift, lo, hi);
+                        }
                     }
+                    sum += CB_PIXELS;
+                    ch += 4;
                 }
-                idx += words;
-                ch += 4;
+#endif
             }
             output += n * out_c;
         }

@@ -4,145 +4,215 @@
  *
  * The input row is widened once into scratch as (x0, x2), (x1, x3) per group of 4, the order of
  * the index fields; each field names a pair of doubled weights in a table built in scratch on
- * each call, so a pair of products costs a field extraction, a table load and one SMLAD. Rows go
- * in blocks of 4 sharing each input pair; channels holds {2 * folded bias, multiplier, round,
- * shift} per row (mcc_fully_connected_fast_s8's constants). */
+ * each call, one SMLAD operand. Rows go in blocks of 8 sharing each input pair, then a block of
+ * 4 when 4 or more are left, then one of the rest (block_rows()); channels holds {2 * folded
+ * bias, multiplier, round, shift} per row (mcc_fully_connected_fast_s8's constants).
+ *
+ * With the DSP assembly, 4-bit indices are loaded a field (one byte) at a time, so a pair of
+ * products costs a byte load, a table load and an SMLAD for all 8 rows of a block; 2-bit
+ * indices look a byte (two fields, 4 products) up in a second table of doubled pair pairs,
+ * built from the first, so 4 products cost a byte load, an address, an LDRD and two SMLAD. */
 #include <string.h>
 
 #include "mcc.h"
 #include "mcc_nn.h"
 
-#define CB_ROWS 4 /* output rows per pass */
+#define CB_ROWS 8 /* output rows per pass */
+
+/* The 2-bit table of pair pairs: 256 entries of two words, before the 16-entry pair table. */
+#define CB_QUAD_WORDS (2 * 256)
+
+/* Rows of the block starting with `left` rows to go. */
+MCC_INLINE int32_t block_rows(int32_t left)
+{
+    return left >= CB_ROWS ? CB_ROWS : left >= 4 ? 4 : left;
+}
 
 int32_t mcc_fully_connected_codebook_fast_s8_get_buffer_size(int32_t k_padded, int32_t index_bits)
 {
-    return 4 * (1 << (2 * index_bits)) + 2 * k_padded;
+    const int32_t quad = index_bits == 2 ? 4 * CB_QUAD_WORDS : 0;
+    return quad + 4 * (1 << (2 * index_bits)) + 2 * k_padded;
 }
 
-/* Sums of n (1-4) rows whose index words interleave (word i of row r at i * n + r), over
- * `words` words of fields of `field_bits` bits; acc holds the biases on entry. */
-MCC_INLINE void dot_rows(const uint32_t *idx, int32_t words, int32_t n, int32_t field_bits,
-                         const uint32_t *table, const uint32_t *col, int32_t acc[CB_ROWS])
+/* Sums of n (1-8) rows whose index words interleave (word i of row r at i * n + r), over
+ * `words` words of fields of `field_bits` bits; acc holds the biases on entry (the assembly
+ * versions below take them from the channel rows, ch). */
+static void dot_rows_c(const uint32_t *idx, int32_t words, int32_t n, int32_t field_bits,
+                       const uint32_t *table, const uint32_t *col, int32_t acc[CB_ROWS])
 {
     const uint32_t mask = (1u << field_bits) - 1u;
     const int32_t fields = 32 / field_bits;
     int32_t i, q, r;
-    if (n == CB_ROWS) {
-        int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
-#if MCC_HAVE_DSP_ASM
-        if (words > 0) {
-            /* The hot loop, registers chosen by hand: per word position one LDM brings the 4
-             * rows' index words; per pair one LDR the input pair, then per row a UBFX, a table
-             * load and an SMLAD: 13 instructions per 8 products (the end waits on the stack). */
-            register int32_t r0 __asm__("r0") = a0;
-            register int32_t r1 __asm__("r1") = a1;
-            register int32_t r2 __asm__("r2") = a2;
-            register int32_t r3 __asm__("r3") = a3;
-            register const uint32_t *rc __asm__("ip") = col;
-            register const uint32_t *ri __asm__("lr") = idx;
-            register const uint32_t *rt __asm__("r11") = table;
-            const uint32_t *end = idx + CB_ROWS * words;
-#define MCC_CB_ROW(F, ACC, FIELD)                                                                \
-            FIELD("r9", F)                                                                      \
-            "ldr r9, [%[t], r9, lsl #2]\n\t"                                                    \
-            "smlad %[" ACC "], r8, r9, %[" ACC "]\n\t"
-#define MCC_CB_PAIR(FIELD)                                                                       \
-            "ldr r8, [%[c]], #4\n\t"                                                            \
-            MCC_CB_ROW("r4", "a0", FIELD) MCC_CB_ROW("r5", "a1", FIELD)                          \
-            MCC_CB_ROW("r6", "a2", FIELD) MCC_CB_ROW("r7", "a3", FIELD)
-#define MCC_CB_F8_0(T, F) "uxtb " T ", " F "\n\t"
-#define MCC_CB_F8_1(T, F) "ubfx " T ", " F ", #8, #8\n\t"
-#define MCC_CB_F8_2(T, F) "ubfx " T ", " F ", #16, #8\n\t"
-#define MCC_CB_F8_3(T, F) "lsr " T ", " F ", #24\n\t"
-#define MCC_CB_F4_0(T, F) "and " T ", " F ", #15\n\t"
-#define MCC_CB_F4_1(T, F) "ubfx " T ", " F ", #4, #4\n\t"
-#define MCC_CB_F4_2(T, F) "ubfx " T ", " F ", #8, #4\n\t"
-#define MCC_CB_F4_3(T, F) "ubfx " T ", " F ", #12, #4\n\t"
-#define MCC_CB_F4_4(T, F) "ubfx " T ", " F ", #16, #4\n\t"
-#define MCC_CB_F4_5(T, F) "ubfx " T ", " F ", #20, #4\n\t"
-#define MCC_CB_F4_6(T, F) "ubfx " T ", " F ", #24, #4\n\t"
-#define MCC_CB_F4_7(T, F) "lsr " T ", " F ", #28\n\t"
-#define MCC_CB_OPERANDS                                                                          \
-            : [a0] "+r"(r0), [a1] "+r"(r1), [a2] "+r"(r2), [a3] "+r"(r3), [c] "+r"(rc), [i] "+r"(ri) \
-            : [t] "r"(rt), [e] "m"(end)                                                          \
-            : "r4", "r5", "r6", "r7", "r8", "r9", "cc", "memory"
-            if (field_bits == 8) {
-                __asm__ volatile("1:\n\t"
-                                 "ldm %[i]!, {r4, r5, r6, r7}\n\t"
-                                 MCC_CB_PAIR(MCC_CB_F8_0) MCC_CB_PAIR(MCC_CB_F8_1)
-                                 MCC_CB_PAIR(MCC_CB_F8_2) MCC_CB_PAIR(MCC_CB_F8_3)
-                                 "ldr r9, %[e]\n\t"
-                                 "cmp %[i], r9\n\t"
-                                 "bne 1b"
-                                 MCC_CB_OPERANDS);
-            } else {
-                __asm__ volatile("1:\n\t"
-                                 "ldm %[i]!, {r4, r5, r6, r7}\n\t"
-                                 MCC_CB_PAIR(MCC_CB_F4_0) MCC_CB_PAIR(MCC_CB_F4_1)
-                                 MCC_CB_PAIR(MCC_CB_F4_2) MCC_CB_PAIR(MCC_CB_F4_3)
-                                 MCC_CB_PAIR(MCC_CB_F4_4) MCC_CB_PAIR(MCC_CB_F4_5)
-                                 MCC_CB_PAIR(MCC_CB_F4_6) MCC_CB_PAIR(MCC_CB_F4_7)
-                                 "ldr r9, %[e]\n\t"
-                                 "cmp %[i], r9\n\t"
-                                 "bne 1b"
-                                 MCC_CB_OPERANDS);
-            }
-#undef MCC_CB_OPERANDS
-#undef MCC_CB_F4_7
-#undef MCC_CB_F4_6
-#undef MCC_CB_F4_5
-#undef MCC_CB_F4_4
-#undef MCC_CB_F4_3
-#undef MCC_CB_F4_2
-#undef MCC_CB_F4_1
-#undef MCC_CB_F4_0
-#undef MCC_CB_F8_3
-#undef MCC_CB_F8_2
-#undef MCC_CB_F8_1
-#undef MCC_CB_F8_0
-#undef MCC_CB_PAIR
-#undef MCC_CB_ROW
-            acc[0] = r0;
-            acc[1] = r1;
-            acc[2] = r2;
-            acc[3] = r3;
-            return;
-        }
-#endif
-        for (i = 0; i < words; ++i) {
-            uint32_t f0 = idx[0], f1 = idx[1], f2 = idx[2], f3 = idx[3];
-            for (q = 0; q < fields; ++q) {
-                const uint32_t x = col[q];
-                a0 = mcc_nn_smlad(x, table[f0 & mask], a0);
-                a1 = mcc_nn_smlad(x, table[f1 & mask], a1);
-                a2 = mcc_nn_smlad(x, table[f2 & mask], a2);
-                a3 = mcc_nn_smlad(x, table[f3 & mask], a3);
-                f0 >>= field_bits;
-                f1 >>= field_bits;
-                f2 >>= field_bits;
-                f3 >>= field_bits;
-            }
-            idx += CB_ROWS;
-            col += fields;
-        }
-        acc[0] = a0;
-        acc[1] = a1;
-        acc[2] = a2;
-        acc[3] = a3;
-        return;
-    }
     for (i = 0; i < words; ++i) {
         for (r = 0; r < n; ++r) {
             uint32_t f = idx[r];
+            int32_t a = acc[r];
             for (q = 0; q < fields; ++q) {
-                acc[r] = mcc_nn_smlad(col[q], table[f & mask], acc[r]);
+                a = mcc_nn_smlad(col[q], table[f & mask], a);
                 f >>= field_bits;
             }
+            acc[r] = a;
         }
         idx += n;
         col += fields;
     }
 }
+
+#if MCC_HAVE_DSP_ASM
+/* The first 4 sums of a block in r0-r3 from the channel rows' biases, and back into acc. */
+#define CB_SUMS4_FROM(CH)                                                                        \
+    register int32_t r0 __asm__("r0") = (CH)[0];                                                 \
+    register int32_t r1 __asm__("r1") = (CH)[4];                                                 \
+    register int32_t r2 __asm__("r2") = (CH)[8];                                                 \
+    register int32_t r3 __asm__("r3") = (CH)[12]
+#define CB_SUMS4_TO(ACC) ((ACC)[0] = r0, (ACC)[1] = r1, (ACC)[2] = r2, (ACC)[3] = r3)
+
+/* One product pair of a row: the field's byte, its table entry, the SMLAD with input pair X. */
+#define CB_ROW(OFF, A, X)                                                                        \
+    "ldrb r9, [%[i], #" #OFF "]\n\t"                                                            \
+    "ldr r9, [%[t], r9, lsl #2]\n\t"                                                            \
+    "smlad %[" #A "], " X ", r9, %[" #A "]\n\t"
+/* Rows 1-7 of field Q of the word position at byte B (row r's word at B + 4 r). */
+#define CB_ROWS17(B, Q, X)                                                                       \
+    CB_ROW(B+4+Q, a1, X) CB_ROW(B+8+Q, a2, X) CB_ROW(B+12+Q, a3, X) CB_ROW(B+16+Q, a4, X)         \
+    CB_ROW(B+20+Q, a5, X) CB_ROW(B+24+Q, a6, X) CB_ROW(B+28+Q, a7, X)
+#define CB_FIELD(B, Q, X) CB_ROW(B+Q, a0, X) CB_ROWS17(B, Q, X)
+/* Fields 0-3 of a word position at byte B whose input pairs are at byte C of the column. */
+#define CB_POSITION(B, C)                                                                        \
+    "ldrd r8, r10, [%[c], #" #C "]\n\t" CB_FIELD(B, 0, "r8") CB_FIELD(B, 1, "r10")              \
+    "ldrd r8, r10, [%[c], #" #C "+8]\n\t" CB_FIELD(B, 2, "r8") CB_FIELD(B, 3, "r10")
+/* The first word position's fields 2, 3, then (after the others) fields 1, 0, the last byte
+ * load moving the index pointer on by DI bytes, the column load the column pointer by DC. */
+#define CB_FIRST_HIGH "ldrd r8, r10, [%[c], #8]\n\t" CB_FIELD(0, 2, "r8") CB_FIELD(0, 3, "r10")
+#define CB_FIRST_LOW(DC, DI)                                                                     \
+    "ldrd r8, r10, [%[c]], #" #DC "\n\t" CB_FIELD(0, 1, "r10") CB_ROWS17(0, 0, "r8")             \
+    "ldrb r9, [%[i]], #" #DI "\n\t"                                                             \
+    "ldr r9, [%[t], r9, lsl #2]\n\t"                                                            \
+    "smlad %[a0], r8, r9, %[a0]\n\t"
+
+/* 8 rows of 4-bit indices (fields of 8 bits): one word position at a time while the count is
+ * not a multiple of 4, then 4 a pass (the end pointer waits on the stack: every other register
+ * is in use). */
+static void dot_rows8_4bit(const uint32_t *idx, int32_t words, const uint32_t *table, const uint32_t *col,
+                           const int32_t *ch, int32_t acc[CB_ROWS])
+{
+    CB_SUMS4_FROM(ch);
+    register int32_t r4 __asm__("r4") = ch[16];
+    register int32_t r5 __asm__("r5") = ch[20];
+    register int32_t r6 __asm__("r6") = ch[24];
+    register int32_t r7 __asm__("r7") = ch[28];
+    register const uint32_t *rc __asm__("ip") = col;
+    register const uint32_t *ri __asm__("lr") = idx;
+    register const uint32_t *rt __asm__("r11") = table;
+    const uint32_t *end = idx + CB_ROWS * words;
+    int32_t w;
+#define CB_OPERANDS                                                                              \
+    : [a0] "+r"(r0), [a1] "+r"(r1), [a2] "+r"(r2), [a3] "+r"(r3), [a4] "+r"(r4), [a5] "+r"(r5),  \
+      [a6] "+r"(r6), [a7] "+r"(r7), [c] "+r"(rc), [i] "+r"(ri)                                  \
+    : [t] "r"(rt), [e] "m"(end)                                                                 \
+    : "r8", "r9", "r10", "cc", "memory"
+    for (w = 0; w < (words & 3); ++w) {
+        __asm__ volatile(CB_FIRST_HIGH CB_FIRST_LOW(16, 32) CB_OPERANDS);
+    }
+    if (words >= 4) {
+        __asm__ volatile("1:\n\t"
+                         CB_FIRST_HIGH CB_POSITION(32, 16) CB_POSITION(64, 32) CB_POSITION(96, 48)
+                         CB_FIRST_LOW(64, 128)
+                         "ldr r9, %[e]\n\t"
+                         "cmp %[i], r9\n\t"
+                         "bne 1b"
+                         CB_OPERANDS);
+    }
+#undef CB_OPERANDS
+    CB_SUMS4_TO(acc);
+    acc[4] = r4;
+    acc[5] = r5;
+    acc[6] = r6;
+    acc[7] = r7;
+}
+#undef CB_FIRST_LOW
+#undef CB_FIRST_HIGH
+#undef CB_POSITION
+#undef CB_FIELD
+#undef CB_ROWS17
+
+/* 4 rows of 4-bit indices (a block of 4): one LDM brings a word position's 4 input pairs. */
+static void dot_rows4_4bit(const uint32_t *idx, int32_t words, const uint32_t *table, const uint32_t *col,
+                           const int32_t *ch, int32_t acc[4])
+{
+    CB_SUMS4_FROM(ch);
+    register const uint32_t *rc __asm__("ip") = col;
+    register const uint32_t *ri __asm__("lr") = idx;
+    register const uint32_t *rt __asm__("r11") = table;
+    register const uint32_t *re __asm__("r10") = idx + 4 * words;
+#define CB_FIELD4(Q, X) CB_ROW(Q, a0, X) CB_ROW(4+Q, a1, X) CB_ROW(8+Q, a2, X) CB_ROW(12+Q, a3, X)
+    __asm__ volatile("1:\n\t"
+                     "ldm %[c]!, {r4, r5, r6, r8}\n\t"
+                     CB_FIELD4(0, "r4") CB_FIELD4(1, "r5") CB_FIELD4(2, "r6") CB_FIELD4(3, "r8")
+                     "add %[i], %[i], #16\n\t"
+                     "cmp %[i], %[e]\n\t"
+                     "bne 1b"
+                     : [a0] "+r"(r0), [a1] "+r"(r1), [a2] "+r"(r2), [a3] "+r"(r3), [c] "+r"(rc), [i] "+r"(ri)
+                     : [t] "r"(rt), [e] "r"(re)
+                     : "r4", "r5", "r6", "r8", "r9", "cc", "memory");
+#undef CB_FIELD4
+#undef CB_ROW
+    CB_SUMS4_TO(acc);
+}
+
+/* Four products of a row: the byte of two fields, its entry of pair pairs (8 bytes), two SMLAD. */
+#define CB_QUAD(OFF, A)                                                                          \
+    "ldrb r9, [%[i], #" #OFF "]\n\t"                                                            \
+    "add r9, %[t], r9, lsl #3\n\t"                                                              \
+    "ldrd r9, r7, [r9]\n\t"                                                                     \
+    "smlad %[" #A "], r8, r9, %[" #A "]\n\t"                                                    \
+    "smlad %[" #A "], r10, r7, %[" #A "]\n\t"
+/* Byte Q of the 4 rows' words (row r's word at 4 r from the index pointer; rows 8 apart). */
+#define CB_BYTE(Q)                                                                               \
+    "ldrd r8, r10, [%[c]], #8\n\t"                                                              \
+    CB_QUAD(Q, a0) CB_QUAD(4+Q, a1) CB_QUAD(8+Q, a2) CB_QUAD(12+Q, a3)
+
+/* 4 rows of a block of `n` (idx at the first one's word) of 2-bit indices (fields of 4 bits,
+ * two a byte), looked up in the table of pair pairs: a word position a pass. */
+static void dot_rows4_2bit(const uint32_t *idx, int32_t words, int32_t n, const uint32_t *quad,
+                           const uint32_t *col, const int32_t *ch, int32_t acc[4])
+{
+    CB_SUMS4_FROM(ch);
+    register const uint32_t *rc __asm__("ip") = col;
+    register const uint32_t *ri __asm__("lr") = idx;
+    register const uint32_t *rt __asm__("r11") = quad;
+    register const uint32_t *re __asm__("r6") = idx + n * words;
+    register int32_t rs __asm__("r5") = 4 * n;
+    __asm__ volatile("1:\n\t"
+                     CB_BYTE(0) CB_BYTE(1) CB_BYTE(2) CB_BYTE(3)
+                     "add %[i], %[i], %[s]\n\t"
+                     "cmp %[i], %[e]\n\t"
+                     "bne 1b"
+                     : [a0] "+r"(r0), [a1] "+r"(r1), [a2] "+r"(r2), [a3] "+r"(r3), [c] "+r"(rc), [i] "+r"(ri)
+                     : [t] "r"(rt), [e] "r"(re), [s] "r"(rs)
+                     : "r7", "r8", "r9", "r10", "cc", "memory");
+    CB_SUMS4_TO(acc);
+}
+#undef CB_BYTE
+#undef CB_QUAD
+#undef CB_SUMS4_TO
+#undef CB_SUMS4_FROM
+
+/* The 2-bit table of pair pairs: entry b (a byte of two fields) holds the pair entries of its
+ * low and its high field. */
+static void build_quad_table(const uint32_t *pairs, uint32_t *quad)
+{
+    int32_t hi, lo;
+    for (hi = 0; hi < 16; ++hi) {
+        const uint32_t high = pairs[hi];
+        for (lo = 0; lo < 16; ++lo) {
+            quad[0] = pairs[lo];
+            quad[1] = high;
+            quad += 2;
+        }
+    }
+}
+#endif
 
 mcc_status mcc_fully_connected_codebook_fast_s8(const mcc_fc_fast_params *params,
                                                 const mcc_codebook_fast_s8 *filter, int32_t rows,
@@ -156,7 +226,8 @@ mcc_status mcc_fully_connected_codebook_fast_s8(const mcc_fc_fast_params *params
     const int32_t words = k_padded / (64 / field_bits);
     const int32_t lo = params->activation.min;
     const int32_t hi = params->activation.max;
-    uint32_t *table = (uint32_t *)scratch;
+    uint32_t *quad = (uint32_t *)scratch;
+    uint32_t *table = quad + (bits == 2 ? CB_QUAD_WORDS : 0);
     uint32_t *col = table + (1 << field_bits);
     int32_t row;
 
@@ -165,32 +236,81 @@ mcc_status mcc_fully_connected_codebook_fast_s8(const mcc_fc_fast_params *params
         return MCC_ERROR_ARGUMENT;
     }
     mcc_nn_codebook_pair_table(filter->codebook, bits, table);
+#if MCC_HAVE_DSP_ASM
+    if (bits == 2) {
+        build_quad_table(table, quad);
+    }
+#endif
     for (row = 0; row < rows; ++row) {
         const int8_t *x = input + row * k;
         const uint32_t *idx = filter->indices;
         const int32_t *ch = params->channels;
         int32_t i, u;
-        for (i = 0; i < k_padded; i += 4) { /* widened input, zeros past k */
-            uint32_t v = 0;
-            if (i + 4 <= k) {
-                memcpy(&v, x + i, 4);
-            } else {
-                int32_t j;
-                for (j = 0; i + j < k; ++j) {
-                    v |= (uint32_t)(uint8_t)x[i + j] << (8 * j);
-                }
-            }
-            mcc_nn_widen4(v, col + (i >> 1), col + (i >> 1) + 1);
+        uint32_t *c = col;
+        i = 0;
+#if MCC_HAVE_DSP_ASM
+        if (k >= 8) { /* 8 values a pass: two loads, four SXTB16, one store multiple */
+            const int8_t *xe = x + (k & ~7);
+            const int8_t *xp = x;
+            __asm__ volatile("1:\n\t"
+                             "ldr r4, [%[x]], #4\n\t"
+                             "ldr r6, [%[x]], #4\n\t"
+                             "sxtb16 r5, r4, ror #8\n\t"
+                             "sxtb16 r4, r4\n\t"
+                             "sxtb16 r7, r6, ror #8\n\t"
+                             "sxtb16 r6, r6\n\t"
+                             "stm %[c]!, {r4, r5, r6, r7}\n\t"
+                             "cmp %[x], %[e]\n\t"
+                             "bne 1b"
+                             : [x] "+r"(xp), [c] "+r"(c)
+                             : [e] "r"(xe)
+                             : "r4", "r5", "r6", "r7", "cc", "memory");
+            i = k & ~7;
         }
-        for (u = 0; u < units; u += CB_ROWS) {
-            const int32_t n = units - u < CB_ROWS ? units - u : CB_ROWS;
+#endif
+        for (; i + 4 <= k; i += 4) { /* widened input, zeros past k */
+            uint32_t v;
+            memcpy(&v, x + i, 4);
+            mcc_nn_widen4(v, c, c + 1);
+            c += 2;
+        }
+        for (; i < k_padded; i += 4) {
+            uint32_t v = 0;
+            int32_t j;
+            for (j = 0; i + j < k; ++j) {
+                v |= (uint32_t)(uint8_t)x[i + j] << (8 * j);
+            }
+            mcc_nn_widen4(v, c, c + 1);
+            c += 2;
+        }
+        for (u = 0; u < units; u += block_rows(units - u)) {
+            const int32_t n = block_rows(units - u);
             int32_t acc[CB_ROWS];
             int32_t r;
-            for (r = 0; r < n; ++r) {
-                acc[r] = ch[4 * r];
+#if MCC_HAVE_DSP_ASM
+            if (n == CB_ROWS && bits == 4) {
+                dot_rows8_4bit(idx, words, table, col, ch, acc);
+            } else if (n == 4 && bits == 4) {
+                dot_rows4_4bit(idx, words, table, col, ch, acc);
+            } else if (n >= 4) {
+                dot_rows4_2bit(idx, words, n, quad, col, ch, acc);
+                if (n == CB_ROWS) {
+                    dot_rows4_2bit(idx + 4, words, n, quad, col, ch + 16, acc + 4);
+                }
+            } else
+#endif
+            {
+                for (r = 0; r < n; ++r) {
+                    acc[r] = ch[4 * r];
+                }
+                dot_rows_c(idx, words, n, field_bits, table, col, acc);
             }
-            dot_rows(idx, words, n, field_bits, table, col, acc);
-            for (r = 0; r < n; ++r) {
+            for (r = 0; r + 1 < n; r += 2) {
+                output[u + r] = mcc_nn_fast_requantize(acc[r], ch[4 * r + 1], ch[4 * r + 2], ch[4 * r + 3], lo, hi);
+                output[u + r + 1] = mcc_nn_fast_requantize(acc[r + 1], ch[4 * r + 5], ch[4 * r + 6], ch[4 * r + 7],
+                                                           lo, hi);
+            }
+            if (r < n) {
                 output[u + r] = mcc_nn_fast_requantize(acc[r], ch[4 * r + 1], ch[4 * r + 2], ch[4 * r + 3], lo, hi);
             }
             idx += n * words;

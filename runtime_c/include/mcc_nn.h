@@ -343,12 +343,41 @@ MCC_INLINE void mcc_nn_broadcast_select(const mcc_dims *input1_dims, const int8_
 MCC_INLINE void mcc_nn_codebook_pair_table(const int8_t *codebook, int32_t bits, uint32_t *table)
 {
     const int32_t n = 1 << bits;
+    const uint32_t high0 = (uint32_t)(uint16_t)(int16_t)(2 * codebook[0]) << 16;
     int32_t a, b;
-    for (b = 0; b < n; ++b) {
-        const uint32_t high = (uint32_t)(uint16_t)(int16_t)(2 * codebook[b]) << 16;
-        for (a = 0; a < n; ++a) {
-            table[a | (b << bits)] = high | (uint16_t)(int16_t)(2 * codebook[a]);
+    for (a = 0; a < n; ++a) {
+        table[a] = high0 | (uint16_t)(int16_t)(2 * codebook[a]);
+    }
+    /* every other row is the first with another high half: one add a word (the carry out of
+     * bit 31 is dropped, the low half stays) */
+    for (b = 1; b < n; ++b) {
+        const uint32_t delta = (uint32_t)(2 * (codebook[b] - codebook[0])) << 16;
+        uint32_t *row = table + (b << bits);
+#if MCC_HAVE_DSP_ASM
+        const uint32_t *first = table;
+#define MCC_NN_ADD4 /* 4 words a load and a store multiple */                                       \
+        "ldm %[s]!, {r4, r5, r6, r7}\n\t"                                                           \
+        "add r4, r4, %[d]\n\t"                                                                     \
+        "add r5, r5, %[d]\n\t"                                                                     \
+        "add r6, r6, %[d]\n\t"                                                                     \
+        "add r7, r7, %[d]\n\t"                                                                     \
+        "stm %[r]!, {r4, r5, r6, r7}\n\t"
+        if (n == 16) {
+            __asm__ volatile(MCC_NN_ADD4 MCC_NN_ADD4 MCC_NN_ADD4 MCC_NN_ADD4
+                             : [s] "+r"(first), [r] "+r"(row) : [d] "r"(delta) : "r4", "r5", "r6", "r7", "memory");
+        } else {
+            __asm__ volatile(MCC_NN_ADD4
+                             : [s] "+r"(first), [r] "+r"(row) : [d] "r"(delta) : "r4", "r5", "r6", "r7", "memory");
         }
+#undef MCC_NN_ADD4
+#else
+        for (a = 0; a < n; a += 4) {
+            row[a] = table[a] + delta;
+            row[a + 1] = table[a + 1] + delta;
+            row[a + 2] = table[a + 2] + delta;
+            row[a + 3] = table[a + 3] + delta;
+        }
+#endif
     }
 }
 

@@ -1,0 +1,42 @@
+"""The hand-scheduled paths of the fast codebook kernels (runtime_c/codebook/*_codebook_fast_s8.c)
+on QEMU, on shapes that reach every branch: fully connected blocks of 8, 4 and the rest, index
+word counts odd and even, 2- and 4-bit indices; conv blocks of 6 pixels and a shorter last one,
+output channels in groups of 8 and 4 and single ones. Outputs byte-identical to the host build
+and the numpy reference (the fuzzer covers the portable C of the same kernels)."""
+
+import shutil
+
+import pytest
+
+from mcucompress.cost_suite import ConvLayer, FcLayer, conv_chain, fc_chain
+from mcucompress.encode.choose import encoded_weights
+from mcucompress.export import export
+
+pytestmark = [pytest.mark.qemu,
+              pytest.mark.skipif(not (shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm")),
+                                 reason="needs arm-none-eabi-gcc and qemu-system-arm")]
+
+
+def _fast_tree(graph, tmp_path):
+    for op in graph.ops:
+        assert encoded_weights(graph, op).data.index_bits <= 4
+    tree = export(graph, tmp_path / graph.name, prefix="cb", optimize="none")
+    source = "\n".join(p.read_text() for p in tree.rglob("*.c"))
+    assert "mcc_conv2d_codebook_fast_s8(" in source or "mcc_fully_connected_codebook_fast_s8(" in source
+    return tree
+
+
+@pytest.mark.parametrize("board", ["mps2-an386", "mps3-an547"])
+def test_fast_codebook_kernels_on_qemu(board, tmp_path):
+    from mcucompress.targets.runner import run_model
+
+    # depth 75: 10 words of 4-bit pairs (a loop of 4 after 2 single words), 5 of 2-bit pairs;
+    # 21 rows: blocks 8, 8, 4, 1; 13 rows: 8, 4, 1; 7 rows: 4, 3
+    fc = fc_chain(75, (FcLayer(21, 0.0, 4), FcLayer(13, 0.0, 16), FcLayer(7, 0.0, 16), FcLayer(6, 0.0, 4)),
+                  "codebook", seed=3).replace(name="cbfc")
+    # 7x7 = 49 pixels: 8 blocks of 6 and one of 1; 13 channels: 8, then 4 and 1 requantized apart
+    conv = conv_chain(7, 12, (ConvLayer(13, 3, 1, 0.0, 4), ConvLayer(9, 1, 1, 0.0, 16),
+                              ConvLayer(12, 3, 2, 0.0, 16)), "codebook", seed=4).replace(name="cbconv")
+    for graph in (fc, conv):
+        report = run_model(_fast_tree(graph, tmp_path), board, samples=3)
+        assert report.checks == {"host": True, "reference": True}
