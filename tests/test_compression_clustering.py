@@ -11,7 +11,7 @@ from sklearn.datasets import load_digits  # noqa: E402
 
 from mcucompress.compression import accuracy, cluster_weights, fine_tune, magnitude_prune  # noqa: E402
 from mcucompress.compression.clustering import cluster_assignments, kmeans_linear  # noqa: E402
-from mcucompress.compression.data import from_arrays  # noqa: E402
+from mcucompress.compression.training_data import from_arrays  # noqa: E402
 from mcucompress.compression.finetune import snap_to_clusters, tie_cluster_gradient  # noqa: E402
 
 

@@ -50,7 +50,7 @@ Op kinds and their attributes (each kind's facts and implementations: the catalo
                                            with probs as the output when max(probs) reaches it
                                            (quantize/early_exit.py)
 
-Binary / ternary op kinds (arithmetic in binary/params.py). "bits" tensors hold packed signs as
+Binary / ternary op kinds (arithmetic in binary/kernel_params.py). "bits" tensors hold packed signs as
 int8 arena bytes, shape (1, ..., 4 * ceil(C / 32)); their weights are constant uint32 words and
 their thresholds constant int32 (one per output channel):
 
