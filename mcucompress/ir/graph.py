@@ -117,6 +117,22 @@ class Port:
     offset: int | None = None
 
 
+class PortTotals:
+    """``input_bytes`` / ``output_bytes`` of anything with ``inputs`` and ``outputs`` ports (a
+    lowered program, a manifest): one sample as the harnesses carry it, ports back to back."""
+
+    inputs: tuple[Port, ...]
+    outputs: tuple[Port, ...]
+
+    @property
+    def input_bytes(self) -> int:
+        return sum(p.bytes for p in self.inputs)
+
+    @property
+    def output_bytes(self) -> int:
+        return sum(p.bytes for p in self.outputs)
+
+
 @dataclass(frozen=True)
 class Layer:
     """What one op became in the generated C: the kernel it calls (None: nothing to do, e.g. a
