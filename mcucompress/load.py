@@ -120,7 +120,7 @@ def _quantize(float_graph: Graph, calib, scheme: str, board: str | None) -> Grap
         return quantize_qformat(float_graph, calib)
     if scheme == "binary":
         from mcucompress.binary.convert import quantize_binary
-        from mcucompress.binary.params import popcount_for
+        from mcucompress.binary.kernel_params import popcount_for
         # ``board`` was checked by the caller (export loads it before the model); it only picks a routine here.
         return quantize_binary(float_graph, calib, popcount_for(board))
     from mcucompress.encode.per_tensor import clustered_layers, per_tensor_weights

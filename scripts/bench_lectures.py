@@ -218,7 +218,7 @@ FEW_LABEL_SETTINGS = [(4.0, 0.5), (4.0, 0.9), (8.0, 0.9)]
 def labelled_subset(data, n_labelled: int, seed: int):
     """(labelled-only data, all-images data whose other labels are -1): the seed's n_labelled
     digits of x_train keep their labels, the rest of x_train is unlabelled."""
-    from mcucompress.compression.data import TrainData
+    from mcucompress.compression.training_data import TrainData
 
     chosen = np.random.default_rng(seed).permutation(len(data.y_train))[:n_labelled]
     partial = np.full_like(data.y_train, -1)
@@ -385,7 +385,7 @@ def bench_autoencoder(args) -> dict:
     """`mcucompress compress --prune 0.8` on an FC autoencoder 784-128-32-128-784: the NPZ has no
     labels, so the targets are the inputs and the report gives the reconstruction error (MSE)."""
     from mcucompress.cli import main as cli
-    from mcucompress.compression.data import load_for_model
+    from mcucompress.compression.training_data import load_for_model
 
     arrays = np.load(args.data)
     unlabeled = OUT / "mnist10k_unlabeled.npz"

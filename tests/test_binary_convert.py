@@ -149,7 +149,7 @@ def test_unsupported_sequences_are_one_line_errors():
 
 
 def test_export_binary_picks_the_popcount_for_the_core(mlp, tmp_path):
-    from mcucompress.binary.params import popcount_for
+    from mcucompress.binary.kernel_params import popcount_for
     from mcucompress.export import export
     from mcucompress.ir.serialize import load_graph
     from mcucompress.load import load

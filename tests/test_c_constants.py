@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from mcucompress.binary.params import VERTICAL_MAX_BITS
+from mcucompress.binary.kernel_params import VERTICAL_MAX_BITS
 from mcucompress.codegen import codebook_fast, specialize
 from mcucompress.codegen.lower_binary import LANE_PLANES
 from mcucompress.encode import cost_model

@@ -12,7 +12,7 @@ from sklearn.datasets import load_digits  # noqa: E402
 
 from mcucompress.cli import main  # noqa: E402
 from mcucompress.compression import low_rank, magnitude_prune  # noqa: E402
-from mcucompress.compression.data import load_npz  # noqa: E402
+from mcucompress.compression.training_data import load_npz  # noqa: E402
 from mcucompress.report import layer_stats  # noqa: E402
 
 

@@ -10,7 +10,7 @@ import pytest  # noqa: E402
 from sklearn.datasets import load_digits  # noqa: E402
 
 from mcucompress.compression import accuracy, distill, fine_tune  # noqa: E402
-from mcucompress.compression.data import from_arrays  # noqa: E402
+from mcucompress.compression.training_data import from_arrays  # noqa: E402
 from mcucompress.compression.finetune import distillation_loss, logits_function  # noqa: E402
 from mcucompress.errors import McuError  # noqa: E402
 

@@ -10,7 +10,7 @@ import pytest  # noqa: E402
 from sklearn.datasets import load_digits  # noqa: E402
 
 from mcucompress.compression import accuracy, fine_tune, magnitude_prune  # noqa: E402
-from mcucompress.compression.data import from_arrays  # noqa: E402
+from mcucompress.compression.training_data import from_arrays  # noqa: E402
 from mcucompress.compression.pruning import PolynomialSchedule, magnitude_masks, surgery_masks  # noqa: E402
 from mcucompress.errors import McuError  # noqa: E402
 

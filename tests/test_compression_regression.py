@@ -12,7 +12,7 @@ from sklearn.datasets import load_digits  # noqa: E402
 
 from mcucompress.cli import main  # noqa: E402
 from mcucompress.compression import distill, fine_tune  # noqa: E402
-from mcucompress.compression.data import load_for_model  # noqa: E402
+from mcucompress.compression.training_data import load_for_model  # noqa: E402
 from mcucompress.compression.finetune import evaluate, feature_distillation_loss  # noqa: E402
 
 

@@ -14,7 +14,7 @@ from sklearn.datasets import load_digits  # noqa: E402
 
 from mcucompress.build.host import build_host  # noqa: E402
 from mcucompress.build.runner import run_host_exits  # noqa: E402
-from mcucompress.compression.data import from_arrays  # noqa: E402
+from mcucompress.compression.training_data import from_arrays  # noqa: E402
 from mcucompress.compression.exits import add_exits, choose_thresholds, confidence_levels  # noqa: E402
 from mcucompress.data import quantize_input  # noqa: E402
 from mcucompress.errors import McuError  # noqa: E402

@@ -81,3 +81,23 @@ def test_oracle_inputs_are_the_same_bytes_every_time(tmp_path):
     for name in ("model.keras", "calibration.npz"):
         assert (trees[0] / "oracle" / name).read_bytes() == (trees[1] / "oracle" / name).read_bytes()
     assert write_oracle_inputs(tmp_path / "c", tmp_path / "x.tflite", calib, allow_code=False) is None
+
+
+def test_a_conversion_is_reused_only_for_the_same_model_bytes_and_samples(tmp_path):
+    """verify's oracle converts its stored copy; converting the original files again (the zoo's
+    .tflite path) reuses that conversion, and nothing else does."""
+    from mcucompress.float_oracle import write_oracle_inputs
+    from mcucompress.reference.tf_converter import _conversion_key
+
+    model = _hard_sigmoid_classifier(tmp_path / "m.keras")
+    calib = _data(tmp_path, 0, 8)
+    write_oracle_inputs(tmp_path / "tree", model, calib, allow_code=False)
+    stored = (tmp_path / "tree" / "oracle" / "model.keras", tmp_path / "tree" / "oracle" / "calibration.npz")
+    key = _conversion_key(model, calib, False)
+    assert key is not None and _conversion_key(*stored, False) == key
+    assert _conversion_key(model, calib, True) != key
+    other = np.load(calib)["x"].copy()
+    other[0, 0, 0, 0] += 0.5
+    np.savez(tmp_path / "other.npz", x=other)
+    assert _conversion_key(model, tmp_path / "other.npz", False) != key
+    assert _conversion_key(tmp_path / "missing.keras", calib, False) is None

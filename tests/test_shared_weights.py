@@ -19,7 +19,7 @@ from codegen_cases import act, bias, check_c_matches_reference, rand_act, single
 from mcucompress.build.host import build_host  # noqa: E402
 from mcucompress.build.runner import run_host  # noqa: E402
 from mcucompress.cli import main  # noqa: E402
-from mcucompress.compression.data import load_npz  # noqa: E402
+from mcucompress.compression.training_data import load_npz  # noqa: E402
 from mcucompress.compression.shared_layers import HashedDense, ProductQuantizedDense  # noqa: E402
 from mcucompress.compression.shared_weights import hash_weights, product_quantize  # noqa: E402
 from mcucompress.export import export  # noqa: E402
@@ -64,7 +64,7 @@ def _digits():
 @pytest.fixture(scope="module")
 def trained():
     """A float 64-48-10 MLP on scikit-learn's digits, and its hashed (4x) and product-quantized forms."""
-    from mcucompress.compression.data import TrainData
+    from mcucompress.compression.training_data import TrainData
 
     x_train, y_train, x_test, y_test = _digits()
     keras.utils.set_random_seed(0)

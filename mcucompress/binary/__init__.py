@@ -2,5 +2,5 @@
 numpy reference of those ops (the oracle the XNOR-popcount C kernels are tested against).
 
 The op kinds added to the IR are documented in ``mcucompress/ir/graph.py``; their arithmetic is
-stated once, in ``mcucompress/binary/params.py``.
+stated once, in ``mcucompress/binary/kernel_params.py``.
 """

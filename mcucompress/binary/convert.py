@@ -22,7 +22,7 @@ import numpy as np
 
 from mcucompress.binary import constructors
 from mcucompress.binary.packing import pack_bits
-from mcucompress.binary.params import DEFAULT_POPCOUNT, POPCOUNTS
+from mcucompress.binary.kernel_params import DEFAULT_POPCOUNT, POPCOUNTS
 from mcucompress.errors import McuError
 from mcucompress.ir.graph import Graph, Op, QuantParams, Tensor
 from mcucompress.ir.ops import op_kind

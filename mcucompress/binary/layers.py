@@ -8,7 +8,7 @@
   gradient. Weight quantizers: ``"binary"`` sign(W), scaled per output channel by
   alpha = mean|W| (XNOR-Net) when ``scale=True``; ``"ternary"`` (TWN) 0 where
   |W| <= 0.7 mean|W|, else +-alpha with alpha the mean |W| above that threshold; ``"dorefa"``
-  k-bit DoReFa weights (``bits``), deployed as k sign planes (see binary/params.py).
+  k-bit DoReFa weights (``bits``), deployed as k sign planes (see binary/kernel_params.py).
 - ``rounding="stochastic"`` (Gupta et al. 2015) rounds while training up or down at random with
   the probability of the distance to the other level, so the rounding is unbiased
   (E[round(x)] = x) and updates smaller than one step still move the weights on average: DoReFa

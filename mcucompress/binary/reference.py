@@ -1,4 +1,4 @@
-"""numpy reference of the binary op kinds (arithmetic stated in ``binary/params.py``).
+"""numpy reference of the binary op kinds (arithmetic stated in ``binary/kernel_params.py``).
 
 Named by the op catalogue (``ir/ops.py``), so ``run_int8`` runs graphs that mix int8 and binary
 ops. Each function takes and returns the arena bytes of its tensors (int8), as the C kernels do.

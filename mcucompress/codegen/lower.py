@@ -13,7 +13,7 @@ import numpy as np
 
 from mcucompress.encode.choose import ATTR as WEIGHT_ENCODING
 from mcucompress.errors import McuError
-from mcucompress.ir.graph import Graph, Layer, Op, Port, Tensor
+from mcucompress.ir.graph import Graph, Layer, Op, Port, PortTotals, Tensor
 from mcucompress.ir.ops import kernel_sources, macs, op_kind
 from mcucompress.memory.arena import plan_memory
 from mcucompress.memory.planner import MemoryPlan
@@ -59,7 +59,7 @@ class KernelCall:
 
 
 @dataclass(frozen=True)
-class Program:
+class Program(PortTotals):
     arrays: tuple[CArray, ...]
     decls: tuple[CDecl, ...]
     calls: tuple[KernelCall, ...]
@@ -79,15 +79,6 @@ class Program:
     @property
     def output(self) -> Port:
         return self.outputs[0]
-
-    @property
-    def input_bytes(self) -> int:
-        """All inputs together: one sample as the harnesses carry it (ports back to back)."""
-        return sum(p.bytes for p in self.inputs)
-
-    @property
-    def output_bytes(self) -> int:
-        return sum(p.bytes for p in self.outputs)
 
 
 @dataclass

@@ -2,7 +2,7 @@
 binary_conv2d) to the XNOR-popcount kernels of runtime_c/binary.
 
 Named by the op catalogue (``ir/ops.py``), with the kernel files each kind may call. Parameters come from
-``kernel_params`` (binary/params.py), the numbers the numpy reference runs with. The popcount
+``kernel_params`` (binary/kernel_params.py), the numbers the numpy reference runs with. The popcount
 routine is the op's ``popcount`` attribute, chosen at conversion for the target core.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from mcucompress.binary.packing import pack_bits, unpack_bits
-from mcucompress.binary.params import VERTICAL_MAX_BITS
+from mcucompress.binary.kernel_params import VERTICAL_MAX_BITS
 from mcucompress.quantize.params import kernel_params
 
 _WORDS_PER_LINE = 6

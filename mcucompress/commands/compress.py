@@ -76,7 +76,7 @@ def command(model, output, data, recipe, prune, obs, obd, cluster, hash_ratio, p
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import keras
 
-    from mcucompress.compression.data import check_labels, load_for_model
+    from mcucompress.compression.training_data import check_labels, load_for_model
     from mcucompress.compression.finetune import check_fit_options, evaluate
     from mcucompress.compression.recipe import load_recipe, recipe_from_flags, run_recipe
     from mcucompress.report import build_report, layer_stats, model_totals, write_html, write_json

@@ -6,7 +6,7 @@ temperature, alpha, strategy ('mirrored' / a tf.distribute.Strategy), verbose.
 """
 
 from mcucompress.compression.clustering import cluster_weights
-from mcucompress.compression.data import TrainData, load_npz
+from mcucompress.compression.training_data import TrainData, load_npz
 from mcucompress.compression.distillation import distill
 from mcucompress.compression.finetune import accuracy, fine_tune
 from mcucompress.compression.lowrank import low_rank

@@ -20,7 +20,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from mcucompress.compression.data import TrainData
+from mcucompress.compression.training_data import TrainData
 from mcucompress.compression.finetune import check_fit_options
 from mcucompress.compression.rewrite import fresh_copy, graph_of
 from mcucompress.errors import McuError

@@ -27,7 +27,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from mcucompress.compression.data import TrainData
+from mcucompress.compression.training_data import TrainData
 from mcucompress.compression.layers import kernel_of, to_numpy
 from mcucompress.compression.rewrite import clone_with_weights, graph_nodes, graph_of
 from mcucompress.errors import McuError

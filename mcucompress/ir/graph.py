@@ -50,7 +50,7 @@ Op kinds and their attributes (each kind's facts and implementations: the catalo
                                            with probs as the output when max(probs) reaches it
                                            (quantize/early_exit.py)
 
-Binary / ternary op kinds (arithmetic in binary/params.py). "bits" tensors hold packed signs as
+Binary / ternary op kinds (arithmetic in binary/kernel_params.py). "bits" tensors hold packed signs as
 int8 arena bytes, shape (1, ..., 4 * ceil(C / 32)); their weights are constant uint32 words and
 their thresholds constant int32 (one per output channel):
 
@@ -115,6 +115,22 @@ class Port:
     scale: float | None
     zero_point: int | None
     offset: int | None = None
+
+
+class PortTotals:
+    """``input_bytes`` / ``output_bytes`` of anything with ``inputs`` and ``outputs`` ports (a
+    lowered program, a manifest): one sample as the harnesses carry it, ports back to back."""
+
+    inputs: tuple[Port, ...]
+    outputs: tuple[Port, ...]
+
+    @property
+    def input_bytes(self) -> int:
+        return sum(p.bytes for p in self.inputs)
+
+    @property
+    def output_bytes(self) -> int:
+        return sum(p.bytes for p in self.outputs)
 
 
 @dataclass(frozen=True)

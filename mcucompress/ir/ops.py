@@ -172,7 +172,7 @@ _int8 = _scheme("int8", {"params": "mcucompress.quantize.params", "reference": "
 _qformat = _scheme("qformat", {"params": "mcucompress.quantize.qformat_params",
                                "reference": "mcucompress.reference.qformat",
                                "lowering": "mcucompress.codegen.lower_qformat"}, headers=("qformat/mcc_q7.h",))
-_binary = _scheme("binary", {"params": "mcucompress.binary.params", "reference": "mcucompress.binary.reference",
+_binary = _scheme("binary", {"params": "mcucompress.binary.kernel_params", "reference": "mcucompress.binary.reference",
                              "lowering": "mcucompress.codegen.lower_binary"}, headers=("binary/mcc_b1.h",))
 _TIED_BOTH = frozenset({"int8", "qformat"})
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from mcucompress.ir.graph import Graph, Op
-from mcucompress.passes.rewrite import sole_consumer
+from mcucompress.passes.op_merging import sole_consumer
 
 CONSUMERS = ("conv2d", "depthwise_conv2d", "fully_connected", "batch_norm")
 

@@ -14,7 +14,7 @@ from mcucompress.errors import McuError
 from mcucompress.ir.graph import Graph, Op, Tensor
 from mcucompress.ir.ops import weight_axes
 from mcucompress.passes.fold_affine_forward import affine_of, fold_forward, forward_consumer
-from mcucompress.passes.rewrite import merge_into_producer, sole_consumer
+from mcucompress.passes.op_merging import merge_into_producer, sole_consumer
 
 # Which weight axis holds the output channels, per foldable producer kind (the float kinds: the
 # binary scheme's training layers, whose extra inputs are kept).

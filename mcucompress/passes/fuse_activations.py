@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from mcucompress.ir.graph import Graph
 from mcucompress.ir.ops import kinds
-from mcucompress.passes.rewrite import merge_into_producer, sole_consumer
+from mcucompress.passes.op_merging import merge_into_producer, sole_consumer
 
 FUSABLE_PRODUCERS = frozenset(k.name for k in kinds("int8") if k.fuses_activation)
 ACTIVATIONS = frozenset(k.name for k in kinds("int8") if k.fusable_activation)

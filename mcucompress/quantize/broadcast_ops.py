@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mcucompress.errors import McuError
+from mcucompress.ir.activation import fused_activation
 from mcucompress.ir.graph import Graph, Op
 from mcucompress.quantize import fixedpoint as fp
 
@@ -147,9 +148,7 @@ def sub_reference(op: Op, p, args, out_shape, graph) -> np.ndarray:
 
 
 def sub_float(graph: Graph, op: Op, a, b) -> np.ndarray:
-    y = (a - b).astype(np.float32)
-    activation = op.attrs.get("activation", "none")
-    return np.clip(y, 0.0, 6.0 if activation == "relu6" else None) if activation in ("relu", "relu6") else y
+    return fused_activation((a - b).astype(np.float32), op.attrs.get("activation", "none"))
 
 
 def mul_reference(op: Op, p: MulParams, args, out_shape, graph) -> np.ndarray:
@@ -177,9 +176,7 @@ def prelu_float(graph: Graph, op: Op, x, alpha) -> np.ndarray:
 
 
 def mul_float(graph: Graph, op: Op, a, b) -> np.ndarray:
-    y = (a * b).astype(np.float32)
-    activation = op.attrs.get("activation", "none")  # the fused clamps of the float reference
-    return np.clip(y, 0.0, 6.0 if activation == "relu6" else None) if activation in ("relu", "relu6") else y
+    return fused_activation((a * b).astype(np.float32), op.attrs.get("activation", "none"))
 
 
 def maximum_float(graph: Graph, op: Op, a, b) -> np.ndarray:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from mcucompress.errors import McuError
+from mcucompress.ir.activation import fused_activation
 from mcucompress.ir.graph import Graph, Op
 from mcucompress.quantize import fixedpoint as fp
 
@@ -72,10 +73,7 @@ def float_reference(graph: Graph, op: Op, x, w, b) -> np.ndarray:
                     op.attrs["padding"]).astype(np.float32)
     if b is not None:
         y += b
-    activation = op.attrs.get("activation", "none")
-    if activation in ("relu", "relu6"):
-        y = np.clip(y, 0.0, 6.0 if activation == "relu6" else None)
-    return y
+    return fused_activation(y, op.attrs.get("activation", "none"))
 
 
 def lower(b, i: int, op: Op) -> None:

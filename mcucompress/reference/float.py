@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from mcucompress.errors import McuError
+from mcucompress.ir.activation import fused_activation
 from mcucompress.ir.graph import Graph, Op
 from mcucompress.ir.ops import float_activations
 
@@ -34,14 +35,6 @@ def run_float(graph: Graph, x: np.ndarray, intermediates: bool = False):
     if len(graph.outputs) > 1:
         return tuple(values[n] for n in graph.outputs)
     return values[graph.outputs[0]]
-
-
-def _activate(y: np.ndarray, activation: str) -> np.ndarray:
-    if activation == "relu":
-        return np.maximum(y, 0.0)
-    if activation == "relu6":
-        return np.clip(y, 0.0, 6.0)
-    return y
 
 
 def _pad_spatial(x: np.ndarray, padding, value: float = 0.0) -> np.ndarray:
@@ -72,7 +65,7 @@ def conv2d(graph, op, x, w, b):
         y += xp[tap] @ w[:, i, j, :].T
     if b is not None:
         y += b
-    return _activate(y, op.attrs.get("activation", "none"))
+    return fused_activation(y, op.attrs.get("activation", "none"))
 
 
 def depthwise_conv2d(graph, op, x, w, b):
@@ -88,14 +81,14 @@ def depthwise_conv2d(graph, op, x, w, b):
         y += patch * w[0, i, j, :]
     if b is not None:
         y += b
-    return _activate(y, op.attrs.get("activation", "none"))
+    return fused_activation(y, op.attrs.get("activation", "none"))
 
 
 def fully_connected(graph, op, x, w, b):
     y = x.reshape(x.shape[0], -1) @ w.T
     if b is not None:
         y = y + b
-    return _activate(y.astype(np.float32), op.attrs.get("activation", "none"))
+    return fused_activation(y.astype(np.float32), op.attrs.get("activation", "none"))
 
 
 def max_pool2d(graph, op, x):
@@ -104,7 +97,7 @@ def max_pool2d(graph, op, x):
     y = None
     for _, _, tap in _windows(graph, op, ph, pw):
         y = xp[tap] if y is None else np.maximum(y, xp[tap])
-    return _activate(y, op.attrs.get("activation", "none"))
+    return fused_activation(y, op.attrs.get("activation", "none"))
 
 
 def avg_pool2d(graph, op, x):
@@ -116,7 +109,7 @@ def avg_pool2d(graph, op, x):
     for _, _, tap in _windows(graph, op, ph, pw):
         total = total + xp[tap]
         count = count + ones[tap]
-    return _activate((total / count).astype(np.float32), op.attrs.get("activation", "none"))
+    return fused_activation((total / count).astype(np.float32), op.attrs.get("activation", "none"))
 
 
 def mean(graph, op, x):
@@ -125,7 +118,7 @@ def mean(graph, op, x):
 
 
 def add(graph, op, a, b):
-    return _activate(a + b, op.attrs.get("activation", "none"))
+    return fused_activation(a + b, op.attrs.get("activation", "none"))
 
 
 def softmax(graph, op, x):

@@ -97,16 +97,45 @@ def converted_port_order(model, tflite) -> tuple[list[int], list[int]]:
 CONVERTER_TIMEOUT = 900.0  # seconds: the converter on the zoo's largest model takes well under a minute
 
 
+# Conversions this process has made, by _conversion_key: a second conversion of the same model
+# file on the same samples (verify's oracle, then the .tflite path of the same model) reuses the
+# bytes instead of starting TensorFlow again in a new child.
+_CONVERTED: dict[str, bytes] = {}
+_CONVERTED_KEPT = 16  # the newest conversions kept (a .tflite of a small model: kilobytes)
+
+
+def _conversion_key(model_file, calib_npz, allow_code: bool) -> str | None:
+    """SHA-256 of the model file's bytes, the calibration arrays (dtype, shape, values) and
+    allow_code; None when either file cannot be read here (the child then says why)."""
+    import hashlib
+    from pathlib import Path
+
+    try:
+        digest = hashlib.sha256(Path(model_file).read_bytes())
+        arrays = calibration_arrays(calib_npz)
+    except Exception:  # noqa: BLE001 - any unreadable input: no caching, the child reports it
+        return None
+    for a in arrays if isinstance(arrays, list) else [arrays]:
+        digest.update(f"{a.dtype.str}{a.shape}".encode())
+        digest.update(np.ascontiguousarray(a).tobytes())
+    digest.update(b"allow_code" if allow_code else b"safe")
+    return digest.hexdigest()
+
+
 def convert_in_child(model_file, calib_npz, allow_code: bool = False,
                      timeout: float | None = CONVERTER_TIMEOUT) -> bytes:
     """``keras_to_int8_tflite`` of the Keras file ``model_file`` on the samples of ``calib_npz``
-    (``x``, or ``x0``, ``x1``, ... per input), run in a child process."""
+    (``x``, or ``x0``, ``x1``, ... per input), run in a child process (once per process for the
+    same file contents and samples)."""
     import sys
     import tempfile
     from pathlib import Path
 
     from mcucompress.reference.interpreters import _run_child
 
+    key = _conversion_key(model_file, calib_npz, allow_code)
+    if key in _CONVERTED:
+        return _CONVERTED[key]
     with tempfile.TemporaryDirectory(prefix="mcucompress-convert-") as tmp:
         out = Path(tmp) / "converted.tflite"
         command = [sys.executable, "-m", "mcucompress.reference.tf_converter", str(model_file), str(calib_npz),
@@ -114,7 +143,12 @@ def convert_in_child(model_file, calib_npz, allow_code: bool = False,
         reply = _run_child(command, Path(model_file), None, timeout, what="TensorFlow's converter")
         if "done" not in reply or not out.is_file():
             raise McuError(f"TensorFlow's converter stopped on '{model_file}' without an answer")
-        return out.read_bytes()
+        blob = out.read_bytes()
+    if key is not None:
+        _CONVERTED[key] = blob
+        while len(_CONVERTED) > _CONVERTED_KEPT:
+            del _CONVERTED[next(iter(_CONVERTED))]
+    return blob
 
 
 def calibration_arrays(npz_path):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mcucompress.errors import McuError
-from mcucompress.ir.graph import Layer, Port
+from mcucompress.ir.graph import Layer, Port, PortTotals
 
 REQUIRED_KEYS = ("prefix", "sources", "include_dirs", "input", "output")
 # What reaches CMake files and compiler command lines from a tree that may come from anyone.
@@ -21,7 +21,7 @@ DEFINE_VALUE = re.compile(r"-?[A-Za-z0-9_]+")
 
 
 @dataclass(frozen=True)
-class Manifest:
+class Manifest(PortTotals):
     root: Path
     prefix: str
     sources: tuple[str, ...]
@@ -36,15 +36,6 @@ class Manifest:
     raw: dict
     inputs: tuple[Port, ...] = ()
     outputs: tuple[Port, ...] = ()
-
-    @property
-    def input_bytes(self) -> int:
-        """One sample's inputs back to back: what the harnesses and test vectors carry."""
-        return sum(p.bytes for p in self.inputs)
-
-    @property
-    def output_bytes(self) -> int:
-        return sum(p.bytes for p in self.outputs)
 
     def kernel_layers(self) -> tuple[Layer, ...]:
         """The layers that call a kernel, in call order (what the firmware's calls are)."""

@@ -46,11 +46,7 @@ int32_t mcc_fully_connected_fast_s8_get_buffer_size(int32_t k_padded)
 /* Requantize 2 * dot + doubled bias with the row's {bias, multiplier, round, shift}. */
 MCC_INLINE int8_t requantize_row(int32_t dot, const int32_t *ch, int32_t lo, int32_t hi)
 {
-    const int32_t acc = ch[0] + (int32_t)((uint32_t)dot << 1);
-    int32_t v = mcc_nn_smmlar(acc, ch[1], ch[2]);
-    v = (v + (acc >> 31)) >> ch[3];
-    v = v < lo ? lo : v;
-    return (int8_t)(v > hi ? hi : v);
+    return mcc_nn_fast_requantize(ch[0] + (int32_t)((uint32_t)dot << 1), ch[1], ch[2], ch[3], lo, hi);
 }
 
 /* Word i of 4 int8 values as (v0, v2) and (v1, v3) int16 pairs. */
