@@ -263,18 +263,13 @@ def test_conv_layout_lines_up_with_sxtb16():
     assert list(words.view(np.int16)[:8]) == [2 * v for v in (-7, -5, -6, -4, -3, -1, -2, 0)]
 
 
-def test_depthwise_layout_pairs_taps_per_channel():
-    """Per pair of taps one word per channel (tap t low, t + 1 high, doubled), channels in blocks
-    of 8 then 4; an odd last tap pairs with zero."""
+def test_depthwise_layout_int8_taps_per_block():
+    """One byte per weight: channels in blocks of 8 then 4, tap by tap inside a block."""
     w = np.arange(3 * 12).reshape(3, 12) - 10          # (taps, channels)
-    halves = specialize.dw_layout(w).view(np.int16).reshape(-1, 2)
-    assert len(halves) == 2 * 8 + 2 * 4
-    first_block = halves[:16].reshape(2, 8, 2)         # (pair, channel, tap in pair)
-    assert first_block[0].tolist() == [[2 * w[0, c], 2 * w[1, c]] for c in range(8)]
-    assert first_block[1].tolist() == [[2 * w[2, c], 0] for c in range(8)]
-    last_block = halves[16:].reshape(2, 4, 2)
-    assert last_block[0].tolist() == [[2 * w[0, c], 2 * w[1, c]] for c in range(8, 12)]
-    assert last_block[1].tolist() == [[2 * w[2, c], 0] for c in range(8, 12)]
+    data = specialize.dw_layout(w).view(np.int8)
+    assert len(data) == 3 * 12
+    assert data[:24].reshape(3, 8).tolist() == w[:, :8].tolist()
+    assert data[24:].reshape(3, 4).tolist() == w[:, 8:].tolist()
 
 
 def test_channel_constants_fold_offsets():
