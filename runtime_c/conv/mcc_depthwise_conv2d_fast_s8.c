@@ -425,6 +425,13 @@ MCC_INLINE int8_t dw_strip_out(int32_t acc, const dw_strip_channel *k, int32_t l
     "smlabt %[a0], %[x1], %[wb], %[a0]\n\t"                     \
     "smlatb %[a1], %[x0], %[wa], %[a1]\n\t"                     \
     "smlad %[a1], %[x1], %[wb], %[a1]\n\t"
+/* One slot of 1 output. */
+#define MCC_DW_STRIP_ONE_ASM(S)                                 \
+    "ldr %[x0], [%[p], #4 * " #S "]\n\t"                        \
+    "ldr %[x1], [%[p], #12 + 4 * " #S "]\n\t"                   \
+    "ldrd %[wa], %[wb], [%[k], #8 * " #S "]\n\t"                \
+    "smlad %[a0], %[x0], %[wa], %[a0]\n\t"                      \
+    "smlabt %[a0], %[x1], %[wb], %[a0]\n\t"
 /* One output requantized into x0 (multiplier wa, round wb, shift x2; full int8 clamp). */
 #define MCC_DW_STRIP_OUT_ASM(A)                                 \
     "smmlar %[x0], %[" #A "], %[wa], %[wb]\n\t"                 \
@@ -444,7 +451,7 @@ MCC_INLINE void dw_strip_run(const int16_t *ring, int32_t len, const dw_strip_ch
 #if MCC_HAVE_DSP_ASM
         uint32_t x0, x1, x2, wa, wb;
         if (full_range) {  /* the requantization and the stores too */
-            __asm__("ldr %[a3], [%[k], #24]\n\t"
+            __asm__ volatile("ldr %[a3], [%[k], #24]\n\t"
                     MCC_DW_STRIP_FIRST_ASM MCC_DW_STRIP_SLOT_ASM(1) MCC_DW_STRIP_SLOT_ASM(2)
                     "ldrd %[wa], %[wb], [%[k], #28]\n\t"
                     "ldr %[x2], [%[k], #36]\n\t"
@@ -484,7 +491,7 @@ MCC_INLINE void dw_strip_run(const int16_t *ring, int32_t len, const dw_strip_ch
         out[3 * step] = dw_strip_out(a3, k, lo, hi, full_range);
         out += 4 * step;
     }
-    for (; i < len; i += 2, p += 3) {
+    for (; i + 2 <= len; i += 2, p += 3) {
         int32_t a0 = k->bias, a1 = k->bias;
 #if MCC_HAVE_DSP_ASM
         uint32_t x0, x1, wa, wb;
@@ -500,29 +507,69 @@ MCC_INLINE void dw_strip_run(const int16_t *ring, int32_t len, const dw_strip_ch
         }
 #endif
         out[0] = dw_strip_out(a0, k, lo, hi, full_range);
-        if (i + 1 < len) {
-            out[step] = dw_strip_out(a1, k, lo, hi, full_range);
-        }
+        out[step] = dw_strip_out(a1, k, lo, hi, full_range);
         out += 2 * step;
+    }
+    if (i < len) {
+        int32_t a0 = k->bias;
+#if MCC_HAVE_DSP_ASM
+        uint32_t x0, x1, wa, wb, shift;
+        if (full_range) {  /* the requantization and the store too */
+            __asm__ volatile(MCC_DW_STRIP_ONE_ASM(0) MCC_DW_STRIP_ONE_ASM(1) MCC_DW_STRIP_ONE_ASM(2)
+                    "ldrd %[wa], %[wb], [%[k], #28]\n\t"
+                    "ldr %[x2], [%[k], #36]\n\t"
+                    MCC_DW_STRIP_OUT_ASM(a0) "strb %[x0], [%[out]]\n\t"
+                    : [a0] "+r"(a0), [x0] "=&r"(x0), [x1] "=&r"(x1), [x2] "=&r"(shift), [wa] "=&r"(wa), [wb] "=&r"(wb)
+                    : [p] "r"(p), [k] "r"(k), [out] "r"(out), "m"(*(const uint32_t(*)[6])(const void *)p), "m"(*k)
+                    : "memory");
+            return;
+        }
+        __asm__(MCC_DW_STRIP_ONE_ASM(0) MCC_DW_STRIP_ONE_ASM(1) MCC_DW_STRIP_ONE_ASM(2)
+                : [a0] "+r"(a0), [x0] "=&r"(x0), [x1] "=&r"(x1), [wa] "=&r"(wa), [wb] "=&r"(wb)
+                : [p] "r"(p), [k] "r"(k), "m"(*(const uint32_t(*)[6])(const void *)p), "m"(*k));
+#else
+        int32_t s;
+        for (s = 0; s < 3; ++s) {
+            a0 = __smlabt(p[3 + s], k->slot[s][1], __smlad(p[s], k->slot[s][0], a0));
+        }
+#endif
+        out[0] = dw_strip_out(a0, k, lo, hi, full_range);
     }
 }
 #undef MCC_DW_STRIP_SLOT_ASM
 #undef MCC_DW_STRIP_FIRST_ASM
 #undef MCC_DW_STRIP_PAIR_ASM
+#undef MCC_DW_STRIP_ONE_ASM
 #undef MCC_DW_STRIP_OUT_ASM
 
-/* Input line `index` of one channel (src: its first element) widened into the entries
- * before .. before + in_len - 1 of slot e (entry q at e[6 * (q / 2) + q % 2]; the entries around
- * them hold the zero point from the start), or the zero point there when the index is outside
- * the input. */
-MCC_INLINE void dw_strip_widen(int16_t *e, const int8_t *src, int32_t index, int32_t lines, int32_t before,
-                               int32_t in_len, int32_t elem_step, int16_t zero)
+/* A layer's strips: lengths in entries, steps in bytes. */
+typedef struct {
+    int32_t len, out_lines;           /* outputs per strip, strips */
+    int32_t in_len, in_lines, before, first;
+    int32_t elem_step, line_step, out_step, out_line_step;
+    int32_t lo, hi;
+    int32_t along_y;
+    int32_t zero_slots;               /* bit s: slot s holds zero points only */
+    int16_t zero;
+} dw_strip_layer;
+
+/* Input line `index` of one channel (src: the channel's first element) widened into the
+ * entries before .. before + in_len - 1 of its slot (entry q at e[6 * (q / 2) + q % 2]; the
+ * entries around them hold the zero point from the start), or the zero point there when the
+ * index is outside the input (nothing to write when the slot holds zero points already). */
+MCC_INLINE void dw_strip_widen(dw_strip_layer *g, int16_t *ring, int32_t slot, const int8_t *src, int32_t index)
 {
+    const int32_t in_len = g->in_len, elem_step = g->elem_step;
+    int16_t *e = ring + 2 * slot + 6 * (g->before >> 1);
     const int8_t *end;
-    e += 6 * (before >> 1);
-    if ((uint32_t)index >= (uint32_t)lines) {
+    if ((uint32_t)index >= (uint32_t)g->in_lines) {
+        const int16_t zero = g->zero;
         int32_t j = 0;
-        if (before & 1) {
+        if (g->zero_slots & (1 << slot)) {
+            return;
+        }
+        g->zero_slots |= 1 << slot;
+        if (g->before & 1) {
             e[1] = zero;
             e += 6;
             j = 1;
@@ -533,27 +580,40 @@ MCC_INLINE void dw_strip_widen(int16_t *e, const int8_t *src, int32_t index, int
         }
         return;
     }
+    g->zero_slots &= ~(1 << slot);
+    src += index * g->line_step;
     end = src + in_len * elem_step;
-    if (before & 1) {
+    if (g->before & 1) {
         e[1] = *src;
         e += 6;
         src += elem_step;
     }
 #if MCC_HAVE_DSP_ASM
-    if (src + elem_step < end) {  /* two entries a word: PKHBT of two sign-extended bytes */
-        const int8_t *last = end - elem_step;
-        uint32_t x, y;
+    if (src + 3 * elem_step < end) {  /* four entries, two words: PKHBT of sign-extended bytes */
+        const int8_t *last = end - 3 * elem_step;
+        uint32_t x, y, u, v;
         __asm__ volatile("1:\n\t"
                          "ldrsb %[x], [%[src]]\n\t"
                          "ldrsb %[y], [%[src], %[step]]\n\t"
                          "add %[src], %[src], %[step], lsl #1\n\t"
+                         "ldrsb %[u], [%[src]]\n\t"
+                         "ldrsb %[v], [%[src], %[step]]\n\t"
+                         "add %[src], %[src], %[step], lsl #1\n\t"
                          "pkhbt %[x], %[x], %[y], lsl #16\n\t"
+                         "pkhbt %[u], %[u], %[v], lsl #16\n\t"
                          "str %[x], [%[e]], #12\n\t"
+                         "str %[u], [%[e]], #12\n\t"
                          "cmp %[src], %[last]\n\t"
                          "blo 1b\n\t"
-                         : [x] "=&r"(x), [y] "=&r"(y), [src] "+r"(src), [e] "+r"(e)
+                         : [x] "=&r"(x), [y] "=&r"(y), [u] "=&r"(u), [v] "=&r"(v), [src] "+r"(src), [e] "+r"(e)
                          : [step] "r"(elem_step), [last] "r"(last)
                          : "cc", "memory");
+    }
+    if (src + elem_step < end) {
+        e[0] = src[0];
+        e[1] = src[elem_step];
+        e += 6;
+        src += 2 * elem_step;
     }
 #else
     for (; src + elem_step < end; src += 2 * elem_step, e += 6) {
@@ -566,19 +626,9 @@ MCC_INLINE void dw_strip_widen(int16_t *e, const int8_t *src, int32_t index, int
     }
 }
 
-/* A layer's strips: lengths in entries, steps in bytes. */
-typedef struct {
-    int32_t len, out_lines;           /* outputs per strip, strips */
-    int32_t in_len, in_lines, before, first;
-    int32_t elem_step, line_step, out_step, out_line_step;
-    int32_t lo, hi;
-    int32_t along_y;
-    int16_t zero;
-} dw_strip_layer;
-
 /* One channel's strips: w its tap 0 weight (taps block bytes apart), ch its constants, src and
  * out its first input and output element. */
-MCC_DW_NOINLINE static void dw_strip_channel_run(const dw_strip_layer *g, int16_t *ring, const int8_t *w,
+MCC_DW_NOINLINE static void dw_strip_channel_run(dw_strip_layer *g, int16_t *ring, const int8_t *w,
                                                  int32_t block, const int32_t *ch, const int8_t *src,
                                                  int8_t *out)
 {
@@ -593,8 +643,7 @@ MCC_DW_NOINLINE static void dw_strip_channel_run(const dw_strip_layer *g, int16_
         const uint32_t w2 = (uint16_t)(2 * w[(t + 2 * dt) * block]);
         k.slot[l][0] = w0 | (w1 << 16);
         k.slot[l][1] = w1 | (w2 << 16);
-        dw_strip_widen(ring + 2 * l, src + (g->first + l) * g->line_step, g->first + l, g->in_lines, g->before,
-                       g->in_len, g->elem_step, g->zero);
+        dw_strip_widen(g, ring, l, src, g->first + l);
     }
     k.bias = ch[0];
     k.multiplier = ch[1];
@@ -603,8 +652,7 @@ MCC_DW_NOINLINE static void dw_strip_channel_run(const dw_strip_layer *g, int16_
     for (o = 0, r = 0; o < g->out_lines; ++o, r = r == 2 ? 0 : r + 1, out += g->out_line_step) {
         if (o > 0) {  /* the line the window left (slot r + 2) takes the next one */
             const int32_t index = g->first + o + 2;
-            dw_strip_widen(ring + 2 * (r == 0 ? 2 : r - 1), src + index * g->line_step, index, g->in_lines,
-                           g->before, g->in_len, g->elem_step, g->zero);
+            dw_strip_widen(g, ring, r == 0 ? 2 : r - 1, src, index);
             /* window line l moves from slot r - 1 + l to slot r + l */
             t0 = k.slot[2][0];
             t1 = k.slot[2][1];
@@ -648,6 +696,7 @@ MCC_DW_NOINLINE static mcc_status dw_strips(const mcc_dw_conv_fast_params *param
     g.lo = params->activation.min;
     g.hi = params->activation.max;
     g.zero = (int16_t)params->input_zero_point;
+    g.zero_slots = 7;
     for (i = 0; i < 3 * dw_strip_entries(g.len); ++i) {
         ring[i] = g.zero;
     }
