@@ -185,7 +185,8 @@ def with_dead_channels(graph: Graph, dead, saturated=(), boosted=(), op_index: i
 def depthwise_zoo(seed: int = 7) -> Graph:
     """Depthwise layers over the fast kernel's channel blocks (8, then 4; the last 1-3 channels
     finished by mcc_conv2d_channels_s8) and windows: 3x3 and 5x5 at strides 1 and 2 with padded
-    edges, an even tap count (2x2, dilated), a single tap (1x1), depth multipliers 2 and 3 (the
+    edges (3x3 stride 1 runs in strips on DSP cores: along columns and along rows, with and
+    without zero-point lines, strip lengths 6 and 11), an even tap count (2x2, dilated), a single tap (1x1), depth multipliers 2 and 3 (the
     input repeated per channel first), input zero point -128 and output zero point 127, weights
     at -128 and 127."""
     rng = np.random.default_rng(seed)
@@ -193,6 +194,7 @@ def depthwise_zoo(seed: int = 7) -> Graph:
              .conv(0, (3, 3), padding=(1, 1, 1, 1), depthwise=True, zp=127)
              .conv(0, (5, 5), stride=(2, 2), padding=(2, 2, 2, 2), depthwise=True, activation="relu")
              .conv(20, (1, 1), zp=-128)
+             .conv(0, (3, 3), padding=(0, 0, 2, 1), depthwise=True, activation="relu6")
              .conv(0, (3, 3), stride=(2, 1), padding=(0, 1, 1, 0), depthwise=True, activation="relu6")
              .conv(0, (2, 2), dilation=(2, 2), padding=(1, 1, 1, 1), depthwise=True)
              .conv(23, (1, 1))

@@ -118,6 +118,7 @@ def conv_scratch_bytes(k_padded: int, in_c: int) -> int:
 
 
 DW_BLOCK = 8                   # channels per block of the depthwise layout (one MVE vector of int16)
+DW_STRIP_STATE_BYTES = 60      # sizeof(dw_strip_layer) in mcc_depthwise_conv2d_fast_s8.c
 
 
 def depthwise_strip_len(kernel, stride, dilation, out_hw) -> int:
@@ -131,10 +132,10 @@ def depthwise_strip_len(kernel, stride, dilation, out_hw) -> int:
 def depthwise_scratch_bytes(channels: int, taps: int, strip_len: int = 0) -> int:
     """mcc_depthwise_conv2d_fast_s8_get_buffer_size(): the zero row (8-byte aligned), then a
     pointer per tap slot (taps rounded up to pairs) of two output pixels, counted at 8 bytes so
-    the same arena serves the 64-bit host build; or three widened int16 lines of a strip when
-    those need more."""
+    the same arena serves the 64-bit host build; or, when those need more, three widened int16
+    lines of a strip and the layer's strip state."""
     taps_bytes = ((channels + 7) & ~7) + 2 * 8 * (taps + taps % 2)
-    strip_bytes = (3 * ((strip_len + 4) & ~1) * 2 + 7) & ~7 if strip_len > 0 else 0
+    strip_bytes = (3 * ((strip_len + 4) & ~1) * 2 + DW_STRIP_STATE_BYTES + 7) & ~7 if strip_len > 0 else 0
     return max(taps_bytes, strip_bytes)
 
 

@@ -36,13 +36,26 @@ MCC_INLINE int32_t dw_strip_entries(int32_t strip_len)
     return (strip_len + 4) & ~1;
 }
 
+/* A layer's strips (kept in the scratch after the lines): lengths in entries, steps in bytes. */
+typedef struct {
+    int32_t len, out_lines;           /* outputs per strip, strips */
+    int32_t in_len, in_lines, before, first;
+    int32_t elem_step, line_step, out_step, out_line_step;
+    int32_t lo, hi;
+    int32_t along_y;
+    int32_t zero_slots;               /* bit s: slot s holds zero points only */
+    int16_t zero;
+} dw_strip_layer;
+
 /* Scratch: the zero row (rounded up to 8 bytes: pointers follow), then the input pixel of every
  * tap slot of two output pixels; or, when the layer runs in strips (strip_len > 0: the longer
- * side of a 3x3 stride-1 layer's output), three widened lines if they need more. */
+ * side of a 3x3 stride-1 layer's output), three widened lines and the layer's strip state if
+ * they need more. */
 int32_t mcc_depthwise_conv2d_fast_s8_get_buffer_size(int32_t channels, int32_t taps, int32_t strip_len)
 {
     const int32_t taps_bytes = ((channels + 7) & ~7) + 2 * dw_slots(taps) * (int32_t)sizeof(const int8_t *);
-    const int32_t strip_bytes = strip_len > 0 ? ((3 * dw_strip_entries(strip_len) * 2 + 7) & ~7) : 0;
+    const int32_t strip_bytes =
+        strip_len > 0 ? ((3 * dw_strip_entries(strip_len) * 2 + (int32_t)sizeof(dw_strip_layer) + 7) & ~7) : 0;
     return strip_bytes > taps_bytes ? strip_bytes : taps_bytes;
 }
 
@@ -535,17 +548,6 @@ MCC_INLINE void dw_strip_run(const int16_t *ring, int32_t len, const dw_strip_ch
 #undef MCC_DW_STRIP_ONE_ASM
 #undef MCC_DW_STRIP_OUT_ASM
 
-/* A layer's strips: lengths in entries, steps in bytes. */
-typedef struct {
-    int32_t len, out_lines;           /* outputs per strip, strips */
-    int32_t in_len, in_lines, before, first;
-    int32_t elem_step, line_step, out_step, out_line_step;
-    int32_t lo, hi;
-    int32_t along_y;
-    int32_t zero_slots;               /* bit s: slot s holds zero points only */
-    int16_t zero;
-} dw_strip_layer;
-
 /* Input line `index` of one channel (src: the channel's first element) widened into the
  * entries before .. before + in_len - 1 of its slot (entry q at e[6 * (q / 2) + q % 2]; the
  * entries around them hold the zero point from the start), or the zero point there when the
@@ -673,32 +675,33 @@ MCC_DW_NOINLINE static mcc_status dw_strips(const mcc_dw_conv_fast_params *param
     const int32_t n_ch = params->channels_n, n4 = n_ch & ~3;
     const int along_y = out_dims->h > out_dims->w;
     const int8_t *bytes = (const int8_t *)(const void *)params->weights;
-    dw_strip_layer g;
+    const int32_t entries = dw_strip_entries(along_y ? out_dims->h : out_dims->w);
+    dw_strip_layer *g = (dw_strip_layer *)(void *)(ring + 3 * entries);
     int32_t b, c, i;
-    g.along_y = along_y;
-    g.len = along_y ? out_dims->h : out_dims->w;
-    g.out_lines = along_y ? out_dims->w : out_dims->h;
-    g.in_len = along_y ? in_dims->h : in_dims->w;
-    g.in_lines = along_y ? in_dims->w : in_dims->h;
-    g.before = along_y ? params->padding.h : params->padding.w;
-    g.first = -(along_y ? params->padding.w : params->padding.h);
-    g.elem_step = (along_y ? in_dims->w : 1) * n_ch;
-    g.line_step = (along_y ? 1 : in_dims->w) * n_ch;
-    g.out_step = (along_y ? out_dims->w : 1) * n_ch;
-    g.out_line_step = (along_y ? 1 : out_dims->w) * n_ch;
-    g.lo = params->activation.min;
-    g.hi = params->activation.max;
-    g.zero = (int16_t)params->input_zero_point;
-    g.zero_slots = 7;
-    for (i = 0; i < 3 * dw_strip_entries(g.len); ++i) {
-        ring[i] = g.zero;
+    g->along_y = along_y;
+    g->len = along_y ? out_dims->h : out_dims->w;
+    g->out_lines = along_y ? out_dims->w : out_dims->h;
+    g->in_len = along_y ? in_dims->h : in_dims->w;
+    g->in_lines = along_y ? in_dims->w : in_dims->h;
+    g->before = along_y ? params->padding.h : params->padding.w;
+    g->first = -(along_y ? params->padding.w : params->padding.h);
+    g->elem_step = (along_y ? in_dims->w : 1) * n_ch;
+    g->line_step = (along_y ? 1 : in_dims->w) * n_ch;
+    g->out_step = (along_y ? out_dims->w : 1) * n_ch;
+    g->out_line_step = (along_y ? 1 : out_dims->w) * n_ch;
+    g->lo = params->activation.min;
+    g->hi = params->activation.max;
+    g->zero = (int16_t)params->input_zero_point;
+    g->zero_slots = 7;
+    for (i = 0; i < 3 * entries; ++i) {
+        ring[i] = g->zero;
     }
     for (b = 0; b < in_dims->n; ++b) {
         const int8_t *in_batch = input + b * in_dims->h * in_dims->w * n_ch;
         int8_t *out_batch = output + b * out_dims->h * out_dims->w * n_ch;
         for (c = 0; c < n4; ++c) {
             const int32_t start = c & ~7;
-            dw_strip_channel_run(&g, ring, bytes + start * 9 + (c - start), n4 - start >= 8 ? 8 : 4,
+            dw_strip_channel_run(g, ring, bytes + start * 9 + (c - start), n4 - start >= 8 ? 8 : 4,
                                  params->channels + 4 * c, in_batch + c, out_batch + c);
         }
     }
