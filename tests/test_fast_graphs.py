@@ -239,6 +239,7 @@ def test_variant_choice_per_layer():
         "mcc_depthwise_conv2d_fast_s8", "mcc_conv2d_channels_s8", "mcc_conv2d_fast_s8"]
     assert kernels_called(depthwise_zoo()) == [
         "mcc_depthwise_conv2d_fast_s8", "mcc_depthwise_conv2d_fast_s8", "mcc_conv2d_fast_s8",
+        "mcc_depthwise_conv2d_fast_s8",
         "mcc_depthwise_conv2d_fast_s8", "mcc_depthwise_conv2d_fast_s8", "mcc_conv2d_fast_s8",
         "mcc_depthwise_conv2d_fast_s8", "mcc_conv2d_channels_s8",
         "mcc_depthwise_conv2d_fast_s8", "mcc_conv2d_channels_s8",
