@@ -556,36 +556,30 @@ MCC_INLINE void dw_strip_widen(dw_strip_layer *g, int16_t *ring, int32_t slot, c
 {
     const int32_t in_len = g->in_len, elem_step = g->elem_step;
     int16_t *e = ring + 2 * slot + 6 * (g->before >> 1);
-    const int8_t *end;
-    if ((uint32_t)index >= (uint32_t)g->in_lines) {
-        const int16_t zero = g->zero;
-        int32_t j = 0;
+    int32_t n = in_len, j;
+    if ((uint32_t)index >= (uint32_t)g->in_lines) {  /* the whole slot, a word at a time */
+        const uint32_t zeros = (uint16_t)g->zero * 0x10001u;
+        uint32_t *word = (uint32_t *)(void *)ring + slot;
         if (g->zero_slots & (1 << slot)) {
             return;
         }
         g->zero_slots |= 1 << slot;
-        if (g->before & 1) {
-            e[1] = zero;
-            e += 6;
-            j = 1;
-        }
-        for (; j < in_len; j += 2, e += 6) {  /* may write one entry past: it is padding */
-            e[0] = zero;
-            e[1] = zero;
+        for (j = dw_strip_entries(g->len) >> 1; j > 0; --j, word += 3) {
+            *word = zeros;
         }
         return;
     }
     g->zero_slots &= ~(1 << slot);
     src += index * g->line_step;
-    end = src + in_len * elem_step;
     if (g->before & 1) {
         e[1] = *src;
         e += 6;
         src += elem_step;
+        --n;
     }
 #if MCC_HAVE_DSP_ASM
-    if (src + 3 * elem_step < end) {  /* four entries, two words: PKHBT of sign-extended bytes */
-        const int8_t *last = end - 3 * elem_step;
+    if (n >= 4) {  /* four entries, two words a pass: PKHBT of sign-extended bytes */
+        int32_t passes = n >> 2;
         uint32_t x, y, u, v;
         __asm__ volatile("1:\n\t"
                          "ldrsb %[x], [%[src]]\n\t"
@@ -598,26 +592,24 @@ MCC_INLINE void dw_strip_widen(dw_strip_layer *g, int16_t *ring, int32_t slot, c
                          "pkhbt %[u], %[u], %[v], lsl #16\n\t"
                          "str %[x], [%[e]], #12\n\t"
                          "str %[u], [%[e]], #12\n\t"
-                         "cmp %[src], %[last]\n\t"
-                         "blo 1b\n\t"
-                         : [x] "=&r"(x), [y] "=&r"(y), [u] "=&r"(u), [v] "=&r"(v), [src] "+r"(src), [e] "+r"(e)
-                         : [step] "r"(elem_step), [last] "r"(last)
+                         "subs %[passes], %[passes], #1\n\t"
+                         "bne 1b\n\t"
+                         : [x] "=&r"(x), [y] "=&r"(y), [u] "=&r"(u), [v] "=&r"(v), [src] "+r"(src), [e] "+r"(e),
+                           [passes] "+r"(passes)
+                         : [step] "r"(elem_step)
                          : "cc", "memory");
-    }
-    if (src + elem_step < end) {
-        e[0] = src[0];
-        e[1] = src[elem_step];
-        e += 6;
-        src += 2 * elem_step;
+        n &= 3;
     }
 #else
-    for (; src + elem_step < end; src += 2 * elem_step, e += 6) {
+    for (; n >= 4; n -= 4, src += 4 * elem_step, e += 12) {
         e[0] = src[0];
         e[1] = src[elem_step];
+        e[6] = src[2 * elem_step];
+        e[7] = src[3 * elem_step];
     }
 #endif
-    if (src < end) {
-        e[0] = *src;
+    for (j = 0; j < n; ++j) {  /* the last 0-3 entries */
+        e[6 * (j >> 1) + (j & 1)] = src[j * elem_step];
     }
 }
 
