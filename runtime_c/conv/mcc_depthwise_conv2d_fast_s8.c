@@ -458,20 +458,20 @@ MCC_INLINE void dw_strip_run(const int16_t *ring, int32_t len, const dw_strip_ch
         uint32_t x0, x1, x2, wa, wb;
         if (full_range) {  /* the requantization and the stores too */
             __asm__ volatile("ldr %[a3], [%[k], #24]\n\t"
-                    MCC_DW_STRIP_FIRST_ASM MCC_DW_STRIP_SLOT_ASM(1) MCC_DW_STRIP_SLOT_ASM(2)
-                    "ldrd %[wa], %[wb], [%[k], #28]\n\t"
-                    "ldr %[x2], [%[k], #36]\n\t"
-                    MCC_DW_STRIP_OUT_ASM(a0) "strb %[x0], [%[out]]\n\t"
-                    MCC_DW_STRIP_OUT_ASM(a1) "strb %[x0], [%[out], %[step]]\n\t"
-                    "add %[out], %[out], %[step], lsl #1\n\t"
-                    MCC_DW_STRIP_OUT_ASM(a2) "strb %[x0], [%[out]]\n\t"
-                    MCC_DW_STRIP_OUT_ASM(a3) "strb %[x0], [%[out], %[step]]\n\t"
-                    "add %[out], %[out], %[step], lsl #1\n\t"
-                    : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [x0] "=&r"(x0),
-                      [x1] "=&r"(x1), [x2] "=&r"(x2), [wa] "=&r"(wa), [wb] "=&r"(wb), [out] "+r"(out)
-                    : [p] "r"(p), [k] "r"(k), [step] "r"(step), "m"(*(const uint32_t(*)[18])(const void *)p),
-                      "m"(*k)
-                    : "memory");
+                             MCC_DW_STRIP_FIRST_ASM MCC_DW_STRIP_SLOT_ASM(1) MCC_DW_STRIP_SLOT_ASM(2)
+                             "ldrd %[wa], %[wb], [%[k], #28]\n\t"
+                             "ldr %[x2], [%[k], #36]\n\t"
+                             MCC_DW_STRIP_OUT_ASM(a0) "strb %[x0], [%[out]]\n\t"
+                             MCC_DW_STRIP_OUT_ASM(a1) "strb %[x0], [%[out], %[step]]\n\t"
+                             "add %[out], %[out], %[step], lsl #1\n\t"
+                             MCC_DW_STRIP_OUT_ASM(a2) "strb %[x0], [%[out]]\n\t"
+                             MCC_DW_STRIP_OUT_ASM(a3) "strb %[x0], [%[out], %[step]]\n\t"
+                             "add %[out], %[out], %[step], lsl #1\n\t"
+                             : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [x0] "=&r"(x0),
+                               [x1] "=&r"(x1), [x2] "=&r"(x2), [wa] "=&r"(wa), [wb] "=&r"(wb), [out] "+r"(out)
+                             : [p] "r"(p), [k] "r"(k), [step] "r"(step), "m"(*(const uint32_t(*)[18])(const void *)p),
+                               "m"(*k)
+                             : "memory");
             continue;
         }
         __asm__("ldr %[a3], [%[k], #24]\n\t"
@@ -522,12 +522,12 @@ MCC_INLINE void dw_strip_run(const int16_t *ring, int32_t len, const dw_strip_ch
         uint32_t x0, x1, wa, wb, shift;
         if (full_range) {  /* the requantization and the store too */
             __asm__ volatile(MCC_DW_STRIP_ONE_ASM(0) MCC_DW_STRIP_ONE_ASM(1) MCC_DW_STRIP_ONE_ASM(2)
-                    "ldrd %[wa], %[wb], [%[k], #28]\n\t"
-                    "ldr %[x2], [%[k], #36]\n\t"
-                    MCC_DW_STRIP_OUT_ASM(a0) "strb %[x0], [%[out]]\n\t"
-                    : [a0] "+r"(a0), [x0] "=&r"(x0), [x1] "=&r"(x1), [x2] "=&r"(shift), [wa] "=&r"(wa), [wb] "=&r"(wb)
-                    : [p] "r"(p), [k] "r"(k), [out] "r"(out), "m"(*(const uint32_t(*)[6])(const void *)p), "m"(*k)
-                    : "memory");
+                             "ldrd %[wa], %[wb], [%[k], #28]\n\t"
+                             "ldr %[x2], [%[k], #36]\n\t"
+                             MCC_DW_STRIP_OUT_ASM(a0) "strb %[x0], [%[out]]\n\t"
+                             : [a0] "+r"(a0), [x0] "=&r"(x0), [x1] "=&r"(x1), [x2] "=&r"(shift), [wa] "=&r"(wa), [wb] "=&r"(wb)
+                             : [p] "r"(p), [k] "r"(k), [out] "r"(out), "m"(*(const uint32_t(*)[6])(const void *)p), "m"(*k)
+                             : "memory");
             return;
         }
         __asm__(MCC_DW_STRIP_ONE_ASM(0) MCC_DW_STRIP_ONE_ASM(1) MCC_DW_STRIP_ONE_ASM(2)
