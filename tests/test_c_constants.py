@@ -51,7 +51,8 @@ def _probe(tmp_path) -> dict[str, int]:
     runtime = runtime_dir()
     sizes = "\n".join(
         f'    printf("conv {k} {c} %d\\n", (int)mcc_conv2d_fast_s8_get_buffer_size({k}, {c}));\n'
-        f'    printf("dw {c * k} {k} %d\\n", (int)mcc_depthwise_conv2d_fast_s8_get_buffer_size({c * k}, {k}));\n'
+        f'    printf("dw {c * k} {k} %d\\n", (int)mcc_depthwise_conv2d_fast_s8_get_buffer_size({c * k}, {k}, 0));\n'
+        f'    printf("dw strip {c} {k} %d\\n", (int)mcc_depthwise_conv2d_fast_s8_get_buffer_size({c}, 9, {k}));\n'
         f'    printf("fc {k} %d\\n", (int)mcc_fully_connected_fast_s8_get_buffer_size({k}));'
         for k, c in SIZES) + "\n" + "\n".join(
         f'    printf("cb conv {k} {bits} %d\\n", (int)mcc_conv2d_codebook_fast_s8_get_buffer_size({k}, {bits}));\n'
@@ -82,6 +83,7 @@ def test_python_limits_and_scratch_sizes_match_the_c(tmp_path):
     for k, ch in SIZES:
         assert c[f"conv {k} {ch}"] == specialize.conv_scratch_bytes(k, ch)
         assert c[f"dw {ch * k} {k}"] == specialize.depthwise_scratch_bytes(ch * k, k)
+        assert c[f"dw strip {ch} {k}"] == specialize.depthwise_scratch_bytes(ch, 9, k)
         assert c[f"fc {k}"] == specialize.fc_int8_scratch_bytes(k)
         for bits in codebook_fast.FAST_BITS:
             assert c[f"cb conv {k} {bits}"] == codebook_fast.conv_scratch_bytes(k, bits)

@@ -185,7 +185,8 @@ def with_dead_channels(graph: Graph, dead, saturated=(), boosted=(), op_index: i
 def depthwise_zoo(seed: int = 7) -> Graph:
     """Depthwise layers over the fast kernel's channel blocks (8, then 4; the last 1-3 channels
     finished by mcc_conv2d_channels_s8) and windows: 3x3 and 5x5 at strides 1 and 2 with padded
-    edges, an even tap count (2x2, dilated), a single tap (1x1), depth multipliers 2 and 3 (the
+    edges (3x3 stride 1 runs in strips on DSP cores: along columns and along rows, with and
+    without zero-point lines, strip lengths 6 and 11), an even tap count (2x2, dilated), a single tap (1x1), depth multipliers 2 and 3 (the
     input repeated per channel first), input zero point -128 and output zero point 127, weights
     at -128 and 127."""
     rng = np.random.default_rng(seed)
@@ -193,6 +194,7 @@ def depthwise_zoo(seed: int = 7) -> Graph:
              .conv(0, (3, 3), padding=(1, 1, 1, 1), depthwise=True, zp=127)
              .conv(0, (5, 5), stride=(2, 2), padding=(2, 2, 2, 2), depthwise=True, activation="relu")
              .conv(20, (1, 1), zp=-128)
+             .conv(0, (3, 3), padding=(0, 0, 2, 1), depthwise=True, activation="relu6")
              .conv(0, (3, 3), stride=(2, 1), padding=(0, 1, 1, 0), depthwise=True, activation="relu6")
              .conv(0, (2, 2), dilation=(2, 2), padding=(1, 1, 1, 1), depthwise=True)
              .conv(23, (1, 1))
@@ -237,6 +239,7 @@ def test_variant_choice_per_layer():
         "mcc_depthwise_conv2d_fast_s8", "mcc_conv2d_channels_s8", "mcc_conv2d_fast_s8"]
     assert kernels_called(depthwise_zoo()) == [
         "mcc_depthwise_conv2d_fast_s8", "mcc_depthwise_conv2d_fast_s8", "mcc_conv2d_fast_s8",
+        "mcc_depthwise_conv2d_fast_s8",
         "mcc_depthwise_conv2d_fast_s8", "mcc_depthwise_conv2d_fast_s8", "mcc_conv2d_fast_s8",
         "mcc_depthwise_conv2d_fast_s8", "mcc_conv2d_channels_s8",
         "mcc_depthwise_conv2d_fast_s8", "mcc_conv2d_channels_s8",
@@ -263,18 +266,13 @@ def test_conv_layout_lines_up_with_sxtb16():
     assert list(words.view(np.int16)[:8]) == [2 * v for v in (-7, -5, -6, -4, -3, -1, -2, 0)]
 
 
-def test_depthwise_layout_pairs_taps_per_channel():
-    """Per pair of taps one word per channel (tap t low, t + 1 high, doubled), channels in blocks
-    of 8 then 4; an odd last tap pairs with zero."""
+def test_depthwise_layout_int8_taps_per_block():
+    """One byte per weight: channels in blocks of 8 then 4, tap by tap inside a block."""
     w = np.arange(3 * 12).reshape(3, 12) - 10          # (taps, channels)
-    halves = specialize.dw_layout(w).view(np.int16).reshape(-1, 2)
-    assert len(halves) == 2 * 8 + 2 * 4
-    first_block = halves[:16].reshape(2, 8, 2)         # (pair, channel, tap in pair)
-    assert first_block[0].tolist() == [[2 * w[0, c], 2 * w[1, c]] for c in range(8)]
-    assert first_block[1].tolist() == [[2 * w[2, c], 0] for c in range(8)]
-    last_block = halves[16:].reshape(2, 4, 2)
-    assert last_block[0].tolist() == [[2 * w[0, c], 2 * w[1, c]] for c in range(8, 12)]
-    assert last_block[1].tolist() == [[2 * w[2, c], 0] for c in range(8, 12)]
+    data = specialize.dw_layout(w).view(np.int8)
+    assert len(data) == 3 * 12
+    assert data[:24].reshape(3, 8).tolist() == w[:, :8].tolist()
+    assert data[24:].reshape(3, 4).tolist() == w[:, 8:].tolist()
 
 
 def test_channel_constants_fold_offsets():

@@ -118,13 +118,25 @@ def conv_scratch_bytes(k_padded: int, in_c: int) -> int:
 
 
 DW_BLOCK = 8                   # channels per block of the depthwise layout (one MVE vector of int16)
+DW_STRIP_STATE_BYTES = 60      # sizeof(dw_strip_layer) in mcc_depthwise_conv2d_fast_s8.c
 
 
-def depthwise_scratch_bytes(channels: int, taps: int) -> int:
+def depthwise_strip_len(kernel, stride, dilation, out_hw) -> int:
+    """The strip length a DSP core runs a depthwise layer in (3x3 windows, stride 1: the longer
+    side of the output), 0 for any other window."""
+    if tuple(kernel) == (3, 3) and tuple(stride) == (1, 1) and tuple(dilation) == (1, 1):
+        return max(out_hw)
+    return 0
+
+
+def depthwise_scratch_bytes(channels: int, taps: int, strip_len: int = 0) -> int:
     """mcc_depthwise_conv2d_fast_s8_get_buffer_size(): the zero row (8-byte aligned), then a
     pointer per tap slot (taps rounded up to pairs) of two output pixels, counted at 8 bytes so
-    the same arena serves the 64-bit host build."""
-    return ((channels + 7) & ~7) + 2 * 8 * (taps + taps % 2)
+    the same arena serves the 64-bit host build; or, when those need more, three widened int16
+    lines of a strip and the layer's strip state."""
+    taps_bytes = ((channels + 7) & ~7) + 2 * 8 * (taps + taps % 2)
+    strip_bytes = (3 * ((strip_len + 4) & ~1) * 2 + DW_STRIP_STATE_BYTES + 7) & ~7 if strip_len > 0 else 0
+    return max(taps_bytes, strip_bytes)
 
 
 def fc_int8_scratch_bytes(k_padded: int) -> int:
@@ -181,17 +193,12 @@ def fast_conv(graph: Graph, op: Op, p, rounding: str) -> FastLayer | None:
 
 
 def dw_layout(w: np.ndarray) -> np.ndarray:
-    """(taps, channels) int weights, channels a multiple of 4 -> packed doubled words of
-    mcc_depthwise_conv2d_fast_s8: taps in pairs (a zero weight completes an odd count), channels
-    in blocks of DW_BLOCK (the last one 4 wide when needed); block by block, pair by pair, one
-    word per channel holding its two taps' weights (the first in the low half)."""
+    """(taps, channels) int8 weights, channels a multiple of 4 -> the int8 bytes of
+    mcc_depthwise_conv2d_fast_s8 packed 4 a word: channels in blocks of DW_BLOCK (the last one 4
+    wide when needed); block by block, tap by tap, the block's channels in order."""
     taps, n = w.shape
-    slots = taps + taps % 2
-    doubled = np.zeros((slots, n), dtype=np.int64)
-    doubled[:taps] = 2 * w
-    blocks = [doubled[:, c:c + DW_BLOCK].reshape(slots // 2, 2, -1).transpose(0, 2, 1).reshape(-1)
-              for c in range(0, n, DW_BLOCK)]
-    return _pack_words(np.concatenate(blocks)) if blocks else np.zeros(0, np.int32)
+    blocks = [np.asarray(w[:, c:c + DW_BLOCK], dtype=np.int8).reshape(-1) for c in range(0, n, DW_BLOCK)]
+    return np.concatenate(blocks).view("<i4").astype(np.int32) if blocks else np.zeros(0, np.int32)
 
 
 def depthwise_expand_bytes(x_shape, multiplier: int) -> int:
@@ -225,7 +232,9 @@ def fast_depthwise(graph: Graph, op: Op, p, rounding: str) -> FastLayer | None:
     split = split_channels(rows, ok, w, bias, p)
     fast_n = n & ~3   # the kernel takes channels by 4; the last 1-3 join the patched ones
     patched = sorted(set(split.patched.tolist()) | set(range(fast_n, n)))
-    scratch = expand + depthwise_scratch_bytes(n, kh * kw)
+    out_hw = graph.output_tensor(op).shape[1:3]
+    strip_len = depthwise_strip_len((kh, kw), p.stride, p.dilation, out_hw)
+    scratch = expand + depthwise_scratch_bytes(n, kh * kw, strip_len)
     return FastLayer(dw_layout(split.weights[:fast_n].T), split.table[:fast_n], fast_n, scratch,
                      "mcc_depthwise_conv2d_fast_s8", patch(patched, w, bias, p, depthwise=True),
                      len(split.constant))

@@ -2,15 +2,14 @@
  * specialised at export time (mcucompress/codegen/specialize.py); bit-exact with
  * mcc_depthwise_conv2d_s8 under TFLM rounding.
  *
- * Weights: the window's taps in pairs (t, t + 1) (an odd last tap is paired with a zero weight),
- * the channels in blocks of 8 (the last block 4 when the count is not a multiple of 8). Block by
- * block, pair by pair, one word per channel of the block holds its two doubled int16 weights
- * (tap t in the low half): word[block_start * pairs + pair * block_width + j]. A DSP core feeds
- * a pair of taps of one channel to SMLAD; an MVE core de-interleaves a block's pair with VLD2
- * into two vectors of 8 channels.
+ * Weights: int8, one byte each, the channels in blocks of 8 (the last block 4 when the count is
+ * not a multiple of 8); block by block, tap by tap, the block's channels in order:
+ * byte[block_start * taps + tap * block_width + j]. An MVE core widens a block's tap into one
+ * vector of 8 channels; a DSP core pairs taps per channel with PKH + SXTB16, or (3x3, stride 1)
+ * builds a channel's window once and runs it along strips of widened activations.
  * channels: {bias, multiplier, round, shift} per channel as in mcc_conv2d_fast_s8 (input offset
- * folded into the bias). Padded taps read a row of input zero points kept in the scratch buffer,
- * which contribute nothing once the offset is folded.
+ * folded into the doubled bias; the kernels double the sum of products). Padded taps read the
+ * input zero point, which contributes nothing once the offset is folded.
  */
 #include <string.h>
 
@@ -30,11 +29,34 @@ MCC_INLINE int32_t dw_slots(int32_t taps)
     return (taps + 1) & ~1;
 }
 
-/* Scratch: the zero row (rounded up to 8 bytes: pointers follow), then the input pointer of
- * every tap slot of two output pixels. */
-int32_t mcc_depthwise_conv2d_fast_s8_get_buffer_size(int32_t channels, int32_t taps)
+/* Entries of one widened line of the strip path: the output strip's length plus the window's
+ * two further taps, plus one read past them, rounded up to whole words. */
+MCC_INLINE int32_t dw_strip_entries(int32_t strip_len)
 {
-    return ((channels + 7) & ~7) + 2 * dw_slots(taps) * (int32_t)sizeof(const int8_t *);
+    return (strip_len + 4) & ~1;
+}
+
+/* A layer's strips (kept in the scratch after the lines): lengths in entries, steps in bytes. */
+typedef struct {
+    int32_t len, out_lines;           /* outputs per strip, strips */
+    int32_t in_len, in_lines, before, first;
+    int32_t elem_step, line_step, out_step, out_line_step;
+    int32_t lo, hi;
+    int32_t along_y;
+    int32_t zero_slots;               /* bit s: slot s holds zero points only */
+    int16_t zero;
+} dw_strip_layer;
+
+/* Scratch: the zero row (rounded up to 8 bytes: pointers follow), then the input pixel of every
+ * tap slot of two output pixels; or, when the layer runs in strips (strip_len > 0: the longer
+ * side of a 3x3 stride-1 layer's output), three widened lines and the layer's strip state if
+ * they need more. */
+int32_t mcc_depthwise_conv2d_fast_s8_get_buffer_size(int32_t channels, int32_t taps, int32_t strip_len)
+{
+    const int32_t taps_bytes = ((channels + 7) & ~7) + 2 * dw_slots(taps) * (int32_t)sizeof(const int8_t *);
+    const int32_t strip_bytes =
+        strip_len > 0 ? ((3 * dw_strip_entries(strip_len) * 2 + (int32_t)sizeof(dw_strip_layer) + 7) & ~7) : 0;
+    return strip_bytes > taps_bytes ? strip_bytes : taps_bytes;
 }
 
 MCC_INLINE int32_t dw_requantize(int32_t acc, const int32_t *ch, int32_t lo, int32_t hi)
@@ -79,15 +101,14 @@ typedef struct {
 } dw_lanes;
 
 /* One block of 8 channels of two output pixels (tap slots ta, tb), requantized and stored. Per
- * pair of taps one VLD2 of the block's weights (tap t and t + 1, 8 channels each), per pixel and
- * tap a widening load of 8 activations and VMULLB / VMULLT into the even and odd channels' sums
- * (q0 q1 pixel a, q2 q3 pixel b); an odd last tap uses the first half of its pair. Then, on 4
- * lanes at a time, VRMULH (SMMLAR without the accumulate) and the shift; narrowing with int16
+ * tap a widening load of the block's 8 weights, per pixel and tap a widening load of 8
+ * activations and VQDMULLB / VQDMULLT (doubled products, never saturating for int8 values) into
+ * the even and odd channels' sums (q0 q1 pixel a, q2 q3 pixel b). Then, on 4 lanes at a time, VRMULH (SMMLAR without the accumulate) and the shift; narrowing with int16
  * saturation puts the channels back in order and keeps every value the int8 clamp would change
  * out of range, so the clamp runs once on 8 lanes. Written in assembly: the loop needs all
  * eight Q registers, and GCC 12 spills when it allocates them. */
 MCC_INLINE void dw_block_mve(const int8_t *const *ta, const int8_t *const *tb, int32_t full,
-                             int32_t c, const int16_t *w, const dw_mve_block *blk)
+                             int32_t c, const int8_t *w, const dw_mve_block *blk)
 {
     const int8_t *pa, *pb, *qa, *qb;
     __asm__ volatile(
@@ -106,31 +127,31 @@ MCC_INLINE void dw_block_mve(const int8_t *const *ta, const int8_t *const *tb, i
         "1:\n\t"
         "ldrd %[pa], %[qa], [%[ta]], #8\n\t"
         "ldrd %[pb], %[qb], [%[tb]], #8\n\t"
-        "vld20.16 {q4, q5}, [%[w]]\n\t"
+        "vldrb.s16 q4, [%[w]], #16\n\t"
         "add %[pa], %[pa], %[c]\n\t"
-        "vld21.16 {q4, q5}, [%[w]]!\n\t"
+        "vldrb.s16 q5, [%[w], #-8]\n\t"
         "add %[qa], %[qa], %[c]\n\t"
         "vldrb.s16 q6, [%[pa]]\n\t"
         "add %[pb], %[pb], %[c]\n\t"
-        "vmullb.s16 q7, q6, q4\n\t"
+        "vqdmullb.s16 q7, q6, q4\n\t"
         "add %[qb], %[qb], %[c]\n\t"
         "vadd.i32 q0, q0, q7\n\t"
-        "vmullt.s16 q7, q6, q4\n\t"
+        "vqdmullt.s16 q7, q6, q4\n\t"
         "vldrb.s16 q6, [%[qa]]\n\t"
         "vadd.i32 q1, q1, q7\n\t"
-        "vmullb.s16 q7, q6, q5\n\t"
+        "vqdmullb.s16 q7, q6, q5\n\t"
         "vadd.i32 q0, q0, q7\n\t"
-        "vmullt.s16 q7, q6, q5\n\t"
+        "vqdmullt.s16 q7, q6, q5\n\t"
         "vldrb.s16 q6, [%[pb]]\n\t"
         "vadd.i32 q1, q1, q7\n\t"
-        "vmullb.s16 q7, q6, q4\n\t"
+        "vqdmullb.s16 q7, q6, q4\n\t"
         "vadd.i32 q2, q2, q7\n\t"
-        "vmullt.s16 q7, q6, q4\n\t"
+        "vqdmullt.s16 q7, q6, q4\n\t"
         "vldrb.s16 q6, [%[qb]]\n\t"
         "vadd.i32 q3, q3, q7\n\t"
-        "vmullb.s16 q7, q6, q5\n\t"
+        "vqdmullb.s16 q7, q6, q5\n\t"
         "vadd.i32 q2, q2, q7\n\t"
-        "vmullt.s16 q7, q6, q5\n\t"
+        "vqdmullt.s16 q7, q6, q5\n\t"
         "subs %[full], %[full], #1\n\t"
         "vadd.i32 q3, q3, q7\n\t"
         "bne 1b\n"
@@ -139,19 +160,18 @@ MCC_INLINE void dw_block_mve(const int8_t *const *ta, const int8_t *const *tb, i
         "cbz %[pa], 3f\n\t"
         "ldr %[pa], [%[ta]]\n\t"
         "ldr %[pb], [%[tb]]\n\t"
-        "vld20.16 {q4, q5}, [%[w]]\n\t"
+        "vldrb.s16 q4, [%[w]]\n\t"
         "add %[pa], %[pa], %[c]\n\t"
-        "vld21.16 {q4, q5}, [%[w]]\n\t"
         "add %[pb], %[pb], %[c]\n\t"
         "vldrb.s16 q6, [%[pa]]\n\t"
-        "vmullb.s16 q7, q6, q4\n\t"
+        "vqdmullb.s16 q7, q6, q4\n\t"
         "vadd.i32 q0, q0, q7\n\t"
-        "vmullt.s16 q7, q6, q4\n\t"
+        "vqdmullt.s16 q7, q6, q4\n\t"
         "vldrb.s16 q6, [%[pb]]\n\t"
         "vadd.i32 q1, q1, q7\n\t"
-        "vmullb.s16 q7, q6, q4\n\t"
+        "vqdmullb.s16 q7, q6, q4\n\t"
         "vadd.i32 q2, q2, q7\n\t"
-        "vmullt.s16 q7, q6, q4\n\t"
+        "vqdmullt.s16 q7, q6, q4\n\t"
         "vadd.i32 q3, q3, q7\n"
         "3:\n\t"
         "ldr %[pa], [%[blk]]\n\t"
@@ -204,15 +224,15 @@ MCC_INLINE void dw_block_mve(const int8_t *const *ta, const int8_t *const *tb, i
         "vstrb.16 q5, [%[pb]]\n\t"
         "vstrb.16 q4, [%[pa]]\n\t"
         : [pa] "=&l"(pa), [qa] "=&l"(qa), [pb] "=&l"(pb), [qb] "=&l"(qb), [ta] "+r"(ta),
-          [tb] "+r"(tb), [w] "+r"(w), [full] "+r"(full)
+          [tb] "+r"(tb), [w] "+l"(w), [full] "+r"(full)
         : [c] "r"(c), [blk] "r"(blk)
         : "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11", "d12", "d13",
           "d14", "d15", "cc", "memory");
 }
 
 /* Blocks of 8 channels of two output pixels (pixel b = pixel a for a single one). */
-static void dw_blocks_mve(const int8_t *const *tap_a, const int8_t *const *tap_b, int32_t pairs,
-                          int32_t odd, int32_t n8, const int32_t *weights, const int32_t *ch,
+static void dw_blocks_mve(const int8_t *const *tap_a, const int8_t *const *tap_b, int32_t taps,
+                          int32_t n8, const int32_t *weights, const int32_t *ch,
                           int8_t *out_a, int8_t *out_b, const dw_lanes *lanes)
 {
     dw_mve_block blk;
@@ -220,32 +240,29 @@ static void dw_blocks_mve(const int8_t *const *tap_a, const int8_t *const *tap_b
     blk.lanes = (const int32_t *)(const void *)lanes;
     blk.out_a = out_a;
     blk.out_b = out_b;
-    blk.odd = odd;
+    blk.odd = taps & 1;
     for (c = 0; c < n8; c += 8) {
         blk.ch = ch + 4 * c;
-        dw_block_mve(tap_a, tap_b, pairs - odd, c, (const int16_t *)(const void *)(weights + c * pairs),
+        dw_block_mve(tap_a, tap_b, taps >> 1, c, (const int8_t *)(const void *)weights + c * taps,
                      &blk);
     }
 }
 
-/* The last block of 4 channels of one pixel: the pair's two taps interleaved per channel (VSLI)
- * against the block's words, VMULLB / VMULLT into channel-ordered accumulators. */
-static void dw_tail_mve(const int8_t *const *tap, int32_t pairs, int32_t c, const int32_t *weights,
+/* The last block of 4 channels of one pixel: per tap a widening load of its 4 weights and of
+ * the pixel's 4 activations, multiplied in 32-bit lanes. */
+static void dw_tail_mve(const int8_t *const *tap, int32_t taps, int32_t c, const int32_t *weights,
                         const int32_t *ch, int8_t *output, int32_t lo, int32_t hi)
 {
     static const uint32_t rows[4] = {0, 16, 32, 48};
     const uint32x4_t off = vld1q_u32(rows);
-    const int16_t *w = (const int16_t *)(const void *)(weights + c * pairs);
-    int32x4_t acc = vldrwq_gather_offset_s32(ch, off);
-    int32x4_t v;
-    int32_t p;
-    for (p = 0; p < pairs; ++p) {
-        const int16x8_t wv = vldrhq_s16(w);
-        const int32x4_t x = vsliq_n_s32(vldrbq_s32(tap[2 * p] + c), vldrbq_s32(tap[2 * p + 1] + c), 16);
-        acc = vaddq_s32(acc, vmullbq_int_s16(vreinterpretq_s16_s32(x), wv));
-        acc = vaddq_s32(acc, vmulltq_int_s16(vreinterpretq_s16_s32(x), wv));
-        w += 8;
+    const int8_t *w = (const int8_t *)(const void *)weights + c * taps;
+    int32x4_t sum = vdupq_n_s32(0);
+    int32x4_t acc, v;
+    int32_t t;
+    for (t = 0; t < taps; ++t) {
+        sum = vaddq_s32(sum, vmulq_s32(vldrbq_s32(tap[t] + c), vldrbq_s32(w + 4 * t)));
     }
+    acc = vaddq_s32(vldrwq_gather_offset_s32(ch, off), vaddq_s32(sum, sum));
     v = dw_requantize_mve(acc, vldrwq_gather_offset_s32(ch + 1, off), vldrwq_gather_offset_s32(ch + 2, off),
                           vnegq_s32(vldrwq_gather_offset_s32(ch + 3, off)));
     v = vminq_s32(vmaxq_s32(v, vdupq_n_s32(lo)), vdupq_n_s32(hi));
@@ -253,219 +270,436 @@ static void dw_tail_mve(const int8_t *const *tap, int32_t pairs, int32_t c, cons
 }
 #endif
 
-#if MCC_HAVE_DSP_ASM
-/* One pair of taps of 4 channels: the two taps' activation words (tap pointers at byte TOFF of
- * the slots) merged by PKHBT / PKHTB into a0 a1 b0 b1 and a2 a3 b2 b3, SXTB16 of those is one
- * (tap t, tap t + 1) pair per channel for SMLAD against the weight words at byte WOFF. 15
- * instructions for 8 products; the words' order puts channel 2 and 3 first. */
-#define MCC_DW_PAIR_ASM(TOFF, WLO, WHI)                         \
-    "ldrd %[pa], %[pb], [%[taps], #" #TOFF "]\n\t"              \
-    "ldr %[pa], [%[pa], %[c]]\n\t"                              \
-    "ldr %[pb], [%[pb], %[c]]\n\t"                              \
-    "pkhtb %[e], %[pb], %[pa], asr #16\n\t"                     \
-    "pkhbt %[pa], %[pa], %[pb], lsl #16\n\t"                    \
-    "ldrd %[w0], %[w1], [%[w], #" #WHI "]\n\t"                  \
-    "sxtb16 %[pb], %[e]\n\t"                                    \
-    "smlad %[a2], %[pb], %[w0], %[a2]\n\t"                      \
-    "sxtb16 %[pb], %[e], ror #8\n\t"                            \
-    "smlad %[a3], %[pb], %[w1], %[a3]\n\t"                      \
-    "ldrd %[w0], %[w1], [%[w], #" #WLO "]\n\t"                  \
-    "sxtb16 %[pb], %[pa]\n\t"                                   \
-    "smlad %[a0], %[pb], %[w0], %[a0]\n\t"                      \
-    "sxtb16 %[pb], %[pa], ror #8\n\t"                           \
-    "smlad %[a1], %[pb], %[w1], %[a1]\n\t"
-
-#define MCC_DW_OPERANDS                                                                   \
-    : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [pa] "=&r"(pa),          \
-      [pb] "=&r"(pb), [e] "=&r"(e), [w0] "=&r"(w0), [w1] "=&r"(w1), [w] "+r"(w),          \
-      [taps] "+r"(tap), [n] "+r"(n)                                                     \
-    : [c] "r"(c)                                                                        \
-    : "cc", "memory"
-
-/* 3x3 windows (5 pairs) written out, for a block of 8 (S = 32 bytes of words per pair). */
-#define MCC_DW_3X3_ASM(S)                                                                 \
-    MCC_DW_PAIR_ASM(0, 0, 8) MCC_DW_PAIR_ASM(8, S, S + 8)                                 \
-    MCC_DW_PAIR_ASM(16, 2 * S, 2 * S + 8) MCC_DW_PAIR_ASM(24, 3 * S, 3 * S + 8)           \
-    MCC_DW_PAIR_ASM(32, 4 * S, 4 * S + 8)
-
-/* Any window: one pair per iteration, the slots and the words post-incremented. */
-#define MCC_DW_LOOP_ASM(S)                                      \
-    "1:\n\t"                                                    \
-    MCC_DW_PAIR_ASM(0, 0, 8)                                    \
-    "adds %[taps], %[taps], #8\n\t"                             \
-    "adds %[w], %[w], #" #S "\n\t"                              \
-    "subs %[n], %[n], #1\n\t"                                   \
-    "bne 1b\n\t"
-
-#endif
-
-/* Four channels c..c+3 of one output pixel, one accumulator per channel over the pairs of taps;
- * w: the channels' first words, block: words per pair. */
-MCC_INLINE void dw_group(const int8_t *const *tap, int32_t pairs, int32_t c, const int32_t *w,
+/* Four channels c..c+3 of one output pixel, one sum per channel over the taps; w: the
+ * channels' weights of tap 0, block: bytes per tap (the block's width). The sums start at half
+ * the doubled bias and are doubled before the requantization. */
+MCC_INLINE void dw_group(const int8_t *const *tap, int32_t taps, int32_t c, const int8_t *w,
                          int32_t block, const int32_t *ch, int8_t *output, int32_t lo, int32_t hi)
 {
-    int32_t a0 = ch[0], a1 = ch[4], a2 = ch[8], a3 = ch[12];
-    int32_t p;
-    for (p = 0; p < pairs; ++p) {
-        const int8_t *s0 = tap[2 * p] + c;
-        const int8_t *s1 = tap[2 * p + 1] + c;
+    int32_t a0 = ch[0] >> 1, a1 = ch[4] >> 1, a2 = ch[8] >> 1, a3 = ch[12] >> 1;
+    int32_t t = 0;
 #if MCC_HAVE_DSP
-        /* bytes a0 a1 b0 b1 and a2 a3 b2 b3: SXTB16 of them is (a0, b0) ... (a3, b3) */
-        uint32_t a, b, lo2, hi2;
-        memcpy(&a, s0, 4);
-        memcpy(&b, s1, 4);
-        lo2 = (a & 0xFFFFu) | (b << 16);
-        hi2 = (b & 0xFFFF0000u) | (a >> 16);
-        a0 = __smlad(__sxtb16(lo2), (uint32_t)w[0], a0);
-        a1 = __smlad(mcc_nn_sxtb16_ror8(lo2), (uint32_t)w[1], a1);
-        a2 = __smlad(__sxtb16(hi2), (uint32_t)w[2], a2);
-        a3 = __smlad(mcc_nn_sxtb16_ror8(hi2), (uint32_t)w[3], a3);
-#else
-        a0 += s0[0] * (int16_t)(w[0] & 0xFFFF) + s1[0] * (w[0] >> 16);
-        a1 += s0[1] * (int16_t)(w[1] & 0xFFFF) + s1[1] * (w[1] >> 16);
-        a2 += s0[2] * (int16_t)(w[2] & 0xFFFF) + s1[2] * (w[2] >> 16);
-        a3 += s0[3] * (int16_t)(w[3] & 0xFFFF) + s1[3] * (w[3] >> 16);
-#endif
-        w += block;
+    /* a pair of taps: the bytes of both words merged into a0 a1 b0 b1 and a2 a3 b2 b3 (PKH),
+     * SXTB16 of those is one (tap t, tap t + 1) pair per channel, activations and weights alike */
+    for (; t + 1 < taps; t += 2, w += 2 * block) {
+        uint32_t a, b, u, v, x_lo, x_hi, w_lo, w_hi;
+        memcpy(&a, tap[t] + c, 4);
+        memcpy(&b, tap[t + 1] + c, 4);
+        memcpy(&u, w, 4);
+        memcpy(&v, w + block, 4);
+        x_lo = (a & 0xFFFFu) | (b << 16);
+        x_hi = (b & 0xFFFF0000u) | (a >> 16);
+        w_lo = (u & 0xFFFFu) | (v << 16);
+        w_hi = (v & 0xFFFF0000u) | (u >> 16);
+        a0 = __smlad(__sxtb16(x_lo), __sxtb16(w_lo), a0);
+        a1 = __smlad(mcc_nn_sxtb16_ror8(x_lo), mcc_nn_sxtb16_ror8(w_lo), a1);
+        a2 = __smlad(__sxtb16(x_hi), __sxtb16(w_hi), a2);
+        a3 = __smlad(mcc_nn_sxtb16_ror8(x_hi), mcc_nn_sxtb16_ror8(w_hi), a3);
     }
-    output[c] = (int8_t)dw_requantize(a0, ch, lo, hi);
-    output[c + 1] = (int8_t)dw_requantize(a1, ch + 4, lo, hi);
-    output[c + 2] = (int8_t)dw_requantize(a2, ch + 8, lo, hi);
-    output[c + 3] = (int8_t)dw_requantize(a3, ch + 12, lo, hi);
+    if (t < taps) {
+        uint32_t a, u, x_ev, x_od, w_ev, w_od;
+        memcpy(&a, tap[t] + c, 4);
+        memcpy(&u, w, 4);
+        x_ev = __sxtb16(a);
+        x_od = mcc_nn_sxtb16_ror8(a);
+        w_ev = __sxtb16(u);
+        w_od = mcc_nn_sxtb16_ror8(u);
+        a0 = __smlabb(x_ev, w_ev, a0);
+        a2 = __smlatt(x_ev, w_ev, a2);
+        a1 = __smlabb(x_od, w_od, a1);
+        a3 = __smlatt(x_od, w_od, a3);
+    }
+#else
+    for (; t < taps; ++t, w += block) {
+        const int8_t *s = tap[t] + c;
+        a0 += s[0] * w[0];
+        a1 += s[1] * w[1];
+        a2 += s[2] * w[2];
+        a3 += s[3] * w[3];
+    }
+#endif
+    output[c] = (int8_t)dw_requantize(2 * a0, ch, lo, hi);
+    output[c + 1] = (int8_t)dw_requantize(2 * a1, ch + 4, lo, hi);
+    output[c + 2] = (int8_t)dw_requantize(2 * a2, ch + 8, lo, hi);
+    output[c + 3] = (int8_t)dw_requantize(2 * a3, ch + 12, lo, hi);
 }
 
 #if MCC_HAVE_V6M
 /* ARMv6-M: one channel at a time (one sum: the loop fits the eight low registers). */
-MCC_INLINE void v6m_dw_group(const int8_t *const *tap, int32_t pairs, int32_t c, const int32_t *w,
+MCC_INLINE void v6m_dw_group(const int8_t *const *tap, int32_t taps, int32_t c, const int8_t *w,
                              int32_t block, const int32_t *ch, int8_t *output, int32_t lo, int32_t hi)
 {
-    int32_t j, p;
+    int32_t j, t;
     for (j = 0; j < 4; ++j) {
-        const int32_t *wj = w + j;
-        int32_t acc = ch[4 * j];
-        for (p = 0; p < pairs; ++p, wj += block) {
-            const int32_t wv = *wj;
-            acc += tap[2 * p][c + j] * (int16_t)(wv & 0xFFFF) + tap[2 * p + 1][c + j] * (wv >> 16);
+        const int8_t *wj = w + j;
+        int32_t acc = ch[4 * j] >> 1;
+        for (t = 0; t < taps; ++t, wj += block) {
+            acc += tap[t][c + j] * *wj;
         }
-        output[c + j] = (int8_t)dw_requantize(acc, ch + 4 * j, lo, hi);
+        output[c + j] = (int8_t)dw_requantize(2 * acc, ch + 4 * j, lo, hi);
     }
 }
-#endif
-
-#if MCC_HAVE_DSP_ASM
-/* Channels c..c+3 (constants ch) of one output pixel from the block's words w. */
-MCC_INLINE void dw_group_dsp(const int8_t *const *tap, int32_t pairs, int32_t c, const int32_t *w,
-                             int32_t block, const int32_t *ch, int8_t *output, int32_t lo,
-                             int32_t hi)
-{
-    int32_t a0 = ch[0], a1 = ch[4], a2 = ch[8], a3 = ch[12];
-    int32_t n = pairs;
-    uint32_t pa, pb, e, w0, w1;
-    if (block == 8) {
-        __asm__(MCC_DW_LOOP_ASM(32) MCC_DW_OPERANDS);
-    } else {
-        __asm__(MCC_DW_LOOP_ASM(16) MCC_DW_OPERANDS);
-    }
-    output[c] = (int8_t)dw_requantize(a0, ch, lo, hi);
-    output[c + 1] = (int8_t)dw_requantize(a1, ch + 4, lo, hi);
-    output[c + 2] = (int8_t)dw_requantize(a2, ch + 8, lo, hi);
-    output[c + 3] = (int8_t)dw_requantize(a3, ch + 12, lo, hi);
-}
-
-/* One channel's requantization inside the 3x3 loop below (full int8 clamp): SMMLAR with the
- * doubled sum, the rounding fix-up for negative sums, the shift, SSAT; stored post-incremented. */
-#define MCC_DW_OUT_ASM(A, OFF)                                  \
-    "ldrd %[w0], %[w1], [%[ch], #" #OFF " + 4]\n\t"             \
-    "ldr %[e], [%[ch], #" #OFF " + 12]\n\t"                     \
-    "smmlar %[w0], %[" #A "], %[w0], %[w1]\n\t"                 \
-    "add %[w0], %[w0], %[" #A "], asr #31\n\t"                  \
-    "asr %[w0], %[w0], %[e]\n\t"                                \
-    "ssat %[w0], #8, %[w0]\n\t"                                 \
-    "strb %[w0], [%[out]], #1\n\t"
-
-/* The blocks of 8 channels of one output pixel of a 3x3 window with the full int8 clamp, one
- * loop in assembly over the groups of 4 (sums, requantization, stores): between the groups
- * GCC would otherwise move the thirteen registers the tap pairs need through the stack. */
-MCC_INLINE void dw_pixel_3x3_dsp(const int8_t *const *tap, int32_t n8, const int32_t *w,
-                                 const int32_t *ch, int8_t *out)
-{
-    int32_t a0, a1, a2, a3, c = 0;
-    uint32_t pa, pb, e, w0, w1;
-    __asm__ volatile(
-        "1:\n\t"
-        "ldr %[a0], [%[ch]]\n\t"
-        "ldr %[a1], [%[ch], #16]\n\t"
-        "ldr %[a2], [%[ch], #32]\n\t"
-        "ldr %[a3], [%[ch], #48]\n\t"
-        MCC_DW_3X3_ASM(32)
-        MCC_DW_OUT_ASM(a0, 0) MCC_DW_OUT_ASM(a1, 16) MCC_DW_OUT_ASM(a2, 32) MCC_DW_OUT_ASM(a3, 48)
-        "adds %[ch], %[ch], #64\n\t"
-        "tst %[c], #4\n\t"
-        "ite eq\n\t"
-        "addeq %[w], %[w], #16\n\t"
-        "addne %[w], %[w], #144\n\t"
-        "adds %[c], %[c], #4\n\t"
-        "ldr %[pa], %[n8]\n\t"
-        "cmp %[c], %[pa]\n\t"
-        "blt 1b\n\t"
-        : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [pa] "=&r"(pa),
-          [pb] "=&r"(pb), [e] "=&r"(e), [w0] "=&r"(w0), [w1] "=&r"(w1), [w] "+r"(w),
-          [ch] "+r"(ch), [out] "+r"(out), [c] "+r"(c)
-        : [taps] "r"(tap), [n8] "m"(n8)
-        : "cc", "memory");
-}
-#undef MCC_DW_OUT_ASM
-
-/* All fast channels of one output pixel: blocks of 8 (two groups of 4), then a block of 4. */
-static void dw_pixel_dsp(const int8_t *const *tap, int32_t pairs, int32_t n4,
-                         const int32_t *weights, const int32_t *ch, int8_t *output, int32_t lo,
-                         int32_t hi)
-{
-    const int full_range = lo == -128 && hi == 127;
-    int32_t n8 = n4 & ~7;
-    const int32_t *w = weights;
-    int32_t c;
-    if (full_range && pairs == 5 && n8 > 0) {
-        dw_pixel_3x3_dsp(tap, n8, w, ch, output);
-        w += n8 * pairs;
-        ch += 4 * n8;
-        n8 = 0;
-    }
-    for (c = 0; c < n8; c += 4) {
-        dw_group_dsp(tap, pairs, c, w, 8, ch, output, lo, hi);
-        w += (c & 4) ? 8 * pairs - 4 : 4;
-        ch += 16;
-    }
-    if (n4 & 4) {
-        dw_group_dsp(tap, pairs, n4 & ~7, w, 4, ch, output, lo, hi);
-    }
-}
-#undef MCC_DW_PAIR_ASM
-#undef MCC_DW_OPERANDS
-#undef MCC_DW_3X3_ASM
-#undef MCC_DW_LOOP_ASM
 #endif
 
 /* All fast channels (n4, a multiple of 4) of one output pixel. */
-MCC_INLINE void dw_pixel(const int8_t *const *tap, int32_t pairs, int32_t n4, const int32_t *weights,
+MCC_INLINE void dw_pixel(const int8_t *const *tap, int32_t taps, int32_t n4, const int32_t *weights,
                          const int32_t *ch, int8_t *output, int32_t lo, int32_t hi)
 {
-#if MCC_HAVE_DSP_ASM
-    dw_pixel_dsp(tap, pairs, n4, weights, ch, output, lo, hi);
-#else
+    const int8_t *bytes = (const int8_t *)(const void *)weights;
     int32_t c;
     for (c = 0; c < n4; c += 4) {
         const int32_t start = c & ~7;
         const int32_t block = n4 - start >= 8 ? 8 : 4;
-        const int32_t *w = weights + start * pairs + (c & 4);
+        const int8_t *w = bytes + start * taps + (c & 4);
 #if MCC_HAVE_V6M
-        v6m_dw_group(tap, pairs, c, w, block, ch + 4 * c, output, lo, hi);
+        v6m_dw_group(tap, taps, c, w, block, ch + 4 * c, output, lo, hi);
 #else
-        dw_group(tap, pairs, c, w, block, ch + 4 * c, output, lo, hi);
+        dw_group(tap, taps, c, w, block, ch + 4 * c, output, lo, hi);
 #endif
     }
-#endif
 }
+
+#if defined(__GNUC__)
+#define MCC_DW_NOINLINE __attribute__((noinline))
+#else
+#define MCC_DW_NOINLINE
+#endif
+
+#if MCC_HAVE_DSP && !MCC_HAVE_MVE_ASM
+/* 3x3 windows, stride 1, on a DSP core: channel by channel, the input's lines (rows, or columns
+ * when the output is taller than wide) are widened to int16 once each into three slots, and the
+ * channel's window is held as two words per window line, (w0, w1) and (w1, w2) doubled. One word
+ * (e[i], e[i+1]) of a widened line then serves two neighbouring outputs: output i takes
+ * SMLAD((e[i], e[i+1]), (w0, w1)) + e[i+2] * w2 and output i + 1 takes e[i+1] * w0 +
+ * SMLAD((e[i+2], e[i+3]), (w1, w2)), so four outputs cost 3 loads and 8 multiplies a line.
+ * The slots are interleaved word by word (word j of slot s at word 3 * j + s), so one pointer
+ * with fixed offsets reaches all three; output line o finds window line l in slot (o + l) % 3,
+ * and the weights are put in slot order for each output line instead of moving the lines. */
+typedef struct {
+    uint32_t slot[3][2];      /* (w0, w1), (w1, w2) of the window line in each slot */
+    int32_t bias, multiplier, round, shift;
+} dw_strip_channel;
+
+MCC_INLINE int8_t dw_strip_out(int32_t acc, const dw_strip_channel *k, int32_t lo, int32_t hi,
+                               int full_range)
+{
+    int32_t v = mcc_nn_smmlar(acc, k->multiplier, k->round);
+    v = (v + (acc >> 31)) >> k->shift;
+    if (full_range) {
+        return (int8_t)__ssat(v, 8);
+    }
+    v = v < lo ? lo : v;
+    return (int8_t)(v > hi ? hi : v);
+}
+
+#if MCC_HAVE_DSP_ASM
+/* One slot's line of 4 outputs: words j, j + 1, j + 2 (byte offsets 0, 12, 24 from the group,
+ * plus 4 per slot) against the slot's two weight words. */
+#define MCC_DW_STRIP_SLOT_ASM(S)                                \
+    "ldr %[x0], [%[p], #4 * " #S "]\n\t"                        \
+    "ldr %[x1], [%[p], #12 + 4 * " #S "]\n\t"                   \
+    "ldr %[x2], [%[p], #24 + 4 * " #S "]\n\t"                   \
+    "ldrd %[wa], %[wb], [%[k], #8 * " #S "]\n\t"                \
+    "smlad %[a0], %[x0], %[wa], %[a0]\n\t"                      \
+    "smlabt %[a0], %[x1], %[wb], %[a0]\n\t"                     \
+    "smlatb %[a1], %[x0], %[wa], %[a1]\n\t"                     \
+    "smlad %[a1], %[x1], %[wb], %[a1]\n\t"                      \
+    "smlad %[a2], %[x1], %[wa], %[a2]\n\t"                      \
+    "smlabt %[a2], %[x2], %[wb], %[a2]\n\t"                     \
+    "smlatb %[a3], %[x1], %[wa], %[a3]\n\t"                     \
+    "smlad %[a3], %[x2], %[wb], %[a3]\n\t"
+/* Slot 0 of 4 outputs, the sums starting from the bias in a3. */
+#define MCC_DW_STRIP_FIRST_ASM                                  \
+    "ldr %[x0], [%[p]]\n\t"                                     \
+    "ldr %[x1], [%[p], #12]\n\t"                                \
+    "ldr %[x2], [%[p], #24]\n\t"                                \
+    "ldrd %[wa], %[wb], [%[k]]\n\t"                             \
+    "smlad %[a0], %[x0], %[wa], %[a3]\n\t"                      \
+    "smlatb %[a1], %[x0], %[wa], %[a3]\n\t"                     \
+    "smlad %[a2], %[x1], %[wa], %[a3]\n\t"                      \
+    "smlatb %[a3], %[x1], %[wa], %[a3]\n\t"                     \
+    "smlabt %[a0], %[x1], %[wb], %[a0]\n\t"                     \
+    "smlad %[a1], %[x1], %[wb], %[a1]\n\t"                      \
+    "smlabt %[a2], %[x2], %[wb], %[a2]\n\t"                     \
+    "smlad %[a3], %[x2], %[wb], %[a3]\n\t"
+/* One slot of 2 outputs (words at byte offsets 0 and 12, plus 4 per slot). */
+#define MCC_DW_STRIP_PAIR_ASM(S)                                \
+    "ldr %[x0], [%[p], #4 * " #S "]\n\t"                        \
+    "ldr %[x1], [%[p], #12 + 4 * " #S "]\n\t"                   \
+    "ldrd %[wa], %[wb], [%[k], #8 * " #S "]\n\t"                \
+    "smlad %[a0], %[x0], %[wa], %[a0]\n\t"                      \
+    "smlabt %[a0], %[x1], %[wb], %[a0]\n\t"                     \
+    "smlatb %[a1], %[x0], %[wa], %[a1]\n\t"                     \
+    "smlad %[a1], %[x1], %[wb], %[a1]\n\t"
+/* One slot of 1 output. */
+#define MCC_DW_STRIP_ONE_ASM(S)                                 \
+    "ldr %[x0], [%[p], #4 * " #S "]\n\t"                        \
+    "ldr %[x1], [%[p], #12 + 4 * " #S "]\n\t"                   \
+    "ldrd %[wa], %[wb], [%[k], #8 * " #S "]\n\t"                \
+    "smlad %[a0], %[x0], %[wa], %[a0]\n\t"                      \
+    "smlabt %[a0], %[x1], %[wb], %[a0]\n\t"
+/* One output requantized into x0 (multiplier wa, round wb, shift x2; full int8 clamp). */
+#define MCC_DW_STRIP_OUT_ASM(A)                                 \
+    "smmlar %[x0], %[" #A "], %[wa], %[wb]\n\t"                 \
+    "add %[x0], %[x0], %[" #A "], asr #31\n\t"                  \
+    "asr %[x0], %[x0], %[x2]\n\t"                               \
+    "ssat %[x0], #8, %[x0]\n\t"
+#endif
+
+/* The outputs of one strip of one channel (ring: the interleaved slots); out steps by `step`. */
+MCC_INLINE void dw_strip_run(const int16_t *ring, int32_t len, const dw_strip_channel *k, int8_t *out,
+                             int32_t step, int32_t lo, int32_t hi, int full_range)
+{
+    const uint32_t *p = (const uint32_t *)(const void *)ring;
+    int32_t i = 0;
+    for (; i + 4 <= len; i += 4, p += 6) {
+        int32_t a0, a1, a2, a3;
+#if MCC_HAVE_DSP_ASM
+        uint32_t x0, x1, x2, wa, wb;
+        if (full_range) {  /* the requantization and the stores too */
+            __asm__ volatile("ldr %[a3], [%[k], #24]\n\t"
+                             MCC_DW_STRIP_FIRST_ASM MCC_DW_STRIP_SLOT_ASM(1) MCC_DW_STRIP_SLOT_ASM(2)
+                             "ldrd %[wa], %[wb], [%[k], #28]\n\t"
+                             "ldr %[x2], [%[k], #36]\n\t"
+                             MCC_DW_STRIP_OUT_ASM(a0) "strb %[x0], [%[out]]\n\t"
+                             MCC_DW_STRIP_OUT_ASM(a1) "strb %[x0], [%[out], %[step]]\n\t"
+                             "add %[out], %[out], %[step], lsl #1\n\t"
+                             MCC_DW_STRIP_OUT_ASM(a2) "strb %[x0], [%[out]]\n\t"
+                             MCC_DW_STRIP_OUT_ASM(a3) "strb %[x0], [%[out], %[step]]\n\t"
+                             "add %[out], %[out], %[step], lsl #1\n\t"
+                             : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [x0] "=&r"(x0),
+                               [x1] "=&r"(x1), [x2] "=&r"(x2), [wa] "=&r"(wa), [wb] "=&r"(wb), [out] "+r"(out)
+                             : [p] "r"(p), [k] "r"(k), [step] "r"(step), "m"(*(const uint32_t(*)[18])(const void *)p),
+                               "m"(*k)
+                             : "memory");
+            continue;
+        }
+        __asm__("ldr %[a3], [%[k], #24]\n\t"
+                MCC_DW_STRIP_FIRST_ASM MCC_DW_STRIP_SLOT_ASM(1) MCC_DW_STRIP_SLOT_ASM(2)
+                : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [x0] "=&r"(x0),
+                  [x1] "=&r"(x1), [x2] "=&r"(x2), [wa] "=&r"(wa), [wb] "=&r"(wb)
+                : [p] "r"(p), [k] "r"(k), "m"(*(const uint32_t(*)[18])(const void *)p),
+                  "m"(*k));
+#else
+        int32_t s;
+        a0 = a1 = a2 = a3 = k->bias;
+        for (s = 0; s < 3; ++s) {
+            const uint32_t x0 = p[s], x1 = p[3 + s], x2 = p[6 + s];
+            a0 = __smlabt(x1, k->slot[s][1], __smlad(x0, k->slot[s][0], a0));
+            a1 = __smlad(x1, k->slot[s][1], __smlatb(x0, k->slot[s][0], a1));
+            a2 = __smlabt(x2, k->slot[s][1], __smlad(x1, k->slot[s][0], a2));
+            a3 = __smlad(x2, k->slot[s][1], __smlatb(x1, k->slot[s][0], a3));
+        }
+#endif
+        out[0] = dw_strip_out(a0, k, lo, hi, full_range);
+        out[step] = dw_strip_out(a1, k, lo, hi, full_range);
+        out[2 * step] = dw_strip_out(a2, k, lo, hi, full_range);
+        out[3 * step] = dw_strip_out(a3, k, lo, hi, full_range);
+        out += 4 * step;
+    }
+    for (; i + 2 <= len; i += 2, p += 3) {
+        int32_t a0 = k->bias, a1 = k->bias;
+#if MCC_HAVE_DSP_ASM
+        uint32_t x0, x1, wa, wb;
+        __asm__(MCC_DW_STRIP_PAIR_ASM(0) MCC_DW_STRIP_PAIR_ASM(1) MCC_DW_STRIP_PAIR_ASM(2)
+                : [a0] "+r"(a0), [a1] "+r"(a1), [x0] "=&r"(x0), [x1] "=&r"(x1), [wa] "=&r"(wa), [wb] "=&r"(wb)
+                : [p] "r"(p), [k] "r"(k), "m"(*(const uint32_t(*)[6])(const void *)p), "m"(*k));
+#else
+        int32_t s;
+        for (s = 0; s < 3; ++s) {
+            const uint32_t x0 = p[s], x1 = p[3 + s];
+            a0 = __smlabt(x1, k->slot[s][1], __smlad(x0, k->slot[s][0], a0));
+            a1 = __smlad(x1, k->slot[s][1], __smlatb(x0, k->slot[s][0], a1));
+        }
+#endif
+        out[0] = dw_strip_out(a0, k, lo, hi, full_range);
+        out[step] = dw_strip_out(a1, k, lo, hi, full_range);
+        out += 2 * step;
+    }
+    if (i < len) {
+        int32_t a0 = k->bias;
+#if MCC_HAVE_DSP_ASM
+        uint32_t x0, x1, wa, wb, shift;
+        if (full_range) {  /* the requantization and the store too */
+            __asm__ volatile(MCC_DW_STRIP_ONE_ASM(0) MCC_DW_STRIP_ONE_ASM(1) MCC_DW_STRIP_ONE_ASM(2)
+                             "ldrd %[wa], %[wb], [%[k], #28]\n\t"
+                             "ldr %[x2], [%[k], #36]\n\t"
+                             MCC_DW_STRIP_OUT_ASM(a0) "strb %[x0], [%[out]]\n\t"
+                             : [a0] "+r"(a0), [x0] "=&r"(x0), [x1] "=&r"(x1), [x2] "=&r"(shift), [wa] "=&r"(wa), [wb] "=&r"(wb)
+                             : [p] "r"(p), [k] "r"(k), [out] "r"(out), "m"(*(const uint32_t(*)[6])(const void *)p), "m"(*k)
+                             : "memory");
+            return;
+        }
+        __asm__(MCC_DW_STRIP_ONE_ASM(0) MCC_DW_STRIP_ONE_ASM(1) MCC_DW_STRIP_ONE_ASM(2)
+                : [a0] "+r"(a0), [x0] "=&r"(x0), [x1] "=&r"(x1), [wa] "=&r"(wa), [wb] "=&r"(wb)
+                : [p] "r"(p), [k] "r"(k), "m"(*(const uint32_t(*)[6])(const void *)p), "m"(*k));
+#else
+        int32_t s;
+        for (s = 0; s < 3; ++s) {
+            a0 = __smlabt(p[3 + s], k->slot[s][1], __smlad(p[s], k->slot[s][0], a0));
+        }
+#endif
+        out[0] = dw_strip_out(a0, k, lo, hi, full_range);
+    }
+}
+#undef MCC_DW_STRIP_SLOT_ASM
+#undef MCC_DW_STRIP_FIRST_ASM
+#undef MCC_DW_STRIP_PAIR_ASM
+#undef MCC_DW_STRIP_ONE_ASM
+#undef MCC_DW_STRIP_OUT_ASM
+
+/* Input line `index` of one channel (src: the channel's first element) widened into the
+ * entries before .. before + in_len - 1 of its slot (entry q at e[6 * (q / 2) + q % 2]; the
+ * entries around them hold the zero point from the start), or the zero point there when the
+ * index is outside the input (nothing to write when the slot holds zero points already). */
+MCC_INLINE void dw_strip_widen(dw_strip_layer *g, int16_t *ring, int32_t slot, const int8_t *src, int32_t index)
+{
+    const int32_t in_len = g->in_len, elem_step = g->elem_step;
+    int16_t *e = ring + 2 * slot + 6 * (g->before >> 1);
+    int32_t n = in_len, j;
+    if ((uint32_t)index >= (uint32_t)g->in_lines) {  /* the whole slot, a word at a time */
+        const uint32_t zeros = (uint16_t)g->zero * 0x10001u;
+        uint32_t *word = (uint32_t *)(void *)ring + slot;
+        if (g->zero_slots & (1 << slot)) {
+            return;
+        }
+        g->zero_slots |= 1 << slot;
+        for (j = dw_strip_entries(g->len) >> 1; j > 0; --j, word += 3) {
+            *word = zeros;
+        }
+        return;
+    }
+    g->zero_slots &= ~(1 << slot);
+    src += index * g->line_step;
+    if (g->before & 1) {
+        e[1] = *src;
+        e += 6;
+        src += elem_step;
+        --n;
+    }
+#if MCC_HAVE_DSP_ASM
+    if (n >= 4) {  /* four entries, two words a pass: PKHBT of sign-extended bytes */
+        int32_t passes = n >> 2;
+        uint32_t x, y, u, v;
+        __asm__ volatile("1:\n\t"
+                         "ldrsb %[x], [%[src]]\n\t"
+                         "ldrsb %[y], [%[src], %[step]]\n\t"
+                         "add %[src], %[src], %[step], lsl #1\n\t"
+                         "ldrsb %[u], [%[src]]\n\t"
+                         "ldrsb %[v], [%[src], %[step]]\n\t"
+                         "add %[src], %[src], %[step], lsl #1\n\t"
+                         "pkhbt %[x], %[x], %[y], lsl #16\n\t"
+                         "pkhbt %[u], %[u], %[v], lsl #16\n\t"
+                         "str %[x], [%[e]], #12\n\t"
+                         "str %[u], [%[e]], #12\n\t"
+                         "subs %[passes], %[passes], #1\n\t"
+                         "bne 1b\n\t"
+                         : [x] "=&r"(x), [y] "=&r"(y), [u] "=&r"(u), [v] "=&r"(v), [src] "+r"(src), [e] "+r"(e),
+                           [passes] "+r"(passes)
+                         : [step] "r"(elem_step)
+                         : "cc", "memory");
+        n &= 3;
+    }
+#else
+    for (; n >= 4; n -= 4, src += 4 * elem_step, e += 12) {
+        e[0] = src[0];
+        e[1] = src[elem_step];
+        e[6] = src[2 * elem_step];
+        e[7] = src[3 * elem_step];
+    }
+#endif
+    for (j = 0; j < n; ++j) {  /* the last 0-3 entries */
+        e[6 * (j >> 1) + (j & 1)] = src[j * elem_step];
+    }
+}
+
+/* One channel's strips: w its tap 0 weight (taps block bytes apart), ch its constants, src and
+ * out its first input and output element. */
+MCC_DW_NOINLINE static void dw_strip_channel_run(dw_strip_layer *g, int16_t *ring, const int8_t *w,
+                                                 int32_t block, const int32_t *ch, const int8_t *src,
+                                                 int8_t *out)
+{
+    const int full_range = g->lo == -128 && g->hi == 127;
+    dw_strip_channel k;
+    int32_t l, o, r;
+    uint32_t t0, t1;
+    for (l = 0; l < 3; ++l) {
+        /* window line l: taps (l, 0..2), or (0..2, l) along columns */
+        const int32_t t = g->along_y ? l : 3 * l, dt = g->along_y ? 3 : 1;
+        const uint32_t w0 = (uint16_t)(2 * w[t * block]), w1 = (uint16_t)(2 * w[(t + dt) * block]);
+        const uint32_t w2 = (uint16_t)(2 * w[(t + 2 * dt) * block]);
+        k.slot[l][0] = w0 | (w1 << 16);
+        k.slot[l][1] = w1 | (w2 << 16);
+        dw_strip_widen(g, ring, l, src, g->first + l);
+    }
+    k.bias = ch[0];
+    k.multiplier = ch[1];
+    k.round = ch[2];
+    k.shift = ch[3];
+    for (o = 0, r = 0; o < g->out_lines; ++o, r = r == 2 ? 0 : r + 1, out += g->out_line_step) {
+        if (o > 0) {  /* the line the window left (slot r + 2) takes the next one */
+            const int32_t index = g->first + o + 2;
+            dw_strip_widen(g, ring, r == 0 ? 2 : r - 1, src, index);
+            /* window line l moves from slot r - 1 + l to slot r + l */
+            t0 = k.slot[2][0];
+            t1 = k.slot[2][1];
+            k.slot[2][0] = k.slot[1][0];
+            k.slot[2][1] = k.slot[1][1];
+            k.slot[1][0] = k.slot[0][0];
+            k.slot[1][1] = k.slot[0][1];
+            k.slot[0][0] = t0;
+            k.slot[0][1] = t1;
+        }
+        if (full_range) {
+            dw_strip_run(ring, g->len, &k, out, g->out_step, g->lo, g->hi, 1);
+        } else {
+            dw_strip_run(ring, g->len, &k, out, g->out_step, g->lo, g->hi, 0);
+        }
+    }
+}
+
+/* The whole layer in strips (see above); ring: the scratch, three interleaved slots. Kept out
+ * of line: its frame and the taps path's are never on the stack together. */
+MCC_DW_NOINLINE static mcc_status dw_strips(const mcc_dw_conv_fast_params *params, const mcc_dims *in_dims,
+                                      const int8_t *input, const mcc_dims *out_dims, int8_t *output,
+                                      int16_t *ring)
+{
+    const int32_t n_ch = params->channels_n, n4 = n_ch & ~3;
+    const int along_y = out_dims->h > out_dims->w;
+    const int8_t *bytes = (const int8_t *)(const void *)params->weights;
+    const int32_t entries = dw_strip_entries(along_y ? out_dims->h : out_dims->w);
+    dw_strip_layer *g = (dw_strip_layer *)(void *)(ring + 3 * entries);
+    int32_t b, c, i;
+    g->along_y = along_y;
+    g->len = along_y ? out_dims->h : out_dims->w;
+    g->out_lines = along_y ? out_dims->w : out_dims->h;
+    g->in_len = along_y ? in_dims->h : in_dims->w;
+    g->in_lines = along_y ? in_dims->w : in_dims->h;
+    g->before = along_y ? params->padding.h : params->padding.w;
+    g->first = -(along_y ? params->padding.w : params->padding.h);
+    g->elem_step = (along_y ? in_dims->w : 1) * n_ch;
+    g->line_step = (along_y ? 1 : in_dims->w) * n_ch;
+    g->out_step = (along_y ? out_dims->w : 1) * n_ch;
+    g->out_line_step = (along_y ? 1 : out_dims->w) * n_ch;
+    g->lo = params->activation.min;
+    g->hi = params->activation.max;
+    g->zero = (int16_t)params->input_zero_point;
+    g->zero_slots = 7;
+    for (i = 0; i < 3 * entries; ++i) {
+        ring[i] = g->zero;
+    }
+    for (b = 0; b < in_dims->n; ++b) {
+        const int8_t *in_batch = input + b * in_dims->h * in_dims->w * n_ch;
+        int8_t *out_batch = output + b * out_dims->h * out_dims->w * n_ch;
+        for (c = 0; c < n4; ++c) {
+            const int32_t start = c & ~7;
+            dw_strip_channel_run(g, ring, bytes + start * 9 + (c - start), n4 - start >= 8 ? 8 : 4,
+                                 params->channels + 4 * c, in_batch + c, out_batch + c);
+        }
+    }
+    return MCC_OK;
+}
+#endif
 
 /* Where the taps of one layer's output pixels read. */
 typedef struct {
@@ -521,16 +755,15 @@ MCC_INLINE void dw_taps(const dw_window *win, int32_t oy, int32_t ox, const int8
     }
 }
 
-mcc_status mcc_depthwise_conv2d_fast_s8(const mcc_dw_conv_fast_params *params,
-                                        const mcc_dims *input_dims, const int8_t *input,
-                                        const mcc_dims *output_dims, int8_t *output,
-                                        void *scratch)
+/* The layer one output pixel (MVE: two) at a time through the input pixel of each tap. */
+MCC_DW_NOINLINE static mcc_status dw_taps_layer(const mcc_dw_conv_fast_params *params, const mcc_dims *input_dims,
+                                          const int8_t *input, const mcc_dims *output_dims, int8_t *output,
+                                          void *scratch)
 {
     const int32_t n_ch = params->channels_n; /* by 4: the last 1-3 are mcc_conv2d_channels_s8's */
     const int32_t n4 = n_ch & ~3;
     const int32_t taps = params->kernel.h * params->kernel.w;
     const int32_t slots = dw_slots(taps);
-    const int32_t pairs = slots / 2;
     const int32_t pixels = output_dims->h * output_dims->w;
     const int32_t lo = params->activation.min;
     const int32_t hi = params->activation.max;
@@ -551,9 +784,6 @@ mcc_status mcc_depthwise_conv2d_fast_s8(const mcc_dw_conv_fast_params *params,
     }
 #endif
 
-    if (input_dims->c != n_ch || output_dims->c != n_ch || input_dims->n != output_dims->n) {
-        return MCC_ERROR_ARGUMENT;
-    }
     memset(zero_row, params->input_zero_point, (size_t)n_ch);
     win.params = params;
     win.zero_row = zero_row;
@@ -584,13 +814,13 @@ mcc_status mcc_depthwise_conv2d_fast_s8(const mcc_dw_conv_fast_params *params,
                     ++oy;
                 }
             }
-            dw_blocks_mve(tap_a, two ? tap_b : tap_a, pairs, taps & 1, n4 & ~7, params->weights,
+            dw_blocks_mve(tap_a, two ? tap_b : tap_a, taps, n4 & ~7, params->weights,
                           params->channels, output, two ? output + n_ch : output, &lanes);
             if (n4 & 4) {
-                dw_tail_mve(tap_a, pairs, n4 - 4, params->weights, params->channels + 4 * (n4 - 4),
+                dw_tail_mve(tap_a, taps, n4 - 4, params->weights, params->channels + 4 * (n4 - 4),
                             output, lo, hi);
                 if (two) {
-                    dw_tail_mve(tap_b, pairs, n4 - 4, params->weights,
+                    dw_tail_mve(tap_b, taps, n4 - 4, params->weights,
                                 params->channels + 4 * (n4 - 4), output + n_ch, lo, hi);
                 }
             }
@@ -604,10 +834,28 @@ mcc_status mcc_depthwise_conv2d_fast_s8(const mcc_dw_conv_fast_params *params,
                 ox = 0;
                 ++oy;
             }
-            dw_pixel(tap_a, pairs, n4, params->weights, params->channels, output, lo, hi);
+            dw_pixel(tap_a, taps, n4, params->weights, params->channels, output, lo, hi);
             output += n_ch;
         }
 #endif
     }
     return MCC_OK;
+}
+
+mcc_status mcc_depthwise_conv2d_fast_s8(const mcc_dw_conv_fast_params *params,
+                                        const mcc_dims *input_dims, const int8_t *input,
+                                        const mcc_dims *output_dims, int8_t *output,
+                                        void *scratch)
+{
+    const int32_t n_ch = params->channels_n;
+    if (input_dims->c != n_ch || output_dims->c != n_ch || input_dims->n != output_dims->n) {
+        return MCC_ERROR_ARGUMENT;
+    }
+#if MCC_HAVE_DSP && !MCC_HAVE_MVE_ASM
+    if (params->kernel.h == 3 && params->kernel.w == 3 && params->stride.h == 1 && params->stride.w == 1 &&
+        params->dilation.h == 1 && params->dilation.w == 1) {
+        return dw_strips(params, input_dims, input, output_dims, output, (int16_t *)scratch);
+    }
+#endif
+    return dw_taps_layer(params, input_dims, input, output_dims, output, scratch);
 }

@@ -563,14 +563,15 @@ typedef struct {
                                   * computes the first channels_n & ~3 of them */
     int32_t input_zero_point;
     mcc_activation activation;
-    const int32_t *weights;    /* per pair of taps, per channel: both taps doubled (int16 x 2),
-                                  * channels in blocks of 8 (mcc_depthwise_conv2d_fast_s8.c) */
+    const int32_t *weights;    /* int8 bytes (4 a word): per block of 8 channels, per tap, the
+                                  * block's channels (mcc_depthwise_conv2d_fast_s8.c) */
     const int32_t *channels;
 } mcc_dw_conv_fast_params;
 
 /* Scratch bytes mcc_depthwise_conv2d_fast_s8 needs (8-byte aligned): a row of zero points, then
- * the input pixel of each tap of the window (any window size). */
-int32_t mcc_depthwise_conv2d_fast_s8_get_buffer_size(int32_t channels, int32_t taps);
+ * the input pixel of each tap of the window (any window size); strip_len: for a 3x3 stride-1
+ * layer the longer side of its output (a DSP core runs it in strips of widened lines), else 0. */
+int32_t mcc_depthwise_conv2d_fast_s8_get_buffer_size(int32_t channels, int32_t taps, int32_t strip_len);
 
 /* input with each channel repeated `multiplier` times (channel c * multiplier + m = channel c):
  * the input of mcc_depthwise_conv2d_fast_s8 for a depth multiplier above 1. */
