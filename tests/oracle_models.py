@@ -188,6 +188,12 @@ def _relu6(k, x):
     return k.layers.ReLU(6.0)(x)
 
 
+def _float_elu(k, x):
+    """The converter keeps ELU in float: DEQUANTIZE, ELU, QUANTIZE between two int8 convs."""
+    x = k.layers.ELU()(k.layers.Conv2D(5, 3, padding="same")(x))
+    return k.layers.Conv2D(3, 1)(x)
+
+
 def _lstm(k, x):
     """Two stacked LSTMs keeping every step (the second gets its own hidden zero point) and a
     dense head: the converter's UNIDIRECTIONAL_SEQUENCE_LSTM, whose hidden and cell states are
@@ -231,6 +237,7 @@ MODELS = {
     "requantize": ((5, 6, 3), _requantize, "tflm"),
     "subtract_transpose": ((6, 5, 3), _subtract_transpose, "tflm"),
     "lstm": ((12, 6), _lstm, "tflm"),
+    "float_elu": ((7, 6, 3), _float_elu, "tflm"),
 }
 # converted in a child process: TensorFlow's converter can crash its process on LSTM graphs
 IN_CHILD = frozenset({"lstm"})
@@ -239,7 +246,7 @@ CHILD_TIMEOUT = 900  # seconds
 
 # calibration gain: relu6 needs inputs past 6.0 to reach its upper clamp, the table ops inputs
 # reaching into their flat ends
-GAIN = {"relu6": 5.0, "activations": 3.0}
+GAIN = {"relu6": 5.0, "activations": 3.0, "float_elu": 3.0}
 
 
 def build(name: str, folder: Path, sparse: bool = False, reuse: bool = False,

@@ -16,6 +16,7 @@ from pathlib import Path
 from mcucompress.errors import McuError
 from mcucompress.importers.tflite_contracts import check_graph, check_options
 from mcucompress.importers.tflite_dilation import fold_dilated_convolutions
+from mcucompress.importers.tflite_float_islands import fold_float_islands
 from mcucompress.importers.tflite_flatbuffer import RawModel, RawTensor, read_tflite
 from mcucompress.importers.tflite_ops import Context, convert_op
 from mcucompress.ir.graph import Graph, Op, QuantParams, Tensor
@@ -71,7 +72,8 @@ def load_tflite_with_interface(path: str | Path) -> tuple[Graph, FloatInterface]
 
 def _convert_ops(ops, raw: RawModel, ctx: Context, outputs) -> list[Op]:
     ir_ops = []
-    for op in fold_dilated_convolutions(ops, raw.tensors, ctx, set(outputs)):
+    folded = fold_dilated_convolutions(ops, raw.tensors, ctx, set(outputs))
+    for op in fold_float_islands(folded, raw.tensors, ctx, set(outputs)):
         if isinstance(op, Op):  # already folded into IR
             ir_ops.append(op)
             continue

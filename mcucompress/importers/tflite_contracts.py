@@ -492,7 +492,7 @@ CONTRACTS: dict[str, Contract] = {
     "relu": Contract(_same_as_input, requant=_relu_requant),
     "relu6": Contract(_same_as_input, requant=_relu_requant),
     **{kind: Contract(_same_as_input) for kind in ("logistic", "tanh", "leaky_relu", "elu", "hard_swish",
-                                                   "requantize")},
+                                                   "requantize", "float_elu")},
     "mul": Contract(_add_shape, requant=_mul_requant),
     "sub": Contract(_add_shape, requant=_add_requant),
     "maximum": Contract(_add_shape),

@@ -29,6 +29,8 @@ Op kinds and their attributes (each kind's facts and implementations: the catalo
   concat            inputs (x1, x2, ...)   axis
   relu / relu6      inputs (x,)            (only where no producer could absorb them)
   logistic, tanh, elu, hard_swish  inputs (x,)   (int8: one 256-entry table, quantize/lut_ops.py)
+  float_elu         inputs (x,)            (int8 in and out: the .tflite's DEQUANTIZE, float ELU, QUANTIZE
+                                            chain as one table of tflite-micro's float arithmetic)
   leaky_relu        inputs (x,)            alpha (float >= 0)
   mul               inputs (a, b)          activation   (a, b broadcast TFLite's way, as for add)
   sub               inputs (a, b)          activation   (a - b; broadcasting and arithmetic as add's)

@@ -250,8 +250,9 @@ def _table_kind(name: str) -> OpKind:
                  kernels=("activation/mcc_lut_s8.c",), in_place=True)
 
 
+# float_elu: the converter's DEQUANTIZE -> ELU (float) -> QUANTIZE island, computed as TFLite does
 INT8_KINDS += tuple(_table_kind(name) for name in ("logistic", "tanh", "leaky_relu", "elu", "hard_swish",
-                                                   "requantize"))
+                                                   "requantize", "float_elu"))
 
 _RESIZE = "mcucompress.quantize.resize_ops"
 INT8_KINDS += (
