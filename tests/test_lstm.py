@@ -167,3 +167,14 @@ def test_litert_rounding_is_refused_in_one_line(tmp_path):
     with pytest.raises(McuError, match="only tflite-micro's arithmetic"):
         export(graph, tmp_path / "out", rounding="litert")
     assert not (tmp_path / "out").exists()
+
+
+def test_info_counts_the_state_and_the_lstm(tmp_path, capsys):
+    from mcucompress.cli import main
+
+    graph = _lstm_graph(np.random.default_rng(1), 4, 6, 5, 2, -11, 10.0)
+    tree = export(graph, tmp_path / "out")
+    assert main(["info", str(tree)]) == 0
+    text = capsys.readouterr().out
+    assert "state kept across invocations: 15 bytes" in text  # 5 int8 hidden + 5 int16 cell
+    assert "MicroNet score" in text and " lstm " in text
