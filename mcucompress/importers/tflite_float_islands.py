@@ -46,13 +46,15 @@ def _only_reader(tensor: int, consumers, graph_outputs: set[int]):
 
 def _chain(dequantize, consumers, tensors, graph_outputs) -> tuple[RawOp, RawOp] | None:
     if not isinstance(dequantize, RawOp) or dequantize.opname != "DEQUANTIZE" or len(dequantize.inputs) != 1 \
-            or tensors[dequantize.inputs[0]].dtype != "int8" or tensors[dequantize.outputs[0]].dtype != "float32":
+            or dequantize.inputs[0] < 0 or tensors[dequantize.inputs[0]].dtype != "int8" or tensors[dequantize.outputs[0]].dtype != "float32":
         return None
     middle = _only_reader(dequantize.outputs[0], consumers, graph_outputs)
-    if middle is None or middle.opname not in ISLAND_KINDS or len(middle.inputs) != 1 or len(middle.outputs) != 1:
+    if middle is None or middle.opname not in ISLAND_KINDS or middle.inputs != dequantize.outputs \
+            or len(middle.outputs) != 1:
         return None
     quantize = _only_reader(middle.outputs[0], consumers, graph_outputs)
-    if quantize is None or quantize.opname != "QUANTIZE" or len(quantize.outputs) != 1 \
+    if quantize is None or quantize.opname != "QUANTIZE" or quantize.inputs != middle.outputs \
+            or len(quantize.outputs) != 1 \
             or tensors[quantize.outputs[0]].dtype != "int8":
         return None
     return middle, quantize
