@@ -46,7 +46,8 @@ def _only_reader(tensor: int, consumers, graph_outputs: set[int]):
 
 def _chain(dequantize, consumers, tensors, graph_outputs) -> tuple[RawOp, RawOp] | None:
     if not isinstance(dequantize, RawOp) or dequantize.opname != "DEQUANTIZE" or len(dequantize.inputs) != 1 \
-            or dequantize.inputs[0] < 0 or tensors[dequantize.inputs[0]].dtype != "int8" or tensors[dequantize.outputs[0]].dtype != "float32":
+            or dequantize.inputs[0] < 0 or tensors[dequantize.inputs[0]].dtype != "int8" \
+            or tensors[dequantize.outputs[0]].dtype != "float32":
         return None
     middle = _only_reader(dequantize.outputs[0], consumers, graph_outputs)
     if middle is None or middle.opname not in ISLAND_KINDS or middle.inputs != dequantize.outputs \
