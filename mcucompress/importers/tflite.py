@@ -164,6 +164,10 @@ def _check_state(graph: Graph, path: Path) -> None:
     """Variable tensors are the state of exactly one op that keeps state, and nothing else."""
     owners: dict[str, str] = {}
     for op in graph.ops:
+        written = [n for n in op.outputs if graph.tensors[n].variable]
+        if written:
+            raise McuError(f"'{path}': '{op.name}' ({op.kind}) writes variable tensor '{written[0]}' "
+                           "(only an LSTM's own state update is supported)")
         state = {op.inputs[i] for i in _STATE_INPUTS.get(op.kind, ())}
         for name in op.inputs:
             if name is None or not graph.tensors[name].variable:

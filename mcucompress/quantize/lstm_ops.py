@@ -139,11 +139,13 @@ def _multiplier(real: float) -> tuple[int, int]:
 
 
 def output_shape(graph: Graph, op: Op) -> tuple[int, ...]:
-    x = graph.tensors[op.inputs[X]].shape
-    units = graph.tensors[op.inputs[INPUT_WEIGHTS]].shape[0]
-    if len(x) != 3:
-        raise _fail(op, f"input has shape {list(x)}; expected (batch, steps, features)")
-    return (x[0], x[1], units)
+    if len(op.inputs) != INPUT_COUNT or any(n is None for n in op.inputs):
+        raise _fail(op, f"needs {INPUT_COUNT} inputs (no optional one may be absent)")
+    x, w = graph.tensors[op.inputs[X]].shape, graph.tensors[op.inputs[INPUT_WEIGHTS]].shape
+    if len(x) != 3 or len(w) != 2:
+        raise _fail(op, f"input {list(x)} and input weights {list(w)} are not (batch, steps, features) "
+                        "and (units, features)")
+    return (x[0], x[1], w[0])
 
 
 def lstm_params(graph: Graph, op: Op, rounding: str = "tflm") -> LstmParams:
@@ -180,8 +182,8 @@ def lstm_params(graph: Graph, op: Op, rounding: str = "tflm") -> LstmParams:
         raise _fail(op, f"cell state '{c.name}' needs zero point 0")
     cell_scale = _scale(op, c)
     power = math.log2(cell_scale)
-    if power != round(power):
-        raise _fail(op, f"cell state scale {cell_scale} is not a power of two")
+    if power != round(power) or not -30 <= power <= 0:
+        raise _fail(op, f"cell state scale {cell_scale} is not a power of two in [2^-30, 1]")
     activation = op.attrs.get("cell_activation", "tanh")
     if activation not in ("tanh", "sigmoid"):
         raise _fail(op, f"cell activation '{activation}' is not supported (tanh or sigmoid)")
