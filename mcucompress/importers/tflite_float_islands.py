@@ -34,7 +34,8 @@ def fold_float_islands(ops: list, tensors: tuple[RawTensor, ...], ctx: Context, 
         folded[dequantize.index] = Op(kind, f"op{middle.index}_{kind}", (ctx.name(dequantize.inputs[0]),),
                                       (ctx.name(quantize.outputs[0]),), {})
         skip.update((middle.index, quantize.index))
-    return [folded.get(op.index, op) for op in ops if not isinstance(op, RawOp) or op.index not in skip]
+    kept = [op for op in ops if not isinstance(op, RawOp) or op.index not in skip]
+    return [folded.get(op.index, op) if isinstance(op, RawOp) else op for op in kept]  # Ops: folded before
 
 
 def _only_reader(tensor: int, consumers, graph_outputs: set[int]):
