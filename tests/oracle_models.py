@@ -10,6 +10,9 @@ same model have something to compress.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -185,6 +188,21 @@ def _relu6(k, x):
     return k.layers.ReLU(6.0)(x)
 
 
+def _float_elu(k, x):
+    """The converter keeps ELU in float: DEQUANTIZE, ELU, QUANTIZE between two int8 convs."""
+    x = k.layers.ELU()(k.layers.Conv2D(5, 3, padding="same")(x))
+    return k.layers.Conv2D(3, 1)(x)
+
+
+def _lstm(k, x):
+    """Two stacked LSTMs keeping every step (the second gets its own hidden zero point) and a
+    dense head: the converter's UNIDIRECTIONAL_SEQUENCE_LSTM, whose hidden and cell states are
+    variable tensors tflite-micro keeps from one invocation to the next."""
+    x = k.layers.LSTM(10, return_sequences=True)(x)
+    x = k.layers.LSTM(8, return_sequences=True)(x)
+    return k.layers.Dense(4)(k.layers.Flatten()(x))
+
+
 # name: (input shape, body, interpreter whose arithmetic the C follows)
 # relu6: the converter gives a standalone RELU6 its own output quantization; the IR's relu6 is a
 # clamp that keeps its input's, so the file is edited to share it (tflite-micro runs either);
@@ -218,21 +236,37 @@ MODELS = {
     "reduce_max": ((7, 6, 3), _reduce_max, "tflm"),
     "requantize": ((5, 6, 3), _requantize, "tflm"),
     "subtract_transpose": ((6, 5, 3), _subtract_transpose, "tflm"),
+    "lstm": ((12, 6), _lstm, "tflm"),
+    "float_elu": ((7, 6, 3), _float_elu, "tflm"),
 }
+# converted in a child process: TensorFlow's converter can crash its process on LSTM graphs
+IN_CHILD = frozenset({"lstm"})
+CHILD_TIMEOUT = 900  # seconds
 
 
 # calibration gain: relu6 needs inputs past 6.0 to reach its upper clamp, the table ops inputs
 # reaching into their flat ends
-GAIN = {"relu6": 5.0, "activations": 3.0}
+GAIN = {"relu6": 5.0, "activations": 3.0, "float_elu": 3.0}
 
 
-def build(name: str, folder: Path, sparse: bool = False, reuse: bool = False) -> tuple[Path, np.ndarray]:
+def build(name: str, folder: Path, sparse: bool = False, reuse: bool = False,
+          in_child: bool = False) -> tuple[Path, np.ndarray]:
     """(.tflite path, its float calibration samples) for MODELS[name]; ``reuse``: keep a file
-    already converted into ``folder``."""
+    already converted into ``folder``. Models in IN_CHILD are converted by ``python
+    oracle_models.py NAME FOLDER [sparse]`` (``in_child``: this is that process)."""
     shape, body, _ = MODELS[name]
     calib = calibration(shape, seed=len(name)) * GAIN.get(name, 1.0)
     path = folder / f"{name}{'_sparse' if sparse else ''}.tflite"
     if reuse and path.is_file():
+        return path, calib
+    if name in IN_CHILD and not in_child:
+        folder.mkdir(parents=True, exist_ok=True)
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(__file__).resolve().parent.parent),
+                                                           os.environ.get("PYTHONPATH", "")]))
+        done = subprocess.run([sys.executable, __file__, name, str(folder)] + (["sparse"] if sparse else []),
+                              env=env, capture_output=True, text=True, timeout=CHILD_TIMEOUT)
+        assert done.returncode == 0 and path.is_file(), \
+            f"converting {name} in a child process failed ({done.returncode}): {done.stderr[-400:]}"
         return path, calib
     k = _keras()
     _seed(sum(map(ord, name)))
@@ -295,3 +329,8 @@ def _output_takes_input_quantization(path: Path) -> None:
     builder = flatbuffers.Builder(1024)
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
     path.write_bytes(bytes(builder.Output()))
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    build(sys.argv[1], Path(sys.argv[2]), sparse=sys.argv[3:] == ["sparse"], in_child=True)

@@ -163,6 +163,7 @@ def test_encoded_weights_match_the_dense_model_under_tflite_micro(models, tmp_pa
     ("depthwise", "mps2-an386"), ("add", "mps2-an386"),
     ("avg_pool_4ch", "mps2-an386"),  # the DSP four-channel average pool
     ("max_pool", "microbit"),  # the ARMv6-M max pool loop
+    ("lstm", "mps2-an386"),  # state kept across the invocations of one firmware run
 ])
 def test_on_qemu_the_c_matches_tflite_micro(models, tmp_path, name, board):
     from mcucompress.targets.runner import run_model

@@ -26,7 +26,7 @@ from mcucompress.codegen import lower_encoded, specialize as _specialize
 KERNEL_SOURCES = kernel_sources()
 RUNTIME_HEADERS = ("include/mcc.h", "include/mcc_nn.h", "include/mcc_port.h")
 
-_CTYPES = {"int8": "int8_t", "int32": "int32_t", "float32": "float"}
+_CTYPES = {"int8": "int8_t", "int16": "int16_t", "int32": "int32_t", "float32": "float"}
 _PER_LINE = {"int8_t": 16, "uint8_t": 16, "int16_t": 12, "uint16_t": 12, "int32_t": 8, "uint32_t": 8, "float": 4}
 
 
@@ -50,6 +50,17 @@ class CDecl:
 
 
 @dataclass(frozen=True)
+class CState:
+    """A variable tensor's static buffer in model.c: kept across invocations, set to ``fill``
+    before the first one and by ``<prefix>_reset()``."""
+
+    ctype: str
+    name: str
+    length: int
+    fill: int
+
+
+@dataclass(frozen=True)
 class KernelCall:
     function: str
     args: tuple[str, ...]
@@ -70,6 +81,7 @@ class Program(PortTotals):
     outputs: tuple[Port, ...]
     single_rounding: bool
     layers: tuple[Layer, ...] = ()
+    states: tuple[CState, ...] = ()
 
     @property
     def input(self) -> Port:
@@ -98,6 +110,7 @@ class ProgramBuilder:
     calls: list = field(default_factory=list)
     dims: dict = field(default_factory=dict)
     kernels: set = field(default_factory=set)
+    states: list = field(default_factory=list)
 
     # -- helpers ---------------------------------------------------------------------------
     def weighted(self, op: Op) -> tuple[Tensor, Tensor, Tensor | None, Tensor]:
@@ -117,6 +130,22 @@ class ProgramBuilder:
         """A const array in weights.c whose initializer lines the caller wrote."""
         name = f"{self.prefix}_{suffix}"
         self.arrays.append(CArray(ctype, name, length, tuple(lines)))
+        return name
+
+    def shared_array(self, suffix: str, values: np.ndarray, ctype: str) -> str:
+        """A const array every op that asks for it under this name shares (e.g. a function table)."""
+        name = f"{self.prefix}_{suffix}"
+        if not any(a.name == name for a in self.arrays):
+            self.array(suffix, values, ctype)
+        return name
+
+    def state(self, tensor: Tensor, suffix: str) -> str:
+        """A variable tensor's static buffer (model.c), kept across invocations."""
+        ctype = _CTYPES.get(tensor.dtype)
+        if not tensor.variable or ctype is None:
+            raise McuError(f"tensor '{tensor.name}' is not a variable tensor of a supported type")
+        name = f"{self.prefix}_{suffix}"
+        self.states.append(CState(ctype, name, tensor.size, tensor.initial_value))
         return name
 
     def decl(self, ctype: str, suffix: str, initializer: str) -> str:
@@ -396,7 +425,8 @@ def lower(graph: Graph, prefix: str, rounding: str = "tflm") -> Program:
     files = sorted({KERNEL_SOURCES[k] for k in b.kernels} | headers)
     return Program(tuple(b.arrays), tuple(b.decls), tuple(b.calls), tuple(RUNTIME_HEADERS) + tuple(files),
                    memory, offsets, tuple(_port(graph, n, offsets) for n in graph.inputs),
-                   tuple(_port(graph, n, offsets) for n in graph.outputs), rounding == "litert", tuple(layers))
+                   tuple(_port(graph, n, offsets) for n in graph.outputs), rounding == "litert", tuple(layers),
+                   tuple(b.states))
 
 
 def _layer(graph: Graph, op: Op, calls) -> Layer:

@@ -70,6 +70,7 @@ def render(program: Program, prefix: str, model_sha256: str) -> dict[str, str]:
         "guard": f"{prefix.upper()}_MODEL_H",
         "arrays": program.arrays,
         "decls": program.decls,
+        "states": program.states,
         "calls": program.calls,
         "arena_bytes": max(program.memory.arena_bytes, 4),
         "input": program.input,

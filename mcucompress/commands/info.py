@@ -112,6 +112,9 @@ def command(target, board, unsafe_deserialization):
     console.print(_ports_line(graph), highlight=False)
     console.print(f"planned activation arena: {_arena_bytes(Path(target), graph):,} bytes"
                   + ("" if graph.is_quantized else " (float32 activations)"))
+    if graph.variables():  # LSTM state: static buffers beside the arena, kept across invocations
+        console.print(f"state kept across invocations: {sum(t.nbytes for t in graph.variables()):,} bytes "
+                      "(static, outside the arena)")
     from mcucompress.report.micronet import micronet_count  # rules and track: report/micronet.py
 
     console.print(micronet_count(graph).describe(), highlight=False)

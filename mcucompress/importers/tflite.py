@@ -16,14 +16,20 @@ from pathlib import Path
 from mcucompress.errors import McuError
 from mcucompress.importers.tflite_contracts import check_graph, check_options
 from mcucompress.importers.tflite_dilation import fold_dilated_convolutions
+from mcucompress.importers.tflite_float_islands import fold_float_islands
 from mcucompress.importers.tflite_flatbuffer import RawModel, RawTensor, read_tflite
 from mcucompress.importers.tflite_ops import Context, convert_op
 from mcucompress.ir.graph import Graph, Op, QuantParams, Tensor
 from mcucompress.ir.ops import weight_axes
+from mcucompress.quantize import lstm_ops
 
 # weighted kinds take (x, weights, bias)
 _WEIGHT_INPUTS = {kind: 1 for kind in weight_axes("int8")}
 _BIAS_INPUTS = {kind: 2 for kind in weight_axes("int8")}
+# kinds whose inputs are not (int8 ..., int32 bias): the dtype of each input
+_INPUT_DTYPES = {"lstm": lstm_ops.INPUT_DTYPES}
+# the inputs of a kind that hold its state (variable tensors), and no other op may read
+_STATE_INPUTS = {"lstm": (lstm_ops.HIDDEN, lstm_ops.CELL)}
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,7 @@ def load_tflite_with_interface(path: str | Path) -> tuple[Graph, FloatInterface]
     graph = Graph(tensors=tensors, ops=tuple(ir_ops), inputs=tuple(names[i] for i in inputs),
                   outputs=tuple(names[i] for i in outputs), name=Path(path).stem)
     _check_int8(graph, Path(path))
+    _check_state(graph, Path(path))
     _check_dataflow(graph, Path(path))
     check_graph(Path(path), graph)
     return graph, interface
@@ -65,7 +72,8 @@ def load_tflite_with_interface(path: str | Path) -> tuple[Graph, FloatInterface]
 
 def _convert_ops(ops, raw: RawModel, ctx: Context, outputs) -> list[Op]:
     ir_ops = []
-    for op in fold_dilated_convolutions(ops, raw.tensors, ctx, set(outputs)):
+    folded = fold_dilated_convolutions(ops, raw.tensors, ctx, set(outputs))
+    for op in fold_float_islands(folded, raw.tensors, ctx, set(outputs)):
         if isinstance(op, Op):  # already folded into IR
             ir_ops.append(op)
             continue
@@ -120,6 +128,8 @@ def _to_tensor(name: str, t: RawTensor) -> Tensor:
     quant = None
     if t.scale:
         quant = QuantParams(scale=t.scale, zero_point=t.zero_point, axis=t.quant_axis)
+    if t.variable:  # state: its bytes in the file, if any, are not what tflite-micro starts from
+        return Tensor(name=name, shape=t.shape, dtype=t.dtype, quant=quant, variable=True)
     return Tensor(name=name, shape=t.shape, dtype=t.dtype, quant=quant, data=t.data)
 
 
@@ -130,11 +140,12 @@ def _check_int8(graph: Graph, path: Path) -> None:
             if name is None:
                 continue
             t = graph.tensors[name]
-            want = "int32" if _BIAS_INPUTS.get(op.kind) == pos else "int8"
+            want = _INPUT_DTYPES[op.kind][pos] if op.kind in _INPUT_DTYPES else \
+                "int32" if _BIAS_INPUTS.get(op.kind) == pos else "int8"
             if t.dtype != want:
                 raise McuError(f"'{path}' is not a fully int8 model: {op.kind} '{op.name}' input '{name}' is "
                                f"{t.dtype} (expected {want}; float models must be quantized first)")
-            if t.quant is None and want == "int8":
+            if t.quant is None and want in ("int8", "int16"):
                 raise McuError(f"'{path}': int8 tensor '{name}' has no quantization parameters")
             if _WEIGHT_INPUTS.get(op.kind) == pos and t.data is None:
                 raise McuError(f"'{path}': weights '{name}' of '{op.name}' are not constant")
@@ -149,9 +160,30 @@ def _check_int8(graph: Graph, path: Path) -> None:
             raise McuError(f"'{path}': input '{name}' has shape {list(t.shape)}; only batch 1 is supported")
 
 
+def _check_state(graph: Graph, path: Path) -> None:
+    """Variable tensors are the state of exactly one op that keeps state, and nothing else."""
+    owners: dict[str, str] = {}
+    for op in graph.ops:
+        written = [n for n in op.outputs if graph.tensors[n].variable]
+        if written:
+            raise McuError(f"'{path}': '{op.name}' ({op.kind}) writes variable tensor '{written[0]}' "
+                           "(only an LSTM's own state update is supported)")
+        state = {op.inputs[i] for i in _STATE_INPUTS.get(op.kind, ())}
+        for name in op.inputs:
+            if name is None or not graph.tensors[name].variable:
+                continue
+            if name not in state or name in owners:
+                raise McuError(f"'{path}': variable tensor '{name}' is read by '{op.name}' ({op.kind}); "
+                               "only as the state of one LSTM is supported")
+            owners[name] = op.name
+    for name in (*graph.inputs, *graph.outputs):
+        if graph.tensors[name].variable:
+            raise McuError(f"'{path}': variable tensor '{name}' is a model input or output (not supported)")
+
+
 def _check_dataflow(graph: Graph, path: Path) -> None:
-    """Every op input is a graph input, a constant, or produced by an earlier op."""
-    ready = set(graph.inputs) | {t.name for t in graph.constants()}
+    """Every op input is a graph input, a constant, a variable, or produced by an earlier op."""
+    ready = set(graph.inputs) | {t.name for t in graph.constants()} | {t.name for t in graph.variables()}
     for op in graph.ops:
         for name in op.inputs:
             if name is not None and name not in ready:

@@ -492,7 +492,7 @@ CONTRACTS: dict[str, Contract] = {
     "relu": Contract(_same_as_input, requant=_relu_requant),
     "relu6": Contract(_same_as_input, requant=_relu_requant),
     **{kind: Contract(_same_as_input) for kind in ("logistic", "tanh", "leaky_relu", "elu", "hard_swish",
-                                                   "requantize")},
+                                                   "requantize", "float_elu")},
     "mul": Contract(_add_shape, requant=_mul_requant),
     "sub": Contract(_add_shape, requant=_add_requant),
     "maximum": Contract(_add_shape),
@@ -501,7 +501,23 @@ CONTRACTS: dict[str, Contract] = {
     "resize_nearest": Contract(lambda g, op: g.output_tensor(op).shape),  # importer checks size
     "minimum": Contract(_add_shape),
     "transpose_conv2d": Contract(_transpose_conv_shape, weights=1, weight_axis=0, bias=2, requant=_conv_requant),
+    # weights, biases, states and every multiplier are checked by the kind's params (lstm_ops)
+    "lstm": Contract(lambda g, op: _lstm_shape(g, op), requant=lambda g, op, p: _lstm_requant(p)),
 }
+
+
+def _lstm_shape(g: Graph, op: Op) -> tuple[int, ...]:
+    from mcucompress.quantize.lstm_ops import output_shape
+
+    return output_shape(g, op)
+
+
+def _lstm_requant(p) -> None:
+    for g in p.gates:
+        _shift_range("input gate", g.input_shift)
+        _shift_range("recurrent gate", g.recurrent_shift)
+    for name in ("forget", "update", "hidden"):
+        _shift_range(name, getattr(p, f"{name}_shift"))
 
 
 def _check_weights(g: Graph, op: Op, c: Contract) -> None:

@@ -47,6 +47,7 @@ class RawTensor:
     zero_point: tuple[int, ...]
     quant_axis: int
     data: np.ndarray | None
+    variable: bool = False  # state kept across invocations (the importer allows it as LSTM state only)
 
 
 @dataclass(frozen=True)
@@ -161,8 +162,6 @@ def _read_tensor(path: Path, raw: bytes, index: int, t, buffers) -> RawTensor:
         raise _fail(path, f"tensor '{name}' has element type code {int(t.type)}, which TFLite does not define")
     if t.sparsity is not None:
         raise _fail(path, f"tensor '{name}' is stored sparse, which is not supported")
-    if t.isVariable:
-        raise _fail(path, f"tensor '{name}' is a variable (stateful) tensor, which is not supported")
 
     scale: tuple[float, ...] = ()
     zero_point: tuple[int, ...] = ()
@@ -202,4 +201,4 @@ def _read_tensor(path: Path, raw: bytes, index: int, t, buffers) -> RawTensor:
                               f"needs {expected}")
         data = np.frombuffer(payload, dtype=np.dtype(dtype).newbyteorder("<")).astype(dtype).reshape(shape)
         data.setflags(write=False)
-    return RawTensor(index, name, shape, dtype, scale, zero_point, axis, data)
+    return RawTensor(index, name, shape, dtype, scale, zero_point, axis, data, bool(t.isVariable))

@@ -341,6 +341,51 @@ CONVERTERS.update({"MUL": _arithmetic("mul"), "SUB": _arithmetic("sub"), "MAXIMU
                    "PRELU": _compare("prelu")})
 
 
+# UNIDIRECTIONAL_SEQUENCE_LSTM's 24 inputs: the ones the IR takes (x; input and recurrent weights
+# and biases of the gates input, forget, cell, output; hidden and cell state), and the optional
+# ones of LSTM variants, which must be absent.
+_LSTM_INPUTS = (0, 1, 2, 3, 4, 5, 6, 7, 8, 12, 13, 14, 15, 18, 19)
+_LSTM_VARIANTS = {9: "peephole", 10: "peephole", 11: "peephole", 16: "projection", 17: "projection",
+                  20: "layer normalization", 21: "layer normalization", 22: "layer normalization",
+                  23: "layer normalization"}
+
+
+def _lstm(op: RawOp, ctx: Context) -> Op:
+    """TFLite's integer LSTM (tflite-micro's kernel): no CIFG, peephole, projection or layer norm."""
+    where = f"operator {op.index} (UNIDIRECTIONAL_SEQUENCE_LSTM)"
+    if len(op.inputs) != 24:
+        raise McuError(f"{where} has {len(op.inputs)} inputs; expected 24")
+    for index, variant in _LSTM_VARIANTS.items():
+        if op.inputs[index] != -1:
+            raise McuError(f"{where}: {variant} tensors are not supported")
+    missing = [i for i in _LSTM_INPUTS if op.inputs[i] == -1]
+    if missing:
+        raise McuError(f"{where}: input {missing[0]} is absent (CIFG / coupled input gates are not supported)")
+    for i in _LSTM_INPUTS[1:13]:
+        ctx.constant(op, op.inputs[i], f"input {i} (weights or bias)")
+    for i, what in ((18, "hidden state"), (19, "cell state")):
+        if not ctx.tensors[op.inputs[i]].variable:
+            raise McuError(f"{where}: the {what} must be a variable tensor")
+    o = op.options
+    if o is None or int(o.fusedActivationFunction) not in (4, 6):  # TANH, SIGMOID
+        raise McuError(f"{where}: the cell gate's activation must be TANH or SIGMOID")
+    if float(o.projClip) != 0.0 or bool(o.asymmetricQuantizeInputs) or bool(o.diagonalRecurrentTensors):
+        raise McuError(f"{where}: projection clip, asymmetric inputs or diagonal recurrent weights are not supported")
+    cell_clip = float(o.cellClip)
+    if not (cell_clip >= 0.0 and np.isfinite(cell_clip)):
+        raise McuError(f"{where}: cell clip {cell_clip} must be finite and >= 0")
+    x = ctx.shape(op.inputs[0])
+    if bool(o.timeMajor) or len(x) != 3 or x[0] != 1:
+        raise McuError(f"{where}: input shape {list(x)}{' (time major)' if o.timeMajor else ''}: only one "
+                       "batch-major sequence (batch 1) is supported")
+    return Op("lstm", "", tuple(ctx.name(op.inputs[i]) for i in _LSTM_INPUTS), _outs(op, ctx),
+              {"cell_clip": cell_clip,
+               "cell_activation": "tanh" if int(o.fusedActivationFunction) == 4 else "sigmoid"})
+
+
+CONVERTERS["UNIDIRECTIONAL_SEQUENCE_LSTM"] = _lstm
+
+
 def convert_op(op: RawOp, ctx: Context) -> Op:
     converter = CONVERTERS.get(op.opname)
     if converter is None:

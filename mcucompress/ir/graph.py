@@ -29,6 +29,8 @@ Op kinds and their attributes (each kind's facts and implementations: the catalo
   concat            inputs (x1, x2, ...)   axis
   relu / relu6      inputs (x,)            (only where no producer could absorb them)
   logistic, tanh, elu, hard_swish  inputs (x,)   (int8: one 256-entry table, quantize/lut_ops.py)
+  float_elu         inputs (x,)            (int8 in and out: the .tflite's DEQUANTIZE, float ELU, QUANTIZE
+                                            chain as one table of tflite-micro's float arithmetic)
   leaky_relu        inputs (x,)            alpha (float >= 0)
   mul               inputs (a, b)          activation   (a, b broadcast TFLite's way, as for add)
   sub               inputs (a, b)          activation   (a - b; broadcasting and arithmetic as add's)
@@ -46,6 +48,10 @@ Op kinds and their attributes (each kind's facts and implementations: the catalo
                     "dorefa", bits; conv: stride, dilation, padding   (float graphs only: the layers of
                     binary/layers.py, w = integer levels x a scale per output channel, batch norm folded
                     into w and b; the binary scheme, binary/convert.py, turns them into the kinds below)
+  lstm              inputs (x, 4 input weights, 4 recurrent weights, 4 biases, hidden, cell)
+                    cell_clip, cell_activation  (TFLite's integer UNIDIRECTIONAL_SEQUENCE_LSTM; the gates
+                    in the order input, forget, cell, output; hidden (int8) and cell (int16) are
+                    variable tensors: state kept across invocations; quantize/lstm_ops.py)
   early_exit        inputs (x, probs)      threshold (probability): identity on x; ends the inference
                                            with probs as the output when max(probs) reaches it
                                            (quantize/early_exit.py)
@@ -148,13 +154,16 @@ class Layer:
 
 @dataclass(frozen=True, eq=False)
 class Tensor:
-    """A named value. Constants (weights, biases) carry ``data``; activations do not."""
+    """A named value. Constants (weights, biases) carry ``data``; activations do not.
+    A ``variable`` tensor is state an op reads and rewrites, kept from one invocation to the next
+    (never in the activation arena); it starts at ``initial_value``."""
 
     name: str
     shape: tuple[int, ...]
     dtype: str  # "float32" | "int8" | "int32" | "int16"
     quant: QuantParams | None = None
     data: np.ndarray | None = None
+    variable: bool = False
 
     @property
     def is_constant(self) -> bool:
@@ -167,6 +176,14 @@ class Tensor:
     @property
     def nbytes(self) -> int:
         return self.size * np.dtype(self.dtype).itemsize
+
+    @property
+    def initial_value(self) -> int:
+        """What a variable holds before the first invocation and after a reset: tflite-micro's
+        ResetVariableTensors writes an int8 tensor's zero point into every byte, zeros elsewhere."""
+        if self.dtype == "int8" and self.quant is not None:
+            return int(self.quant.zero_point[0])
+        return 0
 
 
 def _freeze(attrs: Mapping[str, Any] | None) -> Mapping[str, Any]:
@@ -247,4 +264,7 @@ class Graph:
         return [t for t in self.tensors.values() if t.is_constant]
 
     def activations(self) -> list[Tensor]:
-        return [t for t in self.tensors.values() if not t.is_constant]
+        return [t for t in self.tensors.values() if not t.is_constant and not t.variable]
+
+    def variables(self) -> list[Tensor]:
+        return [t for t in self.tensors.values() if t.variable]

@@ -74,6 +74,12 @@ def pq_macs(graph: Graph, op: Op) -> int:
     return rows * int(subspaces * centroids * length) + graph.output_tensor(op).size * int(subspaces)
 
 
+def lstm_macs(graph: Graph, op: Op) -> int:
+    """Per step, every input and recurrent weight of the four gates once."""
+    steps = graph.tensor(op.inputs[0]).shape[1]
+    return steps * sum(int(graph.tensor(name).size) for name in op.inputs[1:9])
+
+
 def binary_fully_connected_macs(graph: Graph, op: Op) -> int:
     """One XNOR-popcount term per (unpacked) weight: in_features per threshold."""
     return int(op.attrs["in_features"]) * int(graph.tensor(op.inputs[2]).size)
@@ -131,6 +137,9 @@ class OpKind:
     litert_float_requant: bool = False
     # qformat kinds: the int8 kind whose attributes and loops this kind shares
     twin: str | None = None
+    # "module:function" (graph, op) -> bytes of arena scratch the kind's kernel always needs
+    # while it runs (memory/arena.py places it like a specialised kernel's scratch)
+    scratch: str | None = None
 
     def resolve(self, role: str) -> Callable:
         """The implementation named by field ``role`` ("params", "reference", ...)."""
@@ -241,8 +250,9 @@ def _table_kind(name: str) -> OpKind:
                  kernels=("activation/mcc_lut_s8.c",), in_place=True)
 
 
+# float_elu: the converter's DEQUANTIZE -> ELU (float) -> QUANTIZE island, computed as TFLite does
 INT8_KINDS += tuple(_table_kind(name) for name in ("logistic", "tanh", "leaky_relu", "elu", "hard_swish",
-                                                   "requantize"))
+                                                   "requantize", "float_elu"))
 
 _RESIZE = "mcucompress.quantize.resize_ops"
 INT8_KINDS += (
@@ -293,6 +303,14 @@ INT8_KINDS += (
           float_reference=f"{_SHARED}:pq_float", lowering=f"{_SHARED}:lower_pq",
           kernels=("shared/mcc_fully_connected_pq_s8.c",), macs=pq_macs, shared_weights=True,
           fuses_activation=True, litert_float_requant=True),
+)
+
+_LSTM = "mcucompress.quantize.lstm_ops"
+INT8_KINDS += (
+    # its hidden and cell states are variable tensors: static buffers kept across invocations
+    _int8("lstm", params=f"{_LSTM}:lstm_params", reference=f"{_LSTM}:int8_reference",
+          float_reference=f"{_LSTM}:float_reference", lowering=f"{_LSTM}:lower",
+          kernels=("lstm/mcc_lstm_s8.c",), macs=lstm_macs, scratch=f"{_LSTM}:scratch_bytes"),
 )
 
 _EXIT = "mcucompress.quantize.early_exit"

@@ -52,6 +52,8 @@ def graph_to_bytes(graph: Graph) -> bytes:
         if t.data is not None:
             entry["data"] = f"t{i}.npy"
             arrays[entry["data"]] = np.ascontiguousarray(t.data)
+        if t.variable:  # written only when set: the files of graphs without state keep their bytes
+            entry["variable"] = True
         tensors.append(entry)
     doc = {
         "format": FORMAT, "name": graph.name, "inputs": list(graph.inputs), "outputs": list(graph.outputs),
@@ -95,7 +97,8 @@ def load_graph(path: str | Path) -> Graph:
                 data = None
                 if "data" in entry:
                     data = np.load(io.BytesIO(zf.read(entry["data"])), allow_pickle=False)
-                tensors[entry["name"]] = Tensor(entry["name"], tuple(entry["shape"]), entry["dtype"], quant, data)
+                tensors[entry["name"]] = Tensor(entry["name"], tuple(entry["shape"]), entry["dtype"], quant, data,
+                                                bool(entry.get("variable", False)))
     except (OSError, KeyError, ValueError, zipfile.BadZipFile) as error:
         raise McuError(f"{path}: cannot read graph file ({error})") from None
     ops = [Op(o["kind"], o["name"], tuple(o["inputs"]), tuple(o["outputs"]),

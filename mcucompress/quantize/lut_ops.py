@@ -53,7 +53,7 @@ def float_reference(graph: Graph, op: Op, x: np.ndarray) -> np.ndarray:
         return np.tanh(x)
     if op.kind == "leaky_relu":
         return np.where(x >= 0, x, x * np.float32(op.attrs["alpha"])).astype(np.float32)
-    if op.kind == "elu":
+    if op.kind in ("elu", "float_elu"):
         return np.where(x < 0, np.expm1(x), x).astype(np.float32)
     if op.kind == "hard_swish":
         return (x * np.clip(x + 3.0, 0.0, 6.0) / 6.0).astype(np.float32)
@@ -184,8 +184,19 @@ def _elu(graph: Graph, op: Op) -> np.ndarray:
     return _saturate(rescaled.astype(np.int64) + _zero(graph, op.outputs[0]), -128, 127)
 
 
+def _float_elu(graph: Graph, op: Op) -> np.ndarray:
+    """ELU in float32 between DEQUANTIZE and QUANTIZE (the converter's float island), as
+    tflite-micro runs it: dequantize with the double scale, cast to float; expm1 in float32;
+    float32 division by the output scale, round half away from zero, add the zero point."""
+    s_in, s_out = _scale(graph, op.inputs[0]), _scale(graph, op.outputs[0])
+    x = (float(s_in) * (_INT8 - _zero(graph, op.inputs[0])).astype(np.float64)).astype(np.float32)
+    y = np.where(x < 0, np.expm1(x), x).astype(np.float32)
+    rescaled = fp.round_half_away((y / s_out).astype(np.float32))
+    return _saturate(rescaled.astype(np.int64) + _zero(graph, op.outputs[0]), -128, 127)
+
+
 _TABLES = {"logistic": _logistic, "tanh": _tanh, "leaky_relu": _leaky_relu, "elu": _elu,
-           "hard_swish": _hard_swish, "requantize": _requantize}
+           "hard_swish": _hard_swish, "requantize": _requantize, "float_elu": _float_elu}
 
 
 def lut_params(graph: Graph, op: Op, rounding: str = "tflm") -> LutParams:

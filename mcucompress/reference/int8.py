@@ -20,20 +20,22 @@ from mcucompress.quantize.params import (
     SOFTMAX_ACCUMULATION_INTEGER_BITS, SOFTMAX_SCALED_DIFF_INTEGER_BITS, kernel_params)
 
 
-def run_int8(graph: Graph, x, rounding: str = "tflm", intermediates: bool = False):
+def run_int8(graph: Graph, x, rounding: str = "tflm", intermediates: bool = False, state=None):
     """Run ``graph`` on one int8 input; return the output array, or all tensors by name.
     Several inputs: ``x`` is a sequence of arrays (one per input) or one array holding them all
-    back to back; several outputs: a tuple of arrays."""
-    values, _ = _run(graph, x, rounding)
+    back to back; several outputs: a tuple of arrays.
+    A model with variable tensors (LSTM state) starts from ``state`` (``initial_state(graph)``,
+    updated in place: pass the same one to consecutive calls), or from its initial state."""
+    values, _ = _run(graph, x, rounding, state)
     if intermediates:
         return values
     return _outputs(graph, values)
 
 
-def run_int8_exit(graph: Graph, x, rounding: str = "tflm"):
+def run_int8_exit(graph: Graph, x, rounding: str = "tflm", state=None):
     """(output, exit taken) of one int8 input: exits numbered in graph order, the full network
     last (quantize/early_exit.py); a model without early exits always gives exit 0."""
-    values, exit_index = _run(graph, x, rounding)
+    values, exit_index = _run(graph, x, rounding, state)
     return _outputs(graph, values), exit_index
 
 
@@ -43,8 +45,15 @@ def _outputs(graph: Graph, values: dict[str, np.ndarray]):
     return values[graph.outputs[0]]
 
 
-def _run(graph: Graph, x, rounding: str) -> tuple[dict[str, np.ndarray], int]:
+def initial_state(graph: Graph) -> dict[str, np.ndarray]:
+    """The variable tensors as a model holds them before its first invocation (and after
+    ``<prefix>_reset``): writable arrays the ops that own them update."""
+    return {t.name: np.full(t.shape, t.initial_value, dtype=t.dtype) for t in graph.variables()}
+
+
+def _run(graph: Graph, x, rounding: str, state=None) -> tuple[dict[str, np.ndarray], int]:
     values: dict[str, np.ndarray] = dict(_input_values(graph, x))
+    values.update(initial_state(graph) if state is None else state)
     for op in graph.ops:
         kind = op_kind(op.kind)
         if kind is None or kind.reference is None:
@@ -88,7 +97,9 @@ def _input_values(graph: Graph, x):
 
 def run_int8_batch(graph: Graph, x: np.ndarray, rounding: str = "tflm", progress=None) -> np.ndarray:
     """run_int8 over a batch; outputs flattened per sample (several outputs back to back, in
-    port order). Several inputs: each row of ``x`` holds them back to back.
+    port order). Several inputs: each row of ``x`` holds them back to back. The samples are
+    consecutive invocations: a model's state (LSTM) carries from one to the next, as in the C
+    harnesses and tflite-micro.
     ``progress(stage, done, total)``."""
     return run_int8_batch_exits(graph, x, rounding, progress)[0]
 
@@ -97,8 +108,9 @@ def run_int8_batch_exits(graph: Graph, x: np.ndarray, rounding: str = "tflm",
                          progress=None) -> tuple[np.ndarray, np.ndarray]:
     """(outputs flattened per sample, exit taken per sample) of run_int8_exit over a batch."""
     outs, exits = [], []
+    state = initial_state(graph)
     for i, sample in enumerate(x):
-        result, exit_index = run_int8_exit(graph, sample, rounding=rounding)
+        result, exit_index = run_int8_exit(graph, sample, rounding=rounding, state=state)
         parts = result if isinstance(result, tuple) else (result,)
         outs.append(np.concatenate([np.asarray(p).ravel() for p in parts]))
         exits.append(exit_index)

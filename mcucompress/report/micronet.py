@@ -44,6 +44,8 @@ DEFAULT_TRACK = "cifar100"
 ACCUMULATOR_BITS = 32
 _WEIGHTED = {"conv2d", "depthwise_conv2d", "fully_connected"}
 _NO_MATH = {"reshape", "pad", "concat", "unpack_bits"}
+# element-wise functions evaluated as one 256-entry table lookup per value (quantize/lut_ops.py)
+_TABLE_KINDS = {"logistic", "tanh", "leaky_relu", "elu", "hard_swish", "requantize", "float_elu"}
 
 
 @dataclass(frozen=True)
@@ -189,6 +191,16 @@ def op_counts(graph: Graph, op: Op) -> tuple[float, float]:
     elif kind == "batch_norm":
         mults += out.size * act_bits
         adds += out.size
+    elif kind in _TABLE_KINDS:
+        mults += out.size * act_bits
+    elif kind == "lstm":
+        # per step: the four gates' input and recurrent dot products (8-bit), then per unit the
+        # gate sums and biases, three sigmoids, two tanh and three 16-bit products
+        steps, units = out.shape[1], out.shape[-1]
+        weights = sum(graph.tensor(name).size for name in op.inputs[1:9])
+        x_bits = _bits(inputs[0].dtype) / 32
+        mults += steps * (weights * x_bits + 8 * units * 16 / 32)
+        adds += steps * (weights + 10 * units)
     elif kind == "early_exit":
         # comparisons: the largest of the head's outputs, then the threshold (the score counts the
         # whole network, every exit's head and test included: the path of the least confident input)

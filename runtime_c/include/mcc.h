@@ -117,6 +117,45 @@ typedef struct {
     mcc_activation activation;
 } mcc_mul_params;
 
+/* One LSTM gate: input weights (units x input_size) and recurrent weights (units x units), int8
+ * symmetric; bias (units) int32; each product requantized into Q3.12 by its multiplier / shift. */
+typedef struct {
+    const int8_t *input_weights;
+    const int8_t *recurrent_weights;
+    const int32_t *bias;
+    int32_t input_multiplier;
+    int32_t input_shift;
+    int32_t recurrent_multiplier;
+    int32_t recurrent_shift;
+} mcc_lstm_gate;
+
+/* TFLite's integer UNIDIRECTIONAL_SEQUENCE_LSTM (int8 x int8 -> int16 gates and cell state); the
+ * arithmetic is stated in mcucompress/quantize/lstm_ops.py. tanh of the cell state scales it by
+ * (c * tanh_multiplier + round) >> tanh_shift; sigmoid_table: 256 points of sigmoid in Q0.16. */
+typedef struct {
+    int32_t steps;
+    int32_t input_size;
+    int32_t units;
+    int32_t input_offset;
+    int32_t hidden_offset;
+    mcc_lstm_gate input_gate;
+    mcc_lstm_gate forget_gate;
+    mcc_lstm_gate cell_gate;
+    mcc_lstm_gate output_gate;
+    int32_t cell_sigmoid;
+    int32_t forget_multiplier;
+    int32_t forget_shift;
+    int32_t update_multiplier;
+    int32_t update_shift;
+    int32_t hidden_multiplier;
+    int32_t hidden_shift;
+    int32_t hidden_zero_point;
+    int32_t cell_clip;
+    int32_t tanh_multiplier;
+    int32_t tanh_shift;
+    const uint16_t *sigmoid_table;
+} mcc_lstm_params;
+
 /* TFLite's integer PReLU: x + input_offset requantized by the positive multiplier where it is
  * >= 0, else (x + input_offset) * (alpha + alpha_offset) by the negative one. */
 typedef struct {
@@ -245,6 +284,11 @@ mcc_status mcc_add_broadcast_s8(const mcc_add_params *params, const mcc_dims *in
 mcc_status mcc_sub_s8(const mcc_add_params *params, const mcc_dims *input1_dims, const int8_t *input1,
                       const mcc_dims *input2_dims, const int8_t *input2, const mcc_dims *output_dims,
                       int8_t *output);
+/* Runs every step of an LSTM: input (steps x input_size) int8, output (steps x units) int8; hidden
+ * (units, int8) and cell (units, int16) are read as the state before the first step and left
+ * holding the state after the last; scratch holds 4 x units int16. */
+mcc_status mcc_lstm_s8(const mcc_lstm_params *params, const int8_t *input, int8_t *hidden, int16_t *cell,
+                       int16_t *scratch, int8_t *output);
 mcc_status mcc_prelu_s8(const mcc_prelu_params *params, const mcc_dims *input_dims, const int8_t *input,
                         const mcc_dims *alpha_dims, const int8_t *alpha, const mcc_dims *output_dims,
                         int8_t *output);
