@@ -10,7 +10,7 @@ import pytest  # noqa: E402
 
 from mcucompress.importers.keras import load_keras  # noqa: E402
 from mcucompress.ir.graph import Graph, Op, Tensor  # noqa: E402
-from mcucompress.report.micronet import TRACKS, micronet_count  # noqa: E402
+from mcucompress.report.micronet import TRACKS, micronet_count, op_counts  # noqa: E402
 
 
 def _mlp():
@@ -57,3 +57,26 @@ def test_int8_multiplies_count_a_quarter_and_accumulator_adds_one():
     count = micronet_count(graph)
     assert count.params == (640 * 8 + 10 * 32) / 32
     assert count.ops == 640 / 4 + (63 * 10 + 10) + 10 / 4
+
+
+def test_every_element_wise_and_resize_kind_has_a_counting_rule():
+    """`info` scores any model the exporter takes: broadcast, resize, PReLU, reductions and
+    transposed convolutions included (each layer adds to the count, none raises)."""
+    keras.utils.set_random_seed(0)
+    x = keras.Input((8, 8, 4))
+    a = keras.layers.Conv2D(4, 3, padding="same")(x)
+    b = keras.layers.Conv2D(4, 1)(x)
+    merged = keras.layers.Maximum()([keras.layers.Subtract()([a, b]),
+                                     keras.layers.Minimum()([keras.layers.Multiply()([a, b]), b])])
+    y = keras.layers.PReLU(shared_axes=[1, 2])(merged)
+    y = keras.layers.Conv2DTranspose(4, 2, strides=2)(y)
+    y = keras.layers.UpSampling2D()(keras.layers.MaxPooling2D()(y))
+    y = keras.layers.GlobalMaxPooling2D()(y)
+    graph = load_keras(keras.Model(x, keras.layers.Dense(3)(y)))
+    kinds = {op.kind for op in graph.ops}
+    assert {"sub", "mul", "maximum", "minimum", "prelu", "transpose_conv2d", "resize_nearest"} <= kinds
+    total = micronet_count(graph).ops
+    assert total > 0
+    for op in graph.ops:  # every arithmetic kind counts something
+        if op.kind not in ("reshape", "resize_nearest"):
+            assert sum(op_counts(graph, op)) > 0, op.kind

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mcucompress.ir.graph import Graph, Op
+from mcucompress.ir.ops import macs
 
 TRACKS = {
     "cifar100": {"reference": "WideResNet-28-10", "params": 36.5e6, "ops": 10.49e9},
@@ -43,7 +44,7 @@ TRACKS = {
 DEFAULT_TRACK = "cifar100"
 ACCUMULATOR_BITS = 32
 _WEIGHTED = {"conv2d", "depthwise_conv2d", "fully_connected"}
-_NO_MATH = {"reshape", "pad", "concat", "unpack_bits"}
+_NO_MATH = {"reshape", "pad", "concat", "unpack_bits", "resize_nearest"}
 # element-wise functions evaluated as one 256-entry table lookup per value (quantize/lut_ops.py)
 _TABLE_KINDS = {"logistic", "tanh", "leaky_relu", "elu", "hard_swish", "requantize", "float_elu"}
 
@@ -158,13 +159,16 @@ def op_counts(graph: Graph, op: Op) -> tuple[float, float]:
             adds += per_channel.size * repeats
     elif kind in ("fully_connected_hashed", "fully_connected_pq"):
         mults, adds = _shared_weight_counts(graph, op, in_bits)
-    elif kind in ("binary_fully_connected", "binary_conv2d"):
-        from mcucompress.codegen.metrics import macs  # one XNOR-popcount term per weight
-
+    elif kind == "transpose_conv2d":
+        w = graph.tensor(op.inputs[1])
+        products = macs(graph, op)
+        mults += products * max(in_bits, _bits(w.dtype) / 32)
+        adds += products
+    elif kind in ("binary_fully_connected", "binary_conv2d", "lowbit_fully_connected", "lowbit_conv2d"):
         terms = macs(graph, op)
         mults += terms / 32
         adds += max(terms - out.size, 0)
-    elif kind == "binarize":
+    elif kind in ("binarize", "sign"):
         mults += out.size * 8 / 32  # one comparison per value
     elif kind in ("max_pool2d", "avg_pool2d"):
         window = int(np.prod(op.attrs["pool"])) - 1
@@ -177,8 +181,16 @@ def op_counts(graph: Graph, op: Op) -> tuple[float, float]:
         source = inputs[0]
         adds += max(source.size - out.size, 0)
         mults += out.size * act_bits
-    elif kind == "add":
+    elif kind in ("add", "sub"):
         adds += out.size * in_bits
+    elif kind == "mul":
+        mults += out.size * in_bits
+    elif kind in ("maximum", "minimum"):
+        mults += out.size * act_bits  # one comparison per value
+    elif kind == "prelu":
+        mults += 2 * out.size * act_bits  # a comparison and a product per value
+    elif kind == "reduce_max":
+        mults += max(inputs[0].size - out.size, 0) * act_bits
     elif kind == "softmax":
         n = out.shape[-1]
         rows = out.size // n
@@ -235,3 +247,4 @@ def keras_micronet(model, track: str = DEFAULT_TRACK) -> dict:
         return micronet_count(load_keras(model), track).as_dict()
     except (McuError, ValueError) as error:
         return {"track": track, "error": str(error)}
+
