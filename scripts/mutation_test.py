@@ -2,19 +2,23 @@
 """Mutation testing: plant one small bug at a time in runtime_c/ or the quantizer and see whether
 the fast test tier notices.
 
-Each mutant is a textual patch (one exact, unique snippet replaced) applied to a temporary copy
-of the source tree; the chosen tests run against that copy (PYTHONPATH) and the mutant is
-"killed" when they fail. The score is killed / total. Host builds are cached by the content of
-the exported tree, so only trees that contain a mutated kernel are rebuilt.
+The planted bugs are the data file scripts/mutants.toml. Each is a textual patch (one exact,
+unique snippet replaced) applied to a temporary copy of the source tree; tests of the default tier
+run against that copy (PYTHONPATH) and the mutant is "killed" when they fail: first the tests the
+mutant names (its `tests` and `select`), and if they pass, every default file. A kill counts only
+if its failing test passes on the unmutated tree (each killing test is run there once, at the
+end). The score is counted kills / mutants. Host builds are cached by the content of the exported
+tree, so only trees that contain a mutated kernel are rebuilt.
 
-    python scripts/mutation_test.py                     # every mutant, the default test subset
-    python scripts/mutation_test.py --only bias-one-channel,pad-off-by-one
+    python scripts/mutation_test.py                     # every mutant
+    python scripts/mutation_test.py --only requant-truncate,pad-off-by-one
     python scripts/mutation_test.py --list
-    python scripts/mutation_test.py --markdown docs/benchmarks/mutation.md
+    python scripts/mutation_test.py --jobs 2 --results mutants.jsonl --markdown docs/benchmarks/mutation.md
 
-The converted .tflite models of tests/oracle_models.py are reused between runs
-(MCUCOMPRESS_ORACLE_MODELS), so a mutant costs one pytest start and the tests up to the first
-failure (-x).
+--results keeps every result as it comes (one JSON line each): run the same command again after an
+interruption and only the mutants without a result run. The converted .tflite models of
+tests/oracle_models.py are reused between mutants (MCUCOMPRESS_ORACLE_MODELS), so a mutant costs a
+pytest start or two and the tests up to the first failure (-x).
 """
 
 from __future__ import annotations
@@ -63,7 +67,8 @@ class Mutant:
     old: str
     new: str
     what: str
-    tests: tuple[str, ...] = ()   # default-tier test files run first (where the killing test is)
+    tests: tuple[str, ...] = ()   # default-tier files where the killing test is expected ...
+    select: str = ""              # ... and a pytest -k expression naming it: the first, short try
 
 
 MUTANTS_FILE = REPO / "scripts" / "mutants.toml"
@@ -75,8 +80,8 @@ def load_mutants(path: Path = MUTANTS_FILE) -> tuple[Mutant, ...]:
 
     with open(path, "rb") as f:
         entries = tomllib.load(f)["mutant"]
-    return tuple(Mutant(e["name"], e["path"], e["old"], e["new"], e["what"], tuple(e.get("tests", ())))
-                 for e in entries)
+    return tuple(Mutant(e["name"], e["path"], e["old"], e["new"], e["what"], tuple(e.get("tests", ())),
+                        e.get("select", "")) for e in entries)
 
 
 MUTANTS = load_mutants()
@@ -111,21 +116,23 @@ def copy_tree(dest: Path) -> None:
 
 
 def run_tests(root: Path, tests: tuple[str, ...], models: Path, timeout: float,
-              select: str | None = None) -> tuple[bool, str, str]:
-    """(failed, pytest's last line, the first failing test or "")."""
+              select: str | None = None, first_failure: bool = True) -> tuple[bool, str, list[str]]:
+    """(failed, pytest's last line, the failing tests). A selection that matches no test
+    (pytest's exit 5) is no failure."""
     env = dict(os.environ, PYTHONPATH=str(root), MCUCOMPRESS_ORACLE_MODELS=str(models),
                PYTHONDONTWRITEBYTECODE="1")
-    command = [_python(), "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-m", MARKERS, *tests]
+    command = [_python(), "-m", "pytest", *(["-x"] if first_failure else []), "-q", "-p", "no:cacheprovider",
+               "-m", MARKERS, *tests]
     if select:
         command += ["-k", select]
     try:
         result = subprocess.run(command, cwd=root / "tests", env=env, capture_output=True, text=True,
                                 timeout=timeout)
     except subprocess.TimeoutExpired:
-        return True, "timed out", ""
+        return True, "timed out", []
     lines = [line for line in result.stdout.splitlines() if line.strip()]
-    failing = next((line.split()[1] for line in lines if line.startswith(("FAILED ", "ERROR "))), "")
-    return result.returncode != 0, (lines[-1] if lines else f"exit {result.returncode}"), failing
+    failing = [line.split()[1] for line in lines if line.startswith(("FAILED ", "ERROR "))]
+    return result.returncode not in (0, 5), (lines[-1] if lines else f"exit {result.returncode}"), failing
 
 
 def tests_for(mutant: Mutant, chosen: tuple[str, ...] | None) -> tuple[str, ...]:
@@ -137,6 +144,8 @@ def tests_for(mutant: Mutant, chosen: tuple[str, ...] | None) -> tuple[str, ...]
 
 @dataclass(frozen=True)
 class Result:
+    """One mutant's run; or, named CLEAN + a test id, that test run on the unmutated tree
+    (killed: it failed there too, so it proves nothing about a mutant)."""
     name: str
     killed: bool
     last: str
@@ -144,8 +153,16 @@ class Result:
     seconds: float
 
 
+CLEAN = "clean:"
+
+
+def counts(r: Result, results: dict[str, Result]) -> bool:
+    """A kill counts when its failing test passes on the unmutated tree (or the tests hung)."""
+    return r.killed and (not r.failing or not results.get(CLEAN + r.failing, r).killed)
+
+
 def read_results(path: Path | None) -> dict[str, Result]:
-    """Results of an earlier (interrupted) run, one JSON object a line; "" is the clean tree."""
+    """Results of an earlier (interrupted) run, one JSON object a line."""
     if path is None or not path.is_file():
         return {}
     rows = (json.loads(line) for line in path.read_text().splitlines() if line.strip())
@@ -182,7 +199,8 @@ def main(argv=None) -> int:
         if (REPO / m.path).read_text().count(m.old) != 1:
             raise SystemExit(f"mutant {m.name}: its snippet does not occur exactly once in {m.path}")
     done = read_results(args.results)
-    results = {m.name: done[m.name] for m in mutants if m.name in done}
+    results = {name: r for name, r in done.items() if name.startswith(CLEAN)}
+    results.update({m.name: done[m.name] for m in mutants if m.name in done})
     todo = [m for m in mutants if m.name not in done]
     lock = threading.Lock()
 
@@ -201,37 +219,42 @@ def main(argv=None) -> int:
         if args.jobs > 1:  # the converted models, once, before mutants running together share them
             subprocess.run([_python(), "-c", _CONVERT_ONCE], cwd=REPO / "tests", check=True,
                            env=dict(os.environ, PYTHONPATH=str(REPO), MCUCOMPRESS_ORACLE_MODELS=str(models)))
-        # Without a planted bug every file any mutant runs must pass, or every mutant would count
-        # as killed (checked once per results file).
-        every = tuple(dict.fromkeys(t for m in mutants for t in tests_for(m, chosen)))
-        if todo and ("" not in done or done[""].killed or done[""].last != ",".join(every)):
-            baseline = Path(tmp) / "baseline"
-            copy_tree(baseline)
-            start = time.monotonic()
-            failed, last, failing = run_tests(baseline, every, models, args.timeout, args.select)
-            if failed:
-                print(f"error: the tests fail without a mutant ({failing or last}); no score", file=sys.stderr)
-                return 2
-            record(Result("", False, ",".join(every), "", time.monotonic() - start))
-            print(f"clean tree passes {len(every)} test files in {time.monotonic() - start:.0f} s", flush=True)
-            shutil.rmtree(baseline, ignore_errors=True)
 
         def one(m: Mutant) -> Result:
             root = Path(tmp) / m.name
             copy_tree(root)
             apply(m, root)
             start = time.monotonic()
-            killed, last, failing = run_tests(root, tests_for(m, chosen), models, args.timeout, args.select)
+            killed, last, failing = False, "", []
+            if chosen is None and (m.tests or m.select):  # where the killing test should be
+                killed, last, failing = run_tests(root, m.tests or DEFAULT_TESTS, models, args.timeout,
+                                                  m.select or args.select)
+            if not killed:  # then every file, unselected
+                killed, last, failing = run_tests(root, tests_for(m, chosen), models, args.timeout, args.select)
             shutil.rmtree(root, ignore_errors=True)
-            return Result(m.name, killed, last, failing, time.monotonic() - start)
+            return Result(m.name, killed, last, failing[0] if failing else "", time.monotonic() - start)
 
         with concurrent.futures.ThreadPoolExecutor(max(1, args.jobs)) as pool:
             for r in pool.map(one, todo):
                 record(r)
                 print(f"{'killed ' if r.killed else 'SURVIVED'} {r.name:<28} {r.seconds:6.0f} s  "
                       f"{r.failing or r.last}", flush=True)
+        # Each killing test once on the unmutated tree: a test that fails there kills nothing.
+        killers = sorted({results[m.name].failing for m in mutants if results[m.name].killed} - {""}
+                         - {name[len(CLEAN):] for name in done if name.startswith(CLEAN)})
+        if killers:
+            clean = Path(tmp) / "clean"
+            copy_tree(clean)
+            start = time.monotonic()
+            _, last, failing = run_tests(clean, tuple(killers), models, args.timeout * len(killers),
+                                         first_failure=False)
+            for test in killers:
+                record(Result(CLEAN + test, test in failing, last, test if test in failing else "",
+                              time.monotonic() - start))
+            results.update({name: r for name, r in done.items() if name.startswith(CLEAN)})
+            print(f"the {len(killers)} killing tests on the unmutated tree: {last}", flush=True)
     rows = [results[m.name] for m in mutants]
-    killed = sum(r.killed for r in rows)
+    killed = sum(counts(r, results) for r in rows)
     print(f"mutation score: {killed}/{len(rows)} killed ({100.0 * killed / len(rows):.1f}%)")
     if args.markdown:
         write_markdown(args.markdown, markdown(mutants, results, chosen))
@@ -253,14 +276,15 @@ def write_markdown(path: Path, table: str) -> None:
 
 def markdown(mutants, results: dict[str, Result], chosen) -> str:
     rows = [(m, results[m.name]) for m in mutants if m.name in results]
-    killed = sum(r.killed for _, r in rows)
+    killed = sum(counts(r, results) for _, r in rows)
     tests = ", ".join(chosen) if chosen else (f"each mutant's own files (`tests` in {MUTANTS_FILE.name}), "
                                               f"then {', '.join(DEFAULT_TESTS)}")
     lines = [f"Score: **{killed}/{len(rows)} killed ({100.0 * killed / len(rows):.1f}%)**, tests: "
              f"{tests} (`-m \"{MARKERS}\"`, stop at the first failure).", "",
              "| mutant | file | planted bug | result | first failing test |", "|---|---|---|---|---|"]
     for m, r in rows:
-        result = "killed" if r.killed else "**survived**"
+        result = ("killed" if counts(r, results) else
+                  "**killed by a test that fails unmutated**" if r.killed else "**survived**")
         failing = f"`{r.failing}`" if r.failing else ("timed out" if r.last == "timed out" else "")
         lines.append(f"| `{m.name}` | `{m.path}` | {m.what} | {result} | {failing} |")
     return "\n".join(lines) + "\n"
