@@ -223,3 +223,35 @@ def test_compression_table(shared_dir, tmp_path):
     drift.check("structured pruning", "hidden units", second, r["structured"]["hidden_units"][1])
     drift.check("structured pruning", "accuracy", structured, 100 * r["structured"]["accuracy"])
     drift.assert_none(at_least=9)
+
+
+M0_DIGITS = "### Cortex-M0: the ARMv6-M paths"
+
+
+def test_microbit_digits_tables(tmp_path):
+    """The acceptance table and the per-layer table of the digits CNN on the emulated micro:bit."""
+    run_script(["bench_microbit_digits.py", "--work", str(tmp_path), "--json", str(tmp_path / "m0.json")], tmp_path)
+    r = json.loads((tmp_path / "m0.json").read_text())
+    acceptance, per_layer = [t for t in tables(section(M0_DIGITS)) if t[0][0] in ("acceptance", "layer")]
+    rows = {row[0].split(" ")[0]: row for row in acceptance[1:]}
+    drift = Drift(M0_DIGITS)
+    accuracy, float_ = numbers(rows["digits"][2])[:2]
+    drift.check("digits on the M0", "accuracy", accuracy, 100 * r["accuracy"])
+    drift.check("digits float", "accuracy", float_, 100 * r["float_accuracy"])
+    (arena,) = numbers(rows["RAM"][0])
+    ram, static, stack, flash = numbers(rows["RAM"][2])
+    for what, documented, measured in (("arena", arena, r["arena_bytes"]), ("RAM", ram, r["ram_bytes"]),
+                                       ("data+bss", static, r["static_ram_bytes"]),
+                                       ("stack", stack, r["stack_used"])):
+        drift.check(what, "ram", documented, measured)
+    drift.check("image", "flash", flash, r["flash_bytes"])
+    v6m, portable, _ = numbers(rows["ARMv6-M"][2])
+    drift.check("whole model, ARMv6-M paths", "instructions", v6m, r["v6m"]["cores"][0]["instructions"])
+    drift.check("whole model, portable path", "instructions", portable, r["portable"]["cores"][0]["instructions"])
+    measured = [(a, b) for a, b in zip(r["v6m"]["layers"], r["portable"]["layers"]) if a["kernel"]]
+    doc_rows = per_layer[1:]
+    assert [row[1] for row in doc_rows] == [a["kernel"] for a, _ in measured], (doc_rows, measured)
+    for row, (a, b) in zip(doc_rows, measured):
+        drift.check(f"{row[0]}, ARMv6-M paths", "instructions", numbers(row[2])[0], a["instructions"]["microbit"])
+        drift.check(f"{row[0]}, portable path", "instructions", numbers(row[3])[0], b["instructions"]["microbit"])
+    drift.assert_none(at_least=9 + 2 * len(doc_rows))
