@@ -161,7 +161,7 @@ def _binary_row(start: str) -> list[str]:
 def test_binary_dense_row(tmp_path):
     run_script(["bench_binary.py", "dense", "--json", str(tmp_path / "binary.json")], tmp_path)
     dense = json.loads((tmp_path / "binary.json").read_text())["dense"]
-    binary, int8, ratio = numbers(_binary_row("1024x1024 binary Dense")[2])
+    binary, int8 = numbers(_binary_row("1024x1024 binary Dense")[2])[:2]
     fastest = min(r["instructions"][0] for key, r in dense.items()
                   if key.startswith("mps2-an386/binary_") and key != "mps2-an386/binarize_only")
     drift = Drift(BINARY)
