@@ -216,7 +216,7 @@ def main(argv=None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="mcc-mutants-") as tmp:
         models = Path(tmp) / "oracle_models"
-        if args.jobs > 1:  # the converted models, once, before mutants running together share them
+        if args.jobs > 1 and todo:  # the converted models, once, before mutants running together share them
             subprocess.run([_python(), "-c", _CONVERT_ONCE], cwd=REPO / "tests", check=True,
                            env=dict(os.environ, PYTHONPATH=str(REPO), MCUCOMPRESS_ORACLE_MODELS=str(models)))
 
