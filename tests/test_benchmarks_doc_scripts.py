@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from benchdoc import allowed_drift, numbers, table_rows, tables, within
+from benchdoc import allowed_drift, numbers, section, table_rows, tables, within
 from conftest import REPO
 
 pytestmark = [
