@@ -4,7 +4,7 @@ for the whole test set. Prints accuracy from the target's own outputs, flash, RA
 measured + harness) and exact instructions per inference with the ARMv6-M paths and with the
 portable path (MCC_FORCE_REFERENCE=1), per layer.
 
-    PYTHONPATH=. TF_CPP_MIN_LOG_LEVEL=3 .venv/bin/python scripts/bench_microbit_digits.py [--epochs 8] [--work DIR]
+    PYTHONPATH=. TF_CPP_MIN_LOG_LEVEL=3 .venv/bin/python scripts/bench_microbit_digits.py [--epochs 8] [--work DIR] [--json FILE]
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--work", type=Path, default=None)
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="mcc-microbit-") as tmp:
         root = args.work or Path(tmp)
@@ -48,11 +49,19 @@ def main() -> None:
         print(f"arena {json.loads((tree / 'manifest.json').read_text())['arena_bytes']:,} B; RAM {fp.ram_bytes:,} B "
               f"of {run.board.ram.size:,} B ({fp.static_ram_bytes:,} B data+bss + {fp.stack_used:,} B stack "
               f"measured); flash {fp.flash_bytes:,} B")
-        for label, variant in (("ARMv6-M paths", tree),
-                               ("portable path (MCC_FORCE_REFERENCE=1)",
-                                with_defines(tree, root, {"MCC_FORCE_REFERENCE": 1}))):
+        figures = {"float_accuracy": float_accuracy, "accuracy": accuracy, "samples": run.samples,
+                   "identical_to": run.checks, "arena_bytes": json.loads((tree / "manifest.json").read_text())["arena_bytes"],
+                   "ram_bytes": fp.ram_bytes, "static_ram_bytes": fp.static_ram_bytes, "stack_used": fp.stack_used,
+                   "flash_bytes": fp.flash_bytes}
+        for key, label, variant in (("v6m", "ARMv6-M paths", tree),
+                                    ("portable", "portable path (MCC_FORCE_REFERENCE=1)",
+                                     with_defines(tree, root, {"MCC_FORCE_REFERENCE": 1}))):
             print(f"\n{label}:")
-            print("\n".join(format_text(bench_model(variant, [BOARD], layers=True))))
+            bench = bench_model(variant, [BOARD], layers=True)
+            print("\n".join(format_text(bench)))
+            figures[key] = bench.as_dict()
+        if args.json:
+            args.json.write_text(json.dumps(figures, indent=2) + "\n")
 
 
 if __name__ == "__main__":

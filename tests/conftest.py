@@ -14,10 +14,20 @@ SHARED = Path(os.environ.get("MCUCOMPRESS_SHARED", REPO.parent / "shared"))
 SHARED_FIXTURES = frozenset({"shared_dir", "mlperf_dir", "mnist_path"})
 
 
+# Tests that re-run the scripts behind docs/BENCHMARKS.md (training, QEMU; hours in all) run only
+# when asked for by name, `-m benchdoc`: not in the default tier, and not in `-m shared` either.
+ON_REQUEST = "benchdoc"
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if SHARED_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.shared)
+    if ON_REQUEST not in (config.getoption("markexpr", "") or ""):
+        skipped = [item for item in items if item.get_closest_marker(ON_REQUEST)]
+        if skipped:
+            config.hook.pytest_deselected(items=skipped)
+            items[:] = [item for item in items if not item.get_closest_marker(ON_REQUEST)]
 
 
 @pytest.fixture(scope="session")

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import pytest
 
+from benchdoc import allowed_drift, drift_headings, integer, table_rows
 from conftest import REPO
 
-DOC = REPO / "docs" / "BENCHMARKS.md"
 SECTION = "## Cortex-M: QEMU runs"
 MODELS = {"ResNet-8": "pretrainedResnet_quant.tflite", "DS-CNN": "kws_ref_model.tflite"}
 BUILDS = ("mcucompress", "mcucompress, MVE")   # default builds; the forced-path rows need --define
@@ -34,31 +34,15 @@ class DocRow:
     ram_bytes: int
 
 
-def _number(cell: str) -> int:
-    return int(cell.strip().strip("*").replace(",", ""))
-
-
-def _section_rows(section: str, cells_per_row: int) -> list[list[str]]:
-    text = DOC.read_text()
-    start = text.index(section)
-    end = text.find("\n## ", start + len(section))
-    rows = []
-    for line in text[start:end if end > 0 else None].splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if line.startswith("|") and len(cells) == cells_per_row:
-            rows.append(cells)
-    return rows
-
-
 def doc_rows() -> list[DocRow]:
     """The section's default-build rows: model | build | core (board) | instructions | MAC/instr |
     flash | RAM."""
     rows = []
-    for cells in _section_rows(SECTION, 7):
+    for cells in table_rows(SECTION, 7):
         if cells[0] not in MODELS or cells[1].strip("*") not in BUILDS:
             continue
         board = re.search(r"\(([^)]+)\)", cells[2])
-        rows.append(DocRow(cells[0], board.group(1), _number(cells[3]), _number(cells[5]), _number(cells[6])))
+        rows.append(DocRow(cells[0], board.group(1), integer(cells[3]), integer(cells[5]), integer(cells[6])))
     return rows
 
 
@@ -103,9 +87,9 @@ def test_macs_per_instruction_follow_from_the_graph_and_the_instruction_counts(m
 
     macs = {model: graph_macs(load_tflite(mlperf_dir / file)) for model, file in MODELS.items()}
     checked = 0
-    for cells in _section_rows(SECTION, 7):
+    for cells in table_rows(SECTION, 7):
         if cells[0] in MODELS:
-            assert f"{macs[cells[0]] / _number(cells[3]):.3f}" == cells[4].strip("*"), cells
+            assert f"{macs[cells[0]] / integer(cells[3]):.3f}" == cells[4].strip("*"), cells
             checked += 1
     assert checked >= 12
 
@@ -114,5 +98,15 @@ def test_the_mutation_score_in_the_doc_is_the_scripts():
     """The test-strength row states the score scripts/mutation_test.py wrote to mutation.md."""
     table = (REPO / "docs" / "benchmarks" / "mutation.md").read_text()
     killed, total, percent = re.search(r"Score: \*\*(\d+)/(\d+) killed \(([\d.]+)%\)\*\*", table).groups()
-    rows = [c for c in _section_rows("## Test strength", 4) if c[0].startswith("planted bugs")]
+    rows = [c for c in table_rows("## Test strength", 4) if c[0].startswith("planted bugs")]
     assert len(rows) == 1 and f"{killed} of {total} ({percent}%" in rows[0][2], rows
+
+
+def test_every_drift_line_of_the_doc_reads():
+    """Each table that test_benchmarks_doc_scripts.py (-m benchdoc) re-measures declares the drift
+    it allows next to it, in words the tests read."""
+    headings = drift_headings()
+    assert len(headings) >= 5, headings
+    for heading in headings:
+        drift = allowed_drift(heading)
+        assert drift and all(unit in ("exact", "points", "%") for _, unit in drift.values()), (heading, drift)

@@ -25,6 +25,8 @@ def test_every_mutant_applies_once():
     import mutation_test
 
     names = [m.name for m in mutation_test.MUTANTS]
-    assert len(names) == len(set(names)) >= 30
+    assert len(names) == len(set(names)) >= 48
     for m in mutation_test.MUTANTS:
         assert (REPO / m.path).read_text().count(m.old) == 1, m.name
+        assert m.old != m.new and m.what, m.name
+        assert all((REPO / "tests" / t).is_file() for t in m.tests), m.name

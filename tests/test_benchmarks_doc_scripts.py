@@ -1,0 +1,258 @@
+"""docs/BENCHMARKS.md held to the scripts that measure it: each test re-runs the script (or the
+command) behind one of the doc's tables and compares every figure it checks with the doc, within
+the drift the doc declares next to that table ("Drift allowed: ..."): instruction counts, flash
+and RAM of fixed models and random-weight layers exactly, figures of trained models within the
+stated points. The figures are read from the doc (tests/benchdoc.py), never copied here.
+
+Hours of training and emulation in all, so only on request (not in the default tier, not in CI):
+
+    cd tests && PYTHONPATH=.. python -m pytest -m benchdoc test_benchmarks_doc_scripts.py
+
+The MLPerf Tiny Cortex-M rows are tests/test_benchmarks_doc.py's (slow + shared tier)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchdoc import allowed_drift, numbers, section, table_rows, tables, within
+from conftest import REPO
+
+pytestmark = [
+    pytest.mark.benchdoc,
+    pytest.mark.slow,
+    pytest.mark.qemu,
+    pytest.mark.timeout(6 * 3600),
+    pytest.mark.skipif(not (shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm")),
+                       reason="needs arm-none-eabi-gcc and qemu-system-arm"),
+]
+
+
+def run_script(args: list[str], cwd: Path) -> str:
+    """One of scripts/ run as the doc says (repository root on PYTHONPATH); its standard output."""
+    env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="3")
+    result = subprocess.run([sys.executable, str(REPO / "scripts" / args[0]), *args[1:]], cwd=cwd, env=env,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, f"{args[0]} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    return result.stdout
+
+
+def bench(model: Path, boards: list[str], work: Path, defines: tuple[str, ...] = ()) -> dict[str, dict]:
+    """`mcucompress bench --json` of one model: board -> its figures."""
+    from click.testing import CliRunner
+
+    from mcucompress.cli import cli
+
+    args = ["bench", str(model), "--no-layers", "--json", "--work", str(work)]
+    for board in boards:
+        args += ["--board", board]
+    for define in defines:
+        args += ["--define", define]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    (measured,) = json.loads(result.output[result.output.index("["):])
+    return {c["board"]: c for c in measured["cores"]}
+
+
+class Drift:
+    """Collects every figure that left its allowed drift, so one run reports them all."""
+
+    def __init__(self, heading: str):
+        self.heading = heading
+        self.allowed = allowed_drift(heading)
+        self.found: list[str] = []
+        self.checked = 0
+
+    def check(self, what: str, figure: str, documented: float, measured: float) -> None:
+        self.checked += 1
+        if not within(documented, measured, self.allowed[figure]):
+            self.found.append(f"{what} {figure}: doc {documented:,}, measured {measured:,}")
+
+    def assert_none(self, at_least: int) -> None:
+        assert self.checked >= at_least, f"only {self.checked} figures of {self.heading!r} checked"
+        assert not self.found, f"docs/BENCHMARKS.md {self.heading!r} is out of date: " + "; ".join(self.found)
+
+
+# -- Cortex-M0 and Cortex-M33: the MLPerf Tiny and TFLM models on the smallest cores ----------------
+
+SMALLEST = "## Cortex-M0 and Cortex-M33"
+SMALLEST_MODELS = {"ResNet-8": "models/mlperf-tiny/pretrainedResnet_quant.tflite",
+                   "DS-CNN": "models/mlperf-tiny/kws_ref_model.tflite",
+                   "micro_speech (TFLM example)": "models/tflm-examples/micro_speech_quantized.tflite"}
+
+
+def test_smallest_cores_table(shared_dir, tmp_path):
+    drift = Drift(SMALLEST)
+    for row in table_rows(SMALLEST, 5):
+        if row[0] not in SMALLEST_MODELS:
+            continue
+        board = re.search(r"\(([^)]+)\)", row[1]).group(1)
+        defines = ("MCC_FORCE_REFERENCE=1",) if "portable path" in row[1] else ()
+        measured = bench(shared_dir / SMALLEST_MODELS[row[0]], [board], tmp_path / f"w{drift.checked}", defines)[board]
+        what = f"{row[0]} on {row[1]}"
+        for figure, cell, key in (("instructions", row[2], "instructions"), ("flash", row[3], "flash_bytes"),
+                                  ("ram", row[4], "ram_bytes")):
+            drift.check(what, figure, numbers(cell)[0], measured[key])
+    drift.assert_none(at_least=12)
+
+
+# -- Issue 11: fast codebook kernels against dense, and `--optimize fit` ----------------------------
+
+CODEBOOK = "### Codebooks in the MAC loop, round 4"
+PAIR = re.compile(r"([\d,]+) / ([\d,]+) = ([\d.]+)x")
+
+
+def test_codebook_fast_table(tmp_path):
+    """Every "codebook / dense = ratio" of the M4 rows is a row of the script's own table."""
+    run_script(["bench_codebook_fast.py", "--boards", "mps2-an386", "--doc", str(tmp_path / "cb.md")], tmp_path)
+    (measured_table,) = tables((tmp_path / "cb.md").read_text())
+    measured = {(int(numbers(r[2])[0]), int(numbers(r[1])[0])) for r in measured_table[1:]}  # (codebook, dense)
+    drift = Drift(CODEBOOK)
+    for row in table_rows(CODEBOOK, 3):
+        if "codebook" not in row[0]:
+            continue
+        for codebook, dense, ratio in PAIR.findall(row[2]):
+            pair = (int(codebook.replace(",", "")), int(dense.replace(",", "")))
+            closest = min(measured, key=lambda m: abs(m[0] - pair[0]) + abs(m[1] - pair[1]))
+            drift.check(f"{row[0]}: codebook", "instructions", pair[0], closest[0])
+            drift.check(f"{row[0]}: dense", "instructions", pair[1], closest[1])
+            decimals = len(ratio.partition(".")[2])
+            assert f"{pair[0] / pair[1]:.{decimals}f}" == ratio, (row[0], pair, ratio)
+    drift.assert_none(at_least=16)
+
+
+FIT = "## A default that fits the board"
+
+
+def test_fit_table_autoencoder_rows(tmp_path):
+    """The two autoencoder rows (random Student-t weights: deterministic); the LeNet rows need
+    bench_encoded's trained models and are not checked."""
+    run_script(["bench_fit.py", "--only", "autoencoder", "--out", str(tmp_path), "--doc", str(tmp_path / "fit.md")],
+               tmp_path)
+    ae = json.loads((tmp_path / "results.json").read_text())["autoencoder"]
+    drift = Drift(FIT)
+    rows = {row[0]: row[2] for row in table_rows(FIT, 3)}
+    default_m4 = numbers(next(v for k, v in rows.items() if k.startswith("autoencoder")))
+    drift.check("autoencoder on mps2-an386, fit", "instructions", default_m4[0], ae["m4_fit"]["instructions"])
+    drift.check("autoencoder on mps2-an386, speed", "instructions", default_m4[0], ae["m4_speed"]["instructions"])
+    drift.check("autoencoder on mps2-an386, size", "instructions", default_m4[-1], ae["m4_size"]["instructions"])
+    fits_m3 = numbers(next(v for k, v in rows.items() if k.startswith("the same on lm3s6965evb")))
+    drift.check("autoencoder on lm3s6965evb, fit", "flash", fits_m3[0], ae["m3_fit"]["flash_bytes"])
+    drift.check("autoencoder on lm3s6965evb, fit", "instructions", fits_m3[2], ae["m3_fit"]["instructions"])
+    drift.check("autoencoder on lm3s6965evb, size", "instructions", fits_m3[-1], ae["m3_size"]["instructions"])
+    drift.assert_none(at_least=6)
+
+
+# -- Issue 7: binary and Q-format networks --------------------------------------------------------
+
+BINARY = "## Binary, ternary and Q-format networks"
+
+
+def _binary_row(start: str) -> list[str]:
+    return next(row for row in table_rows(BINARY, 3) if row[0].startswith(start))
+
+
+def test_binary_dense_row(tmp_path):
+    run_script(["bench_binary.py", "dense", "--json", str(tmp_path / "binary.json")], tmp_path)
+    dense = json.loads((tmp_path / "binary.json").read_text())["dense"]
+    binary, int8 = numbers(_binary_row("1024x1024 binary Dense")[2])[:2]
+    fastest = min(r["instructions"][0] for key, r in dense.items()
+                  if key.startswith("mps2-an386/binary_") and key != "mps2-an386/binarize_only")
+    drift = Drift(BINARY)
+    drift.check("1024x1024 binary Dense, fastest popcount", "instructions", binary, fastest)
+    drift.check("1024x1024 int8 Dense", "instructions", int8, dense["mps2-an386/int8_dense"]["instructions"][0])
+    drift.assert_none(at_least=2)
+
+
+def test_binary_mlp_row(shared_dir, tmp_path):
+    run_script(["bench_binary.py", "mnist", "--qemu-samples", "2", "--json", str(tmp_path / "binary.json")],
+               tmp_path)
+    mnist = json.loads((tmp_path / "binary.json").read_text())["mnist"]
+    binary, float_, _ = numbers(_binary_row("binary MLP")[2])
+    storage = numbers(_binary_row("weight storage")[2])
+    drift = Drift(BINARY)
+    drift.check("binary MLP (host C)", "accuracy", binary, 100 * mnist["binary_deployed_accuracy"])
+    drift.check("float MLP", "accuracy", float_, 100 * mnist["float_keras_accuracy"])
+    drift.check("binary layers' weight storage", "storage ratio", storage[0], round(mnist["ratio_binary_layers"], 1))
+    drift.check("whole model's weight storage", "storage ratio", storage[1], round(mnist["ratio_whole_model"], 1))
+    drift.assert_none(at_least=4)
+
+
+def test_qformat_digits_row(tmp_path):
+    out = run_script(["bench_qformat.py", "--json", "--samples", "3"], tmp_path)
+    r = json.loads(out[out.index("{"):])
+    qformat, float_ = numbers(_binary_row("Q-format digits CNN")[2])[:2]
+    drift = Drift(BINARY)
+    drift.check("Q-format digits CNN (host C)", "accuracy", qformat, 100 * r["qformat"]["accuracy_host_c"])
+    drift.check("digits CNN (float)", "accuracy", float_, 100 * r["float_accuracy"])
+    assert r["qformat"]["host_identical_to_reference"] and all(r["qformat"]["lm3s6965evb"]["identical_to"].values())
+    drift.assert_none(at_least=2)
+
+
+# -- Issue 5: compression passes on LeNet-300-100 ---------------------------------------------------
+
+COMPRESSION = "## Compression passes on Keras 3"
+
+
+def test_compression_table(shared_dir, tmp_path):
+    run_script(["bench_compression.py", "--data", str(shared_dir / "datasets" / "mnist10k.npz"),
+                "--out", str(tmp_path), "--md", str(tmp_path / "compression.md")], tmp_path)
+    r = json.loads((tmp_path / "results.json").read_text())
+    rows = {row[0]: row for row in table_rows(COMPRESSION, 4)}
+
+    def doc(start: str) -> list[float]:
+        return numbers(next(row[2] for key, row in rows.items() if key.startswith(start)))
+
+    drift = Drift(COMPRESSION)
+    drift.check("float baseline", "accuracy", doc("(float baseline")[0], 100 * r["baseline_accuracy"])
+    sparsity, pruned, _ = doc("magnitude pruning")
+    drift.check("magnitude pruning", "sparsity", sparsity, round(100 * r["pruned"]["sparsity"], 1))
+    drift.check("magnitude pruning", "accuracy", pruned, 100 * r["pruned"]["accuracy"])
+    drift.check("+ 32 clusters", "accuracy", doc("+ 32 clusters")[0], 100 * r["pruned_clustered"]["accuracy"])
+    rank, _, low_rank, _ = doc("low-rank")
+    drift.check("low-rank fc1", "rank", rank, r["low_rank_fc1"]["rank"])
+    drift.check("low-rank fc1", "accuracy", low_rank, 100 * r["low_rank_fc1"]["accuracy"])
+    *_, first, second, structured, _ = doc("structured pruning")
+    drift.check("structured pruning", "hidden units", first, r["structured"]["hidden_units"][0])
+    drift.check("structured pruning", "hidden units", second, r["structured"]["hidden_units"][1])
+    drift.check("structured pruning", "accuracy", structured, 100 * r["structured"]["accuracy"])
+    drift.assert_none(at_least=9)
+
+
+M0_DIGITS = "### Cortex-M0: the ARMv6-M paths"
+
+
+def test_microbit_digits_tables(tmp_path):
+    """The acceptance table and the per-layer table of the digits CNN on the emulated micro:bit."""
+    run_script(["bench_microbit_digits.py", "--work", str(tmp_path), "--json", str(tmp_path / "m0.json")], tmp_path)
+    r = json.loads((tmp_path / "m0.json").read_text())
+    acceptance, per_layer = [t for t in tables(section(M0_DIGITS)) if t[0][0] in ("acceptance", "layer")]
+    rows = {row[0].split(" ")[0]: row for row in acceptance[1:]}
+    drift = Drift(M0_DIGITS)
+    accuracy, float_ = numbers(rows["digits"][2])[:2]
+    drift.check("digits on the M0", "accuracy", accuracy, 100 * r["accuracy"])
+    drift.check("digits float", "accuracy", float_, 100 * r["float_accuracy"])
+    (arena,) = numbers(rows["RAM"][0])
+    ram, static, stack, flash = numbers(rows["RAM"][2])
+    for what, documented, measured in (("arena", arena, r["arena_bytes"]), ("RAM", ram, r["ram_bytes"]),
+                                       ("data+bss", static, r["static_ram_bytes"]),
+                                       ("stack", stack, r["stack_used"])):
+        drift.check(what, "ram", documented, measured)
+    drift.check("image", "flash", flash, r["flash_bytes"])
+    v6m, portable, _ = numbers(rows["ARMv6-M"][2])
+    drift.check("whole model, ARMv6-M paths", "instructions", v6m, r["v6m"]["cores"][0]["instructions"])
+    drift.check("whole model, portable path", "instructions", portable, r["portable"]["cores"][0]["instructions"])
+    measured = [(a, b) for a, b in zip(r["v6m"]["layers"], r["portable"]["layers"]) if a["kernel"]]
+    doc_rows = per_layer[1:]
+    assert [row[1] for row in doc_rows] == [a["kernel"] for a, _ in measured], (doc_rows, measured)
+    for row, (a, b) in zip(doc_rows, measured):
+        drift.check(f"{row[0]}, ARMv6-M paths", "instructions", numbers(row[2])[0], a["instructions"]["microbit"])
+        drift.check(f"{row[0]}, portable path", "instructions", numbers(row[3])[0], b["instructions"]["microbit"])
+    drift.assert_none(at_least=9 + 2 * len(doc_rows))
