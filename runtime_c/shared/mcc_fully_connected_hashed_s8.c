@@ -2,9 +2,51 @@
  *
  * Every weight is recomputed from the hash of its position (mcc.h gives the formula): a few
  * instructions per weight in place of a load, and no index or weight matrix in flash, only the
- * shared values. The flat position runs through the rows in order, so it is one counter. */
+ * shared values (or their codebook indices). The flat position runs through the rows in order,
+ * so it is one counter. */
 #include "mcc.h"
 #include "mcc_nn.h"
+
+MCC_INLINE uint32_t position_hash(uint32_t position)
+{
+    uint32_t h = position * 0x9E3779B1u;
+    h ^= h >> 15;
+    h *= 0x85EBCA77u;
+    return h ^ (h >> 13);
+}
+
+/* The value of a bucket as the layout stores it; `bits` is a constant at every call site, so each
+ * layout gets a loop of its own. */
+MCC_INLINE int32_t bucket_value(const int8_t *values, const uint8_t *indices, const int8_t *codebook,
+                                uint32_t bucket, const uint32_t bits)
+{
+    uint32_t bit;
+    if (bits == 0u) {
+        return values[bucket];
+    }
+    bit = bucket * bits;
+    return codebook[((uint32_t)indices[bit >> 3] >> (bit & 7u)) & ((1u << bits) - 1u)];
+}
+
+/* One output's sum over `depth` weights from flat position `position` (seed included). */
+MCC_INLINE int32_t hashed_dot(const int8_t *row, int32_t depth, int32_t input_offset, uint32_t position,
+                              const mcc_hashed_s8 *filter, const uint32_t bits)
+{
+    const uint32_t buckets = (uint32_t)filter->buckets;
+    const int8_t *values = filter->values;
+    const uint8_t *indices = filter->indices;
+    const int8_t *codebook = filter->codebook;
+    int32_t acc = 0;
+    int32_t d;
+    for (d = 0; d < depth; ++d) {
+        const uint32_t h = position_hash(position + (uint32_t)d);
+        /* bucket < buckets: the high word of a 32 x 32-bit product (one UMULL) */
+        const int32_t w = bucket_value(values, indices, codebook, (uint32_t)(((uint64_t)h * buckets) >> 32), bits);
+        const int32_t product = (row[d] + input_offset) * w;
+        acc += (h & 1u) ? -product : product;
+    }
+    return acc;
+}
 
 mcc_status mcc_fully_connected_hashed_s8(const mcc_fc_params *params, const mcc_quant *quant,
                                          const mcc_dims *input_dims, const int8_t *input,
@@ -16,31 +58,29 @@ mcc_status mcc_fully_connected_hashed_s8(const mcc_fc_params *params, const mcc_
     const int32_t units = filter_dims->n;
     const int32_t batches = input_dims->n;
     const int32_t input_offset = params->input_offset;
-    const uint32_t buckets = (uint32_t)filter->buckets;
-    const int8_t *values = filter->values;
-    int32_t b, u, d;
+    const int32_t bits = filter->index_bits;
+    int32_t b, u;
 
     if (output_dims->c != units || depth <= 0 || units <= 0 || filter->buckets <= 0 ||
         (int64_t)input_dims->h * input_dims->w * input_dims->c != depth ||
-        (int64_t)units * depth > (int64_t)0xFFFFFFFF) {
+        (int64_t)units * depth > (int64_t)0xFFFFFFFF ||
+        (bits == 0 ? filter->values == 0
+                   : ((bits != 1 && bits != 2 && bits != 4) || filter->indices == 0 || filter->codebook == 0))) {
         return MCC_ERROR_ARGUMENT;
     }
     for (b = 0; b < batches; ++b) {
         const int8_t *row = input + (mcc_nn_index)b * depth;
-        uint32_t position = filter->seed; /* (u * depth + d) + seed, advanced one weight at a time */
+        uint32_t position = filter->seed; /* (u * depth + d) + seed */
         for (u = 0; u < units; ++u) {
             const int32_t q = quant->per_channel ? u : 0;
-            int32_t acc = 0;
-            for (d = 0; d < depth; ++d) {
-                uint32_t h = position++ * 0x9E3779B1u;
-                int32_t w;
-                h ^= h >> 15;
-                h *= 0x85EBCA77u;
-                h ^= h >> 13;
-                /* bucket < buckets: the high word of a 32 x 32-bit product (one UMULL) */
-                w = values[(uint32_t)(((uint64_t)h * buckets) >> 32)];
-                acc += (row[d] + input_offset) * ((h & 1u) ? -w : w);
+            int32_t acc;
+            switch (bits) {
+            case 1: acc = hashed_dot(row, depth, input_offset, position, filter, 1u); break;
+            case 2: acc = hashed_dot(row, depth, input_offset, position, filter, 2u); break;
+            case 4: acc = hashed_dot(row, depth, input_offset, position, filter, 4u); break;
+            default: acc = hashed_dot(row, depth, input_offset, position, filter, 0u); break;
             }
+            position += (uint32_t)depth;
             if (bias != 0) {
                 acc += bias[u];
             }
