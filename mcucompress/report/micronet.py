@@ -223,3 +223,14 @@ def keras_micronet(model, track: str = DEFAULT_TRACK) -> dict:
         return micronet_count(load_keras(model), track).as_dict()
     except (McuError, ValueError) as error:
         return {"track": track, "error": str(error)}
+
+
+def tree_micronet(tree, track: str = DEFAULT_TRACK) -> MicroNetCount:
+    """The count of an exported tree's graph, weights as exported (what `mcucompress info TREE` prints)."""
+    from pathlib import Path
+
+    from mcucompress.ir.serialize import load_graph
+    from mcucompress.verify import read_manifest
+
+    tree = Path(tree)
+    return micronet_count(load_graph(tree / read_manifest(tree).get("graph", "graph.npz")), track)
