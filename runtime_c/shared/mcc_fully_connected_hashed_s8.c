@@ -7,10 +7,20 @@
 #include "mcc.h"
 #include "mcc_nn.h"
 
-MCC_INLINE uint32_t position_hash(uint32_t position)
+#define HASH_MULTIPLIER 0x9E3779B1u
+
+/* Keeps m += HASH_MULTIPLIER one add with the multiplier in a register: left alone, GCC folds two
+ * steps into one add of 2 * HASH_MULTIPLIER, which Thumb-2 cannot encode (three instructions). */
+#if defined(__GNUC__)
+#define KEEP_IN_REGISTER(v) __asm__("" : "+r"(v))
+#else
+#define KEEP_IN_REGISTER(v) ((void)0)
+#endif
+
+/* The hash of a position p from m = p * HASH_MULTIPLIER (callers keep m running: one add a weight). */
+MCC_INLINE uint32_t position_hash(uint32_t m)
 {
-    uint32_t h = position * 0x9E3779B1u;
-    h ^= h >> 15;
+    uint32_t h = m ^ (m >> 15);
     h *= 0x85EBCA77u;
     return h ^ (h >> 13);
 }
@@ -28,6 +38,19 @@ MCC_INLINE int32_t bucket_value(const int8_t *values, const uint8_t *indices, co
     return codebook[((uint32_t)indices[bit >> 3] >> (bit & 7u)) & ((1u << bits) - 1u)];
 }
 
+/* acc plus or minus x times the value of the bucket of position m / HASH_MULTIPLIER (minus when the hash's low bit is set) */
+MCC_INLINE int32_t hashed_term(int32_t acc, int32_t x, uint32_t m, uint32_t buckets, const int8_t *values,
+                               const uint8_t *indices, const int8_t *codebook, const uint32_t bits)
+{
+    const uint32_t h = position_hash(m);
+    /* bucket < buckets: the high word of a 32 x 32-bit product (one UMULL) */
+    const int32_t w = bucket_value(values, indices, codebook, (uint32_t)(((uint64_t)h * buckets) >> 32), bits);
+    if (h & 1u) {
+        return acc - x * w;
+    }
+    return acc + x * w;
+}
+
 /* One output's sum over `depth` weights from flat position `position` (seed included). */
 MCC_INLINE int32_t hashed_dot(const int8_t *row, int32_t depth, int32_t input_offset, uint32_t position,
                               const mcc_hashed_s8 *filter, const uint32_t bits)
@@ -36,14 +59,19 @@ MCC_INLINE int32_t hashed_dot(const int8_t *row, int32_t depth, int32_t input_of
     const int8_t *values = filter->values;
     const uint8_t *indices = filter->indices;
     const int8_t *codebook = filter->codebook;
+    uint32_t m = position * HASH_MULTIPLIER;
     int32_t acc = 0;
-    int32_t d;
-    for (d = 0; d < depth; ++d) {
-        const uint32_t h = position_hash(position + (uint32_t)d);
-        /* bucket < buckets: the high word of a 32 x 32-bit product (one UMULL) */
-        const int32_t w = bucket_value(values, indices, codebook, (uint32_t)(((uint64_t)h * buckets) >> 32), bits);
-        const int32_t product = (row[d] + input_offset) * w;
-        acc += (h & 1u) ? -product : product;
+    int32_t d = 0;
+    /* two weights a turn: the loop's own instructions are a large share of so short a body */
+    for (; d + 1 < depth; d += 2) {
+        acc = hashed_term(acc, row[d] + input_offset, m, buckets, values, indices, codebook, bits);
+        m += HASH_MULTIPLIER;
+        KEEP_IN_REGISTER(m);
+        acc = hashed_term(acc, row[d + 1] + input_offset, m, buckets, values, indices, codebook, bits);
+        m += HASH_MULTIPLIER;
+    }
+    if (d < depth) {
+        acc = hashed_term(acc, row[d] + input_offset, m, buckets, values, indices, codebook, bits);
     }
     return acc;
 }
