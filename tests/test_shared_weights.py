@@ -28,6 +28,7 @@ from mcucompress.ir.shared_weights import hashed_layout, hashed_matrix, packed_b
 from mcucompress.load import load  # noqa: E402
 from mcucompress.quantize.params import kernel_params  # noqa: E402
 from mcucompress.reference.int8 import run_int8  # noqa: E402
+from mcucompress.report.micronet import micronet_count, tree_micronet  # noqa: E402
 
 M32 = 0xFFFFFFFF
 
@@ -164,7 +165,8 @@ def _hashed_graph(rng, units, depth, buckets, seed=0, activation="none", batches
     x = rand_act(rng, "x", (batches, depth))
     values = rng.integers(-127, 128, size=buckets).astype(np.int8)
     if distinct is not None:  # a clustered hashed layer: the kernel reads codebook indices
-        values = rng.choice(rng.choice(np.arange(-127, 128), distinct, replace=False), buckets).astype(np.int8)
+        nonzero = np.r_[-127:0, 1:128]
+        values = rng.choice(rng.choice(nonzero, distinct, replace=False), buckets).astype(np.int8)
     w = Tensor("w", (buckets,), "int8", QuantParams((float(np.float32(0.01)),), (0,)), values)
     scale = np.sqrt(depth) * 74 * 74 * x.quant.scale[0] * 0.01 * 3 / 128
     y = act("y", (batches, units), scale, rng.integers(-20, 20))
@@ -258,6 +260,11 @@ def test_clustered_buckets_are_stored_as_codebook_indices(tmp_path):
     assert ".index_bits = 4" in source_of["hashed-4bit"] and "_indices[49]" in source_of["hashed-4bit"]
     assert ".index_bits = 2" in source_of["hashed-2bit-relu"] and "_indices[26]" in source_of["hashed-2bit-relu"]
     assert "_values[" not in source_of["hashed-4bit"]
+    # MicroNet (what `info` prints for the tree): 97 buckets of 16 values = 4-bit indices + 16 entries
+    score = tree_micronet(tmp_path / "hashed-4bit")
+    assert score.params == (97 * 4 + 16 * 8) / 32 + 23 and score == micronet_count(GRAPHS["hashed-4bit"](
+        np.random.default_rng(4)))
+    assert tree_micronet(tmp_path / "hashed").params == 97 * 8 / 32 + 23
 
 
 @pytest.mark.parametrize("rounding", ["tflm", "litert"])

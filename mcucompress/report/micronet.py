@@ -100,7 +100,8 @@ def _parameter_bits(graph: Graph, op: Op) -> float:
             total += tensor.nbytes * 8
             continue
         float_kernel = tensor.dtype == "float32"
-        codebook = float_kernel or op.attrs.get("weight_encoding") == "codebook"
+        # hashed buckets of at most 16 values are exported as codebook indices (quantize/shared_fc.py)
+        codebook = float_kernel or op.attrs.get("weight_encoding") == "codebook" or op.kind == "fully_connected_hashed"
         total += stored_bits(np.asarray(tensor.data), _bits(tensor.dtype), codebook)
     return total
 
