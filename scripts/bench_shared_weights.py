@@ -136,11 +136,15 @@ def bench_hashed(args, data) -> dict:
     r = {"hash_layers": args.hash_layers, "weights": weights, "hash_epochs": args.hash_epochs,
          "cluster_epochs": args.cluster_epochs, "seeds": args.seeds,
          "float": [accuracy(m, data.x_val, data.y_val) for m in bases], "configs": [], "pruned": []}
+    if args.only_seed is not None:  # one seed's share of the work (merged by --merge)
+        bases = {args.only_seed: bases[args.only_seed]}
+    else:
+        bases = dict(enumerate(bases))
     hashed_by = {}  # (ratio, seed) -> hashed model before clustering
     for config in args.hash_configs:
         ratio, clusters = _config(config)
         row = {"config": config, "ratio": ratio, "clusters": clusters, "runs": []}
-        for seed, base in enumerate(bases):
+        for seed, base in bases.items():
             if (ratio, seed) not in hashed_by:
                 keras.utils.set_random_seed(seed)
                 hashed_by[ratio, seed] = hash_weights(base, data, ratio, layers=args.hash_layers,
@@ -160,7 +164,7 @@ def bench_hashed(args, data) -> dict:
         r["configs"].append(row)
     for sparsity in args.sparsities:
         row = {"sparsity": sparsity, "runs": []}
-        for seed, base in enumerate(bases):
+        for seed, base in bases.items():
             keras.utils.set_random_seed(seed)
             pruned = magnitude_prune(base, data, sparsity, scope="global", epochs=args.hash_epochs, **FIT)
             run = {"seed": seed, "float": accuracy(pruned, data.x_val, data.y_val),
@@ -169,9 +173,30 @@ def bench_hashed(args, data) -> dict:
             row["runs"].append(run)
         row.update(_summary(row["runs"]))
         r["pruned"].append(row)
+    return matched(r)
+
+
+def matched(r: dict) -> dict:
     for row in r["configs"]:
         row["csr_at_same_accuracy"] = [p["sparsity"] for p in r["pruned"] if same_accuracy(row, p)]
     return r
+
+
+def merge_parts(parts: list) -> dict:
+    """One result from --only-seed runs: each configuration's and sparsity's runs of every part, by seed."""
+    r = {**parts[0], "configs": [], "pruned": []}
+    for key, field in (("configs", "config"), ("pruned", "sparsity")):
+        rows = {}
+        for part in parts:
+            for row in part[key]:
+                merged = rows.setdefault(row[field], {**{k: v for k, v in row.items()
+                                                         if k in (field, "ratio", "clusters")}, "runs": []})
+                merged["runs"] += row["runs"]
+        for row in rows.values():
+            row["runs"].sort(key=lambda run: run["seed"])
+            row.update(_summary(row["runs"]))
+            r[key].append(row)
+    return matched(r)
 
 
 def bench_pq(args, data) -> dict:
@@ -304,16 +329,19 @@ def main(argv=None) -> int:
     parser.add_argument("--board", default="mps2-an386")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--baseline-epochs", type=int, default=15)
-    parser.add_argument("--hash-configs", nargs="+", default=["8x16", "8x4"],
+    parser.add_argument("--hash-configs", nargs="*", default=["8x16", "8x4"],
                         help="RATIOxCLUSTERS: 1/RATIO as many buckets, clustered to CLUSTERS values (0: not)")
     parser.add_argument("--hash-epochs", type=int, default=20)
     parser.add_argument("--cluster-epochs", type=int, default=5)
     parser.add_argument("--hash-layers", nargs="+", default=None,
                         help="layers to hash (default: every Dense but the classifier)")
-    parser.add_argument("--sparsities", type=float, nargs="+", default=[0.95, 0.97, 0.98])
+    parser.add_argument("--sparsities", type=float, nargs="*", default=[0.95, 0.97, 0.98])
     parser.add_argument("--pq-configs", nargs="+", default=["4x16", "8x32"])
     parser.add_argument("--pq-epochs", type=int, default=5)
     parser.add_argument("--qemu-samples", type=int, default=3)
+    parser.add_argument("--only-seed", type=int, default=None,
+                        help="hashed: only this seed's models, to build/bench_shared_weights/hashed_seedN.json")
+    parser.add_argument("--merge", action="store_true", help="hashed: merge the --only-seed results into hashed.json")
     parser.add_argument("--retrain", action="store_true")
     parser.add_argument("--doc-only", action="store_true", help="rewrite the doc from the saved results")
     args = parser.parse_args(argv)
@@ -323,12 +351,22 @@ def main(argv=None) -> int:
     results = {}
     for name in ("hashed", "pq"):
         path = OUT / f"{name}.json"
-        if name in args.benches and not args.doc_only:
+        if name == "hashed" and args.merge:
+            parts = [json.loads(p.read_text()) for p in sorted(OUT.glob("hashed_seed*.json"))]
+            results[name] = merge_parts(parts)
+            results[name]["command"] = command + " (after one --only-seed run per seed and part: " + "; ".join(
+                sorted({part["command"].split("bench_shared_weights.py ")[1] for part in parts})) + ")"
+            path.write_text(json.dumps(results[name], indent=1))
+        elif name in args.benches and not args.doc_only:
             started = time.time()
             data = load_npz(args.data, (784,))
             results[name] = {"hashed": bench_hashed, "pq": bench_pq}[name](args, data)
             results[name]["seconds"] = round(time.time() - started)
             results[name]["command"] = command
+            if name == "hashed" and args.only_seed is not None:
+                part = OUT / f"hashed_seed{args.only_seed}_{os.getpid()}.json"
+                part.write_text(json.dumps(results[name], indent=1))
+                return 0
             path.write_text(json.dumps(results[name], indent=1))
         elif path.is_file():
             results[name] = json.loads(path.read_text())
