@@ -39,10 +39,12 @@ def _run(graph: Graph, board: str, work: Path, samples: int = 1, data=None, opti
     """Export (int8 weight encodings chosen for speed unless told), cross-build, run on QEMU."""
     from mcucompress.export import export
     from mcucompress.targets.runner import run_model
+    from mcucompress.report.micronet import tree_micronet
     tree = export(graph, work / f"{graph.name}_{board}_{optimize}", prefix=graph.name, optimize=optimize)
     report = run_model(tree, board, data=data, samples=samples)
     return {"instructions": list(report.instructions), "identical_to": report.checks,
-            "flash_bytes": report.footprint.flash_bytes, "ram_bytes": report.footprint.ram_bytes}
+            "flash_bytes": report.footprint.flash_bytes, "ram_bytes": report.footprint.ram_bytes,
+            "micronet": tree_micronet(tree).as_dict()}
 
 
 def int8_dense(n: int) -> Graph:
@@ -94,7 +96,7 @@ def bench_dense(work: Path, n: int = 1024) -> dict:
         r = _run(graph, board, work)
         results[f"{board}/{graph.name}"] = r
         print(f"{board:12s} {graph.name:16s} {r['instructions'][0]:>10,d} instructions  "
-              f"identical {r['identical_to']}", flush=True)
+              f"identical {r['identical_to']}  MicroNet score {r['micronet']['score']:.4g}", flush=True)
     int8 = results["mps2-an386/int8_dense"]["instructions"][0]
     for board in ("mps2-an386", "lm3s6965evb", "mps3-an547"):
         base = results[f"{board}/binarize_only"]["instructions"][0]
@@ -134,6 +136,7 @@ def bench_mnist(work: Path, hidden: int, layers: int, epochs: int, qemu_samples:
     from mcucompress.data import quantize_input
     from mcucompress.export import export
     from mcucompress.reference.int8 import run_int8
+    from mcucompress.report.micronet import keras_micronet, tree_micronet
 
     data = np.load(MNIST)
     x_train, y_train = data["x_train"].astype(np.float32) / 255.0, data["y_train"]
@@ -149,11 +152,17 @@ def bench_mnist(work: Path, hidden: int, layers: int, epochs: int, qemu_samples:
         acc = float(model.evaluate(x_test, y_test, verbose=0)[1])
         results[f"{kind}_keras_accuracy"] = acc
         models[kind] = model
+        if kind == "float":  # the binary model's score is its deployed graph's (below)
+            results["float_micronet"] = keras_micronet(model)
+            print(f"float MLP MicroNet score {results['float_micronet'].get('score', 0):.4g}", flush=True)
         print(f"{kind} MLP (Keras) test accuracy {acc:.4f}", flush=True)
 
     graph = convert(models["binary"], x_train[:1000])
     graph = graph.replace(name="bmlp")
     tree = export(graph, work / "bmlp", prefix="bmlp")
+    results["binary_micronet"] = tree_micronet(tree).as_dict()
+    print(f"binary MLP (deployed) MicroNet score {results['binary_micronet']['score']:.4g} (CIFAR-100 track)",
+          flush=True)
     quant = graph.tensor(graph.inputs[0]).quant
     xq = quantize_input(x_test, quant)
     c_out = run_host(build_host(tree), xq, graph.tensor(graph.outputs[0]).nbytes)
@@ -186,7 +195,8 @@ def bench_mnist(work: Path, hidden: int, layers: int, epochs: int, qemu_samples:
             r = _run(graph, "mps2-an386", work, samples=qemu_samples, data=npz, optimize=optimize)
             results[f"qemu_mps2_an386_{optimize}"] = r
             print(f"binary MLP on mps2-an386 (optimize={optimize}): identical {r['identical_to']}, "
-                  f"instructions/inference {r['instructions'][0]:,d}, flash {r['flash_bytes']:,d} B", flush=True)
+                  f"instructions/inference {r['instructions'][0]:,d}, flash {r['flash_bytes']:,d} B, "
+                  f"MicroNet score {r['micronet']['score']:.4g}", flush=True)
     return results
 
 

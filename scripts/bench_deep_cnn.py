@@ -35,6 +35,8 @@ import numpy as np  # noqa: E402
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from mcucompress.report.micronet import tree_micronet  # noqa: E402
+
 BOARDS = ("lm3s6965evb", "mps2-an386", "mps3-an547")
 CLI = [sys.executable, "-m", "mcucompress"]
 
@@ -160,6 +162,7 @@ def main(argv=None) -> int:
         encodings = manifest.get("weight_encodings", {})
         entry = {"flags": flags, "encodings": {k: v["encoding"] for k, v in encodings.items()},
                  "weight_bytes": int(sum(v["bytes"] for v in encodings.values())),
+                 "micronet": tree_micronet(tree).as_dict(),
                  "host": host_accuracy(tree, data, args.reference_samples), "bench": bench(tree)}
         r["variants"][label] = entry
         print(f"== {label}: {entry['weight_bytes']:,} B, acc {entry['host']['accuracy']:.4f}, "
@@ -186,11 +189,12 @@ def markdown(r: dict) -> str:
         "Weight bytes: the weights of the conv and dense layers as stored (values, indices, codebooks, tables, "
         "descriptors; the manifest's `weight_encodings`). Instructions: one inference, exact QEMU counts from "
         "`bench`; every run's outputs identical to the host build and the numpy reference (host: the first "
-        f"{base['host']['reference_samples']} test images against the reference).",
+        f"{base['host']['reference_samples']} test images against the reference). MicroNet score: CIFAR-100 "
+        "track (WideResNet-28-10 = 2) of the exported graph, as `mcucompress info` counts it.",
         "",
         "| export | weight bytes | x smaller than float32 | int8 accuracy % (host, 2000) | points lost | "
-        + " | ".join(f"instructions {b}" for b in BOARDS) + " | x dense (M4) | encodings |",
-        "|---|---|---|---|---|" + "---|" * len(BOARDS) + "---|---|",
+        + " | ".join(f"instructions {b}" for b in BOARDS) + " | x dense (M4) | encodings | MicroNet score |",
+        "|---|---|---|---|---|" + "---|" * len(BOARDS) + "---|---|---:|",
     ]
     m4_dense = base["bench"]["cores"]["mps2-an386"]["instructions"]
     for label, v in r["variants"].items():
@@ -201,7 +205,8 @@ def markdown(r: dict) -> str:
             f"{100 * v['host']['accuracy']:.2f} | {100 * (r['float_accuracy'] - v['host']['accuracy']):.2f} | "
             + " | ".join(f"{cores[b]['instructions']:,}" for b in BOARDS)
             + f" | {cores['mps2-an386']['instructions'] / m4_dense:.2f} | "
-            + ", ".join(f"{k} {e}" for k, e in v["encodings"].items()) + ("" if same else " (NOT identical)") + " |")
+            + ", ".join(f"{k} {e}" for k, e in v["encodings"].items()) + ("" if same else " (NOT identical)")
+            + (f" | {v['micronet']['score']:.4g} |" if "micronet" in v else " | not measured |"))
     lines += ["", "Per layer on the M4 (instructions of each kernel call):", "",
               "| export | " + " | ".join(row["layer"] for row in base["bench"]["layers"]) + " |",
               "|---|" + "---|" * len(base["bench"]["layers"])]

@@ -36,6 +36,7 @@ sys.path.insert(0, str(REPO))
 from mcucompress.export import export  # noqa: E402
 from mcucompress.ir.graph import Graph, Op, QuantParams, Tensor  # noqa: E402
 from mcucompress.quantize.ptq import symmetric_per_channel  # noqa: E402
+from mcucompress.report.micronet import tree_micronet  # noqa: E402
 from mcucompress.targets.runner import run_model  # noqa: E402
 
 AUTOENCODER = (640, 128, 128, 128, 128, 8, 128, 128, 128, 128, 640)
@@ -77,7 +78,8 @@ def measure(graph, out: Path, label: str, board: str, **options) -> dict:
     row = {"board": board, "options": options, "instructions": int(max(report.instructions)),
            "flash_bytes": fp.flash_bytes, "board_flash_bytes": report.board.flash.size,
            "identical_to": report.checks, "plan": manifest.get("weight_plan"),
-           "encodings": {k: v["encoding"] for k, v in manifest["weight_encodings"].items()}}
+           "encodings": {k: v["encoding"] for k, v in manifest["weight_encodings"].items()},
+           "micronet": tree_micronet(tree).as_dict()}
     print(f"== {graph.name} {label} on {board}: {row['instructions']:,} instructions, flash {fp.flash_bytes:,} B, "
           f"{report.checks}, {row['encodings']}", flush=True)
     return row
@@ -146,19 +148,24 @@ def _row(name: str, m: dict) -> str:
     same = "yes" if all(m["identical_to"].values()) else "NO"
     return (f"| {name} | {m['board']} | {m['instructions']:,} | {m['flash_bytes']:,} of {m['board_flash_bytes']:,} | "
             f"{plan.get('weight_bytes', 0):,} | {plan.get('bytes_saved', 0):,} | {plan.get('instructions_added', 0):+,} | "
-            f"{changed} | {same} |")
+            f"{changed} | {same} | {_score(m)} |")
+
+
+def _score(m: dict) -> str:
+    return f"{m['micronet']['score']:.4g}" if "micronet" in m else "not measured"
 
 
 def markdown(r: dict) -> str:
     head = ("| export | board | instructions / inference (QEMU) | flash image (B) | weights as stored (B) | "
-            "saved vs fastest (B) | instructions added (cost model) | layers not at their fastest | identical |\n"
-            "|---|---|---|---|---|---|---|---|---|")
+            "saved vs fastest (B) | instructions added (cost model) | layers not at their fastest | identical | "
+            "MicroNet score |\n|---|---|---|---|---|---|---|---|---|---:|")
     parts = [f"""# `--optimize fit`: the fastest encodings that fit the board
 
 Command: `{r.get('command', '')}` (results in build/bench_fit/results.json). Instructions are exact
 counts of one inference on QEMU with the project's plugin (outputs identical to the host build and the
 numpy reference); the flash image excludes the harness's test vectors; "saved" and "added" are
-against the fastest choice for the board's core (export's `weight_plan` in manifest.json).
+against the fastest choice for the board's core (export's `weight_plan` in manifest.json). MicroNet
+score: CIFAR-100 track (WideResNet-28-10 = 2), of the exported graph as `mcucompress info` counts it.
 """]
     if "autoencoder" in r:
         a = r["autoencoder"]

@@ -68,6 +68,7 @@ def accuracy_of_graph(graph, x: np.ndarray, y: np.ndarray) -> float:
 
 def measure(work: Path, model_path: Path, calib: Path, test: Path, quantize: str, samples: int) -> dict:
     from mcucompress.export import export
+    from mcucompress.report.micronet import tree_micronet
     from mcucompress.targets.firmware import write_firmware_project
     from mcucompress.targets.manifest import manifest_json
     from mcucompress.targets.runner import run_model
@@ -82,6 +83,7 @@ def measure(work: Path, model_path: Path, calib: Path, test: Path, quantize: str
         "accuracy_host_c": host.accuracy,
         "host_identical_to_reference": host.ok,
         "arena_bytes": manifest_json(tree)["arena_bytes"],
+        "micronet": tree_micronet(tree).as_dict(),
         "lm3s6965evb": {
             "instructions_min": min(m3.instructions), "instructions_max": max(m3.instructions),
             "instructions_mean": float(np.mean(m3.instructions)), "samples": m3.samples,
@@ -230,7 +232,8 @@ def main() -> int:
         r = results[scheme]
         m3, pico = r["lm3s6965evb"], r["rpi-pico"]
         print(f"{scheme:8s} accuracy {r['accuracy_host_c']:.4f} (host C == reference: "
-              f"{r['host_identical_to_reference']}), arena {r['arena_bytes']} B")
+              f"{r['host_identical_to_reference']}), arena {r['arena_bytes']} B, "
+              f"MicroNet score {r['micronet']['score']:.4g} (CIFAR-100 track)")
         print(f"         lm3s6965evb: {m3['instructions_min']:,}..{m3['instructions_max']:,} instructions "
               f"(mean {m3['instructions_mean']:,.0f}, {m3['samples']} inputs), flash {m3['flash_bytes']:,} B, "
               f"RAM {m3['ram_bytes']:,} B, identical to {m3['identical_to']}, "

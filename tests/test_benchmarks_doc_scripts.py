@@ -138,7 +138,7 @@ def test_fit_table_autoencoder_rows(tmp_path):
                tmp_path)
     ae = json.loads((tmp_path / "results.json").read_text())["autoencoder"]
     drift = Drift(FIT)
-    rows = {row[0]: row[2] for row in table_rows(FIT, 3)}
+    rows = {row[0]: row[2] for row in table_rows(FIT, 4)}
     default_m4 = numbers(next(v for k, v in rows.items() if k.startswith("autoencoder")))
     drift.check("autoencoder on mps2-an386, fit", "instructions", default_m4[0], ae["m4_fit"]["instructions"])
     drift.check("autoencoder on mps2-an386, speed", "instructions", default_m4[0], ae["m4_speed"]["instructions"])
@@ -156,7 +156,7 @@ BINARY = "## Binary, ternary and Q-format networks"
 
 
 def _binary_row(start: str) -> list[str]:
-    return next(row for row in table_rows(BINARY, 3) if row[0].startswith(start))
+    return next(row for row in table_rows(BINARY, 4) if row[0].startswith(start))
 
 
 def test_binary_dense_row(tmp_path):

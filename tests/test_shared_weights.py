@@ -24,10 +24,11 @@ from mcucompress.compression.shared_layers import HashedDense, ProductQuantizedD
 from mcucompress.compression.shared_weights import hash_weights, product_quantize  # noqa: E402
 from mcucompress.export import export  # noqa: E402
 from mcucompress.ir.graph import QuantParams, Tensor  # noqa: E402
-from mcucompress.ir.shared_weights import hashed_layout, hashed_matrix, pq_matrix, weight_hash  # noqa: E402
+from mcucompress.ir.shared_weights import hashed_layout, hashed_matrix, packed_bucket_indices, pq_matrix, weight_hash  # noqa: E402
 from mcucompress.load import load  # noqa: E402
 from mcucompress.quantize.params import kernel_params  # noqa: E402
 from mcucompress.reference.int8 import run_int8  # noqa: E402
+from mcucompress.report.micronet import micronet_count, tree_micronet  # noqa: E402
 
 M32 = 0xFFFFFFFF
 
@@ -84,16 +85,15 @@ def _accuracy(model, x, y) -> float:
 
 def test_passes_store_fewer_weights_and_keep_accuracy(trained):
     model, hashed, pq, (x, y) = trained
-    assert [type(layer) for layer in hashed.layers] == [HashedDense, HashedDense]
-    assert [layer.get_weights()[0].size for layer in hashed.layers] == [64 * 48 // 4, 48 * 10 // 4]
+    assert [type(layer) for layer in hashed.layers] == [HashedDense, keras.layers.Dense]  # classifier dense
+    assert hashed.get_layer("fc1").get_weights()[0].size == 64 * 48 // 4
     assert type(pq.get_layer("fc1")) is ProductQuantizedDense and type(pq.get_layer("out")) is keras.layers.Dense
     codebooks, codes = pq.get_layer("fc1").codebooks.numpy(), pq.get_layer("fc1").codes.numpy()
     assert codebooks.shape == (16, 16, 4) and codes.shape == (48, 16) and 0 <= codes.min() <= codes.max() < 16
     base = _accuracy(model, x, y)
     assert base > 0.9
-    # measured (seeds 0, 1): float 0.912 / 0.907, hashed 0.884 / 0.874, pq 0.919 / 0.907. A small
-    # hashed network re-learns from the projection (it starts near 0.35): scripts/bench_shared_weights.py
-    # measures the LeNet-300-100 figures
+    # A small hashed network re-learns from the projection: scripts/bench_shared_weights.py measures
+    # the LeNet-300-100 figures
     assert _accuracy(hashed, x, y) >= base - 0.05
     assert _accuracy(pq, x, y) >= base - 0.02
 
@@ -135,11 +135,38 @@ def test_exported_model_follows_the_float_keras_model(trained, tmp_path, name):
     assert agree >= 0.97, agree  # measured 0.99 / 1.0
 
 
+def test_clustered_hashed_layer_exports_codebook_indices(trained, tmp_path):
+    """hash then cluster (the flags' order): at most 8 distinct bucket values, which the export
+    stores as 4-bit indices; the C on the host is byte-identical to the reference."""
+    from mcucompress.compression.clustering import cluster_weights
+    from mcucompress.compression.training_data import TrainData
+    from mcucompress.compression.recipe import recipe_from_flags
+
+    assert [step.name for step in recipe_from_flags(hash_ratio=8, cluster=16).steps] == ["hash", "cluster"]
+    _, hashed, _, (x, y) = trained
+    x_train, y_train, _, _ = _digits()
+    clustered = cluster_weights(hashed, TrainData(x_train, y_train, x, y), 8, epochs=2, batch_size=64, verbose=0)
+    assert type(clustered.get_layer("fc1")) is HashedDense
+    assert len(np.unique(clustered.get_layer("fc1").values.numpy())) <= 8
+    assert _accuracy(clustered, x, y) >= _accuracy(hashed, x, y) - 0.03
+    clustered.save(tmp_path / "m.keras")
+    graph = load(str(tmp_path / "m.keras"), calib=x[:100]).graph
+    tree = export(graph, tmp_path / "tree")
+    assert ".index_bits = 4" in (tree / "model.c").read_text() + (tree / "weights.c").read_text()
+    q = graph.tensor(graph.inputs[0]).quant
+    xq = np.clip(np.round(x[:50] / q.scale[0]) + q.zero_point[0], -128, 127).astype(np.int8)
+    ref = np.stack([np.asarray(run_int8(graph, xi.reshape(1, 64)), np.int8).ravel() for xi in xq])
+    assert np.array_equal(run_host(build_host(tree), xq, 10), ref)
+
+
 # -- random single-op graphs: references against independent models, C against references --------
 
-def _hashed_graph(rng, units, depth, buckets, seed=0, activation="none", batches=1, with_bias=True):
+def _hashed_graph(rng, units, depth, buckets, seed=0, activation="none", batches=1, with_bias=True, distinct=None):
     x = rand_act(rng, "x", (batches, depth))
     values = rng.integers(-127, 128, size=buckets).astype(np.int8)
+    if distinct is not None:  # a clustered hashed layer: the kernel reads codebook indices
+        nonzero = np.r_[-127:0, 1:128]
+        values = rng.choice(rng.choice(nonzero, distinct, replace=False), buckets).astype(np.int8)
     w = Tensor("w", (buckets,), "int8", QuantParams((float(np.float32(0.01)),), (0,)), values)
     scale = np.sqrt(depth) * 74 * 74 * x.quant.scale[0] * 0.01 * 3 / 128
     y = act("y", (batches, units), scale, rng.integers(-20, 20))
@@ -202,12 +229,42 @@ GRAPHS = {
     "hashed": lambda rng: _hashed_graph(rng, 23, 41, 97, seed=3),
     "hashed-relu-nobias": lambda rng: _hashed_graph(rng, 10, 30, 1, activation="relu",
                                                            with_bias=False),
+    "hashed-4bit": lambda rng: _hashed_graph(rng, 23, 41, 97, seed=3, distinct=16),
+    "hashed-2bit-relu": lambda rng: _hashed_graph(rng, 17, 35, 101, seed=9, distinct=3, activation="relu"),
+    "hashed-1bit": lambda rng: _hashed_graph(rng, 9, 40, 61, distinct=2),
     "pq": lambda rng: _pq_graph(rng, 21, 13, 16, 4),   # 8-block, 4-block and a tail of 1 sub-space
     "pq-length8": lambda rng: _pq_graph(rng, 9, 10, 5, 8),
     "pq-64-relu-nobias": lambda rng: _pq_graph(rng, 12, 3, 64, 2, activation="relu",
                                                        with_bias=False),
     "pq-length1": lambda rng: _pq_graph(rng, 5, 8, 3, 1),
 }
+
+
+def test_clustered_buckets_are_stored_as_codebook_indices(tmp_path):
+    """Buckets with at most 16 distinct values: 1/2/4-bit fields, read back by hand bit by bit,
+    give every bucket's value; the export stores them instead of the values."""
+    rng = np.random.default_rng(3)
+    for distinct, bits in ((2, 1), (3, 2), (4, 2), (11, 4), (16, 4)):
+        values = rng.choice(np.arange(-127, 128), distinct, replace=False)[rng.integers(0, distinct, 203)]
+        got_bits, codebook, packed = packed_bucket_indices(values.astype(np.int8))
+        assert got_bits == bits and codebook.size == 1 << bits and packed.size == -(-203 * bits // 8)
+        stream = "".join(format(int(byte), "08b")[::-1] for byte in packed)  # least significant bit first
+        fields = [int(stream[b * bits:(b + 1) * bits][::-1], 2) for b in range(203)]
+        assert [int(codebook[f]) for f in fields] == [int(v) for v in values]
+    assert packed_bucket_indices(np.arange(17, dtype=np.int8)) is None
+    source_of = {}
+    for name in ("hashed", "hashed-4bit", "hashed-2bit-relu"):
+        tree = export(GRAPHS[name](np.random.default_rng(4)), tmp_path / name)
+        source_of[name] = (tree / "weights.c").read_text() + (tree / "model.c").read_text()
+    assert ".index_bits = 0" in source_of["hashed"] and "_values[97]" in source_of["hashed"]
+    assert ".index_bits = 4" in source_of["hashed-4bit"] and "_indices[49]" in source_of["hashed-4bit"]
+    assert ".index_bits = 2" in source_of["hashed-2bit-relu"] and "_indices[26]" in source_of["hashed-2bit-relu"]
+    assert "_values[" not in source_of["hashed-4bit"]
+    # MicroNet (what `info` prints for the tree): 97 buckets of 16 values = 4-bit indices + 16 entries
+    score = tree_micronet(tmp_path / "hashed-4bit")
+    assert score.params == (97 * 4 + 16 * 8) / 32 + 23 and score == micronet_count(GRAPHS["hashed-4bit"](
+        np.random.default_rng(4)))
+    assert tree_micronet(tmp_path / "hashed").params == 97 * 8 / 32 + 23
 
 
 @pytest.mark.parametrize("rounding", ["tflm", "litert"])
@@ -219,7 +276,8 @@ def test_c_kernels_match_the_reference_on_the_host(tmp_path, name, rounding):
 @pytest.mark.qemu
 @pytest.mark.skipif(not (shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm")),
                     reason="needs arm-none-eabi-gcc and qemu-system-arm")
-@pytest.mark.parametrize("name", ["hashed", "pq", "pq-length8", "pq-64-relu-nobias"])  # DSP and portable fills
+@pytest.mark.parametrize("name", ["hashed", "hashed-4bit", "hashed-2bit-relu", "pq", "pq-length8",
+                                  "pq-64-relu-nobias"])  # DSP and portable fills
 def test_c_kernels_on_the_cortex_m4_match_host_and_reference(tmp_path, name):
     from mcucompress.targets.runner import run_model
 

@@ -6,7 +6,9 @@ weights, which matter most, represented). Zero weights of a pruned kernel are le
 exactly zero, so sparsity survives; zero then counts as one of the k shared values (k - 1
 centroids for the rest), so k = 16 gives 16 values, 4-bit indices. Fine-tuning keeps the assignments fixed and trains the
 centroids (each centroid's gradient is the sum over its members; see finetune.py). The result
-holds the shared values materialised in plain kernels: at most k distinct values.
+holds the shared values materialised in plain kernels: at most k distinct values. A hashed
+layer's bucket values are clustered the same way, with no zero kept apart (HashedNets' buckets
+then cost 1-4 bits each on the device instead of a byte).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import numpy as np
 from sklearn.cluster import KMeans
 
 from mcucompress.compression.finetune import fine_tune, snap_to_clusters
-from mcucompress.compression.layers import kernel_layers, kernel_of, to_numpy
+from mcucompress.compression.layers import kernel_layers, kernel_of, shared_weight_of, to_numpy
 from mcucompress.errors import McuError
 
 
@@ -47,15 +49,17 @@ def cluster_weights(model, data=None, clusters=32, *, layers=None, preserve_zero
     """Cluster each kernel to `clusters` shared values (or per layer with layers={name: k}),
     fine-tune the centroids on `data`, and return a plain model with the shared values baked in."""
     if isinstance(layers, dict):
-        counts = {layer.name: layers[layer.name] for layer in kernel_layers(model, list(layers))}
+        counts = {layer.name: layers[layer.name] for layer in kernel_layers(model, list(layers), shared_weight_of)}
     else:
-        counts = {layer.name: clusters for layer in kernel_layers(model, layers)}
+        counts = {layer.name: clusters for layer in kernel_layers(model, layers, shared_weight_of)}
     assignments = {}
     for name, k in counts.items():
         if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:  # 2.5 or "many" from a recipe
             raise McuError(f"number of clusters must be a whole number >= 1, got {k!r} for layer {name!r}")
-        kernel = to_numpy(kernel_of(model.get_layer(name)))
-        assignments[name] = cluster_assignments(kernel, int(k), preserve_zeros, seed)
+        layer = model.get_layer(name)
+        # a kernel's zeros are pruned weights; a bucket value of zero is a value like any other
+        keep_zeros = preserve_zeros and kernel_of(layer) is not None
+        assignments[name] = cluster_assignments(to_numpy(shared_weight_of(layer)), int(k), keep_zeros, seed)
     start = fine_tune(model, None, clusters=assignments)  # snap to centroids before training
     return fine_tune(start, data, epochs=epochs if data is not None else 0, clusters=assignments, **fit_options)
 

@@ -28,7 +28,7 @@ import tensorflow as tf
 from keras import ops
 
 from mcucompress.compression.training_data import TrainData
-from mcucompress.compression.layers import kernel_of, to_numpy
+from mcucompress.compression.layers import kernel_of, shared_weight_of, to_numpy
 from mcucompress.compression.rewrite import clone_with_weights, graph_nodes, graph_of
 from mcucompress.errors import McuError
 
@@ -189,9 +189,9 @@ class Trainer(keras.Model):
 
     def kernel(self, name):
         layer = self.layer_by_name.get(name)
-        if layer is None or kernel_of(layer) is None:
+        if layer is None or shared_weight_of(layer) is None:
             raise McuError(f"layer {name!r} not found or has no weight kernel")
-        return kernel_of(layer)
+        return shared_weight_of(layer)
 
     def add_mask(self, name, mask):
         kernel = self.kernel(name)

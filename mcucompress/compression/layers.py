@@ -17,11 +17,20 @@ def kernel_of(layer):
     return None
 
 
-def kernel_layers(model, names=None):
-    """The layers with a kernel, in model order, optionally restricted to `names`."""
+def shared_weight_of(layer):
+    """The variable whose values weight sharing (clustering) ties: the kernel, or a hashed
+    layer's bucket values (clustered, they are stored as codebook indices on the device)."""
+    from mcucompress.compression.shared_layers import HashedDense
+
+    return layer.values if isinstance(layer, HashedDense) else kernel_of(layer)
+
+
+def kernel_layers(model, names=None, weight_of=kernel_of):
+    """The layers with a kernel (or the weight `weight_of` picks), in model order, optionally
+    restricted to `names`."""
     from mcucompress.errors import McuError
 
-    layers = [layer for layer in model.layers if kernel_of(layer) is not None]
+    layers = [layer for layer in model.layers if weight_of(layer) is not None]
     if names is not None:
         known = {layer.name for layer in layers}
         missing = [name for name in names if name not in known]

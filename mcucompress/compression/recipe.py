@@ -12,8 +12,8 @@
       - prune: {sparsity: 0.9, scope: global, layers: {fc1: 0.95}}
       - obs: {sparsity: 0.9, schedule: polynomial}   # L-OBS (second-order) instead of magnitude
       - obd: {sparsity: 0.9, scope: global}         # Optimal Brain Damage (diagonal Fisher)
-      - cluster: {clusters: 32, layers: {out: 16}}
       - hash: {ratio: 8, layers: [fc1, fc2]}   # HashedNets: 1/8 as many stored weights
+      - cluster: {clusters: 32, layers: {out: 16}}   # after hash: clusters its buckets too
       - pq: {length: 4, centroids: 16, layers: [fc1]}   # product quantization of Dense rows
       - distill: {epochs: 5}              # plain training against the teacher
       - exits: {after: [pool1], budget: 0.005}   # early-exit heads with calibrated thresholds
@@ -142,7 +142,7 @@ def parse_pq_flag(text: str) -> dict:
 
 def recipe_from_flags(*, structured=None, lowrank=None, flatten=False, prune=None, obs=None, obd=None,
                       cluster=None, hash_ratio=None, pq=None, teacher=None, exits=None) -> Recipe:
-    """The CLI flags as a recipe, in the order that makes sense: shrink, factorize, prune, cluster."""
+    """The CLI flags as a recipe, in the order that makes sense: shrink, factorize, prune, hash, cluster."""
     steps = []
     if structured is not None:
         steps.append(Step("structured", {"fraction": structured}))
@@ -156,10 +156,10 @@ def recipe_from_flags(*, structured=None, lowrank=None, flatten=False, prune=Non
         steps.append(Step("obs", {"sparsity": obs, "schedule": "polynomial"}))
     if obd is not None:
         steps.append(Step("obd", {"sparsity": obd, "schedule": "polynomial"}))
+    if hash_ratio is not None:  # before clustering, which then clusters the buckets too
+        steps.append(Step("hash", {"ratio": hash_ratio}))
     if cluster is not None:
         steps.append(Step("cluster", {"clusters": cluster}))
-    if hash_ratio is not None:
-        steps.append(Step("hash", {"ratio": hash_ratio}))
     if pq is not None:
         steps.append(Step("pq", parse_pq_flag(pq)))
     if exits is not None:  # last: the heads learn the compressed network's features

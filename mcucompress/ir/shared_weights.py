@@ -15,6 +15,10 @@ Cortex-M::
     bucket = (h * K) >> 32        (64-bit product: one UMULL)
     sign   = -1 if h & 1 else +1
 
+When the int8 values take at most 16 distinct values (the ``cluster`` pass applied to a hashed
+layer), the device stores each bucket as a 1-, 2- or 4-bit index into a codebook instead of a
+byte (``packed_bucket_indices``): bucket b's index is bits [b*n mod 8, +n) of byte b*n / 8.
+
 Product quantization (Gong et al. 2014, "Compressing Deep Convolutional Networks using Vector
 Quantization"): the input is cut into S sub-vectors of length d (in_features = S * d); row r's
 weights over sub-vector s are centroid ``codes[r, s]`` of codebook s: ``codebooks[s, codes[r, s]]``
@@ -60,6 +64,28 @@ def hashed_matrix(values: np.ndarray, units: int, in_features: int, seed: int) -
     values = np.asarray(values)
     index, sign = hashed_layout(units, in_features, int(values.size), seed)
     return (values[index] * sign).astype(values.dtype)
+
+
+PACKED_INDEX_BITS = (1, 2, 4)  # index widths the hashed kernel reads; a field never straddles a byte
+
+
+def packed_bucket_indices(values: np.ndarray) -> tuple[int, np.ndarray, np.ndarray] | None:
+    """(index bits, codebook int8 (2^bits,), packed indices uint8) of int8 bucket values with at
+    most 16 distinct values, bucket b's index in bits [(b*bits) % 8, +bits) of byte b*bits // 8;
+    None when the values take more distinct values than 4-bit indices hold."""
+    values = np.asarray(values).reshape(-1)
+    distinct, indices = np.unique(values, return_inverse=True)
+    bits = next((b for b in PACKED_INDEX_BITS if distinct.size <= 1 << b), None)
+    if bits is None:
+        return None
+    codebook = np.zeros(1 << bits, values.dtype)
+    codebook[:distinct.size] = distinct
+    per_byte = 8 // bits
+    fields = np.zeros(-(-values.size // per_byte) * per_byte, np.uint16)
+    fields[:values.size] = indices
+    shifts = (np.arange(fields.size) % per_byte * bits).astype(np.uint16)
+    packed = np.bitwise_or.reduce((fields << shifts).reshape(-1, per_byte), axis=1).astype(np.uint8)
+    return bits, codebook, packed
 
 
 def pq_matrix(codebooks: np.ndarray, codes: np.ndarray) -> np.ndarray:

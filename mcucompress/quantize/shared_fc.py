@@ -13,7 +13,9 @@ per-tensor scale and the layer computes exactly the dense layer's integers
     acc[o] = bias[o] + sum_i (x[i] + input_offset) * w[o, i]          (int32)
     out[o] = clamp(MBQM(acc[o], multiplier, shift) + output_offset)    (one requantization)
 
-The hashed kernel recomputes w[o, i] = sign * values[bucket] from the hash of o * in + i. The PQ
+The hashed kernel recomputes w[o, i] = sign * values[bucket] from the hash of o * in + i; values
+that take at most 16 distinct int8 values (a clustered hashed layer) are stored as 1/2/4-bit
+indices into a codebook, whenever that is smaller (the same integers, fewer bytes). The PQ
 kernel first fills a table of int32 partial sums, one per sub-space s and codeword k::
 
     table[s, k] = sum_j (x[s*d + j] + input_offset) * codebooks[s, k, j]
@@ -31,7 +33,7 @@ import numpy as np
 from mcucompress.errors import McuError
 from mcucompress.ir.graph import Graph, Op
 from mcucompress.ir.ops import op_kind
-from mcucompress.ir.shared_weights import PQ_MAX_CENTROIDS, hashed_matrix, pq_matrix
+from mcucompress.ir.shared_weights import PQ_MAX_CENTROIDS, hashed_matrix, packed_bucket_indices, pq_matrix
 from mcucompress.memory.arena import scratch_name
 
 
@@ -118,9 +120,15 @@ def _common(b, i: int, op: Op):
 def lower_hashed(b, i: int, op: Op) -> None:
     oid, params, quant, in_dims, x, w_dims, bias, out_dims, out = _common(b, i, op)
     values = b.graph.tensor(op.inputs[1])
-    filt = b.struct("mcc_hashed_s8", f"{oid}_filter",
-                    {"buckets": values.size, "seed": f"{int(op.attrs.get('seed', 0)) & 0xFFFFFFFF}u",
-                     "values": b.constant(oid, "values", values)})
+    fields = {"buckets": values.size, "seed": f"{int(op.attrs.get('seed', 0)) & 0xFFFFFFFF}u"}
+    packed = packed_bucket_indices(values.data)
+    if packed is not None and packed[2].size + packed[1].size < values.size:
+        bits, codebook, indices = packed
+        fields.update(values="0", index_bits=bits, indices=b.array(f"{oid}_indices", indices, "uint8_t"),
+                      codebook=b.array(f"{oid}_codebook", codebook, "int8_t"))
+    else:
+        fields.update(values=b.constant(oid, "values", values), index_bits=0, indices="0", codebook="0")
+    filt = b.struct("mcc_hashed_s8", f"{oid}_filter", fields)
     b.call(op, "mcc_fully_connected_hashed_s8", params, quant, in_dims, x, w_dims, filt, bias, out_dims, out)
 
 

@@ -103,7 +103,8 @@ def _parameter_bits(graph: Graph, op: Op) -> float:
             total += tensor.nbytes * 8
             continue
         float_kernel = tensor.dtype == "float32"
-        codebook = float_kernel or op.attrs.get("weight_encoding") == "codebook"
+        # hashed buckets of at most 16 values are exported as codebook indices (quantize/shared_fc.py)
+        codebook = float_kernel or op.attrs.get("weight_encoding") == "codebook" or op.kind == "fully_connected_hashed"
         total += stored_bits(np.asarray(tensor.data), _bits(tensor.dtype), codebook)
     return total
 
@@ -248,3 +249,13 @@ def keras_micronet(model, track: str = DEFAULT_TRACK) -> dict:
     except (McuError, ValueError) as error:
         return {"track": track, "error": str(error)}
 
+
+def tree_micronet(tree, track: str = DEFAULT_TRACK) -> MicroNetCount:
+    """The count of an exported tree's graph, weights as exported (what `mcucompress info TREE` prints)."""
+    from pathlib import Path
+
+    from mcucompress.ir.serialize import load_graph
+    from mcucompress.verify import read_manifest
+
+    tree = Path(tree)
+    return micronet_count(load_graph(tree / read_manifest(tree).get("graph", "graph.npz")), track)

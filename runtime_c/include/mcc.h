@@ -722,11 +722,17 @@ mcc_status mcc_fully_connected_codebook_fast_s8(const mcc_fc_fast_params *params
 /* Hashed weights: w[u][d] = sign * values[bucket] from the hash of u * depth + d (uint32):
  *   h = (i + seed) * 0x9E3779B1; h ^= h >> 15; h *= 0x85EBCA77; h ^= h >> 13;
  *   bucket = ((uint64_t)h * buckets) >> 32; sign = h & 1 ? -1 : +1.
- * values are symmetric int8 (never -128), so negation stays in range. No indices are stored. */
+ * values are symmetric int8 (never -128), so negation stays in range. No weight indices are
+ * stored. Buckets whose values take at most 16 distinct int8 values may be stored as index_bits
+ * (1, 2 or 4) bit fields into a codebook instead: bucket b's value is codebook[(indices[b * bits
+ * / 8] >> (b * bits % 8)) & (2^bits - 1)] (values then 0; with index_bits 0, codebook and indices 0). */
 typedef struct {
     int32_t buckets;
     uint32_t seed;
     const int8_t *values;
+    int32_t index_bits;
+    const uint8_t *indices;
+    const int8_t *codebook;      /* 2^index_bits entries */
 } mcc_hashed_s8;
 
 mcc_status mcc_fully_connected_hashed_s8(const mcc_fc_params *params, const mcc_quant *quant,
