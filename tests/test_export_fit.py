@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from mcucompress.encode.choose import ATTR, Encoded, choose_encodings, encoding_rows, fit_plan
-from mcucompress.cost_suite import FcLayer, fc_chain
+from mcucompress.cost_suite import ConvLayer, FcLayer, conv_chain, fc_chain
 from mcucompress.errors import McuError
 from mcucompress.export import export
 from mcucompress.ir.graph import Op
@@ -60,6 +60,18 @@ def test_fit_without_a_budget_is_speed_and_size_stays_explicit():
     assert fit[1] in ("csr4", "csr8") and fit[0] == fit[2] == fit[3] == "dense"
     size = encoding_rows(choose_encodings(g, "size"))
     assert sum(r.bytes for r in size) < sum(r.bytes for r in encoding_rows(choose_encodings(g, "fit")))
+
+
+def test_dense_conv_weights_stay_dense_on_a_core_without_dsp():
+    """On the M3 the fast CSR conv beats the portable dense kernel even with no zeros, but it is
+    larger and needs a decoded entry per weight in RAM: speed alone never takes a larger encoding."""
+    g = conv_chain(8, 8, (ConvLayer(16), ConvLayer(16, sparsity=0.9)), "dense", seed=1)
+    g = g.replace(ops=tuple(Op(op.kind, op.name, op.inputs, op.outputs,
+                               {k: v for k, v in op.attrs.items() if k != ATTR}) for op in g.ops))
+    for optimize in ("fit", "speed"):
+        rows = encoding_rows(choose_encodings(g, optimize, cpu="cortex-m3"))
+        assert rows[0].encoding == "dense", optimize
+        assert rows[1].encoding in ("csr4", "csr8"), optimize  # sparse: smaller and faster
 
 
 def test_weights_budget_without_a_board(tmp_path):
