@@ -48,7 +48,11 @@ def test_fit_plan_finishes_with_one_cheap_step_when_it_covers_the_rest():
 
 def _sparse_mlp():
     layers = (FcLayer(256, 0.0, 16), FcLayer(192, 0.97, 16), FcLayer(64, 0.0, 200), FcLayer(10, 0.0, 256))
-    g = fc_chain(320, layers, "dense", seed=3)
+    return _unchosen(fc_chain(320, layers, "dense", seed=3))
+
+
+def _unchosen(g):
+    """``g`` with no encoding named on its ops, so that choose_encodings decides each."""
     return g.replace(ops=tuple(Op(op.kind, op.name, op.inputs, op.outputs,
                                   {k: v for k, v in op.attrs.items() if k != ATTR}) for op in g.ops))
 
@@ -65,9 +69,7 @@ def test_fit_without_a_budget_is_speed_and_size_stays_explicit():
 def test_dense_conv_weights_stay_dense_on_a_core_without_dsp():
     """On the M3 the fast CSR conv beats the portable dense kernel even with no zeros, but it is
     larger and needs a decoded entry per weight in RAM: speed alone never takes a larger encoding."""
-    g = conv_chain(8, 8, (ConvLayer(16), ConvLayer(16, sparsity=0.9)), "dense", seed=1)
-    g = g.replace(ops=tuple(Op(op.kind, op.name, op.inputs, op.outputs,
-                               {k: v for k, v in op.attrs.items() if k != ATTR}) for op in g.ops))
+    g = _unchosen(conv_chain(8, 8, (ConvLayer(16), ConvLayer(16, sparsity=0.9)), "dense", seed=1))
     for optimize in ("fit", "speed"):
         rows = encoding_rows(choose_encodings(g, optimize, cpu="cortex-m3"))
         assert rows[0].encoding == "dense", optimize
