@@ -65,6 +65,11 @@ def _scalar(obj, method: str, category: str, out: list) -> None:
         out.append(Field(obj._tab.Pos + o, fmt, category))
 
 
+def _inputs_outputs(obj, category: str, out: list) -> None:
+    _vector(obj, "Inputs", category, out)
+    _vector(obj, "Outputs", category, out)
+
+
 def _vector(obj, method: str, category: str, out: list) -> None:
     kind, slot, fmt = _layout(type(obj), method)
     o = obj._tab.Offset(slot)
@@ -85,8 +90,7 @@ def field_map(data: bytes) -> tuple[list[Field], list[tuple[int, int]]]:
         _scalar(code, "BuiltinCode", "opcode", fields)
         _scalar(code, "DeprecatedBuiltinCode", "opcode", fields)
     sg = model.Subgraphs(0)
-    _vector(sg, "Inputs", "graph_io", fields)
-    _vector(sg, "Outputs", "graph_io", fields)
+    _inputs_outputs(sg, "graph_io", fields)
     for i in range(sg.TensorsLength()):
         t = sg.Tensors(i)
         _vector(t, "Shape", "shape", fields)
@@ -101,8 +105,7 @@ def field_map(data: bytes) -> tuple[list[Field], list[tuple[int, int]]]:
     for k in range(sg.OperatorsLength()):
         op = sg.Operators(k)
         _scalar(op, "OpcodeIndex", "opcode", fields)
-        _vector(op, "Inputs", "op_io", fields)
-        _vector(op, "Outputs", "op_io", fields)
+        _inputs_outputs(op, "op_io", fields)
         table = op.BuiltinOptions()
         cls = getattr(s, names.get(op.BuiltinOptionsType(), ""), None)
         if table is not None and cls is not None:

@@ -45,3 +45,17 @@ def mlperf_dir(shared_dir) -> Path:
 @pytest.fixture(scope="session")
 def mnist_path(shared_dir) -> Path:
     return shared_dir / "datasets" / "mnist10k.npz"
+
+
+@pytest.fixture(scope="session")
+def digits_data():
+    """scikit-learn's 8x8 digits as rows of 64 values in [0, 1]: the first 1,400 to train on, the
+    other 397 to validate with (TrainData)."""
+    import numpy as np
+    from sklearn.datasets import load_digits
+
+    from mcucompress.compression.training_data import from_arrays
+
+    d = load_digits()
+    x, y = d.data.astype(np.float32) / 16.0, d.target
+    return from_arrays(x[:1400], y[:1400], x[1400:], y[1400:], (64,))

@@ -43,12 +43,10 @@ def test_centroid_gradient_is_the_sum_over_members():
 
 
 @pytest.fixture(scope="module")
-def digits_and_trained_mlp():
+def digits_and_trained_mlp(digits_data):
     """The digits split and an MLP trained on it once for both strategies (fine_tune trains a
     copy, so the tests below never change it)."""
-    d = load_digits()
-    x, y = d.data.astype(np.float32) / 16.0, d.target
-    data = from_arrays(x[:1400], y[:1400], x[1400:], y[1400:], (64,))
+    data = digits_data
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(48, activation="relu", name="fc1"),
                               keras.layers.Dense(10, activation="softmax", name="out")])

@@ -7,10 +7,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-from sklearn.datasets import load_digits  # noqa: E402
 
 from mcucompress.compression import accuracy, fine_tune, low_rank  # noqa: E402
-from mcucompress.compression.training_data import from_arrays  # noqa: E402
 from mcucompress.compression.lowrank import Factorable, choose_ranks, ranks_for_budget, ranks_for_energy  # noqa: E402
 from mcucompress.errors import McuError  # noqa: E402
 
@@ -65,10 +63,8 @@ def test_greedy_budget_truncates_where_energy_is_cheapest_and_meets_the_budget()
         choose_ranks(keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]), energy=0.9, macs=0.5)
 
 
-def test_quarter_parameters_on_one_layer_then_fine_tune():
-    d = load_digits()
-    x, y = d.data.astype(np.float32) / 16.0, d.target
-    data = from_arrays(x[:1400], y[:1400], x[1400:], y[1400:], (64,))
+def test_quarter_parameters_on_one_layer_then_fine_tune(digits_data):
+    data = digits_data
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(64, activation="relu", name="fc1"),
                               keras.layers.Dense(10, activation="softmax", name="out")])

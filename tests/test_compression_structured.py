@@ -7,10 +7,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-from sklearn.datasets import load_digits  # noqa: E402
 
 from mcucompress.compression import accuracy, fine_tune, structured_prune  # noqa: E402
-from mcucompress.compression.training_data import from_arrays  # noqa: E402
 from mcucompress.compression.structured import channel_groups, shrinkable_layers  # noqa: E402
 from mcucompress.errors import McuError  # noqa: E402
 
@@ -65,10 +63,8 @@ def test_dead_filters_are_cut_through_batchnorm_pooling_and_flatten():
     np.testing.assert_allclose(smaller.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-4, atol=1e-5)
 
 
-def test_half_the_neurons_removed_then_fine_tuned_keeps_accuracy():
-    d = load_digits()
-    x, y = d.data.astype(np.float32) / 16.0, d.target
-    data = from_arrays(x[:1400], y[:1400], x[1400:], y[1400:], (64,))
+def test_half_the_neurons_removed_then_fine_tuned_keeps_accuracy(digits_data):
+    data = digits_data
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(64, activation="relu", name="fc1"),
                               keras.layers.Dense(32, activation="relu", name="fc2"),

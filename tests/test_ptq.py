@@ -2,13 +2,14 @@
 by accuracy through the int8 reference interpreter."""
 
 import os
+import sys
 
 import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-import keras
 
+from conftest import REPO  # noqa: E402
 from mcucompress.data import quantize_input  # noqa: E402
 from mcucompress.errors import McuError  # noqa: E402
 from mcucompress.importers.keras import load_keras  # noqa: E402
@@ -16,7 +17,8 @@ from mcucompress.ir.graph import Graph, Op, Tensor  # noqa: E402
 from mcucompress.quantize.ptq import asymmetric_quant, quantize_graph, symmetric_per_channel  # noqa: E402
 from mcucompress.reference.float import run_float  # noqa: E402
 
-L = keras.layers
+sys.path.insert(0, str(REPO / "docs" / "benchmarks"))
+from keras_ptq_bench import digits_cnn  # noqa: E402  (the model of docs/benchmarks/keras.md)
 
 
 def _run_int8_batch(graph, x_int8):
@@ -74,20 +76,7 @@ def digits():
 @pytest.fixture(scope="module")
 def digits_model(digits):
     x_train, y_train, _, _ = digits
-    keras.utils.set_random_seed(0)
-    inp = keras.Input((8, 8, 1))
-    h = L.Conv2D(16, 3, padding="same", use_bias=False)(inp)
-    h = L.BatchNormalization()(h)
-    h = L.ReLU()(h)
-    h = L.MaxPooling2D(2)(h)
-    h = L.DepthwiseConv2D(3, padding="same", activation="relu6")(h)
-    h = L.Conv2D(24, 1, activation="relu")(h)
-    h = L.Flatten()(h)
-    out = L.Dense(10, activation="softmax")(h)
-    model = keras.Model(inp, out)
-    model.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy")
-    model.fit(x_train, y_train, epochs=20, batch_size=64, verbose=0)
-    return model
+    return digits_cnn(x_train, y_train)
 
 
 def test_digits_int8_accuracy_within_half_a_point_of_float(digits, digits_model):

@@ -109,14 +109,11 @@ def resnet8():
     for kind, scale, zp in left:
         print(f"   tflite only: {kind:12s} ({scale:.6g}, {zp})")
 
-def digits():
+def digits_cnn(x_train, y_train):
+    """The digits CNN measured here (a bias-free conv with batch norm, a ReLU6 depthwise), trained
+    from seed 0; tests/test_ptq.py checks its int8 accuracy too."""
     import keras
-    from sklearn.datasets import load_digits
 
-    data = load_digits()
-    x = (data.images[..., None] / 16.0).astype(np.float32)
-    order = np.random.default_rng(0).permutation(len(x))
-    x, y = x[order], data.target[order]
     keras.utils.set_random_seed(0)
     L = keras.layers
     inp = keras.Input((8, 8, 1))
@@ -129,7 +126,18 @@ def digits():
     h = L.Flatten()(h)
     model = keras.Model(inp, L.Dense(10, activation="softmax")(h))
     model.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy")
-    model.fit(x[:1400], y[:1400], epochs=20, batch_size=64, verbose=0)
+    model.fit(x_train, y_train, epochs=20, batch_size=64, verbose=0)
+    return model
+
+
+def digits():
+    from sklearn.datasets import load_digits
+
+    data = load_digits()
+    x = (data.images[..., None] / 16.0).astype(np.float32)
+    order = np.random.default_rng(0).permutation(len(x))
+    x, y = x[order], data.target[order]
+    model = digits_cnn(x[:1400], y[:1400])
     float_acc = np.mean(model.predict(x[1400:], verbose=0).argmax(-1) == y[1400:])
     quantized = quantize_graph(load_keras(model), x[:300])
     int8_acc = np.mean(int8_batch(quantized, x[1400:]).argmax(-1) == y[1400:])

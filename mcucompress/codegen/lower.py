@@ -206,6 +206,12 @@ class ProgramBuilder:
         """The mcc_add_params of an add (portable and table kernels take the same struct)."""
         return self.struct("mcc_add_params", f"{op_id}_params", p.c_fields())
 
+    def checked_params(self, op: Op):
+        """The op's kernel parameters, refused when the C kernel does not requantize as they say."""
+        params = kernel_params(self.graph, op, self.rounding)
+        self.check_rounding(op, params)
+        return params
+
     def check_rounding(self, op: Op, params) -> None:
         # kernels of these kinds requantize as MCC_SINGLE_ROUNDING says (mcc_nn_requantize_output
         # / mcc_nn_requantize_float); all others always use gemmlowp double rounding
@@ -224,13 +230,9 @@ def _op_id(index: int, op: Op) -> str:
 
 def _lower_conv(b: ProgramBuilder, i: int, op: Op) -> None:
     if lower_encoded.is_encoded(op):
-        lower_encoded.lower_conv2d_encoded(b, i, op)
-        return
-    g = b.graph
+        return lower_encoded.lower_conv2d_encoded(b, i, op)
     x, w, bias, out = b.weighted(op)
-    p = kernel_params(g, op, b.rounding)
-    b.check_rounding(op, p)
-    oid = _op_id(i, op)
+    p = b.checked_params(op)
     expected_in = x.shape[-1] * (p.depth_multiplier if op.kind == "depthwise_conv2d" else 1)
     if len(x.shape) != 4 or len(w.shape) != 4 or w.shape[-1] != (expected_in if op.kind == "depthwise_conv2d"
                                                                else x.shape[-1]):
@@ -238,6 +240,7 @@ def _lower_conv(b: ProgramBuilder, i: int, op: Op) -> None:
                        "(grouped convolutions are not supported)")
     if _specialize.lower_fast(b, i, op, p):  # export-time specialised fast kernel (issue 4)
         return
+    oid = _op_id(i, op)
     quant = b.quant(oid, p)
     if op.kind == "conv2d":
         params = b.struct("mcc_conv_params", f"{oid}_params", p.c_fields(depthwise=False))
@@ -252,12 +255,9 @@ def _lower_conv(b: ProgramBuilder, i: int, op: Op) -> None:
 
 def _lower_fully_connected(b: ProgramBuilder, i: int, op: Op) -> None:
     if lower_encoded.is_encoded(op):
-        lower_encoded.lower_fully_connected_encoded(b, i, op)
-        return
-    g = b.graph
+        return lower_encoded.lower_fully_connected_encoded(b, i, op)
     x, w, bias, out = b.weighted(op)
-    p = kernel_params(g, op, b.rounding)
-    b.check_rounding(op, p)
+    p = b.checked_params(op)
     oid = _op_id(i, op)
     units, depth = int(w.shape[0]), int(np.prod(w.shape[1:]))
     if x.size % depth:
@@ -326,8 +326,7 @@ def _lower_reshape(b: ProgramBuilder, i: int, op: Op) -> None:
 def _lower_mean(b: ProgramBuilder, i: int, op: Op) -> None:
     g = b.graph
     x, out = g.tensor(op.inputs[0]), g.output_tensor(op)
-    p = kernel_params(g, op, b.rounding)
-    b.check_rounding(op, p)
+    p = b.checked_params(op)
     from mcucompress.quantize.reduce_max import spatial_plane
 
     plane = spatial_plane(x.shape, p.axes)  # (1, T, C) over the steps: a 1-high plane

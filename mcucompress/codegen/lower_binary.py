@@ -21,6 +21,16 @@ def _op_id(index: int, op) -> str:
     return f"op{index}_{op.kind}"
 
 
+def _operands(b, i: int, op, struct: str):
+    """Input, weights and output tensors, kernel parameters, C name and the parameter struct
+    ``struct`` of a binary conv or fully connected op."""
+    g = b.graph
+    p = kernel_params(g, op, b.rounding)
+    oid = _op_id(i, op)
+    params = b.struct(struct, f"{oid}_params", p.c_fields())
+    return g.tensor(op.inputs[0]), g.tensor(op.inputs[1]), g.output_tensor(op), p, oid, params
+
+
 def _words_array(b, suffix: str, words: np.ndarray) -> str:
     """A const uint32_t array of packed weights, written as hex words."""
     items = [f"0x{int(v):08x}u" for v in np.asarray(words, dtype=np.uint32).ravel()]
@@ -83,13 +93,9 @@ def vertical_constants(rows: np.ndarray, thresholds: np.ndarray, in_bits: int) -
 
 
 def lower_fully_connected(b, i: int, op) -> None:
-    g = b.graph
-    x, w, out = g.tensor(op.inputs[0]), g.tensor(op.inputs[1]), g.output_tensor(op)
-    p = kernel_params(g, op, b.rounding)
-    oid = _op_id(i, op)
-    params = b.struct("mcc_fc_b1_params", f"{oid}_params", p.c_fields())
+    x, w, out, p, oid, params = _operands(b, i, op, "mcc_fc_b1_params")
     if _vertical(p):
-        columns, planes = vertical_constants(w.data, g.tensor(op.inputs[2]).data, p.in_bits)
+        columns, planes = vertical_constants(w.data, b.graph.tensor(op.inputs[2]).data, p.in_bits)
         b.call(op, "mcc_fully_connected_vertical_b1", params, b.arena(x.name),
                b.dims_of((p.units, p.in_bits)), _words_array(b, f"{oid}_columns", columns),
                _words_array(b, f"{oid}_lane_planes", planes), b.arena(out.name))
@@ -99,11 +105,7 @@ def lower_fully_connected(b, i: int, op) -> None:
 
 
 def lower_conv2d(b, i: int, op) -> None:
-    g = b.graph
-    x, w, out = g.tensor(op.inputs[0]), g.tensor(op.inputs[1]), g.output_tensor(op)
-    p = kernel_params(g, op, b.rounding)
-    oid = _op_id(i, op)
-    params = b.struct("mcc_conv_b1_params", f"{oid}_params", p.c_fields())
+    x, w, out, p, oid, params = _operands(b, i, op, "mcc_conv_b1_params")
     in_shape = tuple(x.shape[:3]) + (p.in_channels,)
     filter_shape = (p.out_channels,) + tuple(p.kernel) + (p.in_channels,)
     out_shape = tuple(out.shape[:3]) + (p.out_channels,)

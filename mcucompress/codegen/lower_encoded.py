@@ -17,7 +17,6 @@ from mcucompress.encode.choose import ATTR, encoded_weights
 from mcucompress.errors import McuError
 from mcucompress.ir.ops import op_kind
 from mcucompress.memory.arena import scratch_name
-from mcucompress.quantize.params import kernel_params
 
 # Fully connected kernels with a lean path for input offset 0 (the offset moves into the bias).
 FOLDED = ("csr4", "csr8", "huffman", "huffman_sparse", "huffman_lut")
@@ -68,8 +67,7 @@ def _descriptor(b, oid: str, encoded) -> tuple[str, str]:
 def lower_fully_connected_encoded(b, i: int, op) -> None:
     g = b.graph
     x, w, bias, out = b.weighted(op)
-    p = kernel_params(g, op, b.rounding)
-    b.check_rounding(op, p)
+    p = b.checked_params(op)
     if b.choices[i] is not None:  # codebook of 2- or 4-bit indices: the fast kernel
         codebook_fast.lower(b, i, op, p, b.choices[i].layer)
         return
@@ -108,8 +106,7 @@ def _fold_input_offset(p, w, bias) -> tuple[int, np.ndarray | None]:
 def lower_conv2d_encoded(b, i: int, op) -> None:
     g = b.graph
     x, w, bias, out = b.weighted(op)
-    p = kernel_params(g, op, b.rounding)
-    b.check_rounding(op, p)
+    p = b.checked_params(op)
     fast = b.choices[i]
     if fast is not None and fast.function != csr_fast.KERNEL:  # codebook of 2- or 4-bit indices
         codebook_fast.lower(b, i, op, p, fast.layer)

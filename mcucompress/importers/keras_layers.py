@@ -70,6 +70,13 @@ def _check_channels_last(layer, cfg) -> None:
         raise _unsupported(layer, "only data_format='channels_last' is supported")
 
 
+def _image_input(b: GraphBuilder, layer, cfg, inputs) -> str:
+    """The layer's input, checked to be a channels-last batch of images."""
+    _check_channels_last(layer, cfg)
+    _rank4_input(b, layer, inputs[0])
+    return inputs[0]
+
+
 def resolve_padding(mode: str, in_hw, kernel, stride, dilation=(1, 1)) -> tuple[int, int, int, int]:
     """(top, bottom, left, right) exactly as TFLite resolves 'same' (extra row/column at the end)."""
     if mode == "valid":
@@ -101,9 +108,7 @@ def _bias(b, layer, weights, index, channels):
 
 
 def convert_conv2d(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str:
-    _check_channels_last(layer, cfg)
-    x = inputs[0]
-    _rank4_input(b, layer, x)
+    x = _image_input(b, layer, cfg, inputs)
     if cfg.get("groups", 1) != 1:
         raise _unsupported(layer, "grouped convolution is not supported")
     act = _activation_name(layer, cfg)
@@ -122,9 +127,7 @@ def convert_conv2d(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str:
 def convert_conv2d_transpose(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str:
     from mcucompress.quantize.transpose_conv_ops import transpose_padding
 
-    _check_channels_last(layer, cfg)
-    x = inputs[0]
-    _rank4_input(b, layer, x)
+    x = _image_input(b, layer, cfg, inputs)
     if cfg.get("output_padding") is not None or _pair(cfg.get("dilation_rate", 1)) != (1, 1):
         raise _unsupported(layer, "output_padding and dilation_rate other than 1 are not supported")
     if cfg.get("padding", "valid") not in ("same", "valid"):
@@ -152,9 +155,7 @@ def _depthwise(b, layer, name, x, kernel_hwim, bias, stride, dilation, padding, 
 
 
 def convert_depthwise_conv2d(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str:
-    _check_channels_last(layer, cfg)
-    x = inputs[0]
-    _rank4_input(b, layer, x)
+    x = _image_input(b, layer, cfg, inputs)
     act = _activation_name(layer, cfg)
     weights = layer.get_weights()
     kernel = weights[0]
@@ -168,9 +169,7 @@ def convert_depthwise_conv2d(b: GraphBuilder, layer, cfg, inputs, out_shape) -> 
 
 def convert_separable_conv2d(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str:
     """Depthwise (no bias) followed by a 1x1 convolution, the way TFLite lowers it."""
-    _check_channels_last(layer, cfg)
-    x = inputs[0]
-    _rank4_input(b, layer, x)
+    x = _image_input(b, layer, cfg, inputs)
     act = _activation_name(layer, cfg)
     weights = layer.get_weights()
     dw, pw = weights[0], weights[1]
@@ -261,9 +260,7 @@ def convert_lowbit(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str:
 
 def _pool(kind):
     def convert(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str:
-        _check_channels_last(layer, cfg)
-        x = inputs[0]
-        _rank4_input(b, layer, x)
+        x = _image_input(b, layer, cfg, inputs)
         pool = _pair(cfg["pool_size"])
         stride = _pair(cfg.get("strides") or pool)
         padding = _padding(layer, cfg, b.shape(x), pool, stride)
@@ -274,17 +271,14 @@ def _pool(kind):
 
 
 def convert_global_average_pooling2d(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str:
-    _check_channels_last(layer, cfg)
-    _rank4_input(b, layer, inputs[0])
+    _image_input(b, layer, cfg, inputs)
     keepdims = bool(cfg.get("keepdims", False))
     return b.op("mean", layer.name, inputs[:1], layer.name, out_shape, axes=(1, 2), keepdims=keepdims)
 
 
 def convert_global_max_pooling2d(b: GraphBuilder, layer, cfg, inputs, out_shape) -> str:
     """A max pool whose window is the whole plane, then a reshape unless keepdims."""
-    _check_channels_last(layer, cfg)
-    x = inputs[0]
-    _rank4_input(b, layer, x)
+    x = _image_input(b, layer, cfg, inputs)
     _, h, w, c = b.shape(x)
     keepdims = bool(cfg.get("keepdims", False))
     name = f"{layer.name}/max" if not keepdims else layer.name

@@ -86,8 +86,8 @@ def _tensor_and_constant(b, layer, args, kwargs, out_shape):
     return x, _per_channel(layer, rhs if tensor_first else lhs, out_shape), tensor_first
 
 
-def _two_tensors(b, layer, args, kwargs, out_shape, what: str) -> tuple[str, str]:
-    """Two tensor operands that broadcast (TFLite's rules) to the output shape."""
+def _two_tensor_op(b, layer, args, kwargs, out_shape, kind: str, what: str, **attrs) -> str:
+    """Op ``kind`` on two tensor operands that broadcast (TFLite's rules) to the output shape."""
     from mcucompress.quantize.broadcast_ops import broadcast_shape
 
     lhs, rhs = _operands(layer, args, kwargs, 2)
@@ -96,7 +96,7 @@ def _two_tensors(b, layer, args, kwargs, out_shape, what: str) -> tuple[str, str
     if broadcast_shape(b.shape(lhs), b.shape(rhs)) != tuple(out_shape) or len(out_shape) > 4:
         raise _refuse(layer, f"{what} of tensors of shapes {b.shape(lhs)} and {b.shape(rhs)} "
                              f"does not broadcast to {tuple(out_shape)}")
-    return lhs, rhs
+    return b.op(kind, layer.name, (lhs, rhs), layer.name, out_shape, **attrs)
 
 
 def convert_add(b: GraphBuilder, layer, args, kwargs, out_shape) -> str:
@@ -104,15 +104,13 @@ def convert_add(b: GraphBuilder, layer, args, kwargs, out_shape) -> str:
     if found is not None:
         x, c, _ = found
         return channel_affine(b, layer.name, x, 1.0, c, out_shape)
-    lhs, rhs = _two_tensors(b, layer, args, kwargs, out_shape, "addition")
-    return b.op("add", layer.name, (lhs, rhs), layer.name, out_shape, activation="none")
+    return _two_tensor_op(b, layer, args, kwargs, out_shape, "add", "addition", activation="none")
 
 
 def convert_subtract(b: GraphBuilder, layer, args, kwargs, out_shape) -> str:
     found = _tensor_and_constant(b, layer, args, kwargs, out_shape)
     if found is None:
-        lhs, rhs = _two_tensors(b, layer, args, kwargs, out_shape, "subtraction")
-        return b.op("sub", layer.name, (lhs, rhs), layer.name, out_shape, activation="none")
+        return _two_tensor_op(b, layer, args, kwargs, out_shape, "sub", "subtraction", activation="none")
     x, c, tensor_first = found
     if tensor_first:  # x - c
         return channel_affine(b, layer.name, x, 1.0, -c, out_shape)
@@ -122,8 +120,7 @@ def convert_subtract(b: GraphBuilder, layer, args, kwargs, out_shape) -> str:
 def convert_multiply(b: GraphBuilder, layer, args, kwargs, out_shape) -> str:
     found = _tensor_and_constant(b, layer, args, kwargs, out_shape)
     if found is None:
-        lhs, rhs = _two_tensors(b, layer, args, kwargs, out_shape, "multiplication")
-        return b.op("mul", layer.name, (lhs, rhs), layer.name, out_shape, activation="none")
+        return _two_tensor_op(b, layer, args, kwargs, out_shape, "mul", "multiplication", activation="none")
     x, c, _ = found
     return channel_affine(b, layer.name, x, c, 0.0, out_shape)
 
@@ -155,8 +152,7 @@ def _compare(kind: str):
             if kind == "maximum" and c.size == 1 and float(c) == 0.0 and b.shape(x) == tuple(out_shape):
                 return b.op("relu", layer.name, (x,), layer.name, out_shape)
             raise _refuse(layer, f"{kind} with a constant other than maximum(x, 0) is not supported")
-        lhs, rhs = _two_tensors(b, layer, args, kwargs, out_shape, kind)
-        return b.op(kind, layer.name, (lhs, rhs), layer.name, out_shape)
+        return _two_tensor_op(b, layer, args, kwargs, out_shape, kind, kind)
     convert.__name__ = f"convert_{kind}"
     return convert
 

@@ -83,11 +83,15 @@ def resolve_padding(op: RawOp, padding_code: int, in_hw, kernel_hw, stride, dila
     return (top, bottom, left, right)
 
 
-def _conv2d(op: RawOp, ctx: Context) -> Op:
+def _conv_shapes(op: RawOp, ctx: Context):
+    """Input, filter and output shapes of a convolution (input, filter, optional bias), all rank 4."""
     _arity(op, 2, 3)
-    x = _rank(op, ctx, op.inputs[0], 4, "input")
-    w = _rank(op, ctx, op.inputs[1], 4, "filter")
-    y = _rank(op, ctx, op.outputs[0], 4, "output")
+    return (_rank(op, ctx, op.inputs[0], 4, "input"), _rank(op, ctx, op.inputs[1], 4, "filter"),
+            _rank(op, ctx, op.outputs[0], 4, "output"))
+
+
+def _conv2d(op: RawOp, ctx: Context) -> Op:
+    x, w, y = _conv_shapes(op, ctx)
     o = op.options
     if w[3] != x[3]:
         raise McuError(f"operator {op.index} (CONV_2D): filter depth {w[3]} differs from input depth {x[3]} "
@@ -101,10 +105,7 @@ def _conv2d(op: RawOp, ctx: Context) -> Op:
 
 
 def _depthwise(op: RawOp, ctx: Context) -> Op:
-    _arity(op, 2, 3)
-    x = _rank(op, ctx, op.inputs[0], 4, "input")
-    w = _rank(op, ctx, op.inputs[1], 4, "filter")
-    y = _rank(op, ctx, op.outputs[0], 4, "output")
+    x, w, y = _conv_shapes(op, ctx)
     o = op.options
     if y[3] % x[3] or w[3] != y[3] or w[0] != 1:
         raise McuError(f"operator {op.index} (DEPTHWISE_CONV_2D): filter {list(w)} does not fit input "

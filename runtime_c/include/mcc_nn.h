@@ -26,6 +26,17 @@ MCC_INLINE int32_t mcc_nn_clamp(int32_t x, int32_t lo, int32_t hi)
     return x < lo ? lo : (x > hi ? hi : x);
 }
 
+/* The largest of the n values of row (-128 when n <= 0). */
+MCC_INLINE int32_t mcc_nn_row_max(const int8_t *row, int32_t n)
+{
+    int32_t c;
+    int32_t max_value = -128;
+    for (c = 0; c < n; ++c) {
+        max_value = row[c] > max_value ? row[c] : max_value;
+    }
+    return max_value;
+}
+
 /* gemmlowp SaturatingRoundingDoublingHighMul. */
 /* The input rows (or columns) [*start, *end) a pooling window at output index o covers, with the
  * padding cut off; the window is empty when *end <= *start. */

@@ -93,14 +93,11 @@ mcc_status mcc_softmax_s8(const mcc_softmax_params *params, const int8_t *input,
     for (r = 0; r < rows; ++r) {
         const int8_t *in_row = input + (int64_t)r * depth;
         int8_t *out_row = output + (int64_t)r * depth;
-        int32_t max_value = -128;
+        const int32_t max_value = mcc_nn_row_max(in_row, depth);
         int32_t sum = 0;
         int32_t headroom;
         int32_t bits_over_unit;
         int32_t reciprocal;
-        for (c = 0; c < depth; ++c) {
-            max_value = in_row[c] > max_value ? in_row[c] : max_value;
-        }
         for (c = 0; c < depth; ++c) {
             const int32_t diff = in_row[c] - max_value;
             if (diff >= params->diff_min) {

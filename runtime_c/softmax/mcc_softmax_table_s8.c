@@ -2,6 +2,7 @@
  * softmax). The one kernel with floating point: LiteRT computes it so, and an exported model
  * in "litert" rounding must match LiteRT byte for byte. The table is built at export time. */
 #include "mcc.h"
+#include "mcc_nn.h"
 
 /* Round half away from zero without libm (exact for |v| < 2^23). */
 static int32_t mcc_nn_round_half_away(float v)
@@ -23,13 +24,10 @@ mcc_status mcc_softmax_table_s8(const mcc_softmax_table_params *params, const in
     for (r = 0; r < rows; ++r) {
         const int8_t *in_row = input + (int64_t)r * depth;
         int8_t *out_row = output + (int64_t)r * depth;
-        int32_t max_value = -128;
+        const int32_t max_value = mcc_nn_row_max(in_row, depth);
         const float *table;
         float sum = 0.0f;
         float inv;
-        for (c = 0; c < depth; ++c) {
-            max_value = in_row[c] > max_value ? in_row[c] : max_value;
-        }
         table = params->table + 255 - max_value;
         for (c = 0; c < depth; ++c) {
             sum += table[in_row[c]];
