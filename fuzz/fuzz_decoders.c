@@ -45,6 +45,18 @@ static void *block(stream *s, size_t n)
     return p;
 }
 
+/* Frees the first count owned blocks and the input and output buffers; 0, the harness's result. */
+static int release(void **owned, int count, int8_t *input, int8_t *output)
+{
+    int i;
+    for (i = 0; i < count; ++i) {
+        free(owned[i]);
+    }
+    free(input);
+    free(output);
+    return 0;
+}
+
 static void huffman_table(stream *s, mcc_huffman_table *t, void **owned)
 {
     const int32_t max_len = (int32_t)(take(s, 1) % 18); /* 16, 17: out of range on purpose */
@@ -89,7 +101,6 @@ static int fuzz_conv(stream *s, int csr_weights)
     int8_t *input, *output;
     void *owned[3] = {0};
     int32_t depth;
-    int i;
     input_dims.n = 1;
     input_dims.h = (int32_t)(take(s, 1) % 7) + 1;
     input_dims.w = (int32_t)(take(s, 1) % 7) + 1;
@@ -144,12 +155,7 @@ static int fuzz_conv(stream *s, int csr_weights)
         (void)mcc_conv2d_codebook_s8(&params, &quant, &input_dims, input, &filter_dims, &cb, 0,
                                      &output_dims, output);
     }
-    for (i = 0; i < 3; ++i) {
-        free(owned[i]);
-    }
-    free(input);
-    free(output);
-    return 0;
+    return release(owned, 3, input, output);
 }
 
 /* Weight (row u, product k) of fast codebook index words: pairs (k0, k2), (k1, k3) per group of
@@ -393,7 +399,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int32_t units, depth, batches;
     int8_t *input, *output;
     void *owned[8] = {0};
-    int i;
 
     s.data = data;
     s.size = size;
@@ -469,10 +474,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                                  &output_dims, output);
         }
     }
-    for (i = 0; i < 8; ++i) {
-        free(owned[i]);
-    }
-    free(input);
-    free(output);
-    return 0;
+    return release(owned, 8, input, output);
 }
