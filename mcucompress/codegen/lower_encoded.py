@@ -20,7 +20,7 @@ from mcucompress.memory.arena import scratch_name
 from mcucompress.quantize.params import kernel_params
 
 # Fully connected kernels with a lean path for input offset 0 (the offset moves into the bias).
-FOLDED = ("csr4", "csr8", "huffman", "huffman_sparse", "huffman_lut")
+FOLDED = ("csr4", "csr8", "csr_seg", "huffman", "huffman_sparse", "huffman_lut")
 _PER_LINE = {"int8_t": 16, "uint8_t": 16, "int16_t": 12, "uint16_t": 12}
 
 
@@ -49,6 +49,12 @@ def _descriptor(b, oid: str, encoded) -> tuple[str, str]:
                   "values": _array(b, f"{oid}_values", d.values, "int8_t"), "entries": d.entries,
                   "gap_bits": d.gap_bits}
         return "mcc_fully_connected_csr_s8", b.struct("mcc_csr_s8", f"{oid}_weights", fields)
+    if encoded.kind == "csr_seg":
+        fields = {"counts": _array(b, f"{oid}_counts", d.counts, "uint16_t"),
+                  "offsets": _array(b, f"{oid}_offsets", d.offsets, "uint8_t"),
+                  "values": _array(b, f"{oid}_values", d.values, "int8_t"), "entries": d.entries,
+                  "segments": d.segments}
+        return "mcc_fully_connected_csr_seg_s8", b.struct("mcc_csr_seg_s8", f"{oid}_weights", fields)
     if encoded.kind == "codebook":
         fields = {"indices": _array(b, f"{oid}_indices", d.indices, "uint8_t"), "index_bytes": d.indices.size,
                   "codebook": _array(b, f"{oid}_codebook", d.codebook, "int8_t"), "index_bits": d.index_bits}
