@@ -92,8 +92,12 @@ def lower_fully_connected_encoded(b, i: int, op) -> None:
     quant = b.quant(oid, p)
     function, weights = _descriptor(b, oid, encoded)
     bias_arg = b.constant(oid, "bias", bias) if bias_array is None else b.array(f"{oid}_bias", bias_array, "int32_t")
+    extra = []
+    if encoded.kind == "csr_seg":  # the dense fast kernels' requantization when exact (offsets folded)
+        channels = csr_fast.channel_constants(g, op, p, b.rounding) if input_offset == 0 else None
+        extra = ["0" if channels is None else b.array(f"{oid}_seg_channels", channels.reshape(-1), "int32_t")]
     b.call(op, function, params, quant, b.dims_of((batches, depth)), b.arena(x.name),
-           b.dims_of((units, depth)), weights, bias_arg, b.dims_of((batches, units)), b.arena(out.name))
+           b.dims_of((units, depth)), weights, bias_arg, *extra, b.dims_of((batches, units)), b.arena(out.name))
 
 
 def _fold_input_offset(p, w, bias) -> tuple[int, np.ndarray | None]:

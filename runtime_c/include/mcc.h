@@ -359,11 +359,14 @@ typedef struct {
     int32_t segments;       /* ceil(depth / 256) */
 } mcc_csr_seg_s8;
 
-/* Fully connected with segmented CSR weights: only stored entries are multiplied. */
+/* Fully connected with segmented CSR weights: only stored entries are multiplied. With
+ * `channels` ({2 * folded bias, multiplier, round, shift} per unit, as mcc_fully_connected_fast_s8's;
+ * both offsets of params must then be 0) the requantization is the dense fast kernels' and bias
+ * is not read; without it, mcc_fully_connected_s8's. */
 mcc_status mcc_fully_connected_csr_seg_s8(const mcc_fc_params *params, const mcc_quant *quant,
                                           const mcc_dims *input_dims, const int8_t *input,
                                           const mcc_dims *filter_dims, const mcc_csr_seg_s8 *filter,
-                                          const int32_t *bias,
+                                          const int32_t *bias, const int32_t *channels,
                                           const mcc_dims *output_dims, int8_t *output);
 
 /* Codebook weights: index_bits-bit indices (1..8, LSB-first bit stream, row-major) into an int8

@@ -21,20 +21,26 @@
 #define SEGMENT 256
 
 #if MCC_HAVE_MVE_ASM
-/* acc + sum of x[offsets[i]] * values[i] over n entries: 16 a time, one gather of 16
- * activations (the tail predicated: no lane reads past the entries). */
+/* acc + sum of x[offsets[i]] * values[i] over n entries: a tail-predicated loop (DLSTP/LETP),
+ * 16 entries a turn with one gather of 16 activations; lanes past the entries read nothing.
+ * VMLADAVA takes an even accumulator register. */
 static int32_t seg_dot(const int8_t *x, const uint8_t *offsets, const int8_t *values, int32_t n,
                        int32_t acc)
 {
-    for (; n > 0; n -= 16) {
-        const mve_pred16_t p = vctp8q((uint32_t)n);
-        const uint8x16_t off = vldrbq_z_u8(offsets, p);
-        const int8x16_t w = vldrbq_z_s8(values, p);
-        acc = vmladavaq_p_s8(acc, vldrbq_gather_offset_z_s8(x, off, p), w, p);
-        offsets += 16;
-        values += 16;
+    register int32_t sum __asm__("r4") = acc;
+    if (n > 0) {
+        __asm__ volatile("dlstp.8     lr, %[n]\n\t"
+                         "1:\n\t"
+                         "vldrb.u8    q0, [%[o]], #16\n\t"
+                         "vldrb.u8    q1, [%[v]], #16\n\t"
+                         "vldrb.u8    q2, [%[x], q0]\n\t"
+                         "vmladava.s8 %[sum], q2, q1\n\t"
+                         "letp        lr, 1b\n\t"
+                         : [sum] "+r"(sum), [o] "+r"(offsets), [v] "+r"(values)
+                         : [x] "r"(x), [n] "r"(n)
+                         : "d0", "d1", "d2", "d3", "d4", "d5", "lr", "memory");
     }
-    return acc;
+    return sum;
 }
 #elif MCC_HAVE_DSP_ASM
 /* Four entries: one word of values split into (v0, v2) and (v1, v3) int16 pairs (SXTB16), four
@@ -113,7 +119,7 @@ static int32_t seg_dot_offsets(const int8_t *x, const uint8_t *offsets, const in
 mcc_status mcc_fully_connected_csr_seg_s8(const mcc_fc_params *params, const mcc_quant *quant,
                                           const mcc_dims *input_dims, const int8_t *input,
                                           const mcc_dims *filter_dims, const mcc_csr_seg_s8 *filter,
-                                          const int32_t *bias,
+                                          const int32_t *bias, const int32_t *channels,
                                           const mcc_dims *output_dims, int8_t *output)
 {
     const int32_t depth = filter_dims->c;
@@ -121,10 +127,12 @@ mcc_status mcc_fully_connected_csr_seg_s8(const mcc_fc_params *params, const mcc
     const int32_t batches = input_dims->n;
     const int32_t segments = (depth + SEGMENT - 1) / SEGMENT;
     const int folded = params->input_offset == 0 && params->filter_offset == 0;
+    const int32_t lo = params->activation.min, hi = params->activation.max;
     int32_t b, u, s;
 
     if (output_dims->c != units || depth <= 0 || filter->segments != segments ||
-        (int64_t)input_dims->h * input_dims->w * input_dims->c != depth || filter->entries < 0) {
+        (int64_t)input_dims->h * input_dims->w * input_dims->c != depth || filter->entries < 0 ||
+        (channels != 0 && !folded)) {
         return MCC_ERROR_ARGUMENT;
     }
     if (depth < SEGMENT) {
@@ -136,29 +144,40 @@ mcc_status mcc_fully_connected_csr_seg_s8(const mcc_fc_params *params, const mcc
         }
     }
     for (b = 0; b < batches; ++b) {
-        const int8_t *row = input + (int64_t)b * depth;
+        const int8_t *const row = input + (int64_t)b * depth;
         const int8_t *const last = depth > SEGMENT ? row + depth - SEGMENT : row;
         const uint16_t *counts = filter->counts;
-        int32_t k = 0; /* entry index over the whole layer */
+        const uint8_t *offsets = filter->offsets;
+        const int8_t *values = filter->values;
+        int32_t left = filter->entries; /* entries not yet walked */
         for (u = 0; u < units; ++u) {
-            const int32_t q = quant->per_channel ? u : 0;
+            const int8_t *x = row;
             int32_t acc = 0;
-            for (s = 0; s < segments; ++s) {
+            for (s = 1; s <= segments; ++s, x += SEGMENT) {
                 const int32_t n = *counts++;
-                const int8_t *const x = s + 1 < segments ? row + s * SEGMENT : last;
-                if (n > filter->entries - k) {
+                if (n > left) {
                     return MCC_ERROR_ARGUMENT;
                 }
-                acc = folded ? seg_dot(x, filter->offsets + k, filter->values + k, n, acc)
-                             : seg_dot_offsets(x, filter->offsets + k, filter->values + k, n,
-                                               params->input_offset, params->filter_offset, acc);
-                k += n;
+                left -= n;
+                if (s == segments) {
+                    x = last;
+                }
+                acc = folded ? seg_dot(x, offsets, values, n, acc)
+                             : seg_dot_offsets(x, offsets, values, n, params->input_offset,
+                                               params->filter_offset, acc);
+                offsets += n;
+                values += n;
+            }
+            if (channels != 0) { /* the dense fast kernels' requantization (folded bias inside) */
+                const int32_t *const ch = channels + 4 * u;
+                *output++ = mcc_nn_fast_requantize(2 * acc + ch[0], ch[1], ch[2], ch[3], lo, hi);
+                continue;
             }
             if (bias != 0) {
                 acc += bias[u];
             }
-            *output++ = (int8_t)mcc_nn_requantize_output(acc, quant, q, params->output_offset,
-                                                         &params->activation);
+            *output++ = (int8_t)mcc_nn_requantize_output(acc, quant, quant->per_channel ? u : 0,
+                                                         params->output_offset, &params->activation);
         }
     }
     return MCC_OK;
