@@ -14,35 +14,77 @@
 #include "mcc.h"
 #include "mcc_nn.h"
 
-#if MCC_HAVE_MVE_ASM
-#include <arm_mve.h>
-#endif
-
 #define SEGMENT 256
 
+/* Where a row's walk stands: the next segment count, entries, and the entries left. */
+typedef struct {
+    const uint16_t *counts;
+    const uint8_t *offsets;
+    const int8_t *values;
+    int32_t left;
+} seg_cursor;
+
 #if MCC_HAVE_MVE_ASM
-/* acc + sum of x[offsets[i]] * values[i] over n entries: a tail-predicated loop (DLSTP/LETP),
- * 16 entries a turn with one gather of 16 activations; lanes past the entries read nothing.
- * VMLADAVA takes an even accumulator register. */
-static int32_t seg_dot(const int8_t *x, const uint8_t *offsets, const int8_t *values, int32_t n,
-                       int32_t acc)
+/* One segment: its count checked against the entries left, then a tail-predicated loop
+ * (WLSTP/LETP; an empty segment skips it) of 16 entries a turn, one gather of 16 activations
+ * from x and VMLADAVA; lanes past the entries read nothing. The loads' write-back overshoots
+ * the segment, so the next one starts from pointers taken before the loop. */
+#define SEG_MVE_SEGMENT                                                                            \
+    "ldrh        %[n], [%[c]], #2\n\t"                                                             \
+    "subs        %[left], %[left], %[n]\n\t"                                                       \
+    "bmi         9f\n\t"                                                                           \
+    "add         %[on], %[o], %[n]\n\t"                                                            \
+    "add         %[vn], %[v], %[n]\n\t"                                                            \
+    "wlstp.8     lr, %[n], 2f\n\t"                                                                 \
+    "1:\n\t"                                                                                       \
+    "vldrb.u8    q0, [%[o]], #16\n\t"                                                              \
+    "vldrb.u8    q1, [%[v]], #16\n\t"                                                              \
+    "vldrb.u8    q2, [%[x], q0]\n\t"                                                               \
+    "vmladava.s8 %[sum], q2, q1\n\t"                                                               \
+    "letp        lr, 1b\n\t"                                                                       \
+    "2:\n\t"                                                                                       \
+    "mov         %[o], %[on]\n\t"                                                                  \
+    "mov         %[v], %[vn]\n\t"
+
+/* Sum of the row's products over its segments (row: the first one's start, last: the last
+ * one's); -1 when a count passes the entries left. VMLADAVA takes an even register. */
+static int seg_row(const int8_t *row, const int8_t *last, int32_t segments, seg_cursor *at,
+                   int32_t *acc)
 {
-    register int32_t sum __asm__("r4") = acc;
-    if (n > 0) {
-        __asm__ volatile("dlstp.8     lr, %[n]\n\t"
-                         "1:\n\t"
-                         "vldrb.u8    q0, [%[o]], #16\n\t"
-                         "vldrb.u8    q1, [%[v]], #16\n\t"
-                         "vldrb.u8    q2, [%[x], q0]\n\t"
-                         "vmladava.s8 %[sum], q2, q1\n\t"
-                         "letp        lr, 1b\n\t"
-                         : [sum] "+r"(sum), [o] "+r"(offsets), [v] "+r"(values)
-                         : [x] "r"(x), [n] "r"(n)
-                         : "d0", "d1", "d2", "d3", "d4", "d5", "lr", "memory");
-    }
-    return sum;
+    register int32_t sum __asm__("r4") = 0;
+    const uint16_t *c = at->counts;
+    const uint8_t *o = at->offsets;
+    const int8_t *v = at->values;
+    const int8_t *x = row;
+    int32_t left = at->left, before = segments - 1, n, failed = 0;
+    const uint8_t *on;
+    const int8_t *vn;
+    __asm__ volatile("cmp         %[before], #0\n\t"
+                     "beq         3f\n\t"
+                     "4:\n\t" SEG_MVE_SEGMENT
+                     "add         %[x], %[x], #256\n\t"
+                     "subs        %[before], %[before], #1\n\t"
+                     "bne         4b\n\t"
+                     "3:\n\t"
+                     "mov         %[x], %[last]\n\t" SEG_MVE_SEGMENT
+                     "b           8f\n\t"
+                     "9:\n\t"
+                     "movs        %[failed], #1\n\t"
+                     "8:\n\t"
+                     : [sum] "+r"(sum), [c] "+r"(c), [o] "+r"(o), [v] "+r"(v), [x] "+r"(x),
+                       [left] "+r"(left), [before] "+r"(before), [n] "=&r"(n), [on] "=&r"(on),
+                       [vn] "=&r"(vn), [failed] "+r"(failed)
+                     : [last] "r"(last)
+                     : "d0", "d1", "d2", "d3", "d4", "d5", "lr", "cc", "memory");
+    at->counts = c;
+    at->offsets = o;
+    at->values = v;
+    at->left = left;
+    *acc = sum;
+    return failed ? -1 : 0;
 }
-#elif MCC_HAVE_DSP_ASM
+#else
+#if MCC_HAVE_DSP_ASM
 /* Four entries: one word of values split into (v0, v2) and (v1, v3) int16 pairs (SXTB16), four
  * offsets, four activations, four 16 x 16 multiply-accumulates. */
 #define SEG_QUAD                                                                                   \
@@ -64,8 +106,8 @@ static int32_t seg_dot(const int8_t *x, const uint8_t *offsets, const int8_t *va
 
 /* acc + sum of x[offsets[i]] * values[i] over n entries: eight a loop turn, then four, then
  * one at a time (the value words may be unaligned: ARMv7E-M loads them in one LDR). */
-static int32_t seg_dot(const int8_t *x, const uint8_t *offsets, const int8_t *values, int32_t n,
-                       int32_t acc)
+MCC_INLINE int32_t seg_dot(const int8_t *x, const uint8_t *offsets, const int8_t *values, int32_t n,
+                           int32_t acc)
 {
     int32_t w, wa, o0, o1, o2, o3;
     int32_t eights = n >> 3;
@@ -94,8 +136,8 @@ static int32_t seg_dot(const int8_t *x, const uint8_t *offsets, const int8_t *va
 }
 #else
 /* acc + sum of x[offsets[i]] * values[i] over n entries. */
-static int32_t seg_dot(const int8_t *x, const uint8_t *offsets, const int8_t *values, int32_t n,
-                       int32_t acc)
+MCC_INLINE int32_t seg_dot(const int8_t *x, const uint8_t *offsets, const int8_t *values, int32_t n,
+                           int32_t acc)
 {
     int32_t i;
     for (i = 0; i < n; ++i) {
@@ -105,15 +147,54 @@ static int32_t seg_dot(const int8_t *x, const uint8_t *offsets, const int8_t *va
 }
 #endif
 
-/* acc + sum of (x[offsets[i]] + input_offset) * (values[i] + filter_offset) over n entries. */
-static int32_t seg_dot_offsets(const int8_t *x, const uint8_t *offsets, const int8_t *values,
-                               int32_t n, int32_t input_offset, int32_t filter_offset, int32_t acc)
+/* Sum of the row's products over its segments (row: the first one's start, last: the last
+ * one's); -1 when a count passes the entries left. */
+static int seg_row(const int8_t *row, const int8_t *last, int32_t segments, seg_cursor *at,
+                   int32_t *acc)
 {
-    int32_t i;
-    for (i = 0; i < n; ++i) {
-        acc += (x[offsets[i]] + input_offset) * (values[i] + filter_offset);
+    const uint16_t *c = at->counts;
+    const uint8_t *o = at->offsets;
+    const int8_t *v = at->values;
+    int32_t left = at->left, s, sum = 0;
+    for (s = 1; s <= segments; ++s, row += SEGMENT) {
+        const int32_t n = *c++;
+        if (n > left) {
+            return -1;
+        }
+        left -= n;
+        sum = seg_dot(s == segments ? last : row, o, v, n, sum);
+        o += n;
+        v += n;
     }
-    return acc;
+    at->counts = c;
+    at->offsets = o;
+    at->values = v;
+    at->left = left;
+    *acc = sum;
+    return 0;
+}
+#endif
+
+/* seg_row with both offsets: sum of (x + input_offset) * (value + filter_offset). */
+static int seg_row_offsets(const int8_t *row, const int8_t *last, int32_t segments, seg_cursor *at,
+                           int32_t input_offset, int32_t filter_offset, int32_t *acc)
+{
+    int32_t s, i, sum = 0;
+    for (s = 1; s <= segments; ++s, row += SEGMENT) {
+        const int32_t n = *at->counts++;
+        const int8_t *const x = s == segments ? last : row;
+        if (n > at->left) {
+            return -1;
+        }
+        at->left -= n;
+        for (i = 0; i < n; ++i) {
+            sum += (x[at->offsets[i]] + input_offset) * (at->values[i] + filter_offset);
+        }
+        at->offsets += n;
+        at->values += n;
+    }
+    *acc = sum;
+    return 0;
 }
 
 mcc_status mcc_fully_connected_csr_seg_s8(const mcc_fc_params *params, const mcc_quant *quant,
@@ -128,7 +209,7 @@ mcc_status mcc_fully_connected_csr_seg_s8(const mcc_fc_params *params, const mcc
     const int32_t segments = (depth + SEGMENT - 1) / SEGMENT;
     const int folded = params->input_offset == 0 && params->filter_offset == 0;
     const int32_t lo = params->activation.min, hi = params->activation.max;
-    int32_t b, u, s;
+    int32_t b, u;
 
     if (output_dims->c != units || depth <= 0 || filter->segments != segments ||
         (int64_t)input_dims->h * input_dims->w * input_dims->c != depth || filter->entries < 0 ||
@@ -146,27 +227,18 @@ mcc_status mcc_fully_connected_csr_seg_s8(const mcc_fc_params *params, const mcc
     for (b = 0; b < batches; ++b) {
         const int8_t *const row = input + (int64_t)b * depth;
         const int8_t *const last = depth > SEGMENT ? row + depth - SEGMENT : row;
-        const uint16_t *counts = filter->counts;
-        const uint8_t *offsets = filter->offsets;
-        const int8_t *values = filter->values;
-        int32_t left = filter->entries; /* entries not yet walked */
+        seg_cursor at;
+        at.counts = filter->counts;
+        at.offsets = filter->offsets;
+        at.values = filter->values;
+        at.left = filter->entries;
         for (u = 0; u < units; ++u) {
-            const int8_t *x = row;
-            int32_t acc = 0;
-            for (s = 1; s <= segments; ++s, x += SEGMENT) {
-                const int32_t n = *counts++;
-                if (n > left) {
-                    return MCC_ERROR_ARGUMENT;
-                }
-                left -= n;
-                if (s == segments) {
-                    x = last;
-                }
-                acc = folded ? seg_dot(x, offsets, values, n, acc)
-                             : seg_dot_offsets(x, offsets, values, n, params->input_offset,
-                                               params->filter_offset, acc);
-                offsets += n;
-                values += n;
+            int32_t acc;
+            const int failed = folded ? seg_row(row, last, segments, &at, &acc)
+                                      : seg_row_offsets(row, last, segments, &at, params->input_offset,
+                                                        params->filter_offset, &acc);
+            if (failed) {
+                return MCC_ERROR_ARGUMENT;
             }
             if (channels != 0) { /* the dense fast kernels' requantization (folded bias inside) */
                 const int32_t *const ch = channels + 4 * u;
