@@ -28,13 +28,12 @@ typedef struct {
 /* One segment: its count checked against the entries left, then a tail-predicated loop
  * (WLSTP/LETP; an empty segment skips it) of 16 entries a turn, one gather of 16 activations
  * from x and VMLADAVA; lanes past the entries read nothing. The loads' write-back overshoots
- * the segment, so the next one starts from pointers taken before the loop. */
+ * the segment (by the same for both pointers): the next one starts from the end taken before. */
 #define SEG_MVE_SEGMENT                                                                            \
     "ldrh        %[n], [%[c]], #2\n\t"                                                             \
     "subs        %[left], %[left], %[n]\n\t"                                                       \
     "bmi         9f\n\t"                                                                           \
     "add         %[on], %[o], %[n]\n\t"                                                            \
-    "add         %[vn], %[v], %[n]\n\t"                                                            \
     "wlstp.8     lr, %[n], 2f\n\t"                                                                 \
     "1:\n\t"                                                                                       \
     "vldrb.u8    q0, [%[o]], #16\n\t"                                                              \
@@ -43,12 +42,13 @@ typedef struct {
     "vmladava.s8 %[sum], q2, q1\n\t"                                                               \
     "letp        lr, 1b\n\t"                                                                       \
     "2:\n\t"                                                                                       \
+    "sub         %[n], %[on], %[o]\n\t" /* the overshoot, the same for both */                    \
     "mov         %[o], %[on]\n\t"                                                                  \
-    "mov         %[v], %[vn]\n\t"
+    "add         %[v], %[v], %[n]\n\t"
 
 /* Sum of the row's products over its segments (row: the first one's start, last: the last
  * one's); -1 when a count passes the entries left. VMLADAVA takes an even register. */
-static int seg_row(const int8_t *row, const int8_t *last, int32_t segments, seg_cursor *at,
+MCC_INLINE int seg_row(const int8_t *row, const int8_t *last, int32_t segments, seg_cursor *at,
                    int32_t *acc)
 {
     register int32_t sum __asm__("r4") = 0;
@@ -56,9 +56,8 @@ static int seg_row(const int8_t *row, const int8_t *last, int32_t segments, seg_
     const uint8_t *o = at->offsets;
     const int8_t *v = at->values;
     const int8_t *x = row;
-    int32_t left = at->left, before = segments - 1, n, failed = 0;
+    int32_t left = at->left, before = segments - 1, n;
     const uint8_t *on;
-    const int8_t *vn;
     __asm__ volatile("cmp         %[before], #0\n\t"
                      "beq         3f\n\t"
                      "4:\n\t" SEG_MVE_SEGMENT
@@ -67,13 +66,9 @@ static int seg_row(const int8_t *row, const int8_t *last, int32_t segments, seg_
                      "bne         4b\n\t"
                      "3:\n\t"
                      "mov         %[x], %[last]\n\t" SEG_MVE_SEGMENT
-                     "b           8f\n\t"
-                     "9:\n\t"
-                     "movs        %[failed], #1\n\t"
-                     "8:\n\t"
+                     "9:\n\t" /* a count past the entries left leaves left negative */
                      : [sum] "+r"(sum), [c] "+r"(c), [o] "+r"(o), [v] "+r"(v), [x] "+r"(x),
-                       [left] "+r"(left), [before] "+r"(before), [n] "=&r"(n), [on] "=&r"(on),
-                       [vn] "=&r"(vn), [failed] "+r"(failed)
+                       [left] "+r"(left), [before] "+r"(before), [n] "=&r"(n), [on] "=&r"(on)
                      : [last] "r"(last)
                      : "d0", "d1", "d2", "d3", "d4", "d5", "lr", "cc", "memory");
     at->counts = c;
@@ -81,7 +76,7 @@ static int seg_row(const int8_t *row, const int8_t *last, int32_t segments, seg_
     at->values = v;
     at->left = left;
     *acc = sum;
-    return failed ? -1 : 0;
+    return left < 0 ? -1 : 0;
 }
 #else
 #if MCC_HAVE_DSP_ASM
@@ -149,7 +144,7 @@ MCC_INLINE int32_t seg_dot(const int8_t *x, const uint8_t *offsets, const int8_t
 
 /* Sum of the row's products over its segments (row: the first one's start, last: the last
  * one's); -1 when a count passes the entries left. */
-static int seg_row(const int8_t *row, const int8_t *last, int32_t segments, seg_cursor *at,
+MCC_INLINE int seg_row(const int8_t *row, const int8_t *last, int32_t segments, seg_cursor *at,
                    int32_t *acc)
 {
     const uint16_t *c = at->counts;
@@ -232,6 +227,18 @@ mcc_status mcc_fully_connected_csr_seg_s8(const mcc_fc_params *params, const mcc
         at.offsets = filter->offsets;
         at.values = filter->values;
         at.left = filter->entries;
+        if (channels != 0) { /* folded (checked above): the dense fast kernels' requantization */
+            for (u = 0; u < units; ++u, channels += 4) {
+                int32_t acc;
+                if (seg_row(row, last, segments, &at, &acc)) {
+                    return MCC_ERROR_ARGUMENT;
+                }
+                *output++ = mcc_nn_fast_requantize(2 * acc + channels[0], channels[1], channels[2],
+                                                   channels[3], lo, hi);
+            }
+            channels -= 4 * units;
+            continue;
+        }
         for (u = 0; u < units; ++u) {
             int32_t acc;
             const int failed = folded ? seg_row(row, last, segments, &at, &acc)
@@ -239,11 +246,6 @@ mcc_status mcc_fully_connected_csr_seg_s8(const mcc_fc_params *params, const mcc
                                                         params->filter_offset, &acc);
             if (failed) {
                 return MCC_ERROR_ARGUMENT;
-            }
-            if (channels != 0) { /* the dense fast kernels' requantization (folded bias inside) */
-                const int32_t *const ch = channels + 4 * u;
-                *output++ = mcc_nn_fast_requantize(2 * acc + ch[0], ch[1], ch[2], ch[3], lo, hi);
-                continue;
             }
             if (bias != 0) {
                 acc += bias[u];
