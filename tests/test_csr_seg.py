@@ -17,10 +17,10 @@ from mcucompress.export import export
 from mcucompress.reference.int8 import run_int8
 
 HAVE_ARM = bool(shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm"))
-# Rows of 1 (checked offsets), 2 (the last segment overlapping), 3 and 4 segments; a row of
-# exactly 256; every width of the M4's walk (turns of 8, a block of 4, single entries).
-DEPTH, LAYERS = 700, (FcLayer(300, 0.7, 32), FcLayer(256, 0.8, 16), FcLayer(784, 0.0, 64), FcLayer(40, 0.9, 8),
-                      FcLayer(9, 0.5, 4))
+# Rows of 3 segments, 2 (the last one overlapping the first but 4 columns), exactly 256 with full
+# segments, and 64 (offsets checked); every width of the M4's walk (turns of 8, a block of 4,
+# single entries). Small enough for the M3 board's 256 KB of flash.
+DEPTH, LAYERS = 600, (FcLayer(260, 0.7, 32), FcLayer(256, 0.85, 16), FcLayer(64, 0.0, 64), FcLayer(9, 0.5, 4))
 
 
 def test_round_trip_and_layout():
