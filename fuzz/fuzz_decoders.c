@@ -410,9 +410,9 @@ static int seg_reference(const mcc_csr_seg_s8 *f, int32_t depth, const int8_t *r
     return 0;
 }
 
-/* mcc_fully_connected_csr_seg_s8 on fuzzed counts, offsets and values: same status as the
- * statement of the format (every offset of a short row is checked before any output) and the
- * same bytes, or the harness aborts. */
+/* mcc_fully_connected_csr_seg_s8 on fuzzed counts, offsets and values, with or without channel
+ * constants (which need both offsets 0): same status as the statement of the format (every
+ * offset of a short row is checked before any output) and the same bytes, or the harness aborts. */
 static int fuzz_csr_seg(stream *s, const mcc_fc_params *params, const mcc_quant *quant, int32_t units,
                         int32_t batches)
 {
@@ -420,8 +420,20 @@ static int fuzz_csr_seg(stream *s, const mcc_fc_params *params, const mcc_quant 
     mcc_csr_seg_s8 f;
     mcc_dims in_dims = {batches, 1, 1, depth}, f_dims = {units, 1, 1, depth}, out_dims = {batches, 1, 1, units};
     int8_t *input, *want, *got;
+    int32_t *channels = 0;
     int32_t b, u, k, valid = 1;
     mcc_status status;
+    if (take(s, 1) & 1) {
+        channels = (int32_t *)malloc((size_t)units * 4 * sizeof(int32_t));
+        for (u = 0; u < units; ++u) {
+            const int32_t shift = (int32_t)(take(s, 1) % 16) + 6;
+            channels[4 * u] = 2 * signed_take(s, 2);
+            channels[4 * u + 1] = (int32_t)((1u << 30) | (take(s, 3) << 6));
+            channels[4 * u + 2] = (1 << (shift - 1)) + params->output_offset * (1 << shift);
+            channels[4 * u + 3] = shift;
+        }
+        valid = params->input_offset == 0 && params->filter_offset == 0;
+    }
     f.segments = (depth + 255) / 256;
     f.entries = (int32_t)(take(s, 2) % 4000);
     f.counts = (const uint16_t *)block(s, (size_t)(units * f.segments) * sizeof(uint16_t));
@@ -440,11 +452,15 @@ static int fuzz_csr_seg(stream *s, const mcc_fc_params *params, const mcc_quant 
             int32_t acc;
             valid = seg_reference(&f, depth, input + b * depth, params->input_offset, params->filter_offset, &k,
                                   u, &acc) == 0;
-            want[b * units + u] = (int8_t)mcc_nn_requantize_output(acc, quant, 0, params->output_offset,
-                                                                   &params->activation);
+            want[b * units + u] = channels != 0 ? mcc_nn_fast_requantize(2 * acc + channels[4 * u], channels[4 * u + 1],
+                                                                         channels[4 * u + 2], channels[4 * u + 3],
+                                                                         params->activation.min,
+                                                                         params->activation.max)
+                                                : (int8_t)mcc_nn_requantize_output(acc, quant, 0, params->output_offset,
+                                                                                   &params->activation);
         }
     }
-    status = mcc_fully_connected_csr_seg_s8(params, quant, &in_dims, input, &f_dims, &f, 0, 0, &out_dims, got);
+    status = mcc_fully_connected_csr_seg_s8(params, quant, &in_dims, input, &f_dims, &f, 0, channels, &out_dims, got);
     if (valid ? status != MCC_OK || memcmp(want, got, (size_t)(batches * units)) != 0
               : status != MCC_ERROR_ARGUMENT) {
         abort();
@@ -455,6 +471,7 @@ static int fuzz_csr_seg(stream *s, const mcc_fc_params *params, const mcc_quant 
     free(input);
     free(want);
     free(got);
+    free(channels);
     return 0;
 }
 
