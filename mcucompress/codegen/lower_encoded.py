@@ -91,11 +91,16 @@ def lower_fully_connected_encoded(b, i: int, op) -> None:
     params = b.struct("mcc_fc_params", f"{oid}_params", p.c_fields() | {"input_offset": input_offset})
     quant = b.quant(oid, p)
     function, weights = _descriptor(b, oid, encoded)
-    bias_arg = b.constant(oid, "bias", bias) if bias_array is None else b.array(f"{oid}_bias", bias_array, "int32_t")
-    extra = []
+    channels, extra = None, []
     if encoded.kind == "csr_seg":  # the dense fast kernels' requantization when exact (offsets folded)
         channels = csr_fast.channel_constants(g, op, p, b.rounding) if input_offset == 0 else None
         extra = ["0" if channels is None else b.array(f"{oid}_seg_channels", channels.reshape(-1), "int32_t")]
+    if channels is not None:  # the bias is inside the channel constants
+        bias_arg = "0"
+    elif bias_array is None:
+        bias_arg = b.constant(oid, "bias", bias)
+    else:
+        bias_arg = b.array(f"{oid}_bias", bias_array, "int32_t")
     b.call(op, function, params, quant, b.dims_of((batches, depth)), b.arena(x.name),
            b.dims_of((units, depth)), weights, bias_arg, *extra, b.dims_of((batches, units)), b.arena(out.name))
 

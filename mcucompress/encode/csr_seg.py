@@ -7,7 +7,8 @@ lands inside the row and the kernel checks no offset; a row shorter than 256 is 
 whose offsets the kernel checks once per call). Per row and segment, in that order: a
 count (uint16), then that many entries of an offset (uint8, column - segment start) and a value
 (int8), columns ascending. Weights equal to the zero point are not stored. Two bytes an entry and
-no filler entries: at 70% zeros 0.6 bytes a weight plus 2 * S bytes a row.
+no filler entries: at 70% zeros 0.6 bytes a weight plus 2 * S + 12 bytes a row (the counts, and
+the channel constants of the fast requantization in place of the bias).
 
 Lossless: ``decode_csr_seg(encode_csr_seg(w, z), z)`` equals ``w``.
 """
@@ -20,6 +21,9 @@ import numpy as np
 
 SEGMENT = 256
 DESCRIPTOR_BYTES = 20  # mcc_csr_seg_s8 on a 32-bit target: 3 pointers + 2 int32
+# Per unit, the channel constants of the dense fast requantization the exporter gives the kernel
+# (16 bytes) in place of the bias every encoding has (4).
+CHANNEL_BYTES = 12
 
 
 @dataclass(frozen=True, eq=False)
@@ -40,8 +44,9 @@ class CsrSeg:
 
     @property
     def nbytes(self) -> int:
-        """Bytes in flash: counts, offsets, values and the descriptor."""
-        return self.counts.nbytes + self.offsets.nbytes + self.values.nbytes + DESCRIPTOR_BYTES
+        """Bytes in flash: counts, offsets, values, the descriptor and the channel constants."""
+        return (self.counts.nbytes + self.offsets.nbytes + self.values.nbytes + DESCRIPTOR_BYTES
+                + CHANNEL_BYTES * self.units)
 
 
 def segments(depth: int) -> int:
