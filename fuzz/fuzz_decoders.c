@@ -12,12 +12,14 @@
  * 0 CSR, 1 codebook, 2 Huffman fully connected; 3 CSR (portable against the fast CSR kernel,
  * differentially), 4 codebook conv2d; 5 fast codebook conv2d, 6 fast codebook fully connected;
  * 7 Huffman with a lookup table (fully connected), checked differentially against weights decoded
- * here from the format's statement. */
+ * here from the format's statement; 8 CSR in 256-column segments (fully connected, rows up to 700
+ * long), checked differentially against sums taken here from the format's statement. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "mcc.h"
+#include "mcc_nn.h"
 
 typedef struct {
     const uint8_t *data;
@@ -389,6 +391,96 @@ static int fuzz_huffman_lut(stream *s, const mcc_fc_params *params, const mcc_qu
     return 0;
 }
 
+/* acc of row u of the csr_seg weights as the format in mcc.h states them (segment s at column
+ * 256 * s, the last at depth - 256 or 0), or -1 when a count passes the entries left or, for a
+ * row shorter than 256, an offset passes the row; *k is the layer's entry index. */
+static int seg_reference(const mcc_csr_seg_s8 *f, int32_t depth, const int8_t *row, int32_t input_offset,
+                         int32_t filter_offset, int32_t *k, int32_t u, int32_t *acc)
+{
+    int32_t s, i;
+    *acc = 0;
+    for (s = 0; s < f->segments; ++s) {
+        const int32_t n = f->counts[u * f->segments + s];
+        const int32_t start = s + 1 < f->segments ? 256 * s : (depth > 256 ? depth - 256 : 0);
+        if (n > f->entries - *k) {
+            return -1;
+        }
+        for (i = *k; i < *k + n; ++i) {
+            if (start + f->offsets[i] >= depth) {
+                return -1;
+            }
+            *acc += (row[start + f->offsets[i]] + input_offset) * (f->values[i] + filter_offset);
+        }
+        *k += n;
+    }
+    return 0;
+}
+
+/* mcc_fully_connected_csr_seg_s8 on fuzzed counts, offsets and values, with or without channel
+ * constants (which need both offsets 0): same status as the statement of the format (every
+ * offset of a short row is checked before any output) and the same bytes, or the harness aborts. */
+static int fuzz_csr_seg(stream *s, const mcc_fc_params *params, const mcc_quant *quant, int32_t units,
+                        int32_t batches)
+{
+    const int32_t depth = (int32_t)(take(s, 2) % 700) + 1;
+    mcc_csr_seg_s8 f;
+    mcc_dims in_dims = {batches, 1, 1, depth}, f_dims = {units, 1, 1, depth}, out_dims = {batches, 1, 1, units};
+    int8_t *input, *want, *got;
+    int32_t *channels = 0;
+    int32_t b, u, k, valid = 1;
+    mcc_status status;
+    if (take(s, 1) & 1) {
+        channels = (int32_t *)malloc((size_t)units * 4 * sizeof(int32_t));
+        for (u = 0; u < units; ++u) {
+            const int32_t shift = (int32_t)(take(s, 1) % 16) + 6;
+            channels[4 * u] = 2 * signed_take(s, 2);
+            channels[4 * u + 1] = (int32_t)((1u << 30) | (take(s, 3) << 6));
+            channels[4 * u + 2] = (1 << (shift - 1)) + params->output_offset * (1 << shift);
+            channels[4 * u + 3] = shift;
+        }
+        valid = params->input_offset == 0 && params->filter_offset == 0;
+    }
+    f.segments = (depth + 255) / 256;
+    f.entries = (int32_t)(take(s, 2) % 4000);
+    f.counts = (const uint16_t *)block(s, (size_t)(units * f.segments) * sizeof(uint16_t));
+    f.offsets = (const uint8_t *)block(s, (size_t)f.entries);
+    f.values = (const int8_t *)block(s, (size_t)f.entries);
+    input = (int8_t *)block(s, (size_t)(batches * depth));
+    want = (int8_t *)malloc((size_t)(batches * units));
+    got = (int8_t *)malloc((size_t)(batches * units));
+    if (depth < 256) {
+        for (k = 0; k < f.entries; ++k) {
+            valid &= f.offsets[k] < depth;
+        }
+    }
+    for (b = 0; b < batches && valid; ++b) {
+        for (u = 0, k = 0; u < units && valid; ++u) {
+            int32_t acc;
+            valid = seg_reference(&f, depth, input + b * depth, params->input_offset, params->filter_offset, &k,
+                                  u, &acc) == 0;
+            want[b * units + u] = channels != 0 ? mcc_nn_fast_requantize(2 * acc + channels[4 * u], channels[4 * u + 1],
+                                                                         channels[4 * u + 2], channels[4 * u + 3],
+                                                                         params->activation.min,
+                                                                         params->activation.max)
+                                                : (int8_t)mcc_nn_requantize_output(acc, quant, 0, params->output_offset,
+                                                                                   &params->activation);
+        }
+    }
+    status = mcc_fully_connected_csr_seg_s8(params, quant, &in_dims, input, &f_dims, &f, 0, channels, &out_dims, got);
+    if (valid ? status != MCC_OK || memcmp(want, got, (size_t)(batches * units)) != 0
+              : status != MCC_ERROR_ARGUMENT) {
+        abort();
+    }
+    free((void *)f.counts);
+    free((void *)f.offsets);
+    free((void *)f.values);
+    free(input);
+    free(want);
+    free(got);
+    free(channels);
+    return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     stream s;
@@ -407,7 +499,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 #ifdef FUZZ_KIND /* one decoder only (scripts/fuzz_decoders.sh RUNS KIND) */
         const uint32_t kind = (take(&s, 1), (uint32_t)(FUZZ_KIND));
 #else
-        const uint32_t kind = take(&s, 1) % 8;
+        const uint32_t kind = take(&s, 1) % 9;
 #endif
         units = (int32_t)(take(&s, 1) % 24) + 1;
         depth = (int32_t)(take(&s, 1) % 80) + 1;
@@ -418,6 +510,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         input_dims.n = batches; input_dims.h = 1; input_dims.w = 1; input_dims.c = depth;
         filter_dims.n = units; filter_dims.h = 1; filter_dims.w = 1; filter_dims.c = depth;
         output_dims.n = batches; output_dims.h = 1; output_dims.w = 1; output_dims.c = units;
+        if (kind == 8) { /* CSR in segments, differential */
+            return fuzz_csr_seg(&s, &params, &quant, units, batches);
+        }
         if (kind == 7) { /* Huffman with a lookup table, differential */
             int r;
             input = (int8_t *)block(&s, (size_t)(batches * depth));

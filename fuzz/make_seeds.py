@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mcucompress.encode import codebook, csr, huffman
+from mcucompress.encode import codebook, csr, csr_seg, huffman
 
 
 def _u(value: int, n: int) -> bytes:
@@ -88,6 +88,21 @@ def lookup_seeds(count: int = 8):
         yield head + _u(h.lookup_bits, 1) + _u(h.num_bits, 2) + h.lookup.astype("<u4").tobytes() + h.bits.tobytes()
 
 
+def segment_seeds(count: int = 8):
+    """csr_seg seeds: the FC header, then channel constants or not (1 byte; their bytes come next),
+    depth (2 bytes), entries, counts, offsets, values, input."""
+    rng = np.random.default_rng(4)
+    for i in range(count):
+        units, depth = int(rng.integers(1, 25)), int(rng.choice([int(rng.integers(1, 256)), int(rng.integers(256, 701))]))
+        w = rng.choice(np.array([-100, -9, 4, 30, 127]), size=(units, depth))
+        w[rng.random((units, depth)) < rng.uniform(0.5, 0.97)] = 0
+        m = csr_seg.encode_csr_seg(w.astype(np.int8), 0)
+        channels = _u(1, 1) + rng.integers(0, 256, 6 * units).astype(np.uint8).tobytes() if i % 2 else _u(0, 1)
+        head = _u(8, 1) + _u(units - 1, 1) + _u(0, 1) + _u(i % 8, 1) + channels + _u(depth - 1, 2) + _u(m.entries, 2)
+        body = m.counts.astype("<u2").tobytes() + m.offsets.tobytes() + m.values.tobytes()
+        yield head + body + rng.integers(-128, 128, depth * (1 + i % 2)).astype(np.int8).tobytes()
+
+
 def main(out: str) -> int:
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
@@ -99,6 +114,8 @@ def main(out: str) -> int:
         (folder / f"fast{i:02d}").write_bytes(data)
     for i, data in enumerate(lookup_seeds()):
         (folder / f"lut{i:02d}").write_bytes(data)
+    for i, data in enumerate(segment_seeds()):
+        (folder / f"seg{i:02d}").write_bytes(data)
     return 0
 
 

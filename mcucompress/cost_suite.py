@@ -73,6 +73,8 @@ CONV_FAST_CHECK = (8, 6, (ConvLayer(16, 3, 1, 0.5, 15), ConvLayer(10, 3, 1, 0.0,
 # Layers the model is checked on (not fitted on): one model per chain, the layers' encodings in turn.
 FC_CHECK = (200, (FcLayer(96, 0.85, 32), FcLayer(40, 0.5, 16), FcLayer(160, 0.0, 100), FcLayer(44, 0.7, 32),
                   FcLayer(120, 0.9, 8), FcLayer(30, 0.4, 48)))
+# Rows of one to three 256-column segments for csr_seg (the check chains above are shorter).
+SEG_CHECK = (300, (FcLayer(260, 0.75, 32), FcLayer(520, 0.85, 16), FcLayer(30, 0.7, 24)))
 CONV_CHECK = (8, 6, (ConvLayer(16, 3, 1, 0.75, 32), ConvLayer(10, 3, 1, 0.3, 16), ConvLayer(20, 1, 1, 0.6, 48),
                      ConvLayer(12, 3, 2, 0.85, 32)))
 
@@ -157,14 +159,16 @@ def fit_suite() -> list[Graph]:
 
 def check_suite() -> list[Graph]:
     """The check chains with each layer in another encoding, two chains of fast codebooks and one
-    of Huffman with lookup tables (ENCODINGS has more kinds than the fully connected chain has layers)."""
+    of Huffman with lookup tables and one of csr_seg (ENCODINGS has more kinds than the fully connected
+    chain has layers)."""
     depth, layers = FC_CHECK
     size, channels, conv_layers = CONV_CHECK
     return [fc_chain(depth, layers, ENCODINGS, seed=7).replace(name="check_fc"),
             conv_chain(size, channels, conv_layers, CONV_ENCODINGS, seed=7).replace(name="check_conv"),
             fc_chain(*FC_FAST_CHECK, "codebook", seed=7).replace(name="check_fc_fast"),
             conv_chain(*CONV_FAST_CHECK, "codebook", seed=7).replace(name="check_conv_fast"),
-            fc_chain(*FC_CHECK, "huffman_lut", seed=7).replace(name="check_fc_lut")]
+            fc_chain(*FC_CHECK, "huffman_lut", seed=7).replace(name="check_fc_lut"),
+            fc_chain(*SEG_CHECK, "csr_seg", seed=7).replace(name="check_fc_seg")]
 
 
 @dataclass(frozen=True)

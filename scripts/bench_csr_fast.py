@@ -1,10 +1,12 @@
 """CSR (sparse) weights against dense int8 at 70/80/90% zeros, layer by layer, on QEMU: the CSR
-kernels (runtime_c/sparse/mcc_*_csr_s8.c) next to the dense fast kernels.
+kernels (runtime_c/sparse/) next to the dense fast kernels.
 
     cd <repo> && PYTHONPATH=. .venv/bin/python scripts/bench_csr_fast.py [--boards mps2-an386,...]
 
-CSR conv runs on mcc_conv2d_csr_fast_s8 (codegen/csr_fast.py). Each layer is a one-layer chain of mcucompress/cost_suite.py (random int8 weights with the given
-share of zeros, bias, ReLU) exported twice, dense and as 8-bit-gap CSR, and measured with
+CSR conv runs on mcc_conv2d_csr_fast_s8 (codegen/csr_fast.py), 8-bit gaps (csr8); CSR fully
+connected on mcc_fully_connected_csr_seg_s8 (csr_seg: 8-bit column offsets in 256-column
+segments). Each layer is a one-layer chain of mcucompress/cost_suite.py (random int8 weights with the given
+share of zeros, bias, ReLU) exported twice, dense and as CSR, and measured with
 `bench`'s per-layer counts (exact instructions of the kernel call; outputs checked against the
 host build and the numpy reference first). Writes docs/benchmarks/csr_fast.md.
 """
@@ -22,27 +24,27 @@ sys.path.insert(0, str(REPO))
 from mcucompress.cost_suite import ConvLayer, FcLayer, conv_chain, fc_chain, measure  # noqa: E402
 
 SPARSITIES = (0.7, 0.8, 0.9)
-# (label, builder(encoding, sparsity) -> graph)
+# (label, CSR encoding, builder(encoding, sparsity) -> graph)
 LAYERS = (
-    ("fc 784 -> 300", lambda e, s: fc_chain(784, (FcLayer(300, s),), e)),
-    ("fc 300 -> 100", lambda e, s: fc_chain(300, (FcLayer(100, s),), e)),
-    ("conv 3x3, 16 -> 32, 16x16", lambda e, s: conv_chain(16, 16, (ConvLayer(32, 3, 1, s),), e)),
-    ("conv 3x3, 32 -> 32, 8x8", lambda e, s: conv_chain(8, 32, (ConvLayer(32, 3, 1, s),), e)),
-    ("conv 1x1, 32 -> 64, 8x8", lambda e, s: conv_chain(8, 32, (ConvLayer(64, 1, 1, s),), e)),
+    ("fc 784 -> 300", "csr_seg", lambda e, s: fc_chain(784, (FcLayer(300, s),), e)),
+    ("fc 300 -> 100", "csr_seg", lambda e, s: fc_chain(300, (FcLayer(100, s),), e)),
+    ("conv 3x3, 16 -> 32, 16x16", "csr8", lambda e, s: conv_chain(16, 16, (ConvLayer(32, 3, 1, s),), e)),
+    ("conv 3x3, 32 -> 32, 8x8", "csr8", lambda e, s: conv_chain(8, 32, (ConvLayer(32, 3, 1, s),), e)),
+    ("conv 1x1, 32 -> 64, 8x8", "csr8", lambda e, s: conv_chain(8, 32, (ConvLayer(64, 1, 1, s),), e)),
 )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--boards", default="mps2-an386,mps3-an547")
-    parser.add_argument("--encoding", default="csr8")
+    parser.add_argument("--encoding", default=None, help="one CSR encoding for every layer (csr8, csr4, csr_seg)")
     parser.add_argument("--only", default="", help="measure only layers whose label contains this text")
     parser.add_argument("--doc", default=str(REPO / "docs" / "benchmarks" / "csr_fast.md"))
     args = parser.parse_args()
     boards = args.boards.split(",")
     rows = []
     with tempfile.TemporaryDirectory(prefix="mcc-csrfast-") as work:
-        for i, (label, build) in enumerate(LAYERS):
+        for i, (label, encoding, build) in enumerate(LAYERS):
             if args.only not in label:
                 continue
             dense = {}
@@ -51,7 +53,7 @@ def main() -> int:
                 dense[board] = measure(graph, board, Path(work) / board)[0].instructions
             for s in SPARSITIES:
                 row = {"label": f"{label}, {s:.0%} zeros", "dense": dense}
-                graph = build(args.encoding, s).replace(name=f"l{i}_{int(s * 100)}")
+                graph = build(args.encoding or encoding, s).replace(name=f"l{i}_{int(s * 100)}")
                 row["csr"] = {b: measure(graph, b, Path(work) / b)[0].instructions for b in boards}
                 print(row["label"], row["dense"], row["csr"], flush=True)
                 rows.append(row)
@@ -60,9 +62,11 @@ def main() -> int:
              "kernel call, `bench --layers`; every output identical to the host build and the numpy "
              "reference).", "",
              "Dense: the export-time specialised kernels (mcc_conv2d_fast_s8, mcc_fully_connected_fast_s8), "
-             "same weights with the zeros kept. CSR: mcc_fully_connected_csr_s8 / mcc_conv2d_csr_fast_s8 "
-             f"(the exporter's choice for conv2d), {args.encoding[3:]}-bit gaps. Ratio = CSR / dense "
-             "(below 1: CSR is faster).", "",
+             "same weights with the zeros kept. CSR: "
+             + ("mcc_fully_connected_csr_seg_s8 (csr_seg: 8-bit column offsets in 256-column segments) / "
+                "mcc_conv2d_csr_fast_s8 (csr8: 8-bit gaps), the exporter's kernels"
+                if args.encoding is None else f"every layer stored as {args.encoding}")
+             + ". Ratio = CSR / dense (below 1: CSR is faster).", "",
              "| layer | " + " | ".join(f"dense {b} | CSR {b} | ratio {b}" for b in boards) + " |",
              "|---|" + "---|---|---|" * len(boards)]
     for row in rows:

@@ -75,9 +75,10 @@ def test_every_encoding_matches_the_reference(tmp_path, rounding):
 
 
 def test_per_tensor_scales_wide_values_and_weight_zero_point(tmp_path):
-    # 255 distinct values: 8-bit codebook indices, a 255-symbol Huffman table; zero point 3.
+    # 255 distinct values: 8-bit codebook indices, a 255-symbol Huffman table; zero point 3
+    # (csr_seg: its rows with both offsets).
     graph = with_encodings(mlp(5, density=0.6, per_channel=False, values=np.arange(-127, 125), weight_zp=3),
-                           ["codebook", "huffman", "csr4", "huffman_sparse", "csr8", "codebook"])
+                           ["codebook", "huffman", "csr4", "huffman_sparse", "csr8", "csr_seg"])
     _, got, want = host_vs_reference(graph, tmp_path)
     assert np.array_equal(got, want)
 
@@ -115,7 +116,7 @@ def test_cli_export_optimize_and_info_table(tmp_path):
     graph = mlp(13, density=0.1, values=[-40, 9, 70])
     tree = export(graph, tmp_path / "t", prefix="enc", optimize="speed")
     manifest_layers = __import__("json").loads((tree / "manifest.json").read_text())["weight_encodings"]
-    assert {v["encoding"] for v in manifest_layers.values()} <= {"csr4", "csr8", "dense"}
+    assert {v["encoding"] for v in manifest_layers.values()} <= {"csr4", "csr8", "csr_seg", "dense"}
     result = CliRunner().invoke(cli, ["info", str(tree)], terminal_width=200)
     assert result.exit_code == 0, result.output
     assert "weight encodings" in result.output and "bits/weight" in result.output

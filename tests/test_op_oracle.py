@@ -134,6 +134,7 @@ def test_elu_against_the_float_model(tmp_path):
 @pytest.mark.parametrize("name, encodings", [
     ("fully_connected", ("csr8", "codebook", "huffman")),
     ("fully_connected", ("huffman_sparse", "csr4", "codebook")),
+    ("fully_connected", ("csr_seg", "csr8", "csr_seg")),
     ("conv", ("csr8", "csr4", "codebook")),
     # difference filters (sparse already): a bias one unit off reaches their outputs
     ("edges_fc", ("csr8",)),

@@ -61,9 +61,17 @@ def choose(graph: Graph, op: Op, p, rounding: str) -> CsrConvLayer | None:
     window = kh * ((kw - 1) * int(p.dilation[1]) + 1) * in_c
     if band > MAX_BAND or 2 * PIXELS * window > MAX_BAND:
         return None
-    channels = None
-    if rounding == "tflm" and getattr(p, "rounding", "tflm") == "tflm":
-        rows = np.asarray(w.data, dtype=np.int64).reshape(w.shape[0], -1)
-        channels = specialize._channel_table(np.abs(rows).sum(1), rows.sum(1), specialize._bias(graph, op, rows.shape[0]),
-                                             p.input_offset, p.output_offset, p.multiplier, p.shift)
-    return CsrConvLayer(KERNEL, scratch_bytes(encoded.data.entries, int(w.shape[0]), band, window), channels)
+    return CsrConvLayer(KERNEL, scratch_bytes(encoded.data.entries, int(w.shape[0]), band, window),
+                        channel_constants(graph, op, p, rounding))
+
+
+def channel_constants(graph: Graph, op: Op, p, rounding: str) -> np.ndarray | None:
+    """The dense fast kernels' {2 * folded bias, multiplier, round, shift} per output channel of a
+    CSR layer (specialize._channel_table), or None: under LiteRT rounding, with a filter offset,
+    or when the fast requantization would not be exact."""
+    if rounding != "tflm" or getattr(p, "rounding", "tflm") != "tflm" or getattr(p, "filter_offset", 0) != 0:
+        return None
+    w = graph.tensor(op.inputs[1])
+    rows = np.asarray(w.data, dtype=np.int64).reshape(w.shape[0], -1)
+    return specialize._channel_table(np.abs(rows).sum(1), rows.sum(1), specialize._bias(graph, op, rows.shape[0]),
+                                     p.input_offset, p.output_offset, p.multiplier, p.shift)

@@ -19,7 +19,7 @@ from mcucompress.ir.ops import op_kind
 from mcucompress.memory.arena import scratch_name
 
 # Fully connected kernels with a lean path for input offset 0 (the offset moves into the bias).
-FOLDED = ("csr4", "csr8", "huffman", "huffman_sparse", "huffman_lut")
+FOLDED = ("csr4", "csr8", "csr_seg", "huffman", "huffman_sparse", "huffman_lut")
 _PER_LINE = {"int8_t": 16, "uint8_t": 16, "int16_t": 12, "uint16_t": 12}
 
 
@@ -48,6 +48,12 @@ def _descriptor(b, oid: str, encoded) -> tuple[str, str]:
                   "values": _array(b, f"{oid}_values", d.values, "int8_t"), "entries": d.entries,
                   "gap_bits": d.gap_bits}
         return "mcc_fully_connected_csr_s8", b.struct("mcc_csr_s8", f"{oid}_weights", fields)
+    if encoded.kind == "csr_seg":
+        fields = {"counts": _array(b, f"{oid}_counts", d.counts, "uint16_t"),
+                  "offsets": _array(b, f"{oid}_offsets", d.offsets, "uint8_t"),
+                  "values": _array(b, f"{oid}_values", d.values, "int8_t"), "entries": d.entries,
+                  "segments": d.segments}
+        return "mcc_fully_connected_csr_seg_s8", b.struct("mcc_csr_seg_s8", f"{oid}_weights", fields)
     if encoded.kind == "codebook":
         fields = {"indices": _array(b, f"{oid}_indices", d.indices, "uint8_t"), "index_bytes": d.indices.size,
                   "codebook": _array(b, f"{oid}_codebook", d.codebook, "int8_t"), "index_bits": d.index_bits}
@@ -83,9 +89,18 @@ def lower_fully_connected_encoded(b, i: int, op) -> None:
     params = b.struct("mcc_fc_params", f"{oid}_params", p.c_fields() | {"input_offset": input_offset})
     quant = b.quant(oid, p)
     function, weights = _descriptor(b, oid, encoded)
-    bias_arg = b.constant(oid, "bias", bias) if bias_array is None else b.array(f"{oid}_bias", bias_array, "int32_t")
+    channels, extra = None, []
+    if encoded.kind == "csr_seg":  # the dense fast kernels' requantization when exact (offsets folded)
+        channels = csr_fast.channel_constants(g, op, p, b.rounding) if input_offset == 0 else None
+        extra = ["0" if channels is None else b.array(f"{oid}_seg_channels", channels.reshape(-1), "int32_t")]
+    if channels is not None:  # the bias is inside the channel constants
+        bias_arg = "0"
+    elif bias_array is None:
+        bias_arg = b.constant(oid, "bias", bias)
+    else:
+        bias_arg = b.array(f"{oid}_bias", bias_array, "int32_t")
     b.call(op, function, params, quant, b.dims_of((batches, depth)), b.arena(x.name),
-           b.dims_of((units, depth)), weights, bias_arg, b.dims_of((batches, units)), b.arena(out.name))
+           b.dims_of((units, depth)), weights, bias_arg, *extra, b.dims_of((batches, units)), b.arena(out.name))
 
 
 def _fold_input_offset(p, w, bias) -> tuple[int, np.ndarray | None]:

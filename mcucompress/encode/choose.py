@@ -33,12 +33,12 @@ import numpy as np
 
 from mcucompress.encode import codebook as cb
 from mcucompress.encode import cost_model
-from mcucompress.encode import csr
+from mcucompress.encode import csr, csr_seg
 from mcucompress.encode import huffman
 from mcucompress.errors import McuError
 from mcucompress.ir.graph import Graph, Op
 
-ENCODINGS = ("dense", "csr8", "csr4", "codebook", "huffman_sparse", "huffman", "huffman_lut")
+ENCODINGS = ("dense", "csr8", "csr4", "codebook", "huffman_sparse", "huffman", "huffman_lut", "csr_seg")
 CONV_ENCODINGS = ("dense", "csr8", "csr4", "codebook")
 OPTIMIZE = ("fit", "size", "speed", "none")
 ATTR = "weight_encoding"
@@ -55,7 +55,7 @@ SPEED_MARGIN = 0.10
 @dataclass(frozen=True, eq=False)
 class Encoded:
     kind: str
-    data: object | None   # Csr, Codebook, HuffmanWeights (huffman_lut: with its lookup table); None for dense
+    data: object | None   # Csr, CsrSeg, Codebook, HuffmanWeights (huffman_lut: with its lookup table); None for dense
     nbytes: int
     weights: int
     instructions: int = 0   # estimated per kernel call (estimate()); 0 until estimated
@@ -87,6 +87,9 @@ def encode(kind: str, w: np.ndarray, zero: int, op_kind: str = "fully_connected"
         return Encoded(kind, None, n, n)
     if kind in ("csr4", "csr8"):
         data = csr.encode_csr(w, zero, int(kind[3:]))
+        return Encoded(kind, data, data.nbytes, n)
+    if kind == "csr_seg":
+        data = csr_seg.encode_csr_seg(w, zero)
         return Encoded(kind, data, data.nbytes, n)
     if kind == "codebook":
         data = cb.encode_codebook(w)

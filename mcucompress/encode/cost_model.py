@@ -33,6 +33,8 @@ FEATURES = {
                                    "blocks_x_tail16"),
     ("fully_connected", "csr4"): ("calls", "units", "entries"),
     ("fully_connected", "csr8"): ("calls", "units", "entries"),
+    ("fully_connected", "csr_seg"): ("calls", "units", "seg_segments", "entries", "seg_eights", "seg_quads",
+                                     "seg_singles", "seg_vectors", "seg_checked"),
     ("fully_connected", "codebook"): ("calls", "units", "weights", "index_bytes", "weights_8bit",
                                       "weights_4bit"),
     ("fully_connected", "huffman"): ("calls", "symbols", "units", "bits", "codes", "long_codes", "long_steps"),
@@ -254,6 +256,8 @@ def layer_counts(op_kind: str, encoded, w: np.ndarray, zero: int, where: dict) -
             c["band_bytes"] = where["out_rows"] * where["band"]
             c["csr_groups_x_units"] = where["row_groups"] * units
             c["csr_groups_x_entries"] = where["row_groups"] * data.entries
+    elif encoded.kind == "csr_seg":
+        c.update({k: (v if k == "seg_checked" else a * v) for k, v in _segment_counts(data).items()})
     elif encoded.kind == "codebook":
         eight = data.index_bits == 8
         c["index_bytes"] = 0.0 if eight else a * n * data.index_bits / 8
@@ -272,6 +276,17 @@ def layer_counts(op_kind: str, encoded, w: np.ndarray, zero: int, where: dict) -
         h = _huffman_counts(data, w, zero)
         c.update({k: (v if k == "symbols" else a * v) for k, v in h.items()})
     return c
+
+
+def _segment_counts(data) -> dict[str, float]:
+    """mcc_fully_connected_csr_seg_s8's work per input row: segments walked, entries, the M4's
+    loop turns of 8, blocks of 4 and single entries, the M55's vectors of 16, and the offsets
+    checked once per call (rows shorter than 256)."""
+    n = data.counts.astype(np.int64)
+    return {"seg_segments": float(n.size), "entries": float(data.entries), "seg_eights": float((n >> 3).sum()),
+            "seg_quads": float(((n >> 2) & 1).sum()), "seg_singles": float((n & 3).sum()),
+            "seg_vectors": float((-(-n // 16)).sum()),
+            "seg_checked": float(data.entries if data.depth < 256 else 0)}
 
 
 def features(op_kind: str, kind: str, counts: dict[str, float]) -> np.ndarray:

@@ -347,6 +347,28 @@ mcc_status mcc_fully_connected_csr_s8(const mcc_fc_params *params, const mcc_qua
                                       const int32_t *bias,
                                       const mcc_dims *output_dims, int8_t *output);
 
+/* Sparse rows in 256-column segments (mcc_fully_connected_csr_seg_s8.c): segment s of a row
+ * starts at column 256 * s, the last at depth - 256 (at 0 when depth < 256). Per row and segment a count,
+ * then that many entries: offset (column - segment start) and weight; weights equal to the zero
+ * point are not stored. */
+typedef struct {
+    const uint16_t *counts; /* units * segments: entries of each row's segments, in order */
+    const uint8_t *offsets; /* entries column offsets inside their segment */
+    const int8_t *values;   /* entries weights */
+    int32_t entries;
+    int32_t segments;       /* ceil(depth / 256) */
+} mcc_csr_seg_s8;
+
+/* Fully connected with segmented CSR weights: only stored entries are multiplied. With
+ * `channels` ({2 * folded bias, multiplier, round, shift} per unit, as mcc_fully_connected_fast_s8's;
+ * both offsets of params must then be 0) the requantization is the dense fast kernels' and bias
+ * is not read; without it, mcc_fully_connected_s8's. */
+mcc_status mcc_fully_connected_csr_seg_s8(const mcc_fc_params *params, const mcc_quant *quant,
+                                          const mcc_dims *input_dims, const int8_t *input,
+                                          const mcc_dims *filter_dims, const mcc_csr_seg_s8 *filter,
+                                          const int32_t *bias, const int32_t *channels,
+                                          const mcc_dims *output_dims, int8_t *output);
+
 /* Codebook weights: index_bits-bit indices (1..8, LSB-first bit stream, row-major) into an int8
  * codebook of 1 << index_bits entries (unused entries padded), looked up inside the MAC loop. */
 typedef struct {
