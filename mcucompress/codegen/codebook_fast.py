@@ -13,6 +13,10 @@ on each call, instead of unpacking one index at a time. What it needs from the e
 - the channel constants of the dense fast kernels ({2 * folded bias, multiplier, round,
   shift}, one row per output channel): the same requantization, so the same bytes.
 
+The MVE path of both kernels (Cortex-M55) reads the same layout: tables of int8 weights per
+index byte (a byte gather per 16 weights) in place of the pair table, int8 columns of
+MVE_PIXELS pixels for conv; its scratch is included in the sizes below.
+
 Layers whose constants are not exact for the fast requantization (specialize._channel_rows) or
 whose indices are wider than 4 bits keep the portable codebook kernels.
 """

@@ -51,10 +51,12 @@ FEATURES = {
                              "macs_8bit"),
     ("fully_connected", "codebook_fast"): ("calls", "table_words", "quad_words", "units", "cb_k_padded",
                                            "cb_blocks", "cb_full_words", "cb_pairs_4bit", "cb_pairs_2bit",
-                                           "cb_tail_pairs"),
+                                           "cb_tail_pairs", "mve_row_chunks_4bit", "mve_row_chunks_2bit",
+                                           "mve_short_row_chunks", "mve_last_chunk_rows", "mve_block_chunks"),
     ("conv2d", "codebook_fast"): ("calls", "table_words", "pixels", "border_pixels", "cb_pixels_x_k_padded",
                                   "cb_blocks_x_chunks", "cb_blocks_x_units", "cb_block_words", "cb_block_pairs",
-                                  "cb_scalar_outputs"),
+                                  "cb_scalar_outputs", "mve_block_units", "mve_chunks_4bit", "mve_chunks_2bit",
+                                  "mve_tails"),
 }
 # Codebooks of 2- or 4-bit indices run on their own kernels (codegen/codebook_fast.py): costed
 # as the kind below (the exporter falls back to the portable codebook kernel only for LiteRT
@@ -63,6 +65,8 @@ FAST_CODEBOOK_BITS = (2, 4)
 CB_PIXELS = 6    # output pixels per pass of mcc_conv2d_codebook_fast_s8
 CB_CHANNELS = 8  # output channels summed per call of its channel loop (4 requantized a word)
 CB_ROWS = 8      # rows per pass of mcc_fully_connected_codebook_fast_s8 (then 4, then the rest)
+CB_MVE_PIXELS = 4  # output pixels per pass of the MVE path of mcc_conv2d_codebook_fast_s8
+CB_MVE_CHUNK_WORDS = 4  # index words per chunk of the MVE paths (16 bytes, one vector)
 CSR_PIXELS = 4   # output pixels per walk of mcc_conv2d_csr_fast_s8 (codegen/csr_fast.py)
 LUT_BITS = 8   # codes up to this long decode with one lookup (runtime_c/huffman)
 LUT_CHUNK = 128       # weights decoded per fill by mcc_fully_connected_huffman_lut_s8
@@ -208,6 +212,13 @@ def _fast_codebook_counts(op_kind: str, bits: int, units: int, depth: int, where
         c.update({"cb_pixels_x_k_padded": a * k_padded, "cb_blocks_x_chunks": blocks * -(-units // CB_CHANNELS),
                   "cb_blocks_x_units": blocks * units, "cb_block_words": blocks * units * words,
                   "cb_block_pairs": blocks * units * words * pairs, "cb_scalar_outputs": float(scalar)})
+        # MVE: blocks of 4 pixels, per channel the chunks of 16 index bytes, a last one predicated
+        mve_units = -(-a // CB_MVE_PIXELS) * units
+        chunks = -(-words // CB_MVE_CHUNK_WORDS)
+        c.update({"mve_block_units": float(mve_units),
+                  "mve_chunks_4bit": float(mve_units * chunks) if bits == 4 else 0.0,
+                  "mve_chunks_2bit": float(mve_units * chunks) if bits == 2 else 0.0,
+                  "mve_tails": float(mve_units * (words % CB_MVE_CHUNK_WORDS > 0))})
     else:
         tail = units % 4                                # rows of the last block under 4
         blocks = units // CB_ROWS + (units % CB_ROWS >= 4) + (tail > 0)
@@ -216,6 +227,14 @@ def _fast_codebook_counts(op_kind: str, bits: int, units: int, depth: int, where
                   "cb_full_words": a * (blocks - (tail > 0)) * words,
                   "cb_pairs_4bit": full_pairs if bits == 4 else 0.0, "cb_pairs_2bit": full_pairs if bits == 2 else 0.0,
                   "cb_tail_pairs": a * tail * words * pairs})
+        # MVE: whole chunks in assembly for blocks of 8 and 4 rows, with intrinsics for the
+        # rest and for every row's predicated last chunk
+        full, last = words // CB_MVE_CHUNK_WORDS, words % CB_MVE_CHUNK_WORDS > 0
+        row_chunks = a * (units - tail) * full
+        c.update({"mve_row_chunks_4bit": row_chunks if bits == 4 else 0.0,
+                  "mve_row_chunks_2bit": row_chunks if bits == 2 else 0.0,
+                  "mve_short_row_chunks": a * tail * full, "mve_last_chunk_rows": a * units * last,
+                  "mve_block_chunks": a * blocks * (full + last)})
     return c
 
 

@@ -10,7 +10,10 @@
  * Padded positions read the input zero point (the input offset is folded into the bias), the
  * products past K read 0. With 32 or more input channels (a multiple of 4) columns are widened
  * straight from the input, otherwise a pixel's values are first gathered in a staging row. A last
- * block of fewer pixels computes on zero columns and stores only its own outputs. */
+ * block of fewer pixels computes on zero columns and stores only its own outputs.
+ *
+ * With MVE (Cortex-M55) columns stay int8 and tables of int8 weights per index byte feed byte
+ * gathers and VMLADAVA.S8, 4 pixels a pass (conv_mve below); the same layout, the same bytes. */
 #include <string.h>
 
 #include "mcc.h"
@@ -469,7 +472,7 @@ typedef struct {
     "add %[i], %[i], %[n]\n\t"                                                                   \
     CHUNK                                                                                        \
     "3:\n\t"                                                                                     \
-    "vmov q0[2], q0[0], %[a0], %[a2]\n\t"                                                        \
+    "vmov q0[2], q0[0], %[a0], %[a2]\n\t" /* lanes 0 and 2: the first register to the lower lane */\
     "vmov q0[3], q0[1], %[a1], %[a3]\n\t"                                                        \
     "ldm %[ch]!, {%[a0], %[a1], %[a2], %[a3]}\n\t"                                               \
     "vshl.i32 q0, q0, #1\n\t"                                                                    \

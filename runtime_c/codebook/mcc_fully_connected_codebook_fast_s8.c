@@ -11,7 +11,10 @@
  * With the DSP assembly, 4-bit indices are loaded a field (one byte) at a time, so a pair of
  * products costs a byte load, a table load and an SMLAD for all 8 rows of a block; 2-bit
  * indices look a byte (two fields, 4 products) up in a second table of doubled pair pairs,
- * built from the first, so 4 products cost a byte load, an address, an LDRD and two SMLAD. */
+ * built from the first, so 4 products cost a byte load, an address, an LDRD and two SMLAD.
+ *
+ * With MVE (Cortex-M55) the pair table is not used: tables of int8 weights per index byte and
+ * byte gathers feed VMLADAVA.S8 (fully_connected_mve below); the same layout, the same bytes. */
 #include <string.h>
 
 #include "mcc.h"
