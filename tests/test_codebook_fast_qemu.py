@@ -45,9 +45,12 @@ def test_fast_codebook_kernels_on_qemu(board, tmp_path):
     fc_mve = fc_chain(64, (FcLayer(132, 0.0, 16), FcLayer(36, 0.0, 4), FcLayer(64, 0.0, 16), FcLayer(10, 0.0, 4),
                            FcLayer(7, 0.0, 16)), "codebook", seed=5).replace(name="cbfcmve")
     # 5x3 = 15 pixels (blocks of 4, a last of 3), then 3x2 = 6 (a last of 2); index bytes a
-    # channel: 16 (one chunk), 56 (3 and 8 predicated), 12 (only predicated), 16 with 2-bit
+    # channel: 16 (one chunk), 56 (3 and 8 predicated), 12 (only predicated), 84 (5 and 4), 16
+    # with 2-bit; on the DSP cores 32 and 36 input channels take the direct widening (LDM runs
+    # of 16 values and groups of 4 left, whole kernel rows and border taps)
     conv_mve = conv_chain(5, 32, (ConvLayer(24, 1, 1, 0.0, 16), ConvLayer(20, 3, 2, 0.0, 4),
-                                  ConvLayer(64, 1, 1, 0.0, 16), ConvLayer(5, 1, 1, 0.0, 4)),
+                                  ConvLayer(36, 1, 1, 0.0, 16), ConvLayer(64, 3, 1, 0.0, 4),
+                                  ConvLayer(5, 1, 1, 0.0, 4)),
                           "codebook", seed=6, width=3).replace(name="cbconvmve")
     for graph in (fc, conv, fc_mve, conv_mve):
         report = run_model(_fast_tree(graph, tmp_path), board, samples=3)

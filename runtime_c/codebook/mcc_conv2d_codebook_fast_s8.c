@@ -104,6 +104,51 @@ static void stage_pixel(const mcc_conv_fast_params *p, const mcc_dims *in_dims, 
     fill_run(s, 0, (int32_t)(p->k_padded - (s - stage)));
 }
 
+/* n values (a multiple of 4) widened into a pixel's interleaved column from col on (pair words
+ * CB_PIXELS apart); returns the column's next group. */
+MCC_INLINE uint32_t *widen_values(const int8_t *src, int32_t n, uint32_t *col)
+{
+    int32_t c = 0;
+#if MCC_HAVE_DSP_ASM
+    if (n >= 16 && ((uintptr_t)src & 3) == 0) { /* 16 values a pass: LDM, 8 SXTB16, 8 STR */
+        const int8_t *end = src + (n & ~15);
+        __asm__ volatile("1:\n\t"
+                         "ldm %[s]!, {r4, r5, r6, r7}\n\t"
+                         "sxtb16 r8, r4\n\t"
+                         "sxtb16 r4, r4, ror #8\n\t"
+                         "str r8, [%[c]]\n\t"
+                         "str r4, [%[c], #24]\n\t"
+                         "sxtb16 r8, r5\n\t"
+                         "sxtb16 r5, r5, ror #8\n\t"
+                         "str r8, [%[c], #48]\n\t"
+                         "str r5, [%[c], #72]\n\t"
+                         "sxtb16 r8, r6\n\t"
+                         "sxtb16 r6, r6, ror #8\n\t"
+                         "str r8, [%[c], #96]\n\t"
+                         "str r6, [%[c], #120]\n\t"
+                         "sxtb16 r8, r7\n\t"
+                         "sxtb16 r7, r7, ror #8\n\t"
+                         "str r8, [%[c], #144]\n\t"
+                         "str r7, [%[c], #168]\n\t"
+                         "add %[c], %[c], #192\n\t"
+                         "cmp %[s], %[e]\n\t"
+                         "bne 1b"
+                         : [s] "+r"(src), [c] "+r"(col)
+                         : [e] "r"(end)
+                         : "r4", "r5", "r6", "r7", "r8", "cc", "memory");
+        c = n & ~15;
+    }
+#endif
+    for (; c < n; c += 4) {
+        uint32_t v;
+        memcpy(&v, src, 4);
+        mcc_nn_widen4(v, col, col + CB_PIXELS);
+        src += 4;
+        col += 2 * CB_PIXELS;
+    }
+    return col;
+}
+
 /* in_c a multiple of 4: every tap is whole groups of 4, widened straight from the input into
  * the pixel's interleaved column (col points at its first word); padding taps take the zero
  * point, the products past K zeros. */
@@ -119,16 +164,15 @@ static void widen_pixel(const mcc_conv_fast_params *p, const mcc_dims *in_dims, 
     for (ky = 0; ky < p->kernel.h; ++ky) {
         const int32_t y = y0 + ky * p->dilation.h;
         const int row_inside = y >= 0 && y < in_dims->h;
+        if (row_inside && p->dilation.w == 1 && x0 >= 0 && x0 + p->kernel.w <= in_dims->w) {
+            /* the whole kernel row is one run of bytes */
+            col = widen_values(input + (y * in_dims->w + x0) * in_c, p->kernel.w * in_c, col);
+            continue;
+        }
         for (kx = 0; kx < p->kernel.w; ++kx) {
             const int32_t x = x0 + kx * p->dilation.w;
             if (row_inside && x >= 0 && x < in_dims->w) {
-                const int8_t *src = input + (y * in_dims->w + x) * in_c;
-                for (c = 0; c < in_c; c += 4) {
-                    uint32_t v;
-                    memcpy(&v, src + c, 4);
-                    mcc_nn_widen4(v, col, col + CB_PIXELS);
-                    col += 2 * CB_PIXELS;
-                }
+                col = widen_values(input + (y * in_dims->w + x) * in_c, in_c, col);
             } else {
                 for (c = 0; c < in_c; c += 4) {
                     col[0] = zp_even;
