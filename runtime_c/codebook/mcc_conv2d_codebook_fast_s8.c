@@ -152,6 +152,9 @@ MCC_INLINE uint32_t *widen_values(const int8_t *src, int32_t n, uint32_t *col)
 /* in_c a multiple of 4: every tap is whole groups of 4, widened straight from the input into
  * the pixel's interleaved column (col points at its first word); padding taps take the zero
  * point, the products past K zeros. */
+#if defined(__GNUC__)
+__attribute__((noinline)) /* out of line: the pixel loop of the staging path keeps its registers */
+#endif
 static void widen_pixel(const mcc_conv_fast_params *p, const mcc_dims *in_dims, const int8_t *input,
                         int32_t oy, int32_t ox, uint32_t *col)
 {
