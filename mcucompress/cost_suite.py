@@ -121,23 +121,26 @@ def fc_chain(depth: int, layers, encoding, seed: int = 0) -> Graph:
     return Graph(tensors, tuple(ops), ("x",), (last,), name="fc_chain")
 
 
-def conv_chain(size: int, channels: int, layers, encoding, seed: int = 0) -> Graph:
-    """conv2d layers in a chain ("same" padding), ReLU, stored as `encoding` (as fc_chain)."""
+def conv_chain(size: int, channels: int, layers, encoding, seed: int = 0, width: int | None = None) -> Graph:
+    """conv2d layers in a chain ("same" padding), ReLU, stored as `encoding` (as fc_chain); the
+    input size x size, or size x width."""
     kinds = _encodings(encoding, len(layers))
     rng = np.random.default_rng(seed)
-    tensors = {"x": _act("x", (1, size, size, channels), 0.02, -128)}
+    width = size if width is None else width
+    tensors = {"x": _act("x", (1, size, width, channels), 0.02, -128)}
     ops, last = [], "x"
     for i, layer in enumerate(layers):
         k, s = layer.kernel, layer.stride
         w = _weights(rng, (layer.out_c, k, k, channels), layer.sparsity, layer.values)
         wn, bn = _weighted(rng, tensors, i, w, 0.02)
-        out = -(-size // s)
+        out, out_w = -(-size // s), -(-width // s)
         pad = max(0, (out - 1) * s + k - size)
-        tensors[f"t{i}"] = _act(f"t{i}", (1, out, out, layer.out_c), 0.02, -128)
+        pad_w = max(0, (out_w - 1) * s + k - width)
+        tensors[f"t{i}"] = _act(f"t{i}", (1, out, out_w, layer.out_c), 0.02, -128)
         ops.append(Op("conv2d", f"conv{i}", (last, wn, bn), (f"t{i}",),
                       {"stride": (s, s), "dilation": (1, 1), "activation": "relu", ATTR: kinds[i],
-                       "padding": (pad // 2, pad - pad // 2, pad // 2, pad - pad // 2)}))
-        last, size, channels = f"t{i}", out, layer.out_c
+                       "padding": (pad // 2, pad - pad // 2, pad_w // 2, pad_w - pad_w // 2)}))
+        last, size, width, channels = f"t{i}", out, out_w, layer.out_c
     return Graph(tensors, tuple(ops), ("x",), (last,), name="conv_chain")
 
 

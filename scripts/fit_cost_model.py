@@ -25,7 +25,7 @@ from scipy.optimize import nnls
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from mcucompress.encode.cost_model import COEFFICIENTS, FEATURES, features  # noqa: E402
+from mcucompress.encode.cost_model import COEFFICIENTS, feature_names, features  # noqa: E402
 from mcucompress.cost_suite import Measured, fit_suite, layer_features, measure  # noqa: E402
 
 BOARDS = {"m0m3": "lm3s6965evb", "m4": "mps2-an386", "m55": "mps3-an547"}
@@ -40,18 +40,19 @@ def with_counts(graph, instructions) -> list[Measured]:
     return rows
 
 
-def fit(rows) -> dict:
-    """{"op_kind/encoding": {"features", "coef", "max_error", "layers"}} from measured rows."""
+def fit(rows, fam: str) -> dict:
+    """{"op_kind/encoding": {"features", "coef", "max_error", "layers"}} from measured rows of one
+    core family."""
     groups = defaultdict(list)
     for r in rows:
         groups[(r.op_kind, r.encoding)].append(r)
     out = {}
     for (op_kind, kind), group in sorted(groups.items()):
-        a = np.stack([features(op_kind, kind, r.counts) for r in group])
+        a = np.stack([features(op_kind, kind, r.counts, fam) for r in group])
         b = np.array([r.instructions for r in group], dtype=np.float64)
         coef, _ = nnls(a / b[:, None], np.ones(len(b)))   # relative errors, coefficients >= 0
         err = np.abs(a @ coef - b) / b
-        out[f"{op_kind}/{kind}"] = {"features": list(FEATURES[(op_kind, kind)]),
+        out[f"{op_kind}/{kind}"] = {"features": list(feature_names(op_kind, kind, fam)),
                                     "coef": [round(float(c), 6) for c in coef],
                                     "max_error": round(float(err.max()), 4), "layers": len(group)}
     return out
@@ -84,7 +85,7 @@ def main() -> int:
                 print(f"{fam} {graph.name}: " + ", ".join(f"{r.instructions:,}" for r in rows[-len(graph.ops):]),
                       flush=True)
             kept = families.get(fam, {}) if args.only is not None else {}
-            families[fam] = {**kept, "board": board, **fit(rows)}
+            families[fam] = {**kept, "board": board, **fit(rows, fam)}
             worst = max(v["max_error"] for k, v in families[fam].items() if k != "board")
             print(f"== {fam} ({board}): worst relative error on the fit suite {100 * worst:.1f}%", flush=True)
     if counts_file:

@@ -106,16 +106,19 @@ def test_smallest_cores_table(shared_dir, tmp_path):
 # -- Issue 11: fast codebook kernels against dense, and `--optimize fit` ----------------------------
 
 CODEBOOK = "### Codebooks in the MAC loop, round 4"
+CODEBOOK_M55 = "### Codebooks on the M55 with Helium"
 PAIR = re.compile(r"([\d,]+) / ([\d,]+) = ([\d.]+)x")
 
 
-def test_codebook_fast_table(tmp_path):
-    """Every "codebook / dense = ratio" of the M4 rows is a row of the script's own table."""
-    run_script(["bench_codebook_fast.py", "--boards", "mps2-an386", "--doc", str(tmp_path / "cb.md")], tmp_path)
+@pytest.mark.parametrize("heading, board", [(CODEBOOK, "mps2-an386"), (CODEBOOK_M55, "mps3-an547")])
+def test_codebook_fast_table(heading, board, tmp_path):
+    """Every "codebook / dense = ratio" of the section's rows (M4 rows in round 4's, M55 rows in
+    round 5's) is a row of the script's own table on that board."""
+    run_script(["bench_codebook_fast.py", "--boards", board, "--doc", str(tmp_path / "cb.md")], tmp_path)
     (measured_table,) = tables((tmp_path / "cb.md").read_text())
     measured = {(int(numbers(r[2])[0]), int(numbers(r[1])[0])) for r in measured_table[1:]}  # (codebook, dense)
-    drift = Drift(CODEBOOK)
-    for row in table_rows(CODEBOOK, 3):
+    drift = Drift(heading)
+    for row in table_rows(heading, 3):
         if "codebook" not in row[0]:
             continue
         for codebook, dense, ratio in PAIR.findall(row[2]):

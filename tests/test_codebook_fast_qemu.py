@@ -37,6 +37,21 @@ def test_fast_codebook_kernels_on_qemu(board, tmp_path):
     # 7x7 = 49 pixels: 8 blocks of 6 and one of 1; 13 channels: 8, then 4 and 1 requantized apart
     conv = conv_chain(7, 12, (ConvLayer(13, 3, 1, 0.0, 4), ConvLayer(9, 1, 1, 0.0, 16),
                               ConvLayer(12, 3, 2, 0.0, 16)), "codebook", seed=4).replace(name="cbconv")
-    for graph in (fc, conv):
+    # the MVE paths (chunks of 4 index words or 16 index bytes, whole ones in assembly for
+    # blocks of 8 and 4 rows, the rest predicated): 64 -> 132, 4-bit: 2 whole chunks, no tail,
+    # blocks of 8 and one of 4; 132 -> 36, 2-bit: 2 whole chunks and a word, blocks 8 and 4;
+    # 36 -> 64, 4-bit: a chunk and a word; 64 -> 10, 2-bit: one chunk, blocks 8 and 2; 10 -> 7,
+    # 4-bit: no whole chunk, blocks 4 and 3
+    fc_mve = fc_chain(64, (FcLayer(132, 0.0, 16), FcLayer(36, 0.0, 4), FcLayer(64, 0.0, 16), FcLayer(10, 0.0, 4),
+                           FcLayer(7, 0.0, 16)), "codebook", seed=5).replace(name="cbfcmve")
+    # 5x3 = 15 pixels (blocks of 4, a last of 3), then 3x2 = 6 (a last of 2); index bytes a
+    # channel: 16 (one chunk), 56 (3 and 8 predicated), 12 (only predicated), 84 (5 and 4), 16
+    # with 2-bit; on the DSP cores 32 and 36 input channels take the direct widening (LDM runs
+    # of 16 values and groups of 4 left, whole kernel rows and border taps)
+    conv_mve = conv_chain(5, 32, (ConvLayer(24, 1, 1, 0.0, 16), ConvLayer(20, 3, 2, 0.0, 4),
+                                  ConvLayer(36, 1, 1, 0.0, 16), ConvLayer(64, 3, 1, 0.0, 4),
+                                  ConvLayer(5, 1, 1, 0.0, 4)),
+                          "codebook", seed=6, width=3).replace(name="cbconvmve")
+    for graph in (fc, conv, fc_mve, conv_mve):
         report = run_model(_fast_tree(graph, tmp_path), board, samples=3)
         assert report.checks == {"host": True, "reference": True}

@@ -13,6 +13,10 @@ on each call, instead of unpacking one index at a time. What it needs from the e
 - the channel constants of the dense fast kernels ({2 * folded bias, multiplier, round,
   shift}, one row per output channel): the same requantization, so the same bytes.
 
+The MVE path of both kernels (Cortex-M55) reads the same layout: tables of int8 weights per
+index byte (a byte gather per 16 weights) in place of the pair table, int8 columns of
+MVE_PIXELS pixels for conv; its scratch is included in the sizes below.
+
 Layers whose constants are not exact for the fast requantization (specialize._channel_rows) or
 whose indices are wider than 4 bits keep the portable codebook kernels.
 """
@@ -30,6 +34,7 @@ from mcucompress.quantize.params import c_activation, c_tile
 
 FAST_BITS = (2, 4)
 CONV_PIXELS = 6     # CB_PIXELS of mcc_conv2d_codebook_fast_s8.c
+MVE_PIXELS = 4      # CB_MVE_PIXELS of mcc_conv2d_codebook_fast_s8.c
 FC_BLOCK = 8        # CB_ROWS of mcc_fully_connected_codebook_fast_s8.c
 CONV_KERNEL = "mcc_conv2d_codebook_fast_s8"
 FC_KERNEL = "mcc_fully_connected_codebook_fast_s8"
@@ -55,8 +60,13 @@ def table_bytes(bits: int) -> int:
 
 
 def conv_scratch_bytes(k_padded: int, bits: int) -> int:
-    """mcc_conv2d_codebook_fast_s8_get_buffer_size()."""
-    return table_bytes(bits) + CONV_PIXELS * 2 * k_padded + k_padded
+    """mcc_conv2d_codebook_fast_s8_get_buffer_size(): the larger of the DSP path's (pair table,
+    widened columns, staging row) and the MVE path's (byte tables, int8 columns of MVE_PIXELS
+    pixels in whole chunks, staging row)."""
+    dsp = table_bytes(bits) + CONV_PIXELS * 2 * k_padded + k_padded
+    chunk = 32 if bits == 4 else 64
+    mve = 256 * (8 // bits) + MVE_PIXELS * -(-k_padded // chunk) * chunk + k_padded
+    return max(dsp, mve)
 
 
 def fc_scratch_bytes(k_padded: int, bits: int) -> int:

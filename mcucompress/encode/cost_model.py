@@ -58,6 +58,15 @@ FEATURES = {
                                   "cb_blocks_x_chunks", "cb_blocks_x_units", "cb_block_words", "cb_block_pairs",
                                   "cb_scalar_outputs"),
 }
+# Kernels whose MVE path (Cortex-M55) is another loop than the DSP one: that family's features.
+FAMILY_FEATURES = {
+    ("m55", "fully_connected", "codebook_fast"): ("calls", "mve_tables", "units", "cb_k_padded", "cb_blocks",
+                                                  "mve_row_chunks_4bit", "mve_row_chunks_2bit",
+                                                  "mve_short_row_chunks", "mve_last_rows_4bit", "mve_last_rows_2bit",
+                                                  "mve_block_chunks"),
+    ("m55", "conv2d", "codebook_fast"): ("calls", "mve_tables", "pixels", "mve_stage_runs", "cb_pixels_x_k_padded",
+                                         "mve_interleaved", "mve_channel_loop"),
+}
 # Codebooks of 2- or 4-bit indices run on their own kernels (codegen/codebook_fast.py): costed
 # as the kind below (the exporter falls back to the portable codebook kernel only for LiteRT
 # rounding or channel constants the fast requantization cannot take).
@@ -65,6 +74,8 @@ FAST_CODEBOOK_BITS = (2, 4)
 CB_PIXELS = 6    # output pixels per pass of mcc_conv2d_codebook_fast_s8
 CB_CHANNELS = 8  # output channels summed per call of its channel loop (4 requantized a word)
 CB_ROWS = 8      # rows per pass of mcc_fully_connected_codebook_fast_s8 (then 4, then the rest)
+CB_MVE_PIXELS = 4  # output pixels per pass of the MVE path of mcc_conv2d_codebook_fast_s8
+CB_MVE_CHUNK_WORDS = 4  # index words per chunk of the MVE paths (16 bytes, one vector)
 CSR_PIXELS = 4   # output pixels per walk of mcc_conv2d_csr_fast_s8 (codegen/csr_fast.py)
 LUT_BITS = 8   # codes up to this long decode with one lookup (runtime_c/huffman)
 LUT_CHUNK = 128       # weights decoded per fill by mcc_fully_connected_huffman_lut_s8
@@ -210,6 +221,21 @@ def _fast_codebook_counts(op_kind: str, bits: int, units: int, depth: int, where
         c.update({"cb_pixels_x_k_padded": a * k_padded, "cb_blocks_x_chunks": blocks * -(-units // CB_CHANNELS),
                   "cb_blocks_x_units": blocks * units, "cb_block_words": blocks * units * words,
                   "cb_block_pairs": blocks * units * words * pairs, "cb_scalar_outputs": float(scalar)})
+        # MVE: blocks of 4 pixels; the channel loop's instructions per channel (its assembly):
+        # 35 around, per whole chunk of 16 index bytes 22 (4-bit) or 42 (2-bit), the last bytes
+        # predicated one chunk more (23 or 43)
+        full, last = divmod(words, CB_MVE_CHUNK_WORDS)
+        chunk = 22 if bits == 4 else 42
+        per_channel = 35 + full * chunk + (last > 0) * (chunk + 1)
+        # staging: a run of bytes per kernel row inside the input, one per tap of a border
+        # pixel; then 16 bytes a vector into the interleaved columns
+        taps = depth // max(where["in_c"], 1)
+        rows = round(taps ** 0.5)
+        blocks = -(-a // CB_MVE_PIXELS)
+        c.update({"mve_tables": 4.0 if bits == 2 else 2.0,
+                  "mve_stage_runs": float(where["interior"] * rows + (a - where["interior"]) * taps),
+                  "mve_interleaved": float(blocks * CB_MVE_PIXELS * -(-k_padded // 16)),
+                  "mve_channel_loop": float(blocks * units * per_channel)})
     else:
         tail = units % 4                                # rows of the last block under 4
         blocks = units // CB_ROWS + (units % CB_ROWS >= 4) + (tail > 0)
@@ -218,6 +244,16 @@ def _fast_codebook_counts(op_kind: str, bits: int, units: int, depth: int, where
                   "cb_full_words": a * (blocks - (tail > 0)) * words,
                   "cb_pairs_4bit": full_pairs if bits == 4 else 0.0, "cb_pairs_2bit": full_pairs if bits == 2 else 0.0,
                   "cb_tail_pairs": a * tail * words * pairs})
+        # MVE: whole chunks in assembly for blocks of 8 and 4 rows, with intrinsics for the
+        # rest and for every row's predicated last chunk
+        full, last = words // CB_MVE_CHUNK_WORDS, words % CB_MVE_CHUNK_WORDS > 0
+        row_chunks = a * (units - tail) * full
+        c.update({"mve_row_chunks_4bit": row_chunks if bits == 4 else 0.0,
+                  "mve_row_chunks_2bit": row_chunks if bits == 2 else 0.0,
+                  "mve_short_row_chunks": a * tail * full, "mve_tables": 4.0 if bits == 2 else 2.0,
+                  "mve_last_rows_4bit": a * units * last if bits == 4 else 0.0,
+                  "mve_last_rows_2bit": a * units * last if bits == 2 else 0.0,
+                  "mve_block_chunks": a * blocks * (full + last)})
     return c
 
 
@@ -289,11 +325,15 @@ def _segment_counts(data) -> dict[str, float]:
             "seg_checked": float(data.entries if data.depth < 256 else 0)}
 
 
-def features(op_kind: str, kind: str, counts: dict[str, float]) -> np.ndarray:
-    names = FEATURES.get((op_kind, kind))
+def feature_names(op_kind: str, kind: str, core_family: str | None = None) -> tuple[str, ...]:
+    names = FAMILY_FEATURES.get((core_family, op_kind, kind)) or FEATURES.get((op_kind, kind))
     if names is None:
         raise McuError(f"no cost model for {op_kind} weights stored as '{kind}'")
-    return np.array([counts[n] for n in names], dtype=np.float64)
+    return names
+
+
+def features(op_kind: str, kind: str, counts: dict[str, float], core_family: str | None = None) -> np.ndarray:
+    return np.array([counts[n] for n in feature_names(op_kind, kind, core_family)], dtype=np.float64)
 
 
 @lru_cache(maxsize=None)
@@ -311,4 +351,4 @@ def predict(op_kind: str, kind: str, counts: dict[str, float], core_family: str 
     coef = table.get(f"{op_kind}/{kind}")
     if coef is None:
         raise McuError(f"no cost model coefficients for {op_kind}/{kind} on {core_family}")
-    return int(round(float(features(op_kind, kind, counts) @ np.asarray(coef["coef"], dtype=np.float64))))
+    return int(round(float(features(op_kind, kind, counts, core_family) @ np.asarray(coef["coef"], dtype=np.float64))))

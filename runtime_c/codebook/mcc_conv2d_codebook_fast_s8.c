@@ -10,18 +10,38 @@
  * Padded positions read the input zero point (the input offset is folded into the bias), the
  * products past K read 0. With 32 or more input channels (a multiple of 4) columns are widened
  * straight from the input, otherwise a pixel's values are first gathered in a staging row. A last
- * block of fewer pixels computes on zero columns and stores only its own outputs. */
+ * block of fewer pixels computes on zero columns and stores only its own outputs.
+ *
+ * With MVE (Cortex-M55) columns stay int8 and tables of int8 weights per index byte feed byte
+ * gathers and VMLADAVA.S8, 4 pixels a pass (conv_mve below); the same layout, the same bytes. */
 #include <string.h>
 
 #include "mcc.h"
 #include "mcc_nn.h"
 
+#if MCC_HAVE_MVE_ASM
+#include <arm_mve.h>
+#endif
+
 #define CB_PIXELS 6 /* output pixels per pass: 6 sums, 3 column words at a time, stay in registers */
 #define CB_CHANNELS 8 /* output channels a call of the channel loop (the assembly's byte offsets) */
+#define CB_MVE_PIXELS 4 /* output pixels per pass of the MVE path: 4 sums in even registers */
 
+/* Scratch of the MVE path: the byte tables, the interleaved columns, one staged pixel. */
+MCC_INLINE int32_t mve_buffer_size(int32_t k_padded, int32_t index_bits)
+{
+    const int32_t chunk = index_bits == 4 ? 32 : 64;
+    const int32_t columns = (k_padded + chunk - 1) / chunk * chunk * CB_MVE_PIXELS;
+    return 256 * (index_bits == 4 ? 2 : 4) + columns + k_padded;
+}
+
+/* The larger of the DSP path's (pair table, 6 widened columns, a staging row) and the MVE
+ * path's needs: every core's build of a tree uses the same arena. */
 int32_t mcc_conv2d_codebook_fast_s8_get_buffer_size(int32_t k_padded, int32_t index_bits)
 {
-    return 4 * (1 << (2 * index_bits)) + CB_PIXELS * 2 * k_padded + k_padded;
+    const int32_t dsp = 4 * (1 << (2 * index_bits)) + CB_PIXELS * 2 * k_padded + k_padded;
+    const int32_t mve = mve_buffer_size(k_padded, index_bits);
+    return dsp > mve ? dsp : mve;
 }
 
 /* Short copies and fills inline, a word at a time while 4 bytes are left (no library call for a
@@ -84,9 +104,57 @@ static void stage_pixel(const mcc_conv_fast_params *p, const mcc_dims *in_dims, 
     fill_run(s, 0, (int32_t)(p->k_padded - (s - stage)));
 }
 
+/* n values (a multiple of 4) widened into a pixel's interleaved column from col on (pair words
+ * CB_PIXELS apart); returns the column's next group. */
+MCC_INLINE uint32_t *widen_values(const int8_t *src, int32_t n, uint32_t *col)
+{
+    int32_t c = 0;
+#if MCC_HAVE_DSP_ASM
+    if (n >= 16 && ((uintptr_t)src & 3) == 0) { /* 16 values a pass: LDM, 8 SXTB16, 8 STR */
+        const int8_t *end = src + (n & ~15);
+        __asm__ volatile("1:\n\t"
+                         "ldm %[s]!, {r4, r5, r6, r7}\n\t"
+                         "sxtb16 r8, r4\n\t"
+                         "sxtb16 r4, r4, ror #8\n\t"
+                         "str r8, [%[c]]\n\t"
+                         "str r4, [%[c], #24]\n\t"
+                         "sxtb16 r8, r5\n\t"
+                         "sxtb16 r5, r5, ror #8\n\t"
+                         "str r8, [%[c], #48]\n\t"
+                         "str r5, [%[c], #72]\n\t"
+                         "sxtb16 r8, r6\n\t"
+                         "sxtb16 r6, r6, ror #8\n\t"
+                         "str r8, [%[c], #96]\n\t"
+                         "str r6, [%[c], #120]\n\t"
+                         "sxtb16 r8, r7\n\t"
+                         "sxtb16 r7, r7, ror #8\n\t"
+                         "str r8, [%[c], #144]\n\t"
+                         "str r7, [%[c], #168]\n\t"
+                         "add %[c], %[c], #192\n\t"
+                         "cmp %[s], %[e]\n\t"
+                         "bne 1b"
+                         : [s] "+r"(src), [c] "+r"(col)
+                         : [e] "r"(end)
+                         : "r4", "r5", "r6", "r7", "r8", "cc", "memory");
+        c = n & ~15;
+    }
+#endif
+    for (; c < n; c += 4) {
+        uint32_t v;
+        memcpy(&v, src, 4);
+        mcc_nn_widen4(v, col, col + CB_PIXELS);
+        src += 4;
+        col += 2 * CB_PIXELS;
+    }
+    return col;
+}
+
 /* in_c a multiple of 4: every tap is whole groups of 4, widened straight from the input into
  * the pixel's interleaved column (col points at its first word); padding taps take the zero
  * point, the products past K zeros. */
+#if defined(__GNUC__)
+__attribute__((noinline)) /* out of line: the pixel loop of the staging path keeps its registers */
+#endif
 static void widen_pixel(const mcc_conv_fast_params *p, const mcc_dims *in_dims, const int8_t *input,
                         int32_t oy, int32_t ox, uint32_t *col)
 {
@@ -99,16 +167,15 @@ static void widen_pixel(const mcc_conv_fast_params *p, const mcc_dims *in_dims, 
     for (ky = 0; ky < p->kernel.h; ++ky) {
         const int32_t y = y0 + ky * p->dilation.h;
         const int row_inside = y >= 0 && y < in_dims->h;
+        if (row_inside && p->dilation.w == 1 && x0 >= 0 && x0 + p->kernel.w <= in_dims->w) {
+            /* the whole kernel row is one run of bytes */
+            col = widen_values(input + (y * in_dims->w + x0) * in_c, p->kernel.w * in_c, col);
+            continue;
+        }
         for (kx = 0; kx < p->kernel.w; ++kx) {
             const int32_t x = x0 + kx * p->dilation.w;
             if (row_inside && x >= 0 && x < in_dims->w) {
-                const int8_t *src = input + (y * in_dims->w + x) * in_c;
-                for (c = 0; c < in_c; c += 4) {
-                    uint32_t v;
-                    memcpy(&v, src + c, 4);
-                    mcc_nn_widen4(v, col, col + CB_PIXELS);
-                    col += 2 * CB_PIXELS;
-                }
+                col = widen_values(input + (y * in_dims->w + x) * in_c, in_c, col);
             } else {
                 for (c = 0; c < in_c; c += 4) {
                     col[0] = zp_even;
@@ -358,6 +425,205 @@ static void store_channels(const int8_t *bytes, int32_t n, int32_t count, int8_t
 }
 #endif
 
+#if MCC_HAVE_MVE_ASM
+/* MVE: the tables hold int8 weights per index byte (mcc_nn_codebook_byte_tables), so a VLDRB
+ * gather turns 16 index bytes of a channel into 16 weights and VMLADAVA.S8 sums 16 products.
+ * Columns stay int8 for CB_MVE_PIXELS pixels, interleaved by chunks (32 products for 4-bit
+ * indices, 64 for 2-bit: chunk j of pixel p at (j * CB_MVE_PIXELS + p) chunks), so one pointer
+ * walks them; a chunk's input is deinterleaved by VLD2 (halfwords: the low fields of a 4-bit
+ * byte are k0 k1 of a group of 4, the high ones k2 k3) or VLD4 (bytes: the 2-bit fields of a
+ * byte are k0, k2, k1, k3 from bit 0) into the order of the tables. Per channel and chunk: one
+ * load of 16 index bytes, 2 or 4 gathers, then per pixel 2 or 4 loads and VMLADAVA. */
+static const int32_t cb_mve_shifts4[2] = {0, 4};
+static const int32_t cb_mve_shifts2[4] = {0, 4, 2, 6};
+
+/* The staged pixel's k_padded bytes into column p's chunks (the bytes past them up to a whole
+ * chunk stay the zeros written once per call). */
+MCC_INLINE void interleave_column(const int8_t *stage, int32_t k_padded, int32_t chunk, int32_t p, int8_t *col)
+{
+    int32_t off;
+    col += p * chunk;
+    for (off = 0; off + 16 <= k_padded; off += 16) {
+        vstrbq_s8(col + off % chunk + off / chunk * (CB_MVE_PIXELS * chunk), vldrbq_s8(stage + off));
+    }
+    if (off < k_padded) {
+        vstrbq_s8(col + off % chunk + off / chunk * (CB_MVE_PIXELS * chunk),
+                  vldrbq_z_s8(stage + off, vctp8q((uint32_t)(k_padded - off))));
+    }
+}
+
+/* What the channel loop reads from memory (every core register is in use inside it); the
+ * assembly names the byte offsets of the fields. */
+typedef struct {
+    int32x4_t lo4;           /*  0: the clamp */
+    int32x4_t hi4;           /* 16 */
+    uint32x4_t offsets;      /* 32: p * out_c, the byte offsets of the block's pixels in the output */
+    const int8_t *col;       /* 48: the interleaved columns */
+    int32_t full;            /* 52: whole chunks of 16 index bytes a channel */
+    int32_t tail;            /* 56: index bytes after them (a multiple of 4, 0 for none) */
+    uint32_t pixels;         /* 60: the lanes to store, VPR.P0 of the block's pixel count */
+} channel_loop_mve;
+
+/* Every output channel of a block of CB_MVE_PIXELS pixels, from the channel's index bytes at
+ * idx on (the channels' bytes follow each other) and its constants ch (4 a channel), stored to
+ * out + p * out_c + channel. Per channel: the sums from 0 in r0 r2 r4 r6 (VMLADAVA wants even
+ * registers), per chunk one load of 16 index bytes, 2 or 4 gathers, per pixel 2 or 4 loads and
+ * VMLADAVA; the last bytes predicated. Then the 4 sums on 4 lanes: doubled plus the bias,
+ * VRMULH (SMMLAR without the accumulate) plus the round, the sign, the shift by a negative
+ * register amount (truncating like ASR), the clamp, one predicated byte scatter. Assembly:
+ * GCC 12 spills the Q registers of the intrinsics and finds no registers for this loop's. */
+#define CB_MVE_X4(A) "vld20.16 {q0, q1}, [%[x]]\n\tvld21.16 {q0, q1}, [%[x]]!\n\t"                  \
+    "vmladava.s8 %[" #A "], q0, q2\n\tvmladava.s8 %[" #A "], q1, q3\n\t"
+#define CB_MVE_CHUNK4                                                                            \
+    "vldrb.u8 q2, [%[t0], q0]\n\t"                                                               \
+    "add %[u], %[t0], #256\n\t"                                                                  \
+    "vldrb.u8 q3, [%[u], q0]\n\t"                                                                \
+    CB_MVE_X4(a0) CB_MVE_X4(a1) CB_MVE_X4(a2) CB_MVE_X4(a3)
+#define CB_MVE_X2(A)                                                                             \
+    "vld40.8 {q0, q1, q2, q3}, [%[x]]\n\tvld41.8 {q0, q1, q2, q3}, [%[x]]\n\t"                     \
+    "vld42.8 {q0, q1, q2, q3}, [%[x]]\n\tvld43.8 {q0, q1, q2, q3}, [%[x]]!\n\t"                    \
+    "vmladava.s8 %[" #A "], q0, q4\n\tvmladava.s8 %[" #A "], q1, q5\n\t"                          \
+    "vmladava.s8 %[" #A "], q2, q6\n\tvmladava.s8 %[" #A "], q3, q7\n\t"
+/* (the four tables 256 bytes apart from one address register) */
+#define CB_MVE_CHUNK2                                                                            \
+    "vldrb.u8 q4, [%[t0], q0]\n\t"                                                               \
+    "add %[u], %[t0], #256\n\t"                                                                  \
+    "vldrb.u8 q5, [%[u], q0]\n\t"                                                                \
+    "add %[u], %[u], #256\n\t"                                                                   \
+    "vldrb.u8 q6, [%[u], q0]\n\t"                                                                \
+    "add %[u], %[u], #256\n\t"                                                                   \
+    "vldrb.u8 q7, [%[u], q0]\n\t"                                                                \
+    CB_MVE_X2(a0) CB_MVE_X2(a1) CB_MVE_X2(a2) CB_MVE_X2(a3)
+#define CB_MVE_CHANNELS(CHUNK)                                                                   \
+    "2:\n\t"                                                                                     \
+    "movs %[a0], #0\n\t"                                                                         \
+    "movs %[a1], #0\n\t"                                                                         \
+    "movs %[a2], #0\n\t"                                                                         \
+    "movs %[a3], #0\n\t"                                                                         \
+    "ldr %[x], [%[st], #48]\n\t"                                                                 \
+    "ldr %[n], [%[st], #52]\n\t"                                                                 \
+    "cmp %[n], #0\n\t"                                                                           \
+    "beq 4f\n"                                                                                   \
+    "1:\n\t"                                                                                     \
+    "vldrb.u8 q0, [%[i]], #16\n\t"                                                               \
+    CHUNK                                                                                        \
+    "subs %[n], %[n], #1\n\t"                                                                    \
+    "bne 1b\n"                                                                                   \
+    "4:\n\t"                                                                                     \
+    "ldr %[n], [%[st], #56]\n\t"                                                                 \
+    "cmp %[n], #0\n\t"                                                                           \
+    "beq 3f\n\t"                                                                                 \
+    "vctp.8 %[n]\n\t"                                                                            \
+    "vpst\n\t"                                                                                   \
+    "vldrbt.u8 q0, [%[i]]\n\t"                                                                   \
+    "add %[i], %[i], %[n]\n\t"                                                                   \
+    CHUNK                                                                                        \
+    "3:\n\t"                                                                                     \
+    "vmov q0[2], q0[0], %[a0], %[a2]\n\t" /* lanes 0 and 2: the first register to the lower lane */\
+    "vmov q0[3], q0[1], %[a1], %[a3]\n\t"                                                        \
+    "ldm %[ch]!, {%[a0], %[a1], %[a2], %[a3]}\n\t"                                               \
+    "vshl.i32 q0, q0, #1\n\t"                                                                    \
+    "vadd.i32 q0, q0, %[a0]\n\t"                                                                 \
+    "vdup.32 q1, %[a1]\n\t"                                                                      \
+    "vrmulh.s32 q1, q0, q1\n\t"                                                                  \
+    "vadd.i32 q1, q1, %[a2]\n\t"                                                                 \
+    "vshr.s32 q0, q0, #31\n\t"                                                                   \
+    "vadd.i32 q1, q1, q0\n\t"                                                                    \
+    "rsbs %[a3], %[a3], #0\n\t"                                                                  \
+    "vshl.s32 q1, %[a3]\n\t"                                                                     \
+    "vldrw.u32 q0, [%[st]]\n\t"                                                                  \
+    "vldrw.u32 q2, [%[st], #16]\n\t"                                                             \
+    "vldrw.u32 q3, [%[st], #32]\n\t"                                                             \
+    "vmax.s32 q1, q1, q0\n\t"                                                                    \
+    "vmin.s32 q1, q1, q2\n\t"                                                                    \
+    "ldr %[n], [%[st], #60]\n\t"                                                                 \
+    "vmsr p0, %[n]\n\t"                                                                          \
+    "vpst\n\t"                                                                                   \
+    "vstrbt.32 q1, [%[o], q3]\n\t"                                                               \
+    "adds %[o], %[o], #1\n\t"                                                                    \
+    "cmp %[o], %[oe]\n\t"                                                                        \
+    "bne 2b"
+static void channels_mve(const uint8_t *idx, const int32_t *ch, int32_t bits, const int8_t *tables,
+                         const channel_loop_mve *st, int8_t *out, const int8_t *out_end)
+{
+    register int32_t a0 __asm__("r0");
+    register int32_t a1 __asm__("r2");
+    register int32_t a2 __asm__("r4");
+    register int32_t a3 __asm__("r6");
+    const int8_t *x;
+    const int8_t *u;
+    int32_t n;
+#define CB_MVE_OPERANDS                                                                          \
+    : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [i] "+r"(idx), [ch] "+r"(ch), \
+      [o] "+r"(out), [x] "=&r"(x), [n] "=&r"(n), [u] "=&r"(u)                                    \
+    : [t0] "r"(tables), [st] "r"(st), [oe] "r"(out_end)                                          \
+    : "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11", "d12", "d13", "d14", \
+      "d15", "cc", "memory"
+    if (bits == 4) {
+        __asm__ volatile(CB_MVE_CHANNELS(CB_MVE_CHUNK4) CB_MVE_OPERANDS);
+    } else {
+        __asm__ volatile(CB_MVE_CHANNELS(CB_MVE_CHUNK2) CB_MVE_OPERANDS);
+    }
+#undef CB_MVE_OPERANDS
+}
+#undef CB_MVE_CHANNELS
+#undef CB_MVE_CHUNK2
+#undef CB_MVE_X2
+#undef CB_MVE_CHUNK4
+#undef CB_MVE_X4
+
+/* The whole layer on MVE: the byte tables once, then per block of CB_MVE_PIXELS pixels their
+ * interleaved columns and every output channel's sums, requantized (a last block of fewer
+ * pixels computes on zero columns and stores only its own). */
+static void conv_mve(const mcc_conv_fast_params *params, const mcc_codebook_fast_s8 *filter,
+                     const mcc_dims *input_dims, const int8_t *input, const mcc_dims *output_dims,
+                     int8_t *output, void *scratch)
+{
+    const int32_t bits = filter->index_bits;
+    const int32_t k_padded = params->k_padded;
+    const int32_t chunk = bits == 4 ? 32 : 64;
+    const int32_t chunks = (k_padded + chunk - 1) / chunk;
+    const int32_t index_bytes = k_padded * bits / 8;
+    const int32_t out_c = output_dims->c;
+    const int32_t out_w = output_dims->w;
+    const int32_t pixels = output_dims->h * out_w;
+    const int32_t n_tables = bits == 4 ? 2 : 4;
+    const int8_t *tables = (const int8_t *)scratch;
+    int8_t *col = (int8_t *)scratch + 256 * n_tables;
+    int8_t *stage = col + CB_MVE_PIXELS * chunks * chunk;
+    channel_loop_mve st;
+    int32_t b, px;
+    st.lo4 = vdupq_n_s32(params->activation.min);
+    st.hi4 = vdupq_n_s32(params->activation.max);
+    st.offsets = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)out_c);
+    st.col = col;
+    st.full = index_bytes / 16;
+    st.tail = index_bytes % 16;
+    memset(col, 0, (size_t)(CB_MVE_PIXELS * chunks * chunk));
+    mcc_nn_codebook_byte_tables(filter->codebook, bits, bits == 4 ? cb_mve_shifts4 : cb_mve_shifts2, n_tables,
+                                (uint32_t *)scratch);
+    for (b = 0; b < input_dims->n; ++b) {
+        const int8_t *in_batch = input + b * input_dims->h * input_dims->w * input_dims->c;
+        for (px = 0; px < pixels; px += CB_MVE_PIXELS) {
+            const int32_t n = pixels - px < CB_MVE_PIXELS ? pixels - px : CB_MVE_PIXELS;
+            int32_t p;
+            st.pixels = vctp32q((uint32_t)n);
+            for (p = 0; p < CB_MVE_PIXELS; ++p) {
+                if (p < n) {
+                    stage_pixel(params, input_dims, in_batch, (px + p) / out_w, (px + p) % out_w, stage);
+                } else {
+                    fill_run(stage, 0, k_padded);
+                }
+                interleave_column(stage, k_padded, chunk, p, col);
+            }
+            channels_mve((const uint8_t *)filter->indices, params->channels, bits, tables, &st, output,
+                         output + out_c);
+            output += n * out_c;
+        }
+    }
+}
+#endif
+
 mcc_status mcc_conv2d_codebook_fast_s8(const mcc_conv_fast_params *params,
                                        const mcc_codebook_fast_s8 *filter,
                                        const mcc_dims *input_dims, const int8_t *input,
@@ -384,6 +650,10 @@ mcc_status mcc_conv2d_codebook_fast_s8(const mcc_conv_fast_params *params,
         k_padded < params->kernel.h * params->kernel.w * params->in_c) {
         return MCC_ERROR_ARGUMENT;
     }
+#if MCC_HAVE_MVE_ASM
+    conv_mve(params, filter, input_dims, input, output_dims, output, scratch);
+    return MCC_OK;
+#endif
     mcc_nn_codebook_pair_table(filter->codebook, bits, table);
     for (b = 0; b < input_dims->n; ++b) {
         const int8_t *in_batch = input + b * input_dims->h * input_dims->w * input_dims->c;

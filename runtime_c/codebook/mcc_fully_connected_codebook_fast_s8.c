@@ -11,11 +11,18 @@
  * With the DSP assembly, 4-bit indices are loaded a field (one byte) at a time, so a pair of
  * products costs a byte load, a table load and an SMLAD for all 8 rows of a block; 2-bit
  * indices look a byte (two fields, 4 products) up in a second table of doubled pair pairs,
- * built from the first, so 4 products cost a byte load, an address, an LDRD and two SMLAD. */
+ * built from the first, so 4 products cost a byte load, an address, an LDRD and two SMLAD.
+ *
+ * With MVE (Cortex-M55) the pair table is not used: tables of int8 weights per index byte and
+ * byte gathers feed VMLADAVA.S8 (fully_connected_mve below); the same layout, the same bytes. */
 #include <string.h>
 
 #include "mcc.h"
 #include "mcc_nn.h"
+
+#if MCC_HAVE_MVE_ASM
+#include <arm_mve.h>
+#endif
 
 #define CB_ROWS 8 /* output rows per pass */
 
@@ -214,6 +221,305 @@ static void build_quad_table(const uint32_t *pairs, uint32_t *quad)
 }
 #endif
 
+#if MCC_HAVE_MVE_ASM
+/* MVE: the tables hold int8 weights per index byte (mcc_nn_codebook_byte_tables), so one VLDRB
+ * gather turns 16 index bytes into 16 weights and VMLADAVA.S8 sums their products. A chunk is
+ * 4 word positions: one VLDRW gather brings a row's 16 index bytes (its words are n words
+ * apart), 2 (4-bit) or 4 (2-bit) byte gathers and VMLADAVA per row, 32 or 64 products; the
+ * input chunk is loaded once for the block, deinterleaved by VLD2 (halfwords: the low fields
+ * of a 4-bit byte are k0 k1 of a group of 4, the high ones k2 k3) or VLD4 (bytes: the 2-bit
+ * fields of a byte are k0, k2, k1, k3 from bit 0) into the order of the tables. */
+#define CB_MVE_CHUNK_WORDS 4
+static const int32_t cb_mve_shifts4[2] = {0, 4};
+static const int32_t cb_mve_shifts2[4] = {0, 4, 2, 6};
+
+/* Products of a chunk's input bytes (bytes bytes of the zero-padded row). */
+MCC_INLINE int32_t cb_mve_chunk_bytes(int32_t bits)
+{
+    return bits == 4 ? 32 : 64;
+}
+
+/* The hot loops in assembly (GCC 12 hoists the gathers of a chunk and spills Q registers):
+ * the input chunk in q0-q1 (4-bit) or q0-q3 (2-bit), a row's index bytes in q4 (q2 for 4-bit)
+ * from a VLDRW gather at the row's offset from `at` (row 0's load moves `at` on by a chunk),
+ * each table's weights in q5 (q3), one VMLADAVA per table. */
+#define CB_MVE_ROW4(LOAD, A)                                                                     \
+    LOAD                                                                                         \
+    "vldrb.u8 q3, [%[t0], q2]\n\t"                                                               \
+    "vmladava.s8 %[" #A "], q0, q3\n\t"                                                          \
+    "vldrb.u8 q3, [%[t1], q2]\n\t"                                                               \
+    "vmladava.s8 %[" #A "], q1, q3\n\t"
+#define CB_MVE_AT4(OFF) "vldrw.u32 q2, [%q[at], #" #OFF "]\n\t"
+#define CB_MVE_AT4_WB(STEP) "vldrw.u32 q2, [%q[at], #" #STEP "]!\n\t"
+#define CB_MVE_X4 "vld20.16 {q0, q1}, [%[x]]\n\tvld21.16 {q0, q1}, [%[x]]!\n\t"
+/* VMLADAVA sums into even registers */
+#define CB_MVE_SUMS4                                                                             \
+    register int32_t a0 __asm__("r0") = a[0];                                                    \
+    register int32_t a1 __asm__("r2") = a[1];                                                    \
+    register int32_t a2 __asm__("r4") = a[2];                                                    \
+    register int32_t a3 __asm__("r6") = a[3]
+#define CB_MVE_Q_CLOBBERS "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11"
+
+/* 4-bit indices, 8 rows: `chunks` whole chunks (at least one), `at` one chunk back. */
+MCC_INLINE void chunks_rows8_4bit(uint32x4_t *at, const int8_t **x, int32_t chunks, const int8_t *tables,
+                                  int32_t a[CB_ROWS])
+{
+    CB_MVE_SUMS4;
+    register int32_t a4 __asm__("r8") = a[4];
+    register int32_t a5 __asm__("r10") = a[5];
+    register int32_t a6 __asm__("ip") = a[6];
+    register int32_t a7 __asm__("lr") = a[7];
+    uint32x4_t va = *at;
+    const int8_t *xp = *x;
+    __asm__ volatile("1:\n\t" CB_MVE_X4
+                     CB_MVE_ROW4(CB_MVE_AT4_WB(128), a0) CB_MVE_ROW4(CB_MVE_AT4(4), a1)
+                     CB_MVE_ROW4(CB_MVE_AT4(8), a2) CB_MVE_ROW4(CB_MVE_AT4(12), a3)
+                     CB_MVE_ROW4(CB_MVE_AT4(16), a4) CB_MVE_ROW4(CB_MVE_AT4(20), a5)
+                     CB_MVE_ROW4(CB_MVE_AT4(24), a6) CB_MVE_ROW4(CB_MVE_AT4(28), a7)
+                     "subs %[n], %[n], #1\n\t"
+                     "bne 1b"
+                     : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [a4] "+r"(a4), [a5] "+r"(a5),
+                       [a6] "+r"(a6), [a7] "+r"(a7), [x] "+r"(xp), [n] "+r"(chunks), [at] "+w"(va)
+                     : [t0] "r"(tables), [t1] "r"(tables + 256)
+                     : CB_MVE_Q_CLOBBERS, "cc", "memory");
+    a[0] = a0, a[1] = a1, a[2] = a2, a[3] = a3, a[4] = a4, a[5] = a5, a[6] = a6, a[7] = a7;
+    *at = va;
+    *x = xp;
+}
+
+/* 4-bit indices, a block of 4 rows. */
+MCC_INLINE void chunks_rows4_4bit(uint32x4_t *at, const int8_t **x, int32_t chunks, const int8_t *tables,
+                                  int32_t a[CB_ROWS])
+{
+    CB_MVE_SUMS4;
+    uint32x4_t va = *at;
+    const int8_t *xp = *x;
+    __asm__ volatile("1:\n\t" CB_MVE_X4
+                     CB_MVE_ROW4(CB_MVE_AT4_WB(64), a0) CB_MVE_ROW4(CB_MVE_AT4(4), a1)
+                     CB_MVE_ROW4(CB_MVE_AT4(8), a2) CB_MVE_ROW4(CB_MVE_AT4(12), a3)
+                     "subs %[n], %[n], #1\n\t"
+                     "bne 1b"
+                     : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [x] "+r"(xp), [n] "+r"(chunks),
+                       [at] "+w"(va)
+                     : [t0] "r"(tables), [t1] "r"(tables + 256)
+                     : CB_MVE_Q_CLOBBERS, "cc", "memory");
+    a[0] = a0, a[1] = a1, a[2] = a2, a[3] = a3;
+    *at = va;
+    *x = xp;
+}
+
+#define CB_MVE_ROW2(LOAD, A)                                                                     \
+    LOAD                                                                                         \
+    "vldrb.u8 q5, [%[t0], q4]\n\t"                                                               \
+    "vmladava.s8 %[" #A "], q0, q5\n\t"                                                          \
+    "vldrb.u8 q5, [%[t1], q4]\n\t"                                                               \
+    "vmladava.s8 %[" #A "], q1, q5\n\t"                                                          \
+    "vldrb.u8 q5, [%[t2], q4]\n\t"                                                               \
+    "vmladava.s8 %[" #A "], q2, q5\n\t"                                                          \
+    "vldrb.u8 q5, [%[t3], q4]\n\t"                                                               \
+    "vmladava.s8 %[" #A "], q3, q5\n\t"
+#define CB_MVE_AT2(OFF) "vldrw.u32 q4, [%q[at], #" #OFF "]\n\t"
+#define CB_MVE_AT2_WB(STEP) "vldrw.u32 q4, [%q[at], #" #STEP "]!\n\t"
+#define CB_MVE_X2                                                                                \
+    "vld40.8 {q0, q1, q2, q3}, [%[x]]\n\tvld41.8 {q0, q1, q2, q3}, [%[x]]\n\t"                    \
+    "vld42.8 {q0, q1, q2, q3}, [%[x]]\n\tvld43.8 {q0, q1, q2, q3}, [%[x]]!\n\t"
+
+/* 2-bit indices, 4 rows of a block whose word positions are STEP / 4 bytes apart (the four
+ * tables take the registers 4 more sums would need). */
+#define CB_MVE_CHUNKS4_2BIT(STEP)                                                                \
+    __asm__ volatile("1:\n\t" CB_MVE_X2                                                          \
+                     CB_MVE_ROW2(CB_MVE_AT2_WB(STEP), a0) CB_MVE_ROW2(CB_MVE_AT2(4), a1)          \
+                     CB_MVE_ROW2(CB_MVE_AT2(8), a2) CB_MVE_ROW2(CB_MVE_AT2(12), a3)               \
+                     "subs %[n], %[n], #1\n\t"                                                   \
+                     "bne 1b"                                                                    \
+                     : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [x] "+r"(xp),  \
+                       [n] "+r"(chunks), [at] "+w"(va)                                           \
+                     : [t0] "r"(tables), [t1] "r"(tables + 256), [t2] "r"(tables + 512),         \
+                       [t3] "r"(tables + 768)                                                    \
+                     : CB_MVE_Q_CLOBBERS, "cc", "memory")
+
+/* 2-bit indices, the 4 rows from row 0 of `at` of a block of `n` (8 or 4) rows. */
+MCC_INLINE void chunks_rows4_2bit(uint32x4_t *at, const int8_t **x, int32_t chunks, int32_t n,
+                                  const int8_t *tables, int32_t a[4])
+{
+    CB_MVE_SUMS4;
+    uint32x4_t va = *at;
+    const int8_t *xp = *x;
+    if (n == CB_ROWS) {
+        CB_MVE_CHUNKS4_2BIT(128);
+    } else {
+        CB_MVE_CHUNKS4_2BIT(64);
+    }
+    a[0] = a0, a[1] = a1, a[2] = a2, a[3] = a3;
+    *at = va;
+    *x = xp;
+}
+#undef CB_MVE_CHUNKS4_2BIT
+#undef CB_MVE_X2
+#undef CB_MVE_AT2_WB
+#undef CB_MVE_AT2
+#undef CB_MVE_ROW2
+#undef CB_MVE_Q_CLOBBERS
+#undef CB_MVE_SUMS4
+#undef CB_MVE_X4
+#undef CB_MVE_AT4_WB
+#undef CB_MVE_AT4
+#undef CB_MVE_ROW4
+
+/* One row's index bytes of the chunk (GATHER), looked up and summed into A. */
+#define CB_MVE_ROW4(A, GATHER)                                                                   \
+    do {                                                                                         \
+        const uint8x16_t iv_ = vreinterpretq_u8_u32(GATHER);                                     \
+        (A) = vmladavaq_s8((A), x0, vldrbq_gather_offset_s8(tables, iv_));                       \
+        (A) = vmladavaq_s8((A), x1, vldrbq_gather_offset_s8(tables + 256, iv_));                 \
+    } while (0)
+#define CB_MVE_ROW2(A, GATHER)                                                                   \
+    do {                                                                                         \
+        const uint8x16_t iv_ = vreinterpretq_u8_u32(GATHER);                                     \
+        (A) = vmladavaq_s8((A), x0, vldrbq_gather_offset_s8(tables, iv_));                       \
+        (A) = vmladavaq_s8((A), x1, vldrbq_gather_offset_s8(tables + 256, iv_));                 \
+        (A) = vmladavaq_s8((A), x2, vldrbq_gather_offset_s8(tables + 512, iv_));                 \
+        (A) = vmladavaq_s8((A), x3, vldrbq_gather_offset_s8(tables + 768, iv_));                 \
+    } while (0)
+/* Rows 0 to n - 1 of a block (at most CB_ROWS), row r's words 4 r bytes after row 0's. */
+#define CB_MVE_ROWS(ROW, LOAD)                                                                   \
+    do {                                                                                         \
+        ROW(a[0], LOAD(0));                                                                      \
+        if (n > 1) ROW(a[1], LOAD(4));                                                           \
+        if (n > 2) ROW(a[2], LOAD(8));                                                           \
+        if (n > 3) ROW(a[3], LOAD(12));                                                          \
+        if (n > 4) ROW(a[4], LOAD(16));                                                          \
+        if (n > 5) ROW(a[5], LOAD(20));                                                          \
+        if (n > 6) ROW(a[6], LOAD(24));                                                          \
+        if (n > 7) ROW(a[7], LOAD(28));                                                          \
+    } while (0)
+#define CB_MVE_LOAD(OFF) vldrwq_gather_base_u32(at, OFF)
+#define CB_MVE_LOAD_LAST(OFF) vldrwq_gather_base_z_u32(at, OFF, last)
+
+/* Sums (from 0) of a block of n rows over `words` word positions of `bits`-bit indices with the
+ * zero-padded input row x: whole chunks in assembly for blocks of 8 and 4, the other blocks'
+ * and the last chunk (its index gathers predicated to the words left) with intrinsics. */
+static void dot_rows_mve(const uint32_t *idx, int32_t words, int32_t n, int32_t bits, const int8_t *tables,
+                         const int8_t *x, int32_t a[CB_ROWS])
+{
+    /* the addresses of row 0's 4 words of a chunk */
+    uint32x4_t at = vaddq_n_u32(vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)(4 * n)), (uint32_t)(uintptr_t)idx);
+    const uint32_t step = (uint32_t)(16 * n);
+    int32_t c = 0;
+    const int32_t full = words / CB_MVE_CHUNK_WORDS;
+    const mve_pred16_t last = vctp32q((uint32_t)(words % CB_MVE_CHUNK_WORDS));
+    a[0] = a[1] = a[2] = a[3] = a[4] = a[5] = a[6] = a[7] = 0;
+    if (full > 0 && (n == CB_ROWS || n == 4)) {
+        at = vsubq_n_u32(at, step);
+        if (bits == 4 && n == CB_ROWS) {
+            chunks_rows8_4bit(&at, &x, full, tables, a);
+        } else if (bits == 4) {
+            chunks_rows4_4bit(&at, &x, full, tables, a);
+        } else {
+            const int8_t *x_start = x;
+            if (n == CB_ROWS) {
+                uint32x4_t at_high = vaddq_n_u32(at, 16);
+                chunks_rows4_2bit(&at_high, &x, full, n, tables, a + 4);
+                x = x_start;
+            }
+            chunks_rows4_2bit(&at, &x, full, n, tables, a);
+        }
+        at = vaddq_n_u32(at, step);
+        c = full;
+    }
+    if (bits == 4) {
+        for (; c < full; ++c) {
+            const int16x8x2_t xv = vld2q_s16((const int16_t *)(const void *)x);
+            const int8x16_t x0 = vreinterpretq_s8_s16(xv.val[0]);
+            const int8x16_t x1 = vreinterpretq_s8_s16(xv.val[1]);
+            CB_MVE_ROWS(CB_MVE_ROW4, CB_MVE_LOAD);
+            at = vaddq_n_u32(at, step);
+            x += 32;
+        }
+        if (words % CB_MVE_CHUNK_WORDS) {
+            const int16x8x2_t xv = vld2q_s16((const int16_t *)(const void *)x);
+            const int8x16_t x0 = vreinterpretq_s8_s16(xv.val[0]);
+            const int8x16_t x1 = vreinterpretq_s8_s16(xv.val[1]);
+            CB_MVE_ROWS(CB_MVE_ROW4, CB_MVE_LOAD_LAST);
+        }
+    } else {
+        for (; c < full; ++c) {
+            const int8x16x4_t xv = vld4q_s8(x);
+            const int8x16_t x0 = xv.val[0], x1 = xv.val[1], x2 = xv.val[2], x3 = xv.val[3];
+            CB_MVE_ROWS(CB_MVE_ROW2, CB_MVE_LOAD);
+            at = vaddq_n_u32(at, step);
+            x += 64;
+        }
+        if (words % CB_MVE_CHUNK_WORDS) {
+            const int8x16x4_t xv = vld4q_s8(x);
+            const int8x16_t x0 = xv.val[0], x1 = xv.val[1], x2 = xv.val[2], x3 = xv.val[3];
+            CB_MVE_ROWS(CB_MVE_ROW2, CB_MVE_LOAD_LAST);
+        }
+    }
+}
+#undef CB_MVE_LOAD_LAST
+#undef CB_MVE_LOAD
+#undef CB_MVE_ROWS
+#undef CB_MVE_ROW2
+#undef CB_MVE_ROW4
+
+/* The input row into scratch (aligned for VLD2), zeros up to a whole chunk past k. */
+MCC_INLINE void copy_row_mve(const int8_t *x, int32_t k, int32_t bytes, int8_t *dst)
+{
+    int32_t i;
+    for (i = 0; i < bytes; i += 16) {
+        const mve_pred16_t p = vctp8q((uint32_t)(k > i ? k - i : 0));
+        vstrbq_s8(dst + i, vldrbq_z_s8(x + i, p));
+    }
+}
+
+/* The whole layer on MVE: the byte tables once, then per input row the copied row and the
+ * blocks of rows (blocks of 8 and 4 with their row count known to the compiler). */
+static void fully_connected_mve(const mcc_fc_fast_params *params, const mcc_codebook_fast_s8 *filter,
+                                int32_t rows, const int8_t *input, int8_t *output, void *scratch)
+{
+    const int32_t bits = filter->index_bits;
+    const int32_t k = params->in_features;
+    const int32_t units = params->out_features;
+    const int32_t words = params->k_padded / (32 / bits);
+    const int32_t chunk = cb_mve_chunk_bytes(bits);
+    const int32_t x_bytes = (words + CB_MVE_CHUNK_WORDS - 1) / CB_MVE_CHUNK_WORDS * chunk;
+    const int32_t lo = params->activation.min;
+    const int32_t hi = params->activation.max;
+    const int32_t n_tables = bits == 4 ? 2 : 4;
+    const int8_t *tables = (const int8_t *)scratch;
+    int8_t *x = (int8_t *)scratch + 256 * n_tables;
+    int32_t row;
+    mcc_nn_codebook_byte_tables(filter->codebook, bits, bits == 4 ? cb_mve_shifts4 : cb_mve_shifts2, n_tables,
+                                (uint32_t *)scratch);
+    for (row = 0; row < rows; ++row) {
+        const uint32_t *idx = filter->indices;
+        const int32_t *ch = params->channels;
+        int32_t u;
+        copy_row_mve(input + row * k, k, x_bytes, x);
+        for (u = 0; u < units; u += block_rows(units - u)) {
+            const int32_t n = block_rows(units - u);
+            int32_t acc[CB_ROWS];
+            int32_t r;
+            if (n == CB_ROWS) {
+                dot_rows_mve(idx, words, CB_ROWS, bits, tables, x, acc);
+            } else if (n == 4) {
+                dot_rows_mve(idx, words, 4, bits, tables, x, acc);
+            } else {
+                dot_rows_mve(idx, words, n, bits, tables, x, acc);
+            }
+            for (r = 0; r < n; ++r) {
+                output[u + r] = mcc_nn_fast_requantize(ch[4 * r] + (int32_t)((uint32_t)acc[r] << 1), ch[4 * r + 1],
+                                                       ch[4 * r + 2], ch[4 * r + 3], lo, hi);
+            }
+            idx += n * words;
+            ch += 4 * n;
+        }
+        output += units;
+    }
+}
+#endif
+
 mcc_status mcc_fully_connected_codebook_fast_s8(const mcc_fc_fast_params *params,
                                                 const mcc_codebook_fast_s8 *filter, int32_t rows,
                                                 const int8_t *input, int8_t *output, void *scratch)
@@ -235,6 +541,10 @@ mcc_status mcc_fully_connected_codebook_fast_s8(const mcc_fc_fast_params *params
         units <= 0 || rows < 0) {
         return MCC_ERROR_ARGUMENT;
     }
+#if MCC_HAVE_MVE_ASM
+    fully_connected_mve(params, filter, rows, input, output, scratch);
+    return MCC_OK;
+#endif
     mcc_nn_codebook_pair_table(filter->codebook, bits, table);
 #if MCC_HAVE_DSP_ASM
     if (bits == 2) {

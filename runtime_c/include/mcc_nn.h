@@ -392,6 +392,39 @@ MCC_INLINE void mcc_nn_codebook_pair_table(const int8_t *codebook, int32_t bits,
     }
 }
 
+/* Codebook weights looked up a byte of packed indices at a time (the MVE paths of the fast
+ * codebook kernels gather one table entry per byte lane): `count` tables of 256 int8 entries,
+ * table t holding for every byte b the weight of the index field at bit shifts[t] of b
+ * (mask 2^bits - 1). A table is 16 runs of 16 bytes: one pattern repeated when the field lies
+ * in the low nibble, one value per run when it lies in the high nibble. */
+MCC_INLINE void mcc_nn_codebook_byte_tables(const int8_t *codebook, int32_t bits, const int32_t *shifts,
+                                            int32_t count, uint32_t *tables)
+{
+    const uint32_t mask = (1u << bits) - 1u;
+    int32_t t, i;
+    for (t = 0; t < count; ++t) {
+        const int32_t shift = shifts[t];
+        uint32_t run[4];
+        if (shift < 4) {
+            uint8_t *bytes = (uint8_t *)run;
+            for (i = 0; i < 16; ++i) {
+                bytes[i] = (uint8_t)codebook[((uint32_t)i >> shift) & mask];
+            }
+        }
+        for (i = 0; i < 16; ++i) {
+            if (shift >= 4) {
+                const uint32_t v = (uint32_t)(uint8_t)codebook[((uint32_t)(i << 4) >> shift) & mask] * 0x01010101u;
+                run[0] = run[1] = run[2] = run[3] = v;
+            }
+            tables[0] = run[0];
+            tables[1] = run[1];
+            tables[2] = run[2];
+            tables[3] = run[3];
+            tables += 4;
+        }
+    }
+}
+
 /* Requantizes a doubled accumulator with one channel's multiplier, round and shift of the
  * fast kernels (TFLite's double rounding, see mcc_conv2d_fast_s8.c) and clamps it. */
 MCC_INLINE int8_t mcc_nn_fast_requantize(int32_t acc, int32_t multiplier, int32_t round, int32_t shift,
