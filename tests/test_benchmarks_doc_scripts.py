@@ -256,3 +256,179 @@ def test_microbit_digits_tables(tmp_path):
         drift.check(f"{row[0]}, ARMv6-M paths", "instructions", numbers(row[2])[0], a["instructions"]["microbit"])
         drift.check(f"{row[0]}, portable path", "instructions", numbers(row[3])[0], b["instructions"]["microbit"])
     drift.assert_none(at_least=9 + 2 * len(doc_rows))
+
+
+def same_at_decimals(documented: str, measured: float) -> bool:
+    """A ratio or per-weight figure as the doc writes it ("1.45", "7.33") equals the measured value
+    rounded to as many decimals."""
+    decimals = len(documented.partition(".")[2])
+    return f"{measured:.{decimals}f}" == documented
+
+
+def layer_key(label: str) -> tuple:
+    """One benchmark layer named the doc's way ("CSR conv 3x3 16 -> 32 on 16x16", "fully connected
+    784 -> 300") or a script's way ("conv 3x3, 16 -> 32, 16x16", "fc 784 -> 300"): its kind and its
+    shape numbers ("3x3" reads as 3)."""
+    label = label.split("(")[0]
+    return ("conv" in label, tuple(numbers(label)))
+
+
+# -- Issue 11: CSR against dense at 70/80/90% zeros ---------------------------------------------------
+
+CSR = "### CSR against dense from 70% zeros"
+CSR_CELL = re.compile(r"([\d,]+) / ([\d,]+) = ([\d.]+)x; ([\d.]+)x; ([\d.]+)x")
+
+
+def _csr_script_rows(doc: Path) -> dict[tuple, dict[int, list[int]]]:
+    """bench_csr_fast.py's table: layer -> {share of zeros in %: [dense, CSR] per board column}."""
+    (table,) = tables(doc.read_text())
+    rows: dict[tuple, dict[int, list[int]]] = {}
+    for row in table[1:]:
+        label, zeros = row[0].rsplit(", ", 1)
+        counts = [int(numbers(c)[0]) for i, c in enumerate(row[1:]) if i % 3 != 2]
+        rows.setdefault(layer_key(label), {})[int(numbers(zeros)[0])] = counts
+    return rows
+
+
+def test_csr_fast_table(tmp_path):
+    """Every "CSR / dense = ratio; ratio; ratio" cell (M4 and M55 columns) of the CSR acceptance
+    table, and the M3 figure of the paragraph below it."""
+    run_script(["bench_csr_fast.py", "--boards", "mps2-an386,mps3-an547", "--doc", str(tmp_path / "csr.md")],
+               tmp_path)
+    measured = _csr_script_rows(tmp_path / "csr.md")
+    drift = Drift(CSR)
+    for row in table_rows(CSR, 4):
+        if not row[0].startswith("CSR "):
+            continue
+        for board_column, cell in enumerate(row[2:4]):
+            match = CSR_CELL.search(cell)
+            if match is None:
+                continue
+            csr, dense, *ratios = match.groups()
+            runs = measured[layer_key(row[0].removeprefix("CSR "))]
+            what = f"{row[0]} on {('M4', 'M55')[board_column]}"
+            dense_m, csr_m = runs[70][2 * board_column:2 * board_column + 2]
+            drift.check(f"{what}, dense", "instructions", numbers(dense)[0], dense_m)
+            drift.check(f"{what}, CSR at 70%", "instructions", numbers(csr)[0], csr_m)
+            for zeros, ratio in zip((70, 80, 90), ratios):
+                dense_z, csr_z = runs[zeros][2 * board_column:2 * board_column + 2]
+                drift.checked += 1
+                if not same_at_decimals(ratio, csr_z / dense_z):
+                    drift.found.append(f"{what} at {zeros}% zeros: doc {ratio}x, measured {csr_z / dense_z:.3f}x")
+    # The M3 paragraph: "conv 3x3 16 -> 32 at 70% zeros 1,926,067 instructions (lm3s6965evb; ...)"
+    m3 = re.search(r"conv 3x3 16 -> 32 at 70% zeros ([\d,]+) instructions\s+\(lm3s6965evb", section(CSR))
+    run_script(["bench_csr_fast.py", "--boards", "lm3s6965evb", "--only", "conv 3x3, 16 -> 32",
+                "--doc", str(tmp_path / "csr_m3.md")], tmp_path)
+    m3_runs = _csr_script_rows(tmp_path / "csr_m3.md")[layer_key("conv 3x3, 16 -> 32, 16x16")]
+    drift.check("conv 3x3 16 -> 32 at 70% zeros on lm3s6965evb, CSR", "instructions", numbers(m3.group(1))[0],
+                m3_runs[70][1])
+    drift.assert_none(at_least=5 * 2 * 5 + 1)
+
+
+# -- Issue 11: the multi-symbol Huffman decoder ----------------------------------------------------
+
+HUFFMAN = "### Huffman with a multi-symbol lookup table"
+
+
+def _huffman_script_rows(doc: Path) -> list[dict]:
+    (table,) = tables(doc.read_text())
+    rows = []
+    for row in table[1:]:
+        weights = int(numbers(row[3])[0])
+        shape = re.search(r"\((\d+) -> (\d+)\)", row[2]).groups()
+        rows.append({"model": row[1], "shape": f"{shape[0]} -> {shape[1]}", "weights": weights,
+                     "bits": float(row[4]), **{k: int(numbers(row[i])[0]) for i, k in
+                                               ((5, "dense"), (6, "huffman"), (7, "huffman_lut"))}})
+    return rows
+
+
+def test_huffman_lut_table(tmp_path):
+    """The three decoding rows: the 784 -> 128 layer, the autoencoder's 640 -> 128 layer and the
+    range over its 128 -> 128 layers (bits a weight, instructions and instructions a weight of
+    dense, huffman and huffman_lut)."""
+    run_script(["bench_huffman.py", "--boards", "mps2-an386", "--doc", str(tmp_path / "huffman.md")], tmp_path)
+    measured = _huffman_script_rows(tmp_path / "huffman.md")
+    drift = Drift(HUFFMAN)
+
+    def ratio(what: str, documented: str, value: float) -> None:
+        drift.checked += 1
+        if not same_at_decimals(documented, value):
+            drift.found.append(f"{what}: doc {documented}, measured {value:.3f}")
+
+    rows = {row[0]: row for row in table_rows(HUFFMAN, 3)}
+    for start, model in (("Huffman decoding, 784 -> 128", "fc784"), ("the autoencoder's 640 -> 128", "autoencoder")):
+        label, _, cell = next(row for key, row in rows.items() if key.startswith(start))
+        shape = re.search(r"(\d+ -> \d+)", label).group(1)
+        m = next(r for r in measured if r["model"] == model and r["shape"] == shape)
+        bits = re.search(r"at ([\d.]+) bits a weight", label).group(1)
+        ratio(f"{start}: bits a weight", bits, m["bits"])
+        lut, lut_per = re.match(r"([\d,]+) (?:instructions )?= ([\d.]+) a weight", cell).groups()
+        drift.check(f"{start}: huffman_lut", "instructions", numbers(lut)[0], m["huffman_lut"])
+        ratio(f"{start}: huffman_lut a weight", lut_per, m["huffman_lut"] / m["weights"])
+        plain = re.search(r"`huffman`:? ([\d,]+ = )?([\d.]+)", cell)
+        if plain.group(1):
+            drift.check(f"{start}: huffman", "instructions", numbers(plain.group(1))[0], m["huffman"])
+        ratio(f"{start}: huffman a weight", plain.group(2), m["huffman"] / m["weights"])
+        dense = re.search(r"dense ([\d.]+)", cell)
+        if dense:
+            ratio(f"{start}: dense a weight", dense.group(1), m["dense"] / m["weights"])
+    label, _, cell = next(row for key, row in rows.items() if key.startswith("its 128 -> 128 layers"))
+    square = [r for r in measured if r["model"] == "autoencoder" and r["shape"] == "128 -> 128"]
+    low, high = re.search(r"at ([\d.]+)-([\d.]+) bits", label).groups()
+    ratio("128 -> 128 layers: fewest bits a weight", low, min(r["bits"] for r in square))
+    ratio("128 -> 128 layers: most bits a weight", high, max(r["bits"] for r in square))
+    for pattern, kind in ((r"^([\d.]+)-([\d.]+) a weight", "huffman_lut"), (r"`huffman` ([\d.]+)-([\d.]+)", "huffman")):
+        low, high = re.search(pattern, cell).groups()
+        per = [r[kind] / r["weights"] for r in square]
+        ratio(f"128 -> 128 layers: {kind}, fewest a weight", low, min(per))
+        ratio(f"128 -> 128 layers: {kind}, most a weight", high, max(per))
+    drift.assert_none(at_least=17)
+
+
+# -- Issue 2: the foundation, bit-exact on the host ------------------------------------------------
+
+FOUNDATION = "## Foundation: bit-exact C on the host"
+
+
+def test_foundation_rows(shared_dir, tmp_path):
+    """The host bit-exactness rows (inputs and differing bytes), the numpy reference's oracle row
+    and the planned arenas (ResNet-8's row, DS-CNN's in the paragraph below the table)."""
+    rows = {row[0]: row for row in table_rows(FOUNDATION, 4)}
+
+    def row(start: str) -> list[str]:
+        return next(r for key, r in rows.items() if key.startswith(start))
+
+    count = int(numbers(row("ResNet-8 `.tflite`, host C vs tflite-micro")[2])[1])
+    models = str(shared_dir / "models" / "mlperf-tiny")
+    host = run_script(["check_host_bitexact.py", "--count", str(count), "--models", models], tmp_path)
+    reference = run_script(["check_reference.py", "-n", str(int(numbers(row("numpy reference")[2])[1]))], tmp_path)
+    drift = Drift(FOUNDATION)
+    line = re.compile(r"^(\S+)\s+(tflm|litert)\s+(\d+) inputs\s+vs numpy reference: (\d+) bytes differ, "
+                      r"vs ([^:]+): (\d+) bytes differ\s+arena (\d+) B", re.M)
+    found = {(m[0], m[1]): m for m in line.findall(host)}
+    assert len(found) == 4, host
+    for model in ("ResNet-8", "DS-CNN"):
+        documented = numbers(row(f"{model} `.tflite`, host C vs tflite-micro")[2])   # [0, 200]
+        _, _, inputs, vs_reference, against, vs_interpreter, _ = found[(model, "tflm")]
+        assert against == "tflite-micro", found[(model, "tflm")]
+        drift.check(f"{model} host C", "inputs", documented[1], int(inputs))
+        drift.check(f"{model} host C vs tflite-micro", "differing bytes", documented[0], int(vs_interpreter))
+        drift.check(f"{model} host C vs the numpy reference", "differing bytes", documented[0], int(vs_reference))
+    litert = numbers(row("both, `--rounding litert`")[2])
+    for model in ("ResNet-8", "DS-CNN"):
+        _, _, inputs, vs_reference, against, vs_interpreter, _ = found[(model, "litert")]
+        assert against.startswith("LiteRT"), found[(model, "litert")]
+        drift.check(f"{model} --rounding litert", "inputs", litert[1], int(inputs))
+        drift.check(f"{model} --rounding litert vs LiteRT", "differing bytes", litert[0], int(vs_interpreter))
+    oracle = numbers(row("numpy reference")[2])   # "0/200 samples differ"
+    tallies = re.findall(r"^(\S+): (tflm mode vs tflite-micro|litert mode vs LiteRT \(default\)): "
+                         r"(\d+)/(\d+) samples differ", reference, re.M)
+    assert len(tallies) == 4, reference
+    for model, label, bad, samples in tallies:
+        drift.check(f"{model} {label}", "inputs", oracle[1], int(samples))
+        drift.check(f"{model} {label}", "differing samples", oracle[0], int(bad))
+    arena = numbers(row("ResNet-8 planned arena")[2])[0]
+    drift.check("ResNet-8 planned arena", "arena", arena, int(found[("ResNet-8", "tflm")][6]))
+    ds_arena = re.search(r"DS-CNN's arena is ([\d,]+) B", section(FOUNDATION)).group(1)
+    drift.check("DS-CNN planned arena", "arena", numbers(ds_arena)[0], int(found[("DS-CNN", "tflm")][6]))
+    drift.assert_none(at_least=20)
