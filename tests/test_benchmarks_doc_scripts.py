@@ -432,3 +432,169 @@ def test_foundation_rows(shared_dir, tmp_path):
     ds_arena = re.search(r"DS-CNN's arena is ([\d,]+) B", section(FOUNDATION)).group(1)
     drift.check("DS-CNN planned arena", "arena", numbers(ds_arena)[0], int(found[("DS-CNN", "tflm")][6]))
     drift.assert_none(at_least=20)
+
+
+def within_ratio(documented: str, measured: float, drift: tuple[float, str]) -> bool:
+    """A quotient the doc writes to some decimals ("20.9", "1.36") of two figures that may each
+    drift by ``drift`` (a percentage): within twice that drift, plus the rounding of the last decimal."""
+    amount, unit = drift
+    assert unit in ("%", "exact"), drift
+    decimals = len(documented.partition(".")[2])
+    return abs(measured - float(documented)) <= 2 * amount / 100 * measured + 0.5 * 10 ** -decimals + 1e-12
+
+
+def same_significant(documented: str, measured: float) -> bool:
+    """A MicroNet score as the doc writes it ("0.0003876", "7.308e-05") equals the measured one
+    at as many significant digits."""
+    mantissa = documented.lower().split("e")[0].replace(".", "").lstrip("0")
+    return f"{measured:.{max(len(mantissa), 1)}g}" == f"{float(documented):.{max(len(mantissa), 1)}g}"
+
+
+# -- Issue 6 and issue 11: LeNet-300-100 pruned and clustered, encoded, and `fit` on it ---------------
+
+ENCODED = "## Compression that survives onto the device"
+
+
+def test_encoded_and_lenet_fit_tables(shared_dir, tmp_path):
+    """Both issue 6 tables (bench_encoded.py trains LeNet-300-100 anew) and the LeNet rows of the
+    `fit` table (bench_fit.py on the same trained models)."""
+    data = str(shared_dir / "datasets" / "mnist10k.npz")
+    run_script(["bench_encoded.py", "--data", data, "--out", str(tmp_path / "encoded"),
+                "--doc", str(tmp_path / "encoded.md")], tmp_path)
+    run_script(["bench_fit.py", "--only", "lenet", "--data", data, "--encoded", str(tmp_path / "encoded"),
+                "--out", str(tmp_path / "fit"), "--doc", str(tmp_path / "fit.md")], tmp_path)
+    r = json.loads((tmp_path / "encoded" / "results.json").read_text())
+    lenet = json.loads((tmp_path / "fit" / "results.json").read_text())["lenet"]
+    drift = Drift(ENCODED)
+    acceptance = {row[0].split(" (")[0]: row for row in table_rows(ENCODED, 3)}
+    stored = acceptance["stored weights"]
+    float_bytes = numbers(stored[1])[1]
+    weights, ratio, constants, ratio_constants = numbers(stored[2])
+    measured = r["compressed_encoded"]["qemu"]["constants"]
+    drift.check("stored weights", "weight bytes", weights, measured["weights"])
+    drift.check("stored weights", "compression ratio", ratio, round(float_bytes / measured["weights"], 1))
+    drift.check("all stored constants", "weight bytes", constants, measured["all_constants"])
+    drift.check("all stored constants", "compression ratio", ratio_constants,
+                round(float_bytes / measured["all_constants"], 1))
+    float_accuracy = numbers(acceptance["accuracy"][1])[1]
+    accuracy = numbers(acceptance["accuracy"][2])[0]
+    drift.check("float LeNet-300-100", "accuracy", float_accuracy, 100 * r["float_accuracy"])
+    drift.check("encoded int8 C", "accuracy", accuracy, 100 * r["compressed_encoded"]["host"]["accuracy"])
+    assert acceptance["runs on mps2-an386"][2] == "yes"
+    assert all(all(r[k]["qemu"]["identical_to"].values()) and r[k]["host"]["identical_to_reference"]
+               for k in ("baseline_dense", "compressed_encoded", "compressed_speed")), r
+    csr, dense, _ = numbers(next(row for key, row in acceptance.items() if key.startswith("784x300 layer"))[2])
+    drift.check("784x300 layer at 90%, CSR 8-bit", "layer instructions", csr, r["fc784x300"]["csr8"]["instructions"])
+    drift.check("784x300 layer at 90%, dense", "layer instructions", dense, r["fc784x300"]["dense"]["instructions"])
+    exports = {row[0]: row for row in table_rows(ENCODED, 4)}
+    for start, label, score_of in (("dense int8", "baseline_dense", "m4_dense"),
+                                   ("pruned + clustered, encoded, `--optimize size`", "compressed_encoded",
+                                    "m4_compressed_size"),
+                                   ("pruned + clustered, encoded, `--optimize speed`", "compressed_speed",
+                                    "m4_compressed_size")):
+        row = exports[start]
+        q = r[label]["qemu"]
+        drift.check(start, "flash", numbers(row[1])[0], q["flash_bytes_without_vectors"])
+        drift.check(start, "instructions", numbers(row[2])[0], q["instructions_per_inference"][0])
+        drift.checked += 1
+        if not same_significant(row[3], lenet[score_of]["micronet"]["score"]):
+            drift.found.append(f"{start} MicroNet score: doc {row[3]}, measured {lenet[score_of]['micronet']['score']}")
+    drift.assert_none(at_least=17)
+
+    fit = Drift(FIT)
+    rows = {row[0]: row for row in table_rows(FIT, 4)}
+    fit_row = next(row for key, row in rows.items() if key.startswith("LeNet-300-100 pruned 92%"))
+    size_row = next(row for key, row in rows.items() if key.startswith("the same, `--optimize size`"))
+    fitted, dense_instructions = numbers(fit_row[2])[:2]
+    fit.check("LeNet fit on mps2-an386", "lenet instructions", fitted, lenet["m4_compressed_fit"]["instructions"])
+    fit.check("LeNet dense int8 on mps2-an386", "lenet instructions", dense_instructions,
+              lenet["m4_dense"]["instructions"])
+    flash_fit, flash_dense = (numbers(x)[0] for x in re.search(r"([\d,]+) B flash vs ([\d,]+) B", fit_row[2]).groups())
+    fit.check("LeNet fit on mps2-an386", "lenet flash", flash_fit, lenet["m4_compressed_fit"]["flash_bytes"])
+    fit.check("LeNet dense int8 on mps2-an386", "lenet flash", flash_dense, lenet["m4_dense"]["flash_bytes"])
+    assert "fc1 as CSR, 8-bit gaps" in fit_row[2]
+    assert any("fc1" in k and v == "csr8" for k, v in lenet["m4_compressed_fit"]["encodings"].items()), lenet
+    size_instructions, size_ratio = numbers(size_row[2])[:2]
+    fit.check("LeNet size on mps2-an386", "lenet instructions", size_instructions,
+              lenet["m4_compressed_size"]["instructions"])
+    fit.checked += 1
+    if not within_ratio(re.search(r"= ([\d.]+)x", size_row[2]).group(1), lenet["m4_compressed_size"]["instructions"]
+                        / lenet["m4_dense"]["instructions"], fit.allowed["lenet instructions"]):
+        fit.found.append(f"LeNet size / dense: doc {size_ratio}x")
+    stored = numbers(re.search(r"same plan and ([\d,]+) stored bytes", size_row[2]).group(1))[0]
+    fit.check("LeNet size, stored weights", "lenet flash", stored, lenet["m4_compressed_size"]["plan"]["weight_bytes"])
+    for cell, key in ((re.search(r"^([\d.e-]+)", fit_row[3]).group(1), "m4_compressed_fit"),
+                      (re.search(r"dense int8: ([\d.e-]+)", fit_row[3]).group(1), "m4_dense"),
+                      (re.search(r"^([\d.e-]+)", size_row[3]).group(1), "m4_compressed_size")):
+        fit.checked += 1
+        if not same_significant(cell, lenet[key]["micronet"]["score"]):
+            fit.found.append(f"{key} MicroNet score: doc {cell}, measured {lenet[key]['micronet']['score']}")
+    fit.assert_none(at_least=10)
+
+
+# -- Issue 11: Deep Compression on an MNIST CNN ----------------------------------------------------
+
+DEEP_CNN = re.compile(
+    r"`--optimize size` \(= `fit --flash-budget (?P<tight>\d+)`\) (?P<bytes>[\d,]+) B = (?P<ratio>[\d.]+)x below "
+    r"float32, int8 (?P<int8>[\d.]+)% against float (?P<float>[\d.]+)%.*?M4 (?P<m4>[\d,]+) against dense "
+    r"(?P<m4_dense>[\d,]+) = (?P<m4_ratio>[\d.]+)x.*?conv2 4-bit codebook (?P<conv2>[\d,]+) against "
+    r"(?P<conv2_dense>[\d,]+) = (?P<conv2_ratio>[\d.]+)x, fc1 sparse Huffman (?P<fc1>[\d,]+)\), M3 (?P<m3>[\d,]+), "
+    r"M55 (?P<m55>[\d,]+) \(dense (?P<m3_dense>[\d,]+) / (?P<m55_dense>[\d,]+)\); `fit --flash-budget "
+    r"(?P<budget>\d+)` (?P<fit_bytes>[\d,]+) B = (?P<fit_ratio>[\d.]+)x at (?P<fit_speed>[\d.]+)x", re.S)
+
+
+def test_deep_compression_cnn(shared_dir, tmp_path):
+    """The round-4 Deep Compression paragraph (`compress --prune 0.8 --cluster 16` on the MNIST CNN,
+    bench_deep_cnn.py trains it anew, seeded): weight bytes and ratios, accuracies, whole-model and
+    per-layer instructions on the three cores."""
+    run_script(["bench_deep_cnn.py", "--data", str(shared_dir / "datasets" / "mnist10k.npz"),
+                "--out", str(tmp_path / "deep"), "--doc", str(tmp_path / "deep.md")], tmp_path)
+    r = json.loads((tmp_path / "deep" / "results.json").read_text())
+    doc = DEEP_CNN.search(section(CODEBOOK)).groupdict()
+    variants = r["variants"]
+    dense = variants["baseline, dense int8 (--optimize none)"]
+    size = variants["compressed, --optimize size"]
+    fit = variants[f"compressed, --optimize fit --flash-budget {doc['budget']}"]
+    tight = variants[f"compressed, --optimize fit --flash-budget {doc['tight']}"]
+    drift = Drift(CODEBOOK)
+
+    def figure(key: str) -> float:
+        return numbers(doc[key])[0]
+
+    def instructions(variant: dict, board: str) -> int:
+        return variant["bench"]["cores"][board]["instructions"]
+
+    def layer(variant: dict, name: str) -> int:
+        (row,) = [row for row in variant["bench"]["layers"] if row["layer"].split(":")[0].endswith(name)]
+        return row["instructions"]["mps2-an386"]
+
+    def ratio(what: str, documented: str, value: float, figure: str) -> None:
+        """A quotient of two figures, each within the drift of ``figure``: within twice it, plus
+        the rounding of the doc's last decimal."""
+        drift.checked += 1
+        if not within_ratio(documented, value, drift.allowed[figure]):
+            drift.found.append(f"{what}: doc {documented}x, measured {value:.3f}x")
+
+    float_bytes = r["float32_weight_bytes"]
+    drift.check("MNIST CNN --optimize size", "cnn weight bytes", figure("bytes"), size["weight_bytes"])
+    drift.check("MNIST CNN fit --flash-budget (tight)", "cnn weight bytes", figure("bytes"), tight["weight_bytes"])
+    ratio("size: below float32", doc["ratio"], float_bytes / size["weight_bytes"], "cnn weight bytes")
+    drift.check("MNIST CNN int8 C", "cnn accuracy", figure("int8"), 100 * size["host"]["accuracy"])
+    drift.check("MNIST CNN float", "cnn accuracy", figure("float"), 100 * r["float_accuracy"])
+    for key, variant, board in (("m4", size, "mps2-an386"), ("m4_dense", dense, "mps2-an386"),
+                                ("m3", size, "lm3s6965evb"), ("m3_dense", dense, "lm3s6965evb"),
+                                ("m55", size, "mps3-an547"), ("m55_dense", dense, "mps3-an547")):
+        drift.check(f"MNIST CNN {key}", "cnn instructions", figure(key), instructions(variant, board))
+    ratio("size / dense on the M4", doc["m4_ratio"], instructions(size, "mps2-an386") / instructions(dense, "mps2-an386"),
+          "cnn instructions")
+    drift.check("conv2 as a 4-bit codebook", "cnn instructions", figure("conv2"), layer(size, "conv2"))
+    drift.check("conv2 dense", "cnn instructions", figure("conv2_dense"), layer(dense, "conv2"))
+    ratio("conv2 codebook / dense", doc["conv2_ratio"], layer(size, "conv2") / layer(dense, "conv2"), "cnn instructions")
+    drift.check("fc1 sparse Huffman", "cnn instructions", figure("fc1"), layer(size, "fc1"))
+    drift.check("MNIST CNN fit --flash-budget", "cnn weight bytes", figure("fit_bytes"), fit["weight_bytes"])
+    ratio("fit: below float32", doc["fit_ratio"], float_bytes / fit["weight_bytes"], "cnn weight bytes")
+    ratio("fit / dense on the M4", doc["fit_speed"], instructions(fit, "mps2-an386") / instructions(dense, "mps2-an386"),
+          "cnn instructions")
+    assert all(all(v["bench"]["cores"][b]["identical_to"].values()) and v["host"]["identical_to_reference"]
+               for v in variants.values() for b in v["bench"]["cores"]), variants
+    drift.assert_none(at_least=19)
