@@ -598,3 +598,82 @@ def test_deep_compression_cnn(shared_dir, tmp_path):
     assert all(all(v["bench"]["cores"][b]["identical_to"].values()) and v["host"]["identical_to_reference"]
                for v in variants.values() for b in v["bench"]["cores"]), variants
     drift.assert_none(at_least=19)
+
+
+# -- Issue 10: the benchmark suite beyond the tuning set --------------------------------------------
+
+SUITE = "## Fast on every model"
+SUITE_MODELS = {"ResNet-8": "resnet8", "DS-CNN": "dscnn", "MobileNet V1": "mobilenet_v1_025",
+                "MobileNetV2": "mobilenet_v2_035", "SeparableConv CNN": "separable_cnn",
+                "dead_channels": "dead_channels", "conv1d_kws": "conv1d_kws", "autoencoder": "fc_autoencoder"}
+SUITE_ROWS = {"M4 1x1 conv": ("mps2-an386", "1x1 conv"), "M4 kxk conv": ("mps2-an386", "kxk conv"),
+              "M4 depthwise": ("mps2-an386", "depthwise"), "M4 fully connected": ("mps2-an386", "fully connected"),
+              "M55 1x1 conv": ("mps3-an547", "1x1 conv"), "M55 depthwise": ("mps3-an547", "depthwise")}
+_NAMES = "|".join(re.escape(n) for n in sorted(SUITE_MODELS, key=len, reverse=True))
+NAMED_FIRST = re.compile(rf"(?P<name>{_NAMES}) (?P<value>\d+\.\d+)(?!\d| does not fit)")
+VALUE_FIRST = re.compile(rf"(?P<value>\d+\.\d+) (?:for )?(?P<name>{_NAMES})")
+
+
+def current_figures(cell: str) -> str:
+    """A cell without its history: "(round 2: 0.79; ...)" and "round 3: ..." clauses are records of
+    earlier rounds; "round 4:" marks the current figures."""
+    return re.sub(r"round [0-3]: [^;)]*", "", cell).replace("round 4: ", "")
+
+
+def suite_tables(out: str) -> tuple[dict, dict, list[str]]:
+    """bench_suite.py's output: {model: model row}, {(model or "whole suite", board): {op type:
+    MAC/instr}}, and its notes (skipped boards, portable kernels)."""
+    models, types = {}, {}
+    for table in tables(out):
+        header = table[0]
+        for row in table[1:]:
+            if header[1] == "MACs":
+                models[row[0]] = dict(zip(header, row))
+            elif header[1] == "board":
+                types[(row[0].strip("*"), row[1])] = {k: float(v) for k, v in zip(header[2:], row[2:]) if v}
+    notes = [line for line in out.splitlines() if line.startswith("- ")]
+    return models, types, notes
+
+
+def test_suite_table(shared_dir, tmp_path):
+    """The issue 10 acceptance table: MAC/instr per op type over the suite and per model, the M55
+    speed-up per model, the MLPerf rows, the dead-channel model, and no portable kernel."""
+    out = run_script(["bench_suite.py", "--work", str(tmp_path / "suite")], tmp_path)
+    models, types, notes = suite_tables(out)
+    assert not [n for n in notes if "portable kernels" in n], notes
+    drift = Drift(SUITE)
+    rows = {row[0]: row for row in table_rows(SUITE, 3)}
+    for label, (board, kind) in SUITE_ROWS.items():
+        cell = current_figures(rows[label][2])
+        lead = re.match(r"(\d+\.\d+)", cell)
+        if lead:
+            drift.check(f"{label}, whole suite", "mac per instruction", float(lead.group(1)),
+                        types[("whole suite", board)][kind])
+        named = {(m["name"], m["value"]) for p in (NAMED_FIRST, VALUE_FIRST) for m in p.finditer(cell)}
+        for name, value in named:
+            drift.check(f"{label}, {name}", "mac per instruction", float(value), types[(SUITE_MODELS[name], board)][kind])
+        span = re.search(r"(\d+\.\d+)-(\d+\.\d+)(?: per model|[;)])", cell)
+        if span:
+            per_model = [t[kind] for (model, b), t in types.items() if b == board and model != "whole suite" and kind in t]
+            drift.check(f"{label}, lowest model", "mac per instruction", float(span.group(1)), min(per_model))
+            drift.check(f"{label}, highest model", "mac per instruction", float(span.group(2)), max(per_model))
+    speed = current_figures(next(row for key, row in rows.items() if key.startswith("M55 every model"))[2])
+    for match in NAMED_FIRST.finditer(speed):
+        drift.check(f"M55 against M4, {match['name']}", "speed-up", float(match["value"]),
+                    float(models[SUITE_MODELS[match["name"]]]["M4/M55"]))
+    for name in re.findall(rf"({_NAMES}) \d+\.\d+ does not fit", speed):
+        assert models[SUITE_MODELS[name]]["M55 instructions"] == "-", models[SUITE_MODELS[name]]
+        assert any(n.startswith(f"- {SUITE_MODELS[name]} on mps3-an547") for n in notes), notes
+    for label, model in (("ResNet-8 on M4", "resnet8"), ("DS-CNN on M4", "dscnn")):
+        cell = rows[label][2]
+        drift.check(label, "mlperf instructions", numbers(cell)[0], numbers(models[model]["M4 instructions"])[0])
+        flash = re.search(r"flash ([\d,]+) B", cell).group(1)
+        drift.check(label, "mlperf flash", numbers(flash)[0], numbers(models[model]["M4 flash (B)"])[0])
+    dead = next(row for key, row in rows.items() if key.startswith("dead channels"))[2]
+    m4, m55 = re.search(r"-> ([\d,]+) instructions.*M55 [\d,]+ -> ([\d,]+)", dead).groups()
+    drift.check("dead_channels on the M4", "instructions", numbers(m4)[0],
+                numbers(models["dead_channels"]["M4 instructions"])[0])
+    drift.check("dead_channels on the M55", "instructions", numbers(m55)[0],
+                numbers(models["dead_channels"]["M55 instructions"])[0])
+    assert numbers(models["dead_channels"]["constant / patched channels"])[0] > 0, models["dead_channels"]
+    drift.assert_none(at_least=25)
