@@ -677,3 +677,50 @@ def test_suite_table(shared_dir, tmp_path):
                 numbers(models["dead_channels"]["M55 instructions"])[0])
     assert numbers(models["dead_channels"]["constant / patched channels"])[0] > 0, models["dead_channels"]
     drift.assert_none(at_least=25)
+
+
+# -- Issues 3 and 4: the forced-path rows of the Cortex-M table and the int8 fully connected layer ----
+
+CORTEX_M = "## Cortex-M: QEMU runs"
+FORCED = {"mcucompress, DSP path only": "MCC_NO_MVE=1", "mcucompress, portable C path": "MCC_FORCE_REFERENCE=1"}
+CORES = {"M4": "mps2-an386", "M55": "mps3-an547"}
+
+
+def test_cortex_m_forced_path_rows(mlperf_dir, tmp_path):
+    """The DSP-path-only and portable-path rows (tests/test_benchmarks_doc.py holds the default
+    builds' rows)."""
+    from test_benchmarks_doc import MODELS
+
+    drift = Drift(CORTEX_M)
+    for row in table_rows(CORTEX_M, 7):
+        if row[0] not in MODELS or row[1] not in FORCED:
+            continue
+        board = CORES[row[2].split(" ")[0]]
+        measured = bench(mlperf_dir / MODELS[row[0]], [board], tmp_path / f"w{drift.checked}", (FORCED[row[1]],))[board]
+        for figure, cell, key in (("instructions", row[3], "instructions"), ("flash", row[5], "flash_bytes"),
+                                  ("ram", row[6], "ram_bytes")):
+            drift.check(f"{row[0]}, {row[1]} on {board}", figure, numbers(cell)[0], measured[key])
+    drift.assert_none(at_least=12)
+
+
+def test_fully_connected_int8_paragraph(tmp_path):
+    """"a 784x300 layer: F B flash and N instructions on M4, M on M55 with MVE, against P for the
+    portable kernel" (scripts/bench_fc_int8.py, random weights)."""
+    out = run_script(["bench_fc_int8.py", "--work", str(tmp_path / "fc")], tmp_path)
+    (table,) = tables(out)
+    runs = {(row[0].split(" ")[0], row[1], row[2].split(":")[0]): row for row in table[1:]}
+    text = " ".join(section(CORTEX_M).split())
+    flash, m4, m55, portable = re.search(r"a 784x300 layer: ([\d,]+) B flash and ([\d,]+) instructions on M4, "
+                                         r"([\d,]+) on M55 with MVE, against ([\d,]+) for the portable kernel",
+                                         text).groups()
+    drift = Drift(CORTEX_M)
+
+    def layer(board: str, build: str) -> list[str]:
+        return runs[("dense784x300", board, build)]
+
+    drift.check("784x300 layer on the M4", "flash", numbers(flash)[0], numbers(layer("mps2-an386", "--optimize size")[4])[0])
+    for what, documented, row in (("M4", m4, layer("mps2-an386", "--optimize size")),
+                                  ("M55 with MVE", m55, layer("mps3-an547", "--optimize size")),
+                                  ("M4 portable", portable, layer("mps2-an386", "--optimize size, MCC_FORCE_REFERENCE=1"))):
+        drift.check(f"784x300 layer, {what}", "instructions", numbers(documented)[0], numbers(row[7])[0])
+    drift.assert_none(at_least=4)
