@@ -724,3 +724,75 @@ def test_fully_connected_int8_paragraph(tmp_path):
                                   ("M4 portable", portable, layer("mps2-an386", "--optimize size, MCC_FORCE_REFERENCE=1"))):
         drift.check(f"784x300 layer, {what}", "instructions", numbers(documented)[0], numbers(row[7])[0])
     drift.assert_none(at_least=4)
+
+
+# -- Issue 15: tflite-micro's example models and the zoo --------------------------------------------
+
+BREADTH = "## Operator breadth and the outside oracle"
+
+
+def _breadth_row(start: str) -> list[str]:
+    return next(row for row in table_rows(BREADTH, 3) if row[0].startswith(start))
+
+
+def test_tflm_examples_rows(shared_dir, tmp_path):
+    """"5 of 5" example models byte-identical (scripts/tflm_examples.py), and the two LSTM examples
+    on mps2-an386: instructions per invoke over 8 consecutive inputs, flash and RAM."""
+    import numpy as np
+
+    sys.path.insert(0, str(REPO / "scripts"))
+    from tflm_examples import realistic_inputs
+
+    from mcucompress.data import port_array_names
+    from mcucompress.export import export
+    from mcucompress.targets.manifest import read_manifest
+    from mcucompress.targets.runner import run_model
+
+    out = run_script(["tflm_examples.py", "--out", str(tmp_path / "tflm.md")], tmp_path)
+    matched, total = re.search(r"\*\*(\d+) of (\d+)\*\*", (tmp_path / "tflm.md").read_text()).groups()
+    drift = Drift(BREADTH)
+    documented = re.search(r"\*\*(\d+) of (\d+)\*\*", _breadth_row("tflite-micro's example models")[2]).groups()
+    drift.check("tflite-micro examples byte-identical", "counts", float(documented[0]), int(matched))
+    drift.check("tflite-micro examples", "counts", float(documented[1]), int(total))
+    cell = " ".join(_breadth_row("the two LSTM examples")[2].split())
+    for name, file in (("mnist_lstm", "trained_lstm_int8.tflite"), ("dtln", "dtln_noise_suppression.tflite")):
+        figures = re.search(rf"{name}: (\d+) consecutive \w+ identical[^;]*?, ([\d,]+)-([\d,]+) instructions per "
+                            rf"invoke.*?flash ([\d,]+) B, RAM ([\d,]+) B", cell).groups()
+        samples = int(figures[0])
+        tree = export(shared_dir / "models" / "tflm-examples" / file, tmp_path / name)
+        ports = read_manifest(tree).inputs
+        batches = [realistic_inputs(file, p, samples, seed=k) for k, p in enumerate(ports)]
+        np.savez(tmp_path / f"{name}.npz", **dict(zip(port_array_names("x", len(ports)), batches)))
+        report = run_model(tree, "mps2-an386", data=tmp_path / f"{name}.npz", samples=samples)
+        assert report.checks and all(report.checks.values()), (name, report.checks)
+        assert "tflite-micro" in report.checks, report.checks
+        drift.check(f"{name}, fewest instructions per invoke", "instructions", numbers(figures[1])[0],
+                    min(report.instructions))
+        drift.check(f"{name}, most instructions per invoke", "instructions", numbers(figures[2])[0],
+                    max(report.instructions))
+        drift.check(f"{name}", "flash", numbers(figures[3])[0], report.footprint.flash_bytes)
+        drift.check(f"{name}", "ram", numbers(figures[4])[0], report.footprint.ram_bytes)
+    assert "byte-identical" in out
+    drift.assert_none(at_least=10)
+
+
+def test_zoo_counts(tmp_path):
+    """The zoo rows: models exporting and verifying from `.keras` ("30 of 33") and `.tflite` files
+    matching tflite-micro ("29 of the 29" it runs, "33 measured"), no silent errors."""
+    run_script(["zoo.py", "--out", str(tmp_path / "zoo.md")], tmp_path)
+    table = (tmp_path / "zoo.md").read_text()
+    keras_ok, rows = re.search(r"\*\*\.keras: (\d+) of (\d+)\*\*", table).groups()
+    tflite_ok, tflm_runs = re.search(r"\*\*\.tflite: (\d+) of \d+\*\*.*?tflite-micro runs (\d+) of", table).groups()
+    assert "(no silent errors" in table, table[:2000]
+    drift = Drift(BREADTH)
+    keras = re.search(r"\*\*(\d+) of (\d+)\*\*", _breadth_row("zoo models exporting and verifying")[2]).groups()
+    drift.check(".keras exports that verify", "counts", float(keras[0]), int(keras_ok))
+    drift.check("zoo models", "counts", float(keras[1]), int(rows))
+    cell = _breadth_row("zoo models matching tflite-micro")[2]
+    matched, runs = re.search(r"\*\*(\d+) of the (\d+)\*\* files tflite-micro runs \((\d+) measured", cell).groups()[:2]
+    measured = re.search(r"\((\d+) measured", cell).group(1)
+    drift.check(".tflite files byte-identical", "counts", float(matched), int(tflite_ok))
+    drift.check(".tflite files tflite-micro runs", "counts", float(runs), int(tflm_runs))
+    drift.check("zoo models", "counts", float(measured), int(rows))
+    assert "no silent errors" in _breadth_row("zoo models exporting and verifying")[2]
+    drift.assert_none(at_least=5)
