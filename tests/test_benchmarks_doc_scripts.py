@@ -796,3 +796,165 @@ def test_zoo_counts(tmp_path):
     drift.check("zoo models", "counts", float(measured), int(rows))
     assert "no silent errors" in _breadth_row("zoo models exporting and verifying")[2]
     drift.assert_none(at_least=5)
+
+
+# -- Issue 14: lecture techniques (seeded training, figures the mean of the doc's seeds) -------------
+
+LECTURES = "## Lecture techniques"
+
+
+def run_lecture(bench_name: str, options: list[str], tmp_path: Path) -> dict:
+    """scripts/bench_lectures.py BENCH OPTIONS with its results in tmp_path; the saved results."""
+    run_script(["bench_lectures.py", bench_name, *options, "--out", str(tmp_path / "lectures")], tmp_path)
+    return json.loads((tmp_path / "lectures" / f"{bench_name}.json").read_text())
+
+
+def lecture_table(first_cell: str, cells: int) -> dict[str, list[str]]:
+    """The lecture table whose first data row starts with ``first_cell``: {first cell: row}."""
+    for table in tables(section(LECTURES)):
+        if len(table[0]) == cells and len(table) > 1 and table[1][0].startswith(first_cell):
+            return {row[0]: row for row in table[1:]}
+    raise AssertionError(f"no table starting with {first_cell!r} in {LECTURES!r}")
+
+
+def _command_options(paragraph_start: str) -> list[str]:
+    """The options of the `scripts/bench_lectures.py BENCH ...` command the doc names in the
+    paragraph that starts with ``paragraph_start``."""
+    text = section(LECTURES)
+    paragraph = text[text.index(paragraph_start):]
+    return re.search(r"`scripts/bench_lectures.py \w+([^`]*)`", paragraph).group(1).split()
+
+
+def test_lecture_obs_table(shared_dir, tmp_path):
+    r = run_lecture("obs", _command_options("**Optimal Brain Surgeon**"), tmp_path)
+    rows = lecture_table("float baseline", 5)
+    drift = Drift(LECTURES)
+    drift.check("float baseline", "accuracy", numbers(rows["float baseline"][2])[0], 100 * r["baseline"])
+    drift.checked += 1
+    if not same_significant(rows["float baseline"][4], r["baseline_micronet"]):
+        drift.found.append(f"float baseline MicroNet score: doc {rows['float baseline'][4]}, measured {r['baseline_micronet']}")
+    labels = {"magnitude (polynomial schedule)": "magnitude (polynomial schedule)",
+              "L-OBS, one-shot in 3 rounds, then fine-tuning": "OBS (L-OBS, one-shot, 3 rounds)",
+              "L-OBS on the polynomial schedule": "OBS (L-OBS, polynomial schedule)",
+              "OBD (Fisher diagonal) on the polynomial schedule": "OBD (Fisher diagonal, polynomial schedule)"}
+    measured = {row["method"]: row for row in r["rows"]}
+    for label, key in labels.items():
+        row, m = rows[label], measured[key]
+        drift.check(label, "sparsity", numbers(row[1])[0], round(100 * m["sparsity"]))
+        drift.check(label, "accuracy", numbers(row[2])[0], 100 * m["accuracy"])
+        drift.check(label, "points lost", numbers(row[3])[0], m["loss_points"])
+        if "micronet" in m:
+            drift.checked += 1
+            if not same_significant(row[4], m["micronet"]):
+                drift.found.append(f"{label} MicroNet score: doc {row[4]}, measured {m['micronet']}")
+    drift.assert_none(at_least=17)
+
+
+def _macs_accuracy_score(drift: Drift, label: str, row: list[str], macs: int, accuracy: float,
+                         score: float | None) -> None:
+    drift.check(label, "conv macs", numbers(row[1])[0], macs)
+    drift.check(label, "accuracy", numbers(row[2])[0], 100 * accuracy)
+    if score is not None:
+        drift.checked += 1
+        if not same_significant(row[3], score):
+            drift.found.append(f"{label} MicroNet score: doc {row[3]}, measured {score}")
+
+
+def test_lecture_flatten_table(shared_dir, tmp_path):
+    r = run_lecture("flatten", _command_options("**Flattened convolutions**"), tmp_path)
+    rows = list(lecture_table("small CNN", 4).values())
+    drift = Drift(LECTURES)
+    _macs_accuracy_score(drift, "small CNN", rows[0], r["conv_macs_before"], r["baseline"], r["micronet_before"])
+    _macs_accuracy_score(drift, "flattened, fitted", rows[1], r["conv_macs_after"], r["fitted"], None)
+    _macs_accuracy_score(drift, "flattened + fine-tuning", rows[2], r["conv_macs_after"], r["flattened"],
+                         r["micronet_after"])
+    assert r["export_status"] == 0, r
+    drift.assert_none(at_least=8)
+
+
+def test_lecture_resnet_table(shared_dir, tmp_path):
+    r = run_lecture("resnet", _command_options("**Filter pruning across residual adds**"), tmp_path)
+    rows = list(lecture_table("small ResNet", 4).values())
+    drift = Drift(LECTURES)
+    _macs_accuracy_score(drift, "small ResNet", rows[0], r["conv_macs_before"], r["baseline"], r["micronet_before"])
+    _macs_accuracy_score(drift, "pruned ResNet", rows[1], r["conv_macs_after"], r["pruned"], r["micronet_after"])
+    drift.assert_none(at_least=6)
+
+
+def test_lecture_autoencoder_paragraph(shared_dir, tmp_path):
+    r = run_lecture("autoencoder", _command_options("**Autoencoder**"), tmp_path)
+    (run,) = r["runs"]
+    text = " ".join(section(LECTURES).split())
+    before, after = re.search(r"Reconstruction MSE on x_test: ([\d.]+) before, ([\d.]+) after", text).groups()
+    score_before, score_after = re.search(r"MicroNet score \(CIFAR-100 track\): ([\d.e-]+) before, ([\d.e-]+) after",
+                                          text).groups()
+    drift = Drift(LECTURES)
+    drift.check("autoencoder before compress", "mse", float(before), run["mse"]["before"])
+    drift.check("autoencoder after compress", "mse", float(after), run["mse"]["after"])
+    for what, documented, measured in (("before", score_before, run["micronet"]["before"]["score"]),
+                                       ("after", score_after, run["micronet"]["after"]["score"])):
+        drift.checked += 1
+        if not same_significant(documented, measured):
+            drift.found.append(f"autoencoder MicroNet score {what}: doc {documented}, measured {measured}")
+    drift.assert_none(at_least=4)
+
+
+DISTILL_KEYS = {"teacher CNN": "teacher", "student alone, 80 epochs": "alone_same_steps", "student alone": "alone"}
+
+
+def _distill_check(drift: Drift, rows: dict[str, list[str]], r: dict) -> None:
+    import numpy as np
+
+    alone = 100 * r["mean"]["alone"]
+    for label, row in rows.items():
+        key = next((k for start, k in DISTILL_KEYS.items() if label.startswith(start)), None)
+        if key is None:
+            temperature, alpha = re.search(r"T=([\d.]+), alpha=([\d.]+)", label).groups()
+            key = f"T={float(temperature):g} alpha={float(alpha):g}"
+        values = [100 * v for v in r["per_seed"][key]]
+        mean_doc, std_doc = numbers(row[1])[:2]
+        drift.check(label, "accuracy", mean_doc, float(np.mean(values)))
+        drift.check(f"{label}, standard deviation", "accuracy", std_doc, float(np.std(values)))
+        if numbers(row[2]):
+            drift.check(f"{label}, against the student alone", "accuracy", numbers(row[2])[0],
+                        float(np.mean(values)) - alone)
+
+
+def test_lecture_distill_few_table(shared_dir, tmp_path):
+    r = run_lecture("distill_few", [], tmp_path)
+    drift = Drift(LECTURES)
+    _distill_check(drift, lecture_table("teacher CNN (1,000 labels)", 3), r)
+    drift.assert_none(at_least=16)
+
+
+def test_lecture_distill_table(shared_dir, tmp_path):
+    r = run_lecture("distill", [], tmp_path)
+    drift = Drift(LECTURES)
+    _distill_check(drift, lecture_table("teacher CNN (8,000 labels)", 3), r)
+    drift.assert_none(at_least=20)
+
+
+def test_lecture_exits_paragraph(shared_dir, tmp_path):
+    """Seed 0 of the re-measured early exits (the paragraph "Re-measured on ... exits --seeds 3";
+    the table above it is a record of the kernels before, see the paragraph)."""
+    r = run_lecture("exits", ["--seeds", "1", "--baseline-epochs", "4", "--finetune-epochs", "3"], tmp_path)
+    (run,) = r["runs"]
+    text = " ".join(section(LECTURES).split())
+    doc = re.search(r"seed 0 gives the same accuracies \(full ([\d.]+)%, with the exit ([\d.]+)%, [-\d.]+; exit 0 "
+                    r"taken by ([\d,]+) inputs\) at ([\d,]+) against ([\d,]+) instructions per inference, "
+                    r"\*\*([\d.]+)%\*\* of the full network \(exit 0: ([\d,]+) on average, full path ([\d,]+)\)",
+                    text).groups()
+    full, ex = run["full"], run["exits"]
+    drift = Drift(LECTURES)
+    drift.check("full network", "accuracy", float(doc[0]), 100 * full["c_accuracy"])
+    drift.check("with the exit", "accuracy", float(doc[1]), 100 * ex["c_accuracy"])
+    drift.check("inputs taking exit 0", "exits taken", numbers(doc[2])[0], ex["per_exit"]["0"]["inputs"])
+    drift.check("with the exit, mean", "instructions", numbers(doc[3])[0], ex["mean_instructions"])
+    drift.check("full network, mean", "instructions", numbers(doc[4])[0], full["mean_instructions"])
+    drift.check("with the exit, share of the full network", "instructions", float(doc[5]),
+                100 * ex["mean_instructions"] / full["mean_instructions"])
+    drift.check("exit 0, mean", "instructions", numbers(doc[6])[0], ex["per_exit"]["0"]["mean_instructions"])
+    drift.check("full path through the exit model, mean", "instructions", numbers(doc[7])[0],
+                ex["per_exit"]["1"]["mean_instructions"])
+    assert full["bit_exact_host"] and ex["bit_exact_host"] and all(ex["qemu_identical"].values()), run
+    drift.assert_none(at_least=8)
