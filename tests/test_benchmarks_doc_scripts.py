@@ -958,3 +958,84 @@ def test_lecture_exits_paragraph(shared_dir, tmp_path):
                 ex["per_exit"]["1"]["mean_instructions"])
     assert full["bit_exact_host"] and ex["bit_exact_host"] and all(ex["qemu_identical"].values()), run
     drift.assert_none(at_least=8)
+
+
+# -- Issue 14: HashedNets and product quantization -------------------------------------------------
+
+SHARED_WEIGHTS = "### Hashed and product-quantized weights"
+
+
+def _shared_weights_row(start: str) -> str:
+    return " ".join(next(row for row in table_rows(SHARED_WEIGHTS, 3) if row[0].startswith(start))[2].split())
+
+
+def run_shared_weights(args: list[str], tmp_path: Path) -> dict:
+    run_script(["bench_shared_weights.py", *args, "--out", str(tmp_path / "sw"), "--doc", str(tmp_path / "sw.md")],
+               tmp_path)
+    return {name: json.loads((tmp_path / "sw" / f"{name}.json").read_text()) for name in ("hashed", "pq")
+            if (tmp_path / "sw" / f"{name}.json").is_file()}
+
+
+def test_hashed_rows(shared_dir, tmp_path):
+    """The two HashedNets rows: 3 seeds of hashing at 1/8 with 16 and 4 clusters against pruning
+    at 97% and 98% (`hashed --sparsities 0.97 0.98`, the doc's nine processes in one)."""
+    h = run_shared_weights(["hashed", "--sparsities", "0.97", "0.98"], tmp_path)["hashed"]
+    configs = {row["config"]: row for row in h["configs"]}
+    pruned = {round(100 * row["sparsity"]): row for row in h["pruned"]}
+    drift = Drift(SHARED_WEIGHTS)
+    first = _shared_weights_row("HashedNets, 8x fewer stored weights")
+    stored, weights = re.search(r"([\d,]+) stored 4-bit bucket indices for ([\d,]+) weights", first).groups()
+    drift.check("hashed 1/8, stored bucket indices", "stored weights", numbers(stored)[0],
+                configs["8x16"]["runs"][0]["stored_weights"])
+    drift.check("LeNet-300-100", "stored weights", numbers(weights)[0], h["weights"])
+    loss, int8, std, float_, hashed = re.search(
+        r"\*\*-([\d.]+) points\*\* \(int8 C ([\d.]+)% ± ([\d.]+) vs float ([\d.]+)%, mean of 3 seeds; ([\d.]+)% after "
+        r"hashing", first).groups()
+    row = configs["8x16"]
+    float_mean = 100 * sum(h["float"]) / len(h["float"])
+    drift.check("hashed 1/8 + 16 clusters, int8 C", "accuracy", float(int8), 100 * row["int8_mean"])
+    drift.check("hashed 1/8 + 16 clusters, seed deviation", "accuracy", float(std), 100 * row["int8_std"])
+    drift.check("LeNet-300-100 float", "accuracy", float(float_), float_mean)
+    drift.check("hashed 1/8 + 16 clusters, points lost", "accuracy", float(loss), float_mean - 100 * row["int8_mean"])
+    drift.check("hashed 1/8 before clustering", "accuracy", float(hashed),
+                100 * sum(run["hashed_float"] for run in row["runs"]) / len(row["runs"]))
+    second = _shared_weights_row("HashedNets flash image")
+    pairs = re.findall(r"([\d,]+) B at ([\d.]+)% ± ([\d.]+)", second)
+    for (flash, accuracy, deviation), (what, measured) in zip(pairs, (("hashed 1/8 + 16 clusters", configs["8x16"]),
+                                                                       ("pruned 97%", pruned[97]),
+                                                                       ("hashed 1/8 + 4 clusters", configs["8x4"]),
+                                                                       ("pruned 98%", pruned[98]))):
+        drift.check(what, "flash", numbers(flash)[0], measured["flash_mean"])
+        drift.check(what, "accuracy", float(accuracy), 100 * measured["int8_mean"])
+        drift.check(f"{what}, seed deviation", "accuracy", float(deviation), 100 * measured["int8_std"])
+    assert len(pairs) == 4, second
+    drift.assert_none(at_least=19)
+
+
+def test_pq_row(shared_dir, tmp_path):
+    """The product-quantization row: fc1 as 8 x 32 on 3 seeds against the dense int8 model."""
+    import numpy as np
+
+    p = run_shared_weights(["pq", "--pq-configs", "8x32"], tmp_path)["pq"]
+    (pq,) = p["configs"]
+    dense = p["dense"]
+    cell = _shared_weights_row("product quantization of fc1")
+    fc1, fc1_dense, low, high = re.search(r"([\d,]+) vs ([\d,]+) instructions \([\d.]+x; ([\d,]+)-([\d,]+) over the seeds",
+                                          cell).groups()
+    loss, int8, std, dense_int8, dense_std = re.search(
+        r"\*\*-([\d.]+) points\*\* \(int8 C ([\d.]+)% ± ([\d.]+) vs dense int8 ([\d.]+)% ± ([\d.]+)", cell).groups()
+    layer = [run["layer_instructions"][0] for run in pq["runs"]]
+    drift = Drift(SHARED_WEIGHTS)
+    drift.check("fc1 as PQ 8 x 32, mean", "instructions", numbers(fc1)[0], float(np.mean(layer)))
+    drift.check("fc1 dense, mean", "instructions", numbers(fc1_dense)[0],
+                float(np.mean([run["layer_instructions"][0] for run in dense["runs"]])))
+    drift.check("fc1 as PQ, fewest", "instructions", numbers(low)[0], min(layer))
+    drift.check("fc1 as PQ, most", "instructions", numbers(high)[0], max(layer))
+    drift.check("PQ int8 C", "accuracy", float(int8), 100 * pq["int8_mean"])
+    drift.check("PQ int8 C, seed deviation", "accuracy", float(std), 100 * pq["int8_std"])
+    drift.check("dense int8 C", "accuracy", float(dense_int8), 100 * dense["int8_mean"])
+    drift.check("dense int8 C, seed deviation", "accuracy", float(dense_std), 100 * dense["int8_std"])
+    drift.check("PQ against dense int8", "accuracy", float(loss), 100 * (dense["int8_mean"] - pq["int8_mean"]))
+    assert all(run["int8"]["identical_to_reference"] and all(run["qemu"]["identical_to"].values())
+               for run in pq["runs"] + dense["runs"])
+    drift.assert_none(at_least=9)
