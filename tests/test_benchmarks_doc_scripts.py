@@ -1039,3 +1039,58 @@ def test_pq_row(shared_dir, tmp_path):
     assert all(run["int8"]["identical_to_reference"] and all(run["qemu"]["identical_to"].values())
                for run in pq["runs"] + dense["runs"])
     drift.assert_none(at_least=9)
+
+
+# -- Issue 13: untrusted input --------------------------------------------------------------------
+
+UNTRUSTED = "## Untrusted input (issue 13)"
+
+
+def _seeds(text: str) -> list[str]:
+    low, high = re.search(r"seeds (\d+)-(\d+)", text).groups()
+    return [str(s) for s in range(int(low), int(high) + 1)]
+
+
+def test_untrusted_input_rows(shared_dir, tmp_path):
+    """Every export of the reproducibility row identical across processes and seeds
+    (scripts/check_reproducible.py), and "20 of 20" concurrent runs correct
+    (scripts/concurrent_runs.py; the wall time is a record of a loaded machine)."""
+    import numpy as np
+
+    from mcucompress.export import export
+    from test_untrusted_inputs import small_graph
+
+    rows = {row[0].split(" (")[0]: row for row in table_rows(UNTRUSTED, 3)}
+    cell = " ".join(next(row for key, row in rows.items() if key.startswith("every export byte-identical"))[2].split())
+    tflite_part, h5_part, board_part = cell.split(". Before")[0].split("; ")[:3]
+    drift = Drift(UNTRUSTED)
+    models = {"pretrainedResnet": shared_dir / "models" / "mlperf-tiny" / "pretrainedResnet.h5",
+              "kws_ref_model": shared_dir / "models" / "mlperf-tiny" / "kws_ref_model.tflite",
+              "pretrainedResnet_quant": shared_dir / "models" / "mlperf-tiny" / "pretrainedResnet_quant.tflite",
+              "hello_world_int8": shared_dir / "models" / "tflm-examples" / "hello_world_int8.tflite",
+              "micro_speech_quantized": shared_dir / "models" / "tflm-examples" / "micro_speech_quantized.tflite"}
+
+    def identical(names: list[str], seeds: list[str], *options: str) -> None:
+        out = run_script(["check_reproducible.py", *(str(models[n]) for n in names), "--seeds", *seeds, *options],
+                         tmp_path)
+        reports = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+        assert len(reports) == len(names), out
+        for report in reports:
+            drift.check(f"{report['model']} over seeds {seeds} {options}", "counts", 1, int(report["identical"]))
+
+    identical(re.findall(r"`(\w+)`", tflite_part), _seeds(tflite_part))
+    calib = tmp_path / "calib.npz"
+    np.savez(calib, x=np.random.default_rng(0).random((16, 32, 32, 3), dtype=np.float32))
+    int8_seeds, qformat_seeds = re.findall(r"seeds \d+-\d+", h5_part)
+    identical(["pretrainedResnet"], _seeds(int8_seeds), "--calib", str(calib))
+    identical(["pretrainedResnet"], _seeds(qformat_seeds), "--calib", str(calib), "--option", "quantize=qformat")
+    identical(re.findall(r"`(\w+)`", board_part), _seeds(board_part), "--option", "board=mps2-an386")
+    concurrent = next(row for key, row in rows.items() if key.startswith("20 concurrent"))
+    runs = int(numbers(concurrent[0])[0])
+    tree = export(small_graph(), tmp_path / 'a;b "c" ${x} $y' / "tree")
+    out = run_script(["concurrent_runs.py", str(tree), "--runs", str(runs)], tmp_path)
+    report = json.loads(out.splitlines()[-1])
+    correct, of = re.match(r"([\d,]+) of ([\d,]+)", concurrent[2]).groups()
+    drift.check("concurrent runs", "counts", int(of), report["runs"])
+    drift.check("concurrent runs correct", "counts", int(correct), report["correct"])
+    drift.assert_none(at_least=9)
