@@ -736,8 +736,9 @@ def _breadth_row(start: str) -> list[str]:
 
 
 def test_tflm_examples_rows(shared_dir, tmp_path):
-    """"5 of 5" example models byte-identical (scripts/tflm_examples.py), and the two LSTM examples
-    on mps2-an386: instructions per invoke over 8 consecutive inputs, flash and RAM."""
+    """"5 of 5" example models byte-identical (scripts/tflm_examples.py), the two LSTM examples
+    on mps2-an386 (instructions per invoke over 8 consecutive inputs, flash and RAM) and TFLM's
+    two-input simple_add there (`run --samples 2`)."""
     import numpy as np
 
     sys.path.insert(0, str(REPO / "scripts"))
@@ -772,8 +773,16 @@ def test_tflm_examples_rows(shared_dir, tmp_path):
                     max(report.instructions))
         drift.check(f"{name}", "flash", numbers(figures[3])[0], report.footprint.flash_bytes)
         drift.check(f"{name}", "ram", numbers(figures[4])[0], report.footprint.ram_bytes)
+    two_inputs = " ".join(_breadth_row("models with two inputs and two outputs")[2].split())
+    instructions, ram = re.search(r"`simple_add_model.tflite`: identical to host, reference and tflite-micro, "
+                                  r"([\d,]+) instructions, ([\d,]+) B RAM", two_inputs).groups()
+    tree = export(shared_dir / "models" / "tflm-examples" / "simple_add_model.tflite", tmp_path / "simple_add")
+    report = run_model(tree, "mps2-an386", samples=2)
+    assert report.checks.get("tflite-micro") and all(report.checks.values()), report.checks
+    drift.check("simple_add on mps2-an386", "instructions", numbers(instructions)[0], max(report.instructions))
+    drift.check("simple_add on mps2-an386", "ram", numbers(ram)[0], report.footprint.ram_bytes)
     assert "byte-identical" in out
-    drift.assert_none(at_least=10)
+    drift.assert_none(at_least=12)
 
 
 def test_zoo_counts(tmp_path):
@@ -1094,3 +1103,39 @@ def test_untrusted_input_rows(shared_dir, tmp_path):
     drift.check("concurrent runs", "counts", int(of), report["runs"])
     drift.check("concurrent runs correct", "counts", int(correct), report["correct"])
     drift.assert_none(at_least=9)
+
+
+def test_layer_zoo_on_the_m0(tmp_path):
+    """The randomised layer_zoo graph on the micro:bit, ARMv6-M paths against the portable path:
+    the whole-model sentence and the per-layer table."""
+    from click.testing import CliRunner
+
+    from mcucompress.cli import cli
+    from mcucompress.export import export
+    from test_fast_graphs import layer_zoo
+
+    tree = export(layer_zoo(), tmp_path / "zoo", prefix="zoo")
+    measured = {}
+    for build, defines in (("v6m", ()), ("portable", ("--define", "MCC_FORCE_REFERENCE=1"))):
+        result = CliRunner().invoke(cli, ["bench", str(tree), "--board", "microbit", "--json",
+                                          "--work", str(tmp_path / build), *defines])
+        assert result.exit_code == 0, result.output
+        (measured[build],) = json.loads(result.output[result.output.index("["):])
+    text = " ".join(section(M0_DIGITS).split())
+    whole = re.search(r"the randomised `layer_zoo` graph of `tests/test_fast_graphs.py` ([\d,]+) vs ([\d,]+) "
+                      r"instructions", text).groups()
+    drift = Drift(M0_DIGITS)
+    drift.check("layer_zoo, ARMv6-M paths", "layer_zoo instructions", numbers(whole[0])[0],
+                measured["v6m"]["cores"][0]["instructions"])
+    drift.check("layer_zoo, portable path", "layer_zoo instructions", numbers(whole[1])[0],
+                measured["portable"]["cores"][0]["instructions"])
+    (table,) = [t for t in tables(section(M0_DIGITS)) if t[0][0] == "layer_zoo layer"]
+    layers = [(a, b) for a, b in zip(measured["v6m"]["layers"], measured["portable"]["layers"]) if a["kernel"]]
+    assert len(layers) == len(table) - 1, (table, layers)
+    for row, (a, b) in zip(table[1:], layers):
+        assert row[1] in a["kernel"].split("+"), (row, a["kernel"])
+        drift.check(f"layer_zoo {row[0]}, ARMv6-M paths", "layer_zoo instructions", numbers(row[2])[0],
+                    a["instructions"]["microbit"])
+        drift.check(f"layer_zoo {row[0]}, portable path", "layer_zoo instructions", numbers(row[3])[0],
+                    b["instructions"]["microbit"])
+    drift.assert_none(at_least=2 + 2 * 8)
