@@ -382,7 +382,7 @@ def test_huffman_lut_table(tmp_path):
         per = [r[kind] / r["weights"] for r in square]
         ratio(f"128 -> 128 layers: {kind}, fewest a weight", low, min(per))
         ratio(f"128 -> 128 layers: {kind}, most a weight", high, max(per))
-    drift.assert_none(at_least=17)
+    drift.assert_none(at_least=16)
 
 
 # -- Issue 2: the foundation, bit-exact on the host ------------------------------------------------
