@@ -35,12 +35,13 @@ pytestmark = [
 ]
 
 
-def run_script(args: list[str], cwd: Path) -> str:
-    """One of scripts/ run as the doc says (repository root on PYTHONPATH); its standard output."""
+def run_script(args: list[str], cwd: Path, check: bool = True) -> str:
+    """One of scripts/ run as the doc says (repository root on PYTHONPATH); its standard output.
+    ``check=False`` for a script whose failure is itself a figure the doc states."""
     env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="3")
     result = subprocess.run([sys.executable, str(REPO / "scripts" / args[0]), *args[1:]], cwd=cwd, env=env,
                             capture_output=True, text=True)
-    assert result.returncode == 0, f"{args[0]} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    assert result.returncode == 0 or not check, f"{args[0]} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     return result.stdout
 
 
@@ -401,7 +402,8 @@ def test_foundation_rows(shared_dir, tmp_path):
     count = int(numbers(row("ResNet-8 `.tflite`, host C vs tflite-micro")[2])[1])
     models = str(shared_dir / "models" / "mlperf-tiny")
     host = run_script(["check_host_bitexact.py", "--count", str(count), "--models", models], tmp_path)
-    reference = run_script(["check_reference.py", "-n", str(int(numbers(row("numpy reference")[2])[1]))], tmp_path)
+    oracle_cell = row("numpy reference")[2]
+    reference = run_script(["check_reference.py", "-n", str(int(numbers(oracle_cell)[1]))], tmp_path, check=False)
     drift = Drift(FOUNDATION)
     line = re.compile(r"^(\S+)\s+(tflm|litert)\s+(\d+) inputs\s+vs numpy reference: (\d+) bytes differ, "
                       r"vs ([^:]+): (\d+) bytes differ\s+arena (\d+) B", re.M)
@@ -420,13 +422,21 @@ def test_foundation_rows(shared_dir, tmp_path):
         assert against.startswith("LiteRT"), found[(model, "litert")]
         drift.check(f"{model} --rounding litert", "inputs", litert[1], int(inputs))
         drift.check(f"{model} --rounding litert vs LiteRT", "differing bytes", litert[0], int(vs_interpreter))
-    oracle = numbers(row("numpy reference")[2])   # "0/200 samples differ"
+    # "tflm mode vs tflite-micro: 0/200 samples differ (both models); litert mode vs LiteRT: 0/200 (DS-CNN), ..."
+    documented = {}
+    for clause in oracle_cell.split("; "):
+        mode = clause.split(" ")[0]
+        for bad, samples, models_named in re.findall(r"(\d+)/(\d+)[a-z ]*\(([^:)]+)", clause):
+            for model in (("ResNet-8", "DS-CNN") if models_named == "both models" else (models_named,)):
+                documented[(mode, model)] = (int(bad), int(samples))
+    files = {"pretrainedResnet_quant.tflite": "ResNet-8", "kws_ref_model.tflite": "DS-CNN"}
     tallies = re.findall(r"^(\S+): (tflm mode vs tflite-micro|litert mode vs LiteRT \(default\)): "
                          r"(\d+)/(\d+) samples differ", reference, re.M)
-    assert len(tallies) == 4, reference
-    for model, label, bad, samples in tallies:
-        drift.check(f"{model} {label}", "inputs", oracle[1], int(samples))
-        drift.check(f"{model} {label}", "differing samples", oracle[0], int(bad))
+    assert len(tallies) == 4 and len(documented) == 4, (reference, documented)
+    for file, label, bad, samples in tallies:
+        doc_bad, doc_samples = documented[(label.split(" ")[0], files[file])]
+        drift.check(f"{file} {label}", "inputs", doc_samples, int(samples))
+        drift.check(f"{file} {label}", "differing samples", doc_bad, int(bad))
     arena = numbers(row("ResNet-8 planned arena")[2])[0]
     drift.check("ResNet-8 planned arena", "arena", arena, int(found[("ResNet-8", "tflm")][6]))
     ds_arena = re.search(r"DS-CNN's arena is ([\d,]+) B", section(FOUNDATION)).group(1)
