@@ -1149,3 +1149,43 @@ def test_layer_zoo_on_the_m0(tmp_path):
         drift.check(f"layer_zoo {row[0]}, portable path", "layer_zoo instructions", numbers(row[3])[0],
                     b["instructions"]["microbit"])
     drift.assert_none(at_least=2 + 2 * 8)
+
+
+def test_cortex_m_acceptance_figures_follow_from_the_table():
+    """The acceptance list under the Cortex-M table restates the table's rows: instructions in
+    millions, ratios against the quoted baseline, flash and RAM shares of TFLM's, M55 paths."""
+    from test_benchmarks_doc import MODELS
+
+    rows = {(row[0], row[1].strip("*"), row[2].strip("*").split(" ")[0]): row for row in table_rows(CORTEX_M, 7)
+            if row[0] in MODELS}
+
+    def figure(model: str, build: str, core: str, column: int) -> float:
+        return numbers(rows[(model, build, core)][column])[0]
+
+    text = " ".join(section(CORTEX_M).split())
+    drift = Drift(CORTEX_M)
+
+    def stated(what: str, documented: str, value: float) -> None:
+        drift.checked += 1
+        if not same_at_decimals(documented, value):
+            drift.found.append(f"{what}: doc {documented}, table gives {value:.4f}")
+
+    ours = {m: figure(m, "mcucompress", "M4", 3) for m in MODELS}
+    tflm = {m: figure(m, "TFLM + CMSIS-NN (quoted baseline)", "M4", 3) for m in MODELS}
+    resnet = re.search(r"ResNet-8 ([\d.]+)M <= 15M instructions \(([\d.]+)x fewer", text).groups()
+    dscnn = re.search(r"DS-CNN ([\d.]+)M <= 3.9M \(([\d.]+)x against", text).groups()
+    for model, (millions, ratio) in (("ResNet-8", resnet), ("DS-CNN", dscnn)):
+        stated(f"{model} M4 instructions in millions", millions, ours[model] / 1e6)
+        stated(f"{model} against the quoted baseline", ratio, tflm[model] / ours[model])
+    m55 = re.findall(r"([\d.]+)M vs ([\d.]+)M", text.split("On the M55 the MVE path beats the DSP path")[1])[:2]
+    for model, (mve, dsp) in zip(("ResNet-8", "DS-CNN"), m55):
+        stated(f"{model} M55 MVE path, millions", mve, figure(model, "mcucompress, MVE", "M55", 3) / 1e6)
+        stated(f"{model} M55 DSP path, millions", dsp, figure(model, "mcucompress, DSP path only", "M55", 3) / 1e6)
+    flash = re.search(r"ResNet-8 (\d+)%, DS-CNN (\d+)% of TFLM's image\), RAM at\s+most TFLM's \((\d+)%, (\d+)%\)", text)
+    shares = flash.groups()
+    for i, model in enumerate(("ResNet-8", "DS-CNN")):
+        stated(f"{model} flash share of TFLM's", shares[i],
+               100 * figure(model, "mcucompress", "M4", 5) / figure(model, "TFLM + CMSIS-NN (quoted baseline)", "M4", 5))
+        stated(f"{model} RAM share of TFLM's", shares[2 + i],
+               100 * figure(model, "mcucompress", "M4", 6) / figure(model, "TFLM + CMSIS-NN (quoted baseline)", "M4", 6))
+    drift.assert_none(at_least=12)
