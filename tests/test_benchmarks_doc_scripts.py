@@ -224,7 +224,14 @@ def test_compression_table(shared_dir, tmp_path):
     drift.check("structured pruning", "hidden units", first, r["structured"]["hidden_units"][0])
     drift.check("structured pruning", "hidden units", second, r["structured"]["hidden_units"][1])
     drift.check("structured pruning", "accuracy", structured, 100 * r["structured"]["accuracy"])
-    drift.assert_none(at_least=9)
+    for start, measured in (("(float baseline", r["baseline_micronet"]), ("magnitude pruning", r["pruned"]["micronet"]),
+                            ("+ 32 clusters", r["pruned_clustered"]["micronet"]),
+                            ("low-rank", r["low_rank_fc1"]["micronet"]), ("structured pruning", r["structured"]["micronet"])):
+        score = next(row[3] for key, row in rows.items() if key.startswith(start))
+        drift.checked += 1
+        if not same_significant(score, measured):
+            drift.found.append(f"{start} MicroNet score: doc {score}, measured {measured}")
+    drift.assert_none(at_least=14)
 
 
 M0_DIGITS = "### Cortex-M0: the ARMv6-M paths"
