@@ -1152,7 +1152,10 @@ def test_layer_zoo_on_the_m0(tmp_path):
     layers = [(a, b) for a, b in zip(measured["v6m"]["layers"], measured["portable"]["layers"]) if a["kernel"]]
     assert len(layers) == len(table) - 1, (table, layers)
     for row, (a, b) in zip(table[1:], layers):
-        assert row[1] in a["kernel"].split("+"), (row, a["kernel"])
+        if row[1] != a["kernel"]:
+            drift.found.append(f"layer_zoo {row[0]}: doc kernel {row[1]}, measured {a['kernel']}")
+        if not same_at_decimals(row[4].rstrip("x"), b["instructions"]["microbit"] / a["instructions"]["microbit"]):
+            drift.found.append(f"layer_zoo {row[0]}: doc ratio {row[4]}")
         drift.check(f"layer_zoo {row[0]}, ARMv6-M paths", "layer_zoo instructions", numbers(row[2])[0],
                     a["instructions"]["microbit"])
         drift.check(f"layer_zoo {row[0]}, portable path", "layer_zoo instructions", numbers(row[3])[0],
