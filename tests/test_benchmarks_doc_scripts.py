@@ -231,7 +231,19 @@ def test_compression_table(shared_dir, tmp_path):
         drift.checked += 1
         if not same_significant(score, measured):
             drift.found.append(f"{start} MicroNet score: doc {score}, measured {measured}")
-    drift.assert_none(at_least=14)
+    distillation = next(row for key, row in rows.items() if key.startswith("distillation"))
+    teacher = numbers(re.search(r"teacher CNN ([\d.]+)%", distillation[0]).group(1))[0]
+    distilled, alone = numbers(distillation[2])[:2]
+    d = r["distillation"]
+    drift.check("distillation teacher", "accuracy", teacher, 100 * r["teacher_accuracy"])
+    drift.check("distilled student, mean of the seeds", "accuracy", distilled, 100 * d["distilled_mean"])
+    drift.check("student alone, mean of the seeds", "accuracy", alone, 100 * d["alone_mean"])
+    assert d["distilled_mean"] > d["alone_mean"], d
+    score = numbers(distillation[3])[0]
+    drift.checked += 1
+    if not same_significant(distillation[3].split(" ")[0], d["micronet"]):
+        drift.found.append(f"distilled student MicroNet score: doc {score}, measured {d['micronet']}")
+    drift.assert_none(at_least=18)
 
 
 M0_DIGITS = "### Cortex-M0: the ARMv6-M paths"
