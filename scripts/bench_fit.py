@@ -85,9 +85,9 @@ def measure(graph, out: Path, label: str, board: str, **options) -> dict:
     return row
 
 
-def lenet_graphs(out: Path, data_path: str):
+def lenet_graphs(out: Path, data_path: str, cache: Path = REPO / "build" / "bench_encoded"):
     """(dense int8 baseline, pruned 92% + 32 clusters with per-tensor scales) as int8 graphs,
-    from scripts/bench_encoded.py's training (cached in build/bench_encoded)."""
+    from scripts/bench_encoded.py's training (cached in ``cache``, trained there if absent)."""
     sys.path.insert(0, str(REPO / "scripts"))
     import bench_encoded
     from mcucompress.compression import load_npz
@@ -98,7 +98,6 @@ def lenet_graphs(out: Path, data_path: str):
     args = argparse.Namespace(
         sparsity=0.92, clusters=32, baseline_epochs=15, finetune_epochs=15, cluster_epochs=5, retrain=False)
     data = load_npz(data_path, (784,))
-    cache = REPO / "build" / "bench_encoded"
     cache.mkdir(parents=True, exist_ok=True)
     baseline, compressed = bench_encoded.train_models(args, cache, data)
     calib = data.x_train[:1000]
@@ -113,6 +112,8 @@ def main(argv=None) -> int:
     parser.add_argument("--doc", default=str(REPO / "docs" / "benchmarks" / "fit.md"))
     parser.add_argument("--data", default=str(REPO.parent / "shared" / "datasets" / "mnist10k.npz"))
     parser.add_argument("--only", choices=["autoencoder", "lenet"], default=None)
+    parser.add_argument("--encoded", default=str(REPO / "build" / "bench_encoded"),
+                        help="bench_encoded.py's --out: the trained LeNet models (trained there if absent)")
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -129,7 +130,7 @@ def main(argv=None) -> int:
             "m3_size": measure(ae, out, "size", "lm3s6965evb", optimize="size"),
         }
     if args.only in (None, "lenet"):
-        dense, compressed = lenet_graphs(out, args.data)
+        dense, compressed = lenet_graphs(out, args.data, Path(args.encoded))
         r["lenet"] = {
             "m4_dense": measure(dense, out / "dense", "none", "mps2-an386", optimize="none"),
             "m4_compressed_fit": measure(compressed, out, "fit", "mps2-an386"),

@@ -430,6 +430,7 @@ BENCHES = {"autoencoder": (bench_autoencoder, markdown_autoencoder), "resnet": (
 
 
 def main(argv=None):
+    global OUT
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("bench", choices=sorted(BENCHES))
     parser.add_argument("--data", default=str(DATA))
@@ -448,7 +449,9 @@ def main(argv=None):
     parser.add_argument("--hessian", nargs="+", default=["obs-oneshot", "obs-polynomial", "obd-polynomial"],
                         help="obs: which second-order rows to run")
     parser.add_argument("--markdown-only", action="store_true", help="Print the table of the saved results.")
+    parser.add_argument("--out", default=str(OUT), help="folder for the results and the exported models")
     args = parser.parse_args(argv)
+    OUT = Path(args.out)
     run, markdown = BENCHES[args.bench]
     OUT.mkdir(parents=True, exist_ok=True)
     path = OUT / f"{args.bench}.json"

@@ -323,6 +323,7 @@ def markdown(results: dict) -> str:
 
 
 def main(argv=None) -> int:
+    global OUT, DOC
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("benches", nargs="+", choices=["hashed", "pq"])
     parser.add_argument("--data", default=str(DATA))
@@ -344,7 +345,10 @@ def main(argv=None) -> int:
     parser.add_argument("--merge", action="store_true", help="hashed: merge the --only-seed results into hashed.json")
     parser.add_argument("--retrain", action="store_true")
     parser.add_argument("--doc-only", action="store_true", help="rewrite the doc from the saved results")
+    parser.add_argument("--out", default=str(OUT), help="folder for the results and the exported models")
+    parser.add_argument("--doc", default=str(DOC))
     args = parser.parse_args(argv)
+    OUT, DOC = Path(args.out), Path(args.doc)
     OUT.mkdir(parents=True, exist_ok=True)
     command = ("PYTHONPATH=. TF_CPP_MIN_LOG_LEVEL=3 OMP_NUM_THREADS=1 nice .venv/bin/python "
                "scripts/bench_shared_weights.py " + " ".join(argv if argv is not None else sys.argv[1:]))

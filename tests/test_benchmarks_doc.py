@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from benchdoc import allowed_drift, drift_headings, integer, table_rows
+from benchdoc import DRIFT_LINE, allowed_drift, drift_headings, integer, section, table_rows
 from conftest import REPO
 
 SECTION = "## Cortex-M: QEMU runs"
@@ -107,6 +107,12 @@ def test_every_drift_line_of_the_doc_reads():
     it allows next to it, in words the tests read."""
     headings = drift_headings()
     assert len(headings) >= 5, headings
+    scripts_tests = (REPO / "tests" / "test_benchmarks_doc_scripts.py").read_text()
     for heading in headings:
         drift = allowed_drift(heading)
         assert drift and all(unit in ("exact", "points", "%") for _, unit in drift.values()), (heading, drift)
+        # every test a drift line names exists (a renamed test would leave its table unchecked)
+        line = section(heading).split(DRIFT_LINE, 1)[1].split("\n\n", 1)[0]
+        for name in re.findall(r"\b(test_\w+)\b", line):
+            assert f"def {name}(" in scripts_tests or name.startswith(("test_benchmarks_doc", "test_cost_model")) \
+                or (REPO / "tests" / f"{name}.py").is_file(), (heading, name)
