@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from mcucompress.codegen import codebook_fast, csr_fast
+from mcucompress.codegen import codebook_fast, csr_fast, int4_layout
+from mcucompress.codegen.int4_layout import Int4Layer
 from mcucompress.encode.choose import ATTR, encoded_weights
 from mcucompress.errors import McuError
 from mcucompress.ir.ops import op_kind
@@ -70,6 +71,9 @@ def lower_fully_connected_encoded(b, i: int, op) -> None:
     x, w, bias, out = b.weighted(op)
     p = kernel_params(g, op, b.rounding)
     b.check_rounding(op, p)
+    if b.choices[i] is not None and isinstance(b.choices[i].layer, Int4Layer):
+        int4_layout.lower(b, i, op, p, b.choices[i].layer)
+        return
     if b.choices[i] is not None:  # codebook of 2- or 4-bit indices: the fast kernel
         codebook_fast.lower(b, i, op, p, b.choices[i].layer)
         return
@@ -111,6 +115,9 @@ def lower_conv2d_encoded(b, i: int, op) -> None:
     p = kernel_params(g, op, b.rounding)
     b.check_rounding(op, p)
     fast = b.choices[i]
+    if fast is not None and isinstance(fast.layer, Int4Layer):
+        int4_layout.lower(b, i, op, p, fast.layer)
+        return
     if fast is not None and fast.function != csr_fast.KERNEL:  # codebook of 2- or 4-bit indices
         codebook_fast.lower(b, i, op, p, fast.layer)
         return
