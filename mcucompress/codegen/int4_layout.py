@@ -2,7 +2,7 @@
 
 A layer whose weights carry the int4 encoding (values -8..7, quantize/int4.py) runs on a kernel
 that reads them packed (encode/int4.row_words: each output row padded to a multiple of 8
-products, 8 to a word, TFLite's nibble order) with the channel constants of the dense fast
+products, 8 to a word, TFLite's nibble order; fully connected rows in blocks of 4) with the channel constants of the dense fast
 kernels ({2 * folded bias, multiplier, round, shift} per output channel), so it requantizes
 exactly as they do. The kernels sum 16 * w * x (nibbles masked in place), so on top of the
 fast kernels' bounds 16 * 128 * sum|w| must fit int32.
@@ -22,6 +22,7 @@ from mcucompress.quantize.params import c_activation, c_tile
 
 KERNELS = {"fully_connected": "mcc_fully_connected_int4_s8", "conv2d": "mcc_conv2d_int4_s8"}
 CONV_PIXELS = 4   # I4_PIXELS of mcc_conv2d_int4_s8.c
+FC_ROWS = 4       # I4_ROWS of mcc_fully_connected_int4_s8.c
 _INT32_LIMIT = (1 << 31) - 1
 
 
@@ -59,7 +60,15 @@ def choose(graph: Graph, op: Op, p, rounding: str) -> Int4Layer:
     if table is None or 16 * 128 * int(np.abs(w).sum(1).max(initial=0)) > _INT32_LIMIT:
         raise McuError(f"op '{op.name}': int4 weights: the layer's sums or requantization constants do not fit "
                        "the int4 kernel's 32-bit arithmetic")
+    if op.kind == "fully_connected":
+        words = fc_blocks(words)
     return Int4Layer(KERNELS[op.kind], words.reshape(-1), table, k_padded, scratch_bytes(op.kind, k_padded))
+
+
+def fc_blocks(words: np.ndarray) -> np.ndarray:
+    """(units, words) -> rows in blocks of FC_ROWS (the last block the rows left), per word
+    position one word per row of the block (I4_ROWS of mcc_fully_connected_int4_s8.c)."""
+    return np.concatenate([words[r:r + FC_ROWS].T.reshape(-1) for r in range(0, words.shape[0], FC_ROWS)])
 
 
 def lower(b, i: int, op: Op, p, layer: Int4Layer) -> None:

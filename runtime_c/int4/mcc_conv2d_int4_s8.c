@@ -57,10 +57,13 @@ static void gather_column(const mcc_conv_fast_params *p, const mcc_dims *in, con
 }
 
 #if MCC_HAVE_DSP
-/* A zero-padded int8 column widened to the pair order the unpacked weight words take. */
-static void widen_column(const int8_t *col, int32_t k_padded, uint32_t *wide)
+/* Pixel j's zero-padded int8 column widened into the block's interleaved columns: per group of
+ * 8 products the pairs (x0, x4), (x2, x6), (x1, x5), (x3, x7) (the order the unpacked weight
+ * words take), each pair of the 4 pixels side by side (one LDM). */
+static void widen_column(const int8_t *col, int32_t k_padded, int32_t j, uint32_t *wide)
 {
     int32_t i;
+    wide += j;
     for (i = 0; i < k_padded; i += 8) {
         uint32_t a, b;
         memcpy(&a, col + i, 4);
@@ -69,46 +72,77 @@ static void widen_column(const int8_t *col, int32_t k_padded, uint32_t *wide)
             const uint32_t a02 = __sxtb16(a), a13 = mcc_nn_sxtb16_ror8(a);
             const uint32_t b46 = __sxtb16(b), b57 = mcc_nn_sxtb16_ror8(b);
             wide[0] = (a02 & 0xFFFFu) | (b46 << 16);
-            wide[1] = (a02 >> 16) | (b46 & 0xFFFF0000u);
-            wide[2] = (a13 & 0xFFFFu) | (b57 << 16);
-            wide[3] = (a13 >> 16) | (b57 & 0xFFFF0000u);
+            wide[I4_PIXELS] = (a02 >> 16) | (b46 & 0xFFFF0000u);
+            wide[2 * I4_PIXELS] = (a13 & 0xFFFFu) | (b57 << 16);
+            wide[3 * I4_PIXELS] = (a13 >> 16) | (b57 & 0xFFFF0000u);
         }
-        wide += 4;
+        wide += 4 * I4_PIXELS;
     }
 }
 
-/* 16 times the dot products of one channel's weight words with I4_PIXELS widened columns
- * (`stride` words apart). */
-static void dot_block(const uint32_t *w, int32_t words, const uint32_t *wide, int32_t stride,
-                      int32_t acc[I4_PIXELS])
+/* 16 times the dot products of one channel's weight words with the block's widened columns. */
+static void dot_block(const uint32_t *w, int32_t words, const uint32_t *wide, int32_t acc[I4_PIXELS])
 {
-    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, g;
-    const uint32_t *c0 = wide, *c1 = wide + stride, *c2 = c1 + stride, *c3 = c2 + stride;
-    for (g = 0; g < words; ++g) {
-        const uint32_t v = w[g];
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+#if MCC_HAVE_DSP_ASM
+    if (words >= 2) {
+        /* Per weight word: two ANDs and four SXTB16 make its pairs, each meets the same pair
+         * of the 4 pixels (one LDM) in 4 SMLAD: 59 instructions per 64 products with the loop
+         * test (two words an iteration, the end on the stack). */
+        register int32_t r0 __asm__("r0") = 0;
+        register int32_t r1 __asm__("r1") = 0;
+        register int32_t r2 __asm__("r2") = 0;
+        register int32_t r3 __asm__("r3") = 0;
+        register const uint32_t *rc __asm__("ip") = wide;
+        register const uint32_t *rw __asm__("lr") = w;
+        register const uint32_t *re __asm__("r4") = w + (words & ~1);
+#define MCC_I4_PAIR(SRC)                                                                     \
+        "sxtb16 r10, " SRC "\n\t"                                                              \
+        "ldm %[c]!, {r4, r5, r6, r7}\n\t"                                                   \
+        "smlad %[a0], r10, r4, %[a0]\n\t"                                                   \
+        "smlad %[a1], r10, r5, %[a1]\n\t"                                                   \
+        "smlad %[a2], r10, r6, %[a2]\n\t"                                                   \
+        "smlad %[a3], r10, r7, %[a3]\n\t"
+#define MCC_I4_WORD                                                                          \
+        "ldr r8, [%[w]], #4\n\t"                                                            \
+        "and r9, r11, r8, lsl #4\n\t"                                                       \
+        "and r8, r8, r11\n\t"                                                               \
+        MCC_I4_PAIR("r9") MCC_I4_PAIR("r9, ror #8") MCC_I4_PAIR("r8") MCC_I4_PAIR("r8, ror #8")
+        __asm__ volatile(
+            "push {%[e]}\n\t"
+            "mov r11, #0xF0F0F0F0\n\t"
+            "1:\n\t" MCC_I4_WORD MCC_I4_WORD
+            "ldr r8, [sp]\n\t"
+            "cmp %[w], r8\n\t"
+            "bne 1b\n\t"
+            "add sp, sp, #4"
+            : [a0] "+r"(r0), [a1] "+r"(r1), [a2] "+r"(r2), [a3] "+r"(r3), [c] "+r"(rc), [w] "+r"(rw),
+              [e] "+r"(re)
+            :
+            : "r5", "r6", "r7", "r8", "r9", "r10", "r11", "cc", "memory");
+#undef MCC_I4_WORD
+#undef MCC_I4_PAIR
+        a0 = r0;
+        a1 = r1;
+        a2 = r2;
+        a3 = r3;
+        wide = rc;
+        w = rw;
+        words &= 1;
+    }
+#endif
+    while (words-- > 0) {
+        const uint32_t v = *w++;
         const uint32_t lo = (v << 4) & 0xF0F0F0F0u, hi = v & 0xF0F0F0F0u;
-        const uint32_t p04 = __sxtb16(lo), p26 = mcc_nn_sxtb16_ror8(lo);
-        const uint32_t p15 = __sxtb16(hi), p37 = mcc_nn_sxtb16_ror8(hi);
-        a0 = __smlad(p04, c0[0], a0);
-        a1 = __smlad(p04, c1[0], a1);
-        a2 = __smlad(p04, c2[0], a2);
-        a3 = __smlad(p04, c3[0], a3);
-        a0 = __smlad(p26, c0[1], a0);
-        a1 = __smlad(p26, c1[1], a1);
-        a2 = __smlad(p26, c2[1], a2);
-        a3 = __smlad(p26, c3[1], a3);
-        a0 = __smlad(p15, c0[2], a0);
-        a1 = __smlad(p15, c1[2], a1);
-        a2 = __smlad(p15, c2[2], a2);
-        a3 = __smlad(p15, c3[2], a3);
-        a0 = __smlad(p37, c0[3], a0);
-        a1 = __smlad(p37, c1[3], a1);
-        a2 = __smlad(p37, c2[3], a2);
-        a3 = __smlad(p37, c3[3], a3);
-        c0 += 4;
-        c1 += 4;
-        c2 += 4;
-        c3 += 4;
+        const uint32_t pairs[4] = {__sxtb16(lo), mcc_nn_sxtb16_ror8(lo), __sxtb16(hi), mcc_nn_sxtb16_ror8(hi)};
+        int32_t q;
+        for (q = 0; q < 4; ++q) {
+            a0 = __smlad(pairs[q], wide[0], a0);
+            a1 = __smlad(pairs[q], wide[1], a1);
+            a2 = __smlad(pairs[q], wide[2], a2);
+            a3 = __smlad(pairs[q], wide[3], a3);
+            wide += I4_PIXELS;
+        }
     }
     acc[0] = a0;
     acc[1] = a1;
@@ -117,8 +151,7 @@ static void dot_block(const uint32_t *w, int32_t words, const uint32_t *wide, in
 }
 #else
 /* 16 times the dot products of one channel's weight words with I4_PIXELS int8 columns. */
-static void dot_block(const uint32_t *w, int32_t words, const int8_t *cols, int32_t stride,
-                      int32_t acc[I4_PIXELS])
+static void dot_block(const uint32_t *w, int32_t words, const int8_t *cols, int32_t stride, int32_t acc[I4_PIXELS])
 {
     int32_t j, g, i;
     for (j = 0; j < I4_PIXELS; ++j) {
@@ -170,7 +203,7 @@ mcc_status mcc_conv2d_int4_s8(const mcc_conv_fast_params *params, const uint32_t
             {
                 uint32_t *wide = (uint32_t *)(void *)(cols + I4_PIXELS * k_padded);
                 for (j = 0; j < I4_PIXELS; ++j) {
-                    widen_column(cols + j * k_padded, k_padded, wide + j * (k_padded >> 1));
+                    widen_column(cols + j * k_padded, k_padded, j, wide);
                 }
             }
 #endif
@@ -178,8 +211,7 @@ mcc_status mcc_conv2d_int4_s8(const mcc_conv_fast_params *params, const uint32_t
                 const int32_t *ch = p->channels + 4 * c;
                 int32_t acc[I4_PIXELS];
 #if MCC_HAVE_DSP
-                dot_block(weights + c * words, words, (const uint32_t *)(void *)(cols + I4_PIXELS * k_padded),
-                          k_padded >> 1, acc);
+                dot_block(weights + c * words, words, (const uint32_t *)(void *)(cols + I4_PIXELS * k_padded), acc);
 #else
                 dot_block(weights + c * words, words, cols, k_padded, acc);
 #endif
