@@ -57,17 +57,17 @@ static void gather_column(const mcc_conv_fast_params *p, const mcc_dims *in, con
 }
 
 #if MCC_HAVE_DSP
-/* Pixel j's zero-padded int8 column widened into the block's interleaved columns: per group of
- * 8 products the pairs (x0, x4), (x2, x6), (x1, x5), (x3, x7) (the order the unpacked weight
- * words take), each pair of the 4 pixels side by side (one LDM). */
-static void widen_column(const int8_t *col, int32_t k_padded, int32_t j, uint32_t *wide)
+/* `bytes` int8 values (a multiple of 8) widened into one pixel's slots of the block's
+ * interleaved columns: per group of 8 products the pairs (x0, x4), (x2, x6), (x1, x5),
+ * (x3, x7) (the order the unpacked weight words take), each pair of the 4 pixels side by side
+ * (one LDM). Returns the slots of the next group. */
+static uint32_t *widen_groups(const int8_t *src, int32_t bytes, uint32_t *wide)
 {
     int32_t i;
-    wide += j;
-    for (i = 0; i < k_padded; i += 8) {
+    for (i = 0; i < bytes; i += 8) {
         uint32_t a, b;
-        memcpy(&a, col + i, 4);
-        memcpy(&b, col + i + 4, 4);
+        memcpy(&a, src + i, 4);
+        memcpy(&b, src + i + 4, 4);
         {
             const uint32_t a02 = __sxtb16(a), a13 = mcc_nn_sxtb16_ror8(a);
             const uint32_t b46 = __sxtb16(b), b57 = mcc_nn_sxtb16_ror8(b);
@@ -78,10 +78,42 @@ static void widen_column(const int8_t *col, int32_t k_padded, int32_t j, uint32_
         }
         wide += 4 * I4_PIXELS;
     }
+    return wide;
+}
+
+/* Pixel j of the block widened: straight from the input when every group of 8 products lies in
+ * one tap (in_c a multiple of 8; padded taps are pairs of the zero point), else through its
+ * int8 column `col`. */
+static void widen_pixel(const mcc_conv_fast_params *p, const mcc_dims *in, const int8_t *input, int32_t oy,
+                        int32_t ox, int32_t j, int8_t *col, uint32_t *wide)
+{
+    const int32_t in_c = p->in_c;
+    const uint32_t zero_pair = (uint32_t)(uint16_t)(int16_t)p->input_zero_point * 0x10001u;
+    int32_t ky, kx, g;
+    wide += j;
+    if (in_c & 7) {
+        gather_column(p, in, input, oy, ox, col);
+        widen_groups(col, p->k_padded, wide);
+        return;
+    }
+    for (ky = 0; ky < p->kernel.h; ++ky) {
+        const int32_t iy = oy * p->stride.h - p->padding.h + ky * p->dilation.h;
+        for (kx = 0; kx < p->kernel.w; ++kx) {
+            const int32_t ix = ox * p->stride.w - p->padding.w + kx * p->dilation.w;
+            if (iy >= 0 && iy < in->h && ix >= 0 && ix < in->w) {
+                wide = widen_groups(input + ((int32_t)iy * in->w + ix) * in_c, in_c, wide);
+                continue;
+            }
+            for (g = 0; g < in_c; g += 8) {
+                wide[0] = wide[I4_PIXELS] = wide[2 * I4_PIXELS] = wide[3 * I4_PIXELS] = zero_pair;
+                wide += 4 * I4_PIXELS;
+            }
+        }
+    }
 }
 
 /* 16 times the dot products of one channel's weight words with the block's widened columns. */
-static void dot_block(const uint32_t *w, int32_t words, const uint32_t *wide, int32_t acc[I4_PIXELS])
+MCC_INLINE void dot_block(const uint32_t *w, int32_t words, const uint32_t *wide, int32_t acc[I4_PIXELS])
 {
     int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
 #if MCC_HAVE_DSP_ASM
@@ -192,32 +224,33 @@ mcc_status mcc_conv2d_int4_s8(const mcc_conv_fast_params *params, const uint32_t
             int32_t j, c;
             for (j = 0; j < I4_PIXELS; ++j) {
                 int8_t *col = cols + j * k_padded;
-                if (j < count) {
-                    const int32_t o = first + j;
-                    gather_column(p, input_dims, in, o / output_dims->w, o % output_dims->w, col);
-                } else {
-                    memset(col, 0, (size_t)k_padded);  /* a block's missing pixels: outputs dropped */
-                }
-            }
+                const int32_t o = first + (j < count ? j : 0);  /* a short block repeats its first pixel */
 #if MCC_HAVE_DSP
-            {
-                uint32_t *wide = (uint32_t *)(void *)(cols + I4_PIXELS * k_padded);
-                for (j = 0; j < I4_PIXELS; ++j) {
-                    widen_column(cols + j * k_padded, k_padded, j, wide);
-                }
-            }
+                widen_pixel(p, input_dims, in, o / output_dims->w, o % output_dims->w, j, col,
+                            (uint32_t *)(void *)(cols + I4_PIXELS * k_padded));
+#else
+                gather_column(p, input_dims, in, o / output_dims->w, o % output_dims->w, col);
 #endif
+            }
             for (c = 0; c < out_c; ++c) {
                 const int32_t *ch = p->channels + 4 * c;
+                const int32_t bias = ch[0], multiplier = ch[1], round = ch[2], shift = ch[3];
+                int8_t *o = out + first * out_c + c;
                 int32_t acc[I4_PIXELS];
 #if MCC_HAVE_DSP
                 dot_block(weights + c * words, words, (const uint32_t *)(void *)(cols + I4_PIXELS * k_padded), acc);
 #else
                 dot_block(weights + c * words, words, cols, k_padded, acc);
 #endif
+                if (count == I4_PIXELS) {
+                    o[0] = mcc_nn_fast_requantize(bias + (acc[0] >> 3), multiplier, round, shift, lo, hi);
+                    o[out_c] = mcc_nn_fast_requantize(bias + (acc[1] >> 3), multiplier, round, shift, lo, hi);
+                    o[2 * out_c] = mcc_nn_fast_requantize(bias + (acc[2] >> 3), multiplier, round, shift, lo, hi);
+                    o[3 * out_c] = mcc_nn_fast_requantize(bias + (acc[3] >> 3), multiplier, round, shift, lo, hi);
+                    continue;
+                }
                 for (j = 0; j < count; ++j) {
-                    out[(first + j) * out_c + c] =
-                        mcc_nn_fast_requantize(ch[0] + (acc[j] >> 3), ch[1], ch[2], ch[3], lo, hi);
+                    o[j * out_c] = mcc_nn_fast_requantize(bias + (acc[j] >> 3), multiplier, round, shift, lo, hi);
                 }
             }
         }
