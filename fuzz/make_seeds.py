@@ -88,6 +88,14 @@ def lookup_seeds(count: int = 8):
         yield head + _u(h.lookup_bits, 1) + _u(h.num_bits, 2) + h.lookup.astype("<u4").tobytes() + h.bits.tobytes()
 
 
+def int4_seeds(count: int = 8):
+    """int4 seeds (conv2d and fully connected in turn): the kind, then shapes, offsets, packed
+    words, input and requantization constants - any bytes are valid there."""
+    rng = np.random.default_rng(4)
+    for i in range(count):
+        yield _u(8, 1) + _u(i % 2, 1) + rng.integers(0, 256, 1500).astype(np.uint8).tobytes()
+
+
 def main(out: str) -> int:
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
@@ -99,6 +107,8 @@ def main(out: str) -> int:
         (folder / f"fast{i:02d}").write_bytes(data)
     for i, data in enumerate(lookup_seeds()):
         (folder / f"lut{i:02d}").write_bytes(data)
+    for i, data in enumerate(int4_seeds()):
+        (folder / f"int4{i:02d}").write_bytes(data)
     return 0
 
 

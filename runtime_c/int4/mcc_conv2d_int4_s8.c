@@ -195,7 +195,7 @@ static void dot_block(const uint32_t *w, int32_t words, const int8_t *cols, int3
                 a += ((int32_t)((v >> (4 * i)) << 28) >> 28) * x[8 * g + i];
             }
         }
-        acc[j] = a << 4;
+        acc[j] = a * 16;
     }
 }
 #endif

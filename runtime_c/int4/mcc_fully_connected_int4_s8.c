@@ -172,7 +172,7 @@ static int32_t dot_row_int4(const uint32_t *block, int32_t n, int32_t j, const i
             acc += ((int32_t)((word >> (4 * i)) << 28) >> 28) * x[g * 8 + i];
         }
     }
-    return acc << 4;
+    return acc * 16;
 #endif
 }
 
