@@ -496,7 +496,7 @@ static int fuzz_int4(stream *s)
             if (mcc_conv2d_s8(&cp, &quant, &in_dims, input, &f_dims, dense, bias, &out_dims, want) != MCC_OK) {
                 abort();
             }
-            scratch = malloc((size_t)mcc_conv2d_int4_s8_get_buffer_size(k_padded));
+            scratch = malloc((size_t)mcc_conv2d_int4_s8_get_buffer_size(k_padded, units));
             status = mcc_conv2d_int4_s8(&fcp, packed, &in_dims, input, &out_dims, got, scratch);
         } else {
             const mcc_fc_params fp = {input_offset, 0, output_offset, {lo, hi}};

@@ -35,10 +35,10 @@ class Int4Layer:
     scratch_bytes: int
 
 
-def scratch_bytes(op_kind: str, k_padded: int) -> int:
+def scratch_bytes(op_kind: str, k_padded: int, units: int) -> int:
     """The kernel's *_get_buffer_size()."""
     if op_kind == "conv2d":
-        return CONV_PIXELS * 3 * k_padded
+        return CONV_PIXELS * 3 * k_padded + CONV_PIXELS * 4 * units
     return 2 * k_padded
 
 
@@ -62,7 +62,7 @@ def choose(graph: Graph, op: Op, p, rounding: str) -> Int4Layer:
                        "the int4 kernel's 32-bit arithmetic")
     if op.kind == "fully_connected":
         words = fc_blocks(words)
-    return Int4Layer(KERNELS[op.kind], words.reshape(-1), table, k_padded, scratch_bytes(op.kind, k_padded))
+    return Int4Layer(KERNELS[op.kind], words.reshape(-1), table, k_padded, scratch_bytes(op.kind, k_padded, w.shape[0]))
 
 
 def fc_blocks(words: np.ndarray) -> np.ndarray:

@@ -729,8 +729,9 @@ int32_t mcc_fully_connected_int4_s8_get_buffer_size(int32_t k_padded);
 mcc_status mcc_fully_connected_int4_s8(const mcc_fc_fast_params *params, const uint32_t *weights, int32_t rows,
                                        const int8_t *input, int8_t *output, void *scratch);
 
-/* Scratch bytes (word aligned): the int8 and the widened im2col columns of 4 output pixels. */
-int32_t mcc_conv2d_int4_s8_get_buffer_size(int32_t k_padded);
+/* Scratch bytes (word aligned): the int8 and the widened im2col columns of 4 output pixels and
+ * their sums for every output channel. */
+int32_t mcc_conv2d_int4_s8_get_buffer_size(int32_t k_padded, int32_t out_c);
 
 mcc_status mcc_conv2d_int4_s8(const mcc_conv_fast_params *params, const uint32_t *weights,
                               const mcc_dims *input_dims, const int8_t *input, const mcc_dims *output_dims,

@@ -16,8 +16,8 @@
  * and the low ones moved up leaves bytes of 16 * value, SXTB16 / SXTB16 ROR 8 make the four
  * pairs; the sums are 16 * dot, exact (the exporter checks 16 * 128 * sum|w| fits int32).
  *
- * Scratch (mcc_conv2d_int4_s8_get_buffer_size bytes, word aligned): I4_PIXELS int8 columns and
- * I4_PIXELS widened ones.
+ * Scratch (mcc_conv2d_int4_s8_get_buffer_size bytes, word aligned): I4_PIXELS int8 columns,
+ * I4_PIXELS widened ones and the block's sums (I4_PIXELS per output channel).
  */
 #include <string.h>
 
@@ -30,9 +30,10 @@
 
 #define I4_PIXELS 4 /* output pixels per block */
 
-int32_t mcc_conv2d_int4_s8_get_buffer_size(int32_t k_padded)
+int32_t mcc_conv2d_int4_s8_get_buffer_size(int32_t k_padded, int32_t out_c)
 {
-    return I4_PIXELS * k_padded * (int32_t)(sizeof(int8_t) + sizeof(int16_t));
+    return I4_PIXELS * k_padded * (int32_t)(sizeof(int8_t) + sizeof(int16_t)) +
+           I4_PIXELS * out_c * (int32_t)sizeof(int32_t);
 }
 
 /* The int8 im2col column of output pixel (oy, ox), zero padded from K to k_padded. */
@@ -112,90 +113,114 @@ static void widen_pixel(const mcc_conv_fast_params *p, const mcc_dims *in, const
     }
 }
 
-/* 16 times the dot products of one channel's weight words with the block's widened columns. */
-MCC_INLINE void dot_block(const uint32_t *w, int32_t words, const uint32_t *wide, int32_t acc[I4_PIXELS])
+/* 16 times the dot products of every channel's weight words (`words` each, one channel after
+ * the other) with the block's widened columns: sums[4 * c + j] for channel c, pixel j. */
+static void block_sums(const uint32_t *w, int32_t words, int32_t out_c, const uint32_t *wide, int32_t *sums)
 {
-    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    int32_t c;
 #if MCC_HAVE_DSP_ASM
-    if (words >= 2) {
-        /* Per weight word: two ANDs and four SXTB16 make its pairs, each meets the same pair
-         * of the 4 pixels (one LDM) in 4 SMLAD: 59 instructions per 64 products with the loop
-         * test (two words an iteration, the end on the stack). */
-        register int32_t r0 __asm__("r0") = 0;
-        register int32_t r1 __asm__("r1") = 0;
-        register int32_t r2 __asm__("r2") = 0;
-        register int32_t r3 __asm__("r3") = 0;
-        register const uint32_t *rc __asm__("ip") = wide;
-        register const uint32_t *rw __asm__("lr") = w;
-        register const uint32_t *re __asm__("r4") = w + (words & ~1);
+    /* Per weight word two ANDs and four SXTB16 make its pairs, each meets the same pair of the
+     * 4 pixels (one LDM) in 4 SMLAD: 59 instructions per 64 products (two words an iteration,
+     * an odd count entering at the second); per channel the 4 sums leave in one STM. The
+     * walk's state that does not fit in registers is copied to the stack: [sp] the next sums,
+     * +4 the end of the weights, +8 a channel's bytes of words, +12 the columns, +16 the end of
+     * the channel's words, +20 whether words is odd. */
+    uint32_t frame[6];
+    register const uint32_t *rw __asm__("lr") = w;
+    register uint32_t *rf __asm__("r4") = frame;
+    frame[0] = (uint32_t)(uintptr_t)sums;
+    frame[1] = (uint32_t)(uintptr_t)(w + words * out_c);   /* end of the weights */
+    frame[2] = (uint32_t)words * 4u;                       /* bytes of a channel's words */
+    frame[3] = (uint32_t)(uintptr_t)wide;
+    frame[4] = 0;                                          /* end of this channel's words */
+    frame[5] = (uint32_t)(words & 1);
 #define MCC_I4_PAIR(SRC)                                                                     \
         "sxtb16 r10, " SRC "\n\t"                                                              \
-        "ldm %[c]!, {r4, r5, r6, r7}\n\t"                                                   \
-        "smlad %[a0], r10, r4, %[a0]\n\t"                                                   \
-        "smlad %[a1], r10, r5, %[a1]\n\t"                                                   \
-        "smlad %[a2], r10, r6, %[a2]\n\t"                                                   \
-        "smlad %[a3], r10, r7, %[a3]\n\t"
+        "ldm ip!, {r4, r5, r6, r7}\n\t"                                                      \
+        "smlad r0, r10, r4, r0\n\t"                                                          \
+        "smlad r1, r10, r5, r1\n\t"                                                          \
+        "smlad r2, r10, r6, r2\n\t"                                                          \
+        "smlad r3, r10, r7, r3\n\t"
 #define MCC_I4_WORD                                                                          \
-        "ldr r8, [%[w]], #4\n\t"                                                            \
+        "ldr r8, [lr], #4\n\t"                                                               \
         "and r9, r11, r8, lsl #4\n\t"                                                       \
         "and r8, r8, r11\n\t"                                                               \
         MCC_I4_PAIR("r9") MCC_I4_PAIR("r9, ror #8") MCC_I4_PAIR("r8") MCC_I4_PAIR("r8, ror #8")
-        __asm__ volatile(
-            "push {%[e]}\n\t"
-            "mov r11, #0xF0F0F0F0\n\t"
-            "1:\n\t" MCC_I4_WORD MCC_I4_WORD
-            "ldr r8, [sp]\n\t"
-            "cmp %[w], r8\n\t"
-            "bne 1b\n\t"
-            "add sp, sp, #4"
-            : [a0] "+r"(r0), [a1] "+r"(r1), [a2] "+r"(r2), [a3] "+r"(r3), [c] "+r"(rc), [w] "+r"(rw),
-              [e] "+r"(re)
-            :
-            : "r5", "r6", "r7", "r8", "r9", "r10", "r11", "cc", "memory");
+    __asm__ volatile(
+        "ldm %[f], {r5, r6, r7, r8, r9, r10}\n\t"
+        "push {r5, r6, r7, r8, r9, r10}\n\t"
+        "mov r11, #0xF0F0F0F0\n\t"
+        "2:\n\t"                                  /* a channel */
+        "ldr ip, [sp, #12]\n\t"
+        "movs r0, #0\n\t"
+        "movs r1, #0\n\t"
+        "movs r2, #0\n\t"
+        "movs r3, #0\n\t"
+        "ldr r8, [sp, #8]\n\t"
+        "add r8, lr, r8\n\t"
+        "str r8, [sp, #16]\n\t"
+        "ldr r8, [sp, #20]\n\t"
+        "cmp r8, #0\n\t"
+        "bne 3f\n\t"
+        "1:\n\t" MCC_I4_WORD
+        "3:\n\t" MCC_I4_WORD
+        "ldr r8, [sp, #16]\n\t"
+        "cmp lr, r8\n\t"
+        "bne 1b\n\t"
+        "ldr r8, [sp]\n\t"
+        "stmia r8!, {r0, r1, r2, r3}\n\t"
+        "str r8, [sp]\n\t"
+        "ldr r8, [sp, #4]\n\t"
+        "cmp lr, r8\n\t"
+        "bne 2b\n\t"
+        "add sp, sp, #24"
+        : [w] "+r"(rw), [f] "+r"(rf)
+        :
+        : "r0", "r1", "r2", "r3", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "ip", "cc", "memory");
 #undef MCC_I4_WORD
 #undef MCC_I4_PAIR
-        a0 = r0;
-        a1 = r1;
-        a2 = r2;
-        a3 = r3;
-        wide = rc;
-        w = rw;
-        words &= 1;
-    }
-#endif
-    while (words-- > 0) {
-        const uint32_t v = *w++;
-        const uint32_t lo = (v << 4) & 0xF0F0F0F0u, hi = v & 0xF0F0F0F0u;
-        const uint32_t pairs[4] = {__sxtb16(lo), mcc_nn_sxtb16_ror8(lo), __sxtb16(hi), mcc_nn_sxtb16_ror8(hi)};
-        int32_t q;
-        for (q = 0; q < 4; ++q) {
-            a0 = __smlad(pairs[q], wide[0], a0);
-            a1 = __smlad(pairs[q], wide[1], a1);
-            a2 = __smlad(pairs[q], wide[2], a2);
-            a3 = __smlad(pairs[q], wide[3], a3);
-            wide += I4_PIXELS;
-        }
-    }
-    acc[0] = a0;
-    acc[1] = a1;
-    acc[2] = a2;
-    acc[3] = a3;
-}
+    (void)c;
 #else
-/* 16 times the dot products of one channel's weight words with I4_PIXELS int8 columns. */
-static void dot_block(const uint32_t *w, int32_t words, const int8_t *cols, int32_t stride, int32_t acc[I4_PIXELS])
-{
-    int32_t j, g, i;
-    for (j = 0; j < I4_PIXELS; ++j) {
-        const int8_t *x = cols + j * stride;
-        int32_t a = 0;
+    for (c = 0; c < out_c; ++c) {
+        int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, g, q;
+        const uint32_t *col = wide;
         for (g = 0; g < words; ++g) {
-            const uint32_t v = w[g];
-            for (i = 0; i < 8; ++i) {
-                a += ((int32_t)((v >> (4 * i)) << 28) >> 28) * x[8 * g + i];
+            const uint32_t v = *w++;
+            const uint32_t lo = (v << 4) & 0xF0F0F0F0u, hi = v & 0xF0F0F0F0u;
+            const uint32_t pairs[4] = {__sxtb16(lo), mcc_nn_sxtb16_ror8(lo), __sxtb16(hi), mcc_nn_sxtb16_ror8(hi)};
+            for (q = 0; q < 4; ++q) {
+                a0 = __smlad(pairs[q], col[0], a0);
+                a1 = __smlad(pairs[q], col[1], a1);
+                a2 = __smlad(pairs[q], col[2], a2);
+                a3 = __smlad(pairs[q], col[3], a3);
+                col += I4_PIXELS;
             }
         }
-        acc[j] = a * 16;
+        sums[4 * c] = a0;
+        sums[4 * c + 1] = a1;
+        sums[4 * c + 2] = a2;
+        sums[4 * c + 3] = a3;
+    }
+#endif
+}
+#else
+/* 16 times the dot products of every channel's weight words with the block's I4_PIXELS int8
+ * columns (8 * words values each): sums[4 * c + j] for channel c, pixel j. */
+static void block_sums(const uint32_t *w, int32_t words, int32_t out_c, const int8_t *cols, int32_t *sums)
+{
+    int32_t c, j, g, i;
+    for (c = 0; c < out_c; ++c, w += words) {
+        for (j = 0; j < I4_PIXELS; ++j) {
+            const int8_t *x = cols + j * 8 * words;
+            int32_t a = 0;
+            for (g = 0; g < words; ++g) {
+                const uint32_t v = w[g];
+                for (i = 0; i < 8; ++i) {
+                    a += ((int32_t)((v >> (4 * i)) << 28) >> 28) * x[8 * g + i];
+                }
+            }
+            sums[4 * c + j] = a * 16;
+        }
     }
 }
 #endif
@@ -209,6 +234,7 @@ mcc_status mcc_conv2d_int4_s8(const mcc_conv_fast_params *params, const uint32_t
     const int32_t pixels = output_dims->h * output_dims->w;
     const int32_t lo = p->activation.min, hi = p->activation.max;
     int8_t *cols = (int8_t *)scratch;
+    int32_t *sums = (int32_t *)(void *)(cols + 3 * I4_PIXELS * k_padded);
     int32_t n;
     if (k_padded < p->kernel.h * p->kernel.w * p->in_c || (k_padded & 7) || p->in_c != input_dims->c ||
         out_c != output_dims->c || input_dims->n != output_dims->n || weights == 0 || p->channels == 0 ||
@@ -232,16 +258,15 @@ mcc_status mcc_conv2d_int4_s8(const mcc_conv_fast_params *params, const uint32_t
                 gather_column(p, input_dims, in, o / output_dims->w, o % output_dims->w, col);
 #endif
             }
+#if MCC_HAVE_DSP
+            block_sums(weights, words, out_c, (const uint32_t *)(void *)(cols + I4_PIXELS * k_padded), sums);
+#else
+            block_sums(weights, words, out_c, cols, sums);
+#endif
             for (c = 0; c < out_c; ++c) {
-                const int32_t *ch = p->channels + 4 * c;
+                const int32_t *ch = p->channels + 4 * c, *acc = sums + 4 * c;
                 const int32_t bias = ch[0], multiplier = ch[1], round = ch[2], shift = ch[3];
                 int8_t *o = out + first * out_c + c;
-                int32_t acc[I4_PIXELS];
-#if MCC_HAVE_DSP
-                dot_block(weights + c * words, words, (const uint32_t *)(void *)(cols + I4_PIXELS * k_padded), acc);
-#else
-                dot_block(weights + c * words, words, cols, k_padded, acc);
-#endif
                 if (count == I4_PIXELS) {
                     o[0] = mcc_nn_fast_requantize(bias + (acc[0] >> 3), multiplier, round, shift, lo, hi);
                     o[out_c] = mcc_nn_fast_requantize(bias + (acc[1] >> 3), multiplier, round, shift, lo, hi);
