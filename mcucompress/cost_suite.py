@@ -68,7 +68,7 @@ CONV_FAST_FIT = (
     (10, 8, (ConvLayer(32, 3, 1, 0.8, 15), ConvLayer(16, 3, 2, 0.0, 3), ConvLayer(20, 1, 1, 0.0, 16),
              ConvLayer(12, 3, 1, 0.6, 2))),
 )
-# int4 weights (quantize/int4.py re-quantizes the chains' int8 weights to -8..7).
+# int4 weights (encode/int4_requantize.py re-quantizes the chains' int8 weights to -8..7).
 FC_INT4_FIT = (
     (256, (FcLayer(64), FcLayer(300), FcLayer(37), FcLayer(10))),
     (90, (FcLayer(130), FcLayer(7), FcLayer(250), FcLayer(21))),
@@ -172,7 +172,7 @@ def fit_suite() -> list[Graph]:
 
 def int4_chain(graph: Graph) -> Graph:
     """A chain with every layer re-quantized to int4 weights."""
-    from mcucompress.quantize.int4 import int4_weights
+    from mcucompress.encode.int4_requantize import int4_weights
 
     return int4_weights(graph)
 

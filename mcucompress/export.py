@@ -113,7 +113,7 @@ def export(model, out_dir, calib=None, prefix: str = "model", rounding: str = "t
     ``format``: "cmake" (the tree), "arduino" (plus an Arduino library in arduino/<prefix>/) or
     "zephyr" (plus zephyr/module.yml, CMakeLists.txt and Kconfig), see mcucompress/formats.py.
     ``int4``: None, "all" or names of fully connected / conv2d layers whose weights are
-    re-quantized to 4 bits and stored packed (quantize/int4.py; changes the outputs)."""
+    re-quantized to 4 bits and stored packed (encode/int4_requantize.py; changes the outputs)."""
     problem = prefix_problem(prefix) if isinstance(prefix, str) else "is not text"
     if problem:
         raise McuError(f"prefix '{prefix}' {problem}; choose another --prefix")

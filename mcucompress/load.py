@@ -53,7 +53,7 @@ def load(model, calib=None, scheme: str = "int8", board: str | None = None,
          allow_code: bool = False, int4=None) -> LoadedModel:
     """``model`` quantized by ``scheme`` with calibration inputs ``calib`` (array, batch first, or
     an NPZ path with array 'x'). ``int4``: None, "all" or layer names whose weights are then
-    re-quantized to int4 (quantize/int4.py; int8 scheme only). McuError with a one-line reason
+    re-quantized to int4 (encode/int4_requantize.py; int8 scheme only). McuError with a one-line reason
     for anything unusable."""
     if scheme not in SCHEMES:
         raise McuError(f"unknown quantization '{scheme}'; expected one of {', '.join(SCHEMES)}")
@@ -61,7 +61,7 @@ def load(model, calib=None, scheme: str = "int8", board: str | None = None,
         raise McuError(f"int4 weights need the int8 scheme, not {SCHEME_NAMES[scheme]}")
     loaded = _load(model, calib, scheme, board, allow_code, int4)
     if int4 is not None and not loaded.int4_done:
-        from mcucompress.quantize.int4 import int4_weights
+        from mcucompress.encode.int4_requantize import int4_weights
         return LoadedModel(int4_weights(loaded.graph, int4), loaded.sha256, loaded.source_tflite)
     return loaded
 
@@ -148,5 +148,5 @@ def _quantize(float_graph: Graph, calib, scheme: str, board: str | None, int4=No
     quantized = per_tensor_weights(quantized, float_graph, clustered) if clustered else quantized
     if int4 is None:
         return quantized
-    from mcucompress.quantize.int4 import int4_weights
+    from mcucompress.encode.int4_requantize import int4_weights
     return int4_weights(quantized, int4, float_graph)

@@ -4,7 +4,7 @@
         [--mnist ../shared/datasets/mnist.npz] [--skip-accuracy]
 
 Layers: one-layer chains of mcucompress/cost_suite.py (random int8 weights, bias, ReLU) exported
-dense and with the weights re-quantized to int4 (quantize/int4.py), measured with `bench`'s
+dense and with the weights re-quantized to int4 (encode/int4_requantize.py), measured with `bench`'s
 per-layer counts (exact instructions of one kernel call; outputs checked against the host build
 and the numpy reference first). Flash: the weights as the kernels store them (int8: one byte a
 weight, fully connected rows padded to 4, the dense conv kernel's widened 2-byte layout; int4:
@@ -79,7 +79,7 @@ def accuracy(mnist: str | None, work: Path, seed: int = 0) -> dict:
     import keras
 
     from mcucompress.load import load
-    from mcucompress.quantize.int4 import int4_weights
+    from mcucompress.encode.int4_requantize import int4_weights
     from mcucompress.quantize.params import quantize_input
     from mcucompress.reference.int8 import run_int8
 

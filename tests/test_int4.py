@@ -22,7 +22,7 @@ from mcucompress.encode.int4 import pack_int4, row_words, unpack_int4
 from mcucompress.errors import McuError
 from mcucompress.export import export
 from mcucompress.importers.tflite import load_tflite
-from mcucompress.quantize.int4 import int4_weights
+from mcucompress.encode.int4_requantize import int4_weights
 from mcucompress.reference.int8 import run_int8
 from mcucompress.reference.interpreters import Tflm
 

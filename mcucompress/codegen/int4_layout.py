@@ -1,10 +1,10 @@
 """Export-time layout for the int4 kernels (runtime_c/int4/mcc_*_int4_s8.c).
 
-A layer whose weights carry the int4 encoding (values -8..7, quantize/int4.py) runs on a kernel
-that reads them packed (encode/int4.row_words: each output row padded to a multiple of 8
-products, 8 to a word, TFLite's nibble order; fully connected rows in blocks of 4) with the channel constants of the dense fast
-kernels ({2 * folded bias, multiplier, round, shift} per output channel), so it requantizes
-exactly as they do. The kernels sum 16 * w * x (nibbles masked in place), so on top of the
+A layer whose weights carry the int4 encoding (values -8..7, encode/int4_requantize.py) runs
+on a kernel that reads them packed (encode/int4.row_words: each output row padded to a
+multiple of 8 products, 8 to a word, TFLite's nibble order; fully connected rows in blocks of
+4) with the channel constants of the dense fast kernels ({2 * folded bias, multiplier, round,
+shift} per output channel), so it requantizes exactly as they do. The kernels sum 16 * w * x (nibbles masked in place), so on top of the
 fast kernels' bounds 16 * 128 * sum|w| must fit int32.
 """
 

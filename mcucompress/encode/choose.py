@@ -4,8 +4,8 @@
 ``attrs["weight_encoding"]``, one of ENCODINGS (conv2d: dense, CSR or codebook over its im2col
 weight matrix - no Huffman, whose stream would be decoded again for every output pixel). Every encoding is lossless on the int8 weights,
 so the reference interpreter ignores the annotation and outputs stay byte-identical.
-The one exception, int4 (LOSSY_ENCODINGS), is never chosen here: quantize/int4.py re-quantizes
-the weights of the layers asked for to -8..7 and annotates them, and ops keep what they carry.
+The one exception, int4 (LOSSY_ENCODINGS), is never chosen here: encode/int4_requantize.py
+re-quantizes the weights of the layers asked for to -8..7 and annotates them (ops keep it).
 
 - ``fit`` (the default): for the target core, the fastest encoding per layer; when the caller
   must save flash (``save_bytes``: the image would not fit the board or a budget), layers are

@@ -3,8 +3,8 @@ output channel), two per byte, the element with the lower index in the low nibbl
 of odd size leaves the high nibble of its last byte zero (tensor_utils' UnpackDenseInt4IntoInt8
 reads them back this way).
 
-Unlike the other encodings int4 changes the numbers (quantize/int4.py re-quantizes weights to
-4 bits), so it is never chosen by --optimize; a layer carries it only when asked for. Stored
+Unlike the other encodings int4 changes the numbers (encode/int4_requantize.py re-quantizes
+weights to 4 bits), so it is never chosen by --optimize; a layer carries it only when asked for. Stored
 for the kernels (runtime_c/int4/) as each output row's products padded with zeros to a multiple
 of 8 and packed 8 to a little-endian uint32 word: the bytes of a row are TFLite's.
 """

@@ -49,8 +49,8 @@ def int4_text(encodings: dict) -> str:
         return ""
     weights = sum(r["weights"] for r in rows.values())
     stored = sum(r["bytes"] for r in rows.values())
-    return (f"int4 weights (4 bits a weight, two a byte, one scale per output channel) in {len(rows)} layer(s): "
-            f"{weights:,} weights in {stored:,} B (int8: {weights:,} B)")
+    return (f"int4 weights (4 bits a weight, two a byte, one scale per output channel) in "
+            f"{len(rows)} layer(s): {weights:,} weights in {stored:,} B (int8: {weights:,} B)")
 
 
 def weight_bytes(graph: Graph, cpu: str | None = None) -> int:
