@@ -420,12 +420,12 @@ static int fuzz_int4(stream *s)
     memset(&cp, 0, sizeof(cp));
     memset(&fcp, 0, sizeof(fcp));
     if (conv) {
-        const int32_t c = (int32_t)(take(s, 1) % 40) + 1;   /* 8, 16, 24, 32, 40: widened from the input */
+        const int32_t c = (int32_t)(take(s, 1) % 24) + 1;   /* 8, 16, 24: widened from the input */
         in_dims.n = (int32_t)(take(s, 1) % 2) + 1;
-        in_dims.h = (int32_t)(take(s, 1) % 6) + 1;
-        in_dims.w = (int32_t)(take(s, 1) % 6) + 1;
+        in_dims.h = (int32_t)(take(s, 1) % 5) + 1;
+        in_dims.w = (int32_t)(take(s, 1) % 5) + 1;
         in_dims.c = c;
-        f_dims.n = (int32_t)(take(s, 1) % 9) + 1;
+        f_dims.n = (int32_t)(take(s, 1) % 7) + 1;
         f_dims.h = (int32_t)(take(s, 1) % 3) + 1;
         f_dims.w = (int32_t)(take(s, 1) % 3) + 1;
         f_dims.c = c;
