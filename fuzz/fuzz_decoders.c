@@ -165,6 +165,52 @@ static int8_t fast_weight(const uint32_t *word_of_row, int32_t stride, int32_t k
     return codebook[index & ((1u << bits) - 1u)];
 }
 
+/* Shapes of a fully connected layer of `units` outputs over rows of k inputs. */
+static void fc_dims(int32_t rows, int32_t units, int32_t k, mcc_dims *in, mcc_dims *f, mcc_dims *out)
+{
+    in->n = rows; in->h = 1; in->w = 1; in->c = k;
+    f->n = units; f->h = 1; f->w = 1; f->c = k;
+    out->n = rows; out->h = 1; out->w = 1; out->c = units;
+}
+
+/* Heap blocks of a layer checked differentially: per output channel its bias, multiplier, shift
+ * and fast-kernel constants (4), the decoded weights, the expected and the kernel's outputs. */
+static void layer_buffers(int32_t units, int32_t k, int32_t out_size, int32_t **bias, int32_t **mult,
+                          int32_t **shift, int32_t **channels, int8_t **dense, int8_t **want, int8_t **got)
+{
+    *bias = (int32_t *)malloc((size_t)units * sizeof(int32_t));
+    *mult = (int32_t *)malloc((size_t)units * sizeof(int32_t));
+    *shift = (int32_t *)malloc((size_t)units * sizeof(int32_t));
+    *channels = (int32_t *)malloc((size_t)units * 4 * sizeof(int32_t));
+    *dense = (int8_t *)malloc((size_t)units * (size_t)k);
+    *want = (int8_t *)malloc((size_t)out_size);
+    *got = (int8_t *)malloc((size_t)out_size);
+}
+
+/* The portable conv's offsets and clamp in cp (its geometry already set), and the same layer as
+ * mcc_conv_fast_params in fcp for a fast kernel with the given channel constants. */
+static void conv_params_pair(mcc_conv_params *cp, mcc_conv_fast_params *fcp, const mcc_dims *f_dims, int32_t in_c,
+                             int32_t k_padded, int32_t input_offset, int32_t output_offset, int32_t lo, int32_t hi,
+                             const int32_t *channels)
+{
+    cp->input_offset = input_offset;
+    cp->output_offset = output_offset;
+    cp->activation.min = lo;
+    cp->activation.max = hi;
+    fcp->kernel.h = f_dims->h;
+    fcp->kernel.w = f_dims->w;
+    fcp->stride = cp->stride;
+    fcp->padding = cp->padding;
+    fcp->dilation = cp->dilation;
+    fcp->in_c = in_c;
+    fcp->out_c = f_dims->n;
+    fcp->k_padded = k_padded;
+    fcp->input_zero_point = -input_offset;
+    fcp->activation = cp->activation;
+    fcp->weights = 0;
+    fcp->channels = channels;
+}
+
 static int32_t signed_take(stream *s, uint32_t bytes)
 {
     const uint32_t v = take(s, bytes);
@@ -220,9 +266,7 @@ static int fuzz_codebook_fast(stream *s, int conv)
         units = (int32_t)(take(s, 1) % 24) + 1;
         k = (int32_t)(take(s, 1) % 80) + 1;
         rows = (int32_t)(take(s, 1) % 2) + 1;
-        in_dims.n = rows; in_dims.h = 1; in_dims.w = 1; in_dims.c = k;
-        f_dims.n = units; f_dims.h = 1; f_dims.w = 1; f_dims.c = k;
-        out_dims.n = rows; out_dims.h = 1; out_dims.w = 1; out_dims.c = units;
+        fc_dims(rows, units, k, &in_dims, &f_dims, &out_dims);
     }
     in_size = in_dims.n * in_dims.h * in_dims.w * in_dims.c;
     out_size = out_dims.n * out_dims.h * out_dims.w * out_dims.c;
@@ -235,13 +279,7 @@ static int fuzz_codebook_fast(stream *s, int conv)
     codebook = (int8_t *)block(s, (size_t)1 << bits);
     indices = (uint32_t *)block(s, (size_t)units * (size_t)words * sizeof(uint32_t));
     input = (int8_t *)block(s, (size_t)in_size);
-    bias = (int32_t *)malloc((size_t)units * sizeof(int32_t));
-    mult = (int32_t *)malloc((size_t)units * sizeof(int32_t));
-    shift = (int32_t *)malloc((size_t)units * sizeof(int32_t));
-    channels = (int32_t *)malloc((size_t)units * 4 * sizeof(int32_t));
-    dense = (int8_t *)malloc((size_t)units * (size_t)k);
-    want = (int8_t *)malloc((size_t)out_size);
-    got = (int8_t *)malloc((size_t)out_size);
+    layer_buffers(units, k, out_size, &bias, &mult, &shift, &channels, &dense, &want, &got);
     for (u = 0; u < units; ++u) {
         /* conv: each row's words in turn; fc: rows in blocks of 8, then 4 when 4 or more are
          * left, then the rest, a word per row of the block */
@@ -268,17 +306,7 @@ static int fuzz_codebook_fast(stream *s, int conv)
     {
         const mcc_quant quant = {mult, shift, 0, 1};
         if (conv) {
-            cp.input_offset = input_offset;
-            cp.output_offset = output_offset;
-            cp.activation.min = lo;
-            cp.activation.max = hi;
-            fcp.kernel.h = f_dims.h; fcp.kernel.w = f_dims.w;
-            fcp.stride = cp.stride; fcp.padding = cp.padding; fcp.dilation = cp.dilation;
-            fcp.in_c = in_dims.c; fcp.out_c = units; fcp.k_padded = k_padded;
-            fcp.input_zero_point = -input_offset;
-            fcp.activation = cp.activation;
-            fcp.weights = 0;
-            fcp.channels = channels;
+            conv_params_pair(&cp, &fcp, &f_dims, in_dims.c, k_padded, input_offset, output_offset, lo, hi, channels);
             if (mcc_conv2d_s8(&cp, &quant, &in_dims, input, &f_dims, dense, bias, &out_dims, want) != MCC_OK) {
                 abort();
             }
@@ -448,9 +476,7 @@ static int fuzz_int4(stream *s)
         units = (int32_t)(take(s, 1) % 23) + 1;
         k = (int32_t)(take(s, 1) % 90) + 1;
         rows = (int32_t)(take(s, 1) % 2) + 1;
-        in_dims.n = rows; in_dims.h = 1; in_dims.w = 1; in_dims.c = k;
-        f_dims.n = units; f_dims.h = 1; f_dims.w = 1; f_dims.c = k;
-        out_dims.n = rows; out_dims.h = 1; out_dims.w = 1; out_dims.c = units;
+        fc_dims(rows, units, k, &in_dims, &f_dims, &out_dims);
     }
     in_size = in_dims.n * in_dims.h * in_dims.w * in_dims.c;
     out_size = out_dims.n * out_dims.h * out_dims.w * out_dims.c;
@@ -460,13 +486,7 @@ static int fuzz_int4(stream *s)
     output_offset = signed_take(s, 1);
     packed = (uint32_t *)block(s, (size_t)units * (size_t)words * sizeof(uint32_t));
     input = (int8_t *)block(s, (size_t)in_size);
-    bias = (int32_t *)malloc((size_t)units * sizeof(int32_t));
-    mult = (int32_t *)malloc((size_t)units * sizeof(int32_t));
-    shift = (int32_t *)malloc((size_t)units * sizeof(int32_t));
-    channels = (int32_t *)malloc((size_t)units * 4 * sizeof(int32_t));
-    dense = (int8_t *)malloc((size_t)units * (size_t)k);
-    want = (int8_t *)malloc((size_t)out_size);
-    got = (int8_t *)malloc((size_t)out_size);
+    layer_buffers(units, k, out_size, &bias, &mult, &shift, &channels, &dense, &want, &got);
     for (u = 0; u < units; ++u) {
         const int32_t start = conv ? u : u / 4 * 4, n = conv ? 1 : (units - start < 4 ? units - start : 4);
         int32_t sum = 0;
@@ -483,16 +503,7 @@ static int fuzz_int4(stream *s)
         const int32_t claimed = bad_padding ? k_padded - 4 : k_padded;   /* not a multiple of 8 */
         const int32_t lo = -128 + (int32_t)(take(s, 1) % 64), hi = 127 - (int32_t)(take(s, 1) % 64);
         if (conv) {
-            cp.input_offset = input_offset;
-            cp.output_offset = output_offset;
-            cp.activation.min = lo;
-            cp.activation.max = hi;
-            fcp.kernel.h = f_dims.h; fcp.kernel.w = f_dims.w;
-            fcp.stride = cp.stride; fcp.padding = cp.padding; fcp.dilation = cp.dilation;
-            fcp.in_c = in_dims.c; fcp.out_c = units; fcp.k_padded = claimed;
-            fcp.input_zero_point = -input_offset;
-            fcp.activation = cp.activation;
-            fcp.channels = channels;
+            conv_params_pair(&cp, &fcp, &f_dims, in_dims.c, claimed, input_offset, output_offset, lo, hi, channels);
             if (mcc_conv2d_s8(&cp, &quant, &in_dims, input, &f_dims, dense, bias, &out_dims, want) != MCC_OK) {
                 abort();
             }

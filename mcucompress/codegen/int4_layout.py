@@ -15,10 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from mcucompress.codegen import specialize
+from mcucompress.codegen.codebook_fast import call_fast_kernel
 from mcucompress.encode.int4 import row_words
 from mcucompress.errors import McuError
 from mcucompress.ir.graph import Graph, Op
-from mcucompress.quantize.params import c_activation, c_tile
 
 KERNELS = {"fully_connected": "mcc_fully_connected_int4_s8", "conv2d": "mcc_conv2d_int4_s8"}
 CONV_PIXELS = 4   # I4_PIXELS of mcc_conv2d_int4_s8.c
@@ -75,28 +75,12 @@ def lower(b, i: int, op: Op, p, layer: Int4Layer) -> None:
     """Emit the int4 kernel's call for op."""
     from mcucompress.memory.arena import scratch_name
 
-    g = b.graph
     oid = f"op{i}_{op.kind}"
-    x, wt, out = g.tensor(op.inputs[0]), g.tensor(op.inputs[1]), g.output_tensor(op)
-    scratch = f"(void *){b.arena(scratch_name(i))}"
+    x, wt = b.graph.tensor(op.inputs[0]), b.graph.tensor(op.inputs[1])
+    depth = int(np.prod(wt.shape[1:]))
+    if op.kind == "fully_connected" and x.size % depth:
+        raise McuError(f"op '{op.name}': input of {x.size} values does not split into rows of {depth}")
     words = b.array(f"{oid}_int4_weights", layer.words, "uint32_t")
     channels = b.array(f"{oid}_int4_channels", layer.channels.reshape(-1), "int32_t")
-    act = c_activation(p)
-    if op.kind == "fully_connected":
-        units, depth = int(wt.shape[0]), int(np.prod(wt.shape[1:]))
-        if x.size % depth:
-            raise McuError(f"op '{op.name}': input of {x.size} values does not split into rows of {depth}")
-        params = b.struct("mcc_fc_fast_params", f"{oid}_int4_params",
-                          {"in_features": depth, "out_features": units, "k_padded": layer.k_padded,
-                           "activation": act, "weights": 0, "channels": channels})
-        b.call(op, layer.kernel, params, words, str(x.size // depth), b.arena(x.name), b.arena(out.name), scratch)
-        return
-    units, kh, kw, in_c = (int(s) for s in wt.shape)
-    params = b.struct("mcc_conv_fast_params", f"{oid}_int4_params",
-                      {"kernel": c_tile((kh, kw)), "stride": c_tile(p.stride),
-                       "padding": c_tile((p.padding[0], p.padding[2])), "dilation": c_tile(p.dilation),
-                       "in_c": in_c, "out_c": units, "k_padded": layer.k_padded,
-                       "input_zero_point": -int(p.input_offset), "activation": act, "weights": 0,
-                       "channels": channels})
-    b.call(op, layer.kernel, params, words, b.dims_of(x.shape), b.arena(x.name), b.dims_of(out.shape),
-           b.arena(out.name), scratch)
+    call_fast_kernel(b, op, p, layer.kernel, f"{oid}_int4_params", words, layer.k_padded, channels,
+                     f"(void *){b.arena(scratch_name(i))}")
