@@ -150,6 +150,51 @@ static void dot4_int4(const uint32_t *w, const uint32_t *col, int32_t words, int
 }
 #endif
 
+#if !MCC_HAVE_DSP
+/* Value i of a word of 8 nibbles (one SBFX on ARMv7-M). */
+#define I4_VALUE(word, i) ((int32_t)((word) << (28 - 4 * (i))) >> 28)
+#define I4_MAC4(i)                                                                          \
+    do {                                                                                    \
+        const int32_t xi = x[i];                                                            \
+        a0 += I4_VALUE(w0, i) * xi;                                                         \
+        a1 += I4_VALUE(w1, i) * xi;                                                         \
+        a2 += I4_VALUE(w2, i) * xi;                                                         \
+        a3 += I4_VALUE(w3, i) * xi;                                                         \
+    } while (0)
+
+/* 16 times the dot products of a block of 4 rows with the int8 input row of k values: each
+ * input value loaded once for the 4 rows. */
+static void dot4_portable(const uint32_t *w, const int8_t *x, int32_t k, int32_t acc[I4_ROWS])
+{
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, i;
+    const int8_t *end = x + (k & ~7);
+    for (; x != end; x += 8, w += I4_ROWS) {
+        const uint32_t w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3];
+        I4_MAC4(0);
+        I4_MAC4(1);
+        I4_MAC4(2);
+        I4_MAC4(3);
+        I4_MAC4(4);
+        I4_MAC4(5);
+        I4_MAC4(6);
+        I4_MAC4(7);
+    }
+    for (i = 0; i < (k & 7); ++i) {
+        const int32_t xi = x[i];
+        a0 += ((int32_t)((w[0] >> (4 * i)) << 28) >> 28) * xi;
+        a1 += ((int32_t)((w[1] >> (4 * i)) << 28) >> 28) * xi;
+        a2 += ((int32_t)((w[2] >> (4 * i)) << 28) >> 28) * xi;
+        a3 += ((int32_t)((w[3] >> (4 * i)) << 28) >> 28) * xi;
+    }
+    acc[0] = a0 * 16;
+    acc[1] = a1 * 16;
+    acc[2] = a2 * 16;
+    acc[3] = a3 * 16;
+}
+#undef I4_MAC4
+#undef I4_VALUE
+#endif
+
 /* 16 times the dot product of row j of a block of n rows with the input row. */
 static int32_t dot_row_int4(const uint32_t *block, int32_t n, int32_t j, const int8_t *x, const void *col,
                             int32_t k, int32_t words)
@@ -199,12 +244,13 @@ mcc_status mcc_fully_connected_int4_s8(const mcc_fc_fast_params *params, const u
             const int32_t n = units - u < I4_ROWS ? units - u : I4_ROWS;
             const uint32_t *block = weights + u * words;
             int32_t acc[I4_ROWS], j;
-#if MCC_HAVE_DSP
             if (n == I4_ROWS) {
+#if MCC_HAVE_DSP
                 dot4_int4(block, (const uint32_t *)scratch, words, acc);
-            } else
+#else
+                dot4_portable(block, x, k, acc);
 #endif
-            {
+            } else {
                 for (j = 0; j < n; ++j) {
                     acc[j] = dot_row_int4(block, n, j, x, scratch, k, words);
                 }
