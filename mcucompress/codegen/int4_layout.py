@@ -39,7 +39,7 @@ def scratch_bytes(op_kind: str, k_padded: int, units: int) -> int:
     """The kernel's *_get_buffer_size()."""
     if op_kind == "conv2d":
         return CONV_PIXELS * 3 * k_padded + CONV_PIXELS * 4 * units
-    return 2 * k_padded
+    return 2 * k_padded + 32
 
 
 def choose(graph: Graph, op: Op, p, rounding: str) -> Int4Layer:

@@ -29,15 +29,84 @@
 #if MCC_HAVE_DSP
 #include <arm_acle.h>
 #endif
+#if MCC_HAVE_MVE
+#include <arm_mve.h>
+#endif
 
 #define I4_ROWS 4 /* output rows per block */
 
 int32_t mcc_fully_connected_int4_s8_get_buffer_size(int32_t k_padded)
 {
-    return k_padded * (int32_t)sizeof(int16_t);
+    /* DSP: the row widened to int16; MVE: the row split by parity in chunks of 32 */
+    return k_padded * (int32_t)sizeof(int16_t) + 32;
 }
 
-#if MCC_HAVE_DSP
+#if MCC_HAVE_MVE
+/* The input row split per chunk of 32 values into its 16 even-indexed then its 16 odd-indexed
+ * ones, zero padded to whole chunks: what the low and the high nibbles of 16 weight bytes meet. */
+static void split_row_int4(const int8_t *x, int32_t k, int8_t *split)
+{
+    const int32_t chunks = (k + 31) >> 5;
+    int32_t i;
+    for (i = 0; i < 32 * chunks; ++i) {
+        split[(i & ~31) + ((i & 1) << 4) + ((i & 31) >> 1)] = i < k ? x[i] : 0;
+    }
+}
+
+/* acc + the 32 products of 4 weight words (16 bytes: low nibbles even products, high ones odd)
+ * with one split chunk. */
+MCC_INLINE int32_t mac32_mve(int32_t acc, uint32x4_t words, const int8_t *chunk)
+{
+    const int8x16_t packed = vreinterpretq_s8_u32(words);
+    acc = vmladavaq_s8(acc, vldrbq_s8(chunk), vshrq_n_s8(vshlq_n_s8(packed, 4), 4));
+    return vmladavaq_s8(acc, vldrbq_s8(chunk + 16), vshrq_n_s8(packed, 4));
+}
+
+/* 16 times the dot products of a block of n (1-4) rows with the split row: a gather of 4 words
+ * brings 32 consecutive weights of a row (its words are n words apart); whole chunks
+ * unpredicated, the last chunk's missing words predicated to zero. */
+static void dot_mve_int4(const uint32_t *w, const int8_t *split, int32_t words, int32_t n, int32_t acc[I4_ROWS])
+{
+    const uint32x4_t off0 = vmulq_n_u32(vidupq_n_u32(0, 4), (uint32_t)n);
+    const uint32x4_t off1 = vaddq_n_u32(off0, 4), off2 = vaddq_n_u32(off0, 8), off3 = vaddq_n_u32(off0, 12);
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, c;
+    for (c = 0; 4 * c + 4 <= words; ++c) {
+        const uint32_t *base = w + 4 * c * n;
+        const int8_t *chunk = split + 32 * c;
+        a0 = mac32_mve(a0, vldrwq_gather_offset_u32(base, off0), chunk);
+        if (n > 1) {
+            a1 = mac32_mve(a1, vldrwq_gather_offset_u32(base, off1), chunk);
+        }
+        if (n > 2) {
+            a2 = mac32_mve(a2, vldrwq_gather_offset_u32(base, off2), chunk);
+        }
+        if (n > 3) {
+            a3 = mac32_mve(a3, vldrwq_gather_offset_u32(base, off3), chunk);
+        }
+    }
+    if (4 * c < words) {
+        const uint32_t *base = w + 4 * c * n;
+        const int8_t *chunk = split + 32 * c;
+        const mve_pred16_t p32 = vctp32q((uint32_t)(words - 4 * c));
+        a0 = mac32_mve(a0, vldrwq_gather_offset_z_u32(base, off0, p32), chunk);
+        if (n > 1) {
+            a1 = mac32_mve(a1, vldrwq_gather_offset_z_u32(base, off1, p32), chunk);
+        }
+        if (n > 2) {
+            a2 = mac32_mve(a2, vldrwq_gather_offset_z_u32(base, off2, p32), chunk);
+        }
+        if (n > 3) {
+            a3 = mac32_mve(a3, vldrwq_gather_offset_z_u32(base, off3, p32), chunk);
+        }
+    }
+    acc[0] = a0 * 16;
+    acc[1] = a1 * 16;
+    acc[2] = a2 * 16;
+    acc[3] = a3 * 16;
+}
+#endif
+
+#if MCC_HAVE_DSP && !MCC_HAVE_MVE
 /* One input row of k values widened to int16 pairs (x0, x4), (x2, x6), (x1, x5), (x3, x7) per
  * group of 8, zero padded to k_padded. */
 static void widen_row_int4(const int8_t *x, int32_t k, int32_t k_padded, uint32_t *col)
@@ -195,6 +264,7 @@ static void dot4_portable(const uint32_t *w, const int8_t *x, int32_t k, int32_t
 #undef I4_VALUE
 #endif
 
+#if !MCC_HAVE_MVE
 /* 16 times the dot product of row j of a block of n rows with the input row. */
 static int32_t dot_row_int4(const uint32_t *block, int32_t n, int32_t j, const int8_t *x, const void *col,
                             int32_t k, int32_t words)
@@ -220,6 +290,7 @@ static int32_t dot_row_int4(const uint32_t *block, int32_t n, int32_t j, const i
     return acc * 16;
 #endif
 }
+#endif
 
 mcc_status mcc_fully_connected_int4_s8(const mcc_fc_fast_params *params, const uint32_t *weights, int32_t rows,
                                        const int8_t *input, int8_t *output, void *scratch)
@@ -237,13 +308,18 @@ mcc_status mcc_fully_connected_int4_s8(const mcc_fc_fast_params *params, const u
         const int8_t *x = input + r * k;
         int8_t *out = output + r * units;
         int32_t u;
-#if MCC_HAVE_DSP
+#if MCC_HAVE_MVE
+        split_row_int4(x, k, (int8_t *)scratch);
+#elif MCC_HAVE_DSP
         widen_row_int4(x, k, k_padded, (uint32_t *)scratch);
 #endif
         for (u = 0; u < units; u += I4_ROWS) {
             const int32_t n = units - u < I4_ROWS ? units - u : I4_ROWS;
             const uint32_t *block = weights + u * words;
             int32_t acc[I4_ROWS], j;
+#if MCC_HAVE_MVE
+            dot_mve_int4(block, (const int8_t *)scratch, words, n, acc);
+#else
             if (n == I4_ROWS) {
 #if MCC_HAVE_DSP
                 dot4_int4(block, (const uint32_t *)scratch, words, acc);
@@ -255,6 +331,7 @@ mcc_status mcc_fully_connected_int4_s8(const mcc_fc_fast_params *params, const u
                     acc[j] = dot_row_int4(block, n, j, x, scratch, k, words);
                 }
             }
+#endif
             for (j = 0; j < n; ++j) {
                 const int32_t *c = ch + 4 * (u + j);
                 out[u + j] = mcc_nn_fast_requantize(c[0] + (acc[j] >> 3), c[1], c[2], c[3], lo, hi);
