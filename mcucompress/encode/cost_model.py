@@ -55,7 +55,8 @@ FEATURES = {
     ("conv2d", "codebook_fast"): ("calls", "table_words", "pixels", "border_pixels", "cb_pixels_x_k_padded",
                                   "cb_blocks_x_chunks", "cb_blocks_x_units", "cb_block_words", "cb_block_pairs",
                                   "cb_scalar_outputs"),
-    ("fully_connected", "int4"): ("calls", "units", "weights", "i4_k_padded", "i4_block_words", "i4_tail_words"),
+    ("fully_connected", "int4"): ("calls", "units", "weights", "i4_k_padded", "i4_block_words", "i4_tail_words",
+                                  "i4_row_chunks", "i4_blocks_x_chunks"),
     ("conv2d", "int4"): ("calls", "pixels", "border_pixels", "i4_k_padded", "i4_blocks_x_units", "i4_block_words",
                          "pixels_x_units"),
 }
@@ -233,8 +234,10 @@ def _int4_counts(op_kind: str, units: int, depth: int, where: dict) -> dict[str,
         return {"i4_k_padded": a * k_padded, "i4_blocks_x_units": blocks * units,
                 "i4_block_words": blocks * units * words}
     full = units // I4_ROWS * I4_ROWS
+    chunks = -(-words // 4)   # MVE: 4 words (32 weights) of a row a gather
     return {"i4_k_padded": a * k_padded, "i4_block_words": a * full * words,
-            "i4_tail_words": a * (units - full) * words}
+            "i4_tail_words": a * (units - full) * words, "i4_row_chunks": a * units * chunks,
+            "i4_blocks_x_chunks": a * -(-units // I4_ROWS) * chunks}
 
 
 def layer_counts(op_kind: str, encoded, w: np.ndarray, zero: int, where: dict) -> dict[str, float]:
