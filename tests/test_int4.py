@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -155,7 +153,7 @@ def test_int4_tflite_matches_tflite_micro(int4_tflite, tmp_path):
     assert np.array_equal(got, want)
 
 
-def test_bad_int4_tflite_is_refused(int4_tflite, tmp_path):
+def test_bad_int4_tflite_is_refused(int4_tflite, tmp_path, capsys):
     import flatbuffers
     from ai_edge_litert import schema_py_generated as s
 
@@ -166,22 +164,25 @@ def test_bad_int4_tflite_is_refused(int4_tflite, tmp_path):
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
     bad = tmp_path / "short.tflite"
     bad.write_bytes(bytes(builder.Output()))
-    done = subprocess.run([sys.executable, "-m", "mcucompress", "export", str(bad), "-o", str(tmp_path / "out")],
-                          capture_output=True, text=True, timeout=300)
-    assert done.returncode != 0 and "Traceback" not in done.stderr
-    assert "x int4 needs" in done.stderr and "(two values a byte)" in done.stderr
-    assert len(done.stderr.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
+    from mcucompress.cli import main
+
+    assert main(["export", str(bad), "-o", str(tmp_path / "out")]) != 0
+    err = capsys.readouterr().err
+    assert "x int4 needs" in err and "(two values a byte)" in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
 
 
-def test_cli_int4_prints_bits_and_bytes(int4_tflite, tmp_path):
-    int8 = int4_tflite.with_name("int8.tflite")
-    cli = [sys.executable, "-m", "mcucompress", "export", str(int8), "-o"]
-    done = subprocess.run(cli + [str(tmp_path / "a"), "--int4", "all"], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    assert "int4 weights (4 bits a weight, two a byte, one scale per output channel) in 4 layer(s)" in done.stdout
-    done = subprocess.run(cli + [str(tmp_path / "b"), "--int4", "nope"], capture_output=True, text=True, timeout=300)
-    assert done.returncode != 0 and "--int4: no fully connected or conv2d layer named 'nope'" in done.stderr
-    assert "Traceback" not in done.stderr and not (tmp_path / "b").exists()
+def test_cli_int4_prints_bits_and_bytes(int4_tflite, tmp_path, capsys):
+    from mcucompress.cli import main
+
+    args = ["export", str(int4_tflite.with_name("int8.tflite")), "-o"]
+    assert main(args + [str(tmp_path / "a"), "--int4", "all"]) == 0
+    out = capsys.readouterr().out
+    assert "int4 weights (4 bits a weight, two a byte, one scale per output channel) in 4 layer(s)" in out
+    assert main(args + [str(tmp_path / "b"), "--int4", "nope"]) != 0
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == [err.strip()] and "--int4: no fully connected or conv2d layer named 'nope'" in err
+    assert not (tmp_path / "b").exists()
 
 
 def _chains():
