@@ -179,6 +179,9 @@ def test_cli_int4_prints_bits_and_bytes(int4_tflite, tmp_path, capsys):
     assert main(args + [str(tmp_path / "a"), "--int4", "all"]) == 0
     out = capsys.readouterr().out
     assert "int4 weights (4 bits a weight, two a byte, one scale per output channel) in 4 layer(s)" in out
+    assert main(["info", str(tmp_path / "a")]) == 0   # the cost model prices int4, the kernel table lists it
+    out = capsys.readouterr().out
+    assert "mcc_conv2d_int4_s8" in out and "mcc_fully_connected_int4_s8" in out and "int4" in out
     assert main(args + [str(tmp_path / "b"), "--int4", "nope"]) != 0
     err = capsys.readouterr().err
     assert err.strip().splitlines() == [err.strip()] and "--int4: no fully connected or conv2d layer named 'nope'" in err
