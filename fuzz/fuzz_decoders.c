@@ -13,7 +13,9 @@
  * differentially), 4 codebook conv2d; 5 fast codebook conv2d, 6 fast codebook fully connected;
  * 7 Huffman with a lookup table (fully connected), checked differentially against weights decoded
  * here from the format's statement; 8 CSR in 256-column segments (fully connected, rows up to 700
- * long), checked differentially against sums taken here from the format's statement. */
+ * long), checked differentially against sums taken here from the format's statement; 9 packed int4
+ * weights (conv2d and fully connected), checked differentially against the portable dense kernels
+ * on the unpacked values. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,6 +174,52 @@ static int8_t fast_weight(const uint32_t *word_of_row, int32_t stride, int32_t k
     return codebook[index & ((1u << bits) - 1u)];
 }
 
+/* Shapes of a fully connected layer of `units` outputs over rows of k inputs. */
+static void fc_dims(int32_t rows, int32_t units, int32_t k, mcc_dims *in, mcc_dims *f, mcc_dims *out)
+{
+    in->n = rows; in->h = 1; in->w = 1; in->c = k;
+    f->n = units; f->h = 1; f->w = 1; f->c = k;
+    out->n = rows; out->h = 1; out->w = 1; out->c = units;
+}
+
+/* Heap blocks of a layer checked differentially: per output channel its bias, multiplier, shift
+ * and fast-kernel constants (4), the decoded weights, the expected and the kernel's outputs. */
+static void layer_buffers(int32_t units, int32_t k, int32_t out_size, int32_t **bias, int32_t **mult,
+                          int32_t **shift, int32_t **channels, int8_t **dense, int8_t **want, int8_t **got)
+{
+    *bias = (int32_t *)malloc((size_t)units * sizeof(int32_t));
+    *mult = (int32_t *)malloc((size_t)units * sizeof(int32_t));
+    *shift = (int32_t *)malloc((size_t)units * sizeof(int32_t));
+    *channels = (int32_t *)malloc((size_t)units * 4 * sizeof(int32_t));
+    *dense = (int8_t *)malloc((size_t)units * (size_t)k);
+    *want = (int8_t *)malloc((size_t)out_size);
+    *got = (int8_t *)malloc((size_t)out_size);
+}
+
+/* The portable conv's offsets and clamp in cp (its geometry already set), and the same layer as
+ * mcc_conv_fast_params in fcp for a fast kernel with the given channel constants. */
+static void conv_params_pair(mcc_conv_params *cp, mcc_conv_fast_params *fcp, const mcc_dims *f_dims, int32_t in_c,
+                             int32_t k_padded, int32_t input_offset, int32_t output_offset, int32_t lo, int32_t hi,
+                             const int32_t *channels)
+{
+    cp->input_offset = input_offset;
+    cp->output_offset = output_offset;
+    cp->activation.min = lo;
+    cp->activation.max = hi;
+    fcp->kernel.h = f_dims->h;
+    fcp->kernel.w = f_dims->w;
+    fcp->stride = cp->stride;
+    fcp->padding = cp->padding;
+    fcp->dilation = cp->dilation;
+    fcp->in_c = in_c;
+    fcp->out_c = f_dims->n;
+    fcp->k_padded = k_padded;
+    fcp->input_zero_point = -input_offset;
+    fcp->activation = cp->activation;
+    fcp->weights = 0;
+    fcp->channels = channels;
+}
+
 static int32_t signed_take(stream *s, uint32_t bytes)
 {
     const uint32_t v = take(s, bytes);
@@ -227,9 +275,7 @@ static int fuzz_codebook_fast(stream *s, int conv)
         units = (int32_t)(take(s, 1) % 24) + 1;
         k = (int32_t)(take(s, 1) % 80) + 1;
         rows = (int32_t)(take(s, 1) % 2) + 1;
-        in_dims.n = rows; in_dims.h = 1; in_dims.w = 1; in_dims.c = k;
-        f_dims.n = units; f_dims.h = 1; f_dims.w = 1; f_dims.c = k;
-        out_dims.n = rows; out_dims.h = 1; out_dims.w = 1; out_dims.c = units;
+        fc_dims(rows, units, k, &in_dims, &f_dims, &out_dims);
     }
     in_size = in_dims.n * in_dims.h * in_dims.w * in_dims.c;
     out_size = out_dims.n * out_dims.h * out_dims.w * out_dims.c;
@@ -242,13 +288,7 @@ static int fuzz_codebook_fast(stream *s, int conv)
     codebook = (int8_t *)block(s, (size_t)1 << bits);
     indices = (uint32_t *)block(s, (size_t)units * (size_t)words * sizeof(uint32_t));
     input = (int8_t *)block(s, (size_t)in_size);
-    bias = (int32_t *)malloc((size_t)units * sizeof(int32_t));
-    mult = (int32_t *)malloc((size_t)units * sizeof(int32_t));
-    shift = (int32_t *)malloc((size_t)units * sizeof(int32_t));
-    channels = (int32_t *)malloc((size_t)units * 4 * sizeof(int32_t));
-    dense = (int8_t *)malloc((size_t)units * (size_t)k);
-    want = (int8_t *)malloc((size_t)out_size);
-    got = (int8_t *)malloc((size_t)out_size);
+    layer_buffers(units, k, out_size, &bias, &mult, &shift, &channels, &dense, &want, &got);
     for (u = 0; u < units; ++u) {
         /* conv: each row's words in turn; fc: rows in blocks of 8, then 4 when 4 or more are
          * left, then the rest, a word per row of the block */
@@ -275,17 +315,7 @@ static int fuzz_codebook_fast(stream *s, int conv)
     {
         const mcc_quant quant = {mult, shift, 0, 1};
         if (conv) {
-            cp.input_offset = input_offset;
-            cp.output_offset = output_offset;
-            cp.activation.min = lo;
-            cp.activation.max = hi;
-            fcp.kernel.h = f_dims.h; fcp.kernel.w = f_dims.w;
-            fcp.stride = cp.stride; fcp.padding = cp.padding; fcp.dilation = cp.dilation;
-            fcp.in_c = in_dims.c; fcp.out_c = units; fcp.k_padded = k_padded;
-            fcp.input_zero_point = -input_offset;
-            fcp.activation = cp.activation;
-            fcp.weights = 0;
-            fcp.channels = channels;
+            conv_params_pair(&cp, &fcp, &f_dims, in_dims.c, k_padded, input_offset, output_offset, lo, hi, channels);
             if (mcc_conv2d_s8(&cp, &quant, &in_dims, input, &f_dims, dense, bias, &out_dims, want) != MCC_OK) {
                 abort();
             }
@@ -481,6 +511,125 @@ static int fuzz_csr_seg(stream *s, const mcc_fc_params *params, const mcc_quant 
     return 0;
 }
 
+/* Requantization constants of output channel u for the int4 / fast kernels (channels: 4 int32)
+ * and the portable kernels (bias, mult, shift), from the stream. */
+static void int4_channel(stream *s, int32_t u, int32_t sum, int32_t input_offset, int32_t output_offset,
+                         int32_t *bias, int32_t *mult, int32_t *shift, int32_t *channels)
+{
+    bias[u] = signed_take(s, 2);
+    mult[u] = (int32_t)((1u << 30) | (take(s, 3) << 6));   /* [2^30, 2^31) */
+    shift[u] = -(int32_t)(take(s, 1) % 16) - 4;          /* a right shift of 4 .. 19 */
+    channels[4 * u] = 2 * (bias[u] + input_offset * sum);
+    channels[4 * u + 1] = mult[u];
+    channels[4 * u + 2] = (1 << (-shift[u] - 1)) + output_offset * (1 << -shift[u]);
+    channels[4 * u + 3] = -shift[u];
+}
+
+/* The int4 kernels on fuzzed packed weights, shapes, offsets and requantization (and, one input
+ * in 16, a k_padded they must refuse): outputs must equal mcc_conv2d_s8 / mcc_fully_connected_s8
+ * on the unpacked values. Fully connected rows go in blocks of 4 (the last the rows left), a
+ * word per row of the block; conv rows one after the other. */
+static int fuzz_int4(stream *s)
+{
+    const uint32_t mode = take(s, 1);
+    const int conv = (int)(mode & 1), bad_padding = (mode & 0x1E) == 0x1E;
+    int32_t units, k, rows = 1, in_size, out_size, k_padded, words, u, j;
+    int32_t input_offset, output_offset;
+    mcc_conv_params cp;
+    mcc_conv_fast_params fcp;
+    mcc_fc_fast_params ffp;
+    mcc_dims in_dims, f_dims, out_dims;
+    int32_t *bias, *mult, *shift, *channels;
+    int8_t *input, *want, *got, *dense;
+    uint32_t *packed;
+    void *scratch;
+    mcc_status status;
+    memset(&cp, 0, sizeof(cp));
+    memset(&fcp, 0, sizeof(fcp));
+    if (conv) {
+        const int32_t c = (int32_t)(take(s, 1) % 24) + 1;   /* 8, 16, 24: widened from the input */
+        in_dims.n = (int32_t)(take(s, 1) % 2) + 1;
+        in_dims.h = (int32_t)(take(s, 1) % 5) + 1;
+        in_dims.w = (int32_t)(take(s, 1) % 5) + 1;
+        in_dims.c = c;
+        f_dims.n = (int32_t)(take(s, 1) % 7) + 1;
+        f_dims.h = (int32_t)(take(s, 1) % 3) + 1;
+        f_dims.w = (int32_t)(take(s, 1) % 3) + 1;
+        f_dims.c = c;
+        cp.stride.h = (int32_t)(take(s, 1) % 2) + 1;
+        cp.stride.w = (int32_t)(take(s, 1) % 3) + 1;
+        cp.padding.h = (int32_t)(take(s, 1) % 3);
+        cp.padding.w = (int32_t)(take(s, 1) % 2);
+        cp.dilation.h = 1;
+        cp.dilation.w = (int32_t)(take(s, 1) % 2) + 1;
+        if (in_dims.h + 2 * cp.padding.h < f_dims.h || in_dims.w + 2 * cp.padding.w < (f_dims.w - 1) * cp.dilation.w + 1) {
+            return 0;
+        }
+        out_dims.n = in_dims.n;
+        out_dims.h = (in_dims.h + 2 * cp.padding.h - f_dims.h) / cp.stride.h + 1;
+        out_dims.w = (in_dims.w + 2 * cp.padding.w - (f_dims.w - 1) * cp.dilation.w - 1) / cp.stride.w + 1;
+        out_dims.c = f_dims.n;
+        units = f_dims.n;
+        k = f_dims.h * f_dims.w * c;
+    } else {
+        units = (int32_t)(take(s, 1) % 23) + 1;
+        k = (int32_t)(take(s, 1) % 90) + 1;
+        rows = (int32_t)(take(s, 1) % 2) + 1;
+        fc_dims(rows, units, k, &in_dims, &f_dims, &out_dims);
+    }
+    in_size = in_dims.n * in_dims.h * in_dims.w * in_dims.c;
+    out_size = out_dims.n * out_dims.h * out_dims.w * out_dims.c;
+    k_padded = (k + 7) / 8 * 8;
+    words = k_padded / 8;
+    input_offset = signed_take(s, 1) + 1;   /* -127 .. 128: minus an int8 zero point */
+    output_offset = signed_take(s, 1);
+    packed = (uint32_t *)block(s, (size_t)units * (size_t)words * sizeof(uint32_t));
+    input = (int8_t *)block(s, (size_t)in_size);
+    layer_buffers(units, k, out_size, &bias, &mult, &shift, &channels, &dense, &want, &got);
+    for (u = 0; u < units; ++u) {
+        const int32_t start = conv ? u : u / 4 * 4, n = conv ? 1 : (units - start < 4 ? units - start : 4);
+        int32_t sum = 0;
+        for (j = 0; j < k; ++j) {   /* product j: nibble j % 8 of the row's word j / 8 */
+            const uint32_t word = packed[start * words + (j / 8) * n + (u - start)];
+            const int32_t nibble = (int32_t)((word >> (4 * (j % 8))) & 15u);
+            dense[u * k + j] = (int8_t)(nibble >= 8 ? nibble - 16 : nibble);
+            sum += dense[u * k + j];
+        }
+        int4_channel(s, u, sum, input_offset, output_offset, bias, mult, shift, channels);
+    }
+    {
+        const mcc_quant quant = {mult, shift, 0, 1};
+        const int32_t claimed = bad_padding ? k_padded - 4 : k_padded;   /* not a multiple of 8 */
+        const int32_t lo = -128 + (int32_t)(take(s, 1) % 64), hi = 127 - (int32_t)(take(s, 1) % 64);
+        if (conv) {
+            conv_params_pair(&cp, &fcp, &f_dims, in_dims.c, claimed, input_offset, output_offset, lo, hi, channels);
+            if (mcc_conv2d_s8(&cp, &quant, &in_dims, input, &f_dims, dense, bias, &out_dims, want) != MCC_OK) {
+                abort();
+            }
+            scratch = malloc((size_t)mcc_conv2d_int4_s8_get_buffer_size(k_padded, units));
+            status = mcc_conv2d_int4_s8(&fcp, packed, &in_dims, input, &out_dims, got, scratch);
+        } else {
+            const mcc_fc_params fp = {input_offset, 0, output_offset, {lo, hi}};
+            ffp.in_features = k; ffp.out_features = units; ffp.k_padded = claimed;
+            ffp.activation = fp.activation;
+            ffp.weights = 0;
+            ffp.channels = channels;
+            if (mcc_fully_connected_s8(&fp, &quant, &in_dims, input, &f_dims, dense, bias, &out_dims, want) != MCC_OK) {
+                abort();
+            }
+            scratch = malloc((size_t)mcc_fully_connected_int4_s8_get_buffer_size(k_padded));
+            status = mcc_fully_connected_int4_s8(&ffp, packed, rows, input, got, scratch);
+        }
+    }
+    if (bad_padding ? status != MCC_ERROR_ARGUMENT : (status != MCC_OK || memcmp(want, got, (size_t)out_size) != 0)) {
+        abort(); /* not bit-exact with the portable kernel, or a bad k_padded taken */
+    }
+    free(scratch);
+    free(packed); free(input); free(bias); free(mult); free(shift); free(channels);
+    free(dense); free(want); free(got);
+    return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     stream s;
@@ -499,8 +648,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 #ifdef FUZZ_KIND /* one decoder only (scripts/fuzz_decoders.sh RUNS KIND) */
         const uint32_t kind = (take(&s, 1), (uint32_t)(FUZZ_KIND));
 #else
-        const uint32_t kind = take(&s, 1) % 9;
+        const uint32_t kind = take(&s, 1) % 10;
 #endif
+        if (kind == 9) { /* packed int4, differential */
+            return fuzz_int4(&s);
+        }
         units = (int32_t)(take(&s, 1) % 24) + 1;
         depth = (int32_t)(take(&s, 1) % 80) + 1;
         const uint32_t flags = take(&s, 1);

@@ -103,6 +103,14 @@ def segment_seeds(count: int = 8):
         yield head + body + rng.integers(-128, 128, depth * (1 + i % 2)).astype(np.int8).tobytes()
 
 
+def int4_seeds(count: int = 8):
+    """int4 seeds (conv2d and fully connected in turn): the kind, then shapes, offsets, packed
+    words, input and requantization constants - any bytes are valid there."""
+    rng = np.random.default_rng(4)
+    for i in range(count):
+        yield _u(9, 1) + _u(i % 2, 1) + rng.integers(0, 256, 1500).astype(np.uint8).tobytes()
+
+
 def main(out: str) -> int:
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
@@ -116,6 +124,8 @@ def main(out: str) -> int:
         (folder / f"lut{i:02d}").write_bytes(data)
     for i, data in enumerate(segment_seeds()):
         (folder / f"seg{i:02d}").write_bytes(data)
+    for i, data in enumerate(int4_seeds()):
+        (folder / f"int4{i:02d}").write_bytes(data)
     return 0
 
 

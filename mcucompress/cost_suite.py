@@ -68,6 +68,17 @@ CONV_FAST_FIT = (
     (10, 8, (ConvLayer(32, 3, 1, 0.8, 15), ConvLayer(16, 3, 2, 0.0, 3), ConvLayer(20, 1, 1, 0.0, 16),
              ConvLayer(12, 3, 1, 0.6, 2))),
 )
+# int4 weights (encode/int4_requantize.py re-quantizes the chains' int8 weights to -8..7).
+FC_INT4_FIT = (
+    (256, (FcLayer(64), FcLayer(300), FcLayer(37), FcLayer(10))),
+    (90, (FcLayer(130), FcLayer(7), FcLayer(250), FcLayer(21))),
+)
+CONV_INT4_FIT = (
+    (12, 3, (ConvLayer(8, 3, 1), ConvLayer(16, 3, 1), ConvLayer(24, 1, 1), ConvLayer(8, 3, 2), ConvLayer(12, 5, 1))),
+    (10, 8, (ConvLayer(32, 3, 1), ConvLayer(16, 3, 2), ConvLayer(20, 1, 1), ConvLayer(12, 3, 1))),
+)
+FC_INT4_CHECK = (200, (FcLayer(96), FcLayer(41), FcLayer(160)))
+CONV_INT4_CHECK = (8, 6, (ConvLayer(16, 3, 1), ConvLayer(10, 3, 1), ConvLayer(20, 1, 1)))
 FC_FAST_CHECK = (200, (FcLayer(96, 0.85, 15), FcLayer(41, 0.0, 3), FcLayer(160, 0.3, 9)))
 CONV_FAST_CHECK = (8, 6, (ConvLayer(16, 3, 1, 0.5, 15), ConvLayer(10, 3, 1, 0.0, 3), ConvLayer(20, 1, 1, 0.2, 12)))
 # Layers the model is checked on (not fitted on): one model per chain, the layers' encodings in turn.
@@ -157,7 +168,18 @@ def fit_suite() -> list[Graph]:
                for n, (depth, layers) in enumerate(FC_FAST_FIT)]
     graphs += [conv_chain(size, channels, layers, "codebook", seed=n).replace(name=f"convfast{n}_codebook")
                for n, (size, channels, layers) in enumerate(CONV_FAST_FIT)]
+    graphs += [int4_chain(fc_chain(depth, layers, "dense", seed=n)).replace(name=f"fcint4{n}")
+               for n, (depth, layers) in enumerate(FC_INT4_FIT)]
+    graphs += [int4_chain(conv_chain(size, channels, layers, "dense", seed=n)).replace(name=f"convint4{n}")
+               for n, (size, channels, layers) in enumerate(CONV_INT4_FIT)]
     return graphs
+
+
+def int4_chain(graph: Graph) -> Graph:
+    """A chain with every layer re-quantized to int4 weights."""
+    from mcucompress.encode.int4_requantize import int4_weights
+
+    return int4_weights(graph)
 
 
 def check_suite() -> list[Graph]:
@@ -171,7 +193,9 @@ def check_suite() -> list[Graph]:
             fc_chain(*FC_FAST_CHECK, "codebook", seed=7).replace(name="check_fc_fast"),
             conv_chain(*CONV_FAST_CHECK, "codebook", seed=7).replace(name="check_conv_fast"),
             fc_chain(*FC_CHECK, "huffman_lut", seed=7).replace(name="check_fc_lut"),
-            fc_chain(*SEG_CHECK, "csr_seg", seed=7).replace(name="check_fc_seg")]
+            fc_chain(*SEG_CHECK, "csr_seg", seed=7).replace(name="check_fc_seg"),
+            int4_chain(fc_chain(*FC_INT4_CHECK, "dense", seed=7)).replace(name="check_fc_int4"),
+            int4_chain(conv_chain(*CONV_INT4_CHECK, "dense", seed=7)).replace(name="check_conv_int4")]
 
 
 @dataclass(frozen=True)

@@ -99,7 +99,8 @@ FIT_MARGIN = 256       # bytes saved beyond a measured overflow (kernel code the
 
 def export(model, out_dir, calib=None, prefix: str = "model", rounding: str = "tflm",
            board=None, optimize: str = "fit", quantize: str = "int8",
-           unsafe_deserialization: bool = False, format: str = "cmake", flash_budget: int | None = None) -> Path:
+           unsafe_deserialization: bool = False, format: str = "cmake", flash_budget: int | None = None,
+           int4=None) -> Path:
     """Write the C source tree of ``model`` (path, Graph or Keras model) to ``out_dir``.
     ``optimize``: per-layer weight encoding, see mcucompress/encode/choose.py; ``fit`` (the
     default) takes the fastest encodings for ``board``'s core and, when the firmware image does
@@ -110,7 +111,9 @@ def export(model, out_dir, calib=None, prefix: str = "model", rounding: str = "t
     ``unsafe_deserialization``: load Keras files that carry Python code (Lambda layers, foreign
     modules); only for files the user trusts.
     ``format``: "cmake" (the tree), "arduino" (plus an Arduino library in arduino/<prefix>/) or
-    "zephyr" (plus zephyr/module.yml, CMakeLists.txt and Kconfig), see mcucompress/formats.py."""
+    "zephyr" (plus zephyr/module.yml, CMakeLists.txt and Kconfig), see mcucompress/formats.py.
+    ``int4``: None, "all" or names of fully connected / conv2d layers whose weights are
+    re-quantized to 4 bits and stored packed (encode/int4_requantize.py; changes the outputs)."""
     problem = prefix_problem(prefix) if isinstance(prefix, str) else "is not text"
     if problem:
         raise McuError(f"prefix '{prefix}' {problem}; choose another --prefix")
@@ -133,7 +136,7 @@ def export(model, out_dir, calib=None, prefix: str = "model", rounding: str = "t
         from mcucompress.targets.firmware import check_cmake_path
         check_cmake_path(out / "firmware" / board.name, "firmware project")
     cpu = board.cpu if board is not None else None
-    loaded = load(model, calib, quantize, board, allow_code=unsafe_deserialization)
+    loaded = load(model, calib, quantize, board, allow_code=unsafe_deserialization, int4=int4)
     graph, digest, source = loaded.graph, loaded.sha256, loaded.source_tflite
 
     created = missing_folders(out.parent)

@@ -42,6 +42,7 @@ class LoadedModel:
     graph: Graph              # quantized by the scheme (an int8 .tflite or quantized Graph: as given)
     sha256: str
     source_tflite: Path | None  # the .tflite the graph came from, kept beside the export
+    int4_done: bool = False     # int4 layers already re-quantized from the float weights
 
 
 def _sha256(data: bytes) -> str:
@@ -49,11 +50,23 @@ def _sha256(data: bytes) -> str:
 
 
 def load(model, calib=None, scheme: str = "int8", board: str | None = None,
-         allow_code: bool = False) -> LoadedModel:
+         allow_code: bool = False, int4=None) -> LoadedModel:
     """``model`` quantized by ``scheme`` with calibration inputs ``calib`` (array, batch first, or
-    an NPZ path with array 'x'). McuError with a one-line reason for anything unusable."""
+    an NPZ path with array 'x'). ``int4``: None, "all" or layer names whose weights are then
+    re-quantized to int4 (encode/int4_requantize.py; int8 scheme only). McuError with a one-line reason
+    for anything unusable."""
     if scheme not in SCHEMES:
         raise McuError(f"unknown quantization '{scheme}'; expected one of {', '.join(SCHEMES)}")
+    if int4 is not None and scheme != "int8":
+        raise McuError(f"int4 weights need the int8 scheme, not {SCHEME_NAMES[scheme]}")
+    loaded = _load(model, calib, scheme, board, allow_code, int4)
+    if int4 is not None and not loaded.int4_done:
+        from mcucompress.encode.int4_requantize import int4_weights
+        return LoadedModel(int4_weights(loaded.graph, int4), loaded.sha256, loaded.source_tflite)
+    return loaded
+
+
+def _load(model, calib, scheme: str, board, allow_code: bool, int4) -> LoadedModel:
     if isinstance(model, Graph):
         if model.is_quantized:
             if scheme != "int8":
@@ -62,7 +75,8 @@ def load(model, calib=None, scheme: str = "int8", board: str | None = None,
             return LoadedModel(model, _sha256(graph_to_bytes(model)), None)
         if calib is None and scheme == "int8":
             raise McuError("a float graph needs calibration data (calib=NPZ) to be quantized")
-        return LoadedModel(_quantize(optimize(model), calib, scheme, board), _sha256(graph_to_bytes(model)), None)
+        return LoadedModel(_quantize(optimize(model), calib, scheme, board, int4), _sha256(graph_to_bytes(model)),
+                           None, True)
     if isinstance(model, (str, Path)):
         path = _model_file(model)
         suffix = path.suffix.lower()
@@ -70,8 +84,8 @@ def load(model, calib=None, scheme: str = "int8", board: str | None = None,
             from mcucompress.importers.tflite import load_tflite
             return LoadedModel(load_tflite(path), _sha256(path.read_bytes()), path)
         if suffix in KERAS_SUFFIXES:
-            return LoadedModel(_quantize(_import_keras(path, allow_code, scheme), calib, scheme, board),
-                               _sha256(path.read_bytes()), None)
+            return LoadedModel(_quantize(_import_keras(path, allow_code, scheme), calib, scheme, board, int4),
+                               _sha256(path.read_bytes()), None, True)
         if scheme == "qformat":
             raise McuError(f"{path.name}: Q-format quantization needs a float Keras model (.keras or .h5); "
                            "an int8 .tflite is already quantized")
@@ -81,7 +95,8 @@ def load(model, calib=None, scheme: str = "int8", board: str | None = None,
         raise McuError(f"{path.name}: unsupported model type '{path.suffix}' (expected .tflite, .keras or .h5)")
     if hasattr(model, "layers"):  # an in-memory Keras model
         float_graph = _import_keras(model, allow_code, scheme)
-        return LoadedModel(_quantize(float_graph, calib, scheme, board), _sha256(graph_to_bytes(float_graph)), None)
+        return LoadedModel(_quantize(float_graph, calib, scheme, board, int4), _sha256(graph_to_bytes(float_graph)),
+                           None, True)
     raise McuError(f"cannot export an object of type {type(model).__name__}")
 
 
@@ -112,8 +127,9 @@ def _calibration(calib, float_graph: Graph, scheme: str) -> np.ndarray:
     return calib
 
 
-def _quantize(float_graph: Graph, calib, scheme: str, board: str | None) -> Graph:
-    """The scheme's quantizer over the optimized float graph."""
+def _quantize(float_graph: Graph, calib, scheme: str, board: str | None, int4=None) -> Graph:
+    """The scheme's quantizer over the optimized float graph; ``int4`` layers re-quantized to
+    int4 from their float weights."""
     calib = _calibration(calib, float_graph, scheme)
     if scheme == "qformat":
         from mcucompress.quantize.qformat import quantize_qformat
@@ -129,4 +145,8 @@ def _quantize(float_graph: Graph, calib, scheme: str, board: str | None) -> Grap
     # Per-channel scales would turn k shared float values into k values per row; clustered
     # layers get one scale per tensor so their clustering survives into int8 (and the encoders).
     clustered = clustered_layers(float_graph)
-    return per_tensor_weights(quantized, float_graph, clustered) if clustered else quantized
+    quantized = per_tensor_weights(quantized, float_graph, clustered) if clustered else quantized
+    if int4 is None:
+        return quantized
+    from mcucompress.encode.int4_requantize import int4_weights
+    return int4_weights(quantized, int4, float_graph)

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Fuzz the encoded-weight decoders (runtime_c/{sparse,codebook,huffman}) with libFuzzer under
-# AddressSanitizer and UndefinedBehaviorSanitizer; the fast codebook kernels are checked against the
-# portable dense kernels (mcc_conv2d_s8, mcc_fully_connected_s8) on every input.
+# AddressSanitizer and UndefinedBehaviorSanitizer; the fast codebook and the int4 kernels are checked
+# against the portable dense kernels (mcc_conv2d_s8, mcc_fully_connected_s8) on every input.
 #
 #   scripts/fuzz_decoders.sh [RUNS] [KIND]   # default 1,000,000 executions; needs clang (apt-get install clang)
 #
-# KIND (0-8, see fuzz/fuzz_decoders.c) fuzzes that decoder alone, so each gets RUNS executions of its own.
+# KIND (0-9, see fuzz/fuzz_decoders.c) fuzzes that decoder alone, so each gets RUNS executions of its own.
 #
 # Seeds come from fuzz/make_seeds.py (valid encodings written by mcucompress.encode), so the
 # fuzzer starts from well-formed data and mutates it. Exits non-zero on the first crash.
@@ -17,7 +17,7 @@ OUT="${FUZZ_OUT:-$ROOT/build/fuzz}"
 CC="${CLANG:-clang}"
 command -v "$CC" >/dev/null || { echo "fuzz_decoders: '$CC' not found (apt-get install clang)" >&2; exit 2; }
 if [ -n "$KIND" ]; then
-  case "$KIND" in [0-8]) OUT="$OUT/kind$KIND" ;; *) echo "fuzz_decoders: KIND must be 0-8, not '$KIND'" >&2; exit 2 ;; esac
+  case "$KIND" in [0-9]) OUT="$OUT/kind$KIND" ;; *) echo "fuzz_decoders: KIND must be 0-9, not '$KIND'" >&2; exit 2 ;; esac
 fi
 mkdir -p "$OUT/corpus"
 "$CC" -std=c99 -g -O1 -Wall -Wextra -Werror -fsanitize=fuzzer,address,undefined ${KIND:+-DFUZZ_KIND=$KIND} \
@@ -33,6 +33,8 @@ mkdir -p "$OUT/corpus"
   "$ROOT/runtime_c/codebook/mcc_conv2d_codebook_s8.c" \
   "$ROOT/runtime_c/codebook/mcc_conv2d_codebook_fast_s8.c" \
   "$ROOT/runtime_c/codebook/mcc_fully_connected_codebook_fast_s8.c" \
+  "$ROOT/runtime_c/int4/mcc_conv2d_int4_s8.c" \
+  "$ROOT/runtime_c/int4/mcc_fully_connected_int4_s8.c" \
   "$ROOT/runtime_c/conv/mcc_conv2d_s8.c" \
   "$ROOT/runtime_c/fully_connected/mcc_fully_connected_s8.c" \
   -o "$OUT/fuzz_decoders"

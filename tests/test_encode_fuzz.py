@@ -18,7 +18,8 @@ KERNELS = ["runtime_c/sparse/mcc_fully_connected_csr_s8.c", "runtime_c/sparse/mc
            "runtime_c/sparse/mcc_conv2d_csr_s8.c", "runtime_c/sparse/mcc_conv2d_csr_fast_s8.c",
            "runtime_c/codebook/mcc_conv2d_codebook_s8.c", "runtime_c/codebook/mcc_conv2d_codebook_fast_s8.c",
            "runtime_c/codebook/mcc_fully_connected_codebook_fast_s8.c", "runtime_c/conv/mcc_conv2d_s8.c",
-           "runtime_c/fully_connected/mcc_fully_connected_s8.c"]
+           "runtime_c/fully_connected/mcc_fully_connected_s8.c", "runtime_c/int4/mcc_conv2d_int4_s8.c",
+           "runtime_c/int4/mcc_fully_connected_int4_s8.c"]
 
 
 def test_mutated_encodings_never_go_out_of_bounds(tmp_path):

@@ -142,29 +142,36 @@ def lower(b, i: int, op: Op, p, layer: CodebookLayer) -> None:
     """Emit the fast codebook kernel's call for op."""
     from mcucompress.memory.arena import scratch_name
 
-    g = b.graph
     oid = f"op{i}_{op.kind}"
-    x, wt, out = g.tensor(op.inputs[0]), g.tensor(op.inputs[1]), g.output_tensor(op)
     scratch = f"(void *){b.arena(scratch_name(i))}"
     indices = b.array(f"{oid}_cb_indices", layer.indices, "uint32_t")
     codebook = b.array(f"{oid}_cb_codebook", layer.codebook, "int8_t")
     channels = b.array(f"{oid}_cb_channels", layer.channels.reshape(-1), "int32_t")
     filt = b.struct("mcc_codebook_fast_s8", f"{oid}_cb_weights",
                     {"indices": indices, "codebook": codebook, "index_bits": layer.bits})
+    call_fast_kernel(b, op, p, layer.kernel, f"{oid}_cb_params", filt, layer.k_padded, channels, scratch)
+
+
+def call_fast_kernel(b, op: Op, p, kernel: str, params_name: str, weights: str, k_padded: int, channels: str,
+                     scratch: str) -> None:
+    """Emit a call of a fast kernel that takes mcc_fc_fast_params / mcc_conv_fast_params (its
+    weights unused: ``weights`` is the kernel's own argument) and a scratch buffer."""
+    g = b.graph
+    x, wt, out = g.tensor(op.inputs[0]), g.tensor(op.inputs[1]), g.output_tensor(op)
     act = c_activation(p)
     if op.kind == "fully_connected":
         units, depth = int(wt.shape[0]), int(np.prod(wt.shape[1:]))
-        params = b.struct("mcc_fc_fast_params", f"{oid}_cb_params",
-                          {"in_features": depth, "out_features": units, "k_padded": layer.k_padded,
+        params = b.struct("mcc_fc_fast_params", params_name,
+                          {"in_features": depth, "out_features": units, "k_padded": k_padded,
                            "activation": act, "weights": 0, "channels": channels})
-        b.call(op, layer.kernel, params, filt, str(x.size // depth), b.arena(x.name), b.arena(out.name), scratch)
+        b.call(op, kernel, params, weights, str(x.size // depth), b.arena(x.name), b.arena(out.name), scratch)
         return
     units, kh, kw, in_c = (int(s) for s in wt.shape)
-    params = b.struct("mcc_conv_fast_params", f"{oid}_cb_params",
+    params = b.struct("mcc_conv_fast_params", params_name,
                       {"kernel": c_tile((kh, kw)), "stride": c_tile(p.stride),
                        "padding": c_tile((p.padding[0], p.padding[2])), "dilation": c_tile(p.dilation),
-                       "in_c": in_c, "out_c": units, "k_padded": layer.k_padded,
+                       "in_c": in_c, "out_c": units, "k_padded": k_padded,
                        "input_zero_point": -int(p.input_offset), "activation": act, "weights": 0,
                        "channels": channels})
-    b.call(op, layer.kernel, params, filt, b.dims_of(x.shape), b.arena(x.name), b.dims_of(out.shape),
+    b.call(op, kernel, params, weights, b.dims_of(x.shape), b.arena(x.name), b.dims_of(out.shape),
            b.arena(out.name), scratch)

@@ -23,8 +23,10 @@ def kernel_rows(graph: Graph, prefix: str, rounding: str) -> list[tuple[str, str
             layer = choose(graph, op, rounding)
         except McuError:
             layer = None
-        constant = layer.constant_channels if layer is not None else 0
-        patched = len(layer.patch.index) if layer is not None and layer.patch is not None else 0
+        # codebook and int4 layouts have neither exact constants nor patched channels
+        constant = getattr(layer, "constant_channels", 0)
+        patch = getattr(layer, "patch", None)
+        patched = len(patch.index) if patch is not None else 0
         rows.append((op.name, "+".join(kernels[op.name]), constant, patched))
     return rows
 

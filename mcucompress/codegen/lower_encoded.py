@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from mcucompress.codegen import codebook_fast, csr_fast
+from mcucompress.codegen import codebook_fast, csr_fast, int4_layout
+from mcucompress.codegen.int4_layout import Int4Layer
 from mcucompress.encode.choose import ATTR, encoded_weights
 from mcucompress.errors import McuError
 from mcucompress.ir.ops import op_kind
@@ -74,6 +75,9 @@ def lower_fully_connected_encoded(b, i: int, op) -> None:
     g = b.graph
     x, w, bias, out = b.weighted(op)
     p = b.checked_params(op)
+    if b.choices[i] is not None and isinstance(b.choices[i].layer, Int4Layer):
+        int4_layout.lower(b, i, op, p, b.choices[i].layer)
+        return
     if b.choices[i] is not None:  # codebook of 2- or 4-bit indices: the fast kernel
         codebook_fast.lower(b, i, op, p, b.choices[i].layer)
         return
@@ -123,6 +127,9 @@ def lower_conv2d_encoded(b, i: int, op) -> None:
     x, w, bias, out = b.weighted(op)
     p = b.checked_params(op)
     fast = b.choices[i]
+    if fast is not None and isinstance(fast.layer, Int4Layer):
+        int4_layout.lower(b, i, op, p, fast.layer)
+        return
     if fast is not None and fast.function != csr_fast.KERNEL:  # codebook of 2- or 4-bit indices
         codebook_fast.lower(b, i, op, p, fast.layer)
         return

@@ -259,6 +259,10 @@ def choose(graph: Graph, op: Op, rounding: str) -> FastLayer | None:
         from mcucompress.codegen import codebook_fast
 
         return codebook_fast.choose(graph, op, kernel_params(graph, op, rounding), rounding)
+    if encoding == "int4":
+        from mcucompress.codegen import int4_layout
+
+        return int4_layout.choose(graph, op, kernel_params(graph, op, rounding), rounding)
     if encoding in ("csr4", "csr8") and op.kind == "conv2d":
         from mcucompress.codegen import csr_fast
 

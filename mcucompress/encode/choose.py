@@ -4,6 +4,8 @@
 ``attrs["weight_encoding"]``, one of ENCODINGS (conv2d: dense, CSR or codebook over its im2col
 weight matrix - no Huffman, whose stream would be decoded again for every output pixel). Every encoding is lossless on the int8 weights,
 so the reference interpreter ignores the annotation and outputs stay byte-identical.
+The one exception, int4 (LOSSY_ENCODINGS), is never chosen here: encode/int4_requantize.py
+re-quantizes the weights of the layers asked for to -8..7 and annotates them (ops keep it).
 
 - ``fit`` (the default): for the target core, the fastest encoding per layer; when the caller
   must save flash (``save_bytes``: the image would not fit the board or a budget), layers are
@@ -35,11 +37,14 @@ from mcucompress.encode import codebook as cb
 from mcucompress.encode import cost_model
 from mcucompress.encode import csr, csr_seg
 from mcucompress.encode import huffman
+from mcucompress.encode import int4
 from mcucompress.errors import McuError
 from mcucompress.ir.graph import Graph, Op
 
 ENCODINGS = ("dense", "csr8", "csr4", "codebook", "huffman_sparse", "huffman", "huffman_lut", "csr_seg")
 CONV_ENCODINGS = ("dense", "csr8", "csr4", "codebook")
+# Encodings that change the weights (encode/int4.py): never a candidate, only ever asked for.
+LOSSY_ENCODINGS = ("int4",)
 OPTIMIZE = ("fit", "size", "speed", "none")
 ATTR = "weight_encoding"
 LAYOUT_ATTR = "dense_layout"   # dense fully connected: "int8" (1 byte a weight) or "widened" (2)
@@ -100,7 +105,10 @@ def encode(kind: str, w: np.ndarray, zero: int, op_kind: str = "fully_connected"
         else:
             data = huffman.encode_lookup(w) if kind == "huffman_lut" else huffman.encode_dense(w)
         return Encoded(kind, data, data.nbytes, n)
-    raise McuError(f"unknown weight encoding '{kind}'; expected one of {', '.join(ENCODINGS)}")
+    if kind == "int4":
+        data = int4.encode_int4(w)
+        return Encoded(kind, data, data.nbytes, n)
+    raise McuError(f"unknown weight encoding '{kind}'; expected one of {', '.join(ENCODINGS + LOSSY_ENCODINGS)}")
 
 
 def estimate(graph: Graph, op: Op, encoded: Encoded, core_family: str = cost_model.DEFAULT_FAMILY) -> Encoded:
@@ -126,7 +134,7 @@ def candidates(graph: Graph, op: Op, core_family: str = cost_model.DEFAULT_FAMIL
 def pick(options: list[Encoded], optimize: str) -> Encoded:
     if optimize == "none":
         return options[0]
-    rank = {k: i for i, k in enumerate(ENCODINGS)}
+    rank = {k: i for i, k in enumerate(ENCODINGS + LOSSY_ENCODINGS)}
     if optimize == "size":
         return min(options, key=lambda e: (e.nbytes, e.instructions, rank[e.kind]))
     dense = next((e for e in options if e.kind == "dense"), None)
@@ -241,9 +249,11 @@ def encoded_weights(graph: Graph, op: Op) -> Encoded | None:
             raise McuError(f"op '{op.name}': weight encoding '{kind}' needs int8 fully connected or "
                            "conv2d weights (zero point 0)")
         return None
-    if op.kind == "conv2d" and kind not in CONV_ENCODINGS:
+    if op.kind == "conv2d" and kind not in CONV_ENCODINGS + LOSSY_ENCODINGS:
         raise McuError(f"op '{op.name}': conv2d weights cannot be stored as '{kind}'; expected one of "
-                       f"{', '.join(CONV_ENCODINGS)}")
+                       f"{', '.join(CONV_ENCODINGS + LOSSY_ENCODINGS)}")
+    if kind == "int4":
+        int4.check_int4(found[0], f"op '{op.name}'")
     return encode(kind, *found, op.kind)
 
 

@@ -57,6 +57,10 @@ FEATURES = {
     ("conv2d", "codebook_fast"): ("calls", "table_words", "pixels", "border_pixels", "cb_pixels_x_k_padded",
                                   "cb_blocks_x_chunks", "cb_blocks_x_units", "cb_block_words", "cb_block_pairs",
                                   "cb_scalar_outputs"),
+    ("fully_connected", "int4"): ("calls", "units", "weights", "i4_k_padded", "i4_block_words", "i4_tail_words",
+                                  "i4_row_chunks", "i4_blocks_x_chunks"),
+    ("conv2d", "int4"): ("calls", "pixels", "border_pixels", "i4_k_padded", "i4_blocks_x_units", "i4_block_words",
+                         "pixels_x_units"),
 }
 # Kernels whose MVE path (Cortex-M55) is another loop than the DSP one: that family's features.
 FAMILY_FEATURES = {
@@ -77,6 +81,8 @@ CB_ROWS = 8      # rows per pass of mcc_fully_connected_codebook_fast_s8 (then 4
 CB_MVE_PIXELS = 4  # output pixels per pass of the MVE path of mcc_conv2d_codebook_fast_s8
 CB_MVE_CHUNK_WORDS = 4  # index words per chunk of the MVE paths (16 bytes, one vector)
 CSR_PIXELS = 4   # output pixels per walk of mcc_conv2d_csr_fast_s8 (codegen/csr_fast.py)
+I4_ROWS = 4      # rows per pass of mcc_fully_connected_int4_s8
+I4_PIXELS = 4    # output pixels per block of mcc_conv2d_int4_s8
 LUT_BITS = 8   # codes up to this long decode with one lookup (runtime_c/huffman)
 LUT_CHUNK = 128       # weights decoded per fill by mcc_fully_connected_huffman_lut_s8
 LUT_MAX_TAKEN = 15    # bits a lookup takes at most (its unchecked fills' bound)
@@ -257,6 +263,21 @@ def _fast_codebook_counts(op_kind: str, bits: int, units: int, depth: int, where
     return c
 
 
+def _int4_counts(op_kind: str, units: int, depth: int, where: dict) -> dict[str, float]:
+    k_padded = -(-depth // 8) * 8
+    words = k_padded // 8
+    a = where["applications"]
+    if op_kind == "conv2d":
+        blocks = -(-a // I4_PIXELS)
+        return {"i4_k_padded": a * k_padded, "i4_blocks_x_units": blocks * units,
+                "i4_block_words": blocks * units * words}
+    full = units // I4_ROWS * I4_ROWS
+    chunks = -(-words // 4)   # MVE: 4 words (32 weights) of a row a gather
+    return {"i4_k_padded": a * k_padded, "i4_block_words": a * full * words,
+            "i4_tail_words": a * (units - full) * words, "i4_row_chunks": a * units * chunks,
+            "i4_blocks_x_chunks": a * -(-units // I4_ROWS) * chunks}
+
+
 def layer_counts(op_kind: str, encoded, w: np.ndarray, zero: int, where: dict) -> dict[str, float]:
     """The counts the features are made of, per kernel call. ``encoded``: an
     encode.choose.Encoded of the (units, depth) int8 matrix ``w``; ``where``: geometry()."""
@@ -281,6 +302,8 @@ def layer_counts(op_kind: str, encoded, w: np.ndarray, zero: int, where: dict) -
          "straddles": 0.0, "macs_8bit": 0.0,
          "lut_chunks": 0.0, "lut_fills": 0.0, "lut_fast_steps": 0.0, "lut_checked_lookups": 0.0,
          "lut_pair_weights": 0.0, "lut_quad_weights": 0.0, "lut_scalar_weights": 0.0}
+    if encoded.kind == "int4":
+        c.update(_int4_counts(op_kind, units, depth, where))
     if cost_kind(encoded) == "codebook_fast":
         c.update(_fast_codebook_counts(op_kind, data.index_bits, units, depth, where))
     if encoded.kind in ("csr4", "csr8"):

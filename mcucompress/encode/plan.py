@@ -42,6 +42,17 @@ def plan_text(plan: dict) -> str:
             f"{plan['bytes_saved']:,} B saved, {plan['instructions_added']:+,} instructions")
 
 
+def int4_text(encodings: dict) -> str:
+    """One line for `export` on the layers stored as int4 (a manifest's "weight_encodings"), or ""."""
+    rows = {name: r for name, r in encodings.items() if r.get("encoding") == "int4"}
+    if not rows:
+        return ""
+    weights = sum(r["weights"] for r in rows.values())
+    stored = sum(r["bytes"] for r in rows.values())
+    return (f"int4 weights (4 bits a weight, two a byte, one scale per output channel) in "
+            f"{len(rows)} layer(s): {weights:,} weights in {stored:,} B (int8: {weights:,} B)")
+
+
 def weight_bytes(graph: Graph, cpu: str | None = None) -> int:
     return sum(r.bytes for r in encoding_rows(graph, cpu))
 

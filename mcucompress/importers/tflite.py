@@ -61,6 +61,7 @@ def load_tflite_with_interface(path: str | Path) -> tuple[Graph, FloatInterface]
     used = {n for op in ir_ops for n in (*op.inputs, *op.outputs) if n is not None}
     used |= {names[i] for i in inputs + outputs}
     tensors = {n: _to_tensor(n, by_name[n]) for n in used}
+    ir_ops = _mark_int4(ir_ops, {names[t.index] for t in raw.tensors if t.packed_int4}, Path(path))
     graph = Graph(tensors=tensors, ops=tuple(ir_ops), inputs=tuple(names[i] for i in inputs),
                   outputs=tuple(names[i] for i in outputs), name=Path(path).stem)
     _check_int8(graph, Path(path))
@@ -68,6 +69,23 @@ def load_tflite_with_interface(path: str | Path) -> tuple[Graph, FloatInterface]
     _check_dataflow(graph, Path(path))
     check_graph(Path(path), graph)
     return graph, interface
+
+
+def _mark_int4(ops: list[Op], int4_tensors: set[str], path: Path) -> list[Op]:
+    """Fully connected and conv2d ops whose weights the file stores as INT4 keep them packed
+    (weight encoding int4, zero point 0); INT4 anywhere else is refused."""
+    from mcucompress.encode.choose import ATTR
+    out = []
+    for op in ops:
+        packed = [i for i, n in enumerate(op.inputs) if n in int4_tensors]
+        if not packed:
+            out.append(op)
+            continue
+        if op.kind not in ("fully_connected", "conv2d") or packed != [1]:
+            raise McuError(f"'{path}': op '{op.name}' ({op.kind}) takes an INT4 tensor; int4 is supported as the "
+                           "weights of fully connected and conv2d layers only")
+        out.append(op.with_attrs(**{ATTR: "int4"}))
+    return out
 
 
 def _convert_ops(ops, raw: RawModel, ctx: Context, outputs) -> list[Op]:

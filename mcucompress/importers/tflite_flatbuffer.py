@@ -20,6 +20,7 @@ from mcucompress.errors import McuError
 # numpy dtype per TFLite TensorType code (schema: FLOAT32=0, INT32=2, UINT8=3, INT64=4, INT16=7, INT8=9).
 TENSOR_DTYPES = {0: "float32", 2: "int32", 3: "uint8", 4: "int64", 7: "int16", 9: "int8", 10: "float64",
                  1: "float16", 6: "bool"}
+INT4_TYPE = 17   # TensorType INT4: constant weights only, read as int8 values -8..7
 
 
 def _schema():
@@ -48,6 +49,7 @@ class RawTensor:
     quant_axis: int
     data: np.ndarray | None
     variable: bool = False  # state kept across invocations (the importer allows it as LSTM state only)
+    packed_int4: bool = False  # an INT4 tensor (two values a byte), read into int8 values -8..7
 
 
 @dataclass(frozen=True)
@@ -191,6 +193,15 @@ def _read_tensor(path: Path, raw: bytes, index: int, t, buffers) -> RawTensor:
         if end > len(raw):
             raise _fail(path, f"buffer {b} of tensor '{name}' lies beyond the end of the file (truncated?)")
         payload = raw[int(buf.offset):end]
+    if payload is not None and int(t.type) == INT4_TYPE:
+        from mcucompress.encode.int4 import unpack_int4
+        count = math.prod(shape)
+        if len(payload) != (count + 1) // 2:
+            raise _fail(path, f"tensor '{name}' holds {len(payload)} bytes but shape {list(shape)} x int4 "
+                              f"needs {(count + 1) // 2} (two values a byte)")
+        data = unpack_int4(np.frombuffer(payload, dtype=np.uint8), count).reshape(shape)
+        data.setflags(write=False)
+        return RawTensor(index, name, shape, "int8", scale, zero_point, axis, data, bool(t.isVariable), True)
     if payload is not None:
         if dtype not in TENSOR_DTYPES.values():
             raise _fail(path, f"tensor '{name}' has unsupported element type {dtype}")
