@@ -14,7 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mcucompress.encode.choose import ATTR, CONV_ENCODINGS, ENCODINGS
+from mcucompress.encode.choose import ATTR, CONV_ENCODINGS, ENCODINGS, LAYOUT_ATTR
+
+# Dense conv2d weights in the int8 layout (mcc_conv2d_fast_w8_s8), as a suite "encoding".
+DENSE_INT8 = "dense_int8"
 from mcucompress.ir.graph import Graph, Op, QuantParams, Tensor
 
 
@@ -120,7 +123,8 @@ def fc_chain(depth: int, layers, encoding, seed: int = 0) -> Graph:
 
 
 def conv_chain(size: int, channels: int, layers, encoding, seed: int = 0) -> Graph:
-    """conv2d layers in a chain ("same" padding), ReLU, stored as `encoding` (as fc_chain)."""
+    """conv2d layers in a chain ("same" padding), ReLU, stored as `encoding` (as fc_chain;
+    DENSE_INT8: dense in the int8 layout)."""
     kinds = _encodings(encoding, len(layers))
     rng = np.random.default_rng(seed)
     tensors = {"x": _act("x", (1, size, size, channels), 0.02, -128)}
@@ -132,8 +136,9 @@ def conv_chain(size: int, channels: int, layers, encoding, seed: int = 0) -> Gra
         out = -(-size // s)
         pad = max(0, (out - 1) * s + k - size)
         tensors[f"t{i}"] = _act(f"t{i}", (1, out, out, layer.out_c), 0.02, -128)
+        stored = {ATTR: "dense", LAYOUT_ATTR: "int8"} if kinds[i] == DENSE_INT8 else {ATTR: kinds[i]}
         ops.append(Op("conv2d", f"conv{i}", (last, wn, bn), (f"t{i}",),
-                      {"stride": (s, s), "dilation": (1, 1), "activation": "relu", ATTR: kinds[i],
+                      {"stride": (s, s), "dilation": (1, 1), "activation": "relu", **stored,
                        "padding": (pad // 2, pad - pad // 2, pad // 2, pad - pad // 2)}))
         last, size, channels = f"t{i}", out, layer.out_c
     return Graph(tensors, tuple(ops), ("x",), (last,), name="conv_chain")
@@ -147,7 +152,7 @@ def fit_suite() -> list[Graph]:
         graphs += [fc_chain(depth, layers, kind, seed=n).replace(name=f"fc{n}_{kind}") for kind in ENCODINGS]
     for n, (size, channels, layers) in enumerate(CONV_FIT):
         graphs += [conv_chain(size, channels, layers, kind, seed=n).replace(name=f"conv{n}_{kind}")
-                   for kind in CONV_ENCODINGS]
+                   for kind in CONV_ENCODINGS + (DENSE_INT8,)]
     graphs += [fc_chain(depth, layers, "codebook", seed=n).replace(name=f"fcfast{n}_codebook")
                for n, (depth, layers) in enumerate(FC_FAST_FIT)]
     graphs += [conv_chain(size, channels, layers, "codebook", seed=n).replace(name=f"convfast{n}_codebook")
@@ -162,6 +167,7 @@ def check_suite() -> list[Graph]:
     size, channels, conv_layers = CONV_CHECK
     return [fc_chain(depth, layers, ENCODINGS, seed=7).replace(name="check_fc"),
             conv_chain(size, channels, conv_layers, CONV_ENCODINGS, seed=7).replace(name="check_conv"),
+            conv_chain(size, channels, conv_layers, DENSE_INT8, seed=8).replace(name="check_conv_int8"),
             fc_chain(*FC_FAST_CHECK, "codebook", seed=7).replace(name="check_fc_fast"),
             conv_chain(*CONV_FAST_CHECK, "codebook", seed=7).replace(name="check_conv_fast"),
             fc_chain(*FC_CHECK, "huffman_lut", seed=7).replace(name="check_fc_lut")]

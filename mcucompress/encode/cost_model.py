@@ -9,8 +9,9 @@ exact QEMU counts of the layers of mcucompress/cost_suite.py and shipped in cost
     m55   Cortex-M55 (MVE; measured on mps3-an547)
 
 Dense layers are costed as the export-time specialised kernels (codegen/specialize.py):
-mcc_fully_connected_fast_s8 with its int8 layout, mcc_conv2d_fast_s8; codebooks of 2- or 4-bit
-indices as their fast kernels (kind codebook_fast, codegen/codebook_fast.py).
+mcc_fully_connected_fast_s8 with its int8 layout, conv2d as mcc_conv2d_fast_s8 (widened layout)
+or mcc_conv2d_fast_w8_s8 (int8 layout: kind dense_int8); codebooks of 2- or 4-bit indices as
+their fast kernels (kind codebook_fast, codegen/codebook_fast.py).
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ FEATURES = {
                                          "lut_scalar_weights"),
     ("conv2d", "dense"): ("calls", "pixels", "border_pixels", "pixels_x_k8", "pixel_pairs_x_k8",
                           "pixels_x_units"),
+    ("conv2d", "dense_int8"): ("calls", "pixels", "border_pixels", "pixels_x_k8", "pixel_pairs_x_k8",
+                               "pixels_x_units"),
     ("conv2d", "csr4"): ("calls", "entries", "band_bytes", "csr_groups_x_units", "csr_groups_x_entries",
                          "pixels_x_units"),
     ("conv2d", "csr8"): ("calls", "entries", "band_bytes", "csr_groups_x_units", "csr_groups_x_entries",
@@ -187,9 +190,12 @@ def _lookup_counts(data, units: int, depth: int) -> dict[str, float]:
 
 
 def cost_kind(encoded) -> str:
-    """The kind the cost model prices an encoding as: its own, or codebook_fast."""
+    """The kind the cost model prices an encoding as: its own, codebook_fast, or dense_int8 (a
+    dense conv2d in the int8 layout)."""
     if encoded.kind == "codebook" and encoded.data.index_bits in FAST_CODEBOOK_BITS:
         return "codebook_fast"
+    if encoded.kind == "dense" and getattr(encoded, "layout", None) == "int8":
+        return "dense_int8"
     return encoded.kind
 
 
