@@ -224,7 +224,8 @@ def ratio(pair) -> str:
 def main() -> None:
     from mcucompress.errors import McuError
     from mcucompress.export import prepare_tree
-    from mcucompress.targets.bench import bench_model
+    from mcucompress.targets.bench import bench_model, tree_core
+    from mcucompress.targets.board import load_board
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", default=None)
@@ -240,14 +241,11 @@ def main() -> None:
         totals = {b: defaultdict(lambda: [0, 0]) for b in BOARDS}
         model_rows, type_rows, skipped = [], [], []
         for name, path in models.items():
-            try:
-                tree = prepare_tree(path, work / "trees", optimize=args.optimize)
-            except McuError as error:
-                skipped.append(f"- {name}: {str(error).splitlines()[0]}")
-                continue
-            bench, cores = None, {}
+            bench, cores, tree = None, {}, None
             for board in BOARDS:   # one board at a time: a model too big for one still runs on the other
-                try:
+                try:   # exported for the board's core where its weight layouts differ (the M55's)
+                    tree = prepare_tree(path, work / "trees", optimize=args.optimize,
+                                        core=tree_core(load_board(board)))
                     one = bench_model(tree, [board], layers=True)
                 except McuError as error:
                     skipped.append(f"- {name} on {board}: {str(error).splitlines()[0]}")
@@ -258,6 +256,8 @@ def main() -> None:
                 else:
                     for row, other in zip(bench.layers, one.layers):
                         row.instructions.update(other.instructions)
+                        if other.kernel != row.kernel:
+                            row.kernel += "+" + other.kernel
             if bench is None:
                 continue
             graph = tree_graph(tree)

@@ -723,6 +723,61 @@ MCC_INLINE void store_pair(int8_t *p, uint32_t v)
 }
 #endif
 
+#if MCC_HAVE_MVE
+/* Every channel pair of two pixels on int8 weights (MVE): per group two gathers of the columns,
+ * two widening loads of the pair's 16 weight bytes, four VMLADAVs; the sums start from the
+ * undoubled bias, so the four outputs [px0 ch0, px0 ch1, px1 ch0, px1 ch1] requantize as one
+ * vector: VQRDMULH is SMMLAR's doubling high multiply on the undoubled sum, then the rounding
+ * constant, the sign, the right shift (VSHL by -shift), the clamp, and one scatter store of the
+ * four bytes. */
+MCC_INLINE void pairs_w8_mve(const int8_t *w, const uint32_t *col, const int32_t *ch, int32_t pairs,
+                             int32_t groups, int8_t *out0, int32_t px_step, int32_t lo, int32_t hi)
+{
+    static const uint32_t first[4] = {0, 4, 16, 20};
+    static const uint32_t constants[4] = {8, 12, 8, 12}; /* a pair's even, odd multiplier */
+    const uint32x4_t col_start = vaddq_n_u32(vld1q_u32(first), (uint32_t)(uintptr_t)col - 32);
+    const uint32x4_t pick = vld1q_u32(constants);
+    const int32x4_t lo4 = vdupq_n_s32(lo), hi4 = vdupq_n_s32(hi);
+    uint32x4_t out_at = vdupq_n_u32(0);
+    int32_t i;
+    out_at = vsetq_lane_u32(1, out_at, 1);
+    out_at = vsetq_lane_u32((uint32_t)px_step, out_at, 2);
+    out_at = vsetq_lane_u32((uint32_t)px_step + 1, out_at, 3);
+    for (i = 0; i < pairs; ++i) {
+        uint32x4_t col_at = col_start;
+        int32_t s00 = ch[0] >> 1, s10 = ch[1] >> 1; /* the biases are doubled (even) */
+        int32_t s01 = s00, s11 = s10;
+        int32_t g = groups;
+        int32x4_t acc, v;
+        do {
+            uint32x4_t x0, x1;
+            int16x8_t w0, w1;
+            MCC_GATHER_NEXT_GROUP_PLUS8(x1, col_at);
+            MCC_GATHER_NEXT_GROUP(x0, col_at);
+            MCC_LOAD8_S16_NEXT(w0, w);
+            MCC_LOAD8_S16_NEXT(w1, w);
+            s00 = vmladavaq_s16(s00, vreinterpretq_s16_u32(x0), w0);
+            s01 = vmladavaq_s16(s01, vreinterpretq_s16_u32(x1), w0);
+            s10 = vmladavaq_s16(s10, vreinterpretq_s16_u32(x0), w1);
+            s11 = vmladavaq_s16(s11, vreinterpretq_s16_u32(x1), w1);
+        } while (--g > 0);
+        /* VMOV Qd[2], Qd[0], Rt, Rt2 puts Rt in lane 0 and Rt2 in lane 2 */
+        __asm__("vmov %q0[2], %q0[0], %1, %2\n\t"
+                "vmov %q0[3], %q0[1], %3, %4"
+                : "=&w"(acc)
+                : "r"(s00), "r"(s01), "r"(s10), "r"(s11)); /* lanes: s00, s10, s01, s11 */
+        v = vqrdmulhq_s32(acc, vldrwq_gather_offset_s32(ch, pick));
+        v = vaddq_s32(v, vldrwq_gather_offset_s32(ch + 2, pick));
+        v = vaddq_s32(v, vshrq_n_s32(acc, 31));
+        v = vshlq_s32(v, vnegq_s32(vldrwq_gather_offset_s32(ch + 4, pick)));
+        v = vminq_s32(vmaxq_s32(v, lo4), hi4);
+        vstrbq_scatter_offset_s32(out0, out_at, v);
+        out0 += 2;
+        ch += 8;
+    }
+}
+#endif
+
 /* All output channels of n_px (1 or 2) pixels whose columns are in `col`. Channel pairs read
  * their constants as {bias, multiplier, round, shift} x {even, odd channel} once per block.
  * w8: the weights are int8 (mcc_conv2d_fast_w8_s8), else doubled int16 pairs. */
@@ -761,9 +816,8 @@ MCC_INLINE void channels_of_pixels(const mcc_conv_fast_params *p, const uint32_t
 #elif MCC_HAVE_MVE
     if (n_px == 2) {
         /* Per channel pair: the 2x2 gathers of dot_block, the weights' addresses carried on
-         * from pair to pair (int8 weights: two widening loads a group, their pointer carried
-         * on); the four outputs packed into one word, clamped together and stored as two
-         * halfwords. */
+         * from pair to pair; the four outputs packed into one word, clamped together and stored
+         * as two halfwords. */
         static const uint32_t first[4] = {0, 4, 16, 20};
         const uint32x4_t first4 = vld1q_u32(first);
         const uint32x4_t col_start = vaddq_n_u32(first4, (uint32_t)(uintptr_t)col - 32);
@@ -771,42 +825,27 @@ MCC_INLINE void channels_of_pixels(const mcc_conv_fast_params *p, const uint32_t
         const uint32_t lo4 = (uint32_t)(uint8_t)lo * 0x01010101u;
         const uint32_t hi4 = (uint32_t)(uint8_t)hi * 0x01010101u;
         const int32_t pairs = out_c >> 1;
-        for (; oc < 2 * pairs; oc += 2) {
+        if (w8) {
+            pairs_w8_mve(wb, col, ch, pairs, groups, out0, (int32_t)(out1 - out0), lo, hi);
+            oc = 2 * pairs;
+            ch += pairs * 8;
+        }
+        for (; !w8 && oc < 2 * pairs; oc += 2) {
             uint32x4_t col_at = col_start;
             int32_t a00 = ch[0], a01 = ch[0], a10 = ch[1], a11 = ch[1];
             int32_t g = groups;
             uint32_t word;
-            if (w8) {
-                int32_t s00 = 0, s01 = 0, s10 = 0, s11 = 0;
-                do {
-                    uint32x4_t x0, x1;
-                    int16x8_t w0, w1;
-                    MCC_GATHER_NEXT_GROUP_PLUS8(x1, col_at);
-                    MCC_GATHER_NEXT_GROUP(x0, col_at);
-                    MCC_LOAD8_S16_NEXT(w0, wb);
-                    MCC_LOAD8_S16_NEXT(w1, wb);
-                    s00 = vmladavaq_s16(s00, vreinterpretq_s16_u32(x0), w0);
-                    s01 = vmladavaq_s16(s01, vreinterpretq_s16_u32(x1), w0);
-                    s10 = vmladavaq_s16(s10, vreinterpretq_s16_u32(x0), w1);
-                    s11 = vmladavaq_s16(s11, vreinterpretq_s16_u32(x1), w1);
-                } while (--g > 0);
-                a00 += s00 + s00;
-                a01 += s01 + s01;
-                a10 += s10 + s10;
-                a11 += s11 + s11;
-            } else {
-                do {
-                    uint32x4_t x0, x1, w0, w1;
-                    MCC_GATHER_NEXT_GROUP_PLUS8(x1, col_at);
-                    MCC_GATHER_NEXT_GROUP(x0, col_at);
-                    MCC_GATHER_NEXT_GROUP_PLUS8(w1, w_at);
-                    MCC_GATHER_NEXT_GROUP(w0, w_at);
-                    a00 = vmladavaq_s16(a00, vreinterpretq_s16_u32(x0), vreinterpretq_s16_u32(w0));
-                    a01 = vmladavaq_s16(a01, vreinterpretq_s16_u32(x1), vreinterpretq_s16_u32(w0));
-                    a10 = vmladavaq_s16(a10, vreinterpretq_s16_u32(x0), vreinterpretq_s16_u32(w1));
-                    a11 = vmladavaq_s16(a11, vreinterpretq_s16_u32(x1), vreinterpretq_s16_u32(w1));
-                } while (--g > 0);
-            }
+            do {
+                uint32x4_t x0, x1, w0, w1;
+                MCC_GATHER_NEXT_GROUP_PLUS8(x1, col_at);
+                MCC_GATHER_NEXT_GROUP(x0, col_at);
+                MCC_GATHER_NEXT_GROUP_PLUS8(w1, w_at);
+                MCC_GATHER_NEXT_GROUP(w0, w_at);
+                a00 = vmladavaq_s16(a00, vreinterpretq_s16_u32(x0), vreinterpretq_s16_u32(w0));
+                a01 = vmladavaq_s16(a01, vreinterpretq_s16_u32(x1), vreinterpretq_s16_u32(w0));
+                a10 = vmladavaq_s16(a10, vreinterpretq_s16_u32(x0), vreinterpretq_s16_u32(w1));
+                a11 = vmladavaq_s16(a11, vreinterpretq_s16_u32(x1), vreinterpretq_s16_u32(w1));
+            } while (--g > 0);
             word = (uint32_t)fast_requantize(a00, ch[2], ch[4], ch[6], lo, hi, 1);
             MCC_NN_BFI8(word, fast_requantize(a10, ch[3], ch[5], ch[7], lo, hi, 1), 8);
             MCC_NN_BFI8(word, fast_requantize(a01, ch[2], ch[4], ch[6], lo, hi, 1), 16);
