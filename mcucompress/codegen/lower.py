@@ -437,4 +437,4 @@ def _layer(graph: Graph, op: Op, calls, choice) -> Layer:
     # mcc_conv2d_channels_s8); the manifest names them in call order, joined by '+'.
     return Layer(op.name, op.kind, "+".join(c.function for c in calls) if calls else None,
                  str(op.attrs.get(WEIGHT_ENCODING, "dense")), macs(graph, op),
-                 choice.layer.weight_layout if choice is not None and calls else None)
+                 getattr(choice.layer, "weight_layout", None) if choice is not None and calls else None)

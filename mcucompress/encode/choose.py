@@ -154,11 +154,12 @@ def pick(options: list[Encoded], optimize: str) -> Encoded:
     rank = {k: i for i, k in enumerate(ENCODINGS)}
     if optimize == "size":
         return min(options, key=lambda e: (e.nbytes, e.instructions, rank[e.kind]))
-    dense = next((e for e in options if e.kind == "dense"), None)
-    # An encoding larger than the dense weights is never taken for speed alone: on cores without
-    # DSP the fast CSR conv beats the portable dense kernel even with no zeros, but its arena
-    # scratch (a decoded entry per weight) would cost many times the layer's RAM.
-    smaller = [e for e in options if dense is None or e.nbytes <= dense.nbytes]
+    dense = next((e for e in options if e.kind == "dense"), None)   # the core's own layout first
+    # An encoding larger than the dense weights (one byte each) is never taken for speed alone:
+    # on cores without DSP the fast CSR conv beats the portable dense kernel even with no zeros,
+    # but its arena scratch (a decoded entry per weight) would cost many times the layer's RAM.
+    floor = min((e.nbytes for e in options if e.kind == "dense"), default=None)
+    smaller = [e for e in options if floor is None or e.nbytes <= floor or e is dense]
     fastest = min(smaller, key=lambda e: (e.instructions, e.nbytes, rank[e.kind]))
     if dense is not None and dense.instructions * (1 - SPEED_MARGIN) <= fastest.instructions:
         return dense  # within the cost model's error: keep the plain layout
