@@ -301,8 +301,9 @@ def with_int8_conv_weights(graph: Graph) -> Graph:
 
 # Graphs whose conv layers cover the int8 layout's cases: odd channel counts (a lone last
 # channel), c_in not a multiple of 8 (staging row), strides, dilation, padding, every clamp kind,
-# an odd pixel count, channels split off to constants and to mcc_conv2d_channels_s8.
-INT8_CONV_GRAPHS = ("layer_zoo", "residual_clamped", "dead_channels")
+# an odd pixel count, channels split off to constants and to mcc_conv2d_channels_s8, 1x1 convs
+# on whole groups of 8 channels (MVE: the input pixels read as columns).
+INT8_CONV_GRAPHS = ("layer_zoo", "residual_block", "residual_clamped", "dead_channels")
 
 
 def test_conv_int8_layout_in_order_per_channel_pair():

@@ -730,8 +730,9 @@ MCC_INLINE void store_pair(int8_t *p, uint32_t v)
  * vector: VQRDMULH is SMMLAR's doubling high multiply on the undoubled sum, then the rounding
  * constant, the sign, the right shift (VSHL by -shift), the clamp, and one scatter store of the
  * four bytes. */
-MCC_INLINE void pairs_w8_mve(const int8_t *w, const uint32_t *col, const int32_t *ch, int32_t pairs,
-                             int32_t groups, int8_t *out0, int32_t px_step, int32_t lo, int32_t hi)
+MCC_INLINE void pairs_w8_mve(const int8_t *w, const uint32_t *col, const int8_t *in0, const int8_t *in1,
+                             const int32_t *ch, int32_t pairs, int32_t groups, int8_t *out0, int32_t px_step,
+                             int32_t lo, int32_t hi)
 {
     static const uint32_t first[4] = {0, 4, 16, 20};
     static const uint32_t constants[4] = {8, 12, 8, 12}; /* a pair's even, odd multiplier */
@@ -749,18 +750,33 @@ MCC_INLINE void pairs_w8_mve(const int8_t *w, const uint32_t *col, const int32_t
         int32_t s01 = s00, s11 = s10;
         int32_t g = groups;
         int32x4_t acc, v;
-        do {
-            uint32x4_t x0, x1;
-            int16x8_t w0, w1;
-            MCC_GATHER_NEXT_GROUP_PLUS8(x1, col_at);
-            MCC_GATHER_NEXT_GROUP(x0, col_at);
-            MCC_LOAD8_S16_NEXT(w0, w);
-            MCC_LOAD8_S16_NEXT(w1, w);
-            s00 = vmladavaq_s16(s00, vreinterpretq_s16_u32(x0), w0);
-            s01 = vmladavaq_s16(s01, vreinterpretq_s16_u32(x1), w0);
-            s10 = vmladavaq_s16(s10, vreinterpretq_s16_u32(x0), w1);
-            s11 = vmladavaq_s16(s11, vreinterpretq_s16_u32(x1), w1);
-        } while (--g > 0);
+        if (in0 != 0) { /* a 1x1 conv: the two input pixels are the columns, widened as read */
+            const int8_t *p0 = in0, *p1 = in1;
+            do {
+                int16x8_t x0, x1, w0, w1;
+                MCC_LOAD8_S16_NEXT(x0, p0);
+                MCC_LOAD8_S16_NEXT(x1, p1);
+                MCC_LOAD8_S16_NEXT(w0, w);
+                MCC_LOAD8_S16_NEXT(w1, w);
+                s00 = vmladavaq_s16(s00, x0, w0);
+                s01 = vmladavaq_s16(s01, x1, w0);
+                s10 = vmladavaq_s16(s10, x0, w1);
+                s11 = vmladavaq_s16(s11, x1, w1);
+            } while (--g > 0);
+        } else {
+            do {
+                uint32x4_t x0, x1;
+                int16x8_t w0, w1;
+                MCC_GATHER_NEXT_GROUP_PLUS8(x1, col_at);
+                MCC_GATHER_NEXT_GROUP(x0, col_at);
+                MCC_LOAD8_S16_NEXT(w0, w);
+                MCC_LOAD8_S16_NEXT(w1, w);
+                s00 = vmladavaq_s16(s00, vreinterpretq_s16_u32(x0), w0);
+                s01 = vmladavaq_s16(s01, vreinterpretq_s16_u32(x1), w0);
+                s10 = vmladavaq_s16(s10, vreinterpretq_s16_u32(x0), w1);
+                s11 = vmladavaq_s16(s11, vreinterpretq_s16_u32(x1), w1);
+            } while (--g > 0);
+        }
         /* VMOV Qd[2], Qd[0], Rt, Rt2 puts Rt in lane 0 and Rt2 in lane 2 */
         __asm__("vmov %q0[2], %q0[0], %1, %2\n\t"
                 "vmov %q0[3], %q0[1], %3, %4"
@@ -826,7 +842,7 @@ MCC_INLINE void channels_of_pixels(const mcc_conv_fast_params *p, const uint32_t
         const uint32_t hi4 = (uint32_t)(uint8_t)hi * 0x01010101u;
         const int32_t pairs = out_c >> 1;
         if (w8) {
-            pairs_w8_mve(wb, col, ch, pairs, groups, out0, (int32_t)(out1 - out0), lo, hi);
+            pairs_w8_mve(wb, col, 0, 0, ch, pairs, groups, out0, (int32_t)(out1 - out0), lo, hi);
             oc = 2 * pairs;
             ch += pairs * 8;
         }
@@ -932,12 +948,33 @@ MCC_INLINE mcc_status conv_fast(const mcc_conv_fast_params *params, const mcc_di
         (params->k_padded & 7) != 0 || params->k_padded < params->kernel.h * params->kernel.w * params->in_c) {
         return MCC_ERROR_ARGUMENT;
     }
+#if MCC_HAVE_MVE
+    /* int8 weights of a 1x1 conv on whole groups of 8 input channels, no padding, channels in
+     * pairs: each output pixel's column is its input pixel itself, read with widening loads (no
+     * im2col); the weights' in-order layout lines up with the input's channel order. */
+    const int direct = w8 && params->kernel.h == 1 && params->kernel.w == 1 && params->padding.h == 0 &&
+                       params->padding.w == 0 && (params->in_c & 7) == 0 && (out_c & 1) == 0;
+#endif
     for (b = 0; b < input_dims->n; ++b) {
         const int8_t *in_batch = input + b * input_dims->h * input_dims->w * input_dims->c;
         int32_t oy = 0, ox = 0; /* pixel px's position, stepped without a division */
         for (px = 0; px + 1 < pixels; px += 2) {
             const int32_t oy1 = ox + 1 < out_w ? oy : oy + 1;
             const int32_t ox1 = ox + 1 < out_w ? ox + 1 : 0;
+#if MCC_HAVE_MVE
+            if (direct) {
+                const int32_t in_w = input_dims->w, in_c = params->in_c;
+                const int8_t *in0 = in_batch + (oy * params->stride.h * in_w + ox * params->stride.w) * in_c;
+                const int8_t *in1 = in_batch + (oy1 * params->stride.h * in_w + ox1 * params->stride.w) * in_c;
+                pairs_w8_mve((const int8_t *)params->weights, 0, in0, in1, params->channels, out_c >> 1,
+                             params->k_padded >> 3, output, out_c, params->activation.min,
+                             params->activation.max);
+                oy = ox1 + 1 < out_w ? oy1 : oy1 + 1;
+                ox = ox1 + 1 < out_w ? ox1 + 1 : 0;
+                output += 2 * out_c;
+                continue;
+            }
+#endif
             /* Two columns interleaved per group of 8: pixel px in words 0-3, px + 1 in 4-7. */
             im2col(params, input_dims, in_batch, oy, ox, col, stage MCC_IN_ORDER_ARG(w8));
             im2col(params, input_dims, in_batch, oy1, ox1, col + 2, stage MCC_IN_ORDER_ARG(w8));
