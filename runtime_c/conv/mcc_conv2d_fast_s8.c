@@ -556,34 +556,25 @@ MCC_INLINE void dot_block_w8(const int8_t *w, const uint32_t *col, int32_t group
         }
     }
 #elif MCC_HAVE_DSP
+    /* per half group: the pixels' two column words against each channel's 4 weight bytes,
+     * widened by widen4 into the column's k0 k2 | k1 k3 pairs */
     for (g = 0; g < groups; ++g) {
         int32_t h;
         for (h = 0; h < 2; ++h) {
-            uint32_t x0, x1, v, w0, w1;
-            MCC_NN_LDRD(col, 0, x0, x1);
-            v = load_word(w + 4 * h);
-            w0 = __sxtb16(v);
-            w1 = mcc_nn_sxtb16_ror8(v);
-            s00 = __smlad(x0, w0, s00);
-            s00 = __smlad(x1, w1, s00);
+            uint32_t x[2], y[2], wa[2], wb[2];
+            MCC_NN_LDRD(col, 0, x[0], x[1]);
+            widen4(load_word(w + 4 * h), wa);
+            s00 = __smlad(x[1], wa[1], __smlad(x[0], wa[0], s00));
+            if (n_ch == 2) {
+                widen4(load_word(w + 8 + 4 * h), wb);
+                s10 = __smlad(x[1], wb[1], __smlad(x[0], wb[0], s10));
+            }
             if (n_px == 2) {
-                uint32_t y0, y1;
-                MCC_NN_LDRD(col, 8, y0, y1);
-                s01 = __smlad(y0, w0, s01);
-                s01 = __smlad(y1, w1, s01);
+                MCC_NN_LDRD(col, 8, y[0], y[1]);
+                s01 = __smlad(y[1], wa[1], __smlad(y[0], wa[0], s01));
                 if (n_ch == 2) {
-                    v = load_word(w + 8 + 4 * h);
-                    w0 = __sxtb16(v);
-                    w1 = mcc_nn_sxtb16_ror8(v);
-                    s10 = __smlad(x0, w0, s10);
-                    s10 = __smlad(x1, w1, s10);
-                    s11 = __smlad(y0, w0, s11);
-                    s11 = __smlad(y1, w1, s11);
+                    s11 = __smlad(y[1], wb[1], __smlad(y[0], wb[0], s11));
                 }
-            } else if (n_ch == 2) {
-                v = load_word(w + 8 + 4 * h);
-                s10 = __smlad(x0, __sxtb16(v), s10);
-                s10 = __smlad(x1, mcc_nn_sxtb16_ror8(v), s10);
             }
             col += 4;
         }
