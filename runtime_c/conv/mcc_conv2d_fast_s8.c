@@ -721,9 +721,9 @@ MCC_INLINE void store_pair(int8_t *p, uint32_t v)
  * vector: VQRDMULH is SMMLAR's doubling high multiply on the undoubled sum, then the rounding
  * constant, the sign, the right shift (VSHL by -shift), the clamp, and one scatter store of the
  * four bytes. */
-MCC_INLINE void pairs_w8_mve(const int8_t *w, const uint32_t *col, const int8_t *in0, const int8_t *in1,
-                             const int32_t *ch, int32_t pairs, int32_t groups, int8_t *out0, int32_t px_step,
-                             int32_t lo, int32_t hi)
+MCC_INLINE void pairs_w8_mve(const int8_t *w, const uint32_t *col, int direct, const int8_t *in0,
+                             const int8_t *in1, const int32_t *ch, int32_t pairs, int32_t groups, int8_t *out0,
+                             int32_t px_step, int32_t lo, int32_t hi)
 {
     static const uint32_t first[4] = {0, 4, 16, 20};
     static const uint32_t constants[4] = {8, 12, 8, 12}; /* a pair's even, odd multiplier */
@@ -735,13 +735,16 @@ MCC_INLINE void pairs_w8_mve(const int8_t *w, const uint32_t *col, const int8_t 
     out_at = vsetq_lane_u32(1, out_at, 1);
     out_at = vsetq_lane_u32((uint32_t)px_step, out_at, 2);
     out_at = vsetq_lane_u32((uint32_t)px_step + 1, out_at, 3);
+    if (groups < 1) {
+        __builtin_unreachable(); /* k_padded >= 8: no count check before each pair's loop */
+    }
     for (i = 0; i < pairs; ++i) {
         uint32x4_t col_at = col_start;
         int32_t s00 = ch[0] >> 1, s10 = ch[1] >> 1; /* the biases are doubled (even) */
         int32_t s01 = s00, s11 = s10;
         int32_t g = groups;
         int32x4_t acc, v;
-        if (in0 != 0) { /* a 1x1 conv: the two input pixels are the columns, widened as read */
+        if (direct) { /* a 1x1 conv: the two input pixels in0, in1 are the columns, widened as read */
             const int8_t *p0 = in0, *p1 = in1;
             do {
                 int16x8_t x0, x1, w0, w1;
@@ -833,7 +836,7 @@ MCC_INLINE void channels_of_pixels(const mcc_conv_fast_params *p, const uint32_t
         const uint32_t hi4 = (uint32_t)(uint8_t)hi * 0x01010101u;
         const int32_t pairs = out_c >> 1;
         if (w8) {
-            pairs_w8_mve(wb, col, 0, 0, ch, pairs, groups, out0, (int32_t)(out1 - out0), lo, hi);
+            pairs_w8_mve(wb, col, 0, 0, 0, ch, pairs, groups, out0, (int32_t)(out1 - out0), lo, hi);
             oc = 2 * pairs;
             ch += pairs * 8;
         }
@@ -957,7 +960,7 @@ MCC_INLINE mcc_status conv_fast(const mcc_conv_fast_params *params, const mcc_di
                 const int32_t in_w = input_dims->w, in_c = params->in_c;
                 const int8_t *in0 = in_batch + (oy * params->stride.h * in_w + ox * params->stride.w) * in_c;
                 const int8_t *in1 = in_batch + (oy1 * params->stride.h * in_w + ox1 * params->stride.w) * in_c;
-                pairs_w8_mve((const int8_t *)params->weights, 0, in0, in1, params->channels, out_c >> 1,
+                pairs_w8_mve((const int8_t *)params->weights, 0, 1, in0, in1, params->channels, out_c >> 1,
                              params->k_padded >> 3, output, out_c, params->activation.min,
                              params->activation.max);
                 oy = ox1 + 1 < out_w ? oy1 : oy1 + 1;
