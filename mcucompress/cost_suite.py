@@ -71,6 +71,10 @@ CONV_FAST_FIT = (
     (10, 8, (ConvLayer(32, 3, 1, 0.8, 15), ConvLayer(16, 3, 2, 0.0, 3), ConvLayer(20, 1, 1, 0.0, 16),
              ConvLayer(12, 3, 1, 0.6, 2))),
 )
+# More layers for the int8 conv layout: 1x1 and 3x3 convs whose columns are staged (in_c not a
+# multiple of 8) or read straight from the input (1x1 on whole groups of 8, MVE).
+CONV_INT8_FIT = (9, 10, (ConvLayer(12, 1), ConvLayer(20, 3), ConvLayer(14, 1, 2), ConvLayer(16, 1),
+                         ConvLayer(6, 1)))
 FC_FAST_CHECK = (200, (FcLayer(96, 0.85, 15), FcLayer(41, 0.0, 3), FcLayer(160, 0.3, 9)))
 CONV_FAST_CHECK = (8, 6, (ConvLayer(16, 3, 1, 0.5, 15), ConvLayer(10, 3, 1, 0.0, 3), ConvLayer(20, 1, 1, 0.2, 12)))
 # Layers the model is checked on (not fitted on): one model per chain, the layers' encodings in turn.
@@ -153,6 +157,7 @@ def fit_suite() -> list[Graph]:
     for n, (size, channels, layers) in enumerate(CONV_FIT):
         graphs += [conv_chain(size, channels, layers, kind, seed=n).replace(name=f"conv{n}_{kind}")
                    for kind in CONV_ENCODINGS + (DENSE_INT8,)]
+    graphs.append(conv_chain(*CONV_INT8_FIT, DENSE_INT8, seed=5).replace(name=f"conv{len(CONV_FIT)}_{DENSE_INT8}"))
     graphs += [fc_chain(depth, layers, "codebook", seed=n).replace(name=f"fcfast{n}_codebook")
                for n, (depth, layers) in enumerate(FC_FAST_FIT)]
     graphs += [conv_chain(size, channels, layers, "codebook", seed=n).replace(name=f"convfast{n}_codebook")

@@ -45,7 +45,7 @@ FEATURES = {
     ("conv2d", "dense"): ("calls", "pixels", "border_pixels", "pixels_x_k8", "pixel_pairs_x_k8",
                           "pixels_x_units"),
     ("conv2d", "dense_int8"): ("calls", "pixels", "border_pixels", "pixels_x_k8", "pixel_pairs_x_k8",
-                               "pixels_x_units", "im2col_pixels"),
+                               "pixels_x_units", "im2col_pixels", "staged_pixels"),
     ("conv2d", "csr4"): ("calls", "entries", "band_bytes", "csr_groups_x_units", "csr_groups_x_entries",
                          "pixels_x_units"),
     ("conv2d", "csr8"): ("calls", "entries", "band_bytes", "csr_groups_x_units", "csr_groups_x_entries",
@@ -247,6 +247,8 @@ def layer_counts(op_kind: str, encoded, w: np.ndarray, zero: int, where: dict) -
          "pixels": a, "border_pixels": a - interior, "pixels_x_k8": a * k8,
          "pixel_pairs_x_k8": a * -(-units // 2) * k8, "pixels_x_units": a * units,
          "im2col_pixels": 0.0 if where.get("direct") else float(a),
+         # columns gathered as int8 first (in_c not a multiple of 8: the staging row)
+         "staged_pixels": float(a) if where["in_c"] % 8 else 0.0,
          "interior_x_entries": 0.0, "border_x_entries": 0.0, "band_bytes": 0.0, "csr_groups_x_units": 0.0,
          "csr_groups_x_entries": 0.0, "taps_x_units": 0.0, "macs": 0.0,
          "straddles": 0.0, "macs_8bit": 0.0,
