@@ -14,7 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mcucompress.encode.choose import ATTR, CONV_ENCODINGS, ENCODINGS
+from mcucompress.encode.choose import ATTR, CONV_ENCODINGS, ENCODINGS, LAYOUT_ATTR
+
+# Dense conv2d weights in the int8 layout (mcc_conv2d_fast_w8_s8), as a suite "encoding".
+DENSE_INT8 = "dense_int8"
 from mcucompress.ir.graph import Graph, Op, QuantParams, Tensor
 
 
@@ -79,6 +82,10 @@ CONV_INT4_FIT = (
 )
 FC_INT4_CHECK = (200, (FcLayer(96), FcLayer(41), FcLayer(160)))
 CONV_INT4_CHECK = (8, 6, (ConvLayer(16, 3, 1), ConvLayer(10, 3, 1), ConvLayer(20, 1, 1)))
+# More layers for the int8 conv layout: 1x1 and 3x3 convs whose columns are staged (in_c not a
+# multiple of 8) or read straight from the input (1x1 on whole groups of 8, MVE).
+CONV_INT8_FIT = (9, 10, (ConvLayer(12, 1), ConvLayer(20, 3), ConvLayer(14, 1, 2), ConvLayer(16, 1),
+                         ConvLayer(6, 1)))
 FC_FAST_CHECK = (200, (FcLayer(96, 0.85, 15), FcLayer(41, 0.0, 3), FcLayer(160, 0.3, 9)))
 CONV_FAST_CHECK = (8, 6, (ConvLayer(16, 3, 1, 0.5, 15), ConvLayer(10, 3, 1, 0.0, 3), ConvLayer(20, 1, 1, 0.2, 12)))
 # Layers the model is checked on (not fitted on): one model per chain, the layers' encodings in turn.
@@ -134,7 +141,7 @@ def fc_chain(depth: int, layers, encoding, seed: int = 0) -> Graph:
 
 def conv_chain(size: int, channels: int, layers, encoding, seed: int = 0, width: int | None = None) -> Graph:
     """conv2d layers in a chain ("same" padding), ReLU, stored as `encoding` (as fc_chain); the
-    input size x size, or size x width."""
+    input size x size, or size x width; DENSE_INT8: dense in the int8 layout)."""
     kinds = _encodings(encoding, len(layers))
     rng = np.random.default_rng(seed)
     width = size if width is None else width
@@ -148,8 +155,9 @@ def conv_chain(size: int, channels: int, layers, encoding, seed: int = 0, width:
         pad = max(0, (out - 1) * s + k - size)
         pad_w = max(0, (out_w - 1) * s + k - width)
         tensors[f"t{i}"] = _act(f"t{i}", (1, out, out_w, layer.out_c), 0.02, -128)
+        stored = {ATTR: "dense", LAYOUT_ATTR: "int8"} if kinds[i] == DENSE_INT8 else {ATTR: kinds[i]}
         ops.append(Op("conv2d", f"conv{i}", (last, wn, bn), (f"t{i}",),
-                      {"stride": (s, s), "dilation": (1, 1), "activation": "relu", ATTR: kinds[i],
+                      {"stride": (s, s), "dilation": (1, 1), "activation": "relu", **stored,
                        "padding": (pad // 2, pad - pad // 2, pad_w // 2, pad_w - pad_w // 2)}))
         last, size, width, channels = f"t{i}", out, out_w, layer.out_c
     return Graph(tensors, tuple(ops), ("x",), (last,), name="conv_chain")
@@ -163,7 +171,8 @@ def fit_suite() -> list[Graph]:
         graphs += [fc_chain(depth, layers, kind, seed=n).replace(name=f"fc{n}_{kind}") for kind in ENCODINGS]
     for n, (size, channels, layers) in enumerate(CONV_FIT):
         graphs += [conv_chain(size, channels, layers, kind, seed=n).replace(name=f"conv{n}_{kind}")
-                   for kind in CONV_ENCODINGS]
+                   for kind in CONV_ENCODINGS + (DENSE_INT8,)]
+    graphs.append(conv_chain(*CONV_INT8_FIT, DENSE_INT8, seed=5).replace(name=f"conv{len(CONV_FIT)}_{DENSE_INT8}"))
     graphs += [fc_chain(depth, layers, "codebook", seed=n).replace(name=f"fcfast{n}_codebook")
                for n, (depth, layers) in enumerate(FC_FAST_FIT)]
     graphs += [conv_chain(size, channels, layers, "codebook", seed=n).replace(name=f"convfast{n}_codebook")
@@ -190,6 +199,7 @@ def check_suite() -> list[Graph]:
     size, channels, conv_layers = CONV_CHECK
     return [fc_chain(depth, layers, ENCODINGS, seed=7).replace(name="check_fc"),
             conv_chain(size, channels, conv_layers, CONV_ENCODINGS, seed=7).replace(name="check_conv"),
+            conv_chain(size, channels, conv_layers, DENSE_INT8, seed=8).replace(name="check_conv_int8"),
             fc_chain(*FC_FAST_CHECK, "codebook", seed=7).replace(name="check_fc_fast"),
             conv_chain(*CONV_FAST_CHECK, "codebook", seed=7).replace(name="check_conv_fast"),
             fc_chain(*FC_CHECK, "huffman_lut", seed=7).replace(name="check_fc_lut"),

@@ -100,7 +100,7 @@ FIT_MARGIN = 256       # bytes saved beyond a measured overflow (kernel code the
 def export(model, out_dir, calib=None, prefix: str = "model", rounding: str = "tflm",
            board=None, optimize: str = "fit", quantize: str = "int8",
            unsafe_deserialization: bool = False, format: str = "cmake", flash_budget: int | None = None,
-           int4=None) -> Path:
+           int4=None, core: str | None = None) -> Path:
     """Write the C source tree of ``model`` (path, Graph or Keras model) to ``out_dir``.
     ``optimize``: per-layer weight encoding, see mcucompress/encode/choose.py; ``fit`` (the
     default) takes the fastest encodings for ``board``'s core and, when the firmware image does
@@ -113,7 +113,9 @@ def export(model, out_dir, calib=None, prefix: str = "model", rounding: str = "t
     ``format``: "cmake" (the tree), "arduino" (plus an Arduino library in arduino/<prefix>/) or
     "zephyr" (plus zephyr/module.yml, CMakeLists.txt and Kconfig), see mcucompress/formats.py.
     ``int4``: None, "all" or names of fully connected / conv2d layers whose weights are
-    re-quantized to 4 bits and stored packed (encode/int4_requantize.py; changes the outputs)."""
+    re-quantized to 4 bits and stored packed (encode/int4_requantize.py; changes the outputs).
+    ``core``: without a board, the cpu (e.g. "cortex-m55") whose cost model and weight layouts
+    the choice is made for (default: the M4's)."""
     problem = prefix_problem(prefix) if isinstance(prefix, str) else "is not text"
     if problem:
         raise McuError(f"prefix '{prefix}' {problem}; choose another --prefix")
@@ -135,7 +137,10 @@ def export(model, out_dir, calib=None, prefix: str = "model", rounding: str = "t
     if board is not None:
         from mcucompress.targets.firmware import check_cmake_path
         check_cmake_path(out / "firmware" / board.name, "firmware project")
-    cpu = board.cpu if board is not None else None
+    if core is not None and board is None:
+        from mcucompress.encode.cost_model import family
+        family(core)  # an unknown cpu fails here, in one line
+    cpu = board.cpu if board is not None else core
     loaded = load(model, calib, quantize, board, allow_code=unsafe_deserialization, int4=int4)
     graph, digest, source = loaded.graph, loaded.sha256, loaded.source_tflite
 
@@ -249,9 +254,11 @@ def _prefix_for(path: Path) -> str:
     return name if not prefix_problem(name) else f"m_{name}"
 
 
-def prepare_tree(model: str | Path, work: Path, rounding: str = "tflm", optimize: str | None = None) -> Path:
+def prepare_tree(model: str | Path, work: Path, rounding: str = "tflm", optimize: str | None = None,
+                 core: str | None = None) -> Path:
     """An exported tree for `model` (used as is when it already is one), for `bench`; its weight
-    encodings chosen by `optimize` (export's default when None)."""
+    encodings chosen by `optimize` (export's default when None) for the cpu `core` (None: the
+    M4's), in a folder of its own per core family."""
     path = Path(model)
     if (path / MANIFEST).is_file():
         if optimize is not None:
@@ -264,4 +271,8 @@ def prepare_tree(model: str | Path, work: Path, rounding: str = "tflm", optimize
         raise McuError(f"{path} is not an exported model tree (no {MANIFEST}); run `mcucompress export` first")
     # An earlier export of the same name is replaced by export itself; anything else is refused.
     options = {"optimize": optimize} if optimize is not None else {}
-    return export(path, work / _prefix_for(path), prefix=_prefix_for(path), rounding=rounding, **options)
+    folder = _prefix_for(path)
+    if core is not None:
+        from mcucompress.encode.cost_model import family
+        folder += f"-{family(core)}"
+    return export(path, work / folder, prefix=_prefix_for(path), rounding=rounding, core=core, **options)

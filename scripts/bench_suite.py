@@ -7,7 +7,7 @@ the instructions on both cores, and MACs per instruction by op type (1x1 conv, o
 conv, depthwise, fully connected) per model and over the whole suite.
 
     PYTHONPATH=. TF_CPP_MIN_LOG_LEVEL=3 .venv/bin/python scripts/bench_suite.py [--work DIR] [--only NAME...]
-        [--optimize none|size|speed]
+        [--optimize none|size|speed] [--boards mps2-an386 mps3-an547]
 
 Weights are exported dense (--optimize none) unless told otherwise: the figures are the kernels'.
 A model that hits an unsupported op, or does not fit a board, is reported with its error line
@@ -224,12 +224,15 @@ def ratio(pair) -> str:
 def main() -> None:
     from mcucompress.errors import McuError
     from mcucompress.export import prepare_tree
-    from mcucompress.targets.bench import bench_model
+    from mcucompress.targets.bench import bench_model, tree_core
+    from mcucompress.targets.board import load_board
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", default=None)
     parser.add_argument("--only", nargs="*", default=None)
     parser.add_argument("--optimize", default="none", choices=["none", "size", "speed"])
+    parser.add_argument("--boards", nargs="*", default=BOARDS, choices=BOARDS,
+                        help="run on these boards only (the other board's columns stay empty)")
     args = parser.parse_args()
     names = args.only or list(BUILDERS) + list(MLPERF)
     with tempfile.TemporaryDirectory(prefix="mcc-bench-suite-") as tmp:
@@ -240,14 +243,11 @@ def main() -> None:
         totals = {b: defaultdict(lambda: [0, 0]) for b in BOARDS}
         model_rows, type_rows, skipped = [], [], []
         for name, path in models.items():
-            try:
-                tree = prepare_tree(path, work / "trees", optimize=args.optimize)
-            except McuError as error:
-                skipped.append(f"- {name}: {str(error).splitlines()[0]}")
-                continue
-            bench, cores = None, {}
-            for board in BOARDS:   # one board at a time: a model too big for one still runs on the other
-                try:
+            bench, cores, tree = None, {}, None
+            for board in args.boards:   # one board at a time: a model too big for one still runs on the other
+                try:   # exported for the board's core where its weight layouts differ (the M55's)
+                    tree = prepare_tree(path, work / "trees", optimize=args.optimize,
+                                        core=tree_core(load_board(board)))
                     one = bench_model(tree, [board], layers=True)
                 except McuError as error:
                     skipped.append(f"- {name} on {board}: {str(error).splitlines()[0]}")
@@ -258,6 +258,8 @@ def main() -> None:
                 else:
                     for row, other in zip(bench.layers, one.layers):
                         row.instructions.update(other.instructions)
+                        if other.kernel != row.kernel:
+                            row.kernel += "+" + other.kernel
             if bench is None:
                 continue
             graph = tree_graph(tree)

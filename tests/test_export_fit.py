@@ -128,3 +128,19 @@ def test_cli_prints_the_choice(tmp_path):
     result = CliRunner().invoke(cli, ["export", str(model), "-o", str(tmp_path / "u"), "--flash-budget", "0"])
     assert result.exit_code == 2 and "flash-budget" in result.output
     np.testing.assert_equal(json.loads((tmp_path / "t" / "manifest.json").read_text())["weight_plan"]["bytes_saved"], 0)
+
+
+def test_fit_stores_conv_weights_one_byte_each_before_compressing_them():
+    """On the M4 dense conv weights are widened to int16 (fastest); the int8 layout halves them
+    for a few SXTB16 per 4 weights, far fewer instructions per byte saved than a codebook or
+    Huffman: fit takes it first when flash must be saved. On the M55 it is the default."""
+    g = _unchosen(conv_chain(8, 8, (ConvLayer(16), ConvLayer(24)), "dense", seed=3))
+    fastest = encoding_rows(choose_encodings(g, "fit"))
+    assert [(r.encoding, r.dense_layout) for r in fastest] == [("dense", "widened")] * 2
+    saved = choose_encodings(g, "fit", save_bytes=fastest[1].bytes // 2)
+    rows = encoding_rows(saved)
+    assert [(r.encoding, r.dense_layout) for r in rows] == [("dense", "widened"), ("dense", "int8")]
+    assert rows[1].bytes * 2 == fastest[1].bytes
+    assert rows[1].estimated_instructions > fastest[1].estimated_instructions
+    m55 = encoding_rows(choose_encodings(g, "fit", cpu="cortex-m55"))
+    assert [(r.encoding, r.dense_layout) for r in m55] == [("dense", "int8")] * 2

@@ -132,11 +132,36 @@ def test_info_names_each_layers_kernels_and_split_channels(tmp_path, capsys):
     from test_fast_graphs import dead_channels
 
     graph = dead_channels()
-    rows = {name: (kernel, constant, patched) for name, kernel, constant, patched
+    rows = {name: (kernel, layout, constant, patched) for name, kernel, layout, constant, patched
             in kernel_rows(graph, "m", "tflm")}
-    assert rows["depthwise_conv2d2"] == ("mcc_depthwise_conv2d_fast_s8+mcc_conv2d_channels_s8", 2, 4)
-    assert rows["conv2d0"] == ("mcc_conv2d_fast_s8+mcc_conv2d_channels_s8", 3, 1)
+    assert rows["depthwise_conv2d2"] == ("mcc_depthwise_conv2d_fast_s8+mcc_conv2d_channels_s8", "int8", 2, 4)
+    assert rows["conv2d0"] == ("mcc_conv2d_fast_s8+mcc_conv2d_channels_s8", "int16 (widened)", 3, 1)
     tree = export(graph, tmp_path / "dead", prefix="dead")
     assert main(["info", str(tree)]) == 0
     out = capsys.readouterr().out
     assert "mcc_depthwise_conv2d_fast_s8+mcc_conv2d_channels_s8" in out and "constant" in out
+    assert "int16 (widened)" in out
+
+
+def test_info_shows_the_int8_conv_layout_the_m55_takes(tmp_path, capsys):
+    """Exported for the M55, dense conv weights stay one byte each (mcc_conv2d_fast_w8_s8): the
+    manifest's layers and `info` say so; for the M4 they are widened."""
+    import json
+
+    from mcucompress.cli import main
+    from mcucompress.export import export
+    from test_fast_graphs import dead_channels
+
+    graph = dead_channels()
+    m55 = export(graph, tmp_path / "m55", prefix="m", core="cortex-m55", optimize="none")
+    m4 = export(graph, tmp_path / "m4", prefix="m", optimize="none")
+    layers = {t: {d["op"]: d for d in json.loads((tree / "manifest.json").read_text())["layers"]}
+              for t, tree in (("m55", m55), ("m4", m4))}
+    assert layers["m55"]["conv2d0"]["weight_layout"] == "int8"
+    assert layers["m55"]["conv2d0"]["kernel"].startswith("mcc_conv2d_fast_w8_s8")
+    assert layers["m4"]["conv2d0"]["weight_layout"] == "widened"
+    assert layers["m4"]["conv2d0"]["kernel"].startswith("mcc_conv2d_fast_s8")
+    assert main(["info", str(m55)]) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.split("kernels (")[1].splitlines() if " conv2d0 " in line)
+    assert "mcc_conv2d_fast_w8_s8" in row and "int8" in row

@@ -20,6 +20,7 @@ from mcucompress.targets.manifest import manifest_json
 
 FC_INT8 = "mcc_fully_connected_fast_s8"
 WIDENED = "mcc_conv2d_fast_s8"
+CONV_INT8 = "mcc_conv2d_fast_w8_s8"
 HAVE_ARM = bool(shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm"))
 
 
@@ -74,20 +75,26 @@ def test_choice_per_optimize_mode():
     # Weight words: one byte per weight (K padded to 4) vs two (K padded to 8).
     assert list(small.values()) == [20 * 32 // 4, 9 * 20 // 4]
     assert list(wide.values()) == [2 * 20 * 32 // 4, 2 * 9 * 24 // 4]
-    # Convolutions keep their kernel in every mode. Next to them (the widened kernel is linked
-    # anyway) a fully connected layer saving less than the int8 kernel's code stays widened in
-    # size mode, like the MLPerf models' last layer.
+    # Size stores convolutions one byte a weight too (mcc_conv2d_fast_w8_s8); none and speed keep
+    # the M4's widened layout. Next to widened convolutions (their kernel is linked anyway) a fully
+    # connected layer saving less than the int8 kernel's code stays widened in size mode, like
+    # the MLPerf models' last layer.
     from test_fast_graphs import layer_zoo
     zoo = layer_zoo()
     convs = [WIDENED, WIDENED, "mcc_maxpool_s8", "mcc_depthwise_conv2d_fast_s8",
              "mcc_depthwise_conv2d_fast_s8", WIDENED, "mcc_depthwise_conv2d_fast_s8", "mcc_conv2d_channels_s8"]
     fc = zoo.tensor(zoo.ops[-1].inputs[1])
     assert fc.size < choose.FC_INT8_CODE_BYTES
-    assert kernels(zoo, "size") == convs + [WIDENED]
+    assert kernels(zoo, "size") == [CONV_INT8 if k == WIDENED else k for k in convs] + [FC_INT8]
     assert kernels(zoo, "none") == kernels(zoo, "speed") == convs + [FC_INT8]
+    widened_convs = zoo.replace(ops=tuple(op.with_attrs(**{choose.LAYOUT_ATTR: "widened"}) if op.kind == "conv2d"
+                                          else op for op in zoo.ops))
+    assert kernels(widened_convs, "size") == convs + [WIDENED]
     # A large one saves more: int8.
     from test_fast_graphs import _Chain
     big = _Chain(np.random.default_rng(2), (1, 8, 8, 4)).conv(8, (3, 3)).dense(40).graph("big")
+    assert kernels(big, "size") == [CONV_INT8, FC_INT8]
+    big = big.replace(ops=(big.ops[0].with_attrs(**{choose.LAYOUT_ATTR: "widened"}), *big.ops[1:]))
     assert kernels(big, "size") == [WIDENED, FC_INT8]
 
 

@@ -289,3 +289,55 @@ def test_channel_constants_fold_offsets():
 @pytest.mark.parametrize("name", sorted(GRAPHS))
 def test_fast_kernels_portable_path_matches_reference(tmp_path, name):
     check_c_matches_reference(tmp_path, GRAPHS[name](), "tflm", samples=4)
+
+
+def with_int8_conv_weights(graph: Graph) -> Graph:
+    """The graph with every conv2d's weights in the int8 layout (mcc_conv2d_fast_w8_s8)."""
+    from mcucompress.encode.choose import LAYOUT_ATTR
+
+    return graph.replace(ops=tuple(op.with_attrs(**{LAYOUT_ATTR: "int8"}) if op.kind == "conv2d" else op
+                                   for op in graph.ops))
+
+
+# Graphs whose conv layers cover the int8 layout's cases: odd channel counts (a lone last
+# channel), c_in not a multiple of 8 (staging row), strides, dilation, padding, every clamp kind,
+# an odd pixel count, channels split off to constants and to mcc_conv2d_channels_s8, 1x1 convs
+# on whole groups of 8 channels (MVE: the input pixels read as columns).
+INT8_CONV_GRAPHS = ("layer_zoo", "residual_block", "residual_clamped", "dead_channels")
+
+
+def test_conv_int8_layout_in_order_per_channel_pair():
+    """One byte per weight, undoubled: per group of 8 products the even channel's 8 weights in
+    order, then the odd channel's; an odd last channel alone; K padded with zeros to 8."""
+    w = np.arange(3 * 12).reshape(3, 12) - 7
+    words, k_padded = specialize.conv_int8_layout(w)
+    data = words.view(np.int8)
+    assert k_padded == 16 and data.size == 3 * 16
+    padded = np.zeros((3, 16), dtype=np.int64)
+    padded[:, :12] = w
+    assert data[:32].reshape(2, 2, 8).tolist() == [[padded[0, :8].tolist(), padded[1, :8].tolist()],
+                                                   [padded[0, 8:].tolist(), padded[1, 8:].tolist()]]
+    assert data[32:].tolist() == padded[2].tolist()
+
+
+def test_int8_conv_layout_calls_the_int8_kernel():
+    g = with_int8_conv_weights(layer_zoo())
+    convs = [op.name for op in g.ops if op.kind == "conv2d"]
+    assert kernels_called(g).count("mcc_conv2d_fast_w8_s8") == len(convs) == 3
+    program = lower(g, "m")
+    # its loops live in the widened kernel's file, which the tree builds with it
+    assert {"conv/mcc_conv2d_fast_w8_s8.c", "conv/mcc_conv2d_fast_s8.c"} <= set(program.runtime_files)
+    layouts = {layer.op: layer.weight_layout for layer in program.layers}
+    assert [layouts[name] for name in convs] == ["int8"] * 3
+    assert layouts[g.ops[-1].name] == "widened"           # the fully connected layer as a 1x1 conv
+    assert {layouts[op.name] for op in g.ops if op.kind == "depthwise_conv2d"} == {"int8"}
+    # half the weight words of the widened layout
+    widened = {a.name: a.length for a in lower(layer_zoo(), "m").arrays if "fast_weights" in a.name}
+    int8 = {a.name: a.length for a in program.arrays if "fast_weights" in a.name}
+    conv = [n for n in int8 if "conv2d" in n and "depthwise" not in n]
+    assert conv and all(2 * int8[n] == widened[n] for n in conv)
+
+
+@pytest.mark.parametrize("name", INT8_CONV_GRAPHS)
+def test_int8_conv_weights_portable_path_matches_reference(tmp_path, name):
+    check_c_matches_reference(tmp_path, with_int8_conv_weights(GRAPHS[name]()), "tflm", samples=4)

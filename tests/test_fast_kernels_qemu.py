@@ -10,7 +10,7 @@ import pytest
 
 from mcucompress.targets.manifest import manifest_json
 from mcucompress.targets.runner import run_model
-from test_fast_graphs import GRAPHS
+from test_fast_graphs import GRAPHS, INT8_CONV_GRAPHS, with_int8_conv_weights
 
 pytestmark = [
     pytest.mark.qemu,
@@ -82,3 +82,25 @@ def test_random_layers_fast_and_portable_paths_identical(graph_trees, tmp_path_f
     assert np.array_equal(fast.outputs, portable.outputs)
     assert len(np.unique(fast.outputs)) > 1
     assert max(fast.instructions) < min(portable.instructions)
+
+
+@pytest.fixture(scope="module")
+def int8_conv_trees(tmp_path_factory):
+    from mcucompress.export import export
+    root = tmp_path_factory.mktemp("int8_conv_graphs")
+    return {name: export(with_int8_conv_weights(GRAPHS[name]()), root / name, prefix=name)
+            for name in INT8_CONV_GRAPHS}
+
+
+@pytest.mark.parametrize("board", ["mps2-an386", "mps3-an547", "mps2-an505", "lm3s6965evb", "microbit"])
+@pytest.mark.parametrize("name", INT8_CONV_GRAPHS)
+def test_int8_conv_weights_identical_to_widened_on_every_core(int8_conv_trees, graph_trees, name, board):
+    """mcc_conv2d_fast_w8_s8 (MVE, DSP, ARMv6-M and portable paths) gives the bytes of the widened
+    kernel, of the host build and of the numpy reference."""
+    assert "mcc_conv2d_fast_w8_s8" in (int8_conv_trees[name] / "model.c").read_text()
+    int8 = run_model(int8_conv_trees[name], board, samples=3)
+    assert int8.checks == {"host": True, "reference": True}
+    widened = run_model(graph_trees[name], board, samples=3)
+    assert np.array_equal(int8.inputs, widened.inputs)
+    assert np.array_equal(int8.outputs, widened.outputs)
+    assert len(np.unique(int8.outputs)) > 1

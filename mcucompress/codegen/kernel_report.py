@@ -1,4 +1,5 @@
-"""The `info` view of an exported tree's kernels: the runtime kernel(s) each layer calls, and the
+"""The `info` view of an exported tree's kernels: the runtime kernel(s) each layer calls, how its
+dense weights are laid out in flash (int8, widened as read, or widened to int16), and the
 channels the fast kernels store as exact constants or leave to mcc_conv2d_channels_s8."""
 
 from __future__ import annotations
@@ -7,14 +8,21 @@ from mcucompress.errors import McuError
 from mcucompress.ir.graph import Graph
 
 
-def kernel_rows(graph: Graph, prefix: str, rounding: str) -> list[tuple[str, str, int, int]]:
-    """(layer, kernels joined by '+', constant channels, patched channels) per layer."""
+# What `info` prints for a layer's weight layout (specialize.FastLayer.weight_layout).
+LAYOUT_TEXT = {"int8": "int8", "widened": "int16 (widened)"}
+
+
+def kernel_rows(graph: Graph, prefix: str, rounding: str) -> list[tuple[str, str, str, int, int]]:
+    """(layer, kernels joined by '+', weight layout or "", constant channels, patched channels)
+    per layer."""
     from mcucompress.codegen.lower import lower
     from mcucompress.codegen.specialize import choose
 
     kernels: dict[str, list[str]] = {}
-    for call in lower(graph, prefix, rounding).calls:
+    program = lower(graph, prefix, rounding)
+    for call in program.calls:
         kernels.setdefault(call.comment.split(": ")[0], []).append(call.function)
+    layouts = {layer.op: layer.weight_layout for layer in program.layers}
     rows = []
     for op in graph.ops:
         if op.name not in kernels:
@@ -27,17 +35,18 @@ def kernel_rows(graph: Graph, prefix: str, rounding: str) -> list[tuple[str, str
         constant = getattr(layer, "constant_channels", 0)
         patch = getattr(layer, "patch", None)
         patched = len(patch.index) if patch is not None else 0
-        rows.append((op.name, "+".join(kernels[op.name]), constant, patched))
+        layout = LAYOUT_TEXT.get(layouts.get(op.name), "")
+        rows.append((op.name, "+".join(kernels[op.name]), layout, constant, patched))
     return rows
 
 
 def kernel_table(graph: Graph, prefix: str, rounding: str):
     from rich.table import Table
 
-    table = Table(title="kernels (constant: channels stored as exact constants; patched: finished by "
-                        "mcc_conv2d_channels_s8)")
-    for column in ("layer", "kernel", "constant", "patched"):
+    table = Table(title="kernels (weights: dense weights as stored in flash; constant: channels stored as "
+                        "exact constants; patched: finished by mcc_conv2d_channels_s8)")
+    for column in ("layer", "kernel", "weights", "constant", "patched"):
         table.add_column(column, justify="right" if column in ("constant", "patched") else "left")
-    for name, kernel, constant, patched in kernel_rows(graph, prefix, rounding):
-        table.add_row(name, kernel, str(constant) if constant else "", str(patched) if patched else "")
+    for name, kernel, layout, constant, patched in kernel_rows(graph, prefix, rounding):
+        table.add_row(name, kernel, layout, str(constant) if constant else "", str(patched) if patched else "")
     return table

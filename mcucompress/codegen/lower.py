@@ -25,6 +25,8 @@ from mcucompress.codegen import lower_encoded, specialize as _specialize
 # The runtime source file that defines each kernel (relative to runtime_c/), from the catalogue.
 KERNEL_SOURCES = kernel_sources()
 RUNTIME_HEADERS = ("include/mcc.h", "include/mcc_nn.h", "include/mcc_port.h")
+# Kernel files whose body is in another kernel's file (whose loops they share): both are built.
+KERNEL_BODIES = {"conv/mcc_conv2d_fast_w8_s8.c": "conv/mcc_conv2d_fast_s8.c"}
 
 _CTYPES = {"int8": "int8_t", "int16": "int16_t", "int32": "int32_t", "float32": "float"}
 _PER_LINE = {"int8_t": 16, "uint8_t": 16, "int16_t": 12, "uint16_t": 12, "int32_t": 8, "uint32_t": 8, "float": 4}
@@ -420,16 +422,18 @@ def lower(graph: Graph, prefix: str, rounding: str = "tflm") -> Program:
         first = len(b.calls)
         kind.resolve("lowering")(b, i, op)
         headers.update(kind.headers)
-        layers.append(_layer(graph, op, b.calls[first:]))
-    files = sorted({KERNEL_SOURCES[k] for k in b.kernels} | headers)
+        layers.append(_layer(graph, op, b.calls[first:], choices[i]))
+    files = {KERNEL_SOURCES[k] for k in b.kernels}
+    files = sorted(files | {KERNEL_BODIES[f] for f in files if f in KERNEL_BODIES} | headers)
     return Program(tuple(b.arrays), tuple(b.decls), tuple(b.calls), tuple(RUNTIME_HEADERS) + tuple(files),
                    memory, offsets, tuple(_port(graph, n, offsets) for n in graph.inputs),
                    tuple(_port(graph, n, offsets) for n in graph.outputs), rounding == "litert", tuple(layers),
                    tuple(b.states))
 
 
-def _layer(graph: Graph, op: Op, calls) -> Layer:
+def _layer(graph: Graph, op: Op, calls, choice) -> Layer:
     # A layer may make several calls (a fast kernel, then the channels it leaves to
     # mcc_conv2d_channels_s8); the manifest names them in call order, joined by '+'.
     return Layer(op.name, op.kind, "+".join(c.function for c in calls) if calls else None,
-                 str(op.attrs.get(WEIGHT_ENCODING, "dense")), macs(graph, op))
+                 str(op.attrs.get(WEIGHT_ENCODING, "dense")), macs(graph, op),
+                 getattr(choice.layer, "weight_layout", None) if choice is not None and calls else None)

@@ -10,9 +10,11 @@ time is done here once:
   activations lines up with them (k0, k2 | k1, k3), interleaved for the kernel's blocking;
 - the output offset is folded into the rounding constant of the right shift.
 
-Fully connected layers marked ``dense_layout = "int8"`` (encode/choose.py: --optimize size and
-none) instead keep their weights one byte each for mcc_fully_connected_fast_s8: rows blocked by
-4, the input widened once into scratch, the doubling applied to the accumulator in the kernel.
+Layers marked ``dense_layout = "int8"`` (encode/choose.py) keep their weights one byte each
+instead: fully connected ones for mcc_fully_connected_fast_s8 (rows blocked by 4, the input
+widened once into scratch), conv2d ones for mcc_conv2d_fast_w8_s8 (the widened kernel's loops,
+each channel's 8 weights of a group in order, widened as they are read); both double the
+accumulator instead of the weights.
 
 The kernels are exact under conditions checked per channel (TFLM double rounding, a right shift
 of at least 1, no possible int32 overflow). Channels that fail them do not send the layer to the
@@ -62,6 +64,7 @@ class FastLayer:
     kernel: str = "mcc_conv2d_fast_s8"
     patch: Patch | None = None    # channels finished by mcc_conv2d_channels_s8 (channel_split.py)
     constant_channels: int = 0    # channels stored as exact constants
+    weight_layout: str | None = None  # dense weights: "int8" (one byte each) or "widened" (int16)
 
 
 def _pack_words(values: np.ndarray) -> np.ndarray:
@@ -110,6 +113,22 @@ def conv_layout(w: np.ndarray) -> tuple[np.ndarray, int]:
     if out_c % 2:
         blocks.append(widened[-1])
     return _pack_words(np.concatenate(blocks)), k_padded
+
+
+def conv_int8_layout(w: np.ndarray) -> tuple[np.ndarray, int]:
+    """(out_c, K) int8 weights -> the words of mcc_conv2d_fast_w8_s8, and k_padded: per channel
+    pair and group of GROUP products the even channel's weights in order, then the odd one's; an
+    odd last channel alone; zero padded to k_padded, undoubled, 4 bytes a word."""
+    out_c, k = w.shape
+    k_padded = -(-k // GROUP) * GROUP
+    padded = np.zeros((out_c, k_padded), dtype=np.int8)
+    padded[:, :k] = w
+    groups = k_padded // GROUP
+    blocks = [np.stack([padded[c].reshape(groups, GROUP), padded[c + 1].reshape(groups, GROUP)], axis=1).reshape(-1)
+              for c in range(0, out_c - 1, 2)]
+    if out_c % 2:
+        blocks.append(padded[-1])
+    return np.concatenate(blocks).view("<i4").astype(np.int32), k_padded
 
 
 def conv_scratch_bytes(k_padded: int, in_c: int) -> int:
@@ -183,13 +202,16 @@ def fast_conv(graph: Graph, op: Op, p, rounding: str) -> FastLayer | None:
     split = split_channels(rows, ok, w, bias, p)
     extra = dict(patch=patch(split.patched, w, bias, p, depthwise=False),
                  constant_channels=len(split.constant))
-    if op.kind == "fully_connected" and op.attrs.get(DENSE_LAYOUT) == "int8":
+    int8 = op.attrs.get(DENSE_LAYOUT) == "int8"
+    if op.kind == "fully_connected" and int8:
         words, k_padded = fc_int8_layout(split.weights)
         return FastLayer(words, split.table, k_padded, fc_int8_scratch_bytes(k_padded), "mcc_fully_connected_fast_s8",
-                         **extra)
-    words, k_padded = conv_layout(split.weights)
+                         weight_layout="int8", **extra)
+    words, k_padded = (conv_int8_layout if int8 else conv_layout)(split.weights)
     in_c = int(np.prod(wt.shape[1:])) if op.kind == "fully_connected" else int(wt.shape[-1])
-    return FastLayer(words, pair_major(split.table), k_padded, conv_scratch_bytes(k_padded, in_c), **extra)
+    return FastLayer(words, pair_major(split.table), k_padded, conv_scratch_bytes(k_padded, in_c),
+                     "mcc_conv2d_fast_w8_s8" if int8 else "mcc_conv2d_fast_s8",
+                     weight_layout="int8" if int8 else "widened", **extra)
 
 
 def dw_layout(w: np.ndarray) -> np.ndarray:
@@ -237,7 +259,7 @@ def fast_depthwise(graph: Graph, op: Op, p, rounding: str) -> FastLayer | None:
     scratch = expand + depthwise_scratch_bytes(n, kh * kw, strip_len)
     return FastLayer(dw_layout(split.weights[:fast_n].T), split.table[:fast_n], fast_n, scratch,
                      "mcc_depthwise_conv2d_fast_s8", patch(patched, w, bias, p, depthwise=True),
-                     len(split.constant))
+                     len(split.constant), weight_layout="int8")
 
 
 def choose(graph: Graph, op: Op, rounding: str) -> FastLayer | None:
@@ -367,8 +389,7 @@ def lower_fast(b, i: int, op: Op, p) -> bool:
                       {"kernel": c_tile(kernel), "stride": c_tile(stride), "padding": c_tile(pad),
                        "dilation": c_tile(dil), "in_c": in_c, "out_c": units, "k_padded": layer.k_padded,
                        "input_zero_point": zp, "activation": act, "weights": weights, "channels": channels})
-    b.call(op, "mcc_conv2d_fast_s8", params, in_dims, b.arena(x.name), out_dims, b.arena(out.name),
-           scratch)
+    b.call(op, layer.kernel, params, in_dims, b.arena(x.name), out_dims, b.arena(out.name), scratch)
     _lower_layer_patch(b, op, oid, p, layer, (kernel, stride, pad, dil), in_shape, x, out_shape, out)
     return True
 

@@ -13,7 +13,7 @@ from mcucompress.commands.options import OPTIMIZE_CHOICES, OPTIMIZE_HELP, boards
 from mcucompress.export import prepare_tree
 from mcucompress.folders import make_folder
 from mcucompress.targets.board import load_board
-from mcucompress.targets.bench import bench_model, format_text, with_defines
+from mcucompress.targets.bench import bench_model, boards_by_tree_core, format_text, merge_benches, with_defines
 
 DEFAULT_BOARDS = ("mps2-an386", "mps2-an500", "mps3-an547")
 
@@ -56,8 +56,11 @@ def command(models, boards, layers, defines, optimize, work, as_json, boards_dir
         make_folder(root)
         results = []
         for model in models:
-            tree = with_defines(prepare_tree(model, root, optimize=optimize), root, extra)
-            results.append(bench_model(tree, boards, layers=layers))
+            parts = []
+            for core, group in boards_by_tree_core(boards).items():
+                tree = with_defines(prepare_tree(model, root, optimize=optimize, core=core), root, extra)
+                parts.append(bench_model(tree, group, layers=layers))
+            results.append(merge_benches(parts, [b.name for b in boards]))
             if not as_json:
                 click.echo("\n".join(format_text(results[-1])))
         if as_json:

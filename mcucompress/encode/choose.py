@@ -16,12 +16,20 @@ re-quantizes the weights of the layers asked for to -8..7 and annotates them (op
   per int8 weight: dense fully connected layers get ``attrs["dense_layout"] = "int8"``, the
   kernel that keeps them one byte each (mcc_fully_connected_fast_s8), unless the model links the
   widened conv kernel anyway and would save less than the int8 kernel's code; dense conv2d
-  layers keep the widened two-byte layout of mcc_conv2d_fast_s8 (codegen/specialize.py);
+  layers take the int8 layout (mcc_conv2d_fast_w8_s8, one byte a weight) on every core;
 - ``speed``: the fewest instructions by the cost model; dense fully connected layers get
   ``dense_layout = "int8"`` (on one input row it is measured faster than the widened layout:
   784x300 on M4 289,208 vs 302,164 instructions, on M55 59,645 vs 154,046;
   docs/benchmarks/kernels.md);
-- ``none``: every layer dense, fully connected ones in the int8 layout.
+- ``none``: every layer dense, fully connected ones in the int8 layout, conv2d ones in the core's
+  default layout.
+
+Dense conv2d weights have two layouts (``dense_layout``, priced apart by the cost model): the
+doubled int16 pairs of mcc_conv2d_fast_s8 ("widened", two bytes a weight) and int8 bytes widened
+as they are read by mcc_conv2d_fast_w8_s8 ("int8"). The int8 layout is the default on the M55
+(a widening byte load costs what a halfword load costs: as fast, half the flash); elsewhere the
+widened layout is the default (two SXTB16 more per 4 weights on DSP cores) and ``fit`` takes int8
+as one more way to save flash, priced like the encodings.
 
 Instructions are estimated per kernel call for the target's core family by encode/cost_model.py
 (fitted on exact QEMU counts; the M4's when no core is given).
@@ -47,7 +55,10 @@ CONV_ENCODINGS = ("dense", "csr8", "csr4", "codebook")
 LOSSY_ENCODINGS = ("int4",)
 OPTIMIZE = ("fit", "size", "speed", "none")
 ATTR = "weight_encoding"
-LAYOUT_ATTR = "dense_layout"   # dense fully connected: "int8" (1 byte a weight) or "widened" (2)
+LAYOUT_ATTR = "dense_layout"   # dense fully connected or conv2d: "int8" (1 byte a weight) or "widened" (2)
+LAYOUTS = ("widened", "int8")
+# The dense conv2d layout of each core family when flash need not be saved.
+CONV_LAYOUT = {"m55": "int8"}
 # Cortex-M4 code of mcc_fully_connected_fast_s8 at -O2 (arm-none-eabi-size): a model that links
 # mcc_conv2d_fast_s8 for its convolutions anyway saves flash with the int8 layout only when its
 # fully connected weights shrink by more than this.
@@ -64,6 +75,7 @@ class Encoded:
     nbytes: int
     weights: int
     instructions: int = 0   # estimated per kernel call (estimate()); 0 until estimated
+    layout: str | None = None   # dense conv2d: "widened" or "int8" (LAYOUTS)
 
     @property
     def bits_per_weight(self) -> float:
@@ -85,11 +97,23 @@ def weight_matrix(graph: Graph, op: Op) -> tuple[np.ndarray, int] | None:
     return np.asarray(w.data).reshape(units, -1), int(zero_points.pop())
 
 
-def encode(kind: str, w: np.ndarray, zero: int, op_kind: str = "fully_connected") -> Encoded:
-    """One encoding of a weight matrix with its stored bytes (instructions not yet estimated)."""
+def default_conv_layout(core_family: str) -> str:
+    return CONV_LAYOUT.get(core_family, "widened")
+
+
+def encode(kind: str, w: np.ndarray, zero: int, op_kind: str = "fully_connected", layout: str | None = None) -> Encoded:
+    """One encoding of a weight matrix with its stored bytes (instructions not yet estimated);
+    a dense conv2d's in ``layout`` (default: widened): K padded to 8 per channel, 2 bytes a weight
+    widened, 1 in int8."""
     n = int(w.size)
     if kind == "dense":
-        return Encoded(kind, None, n, n)
+        if op_kind != "conv2d":
+            return Encoded(kind, None, n, n)
+        layout = layout or "widened"
+        if layout not in LAYOUTS:
+            raise McuError(f"unknown dense layout '{layout}'; expected one of {', '.join(LAYOUTS)}")
+        units, depth = w.shape
+        return Encoded(kind, None, units * -(-depth // 8) * 8 * (2 if layout == "widened" else 1), n, layout=layout)
     if kind in ("csr4", "csr8"):
         data = csr.encode_csr(w, zero, int(kind[3:]))
         return Encoded(kind, data, data.nbytes, n)
@@ -123,7 +147,11 @@ def candidates(graph: Graph, op: Op, core_family: str = cost_model.DEFAULT_FAMIL
     """Every encoding the op's weights can take, with bytes and estimated instructions."""
     w, zero = weight_matrix(graph, op)
     out = []
-    for kind in (CONV_ENCODINGS if op.kind == "conv2d" else ENCODINGS):
+    if op.kind == "conv2d":  # the core's dense layout first (what speed and none keep), then the other
+        first = default_conv_layout(core_family)
+        for layout in (first, *(lay for lay in LAYOUTS if lay != first)):
+            out.append(estimate(graph, op, encode("dense", w, zero, op.kind, layout), core_family))
+    for kind in (CONV_ENCODINGS[1:] if op.kind == "conv2d" else ENCODINGS):
         try:
             out.append(estimate(graph, op, encode(kind, w, zero, op.kind), core_family))
         except McuError:
@@ -137,11 +165,12 @@ def pick(options: list[Encoded], optimize: str) -> Encoded:
     rank = {k: i for i, k in enumerate(ENCODINGS + LOSSY_ENCODINGS)}
     if optimize == "size":
         return min(options, key=lambda e: (e.nbytes, e.instructions, rank[e.kind]))
-    dense = next((e for e in options if e.kind == "dense"), None)
-    # An encoding larger than the dense weights is never taken for speed alone: on cores without
-    # DSP the fast CSR conv beats the portable dense kernel even with no zeros, but its arena
-    # scratch (a decoded entry per weight) would cost many times the layer's RAM.
-    smaller = [e for e in options if dense is None or e.nbytes <= dense.nbytes]
+    dense = next((e for e in options if e.kind == "dense"), None)   # the core's own layout first
+    # An encoding larger than the dense weights (one byte each) is never taken for speed alone:
+    # on cores without DSP the fast CSR conv beats the portable dense kernel even with no zeros,
+    # but its arena scratch (a decoded entry per weight) would cost many times the layer's RAM.
+    floor = min((e.nbytes for e in options if e.kind == "dense"), default=None)
+    smaller = [e for e in options if floor is None or e.nbytes <= floor or e is dense]
     fastest = min(smaller, key=lambda e: (e.instructions, e.nbytes, rank[e.kind]))
     if dense is not None and dense.instructions * (1 - SPEED_MARGIN) <= fastest.instructions:
         return dense  # within the cost model's error: keep the plain layout
@@ -211,15 +240,26 @@ def choose_encodings(graph: Graph, optimize: str = "fit", cpu: str | None = None
     family = cost_model.family(cpu)
     free = {op.name: op for op in graph.ops if weight_matrix(graph, op) is not None and ATTR not in op.attrs}
     if optimize == "none":
-        chosen = {name: "dense" for name in free}
+        conv = default_conv_layout(family)
+        chosen = {name: Encoded("dense", None, 0, 0, layout=conv if op.kind == "conv2d" else None)
+                  for name, op in free.items()}
     else:
         options = {name: candidates(graph, op, family) for name, op in free.items()}
         if optimize == "fit":
-            chosen = {name: e.kind for name, e in fit_plan(options, save_bytes).items()}
+            chosen = fit_plan(options, save_bytes)
         else:
-            chosen = {name: pick(opts, optimize).kind for name, opts in options.items()}
-    ops = [op.with_attrs(**{ATTR: chosen[op.name]}) if op.name in chosen else op for op in graph.ops]
+            chosen = {name: pick(opts, optimize) for name, opts in options.items()}
+    ops = [op.with_attrs(**_choice_attrs(chosen[op.name], op)) if op.name in chosen else op for op in graph.ops]
     return graph.replace(ops=_dense_layouts(graph, ops, optimize))
+
+
+def _choice_attrs(e: Encoded, op: Op) -> dict:
+    """The attributes recording a choice: the encoding, and a dense conv2d's layout (unless the
+    op already names one)."""
+    attrs = {ATTR: e.kind}
+    if e.layout is not None and LAYOUT_ATTR not in op.attrs:
+        attrs[LAYOUT_ATTR] = e.layout
+    return attrs
 
 
 def _dense_layouts(graph: Graph, ops: list[Op], optimize: str) -> tuple[Op, ...]:
@@ -231,7 +271,8 @@ def _dense_layouts(graph: Graph, ops: list[Op], optimize: str) -> tuple[Op, ...]
     fc = [i for i, op in enumerate(ops) if op.kind == "fully_connected" and op.attrs.get(ATTR) == "dense"
           and LAYOUT_ATTR not in op.attrs and weight_matrix(graph, op) is not None]
     layout = "int8"
-    if optimize == "size" and any(op.kind == "conv2d" and op.attrs.get(ATTR, "dense") == "dense" for op in ops):
+    if optimize == "size" and any(op.kind == "conv2d" and op.attrs.get(ATTR, "dense") == "dense"
+                                  and op.attrs.get(LAYOUT_ATTR, "widened") == "widened" for op in ops):
         saved = 0
         for i in fc:
             units, depth = weight_matrix(graph, ops[i])[0].shape
@@ -254,7 +295,7 @@ def encoded_weights(graph: Graph, op: Op) -> Encoded | None:
                        f"{', '.join(CONV_ENCODINGS + LOSSY_ENCODINGS)}")
     if kind == "int4":
         int4.check_int4(found[0], f"op '{op.name}'")
-    return encode(kind, *found, op.kind)
+    return encode(kind, *found, op.kind, op.attrs.get(LAYOUT_ATTR) if op.kind == "conv2d" and kind == "dense" else None)
 
 
 @dataclass(frozen=True)
@@ -266,7 +307,7 @@ class EncodingRow:
     bytes: int
     bits_per_weight: float
     estimated_instructions: int
-    dense_layout: str | None = None   # dense fully connected: "int8" or "widened" (LAYOUT_ATTR)
+    dense_layout: str | None = None   # dense fully connected / conv2d: "int8" or "widened" (LAYOUT_ATTR)
 
     def as_dict(self) -> dict:
         row = {"encoding": self.encoding, "weights": self.weights, "dense_bytes": self.dense_bytes,
@@ -289,7 +330,7 @@ def encoding_rows(graph: Graph, cpu: str | None = None, core_family: str | None 
             continue
         e = estimate(graph, op, encoded_weights(graph, op), family)
         rows.append(EncodingRow(op.name, e.kind, e.weights, e.weights, e.nbytes, e.bits_per_weight,
-                                e.instructions, op.attrs.get(LAYOUT_ATTR)))
+                                e.instructions, op.attrs.get(LAYOUT_ATTR) if e.kind == "dense" else None))
     return rows
 
 

@@ -9,8 +9,9 @@ exact QEMU counts of the layers of mcucompress/cost_suite.py and shipped in cost
     m55   Cortex-M55 (MVE; measured on mps3-an547)
 
 Dense layers are costed as the export-time specialised kernels (codegen/specialize.py):
-mcc_fully_connected_fast_s8 with its int8 layout, mcc_conv2d_fast_s8; codebooks of 2- or 4-bit
-indices as their fast kernels (kind codebook_fast, codegen/codebook_fast.py).
+mcc_fully_connected_fast_s8 with its int8 layout, conv2d as mcc_conv2d_fast_s8 (widened layout)
+or mcc_conv2d_fast_w8_s8 (int8 layout: kind dense_int8); codebooks of 2- or 4-bit indices as
+their fast kernels (kind codebook_fast, codegen/codebook_fast.py).
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ FEATURES = {
                                          "lut_scalar_weights"),
     ("conv2d", "dense"): ("calls", "pixels", "border_pixels", "pixels_x_k8", "pixel_pairs_x_k8",
                           "pixels_x_units"),
+    ("conv2d", "dense_int8"): ("calls", "pixels", "border_pixels", "pixels_x_k8", "pixel_pairs_x_k8",
+                               "pixels_x_units", "im2col_pixels", "staged_pixels"),
     ("conv2d", "csr4"): ("calls", "entries", "band_bytes", "csr_groups_x_units", "csr_groups_x_entries",
                          "pixels_x_units"),
     ("conv2d", "csr8"): ("calls", "entries", "band_bytes", "csr_groups_x_units", "csr_groups_x_entries",
@@ -105,7 +108,7 @@ def geometry(graph, op, units: int) -> dict[str, float]:
     a = out.size // units
     if op.kind != "conv2d":
         return {"applications": a, "interior": a, "taps": a, "in_c": 0, "out_rows": a, "row_groups": a,
-                "band": 0}
+                "band": 0, "direct": False}
     _, in_h, in_w, _ = graph.tensor(op.inputs[0]).shape
     _, kh, kw, in_c = graph.tensor(op.inputs[1]).shape
     _, out_h, out_w, _ = out.shape
@@ -121,10 +124,12 @@ def geometry(graph, op, units: int) -> dict[str, float]:
     taps_y, full_y = inside(out_h, in_h, kh, sh, dh, top)
     taps_x, full_x = inside(out_w, in_w, kw, sw, dw, left)
     rows = a // out_w
+    # the MVE int8-weight kernel reads a 1x1 conv's input pixels as its columns (no im2col)
+    direct = (kh, kw) == (1, 1) and top == left == 0 and in_c % 8 == 0 and units % 2 == 0
     return {"applications": a, "interior": float(full_y.sum() * full_x.sum()),
             "taps": float(taps_y.sum() * taps_x.sum()), "in_c": int(in_c), "out_rows": rows,
             "row_groups": rows * -(-out_w // CSR_PIXELS),
-            "band": kh * ((out_w - 1) * sw + (kw - 1) * dw + 1) * in_c}
+            "band": kh * ((out_w - 1) * sw + (kw - 1) * dw + 1) * in_c, "direct": direct}
 
 
 def _straddle_fraction(bits: int) -> float:
@@ -206,9 +211,12 @@ def _lookup_counts(data, units: int, depth: int) -> dict[str, float]:
 
 
 def cost_kind(encoded) -> str:
-    """The kind the cost model prices an encoding as: its own, or codebook_fast."""
+    """The kind the cost model prices an encoding as: its own, codebook_fast, or dense_int8 (a
+    dense conv2d in the int8 layout)."""
     if encoded.kind == "codebook" and encoded.data.index_bits in FAST_CODEBOOK_BITS:
         return "codebook_fast"
+    if encoded.kind == "dense" and getattr(encoded, "layout", None) == "int8":
+        return "dense_int8"
     return encoded.kind
 
 
@@ -297,6 +305,9 @@ def layer_counts(op_kind: str, encoded, w: np.ndarray, zero: int, where: dict) -
          "codes": 0.0, "bits": 0.0, "long_codes": 0.0, "long_steps": 0.0, "symbols": 0.0,
          "pixels": a, "border_pixels": a - interior, "pixels_x_k8": a * k8,
          "pixel_pairs_x_k8": a * -(-units // 2) * k8, "pixels_x_units": a * units,
+         "im2col_pixels": 0.0 if where.get("direct") else float(a),
+         # columns gathered as int8 first (in_c not a multiple of 8: the staging row)
+         "staged_pixels": float(a) if where["in_c"] % 8 else 0.0,
          "interior_x_entries": 0.0, "border_x_entries": 0.0, "band_bytes": 0.0, "csr_groups_x_units": 0.0,
          "csr_groups_x_entries": 0.0, "taps_x_units": 0.0, "macs": 0.0,
          "straddles": 0.0, "macs_8bit": 0.0,

@@ -150,6 +150,9 @@ class Layer:
     kernel: str | None
     encoding: str
     macs: int
+    # dense conv / fully connected weights on a fast kernel: "int8" (one byte each in flash,
+    # widened as read) or "widened" (int16 pairs); None for every other layer
+    weight_layout: str | None = None
 
 
 @dataclass(frozen=True, eq=False)

@@ -197,7 +197,8 @@ FLOAT_KINDS = (
 
 INT8_KINDS = (
     _int8("conv2d", params="_conv", reference="_conv2d", float_reference="conv2d", lowering="_lower_conv",
-          kernels=("conv/mcc_conv2d_s8.c", "conv/mcc_conv2d_fast_s8.c", "sparse/mcc_conv2d_csr_s8.c", "sparse/mcc_conv2d_csr_fast_s8.c",
+          kernels=("conv/mcc_conv2d_s8.c", "conv/mcc_conv2d_fast_s8.c", "conv/mcc_conv2d_fast_w8_s8.c",
+                   "sparse/mcc_conv2d_csr_s8.c", "sparse/mcc_conv2d_csr_fast_s8.c",
                    "codebook/mcc_conv2d_codebook_s8.c", "codebook/mcc_conv2d_codebook_fast_s8.c",
                    "conv/mcc_conv2d_channels_s8.c", "int4/mcc_conv2d_int4_s8.c"),
           macs=conv_macs, weighted=True, weight_axis=0, fuses_activation=True, litert_float_requant=True),

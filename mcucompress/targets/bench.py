@@ -70,6 +70,43 @@ def with_defines(tree: Path, work: Path, defines: dict) -> Path:
     return copy
 
 
+def tree_core(board) -> str | None:
+    """The cpu a model file is exported for to run on ``board``: the board's own where its
+    core's default weight layout differs from the M4's (the M55 keeps convolution weights one
+    byte each), else None (the default export)."""
+    from mcucompress.encode.choose import default_conv_layout
+    from mcucompress.encode.cost_model import DEFAULT_FAMILY, family
+
+    same = default_conv_layout(family(board.cpu)) == default_conv_layout(DEFAULT_FAMILY)
+    return None if same else board.cpu
+
+
+def boards_by_tree_core(boards: list) -> dict:
+    """{tree_core: [boards]} in the order the boards come (Board values)."""
+    groups: dict = {}
+    for board in boards:
+        groups.setdefault(tree_core(board), []).append(board)
+    return groups
+
+
+def merge_benches(parts: list, order: list[str]) -> ModelBench:
+    """One ModelBench of the same model benched as several trees (one per tree core): cores in
+    ``order`` (board names), per-layer counts side by side (a layer whose kernel differs between
+    the trees names both, e.g. 'mcc_conv2d_fast_s8 | mcc_conv2d_fast_w8_s8')."""
+    merged = parts[0]
+    for other in parts[1:]:
+        merged.cores += other.cores
+        if merged.layers and other.layers:
+            if len(merged.layers) != len(other.layers):
+                raise McuError(f"{merged.model}: the trees of two cores list different layers")
+            for row, more in zip(merged.layers, other.layers):
+                row.instructions.update(more.instructions)
+                if more.kernel != row.kernel:
+                    row.kernel = f"{row.kernel} | {more.kernel}"
+    merged.cores.sort(key=lambda c: order.index(c.board))
+    return merged
+
+
 def bench_model(tree: Path, boards: list, layers: bool = True, samples: int = 1) -> ModelBench:
     """``boards``: names of shipped boards or Board values."""
     from mcucompress.targets.board import load_board

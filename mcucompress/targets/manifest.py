@@ -95,7 +95,8 @@ def _layers(data: dict, path: Path) -> tuple[Layer, ...] | None:
     if "layers" not in data:
         return None
     try:
-        return tuple(Layer(str(d["op"]), str(d["kind"]), d["kernel"], str(d["encoding"]), int(d["macs"]))
+        return tuple(Layer(str(d["op"]), str(d["kind"]), d["kernel"], str(d["encoding"]), int(d["macs"]),
+                           d.get("weight_layout"))
                      for d in data["layers"])
     except (KeyError, TypeError, ValueError):
         raise McuError(f"{path}: 'layers' needs op, kind, kernel, encoding and macs per layer") from None

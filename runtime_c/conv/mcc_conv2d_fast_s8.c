@@ -18,6 +18,9 @@
  * the rounding doubling high multiply plus round, adding the sign of acc and shifting right
  * finishes the rounding division (the exporter checks no intermediate can overflow).
  *
+ * mcc_conv2d_fast_w8_s8 runs the same loops on int8 weights (dot_block_w8 and the int8 branch of
+ * channels_of_pixels; layout in mcc.h).
+ *
  * The scratch buffer (mcc_conv2d_fast_s8_get_buffer_size bytes, word aligned) holds the
  * widened columns of two output pixels, interleaved by half groups, and (when c_in is not a
  * multiple of 8) a staging row.
@@ -156,16 +159,30 @@ MCC_INLINE void fill_bytes(int8_t *dst, int32_t value, int32_t n)
 /* MVE: 8 int8 values widened by one load, and scattered to their places in a column's group
  * (k0 k2 | k1 k3 in words 0-1, k4 k6 | k5 k7 in words 4-5). */
 static const uint16_t widen8_offsets[8] = {0, 4, 2, 6, 16, 20, 18, 22};
+/* The int8-weight kernel's columns (mcc_conv2d_fast_w8_s8 on MVE): k0 k1 k2 k3 | k4 k5 k6 k7 in
+ * order, as its weights are stored, so one widening load of 8 weight bytes lines up with them. */
+static const uint16_t widen8_in_order[8] = {0, 2, 4, 6, 16, 18, 20, 22};
 #define MCC_WIDEN8(SRC, COL, OFFSETS) \
     vstrhq_scatter_offset_s16((int16_t *)(void *)(COL), (OFFSETS), vldrbq_s16(SRC))
 #endif
 
+/* Columns in order are an MVE matter (the int8-weight kernel's); elsewhere the widening
+ * functions take no such argument, so the widened kernel's code stays as it was. */
+#if MCC_HAVE_MVE
+#define MCC_IN_ORDER_PARAM , int in_order
+#define MCC_IN_ORDER_ARG(x) , (x)
+#else
+#define MCC_IN_ORDER_PARAM
+#define MCC_IN_ORDER_ARG(x)
+#endif
+
 /* Widens n8 groups of 8 int8 values from src into a column's groups (8 words apart, so two
- * columns interleave) and returns the column's next group. */
-MCC_INLINE uint32_t *widen_run(const int8_t *src, int32_t n8, uint32_t *col)
+ * columns interleave) and returns the column's next group. in_order (MVE only): the groups'
+ * values in order instead of SXTB16's k0 k2 | k1 k3. */
+MCC_INLINE uint32_t *widen_run(const int8_t *src, int32_t n8, uint32_t *col MCC_IN_ORDER_PARAM)
 {
 #if MCC_HAVE_MVE
-    const uint16x8_t offsets = vld1q_u16(widen8_offsets);
+    const uint16x8_t offsets = vld1q_u16(in_order ? widen8_in_order : widen8_offsets);
     for (; n8 > 0; --n8) {
         MCC_WIDEN8(src, col, offsets);
         src += 8;
@@ -194,7 +211,7 @@ MCC_INLINE uint32_t *widen_run(const int8_t *src, int32_t n8, uint32_t *col)
  * in_c % 8 == 0: every tap fills whole groups, straight from the input. Otherwise the pixel's
  * K values are first gathered as int8 in `stage` (k_padded bytes), then widened. */
 static void im2col(const mcc_conv_fast_params *p, const mcc_dims *in_dims, const int8_t *input,
-                   int32_t oy, int32_t ox, uint32_t *col, int8_t *stage)
+                   int32_t oy, int32_t ox, uint32_t *col, int8_t *stage MCC_IN_ORDER_PARAM)
 {
     const int32_t in_c = in_dims->c;
     const int32_t in_w = in_dims->w;
@@ -210,13 +227,13 @@ static void im2col(const mcc_conv_fast_params *p, const mcc_dims *in_dims, const
             const int row_inside = y >= 0 && y < in_dims->h;
             if (row_inside && row_run) {
                 /* the whole kernel row is one run of input bytes */
-                col = widen_run(input + (y * in_w + x0) * in_c, (p->kernel.w * in_c) >> 3, col);
+                col = widen_run(input + (y * in_w + x0) * in_c, (p->kernel.w * in_c) >> 3, col MCC_IN_ORDER_ARG(in_order));
                 continue;
             }
             for (kx = 0; kx < p->kernel.w; ++kx) {
                 const int32_t x = x0 + kx * p->dilation.w;
                 if (row_inside && x >= 0 && x < in_w) {
-                    col = widen_run(input + (y * in_w + x) * in_c, in_c >> 3, col);
+                    col = widen_run(input + (y * in_w + x) * in_c, in_c >> 3, col MCC_IN_ORDER_ARG(in_order));
                 } else {
                     for (c = in_c; c > 0; c -= 8) {
                         col[0] = zp2;
@@ -252,7 +269,7 @@ static void im2col(const mcc_conv_fast_params *p, const mcc_dims *in_dims, const
             }
         }
         fill_bytes(s, 0, (int32_t)(p->k_padded - (s - stage)));
-        widen_run(stage, p->k_padded >> 3, col);
+        widen_run(stage, p->k_padded >> 3, col MCC_IN_ORDER_ARG(in_order));
     }
 }
 
@@ -500,6 +517,98 @@ MCC_INLINE void dot_block(const uint32_t *w, const uint32_t *col, int32_t groups
 #endif
 }
 
+#if MCC_HAVE_MVE
+/* v = the next 8 int8 values at p widened to int16 lanes, p moved on past them. */
+#define MCC_LOAD8_S16_NEXT(v, p) __asm__ volatile("vldrb.s16 %q0, [%1], #8" : "=&w"(v), "+r"(p) : : "memory")
+#endif
+
+/* dot_block for int8 weights (mcc_conv2d_fast_w8_s8): per group of 8 products a channel's 8
+ * weight bytes in order, a channel pair's one after the other (16 bytes a group). Columns are
+ * as for dot_block, except that on MVE their values are in order (widen8_in_order). The
+ * products are summed undoubled and doubled once at the end (the exporter's overflow check is
+ * on the doubled sum). */
+MCC_INLINE void dot_block_w8(const int8_t *w, const uint32_t *col, int32_t groups, int32_t n_ch,
+                             int32_t n_px, int32_t acc[2][2])
+{
+    int32_t s00 = 0, s01 = 0, s10 = 0, s11 = 0;
+    int32_t g;
+#if MCC_HAVE_MVE
+    static const uint32_t first[4] = {0, 4, 16, 20};
+    uint32x4_t col_at = vaddq_n_u32(vld1q_u32(first), (uint32_t)(uintptr_t)col - 32);
+    for (g = 0; g < groups; ++g) {
+        uint32x4_t x0, x1;
+        int16x8_t w0, w1;
+        if (n_px == 2) {
+            MCC_GATHER_NEXT_GROUP_PLUS8(x1, col_at);
+        }
+        MCC_GATHER_NEXT_GROUP(x0, col_at);
+        MCC_LOAD8_S16_NEXT(w0, w);
+        s00 = vmladavaq_s16(s00, vreinterpretq_s16_u32(x0), w0);
+        if (n_px == 2) {
+            s01 = vmladavaq_s16(s01, vreinterpretq_s16_u32(x1), w0);
+        }
+        if (n_ch == 2) {
+            MCC_LOAD8_S16_NEXT(w1, w);
+            s10 = vmladavaq_s16(s10, vreinterpretq_s16_u32(x0), w1);
+            if (n_px == 2) {
+                s11 = vmladavaq_s16(s11, vreinterpretq_s16_u32(x1), w1);
+            }
+        }
+    }
+#elif MCC_HAVE_DSP
+    /* per half group: the pixels' two column words against each channel's 4 weight bytes,
+     * widened by widen4 into the column's k0 k2 | k1 k3 pairs */
+    for (g = 0; g < groups; ++g) {
+        int32_t h;
+        for (h = 0; h < 2; ++h) {
+            uint32_t x[2], y[2], wa[2], wb[2];
+            MCC_NN_LDRD(col, 0, x[0], x[1]);
+            widen4(load_word(w + 4 * h), wa);
+            s00 = __smlad(x[1], wa[1], __smlad(x[0], wa[0], s00));
+            if (n_ch == 2) {
+                widen4(load_word(w + 8 + 4 * h), wb);
+                s10 = __smlad(x[1], wb[1], __smlad(x[0], wb[0], s10));
+            }
+            if (n_px == 2) {
+                MCC_NN_LDRD(col, 8, y[0], y[1]);
+                s01 = __smlad(y[1], wa[1], __smlad(y[0], wa[0], s01));
+                if (n_ch == 2) {
+                    s11 = __smlad(y[1], wb[1], __smlad(y[0], wb[0], s11));
+                }
+            }
+            col += 4;
+        }
+        w += 8 * n_ch;
+    }
+#else
+    for (g = 0; g < groups; ++g) {
+        int32_t h, j, px;
+        for (h = 0; h < 2; ++h) {
+            for (px = 0; px < n_px; ++px) {
+                int32_t *s0 = px ? &s01 : &s00;
+                int32_t *s1 = px ? &s11 : &s10;
+                for (j = 0; j < 2; ++j) {
+                    /* column word j of half h holds k = 4h + j and 4h + j + 2 */
+                    const uint32_t x = col[4 * h + 2 * px + j];
+                    const int32_t lo = (int16_t)(x & 0xFFFF), hi = (int16_t)(x >> 16);
+                    const int8_t *wk = w + 4 * h + j;
+                    *s0 += lo * wk[0] + hi * wk[2];
+                    if (n_ch == 2) {
+                        *s1 += lo * wk[8] + hi * wk[10];
+                    }
+                }
+            }
+        }
+        col += 8;
+        w += 8 * n_ch;
+    }
+#endif
+    acc[0][0] += s00 + s00;
+    acc[0][1] += s01 + s01;
+    acc[1][0] += s10 + s10;
+    acc[1][1] += s11 + s11;
+}
+
 #if MCC_HAVE_DSP_ASM && !MCC_HAVE_MVE
 /* What the channel-pair loop below keeps in memory (every register is in use). */
 typedef struct {
@@ -605,20 +714,96 @@ MCC_INLINE void store_pair(int8_t *p, uint32_t v)
 }
 #endif
 
+#if MCC_HAVE_MVE
+/* Every channel pair of two pixels on int8 weights (MVE): per group two gathers of the columns,
+ * two widening loads of the pair's 16 weight bytes, four VMLADAVs; the sums start from the
+ * undoubled bias, so the four outputs [px0 ch0, px0 ch1, px1 ch0, px1 ch1] requantize as one
+ * vector: VQRDMULH is SMMLAR's doubling high multiply on the undoubled sum, then the rounding
+ * constant, the sign, the right shift (VSHL by -shift), the clamp, and one scatter store of the
+ * four bytes. */
+MCC_INLINE void pairs_w8_mve(const int8_t *w, const uint32_t *col, int direct, const int8_t *in0,
+                             const int8_t *in1, const int32_t *ch, int32_t pairs, int32_t groups, int8_t *out0,
+                             int32_t px_step, int32_t lo, int32_t hi)
+{
+    static const uint32_t first[4] = {0, 4, 16, 20};
+    static const uint32_t constants[4] = {8, 12, 8, 12}; /* a pair's even, odd multiplier */
+    const uint32x4_t col_start = vaddq_n_u32(vld1q_u32(first), (uint32_t)(uintptr_t)col - 32);
+    const uint32x4_t pick = vld1q_u32(constants);
+    const int32x4_t lo4 = vdupq_n_s32(lo), hi4 = vdupq_n_s32(hi);
+    uint32x4_t out_at = vdupq_n_u32(0);
+    int32_t i;
+    out_at = vsetq_lane_u32(1, out_at, 1);
+    out_at = vsetq_lane_u32((uint32_t)px_step, out_at, 2);
+    out_at = vsetq_lane_u32((uint32_t)px_step + 1, out_at, 3);
+    if (groups < 1) {
+        __builtin_unreachable(); /* k_padded >= 8: no count check before each pair's loop */
+    }
+    for (i = 0; i < pairs; ++i) {
+        uint32x4_t col_at = col_start;
+        int32_t s00 = ch[0] >> 1, s10 = ch[1] >> 1; /* the biases are doubled (even) */
+        int32_t s01 = s00, s11 = s10;
+        int32_t g = groups;
+        int32x4_t acc, v;
+        if (direct) { /* a 1x1 conv: the two input pixels in0, in1 are the columns, widened as read */
+            const int8_t *p0 = in0, *p1 = in1;
+            do {
+                int16x8_t x0, x1, w0, w1;
+                MCC_LOAD8_S16_NEXT(x0, p0);
+                MCC_LOAD8_S16_NEXT(x1, p1);
+                MCC_LOAD8_S16_NEXT(w0, w);
+                MCC_LOAD8_S16_NEXT(w1, w);
+                s00 = vmladavaq_s16(s00, x0, w0);
+                s01 = vmladavaq_s16(s01, x1, w0);
+                s10 = vmladavaq_s16(s10, x0, w1);
+                s11 = vmladavaq_s16(s11, x1, w1);
+            } while (--g > 0);
+        } else {
+            do {
+                uint32x4_t x0, x1;
+                int16x8_t w0, w1;
+                MCC_GATHER_NEXT_GROUP_PLUS8(x1, col_at);
+                MCC_GATHER_NEXT_GROUP(x0, col_at);
+                MCC_LOAD8_S16_NEXT(w0, w);
+                MCC_LOAD8_S16_NEXT(w1, w);
+                s00 = vmladavaq_s16(s00, vreinterpretq_s16_u32(x0), w0);
+                s01 = vmladavaq_s16(s01, vreinterpretq_s16_u32(x1), w0);
+                s10 = vmladavaq_s16(s10, vreinterpretq_s16_u32(x0), w1);
+                s11 = vmladavaq_s16(s11, vreinterpretq_s16_u32(x1), w1);
+            } while (--g > 0);
+        }
+        /* VMOV Qd[2], Qd[0], Rt, Rt2 puts Rt in lane 0 and Rt2 in lane 2 */
+        __asm__("vmov %q0[2], %q0[0], %1, %2\n\t"
+                "vmov %q0[3], %q0[1], %3, %4"
+                : "=&w"(acc)
+                : "r"(s00), "r"(s01), "r"(s10), "r"(s11)); /* lanes: s00, s10, s01, s11 */
+        v = vqrdmulhq_s32(acc, vldrwq_gather_offset_s32(ch, pick));
+        v = vaddq_s32(v, vldrwq_gather_offset_s32(ch + 2, pick));
+        v = vaddq_s32(v, vshrq_n_s32(acc, 31));
+        v = vshlq_s32(v, vnegq_s32(vldrwq_gather_offset_s32(ch + 4, pick)));
+        v = vminq_s32(vmaxq_s32(v, lo4), hi4);
+        vstrbq_scatter_offset_s32(out0, out_at, v);
+        out0 += 2;
+        ch += 8;
+    }
+}
+#endif
+
 /* All output channels of n_px (1 or 2) pixels whose columns are in `col`. Channel pairs read
- * their constants as {bias, multiplier, round, shift} x {even, odd channel} once per block. */
+ * their constants as {bias, multiplier, round, shift} x {even, odd channel} once per block.
+ * w8: the weights are int8 (mcc_conv2d_fast_w8_s8), else doubled int16 pairs. */
 MCC_INLINE void channels_of_pixels(const mcc_conv_fast_params *p, const uint32_t *col,
-                                   int32_t n_px, int8_t *out0, int8_t *out1, int full_range)
+                                   int32_t n_px, int8_t *out0, int8_t *out1, int full_range, int w8)
 {
     const int32_t out_c = p->out_c;
     const int32_t groups = p->k_padded >> 3;
     const int32_t lo = p->activation.min;
     const int32_t hi = p->activation.max;
     const uint32_t *w = (const uint32_t *)p->weights;
+    const int8_t *wb = (const int8_t *)p->weights;
     const int32_t *ch = p->channels;
     int32_t oc = 0;
 #if MCC_HAVE_DSP_ASM && !MCC_HAVE_MVE
-    if (n_px == 2) {
+    if (n_px == 2 && !w8) {
         pairs_state st;
         const int32_t pairs = out_c >> 1;
         st.ch = ch;
@@ -650,7 +835,12 @@ MCC_INLINE void channels_of_pixels(const mcc_conv_fast_params *p, const uint32_t
         const uint32_t lo4 = (uint32_t)(uint8_t)lo * 0x01010101u;
         const uint32_t hi4 = (uint32_t)(uint8_t)hi * 0x01010101u;
         const int32_t pairs = out_c >> 1;
-        for (; oc < 2 * pairs; oc += 2) {
+        if (w8) {
+            pairs_w8_mve(wb, col, 0, 0, 0, ch, pairs, groups, out0, (int32_t)(out1 - out0), lo, hi);
+            oc = 2 * pairs;
+            ch += pairs * 8;
+        }
+        for (; !w8 && oc < 2 * pairs; oc += 2) {
             uint32x4_t col_at = col_start;
             int32_t a00 = ch[0], a01 = ch[0], a10 = ch[1], a11 = ch[1];
             int32_t g = groups;
@@ -680,7 +870,10 @@ MCC_INLINE void channels_of_pixels(const mcc_conv_fast_params *p, const uint32_t
         w += pairs * 8 * groups;
     }
 #endif
-#if MCC_HAVE_DSP_ASM || MCC_HAVE_MVE
+#if MCC_HAVE_DSP_ASM && !MCC_HAVE_MVE
+    /* two pixels: every pair done above, unless the weights are int8 */
+    for (; (n_px == 1 || w8) && oc + 1 < out_c; oc += 2) {
+#elif MCC_HAVE_MVE
     /* two pixels: every pair done above */
     for (; n_px == 1 && oc + 1 < out_c; oc += 2) {
 #else
@@ -690,7 +883,9 @@ MCC_INLINE void channels_of_pixels(const mcc_conv_fast_params *p, const uint32_t
         int32_t m0, m1, r0, r1, s0, s1;
         acc[0][0] = acc[0][1] = ch[0];
         acc[1][0] = acc[1][1] = ch[1];
-        if (n_px == 2) {
+        if (w8) {
+            dot_block_w8(wb + 16 * groups * (oc >> 1), col, groups, 2, n_px, acc);
+        } else if (n_px == 2) {
             dot_block(w, col, groups, 2, 2, acc);
         } else {
             dot_block(w, col, groups, 2, 1, acc);
@@ -714,7 +909,13 @@ MCC_INLINE void channels_of_pixels(const mcc_conv_fast_params *p, const uint32_t
         int32_t acc[2][2];
         acc[0][0] = acc[0][1] = ch[0];
         acc[1][0] = acc[1][1] = 0;
-        if (n_px == 2) {
+        if (w8) {
+            /* the lone last channel after out_c / 2 pairs of 16 bytes a group */
+            dot_block_w8(wb + 16 * groups * (out_c >> 1), col, groups, 1, n_px, acc);
+            if (n_px == 2) {
+                out1[oc] = (int8_t)fast_requantize(acc[0][1], ch[1], ch[2], ch[3], lo, hi, full_range);
+            }
+        } else if (n_px == 2) {
             dot_block(w, col, groups, 1, 2, acc);
             out1[oc] = (int8_t)fast_requantize(acc[0][1], ch[1], ch[2], ch[3], lo, hi, full_range);
         } else {
@@ -724,9 +925,10 @@ MCC_INLINE void channels_of_pixels(const mcc_conv_fast_params *p, const uint32_t
     }
 }
 
-mcc_status mcc_conv2d_fast_s8(const mcc_conv_fast_params *params,
-                              const mcc_dims *input_dims, const int8_t *input,
-                              const mcc_dims *output_dims, int8_t *output, void *scratch)
+/* The convolution over all pixels, two at a time (w8: int8 weights, see channels_of_pixels). */
+MCC_INLINE mcc_status conv_fast(const mcc_conv_fast_params *params, const mcc_dims *input_dims,
+                                const int8_t *input, const mcc_dims *output_dims, int8_t *output,
+                                void *scratch, int w8)
 {
     const int32_t out_w = output_dims->w;
     const int32_t pixels = output_dims->h * out_w;
@@ -740,33 +942,74 @@ mcc_status mcc_conv2d_fast_s8(const mcc_conv_fast_params *params,
         (params->k_padded & 7) != 0 || params->k_padded < params->kernel.h * params->kernel.w * params->in_c) {
         return MCC_ERROR_ARGUMENT;
     }
+#if MCC_HAVE_MVE
+    /* int8 weights of a 1x1 conv on whole groups of 8 input channels, no padding, channels in
+     * pairs: each output pixel's column is its input pixel itself, read with widening loads (no
+     * im2col); the weights' in-order layout lines up with the input's channel order. */
+    const int direct = w8 && params->kernel.h == 1 && params->kernel.w == 1 && params->padding.h == 0 &&
+                       params->padding.w == 0 && (params->in_c & 7) == 0 && (out_c & 1) == 0;
+#endif
     for (b = 0; b < input_dims->n; ++b) {
         const int8_t *in_batch = input + b * input_dims->h * input_dims->w * input_dims->c;
         int32_t oy = 0, ox = 0; /* pixel px's position, stepped without a division */
         for (px = 0; px + 1 < pixels; px += 2) {
             const int32_t oy1 = ox + 1 < out_w ? oy : oy + 1;
             const int32_t ox1 = ox + 1 < out_w ? ox + 1 : 0;
+#if MCC_HAVE_MVE
+            if (direct) {
+                const int32_t in_w = input_dims->w, in_c = params->in_c;
+                const int8_t *in0 = in_batch + (oy * params->stride.h * in_w + ox * params->stride.w) * in_c;
+                const int8_t *in1 = in_batch + (oy1 * params->stride.h * in_w + ox1 * params->stride.w) * in_c;
+                pairs_w8_mve((const int8_t *)params->weights, 0, 1, in0, in1, params->channels, out_c >> 1,
+                             params->k_padded >> 3, output, out_c, params->activation.min,
+                             params->activation.max);
+                oy = ox1 + 1 < out_w ? oy1 : oy1 + 1;
+                ox = ox1 + 1 < out_w ? ox1 + 1 : 0;
+                output += 2 * out_c;
+                continue;
+            }
+#endif
             /* Two columns interleaved per group of 8: pixel px in words 0-3, px + 1 in 4-7. */
-            im2col(params, input_dims, in_batch, oy, ox, col, stage);
-            im2col(params, input_dims, in_batch, oy1, ox1, col + 2, stage);
+            im2col(params, input_dims, in_batch, oy, ox, col, stage MCC_IN_ORDER_ARG(w8));
+            im2col(params, input_dims, in_batch, oy1, ox1, col + 2, stage MCC_IN_ORDER_ARG(w8));
             oy = ox1 + 1 < out_w ? oy1 : oy1 + 1;
             ox = ox1 + 1 < out_w ? ox1 + 1 : 0;
 #if MCC_HAVE_DSP_ASM && !MCC_HAVE_MVE
-            channels_of_pixels(params, col, 2, output, output + out_c, full_range);
+            if (w8 && full_range) {
+                channels_of_pixels(params, col, 2, output, output + out_c, 1, w8);
+            } else {
+                channels_of_pixels(params, col, 2, output, output + out_c, full_range, w8);
+            }
 #else
             if (full_range) {
-                channels_of_pixels(params, col, 2, output, output + out_c, 1);
+                channels_of_pixels(params, col, 2, output, output + out_c, 1, w8);
             } else {
-                channels_of_pixels(params, col, 2, output, output + out_c, 0);
+                channels_of_pixels(params, col, 2, output, output + out_c, 0, w8);
             }
 #endif
             output += 2 * out_c;
         }
         if (px < pixels) {
-            im2col(params, input_dims, in_batch, oy, ox, col, stage);
-            channels_of_pixels(params, col, 1, output, 0, full_range);
+            im2col(params, input_dims, in_batch, oy, ox, col, stage MCC_IN_ORDER_ARG(w8));
+            channels_of_pixels(params, col, 1, output, 0, full_range, w8);
             output += out_c;
         }
     }
     return MCC_OK;
+}
+
+mcc_status mcc_conv2d_fast_s8(const mcc_conv_fast_params *params,
+                              const mcc_dims *input_dims, const int8_t *input,
+                              const mcc_dims *output_dims, int8_t *output, void *scratch)
+{
+    return conv_fast(params, input_dims, input, output_dims, output, scratch, 0);
+}
+
+/* mcc_conv2d_fast_w8_s8's body (runtime_c/conv/mcc_conv2d_fast_w8_s8.c): the same loops on int8
+ * weights. With -ffunction-sections a firmware links only the variants its layers call. */
+mcc_status mcc_nn_conv2d_fast_w8(const mcc_conv_fast_params *params, const mcc_dims *input_dims,
+                                 const int8_t *input, const mcc_dims *output_dims, int8_t *output,
+                                 void *scratch)
+{
+    return conv_fast(params, input_dims, input, output_dims, output, scratch, 1);
 }

@@ -620,6 +620,16 @@ mcc_status mcc_conv2d_fast_s8(const mcc_conv_fast_params *params,
                               const mcc_dims *input_dims, const int8_t *input,
                               const mcc_dims *output_dims, int8_t *output, void *scratch);
 
+/* The same on int8 weights kept one byte each in flash (half the widened layout's bytes),
+ * widened as they are read (MVE: one widening load of 8 bytes, what a gather of 4 widened words
+ * costs). weights: per output channel pair, per group of 8 products, the even channel's 8 int8
+ * weights in order, then the odd channel's; an odd last channel alone, 8 bytes a group; zero
+ * padded to k_padded products, packed 4 bytes a word; undoubled (the kernel doubles the sum).
+ * channels and scratch as for mcc_conv2d_fast_s8. */
+mcc_status mcc_conv2d_fast_w8_s8(const mcc_conv_fast_params *params,
+                                 const mcc_dims *input_dims, const int8_t *input,
+                                 const mcc_dims *output_dims, int8_t *output, void *scratch);
+
 typedef struct {
     mcc_tile kernel;
     mcc_tile stride;

@@ -21,6 +21,12 @@ typedef int32_t mcc_nn_index;
 typedef int64_t mcc_nn_index;
 #endif
 
+/* mcc_conv2d_fast_w8_s8's body, beside mcc_conv2d_fast_s8 in conv/mcc_conv2d_fast_s8.c, whose
+ * im2col and requantization it shares. */
+mcc_status mcc_nn_conv2d_fast_w8(const mcc_conv_fast_params *params, const mcc_dims *input_dims,
+                                 const int8_t *input, const mcc_dims *output_dims, int8_t *output,
+                                 void *scratch);
+
 MCC_INLINE int32_t mcc_nn_clamp(int32_t x, int32_t lo, int32_t hi)
 {
     return x < lo ? lo : (x > hi ? hi : x);
