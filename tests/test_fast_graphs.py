@@ -185,12 +185,13 @@ def with_dead_channels(graph: Graph, dead, saturated=(), boosted=(), op_index: i
 def depthwise_zoo(seed: int = 7) -> Graph:
     """Depthwise layers over the fast kernel's channel blocks (8, then 4; the last 1-3 channels
     finished by mcc_conv2d_channels_s8) and windows: 3x3 and 5x5 at strides 1 and 2 with padded
-    edges (3x3 stride 1 runs in strips on DSP cores: along columns and along rows, with and
-    without zero-point lines, strip lengths 6 and 11), an even tap count (2x2, dilated), a single tap (1x1), depth multipliers 2 and 3 (the
+    edges (3x3 runs in strips on DSP cores: along columns and along rows, with and without
+    zero-point lines, strip lengths 6 and 11, strides (1, 1), (2, 2), (2, 1) and (1, 2)), an even tap count (2x2, dilated), a single tap (1x1), depth multipliers 2 and 3 (the
     input repeated per channel first), input zero point -128 and output zero point 127, weights
     at -128 and 127."""
     rng = np.random.default_rng(seed)
-    chain = (_Chain(rng, (1, 11, 9, 12))
+    chain = (_Chain(rng, (1, 21, 17, 12))
+             .conv(0, (3, 3), stride=(2, 2), padding=(1, 1, 1, 1), depthwise=True, activation="relu6")
              .conv(0, (3, 3), padding=(1, 1, 1, 1), depthwise=True, zp=127)
              .conv(0, (5, 5), stride=(2, 2), padding=(2, 2, 2, 2), depthwise=True, activation="relu")
              .conv(20, (1, 1), zp=-128)
@@ -205,11 +206,11 @@ def depthwise_zoo(seed: int = 7) -> Graph:
              .conv(0, (5, 3), stride=(2, 2), padding=(2, 2, 1, 1), depthwise=True, multiplier=3))
     graph = chain.graph("depthwise_zoo")
     tensors = dict(graph.tensors)
-    w = tensors["w1"]
+    w = tensors["w2"]
     data = np.array(w.data)
     data[..., 0] = -128
     data[..., 5] = 127
-    tensors["w1"] = replace(w, data=data)
+    tensors["w2"] = replace(w, data=data)
     x = tensors["x"]
     tensors["x"] = replace(x, quant=replace(x.quant, zero_point=(-128,)))
     return replace(graph, tensors=tensors)
@@ -238,6 +239,7 @@ def test_variant_choice_per_layer():
         "mcc_conv2d_fast_s8", "mcc_conv2d_channels_s8", "mcc_conv2d_fast_s8", "mcc_conv2d_channels_s8",
         "mcc_depthwise_conv2d_fast_s8", "mcc_conv2d_channels_s8", "mcc_conv2d_fast_s8"]
     assert kernels_called(depthwise_zoo()) == [
+        "mcc_depthwise_conv2d_fast_s8",
         "mcc_depthwise_conv2d_fast_s8", "mcc_depthwise_conv2d_fast_s8", "mcc_conv2d_fast_s8",
         "mcc_depthwise_conv2d_fast_s8",
         "mcc_depthwise_conv2d_fast_s8", "mcc_depthwise_conv2d_fast_s8", "mcc_conv2d_fast_s8",
