@@ -278,6 +278,42 @@ static void dw_tail_mve(const int8_t *const *tap, int32_t taps, int32_t c, const
 }
 #endif
 
+#if MCC_HAVE_DSP_ASM
+/* dw_group's pairs of taps (below) with the weights' tap step BLOCK: per pair the two tap
+ * pointers (LDRD, post-increment), their 4 channels and the 4 weights of each tap, PKHBT/PKHTB
+ * into (tap t, tap t + 1) byte pairs, SXTB16 and 4 SMLAD. */
+#define MCC_DW_PAIRS_ASM(BLOCK)                                                                  \
+    __asm__ volatile("1:\n\t"                                                                    \
+                     "ldrd %[x], %[y], [%[tap]], #8\n\t"                                          \
+                     "ldr %[v], [%[w], #" #BLOCK "]\n\t"                                          \
+                     "ldr %[u], [%[w]], #2 * " #BLOCK "\n\t"                                      \
+                     "ldr %[x], [%[x], %[c]]\n\t"                                                 \
+                     "ldr %[y], [%[y], %[c]]\n\t"                                                 \
+                     "pkhbt %[lo], %[x], %[y], lsl #16\n\t"                                       \
+                     "pkhtb %[y], %[y], %[x], asr #16\n\t"                                        \
+                     "pkhbt %[x], %[u], %[v], lsl #16\n\t"                                        \
+                     "pkhtb %[v], %[v], %[u], asr #16\n\t"                                        \
+                     "sxtb16 %[u], %[lo]\n\t"                                                     \
+                     "sxtb16 %[tmp], %[x]\n\t"                                                    \
+                     "smlad %[a0], %[u], %[tmp], %[a0]\n\t"                                       \
+                     "sxtb16 %[u], %[lo], ror #8\n\t"                                             \
+                     "sxtb16 %[tmp], %[x], ror #8\n\t"                                            \
+                     "smlad %[a1], %[u], %[tmp], %[a1]\n\t"                                       \
+                     "sxtb16 %[u], %[y]\n\t"                                                      \
+                     "sxtb16 %[tmp], %[v]\n\t"                                                    \
+                     "smlad %[a2], %[u], %[tmp], %[a2]\n\t"                                       \
+                     "sxtb16 %[u], %[y], ror #8\n\t"                                              \
+                     "sxtb16 %[tmp], %[v], ror #8\n\t"                                            \
+                     "smlad %[a3], %[u], %[tmp], %[a3]\n\t"                                       \
+                     "subs %[n], %[n], #1\n\t"                                                    \
+                     "bne 1b\n\t"                                                                 \
+                     : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [tap] "+r"(pair), \
+                       [w] "+r"(w), [n] "+r"(pairs), [x] "=&r"(x), [y] "=&r"(y), [u] "=&r"(u),      \
+                       [v] "=&r"(v), [lo] "=&r"(lo_pair), [tmp] "=&r"(tmp)                          \
+                     : [c] "r"(c)                                                                 \
+                     : "cc", "memory")
+#endif
+
 /* Four channels c..c+3 of one output pixel, one sum per channel over the taps; w: the
  * channels' weights of tap 0, block: bytes per tap (the block's width). The sums start at half
  * the doubled bias and are doubled before the requantization. */
@@ -289,6 +325,19 @@ MCC_INLINE void dw_group(const int8_t *const *tap, int32_t taps, int32_t c, cons
 #if MCC_HAVE_DSP
     /* a pair of taps: the bytes of both words merged into a0 a1 b0 b1 and a2 a3 b2 b3 (PKH),
      * SXTB16 of those is one (tap t, tap t + 1) pair per channel, activations and weights alike */
+#if MCC_HAVE_DSP_ASM
+    if (taps >= 2) {  /* 23 instructions per pair of taps; the block width is an immediate */
+        const int8_t *const *pair = tap;
+        int32_t pairs = taps >> 1;
+        uint32_t x, y, u, v, lo_pair, tmp;
+        if (block == 8) {
+            MCC_DW_PAIRS_ASM(8);
+        } else {
+            MCC_DW_PAIRS_ASM(4);
+        }
+        t = taps & ~1;
+    }
+#else
     for (; t + 1 < taps; t += 2, w += 2 * block) {
         uint32_t a, b, u, v, x_lo, x_hi, w_lo, w_hi;
         memcpy(&a, tap[t] + c, 4);
@@ -304,6 +353,7 @@ MCC_INLINE void dw_group(const int8_t *const *tap, int32_t taps, int32_t c, cons
         a2 = __smlad(__sxtb16(x_hi), __sxtb16(w_hi), a2);
         a3 = __smlad(mcc_nn_sxtb16_ror8(x_hi), mcc_nn_sxtb16_ror8(w_hi), a3);
     }
+#endif
     if (t < taps) {
         uint32_t a, u, x_ev, x_od, w_ev, w_od;
         memcpy(&a, tap[t] + c, 4);
@@ -488,16 +538,18 @@ MCC_INLINE int8_t dw_strip_out(int32_t acc, const dw_strip_channel *k, int32_t l
 /* The sums start from the bias. */
 #define MCC_DW_STRIP_BIAS2_ASM "ldr %[a0], [%[k], #24]\n\tmov %[a1], %[a0]\n\t"
 #define MCC_DW_STRIP_BIAS1_ASM "ldr %[a0], [%[k], #24]\n\t"
-/* One block of outputs (TEXT: sums, requantization and stores) reading WORDS words of the ring. */
-#define MCC_DW_STRIP_BLOCK_ASM(TEXT, WORDS)                                                             \
-    kk = k;                                                                                             \
-    __asm__ volatile(TEXT                                                                               \
-                     : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [x0] "=&r"(x0),  \
-                       [x1] "=&r"(x1), [x2] "=&r"(x2), [wa] "=&r"(wa), [wb] "=&r"(wb), [out] "+r"(out), \
-                       [k] "+r"(kk)                                                                     \
-                     : [p] "r"(p), [step] "r"(step), "m"(*(const uint32_t(*)[WORDS])(const void *)p),   \
-                       "m"(*k)                                                                          \
-                     : "memory")
+/* One block of outputs (TEXT: sums, requantization and stores) reading WORDS words of the ring;
+ * a clamped block overwrites its copy of k with a bound. */
+#define MCC_DW_STRIP_OUTPUTS                                                                           \
+    [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [x0] "=&r"(x0), [x1] "=&r"(x1),    \
+        [x2] "=&r"(x2), [wa] "=&r"(wa), [wb] "=&r"(wb), [out] "+r"(out)
+#define MCC_DW_STRIP_INPUTS(WORDS)                                                                     \
+    [p] "r"(p), [step] "r"(step), "m"(*(const uint32_t(*)[WORDS])(const void *)p), "m"(*k)
+#define MCC_DW_STRIP_BLOCK_ASM(TEXT, WORDS)                                                            \
+    __asm__ volatile(TEXT : MCC_DW_STRIP_OUTPUTS : [k] "r"(k), MCC_DW_STRIP_INPUTS(WORDS) : "memory")
+#define MCC_DW_STRIP_CLAMP_BLOCK_ASM(TEXT, WORDS)                                                      \
+    kk = k;                                                                                            \
+    __asm__ volatile(TEXT : MCC_DW_STRIP_OUTPUTS, [k] "+r"(kk) : MCC_DW_STRIP_INPUTS(WORDS) : "memory")
 #define MCC_DW_STRIP_DECLS                                      \
     int32_t a0, a1, a2, a3;                                     \
     uint32_t x0, x1, x2, wa, wb;                                \
@@ -515,34 +567,35 @@ MCC_INLINE void dw_strip_run(const int16_t *ring, int32_t len, const dw_strip_ch
     MCC_DW_STRIP_DECLS;
     (void)lo;
     (void)hi;
-    for (; i + 4 <= len; i += 4, p += 6) {
+    for (i = len >> 2; i > 0; --i, p += 6) {
         if (full_range) {
             MCC_DW_STRIP_BLOCK_ASM(MCC_DW_STRIP_FIRST_ASM MCC_DW_STRIP_SLOT_ASM(1) MCC_DW_STRIP_SLOT_ASM(2)
                                    MCC_DW_STRIP_CONSTS_ASM MCC_DW_STRIP_STORE4_ASM(MCC_DW_STRIP_OUT_ASM), 18);
         } else {
-            MCC_DW_STRIP_BLOCK_ASM(MCC_DW_STRIP_FIRST_ASM MCC_DW_STRIP_SLOT_ASM(1) MCC_DW_STRIP_SLOT_ASM(2)
+            MCC_DW_STRIP_CLAMP_BLOCK_ASM(MCC_DW_STRIP_FIRST_ASM MCC_DW_STRIP_SLOT_ASM(1) MCC_DW_STRIP_SLOT_ASM(2)
                                    MCC_DW_STRIP_CONSTS_ASM MCC_DW_STRIP_BOUNDS_ASM
                                    MCC_DW_STRIP_STORE4_ASM(MCC_DW_STRIP_CLAMP_ASM), 18);
         }
     }
-    for (; i + 2 <= len; i += 2, p += 3) {
+    if (len & 2) {  /* at most one pair and one single output after the fours */
         if (full_range) {
             MCC_DW_STRIP_BLOCK_ASM(MCC_DW_STRIP_BIAS2_ASM MCC_DW_STRIP_PAIR_ASM(0) MCC_DW_STRIP_PAIR_ASM(1)
                                    MCC_DW_STRIP_PAIR_ASM(2) MCC_DW_STRIP_CONSTS_ASM
                                    MCC_DW_STRIP_STORE2_ASM(MCC_DW_STRIP_OUT_ASM), 6);
         } else {
-            MCC_DW_STRIP_BLOCK_ASM(MCC_DW_STRIP_BIAS2_ASM MCC_DW_STRIP_PAIR_ASM(0) MCC_DW_STRIP_PAIR_ASM(1)
+            MCC_DW_STRIP_CLAMP_BLOCK_ASM(MCC_DW_STRIP_BIAS2_ASM MCC_DW_STRIP_PAIR_ASM(0) MCC_DW_STRIP_PAIR_ASM(1)
                                    MCC_DW_STRIP_PAIR_ASM(2) MCC_DW_STRIP_CONSTS_ASM MCC_DW_STRIP_BOUNDS_ASM
                                    MCC_DW_STRIP_STORE2_ASM(MCC_DW_STRIP_CLAMP_ASM), 6);
         }
+        p += 3;
     }
-    if (i < len) {
+    if (len & 1) {
         if (full_range) {
             MCC_DW_STRIP_BLOCK_ASM(MCC_DW_STRIP_BIAS1_ASM MCC_DW_STRIP_ONE_ASM(0) MCC_DW_STRIP_ONE_ASM(1)
                                    MCC_DW_STRIP_ONE_ASM(2) MCC_DW_STRIP_CONSTS_ASM
                                    MCC_DW_STRIP_STORE1_ASM(MCC_DW_STRIP_OUT_ASM), 6);
         } else {
-            MCC_DW_STRIP_BLOCK_ASM(MCC_DW_STRIP_BIAS1_ASM MCC_DW_STRIP_ONE_ASM(0) MCC_DW_STRIP_ONE_ASM(1)
+            MCC_DW_STRIP_CLAMP_BLOCK_ASM(MCC_DW_STRIP_BIAS1_ASM MCC_DW_STRIP_ONE_ASM(0) MCC_DW_STRIP_ONE_ASM(1)
                                    MCC_DW_STRIP_ONE_ASM(2) MCC_DW_STRIP_CONSTS_ASM MCC_DW_STRIP_BOUNDS_ASM
                                    MCC_DW_STRIP_STORE1_ASM(MCC_DW_STRIP_CLAMP_ASM), 6);
         }
@@ -643,34 +696,35 @@ MCC_INLINE void dw_strip_run2(const int16_t *ring, int32_t len, const dw_strip_c
     MCC_DW_STRIP_DECLS;
     (void)lo;
     (void)hi;
-    for (; i + 4 <= len; i += 4, p += 12) {
+    for (i = len >> 2; i > 0; --i, p += 12) {
         if (full_range) {
             MCC_DW_STRIP_BLOCK_ASM(MCC_DW_STRIP2_FIRST_ASM MCC_DW_STRIP2_SLOT_ASM(1) MCC_DW_STRIP2_SLOT_ASM(2)
                                    MCC_DW_STRIP_CONSTS_ASM MCC_DW_STRIP_STORE4_ASM(MCC_DW_STRIP_OUT_ASM), 15);
         } else {
-            MCC_DW_STRIP_BLOCK_ASM(MCC_DW_STRIP2_FIRST_ASM MCC_DW_STRIP2_SLOT_ASM(1) MCC_DW_STRIP2_SLOT_ASM(2)
+            MCC_DW_STRIP_CLAMP_BLOCK_ASM(MCC_DW_STRIP2_FIRST_ASM MCC_DW_STRIP2_SLOT_ASM(1) MCC_DW_STRIP2_SLOT_ASM(2)
                                    MCC_DW_STRIP_CONSTS_ASM MCC_DW_STRIP_BOUNDS_ASM
                                    MCC_DW_STRIP_STORE4_ASM(MCC_DW_STRIP_CLAMP_ASM), 15);
         }
     }
-    for (; i + 2 <= len; i += 2, p += 6) {
+    if (len & 2) {
         if (full_range) {
             MCC_DW_STRIP_BLOCK_ASM(MCC_DW_STRIP_BIAS2_ASM MCC_DW_STRIP2_PAIR_ASM(0) MCC_DW_STRIP2_PAIR_ASM(1)
                                    MCC_DW_STRIP2_PAIR_ASM(2) MCC_DW_STRIP_CONSTS_ASM
                                    MCC_DW_STRIP_STORE2_ASM(MCC_DW_STRIP_OUT_ASM), 9);
         } else {
-            MCC_DW_STRIP_BLOCK_ASM(MCC_DW_STRIP_BIAS2_ASM MCC_DW_STRIP2_PAIR_ASM(0) MCC_DW_STRIP2_PAIR_ASM(1)
+            MCC_DW_STRIP_CLAMP_BLOCK_ASM(MCC_DW_STRIP_BIAS2_ASM MCC_DW_STRIP2_PAIR_ASM(0) MCC_DW_STRIP2_PAIR_ASM(1)
                                    MCC_DW_STRIP2_PAIR_ASM(2) MCC_DW_STRIP_CONSTS_ASM MCC_DW_STRIP_BOUNDS_ASM
                                    MCC_DW_STRIP_STORE2_ASM(MCC_DW_STRIP_CLAMP_ASM), 9);
         }
+        p += 6;
     }
-    if (i < len) {
+    if (len & 1) {
         if (full_range) {
             MCC_DW_STRIP_BLOCK_ASM(MCC_DW_STRIP_BIAS1_ASM MCC_DW_STRIP_ONE_ASM(0) MCC_DW_STRIP_ONE_ASM(1)
                                    MCC_DW_STRIP_ONE_ASM(2) MCC_DW_STRIP_CONSTS_ASM
                                    MCC_DW_STRIP_STORE1_ASM(MCC_DW_STRIP_OUT_ASM), 6);
         } else {
-            MCC_DW_STRIP_BLOCK_ASM(MCC_DW_STRIP_BIAS1_ASM MCC_DW_STRIP_ONE_ASM(0) MCC_DW_STRIP_ONE_ASM(1)
+            MCC_DW_STRIP_CLAMP_BLOCK_ASM(MCC_DW_STRIP_BIAS1_ASM MCC_DW_STRIP_ONE_ASM(0) MCC_DW_STRIP_ONE_ASM(1)
                                    MCC_DW_STRIP_ONE_ASM(2) MCC_DW_STRIP_CONSTS_ASM MCC_DW_STRIP_BOUNDS_ASM
                                    MCC_DW_STRIP_STORE1_ASM(MCC_DW_STRIP_CLAMP_ASM), 6);
         }
@@ -704,6 +758,9 @@ MCC_INLINE void dw_strip_run2(const int16_t *ring, int32_t len, const dw_strip_c
 #undef MCC_DW_STRIP_BIAS2_ASM
 #undef MCC_DW_STRIP_BIAS1_ASM
 #undef MCC_DW_STRIP_BLOCK_ASM
+#undef MCC_DW_STRIP_CLAMP_BLOCK_ASM
+#undef MCC_DW_STRIP_OUTPUTS
+#undef MCC_DW_STRIP_INPUTS
 #undef MCC_DW_STRIP_DECLS
 
 /* Input line `index` of one channel (src: the channel's first element) widened into the
