@@ -25,6 +25,8 @@
 #ifndef MCC_DW_STRIDE2_STRIPS
 #define MCC_DW_STRIDE2_STRIPS 0
 #endif
+/* Shorter strided strips lose to the taps path: at stride 2 each output widens 4 entries. */
+#define MCC_DW_STRIDE2_MIN_LEN 8
 #if MCC_HAVE_MVE
 #include <arm_mve.h>
 #endif
@@ -920,8 +922,9 @@ MCC_DW_NOINLINE static void dw_strip_channel_run(dw_strip_layer *g, int16_t *rin
 }
 
 #if MCC_DW_STRIDE2_STRIPS
-/* A strided layer's widened lines hold its input line and padding: the export sized the scratch
- * for (outputs - 1) * stride + 3 entries along the output's longer side. */
+/* A strided layer runs in strips of MCC_DW_STRIDE2_MIN_LEN outputs or more whose widened lines
+ * hold its input line and padding: the export sized the scratch for (outputs - 1) * stride + 3
+ * entries along the output's longer side. */
 static int dw_strided_strips_fit(const mcc_dw_conv_fast_params *params, const mcc_dims *in_dims,
                                  const mcc_dims *out_dims)
 {
@@ -929,7 +932,8 @@ static int dw_strided_strips_fit(const mcc_dw_conv_fast_params *params, const mc
     const int32_t len = along_y ? out_dims->h : out_dims->w;
     const int32_t stride = along_y ? params->stride.h : params->stride.w;
     const int32_t before = along_y ? params->padding.h : params->padding.w;
-    return before + (along_y ? in_dims->h : in_dims->w) <= dw_strip_entries((len - 1) * stride + 3);
+    return len >= MCC_DW_STRIDE2_MIN_LEN &&
+           before + (along_y ? in_dims->h : in_dims->w) <= dw_strip_entries((len - 1) * stride + 3);
 }
 #endif
 
