@@ -185,8 +185,9 @@ def with_dead_channels(graph: Graph, dead, saturated=(), boosted=(), op_index: i
 def depthwise_zoo(seed: int = 7) -> Graph:
     """Depthwise layers over the fast kernel's channel blocks (8, then 4; the last 1-3 channels
     finished by mcc_conv2d_channels_s8) and windows: 3x3 and 5x5 at strides 1 and 2 with padded
-    edges (3x3 runs in strips on DSP cores: along columns and along rows, with and without
-    zero-point lines, strip lengths 6 and 11, strides (1, 1), (2, 2), (2, 1) and (1, 2)), an even tap count (2x2, dilated), a single tap (1x1), depth multipliers 2 and 3 (the
+    edges (3x3 runs in strips on DSP cores when a strip has 8 outputs or more: stride 1 and 2,
+    with and without zero-point lines; shorter ones, strides (2, 1) and (1, 2) among them, on tap
+    pairs), an even tap count (2x2, dilated), a single tap (1x1), depth multipliers 2 and 3 (the
     input repeated per channel first), input zero point -128 and output zero point 127, weights
     at -128 and 127."""
     rng = np.random.default_rng(seed)

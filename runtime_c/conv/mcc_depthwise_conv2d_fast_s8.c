@@ -25,8 +25,8 @@
 #ifndef MCC_DW_STRIDE2_STRIPS
 #define MCC_DW_STRIDE2_STRIPS 0
 #endif
-/* Shorter strided strips lose to the taps path: at stride 2 each output widens 4 entries. */
-#define MCC_DW_STRIDE2_MIN_LEN 8
+/* Shorter strips lose to the taps path: their per-channel and per-line set-up dominates. */
+#define MCC_DW_STRIP_MIN_LEN 8
 #if MCC_HAVE_MVE
 #include <arm_mve.h>
 #endif
@@ -316,6 +316,20 @@ static void dw_tail_mve(const int8_t *const *tap, int32_t taps, int32_t c, const
                      : "cc", "memory")
 #endif
 
+#if MCC_HAVE_DSP_ASM
+/* Channel J of a group: its sum A doubled, requantized with the constants at ch + 16 J, saturated
+ * to int8 and stored at out + J. */
+#define MCC_DW_GROUP_OUT_ASM(A, J)                              \
+    "ldrd %[m], %[r], [%[ch], #16 * " #J " + 4]\n\t"             \
+    "ldr %[s], [%[ch], #16 * " #J " + 12]\n\t"                   \
+    "lsl %[" #A "], %[" #A "], #1\n\t"                           \
+    "smmlar %[m], %[" #A "], %[m], %[r]\n\t"                     \
+    "add %[m], %[m], %[" #A "], asr #31\n\t"                     \
+    "asr %[m], %[m], %[s]\n\t"                                   \
+    "ssat %[m], #8, %[m]\n\t"                                    \
+    "strb %[m], [%[out], #" #J "]\n\t"
+#endif
+
 /* Four channels c..c+3 of one output pixel, one sum per channel over the taps; w: the
  * channels' weights of tap 0, block: bytes per tap (the block's width). The sums start at half
  * the doubled bias and are doubled before the requantization. */
@@ -369,6 +383,18 @@ MCC_INLINE void dw_group(const int8_t *const *tap, int32_t taps, int32_t c, cons
         a1 = __smlabb(x_od, w_od, a1);
         a3 = __smlatt(x_od, w_od, a3);
     }
+#if MCC_HAVE_DSP_ASM
+    if (lo == -128 && hi == 127) {  /* the whole int8 range: requantized and stored in assembly */
+        uint32_t m, r, s;
+        __asm__ volatile(MCC_DW_GROUP_OUT_ASM(a0, 0) MCC_DW_GROUP_OUT_ASM(a1, 1) MCC_DW_GROUP_OUT_ASM(a2, 2)
+                         MCC_DW_GROUP_OUT_ASM(a3, 3)
+                         : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [m] "=&r"(m), [r] "=&r"(r),
+                           [s] "=&r"(s)
+                         : [ch] "r"(ch), [out] "r"(output + c), "m"(*(const int32_t(*)[16])(const void *)ch)
+                         : "memory");
+        return;
+    }
+#endif
 #else
     for (; t < taps; ++t, w += block) {
         const int8_t *s = tap[t] + c;
@@ -922,9 +948,8 @@ MCC_DW_NOINLINE static void dw_strip_channel_run(dw_strip_layer *g, int16_t *rin
 }
 
 #if MCC_DW_STRIDE2_STRIPS
-/* A strided layer runs in strips of MCC_DW_STRIDE2_MIN_LEN outputs or more whose widened lines
- * hold its input line and padding: the export sized the scratch for (outputs - 1) * stride + 3
- * entries along the output's longer side. */
+/* A strided layer's widened lines hold its input line and padding: the export sized the scratch
+ * for (outputs - 1) * stride + 3 entries along the output's longer side. */
 static int dw_strided_strips_fit(const mcc_dw_conv_fast_params *params, const mcc_dims *in_dims,
                                  const mcc_dims *out_dims)
 {
@@ -932,8 +957,7 @@ static int dw_strided_strips_fit(const mcc_dw_conv_fast_params *params, const mc
     const int32_t len = along_y ? out_dims->h : out_dims->w;
     const int32_t stride = along_y ? params->stride.h : params->stride.w;
     const int32_t before = along_y ? params->padding.h : params->padding.w;
-    return len >= MCC_DW_STRIDE2_MIN_LEN &&
-           before + (along_y ? in_dims->h : in_dims->w) <= dw_strip_entries((len - 1) * stride + 3);
+    return before + (along_y ? in_dims->h : in_dims->w) <= dw_strip_entries((len - 1) * stride + 3);
 }
 #endif
 
@@ -1142,6 +1166,9 @@ mcc_status mcc_depthwise_conv2d_fast_s8(const mcc_dw_conv_fast_params *params,
         return MCC_ERROR_ARGUMENT;
     }
 #if MCC_HAVE_DSP && !MCC_HAVE_MVE_ASM
+    if ((output_dims->h > output_dims->w ? output_dims->h : output_dims->w) < MCC_DW_STRIP_MIN_LEN) {
+        return dw_taps_layer(params, input_dims, input, output_dims, output, scratch);
+    }
     if (params->kernel.h == 3 && params->kernel.w == 3 && params->stride.h == 1 && params->stride.w == 1 &&
         params->dilation.h == 1 && params->dilation.w == 1) {
         return dw_strips(params, input_dims, input, output_dims, output, (int16_t *)scratch);
