@@ -128,12 +128,13 @@ DW_STRIP_MIN_LEN = 8          # MCC_DW_STRIP_MIN_LEN in mcc_depthwise_conv2d_fas
 
 def depthwise_strip_span(kernel, stride, dilation, out_hw) -> int:
     """The input positions one strip covers when a DSP core runs a depthwise layer in strips
-    along the longer side of its output (3x3 windows, strides 1 or 2, no dilation, strips of
-    DW_STRIP_MIN_LEN outputs or more): (outputs - 1) * stride + 3; 0 for any other layer."""
+    along the longer side of its output (3x3 windows, no dilation, strips of DW_STRIP_MIN_LEN
+    outputs or more; strides 1, or 2 along the strips and 1 or 2 between them):
+    (outputs - 1) * stride + 3; 0 for any other layer."""
     if tuple(kernel) != (3, 3) or tuple(dilation) != (1, 1) or not set(stride) <= {1, 2}:
         return 0
     along = 0 if out_hw[0] > out_hw[1] else 1
-    if int(out_hw[along]) < DW_STRIP_MIN_LEN:
+    if int(out_hw[along]) < DW_STRIP_MIN_LEN or (stride[along] == 1 and 2 in tuple(stride)):
         return 0
     return (int(out_hw[along]) - 1) * int(stride[along]) + 3
 

@@ -857,7 +857,7 @@ MCC_INLINE void dw_strip_widen(dw_strip_layer *g, int16_t *ring, int32_t slot, c
 }
 
 #if MCC_DW_STRIDE2_STRIPS
-/* One channel's strips when either stride is 2 (k: its window in slots 0-2, those slots holding
+/* One channel's strips at stride 2 along them (k: its window in slots 0-2, those slots holding
  * input lines 0-2). Input line m of the channel (m = line_stride * o + l for window line l of
  * output line o) lives in slot m % 3: for output line o the window's lines are put in the slots
  * from r = line_stride * o % 3 on. */
@@ -879,16 +879,10 @@ static void dw_strip_channel_run2(dw_strip_layer *g, int16_t *ring, dw_strip_cha
                 k->slot[(r + l) % 3][1] = window[l][1];
             }
         }
-        if (g->stride == 2) {
-            if (full_range) {
-                dw_strip_run2(ring, g->len, k, out, g->out_step, g->lo, g->hi, 1);
-            } else {
-                dw_strip_run2(ring, g->len, k, out, g->out_step, g->lo, g->hi, 0);
-            }
-        } else if (full_range) {
-            dw_strip_run(ring, g->len, k, out, g->out_step, g->lo, g->hi, 1);
+        if (full_range) {
+            dw_strip_run2(ring, g->len, k, out, g->out_step, g->lo, g->hi, 1);
         } else {
-            dw_strip_run(ring, g->len, k, out, g->out_step, g->lo, g->hi, 0);
+            dw_strip_run2(ring, g->len, k, out, g->out_step, g->lo, g->hi, 0);
         }
     }
 }
@@ -920,7 +914,7 @@ MCC_DW_NOINLINE static void dw_strip_channel_run(dw_strip_layer *g, int16_t *rin
     k.lo = g->lo;
     k.hi = g->hi;
 #if MCC_DW_STRIDE2_STRIPS
-    if (g->stride == 2 || g->line_stride == 2) {
+    if (g->stride == 2) {
         dw_strip_channel_run2(g, ring, &k, src, out, full_range);
         return;
     }
@@ -948,8 +942,10 @@ MCC_DW_NOINLINE static void dw_strip_channel_run(dw_strip_layer *g, int16_t *rin
 }
 
 #if MCC_DW_STRIDE2_STRIPS
-/* A strided layer's widened lines hold its input line and padding: the export sized the scratch
- * for (outputs - 1) * stride + 3 entries along the output's longer side. */
+/* A strided layer runs in strips when its stride along them is 2 (from one strip to the next 1 or
+ * 2; a stride of 1 along strips 2 apart takes the taps path); its widened lines hold its input
+ * line and padding: the export sized the scratch for (outputs - 1) * 2 + 3 entries along the
+ * output's longer side. */
 static int dw_strided_strips_fit(const mcc_dw_conv_fast_params *params, const mcc_dims *in_dims,
                                  const mcc_dims *out_dims)
 {
@@ -957,7 +953,8 @@ static int dw_strided_strips_fit(const mcc_dw_conv_fast_params *params, const mc
     const int32_t len = along_y ? out_dims->h : out_dims->w;
     const int32_t stride = along_y ? params->stride.h : params->stride.w;
     const int32_t before = along_y ? params->padding.h : params->padding.w;
-    return before + (along_y ? in_dims->h : in_dims->w) <= dw_strip_entries((len - 1) * stride + 3);
+    return stride == 2 &&
+           before + (along_y ? in_dims->h : in_dims->w) <= dw_strip_entries((len - 1) * stride + 3);
 }
 #endif
 
