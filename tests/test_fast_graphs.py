@@ -185,9 +185,9 @@ def with_dead_channels(graph: Graph, dead, saturated=(), boosted=(), op_index: i
 def depthwise_zoo(seed: int = 7) -> Graph:
     """Depthwise layers over the fast kernel's channel blocks (8, then 4; the last 1-3 channels
     finished by mcc_conv2d_channels_s8) and windows: 3x3 and 5x5 at strides 1 and 2 with padded
-    edges (3x3 runs in strips on DSP cores when a strip has 8 outputs or more: stride 1 and 2,
-    with and without zero-point lines; shorter ones, strides (2, 1) and (1, 2) among them, on tap
-    pairs), an even tap count (2x2, dilated), a single tap (1x1), depth multipliers 2 and 3 (the
+    edges (3x3 runs in strips on DSP cores: stride 1 along columns and rows, strips of 6 and 11,
+    with and without zero-point lines, and stride 2 with 8 outputs a strip or more; shorter
+    strided ones, strides (2, 1) and (1, 2) among them, on tap pairs), an even tap count (2x2, dilated), a single tap (1x1), depth multipliers 2 and 3 (the
     input repeated per channel first), input zero point -128 and output zero point 127, weights
     at -128 and 127."""
     rng = np.random.default_rng(seed)
@@ -295,7 +295,7 @@ def test_fast_kernels_portable_path_matches_reference(tmp_path, name):
 
 
 def test_depthwise_strips_where_they_pay_and_their_define():
-    """DSP strips: 3x3 windows at stride 1, or 2 along the strips, with 8 outputs a strip or more
+    """DSP strips: 3x3 windows at stride 1, or 2 along the strips with 8 outputs a strip or more
     (other layers run on tap pairs); the strided strip code is built only for models that have
     such a layer."""
     assert specialize.depthwise_strip_span((3, 3), (1, 1), (1, 1), (25, 5)) == 27      # DS-CNN
@@ -303,7 +303,7 @@ def test_depthwise_strips_where_they_pay_and_their_define():
     assert specialize.depthwise_strip_span((3, 3), (2, 1), (1, 1), (25, 5)) == 51
     assert specialize.depthwise_strip_span((3, 3), (1, 2), (1, 1), (25, 5)) == 0     # stride 1 along
     assert specialize.depthwise_strip_span((3, 3), (2, 2), (1, 1), (7, 7)) == 0
-    assert specialize.depthwise_strip_span((3, 3), (1, 1), (1, 1), (6, 6)) == 0
+    assert specialize.depthwise_strip_span((3, 3), (1, 1), (1, 1), (6, 6)) == 8
     assert specialize.depthwise_strip_span((5, 5), (1, 1), (1, 1), (25, 5)) == 0
     assert specialize.depthwise_strip_span((3, 3), (1, 1), (2, 2), (25, 5)) == 0
     assert dict(lower(depthwise_zoo(), "m").defines) == {specialize.DW_STRIDE2_DEFINE: 1}

@@ -25,8 +25,8 @@
 #ifndef MCC_DW_STRIDE2_STRIPS
 #define MCC_DW_STRIDE2_STRIPS 0
 #endif
-/* Shorter strips lose to the taps path: their per-channel and per-line set-up dominates. */
-#define MCC_DW_STRIP_MIN_LEN 8
+/* Shorter strided strips lose to the taps path: at stride 2 each output widens 4 entries. */
+#define MCC_DW_STRIDE2_MIN_LEN 8
 #if MCC_HAVE_MVE
 #include <arm_mve.h>
 #endif
@@ -943,7 +943,8 @@ MCC_DW_NOINLINE static void dw_strip_channel_run(dw_strip_layer *g, int16_t *rin
 
 #if MCC_DW_STRIDE2_STRIPS
 /* A strided layer runs in strips when its stride along them is 2 (from one strip to the next 1 or
- * 2; a stride of 1 along strips 2 apart takes the taps path); its widened lines hold its input
+ * 2; a stride of 1 along strips 2 apart takes the taps path) and they have
+ * MCC_DW_STRIDE2_MIN_LEN outputs or more; its widened lines hold its input
  * line and padding: the export sized the scratch for (outputs - 1) * 2 + 3 entries along the
  * output's longer side. */
 static int dw_strided_strips_fit(const mcc_dw_conv_fast_params *params, const mcc_dims *in_dims,
@@ -953,7 +954,7 @@ static int dw_strided_strips_fit(const mcc_dw_conv_fast_params *params, const mc
     const int32_t len = along_y ? out_dims->h : out_dims->w;
     const int32_t stride = along_y ? params->stride.h : params->stride.w;
     const int32_t before = along_y ? params->padding.h : params->padding.w;
-    return stride == 2 &&
+    return stride == 2 && len >= MCC_DW_STRIDE2_MIN_LEN &&
            before + (along_y ? in_dims->h : in_dims->w) <= dw_strip_entries((len - 1) * stride + 3);
 }
 #endif
@@ -1163,9 +1164,6 @@ mcc_status mcc_depthwise_conv2d_fast_s8(const mcc_dw_conv_fast_params *params,
         return MCC_ERROR_ARGUMENT;
     }
 #if MCC_HAVE_DSP && !MCC_HAVE_MVE_ASM
-    if ((output_dims->h > output_dims->w ? output_dims->h : output_dims->w) < MCC_DW_STRIP_MIN_LEN) {
-        return dw_taps_layer(params, input_dims, input, output_dims, output, scratch);
-    }
     if (params->kernel.h == 3 && params->kernel.w == 3 && params->stride.h == 1 && params->stride.w == 1 &&
         params->dilation.h == 1 && params->dilation.w == 1) {
         return dw_strips(params, input_dims, input, output_dims, output, (int16_t *)scratch);
