@@ -295,15 +295,16 @@ def test_fast_kernels_portable_path_matches_reference(tmp_path, name):
 
 
 def test_depthwise_strips_where_they_pay_and_their_define():
-    """DSP strips: 3x3 windows at stride 1, or 2 along the strips with 8 outputs a strip or more
-    (other layers run on tap pairs); the strided strip code is built only for models that have
-    such a layer."""
+    """DSP strips: 3x3 windows at stride 1 with 4 outputs a strip or more, or 2 along the strips
+    with 8 (other layers run on tap pairs); the strided strip code is built only for models that
+    have such a layer."""
     assert specialize.depthwise_strip_span((3, 3), (1, 1), (1, 1), (25, 5)) == 27      # DS-CNN
     assert specialize.depthwise_strip_span((3, 3), (2, 2), (1, 1), (24, 24)) == 49
     assert specialize.depthwise_strip_span((3, 3), (2, 1), (1, 1), (25, 5)) == 51
     assert specialize.depthwise_strip_span((3, 3), (1, 2), (1, 1), (25, 5)) == 0     # stride 1 along
     assert specialize.depthwise_strip_span((3, 3), (2, 2), (1, 1), (7, 7)) == 0
     assert specialize.depthwise_strip_span((3, 3), (1, 1), (1, 1), (6, 6)) == 8
+    assert specialize.depthwise_strip_span((3, 3), (1, 1), (1, 1), (3, 3)) == 0
     assert specialize.depthwise_strip_span((5, 5), (1, 1), (1, 1), (25, 5)) == 0
     assert specialize.depthwise_strip_span((3, 3), (1, 1), (2, 2), (25, 5)) == 0
     assert dict(lower(depthwise_zoo(), "m").defines) == {specialize.DW_STRIDE2_DEFINE: 1}

@@ -122,19 +122,23 @@ DW_STRIP_STATE_BYTES = 68      # sizeof(dw_strip_layer) in mcc_depthwise_conv2d_
 # C define that builds the DSP strip path for 3x3 depthwise layers with a stride of 2 (only in the
 # trees of models that have one: the code stays out of the other models' flash)
 DW_STRIDE2_DEFINE = "MCC_DW_STRIDE2_STRIPS"
-# Strided strips shorter than this lose to the taps path (at stride 2 each output widens 4 entries)
-DW_STRIDE2_MIN_LEN = 8        # MCC_DW_STRIDE2_MIN_LEN in mcc_depthwise_conv2d_fast_s8.c
+# Shorter strips lose to the taps path (per channel and line their set-up outweighs the outputs;
+# at stride 2 each output also widens 4 entries): MCC_DW_STRIP_MIN_LEN, MCC_DW_STRIDE2_MIN_LEN
+DW_STRIP_MIN_LEN = 4
+DW_STRIDE2_MIN_LEN = 8
 
 
 def depthwise_strip_span(kernel, stride, dilation, out_hw) -> int:
     """The input positions one strip covers when a DSP core runs a depthwise layer in strips
-    along the longer side of its output (3x3 windows, no dilation; strides 1, or 2 along the
-    strips and 1 or 2 between them with DW_STRIDE2_MIN_LEN outputs a strip or more):
+    along the longer side of its output (3x3 windows, no dilation; stride 1 with DW_STRIP_MIN_LEN
+    outputs a strip or more, or 2 along the strips and 1 or 2 between them with DW_STRIDE2_MIN_LEN):
     (outputs - 1) * stride + 3; 0 for any other layer."""
     if tuple(kernel) != (3, 3) or tuple(dilation) != (1, 1) or not set(stride) <= {1, 2}:
         return 0
     along = 0 if out_hw[0] > out_hw[1] else 1
     if 2 in tuple(stride) and (stride[along] == 1 or int(out_hw[along]) < DW_STRIDE2_MIN_LEN):
+        return 0
+    if int(out_hw[along]) < DW_STRIP_MIN_LEN:
         return 0
     return (int(out_hw[along]) - 1) * int(stride[along]) + 3
 

@@ -25,7 +25,9 @@
 #ifndef MCC_DW_STRIDE2_STRIPS
 #define MCC_DW_STRIDE2_STRIPS 0
 #endif
-/* Shorter strided strips lose to the taps path: at stride 2 each output widens 4 entries. */
+/* Shorter strips lose to the taps path: per channel and line their set-up outweighs the outputs
+ * (at stride 2 each output also widens 4 entries). */
+#define MCC_DW_STRIP_MIN_LEN 4
 #define MCC_DW_STRIDE2_MIN_LEN 8
 #if MCC_HAVE_MVE
 #include <arm_mve.h>
@@ -582,6 +584,22 @@ MCC_INLINE int8_t dw_strip_out(int32_t acc, const dw_strip_channel *k, int32_t l
     int32_t a0, a1, a2, a3;                                     \
     uint32_t x0, x1, x2, wa, wb;                                \
     const dw_strip_channel *kk
+/* The last output of a strip (a line of it: words j and j + 1), at either stride (`step`: an
+ * operand of the block, not used by it). */
+MCC_INLINE void dw_strip_last(const uint32_t *p, const dw_strip_channel *k, int8_t *out, int32_t step,
+                              int full_range)
+{
+    MCC_DW_STRIP_DECLS;
+    if (full_range) {
+        MCC_DW_STRIP_BLOCK_ASM(MCC_DW_STRIP_BIAS1_ASM MCC_DW_STRIP_ONE_ASM(0) MCC_DW_STRIP_ONE_ASM(1)
+                               MCC_DW_STRIP_ONE_ASM(2) MCC_DW_STRIP_CONSTS_ASM
+                               MCC_DW_STRIP_STORE1_ASM(MCC_DW_STRIP_OUT_ASM), 6);
+    } else {
+        MCC_DW_STRIP_CLAMP_BLOCK_ASM(MCC_DW_STRIP_BIAS1_ASM MCC_DW_STRIP_ONE_ASM(0) MCC_DW_STRIP_ONE_ASM(1)
+                                     MCC_DW_STRIP_ONE_ASM(2) MCC_DW_STRIP_CONSTS_ASM MCC_DW_STRIP_BOUNDS_ASM
+                                     MCC_DW_STRIP_STORE1_ASM(MCC_DW_STRIP_CLAMP_ASM), 6);
+    }
+}
 #endif
 
 /* The outputs of one strip of one channel at stride 1 (ring: the interleaved slots); out steps
@@ -618,15 +636,7 @@ MCC_INLINE void dw_strip_run(const int16_t *ring, int32_t len, const dw_strip_ch
         p += 3;
     }
     if (len & 1) {
-        if (full_range) {
-            MCC_DW_STRIP_BLOCK_ASM(MCC_DW_STRIP_BIAS1_ASM MCC_DW_STRIP_ONE_ASM(0) MCC_DW_STRIP_ONE_ASM(1)
-                                   MCC_DW_STRIP_ONE_ASM(2) MCC_DW_STRIP_CONSTS_ASM
-                                   MCC_DW_STRIP_STORE1_ASM(MCC_DW_STRIP_OUT_ASM), 6);
-        } else {
-            MCC_DW_STRIP_CLAMP_BLOCK_ASM(MCC_DW_STRIP_BIAS1_ASM MCC_DW_STRIP_ONE_ASM(0) MCC_DW_STRIP_ONE_ASM(1)
-                                   MCC_DW_STRIP_ONE_ASM(2) MCC_DW_STRIP_CONSTS_ASM MCC_DW_STRIP_BOUNDS_ASM
-                                   MCC_DW_STRIP_STORE1_ASM(MCC_DW_STRIP_CLAMP_ASM), 6);
-        }
+        dw_strip_last(p, k, out, step, full_range);
     }
 #else
     for (; i + 4 <= len; i += 4, p += 6) {
@@ -747,15 +757,7 @@ MCC_INLINE void dw_strip_run2(const int16_t *ring, int32_t len, const dw_strip_c
         p += 6;
     }
     if (len & 1) {
-        if (full_range) {
-            MCC_DW_STRIP_BLOCK_ASM(MCC_DW_STRIP_BIAS1_ASM MCC_DW_STRIP_ONE_ASM(0) MCC_DW_STRIP_ONE_ASM(1)
-                                   MCC_DW_STRIP_ONE_ASM(2) MCC_DW_STRIP_CONSTS_ASM
-                                   MCC_DW_STRIP_STORE1_ASM(MCC_DW_STRIP_OUT_ASM), 6);
-        } else {
-            MCC_DW_STRIP_CLAMP_BLOCK_ASM(MCC_DW_STRIP_BIAS1_ASM MCC_DW_STRIP_ONE_ASM(0) MCC_DW_STRIP_ONE_ASM(1)
-                                   MCC_DW_STRIP_ONE_ASM(2) MCC_DW_STRIP_CONSTS_ASM MCC_DW_STRIP_BOUNDS_ASM
-                                   MCC_DW_STRIP_STORE1_ASM(MCC_DW_STRIP_CLAMP_ASM), 6);
-        }
+        dw_strip_last(p, k, out, step, full_range);
     }
 #else
     for (; i < len; ++i, p += 3) {
@@ -1165,7 +1167,8 @@ mcc_status mcc_depthwise_conv2d_fast_s8(const mcc_dw_conv_fast_params *params,
     }
 #if MCC_HAVE_DSP && !MCC_HAVE_MVE_ASM
     if (params->kernel.h == 3 && params->kernel.w == 3 && params->stride.h == 1 && params->stride.w == 1 &&
-        params->dilation.h == 1 && params->dilation.w == 1) {
+        params->dilation.h == 1 && params->dilation.w == 1 &&
+        (output_dims->h > output_dims->w ? output_dims->h : output_dims->w) >= MCC_DW_STRIP_MIN_LEN) {
         return dw_strips(params, input_dims, input, output_dims, output, (int16_t *)scratch);
     }
 #if MCC_DW_STRIDE2_STRIPS
