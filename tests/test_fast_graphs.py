@@ -192,7 +192,7 @@ def depthwise_zoo(seed: int = 7) -> Graph:
     at -128 and 127."""
     rng = np.random.default_rng(seed)
     chain = (_Chain(rng, (1, 21, 17, 12))
-             .conv(0, (3, 3), stride=(2, 2), padding=(1, 1, 1, 1), depthwise=True, activation="relu6")
+             .conv(0, (3, 3), stride=(2, 2), padding=(1, 1, 1, 1), depthwise=True)
              .conv(0, (3, 3), padding=(1, 1, 1, 1), depthwise=True, zp=127)
              .conv(0, (5, 5), stride=(2, 2), padding=(2, 2, 2, 2), depthwise=True, activation="relu")
              .conv(20, (1, 1), zp=-128)
