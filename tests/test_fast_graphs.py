@@ -185,12 +185,14 @@ def with_dead_channels(graph: Graph, dead, saturated=(), boosted=(), op_index: i
 def depthwise_zoo(seed: int = 7) -> Graph:
     """Depthwise layers over the fast kernel's channel blocks (8, then 4; the last 1-3 channels
     finished by mcc_conv2d_channels_s8) and windows: 3x3 and 5x5 at strides 1 and 2 with padded
-    edges (3x3 stride 1 runs in strips on DSP cores: along columns and along rows, with and
-    without zero-point lines, strip lengths 6 and 11), an even tap count (2x2, dilated), a single tap (1x1), depth multipliers 2 and 3 (the
+    edges (3x3 runs in strips on DSP cores: stride 1 along columns and rows, strips of 6 and 11,
+    with and without zero-point lines, and stride 2 with 8 outputs a strip or more; shorter
+    strided ones, strides (2, 1) and (1, 2) among them, on tap pairs), an even tap count (2x2, dilated), a single tap (1x1), depth multipliers 2 and 3 (the
     input repeated per channel first), input zero point -128 and output zero point 127, weights
     at -128 and 127."""
     rng = np.random.default_rng(seed)
-    chain = (_Chain(rng, (1, 11, 9, 12))
+    chain = (_Chain(rng, (1, 21, 17, 12))
+             .conv(0, (3, 3), stride=(2, 2), padding=(1, 1, 1, 1), depthwise=True)
              .conv(0, (3, 3), padding=(1, 1, 1, 1), depthwise=True, zp=127)
              .conv(0, (5, 5), stride=(2, 2), padding=(2, 2, 2, 2), depthwise=True, activation="relu")
              .conv(20, (1, 1), zp=-128)
@@ -205,11 +207,11 @@ def depthwise_zoo(seed: int = 7) -> Graph:
              .conv(0, (5, 3), stride=(2, 2), padding=(2, 2, 1, 1), depthwise=True, multiplier=3))
     graph = chain.graph("depthwise_zoo")
     tensors = dict(graph.tensors)
-    w = tensors["w1"]
+    w = tensors["w2"]
     data = np.array(w.data)
     data[..., 0] = -128
     data[..., 5] = 127
-    tensors["w1"] = replace(w, data=data)
+    tensors["w2"] = replace(w, data=data)
     x = tensors["x"]
     tensors["x"] = replace(x, quant=replace(x.quant, zero_point=(-128,)))
     return replace(graph, tensors=tensors)
@@ -238,6 +240,7 @@ def test_variant_choice_per_layer():
         "mcc_conv2d_fast_s8", "mcc_conv2d_channels_s8", "mcc_conv2d_fast_s8", "mcc_conv2d_channels_s8",
         "mcc_depthwise_conv2d_fast_s8", "mcc_conv2d_channels_s8", "mcc_conv2d_fast_s8"]
     assert kernels_called(depthwise_zoo()) == [
+        "mcc_depthwise_conv2d_fast_s8",
         "mcc_depthwise_conv2d_fast_s8", "mcc_depthwise_conv2d_fast_s8", "mcc_conv2d_fast_s8",
         "mcc_depthwise_conv2d_fast_s8",
         "mcc_depthwise_conv2d_fast_s8", "mcc_depthwise_conv2d_fast_s8", "mcc_conv2d_fast_s8",
@@ -341,3 +344,20 @@ def test_int8_conv_layout_calls_the_int8_kernel():
 @pytest.mark.parametrize("name", INT8_CONV_GRAPHS)
 def test_int8_conv_weights_portable_path_matches_reference(tmp_path, name):
     check_c_matches_reference(tmp_path, with_int8_conv_weights(GRAPHS[name]()), "tflm", samples=4)
+
+
+def test_depthwise_strips_where_they_pay_and_their_define():
+    """DSP strips: 3x3 windows at stride 1 with 4 outputs a strip or more, or 2 along the strips
+    with 8 (other layers run on tap pairs); the strided strip code is built only for models that
+    have such a layer."""
+    assert specialize.depthwise_strip_span((3, 3), (1, 1), (1, 1), (25, 5)) == 27      # DS-CNN
+    assert specialize.depthwise_strip_span((3, 3), (2, 2), (1, 1), (24, 24)) == 49
+    assert specialize.depthwise_strip_span((3, 3), (2, 1), (1, 1), (25, 5)) == 51
+    assert specialize.depthwise_strip_span((3, 3), (1, 2), (1, 1), (25, 5)) == 0     # stride 1 along
+    assert specialize.depthwise_strip_span((3, 3), (2, 2), (1, 1), (7, 7)) == 0
+    assert specialize.depthwise_strip_span((3, 3), (1, 1), (1, 1), (6, 6)) == 8
+    assert specialize.depthwise_strip_span((3, 3), (1, 1), (1, 1), (3, 3)) == 0
+    assert specialize.depthwise_strip_span((5, 5), (1, 1), (1, 1), (25, 5)) == 0
+    assert specialize.depthwise_strip_span((3, 3), (1, 1), (2, 2), (25, 5)) == 0
+    assert dict(lower(depthwise_zoo(), "m").defines) == {specialize.DW_STRIDE2_DEFINE: 1}
+    assert lower(layer_zoo(), "m").defines == ()

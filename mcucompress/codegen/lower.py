@@ -84,6 +84,7 @@ class Program(PortTotals):
     single_rounding: bool
     layers: tuple[Layer, ...] = ()
     states: tuple[CState, ...] = ()
+    defines: tuple[tuple[str, int], ...] = ()   # C defines the kernels of this model need
 
     @property
     def input(self) -> Port:
@@ -113,6 +114,7 @@ class ProgramBuilder:
     dims: dict = field(default_factory=dict)
     kernels: set = field(default_factory=set)
     states: list = field(default_factory=list)
+    defines: dict = field(default_factory=dict)   # C defines the kernels of this model need
 
     # -- helpers ---------------------------------------------------------------------------
     def weighted(self, op: Op) -> tuple[Tensor, Tensor, Tensor | None, Tensor]:
@@ -428,7 +430,7 @@ def lower(graph: Graph, prefix: str, rounding: str = "tflm") -> Program:
     return Program(tuple(b.arrays), tuple(b.decls), tuple(b.calls), tuple(RUNTIME_HEADERS) + tuple(files),
                    memory, offsets, tuple(_port(graph, n, offsets) for n in graph.inputs),
                    tuple(_port(graph, n, offsets) for n in graph.outputs), rounding == "litert", tuple(layers),
-                   tuple(b.states))
+                   tuple(b.states), tuple(sorted(b.defines.items())))
 
 
 def _layer(graph: Graph, op: Op, calls, choice) -> Layer:

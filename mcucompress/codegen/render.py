@@ -34,7 +34,7 @@ def _environment() -> jinja2.Environment:
 def defines(program: Program) -> dict[str, int]:
     # MCC_EARLY_EXITS (models with early exits only): the harness then reports the exit taken
     exits = {"MCC_EARLY_EXITS": exit_count(program)} if exit_count(program) else {}
-    return {"MCC_SINGLE_ROUNDING": int(program.single_rounding), **exits}
+    return {"MCC_SINGLE_ROUNDING": int(program.single_rounding), **exits, **dict(program.defines)}
 
 
 def exit_count(program: Program) -> int:

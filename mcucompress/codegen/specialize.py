@@ -137,24 +137,43 @@ def conv_scratch_bytes(k_padded: int, in_c: int) -> int:
 
 
 DW_BLOCK = 8                   # channels per block of the depthwise layout (one MVE vector of int16)
-DW_STRIP_STATE_BYTES = 60      # sizeof(dw_strip_layer) in mcc_depthwise_conv2d_fast_s8.c
+DW_STRIP_STATE_BYTES = 68      # sizeof(dw_strip_layer) in mcc_depthwise_conv2d_fast_s8.c
+# C define that builds the DSP strip path for 3x3 depthwise layers with a stride of 2 (only in the
+# trees of models that have one: the code stays out of the other models' flash)
+DW_STRIDE2_DEFINE = "MCC_DW_STRIDE2_STRIPS"
+# Shorter strips lose to the taps path (per channel and line their set-up outweighs the outputs;
+# at stride 2 each output also widens 4 entries): MCC_DW_STRIP_MIN_LEN, MCC_DW_STRIDE2_MIN_LEN
+DW_STRIP_MIN_LEN = 4
+DW_STRIDE2_MIN_LEN = 8
 
 
-def depthwise_strip_len(kernel, stride, dilation, out_hw) -> int:
-    """The strip length a DSP core runs a depthwise layer in (3x3 windows, stride 1: the longer
-    side of the output), 0 for any other window."""
-    if tuple(kernel) == (3, 3) and tuple(stride) == (1, 1) and tuple(dilation) == (1, 1):
-        return max(out_hw)
-    return 0
+def depthwise_strip_span(kernel, stride, dilation, out_hw) -> int:
+    """The input positions one strip covers when a DSP core runs a depthwise layer in strips
+    along the longer side of its output (3x3 windows, no dilation; stride 1 with DW_STRIP_MIN_LEN
+    outputs a strip or more, or 2 along the strips and 1 or 2 between them with DW_STRIDE2_MIN_LEN):
+    (outputs - 1) * stride + 3; 0 for any other layer."""
+    if tuple(kernel) != (3, 3) or tuple(dilation) != (1, 1) or not set(stride) <= {1, 2}:
+        return 0
+    along = 0 if out_hw[0] > out_hw[1] else 1
+    if 2 in tuple(stride) and (stride[along] == 1 or int(out_hw[along]) < DW_STRIDE2_MIN_LEN):
+        return 0
+    if int(out_hw[along]) < DW_STRIP_MIN_LEN:
+        return 0
+    return (int(out_hw[along]) - 1) * int(stride[along]) + 3
 
 
-def depthwise_scratch_bytes(channels: int, taps: int, strip_len: int = 0) -> int:
+def depthwise_strided_strips(kernel, stride, dilation, out_hw) -> bool:
+    """Whether a layer runs in strips only in a build with DW_STRIDE2_DEFINE."""
+    return depthwise_strip_span(kernel, stride, dilation, out_hw) > 0 and 2 in tuple(stride)
+
+
+def depthwise_scratch_bytes(channels: int, taps: int, strip_span: int = 0) -> int:
     """mcc_depthwise_conv2d_fast_s8_get_buffer_size(): the zero row (8-byte aligned), then a
     pointer per tap slot (taps rounded up to pairs) of two output pixels, counted at 8 bytes so
     the same arena serves the 64-bit host build; or, when those need more, three widened int16
-    lines of a strip and the layer's strip state."""
+    lines of a strip (the span plus one entry, rounded up to pairs) and the layer's strip state."""
     taps_bytes = ((channels + 7) & ~7) + 2 * 8 * (taps + taps % 2)
-    strip_bytes = (3 * ((strip_len + 4) & ~1) * 2 + DW_STRIP_STATE_BYTES + 7) & ~7 if strip_len > 0 else 0
+    strip_bytes = (3 * ((strip_span + 2) & ~1) * 2 + DW_STRIP_STATE_BYTES + 7) & ~7 if strip_span > 0 else 0
     return max(taps_bytes, strip_bytes)
 
 
@@ -255,8 +274,8 @@ def fast_depthwise(graph: Graph, op: Op, p, rounding: str) -> FastLayer | None:
     fast_n = n & ~3   # the kernel takes channels by 4; the last 1-3 join the patched ones
     patched = sorted(set(split.patched.tolist()) | set(range(fast_n, n)))
     out_hw = graph.output_tensor(op).shape[1:3]
-    strip_len = depthwise_strip_len((kh, kw), p.stride, p.dilation, out_hw)
-    scratch = expand + depthwise_scratch_bytes(n, kh * kw, strip_len)
+    strip_span = depthwise_strip_span((kh, kw), p.stride, p.dilation, out_hw)
+    scratch = expand + depthwise_scratch_bytes(n, kh * kw, strip_span)
     return FastLayer(dw_layout(split.weights[:fast_n].T), split.table[:fast_n], fast_n, scratch,
                      "mcc_depthwise_conv2d_fast_s8", patch(patched, w, bias, p, depthwise=True),
                      len(split.constant), weight_layout="int8")
@@ -361,6 +380,8 @@ def lower_fast(b, i: int, op: Op, p) -> bool:
                                  "channels": channels})
             b.call(op, "mcc_depthwise_conv2d_fast_s8", params, in_dims, x_ptr, out_dims,
                    b.arena(out.name), scratch)
+            if depthwise_strided_strips((kh, kw), p.stride, p.dilation, out.shape[1:3]):
+                b.defines[DW_STRIDE2_DEFINE] = 1
         if layer.patch is not None:
             lower_patch(b, op, oid, p, layer.patch, *geometry, in_dims, x_ptr, out_dims, b.arena(out.name))
         return True

@@ -19,6 +19,16 @@
 #if MCC_HAVE_DSP
 #include <arm_acle.h>
 #endif
+
+/* Set by the export for a model with a 3x3 depthwise layer at stride 2 (codegen/render.py): only
+ * then is the strided strip code built, so other models' flash does not carry it. */
+#ifndef MCC_DW_STRIDE2_STRIPS
+#define MCC_DW_STRIDE2_STRIPS 0
+#endif
+/* Shorter strips lose to the taps path: per channel and line their set-up outweighs the outputs
+ * (at stride 2 each output also widens 4 entries). */
+#define MCC_DW_STRIP_MIN_LEN 4
+#define MCC_DW_STRIDE2_MIN_LEN 8
 #if MCC_HAVE_MVE
 #include <arm_mve.h>
 #endif
@@ -29,11 +39,11 @@ MCC_INLINE int32_t dw_slots(int32_t taps)
     return (taps + 1) & ~1;
 }
 
-/* Entries of one widened line of the strip path: the output strip's length plus the window's
- * two further taps, plus one read past them, rounded up to whole words. */
-MCC_INLINE int32_t dw_strip_entries(int32_t strip_len)
+/* Entries of one widened line of the strip path: the input positions a strip covers (its span,
+ * (outputs - 1) * stride + 3), plus one read past them, rounded up to whole words. */
+MCC_INLINE int32_t dw_strip_entries(int32_t span)
 {
-    return (strip_len + 4) & ~1;
+    return (span + 2) & ~1;
 }
 
 /* A layer's strips (kept in the scratch after the lines): lengths in entries, steps in bytes. */
@@ -44,18 +54,20 @@ typedef struct {
     int32_t lo, hi;
     int32_t along_y;
     int32_t zero_slots;               /* bit s: slot s holds zero points only */
+    int32_t entries;                  /* of each widened line */
     int16_t zero;
+    int16_t stride, line_stride;      /* along the strips and from one strip to the next */
 } dw_strip_layer;
 
 /* Scratch: the zero row (rounded up to 8 bytes: pointers follow), then the input pixel of every
- * tap slot of two output pixels; or, when the layer runs in strips (strip_len > 0: the longer
- * side of a 3x3 stride-1 layer's output), three widened lines and the layer's strip state if
- * they need more. */
-int32_t mcc_depthwise_conv2d_fast_s8_get_buffer_size(int32_t channels, int32_t taps, int32_t strip_len)
+ * tap slot of two output pixels; or, when the layer runs in strips (strip_span > 0: the input
+ * positions a strip of a 3x3 layer's output covers along its longer side), three widened lines
+ * and the layer's strip state if they need more. */
+int32_t mcc_depthwise_conv2d_fast_s8_get_buffer_size(int32_t channels, int32_t taps, int32_t strip_span)
 {
     const int32_t taps_bytes = ((channels + 7) & ~7) + 2 * dw_slots(taps) * (int32_t)sizeof(const int8_t *);
     const int32_t strip_bytes =
-        strip_len > 0 ? ((3 * dw_strip_entries(strip_len) * 2 + (int32_t)sizeof(dw_strip_layer) + 7) & ~7) : 0;
+        strip_span > 0 ? ((3 * dw_strip_entries(strip_span) * 2 + (int32_t)sizeof(dw_strip_layer) + 7) & ~7) : 0;
     return strip_bytes > taps_bytes ? strip_bytes : taps_bytes;
 }
 
@@ -110,14 +122,14 @@ typedef struct {
 MCC_INLINE void dw_block_mve(const int8_t *const *ta, const int8_t *const *tb, int32_t full,
                              int32_t c, const int8_t *w, const dw_mve_block *blk)
 {
-    const int8_t *pa, *pb, *qa, *qb;
+    const int8_t *pa, *qa;
     __asm__ volatile(
         "ldr %[pa], [%[blk]]\n\t"
-        "ldr %[pb], [%[blk], #4]\n\t"
-        "vldrw.u32 q7, [%[pb]]\n\t"
+        "ldr %[qa], [%[blk], #4]\n\t"
+        "vldrw.u32 q7, [%[qa]]\n\t"
         "vadd.i32 q6, q7, %[pa]\n\t"
         "vldrw.u32 q0, [q6]\n\t"
-        "vldrw.u32 q7, [%[pb], #16]\n\t"
+        "vldrw.u32 q7, [%[qa], #16]\n\t"
         "vadd.i32 q6, q7, %[pa]\n\t"
         "vldrw.u32 q1, [q6]\n\t"
         "vmov q2, q0\n\t"
@@ -126,28 +138,28 @@ MCC_INLINE void dw_block_mve(const int8_t *const *ta, const int8_t *const *tb, i
         "beq 2f\n"
         "1:\n\t"
         "ldrd %[pa], %[qa], [%[ta]], #8\n\t"
-        "ldrd %[pb], %[qb], [%[tb]], #8\n\t"
         "vldrb.s16 q4, [%[w]], #16\n\t"
         "add %[pa], %[pa], %[c]\n\t"
         "vldrb.s16 q5, [%[w], #-8]\n\t"
         "add %[qa], %[qa], %[c]\n\t"
         "vldrb.s16 q6, [%[pa]]\n\t"
-        "add %[pb], %[pb], %[c]\n\t"
         "vqdmullb.s16 q7, q6, q4\n\t"
-        "add %[qb], %[qb], %[c]\n\t"
         "vadd.i32 q0, q0, q7\n\t"
         "vqdmullt.s16 q7, q6, q4\n\t"
         "vldrb.s16 q6, [%[qa]]\n\t"
+        "ldrd %[pa], %[qa], [%[tb]], #8\n\t"
         "vadd.i32 q1, q1, q7\n\t"
         "vqdmullb.s16 q7, q6, q5\n\t"
+        "add %[pa], %[pa], %[c]\n\t"
         "vadd.i32 q0, q0, q7\n\t"
         "vqdmullt.s16 q7, q6, q5\n\t"
-        "vldrb.s16 q6, [%[pb]]\n\t"
+        "add %[qa], %[qa], %[c]\n\t"
+        "vldrb.s16 q6, [%[pa]]\n\t"
         "vadd.i32 q1, q1, q7\n\t"
         "vqdmullb.s16 q7, q6, q4\n\t"
         "vadd.i32 q2, q2, q7\n\t"
         "vqdmullt.s16 q7, q6, q4\n\t"
-        "vldrb.s16 q6, [%[qb]]\n\t"
+        "vldrb.s16 q6, [%[qa]]\n\t"
         "vadd.i32 q3, q3, q7\n\t"
         "vqdmullb.s16 q7, q6, q5\n\t"
         "vadd.i32 q2, q2, q7\n\t"
@@ -159,15 +171,15 @@ MCC_INLINE void dw_block_mve(const int8_t *const *ta, const int8_t *const *tb, i
         "ldr %[pa], [%[blk], #16]\n\t"
         "cbz %[pa], 3f\n\t"
         "ldr %[pa], [%[ta]]\n\t"
-        "ldr %[pb], [%[tb]]\n\t"
+        "ldr %[qa], [%[tb]]\n\t"
         "vldrb.s16 q4, [%[w]]\n\t"
         "add %[pa], %[pa], %[c]\n\t"
-        "add %[pb], %[pb], %[c]\n\t"
+        "add %[qa], %[qa], %[c]\n\t"
         "vldrb.s16 q6, [%[pa]]\n\t"
         "vqdmullb.s16 q7, q6, q4\n\t"
         "vadd.i32 q0, q0, q7\n\t"
         "vqdmullt.s16 q7, q6, q4\n\t"
-        "vldrb.s16 q6, [%[pb]]\n\t"
+        "vldrb.s16 q6, [%[qa]]\n\t"
         "vadd.i32 q1, q1, q7\n\t"
         "vqdmullb.s16 q7, q6, q4\n\t"
         "vadd.i32 q2, q2, q7\n\t"
@@ -175,8 +187,8 @@ MCC_INLINE void dw_block_mve(const int8_t *const *ta, const int8_t *const *tb, i
         "vadd.i32 q3, q3, q7\n"
         "3:\n\t"
         "ldr %[pa], [%[blk]]\n\t"
-        "ldr %[pb], [%[blk], #4]\n\t"
-        "vldrw.u32 q7, [%[pb]]\n\t"
+        "ldr %[qa], [%[blk], #4]\n\t"
+        "vldrw.u32 q7, [%[qa]]\n\t"
         "vadd.i32 q7, q7, %[pa]\n\t"
         "vldrw.u32 q4, [q7, #4]\n\t"
         "vldrw.u32 q5, [q7, #8]\n\t"
@@ -192,7 +204,7 @@ MCC_INLINE void dw_block_mve(const int8_t *const *ta, const int8_t *const *tb, i
         "vadd.i32 q7, q7, q5\n\t"
         "vadd.i32 q7, q7, q2\n\t"
         "vshl.s32 q2, q7, q6\n\t"
-        "vldrw.u32 q7, [%[pb], #16]\n\t"
+        "vldrw.u32 q7, [%[qa], #16]\n\t"
         "vadd.i32 q7, q7, %[pa]\n\t"
         "vldrw.u32 q4, [q7, #4]\n\t"
         "vldrw.u32 q5, [q7, #8]\n\t"
@@ -212,18 +224,18 @@ MCC_INLINE void dw_block_mve(const int8_t *const *ta, const int8_t *const *tb, i
         "vqmovnt.s32 q4, q1\n\t"
         "vqmovnb.s32 q5, q2\n\t"
         "vqmovnt.s32 q5, q3\n\t"
-        "vldrh.u16 q6, [%[pb], #32]\n\t"
-        "vldrh.u16 q7, [%[pb], #48]\n\t"
+        "vldrh.u16 q6, [%[qa], #32]\n\t"
+        "vldrh.u16 q7, [%[qa], #48]\n\t"
         "vmax.s16 q4, q4, q6\n\t"
         "vmax.s16 q5, q5, q6\n\t"
         "vmin.s16 q4, q4, q7\n\t"
         "vmin.s16 q5, q5, q7\n\t"
-        "ldrd %[pa], %[pb], [%[blk], #8]\n\t"
+        "ldrd %[pa], %[qa], [%[blk], #8]\n\t"
         "add %[pa], %[pa], %[c]\n\t"
-        "add %[pb], %[pb], %[c]\n\t"
-        "vstrb.16 q5, [%[pb]]\n\t"
+        "add %[qa], %[qa], %[c]\n\t"
+        "vstrb.16 q5, [%[qa]]\n\t"
         "vstrb.16 q4, [%[pa]]\n\t"
-        : [pa] "=&l"(pa), [qa] "=&l"(qa), [pb] "=&l"(pb), [qb] "=&l"(qb), [ta] "+r"(ta),
+        : [pa] "=&l"(pa), [qa] "=&l"(qa), [ta] "+r"(ta),
           [tb] "+r"(tb), [w] "+l"(w), [full] "+r"(full)
         : [c] "r"(c), [blk] "r"(blk)
         : "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11", "d12", "d13",
@@ -270,6 +282,56 @@ static void dw_tail_mve(const int8_t *const *tap, int32_t taps, int32_t c, const
 }
 #endif
 
+#if MCC_HAVE_DSP_ASM
+/* dw_group's pairs of taps (below) with the weights' tap step BLOCK: per pair the two tap
+ * pointers (LDRD, post-increment), their 4 channels and the 4 weights of each tap, PKHBT/PKHTB
+ * into (tap t, tap t + 1) byte pairs, SXTB16 and 4 SMLAD. */
+#define MCC_DW_PAIRS_ASM(BLOCK)                                                                  \
+    __asm__ volatile("1:\n\t"                                                                    \
+                     "ldrd %[x], %[y], [%[tap]], #8\n\t"                                          \
+                     "ldr %[v], [%[w], #" #BLOCK "]\n\t"                                          \
+                     "ldr %[u], [%[w]], #2 * " #BLOCK "\n\t"                                      \
+                     "ldr %[x], [%[x], %[c]]\n\t"                                                 \
+                     "ldr %[y], [%[y], %[c]]\n\t"                                                 \
+                     "pkhbt %[lo], %[x], %[y], lsl #16\n\t"                                       \
+                     "pkhtb %[y], %[y], %[x], asr #16\n\t"                                        \
+                     "pkhbt %[x], %[u], %[v], lsl #16\n\t"                                        \
+                     "pkhtb %[v], %[v], %[u], asr #16\n\t"                                        \
+                     "sxtb16 %[u], %[lo]\n\t"                                                     \
+                     "sxtb16 %[tmp], %[x]\n\t"                                                    \
+                     "smlad %[a0], %[u], %[tmp], %[a0]\n\t"                                       \
+                     "sxtb16 %[u], %[lo], ror #8\n\t"                                             \
+                     "sxtb16 %[tmp], %[x], ror #8\n\t"                                            \
+                     "smlad %[a1], %[u], %[tmp], %[a1]\n\t"                                       \
+                     "sxtb16 %[u], %[y]\n\t"                                                      \
+                     "sxtb16 %[tmp], %[v]\n\t"                                                    \
+                     "smlad %[a2], %[u], %[tmp], %[a2]\n\t"                                       \
+                     "sxtb16 %[u], %[y], ror #8\n\t"                                              \
+                     "sxtb16 %[tmp], %[v], ror #8\n\t"                                            \
+                     "smlad %[a3], %[u], %[tmp], %[a3]\n\t"                                       \
+                     "subs %[n], %[n], #1\n\t"                                                    \
+                     "bne 1b\n\t"                                                                 \
+                     : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [tap] "+r"(pair), \
+                       [w] "+r"(w), [n] "+r"(pairs), [x] "=&r"(x), [y] "=&r"(y), [u] "=&r"(u),      \
+                       [v] "=&r"(v), [lo] "=&r"(lo_pair), [tmp] "=&r"(tmp)                          \
+                     : [c] "r"(c)                                                                 \
+                     : "cc", "memory")
+#endif
+
+#if MCC_HAVE_DSP_ASM
+/* Channel J of a group: its sum A doubled, requantized with the constants at ch + 16 J, saturated
+ * to int8 and stored at out + J. */
+#define MCC_DW_GROUP_OUT_ASM(A, J)                              \
+    "ldrd %[m], %[r], [%[ch], #16 * " #J " + 4]\n\t"             \
+    "ldr %[s], [%[ch], #16 * " #J " + 12]\n\t"                   \
+    "lsl %[" #A "], %[" #A "], #1\n\t"                           \
+    "smmlar %[m], %[" #A "], %[m], %[r]\n\t"                     \
+    "add %[m], %[m], %[" #A "], asr #31\n\t"                     \
+    "asr %[m], %[m], %[s]\n\t"                                   \
+    "ssat %[m], #8, %[m]\n\t"                                    \
+    "strb %[m], [%[out], #" #J "]\n\t"
+#endif
+
 /* Four channels c..c+3 of one output pixel, one sum per channel over the taps; w: the
  * channels' weights of tap 0, block: bytes per tap (the block's width). The sums start at half
  * the doubled bias and are doubled before the requantization. */
@@ -281,6 +343,19 @@ MCC_INLINE void dw_group(const int8_t *const *tap, int32_t taps, int32_t c, cons
 #if MCC_HAVE_DSP
     /* a pair of taps: the bytes of both words merged into a0 a1 b0 b1 and a2 a3 b2 b3 (PKH),
      * SXTB16 of those is one (tap t, tap t + 1) pair per channel, activations and weights alike */
+#if MCC_HAVE_DSP_ASM
+    if (taps >= 2) {  /* 23 instructions per pair of taps; the block width is an immediate */
+        const int8_t *const *pair = tap;
+        int32_t pairs = taps >> 1;
+        uint32_t x, y, u, v, lo_pair, tmp;
+        if (block == 8) {
+            MCC_DW_PAIRS_ASM(8);
+        } else {
+            MCC_DW_PAIRS_ASM(4);
+        }
+        t = taps & ~1;
+    }
+#else
     for (; t + 1 < taps; t += 2, w += 2 * block) {
         uint32_t a, b, u, v, x_lo, x_hi, w_lo, w_hi;
         memcpy(&a, tap[t] + c, 4);
@@ -296,6 +371,7 @@ MCC_INLINE void dw_group(const int8_t *const *tap, int32_t taps, int32_t c, cons
         a2 = __smlad(__sxtb16(x_hi), __sxtb16(w_hi), a2);
         a3 = __smlad(mcc_nn_sxtb16_ror8(x_hi), mcc_nn_sxtb16_ror8(w_hi), a3);
     }
+#endif
     if (t < taps) {
         uint32_t a, u, x_ev, x_od, w_ev, w_od;
         memcpy(&a, tap[t] + c, 4);
@@ -309,6 +385,18 @@ MCC_INLINE void dw_group(const int8_t *const *tap, int32_t taps, int32_t c, cons
         a1 = __smlabb(x_od, w_od, a1);
         a3 = __smlatt(x_od, w_od, a3);
     }
+#if MCC_HAVE_DSP_ASM
+    if (lo == -128 && hi == 127) {  /* the whole int8 range: requantized and stored in assembly */
+        uint32_t m, r, s;
+        __asm__ volatile(MCC_DW_GROUP_OUT_ASM(a0, 0) MCC_DW_GROUP_OUT_ASM(a1, 1) MCC_DW_GROUP_OUT_ASM(a2, 2)
+                         MCC_DW_GROUP_OUT_ASM(a3, 3)
+                         : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [m] "=&r"(m), [r] "=&r"(r),
+                           [s] "=&r"(s)
+                         : [ch] "r"(ch), [out] "r"(output + c), "m"(*(const int32_t(*)[16])(const void *)ch)
+                         : "memory");
+        return;
+    }
+#endif
 #else
     for (; t < taps; ++t, w += block) {
         const int8_t *s = tap[t] + c;
@@ -378,6 +466,7 @@ MCC_INLINE void dw_pixel(const int8_t *const *tap, int32_t taps, int32_t n4, con
 typedef struct {
     uint32_t slot[3][2];      /* (w0, w1), (w1, w2) of the window line in each slot */
     int32_t bias, multiplier, round, shift;
+    int32_t lo, hi;           /* the clamp */
 } dw_strip_channel;
 
 MCC_INLINE int8_t dw_strip_out(int32_t acc, const dw_strip_channel *k, int32_t lo, int32_t hi,
@@ -410,6 +499,7 @@ MCC_INLINE int8_t dw_strip_out(int32_t acc, const dw_strip_channel *k, int32_t l
     "smlad %[a3], %[x2], %[wb], %[a3]\n\t"
 /* Slot 0 of 4 outputs, the sums starting from the bias in a3. */
 #define MCC_DW_STRIP_FIRST_ASM                                  \
+    "ldr %[a3], [%[k], #24]\n\t"                                \
     "ldr %[x0], [%[p]]\n\t"                                     \
     "ldr %[x1], [%[p], #12]\n\t"                                \
     "ldr %[x2], [%[p], #24]\n\t"                                \
@@ -431,57 +521,126 @@ MCC_INLINE int8_t dw_strip_out(int32_t acc, const dw_strip_channel *k, int32_t l
     "smlabt %[a0], %[x1], %[wb], %[a0]\n\t"                     \
     "smlatb %[a1], %[x0], %[wa], %[a1]\n\t"                     \
     "smlad %[a1], %[x1], %[wb], %[a1]\n\t"
-/* One slot of 1 output. */
+/* One slot of 1 output: SMLAD of word j with (w0, w1), SMLABT of word j + 1 with (w1, w2); at
+ * stride 2 every output is one of these, on words j .. j + 4 for 4 outputs. */
 #define MCC_DW_STRIP_ONE_ASM(S)                                 \
     "ldr %[x0], [%[p], #4 * " #S "]\n\t"                        \
     "ldr %[x1], [%[p], #12 + 4 * " #S "]\n\t"                   \
     "ldrd %[wa], %[wb], [%[k], #8 * " #S "]\n\t"                \
     "smlad %[a0], %[x0], %[wa], %[a0]\n\t"                      \
     "smlabt %[a0], %[x1], %[wb], %[a0]\n\t"
-/* One output requantized into x0 (multiplier wa, round wb, shift x2; full int8 clamp). */
+/* The requantization constants: multiplier wa, round wb, shift x2; a clamp's bounds x1 and k. */
+#define MCC_DW_STRIP_CONSTS_ASM                                 \
+    "ldrd %[wa], %[wb], [%[k], #28]\n\t"                        \
+    "ldr %[x2], [%[k], #36]\n\t"
+#define MCC_DW_STRIP_BOUNDS_ASM                                 \
+    "ldr %[x1], [%[k], #40]\n\t"                                \
+    "ldr %[k], [%[k], #44]\n\t"
+/* One output requantized into x0, saturated to int8 (the full clamp) or clamped to x1 .. k. */
 #define MCC_DW_STRIP_OUT_ASM(A)                                 \
     "smmlar %[x0], %[" #A "], %[wa], %[wb]\n\t"                 \
     "add %[x0], %[x0], %[" #A "], asr #31\n\t"                  \
     "asr %[x0], %[x0], %[x2]\n\t"                               \
     "ssat %[x0], #8, %[x0]\n\t"
+#define MCC_DW_STRIP_CLAMP_ASM(A)                               \
+    "smmlar %[x0], %[" #A "], %[wa], %[wb]\n\t"                 \
+    "add %[x0], %[x0], %[" #A "], asr #31\n\t"                  \
+    "asr %[x0], %[x0], %[x2]\n\t"                               \
+    "cmp %[x0], %[x1]\n\t"                                      \
+    "it lt\n\t"                                                 \
+    "movlt %[x0], %[x1]\n\t"                                    \
+    "cmp %[x0], %[k]\n\t"                                       \
+    "it gt\n\t"                                                 \
+    "movgt %[x0], %[k]\n\t"
+/* Outputs a0 .. a3 (a0 a1; a0) requantized by OUT and stored `step` apart. */
+#define MCC_DW_STRIP_STORE4_ASM(OUT)                            \
+    OUT(a0) "strb %[x0], [%[out]]\n\t"                          \
+    OUT(a1) "strb %[x0], [%[out], %[step]]\n\t"                 \
+    "add %[out], %[out], %[step], lsl #1\n\t"                   \
+    OUT(a2) "strb %[x0], [%[out]]\n\t"                          \
+    OUT(a3) "strb %[x0], [%[out], %[step]]\n\t"                 \
+    "add %[out], %[out], %[step], lsl #1\n\t"
+#define MCC_DW_STRIP_STORE2_ASM(OUT)                            \
+    OUT(a0) "strb %[x0], [%[out]]\n\t"                          \
+    OUT(a1) "strb %[x0], [%[out], %[step]]\n\t"                 \
+    "add %[out], %[out], %[step], lsl #1\n\t"
+#define MCC_DW_STRIP_STORE1_ASM(OUT) OUT(a0) "strb %[x0], [%[out]]\n\t"
+/* The sums start from the bias. */
+#define MCC_DW_STRIP_BIAS2_ASM "ldr %[a0], [%[k], #24]\n\tmov %[a1], %[a0]\n\t"
+#define MCC_DW_STRIP_BIAS1_ASM "ldr %[a0], [%[k], #24]\n\t"
+/* One block of outputs (TEXT: sums, requantization and stores) reading WORDS words of the ring;
+ * a clamped block overwrites its copy of k with a bound. */
+#define MCC_DW_STRIP_OUTPUTS                                                                           \
+    [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [x0] "=&r"(x0), [x1] "=&r"(x1),    \
+        [x2] "=&r"(x2), [wa] "=&r"(wa), [wb] "=&r"(wb), [out] "+r"(out)
+#define MCC_DW_STRIP_INPUTS(WORDS)                                                                     \
+    [p] "r"(p), [step] "r"(step), "m"(*(const uint32_t(*)[WORDS])(const void *)p), "m"(*k)
+#define MCC_DW_STRIP_BLOCK_ASM(TEXT, WORDS)                                                            \
+    __asm__ volatile(TEXT : MCC_DW_STRIP_OUTPUTS : [k] "r"(k), MCC_DW_STRIP_INPUTS(WORDS) : "memory")
+#define MCC_DW_STRIP_CLAMP_BLOCK_ASM(TEXT, WORDS)                                                      \
+    kk = k;                                                                                            \
+    __asm__ volatile(TEXT : MCC_DW_STRIP_OUTPUTS, [k] "+r"(kk) : MCC_DW_STRIP_INPUTS(WORDS) : "memory")
+#define MCC_DW_STRIP_DECLS                                      \
+    int32_t a0, a1, a2, a3;                                     \
+    uint32_t x0, x1, x2, wa, wb;                                \
+    const dw_strip_channel *kk
+/* The last output of a strip (a line of it: words j and j + 1), at either stride (`step`: an
+ * operand of the block, not used by it). */
+MCC_INLINE void dw_strip_last(const uint32_t *p, const dw_strip_channel *k, int8_t *out, int32_t step,
+                              int full_range)
+{
+    MCC_DW_STRIP_DECLS;
+    if (full_range) {
+        MCC_DW_STRIP_BLOCK_ASM(MCC_DW_STRIP_BIAS1_ASM MCC_DW_STRIP_ONE_ASM(0) MCC_DW_STRIP_ONE_ASM(1)
+                               MCC_DW_STRIP_ONE_ASM(2) MCC_DW_STRIP_CONSTS_ASM
+                               MCC_DW_STRIP_STORE1_ASM(MCC_DW_STRIP_OUT_ASM), 6);
+    } else {
+        MCC_DW_STRIP_CLAMP_BLOCK_ASM(MCC_DW_STRIP_BIAS1_ASM MCC_DW_STRIP_ONE_ASM(0) MCC_DW_STRIP_ONE_ASM(1)
+                                     MCC_DW_STRIP_ONE_ASM(2) MCC_DW_STRIP_CONSTS_ASM MCC_DW_STRIP_BOUNDS_ASM
+                                     MCC_DW_STRIP_STORE1_ASM(MCC_DW_STRIP_CLAMP_ASM), 6);
+    }
+}
 #endif
 
-/* The outputs of one strip of one channel (ring: the interleaved slots); out steps by `step`. */
+/* The outputs of one strip of one channel at stride 1 (ring: the interleaved slots); out steps
+ * by `step`. */
 MCC_INLINE void dw_strip_run(const int16_t *ring, int32_t len, const dw_strip_channel *k, int8_t *out,
                              int32_t step, int32_t lo, int32_t hi, int full_range)
 {
     const uint32_t *p = (const uint32_t *)(const void *)ring;
     int32_t i = 0;
-    for (; i + 4 <= len; i += 4, p += 6) {
-        int32_t a0, a1, a2, a3;
 #if MCC_HAVE_DSP_ASM
-        uint32_t x0, x1, x2, wa, wb;
-        if (full_range) {  /* the requantization and the stores too */
-            __asm__ volatile("ldr %[a3], [%[k], #24]\n\t"
-                             MCC_DW_STRIP_FIRST_ASM MCC_DW_STRIP_SLOT_ASM(1) MCC_DW_STRIP_SLOT_ASM(2)
-                             "ldrd %[wa], %[wb], [%[k], #28]\n\t"
-                             "ldr %[x2], [%[k], #36]\n\t"
-                             MCC_DW_STRIP_OUT_ASM(a0) "strb %[x0], [%[out]]\n\t"
-                             MCC_DW_STRIP_OUT_ASM(a1) "strb %[x0], [%[out], %[step]]\n\t"
-                             "add %[out], %[out], %[step], lsl #1\n\t"
-                             MCC_DW_STRIP_OUT_ASM(a2) "strb %[x0], [%[out]]\n\t"
-                             MCC_DW_STRIP_OUT_ASM(a3) "strb %[x0], [%[out], %[step]]\n\t"
-                             "add %[out], %[out], %[step], lsl #1\n\t"
-                             : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [x0] "=&r"(x0),
-                               [x1] "=&r"(x1), [x2] "=&r"(x2), [wa] "=&r"(wa), [wb] "=&r"(wb), [out] "+r"(out)
-                             : [p] "r"(p), [k] "r"(k), [step] "r"(step), "m"(*(const uint32_t(*)[18])(const void *)p),
-                               "m"(*k)
-                             : "memory");
-            continue;
+    MCC_DW_STRIP_DECLS;
+    (void)lo;
+    (void)hi;
+    for (i = len >> 2; i > 0; --i, p += 6) {
+        if (full_range) {
+            MCC_DW_STRIP_BLOCK_ASM(MCC_DW_STRIP_FIRST_ASM MCC_DW_STRIP_SLOT_ASM(1) MCC_DW_STRIP_SLOT_ASM(2)
+                                   MCC_DW_STRIP_CONSTS_ASM MCC_DW_STRIP_STORE4_ASM(MCC_DW_STRIP_OUT_ASM), 18);
+        } else {
+            MCC_DW_STRIP_CLAMP_BLOCK_ASM(MCC_DW_STRIP_FIRST_ASM MCC_DW_STRIP_SLOT_ASM(1) MCC_DW_STRIP_SLOT_ASM(2)
+                                   MCC_DW_STRIP_CONSTS_ASM MCC_DW_STRIP_BOUNDS_ASM
+                                   MCC_DW_STRIP_STORE4_ASM(MCC_DW_STRIP_CLAMP_ASM), 18);
         }
-        __asm__("ldr %[a3], [%[k], #24]\n\t"
-                MCC_DW_STRIP_FIRST_ASM MCC_DW_STRIP_SLOT_ASM(1) MCC_DW_STRIP_SLOT_ASM(2)
-                : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [x0] "=&r"(x0),
-                  [x1] "=&r"(x1), [x2] "=&r"(x2), [wa] "=&r"(wa), [wb] "=&r"(wb)
-                : [p] "r"(p), [k] "r"(k), "m"(*(const uint32_t(*)[18])(const void *)p),
-                  "m"(*k));
+    }
+    if (len & 2) {  /* at most one pair and one single output after the fours */
+        if (full_range) {
+            MCC_DW_STRIP_BLOCK_ASM(MCC_DW_STRIP_BIAS2_ASM MCC_DW_STRIP_PAIR_ASM(0) MCC_DW_STRIP_PAIR_ASM(1)
+                                   MCC_DW_STRIP_PAIR_ASM(2) MCC_DW_STRIP_CONSTS_ASM
+                                   MCC_DW_STRIP_STORE2_ASM(MCC_DW_STRIP_OUT_ASM), 6);
+        } else {
+            MCC_DW_STRIP_CLAMP_BLOCK_ASM(MCC_DW_STRIP_BIAS2_ASM MCC_DW_STRIP_PAIR_ASM(0) MCC_DW_STRIP_PAIR_ASM(1)
+                                   MCC_DW_STRIP_PAIR_ASM(2) MCC_DW_STRIP_CONSTS_ASM MCC_DW_STRIP_BOUNDS_ASM
+                                   MCC_DW_STRIP_STORE2_ASM(MCC_DW_STRIP_CLAMP_ASM), 6);
+        }
+        p += 3;
+    }
+    if (len & 1) {
+        dw_strip_last(p, k, out, step, full_range);
+    }
 #else
-        int32_t s;
+    for (; i + 4 <= len; i += 4, p += 6) {
+        int32_t a0, a1, a2, a3, s;
         a0 = a1 = a2 = a3 = k->bias;
         for (s = 0; s < 3; ++s) {
             const uint32_t x0 = p[s], x1 = p[3 + s], x2 = p[6 + s];
@@ -490,7 +649,6 @@ MCC_INLINE void dw_strip_run(const int16_t *ring, int32_t len, const dw_strip_ch
             a2 = __smlabt(x2, k->slot[s][1], __smlad(x1, k->slot[s][0], a2));
             a3 = __smlad(x2, k->slot[s][1], __smlatb(x1, k->slot[s][0], a3));
         }
-#endif
         out[0] = dw_strip_out(a0, k, lo, hi, full_range);
         out[step] = dw_strip_out(a1, k, lo, hi, full_range);
         out[2 * step] = dw_strip_out(a2, k, lo, hi, full_range);
@@ -498,55 +656,142 @@ MCC_INLINE void dw_strip_run(const int16_t *ring, int32_t len, const dw_strip_ch
         out += 4 * step;
     }
     for (; i + 2 <= len; i += 2, p += 3) {
-        int32_t a0 = k->bias, a1 = k->bias;
-#if MCC_HAVE_DSP_ASM
-        uint32_t x0, x1, wa, wb;
-        __asm__(MCC_DW_STRIP_PAIR_ASM(0) MCC_DW_STRIP_PAIR_ASM(1) MCC_DW_STRIP_PAIR_ASM(2)
-                : [a0] "+r"(a0), [a1] "+r"(a1), [x0] "=&r"(x0), [x1] "=&r"(x1), [wa] "=&r"(wa), [wb] "=&r"(wb)
-                : [p] "r"(p), [k] "r"(k), "m"(*(const uint32_t(*)[6])(const void *)p), "m"(*k));
-#else
-        int32_t s;
+        int32_t a0 = k->bias, a1 = k->bias, s;
         for (s = 0; s < 3; ++s) {
             const uint32_t x0 = p[s], x1 = p[3 + s];
             a0 = __smlabt(x1, k->slot[s][1], __smlad(x0, k->slot[s][0], a0));
             a1 = __smlad(x1, k->slot[s][1], __smlatb(x0, k->slot[s][0], a1));
         }
-#endif
         out[0] = dw_strip_out(a0, k, lo, hi, full_range);
         out[step] = dw_strip_out(a1, k, lo, hi, full_range);
         out += 2 * step;
     }
     if (i < len) {
-        int32_t a0 = k->bias;
-#if MCC_HAVE_DSP_ASM
-        uint32_t x0, x1, wa, wb, shift;
-        if (full_range) {  /* the requantization and the store too */
-            __asm__ volatile(MCC_DW_STRIP_ONE_ASM(0) MCC_DW_STRIP_ONE_ASM(1) MCC_DW_STRIP_ONE_ASM(2)
-                             "ldrd %[wa], %[wb], [%[k], #28]\n\t"
-                             "ldr %[x2], [%[k], #36]\n\t"
-                             MCC_DW_STRIP_OUT_ASM(a0) "strb %[x0], [%[out]]\n\t"
-                             : [a0] "+r"(a0), [x0] "=&r"(x0), [x1] "=&r"(x1), [x2] "=&r"(shift), [wa] "=&r"(wa), [wb] "=&r"(wb)
-                             : [p] "r"(p), [k] "r"(k), [out] "r"(out), "m"(*(const uint32_t(*)[6])(const void *)p), "m"(*k)
-                             : "memory");
-            return;
-        }
-        __asm__(MCC_DW_STRIP_ONE_ASM(0) MCC_DW_STRIP_ONE_ASM(1) MCC_DW_STRIP_ONE_ASM(2)
-                : [a0] "+r"(a0), [x0] "=&r"(x0), [x1] "=&r"(x1), [wa] "=&r"(wa), [wb] "=&r"(wb)
-                : [p] "r"(p), [k] "r"(k), "m"(*(const uint32_t(*)[6])(const void *)p), "m"(*k));
-#else
-        int32_t s;
+        int32_t a0 = k->bias, s;
         for (s = 0; s < 3; ++s) {
             a0 = __smlabt(p[3 + s], k->slot[s][1], __smlad(p[s], k->slot[s][0], a0));
         }
-#endif
         out[0] = dw_strip_out(a0, k, lo, hi, full_range);
     }
+#endif
 }
+
+#if MCC_DW_STRIDE2_STRIPS
+#if MCC_HAVE_DSP_ASM
+/* One slot's line of 4 outputs at stride 2: output i takes words j + i and j + i + 1 (byte
+ * offsets 0, 12, .. 48 from the group, plus 4 per slot); three data registers in turn. */
+#define MCC_DW_STRIP2_SLOT_ASM(S)                               \
+    "ldr %[x0], [%[p], #4 * " #S "]\n\t"                        \
+    "ldr %[x1], [%[p], #12 + 4 * " #S "]\n\t"                   \
+    "ldrd %[wa], %[wb], [%[k], #8 * " #S "]\n\t"                \
+    "smlad %[a0], %[x0], %[wa], %[a0]\n\t"                      \
+    "smlabt %[a0], %[x1], %[wb], %[a0]\n\t"                     \
+    "ldr %[x2], [%[p], #24 + 4 * " #S "]\n\t"                   \
+    "smlad %[a1], %[x1], %[wa], %[a1]\n\t"                      \
+    "smlabt %[a1], %[x2], %[wb], %[a1]\n\t"                     \
+    "ldr %[x0], [%[p], #36 + 4 * " #S "]\n\t"                   \
+    "smlad %[a2], %[x2], %[wa], %[a2]\n\t"                      \
+    "smlabt %[a2], %[x0], %[wb], %[a2]\n\t"                     \
+    "ldr %[x1], [%[p], #48 + 4 * " #S "]\n\t"                   \
+    "smlad %[a3], %[x0], %[wa], %[a3]\n\t"                      \
+    "smlabt %[a3], %[x1], %[wb], %[a3]\n\t"
+/* Slot 0 of 4 outputs, the sums starting from the bias in a3 (written last). */
+#define MCC_DW_STRIP2_FIRST_ASM                                 \
+    "ldr %[a3], [%[k], #24]\n\t"                                \
+    "ldr %[x0], [%[p]]\n\t"                                     \
+    "ldr %[x1], [%[p], #12]\n\t"                                \
+    "ldrd %[wa], %[wb], [%[k]]\n\t"                             \
+    "smlad %[a0], %[x0], %[wa], %[a3]\n\t"                      \
+    "smlabt %[a0], %[x1], %[wb], %[a0]\n\t"                     \
+    "ldr %[x2], [%[p], #24]\n\t"                                \
+    "smlad %[a1], %[x1], %[wa], %[a3]\n\t"                      \
+    "smlabt %[a1], %[x2], %[wb], %[a1]\n\t"                     \
+    "ldr %[x0], [%[p], #36]\n\t"                                \
+    "smlad %[a2], %[x2], %[wa], %[a3]\n\t"                      \
+    "smlabt %[a2], %[x0], %[wb], %[a2]\n\t"                     \
+    "ldr %[x1], [%[p], #48]\n\t"                                \
+    "smlad %[a3], %[x0], %[wa], %[a3]\n\t"                      \
+    "smlabt %[a3], %[x1], %[wb], %[a3]\n\t"
+/* One slot of 2 outputs at stride 2 (words j .. j + 2). */
+#define MCC_DW_STRIP2_PAIR_ASM(S)                               \
+    "ldr %[x0], [%[p], #4 * " #S "]\n\t"                        \
+    "ldr %[x1], [%[p], #12 + 4 * " #S "]\n\t"                   \
+    "ldrd %[wa], %[wb], [%[k], #8 * " #S "]\n\t"                \
+    "smlad %[a0], %[x0], %[wa], %[a0]\n\t"                      \
+    "smlabt %[a0], %[x1], %[wb], %[a0]\n\t"                     \
+    "ldr %[x0], [%[p], #24 + 4 * " #S "]\n\t"                   \
+    "smlad %[a1], %[x1], %[wa], %[a1]\n\t"                      \
+    "smlabt %[a1], %[x0], %[wb], %[a1]\n\t"
+#endif
+
+/* The outputs of one strip at stride 2: output i reads entries 2i .. 2i + 2, words i and i + 1. */
+MCC_INLINE void dw_strip_run2(const int16_t *ring, int32_t len, const dw_strip_channel *k, int8_t *out,
+                              int32_t step, int32_t lo, int32_t hi, int full_range)
+{
+    const uint32_t *p = (const uint32_t *)(const void *)ring;
+    int32_t i = 0;
+#if MCC_HAVE_DSP_ASM
+    MCC_DW_STRIP_DECLS;
+    (void)lo;
+    (void)hi;
+    for (i = len >> 2; i > 0; --i, p += 12) {
+        if (full_range) {
+            MCC_DW_STRIP_BLOCK_ASM(MCC_DW_STRIP2_FIRST_ASM MCC_DW_STRIP2_SLOT_ASM(1) MCC_DW_STRIP2_SLOT_ASM(2)
+                                   MCC_DW_STRIP_CONSTS_ASM MCC_DW_STRIP_STORE4_ASM(MCC_DW_STRIP_OUT_ASM), 15);
+        } else {
+            MCC_DW_STRIP_CLAMP_BLOCK_ASM(MCC_DW_STRIP2_FIRST_ASM MCC_DW_STRIP2_SLOT_ASM(1) MCC_DW_STRIP2_SLOT_ASM(2)
+                                   MCC_DW_STRIP_CONSTS_ASM MCC_DW_STRIP_BOUNDS_ASM
+                                   MCC_DW_STRIP_STORE4_ASM(MCC_DW_STRIP_CLAMP_ASM), 15);
+        }
+    }
+    if (len & 2) {
+        if (full_range) {
+            MCC_DW_STRIP_BLOCK_ASM(MCC_DW_STRIP_BIAS2_ASM MCC_DW_STRIP2_PAIR_ASM(0) MCC_DW_STRIP2_PAIR_ASM(1)
+                                   MCC_DW_STRIP2_PAIR_ASM(2) MCC_DW_STRIP_CONSTS_ASM
+                                   MCC_DW_STRIP_STORE2_ASM(MCC_DW_STRIP_OUT_ASM), 9);
+        } else {
+            MCC_DW_STRIP_CLAMP_BLOCK_ASM(MCC_DW_STRIP_BIAS2_ASM MCC_DW_STRIP2_PAIR_ASM(0) MCC_DW_STRIP2_PAIR_ASM(1)
+                                   MCC_DW_STRIP2_PAIR_ASM(2) MCC_DW_STRIP_CONSTS_ASM MCC_DW_STRIP_BOUNDS_ASM
+                                   MCC_DW_STRIP_STORE2_ASM(MCC_DW_STRIP_CLAMP_ASM), 9);
+        }
+        p += 6;
+    }
+    if (len & 1) {
+        dw_strip_last(p, k, out, step, full_range);
+    }
+#else
+    for (; i < len; ++i, p += 3) {
+        int32_t a0 = k->bias, s;
+        for (s = 0; s < 3; ++s) {
+            a0 = __smlabt(p[3 + s], k->slot[s][1], __smlad(p[s], k->slot[s][0], a0));
+        }
+        out[0] = dw_strip_out(a0, k, lo, hi, full_range);
+        out += step;
+    }
+#endif
+}
+#undef MCC_DW_STRIP2_SLOT_ASM
+#undef MCC_DW_STRIP2_FIRST_ASM
+#undef MCC_DW_STRIP2_PAIR_ASM
+#endif
 #undef MCC_DW_STRIP_SLOT_ASM
 #undef MCC_DW_STRIP_FIRST_ASM
 #undef MCC_DW_STRIP_PAIR_ASM
 #undef MCC_DW_STRIP_ONE_ASM
+#undef MCC_DW_STRIP_CONSTS_ASM
+#undef MCC_DW_STRIP_BOUNDS_ASM
 #undef MCC_DW_STRIP_OUT_ASM
+#undef MCC_DW_STRIP_CLAMP_ASM
+#undef MCC_DW_STRIP_STORE4_ASM
+#undef MCC_DW_STRIP_STORE2_ASM
+#undef MCC_DW_STRIP_STORE1_ASM
+#undef MCC_DW_STRIP_BIAS2_ASM
+#undef MCC_DW_STRIP_BIAS1_ASM
+#undef MCC_DW_STRIP_BLOCK_ASM
+#undef MCC_DW_STRIP_CLAMP_BLOCK_ASM
+#undef MCC_DW_STRIP_OUTPUTS
+#undef MCC_DW_STRIP_INPUTS
+#undef MCC_DW_STRIP_DECLS
 
 /* Input line `index` of one channel (src: the channel's first element) widened into the
  * entries before .. before + in_len - 1 of its slot (entry q at e[6 * (q / 2) + q % 2]; the
@@ -564,7 +809,7 @@ MCC_INLINE void dw_strip_widen(dw_strip_layer *g, int16_t *ring, int32_t slot, c
             return;
         }
         g->zero_slots |= 1 << slot;
-        for (j = dw_strip_entries(g->len) >> 1; j > 0; --j, word += 3) {
+        for (j = g->entries >> 1; j > 0; --j, word += 3) {
             *word = zeros;
         }
         return;
@@ -613,6 +858,38 @@ MCC_INLINE void dw_strip_widen(dw_strip_layer *g, int16_t *ring, int32_t slot, c
     }
 }
 
+#if MCC_DW_STRIDE2_STRIPS
+/* One channel's strips at stride 2 along them (k: its window in slots 0-2, those slots holding
+ * input lines 0-2). Input line m of the channel (m = line_stride * o + l for window line l of
+ * output line o) lives in slot m % 3: for output line o the window's lines are put in the slots
+ * from r = line_stride * o % 3 on. */
+static void dw_strip_channel_run2(dw_strip_layer *g, int16_t *ring, dw_strip_channel *k, const int8_t *src,
+                                  int8_t *out, int full_range)
+{
+    const int32_t line_stride = g->line_stride;
+    uint32_t window[3][2];
+    int32_t l, o, r;
+    memcpy(window, k->slot, sizeof(window));
+    for (o = 0, r = 0; o < g->out_lines; ++o, out += g->out_line_step) {
+        if (o > 0) {
+            r = (r + line_stride) % 3;
+            for (l = 3 - line_stride; l < 3; ++l) {  /* the lines the window had not reached */
+                dw_strip_widen(g, ring, (r + l) % 3, src, g->first + line_stride * o + l);
+            }
+            for (l = 0; l < 3; ++l) {
+                k->slot[(r + l) % 3][0] = window[l][0];
+                k->slot[(r + l) % 3][1] = window[l][1];
+            }
+        }
+        if (full_range) {
+            dw_strip_run2(ring, g->len, k, out, g->out_step, g->lo, g->hi, 1);
+        } else {
+            dw_strip_run2(ring, g->len, k, out, g->out_step, g->lo, g->hi, 0);
+        }
+    }
+}
+#endif
+
 /* One channel's strips: w its tap 0 weight (taps block bytes apart), ch its constants, src and
  * out its first input and output element. */
 MCC_DW_NOINLINE static void dw_strip_channel_run(dw_strip_layer *g, int16_t *ring, const int8_t *w,
@@ -636,6 +913,14 @@ MCC_DW_NOINLINE static void dw_strip_channel_run(dw_strip_layer *g, int16_t *rin
     k.multiplier = ch[1];
     k.round = ch[2];
     k.shift = ch[3];
+    k.lo = g->lo;
+    k.hi = g->hi;
+#if MCC_DW_STRIDE2_STRIPS
+    if (g->stride == 2) {
+        dw_strip_channel_run2(g, ring, &k, src, out, full_range);
+        return;
+    }
+#endif
     for (o = 0, r = 0; o < g->out_lines; ++o, r = r == 2 ? 0 : r + 1, out += g->out_line_step) {
         if (o > 0) {  /* the line the window left (slot r + 2) takes the next one */
             const int32_t index = g->first + o + 2;
@@ -658,6 +943,24 @@ MCC_DW_NOINLINE static void dw_strip_channel_run(dw_strip_layer *g, int16_t *rin
     }
 }
 
+#if MCC_DW_STRIDE2_STRIPS
+/* A strided layer runs in strips when its stride along them is 2 (from one strip to the next 1 or
+ * 2; a stride of 1 along strips 2 apart takes the taps path) and they have
+ * MCC_DW_STRIDE2_MIN_LEN outputs or more; its widened lines hold its input
+ * line and padding: the export sized the scratch for (outputs - 1) * 2 + 3 entries along the
+ * output's longer side. */
+static int dw_strided_strips_fit(const mcc_dw_conv_fast_params *params, const mcc_dims *in_dims,
+                                 const mcc_dims *out_dims)
+{
+    const int along_y = out_dims->h > out_dims->w;
+    const int32_t len = along_y ? out_dims->h : out_dims->w;
+    const int32_t stride = along_y ? params->stride.h : params->stride.w;
+    const int32_t before = along_y ? params->padding.h : params->padding.w;
+    return stride == 2 && len >= MCC_DW_STRIDE2_MIN_LEN &&
+           before + (along_y ? in_dims->h : in_dims->w) <= dw_strip_entries((len - 1) * stride + 3);
+}
+#endif
+
 /* The whole layer in strips (see above); ring: the scratch, three interleaved slots. Kept out
  * of line: its frame and the taps path's are never on the stack together. */
 MCC_DW_NOINLINE static mcc_status dw_strips(const mcc_dw_conv_fast_params *params, const mcc_dims *in_dims,
@@ -667,11 +970,22 @@ MCC_DW_NOINLINE static mcc_status dw_strips(const mcc_dw_conv_fast_params *param
     const int32_t n_ch = params->channels_n, n4 = n_ch & ~3;
     const int along_y = out_dims->h > out_dims->w;
     const int8_t *bytes = (const int8_t *)(const void *)params->weights;
-    const int32_t entries = dw_strip_entries(along_y ? out_dims->h : out_dims->w);
+    const int32_t len = along_y ? out_dims->h : out_dims->w;
+#if MCC_DW_STRIDE2_STRIPS
+    const int32_t stride = along_y ? params->stride.h : params->stride.w;
+#else
+    const int32_t stride = 1;
+#endif
+    const int32_t entries = dw_strip_entries((len - 1) * stride + 3);
     dw_strip_layer *g = (dw_strip_layer *)(void *)(ring + 3 * entries);
     int32_t b, c, i;
     g->along_y = along_y;
-    g->len = along_y ? out_dims->h : out_dims->w;
+    g->len = len;
+    g->entries = entries;
+#if MCC_DW_STRIDE2_STRIPS
+    g->stride = (int16_t)stride;
+    g->line_stride = (int16_t)(along_y ? params->stride.w : params->stride.h);
+#endif
     g->out_lines = along_y ? out_dims->w : out_dims->h;
     g->in_len = along_y ? in_dims->h : in_dims->w;
     g->in_lines = along_y ? in_dims->w : in_dims->h;
@@ -853,9 +1167,17 @@ mcc_status mcc_depthwise_conv2d_fast_s8(const mcc_dw_conv_fast_params *params,
     }
 #if MCC_HAVE_DSP && !MCC_HAVE_MVE_ASM
     if (params->kernel.h == 3 && params->kernel.w == 3 && params->stride.h == 1 && params->stride.w == 1 &&
-        params->dilation.h == 1 && params->dilation.w == 1) {
+        params->dilation.h == 1 && params->dilation.w == 1 &&
+        (output_dims->h > output_dims->w ? output_dims->h : output_dims->w) >= MCC_DW_STRIP_MIN_LEN) {
         return dw_strips(params, input_dims, input, output_dims, output, (int16_t *)scratch);
     }
+#if MCC_DW_STRIDE2_STRIPS
+    if (params->kernel.h == 3 && params->kernel.w == 3 && (uint32_t)(params->stride.h - 1) < 2u &&
+        (uint32_t)(params->stride.w - 1) < 2u && params->dilation.h == 1 && params->dilation.w == 1 &&
+        dw_strided_strips_fit(params, input_dims, output_dims)) {
+        return dw_strips(params, input_dims, input, output_dims, output, (int16_t *)scratch);
+    }
+#endif
 #endif
     return dw_taps_layer(params, input_dims, input, output_dims, output, scratch);
 }

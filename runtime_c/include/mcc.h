@@ -645,9 +645,11 @@ typedef struct {
 } mcc_dw_conv_fast_params;
 
 /* Scratch bytes mcc_depthwise_conv2d_fast_s8 needs (8-byte aligned): a row of zero points, then
- * the input pixel of each tap of the window (any window size); strip_len: for a 3x3 stride-1
- * layer the longer side of its output (a DSP core runs it in strips of widened lines), else 0. */
-int32_t mcc_depthwise_conv2d_fast_s8_get_buffer_size(int32_t channels, int32_t taps, int32_t strip_len);
+ * the input pixel of each tap of the window (any window size); strip_span: for a 3x3 layer a DSP
+ * core runs in strips of widened lines (stride 1; stride 2 too in a build with
+ * MCC_DW_STRIDE2_STRIPS=1), the input positions one strip covers along the output's longer side,
+ * (outputs - 1) * stride + 3, else 0. */
+int32_t mcc_depthwise_conv2d_fast_s8_get_buffer_size(int32_t channels, int32_t taps, int32_t strip_span);
 
 /* input with each channel repeated `multiplier` times (channel c * multiplier + m = channel c):
  * the input of mcc_depthwise_conv2d_fast_s8 for a depth multiplier above 1. */
