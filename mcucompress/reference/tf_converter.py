@@ -12,9 +12,11 @@ model is what our own distance is judged against.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import io
 import os
+import subprocess
 import threading
 import warnings
 
@@ -166,7 +168,6 @@ class _ConverterChild:
     timeout ends only that child, and the next conversion starts a new one."""
 
     def __init__(self):
-        import subprocess
         import sys
 
         from mcucompress.reference.interpreters import _child_env
@@ -221,6 +222,18 @@ class _ConverterChild:
 
 _CHILD: list[_ConverterChild] = []  # this process's serving child, started on first use
 _CHILD_LOCK = threading.Lock()
+
+
+@atexit.register
+def _end_serving_child() -> None:
+    """At exit the serving child is told to end (its input closes) and waited for, never left behind."""
+    for child in _CHILD:
+        child.process.stdin.close()
+        try:
+            child.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            child.process.kill()
+            child.process.wait()
 
 
 def _convert_in_serving_child(model_file, calib_npz, out, timeout: float | None) -> bool:
