@@ -184,7 +184,7 @@ class _ConverterChild:
         False if it ended quietly without an answer (it went idle just then: try again)."""
         import json
 
-        from mcucompress.reference.interpreters import _signal_name
+        from mcucompress.reference.interpreters import raise_for_child_end
 
         timed_out = threading.Event()
 
@@ -209,14 +209,7 @@ class _ConverterChild:
             return True
         if answer.startswith("error "):
             raise McuError(answer.removeprefix("error "))
-        status = self.process.wait()
-        if timed_out.is_set():
-            raise McuError(f"{CONVERTER} did not finish on '{model_file}' within {timeout:g} s")
-        if status < 0:
-            raise McuError(f"{CONVERTER} crashed on '{model_file}' ({_signal_name(-status)}); "
-                           f"the model is malformed or outside what {CONVERTER} supports")
-        if status != 0:
-            raise McuError(f"{CONVERTER} failed on '{model_file}' (exit status {status})")
+        raise_for_child_end(CONVERTER, model_file, self.process.wait(), timeout, timed_out.is_set())
         return False
 
 
