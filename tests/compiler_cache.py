@@ -31,7 +31,7 @@ for arg; do
   previous=$arg
 done
 [ -n "$graph_option" ] || exec {ccache} {real} "$@"
-[ -n "$compile_only" ] && [ -n "$obj" ] || exec {real} "$@"
+[ -n "$compile_only" ] && [ -n "$obj" ] && command -v sha256sum >/dev/null || exec {real} "$@"
 graph="${{obj%.*}}.ci"
 rm -f "$graph"
 {ccache} {real} "$@" || exit $?
