@@ -1,9 +1,13 @@
 """Shared fixtures: where the reference models and data sets are, and a scratch folder."""
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
+
+from compiler_cache import route_compilers_through_ccache
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("MCUCOMPRESS_SHARED", REPO.parent / "shared"))
@@ -17,6 +21,16 @@ SHARED_FIXTURES = frozenset({"shared_dir", "mlperf_dir", "mnist_path"})
 # Tests that re-run the scripts behind docs/BENCHMARKS.md (training, QEMU; hours in all) run only
 # when asked for by name, `-m benchdoc`: not in the default tier, and not in `-m shared` either.
 ON_REQUEST = "benchdoc"
+
+
+def pytest_configure(config):
+    # once, in the controlling process: pytest-xdist's workers inherit the environment
+    if not hasattr(config, "workerinput"):
+        folder = Path(tempfile.mkdtemp(prefix="mcucompress-compilers-"))
+        if route_compilers_through_ccache(folder):
+            config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
+        else:
+            folder.rmdir()
 
 
 def pytest_collection_modifyitems(config, items):

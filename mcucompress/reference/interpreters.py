@@ -200,16 +200,23 @@ def _run_child(command: list[str], tflite: Path, progress: Progress | None,
         if child.poll() is None:
             child.kill()
             child.wait()
-    if timed_out.is_set():
-        raise McuError(f"{what} did not finish on '{tflite}' within {timeout:g} s")
-    if "error" in reply:
-        raise McuError(reply["error"])
+    raise_for_child_end(what, tflite, status, timeout, timed_out.is_set(), reply.get("error"))
+    return reply
+
+
+def raise_for_child_end(what: str, path, status: int, timeout: float | None, timed_out: bool,
+                        error: str | None = None) -> None:
+    """A child's end as a one-line McuError: timed out, its own error line, killed by a signal or
+    a failing exit status; nothing for a clean exit."""
+    if timed_out:
+        raise McuError(f"{what} did not finish on '{path}' within {timeout:g} s")
+    if error is not None:
+        raise McuError(error)
     if status < 0:
-        raise McuError(f"{what} crashed on '{tflite}' ({_signal_name(-status)}); "
+        raise McuError(f"{what} crashed on '{path}' ({_signal_name(-status)}); "
                        f"the model is malformed or outside what {what.removeprefix('the ')} supports")
     if status != 0:
-        raise McuError(f"{what} failed on '{tflite}' (exit status {status})")
-    return reply
+        raise McuError(f"{what} failed on '{path}' (exit status {status})")
 
 
 def _signal_name(number: int) -> str:
