@@ -37,7 +37,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-COPIED = ("mcucompress", "runtime_c", "templates", "boards", "tests", "pyproject.toml")
+COPIED = ("mcucompress", "runtime_c", "templates", "boards", "tests", "docs", "pyproject.toml")
 # The fast tier's tests that judge numbers: the fixed-point helpers (seconds), the outside
 # oracle (it kills most mutants), then the kernel, encoding and quantizer tests.
 DEFAULT_TESTS = ("test_fixedpoint.py", "test_op_oracle.py", "test_kernels_misc.py", "test_encode_kernels.py",
