@@ -4,6 +4,7 @@ MLPerf Tiny models, TensorFlow Lite Micro; and the issue's instruction budgets o
 
 import json
 import shutil
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -104,3 +105,43 @@ def test_int8_conv_weights_identical_to_widened_on_every_core(int8_conv_trees, g
     assert np.array_equal(int8.inputs, widened.inputs)
     assert np.array_equal(int8.outputs, widened.outputs)
     assert len(np.unique(int8.outputs)) > 1
+
+
+def _single_depthwise(name, shape, stride, activation, seed):
+    """One 3x3 depthwise layer alone, so a wrong strip output reaches the model's output unmixed."""
+    from test_fast_graphs import _Chain
+
+    chain = _Chain(np.random.default_rng(seed), shape)
+    chain.conv(0, (3, 3), stride=stride, padding=(1, 1, 1, 1), depthwise=True, activation=activation)
+    graph = chain.graph(name)
+    if activation != "relu6":
+        return graph
+    # ReLU6's upper bound 40 steps above zero (zero point -30): both bounds bind (the upper on about
+    # 1% of the outputs) and many outputs lie between them; at the chain's own output scale 6.0
+    # lands beyond 127 and the upper bound never binds.
+    (out,) = graph.outputs
+    tensors = dict(graph.tensors)
+    tensors[out] = replace(tensors[out], quant=replace(tensors[out].quant, scale=(0.15,), zero_point=(-30,)))
+    return replace(graph, tensors=tensors)
+
+
+# The DSP strip paths one layer each: stride 2 along strips of 8 or more outputs, and a clamped
+# (ReLU6) stride-1 layer whose outputs lie below, inside and above the clamp range.
+STRIP_LAYERS = {"strip_stride2": ((1, 21, 19, 12), (2, 2), "none"),
+                "strip_relu6": ((1, 12, 10, 12), (1, 1), "relu6")}
+
+
+@pytest.mark.parametrize("name", sorted(STRIP_LAYERS))
+def test_depthwise_strip_layers_on_m4_match_the_reference(tmp_path, name):
+    from mcucompress.export import export
+    shape, stride, activation = STRIP_LAYERS[name]
+    graph = _single_depthwise(name, shape, stride, activation, seed=3)
+    tree = export(graph, tmp_path / name, prefix=name)
+    assert "mcc_depthwise_conv2d_fast_s8" in (tree / "model.c").read_text()
+    run = run_model(tree, "mps2-an386", samples=4)
+    assert run.checks == {"host": True, "reference": True}
+    out = np.asarray(run.outputs)
+    assert len(np.unique(out)) > 40, "the inputs leave too few distinct outputs to judge"
+    if activation == "relu6":
+        lo, hi = int(out.min()), int(out.max())
+        assert np.mean(out == lo) > 0.05 and np.mean(out == hi) > 0.005 and np.mean((out > lo) & (out < hi)) > 0.3
