@@ -15,10 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from mcucompress.encode.choose import ATTR, CONV_ENCODINGS, ENCODINGS, LAYOUT_ATTR
+from mcucompress.ir.graph import Graph, Op, QuantParams, Tensor
 
 # Dense conv2d weights in the int8 layout (mcc_conv2d_fast_w8_s8), as a suite "encoding".
 DENSE_INT8 = "dense_int8"
-from mcucompress.ir.graph import Graph, Op, QuantParams, Tensor
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import pytest
 
 from mcucompress.targets.manifest import manifest_json
 from mcucompress.targets.runner import run_model
-from test_fast_graphs import GRAPHS, INT8_CONV_GRAPHS, with_int8_conv_weights
+from test_fast_graphs import GRAPHS, INT8_CONV_GRAPHS, _Chain, with_int8_conv_weights
 
 pytestmark = [
     pytest.mark.qemu,
@@ -109,8 +109,6 @@ def test_int8_conv_weights_identical_to_widened_on_every_core(int8_conv_trees, g
 
 def _single_depthwise(name, shape, stride, activation, seed):
     """One 3x3 depthwise layer alone, so a wrong strip output reaches the model's output unmixed."""
-    from test_fast_graphs import _Chain
-
     chain = _Chain(np.random.default_rng(seed), shape)
     chain.conv(0, (3, 3), stride=stride, padding=(1, 1, 1, 1), depthwise=True, activation=activation)
     graph = chain.graph(name)
@@ -134,6 +132,7 @@ STRIP_LAYERS = {"strip_stride2": ((1, 21, 19, 12), (2, 2), "none"),
 @pytest.mark.parametrize("name", sorted(STRIP_LAYERS))
 def test_depthwise_strip_layers_on_m4_match_the_reference(tmp_path, name):
     from mcucompress.export import export
+
     shape, stride, activation = STRIP_LAYERS[name]
     graph = _single_depthwise(name, shape, stride, activation, seed=3)
     tree = export(graph, tmp_path / name, prefix=name)
