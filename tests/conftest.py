@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from compiler_cache import route_compilers_through_ccache
+from cost_schedule import make_scheduler
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("MCUCOMPRESS_SHARED", REPO.parent / "shared"))
@@ -31,6 +32,12 @@ def pytest_configure(config):
             config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
         else:
             folder.rmdir()
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    # run.sh's `--dist loadfile`, with the dearest files first and the zoo spread (cost_schedule.py)
+    return make_scheduler(config, log)
 
 
 def pytest_collection_modifyitems(config, items):

@@ -4,18 +4,31 @@ machine shared with other work, CPU time says where the suite's time goes; wall 
 (`--durations`) mostly say how busy the machine was.
 
 Not counted per test: a child still running when the test ends (the serving converter child,
-whose CPU appears only in the whole run's total, e.g. under /usr/bin/time)."""
+whose CPU appears only in the whole run's total, e.g. under /usr/bin/time).
+
+With pytest-xdist it also prints when each worker's last test ended: the idle tail is the time
+from the first worker's end to the last one's. `--cpu-costs PATH` folds the per-test CPU into
+the costs file that orders the work units (cost_schedule.py)."""
 
 from __future__ import annotations
 
 import resource
+import time
 from collections import defaultdict
+from pathlib import Path
 
 import pytest
 
 SHOWN = 40
 _started = pytest.StashKey[float]()
 _per_phase: dict[str, dict[str, float]] = defaultdict(dict)  # test -> {setup/call/teardown: seconds}
+_started_at = time.monotonic()
+_worker_last: dict[str, float] = {}  # xdist worker -> when its last report arrived (s since start)
+
+
+def pytest_addoption(parser):
+    parser.addoption("--cpu-costs", metavar="PATH", default=None,
+                     help="fold each test's CPU seconds into this costs file (cost_schedule.py)")
 
 
 def _cpu_seconds() -> float:
@@ -39,15 +52,22 @@ def pytest_runtest_makereport(item, call):
 
 
 def pytest_runtest_logreport(report):
+    worker = getattr(getattr(report, "node", None), "gateway", None)
+    if worker is not None:
+        _worker_last[worker.id] = time.monotonic() - _started_at
     for name, value in report.user_properties:
         if name.startswith("cpu_seconds_"):
             _per_phase[report.nodeid][name] = value
 
 
-def pytest_terminal_summary(terminalreporter):
+def pytest_terminal_summary(terminalreporter, config):
     if not _per_phase:
         return
     per_test = {nodeid: sum(phases.values()) for nodeid, phases in _per_phase.items()}
+    if config.getoption("cpu_costs"):
+        from cost_schedule import record_costs
+
+        record_costs(per_test, Path(config.getoption("cpu_costs")))
     per_file: dict[str, float] = defaultdict(float)
     for nodeid, seconds in per_test.items():
         per_file[nodeid.split("::")[0]] += seconds
@@ -59,3 +79,8 @@ def pytest_terminal_summary(terminalreporter):
     write("per test:")
     for nodeid, seconds in sorted(per_test.items(), key=lambda kv: -kv[1])[:SHOWN]:
         write(f"{seconds:9.1f}  {nodeid}")
+    if len(_worker_last) > 1:
+        ends = sorted(_worker_last.values())
+        write("workers' last test ended at " + ", ".join(
+            f"{worker} {at:.0f} s" for worker, at in sorted(_worker_last.items()))
+            + f" (idle tail {ends[-1] - ends[0]:.0f} s)")
