@@ -2,10 +2,10 @@
 
 A work unit is a test file, as with loadfile (a module's fixtures are built once), except in the
 files of SPREAD_FILES, where each test is a unit of its own. Units start longest first by the CPU
-seconds recorded for them in cpu_costs.json, so the short ones fill the end of the run and no
-worker sits idle while the other finishes a long file. A unit the file does not know yet is
-priced at the median recorded second per test times its number of tests. The order depends only
-on the collection and the file: every run hands out the same units in the same order.
+seconds recorded for their tests in cpu_costs.json, so the short ones fill the end of the run and
+no worker sits idle while the other finishes a long file. A test the file does not list is priced
+at the mean of the cheap ones. The order depends only on the collection and the file: every run
+hands out the same units in the same order.
 
 Re-record the file after tests move (`pytest -p cpu_time --cpu-costs cpu_costs.json` over the
 three tiers); a stale file only makes the order less good, never changes what runs.
@@ -23,6 +23,9 @@ COSTS_FILE = Path(__file__).resolve().parent / "cpu_costs.json"
 # workers share them (the model zoo: one independent model a test).
 SPREAD_FILES = frozenset({"test_zoo.py"})
 
+# Tests cheaper than this are not listed one by one: each is priced at the mean of such tests.
+LISTED_FROM = 0.2
+
 
 def work_unit(nodeid: str) -> str:
     """The unit a test belongs to: its file, or the test itself in a SPREAD_FILES file."""
@@ -31,28 +34,24 @@ def work_unit(nodeid: str) -> str:
 
 
 def load_costs(path: Path = COSTS_FILE) -> dict:
-    """{"median_test": CPU seconds of the median test, "units": {unit: CPU seconds}}."""
+    """{"other_tests": CPU seconds of an unlisted test, "tests": {nodeid: CPU seconds}}."""
     costs = json.loads(path.read_text()) if path.is_file() else {}
-    return {"median_test": costs.get("median_test", 1.0), "units": costs.get("units", {})}
+    return {"other_tests": costs.get("other_tests", 0.1), "tests": costs.get("tests", {})}
 
 
 def record_costs(per_test: dict[str, float], path: Path = COSTS_FILE) -> None:
-    """Fold one run's CPU seconds per test into the file: the units it ran are replaced, the
+    """Fold one run's CPU seconds per test into the file: the tests it ran are re-priced, the
     others kept (so one tier can be re-recorded alone)."""
     costs = load_costs(path)
-    units: dict[str, float] = {}
-    for nodeid, seconds in per_test.items():
-        units[work_unit(nodeid)] = units.get(work_unit(nodeid), 0.0) + seconds
-    costs["units"].update({unit: round(seconds, 1) for unit, seconds in units.items()})
-    costs["units"] = dict(sorted(costs["units"].items()))
-    if per_test:
-        costs["median_test"] = round(statistics.median(per_test.values()), 3)
-    path.write_text(json.dumps(costs, indent=1) + "\n")
+    tests = {nodeid: seconds for nodeid, seconds in costs["tests"].items() if nodeid not in per_test}
+    tests.update({nodeid: round(seconds, 2) for nodeid, seconds in per_test.items() if seconds >= LISTED_FROM})
+    cheap = [seconds for seconds in per_test.values() if seconds < LISTED_FROM]
+    other = round(statistics.mean(cheap), 3) if cheap else costs["other_tests"]
+    path.write_text(json.dumps({"other_tests": other, "tests": dict(sorted(tests.items()))}, indent=0) + "\n")
 
 
-def unit_cost(unit: str, nodeids, costs: dict) -> float:
-    known = costs["units"].get(unit)
-    return known if known is not None else costs["median_test"] * len(nodeids)
+def unit_cost(nodeids, costs: dict) -> float:
+    return sum(costs["tests"].get(nodeid, costs["other_tests"]) for nodeid in nodeids)
 
 
 def make_scheduler(config, log):
@@ -72,7 +71,7 @@ def make_scheduler(config, log):
         def _assign_work_unit(self, node) -> None:
             # the dearest unit left goes first (ties by name); the base class pops the queue's head
             dearest = max(self.workqueue, key=lambda unit: (
-                unit_cost(unit, self.workqueue[unit], self.costs), unit))
+                unit_cost(self.workqueue[unit], self.costs), unit))
             self.workqueue.move_to_end(dearest, last=False)
             super()._assign_work_unit(node)
 
