@@ -9,11 +9,15 @@ APT_PACKAGES=(cmake ninja-build gcc g++ clang gcc-arm-none-eabi libnewlib-arm-no
 VENV=.venv
 
 install_debian_packages() {
-  local missing=()
+  local missing=() installed
   # Debian's own python3 needs python3-venv for `python3 -m venv` (ensurepip); others ship it.
-  python3 -c "import ensurepip" 2>/dev/null || missing+=(python3-venv)
+  # Asked only while the venv is still to be made (the import takes seconds on a busy machine).
+  [ -x "$VENV/bin/python" ] || python3 -c "import ensurepip" 2>/dev/null || missing+=(python3-venv)
+  # one dpkg query for the whole list: the names it reports installed, one a line
+  installed=$'\n'$(dpkg-query -W -f='${Package} ${Status}\n' "${APT_PACKAGES[@]}" 2>/dev/null \
+    | awk '/ install ok installed$/ {print $1}' || true)$'\n'
   for pkg in "${APT_PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+    [[ "$installed" == *$'\n'"$pkg"$'\n'* ]] || missing+=("$pkg")
   done
   [ ${#missing[@]} -eq 0 ] && return
   echo "==> installing Debian packages: ${missing[*]}"
