@@ -7,7 +7,7 @@ no worker sits idle while the other finishes a long file. A test the file does n
 at the mean of the cheap ones. The order depends only on the collection and the file: every run
 hands out the same units in the same order.
 
-Re-record the file after tests move (`pytest -p cpu_time --cpu-costs cpu_costs.json` over the
+Re-record the file after tests move (`pytest -p cpu_time --cpu-costs=cpu_costs.json` over the
 three tiers); a stale file only makes the order less good, never changes what runs.
 """
 

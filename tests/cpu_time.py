@@ -7,7 +7,8 @@ Not counted per test: a child still running when the test ends (the serving conv
 whose CPU appears only in the whole run's total, e.g. under /usr/bin/time).
 
 With pytest-xdist it also prints when each worker's last test ended: the idle tail is the time
-from the first worker's end to the last one's. `--cpu-costs PATH` folds the per-test CPU into
+from the first worker's end to the last one's. `--cpu-costs=PATH` (with "=": pytest takes a separate
+value for a test path when it looks for its rootdir) folds the per-test CPU into
 the costs file that orders the work units (cost_schedule.py)."""
 
 from __future__ import annotations
