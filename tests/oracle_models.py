@@ -10,9 +10,6 @@ same model have something to compress.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -239,9 +236,10 @@ MODELS = {
     "lstm": ((12, 6), _lstm, "tflm"),
     "float_elu": ((7, 6, 3), _float_elu, "tflm"),
 }
-# converted in a child process: TensorFlow's converter can crash its process on LSTM graphs
+# converted in TensorFlow's serving converter child (reference/tf_converter.convert_in_child):
+# the converter can crash its process on LSTM graphs, and that child is the one the tests'
+# Keras exports already share, so no second TensorFlow start
 IN_CHILD = frozenset({"lstm"})
-CHILD_TIMEOUT = 900  # seconds
 
 
 # calibration gain: relu6 needs inputs past 6.0 to reach its upper clamp, the table ops inputs
@@ -249,24 +247,14 @@ CHILD_TIMEOUT = 900  # seconds
 GAIN = {"relu6": 5.0, "activations": 3.0, "float_elu": 3.0}
 
 
-def build(name: str, folder: Path, sparse: bool = False, reuse: bool = False,
-          in_child: bool = False) -> tuple[Path, np.ndarray]:
+def build(name: str, folder: Path, sparse: bool = False, reuse: bool = False) -> tuple[Path, np.ndarray]:
     """(.tflite path, its float calibration samples) for MODELS[name]; ``reuse``: keep a file
-    already converted into ``folder``. Models in IN_CHILD are converted by ``python
-    oracle_models.py NAME FOLDER [sparse]`` (``in_child``: this is that process)."""
+    already converted into ``folder``. Models in IN_CHILD are saved as .keras files and converted
+    in the serving converter child."""
     shape, body, _ = MODELS[name]
     calib = calibration(shape, seed=len(name)) * GAIN.get(name, 1.0)
     path = folder / f"{name}{'_sparse' if sparse else ''}.tflite"
     if reuse and path.is_file():
-        return path, calib
-    if name in IN_CHILD and not in_child:
-        folder.mkdir(parents=True, exist_ok=True)
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(__file__).resolve().parent.parent),
-                                                           os.environ.get("PYTHONPATH", "")]))
-        done = subprocess.run([sys.executable, __file__, name, str(folder)] + (["sparse"] if sparse else []),
-                              env=env, capture_output=True, text=True, timeout=CHILD_TIMEOUT)
-        assert done.returncode == 0 and path.is_file(), \
-            f"converting {name} in a child process failed ({done.returncode}): {done.stderr[-400:]}"
         return path, calib
     k = _keras()
     _seed(sum(map(ord, name)))
@@ -276,7 +264,14 @@ def build(name: str, folder: Path, sparse: bool = False, reuse: bool = False,
         rng = np.random.default_rng(1)
         model.set_weights([w * (rng.random(w.shape) < 0.25) if w.ndim > 1 else w for w in model.get_weights()])
     folder.mkdir(parents=True, exist_ok=True)
-    _convert(model, shape, path, calibration=calib)
+    if name in IN_CHILD:
+        from mcucompress.reference.tf_converter import convert_in_child
+
+        model.save(path.with_suffix(".keras"))
+        np.savez(path.with_suffix(".calib.npz"), x=calib)
+        path.write_bytes(convert_in_child(path.with_suffix(".keras"), path.with_suffix(".calib.npz")))
+    else:
+        _convert(model, shape, path, calibration=calib)
     if name in ("relu6", "add_relu_wide"):
         _output_takes_input_quantization(path)
     if name == "requantize":
@@ -330,7 +325,3 @@ def _output_takes_input_quantization(path: Path) -> None:
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
     path.write_bytes(bytes(builder.Output()))
 
-
-if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    build(sys.argv[1], Path(sys.argv[2]), sparse=sys.argv[3:] == ["sparse"], in_child=True)

@@ -322,6 +322,9 @@ def check_fit_options(epochs, batch_size, learning_rate) -> None:
         raise McuError(f"learning_rate must be a positive number, got {learning_rate!r}{hint}")
 
 
+VALIDATION_BATCH = 512
+
+
 def fine_tune(model, data: TrainData | None, *, epochs=1, batch_size=128, learning_rate=1e-3, teacher=None,
               temperature=4.0, alpha=0.9, masks=None, clusters=None, callbacks=(), strategy=None,
               verbose="auto", free_layers=(), hint=None):
@@ -347,9 +350,12 @@ def fine_tune(model, data: TrainData | None, *, epochs=1, batch_size=128, learni
         trainer = Trainer(student, teacher_copy, temperature, alpha, masks, clusters, task, hint)
         trainer.compile(optimizer=keras.optimizers.Adam(learning_rate))
     if data is not None and epochs > 0:
+        # Validation batches as large as accuracy()'s: a small training batch would otherwise
+        # make the per-epoch validation most of the fit's time. Training never reads the
+        # validation split, so the trained weights are the same bits.
         trainer.fit(data.x_train, data.y_train, batch_size=batch_size, epochs=epochs,
-                    validation_data=(data.x_val, data.y_val), callbacks=list(callbacks),
-                    verbose=verbose, shuffle=True)
+                    validation_data=(data.x_val, data.y_val), validation_batch_size=max(batch_size, VALIDATION_BATCH),
+                    callbacks=list(callbacks), verbose=verbose, shuffle=True)
     return trainer.finish()
 
 

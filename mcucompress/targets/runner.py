@@ -115,7 +115,7 @@ def run_model(export_dir, board_name: str | Board, data=None, samples: int = 2) 
 
 def _build_and_run(project: Path, manifest: Manifest, board: Board, inputs: np.ndarray):
     """(host outputs, ELF, footprint, QEMU run) of ``inputs``, built in ``project``."""
-    host = run_on_host(manifest, inputs, project / "host")
+    host = run_on_host(manifest, inputs, project / "host", model_link=MODEL_LINK)
     write_firmware_project(manifest.root, board, project, build=False, inputs=inputs, expected=host,
                            model_dir=MODEL_LINK)
     try:
