@@ -311,11 +311,19 @@ MCC_INLINE void dot_tail(const uint32_t *w, const uint32_t *col, int32_t groups,
     }
 }
 
-/* Requantizes a block of n rows' dot products into out (row constants 4 words apart). */
+/* Requantizes a block of n rows' dot products into out (row constants 4 words apart); a whole
+ * block unrolled. */
 MCC_INLINE void requantize_rows(const int32_t *acc, int32_t n, const int32_t *ch, int32_t lo, int32_t hi,
                                 int8_t *out)
 {
     int32_t r;
+    if (n == FC_BLOCK) {
+        out[0] = requantize_row(acc[0], ch, lo, hi);
+        out[1] = requantize_row(acc[1], ch + 4, lo, hi);
+        out[2] = requantize_row(acc[2], ch + 8, lo, hi);
+        out[3] = requantize_row(acc[3], ch + 12, lo, hi);
+        return;
+    }
     for (r = 0; r < n; ++r) {
         out[r] = requantize_row(acc[r], ch + 4 * r, lo, hi);
     }
@@ -398,6 +406,8 @@ mcc_status mcc_nn_fully_connected_fast_w16(const mcc_fc_fast_params *params, int
     const int32_t k = params->in_features;
     const int32_t units = params->out_features;
     const int32_t groups = params->k_padded >> 2;
+    const int32_t lo = params->activation.min;
+    const int32_t hi = params->activation.max;
     uint32_t *col = (uint32_t *)scratch;
     int32_t row;
 
@@ -409,13 +419,17 @@ mcc_status mcc_nn_fully_connected_fast_w16(const mcc_fc_fast_params *params, int
         const int32_t *ch = params->channels;
         int32_t u;
         widen_row(input + row * k, k, params->k_padded, col);
-        for (u = 0; u < units; u += FC_BLOCK) {
-            const int32_t n = units - u < FC_BLOCK ? units - u : FC_BLOCK;
+        for (u = 0; u + FC_BLOCK <= units; u += FC_BLOCK) {
             int32_t acc[FC_BLOCK];
-            dot_w16(w, col, groups, n, acc);
-            requantize_rows(acc, n, ch, params->activation.min, params->activation.max, output + u);
-            w += 2 * n * groups;
-            ch += 4 * n;
+            dot_w16(w, col, groups, FC_BLOCK, acc);
+            requantize_rows(acc, FC_BLOCK, ch, lo, hi, output + u);
+            w += 2 * FC_BLOCK * groups;
+            ch += 4 * FC_BLOCK;
+        }
+        if (u < units) {
+            int32_t acc[FC_BLOCK];
+            dot_w16(w, col, groups, units - u, acc);
+            requantize_rows(acc, units - u, ch, lo, hi, output + u);
         }
         output += units;
     }
