@@ -977,9 +977,9 @@ MCC_INLINE mcc_status conv_fast(const mcc_conv_fast_params *params, const mcc_di
     const int direct = w8 && params->kernel.h == 1 && params->kernel.w == 1 && params->padding.h == 0 &&
                        params->padding.w == 0 && (params->in_c & 7) == 0 && (out_c & 1) == 0;
 #elif MCC_HAVE_DSP_ASM
-    /* A 1x1 conv on whole groups of 8 input channels, no padding: the two columns are the two
-     * input pixels widened, no im2col. */
-    const int direct = params->kernel.h == 1 && params->kernel.w == 1 && params->padding.h == 0 &&
+    /* Widened weights of a 1x1 conv on whole groups of 8 input channels, no padding: the two
+     * columns are the two input pixels widened, no im2col. */
+    const int direct = !w8 && params->kernel.h == 1 && params->kernel.w == 1 && params->padding.h == 0 &&
                        params->padding.w == 0 && (params->in_c & 7) == 0;
     /* The widened kernel runs a lone last pixel as a pair of that pixel with itself, both
      * outputs at the same place: it has no one-pixel code. */
