@@ -19,6 +19,8 @@ from mcucompress.ir.graph import Graph, Op, QuantParams, Tensor
 
 # Dense conv2d weights in the int8 layout (mcc_conv2d_fast_w8_s8), as a suite "encoding".
 DENSE_INT8 = "dense_int8"
+# Dense fully connected weights in the int16 layout (mcc_fully_connected_fast_w16_s8).
+DENSE_INT16 = "dense_int16"
 
 
 @dataclass(frozen=True)
@@ -133,8 +135,10 @@ def fc_chain(depth: int, layers, encoding, seed: int = 0) -> Graph:
         w = _weights(rng, (layer.units, depth), layer.sparsity, layer.values)
         wn, bn = _weighted(rng, tensors, i, w, 0.02)
         tensors[f"t{i}"] = _act(f"t{i}", (1, layer.units), 0.02, -128)
-        ops.append(Op("fully_connected", f"fc{i}", (last, wn, bn), (f"t{i}",),
-                      {"activation": "relu", ATTR: kinds[i]}))
+        # dense: the int8 layout, pinned (export would take int16 for hot layers of DSP cores)
+        stored = {ATTR: "dense", LAYOUT_ATTR: "int16" if kinds[i] == DENSE_INT16 else "int8"} \
+            if kinds[i] in ("dense", DENSE_INT16) else {ATTR: kinds[i]}
+        ops.append(Op("fully_connected", f"fc{i}", (last, wn, bn), (f"t{i}",), {"activation": "relu", **stored}))
         last, depth = f"t{i}", layer.units
     return Graph(tensors, tuple(ops), ("x",), (last,), name="fc_chain")
 
@@ -168,7 +172,8 @@ def fit_suite() -> list[Graph]:
     every conv encoding."""
     graphs = []
     for n, (depth, layers) in enumerate(FC_FIT):
-        graphs += [fc_chain(depth, layers, kind, seed=n).replace(name=f"fc{n}_{kind}") for kind in ENCODINGS]
+        graphs += [fc_chain(depth, layers, kind, seed=n).replace(name=f"fc{n}_{kind}")
+                   for kind in ENCODINGS + (DENSE_INT16,)]
     for n, (size, channels, layers) in enumerate(CONV_FIT):
         graphs += [conv_chain(size, channels, layers, kind, seed=n).replace(name=f"conv{n}_{kind}")
                    for kind in CONV_ENCODINGS + (DENSE_INT8,)]

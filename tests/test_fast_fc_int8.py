@@ -1,8 +1,9 @@
 """Fully connected on int8 weights kept one byte each (runtime_c/fully_connected/
 mcc_fully_connected_fast_s8.c): the export-time layout, the per-mode choice (every mode uses it;
 size keeps the widened two-byte layout only beside widened convolutions when int8 would save less
-than its own code), the portable path on odd shapes on the
-host and the DSP path on the M4, byte-identical to the numpy reference."""
+than its own code; hot layers on DSP cores take int16 weights, mcc_fully_connected_fast_w16_s8),
+the portable path on odd shapes on the host and the DSP path on the M4, byte-identical to the
+numpy reference."""
 
 import json
 import shutil
@@ -19,6 +20,7 @@ from mcucompress.ir.graph import Graph, Op
 from mcucompress.targets.manifest import manifest_json
 
 FC_INT8 = "mcc_fully_connected_fast_s8"
+FC_INT16 = "mcc_fully_connected_fast_w16_s8"
 WIDENED = "mcc_conv2d_fast_s8"
 CONV_INT8 = "mcc_conv2d_fast_w8_s8"
 HAVE_ARM = bool(shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm"))
@@ -41,8 +43,38 @@ def dense_chain(seed, in_shape, layers, in_zp=0):
     return Graph(tensors, tuple(ops), ("x",), (last,), name=f"dense{seed}")
 
 
-def kernels(graph, optimize):
-    return [c.function for c in lower(choose_encodings(graph, optimize), "m").calls]
+def kernels(graph, optimize, cpu=None, save_bytes=0):
+    return [c.function for c in lower(choose_encodings(graph, optimize, cpu, save_bytes), "m").calls]
+
+
+def pinned(graph, layout):
+    """graph with every fully connected layer dense in `layout`."""
+    return graph.replace(ops=tuple(op.with_attrs(**{choose.ATTR: "dense", choose.LAYOUT_ATTR: layout})
+                                   if op.kind == "fully_connected" else op for op in graph.ops))
+
+
+def test_int16_layout_pairs_weights_as_sxtb16_pairs_inputs():
+    w = (np.arange(6 * 7).reshape(6, 7) - 20).astype(np.int8)
+    words, k_padded = specialize.fc_int16_layout(w)
+    assert k_padded == 8 and words.nbytes == 6 * 8 * 2  # 2 bytes each
+    h = words.view(np.int16)
+    # Block of rows 0-3: per group of 4 inputs, per row (w0, w2) then (w1, w3).
+    assert list(h[:16]) == [v for r in range(4) for v in w[r, [0, 2, 1, 3]]]
+    assert list(h[16:32]) == [v for r in range(4) for v in (w[r, 4], w[r, 6], w[r, 5], 0)]
+    # The last block holds the 2 rows left.
+    assert list(h[32:40]) == [v for r in (4, 5) for v in w[r, [0, 2, 1, 3]]]
+
+
+def test_hot_layers_take_int16_on_dsp_cores():
+    g = dense_chain(3, (1, 200), [(64, "relu", True, -10), (10, "none", False, 3)])  # 12,800 and 640 weights
+    for mode in ("none", "speed", "fit"):
+        assert kernels(g, mode) == kernels(g, mode, "cortex-m7") == [FC_INT16, FC_INT8]
+        assert kernels(g, mode, "cortex-m55") == kernels(g, mode, "cortex-m3") == [FC_INT8, FC_INT8]
+    # Not when flash must be saved, nor for size.
+    assert kernels(g, "fit", save_bytes=1) == kernels(g, "size") == [FC_INT8, FC_INT8]
+    rows = encoding_rows(choose_encodings(g, "none"))
+    assert [r.dense_layout for r in rows] == ["int16", "int8"]
+    assert [r.bytes for r in rows] == [2 * 64 * 200, 640]
 
 
 def test_layout_keeps_one_byte_per_weight_in_sxtb16_order():
@@ -117,6 +149,15 @@ def test_portable_path_matches_reference(tmp_path, name):
     assert FC_INT8 in (tmp_path / f"{g.name}_tflm" / "model.c").read_text()
 
 
+def test_int16_portable_path_matches_reference(tmp_path):
+    """The odd shapes of all three cases in one chain, int16 weights."""
+    g = pinned(dense_chain(5, (1, 13), [(7, "relu", True, -128), (9, "relu6", True, 20), (1, "none", True, 0),
+                                        (6, "none", False, 3)], -128), "int16")
+    assert set(kernels(g, "none")) == {FC_INT16}
+    check_c_matches_reference(tmp_path, g, "tflm", samples=4)
+    assert FC_INT16 in (tmp_path / f"{g.name}_tflm" / "model.c").read_text()
+
+
 def _variant(tree, root, **defines):
     copy = root / tree.name
     shutil.copytree(tree, copy, ignore=shutil.ignore_patterns("firmware"))
@@ -128,15 +169,17 @@ def _variant(tree, root, **defines):
 
 @pytest.mark.qemu
 @pytest.mark.skipif(not HAVE_ARM, reason="needs arm-none-eabi-gcc and qemu-system-arm")
-@pytest.mark.parametrize("board", ["mps2-an386", "mps3-an547"])  # DSP (M4) and MVE (M55) paths
-def test_fast_path_on_cortex_m_matches_portable_path_and_reference(tmp_path, board):
-    """784 inputs (whole 16-input chunks), 300 (a partial chunk of 4-input groups), 101 (a
-    partial group); 101 and 10 outputs end in 1- and 2-row blocks."""
+@pytest.mark.parametrize("board, layout", [("mps2-an386", "int8"), ("mps3-an547", "int8"),  # DSP, MVE
+                                           ("mps2-an386", "int16")])
+def test_fast_path_on_cortex_m_matches_portable_path_and_reference(tmp_path, board, layout):
+    """784 inputs (whole 16-input chunks; int16: an even number of groups), 300 (a partial chunk
+    of 4-input groups; int16: an odd number of groups), 101 (a partial group); 101 and 10
+    outputs end in 1- and 2-row blocks."""
     from mcucompress.export import export
     from mcucompress.targets.runner import run_model
     g = dense_chain(7, (1, 784), [(300, "relu", True, -128), (101, "relu", False, -128), (10, "none", True, 4)], -7)
-    tree = export(g, tmp_path / "lenet", prefix="lenet")
-    assert (tree / "model.c").read_text().count(FC_INT8 + "(") == 3
+    tree = export(pinned(g, layout), tmp_path / "lenet", prefix="lenet")
+    assert (tree / "model.c").read_text().count({"int8": FC_INT8, "int16": FC_INT16}[layout] + "(") == 3
     fast = run_model(tree, board, samples=3)
     assert fast.checks == {"host": True, "reference": True}
     (tmp_path / "ref").mkdir()

@@ -116,13 +116,16 @@ def layer_zoo(seed: int = 4) -> Graph:
 
 def residual_block(seed: int = 5) -> Graph:
     """A large add (lookup-table kernel) after a 3x3 conv on 16 channels (the hand-scheduled
-    2x2 loop, c_in % 8 == 0 im2col) and a 1x1 conv; an average pool whose border windows are
-    clipped (the DSP path sums 4 channels at once, the MVE path 8)."""
+    2x2 loop, c_in % 8 == 0 im2col) and a 1x1 conv; a 1x1 conv on 16 channels with stride 3
+    (DSP cores widen its pixels without im2col; 9 pixels, the last one alone; 9 output channels,
+    the last one alone; a ReLU clamp); an average pool whose border windows are clipped (the DSP
+    path sums 4 channels at once, the MVE path 8)."""
     rng = np.random.default_rng(seed)
     return (_Chain(rng, (1, 16, 16, 9))
             .conv(16, (3, 3), padding=(1, 1, 1, 1), activation="relu", zp=-128)
             .residual()
             .conv(16, (3, 3), stride=(2, 2), padding=(0, 1, 0, 1))
+            .conv(9, (1, 1), stride=(3, 3), activation="relu")
             .avg_pool((3, 3), (2, 2), (1, 1, 1, 1))
             .graph("residual_block"))
 
@@ -233,7 +236,7 @@ def test_variant_choice_per_layer():
         "mcc_conv2d_fast_s8"]        # fully connected as a 1x1 convolution
     assert kernels_called(residual_block()) == [
         "mcc_conv2d_fast_s8", "mcc_conv2d_fast_s8", "mcc_add_fast_s8", "mcc_conv2d_fast_s8",
-        "mcc_avgpool_s8"]
+        "mcc_conv2d_fast_s8", "mcc_avgpool_s8"]
     assert kernels_called(residual_clamped()) == ["mcc_conv2d_fast_s8", "mcc_conv2d_fast_s8", "mcc_add_fast_s8",
                                                   "mcc_avgpool_s8"]
     assert kernels_called(dead_channels()) == [

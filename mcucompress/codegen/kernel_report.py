@@ -9,7 +9,7 @@ from mcucompress.ir.graph import Graph
 
 
 # What `info` prints for a layer's weight layout (specialize.FastLayer.weight_layout).
-LAYOUT_TEXT = {"int8": "int8", "widened": "int16 (widened)"}
+LAYOUT_TEXT = {"int8": "int8", "widened": "int16 (widened)", "int16": "int16"}
 
 
 def kernel_rows(graph: Graph, prefix: str, rounding: str) -> list[tuple[str, str, str, int, int]]:

@@ -14,7 +14,8 @@ Layers marked ``dense_layout = "int8"`` (encode/choose.py) keep their weights on
 instead: fully connected ones for mcc_fully_connected_fast_s8 (rows blocked by 4, the input
 widened once into scratch), conv2d ones for mcc_conv2d_fast_w8_s8 (the widened kernel's loops,
 each channel's 8 weights of a group in order, widened as they are read); both double the
-accumulator instead of the weights.
+accumulator instead of the weights. Fully connected layers marked ``"int16"`` (hot layers on DSP
+cores) run the int8 kernel's loops on int16 weights (mcc_fully_connected_fast_w16_s8).
 
 The kernels are exact under conditions checked per channel (TFLM double rounding, a right shift
 of at least 1, no possible int32 overflow). Channels that fail them do not send the layer to the
@@ -205,6 +206,21 @@ def fc_int8_layout(w: np.ndarray) -> tuple[np.ndarray, int]:
     return np.concatenate(blocks).view("<i4").astype(np.int32), k_padded
 
 
+def fc_int16_layout(w: np.ndarray) -> tuple[np.ndarray, int]:
+    """(units, K) int weights -> int16 words of mcc_fully_connected_fast_w16_s8, and k_padded.
+
+    Rows in blocks of FC_BLOCK (the last block the rows left); per group of 4 inputs, for each
+    row of the block, the words (w0, w2) and (w1, w3): what SMLAD pairs with the input widened
+    by SXTB16 / SXTB16 ROR 8."""
+    units, k = w.shape
+    k_padded = -(-k // 4) * 4
+    padded = np.zeros((units, k_padded), dtype=np.int16)
+    padded[:, :k] = w
+    padded = padded.reshape(units, -1, 4)[:, :, _PERM4]   # per group w0 w2 w1 w3
+    blocks = [padded[r:r + FC_BLOCK].transpose(1, 0, 2).reshape(-1) for r in range(0, units, FC_BLOCK)]
+    return _pack_words(np.concatenate(blocks)), k_padded
+
+
 def fast_conv(graph: Graph, op: Op, p, rounding: str) -> FastLayer | None:
     """conv2d or fully_connected (as a 1x1 convolution) for mcc_conv2d_fast_s8."""
     if rounding != "tflm" or getattr(p, "rounding", "tflm") != "tflm":
@@ -222,6 +238,10 @@ def fast_conv(graph: Graph, op: Op, p, rounding: str) -> FastLayer | None:
     extra = dict(patch=patch(split.patched, w, bias, p, depthwise=False),
                  constant_channels=len(split.constant))
     int8 = op.attrs.get(DENSE_LAYOUT) == "int8"
+    if op.kind == "fully_connected" and op.attrs.get(DENSE_LAYOUT) == "int16":
+        words, k_padded = fc_int16_layout(split.weights)
+        return FastLayer(words, split.table, k_padded, fc_int8_scratch_bytes(k_padded),
+                         "mcc_fully_connected_fast_w16_s8", weight_layout="int16", **extra)
     if op.kind == "fully_connected" and int8:
         words, k_padded = fc_int8_layout(split.weights)
         return FastLayer(words, split.table, k_padded, fc_int8_scratch_bytes(k_padded), "mcc_fully_connected_fast_s8",
@@ -385,7 +405,7 @@ def lower_fast(b, i: int, op: Op, p) -> bool:
         if layer.patch is not None:
             lower_patch(b, op, oid, p, layer.patch, *geometry, in_dims, x_ptr, out_dims, b.arena(out.name))
         return True
-    if layer.kernel == "mcc_fully_connected_fast_s8":
+    if layer.kernel in ("mcc_fully_connected_fast_s8", "mcc_fully_connected_fast_w16_s8"):
         units, depth = int(wt.shape[0]), int(np.prod(wt.shape[1:]))
         params = b.struct("mcc_fc_fast_params", f"{oid}_fast_params",
                           {"in_features": depth, "out_features": units, "k_padded": layer.k_padded,

@@ -18,11 +18,17 @@ re-quantizes the weights of the layers asked for to -8..7 and annotates them (op
   widened conv kernel anyway and would save less than the int8 kernel's code; dense conv2d
   layers take the int8 layout (mcc_conv2d_fast_w8_s8, one byte a weight) on every core;
 - ``speed``: the fewest instructions by the cost model; dense fully connected layers get
-  ``dense_layout = "int8"`` (on one input row it is measured faster than the widened layout:
-  784x300 on M4 289,208 vs 302,164 instructions, on M55 59,645 vs 154,046;
-  docs/benchmarks/kernels.md);
-- ``none``: every layer dense, fully connected ones in the int8 layout, conv2d ones in the core's
-  default layout.
+  ``dense_layout = "int8"`` (on one input row it is measured faster than the widened conv
+  kernel's layout: 784x300 on M4 289,208 vs 302,164 instructions, on M55 59,645 vs 154,046;
+  docs/benchmarks/kernels.md), except the hot ones on DSP cores (below);
+- ``none``: every layer dense, fully connected ones in the int8 layout (hot ones on DSP cores as
+  below), conv2d ones in the core's default layout.
+
+Hot dense fully connected layers (at least FC_INT16_MIN_WEIGHTS weights) on DSP cores (cost model
+family m4) take ``dense_layout = "int16"`` in ``none``, ``speed`` and ``fit`` when no flash must
+be saved: mcc_fully_connected_fast_w16_s8, two bytes a weight, no SXTB16 in its loop (11
+instructions per 16 products against the int8 layout's 18). Small layers (the MLPerf models'
+64x10 / 64x12 classifiers) stay int8: there the per-row requantization dominates.
 
 Dense conv2d weights have two layouts (``dense_layout``, priced apart by the cost model): the
 doubled int16 pairs of mcc_conv2d_fast_s8 ("widened", two bytes a weight) and int8 bytes widened
@@ -57,6 +63,12 @@ OPTIMIZE = ("fit", "size", "speed", "none")
 ATTR = "weight_encoding"
 LAYOUT_ATTR = "dense_layout"   # dense fully connected or conv2d: "int8" (1 byte a weight) or "widened" (2)
 LAYOUTS = ("widened", "int8")
+# Dense fully connected only: int16 weights in the fully connected kernel's row blocks.
+FC_INT16 = "int16"
+# Fully connected layers with at least this many weights are hot enough for FC_INT16 on DSP cores.
+FC_INT16_MIN_WEIGHTS = 4096
+# Core families with SMLAD but not MVE: where the int16 fully connected loop is the faster one.
+FC_INT16_FAMILIES = ("m4",)
 # The dense conv2d layout of each core family when flash need not be saved.
 CONV_LAYOUT = {"m55": "int8"}
 # Cortex-M4 code of mcc_fully_connected_fast_s8 at -O2 (arm-none-eabi-size): a model that links
@@ -108,6 +120,8 @@ def encode(kind: str, w: np.ndarray, zero: int, op_kind: str = "fully_connected"
     n = int(w.size)
     if kind == "dense":
         if op_kind != "conv2d":
+            if layout == FC_INT16:
+                return Encoded(kind, None, 2 * w.shape[0] * -(-w.shape[1] // 4) * 4, n, layout=layout)
             return Encoded(kind, None, n, n)
         layout = layout or "widened"
         if layout not in LAYOUTS:
@@ -250,7 +264,8 @@ def choose_encodings(graph: Graph, optimize: str = "fit", cpu: str | None = None
         else:
             chosen = {name: pick(opts, optimize) for name, opts in options.items()}
     ops = [op.with_attrs(**_choice_attrs(chosen[op.name], op)) if op.name in chosen else op for op in graph.ops]
-    return graph.replace(ops=_dense_layouts(graph, ops, optimize))
+    hot = optimize != "size" and save_bytes <= 0 and family in FC_INT16_FAMILIES
+    return graph.replace(ops=_dense_layouts(graph, ops, optimize, hot))
 
 
 def _choice_attrs(e: Encoded, op: Op) -> dict:
@@ -262,12 +277,13 @@ def _choice_attrs(e: Encoded, op: Op) -> dict:
     return attrs
 
 
-def _dense_layouts(graph: Graph, ops: list[Op], optimize: str) -> tuple[Op, ...]:
+def _dense_layouts(graph: Graph, ops: list[Op], optimize: str, hot: bool = False) -> tuple[Op, ...]:
     """Dense fully connected layers' layout: int8 (one byte per weight), except that for size a
     model that keeps the widened kernel for convolutions also keeps it for fully connected layers
     when int8 would save less than the int8 kernel's code (e.g. the MLPerf models' single 64x10 /
     64x12 layer). Speed takes int8 too: on one input row it is measured faster than the widened
-    layout (784x300 on M4: 289,208 vs 302,164 instructions; on M55: 59,645 vs 154,046)."""
+    layout (784x300 on M4: 289,208 vs 302,164 instructions; on M55: 59,645 vs 154,046).
+    ``hot``: layers of at least FC_INT16_MIN_WEIGHTS weights take FC_INT16 instead."""
     fc = [i for i, op in enumerate(ops) if op.kind == "fully_connected" and op.attrs.get(ATTR) == "dense"
           and LAYOUT_ATTR not in op.attrs and weight_matrix(graph, op) is not None]
     layout = "int8"
@@ -278,7 +294,10 @@ def _dense_layouts(graph: Graph, ops: list[Op], optimize: str) -> tuple[Op, ...]
             units, depth = weight_matrix(graph, ops[i])[0].shape
             saved += units * (2 * -(-depth // 8) * 8 - -(-depth // 4) * 4)
         layout = "int8" if saved > FC_INT8_CODE_BYTES else "widened"
-    return tuple(op.with_attrs(**{LAYOUT_ATTR: layout}) if i in fc else op for i, op in enumerate(ops))
+
+    def layout_of(op: Op) -> str:
+        return FC_INT16 if hot and weight_matrix(graph, op)[0].size >= FC_INT16_MIN_WEIGHTS else layout
+    return tuple(op.with_attrs(**{LAYOUT_ATTR: layout_of(op)}) if i in fc else op for i, op in enumerate(ops))
 
 
 def encoded_weights(graph: Graph, op: Op) -> Encoded | None:
@@ -295,7 +314,8 @@ def encoded_weights(graph: Graph, op: Op) -> Encoded | None:
                        f"{', '.join(CONV_ENCODINGS + LOSSY_ENCODINGS)}")
     if kind == "int4":
         int4.check_int4(found[0], f"op '{op.name}'")
-    return encode(kind, *found, op.kind, op.attrs.get(LAYOUT_ATTR) if op.kind == "conv2d" and kind == "dense" else None)
+    layout = op.attrs.get(LAYOUT_ATTR) if kind == "dense" else None
+    return encode(kind, *found, op.kind, layout if op.kind == "conv2d" or layout == FC_INT16 else None)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ exact QEMU counts of the layers of mcucompress/cost_suite.py and shipped in cost
 
 Dense layers are costed as the export-time specialised kernels (codegen/specialize.py):
 mcc_fully_connected_fast_s8 with its int8 layout, conv2d as mcc_conv2d_fast_s8 (widened layout)
-or mcc_conv2d_fast_w8_s8 (int8 layout: kind dense_int8); codebooks of 2- or 4-bit indices as
+or mcc_conv2d_fast_w8_s8 (int8 layout: kind dense_int8), fully connected layers in the int16 layout
+as mcc_fully_connected_fast_w16_s8 (kind dense_int16); codebooks of 2- or 4-bit indices as
 their fast kernels (kind codebook_fast, codegen/codebook_fast.py).
 """
 
@@ -32,6 +33,8 @@ FEATURES = {
     ("fully_connected", "dense"): ("calls", "units", "k4", "full_rows_x_k4", "tail_rows_x_k4",
                                    "tail_blocks_x_k4", "odd_group_blocks", "blocks_x_chunks16",
                                    "blocks_x_tail16"),
+    ("fully_connected", "dense_int16"): ("calls", "units", "k4", "full_rows_x_k4", "tail_rows_x_k4",
+                                         "tail_blocks_x_k4", "odd_group_blocks"),
     ("fully_connected", "csr4"): ("calls", "units", "entries"),
     ("fully_connected", "csr8"): ("calls", "units", "entries"),
     ("fully_connected", "csr_seg"): ("calls", "units", "seg_segments", "entries", "seg_eights", "seg_quads",
@@ -211,12 +214,15 @@ def _lookup_counts(data, units: int, depth: int) -> dict[str, float]:
 
 
 def cost_kind(encoded) -> str:
-    """The kind the cost model prices an encoding as: its own, codebook_fast, or dense_int8 (a
-    dense conv2d in the int8 layout)."""
+    """The kind the cost model prices an encoding as: its own, codebook_fast, dense_int8 (a
+    dense conv2d in the int8 layout) or dense_int16 (a dense fully connected layer in the int16
+    layout)."""
     if encoded.kind == "codebook" and encoded.data.index_bits in FAST_CODEBOOK_BITS:
         return "codebook_fast"
     if encoded.kind == "dense" and getattr(encoded, "layout", None) == "int8":
         return "dense_int8"
+    if encoded.kind == "dense" and getattr(encoded, "layout", None) == "int16":
+        return "dense_int16"
     return encoded.kind
 
 

@@ -209,7 +209,7 @@ INT8_KINDS = (
     _int8("fully_connected", params="_fully_connected", reference="_fully_connected",
           float_reference="fully_connected", lowering="_lower_fully_connected",
           kernels=("fully_connected/mcc_fully_connected_s8.c", "fully_connected/mcc_fully_connected_fast_s8.c",
-                   "conv/mcc_conv2d_fast_s8.c", "sparse/mcc_fully_connected_csr_s8.c",
+                   "fully_connected/mcc_fully_connected_fast_w16_s8.c", "conv/mcc_conv2d_fast_s8.c", "sparse/mcc_fully_connected_csr_s8.c",
                    "sparse/mcc_fully_connected_csr_seg_s8.c",
                    "codebook/mcc_fully_connected_codebook_s8.c", "codebook/mcc_fully_connected_codebook_fast_s8.c",
                    "huffman/mcc_fully_connected_huffman_s8.c", "huffman/mcc_fully_connected_huffman_lut_s8.c",

@@ -73,11 +73,14 @@ def with_defines(tree: Path, work: Path, defines: dict) -> Path:
 def tree_core(board) -> str | None:
     """The cpu a model file is exported for to run on ``board``: the board's own where its
     core's default weight layout differs from the M4's (the M55 keeps convolution weights one
-    byte each), else None (the default export)."""
-    from mcucompress.encode.choose import default_conv_layout
+    byte each; cores without DSP or with MVE keep hot fully connected layers int8), else None
+    (the default export)."""
+    from mcucompress.encode.choose import FC_INT16_FAMILIES, default_conv_layout
     from mcucompress.encode.cost_model import DEFAULT_FAMILY, family
 
-    same = default_conv_layout(family(board.cpu)) == default_conv_layout(DEFAULT_FAMILY)
+    core = family(board.cpu)
+    same = (default_conv_layout(core) == default_conv_layout(DEFAULT_FAMILY)
+            and (core in FC_INT16_FAMILIES) == (DEFAULT_FAMILY in FC_INT16_FAMILIES))
     return None if same else board.cpu
 
 

@@ -206,6 +206,34 @@ MCC_INLINE uint32_t *widen_run(const int8_t *src, int32_t n8, uint32_t *col MCC_
     return col;
 }
 
+#if MCC_HAVE_DSP_ASM && !MCC_HAVE_MVE
+/* Widens n8 groups of 8 int8 values of two pixels into their interleaved columns (what two
+ * widen_runs 2 words apart make): per group 2 LDRD, 8 SXTB16 and one STM. */
+static void widen_pixels(const int8_t *in0, const int8_t *in1, int32_t n8, uint32_t *col)
+{
+    const uint32_t *end = col + 8 * n8;
+    __asm__ volatile(
+        "1:\n\t"
+        "ldrd r4, r6, [%[a]], #8\n\t"
+        "ldrd r8, r10, [%[b]], #8\n\t"
+        "sxtb16 r5, r4, ror #8\n\t"
+        "sxtb16 r4, r4\n\t"
+        "sxtb16 r7, r6, ror #8\n\t"
+        "sxtb16 r6, r6\n\t"
+        "sxtb16 r9, r8, ror #8\n\t"
+        "sxtb16 r8, r8\n\t"
+        "sxtb16 r11, r10, ror #8\n\t"
+        "sxtb16 r10, r10\n\t"
+        "stm %[c]!, {r4, r5, r8, r9}\n\t"
+        "stm %[c]!, {r6, r7, r10, r11}\n\t"
+        "cmp %[c], %[e]\n\t"
+        "bne 1b"
+        : [a] "+r"(in0), [b] "+r"(in1), [c] "+r"(col)
+        : [e] "r"(end)
+        : "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "cc", "memory");
+}
+#endif
+
 /* Widens the K values of output pixel (oy, ox) into its column (groups of 8 values 8 words
  * apart, so two columns interleave); padded positions read the input zero point.
  * in_c % 8 == 0: every tap fills whole groups, straight from the input. Otherwise the pixel's
@@ -948,13 +976,29 @@ MCC_INLINE mcc_status conv_fast(const mcc_conv_fast_params *params, const mcc_di
      * im2col); the weights' in-order layout lines up with the input's channel order. */
     const int direct = w8 && params->kernel.h == 1 && params->kernel.w == 1 && params->padding.h == 0 &&
                        params->padding.w == 0 && (params->in_c & 7) == 0 && (out_c & 1) == 0;
+#elif MCC_HAVE_DSP_ASM
+    /* Widened weights of a 1x1 conv on whole groups of 8 input channels, no padding: the two
+     * columns are the two input pixels widened, no im2col. */
+    const int direct = !w8 && params->kernel.h == 1 && params->kernel.w == 1 && params->padding.h == 0 &&
+                       params->padding.w == 0 && (params->in_c & 7) == 0;
+    /* The widened kernel runs a lone last pixel as a pair of that pixel with itself, both
+     * outputs at the same place: it has no one-pixel code. */
+    const int pairs_only = !w8;
 #endif
     for (b = 0; b < input_dims->n; ++b) {
         const int8_t *in_batch = input + b * input_dims->h * input_dims->w * input_dims->c;
         int32_t oy = 0, ox = 0; /* pixel px's position, stepped without a division */
+#if MCC_HAVE_DSP_ASM && !MCC_HAVE_MVE
+        for (px = 0; px + 1 < pixels || (pairs_only && px < pixels); px += 2) {
+            const int lone = px + 1 == pixels; /* pixel px with itself, out1 = output */
+            const int32_t oy1 = ox + 1 < out_w || lone ? oy : oy + 1;
+            const int32_t ox1 = lone ? ox : ox + 1 < out_w ? ox + 1 : 0;
+            int8_t *out1 = lone ? output : output + out_c;
+#else
         for (px = 0; px + 1 < pixels; px += 2) {
             const int32_t oy1 = ox + 1 < out_w ? oy : oy + 1;
             const int32_t ox1 = ox + 1 < out_w ? ox + 1 : 0;
+#endif
 #if MCC_HAVE_MVE
             if (direct) {
                 const int32_t in_w = input_dims->w, in_c = params->in_c;
@@ -970,24 +1014,35 @@ MCC_INLINE mcc_status conv_fast(const mcc_conv_fast_params *params, const mcc_di
             }
 #endif
             /* Two columns interleaved per group of 8: pixel px in words 0-3, px + 1 in 4-7. */
-            im2col(params, input_dims, in_batch, oy, ox, col, stage MCC_IN_ORDER_ARG(w8));
-            im2col(params, input_dims, in_batch, oy1, ox1, col + 2, stage MCC_IN_ORDER_ARG(w8));
+#if MCC_HAVE_DSP_ASM && !MCC_HAVE_MVE
+            if (direct) {
+                const int32_t in_w = input_dims->w, in_c = params->in_c;
+                widen_pixels(in_batch + (oy * params->stride.h * in_w + ox * params->stride.w) * in_c,
+                             in_batch + (oy1 * params->stride.h * in_w + ox1 * params->stride.w) * in_c,
+                             in_c >> 3, col);
+            } else
+#endif
+            {
+                im2col(params, input_dims, in_batch, oy, ox, col, stage MCC_IN_ORDER_ARG(w8));
+                im2col(params, input_dims, in_batch, oy1, ox1, col + 2, stage MCC_IN_ORDER_ARG(w8));
+            }
             oy = ox1 + 1 < out_w ? oy1 : oy1 + 1;
             ox = ox1 + 1 < out_w ? ox1 + 1 : 0;
 #if MCC_HAVE_DSP_ASM && !MCC_HAVE_MVE
             if (w8 && full_range) {
-                channels_of_pixels(params, col, 2, output, output + out_c, 1, w8);
+                channels_of_pixels(params, col, 2, output, out1, 1, w8);
             } else {
-                channels_of_pixels(params, col, 2, output, output + out_c, full_range, w8);
+                channels_of_pixels(params, col, 2, output, out1, full_range, w8);
             }
+            output = out1 + out_c;
 #else
             if (full_range) {
                 channels_of_pixels(params, col, 2, output, output + out_c, 1, w8);
             } else {
                 channels_of_pixels(params, col, 2, output, output + out_c, 0, w8);
             }
-#endif
             output += 2 * out_c;
+#endif
         }
         if (px < pixels) {
             im2col(params, input_dims, in_batch, oy, ox, col, stage MCC_IN_ORDER_ARG(w8));

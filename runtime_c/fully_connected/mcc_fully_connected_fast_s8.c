@@ -311,6 +311,131 @@ MCC_INLINE void dot_tail(const uint32_t *w, const uint32_t *col, int32_t groups,
     }
 }
 
+/* Requantizes a block of n rows' dot products into out (row constants 4 words apart); a whole
+ * block unrolled. */
+MCC_INLINE void requantize_rows(const int32_t *acc, int32_t n, const int32_t *ch, int32_t lo, int32_t hi,
+                                int8_t *out)
+{
+    int32_t r;
+    if (n == FC_BLOCK) {
+        out[0] = requantize_row(acc[0], ch, lo, hi);
+        out[1] = requantize_row(acc[1], ch + 4, lo, hi);
+        out[2] = requantize_row(acc[2], ch + 8, lo, hi);
+        out[3] = requantize_row(acc[3], ch + 12, lo, hi);
+        return;
+    }
+    for (r = 0; r < n; ++r) {
+        out[r] = requantize_row(acc[r], ch + 4 * r, lo, hi);
+    }
+}
+
+/* Dot products of a block of n (1-4) rows of int16 weights (mcc_fully_connected_fast_w16_s8) with
+ * the widened row: per group of 4 inputs, per row, the words (w0, w2) and (w1, w3). */
+MCC_INLINE void dot_w16(const uint32_t *w, const uint32_t *col, int32_t groups, int32_t n,
+                        int32_t acc[FC_BLOCK])
+{
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    const uint32_t *end = col + 2 * groups;
+#if MCC_HAVE_DSP_ASM
+    if (n == FC_BLOCK && groups >= 2) {
+        /* Per group one LDRD brings the widened inputs, two LDMs the 4 rows' 8 weight words,
+         * 8 SMLAD: 24 instructions per 32 products of each row with the loop test (two groups
+         * an iteration; an odd last group is left to the loop below). */
+        register int32_t r0 __asm__("r0") = 0;
+        register int32_t r1 __asm__("r1") = 0;
+        register int32_t r2 __asm__("r2") = 0;
+        register int32_t r3 __asm__("r3") = 0;
+        register const uint32_t *rc __asm__("ip") = col;
+        register const uint32_t *rw __asm__("lr") = w;
+        register const uint32_t *re __asm__("r10") = col + 2 * (groups & ~1);
+#define MCC_FC_W16_GROUP                                                                    \
+        "ldrd r4, r5, [%[c]], #8\n\t"                                                      \
+        "ldm %[w]!, {r6, r7, r8, r9}\n\t"                                                  \
+        "smlad %[a0], r4, r6, %[a0]\n\t"                                                   \
+        "smlad %[a0], r5, r7, %[a0]\n\t"                                                   \
+        "smlad %[a1], r4, r8, %[a1]\n\t"                                                   \
+        "smlad %[a1], r5, r9, %[a1]\n\t"                                                   \
+        "ldm %[w]!, {r6, r7, r8, r9}\n\t"                                                  \
+        "smlad %[a2], r4, r6, %[a2]\n\t"                                                   \
+        "smlad %[a2], r5, r7, %[a2]\n\t"                                                   \
+        "smlad %[a3], r4, r8, %[a3]\n\t"                                                   \
+        "smlad %[a3], r5, r9, %[a3]\n\t"
+        __asm__ volatile(
+            "1:\n\t" MCC_FC_W16_GROUP MCC_FC_W16_GROUP
+            "cmp %[c], %[e]\n\t"
+            "bne 1b"
+            : [a0] "+r"(r0), [a1] "+r"(r1), [a2] "+r"(r2), [a3] "+r"(r3), [c] "+r"(rc), [w] "+r"(rw)
+            : [e] "r"(re)
+            : "r4", "r5", "r6", "r7", "r8", "r9", "cc", "memory");
+#undef MCC_FC_W16_GROUP
+        a0 = r0;
+        a1 = r1;
+        a2 = r2;
+        a3 = r3;
+        col = rc;
+        w = rw;
+    }
+#endif
+    for (; col != end; col += 2) {
+        const uint32_t x02 = col[0];
+        const uint32_t x13 = col[1];
+        a0 = dual_mac(x13, w[1], dual_mac(x02, w[0], a0));
+        if (n > 1) {
+            a1 = dual_mac(x13, w[3], dual_mac(x02, w[2], a1));
+        }
+        if (n > 2) {
+            a2 = dual_mac(x13, w[5], dual_mac(x02, w[4], a2));
+        }
+        if (n > 3) {
+            a3 = dual_mac(x13, w[7], dual_mac(x02, w[6], a3));
+        }
+        w += 2 * n;
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+}
+
+/* mcc_fully_connected_fast_w16_s8's body (runtime_c/fully_connected/
+ * mcc_fully_connected_fast_w16_s8.c): the int8 kernel's loops on int16 weights, so a group of 4
+ * products of a row is two SMLAD on words read as they are (no SXTB16). */
+mcc_status mcc_nn_fully_connected_fast_w16(const mcc_fc_fast_params *params, int32_t rows,
+                                           const int8_t *input, int8_t *output, void *scratch)
+{
+    const int32_t k = params->in_features;
+    const int32_t units = params->out_features;
+    const int32_t groups = params->k_padded >> 2;
+    const int32_t lo = params->activation.min;
+    const int32_t hi = params->activation.max;
+    uint32_t *col = (uint32_t *)scratch;
+    int32_t row;
+
+    if ((params->k_padded & 3) != 0 || params->k_padded < k || k <= 0 || units <= 0 || rows < 0) {
+        return MCC_ERROR_ARGUMENT;
+    }
+    for (row = 0; row < rows; ++row) {
+        const uint32_t *w = (const uint32_t *)(const void *)params->weights;
+        const int32_t *ch = params->channels;
+        int32_t u;
+        widen_row(input + row * k, k, params->k_padded, col);
+        for (u = 0; u + FC_BLOCK <= units; u += FC_BLOCK) {
+            int32_t acc[FC_BLOCK];
+            dot_w16(w, col, groups, FC_BLOCK, acc);
+            requantize_rows(acc, FC_BLOCK, ch, lo, hi, output + u);
+            w += 2 * FC_BLOCK * groups;
+            ch += 4 * FC_BLOCK;
+        }
+        if (u < units) {
+            int32_t acc[FC_BLOCK];
+            dot_w16(w, col, groups, units - u, acc);
+            requantize_rows(acc, units - u, ch, lo, hi, output + u);
+        }
+        output += units;
+    }
+    return MCC_OK;
+}
+
 mcc_status mcc_fully_connected_fast_s8(const mcc_fc_fast_params *params, int32_t rows,
                                        const int8_t *input, int8_t *output, void *scratch)
 {

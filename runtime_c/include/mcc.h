@@ -709,6 +709,13 @@ int32_t mcc_fully_connected_fast_s8_get_buffer_size(int32_t k_padded);
 mcc_status mcc_fully_connected_fast_s8(const mcc_fc_fast_params *params, int32_t rows,
                                        const int8_t *input, int8_t *output, void *scratch);
 
+/* The same on int16 weights (the hot layers' choice on DSP cores: two bytes a weight, no SXTB16
+ * in the loop). weights: int16 values packed two to a word, rows in blocks of 4 (the last block
+ * the 1-3 rows left), per group of 4 inputs (w0, w2) then (w1, w3) for each row of the block,
+ * zero padded to k_padded inputs, undoubled; channels and scratch as for mcc_fully_connected_fast_s8. */
+mcc_status mcc_fully_connected_fast_w16_s8(const mcc_fc_fast_params *params, int32_t rows,
+                                           const int8_t *input, int8_t *output, void *scratch);
+
 /* Scratch bytes mcc_add_fast_s8 needs (word aligned): two 256-entry int32 tables. */
 int32_t mcc_add_fast_s8_get_buffer_size(void);
 

@@ -27,6 +27,11 @@ mcc_status mcc_nn_conv2d_fast_w8(const mcc_conv_fast_params *params, const mcc_d
                                  const int8_t *input, const mcc_dims *output_dims, int8_t *output,
                                  void *scratch);
 
+/* mcc_fully_connected_fast_w16_s8's body, beside mcc_fully_connected_fast_s8 in
+ * fully_connected/mcc_fully_connected_fast_s8.c, whose input widening and requantization it shares. */
+mcc_status mcc_nn_fully_connected_fast_w16(const mcc_fc_fast_params *params, int32_t rows,
+                                           const int8_t *input, int8_t *output, void *scratch);
+
 MCC_INLINE int32_t mcc_nn_clamp(int32_t x, int32_t lo, int32_t hi)
 {
     return x < lo ? lo : (x > hi ? hi : x);
