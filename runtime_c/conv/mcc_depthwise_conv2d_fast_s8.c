@@ -1015,6 +1015,274 @@ MCC_DW_NOINLINE static mcc_status dw_strips(const mcc_dw_conv_fast_params *param
 }
 #endif
 
+#if MCC_HAVE_MVE_ASM
+/* 3x3 windows (no dilation, stride 1 or 2) on MVE, one channel at a time: the 4 lanes of a
+ * vector are 4 outputs of the channel along a line of the output (its longer side), so the
+ * channel's weights are scalars. Per tap one gather of the 4 input bytes (VLDRB.S32; lanes
+ * stride * elem_step apart, the tap's position along the line in the offsets, its window line
+ * in the base) and one VMLA by the weight: 4 MACs in 2 instructions, then one requantization
+ * for 4 outputs. The sums are not doubled (VQRDMULH doubles: it is VRMULH of the doubled sum).
+ * A window line in the padding gets weight 0 and a valid line to read, its zero-point products
+ * going into the line's bias; lanes whose tap lies in the padding along the line (the first and
+ * last groups) are gathered under a predicate and take the zero point instead. */
+typedef struct {
+    int32_t len, lines, in_len, in_lines;   /* outputs and input positions along / across lines */
+    int32_t stride, line_stride, before, first;
+    int32_t elem_step, line_step, out_step, out_line_step;
+    int32_t lo, hi, zero;
+    int32_t inner_lo, inner_hi;             /* groups [inner_lo, inner_hi) read no padding */
+    int32_t last;                           /* start of the last group */
+    int32_t chunk;                          /* groups whose partial sums fit the scratch */
+    int32x4_t *sums;
+    int along_y;
+} dw_mve3_layer;
+
+/* 4 sums requantized (VQRDMULH of the undoubled sum is VRMULH of the doubled one) and clamped. */
+MCC_INLINE int32x4_t dw_mve3_requantize(int32x4_t acc, int32_t mult, int32_t round, int32_t neg_shift,
+                                        int32x4_t lo, int32x4_t hi)
+{
+    int32x4_t v = vaddq_n_s32(vqrdmulhq_n_s32(acc, mult), round);
+    v = vshlq_r_s32(vaddq_s32(v, vshrq_n_s32(acc, 31)), neg_shift);
+    return vminq_s32(vmaxq_s32(v, lo), hi);
+}
+
+/* One group whose lanes may read padding along the line or lie past its end (j0: its first
+ * output); line: the line's first input position (its pointer), bias its sum's start. */
+static void dw_mve3_edge(const dw_mve3_layer *g, const int8_t *const *line, int32_t j0,
+                         const int32_t (*w)[3], int32_t bias, const int32_t *ch, int8_t *out)
+{
+    const uint32x4_t lane = vidupq_n_u32(0, 1);
+    const int32x4_t j = vaddq_n_s32(vreinterpretq_s32_u32(lane), j0);
+    const mve_pred16_t outputs = vcmpltq_n_s32(j, g->len);
+    const int32x4_t pos = vsubq_n_s32(vmulq_n_s32(j, g->stride), g->before);
+    const int32x4_t zero = vdupq_n_s32(g->zero);
+    int32x4_t acc = vdupq_n_s32(bias);
+    int32_t l, p;
+    for (p = 0; p < 3; ++p) {
+        const int32x4_t at = vaddq_n_s32(pos, p);
+        const mve_pred16_t valid = outputs & vcmpgeq_n_s32(at, 0) & vcmpltq_n_s32(at, g->in_len);
+        const uint32x4_t off = vreinterpretq_u32_s32(vmulq_n_s32(at, g->elem_step));
+        for (l = 0; l < 3; ++l) {
+            int32x4_t x = vldrbq_gather_offset_z_s32(line[l], off, valid);
+            acc = vmlaq_n_s32(acc, vpselq_s32(x, zero, valid), w[l][p]);
+        }
+    }
+    vstrbq_scatter_offset_p_s32(out + j0 * g->out_step, vmulq_n_u32(lane, (uint32_t)g->out_step),
+                                dw_mve3_requantize(acc, ch[1], ch[2], -ch[3], vdupq_n_s32(g->lo),
+                                                   vdupq_n_s32(g->hi)),
+                                outputs);
+}
+
+/* What the two passes over a line's inner groups read (offsets fixed by their assembly). */
+typedef struct {
+    uint32x4_t off[6];      /*   0: window line 0's taps from its pointer, then line 1's from line 0's */
+    uint32x4_t out_off;     /*  96 */
+    int32x4_t lo, hi;       /* 112, 128 */
+    int32_t w2[3];          /* 144: window line 2's weights */
+    int32_t mult, round;    /* 156, 160 */
+    int32_t neg_shift;      /* 164 */
+    int32_t bias;           /* 168: the line's (half the doubled bias, plus padding's zero points) */
+    int32_t w01[6];         /* lines 0 and 1's weights (registers of the first pass) */
+} dw_mve3_consts;
+
+/* Window lines 0 and 1 of n groups into the sums: 6 gathers, VMUL and 5 VMLA a group. */
+MCC_INLINE void dw_mve3_pass01(const dw_mve3_consts *k, const int8_t *r, int32_t n, int32_t step,
+                               int32x4_t *sum)
+{
+    register int32_t count __asm__("lr") = n;  /* the loop count LE steps */
+    __asm__ volatile(
+        "vldrw.u32 q0, [%[k]]\n\t"
+        "vldrw.u32 q1, [%[k], #16]\n\t"
+        "vldrw.u32 q2, [%[k], #32]\n\t"
+        "vldrw.u32 q3, [%[k], #48]\n\t"
+        "vldrw.u32 q4, [%[k], #64]\n\t"
+        "vldrw.u32 q5, [%[k], #80]\n\t"
+        "1:\n\t"
+        "vldrb.s32 q7, [%[r], q0]\n\t"
+        "vmul.i32 q6, q7, %[w0]\n\t"
+        "vldrb.s32 q7, [%[r], q1]\n\t"
+        "vmla.s32 q6, q7, %[w1]\n\t"
+        "vldrb.s32 q7, [%[r], q2]\n\t"
+        "vmla.s32 q6, q7, %[w2]\n\t"
+        "vldrb.s32 q7, [%[r], q3]\n\t"
+        "vmla.s32 q6, q7, %[w3]\n\t"
+        "vldrb.s32 q7, [%[r], q4]\n\t"
+        "vmla.s32 q6, q7, %[w4]\n\t"
+        "vldrb.s32 q7, [%[r], q5]\n\t"
+        "vmla.s32 q6, q7, %[w5]\n\t"
+        "add %[r], %[r], %[step]\n\t"
+        "vstrw.32 q6, [%[sum]], #16\n\t"
+        "le lr, 1b\n\t"
+        : [r] "+r"(r), [sum] "+r"(sum), [n] "+r"(count)
+        : [k] "r"(k), [step] "r"(step), [w0] "r"(k->w01[0]), [w1] "r"(k->w01[1]),
+          [w2] "r"(k->w01[2]), [w3] "r"(k->w01[3]), [w4] "r"(k->w01[4]), [w5] "r"(k->w01[5])
+        : "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11", "d12", "d13",
+          "d14", "d15", "memory");
+}
+
+/* Window line 2 of n groups added to the sums, the line's bias, the requantization and the
+ * 4 outputs' scatter store. */
+MCC_INLINE void dw_mve3_pass2(const dw_mve3_consts *k, const int8_t *r, int32_t n, int32_t step,
+                              const int32x4_t *sum, int8_t *dst, int32_t out_step)
+{
+    register int32_t count __asm__("lr") = n;
+    uint32_t t0, t1;
+    __asm__ volatile(
+        "vldrw.u32 q0, [%[k], #96]\n\t"
+        "vldrw.u32 q1, [%[k]]\n\t"
+        "vldrw.u32 q2, [%[k], #16]\n\t"
+        "vldrw.u32 q3, [%[k], #32]\n\t"
+        "vldrw.u32 q6, [%[k], #112]\n\t"
+        "vldrw.u32 q7, [%[k], #128]\n\t"
+        "1:\n\t"
+        "vldrw.u32 q4, [%[sum]], #16\n\t"
+        "ldrd %[t0], %[t1], [%[k], #144]\n\t"
+        "vldrb.s32 q5, [%[r], q1]\n\t"
+        "vmla.s32 q4, q5, %[t0]\n\t"
+        "vldrb.s32 q5, [%[r], q2]\n\t"
+        "vmla.s32 q4, q5, %[t1]\n\t"
+        "ldrd %[t0], %[t1], [%[k], #152]\n\t"
+        "vldrb.s32 q5, [%[r], q3]\n\t"
+        "vmla.s32 q4, q5, %[t0]\n\t"
+        "ldr %[t0], [%[k], #168]\n\t"
+        "vadd.i32 q4, q4, %[t0]\n\t"
+        "vqrdmulh.s32 q5, q4, %[t1]\n\t"
+        "ldrd %[t0], %[t1], [%[k], #160]\n\t"
+        "vshr.s32 q4, q4, #31\n\t"
+        "vadd.i32 q5, q5, %[t0]\n\t"
+        "vadd.i32 q5, q5, q4\n\t"
+        "vshl.s32 q5, %[t1]\n\t"
+        "vmax.s32 q5, q5, q6\n\t"
+        "vmin.s32 q5, q5, q7\n\t"
+        "vstrb.32 q5, [%[dst], q0]\n\t"
+        "add %[r], %[r], %[step]\n\t"
+        "add %[dst], %[dst], %[ostep]\n\t"
+        "le lr, 1b\n\t"
+        : [r] "+r"(r), [sum] "+r"(sum), [dst] "+r"(dst), [t0] "=&r"(t0), [t1] "=&r"(t1), [n] "+r"(count)
+        : [k] "r"(k), [step] "r"(step), [ostep] "r"(out_step)
+        : "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11", "d12", "d13",
+          "d14", "d15", "memory");
+}
+
+/* One channel's lines (w: its tap 0 weight, taps block bytes apart; src, out: its first input
+ * and output element). */
+static void dw_mve3_channel(const dw_mve3_layer *g, const int8_t *w_bytes, int32_t block,
+                            const int32_t *ch, const int8_t *src, int8_t *out)
+{
+    const uint32x4_t lane = vidupq_n_u32(0, 1);
+    const int32_t group_in = 4 * g->stride * g->elem_step, group_out = 4 * g->out_step;
+    dw_mve3_consts k;
+    int32_t full[3][3], w[3][3], line_sum[3];
+    int32_t l, p, o, j0;
+    k.off[0] = vmulq_n_u32(lane, (uint32_t)(g->stride * g->elem_step));
+    k.off[1] = vaddq_n_u32(k.off[0], (uint32_t)g->elem_step);
+    k.off[2] = vaddq_n_u32(k.off[1], (uint32_t)g->elem_step);
+    k.out_off = vmulq_n_u32(lane, (uint32_t)g->out_step);
+    k.lo = vdupq_n_s32(g->lo);
+    k.hi = vdupq_n_s32(g->hi);
+    k.mult = ch[1];
+    k.round = ch[2];
+    k.neg_shift = -ch[3];
+    for (l = 0; l < 3; ++l) {
+        line_sum[l] = 0;
+        for (p = 0; p < 3; ++p) {
+            full[l][p] = w_bytes[(g->along_y ? 3 * p + l : 3 * l + p) * block];
+            line_sum[l] += full[l][p];
+        }
+    }
+    for (o = 0; o < g->lines; ++o, out += g->out_line_step) {
+        const int32_t m0 = o * g->line_stride + g->first;
+        const int8_t *line[3];
+        int32_t bias = ch[0] >> 1;
+        int32_t c;
+        for (l = 0; l < 3; ++l) {
+            const int valid = (uint32_t)(m0 + l) < (uint32_t)g->in_lines;
+            line[l] = src + (valid ? m0 + l : 0) * g->line_step;
+            for (p = 0; p < 3; ++p) {
+                w[l][p] = valid ? full[l][p] : 0;
+            }
+            if (!valid) {
+                bias += g->zero * line_sum[l];
+            }
+        }
+        for (c = 0; c < g->inner_lo; ++c) {
+            dw_mve3_edge(g, line, 4 * c, (const int32_t (*)[3])w, bias, ch, out);
+        }
+        if (g->inner_hi > g->inner_lo) {
+            const uint32_t shift = (uint32_t)(line[1] - line[0]);
+            const int32_t at = (4 * g->inner_lo * g->stride - g->before) * g->elem_step;
+            for (p = 0; p < 3; ++p) {
+                k.off[3 + p] = vaddq_n_u32(k.off[p], shift);
+                k.w01[p] = w[0][p];
+                k.w01[3 + p] = w[1][p];
+                k.w2[p] = w[2][p];
+            }
+            k.bias = bias;
+            for (c = g->inner_lo; c < g->inner_hi; c += g->chunk) {
+                const int32_t n = g->inner_hi - c < g->chunk ? g->inner_hi - c : g->chunk;
+                const int32_t from = at + (c - g->inner_lo) * group_in;
+                dw_mve3_pass01(&k, line[0] + from, n, group_in, g->sums);
+                dw_mve3_pass2(&k, line[2] + from, n, group_in, g->sums, out + 4 * c * g->out_step, group_out);
+            }
+        }
+        for (j0 = 4 * g->inner_hi; j0 < g->len; j0 += 4) {
+            dw_mve3_edge(g, line, j0 < g->last ? j0 : g->last, (const int32_t (*)[3])w, bias, ch, out);
+        }
+    }
+}
+
+/* The whole layer channel by channel (see above). */
+MCC_DW_NOINLINE static mcc_status dw_mve3_layer_run(const mcc_dw_conv_fast_params *params, const mcc_dims *in_dims,
+                                                    const int8_t *input, const mcc_dims *out_dims, int8_t *output,
+                                                    void *scratch)
+{
+    const int32_t n_ch = params->channels_n, n4 = n_ch & ~3;
+    const int along_y = out_dims->h > out_dims->w;
+    const int8_t *bytes = (const int8_t *)(const void *)params->weights;
+    dw_mve3_layer g;
+    int32_t b, c, k;
+    g.along_y = along_y;
+    g.len = along_y ? out_dims->h : out_dims->w;
+    g.lines = along_y ? out_dims->w : out_dims->h;
+    g.in_len = along_y ? in_dims->h : in_dims->w;
+    g.in_lines = along_y ? in_dims->w : in_dims->h;
+    g.stride = along_y ? params->stride.h : params->stride.w;
+    g.line_stride = along_y ? params->stride.w : params->stride.h;
+    g.before = along_y ? params->padding.h : params->padding.w;
+    g.first = -(along_y ? params->padding.w : params->padding.h);
+    g.elem_step = (along_y ? in_dims->w : 1) * n_ch;
+    g.line_step = (along_y ? 1 : in_dims->w) * n_ch;
+    g.out_step = (along_y ? out_dims->w : 1) * n_ch;
+    g.out_line_step = (along_y ? 1 : out_dims->w) * n_ch;
+    g.lo = params->activation.min;
+    g.hi = params->activation.max;
+    g.zero = params->input_zero_point;
+    g.last = g.len >= 4 ? g.len - 4 : 0;
+    /* the taps path's scratch (a zero row and tap pointers) holds the partial sums instead */
+    g.sums = (int32x4_t *)scratch;
+    g.chunk = mcc_depthwise_conv2d_fast_s8_get_buffer_size(n_ch, 9, 0) / (int32_t)sizeof(int32x4_t);
+    /* groups of 4 outputs starting at 4 k read no padding when their first input is at 0 or
+     * later and the last one's window ends inside the line */
+    for (k = 0; 4 * k * g.stride < g.before; ++k) {
+    }
+    g.inner_lo = k;
+    g.inner_hi = k;
+    for (; 4 * k + 3 < g.len && (4 * k + 3) * g.stride - g.before + 2 < g.in_len; ++k) {
+        g.inner_hi = k + 1;
+    }
+    for (b = 0; b < in_dims->n; ++b) {
+        const int8_t *in_batch = input + b * in_dims->h * in_dims->w * n_ch;
+        int8_t *out_batch = output + b * out_dims->h * out_dims->w * n_ch;
+        for (c = 0; c < n4; ++c) {
+            const int32_t start = c & ~7;
+            dw_mve3_channel(&g, bytes + start * 9 + (c - start), n4 - start >= 8 ? 8 : 4,
+                            params->channels + 4 * c, in_batch + c, out_batch + c);
+        }
+    }
+    return MCC_OK;
+}
+#endif
+
 /* Where the taps of one layer's output pixels read. */
 typedef struct {
     const mcc_dw_conv_fast_params *params;
@@ -1178,6 +1446,12 @@ mcc_status mcc_depthwise_conv2d_fast_s8(const mcc_dw_conv_fast_params *params,
         return dw_strips(params, input_dims, input, output_dims, output, (int16_t *)scratch);
     }
 #endif
+#endif
+#if MCC_HAVE_MVE_ASM
+    if (params->kernel.h == 3 && params->kernel.w == 3 && (uint32_t)(params->stride.h - 1) < 2u &&
+        (uint32_t)(params->stride.w - 1) < 2u && params->dilation.h == 1 && params->dilation.w == 1) {
+        return dw_mve3_layer_run(params, input_dims, input, output_dims, output, scratch);
+    }
 #endif
     return dw_taps_layer(params, input_dims, input, output_dims, output, scratch);
 }
