@@ -1016,219 +1016,200 @@ MCC_DW_NOINLINE static mcc_status dw_strips(const mcc_dw_conv_fast_params *param
 #endif
 
 #if MCC_HAVE_MVE_ASM
-/* 3x3 windows (no dilation, stride 1 or 2) on MVE, one channel at a time: the 4 lanes of a
- * vector are 4 outputs of the channel along a line of the output (its longer side), so the
- * channel's weights are scalars. Per tap one gather of the 4 input bytes (VLDRB.S32; lanes
- * stride * elem_step apart, the tap's position along the line in the offsets, its window line
- * in the base) and one VMLA by the weight: 4 MACs in 2 instructions, then one requantization
- * for 4 outputs. The sums are not doubled (VQRDMULH doubles: it is VRMULH of the doubled sum).
- * A window line in the padding gets weight 0 and a valid line to read, its zero-point products
- * going into the line's bias; lanes whose tap lies in the padding along the line (the first and
- * last groups) are gathered under a predicate and take the zero point instead. */
+/* 3x3 windows at stride 1 on MVE, one channel at a time, its weights scalars: the 4 lanes of a
+ * vector are 4 outputs of the channel along a line of the output (its longer side). The
+ * channel's input lines are copied once each into a ring of three byte rows holding the
+ * padding's zero points (widening gathers of 8), so every window reads a row with no bounds to
+ * check: per tap one contiguous widening load (VLDRB.S32, the tap's position an immediate) and
+ * one VMLA by the weight, 4 MACs in 2 instructions. Window lines 0 and 1 go into partial sums
+ * (the scratch after the ring), line 2 joins them in a second pass that requantizes 4 outputs
+ * as one vector and scatters them. The sums are not doubled: VQRDMULH of a sum is VRMULH of
+ * its double. */
 typedef struct {
     int32_t len, lines, in_len, in_lines;   /* outputs and input positions along / across lines */
-    int32_t stride, line_stride, before, first;
+    int32_t before, first;                  /* padding before a line, the first output line's first input line */
     int32_t elem_step, line_step, out_step, out_line_step;
-    int32_t lo, hi, zero;
-    int32_t inner_lo, inner_hi;             /* groups [inner_lo, inner_hi) read no padding */
-    int32_t last;                           /* start of the last group */
+    int32_t row;                            /* bytes of a ring row: the line's span rounded up to whole groups */
     int32_t chunk;                          /* groups whose partial sums fit the scratch */
+    int8_t *ring;
     int32x4_t *sums;
+    uint16x8_t gather;                      /* offsets of 8 neighbouring inputs along a line */
     int along_y;
 } dw_mve3_layer;
 
-/* 4 sums requantized (VQRDMULH of the undoubled sum is VRMULH of the doubled one) and clamped. */
-MCC_INLINE int32x4_t dw_mve3_requantize(int32x4_t acc, int32_t mult, int32_t round, int32_t neg_shift,
-                                        int32x4_t lo, int32x4_t hi)
-{
-    int32x4_t v = vaddq_n_s32(vqrdmulhq_n_s32(acc, mult), round);
-    v = vshlq_r_s32(vaddq_s32(v, vshrq_n_s32(acc, 31)), neg_shift);
-    return vminq_s32(vmaxq_s32(v, lo), hi);
-}
-
-/* One group whose lanes may read padding along the line or lie past its end (j0: its first
- * output); line: the line's first input position (its pointer), bias its sum's start. */
-static void dw_mve3_edge(const dw_mve3_layer *g, const int8_t *const *line, int32_t j0,
-                         const int32_t (*w)[3], int32_t bias, const int32_t *ch, int8_t *out)
-{
-    const uint32x4_t lane = vidupq_n_u32(0, 1);
-    const int32x4_t j = vaddq_n_s32(vreinterpretq_s32_u32(lane), j0);
-    const mve_pred16_t outputs = vcmpltq_n_s32(j, g->len);
-    const int32x4_t pos = vsubq_n_s32(vmulq_n_s32(j, g->stride), g->before);
-    const int32x4_t zero = vdupq_n_s32(g->zero);
-    int32x4_t acc = vdupq_n_s32(bias);
-    int32_t l, p;
-    for (p = 0; p < 3; ++p) {
-        const int32x4_t at = vaddq_n_s32(pos, p);
-        const mve_pred16_t valid = outputs & vcmpgeq_n_s32(at, 0) & vcmpltq_n_s32(at, g->in_len);
-        const uint32x4_t off = vreinterpretq_u32_s32(vmulq_n_s32(at, g->elem_step));
-        for (l = 0; l < 3; ++l) {
-            int32x4_t x = vldrbq_gather_offset_z_s32(line[l], off, valid);
-            acc = vmlaq_n_s32(acc, vpselq_s32(x, zero, valid), w[l][p]);
-        }
-    }
-    vstrbq_scatter_offset_p_s32(out + j0 * g->out_step, vmulq_n_u32(lane, (uint32_t)g->out_step),
-                                dw_mve3_requantize(acc, ch[1], ch[2], -ch[3], vdupq_n_s32(g->lo),
-                                                   vdupq_n_s32(g->hi)),
-                                outputs);
-}
-
-/* What the two passes over a line's inner groups read (offsets fixed by their assembly). */
+/* What the passes read (offsets fixed by their assembly). */
 typedef struct {
-    uint32x4_t off[6];      /*   0: window line 0's taps from its pointer, then line 1's from line 0's */
-    uint32x4_t out_off;     /*  96 */
-    int32x4_t lo, hi;       /* 112, 128 */
-    int32_t w2[3];          /* 144: window line 2's weights */
-    int32_t mult, round;    /* 156, 160 */
-    int32_t neg_shift;      /* 164 */
-    int32_t bias;           /* 168: the line's (half the doubled bias, plus padding's zero points) */
-    int32_t w01[6];         /* lines 0 and 1's weights (registers of the first pass) */
+    int32x4_t bias;         /*   0: the sums' start (half the doubled bias) */
+    uint32x4_t out_off;     /*  16 */
+    int32x4_t lo, hi;       /*  32, 48 */
+    int32x4_t round;        /*  64 */
+    int32x4_t neg_shift;    /*  80 */
+    int32_t w[9];           /*  96: window line l, position p at 3 l + p */
+    int32_t mult;           /* 132 */
 } dw_mve3_consts;
 
-/* Window lines 0 and 1 of n groups into the sums: 6 gathers, VMUL and 5 VMLA a group. */
-MCC_INLINE void dw_mve3_pass01(const dw_mve3_consts *k, const int8_t *r, int32_t n, int32_t step,
-                               int32x4_t *sum)
+/* Window lines 0 and 1 (rows r0, r1) of n outputs into the sums, 4 a group (the last one
+ * tail-predicated): per group 6 loads, 6 VMLA. */
+MCC_DW_NOINLINE static void dw_mve3_pass01(const dw_mve3_consts *k, const int8_t *r0, const int8_t *r1,
+                                           int32_t n, int32x4_t *sum)
 {
     register int32_t count __asm__("lr") = n;  /* the loop count LE steps */
     __asm__ volatile(
-        "vldrw.u32 q0, [%[k]]\n\t"
-        "vldrw.u32 q1, [%[k], #16]\n\t"
-        "vldrw.u32 q2, [%[k], #32]\n\t"
-        "vldrw.u32 q3, [%[k], #48]\n\t"
-        "vldrw.u32 q4, [%[k], #64]\n\t"
-        "vldrw.u32 q5, [%[k], #80]\n\t"
+        "vldrw.u32 q2, [%[k]]\n\t"
+        "dlstp.32 lr, lr\n"
         "1:\n\t"
-        "vldrb.s32 q7, [%[r], q0]\n\t"
-        "vmul.i32 q6, q7, %[w0]\n\t"
-        "vldrb.s32 q7, [%[r], q1]\n\t"
-        "vmla.s32 q6, q7, %[w1]\n\t"
-        "vldrb.s32 q7, [%[r], q2]\n\t"
-        "vmla.s32 q6, q7, %[w2]\n\t"
-        "vldrb.s32 q7, [%[r], q3]\n\t"
-        "vmla.s32 q6, q7, %[w3]\n\t"
-        "vldrb.s32 q7, [%[r], q4]\n\t"
-        "vmla.s32 q6, q7, %[w4]\n\t"
-        "vldrb.s32 q7, [%[r], q5]\n\t"
-        "vmla.s32 q6, q7, %[w5]\n\t"
-        "add %[r], %[r], %[step]\n\t"
-        "vstrw.32 q6, [%[sum]], #16\n\t"
-        "le lr, 1b\n\t"
-        : [r] "+r"(r), [sum] "+r"(sum), [n] "+r"(count)
-        : [k] "r"(k), [step] "r"(step), [w0] "r"(k->w01[0]), [w1] "r"(k->w01[1]),
-          [w2] "r"(k->w01[2]), [w3] "r"(k->w01[3]), [w4] "r"(k->w01[4]), [w5] "r"(k->w01[5])
-        : "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11", "d12", "d13",
-          "d14", "d15", "memory");
+        "vldrb.s32 q1, [%[r0]], #4\n\t"
+        "vmov q0, q2\n\t"
+        "vmla.s32 q0, q1, %[w0]\n\t"
+        "vldrb.s32 q1, [%[r0], #-3]\n\t"
+        "vmla.s32 q0, q1, %[w1]\n\t"
+        "vldrb.s32 q1, [%[r0], #-2]\n\t"
+        "vmla.s32 q0, q1, %[w2]\n\t"
+        "vldrb.s32 q1, [%[r1]], #4\n\t"
+        "vmla.s32 q0, q1, %[w3]\n\t"
+        "vldrb.s32 q1, [%[r1], #-3]\n\t"
+        "vmla.s32 q0, q1, %[w4]\n\t"
+        "vldrb.s32 q1, [%[r1], #-2]\n\t"
+        "vmla.s32 q0, q1, %[w5]\n\t"
+        "vstrw.32 q0, [%[sum]], #16\n\t"
+        "letp lr, 1b\n\t"
+        : [r0] "+l"(r0), [r1] "+l"(r1), [sum] "+r"(sum), [n] "+r"(count)
+        : [k] "r"(k), [w0] "r"(k->w[0]), [w1] "r"(k->w[1]), [w2] "r"(k->w[2]), [w3] "r"(k->w[3]),
+          [w4] "r"(k->w[4]), [w5] "r"(k->w[5])
+        : "d0", "d1", "d2", "d3", "d4", "d5", "memory");
 }
 
-/* Window line 2 of n groups added to the sums, the line's bias, the requantization and the
- * 4 outputs' scatter store. */
-MCC_INLINE void dw_mve3_pass2(const dw_mve3_consts *k, const int8_t *r, int32_t n, int32_t step,
-                              const int32x4_t *sum, int8_t *dst, int32_t out_step)
+/* Window line 2 (row r2) of n outputs added to the sums, requantized, clamped and stored 4
+ * outputs a group (the last one tail-predicated), out_step bytes apart (dst steps by 4 of
+ * them). */
+MCC_DW_NOINLINE static void dw_mve3_pass2(const dw_mve3_consts *k, const int8_t *r2, int32_t n,
+                                          const int32x4_t *sum, int8_t *dst, int32_t group_step)
 {
     register int32_t count __asm__("lr") = n;
-    uint32_t t0, t1;
     __asm__ volatile(
-        "vldrw.u32 q0, [%[k], #96]\n\t"
-        "vldrw.u32 q1, [%[k]]\n\t"
         "vldrw.u32 q2, [%[k], #16]\n\t"
         "vldrw.u32 q3, [%[k], #32]\n\t"
-        "vldrw.u32 q6, [%[k], #112]\n\t"
-        "vldrw.u32 q7, [%[k], #128]\n\t"
+        "vldrw.u32 q4, [%[k], #48]\n\t"
+        "vldrw.u32 q5, [%[k], #64]\n\t"
+        "vldrw.u32 q6, [%[k], #80]\n\t"
+        "dlstp.32 lr, lr\n"
         "1:\n\t"
-        "vldrw.u32 q4, [%[sum]], #16\n\t"
-        "ldrd %[t0], %[t1], [%[k], #144]\n\t"
-        "vldrb.s32 q5, [%[r], q1]\n\t"
-        "vmla.s32 q4, q5, %[t0]\n\t"
-        "vldrb.s32 q5, [%[r], q2]\n\t"
-        "vmla.s32 q4, q5, %[t1]\n\t"
-        "ldrd %[t0], %[t1], [%[k], #152]\n\t"
-        "vldrb.s32 q5, [%[r], q3]\n\t"
-        "vmla.s32 q4, q5, %[t0]\n\t"
-        "ldr %[t0], [%[k], #168]\n\t"
-        "vadd.i32 q4, q4, %[t0]\n\t"
-        "vqrdmulh.s32 q5, q4, %[t1]\n\t"
-        "ldrd %[t0], %[t1], [%[k], #160]\n\t"
-        "vshr.s32 q4, q4, #31\n\t"
-        "vadd.i32 q5, q5, %[t0]\n\t"
-        "vadd.i32 q5, q5, q4\n\t"
-        "vshl.s32 q5, %[t1]\n\t"
-        "vmax.s32 q5, q5, q6\n\t"
-        "vmin.s32 q5, q5, q7\n\t"
-        "vstrb.32 q5, [%[dst], q0]\n\t"
-        "add %[r], %[r], %[step]\n\t"
-        "add %[dst], %[dst], %[ostep]\n\t"
-        "le lr, 1b\n\t"
-        : [r] "+r"(r), [sum] "+r"(sum), [dst] "+r"(dst), [t0] "=&r"(t0), [t1] "=&r"(t1), [n] "+r"(count)
-        : [k] "r"(k), [step] "r"(step), [ostep] "r"(out_step)
+        "vldrw.u32 q0, [%[sum]], #16\n\t"
+        "vldrb.s32 q1, [%[r2]], #4\n\t"
+        "vmla.s32 q0, q1, %[w6]\n\t"
+        "vldrb.s32 q1, [%[r2], #-3]\n\t"
+        "vmla.s32 q0, q1, %[w7]\n\t"
+        "vldrb.s32 q1, [%[r2], #-2]\n\t"
+        "vmla.s32 q0, q1, %[w8]\n\t"
+        "vqrdmulh.s32 q1, q0, %[mult]\n\t"
+        "vshr.s32 q0, q0, #31\n\t"
+        "vadd.i32 q1, q1, q5\n\t"
+        "vadd.i32 q1, q1, q0\n\t"
+        "vshl.s32 q1, q1, q6\n\t"
+        "vmax.s32 q1, q1, q3\n\t"
+        "vmin.s32 q1, q1, q4\n\t"
+        "vstrb.32 q1, [%[dst], q2]\n\t"
+        "add %[dst], %[dst], %[step]\n\t"
+        "letp lr, 1b\n\t"
+        : [r2] "+l"(r2), [sum] "+r"(sum), [dst] "+r"(dst), [n] "+r"(count)
+        : [k] "r"(k), [step] "r"(group_step), [w6] "r"(k->w[6]), [w7] "r"(k->w[7]), [w8] "r"(k->w[8]),
+          [mult] "r"(k->mult)
         : "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11", "d12", "d13",
-          "d14", "d15", "memory");
+          "memory");
 }
 
-/* One channel's lines (w: its tap 0 weight, taps block bytes apart; src, out: its first input
- * and output element). */
-static void dw_mve3_channel(const dw_mve3_layer *g, const int8_t *w_bytes, int32_t block,
-                            const int32_t *ch, const int8_t *src, int8_t *out)
+/* Input line m of the channel (src: its first element) into ring row `row` after `before`
+ * entries, 8 at a time (the last 8 overlapping when the line has 8 or more); a line outside the
+ * input leaves zero points in the whole row. The entries around the line hold zero points from
+ * the start of the layer on. */
+MCC_INLINE void dw_mve3_fill(const dw_mve3_layer *g, int8_t *row, const int8_t *src, int32_t m, int8x16_t zeros)
 {
-    const uint32x4_t lane = vidupq_n_u32(0, 1);
-    const int32_t group_in = 4 * g->stride * g->elem_step, group_out = 4 * g->out_step;
-    dw_mve3_consts k;
-    int32_t full[3][3], w[3][3], line_sum[3];
-    int32_t l, p, o, j0;
-    k.off[0] = vmulq_n_u32(lane, (uint32_t)(g->stride * g->elem_step));
-    k.off[1] = vaddq_n_u32(k.off[0], (uint32_t)g->elem_step);
-    k.off[2] = vaddq_n_u32(k.off[1], (uint32_t)g->elem_step);
-    k.out_off = vmulq_n_u32(lane, (uint32_t)g->out_step);
-    k.lo = vdupq_n_s32(g->lo);
-    k.hi = vdupq_n_s32(g->hi);
-    k.mult = ch[1];
-    k.round = ch[2];
-    k.neg_shift = -ch[3];
-    for (l = 0; l < 3; ++l) {
-        line_sum[l] = 0;
-        for (p = 0; p < 3; ++p) {
-            full[l][p] = w_bytes[(g->along_y ? 3 * p + l : 3 * l + p) * block];
-            line_sum[l] += full[l][p];
+    int32_t i;
+    if ((uint32_t)m < (uint32_t)g->in_lines) {
+        const int8_t *line = src + m * g->line_step;
+        int8_t *dst = row + g->before;
+        const int32_t n = g->in_len;
+        if (n >= 8) {
+            for (i = 0; i + 8 < n; i += 8) {
+                vstrbq_s16(dst + i, vldrbq_gather_offset_s16(line + i * g->elem_step, g->gather));
+            }
+            vstrbq_s16(dst + n - 8, vldrbq_gather_offset_s16(line + (n - 8) * g->elem_step, g->gather));
+        } else {
+            const mve_pred16_t lanes = vctp16q((uint32_t)n);
+            vstrbq_p_s16(dst, vldrbq_gather_offset_z_s16(line, g->gather, lanes), lanes);
+        }
+    } else {
+        for (i = 0; i < g->row; i += 16) {
+            vst1q_s8(row + i, zeros);
         }
     }
+}
+
+/* One channel (w: its tap 0 weight, taps block bytes apart; src, out: its first input and
+ * output element). Output line o reads input lines o + first .. o + first + 2, in ring rows
+ * r0 r1 r2; the row the window leaves takes the line it reaches. */
+static void dw_mve3_channel(const dw_mve3_layer *g, dw_mve3_consts *k, const int8_t *w, int32_t block,
+                            const int32_t *ch, const int8_t *src, int8_t *out, int8x16_t zeros)
+{
+    int8_t *r0 = g->ring, *r1 = g->ring + g->row, *r2 = g->ring + 2 * g->row;
+    const int32_t chunk = 4 * g->chunk;
+    int32_t o, c;
+    k->bias = vdupq_n_s32(ch[0] >> 1);
+    k->round = vdupq_n_s32(ch[2]);
+    k->neg_shift = vdupq_n_s32(-ch[3]);
+    k->mult = ch[1];
+    if (g->along_y) {  /* window line l: taps (0..2, l) */
+        k->w[0] = w[0];
+        k->w[1] = w[3 * block];
+        k->w[2] = w[6 * block];
+        k->w[3] = w[block];
+        k->w[4] = w[4 * block];
+        k->w[5] = w[7 * block];
+        k->w[6] = w[2 * block];
+        k->w[7] = w[5 * block];
+        k->w[8] = w[8 * block];
+    } else {
+        for (c = 0; c < 9; ++c) {
+            k->w[c] = w[c * block];
+        }
+    }
+    dw_mve3_fill(g, r0, src, g->first, zeros);
+    dw_mve3_fill(g, r1, src, g->first + 1, zeros);
+    dw_mve3_fill(g, r2, src, g->first + 2, zeros);
     for (o = 0; o < g->lines; ++o, out += g->out_line_step) {
-        const int32_t m0 = o * g->line_stride + g->first;
-        const int8_t *line[3];
-        int32_t bias = ch[0] >> 1;
-        int32_t c;
-        for (l = 0; l < 3; ++l) {
-            const int valid = (uint32_t)(m0 + l) < (uint32_t)g->in_lines;
-            line[l] = src + (valid ? m0 + l : 0) * g->line_step;
-            for (p = 0; p < 3; ++p) {
-                w[l][p] = valid ? full[l][p] : 0;
-            }
-            if (!valid) {
-                bias += g->zero * line_sum[l];
-            }
+        if (o > 0) {
+            int8_t *left = r0;
+            r0 = r1;
+            r1 = r2;
+            r2 = left;
+            dw_mve3_fill(g, r2, src, g->first + o + 2, zeros);
         }
-        for (c = 0; c < g->inner_lo; ++c) {
-            dw_mve3_edge(g, line, 4 * c, (const int32_t (*)[3])w, bias, ch, out);
-        }
-        if (g->inner_hi > g->inner_lo) {
-            const uint32_t shift = (uint32_t)(line[1] - line[0]);
-            const int32_t at = (4 * g->inner_lo * g->stride - g->before) * g->elem_step;
-            for (p = 0; p < 3; ++p) {
-                k.off[3 + p] = vaddq_n_u32(k.off[p], shift);
-                k.w01[p] = w[0][p];
-                k.w01[3 + p] = w[1][p];
-                k.w2[p] = w[2][p];
-            }
-            k.bias = bias;
-            for (c = g->inner_lo; c < g->inner_hi; c += g->chunk) {
-                const int32_t n = g->inner_hi - c < g->chunk ? g->inner_hi - c : g->chunk;
-                const int32_t from = at + (c - g->inner_lo) * group_in;
-                dw_mve3_pass01(&k, line[0] + from, n, group_in, g->sums);
-                dw_mve3_pass2(&k, line[2] + from, n, group_in, g->sums, out + 4 * c * g->out_step, group_out);
-            }
-        }
-        for (j0 = 4 * g->inner_hi; j0 < g->len; j0 += 4) {
-            dw_mve3_edge(g, line, j0 < g->last ? j0 : g->last, (const int32_t (*)[3])w, bias, ch, out);
+        for (c = 0; c < g->len; c += chunk) {
+            const int32_t n = g->len - c < chunk ? g->len - c : chunk;
+            dw_mve3_pass01(k, r0 + c, r1 + c, n, g->sums);
+            dw_mve3_pass2(k, r2 + c, n, g->sums, out + c * g->out_step, 4 * g->out_step);
         }
     }
+}
+
+/* The ring row's bytes for a line of len outputs: the span and the loads past it of a last
+ * group, rounded up to whole 16-byte stores. */
+MCC_INLINE int32_t dw_mve3_row(int32_t len)
+{
+    return (4 * ((len + 3) >> 2) + 2 + 15) & ~15;
+}
+
+/* A 3x3 stride-1 layer runs channel by channel on MVE when it runs in strips on DSP cores (4
+ * outputs or more along the longer side): its scratch then holds the ring and partial sums of
+ * at least one group. */
+static int dw_mve3_fits(const mcc_dw_conv_fast_params *params, const mcc_dims *in_dims, const mcc_dims *out_dims)
+{
+    const int along_y = out_dims->h > out_dims->w;
+    const int32_t len = along_y ? out_dims->h : out_dims->w;
+    const int32_t elem_step = (along_y ? in_dims->w : 1) * params->channels_n;
+    return params->kernel.h == 3 && params->kernel.w == 3 && params->stride.h == 1 && params->stride.w == 1 &&
+           params->dilation.h == 1 && params->dilation.w == 1 && len >= MCC_DW_STRIP_MIN_LEN &&
+           7 * elem_step <= 0xFFFF;
 }
 
 /* The whole layer channel by channel (see above). */
@@ -1239,44 +1220,44 @@ MCC_DW_NOINLINE static mcc_status dw_mve3_layer_run(const mcc_dw_conv_fast_param
     const int32_t n_ch = params->channels_n, n4 = n_ch & ~3;
     const int along_y = out_dims->h > out_dims->w;
     const int8_t *bytes = (const int8_t *)(const void *)params->weights;
+    const int8x16_t zeros = vdupq_n_s8((int8_t)params->input_zero_point);
+    dw_mve3_consts consts;
     dw_mve3_layer g;
-    int32_t b, c, k;
+    int32_t b, c;
     g.along_y = along_y;
     g.len = along_y ? out_dims->h : out_dims->w;
     g.lines = along_y ? out_dims->w : out_dims->h;
     g.in_len = along_y ? in_dims->h : in_dims->w;
     g.in_lines = along_y ? in_dims->w : in_dims->h;
-    g.stride = along_y ? params->stride.h : params->stride.w;
-    g.line_stride = along_y ? params->stride.w : params->stride.h;
     g.before = along_y ? params->padding.h : params->padding.w;
     g.first = -(along_y ? params->padding.w : params->padding.h);
     g.elem_step = (along_y ? in_dims->w : 1) * n_ch;
     g.line_step = (along_y ? 1 : in_dims->w) * n_ch;
     g.out_step = (along_y ? out_dims->w : 1) * n_ch;
     g.out_line_step = (along_y ? 1 : out_dims->w) * n_ch;
-    g.lo = params->activation.min;
-    g.hi = params->activation.max;
-    g.zero = params->input_zero_point;
-    g.last = g.len >= 4 ? g.len - 4 : 0;
-    /* the taps path's scratch (a zero row and tap pointers) holds the partial sums instead */
-    g.sums = (int32x4_t *)scratch;
-    g.chunk = mcc_depthwise_conv2d_fast_s8_get_buffer_size(n_ch, 9, 0) / (int32_t)sizeof(int32x4_t);
-    /* groups of 4 outputs starting at 4 k read no padding when their first input is at 0 or
-     * later and the last one's window ends inside the line */
-    for (k = 0; 4 * k * g.stride < g.before; ++k) {
+    g.row = dw_mve3_row(g.len);
+    /* the scratch the strips of a DSP core have: the ring, then the partial sums */
+    g.ring = (int8_t *)scratch;
+    g.sums = (int32x4_t *)(void *)(g.ring + 3 * g.row);
+    g.chunk = (mcc_depthwise_conv2d_fast_s8_get_buffer_size(n_ch, 9, g.len + 2) - 3 * g.row) /
+              (int32_t)sizeof(int32x4_t);
+    if (g.chunk < 1 || g.before + g.in_len > g.row) {
+        return MCC_ERROR_ARGUMENT;
     }
-    g.inner_lo = k;
-    g.inner_hi = k;
-    for (; 4 * k + 3 < g.len && (4 * k + 3) * g.stride - g.before + 2 < g.in_len; ++k) {
-        g.inner_hi = k + 1;
+    g.gather = vmulq_n_u16(vidupq_n_u16(0, 1), (uint16_t)g.elem_step);
+    consts.out_off = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)g.out_step);
+    consts.lo = vdupq_n_s32(params->activation.min);
+    consts.hi = vdupq_n_s32(params->activation.max);
+    for (c = 0; c < 3 * g.row; c += 16) {  /* zero points around every line */
+        vst1q_s8(g.ring + c, zeros);
     }
     for (b = 0; b < in_dims->n; ++b) {
         const int8_t *in_batch = input + b * in_dims->h * in_dims->w * n_ch;
         int8_t *out_batch = output + b * out_dims->h * out_dims->w * n_ch;
         for (c = 0; c < n4; ++c) {
             const int32_t start = c & ~7;
-            dw_mve3_channel(&g, bytes + start * 9 + (c - start), n4 - start >= 8 ? 8 : 4,
-                            params->channels + 4 * c, in_batch + c, out_batch + c);
+            dw_mve3_channel(&g, &consts, bytes + start * 9 + (c - start), n4 - start >= 8 ? 8 : 4,
+                            params->channels + 4 * c, in_batch + c, out_batch + c, zeros);
         }
     }
     return MCC_OK;
@@ -1448,8 +1429,7 @@ mcc_status mcc_depthwise_conv2d_fast_s8(const mcc_dw_conv_fast_params *params,
 #endif
 #endif
 #if MCC_HAVE_MVE_ASM
-    if (params->kernel.h == 3 && params->kernel.w == 3 && (uint32_t)(params->stride.h - 1) < 2u &&
-        (uint32_t)(params->stride.w - 1) < 2u && params->dilation.h == 1 && params->dilation.w == 1) {
+    if (dw_mve3_fits(params, input_dims, output_dims)) {
         return dw_mve3_layer_run(params, input_dims, input, output_dims, output, scratch);
     }
 #endif
