@@ -25,6 +25,18 @@
 #ifndef MCC_DW_STRIDE2_STRIPS
 #define MCC_DW_STRIDE2_STRIPS 0
 #endif
+/* Set by the export for MVE cores: MCC_DW_MVE_LINES when a layer runs in lines of one channel
+ * (3x3, stride 1, MCC_DW_MVE_LINE_MIN outputs or more along the output's longer side), and
+ * MCC_DW_MVE_TAPS 0 when every layer does: the taps path's MVE code then stays out of flash. */
+#ifndef MCC_DW_MVE_LINES
+#define MCC_DW_MVE_LINES 0
+#endif
+#ifndef MCC_DW_MVE_TAPS
+#define MCC_DW_MVE_TAPS 1
+#endif
+#define MCC_DW_MVE_LINE_MIN 16
+#define MCC_DW_MVE_LINES_ON (MCC_HAVE_MVE_ASM && MCC_DW_MVE_LINES)
+#define MCC_DW_TAPS_ON (!MCC_HAVE_MVE_ASM || MCC_DW_MVE_TAPS)
 /* Shorter strips lose to the taps path: per channel and line their set-up outweighs the outputs
  * (at stride 2 each output also widens 4 entries). */
 #define MCC_DW_STRIP_MIN_LEN 4
@@ -243,6 +255,7 @@ MCC_INLINE void dw_block_mve(const int8_t *const *ta, const int8_t *const *tb, i
 }
 
 /* Blocks of 8 channels of two output pixels (pixel b = pixel a for a single one). */
+#if MCC_DW_TAPS_ON
 static void dw_blocks_mve(const int8_t *const *tap_a, const int8_t *const *tap_b, int32_t taps,
                           int32_t n8, const int32_t *weights, const int32_t *ch,
                           int8_t *out_a, int8_t *out_b, const dw_lanes *lanes)
@@ -280,6 +293,7 @@ static void dw_tail_mve(const int8_t *const *tap, int32_t taps, int32_t c, const
     v = vminq_s32(vmaxq_s32(v, vdupq_n_s32(lo)), vdupq_n_s32(hi));
     vstrbq_s32(output + c, v);
 }
+#endif
 #endif
 
 #if MCC_HAVE_DSP_ASM
@@ -1015,7 +1029,7 @@ MCC_DW_NOINLINE static mcc_status dw_strips(const mcc_dw_conv_fast_params *param
 }
 #endif
 
-#if MCC_HAVE_MVE_ASM
+#if MCC_DW_MVE_LINES_ON
 /* 3x3 windows at stride 1 on MVE, one channel at a time, its weights scalars: the 4 lanes of a
  * vector are 4 outputs of the channel along a line of the output (its longer side). The
  * channel's input lines are copied once each into a ring of three byte rows holding the
@@ -1199,16 +1213,17 @@ MCC_INLINE int32_t dw_mve3_row(int32_t len)
     return (4 * ((len + 3) >> 2) + 2 + 15) & ~15;
 }
 
-/* A 3x3 stride-1 layer runs channel by channel on MVE when it runs in strips on DSP cores (4
- * outputs or more along the longer side): its scratch then holds the ring and partial sums of
- * at least one group. */
+/* A 3x3 stride-1 layer runs channel by channel on MVE when its lines have MCC_DW_MVE_LINE_MIN
+ * outputs or more (shorter ones lose to the taps path; such a layer also runs in strips on DSP
+ * cores, so its scratch holds the ring and the partial sums of a few groups) and 8 inputs along
+ * a line lie within 16-bit gather offsets. */
 static int dw_mve3_fits(const mcc_dw_conv_fast_params *params, const mcc_dims *in_dims, const mcc_dims *out_dims)
 {
     const int along_y = out_dims->h > out_dims->w;
     const int32_t len = along_y ? out_dims->h : out_dims->w;
     const int32_t elem_step = (along_y ? in_dims->w : 1) * params->channels_n;
     return params->kernel.h == 3 && params->kernel.w == 3 && params->stride.h == 1 && params->stride.w == 1 &&
-           params->dilation.h == 1 && params->dilation.w == 1 && len >= MCC_DW_STRIP_MIN_LEN &&
+           params->dilation.h == 1 && params->dilation.w == 1 && len >= MCC_DW_MVE_LINE_MIN &&
            7 * elem_step <= 0xFFFF;
 }
 
@@ -1264,6 +1279,7 @@ MCC_DW_NOINLINE static mcc_status dw_mve3_layer_run(const mcc_dw_conv_fast_param
 }
 #endif
 
+#if MCC_DW_TAPS_ON
 /* Where the taps of one layer's output pixels read. */
 typedef struct {
     const mcc_dw_conv_fast_params *params;
@@ -1404,6 +1420,7 @@ MCC_DW_NOINLINE static mcc_status dw_taps_layer(const mcc_dw_conv_fast_params *p
     }
     return MCC_OK;
 }
+#endif
 
 mcc_status mcc_depthwise_conv2d_fast_s8(const mcc_dw_conv_fast_params *params,
                                         const mcc_dims *input_dims, const int8_t *input,
@@ -1428,10 +1445,15 @@ mcc_status mcc_depthwise_conv2d_fast_s8(const mcc_dw_conv_fast_params *params,
     }
 #endif
 #endif
-#if MCC_HAVE_MVE_ASM
+#if MCC_DW_MVE_LINES_ON
     if (dw_mve3_fits(params, input_dims, output_dims)) {
         return dw_mve3_layer_run(params, input_dims, input, output_dims, output, scratch);
     }
 #endif
+#if MCC_DW_TAPS_ON
     return dw_taps_layer(params, input_dims, input, output_dims, output, scratch);
+#else
+    (void)scratch;
+    return MCC_ERROR_ARGUMENT;  /* the export found every layer in lines */
+#endif
 }
