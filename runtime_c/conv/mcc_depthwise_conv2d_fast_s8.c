@@ -1048,7 +1048,7 @@ typedef struct {
     int8_t *ring;
     int32x4_t *sums;
     uint16x8_t gather;                      /* offsets of 8 neighbouring inputs along a line */
-    int along_y;
+    const uint8_t *taps;                    /* the tap of window line l, position p at 3 l + p */
 } dw_mve3_layer;
 
 /* What the passes read (offsets fixed by their assembly). */
@@ -1172,20 +1172,8 @@ static void dw_mve3_channel(const dw_mve3_layer *g, dw_mve3_consts *k, const int
     k->round = vdupq_n_s32(ch[2]);
     k->neg_shift = vdupq_n_s32(-ch[3]);
     k->mult = ch[1];
-    if (g->along_y) {  /* window line l: taps (0..2, l) */
-        k->w[0] = w[0];
-        k->w[1] = w[3 * block];
-        k->w[2] = w[6 * block];
-        k->w[3] = w[block];
-        k->w[4] = w[4 * block];
-        k->w[5] = w[7 * block];
-        k->w[6] = w[2 * block];
-        k->w[7] = w[5 * block];
-        k->w[8] = w[8 * block];
-    } else {
-        for (c = 0; c < 9; ++c) {
-            k->w[c] = w[c * block];
-        }
+    for (c = 0; c < 9; ++c) {
+        k->w[c] = w[g->taps[c] * block];
     }
     dw_mve3_fill(g, r0, src, g->first, zeros);
     dw_mve3_fill(g, r1, src, g->first + 1, zeros);
@@ -1205,6 +1193,9 @@ static void dw_mve3_channel(const dw_mve3_layer *g, dw_mve3_consts *k, const int
         }
     }
 }
+
+/* Window lines are rows of the window, or its columns when lines run along y. */
+static const uint8_t dw_mve3_taps[2][9] = {{0, 1, 2, 3, 4, 5, 6, 7, 8}, {0, 3, 6, 1, 4, 7, 2, 5, 8}};
 
 /* The ring row's bytes for a line of len outputs: the span and the loads past it of a last
  * group, rounded up to whole 16-byte stores. */
@@ -1239,7 +1230,6 @@ MCC_DW_NOINLINE static mcc_status dw_mve3_layer_run(const mcc_dw_conv_fast_param
     dw_mve3_consts consts;
     dw_mve3_layer g;
     int32_t b, c;
-    g.along_y = along_y;
     g.len = along_y ? out_dims->h : out_dims->w;
     g.lines = along_y ? out_dims->w : out_dims->h;
     g.in_len = along_y ? in_dims->h : in_dims->w;
@@ -1251,14 +1241,13 @@ MCC_DW_NOINLINE static mcc_status dw_mve3_layer_run(const mcc_dw_conv_fast_param
     g.out_step = (along_y ? out_dims->w : 1) * n_ch;
     g.out_line_step = (along_y ? 1 : out_dims->w) * n_ch;
     g.row = dw_mve3_row(g.len);
-    /* the scratch the strips of a DSP core have: the ring, then the partial sums */
+    /* the scratch the strips of a DSP core have: the ring, then the partial sums of a few groups
+     * at least (the strips' three int16 lines outsize the ring's three byte rows) */
     g.ring = (int8_t *)scratch;
     g.sums = (int32x4_t *)(void *)(g.ring + 3 * g.row);
     g.chunk = (mcc_depthwise_conv2d_fast_s8_get_buffer_size(n_ch, 9, g.len + 2) - 3 * g.row) /
               (int32_t)sizeof(int32x4_t);
-    if (g.chunk < 1 || g.before + g.in_len > g.row) {
-        return MCC_ERROR_ARGUMENT;
-    }
+    g.taps = dw_mve3_taps[along_y];
     g.gather = vmulq_n_u16(vidupq_n_u16(0, 1), (uint16_t)g.elem_step);
     consts.out_off = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)g.out_step);
     consts.lo = vdupq_n_s32(params->activation.min);
