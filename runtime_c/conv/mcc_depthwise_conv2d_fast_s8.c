@@ -1133,8 +1133,8 @@ MCC_DW_NOINLINE static void dw_mve3_pass2(const dw_mve3_consts *k, const int8_t 
 }
 
 /* Input line m of the channel (src: its first element) into ring row `row` after `before`
- * entries, 8 at a time (the last 8 overlapping when the line has 8 or more); a line outside the
- * input leaves zero points in the whole row. The entries around the line hold zero points from
+ * entries, 8 at a time (the last 8 overlapping); a line outside the input leaves zero points in
+ * the whole row. The entries around the line hold zero points from
  * the start of the layer on. */
 MCC_INLINE void dw_mve3_fill(const dw_mve3_layer *g, int8_t *row, const int8_t *src, int32_t m, int8x16_t zeros)
 {
@@ -1142,16 +1142,11 @@ MCC_INLINE void dw_mve3_fill(const dw_mve3_layer *g, int8_t *row, const int8_t *
     if ((uint32_t)m < (uint32_t)g->in_lines) {
         const int8_t *line = src + m * g->line_step;
         int8_t *dst = row + g->before;
-        const int32_t n = g->in_len;
-        if (n >= 8) {
-            for (i = 0; i + 8 < n; i += 8) {
-                vstrbq_s16(dst + i, vldrbq_gather_offset_s16(line + i * g->elem_step, g->gather));
-            }
-            vstrbq_s16(dst + n - 8, vldrbq_gather_offset_s16(line + (n - 8) * g->elem_step, g->gather));
-        } else {
-            const mve_pred16_t lanes = vctp16q((uint32_t)n);
-            vstrbq_p_s16(dst, vldrbq_gather_offset_z_s16(line, g->gather, lanes), lanes);
+        const int32_t n = g->in_len;  /* 8 or more: lines of 16 outputs or more */
+        for (i = 0; i + 8 < n; i += 8) {
+            vstrbq_s16(dst + i, vldrbq_gather_offset_s16(line + i * g->elem_step, g->gather));
         }
+        vstrbq_s16(dst + n - 8, vldrbq_gather_offset_s16(line + (n - 8) * g->elem_step, g->gather));
     } else {
         for (i = 0; i < g->row; i += 16) {
             vst1q_s8(row + i, zeros);
@@ -1172,8 +1167,11 @@ static void dw_mve3_channel(const dw_mve3_layer *g, dw_mve3_consts *k, const int
     k->round = vdupq_n_s32(ch[2]);
     k->neg_shift = vdupq_n_s32(-ch[3]);
     k->mult = ch[1];
-    for (c = 0; c < 9; ++c) {
-        k->w[c] = w[g->taps[c] * block];
+    for (c = 0; c < 9; c += 3) {
+        const uint8_t *t = g->taps + c;
+        k->w[c] = w[t[0] * block];
+        k->w[c + 1] = w[t[1] * block];
+        k->w[c + 2] = w[t[2] * block];
     }
     dw_mve3_fill(g, r0, src, g->first, zeros);
     dw_mve3_fill(g, r1, src, g->first + 1, zeros);
