@@ -1048,7 +1048,7 @@ typedef struct {
     int8_t *ring;
     int32x4_t *sums;
     uint16x8_t gather;                      /* offsets of 8 neighbouring inputs along a line */
-    const uint8_t *taps;                    /* the tap of window line l, position p at 3 l + p */
+    int along_y;
 } dw_mve3_layer;
 
 /* What the passes read (offsets fixed by their assembly). */
@@ -1167,11 +1167,14 @@ static void dw_mve3_channel(const dw_mve3_layer *g, dw_mve3_consts *k, const int
     k->round = vdupq_n_s32(ch[2]);
     k->neg_shift = vdupq_n_s32(-ch[3]);
     k->mult = ch[1];
-    for (c = 0; c < 9; c += 3) {
-        const uint8_t *t = g->taps + c;
-        k->w[c] = w[t[0] * block];
-        k->w[c + 1] = w[t[1] * block];
-        k->w[c + 2] = w[t[2] * block];
+    {  /* window line l: taps (l, 0..2), or (0..2, l) when lines run along y */
+        const int32_t along = g->along_y ? 3 * block : block, across = g->along_y ? block : 3 * block;
+        const int8_t *line = w;
+        for (c = 0; c < 9; c += 3, line += across) {
+            k->w[c] = line[0];
+            k->w[c + 1] = line[along];
+            k->w[c + 2] = line[2 * along];
+        }
     }
     dw_mve3_fill(g, r0, src, g->first, zeros);
     dw_mve3_fill(g, r1, src, g->first + 1, zeros);
@@ -1191,9 +1194,6 @@ static void dw_mve3_channel(const dw_mve3_layer *g, dw_mve3_consts *k, const int
         }
     }
 }
-
-/* Window lines are rows of the window, or its columns when lines run along y. */
-static const uint8_t dw_mve3_taps[2][9] = {{0, 1, 2, 3, 4, 5, 6, 7, 8}, {0, 3, 6, 1, 4, 7, 2, 5, 8}};
 
 /* The ring row's bytes for a line of len outputs: the span and the loads past it of a last
  * group, rounded up to whole 16-byte stores. */
@@ -1245,7 +1245,7 @@ MCC_DW_NOINLINE static mcc_status dw_mve3_layer_run(const mcc_dw_conv_fast_param
     g.sums = (int32x4_t *)(void *)(g.ring + 3 * g.row);
     g.chunk = (mcc_depthwise_conv2d_fast_s8_get_buffer_size(n_ch, 9, g.len + 2) - 3 * g.row) /
               (int32_t)sizeof(int32x4_t);
-    g.taps = dw_mve3_taps[along_y];
+    g.along_y = along_y;
     g.gather = vmulq_n_u16(vidupq_n_u16(0, 1), (uint16_t)g.elem_step);
     consts.out_off = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)g.out_step);
     consts.lo = vdupq_n_s32(params->activation.min);
