@@ -162,29 +162,23 @@ def depthwise_strip_span(kernel, stride, dilation, out_hw) -> int:
     return (int(out_hw[along]) - 1) * int(stride[along]) + 3
 
 
-# C defines for MVE cores: a layer runs in lines of one channel (MCC_DW_MVE_LINES: bit 0 builds
-# the stride-1 code, bit 1 the stride-2 code), and no layer takes the taps path (its MVE code then
-# stays out of flash); the lines' lengths as MCC_DW_MVE_LINE_MIN, _MIN2 and _MAX2
+# C defines for MVE cores: a layer runs in lines of one channel (3x3, stride 1, DW_MVE_LINE_MIN
+# outputs or more along the output's longer side; MCC_DW_MVE_LINE_MIN), and no layer takes the
+# taps path (its MVE code then stays out of flash)
 DW_MVE_LINES_DEFINE = "MCC_DW_MVE_LINES"
 DW_MVE_TAPS_DEFINE = "MCC_DW_MVE_TAPS"
 DW_MVE_LINE_MIN = 16
-DW_MVE_LINE_MIN2, DW_MVE_LINE_MAX2 = 12, 28
 
 
-def depthwise_mve_lines(kernel, stride, dilation, in_shape, out_hw) -> int:
-    """The MCC_DW_MVE_LINES bit of the code an MVE core runs a depthwise layer with channel by
-    channel in lines (dw_mve3_fits in mcc_depthwise_conv2d_fast_s8.c), 0 when it takes the taps
-    path: 3x3 windows, no dilation; at stride 1 DW_MVE_LINE_MIN outputs or more along the output's
-    longer side, at stride 2 (both ways) DW_MVE_LINE_MIN2 to DW_MVE_LINE_MAX2; 8 inputs along a
-    line within 16-bit gather offsets."""
-    if tuple(kernel) != (3, 3) or tuple(dilation) != (1, 1) or tuple(stride) not in ((1, 1), (2, 2)):
-        return 0
+def depthwise_mve_lines(kernel, stride, dilation, in_shape, out_hw) -> bool:
+    """Whether an MVE core runs a depthwise layer channel by channel in lines (dw_mve3_fits in
+    mcc_depthwise_conv2d_fast_s8.c): 3x3 windows at stride 1, DW_MVE_LINE_MIN outputs or more
+    along the output's longer side, 8 inputs along a line within 16-bit gather offsets."""
+    if tuple(kernel) != (3, 3) or tuple(stride) != (1, 1) or tuple(dilation) != (1, 1):
+        return False
     along_y = int(out_hw[0]) > int(out_hw[1])
     elem_step = (int(in_shape[2]) if along_y else 1) * int(in_shape[3])
-    length, s = int(out_hw[0 if along_y else 1]), int(stride[0])
-    if s == 1:
-        return 1 if length >= DW_MVE_LINE_MIN and 7 * elem_step <= 0xFFFF else 0
-    return 2 if DW_MVE_LINE_MIN2 <= length <= DW_MVE_LINE_MAX2 and 14 * elem_step <= 0xFFFF else 0
+    return int(out_hw[0 if along_y else 1]) >= DW_MVE_LINE_MIN and 7 * elem_step <= 0xFFFF
 
 
 def depthwise_strided_strips(kernel, stride, dilation, out_hw) -> bool:
@@ -408,9 +402,8 @@ def lower_fast(b, i: int, op: Op, p) -> bool:
             if depthwise_strided_strips((kh, kw), p.stride, p.dilation, out.shape[1:3]):
                 b.defines[DW_STRIDE2_DEFINE] = 1
             # MVE: the lines code only where a layer takes it, the taps code unless every layer does
-            lines = depthwise_mve_lines((kh, kw), p.stride, p.dilation, in_shape, out.shape[1:3])
-            if lines:
-                b.defines[DW_MVE_LINES_DEFINE] = b.defines.get(DW_MVE_LINES_DEFINE, 0) | lines
+            if depthwise_mve_lines((kh, kw), p.stride, p.dilation, in_shape, out.shape[1:3]):
+                b.defines[DW_MVE_LINES_DEFINE] = 1
                 if not b.dw_mve_taps:
                     b.defines[DW_MVE_TAPS_DEFINE] = 0
             else:

@@ -26,7 +26,7 @@
 #define MCC_DW_STRIDE2_STRIPS 0
 #endif
 /* Set by the export for MVE cores: MCC_DW_MVE_LINES when a layer runs in lines of one channel
- * (3x3, see dw_mve3_fits; bit 0 builds the stride-1 code, bit 1 the stride-2 code), and
+ * (3x3, stride 1, MCC_DW_MVE_LINE_MIN outputs or more along the output's longer side), and
  * MCC_DW_MVE_TAPS 0 when every layer does: the taps path's MVE code then stays out of flash. */
 #ifndef MCC_DW_MVE_LINES
 #define MCC_DW_MVE_LINES 0
@@ -35,8 +35,6 @@
 #define MCC_DW_MVE_TAPS 1
 #endif
 #define MCC_DW_MVE_LINE_MIN 16
-#define MCC_DW_MVE_LINE_MIN2 12
-#define MCC_DW_MVE_LINE_MAX2 28
 #define MCC_DW_MVE_LINES_ON (MCC_HAVE_MVE_ASM && MCC_DW_MVE_LINES)
 #define MCC_DW_TAPS_ON (!MCC_HAVE_MVE_ASM || MCC_DW_MVE_TAPS)
 /* Shorter strips lose to the taps path: per channel and line their set-up outweighs the outputs
@@ -1044,9 +1042,6 @@ MCC_DW_NOINLINE static mcc_status dw_strips(const mcc_dw_conv_fast_params *param
 typedef struct {
     int32_t len, lines, in_len, in_lines;   /* outputs and input positions along / across lines */
     int32_t before, first;                  /* padding before a line, the first output line's first input line */
-    int32_t stride;                         /* along lines and across them */
-    int32_t part_at[2], part_from[2], part_n[2];  /* a ring row's parts (stride 2: even and odd
-                                               entries): first entry, its input's byte offset, inputs */
     int32_t elem_step, line_step, out_step, out_line_step;
     int32_t row;                            /* bytes of a ring row: the line's span rounded up to whole groups */
     int32_t chunk;                          /* groups whose partial sums fit the scratch */
@@ -1068,109 +1063,90 @@ typedef struct {
 } dw_mve3_consts;
 
 /* Window lines 0 and 1 (rows r0, r1) of n outputs into the sums, 4 a group (the last one
- * tail-predicated): per group 6 loads, 6 VMLA. A row holds the inputs of tap positions 0, 1 and 2
- * of the group's first output at byte offsets 0, P1 + 4 and P2 + 4 (after the first load's
- * writeback): 0, 1, 2 at stride 1; at stride 2 the even inputs, then the odd ones 32 bytes on. */
-#define MCC_DW_MVE3_PASS01(NAME, P1, P2)                                                          \
-    MCC_DW_NOINLINE static void NAME(const dw_mve3_consts *k, const int8_t *r0, const int8_t *r1, \
-                                     int32_t n, int32x4_t *sum)                                  \
-    {                                                                                             \
-        register int32_t count __asm__("lr") = n; /* the element count LETP steps */             \
-        __asm__ volatile("vldrw.u32 q2, [%[k]]\n\t"                                               \
-                         "dlstp.32 lr, lr\n"                                                      \
-                         "1:\n\t"                                                                 \
-                         "vldrb.s32 q1, [%[r0]], #4\n\t"                                          \
-                         "vmov q0, q2\n\t"                                                        \
-                         "vmla.s32 q0, q1, %[w0]\n\t"                                             \
-                         "vldrb.s32 q1, [%[r0], #" #P1 "]\n\t"                                    \
-                         "vmla.s32 q0, q1, %[w1]\n\t"                                             \
-                         "vldrb.s32 q1, [%[r0], #" #P2 "]\n\t"                                    \
-                         "vmla.s32 q0, q1, %[w2]\n\t"                                             \
-                         "vldrb.s32 q1, [%[r1]], #4\n\t"                                          \
-                         "vmla.s32 q0, q1, %[w3]\n\t"                                             \
-                         "vldrb.s32 q1, [%[r1], #" #P1 "]\n\t"                                    \
-                         "vmla.s32 q0, q1, %[w4]\n\t"                                             \
-                         "vldrb.s32 q1, [%[r1], #" #P2 "]\n\t"                                    \
-                         "vmla.s32 q0, q1, %[w5]\n\t"                                             \
-                         "vstrw.32 q0, [%[sum]], #16\n\t"                                         \
-                         "letp lr, 1b\n\t"                                                        \
-                         : [r0] "+l"(r0), [r1] "+l"(r1), [sum] "+r"(sum), [n] "+r"(count)         \
-                         : [k] "r"(k), [w0] "r"(k->w[0]), [w1] "r"(k->w[1]), [w2] "r"(k->w[2]),   \
-                           [w3] "r"(k->w[3]), [w4] "r"(k->w[4]), [w5] "r"(k->w[5])                \
-                         : "d0", "d1", "d2", "d3", "d4", "d5", "memory");                         \
-    }
+ * tail-predicated): per group 6 loads, 6 VMLA. */
+MCC_DW_NOINLINE static void dw_mve3_pass01(const dw_mve3_consts *k, const int8_t *r0, const int8_t *r1,
+                                           int32_t n, int32x4_t *sum)
+{
+    register int32_t count __asm__("lr") = n;  /* the loop count LE steps */
+    __asm__ volatile(
+        "vldrw.u32 q2, [%[k]]\n\t"
+        "dlstp.32 lr, lr\n"
+        "1:\n\t"
+        "vldrb.s32 q1, [%[r0]], #4\n\t"
+        "vmov q0, q2\n\t"
+        "vmla.s32 q0, q1, %[w0]\n\t"
+        "vldrb.s32 q1, [%[r0], #-3]\n\t"
+        "vmla.s32 q0, q1, %[w1]\n\t"
+        "vldrb.s32 q1, [%[r0], #-2]\n\t"
+        "vmla.s32 q0, q1, %[w2]\n\t"
+        "vldrb.s32 q1, [%[r1]], #4\n\t"
+        "vmla.s32 q0, q1, %[w3]\n\t"
+        "vldrb.s32 q1, [%[r1], #-3]\n\t"
+        "vmla.s32 q0, q1, %[w4]\n\t"
+        "vldrb.s32 q1, [%[r1], #-2]\n\t"
+        "vmla.s32 q0, q1, %[w5]\n\t"
+        "vstrw.32 q0, [%[sum]], #16\n\t"
+        "letp lr, 1b\n\t"
+        : [r0] "+l"(r0), [r1] "+l"(r1), [sum] "+r"(sum), [n] "+r"(count)
+        : [k] "r"(k), [w0] "r"(k->w[0]), [w1] "r"(k->w[1]), [w2] "r"(k->w[2]), [w3] "r"(k->w[3]),
+          [w4] "r"(k->w[4]), [w5] "r"(k->w[5])
+        : "d0", "d1", "d2", "d3", "d4", "d5", "memory");
+}
 
 /* Window line 2 (row r2) of n outputs added to the sums, requantized, clamped and stored 4
  * outputs a group (the last one tail-predicated), out_step bytes apart (dst steps by 4 of
- * them); tap positions as in MCC_DW_MVE3_PASS01. */
-#define MCC_DW_MVE3_PASS2(NAME, P1, P2)                                                           \
-    MCC_DW_NOINLINE static void NAME(const dw_mve3_consts *k, const int8_t *r2, int32_t n,         \
-                                     const int32x4_t *sum, int8_t *dst, int32_t group_step)       \
-    {                                                                                             \
-        register int32_t count __asm__("lr") = n;                                                 \
-        __asm__ volatile("vldrw.u32 q2, [%[k], #16]\n\t"                                          \
-                         "vldrw.u32 q3, [%[k], #32]\n\t"                                          \
-                         "vldrw.u32 q4, [%[k], #48]\n\t"                                          \
-                         "vldrw.u32 q5, [%[k], #64]\n\t"                                          \
-                         "vldrw.u32 q6, [%[k], #80]\n\t"                                          \
-                         "dlstp.32 lr, lr\n"                                                      \
-                         "1:\n\t"                                                                 \
-                         "vldrw.u32 q0, [%[sum]], #16\n\t"                                        \
-                         "vldrb.s32 q1, [%[r2]], #4\n\t"                                          \
-                         "vmla.s32 q0, q1, %[w6]\n\t"                                             \
-                         "vldrb.s32 q1, [%[r2], #" #P1 "]\n\t"                                    \
-                         "vmla.s32 q0, q1, %[w7]\n\t"                                             \
-                         "vldrb.s32 q1, [%[r2], #" #P2 "]\n\t"                                    \
-                         "vmla.s32 q0, q1, %[w8]\n\t"                                             \
-                         "vqrdmulh.s32 q1, q0, %[mult]\n\t"                                       \
-                         "vshr.s32 q0, q0, #31\n\t"                                               \
-                         "vadd.i32 q1, q1, q5\n\t"                                                \
-                         "vadd.i32 q1, q1, q0\n\t"                                                \
-                         "vshl.s32 q1, q1, q6\n\t"                                                \
-                         "vmax.s32 q1, q1, q3\n\t"                                                \
-                         "vmin.s32 q1, q1, q4\n\t"                                                \
-                         "vstrb.32 q1, [%[dst], q2]\n\t"                                          \
-                         "add %[dst], %[dst], %[step]\n\t"                                        \
-                         "letp lr, 1b\n\t"                                                        \
-                         : [r2] "+l"(r2), [sum] "+r"(sum), [dst] "+r"(dst), [n] "+r"(count)       \
-                         : [k] "r"(k), [step] "r"(group_step), [w6] "r"(k->w[6]),                 \
-                           [w7] "r"(k->w[7]), [w8] "r"(k->w[8]), [mult] "r"(k->mult)              \
-                         : "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10",     \
-                           "d11", "d12", "d13", "memory");                                        \
-    }
-
-#define MCC_DW_MVE3_ODD 32  /* bytes from a stride-2 row's even inputs to its odd ones */
-#if MCC_DW_MVE_LINES & 1
-MCC_DW_MVE3_PASS01(dw_mve3_pass01, -3, -2)
-MCC_DW_MVE3_PASS2(dw_mve3_pass2, -3, -2)
-#endif
-#if MCC_DW_MVE_LINES & 2
-MCC_DW_MVE3_PASS01(dw_mve3_pass01_s2, 28, -3)
-MCC_DW_MVE3_PASS2(dw_mve3_pass2_s2, 28, -3)
-#endif
-
-/* n inputs of a line, `step` bytes apart, into dst 8 at a time (the last 8 overlapping: n >= 8). */
-MCC_INLINE void dw_mve3_copy(int8_t *dst, const int8_t *line, int32_t n, int32_t step, uint16x8_t gather)
+ * them). */
+MCC_DW_NOINLINE static void dw_mve3_pass2(const dw_mve3_consts *k, const int8_t *r2, int32_t n,
+                                          const int32x4_t *sum, int8_t *dst, int32_t group_step)
 {
-    int32_t i;
-    for (i = 0; i + 8 < n; i += 8) {
-        vstrbq_s16(dst + i, vldrbq_gather_offset_s16(line + i * step, gather));
-    }
-    vstrbq_s16(dst + n - 8, vldrbq_gather_offset_s16(line + (n - 8) * step, gather));
+    register int32_t count __asm__("lr") = n;
+    __asm__ volatile(
+        "vldrw.u32 q2, [%[k], #16]\n\t"
+        "vldrw.u32 q3, [%[k], #32]\n\t"
+        "vldrw.u32 q4, [%[k], #48]\n\t"
+        "vldrw.u32 q5, [%[k], #64]\n\t"
+        "vldrw.u32 q6, [%[k], #80]\n\t"
+        "dlstp.32 lr, lr\n"
+        "1:\n\t"
+        "vldrw.u32 q0, [%[sum]], #16\n\t"
+        "vldrb.s32 q1, [%[r2]], #4\n\t"
+        "vmla.s32 q0, q1, %[w6]\n\t"
+        "vldrb.s32 q1, [%[r2], #-3]\n\t"
+        "vmla.s32 q0, q1, %[w7]\n\t"
+        "vldrb.s32 q1, [%[r2], #-2]\n\t"
+        "vmla.s32 q0, q1, %[w8]\n\t"
+        "vqrdmulh.s32 q1, q0, %[mult]\n\t"
+        "vshr.s32 q0, q0, #31\n\t"
+        "vadd.i32 q1, q1, q5\n\t"
+        "vadd.i32 q1, q1, q0\n\t"
+        "vshl.s32 q1, q1, q6\n\t"
+        "vmax.s32 q1, q1, q3\n\t"
+        "vmin.s32 q1, q1, q4\n\t"
+        "vstrb.32 q1, [%[dst], q2]\n\t"
+        "add %[dst], %[dst], %[step]\n\t"
+        "letp lr, 1b\n\t"
+        : [r2] "+l"(r2), [sum] "+r"(sum), [dst] "+r"(dst), [n] "+r"(count)
+        : [k] "r"(k), [step] "r"(group_step), [w6] "r"(k->w[6]), [w7] "r"(k->w[7]), [w8] "r"(k->w[8]),
+          [mult] "r"(k->mult)
+        : "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11", "d12", "d13",
+          "memory");
 }
 
 /* Input line m of the channel (src: its first element) into ring row `row` after `before`
- * entries (at stride 2 the even entries, then the odd ones MCC_DW_MVE3_ODD bytes on); a line
- * outside the input leaves zero points in the whole row. The entries around the line hold
- * zero points from the start of the layer on. */
-static void dw_mve3_fill(const dw_mve3_layer *g, int8_t *row, const int8_t *src, int32_t m, int8x16_t zeros)
+ * entries, 8 at a time (the last 8 overlapping); a line outside the input leaves zero points in
+ * the whole row. The entries around the line hold zero points from
+ * the start of the layer on. */
+MCC_INLINE void dw_mve3_fill(const dw_mve3_layer *g, int8_t *row, const int8_t *src, int32_t m, int8x16_t zeros)
 {
     int32_t i;
     if ((uint32_t)m < (uint32_t)g->in_lines) {
         const int8_t *line = src + m * g->line_step;
-        for (i = 0; i < g->stride; ++i) {  /* 8 inputs or more a part */
-            dw_mve3_copy(row + g->part_at[i], line + g->part_from[i], g->part_n[i], g->stride * g->elem_step, g->gather);
+        int8_t *dst = row + g->before;
+        const int32_t n = g->in_len;  /* 8 or more: lines of 16 outputs or more */
+        for (i = 0; i + 8 < n; i += 8) {
+            vstrbq_s16(dst + i, vldrbq_gather_offset_s16(line + i * g->elem_step, g->gather));
         }
+        vstrbq_s16(dst + n - 8, vldrbq_gather_offset_s16(line + (n - 8) * g->elem_step, g->gather));
     } else {
         for (i = 0; i < g->row; i += 16) {
             vst1q_s8(row + i, zeros);
@@ -1204,64 +1180,40 @@ static void dw_mve3_channel(const dw_mve3_layer *g, dw_mve3_consts *k, const int
     dw_mve3_fill(g, r1, src, g->first + 1, zeros);
     dw_mve3_fill(g, r2, src, g->first + 2, zeros);
     for (o = 0; o < g->lines; ++o, out += g->out_line_step) {
-        if (o > 0) {  /* the rows the window leaves take the lines it reaches */
-            const int32_t m = g->first + g->stride * o;
+        if (o > 0) {
             int8_t *left = r0;
-            if (g->stride == 1) {
-                r0 = r1;
-                r1 = r2;
-                r2 = left;
-            } else {
-                r0 = r2;
-                r2 = r1;
-                r1 = left;
-                dw_mve3_fill(g, r1, src, m + 1, zeros);
-            }
-            dw_mve3_fill(g, r2, src, m + 2, zeros);
+            r0 = r1;
+            r1 = r2;
+            r2 = left;
+            dw_mve3_fill(g, r2, src, g->first + o + 2, zeros);
         }
         for (c = 0; c < g->len; c += chunk) {
             const int32_t n = g->len - c < chunk ? g->len - c : chunk;
-#if MCC_DW_MVE_LINES & 2
-            if (g->stride == 2) {
-                dw_mve3_pass01_s2(k, r0 + c, r1 + c, n, g->sums);
-                dw_mve3_pass2_s2(k, r2 + c, n, g->sums, out + c * g->out_step, 4 * g->out_step);
-                continue;
-            }
-#endif
-#if MCC_DW_MVE_LINES & 1
             dw_mve3_pass01(k, r0 + c, r1 + c, n, g->sums);
             dw_mve3_pass2(k, r2 + c, n, g->sums, out + c * g->out_step, 4 * g->out_step);
-#endif
         }
     }
 }
 
-/* The ring row's bytes for a line of len outputs: at stride 1 the span and the loads past it of
- * a last group, rounded up to whole 16-byte stores; at stride 2 two parts. */
-MCC_INLINE int32_t dw_mve3_row(int32_t len, int32_t stride)
+/* The ring row's bytes for a line of len outputs: the span and the loads past it of a last
+ * group, rounded up to whole 16-byte stores. */
+MCC_INLINE int32_t dw_mve3_row(int32_t len)
 {
-    return stride == 2 ? 2 * MCC_DW_MVE3_ODD : (4 * ((len + 3) >> 2) + 2 + 15) & ~15;
+    return (4 * ((len + 3) >> 2) + 2 + 15) & ~15;
 }
 
-/* A 3x3 layer runs channel by channel on MVE (in a build with its stride's code) when its lines
- * along the output's longer side have MCC_DW_MVE_LINE_MIN outputs or more at stride 1 (shorter
- * ones lose to the taps path), MCC_DW_MVE_LINE_MIN2 to MCC_DW_MVE_LINE_MAX2 at stride 2 (a
- * row's part holds 32 entries), and 8 inputs along a line lie within 16-bit gather offsets.
- * Such a layer also runs in strips on DSP cores, so its scratch holds the ring and the partial
- * sums of a few groups. */
+/* A 3x3 stride-1 layer runs channel by channel on MVE when its lines have MCC_DW_MVE_LINE_MIN
+ * outputs or more (shorter ones lose to the taps path; such a layer also runs in strips on DSP
+ * cores, so its scratch holds the ring and the partial sums of a few groups) and 8 inputs along
+ * a line lie within 16-bit gather offsets. */
 static int dw_mve3_fits(const mcc_dw_conv_fast_params *params, const mcc_dims *in_dims, const mcc_dims *out_dims)
 {
     const int along_y = out_dims->h > out_dims->w;
     const int32_t len = along_y ? out_dims->h : out_dims->w;
     const int32_t elem_step = (along_y ? in_dims->w : 1) * params->channels_n;
-    const int32_t stride = params->stride.h;
-    if (params->kernel.h != 3 || params->kernel.w != 3 || params->stride.w != stride || params->dilation.h != 1 ||
-        params->dilation.w != 1) {
-        return 0;
-    }
-    return stride == 1 ? (MCC_DW_MVE_LINES & 1) && len >= MCC_DW_MVE_LINE_MIN && 7 * elem_step <= 0xFFFF
-                       : stride == 2 && (MCC_DW_MVE_LINES & 2) && len >= MCC_DW_MVE_LINE_MIN2 &&
-                             len <= MCC_DW_MVE_LINE_MAX2 && 14 * elem_step <= 0xFFFF;
+    return params->kernel.h == 3 && params->kernel.w == 3 && params->stride.h == 1 && params->stride.w == 1 &&
+           params->dilation.h == 1 && params->dilation.w == 1 && len >= MCC_DW_MVE_LINE_MIN &&
+           7 * elem_step <= 0xFFFF;
 }
 
 /* The whole layer channel by channel (see above). */
@@ -1286,23 +1238,15 @@ MCC_DW_NOINLINE static mcc_status dw_mve3_layer_run(const mcc_dw_conv_fast_param
     g.line_step = (along_y ? 1 : in_dims->w) * n_ch;
     g.out_step = (along_y ? out_dims->w : 1) * n_ch;
     g.out_line_step = (along_y ? 1 : out_dims->w) * n_ch;
-    g.stride = params->stride.h;
-    g.row = dw_mve3_row(g.len, g.stride);
-    for (c = 0; c < g.stride; ++c) {  /* entry q = before + i in part q % stride at q / stride */
-        const int32_t k0 = g.stride == 1 ? g.before : g.before > c ? (g.before - c + 1) >> 1 : 0;
-        const int32_t i0 = g.stride * k0 + c - g.before;
-        g.part_at[c] = c * MCC_DW_MVE3_ODD + k0;
-        g.part_from[c] = i0 * g.elem_step;
-        g.part_n[c] = (g.in_len - i0 + g.stride - 1) / g.stride;
-    }
+    g.row = dw_mve3_row(g.len);
     /* the scratch the strips of a DSP core have: the ring, then the partial sums of a few groups
      * at least (the strips' three int16 lines outsize the ring's three byte rows) */
     g.ring = (int8_t *)scratch;
     g.sums = (int32x4_t *)(void *)(g.ring + 3 * g.row);
-    g.chunk = (mcc_depthwise_conv2d_fast_s8_get_buffer_size(n_ch, 9, (g.len - 1) * g.stride + 3) - 3 * g.row) /
+    g.chunk = (mcc_depthwise_conv2d_fast_s8_get_buffer_size(n_ch, 9, g.len + 2) - 3 * g.row) /
               (int32_t)sizeof(int32x4_t);
     g.along_y = along_y;
-    g.gather = vmulq_n_u16(vidupq_n_u16(0, 1), (uint16_t)(g.stride * g.elem_step));
+    g.gather = vmulq_n_u16(vidupq_n_u16(0, 1), (uint16_t)g.elem_step);
     consts.out_off = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)g.out_step);
     consts.lo = vdupq_n_s32(params->activation.min);
     consts.hi = vdupq_n_s32(params->activation.max);
