@@ -364,3 +364,23 @@ def test_depthwise_strips_where_they_pay_and_their_define():
     assert specialize.depthwise_strip_span((3, 3), (1, 1), (2, 2), (25, 5)) == 0
     assert dict(lower(depthwise_zoo(), "m").defines) == {specialize.DW_STRIDE2_DEFINE: 1}
     assert lower(layer_zoo(), "m").defines == ()
+
+
+def test_depthwise_mve_lines_where_they_pay_and_their_defines():
+    """MVE cores run 3x3 stride-1 depthwise layers channel by channel in lines of 16 outputs or
+    more; the export builds that code only for models with such a layer, and leaves the taps
+    path's MVE code out when every layer runs in lines."""
+    lines = specialize.depthwise_mve_lines
+    assert lines((3, 3), (1, 1), (1, 1), (1, 25, 5, 64), (25, 5))          # DS-CNN: along y
+    assert lines((3, 3), (1, 1), (1, 1), (1, 48, 48, 8), (48, 48))
+    assert not lines((3, 3), (1, 1), (1, 1), (1, 12, 12, 64), (12, 12))   # short lines: taps
+    assert not lines((3, 3), (2, 2), (1, 1), (1, 48, 48, 8), (24, 24))
+    assert not lines((3, 3), (1, 1), (2, 2), (1, 48, 48, 8), (44, 44))
+    assert not lines((5, 5), (1, 1), (1, 1), (1, 48, 48, 8), (44, 44))
+    assert not lines((3, 3), (1, 1), (1, 1), (1, 40, 20, 512), (40, 20))  # 7 inputs along y past 16-bit offsets
+    only = _Chain(np.random.default_rng(1), (1, 18, 7, 8)).conv(0, (3, 3), padding=(1, 1, 1, 1), depthwise=True)
+    assert dict(lower(only.graph("lines"), "m").defines) == {specialize.DW_MVE_LINES_DEFINE: 1,
+                                                              specialize.DW_MVE_TAPS_DEFINE: 0}
+    mixed = only.conv(0, (3, 3), stride=(2, 2), padding=(1, 1, 1, 1), depthwise=True)
+    assert dict(lower(mixed.graph("mixed"), "m").defines) == {specialize.DW_MVE_LINES_DEFINE: 1,
+                                                               specialize.DW_STRIDE2_DEFINE: 1}

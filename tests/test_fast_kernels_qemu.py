@@ -129,15 +129,25 @@ STRIP_LAYERS = {"strip_stride2": ((1, 21, 19, 12), (2, 2), "none"),
                 "strip_relu6": ((1, 12, 10, 12), (1, 1), "relu6")}
 
 
-@pytest.mark.parametrize("name", sorted(STRIP_LAYERS))
-def test_depthwise_strip_layers_on_m4_match_the_reference(tmp_path, name):
+# The MVE lines path one layer each: lines along y (20 outputs, 5 whole groups) clamped by ReLU6,
+# and along x (18 outputs: the last group tail-predicated), both over channel blocks 8 and 4.
+MVE_LINE_LAYERS = {"lines_relu6": ((1, 20, 9, 12), (1, 1), "relu6"),
+                   "lines_x": ((1, 7, 18, 12), (1, 1), "none")}
+
+
+@pytest.mark.parametrize("name, board", [(name, "mps2-an386") for name in sorted(STRIP_LAYERS)] +
+                         [(name, "mps3-an547") for name in sorted(MVE_LINE_LAYERS)])
+def test_depthwise_strip_layers_and_mve_lines_match_the_reference(tmp_path, name, board):
     from mcucompress.export import export
 
-    shape, stride, activation = STRIP_LAYERS[name]
+    shape, stride, activation = {**STRIP_LAYERS, **MVE_LINE_LAYERS}[name]
     graph = _single_depthwise(name, shape, stride, activation, seed=3)
     tree = export(graph, tmp_path / name, prefix=name)
     assert "mcc_depthwise_conv2d_fast_s8" in (tree / "model.c").read_text()
-    run = run_model(tree, "mps2-an386", samples=4)
+    if name in MVE_LINE_LAYERS:
+        defines = manifest_json(tree)["defines"]
+        assert defines["MCC_DW_MVE_LINES"] == 1 and defines["MCC_DW_MVE_TAPS"] == 0
+    run = run_model(tree, board, samples=4)
     assert run.checks == {"host": True, "reference": True}
     out = np.asarray(run.outputs)
     assert len(np.unique(out)) > 40, "the inputs leave too few distinct outputs to judge"

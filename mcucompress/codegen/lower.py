@@ -116,6 +116,7 @@ class ProgramBuilder:
     kernels: set = field(default_factory=set)
     states: list = field(default_factory=list)
     defines: dict = field(default_factory=dict)   # C defines the kernels of this model need
+    dw_mve_taps: bool = False   # a depthwise layer takes the taps path on MVE cores
 
     # -- helpers ---------------------------------------------------------------------------
     def weighted(self, op: Op) -> tuple[Tensor, Tensor, Tensor | None, Tensor]:

@@ -163,6 +163,25 @@ def depthwise_strip_span(kernel, stride, dilation, out_hw) -> int:
     return (int(out_hw[along]) - 1) * int(stride[along]) + 3
 
 
+# C defines for MVE cores: a layer runs in lines of one channel (3x3, stride 1, DW_MVE_LINE_MIN
+# outputs or more along the output's longer side; MCC_DW_MVE_LINE_MIN), and no layer takes the
+# taps path (its MVE code then stays out of flash)
+DW_MVE_LINES_DEFINE = "MCC_DW_MVE_LINES"
+DW_MVE_TAPS_DEFINE = "MCC_DW_MVE_TAPS"
+DW_MVE_LINE_MIN = 16
+
+
+def depthwise_mve_lines(kernel, stride, dilation, in_shape, out_hw) -> bool:
+    """Whether an MVE core runs a depthwise layer channel by channel in lines (dw_mve3_fits in
+    mcc_depthwise_conv2d_fast_s8.c): 3x3 windows at stride 1, DW_MVE_LINE_MIN outputs or more
+    along the output's longer side, 8 inputs along a line within 16-bit gather offsets."""
+    if tuple(kernel) != (3, 3) or tuple(stride) != (1, 1) or tuple(dilation) != (1, 1):
+        return False
+    along_y = int(out_hw[0]) > int(out_hw[1])
+    elem_step = (int(in_shape[2]) if along_y else 1) * int(in_shape[3])
+    return int(out_hw[0 if along_y else 1]) >= DW_MVE_LINE_MIN and 7 * elem_step <= 0xFFFF
+
+
 def depthwise_strided_strips(kernel, stride, dilation, out_hw) -> bool:
     """Whether a layer runs in strips only in a build with DW_STRIDE2_DEFINE."""
     return depthwise_strip_span(kernel, stride, dilation, out_hw) > 0 and 2 in tuple(stride)
@@ -402,6 +421,14 @@ def lower_fast(b, i: int, op: Op, p) -> bool:
                    b.arena(out.name), scratch)
             if depthwise_strided_strips((kh, kw), p.stride, p.dilation, out.shape[1:3]):
                 b.defines[DW_STRIDE2_DEFINE] = 1
+            # MVE: the lines code only where a layer takes it, the taps code unless every layer does
+            if depthwise_mve_lines((kh, kw), p.stride, p.dilation, in_shape, out.shape[1:3]):
+                b.defines[DW_MVE_LINES_DEFINE] = 1
+                if not b.dw_mve_taps:
+                    b.defines[DW_MVE_TAPS_DEFINE] = 0
+            else:
+                b.dw_mve_taps = True
+                b.defines.pop(DW_MVE_TAPS_DEFINE, None)
         if layer.patch is not None:
             lower_patch(b, op, oid, p, layer.patch, *geometry, in_dims, x_ptr, out_dims, b.arena(out.name))
         return True

@@ -25,6 +25,18 @@
 #ifndef MCC_DW_STRIDE2_STRIPS
 #define MCC_DW_STRIDE2_STRIPS 0
 #endif
+/* Set by the export for MVE cores: MCC_DW_MVE_LINES when a layer runs in lines of one channel
+ * (3x3, stride 1, MCC_DW_MVE_LINE_MIN outputs or more along the output's longer side), and
+ * MCC_DW_MVE_TAPS 0 when every layer does: the taps path's MVE code then stays out of flash. */
+#ifndef MCC_DW_MVE_LINES
+#define MCC_DW_MVE_LINES 0
+#endif
+#ifndef MCC_DW_MVE_TAPS
+#define MCC_DW_MVE_TAPS 1
+#endif
+#define MCC_DW_MVE_LINE_MIN 16
+#define MCC_DW_MVE_LINES_ON (MCC_HAVE_MVE_ASM && MCC_DW_MVE_LINES)
+#define MCC_DW_TAPS_ON (!MCC_HAVE_MVE_ASM || MCC_DW_MVE_TAPS)
 /* Shorter strips lose to the taps path: per channel and line their set-up outweighs the outputs
  * (at stride 2 each output also widens 4 entries). */
 #define MCC_DW_STRIP_MIN_LEN 4
@@ -243,6 +255,7 @@ MCC_INLINE void dw_block_mve(const int8_t *const *ta, const int8_t *const *tb, i
 }
 
 /* Blocks of 8 channels of two output pixels (pixel b = pixel a for a single one). */
+#if MCC_DW_TAPS_ON
 static void dw_blocks_mve(const int8_t *const *tap_a, const int8_t *const *tap_b, int32_t taps,
                           int32_t n8, const int32_t *weights, const int32_t *ch,
                           int8_t *out_a, int8_t *out_b, const dw_lanes *lanes)
@@ -280,6 +293,7 @@ static void dw_tail_mve(const int8_t *const *tap, int32_t taps, int32_t c, const
     v = vminq_s32(vmaxq_s32(v, vdupq_n_s32(lo)), vdupq_n_s32(hi));
     vstrbq_s32(output + c, v);
 }
+#endif
 #endif
 
 #if MCC_HAVE_DSP_ASM
@@ -1015,6 +1029,244 @@ MCC_DW_NOINLINE static mcc_status dw_strips(const mcc_dw_conv_fast_params *param
 }
 #endif
 
+#if MCC_DW_MVE_LINES_ON
+/* 3x3 windows at stride 1 on MVE, one channel at a time, its weights scalars: the 4 lanes of a
+ * vector are 4 outputs of the channel along a line of the output (its longer side). The
+ * channel's input lines are copied once each into a ring of three byte rows holding the
+ * padding's zero points (widening gathers of 8), so every window reads a row with no bounds to
+ * check: per tap one contiguous widening load (VLDRB.S32, the tap's position an immediate) and
+ * one VMLA by the weight, 4 MACs in 2 instructions. Window lines 0 and 1 go into partial sums
+ * (the scratch after the ring), line 2 joins them in a second pass that requantizes 4 outputs
+ * as one vector and scatters them. The sums are not doubled: VQRDMULH of a sum is VRMULH of
+ * its double. */
+typedef struct {
+    int32_t len, lines, in_len, in_lines;   /* outputs and input positions along / across lines */
+    int32_t before, first;                  /* padding before a line, the first output line's first input line */
+    int32_t elem_step, line_step, out_step, out_line_step;
+    int32_t row;                            /* bytes of a ring row: the line's span rounded up to whole groups */
+    int32_t chunk;                          /* groups whose partial sums fit the scratch */
+    int8_t *ring;
+    int32x4_t *sums;
+    uint16x8_t gather;                      /* offsets of 8 neighbouring inputs along a line */
+    int along_y;
+} dw_mve3_layer;
+
+/* What the passes read (offsets fixed by their assembly). */
+typedef struct {
+    int32x4_t bias;         /*   0: the sums' start (half the doubled bias) */
+    uint32x4_t out_off;     /*  16 */
+    int32x4_t lo, hi;       /*  32, 48 */
+    int32x4_t round;        /*  64 */
+    int32x4_t neg_shift;    /*  80 */
+    int32_t w[9];           /*  96: window line l, position p at 3 l + p */
+    int32_t mult;           /* 132 */
+} dw_mve3_consts;
+
+/* Window lines 0 and 1 (rows r0, r1) of n outputs into the sums, 4 a group (the last one
+ * tail-predicated): per group 6 loads, 6 VMLA. */
+MCC_DW_NOINLINE static void dw_mve3_pass01(const dw_mve3_consts *k, const int8_t *r0, const int8_t *r1,
+                                           int32_t n, int32x4_t *sum)
+{
+    register int32_t count __asm__("lr") = n;  /* the loop count LE steps */
+    __asm__ volatile(
+        "vldrw.u32 q2, [%[k]]\n\t"
+        "dlstp.32 lr, lr\n"
+        "1:\n\t"
+        "vldrb.s32 q1, [%[r0]], #4\n\t"
+        "vmov q0, q2\n\t"
+        "vmla.s32 q0, q1, %[w0]\n\t"
+        "vldrb.s32 q1, [%[r0], #-3]\n\t"
+        "vmla.s32 q0, q1, %[w1]\n\t"
+        "vldrb.s32 q1, [%[r0], #-2]\n\t"
+        "vmla.s32 q0, q1, %[w2]\n\t"
+        "vldrb.s32 q1, [%[r1]], #4\n\t"
+        "vmla.s32 q0, q1, %[w3]\n\t"
+        "vldrb.s32 q1, [%[r1], #-3]\n\t"
+        "vmla.s32 q0, q1, %[w4]\n\t"
+        "vldrb.s32 q1, [%[r1], #-2]\n\t"
+        "vmla.s32 q0, q1, %[w5]\n\t"
+        "vstrw.32 q0, [%[sum]], #16\n\t"
+        "letp lr, 1b\n\t"
+        : [r0] "+l"(r0), [r1] "+l"(r1), [sum] "+r"(sum), [n] "+r"(count)
+        : [k] "r"(k), [w0] "r"(k->w[0]), [w1] "r"(k->w[1]), [w2] "r"(k->w[2]), [w3] "r"(k->w[3]),
+          [w4] "r"(k->w[4]), [w5] "r"(k->w[5])
+        : "d0", "d1", "d2", "d3", "d4", "d5", "memory");
+}
+
+/* Window line 2 (row r2) of n outputs added to the sums, requantized, clamped and stored 4
+ * outputs a group (the last one tail-predicated), out_step bytes apart (dst steps by 4 of
+ * them). */
+MCC_DW_NOINLINE static void dw_mve3_pass2(const dw_mve3_consts *k, const int8_t *r2, int32_t n,
+                                          const int32x4_t *sum, int8_t *dst, int32_t group_step)
+{
+    register int32_t count __asm__("lr") = n;
+    __asm__ volatile(
+        "vldrw.u32 q2, [%[k], #16]\n\t"
+        "vldrw.u32 q3, [%[k], #32]\n\t"
+        "vldrw.u32 q4, [%[k], #48]\n\t"
+        "vldrw.u32 q5, [%[k], #64]\n\t"
+        "vldrw.u32 q6, [%[k], #80]\n\t"
+        "dlstp.32 lr, lr\n"
+        "1:\n\t"
+        "vldrw.u32 q0, [%[sum]], #16\n\t"
+        "vldrb.s32 q1, [%[r2]], #4\n\t"
+        "vmla.s32 q0, q1, %[w6]\n\t"
+        "vldrb.s32 q1, [%[r2], #-3]\n\t"
+        "vmla.s32 q0, q1, %[w7]\n\t"
+        "vldrb.s32 q1, [%[r2], #-2]\n\t"
+        "vmla.s32 q0, q1, %[w8]\n\t"
+        "vqrdmulh.s32 q1, q0, %[mult]\n\t"
+        "vshr.s32 q0, q0, #31\n\t"
+        "vadd.i32 q1, q1, q5\n\t"
+        "vadd.i32 q1, q1, q0\n\t"
+        "vshl.s32 q1, q1, q6\n\t"
+        "vmax.s32 q1, q1, q3\n\t"
+        "vmin.s32 q1, q1, q4\n\t"
+        "vstrb.32 q1, [%[dst], q2]\n\t"
+        "add %[dst], %[dst], %[step]\n\t"
+        "letp lr, 1b\n\t"
+        : [r2] "+l"(r2), [sum] "+r"(sum), [dst] "+r"(dst), [n] "+r"(count)
+        : [k] "r"(k), [step] "r"(group_step), [w6] "r"(k->w[6]), [w7] "r"(k->w[7]), [w8] "r"(k->w[8]),
+          [mult] "r"(k->mult)
+        : "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11", "d12", "d13",
+          "memory");
+}
+
+/* Input line m of the channel (src: its first element) into ring row `row` after `before`
+ * entries, 8 at a time (the last 8 overlapping); a line outside the input leaves zero points in
+ * the whole row. The entries around the line hold zero points from
+ * the start of the layer on. */
+MCC_INLINE void dw_mve3_fill(const dw_mve3_layer *g, int8_t *row, const int8_t *src, int32_t m, int8x16_t zeros)
+{
+    int32_t i;
+    if ((uint32_t)m < (uint32_t)g->in_lines) {
+        const int8_t *line = src + m * g->line_step;
+        int8_t *dst = row + g->before;
+        const int32_t n = g->in_len;  /* 8 or more: lines of 16 outputs or more */
+        for (i = 0; i + 8 < n; i += 8) {
+            vstrbq_s16(dst + i, vldrbq_gather_offset_s16(line + i * g->elem_step, g->gather));
+        }
+        vstrbq_s16(dst + n - 8, vldrbq_gather_offset_s16(line + (n - 8) * g->elem_step, g->gather));
+    } else {
+        for (i = 0; i < g->row; i += 16) {
+            vst1q_s8(row + i, zeros);
+        }
+    }
+}
+
+/* One channel (w: its tap 0 weight, taps block bytes apart; src, out: its first input and
+ * output element). Output line o reads input lines o + first .. o + first + 2, in ring rows
+ * r0 r1 r2; the row the window leaves takes the line it reaches. */
+static void dw_mve3_channel(const dw_mve3_layer *g, dw_mve3_consts *k, const int8_t *w, int32_t block,
+                            const int32_t *ch, const int8_t *src, int8_t *out, int8x16_t zeros)
+{
+    int8_t *r0 = g->ring, *r1 = g->ring + g->row, *r2 = g->ring + 2 * g->row;
+    const int32_t chunk = 4 * g->chunk;
+    int32_t o, c;
+    k->bias = vdupq_n_s32(ch[0] >> 1);
+    k->round = vdupq_n_s32(ch[2]);
+    k->neg_shift = vdupq_n_s32(-ch[3]);
+    k->mult = ch[1];
+    {  /* window line l: taps (l, 0..2), or (0..2, l) when lines run along y */
+        const int32_t along = g->along_y ? 3 * block : block, across = g->along_y ? block : 3 * block;
+        const int8_t *line = w;
+        for (c = 0; c < 9; c += 3, line += across) {
+            k->w[c] = line[0];
+            k->w[c + 1] = line[along];
+            k->w[c + 2] = line[2 * along];
+        }
+    }
+    dw_mve3_fill(g, r0, src, g->first, zeros);
+    dw_mve3_fill(g, r1, src, g->first + 1, zeros);
+    dw_mve3_fill(g, r2, src, g->first + 2, zeros);
+    for (o = 0; o < g->lines; ++o, out += g->out_line_step) {
+        if (o > 0) {
+            int8_t *left = r0;
+            r0 = r1;
+            r1 = r2;
+            r2 = left;
+            dw_mve3_fill(g, r2, src, g->first + o + 2, zeros);
+        }
+        for (c = 0; c < g->len; c += chunk) {
+            const int32_t n = g->len - c < chunk ? g->len - c : chunk;
+            dw_mve3_pass01(k, r0 + c, r1 + c, n, g->sums);
+            dw_mve3_pass2(k, r2 + c, n, g->sums, out + c * g->out_step, 4 * g->out_step);
+        }
+    }
+}
+
+/* The ring row's bytes for a line of len outputs: the span and the loads past it of a last
+ * group, rounded up to whole 16-byte stores. */
+MCC_INLINE int32_t dw_mve3_row(int32_t len)
+{
+    return (4 * ((len + 3) >> 2) + 2 + 15) & ~15;
+}
+
+/* A 3x3 stride-1 layer runs channel by channel on MVE when its lines have MCC_DW_MVE_LINE_MIN
+ * outputs or more (shorter ones lose to the taps path; such a layer also runs in strips on DSP
+ * cores, so its scratch holds the ring and the partial sums of a few groups) and 8 inputs along
+ * a line lie within 16-bit gather offsets. */
+static int dw_mve3_fits(const mcc_dw_conv_fast_params *params, const mcc_dims *in_dims, const mcc_dims *out_dims)
+{
+    const int along_y = out_dims->h > out_dims->w;
+    const int32_t len = along_y ? out_dims->h : out_dims->w;
+    const int32_t elem_step = (along_y ? in_dims->w : 1) * params->channels_n;
+    return params->kernel.h == 3 && params->kernel.w == 3 && params->stride.h == 1 && params->stride.w == 1 &&
+           params->dilation.h == 1 && params->dilation.w == 1 && len >= MCC_DW_MVE_LINE_MIN &&
+           7 * elem_step <= 0xFFFF;
+}
+
+/* The whole layer channel by channel (see above). */
+MCC_DW_NOINLINE static mcc_status dw_mve3_layer_run(const mcc_dw_conv_fast_params *params, const mcc_dims *in_dims,
+                                                    const int8_t *input, const mcc_dims *out_dims, int8_t *output,
+                                                    void *scratch)
+{
+    const int32_t n_ch = params->channels_n, n4 = n_ch & ~3;
+    const int along_y = out_dims->h > out_dims->w;
+    const int8_t *bytes = (const int8_t *)(const void *)params->weights;
+    const int8x16_t zeros = vdupq_n_s8((int8_t)params->input_zero_point);
+    dw_mve3_consts consts;
+    dw_mve3_layer g;
+    int32_t b, c;
+    g.len = along_y ? out_dims->h : out_dims->w;
+    g.lines = along_y ? out_dims->w : out_dims->h;
+    g.in_len = along_y ? in_dims->h : in_dims->w;
+    g.in_lines = along_y ? in_dims->w : in_dims->h;
+    g.before = along_y ? params->padding.h : params->padding.w;
+    g.first = -(along_y ? params->padding.w : params->padding.h);
+    g.elem_step = (along_y ? in_dims->w : 1) * n_ch;
+    g.line_step = (along_y ? 1 : in_dims->w) * n_ch;
+    g.out_step = (along_y ? out_dims->w : 1) * n_ch;
+    g.out_line_step = (along_y ? 1 : out_dims->w) * n_ch;
+    g.row = dw_mve3_row(g.len);
+    /* the scratch the strips of a DSP core have: the ring, then the partial sums of a few groups
+     * at least (the strips' three int16 lines outsize the ring's three byte rows) */
+    g.ring = (int8_t *)scratch;
+    g.sums = (int32x4_t *)(void *)(g.ring + 3 * g.row);
+    g.chunk = (mcc_depthwise_conv2d_fast_s8_get_buffer_size(n_ch, 9, g.len + 2) - 3 * g.row) /
+              (int32_t)sizeof(int32x4_t);
+    g.along_y = along_y;
+    g.gather = vmulq_n_u16(vidupq_n_u16(0, 1), (uint16_t)g.elem_step);
+    consts.out_off = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)g.out_step);
+    consts.lo = vdupq_n_s32(params->activation.min);
+    consts.hi = vdupq_n_s32(params->activation.max);
+    for (c = 0; c < 3 * g.row; c += 16) {  /* zero points around every line */
+        vst1q_s8(g.ring + c, zeros);
+    }
+    for (b = 0; b < in_dims->n; ++b) {
+        const int8_t *in_batch = input + b * in_dims->h * in_dims->w * n_ch;
+        int8_t *out_batch = output + b * out_dims->h * out_dims->w * n_ch;
+        for (c = 0; c < n4; ++c) {
+            const int32_t start = c & ~7;
+            dw_mve3_channel(&g, &consts, bytes + start * 9 + (c - start), n4 - start >= 8 ? 8 : 4,
+                            params->channels + 4 * c, in_batch + c, out_batch + c, zeros);
+        }
+    }
+    return MCC_OK;
+}
+#endif
+
+#if MCC_DW_TAPS_ON
 /* Where the taps of one layer's output pixels read. */
 typedef struct {
     const mcc_dw_conv_fast_params *params;
@@ -1155,6 +1407,7 @@ MCC_DW_NOINLINE static mcc_status dw_taps_layer(const mcc_dw_conv_fast_params *p
     }
     return MCC_OK;
 }
+#endif
 
 mcc_status mcc_depthwise_conv2d_fast_s8(const mcc_dw_conv_fast_params *params,
                                         const mcc_dims *input_dims, const int8_t *input,
@@ -1179,5 +1432,15 @@ mcc_status mcc_depthwise_conv2d_fast_s8(const mcc_dw_conv_fast_params *params,
     }
 #endif
 #endif
+#if MCC_DW_MVE_LINES_ON
+    if (dw_mve3_fits(params, input_dims, output_dims)) {
+        return dw_mve3_layer_run(params, input_dims, input, output_dims, output, scratch);
+    }
+#endif
+#if MCC_DW_TAPS_ON
     return dw_taps_layer(params, input_dims, input, output_dims, output, scratch);
+#else
+    (void)scratch;
+    return MCC_ERROR_ARGUMENT;  /* the export found every layer in lines */
+#endif
 }
