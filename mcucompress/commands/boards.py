@@ -25,6 +25,7 @@ def command(as_json: bool, boards_dir):
             "dsp": b.dsp, "mve": b.mve, "clock_hz": b.clock_hz,
             "flash": {"origin": b.flash.origin, "size": b.flash.size},
             "ram": {"origin": b.ram.origin, "size": b.ram.size},
+            **({"rodata": {"origin": b.rodata.origin, "size": b.rodata.size}} if b.rodata else {}),
             "qemu_machine": b.qemu_machine, "pyocd_target": b.pyocd_target,
             "openocd_config": list(b.openocd_config)} for b in boards], indent=2))
         return 0
