@@ -70,6 +70,7 @@ def test_boards_command_lists_every_board_with_memories():
         assert name in result.output
     line = next(l for l in result.output.splitlines() if l.startswith("lm3s6965evb"))
     assert "256 KB @ 0x00000000" in line and "64 KB @ 0x20000000" in line
+    assert "mps3-an547: weights and other constants in 32768 KB of read-only data @ 0x70000000" in result.output
 
 
 def test_unknown_board_is_a_one_line_error():

@@ -40,4 +40,8 @@ def command(as_json: bool, boards_dir):
         tools = ", ".join(t for t, on in (("pyocd", b.pyocd_target), ("openocd", b.openocd_config)) if on)
         click.echo(f"{b.name:<20} {core:<16} {flash:>20} {ram:>19} {b.clock_hz // 1_000_000:>4}  "
                    f"{b.qemu_machine or '-':<14} {tools or '-'}")
+    for b in boards:
+        if b.rodata:
+            click.echo(f"{b.name}: weights and other constants in {_kb(b.rodata.size)} of read-only data "
+                       f"@ {b.rodata.origin:#010x}, code in flash")
     return 0
