@@ -932,25 +932,26 @@ MCC_INLINE void channels_of_pixels(const mcc_conv_fast_params *p, const uint32_t
         ch += w8 ? 6 : 8;
     }
     if (oc < out_c) {
-        /* the lone last channel: {bias, multiplier, round, shift}, or {bias, multiplier, requant} */
-        const int32_t r = w8 ? w8_round(ch[2]) : ch[2];
-        const int32_t sh = w8 ? w8_shift(ch[2]) : ch[3];
         int32_t acc[2][2];
         acc[0][0] = acc[0][1] = ch[0];
         acc[1][0] = acc[1][1] = 0;
         if (w8) {
-            /* after out_c / 2 pairs of 16 bytes a group */
+            /* the lone last channel after out_c / 2 pairs of 16 bytes a group: {bias, multiplier,
+             * requant} */
+            const int32_t r = w8_round(ch[2]), sh = w8_shift(ch[2]);
             dot_block_w8(wb + 16 * groups * (out_c >> 1), col, groups, 1, n_px, acc);
             if (n_px == 2) {
                 out1[oc] = (int8_t)fast_requantize(acc[0][1], ch[1], r, sh, lo, hi, full_range);
             }
+            out0[oc] = (int8_t)fast_requantize(acc[0][0], ch[1], r, sh, lo, hi, full_range);
+            return;
         } else if (n_px == 2) {
             dot_block(w, col, groups, 1, 2, acc);
-            out1[oc] = (int8_t)fast_requantize(acc[0][1], ch[1], r, sh, lo, hi, full_range);
+            out1[oc] = (int8_t)fast_requantize(acc[0][1], ch[1], ch[2], ch[3], lo, hi, full_range);
         } else {
             dot_block(w, col, groups, 1, 1, acc);
         }
-        out0[oc] = (int8_t)fast_requantize(acc[0][0], ch[1], r, sh, lo, hi, full_range);
+        out0[oc] = (int8_t)fast_requantize(acc[0][0], ch[1], ch[2], ch[3], lo, hi, full_range);
     }
 }
 
