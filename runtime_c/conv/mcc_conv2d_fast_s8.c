@@ -944,7 +944,7 @@ MCC_INLINE void channels_of_pixels(const mcc_conv_fast_params *p, const uint32_t
                 out1[oc] = (int8_t)fast_requantize(acc[0][1], ch[1], r, sh, lo, hi, full_range);
             }
             out0[oc] = (int8_t)fast_requantize(acc[0][0], ch[1], r, sh, lo, hi, full_range);
-            return;
+            return; /* a tail shared with the widened layout costs the M4's widened kernel code */
         } else if (n_px == 2) {
             dot_block(w, col, groups, 1, 2, acc);
             out1[oc] = (int8_t)fast_requantize(acc[0][1], ch[1], ch[2], ch[3], lo, hi, full_range);
