@@ -174,7 +174,7 @@ def draw_report_picture(path: Path, layers, float_accuracy: float, int8_accuracy
 
     fp = target.footprint
     used = [fp.flash_bytes / 1024, fp.ram_bytes / 1024]
-    capacity = [target.board.flash.size / 1024, target.board.ram.size / 1024]
+    capacity = [target.board.image_capacity / 1024, target.board.ram.size / 1024]
     ax_memory.barh(["flash", "RAM"], capacity, color="#dddddd", label=f"{board} capacity")
     ax_memory.barh(["flash", "RAM"], used, color="#3b7dd8", label="used")
     ax_memory.set_xscale("log")

@@ -223,7 +223,7 @@ def _flash_over(tree: Path, board, flash_budget: int | None) -> tuple[int, McuEr
     from mcucompress.targets.budget import flash_overflow
 
     b = board
-    limit = min(flash_budget, b.flash.size) if flash_budget is not None else b.flash.size
+    limit = min(flash_budget, b.image_capacity) if flash_budget is not None else b.image_capacity
     try:
         _write_firmware(tree, board)
     except McuError as error:
@@ -231,7 +231,7 @@ def _flash_over(tree: Path, board, flash_budget: int | None) -> tuple[int, McuEr
         excess = flash_overflow(log.read_text()) if log.is_file() else None
         if excess is None:
             raise
-        return b.flash.size + excess - limit, error
+        return b.image_capacity + excess - limit, error
     footprint = json.loads((tree / "firmware" / board.name / "footprint.json").read_text())
     over = footprint["flash_bytes"] - limit
     return over, McuError(f"the model does not fit the flash budget of {limit:,} B on {board.name}: the image "

@@ -9,9 +9,9 @@ from click.testing import CliRunner
 
 from mcucompress.cli import cli
 from mcucompress.errors import McuError
-from mcucompress.resources import templates_dir
+from mcucompress.resources import boards_dir, templates_dir
 from mcucompress.targets.board import board_from_file, board_names, load_board
-from mcucompress.targets.budget import Footprint, overflow_error
+from mcucompress.targets.budget import Footprint, flash_overflow, overflow_error
 from mcucompress.targets.firmware import write_firmware_project
 from mcucompress.targets.manifest import read_manifest
 
@@ -70,6 +70,7 @@ def test_boards_command_lists_every_board_with_memories():
         assert name in result.output
     line = next(l for l in result.output.splitlines() if l.startswith("lm3s6965evb"))
     assert "256 KB @ 0x00000000" in line and "64 KB @ 0x20000000" in line
+    assert "mps3-an547: weights and other constants in 32768 KB of read-only data @ 0x70000000" in result.output
 
 
 def test_unknown_board_is_a_one_line_error():
@@ -115,6 +116,22 @@ def test_an505_image_sits_in_the_secure_aliases(tiny_tree):
     assert "FLASH (rx)  : ORIGIN = 0x10000000" in script and "RAM   (rwx) : ORIGIN = 0x38000000" in script
 
 
+def test_read_only_data_goes_to_the_boards_rodata_region(tiny_tree, tmp_path):
+    """mps3-an547 keeps code in the ITCM and constants in DDR; a board without such a region
+    keeps them in flash; a region overlapping flash or RAM is refused."""
+    script = (write_firmware_project(tiny_tree, "mps3-an547", build=False) / "mps3-an547.ld").read_text()
+    assert "RODATA (r)  : ORIGIN = 0x70000000, LENGTH = 0x02000000" in script
+    assert script.count("*(.rodata .rodata.*)") == 1 and "} > RODATA" in script
+    assert load_board("mps3-an547").image_capacity == (512 << 10) + (32 << 20)
+    plain = (write_firmware_project(tiny_tree, "mps2-an386", tmp_path / "m4", build=False) / "mps2-an386.ld").read_text()
+    assert "RODATA" not in plain and "*(.rodata .rodata.*)" in plain
+    text = (boards_dir() / "mps3-an547.yaml").read_text()
+    bad = tmp_path / "overlap.yaml"
+    bad.write_text(text.replace("name: mps3-an547", "name: overlap").replace("0x70000000", "0x20040000"))
+    with pytest.raises(McuError, match="memory.rodata' overlaps memory.ram"):
+        board_from_file(bad)
+
+
 def test_no_fpu_start_up_on_cores_without_one(tiny_tree):
     project = write_firmware_project(tiny_tree, "lm3s6965evb", build=False)
     assert "0xE000ED88" not in (project / "startup.c").read_text()
@@ -152,12 +169,17 @@ def test_link_overflow_becomes_a_budget_error_in_kb():
                           "of 64.0 KB, 10.0 KB over")
     assert error.exit_code == 2
     assert overflow_error("ld: undefined reference to `foo'", board, 4096) is None
+    m55 = load_board("mps3-an547")
+    assert str(overflow_error("ld: region `RODATA' overflowed by 1024 bytes", m55, 4096)) == (
+        "the model does not fit mps3-an547: read-only data needs 32769.0 KB of 32768.0 KB, 1.0 KB over")
+    assert flash_overflow("ld: region `FLASH' overflowed by 8 bytes\nld: region `RODATA' overflowed by 4 bytes") == 12
 
 
 def test_footprint_counts_flash_and_ram_without_test_vectors():
     fp = Footprint({".isr_vector": 64, ".text": 1000, ".mcc_vectors": 500, ".data": 8, ".bss": 300,
                     ".stack": 4096})
     assert fp.flash_bytes == 1072
+    assert Footprint({".text": 1000, ".rodata": 24}).flash_bytes == 1024  # a board's rodata region counts
     assert fp.ram_bytes == 308 + 4096 and fp.stack_source == "reserved"
     assert fp.with_computed_stack(240).ram_bytes == 548
     assert fp.with_computed_stack(240).with_stack(200).ram_bytes == 508  # measured wins

@@ -326,6 +326,29 @@ def test_conv_int8_layout_in_order_per_channel_pair():
     assert data[32:].tolist() == padded[2].tolist()
 
 
+def test_int8_conv_channels_take_12_bytes_with_the_same_requantization():
+    """mcc_conv2d_fast_w8_s8's {bias, multiplier, requant} per channel (pairs interleaved): the
+    requant word's low byte is -shift (VRSHL's signed shift), its upper bits q, and
+    round(v / 2^shift) + q is the widened kernel's (v + round) >> shift for every v, constant
+    channels (multiplier 0, round 2 * value, shift 1) included."""
+    rng = np.random.default_rng(3)
+    shift = rng.integers(1, 31, 9)
+    offset = rng.integers(-128, 128, 9)
+    table = np.stack([2 * rng.integers(-2**20, 2**20, 9), rng.integers(2**30, 2**31, 9),
+                      (1 << (shift - 1)) + (offset << shift), shift], axis=1)
+    table[4] = (0, 0, 2 * -77, 1)                     # a constant channel: output -77
+    words = specialize.requant_words(table)
+    assert ((words & 0xFF) == (-table[:, 3]) & 0xFF).all()
+    for row, word in zip(table, words):
+        for v in (0, 1, -1, 12345, -12345, 2**20 + 7, -2**20 - 7) if row[1] else (0,):
+            half = 1 << (int(row[3]) - 1)
+            assert (v + int(row[2])) >> int(row[3]) == ((v + half) >> int(row[3])) + (int(word) >> 8)
+    pairs = specialize.pair_major_w8(table).reshape(-1)
+    assert pairs.size == 3 * 9
+    assert pairs[:6].tolist() == [table[0, 0], table[1, 0], table[0, 1], table[1, 1], words[0], words[1]]
+    assert pairs[-3:].tolist() == [table[8, 0], table[8, 1], words[8]]
+
+
 def test_int8_conv_layout_calls_the_int8_kernel():
     g = with_int8_conv_weights(layer_zoo())
     convs = [op.name for op in g.ops if op.kind == "conv2d"]

@@ -58,7 +58,8 @@ class FastLayer:
 
     weights: np.ndarray    # int32 words, each two int16 values (first in the low half), or
                            # four int8 values for mcc_fully_connected_fast_s8
-    channels: np.ndarray   # int32 (out_c, 4): bias, multiplier, round, shift
+    channels: np.ndarray   # int32 (out_c, 4): bias, multiplier, round, shift (mcc_conv2d_fast_w8_s8:
+                           # (out_c, 3), pair_major_w8)
     k_padded: int          # conv: products per output padded to a multiple of GROUP (fc int8: 4);
                            # depthwise: channels on the fast kernel (a multiple of 4)
     scratch_bytes: int
@@ -210,6 +211,30 @@ def pair_major(table: np.ndarray) -> np.ndarray:
     return np.concatenate([pairs, table[n:]]).astype(np.int32)
 
 
+def requant_words(table: np.ndarray) -> np.ndarray:
+    """{round, right shift} of each channel as the one word of mcc_conv2d_fast_w8_s8:
+    (q << 8) | (-shift & 0xFF) with (v + round) >> shift == round(v / 2^shift) + q for every
+    v the channel's sums can give. q is the output offset where round = 2^(shift-1) +
+    (q << shift); a constant or patched channel (multiplier 0, its sums all 0) gets its output."""
+    rnd, shift = table[:, 2].astype(np.int64), table[:, 3].astype(np.int64)
+    rest = rnd - (np.int64(1) << (shift - 1))
+    exact = rest % (np.int64(1) << shift) == 0
+    q = np.where(exact, rest >> shift, rnd >> shift)
+    if not np.all(exact | (table[:, 1] == 0)):
+        raise ValueError("a channel's round constant is not a rounding half plus an offset")
+    return (q << 8) | ((-shift) & 0xFF)
+
+
+def pair_major_w8(table: np.ndarray) -> np.ndarray:
+    """mcc_conv2d_fast_w8_s8's channel constants: per output channel pair {bias, multiplier,
+    requant} each as (even, odd) (requant_words), an odd last channel {bias, multiplier, requant}:
+    12 bytes a channel instead of the widened kernel's 16."""
+    rows = np.stack([table[:, 0], table[:, 1], requant_words(table)], axis=1)
+    n = len(rows) // 2 * 2
+    pairs = rows[:n].reshape(-1, 2, 3).transpose(0, 2, 1).reshape(-1, 3)
+    return np.concatenate([pairs, rows[n:]]).astype(np.int32)
+
+
 def fc_int8_layout(w: np.ndarray) -> tuple[np.ndarray, int]:
     """(units, K) int weights -> int8 words of mcc_fully_connected_fast_s8, and k_padded.
 
@@ -267,7 +292,8 @@ def fast_conv(graph: Graph, op: Op, p, rounding: str) -> FastLayer | None:
                          weight_layout="int8", **extra)
     words, k_padded = (conv_int8_layout if int8 else conv_layout)(split.weights)
     in_c = int(np.prod(wt.shape[1:])) if op.kind == "fully_connected" else int(wt.shape[-1])
-    return FastLayer(words, pair_major(split.table), k_padded, conv_scratch_bytes(k_padded, in_c),
+    return FastLayer(words, (pair_major_w8 if int8 else pair_major)(split.table), k_padded,
+                     conv_scratch_bytes(k_padded, in_c),
                      "mcc_conv2d_fast_w8_s8" if int8 else "mcc_conv2d_fast_s8",
                      weight_layout="int8" if int8 else "widened", **extra)
 

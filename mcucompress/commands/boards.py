@@ -25,6 +25,7 @@ def command(as_json: bool, boards_dir):
             "dsp": b.dsp, "mve": b.mve, "clock_hz": b.clock_hz,
             "flash": {"origin": b.flash.origin, "size": b.flash.size},
             "ram": {"origin": b.ram.origin, "size": b.ram.size},
+            **({"rodata": {"origin": b.rodata.origin, "size": b.rodata.size}} if b.rodata else {}),
             "qemu_machine": b.qemu_machine, "pyocd_target": b.pyocd_target,
             "openocd_config": list(b.openocd_config)} for b in boards], indent=2))
         return 0
@@ -39,4 +40,8 @@ def command(as_json: bool, boards_dir):
         tools = ", ".join(t for t, on in (("pyocd", b.pyocd_target), ("openocd", b.openocd_config)) if on)
         click.echo(f"{b.name:<20} {core:<16} {flash:>20} {ram:>19} {b.clock_hz // 1_000_000:>4}  "
                    f"{b.qemu_machine or '-':<14} {tools or '-'}")
+    for b in boards:
+        if b.rodata:
+            click.echo(f"{b.name}: weights and other constants in {_kb(b.rodata.size)} of read-only data "
+                       f"@ {b.rodata.origin:#010x}, code in flash")
     return 0

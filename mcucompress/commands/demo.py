@@ -49,7 +49,7 @@ def _print_report(console: Console, report) -> None:
     counts = sorted(set(target.instructions))
     summary.add_row("instructions / inference",
                     f"{counts[0]:,} on {target.board.cpu} (exact count in QEMU, {target.samples} inputs)")
-    summary.add_row("flash", f"{fp.flash_bytes:,} B of {target.board.flash.size:,} B")
+    summary.add_row("flash", f"{fp.flash_bytes:,} B of {target.board.image_capacity:,} B")
     summary.add_row("RAM", f"{fp.ram_bytes:,} B of {target.board.ram.size:,} B (activation arena {report.arena_bytes:,} B)")
     from mcucompress.plain_text import shown
 

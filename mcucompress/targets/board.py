@@ -39,6 +39,12 @@ class Board:
     notes: str = ""           # what a user must know before flashing (bootloaders, probes)
     boot2: str | None = None  # second-stage boot loader placed before flash.origin (RP2040)
     uf2_family: int | None = None  # UF2 family id: a .uf2 file is written next to the ELF
+    rodata: Memory | None = None   # read-only data (.rodata: weights, constants) when not in flash
+
+    @property
+    def image_capacity(self) -> int:
+        """Bytes the image's non-volatile part may take: flash, plus the read-only data region."""
+        return self.flash.size + (self.rodata.size if self.rodata else 0)
 
     @property
     def compile_flags(self) -> tuple[str, ...]:
@@ -102,5 +108,5 @@ def board_from_file(path: Path) -> Board:
     if fields["name"] != path.stem:
         raise McuError(f"board file {path} is invalid: its name '{fields['name']}' is not the file's "
                        f"('{path.stem}')")
-    flash, ram = fields.pop("flash"), fields.pop("ram")
-    return Board(flash=Memory(*flash), ram=Memory(*ram), **fields)
+    flash, ram, rodata = fields.pop("flash"), fields.pop("ram"), fields.pop("rodata")
+    return Board(flash=Memory(*flash), ram=Memory(*ram), rodata=rodata and Memory(*rodata), **fields)

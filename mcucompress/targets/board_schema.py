@@ -94,7 +94,7 @@ def checked_board_fields(d) -> dict:
     if not d:
         raise BoardSchemaError("the file holds no board")
     features = _mapping(d.get("features"), "features", {"dsp", "mve"})
-    memory = _mapping(d.get("memory"), "memory", {"flash", "ram"})
+    memory = _mapping(d.get("memory"), "memory", {"flash", "ram", "rodata"})
     qemu = _mapping(d.get("qemu"), "qemu", {"machine"})
     tools = _mapping(d.get("flash_tool"), "flash_tool", {"pyocd", "openocd"})
     pyocd = _mapping(tools.get("pyocd"), "flash_tool.pyocd", {"target", "pack"})
@@ -104,6 +104,11 @@ def checked_board_fields(d) -> dict:
     if not isinstance(configs, list) or len(configs) > 8:
         _fail("flash_tool.openocd.config", "must be a list of at most 8 script paths")
     flash, ram = _memory(memory.get("flash"), "memory.flash"), _memory(memory.get("ram"), "memory.ram")
+    # read-only data (weights, constants) in a region of its own, where the board keeps it apart from code
+    rodata = None if memory.get("rodata") is None else _memory(memory["rodata"], "memory.rodata")
+    for name, (origin, size) in (("flash", flash), ("ram", ram)):
+        if rodata and origin < rodata[0] + rodata[1] and rodata[0] < origin + size:
+            _fail("memory.rodata", f"overlaps memory.{name}")
     return dict(
         name=_word(d.get("name"), "name", BOARD_NAME),
         description=_text(d.get("description"), "description", 120),
@@ -115,6 +120,7 @@ def checked_board_fields(d) -> dict:
         clock_hz=_integer(d.get("clock_hz"), "clock_hz", 1, 2_000_000_000),
         flash=flash,
         ram=ram,
+        rodata=rodata,
         stack_bytes=_integer(d.get("stack_bytes"), "stack_bytes", 256, min(ram[1], 1 << 24)),
         qemu_machine=_word(qemu.get("machine"), "qemu.machine", TOOL_WORD, optional=True),
         pyocd_target=_word(pyocd.get("target"), "flash_tool.pyocd.target", TOOL_WORD, optional=True),

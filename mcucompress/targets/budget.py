@@ -1,7 +1,8 @@
 """Flash and RAM of a firmware image, and whether it fits its board.
 
 Flash = everything loaded into flash (vector table, code, constants and weights, .data's initial
-values) except the harness's test vectors. RAM = .data + .bss (the arena lives in .bss) + the
+values) except the harness's test vectors; on a board with a read-only data region of its own the
+constants there (.rodata) count too, against flash plus that region. RAM = .data + .bss (the arena lives in .bss) + the
 stack: the high-water mark measured on the target when it ran, else the worst case computed from
 GCC's call graphs, else the whole reservation.
 """
@@ -16,7 +17,7 @@ from mcucompress.errors import McuError
 from mcucompress.targets.board import Board
 from mcucompress.targets.tools import run_tool
 
-FLASH_SECTIONS = (".isr_vector", ".text", ".ARM.exidx", ".data")
+FLASH_SECTIONS = (".isr_vector", ".text", ".ARM.exidx", ".data", ".rodata")
 RAM_SECTIONS = (".data", ".bss")
 VECTOR_SECTION = ".mcc_vectors"
 STACK_SECTION = ".stack"
@@ -76,7 +77,7 @@ class Footprint:
     def as_dict(self, board: Board) -> dict:
         return {
             "board": board.name,
-            "flash_bytes": self.flash_bytes, "board_flash_bytes": board.flash.size,
+            "flash_bytes": self.flash_bytes, "board_flash_bytes": board.image_capacity,
             "ram_bytes": self.ram_bytes, "board_ram_bytes": board.ram.size,
             "static_ram_bytes": self.static_ram_bytes,
             "stack_bytes": self.stack_bytes, "stack_source": self.stack_source,
@@ -88,7 +89,7 @@ class Footprint:
 
     def summary(self, board: Board) -> str:
         stack = f"{self.stack_bytes:,} B stack {self.stack_source}"
-        return (f"{board.name}: flash {self.flash_bytes:,} B of {board.flash.size:,} B, "
+        return (f"{board.name}: flash {self.flash_bytes:,} B of {board.image_capacity:,} B, "
                 f"RAM {self.ram_bytes:,} B of {board.ram.size:,} B "
                 f"({self.static_ram_bytes:,} B data+bss + {stack})")
 
@@ -107,9 +108,11 @@ def measure(elf: Path) -> Footprint:
 
 
 def flash_overflow(link_log: str) -> int | None:
-    """Bytes by which a failed link overflowed the FLASH region, or None when it did not."""
+    """Bytes by which a failed link overflowed the image's non-volatile regions (FLASH, and RODATA
+    where the board has one), or None when it did not."""
     over = {region: int(n) for region, n in _OVERFLOW.findall(link_log)}
-    return over.get("FLASH")
+    image = [over[r] for r in ("FLASH", "RODATA") if r in over]
+    return sum(image) if image else None
 
 
 ARENA_SYMBOL = "mcc_arena"
@@ -135,10 +138,10 @@ def overflow_error(link_log: str, board: Board, stack_bytes: int, arena: int | N
         return None
     parts = []
     for region, excess in sorted(over.items()):
-        size = board.flash.size if region == "FLASH" else board.ram.size
-        what = "flash" if region == "FLASH" else f"RAM (with a {kb(stack_bytes)} stack)"
+        size = {"FLASH": board.flash.size, "RODATA": board.rodata.size if board.rodata else 0}.get(region, board.ram.size)
+        what = {"FLASH": "flash", "RODATA": "read-only data"}.get(region, f"RAM (with a {kb(stack_bytes)} stack)")
         part = f"{what} needs {kb(size + excess)} of {kb(size)}, {kb(excess)} over"
-        if region != "FLASH" and arena is not None:
+        if region == "RAM" and arena is not None:
             rest = size + excess - arena - stack_bytes
             part += (f" (activation arena {kb(arena)} + stack {kb(stack_bytes)} + harness and other data "
                      f"{kb(rest)})")

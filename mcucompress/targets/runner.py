@@ -59,7 +59,7 @@ class RunReport:
             "static_ram_bytes": fp.static_ram_bytes, "stack_used_bytes": fp.stack_used,
             "stack_computed_bytes": fp.stack_computed,
             "test_vector_bytes": fp.vectors_bytes,
-            "board_flash_bytes": self.board.flash.size, "board_ram_bytes": self.board.ram.size,
+            "board_flash_bytes": self.board.image_capacity, "board_ram_bytes": self.board.ram.size,
             "identical_to": self.checks, "passed": self.passed,
             "elf": str(self.elf) if self.elf else None,
             "outputs": [row.tobytes().hex() for row in self.outputs] if self.outputs is not None else None,

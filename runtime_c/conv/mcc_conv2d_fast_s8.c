@@ -19,7 +19,11 @@
  * finishes the rounding division (the exporter checks no intermediate can overflow).
  *
  * mcc_conv2d_fast_w8_s8 runs the same loops on int8 weights (dot_block_w8 and the int8 branch of
- * channels_of_pixels; layout in mcc.h).
+ * channels_of_pixels; layout in mcc.h) with 3 words a channel: {bias, multiplier, requant} x
+ * {even, odd} per pair, requant = (output_offset << 8) | (-shift & 0xFF). VRSHL takes its signed
+ * shift from an element's low byte, so the MVE path rounds, shifts and adds the output offset
+ * from that one word (round(v / 2^shift) + output_offset is the widened kernel's
+ * (v + round) >> shift); the scalar paths rebuild the round constant from it (w8_round).
  *
  * The scratch buffer (mcc_conv2d_fast_s8_get_buffer_size bytes, word aligned) holds the
  * widened columns of two output pixels, interleaved by half groups, and (when c_in is not a
@@ -58,6 +62,19 @@ MCC_INLINE int32_t fast_requantize(int32_t acc, int32_t multiplier, int32_t roun
 #endif
     v = v < lo ? lo : v;
     return v > hi ? hi : v;
+}
+
+/* The widened kernels' {round, shift} of one channel from its int8-layout requant word. */
+MCC_INLINE int32_t w8_shift(int32_t requant)
+{
+    return -(int32_t)(int8_t)(requant & 0xFF);
+}
+
+/* 2^(shift-1) + (offset << shift) as (2 * offset + 1) << (shift - 1): two instructions fewer */
+MCC_INLINE int32_t w8_round(int32_t requant)
+{
+    const int32_t shift_less_one = ~(int32_t)(int8_t)(requant & 0xFF);
+    return (int32_t)((((uint32_t)(requant >> 8) << 1) | 1u) << shift_less_one);
 }
 
 /* Packs two int16 values into one word, the first in the low half. */
@@ -746,17 +763,19 @@ MCC_INLINE void store_pair(int8_t *p, uint32_t v)
 /* Every channel pair of two pixels on int8 weights (MVE): per group two gathers of the columns,
  * two widening loads of the pair's 16 weight bytes, four VMLADAVs; the sums start from the
  * undoubled bias, so the four outputs [px0 ch0, px0 ch1, px1 ch0, px1 ch1] requantize as one
- * vector: VQRDMULH is SMMLAR's doubling high multiply on the undoubled sum, then the rounding
- * constant, the sign, the right shift (VSHL by -shift), the clamp, and one scatter store of the
- * four bytes. */
+ * vector: VQRDMULH is SMMLAR's doubling high multiply on the undoubled sum, then the sign, the
+ * rounding right shift (VRSHL by the requant word's low byte), the output offset (its upper
+ * bits), the clamp, and one scatter store of the four bytes. */
 MCC_INLINE void pairs_w8_mve(const int8_t *w, const uint32_t *col, int direct, const int8_t *in0,
                              const int8_t *in1, const int32_t *ch, int32_t pairs, int32_t groups, int8_t *out0,
                              int32_t px_step, int32_t lo, int32_t hi)
 {
     static const uint32_t first[4] = {0, 4, 16, 20};
     static const uint32_t constants[4] = {8, 12, 8, 12}; /* a pair's even, odd multiplier */
+    static const uint32_t requants[4] = {16, 20, 16, 20}; /* a pair's even, odd requant word */
     const uint32x4_t col_start = vaddq_n_u32(vld1q_u32(first), (uint32_t)(uintptr_t)col - 32);
     const uint32x4_t pick = vld1q_u32(constants);
+    const uint32x4_t pick_requant = vld1q_u32(requants);
     const int32x4_t lo4 = vdupq_n_s32(lo), hi4 = vdupq_n_s32(hi);
     uint32x4_t out_at = vdupq_n_u32(0);
     int32_t i;
@@ -771,7 +790,7 @@ MCC_INLINE void pairs_w8_mve(const int8_t *w, const uint32_t *col, int direct, c
         int32_t s00 = ch[0] >> 1, s10 = ch[1] >> 1; /* the biases are doubled (even) */
         int32_t s01 = s00, s11 = s10;
         int32_t g = groups;
-        int32x4_t acc, v;
+        int32x4_t acc, v, requant;
         if (direct) { /* a 1x1 conv: the two input pixels in0, in1 are the columns, widened as read */
             const int8_t *p0 = in0, *p1 = in1;
             do {
@@ -805,13 +824,14 @@ MCC_INLINE void pairs_w8_mve(const int8_t *w, const uint32_t *col, int direct, c
                 : "=&w"(acc)
                 : "r"(s00), "r"(s01), "r"(s10), "r"(s11)); /* lanes: s00, s10, s01, s11 */
         v = vqrdmulhq_s32(acc, vldrwq_gather_offset_s32(ch, pick));
-        v = vaddq_s32(v, vldrwq_gather_offset_s32(ch + 2, pick));
         v = vaddq_s32(v, vshrq_n_s32(acc, 31));
-        v = vshlq_s32(v, vnegq_s32(vldrwq_gather_offset_s32(ch + 4, pick)));
+        requant = vldrwq_gather_offset_s32(ch, pick_requant);
+        v = vrshlq_s32(v, requant);
+        v = vaddq_s32(v, vshrq_n_s32(requant, 8));
         v = vminq_s32(vmaxq_s32(v, lo4), hi4);
         vstrbq_scatter_offset_s32(out0, out_at, v);
         out0 += 2;
-        ch += 8;
+        ch += 6;
     }
 }
 #endif
@@ -866,7 +886,7 @@ MCC_INLINE void channels_of_pixels(const mcc_conv_fast_params *p, const uint32_t
         if (w8) {
             pairs_w8_mve(wb, col, 0, 0, 0, ch, pairs, groups, out0, (int32_t)(out1 - out0), lo, hi);
             oc = 2 * pairs;
-            ch += pairs * 8;
+            ch += pairs * 6;
         }
         for (; !w8 && oc < 2 * pairs; oc += 2) {
             uint32x4_t col_at = col_start;
@@ -920,10 +940,17 @@ MCC_INLINE void channels_of_pixels(const mcc_conv_fast_params *p, const uint32_t
         }
         m0 = ch[2];
         m1 = ch[3];
-        r0 = ch[4];
-        r1 = ch[5];
-        s0 = ch[6];
-        s1 = ch[7];
+        if (w8) {
+            r0 = w8_round(ch[4]);
+            r1 = w8_round(ch[5]);
+            s0 = w8_shift(ch[4]);
+            s1 = w8_shift(ch[5]);
+        } else {
+            r0 = ch[4];
+            r1 = ch[5];
+            s0 = ch[6];
+            s1 = ch[7];
+        }
         out0[oc] = (int8_t)fast_requantize(acc[0][0], m0, r0, s0, lo, hi, full_range);
         out0[oc + 1] = (int8_t)fast_requantize(acc[1][0], m1, r1, s1, lo, hi, full_range);
         if (n_px == 2) {
@@ -931,18 +958,22 @@ MCC_INLINE void channels_of_pixels(const mcc_conv_fast_params *p, const uint32_t
             out1[oc + 1] = (int8_t)fast_requantize(acc[1][1], m1, r1, s1, lo, hi, full_range);
         }
         w += 2 * 4 * groups;
-        ch += 8;
+        ch += w8 ? 6 : 8;
     }
     if (oc < out_c) {
         int32_t acc[2][2];
         acc[0][0] = acc[0][1] = ch[0];
         acc[1][0] = acc[1][1] = 0;
         if (w8) {
-            /* the lone last channel after out_c / 2 pairs of 16 bytes a group */
+            /* the lone last channel after out_c / 2 pairs of 16 bytes a group: {bias, multiplier,
+             * requant} */
+            const int32_t r = w8_round(ch[2]), sh = w8_shift(ch[2]);
             dot_block_w8(wb + 16 * groups * (out_c >> 1), col, groups, 1, n_px, acc);
             if (n_px == 2) {
-                out1[oc] = (int8_t)fast_requantize(acc[0][1], ch[1], ch[2], ch[3], lo, hi, full_range);
+                out1[oc] = (int8_t)fast_requantize(acc[0][1], ch[1], r, sh, lo, hi, full_range);
             }
+            out0[oc] = (int8_t)fast_requantize(acc[0][0], ch[1], r, sh, lo, hi, full_range);
+            return; /* a tail shared with the widened layout costs the M4's widened kernel code */
         } else if (n_px == 2) {
             dot_block(w, col, groups, 1, 2, acc);
             out1[oc] = (int8_t)fast_requantize(acc[0][1], ch[1], ch[2], ch[3], lo, hi, full_range);

@@ -625,7 +625,10 @@ mcc_status mcc_conv2d_fast_s8(const mcc_conv_fast_params *params,
  * costs). weights: per output channel pair, per group of 8 products, the even channel's 8 int8
  * weights in order, then the odd channel's; an odd last channel alone, 8 bytes a group; zero
  * padded to k_padded products, packed 4 bytes a word; undoubled (the kernel doubles the sum).
- * channels and scratch as for mcc_conv2d_fast_s8. */
+ * channels: 3 int32 per output channel, {bias, multiplier, requant} x {even, odd} per channel
+ * pair (an odd last channel {bias, multiplier, requant}), requant = (output_offset << 8) |
+ * (-shift & 0xFF): the round constant above is 2^(shift-1) + (output_offset << shift). Scratch
+ * as for mcc_conv2d_fast_s8. */
 mcc_status mcc_conv2d_fast_w8_s8(const mcc_conv_fast_params *params,
                                  const mcc_dims *input_dims, const int8_t *input,
                                  const mcc_dims *output_dims, int8_t *output, void *scratch);
