@@ -36,6 +36,8 @@ FEATURES = {
     ("fully_connected", "csr8"): ("calls", "units", "entries"),
     ("fully_connected", "csr_seg"): ("calls", "units", "seg_segments", "entries", "seg_eights", "seg_quads",
                                      "seg_singles", "seg_vectors", "seg_checked"),
+    ("fully_connected", "csr_pair"): ("calls", "units", "pair_segments", "pair_walked", "pair_groups",
+                                      "pair_odd", "pair_widened"),
     ("fully_connected", "codebook"): ("calls", "units", "weights", "index_bytes", "weights_8bit",
                                       "weights_4bit"),
     ("fully_connected", "huffman"): ("calls", "symbols", "units", "bits", "codes", "long_codes", "long_steps"),
@@ -328,6 +330,8 @@ def layer_counts(op_kind: str, encoded, w: np.ndarray, zero: int, where: dict) -
             c["csr_groups_x_entries"] = where["row_groups"] * data.entries
     elif encoded.kind == "csr_seg":
         c.update({k: (v if k == "seg_checked" else a * v) for k, v in _segment_counts(data).items()})
+    elif encoded.kind == "csr_pair":
+        c.update({k: a * v for k, v in _pair_counts(data).items()})
     elif encoded.kind == "codebook":
         eight = data.index_bits == 8
         c["index_bytes"] = 0.0 if eight else a * n * data.index_bits / 8
@@ -357,6 +361,15 @@ def _segment_counts(data) -> dict[str, float]:
             "seg_quads": float(((n >> 2) & 1).sum()), "seg_singles": float((n & 3).sum()),
             "seg_vectors": float((-(-n // 16)).sum()),
             "seg_checked": float(data.entries if data.depth < 256 else 0)}
+
+
+def _pair_counts(data) -> dict[str, float]:
+    """mcc_fully_connected_csr_pair_s8's work per input row: segments, segments with groups (the
+    walk entered), groups of 4 windows, segments with an odd count (one group before the loop of
+    two), and the widened input slots."""
+    n = data.counts.astype(np.int64)
+    return {"pair_segments": float(n.size), "pair_walked": float((n > 0).sum()), "pair_groups": float(n.sum()),
+            "pair_odd": float((n & 1).sum()), "pair_widened": float(max(data.depth, 256) + 1)}
 
 
 def feature_names(op_kind: str, kind: str, core_family: str | None = None) -> tuple[str, ...]:
