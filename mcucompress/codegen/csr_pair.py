@@ -17,10 +17,10 @@ class CsrPairLayer:
     scratch_bytes: int
 
 
-def scratch_bytes(depth: int) -> int:
-    """mcc_fully_connected_csr_pair_s8_get_buffer_size(): the row as int16, at least 256 columns,
-    and the one past it."""
-    return (2 * (max(depth, SEGMENT) + 1) + 3) // 4 * 4
+def scratch_bytes(depth: int, units: int) -> int:
+    """mcc_fully_connected_csr_pair_s8_get_buffer_size(): the row as int16 (at least 256 columns,
+    and the one past it), then an int32 sum per unit."""
+    return 4 * ((max(depth, SEGMENT) + 2) // 2 + units)
 
 
 def choose(graph: Graph, op: Op) -> CsrPairLayer:
@@ -28,4 +28,4 @@ def choose(graph: Graph, op: Op) -> CsrPairLayer:
     depth = 1
     for n in w.shape[1:]:
         depth *= int(n)
-    return CsrPairLayer(KERNEL, scratch_bytes(depth))
+    return CsrPairLayer(KERNEL, scratch_bytes(depth, int(w.shape[0])))

@@ -382,9 +382,10 @@ typedef struct {
     int32_t segments;        /* ceil(depth / 256) */
 } mcc_csr_pair_s8;
 
-/* Fully connected with windowed CSR weights; scratch: get_buffer_size(depth) bytes, 4-byte
- * aligned (the input row widened to int16). channels and bias as mcc_fully_connected_csr_seg_s8. */
-int32_t mcc_fully_connected_csr_pair_s8_get_buffer_size(int32_t depth);
+/* Fully connected with windowed CSR weights; scratch: get_buffer_size(depth, units) bytes,
+ * 4-byte aligned (the input row widened to int16, the rows' sums). channels and bias as
+ * mcc_fully_connected_csr_seg_s8. */
+int32_t mcc_fully_connected_csr_pair_s8_get_buffer_size(int32_t depth, int32_t units);
 mcc_status mcc_fully_connected_csr_pair_s8(const mcc_fc_params *params, const mcc_quant *quant,
                                            const mcc_dims *input_dims, const int8_t *input,
                                            const mcc_dims *filter_dims, const mcc_csr_pair_s8 *filter,

@@ -53,20 +53,26 @@ typedef struct {
     "sxtb16 %[b], %[c], ror #8\n\t"                                                                \
     "smlad  %[acc], %[a], %[b], %[acc]\n\t"
 
-/* Sum of one row's windows over its segments (x: the widened row; xlast: its last segment),
- * -1 when a count passes the groups left. Per segment its count, then an odd group and turns of
- * two; the segment base moves 256 columns a segment, to xlast for the last one. */
-static int pair_row_dsp(const int16_t *x, const int16_t *xlast, int32_t segments, pair_cursor *at, int32_t *acc)
+/* Every row's sum of windows over its segments into sums (x: the widened row; xlast: its last
+ * segment); the groups left after the walk, negative when a count passed them. Per segment its
+ * count, then an odd group and turns of two; the segment base moves 256 columns a segment, to
+ * xlast for the last one. The row count and the output pointer live in memory (registers are
+ * all taken by the walk). */
+static int32_t pair_rows_dsp(const int16_t *x, const int16_t *xlast, int32_t segments, int32_t units,
+                             const uint8_t *cnt, const uint32_t *g, int32_t left, int32_t *sums)
 {
     register uint32_t a __asm__("r4");
     register uint32_t b __asm__("r5");
     register uint32_t c __asm__("r6");
-    const uint32_t *g = at->groups;
-    const uint8_t *cnt = at->counts;
-    const int16_t *xb = x;
-    int32_t left = at->left, before = segments - 1, sum = 0;
+    const int16_t *xb;
+    int32_t before, sum;
     uint32_t n, x0, x1;
-    __asm__ volatile("4:\n\t"
+    const int32_t last_index = segments - 1;
+    __asm__ volatile("1:\n\t"
+                     "movs   %[acc], #0\n\t"
+                     "ldr    %[xb], %[x]\n\t"
+                     "ldr    %[before], %[last_index]\n\t"
+                     "4:\n\t"
                      "ldrb   %[n], [%[cnt]], #1\n\t"
                      "subs   %[left], %[left], %[n]\n\t"
                      "bmi    9f\n\t"
@@ -80,22 +86,26 @@ static int pair_row_dsp(const int16_t *x, const int16_t *xlast, int32_t segments
                      "bne    2b\n\t"
                      "5:\n\t"
                      "subs   %[before], %[before], #1\n\t"
-                     "bmi    9f\n\t"
+                     "bmi    6f\n\t"
                      "add    %[xb], %[xb], #512\n\t"
                      "bne    4b\n\t"
                      "ldr    %[xb], %[xlast]\n\t"
                      "b      4b\n\t"
+                     "6:\n\t"
+                     "ldr    %[n], %[sums]\n\t"
+                     "str    %[acc], [%[n]], #4\n\t"
+                     "str    %[n], %[sums]\n\t"
+                     "ldr    %[n], %[units]\n\t"
+                     "subs   %[n], %[n], #1\n\t"
+                     "str    %[n], %[units]\n\t"
+                     "bne    1b\n\t"
                      "9:\n\t"
-                     : [acc] "+r"(sum), [g] "+r"(g), [cnt] "+r"(cnt), [left] "+r"(left), [before] "+r"(before),
-                       [xb] "+r"(xb), [n] "=&r"(n), [a] "=&r"(a), [b] "=&r"(b), [c] "=&r"(c), [x0] "=&r"(x0),
-                       [x1] "=&r"(x1)
-                     : [xlast] "m"(xlast)
+                     : [acc] "=&r"(sum), [g] "+r"(g), [cnt] "+r"(cnt), [left] "+r"(left), [before] "=&r"(before),
+                       [xb] "=&r"(xb), [n] "=&r"(n), [a] "=&r"(a), [b] "=&r"(b), [c] "=&r"(c), [x0] "=&r"(x0),
+                       [x1] "=&r"(x1), [sums] "+m"(sums), [units] "+m"(units)
+                     : [x] "m"(x), [xlast] "m"(xlast), [last_index] "m"(last_index)
                      : "cc", "memory");
-    at->groups = g;
-    at->counts = cnt;
-    at->left = left;
-    *acc = sum;
-    return left < 0 ? -1 : 0;
+    return left;
 }
 #endif
 
@@ -141,9 +151,15 @@ static int pair_row(const int16_t *x, int32_t last, int32_t segments, pair_curso
     return 0;
 }
 
-int32_t mcc_fully_connected_csr_pair_s8_get_buffer_size(int32_t depth)
+/* Words of the widened row: at least 256 columns and the one past the row, as int16. */
+static int32_t widened_words(int32_t depth)
 {
-    return (2 * ((depth > SEGMENT ? depth : SEGMENT) + 1) + 3) / 4 * 4;
+    return ((depth > SEGMENT ? depth : SEGMENT) + 2) / 2;
+}
+
+int32_t mcc_fully_connected_csr_pair_s8_get_buffer_size(int32_t depth, int32_t units)
+{
+    return 4 * (widened_words(depth) + units);
 }
 
 /* The input row plus input_offset as int16 into x, zeros up to the end of the scratch. */
@@ -182,38 +198,44 @@ mcc_status mcc_fully_connected_csr_pair_s8(const mcc_fc_params *params, const mc
     const int32_t last = depth > SEGMENT ? depth - SEGMENT : 0;
     const int32_t lo = params->activation.min, hi = params->activation.max;
     int16_t *const x = (int16_t *)scratch;
+    int32_t *const sums = (int32_t *)scratch + widened_words(depth);
     int32_t b, u;
 
-    if (output_dims->c != units || depth <= 0 || filter->segments != segments || scratch == 0 ||
+    if (output_dims->c != units || depth <= 0 || units <= 0 || filter->segments != segments || scratch == 0 ||
         (int64_t)input_dims->h * input_dims->w * input_dims->c != depth || filter->groups_count < 0 ||
         (channels != 0 && (params->input_offset != 0 || params->filter_offset != 0))) {
         return MCC_ERROR_ARGUMENT;
     }
     for (b = 0; b < batches; ++b) {
-        pair_cursor at;
-        at.counts = filter->counts;
-        at.groups = filter->groups;
-        at.left = filter->groups_count;
         widen_row(input + (int64_t)b * depth, depth, params->input_offset, x);
-        for (u = 0; u < units; ++u) {
-            int32_t acc;
 #if MCC_HAVE_DSP_ASM
-            const int failed = params->filter_offset == 0 ? pair_row_dsp(x, x + last, segments, &at, &acc)
-                                                          : pair_row(x, last, segments, &at, params->filter_offset, &acc);
-#else
-            const int failed = pair_row(x, last, segments, &at, params->filter_offset, &acc);
-#endif
-            if (failed) {
+        if (params->filter_offset == 0) {
+            if (pair_rows_dsp(x, x + last, segments, units, filter->counts, filter->groups, filter->groups_count,
+                              sums) < 0) {
                 return MCC_ERROR_ARGUMENT;
             }
-            if (channels != 0) { /* the dense fast kernels' requantization (offsets 0, checked above) */
-                const int32_t *const ch = channels + 4 * u;
-                *output++ = mcc_nn_fast_requantize(2 * acc + ch[0], ch[1], ch[2], ch[3], lo, hi);
-                continue;
+        } else
+#endif
+        {
+            pair_cursor at;
+            at.counts = filter->counts;
+            at.groups = filter->groups;
+            at.left = filter->groups_count;
+            for (u = 0; u < units; ++u) {
+                if (pair_row(x, last, segments, &at, params->filter_offset, &sums[u])) {
+                    return MCC_ERROR_ARGUMENT;
+                }
             }
-            if (bias != 0) {
-                acc += bias[u];
+        }
+        if (channels != 0) { /* the dense fast kernels' requantization (offsets 0, checked above) */
+            const int32_t *ch = channels;
+            for (u = 0; u < units; ++u, ch += 4) {
+                *output++ = mcc_nn_fast_requantize(2 * sums[u] + ch[0], ch[1], ch[2], ch[3], lo, hi);
             }
+            continue;
+        }
+        for (u = 0; u < units; ++u) {
+            const int32_t acc = sums[u] + (bias != 0 ? bias[u] : 0);
             *output++ = (int8_t)mcc_nn_requantize_output(acc, quant, quant->per_channel ? u : 0,
                                                          params->output_offset, &params->activation);
         }
