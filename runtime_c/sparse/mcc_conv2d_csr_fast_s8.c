@@ -303,7 +303,7 @@ static void csr_fill_pairs(const int16_t *const *pixel, const csr_band *band, ui
     "smlad  %[a3], %[p3], %[w], %[a3]\n\t"
 
 /* acc[p] = sum over the n windows at e of pixel p's pair * the window's weights: an odd window
- * first, then two a turn. */
+ * first, then an odd pair, then four a turn. */
 MCC_INLINE void csr_walk_pairs(const uint32_t *e, int32_t n, const uint32_t *table, int32_t *acc)
 {
     register uint32_t p0 __asm__("r8");
@@ -315,9 +315,12 @@ MCC_INLINE void csr_walk_pairs(const uint32_t *e, int32_t n, const uint32_t *tab
     __asm__ volatile("lsrs   %[n], %[n], #1\n\t"
                      "bcc    3f\n\t" CSR_PAIR_WINDOW
                      "3:\n\t"
+                     "lsrs   %[n], %[n], #1\n\t"
+                     "bcc    4f\n\t" CSR_PAIR_WINDOW CSR_PAIR_WINDOW
+                     "4:\n\t"
                      "cmp    %[n], #0\n\t"
                      "beq    5f\n\t"
-                     "2:\n\t" CSR_PAIR_WINDOW CSR_PAIR_WINDOW
+                     "2:\n\t" CSR_PAIR_WINDOW CSR_PAIR_WINDOW CSR_PAIR_WINDOW CSR_PAIR_WINDOW
                      "subs   %[n], %[n], #1\n\t"
                      "bne    2b\n\t"
                      "5:\n\t"
