@@ -23,6 +23,8 @@
 
 #define PIXELS 4 /* output pixels per walk of a channel's entries */
 #define LANES 8  /* each channel's decoded entries are padded to a multiple of this */
+/* DSP cores (not MVE ones) walk windows of two positions (csr_decode_pairs) */
+#define CSR_PAIRS (MCC_HAVE_DSP_ASM && !MCC_HAVE_MVE_ASM)
 
 typedef struct {
     int32_t wp;      /* band columns (pixels, padding included) */
@@ -49,15 +51,20 @@ static int32_t csr_align4(int32_t n)
 }
 
 /* Bytes of the decoded entries (offsets and weights) in scratch; on a DSP core also the
- * windows' counts, the pair table and the band widened to int16. */
+ * windows' counts, the pair table and the band widened to int16 (the exporter reserves the
+ * largest of the three layouts, codegen/csr_fast.py). */
 static int32_t csr_entry_bytes(int32_t entries, int32_t out_c, const csr_band *band)
 {
     const int32_t padded = entries + (LANES - 1) * out_c;
     const int32_t mve = csr_align4(2 * padded) + csr_align4(padded);
     const int32_t scalar = 4 * entries + 2 * PIXELS * band->rows * band->span;
+#if CSR_PAIRS
     const int32_t dsp = 8 * entries + 4 * out_c + 4 * PIXELS * band->rows * band->span + 2 * band->rows * band->row;
-    const int32_t most = mve > scalar ? mve : scalar;
-    return dsp > most ? dsp : most;
+    if (dsp > mve && dsp > scalar) {
+        return dsp;
+    }
+#endif
+    return mve > scalar ? mve : scalar;
 }
 
 
@@ -71,6 +78,7 @@ int32_t mcc_conv2d_csr_fast_s8_get_buffer_size(const mcc_conv_params *params,
            band.rows * band.row;
 }
 
+#if !CSR_PAIRS
 /* Offsets of every entry into the band, its weight, and each channel's weight sum; each
  * channel's entries padded to a multiple of LANES with offset 0 and weight 0 (so whole vectors
  * need no tail). -1 on malformed data. */
@@ -156,7 +164,9 @@ static void csr_fill_band(const mcc_conv_params *params, const mcc_dims *input_d
     }
 }
 
-#if MCC_HAVE_DSP_ASM && !MCC_HAVE_MVE_ASM
+#endif
+
+#if CSR_PAIRS
 /* DSP cores walk windows of two adjacent window positions (kernel row, then span: the order
  * of the pair table below), decoded once per call: per window a word of its byte offset into
  * the pair table and a word of its two weights as int16 (the second 0 when the next position
@@ -359,7 +369,7 @@ static void csr_walk(const uint16_t *offsets, const int8_t *values, int32_t n,
     acc[2] = a2;
     acc[3] = a3;
 }
-#else
+#elif !CSR_PAIRS
 /* The window table of PIXELS pixels: per window position (kernel row, then span) their int16
  * values side by side, so one 8-byte load serves all of them. */
 static void csr_fill_window(const int8_t *const *pixel, const csr_band *band, int16_t *table)
@@ -401,33 +411,6 @@ static void csr_walk(const uint32_t *entries, int32_t n, const int16_t *table, i
 }
 #endif
 
-/* The pixels' outputs of channel oc from their sums: with `channels` the dense fast kernels'
- * requantization, otherwise mcc_conv2d_s8's (the input offset times the weight sum added). */
-static void csr_store(const mcc_conv_params *params, const mcc_quant *quant, const int32_t *bias,
-                      const int32_t *channels, const int32_t *weight_sums, int32_t oc, const int32_t *acc,
-                      int32_t pixels, int8_t *out, int32_t out_c)
-{
-    const int32_t lo = params->activation.min, hi = params->activation.max;
-    int32_t p;
-    if (channels != 0) {
-        const int32_t bias2 = channels[4 * oc], mult = channels[4 * oc + 1];
-        const int32_t round = channels[4 * oc + 2], shift = channels[4 * oc + 3];
-        for (p = 0; p < pixels; ++p, out += out_c) {
-            *out = mcc_nn_fast_requantize(2 * acc[p] + bias2, mult, round, shift, lo, hi);
-        }
-    } else {
-        const int32_t q = quant->per_channel ? oc : 0;
-        int32_t base = params->input_offset * weight_sums[oc];
-        if (bias != 0) {
-            base += bias[oc];
-        }
-        for (p = 0; p < pixels; ++p, out += out_c) {
-            *out = (int8_t)mcc_nn_requantize_output(acc[p] + base, quant, q, params->output_offset,
-                                                    &params->activation);
-        }
-    }
-}
-
 mcc_status mcc_conv2d_csr_fast_s8(const mcc_conv_params *params, const mcc_quant *quant,
                                   const mcc_dims *input_dims, const int8_t *input,
                                   const mcc_dims *filter_dims, const mcc_csr_s8 *filter,
@@ -440,8 +423,14 @@ mcc_status mcc_conv2d_csr_fast_s8(const mcc_conv_params *params, const mcc_quant
     const int32_t pixel_step = params->stride.w * in_c;
     csr_band band;
     int32_t *weight_sums;
+    const int32_t lo = params->activation.min, hi = params->activation.max;
     int8_t *band_rows;
     int32_t b, oy, ox, oc;
+#if CSR_PAIRS
+    uint32_t *windows, *table;
+    int32_t *counts;
+    int16_t *wide;
+#endif
 
     if (filter_dims->c != in_c || filter_dims->n != out_c || input_dims->n != output_dims->n ||
         in_c <= 0 || filter_dims->h <= 0 || filter_dims->w <= 0 || out_w <= 0 ||
@@ -457,68 +446,45 @@ mcc_status mcc_conv2d_csr_fast_s8(const mcc_conv_params *params, const mcc_quant
     }
     weight_sums = (int32_t *)((int8_t *)scratch + csr_entry_bytes(filter->entries, out_c, &band));
     band_rows = (int8_t *)(weight_sums + out_c);
-#if MCC_HAVE_DSP_ASM && !MCC_HAVE_MVE_ASM
-    {
-        uint32_t *const windows = (uint32_t *)scratch;
-        int32_t *const counts = (int32_t *)(windows + 2 * filter->entries);
-        uint32_t *const table = (uint32_t *)(counts + out_c);
-        int16_t *const wide = (int16_t *)(void *)(table + PIXELS * band.rows * band.span);
-        (void)band_rows;
-        if (csr_decode_pairs(filter, params, filter_dims, &band, windows, counts, weight_sums)) {
-            return MCC_ERROR_ARGUMENT;
-        }
-        for (b = 0; b < input_dims->n; ++b) {
-            const int8_t *in_batch = input + (int64_t)b * input_dims->h * input_dims->w * in_c;
-            for (oy = 0; oy < output_dims->h; ++oy) {
-                int8_t *out_row = output + ((int64_t)b * output_dims->h + oy) * out_w * out_c;
-                csr_fill_band_wide(params, input_dims, in_batch, oy, &band, wide);
-                for (ox = 0; ox < out_w; ox += PIXELS) {
-                    const int32_t pixels = out_w - ox < PIXELS ? out_w - ox : PIXELS;
-                    const int16_t *pixel[PIXELS];
-                    int32_t p, k = 0;
-                    for (p = 0; p < PIXELS; ++p) { /* missing pixels read pixel 0's values */
-                        pixel[p] = wide + (p < pixels ? (ox + p) * pixel_step : ox * pixel_step);
-                    }
-                    csr_fill_pairs(pixel, &band, table);
-                    for (oc = 0; oc < out_c; ++oc) {
-                        int32_t acc[PIXELS];
-                        int8_t *const out = out_row + ox * out_c + oc;
-                        csr_walk_pairs(windows + k, counts[oc], table, acc);
-                        k += 2 * counts[oc];
-                        if (channels != 0 && pixels == PIXELS) { /* straight-line requantization */
-                            const int32_t *const ch = channels + 4 * oc;
-                            const int32_t bias2 = ch[0], mult = ch[1], round = ch[2], shift = ch[3];
-                            const int32_t lo = params->activation.min, hi = params->activation.max;
-                            out[0] = mcc_nn_fast_requantize(2 * acc[0] + bias2, mult, round, shift, lo, hi);
-                            out[out_c] = mcc_nn_fast_requantize(2 * acc[1] + bias2, mult, round, shift, lo, hi);
-                            out[2 * out_c] = mcc_nn_fast_requantize(2 * acc[2] + bias2, mult, round, shift, lo, hi);
-                            out[3 * out_c] = mcc_nn_fast_requantize(2 * acc[3] + bias2, mult, round, shift, lo, hi);
-                        } else {
-                            csr_store(params, quant, bias, channels, weight_sums, oc, acc, pixels, out, out_c);
-                        }
-                    }
-                }
-            }
-        }
-        return MCC_OK;
+#if CSR_PAIRS /* windows, their counts, the pair table, the widened band (csr_entry_bytes) */
+    (void)band_rows;
+    windows = (uint32_t *)scratch;
+    counts = (int32_t *)(windows + 2 * filter->entries);
+    table = (uint32_t *)(counts + out_c);
+    wide = (int16_t *)(void *)(table + PIXELS * band.rows * band.span);
+    if (csr_decode_pairs(filter, params, filter_dims, &band, windows, counts, weight_sums)) {
+        return MCC_ERROR_ARGUMENT;
     }
-#endif
+#else
     if (csr_decode(filter, params, filter_dims, &band, scratch, weight_sums)) {
         return MCC_ERROR_ARGUMENT;
     }
+#endif
     for (b = 0; b < input_dims->n; ++b) {
         const int8_t *in_batch = input + (int64_t)b * input_dims->h * input_dims->w * in_c;
         for (oy = 0; oy < output_dims->h; ++oy) {
             int8_t *out_row = output + ((int64_t)b * output_dims->h + oy) * out_w * out_c;
+#if CSR_PAIRS
+            csr_fill_band_wide(params, input_dims, in_batch, oy, &band, wide);
+#else
             csr_fill_band(params, input_dims, in_batch, oy, &band, band_rows);
+#endif
             for (ox = 0; ox < out_w; ox += PIXELS) {
                 const int32_t pixels = out_w - ox < PIXELS ? out_w - ox : PIXELS;
+#if CSR_PAIRS
+                const int16_t *pixel[PIXELS];
+                int16_t *const rows = wide;
+#else
                 const int8_t *pixel[PIXELS];
+                int8_t *const rows = band_rows;
+#endif
                 int32_t p, k = 0;
                 for (p = 0; p < PIXELS; ++p) { /* missing pixels read pixel 0's values */
-                    pixel[p] = band_rows + (p < pixels ? (ox + p) * pixel_step : ox * pixel_step);
+                    pixel[p] = rows + (p < pixels ? (ox + p) * pixel_step : ox * pixel_step);
                 }
-#if !MCC_HAVE_MVE_ASM
+#if CSR_PAIRS
+                csr_fill_pairs(pixel, &band, table);
+#elif !MCC_HAVE_MVE_ASM
                 csr_fill_window(pixel, &band, (int16_t *)(void *)((uint32_t *)scratch + filter->entries));
 #endif
                 for (oc = 0; oc < out_c; ++oc) {
@@ -532,13 +498,44 @@ mcc_status mcc_conv2d_csr_fast_s8(const mcc_conv_params *params, const mcc_quant
                         csr_align4(2 * (filter->entries + (LANES - 1) * out_c));
                     csr_walk(offsets + k, values + k, n, pixel, acc);
                     k += (n + LANES - 1) & ~(LANES - 1);
+#elif CSR_PAIRS
+                    (void)n;
+                    csr_walk_pairs(windows + k, counts[oc], table, acc);
+                    k += 2 * counts[oc];
+                    if (channels != 0 && pixels == PIXELS) { /* straight-line requantization */
+                        const int32_t *const ch = channels + 4 * oc;
+                        const int32_t bias2 = ch[0], mult = ch[1], round = ch[2], shift = ch[3];
+                        out[0] = mcc_nn_fast_requantize(2 * acc[0] + bias2, mult, round, shift, lo, hi);
+                        out[out_c] = mcc_nn_fast_requantize(2 * acc[1] + bias2, mult, round, shift, lo, hi);
+                        out[2 * out_c] = mcc_nn_fast_requantize(2 * acc[2] + bias2, mult, round, shift, lo, hi);
+                        out[3 * out_c] = mcc_nn_fast_requantize(2 * acc[3] + bias2, mult, round, shift, lo, hi);
+                        continue;
+                    }
 #else
                     csr_walk((const uint32_t *)scratch + k, n,
                              (const int16_t *)(const void *)((const uint32_t *)scratch + filter->entries),
                              acc);
                     k += n;
 #endif
-                    csr_store(params, quant, bias, channels, weight_sums, oc, acc, pixels, out, out_c);
+                    if (channels != 0) { /* the dense fast kernels' requantization */
+                        const int32_t bias2 = channels[4 * oc], mult = channels[4 * oc + 1];
+                        const int32_t round = channels[4 * oc + 2], shift = channels[4 * oc + 3];
+                        for (p = 0; p < pixels; ++p, out += out_c) {
+                            *out = mcc_nn_fast_requantize(2 * acc[p] + bias2, mult, round, shift, lo,
+                                                          hi);
+                        }
+                    } else {
+                        const int32_t q = quant->per_channel ? oc : 0;
+                        int32_t base = params->input_offset * weight_sums[oc];
+                        if (bias != 0) {
+                            base += bias[oc];
+                        }
+                        for (p = 0; p < pixels; ++p, out += out_c) {
+                            *out = (int8_t)mcc_nn_requantize_output(acc[p] + base, quant, q,
+                                                                    params->output_offset,
+                                                                    &params->activation);
+                        }
+                    }
                 }
             }
         }
