@@ -421,6 +421,37 @@ static int fuzz_huffman_lut(stream *s, const mcc_fc_params *params, const mcc_qu
     return 0;
 }
 
+/* Channel constants of the dense fast requantization for units rows, from the stream, or 0 (a
+ * flag byte says which); the multiplier in [2^30, 2^31), the shift 6..21. */
+static int32_t *fc_channels(stream *s, const mcc_fc_params *params, int32_t units)
+{
+    int32_t *channels, u;
+    if (!(take(s, 1) & 1)) {
+        return 0;
+    }
+    channels = (int32_t *)malloc((size_t)units * 4 * sizeof(int32_t));
+    for (u = 0; u < units; ++u) {
+        const int32_t shift = (int32_t)(take(s, 1) % 16) + 6;
+        channels[4 * u] = 2 * signed_take(s, 2);
+        channels[4 * u + 1] = (int32_t)((1u << 30) | (take(s, 3) << 6));
+        channels[4 * u + 2] = (1 << (shift - 1)) + params->output_offset * (1 << shift);
+        channels[4 * u + 3] = shift;
+    }
+    return channels;
+}
+
+/* Output u of a sparse fully connected kernel from its row sum: the fast requantization with
+ * channel constants, the portable one without. */
+static int8_t fc_expected(const mcc_fc_params *params, const mcc_quant *quant, const int32_t *channels, int32_t u,
+                          int32_t acc)
+{
+    if (channels != 0) {
+        return mcc_nn_fast_requantize(2 * acc + channels[4 * u], channels[4 * u + 1], channels[4 * u + 2],
+                                      channels[4 * u + 3], params->activation.min, params->activation.max);
+    }
+    return (int8_t)mcc_nn_requantize_output(acc, quant, 0, params->output_offset, &params->activation);
+}
+
 /* acc of row u of the csr_seg weights as the format in mcc.h states them (segment s at column
  * 256 * s, the last at depth - 256 or 0), or -1 when a count passes the entries left or, for a
  * row shorter than 256, an offset passes the row; *k is the layer's entry index. */
@@ -456,20 +487,11 @@ static int fuzz_csr_seg(stream *s, const mcc_fc_params *params, const mcc_quant 
     mcc_csr_seg_s8 f;
     mcc_dims in_dims = {batches, 1, 1, depth}, f_dims = {units, 1, 1, depth}, out_dims = {batches, 1, 1, units};
     int8_t *input, *want, *got;
-    int32_t *channels = 0;
-    int32_t b, u, k, valid = 1;
+    int32_t *channels;
+    int32_t b, u, k, valid;
     mcc_status status;
-    if (take(s, 1) & 1) {
-        channels = (int32_t *)malloc((size_t)units * 4 * sizeof(int32_t));
-        for (u = 0; u < units; ++u) {
-            const int32_t shift = (int32_t)(take(s, 1) % 16) + 6;
-            channels[4 * u] = 2 * signed_take(s, 2);
-            channels[4 * u + 1] = (int32_t)((1u << 30) | (take(s, 3) << 6));
-            channels[4 * u + 2] = (1 << (shift - 1)) + params->output_offset * (1 << shift);
-            channels[4 * u + 3] = shift;
-        }
-        valid = params->input_offset == 0 && params->filter_offset == 0;
-    }
+    channels = fc_channels(s, params, units);
+    valid = channels == 0 || (params->input_offset == 0 && params->filter_offset == 0);
     f.segments = (depth + 255) / 256;
     f.entries = (int32_t)(take(s, 2) % 4000);
     f.counts = (const uint16_t *)block(s, (size_t)(units * f.segments) * sizeof(uint16_t));
@@ -488,12 +510,7 @@ static int fuzz_csr_seg(stream *s, const mcc_fc_params *params, const mcc_quant 
             int32_t acc;
             valid = seg_reference(&f, depth, input + b * depth, params->input_offset, params->filter_offset, &k,
                                   u, &acc) == 0;
-            want[b * units + u] = channels != 0 ? mcc_nn_fast_requantize(2 * acc + channels[4 * u], channels[4 * u + 1],
-                                                                         channels[4 * u + 2], channels[4 * u + 3],
-                                                                         params->activation.min,
-                                                                         params->activation.max)
-                                                : (int8_t)mcc_nn_requantize_output(acc, quant, 0, params->output_offset,
-                                                                                   &params->activation);
+            want[b * units + u] = fc_expected(params, quant, channels, u, acc);
         }
     }
     status = mcc_fully_connected_csr_seg_s8(params, quant, &in_dims, input, &f_dims, &f, 0, channels, &out_dims, got);
@@ -551,21 +568,12 @@ static int fuzz_csr_pair(stream *s, const mcc_fc_params *params, const mcc_quant
     mcc_csr_pair_s8 f;
     mcc_dims in_dims = {batches, 1, 1, depth}, f_dims = {units, 1, 1, depth}, out_dims = {batches, 1, 1, units};
     int8_t *input, *want, *got;
-    int32_t *channels = 0;
+    int32_t *channels;
     void *scratch;
-    int32_t b, u, k, valid = 1;
+    int32_t b, u, k, valid;
     mcc_status status;
-    if (take(s, 1) & 1) {
-        channels = (int32_t *)malloc((size_t)units * 4 * sizeof(int32_t));
-        for (u = 0; u < units; ++u) {
-            const int32_t shift = (int32_t)(take(s, 1) % 16) + 6;
-            channels[4 * u] = 2 * signed_take(s, 2);
-            channels[4 * u + 1] = (int32_t)((1u << 30) | (take(s, 3) << 6));
-            channels[4 * u + 2] = (1 << (shift - 1)) + params->output_offset * (1 << shift);
-            channels[4 * u + 3] = shift;
-        }
-        valid = params->input_offset == 0 && params->filter_offset == 0;
-    }
+    channels = fc_channels(s, params, units);
+    valid = channels == 0 || (params->input_offset == 0 && params->filter_offset == 0);
     f.segments = (depth + 255) / 256;
     f.groups_count = (int32_t)(take(s, 2) % 1500);
     f.counts = (const uint8_t *)block(s, (size_t)(units * f.segments));
@@ -579,12 +587,7 @@ static int fuzz_csr_pair(stream *s, const mcc_fc_params *params, const mcc_quant
             int32_t acc;
             valid = pair_reference(&f, depth, input + b * depth, params->input_offset, params->filter_offset, &k,
                                    u, &acc) == 0;
-            want[b * units + u] = channels != 0 ? mcc_nn_fast_requantize(2 * acc + channels[4 * u], channels[4 * u + 1],
-                                                                         channels[4 * u + 2], channels[4 * u + 3],
-                                                                         params->activation.min,
-                                                                         params->activation.max)
-                                                : (int8_t)mcc_nn_requantize_output(acc, quant, 0, params->output_offset,
-                                                                                   &params->activation);
+            want[b * units + u] = fc_expected(params, quant, channels, u, acc);
         }
     }
     status = mcc_fully_connected_csr_pair_s8(params, quant, &in_dims, input, &f_dims, &f, 0, channels, &out_dims, got,
