@@ -421,6 +421,37 @@ static int fuzz_huffman_lut(stream *s, const mcc_fc_params *params, const mcc_qu
     return 0;
 }
 
+/* Channel constants of the dense fast requantization for units rows, from the stream, or 0 (a
+ * flag byte says which); the multiplier in [2^30, 2^31), the shift 6..21. */
+static int32_t *fc_channels(stream *s, const mcc_fc_params *params, int32_t units)
+{
+    int32_t *channels, u;
+    if (!(take(s, 1) & 1)) {
+        return 0;
+    }
+    channels = (int32_t *)malloc((size_t)units * 4 * sizeof(int32_t));
+    for (u = 0; u < units; ++u) {
+        const int32_t shift = (int32_t)(take(s, 1) % 16) + 6;
+        channels[4 * u] = 2 * signed_take(s, 2);
+        channels[4 * u + 1] = (int32_t)((1u << 30) | (take(s, 3) << 6));
+        channels[4 * u + 2] = (1 << (shift - 1)) + params->output_offset * (1 << shift);
+        channels[4 * u + 3] = shift;
+    }
+    return channels;
+}
+
+/* Output u of a sparse fully connected kernel from its row sum: the fast requantization with
+ * channel constants, the portable one without. */
+static int8_t fc_expected(const mcc_fc_params *params, const mcc_quant *quant, const int32_t *channels, int32_t u,
+                          int32_t acc)
+{
+    if (channels != 0) {
+        return mcc_nn_fast_requantize(2 * acc + channels[4 * u], channels[4 * u + 1], channels[4 * u + 2],
+                                      channels[4 * u + 3], params->activation.min, params->activation.max);
+    }
+    return (int8_t)mcc_nn_requantize_output(acc, quant, 0, params->output_offset, &params->activation);
+}
+
 /* acc of row u of the csr_seg weights as the format in mcc.h states them (segment s at column
  * 256 * s, the last at depth - 256 or 0), or -1 when a count passes the entries left or, for a
  * row shorter than 256, an offset passes the row; *k is the layer's entry index. */
@@ -456,20 +487,11 @@ static int fuzz_csr_seg(stream *s, const mcc_fc_params *params, const mcc_quant 
     mcc_csr_seg_s8 f;
     mcc_dims in_dims = {batches, 1, 1, depth}, f_dims = {units, 1, 1, depth}, out_dims = {batches, 1, 1, units};
     int8_t *input, *want, *got;
-    int32_t *channels = 0;
-    int32_t b, u, k, valid = 1;
+    int32_t *channels;
+    int32_t b, u, k, valid;
     mcc_status status;
-    if (take(s, 1) & 1) {
-        channels = (int32_t *)malloc((size_t)units * 4 * sizeof(int32_t));
-        for (u = 0; u < units; ++u) {
-            const int32_t shift = (int32_t)(take(s, 1) % 16) + 6;
-            channels[4 * u] = 2 * signed_take(s, 2);
-            channels[4 * u + 1] = (int32_t)((1u << 30) | (take(s, 3) << 6));
-            channels[4 * u + 2] = (1 << (shift - 1)) + params->output_offset * (1 << shift);
-            channels[4 * u + 3] = shift;
-        }
-        valid = params->input_offset == 0 && params->filter_offset == 0;
-    }
+    channels = fc_channels(s, params, units);
+    valid = channels == 0 || (params->input_offset == 0 && params->filter_offset == 0);
     f.segments = (depth + 255) / 256;
     f.entries = (int32_t)(take(s, 2) % 4000);
     f.counts = (const uint16_t *)block(s, (size_t)(units * f.segments) * sizeof(uint16_t));
@@ -488,12 +510,7 @@ static int fuzz_csr_seg(stream *s, const mcc_fc_params *params, const mcc_quant 
             int32_t acc;
             valid = seg_reference(&f, depth, input + b * depth, params->input_offset, params->filter_offset, &k,
                                   u, &acc) == 0;
-            want[b * units + u] = channels != 0 ? mcc_nn_fast_requantize(2 * acc + channels[4 * u], channels[4 * u + 1],
-                                                                         channels[4 * u + 2], channels[4 * u + 3],
-                                                                         params->activation.min,
-                                                                         params->activation.max)
-                                                : (int8_t)mcc_nn_requantize_output(acc, quant, 0, params->output_offset,
-                                                                                   &params->activation);
+            want[b * units + u] = fc_expected(params, quant, channels, u, acc);
         }
     }
     status = mcc_fully_connected_csr_seg_s8(params, quant, &in_dims, input, &f_dims, &f, 0, channels, &out_dims, got);
@@ -508,6 +525,84 @@ static int fuzz_csr_seg(stream *s, const mcc_fc_params *params, const mcc_quant 
     free(want);
     free(got);
     free(channels);
+    return 0;
+}
+
+/* acc of row u of the csr_pair weights as the format in mcc.h states them (windows of two
+ * columns at segment start + offset; columns from depth on read 0), or -1 when a count passes
+ * the groups left; *k is the layer's group index. */
+static int pair_reference(const mcc_csr_pair_s8 *f, int32_t depth, const int8_t *row, int32_t input_offset,
+                          int32_t filter_offset, int32_t *k, int32_t u, int32_t *acc)
+{
+    int32_t s, i, j;
+    *acc = 0;
+    for (s = 0; s < f->segments; ++s) {
+        const int32_t n = f->counts[u * f->segments + s];
+        const int32_t start = s + 1 < f->segments ? 256 * s : (depth > 256 ? depth - 256 : 0);
+        if (n > f->groups_count - *k) {
+            return -1;
+        }
+        for (i = *k; i < *k + n; ++i) {
+            const uint8_t *g = (const uint8_t *)&f->groups[3 * i];
+            /* window j: offset, first and second weight (byte positions of the three words) */
+            static const int at[4][3] = {{0, 1, 3}, {2, 8, 10}, {4, 5, 7}, {6, 9, 11}};
+            for (j = 0; j < 4; ++j) {
+                const int32_t col = start + g[at[j][0]];
+                const int32_t x0 = col < depth ? row[col] + input_offset : 0;
+                const int32_t x1 = col + 1 < depth ? row[col + 1] + input_offset : 0;
+                *acc += x0 * ((int8_t)g[at[j][1]] + filter_offset) + x1 * ((int8_t)g[at[j][2]] + filter_offset);
+            }
+        }
+        *k += n;
+    }
+    return 0;
+}
+
+/* mcc_fully_connected_csr_pair_s8 on fuzzed counts and groups, with or without channel constants
+ * (which need both offsets 0): same status as the statement of the format and the same bytes, or
+ * the harness aborts. */
+static int fuzz_csr_pair(stream *s, const mcc_fc_params *params, const mcc_quant *quant, int32_t units,
+                         int32_t batches)
+{
+    const int32_t depth = (int32_t)(take(s, 2) % 700) + 1;
+    mcc_csr_pair_s8 f;
+    mcc_dims in_dims = {batches, 1, 1, depth}, f_dims = {units, 1, 1, depth}, out_dims = {batches, 1, 1, units};
+    int8_t *input, *want, *got;
+    int32_t *channels;
+    void *scratch;
+    int32_t b, u, k, valid;
+    mcc_status status;
+    channels = fc_channels(s, params, units);
+    valid = channels == 0 || (params->input_offset == 0 && params->filter_offset == 0);
+    f.segments = (depth + 255) / 256;
+    f.groups_count = (int32_t)(take(s, 2) % 1500);
+    f.counts = (const uint8_t *)block(s, (size_t)(units * f.segments));
+    f.groups = (const uint32_t *)block(s, (size_t)f.groups_count * 3 * sizeof(uint32_t));
+    input = (int8_t *)block(s, (size_t)(batches * depth));
+    want = (int8_t *)malloc((size_t)(batches * units));
+    got = (int8_t *)malloc((size_t)(batches * units));
+    scratch = malloc((size_t)mcc_fully_connected_csr_pair_s8_get_buffer_size(depth, units));
+    for (b = 0; b < batches && valid; ++b) {
+        for (u = 0, k = 0; u < units && valid; ++u) {
+            int32_t acc;
+            valid = pair_reference(&f, depth, input + b * depth, params->input_offset, params->filter_offset, &k,
+                                   u, &acc) == 0;
+            want[b * units + u] = fc_expected(params, quant, channels, u, acc);
+        }
+    }
+    status = mcc_fully_connected_csr_pair_s8(params, quant, &in_dims, input, &f_dims, &f, 0, channels, &out_dims, got,
+                                             scratch);
+    if (valid ? status != MCC_OK || memcmp(want, got, (size_t)(batches * units)) != 0
+              : status != MCC_ERROR_ARGUMENT) {
+        abort();
+    }
+    free((void *)f.counts);
+    free((void *)f.groups);
+    free(input);
+    free(want);
+    free(got);
+    free(channels);
+    free(scratch);
     return 0;
 }
 
@@ -648,7 +743,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 #ifdef FUZZ_KIND /* one decoder only (scripts/fuzz_decoders.sh RUNS KIND) */
         const uint32_t kind = (take(&s, 1), (uint32_t)(FUZZ_KIND));
 #else
-        const uint32_t kind = take(&s, 1) % 10;
+        const uint32_t kind = take(&s, 1) % 11;
 #endif
         if (kind == 9) { /* packed int4, differential */
             return fuzz_int4(&s);
@@ -664,6 +759,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         output_dims.n = batches; output_dims.h = 1; output_dims.w = 1; output_dims.c = units;
         if (kind == 8) { /* CSR in segments, differential */
             return fuzz_csr_seg(&s, &params, &quant, units, batches);
+        }
+        if (kind == 10) { /* CSR windows of two columns, differential */
+            return fuzz_csr_pair(&s, &params, &quant, units, batches);
         }
         if (kind == 7) { /* Huffman with a lookup table, differential */
             int r;

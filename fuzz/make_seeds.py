@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mcucompress.encode import codebook, csr, csr_seg, huffman
+from mcucompress.encode import codebook, csr, csr_pair, csr_seg, huffman
 
 
 def _u(value: int, n: int) -> bytes:
@@ -103,6 +103,21 @@ def segment_seeds(count: int = 8):
         yield head + body + rng.integers(-128, 128, depth * (1 + i % 2)).astype(np.int8).tobytes()
 
 
+def pair_seeds(count: int = 8):
+    """csr_pair seeds: the FC header, depth (2 bytes), channel constants or not (1 byte; their
+    bytes come next), the group count, counts, groups, input."""
+    rng = np.random.default_rng(5)
+    for i in range(count):
+        units, depth = int(rng.integers(1, 25)), int(rng.choice([int(rng.integers(1, 256)), int(rng.integers(256, 701))]))
+        w = rng.choice(np.array([-100, -9, 4, 30, 127]), size=(units, depth))
+        w[rng.random((units, depth)) < rng.uniform(0.5, 0.97)] = 0
+        m = csr_pair.encode_csr_pair(w.astype(np.int8), 0)
+        channels = _u(1, 1) + rng.integers(0, 256, 6 * units).astype(np.uint8).tobytes() if i % 2 else _u(0, 1)
+        head = _u(10, 1) + _u(units - 1, 1) + _u(0, 1) + _u(i % 8, 1) + _u(depth - 1, 2) + channels
+        body = _u(m.groups_count, 2) + m.counts.tobytes() + m.groups.astype("<u4").tobytes()
+        yield head + body + rng.integers(-128, 128, depth * (1 + i % 2)).astype(np.int8).tobytes()
+
+
 def int4_seeds(count: int = 8):
     """int4 seeds (conv2d and fully connected in turn): the kind, then shapes, offsets, packed
     words, input and requantization constants - any bytes are valid there."""
@@ -124,6 +139,8 @@ def main(out: str) -> int:
         (folder / f"lut{i:02d}").write_bytes(data)
     for i, data in enumerate(segment_seeds()):
         (folder / f"seg{i:02d}").write_bytes(data)
+    for i, data in enumerate(pair_seeds()):
+        (folder / f"pair{i:02d}").write_bytes(data)
     for i, data in enumerate(int4_seeds()):
         (folder / f"int4{i:02d}").write_bytes(data)
     return 0

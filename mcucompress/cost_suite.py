@@ -198,7 +198,7 @@ def int4_chain(graph: Graph) -> Graph:
 
 def check_suite() -> list[Graph]:
     """The check chains with each layer in another encoding, two chains of fast codebooks and one
-    of Huffman with lookup tables and one of csr_seg (ENCODINGS has more kinds than the fully connected
+    of Huffman with lookup tables, one of csr_seg and one of csr_pair (ENCODINGS has more kinds than the fully connected
     chain has layers)."""
     depth, layers = FC_CHECK
     size, channels, conv_layers = CONV_CHECK
@@ -209,6 +209,7 @@ def check_suite() -> list[Graph]:
             conv_chain(*CONV_FAST_CHECK, "codebook", seed=7).replace(name="check_conv_fast"),
             fc_chain(*FC_CHECK, "huffman_lut", seed=7).replace(name="check_fc_lut"),
             fc_chain(*SEG_CHECK, "csr_seg", seed=7).replace(name="check_fc_seg"),
+            fc_chain(*SEG_CHECK, "csr_pair", seed=7).replace(name="check_fc_pair"),
             int4_chain(fc_chain(*FC_INT4_CHECK, "dense", seed=7)).replace(name="check_fc_int4"),
             int4_chain(conv_chain(*CONV_INT4_CHECK, "dense", seed=7)).replace(name="check_conv_int4")]
 

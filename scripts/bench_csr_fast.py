@@ -4,8 +4,9 @@ kernels (runtime_c/sparse/) next to the dense fast kernels.
     cd <repo> && PYTHONPATH=. .venv/bin/python scripts/bench_csr_fast.py [--boards mps2-an386,...]
 
 CSR conv runs on mcc_conv2d_csr_fast_s8 (codegen/csr_fast.py), 8-bit gaps (csr8); CSR fully
-connected on mcc_fully_connected_csr_seg_s8 (csr_seg: 8-bit column offsets in 256-column
-segments). Each layer is a one-layer chain of mcucompress/cost_suite.py (random int8 weights with the given
+connected in the encoding the exporter takes on the core: on the M55 mcc_fully_connected_csr_seg_s8
+(csr_seg: 8-bit column offsets in 256-column segments, MVE gathers), elsewhere
+mcc_fully_connected_csr_pair_s8 (csr_pair: windows of two adjacent columns, SMLAD). Each layer is a one-layer chain of mcucompress/cost_suite.py (random int8 weights with the given
 share of zeros, bias, ReLU) exported twice, dense and as CSR, and measured with
 `bench`'s per-layer counts (exact instructions of the kernel call; outputs checked against the
 host build and the numpy reference first). Writes docs/benchmarks/csr_fast.md.
@@ -24,10 +25,13 @@ sys.path.insert(0, str(REPO))
 from mcucompress.cost_suite import ConvLayer, FcLayer, conv_chain, fc_chain, measure  # noqa: E402
 
 SPARSITIES = (0.7, 0.8, 0.9)
-# (label, CSR encoding, builder(encoding, sparsity) -> graph)
+# The fully connected CSR encoding per board (FC_ENCODING), else FC_DEFAULT.
+FC_ENCODING = {"mps3-an547": "csr_seg"}
+FC_DEFAULT = "csr_pair"
+# (label, CSR encoding (None: per board), builder(encoding, sparsity) -> graph)
 LAYERS = (
-    ("fc 784 -> 300", "csr_seg", lambda e, s: fc_chain(784, (FcLayer(300, s),), e)),
-    ("fc 300 -> 100", "csr_seg", lambda e, s: fc_chain(300, (FcLayer(100, s),), e)),
+    ("fc 784 -> 300", None, lambda e, s: fc_chain(784, (FcLayer(300, s),), e)),
+    ("fc 300 -> 100", None, lambda e, s: fc_chain(300, (FcLayer(100, s),), e)),
     ("conv 3x3, 16 -> 32, 16x16", "csr8", lambda e, s: conv_chain(16, 16, (ConvLayer(32, 3, 1, s),), e)),
     ("conv 3x3, 32 -> 32, 8x8", "csr8", lambda e, s: conv_chain(8, 32, (ConvLayer(32, 3, 1, s),), e)),
     ("conv 1x1, 32 -> 64, 8x8", "csr8", lambda e, s: conv_chain(8, 32, (ConvLayer(64, 1, 1, s),), e)),
@@ -37,7 +41,8 @@ LAYERS = (
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--boards", default="mps2-an386,mps3-an547")
-    parser.add_argument("--encoding", default=None, help="one CSR encoding for every layer (csr8, csr4, csr_seg)")
+    parser.add_argument("--encoding", default=None,
+                        help="one CSR encoding for every layer (csr8, csr4, csr_seg, csr_pair)")
     parser.add_argument("--only", default="", help="measure only layers whose label contains this text")
     parser.add_argument("--doc", default=str(REPO / "docs" / "benchmarks" / "csr_fast.md"))
     args = parser.parse_args()
@@ -53,8 +58,11 @@ def main() -> int:
                 dense[board] = measure(graph, board, Path(work) / board)[0].instructions
             for s in SPARSITIES:
                 row = {"label": f"{label}, {s:.0%} zeros", "dense": dense}
-                graph = build(args.encoding or encoding, s).replace(name=f"l{i}_{int(s * 100)}")
-                row["csr"] = {b: measure(graph, b, Path(work) / b)[0].instructions for b in boards}
+                row["csr"] = {}
+                for b in boards:
+                    kind = args.encoding or encoding or FC_ENCODING.get(b, FC_DEFAULT)
+                    graph = build(kind, s).replace(name=f"l{i}_{int(s * 100)}_{kind}")
+                    row["csr"][b] = measure(graph, b, Path(work) / b)[0].instructions
                 print(row["label"], row["dense"], row["csr"], flush=True)
                 rows.append(row)
     lines = ["# CSR kernels: instructions against dense int8", "",
@@ -63,8 +71,9 @@ def main() -> int:
              "reference).", "",
              "Dense: the export-time specialised kernels (mcc_conv2d_fast_s8, mcc_fully_connected_fast_s8), "
              "same weights with the zeros kept. CSR: "
-             + ("mcc_fully_connected_csr_seg_s8 (csr_seg: 8-bit column offsets in 256-column segments) / "
-                "mcc_conv2d_csr_fast_s8 (csr8: 8-bit gaps), the exporter's kernels"
+             + ("fully connected mcc_fully_connected_csr_seg_s8 on mps3-an547 (csr_seg: 8-bit column offsets "
+                "in 256-column segments), mcc_fully_connected_csr_pair_s8 elsewhere (csr_pair: windows of two "
+                "adjacent columns) / mcc_conv2d_csr_fast_s8 (csr8: 8-bit gaps), the exporter's kernels"
                 if args.encoding is None else f"every layer stored as {args.encoding}")
              + ". Ratio = CSR / dense (below 1: CSR is faster).", "",
              "| layer | " + " | ".join(f"dense {b} | CSR {b} | ratio {b}" for b in boards) + " |",

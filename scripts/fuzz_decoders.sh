@@ -5,7 +5,7 @@
 #
 #   scripts/fuzz_decoders.sh [RUNS] [KIND]   # default 1,000,000 executions; needs clang (apt-get install clang)
 #
-# KIND (0-9, see fuzz/fuzz_decoders.c) fuzzes that decoder alone, so each gets RUNS executions of its own.
+# KIND (0-10, see fuzz/fuzz_decoders.c) fuzzes that decoder alone, so each gets RUNS executions of its own.
 #
 # Seeds come from fuzz/make_seeds.py (valid encodings written by mcucompress.encode), so the
 # fuzzer starts from well-formed data and mutates it. Exits non-zero on the first crash.
@@ -17,7 +17,7 @@ OUT="${FUZZ_OUT:-$ROOT/build/fuzz}"
 CC="${CLANG:-clang}"
 command -v "$CC" >/dev/null || { echo "fuzz_decoders: '$CC' not found (apt-get install clang)" >&2; exit 2; }
 if [ -n "$KIND" ]; then
-  case "$KIND" in [0-9]) OUT="$OUT/kind$KIND" ;; *) echo "fuzz_decoders: KIND must be 0-9, not '$KIND'" >&2; exit 2 ;; esac
+  case "$KIND" in [0-9]|10) OUT="$OUT/kind$KIND" ;; *) echo "fuzz_decoders: KIND must be 0-10, not '$KIND'" >&2; exit 2 ;; esac
 fi
 mkdir -p "$OUT/corpus"
 "$CC" -std=c99 -g -O1 -Wall -Wextra -Werror -fsanitize=fuzzer,address,undefined ${KIND:+-DFUZZ_KIND=$KIND} \
@@ -25,6 +25,7 @@ mkdir -p "$OUT/corpus"
   "$ROOT/fuzz/fuzz_decoders.c" \
   "$ROOT/runtime_c/sparse/mcc_fully_connected_csr_s8.c" \
   "$ROOT/runtime_c/sparse/mcc_fully_connected_csr_seg_s8.c" \
+  "$ROOT/runtime_c/sparse/mcc_fully_connected_csr_pair_s8.c" \
   "$ROOT/runtime_c/codebook/mcc_fully_connected_codebook_s8.c" \
   "$ROOT/runtime_c/huffman/mcc_fully_connected_huffman_s8.c" \
   "$ROOT/runtime_c/huffman/mcc_fully_connected_huffman_lut_s8.c" \

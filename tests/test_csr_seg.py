@@ -8,13 +8,11 @@ import shutil
 import numpy as np
 import pytest
 
-from mcucompress.build.host import build_host
-from mcucompress.build.runner import run_host
 from mcucompress.cost_suite import FcLayer, fc_chain
 from mcucompress.encode.choose import encode
 from mcucompress.encode.csr_seg import SEGMENT, decode_csr_seg, encode_csr_seg, segment_starts
-from mcucompress.export import export
-from mcucompress.reference.int8 import run_int8
+
+from sparse_fc_checks import host_matches_reference, qemu_matches_host_and_reference
 
 HAVE_ARM = bool(shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm"))
 # Rows of 3 segments, 2 (the last one overlapping the first but 4 columns), exactly 256 with full
@@ -50,24 +48,12 @@ def _graph(seed=3):
 
 @pytest.mark.parametrize("rounding", ["tflm", "litert"])
 def test_host_matches_the_reference(tmp_path, rounding):
-    # TFLM rounding: the dense fast kernels' channel constants; LiteRT: the portable requantization.
-    graph = _graph()
-    tree = export(graph, tmp_path / "seg", prefix="seg", rounding=rounding)
-    model_c = (tree / "model.c").read_text()
-    assert model_c.count("mcc_fully_connected_csr_seg_s8(") == len(LAYERS)
-    assert ("_seg_channels" in (tree / "weights.c").read_text()) == (rounding == "tflm")
-    x = np.random.default_rng(2).integers(-128, 128, size=(12, DEPTH), dtype=np.int8)
-    got = run_host(build_host(tree), x, LAYERS[-1].units)
-    want = np.stack([run_int8(graph, xi.reshape(1, -1), rounding=rounding).reshape(-1) for xi in x])
-    assert np.array_equal(got, want)
+    host_matches_reference(tmp_path, _graph(), "mcc_fully_connected_csr_seg_s8", len(LAYERS), DEPTH, LAYERS[-1].units,
+                           rounding)
 
 
 @pytest.mark.qemu
 @pytest.mark.skipif(not HAVE_ARM, reason="needs arm-none-eabi-gcc and qemu-system-arm")
 @pytest.mark.parametrize("board", ["mps2-an386", "mps3-an547", "lm3s6965evb"])
 def test_on_qemu_matches_host_and_reference(tmp_path, board):
-    from mcucompress.targets.runner import run_model
-
-    tree = export(_graph(), tmp_path / "seg", prefix="seg")
-    report = run_model(tree, board, samples=3)
-    assert report.checks == {"host": True, "reference": True}
+    qemu_matches_host_and_reference(tmp_path, _graph(), board)

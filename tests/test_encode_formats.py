@@ -112,7 +112,7 @@ def test_choice_by_size_and_speed_and_serialization():
     alternatives = [encode(k, sparse.tensor("w").data, 0).nbytes
                     for k in ("dense", "csr4", "csr8", "codebook", "huffman")]
     assert row.bytes < min(alternatives) and row.bits_per_weight < 1.0
-    assert encoding_rows(choose_encodings(sparse, "speed"))[0].encoding in ("csr8", "csr4", "csr_seg")
+    assert encoding_rows(choose_encodings(sparse, "speed"))[0].encoding in ("csr8", "csr4", "csr_seg", "csr_pair")
     assert encoding_rows(choose_encodings(sparse, "none"))[0].encoding == "dense"
     dense = _fc_graph(np.random.default_rng(5).integers(-127, 128, (30, 40)).astype(np.int8))
     assert choose_encodings(dense, "speed").ops[0].attrs[ATTR] == "dense"

@@ -13,6 +13,7 @@ from fuzz_seeds import write_seeds
 
 ROOT = Path(__file__).resolve().parent.parent
 KERNELS = ["runtime_c/sparse/mcc_fully_connected_csr_s8.c", "runtime_c/sparse/mcc_fully_connected_csr_seg_s8.c",
+           "runtime_c/sparse/mcc_fully_connected_csr_pair_s8.c",
            "runtime_c/codebook/mcc_fully_connected_codebook_s8.c",
            "runtime_c/huffman/mcc_fully_connected_huffman_s8.c", "runtime_c/huffman/mcc_fully_connected_huffman_lut_s8.c",
            "runtime_c/sparse/mcc_conv2d_csr_s8.c", "runtime_c/sparse/mcc_conv2d_csr_fast_s8.c",

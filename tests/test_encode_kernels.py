@@ -116,7 +116,7 @@ def test_cli_export_optimize_and_info_table(tmp_path):
     graph = mlp(13, density=0.1, values=[-40, 9, 70])
     tree = export(graph, tmp_path / "t", prefix="enc", optimize="speed")
     manifest_layers = __import__("json").loads((tree / "manifest.json").read_text())["weight_encodings"]
-    assert {v["encoding"] for v in manifest_layers.values()} <= {"csr4", "csr8", "csr_seg", "dense"}
+    assert {v["encoding"] for v in manifest_layers.values()} <= {"csr4", "csr8", "csr_seg", "csr_pair", "dense"}
     result = CliRunner().invoke(cli, ["info", str(tree)], terminal_width=200)
     assert result.exit_code == 0, result.output
     assert "weight encodings" in result.output and "bits/weight" in result.output

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mcucompress.codegen import codebook_fast, csr_fast, int4_layout
+from mcucompress.codegen import codebook_fast, csr_fast, csr_pair, int4_layout
 from mcucompress.codegen.int4_layout import Int4Layer
 from mcucompress.encode.choose import ATTR, encoded_weights
 from mcucompress.errors import McuError
@@ -20,7 +20,7 @@ from mcucompress.ir.ops import op_kind
 from mcucompress.memory.arena import scratch_name
 
 # Fully connected kernels with a lean path for input offset 0 (the offset moves into the bias).
-FOLDED = ("csr4", "csr8", "csr_seg", "huffman", "huffman_sparse", "huffman_lut")
+FOLDED = ("csr4", "csr8", "csr_seg", "csr_pair", "huffman", "huffman_sparse", "huffman_lut")
 _PER_LINE = {"int8_t": 16, "uint8_t": 16, "int16_t": 12, "uint16_t": 12}
 
 
@@ -55,6 +55,11 @@ def _descriptor(b, oid: str, encoded) -> tuple[str, str]:
                   "values": _array(b, f"{oid}_values", d.values, "int8_t"), "entries": d.entries,
                   "segments": d.segments}
         return "mcc_fully_connected_csr_seg_s8", b.struct("mcc_csr_seg_s8", f"{oid}_weights", fields)
+    if encoded.kind == "csr_pair":
+        fields = {"counts": _array(b, f"{oid}_counts", d.counts, "uint8_t"),
+                  "groups": _array(b, f"{oid}_groups", d.groups, "uint32_t"), "groups_count": d.groups_count,
+                  "segments": d.segments}
+        return csr_pair.KERNEL, b.struct("mcc_csr_pair_s8", f"{oid}_weights", fields)
     if encoded.kind == "codebook":
         fields = {"indices": _array(b, f"{oid}_indices", d.indices, "uint8_t"), "index_bytes": d.indices.size,
                   "codebook": _array(b, f"{oid}_codebook", d.codebook, "int8_t"), "index_bits": d.index_bits}
@@ -78,7 +83,8 @@ def lower_fully_connected_encoded(b, i: int, op) -> None:
     if b.choices[i] is not None and isinstance(b.choices[i].layer, Int4Layer):
         int4_layout.lower(b, i, op, p, b.choices[i].layer)
         return
-    if b.choices[i] is not None:  # codebook of 2- or 4-bit indices: the fast kernel
+    if b.choices[i] is not None and not isinstance(b.choices[i].layer, csr_pair.CsrPairLayer):
+        # codebook of 2- or 4-bit indices: the fast kernel
         codebook_fast.lower(b, i, op, p, b.choices[i].layer)
         return
     oid = f"op{i}_{op.kind}"
@@ -94,7 +100,7 @@ def lower_fully_connected_encoded(b, i: int, op) -> None:
     quant = b.quant(oid, p)
     function, weights = _descriptor(b, oid, encoded)
     channels, extra = None, []
-    if encoded.kind == "csr_seg":  # the dense fast kernels' requantization when exact (offsets folded)
+    if encoded.kind in ("csr_seg", "csr_pair"):  # the dense fast kernels' requantization when exact
         channels = csr_fast.channel_constants(g, op, p, b.rounding) if input_offset == 0 else None
         extra = ["0" if channels is None else b.array(f"{oid}_seg_channels", channels.reshape(-1), "int32_t")]
     if channels is not None:  # the bias is inside the channel constants
@@ -104,7 +110,8 @@ def lower_fully_connected_encoded(b, i: int, op) -> None:
     else:
         bias_arg = b.array(f"{oid}_bias", bias_array, "int32_t")
     b.call(op, function, params, quant, b.dims_of((batches, depth)), b.arena(x.name),
-           b.dims_of((units, depth)), weights, bias_arg, *extra, b.dims_of((batches, units)), b.arena(out.name))
+           b.dims_of((units, depth)), weights, bias_arg, *extra, b.dims_of((batches, units)), b.arena(out.name),
+           *([f"(void *){b.arena(scratch_name(i))}"] if encoded.kind == "csr_pair" else []))
 
 
 def _fold_input_offset(p, w, bias) -> tuple[int, np.ndarray | None]:

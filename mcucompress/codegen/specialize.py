@@ -369,6 +369,10 @@ def choose(graph: Graph, op: Op, rounding: str) -> FastLayer | None:
         from mcucompress.codegen import int4_layout
 
         return int4_layout.choose(graph, op, kernel_params(graph, op, rounding), rounding)
+    if encoding == "csr_pair" and op.kind == "fully_connected":
+        from mcucompress.codegen import csr_pair
+
+        return csr_pair.choose(graph, op)
     if encoding in ("csr4", "csr8") and op.kind == "conv2d":
         from mcucompress.codegen import csr_fast
 

@@ -49,13 +49,14 @@ import numpy as np
 
 from mcucompress.encode import codebook as cb
 from mcucompress.encode import cost_model
-from mcucompress.encode import csr, csr_seg
+from mcucompress.encode import csr, csr_pair, csr_seg
 from mcucompress.encode import huffman
 from mcucompress.encode import int4
 from mcucompress.errors import McuError
 from mcucompress.ir.graph import Graph, Op
 
-ENCODINGS = ("dense", "csr8", "csr4", "codebook", "huffman_sparse", "huffman", "huffman_lut", "csr_seg")
+ENCODINGS = ("dense", "csr8", "csr4", "codebook", "huffman_sparse", "huffman", "huffman_lut", "csr_seg",
+             "csr_pair")
 CONV_ENCODINGS = ("dense", "csr8", "csr4", "codebook")
 # Encodings that change the weights (encode/int4.py): never a candidate, only ever asked for.
 LOSSY_ENCODINGS = ("int4",)
@@ -133,6 +134,9 @@ def encode(kind: str, w: np.ndarray, zero: int, op_kind: str = "fully_connected"
         return Encoded(kind, data, data.nbytes, n)
     if kind == "csr_seg":
         data = csr_seg.encode_csr_seg(w, zero)
+        return Encoded(kind, data, data.nbytes, n)
+    if kind == "csr_pair":
+        data = csr_pair.encode_csr_pair(w, zero)
         return Encoded(kind, data, data.nbytes, n)
     if kind == "codebook":
         data = cb.encode_codebook(w)

@@ -39,6 +39,8 @@ FEATURES = {
     ("fully_connected", "csr8"): ("calls", "units", "entries"),
     ("fully_connected", "csr_seg"): ("calls", "units", "seg_segments", "entries", "seg_eights", "seg_quads",
                                      "seg_singles", "seg_vectors", "seg_checked"),
+    ("fully_connected", "csr_pair"): ("calls", "units", "pair_segments", "pair_walked", "pair_groups",
+                                      "pair_odd", "pair_widened"),
     ("fully_connected", "codebook"): ("calls", "units", "weights", "index_bytes", "weights_8bit",
                                       "weights_4bit"),
     ("fully_connected", "huffman"): ("calls", "symbols", "units", "bits", "codes", "long_codes", "long_steps"),
@@ -74,6 +76,12 @@ FAMILY_FEATURES = {
                                                   "mve_row_chunks_4bit", "mve_row_chunks_2bit",
                                                   "mve_short_row_chunks", "mve_last_rows_4bit", "mve_last_rows_2bit",
                                                   "mve_block_chunks"),
+    # DSP cores walk CSR conv weights as windows of two adjacent positions, with a pair table
+    # filled per group of pixels
+    ("m4", "conv2d", "csr4"): ("calls", "entries", "band_bytes", "csr_groups_x_units", "csr_groups_x_windows",
+                               "csr_groups_x_positions", "pixels_x_units"),
+    ("m4", "conv2d", "csr8"): ("calls", "entries", "band_bytes", "csr_groups_x_units", "csr_groups_x_windows",
+                               "csr_groups_x_positions", "pixels_x_units"),
     ("m55", "conv2d", "codebook_fast"): ("calls", "mve_tables", "pixels", "mve_stage_runs", "cb_pixels_x_k_padded",
                                          "mve_interleaved", "mve_channel_loop"),
 }
@@ -111,7 +119,7 @@ def geometry(graph, op, units: int) -> dict[str, float]:
     a = out.size // units
     if op.kind != "conv2d":
         return {"applications": a, "interior": a, "taps": a, "in_c": 0, "out_rows": a, "row_groups": a,
-                "band": 0, "direct": False}
+                "band": 0, "direct": False, "kw": 1, "dw": 1}
     _, in_h, in_w, _ = graph.tensor(op.inputs[0]).shape
     _, kh, kw, in_c = graph.tensor(op.inputs[1]).shape
     _, out_h, out_w, _ = out.shape
@@ -132,7 +140,8 @@ def geometry(graph, op, units: int) -> dict[str, float]:
     return {"applications": a, "interior": float(full_y.sum() * full_x.sum()),
             "taps": float(taps_y.sum() * taps_x.sum()), "in_c": int(in_c), "out_rows": rows,
             "row_groups": rows * -(-out_w // CSR_PIXELS),
-            "band": kh * ((out_w - 1) * sw + (kw - 1) * dw + 1) * in_c, "direct": direct}
+            "band": kh * ((out_w - 1) * sw + (kw - 1) * dw + 1) * in_c, "direct": direct, "kw": int(kw),
+            "dw": int(dw)}
 
 
 def _straddle_fraction(bits: int) -> float:
@@ -315,7 +324,8 @@ def layer_counts(op_kind: str, encoded, w: np.ndarray, zero: int, where: dict) -
          # columns gathered as int8 first (in_c not a multiple of 8: the staging row)
          "staged_pixels": float(a) if where["in_c"] % 8 else 0.0,
          "interior_x_entries": 0.0, "border_x_entries": 0.0, "band_bytes": 0.0, "csr_groups_x_units": 0.0,
-         "csr_groups_x_entries": 0.0, "taps_x_units": 0.0, "macs": 0.0,
+         "csr_groups_x_entries": 0.0, "csr_groups_x_windows": 0.0, "csr_groups_x_positions": 0.0,
+         "taps_x_units": 0.0, "macs": 0.0,
          "straddles": 0.0, "macs_8bit": 0.0,
          "lut_chunks": 0.0, "lut_fills": 0.0, "lut_fast_steps": 0.0, "lut_checked_lookups": 0.0,
          "lut_pair_weights": 0.0, "lut_quad_weights": 0.0, "lut_scalar_weights": 0.0}
@@ -332,8 +342,13 @@ def layer_counts(op_kind: str, encoded, w: np.ndarray, zero: int, where: dict) -
             c["band_bytes"] = where["out_rows"] * where["band"]
             c["csr_groups_x_units"] = where["row_groups"] * units
             c["csr_groups_x_entries"] = where["row_groups"] * data.entries
+            c["csr_groups_x_windows"] = where["row_groups"] * _pair_windows(w, zero, where)
+            c["csr_groups_x_positions"] = where["row_groups"] * w.shape[1] // (where["kw"] * where["in_c"]) * (
+                (where["kw"] - 1) * where["dw"] + 1) * where["in_c"]
     elif encoded.kind == "csr_seg":
         c.update({k: (v if k == "seg_checked" else a * v) for k, v in _segment_counts(data).items()})
+    elif encoded.kind == "csr_pair":
+        c.update({k: a * v for k, v in _pair_counts(data).items()})
     elif encoded.kind == "codebook":
         eight = data.index_bits == 8
         c["index_bytes"] = 0.0 if eight else a * n * data.index_bits / 8
@@ -363,6 +378,36 @@ def _segment_counts(data) -> dict[str, float]:
             "seg_quads": float(((n >> 2) & 1).sum()), "seg_singles": float((n & 3).sum()),
             "seg_vectors": float((-(-n // 16)).sum()),
             "seg_checked": float(data.entries if data.depth < 256 else 0)}
+
+
+def _pair_windows(w: np.ndarray, zero: int, where: dict) -> float:
+    """Windows of two adjacent window positions covering a conv2d's non-zero weights
+    (mcc_conv2d_csr_fast_s8 on DSP cores): position ky * span + kx * dilation * in_c + ci."""
+    kw, dw, in_c = where["kw"], where["dw"], where["in_c"]
+    span = ((kw - 1) * dw + 1) * in_c
+    cols = np.arange(w.shape[1])
+    tap, ci = cols // in_c, cols % in_c
+    pos = (tap // kw) * span + (tap % kw) * dw * in_c + ci
+    total = 0
+    for row in w:
+        p = pos[row != zero]
+        end = -2
+        for q in p.tolist():
+            if q != end + 1:
+                total += 1
+                end = q
+            else:
+                end = -2
+    return float(total)
+
+
+def _pair_counts(data) -> dict[str, float]:
+    """mcc_fully_connected_csr_pair_s8's work per input row: segments, segments with groups (the
+    walk entered), groups of 4 windows, segments with an odd count (one group before the loop of
+    two), and the widened input slots."""
+    n = data.counts.astype(np.int64)
+    return {"pair_segments": float(n.size), "pair_walked": float((n > 0).sum()), "pair_groups": float(n.sum()),
+            "pair_odd": float((n & 1).sum()), "pair_widened": float(max(data.depth, 256) + 1)}
 
 
 def feature_names(op_kind: str, kind: str, core_family: str | None = None) -> tuple[str, ...]:

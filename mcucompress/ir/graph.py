@@ -17,7 +17,7 @@ Op kinds and their attributes (each kind's facts and implementations: the catalo
                     [weight_encoding: "dense"|"csr4"|"csr8"|"codebook", over the im2col matrix]
   depthwise_conv2d  inputs (x, w, b|None)  stride, dilation, padding, depth_multiplier, activation
   fully_connected   inputs (x, w, b|None)  activation (x is flattened to (1, in))
-                    [weight_encoding: "dense"|"csr4"|"csr8"|"csr_seg"|"codebook"|"huffman"|"huffman_sparse"|"huffman_lut",
+                    [weight_encoding: "dense"|"csr4"|"csr8"|"csr_seg"|"csr_pair"|"codebook"|"huffman"|"huffman_sparse"|"huffman_lut",
                      how code generation stores w (lossless; see encode/choose.py)]
   max_pool2d        inputs (x,)            pool (ph, pw), stride, padding, activation
   avg_pool2d        inputs (x,)            pool (ph, pw), stride, padding, activation

@@ -210,7 +210,7 @@ INT8_KINDS = (
           float_reference="fully_connected", lowering="_lower_fully_connected",
           kernels=("fully_connected/mcc_fully_connected_s8.c", "fully_connected/mcc_fully_connected_fast_s8.c",
                    "fully_connected/mcc_fully_connected_fast_w16_s8.c", "conv/mcc_conv2d_fast_s8.c", "sparse/mcc_fully_connected_csr_s8.c",
-                   "sparse/mcc_fully_connected_csr_seg_s8.c",
+                   "sparse/mcc_fully_connected_csr_seg_s8.c", "sparse/mcc_fully_connected_csr_pair_s8.c",
                    "codebook/mcc_fully_connected_codebook_s8.c", "codebook/mcc_fully_connected_codebook_fast_s8.c",
                    "huffman/mcc_fully_connected_huffman_s8.c", "huffman/mcc_fully_connected_huffman_lut_s8.c",
                    "conv/mcc_conv2d_channels_s8.c", "int4/mcc_fully_connected_int4_s8.c"),

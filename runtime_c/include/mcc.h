@@ -369,6 +369,29 @@ mcc_status mcc_fully_connected_csr_seg_s8(const mcc_fc_params *params, const mcc
                                           const int32_t *bias, const int32_t *channels,
                                           const mcc_dims *output_dims, int8_t *output);
 
+/* Sparse rows as windows of two adjacent columns (mcc_fully_connected_csr_pair_s8.c), in the
+ * segments of mcc_csr_seg_s8: per row and segment a count of groups of 4 windows, then the
+ * groups, three words each (word 0: offset 0, weight 0a, offset 1, weight 0b; word 1: the same
+ * for windows 2 and 3; word 2: weights 1a, 3a, 1b, 3b; a window's offset is its first column
+ * minus the segment start, its weights a and b those of that column and the next). Unused
+ * windows and columns hold offset 0 and the zero point. */
+typedef struct {
+    const uint8_t *counts;   /* units * segments: groups of each row's segments, in order */
+    const uint32_t *groups;  /* groups_count * 3 words */
+    int32_t groups_count;
+    int32_t segments;        /* ceil(depth / 256) */
+} mcc_csr_pair_s8;
+
+/* Fully connected with windowed CSR weights; scratch: get_buffer_size(depth, units) bytes,
+ * 4-byte aligned (the input row widened to int16, the rows' sums). channels and bias as
+ * mcc_fully_connected_csr_seg_s8. */
+int32_t mcc_fully_connected_csr_pair_s8_get_buffer_size(int32_t depth, int32_t units);
+mcc_status mcc_fully_connected_csr_pair_s8(const mcc_fc_params *params, const mcc_quant *quant,
+                                           const mcc_dims *input_dims, const int8_t *input,
+                                           const mcc_dims *filter_dims, const mcc_csr_pair_s8 *filter,
+                                           const int32_t *bias, const int32_t *channels,
+                                           const mcc_dims *output_dims, int8_t *output, void *scratch);
+
 /* Codebook weights: index_bits-bit indices (1..8, LSB-first bit stream, row-major) into an int8
  * codebook of 1 << index_bits entries (unused entries padded), looked up inside the MAC loop. */
 typedef struct {

@@ -23,6 +23,8 @@
 
 #define PIXELS 4 /* output pixels per walk of a channel's entries */
 #define LANES 8  /* each channel's decoded entries are padded to a multiple of this */
+/* DSP cores (not MVE ones) walk windows of two positions (csr_decode_pairs) */
+#define CSR_PAIRS (MCC_HAVE_DSP_ASM && !MCC_HAVE_MVE_ASM)
 
 typedef struct {
     int32_t wp;      /* band columns (pixels, padding included) */
@@ -48,12 +50,20 @@ static int32_t csr_align4(int32_t n)
     return (n + 3) & ~3;
 }
 
-/* Bytes of the decoded entries (offsets and weights) in scratch. */
+/* Bytes of the decoded entries (offsets and weights) in scratch; on a DSP core also the
+ * windows' counts, the pair table and the band widened to int16 (the exporter reserves the
+ * largest of the three layouts, codegen/csr_fast.py). */
 static int32_t csr_entry_bytes(int32_t entries, int32_t out_c, const csr_band *band)
 {
     const int32_t padded = entries + (LANES - 1) * out_c;
     const int32_t mve = csr_align4(2 * padded) + csr_align4(padded);
     const int32_t scalar = 4 * entries + 2 * PIXELS * band->rows * band->span;
+#if CSR_PAIRS
+    const int32_t dsp = 8 * entries + 4 * out_c + 4 * PIXELS * band->rows * band->span + 2 * band->rows * band->row;
+    if (dsp > mve && dsp > scalar) {
+        return dsp;
+    }
+#endif
     return mve > scalar ? mve : scalar;
 }
 
@@ -68,6 +78,7 @@ int32_t mcc_conv2d_csr_fast_s8_get_buffer_size(const mcc_conv_params *params,
            band.rows * band.row;
 }
 
+#if !CSR_PAIRS
 /* Offsets of every entry into the band, its weight, and each channel's weight sum; each
  * channel's entries padded to a multiple of LANES with offset 0 and weight 0 (so whole vectors
  * need no tail). -1 on malformed data. */
@@ -153,6 +164,187 @@ static void csr_fill_band(const mcc_conv_params *params, const mcc_dims *input_d
     }
 }
 
+#endif
+
+#if CSR_PAIRS
+/* DSP cores walk windows of two adjacent window positions (kernel row, then span: the order
+ * of the pair table below), decoded once per call: per window a word of its byte offset into
+ * the pair table and a word of its two weights as int16 (the second 0 when the next position
+ * holds none), so one SMLAD per pixel takes both; about 1.3 entries a window at 70% zeros. */
+static int csr_decode_pairs(const mcc_csr_s8 *filter, const mcc_conv_params *params, const mcc_dims *filter_dims,
+                            const csr_band *band, uint32_t *windows, int32_t *counts, int32_t *weight_sums)
+{
+    const int32_t in_c = filter_dims->c;
+    const int32_t tap_step = params->dilation.w * in_c;
+    int32_t k = 0, kp = 0, oc;
+    for (oc = 0; oc < filter_dims->n; ++oc) {
+        const int32_t end = k + filter->row_entries[oc];
+        const int32_t first = kp;
+        int32_t ci = -1, kx = 0, ky = 0, sum = 0, open = -2; /* open: position of a window with one weight */
+        if (filter->row_entries[oc] > filter->entries - k) {
+            return -1;
+        }
+        for (; k < end; ++k) {
+            const uint32_t gap = filter->gap_bits == 8 ? (uint32_t)filter->gaps[k]
+                                                       : ((uint32_t)filter->gaps[k >> 1] >> ((k & 1) * 4)) & 15u;
+            int32_t pos;
+            ci += 1 + (int32_t)gap;
+            while (ci >= in_c) { /* carry into kx, then ky */
+                ci -= in_c;
+                if (++kx == filter_dims->w) {
+                    kx = 0;
+                    if (++ky == filter_dims->h) {
+                        return -1;
+                    }
+                }
+            }
+            pos = ky * band->span + kx * tap_step + ci;
+            if (pos == open + 1) { /* the second weight of the open window */
+                windows[2 * kp - 1] |= (uint32_t)filter->values[k] << 16;
+                open = -2;
+            } else {
+                windows[2 * kp] = (uint32_t)(4 * PIXELS * pos);
+                windows[2 * kp + 1] = (uint16_t)(int16_t)filter->values[k];
+                open = pos;
+                ++kp;
+            }
+            sum += filter->values[k];
+        }
+        counts[oc] = kp - first;
+        weight_sums[oc] = sum;
+    }
+    return 0;
+}
+
+/* The k_h input rows of output row oy as int16, each padded to band->wp pixels with the zero
+ * point (mcc_conv2d_csr_fast_s8's band, widened so a word load brings two neighbours). */
+static void csr_fill_band_wide(const mcc_conv_params *params, const mcc_dims *input_dims, const int8_t *in_batch,
+                               int32_t oy, const csr_band *band, int16_t *out)
+{
+    const int32_t in_c = input_dims->c;
+    const int32_t left = params->padding.w;
+    const int16_t zero_point = (int16_t)(-params->input_offset);
+    int32_t ky, i;
+    for (ky = 0; ky < band->rows; ++ky, out += band->row) {
+        const int32_t y = oy * params->stride.h - params->padding.h + ky * params->dilation.h;
+        int32_t first = left, last = left + input_dims->w; /* band columns from the input */
+        const int8_t *src;
+        if (y < 0 || y >= input_dims->h) {
+            for (i = 0; i < band->row; ++i) {
+                out[i] = zero_point;
+            }
+            continue;
+        }
+        if (last > band->wp) {
+            last = band->wp;
+        }
+        if (first > last) {
+            first = last;
+        }
+        for (i = 0; i < first * in_c; ++i) {
+            out[i] = zero_point;
+        }
+        src = in_batch + ((int64_t)y * input_dims->w + (first - left)) * in_c - first * in_c;
+        for (; i + 4 <= last * in_c; i += 4) { /* four a turn: SXTB16 splits a word into even and odd */
+            uint32_t v, even, odd;
+            memcpy(&v, src + i, 4);
+            mcc_nn_widen4(v, &even, &odd);
+            v = (even & 0xFFFFu) | (odd << 16);
+            memcpy(out + i, &v, 4);
+            v = (odd & 0xFFFF0000u) | (even >> 16);
+            memcpy(out + i + 2, &v, 4);
+        }
+        for (; i < last * in_c; ++i) {
+            out[i] = src[i];
+        }
+        for (; i < band->row; ++i) {
+            out[i] = zero_point;
+        }
+    }
+}
+
+/* The pair table of PIXELS pixels: per window position (kernel row, then span) each pixel's
+ * value there and at the next position (0 after the last), one word each, so one LDM serves a
+ * window for all of them. */
+static void csr_fill_pairs(const int16_t *const *pixel, const csr_band *band, uint32_t *table)
+{
+    int32_t ky, r, p;
+    for (ky = 0; ky < band->rows; ++ky) {
+        const int32_t start = ky * band->row;
+        r = band->span - 1;
+        if (r > 0) { /* one word load per pixel (two neighbours), one STM a position */
+            register uint32_t v0 __asm__("r8");
+            register uint32_t v1 __asm__("r9");
+            register uint32_t v2 __asm__("r10");
+            register uint32_t v3 __asm__("r11");
+            const int16_t *q0 = pixel[0] + start, *q1 = pixel[1] + start;
+            const int16_t *q2 = pixel[2] + start, *q3 = pixel[3] + start;
+            int32_t n = r;
+            __asm__ volatile("1:\n\t"
+                             "ldr    %[v0], [%[q0]], #2\n\t"
+                             "ldr    %[v1], [%[q1]], #2\n\t"
+                             "ldr    %[v2], [%[q2]], #2\n\t"
+                             "ldr    %[v3], [%[q3]], #2\n\t"
+                             "stmia  %[t]!, {%[v0], %[v1], %[v2], %[v3]}\n\t"
+                             "subs   %[n], %[n], #1\n\t"
+                             "bne    1b\n\t"
+                             : [q0] "+r"(q0), [q1] "+r"(q1), [q2] "+r"(q2), [q3] "+r"(q3), [t] "+r"(table),
+                               [n] "+r"(n), [v0] "=&r"(v0), [v1] "=&r"(v1), [v2] "=&r"(v2), [v3] "=&r"(v3)
+                             :
+                             : "cc", "memory");
+        }
+        for (p = 0; p < PIXELS; ++p) { /* the last position of a kernel row: the next row's first */
+            const int16_t next = ky + 1 < band->rows ? pixel[p][start + band->row] : 0;
+            table[p] = (uint16_t)pixel[p][start + r] | ((uint32_t)(uint16_t)next << 16);
+        }
+        table += PIXELS;
+    }
+}
+
+/* One window: its offset and weights (LDRD), the four pixels' pairs (LDM into p0..p3, ascending
+ * registers), four SMLAD. */
+#define CSR_PAIR_WINDOW                                                                            \
+    "ldrd   %[o], %[w], [%[e]], #8\n\t"                                                            \
+    "add    %[o], %[o], %[tb]\n\t"                                                                 \
+    "ldm    %[o], {%[p0], %[p1], %[p2], %[p3]}\n\t"                                                \
+    "smlad  %[a0], %[p0], %[w], %[a0]\n\t"                                                         \
+    "smlad  %[a1], %[p1], %[w], %[a1]\n\t"                                                         \
+    "smlad  %[a2], %[p2], %[w], %[a2]\n\t"                                                         \
+    "smlad  %[a3], %[p3], %[w], %[a3]\n\t"
+
+/* acc[p] = sum over the n windows at e of pixel p's pair * the window's weights: an odd window
+ * first, then an odd pair, then four a turn. */
+MCC_INLINE void csr_walk_pairs(const uint32_t *e, int32_t n, const uint32_t *table, int32_t *acc)
+{
+    register uint32_t p0 __asm__("r8");
+    register uint32_t p1 __asm__("r9");
+    register uint32_t p2 __asm__("r10");
+    register uint32_t p3 __asm__("r11");
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    uint32_t o, w;
+    __asm__ volatile("lsrs   %[n], %[n], #1\n\t"
+                     "bcc    3f\n\t" CSR_PAIR_WINDOW
+                     "3:\n\t"
+                     "lsrs   %[n], %[n], #1\n\t"
+                     "bcc    4f\n\t" CSR_PAIR_WINDOW CSR_PAIR_WINDOW
+                     "4:\n\t"
+                     "cmp    %[n], #0\n\t"
+                     "beq    5f\n\t"
+                     "2:\n\t" CSR_PAIR_WINDOW CSR_PAIR_WINDOW CSR_PAIR_WINDOW CSR_PAIR_WINDOW
+                     "subs   %[n], %[n], #1\n\t"
+                     "bne    2b\n\t"
+                     "5:\n\t"
+                     : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [e] "+r"(e), [n] "+r"(n),
+                       [o] "=&r"(o), [w] "=&r"(w), [p0] "=&r"(p0), [p1] "=&r"(p1), [p2] "=&r"(p2), [p3] "=&r"(p3)
+                     : [tb] "r"(table)
+                     : "cc", "memory");
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+}
+#endif
+
 #if MCC_HAVE_MVE_ASM
 /* acc[p] += sum over the n entries (rounded up to whole vectors: the padding adds 0) of pixel
  * p's band value at the entry's offset * weight: one gather of eight activations per pixel. */
@@ -177,7 +369,7 @@ static void csr_walk(const uint16_t *offsets, const int8_t *values, int32_t n,
     acc[2] = a2;
     acc[3] = a3;
 }
-#else
+#elif !CSR_PAIRS
 /* The window table of PIXELS pixels: per window position (kernel row, then span) their int16
  * values side by side, so one 8-byte load serves all of them. */
 static void csr_fill_window(const int8_t *const *pixel, const csr_band *band, int16_t *table)
@@ -234,6 +426,11 @@ mcc_status mcc_conv2d_csr_fast_s8(const mcc_conv_params *params, const mcc_quant
     const int32_t lo = params->activation.min, hi = params->activation.max;
     int8_t *band_rows;
     int32_t b, oy, ox, oc;
+#if CSR_PAIRS
+    uint32_t *windows, *table;
+    int32_t *counts;
+    int16_t *wide;
+#endif
 
     if (filter_dims->c != in_c || filter_dims->n != out_c || input_dims->n != output_dims->n ||
         in_c <= 0 || filter_dims->h <= 0 || filter_dims->w <= 0 || out_w <= 0 ||
@@ -249,22 +446,45 @@ mcc_status mcc_conv2d_csr_fast_s8(const mcc_conv_params *params, const mcc_quant
     }
     weight_sums = (int32_t *)((int8_t *)scratch + csr_entry_bytes(filter->entries, out_c, &band));
     band_rows = (int8_t *)(weight_sums + out_c);
+#if CSR_PAIRS /* windows, their counts, the pair table, the widened band (csr_entry_bytes) */
+    (void)band_rows;
+    windows = (uint32_t *)scratch;
+    counts = (int32_t *)(windows + 2 * filter->entries);
+    table = (uint32_t *)(counts + out_c);
+    wide = (int16_t *)(void *)(table + PIXELS * band.rows * band.span);
+    if (csr_decode_pairs(filter, params, filter_dims, &band, windows, counts, weight_sums)) {
+        return MCC_ERROR_ARGUMENT;
+    }
+#else
     if (csr_decode(filter, params, filter_dims, &band, scratch, weight_sums)) {
         return MCC_ERROR_ARGUMENT;
     }
+#endif
     for (b = 0; b < input_dims->n; ++b) {
         const int8_t *in_batch = input + (int64_t)b * input_dims->h * input_dims->w * in_c;
         for (oy = 0; oy < output_dims->h; ++oy) {
             int8_t *out_row = output + ((int64_t)b * output_dims->h + oy) * out_w * out_c;
+#if CSR_PAIRS
+            csr_fill_band_wide(params, input_dims, in_batch, oy, &band, wide);
+#else
             csr_fill_band(params, input_dims, in_batch, oy, &band, band_rows);
+#endif
             for (ox = 0; ox < out_w; ox += PIXELS) {
                 const int32_t pixels = out_w - ox < PIXELS ? out_w - ox : PIXELS;
+#if CSR_PAIRS
+                const int16_t *pixel[PIXELS];
+                int16_t *const rows = wide;
+#else
                 const int8_t *pixel[PIXELS];
+                int8_t *const rows = band_rows;
+#endif
                 int32_t p, k = 0;
                 for (p = 0; p < PIXELS; ++p) { /* missing pixels read pixel 0's values */
-                    pixel[p] = band_rows + (p < pixels ? (ox + p) * pixel_step : ox * pixel_step);
+                    pixel[p] = rows + (p < pixels ? (ox + p) * pixel_step : ox * pixel_step);
                 }
-#if !MCC_HAVE_MVE_ASM
+#if CSR_PAIRS
+                csr_fill_pairs(pixel, &band, table);
+#elif !MCC_HAVE_MVE_ASM
                 csr_fill_window(pixel, &band, (int16_t *)(void *)((uint32_t *)scratch + filter->entries));
 #endif
                 for (oc = 0; oc < out_c; ++oc) {
@@ -278,6 +498,19 @@ mcc_status mcc_conv2d_csr_fast_s8(const mcc_conv_params *params, const mcc_quant
                         csr_align4(2 * (filter->entries + (LANES - 1) * out_c));
                     csr_walk(offsets + k, values + k, n, pixel, acc);
                     k += (n + LANES - 1) & ~(LANES - 1);
+#elif CSR_PAIRS
+                    (void)n;
+                    csr_walk_pairs(windows + k, counts[oc], table, acc);
+                    k += 2 * counts[oc];
+                    if (channels != 0 && pixels == PIXELS) { /* straight-line requantization */
+                        const int32_t *const ch = channels + 4 * oc;
+                        const int32_t bias2 = ch[0], mult = ch[1], round = ch[2], shift = ch[3];
+                        out[0] = mcc_nn_fast_requantize(2 * acc[0] + bias2, mult, round, shift, lo, hi);
+                        out[out_c] = mcc_nn_fast_requantize(2 * acc[1] + bias2, mult, round, shift, lo, hi);
+                        out[2 * out_c] = mcc_nn_fast_requantize(2 * acc[2] + bias2, mult, round, shift, lo, hi);
+                        out[3 * out_c] = mcc_nn_fast_requantize(2 * acc[3] + bias2, mult, round, shift, lo, hi);
+                        continue;
+                    }
 #else
                     csr_walk((const uint32_t *)scratch + k, n,
                              (const int16_t *)(const void *)((const uint32_t *)scratch + filter->entries),
