@@ -62,9 +62,9 @@ FEATURES = {
                                   "cb_scalar_outputs"),
     ("fully_connected", "int4"): ("calls", "units", "weights", "i4_k_padded", "i4_block_words", "i4_tail_words",
                                   "i4_row_chunks", "i4_blocks_x_chunks"),
-    ("conv2d", "int4"): ("calls", "pixels", "border_pixels", "i4_k_padded", "i4_blocks_x_units", "i4_block_words",
-                         "pixels_x_units"),
 }
+# An int4 conv runs the 4-bit fast codebook conv kernel (runtime_c/int4/mcc_conv2d_int4_s8.c).
+FEATURES[("conv2d", "int4")] = FEATURES[("conv2d", "codebook_fast")]
 # Kernels whose MVE path (Cortex-M55) is another loop than the DSP one: that family's features.
 FAMILY_FEATURES = {
     ("m55", "fully_connected", "codebook_fast"): ("calls", "mve_tables", "units", "cb_k_padded", "cb_blocks",
@@ -74,6 +74,7 @@ FAMILY_FEATURES = {
     ("m55", "conv2d", "codebook_fast"): ("calls", "mve_tables", "pixels", "mve_stage_runs", "cb_pixels_x_k_padded",
                                          "mve_interleaved", "mve_channel_loop"),
 }
+FAMILY_FEATURES[("m55", "conv2d", "int4")] = FAMILY_FEATURES[("m55", "conv2d", "codebook_fast")]
 # Codebooks of 2- or 4-bit indices run on their own kernels (codegen/codebook_fast.py): costed
 # as the kind below (the exporter falls back to the portable codebook kernel only for LiteRT
 # rounding or channel constants the fast requantization cannot take).
@@ -85,7 +86,6 @@ CB_MVE_PIXELS = 4  # output pixels per pass of the MVE path of mcc_conv2d_codebo
 CB_MVE_CHUNK_WORDS = 4  # index words per chunk of the MVE paths (16 bytes, one vector)
 CSR_PIXELS = 4   # output pixels per walk of mcc_conv2d_csr_fast_s8 (codegen/csr_fast.py)
 I4_ROWS = 4      # rows per pass of mcc_fully_connected_int4_s8
-I4_PIXELS = 4    # output pixels per block of mcc_conv2d_int4_s8
 LUT_BITS = 8   # codes up to this long decode with one lookup (runtime_c/huffman)
 LUT_CHUNK = 128       # weights decoded per fill by mcc_fully_connected_huffman_lut_s8
 LUT_MAX_TAKEN = 15    # bits a lookup takes at most (its unchecked fills' bound)
@@ -272,13 +272,11 @@ def _fast_codebook_counts(op_kind: str, bits: int, units: int, depth: int, where
 
 
 def _int4_counts(op_kind: str, units: int, depth: int, where: dict) -> dict[str, float]:
+    if op_kind == "conv2d":   # the 4-bit fast codebook kernel runs it
+        return _fast_codebook_counts(op_kind, 4, units, depth, where)
     k_padded = -(-depth // 8) * 8
     words = k_padded // 8
     a = where["applications"]
-    if op_kind == "conv2d":
-        blocks = -(-a // I4_PIXELS)
-        return {"i4_k_padded": a * k_padded, "i4_blocks_x_units": blocks * units,
-                "i4_block_words": blocks * units * words}
     full = units // I4_ROWS * I4_ROWS
     chunks = -(-words // 4)   # MVE: 4 words (32 weights) of a row a gather
     return {"i4_k_padded": a * k_padded, "i4_block_words": a * full * words,
