@@ -63,8 +63,9 @@ FEATURES = {
     ("fully_connected", "int4"): ("calls", "units", "weights", "i4_k_padded", "i4_block_words", "i4_tail_words",
                                   "i4_row_chunks", "i4_blocks_x_chunks"),
 }
-# An int4 conv runs the 4-bit fast codebook conv kernel (runtime_c/int4/mcc_conv2d_int4_s8.c).
-FEATURES[("conv2d", "int4")] = FEATURES[("conv2d", "codebook_fast")]
+# Encodings that run another encoding's kernel, priced (and fitted) as that one: an int4 conv
+# is the 4-bit fast codebook conv with the signed nibbles as codebook (runtime_c/int4).
+SAME_KERNEL = {("conv2d", "int4"): "codebook_fast"}
 # Kernels whose MVE path (Cortex-M55) is another loop than the DSP one: that family's features.
 FAMILY_FEATURES = {
     ("m55", "fully_connected", "codebook_fast"): ("calls", "mve_tables", "units", "cb_k_padded", "cb_blocks",
@@ -74,7 +75,6 @@ FAMILY_FEATURES = {
     ("m55", "conv2d", "codebook_fast"): ("calls", "mve_tables", "pixels", "mve_stage_runs", "cb_pixels_x_k_padded",
                                          "mve_interleaved", "mve_channel_loop"),
 }
-FAMILY_FEATURES[("m55", "conv2d", "int4")] = FAMILY_FEATURES[("m55", "conv2d", "codebook_fast")]
 # Codebooks of 2- or 4-bit indices run on their own kernels (codegen/codebook_fast.py): costed
 # as the kind below (the exporter falls back to the portable codebook kernel only for LiteRT
 # rounding or channel constants the fast requantization cannot take).
@@ -357,7 +357,13 @@ def _segment_counts(data) -> dict[str, float]:
             "seg_checked": float(data.entries if data.depth < 256 else 0)}
 
 
+def priced_as(op_kind: str, kind: str) -> str:
+    """The encoding whose kernel, features and coefficients price ``kind``."""
+    return SAME_KERNEL.get((op_kind, kind), kind)
+
+
 def feature_names(op_kind: str, kind: str, core_family: str | None = None) -> tuple[str, ...]:
+    kind = priced_as(op_kind, kind)
     names = FAMILY_FEATURES.get((core_family, op_kind, kind)) or FEATURES.get((op_kind, kind))
     if names is None:
         raise McuError(f"no cost model for {op_kind} weights stored as '{kind}'")
@@ -380,7 +386,7 @@ def predict(op_kind: str, kind: str, counts: dict[str, float], core_family: str 
     table = _coefficients()["families"].get(core_family)
     if table is None:
         raise McuError(f"no cost model coefficients for core family '{core_family}'")
-    coef = table.get(f"{op_kind}/{kind}")
+    coef = table.get(f"{op_kind}/{priced_as(op_kind, kind)}")
     if coef is None:
         raise McuError(f"no cost model coefficients for {op_kind}/{kind} on {core_family}")
     return int(round(float(features(op_kind, kind, counts, core_family) @ np.asarray(coef["coef"], dtype=np.float64))))
