@@ -622,8 +622,9 @@ static void int4_channel(stream *s, int32_t u, int32_t sum, int32_t input_offset
 
 /* The int4 kernels on fuzzed packed weights, shapes, offsets and requantization (and, one input
  * in 16, a k_padded they must refuse): outputs must equal mcc_conv2d_s8 / mcc_fully_connected_s8
- * on the unpacked values. Fully connected rows go in blocks of 4 (the last the rows left), a
- * word per row of the block; conv rows one after the other. */
+ * on the unpacked values (mcc.h's statement of the two layouts). Fully connected rows go in
+ * blocks of 4 (the last the rows left), a word per row of the block; conv rows one after the
+ * other. */
 static int fuzz_int4(stream *s)
 {
     const uint32_t mode = take(s, 1);
@@ -642,7 +643,7 @@ static int fuzz_int4(stream *s)
     memset(&cp, 0, sizeof(cp));
     memset(&fcp, 0, sizeof(fcp));
     if (conv) {
-        const int32_t c = (int32_t)(take(s, 1) % 24) + 1;   /* 8, 16, 24: widened from the input */
+        const int32_t c = (int32_t)(take(s, 1) % 40) + 1;   /* 32, 36, 40: widened from the input */
         in_dims.n = (int32_t)(take(s, 1) % 2) + 1;
         in_dims.h = (int32_t)(take(s, 1) % 5) + 1;
         in_dims.w = (int32_t)(take(s, 1) % 5) + 1;
@@ -684,9 +685,12 @@ static int fuzz_int4(stream *s)
     for (u = 0; u < units; ++u) {
         const int32_t start = conv ? u : u / 4 * 4, n = conv ? 1 : (units - start < 4 ? units - start : 4);
         int32_t sum = 0;
-        for (j = 0; j < k; ++j) {   /* product j: nibble j % 8 of the row's word j / 8 */
+        for (j = 0; j < k; ++j) {
+            /* product j: fully connected, nibble j % 8 of the row's word j / 8; conv, in a group
+             * of 4 the nibbles k0 k2 k1 k3 */
             const uint32_t word = packed[start * words + (j / 8) * n + (u - start)];
-            const int32_t nibble = (int32_t)((word >> (4 * (j % 8))) & 15u);
+            const int32_t r = j % 4, at = conv ? (j % 8 - r) + ((r & 1) << 1 | r >> 1) : j % 8;
+            const int32_t nibble = (int32_t)((word >> (4 * at)) & 15u);
             dense[u * k + j] = (int8_t)(nibble >= 8 ? nibble - 16 : nibble);
             sum += dense[u * k + j];
         }

@@ -64,7 +64,7 @@ def main() -> int:
              "Dense: the export-time specialised kernels (mcc_conv2d_fast_s8, mcc_fully_connected_fast_s8). "
              "Codebook: mcc_conv2d_codebook_fast_s8 / mcc_fully_connected_codebook_fast_s8 (pairs of indices "
              "looked up in a table of doubled int16 weight pairs built in scratch on each call; 1 KB for 4-bit "
-             "indices, 64 B for 2-bit, plus 2 KB of pair pairs for 2-bit fully connected layers). Conv: 6 "
+             "indices, 64 B for 2-bit, plus 2 KB of pair pairs for 2-bit layers on DSP cores). Conv: 6 "
              "pixels and 8 output channels a call of the assembly loop, requantized in it; fully connected: "
              "blocks of 8 rows. The M55 runs the MVE path: tables of int8 weights per index byte (512 B for 4-bit "
              "indices, 1 KB for 2-bit) looked up by byte gathers, 16 products a VMLADAVA.S8; conv 4 pixels a "

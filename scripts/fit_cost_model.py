@@ -25,7 +25,7 @@ from scipy.optimize import nnls
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from mcucompress.encode.cost_model import COEFFICIENTS, feature_names, features  # noqa: E402
+from mcucompress.encode.cost_model import COEFFICIENTS, feature_names, features, priced_as  # noqa: E402
 from mcucompress.cost_suite import Measured, fit_suite, layer_features, measure  # noqa: E402
 
 BOARDS = {"m0m3": "lm3s6965evb", "m4": "mps2-an386", "m55": "mps3-an547"}
@@ -45,7 +45,7 @@ def fit(rows, fam: str) -> dict:
     core family."""
     groups = defaultdict(list)
     for r in rows:
-        groups[(r.op_kind, r.encoding)].append(r)
+        groups[(r.op_kind, priced_as(r.op_kind, r.encoding))].append(r)
     out = {}
     for (op_kind, kind), group in sorted(groups.items()):
         a = np.stack([features(op_kind, kind, r.counts, fam) for r in group])
@@ -64,8 +64,9 @@ def main() -> int:
     parser.add_argument("--families", default=",".join(BOARDS))
     parser.add_argument("--out", default=str(COEFFICIENTS))
     parser.add_argument("--only", default=None,
-                        help="measure only the suite's models whose name holds this text, and replace only "
-                             "the (op kind, encoding) entries they fit (e.g. 'codebook')")
+                        help="measure only the suite's models whose name holds this text (or one of several, "
+                             "comma-separated), and replace only the (op kind, encoding) entries they fit "
+                             "(e.g. 'codebook')")
     parser.add_argument("--counts", default=None,
                         help="JSON of measured counts: read when it exists (no QEMU runs), else written")
     args = parser.parse_args()
@@ -78,7 +79,8 @@ def main() -> int:
         for fam in args.families.split(","):
             board = BOARDS[fam]
             rows = []
-            for graph in [g for g in fit_suite() if args.only is None or args.only in g.name]:
+            only = args.only.split(",") if args.only is not None else None
+            for graph in [g for g in fit_suite() if only is None or any(t in g.name for t in only)]:
                 known = cached.get(fam, {}).get(graph.name)
                 rows += measure(graph, board, work / fam) if known is None else with_counts(graph, known)
                 cached.setdefault(fam, {})[graph.name] = [r.instructions for r in rows[-len(graph.ops):]]

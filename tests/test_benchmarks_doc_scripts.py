@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from benchdoc import allowed_drift, numbers, section, table_rows, tables, within
+from benchdoc import allowed_drift, integer, numbers, section, table_rows, tables, within
 from conftest import REPO
 
 pytestmark = [
@@ -130,6 +130,31 @@ def test_codebook_fast_table(heading, board, tmp_path):
             decimals = len(ratio.partition(".")[2])
             assert f"{pair[0] / pair[1]:.{decimals}f}" == ratio, (row[0], pair, ratio)
     drift.assert_none(at_least=16)
+
+
+INT4 = "### Packed int4 weights, round 6"
+
+
+def test_int4_table(tmp_path):
+    """Every cell of the section's layer table (bytes, dense and int4 instructions and their ratio
+    on the M4, M55 and M3) is the script's own for that layer."""
+    out = run_script(["bench_int4.py", "--skip-accuracy"], tmp_path)
+    (measured_table,) = tables(out)
+    measured = {row[0]: row for row in measured_table[1:]}
+    drift = Drift(INT4)
+    (header, *rows) = table_rows(INT4, 13)
+    assert header == measured_table[0], (header, measured_table[0])
+    for row in rows:
+        got = measured[row[0]]
+        for name, documented, value in zip(header[1:], row[1:], got[1:]):
+            if name.startswith("ratio"):
+                drift.checked += 1
+                if documented != value:
+                    drift.found.append(f"{row[0]}: {name}: doc {documented}, measured {value}")
+                continue
+            figure = "flash" if "bytes" in name else "instructions"
+            drift.check(f"{row[0]}: {name}", figure, integer(documented), integer(value))
+    drift.assert_none(at_least=48)
 
 
 FIT = "## A default that fits the board"

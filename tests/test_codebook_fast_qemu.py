@@ -34,9 +34,11 @@ def test_fast_codebook_kernels_on_qemu(board, tmp_path):
     # 21 rows: blocks 8, 8, 4, 1; 13 rows: 8, 4, 1; 7 rows: 4, 3
     fc = fc_chain(75, (FcLayer(21, 0.0, 4), FcLayer(13, 0.0, 16), FcLayer(7, 0.0, 16), FcLayer(6, 0.0, 4)),
                   "codebook", seed=3).replace(name="cbfc")
-    # 7x7 = 49 pixels: 8 blocks of 6 and one of 1; 13 channels: 8, then 4 and 1 requantized apart
+    # 7x7 = 49 pixels: 8 blocks of 6 and one of 1; 13 channels: 8, then 4 and 1 requantized apart;
+    # 2-bit index words a channel: 7 (one, then pairs), 1 (the last layer)
     conv = conv_chain(7, 12, (ConvLayer(13, 3, 1, 0.0, 4), ConvLayer(9, 1, 1, 0.0, 16),
-                              ConvLayer(12, 3, 2, 0.0, 16)), "codebook", seed=4).replace(name="cbconv")
+                              ConvLayer(12, 3, 2, 0.0, 16), ConvLayer(8, 1, 1, 0.0, 4)),
+                      "codebook", seed=4).replace(name="cbconv")
     # the MVE paths (chunks of 4 index words or 16 index bytes, whole ones in assembly for
     # blocks of 8 and 4 rows, the rest predicated): 64 -> 132, 4-bit: 2 whole chunks, no tail,
     # blocks of 8 and one of 4; 132 -> 36, 2-bit: 2 whole chunks and a word, blocks 8 and 4;

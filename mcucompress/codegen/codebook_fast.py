@@ -60,10 +60,12 @@ def table_bytes(bits: int) -> int:
 
 
 def conv_scratch_bytes(k_padded: int, bits: int) -> int:
-    """mcc_conv2d_codebook_fast_s8_get_buffer_size(): the larger of the DSP path's (pair table,
-    widened columns, staging row) and the MVE path's (byte tables, int8 columns of MVE_PIXELS
-    pixels in whole chunks, staging row)."""
-    dsp = table_bytes(bits) + CONV_PIXELS * 2 * k_padded + k_padded
+    """mcc_conv2d_codebook_fast_s8_get_buffer_size(): the larger of the DSP path's (for 2-bit
+    indices the table of pair pairs, 256 entries of 8 bytes; the pair table, widened columns,
+    staging row) and the MVE path's (byte tables, int8 columns of MVE_PIXELS pixels in whole
+    chunks, staging row)."""
+    quad = 8 * 256 if bits == 2 else 0
+    dsp = quad + table_bytes(bits) + CONV_PIXELS * 2 * k_padded + k_padded
     chunk = 32 if bits == 4 else 64
     mve = 256 * (8 // bits) + MVE_PIXELS * -(-k_padded // chunk) * chunk + k_padded
     return max(dsp, mve)

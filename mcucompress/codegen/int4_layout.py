@@ -1,11 +1,13 @@
 """Export-time layout for the int4 kernels (runtime_c/int4/mcc_*_int4_s8.c).
 
 A layer whose weights carry the int4 encoding (values -8..7, encode/int4_requantize.py) runs
-on a kernel that reads them packed (encode/int4.row_words: each output row padded to a
-multiple of 8 products, 8 to a word, TFLite's nibble order; fully connected rows in blocks of
-4) with the channel constants of the dense fast kernels ({2 * folded bias, multiplier, round,
-shift} per output channel), so it requantizes exactly as they do. The kernels sum 16 * w * x (nibbles masked in place), so on top of the
-fast kernels' bounds 16 * 128 * sum|w| must fit int32.
+on a kernel that reads them packed, each output row padded to a multiple of 8 products, 8 to a
+word: fully connected in TFLite's nibble order (encode/int4.row_words), rows in blocks of 4;
+conv2d in the order of the 4-bit fast codebook kernel (codebook_fast.pair_words), which runs it
+with the codebook of the 16 signed nibbles. Both take the channel constants of the dense fast
+kernels ({2 * folded bias, multiplier, round, shift} per output channel), so they requantize
+exactly as those do. The fully connected kernel sums 16 * w * x (nibbles masked in place), so on
+top of the fast kernels' bounds 16 * 128 * sum|w| must fit int32.
 """
 
 from __future__ import annotations
@@ -15,13 +17,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from mcucompress.codegen import specialize
-from mcucompress.codegen.codebook_fast import call_fast_kernel
-from mcucompress.encode.int4 import row_words
+from mcucompress.codegen.codebook_fast import call_fast_kernel, conv_scratch_bytes, pair_words
+from mcucompress.encode.int4 import check_int4, row_words
 from mcucompress.errors import McuError
 from mcucompress.ir.graph import Graph, Op
 
 KERNELS = {"fully_connected": "mcc_fully_connected_int4_s8", "conv2d": "mcc_conv2d_int4_s8"}
-CONV_PIXELS = 4   # I4_PIXELS of mcc_conv2d_int4_s8.c
 FC_ROWS = 4       # I4_ROWS of mcc_fully_connected_int4_s8.c
 _INT32_LIMIT = (1 << 31) - 1
 
@@ -38,7 +39,7 @@ class Int4Layer:
 def scratch_bytes(op_kind: str, k_padded: int, units: int) -> int:
     """The kernel's *_get_buffer_size()."""
     if op_kind == "conv2d":
-        return CONV_PIXELS * 3 * k_padded + CONV_PIXELS * 4 * units
+        return conv_scratch_bytes(k_padded, 4)
     return 2 * k_padded + 32
 
 
@@ -53,7 +54,7 @@ def choose(graph: Graph, op: Op, p, rounding: str) -> Int4Layer:
     if getattr(p, "filter_offset", 0) != 0:
         raise McuError(f"op '{op.name}': int4 weights need zero point 0")
     w = np.asarray(wt.data, dtype=np.int64).reshape(wt.shape[0], -1)
-    words, k_padded = row_words(w)
+    words, k_padded = conv_words(w) if op.kind == "conv2d" else row_words(w)
     bias = specialize._bias(graph, op, w.shape[0])
     table = specialize._channel_table(np.abs(w).sum(1), w.sum(1), bias, p.input_offset, p.output_offset,
                                       p.multiplier, p.shift)
@@ -63,6 +64,12 @@ def choose(graph: Graph, op: Op, p, rounding: str) -> Int4Layer:
     if op.kind == "fully_connected":
         words = fc_blocks(words)
     return Int4Layer(KERNELS[op.kind], words.reshape(-1), table, k_padded, scratch_bytes(op.kind, k_padded, w.shape[0]))
+
+
+def conv_words(w: np.ndarray) -> tuple[np.ndarray, int]:
+    """(units, K) values -8..7 -> (units, k_padded / 8) uint32 words of mcc_conv2d_int4_s8 (the
+    nibbles as 4-bit codebook indices: -8..-1 are 8..15), k_padded."""
+    return pair_words(check_int4(w, "int4 weights") & 15, 4)
 
 
 def fc_blocks(words: np.ndarray) -> np.ndarray:

@@ -25,10 +25,11 @@ from mcucompress.codegen import lower_encoded, specialize as _specialize
 # The runtime source file that defines each kernel (relative to runtime_c/), from the catalogue.
 KERNEL_SOURCES = kernel_sources()
 RUNTIME_HEADERS = ("include/mcc.h", "include/mcc_nn.h", "include/mcc_port.h")
-# Kernel files whose body is in another kernel's file (whose loops they share): both are built.
+# Kernel files whose body is in another kernel's file (whose loops they share or which they
+# call): both are built.
 KERNEL_BODIES = {"conv/mcc_conv2d_fast_w8_s8.c": "conv/mcc_conv2d_fast_s8.c",
-                 "fully_connected/mcc_fully_connected_fast_w16_s8.c": "fully_connected/mcc_fully_connected_fast_s8.c"}
-
+                 "fully_connected/mcc_fully_connected_fast_w16_s8.c": "fully_connected/mcc_fully_connected_fast_s8.c",
+                 "int4/mcc_conv2d_int4_s8.c": "codebook/mcc_conv2d_codebook_fast_s8.c"}
 _CTYPES = {"int8": "int8_t", "int16": "int16_t", "int32": "int32_t", "float32": "float"}
 _PER_LINE = {"int8_t": 16, "uint8_t": 16, "int16_t": 12, "uint16_t": 12, "int32_t": 8, "uint32_t": 8, "float": 4}
 

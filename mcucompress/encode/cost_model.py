@@ -67,9 +67,10 @@ FEATURES = {
                                   "cb_scalar_outputs"),
     ("fully_connected", "int4"): ("calls", "units", "weights", "i4_k_padded", "i4_block_words", "i4_tail_words",
                                   "i4_row_chunks", "i4_blocks_x_chunks"),
-    ("conv2d", "int4"): ("calls", "pixels", "border_pixels", "i4_k_padded", "i4_blocks_x_units", "i4_block_words",
-                         "pixels_x_units"),
 }
+# Encodings that run another encoding's kernel, priced (and fitted) as that one: an int4 conv
+# is the 4-bit fast codebook conv with the signed nibbles as codebook (runtime_c/int4).
+SAME_KERNEL = {("conv2d", "int4"): "codebook_fast"}
 # Kernels whose MVE path (Cortex-M55) is another loop than the DSP one: that family's features.
 FAMILY_FEATURES = {
     ("m55", "fully_connected", "codebook_fast"): ("calls", "mve_tables", "units", "cb_k_padded", "cb_blocks",
@@ -96,7 +97,6 @@ CB_MVE_PIXELS = 4  # output pixels per pass of the MVE path of mcc_conv2d_codebo
 CB_MVE_CHUNK_WORDS = 4  # index words per chunk of the MVE paths (16 bytes, one vector)
 CSR_PIXELS = 4   # output pixels per walk of mcc_conv2d_csr_fast_s8 (codegen/csr_fast.py)
 I4_ROWS = 4      # rows per pass of mcc_fully_connected_int4_s8
-I4_PIXELS = 4    # output pixels per block of mcc_conv2d_int4_s8
 LUT_BITS = 8   # codes up to this long decode with one lookup (runtime_c/huffman)
 LUT_CHUNK = 128       # weights decoded per fill by mcc_fully_connected_huffman_lut_s8
 LUT_MAX_TAKEN = 15    # bits a lookup takes at most (its unchecked fills' bound)
@@ -287,13 +287,11 @@ def _fast_codebook_counts(op_kind: str, bits: int, units: int, depth: int, where
 
 
 def _int4_counts(op_kind: str, units: int, depth: int, where: dict) -> dict[str, float]:
+    if op_kind == "conv2d":   # the 4-bit fast codebook kernel runs it
+        return _fast_codebook_counts(op_kind, 4, units, depth, where)
     k_padded = -(-depth // 8) * 8
     words = k_padded // 8
     a = where["applications"]
-    if op_kind == "conv2d":
-        blocks = -(-a // I4_PIXELS)
-        return {"i4_k_padded": a * k_padded, "i4_blocks_x_units": blocks * units,
-                "i4_block_words": blocks * units * words}
     full = units // I4_ROWS * I4_ROWS
     chunks = -(-words // 4)   # MVE: 4 words (32 weights) of a row a gather
     return {"i4_k_padded": a * k_padded, "i4_block_words": a * full * words,
@@ -408,9 +406,13 @@ def _pair_counts(data) -> dict[str, float]:
     n = data.counts.astype(np.int64)
     return {"pair_segments": float(n.size), "pair_walked": float((n > 0).sum()), "pair_groups": float(n.sum()),
             "pair_odd": float((n & 1).sum()), "pair_widened": float(max(data.depth, 256) + 1)}
+def priced_as(op_kind: str, kind: str) -> str:
+    """The encoding whose kernel, features and coefficients price ``kind``."""
+    return SAME_KERNEL.get((op_kind, kind), kind)
 
 
 def feature_names(op_kind: str, kind: str, core_family: str | None = None) -> tuple[str, ...]:
+    kind = priced_as(op_kind, kind)
     names = FAMILY_FEATURES.get((core_family, op_kind, kind)) or FEATURES.get((op_kind, kind))
     if names is None:
         raise McuError(f"no cost model for {op_kind} weights stored as '{kind}'")
@@ -433,7 +435,7 @@ def predict(op_kind: str, kind: str, counts: dict[str, float], core_family: str 
     table = _coefficients()["families"].get(core_family)
     if table is None:
         raise McuError(f"no cost model coefficients for core family '{core_family}'")
-    coef = table.get(f"{op_kind}/{kind}")
+    coef = table.get(f"{op_kind}/{priced_as(op_kind, kind)}")
     if coef is None:
         raise McuError(f"no cost model coefficients for {op_kind}/{kind} on {core_family}")
     return int(round(float(features(op_kind, kind, counts, core_family) @ np.asarray(coef["coef"], dtype=np.float64))))

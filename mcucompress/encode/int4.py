@@ -6,7 +6,9 @@ reads them back this way).
 Unlike the other encodings int4 changes the numbers (encode/int4_requantize.py re-quantizes
 weights to 4 bits), so it is never chosen by --optimize; a layer carries it only when asked for. Stored
 for the kernels (runtime_c/int4/) as each output row's products padded with zeros to a multiple
-of 8 and packed 8 to a little-endian uint32 word: the bytes of a row are TFLite's.
+of 8 and packed 8 to a little-endian uint32 word: the bytes of a fully connected row are
+TFLite's (row_words); a conv row's nibbles take the fast codebook conv kernel's pair order
+(codegen/int4_layout.conv_words).
 """
 
 from __future__ import annotations

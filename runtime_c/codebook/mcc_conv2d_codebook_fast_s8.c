@@ -26,6 +26,7 @@
 #define CB_PIXELS 6 /* output pixels per pass: 6 sums, 3 column words at a time, stay in registers */
 #define CB_CHANNELS 8 /* output channels a call of the channel loop (the assembly's byte offsets) */
 #define CB_MVE_PIXELS 4 /* output pixels per pass of the MVE path: 4 sums in even registers */
+#define CB_QUAD_WORDS (2 * 256) /* 2-bit indices: the table of pair pairs (mcc_nn_codebook_quad_table) */
 
 /* Scratch of the MVE path: the byte tables, the interleaved columns, one staged pixel. */
 MCC_INLINE int32_t mve_buffer_size(int32_t k_padded, int32_t index_bits)
@@ -35,11 +36,13 @@ MCC_INLINE int32_t mve_buffer_size(int32_t k_padded, int32_t index_bits)
     return 256 * (index_bits == 4 ? 2 : 4) + columns + k_padded;
 }
 
-/* The larger of the DSP path's (pair table, 6 widened columns, a staging row) and the MVE
- * path's needs: every core's build of a tree uses the same arena. */
+/* The larger of the DSP path's (for 2-bit indices the table of pair pairs, the pair table, 6
+ * widened columns, a staging row) and the MVE path's needs: every core's build of a tree uses
+ * the same arena. */
 int32_t mcc_conv2d_codebook_fast_s8_get_buffer_size(int32_t k_padded, int32_t index_bits)
 {
-    const int32_t dsp = 4 * (1 << (2 * index_bits)) + CB_PIXELS * 2 * k_padded + k_padded;
+    const int32_t quad = index_bits == 2 ? 4 * CB_QUAD_WORDS : 0;
+    const int32_t dsp = quad + 4 * (1 << (2 * index_bits)) + CB_PIXELS * 2 * k_padded + k_padded;
     const int32_t mve = mve_buffer_size(k_padded, index_bits);
     return dsp > mve ? dsp : mve;
 }
@@ -219,11 +222,14 @@ typedef struct {
  * (the layer's clamp comes after), into out[p * CB_CHANNELS + c] for pixel p of channel c; each
  * channel's sum from its bias (ch[0] of its channel row) and `words` index words from idx on,
  * fields of `field_bits` bits. Returns the index words of the next channel. The hot loop's
- * registers are chosen by hand: per pair field one byte load (4-bit indices; an extraction
- * from the word for 2-bit ones) and one table load give the weight pair, two LDM bring the 6
- * pixels' input pairs, 6 SMLAD use them: 10 instructions per 12 products, 4-bit indices four
- * words a pass after the odd ones. At a channel's end its 6 sums are requantized in registers
- * (SMMLAR, the sign, the shift, SSAT) and stored a byte each. */
+ * registers are chosen by hand. 4-bit indices (`table` the pair table): per pair field one
+ * byte load and one table load give the weight pair, 6 SMLAD meet the 6 pixels' input pairs,
+ * two fields sharing the middle one of three 4-word loads (19 instructions per 24 products),
+ * four words a pass after the odd ones. 2-bit indices (`table` the table of pair pairs): per
+ * byte of two fields a byte load, an address and an LDRD give both pairs, four 3-word loads
+ * the pixels' inputs (19 instructions per 24 products), two words a pass after an odd one. At
+ * a channel's end its 6 sums are requantized in registers (SMMLAR, the sign, the shift, SSAT)
+ * and stored a byte each. */
 static const uint32_t *dot_channels_s8(const uint32_t *idx, int32_t words, int32_t field_bits,
                                        const uint32_t *table, const uint32_t *col, const int32_t *ch,
                                        int32_t count, int8_t *out)
@@ -237,24 +243,25 @@ static const uint32_t *dot_channels_s8(const uint32_t *idx, int32_t words, int32
     st.end = idx;
     st.out = out;
     st.out_end = out + count;
-#define MCC_CB_PAIR(FIELD)                                                                       \
-    FIELD                                                                                       \
-    "ldr r9, [%[t], r9, lsl #2]\n\t"                                                            \
+/* the 6 pixels' input pairs of one weight pair (in PAIR) met: two 3-word loads, 6 SMLAD */
+#define MCC_CB_PAIR(PAIR)                                                                        \
     "ldm ip!, {r6, r7, r8}\n\t"                                                                 \
-    "smlad r0, r6, r9, r0\n\t"                                                                  \
-    "smlad r1, r7, r9, r1\n\t"                                                                  \
-    "smlad r2, r8, r9, r2\n\t"                                                                  \
+    "smlad r0, r6, " PAIR ", r0\n\t"                                                            \
+    "smlad r1, r7, " PAIR ", r1\n\t"                                                            \
+    "smlad r2, r8, " PAIR ", r2\n\t"                                                            \
     "ldm ip!, {r6, r7, r8}\n\t"                                                                 \
-    "smlad r3, r6, r9, r3\n\t"                                                                  \
-    "smlad r4, r7, r9, r4\n\t"                                                                  \
-    "smlad r5, r8, r9, r5\n\t"
-#define MCC_CB_FIELD(SHIFT, WIDTH) "ubfx r9, r10, #" #SHIFT ", #" #WIDTH "\n\t"
-#define MCC_CB_WORD4                                                                             \
-    "ldr r10, [%[i]], #4\n\t"                                                                    \
-    MCC_CB_PAIR(MCC_CB_FIELD(0, 4)) MCC_CB_PAIR(MCC_CB_FIELD(4, 4))                              \
-    MCC_CB_PAIR(MCC_CB_FIELD(8, 4)) MCC_CB_PAIR(MCC_CB_FIELD(12, 4))                             \
-    MCC_CB_PAIR(MCC_CB_FIELD(16, 4)) MCC_CB_PAIR(MCC_CB_FIELD(20, 4))                            \
-    MCC_CB_PAIR(MCC_CB_FIELD(24, 4)) MCC_CB_PAIR("lsr r9, r10, #28\n\t")
+    "smlad r3, r6, " PAIR ", r3\n\t"                                                            \
+    "smlad r4, r7, " PAIR ", r4\n\t"                                                            \
+    "smlad r5, r8, " PAIR ", r5\n\t"
+/* 2-bit indices: index byte OFF's two pairs from the table of pair pairs */
+#define MCC_CB_QUAD(OFF)                                                                         \
+    "ldrb r9, [%[i], #" #OFF "]\n\t"                                                             \
+    "add r9, %[t], r9, lsl #3\n\t"                                                              \
+    "ldrd r9, r10, [r9]\n\t"                                                                    \
+    MCC_CB_PAIR("r9") MCC_CB_PAIR("r10")
+#define MCC_CB_QWORD(B) MCC_CB_QUAD(B) MCC_CB_QUAD(B+1) MCC_CB_QUAD(B+2) MCC_CB_QUAD(B+3)
+#define MCC_CB_QONE MCC_CB_QWORD(0) "add %[i], %[i], #4\n\t"
+#define MCC_CB_QTWO "1:\n\t" MCC_CB_QWORD(0) MCC_CB_QWORD(4) "add %[i], %[i], #8\n\t" MCC_CB_LOOP_END
 /* a channel's start: its bias in the six sums, the column pointer back, its end pointer */
 #define MCC_CB_START                                                                             \
     "2:\n\t"                                                                                     \
@@ -324,8 +331,12 @@ static const uint32_t *dot_channels_s8(const uint32_t *idx, int32_t words, int32
     "add %[i], %[i], #16\n\t" MCC_CB_LOOP_END
 #define MCC_CB_CHANNELS8(SINGLES)                                                                \
     __asm__ volatile(MCC_CB_START SINGLES MCC_CB_FOUR MCC_CB_END MCC_CB_OPERANDS)
-    if (field_bits == 4) {
-        __asm__ volatile(MCC_CB_START MCC_CB_LOOP(MCC_CB_WORD4) MCC_CB_END MCC_CB_OPERANDS);
+    if (field_bits == 4 && words == 1) {
+        __asm__ volatile(MCC_CB_START MCC_CB_LOOP(MCC_CB_QONE) MCC_CB_END MCC_CB_OPERANDS);
+    } else if (field_bits == 4 && (words & 1)) {
+        __asm__ volatile(MCC_CB_START MCC_CB_QONE MCC_CB_QTWO MCC_CB_END MCC_CB_OPERANDS);
+    } else if (field_bits == 4) {
+        __asm__ volatile(MCC_CB_START MCC_CB_QTWO MCC_CB_END MCC_CB_OPERANDS);
     } else if (words < 4) {
         __asm__ volatile(MCC_CB_START MCC_CB_LOOP(MCC_CB_ONE) MCC_CB_END MCC_CB_OPERANDS);
     } else if ((words & 3) == 0) {
@@ -349,8 +360,10 @@ static const uint32_t *dot_channels_s8(const uint32_t *idx, int32_t words, int32
 #undef MCC_CB_LOOP
 #undef MCC_CB_LOOP_END
 #undef MCC_CB_START
-#undef MCC_CB_WORD4
-#undef MCC_CB_FIELD
+#undef MCC_CB_QTWO
+#undef MCC_CB_QONE
+#undef MCC_CB_QWORD
+#undef MCC_CB_QUAD
 #undef MCC_CB_PAIR
     return ri;
 }
@@ -638,7 +651,8 @@ mcc_status mcc_conv2d_codebook_fast_s8(const mcc_conv_fast_params *params,
     const int32_t pixels = output_dims->h * out_w;
     const int32_t lo = params->activation.min;
     const int32_t hi = params->activation.max;
-    uint32_t *table = (uint32_t *)scratch;
+    uint32_t *quad = (uint32_t *)scratch; /* 2-bit indices, DSP path: the table of pair pairs */
+    uint32_t *table = quad + (bits == 2 ? CB_QUAD_WORDS : 0);
     uint32_t *col = table + (1 << field_bits);
     int8_t *stage = (int8_t *)(col + CB_PIXELS * (k_padded >> 1));
     /* staging copies whole kernel rows, cheaper than a loop per tap while taps are short */
@@ -655,6 +669,12 @@ mcc_status mcc_conv2d_codebook_fast_s8(const mcc_conv_fast_params *params,
     return MCC_OK;
 #endif
     mcc_nn_codebook_pair_table(filter->codebook, bits, table);
+#if MCC_HAVE_DSP_ASM
+    if (bits == 2) {
+        mcc_nn_codebook_quad_table(table, quad);
+        table = quad;
+    }
+#endif
     for (b = 0; b < input_dims->n; ++b) {
         const int8_t *in_batch = input + b * input_dims->h * input_dims->w * input_dims->c;
         for (px = 0; px < pixels; px += CB_PIXELS) {

@@ -204,21 +204,6 @@ static void dot_rows4_2bit(const uint32_t *idx, int32_t words, int32_t n, const 
 #undef CB_QUAD
 #undef CB_SUMS4_TO
 #undef CB_SUMS4_FROM
-
-/* The 2-bit table of pair pairs: entry b (a byte of two fields) holds the pair entries of its
- * low and its high field. */
-static void build_quad_table(const uint32_t *pairs, uint32_t *quad)
-{
-    int32_t hi, lo;
-    for (hi = 0; hi < 16; ++hi) {
-        const uint32_t high = pairs[hi];
-        for (lo = 0; lo < 16; ++lo) {
-            quad[0] = pairs[lo];
-            quad[1] = high;
-            quad += 2;
-        }
-    }
-}
 #endif
 
 #if MCC_HAVE_MVE_ASM
@@ -548,7 +533,7 @@ mcc_status mcc_fully_connected_codebook_fast_s8(const mcc_fc_fast_params *params
     mcc_nn_codebook_pair_table(filter->codebook, bits, table);
 #if MCC_HAVE_DSP_ASM
     if (bits == 2) {
-        build_quad_table(table, quad);
+        mcc_nn_codebook_quad_table(table, quad);
     }
 #endif
     for (row = 0; row < rows; ++row) {

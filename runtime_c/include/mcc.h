@@ -782,13 +782,15 @@ mcc_status mcc_fully_connected_codebook_fast_s8(const mcc_fc_fast_params *params
                                                 const int8_t *input, int8_t *output, void *scratch);
 
 /* ---- Packed int4 weights ------------------------------------------------------------------
- * TFLite's INT4 weights (two values per byte, the lower index in the low nibble, -8..7, zero
- * point 0, per-channel scales), each output row's products padded with zeros to k_padded (a
- * multiple of 8) and packed 8 to a uint32 word, product k of a word in bits 4k..4k+3 (little
- * endian: the bytes are TFLite's). params as for mcc_fully_connected_fast_s8 / mcc_conv2d_fast_s8
- * (k_padded a multiple of 8, weights unused, channels their 4 int32 per output channel, one
- * channel after the other); the same results as the int8 kernels on the values widened, bit
- * for bit (TFLM double rounding). */
+ * TFLite's INT4 weights (two values per byte, -8..7, zero point 0, per-channel scales), each
+ * output row's products padded with zeros to k_padded (a multiple of 8) and packed 8 to a
+ * uint32 word. Fully connected: product k of a word in bits 4k..4k+3 (little endian: the bytes
+ * are TFLite's, the lower index in the low nibble). conv: the nibbles in the order of the fast
+ * codebook kernels (mcc_codebook_fast_s8 with 4-bit indices), per group of 4 products the bytes
+ * k0 | k2 << 4 and k1 | k3 << 4. params as for mcc_fully_connected_fast_s8 /
+ * mcc_conv2d_fast_s8 (k_padded a multiple of 8, weights unused, channels their 4 int32 per
+ * output channel, one channel after the other); the same results as the int8 kernels on the
+ * values widened, bit for bit (TFLM double rounding). */
 
 /* Scratch bytes (word aligned): one input row widened to int16. */
 int32_t mcc_fully_connected_int4_s8_get_buffer_size(int32_t k_padded);
@@ -796,8 +798,8 @@ int32_t mcc_fully_connected_int4_s8_get_buffer_size(int32_t k_padded);
 mcc_status mcc_fully_connected_int4_s8(const mcc_fc_fast_params *params, const uint32_t *weights, int32_t rows,
                                        const int8_t *input, int8_t *output, void *scratch);
 
-/* Scratch bytes (word aligned): the int8 and the widened im2col columns of 4 output pixels and
- * their sums for every output channel. */
+/* Scratch bytes (word aligned): those of mcc_conv2d_codebook_fast_s8 for 4-bit indices, which
+ * runs the layer (out_c unused). */
 int32_t mcc_conv2d_int4_s8_get_buffer_size(int32_t k_padded, int32_t out_c);
 
 mcc_status mcc_conv2d_int4_s8(const mcc_conv_fast_params *params, const uint32_t *weights,

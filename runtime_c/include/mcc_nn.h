@@ -403,6 +403,22 @@ MCC_INLINE void mcc_nn_codebook_pair_table(const int8_t *codebook, int32_t bits,
     }
 }
 
+/* The 2-bit table of pair pairs (DSP paths of the fast codebook kernels): entry b, a byte of two
+ * 4-bit fields, holds the pair table's entries of its low and its high field (two words), so
+ * one byte load and one LDRD give 4 weights. 512 words. */
+MCC_INLINE void mcc_nn_codebook_quad_table(const uint32_t *pairs, uint32_t *quad)
+{
+    int32_t hi, lo;
+    for (hi = 0; hi < 16; ++hi) {
+        const uint32_t high = pairs[hi];
+        for (lo = 0; lo < 16; ++lo) {
+            quad[0] = pairs[lo];
+            quad[1] = high;
+            quad += 2;
+        }
+    }
+}
+
 /* Codebook weights looked up a byte of packed indices at a time (the MVE paths of the fast
  * codebook kernels gather one table entry per byte lane): `count` tables of 256 int8 entries,
  * table t holding for every byte b the weight of the index field at bit shifts[t] of b
