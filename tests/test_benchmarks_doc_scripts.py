@@ -466,6 +466,22 @@ def test_foundation_rows(shared_dir, tmp_path):
     drift.assert_none(at_least=20)
 
 
+def test_tflm_arena_paragraph(mlperf_dir, tmp_path):
+    """"TFLM's arena for it is N B": the total tflite-micro's interpreter allocates for DS-CNN, as
+    its recording allocator prints it (the allocator writes to the process's own stdout, so in a
+    child process)."""
+    probe = ("import sys\nfrom tflite_micro.python.tflite_micro import runtime\n"
+             "runtime.Interpreter.from_file(sys.argv[1]).print_allocations()\n")
+    result = subprocess.run([sys.executable, "-c", probe, str(mlperf_dir / "kws_ref_model.tflite")],
+                            capture_output=True, text=True, cwd=tmp_path)
+    total = re.search(r"Arena allocation total (\d+) bytes", result.stdout + result.stderr)
+    assert total, result.stdout[-2000:] + result.stderr[-2000:]
+    documented = re.search(r"TFLM's arena for it is ([\d,]+) B", section(FOUNDATION)).group(1)
+    drift = Drift(FOUNDATION)
+    drift.check("DS-CNN under tflite-micro", "arena", numbers(documented)[0], int(total.group(1)))
+    drift.assert_none(at_least=1)
+
+
 def within_ratio(documented: str, measured: float, drift: tuple[float, str]) -> bool:
     """A quotient the doc writes to some decimals ("20.9", "1.36") of two figures that may each
     drift by ``drift`` (a percentage): within twice that drift, plus the rounding of the last decimal."""
