@@ -348,6 +348,45 @@ def test_csr_fast_table(tmp_path):
     drift.assert_none(at_least=5 * 2 * 5 + 1)
 
 
+# -- Issue 11: packed int4 weights ----------------------------------------------------------------
+
+INT4 = "### Packed int4 weights"
+INT4_BOARDS = ("mps2-an386", "mps3-an547", "lm3s6965evb")  # the doc's M4, M55, M3 columns in that order
+
+
+def test_int4_table(shared_dir, tmp_path):
+    """Every cell of the int4 layer table (bytes, dense and int4 instructions and their ratio on
+    the three cores, one-layer chains with seeded random weights) and the accuracy row (MNIST
+    784-300-100-10, trained anew, seeded)."""
+    out = run_script(["bench_int4.py", "--boards", ",".join(INT4_BOARDS),
+                      "--mnist", str(shared_dir / "datasets" / "mnist10k.npz")], tmp_path)
+    (measured_table,) = [t for t in tables(out) if t[0][0] == "layer"]
+    measured = {row[0]: row for row in measured_table[1:]}
+    (doc_table,) = [t for t in tables(section(INT4)) if t[0][0] == "layer"]
+    assert doc_table[0][1:4] == measured_table[0][1:4] and len(doc_table[0]) == len(measured_table[0]), \
+        (doc_table[0], measured_table[0])
+    drift = Drift(INT4)
+    for row in doc_table[1:]:
+        got = measured[row[0]]
+        for column, (documented, cell) in enumerate(zip(row[1:], got[1:]), start=1):
+            what = f"{row[0]}, {doc_table[0][column]}"
+            if column <= 3:
+                drift.check(what, "flash", numbers(documented)[0], numbers(cell)[0])
+            elif documented.endswith("x"):
+                drift.checked += 1
+                if documented != cell:
+                    drift.found.append(f"{what}: doc {documented}, measured {cell}")
+            else:
+                drift.check(what, "instructions", numbers(documented)[0], numbers(cell)[0])
+    accuracy_row = next(row for row in table_rows(INT4, 3) if row[0].startswith("accuracy, MNIST"))
+    documented = dict(re.findall(r"(float|int8|int4) ([\d.]+)%", accuracy_row[2]))
+    got = dict(re.findall(r"(float|int8|int4) ([\d.]+)%", out[out.index("\naccuracy ("):]))
+    assert set(documented) == set(got) == {"float", "int8", "int4"}, (documented, got)
+    for what in ("float", "int8", "int4"):
+        drift.check(f"MNIST 784-300-100-10 {what}", "accuracy", float(documented[what]), float(got[what]))
+    drift.assert_none(at_least=4 * 12 + 3)
+
+
 # -- Issue 11: the multi-symbol Huffman decoder ----------------------------------------------------
 
 HUFFMAN = "### Huffman with a multi-symbol lookup table"
