@@ -132,6 +132,36 @@ def test_codebook_fast_table(heading, board, tmp_path):
     drift.assert_none(at_least=16)
 
 
+CODEBOOK_RANGES = re.compile(r"MVE path: conv (?P<m55_conv>[\d.]+-[\d.]+)x, fully connected (?P<m55_fc>[\d.]+-[\d.]+)x"
+                             r".*?On the M3 the portable C: conv (?P<m3_conv>[\d.]+-[\d.]+)x of dense, fully connected "
+                             r"(?P<m3_fc>[\d.]+-[\d.]+)x")
+
+
+def test_codebook_ranges_paragraph(tmp_path):
+    """The round-4 section's M55 and M3 ranges ("conv 0.77-1.05x, fully connected 0.94-1.14x";
+    "On the M3 ... conv 0.61-0.68x"): the lowest and highest codebook / dense ratio of the
+    script's conv and fully connected layers on each board, at the doc's decimals."""
+    boards = {"m55": "mps3-an547", "m3": "lm3s6965evb"}
+    run_script(["bench_codebook_fast.py", "--boards", ",".join(boards.values()), "--doc", str(tmp_path / "cb.md")],
+               tmp_path)
+    (measured_table,) = tables((tmp_path / "cb.md").read_text())
+    header = measured_table[0]
+    doc = CODEBOOK_RANGES.search(" ".join(section(CODEBOOK).split())).groupdict()
+    drift = Drift(CODEBOOK)
+    for core, board in boards.items():
+        dense, codebook = header.index(f"dense {board}"), header.index(f"codebook {board}")
+        for kind, prefix in (("conv", "conv"), ("fc", "fc ")):
+            ratios = [numbers(row[codebook])[0] / numbers(row[dense])[0] for row in measured_table[1:]
+                      if row[0].startswith(prefix)]
+            documented = doc[f"{core}_{kind}"]
+            decimals = len(documented.split("-")[0].partition(".")[2])
+            measured = f"{min(ratios):.{decimals}f}-{max(ratios):.{decimals}f}"
+            drift.checked += 1
+            if measured != documented:
+                drift.found.append(f"{board} {kind} codebook / dense range: doc {documented}x, measured {measured}x")
+    drift.assert_none(at_least=4)
+
+
 FIT = "## A default that fits the board"
 
 
