@@ -193,41 +193,94 @@ def _binary_row(start: str) -> list[str]:
     return next(row for row in table_rows(BINARY, 4) if row[0].startswith(start))
 
 
+def _score_check(drift: Drift, what: str, documented: str, measured: float) -> None:
+    """A MicroNet score the doc writes ("0.003375", "5.289e-05") against the measured one."""
+    drift.checked += 1
+    if not same_significant(documented, measured):
+        drift.found.append(f"{what} MicroNet score: doc {documented}, measured {measured}")
+
+
+def _score_in(cell: str, label: str) -> str:
+    """The score written after ``label`` in a MicroNet cell ("binary (deployed) 0.003375; float MLP 0.02572")."""
+    return re.search(re.escape(label) + r" ([\d.e-]+)", cell).group(1)
+
+
 def test_binary_dense_row(tmp_path):
     run_script(["bench_binary.py", "dense", "--json", str(tmp_path / "binary.json")], tmp_path)
     dense = json.loads((tmp_path / "binary.json").read_text())["dense"]
-    binary, int8 = numbers(_binary_row("1024x1024 binary Dense")[2])[:2]
+    row = _binary_row("1024x1024 binary Dense")
+    binary, int8 = numbers(row[2])[:2]
     fastest = min(r["instructions"][0] for key, r in dense.items()
                   if key.startswith("mps2-an386/binary_") and key != "mps2-an386/binarize_only")
     drift = Drift(BINARY)
     drift.check("1024x1024 binary Dense, fastest popcount", "instructions", binary, fastest)
     drift.check("1024x1024 int8 Dense", "instructions", int8, dense["mps2-an386/int8_dense"]["instructions"][0])
-    drift.assert_none(at_least=2)
+    # the score of the binary layer as micronet_scores.py exports it (CSA popcount, with its binarization)
+    _score_check(drift, "1024x1024 binary Dense", _score_in(row[3], "binary"),
+                 dense["mps2-an386/binary_csa"]["micronet"]["score"])
+    _score_check(drift, "1024x1024 int8 Dense", _score_in(row[3], "int8"),
+                 dense["mps2-an386/int8_dense"]["micronet"]["score"])
+    drift.assert_none(at_least=4)
 
 
 def test_binary_mlp_row(shared_dir, tmp_path):
-    run_script(["bench_binary.py", "mnist", "--qemu-samples", "2", "--json", str(tmp_path / "binary.json")],
-               tmp_path)
+    """The binary MLP and storage rows, the whole-MLP row (its instruction range over the script's
+    default 20 QEMU inputs, `--optimize speed`), the MicroNet column and counts."""
+    run_script(["bench_binary.py", "mnist", "--json", str(tmp_path / "binary.json")], tmp_path)
     mnist = json.loads((tmp_path / "binary.json").read_text())["mnist"]
-    binary, float_, _ = numbers(_binary_row("binary MLP")[2])
+    mlp = _binary_row("binary MLP")
+    binary, float_, _ = numbers(mlp[2])
     storage = numbers(_binary_row("weight storage")[2])
     drift = Drift(BINARY)
     drift.check("binary MLP (host C)", "accuracy", binary, 100 * mnist["binary_deployed_accuracy"])
     drift.check("float MLP", "accuracy", float_, 100 * mnist["float_keras_accuracy"])
     drift.check("binary layers' weight storage", "storage ratio", storage[0], round(mnist["ratio_binary_layers"], 1))
     drift.check("whole model's weight storage", "storage ratio", storage[1], round(mnist["ratio_whole_model"], 1))
-    drift.assert_none(at_least=4)
+    whole = _binary_row("whole binary MLP")
+    low, high = re.search(r"(\d+)k-(\d+)k instructions, `--optimize speed`", whole[2]).groups()
+    speed = mnist["qemu_mps2_an386_speed"]
+    assert all(speed["identical_to"].values()), speed
+    drift.check("whole binary MLP, fewest", "whole-model instructions", 1000 * int(low), min(speed["instructions"]))
+    drift.check("whole binary MLP, most", "whole-model instructions", 1000 * int(high), max(speed["instructions"]))
+    _score_check(drift, "binary MLP (deployed)", _score_in(mlp[3], "binary (deployed)"), mnist["binary_micronet"]["score"])
+    _score_check(drift, "float MLP", _score_in(mlp[3], "float MLP"), mnist["float_micronet"]["score"])
+    _score_check(drift, "whole binary MLP on mps2-an386", whole[3], speed["micronet"]["score"])
+    text = " ".join(section(BINARY).split())
+    counts = re.search(r"Binary MLP: ([\d,]+) effective 32-bit parameters and ([\d,]+) ops \(float MLP: ([\d,]+) "
+                       r"and ([\d,]+)\)", text).groups()
+    for what, documented, measured in (("binary MLP parameters", counts[0], mnist["binary_micronet"]["params"]),
+                                       ("binary MLP ops", counts[1], mnist["binary_micronet"]["ops"]),
+                                       ("float MLP parameters", counts[2], mnist["float_micronet"]["params"]),
+                                       ("float MLP ops", counts[3], mnist["float_micronet"]["ops"])):
+        drift.check(what, "micronet counts", numbers(documented)[0], round(measured))
+    drift.assert_none(at_least=13)
 
 
 def test_qformat_digits_row(tmp_path):
-    out = run_script(["bench_qformat.py", "--json", "--samples", "3"], tmp_path)
+    """The Q-format row (accuracies, identity, MicroNet scores) and the paragraph below the table:
+    instructions on lm3s6965evb (the mean over 20 test images) and flash (harness, model and the
+    20 test vectors, as bench_qformat.py's default)."""
+    out = run_script(["bench_qformat.py", "--json", "--samples", "20"], tmp_path)
     r = json.loads(out[out.index("{"):])
-    qformat, float_ = numbers(_binary_row("Q-format digits CNN")[2])[:2]
+    row = _binary_row("Q-format digits CNN")
+    qformat, float_ = numbers(row[2])[:2]
     drift = Drift(BINARY)
     drift.check("Q-format digits CNN (host C)", "accuracy", qformat, 100 * r["qformat"]["accuracy_host_c"])
     drift.check("digits CNN (float)", "accuracy", float_, 100 * r["float_accuracy"])
     assert r["qformat"]["host_identical_to_reference"] and all(r["qformat"]["lm3s6965evb"]["identical_to"].values())
-    drift.assert_none(at_least=2)
+    _score_check(drift, "Q-format digits CNN", _score_in(row[3], "Q-format"), r["qformat"]["micronet"]["score"])
+    _score_check(drift, "digits CNN int8", _score_in(row[3], "int8 export"), r["int8"]["micronet"]["score"])
+    text = " ".join(section(BINARY).split())
+    q_k, int8_k, q_flash, int8_flash = re.search(
+        r"Q-format digits CNN takes about (\d+)k instructions against (\d+)k for the int8 export of the same model "
+        r"\(flash ([\d,]+) B vs ([\d,]+) B\)", text).groups()
+    for scheme, thousands, flash in (("qformat", q_k, q_flash), ("int8", int8_k, int8_flash)):
+        m3 = r[scheme]["lm3s6965evb"]
+        assert m3["samples"] == 20, m3
+        drift.check(f"digits CNN {scheme} on lm3s6965evb, mean", "whole-model instructions", 1000 * int(thousands),
+                    m3["instructions_mean"])
+        drift.check(f"digits CNN {scheme} on lm3s6965evb", "flash", numbers(flash)[0], m3["flash_bytes"])
+    drift.assert_none(at_least=8)
 
 
 # -- Issue 5: compression passes on LeNet-300-100 ---------------------------------------------------
