@@ -703,6 +703,54 @@ def test_encoded_and_lenet_fit_tables(shared_dir, tmp_path):
     fit.assert_none(at_least=10)
 
 
+CODEBOOK_ROUND3 = "### Codebooks in the MAC loop, Deep Compression on a CNN"
+COUNTS = r"([\d,]+) effective 32-bit parameters and ([\d,]+) (?:math )?ops"
+
+
+def test_micronet_counts(tmp_path):
+    """The MicroNet parameter and op counts the doc states in prose: the autoencoder and LeNet-300-100
+    (fit section), LeNet again (issue 6 section) and the MNIST CNN (round-3 codebook section), from
+    one run of scripts/micronet_scores.py (the builders and exports of the benchmark scripts)."""
+    run_script(["micronet_scores.py", "autoencoder", "lenet", "deep_cnn", "--json", str(tmp_path / "scores.json")],
+               tmp_path)
+    scores = json.loads((tmp_path / "scores.json").read_text())
+
+    def counts(section_name: str, label: str) -> tuple[float, float]:
+        return scores[section_name][label]["params"], scores[section_name][label]["ops"]
+
+    fit_text = " ".join(section(FIT).split())
+    fit = Drift(FIT)
+    params, ops = numbers(" ".join(re.search(r"The autoencoder: " + COUNTS, fit_text).groups()))
+    for label in scores["autoencoder"]:  # "whatever the encoding": every export of it
+        for what, documented, measured in zip(("parameters", "ops"), (params, ops), counts("autoencoder", label)):
+            fit.check(f"autoencoder {label} {what}", "autoencoder micronet counts", documented, measured)
+    lenet = re.search(r"LeNet pruned \+ clustered ([\d,]+) and ([\d,]+) for both exports, dense int8 ([\d,]+) and "
+                      r"([\d,]+)", fit_text).groups()
+    compressed = ("pruned + clustered, default (fit)", "pruned + clustered, --optimize size")
+    for label, documented in ((compressed[0], lenet[:2]), (compressed[1], lenet[:2]),
+                              ("dense int8 (--optimize none)", lenet[2:])):
+        for what, doc_value, measured in zip(("parameters", "ops"), documented, counts("lenet", label)):
+            fit.check(f"LeNet {label} {what}", "lenet micronet counts", numbers(doc_value)[0], measured)
+    fit.assert_none(at_least=2 * len(scores["autoencoder"]) + 6)
+
+    encoded = Drift(ENCODED)
+    found = re.search(COUNTS + r" dense; ([\d,]+) and ([\d,]+) pruned \+ clustered", " ".join(section(ENCODED).split()))
+    dense, pruned = found.groups()[:2], found.groups()[2:]
+    for label, documented in (("dense int8 (--optimize none)", dense), (compressed[0], pruned), (compressed[1], pruned)):
+        for what, doc_value, measured in zip(("parameters", "ops"), documented, counts("lenet", label)):
+            encoded.check(f"LeNet {label} {what}", "micronet counts", numbers(doc_value)[0], measured)
+    encoded.assert_none(at_least=6)
+
+    cnn = Drift(CODEBOOK_ROUND3)
+    text = " ".join(section(CODEBOOK_ROUND3).split())
+    found = re.search(r"pruned \+ clustered " + COUNTS + r", dense int8 ([\d,]+) and ([\d,]+)", text).groups()
+    for label, documented in (("pruned 80% + 15 clusters, --optimize size", found[:2]),
+                              ("dense int8 (--optimize none)", found[2:])):
+        for what, doc_value, measured in zip(("parameters", "ops"), documented, counts("deep_cnn", label)):
+            cnn.check(f"MNIST CNN {label} {what}", "micronet counts", numbers(doc_value)[0], measured)
+    cnn.assert_none(at_least=4)
+
+
 # -- Issue 11: Deep Compression on an MNIST CNN ----------------------------------------------------
 
 DEEP_CNN = re.compile(
