@@ -273,7 +273,7 @@ def test_qformat_digits_row(tmp_path):
     text = " ".join(section(BINARY).split())
     q_k, int8_k, q_flash, int8_flash = re.search(
         r"Q-format digits CNN takes about (\d+)k instructions against (\d+)k for the int8 export of the same model "
-        r"\(flash ([\d,]+) B vs ([\d,]+) B\)", text).groups()
+        r"\(flash ([\d,]+) B vs ([\d,]+) B[;)]", text).groups()
     for scheme, thousands, flash in (("qformat", q_k, q_flash), ("int8", int8_k, int8_flash)):
         m3 = r[scheme]["lm3s6965evb"]
         assert m3["samples"] == 20, m3
