@@ -157,6 +157,36 @@ def test_int4_table(tmp_path):
     drift.assert_none(at_least=48)
 
 
+CODEBOOK_RANGES = re.compile(r"MVE path: conv (?P<m55_conv>[\d.]+-[\d.]+)x, fully connected (?P<m55_fc>[\d.]+-[\d.]+)x"
+                             r".*?On the M3 the portable C: conv (?P<m3_conv>[\d.]+-[\d.]+)x of dense, fully connected "
+                             r"(?P<m3_fc>[\d.]+-[\d.]+)x")
+
+
+def test_codebook_ranges_paragraph(tmp_path):
+    """The round-4 section's M55 and M3 ranges ("conv 0.77-1.05x, fully connected 0.94-1.14x";
+    "On the M3 ... conv 0.61-0.68x"): the lowest and highest codebook / dense ratio of the
+    script's conv and fully connected layers on each board, at the doc's decimals."""
+    boards = {"m55": "mps3-an547", "m3": "lm3s6965evb"}
+    run_script(["bench_codebook_fast.py", "--boards", ",".join(boards.values()), "--doc", str(tmp_path / "cb.md")],
+               tmp_path)
+    (measured_table,) = tables((tmp_path / "cb.md").read_text())
+    header = measured_table[0]
+    doc = CODEBOOK_RANGES.search(" ".join(section(CODEBOOK).split())).groupdict()
+    drift = Drift(CODEBOOK)
+    for core, board in boards.items():
+        dense, codebook = header.index(f"dense {board}"), header.index(f"codebook {board}")
+        for kind, prefix in (("conv", "conv"), ("fc", "fc ")):
+            ratios = [numbers(row[codebook])[0] / numbers(row[dense])[0] for row in measured_table[1:]
+                      if row[0].startswith(prefix)]
+            documented = doc[f"{core}_{kind}"]
+            decimals = len(documented.split("-")[0].partition(".")[2])
+            measured = f"{min(ratios):.{decimals}f}-{max(ratios):.{decimals}f}"
+            drift.checked += 1
+            if measured != documented:
+                drift.found.append(f"{board} {kind} codebook / dense range: doc {documented}x, measured {measured}x")
+    drift.assert_none(at_least=4)
+
+
 FIT = "## A default that fits the board"
 
 
@@ -188,41 +218,94 @@ def _binary_row(start: str) -> list[str]:
     return next(row for row in table_rows(BINARY, 4) if row[0].startswith(start))
 
 
+def _score_check(drift: Drift, what: str, documented: str, measured: float) -> None:
+    """A MicroNet score the doc writes ("0.003375", "5.289e-05") against the measured one."""
+    drift.checked += 1
+    if not same_significant(documented, measured):
+        drift.found.append(f"{what} MicroNet score: doc {documented}, measured {measured}")
+
+
+def _score_in(cell: str, label: str) -> str:
+    """The score written after ``label`` in a MicroNet cell ("binary (deployed) 0.003375; float MLP 0.02572")."""
+    return re.search(re.escape(label) + r" ([\d.e-]+)", cell).group(1)
+
+
 def test_binary_dense_row(tmp_path):
     run_script(["bench_binary.py", "dense", "--json", str(tmp_path / "binary.json")], tmp_path)
     dense = json.loads((tmp_path / "binary.json").read_text())["dense"]
-    binary, int8 = numbers(_binary_row("1024x1024 binary Dense")[2])[:2]
+    row = _binary_row("1024x1024 binary Dense")
+    binary, int8 = numbers(row[2])[:2]
     fastest = min(r["instructions"][0] for key, r in dense.items()
                   if key.startswith("mps2-an386/binary_") and key != "mps2-an386/binarize_only")
     drift = Drift(BINARY)
     drift.check("1024x1024 binary Dense, fastest popcount", "instructions", binary, fastest)
     drift.check("1024x1024 int8 Dense", "instructions", int8, dense["mps2-an386/int8_dense"]["instructions"][0])
-    drift.assert_none(at_least=2)
+    # the score of the binary layer as micronet_scores.py exports it (CSA popcount, with its binarization)
+    _score_check(drift, "1024x1024 binary Dense", _score_in(row[3], "binary"),
+                 dense["mps2-an386/binary_csa"]["micronet"]["score"])
+    _score_check(drift, "1024x1024 int8 Dense", _score_in(row[3], "int8"),
+                 dense["mps2-an386/int8_dense"]["micronet"]["score"])
+    drift.assert_none(at_least=4)
 
 
 def test_binary_mlp_row(shared_dir, tmp_path):
-    run_script(["bench_binary.py", "mnist", "--qemu-samples", "2", "--json", str(tmp_path / "binary.json")],
-               tmp_path)
+    """The binary MLP and storage rows, the whole-MLP row (its instruction range over the script's
+    default 20 QEMU inputs, `--optimize speed`), the MicroNet column and counts."""
+    run_script(["bench_binary.py", "mnist", "--json", str(tmp_path / "binary.json")], tmp_path)
     mnist = json.loads((tmp_path / "binary.json").read_text())["mnist"]
-    binary, float_, _ = numbers(_binary_row("binary MLP")[2])
+    mlp = _binary_row("binary MLP")
+    binary, float_, _ = numbers(mlp[2])
     storage = numbers(_binary_row("weight storage")[2])
     drift = Drift(BINARY)
     drift.check("binary MLP (host C)", "accuracy", binary, 100 * mnist["binary_deployed_accuracy"])
     drift.check("float MLP", "accuracy", float_, 100 * mnist["float_keras_accuracy"])
     drift.check("binary layers' weight storage", "storage ratio", storage[0], round(mnist["ratio_binary_layers"], 1))
     drift.check("whole model's weight storage", "storage ratio", storage[1], round(mnist["ratio_whole_model"], 1))
-    drift.assert_none(at_least=4)
+    whole = _binary_row("whole binary MLP")
+    low, high = re.search(r"(\d+)k-(\d+)k instructions, `--optimize speed`", whole[2]).groups()
+    speed = mnist["qemu_mps2_an386_speed"]
+    assert all(speed["identical_to"].values()), speed
+    drift.check("whole binary MLP, fewest", "whole-model instructions", 1000 * int(low), min(speed["instructions"]))
+    drift.check("whole binary MLP, most", "whole-model instructions", 1000 * int(high), max(speed["instructions"]))
+    _score_check(drift, "binary MLP (deployed)", _score_in(mlp[3], "binary (deployed)"), mnist["binary_micronet"]["score"])
+    _score_check(drift, "float MLP", _score_in(mlp[3], "float MLP"), mnist["float_micronet"]["score"])
+    _score_check(drift, "whole binary MLP on mps2-an386", whole[3], speed["micronet"]["score"])
+    text = " ".join(section(BINARY).split())
+    counts = re.search(r"Binary MLP: ([\d,]+) effective 32-bit parameters and ([\d,]+) ops \(float MLP: ([\d,]+) "
+                       r"and ([\d,]+)\)", text).groups()
+    for what, documented, measured in (("binary MLP parameters", counts[0], mnist["binary_micronet"]["params"]),
+                                       ("binary MLP ops", counts[1], mnist["binary_micronet"]["ops"]),
+                                       ("float MLP parameters", counts[2], mnist["float_micronet"]["params"]),
+                                       ("float MLP ops", counts[3], mnist["float_micronet"]["ops"])):
+        drift.check(what, "micronet counts", numbers(documented)[0], round(measured))
+    drift.assert_none(at_least=13)
 
 
 def test_qformat_digits_row(tmp_path):
-    out = run_script(["bench_qformat.py", "--json", "--samples", "3"], tmp_path)
+    """The Q-format row (accuracies, identity, MicroNet scores) and the paragraph below the table:
+    instructions on lm3s6965evb (the mean over 20 test images) and flash (harness, model and the
+    20 test vectors, as bench_qformat.py's default)."""
+    out = run_script(["bench_qformat.py", "--json", "--samples", "20"], tmp_path)
     r = json.loads(out[out.index("{"):])
-    qformat, float_ = numbers(_binary_row("Q-format digits CNN")[2])[:2]
+    row = _binary_row("Q-format digits CNN")
+    qformat, float_ = numbers(row[2])[:2]
     drift = Drift(BINARY)
     drift.check("Q-format digits CNN (host C)", "accuracy", qformat, 100 * r["qformat"]["accuracy_host_c"])
     drift.check("digits CNN (float)", "accuracy", float_, 100 * r["float_accuracy"])
     assert r["qformat"]["host_identical_to_reference"] and all(r["qformat"]["lm3s6965evb"]["identical_to"].values())
-    drift.assert_none(at_least=2)
+    _score_check(drift, "Q-format digits CNN", _score_in(row[3], "Q-format"), r["qformat"]["micronet"]["score"])
+    _score_check(drift, "digits CNN int8", _score_in(row[3], "int8 export"), r["int8"]["micronet"]["score"])
+    text = " ".join(section(BINARY).split())
+    q_k, int8_k, q_flash, int8_flash = re.search(
+        r"Q-format digits CNN takes about (\d+)k instructions against (\d+)k for the int8 export of the same model "
+        r"\(flash ([\d,]+) B vs ([\d,]+) B[;)]", text).groups()
+    for scheme, thousands, flash in (("qformat", q_k, q_flash), ("int8", int8_k, int8_flash)):
+        m3 = r[scheme]["lm3s6965evb"]
+        assert m3["samples"] == 20, m3
+        drift.check(f"digits CNN {scheme} on lm3s6965evb, mean", "whole-model instructions", 1000 * int(thousands),
+                    m3["instructions_mean"])
+        drift.check(f"digits CNN {scheme} on lm3s6965evb", "flash", numbers(flash)[0], m3["flash_bytes"])
+    drift.assert_none(at_least=8)
 
 
 # -- Issue 5: compression passes on LeNet-300-100 ---------------------------------------------------
@@ -373,6 +456,27 @@ def test_csr_fast_table(tmp_path):
     drift.assert_none(at_least=5 * 2 * 5 + 1)
 
 
+# -- Issue 11: packed int4 weights ----------------------------------------------------------------
+
+INT4_ROUND5 = "### Packed int4 weights (issue 11, round 5)"
+
+
+def test_int4_accuracy_row(shared_dir, tmp_path):
+    """The round-5 section's accuracy row (MNIST 784-300-100-10 float, int8 and int4, trained anew,
+    seeded); its layer table is a record of round 5's kernels, the round-6 table is checked by
+    test_int4_table."""
+    out = run_script(["bench_int4.py", "--boards", "mps2-an386",
+                      "--mnist", str(shared_dir / "datasets" / "mnist10k.npz")], tmp_path)
+    drift = Drift(INT4_ROUND5)
+    accuracy_row = next(row for row in table_rows(INT4_ROUND5, 3) if row[0].startswith("accuracy, MNIST"))
+    documented = dict(re.findall(r"(float|int8|int4) ([\d.]+)%", accuracy_row[2]))
+    got = dict(re.findall(r"(float|int8|int4) ([\d.]+)%", out[out.index("\naccuracy ("):]))
+    assert set(documented) == set(got) == {"float", "int8", "int4"}, (documented, got)
+    for what in ("float", "int8", "int4"):
+        drift.check(f"MNIST 784-300-100-10 {what}", "accuracy", float(documented[what]), float(got[what]))
+    drift.assert_none(at_least=3)
+
+
 # -- Issue 11: the multi-symbol Huffman decoder ----------------------------------------------------
 
 HUFFMAN = "### Huffman with a multi-symbol lookup table"
@@ -491,6 +595,22 @@ def test_foundation_rows(shared_dir, tmp_path):
     drift.assert_none(at_least=20)
 
 
+def test_tflm_arena_paragraph(mlperf_dir, tmp_path):
+    """"TFLM's arena for it is N B": the total tflite-micro's interpreter allocates for DS-CNN, as
+    its recording allocator prints it (the allocator writes to the process's own stdout, so in a
+    child process)."""
+    probe = ("import sys\nfrom tflite_micro.python.tflite_micro import runtime\n"
+             "runtime.Interpreter.from_file(sys.argv[1]).print_allocations()\n")
+    result = subprocess.run([sys.executable, "-c", probe, str(mlperf_dir / "kws_ref_model.tflite")],
+                            capture_output=True, text=True, cwd=tmp_path)
+    total = re.search(r"Arena allocation total (\d+) bytes", result.stdout + result.stderr)
+    assert total, result.stdout[-2000:] + result.stderr[-2000:]
+    documented = re.search(r"TFLM's arena for it is ([\d,]+) B", section(FOUNDATION)).group(1)
+    drift = Drift(FOUNDATION)
+    drift.check("DS-CNN under tflite-micro", "arena", numbers(documented)[0], int(total.group(1)))
+    drift.assert_none(at_least=1)
+
+
 def within_ratio(documented: str, measured: float, drift: tuple[float, str]) -> bool:
     """A quotient the doc writes to some decimals ("20.9", "1.36") of two figures that may each
     drift by ``drift`` (a percentage): within twice that drift, plus the rounding of the last decimal."""
@@ -590,21 +710,72 @@ def test_encoded_and_lenet_fit_tables(shared_dir, tmp_path):
     fit.assert_none(at_least=10)
 
 
+CODEBOOK_ROUND3 = "### Codebooks in the MAC loop, Deep Compression on a CNN"
+COUNTS = r"([\d,]+) effective 32-bit parameters and ([\d,]+) (?:math )?ops"
+
+
+def test_micronet_counts(tmp_path):
+    """The MicroNet parameter and op counts the doc states in prose: the autoencoder and LeNet-300-100
+    (fit section), LeNet again (issue 6 section) and the MNIST CNN (round-3 codebook section), from
+    one run of scripts/micronet_scores.py (the builders and exports of the benchmark scripts)."""
+    run_script(["micronet_scores.py", "autoencoder", "lenet", "deep_cnn", "--json", str(tmp_path / "scores.json")],
+               tmp_path)
+    scores = json.loads((tmp_path / "scores.json").read_text())
+
+    def counts(section_name: str, label: str) -> tuple[float, float]:
+        return scores[section_name][label]["params"], scores[section_name][label]["ops"]
+
+    fit_text = " ".join(section(FIT).split())
+    fit = Drift(FIT)
+    params, ops = numbers(" ".join(re.search(r"The autoencoder: " + COUNTS, fit_text).groups()))
+    for label in scores["autoencoder"]:  # "whatever the encoding": every export of it
+        for what, documented, measured in zip(("parameters", "ops"), (params, ops), counts("autoencoder", label)):
+            fit.check(f"autoencoder {label} {what}", "autoencoder micronet counts", documented, measured)
+    lenet = re.search(r"LeNet pruned \+ clustered ([\d,]+) and ([\d,]+) for both exports, dense int8 ([\d,]+) and "
+                      r"([\d,]+)", fit_text).groups()
+    compressed = ("pruned + clustered, default (fit)", "pruned + clustered, --optimize size")
+    for label, documented in ((compressed[0], lenet[:2]), (compressed[1], lenet[:2]),
+                              ("dense int8 (--optimize none)", lenet[2:])):
+        for what, doc_value, measured in zip(("parameters", "ops"), documented, counts("lenet", label)):
+            fit.check(f"LeNet {label} {what}", "lenet micronet counts", numbers(doc_value)[0], measured)
+    fit.assert_none(at_least=2 * len(scores["autoencoder"]) + 6)
+
+    encoded = Drift(ENCODED)
+    found = re.search(COUNTS + r" dense; ([\d,]+) and ([\d,]+) pruned \+ clustered", " ".join(section(ENCODED).split()))
+    dense, pruned = found.groups()[:2], found.groups()[2:]
+    for label, documented in (("dense int8 (--optimize none)", dense), (compressed[0], pruned), (compressed[1], pruned)):
+        for what, doc_value, measured in zip(("parameters", "ops"), documented, counts("lenet", label)):
+            encoded.check(f"LeNet {label} {what}", "micronet counts", numbers(doc_value)[0], measured)
+    encoded.assert_none(at_least=6)
+
+    cnn = Drift(CODEBOOK_ROUND3)
+    text = " ".join(section(CODEBOOK_ROUND3).split())
+    found = re.search(r"pruned \+ clustered " + COUNTS + r", dense int8 ([\d,]+) and ([\d,]+)", text).groups()
+    for label, documented in (("pruned 80% + 15 clusters, --optimize size", found[:2]),
+                              ("dense int8 (--optimize none)", found[2:])):
+        for what, doc_value, measured in zip(("parameters", "ops"), documented, counts("deep_cnn", label)):
+            cnn.check(f"MNIST CNN {label} {what}", "micronet counts", numbers(doc_value)[0], measured)
+    cnn.assert_none(at_least=4)
+
+
 # -- Issue 11: Deep Compression on an MNIST CNN ----------------------------------------------------
 
 DEEP_CNN = re.compile(
-    r"`--optimize size` \(= `fit --flash-budget (?P<tight>\d+)`\) (?P<bytes>[\d,]+) B = (?P<ratio>[\d.]+)x below "
-    r"float32, int8 (?P<int8>[\d.]+)% against float (?P<float>[\d.]+)%.*?M4 (?P<m4>[\d,]+) against dense "
-    r"(?P<m4_dense>[\d,]+) = (?P<m4_ratio>[\d.]+)x.*?conv2 4-bit codebook (?P<conv2>[\d,]+) against "
-    r"(?P<conv2_dense>[\d,]+) = (?P<conv2_ratio>[\d.]+)x, fc1 sparse Huffman (?P<fc1>[\d,]+)\), M3 (?P<m3>[\d,]+), "
-    r"M55 (?P<m55>[\d,]+) \(dense (?P<m3_dense>[\d,]+) / (?P<m55_dense>[\d,]+)\); `fit --flash-budget "
-    r"(?P<budget>\d+)` (?P<fit_bytes>[\d,]+) B = (?P<fit_ratio>[\d.]+)x at (?P<fit_speed>[\d.]+)x", re.S)
+    r"`fit --flash-budget (?P<tight>\d+)` (?P<bytes>[\d,]+) B = (?P<ratio>[\d.]+)x below float32, int8 (?P<int8>[\d.]+)% "
+    r"against float (?P<float>[\d.]+)%.*?M4 (?P<m4>[\d,]+) against dense (?P<m4_dense>[\d,]+) = (?P<m4_ratio>[\d.]+)x.*?"
+    r"conv2 4-bit codebook (?P<conv2>[\d,]+) against (?P<conv2_dense>[\d,]+) = (?P<conv2_ratio>[\d.]+)x, fc1 sparse "
+    r"Huffman (?P<fc1>[\d,]+)\), M3 (?P<m3>[\d,]+), M55 (?P<m55>[\d,]+) \(dense (?P<m3_dense>[\d,]+) / "
+    r"(?P<m55_dense>[\d,]+)[;)].*?`fit --flash-budget (?P<budget>\d+)` (?P<fit_bytes>[\d,]+) B = (?P<fit_ratio>[\d.]+)x "
+    r"at (?P<fit_speed>[\d.]+)x \(fc1 (?P<fit_fc1>\w+)\)\. `--optimize size` (?P<size_bytes>[\d,]+) B = "
+    r"(?P<size_ratio>[\d.]+)x at (?P<size_speed>[\d.]+)x dense on the M4.*?\(M3 (?P<size_m3>[\d,]+), M55 "
+    r"(?P<size_m55>[\d,]+)\)", re.S)
 
 
 def test_deep_compression_cnn(shared_dir, tmp_path):
-    """The round-4 Deep Compression paragraph (`compress --prune 0.8 --cluster 16` on the MNIST CNN,
+    """The Deep Compression paragraph (`compress --prune 0.8 --cluster 16` on the MNIST CNN,
     bench_deep_cnn.py trains it anew, seeded): weight bytes and ratios, accuracies, whole-model and
-    per-layer instructions on the three cores."""
+    per-layer instructions on the three cores of `fit --flash-budget` at the tight budget, the
+    looser budget's export and `--optimize size`."""
     run_script(["bench_deep_cnn.py", "--data", str(shared_dir / "datasets" / "mnist10k.npz"),
                 "--out", str(tmp_path / "deep"), "--doc", str(tmp_path / "deep.md")], tmp_path)
     r = json.loads((tmp_path / "deep" / "results.json").read_text())
@@ -634,28 +805,33 @@ def test_deep_compression_cnn(shared_dir, tmp_path):
             drift.found.append(f"{what}: doc {documented}x, measured {value:.3f}x")
 
     float_bytes = r["float32_weight_bytes"]
-    drift.check("MNIST CNN --optimize size", "cnn weight bytes", figure("bytes"), size["weight_bytes"])
     drift.check("MNIST CNN fit --flash-budget (tight)", "cnn weight bytes", figure("bytes"), tight["weight_bytes"])
-    ratio("size: below float32", doc["ratio"], float_bytes / size["weight_bytes"], "cnn weight bytes")
-    drift.check("MNIST CNN int8 C", "cnn accuracy", figure("int8"), 100 * size["host"]["accuracy"])
+    ratio("tight fit: below float32", doc["ratio"], float_bytes / tight["weight_bytes"], "cnn weight bytes")
+    drift.check("MNIST CNN int8 C", "cnn accuracy", figure("int8"), 100 * tight["host"]["accuracy"])
     drift.check("MNIST CNN float", "cnn accuracy", figure("float"), 100 * r["float_accuracy"])
-    for key, variant, board in (("m4", size, "mps2-an386"), ("m4_dense", dense, "mps2-an386"),
-                                ("m3", size, "lm3s6965evb"), ("m3_dense", dense, "lm3s6965evb"),
-                                ("m55", size, "mps3-an547"), ("m55_dense", dense, "mps3-an547")):
+    for key, variant, board in (("m4", tight, "mps2-an386"), ("m4_dense", dense, "mps2-an386"),
+                                ("m3", tight, "lm3s6965evb"), ("m3_dense", dense, "lm3s6965evb"),
+                                ("m55", tight, "mps3-an547"), ("m55_dense", dense, "mps3-an547"),
+                                ("size_m3", size, "lm3s6965evb"), ("size_m55", size, "mps3-an547")):
         drift.check(f"MNIST CNN {key}", "cnn instructions", figure(key), instructions(variant, board))
-    ratio("size / dense on the M4", doc["m4_ratio"], instructions(size, "mps2-an386") / instructions(dense, "mps2-an386"),
-          "cnn instructions")
-    drift.check("conv2 as a 4-bit codebook", "cnn instructions", figure("conv2"), layer(size, "conv2"))
+    ratio("tight fit / dense on the M4", doc["m4_ratio"],
+          instructions(tight, "mps2-an386") / instructions(dense, "mps2-an386"), "cnn instructions")
+    drift.check("conv2 as a 4-bit codebook", "cnn instructions", figure("conv2"), layer(tight, "conv2"))
     drift.check("conv2 dense", "cnn instructions", figure("conv2_dense"), layer(dense, "conv2"))
-    ratio("conv2 codebook / dense", doc["conv2_ratio"], layer(size, "conv2") / layer(dense, "conv2"), "cnn instructions")
-    drift.check("fc1 sparse Huffman", "cnn instructions", figure("fc1"), layer(size, "fc1"))
+    ratio("conv2 codebook / dense", doc["conv2_ratio"], layer(tight, "conv2") / layer(dense, "conv2"), "cnn instructions")
+    drift.check("fc1 sparse Huffman", "cnn instructions", figure("fc1"), layer(tight, "fc1"))
     drift.check("MNIST CNN fit --flash-budget", "cnn weight bytes", figure("fit_bytes"), fit["weight_bytes"])
     ratio("fit: below float32", doc["fit_ratio"], float_bytes / fit["weight_bytes"], "cnn weight bytes")
     ratio("fit / dense on the M4", doc["fit_speed"], instructions(fit, "mps2-an386") / instructions(dense, "mps2-an386"),
           "cnn instructions")
+    assert fit["encodings"]["fc1"] == doc["fit_fc1"], fit["encodings"]
+    drift.check("MNIST CNN --optimize size", "cnn weight bytes", figure("size_bytes"), size["weight_bytes"])
+    ratio("size: below float32", doc["size_ratio"], float_bytes / size["weight_bytes"], "cnn weight bytes")
+    ratio("size / dense on the M4", doc["size_speed"], instructions(size, "mps2-an386") / instructions(dense, "mps2-an386"),
+          "cnn instructions")
     assert all(all(v["bench"]["cores"][b]["identical_to"].values()) and v["host"]["identical_to_reference"]
                for v in variants.values() for b in v["bench"]["cores"]), variants
-    drift.assert_none(at_least=19)
+    drift.assert_none(at_least=23)
 
 
 # -- Issue 10: the benchmark suite beyond the tuning set --------------------------------------------
@@ -999,7 +1175,7 @@ def test_lecture_distill_table(shared_dir, tmp_path):
     r = run_lecture("distill", [], tmp_path)
     drift = Drift(LECTURES)
     _distill_check(drift, lecture_table("teacher CNN (8,000 labels)", 3), r)
-    drift.assert_none(at_least=20)
+    drift.assert_none(at_least=19)
 
 
 def test_lecture_exits_paragraph(shared_dir, tmp_path):

@@ -5,12 +5,15 @@ output channels in groups of 8 and 4 and single ones. Outputs byte-identical to 
 and the numpy reference (the fuzzer covers the portable C of the same kernels)."""
 
 import shutil
+from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from mcucompress.cost_suite import ConvLayer, FcLayer, conv_chain, fc_chain
 from mcucompress.encode.choose import encoded_weights
 from mcucompress.export import export
+from mcucompress.ir.graph import QuantParams
 
 pytestmark = [pytest.mark.qemu,
               pytest.mark.skipif(not (shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm")),
@@ -24,6 +27,25 @@ def _fast_tree(graph, tmp_path):
     source = "\n".join(p.read_text() for p in tree.rglob("*.c"))
     assert "mcc_conv2d_codebook_fast_s8(" in source or "mcc_fully_connected_codebook_fast_s8(" in source
     return tree
+
+
+def _every_layer_judged(graph):
+    """The chain with every layer's output a model output, centred (zero point 0) and without the
+    ReLU: a wrong row or pixel in one layer is seen there, not washed out by the layers after it
+    or hidden under a clamp (with ReLU most outputs of these random layers sit at -128)."""
+    centred = {name: replace(t, quant=QuantParams(t.quant.scale, (0,))) if name.startswith("t") else t
+               for name, t in graph.tensors.items()}
+    return graph.replace(tensors=centred, outputs=tuple(op.outputs[0] for op in graph.ops),
+                         ops=tuple(op.with_attrs(activation="none") for op in graph.ops))
+
+
+def _near_zero_point(graph, tmp_path, samples: int = 3):
+    """Inputs a few steps above the input zero point (-128), so that the sums of the random
+    layers stay inside the int8 range instead of saturating."""
+    shape = graph.tensor(graph.inputs[0]).shape
+    path = tmp_path / f"{graph.name}_inputs.npz"
+    np.savez(path, x=np.random.default_rng(0).integers(-128, -112, (samples, *shape[1:])).astype(np.int8))
+    return path
 
 
 @pytest.mark.parametrize("board", ["mps2-an386", "mps3-an547"])
@@ -55,5 +77,9 @@ def test_fast_codebook_kernels_on_qemu(board, tmp_path):
                                   ConvLayer(5, 1, 1, 0.0, 4)),
                           "codebook", seed=6, width=3).replace(name="cbconvmve")
     for graph in (fc, conv, fc_mve, conv_mve):
-        report = run_model(_fast_tree(graph, tmp_path), board, samples=3)
+        graph = _every_layer_judged(graph)
+        report = run_model(_fast_tree(graph, tmp_path), board, data=_near_zero_point(graph, tmp_path), samples=3)
         assert report.checks == {"host": True, "reference": True}
+        out = np.asarray(report.outputs)
+        inside = np.mean(np.abs(out.astype(int)) < 127)  # later layers saturate; the first ones must not
+        assert len(np.unique(out)) > 40 and inside > 0.2, f"inputs too weak to judge: {inside:.2f} inside the rails"
