@@ -13,6 +13,10 @@ from cost_schedule import make_scheduler
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("MCUCOMPRESS_SHARED", REPO.parent / "shared"))
 
+# The serving converter children (one per worker) stay up for the whole run: with the default
+# two idle minutes a busy machine's gaps between conversions cost a new TensorFlow import each.
+os.environ.setdefault("MCUCOMPRESS_CONVERTER_IDLE_S", "1800")
+
 
 # Tests that read files from outside the project (../shared: MLPerf Tiny and TFLM example models,
 # the MNIST subset) form their own tier, selected with `-m shared`; the default run needs none.

@@ -159,7 +159,19 @@ def convert_in_child(model_file, calib_npz, allow_code: bool = False,
 
 CHILD_MODULE = "mcucompress.reference.tf_converter"
 CONVERTER = "TensorFlow's converter"
-IDLE_EXIT = 120.0  # seconds without a request after which the serving child ends (and frees its memory)
+
+
+def _idle_exit() -> float:
+    """Seconds without a request after which the serving child ends (and frees its memory): 120,
+    or MCUCOMPRESS_CONVERTER_IDLE_S (the test suite keeps its children longer: on a busy machine
+    a gap of two minutes between conversions would otherwise cost a new TensorFlow import)."""
+    try:
+        return max(1.0, float(os.environ.get("MCUCOMPRESS_CONVERTER_IDLE_S", "120")))
+    except ValueError:
+        return 120.0
+
+
+IDLE_EXIT = _idle_exit()
 
 
 class _ConverterChild:
