@@ -812,8 +812,9 @@ static void pairs_of_one_pixel_c8(const int8_t *in, const uint32_t *w, const int
 /* A 1x1 conv on 8 input channels, output over all of int8: pixel by pixel, all channel pairs in
  * pairs_of_one_pixel_c8, an odd last channel (4 weight words, {bias, multiplier, round, shift})
  * after them. */
-static void conv_1x1_c8(const mcc_conv_fast_params *p, const mcc_dims *in_dims, const int8_t *input,
-                        const mcc_dims *out_dims, int8_t *output)
+__attribute__((noinline)) static mcc_status conv_1x1_c8(const mcc_conv_fast_params *p, const mcc_dims *in_dims,
+                                                        const int8_t *input, const mcc_dims *out_dims,
+                                                        int8_t *output)
 {
     const int32_t out_c = p->out_c, pairs = out_c >> 1;
     const uint32_t *w = (const uint32_t *)p->weights;
@@ -822,6 +823,9 @@ static void conv_1x1_c8(const mcc_conv_fast_params *p, const mcc_dims *in_dims, 
     const uint32_t *w_last = w + 8 * pairs;
     const int32_t *ch_last = ch + 8 * pairs;
     int32_t b, oy, ox;
+    if (out_dims->c != out_c || in_dims->c != 8 || in_dims->n != out_dims->n) {
+        return MCC_ERROR_ARGUMENT;
+    }
     for (b = 0; b < in_dims->n; ++b) {
         const int8_t *row = input + b * in_dims->h * in_dims->w * 8;
         for (oy = 0; oy < out_dims->h; ++oy, row += row_step) {
@@ -845,6 +849,7 @@ static void conv_1x1_c8(const mcc_conv_fast_params *p, const mcc_dims *in_dims, 
             }
         }
     }
+    return MCC_OK;
 }
 #endif
 
@@ -1099,13 +1104,6 @@ MCC_INLINE mcc_status conv_fast(const mcc_conv_fast_params *params, const mcc_di
         (params->k_padded & 7) != 0 || params->k_padded < params->kernel.h * params->kernel.w * params->in_c) {
         return MCC_ERROR_ARGUMENT;
     }
-#if MCC_HAVE_DSP_ASM && !MCC_HAVE_MVE && MCC_CONV_1X1_C8
-    if (!w8 && full_range && params->in_c == 8 && params->k_padded == 8 && params->kernel.h == 1 &&
-        params->kernel.w == 1 && params->padding.h == 0 && params->padding.w == 0) {
-        conv_1x1_c8(params, input_dims, input, output_dims, output);
-        return MCC_OK;
-    }
-#endif
 #if MCC_HAVE_MVE
     /* int8 weights of a 1x1 conv on whole groups of 8 input channels, no padding, channels in
      * pairs: each output pixel's column is its input pixel itself, read with widening loads (no
@@ -1193,6 +1191,14 @@ mcc_status mcc_conv2d_fast_s8(const mcc_conv_fast_params *params,
                               const mcc_dims *input_dims, const int8_t *input,
                               const mcc_dims *output_dims, int8_t *output, void *scratch)
 {
+#if MCC_HAVE_DSP_ASM && !MCC_HAVE_MVE && MCC_CONV_1X1_C8
+    /* decided here, not in conv_fast, whose loops then compile as they do without this path */
+    if (params->in_c == 8 && params->k_padded == 8 && params->kernel.h == 1 && params->kernel.w == 1 &&
+        params->padding.h == 0 && params->padding.w == 0 && params->activation.min == -128 &&
+        params->activation.max == 127) {
+        return conv_1x1_c8(params, input_dims, input, output_dims, output);
+    }
+#endif
     return conv_fast(params, input_dims, input, output_dims, output, scratch, 0);
 }
 
