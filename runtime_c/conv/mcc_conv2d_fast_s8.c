@@ -666,11 +666,11 @@ MCC_INLINE void dot_block_w8(const int8_t *w, const uint32_t *col, int32_t group
 typedef struct {
     const int32_t *ch;      /* the next channel pair's constants */
     int8_t *out0;           /* pixel 0's next output pair; pixel 1's is out_c bytes further */
+    int32_t out_c;          /* right after out0: one LDRD loads both */
     const int8_t *out0_end;
-    int32_t out_c;
     const uint32_t *col;
+    int32_t skip;           /* bytes of the 8-group pass skipped on entry; after col (one LDRD) */
     const uint32_t *end;    /* col + 8 * groups */
-    int32_t skip;           /* bytes of the 8-group pass skipped on entry */
     int32_t clamp;          /* 0: the activation range is all of int8 */
     uint32_t lo4, hi4;      /* the clamp bounds, one per byte */
 } pairs_state;
@@ -679,7 +679,7 @@ typedef struct {
  * four accumulators, the 2x2 SMLAD loop runs eight groups a pass (163 instructions per 256
  * products with the loop test; a pass of groups % 8 is entered in its middle by one ADD to the
  * PC), the four sums are requantized (SMMLAR, sign, shift, SSAT), packed into one word, clamped
- * by SSUB8/SEL when the activation is narrower than int8 and stored as two halfwords: about 40
+ * by SSUB8/SEL when the activation is narrower than int8 and stored as two halfwords: about 38
  * instructions per channel pair besides the products. */
 static void pairs_of_two_pixels(const uint32_t *w, pairs_state *st)
 {
@@ -696,8 +696,7 @@ static void pairs_of_two_pixels(const uint32_t *w, pairs_state *st)
         "str r4, %[ch]\n\t"
         "mov r1, r0\n\t"
         "mov r3, r2\n\t"
-        "ldr ip, %[col]\n\t"
-        "ldr r4, %[skip]\n\t"
+        "ldrd ip, r4, %[col]\n\t" /* and skip */
         "add pc, r4\n\t" /* the PC reads as the address of label 1 */
         "nop\n\t"
         "1:\n\t" MCC_CONV_GROUP MCC_CONV_GROUP MCC_CONV_GROUP MCC_CONV_GROUP MCC_CONV_GROUP
@@ -735,8 +734,7 @@ static void pairs_of_two_pixels(const uint32_t *w, pairs_state *st)
         "ssub8 r7, r6, r0\n\t"
         "sel r0, r0, r6\n\t"
         "3:\n\t"
-        "ldr r5, %[out0]\n\t"
-        "ldr r6, %[out_c]\n\t"
+        "ldrd r5, r6, %[out0]\n\t" /* and out_c */
         "lsrs r7, r0, #16\n\t"
         "strh r7, [r5, r6]\n\t"
         "strh r0, [r5], #2\n\t"
