@@ -667,11 +667,11 @@ typedef struct {
     const int32_t *ch;      /* the next channel pair's constants */
     int8_t *out0;           /* pixel 0's next output pair; pixel 1's is out_c bytes further */
     int32_t out_c;          /* right after out0: one LDRD loads both */
-    const int8_t *out0_end;
+    const int32_t *ch_end;  /* the constants' end: past the last pair */
     const uint32_t *col;
-    int32_t skip;           /* bytes of the 8-group pass skipped on entry; after col (one LDRD) */
+    int32_t skip;           /* bytes of the 8-group pass skipped on entry, less 2; after col (one LDRD) */
     const uint32_t *end;    /* col + 8 * groups */
-    int32_t clamp;          /* 0: the activation range is all of int8 */
+    int32_t full_range;     /* 1: the activation range is all of int8 (no clamp) */
     uint32_t lo4, hi4;      /* the clamp bounds, one per byte */
 } pairs_state;
 
@@ -697,8 +697,7 @@ static void pairs_of_two_pixels(const uint32_t *w, pairs_state *st)
         "mov r1, r0\n\t"
         "mov r3, r2\n\t"
         "ldrd ip, r4, %[col]\n\t" /* and skip */
-        "add pc, r4\n\t" /* the PC reads as the address of label 1 */
-        "nop\n\t"
+        "add pc, r4\n\t" /* the PC reads as label 1 + 2: skip is 2 less (no NOP to pad) */
         "1:\n\t" MCC_CONV_GROUP MCC_CONV_GROUP MCC_CONV_GROUP MCC_CONV_GROUP MCC_CONV_GROUP
         MCC_CONV_GROUP MCC_CONV_GROUP MCC_CONV_GROUP
         "ldr r4, %[end]\n\t"
@@ -725,8 +724,8 @@ static void pairs_of_two_pixels(const uint32_t *w, pairs_state *st)
         "bfi r0, r2, #8, #8\n\t"  /* pixel 0: channels 0, 1 */
         "bfi r0, r1, #16, #8\n\t" /* pixel 1: channels 0, 1 */
         "bfi r0, r3, #24, #8\n\t"
-        "ldr r5, %[clamp]\n\t"
-        "cbz r5, 3f\n\t"
+        "ldr r5, %[full]\n\t"
+        "cbnz r5, 3f\n\t"
         "ldr r5, %[lo4]\n\t"
         "ldr r6, %[hi4]\n\t"
         "ssub8 r7, r0, r5\n\t"
@@ -739,13 +738,13 @@ static void pairs_of_two_pixels(const uint32_t *w, pairs_state *st)
         "strh r7, [r5, r6]\n\t"
         "strh r0, [r5], #2\n\t"
         "str r5, %[out0]\n\t"
-        "ldr r7, %[out0_end]\n\t"
-        "cmp r5, r7\n\t"
+        "ldr r7, %[ch_end]\n\t"
+        "cmp r4, r7\n\t"
         "bne 2b"
         : [w] "+r"(rw), [a00] "=&r"(r0), [a01] "=&r"(r1), [a10] "=&r"(r2), [a11] "=&r"(r3), [c] "=&r"(rc),
           [ch] "+m"(st->ch), [out0] "+m"(st->out0)
-        : [out0_end] "m"(st->out0_end), [out_c] "m"(st->out_c), [col] "m"(st->col), [end] "m"(st->end),
-          [skip] "m"(st->skip), [clamp] "m"(st->clamp), [lo4] "m"(st->lo4), [hi4] "m"(st->hi4)
+        : [ch_end] "m"(st->ch_end), [out_c] "m"(st->out_c), [col] "m"(st->col), [end] "m"(st->end),
+          [skip] "m"(st->skip), [full] "m"(st->full_range), [lo4] "m"(st->lo4), [hi4] "m"(st->hi4)
         : "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "cc", "memory");
     (void)r0;
     (void)r1;
@@ -937,11 +936,21 @@ MCC_INLINE void pairs_w8_mve(const int8_t *w, const uint32_t *col, int direct, c
 }
 #endif
 
+/* The channel-pair loop's state is the DSP assembly's (pairs_state): the conv sets the fields
+ * that hold for the whole layer once, channels_of_pixels the rest per pair of pixels. */
+#if MCC_HAVE_DSP_ASM && !MCC_HAVE_MVE
+#define MCC_PAIRS_PARAM , pairs_state *st
+#define MCC_PAIRS_ARG(x) , (x)
+#else
+#define MCC_PAIRS_PARAM
+#define MCC_PAIRS_ARG(x)
+#endif
+
 /* All output channels of n_px (1 or 2) pixels whose columns are in `col`. Channel pairs read
  * their constants as {bias, multiplier, round, shift} x {even, odd channel} once per block.
  * w8: the weights are int8 (mcc_conv2d_fast_w8_s8), else doubled int16 pairs. */
 MCC_INLINE void channels_of_pixels(const mcc_conv_fast_params *p, const uint32_t *col,
-                                   int32_t n_px, int8_t *out0, int8_t *out1, int full_range, int w8)
+                                   int32_t n_px, int8_t *out0, int8_t *out1, int full_range, int w8 MCC_PAIRS_PARAM)
 {
     const int32_t out_c = p->out_c;
     const int32_t groups = p->k_padded >> 3;
@@ -953,20 +962,12 @@ MCC_INLINE void channels_of_pixels(const mcc_conv_fast_params *p, const uint32_t
     int32_t oc = 0;
 #if MCC_HAVE_DSP_ASM && !MCC_HAVE_MVE
     if (n_px == 2 && !w8) {
-        pairs_state st;
         const int32_t pairs = out_c >> 1;
-        st.ch = ch;
-        st.out0 = out0;
-        st.out0_end = out0 + 2 * pairs;
-        st.out_c = (int32_t)(out1 - out0);
-        st.col = col;
-        st.end = col + 8 * groups;
-        st.skip = ((8 - (groups & 7)) & 7) * MCC_CONV_GROUP_BYTES;
-        st.clamp = !full_range;
-        st.lo4 = (uint32_t)(uint8_t)lo * 0x01010101u;
-        st.hi4 = (uint32_t)(uint8_t)hi * 0x01010101u;
+        st->ch = ch;
+        st->out0 = out0;
+        st->out_c = (int32_t)(out1 - out0);
         if (pairs > 0) {
-            pairs_of_two_pixels(w, &st);
+            pairs_of_two_pixels(w, st);
         }
         oc = 2 * pairs;
         w += pairs * 8 * groups;
@@ -1095,8 +1096,19 @@ MCC_INLINE mcc_status conv_fast(const mcc_conv_fast_params *params, const mcc_di
     const int32_t out_c = output_dims->c;
     uint32_t *col = (uint32_t *)scratch;
     int8_t *stage = (int8_t *)scratch + 4 * params->k_padded;
-    const int full_range = params->activation.min == -128 && params->activation.max == 127;
+    const int full_range = ((params->activation.min + 128) | (params->activation.max - 127)) == 0;
     int32_t b, px;
+#if MCC_HAVE_DSP_ASM && !MCC_HAVE_MVE
+    pairs_state st;
+    st.col = col;
+    st.end = col + params->k_padded; /* 8 words a group */
+    /* groups % 8 entered after the others: (8 - groups % 8) % 8 groups skipped */
+    st.skip = (-params->k_padded & 56) / 8 * MCC_CONV_GROUP_BYTES - 2;
+    st.full_range = full_range;
+    st.ch_end = params->channels + 8 * (out_c >> 1);
+    st.lo4 = (uint32_t)(uint8_t)params->activation.min * 0x01010101u;
+    st.hi4 = (uint32_t)(uint8_t)params->activation.max * 0x01010101u;
+#endif
 
     if (out_c != params->out_c || input_dims->c != params->in_c || input_dims->n != output_dims->n ||
         (params->k_padded & 7) != 0 || params->k_padded < params->kernel.h * params->kernel.w * params->in_c) {
@@ -1162,9 +1174,9 @@ MCC_INLINE mcc_status conv_fast(const mcc_conv_fast_params *params, const mcc_di
             ox = ox1 + 1 < out_w ? ox1 + 1 : 0;
 #if MCC_HAVE_DSP_ASM && !MCC_HAVE_MVE
             if (w8 && full_range) {
-                channels_of_pixels(params, col, 2, output, out1, 1, w8);
+                channels_of_pixels(params, col, 2, output, out1, 1, w8, &st);
             } else {
-                channels_of_pixels(params, col, 2, output, out1, full_range, w8);
+                channels_of_pixels(params, col, 2, output, out1, full_range, w8, &st);
             }
             output = out1 + out_c;
 #else
@@ -1178,7 +1190,7 @@ MCC_INLINE mcc_status conv_fast(const mcc_conv_fast_params *params, const mcc_di
         }
         if (px < pixels) {
             im2col(params, input_dims, in_batch, oy, ox, col, stage MCC_IN_ORDER_ARG(w8));
-            channels_of_pixels(params, col, 1, output, 0, full_range, w8);
+            channels_of_pixels(params, col, 1, output, 0, full_range, w8 MCC_PAIRS_ARG(&st));
             output += out_c;
         }
     }
