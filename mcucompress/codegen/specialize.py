@@ -146,10 +146,10 @@ DW_STRIDE2_DEFINE = "MCC_DW_STRIDE2_STRIPS"
 # Shorter strips lose to the taps path (per channel and line their set-up outweighs the outputs;
 # at stride 2 each output also widens 4 entries): MCC_DW_STRIP_MIN_LEN, MCC_DW_STRIDE2_MIN_LEN
 DW_STRIP_MIN_LEN = 4
+DW_STRIDE2_MIN_LEN = 8
 # C define that builds the DSP one-pixel loop of 1x1 convs on exactly 8 input channels (widened
 # weights, no padding, activation over all of int8; only in the trees of models that have one)
 CONV_1X1_C8_DEFINE = "MCC_CONV_1X1_C8"
-DW_STRIDE2_MIN_LEN = 8
 
 
 def depthwise_strip_span(kernel, stride, dilation, out_hw) -> int:
