@@ -36,6 +36,16 @@
 #endif
 #define MCC_DW_MVE_LINE_MIN 16
 #define MCC_DW_MVE_LINES_ON (MCC_HAVE_MVE_ASM && MCC_DW_MVE_LINES)
+/* Set by the export for MVE cores when a layer runs on channel planes (3x3, stride 1 or 2, see
+ * dw_flat_fits): only then is that code built. */
+#ifndef MCC_DW_MVE_FLAT
+#define MCC_DW_MVE_FLAT 0
+#endif
+#define MCC_DW_MVE_FLAT_ON (MCC_HAVE_MVE_ASM && MCC_DW_MVE_FLAT)
+/* The planes' working memory: at most this, and at most half the layer's input and output bytes
+ * (so the scratch never outgrows the tensors around it by much). */
+#define MCC_DW_FLAT_MAX_BYTES 16384
+#define MCC_DW_FLAT_MIN_OUTPUTS 16
 #define MCC_DW_TAPS_ON (!MCC_HAVE_MVE_ASM || MCC_DW_MVE_TAPS)
 /* Shorter strips lose to the taps path: per channel and line their set-up outweighs the outputs
  * (at stride 2 each output also widens 4 entries). */
@@ -1266,6 +1276,198 @@ MCC_DW_NOINLINE static mcc_status dw_mve3_layer_run(const mcc_dw_conv_fast_param
 }
 #endif
 
+#if MCC_DW_MVE_FLAT_ON
+/* 3x3 windows at stride 1 or 2 on MVE, one channel at a time, four input rows interleaved byte by
+ * byte: the channel's input is first gathered into a plane of bytes with the padding's zero
+ * points around it (the zero points are written once per layer: every channel has its input at
+ * the same places), then for each window position four rows of the plane are interleaved by
+ * column (VST4), so that column j of rows r..r+3 is the 4 bytes at 4 j. One 16-byte load then
+ * holds the 3x3 window of an output in 9 of its lanes, and VMLADAVA with the window's weights
+ * placed in those lanes (the other lanes zero) is the output's whole sum: at stride 1 one load
+ * serves two outputs along the line (the weights shifted by one column) of two output lines
+ * (shifted by one row). Four sums go into one vector, requantized per channel and scattered to
+ * their places in the output. The sums start at half the doubled bias and are not doubled:
+ * VQRDMULH of a sum is VRMULH of its double. */
+typedef struct {
+    int32_t cols, rows;          /* of the plane: (outputs - 1) * stride + 4 */
+    int32_t plane_bytes;         /* the plane and the reads past its last row */
+} dw_flat_size;
+
+MCC_INLINE dw_flat_size dw_flat_sizes(int32_t stride, const mcc_dims *out_dims)
+{
+    dw_flat_size z;
+    z.cols = (out_dims->w - 1) * stride + 4;
+    z.rows = (out_dims->h - 1) * stride + 4;
+    z.plane_bytes = (z.rows * z.cols + 16 + 15) & ~15;
+    return z;
+}
+
+/* The plane, then the interleaved rows (whole groups of 16 columns, and the loads past them). */
+MCC_INLINE int32_t dw_flat_bytes(const dw_flat_size *z)
+{
+    return z->plane_bytes + 4 * ((z->cols + 15) & ~15) + 64;
+}
+
+static int dw_flat_fits(const mcc_dw_conv_fast_params *params, const mcc_dims *in_dims, const mcc_dims *out_dims)
+{
+    const int32_t stride = params->stride.h;
+    dw_flat_size z;
+    if (params->kernel.h != 3 || params->kernel.w != 3 || params->dilation.h != 1 || params->dilation.w != 1 ||
+        params->stride.w != stride || (uint32_t)(stride - 1) >= 2u ||
+        out_dims->h * out_dims->w < MCC_DW_FLAT_MIN_OUTPUTS || 7 * params->channels_n > 0xFFFF ||
+        params->padding.h < 0 || params->padding.w < 0) {
+        return 0;
+    }
+    z = dw_flat_sizes(stride, out_dims);
+    return dw_flat_bytes(&z) <= MCC_DW_FLAT_MAX_BYTES &&
+           2 * dw_flat_bytes(&z) <= (in_dims->h * in_dims->w + out_dims->h * out_dims->w) * params->channels_n;
+}
+
+typedef struct {
+    dw_flat_size z;
+    int32_t stride, n_ch, in_rows, in_cols, in_w;  /* input rows and columns that land in the plane */
+    int32_t pad_t, pad_l, out_h, out_w;
+    int8_t *plane, *lines;
+    uint16x8_t gather;        /* offsets of 8 neighbouring inputs along a row */
+    uint32x4_t off;           /* where the 4 outputs of a vector go */
+    int32x4_t lo, hi;
+} dw_flat_layer;
+
+/* Four sums of one channel requantized, clamped and stored (lanes p). */
+MCC_INLINE void dw_flat_store(int32x4_t acc, const int32_t *ch, const dw_flat_layer *g, int8_t *dst, mve_pred16_t p)
+{
+    int32x4_t v = vqrdmulhq_n_s32(acc, ch[1]);
+    v = vaddq_s32(v, vshrq_n_s32(acc, 31));
+    v = vaddq_n_s32(v, ch[2]);
+    v = vshlq_r_s32(v, -ch[3]);
+    v = vminq_s32(vmaxq_s32(v, g->lo), g->hi);
+    vstrbq_scatter_offset_p_s32(dst, g->off, v, p);
+}
+
+/* Rows r..r+3 of the plane interleaved by column into the lines buffer. */
+MCC_INLINE void dw_flat_interleave(const dw_flat_layer *g, int32_t r)
+{
+    const int32_t cols = g->z.cols;
+    const int8_t *row = g->plane + r * cols;
+    int8_t *dst = g->lines;
+    int32_t j;
+    for (j = 0; j < cols; j += 16, dst += 64) {
+        int8x16x4_t q;
+        q.val[0] = vld1q_s8(row + j);
+        q.val[1] = vld1q_s8(row + cols + j);
+        q.val[2] = vld1q_s8(row + 2 * cols + j);
+        q.val[3] = vld1q_s8(row + 3 * cols + j);
+        vst4q_s8(dst, q);
+    }
+}
+
+/* One channel (w: its tap 0 weight, taps block bytes apart; src, out: its first input and output
+ * element; ch its constants). */
+static void dw_flat_channel(const dw_flat_layer *g, const int8_t *w, int32_t block, const int32_t *ch,
+                            const int8_t *src, int8_t *out)
+{
+    const int32_t n_ch = g->n_ch, bias = ch[0] >> 1, out_w = g->out_w;
+    int8_t wv[4][16];
+    int8x16_t w0, w1, w2, w3;
+    int32_t y, i, o, x, l, k;
+    for (y = 0; y < g->in_rows; ++y) {  /* the channel's input into the plane */
+        const int8_t *line = src + y * g->in_w * n_ch;
+        int8_t *dst = g->plane + (y + g->pad_t) * g->z.cols + g->pad_l;
+        for (i = 0; i < g->in_cols; i += 8) {
+            const mve_pred16_t p = vctp16q((uint32_t)(g->in_cols - i));
+            vstrbq_p_s16(dst + i, vldrbq_gather_offset_z_s16(line + i * n_ch, g->gather, p), p);
+        }
+    }
+    /* window tap (l, k) at lane 4 k + l; one column on at lane + 4, one row down at lane + 1 */
+    memset(wv, 0, sizeof(wv));
+    for (l = 0; l < 3; ++l) {
+        for (k = 0; k < 3; ++k) {
+            const int8_t t = w[(3 * l + k) * block];
+            wv[0][4 * k + l] = t;
+            wv[1][4 * k + 4 + l] = t;
+            wv[2][4 * k + l + 1] = t;
+            wv[3][4 * k + 5 + l] = t;
+        }
+    }
+    w0 = vld1q_s8(wv[0]);
+    if (g->stride == 1) {
+        w1 = vld1q_s8(wv[1]);
+        w2 = vld1q_s8(wv[2]);
+        w3 = vld1q_s8(wv[3]);
+        for (o = 0; o < g->out_h; o += 2) {  /* output lines o and o + 1 */
+            const mve_pred16_t both = o + 1 < g->out_h ? 0xFFFF : 0x00FF;
+            int8_t *dst = out + o * out_w * n_ch;
+            const int8_t *t = g->lines;
+            dw_flat_interleave(g, o);
+            for (x = 0; x < out_w; x += 2, t += 8, dst += 2 * n_ch) {
+                const int8x16_t v = vld1q_s8(t);
+                int32x4_t acc = vdupq_n_s32(vmladavaq_s8(bias, v, w0));
+                acc = vsetq_lane_s32(vmladavaq_s8(bias, v, w1), acc, 1);
+                acc = vsetq_lane_s32(vmladavaq_s8(bias, v, w2), acc, 2);
+                acc = vsetq_lane_s32(vmladavaq_s8(bias, v, w3), acc, 3);
+                dw_flat_store(acc, ch, g, dst, x + 1 < out_w ? both : both & 0x0F0F);
+            }
+        }
+        return;
+    }
+    for (o = 0; o < g->out_h; ++o) {  /* stride 2: one output line, 4 outputs a vector */
+        int8_t *dst = out + o * out_w * n_ch;
+        const int8_t *t = g->lines;
+        dw_flat_interleave(g, 2 * o);
+        for (x = 0; x < out_w; x += 4, t += 32, dst += 4 * n_ch) {
+            int32x4_t acc = vdupq_n_s32(vmladavaq_s8(bias, vld1q_s8(t), w0));
+            acc = vsetq_lane_s32(vmladavaq_s8(bias, vld1q_s8(t + 8), w0), acc, 1);
+            acc = vsetq_lane_s32(vmladavaq_s8(bias, vld1q_s8(t + 16), w0), acc, 2);
+            acc = vsetq_lane_s32(vmladavaq_s8(bias, vld1q_s8(t + 24), w0), acc, 3);
+            dw_flat_store(acc, ch, g, dst, vctp32q((uint32_t)(out_w - x)));
+        }
+    }
+}
+
+/* The whole layer channel by channel (see above). */
+MCC_DW_NOINLINE static mcc_status dw_flat_layer_run(const mcc_dw_conv_fast_params *params, const mcc_dims *in_dims,
+                                                    const int8_t *input, const mcc_dims *out_dims, int8_t *output,
+                                                    void *scratch)
+{
+    const int32_t n_ch = params->channels_n, n4 = n_ch & ~3;
+    const int8_t *bytes = (const int8_t *)(const void *)params->weights;
+    dw_flat_layer g;
+    int32_t b, c;
+    g.stride = params->stride.h;
+    g.z = dw_flat_sizes(g.stride, out_dims);
+    g.n_ch = n_ch;
+    g.pad_t = params->padding.h;
+    g.pad_l = params->padding.w;
+    g.in_w = in_dims->w;
+    g.in_rows = in_dims->h < g.z.rows - g.pad_t ? in_dims->h : g.z.rows - g.pad_t;
+    g.in_cols = in_dims->w < g.z.cols - g.pad_l ? in_dims->w : g.z.cols - g.pad_l;
+    g.out_h = out_dims->h;
+    g.out_w = out_dims->w;
+    g.plane = (int8_t *)scratch;
+    g.lines = g.plane + g.z.plane_bytes;
+    g.gather = vmulq_n_u16(vidupq_n_u16(0, 1), (uint16_t)n_ch);
+    g.off = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)n_ch);
+    if (g.stride == 1) {  /* lanes: (o, x), (o, x + 1), (o + 1, x), (o + 1, x + 1) */
+        const uint32x4_t lane = vidupq_n_u32(0, 1);
+        g.off = vaddq_u32(vmulq_n_u32(vandq_u32(lane, vdupq_n_u32(1)), (uint32_t)n_ch),
+                          vmulq_n_u32(vshrq_n_u32(lane, 1), (uint32_t)(out_dims->w * n_ch)));
+    }
+    g.lo = vdupq_n_s32(params->activation.min);
+    g.hi = vdupq_n_s32(params->activation.max);
+    memset(g.plane, params->input_zero_point, (size_t)g.z.plane_bytes);
+    for (b = 0; b < in_dims->n; ++b) {
+        const int8_t *in_batch = input + b * in_dims->h * in_dims->w * n_ch;
+        int8_t *out_batch = output + b * out_dims->h * out_dims->w * n_ch;
+        for (c = 0; c < n4; ++c) {
+            const int32_t start = c & ~7;
+            dw_flat_channel(&g, bytes + start * 9 + (c - start), n4 - start >= 8 ? 8 : 4,
+                            params->channels + 4 * c, in_batch + c, out_batch + c);
+        }
+    }
+    return MCC_OK;
+}
+#endif
+
 #if MCC_DW_TAPS_ON
 /* Where the taps of one layer's output pixels read. */
 typedef struct {
@@ -1431,6 +1633,11 @@ mcc_status mcc_depthwise_conv2d_fast_s8(const mcc_dw_conv_fast_params *params,
         return dw_strips(params, input_dims, input, output_dims, output, (int16_t *)scratch);
     }
 #endif
+#endif
+#if MCC_DW_MVE_FLAT_ON
+    if (dw_flat_fits(params, input_dims, output_dims)) {
+        return dw_flat_layer_run(params, input_dims, input, output_dims, output, scratch);
+    }
 #endif
 #if MCC_DW_MVE_LINES_ON
     if (dw_mve3_fits(params, input_dims, output_dims)) {
