@@ -1329,19 +1329,96 @@ typedef struct {
     int32_t pad_t, pad_l, out_h, out_w;
     int8_t *plane, *lines;
     uint16x8_t gather;        /* offsets of 8 neighbouring inputs along a row */
-    uint32x4_t off;           /* where the 4 outputs of a vector go */
-    int32x4_t lo, hi;
+    uint8x16_t taps0, taps1;  /* tap 3 l + k at lane 4 k + l, and one lane on (one row down) */
 } dw_flat_layer;
 
-/* Four sums of one channel requantized, clamped and stored (lanes p). */
-MCC_INLINE void dw_flat_store(int32x4_t acc, const int32_t *ch, const dw_flat_layer *g, int8_t *dst, mve_pred16_t p)
+/* What the assembly below reads (offsets fixed by it). */
+typedef struct {
+    int8x16_t w0;             /*  0: the window's weights, tap (l, k) at lane 4 k + l */
+    int8x16_t w1;             /* 16: the same one row down (the output line below) */
+    int32x4_t lo, hi;         /* 32, 48: the clamp */
+    uint32x4_t off;           /* 64: where the 4 outputs of a vector go */
+    int32_t bias, mult, round, neg_shift;  /* 80 */
+    int32_t step;             /* 96: bytes from one vector's outputs to the next's */
+} dw_flat_consts;
+
+/* n vectors of 4 outputs (lanes p only stored): at stride 1 (two) the output pairs (o, x), (o, x + 1)
+ * and (o + 1, x), (o + 1, x + 1) from the interleaved rows at t (the window of column x + 1 four
+ * bytes on), at stride 2 four outputs along the line from t, t + 8, t + 16, t + 24. Per vector
+ * the 4 sums (VMLADAV) moved into lanes two at a time, the bias added, VQRDMULH, the rounding and
+ * shift, the clamp and a scatter of the 4 bytes. */
+MCC_DW_NOINLINE static void dw_flat_run(const dw_flat_consts *k, const int8_t *t, int8_t *dst, int32_t n,
+                                        uint32_t p, int32_t two)
 {
-    int32x4_t v = vqrdmulhq_n_s32(acc, ch[1]);
-    v = vaddq_s32(v, vshrq_n_s32(acc, 31));
-    v = vaddq_n_s32(v, ch[2]);
-    v = vshlq_r_s32(v, -ch[3]);
-    v = vminq_s32(vmaxq_s32(v, g->lo), g->hi);
-    vstrbq_scatter_offset_p_s32(dst, g->off, v, p);
+    register int32_t count __asm__("lr") = n;
+    const int32_t *kk = (const int32_t *)(const void *)k;
+    int32_t a, c, mult, round, shift, step;
+    __asm__ volatile(
+        "vldrw.u32 q0, [%[k]]\n\t"
+        "vldrw.u32 q1, [%[k], #16]\n\t"
+        "vldrw.u32 q2, [%[k], #32]\n\t"
+        "vldrw.u32 q3, [%[k], #48]\n\t"
+        "vldrw.u32 q4, [%[k], #64]\n\t"
+        "ldrd %[mult], %[round], [%[k], #84]\n\t"
+        "ldrd %[shift], %[step], [%[k], #92]\n\t"
+        "ldr %[k], [%[k], #80]\n\t"
+        "vmsr p0, %[p]\n\t"
+        "cmp %[two], #0\n\t"
+        "beq 2f\n\t"
+        "dls lr, lr\n"
+        "1:\n\t"
+        "vldrb.u8 q5, [%[t]], #8\n\t"
+        "vldrb.u8 q6, [%[t], #-4]\n\t"
+        "vmladav.s8 %[a], q5, q0\n\t"
+        "vmladav.s8 %[c], q5, q1\n\t"
+        "vmov q7[2], q7[0], %[a], %[c]\n\t"
+        "vmladav.s8 %[a], q6, q0\n\t"
+        "vmladav.s8 %[c], q6, q1\n\t"
+        "vmov q7[3], q7[1], %[a], %[c]\n\t"
+        "vadd.i32 q7, q7, %[k]\n\t"
+        "vqrdmulh.s32 q6, q7, %[mult]\n\t"
+        "vshr.s32 q7, q7, #31\n\t"
+        "vadd.i32 q6, q6, q7\n\t"
+        "vadd.i32 q6, q6, %[round]\n\t"
+        "vshl.s32 q6, %[shift]\n\t"
+        "vmax.s32 q6, q6, q2\n\t"
+        "vmin.s32 q6, q6, q3\n\t"
+        "vpst\n\t"
+        "vstrbt.32 q6, [%[dst], q4]\n\t"
+        "add %[dst], %[dst], %[step]\n\t"
+        "le lr, 1b\n\t"
+        "b 3f\n"
+        "2:\n\t"
+        "dls lr, lr\n"
+        "4:\n\t"
+        "vldrb.u8 q5, [%[t]], #32\n\t"
+        "vldrb.u8 q6, [%[t], #-16]\n\t"
+        "vmladav.s8 %[a], q5, q0\n\t"
+        "vmladav.s8 %[c], q6, q0\n\t"
+        "vldrb.u8 q5, [%[t], #-24]\n\t"
+        "vldrb.u8 q6, [%[t], #-8]\n\t"
+        "vmov q7[2], q7[0], %[a], %[c]\n\t"
+        "vmladav.s8 %[a], q5, q0\n\t"
+        "vmladav.s8 %[c], q6, q0\n\t"
+        "vmov q7[3], q7[1], %[a], %[c]\n\t"
+        "vadd.i32 q7, q7, %[k]\n\t"
+        "vqrdmulh.s32 q6, q7, %[mult]\n\t"
+        "vshr.s32 q7, q7, #31\n\t"
+        "vadd.i32 q6, q6, q7\n\t"
+        "vadd.i32 q6, q6, %[round]\n\t"
+        "vshl.s32 q6, %[shift]\n\t"
+        "vmax.s32 q6, q6, q2\n\t"
+        "vmin.s32 q6, q6, q3\n\t"
+        "vpst\n\t"
+        "vstrbt.32 q6, [%[dst], q4]\n\t"
+        "add %[dst], %[dst], %[step]\n\t"
+        "le lr, 4b\n"
+        "3:\n\t"
+        : [t] "+r"(t), [dst] "+r"(dst), [n] "+r"(count), [k] "+r"(kk), [a] "=&r"(a), [c] "=&r"(c),
+          [mult] "=&r"(mult), [round] "=&r"(round), [shift] "=&r"(shift), [step] "=&r"(step)
+        : [p] "r"(p), [two] "r"(two), "m"(*k)
+        : "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11", "d12", "d13", "d14", "d15",
+          "cc", "memory");
 }
 
 /* Rows r..r+3 of the plane interleaved by column into the lines buffer. */
@@ -1363,13 +1440,11 @@ MCC_INLINE void dw_flat_interleave(const dw_flat_layer *g, int32_t r)
 
 /* One channel (w: its tap 0 weight, taps block bytes apart; src, out: its first input and output
  * element; ch its constants). */
-static void dw_flat_channel(const dw_flat_layer *g, const int8_t *w, int32_t block, const int32_t *ch,
-                            const int8_t *src, int8_t *out)
+static void dw_flat_channel(const dw_flat_layer *g, dw_flat_consts *k, const int8_t *w, int32_t block,
+                            const int32_t *ch, const int8_t *src, int8_t *out)
 {
-    const int32_t n_ch = g->n_ch, bias = ch[0] >> 1, out_w = g->out_w;
-    int8_t wv[4][16];
-    int8x16_t w0, w1, w2, w3;
-    int32_t y, i, o, x, l, k;
+    const int32_t n_ch = g->n_ch, out_w = g->out_w;
+    int32_t y, i, o;
     for (y = 0; y < g->in_rows; ++y) {  /* the channel's input into the plane */
         const int8_t *line = src + y * g->in_w * n_ch;
         int8_t *dst = g->plane + (y + g->pad_t) * g->z.cols + g->pad_l;
@@ -1378,51 +1453,42 @@ static void dw_flat_channel(const dw_flat_layer *g, const int8_t *w, int32_t blo
             vstrbq_p_s16(dst + i, vldrbq_gather_offset_z_s16(line + i * n_ch, g->gather, p), p);
         }
     }
-    /* window tap (l, k) at lane 4 k + l; one column on at lane + 4, one row down at lane + 1 */
-    memset(wv, 0, sizeof(wv));
-    for (l = 0; l < 3; ++l) {
-        for (k = 0; k < 3; ++k) {
-            const int8_t t = w[(3 * l + k) * block];
-            wv[0][4 * k + l] = t;
-            wv[1][4 * k + 4 + l] = t;
-            wv[2][4 * k + l + 1] = t;
-            wv[3][4 * k + 5 + l] = t;
-        }
-    }
-    w0 = vld1q_s8(wv[0]);
+    /* lanes 4 k + l (l, k < 3) hold the window, the others zero; one row down: one lane on */
+    k->w0 = vldrbq_gather_offset_z_s8(w, vmulq_n_u8(g->taps0, (uint8_t)block), 0x0777);
+    k->w1 = vldrbq_gather_offset_z_s8(w, vmulq_n_u8(g->taps1, (uint8_t)block), 0x0EEE);
+    k->bias = ch[0] >> 1;
+    k->mult = ch[1];
+    k->round = ch[2];
+    k->neg_shift = -ch[3];
     if (g->stride == 1) {
-        w1 = vld1q_s8(wv[1]);
-        w2 = vld1q_s8(wv[2]);
-        w3 = vld1q_s8(wv[3]);
-        for (o = 0; o < g->out_h; o += 2) {  /* output lines o and o + 1 */
+        const int32_t pairs = out_w >> 1;
+        for (o = 0; o < g->out_h; o += 2, out += 2 * out_w * n_ch) {  /* output lines o and o + 1 */
             const mve_pred16_t both = o + 1 < g->out_h ? 0xFFFF : 0x00FF;
-            int8_t *dst = out + o * out_w * n_ch;
-            const int8_t *t = g->lines;
             dw_flat_interleave(g, o);
-            for (x = 0; x < out_w; x += 2, t += 8, dst += 2 * n_ch) {
-                const int8x16_t v = vld1q_s8(t);
-                int32x4_t acc = vdupq_n_s32(vmladavaq_s8(bias, v, w0));
-                acc = vsetq_lane_s32(vmladavaq_s8(bias, v, w1), acc, 1);
-                acc = vsetq_lane_s32(vmladavaq_s8(bias, v, w2), acc, 2);
-                acc = vsetq_lane_s32(vmladavaq_s8(bias, v, w3), acc, 3);
-                dw_flat_store(acc, ch, g, dst, x + 1 < out_w ? both : both & 0x0F0F);
+            if (pairs) {
+                dw_flat_run(k, g->lines, out, pairs, both, 1);
+            }
+            if (out_w & 1) {
+                dw_flat_run(k, g->lines + 8 * pairs, out + 2 * pairs * n_ch, 1, both & 0x0F0Fu, 1);
             }
         }
         return;
     }
-    for (o = 0; o < g->out_h; ++o) {  /* stride 2: one output line, 4 outputs a vector */
-        int8_t *dst = out + o * out_w * n_ch;
-        const int8_t *t = g->lines;
+    for (o = 0; o < g->out_h; ++o, out += out_w * n_ch) {  /* stride 2: 4 outputs along the line a vector */
+        const int32_t fours = out_w >> 2;
         dw_flat_interleave(g, 2 * o);
-        for (x = 0; x < out_w; x += 4, t += 32, dst += 4 * n_ch) {
-            int32x4_t acc = vdupq_n_s32(vmladavaq_s8(bias, vld1q_s8(t), w0));
-            acc = vsetq_lane_s32(vmladavaq_s8(bias, vld1q_s8(t + 8), w0), acc, 1);
-            acc = vsetq_lane_s32(vmladavaq_s8(bias, vld1q_s8(t + 16), w0), acc, 2);
-            acc = vsetq_lane_s32(vmladavaq_s8(bias, vld1q_s8(t + 24), w0), acc, 3);
-            dw_flat_store(acc, ch, g, dst, vctp32q((uint32_t)(out_w - x)));
+        if (fours) {
+            dw_flat_run(k, g->lines, out, fours, 0xFFFF, 0);
+        }
+        if (out_w & 3) {
+            dw_flat_run(k, g->lines + 32 * fours, out + 4 * fours * n_ch, 1, vctp32q((uint32_t)(out_w & 3)), 0);
         }
     }
 }
+
+/* Tap 3 l + k at lane 4 k + l, from lane 15 on one lane later (predicated lanes read 0). */
+static const uint8_t dw_flat_taps[31] = {0, 3, 6, 0, 1, 4, 7, 0, 2, 5, 8, 0, 0, 0, 0,
+                                         0, 0, 3, 6, 0, 1, 4, 7, 0, 2, 5, 8, 0, 0, 0, 0};
 
 /* The whole layer channel by channel (see above). */
 MCC_DW_NOINLINE static mcc_status dw_flat_layer_run(const mcc_dw_conv_fast_params *params, const mcc_dims *in_dims,
@@ -1432,6 +1498,7 @@ MCC_DW_NOINLINE static mcc_status dw_flat_layer_run(const mcc_dw_conv_fast_param
     const int32_t n_ch = params->channels_n, n4 = n_ch & ~3;
     const int8_t *bytes = (const int8_t *)(const void *)params->weights;
     dw_flat_layer g;
+    dw_flat_consts k;
     int32_t b, c;
     g.stride = params->stride.h;
     g.z = dw_flat_sizes(g.stride, out_dims);
@@ -1446,21 +1513,25 @@ MCC_DW_NOINLINE static mcc_status dw_flat_layer_run(const mcc_dw_conv_fast_param
     g.plane = (int8_t *)scratch;
     g.lines = g.plane + g.z.plane_bytes;
     g.gather = vmulq_n_u16(vidupq_n_u16(0, 1), (uint16_t)n_ch);
-    g.off = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)n_ch);
+    g.taps0 = vld1q_u8(dw_flat_taps);
+    g.taps1 = vld1q_u8(dw_flat_taps + 15);
+    k.off = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)n_ch);
+    k.step = 4 * n_ch;
     if (g.stride == 1) {  /* lanes: (o, x), (o, x + 1), (o + 1, x), (o + 1, x + 1) */
         const uint32x4_t lane = vidupq_n_u32(0, 1);
-        g.off = vaddq_u32(vmulq_n_u32(vandq_u32(lane, vdupq_n_u32(1)), (uint32_t)n_ch),
+        k.off = vaddq_u32(vmulq_n_u32(vandq_u32(lane, vdupq_n_u32(1)), (uint32_t)n_ch),
                           vmulq_n_u32(vshrq_n_u32(lane, 1), (uint32_t)(out_dims->w * n_ch)));
+        k.step = 2 * n_ch;
     }
-    g.lo = vdupq_n_s32(params->activation.min);
-    g.hi = vdupq_n_s32(params->activation.max);
+    k.lo = vdupq_n_s32(params->activation.min);
+    k.hi = vdupq_n_s32(params->activation.max);
     memset(g.plane, params->input_zero_point, (size_t)g.z.plane_bytes);
     for (b = 0; b < in_dims->n; ++b) {
         const int8_t *in_batch = input + b * in_dims->h * in_dims->w * n_ch;
         int8_t *out_batch = output + b * out_dims->h * out_dims->w * n_ch;
         for (c = 0; c < n4; ++c) {
             const int32_t start = c & ~7;
-            dw_flat_channel(&g, bytes + start * 9 + (c - start), n4 - start >= 8 ? 8 : 4,
+            dw_flat_channel(&g, &k, bytes + start * 9 + (c - start), n4 - start >= 8 ? 8 : 4,
                             params->channels + 4 * c, in_batch + c, out_batch + c);
         }
     }
