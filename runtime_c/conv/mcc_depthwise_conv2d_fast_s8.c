@@ -1352,7 +1352,8 @@ MCC_DW_NOINLINE static void dw_flat_run(const dw_flat_consts *k, const int8_t *t
 {
     register int32_t count __asm__("lr") = n;
     const int32_t *kk = (const int32_t *)(const void *)k;
-    int32_t a, c, mult, round, shift, step;
+    register int32_t a __asm__("r6"), c __asm__("r8");  /* VMLADAV writes even registers only */
+    int32_t mult, round, shift, step;
     __asm__ volatile(
         "vldrw.u32 q0, [%[k]]\n\t"
         "vldrw.u32 q1, [%[k], #16]\n\t"
