@@ -1332,111 +1332,174 @@ typedef struct {
     uint8x16_t taps0, taps1;  /* tap 3 l + k at lane 4 k + l, and one lane on (one row down) */
 } dw_flat_layer;
 
-/* What the assembly below reads (offsets fixed by it). */
+/* What the assembly below reads and keeps between output lines (offsets fixed by it). */
 typedef struct {
-    int8x16_t w0;             /*  0: the window's weights, tap (l, k) at lane 4 k + l */
-    int8x16_t w1;             /* 16: the same one row down (the output line below) */
-    int32x4_t lo, hi;         /* 32, 48: the clamp */
-    uint32x4_t off;           /* 64: where the 4 outputs of a vector go */
-    int32_t bias, mult, round, neg_shift;  /* 80 */
-    int32_t step;             /* 96: bytes from one vector's outputs to the next's */
+    int8x16_t w0;             /*   0: the window's weights, tap (l, k) at lane 4 k + l */
+    int8x16_t w1;             /*  16: the same one row down (the output line below) */
+    int32x4_t lo, hi;         /*  32, 48: the clamp */
+    uint32x4_t off;           /*  64: where the 4 outputs of a vector go */
+    int32_t bias, mult, round, neg_shift;  /*  80 */
+    int32_t step;             /*  96: bytes from one vector's outputs to the next's */
+    const int8_t *row;        /* 100: the plane's first row of the next output line (pair) */
+    int32_t cols;             /* 104: of the plane */
+    int32_t groups;           /* 108: of 16 columns */
+    int8_t *lines;            /* 112: the interleaved rows */
+    int8_t *dst;              /* 116: the next line's first output */
+    int32_t dst_step;         /* 120 */
+    int32_t full;             /* 124: vectors of a line with every lane stored */
+    uint32_t tail;            /* 128: the lanes of a last vector (0: none) */
+    int32_t count;            /* 132: output lines (pairs) left */
+    uint32_t lanes;           /* 136: the lanes of the other vectors */
 } dw_flat_consts;
 
-/* n vectors of 4 outputs (lanes p only stored): at stride 1 (two) the output pairs (o, x), (o, x + 1)
- * and (o + 1, x), (o + 1, x + 1) from the interleaved rows at t (the window of column x + 1 four
- * bytes on), at stride 2 four outputs along the line from t, t + 8, t + 16, t + 24. Per vector
- * the 4 sums (VMLADAV) moved into lanes two at a time, the bias added, VQRDMULH, the rounding and
- * shift, the clamp and a scatter of the 4 bytes. */
-MCC_DW_NOINLINE static void dw_flat_run(const dw_flat_consts *k, const int8_t *t, int8_t *dst, int32_t n,
-                                        uint32_t p, int32_t two)
-{
-    register int32_t count __asm__("lr") = n;
-    const int32_t *kk = (const int32_t *)(const void *)k;
-    register int32_t a __asm__("r6"), c __asm__("r8");  /* VMLADAV writes even registers only */
-    int32_t mult, round, shift, step;
-    __asm__ volatile(
-        "vldrw.u32 q0, [%[k]]\n\t"
-        "vldrw.u32 q1, [%[k], #16]\n\t"
-        "vldrw.u32 q2, [%[k], #32]\n\t"
-        "vldrw.u32 q3, [%[k], #48]\n\t"
-        "vldrw.u32 q4, [%[k], #64]\n\t"
-        "ldrd %[mult], %[round], [%[k], #84]\n\t"
-        "ldrd %[shift], %[step], [%[k], #92]\n\t"
-        "ldr %[k], [%[k], #80]\n\t"
-        "vmsr p0, %[p]\n\t"
-        "cmp %[two], #0\n\t"
-        "beq 2f\n\t"
-        "dls lr, lr\n"
-        "1:\n\t"
-        "vldrb.u8 q5, [%[t]], #8\n\t"
-        "vldrb.u8 q6, [%[t], #-4]\n\t"
-        "vmladav.s8 %[a], q5, q0\n\t"
-        "vmladav.s8 %[c], q5, q1\n\t"
-        "vmov q7[2], q7[0], %[a], %[c]\n\t"
-        "vmladav.s8 %[a], q6, q0\n\t"
-        "vmladav.s8 %[c], q6, q1\n\t"
-        "vmov q7[3], q7[1], %[a], %[c]\n\t"
-        "vadd.i32 q7, q7, %[k]\n\t"
-        "vqrdmulh.s32 q6, q7, %[mult]\n\t"
-        "vshr.s32 q7, q7, #31\n\t"
-        "vadd.i32 q6, q6, q7\n\t"
-        "vadd.i32 q6, q6, %[round]\n\t"
-        "vshl.s32 q6, %[shift]\n\t"
-        "vmax.s32 q6, q6, q2\n\t"
-        "vmin.s32 q6, q6, q3\n\t"
-        "vpst\n\t"
-        "vstrbt.32 q6, [%[dst], q4]\n\t"
-        "add %[dst], %[dst], %[step]\n\t"
-        "le lr, 1b\n\t"
-        "b 3f\n"
-        "2:\n\t"
-        "dls lr, lr\n"
-        "4:\n\t"
-        "vldrb.u8 q5, [%[t]], #32\n\t"
-        "vldrb.u8 q6, [%[t], #-16]\n\t"
-        "vmladav.s8 %[a], q5, q0\n\t"
-        "vmladav.s8 %[c], q6, q0\n\t"
-        "vldrb.u8 q5, [%[t], #-24]\n\t"
-        "vldrb.u8 q6, [%[t], #-8]\n\t"
-        "vmov q7[2], q7[0], %[a], %[c]\n\t"
-        "vmladav.s8 %[a], q5, q0\n\t"
-        "vmladav.s8 %[c], q6, q0\n\t"
-        "vmov q7[3], q7[1], %[a], %[c]\n\t"
-        "vadd.i32 q7, q7, %[k]\n\t"
-        "vqrdmulh.s32 q6, q7, %[mult]\n\t"
-        "vshr.s32 q7, q7, #31\n\t"
-        "vadd.i32 q6, q6, q7\n\t"
-        "vadd.i32 q6, q6, %[round]\n\t"
-        "vshl.s32 q6, %[shift]\n\t"
-        "vmax.s32 q6, q6, q2\n\t"
-        "vmin.s32 q6, q6, q3\n\t"
-        "vpst\n\t"
-        "vstrbt.32 q6, [%[dst], q4]\n\t"
-        "add %[dst], %[dst], %[step]\n\t"
-        "le lr, 4b\n"
-        "3:\n\t"
-        : [t] "+r"(t), [dst] "+r"(dst), [n] "+r"(count), [k] "+r"(kk), [a] "=&r"(a), [c] "=&r"(c),
-          [mult] "=&r"(mult), [round] "=&r"(round), [shift] "=&r"(shift), [step] "=&r"(step)
-        : [p] "r"(p), [two] "r"(two), "m"(*k)
-        : "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11", "d12", "d13", "d14", "d15",
-          "cc", "memory");
-}
+/* One vector of 4 sums into q7 at stride 1: the output pairs (o, x), (o, x + 1) and (o + 1, x),
+ * (o + 1, x + 1) from the interleaved rows at t (the window of column x + 1 four bytes on); VMOV
+ * moves two sums into lanes 0 and 2 (1 and 3) at a time. */
+#define MCC_DW_FLAT_SUMS1_ASM                           \
+    "vldrb.u8 q5, [%[t]], #8\n\t"                       \
+    "vldrb.u8 q6, [%[t], #-4]\n\t"                      \
+    "vmladav.s8 %[a], q5, q0\n\t"                       \
+    "vmladav.s8 %[c], q5, q1\n\t"                       \
+    "vmov q7[2], q7[0], %[a], %[c]\n\t"                 \
+    "vmladav.s8 %[a], q6, q0\n\t"                       \
+    "vmladav.s8 %[c], q6, q1\n\t"                       \
+    "vmov q7[3], q7[1], %[a], %[c]\n\t"
+/* At stride 2: four outputs along the line, windows at t, t + 8, t + 16, t + 24. */
+#define MCC_DW_FLAT_SUMS2_ASM                           \
+    "vldrb.u8 q5, [%[t]], #32\n\t"                      \
+    "vldrb.u8 q6, [%[t], #-16]\n\t"                     \
+    "vmladav.s8 %[a], q5, q0\n\t"                       \
+    "vmladav.s8 %[c], q6, q0\n\t"                       \
+    "vldrb.u8 q5, [%[t], #-24]\n\t"                     \
+    "vldrb.u8 q6, [%[t], #-8]\n\t"                      \
+    "vmov q7[2], q7[0], %[a], %[c]\n\t"                 \
+    "vmladav.s8 %[a], q5, q0\n\t"                       \
+    "vmladav.s8 %[c], q6, q0\n\t"                       \
+    "vmov q7[3], q7[1], %[a], %[c]\n\t"
+/* The bias, VQRDMULH, the rounding and shift, the clamp, and a scatter of the lanes P0 keeps. */
+#define MCC_DW_FLAT_STORE_ASM                           \
+    "vadd.i32 q7, q7, %[bias]\n\t"                      \
+    "vqrdmulh.s32 q6, q7, %[mult]\n\t"                  \
+    "vshr.s32 q7, q7, #31\n\t"                          \
+    "vadd.i32 q6, q6, q7\n\t"                           \
+    "vadd.i32 q6, q6, %[round]\n\t"                     \
+    "vshl.s32 q6, %[shift]\n\t"                         \
+    "vmax.s32 q6, q6, q2\n\t"                           \
+    "vmin.s32 q6, q6, q3\n\t"                           \
+    "vpst\n\t"                                          \
+    "vstrbt.32 q6, [%[dst], q4]\n\t"                    \
+    "add %[dst], %[dst], %[step]\n\t"
+/* k->count output lines (pairs): per line the plane's rows from k->row interleaved (VST4, 16
+ * columns a pass), then its vectors of outputs (SUMS), the last one on its own lanes. */
+#define MCC_DW_FLAT_LINES_ASM(SUMS)                                                              \
+    __asm__ volatile(                                                                            \
+        "vldrw.u32 q0, [%[k]]\n\t"                                                               \
+        "vldrw.u32 q1, [%[k], #16]\n\t"                                                          \
+        "vldrw.u32 q2, [%[k], #32]\n\t"                                                          \
+        "vldrw.u32 q3, [%[k], #48]\n\t"                                                          \
+        "ldrd %[bias], %[mult], [%[k], #80]\n\t"                                                 \
+        "ldrd %[round], %[shift], [%[k], #88]\n"                                                 \
+        "1:\n\t"                                                                                 \
+        "ldr %[a], [%[k], #100]\n\t"                                                             \
+        "ldr %[t], [%[k], #112]\n\t"                                                             \
+        "ldrd %[step], lr, [%[k], #104]\n\t"                                                     \
+        "dls lr, lr\n"                                                                           \
+        "2:\n\t"                                                                                 \
+        "vldrb.u8 q4, [%[a]]\n\t"                                                                \
+        "add %[c], %[a], %[step]\n\t"                                                            \
+        "vldrb.u8 q5, [%[c]]\n\t"                                                                \
+        "add %[c], %[c], %[step]\n\t"                                                            \
+        "vldrb.u8 q6, [%[c]]\n\t"                                                                \
+        "add %[c], %[c], %[step]\n\t"                                                            \
+        "vldrb.u8 q7, [%[c]]\n\t"                                                                \
+        "add %[a], %[a], #16\n\t"                                                                \
+        "vst40.8 {q4, q5, q6, q7}, [%[t]]\n\t"                                                   \
+        "vst41.8 {q4, q5, q6, q7}, [%[t]]\n\t"                                                   \
+        "vst42.8 {q4, q5, q6, q7}, [%[t]]\n\t"                                                   \
+        "vst43.8 {q4, q5, q6, q7}, [%[t]]!\n\t"                                                  \
+        "le lr, 2b\n\t"                                                                          \
+        "ldr %[a], [%[k], #100]\n\t"                                                             \
+        "add %[a], %[a], %[step], lsl #1\n\t"                                                    \
+        "str %[a], [%[k], #100]\n\t"                                                             \
+        "vldrw.u32 q4, [%[k], #64]\n\t"                                                          \
+        "ldr %[step], [%[k], #96]\n\t"                                                           \
+        "ldr %[t], [%[k], #112]\n\t"                                                             \
+        "ldr %[dst], [%[k], #116]\n\t"                                                           \
+        "ldr %[a], [%[k], #136]\n\t"                                                             \
+        "vmsr p0, %[a]\n\t"                                                                      \
+        "ldr lr, [%[k], #124]\n\t"                                                               \
+        "wls lr, lr, 3f\n"                                                                       \
+        "4:\n\t"                                                                                 \
+        SUMS MCC_DW_FLAT_STORE_ASM                                                               \
+        "le lr, 4b\n"                                                                            \
+        "3:\n\t"                                                                                 \
+        "ldr %[a], [%[k], #128]\n\t"                                                             \
+        "cmp %[a], #0\n\t"                                                                       \
+        "beq 5f\n\t"                                                                             \
+        "vmsr p0, %[a]\n\t"                                                                      \
+        SUMS MCC_DW_FLAT_STORE_ASM                                                               \
+        "5:\n\t"                                                                                 \
+        "ldrd %[dst], %[a], [%[k], #116]\n\t"                                                    \
+        "add %[dst], %[dst], %[a]\n\t"                                                           \
+        "str %[dst], [%[k], #116]\n\t"                                                           \
+        "ldr %[a], [%[k], #132]\n\t"                                                             \
+        "subs %[a], %[a], #1\n\t"                                                                \
+        "str %[a], [%[k], #132]\n\t"                                                             \
+        "bne 1b\n\t"                                                                             \
+        : [t] "=&l"(t), [dst] "=&r"(dst), [a] "=&r"(a), [c] "=&r"(c), [bias] "=&r"(bias),       \
+          [mult] "=&r"(mult), [round] "=&r"(round), [shift] "=&r"(shift), [step] "=&r"(step),    \
+          "=&r"(count)                                                                           \
+        : [k] "r"(k), "m"(*k)                                                                    \
+        : "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11", "d12", "d13", \
+          "d14", "d15", "cc", "memory")
 
-/* Rows r..r+3 of the plane interleaved by column into the lines buffer. */
-MCC_INLINE void dw_flat_interleave(const dw_flat_layer *g, int32_t r)
+/* k->count output lines (pairs at stride 1) of one channel. */
+MCC_DW_NOINLINE static void dw_flat_lines(dw_flat_consts *k, int32_t stride)
 {
-    const int32_t cols = g->z.cols;
-    const int8_t *row = g->plane + r * cols;
-    int8_t *dst = g->lines;
-    int32_t j;
-    for (j = 0; j < cols; j += 16, dst += 64) {
-        int8x16x4_t q;
-        q.val[0] = vld1q_s8(row + j);
-        q.val[1] = vld1q_s8(row + cols + j);
-        q.val[2] = vld1q_s8(row + 2 * cols + j);
-        q.val[3] = vld1q_s8(row + 3 * cols + j);
-        vst4q_s8(dst, q);
+    register int32_t count __asm__("lr");
+    register int32_t a __asm__("r6"), c __asm__("r8");  /* VMLADAV writes even registers only */
+    int8_t *t, *dst;
+    int32_t bias, mult, round, shift, step;
+    if (stride == 1) {
+        MCC_DW_FLAT_LINES_ASM(MCC_DW_FLAT_SUMS1_ASM);
+    } else {
+        MCC_DW_FLAT_LINES_ASM(MCC_DW_FLAT_SUMS2_ASM);
     }
+}
+#undef MCC_DW_FLAT_SUMS1_ASM
+#undef MCC_DW_FLAT_SUMS2_ASM
+#undef MCC_DW_FLAT_STORE_ASM
+#undef MCC_DW_FLAT_LINES_ASM
+
+/* The channel's input (src: its first element) into the plane, row by row: 8 entries a widening
+ * gather and a narrowing store, the last ones tail-predicated. */
+static void dw_flat_fill(const dw_flat_layer *g, const int8_t *src)
+{
+    register int32_t count __asm__("lr");
+    int8_t *dst = g->plane + g->pad_t * g->z.cols + g->pad_l;
+    const int8_t *s;
+    int8_t *d;
+    int32_t rows = g->in_rows;
+    __asm__ volatile(
+        "vldrw.u32 q0, [%[gather]]\n"
+        "1:\n\t"
+        "mov lr, %[n]\n\t"
+        "mov %[s], %[src]\n\t"
+        "mov %[d], %[dst]\n\t"
+        "dlstp.16 lr, lr\n"
+        "2:\n\t"
+        "vldrb.s16 q1, [%[s], q0]\n\t"
+        "vstrb.16 q1, [%[d]], #8\n\t"
+        "add %[s], %[s], %[step8]\n\t"
+        "letp lr, 2b\n\t"
+        "add %[src], %[src], %[row_step]\n\t"
+        "add %[dst], %[dst], %[cols]\n\t"
+        "subs %[rows], %[rows], #1\n\t"
+        "bne 1b\n\t"
+        : [src] "+r"(src), [dst] "+r"(dst), [rows] "+r"(rows), [s] "=&r"(s), [d] "=&l"(d), "=&r"(count)
+        : [gather] "r"(&g->gather), [n] "r"(g->in_cols), [step8] "r"(8 * g->n_ch),
+          [row_step] "r"(g->in_w * g->n_ch), [cols] "r"(g->z.cols), "m"(g->gather)
+        : "d0", "d1", "d2", "d3", "cc", "memory");
 }
 
 /* One channel (w: its tap 0 weight, taps block bytes apart; src, out: its first input and output
@@ -1444,15 +1507,9 @@ MCC_INLINE void dw_flat_interleave(const dw_flat_layer *g, int32_t r)
 static void dw_flat_channel(const dw_flat_layer *g, dw_flat_consts *k, const int8_t *w, int32_t block,
                             const int32_t *ch, const int8_t *src, int8_t *out)
 {
-    const int32_t n_ch = g->n_ch, out_w = g->out_w;
-    int32_t y, i, o;
-    for (y = 0; y < g->in_rows; ++y) {  /* the channel's input into the plane */
-        const int8_t *line = src + y * g->in_w * n_ch;
-        int8_t *dst = g->plane + (y + g->pad_t) * g->z.cols + g->pad_l;
-        for (i = 0; i < g->in_cols; i += 8) {
-            const mve_pred16_t p = vctp16q((uint32_t)(g->in_cols - i));
-            vstrbq_p_s16(dst + i, vldrbq_gather_offset_z_s16(line + i * n_ch, g->gather, p), p);
-        }
+    const int32_t out_w = g->out_w;
+    if (g->in_rows > 0 && g->in_cols > 0) {
+        dw_flat_fill(g, src);
     }
     /* lanes 4 k + l (l, k < 3) hold the window, the others zero; one row down: one lane on */
     k->w0 = vldrbq_gather_offset_z_s8(w, vmulq_n_u8(g->taps0, (uint8_t)block), 0x0777);
@@ -1461,30 +1518,28 @@ static void dw_flat_channel(const dw_flat_layer *g, dw_flat_consts *k, const int
     k->mult = ch[1];
     k->round = ch[2];
     k->neg_shift = -ch[3];
-    if (g->stride == 1) {
-        const int32_t pairs = out_w >> 1;
-        for (o = 0; o < g->out_h; o += 2, out += 2 * out_w * n_ch) {  /* output lines o and o + 1 */
-            const mve_pred16_t both = o + 1 < g->out_h ? 0xFFFF : 0x00FF;
-            dw_flat_interleave(g, o);
-            if (pairs) {
-                dw_flat_run(k, g->lines, out, pairs, both, 1);
-            }
-            if (out_w & 1) {
-                dw_flat_run(k, g->lines + 8 * pairs, out + 2 * pairs * n_ch, 1, both & 0x0F0Fu, 1);
-            }
+    k->row = g->plane;
+    k->dst = out;
+    k->lanes = 0xFFFF;
+    if (g->stride == 1) {  /* pairs of lines; a last line alone on lanes 0 and 1 */
+        k->full = out_w >> 1;
+        k->tail = out_w & 1 ? 0x0F0F : 0;
+        k->count = g->out_h >> 1;
+        if (k->count) {
+            dw_flat_lines(k, 1);
+        }
+        if (g->out_h & 1) {
+            k->lanes = 0x00FF;
+            k->tail &= 0x00FF;
+            k->count = 1;
+            dw_flat_lines(k, 1);
         }
         return;
     }
-    for (o = 0; o < g->out_h; ++o, out += out_w * n_ch) {  /* stride 2: 4 outputs along the line a vector */
-        const int32_t fours = out_w >> 2;
-        dw_flat_interleave(g, 2 * o);
-        if (fours) {
-            dw_flat_run(k, g->lines, out, fours, 0xFFFF, 0);
-        }
-        if (out_w & 3) {
-            dw_flat_run(k, g->lines + 32 * fours, out + 4 * fours * n_ch, 1, vctp32q((uint32_t)(out_w & 3)), 0);
-        }
-    }
+    k->full = out_w >> 2;
+    k->tail = (1u << (4 * (out_w & 3))) - 1u;
+    k->count = g->out_h;
+    dw_flat_lines(k, 2);
 }
 
 /* Tap 3 l + k at lane 4 k + l, from lane 15 on one lane later (predicated lanes read 0). */
@@ -1524,6 +1579,10 @@ MCC_DW_NOINLINE static mcc_status dw_flat_layer_run(const mcc_dw_conv_fast_param
                           vmulq_n_u32(vshrq_n_u32(lane, 1), (uint32_t)(out_dims->w * n_ch)));
         k.step = 2 * n_ch;
     }
+    k.cols = g.z.cols;
+    k.groups = (g.z.cols + 15) >> 4;
+    k.lines = g.lines;
+    k.dst_step = (g.stride == 1 ? 2 : 1) * out_dims->w * n_ch;
     k.lo = vdupq_n_s32(params->activation.min);
     k.hi = vdupq_n_s32(params->activation.max);
     memset(g.plane, params->input_zero_point, (size_t)g.z.plane_bytes);
