@@ -401,6 +401,7 @@ def test_depthwise_mve_flat_where_it_fits_and_its_defines():
     assert flat((3, 3), (2, 2), (1, 1), (0, 0), (1, 48, 48, 16), (24, 24)) == 2528 + 320
     assert flat((3, 3), (1, 1), (1, 1), (1, 1), (1, 48, 48, 8), (48, 48)) == 2624 + 320
     assert not flat((3, 3), (1, 1), (1, 1), (1, 1), (1, 3, 5, 64), (3, 5))        # 15 outputs
+    assert not flat((3, 3), (2, 2), (1, 1), (0, 0), (1, 14, 14, 64), (7, 7))      # stride 2, 7 a line
     assert not flat((3, 3), (2, 1), (1, 1), (1, 1), (1, 48, 48, 8), (24, 48))     # uneven strides
     assert not flat((3, 3), (1, 1), (2, 2), (2, 2), (1, 48, 48, 8), (48, 48))     # dilated
     assert not flat((5, 5), (1, 1), (1, 1), (2, 2), (1, 48, 48, 8), (48, 48))

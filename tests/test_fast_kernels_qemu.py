@@ -162,11 +162,11 @@ def test_depthwise_strip_layers_and_mve_lines_match_the_reference(tmp_path, tmp_
 
 
 # The MVE channel planes: stride 1 clamped by ReLU6 over an odd number of output lines and columns
-# (the last line and column alone in their vectors), stride 2 with a last vector of 2 outputs and
-# no padding at the bottom and right, both over channel blocks 8 and 4; and a plane layer followed by one on
-# the taps path (12 outputs) in one model, so both codes are built together.
+# (the last line and column alone in their vectors), stride 2 over an odd number of lines of 11
+# outputs (a last vector of 3), both over channel blocks 8 and 4; and a plane layer followed by one
+# on the taps path (12 outputs) in one model, so both codes are built together.
 MVE_FLAT_LAYERS = {"flat_relu6": ((1, 9, 7, 12), (1, 1), "relu6"),
-                   "flat_stride2": ((1, 12, 11, 12), (2, 2), "none"),
+                   "flat_stride2": ((1, 9, 21, 12), (2, 2), "none"),
                    "flat_taps": ((1, 8, 6, 12), (2, 2), "none")}
 
 
