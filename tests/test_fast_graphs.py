@@ -396,8 +396,9 @@ def test_depthwise_mve_flat_where_it_fits_and_its_defines():
     builds that code only for models with such a layer, and leaves the taps path's MVE code out
     when every layer runs on planes (or in lines)."""
     flat = specialize.depthwise_mve_flat_bytes
-    # DS-CNN: plane of 28 rows x 8 columns (+16, to 16 bytes), 4 interleaved rows of 16 columns + 64
-    assert flat((3, 3), (1, 1), (1, 1), (1, 1), (1, 25, 5, 64), (25, 5)) == 240 + 128
+    # plane of 28 rows x 9 columns (+16, to 16 bytes), 4 interleaved rows of 16 columns + 64
+    assert flat((3, 3), (1, 1), (1, 1), (1, 1), (1, 25, 6, 64), (25, 6)) == 272 + 128
+    assert not flat((3, 3), (1, 1), (1, 1), (1, 1), (1, 25, 5, 64), (25, 5))      # DS-CNN: lines of 5
     assert flat((3, 3), (2, 2), (1, 1), (0, 0), (1, 48, 48, 16), (24, 24)) == 2528 + 320
     assert flat((3, 3), (1, 1), (1, 1), (1, 1), (1, 48, 48, 8), (48, 48)) == 2624 + 320
     assert not flat((3, 3), (1, 1), (1, 1), (1, 1), (1, 3, 5, 64), (3, 5))        # 15 outputs

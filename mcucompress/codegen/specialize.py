@@ -185,7 +185,8 @@ def depthwise_mve_lines(kernel, stride, dilation, in_shape, out_hw) -> bool:
 
 # C define for MVE cores: a layer runs on channel planes, four rows interleaved (dw_flat_fits in
 # mcc_depthwise_conv2d_fast_s8.c: 3x3, stride 1 or 2 both ways, DW_FLAT_MIN_OUTPUTS outputs or more,
-# at stride 2 lines of 8 outputs or more (shorter ones lose to the taps path), its working memory
+# in lines of 6 outputs or more, 8 at stride 2 (shorter ones lose to the taps path or gain little
+# for their RAM: DS-CNN's lines of 5), its working memory
 # at most DW_FLAT_MAX_BYTES and half the layer's input and output bytes)
 DW_MVE_FLAT_DEFINE = "MCC_DW_MVE_FLAT"
 DW_FLAT_MAX_BYTES = 16384
@@ -199,7 +200,7 @@ def depthwise_mve_flat_bytes(kernel, stride, dilation, padding, in_shape, out_hw
     the layer does not run so."""
     s = int(stride[0])
     if (tuple(kernel) != (3, 3) or tuple(dilation) != (1, 1) or int(stride[1]) != s or s not in (1, 2)
-            or int(out_hw[0]) * int(out_hw[1]) < DW_FLAT_MIN_OUTPUTS or (s == 2 and int(out_hw[1]) < 8)
+            or int(out_hw[0]) * int(out_hw[1]) < DW_FLAT_MIN_OUTPUTS or int(out_hw[1]) < (8 if s == 2 else 6)
             or 7 * int(in_shape[3]) > 0xFFFF
             or min(padding) < 0):
         return 0
