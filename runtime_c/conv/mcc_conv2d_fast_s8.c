@@ -894,6 +894,15 @@ MCC_INLINE void few_k_quad(const int8_t *x0, const int8_t *x1, const int8_t *x2,
     "vstrb.32 %q[t], [%[out], %q[at]]\n\t"                               \
     "add %[out], %[out], %[out_step]\n\t"
 
+/* few_k_channel's loops' operands (the sums even registers, as VMLADAV wants; s0 brings the
+ * loop count in; w1 unused on 8 input channels). */
+#define MCC_FEW_K_OPERANDS                                                                                      \
+    : [x] "+r"(x), [out] "+r"(out), [s0] "+&Te"(s0), [s1] "=&Te"(s1), [s2] "=&Te"(s2), [s3] "=&Te"(s3),        \
+      [a] "=&w"(a), [t] "=&w"(t)                                                                                \
+    : [w0] "w"(w0), [w1] "w"(w1), [lo] "w"(lo4), [hi] "w"(hi4), [at] "w"(out_at), [bias] "r"(k[0]),           \
+      [mult] "w"(vdupq_n_s32(k[1])), [shift] "r"(k[2]), [offset] "r"(k[3]), [out_step] "r"(4 * out_c)           \
+    : "lr", "memory"
+
 /* Channel c of every pixel (n of them, inputs 8 * groups bytes apart from x), its weights w0,
  * w1 and constants k loaded by the caller: whole quads in a low-overhead loop of one widening
  * load and one VMLADAV per 8 products (immediate offsets from one pointer, moved on by the
@@ -920,12 +929,7 @@ MCC_INLINE void few_k_channel(const int8_t *x, int32_t n, int32_t groups, int16x
                 "vmladav.s16 %[s3], %q[t], %q[w0]\n\t"
                 MCC_FEW_K_REQUANT
                 "le lr, 1b"
-                : [x] "+r"(x), [out] "+r"(out), [s0] "+&Te"(s0), [s1] "=&Te"(s1), [s2] "=&Te"(s2), [s3] "=&Te"(s3),
-                  [a] "=&w"(a), [t] "=&w"(t)
-                : [w0] "w"(w0), [lo] "w"(lo4), [hi] "w"(hi4), [at] "w"(out_at),
-                  [bias] "r"(k[0]), [mult] "w"(vdupq_n_s32(k[1])), [shift] "r"(k[2]), [offset] "r"(k[3]),
-                  [out_step] "r"(4 * out_c)
-                : "lr", "memory");
+                MCC_FEW_K_OPERANDS);
         } else {
             __asm__ volatile(
                 "dls lr, %[s0]\n"
@@ -948,12 +952,7 @@ MCC_INLINE void few_k_channel(const int8_t *x, int32_t n, int32_t groups, int16x
                 "vmladava.s16 %[s3], %q[t], %q[w1]\n\t"
                 MCC_FEW_K_REQUANT
                 "le lr, 1b"
-                : [x] "+r"(x), [out] "+r"(out), [s0] "+&Te"(s0), [s1] "=&Te"(s1), [s2] "=&Te"(s2), [s3] "=&Te"(s3),
-                  [a] "=&w"(a), [t] "=&w"(t)
-                : [w0] "w"(w0), [w1] "w"(w1), [lo] "w"(lo4), [hi] "w"(hi4), [at] "w"(out_at),
-                  [bias] "r"(k[0]), [mult] "w"(vdupq_n_s32(k[1])), [shift] "r"(k[2]), [offset] "r"(k[3]),
-                  [out_step] "r"(4 * out_c)
-                : "lr", "memory");
+                MCC_FEW_K_OPERANDS);
         }
     }
     if (rest) {
