@@ -220,8 +220,24 @@ def depthwise_zoo(seed: int = 7) -> Graph:
     return replace(graph, tensors=tensors)
 
 
+def pointwise_c8(seed: int = 8) -> Graph:
+    """1x1 convs on exactly 8 input channels, which DSP cores run pixel by pixel with the pixel's
+    values held in registers (MCC_CONV_1X1_C8): 13 output channels (the last one alone) on 11x9
+    pixels, 7 at strides (2, 3), a lone output channel (no pair at all); one clamped by ReLU
+    keeps the two-pixel loop."""
+    rng = np.random.default_rng(seed)
+    return (_Chain(rng, (1, 11, 9, 8))
+            .conv(13, (1, 1))
+            .conv(8, (3, 3), padding=(1, 1, 1, 1))
+            .conv(7, (1, 1), stride=(2, 3))
+            .conv(8, (3, 3), padding=(1, 1, 1, 1), activation="relu", zp=-5)
+            .conv(8, (1, 1), activation="relu", zp=-9)
+            .conv(1, (1, 1))
+            .graph("pointwise_c8"))
+
+
 GRAPHS = {"layer_zoo": layer_zoo, "residual_block": residual_block, "residual_clamped": residual_clamped,
-          "dead_channels": dead_channels, "depthwise_zoo": depthwise_zoo}
+          "dead_channels": dead_channels, "depthwise_zoo": depthwise_zoo, "pointwise_c8": pointwise_c8}
 
 
 def kernels_called(graph: Graph, rounding: str = "tflm") -> list[str]:
@@ -407,3 +423,11 @@ def test_depthwise_mve_lines_where_they_pay_and_their_defines():
     mixed = only.conv(0, (3, 3), stride=(2, 2), padding=(1, 1, 1, 1), depthwise=True)
     assert dict(lower(mixed.graph("mixed"), "m").defines) == {specialize.DW_MVE_LINES_DEFINE: 1,
                                                                specialize.DW_STRIDE2_DEFINE: 1}
+
+
+def test_pointwise_c8_builds_its_loop_only_where_a_layer_takes_it():
+    """MCC_CONV_1X1_C8 (the one-pixel loop of 1x1 convs on 8 input channels) is defined for a
+    model with such a layer whose output spans all of int8, and for no other graph here."""
+    assert ("MCC_CONV_1X1_C8", 1) in lower(pointwise_c8(), "m").defines
+    for name in ("layer_zoo", "residual_block", "dead_channels"):
+        assert "MCC_CONV_1X1_C8" not in dict(lower(GRAPHS[name](), "m").defines)

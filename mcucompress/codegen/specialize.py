@@ -147,6 +147,9 @@ DW_STRIDE2_DEFINE = "MCC_DW_STRIDE2_STRIPS"
 # at stride 2 each output also widens 4 entries): MCC_DW_STRIP_MIN_LEN, MCC_DW_STRIDE2_MIN_LEN
 DW_STRIP_MIN_LEN = 4
 DW_STRIDE2_MIN_LEN = 8
+# C define that builds the DSP one-pixel loop of 1x1 convs on exactly 8 input channels (widened
+# weights, no padding, activation over all of int8; only in the trees of models that have one)
+CONV_1X1_C8_DEFINE = "MCC_CONV_1X1_C8"
 
 
 def depthwise_strip_span(kernel, stride, dilation, out_hw) -> int:
@@ -496,6 +499,9 @@ def lower_fast(b, i: int, op: Op, p) -> bool:
         in_shape, out_shape = x.shape, out.shape
         kernel, stride, pad, dil = (kh, kw), p.stride, (p.padding[0], p.padding[2]), p.dilation
     in_dims, out_dims = b.dims_of(in_shape), b.dims_of(out_shape)
+    if (layer.kernel == "mcc_conv2d_fast_s8" and tuple(kernel) == (1, 1) and tuple(pad) == (0, 0) and in_c == 8
+            and (act["min"], act["max"]) == (-128, 127)):
+        b.defines[CONV_1X1_C8_DEFINE] = 1
     params = b.struct("mcc_conv_fast_params", f"{oid}_fast_params",
                       {"kernel": c_tile(kernel), "stride": c_tile(stride), "padding": c_tile(pad),
                        "dilation": c_tile(dil), "in_c": in_c, "out_c": units, "k_padded": layer.k_padded,
