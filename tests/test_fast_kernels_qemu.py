@@ -189,3 +189,34 @@ def test_depthwise_mve_flat_and_taps_layers_match_the_reference(tmp_path, tmp_pa
     _check_depthwise_outputs(fast, activation)
     portable = run_model(_variant(tree, tmp_path_factory, MCC_FORCE_REFERENCE=1), "mps3-an547", samples=4)
     assert np.array_equal(fast.inputs, portable.inputs) and np.array_equal(fast.outputs, portable.outputs)
+
+
+# 1x1 convs that take few_k_channels_mve on the M55: 8 and 16 input channels, clamped (ReLU6)
+# and not, whose pixel counts leave 3, 1 and 2 pixels after the whole quads (the tail's spare
+# lanes repeat the last pixel and must not be stored).
+SHORT_POINTWISE = {"pw8_rest3": ((1, 5, 7, 8), (16, 10)),
+                   "pw16_rest1": ((1, 3, 3, 16), (24, 16)),
+                   "pw8_rest2": ((1, 2, 5, 8), (8, 8))}
+
+
+@pytest.mark.parametrize("name", sorted(SHORT_POINTWISE))
+def test_short_pointwise_convs_on_mve_identical_to_the_pair_loop(tmp_path_factory, name):
+    """The channel-by-channel MVE loops (MCC_CONV_MVE_FEW_K) give the bytes of the two-pixel pair
+    loop, of the portable path, of the host build and of the numpy reference, in fewer
+    instructions."""
+    from mcucompress.export import export
+
+    shape, outs = SHORT_POINTWISE[name]
+    chain = _Chain(np.random.default_rng(11), shape)
+    chain.conv(outs[0], (1, 1), activation="relu6")
+    chain.conv(outs[1], (1, 1))
+    tree = export(with_int8_conv_weights(chain.graph(name)), tmp_path_factory.mktemp("pw") / name, prefix=name)
+    assert manifest_json(tree)["defines"]["MCC_CONV_MVE_FEW_K"] == 1
+    fast = run_model(tree, "mps3-an547", samples=3)
+    assert fast.checks == {"host": True, "reference": True}
+    assert len(np.unique(fast.outputs)) > 1
+    for defines in ({"MCC_CONV_MVE_FEW_K": 0}, {"MCC_FORCE_REFERENCE": 1}):
+        other = run_model(_variant(tree, tmp_path_factory, **defines), "mps3-an547", samples=3)
+        assert np.array_equal(fast.inputs, other.inputs)
+        assert np.array_equal(fast.outputs, other.outputs), defines
+        assert max(fast.instructions) < min(other.instructions), defines

@@ -212,6 +212,18 @@ def depthwise_mve_flat_bytes(kernel, stride, dilation, padding, in_shape, out_hw
     tensors = (int(in_shape[1]) * int(in_shape[2]) + int(out_hw[0]) * int(out_hw[1])) * int(in_shape[3])
     return need if need <= DW_FLAT_MAX_BYTES and 2 * need <= tensors else 0
 
+# C define for MVE cores: a 1x1 conv on int8 weights runs channel by channel over four pixels
+# at a time (few_k_channels_mve in mcc_conv2d_fast_s8.c); its code stays out of other builds.
+CONV_MVE_FEW_K_DEFINE = "MCC_CONV_MVE_FEW_K"
+
+
+def conv_mve_few_k(kernel_name, kernel, stride, pad, in_c, out_c, k_padded) -> bool:
+    """Whether an MVE core runs a conv layer in few_k_channels_mve: int8 weights, 1x1 at stride 1
+    without padding, 8 or 16 input channels (no padded products), an even number of outputs."""
+    return (kernel_name == "mcc_conv2d_fast_w8_s8" and tuple(kernel) == (1, 1) and tuple(stride) == (1, 1)
+            and tuple(pad) == (0, 0) and int(in_c) in (8, 16) and int(k_padded) == int(in_c)
+            and int(out_c) % 2 == 0)
+
 
 def depthwise_strided_strips(kernel, stride, dilation, out_hw) -> bool:
     """Whether a layer runs in strips only in a build with DW_STRIDE2_DEFINE."""
@@ -528,6 +540,8 @@ def lower_fast(b, i: int, op: Op, p) -> bool:
                        "dilation": c_tile(dil), "in_c": in_c, "out_c": units, "k_padded": layer.k_padded,
                        "input_zero_point": zp, "activation": act, "weights": weights, "channels": channels})
     b.call(op, layer.kernel, params, in_dims, b.arena(x.name), out_dims, b.arena(out.name), scratch)
+    if conv_mve_few_k(layer.kernel, kernel, stride, pad, in_c, units, layer.k_padded):
+        b.defines[CONV_MVE_FEW_K_DEFINE] = 1
     _lower_layer_patch(b, op, oid, p, layer, (kernel, stride, pad, dil), in_shape, x, out_shape, out)
     return True
 

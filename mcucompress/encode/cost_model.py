@@ -83,6 +83,9 @@ FAMILY_FEATURES = {
                                "csr_groups_x_positions", "pixels_x_units"),
     ("m4", "conv2d", "csr8"): ("calls", "entries", "band_bytes", "csr_groups_x_units", "csr_groups_x_windows",
                                "csr_groups_x_positions", "pixels_x_units"),
+    ("m55", "conv2d", "dense_int8"): ("calls", "pair_pixels", "border_pixels", "pair_pixels_x_k8",
+                                      "pair_pixel_pairs_x_k8", "pair_pixels_x_units", "im2col_pixels",
+                                      "staged_pixels", "few_k_loop", "few_k_channels"),
     ("m55", "conv2d", "codebook_fast"): ("calls", "mve_tables", "pixels", "mve_stage_runs", "cb_pixels_x_k_padded",
                                          "mve_interleaved", "mve_channel_loop"),
 }
@@ -119,7 +122,7 @@ def geometry(graph, op, units: int) -> dict[str, float]:
     a = out.size // units
     if op.kind != "conv2d":
         return {"applications": a, "interior": a, "taps": a, "in_c": 0, "out_rows": a, "row_groups": a,
-                "band": 0, "direct": False, "kw": 1, "dw": 1}
+                "band": 0, "direct": False, "few_k": False, "kw": 1, "dw": 1}
     _, in_h, in_w, _ = graph.tensor(op.inputs[0]).shape
     _, kh, kw, in_c = graph.tensor(op.inputs[1]).shape
     _, out_h, out_w, _ = out.shape
@@ -137,10 +140,13 @@ def geometry(graph, op, units: int) -> dict[str, float]:
     rows = a // out_w
     # the MVE int8-weight kernel reads a 1x1 conv's input pixels as its columns (no im2col)
     direct = (kh, kw) == (1, 1) and top == left == 0 and in_c % 8 == 0 and units % 2 == 0
+    # ... and runs one on 8 or 16 input channels at stride 1 channel by channel over four pixels
+    few_k = direct and (sh, sw) == (1, 1) and in_c in (8, 16)
     return {"applications": a, "interior": float(full_y.sum() * full_x.sum()),
             "taps": float(taps_y.sum() * taps_x.sum()), "in_c": int(in_c), "out_rows": rows,
             "row_groups": rows * -(-out_w // CSR_PIXELS),
-            "band": kh * ((out_w - 1) * sw + (kw - 1) * dw + 1) * in_c, "direct": direct, "kw": int(kw),
+            "band": kh * ((out_w - 1) * sw + (kw - 1) * dw + 1) * in_c, "direct": direct, "few_k": few_k,
+            "kw": int(kw),
             "dw": int(dw)}
 
 
@@ -321,6 +327,13 @@ def layer_counts(op_kind: str, encoded, w: np.ndarray, zero: int, where: dict) -
          "im2col_pixels": 0.0 if where.get("direct") else float(a),
          # columns gathered as int8 first (in_c not a multiple of 8: the staging row)
          "staged_pixels": float(a) if where["in_c"] % 8 else 0.0,
+         # MVE: a short 1x1 conv's loop (few_k_channels_mve) per channel and whole quad of pixels, 13
+         # instructions and one load and one VMLADAV per 8 products; the pair loop's counts then 0
+         "few_k_loop": float(a // 4 * units * (13 + k8)) if where.get("few_k") else 0.0,
+         "few_k_channels": float(units) if where.get("few_k") else 0.0,   # set-up, the last 1-3 pixels
+         **{f"pair_{n}": 0.0 if where.get("few_k") else v
+            for n, v in (("pixels", a), ("pixels_x_k8", a * k8), ("pixel_pairs_x_k8", a * -(-units // 2) * k8),
+                         ("pixels_x_units", a * units))},
          "interior_x_entries": 0.0, "border_x_entries": 0.0, "band_bytes": 0.0, "csr_groups_x_units": 0.0,
          "csr_groups_x_entries": 0.0, "csr_groups_x_windows": 0.0, "csr_groups_x_positions": 0.0,
          "taps_x_units": 0.0, "macs": 0.0,

@@ -936,6 +936,162 @@ MCC_INLINE void pairs_w8_mve(const int8_t *w, const uint32_t *col, int direct, c
 }
 #endif
 
+/* Set by the export when a layer can take few_k_channels_mve (a 1x1 conv on int8 weights with
+ * 8 or 16 input channels, stride 1, no padding, channels in pairs): the code stays out of flash
+ * otherwise. */
+#ifndef MCC_CONV_MVE_FEW_K
+#define MCC_CONV_MVE_FEW_K 0
+#endif
+#define MCC_CONV_MVE_FEW_K_ON (MCC_HAVE_MVE_ASM && MCC_CONV_MVE_FEW_K)
+
+#if MCC_CONV_MVE_FEW_K_ON
+/* One output channel of four pixels whose inputs are at x0..x3 (groups: 1 or 2 groups of 8
+ * input channels, the channel's weights w0 and w1 widened): the four sums become the lanes of
+ * one vector, requantized with the channel's constants as scalars (bias undoubled, multiplier,
+ * requant word split into its signed shift and output offset) and scattered to the pixels'
+ * outputs (out_at: 0, out_c, 2 out_c, 3 out_c) that `keep` selects: the last 1-3 pixels of a
+ * channel in C, what the loops of few_k_channel do for whole quads. */
+MCC_INLINE void few_k_quad(const int8_t *x0, const int8_t *x1, const int8_t *x2, const int8_t *x3,
+                           int32_t groups, int16x8_t w0, int16x8_t w1, const int32_t k[4], int32x4_t lo4,
+                           int32x4_t hi4, int8_t *out, uint32x4_t out_at, mve_pred16_t keep)
+{
+    int32_t s0 = vmladavq_s16(vldrbq_s16(x0), w0), s1 = vmladavq_s16(vldrbq_s16(x1), w0);
+    int32_t s2 = vmladavq_s16(vldrbq_s16(x2), w0), s3 = vmladavq_s16(vldrbq_s16(x3), w0);
+    int32x4_t acc, v;
+    if (groups == 2) {
+        s0 = vmladavaq_s16(s0, vldrbq_s16(x0 + 8), w1);
+        s1 = vmladavaq_s16(s1, vldrbq_s16(x1 + 8), w1);
+        s2 = vmladavaq_s16(s2, vldrbq_s16(x2 + 8), w1);
+        s3 = vmladavaq_s16(s3, vldrbq_s16(x3 + 8), w1);
+    }
+    /* VMOV Qd[2], Qd[0], Rt, Rt2 puts Rt in lane 0 and Rt2 in lane 2 */
+    __asm__("vmov %q0[2], %q0[0], %1, %2\n\t"
+            "vmov %q0[3], %q0[1], %3, %4"
+            : "=&w"(acc)
+            : "r"(s0), "r"(s2), "r"(s1), "r"(s3));
+    acc = vaddq_n_s32(acc, k[0]);
+    v = vqrdmulhq_n_s32(acc, k[1]);
+    v = vaddq_s32(v, vshrq_n_s32(acc, 31));
+    v = vrshlq_n_s32(v, k[2]);
+    v = vaddq_n_s32(v, k[3]);
+    v = vminq_s32(vmaxq_s32(v, lo4), hi4);
+    vstrbq_scatter_offset_p_s32(out, out_at, v, keep);
+}
+
+/* The 8 vector operations of few_k_quad from its four sums on: lanes, bias, requantization,
+ * clamp and the scatter store; then the next quad's output. */
+#define MCC_FEW_K_REQUANT                                                \
+    "vmov %q[a][2], %q[a][0], %[s0], %[s2]\n\t"                          \
+    "vmov %q[a][3], %q[a][1], %[s1], %[s3]\n\t"                          \
+    "vadd.i32 %q[a], %q[a], %[bias]\n\t"                                 \
+    "vqrdmulh.s32 %q[t], %q[a], %q[mult]\n\t"                             \
+    "vshr.s32 %q[a], %q[a], #31\n\t"                                     \
+    "vadd.i32 %q[t], %q[t], %q[a]\n\t"                                   \
+    "vrshl.s32 %q[t], %[shift]\n\t"                                      \
+    "vadd.i32 %q[t], %q[t], %[offset]\n\t"                               \
+    "vmax.s32 %q[t], %q[t], %q[lo]\n\t"                                  \
+    "vmin.s32 %q[t], %q[t], %q[hi]\n\t"                                  \
+    "vstrb.32 %q[t], [%[out], %q[at]]\n\t"                               \
+    "add %[out], %[out], %[out_step]\n\t"
+
+/* few_k_channel's loops' operands (the sums even registers, as VMLADAV wants; s0 brings the
+ * loop count in; w1 unused on 8 input channels). */
+#define MCC_FEW_K_OPERANDS                                                                                      \
+    : [x] "+r"(x), [out] "+r"(out), [s0] "+&Te"(s0), [s1] "=&Te"(s1), [s2] "=&Te"(s2), [s3] "=&Te"(s3),        \
+      [a] "=&w"(a), [t] "=&w"(t)                                                                                \
+    : [w0] "w"(w0), [w1] "w"(w1), [lo] "w"(lo4), [hi] "w"(hi4), [at] "w"(out_at), [bias] "r"(k[0]),           \
+      [mult] "w"(vdupq_n_s32(k[1])), [shift] "r"(k[2]), [offset] "r"(k[3]), [out_step] "r"(4 * out_c)           \
+    : "lr", "memory"
+
+/* Channel c of every pixel (n of them, inputs 8 * groups bytes apart from x), its weights w0,
+ * w1 and constants k loaded by the caller: whole quads in a low-overhead loop of one widening
+ * load and one VMLADAV per 8 products (immediate offsets from one pointer, moved on by the
+ * first load) and few_k_quad's requantization; then the last 1-3 pixels. */
+MCC_INLINE void few_k_channel(const int8_t *x, int32_t n, int32_t groups, int16x8_t w0, int16x8_t w1,
+                              const int32_t k[4], int32x4_t lo4, int32x4_t hi4, int8_t *out,
+                              int32_t out_c, uint32x4_t out_at)
+{
+    const int32_t step = 8 * groups, rest = n & 3, quads = n >> 2;
+    if (quads > 0) {
+        int32_t s0 = quads, s1, s2, s3; /* the loop count in, then the first pixel's sum */
+        int32x4_t a, t;
+        if (groups == 1) {
+            __asm__ volatile(
+                "dls lr, %[s0]\n"
+                "1:\n\t"
+                "vldrb.s16 %q[t], [%[x]], #32\n\t"
+                "vmladav.s16 %[s0], %q[t], %q[w0]\n\t"
+                "vldrb.s16 %q[t], [%[x], #-24]\n\t"
+                "vmladav.s16 %[s1], %q[t], %q[w0]\n\t"
+                "vldrb.s16 %q[t], [%[x], #-16]\n\t"
+                "vmladav.s16 %[s2], %q[t], %q[w0]\n\t"
+                "vldrb.s16 %q[t], [%[x], #-8]\n\t"
+                "vmladav.s16 %[s3], %q[t], %q[w0]\n\t"
+                MCC_FEW_K_REQUANT
+                "le lr, 1b"
+                MCC_FEW_K_OPERANDS);
+        } else {
+            __asm__ volatile(
+                "dls lr, %[s0]\n"
+                "1:\n\t"
+                "vldrb.s16 %q[t], [%[x]], #64\n\t"
+                "vmladav.s16 %[s0], %q[t], %q[w0]\n\t"
+                "vldrb.s16 %q[t], [%[x], #-56]\n\t"
+                "vmladava.s16 %[s0], %q[t], %q[w1]\n\t"
+                "vldrb.s16 %q[t], [%[x], #-48]\n\t"
+                "vmladav.s16 %[s1], %q[t], %q[w0]\n\t"
+                "vldrb.s16 %q[t], [%[x], #-40]\n\t"
+                "vmladava.s16 %[s1], %q[t], %q[w1]\n\t"
+                "vldrb.s16 %q[t], [%[x], #-32]\n\t"
+                "vmladav.s16 %[s2], %q[t], %q[w0]\n\t"
+                "vldrb.s16 %q[t], [%[x], #-24]\n\t"
+                "vmladava.s16 %[s2], %q[t], %q[w1]\n\t"
+                "vldrb.s16 %q[t], [%[x], #-16]\n\t"
+                "vmladav.s16 %[s3], %q[t], %q[w0]\n\t"
+                "vldrb.s16 %q[t], [%[x], #-8]\n\t"
+                "vmladava.s16 %[s3], %q[t], %q[w1]\n\t"
+                MCC_FEW_K_REQUANT
+                "le lr, 1b"
+                MCC_FEW_K_OPERANDS);
+        }
+    }
+    if (rest) {
+        const int8_t *last = x + (rest - 1) * step;
+        few_k_quad(x, rest > 1 ? x + step : last, rest > 2 ? x + 2 * step : last, last, groups, w0, w1, k, lo4,
+                   hi4, out, out_at, vctp32q((uint32_t)rest));
+    }
+}
+
+/* A 1x1 conv with 8 or 16 input channels (k_padded == in_c, groups of them), stride 1, no
+ * padding, int8 weights, an even out_c: channel by channel over the pixels four at a time, the
+ * channel's weights held in registers and its constants as scalars. The two-pixel loops pay
+ * their requantization (gathers of the pair's constants, moves) once per 8 or 16 products;
+ * here a vector of four outputs takes 7 vector operations after its dot products. The last
+ * 1-3 pixels repeat the last pixel in the spare lanes, whose stores are predicated off. */
+static void few_k_channels_mve(const mcc_conv_fast_params *p, const int8_t *in, int32_t pixels, int8_t *output)
+{
+    const int32_t out_c = p->out_c, groups = p->k_padded >> 3;
+    const int8_t *w = (const int8_t *)p->weights;
+    const int32_t *ch = p->channels;
+    const int32x4_t lo4 = vdupq_n_s32(p->activation.min), hi4 = vdupq_n_s32(p->activation.max);
+    const uint32x4_t out_at = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)out_c);
+    int32_t c;
+    for (c = 0; c < out_c; ++c) {
+        /* channel c of pair c / 2: its weights 8 bytes into the pair's 16 a group, its
+         * constants one word into the pair's {bias, multiplier, requant} x {even, odd} */
+        const int8_t *wc = w + 16 * groups * (c >> 1) + 8 * (c & 1);
+        const int32_t *kc = ch + 6 * (c >> 1) + (c & 1);
+        const int32_t k[4] = {kc[0] >> 1, kc[2], (int8_t)kc[4], kc[4] >> 8};
+        const int16x8_t w0 = vldrbq_s16(wc);
+        if (groups == 1) {
+            few_k_channel(in, pixels, 1, w0, w0, k, lo4, hi4, output + c, out_c, out_at);
+        } else {
+            few_k_channel(in, pixels, 2, w0, vldrbq_s16(wc + 16), k, lo4, hi4, output + c, out_c, out_at);
+        }
+    }
+}
+#endif
+
 /* The channel-pair loop's state is the DSP assembly's (pairs_state): the conv sets the fields
  * that hold for the whole layer once, channels_of_pixels the rest per pair of pixels. */
 #if MCC_HAVE_DSP_ASM && !MCC_HAVE_MVE
@@ -1132,6 +1288,17 @@ MCC_INLINE mcc_status conv_fast(const mcc_conv_fast_params *params, const mcc_di
     /* The widened kernel runs a lone last pixel as a pair of that pixel with itself, both
      * outputs at the same place: it has no one-pixel code. */
     const int pairs_only = !w8;
+#endif
+#if MCC_CONV_MVE_FEW_K_ON
+    if (w8 && params->kernel.h == 1 && params->kernel.w == 1 && params->stride.h == 1 && params->stride.w == 1 &&
+        params->padding.h == 0 && params->padding.w == 0 && (out_c & 1) == 0 &&
+        (params->in_c == 8 || params->in_c == 16) && params->k_padded == params->in_c &&
+        input_dims->h == output_dims->h && input_dims->w == output_dims->w) {
+        for (b = 0; b < input_dims->n; ++b) {
+            few_k_channels_mve(params, input + b * pixels * params->in_c, pixels, output + b * pixels * out_c);
+        }
+        return MCC_OK;
+    }
 #endif
     for (b = 0; b < input_dims->n; ++b) {
         const int8_t *in_batch = input + b * input_dims->h * input_dims->w * input_dims->c;
