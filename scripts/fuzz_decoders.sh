@@ -20,25 +20,36 @@ if [ -n "$KIND" ]; then
   case "$KIND" in [0-9]|10) OUT="$OUT/kind$KIND" ;; *) echo "fuzz_decoders: KIND must be 0-10, not '$KIND'" >&2; exit 2 ;; esac
 fi
 mkdir -p "$OUT/corpus"
-"$CC" -std=c99 -g -O1 -Wall -Wextra -Werror -fsanitize=fuzzer,address,undefined ${KIND:+-DFUZZ_KIND=$KIND} \
-  -fno-sanitize-recover=undefined -I"$ROOT/runtime_c/include" \
-  "$ROOT/fuzz/fuzz_decoders.c" \
-  "$ROOT/runtime_c/sparse/mcc_fully_connected_csr_s8.c" \
-  "$ROOT/runtime_c/sparse/mcc_fully_connected_csr_seg_s8.c" \
-  "$ROOT/runtime_c/sparse/mcc_fully_connected_csr_pair_s8.c" \
-  "$ROOT/runtime_c/codebook/mcc_fully_connected_codebook_s8.c" \
-  "$ROOT/runtime_c/huffman/mcc_fully_connected_huffman_s8.c" \
-  "$ROOT/runtime_c/huffman/mcc_fully_connected_huffman_lut_s8.c" \
-  "$ROOT/runtime_c/sparse/mcc_conv2d_csr_s8.c" \
-  "$ROOT/runtime_c/sparse/mcc_conv2d_csr_fast_s8.c" \
-  "$ROOT/runtime_c/codebook/mcc_conv2d_codebook_s8.c" \
-  "$ROOT/runtime_c/codebook/mcc_conv2d_codebook_fast_s8.c" \
-  "$ROOT/runtime_c/codebook/mcc_fully_connected_codebook_fast_s8.c" \
-  "$ROOT/runtime_c/int4/mcc_conv2d_int4_s8.c" \
-  "$ROOT/runtime_c/int4/mcc_fully_connected_int4_s8.c" \
-  "$ROOT/runtime_c/conv/mcc_conv2d_s8.c" \
-  "$ROOT/runtime_c/fully_connected/mcc_fully_connected_s8.c" \
-  -o "$OUT/fuzz_decoders"
+# One compile per source, then the link: ccache (when the caller routes the compiler through it)
+# stores single-source compiles only. The compiles run in the repository with relative paths, as
+# with -g ccache hashes the working folder.
+FLAGS=(-std=c99 -g -O1 -Wall -Wextra -Werror -fsanitize=fuzzer,address,undefined ${KIND:+-DFUZZ_KIND=$KIND}
+       -fno-sanitize-recover=undefined -Iruntime_c/include)
+SOURCES=(fuzz/fuzz_decoders.c
+  runtime_c/sparse/mcc_fully_connected_csr_s8.c
+  runtime_c/sparse/mcc_fully_connected_csr_seg_s8.c
+  runtime_c/sparse/mcc_fully_connected_csr_pair_s8.c
+  runtime_c/codebook/mcc_fully_connected_codebook_s8.c
+  runtime_c/huffman/mcc_fully_connected_huffman_s8.c
+  runtime_c/huffman/mcc_fully_connected_huffman_lut_s8.c
+  runtime_c/sparse/mcc_conv2d_csr_s8.c
+  runtime_c/sparse/mcc_conv2d_csr_fast_s8.c
+  runtime_c/codebook/mcc_conv2d_codebook_s8.c
+  runtime_c/codebook/mcc_conv2d_codebook_fast_s8.c
+  runtime_c/codebook/mcc_fully_connected_codebook_fast_s8.c
+  runtime_c/int4/mcc_conv2d_int4_s8.c
+  runtime_c/int4/mcc_fully_connected_int4_s8.c
+  runtime_c/conv/mcc_conv2d_s8.c
+  runtime_c/fully_connected/mcc_fully_connected_s8.c)
+OUT="$(cd "$OUT" && pwd)"
+mkdir -p "$OUT/obj"
+OBJECTS=()
+for src in "${SOURCES[@]}"; do
+  obj="$OUT/obj/$(basename "${src%.c}").o"
+  (cd "$ROOT" && "$CC" "${FLAGS[@]}" -c "$src" -o "$obj")
+  OBJECTS+=("$obj")
+done
+(cd "$ROOT" && "$CC" "${FLAGS[@]}" "${OBJECTS[@]}" -o "$OUT/fuzz_decoders")
 # The interpreter running this package: $PYTHON, else the README's .venv, else python3 on PATH.
 if [ -z "${PYTHON:-}" ]; then
   if [ -x "$ROOT/.venv/bin/python" ]; then PYTHON="$ROOT/.venv/bin/python"; else PYTHON="$(command -v python3)"; fi

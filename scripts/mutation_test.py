@@ -17,8 +17,9 @@ tree, so only trees that contain a mutated kernel are rebuilt.
 
 --results keeps every result as it comes (one JSON line each): run the same command again after an
 interruption and only the mutants without a result run. The converted .tflite models of
-tests/oracle_models.py are reused between mutants (MCUCOMPRESS_ORACLE_MODELS), so a mutant costs a
-pytest start or two and the tests up to the first failure (-x).
+tests/oracle_models.py are reused between mutants (MCUCOMPRESS_ORACLE_MODELS; --models DIR keeps
+them in DIR, for a caller that converted them already), so a mutant costs a pytest start or two
+and the tests up to the first failure (-x).
 """
 
 from __future__ import annotations
@@ -182,6 +183,10 @@ def main(argv=None) -> int:
                              "not run again (resume an interrupted run)")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per mutant (a hang is a kill)")
     parser.add_argument("--jobs", type=int, default=1, help="mutants tested at once")
+    parser.add_argument("--models", type=Path,
+                        help="folder of converted oracle models (tests/oracle_models.py's names) to reuse and "
+                             "to add to (default: a temporary one); a caller that already converted them "
+                             "spares every pytest run the converter")
     args = parser.parse_args(argv)
     mutants = MUTANTS
     if args.only:
@@ -215,7 +220,7 @@ def main(argv=None) -> int:
                     write_markdown(args.markdown, markdown(mutants, results, chosen))
 
     with tempfile.TemporaryDirectory(prefix="mcc-mutants-") as tmp:
-        models = Path(tmp) / "oracle_models"
+        models = args.models.resolve() if args.models else Path(tmp) / "oracle_models"
         if args.jobs > 1 and todo:  # the converted models, once, before mutants running together share them
             subprocess.run([_python(), "-c", _CONVERT_ONCE], cwd=REPO / "tests", check=True,
                            env=dict(os.environ, PYTHONPATH=str(REPO), MCUCOMPRESS_ORACLE_MODELS=str(models)))

@@ -84,3 +84,18 @@ def digits_data():
     d = load_digits()
     x, y = d.data.astype(np.float32) / 16.0, d.target
     return from_arrays(x[:1400], y[:1400], x[1400:], y[1400:], (64,))
+
+
+@pytest.fixture(scope="session")
+def digits_mlp(digits_data):
+    """A 64-64-32-10 MLP (layers fc1, fc2, out) trained 12 epochs on digits_data, once per process
+    for the pruning and the second-order pruning tests (the passes train copies: never changed)."""
+    import keras
+
+    from mcucompress.compression import fine_tune
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(64, activation="relu", name="fc1"),
+                              keras.layers.Dense(32, activation="relu", name="fc2"),
+                              keras.layers.Dense(10, activation="softmax", name="out")])
+    return fine_tune(model, digits_data, epochs=12, batch_size=32, verbose=0)

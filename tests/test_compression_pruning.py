@@ -7,28 +7,20 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-from sklearn.datasets import load_digits  # noqa: E402
 
 from mcucompress.compression import accuracy, fine_tune, magnitude_prune  # noqa: E402
-from mcucompress.compression.training_data import from_arrays  # noqa: E402
 from mcucompress.compression.pruning import PolynomialSchedule, magnitude_masks, surgery_masks  # noqa: E402
 from mcucompress.errors import McuError  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def digits():
-    d = load_digits()
-    x, y = d.data.astype(np.float32) / 16.0, d.target
-    return from_arrays(x[:1400], y[:1400], x[1400:], y[1400:], (64,))
+@pytest.fixture
+def digits(digits_data):
+    return digits_data
 
 
-@pytest.fixture(scope="module")
-def trained(digits):
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(64, activation="relu", name="fc1"),
-                              keras.layers.Dense(32, activation="relu", name="fc2"),
-                              keras.layers.Dense(10, activation="softmax", name="out")])
-    return fine_tune(model, digits, epochs=12, batch_size=32, verbose=0)
+@pytest.fixture
+def trained(digits_mlp):
+    return digits_mlp  # conftest's, shared with the second-order pruning tests
 
 
 def _kernels(model):

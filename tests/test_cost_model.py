@@ -45,3 +45,33 @@ def test_predictions_within_ten_percent(fam, tmp_path):
             worst.append((error, row.model, row.layer, predicted, row.instructions))
     assert sorted({w[2] for w in worst}) == [f"conv{i}" for i in range(4)] + [f"fc{i}" for i in range(6)]
     assert max(worst)[0] <= 0.10, max(worst)
+
+
+@pytest.mark.qemu
+@pytest.mark.skipif(not HAVE_ARM, reason="needs arm-none-eabi-gcc and qemu-system-arm")
+def test_one_run_counts_each_call_site_as_a_run_of_its_own(tmp_path):
+    """count_layers counts every kernel call in one QEMU run (a begin/end pair per call site):
+    each count is the one a run counting that call site alone gives."""
+    from mcucompress.export import export
+    from mcucompress.targets.board import load_board
+    from mcucompress.targets.layer_counts import count_layers, kernel_call_sites
+    from mcucompress.targets.plugin import plugin_path
+    from mcucompress.targets.qemu import qemu_command
+    from mcucompress.targets.runner import run_model
+    from mcucompress.targets.tools import run_tool
+    from mcucompress.targets.workspace import firmware_workspace
+
+    graph = next(g for g in check_suite() if g.name == "check_fc_int4")
+    tree = export(graph, tmp_path / graph.name, prefix="m", optimize="none")
+    board = load_board(BOARDS["m4"])
+    with firmware_workspace(tree, board):
+        report = run_model(tree, board)
+        together = count_layers(report.elf, board, report.prefix)
+        alone = []
+        for i, (begin, end, _) in enumerate(kernel_call_sites(report.elf, report.prefix)):
+            out = tmp_path / f"alone{i}.txt"
+            run_tool(qemu_command(report.elf, board, f"{plugin_path()},begin={begin:#x},end={end:#x},out={out}"))
+            alone.append(next(int(line.split()[1]) for line in out.read_text().splitlines()
+                              if line.startswith("pass ")))
+    assert len(together) == len(graph.ops) and all(c.instructions > 0 for c in together)
+    assert [c.instructions for c in together] == alone

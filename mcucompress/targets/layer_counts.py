@@ -4,8 +4,9 @@ The generated model calls one runtime kernel per layer, in graph order, from `<p
 (mcc_run is inlined into it or called by it, whole or split by GCC into clones such as
 mcc_run.part.0). Each call site `bl mcc_...` is counted on its own:
 the project's counting plugin is started at the `bl` and stopped at the instruction after it,
-so a count is exactly that kernel call (the branch, the kernel, its return). One QEMU run per
-call site; the firmware is the same ELF `mcucompress run` built, so nothing is rebuilt.
+so a count is exactly that kernel call (the branch, the kernel, its return). One QEMU run counts
+every call site (the plugin takes one begin/end pair per site and counts each on its own); the
+firmware is the same ELF `mcucompress run` built, so nothing is rebuilt.
 """
 
 from __future__ import annotations
@@ -86,15 +87,20 @@ def kernel_call_sites(elf: Path, prefix: str) -> list[tuple[int, int, str]]:
 
 def count_layers(elf: Path, board: Board, prefix: str, timeout: float = 300) -> list[LayerCount]:
     """Instructions of each kernel call of the first inference the firmware runs."""
+    sites = kernel_call_sites(elf, prefix)
+    with tempfile.TemporaryDirectory(prefix="mcc-layer-") as tmp:
+        out = Path(tmp) / "counts.txt"
+        pairs = ",".join(f"begin={begin:#x},end={end:#x}" for begin, end, _ in sites)
+        run_tool(qemu_command(elf, board, f"{plugin_path()},{pairs},out={out}"), timeout=timeout)
+        lines = out.read_text().splitlines() if out.is_file() else []
+    first: dict[int, int] = {}   # call site -> its first pass
+    for line in lines:
+        fields = line.split()
+        if fields[0] == "pass":
+            first.setdefault(int(fields[2]), int(fields[1]))
     counts = []
-    for index, (begin, end, kernel) in enumerate(kernel_call_sites(elf, prefix)):
-        with tempfile.TemporaryDirectory(prefix="mcc-layer-") as tmp:
-            out = Path(tmp) / "counts.txt"
-            args = f"{plugin_path()},begin={begin:#x},end={end:#x},out={out}"
-            run_tool(qemu_command(elf, board, args), timeout=timeout)
-            passes = [int(l.split()[1]) for l in out.read_text().splitlines() if l.startswith("pass ")] \
-                if out.is_file() else []
-        if not passes:
+    for index, (_, _, kernel) in enumerate(sites):
+        if index not in first:
             raise McuError(f"no count for kernel call {index} ({kernel}) on {board.name}")
-        counts.append(LayerCount(index, kernel, passes[0]))
+        counts.append(LayerCount(index, kernel, first[index]))
     return counts
