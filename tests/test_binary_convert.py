@@ -130,9 +130,28 @@ def test_binary_conv_network_converts_and_runs_in_c(tmp_path):
     model.fit(x[:600, ..., None], y[:600], epochs=2, batch_size=64, verbose=0)
     graph = convert(model, x[:200, ..., None], popcount="table")
     assert [op.kind for op in graph.ops].count("binary_conv2d") == 2
-    keras_pred = np.argmax(model.predict(x[1400:1500, ..., None], verbose=0), axis=1)
-    ours = np.array([np.argmax(run_int8(graph, _quantize(graph, s[..., None]))) for s in x[1400:1500]])
-    assert np.mean(ours == keras_pred) >= 0.9
+    test = x[1400:1500, ..., None]
+    keras_pred = np.argmax(model.predict(test, verbose=0), axis=1)
+    signs = keras.Model(model.inputs, [layer.output for layer in model.layers if isinstance(layer, SignActivation)])
+    keras_bits = [out > 0 for out in signs.predict(test, verbose=0)]
+    binary_ops = [op for op in graph.ops if op.kind in ("binarize", "binary_conv2d", "binary_fully_connected")]
+    first_layer_flips, ours, checked = [], [], 0
+    for i, sample in enumerate(test):
+        values = run_int8(graph, _quantize(graph, sample), intermediates=True)
+        ours.append(np.argmax(values[graph.outputs[0]]))
+        fed_keras_bits = False   # the first layer's input is int8, not bits
+        for op, want in zip(binary_ops, keras_bits):
+            bits = unpack_bits(bytes_to_words(np.asarray(values[op.outputs[0]])), want.shape[-1])[0]
+            if op is binary_ops[0]:
+                first_layer_flips.append(np.mean(bits != want[i]))
+            elif fed_keras_bits:   # a layer fed Keras's bits must give Keras's bits exactly
+                assert np.array_equal(bits, want[i]), (i, op.name)
+                checked += 1
+            fed_keras_bits = np.array_equal(bits, want[i])
+    # Only the int8 first layer may differ (input and weight quantization flip signs near zero);
+    # in this small, briefly trained net one flipped bit often changes the class downstream.
+    assert np.mean(first_layer_flips) <= 0.005 and checked >= 30, (np.mean(first_layer_flips), checked)
+    assert np.mean(np.array(ours) == keras_pred) >= 0.8
     check_c_matches_reference(tmp_path, graph, "tflm", samples=3)
 
 

@@ -220,8 +220,24 @@ def depthwise_zoo(seed: int = 7) -> Graph:
     return replace(graph, tensors=tensors)
 
 
+def pointwise_c8(seed: int = 8) -> Graph:
+    """1x1 convs on exactly 8 input channels, which DSP cores run pixel by pixel with the pixel's
+    values held in registers (MCC_CONV_1X1_C8): 13 output channels (the last one alone) on 11x9
+    pixels, 7 at strides (2, 3), a lone output channel (no pair at all); one clamped by ReLU
+    keeps the two-pixel loop."""
+    rng = np.random.default_rng(seed)
+    return (_Chain(rng, (1, 11, 9, 8))
+            .conv(13, (1, 1))
+            .conv(8, (3, 3), padding=(1, 1, 1, 1))
+            .conv(7, (1, 1), stride=(2, 3))
+            .conv(8, (3, 3), padding=(1, 1, 1, 1), activation="relu", zp=-5)
+            .conv(8, (1, 1), activation="relu", zp=-9)
+            .conv(1, (1, 1))
+            .graph("pointwise_c8"))
+
+
 GRAPHS = {"layer_zoo": layer_zoo, "residual_block": residual_block, "residual_clamped": residual_clamped,
-          "dead_channels": dead_channels, "depthwise_zoo": depthwise_zoo}
+          "dead_channels": dead_channels, "depthwise_zoo": depthwise_zoo, "pointwise_c8": pointwise_c8}
 
 
 def kernels_called(graph: Graph, rounding: str = "tflm") -> list[str]:
@@ -385,14 +401,41 @@ def test_depthwise_strips_where_they_pay_and_their_define():
     assert specialize.depthwise_strip_span((3, 3), (1, 1), (1, 1), (3, 3)) == 0
     assert specialize.depthwise_strip_span((5, 5), (1, 1), (1, 1), (25, 5)) == 0
     assert specialize.depthwise_strip_span((3, 3), (1, 1), (2, 2), (25, 5)) == 0
-    assert dict(lower(depthwise_zoo(), "m").defines) == {specialize.DW_STRIDE2_DEFINE: 1}
+    assert dict(lower(depthwise_zoo(), "m").defines) == {specialize.DW_STRIDE2_DEFINE: 1,
+                                                         specialize.DW_MVE_FLAT_DEFINE: 1}
     assert lower(layer_zoo(), "m").defines == ()
 
 
+def test_depthwise_mve_flat_where_it_fits_and_its_defines():
+    """MVE cores run 3x3 depthwise layers at stride 1 or 2 with 16 outputs or more on channel
+    planes when those take at most 16 KB and half the layer's input and output bytes; the export
+    builds that code only for models with such a layer, and leaves the taps path's MVE code out
+    when every layer runs on planes (or in lines)."""
+    flat = specialize.depthwise_mve_flat_bytes
+    # plane of 28 rows x 9 columns (+16, to 16 bytes), 4 interleaved rows of 16 columns + 64
+    assert flat((3, 3), (1, 1), (1, 1), (1, 1), (1, 25, 6, 64), (25, 6)) == 272 + 128
+    assert not flat((3, 3), (1, 1), (1, 1), (1, 1), (1, 25, 5, 64), (25, 5))      # DS-CNN: lines of 5
+    assert flat((3, 3), (2, 2), (1, 1), (0, 0), (1, 48, 48, 16), (24, 24)) == 2528 + 320
+    assert flat((3, 3), (1, 1), (1, 1), (1, 1), (1, 48, 48, 8), (48, 48)) == 2624 + 320
+    assert not flat((3, 3), (1, 1), (1, 1), (1, 1), (1, 3, 5, 64), (3, 5))        # 15 outputs
+    assert not flat((3, 3), (2, 2), (1, 1), (0, 0), (1, 14, 14, 64), (7, 7))      # stride 2, 7 a line
+    assert not flat((3, 3), (2, 1), (1, 1), (1, 1), (1, 48, 48, 8), (24, 48))     # uneven strides
+    assert not flat((3, 3), (1, 1), (2, 2), (2, 2), (1, 48, 48, 8), (48, 48))     # dilated
+    assert not flat((5, 5), (1, 1), (1, 1), (2, 2), (1, 48, 48, 8), (48, 48))
+    assert not flat((3, 3), (1, 1), (1, 1), (1, 1), (1, 140, 120, 8), (140, 120))  # past 16 KB: lines
+    assert not flat((3, 3), (1, 1), (1, 1), (1, 1), (1, 24, 24, 1), (24, 24))     # past half the tensors
+    only = _Chain(np.random.default_rng(1), (1, 18, 7, 8)).conv(0, (3, 3), padding=(1, 1, 1, 1), depthwise=True)
+    assert dict(lower(only.graph("flat"), "m").defines) == {specialize.DW_MVE_FLAT_DEFINE: 1,
+                                                             specialize.DW_MVE_TAPS_DEFINE: 0}
+    mixed = only.conv(0, (3, 3), stride=(2, 1), padding=(1, 1, 1, 1), depthwise=True)
+    assert dict(lower(mixed.graph("mixed"), "m").defines) == {specialize.DW_MVE_FLAT_DEFINE: 1,
+                                                               specialize.DW_STRIDE2_DEFINE: 1}
+
+
 def test_depthwise_mve_lines_where_they_pay_and_their_defines():
-    """MVE cores run 3x3 stride-1 depthwise layers channel by channel in lines of 16 outputs or
-    more; the export builds that code only for models with such a layer, and leaves the taps
-    path's MVE code out when every layer runs in lines."""
+    """MVE cores run 3x3 stride-1 depthwise layers too large for channel planes channel by
+    channel in lines of 16 outputs or more; the export builds that code only for models with such
+    a layer, and leaves the taps path's MVE code out when every layer runs in lines."""
     lines = specialize.depthwise_mve_lines
     assert lines((3, 3), (1, 1), (1, 1), (1, 25, 5, 64), (25, 5))          # DS-CNN: along y
     assert lines((3, 3), (1, 1), (1, 1), (1, 48, 48, 8), (48, 48))
@@ -401,9 +444,18 @@ def test_depthwise_mve_lines_where_they_pay_and_their_defines():
     assert not lines((3, 3), (1, 1), (2, 2), (1, 48, 48, 8), (44, 44))
     assert not lines((5, 5), (1, 1), (1, 1), (1, 48, 48, 8), (44, 44))
     assert not lines((3, 3), (1, 1), (1, 1), (1, 40, 20, 512), (40, 20))  # 7 inputs along y past 16-bit offsets
-    only = _Chain(np.random.default_rng(1), (1, 18, 7, 8)).conv(0, (3, 3), padding=(1, 1, 1, 1), depthwise=True)
+    only = _Chain(np.random.default_rng(1), (1, 140, 120, 4)).conv(0, (3, 3), padding=(1, 1, 1, 1), depthwise=True)
     assert dict(lower(only.graph("lines"), "m").defines) == {specialize.DW_MVE_LINES_DEFINE: 1,
                                                               specialize.DW_MVE_TAPS_DEFINE: 0}
-    mixed = only.conv(0, (3, 3), stride=(2, 2), padding=(1, 1, 1, 1), depthwise=True)
+    mixed = only.conv(0, (3, 3), stride=(2, 2), padding=(1, 1, 1, 1), depthwise=True).conv(
+        0, (3, 3), stride=(1, 2), padding=(1, 1, 1, 1), depthwise=True)
     assert dict(lower(mixed.graph("mixed"), "m").defines) == {specialize.DW_MVE_LINES_DEFINE: 1,
                                                                specialize.DW_STRIDE2_DEFINE: 1}
+
+
+def test_pointwise_c8_builds_its_loop_only_where_a_layer_takes_it():
+    """MCC_CONV_1X1_C8 (the one-pixel loop of 1x1 convs on 8 input channels) is defined for a
+    model with such a layer whose output spans all of int8, and for no other graph here."""
+    assert ("MCC_CONV_1X1_C8", 1) in lower(pointwise_c8(), "m").defines
+    for name in ("layer_zoo", "residual_block", "dead_channels"):
+        assert "MCC_CONV_1X1_C8" not in dict(lower(GRAPHS[name](), "m").defines)

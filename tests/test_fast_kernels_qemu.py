@@ -144,14 +144,24 @@ STRIP_LAYERS = {"strip_stride2": ((1, 21, 19, 12), (2, 2), "none"),
 
 
 # The MVE lines path one layer each: lines along y (20 outputs, 5 whole groups) clamped by ReLU6,
-# and along x (18 outputs: the last group tail-predicated), both over channel blocks 8 and 4.
+# and along x (18 outputs: the last group tail-predicated), both over channel blocks 8 and 4. The
+# export runs such small layers on channel planes; the lines path is built in their place.
 MVE_LINE_LAYERS = {"lines_relu6": ((1, 20, 9, 12), (1, 1), "relu6"),
                    "lines_x": ((1, 7, 18, 12), (1, 1), "none")}
 
 
+def _check_depthwise_outputs(run, activation):
+    assert run.checks == {"host": True, "reference": True}
+    out = np.asarray(run.outputs)
+    assert len(np.unique(out)) > 40, "the inputs leave too few distinct outputs to judge"
+    if activation == "relu6":
+        lo, hi = int(out.min()), int(out.max())
+        assert np.mean(out == lo) > 0.05 and np.mean(out == hi) > 0.005 and np.mean((out > lo) & (out < hi)) > 0.3
+
+
 @pytest.mark.parametrize("name, board", [(name, "mps2-an386") for name in sorted(STRIP_LAYERS)] +
                          [(name, "mps3-an547") for name in sorted(MVE_LINE_LAYERS)])
-def test_depthwise_strip_layers_and_mve_lines_match_the_reference(tmp_path, name, board):
+def test_depthwise_strip_layers_and_mve_lines_match_the_reference(tmp_path, tmp_path_factory, name, board):
     from mcucompress.export import export
 
     shape, stride, activation = {**STRIP_LAYERS, **MVE_LINE_LAYERS}[name]
@@ -160,11 +170,36 @@ def test_depthwise_strip_layers_and_mve_lines_match_the_reference(tmp_path, name
     assert "mcc_depthwise_conv2d_fast_s8" in (tree / "model.c").read_text()
     if name in MVE_LINE_LAYERS:
         defines = manifest_json(tree)["defines"]
-        assert defines["MCC_DW_MVE_LINES"] == 1 and defines["MCC_DW_MVE_TAPS"] == 0
-    run = run_model(tree, board, samples=4)
-    assert run.checks == {"host": True, "reference": True}
-    out = np.asarray(run.outputs)
-    assert len(np.unique(out)) > 40, "the inputs leave too few distinct outputs to judge"
-    if activation == "relu6":
-        lo, hi = int(out.min()), int(out.max())
-        assert np.mean(out == lo) > 0.05 and np.mean(out == hi) > 0.005 and np.mean((out > lo) & (out < hi)) > 0.3
+        assert defines["MCC_DW_MVE_FLAT"] == 1 and defines["MCC_DW_MVE_TAPS"] == 0
+        tree = _variant(tree, tmp_path_factory, MCC_DW_MVE_FLAT=0, MCC_DW_MVE_LINES=1)
+    _check_depthwise_outputs(run_model(tree, board, samples=4), activation)
+
+
+# The MVE channel planes: stride 1 clamped by ReLU6 over an odd number of output lines and columns
+# (the last line and column alone in their vectors), stride 2 over an odd number of lines of 11
+# outputs (a last vector of 3), both over channel blocks 8 and 4; and a plane layer followed by one
+# on the taps path (12 outputs) in one model, so both codes are built together.
+MVE_FLAT_LAYERS = {"flat_relu6": ((1, 9, 7, 12), (1, 1), "relu6"),
+                   "flat_stride2": ((1, 9, 21, 12), (2, 2), "none"),
+                   "flat_taps": ((1, 8, 6, 12), (2, 2), "none")}
+
+
+@pytest.mark.parametrize("name", sorted(MVE_FLAT_LAYERS))
+def test_depthwise_mve_flat_and_taps_layers_match_the_reference(tmp_path, tmp_path_factory, name):
+    from mcucompress.export import export
+
+    shape, stride, activation = MVE_FLAT_LAYERS[name]
+    if name == "flat_taps":
+        chain = _Chain(np.random.default_rng(3), (1, 8, 6, 12))
+        chain.conv(0, (3, 3), padding=(1, 1, 1, 1), depthwise=True)
+        chain.conv(0, (3, 3), stride=stride, padding=(1, 1, 1, 1), depthwise=True)
+        graph = chain.graph(name)
+    else:
+        graph = _single_depthwise(name, shape, stride, activation, seed=3)
+    tree = export(graph, tmp_path / name, prefix=name)
+    defines = manifest_json(tree)["defines"]
+    assert defines["MCC_DW_MVE_FLAT"] == 1 and defines.get("MCC_DW_MVE_TAPS", 1) == (name == "flat_taps")
+    fast = run_model(tree, "mps3-an547", samples=4)
+    _check_depthwise_outputs(fast, activation)
+    portable = run_model(_variant(tree, tmp_path_factory, MCC_FORCE_REFERENCE=1), "mps3-an547", samples=4)
+    assert np.array_equal(fast.inputs, portable.inputs) and np.array_equal(fast.outputs, portable.outputs)

@@ -147,6 +147,9 @@ DW_STRIDE2_DEFINE = "MCC_DW_STRIDE2_STRIPS"
 # at stride 2 each output also widens 4 entries): MCC_DW_STRIP_MIN_LEN, MCC_DW_STRIDE2_MIN_LEN
 DW_STRIP_MIN_LEN = 4
 DW_STRIDE2_MIN_LEN = 8
+# C define that builds the DSP one-pixel loop of 1x1 convs on exactly 8 input channels (widened
+# weights, no padding, activation over all of int8; only in the trees of models that have one)
+CONV_1X1_C8_DEFINE = "MCC_CONV_1X1_C8"
 
 
 def depthwise_strip_span(kernel, stride, dilation, out_hw) -> int:
@@ -181,6 +184,33 @@ def depthwise_mve_lines(kernel, stride, dilation, in_shape, out_hw) -> bool:
     along_y = int(out_hw[0]) > int(out_hw[1])
     elem_step = (int(in_shape[2]) if along_y else 1) * int(in_shape[3])
     return int(out_hw[0 if along_y else 1]) >= DW_MVE_LINE_MIN and 7 * elem_step <= 0xFFFF
+
+
+# C define for MVE cores: a layer runs on channel planes, four rows interleaved (dw_flat_fits in
+# mcc_depthwise_conv2d_fast_s8.c: 3x3, stride 1 or 2 both ways, DW_FLAT_MIN_OUTPUTS outputs or more,
+# in lines of 6 outputs or more, 8 at stride 2 (shorter ones lose to the taps path or gain little
+# for their RAM: DS-CNN's lines of 5), its working memory
+# at most DW_FLAT_MAX_BYTES and half the layer's input and output bytes)
+DW_MVE_FLAT_DEFINE = "MCC_DW_MVE_FLAT"
+DW_FLAT_MAX_BYTES = 16384
+DW_FLAT_MIN_OUTPUTS = 16
+
+
+def depthwise_mve_flat_bytes(kernel, stride, dilation, padding, in_shape, out_hw) -> int:
+    """The working memory of a layer an MVE core runs on channel planes (dw_flat_bytes: the
+    plane of (outputs - 1) * stride + 4 rows and columns with 16 bytes read past it, rounded to 16,
+    then four rows interleaved, whole groups of 16 columns, and 64 bytes read past them); 0 when
+    the layer does not run so."""
+    s = int(stride[0])
+    if (tuple(kernel) != (3, 3) or tuple(dilation) != (1, 1) or int(stride[1]) != s or s not in (1, 2)
+            or int(out_hw[0]) * int(out_hw[1]) < DW_FLAT_MIN_OUTPUTS or int(out_hw[1]) < (8 if s == 2 else 6)
+            or 7 * int(in_shape[3]) > 0xFFFF
+            or min(padding) < 0):
+        return 0
+    cols, rows = (int(out_hw[1]) - 1) * s + 4, (int(out_hw[0]) - 1) * s + 4
+    need = ((rows * cols + 16 + 15) & ~15) + 4 * ((cols + 15) & ~15) + 64
+    tensors = (int(in_shape[1]) * int(in_shape[2]) + int(out_hw[0]) * int(out_hw[1])) * int(in_shape[3])
+    return need if need <= DW_FLAT_MAX_BYTES and 2 * need <= tensors else 0
 
 
 def depthwise_strided_strips(kernel, stride, dilation, out_hw) -> bool:
@@ -340,7 +370,9 @@ def fast_depthwise(graph: Graph, op: Op, p, rounding: str) -> FastLayer | None:
     patched = sorted(set(split.patched.tolist()) | set(range(fast_n, n)))
     out_hw = graph.output_tensor(op).shape[1:3]
     strip_span = depthwise_strip_span((kh, kw), p.stride, p.dilation, out_hw)
-    scratch = expand + depthwise_scratch_bytes(n, kh * kw, strip_span)
+    flat = depthwise_mve_flat_bytes((kh, kw), p.stride, p.dilation, (p.padding[0], p.padding[2]),
+                                    (*x.shape[:-1], n), out_hw)
+    scratch = expand + max(depthwise_scratch_bytes(n, kh * kw, strip_span), flat)
     return FastLayer(dw_layout(split.weights[:fast_n].T), split.table[:fast_n], fast_n, scratch,
                      "mcc_depthwise_conv2d_fast_s8", patch(patched, w, bias, p, depthwise=True),
                      len(split.constant), weight_layout="int8")
@@ -451,8 +483,13 @@ def lower_fast(b, i: int, op: Op, p) -> bool:
                    b.arena(out.name), scratch)
             if depthwise_strided_strips((kh, kw), p.stride, p.dilation, out.shape[1:3]):
                 b.defines[DW_STRIDE2_DEFINE] = 1
-            # MVE: the lines code only where a layer takes it, the taps code unless every layer does
-            if depthwise_mve_lines((kh, kw), p.stride, p.dilation, in_shape, out.shape[1:3]):
+            # MVE: the planes and lines code only where a layer takes it, the taps code unless
+            # every layer takes one of those
+            if depthwise_mve_flat_bytes((kh, kw), p.stride, p.dilation, geometry[2], in_shape, out.shape[1:3]):
+                b.defines[DW_MVE_FLAT_DEFINE] = 1
+                if not b.dw_mve_taps:
+                    b.defines[DW_MVE_TAPS_DEFINE] = 0
+            elif depthwise_mve_lines((kh, kw), p.stride, p.dilation, in_shape, out.shape[1:3]):
                 b.defines[DW_MVE_LINES_DEFINE] = 1
                 if not b.dw_mve_taps:
                     b.defines[DW_MVE_TAPS_DEFINE] = 0
@@ -483,6 +520,9 @@ def lower_fast(b, i: int, op: Op, p) -> bool:
         in_shape, out_shape = x.shape, out.shape
         kernel, stride, pad, dil = (kh, kw), p.stride, (p.padding[0], p.padding[2]), p.dilation
     in_dims, out_dims = b.dims_of(in_shape), b.dims_of(out_shape)
+    if (layer.kernel == "mcc_conv2d_fast_s8" and tuple(kernel) == (1, 1) and tuple(pad) == (0, 0) and in_c == 8
+            and (act["min"], act["max"]) == (-128, 127)):
+        b.defines[CONV_1X1_C8_DEFINE] = 1
     params = b.struct("mcc_conv_fast_params", f"{oid}_fast_params",
                       {"kernel": c_tile(kernel), "stride": c_tile(stride), "padding": c_tile(pad),
                        "dilation": c_tile(dil), "in_c": in_c, "out_c": units, "k_padded": layer.k_padded,

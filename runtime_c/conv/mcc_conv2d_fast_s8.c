@@ -41,6 +41,13 @@
 #include <arm_mve.h>
 #endif
 
+/* The exporter defines MCC_CONV_1X1_C8=1 for models with a 1x1 conv on exactly 8 input channels
+ * (widened weights, no padding, activation over all of int8): the one-pixel loop below is built
+ * only for them, so it stays out of other models' flash. */
+#ifndef MCC_CONV_1X1_C8
+#define MCC_CONV_1X1_C8 0
+#endif
+
 int32_t mcc_conv2d_fast_s8_get_buffer_size(int32_t k_padded, int32_t in_c)
 {
     /* two widened columns, then (c_in not a multiple of 8) the int8 staging row of one pixel */
@@ -659,12 +666,12 @@ MCC_INLINE void dot_block_w8(const int8_t *w, const uint32_t *col, int32_t group
 typedef struct {
     const int32_t *ch;      /* the next channel pair's constants */
     int8_t *out0;           /* pixel 0's next output pair; pixel 1's is out_c bytes further */
-    const int8_t *out0_end;
-    int32_t out_c;
+    int32_t out_c;          /* right after out0: one LDRD loads both */
+    const int32_t *ch_end;  /* the constants' end: past the last pair */
     const uint32_t *col;
+    int32_t skip;           /* bytes of the 8-group pass skipped on entry, less 2; after col (one LDRD) */
     const uint32_t *end;    /* col + 8 * groups */
-    int32_t skip;           /* bytes of the 8-group pass skipped on entry */
-    int32_t clamp;          /* 0: the activation range is all of int8 */
+    int32_t full_range;     /* 1: the activation range is all of int8 (no clamp) */
     uint32_t lo4, hi4;      /* the clamp bounds, one per byte */
 } pairs_state;
 
@@ -672,7 +679,7 @@ typedef struct {
  * four accumulators, the 2x2 SMLAD loop runs eight groups a pass (163 instructions per 256
  * products with the loop test; a pass of groups % 8 is entered in its middle by one ADD to the
  * PC), the four sums are requantized (SMMLAR, sign, shift, SSAT), packed into one word, clamped
- * by SSUB8/SEL when the activation is narrower than int8 and stored as two halfwords: about 40
+ * by SSUB8/SEL when the activation is narrower than int8 and stored as two halfwords: about 38
  * instructions per channel pair besides the products. */
 static void pairs_of_two_pixels(const uint32_t *w, pairs_state *st)
 {
@@ -689,10 +696,8 @@ static void pairs_of_two_pixels(const uint32_t *w, pairs_state *st)
         "str r4, %[ch]\n\t"
         "mov r1, r0\n\t"
         "mov r3, r2\n\t"
-        "ldr ip, %[col]\n\t"
-        "ldr r4, %[skip]\n\t"
-        "add pc, r4\n\t" /* the PC reads as the address of label 1 */
-        "nop\n\t"
+        "ldrd ip, r4, %[col]\n\t" /* and skip */
+        "add pc, r4\n\t" /* the PC reads as label 1 + 2: skip is 2 less (no NOP to pad) */
         "1:\n\t" MCC_CONV_GROUP MCC_CONV_GROUP MCC_CONV_GROUP MCC_CONV_GROUP MCC_CONV_GROUP
         MCC_CONV_GROUP MCC_CONV_GROUP MCC_CONV_GROUP
         "ldr r4, %[end]\n\t"
@@ -719,8 +724,8 @@ static void pairs_of_two_pixels(const uint32_t *w, pairs_state *st)
         "bfi r0, r2, #8, #8\n\t"  /* pixel 0: channels 0, 1 */
         "bfi r0, r1, #16, #8\n\t" /* pixel 1: channels 0, 1 */
         "bfi r0, r3, #24, #8\n\t"
-        "ldr r5, %[clamp]\n\t"
-        "cbz r5, 3f\n\t"
+        "ldr r5, %[full]\n\t"
+        "cbnz r5, 3f\n\t"
         "ldr r5, %[lo4]\n\t"
         "ldr r6, %[hi4]\n\t"
         "ssub8 r7, r0, r5\n\t"
@@ -728,25 +733,120 @@ static void pairs_of_two_pixels(const uint32_t *w, pairs_state *st)
         "ssub8 r7, r6, r0\n\t"
         "sel r0, r0, r6\n\t"
         "3:\n\t"
-        "ldr r5, %[out0]\n\t"
-        "ldr r6, %[out_c]\n\t"
+        "ldrd r5, r6, %[out0]\n\t" /* and out_c */
         "lsrs r7, r0, #16\n\t"
         "strh r7, [r5, r6]\n\t"
         "strh r0, [r5], #2\n\t"
         "str r5, %[out0]\n\t"
-        "ldr r7, %[out0_end]\n\t"
-        "cmp r5, r7\n\t"
+        "ldr r7, %[ch_end]\n\t"
+        "cmp r4, r7\n\t"
         "bne 2b"
         : [w] "+r"(rw), [a00] "=&r"(r0), [a01] "=&r"(r1), [a10] "=&r"(r2), [a11] "=&r"(r3), [c] "=&r"(rc),
           [ch] "+m"(st->ch), [out0] "+m"(st->out0)
-        : [out0_end] "m"(st->out0_end), [out_c] "m"(st->out_c), [col] "m"(st->col), [end] "m"(st->end),
-          [skip] "m"(st->skip), [clamp] "m"(st->clamp), [lo4] "m"(st->lo4), [hi4] "m"(st->hi4)
+        : [ch_end] "m"(st->ch_end), [out_c] "m"(st->out_c), [col] "m"(st->col), [end] "m"(st->end),
+          [skip] "m"(st->skip), [full] "m"(st->full_range), [lo4] "m"(st->lo4), [hi4] "m"(st->hi4)
         : "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "cc", "memory");
     (void)r0;
     (void)r1;
     (void)r2;
     (void)r3;
     (void)rc;
+}
+#endif
+
+#if MCC_HAVE_DSP_ASM && !MCC_HAVE_MVE && MCC_CONV_1X1_C8
+/* Every channel pair of one pixel of a 1x1 conv on 8 input channels (one group of products):
+ * the pixel's 8 values, widened once, stay in r8-r11, so a pair loads only its 8 weight words
+ * (two LDM) and its 8 constants (three LDM): 25 instructions per 16 products, where the
+ * two-pixel loop spends about 62 per 32 (its set-up and loop test are not amortized by one
+ * group). The requantization is fast_requantize's (SMMLAR, sign, shift, SSAT). */
+static void pairs_of_one_pixel_c8(const int8_t *in, const uint32_t *w, const int32_t *ch, int8_t *out,
+                                  const int8_t *out_end)
+{
+    register const int8_t *r_in __asm__("r0") = in;
+    register const uint32_t *r_w __asm__("r6") = w;
+    register const int32_t *r_ch __asm__("r7") = ch;
+    register int8_t *r_out __asm__("ip") = out;
+    register const int8_t *r_end __asm__("lr") = out_end;
+    __asm__ volatile(
+        "ldrd r2, r3, [r0]\n\t"
+        "sxtb16 r8, r2\n\t"
+        "sxtb16 r9, r2, ror #8\n\t"
+        "sxtb16 r10, r3\n\t"
+        "sxtb16 r11, r3, ror #8\n\t"
+        "1:\n\t"
+        "ldm %[ch]!, {r0, r1}\n\t" /* the pair's doubled biases */
+        "ldm %[w]!, {r2, r3, r4, r5}\n\t"
+        "smlad r0, r8, r2, r0\n\t"
+        "smlad r0, r9, r3, r0\n\t"
+        "smlad r1, r8, r4, r1\n\t"
+        "smlad r1, r9, r5, r1\n\t"
+        "ldm %[w]!, {r2, r3, r4, r5}\n\t"
+        "smlad r0, r10, r2, r0\n\t"
+        "smlad r0, r11, r3, r0\n\t"
+        "smlad r1, r10, r4, r1\n\t"
+        "smlad r1, r11, r5, r1\n\t"
+        "ldm %[ch]!, {r2, r3, r4, r5}\n\t" /* multipliers, rounding */
+        "smmlar r4, r0, r2, r4\n\t"
+        "smmlar r5, r1, r3, r5\n\t"
+        "add r4, r4, r0, asr #31\n\t"
+        "add r5, r5, r1, asr #31\n\t"
+        "ldm %[ch]!, {r2, r3}\n\t" /* shifts */
+        "asr r4, r4, r2\n\t"
+        "asr r5, r5, r3\n\t"
+        "ssat r4, #8, r4\n\t"
+        "ssat r5, #8, r5\n\t"
+        "bfi r4, r5, #8, #8\n\t"
+        "strh r4, [%[out]], #2\n\t"
+        "cmp %[out], %[end]\n\t"
+        "bne 1b"
+        : [in] "+r"(r_in), [w] "+r"(r_w), [ch] "+r"(r_ch), [out] "+r"(r_out)
+        : [end] "r"(r_end)
+        : "r1", "r2", "r3", "r4", "r5", "r8", "r9", "r10", "r11", "cc", "memory");
+    (void)r_in;
+}
+
+/* A 1x1 conv on 8 input channels, output over all of int8: pixel by pixel, all channel pairs in
+ * pairs_of_one_pixel_c8, an odd last channel (4 weight words, {bias, multiplier, round, shift})
+ * after them. */
+__attribute__((noinline)) static mcc_status conv_1x1_c8(const mcc_conv_fast_params *p, const mcc_dims *in_dims,
+                                                        const int8_t *input, const mcc_dims *out_dims,
+                                                        int8_t *output)
+{
+    const int32_t out_c = p->out_c, pairs = out_c >> 1;
+    const uint32_t *w = (const uint32_t *)p->weights;
+    const int32_t *ch = p->channels;
+    const int32_t px_step = 8 * p->stride.w, row_step = 8 * p->stride.h * in_dims->w;
+    const uint32_t *w_last = w + 8 * pairs;
+    const int32_t *ch_last = ch + 8 * pairs;
+    int32_t b, oy, ox;
+    if (out_dims->c != out_c || in_dims->c != 8 || in_dims->n != out_dims->n) {
+        return MCC_ERROR_ARGUMENT;
+    }
+    for (b = 0; b < in_dims->n; ++b) {
+        const int8_t *row = input + b * in_dims->h * in_dims->w * 8;
+        for (oy = 0; oy < out_dims->h; ++oy, row += row_step) {
+            const int8_t *in = row;
+            for (ox = 0; ox < out_dims->w; ++ox, in += px_step) {
+                if (pairs > 0) {
+                    pairs_of_one_pixel_c8(in, w, ch, output, output + 2 * pairs);
+                }
+                if (out_c & 1) {
+                    uint32_t x[4];
+                    int32_t acc;
+                    widen4(load_word(in), x);
+                    widen4(load_word(in + 4), x + 2);
+                    acc = __smlad(x[0], w_last[0], ch_last[0]);
+                    acc = __smlad(x[1], w_last[1], acc);
+                    acc = __smlad(x[2], w_last[2], acc);
+                    acc = __smlad(x[3], w_last[3], acc);
+                    output[out_c - 1] = (int8_t)fast_requantize(acc, ch_last[1], ch_last[2], ch_last[3], -128, 127, 1);
+                }
+                output += out_c;
+            }
+        }
+    }
+    return MCC_OK;
 }
 #endif
 
@@ -836,11 +936,21 @@ MCC_INLINE void pairs_w8_mve(const int8_t *w, const uint32_t *col, int direct, c
 }
 #endif
 
+/* The channel-pair loop's state is the DSP assembly's (pairs_state): the conv sets the fields
+ * that hold for the whole layer once, channels_of_pixels the rest per pair of pixels. */
+#if MCC_HAVE_DSP_ASM && !MCC_HAVE_MVE
+#define MCC_PAIRS_PARAM , pairs_state *st
+#define MCC_PAIRS_ARG(x) , (x)
+#else
+#define MCC_PAIRS_PARAM
+#define MCC_PAIRS_ARG(x)
+#endif
+
 /* All output channels of n_px (1 or 2) pixels whose columns are in `col`. Channel pairs read
  * their constants as {bias, multiplier, round, shift} x {even, odd channel} once per block.
  * w8: the weights are int8 (mcc_conv2d_fast_w8_s8), else doubled int16 pairs. */
 MCC_INLINE void channels_of_pixels(const mcc_conv_fast_params *p, const uint32_t *col,
-                                   int32_t n_px, int8_t *out0, int8_t *out1, int full_range, int w8)
+                                   int32_t n_px, int8_t *out0, int8_t *out1, int full_range, int w8 MCC_PAIRS_PARAM)
 {
     const int32_t out_c = p->out_c;
     const int32_t groups = p->k_padded >> 3;
@@ -852,20 +962,12 @@ MCC_INLINE void channels_of_pixels(const mcc_conv_fast_params *p, const uint32_t
     int32_t oc = 0;
 #if MCC_HAVE_DSP_ASM && !MCC_HAVE_MVE
     if (n_px == 2 && !w8) {
-        pairs_state st;
         const int32_t pairs = out_c >> 1;
-        st.ch = ch;
-        st.out0 = out0;
-        st.out0_end = out0 + 2 * pairs;
-        st.out_c = (int32_t)(out1 - out0);
-        st.col = col;
-        st.end = col + 8 * groups;
-        st.skip = ((8 - (groups & 7)) & 7) * MCC_CONV_GROUP_BYTES;
-        st.clamp = !full_range;
-        st.lo4 = (uint32_t)(uint8_t)lo * 0x01010101u;
-        st.hi4 = (uint32_t)(uint8_t)hi * 0x01010101u;
+        st->ch = ch;
+        st->out0 = out0;
+        st->out_c = (int32_t)(out1 - out0);
         if (pairs > 0) {
-            pairs_of_two_pixels(w, &st);
+            pairs_of_two_pixels(w, st);
         }
         oc = 2 * pairs;
         w += pairs * 8 * groups;
@@ -994,8 +1096,23 @@ MCC_INLINE mcc_status conv_fast(const mcc_conv_fast_params *params, const mcc_di
     const int32_t out_c = output_dims->c;
     uint32_t *col = (uint32_t *)scratch;
     int8_t *stage = (int8_t *)scratch + 4 * params->k_padded;
-    const int full_range = params->activation.min == -128 && params->activation.max == 127;
     int32_t b, px;
+#if MCC_HAVE_DSP_ASM && !MCC_HAVE_MVE
+    /* one test of two sums: 8 B less code than two comparisons here (the loop state below
+     * costs them); the other builds keep theirs */
+    const int full_range = ((params->activation.min + 128) | (params->activation.max - 127)) == 0;
+    pairs_state st;
+    st.col = col;
+    st.end = col + params->k_padded; /* 8 words a group */
+    /* groups % 8 entered after the others: (8 - groups % 8) % 8 groups skipped */
+    st.skip = (-params->k_padded & 56) / 8 * MCC_CONV_GROUP_BYTES - 2;
+    st.full_range = full_range;
+    st.ch_end = params->channels + 8 * (out_c >> 1);
+    st.lo4 = (uint32_t)(uint8_t)params->activation.min * 0x01010101u;
+    st.hi4 = (uint32_t)(uint8_t)params->activation.max * 0x01010101u;
+#else
+    const int full_range = params->activation.min == -128 && params->activation.max == 127;
+#endif
 
     if (out_c != params->out_c || input_dims->c != params->in_c || input_dims->n != output_dims->n ||
         (params->k_padded & 7) != 0 || params->k_padded < params->kernel.h * params->kernel.w * params->in_c) {
@@ -1061,9 +1178,9 @@ MCC_INLINE mcc_status conv_fast(const mcc_conv_fast_params *params, const mcc_di
             ox = ox1 + 1 < out_w ? ox1 + 1 : 0;
 #if MCC_HAVE_DSP_ASM && !MCC_HAVE_MVE
             if (w8 && full_range) {
-                channels_of_pixels(params, col, 2, output, out1, 1, w8);
+                channels_of_pixels(params, col, 2, output, out1, 1, w8, &st);
             } else {
-                channels_of_pixels(params, col, 2, output, out1, full_range, w8);
+                channels_of_pixels(params, col, 2, output, out1, full_range, w8, &st);
             }
             output = out1 + out_c;
 #else
@@ -1077,7 +1194,7 @@ MCC_INLINE mcc_status conv_fast(const mcc_conv_fast_params *params, const mcc_di
         }
         if (px < pixels) {
             im2col(params, input_dims, in_batch, oy, ox, col, stage MCC_IN_ORDER_ARG(w8));
-            channels_of_pixels(params, col, 1, output, 0, full_range, w8);
+            channels_of_pixels(params, col, 1, output, 0, full_range, w8 MCC_PAIRS_ARG(&st));
             output += out_c;
         }
     }
@@ -1088,6 +1205,14 @@ mcc_status mcc_conv2d_fast_s8(const mcc_conv_fast_params *params,
                               const mcc_dims *input_dims, const int8_t *input,
                               const mcc_dims *output_dims, int8_t *output, void *scratch)
 {
+#if MCC_HAVE_DSP_ASM && !MCC_HAVE_MVE && MCC_CONV_1X1_C8
+    /* decided here, not in conv_fast, whose loops then compile as they do without this path */
+    if (params->in_c == 8 && params->k_padded == 8 && params->kernel.h == 1 && params->kernel.w == 1 &&
+        params->padding.h == 0 && params->padding.w == 0 && params->activation.min == -128 &&
+        params->activation.max == 127) {
+        return conv_1x1_c8(params, input_dims, input, output_dims, output);
+    }
+#endif
     return conv_fast(params, input_dims, input, output_dims, output, scratch, 0);
 }
 

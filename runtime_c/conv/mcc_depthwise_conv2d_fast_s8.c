@@ -5,8 +5,9 @@
  * Weights: int8, one byte each, the channels in blocks of 8 (the last block 4 when the count is
  * not a multiple of 8); block by block, tap by tap, the block's channels in order:
  * byte[block_start * taps + tap * block_width + j]. An MVE core widens a block's tap into one
- * vector of 8 channels; a DSP core pairs taps per channel with PKH + SXTB16, or (3x3, stride 1)
- * builds a channel's window once and runs it along strips of widened activations.
+ * vector of 8 channels, or (3x3, stride 1 or 2) runs a channel at a time on a plane of its input
+ * with one VMLADAV per output; a DSP core pairs taps per channel with PKH + SXTB16, or (3x3,
+ * stride 1) builds a channel's window once and runs it along strips of widened activations.
  * channels: {bias, multiplier, round, shift} per channel as in mcc_conv2d_fast_s8 (input offset
  * folded into the doubled bias; the kernels double the sum of products). Padded taps read the
  * input zero point, which contributes nothing once the offset is folded.
@@ -36,6 +37,20 @@
 #endif
 #define MCC_DW_MVE_LINE_MIN 16
 #define MCC_DW_MVE_LINES_ON (MCC_HAVE_MVE_ASM && MCC_DW_MVE_LINES)
+/* Set by the export for MVE cores when a layer runs on channel planes (3x3, stride 1 or 2, see
+ * dw_flat_fits): only then is that code built. */
+#ifndef MCC_DW_MVE_FLAT
+#define MCC_DW_MVE_FLAT 0
+#endif
+#define MCC_DW_MVE_FLAT_ON (MCC_HAVE_MVE_ASM && MCC_DW_MVE_FLAT)
+/* The planes' working memory: at most this, and at most half the layer's input and output bytes
+ * (so the scratch never outgrows the tensors around it by much). */
+#define MCC_DW_FLAT_MAX_BYTES 16384
+/* 16 outputs or more in lines of 6 or more, at stride 2 of 8 or more (two whole vectors): shorter
+ * lines spend more on interleaving whole groups of 16 columns and on each line's set-up than they
+ * save (DS-CNN's lines of 5 would gain 1.8% for 124 B more RAM; stride 2 lines of 6 lose to the taps
+ * path) */
+#define MCC_DW_FLAT_MIN_OUTPUTS 16
 #define MCC_DW_TAPS_ON (!MCC_HAVE_MVE_ASM || MCC_DW_MVE_TAPS)
 /* Shorter strips lose to the taps path: per channel and line their set-up outweighs the outputs
  * (at stride 2 each output also widens 4 entries). */
@@ -1266,6 +1281,330 @@ MCC_DW_NOINLINE static mcc_status dw_mve3_layer_run(const mcc_dw_conv_fast_param
 }
 #endif
 
+#if MCC_DW_MVE_FLAT_ON
+/* 3x3 windows at stride 1 or 2 on MVE, one channel at a time, four input rows interleaved byte by
+ * byte: the channel's input is first gathered into a plane of bytes with the padding's zero
+ * points around it (the zero points are written once per layer: every channel has its input at
+ * the same places), then for each window position four rows of the plane are interleaved by
+ * column (VST4), so that column j of rows r..r+3 is the 4 bytes at 4 j. One 16-byte load then
+ * holds the 3x3 window of an output in 9 of its lanes, and VMLADAVA with the window's weights
+ * placed in those lanes (the other lanes zero) is the output's whole sum: at stride 1 one load
+ * serves two outputs along the line (the weights shifted by one column) of two output lines
+ * (shifted by one row). Four sums go into one vector, requantized per channel and scattered to
+ * their places in the output. The sums start at half the doubled bias and are not doubled:
+ * VQRDMULH of a sum is VRMULH of its double. */
+typedef struct {
+    int32_t cols, rows;          /* of the plane: (outputs - 1) * stride + 4 */
+    int32_t plane_bytes;         /* the plane and the reads past its last row */
+} dw_flat_size;
+
+MCC_INLINE dw_flat_size dw_flat_sizes(int32_t stride, const mcc_dims *out_dims)
+{
+    dw_flat_size z;
+    z.cols = (out_dims->w - 1) * stride + 4;
+    z.rows = (out_dims->h - 1) * stride + 4;
+    z.plane_bytes = (z.rows * z.cols + 16 + 15) & ~15;
+    return z;
+}
+
+/* The plane, then the interleaved rows (whole groups of 16 columns, and the loads past them). */
+MCC_INLINE int32_t dw_flat_bytes(const dw_flat_size *z)
+{
+    return z->plane_bytes + 4 * ((z->cols + 15) & ~15) + 64;
+}
+
+static int dw_flat_fits(const mcc_dw_conv_fast_params *params, const mcc_dims *in_dims, const mcc_dims *out_dims)
+{
+    const int32_t stride = params->stride.h;
+    dw_flat_size z;
+    if (params->kernel.h != 3 || params->kernel.w != 3 || params->dilation.h != 1 || params->dilation.w != 1 ||
+        params->stride.w != stride || (uint32_t)(stride - 1) >= 2u ||
+        out_dims->h * out_dims->w < MCC_DW_FLAT_MIN_OUTPUTS || out_dims->w < (stride == 2 ? 8 : 6) ||
+        7 * params->channels_n > 0xFFFF ||
+        params->padding.h < 0 || params->padding.w < 0) {
+        return 0;
+    }
+    z = dw_flat_sizes(stride, out_dims);
+    return dw_flat_bytes(&z) <= MCC_DW_FLAT_MAX_BYTES &&
+           2 * dw_flat_bytes(&z) <= (in_dims->h * in_dims->w + out_dims->h * out_dims->w) * params->channels_n;
+}
+
+typedef struct {
+    dw_flat_size z;
+    int32_t stride, n_ch, in_rows, in_cols, in_w;  /* input rows and columns that land in the plane */
+    int32_t pad_t, pad_l, out_h, out_w;
+    int8_t *plane, *lines;
+    uint16x8_t gather;        /* offsets of 8 neighbouring inputs along a row */
+    uint8x16_t taps0, taps1;  /* tap 3 l + k at lane 4 k + l, and one lane on (one row down) */
+} dw_flat_layer;
+
+/* What the assembly below reads and keeps between output lines (offsets fixed by it). */
+typedef struct {
+    int8x16_t w0;             /*   0: the window's weights, tap (l, k) at lane 4 k + l */
+    int8x16_t w1;             /*  16: the same one row down (the output line below) */
+    int32x4_t lo, hi;         /*  32, 48: the clamp */
+    uint32x4_t off;           /*  64: where the 4 outputs of a vector go */
+    int32_t bias, mult, round, neg_shift;  /*  80 */
+    int32_t step;             /*  96: bytes from one vector's outputs to the next's */
+    const int8_t *row;        /* 100: the plane's first row of the next output line (pair) */
+    int32_t cols;             /* 104: of the plane */
+    int32_t groups;           /* 108: of 16 columns */
+    int8_t *lines;            /* 112: the interleaved rows */
+    int8_t *dst;              /* 116: the next line's first output */
+    int32_t dst_step;         /* 120 */
+    int32_t full;             /* 124: vectors of a line with every lane stored */
+    uint32_t tail;            /* 128: the lanes of a last vector (0: none) */
+    int32_t count;            /* 132: output lines (pairs) left */
+    uint32_t lanes;           /* 136: the lanes of the other vectors */
+} dw_flat_consts;
+
+/* One vector of 4 sums into q7 at stride 1: the output pairs (o, x), (o, x + 1) and (o + 1, x),
+ * (o + 1, x + 1) from the interleaved rows at t (the window of column x + 1 four bytes on); VMOV
+ * moves two sums into lanes 0 and 2 (1 and 3) at a time. */
+#define MCC_DW_FLAT_SUMS1_ASM                           \
+    "vldrb.u8 q5, [%[t]], #8\n\t"                       \
+    "vldrb.u8 q6, [%[t], #-4]\n\t"                      \
+    "vmladav.s8 %[a], q5, q0\n\t"                       \
+    "vmladav.s8 %[c], q5, q1\n\t"                       \
+    "vmov q7[2], q7[0], %[a], %[c]\n\t"                 \
+    "vmladav.s8 %[a], q6, q0\n\t"                       \
+    "vmladav.s8 %[c], q6, q1\n\t"                       \
+    "vmov q7[3], q7[1], %[a], %[c]\n\t"
+/* At stride 2: four outputs along the line, windows at t, t + 8, t + 16, t + 24. */
+#define MCC_DW_FLAT_SUMS2_ASM                           \
+    "vldrb.u8 q5, [%[t]], #32\n\t"                      \
+    "vldrb.u8 q6, [%[t], #-16]\n\t"                     \
+    "vmladav.s8 %[a], q5, q0\n\t"                       \
+    "vmladav.s8 %[c], q6, q0\n\t"                       \
+    "vldrb.u8 q5, [%[t], #-24]\n\t"                     \
+    "vldrb.u8 q6, [%[t], #-8]\n\t"                      \
+    "vmov q7[2], q7[0], %[a], %[c]\n\t"                 \
+    "vmladav.s8 %[a], q5, q0\n\t"                       \
+    "vmladav.s8 %[c], q6, q0\n\t"                       \
+    "vmov q7[3], q7[1], %[a], %[c]\n\t"
+/* The bias, VQRDMULH, the rounding and shift, the clamp, and a scatter of the lanes P0 keeps. */
+#define MCC_DW_FLAT_STORE_ASM                           \
+    "vadd.i32 q7, q7, %[bias]\n\t"                      \
+    "vqrdmulh.s32 q6, q7, %[mult]\n\t"                  \
+    "vshr.s32 q7, q7, #31\n\t"                          \
+    "vadd.i32 q6, q6, q7\n\t"                           \
+    "vadd.i32 q6, q6, %[round]\n\t"                     \
+    "vshl.s32 q6, %[shift]\n\t"                         \
+    "vmax.s32 q6, q6, q2\n\t"                           \
+    "vmin.s32 q6, q6, q3\n\t"                           \
+    "vpst\n\t"                                          \
+    "vstrbt.32 q6, [%[dst], q4]\n\t"                    \
+    "add %[dst], %[dst], %[step]\n\t"
+/* k->count output lines (pairs): per line the plane's rows from k->row interleaved (VST4, 16
+ * columns a pass), then its vectors of outputs (SUMS), the last one on its own lanes. */
+#define MCC_DW_FLAT_LINES_ASM(SUMS)                                                              \
+    __asm__ volatile(                                                                            \
+        "vldrw.u32 q0, [%[k]]\n\t"                                                               \
+        "vldrw.u32 q1, [%[k], #16]\n\t"                                                          \
+        "vldrw.u32 q2, [%[k], #32]\n\t"                                                          \
+        "vldrw.u32 q3, [%[k], #48]\n\t"                                                          \
+        "ldrd %[bias], %[mult], [%[k], #80]\n\t"                                                 \
+        "ldrd %[round], %[shift], [%[k], #88]\n"                                                 \
+        "1:\n\t"                                                                                 \
+        "ldr %[a], [%[k], #100]\n\t"                                                             \
+        "ldr %[t], [%[k], #112]\n\t"                                                             \
+        "ldrd %[step], lr, [%[k], #104]\n\t"                                                     \
+        "dls lr, lr\n"                                                                           \
+        "2:\n\t"                                                                                 \
+        "vldrb.u8 q4, [%[a]]\n\t"                                                                \
+        "add %[c], %[a], %[step]\n\t"                                                            \
+        "vldrb.u8 q5, [%[c]]\n\t"                                                                \
+        "add %[c], %[c], %[step]\n\t"                                                            \
+        "vldrb.u8 q6, [%[c]]\n\t"                                                                \
+        "add %[c], %[c], %[step]\n\t"                                                            \
+        "vldrb.u8 q7, [%[c]]\n\t"                                                                \
+        "add %[a], %[a], #16\n\t"                                                                \
+        "vst40.8 {q4, q5, q6, q7}, [%[t]]\n\t"                                                   \
+        "vst41.8 {q4, q5, q6, q7}, [%[t]]\n\t"                                                   \
+        "vst42.8 {q4, q5, q6, q7}, [%[t]]\n\t"                                                   \
+        "vst43.8 {q4, q5, q6, q7}, [%[t]]!\n\t"                                                  \
+        "le lr, 2b\n\t"                                                                          \
+        "ldr %[a], [%[k], #100]\n\t"                                                             \
+        "add %[a], %[a], %[step], lsl #1\n\t"                                                    \
+        "str %[a], [%[k], #100]\n\t"                                                             \
+        "vldrw.u32 q4, [%[k], #64]\n\t"                                                          \
+        "ldr %[step], [%[k], #96]\n\t"                                                           \
+        "ldr %[t], [%[k], #112]\n\t"                                                             \
+        "ldr %[dst], [%[k], #116]\n\t"                                                           \
+        "ldr %[a], [%[k], #136]\n\t"                                                             \
+        "vmsr p0, %[a]\n\t"                                                                      \
+        "ldr lr, [%[k], #124]\n\t"                                                               \
+        "wls lr, lr, 3f\n"                                                                       \
+        "4:\n\t"                                                                                 \
+        SUMS MCC_DW_FLAT_STORE_ASM                                                               \
+        "le lr, 4b\n"                                                                            \
+        "3:\n\t"                                                                                 \
+        "ldr %[a], [%[k], #128]\n\t"                                                             \
+        "cmp %[a], #0\n\t"                                                                       \
+        "beq 5f\n\t"                                                                             \
+        "vmsr p0, %[a]\n\t"                                                                      \
+        SUMS MCC_DW_FLAT_STORE_ASM                                                               \
+        "5:\n\t"                                                                                 \
+        "ldrd %[dst], %[a], [%[k], #116]\n\t"                                                    \
+        "add %[dst], %[dst], %[a]\n\t"                                                           \
+        "str %[dst], [%[k], #116]\n\t"                                                           \
+        "ldr %[a], [%[k], #132]\n\t"                                                             \
+        "subs %[a], %[a], #1\n\t"                                                                \
+        "str %[a], [%[k], #132]\n\t"                                                             \
+        "bne 1b\n\t"                                                                             \
+        : [t] "=&l"(t), [dst] "=&r"(dst), [a] "=&r"(a), [c] "=&r"(c), [bias] "=&r"(bias),       \
+          [mult] "=&r"(mult), [round] "=&r"(round), [shift] "=&r"(shift), [step] "=&r"(step),    \
+          "=&r"(count)                                                                           \
+        : [k] "r"(k), "m"(*k)                                                                    \
+        : "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11", "d12", "d13", \
+          "d14", "d15", "cc", "memory")
+
+/* k->count output lines (pairs at stride 1) of one channel. */
+MCC_DW_NOINLINE static void dw_flat_lines(dw_flat_consts *k, int32_t stride)
+{
+    register int32_t count __asm__("lr");
+    register int32_t a __asm__("r6"), c __asm__("r8");  /* VMLADAV writes even registers only */
+    int8_t *t, *dst;
+    int32_t bias, mult, round, shift, step;
+    if (stride == 1) {
+        MCC_DW_FLAT_LINES_ASM(MCC_DW_FLAT_SUMS1_ASM);
+    } else {
+        MCC_DW_FLAT_LINES_ASM(MCC_DW_FLAT_SUMS2_ASM);
+    }
+}
+#undef MCC_DW_FLAT_SUMS1_ASM
+#undef MCC_DW_FLAT_SUMS2_ASM
+#undef MCC_DW_FLAT_STORE_ASM
+#undef MCC_DW_FLAT_LINES_ASM
+
+/* The channel's input (src: its first element) into the plane, row by row: 8 entries a widening
+ * gather and a narrowing store, the last ones tail-predicated. */
+static void dw_flat_fill(const dw_flat_layer *g, const int8_t *src)
+{
+    register int32_t count __asm__("lr");
+    int8_t *dst = g->plane + g->pad_t * g->z.cols + g->pad_l;
+    const int8_t *s;
+    int8_t *d;
+    int32_t rows = g->in_rows;
+    __asm__ volatile(
+        "vldrw.u32 q0, [%[gather]]\n"
+        "1:\n\t"
+        "mov lr, %[n]\n\t"
+        "mov %[s], %[src]\n\t"
+        "mov %[d], %[dst]\n\t"
+        "dlstp.16 lr, lr\n"
+        "2:\n\t"
+        "vldrb.s16 q1, [%[s], q0]\n\t"
+        "vstrb.16 q1, [%[d]], #8\n\t"
+        "add %[s], %[s], %[step8]\n\t"
+        "letp lr, 2b\n\t"
+        "add %[src], %[src], %[row_step]\n\t"
+        "add %[dst], %[dst], %[cols]\n\t"
+        "subs %[rows], %[rows], #1\n\t"
+        "bne 1b\n\t"
+        : [src] "+r"(src), [dst] "+r"(dst), [rows] "+r"(rows), [s] "=&r"(s), [d] "=&l"(d), "=&r"(count)
+        : [gather] "r"(&g->gather), [n] "r"(g->in_cols), [step8] "r"(8 * g->n_ch),
+          [row_step] "r"(g->in_w * g->n_ch), [cols] "r"(g->z.cols), "m"(g->gather)
+        : "d0", "d1", "d2", "d3", "cc", "memory");
+}
+
+/* One channel (w: its tap 0 weight, taps block bytes apart; src, out: its first input and output
+ * element; ch its constants). */
+static void dw_flat_channel(const dw_flat_layer *g, dw_flat_consts *k, const int8_t *w, int32_t block,
+                            const int32_t *ch, const int8_t *src, int8_t *out)
+{
+    const int32_t out_w = g->out_w;
+    if (g->in_rows > 0 && g->in_cols > 0) {
+        dw_flat_fill(g, src);
+    }
+    /* lanes 4 k + l (l, k < 3) hold the window, the others zero; one row down: one lane on */
+    k->w0 = vldrbq_gather_offset_z_s8(w, vmulq_n_u8(g->taps0, (uint8_t)block), 0x0777);
+    k->w1 = vldrbq_gather_offset_z_s8(w, vmulq_n_u8(g->taps1, (uint8_t)block), 0x0EEE);
+    k->bias = ch[0] >> 1;
+    k->mult = ch[1];
+    k->round = ch[2];
+    k->neg_shift = -ch[3];
+    k->row = g->plane;
+    k->dst = out;
+    k->lanes = 0xFFFF;
+    if (g->stride == 1) {  /* pairs of lines; a last line alone on lanes 0 and 1 */
+        k->full = out_w >> 1;
+        k->tail = out_w & 1 ? 0x0F0F : 0;
+        k->count = g->out_h >> 1;
+        if (k->count) {
+            dw_flat_lines(k, 1);
+        }
+        if (g->out_h & 1) {
+            k->lanes = 0x00FF;
+            k->tail &= 0x00FF;
+            k->count = 1;
+            dw_flat_lines(k, 1);
+        }
+        return;
+    }
+    k->full = out_w >> 2;
+    k->tail = (1u << (4 * (out_w & 3))) - 1u;
+    k->count = g->out_h;
+    dw_flat_lines(k, 2);
+}
+
+/* Tap 3 l + k at lane 4 k + l, from lane 15 on one lane later (predicated lanes read 0). */
+static const uint8_t dw_flat_taps[31] = {0, 3, 6, 0, 1, 4, 7, 0, 2, 5, 8, 0, 0, 0, 0,
+                                         0, 0, 3, 6, 0, 1, 4, 7, 0, 2, 5, 8, 0, 0, 0, 0};
+
+/* The whole layer channel by channel (see above). */
+MCC_DW_NOINLINE static mcc_status dw_flat_layer_run(const mcc_dw_conv_fast_params *params, const mcc_dims *in_dims,
+                                                    const int8_t *input, const mcc_dims *out_dims, int8_t *output,
+                                                    void *scratch)
+{
+    const int32_t n_ch = params->channels_n, n4 = n_ch & ~3;
+    const int8_t *bytes = (const int8_t *)(const void *)params->weights;
+    dw_flat_layer g;
+    dw_flat_consts k;
+    int32_t b, c;
+    g.stride = params->stride.h;
+    g.z = dw_flat_sizes(g.stride, out_dims);
+    g.n_ch = n_ch;
+    g.pad_t = params->padding.h;
+    g.pad_l = params->padding.w;
+    g.in_w = in_dims->w;
+    g.in_rows = in_dims->h < g.z.rows - g.pad_t ? in_dims->h : g.z.rows - g.pad_t;
+    g.in_cols = in_dims->w < g.z.cols - g.pad_l ? in_dims->w : g.z.cols - g.pad_l;
+    g.out_h = out_dims->h;
+    g.out_w = out_dims->w;
+    g.plane = (int8_t *)scratch;
+    g.lines = g.plane + g.z.plane_bytes;
+    g.gather = vmulq_n_u16(vidupq_n_u16(0, 1), (uint16_t)n_ch);
+    g.taps0 = vld1q_u8(dw_flat_taps);
+    g.taps1 = vld1q_u8(dw_flat_taps + 15);
+    k.off = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)n_ch);
+    k.step = 4 * n_ch;
+    if (g.stride == 1) {  /* lanes: (o, x), (o, x + 1), (o + 1, x), (o + 1, x + 1) */
+        const uint32x4_t lane = vidupq_n_u32(0, 1);
+        k.off = vaddq_u32(vmulq_n_u32(vandq_u32(lane, vdupq_n_u32(1)), (uint32_t)n_ch),
+                          vmulq_n_u32(vshrq_n_u32(lane, 1), (uint32_t)(out_dims->w * n_ch)));
+        k.step = 2 * n_ch;
+    }
+    k.cols = g.z.cols;
+    k.groups = (g.z.cols + 15) >> 4;
+    k.lines = g.lines;
+    k.dst_step = (g.stride == 1 ? 2 : 1) * out_dims->w * n_ch;
+    k.lo = vdupq_n_s32(params->activation.min);
+    k.hi = vdupq_n_s32(params->activation.max);
+    memset(g.plane, params->input_zero_point, (size_t)g.z.plane_bytes);
+    for (b = 0; b < in_dims->n; ++b) {
+        const int8_t *in_batch = input + b * in_dims->h * in_dims->w * n_ch;
+        int8_t *out_batch = output + b * out_dims->h * out_dims->w * n_ch;
+        for (c = 0; c < n4; ++c) {
+            const int32_t start = c & ~7;
+            dw_flat_channel(&g, &k, bytes + start * 9 + (c - start), n4 - start >= 8 ? 8 : 4,
+                            params->channels + 4 * c, in_batch + c, out_batch + c);
+        }
+    }
+    return MCC_OK;
+}
+#endif
+
 #if MCC_DW_TAPS_ON
 /* Where the taps of one layer's output pixels read. */
 typedef struct {
@@ -1431,6 +1770,11 @@ mcc_status mcc_depthwise_conv2d_fast_s8(const mcc_dw_conv_fast_params *params,
         return dw_strips(params, input_dims, input, output_dims, output, (int16_t *)scratch);
     }
 #endif
+#endif
+#if MCC_DW_MVE_FLAT_ON
+    if (dw_flat_fits(params, input_dims, output_dims)) {
+        return dw_flat_layer_run(params, input_dims, input, output_dims, output, scratch);
+    }
 #endif
 #if MCC_DW_MVE_LINES_ON
     if (dw_mve3_fits(params, input_dims, output_dims)) {
