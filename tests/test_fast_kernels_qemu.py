@@ -71,10 +71,24 @@ def test_dscnn_mve_beats_dsp_on_m55(model_trees, tmp_path_factory):
     assert mve.instructions[0] < dsp.instructions[0]
 
 
+@pytest.fixture(scope="module")
+def widened_runs(graph_trees):
+    """(graph, board) -> the run of the graph's tree on the board with three samples, made once:
+    the int8-weights test compares with the run the fast-and-portable test made (runs are
+    deterministic: same inputs, same bytes)."""
+    runs = {}
+
+    def run(name, board):
+        if (name, board) not in runs:
+            runs[name, board] = run_model(graph_trees[name], board, samples=3)
+        return runs[name, board]
+    return run
+
+
 @pytest.mark.parametrize("board", ["mps2-an386", "mps3-an547", "microbit"])
 @pytest.mark.parametrize("name", sorted(GRAPHS))
-def test_random_layers_fast_and_portable_paths_identical(graph_trees, tmp_path_factory, name, board):
-    fast = run_model(graph_trees[name], board, samples=3)
+def test_random_layers_fast_and_portable_paths_identical(graph_trees, widened_runs, tmp_path_factory, name, board):
+    fast = widened_runs(name, board)
     assert fast.checks == {"host": True, "reference": True}
     portable = run_model(_variant(graph_trees[name], tmp_path_factory, MCC_FORCE_REFERENCE=1), board,
                          samples=3)
@@ -95,13 +109,13 @@ def int8_conv_trees(tmp_path_factory):
 
 @pytest.mark.parametrize("board", ["mps2-an386", "mps3-an547", "mps2-an505", "lm3s6965evb", "microbit"])
 @pytest.mark.parametrize("name", INT8_CONV_GRAPHS)
-def test_int8_conv_weights_identical_to_widened_on_every_core(int8_conv_trees, graph_trees, name, board):
+def test_int8_conv_weights_identical_to_widened_on_every_core(int8_conv_trees, widened_runs, name, board):
     """mcc_conv2d_fast_w8_s8 (MVE, DSP, ARMv6-M and portable paths) gives the bytes of the widened
     kernel, of the host build and of the numpy reference."""
     assert "mcc_conv2d_fast_w8_s8" in (int8_conv_trees[name] / "model.c").read_text()
     int8 = run_model(int8_conv_trees[name], board, samples=3)
     assert int8.checks == {"host": True, "reference": True}
-    widened = run_model(graph_trees[name], board, samples=3)
+    widened = widened_runs(name, board)
     assert np.array_equal(int8.inputs, widened.inputs)
     assert np.array_equal(int8.outputs, widened.outputs)
     assert len(np.unique(int8.outputs)) > 1

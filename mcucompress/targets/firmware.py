@@ -8,6 +8,7 @@ is read from the exported tree; the model stays the static library `<prefix>`.
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -48,6 +49,8 @@ def check_cmake_path(path: Path, what: str) -> None:
                            f"holds '{sequence}' (`mcucompress run` can: it builds outside the tree)")
 
 
+# One per process, as codegen/render.py's: the environment keeps the templates it compiled.
+@functools.lru_cache(maxsize=None)
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir() / "firmware")),
