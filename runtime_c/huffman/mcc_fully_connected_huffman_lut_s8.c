@@ -78,6 +78,27 @@ typedef struct {
     uint32_t last;      /* where the latest checked lookup started */
 } mcc_nn_lut_reader;
 
+/* One word load and two lookups of the assembly fill loop, their entries stored at p + first
+ * and p + second; p moves on by the two counts less one. */
+#define MCC_NN_LUT_TWO_LOOKUPS(first, second)                   \
+    "lsr %[t], %[pos], #3\n\t"                                 \
+    "ldr %[w], [%[bytes], %[t]]\n\t"                           \
+    "and %[t], %[pos], #7\n\t"                                 \
+    "lsr %[w], %[w], %[t]\n\t"                                 \
+    "and %[t], %[w], %[mask]\n\t"                              \
+    "ldr %[e], [%[lookup], %[t], lsl #2]\n\t"                  \
+    "str %[e], [%[p], #" #first "]\n\t"                        \
+    "ubfx %[t], %[e], #24, #4\n\t"                             \
+    "lsr %[w], %[w], %[t]\n\t"                                 \
+    "add %[pos], %[pos], %[t]\n\t"                             \
+    "add %[p], %[p], %[e], lsr #30\n\t"                        \
+    "and %[t], %[w], %[mask]\n\t"                              \
+    "ldr %[e], [%[lookup], %[t], lsl #2]\n\t"                  \
+    "str %[e], [%[p], #" #second "]\n\t"                       \
+    "ubfx %[t], %[e], #24, #4\n\t"                             \
+    "add %[pos], %[pos], %[t]\n\t"                             \
+    "add %[p], %[p], %[e], lsr #30\n\t"
+
 /* Decodes symbols to p until it reaches end; returns p (at most 15 symbols past end). */
 static int8_t *mcc_nn_lut_fill(mcc_nn_lut_reader *r, int8_t *p, const int8_t *end)
 {
@@ -96,40 +117,8 @@ static int8_t *mcc_nn_lut_fill(mcc_nn_lut_reader *r, int8_t *p, const int8_t *en
         if (p < end) {
             uint32_t window, entry, t;
             __asm__ volatile("1:\n\t"
-                             "lsr %[t], %[pos], #3\n\t"
-                             "ldr %[w], [%[bytes], %[t]]\n\t"
-                             "and %[t], %[pos], #7\n\t"
-                             "lsr %[w], %[w], %[t]\n\t"
-                             "and %[t], %[w], %[mask]\n\t"
-                             "ldr %[e], [%[lookup], %[t], lsl #2]\n\t"
-                             "str %[e], [%[p]]\n\t"
-                             "ubfx %[t], %[e], #24, #4\n\t"
-                             "lsr %[w], %[w], %[t]\n\t"
-                             "add %[pos], %[pos], %[t]\n\t"
-                             "add %[p], %[p], %[e], lsr #30\n\t"
-                             "and %[t], %[w], %[mask]\n\t"
-                             "ldr %[e], [%[lookup], %[t], lsl #2]\n\t"
-                             "str %[e], [%[p], #1]\n\t"
-                             "ubfx %[t], %[e], #24, #4\n\t"
-                             "add %[pos], %[pos], %[t]\n\t"
-                             "add %[p], %[p], %[e], lsr #30\n\t"
-                             "lsr %[t], %[pos], #3\n\t"
-                             "ldr %[w], [%[bytes], %[t]]\n\t"
-                             "and %[t], %[pos], #7\n\t"
-                             "lsr %[w], %[w], %[t]\n\t"
-                             "and %[t], %[w], %[mask]\n\t"
-                             "ldr %[e], [%[lookup], %[t], lsl #2]\n\t"
-                             "str %[e], [%[p], #2]\n\t"
-                             "ubfx %[t], %[e], #24, #4\n\t"
-                             "lsr %[w], %[w], %[t]\n\t"
-                             "add %[pos], %[pos], %[t]\n\t"
-                             "add %[p], %[p], %[e], lsr #30\n\t"
-                             "and %[t], %[w], %[mask]\n\t"
-                             "ldr %[e], [%[lookup], %[t], lsl #2]\n\t"
-                             "str %[e], [%[p], #3]\n\t"
-                             "ubfx %[t], %[e], #24, #4\n\t"
-                             "add %[pos], %[pos], %[t]\n\t"
-                             "add %[p], %[p], %[e], lsr #30\n\t"
+                             MCC_NN_LUT_TWO_LOOKUPS(0, 1)
+                             MCC_NN_LUT_TWO_LOOKUPS(2, 3)
                              "add %[p], %[p], #4\n\t"
                              "cmp %[p], %[end]\n\t"
                              "blo 1b"
