@@ -147,16 +147,16 @@ def open_keras_file(path, *, allow_code: bool = False, custom_objects: dict | No
         raise McuError(f"{path} is a directory (a SavedModel?); save the model as .keras or .h5")
     if not path.is_file():
         raise McuError(f"model file not found: {path}")
-    if custom_objects is None:
-        unused = _UNUSED.pop(_bytes_key(path, allow_code), None)
-        if unused is not None:  # the same bytes were loaded and checked, and the model only read since
-            return unused
     container = check_keras_container(path)
     config, version = read_config(path, container)
     if not allow_code:
         problem = code_in_config(config)
         if problem is not None:
             raise McuError(f"{path.name}: refusing to load: {problem}; {UNSAFE_HINT}")
+    if custom_objects is None:  # the checks above are made for every open: they depend on the name too
+        unused = _UNUSED.pop(_bytes_key(path, allow_code), None)
+        if unused is not None:  # the same bytes (and suffix) were loaded, and the model only read since
+            return unused
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     major = version.split(".")[0] if version else None
     loaders = (_load_with_tf_keras,) if major == "2" else (_load_with_keras3,)
@@ -187,7 +187,7 @@ _UNUSED_KEPT = 2
 def _bytes_key(path: Path, allow_code: bool) -> tuple[str, bool]:
     import hashlib
 
-    return hashlib.sha256(path.read_bytes()).hexdigest(), allow_code
+    return path.suffix.lower() + hashlib.sha256(path.read_bytes()).hexdigest(), allow_code
 
 
 def hand_back(path, model, allow_code: bool = False) -> None:
