@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -141,19 +139,15 @@ def _in_file_order(test: Path, order: list[int], work: Path) -> Path:
 
 def _tflm_cannot_run(path: Path) -> str | None:
     """Why tflite-micro cannot load and invoke ``path`` (it crashes on some LSTM files, so it is
-    tried in a child process), or None."""
-    probe = ("import sys, numpy as np\n"
-             "from mcucompress.reference.interpreters import Tflm\n"
-             "t = Tflm(sys.argv[1]); t.run_ports([np.zeros(s, np.int8) for s in t.input_shapes])\n")
+    tried in the serving child process, which a crash ends alone), or None."""
+    from mcucompress.errors import McuError
+    from mcucompress.reference import serving_child
+
     try:
-        run = subprocess.run([sys.executable, "-c", probe, str(path)], capture_output=True, text=True,
-                             timeout=600, env={**os.environ, "PYTHONPATH": str(REPO)})
-    except subprocess.TimeoutExpired:
-        return "tflite-micro did not finish in 600 s"
-    if run.returncode == 0:
-        return None
-    lines = [line for line in run.stderr.splitlines() if line.strip()]
-    return (lines[-1] if lines else f"tflite-micro exited with status {run.returncode}")[:160]
+        serving_child.serve("tflm_probe", [str(path.resolve())], "tflite-micro", path, timeout=600)
+    except McuError as error:
+        return _one_line(error)
+    return None
 
 
 def evaluate(name: str, samples: int = 32, work: Path | None = None) -> ZooRow:

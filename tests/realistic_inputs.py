@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from mcucompress.data import quantize_input, synthetic_inputs
-from mcucompress.reference.int8 import run_int8
+from mcucompress.reference.int8 import _outputs, run_int8
 
 
 def realistic_inputs(graph, count: int, seed: int = 0, calibration: np.ndarray | None = None) -> np.ndarray:
@@ -30,10 +30,12 @@ def realistic_inputs(graph, count: int, seed: int = 0, calibration: np.ndarray |
     return quantize_input(x, spec.quant)
 
 
-def live_channels(graph, inputs, rounding: str = "tflm") -> dict[str, float]:
+def live_channels(graph, inputs, rounding: str = "tflm", runs=None) -> dict[str, float]:
     """Per op output tensor: the fraction of its channels (last axis) that take at least two
-    values over ``inputs`` with at least one strictly inside (-128, 127)."""
-    runs = [run_int8(graph, x, rounding, intermediates=True) for x in inputs]
+    values over ``inputs`` with at least one strictly inside (-128, 127). ``runs``: the
+    reference's tensors by name for each input, when the caller has them already."""
+    if runs is None:
+        runs = [run_int8(graph, x, rounding, intermediates=True) for x in inputs]
     fractions = {}
     for op in graph.ops:
         name = op.outputs[0]
@@ -49,13 +51,15 @@ def assert_exercises(graph, inputs, rounding: str = "tflm", min_live: float = 0.
     """Fail unless ``inputs`` move at least ``min_live`` of the output channels of every layer
     (averaged over layers, and at least half in each) and the outputs differ from input to input:
     more than one class for a classifier, not every byte at -128 or 127."""
-    live = live_channels(graph, inputs, rounding)
+    # one reference run per input: its tensors give both the layers' channels and the outputs
+    runs = [run_int8(graph, x, rounding, intermediates=True) for x in inputs]
+    live = live_channels(graph, inputs, rounding, runs)
     mean_live = float(np.mean(list(live.values())))
     assert mean_live >= min_live, f"inputs move only {mean_live:.0%} of the layers' output channels"
     # the model's output is judged by its classes below (a softmax keeps unlikely classes at -128)
     dead = {name: f"{f:.0%}" for name, f in live.items() if f < 0.5 and name not in graph.outputs}
     assert not dead, f"inputs leave these layers mostly clamped: {dead}"
-    outs = np.stack([np.asarray(run_int8(graph, x, rounding)).ravel() for x in inputs]).astype(np.int16)
+    outs = np.stack([np.asarray(_outputs(graph, r)).ravel() for r in runs]).astype(np.int16)
     assert ((outs > -128) & (outs < 127)).any(), "every output byte sits at a clamp"
     if outs.shape[1] > 1 and len(inputs) >= 4:
         classes = len(set(outs.argmax(axis=1).tolist()))

@@ -108,19 +108,19 @@ def test_one_serving_child_converts_model_after_model_and_outlives_a_timeout(tmp
     process makes (Keras's state is reset between them), and a conversion that times out ends
     only its child: the next one starts a new child."""
     from mcucompress.errors import McuError
-    from mcucompress.reference import tf_converter
+    from mcucompress.reference import serving_child, tf_converter
 
     model = _hard_sigmoid_classifier(tmp_path / "m.keras")
     calib, other = _data(tmp_path, 0, 8), _data(tmp_path, 2, 8)
     tf_converter._CONVERTED.clear()
     first = tf_converter.convert_in_child(model, calib)
-    child = tf_converter._CHILD[0].process.pid
+    child = serving_child._CHILD[0].process.pid
     assert tf_converter.convert_in_child(model, other) != first
     tf_converter._CONVERTED.clear()
     assert tf_converter.convert_in_child(model, calib) == first
-    assert tf_converter._CHILD[0].process.pid == child
+    assert serving_child._CHILD[0].process.pid == child
     tf_converter._CONVERTED.clear()
     with pytest.raises(McuError, match="did not finish on .* within 0.01 s"):
         tf_converter.convert_in_child(model, calib, timeout=0.01)
     assert tf_converter.convert_in_child(model, calib) == first
-    assert tf_converter._CHILD[0].process.pid != child
+    assert serving_child._CHILD[0].process.pid != child

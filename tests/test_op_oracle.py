@@ -61,6 +61,20 @@ def models(tmp_path_factory):
     return get
 
 
+@pytest.fixture(scope="module")
+def checked_inputs():
+    """(path, calibration) -> (graph, inputs): each model's inputs drawn and checked once (by
+    assert_exercises) for all the tests that compare on them."""
+    done = {}
+
+    def get(path, calib):
+        if path not in done:
+            done[path] = _inputs(path, calib)
+        return done[path]
+
+    return get
+
+
 def _inputs(path, calib):
     graph = load_tflite(path)
     count = SAMPLES_EDGES if Path(path).stem.startswith("edges") else SAMPLES
@@ -88,10 +102,10 @@ def _assert_same(name, got, want):
 
 
 @pytest.mark.parametrize("name", sorted(oracle_models.MODELS))
-def test_host_c_matches_the_interpreter(models, tmp_path, name):
+def test_host_c_matches_the_interpreter(models, checked_inputs, tmp_path, name):
     path, calib = models(name)
     rounding = oracle_models.MODELS[name][2]
-    _, x = _inputs(path, calib)
+    _, x = checked_inputs(path, calib)
     _assert_same(name, _host_outputs(path, tmp_path / name, rounding, x), _interpreter_outputs(path, rounding, x))
 
 
@@ -142,11 +156,11 @@ def test_elu_against_the_float_model(tmp_path):
     # LiteRT's rounding keeps the portable codebook conv (the fast one takes TFLM's 4-bit codebooks)
     ("edges_conv-litert", ("codebook",)),
 ])
-def test_encoded_weights_match_the_dense_model_under_tflite_micro(models, tmp_path, name, encodings):
+def test_encoded_weights_match_the_dense_model_under_tflite_micro(models, checked_inputs, tmp_path, name, encodings):
     name, _, rounding = name.partition("-")
     rounding = rounding or "tflm"
     path, calib = models(name, sparse=not name.startswith("edges"))
-    graph, x = _inputs(path, calib)
+    graph, x = checked_inputs(path, calib)
     allowed = CONV_ENCODINGS if name == "conv" else ENCODINGS
     ops, layers = [], iter(encodings)
     for op in graph.ops:
@@ -170,11 +184,11 @@ def test_encoded_weights_match_the_dense_model_under_tflite_micro(models, tmp_pa
     ("max_pool", "microbit"),  # the ARMv6-M max pool loop
     ("lstm", "mps2-an386"),  # state kept across the invocations of one firmware run
 ])
-def test_on_qemu_the_c_matches_tflite_micro(models, tmp_path, name, board):
+def test_on_qemu_the_c_matches_tflite_micro(models, checked_inputs, tmp_path, name, board):
     from mcucompress.targets.runner import run_model
 
     path, calib = models(name)
-    _, x = _inputs(path, calib)
+    _, x = checked_inputs(path, calib)
     np.savez(tmp_path / "x.npz", x=x[:4])
     tree = export(path, tmp_path / name, prefix=name)
     report = run_model(tree, board, data=tmp_path / "x.npz", samples=4)

@@ -6,6 +6,7 @@ unchanged tree is never rebuilt and a changed one never reuses a stale binary.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import shutil
@@ -28,12 +29,24 @@ def _toolchain_identity() -> bytes:
     """First lines of `cmake --version` and `cc --version`: a new compiler means a new build."""
     lines = []
     for tool in ("cmake", os.environ.get("CC", "cc")):
+        found = shutil.which(tool)
         try:
-            out = subprocess.run([tool, "--version"], capture_output=True, text=True).stdout
+            stat = os.stat(found) if found else None
         except OSError:
-            out = ""
-        lines.append(out.splitlines()[0] if out else f"{tool}: missing")
+            stat = None
+        lines.append(_version_line(tool, found, stat and (stat.st_mtime_ns, stat.st_size, stat.st_ino)))
     return "\n".join(lines).encode()
+
+
+@functools.lru_cache(maxsize=16)
+def _version_line(tool: str, found: str | None, identity) -> str:
+    """The first line of ``tool --version``, asked once per process for the same executable (the
+    same path, and the same file there): a test run builds hundreds of trees."""
+    try:
+        out = subprocess.run([tool, "--version"], capture_output=True, text=True).stdout
+    except OSError:
+        out = ""
+    return out.splitlines()[0] if out else f"{tool}: missing"
 
 
 def tree_key(tree: Path) -> str:

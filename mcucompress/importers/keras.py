@@ -11,7 +11,7 @@ import os
 
 from mcucompress.errors import McuError
 from mcucompress.importers.keras_builder import GraphBuilder
-from mcucompress.importers.keras_file import open_keras_file
+from mcucompress.importers.keras_file import hand_back, open_keras_file
 from mcucompress.importers.keras_layers import LAYER_CONVERTERS, MULTI_INPUT_LAYERS
 from mcucompress.importers.keras_ops import convert_keras_op, is_keras_op
 from mcucompress.ir.graph import Graph
@@ -30,6 +30,8 @@ def load_keras(path_or_model, optimize: bool = True, allow_code: bool = False) -
     if not hasattr(model, "layers"):
         raise McuError(f"expected a Keras model, got {type(model).__name__}")
     graph = _import_model(model)
+    if isinstance(path_or_model, (str, os.PathLike)):  # only read: the next open of the file may take it
+        hand_back(path_or_model, model, allow_code)
     if optimize:
         from mcucompress.passes import optimize as run_passes
         graph = run_passes(graph)

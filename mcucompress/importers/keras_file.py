@@ -153,6 +153,10 @@ def open_keras_file(path, *, allow_code: bool = False, custom_objects: dict | No
         problem = code_in_config(config)
         if problem is not None:
             raise McuError(f"{path.name}: refusing to load: {problem}; {UNSAFE_HINT}")
+    if custom_objects is None:  # the checks above are made for every open: they depend on the name too
+        unused = _UNUSED.pop(_bytes_key(path, allow_code), None)
+        if unused is not None:  # the same bytes (and suffix) were loaded, and the model only read since
+            return unused
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     major = version.split(".")[0] if version else None
     loaders = (_load_with_tf_keras,) if major == "2" else (_load_with_keras3,)
@@ -170,6 +174,28 @@ def open_keras_file(path, *, allow_code: bool = False, custom_objects: dict | No
         check_finite_weights(model, path.name)
         return model
     raise McuError(f"cannot read Keras model {path.name}: {_one_line(errors[0])}")
+
+
+# Models loaded from a file and only read since (the importer reads layers and weights), by the
+# file's bytes: the next open of the same bytes in this process (verify's float oracle, after an
+# export) takes one instead of loading the file again. Taken, not shared: whoever opens a model
+# may run or train it, so a model handed out is never handed out again.
+_UNUSED: dict[tuple[str, bool], object] = {}
+_UNUSED_KEPT = 2
+
+
+def _bytes_key(path: Path, allow_code: bool) -> tuple[str, bool]:
+    import hashlib
+
+    return path.suffix.lower() + hashlib.sha256(path.read_bytes()).hexdigest(), allow_code
+
+
+def hand_back(path, model, allow_code: bool = False) -> None:
+    """``model``, opened from ``path`` by ``open_keras_file`` and only read since, kept for the
+    next open of the same file contents (the newest ``_UNUSED_KEPT`` are kept)."""
+    _UNUSED[_bytes_key(Path(path), allow_code)] = model
+    while len(_UNUSED) > _UNUSED_KEPT:
+        del _UNUSED[next(iter(_UNUSED))]
 
 
 def check_finite_weights(model, what: str) -> None:

@@ -9,11 +9,9 @@ ones round once); ``LiteRT(path)`` (its default XNNPACK delegate) -> "litert".
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import warnings
@@ -146,19 +144,21 @@ def interpreter_outputs(tflite: str | Path, x: np.ndarray, rounding: str,
     and its float outputs are turned back into the int8 values its DEQUANTIZE op read. Without
     ``ports`` a float-port model's are read from the file by the importer.
 
-    The interpreter runs in a child process: tflite-micro and LiteRT trust their model files,
-    and a crash inside them (a segfault on a malformed model) must become a one-line McuError
-    here, not take this process down. ``timeout`` (seconds) bounds the child's run."""
+    The interpreter runs in a child process (the serving child, reference/serving_child.py):
+    tflite-micro and LiteRT trust their model files, and a crash inside them (a segfault on a
+    malformed model) must become a one-line McuError here, not take this process down; it ends
+    only that child. ``timeout`` (seconds) bounds the run."""
+    from mcucompress.reference import serving_child
+
     tflite = Path(tflite)
     with tempfile.TemporaryDirectory(prefix="mcucompress-oracle-") as tmp:
         inputs, outputs = Path(tmp) / "x.npy", Path(tmp) / "y.npy"
         np.save(inputs, np.asarray(x, dtype=np.int8))
-        command = [sys.executable, "-m", "mcucompress.reference.interpreters", str(tflite), rounding,
-                   str(inputs), str(outputs), json.dumps(ports)]
-        reply = _run_child(command, tflite, progress, timeout)
-        if "name" not in reply or not outputs.is_file():
+        name = serving_child.serve("interpret", [str(tflite.resolve()), rounding, str(inputs), str(outputs), ports],
+                                   "the reference interpreter", tflite, timeout, progress)
+        if not outputs.is_file():
             raise McuError(f"the interpreter for '{tflite}' stopped without an answer")
-        return reply["name"], np.load(outputs)
+        return name, np.load(outputs)
 
 
 def _child_env() -> dict[str, str]:
@@ -265,28 +265,3 @@ def _int8_ports(tflite: str | Path):
     graph = load_tflite(tflite)
     return tuple([(float(graph.tensors[n].quant.scale[0]), int(graph.tensors[n].quant.zero_point[0]))
                   for n in names] for names in (graph.inputs, graph.outputs))
-
-
-def _child_main(argv: list[str]) -> int:
-    """python -m mcucompress.reference.interpreters MODEL ROUNDING INPUTS.npy OUTPUTS.npy PORTS_JSON"""
-    tflite, rounding, inputs, outputs, ports = argv
-
-    def report(stage: str, done: int, total: int) -> None:
-        print(f"progress {done} {total} {stage}", flush=True)
-
-    try:
-        name, outs = run_in_process(tflite, np.load(inputs), rounding, report, json.loads(ports))
-    except McuError as error:
-        print("error " + str(error).replace("\n", " "), flush=True)
-        return 2
-    except Exception as error:  # the interpreter's own refusal of the model
-        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        print(f"error the reference interpreter refused '{tflite}': {first}", flush=True)
-        return 2
-    np.save(outputs, outs)
-    print(f"name {name}", flush=True)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(_child_main(sys.argv[1:]))

@@ -12,12 +12,9 @@ model is what our own distance is judged against.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import io
 import os
-import subprocess
-import threading
 import warnings
 
 import numpy as np
@@ -134,6 +131,7 @@ def convert_in_child(model_file, calib_npz, allow_code: bool = False,
     import tempfile
     from pathlib import Path
 
+    from mcucompress.reference import serving_child
     from mcucompress.reference.interpreters import _run_child
 
     key = _conversion_key(model_file, calib_npz, allow_code)
@@ -145,8 +143,10 @@ def convert_in_child(model_file, calib_npz, allow_code: bool = False,
             command = [sys.executable, "-m", CHILD_MODULE, str(model_file), str(calib_npz), str(out), "1"]
             reply = _run_child(command, Path(model_file), None, timeout, what=CONVERTER)
             answered = "done" in reply
-        else:
-            answered = _convert_in_serving_child(model_file, calib_npz, out, timeout)
+        else:  # the serving child: TensorFlow imported once for model after model
+            serving_child.serve("convert", [os.path.abspath(p) for p in (model_file, calib_npz, out)],
+                                CONVERTER, model_file, timeout)
+            answered = True
         if not answered or not out.is_file():
             raise McuError(f"TensorFlow's converter stopped on '{model_file}' without an answer")
         blob = out.read_bytes()
@@ -161,98 +161,6 @@ CHILD_MODULE = "mcucompress.reference.tf_converter"
 CONVERTER = "TensorFlow's converter"
 
 
-def _idle_exit() -> float:
-    """Seconds without a request after which the serving child ends (and frees its memory): 120,
-    or MCUCOMPRESS_CONVERTER_IDLE_S (the test suite keeps its children longer: on a busy machine
-    a gap of two minutes between conversions would otherwise cost a new TensorFlow import)."""
-    try:
-        return max(1.0, float(os.environ.get("MCUCOMPRESS_CONVERTER_IDLE_S", "120")))
-    except ValueError:
-        return 120.0
-
-
-IDLE_EXIT = _idle_exit()
-
-
-class _ConverterChild:
-    """One child process that converts model after model (``python -m CHILD_MODULE --serve``):
-    TensorFlow is imported once, not once per conversion (about 10 s of CPU each). A crash or a
-    timeout ends only that child, and the next conversion starts a new one."""
-
-    def __init__(self):
-        import sys
-
-        from mcucompress.reference.interpreters import _child_env
-
-        self.process = subprocess.Popen([sys.executable, "-m", CHILD_MODULE, "--serve"], text=True,
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=subprocess.DEVNULL, env=_child_env())
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def convert(self, model_file, calib_npz, out, timeout: float | None) -> bool:
-        """True once the child wrote ``out``; a one-line McuError for its refusal, crash or timeout;
-        False if it ended quietly without an answer (it went idle just then: try again)."""
-        import json
-
-        from mcucompress.reference.interpreters import raise_for_child_end
-
-        timed_out = threading.Event()
-
-        def stop() -> None:
-            timed_out.set()
-            self.process.kill()
-
-        watchdog = threading.Timer(timeout, stop) if timeout else None
-        if watchdog:
-            watchdog.start()
-        try:
-            request = [os.path.abspath(p) for p in (model_file, calib_npz, out)]  # the child keeps its first folder
-            self.process.stdin.write(json.dumps(request) + "\n")
-            self.process.stdin.flush()
-            answer = self.process.stdout.readline().rstrip("\n")
-        except OSError:  # the child had ended: a broken pipe
-            answer = ""
-        finally:
-            if watchdog:
-                watchdog.cancel()
-        if answer == "done":
-            return True
-        if answer.startswith("error "):
-            raise McuError(answer.removeprefix("error "))
-        raise_for_child_end(CONVERTER, model_file, self.process.wait(), timeout, timed_out.is_set())
-        return False
-
-
-_CHILD: list[_ConverterChild] = []  # this process's serving child, started on first use
-_CHILD_LOCK = threading.Lock()
-
-
-@atexit.register
-def _end_serving_child() -> None:
-    """At exit the serving child is told to end (its input closes) and waited for, never left behind."""
-    for child in _CHILD:
-        child.process.stdin.close()
-        try:
-            child.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            child.process.kill()
-            child.process.wait()
-
-
-def _convert_in_serving_child(model_file, calib_npz, out, timeout: float | None) -> bool:
-    """The serving child's conversion, in a new child when the last one has ended (a second try
-    when it ended quietly, going idle just as the request came)."""
-    with _CHILD_LOCK:
-        for _ in range(2):
-            if not _CHILD or not _CHILD[0].alive():
-                _CHILD[:] = [_ConverterChild()]
-            if _CHILD[0].convert(model_file, calib_npz, out, timeout):
-                return True
-        return False
-
-
 def calibration_arrays(npz_path):
     """The samples of a calibration NPZ: one array (``x``), or a list of them (``x0``, ``x1``, ...)."""
     with np.load(npz_path, allow_pickle=False) as npz:
@@ -265,60 +173,28 @@ def calibration_arrays(npz_path):
     return arrays if len(arrays) > 1 else arrays[0]
 
 
-def _convert_one(model_file: str, calib_npz: str, out: str, allow_code: bool) -> str:
-    """"done" once ``out`` holds the conversion, else "error <one line>"."""
+def convert_to_file(model_file: str, calib_npz: str, out: str, allow_code: bool) -> None:
+    """``keras_to_int8_tflite`` of a Keras file on a calibration NPZ, written to ``out``."""
     from pathlib import Path
 
     from mcucompress.importers.keras_file import open_keras_file
 
-    try:
-        model = open_keras_file(Path(model_file), allow_code=allow_code)
-        Path(out).write_bytes(keras_to_int8_tflite(model, calibration_arrays(calib_npz)))
-    except McuError as error:
-        return "error " + str(error).replace("\n", " ")
-    return "done"
+    model = open_keras_file(Path(model_file), allow_code=allow_code)
+    Path(out).write_bytes(keras_to_int8_tflite(model, calibration_arrays(calib_npz)))
 
 
 def _child_main(argv: list[str]) -> int:
     """python -m mcucompress.reference.tf_converter MODEL CALIB.npz OUT.tflite ALLOW_CODE"""
-    answer = _convert_one(*argv[:3], allow_code=argv[3] == "1")
-    print(answer, flush=True)
-    return 0 if answer == "done" else 2
-
-
-def _serve() -> int:
-    """python -m mcucompress.reference.tf_converter --serve: a request a line on standard input
-    (JSON [model, calibration, out]), an answer a line ("done" or "error <why>"); ends at the end
-    of its input or after IDLE_EXIT seconds without a request."""
-    import json
-    import select
-    import sys
-
-    answers = os.fdopen(os.dup(1), "w")  # the converter prints on standard output: answers get their own
-    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
-    while select.select([sys.stdin], [], [], IDLE_EXIT)[0]:
-        line = sys.stdin.readline()
-        if not line:
-            break
-        model_file, calib_npz, out = json.loads(line)
-        answers.write(_convert_one(model_file, calib_npz, out, allow_code=False) + "\n")
-        answers.flush()
-        _forget_models()
+    try:
+        convert_to_file(*argv[:3], allow_code=argv[3] == "1")
+    except McuError as error:
+        print("error " + str(error).replace("\n", " "), flush=True)
+        return 2
+    print("done", flush=True)
     return 0
-
-
-def _forget_models() -> None:
-    """Keras's global state (models, generated layer names) back to a new process's."""
-    import gc
-    import sys
-
-    for name in ("keras", "tf_keras"):
-        if name in sys.modules:
-            sys.modules[name].backend.clear_session()
-    gc.collect()
 
 
 if __name__ == "__main__":
     import sys
 
-    sys.exit(_serve() if sys.argv[1:] == ["--serve"] else _child_main(sys.argv[1:]))
+    sys.exit(_child_main(sys.argv[1:]))
