@@ -33,10 +33,11 @@ install_python_packages() {
   [ -x "$VENV/bin/uv" ] || "$VENV/bin/pip" install -q uv
   local uv=("$VENV/bin/uv" pip install -q --python "$VENV/bin/python")
   local site; site=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-  local stamp="$VENV/.deps-compiled-$(sha256sum pyproject.toml | cut -c1-16)"
+  local stamp="$VENV/.deps-compiled-$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)"
   if [ ! -f "$stamp" ]; then
     echo "==> installing Python dependencies into $VENV (first run takes a few minutes)"
-    "${uv[@]}" scikit-build-core ".[test]"
+    # constraints.txt: the versions the tests last passed with (a fresh machine gets no newer ones)
+    "${uv[@]}" --constraint constraints.txt scikit-build-core ".[test]"
     # Bytecode for every installed module, written once: uv writes none, and where
     # PYTHONDONTWRITEBYTECODE is set no process does, so each one compiled the sources again (a
     # TensorFlow import: about 12 s of CPU from source, 6 s from bytecode). compileall writes
