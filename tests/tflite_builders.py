@@ -25,21 +25,32 @@ def _conversion_key(model, input_shape, int8_io: bool, seed: int, float32: bool,
                     calibration: np.ndarray | None) -> str | None:
     """What the converter's output is a function of: TensorFlow's and Keras's versions, the model's
     configuration (layer names included) and weights, the options and the calibration samples
-    (the default ones are drawn from ``seed``); None when the configuration cannot be serialized."""
+    (the default ones as drawn from ``seed``); None when the configuration cannot be serialized."""
     import tensorflow as tf
 
     try:
         config = model.to_json()
     except (TypeError, ValueError, NotImplementedError):
         return None
-    digest = hashlib.sha256(repr((tf.__version__, _keras().__version__, tuple(input_shape), int8_io, float32,
-                                  None if calibration is not None else seed)).encode())
+    digest = hashlib.sha256(repr((tf.__version__, _keras().__version__, tuple(input_shape), int8_io,
+                                  float32)).encode())
     digest.update(config.encode())
     for w in model.get_weights():
         digest.update(repr((w.dtype.str, w.shape)).encode() + np.ascontiguousarray(w).tobytes())
-    if calibration is not None:
-        digest.update(np.asarray(calibration, dtype=np.float32).tobytes())
+    for sample in _calibration_samples(input_shape, calibration, np.random.default_rng(seed)):
+        digest.update(sample.tobytes())
     return digest.hexdigest()[:32]
+
+
+def _calibration_samples(input_shape, calibration: np.ndarray | None, rng):
+    """The converter's representative samples, one (1, *input_shape) float32 array each:
+    ``calibration``'s, or 32 of uniform noise drawn from ``rng``."""
+    if calibration is not None:
+        for sample in calibration:
+            yield np.asarray(sample, dtype=np.float32).reshape(1, *input_shape)
+        return
+    for _ in range(32):
+        yield rng.uniform(-1.0, 1.0, size=(1, *input_shape)).astype(np.float32)
 
 
 def _convert(model, input_shape, path: Path, int8_io: bool = True, seed: int = 0, float32: bool = False,
@@ -73,12 +84,8 @@ def _run_converter(model, input_shape, path: Path, int8_io: bool, seed: int, flo
     rng = np.random.default_rng(seed)
 
     def representative():
-        if calibration is not None:
-            for sample in calibration:
-                yield [np.asarray(sample, dtype=np.float32).reshape(1, *input_shape)]
-            return
-        for _ in range(32):
-            yield [rng.uniform(-1.0, 1.0, size=(1, *input_shape)).astype(np.float32)]
+        for sample in _calibration_samples(input_shape, calibration, rng):
+            yield [sample]
 
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     if float32:
