@@ -6,7 +6,8 @@ mcc_run.part.0). Each call site `bl mcc_...` is counted on its own:
 the project's counting plugin is started at the `bl` and stopped at the instruction after it,
 so a count is exactly that kernel call (the branch, the kernel, its return). One QEMU run counts
 every call site (the plugin takes one begin/end pair per site and counts each on its own); the
-firmware is the same ELF `mcucompress run` built, so nothing is rebuilt.
+firmware is the same ELF `mcucompress run` built, so nothing is rebuilt. `bench` counts the call
+sites in the run that checks the outputs (run_model(layers=True) hands back their passes).
 """
 
 from __future__ import annotations
