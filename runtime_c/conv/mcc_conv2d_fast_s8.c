@@ -670,17 +670,19 @@ typedef struct {
     const int32_t *ch_end;  /* the constants' end: past the last pair */
     const uint32_t *col;
     int32_t skip;           /* bytes of the 8-group pass skipped on entry, less 2; after col (one LDRD) */
-    const uint32_t *end;    /* col + 8 * groups */
-    int32_t full_range;     /* 1: the activation range is all of int8 (no clamp) */
-    uint32_t lo4, hi4;      /* the clamp bounds, one per byte */
+    uintptr_t end;          /* col + 8 * groups, less 1 when the activation range is all of int8 */
+    uint32_t lo4, hi4;      /* the clamp bounds, one per byte (one LDRD) */
 } pairs_state;
 
 /* Every channel pair of two pixels in one loop of hand-chosen registers: the biases start the
  * four accumulators, the 2x2 SMLAD loop runs eight groups a pass (163 instructions per 256
  * products with the loop test; a pass of groups % 8 is entered in its middle by one ADD to the
  * PC), the four sums are requantized (SMMLAR, sign, shift, SSAT), packed into one word, clamped
- * by SSUB8/SEL when the activation is narrower than int8 and stored as two halfwords: about 38
- * instructions per channel pair besides the products. */
+ * by SSUB8/SEL when the activation is narrower than int8 and stored as two halfwords: about 37
+ * instructions per channel pair besides the products. The passes run while the column pointer
+ * is below `end`, which is the column's end for a clamped layer and one byte less for a full
+ * range one: the last pass's compare leaves Z set only when the clamp is wanted (no instruction
+ * up to the clamp's branch sets flags), so the choice costs no load. */
 static void pairs_of_two_pixels(const uint32_t *w, pairs_state *st)
 {
     register const uint32_t *rw __asm__("lr") = w;
@@ -702,7 +704,7 @@ static void pairs_of_two_pixels(const uint32_t *w, pairs_state *st)
         MCC_CONV_GROUP MCC_CONV_GROUP MCC_CONV_GROUP
         "ldr r4, %[end]\n\t"
         "cmp ip, r4\n\t"
-        "bne 1b\n\t"
+        "blo 1b\n\t"
         "ldr r4, %[ch]\n\t"
         "ldm r4!, {r5, r6, r7, r8, r9, r10}\n\t" /* multipliers, rounding, shifts */
         "smmlar r11, r0, r5, r7\n\t"
@@ -724,10 +726,8 @@ static void pairs_of_two_pixels(const uint32_t *w, pairs_state *st)
         "bfi r0, r2, #8, #8\n\t"  /* pixel 0: channels 0, 1 */
         "bfi r0, r1, #16, #8\n\t" /* pixel 1: channels 0, 1 */
         "bfi r0, r3, #24, #8\n\t"
-        "ldr r5, %[full]\n\t"
-        "cbnz r5, 3f\n\t"
-        "ldr r5, %[lo4]\n\t"
-        "ldr r6, %[hi4]\n\t"
+        "bne 3f\n\t" /* the pass's compare: not equal for a full range layer */
+        "ldrd r5, r6, %[lo4]\n\t" /* and hi4 */
         "ssub8 r7, r0, r5\n\t"
         "sel r0, r0, r5\n\t"
         "ssub8 r7, r6, r0\n\t"
@@ -744,7 +744,7 @@ static void pairs_of_two_pixels(const uint32_t *w, pairs_state *st)
         : [w] "+r"(rw), [a00] "=&r"(r0), [a01] "=&r"(r1), [a10] "=&r"(r2), [a11] "=&r"(r3), [c] "=&r"(rc),
           [ch] "+m"(st->ch), [out0] "+m"(st->out0)
         : [ch_end] "m"(st->ch_end), [out_c] "m"(st->out_c), [col] "m"(st->col), [end] "m"(st->end),
-          [skip] "m"(st->skip), [full] "m"(st->full_range), [lo4] "m"(st->lo4), [hi4] "m"(st->hi4)
+          [skip] "m"(st->skip), [lo4] "m"(st->lo4), [hi4] "m"(st->hi4)
         : "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "cc", "memory");
     (void)r0;
     (void)r1;
@@ -1259,10 +1259,9 @@ MCC_INLINE mcc_status conv_fast(const mcc_conv_fast_params *params, const mcc_di
     const int full_range = ((params->activation.min + 128) | (params->activation.max - 127)) == 0;
     pairs_state st;
     st.col = col;
-    st.end = col + params->k_padded; /* 8 words a group */
+    st.end = (uintptr_t)(col + params->k_padded) - (uintptr_t)full_range; /* 8 words a group */
     /* groups % 8 entered after the others: (8 - groups % 8) % 8 groups skipped */
     st.skip = (-params->k_padded & 56) / 8 * MCC_CONV_GROUP_BYTES - 2;
-    st.full_range = full_range;
     st.ch_end = params->channels + 8 * (out_c >> 1);
     st.lo4 = (uint32_t)(uint8_t)params->activation.min * 0x01010101u;
     st.hi4 = (uint32_t)(uint8_t)params->activation.max * 0x01010101u;
