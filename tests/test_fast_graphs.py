@@ -223,11 +223,14 @@ def depthwise_zoo(seed: int = 7) -> Graph:
 def pointwise_c8(seed: int = 8) -> Graph:
     """1x1 convs on exactly 8 input channels, which DSP cores run pixel by pixel with the pixel's
     values held in registers (MCC_CONV_1X1_C8): 13 output channels (the last one alone) on 11x9
-    pixels, 7 at strides (2, 3), a lone output channel (no pair at all); one clamped by ReLU
-    keeps the two-pixel loop."""
+    pixels, 12 at strides (1, 2) (a multiple of 4: a row at a time, two pairs a loop test), 7 at
+    strides (2, 3), a lone output channel (no pair at all); one clamped by ReLU keeps the
+    two-pixel loop."""
     rng = np.random.default_rng(seed)
     return (_Chain(rng, (1, 11, 9, 8))
             .conv(13, (1, 1))
+            .conv(8, (3, 3), padding=(1, 1, 1, 1))
+            .conv(12, (1, 1), stride=(1, 2))
             .conv(8, (3, 3), padding=(1, 1, 1, 1))
             .conv(7, (1, 1), stride=(2, 3))
             .conv(8, (3, 3), padding=(1, 1, 1, 1), activation="relu", zp=-5)
