@@ -665,9 +665,9 @@ MCC_INLINE void dot_block_w8(const int8_t *w, const uint32_t *col, int32_t group
 /* What the channel-pair loop below keeps in memory (every register is in use). */
 typedef struct {
     const int32_t *ch;      /* the next channel pair's constants */
+    const int32_t *ch_end;  /* the constants' end: past the last pair; right after ch (one LDRD) */
     int8_t *out0;           /* pixel 0's next output pair; pixel 1's is out_c bytes further */
     int32_t out_c;          /* right after out0: one LDRD loads both */
-    const int32_t *ch_end;  /* the constants' end: past the last pair */
     const uint32_t *col;
     int32_t skip;           /* bytes of the 8-group pass skipped on entry, less 2; after col (one LDRD) */
     uintptr_t end;          /* col + 8 * groups, less 1 when the activation range is all of int8 */
@@ -677,9 +677,10 @@ typedef struct {
 /* Every channel pair of two pixels in one loop of hand-chosen registers: the biases start the
  * four accumulators, the 2x2 SMLAD loop runs eight groups a pass (163 instructions per 256
  * products with the loop test; a pass of groups % 8 is entered in its middle by one ADD to the
- * PC), the four sums are requantized (SMMLAR, sign, shift, SSAT), packed into one word, clamped
- * by SSUB8/SEL when the activation is narrower than int8 and stored as two halfwords: about 37
- * instructions per channel pair besides the products. The passes run while the column pointer
+ * PC), the four sums are requantized (SMMLAR, sign, shift, SSAT), each pixel's two outputs
+ * packed into one halfword (when the activation is narrower than int8 both pixels' in one word,
+ * clamped by SSUB8/SEL) and stored: about 34 instructions per channel pair besides the
+ * products. The passes run while the column pointer
  * is below `end`, which is the column's end for a clamped layer and one byte less for a full
  * range one: the last pass's compare leaves Z set only when the clamp is wanted (no instruction
  * up to the clamp's branch sets flags), so the choice costs no load. */
@@ -705,40 +706,39 @@ static void pairs_of_two_pixels(const uint32_t *w, pairs_state *st)
         "ldr r4, %[end]\n\t"
         "cmp ip, r4\n\t"
         "blo 1b\n\t"
-        "ldr r4, %[ch]\n\t"
-        "ldm r4!, {r5, r6, r7, r8, r9, r10}\n\t" /* multipliers, rounding, shifts */
-        "smmlar r11, r0, r5, r7\n\t"
-        "add r0, r11, r0, asr #31\n\t"
-        "asr r0, r0, r9\n\t"
-        "smmlar r11, r1, r5, r7\n\t"
-        "add r1, r11, r1, asr #31\n\t"
-        "asr r1, r1, r9\n\t"
-        "smmlar r11, r2, r6, r8\n\t"
-        "add r2, r11, r2, asr #31\n\t"
-        "asr r2, r2, r10\n\t"
-        "smmlar r11, r3, r6, r8\n\t"
-        "add r3, r11, r3, asr #31\n\t"
-        "asr r3, r3, r10\n\t"
+        "ldrd r4, r7, %[ch]\n\t" /* and ch_end */
+        "ldm r4!, {r5, r6, r8, r9, r10, r11}\n\t" /* multipliers, rounding, shifts */
+        "smmlar ip, r0, r5, r8\n\t"
+        "add r0, ip, r0, asr #31\n\t"
+        "asr r0, r0, r10\n\t"
+        "smmlar ip, r1, r5, r8\n\t"
+        "add r1, ip, r1, asr #31\n\t"
+        "asr r1, r1, r10\n\t"
+        "smmlar ip, r2, r6, r9\n\t"
+        "add r2, ip, r2, asr #31\n\t"
+        "asr r2, r2, r11\n\t"
+        "smmlar ip, r3, r6, r9\n\t"
+        "add r3, ip, r3, asr #31\n\t"
+        "asr r3, r3, r11\n\t"
         "ssat r0, #8, r0\n\t"
         "ssat r1, #8, r1\n\t"
         "ssat r2, #8, r2\n\t"
         "ssat r3, #8, r3\n\t"
-        "bfi r0, r2, #8, #8\n\t"  /* pixel 0: channels 0, 1 */
-        "bfi r0, r1, #16, #8\n\t" /* pixel 1: channels 0, 1 */
-        "bfi r0, r3, #24, #8\n\t"
+        "bfi r0, r2, #8, #8\n\t" /* pixel 0: channels 0, 1 */
+        "bfi r1, r3, #8, #8\n\t" /* pixel 1 */
         "bne 3f\n\t" /* the pass's compare: not equal for a full range layer */
+        "pkhbt r0, r0, r1, lsl #16\n\t"
         "ldrd r5, r6, %[lo4]\n\t" /* and hi4 */
-        "ssub8 r7, r0, r5\n\t"
+        "ssub8 r8, r0, r5\n\t"
         "sel r0, r0, r5\n\t"
-        "ssub8 r7, r6, r0\n\t"
+        "ssub8 r8, r6, r0\n\t"
         "sel r0, r0, r6\n\t"
+        "lsrs r1, r0, #16\n\t"
         "3:\n\t"
         "ldrd r5, r6, %[out0]\n\t" /* and out_c */
-        "lsrs r7, r0, #16\n\t"
-        "strh r7, [r5, r6]\n\t"
+        "strh r1, [r5, r6]\n\t"
         "strh r0, [r5], #2\n\t"
         "str r5, %[out0]\n\t"
-        "ldr r7, %[ch_end]\n\t"
         "cmp r4, r7\n\t"
         "bne 2b"
         : [w] "+r"(rw), [a00] "=&r"(r0), [a01] "=&r"(r1), [a10] "=&r"(r2), [a11] "=&r"(r3), [c] "=&r"(rc),
