@@ -239,8 +239,22 @@ def pointwise_c8(seed: int = 8) -> Graph:
             .graph("pointwise_c8"))
 
 
+def lone_pixel(seed: int = 9) -> Graph:
+    """Widened conv layers of an odd number of output pixels, few enough that DSP cores run the
+    last one in a loop of its own (MCC_CONV_ONE_PIXEL): 15 pixels of a 1x1 conv to 13 channels (the
+    last alone), of a 3x3 clamped by ReLU, 3 pixels of an unpadded 3x3 and of a 1x1 on 6 channels."""
+    rng = np.random.default_rng(seed)
+    return (_Chain(rng, (1, 5, 3, 16))
+            .conv(13, (1, 1))
+            .conv(10, (3, 3), padding=(1, 1, 1, 1), activation="relu", zp=-5)
+            .conv(6, (3, 3))
+            .conv(9, (1, 1))
+            .graph("lone_pixel"))
+
+
 GRAPHS = {"layer_zoo": layer_zoo, "residual_block": residual_block, "residual_clamped": residual_clamped,
-          "dead_channels": dead_channels, "depthwise_zoo": depthwise_zoo, "pointwise_c8": pointwise_c8}
+          "dead_channels": dead_channels, "depthwise_zoo": depthwise_zoo, "pointwise_c8": pointwise_c8,
+          "lone_pixel": lone_pixel}
 
 
 def kernels_called(graph: Graph, rounding: str = "tflm") -> list[str]:
@@ -462,3 +476,15 @@ def test_pointwise_c8_builds_its_loop_only_where_a_layer_takes_it():
     assert ("MCC_CONV_1X1_C8", 1) in lower(pointwise_c8(), "m").defines
     for name in ("layer_zoo", "residual_block", "dead_channels"):
         assert "MCC_CONV_1X1_C8" not in dict(lower(GRAPHS[name](), "m").defines)
+
+
+def test_lone_pixel_loop_is_built_only_for_few_odd_pixels():
+    """MCC_CONV_ONE_PIXEL (the DSP loop of a lone last output pixel) is defined for a model with a
+    widened conv layer of an odd number of pixels up to specialize.CONV_ONE_PIXEL_MAX, not for
+    more pixels or an even number."""
+    assert ("MCC_CONV_ONE_PIXEL", 1) in lower(lone_pixel(), "m").defines
+    assert specialize.conv_lone_pixel((1, 3, 3, 8)) and specialize.conv_lone_pixel((1, 1, 1, 8))
+    assert not specialize.conv_lone_pixel((1, 5, 7, 8))   # 35 pixels
+    assert not specialize.conv_lone_pixel((1, 3, 4, 8))
+    for name in ("residual_clamped", "pointwise_c8"):
+        assert "MCC_CONV_ONE_PIXEL" not in dict(lower(GRAPHS[name](), "m").defines)

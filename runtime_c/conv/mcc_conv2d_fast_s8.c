@@ -47,6 +47,12 @@
 #ifndef MCC_CONV_1X1_C8
 #define MCC_CONV_1X1_C8 0
 #endif
+/* The exporter defines MCC_CONV_ONE_PIXEL=1 for models with a widened conv layer of few output
+ * pixels, an odd number of them (MobileNets' 3x3 maps): the lone last pixel then runs a loop of
+ * its own instead of the two-pixel loop on that pixel twice. */
+#ifndef MCC_CONV_ONE_PIXEL
+#define MCC_CONV_ONE_PIXEL 0
+#endif
 
 int32_t mcc_conv2d_fast_s8_get_buffer_size(int32_t k_padded, int32_t in_c)
 {
@@ -754,6 +760,68 @@ static void pairs_of_two_pixels(const uint32_t *w, pairs_state *st)
 }
 #endif
 
+#if MCC_HAVE_DSP_ASM && !MCC_HAVE_MVE && MCC_CONV_ONE_PIXEL
+/* Every channel pair of one pixel, whose column is pixel 0's words of the two-pixel layout: per
+ * half group one LDRD of the column (moving on past pixel 1's words), one LDM of both channels'
+ * weights and 4 SMLAD, so a group costs 14 instructions against the two-pixel loop's 20 for two
+ * pixels; then the requantization of two outputs (clamped by SSUB8/SEL when the activation is
+ * narrower than int8: the group loop's last compare tells, as in pairs_of_two_pixels) and one
+ * halfword store: about 17 instructions per channel pair besides the groups. */
+static void pairs_of_one_pixel(const uint32_t *w, pairs_state *st)
+{
+    register const uint32_t *rw __asm__("lr") = w;
+    register const uint32_t *rc __asm__("ip");
+    __asm__ volatile(
+        "ldr r4, %[ch]\n\t"
+        "ldr r5, %[out0]\n\t"
+        "ldr r6, %[end]\n\t"
+        "2:\n\t"
+        "ldm r4!, {r0, r1}\n\t" /* the pair's doubled biases */
+        "ldr ip, %[col]\n\t"
+        "1:\n\t"
+        "ldrd r2, r3, [ip], #16\n\t"
+        "ldm lr!, {r8, r9, r10, r11}\n\t"
+        "smlad r0, r2, r8, r0\n\t"
+        "smlad r0, r3, r9, r0\n\t"
+        "smlad r1, r2, r10, r1\n\t"
+        "smlad r1, r3, r11, r1\n\t"
+        "ldrd r2, r3, [ip], #16\n\t"
+        "ldm lr!, {r8, r9, r10, r11}\n\t"
+        "smlad r0, r2, r8, r0\n\t"
+        "smlad r0, r3, r9, r0\n\t"
+        "smlad r1, r2, r10, r1\n\t"
+        "smlad r1, r3, r11, r1\n\t"
+        "cmp ip, r6\n\t"
+        "blo 1b\n\t"
+        "ldm r4!, {r2, r3, r8, r9, r10, r11}\n\t" /* multipliers, rounding, shifts */
+        "smmlar r8, r0, r2, r8\n\t"
+        "smmlar r9, r1, r3, r9\n\t"
+        "add r8, r8, r0, asr #31\n\t"
+        "add r9, r9, r1, asr #31\n\t"
+        "asr r8, r8, r10\n\t"
+        "asr r9, r9, r11\n\t"
+        "ssat r8, #8, r8\n\t"
+        "ssat r9, #8, r9\n\t"
+        "bfi r8, r9, #8, #8\n\t"
+        "bne 3f\n\t" /* the last group's compare: not equal for a full range layer */
+        "ldrd r2, r3, %[lo4]\n\t" /* and hi4 */
+        "ssub8 r7, r8, r2\n\t"
+        "sel r8, r8, r2\n\t"
+        "ssub8 r7, r3, r8\n\t"
+        "sel r8, r8, r3\n\t"
+        "3:\n\t"
+        "strh r8, [r5], #2\n\t"
+        "ldr r7, %[ch_end]\n\t"
+        "cmp r4, r7\n\t"
+        "bne 2b"
+        : [w] "+r"(rw), [c] "=&r"(rc)
+        : [ch] "m"(st->ch), [ch_end] "m"(st->ch_end), [out0] "m"(st->out0), [col] "m"(st->col),
+          [end] "m"(st->end), [lo4] "m"(st->lo4), [hi4] "m"(st->hi4)
+        : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "cc", "memory");
+    (void)rc;
+}
+#endif
+
 #if MCC_HAVE_DSP_ASM && !MCC_HAVE_MVE && MCC_CONV_1X1_C8
 /* One channel pair of a pixel whose 8 values, widened, are in r8-r11: the pair's 8 weight words
  * in two LDM, its 8 constants in three (fast_requantize's SMMLAR, sign, shift, SSAT), both
@@ -1183,13 +1251,20 @@ MCC_INLINE void channels_of_pixels(const mcc_conv_fast_params *p, const uint32_t
     const int32_t *ch = p->channels;
     int32_t oc = 0;
 #if MCC_HAVE_DSP_ASM && !MCC_HAVE_MVE
-    if (n_px == 2 && !w8) {
+    if ((n_px == 2 || MCC_CONV_ONE_PIXEL) && !w8) {
         const int32_t pairs = out_c >> 1;
         st->ch = ch;
         st->out0 = out0;
-        st->out_c = (int32_t)(out1 - out0);
+        st->out_c = n_px == 2 ? (int32_t)(out1 - out0) : 0;
         if (pairs > 0) {
-            pairs_of_two_pixels(w, st);
+#if MCC_CONV_ONE_PIXEL
+            if (n_px == 1) { /* a lone last pixel */
+                pairs_of_one_pixel(w, st);
+            } else
+#endif
+            {
+                pairs_of_two_pixels(w, st);
+            }
         }
         oc = 2 * pairs;
         w += pairs * 8 * groups;
@@ -1243,7 +1318,7 @@ MCC_INLINE void channels_of_pixels(const mcc_conv_fast_params *p, const uint32_t
     }
 #endif
 #if MCC_HAVE_DSP_ASM && !MCC_HAVE_MVE
-    /* two pixels: every pair done above, unless the weights are int8 */
+    /* every pair done above, unless the weights are int8 or one pixel has no loop of its own */
     for (; (n_px == 1 || w8) && oc + 1 < out_c; oc += 2) {
 #elif MCC_HAVE_MVE
     /* two pixels: every pair done above */
@@ -1351,8 +1426,8 @@ MCC_INLINE mcc_status conv_fast(const mcc_conv_fast_params *params, const mcc_di
     const int direct = !w8 && params->kernel.h == 1 && params->kernel.w == 1 && params->padding.h == 0 &&
                        params->padding.w == 0 && (params->in_c & 7) == 0;
     /* The widened kernel runs a lone last pixel as a pair of that pixel with itself, both
-     * outputs at the same place: it has no one-pixel code. */
-    const int pairs_only = !w8;
+     * outputs at the same place, unless it has the one-pixel loop. */
+    const int pairs_only = !w8 && !MCC_CONV_ONE_PIXEL;
 #endif
 #if MCC_CONV_MVE_FEW_K_ON
     if (w8 && params->kernel.h == 1 && params->kernel.w == 1 && params->stride.h == 1 && params->stride.w == 1 &&
