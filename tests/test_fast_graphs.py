@@ -420,7 +420,8 @@ def test_depthwise_strips_where_they_pay_and_their_define():
     assert specialize.depthwise_strip_span((3, 3), (1, 1), (2, 2), (25, 5)) == 0
     assert dict(lower(depthwise_zoo(), "m").defines) == {specialize.DW_STRIDE2_DEFINE: 1,
                                                          specialize.DW_MVE_FLAT_DEFINE: 1}
-    assert lower(layer_zoo(), "m").defines == ()
+    # no depthwise define (its conv of 3x5 output pixels takes the lone-pixel loop)
+    assert lower(layer_zoo(), "m").defines == ((specialize.CONV_ONE_PIXEL_DEFINE, 1),)
 
 
 def test_depthwise_mve_flat_where_it_fits_and_its_defines():
