@@ -1243,34 +1243,41 @@ MCC_INLINE void channels_of_pixels(const mcc_conv_fast_params *p, const uint32_t
                                    int32_t n_px, int8_t *out0, int8_t *out1, int full_range, int w8 MCC_PAIRS_PARAM)
 {
     const int32_t out_c = p->out_c;
-    const int32_t groups = p->k_padded >> 3;
-    const int32_t lo = p->activation.min;
-    const int32_t hi = p->activation.max;
-    const uint32_t *w = (const uint32_t *)p->weights;
-    const int8_t *wb = (const int8_t *)p->weights;
-    const int32_t *ch = p->channels;
     int32_t oc = 0;
 #if MCC_HAVE_DSP_ASM && !MCC_HAVE_MVE
     if ((n_px == 2 || MCC_CONV_ONE_PIXEL) && !w8) {
         const int32_t pairs = out_c >> 1;
-        st->ch = ch;
+        st->ch = p->channels;
         st->out0 = out0;
         st->out_c = n_px == 2 ? (int32_t)(out1 - out0) : 0;
         if (pairs > 0) {
 #if MCC_CONV_ONE_PIXEL
             if (n_px == 1) { /* a lone last pixel */
-                pairs_of_one_pixel(w, st);
+                pairs_of_one_pixel((const uint32_t *)p->weights, st);
             } else
 #endif
             {
-                pairs_of_two_pixels(w, st);
+                pairs_of_two_pixels((const uint32_t *)p->weights, st);
             }
         }
+        if ((out_c & 1) == 0) {
+            /* Nothing is left to do, and nothing of the layer was read for it before the loop
+             * (which clobbers every register and memory: a value read before would be kept on
+             * the stack across it, per pair of pixels); an odd last channel reads what it needs
+             * below, after the loop. */
+            return;
+        }
         oc = 2 * pairs;
-        w += pairs * 8 * groups;
-        ch += pairs * 8;
     }
-#elif MCC_HAVE_MVE
+#endif
+    const int32_t groups = p->k_padded >> 3;
+    const int32_t lo = p->activation.min;
+    const int32_t hi = p->activation.max;
+    /* past the oc / 2 channel pairs done above (widened: 8 words a group, 8 constants a pair) */
+    const uint32_t *w = (const uint32_t *)p->weights + oc * 4 * groups;
+    const int8_t *wb = (const int8_t *)p->weights;
+    const int32_t *ch = p->channels + oc * 4;
+#if MCC_HAVE_MVE
     if (n_px == 2) {
         /* Per channel pair: the 2x2 gathers of dot_block, the weights' addresses carried on
          * from pair to pair; the four outputs packed into one word, clamped together and stored
