@@ -767,6 +767,13 @@ static void pairs_of_two_pixels(const uint32_t *w, pairs_state *st)
  * pixels; then the requantization of two outputs (clamped by SSUB8/SEL when the activation is
  * narrower than int8: the group loop's last compare tells, as in pairs_of_two_pixels) and one
  * halfword store: about 17 instructions per channel pair besides the groups. */
+#define MCC_ONE_PIXEL_HALF_GROUP                        \
+    "ldrd r2, r3, [ip], #16\n\t" /* past pixel 1's words */ \
+    "ldm lr!, {r8, r9, r10, r11}\n\t"                       \
+    "smlad r0, r2, r8, r0\n\t"                              \
+    "smlad r0, r3, r9, r0\n\t"                              \
+    "smlad r1, r2, r10, r1\n\t"                             \
+    "smlad r1, r3, r11, r1\n\t"
 static void pairs_of_one_pixel(const uint32_t *w, pairs_state *st)
 {
     register const uint32_t *rw __asm__("lr") = w;
@@ -778,19 +785,7 @@ static void pairs_of_one_pixel(const uint32_t *w, pairs_state *st)
         "2:\n\t"
         "ldm r4!, {r0, r1}\n\t" /* the pair's doubled biases */
         "ldr ip, %[col]\n\t"
-        "1:\n\t"
-        "ldrd r2, r3, [ip], #16\n\t"
-        "ldm lr!, {r8, r9, r10, r11}\n\t"
-        "smlad r0, r2, r8, r0\n\t"
-        "smlad r0, r3, r9, r0\n\t"
-        "smlad r1, r2, r10, r1\n\t"
-        "smlad r1, r3, r11, r1\n\t"
-        "ldrd r2, r3, [ip], #16\n\t"
-        "ldm lr!, {r8, r9, r10, r11}\n\t"
-        "smlad r0, r2, r8, r0\n\t"
-        "smlad r0, r3, r9, r0\n\t"
-        "smlad r1, r2, r10, r1\n\t"
-        "smlad r1, r3, r11, r1\n\t"
+        "1:\n\t" MCC_ONE_PIXEL_HALF_GROUP MCC_ONE_PIXEL_HALF_GROUP
         "cmp ip, r6\n\t"
         "blo 1b\n\t"
         "ldm r4!, {r2, r3, r8, r9, r10, r11}\n\t" /* multipliers, rounding, shifts */
