@@ -160,46 +160,76 @@ MCC_INLINE uint32_t *widen_values(const int8_t *src, int32_t n, uint32_t *col)
     return col;
 }
 
+/* `groups` groups of 4 values of a pixel's column, each the words even and odd (a padding tap's
+ * zero point, or the zeros past K), 4 groups a turn. */
+MCC_INLINE uint32_t *fill_groups(uint32_t *col, uint32_t even, uint32_t odd, int32_t groups)
+{
+    for (; groups >= 4; groups -= 4) {
+        col[0] = even;
+        col[CB_PIXELS] = odd;
+        col[2 * CB_PIXELS] = even;
+        col[3 * CB_PIXELS] = odd;
+        col[4 * CB_PIXELS] = even;
+        col[5 * CB_PIXELS] = odd;
+        col[6 * CB_PIXELS] = even;
+        col[7 * CB_PIXELS] = odd;
+        col += 8 * CB_PIXELS;
+    }
+    for (; groups > 0; --groups) {
+        col[0] = even;
+        col[CB_PIXELS] = odd;
+        col += 2 * CB_PIXELS;
+    }
+    return col;
+}
+
 /* in_c a multiple of 4: every tap is whole groups of 4, widened straight from the input into
- * the pixel's interleaved column (col points at its first word); padding taps take the zero
- * point, the products past K zeros. */
+ * the interleaved columns of the n output pixels from pixel `first` on (col points at the first
+ * one's first word); padding taps take the zero point, the products past K zeros. One call a
+ * block: the per-layer values are read once for its pixels. */
 #if defined(__GNUC__)
 __attribute__((noinline)) /* out of line: the pixel loop of the staging path keeps its registers */
 #endif
-static void widen_pixel(const mcc_conv_fast_params *p, const mcc_dims *in_dims, const int8_t *input,
-                        int32_t oy, int32_t ox, uint32_t *col)
+static void widen_pixels(const mcc_conv_fast_params *p, const mcc_dims *in_dims, const int8_t *input,
+                         int32_t first, int32_t n, int32_t out_w, uint32_t *col)
 {
     const int32_t in_c = in_dims->c;
-    const int32_t y0 = oy * p->stride.h - p->padding.h;
-    const int32_t x0 = ox * p->stride.w - p->padding.w;
+    const int32_t in_h = in_dims->h, in_w = in_dims->w;
+    const int32_t kernel_h = p->kernel.h, kernel_w = p->kernel.w;
+    const int32_t groups = in_c / 4;
+    const int32_t tail = (p->k_padded - kernel_h * kernel_w * in_c) / 4; /* groups past K */
+    int32_t oy = first / out_w, ox = first % out_w;
     uint32_t zp_even, zp_odd;
-    int32_t ky, kx, c;
+    int32_t q, ky, kx;
     mcc_nn_widen4((uint32_t)(uint8_t)p->input_zero_point * 0x01010101u, &zp_even, &zp_odd);
-    for (ky = 0; ky < p->kernel.h; ++ky) {
-        const int32_t y = y0 + ky * p->dilation.h;
-        const int row_inside = y >= 0 && y < in_dims->h;
-        if (row_inside && p->dilation.w == 1 && x0 >= 0 && x0 + p->kernel.w <= in_dims->w) {
-            /* the whole kernel row is one run of bytes */
-            col = widen_values(input + (y * in_dims->w + x0) * in_c, p->kernel.w * in_c, col);
-            continue;
-        }
-        for (kx = 0; kx < p->kernel.w; ++kx) {
-            const int32_t x = x0 + kx * p->dilation.w;
-            if (row_inside && x >= 0 && x < in_dims->w) {
-                col = widen_values(input + (y * in_dims->w + x) * in_c, in_c, col);
+    for (q = 0; q < n; ++q) {
+        const int32_t y0 = oy * p->stride.h - p->padding.h;
+        const int32_t x0 = ox * p->stride.w - p->padding.w;
+        /* every kernel row inside the input is one run of bytes */
+        const int whole_rows = p->dilation.w == 1 && x0 >= 0 && x0 + kernel_w <= in_w;
+        uint32_t *c = col + q;
+        for (ky = 0; ky < kernel_h; ++ky) {
+            const int32_t y = y0 + ky * p->dilation.h;
+            if (y < 0 || y >= in_h) {
+                c = fill_groups(c, zp_even, zp_odd, kernel_w * groups);
+            } else if (whole_rows) {
+                c = widen_values(input + (y * in_w + x0) * in_c, kernel_w * in_c, c);
             } else {
-                for (c = 0; c < in_c; c += 4) {
-                    col[0] = zp_even;
-                    col[CB_PIXELS] = zp_odd;
-                    col += 2 * CB_PIXELS;
+                for (kx = 0; kx < kernel_w; ++kx) {
+                    const int32_t x = x0 + kx * p->dilation.w;
+                    if (x >= 0 && x < in_w) {
+                        c = widen_values(input + (y * in_w + x) * in_c, in_c, c);
+                    } else {
+                        c = fill_groups(c, zp_even, zp_odd, groups);
+                    }
                 }
             }
         }
-    }
-    for (c = p->kernel.h * p->kernel.w * in_c; c < p->k_padded; c += 4) {
-        col[0] = 0;
-        col[CB_PIXELS] = 0;
-        col += 2 * CB_PIXELS;
+        fill_groups(c, 0, 0, tail);
+        if (++ox == out_w) {
+            ox = 0;
+            ++oy;
+        }
     }
 }
 
@@ -736,11 +766,10 @@ mcc_status mcc_conv2d_codebook_fast_s8(const mcc_conv_fast_params *params,
             int32_t sums[CB_CHANNELS * CB_PIXELS];
 #endif
             int32_t p, oc;
-            for (p = 0; p < CB_PIXELS; ++p) {
-                if (p < n && direct) {
-                    widen_pixel(params, input_dims, in_batch, (px + p) / out_w, (px + p) % out_w, col + p);
-                    continue;
-                }
+            if (direct) {
+                widen_pixels(params, input_dims, in_batch, px, n, out_w, col);
+            }
+            for (p = direct ? n : 0; p < CB_PIXELS; ++p) {
                 if (p < n) {
                     stage_pixel(params, input_dims, in_batch, (px + p) / out_w, (px + p) % out_w, stage);
                 } else {
