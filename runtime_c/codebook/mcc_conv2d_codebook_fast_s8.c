@@ -8,9 +8,10 @@
  * the columns of CB_PIXELS pixels at once, pair by pair interleaved (pair j of pixel p at word
  * j * CB_PIXELS + p), and one load brings pair j of every pixel for the pair's multiply-adds.
  * Padded positions read the input zero point (the input offset is folded into the bias), the
- * products past K read 0. With 32 or more input channels (a multiple of 4) columns are widened
- * straight from the input, otherwise a pixel's values are first gathered in a staging row. A last
- * block of fewer pixels computes on zero columns and stores only its own outputs.
+ * products past K read 0. With input channels a multiple of 4 (at least 8 on DSP cores, 32 on
+ * others) columns are widened straight from the input, a block's pixels in one call; otherwise a
+ * pixel's values are first gathered in a staging row. A last block of fewer pixels computes on
+ * zero columns and stores only its own outputs.
  *
  * With MVE (Cortex-M55) columns stay int8 and tables of int8 weights per index byte feed byte
  * gathers and VMLADAVA.S8, 4 pixels a pass (conv_mve below); the same layout, the same bytes. */
@@ -267,10 +268,13 @@ typedef struct {
  * the pixels' inputs (19 instructions per 24 products), two words a pass after an odd one.
  * A channel's first word is its own code: its first pair's 6 SMLAD add to the bias, so the
  * sums need no copies of it. A pass's first index byte load steps the index pointer, and a
- * channel's products end when the column loads reach the columns' end (no per-channel end to
- * set up). At a channel's end its 6 sums are requantized in registers (SMMLAR, the sign, the
- * shift, SSAT) and stored a byte each; the output address follows from the channel row's
- * address (rows of 16 bytes, outputs 1 byte apart), so the channel loop has one pointer. */
+ * channel's products end when the column loads reach `table`, which the scratch places right
+ * after the columns (no per-channel end to set up or load). At a channel's end its 6 sums are
+ * requantized in registers (SMMLAR, the sign, the shift, SSAT) and stored a byte each; the
+ * output address follows from the channel row's address (rows of 16 bytes, outputs 1 byte
+ * apart), so the channel loop keeps one pointer. A whole block of a layer whose clamp is all of
+ * int8 goes straight to the output (stride out_c, every channel one call); otherwise 8 channels
+ * a call into a byte buffer (stride CB_CHANNELS) that store_channels clamps. */
 static const uint32_t *dot_channels_s8(const uint32_t *idx, int32_t words, int32_t field_bits,
                                        const uint32_t *table, const uint32_t *col, const int32_t *ch,
                                        int32_t count, int8_t *out, int32_t stride)
