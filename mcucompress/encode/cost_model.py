@@ -86,6 +86,10 @@ FAMILY_FEATURES = {
     ("m55", "conv2d", "dense_int8"): ("calls", "pair_pixels", "border_pixels", "pair_pixels_x_k8",
                                       "pair_pixel_pairs_x_k8", "pair_pixels_x_units", "im2col_pixels",
                                       "staged_pixels", "few_k_loop", "few_k_channels"),
+    # DSP cores: the staged and the direct widening priced apart, a block's channels one call
+    ("m4", "conv2d", "codebook_fast"): ("calls", "table_words", "pixels", "border_pixels", "cb_direct_x_k_padded",
+                                        "cb_staged_x_k_padded", "cb_blocks", "cb_short_chunks", "cb_blocks_x_units",
+                                        "cb_block_words", "cb_block_pairs", "cb_short_outputs"),
     ("m55", "conv2d", "codebook_fast"): ("calls", "mve_tables", "pixels", "mve_stage_runs", "cb_pixels_x_k_padded",
                                          "mve_interleaved", "mve_channel_loop"),
 }
@@ -256,6 +260,15 @@ def _fast_codebook_counts(op_kind: str, bits: int, units: int, depth: int, where
         c.update({"cb_pixels_x_k_padded": a * k_padded, "cb_blocks_x_chunks": blocks * -(-units // CB_CHANNELS),
                   "cb_blocks_x_units": blocks * units, "cb_block_words": blocks * units * words,
                   "cb_block_pairs": blocks * units * words * pairs, "cb_scalar_outputs": float(scalar)})
+        # DSP cores: columns widened straight from the input when in_c is a multiple of 4 from 8
+        # on, else staged first; a block of 6 pixels stores every channel from one call, a last
+        # shorter block from calls of 8 channels through the byte buffer
+        direct = where["in_c"] % 4 == 0 and where["in_c"] >= 8
+        short = last < CB_PIXELS
+        c.update({"cb_direct_x_k_padded": float(a * k_padded if direct else 0),
+                  "cb_staged_x_k_padded": float(0 if direct else a * k_padded), "cb_blocks": float(blocks),
+                  "cb_short_chunks": float(short * -(-units // CB_CHANNELS)),
+                  "cb_short_outputs": float(short * units * last)})
         # MVE: blocks of 4 pixels; the channel loop's instructions per channel (its assembly):
         # 35 around, per whole chunk of 16 index bytes 22 (4-bit) or 42 (2-bit), the last bytes
         # predicated one chunk more (23 or 43)
