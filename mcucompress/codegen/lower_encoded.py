@@ -100,7 +100,7 @@ def lower_fully_connected_encoded(b, i: int, op) -> None:
     quant = b.quant(oid, p)
     function, weights = _descriptor(b, oid, encoded)
     channels, extra = None, []
-    if encoded.kind in ("csr_seg", "csr_pair"):  # the dense fast kernels' requantization when exact
+    if encoded.kind in ("csr_seg", "csr_pair", "huffman_lut"):  # the dense fast kernels' requantization when exact
         channels = csr_fast.channel_constants(g, op, p, b.rounding) if input_offset == 0 else None
         extra = ["0" if channels is None else b.array(f"{oid}_seg_channels", channels.reshape(-1), "int32_t")]
     if channels is not None:  # the bias is inside the channel constants

@@ -155,18 +155,17 @@ static int8_t *mcc_nn_lut_fill(mcc_nn_lut_reader *r, int8_t *p, const int8_t *en
     return p;
 }
 
-/* acc[r] + sum w_r[k] * x[k], k < n, for the rows w0 and (rows 2) w1. */
+/* acc[r] + sum w_r[j] * x[j], k <= j < n, for the rows w0 and (rows 2) w1. */
 MCC_INLINE void mcc_nn_lut_dot(const int8_t *w0, const int8_t *w1, int32_t rows, const int8_t *x, int32_t n,
-                               int32_t acc[2])
+                               int32_t acc[2], int32_t k)
 {
     int32_t a0 = acc[0], a1 = acc[1];
-    int32_t k = 0;
 #if MCC_HAVE_DSP
 #if MCC_HAVE_DSP_ASM
     /* 26 instructions per 8 weights of both rows: each input word widened once. */
-    if (rows == 2 && n >= 8) {
-        const int8_t *xp = x, *p0 = w0, *p1 = w1;
-        const int8_t *const xend = x + (n & ~7);
+    if (rows == 2 && n - k >= 8) {
+        const int8_t *xp = x + k, *p0 = w0 + k, *p1 = w1 + k;
+        const int8_t *const xend = x + k + ((n - k) & ~7);
         uint32_t xe0, xo0, xe1, xo1, t0, t1, t2;
         __asm__ volatile("1:\n\t"
                          "ldr %[xe0], [%[xp]], #4\n\t"
@@ -202,7 +201,7 @@ MCC_INLINE void mcc_nn_lut_dot(const int8_t *w0, const int8_t *w1, int32_t rows,
                            [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2)
                          : [xend] "r"(xend)
                          : "cc", "memory");
-        k = n & ~7;
+        k += (n - k) & ~7;
     }
 #endif
     for (; k + 4 <= n; k += 4) {
@@ -231,30 +230,86 @@ MCC_INLINE void mcc_nn_lut_dot(const int8_t *w0, const int8_t *w1, int32_t rows,
     acc[1] = a1;
 }
 
+#if MCC_HAVE_DSP_ASM
+/* acc[0] + sum w0[k] * x[k], acc[1] + sum w1[k] * x[k] for k < n (a multiple of 8) from the input
+ * widened once per call (xw: per 4 inputs the SXTB16 pair of inputs 0 and 2, then of 1 and 3)
+ * and word-aligned rows: 22 instructions per 8 weights of both rows, two LDRDs per row. */
+MCC_INLINE void mcc_nn_lut_dot_widened(const int8_t *w0, const int8_t *w1, const uint32_t *xw, int32_t n,
+                                       int32_t acc[2])
+{
+    int32_t a0 = acc[0], a1 = acc[1];
+    const uint32_t *xp = xw;
+    const uint32_t *const xend = xw + n / 2;
+    const int8_t *p0 = w0, *p1 = w1;
+    uint32_t xe0, xo0, xe1, xo1, t0, t1, t2;
+    __asm__ volatile("1:\n\t"
+                     "ldrd %[xe0], %[xo0], [%[xp]], #8\n\t"
+                     "ldrd %[xe1], %[xo1], [%[xp]], #8\n\t"
+                     "ldrd %[t0], %[t1], [%[p0]], #8\n\t"
+                     "sxtb16 %[t2], %[t0]\n\t"
+                     "smlad %[a0], %[t2], %[xe0], %[a0]\n\t"
+                     "sxtb16 %[t0], %[t0], ror #8\n\t"
+                     "smlad %[a0], %[t0], %[xo0], %[a0]\n\t"
+                     "sxtb16 %[t2], %[t1]\n\t"
+                     "smlad %[a0], %[t2], %[xe1], %[a0]\n\t"
+                     "sxtb16 %[t1], %[t1], ror #8\n\t"
+                     "smlad %[a0], %[t1], %[xo1], %[a0]\n\t"
+                     "ldrd %[t0], %[t1], [%[p1]], #8\n\t"
+                     "sxtb16 %[t2], %[t0]\n\t"
+                     "smlad %[a1], %[t2], %[xe0], %[a1]\n\t"
+                     "sxtb16 %[t0], %[t0], ror #8\n\t"
+                     "smlad %[a1], %[t0], %[xo0], %[a1]\n\t"
+                     "sxtb16 %[t2], %[t1]\n\t"
+                     "smlad %[a1], %[t2], %[xe1], %[a1]\n\t"
+                     "sxtb16 %[t1], %[t1], ror #8\n\t"
+                     "smlad %[a1], %[t1], %[xo1], %[a1]\n\t"
+                     "cmp %[xp], %[xend]\n\t"
+                     "blo 1b"
+                     : [xp] "+r"(xp), [p0] "+r"(p0), [p1] "+r"(p1), [a0] "+r"(a0), [a1] "+r"(a1),
+                       [xe0] "=&r"(xe0), [xo0] "=&r"(xo0), [xe1] "=&r"(xe1), [xo1] "=&r"(xo1),
+                       [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2)
+                     : [xend] "r"(xend)
+                     : "cc", "memory");
+    acc[0] = a0;
+    acc[1] = a1;
+}
+#endif
+
 mcc_status mcc_fully_connected_huffman_lut_s8(const mcc_fc_params *params, const mcc_quant *quant,
                                               const mcc_dims *input_dims, const int8_t *input,
                                               const mcc_dims *filter_dims,
                                               const mcc_huffman_lut_s8 *filter, const int32_t *bias,
-                                              const mcc_dims *output_dims, int8_t *output)
+                                              const int32_t *channels, const mcc_dims *output_dims,
+                                              int8_t *output)
 {
     const int32_t depth = filter_dims->c;
     const int32_t units = filter_dims->n;
     const int32_t batches = input_dims->n;
     const int32_t input_offset = params->input_offset;
     const int32_t filter_offset = params->filter_offset;
+    const int folded = input_offset == 0 && filter_offset == 0;
+    const int32_t lo = params->activation.min, hi = params->activation.max;
     /* A fill stops at most 15 symbols past the chunks (four lookups of up to four) and its
-     * last word store ends at most 15 bytes past them: 16 bytes of room. */
-    int8_t buf[2 * MCC_NN_LUT_CHUNK + 16];
+     * last word store ends at most 15 bytes past them: 16 bytes of room. Words, so that the
+     * rows of a chunk are word-aligned when its length is a multiple of 4. */
+    uint32_t words[(2 * MCC_NN_LUT_CHUNK + 16) / 4];
+    int8_t *const buf = (int8_t *)words;
     uint32_t carry[4];
     int8_t *filled;
     int32_t b, u;
+#if MCC_HAVE_DSP_ASM
+    /* A row that is one chunk, a multiple of 4 long: its input widened once per batch (the
+     * two-row loop then loads it with LDRD, as it does the aligned rows). */
+    uint32_t xw[MCC_NN_LUT_CHUNK / 2];
+    const int widened = folded && depth >= 8 && depth <= MCC_NN_LUT_CHUNK && depth % 4 == 0;
+#endif
 
     if (output_dims->c != units || depth <= 0 || filter->num_bits < 0 || filter->lookup == 0 ||
         filter->lookup_bits < 1 || filter->lookup_bits > MCC_HUFFMAN_LUT_MAX_BITS ||
-        (int64_t)input_dims->h * input_dims->w * input_dims->c != depth) {
+        (int64_t)input_dims->h * input_dims->w * input_dims->c != depth || (channels != 0 && !folded)) {
         return MCC_ERROR_ARGUMENT;
     }
-    memset(buf, 0, sizeof(buf));
+    memset(words, 0, sizeof(words));
     for (b = 0; b < batches; ++b) {
         const int8_t *row = input + (int64_t)b * depth;
         mcc_nn_lut_reader reader;
@@ -265,6 +320,16 @@ mcc_status mcc_fully_connected_huffman_lut_s8(const mcc_fc_params *params, const
         reader.pos = 0;
         reader.last = 0;
         filled = buf;
+#if MCC_HAVE_DSP_ASM
+        if (widened) {
+            int32_t k;
+            for (k = 0; k < depth; k += 4) {
+                uint32_t v;
+                memcpy(&v, row + k, 4);
+                mcc_nn_widen4(v, &xw[k / 2], &xw[k / 2 + 1]);
+            }
+        }
+#endif
         for (u = 0; u < units; u += 2) {
             const int32_t rows = u + 1 < units ? 2 : 1;
             int32_t acc[2] = {0, 0};
@@ -275,8 +340,15 @@ mcc_status mcc_fully_connected_huffman_lut_s8(const mcc_fc_params *params, const
                 if (filled < buf + n) {
                     filled = mcc_nn_lut_fill(&reader, filled, buf + n);
                 }
-                if (input_offset == 0 && filter_offset == 0) {
-                    mcc_nn_lut_dot(buf, buf + m, rows, row + d, m, acc);
+                if (folded) {
+                    int32_t k = 0;
+#if MCC_HAVE_DSP_ASM
+                    if (widened && rows == 2) {
+                        mcc_nn_lut_dot_widened(buf, buf + m, xw, m & ~7, acc);
+                        k = m & ~7;
+                    }
+#endif
+                    mcc_nn_lut_dot(buf, buf + m, rows, row + d, m, acc, k);
                 } else {
                     int32_t k;
                     for (r = 0; r < rows; ++r) {
@@ -291,9 +363,14 @@ mcc_status mcc_fully_connected_huffman_lut_s8(const mcc_fc_params *params, const
                 d += m;
             }
             for (r = 0; r < rows; ++r) {
-                const int32_t q = quant->per_channel ? u + r : 0;
-                *output++ = (int8_t)mcc_nn_requantize_output(acc[r] + (bias != 0 ? bias[u + r] : 0), quant, q,
-                                                             params->output_offset, &params->activation);
+                if (channels != 0) { /* folded (checked above): the dense fast kernels' requantization */
+                    const int32_t *ch = channels + 4 * (u + r);
+                    *output++ = mcc_nn_fast_requantize(2 * acc[r] + ch[0], ch[1], ch[2], ch[3], lo, hi);
+                } else {
+                    const int32_t q = quant->per_channel ? u + r : 0;
+                    *output++ = (int8_t)mcc_nn_requantize_output(acc[r] + (bias != 0 ? bias[u + r] : 0), quant, q,
+                                                                 params->output_offset, &params->activation);
+                }
             }
         }
         if ((int64_t)reader.last >= filter->num_bits) { /* a weight came from past the stream */
