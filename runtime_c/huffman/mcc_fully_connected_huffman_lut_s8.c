@@ -155,17 +155,18 @@ static int8_t *mcc_nn_lut_fill(mcc_nn_lut_reader *r, int8_t *p, const int8_t *en
     return p;
 }
 
-/* acc[r] + sum w_r[j] * x[j], k <= j < n, for the rows w0 and (rows 2) w1. */
+/* acc[r] + sum w_r[k] * x[k], k < n, for the rows w0 and (rows 2) w1. */
 MCC_INLINE void mcc_nn_lut_dot(const int8_t *w0, const int8_t *w1, int32_t rows, const int8_t *x, int32_t n,
-                               int32_t acc[2], int32_t k)
+                               int32_t acc[2])
 {
     int32_t a0 = acc[0], a1 = acc[1];
+    int32_t k = 0;
 #if MCC_HAVE_DSP
 #if MCC_HAVE_DSP_ASM
     /* 26 instructions per 8 weights of both rows: each input word widened once. */
-    if (rows == 2 && n - k >= 8) {
-        const int8_t *xp = x + k, *p0 = w0 + k, *p1 = w1 + k;
-        const int8_t *const xend = x + k + ((n - k) & ~7);
+    if (rows == 2 && n >= 8) {
+        const int8_t *xp = x, *p0 = w0, *p1 = w1;
+        const int8_t *const xend = x + (n & ~7);
         uint32_t xe0, xo0, xe1, xo1, t0, t1, t2;
         __asm__ volatile("1:\n\t"
                          "ldr %[xe0], [%[xp]], #4\n\t"
@@ -201,7 +202,7 @@ MCC_INLINE void mcc_nn_lut_dot(const int8_t *w0, const int8_t *w1, int32_t rows,
                            [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2)
                          : [xend] "r"(xend)
                          : "cc", "memory");
-        k += (n - k) & ~7;
+        k = n & ~7;
     }
 #endif
     for (; k + 4 <= n; k += 4) {
@@ -233,7 +234,7 @@ MCC_INLINE void mcc_nn_lut_dot(const int8_t *w0, const int8_t *w1, int32_t rows,
 #if MCC_HAVE_DSP_ASM
 /* acc[0] + sum w0[k] * x[k], acc[1] + sum w1[k] * x[k] for k < n (a multiple of 8) from the input
  * widened once per call (xw: per 4 inputs the SXTB16 pair of inputs 0 and 2, then of 1 and 3)
- * and word-aligned rows: 22 instructions per 8 weights of both rows, two LDRDs per row. */
+ * and word-aligned rows (n >= 8): 22 instructions per 8 weights of both rows, one LDRD per row. */
 MCC_INLINE void mcc_nn_lut_dot_widened(const int8_t *w0, const int8_t *w1, const uint32_t *xw, int32_t n,
                                        int32_t acc[2])
 {
@@ -275,6 +276,20 @@ MCC_INLINE void mcc_nn_lut_dot_widened(const int8_t *w0, const int8_t *w1, const
 }
 #endif
 
+/* Output u from its accumulator: the fast requantization with channel constants, else
+ * mcc_fully_connected_s8's. */
+MCC_INLINE int8_t mcc_nn_lut_output(int32_t acc, int32_t u, const int32_t *channels, const int32_t *bias,
+                                    const mcc_quant *quant, const mcc_fc_params *params)
+{
+    if (channels != 0) {
+        const int32_t *ch = channels + 4 * u;
+        return mcc_nn_fast_requantize(2 * acc + ch[0], ch[1], ch[2], ch[3], params->activation.min,
+                                      params->activation.max);
+    }
+    return (int8_t)mcc_nn_requantize_output(acc + (bias != 0 ? bias[u] : 0), quant, quant->per_channel ? u : 0,
+                                            params->output_offset, &params->activation);
+}
+
 mcc_status mcc_fully_connected_huffman_lut_s8(const mcc_fc_params *params, const mcc_quant *quant,
                                               const mcc_dims *input_dims, const int8_t *input,
                                               const mcc_dims *filter_dims,
@@ -288,7 +303,6 @@ mcc_status mcc_fully_connected_huffman_lut_s8(const mcc_fc_params *params, const
     const int32_t input_offset = params->input_offset;
     const int32_t filter_offset = params->filter_offset;
     const int folded = input_offset == 0 && filter_offset == 0;
-    const int32_t lo = params->activation.min, hi = params->activation.max;
     /* A fill stops at most 15 symbols past the chunks (four lookups of up to four) and its
      * last word store ends at most 15 bytes past them: 16 bytes of room. Words, so that the
      * rows of a chunk are word-aligned when its length is a multiple of 4. */
@@ -298,10 +312,11 @@ mcc_status mcc_fully_connected_huffman_lut_s8(const mcc_fc_params *params, const
     int8_t *filled;
     int32_t b, u;
 #if MCC_HAVE_DSP_ASM
-    /* A row that is one chunk, a multiple of 4 long: its input widened once per batch (the
-     * two-row loop then loads it with LDRD, as it does the aligned rows). */
+    /* Rows that are one chunk, a multiple of 8 long: the input widened once per batch (the
+     * two-row loop then loads it with LDRD, as it does the word-aligned rows), and a lean loop
+     * over the pairs of rows. */
     uint32_t xw[MCC_NN_LUT_CHUNK / 2];
-    const int widened = folded && depth >= 8 && depth <= MCC_NN_LUT_CHUNK && depth % 4 == 0;
+    const int widened = folded && depth <= MCC_NN_LUT_CHUNK && depth % 8 == 0;
 #endif
 
     if (output_dims->c != units || depth <= 0 || filter->num_bits < 0 || filter->lookup == 0 ||
@@ -330,7 +345,24 @@ mcc_status mcc_fully_connected_huffman_lut_s8(const mcc_fc_params *params, const
             }
         }
 #endif
-        for (u = 0; u < units; u += 2) {
+        u = 0;
+#if MCC_HAVE_DSP_ASM
+        if (widened) {
+            const int32_t n = 2 * depth;
+            for (; u + 1 < units; u += 2) {
+                int32_t acc[2] = {0, 0};
+                if (filled < buf + n) {
+                    filled = mcc_nn_lut_fill(&reader, filled, buf + n);
+                }
+                mcc_nn_lut_dot_widened(buf, buf + depth, xw, depth, acc);
+                memcpy(words, buf + n, 16); /* the at most 15 symbols past the pair (n >= 16) */
+                filled -= n;
+                *output++ = mcc_nn_lut_output(acc[0], u, channels, bias, quant, params);
+                *output++ = mcc_nn_lut_output(acc[1], u + 1, channels, bias, quant, params);
+            }
+        }
+#endif
+        for (; u < units; u += 2) {
             const int32_t rows = u + 1 < units ? 2 : 1;
             int32_t acc[2] = {0, 0};
             int32_t d = 0, r;
@@ -341,14 +373,7 @@ mcc_status mcc_fully_connected_huffman_lut_s8(const mcc_fc_params *params, const
                     filled = mcc_nn_lut_fill(&reader, filled, buf + n);
                 }
                 if (folded) {
-                    int32_t k = 0;
-#if MCC_HAVE_DSP_ASM
-                    if (widened && rows == 2) {
-                        mcc_nn_lut_dot_widened(buf, buf + m, xw, m & ~7, acc);
-                        k = m & ~7;
-                    }
-#endif
-                    mcc_nn_lut_dot(buf, buf + m, rows, row + d, m, acc, k);
+                    mcc_nn_lut_dot(buf, buf + m, rows, row + d, m, acc);
                 } else {
                     int32_t k;
                     for (r = 0; r < rows; ++r) {
@@ -363,14 +388,7 @@ mcc_status mcc_fully_connected_huffman_lut_s8(const mcc_fc_params *params, const
                 d += m;
             }
             for (r = 0; r < rows; ++r) {
-                if (channels != 0) { /* folded (checked above): the dense fast kernels' requantization */
-                    const int32_t *ch = channels + 4 * (u + r);
-                    *output++ = mcc_nn_fast_requantize(2 * acc[r] + ch[0], ch[1], ch[2], ch[3], lo, hi);
-                } else {
-                    const int32_t q = quant->per_channel ? u + r : 0;
-                    *output++ = (int8_t)mcc_nn_requantize_output(acc[r] + (bias != 0 ? bias[u + r] : 0), quant, q,
-                                                                 params->output_offset, &params->activation);
-                }
+                *output++ = mcc_nn_lut_output(acc[r], u + r, channels, bias, quant, params);
             }
         }
         if ((int64_t)reader.last >= filter->num_bits) { /* a weight came from past the stream */
