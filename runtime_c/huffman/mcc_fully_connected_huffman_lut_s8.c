@@ -76,6 +76,7 @@ typedef struct {
     uint32_t mask;      /* 2^lookup_bits - 1 */
     uint32_t pos;       /* next stream bit */
     uint32_t last;      /* where the latest checked lookup started */
+    uint32_t whole_bits; /* 8 * (num_bytes - 4): lookups before it load whole stream words */
 } mcc_nn_lut_reader;
 
 /* One word load and two lookups of the assembly fill loop, their entries stored at p + first
@@ -105,16 +106,22 @@ static int8_t *mcc_nn_lut_fill(mcc_nn_lut_reader *r, int8_t *p, const int8_t *en
     const uint32_t *lookup = r->lookup;
     const uint32_t mask = r->mask;
     uint32_t pos = r->pos;
-    /* Each lookup adds a symbol and a loop turn makes up to four: at most end - p + 3 lookups,
-     * each at most 15 bits on. A valid stream's last fill always takes the checked loop (its
-     * codes are <= 12 bits), which records where its last lookup started. */
-    const uint32_t reach = (pos + MCC_NN_LUT_MAX_TAKEN * (uint32_t)(end - p + 3)) >> 3;
-    if (reach + 4u <= r->num_bytes) {
+    /* Lookups that start before bit whole_bits = 8 * (num_bytes - 4) load whole stream words,
+     * and each takes at most 15 bits (16 here, a shift): `safe` lookups from pos need no check. A
+     * loop turn makes up to four lookups of at least one symbol each, so filling up to p + k takes
+     * at most k + 3: the unchecked loop fills up to `stop`, again from where it got to while that
+     * leaves room (codes take about half the bound), and the checked one the rest. Unchecked
+     * lookups start before whole_bits < num_bits, so only checked ones can start past the stream:
+     * they record where they start (r->last). */
+    const uint32_t whole_bits = r->whole_bits;
+    uint32_t safe;
+    while (p < end && (safe = pos < whole_bits ? (whole_bits - pos) >> 4 : 0u) > 3u) {
+        const int8_t *const stop = (uint32_t)(end - p) + 3u <= safe ? end : p + (safe - 3u);
         const uint8_t *bytes = r->bytes;
 #if MCC_HAVE_DSP_ASM
         /* The loop below unrolled twice, 37 instructions per four lookups: each lookup stores
          * its word one byte further on and adds its count less one, the four + 1s at once. */
-        if (p < end) {
+        {
             uint32_t window, entry, t;
             __asm__ volatile("1:\n\t"
                              MCC_NN_LUT_TWO_LOOKUPS(0, 1)
@@ -123,11 +130,11 @@ static int8_t *mcc_nn_lut_fill(mcc_nn_lut_reader *r, int8_t *p, const int8_t *en
                              "cmp %[p], %[end]\n\t"
                              "blo 1b"
                              : [p] "+r"(p), [pos] "+r"(pos), [w] "=&r"(window), [e] "=&r"(entry), [t] "=&r"(t)
-                             : [end] "r"(end), [bytes] "r"(bytes), [mask] "r"(mask), [lookup] "r"(lookup)
+                             : [end] "r"(stop), [bytes] "r"(bytes), [mask] "r"(mask), [lookup] "r"(lookup)
                              : "cc", "memory");
         }
 #else
-        while (p < end) {
+        while (p < stop) {
             uint32_t window = mcc_nn_lut_load(bytes + (pos >> 3)) >> (pos & 7u);
             uint32_t entry = lookup[window & mask];
             const uint32_t taken = (entry >> MCC_NN_LUT_LEN_SHIFT) & 15u;
@@ -139,7 +146,8 @@ static int8_t *mcc_nn_lut_fill(mcc_nn_lut_reader *r, int8_t *p, const int8_t *en
             pos += (entry >> MCC_NN_LUT_LEN_SHIFT) & 15u;
         }
 #endif
-    } else { /* near the end: one lookup at a time, each word load checked */
+    }
+    { /* near the end: one lookup at a time, each word load checked */
         const uint32_t whole = r->num_bytes >= 4u ? r->num_bytes - 4u : 0u; /* last whole word's byte */
         while (p < end) {
             const uint32_t at = pos >> 3;
@@ -330,6 +338,7 @@ mcc_status mcc_fully_connected_huffman_lut_s8(const mcc_fc_params *params, const
         mcc_nn_lut_reader reader;
         reader.bytes = filter->bits;
         reader.num_bytes = ((uint32_t)filter->num_bits + 7u) / 8u;
+        reader.whole_bits = reader.num_bytes >= 4u ? 8u * (reader.num_bytes - 4u) : 0u;
         reader.lookup = filter->lookup;
         reader.mask = (1u << filter->lookup_bits) - 1u;
         reader.pos = 0;
