@@ -25,6 +25,7 @@
 #define MCC_NN_LUT_LEN_SHIFT 24   /* entry bits 24-27: bits taken */
 #define MCC_NN_LUT_COUNT_SHIFT 30 /* entry bits 30-31: symbols less one */
 #define MCC_NN_LUT_MAX_TAKEN 15
+#define MCC_NN_LUT_SAFE_SHIFT 4 /* 2^4 > MCC_NN_LUT_MAX_TAKEN: bits a lookup may take, bounded by a shift */
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 #define MCC_NN_LUT_LITTLE_ENDIAN 1
@@ -107,7 +108,7 @@ static int8_t *mcc_nn_lut_fill(mcc_nn_lut_reader *r, int8_t *p, const int8_t *en
     const uint32_t mask = r->mask;
     uint32_t pos = r->pos;
     /* Lookups that start before bit whole_bits = 8 * (num_bytes - 4) load whole stream words,
-     * and each takes at most 15 bits (16 here, a shift): `safe` lookups from pos need no check. A
+     * and each takes at most MCC_NN_LUT_MAX_TAKEN bits (16 here): `safe` lookups from pos need no check. A
      * loop turn makes up to four lookups of at least one symbol each, so filling up to p + k takes
      * at most k + 3: the unchecked loop fills up to `stop`, again from where it got to while that
      * leaves room (codes take about half the bound), and the checked one the rest. Unchecked
@@ -115,7 +116,7 @@ static int8_t *mcc_nn_lut_fill(mcc_nn_lut_reader *r, int8_t *p, const int8_t *en
      * they record where they start (r->last). */
     const uint32_t whole_bits = r->whole_bits;
     uint32_t safe;
-    while (p < end && (safe = pos < whole_bits ? (whole_bits - pos) >> 4 : 0u) > 3u) {
+    while (p < end && (safe = pos < whole_bits ? (whole_bits - pos) >> MCC_NN_LUT_SAFE_SHIFT : 0u) > 3u) {
         const int8_t *const stop = (uint32_t)(end - p) + 3u <= safe ? end : p + (safe - 3u);
         const uint8_t *bytes = r->bytes;
 #if MCC_HAVE_DSP_ASM
