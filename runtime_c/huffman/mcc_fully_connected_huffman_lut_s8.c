@@ -330,7 +330,8 @@ mcc_status mcc_fully_connected_huffman_lut_s8(const mcc_fc_params *params, const
 
     if (output_dims->c != units || depth <= 0 || filter->num_bits < 0 || filter->lookup == 0 ||
         filter->lookup_bits < 1 || filter->lookup_bits > MCC_HUFFMAN_LUT_MAX_BITS ||
-        (int64_t)input_dims->h * input_dims->w * input_dims->c != depth || (channels != 0 && !folded)) {
+        (int64_t)input_dims->h * input_dims->w * input_dims->c != depth || (channels != 0 && !folded) ||
+        (channels == 0 && quant == 0)) {
         return MCC_ERROR_ARGUMENT;
     }
     memset(words, 0, sizeof(words));

@@ -449,8 +449,8 @@ mcc_status mcc_fully_connected_huffman_s8(const mcc_fc_params *params, const mcc
  * weight's lookup starts past num_bits. 272 bytes of stack buffer (528 on DSP cores: the input
  * widened once when a row is one chunk). With `channels` ({2 * folded bias, multiplier, round,
  * shift} per unit, as mcc_fully_connected_fast_s8's; both offsets of params must then be 0) the
- * requantization is the dense fast kernels' and bias is not read; without it,
- * mcc_fully_connected_s8's. */
+ * requantization is the dense fast kernels' and neither bias nor quant is read (quant may be
+ * NULL); without it, mcc_fully_connected_s8's. */
 #define MCC_HUFFMAN_LUT_MAX_BITS 12
 typedef struct {
     const uint8_t *bits;
