@@ -164,6 +164,27 @@ static int8_t *mcc_nn_lut_fill(mcc_nn_lut_reader *r, int8_t *p, const int8_t *en
     return p;
 }
 
+/* One row's four SMLADs on its weight words t0 and t1 (widened here) and the input's widened
+ * words xe0, xo0, xe1, xo1, into the accumulator acc: the two-row loops' body per row. */
+#define MCC_NN_LUT_ROW_MACS(acc)                                \
+    "sxtb16 %[t2], %[t0]\n\t"                                   \
+    "smlad %[" #acc "], %[t2], %[xe0], %[" #acc "]\n\t"         \
+    "sxtb16 %[t0], %[t0], ror #8\n\t"                           \
+    "smlad %[" #acc "], %[t0], %[xo0], %[" #acc "]\n\t"         \
+    "sxtb16 %[t2], %[t1]\n\t"                                   \
+    "smlad %[" #acc "], %[t2], %[xe1], %[" #acc "]\n\t"         \
+    "sxtb16 %[t1], %[t1], ror #8\n\t"                           \
+    "smlad %[" #acc "], %[t1], %[xo1], %[" #acc "]\n\t"
+
+/* The two-row loops' operands: pointers to the input, the rows and the input's end, the two
+ * accumulators, the input's widened words and three temporaries. */
+#define MCC_NN_LUT_DOT_OPERANDS                                                                    \
+    : [xp] "+r"(xp), [p0] "+r"(p0), [p1] "+r"(p1), [a0] "+r"(a0), [a1] "+r"(a1), [xe0] "=&r"(xe0), \
+      [xo0] "=&r"(xo0), [xe1] "=&r"(xe1), [xo1] "=&r"(xo1), [t0] "=&r"(t0), [t1] "=&r"(t1),         \
+      [t2] "=&r"(t2)                                                                                \
+    : [xend] "r"(xend)                                                                              \
+    : "cc", "memory"
+
 /* acc[r] + sum w_r[k] * x[k], k < n, for the rows w0 and (rows 2) w1. */
 MCC_INLINE void mcc_nn_lut_dot(const int8_t *w0, const int8_t *w1, int32_t rows, const int8_t *x, int32_t n,
                                int32_t acc[2])
@@ -186,31 +207,13 @@ MCC_INLINE void mcc_nn_lut_dot(const int8_t *w0, const int8_t *w1, int32_t rows,
                          "sxtb16 %[xe1], %[xe1]\n\t"
                          "ldr %[t0], [%[p0]], #4\n\t"
                          "ldr %[t1], [%[p0]], #4\n\t"
-                         "sxtb16 %[t2], %[t0]\n\t"
-                         "smlad %[a0], %[t2], %[xe0], %[a0]\n\t"
-                         "sxtb16 %[t0], %[t0], ror #8\n\t"
-                         "smlad %[a0], %[t0], %[xo0], %[a0]\n\t"
-                         "sxtb16 %[t2], %[t1]\n\t"
-                         "smlad %[a0], %[t2], %[xe1], %[a0]\n\t"
-                         "sxtb16 %[t1], %[t1], ror #8\n\t"
-                         "smlad %[a0], %[t1], %[xo1], %[a0]\n\t"
+                         MCC_NN_LUT_ROW_MACS(a0)
                          "ldr %[t0], [%[p1]], #4\n\t"
                          "ldr %[t1], [%[p1]], #4\n\t"
-                         "sxtb16 %[t2], %[t0]\n\t"
-                         "smlad %[a1], %[t2], %[xe0], %[a1]\n\t"
-                         "sxtb16 %[t0], %[t0], ror #8\n\t"
-                         "smlad %[a1], %[t0], %[xo0], %[a1]\n\t"
-                         "sxtb16 %[t2], %[t1]\n\t"
-                         "smlad %[a1], %[t2], %[xe1], %[a1]\n\t"
-                         "sxtb16 %[t1], %[t1], ror #8\n\t"
-                         "smlad %[a1], %[t1], %[xo1], %[a1]\n\t"
+                         MCC_NN_LUT_ROW_MACS(a1)
                          "cmp %[xp], %[xend]\n\t"
                          "blo 1b"
-                         : [xp] "+r"(xp), [p0] "+r"(p0), [p1] "+r"(p1), [a0] "+r"(a0), [a1] "+r"(a1),
-                           [xe0] "=&r"(xe0), [xo0] "=&r"(xo0), [xe1] "=&r"(xe1), [xo1] "=&r"(xo1),
-                           [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2)
-                         : [xend] "r"(xend)
-                         : "cc", "memory");
+                         MCC_NN_LUT_DOT_OPERANDS);
         k = n & ~7;
     }
 #endif
@@ -256,30 +259,12 @@ MCC_INLINE void mcc_nn_lut_dot_widened(const int8_t *w0, const int8_t *w1, const
                      "ldrd %[xe0], %[xo0], [%[xp]], #8\n\t"
                      "ldrd %[xe1], %[xo1], [%[xp]], #8\n\t"
                      "ldrd %[t0], %[t1], [%[p0]], #8\n\t"
-                     "sxtb16 %[t2], %[t0]\n\t"
-                     "smlad %[a0], %[t2], %[xe0], %[a0]\n\t"
-                     "sxtb16 %[t0], %[t0], ror #8\n\t"
-                     "smlad %[a0], %[t0], %[xo0], %[a0]\n\t"
-                     "sxtb16 %[t2], %[t1]\n\t"
-                     "smlad %[a0], %[t2], %[xe1], %[a0]\n\t"
-                     "sxtb16 %[t1], %[t1], ror #8\n\t"
-                     "smlad %[a0], %[t1], %[xo1], %[a0]\n\t"
+                     MCC_NN_LUT_ROW_MACS(a0)
                      "ldrd %[t0], %[t1], [%[p1]], #8\n\t"
-                     "sxtb16 %[t2], %[t0]\n\t"
-                     "smlad %[a1], %[t2], %[xe0], %[a1]\n\t"
-                     "sxtb16 %[t0], %[t0], ror #8\n\t"
-                     "smlad %[a1], %[t0], %[xo0], %[a1]\n\t"
-                     "sxtb16 %[t2], %[t1]\n\t"
-                     "smlad %[a1], %[t2], %[xe1], %[a1]\n\t"
-                     "sxtb16 %[t1], %[t1], ror #8\n\t"
-                     "smlad %[a1], %[t1], %[xo1], %[a1]\n\t"
+                     MCC_NN_LUT_ROW_MACS(a1)
                      "cmp %[xp], %[xend]\n\t"
                      "blo 1b"
-                     : [xp] "+r"(xp), [p0] "+r"(p0), [p1] "+r"(p1), [a0] "+r"(a0), [a1] "+r"(a1),
-                       [xe0] "=&r"(xe0), [xo0] "=&r"(xo0), [xe1] "=&r"(xe1), [xo1] "=&r"(xo1),
-                       [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2)
-                     : [xend] "r"(xend)
-                     : "cc", "memory");
+                     MCC_NN_LUT_DOT_OPERANDS);
     acc[0] = a0;
     acc[1] = a1;
 }
