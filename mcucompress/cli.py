@@ -31,6 +31,9 @@ SUBCOMMANDS = {
 }
 # Commands that load TensorFlow: it is imported up front with its native logging silenced.
 NEEDS_TENSORFLOW = {"export", "verify", "info", "compress", "demo"}
+# Commands that run TensorFlow's converter or the reference interpreters in the serving child:
+# it is forked once TensorFlow is imported, before the command runs anything with it.
+CHECKS_AGAINST_REFERENCES = {"verify", "demo"}
 
 
 class LazyGroup(click.Group):
@@ -42,6 +45,10 @@ class LazyGroup(click.Group):
             return None
         if name in NEEDS_TENSORFLOW and not ctx.resilient_parsing:
             preload_tensorflow()
+            if name in CHECKS_AGAINST_REFERENCES:
+                from mcucompress.reference.serving_child import start_here
+
+                start_here()
         return importlib.import_module(f"mcucompress.commands.{name}").command
 
 
