@@ -155,7 +155,9 @@ def start_here() -> None:
     imported TensorFlow for itself then hands the import to the server instead of the server
     importing it again (about 6-10 s of CPU). Safe while TensorFlow has made no context (its
     thread pools come with it) and no other Python thread runs; otherwise nothing happens and the
-    server starts as a new process when it is first needed."""
+    server starts as a new process when it is first needed. Only for a process this package owns
+    (the command line): threads a host program starts below ``threading`` (execnet's in
+    pytest-xdist workers) are not counted."""
     if os.name != "posix" or threading.active_count() != 1 or "tensorflow" not in sys.modules:
         return
     try:
