@@ -214,7 +214,8 @@ def depthwise_mve_flat_bytes(kernel, stride, dilation, padding, in_shape, out_hw
 
 # C define for DSP cores: a layer runs on channel planes of row pairs (dw_pairs_bytes in
 # mcc_depthwise_conv2d_fast_s8.c: 3x3 at stride 1, DW_PAIRS_MIN_SIDE output rows and columns or
-# more, its plane at most DW_PAIRS_MAX_BYTES and half the layer's input and output bytes)
+# more, at most twice as many rows as columns (taller outputs: strips down the long columns win),
+# its plane at most DW_PAIRS_MAX_BYTES and half the layer's input and output bytes)
 DW_DSP_PLANES_DEFINE = "MCC_DW_DSP_PLANES"
 DW_PAIRS_MAX_BYTES = 16384
 DW_PAIRS_MIN_SIDE = 4
@@ -225,7 +226,7 @@ def depthwise_dsp_pairs_bytes(kernel, stride, dilation, padding, in_shape, out_h
     rows one word per padded column, out_w + 2; out_h / 2 + 1 pair rows (out_h rounded up to
     even), and a word read past them; 0 when the layer does not run so."""
     if (tuple(kernel) != (3, 3) or tuple(dilation) != (1, 1) or tuple(stride) != (1, 1) or min(padding) < 0
-            or min(int(out_hw[0]), int(out_hw[1])) < DW_PAIRS_MIN_SIDE):
+            or min(int(out_hw[0]), int(out_hw[1])) < DW_PAIRS_MIN_SIDE or int(out_hw[0]) > 2 * int(out_hw[1])):
         return 0
     need = 4 * ((int(out_hw[1]) + 2) * ((int(out_hw[0]) + 1) // 2 + 1) + 1)
     tensors = (int(in_shape[1]) * int(in_shape[2]) + int(out_hw[0]) * int(out_hw[1])) * int(in_shape[3])

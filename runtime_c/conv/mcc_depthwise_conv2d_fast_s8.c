@@ -12,6 +12,7 @@
  * folded into the doubled bias; the kernels double the sum of products). Padded taps read the
  * input zero point, which contributes nothing once the offset is folded.
  */
+#include <stddef.h>
 #include <string.h>
 
 #include "mcc.h"
@@ -56,7 +57,9 @@
  * 1, see dw_pairs_bytes): only then is that code built. Its plane takes at most
  * MCC_DW_PAIRS_MAX_BYTES and half the layer's input and output bytes; outputs of fewer than
  * MCC_DW_PAIRS_MIN_SIDE rows or columns stay on the taps or strips path (a 3x3 output: one pair
- * of columns and a lone one per pair of rows, one of them alone, loses to the taps path). */
+ * of columns and a lone one per pair of rows, one of them alone, loses to the taps path), and so
+ * do outputs more than twice as tall as wide (DS-CNN's 25x5: strips down the long columns beat
+ * quads along rows of 5, 199k against 270k instructions a layer). */
 #ifndef MCC_DW_DSP_PLANES
 #define MCC_DW_DSP_PLANES 0
 #endif
@@ -1069,8 +1072,12 @@ MCC_DW_NOINLINE static mcc_status dw_strips(const mcc_dw_conv_fast_params *param
 typedef struct {
     uint32_t w[3][2];         /* window column j: (w0j, w1j) and (w1j, w2j), doubled */
     int32_t bias, multiplier, round, shift;
-    int32_t step, row;        /* bytes between output columns and output rows */
+    int32_t step, row, diagonal;  /* bytes between output columns, rows, and both (0: a lone one) */
+    int32_t lo, hi;               /* the clamp */
 } dw_pairs_channel;
+/* The assembly blocks below read the fields at these byte offsets. */
+typedef char dw_pairs_channel_layout[offsetof(dw_pairs_channel, bias) == 24 && offsetof(dw_pairs_channel, lo) == 52
+                                     ? 1 : -1];
 
 /* The plane of a layer: pw words a pair row (the padded input columns the outputs read), pairs
  * pair rows; 0 bytes when the layer does not run so. Mirrors depthwise_dsp_pairs_bytes. */
@@ -1080,7 +1087,7 @@ static int32_t dw_pairs_bytes(const mcc_dw_conv_fast_params *params, const mcc_d
     int32_t bytes;
     if (params->kernel.h != 3 || params->kernel.w != 3 || params->dilation.h != 1 || params->dilation.w != 1 ||
         params->stride.h != 1 || params->stride.w != 1 || params->padding.h < 0 || params->padding.w < 0 ||
-        out_dims->h < MCC_DW_PAIRS_MIN_SIDE || out_dims->w < MCC_DW_PAIRS_MIN_SIDE) {
+        out_dims->h < MCC_DW_PAIRS_MIN_SIDE || out_dims->w < MCC_DW_PAIRS_MIN_SIDE || out_dims->h > 2 * out_dims->w) {
         return 0;
     }
     *pw = out_dims->w + 2;
@@ -1116,104 +1123,162 @@ MCC_INLINE int8_t dw_pairs_out(int32_t acc, const dw_pairs_channel *k, int32_t l
 }
 
 #if MCC_HAVE_DSP_ASM
-/* Stride 1, two rows by two columns over the whole int8 range: words 0-3 of pair rows a and b
- * (two data registers in turn), the window column's weight words loaded as they are needed,
- * the sums starting from the bias (held in s11 until its own first product), 62 instructions
- * for 4 outputs. a and b step 2 words, out 2 columns. */
+/* Two rows by two columns: words 0-3 of pair rows a and b (two data registers in turn), the
+ * window column's weight words loaded as they are needed, the sums starting from the bias (held
+ * in s11 until its own first product): 36 instructions for 4 outputs' 36 products. */
+#define MCC_DW_PAIRS_SUMS_ASM                                   \
+    "ldr %[s11], [%[k], #24]\n\t"                               \
+    "ldrd %[wa], %[wb], [%[k]]\n\t"                             \
+    "ldr %[x], [%[a]], #8\n\t"                                  \
+    "ldr %[y], [%[b]], #8\n\t"                                  \
+    "smlad %[s00], %[x], %[wa], %[s11]\n\t"                     \
+    "smlatb %[s10], %[x], %[wa], %[s11]\n\t"                    \
+    "smlabt %[s00], %[y], %[wb], %[s00]\n\t"                    \
+    "smlad %[s10], %[y], %[wb], %[s10]\n\t"                     \
+    "ldr %[x], [%[a], #-4]\n\t"                                 \
+    "ldr %[y], [%[b], #-4]\n\t"                                 \
+    "smlad %[s01], %[x], %[wa], %[s11]\n\t"                     \
+    "smlatb %[s11], %[x], %[wa], %[s11]\n\t"                    \
+    "smlabt %[s01], %[y], %[wb], %[s01]\n\t"                    \
+    "smlad %[s11], %[y], %[wb], %[s11]\n\t"                     \
+    "ldrd %[wa], %[wb], [%[k], #8]\n\t"                         \
+    "smlad %[s00], %[x], %[wa], %[s00]\n\t"                     \
+    "smlatb %[s10], %[x], %[wa], %[s10]\n\t"                    \
+    "smlabt %[s00], %[y], %[wb], %[s00]\n\t"                    \
+    "smlad %[s10], %[y], %[wb], %[s10]\n\t"                     \
+    "ldr %[x], [%[a]]\n\t"                                      \
+    "ldr %[y], [%[b]]\n\t"                                      \
+    "smlad %[s01], %[x], %[wa], %[s01]\n\t"                     \
+    "smlatb %[s11], %[x], %[wa], %[s11]\n\t"                    \
+    "smlabt %[s01], %[y], %[wb], %[s01]\n\t"                    \
+    "smlad %[s11], %[y], %[wb], %[s11]\n\t"                     \
+    "ldrd %[wa], %[wb], [%[k], #16]\n\t"                        \
+    "smlad %[s00], %[x], %[wa], %[s00]\n\t"                     \
+    "smlatb %[s10], %[x], %[wa], %[s10]\n\t"                    \
+    "smlabt %[s00], %[y], %[wb], %[s00]\n\t"                    \
+    "smlad %[s10], %[y], %[wb], %[s10]\n\t"                     \
+    "ldr %[x], [%[a], #4]\n\t"                                  \
+    "ldr %[y], [%[b], #4]\n\t"                                  \
+    "smlad %[s01], %[x], %[wa], %[s01]\n\t"                     \
+    "smlatb %[s11], %[x], %[wa], %[s11]\n\t"                    \
+    "smlabt %[s01], %[y], %[wb], %[s01]\n\t"                    \
+    "smlad %[s11], %[y], %[wb], %[s11]\n\t"
+/* The whole int8 range: each sum requantized (multiplier wa, round wb, shift x), saturated and
+ * stored, in the order s11, s10, s01, s00: with a column step of 0 (a lone last column) or a
+ * row step of 0 (a lone last row) the sums of the missing column or row are stored first and
+ * overwritten. 27 instructions. */
+#define MCC_DW_PAIRS_FULL_ASM                                   \
+    "ldrd %[wa], %[wb], [%[k], #28]\n\t"                        \
+    "ldr %[x], [%[k], #36]\n\t"                                 \
+    "smmlar %[y], %[s11], %[wa], %[wb]\n\t"                     \
+    "add %[y], %[y], %[s11], asr #31\n\t"                       \
+    "ldr %[s11], [%[k], #48]\n\t"                               \
+    "asr %[y], %[y], %[x]\n\t"                                  \
+    "ssat %[y], #8, %[y]\n\t"                                   \
+    "strb %[y], [%[out], %[s11]]\n\t"                           \
+    "smmlar %[y], %[s10], %[wa], %[wb]\n\t"                     \
+    "add %[y], %[y], %[s10], asr #31\n\t"                       \
+    "ldr %[s10], [%[k], #44]\n\t"                               \
+    "asr %[y], %[y], %[x]\n\t"                                  \
+    "ssat %[y], #8, %[y]\n\t"                                   \
+    "strb %[y], [%[out], %[s10]]\n\t"                           \
+    "smmlar %[y], %[s01], %[wa], %[wb]\n\t"                     \
+    "add %[y], %[y], %[s01], asr #31\n\t"                       \
+    "ldr %[s01], [%[k], #40]\n\t"                               \
+    "asr %[y], %[y], %[x]\n\t"                                  \
+    "ssat %[y], #8, %[y]\n\t"                                   \
+    "strb %[y], [%[out], %[s01]]\n\t"                           \
+    "smmlar %[y], %[s00], %[wa], %[wb]\n\t"                     \
+    "add %[y], %[y], %[s00], asr #31\n\t"                       \
+    "asr %[y], %[y], %[x]\n\t"                                  \
+    "ssat %[y], #8, %[y]\n\t"                                   \
+    "strb %[y], [%[out]]\n\t"                                   \
+    "add %[out], %[out], %[s01], lsl #1\n\t"
+/* A narrower clamp (ReLU6): the four sums requantized in place, clamped to the channel's bounds
+ * (lo wa, hi wb), stored in the same order. 47 instructions. */
+#define MCC_DW_PAIRS_REQ_ASM(S)                                 \
+    "smmlar %[y], %[" #S "], %[wa], %[wb]\n\t"                  \
+    "add %[y], %[y], %[" #S "], asr #31\n\t"                    \
+    "asr %[" #S "], %[y], %[x]\n\t"
+#define MCC_DW_PAIRS_CLAMP_ASM(S)                               \
+    "cmp %[" #S "], %[wa]\n\t"                                  \
+    "it lt\n\t"                                                 \
+    "movlt %[" #S "], %[wa]\n\t"                                \
+    "cmp %[" #S "], %[wb]\n\t"                                  \
+    "it gt\n\t"                                                 \
+    "movgt %[" #S "], %[wb]\n\t"
+#define MCC_DW_PAIRS_CLAMPED_ASM                                \
+    "ldrd %[wa], %[wb], [%[k], #28]\n\t"                        \
+    "ldr %[x], [%[k], #36]\n\t"                                 \
+    MCC_DW_PAIRS_REQ_ASM(s00) MCC_DW_PAIRS_REQ_ASM(s01)         \
+    MCC_DW_PAIRS_REQ_ASM(s10) MCC_DW_PAIRS_REQ_ASM(s11)         \
+    "ldrd %[wa], %[wb], [%[k], #52]\n\t"                        \
+    MCC_DW_PAIRS_CLAMP_ASM(s00) MCC_DW_PAIRS_CLAMP_ASM(s01)     \
+    MCC_DW_PAIRS_CLAMP_ASM(s10) MCC_DW_PAIRS_CLAMP_ASM(s11)     \
+    "ldrd %[x], %[y], [%[k], #40]\n\t"                          \
+    "ldr %[wa], [%[k], #48]\n\t"                                \
+    "strb %[s11], [%[out], %[wa]]\n\t"                          \
+    "strb %[s10], [%[out], %[y]]\n\t"                           \
+    "strb %[s01], [%[out], %[x]]\n\t"                           \
+    "strb %[s00], [%[out]]\n\t"                                 \
+    "add %[out], %[out], %[x], lsl #1\n\t"
+#define MCC_DW_PAIRS_QUAD_ASM(TEXT)                                                                     \
+    __asm__ volatile(TEXT                                                                               \
+                     : [s00] "=&r"(s00), [s01] "=&r"(s01), [s10] "=&r"(s10), [s11] "=&r"(s11), [x] "=&r"(x), \
+                       [y] "=&r"(y), [wa] "=&r"(wa), [wb] "=&r"(wb), [a] "+r"(a), [b] "+r"(b), [out] "+r"(out) \
+                     : [k] "r"(k), "m"(*k)                                                              \
+                     : "cc", "memory")
+
+/* quads blocks of two rows by two columns of one channel: a and b step 2 words, out 2 columns. */
 MCC_INLINE void dw_pairs_quads(const uint32_t *a, const uint32_t *b, int32_t quads, const dw_pairs_channel *k,
-                                int8_t *out)
+                               int8_t *out, const int full)
 {
     int32_t s00, s01, s10, s11;
     uint32_t x, y, wa, wb;
     for (; quads > 0; --quads) {
-        __asm__ volatile(
-            "ldr %[s11], [%[k], #24]\n\t"
-            "ldrd %[wa], %[wb], [%[k]]\n\t"
-            "ldr %[x], [%[a]], #8\n\t"
-            "ldr %[y], [%[b]], #8\n\t"
-            "smlad %[s00], %[x], %[wa], %[s11]\n\t"
-            "smlatb %[s10], %[x], %[wa], %[s11]\n\t"
-            "smlabt %[s00], %[y], %[wb], %[s00]\n\t"
-            "smlad %[s10], %[y], %[wb], %[s10]\n\t"
-            "ldr %[x], [%[a], #-4]\n\t"
-            "ldr %[y], [%[b], #-4]\n\t"
-            "smlad %[s01], %[x], %[wa], %[s11]\n\t"
-            "smlatb %[s11], %[x], %[wa], %[s11]\n\t"
-            "smlabt %[s01], %[y], %[wb], %[s01]\n\t"
-            "smlad %[s11], %[y], %[wb], %[s11]\n\t"
-            "ldrd %[wa], %[wb], [%[k], #8]\n\t"
-            "smlad %[s00], %[x], %[wa], %[s00]\n\t"
-            "smlatb %[s10], %[x], %[wa], %[s10]\n\t"
-            "smlabt %[s00], %[y], %[wb], %[s00]\n\t"
-            "smlad %[s10], %[y], %[wb], %[s10]\n\t"
-            "ldr %[x], [%[a]]\n\t"
-            "ldr %[y], [%[b]]\n\t"
-            "smlad %[s01], %[x], %[wa], %[s01]\n\t"
-            "smlatb %[s11], %[x], %[wa], %[s11]\n\t"
-            "smlabt %[s01], %[y], %[wb], %[s01]\n\t"
-            "smlad %[s11], %[y], %[wb], %[s11]\n\t"
-            "ldrd %[wa], %[wb], [%[k], #16]\n\t"
-            "smlad %[s00], %[x], %[wa], %[s00]\n\t"
-            "smlatb %[s10], %[x], %[wa], %[s10]\n\t"
-            "smlabt %[s00], %[y], %[wb], %[s00]\n\t"
-            "smlad %[s10], %[y], %[wb], %[s10]\n\t"
-            "ldr %[x], [%[a], #4]\n\t"
-            "ldr %[y], [%[b], #4]\n\t"
-            "smlad %[s01], %[x], %[wa], %[s01]\n\t"
-            "smlatb %[s11], %[x], %[wa], %[s11]\n\t"
-            "smlabt %[s01], %[y], %[wb], %[s01]\n\t"
-            "smlad %[s11], %[y], %[wb], %[s11]\n\t"
-            /* requantized: multiplier wa, round wb, shift x; column step in s00, row step in s01 */
-            "ldrd %[wa], %[wb], [%[k], #28]\n\t"
-            "ldr %[x], [%[k], #36]\n\t"
-            "smmlar %[y], %[s00], %[wa], %[wb]\n\t"
-            "add %[y], %[y], %[s00], asr #31\n\t"
-            "asr %[y], %[y], %[x]\n\t"
-            "ssat %[y], #8, %[y]\n\t"
-            "strb %[y], [%[out]]\n\t"
-            "ldr %[s00], [%[k], #40]\n\t"
-            "smmlar %[y], %[s01], %[wa], %[wb]\n\t"
-            "add %[y], %[y], %[s01], asr #31\n\t"
-            "asr %[y], %[y], %[x]\n\t"
-            "ssat %[y], #8, %[y]\n\t"
-            "strb %[y], [%[out], %[s00]]\n\t"
-            "ldr %[s01], [%[k], #44]\n\t"
-            "smmlar %[y], %[s10], %[wa], %[wb]\n\t"
-            "add %[y], %[y], %[s10], asr #31\n\t"
-            "asr %[y], %[y], %[x]\n\t"
-            "ssat %[y], #8, %[y]\n\t"
-            "strb %[y], [%[out], %[s01]]\n\t"
-            "add %[s01], %[s01], %[s00]\n\t"
-            "smmlar %[y], %[s11], %[wa], %[wb]\n\t"
-            "add %[y], %[y], %[s11], asr #31\n\t"
-            "asr %[y], %[y], %[x]\n\t"
-            "ssat %[y], #8, %[y]\n\t"
-            "strb %[y], [%[out], %[s01]]\n\t"
-            "add %[out], %[out], %[s00], lsl #1\n\t"
-            : [s00] "=&r"(s00), [s01] "=&r"(s01), [s10] "=&r"(s10), [s11] "=&r"(s11), [x] "=&r"(x), [y] "=&r"(y),
-              [wa] "=&r"(wa), [wb] "=&r"(wb), [a] "+r"(a), [b] "+r"(b), [out] "+r"(out)
-            : [k] "r"(k), "m"(*k)
-            : "memory");
+        if (full) {
+            MCC_DW_PAIRS_QUAD_ASM(MCC_DW_PAIRS_SUMS_ASM MCC_DW_PAIRS_FULL_ASM);
+        } else {
+            MCC_DW_PAIRS_QUAD_ASM(MCC_DW_PAIRS_SUMS_ASM MCC_DW_PAIRS_CLAMPED_ASM);
+        }
     }
 }
+#undef MCC_DW_PAIRS_SUMS_ASM
+#undef MCC_DW_PAIRS_FULL_ASM
+#undef MCC_DW_PAIRS_REQ_ASM
+#undef MCC_DW_PAIRS_CLAMP_ASM
+#undef MCC_DW_PAIRS_CLAMPED_ASM
+#undef MCC_DW_PAIRS_QUAD_ASM
 #endif
 
 /* One pair of output rows (rows 1: the last row alone) of one channel from pair rows a and b:
  * cols outputs, out0 / out1 the rows' first outputs, step the bytes between outputs. */
-MCC_INLINE void dw_pairs_rows(const uint32_t *a, const uint32_t *b, int32_t cols, const dw_pairs_channel *k,
+MCC_INLINE void dw_pairs_rows(const uint32_t *a, const uint32_t *b, int32_t cols, dw_pairs_channel *k,
                               int8_t *out0, int8_t *out1, int32_t step, int32_t lo, int32_t hi, const int rows,
                               const int full)
 {
     const int32_t bias = k->bias;
     int32_t i = cols, j;
 #if MCC_HAVE_DSP_ASM
-    if (rows == 2 && full) {  /* all but a last odd column in assembly */
-        dw_pairs_quads(a, b, cols >> 1, k, out0);
-        a += cols & ~1;
-        b += cols & ~1;
-        out0 += (cols & ~1) * step;
-        out1 += (cols & ~1) * step;
-        i = cols & 1;
+    {  /* a lone row or column: a quad whose missing outputs are overwritten */
+        const int32_t row = k->row;
+        (void)i;
+        (void)j;
+        (void)bias;
+        (void)out1;
+        (void)lo;
+        (void)hi;
+        k->row = rows == 2 ? row : 0;
+        k->diagonal = k->row + step;
+        dw_pairs_quads(a, b, cols >> 1, k, out0, full);
+        if (cols & 1) {
+            k->step = 0;
+            k->diagonal = k->row;
+            dw_pairs_quads(a + (cols & ~1), b + (cols & ~1), 1, k, out0 + (cols & ~1) * step, full);
+            k->step = step;
+        }
+        k->row = row;
+        return;
     }
 #endif
     for (; i > 0; i -= 2, a += 2, b += 2) {
@@ -1336,14 +1401,16 @@ MCC_DW_NOINLINE static mcc_status dw_pairs_layer(const mcc_dw_conv_fast_params *
             k.shift = consts[3];
             k.step = n_ch;
             k.row = out_row;
+            k.lo = lo;
+            k.hi = hi;
             dw_pairs_fill(plane, in_batch + ch, pw, pairs, params->padding.h, params->padding.w, in_dims->h, cols,
                           n_ch, in_dims->w * n_ch);
             for (r = 0; r < oh; r += 2) {  /* output rows r, r + 1 read pair rows r / 2 and r / 2 + 1 */
                 const uint32_t *a = plane + (r >> 1) * pw;
                 int8_t *out0 = out_batch + r * out_row + ch;
                 const int rows = r + 1 < oh ? 2 : 1;
-                if (rows == 2 && full) {
-                    dw_pairs_rows(a, a + pw, ow, &k, out0, out0 + out_row, n_ch, lo, hi, 2, 1);
+                if (full) {
+                    dw_pairs_rows(a, a + pw, ow, &k, out0, out0 + out_row, n_ch, lo, hi, rows, 1);
                 } else if (rows == 2) {
                     dw_pairs_rows(a, a + pw, ow, &k, out0, out0 + out_row, n_ch, lo, hi, 2, 0);
                 } else {
