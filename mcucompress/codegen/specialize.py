@@ -213,7 +213,7 @@ def depthwise_mve_flat_bytes(kernel, stride, dilation, padding, in_shape, out_hw
     return need if need <= DW_FLAT_MAX_BYTES and 2 * need <= tensors else 0
 
 # C define for DSP cores: a layer runs on channel planes of row pairs (dw_pairs_bytes in
-# mcc_depthwise_conv2d_fast_s8.c: 3x3 at stride 1, DW_PAIRS_MIN_SIDE output rows and columns or
+# mcc_depthwise_conv2d_fast_s8.c: 3x3 at stride 1 or 2 both ways, DW_PAIRS_MIN_SIDE output rows and columns or
 # more, at most twice as many rows as columns (taller outputs: strips down the long columns win),
 # its plane at most DW_PAIRS_MAX_BYTES and half the layer's input and output bytes)
 DW_DSP_PLANES_DEFINE = "MCC_DW_DSP_PLANES"
@@ -223,13 +223,17 @@ DW_PAIRS_MIN_SIDE = 4
 
 def depthwise_dsp_pairs_bytes(kernel, stride, dilation, padding, in_shape, out_hw) -> int:
     """The plane a DSP core runs a depthwise layer on (dw_pairs_bytes): per pair of padded input
-    rows one word per padded column, out_w + 2; out_h / 2 + 1 pair rows (out_h rounded up to
-    even), and a word read past them; 0 when the layer does not run so."""
-    if (tuple(kernel) != (3, 3) or tuple(dilation) != (1, 1) or tuple(stride) != (1, 1) or min(padding) < 0
-            or min(int(out_hw[0]), int(out_hw[1])) < DW_PAIRS_MIN_SIDE or int(out_hw[0]) > 2 * int(out_hw[1])):
+    rows one word per padded column the outputs read, (out_w - 1) * stride + 3; out_h / 2 + 1 pair
+    rows at stride 1, out_h + 1 at stride 2 (out_h rounded up to even), and 2 words read past
+    them; 0 when the layer does not run so."""
+    s = int(stride[0])
+    oh, ow = int(out_hw[0]), int(out_hw[1])
+    if (tuple(kernel) != (3, 3) or tuple(dilation) != (1, 1) or int(stride[1]) != s or s not in (1, 2)
+            or min(padding) < 0 or min(oh, ow) < DW_PAIRS_MIN_SIDE or oh > 2 * ow):
         return 0
-    need = 4 * ((int(out_hw[1]) + 2) * ((int(out_hw[0]) + 1) // 2 + 1) + 1)
-    tensors = (int(in_shape[1]) * int(in_shape[2]) + int(out_hw[0]) * int(out_hw[1])) * int(in_shape[3])
+    half = (oh + 1) // 2
+    need = 4 * (((ow - 1) * s + 3) * (half + 1 if s == 1 else 2 * half + 1) + 2)
+    tensors = (int(in_shape[1]) * int(in_shape[2]) + oh * ow) * int(in_shape[3])
     return need if need <= DW_PAIRS_MAX_BYTES and 2 * need <= tensors else 0
 
 

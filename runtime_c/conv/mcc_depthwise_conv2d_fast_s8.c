@@ -1084,15 +1084,17 @@ typedef char dw_pairs_channel_layout[offsetof(dw_pairs_channel, bias) == 24 && o
 static int32_t dw_pairs_bytes(const mcc_dw_conv_fast_params *params, const mcc_dims *in_dims,
                               const mcc_dims *out_dims, int32_t *pw, int32_t *pairs)
 {
+    const int32_t stride = params->stride.h, half = (out_dims->h + 1) >> 1;
     int32_t bytes;
     if (params->kernel.h != 3 || params->kernel.w != 3 || params->dilation.h != 1 || params->dilation.w != 1 ||
-        params->stride.h != 1 || params->stride.w != 1 || params->padding.h < 0 || params->padding.w < 0 ||
-        out_dims->h < MCC_DW_PAIRS_MIN_SIDE || out_dims->w < MCC_DW_PAIRS_MIN_SIDE || out_dims->h > 2 * out_dims->w) {
+        (uint32_t)(stride - 1) >= 2u || params->stride.w != stride || params->padding.h < 0 ||
+        params->padding.w < 0 || out_dims->h < MCC_DW_PAIRS_MIN_SIDE || out_dims->w < MCC_DW_PAIRS_MIN_SIDE ||
+        out_dims->h > 2 * out_dims->w) {
         return 0;
     }
-    *pw = out_dims->w + 2;
-    *pairs = ((out_dims->h + 1) >> 1) + 1;
-    bytes = 4 * (*pw * *pairs + 1);  /* a lone last column reads a word past its row */
+    *pw = (out_dims->w - 1) * stride + 3;
+    *pairs = stride == 1 ? half + 1 : 2 * half + 1;
+    bytes = 4 * (*pw * *pairs + 2);  /* a lone last column reads up to 2 words past its row */
     if (bytes > MCC_DW_PAIRS_MAX_BYTES ||
         2 * bytes > (in_dims->h * in_dims->w + out_dims->h * out_dims->w) * params->channels_n) {
         return 0;
@@ -1163,6 +1165,57 @@ MCC_INLINE int8_t dw_pairs_out(int32_t acc, const dw_pairs_channel *k, int32_t l
     "smlatb %[s11], %[x], %[wa], %[s11]\n\t"                    \
     "smlabt %[s01], %[y], %[wb], %[s01]\n\t"                    \
     "smlad %[s11], %[y], %[wb], %[s11]\n\t"
+/* The same at stride 2 from pair rows a, b and c (A, B, C): out r = A.(w0, w1) + B.lo * w2 and
+ * out r + 1 = B.(w0, w1) + C.lo * w2 per window column, words 0-4 (the third serves both output
+ * columns: its weights are loaded twice), 47 instructions; a, b and c step 4 words. */
+#define MCC_DW_PAIRS_SUMS2_ASM                                  \
+    "ldr %[s11], [%[k], #24]\n\t"                               \
+    "ldrd %[wa], %[wb], [%[k]]\n\t"                             \
+    "ldr %[x], [%[a]]\n\t"                                      \
+    "ldr %[y], [%[b]]\n\t"                                      \
+    "smlad %[s00], %[x], %[wa], %[s11]\n\t"                     \
+    "smlabt %[s00], %[y], %[wb], %[s00]\n\t"                    \
+    "smlad %[s10], %[y], %[wa], %[s11]\n\t"                     \
+    "ldr %[x], [%[c]]\n\t"                                      \
+    "smlabt %[s10], %[x], %[wb], %[s10]\n\t"                    \
+    "ldr %[x], [%[a], #4]\n\t"                                  \
+    "ldr %[y], [%[b], #4]\n\t"                                  \
+    "ldrd %[wa], %[wb], [%[k], #8]\n\t"                         \
+    "smlad %[s00], %[x], %[wa], %[s00]\n\t"                     \
+    "smlabt %[s00], %[y], %[wb], %[s00]\n\t"                    \
+    "smlad %[s10], %[y], %[wa], %[s10]\n\t"                     \
+    "ldr %[x], [%[c], #4]\n\t"                                  \
+    "smlabt %[s10], %[x], %[wb], %[s10]\n\t"                    \
+    "ldr %[x], [%[a], #8]\n\t"                                  \
+    "ldr %[y], [%[b], #8]\n\t"                                  \
+    "ldrd %[wa], %[wb], [%[k], #16]\n\t"                        \
+    "smlad %[s00], %[x], %[wa], %[s00]\n\t"                     \
+    "smlabt %[s00], %[y], %[wb], %[s00]\n\t"                    \
+    "smlad %[s10], %[y], %[wa], %[s10]\n\t"                     \
+    "ldrd %[wa], %[wb], [%[k]]\n\t"                             \
+    "smlad %[s01], %[x], %[wa], %[s11]\n\t"                     \
+    "smlabt %[s01], %[y], %[wb], %[s01]\n\t"                    \
+    "smlad %[s11], %[y], %[wa], %[s11]\n\t"                     \
+    "ldr %[x], [%[c], #8]\n\t"                                  \
+    "smlabt %[s11], %[x], %[wb], %[s11]\n\t"                    \
+    "ldr %[wb], [%[k], #20]\n\t"                                \
+    "smlabt %[s10], %[x], %[wb], %[s10]\n\t"                    \
+    "ldr %[x], [%[a], #12]\n\t"                                 \
+    "ldr %[y], [%[b], #12]\n\t"                                 \
+    "ldrd %[wa], %[wb], [%[k], #8]\n\t"                         \
+    "smlad %[s01], %[x], %[wa], %[s01]\n\t"                     \
+    "smlabt %[s01], %[y], %[wb], %[s01]\n\t"                    \
+    "smlad %[s11], %[y], %[wa], %[s11]\n\t"                     \
+    "ldr %[x], [%[c], #12]\n\t"                                 \
+    "smlabt %[s11], %[x], %[wb], %[s11]\n\t"                    \
+    "ldr %[x], [%[a], #16]!\n\t"                                \
+    "ldr %[y], [%[b], #16]!\n\t"                                \
+    "ldrd %[wa], %[wb], [%[k], #16]\n\t"                        \
+    "smlad %[s01], %[x], %[wa], %[s01]\n\t"                     \
+    "smlabt %[s01], %[y], %[wb], %[s01]\n\t"                    \
+    "smlad %[s11], %[y], %[wa], %[s11]\n\t"                     \
+    "ldr %[x], [%[c], #16]!\n\t"                                \
+    "smlabt %[s11], %[x], %[wb], %[s11]\n\t"
 /* The whole int8 range: each sum requantized (multiplier wa, round wb, shift x), saturated and
  * stored, in the order s11, s10, s01, s00: with a column step of 0 (a lone last column) or a
  * row step of 0 (a lone last row) the sums of the missing column or row are stored first and
@@ -1225,25 +1278,31 @@ MCC_INLINE int8_t dw_pairs_out(int32_t acc, const dw_pairs_channel *k, int32_t l
 #define MCC_DW_PAIRS_QUAD_ASM(TEXT)                                                                     \
     __asm__ volatile(TEXT                                                                               \
                      : [s00] "=&r"(s00), [s01] "=&r"(s01), [s10] "=&r"(s10), [s11] "=&r"(s11), [x] "=&r"(x), \
-                       [y] "=&r"(y), [wa] "=&r"(wa), [wb] "=&r"(wb), [a] "+r"(a), [b] "+r"(b), [out] "+r"(out) \
+                       [y] "=&r"(y), [wa] "=&r"(wa), [wb] "=&r"(wb), [a] "+r"(a), [b] "+r"(b), [c] "+r"(c),   \
+                       [out] "+r"(out)                                                                  \
                      : [k] "r"(k), "m"(*k)                                                              \
                      : "cc", "memory")
 
-/* quads blocks of two rows by two columns of one channel: a and b step 2 words, out 2 columns. */
-MCC_INLINE void dw_pairs_quads(const uint32_t *a, const uint32_t *b, int32_t quads, const dw_pairs_channel *k,
-                               int8_t *out, const int full)
+/* quads blocks of two rows by two columns of one channel: out steps 2 columns. */
+MCC_INLINE void dw_pairs_quads(const uint32_t *a, const uint32_t *b, const uint32_t *c, int32_t quads,
+                               const dw_pairs_channel *k, int8_t *out, const int stride, const int full)
 {
     int32_t s00, s01, s10, s11;
     uint32_t x, y, wa, wb;
     for (; quads > 0; --quads) {
-        if (full) {
+        if (stride == 1 && full) {
             MCC_DW_PAIRS_QUAD_ASM(MCC_DW_PAIRS_SUMS_ASM MCC_DW_PAIRS_FULL_ASM);
-        } else {
+        } else if (stride == 1) {
             MCC_DW_PAIRS_QUAD_ASM(MCC_DW_PAIRS_SUMS_ASM MCC_DW_PAIRS_CLAMPED_ASM);
+        } else if (full) {
+            MCC_DW_PAIRS_QUAD_ASM(MCC_DW_PAIRS_SUMS2_ASM MCC_DW_PAIRS_FULL_ASM);
+        } else {
+            MCC_DW_PAIRS_QUAD_ASM(MCC_DW_PAIRS_SUMS2_ASM MCC_DW_PAIRS_CLAMPED_ASM);
         }
     }
 }
 #undef MCC_DW_PAIRS_SUMS_ASM
+#undef MCC_DW_PAIRS_SUMS2_ASM
 #undef MCC_DW_PAIRS_FULL_ASM
 #undef MCC_DW_PAIRS_REQ_ASM
 #undef MCC_DW_PAIRS_CLAMP_ASM
@@ -1251,47 +1310,46 @@ MCC_INLINE void dw_pairs_quads(const uint32_t *a, const uint32_t *b, int32_t qua
 #undef MCC_DW_PAIRS_QUAD_ASM
 #endif
 
-/* One pair of output rows (rows 1: the last row alone) of one channel from pair rows a and b:
- * cols outputs, out0 / out1 the rows' first outputs, step the bytes between outputs. */
-MCC_INLINE void dw_pairs_rows(const uint32_t *a, const uint32_t *b, int32_t cols, dw_pairs_channel *k,
-                              int8_t *out0, int8_t *out1, int32_t step, int32_t lo, int32_t hi, const int rows,
-                              const int full)
+/* One pair of output rows (rows 1: the last row alone) of one channel from pair rows a and b
+ * (and c at stride 2): cols outputs, out0 / out1 the rows' first outputs, step the bytes between
+ * outputs. */
+MCC_INLINE void dw_pairs_rows(const uint32_t *a, const uint32_t *b, const uint32_t *c, int32_t cols,
+                              dw_pairs_channel *k, int8_t *out0, int8_t *out1, int32_t step, int32_t lo,
+                              int32_t hi, const int stride, int rows, const int full)
 {
-    const int32_t bias = k->bias;
-    int32_t i = cols, j;
 #if MCC_HAVE_DSP_ASM
-    {  /* a lone row or column: a quad whose missing outputs are overwritten */
-        const int32_t row = k->row;
-        (void)i;
-        (void)j;
-        (void)bias;
-        (void)out1;
-        (void)lo;
-        (void)hi;
-        k->row = rows == 2 ? row : 0;
-        k->diagonal = k->row + step;
-        dw_pairs_quads(a, b, cols >> 1, k, out0, full);
-        if (cols & 1) {
-            k->step = 0;
-            k->diagonal = k->row;
-            dw_pairs_quads(a + (cols & ~1), b + (cols & ~1), 1, k, out0 + (cols & ~1) * step, full);
-            k->step = step;
-        }
-        k->row = row;
-        return;
+    /* a lone row or column: a quad whose missing outputs are overwritten */
+    const int32_t row = k->row, done = (cols & ~1) * stride;
+    (void)out1;
+    (void)lo;
+    (void)hi;
+    k->row = rows == 2 ? row : 0;
+    k->diagonal = k->row + step;
+    dw_pairs_quads(a, b, c, cols >> 1, k, out0, stride, full);
+    if (cols & 1) {
+        k->step = 0;
+        k->diagonal = k->row;
+        dw_pairs_quads(a + done, b + done, c + done, 1, k, out0 + (cols & ~1) * step, stride, full);
+        k->step = step;
     }
-#endif
-    for (; i > 0; i -= 2, a += 2, b += 2) {
+    k->row = row;
+#else
+    const int32_t bias = k->bias;
+    int32_t i, j;
+    for (i = cols; i > 0; i -= 2, a += 2 * stride, b += 2 * stride, c += 2 * stride) {
         const int two = i > 1;
         int32_t s00 = bias, s01 = bias, s10 = bias, s11 = bias;  /* s[row][column] */
         for (j = 0; j < 3; ++j) {
             const uint32_t wa = k->w[j][0], wb = k->w[j][1];
-            const uint32_t a0 = a[j], a1 = a[1 + j], b0 = b[j], b1 = b[1 + j];
+            const uint32_t a0 = a[j], a1 = a[stride + j], b0 = b[j], b1 = b[stride + j];
             s00 = __smlabt(b0, wb, __smlad(a0, wa, s00));
             s01 = __smlabt(b1, wb, __smlad(a1, wa, s01));
-            if (rows == 2) {
+            if (rows == 2 && stride == 1) {
                 s10 = __smlad(b0, wb, __smlatb(a0, wa, s10));
                 s11 = __smlad(b1, wb, __smlatb(a1, wa, s11));
+            } else if (rows == 2) {
+                s10 = __smlabt(c[j], wb, __smlad(b0, wa, s10));
+                s11 = __smlabt(c[stride + j], wb, __smlad(b1, wa, s11));
             }
         }
         out0[0] = dw_pairs_out(s00, k, lo, hi, full);
@@ -1307,6 +1365,7 @@ MCC_INLINE void dw_pairs_rows(const uint32_t *a, const uint32_t *b, int32_t cols
             out1 += 2 * step;
         }
     }
+#endif
 }
 
 /* Two input rows of one channel (s0: the first element of the upper one) into one pair row. */
@@ -1368,7 +1427,7 @@ MCC_DW_NOINLINE static mcc_status dw_pairs_layer(const mcc_dw_conv_fast_params *
                                                  const int8_t *input, const mcc_dims *out_dims, int8_t *output,
                                                  uint32_t *plane)
 {
-    const int32_t n_ch = params->channels_n, n4 = n_ch & ~3;
+    const int32_t n_ch = params->channels_n, n4 = n_ch & ~3, stride = params->stride.h;
     const int32_t lo = params->activation.min, hi = params->activation.max;
     const int full = lo == -128 && hi == 127;
     const int8_t *bytes = (const int8_t *)(const void *)params->weights;
@@ -1405,17 +1464,25 @@ MCC_DW_NOINLINE static mcc_status dw_pairs_layer(const mcc_dw_conv_fast_params *
             k.hi = hi;
             dw_pairs_fill(plane, in_batch + ch, pw, pairs, params->padding.h, params->padding.w, in_dims->h, cols,
                           n_ch, in_dims->w * n_ch);
-            for (r = 0; r < oh; r += 2) {  /* output rows r, r + 1 read pair rows r / 2 and r / 2 + 1 */
-                const uint32_t *a = plane + (r >> 1) * pw;
+            for (r = 0; r < oh; r += 2) {  /* output rows r, r + 1 read pair rows r / 2 and r / 2 + 1 (stride
+                                              * 1) or r, r + 1 and r + 2 (stride 2) */
+                const uint32_t *a = plane + (stride == 1 ? r >> 1 : r) * pw;
                 int8_t *out0 = out_batch + r * out_row + ch;
                 const int rows = r + 1 < oh ? 2 : 1;
-                if (full) {
-                    dw_pairs_rows(a, a + pw, ow, &k, out0, out0 + out_row, n_ch, lo, hi, rows, 1);
-                } else if (rows == 2) {
-                    dw_pairs_rows(a, a + pw, ow, &k, out0, out0 + out_row, n_ch, lo, hi, 2, 0);
+#define MCC_DW_PAIRS_CALL(STRIDE, FULL) \
+    dw_pairs_rows(a, a + pw, a + (STRIDE - 1) * 2 * pw, ow, &k, out0, out0 + out_row, n_ch, lo, hi, STRIDE, rows, FULL)
+                if (stride == 1) {
+                    if (full) {
+                        MCC_DW_PAIRS_CALL(1, 1);
+                    } else {
+                        MCC_DW_PAIRS_CALL(1, 0);
+                    }
+                } else if (full) {
+                    MCC_DW_PAIRS_CALL(2, 1);
                 } else {
-                    dw_pairs_rows(a, a + pw, ow, &k, out0, out0, n_ch, lo, hi, 1, 0);
+                    MCC_DW_PAIRS_CALL(2, 0);
                 }
+#undef MCC_DW_PAIRS_CALL
             }
         }
     }
