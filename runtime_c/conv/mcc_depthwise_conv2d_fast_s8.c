@@ -512,16 +512,23 @@ typedef struct {
     int32_t lo, hi;           /* the clamp */
 } dw_strip_channel;
 
-MCC_INLINE int8_t dw_strip_out(int32_t acc, const dw_strip_channel *k, int32_t lo, int32_t hi,
-                               int full_range)
+/* One sum of a channel-at-a-time DSP path requantized and clamped (SSAT for the whole int8 range). */
+MCC_INLINE int8_t dw_channel_out(int32_t acc, int32_t multiplier, int32_t round, int32_t shift, int32_t lo,
+                                 int32_t hi, int full_range)
 {
-    int32_t v = mcc_nn_smmlar(acc, k->multiplier, k->round);
-    v = (v + (acc >> 31)) >> k->shift;
+    int32_t v = mcc_nn_smmlar(acc, multiplier, round);
+    v = (v + (acc >> 31)) >> shift;
     if (full_range) {
         return (int8_t)__ssat(v, 8);
     }
     v = v < lo ? lo : v;
     return (int8_t)(v > hi ? hi : v);
+}
+
+MCC_INLINE int8_t dw_strip_out(int32_t acc, const dw_strip_channel *k, int32_t lo, int32_t hi,
+                               int full_range)
+{
+    return dw_channel_out(acc, k->multiplier, k->round, k->shift, lo, hi, full_range);
 }
 
 #if MCC_HAVE_DSP_ASM
@@ -1115,13 +1122,7 @@ MCC_INLINE uint32_t dw_pairs_pack(int32_t lo, int32_t hi)
 
 MCC_INLINE int8_t dw_pairs_out(int32_t acc, const dw_pairs_channel *k, int32_t lo, int32_t hi, const int full)
 {
-    int32_t v = mcc_nn_smmlar(acc, k->multiplier, k->round);
-    v = (v + (acc >> 31)) >> k->shift;
-    if (full) {
-        return (int8_t)__ssat(v, 8);
-    }
-    v = v < lo ? lo : v;
-    return (int8_t)(v > hi ? hi : v);
+    return dw_channel_out(acc, k->multiplier, k->round, k->shift, lo, hi, full);
 }
 
 #if MCC_HAVE_DSP_ASM
