@@ -7,7 +7,9 @@
  * byte[block_start * taps + tap * block_width + j]. An MVE core widens a block's tap into one
  * vector of 8 channels, or (3x3, stride 1 or 2) runs a channel at a time on a plane of its input
  * with one VMLADAV per output; a DSP core pairs taps per channel with PKH + SXTB16, or (3x3,
- * stride 1) builds a channel's window once and runs it along strips of widened activations.
+ * stride 1 or 2) runs a channel at a time on a plane of its input whose words hold two
+ * vertically adjacent values, or builds a channel's window once and runs it along strips of
+ * widened activations.
  * channels: {bias, multiplier, round, shift} per channel as in mcc_conv2d_fast_s8 (input offset
  * folded into the doubled bias; the kernels double the sum of products). Padded taps read the
  * input zero point, which contributes nothing once the offset is folded.
