@@ -680,8 +680,9 @@ typedef struct {
  * core runs in strips of widened lines (stride 1; stride 2 too in a build with
  * MCC_DW_STRIDE2_STRIPS=1), the input positions one strip covers along the output's longer side,
  * (outputs - 1) * stride + 3, else 0. A layer an MVE core runs on channel planes (a build with
- * MCC_DW_MVE_FLAT=1) needs its plane and four interleaved rows besides: the export sizes that
- * (codegen/specialize.py, depthwise_mve_flat_bytes). */
+ * MCC_DW_MVE_FLAT=1) needs its plane and four interleaved rows besides, and one a DSP core runs
+ * on row-pair planes (a build with MCC_DW_DSP_PLANES=1) its plane: the export sizes those
+ * (codegen/specialize.py, depthwise_mve_flat_bytes and depthwise_dsp_pairs_bytes). */
 int32_t mcc_depthwise_conv2d_fast_s8_get_buffer_size(int32_t channels, int32_t taps, int32_t strip_span);
 
 /* input with each channel repeated `multiplier` times (channel c * multiplier + m = channel c):
