@@ -223,11 +223,14 @@ def depthwise_zoo(seed: int = 7) -> Graph:
 def pointwise_c8(seed: int = 8) -> Graph:
     """1x1 convs on exactly 8 input channels, which DSP cores run pixel by pixel with the pixel's
     values held in registers (MCC_CONV_1X1_C8): 13 output channels (the last one alone) on 11x9
-    pixels, 7 at strides (2, 3), a lone output channel (no pair at all); one clamped by ReLU
-    keeps the two-pixel loop."""
+    pixels, 12 at strides (1, 2) (a multiple of 4: a row at a time, two pairs a loop test), 7 at
+    strides (2, 3), a lone output channel (no pair at all); one clamped by ReLU keeps the
+    two-pixel loop."""
     rng = np.random.default_rng(seed)
     return (_Chain(rng, (1, 11, 9, 8))
             .conv(13, (1, 1))
+            .conv(8, (3, 3), padding=(1, 1, 1, 1))
+            .conv(12, (1, 1), stride=(1, 2))
             .conv(8, (3, 3), padding=(1, 1, 1, 1))
             .conv(7, (1, 1), stride=(2, 3))
             .conv(8, (3, 3), padding=(1, 1, 1, 1), activation="relu", zp=-5)
@@ -236,8 +239,22 @@ def pointwise_c8(seed: int = 8) -> Graph:
             .graph("pointwise_c8"))
 
 
+def lone_pixel(seed: int = 9) -> Graph:
+    """Widened conv layers of an odd number of output pixels, few enough that DSP cores run the
+    last one in a loop of its own (MCC_CONV_ONE_PIXEL): 15 pixels of a 1x1 conv to 13 channels (the
+    last alone), of a 3x3 clamped by ReLU, 3 pixels of an unpadded 3x3 and of a 1x1 on 6 channels."""
+    rng = np.random.default_rng(seed)
+    return (_Chain(rng, (1, 5, 3, 16))
+            .conv(13, (1, 1))
+            .conv(10, (3, 3), padding=(1, 1, 1, 1), activation="relu", zp=-5)
+            .conv(6, (3, 3))
+            .conv(9, (1, 1))
+            .graph("lone_pixel"))
+
+
 GRAPHS = {"layer_zoo": layer_zoo, "residual_block": residual_block, "residual_clamped": residual_clamped,
-          "dead_channels": dead_channels, "depthwise_zoo": depthwise_zoo, "pointwise_c8": pointwise_c8}
+          "dead_channels": dead_channels, "depthwise_zoo": depthwise_zoo, "pointwise_c8": pointwise_c8,
+          "lone_pixel": lone_pixel}
 
 
 def kernels_called(graph: Graph, rounding: str = "tflm") -> list[str]:
@@ -404,7 +421,9 @@ def test_depthwise_strips_where_they_pay_and_their_define():
     # the zoo's strided 3x3 layer runs on a row-pair plane instead (below)
     assert dict(lower(depthwise_zoo(), "m").defines) == {specialize.DW_DSP_PLANES_DEFINE: 1,
                                                          specialize.DW_MVE_FLAT_DEFINE: 1}
-    assert lower(layer_zoo(), "m").defines == ((specialize.DW_DSP_PLANES_DEFINE, 1),)   # its 3x3 layer: a plane
+    # its 3x3 depthwise layer runs on a plane; its conv of 3x5 output pixels takes the lone-pixel loop
+    assert dict(lower(layer_zoo(), "m").defines) == {specialize.DW_DSP_PLANES_DEFINE: 1,
+                                                     specialize.CONV_ONE_PIXEL_DEFINE: 1}
 
 
 def test_depthwise_dsp_pairs_where_they_fit_and_their_define():
@@ -484,3 +503,15 @@ def test_pointwise_c8_builds_its_loop_only_where_a_layer_takes_it():
     assert ("MCC_CONV_1X1_C8", 1) in lower(pointwise_c8(), "m").defines
     for name in ("layer_zoo", "residual_block", "dead_channels"):
         assert "MCC_CONV_1X1_C8" not in dict(lower(GRAPHS[name](), "m").defines)
+
+
+def test_lone_pixel_loop_is_built_only_for_few_odd_pixels():
+    """MCC_CONV_ONE_PIXEL (the DSP loop of a lone last output pixel) is defined for a model with a
+    widened conv layer of an odd number of pixels up to specialize.CONV_ONE_PIXEL_MAX, not for
+    more pixels or an even number."""
+    assert ("MCC_CONV_ONE_PIXEL", 1) in lower(lone_pixel(), "m").defines
+    assert specialize.conv_lone_pixel((1, 3, 3, 8)) and specialize.conv_lone_pixel((1, 1, 1, 8))
+    assert not specialize.conv_lone_pixel((1, 5, 7, 8))   # 35 pixels
+    assert not specialize.conv_lone_pixel((1, 3, 4, 8))
+    for name in ("residual_clamped", "pointwise_c8"):
+        assert "MCC_CONV_ONE_PIXEL" not in dict(lower(GRAPHS[name](), "m").defines)

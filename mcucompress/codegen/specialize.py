@@ -150,6 +150,20 @@ DW_STRIDE2_MIN_LEN = 8
 # C define that builds the DSP one-pixel loop of 1x1 convs on exactly 8 input channels (widened
 # weights, no padding, activation over all of int8; only in the trees of models that have one)
 CONV_1X1_C8_DEFINE = "MCC_CONV_1X1_C8"
+# C define that builds the DSP loop of a lone last output pixel of widened conv layers (a layer of
+# an odd number of pixels otherwise runs its last one through the two-pixel loop, twice): only
+# in the trees of models with a conv layer of at most CONV_ONE_PIXEL_MAX pixels, an odd number,
+# where that pixel is at least 1/31 of the layer's work (its code, about 160 B, stays out of the
+# others; fully connected layers of one row, small classifiers, do not ask for it)
+CONV_ONE_PIXEL_DEFINE = "MCC_CONV_ONE_PIXEL"
+CONV_ONE_PIXEL_MAX = 31
+
+
+def conv_lone_pixel(out_shape) -> bool:
+    """Whether a widened conv layer of this output shape gets the DSP loop of a lone last pixel:
+    an odd number of output pixels (per batch), at most CONV_ONE_PIXEL_MAX."""
+    pixels = int(np.prod(out_shape[1:-1])) if len(out_shape) > 2 else 1
+    return pixels % 2 == 1 and pixels <= CONV_ONE_PIXEL_MAX
 
 
 def depthwise_strip_span(kernel, stride, dilation, out_hw) -> int:
@@ -564,6 +578,8 @@ def lower_fast(b, i: int, op: Op, p) -> bool:
     if (layer.kernel == "mcc_conv2d_fast_s8" and tuple(kernel) == (1, 1) and tuple(pad) == (0, 0) and in_c == 8
             and (act["min"], act["max"]) == (-128, 127)):
         b.defines[CONV_1X1_C8_DEFINE] = 1
+    elif layer.kernel == "mcc_conv2d_fast_s8" and op.kind == "conv2d" and conv_lone_pixel(out_shape):
+        b.defines[CONV_ONE_PIXEL_DEFINE] = 1
     params = b.struct("mcc_conv_fast_params", f"{oid}_fast_params",
                       {"kernel": c_tile(kernel), "stride": c_tile(stride), "padding": c_tile(pad),
                        "dilation": c_tile(dil), "in_c": in_c, "out_c": units, "k_padded": layer.k_padded,
