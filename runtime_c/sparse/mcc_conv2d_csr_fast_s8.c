@@ -168,11 +168,13 @@ static void csr_fill_band(const mcc_conv_params *params, const mcc_dims *input_d
 
 #if CSR_PAIRS
 /* DSP cores walk windows of two adjacent window positions (kernel row, then span: the order
- * of the pair table below), decoded once per call: per window a word of its byte offset into
- * the pair table and a word of its two weights as int16 (the second 0 when the next position
- * holds none), so one SMLAD per pixel takes both; about 1.3 entries a window at 70% zeros. */
+ * of the pair table below), decoded once per call: per window a word of its address in the
+ * pair table (the table stays in place for the call, so the walk adds no base) and a word of
+ * its two weights as int16 (the second 0 when the next position holds none), so one SMLAD per
+ * pixel takes both; about 1.3 entries a window at 70% zeros. */
 static int csr_decode_pairs(const mcc_csr_s8 *filter, const mcc_conv_params *params, const mcc_dims *filter_dims,
-                            const csr_band *band, uint32_t *windows, int32_t *counts, int32_t *weight_sums)
+                            const csr_band *band, const uint32_t *table, uint32_t *windows, int32_t *counts,
+                            int32_t *weight_sums)
 {
     const int32_t in_c = filter_dims->c;
     const int32_t tap_step = params->dilation.w * in_c;
@@ -203,7 +205,7 @@ static int csr_decode_pairs(const mcc_csr_s8 *filter, const mcc_conv_params *par
                 windows[2 * kp - 1] |= (uint32_t)filter->values[k] << 16;
                 open = -2;
             } else {
-                windows[2 * kp] = (uint32_t)(4 * PIXELS * pos);
+                windows[2 * kp] = (uint32_t)(uintptr_t)(table + PIXELS * pos);
                 windows[2 * kp + 1] = (uint16_t)(int16_t)filter->values[k];
                 open = pos;
                 ++kp;
@@ -301,11 +303,10 @@ static void csr_fill_pairs(const int16_t *const *pixel, const csr_band *band, ui
     }
 }
 
-/* One window: its offset and weights (LDRD), the four pixels' pairs (LDM into p0..p3, ascending
+/* One window: its address and weights (LDRD), the four pixels' pairs (LDM into p0..p3, ascending
  * registers), four SMLAD. */
 #define CSR_PAIR_WINDOW                                                                            \
     "ldrd   %[o], %[w], [%[e]], #8\n\t"                                                            \
-    "add    %[o], %[o], %[tb]\n\t"                                                                 \
     "ldm    %[o], {%[p0], %[p1], %[p2], %[p3]}\n\t"                                                \
     "smlad  %[a0], %[p0], %[w], %[a0]\n\t"                                                         \
     "smlad  %[a1], %[p1], %[w], %[a1]\n\t"                                                         \
@@ -313,8 +314,8 @@ static void csr_fill_pairs(const int16_t *const *pixel, const csr_band *band, ui
     "smlad  %[a3], %[p3], %[w], %[a3]\n\t"
 
 /* acc[p] = sum over the n windows at e of pixel p's pair * the window's weights: an odd window
- * first, then an odd pair, then four a turn. */
-MCC_INLINE void csr_walk_pairs(const uint32_t *e, int32_t n, const uint32_t *table, int32_t *acc)
+ * first, then an odd pair, then four a turn. Returns the windows' end. */
+MCC_INLINE const uint32_t *csr_walk_pairs(const uint32_t *e, int32_t n, int32_t *acc)
 {
     register uint32_t p0 __asm__("r8");
     register uint32_t p1 __asm__("r9");
@@ -336,38 +337,117 @@ MCC_INLINE void csr_walk_pairs(const uint32_t *e, int32_t n, const uint32_t *tab
                      "5:\n\t"
                      : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [e] "+r"(e), [n] "+r"(n),
                        [o] "=&r"(o), [w] "=&r"(w), [p0] "=&r"(p0), [p1] "=&r"(p1), [p2] "=&r"(p2), [p3] "=&r"(p3)
-                     : [tb] "r"(table)
+                     :
                      : "cc", "memory");
     acc[0] = a0;
     acc[1] = a1;
     acc[2] = a2;
     acc[3] = a3;
+    return e;
+}
+
+/* mcc_nn_fast_requantize with every operand in a register: the compiler would reload the clamp
+ * bounds from the stack for each output of the straight-line code. */
+MCC_INLINE int8_t csr_requantize_dsp(int32_t acc, int32_t bias2, int32_t mult, int32_t round, int32_t shift,
+                                     int32_t lo, int32_t hi)
+{
+    int32_t t, v;
+    __asm__("add    %[t], %[b], %[a], lsl #1\n\t"
+            "smmlar %[v], %[t], %[m], %[r]\n\t"
+            "add    %[v], %[v], %[t], asr #31\n\t"
+            "asr    %[v], %[v], %[s]\n\t"
+            "cmp    %[v], %[lo]\n\t"
+            "it     lt\n\t"
+            "movlt  %[v], %[lo]\n\t"
+            "cmp    %[v], %[hi]\n\t"
+            "it     gt\n\t"
+            "movgt  %[v], %[hi]\n\t"
+            : [t] "=&r"(t), [v] "=&r"(v)
+            : [a] "r"(acc), [b] "r"(bias2), [m] "r"(mult), [r] "r"(round), [s] "r"(shift), [lo] "r"(lo), [hi] "r"(hi)
+            : "cc");
+    return (int8_t)v;
+}
+
+/* PIXELS whole pixels of one output row, every channel: the walk of each channel's windows, then
+ * its PIXELS outputs requantized in straight-line code with the channel constants ch. */
+static void csr_group_pairs(const uint32_t *e, const int32_t *counts, int32_t out_c, const int32_t *ch,
+                            int32_t lo, int32_t hi, int8_t *out)
+{
+    int32_t oc;
+    for (oc = 0; oc < out_c; ++oc, ch += 4, ++out) {
+        const int32_t bias2 = ch[0], mult = ch[1], round = ch[2], shift = ch[3];
+        int32_t acc[PIXELS];
+        e = csr_walk_pairs(e, counts[oc], acc);
+        out[0] = csr_requantize_dsp(acc[0], bias2, mult, round, shift, lo, hi);
+        out[out_c] = csr_requantize_dsp(acc[1], bias2, mult, round, shift, lo, hi);
+        out[2 * out_c] = csr_requantize_dsp(acc[2], bias2, mult, round, shift, lo, hi);
+        out[3 * out_c] = csr_requantize_dsp(acc[3], bias2, mult, round, shift, lo, hi);
+    }
 }
 #endif
 
 #if MCC_HAVE_MVE_ASM
-/* acc[p] += sum over the n entries (rounded up to whole vectors: the padding adds 0) of pixel
- * p's band value at the entry's offset * weight: one gather of eight activations per pixel. */
-static void csr_walk(const uint16_t *offsets, const int8_t *values, int32_t n,
-                     const int8_t *const *pixel, int32_t *acc)
+/* acc[p] = sum over the n entries (a multiple of LANES: the padding adds 0) of pixel p's band
+ * value at the entry's offset * weight: per LANES entries one load of offsets and one of
+ * weights, then one gather of LANES activations and a VMLADAVA per pixel (its accumulator an
+ * even register; the loads with write-back take low ones). */
+MCC_INLINE void csr_walk(const uint16_t *offsets, const int8_t *values, int32_t n, const int8_t *const *pixel,
+                         int32_t *acc)
 {
-    const int8_t *const p0 = pixel[0], *const p1 = pixel[1];
-    const int8_t *const p2 = pixel[2], *const p3 = pixel[3];
-    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-    for (; n > 0; n -= LANES) {
-        const uint16x8_t off = vldrhq_u16(offsets);
-        const int16x8_t w = vldrbq_s16(values);
-        a0 = vmladavaq_s16(a0, vldrbq_gather_offset_s16(p0, off), w);
-        a1 = vmladavaq_s16(a1, vldrbq_gather_offset_s16(p1, off), w);
-        a2 = vmladavaq_s16(a2, vldrbq_gather_offset_s16(p2, off), w);
-        a3 = vmladavaq_s16(a3, vldrbq_gather_offset_s16(p3, off), w);
-        offsets += LANES;
-        values += LANES;
-    }
+    register int32_t a0 __asm__("r0") = 0;
+    register int32_t a1 __asm__("r8") = 0;
+    register int32_t a2 __asm__("r10") = 0;
+    register int32_t a3 __asm__("r12") = 0;
+    int32_t turns = n / LANES;
+    __asm__ volatile("wls         lr, %[t], 2f\n\t"
+                     "1:\n\t"
+                     "vldrh.u16   q0, [%[o]], #16\n\t"
+                     "vldrb.s16   q1, [%[v]], #8\n\t"
+                     "vldrb.s16   q2, [%[p0], q0]\n\t"
+                     "vmladava.s16 %[a0], q2, q1\n\t"
+                     "vldrb.s16   q2, [%[p1], q0]\n\t"
+                     "vmladava.s16 %[a1], q2, q1\n\t"
+                     "vldrb.s16   q2, [%[p2], q0]\n\t"
+                     "vmladava.s16 %[a2], q2, q1\n\t"
+                     "vldrb.s16   q2, [%[p3], q0]\n\t"
+                     "vmladava.s16 %[a3], q2, q1\n\t"
+                     "le          lr, 1b\n\t"
+                     "2:\n\t"
+                     : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [o] "+l"(offsets),
+                       [v] "+l"(values)
+                     : [t] "r"(turns), [p0] "r"(pixel[0]), [p1] "r"(pixel[1]), [p2] "r"(pixel[2]),
+                       [p3] "r"(pixel[3])
+                     : "d0", "d1", "d2", "d3", "d4", "d5", "lr", "memory");
     acc[0] = a0;
     acc[1] = a1;
     acc[2] = a2;
     acc[3] = a3;
+}
+
+/* PIXELS whole pixels of one output row, every channel: each channel's walk, then its PIXELS
+ * sums requantized as the lanes of one vector with the channel constants ch (VRMULH is SMMLAR
+ * without the accumulate) and stored by one scatter (the pixels lie out_c bytes apart). */
+static void csr_group_mve(const uint16_t *offsets, const int8_t *values, const uint16_t *row_entries, int32_t out_c,
+                          const int32_t *ch, int32_t lo, int32_t hi, const int8_t *const *pixel, int8_t *out)
+{
+    const uint32x4_t at = vmulq_n_u32(vidupq_n_u32(0u, 1), (uint32_t)out_c);
+    const int32x4_t lo4 = vdupq_n_s32(lo), hi4 = vdupq_n_s32(hi);
+    int32_t oc;
+    for (oc = 0; oc < out_c; ++oc, ch += 4, ++out) {
+        const int32_t n = (row_entries[oc] + LANES - 1) & ~(LANES - 1);
+        int32_t acc[PIXELS];
+        int32x4_t a, v;
+        csr_walk(offsets, values, n, pixel, acc);
+        offsets += n;
+        values += n;
+        a = vsetq_lane_s32(acc[0], vdupq_n_s32(acc[1]), 0);
+        a = vsetq_lane_s32(acc[2], a, 2);
+        a = vsetq_lane_s32(acc[3], a, 3);
+        a = vaddq_n_s32(vaddq_s32(a, a), ch[0]);
+        v = vaddq_n_s32(vrmulhq_s32(a, vdupq_n_s32(ch[1])), ch[2]);
+        v = vshlq_r_s32(vaddq_s32(v, vshrq_n_s32(a, 31)), -ch[3]);
+        vstrbq_scatter_offset_s32(out, at, vminq_s32(vmaxq_s32(v, lo4), hi4));
+    }
 }
 #elif !CSR_PAIRS
 /* The window table of PIXELS pixels: per window position (kernel row, then span) their int16
@@ -452,7 +532,7 @@ mcc_status mcc_conv2d_csr_fast_s8(const mcc_conv_params *params, const mcc_quant
     counts = (int32_t *)(windows + 2 * filter->entries);
     table = (uint32_t *)(counts + out_c);
     wide = (int16_t *)(void *)(table + PIXELS * band.rows * band.span);
-    if (csr_decode_pairs(filter, params, filter_dims, &band, windows, counts, weight_sums)) {
+    if (csr_decode_pairs(filter, params, filter_dims, &band, table, windows, counts, weight_sums)) {
         return MCC_ERROR_ARGUMENT;
     }
 #else
@@ -484,7 +564,18 @@ mcc_status mcc_conv2d_csr_fast_s8(const mcc_conv_params *params, const mcc_quant
                 }
 #if CSR_PAIRS
                 csr_fill_pairs(pixel, &band, table);
-#elif !MCC_HAVE_MVE_ASM
+                if (channels != 0 && pixels == PIXELS) {
+                    csr_group_pairs(windows, counts, out_c, channels, lo, hi, out_row + ox * out_c);
+                    continue;
+                }
+#elif MCC_HAVE_MVE_ASM
+                if (channels != 0 && pixels == PIXELS) {
+                    csr_group_mve((const uint16_t *)scratch,
+                                  (const int8_t *)scratch + csr_align4(2 * (filter->entries + (LANES - 1) * out_c)),
+                                  filter->row_entries, out_c, channels, lo, hi, pixel, out_row + ox * out_c);
+                    continue;
+                }
+#else
                 csr_fill_window(pixel, &band, (int16_t *)(void *)((uint32_t *)scratch + filter->entries));
 #endif
                 for (oc = 0; oc < out_c; ++oc) {
@@ -496,21 +587,13 @@ mcc_status mcc_conv2d_csr_fast_s8(const mcc_conv_params *params, const mcc_quant
                     const int8_t *const values =
                         (const int8_t *)scratch +
                         csr_align4(2 * (filter->entries + (LANES - 1) * out_c));
-                    csr_walk(offsets + k, values + k, n, pixel, acc);
-                    k += (n + LANES - 1) & ~(LANES - 1);
+                    const int32_t padded = (n + LANES - 1) & ~(LANES - 1);
+                    csr_walk(offsets + k, values + k, padded, pixel, acc);
+                    k += padded;
 #elif CSR_PAIRS
                     (void)n;
-                    csr_walk_pairs(windows + k, counts[oc], table, acc);
+                    csr_walk_pairs(windows + k, counts[oc], acc);
                     k += 2 * counts[oc];
-                    if (channels != 0 && pixels == PIXELS) { /* straight-line requantization */
-                        const int32_t *const ch = channels + 4 * oc;
-                        const int32_t bias2 = ch[0], mult = ch[1], round = ch[2], shift = ch[3];
-                        out[0] = mcc_nn_fast_requantize(2 * acc[0] + bias2, mult, round, shift, lo, hi);
-                        out[out_c] = mcc_nn_fast_requantize(2 * acc[1] + bias2, mult, round, shift, lo, hi);
-                        out[2 * out_c] = mcc_nn_fast_requantize(2 * acc[2] + bias2, mult, round, shift, lo, hi);
-                        out[3 * out_c] = mcc_nn_fast_requantize(2 * acc[3] + bias2, mult, round, shift, lo, hi);
-                        continue;
-                    }
 #else
                     csr_walk((const uint32_t *)scratch + k, n,
                              (const int16_t *)(const void *)((const uint32_t *)scratch + filter->entries),
