@@ -56,7 +56,7 @@ static int32_t csr_align4(int32_t n)
 static int32_t csr_entry_bytes(int32_t entries, int32_t out_c, const csr_band *band)
 {
     const int32_t padded = entries + (LANES - 1) * out_c;
-    const int32_t mve = csr_align4(2 * padded) + csr_align4(padded);
+    const int32_t mve = csr_align4(2 * padded) + csr_align4(padded) + 4 * PIXELS * out_c; /* + the sums */
     const int32_t scalar = 4 * entries + 2 * PIXELS * band->rows * band->span;
 #if CSR_PAIRS
     const int32_t dsp = 8 * entries + 4 * out_c + 4 * PIXELS * band->rows * band->span + 2 * band->rows * band->row;
@@ -387,6 +387,20 @@ static void csr_group_pairs(const uint32_t *e, const int32_t *counts, int32_t ou
 #endif
 
 #if MCC_HAVE_MVE_ASM
+/* LANES entries: their offsets and weights, then per pixel one gather of LANES activations and
+ * a VMLADAVA into its accumulator. */
+#define CSR_MVE_TURN                                                                               \
+    "vldrh.u16   q0, [%[o]], #16\n\t"                                                               \
+    "vldrb.s16   q1, [%[v]], #8\n\t"                                                                \
+    "vldrb.s16   q2, [%[p0], q0]\n\t"                                                               \
+    "vmladava.s16 %[a0], q2, q1\n\t"                                                                \
+    "vldrb.s16   q2, [%[p1], q0]\n\t"                                                               \
+    "vmladava.s16 %[a1], q2, q1\n\t"                                                                \
+    "vldrb.s16   q2, [%[p2], q0]\n\t"                                                               \
+    "vmladava.s16 %[a2], q2, q1\n\t"                                                                \
+    "vldrb.s16   q2, [%[p3], q0]\n\t"                                                               \
+    "vmladava.s16 %[a3], q2, q1\n\t"
+
 /* acc[p] = sum over the n entries (a multiple of LANES: the padding adds 0) of pixel p's band
  * value at the entry's offset * weight: per LANES entries one load of offsets and one of
  * weights, then one gather of LANES activations and a VMLADAVA per pixel (its accumulator an
@@ -400,17 +414,7 @@ MCC_INLINE void csr_walk(const uint16_t *offsets, const int8_t *values, int32_t 
     register int32_t a3 __asm__("r12") = 0;
     int32_t turns = n / LANES;
     __asm__ volatile("wls         lr, %[t], 2f\n\t"
-                     "1:\n\t"
-                     "vldrh.u16   q0, [%[o]], #16\n\t"
-                     "vldrb.s16   q1, [%[v]], #8\n\t"
-                     "vldrb.s16   q2, [%[p0], q0]\n\t"
-                     "vmladava.s16 %[a0], q2, q1\n\t"
-                     "vldrb.s16   q2, [%[p1], q0]\n\t"
-                     "vmladava.s16 %[a1], q2, q1\n\t"
-                     "vldrb.s16   q2, [%[p2], q0]\n\t"
-                     "vmladava.s16 %[a2], q2, q1\n\t"
-                     "vldrb.s16   q2, [%[p3], q0]\n\t"
-                     "vmladava.s16 %[a3], q2, q1\n\t"
+                     "1:\n\t" CSR_MVE_TURN
                      "le          lr, 1b\n\t"
                      "2:\n\t"
                      : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [o] "+l"(offsets),
@@ -424,28 +428,40 @@ MCC_INLINE void csr_walk(const uint16_t *offsets, const int8_t *values, int32_t 
     acc[3] = a3;
 }
 
-/* PIXELS whole pixels of one output row, every channel: each channel's walk, then its PIXELS
- * sums requantized as the lanes of one vector with the channel constants ch (VRMULH is SMMLAR
- * without the accumulate) and stored by one scatter (the pixels lie out_c bytes apart). */
-static void csr_group_mve(const uint16_t *offsets, const int8_t *values, const uint16_t *row_entries, int32_t out_c,
-                          const int32_t *ch, int32_t lo, int32_t hi, const int8_t *const *pixel, int8_t *out)
+/* PIXELS whole pixels of one output row, every channel: first each channel's walk (csr_walk's
+ * loop), its PIXELS sums stored by one STM into sums (scratch), then the sums of a channel
+ * loaded as one vector and requantized as its lanes with the channel constants ch (VRMULH is
+ * SMMLAR without the accumulate), stored by one scatter (the pixels lie out_c bytes apart). */
+__attribute__((noinline)) static void csr_group_mve(const uint16_t *offsets, const int8_t *values, const uint16_t *row_entries, int32_t out_c,
+                          const int32_t *ch, int32_t lo, int32_t hi, const int8_t *const *pixel, int32_t *sums,
+                          int8_t *out)
 {
     const uint32x4_t at = vmulq_n_u32(vidupq_n_u32(0u, 1), (uint32_t)out_c);
     const int32x4_t lo4 = vdupq_n_s32(lo), hi4 = vdupq_n_s32(hi);
+    const int8_t *const p0 = pixel[0], *const p1 = pixel[1], *const p2 = pixel[2], *const p3 = pixel[3];
+    int32_t *s = sums;
     int32_t oc;
-    for (oc = 0; oc < out_c; ++oc, ch += 4, ++out) {
-        const int32_t n = (row_entries[oc] + LANES - 1) & ~(LANES - 1);
-        int32_t acc[PIXELS];
-        int32x4_t a, v;
-        csr_walk(offsets, values, n, pixel, acc);
-        offsets += n;
-        values += n;
-        a = vsetq_lane_s32(acc[0], vdupq_n_s32(acc[1]), 0);
-        a = vsetq_lane_s32(acc[2], a, 2);
-        a = vsetq_lane_s32(acc[3], a, 3);
-        a = vaddq_n_s32(vaddq_s32(a, a), ch[0]);
-        v = vaddq_n_s32(vrmulhq_s32(a, vdupq_n_s32(ch[1])), ch[2]);
-        v = vshlq_r_s32(vaddq_s32(v, vshrq_n_s32(a, 31)), -ch[3]);
+    for (oc = 0; oc < out_c; ++oc) {
+        register int32_t a0 __asm__("r0") = 0;
+        register int32_t a1 __asm__("r8") = 0;
+        register int32_t a2 __asm__("r10") = 0;
+        register int32_t a3 __asm__("r12") = 0;
+        register int32_t turns __asm__("lr") = (row_entries[oc] + LANES - 1) / LANES;
+        __asm__ volatile("wls         lr, lr, 2f\n\t"
+                         "1:\n\t" CSR_MVE_TURN
+                         "le          lr, 1b\n\t"
+                         "2:\n\t"
+                         "stmia       %[s]!, {%[a0], %[a1], %[a2], %[a3]}\n\t"
+                         : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [o] "+l"(offsets),
+                           [v] "+l"(values), [s] "+r"(s), [t] "+r"(turns)
+                         : [p0] "r"(p0), [p1] "r"(p1), [p2] "r"(p2), [p3] "r"(p3)
+                         : "d0", "d1", "d2", "d3", "d4", "d5", "memory");
+    }
+    for (oc = 0; oc < out_c; ++oc, ch += 4, ++out, sums += PIXELS) {
+        const int32x4_t a = vshlq_n_s32(vldrwq_s32(sums), 1);
+        const int32x4_t t = vaddq_n_s32(a, ch[0]);
+        int32x4_t v = vaddq_n_s32(vrmulhq_s32(t, vdupq_n_s32(ch[1])), ch[2]);
+        v = vshlq_r_s32(vaddq_s32(v, vshrq_n_s32(t, 31)), -ch[3]);
         vstrbq_scatter_offset_s32(out, at, vminq_s32(vmaxq_s32(v, lo4), hi4));
     }
 }
@@ -570,9 +586,12 @@ mcc_status mcc_conv2d_csr_fast_s8(const mcc_conv_params *params, const mcc_quant
                 }
 #elif MCC_HAVE_MVE_ASM
                 if (channels != 0 && pixels == PIXELS) {
-                    csr_group_mve((const uint16_t *)scratch,
-                                  (const int8_t *)scratch + csr_align4(2 * (filter->entries + (LANES - 1) * out_c)),
-                                  filter->row_entries, out_c, channels, lo, hi, pixel, out_row + ox * out_c);
+                    const int32_t padded = filter->entries + (LANES - 1) * out_c;
+                    const int8_t *const values = (const int8_t *)scratch + csr_align4(2 * padded);
+                    csr_group_mve((const uint16_t *)scratch, values, filter->row_entries, out_c, channels, lo, hi,
+                                  pixel, (int32_t *)(void *)((int8_t *)scratch + csr_align4(2 * padded) +
+                                                             csr_align4(padded)),
+                                  out_row + ox * out_c);
                     continue;
                 }
 #else
