@@ -56,7 +56,11 @@ static int32_t csr_align4(int32_t n)
 static int32_t csr_entry_bytes(int32_t entries, int32_t out_c, const csr_band *band)
 {
     const int32_t padded = entries + (LANES - 1) * out_c;
+#if MCC_HAVE_MVE_ASM
     const int32_t mve = csr_align4(2 * padded) + csr_align4(padded) + 4 * PIXELS * out_c; /* + the sums */
+#else
+    const int32_t mve = csr_align4(2 * padded) + csr_align4(padded);
+#endif
     const int32_t scalar = 4 * entries + 2 * PIXELS * band->rows * band->span;
 #if CSR_PAIRS
     const int32_t dsp = 8 * entries + 4 * out_c + 4 * PIXELS * band->rows * band->span + 2 * band->rows * band->row;
