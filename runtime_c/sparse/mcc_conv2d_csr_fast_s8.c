@@ -172,20 +172,21 @@ static void csr_fill_band(const mcc_conv_params *params, const mcc_dims *input_d
 
 #if CSR_PAIRS
 /* DSP cores walk windows of two adjacent window positions (kernel row, then span: the order
- * of the pair table below), decoded once per call: per window a word of its address in the
- * pair table (the table stays in place for the call, so the walk adds no base) and a word of
- * its two weights as int16 (the second 0 when the next position holds none), so one SMLAD per
- * pixel takes both; about 1.3 entries a window at 70% zeros. */
+ * of the pair table below), decoded once per call into one stream: per channel a word of its
+ * window count, then per window a word of its address in the pair table (the table stays in
+ * place for the call, so the walk adds no base) and a word of its two weights as int16 (the
+ * second 0 when the next position holds none), so one SMLAD per pixel takes both; about 1.3
+ * entries a window at 70% zeros. */
 static int csr_decode_pairs(const mcc_csr_s8 *filter, const mcc_conv_params *params, const mcc_dims *filter_dims,
-                            const csr_band *band, const uint32_t *table, uint32_t *windows, int32_t *counts,
-                            int32_t *weight_sums)
+                            const csr_band *band, const uint32_t *table, uint32_t *windows, int32_t *weight_sums)
 {
     const int32_t in_c = filter_dims->c;
     const int32_t tap_step = params->dilation.w * in_c;
-    int32_t k = 0, kp = 0, oc;
+    int32_t k = 0, oc;
+    uint32_t *at = windows;
     for (oc = 0; oc < filter_dims->n; ++oc) {
         const int32_t end = k + filter->row_entries[oc];
-        const int32_t first = kp;
+        uint32_t *const count = at++;
         int32_t ci = -1, kx = 0, ky = 0, sum = 0, open = -2; /* open: position of a window with one weight */
         if (filter->row_entries[oc] > filter->entries - k) {
             return -1;
@@ -206,17 +207,17 @@ static int csr_decode_pairs(const mcc_csr_s8 *filter, const mcc_conv_params *par
             }
             pos = ky * band->span + kx * tap_step + ci;
             if (pos == open + 1) { /* the second weight of the open window */
-                windows[2 * kp - 1] |= (uint32_t)filter->values[k] << 16;
+                at[-1] |= (uint32_t)filter->values[k] << 16;
                 open = -2;
             } else {
-                windows[2 * kp] = (uint32_t)(uintptr_t)(table + PIXELS * pos);
-                windows[2 * kp + 1] = (uint16_t)(int16_t)filter->values[k];
+                at[0] = (uint32_t)(uintptr_t)(table + PIXELS * pos);
+                at[1] = (uint16_t)(int16_t)filter->values[k];
                 open = pos;
-                ++kp;
+                at += 2;
             }
             sum += filter->values[k];
         }
-        counts[oc] = kp - first;
+        *count = (uint32_t)(at - count - 1) / 2;
         weight_sums[oc] = sum;
     }
     return 0;
@@ -350,43 +351,94 @@ MCC_INLINE const uint32_t *csr_walk_pairs(const uint32_t *e, int32_t n, int32_t 
     return e;
 }
 
-/* mcc_nn_fast_requantize with every operand in a register: the compiler would reload the clamp
- * bounds from the stack for each output of the straight-line code. */
-MCC_INLINE int8_t csr_requantize_dsp(int32_t acc, int32_t bias2, int32_t mult, int32_t round, int32_t shift,
-                                     int32_t lo, int32_t hi)
-{
-    int32_t t, v;
-    __asm__("add    %[t], %[b], %[a], lsl #1\n\t"
-            "smmlar %[v], %[t], %[m], %[r]\n\t"
-            "add    %[v], %[v], %[t], asr #31\n\t"
-            "asr    %[v], %[v], %[s]\n\t"
-            "cmp    %[v], %[lo]\n\t"
-            "it     lt\n\t"
-            "movlt  %[v], %[lo]\n\t"
-            "cmp    %[v], %[hi]\n\t"
-            "it     gt\n\t"
-            "movgt  %[v], %[hi]\n\t"
-            : [t] "=&r"(t), [v] "=&r"(v)
-            : [a] "r"(acc), [b] "r"(bias2), [m] "r"(mult), [r] "r"(round), [s] "r"(shift), [lo] "r"(lo), [hi] "r"(hi)
-            : "cc");
-    return (int8_t)v;
-}
+/* What csr_group_pairs reads besides its stream (offsets fixed by its assembly). */
+typedef struct {
+    const int32_t *ch; /*  0: the next channel's constants {2 * folded bias, multiplier, round, shift} */
+    int8_t *out;       /*  4: the next channel's output at the group's first pixel */
+    int32_t out_c;     /*  8: bytes between two pixels' outputs */
+    uint32_t lo4;      /* 12: the lower clamp in each byte */
+    uint32_t hi4;      /* 16: the upper clamp in each byte */
+    const int8_t *end; /* 20: out past the last channel */
+} csr_group_state;
 
-/* PIXELS whole pixels of one output row, every channel: the walk of each channel's windows, then
- * its PIXELS outputs requantized in straight-line code with the channel constants ch. */
-static void csr_group_pairs(const uint32_t *e, const int32_t *counts, int32_t out_c, const int32_t *ch,
-                            int32_t lo, int32_t hi, int8_t *out)
+/* One pixel's sum (a) requantized as mcc_nn_fast_requantize does, saturated to int8 (o: scratch;
+ * p0..p3: the channel constants). */
+#define CSR_PAIR_REQUANTIZE(a)                                                                     \
+    "add    %[o], %[p0], %[" a "], lsl #1\n\t"                                                     \
+    "smmlar %[" a "], %[o], %[p1], %[p2]\n\t"                                                      \
+    "add    %[" a "], %[" a "], %[o], asr #31\n\t"                                                 \
+    "asr    %[" a "], %[" a "], %[p3]\n\t"                                                         \
+    "ssat   %[" a "], #8, %[" a "]\n\t"
+
+/* PIXELS whole pixels of one output row, every channel, in one block of assembly (the state in
+ * memory, so that the walk keeps all its registers): per channel its window count and its walk
+ * from the stream, then its PIXELS outputs requantized in straight-line code, packed into the
+ * bytes of one word and clamped together (SSUB8 and SEL take the maximum, then the minimum, of
+ * four bytes at once), stored out_c bytes apart. The clamp bounds must lie in -128..127. */
+__attribute__((noinline)) static void csr_group_pairs(const uint32_t *stream, csr_group_state *state)
 {
-    int32_t oc;
-    for (oc = 0; oc < out_c; ++oc, ch += 4, ++out) {
-        const int32_t bias2 = ch[0], mult = ch[1], round = ch[2], shift = ch[3];
-        int32_t acc[PIXELS];
-        e = csr_walk_pairs(e, counts[oc], acc);
-        out[0] = csr_requantize_dsp(acc[0], bias2, mult, round, shift, lo, hi);
-        out[out_c] = csr_requantize_dsp(acc[1], bias2, mult, round, shift, lo, hi);
-        out[2 * out_c] = csr_requantize_dsp(acc[2], bias2, mult, round, shift, lo, hi);
-        out[3 * out_c] = csr_requantize_dsp(acc[3], bias2, mult, round, shift, lo, hi);
-    }
+    register int32_t a0 __asm__("r0");
+    register int32_t a1 __asm__("r1");
+    register int32_t a2 __asm__("r2");
+    register int32_t a3 __asm__("r3");
+    register uint32_t o __asm__("r4");
+    register uint32_t w __asm__("r5");
+    register uint32_t n __asm__("r6");
+    register uint32_t p0 __asm__("r8");
+    register uint32_t p1 __asm__("r9");
+    register uint32_t p2 __asm__("r10");
+    register uint32_t p3 __asm__("r11");
+    register const uint32_t *e __asm__("r12") = stream;
+    register csr_group_state *st __asm__("lr") = state;
+    __asm__ volatile("1:\n\t"
+                     "ldr    %[n], [%[e]], #4\n\t"
+                     "movs   %[a0], #0\n\t"
+                     "movs   %[a1], #0\n\t"
+                     "movs   %[a2], #0\n\t"
+                     "movs   %[a3], #0\n\t"
+                     "lsrs   %[n], %[n], #1\n\t"
+                     "bcc    3f\n\t" CSR_PAIR_WINDOW
+                     "3:\n\t"
+                     "lsrs   %[n], %[n], #1\n\t"
+                     "bcc    4f\n\t" CSR_PAIR_WINDOW CSR_PAIR_WINDOW
+                     "4:\n\t"
+                     "cbz    %[n], 5f\n\t"
+                     "2:\n\t" CSR_PAIR_WINDOW CSR_PAIR_WINDOW CSR_PAIR_WINDOW CSR_PAIR_WINDOW
+                     "subs   %[n], %[n], #1\n\t"
+                     "bne    2b\n\t"
+                     "5:\n\t"
+                     "ldr    %[o], [%[st]]\n\t"
+                     "ldm    %[o]!, {%[p0], %[p1], %[p2], %[p3]}\n\t"
+                     "str    %[o], [%[st]]\n\t"
+                     CSR_PAIR_REQUANTIZE("a0") CSR_PAIR_REQUANTIZE("a1") CSR_PAIR_REQUANTIZE("a2")
+                     CSR_PAIR_REQUANTIZE("a3")
+                     "bfi    %[a0], %[a1], #8, #8\n\t"
+                     "bfi    %[a0], %[a2], #16, #8\n\t"
+                     "bfi    %[a0], %[a3], #24, #8\n\t"
+                     "ldrd   %[w], %[n], [%[st], #12]\n\t"
+                     "ssub8  %[o], %[a0], %[w]\n\t"
+                     "sel    %[a0], %[a0], %[w]\n\t"
+                     "ssub8  %[o], %[n], %[a0]\n\t"
+                     "sel    %[a0], %[a0], %[n]\n\t"
+                     "ldrd   %[o], %[w], [%[st], #4]\n\t"
+                     "strb   %[a0], [%[o]]\n\t"
+                     "lsrs   %[a1], %[a0], #8\n\t"
+                     "strb   %[a1], [%[o], %[w]]\n\t"
+                     "add    %[n], %[o], %[w], lsl #1\n\t"
+                     "lsrs   %[a2], %[a0], #16\n\t"
+                     "strb   %[a2], [%[n]]\n\t"
+                     "lsrs   %[a3], %[a0], #24\n\t"
+                     "strb   %[a3], [%[n], %[w]]\n\t"
+                     "ldr    %[n], [%[st], #20]\n\t"
+                     "adds   %[o], %[o], #1\n\t"
+                     "str    %[o], [%[st], #4]\n\t"
+                     "cmp    %[o], %[n]\n\t"
+                     "bne    1b\n\t"
+                     : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [o] "=&r"(o), [w] "=&r"(w),
+                       [n] "=&r"(n), [p0] "=&r"(p0), [p1] "=&r"(p1), [p2] "=&r"(p2), [p3] "=&r"(p3), [e] "+r"(e),
+                       [st] "+r"(st)
+                     :
+                     : "cc", "memory");
 }
 #endif
 
@@ -528,8 +580,8 @@ mcc_status mcc_conv2d_csr_fast_s8(const mcc_conv_params *params, const mcc_quant
     int32_t b, oy, ox, oc;
 #if CSR_PAIRS
     uint32_t *windows, *table;
-    int32_t *counts;
     int16_t *wide;
+    csr_group_state group;
 #endif
 
     if (filter_dims->c != in_c || filter_dims->n != out_c || input_dims->n != output_dims->n ||
@@ -549,10 +601,9 @@ mcc_status mcc_conv2d_csr_fast_s8(const mcc_conv_params *params, const mcc_quant
 #if CSR_PAIRS /* windows, their counts, the pair table, the widened band (csr_entry_bytes) */
     (void)band_rows;
     windows = (uint32_t *)scratch;
-    counts = (int32_t *)(windows + 2 * filter->entries);
-    table = (uint32_t *)(counts + out_c);
+    table = windows + 2 * filter->entries + out_c; /* the stream: a count per channel, two words a window */
     wide = (int16_t *)(void *)(table + PIXELS * band.rows * band.span);
-    if (csr_decode_pairs(filter, params, filter_dims, &band, table, windows, counts, weight_sums)) {
+    if (csr_decode_pairs(filter, params, filter_dims, &band, table, windows, weight_sums)) {
         return MCC_ERROR_ARGUMENT;
     }
 #else
@@ -574,18 +625,28 @@ mcc_status mcc_conv2d_csr_fast_s8(const mcc_conv_params *params, const mcc_quant
 #if CSR_PAIRS
                 const int16_t *pixel[PIXELS];
                 int16_t *const rows = wide;
+                const uint32_t *walk = windows;
 #else
                 const int8_t *pixel[PIXELS];
                 int8_t *const rows = band_rows;
 #endif
-                int32_t p, k = 0;
+                int32_t p;
+#if !CSR_PAIRS
+                int32_t k = 0;
+#endif
                 for (p = 0; p < PIXELS; ++p) { /* missing pixels read pixel 0's values */
                     pixel[p] = rows + (p < pixels ? (ox + p) * pixel_step : ox * pixel_step);
                 }
 #if CSR_PAIRS
                 csr_fill_pairs(pixel, &band, table);
-                if (channels != 0 && pixels == PIXELS) {
-                    csr_group_pairs(windows, counts, out_c, channels, lo, hi, out_row + ox * out_c);
+                if (channels != 0 && pixels == PIXELS && lo >= -128 && lo <= hi && hi <= 127) {
+                    group.ch = channels;
+                    group.out = out_row + ox * out_c;
+                    group.out_c = out_c;
+                    group.lo4 = (uint32_t)(uint8_t)lo * 0x01010101u;
+                    group.hi4 = (uint32_t)(uint8_t)hi * 0x01010101u;
+                    group.end = group.out + out_c;
+                    csr_group_pairs(windows, &group);
                     continue;
                 }
 #elif MCC_HAVE_MVE_ASM
@@ -615,8 +676,7 @@ mcc_status mcc_conv2d_csr_fast_s8(const mcc_conv_params *params, const mcc_quant
                     k += padded;
 #elif CSR_PAIRS
                     (void)n;
-                    csr_walk_pairs(windows + k, counts[oc], acc);
-                    k += 2 * counts[oc];
+                    walk = csr_walk_pairs(walk + 1, (int32_t)walk[0], acc);
 #else
                     csr_walk((const uint32_t *)scratch + k, n,
                              (const int16_t *)(const void *)((const uint32_t *)scratch + filter->entries),
