@@ -181,41 +181,48 @@ static int csr_decode_pairs(const mcc_csr_s8 *filter, const mcc_conv_params *par
                             const csr_band *band, const uint32_t *table, uint32_t *windows, int32_t *weight_sums)
 {
     const int32_t in_c = filter_dims->c;
-    const int32_t tap_step = params->dilation.w * in_c;
+    /* an entry's pair-table address moves with its position: by one position a column, by these
+     * when the column carries into the next tap (kx), and when kx wraps into the next kernel row */
+    const uint32_t carry_x = (uint32_t)(4 * PIXELS * (params->dilation.w * in_c - in_c));
+    const uint32_t carry_y = (uint32_t)(4 * PIXELS * (band->span - filter_dims->w * params->dilation.w * in_c));
+    const int eight = filter->gap_bits == 8;
     int32_t k = 0, oc;
     uint32_t *at = windows;
     for (oc = 0; oc < filter_dims->n; ++oc) {
         const int32_t end = k + filter->row_entries[oc];
         uint32_t *const count = at++;
-        int32_t ci = -1, kx = 0, ky = 0, sum = 0, open = -2; /* open: position of a window with one weight */
+        uint32_t addr = (uint32_t)(uintptr_t)table - 4 * PIXELS; /* position -1 */
+        uint32_t pending = 0; /* the address that would be the open window's second position */
+        int32_t ci = -1, kx = 0, ky = 0, sum = 0;
         if (filter->row_entries[oc] > filter->entries - k) {
             return -1;
         }
         for (; k < end; ++k) {
-            const uint32_t gap = filter->gap_bits == 8 ? (uint32_t)filter->gaps[k]
-                                                       : ((uint32_t)filter->gaps[k >> 1] >> ((k & 1) * 4)) & 15u;
-            int32_t pos;
+            const int32_t v = filter->values[k];
+            const uint32_t gap = eight ? (uint32_t)filter->gaps[k] : ((uint32_t)filter->gaps[k >> 1] >> ((k & 1) * 4)) & 15u;
             ci += 1 + (int32_t)gap;
+            addr += 4 * PIXELS * (1 + gap);
             while (ci >= in_c) { /* carry into kx, then ky */
                 ci -= in_c;
+                addr += carry_x;
                 if (++kx == filter_dims->w) {
                     kx = 0;
+                    addr += carry_y;
                     if (++ky == filter_dims->h) {
                         return -1;
                     }
                 }
             }
-            pos = ky * band->span + kx * tap_step + ci;
-            if (pos == open + 1) { /* the second weight of the open window */
-                at[-1] |= (uint32_t)filter->values[k] << 16;
-                open = -2;
+            if (addr == pending) { /* the second weight of the open window */
+                at[-1] |= (uint32_t)v << 16;
+                pending = 0;
             } else {
-                at[0] = (uint32_t)(uintptr_t)(table + PIXELS * pos);
-                at[1] = (uint16_t)(int16_t)filter->values[k];
-                open = pos;
+                at[0] = addr;
+                at[1] = (uint16_t)(int16_t)v;
                 at += 2;
+                pending = addr + 4 * PIXELS;
             }
-            sum += filter->values[k];
+            sum += v;
         }
         *count = (uint32_t)(at - count - 1) / 2;
         weight_sums[oc] = sum;
