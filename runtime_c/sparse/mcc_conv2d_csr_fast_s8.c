@@ -177,6 +177,103 @@ static void csr_fill_band(const mcc_conv_params *params, const mcc_dims *input_d
  * place for the call, so the walk adds no base) and a word of its two weights as int16 (the
  * second 0 when the next position holds none), so one SMLAD per pixel takes both; about 1.3
  * entries a window at 70% zeros. */
+/* One channel's entries with 8-bit gaps decoded into its windows (csr_decode_pairs) in assembly:
+ * the C loop spills most of its state, and every call decodes all entries of the layer. The
+ * carries into the next tap and kernel row stay in memory (taken once per in_c columns). */
+typedef struct {
+    const uint8_t *gaps;  /*  0: in and out */
+    const int8_t *values; /*  4: in and out */
+    int32_t n;            /*  8: entries in; out: 0, or -1 past the last kernel row */
+    int32_t in_c;         /* 12 */
+    uint32_t *at;         /* 16: the windows, in and out */
+    uint32_t addr;        /* 20: the pair-table address of position -1 */
+    uint32_t carry_x;     /* 24: the address's move into the next tap */
+    int32_t row_left;     /* 28: carries until kx wraps (k_w at a channel's start) */
+    uint32_t carry_y;     /* 32: the extra move when kx wraps into the next kernel row */
+    int32_t kw;           /* 36 */
+    int32_t taps_left;    /* 40: carries allowed (k_h * k_w - 1 at a channel's start) */
+    int32_t sum;          /* 44: out, the channel's weight sum */
+} csr_row8;
+
+__attribute__((noinline)) static void csr_decode_row8(csr_row8 *row)
+{
+    register uint32_t g __asm__("r0");
+    register uint32_t vp __asm__("r1");
+    register int32_t n __asm__("r2");
+    register int32_t ci __asm__("r3");
+    register int32_t in_c __asm__("r4");
+    register uint32_t addr __asm__("r5");
+    register uint32_t pending __asm__("r6");
+    register uint32_t at __asm__("r8");
+    register int32_t sum __asm__("r9");
+    register uint32_t t __asm__("r10");
+    register int32_t v __asm__("r11");
+    register csr_row8 *st __asm__("lr") = row;
+    __asm__ volatile("ldm    %[st], {%[g], %[vp], %[n], %[in_c], %[at]}\n\t"
+                     "ldr    %[addr], [%[st], #20]\n\t"
+                     "mov    %[ci], #-1\n\t"
+                     "movs   %[pending], #0\n\t"
+                     "mov    %[sum], #0\n\t"
+                     "cmp    %[n], #0\n\t"
+                     "beq    9f\n\t"
+                     "1:\n\t"
+                     "ldrb   %[t], [%[g]], #1\n\t"
+                     "ldrsb  %[v], [%[vp]], #1\n\t"
+                     "add    %[t], %[t], #1\n\t"
+                     "add    %[ci], %[ci], %[t]\n\t"
+                     "add    %[addr], %[addr], %[t], lsl #4\n\t"
+                     "cmp    %[ci], %[in_c]\n\t"
+                     "bge    6f\n\t"
+                     "7:\n\t"
+                     "add    %[sum], %[sum], %[v]\n\t"
+                     "cmp    %[addr], %[pending]\n\t"
+                     "beq    8f\n\t"
+                     "uxth   %[v], %[v]\n\t"
+                     "strd   %[addr], %[v], [%[at]], #8\n\t"
+                     "add    %[pending], %[addr], #16\n\t"
+                     "subs   %[n], %[n], #1\n\t"
+                     "bne    1b\n\t"
+                     "b      9f\n\t"
+                     "8:\n\t" /* the second weight of the open window */
+                     "ldr    %[t], [%[at], #-4]\n\t"
+                     "orr    %[t], %[t], %[v], lsl #16\n\t"
+                     "str    %[t], [%[at], #-4]\n\t"
+                     "movs   %[pending], #0\n\t"
+                     "subs   %[n], %[n], #1\n\t"
+                     "bne    1b\n\t"
+                     "b      9f\n\t"
+                     "6:\n\t" /* carry into kx, then the kernel row */
+                     "sub    %[ci], %[ci], %[in_c]\n\t"
+                     "ldr    %[t], [%[st], #24]\n\t"
+                     "add    %[addr], %[addr], %[t]\n\t"
+                     "ldr    %[t], [%[st], #28]\n\t"
+                     "subs   %[t], %[t], #1\n\t"
+                     "bne    5f\n\t"
+                     "ldr    %[t], [%[st], #32]\n\t"
+                     "add    %[addr], %[addr], %[t]\n\t"
+                     "ldr    %[t], [%[st], #36]\n\t"
+                     "5:\n\t"
+                     "str    %[t], [%[st], #28]\n\t"
+                     "ldr    %[t], [%[st], #40]\n\t"
+                     "subs   %[t], %[t], #1\n\t"
+                     "str    %[t], [%[st], #40]\n\t"
+                     "bmi    4f\n\t"
+                     "cmp    %[ci], %[in_c]\n\t"
+                     "bge    6b\n\t"
+                     "b      7b\n\t"
+                     "4:\n\t"
+                     "mov    %[n], #-1\n\t"
+                     "9:\n\t"
+                     "stm    %[st], {%[g], %[vp], %[n]}\n\t"
+                     "str    %[at], [%[st], #16]\n\t"
+                     "str    %[sum], [%[st], #44]\n\t"
+                     : [g] "=&r"(g), [vp] "=&r"(vp), [n] "=&r"(n), [ci] "=&r"(ci), [in_c] "=&r"(in_c),
+                       [addr] "=&r"(addr), [pending] "=&r"(pending), [at] "=&r"(at), [sum] "=&r"(sum), [t] "=&r"(t),
+                       [v] "=&r"(v), [st] "+r"(st)
+                     :
+                     : "cc", "memory");
+}
+
 static int csr_decode_pairs(const mcc_csr_s8 *filter, const mcc_conv_params *params, const mcc_dims *filter_dims,
                             const csr_band *band, const uint32_t *table, uint32_t *windows, int32_t *weight_sums)
 {
@@ -188,6 +285,12 @@ static int csr_decode_pairs(const mcc_csr_s8 *filter, const mcc_conv_params *par
     const int eight = filter->gap_bits == 8;
     int32_t k = 0, oc;
     uint32_t *at = windows;
+    csr_row8 row;
+    row.in_c = in_c;
+    row.addr = (uint32_t)(uintptr_t)table - 4 * PIXELS;
+    row.carry_x = carry_x;
+    row.carry_y = carry_y;
+    row.kw = filter_dims->w;
     for (oc = 0; oc < filter_dims->n; ++oc) {
         const int32_t end = k + filter->row_entries[oc];
         uint32_t *const count = at++;
@@ -196,6 +299,21 @@ static int csr_decode_pairs(const mcc_csr_s8 *filter, const mcc_conv_params *par
         int32_t ci = -1, kx = 0, ky = 0, sum = 0;
         if (filter->row_entries[oc] > filter->entries - k) {
             return -1;
+        }
+        if (eight) {
+            row.gaps = filter->gaps + k;
+            row.values = filter->values + k;
+            row.n = filter->row_entries[oc];
+            row.at = at;
+            row.row_left = filter_dims->w;
+            row.taps_left = filter_dims->h * filter_dims->w - 1;
+            csr_decode_row8(&row);
+            if (row.n != 0) {
+                return -1;
+            }
+            at = row.at;
+            k = end;
+            sum = row.sum;
         }
         for (; k < end; ++k) {
             const int32_t v = filter->values[k];
