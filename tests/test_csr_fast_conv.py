@@ -35,11 +35,15 @@ def two_convs() -> Graph:
     return Graph(tensors, ops, ("x",), ("z",), name="csr_fast_convs")
 
 
+@pytest.mark.parametrize("rounding", ["tflm", "litert"])
 @pytest.mark.parametrize("board", ["mps2-an386", "mps3-an547", "lm3s6965evb"])
-def test_csr_fast_conv_groups_on_qemu(tmp_path, board):
+def test_csr_fast_conv_groups_on_qemu(tmp_path, board, rounding):
+    """TFLite rounding: the channel constants (whole groups in straight-line code); LiteRT
+    rounding: none, every pixel through the portable requantization."""
     from mcucompress.targets.runner import run_model
 
-    tree = export(two_convs(), tmp_path / "convs", prefix="convs")
+    tree = export(two_convs(), tmp_path / "convs", prefix="convs", rounding=rounding)
+    assert ("_csr_channels," in (tree / "model.c").read_text()) == (rounding == "tflm")
     assert (tree / "model.c").read_text().count("mcc_conv2d_csr_fast_s8(") == 2
     report = run_model(tree, board, samples=2)
     assert report.checks == {"host": True, "reference": True}

@@ -63,7 +63,7 @@ static int32_t csr_entry_bytes(int32_t entries, int32_t out_c, const csr_band *b
 #endif
     const int32_t scalar = 4 * entries + 2 * PIXELS * band->rows * band->span;
 #if CSR_PAIRS
-    const int32_t dsp = 8 * entries + 4 * out_c + 4 * PIXELS * band->rows * band->span + 2 * band->rows * band->row;
+    const int32_t dsp = 8 * entries + 20 * out_c + 4 * PIXELS * band->rows * band->span + 2 * band->rows * band->row;
     if (dsp > mve && dsp > scalar) {
         return dsp;
     }
@@ -193,6 +193,7 @@ typedef struct {
     int32_t kw;           /* 36 */
     int32_t taps_left;    /* 40: carries allowed (k_h * k_w - 1 at a channel's start) */
     int32_t sum;          /* 44: out, the channel's weight sum */
+    int32_t doubled;      /* 48: 1 to store the weights doubled, else 0 */
 } csr_row8;
 
 __attribute__((noinline)) static void csr_decode_row8(csr_row8 *row)
@@ -208,9 +209,11 @@ __attribute__((noinline)) static void csr_decode_row8(csr_row8 *row)
     register int32_t sum __asm__("r9");
     register uint32_t t __asm__("r10");
     register int32_t v __asm__("r11");
+    register int32_t doubled __asm__("r12");
     register csr_row8 *st __asm__("lr") = row;
     __asm__ volatile("ldm    %[st], {%[g], %[vp], %[n], %[in_c], %[at]}\n\t"
                      "ldr    %[addr], [%[st], #20]\n\t"
+                     "ldr    %[doubled], [%[st], #48]\n\t"
                      "mov    %[ci], #-1\n\t"
                      "movs   %[pending], #0\n\t"
                      "mov    %[sum], #0\n\t"
@@ -228,6 +231,7 @@ __attribute__((noinline)) static void csr_decode_row8(csr_row8 *row)
                      "add    %[sum], %[sum], %[v]\n\t"
                      "cmp    %[addr], %[pending]\n\t"
                      "beq    8f\n\t"
+                     "lsl    %[v], %[v], %[doubled]\n\t"
                      "uxth   %[v], %[v]\n\t"
                      "strd   %[addr], %[v], [%[at]], #8\n\t"
                      "add    %[pending], %[addr], #16\n\t"
@@ -236,6 +240,7 @@ __attribute__((noinline)) static void csr_decode_row8(csr_row8 *row)
                      "b      9f\n\t"
                      "8:\n\t" /* the second weight of the open window */
                      "ldr    %[t], [%[at], #-4]\n\t"
+                     "lsl    %[v], %[v], %[doubled]\n\t"
                      "orr    %[t], %[t], %[v], lsl #16\n\t"
                      "str    %[t], [%[at], #-4]\n\t"
                      "movs   %[pending], #0\n\t"
@@ -269,14 +274,16 @@ __attribute__((noinline)) static void csr_decode_row8(csr_row8 *row)
                      "str    %[sum], [%[st], #44]\n\t"
                      : [g] "=&r"(g), [vp] "=&r"(vp), [n] "=&r"(n), [ci] "=&r"(ci), [in_c] "=&r"(in_c),
                        [addr] "=&r"(addr), [pending] "=&r"(pending), [at] "=&r"(at), [sum] "=&r"(sum), [t] "=&r"(t),
-                       [v] "=&r"(v), [st] "+r"(st)
+                       [v] "=&r"(v), [doubled] "=&r"(doubled), [st] "+r"(st)
                      :
                      : "cc", "memory");
 }
 
 static int csr_decode_pairs(const mcc_csr_s8 *filter, const mcc_conv_params *params, const mcc_dims *filter_dims,
-                            const csr_band *band, const uint32_t *table, uint32_t *windows, int32_t *weight_sums)
+                            const csr_band *band, const int32_t *channels, const uint32_t *table, uint32_t *windows,
+                            int32_t *weight_sums)
 {
+    const int32_t doubled = channels != 0;
     const int32_t in_c = filter_dims->c;
     /* an entry's pair-table address moves with its position: by one position a column, by these
      * when the column carries into the next tap (kx), and when kx wraps into the next kernel row */
@@ -291,6 +298,7 @@ static int csr_decode_pairs(const mcc_csr_s8 *filter, const mcc_conv_params *par
     row.carry_x = carry_x;
     row.carry_y = carry_y;
     row.kw = filter_dims->w;
+    row.doubled = doubled;
     for (oc = 0; oc < filter_dims->n; ++oc) {
         const int32_t end = k + filter->row_entries[oc];
         uint32_t *const count = at++;
@@ -332,11 +340,11 @@ static int csr_decode_pairs(const mcc_csr_s8 *filter, const mcc_conv_params *par
                 }
             }
             if (addr == pending) { /* the second weight of the open window */
-                at[-1] |= (uint32_t)v << 16;
+                at[-1] |= (uint32_t)(v * (1 + doubled)) << 16;
                 pending = 0;
             } else {
                 at[0] = addr;
-                at[1] = (uint16_t)(int16_t)v;
+                at[1] = (uint16_t)(int16_t)(v * (1 + doubled));
                 at += 2;
                 pending = addr + 4 * PIXELS;
             }
@@ -344,6 +352,10 @@ static int csr_decode_pairs(const mcc_csr_s8 *filter, const mcc_conv_params *par
         }
         *count = (uint32_t)(at - count - 1) / 2;
         weight_sums[oc] = sum;
+        if (channels != 0) { /* the channel's constants follow its windows */
+            memcpy(at, channels + 4 * oc, 16);
+            at += 4;
+        }
     }
     return 0;
 }
@@ -478,20 +490,19 @@ MCC_INLINE const uint32_t *csr_walk_pairs(const uint32_t *e, int32_t n, int32_t 
 
 /* What csr_group_pairs reads besides its stream (offsets fixed by its assembly). */
 typedef struct {
-    const int32_t *ch; /*  0: the next channel's constants {2 * folded bias, multiplier, round, shift} */
-    int8_t *out;       /*  4: the next channel's output at the group's first pixel */
-    int32_t out_c;     /*  8: bytes between two pixels' outputs */
-    uint32_t lo4;      /* 12: the lower clamp in each byte */
-    uint32_t hi4;      /* 16: the upper clamp in each byte */
-    const int8_t *end; /* 20: out past the last channel */
+    int8_t *out;       /*  0: the next channel's output at the group's first pixel */
+    int32_t out_c;     /*  4: bytes between two pixels' outputs */
+    uint32_t lo4;      /*  8: the lower clamp in each byte */
+    uint32_t hi4;      /* 12: the upper clamp in each byte */
+    const int8_t *end; /* 16: out past the last channel */
 } csr_group_state;
 
-/* One pixel's sum (a) requantized as mcc_nn_fast_requantize does, saturated to int8 (o: scratch;
- * p0..p3: the channel constants). */
+/* One pixel's sum (a: 2 * sum + 2 * folded bias, the weights doubled and the sums started from
+ * the bias) requantized as mcc_nn_fast_requantize does, saturated to int8 (o: scratch; p1..p3:
+ * the channel's multiplier, round and shift). */
 #define CSR_PAIR_REQUANTIZE(a)                                                                     \
-    "add    %[o], %[p0], %[" a "], lsl #1\n\t"                                                     \
-    "smmlar %[" a "], %[o], %[p1], %[p2]\n\t"                                                      \
-    "add    %[" a "], %[" a "], %[o], asr #31\n\t"                                                 \
+    "smmlar %[o], %[" a "], %[p1], %[p2]\n\t"                                                      \
+    "add    %[" a "], %[o], %[" a "], asr #31\n\t"                                                 \
     "asr    %[" a "], %[" a "], %[p3]\n\t"                                                         \
     "ssat   %[" a "], #8, %[" a "]\n\t"
 
@@ -517,10 +528,20 @@ __attribute__((noinline)) static void csr_group_pairs(const uint32_t *stream, cs
     register csr_group_state *st __asm__("lr") = state;
     __asm__ volatile("1:\n\t"
                      "ldr    %[n], [%[e]], #4\n\t"
-                     "movs   %[a0], #0\n\t"
-                     "movs   %[a1], #0\n\t"
-                     "movs   %[a2], #0\n\t"
-                     "movs   %[a3], #0\n\t"
+                     "ldr    %[a0], [%[e], %[n], lsl #3]\n\t" /* 2 * bias: the constants follow the windows */
+                     "cbnz   %[n], 6f\n\t"
+                     "mov    %[a1], %[a0]\n\t"
+                     "mov    %[a2], %[a0]\n\t"
+                     "mov    %[a3], %[a0]\n\t"
+                     "b      5f\n\t"
+                     "6:\n\t" /* the first window starts the four sums from the bias */
+                     "ldrd   %[o], %[w], [%[e]], #8\n\t"
+                     "ldm    %[o], {%[p0], %[p1], %[p2], %[p3]}\n\t"
+                     "smlad  %[a1], %[p1], %[w], %[a0]\n\t"
+                     "smlad  %[a2], %[p2], %[w], %[a0]\n\t"
+                     "smlad  %[a3], %[p3], %[w], %[a0]\n\t"
+                     "smlad  %[a0], %[p0], %[w], %[a0]\n\t"
+                     "subs   %[n], %[n], #1\n\t"
                      "lsrs   %[n], %[n], #1\n\t"
                      "bcc    3f\n\t" CSR_PAIR_WINDOW
                      "3:\n\t"
@@ -532,20 +553,18 @@ __attribute__((noinline)) static void csr_group_pairs(const uint32_t *stream, cs
                      "subs   %[n], %[n], #1\n\t"
                      "bne    2b\n\t"
                      "5:\n\t"
-                     "ldr    %[o], [%[st]]\n\t"
-                     "ldm    %[o]!, {%[p0], %[p1], %[p2], %[p3]}\n\t"
-                     "str    %[o], [%[st]]\n\t"
+                     "ldm    %[e]!, {%[p0], %[p1], %[p2], %[p3]}\n\t"
                      CSR_PAIR_REQUANTIZE("a0") CSR_PAIR_REQUANTIZE("a1") CSR_PAIR_REQUANTIZE("a2")
                      CSR_PAIR_REQUANTIZE("a3")
                      "bfi    %[a0], %[a1], #8, #8\n\t"
                      "bfi    %[a0], %[a2], #16, #8\n\t"
                      "bfi    %[a0], %[a3], #24, #8\n\t"
-                     "ldrd   %[w], %[n], [%[st], #12]\n\t"
+                     "ldrd   %[w], %[n], [%[st], #8]\n\t"
                      "ssub8  %[o], %[a0], %[w]\n\t"
                      "sel    %[a0], %[a0], %[w]\n\t"
                      "ssub8  %[o], %[n], %[a0]\n\t"
                      "sel    %[a0], %[a0], %[n]\n\t"
-                     "ldrd   %[o], %[w], [%[st], #4]\n\t"
+                     "ldrd   %[o], %[w], [%[st]]\n\t"
                      "strb   %[a0], [%[o]]\n\t"
                      "lsrs   %[a1], %[a0], #8\n\t"
                      "strb   %[a1], [%[o], %[w]]\n\t"
@@ -554,9 +573,9 @@ __attribute__((noinline)) static void csr_group_pairs(const uint32_t *stream, cs
                      "strb   %[a2], [%[n]]\n\t"
                      "lsrs   %[a3], %[a0], #24\n\t"
                      "strb   %[a3], [%[n], %[w]]\n\t"
-                     "ldr    %[n], [%[st], #20]\n\t"
+                     "ldr    %[n], [%[st], #16]\n\t"
                      "adds   %[o], %[o], #1\n\t"
-                     "str    %[o], [%[st], #4]\n\t"
+                     "str    %[o], [%[st]]\n\t"
                      "cmp    %[o], %[n]\n\t"
                      "bne    1b\n\t"
                      : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [o] "=&r"(o), [w] "=&r"(w),
@@ -726,9 +745,9 @@ mcc_status mcc_conv2d_csr_fast_s8(const mcc_conv_params *params, const mcc_quant
 #if CSR_PAIRS /* windows, their counts, the pair table, the widened band (csr_entry_bytes) */
     (void)band_rows;
     windows = (uint32_t *)scratch;
-    table = windows + 2 * filter->entries + out_c; /* the stream: a count per channel, two words a window */
+    table = windows + 2 * filter->entries + 5 * out_c; /* the stream (csr_decode_pairs) */
     wide = (int16_t *)(void *)(table + PIXELS * band.rows * band.span);
-    if (csr_decode_pairs(filter, params, filter_dims, &band, table, windows, weight_sums)) {
+    if (csr_decode_pairs(filter, params, filter_dims, &band, channels, table, windows, weight_sums)) {
         return MCC_ERROR_ARGUMENT;
     }
 #else
@@ -765,7 +784,6 @@ mcc_status mcc_conv2d_csr_fast_s8(const mcc_conv_params *params, const mcc_quant
 #if CSR_PAIRS
                 csr_fill_pairs(pixel, &band, table);
                 if (channels != 0 && pixels == PIXELS && lo >= -128 && lo <= hi && hi <= 127) {
-                    group.ch = channels;
                     group.out = out_row + ox * out_c;
                     group.out_c = out_c;
                     group.lo4 = (uint32_t)(uint8_t)lo * 0x01010101u;
@@ -802,6 +820,12 @@ mcc_status mcc_conv2d_csr_fast_s8(const mcc_conv_params *params, const mcc_quant
 #elif CSR_PAIRS
                     (void)n;
                     walk = csr_walk_pairs(walk + 1, (int32_t)walk[0], acc);
+                    if (channels != 0) { /* the weights were doubled, the channel's constants follow */
+                        walk += 4;
+                        for (p = 0; p < PIXELS; ++p) {
+                            acc[p] = (int32_t)((uint32_t)acc[p] >> 1 | ((uint32_t)acc[p] & 0x80000000u));
+                        }
+                    }
 #else
                     csr_walk((const uint32_t *)scratch + k, n,
                              (const int16_t *)(const void *)((const uint32_t *)scratch + filter->entries),
