@@ -353,7 +353,11 @@ static int csr_decode_pairs(const mcc_csr_s8 *filter, const mcc_conv_params *par
         *count = (uint32_t)(at - count - 1) / 2;
         weight_sums[oc] = sum;
         if (channels != 0) { /* the channel's constants follow its windows */
-            memcpy(at, channels + 4 * oc, 16);
+            const int32_t *const ch = channels + 4 * oc;
+            at[0] = (uint32_t)ch[0];
+            at[1] = (uint32_t)ch[1];
+            at[2] = (uint32_t)ch[2];
+            at[3] = (uint32_t)ch[3];
             at += 4;
         }
     }
@@ -489,12 +493,14 @@ MCC_INLINE const uint32_t *csr_walk_pairs(const uint32_t *e, int32_t n, int32_t 
 }
 
 /* What csr_group_pairs reads besides its stream (offsets fixed by its assembly). */
-typedef struct {
-    int8_t *out;       /*  0: the next channel's output at the group's first pixel */
-    int32_t out_c;     /*  4: bytes between two pixels' outputs */
-    uint32_t lo4;      /*  8: the lower clamp in each byte */
-    uint32_t hi4;      /* 12: the upper clamp in each byte */
+typedef struct {         /* one LDM into a1 a2 o w n p0 p1 */
+    uint32_t lo4;      /*  0: the lower clamp in each byte */
+    uint32_t hi4;      /*  4: the upper clamp in each byte */
+    int8_t *out;       /*  8: the next channel's output at the group's first pixel */
+    int32_t out_c;     /* 12: bytes between two pixels' outputs */
     const int8_t *end; /* 16: out past the last channel */
+    int32_t out_c2;    /* 20: 2 * out_c */
+    int32_t out_c3;    /* 24: 3 * out_c */
 } csr_group_state;
 
 /* One pixel's sum (a: 2 * sum + 2 * folded bias, the weights doubled and the sums started from
@@ -559,23 +565,20 @@ __attribute__((noinline)) static void csr_group_pairs(const uint32_t *stream, cs
                      "bfi    %[a0], %[a1], #8, #8\n\t"
                      "bfi    %[a0], %[a2], #16, #8\n\t"
                      "bfi    %[a0], %[a3], #24, #8\n\t"
-                     "ldrd   %[w], %[n], [%[st], #8]\n\t"
-                     "ssub8  %[o], %[a0], %[w]\n\t"
-                     "sel    %[a0], %[a0], %[w]\n\t"
-                     "ssub8  %[o], %[n], %[a0]\n\t"
-                     "sel    %[a0], %[a0], %[n]\n\t"
-                     "ldrd   %[o], %[w], [%[st]]\n\t"
+                     "ldm    %[st], {%[a1], %[a2], %[o], %[w], %[n], %[p0], %[p1]}\n\t"
+                     "ssub8  %[a3], %[a0], %[a1]\n\t"
+                     "sel    %[a0], %[a0], %[a1]\n\t"
+                     "ssub8  %[a3], %[a2], %[a0]\n\t"
+                     "sel    %[a0], %[a0], %[a2]\n\t"
                      "strb   %[a0], [%[o]]\n\t"
                      "lsrs   %[a1], %[a0], #8\n\t"
                      "strb   %[a1], [%[o], %[w]]\n\t"
-                     "add    %[n], %[o], %[w], lsl #1\n\t"
                      "lsrs   %[a2], %[a0], #16\n\t"
-                     "strb   %[a2], [%[n]]\n\t"
+                     "strb   %[a2], [%[o], %[p0]]\n\t"
                      "lsrs   %[a3], %[a0], #24\n\t"
-                     "strb   %[a3], [%[n], %[w]]\n\t"
-                     "ldr    %[n], [%[st], #16]\n\t"
+                     "strb   %[a3], [%[o], %[p1]]\n\t"
                      "adds   %[o], %[o], #1\n\t"
-                     "str    %[o], [%[st]]\n\t"
+                     "str    %[o], [%[st], #8]\n\t"
                      "cmp    %[o], %[n]\n\t"
                      "bne    1b\n\t"
                      : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [o] "=&r"(o), [w] "=&r"(w),
@@ -789,6 +792,8 @@ mcc_status mcc_conv2d_csr_fast_s8(const mcc_conv_params *params, const mcc_quant
                     group.lo4 = (uint32_t)(uint8_t)lo * 0x01010101u;
                     group.hi4 = (uint32_t)(uint8_t)hi * 0x01010101u;
                     group.end = group.out + out_c;
+                    group.out_c2 = 2 * out_c;
+                    group.out_c3 = 3 * out_c;
                     csr_group_pairs(windows, &group);
                     continue;
                 }
