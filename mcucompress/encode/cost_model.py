@@ -78,11 +78,12 @@ FAMILY_FEATURES = {
                                                   "mve_short_row_chunks", "mve_last_rows_4bit", "mve_last_rows_2bit",
                                                   "mve_block_chunks"),
     # DSP cores walk CSR conv weights as windows of two adjacent positions, with a pair table
-    # filled per group of pixels
+    # filled per group of pixels (whole groups in one block of assembly, the pixels of a row's
+    # last, partial group one by one)
     ("m4", "conv2d", "csr4"): ("calls", "entries", "band_bytes", "csr_groups_x_units", "csr_groups_x_windows",
-                               "csr_groups_x_positions", "pixels_x_units"),
+                               "csr_groups_x_positions", "csr_part_pixels_x_units"),
     ("m4", "conv2d", "csr8"): ("calls", "entries", "band_bytes", "csr_groups_x_units", "csr_groups_x_windows",
-                               "csr_groups_x_positions", "pixels_x_units"),
+                               "csr_groups_x_positions", "csr_part_pixels_x_units"),
     # the M55 walks each channel's entries in turns of 8 (gathers), 4 pixels a group, requantized as
     # one vector; the pixels of a row's last, partial group one by one
     ("m55", "conv2d", "csr4"): ("calls", "entries", "band_bytes", "csr_groups_x_units", "csr_groups_x_turns",
