@@ -9,8 +9,8 @@ import shutil
 import pytest
 
 from mcucompress.export import export
-from mcucompress.ir.graph import Graph, Op, Tensor
-from test_encode_conv import sparse_conv
+from mcucompress.ir.graph import Graph
+from test_encode_conv import chain_two, sparse_conv
 
 pytestmark = [
     pytest.mark.qemu,
@@ -25,14 +25,7 @@ def two_convs() -> Graph:
     first = sparse_conv(21, "csr8", density=0.3, hw=(5, 9), c_in=24, c_out=20, k=(1, 1), activation="relu")
     second = sparse_conv(22, "csr4", density=0.3, hw=(5, 9), c_in=20, c_out=12, k=(3, 3),
                          padding=(1, 1, 1, 1), activation="relu")
-    rename = {"x": "y", "w": "w2", "b": "b2", "y": "z"}
-    tensors = dict(first.tensors)
-    for name, t in second.tensors.items():
-        if name != "x":
-            tensors[rename[name]] = Tensor(rename[name], t.shape, t.dtype, t.quant, t.data)
-    op2 = second.ops[0]
-    ops = (first.ops[0], Op(op2.kind, "conv1", tuple(rename[n] for n in op2.inputs), ("z",), op2.attrs))
-    return Graph(tensors, ops, ("x",), ("z",), name="csr_fast_convs")
+    return chain_two(first, second, "csr_fast_convs")
 
 
 @pytest.mark.parametrize("rounding", ["tflm", "litert"])
