@@ -11,7 +11,9 @@
  * mcc_conv2d_fast_s8's) the requantization is the dense fast kernels' (SMMLAR and a shift); without
  * it, mcc_conv2d_s8's. Per output row the band is filled once; per output channel the entries are walked
  * once for PIXELS pixels of the row (one offset and weight load shared by all of them). On an
- * MVE core eight entries go at a time: one gather of eight activations per pixel. */
+ * MVE core eight entries go at a time: one gather of eight activations per pixel, and a group's
+ * PIXELS outputs of a channel are requantized as one vector; on other DSP cores a whole group
+ * runs in one block of assembly (csr_group_pairs). */
 #include <string.h>
 
 #include "mcc.h"
@@ -171,12 +173,6 @@ static void csr_fill_band(const mcc_conv_params *params, const mcc_dims *input_d
 #endif
 
 #if CSR_PAIRS
-/* DSP cores walk windows of two adjacent window positions (kernel row, then span: the order
- * of the pair table below), decoded once per call into one stream: per channel a word of its
- * window count, then per window a word of its address in the pair table (the table stays in
- * place for the call, so the walk adds no base) and a word of its two weights as int16 (the
- * second 0 when the next position holds none), so one SMLAD per pixel takes both; about 1.3
- * entries a window at 70% zeros. */
 /* One channel's entries with 8-bit gaps decoded into its windows (csr_decode_pairs) in assembly:
  * the C loop spills most of its state, and every call decodes all entries of the layer. The
  * carries into the next tap and kernel row stay in memory (taken once per in_c columns). */
@@ -279,6 +275,13 @@ __attribute__((noinline)) static void csr_decode_row8(csr_row8 *row)
                      : "cc", "memory");
 }
 
+/* DSP cores walk windows of two adjacent window positions (kernel row, then span: the order
+ * of the pair table below), decoded once per call into one stream: per channel a word of its
+ * window count, then per window a word of its address in the pair table (the table stays in
+ * place for the call, so the walk adds no base) and a word of its two weights as int16 (the
+ * second 0 when the next position holds none), so one SMLAD per pixel takes both; about 1.3
+ * entries a window at 70% zeros. With channel constants the weights are stored doubled and the
+ * channel's four constants follow its windows (csr_group_pairs starts the sums from 2 x bias). */
 static int csr_decode_pairs(const mcc_csr_s8 *filter, const mcc_conv_params *params, const mcc_dims *filter_dims,
                             const csr_band *band, const int32_t *channels, const uint32_t *table, uint32_t *windows,
                             int32_t *weight_sums)
