@@ -84,12 +84,13 @@ FAMILY_FEATURES = {
                                "csr_groups_x_positions", "csr_part_pixels_x_units"),
     ("m4", "conv2d", "csr8"): ("calls", "entries", "band_bytes", "csr_groups_x_units", "csr_groups_x_windows",
                                "csr_groups_x_positions", "csr_part_pixels_x_units"),
-    # the M55 walks each channel's entries in turns of 8 (gathers), 4 pixels a group, requantized as
-    # one vector; the pixels of a row's last, partial group one by one
-    ("m55", "conv2d", "csr4"): ("calls", "entries", "band_bytes", "csr_groups_x_units", "csr_groups_x_turns",
-                                "csr_part_pixels_x_units"),
-    ("m55", "conv2d", "csr8"): ("calls", "entries", "band_bytes", "csr_groups_x_units", "csr_groups_x_turns",
-                                "csr_part_pixels_x_units"),
+    # the M55 walks each channel's entries in turns of 8 (gathers), 4 pixels a group (a call that
+    # sets up the vectors), requantized as one vector; the pixels of a row's last, partial group
+    # one by one
+    ("m55", "conv2d", "csr4"): ("calls", "entries", "band_bytes", "csr_groups", "csr_groups_x_units",
+                                "csr_groups_x_turns", "csr_part_pixels_x_units"),
+    ("m55", "conv2d", "csr8"): ("calls", "entries", "band_bytes", "csr_groups", "csr_groups_x_units",
+                                "csr_groups_x_turns", "csr_part_pixels_x_units"),
     ("m55", "conv2d", "dense_int8"): ("calls", "pair_pixels", "border_pixels", "pair_pixels_x_k8",
                                       "pair_pixel_pairs_x_k8", "pair_pixels_x_units", "im2col_pixels",
                                       "staged_pixels", "few_k_loop", "few_k_channels"),
@@ -343,7 +344,7 @@ def layer_counts(op_kind: str, encoded, w: np.ndarray, zero: int, where: dict) -
                          ("pixels_x_units", a * units))},
          "interior_x_entries": 0.0, "border_x_entries": 0.0, "band_bytes": 0.0, "csr_groups_x_units": 0.0,
          "csr_groups_x_entries": 0.0, "csr_groups_x_windows": 0.0, "csr_groups_x_positions": 0.0,
-         "csr_groups_x_turns": 0.0, "csr_part_pixels_x_units": 0.0,
+         "csr_groups_x_turns": 0.0, "csr_part_pixels_x_units": 0.0, "csr_groups": 0.0,
          "taps_x_units": 0.0, "macs": 0.0,
          "straddles": 0.0, "macs_8bit": 0.0,
          "lut_chunks": 0.0, "lut_fills": 0.0, "lut_fast_steps": 0.0, "lut_checked_lookups": 0.0,
@@ -362,6 +363,7 @@ def layer_counts(op_kind: str, encoded, w: np.ndarray, zero: int, where: dict) -
             c["csr_groups_x_units"] = where["row_groups"] * units
             c["csr_groups_x_entries"] = where["row_groups"] * data.entries
             c["csr_part_pixels_x_units"] = float(where["part_pixels"] * units)
+            c["csr_groups"] = float(where["row_groups"])
             c["csr_groups_x_turns"] = where["row_groups"] * float(((data.row_entries.astype(np.int64) + 7) // 8).sum())
             c["csr_groups_x_windows"] = where["row_groups"] * _pair_windows(w, zero, where)
             c["csr_groups_x_positions"] = where["row_groups"] * w.shape[1] // (where["kw"] * where["in_c"]) * (
