@@ -79,11 +79,19 @@ FAMILY_FEATURES = {
                                                   "mve_short_row_chunks", "mve_last_rows_4bit", "mve_last_rows_2bit",
                                                   "mve_block_chunks"),
     # DSP cores walk CSR conv weights as windows of two adjacent positions, with a pair table
-    # filled per group of pixels
+    # filled per group of pixels (whole groups in one block of assembly, the pixels of a row's
+    # last, partial group one by one)
     ("m4", "conv2d", "csr4"): ("calls", "entries", "band_bytes", "csr_groups_x_units", "csr_groups_x_windows",
-                               "csr_groups_x_positions", "pixels_x_units"),
+                               "csr_groups_x_positions", "csr_part_pixels_x_units"),
     ("m4", "conv2d", "csr8"): ("calls", "entries", "band_bytes", "csr_groups_x_units", "csr_groups_x_windows",
-                               "csr_groups_x_positions", "pixels_x_units"),
+                               "csr_groups_x_positions", "csr_part_pixels_x_units"),
+    # the M55 walks each channel's entries in turns of 8 (gathers), 4 pixels a group (a call that
+    # sets up the vectors), requantized as one vector; the pixels of a row's last, partial group
+    # one by one
+    ("m55", "conv2d", "csr4"): ("calls", "entries", "band_bytes", "csr_groups", "csr_groups_x_units",
+                                "csr_groups_x_turns", "csr_part_pixels_x_units"),
+    ("m55", "conv2d", "csr8"): ("calls", "entries", "band_bytes", "csr_groups", "csr_groups_x_units",
+                                "csr_groups_x_turns", "csr_part_pixels_x_units"),
     ("m55", "conv2d", "dense_int8"): ("calls", "pair_pixels", "border_pixels", "pair_pixels_x_k8",
                                       "pair_pixel_pairs_x_k8", "pair_pixels_x_units", "im2col_pixels",
                                       "staged_pixels", "few_k_loop", "few_k_channels"),
@@ -127,7 +135,7 @@ def geometry(graph, op, units: int) -> dict[str, float]:
     out = graph.output_tensor(op)
     a = out.size // units
     if op.kind != "conv2d":
-        return {"applications": a, "interior": a, "taps": a, "in_c": 0, "out_rows": a, "row_groups": a,
+        return {"applications": a, "interior": a, "taps": a, "in_c": 0, "out_rows": a, "row_groups": a, "part_pixels": 0,
                 "band": 0, "direct": False, "few_k": False, "kw": 1, "dw": 1}
     _, in_h, in_w, _ = graph.tensor(op.inputs[0]).shape
     _, kh, kw, in_c = graph.tensor(op.inputs[1]).shape
@@ -150,7 +158,7 @@ def geometry(graph, op, units: int) -> dict[str, float]:
     few_k = direct and (sh, sw) == (1, 1) and in_c in (8, 16)
     return {"applications": a, "interior": float(full_y.sum() * full_x.sum()),
             "taps": float(taps_y.sum() * taps_x.sum()), "in_c": int(in_c), "out_rows": rows,
-            "row_groups": rows * -(-out_w // CSR_PIXELS),
+            "row_groups": rows * -(-out_w // CSR_PIXELS), "part_pixels": rows * (out_w % CSR_PIXELS),
             "band": kh * ((out_w - 1) * sw + (kw - 1) * dw + 1) * in_c, "direct": direct, "few_k": few_k,
             "kw": int(kw),
             "dw": int(dw)}
@@ -364,6 +372,7 @@ def layer_counts(op_kind: str, encoded, w: np.ndarray, zero: int, where: dict) -
                          ("pixels_x_units", a * units))},
          "interior_x_entries": 0.0, "border_x_entries": 0.0, "band_bytes": 0.0, "csr_groups_x_units": 0.0,
          "csr_groups_x_entries": 0.0, "csr_groups_x_windows": 0.0, "csr_groups_x_positions": 0.0,
+         "csr_groups_x_turns": 0.0, "csr_part_pixels_x_units": 0.0, "csr_groups": 0.0,
          "taps_x_units": 0.0, "macs": 0.0,
          "straddles": 0.0, "macs_8bit": 0.0,
          "lut_chunks": 0.0, "lut_fills": 0.0, "lut_fast_steps": 0.0, "lut_checked_lookups": 0.0,
@@ -381,6 +390,9 @@ def layer_counts(op_kind: str, encoded, w: np.ndarray, zero: int, where: dict) -
             c["band_bytes"] = where["out_rows"] * where["band"]
             c["csr_groups_x_units"] = where["row_groups"] * units
             c["csr_groups_x_entries"] = where["row_groups"] * data.entries
+            c["csr_part_pixels_x_units"] = float(where["part_pixels"] * units)
+            c["csr_groups"] = float(where["row_groups"])
+            c["csr_groups_x_turns"] = where["row_groups"] * float(((data.row_entries.astype(np.int64) + 7) // 8).sum())
             c["csr_groups_x_windows"] = where["row_groups"] * _pair_windows(w, zero, where)
             c["csr_groups_x_positions"] = where["row_groups"] * w.shape[1] // (where["kw"] * where["in_c"]) * (
                 (where["kw"] - 1) * where["dw"] + 1) * where["in_c"]

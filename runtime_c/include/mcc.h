@@ -599,8 +599,9 @@ mcc_status mcc_conv2d_csr_s8(const mcc_conv_params *params, const mcc_quant *qua
 
 /* The same with PIXELS output pixels per walk of a channel's entries (runtime_c/sparse/
  * mcc_conv2d_csr_fast_s8.c): needs a scratch buffer of get_buffer_size bytes (4-byte aligned)
- * holding a 16-bit offset per entry, a weight sum per channel and the padded input rows of one
- * output row; k_h * (padded band width) * c_in must not exceed 65536. channels: NULL, or
+ * holding the entries decoded for the core (offsets and weights; on DSP and MVE cores also the
+ * channel constants or sums of a group of pixels), a weight sum per channel and the padded input
+ * rows of one output row; k_h * (padded band width) * c_in must not exceed 65536. channels: NULL, or
  * {2 * (bias + input_offset * channel's weight sum), multiplier, round, right shift} per output
  * channel, exact for TFLite's double rounding (codegen/specialize.py). Same output. */
 int32_t mcc_conv2d_csr_fast_s8_get_buffer_size(const mcc_conv_params *params,
