@@ -61,6 +61,10 @@ FC_FIT = FC_FIT + (
     (24, (FcLayer(72, 0.3, 32), FcLayer(40, 0.8, 16), FcLayer(136, 0.5, 64), FcLayer(20, 0.9, 32),
           FcLayer(96, 0.0, 8), FcLayer(56, 0.65, 24))),
 )
+# CSR conv layers of the sizes of scripts/bench_csr_fast.py (whole groups of 4 pixels, rows of 16
+# and 8, deep windows): the small chains above are mostly partial groups and short walks.
+CONV_CSR_FIT = (16, 16, (ConvLayer(32, 3, 1, 0.7), ConvLayer(32, 3, 2, 0.9), ConvLayer(32, 3, 1, 0.8),
+                         ConvLayer(64, 1, 1, 0.7)))
 # Codebooks of at most 16 values (2- and 4-bit indices: the fast codebook kernels).
 FC_FAST_FIT = (
     (256, (FcLayer(64, 0.5, 15), FcLayer(300, 0.0, 16), FcLayer(100, 0.3, 3), FcLayer(37, 0.0, 4),
@@ -178,6 +182,7 @@ def fit_suite() -> list[Graph]:
         graphs += [conv_chain(size, channels, layers, kind, seed=n).replace(name=f"conv{n}_{kind}")
                    for kind in CONV_ENCODINGS + (DENSE_INT8,)]
     graphs.append(conv_chain(*CONV_INT8_FIT, DENSE_INT8, seed=5).replace(name=f"conv{len(CONV_FIT)}_{DENSE_INT8}"))
+    graphs += [conv_chain(*CONV_CSR_FIT, kind, seed=6).replace(name=f"convcsr_{kind}") for kind in ("csr8", "csr4")]
     graphs += [fc_chain(depth, layers, "codebook", seed=n).replace(name=f"fcfast{n}_codebook")
                for n, (depth, layers) in enumerate(FC_FAST_FIT)]
     graphs += [conv_chain(size, channels, layers, "codebook", seed=n).replace(name=f"convfast{n}_codebook")

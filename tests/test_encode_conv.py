@@ -29,6 +29,18 @@ def sparse_conv(seed, kind, density=0.2, values=None, **shape):
     return g.replace(tensors=tensors, ops=(op,), name=f"conv_{kind}_{seed}")
 
 
+def chain_two(first: Graph, second: Graph, name: str) -> Graph:
+    """Two single-conv graphs as one chain: the second reads the first's output."""
+    rename = {"x": "y", "w": "w2", "b": "b2", "y": "z"}
+    tensors = dict(first.tensors)
+    for tname, t in second.tensors.items():
+        if tname != "x":
+            tensors[rename[tname]] = Tensor(rename[tname], t.shape, t.dtype, t.quant, t.data)
+    op2 = second.ops[0]
+    ops = (first.ops[0], Op(op2.kind, "conv1", tuple(rename[n] for n in op2.inputs), ("z",), op2.attrs))
+    return Graph(tensors, ops, ("x",), ("z",), name=name)
+
+
 CASES = [
     dict(hw=(9, 11), c_in=5, c_out=7, k=(3, 3), padding=(1, 1, 1, 1), activation="relu"),
     dict(hw=(12, 10), c_in=3, c_out=6, k=(5, 3), stride=(2, 1), dilation=(1, 2), padding=(2, 2, 2, 2)),
@@ -88,14 +100,6 @@ def test_encoded_convs_on_cortex_m4_qemu(tmp_path):
     first = sparse_conv(7, "csr4", **CASES[0])  # (1, 9, 11, 7)
     second = sparse_conv(8, "codebook", values=[-90, 3, 77], hw=(9, 11), c_in=7, c_out=5, k=(3, 3),
                          stride=(2, 2))
-    rename = {"x": "y", "w": "w2", "b": "b2", "y": "z"}
-    tensors = dict(first.tensors)
-    for name, t in second.tensors.items():
-        if name != "x":
-            tensors[rename[name]] = Tensor(rename[name], t.shape, t.dtype, t.quant, t.data)
-    op2 = second.ops[0]
-    ops = (first.ops[0], Op(op2.kind, "conv1", tuple(rename[n] for n in op2.inputs), ("z",), op2.attrs))
-    graph = Graph(tensors, ops, ("x",), ("z",), name="two_convs")
-    tree = export(graph, tmp_path / "convs", prefix="convs")
+    tree = export(chain_two(first, second, "two_convs"), tmp_path / "convs", prefix="convs")
     report = run_model(tree, "mps2-an386", samples=2)
     assert report.checks == {"host": True, "reference": True}

@@ -223,11 +223,14 @@ def depthwise_zoo(seed: int = 7) -> Graph:
 def pointwise_c8(seed: int = 8) -> Graph:
     """1x1 convs on exactly 8 input channels, which DSP cores run pixel by pixel with the pixel's
     values held in registers (MCC_CONV_1X1_C8): 13 output channels (the last one alone) on 11x9
-    pixels, 7 at strides (2, 3), a lone output channel (no pair at all); one clamped by ReLU
-    keeps the two-pixel loop."""
+    pixels, 12 at strides (1, 2) (a multiple of 4: a row at a time, two pairs a loop test), 7 at
+    strides (2, 3), a lone output channel (no pair at all); one clamped by ReLU keeps the
+    two-pixel loop."""
     rng = np.random.default_rng(seed)
     return (_Chain(rng, (1, 11, 9, 8))
             .conv(13, (1, 1))
+            .conv(8, (3, 3), padding=(1, 1, 1, 1))
+            .conv(12, (1, 1), stride=(1, 2))
             .conv(8, (3, 3), padding=(1, 1, 1, 1))
             .conv(7, (1, 1), stride=(2, 3))
             .conv(8, (3, 3), padding=(1, 1, 1, 1), activation="relu", zp=-5)
@@ -236,8 +239,22 @@ def pointwise_c8(seed: int = 8) -> Graph:
             .graph("pointwise_c8"))
 
 
+def lone_pixel(seed: int = 9) -> Graph:
+    """Widened conv layers of an odd number of output pixels, few enough that DSP cores run the
+    last one in a loop of its own (MCC_CONV_ONE_PIXEL): 15 pixels of a 1x1 conv to 13 channels (the
+    last alone), of a 3x3 clamped by ReLU, 3 pixels of an unpadded 3x3 and of a 1x1 on 6 channels."""
+    rng = np.random.default_rng(seed)
+    return (_Chain(rng, (1, 5, 3, 16))
+            .conv(13, (1, 1))
+            .conv(10, (3, 3), padding=(1, 1, 1, 1), activation="relu", zp=-5)
+            .conv(6, (3, 3))
+            .conv(9, (1, 1))
+            .graph("lone_pixel"))
+
+
 GRAPHS = {"layer_zoo": layer_zoo, "residual_block": residual_block, "residual_clamped": residual_clamped,
-          "dead_channels": dead_channels, "depthwise_zoo": depthwise_zoo, "pointwise_c8": pointwise_c8}
+          "dead_channels": dead_channels, "depthwise_zoo": depthwise_zoo, "pointwise_c8": pointwise_c8,
+          "lone_pixel": lone_pixel}
 
 
 def kernels_called(graph: Graph, rounding: str = "tflm") -> list[str]:
@@ -401,9 +418,36 @@ def test_depthwise_strips_where_they_pay_and_their_define():
     assert specialize.depthwise_strip_span((3, 3), (1, 1), (1, 1), (3, 3)) == 0
     assert specialize.depthwise_strip_span((5, 5), (1, 1), (1, 1), (25, 5)) == 0
     assert specialize.depthwise_strip_span((3, 3), (1, 1), (2, 2), (25, 5)) == 0
-    assert dict(lower(depthwise_zoo(), "m").defines) == {specialize.DW_STRIDE2_DEFINE: 1,
+    # the zoo's strided 3x3 layer runs on a row-pair plane instead (below)
+    assert dict(lower(depthwise_zoo(), "m").defines) == {specialize.DW_DSP_PLANES_DEFINE: 1,
                                                          specialize.DW_MVE_FLAT_DEFINE: 1}
-    assert lower(layer_zoo(), "m").defines == ()
+    # its 3x3 depthwise layer runs on a plane; its conv of 3x5 output pixels takes the lone-pixel loop
+    assert dict(lower(layer_zoo(), "m").defines) == {specialize.DW_DSP_PLANES_DEFINE: 1,
+                                                     specialize.CONV_ONE_PIXEL_DEFINE: 1}
+
+
+def test_depthwise_dsp_pairs_where_they_fit_and_their_define():
+    """DSP cores run 3x3 depthwise layers at stride 1 or 2 with 4 output rows and columns or more,
+    at most twice as many rows as columns, on row-pair planes of at most 16 KB and half the layer's
+    input and output bytes; the export builds that code only for models with such a layer."""
+    pairs = specialize.depthwise_dsp_pairs_bytes
+    # (out_w + 2) words a pair row, out_h / 2 + 1 pair rows, 2 words past them
+    assert pairs((3, 3), (1, 1), (1, 1), (1, 1), (1, 48, 48, 8), (48, 48)) == 4 * (50 * 25 + 2)
+    assert pairs((3, 3), (1, 1), (1, 1), (1, 1), (1, 7, 7, 64), (7, 7)) == 4 * (9 * 5 + 2)
+    # stride 2: (out_w - 1) * 2 + 3 words, out_h (rounded up to even) + 1 pair rows
+    assert pairs((3, 3), (2, 2), (1, 1), (0, 0), (1, 48, 48, 48), (24, 24)) == 4 * (49 * 25 + 2)
+    assert pairs((3, 3), (2, 2), (1, 1), (1, 1), (1, 15, 13, 12), (8, 7)) == 4 * (15 * 9 + 2)
+    assert not pairs((3, 3), (1, 1), (1, 1), (1, 1), (1, 25, 5, 64), (25, 5))     # DS-CNN: strips down its columns
+    assert not pairs((3, 3), (1, 1), (1, 1), (1, 1), (1, 3, 3, 336), (3, 3))      # 3x3 outputs: taps
+    assert not pairs((3, 3), (2, 1), (1, 1), (1, 1), (1, 48, 48, 8), (24, 48))    # uneven strides
+    assert not pairs((3, 3), (1, 1), (2, 2), (2, 2), (1, 48, 48, 8), (44, 44))    # dilated
+    assert not pairs((5, 5), (1, 1), (1, 1), (2, 2), (1, 48, 48, 8), (48, 48))
+    assert not pairs((3, 3), (1, 1), (1, 1), (1, 1), (1, 140, 120, 8), (140, 120))  # past 16 KB
+    assert not pairs((3, 3), (1, 1), (1, 1), (1, 1), (1, 24, 24, 1), (24, 24))     # past half the tensors
+    only = _Chain(np.random.default_rng(1), (1, 12, 10, 8)).conv(0, (3, 3), padding=(1, 1, 1, 1), depthwise=True)
+    assert dict(lower(only.graph("pairs"), "m").defines) == {specialize.DW_DSP_PLANES_DEFINE: 1,
+                                                              specialize.DW_MVE_FLAT_DEFINE: 1,
+                                                              specialize.DW_MVE_TAPS_DEFINE: 0}
 
 
 def test_depthwise_mve_flat_where_it_fits_and_its_defines():
@@ -459,3 +503,15 @@ def test_pointwise_c8_builds_its_loop_only_where_a_layer_takes_it():
     assert ("MCC_CONV_1X1_C8", 1) in lower(pointwise_c8(), "m").defines
     for name in ("layer_zoo", "residual_block", "dead_channels"):
         assert "MCC_CONV_1X1_C8" not in dict(lower(GRAPHS[name](), "m").defines)
+
+
+def test_lone_pixel_loop_is_built_only_for_few_odd_pixels():
+    """MCC_CONV_ONE_PIXEL (the DSP loop of a lone last output pixel) is defined for a model with a
+    widened conv layer of an odd number of pixels up to specialize.CONV_ONE_PIXEL_MAX, not for
+    more pixels or an even number."""
+    assert ("MCC_CONV_ONE_PIXEL", 1) in lower(lone_pixel(), "m").defines
+    assert specialize.conv_lone_pixel((1, 3, 3, 8)) and specialize.conv_lone_pixel((1, 1, 1, 8))
+    assert not specialize.conv_lone_pixel((1, 5, 7, 8))   # 35 pixels
+    assert not specialize.conv_lone_pixel((1, 3, 4, 8))
+    for name in ("residual_clamped", "pointwise_c8"):
+        assert "MCC_CONV_ONE_PIXEL" not in dict(lower(GRAPHS[name](), "m").defines)

@@ -47,6 +47,12 @@
 #ifndef MCC_CONV_1X1_C8
 #define MCC_CONV_1X1_C8 0
 #endif
+/* The exporter defines MCC_CONV_ONE_PIXEL=1 for models with a widened conv layer of few output
+ * pixels, an odd number of them (MobileNets' 3x3 maps): the lone last pixel then runs a loop of
+ * its own instead of the two-pixel loop on that pixel twice. */
+#ifndef MCC_CONV_ONE_PIXEL
+#define MCC_CONV_ONE_PIXEL 0
+#endif
 
 int32_t mcc_conv2d_fast_s8_get_buffer_size(int32_t k_padded, int32_t in_c)
 {
@@ -665,22 +671,25 @@ MCC_INLINE void dot_block_w8(const int8_t *w, const uint32_t *col, int32_t group
 /* What the channel-pair loop below keeps in memory (every register is in use). */
 typedef struct {
     const int32_t *ch;      /* the next channel pair's constants */
+    const int32_t *ch_end;  /* the constants' end: past the last pair; right after ch (one LDRD) */
     int8_t *out0;           /* pixel 0's next output pair; pixel 1's is out_c bytes further */
     int32_t out_c;          /* right after out0: one LDRD loads both */
-    const int32_t *ch_end;  /* the constants' end: past the last pair */
     const uint32_t *col;
     int32_t skip;           /* bytes of the 8-group pass skipped on entry, less 2; after col (one LDRD) */
-    const uint32_t *end;    /* col + 8 * groups */
-    int32_t full_range;     /* 1: the activation range is all of int8 (no clamp) */
-    uint32_t lo4, hi4;      /* the clamp bounds, one per byte */
+    uintptr_t end;          /* col + 8 * groups, less 1 when the activation range is all of int8 */
+    uint32_t lo4, hi4;      /* the clamp bounds, one per byte (one LDRD) */
 } pairs_state;
 
 /* Every channel pair of two pixels in one loop of hand-chosen registers: the biases start the
  * four accumulators, the 2x2 SMLAD loop runs eight groups a pass (163 instructions per 256
  * products with the loop test; a pass of groups % 8 is entered in its middle by one ADD to the
- * PC), the four sums are requantized (SMMLAR, sign, shift, SSAT), packed into one word, clamped
- * by SSUB8/SEL when the activation is narrower than int8 and stored as two halfwords: about 38
- * instructions per channel pair besides the products. */
+ * PC), the four sums are requantized (SMMLAR, sign, shift, SSAT), each pixel's two outputs
+ * packed into one halfword (when the activation is narrower than int8 both pixels' in one word,
+ * clamped by SSUB8/SEL) and stored: about 34 instructions per channel pair besides the
+ * products. The passes run while the column pointer
+ * is below `end`, which is the column's end for a clamped layer and one byte less for a full
+ * range one: the last pass's compare leaves Z set only when the clamp is wanted (no instruction
+ * up to the clamp's branch sets flags), so the choice costs no load. */
 static void pairs_of_two_pixels(const uint32_t *w, pairs_state *st)
 {
     register const uint32_t *rw __asm__("lr") = w;
@@ -702,49 +711,46 @@ static void pairs_of_two_pixels(const uint32_t *w, pairs_state *st)
         MCC_CONV_GROUP MCC_CONV_GROUP MCC_CONV_GROUP
         "ldr r4, %[end]\n\t"
         "cmp ip, r4\n\t"
-        "bne 1b\n\t"
-        "ldr r4, %[ch]\n\t"
-        "ldm r4!, {r5, r6, r7, r8, r9, r10}\n\t" /* multipliers, rounding, shifts */
-        "smmlar r11, r0, r5, r7\n\t"
-        "add r0, r11, r0, asr #31\n\t"
-        "asr r0, r0, r9\n\t"
-        "smmlar r11, r1, r5, r7\n\t"
-        "add r1, r11, r1, asr #31\n\t"
-        "asr r1, r1, r9\n\t"
-        "smmlar r11, r2, r6, r8\n\t"
-        "add r2, r11, r2, asr #31\n\t"
-        "asr r2, r2, r10\n\t"
-        "smmlar r11, r3, r6, r8\n\t"
-        "add r3, r11, r3, asr #31\n\t"
-        "asr r3, r3, r10\n\t"
+        "blo 1b\n\t"
+        "ldrd r4, r7, %[ch]\n\t" /* and ch_end */
+        "ldm r4!, {r5, r6, r8, r9, r10, r11}\n\t" /* multipliers, rounding, shifts */
+        "smmlar ip, r0, r5, r8\n\t"
+        "add r0, ip, r0, asr #31\n\t"
+        "asr r0, r0, r10\n\t"
+        "smmlar ip, r1, r5, r8\n\t"
+        "add r1, ip, r1, asr #31\n\t"
+        "asr r1, r1, r10\n\t"
+        "smmlar ip, r2, r6, r9\n\t"
+        "add r2, ip, r2, asr #31\n\t"
+        "asr r2, r2, r11\n\t"
+        "smmlar ip, r3, r6, r9\n\t"
+        "add r3, ip, r3, asr #31\n\t"
+        "asr r3, r3, r11\n\t"
         "ssat r0, #8, r0\n\t"
         "ssat r1, #8, r1\n\t"
         "ssat r2, #8, r2\n\t"
         "ssat r3, #8, r3\n\t"
-        "bfi r0, r2, #8, #8\n\t"  /* pixel 0: channels 0, 1 */
-        "bfi r0, r1, #16, #8\n\t" /* pixel 1: channels 0, 1 */
-        "bfi r0, r3, #24, #8\n\t"
-        "ldr r5, %[full]\n\t"
-        "cbnz r5, 3f\n\t"
-        "ldr r5, %[lo4]\n\t"
-        "ldr r6, %[hi4]\n\t"
-        "ssub8 r7, r0, r5\n\t"
+        "bfi r0, r2, #8, #8\n\t" /* pixel 0: channels 0, 1 */
+        "bfi r1, r3, #8, #8\n\t" /* pixel 1 */
+        "bne 3f\n\t" /* the pass's compare: not equal for a full range layer */
+        "pkhbt r0, r0, r1, lsl #16\n\t"
+        "ldrd r5, r6, %[lo4]\n\t" /* and hi4 */
+        "ssub8 r8, r0, r5\n\t"
         "sel r0, r0, r5\n\t"
-        "ssub8 r7, r6, r0\n\t"
+        "ssub8 r8, r6, r0\n\t"
         "sel r0, r0, r6\n\t"
+        "lsrs r1, r0, #16\n\t"
         "3:\n\t"
         "ldrd r5, r6, %[out0]\n\t" /* and out_c */
-        "lsrs r7, r0, #16\n\t"
-        "strh r7, [r5, r6]\n\t"
+        "strh r1, [r5, r6]\n\t"
         "strh r0, [r5], #2\n\t"
         "str r5, %[out0]\n\t"
-        "ldr r7, %[ch_end]\n\t"
         "cmp r4, r7\n\t"
         "bne 2b"
         : [w] "+r"(rw), [a00] "=&r"(r0), [a01] "=&r"(r1), [a10] "=&r"(r2), [a11] "=&r"(r3), [c] "=&r"(rc),
           [ch] "+m"(st->ch), [out0] "+m"(st->out0)
         : [ch_end] "m"(st->ch_end), [out_c] "m"(st->out_c), [col] "m"(st->col), [end] "m"(st->end),
-          [skip] "m"(st->skip), [full] "m"(st->full_range), [lo4] "m"(st->lo4), [hi4] "m"(st->hi4)
+          [skip] "m"(st->skip), [lo4] "m"(st->lo4), [hi4] "m"(st->hi4)
         : "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "cc", "memory");
     (void)r0;
     (void)r1;
@@ -754,12 +760,96 @@ static void pairs_of_two_pixels(const uint32_t *w, pairs_state *st)
 }
 #endif
 
+#if MCC_HAVE_DSP_ASM && !MCC_HAVE_MVE && MCC_CONV_ONE_PIXEL
+/* Every channel pair of one pixel, whose column is pixel 0's words of the two-pixel layout: per
+ * half group one LDRD of the column (moving on past pixel 1's words), one LDM of both channels'
+ * weights and 4 SMLAD, so a group costs 14 instructions against the two-pixel loop's 20 for two
+ * pixels; then the requantization of two outputs (clamped by SSUB8/SEL when the activation is
+ * narrower than int8: the group loop's last compare tells, as in pairs_of_two_pixels) and one
+ * halfword store: about 17 instructions per channel pair besides the groups. */
+#define MCC_ONE_PIXEL_HALF_GROUP                        \
+    "ldrd r2, r3, [ip], #16\n\t" /* past pixel 1's words */ \
+    "ldm lr!, {r8, r9, r10, r11}\n\t"                       \
+    "smlad r0, r2, r8, r0\n\t"                              \
+    "smlad r0, r3, r9, r0\n\t"                              \
+    "smlad r1, r2, r10, r1\n\t"                             \
+    "smlad r1, r3, r11, r1\n\t"
+static void pairs_of_one_pixel(const uint32_t *w, pairs_state *st)
+{
+    register const uint32_t *rw __asm__("lr") = w;
+    register const uint32_t *rc __asm__("ip");
+    __asm__ volatile(
+        "ldr r4, %[ch]\n\t"
+        "ldr r5, %[out0]\n\t"
+        "ldr r6, %[end]\n\t"
+        "2:\n\t"
+        "ldm r4!, {r0, r1}\n\t" /* the pair's doubled biases */
+        "ldr ip, %[col]\n\t"
+        "1:\n\t" MCC_ONE_PIXEL_HALF_GROUP MCC_ONE_PIXEL_HALF_GROUP
+        "cmp ip, r6\n\t"
+        "blo 1b\n\t"
+        "ldm r4!, {r2, r3, r8, r9, r10, r11}\n\t" /* multipliers, rounding, shifts */
+        "smmlar r8, r0, r2, r8\n\t"
+        "smmlar r9, r1, r3, r9\n\t"
+        "add r8, r8, r0, asr #31\n\t"
+        "add r9, r9, r1, asr #31\n\t"
+        "asr r8, r8, r10\n\t"
+        "asr r9, r9, r11\n\t"
+        "ssat r8, #8, r8\n\t"
+        "ssat r9, #8, r9\n\t"
+        "bfi r8, r9, #8, #8\n\t"
+        "bne 3f\n\t" /* the last group's compare: not equal for a full range layer */
+        "ldrd r2, r3, %[lo4]\n\t" /* and hi4 */
+        "ssub8 r7, r8, r2\n\t"
+        "sel r8, r8, r2\n\t"
+        "ssub8 r7, r3, r8\n\t"
+        "sel r8, r8, r3\n\t"
+        "3:\n\t"
+        "strh r8, [r5], #2\n\t"
+        "ldr r7, %[ch_end]\n\t"
+        "cmp r4, r7\n\t"
+        "bne 2b"
+        : [w] "+r"(rw), [c] "=&r"(rc)
+        : [ch] "m"(st->ch), [ch_end] "m"(st->ch_end), [out0] "m"(st->out0), [col] "m"(st->col),
+          [end] "m"(st->end), [lo4] "m"(st->lo4), [hi4] "m"(st->hi4)
+        : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "cc", "memory");
+    (void)rc;
+}
+#endif
+
 #if MCC_HAVE_DSP_ASM && !MCC_HAVE_MVE && MCC_CONV_1X1_C8
+/* One channel pair of a pixel whose 8 values, widened, are in r8-r11: the pair's 8 weight words
+ * in two LDM, its 8 constants in three (fast_requantize's SMMLAR, sign, shift, SSAT), both
+ * outputs stored as one halfword: 23 instructions per 16 products. */
+#define MCC_C8_PAIR                                                   \
+    "ldm %[ch]!, {r0, r1}\n\t" /* the pair's doubled biases */         \
+    "ldm %[w]!, {r2, r3, r4, r5}\n\t"                                  \
+    "smlad r0, r8, r2, r0\n\t"                                         \
+    "smlad r0, r9, r3, r0\n\t"                                         \
+    "smlad r1, r8, r4, r1\n\t"                                         \
+    "smlad r1, r9, r5, r1\n\t"                                         \
+    "ldm %[w]!, {r2, r3, r4, r5}\n\t"                                  \
+    "smlad r0, r10, r2, r0\n\t"                                        \
+    "smlad r0, r11, r3, r0\n\t"                                        \
+    "smlad r1, r10, r4, r1\n\t"                                        \
+    "smlad r1, r11, r5, r1\n\t"                                        \
+    "ldm %[ch]!, {r2, r3, r4, r5}\n\t" /* multipliers, rounding */     \
+    "smmlar r4, r0, r2, r4\n\t"                                        \
+    "smmlar r5, r1, r3, r5\n\t"                                        \
+    "add r4, r4, r0, asr #31\n\t"                                      \
+    "add r5, r5, r1, asr #31\n\t"                                      \
+    "ldm %[ch]!, {r2, r3}\n\t" /* shifts */                            \
+    "asr r4, r4, r2\n\t"                                               \
+    "asr r5, r5, r3\n\t"                                               \
+    "ssat r4, #8, r4\n\t"                                              \
+    "ssat r5, #8, r5\n\t"                                              \
+    "bfi r4, r5, #8, #8\n\t"                                           \
+    "strh r4, [%[out]], #2\n\t"
+
 /* Every channel pair of one pixel of a 1x1 conv on 8 input channels (one group of products):
  * the pixel's 8 values, widened once, stay in r8-r11, so a pair loads only its 8 weight words
- * (two LDM) and its 8 constants (three LDM): 25 instructions per 16 products, where the
- * two-pixel loop spends about 62 per 32 (its set-up and loop test are not amortized by one
- * group). The requantization is fast_requantize's (SMMLAR, sign, shift, SSAT). */
+ * and its 8 constants: 25 instructions per 16 products with the loop test, where the two-pixel
+ * loop spends about 62 per 32 (its set-up and loop test are not amortized by one group). */
 static void pairs_of_one_pixel_c8(const int8_t *in, const uint32_t *w, const int32_t *ch, int8_t *out,
                                   const int8_t *out_end)
 {
@@ -774,30 +864,7 @@ static void pairs_of_one_pixel_c8(const int8_t *in, const uint32_t *w, const int
         "sxtb16 r9, r2, ror #8\n\t"
         "sxtb16 r10, r3\n\t"
         "sxtb16 r11, r3, ror #8\n\t"
-        "1:\n\t"
-        "ldm %[ch]!, {r0, r1}\n\t" /* the pair's doubled biases */
-        "ldm %[w]!, {r2, r3, r4, r5}\n\t"
-        "smlad r0, r8, r2, r0\n\t"
-        "smlad r0, r9, r3, r0\n\t"
-        "smlad r1, r8, r4, r1\n\t"
-        "smlad r1, r9, r5, r1\n\t"
-        "ldm %[w]!, {r2, r3, r4, r5}\n\t"
-        "smlad r0, r10, r2, r0\n\t"
-        "smlad r0, r11, r3, r0\n\t"
-        "smlad r1, r10, r4, r1\n\t"
-        "smlad r1, r11, r5, r1\n\t"
-        "ldm %[ch]!, {r2, r3, r4, r5}\n\t" /* multipliers, rounding */
-        "smmlar r4, r0, r2, r4\n\t"
-        "smmlar r5, r1, r3, r5\n\t"
-        "add r4, r4, r0, asr #31\n\t"
-        "add r5, r5, r1, asr #31\n\t"
-        "ldm %[ch]!, {r2, r3}\n\t" /* shifts */
-        "asr r4, r4, r2\n\t"
-        "asr r5, r5, r3\n\t"
-        "ssat r4, #8, r4\n\t"
-        "ssat r5, #8, r5\n\t"
-        "bfi r4, r5, #8, #8\n\t"
-        "strh r4, [%[out]], #2\n\t"
+        "1:\n\t" MCC_C8_PAIR
         "cmp %[out], %[end]\n\t"
         "bne 1b"
         : [in] "+r"(r_in), [w] "+r"(r_w), [ch] "+r"(r_ch), [out] "+r"(r_out)
@@ -806,9 +873,59 @@ static void pairs_of_one_pixel_c8(const int8_t *in, const uint32_t *w, const int
     (void)r_in;
 }
 
-/* A 1x1 conv on 8 input channels, output over all of int8: pixel by pixel, all channel pairs in
- * pairs_of_one_pixel_c8, an odd last channel (4 weight words, {bias, multiplier, round, shift})
- * after them. */
+/* What the row loop below keeps in memory. */
+typedef struct {
+    const int8_t *in;      /* the next pixel */
+    int32_t step;          /* bytes from one input pixel to the next */
+    const uint32_t *w;     /* the layer's weights; right after: its constants (one LDRD) */
+    const int32_t *ch;
+    int32_t out_c;         /* bytes of one output pixel */
+    const int8_t *out_end; /* past the row's last output */
+} c8_row_state;
+
+/* A row of pixels of a 1x1 conv on 8 input channels with a multiple of 4 output channels: per
+ * pixel its 8 values are widened into r8-r11 and the channel pairs run two by two (one loop
+ * test per two pairs): 24 instructions per 16 products and about 15 per pixel, where a call of
+ * pairs_of_one_pixel_c8 per pixel costs 25 and about 31. */
+static void c8_row(c8_row_state *st, int8_t *out)
+{
+    register int8_t *r_out __asm__("ip") = out;
+    register const uint32_t *r_w __asm__("r6");
+    register const int32_t *r_ch __asm__("r7");
+    __asm__ volatile(
+        "ldr r0, %[in]\n\t"
+        "0:\n\t"
+        "ldrd r2, r3, [r0]\n\t"
+        "ldr r1, %[step]\n\t"
+        "add r0, r0, r1\n\t"
+        "str r0, %[in]\n\t"
+        "sxtb16 r8, r2\n\t"
+        "sxtb16 r9, r2, ror #8\n\t"
+        "sxtb16 r10, r3\n\t"
+        "sxtb16 r11, r3, ror #8\n\t"
+        "ldrd %[w], %[ch], %[w0]\n\t" /* and ch0 */
+        "ldr lr, %[out_c]\n\t"
+        "add lr, lr, %[out]\n\t"
+        "1:\n\t" MCC_C8_PAIR MCC_C8_PAIR
+        "cmp %[out], lr\n\t"
+        "bne 1b\n\t"
+        "ldr r0, %[out_end]\n\t"
+        "cmp %[out], r0\n\t"
+        "ldr r0, %[in]\n\t"
+        "bne 0b"
+        : [out] "+r"(r_out), [w] "=&r"(r_w), [ch] "=&r"(r_ch), [in] "+m"(st->in)
+        : [step] "m"(st->step), [w0] "m"(st->w), [ch0] "m"(st->ch), [out_c] "m"(st->out_c),
+          [out_end] "m"(st->out_end)
+        : "r0", "r1", "r2", "r3", "r4", "r5", "r8", "r9", "r10", "r11", "lr", "cc", "memory");
+    (void)r_out;
+    (void)r_w;
+    (void)r_ch;
+}
+
+/* A 1x1 conv on 8 input channels, output over all of int8, pixel by pixel: with a multiple of 4
+ * output channels a row at a time in c8_row; otherwise per pixel all channel pairs in
+ * pairs_of_one_pixel_c8 and an odd last channel (4 weight words, {bias, multiplier, round,
+ * shift}) after them. */
 __attribute__((noinline)) static mcc_status conv_1x1_c8(const mcc_conv_fast_params *p, const mcc_dims *in_dims,
                                                         const int8_t *input, const mcc_dims *out_dims,
                                                         int8_t *output)
@@ -819,14 +936,26 @@ __attribute__((noinline)) static mcc_status conv_1x1_c8(const mcc_conv_fast_para
     const int32_t px_step = 8 * p->stride.w, row_step = 8 * p->stride.h * in_dims->w;
     const uint32_t *w_last = w + 8 * pairs;
     const int32_t *ch_last = ch + 8 * pairs;
+    c8_row_state st;
     int32_t b, oy, ox;
     if (out_dims->c != out_c || in_dims->c != 8 || in_dims->n != out_dims->n) {
         return MCC_ERROR_ARGUMENT;
     }
+    st.step = px_step;
+    st.w = w;
+    st.ch = ch;
+    st.out_c = out_c;
     for (b = 0; b < in_dims->n; ++b) {
         const int8_t *row = input + b * in_dims->h * in_dims->w * 8;
         for (oy = 0; oy < out_dims->h; ++oy, row += row_step) {
             const int8_t *in = row;
+            if ((out_c & 3) == 0) {
+                st.in = row;
+                st.out_end = output + out_dims->w * out_c;
+                c8_row(&st, output);
+                output += out_dims->w * out_c;
+                continue;
+            }
             for (ox = 0; ox < out_dims->w; ++ox, in += px_step) {
                 if (pairs > 0) {
                     pairs_of_one_pixel_c8(in, w, ch, output, output + 2 * pairs);
@@ -1109,27 +1238,41 @@ MCC_INLINE void channels_of_pixels(const mcc_conv_fast_params *p, const uint32_t
                                    int32_t n_px, int8_t *out0, int8_t *out1, int full_range, int w8 MCC_PAIRS_PARAM)
 {
     const int32_t out_c = p->out_c;
+    int32_t oc = 0;
+#if MCC_HAVE_DSP_ASM && !MCC_HAVE_MVE
+    if ((n_px == 2 || MCC_CONV_ONE_PIXEL) && !w8) {
+        const int32_t pairs = out_c >> 1;
+        st->ch = p->channels;
+        st->out0 = out0;
+        st->out_c = n_px == 2 ? (int32_t)(out1 - out0) : 0;
+        if (pairs > 0) {
+#if MCC_CONV_ONE_PIXEL
+            if (n_px == 1) { /* a lone last pixel */
+                pairs_of_one_pixel((const uint32_t *)p->weights, st);
+            } else
+#endif
+            {
+                pairs_of_two_pixels((const uint32_t *)p->weights, st);
+            }
+        }
+        if ((out_c & 1) == 0) {
+            /* Nothing is left to do, and nothing of the layer was read for it before the loop
+             * (which clobbers every register and memory: a value read before would be kept on
+             * the stack across it, per pair of pixels); an odd last channel reads what it needs
+             * below, after the loop. */
+            return;
+        }
+        oc = 2 * pairs;
+    }
+#endif
     const int32_t groups = p->k_padded >> 3;
     const int32_t lo = p->activation.min;
     const int32_t hi = p->activation.max;
-    const uint32_t *w = (const uint32_t *)p->weights;
+    /* past the oc / 2 channel pairs done above (widened: 8 words a group, 8 constants a pair) */
+    const uint32_t *w = (const uint32_t *)p->weights + oc * 4 * groups;
     const int8_t *wb = (const int8_t *)p->weights;
-    const int32_t *ch = p->channels;
-    int32_t oc = 0;
-#if MCC_HAVE_DSP_ASM && !MCC_HAVE_MVE
-    if (n_px == 2 && !w8) {
-        const int32_t pairs = out_c >> 1;
-        st->ch = ch;
-        st->out0 = out0;
-        st->out_c = (int32_t)(out1 - out0);
-        if (pairs > 0) {
-            pairs_of_two_pixels(w, st);
-        }
-        oc = 2 * pairs;
-        w += pairs * 8 * groups;
-        ch += pairs * 8;
-    }
-#elif MCC_HAVE_MVE
+    const int32_t *ch = p->channels + oc * 4;
+#if MCC_HAVE_MVE
     if (n_px == 2) {
         /* Per channel pair: the 2x2 gathers of dot_block, the weights' addresses carried on
          * from pair to pair; the four outputs packed into one word, clamped together and stored
@@ -1177,7 +1320,7 @@ MCC_INLINE void channels_of_pixels(const mcc_conv_fast_params *p, const uint32_t
     }
 #endif
 #if MCC_HAVE_DSP_ASM && !MCC_HAVE_MVE
-    /* two pixels: every pair done above, unless the weights are int8 */
+    /* every pair done above, unless the weights are int8 or one pixel has no loop of its own */
     for (; (n_px == 1 || w8) && oc + 1 < out_c; oc += 2) {
 #elif MCC_HAVE_MVE
     /* two pixels: every pair done above */
@@ -1259,10 +1402,9 @@ MCC_INLINE mcc_status conv_fast(const mcc_conv_fast_params *params, const mcc_di
     const int full_range = ((params->activation.min + 128) | (params->activation.max - 127)) == 0;
     pairs_state st;
     st.col = col;
-    st.end = col + params->k_padded; /* 8 words a group */
+    st.end = (uintptr_t)(col + params->k_padded) - (uintptr_t)full_range; /* 8 words a group */
     /* groups % 8 entered after the others: (8 - groups % 8) % 8 groups skipped */
     st.skip = (-params->k_padded & 56) / 8 * MCC_CONV_GROUP_BYTES - 2;
-    st.full_range = full_range;
     st.ch_end = params->channels + 8 * (out_c >> 1);
     st.lo4 = (uint32_t)(uint8_t)params->activation.min * 0x01010101u;
     st.hi4 = (uint32_t)(uint8_t)params->activation.max * 0x01010101u;
@@ -1286,8 +1428,8 @@ MCC_INLINE mcc_status conv_fast(const mcc_conv_fast_params *params, const mcc_di
     const int direct = !w8 && params->kernel.h == 1 && params->kernel.w == 1 && params->padding.h == 0 &&
                        params->padding.w == 0 && (params->in_c & 7) == 0;
     /* The widened kernel runs a lone last pixel as a pair of that pixel with itself, both
-     * outputs at the same place: it has no one-pixel code. */
-    const int pairs_only = !w8;
+     * outputs at the same place, unless it has the one-pixel loop. */
+    const int pairs_only = !w8 && !MCC_CONV_ONE_PIXEL;
 #endif
 #if MCC_CONV_MVE_FEW_K_ON
     if (w8 && params->kernel.h == 1 && params->kernel.w == 1 && params->stride.h == 1 && params->stride.w == 1 &&

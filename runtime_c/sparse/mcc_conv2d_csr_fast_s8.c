@@ -11,7 +11,9 @@
  * mcc_conv2d_fast_s8's) the requantization is the dense fast kernels' (SMMLAR and a shift); without
  * it, mcc_conv2d_s8's. Per output row the band is filled once; per output channel the entries are walked
  * once for PIXELS pixels of the row (one offset and weight load shared by all of them). On an
- * MVE core eight entries go at a time: one gather of eight activations per pixel. */
+ * MVE core eight entries go at a time: one gather of eight activations per pixel, and a group's
+ * PIXELS outputs of a channel are requantized as one vector; on other DSP cores a whole group
+ * runs in one block of assembly (csr_group_pairs). */
 #include <string.h>
 
 #include "mcc.h"
@@ -56,10 +58,14 @@ static int32_t csr_align4(int32_t n)
 static int32_t csr_entry_bytes(int32_t entries, int32_t out_c, const csr_band *band)
 {
     const int32_t padded = entries + (LANES - 1) * out_c;
+#if MCC_HAVE_MVE_ASM
+    const int32_t mve = csr_align4(2 * padded) + csr_align4(padded) + 4 * PIXELS * out_c; /* + the sums */
+#else
     const int32_t mve = csr_align4(2 * padded) + csr_align4(padded);
+#endif
     const int32_t scalar = 4 * entries + 2 * PIXELS * band->rows * band->span;
 #if CSR_PAIRS
-    const int32_t dsp = 8 * entries + 4 * out_c + 4 * PIXELS * band->rows * band->span + 2 * band->rows * band->row;
+    const int32_t dsp = 8 * entries + 20 * out_c + 4 * PIXELS * band->rows * band->span + 2 * band->rows * band->row;
     if (dsp > mve && dsp > scalar) {
         return dsp;
     }
@@ -167,51 +173,196 @@ static void csr_fill_band(const mcc_conv_params *params, const mcc_dims *input_d
 #endif
 
 #if CSR_PAIRS
-/* DSP cores walk windows of two adjacent window positions (kernel row, then span: the order
- * of the pair table below), decoded once per call: per window a word of its byte offset into
- * the pair table and a word of its two weights as int16 (the second 0 when the next position
- * holds none), so one SMLAD per pixel takes both; about 1.3 entries a window at 70% zeros. */
-static int csr_decode_pairs(const mcc_csr_s8 *filter, const mcc_conv_params *params, const mcc_dims *filter_dims,
-                            const csr_band *band, uint32_t *windows, int32_t *counts, int32_t *weight_sums)
+/* One channel's entries with 8-bit gaps decoded into its windows (csr_decode_pairs) in assembly:
+ * the C loop spills most of its state, and every call decodes all entries of the layer. The
+ * carries into the next tap and kernel row stay in memory (taken once per in_c columns). */
+typedef struct {
+    const uint8_t *gaps;  /*  0: in and out */
+    const int8_t *values; /*  4: in and out */
+    int32_t n;            /*  8: entries in; out: 0, or -1 past the last kernel row */
+    int32_t in_c;         /* 12 */
+    uint32_t *at;         /* 16: the windows, in and out */
+    uint32_t addr;        /* 20: the pair-table address of position -1 */
+    uint32_t carry_x;     /* 24: the address's move into the next tap */
+    int32_t row_left;     /* 28: carries until kx wraps (k_w at a channel's start) */
+    uint32_t carry_y;     /* 32: the extra move when kx wraps into the next kernel row */
+    int32_t kw;           /* 36 */
+    int32_t taps_left;    /* 40: carries allowed (k_h * k_w - 1 at a channel's start) */
+    int32_t sum;          /* 44: out, the channel's weight sum */
+    int32_t doubled;      /* 48: 1 to store the weights doubled, else 0 */
+} csr_row8;
+
+__attribute__((noinline)) static void csr_decode_row8(csr_row8 *row)
 {
+    register uint32_t g __asm__("r0");
+    register uint32_t vp __asm__("r1");
+    register int32_t n __asm__("r2");
+    register int32_t ci __asm__("r3");
+    register int32_t in_c __asm__("r4");
+    register uint32_t addr __asm__("r5");
+    register uint32_t pending __asm__("r6");
+    register uint32_t at __asm__("r8");
+    register int32_t sum __asm__("r9");
+    register uint32_t t __asm__("r10");
+    register int32_t v __asm__("r11");
+    register int32_t doubled __asm__("r12");
+    register csr_row8 *st __asm__("lr") = row;
+    __asm__ volatile("ldm    %[st], {%[g], %[vp], %[n], %[in_c], %[at]}\n\t"
+                     "ldr    %[addr], [%[st], #20]\n\t"
+                     "ldr    %[doubled], [%[st], #48]\n\t"
+                     "mov    %[ci], #-1\n\t"
+                     "movs   %[pending], #0\n\t"
+                     "mov    %[sum], #0\n\t"
+                     "cmp    %[n], #0\n\t"
+                     "beq    9f\n\t"
+                     "1:\n\t"
+                     "ldrb   %[t], [%[g]], #1\n\t"
+                     "ldrsb  %[v], [%[vp]], #1\n\t"
+                     "add    %[t], %[t], #1\n\t"
+                     "add    %[ci], %[ci], %[t]\n\t"
+                     "add    %[addr], %[addr], %[t], lsl #4\n\t"
+                     "cmp    %[ci], %[in_c]\n\t"
+                     "bge    6f\n\t"
+                     "7:\n\t"
+                     "add    %[sum], %[sum], %[v]\n\t"
+                     "cmp    %[addr], %[pending]\n\t"
+                     "beq    8f\n\t"
+                     "lsl    %[v], %[v], %[doubled]\n\t"
+                     "uxth   %[v], %[v]\n\t"
+                     "strd   %[addr], %[v], [%[at]], #8\n\t"
+                     "add    %[pending], %[addr], #16\n\t"
+                     "subs   %[n], %[n], #1\n\t"
+                     "bne    1b\n\t"
+                     "b      9f\n\t"
+                     "8:\n\t" /* the second weight of the open window */
+                     "ldr    %[t], [%[at], #-4]\n\t"
+                     "lsl    %[v], %[v], %[doubled]\n\t"
+                     "orr    %[t], %[t], %[v], lsl #16\n\t"
+                     "str    %[t], [%[at], #-4]\n\t"
+                     "movs   %[pending], #0\n\t"
+                     "subs   %[n], %[n], #1\n\t"
+                     "bne    1b\n\t"
+                     "b      9f\n\t"
+                     "6:\n\t" /* carry into kx, then the kernel row */
+                     "sub    %[ci], %[ci], %[in_c]\n\t"
+                     "ldr    %[t], [%[st], #24]\n\t"
+                     "add    %[addr], %[addr], %[t]\n\t"
+                     "ldr    %[t], [%[st], #28]\n\t"
+                     "subs   %[t], %[t], #1\n\t"
+                     "bne    5f\n\t"
+                     "ldr    %[t], [%[st], #32]\n\t"
+                     "add    %[addr], %[addr], %[t]\n\t"
+                     "ldr    %[t], [%[st], #36]\n\t"
+                     "5:\n\t"
+                     "str    %[t], [%[st], #28]\n\t"
+                     "ldr    %[t], [%[st], #40]\n\t"
+                     "subs   %[t], %[t], #1\n\t"
+                     "str    %[t], [%[st], #40]\n\t"
+                     "bmi    4f\n\t"
+                     "cmp    %[ci], %[in_c]\n\t"
+                     "bge    6b\n\t"
+                     "b      7b\n\t"
+                     "4:\n\t"
+                     "mov    %[n], #-1\n\t"
+                     "9:\n\t"
+                     "stm    %[st], {%[g], %[vp], %[n]}\n\t"
+                     "str    %[at], [%[st], #16]\n\t"
+                     "str    %[sum], [%[st], #44]\n\t"
+                     : [g] "=&r"(g), [vp] "=&r"(vp), [n] "=&r"(n), [ci] "=&r"(ci), [in_c] "=&r"(in_c),
+                       [addr] "=&r"(addr), [pending] "=&r"(pending), [at] "=&r"(at), [sum] "=&r"(sum), [t] "=&r"(t),
+                       [v] "=&r"(v), [doubled] "=&r"(doubled), [st] "+r"(st)
+                     :
+                     : "cc", "memory");
+}
+
+/* DSP cores walk windows of two adjacent window positions (kernel row, then span: the order
+ * of the pair table below), decoded once per call into one stream: per channel a word of its
+ * window count, then per window a word of its address in the pair table (the table stays in
+ * place for the call, so the walk adds no base) and a word of its two weights as int16 (the
+ * second 0 when the next position holds none), so one SMLAD per pixel takes both; about 1.3
+ * entries a window at 70% zeros. With channel constants the weights are stored doubled and the
+ * channel's four constants follow its windows (csr_group_pairs starts the sums from 2 x bias). */
+static int csr_decode_pairs(const mcc_csr_s8 *filter, const mcc_conv_params *params, const mcc_dims *filter_dims,
+                            const csr_band *band, const int32_t *channels, const uint32_t *table, uint32_t *windows,
+                            int32_t *weight_sums)
+{
+    const int32_t doubled = channels != 0;
     const int32_t in_c = filter_dims->c;
-    const int32_t tap_step = params->dilation.w * in_c;
-    int32_t k = 0, kp = 0, oc;
+    /* an entry's pair-table address moves with its position: by one position a column, by these
+     * when the column carries into the next tap (kx), and when kx wraps into the next kernel row */
+    const uint32_t carry_x = (uint32_t)(4 * PIXELS * (params->dilation.w * in_c - in_c));
+    const uint32_t carry_y = (uint32_t)(4 * PIXELS * (band->span - filter_dims->w * params->dilation.w * in_c));
+    const int eight = filter->gap_bits == 8;
+    int32_t k = 0, oc;
+    uint32_t *at = windows;
+    csr_row8 row;
+    row.in_c = in_c;
+    row.addr = (uint32_t)(uintptr_t)table - 4 * PIXELS;
+    row.carry_x = carry_x;
+    row.carry_y = carry_y;
+    row.kw = filter_dims->w;
+    row.doubled = doubled;
     for (oc = 0; oc < filter_dims->n; ++oc) {
         const int32_t end = k + filter->row_entries[oc];
-        const int32_t first = kp;
-        int32_t ci = -1, kx = 0, ky = 0, sum = 0, open = -2; /* open: position of a window with one weight */
+        uint32_t *const count = at++;
+        uint32_t addr = (uint32_t)(uintptr_t)table - 4 * PIXELS; /* position -1 */
+        uint32_t pending = 0; /* the address that would be the open window's second position */
+        int32_t ci = -1, kx = 0, ky = 0, sum = 0;
         if (filter->row_entries[oc] > filter->entries - k) {
             return -1;
         }
+        if (eight) {
+            row.gaps = filter->gaps + k;
+            row.values = filter->values + k;
+            row.n = filter->row_entries[oc];
+            row.at = at;
+            row.row_left = filter_dims->w;
+            row.taps_left = filter_dims->h * filter_dims->w - 1;
+            csr_decode_row8(&row);
+            if (row.n != 0) {
+                return -1;
+            }
+            at = row.at;
+            k = end;
+            sum = row.sum;
+        }
         for (; k < end; ++k) {
-            const uint32_t gap = filter->gap_bits == 8 ? (uint32_t)filter->gaps[k]
-                                                       : ((uint32_t)filter->gaps[k >> 1] >> ((k & 1) * 4)) & 15u;
-            int32_t pos;
+            const int32_t v = filter->values[k];
+            const uint32_t gap = eight ? (uint32_t)filter->gaps[k] : ((uint32_t)filter->gaps[k >> 1] >> ((k & 1) * 4)) & 15u;
             ci += 1 + (int32_t)gap;
+            addr += 4 * PIXELS * (1 + gap);
             while (ci >= in_c) { /* carry into kx, then ky */
                 ci -= in_c;
+                addr += carry_x;
                 if (++kx == filter_dims->w) {
                     kx = 0;
+                    addr += carry_y;
                     if (++ky == filter_dims->h) {
                         return -1;
                     }
                 }
             }
-            pos = ky * band->span + kx * tap_step + ci;
-            if (pos == open + 1) { /* the second weight of the open window */
-                windows[2 * kp - 1] |= (uint32_t)filter->values[k] << 16;
-                open = -2;
+            if (addr == pending) { /* the second weight of the open window */
+                at[-1] |= (uint32_t)(v * (1 + doubled)) << 16;
+                pending = 0;
             } else {
-                windows[2 * kp] = (uint32_t)(4 * PIXELS * pos);
-                windows[2 * kp + 1] = (uint16_t)(int16_t)filter->values[k];
-                open = pos;
-                ++kp;
+                at[0] = addr;
+                at[1] = (uint16_t)(int16_t)(v * (1 + doubled));
+                at += 2;
+                pending = addr + 4 * PIXELS;
             }
-            sum += filter->values[k];
+            sum += v;
         }
-        counts[oc] = kp - first;
+        *count = (uint32_t)(at - count - 1) / 2;
         weight_sums[oc] = sum;
+        if (channels != 0) { /* the channel's constants follow its windows */
+            const int32_t *const ch = channels + 4 * oc;
+            at[0] = (uint32_t)ch[0];
+            at[1] = (uint32_t)ch[1];
+            at[2] = (uint32_t)ch[2];
+            at[3] = (uint32_t)ch[3];
+            at += 4;
+        }
     }
     return 0;
 }
@@ -301,11 +452,10 @@ static void csr_fill_pairs(const int16_t *const *pixel, const csr_band *band, ui
     }
 }
 
-/* One window: its offset and weights (LDRD), the four pixels' pairs (LDM into p0..p3, ascending
+/* One window: its address and weights (LDRD), the four pixels' pairs (LDM into p0..p3, ascending
  * registers), four SMLAD. */
 #define CSR_PAIR_WINDOW                                                                            \
     "ldrd   %[o], %[w], [%[e]], #8\n\t"                                                            \
-    "add    %[o], %[o], %[tb]\n\t"                                                                 \
     "ldm    %[o], {%[p0], %[p1], %[p2], %[p3]}\n\t"                                                \
     "smlad  %[a0], %[p0], %[w], %[a0]\n\t"                                                         \
     "smlad  %[a1], %[p1], %[w], %[a1]\n\t"                                                         \
@@ -313,8 +463,8 @@ static void csr_fill_pairs(const int16_t *const *pixel, const csr_band *band, ui
     "smlad  %[a3], %[p3], %[w], %[a3]\n\t"
 
 /* acc[p] = sum over the n windows at e of pixel p's pair * the window's weights: an odd window
- * first, then an odd pair, then four a turn. */
-MCC_INLINE void csr_walk_pairs(const uint32_t *e, int32_t n, const uint32_t *table, int32_t *acc)
+ * first, then an odd pair, then four a turn. Returns the windows' end. */
+MCC_INLINE const uint32_t *csr_walk_pairs(const uint32_t *e, int32_t n, int32_t *acc)
 {
     register uint32_t p0 __asm__("r8");
     register uint32_t p1 __asm__("r9");
@@ -336,38 +486,190 @@ MCC_INLINE void csr_walk_pairs(const uint32_t *e, int32_t n, const uint32_t *tab
                      "5:\n\t"
                      : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [e] "+r"(e), [n] "+r"(n),
                        [o] "=&r"(o), [w] "=&r"(w), [p0] "=&r"(p0), [p1] "=&r"(p1), [p2] "=&r"(p2), [p3] "=&r"(p3)
-                     : [tb] "r"(table)
+                     :
                      : "cc", "memory");
     acc[0] = a0;
     acc[1] = a1;
     acc[2] = a2;
     acc[3] = a3;
+    return e;
+}
+
+/* What csr_group_pairs reads besides its stream (offsets fixed by its assembly). */
+typedef struct {         /* one LDM into a1 a2 o w n p0 p1 */
+    uint32_t lo4;      /*  0: the lower clamp in each byte */
+    uint32_t hi4;      /*  4: the upper clamp in each byte */
+    int8_t *out;       /*  8: the next channel's output at the group's first pixel */
+    int32_t out_c;     /* 12: bytes between two pixels' outputs */
+    const int8_t *end; /* 16: out past the last channel */
+    int32_t out_c2;    /* 20: 2 * out_c */
+    int32_t out_c3;    /* 24: 3 * out_c */
+} csr_group_state;
+
+/* One pixel's sum (a: 2 * sum + 2 * folded bias, the weights doubled and the sums started from
+ * the bias) requantized as mcc_nn_fast_requantize does, saturated to int8 (o: scratch; p1..p3:
+ * the channel's multiplier, round and shift). */
+#define CSR_PAIR_REQUANTIZE(a)                                                                     \
+    "smmlar %[o], %[" a "], %[p1], %[p2]\n\t"                                                      \
+    "add    %[" a "], %[o], %[" a "], asr #31\n\t"                                                 \
+    "asr    %[" a "], %[" a "], %[p3]\n\t"                                                         \
+    "ssat   %[" a "], #8, %[" a "]\n\t"
+
+/* PIXELS whole pixels of one output row, every channel, in one block of assembly (the state in
+ * memory, so that the walk keeps all its registers): per channel its window count and its walk
+ * from the stream, then its PIXELS outputs requantized in straight-line code, packed into the
+ * bytes of one word and clamped together (SSUB8 and SEL take the maximum, then the minimum, of
+ * four bytes at once), stored out_c bytes apart. The clamp bounds must lie in -128..127. */
+__attribute__((noinline)) static void csr_group_pairs(const uint32_t *stream, csr_group_state *state)
+{
+    register int32_t a0 __asm__("r0");
+    register int32_t a1 __asm__("r1");
+    register int32_t a2 __asm__("r2");
+    register int32_t a3 __asm__("r3");
+    register uint32_t o __asm__("r4");
+    register uint32_t w __asm__("r5");
+    register uint32_t n __asm__("r6");
+    register uint32_t p0 __asm__("r8");
+    register uint32_t p1 __asm__("r9");
+    register uint32_t p2 __asm__("r10");
+    register uint32_t p3 __asm__("r11");
+    register const uint32_t *e __asm__("r12") = stream;
+    register csr_group_state *st __asm__("lr") = state;
+    __asm__ volatile("1:\n\t"
+                     "ldr    %[n], [%[e]], #4\n\t"
+                     "ldr    %[a0], [%[e], %[n], lsl #3]\n\t" /* 2 * bias: the constants follow the windows */
+                     "cbnz   %[n], 6f\n\t"
+                     "mov    %[a1], %[a0]\n\t"
+                     "mov    %[a2], %[a0]\n\t"
+                     "mov    %[a3], %[a0]\n\t"
+                     "b      5f\n\t"
+                     "6:\n\t" /* the first window starts the four sums from the bias */
+                     "ldrd   %[o], %[w], [%[e]], #8\n\t"
+                     "ldm    %[o], {%[p0], %[p1], %[p2], %[p3]}\n\t"
+                     "smlad  %[a1], %[p1], %[w], %[a0]\n\t"
+                     "smlad  %[a2], %[p2], %[w], %[a0]\n\t"
+                     "smlad  %[a3], %[p3], %[w], %[a0]\n\t"
+                     "smlad  %[a0], %[p0], %[w], %[a0]\n\t"
+                     "subs   %[n], %[n], #1\n\t"
+                     "lsrs   %[n], %[n], #1\n\t"
+                     "bcc    3f\n\t" CSR_PAIR_WINDOW
+                     "3:\n\t"
+                     "lsrs   %[n], %[n], #1\n\t"
+                     "bcc    4f\n\t" CSR_PAIR_WINDOW CSR_PAIR_WINDOW
+                     "4:\n\t"
+                     "cbz    %[n], 5f\n\t"
+                     "2:\n\t" CSR_PAIR_WINDOW CSR_PAIR_WINDOW CSR_PAIR_WINDOW CSR_PAIR_WINDOW
+                     "subs   %[n], %[n], #1\n\t"
+                     "bne    2b\n\t"
+                     "5:\n\t"
+                     "ldm    %[e]!, {%[p0], %[p1], %[p2], %[p3]}\n\t"
+                     CSR_PAIR_REQUANTIZE("a0") CSR_PAIR_REQUANTIZE("a1") CSR_PAIR_REQUANTIZE("a2")
+                     CSR_PAIR_REQUANTIZE("a3")
+                     "bfi    %[a0], %[a1], #8, #8\n\t"
+                     "bfi    %[a0], %[a2], #16, #8\n\t"
+                     "bfi    %[a0], %[a3], #24, #8\n\t"
+                     "ldm    %[st], {%[a1], %[a2], %[o], %[w], %[n], %[p0], %[p1]}\n\t"
+                     "ssub8  %[a3], %[a0], %[a1]\n\t"
+                     "sel    %[a0], %[a0], %[a1]\n\t"
+                     "ssub8  %[a3], %[a2], %[a0]\n\t"
+                     "sel    %[a0], %[a0], %[a2]\n\t"
+                     "strb   %[a0], [%[o]]\n\t"
+                     "lsrs   %[a1], %[a0], #8\n\t"
+                     "strb   %[a1], [%[o], %[w]]\n\t"
+                     "lsrs   %[a2], %[a0], #16\n\t"
+                     "strb   %[a2], [%[o], %[p0]]\n\t"
+                     "lsrs   %[a3], %[a0], #24\n\t"
+                     "strb   %[a3], [%[o], %[p1]]\n\t"
+                     "adds   %[o], %[o], #1\n\t"
+                     "str    %[o], [%[st], #8]\n\t"
+                     "cmp    %[o], %[n]\n\t"
+                     "bne    1b\n\t"
+                     : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [o] "=&r"(o), [w] "=&r"(w),
+                       [n] "=&r"(n), [p0] "=&r"(p0), [p1] "=&r"(p1), [p2] "=&r"(p2), [p3] "=&r"(p3), [e] "+r"(e),
+                       [st] "+r"(st)
+                     :
+                     : "cc", "memory");
 }
 #endif
 
 #if MCC_HAVE_MVE_ASM
-/* acc[p] += sum over the n entries (rounded up to whole vectors: the padding adds 0) of pixel
- * p's band value at the entry's offset * weight: one gather of eight activations per pixel. */
-static void csr_walk(const uint16_t *offsets, const int8_t *values, int32_t n,
-                     const int8_t *const *pixel, int32_t *acc)
+/* LANES entries: their offsets and weights, then per pixel one gather of LANES activations and
+ * a VMLADAVA into its accumulator. */
+#define CSR_MVE_TURN                                                                               \
+    "vldrh.u16   q0, [%[o]], #16\n\t"                                                               \
+    "vldrb.s16   q1, [%[v]], #8\n\t"                                                                \
+    "vldrb.s16   q2, [%[p0], q0]\n\t"                                                               \
+    "vmladava.s16 %[a0], q2, q1\n\t"                                                                \
+    "vldrb.s16   q2, [%[p1], q0]\n\t"                                                               \
+    "vmladava.s16 %[a1], q2, q1\n\t"                                                                \
+    "vldrb.s16   q2, [%[p2], q0]\n\t"                                                               \
+    "vmladava.s16 %[a2], q2, q1\n\t"                                                                \
+    "vldrb.s16   q2, [%[p3], q0]\n\t"                                                               \
+    "vmladava.s16 %[a3], q2, q1\n\t"
+
+/* acc[p] = sum over the n entries (a multiple of LANES: the padding adds 0) of pixel p's band
+ * value at the entry's offset * weight: per LANES entries one load of offsets and one of
+ * weights, then one gather of LANES activations and a VMLADAVA per pixel (its accumulator an
+ * even register; the loads with write-back take low ones). */
+MCC_INLINE void csr_walk(const uint16_t *offsets, const int8_t *values, int32_t n, const int8_t *const *pixel,
+                         int32_t *acc)
 {
-    const int8_t *const p0 = pixel[0], *const p1 = pixel[1];
-    const int8_t *const p2 = pixel[2], *const p3 = pixel[3];
-    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-    for (; n > 0; n -= LANES) {
-        const uint16x8_t off = vldrhq_u16(offsets);
-        const int16x8_t w = vldrbq_s16(values);
-        a0 = vmladavaq_s16(a0, vldrbq_gather_offset_s16(p0, off), w);
-        a1 = vmladavaq_s16(a1, vldrbq_gather_offset_s16(p1, off), w);
-        a2 = vmladavaq_s16(a2, vldrbq_gather_offset_s16(p2, off), w);
-        a3 = vmladavaq_s16(a3, vldrbq_gather_offset_s16(p3, off), w);
-        offsets += LANES;
-        values += LANES;
-    }
+    register int32_t a0 __asm__("r0") = 0;
+    register int32_t a1 __asm__("r8") = 0;
+    register int32_t a2 __asm__("r10") = 0;
+    register int32_t a3 __asm__("r12") = 0;
+    int32_t turns = n / LANES;
+    __asm__ volatile("wls         lr, %[t], 2f\n\t"
+                     "1:\n\t" CSR_MVE_TURN
+                     "le          lr, 1b\n\t"
+                     "2:\n\t"
+                     : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [o] "+l"(offsets),
+                       [v] "+l"(values)
+                     : [t] "r"(turns), [p0] "r"(pixel[0]), [p1] "r"(pixel[1]), [p2] "r"(pixel[2]),
+                       [p3] "r"(pixel[3])
+                     : "d0", "d1", "d2", "d3", "d4", "d5", "lr", "memory");
     acc[0] = a0;
     acc[1] = a1;
     acc[2] = a2;
     acc[3] = a3;
+}
+
+/* PIXELS whole pixels of one output row, every channel: first each channel's walk (csr_walk's
+ * loop), its PIXELS sums stored by one STM into sums (scratch), then the sums of a channel
+ * loaded as one vector and requantized as its lanes with the channel constants ch (VRMULH is
+ * SMMLAR without the accumulate), stored by one scatter (the pixels lie out_c bytes apart). */
+__attribute__((noinline)) static void csr_group_mve(const uint16_t *offsets, const int8_t *values, const uint16_t *row_entries, int32_t out_c,
+                          const int32_t *ch, int32_t lo, int32_t hi, const int8_t *const *pixel, int32_t *sums,
+                          int8_t *out)
+{
+    const uint32x4_t at = vmulq_n_u32(vidupq_n_u32(0u, 1), (uint32_t)out_c);
+    const int32x4_t lo4 = vdupq_n_s32(lo), hi4 = vdupq_n_s32(hi);
+    const int8_t *const p0 = pixel[0], *const p1 = pixel[1], *const p2 = pixel[2], *const p3 = pixel[3];
+    int32_t *s = sums;
+    int32_t oc;
+    for (oc = 0; oc < out_c; ++oc) {
+        register int32_t a0 __asm__("r0") = 0;
+        register int32_t a1 __asm__("r8") = 0;
+        register int32_t a2 __asm__("r10") = 0;
+        register int32_t a3 __asm__("r12") = 0;
+        register int32_t turns __asm__("lr") = (row_entries[oc] + LANES - 1) / LANES;
+        __asm__ volatile("wls         lr, lr, 2f\n\t"
+                         "1:\n\t" CSR_MVE_TURN
+                         "le          lr, 1b\n\t"
+                         "2:\n\t"
+                         "stmia       %[s]!, {%[a0], %[a1], %[a2], %[a3]}\n\t"
+                         : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [o] "+l"(offsets),
+                           [v] "+l"(values), [s] "+r"(s), [t] "+r"(turns)
+                         : [p0] "r"(p0), [p1] "r"(p1), [p2] "r"(p2), [p3] "r"(p3)
+                         : "d0", "d1", "d2", "d3", "d4", "d5", "memory");
+    }
+    for (oc = 0; oc < out_c; ++oc, ch += 4, ++out, sums += PIXELS) {
+        const int32x4_t a = vshlq_n_s32(vldrwq_s32(sums), 1);
+        const int32x4_t t = vaddq_n_s32(a, ch[0]);
+        int32x4_t v = vaddq_n_s32(vrmulhq_s32(t, vdupq_n_s32(ch[1])), ch[2]);
+        v = vshlq_r_s32(vaddq_s32(v, vshrq_n_s32(t, 31)), -ch[3]);
+        vstrbq_scatter_offset_s32(out, at, vminq_s32(vmaxq_s32(v, lo4), hi4));
+    }
 }
 #elif !CSR_PAIRS
 /* The window table of PIXELS pixels: per window position (kernel row, then span) their int16
@@ -428,8 +730,8 @@ mcc_status mcc_conv2d_csr_fast_s8(const mcc_conv_params *params, const mcc_quant
     int32_t b, oy, ox, oc;
 #if CSR_PAIRS
     uint32_t *windows, *table;
-    int32_t *counts;
     int16_t *wide;
+    csr_group_state group;
 #endif
 
     if (filter_dims->c != in_c || filter_dims->n != out_c || input_dims->n != output_dims->n ||
@@ -449,10 +751,9 @@ mcc_status mcc_conv2d_csr_fast_s8(const mcc_conv_params *params, const mcc_quant
 #if CSR_PAIRS /* windows, their counts, the pair table, the widened band (csr_entry_bytes) */
     (void)band_rows;
     windows = (uint32_t *)scratch;
-    counts = (int32_t *)(windows + 2 * filter->entries);
-    table = (uint32_t *)(counts + out_c);
+    table = windows + 2 * filter->entries + 5 * out_c; /* the stream (csr_decode_pairs) */
     wide = (int16_t *)(void *)(table + PIXELS * band.rows * band.span);
-    if (csr_decode_pairs(filter, params, filter_dims, &band, windows, counts, weight_sums)) {
+    if (csr_decode_pairs(filter, params, filter_dims, &band, channels, table, windows, weight_sums)) {
         return MCC_ERROR_ARGUMENT;
     }
 #else
@@ -474,17 +775,42 @@ mcc_status mcc_conv2d_csr_fast_s8(const mcc_conv_params *params, const mcc_quant
 #if CSR_PAIRS
                 const int16_t *pixel[PIXELS];
                 int16_t *const rows = wide;
+                const uint32_t *walk = windows;
 #else
                 const int8_t *pixel[PIXELS];
                 int8_t *const rows = band_rows;
 #endif
-                int32_t p, k = 0;
+                int32_t p;
+#if !CSR_PAIRS
+                int32_t k = 0;
+#endif
                 for (p = 0; p < PIXELS; ++p) { /* missing pixels read pixel 0's values */
                     pixel[p] = rows + (p < pixels ? (ox + p) * pixel_step : ox * pixel_step);
                 }
 #if CSR_PAIRS
                 csr_fill_pairs(pixel, &band, table);
-#elif !MCC_HAVE_MVE_ASM
+                if (channels != 0 && pixels == PIXELS && lo >= -128 && lo <= hi && hi <= 127) {
+                    group.out = out_row + ox * out_c;
+                    group.out_c = out_c;
+                    group.lo4 = (uint32_t)(uint8_t)lo * 0x01010101u;
+                    group.hi4 = (uint32_t)(uint8_t)hi * 0x01010101u;
+                    group.end = group.out + out_c;
+                    group.out_c2 = 2 * out_c;
+                    group.out_c3 = 3 * out_c;
+                    csr_group_pairs(windows, &group);
+                    continue;
+                }
+#elif MCC_HAVE_MVE_ASM
+                if (channels != 0 && pixels == PIXELS) {
+                    const int32_t padded = filter->entries + (LANES - 1) * out_c;
+                    const int8_t *const values = (const int8_t *)scratch + csr_align4(2 * padded);
+                    csr_group_mve((const uint16_t *)scratch, values, filter->row_entries, out_c, channels, lo, hi,
+                                  pixel, (int32_t *)(void *)((int8_t *)scratch + csr_align4(2 * padded) +
+                                                             csr_align4(padded)),
+                                  out_row + ox * out_c);
+                    continue;
+                }
+#else
                 csr_fill_window(pixel, &band, (int16_t *)(void *)((uint32_t *)scratch + filter->entries));
 #endif
                 for (oc = 0; oc < out_c; ++oc) {
@@ -496,20 +822,17 @@ mcc_status mcc_conv2d_csr_fast_s8(const mcc_conv_params *params, const mcc_quant
                     const int8_t *const values =
                         (const int8_t *)scratch +
                         csr_align4(2 * (filter->entries + (LANES - 1) * out_c));
-                    csr_walk(offsets + k, values + k, n, pixel, acc);
-                    k += (n + LANES - 1) & ~(LANES - 1);
+                    const int32_t padded = (n + LANES - 1) & ~(LANES - 1);
+                    csr_walk(offsets + k, values + k, padded, pixel, acc);
+                    k += padded;
 #elif CSR_PAIRS
                     (void)n;
-                    csr_walk_pairs(windows + k, counts[oc], table, acc);
-                    k += 2 * counts[oc];
-                    if (channels != 0 && pixels == PIXELS) { /* straight-line requantization */
-                        const int32_t *const ch = channels + 4 * oc;
-                        const int32_t bias2 = ch[0], mult = ch[1], round = ch[2], shift = ch[3];
-                        out[0] = mcc_nn_fast_requantize(2 * acc[0] + bias2, mult, round, shift, lo, hi);
-                        out[out_c] = mcc_nn_fast_requantize(2 * acc[1] + bias2, mult, round, shift, lo, hi);
-                        out[2 * out_c] = mcc_nn_fast_requantize(2 * acc[2] + bias2, mult, round, shift, lo, hi);
-                        out[3 * out_c] = mcc_nn_fast_requantize(2 * acc[3] + bias2, mult, round, shift, lo, hi);
-                        continue;
+                    walk = csr_walk_pairs(walk + 1, (int32_t)walk[0], acc);
+                    if (channels != 0) { /* the weights were doubled, the channel's constants follow */
+                        walk += 4;
+                        for (p = 0; p < PIXELS; ++p) {
+                            acc[p] = (int32_t)((uint32_t)acc[p] >> 1 | ((uint32_t)acc[p] & 0x80000000u));
+                        }
                     }
 #else
                     csr_walk((const uint32_t *)scratch + k, n,
