@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from mcucompress.data import quantize_input, synthetic_inputs
-from mcucompress.reference.int8 import _outputs, run_int8
+from mcucompress.reference.int8 import outputs_of, run_int8
 
 
 def realistic_inputs(graph, count: int, seed: int = 0, calibration: np.ndarray | None = None) -> np.ndarray:
@@ -59,7 +59,7 @@ def assert_exercises(graph, inputs, rounding: str = "tflm", min_live: float = 0.
     # the model's output is judged by its classes below (a softmax keeps unlikely classes at -128)
     dead = {name: f"{f:.0%}" for name, f in live.items() if f < 0.5 and name not in graph.outputs}
     assert not dead, f"inputs leave these layers mostly clamped: {dead}"
-    outs = np.stack([np.asarray(_outputs(graph, r)).ravel() for r in runs]).astype(np.int16)
+    outs = np.stack([np.asarray(outputs_of(graph, r)).ravel() for r in runs]).astype(np.int16)
     assert ((outs > -128) & (outs < 127)).any(), "every output byte sits at a clamp"
     if outs.shape[1] > 1 and len(inputs) >= 4:
         classes = len(set(outs.argmax(axis=1).tolist()))

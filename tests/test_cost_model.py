@@ -51,10 +51,11 @@ def test_predictions_within_ten_percent(fam, tmp_path):
 @pytest.mark.skipif(not HAVE_ARM, reason="needs arm-none-eabi-gcc and qemu-system-arm")
 def test_one_run_counts_each_call_site_as_a_run_of_its_own(tmp_path):
     """count_layers counts every kernel call in one QEMU run (a begin/end pair per call site):
-    each count is the one a run counting that call site alone gives."""
+    each count is the one a run counting that call site alone gives, and the one the run that
+    checks the outputs counts beside the whole inference (run_model(layers=True), bench's)."""
     from mcucompress.export import export
     from mcucompress.targets.board import load_board
-    from mcucompress.targets.layer_counts import count_layers, kernel_call_sites
+    from mcucompress.targets.layer_counts import count_layers, kernel_call_sites, layer_counts
     from mcucompress.targets.plugin import plugin_path
     from mcucompress.targets.qemu import qemu_command
     from mcucompress.targets.runner import run_model
@@ -65,8 +66,9 @@ def test_one_run_counts_each_call_site_as_a_run_of_its_own(tmp_path):
     tree = export(graph, tmp_path / graph.name, prefix="m", optimize="none")
     board = load_board(BOARDS["m4"])
     with firmware_workspace(tree, board):
-        report = run_model(tree, board)
+        report = run_model(tree, board, layers=True)
         together = count_layers(report.elf, board, report.prefix)
+        beside_the_inference = layer_counts(report.call_sites, report.call_passes, board)
         alone = []
         for i, (begin, end, _) in enumerate(kernel_call_sites(report.elf, report.prefix)):
             out = tmp_path / f"alone{i}.txt"
@@ -75,3 +77,4 @@ def test_one_run_counts_each_call_site_as_a_run_of_its_own(tmp_path):
                               if line.startswith("pass ")))
     assert len(together) == len(graph.ops) and all(c.instructions > 0 for c in together)
     assert [c.instructions for c in together] == alone
+    assert beside_the_inference == together

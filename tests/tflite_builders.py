@@ -6,6 +6,7 @@ interpreters with each other, so the models need the right operators, not accura
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -20,21 +21,71 @@ def _keras():
     return tf_keras
 
 
+def _conversion_key(model, input_shape, int8_io: bool, seed: int, float32: bool,
+                    calibration: np.ndarray | None) -> str | None:
+    """What the converter's output is a function of: TensorFlow's and Keras's versions, the model's
+    configuration (layer names included) and weights, the options and the calibration samples
+    (the default ones as drawn from ``seed``); None when the configuration cannot be serialized."""
+    import tensorflow as tf
+
+    try:
+        config = model.to_json()
+    except (TypeError, ValueError, NotImplementedError):
+        return None
+    digest = hashlib.sha256(repr((tf.__version__, _keras().__version__, tuple(input_shape), int8_io,
+                                  float32)).encode())
+    digest.update(config.encode())
+    for w in model.get_weights():
+        digest.update(repr((w.dtype.str, w.shape)).encode() + np.ascontiguousarray(w).tobytes())
+    for sample in _calibration_samples(input_shape, calibration, np.random.default_rng(seed)):
+        digest.update(sample.tobytes())
+    return digest.hexdigest()[:32]
+
+
+def _calibration_samples(input_shape, calibration: np.ndarray | None, rng):
+    """The converter's representative samples, one (1, *input_shape) float32 array each:
+    ``calibration``'s, or 32 of uniform noise drawn from ``rng``."""
+    if calibration is not None:
+        for sample in calibration:
+            yield np.asarray(sample, dtype=np.float32).reshape(1, *input_shape)
+        return
+    for _ in range(32):
+        yield rng.uniform(-1.0, 1.0, size=(1, *input_shape)).astype(np.float32)
+
+
 def _convert(model, input_shape, path: Path, int8_io: bool = True, seed: int = 0, float32: bool = False,
              calibration: np.ndarray | None = None) -> Path:
     """int8 .tflite (float32=True: the converter's plain float model, no quantization).
-    ``calibration``: float samples (N, *input_shape) for the converter; default uniform noise."""
+    ``calibration``: float samples (N, *input_shape) for the converter; default uniform noise.
+
+    The converter's bytes are kept in the user's build cache, keyed by everything they are made
+    from (_conversion_key), like the host builds: a test run converts each model once per
+    TensorFlow version instead of every run (0.3-2 s of CPU each), and gets the same bytes."""
+    from mcucompress.cache import cache_dir
+
+    key = _conversion_key(model, input_shape, int8_io, seed, float32, calibration)
+    kept = cache_dir("tflite-conversions") / f"{key}.tflite" if key else None
+    if kept is not None and kept.is_file():
+        path.write_bytes(kept.read_bytes())
+        return path
+    _run_converter(model, input_shape, path, int8_io, seed, float32, calibration)
+    if kept is not None:
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        staged = kept.with_name(f"{kept.name}.{os.getpid()}")
+        staged.write_bytes(path.read_bytes())
+        os.replace(staged, kept)  # atomic: concurrent test workers each install a whole file
+    return path
+
+
+def _run_converter(model, input_shape, path: Path, int8_io: bool, seed: int, float32: bool,
+                   calibration: np.ndarray | None) -> Path:
     import tensorflow as tf
 
     rng = np.random.default_rng(seed)
 
     def representative():
-        if calibration is not None:
-            for sample in calibration:
-                yield [np.asarray(sample, dtype=np.float32).reshape(1, *input_shape)]
-            return
-        for _ in range(32):
-            yield [rng.uniform(-1.0, 1.0, size=(1, *input_shape)).astype(np.float32)]
+        for sample in _calibration_samples(input_shape, calibration, rng):
+            yield [sample]
 
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     if float32:
@@ -51,8 +102,12 @@ def _convert(model, input_shape, path: Path, int8_io: bool = True, seed: int = 0
 
 
 def _seed(seed: int):
+    """Seeds the random draws of the model built next, and restarts Keras's layer names (dense,
+    dense_1, ...): a model's names, and so its converted bytes, then do not depend on which
+    models the process built before (the conversion cache keys on them)."""
     import tensorflow as tf
 
+    _keras().backend.reset_uids()
     tf.keras.utils.set_random_seed(seed) if hasattr(tf.keras.utils, "set_random_seed") else None
     tf.random.set_seed(seed)
     np.random.seed(seed)

@@ -38,6 +38,7 @@ from mcucompress.codegen.channel_split import (PATCH_KERNEL, PATCH_SOURCE, Patch
 from mcucompress.encode.choose import LAYOUT_ATTR
 from mcucompress.ir.graph import Graph, Op
 from mcucompress.ir.ops import kernel_sources
+from mcucompress.kernel_rules import mve_few_k
 from mcucompress.memory.arena import scratch_name
 from mcucompress.quantize.params import c_activation, c_tile, kernel_params
 from mcucompress.quantize.shared_fc import pq_table_bytes
@@ -257,11 +258,17 @@ CONV_MVE_FEW_K_DEFINE = "MCC_CONV_MVE_FEW_K"
 
 
 def conv_mve_few_k(kernel_name, kernel, stride, pad, in_c, out_c, k_padded) -> bool:
-    """Whether an MVE core runs a conv layer in few_k_channels_mve: int8 weights, 1x1 at stride 1
-    without padding, 8 or 16 input channels (no padded products), an even number of outputs."""
-    return (kernel_name == "mcc_conv2d_fast_w8_s8" and tuple(kernel) == (1, 1) and tuple(stride) == (1, 1)
-            and tuple(pad) == (0, 0) and int(in_c) in (8, 16) and int(k_padded) == int(in_c)
-            and int(out_c) % 2 == 0)
+    """Whether an MVE core runs a conv layer in few_k_channels_mve: the int8-weight kernel, no
+    padded products, and the layer's shape by kernel_rules.mve_few_k (which the cost model reads)."""
+    return (kernel_name == "mcc_conv2d_fast_w8_s8" and int(k_padded) == int(in_c)
+            and mve_few_k(kernel, stride, pad, in_c, out_c))
+
+
+def conv_1x1_c8(kernel_name, kernel, pad, in_c, act) -> bool:
+    """Whether a DSP core runs a conv layer in the one-pixel loop of CONV_1X1_C8_DEFINE: widened
+    weights, 1x1 without padding, exactly 8 input channels, an activation over all of int8."""
+    return (kernel_name == "mcc_conv2d_fast_s8" and tuple(kernel) == (1, 1) and tuple(pad) == (0, 0)
+            and int(in_c) == 8 and (act["min"], act["max"]) == (-128, 127))
 
 
 def depthwise_strided_strips(kernel, stride, dilation, out_hw) -> bool:
@@ -575,8 +582,7 @@ def lower_fast(b, i: int, op: Op, p) -> bool:
         in_shape, out_shape = x.shape, out.shape
         kernel, stride, pad, dil = (kh, kw), p.stride, (p.padding[0], p.padding[2]), p.dilation
     in_dims, out_dims = b.dims_of(in_shape), b.dims_of(out_shape)
-    if (layer.kernel == "mcc_conv2d_fast_s8" and tuple(kernel) == (1, 1) and tuple(pad) == (0, 0) and in_c == 8
-            and (act["min"], act["max"]) == (-128, 127)):
+    if conv_1x1_c8(layer.kernel, kernel, pad, in_c, act):
         b.defines[CONV_1X1_C8_DEFINE] = 1
     elif layer.kernel == "mcc_conv2d_fast_s8" and op.kind == "conv2d" and conv_lone_pixel(out_shape):
         b.defines[CONV_ONE_PIXEL_DEFINE] = 1

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from mcucompress.errors import McuError
+from mcucompress.kernel_rules import mve_few_k
 
 COEFFICIENTS = Path(__file__).with_name("cost_coefficients.json")
 CORE_FAMILIES = {"cortex-m0": "m0m3", "cortex-m0plus": "m0m3", "cortex-m3": "m0m3", "cortex-m4": "m4", "cortex-m7": "m4",
@@ -154,8 +155,8 @@ def geometry(graph, op, units: int) -> dict[str, float]:
     rows = a // out_w
     # the MVE int8-weight kernel reads a 1x1 conv's input pixels as its columns (no im2col)
     direct = (kh, kw) == (1, 1) and top == left == 0 and in_c % 8 == 0 and units % 2 == 0
-    # ... and runs one on 8 or 16 input channels at stride 1 channel by channel over four pixels
-    few_k = direct and (sh, sw) == (1, 1) and in_c in (8, 16)
+    # ... and runs a short one at stride 1 channel by channel over four pixels
+    few_k = mve_few_k((kh, kw), (sh, sw), (top, left), in_c, units)
     return {"applications": a, "interior": float(full_y.sum() * full_x.sum()),
             "taps": float(taps_y.sum() * taps_x.sum()), "in_c": int(in_c), "out_rows": rows,
             "row_groups": rows * -(-out_w // CSR_PIXELS), "part_pixels": rows * (out_w % CSR_PIXELS),

@@ -29,20 +29,22 @@ def run_int8(graph: Graph, x, rounding: str = "tflm", intermediates: bool = Fals
     values, _ = _run(graph, x, rounding, state)
     if intermediates:
         return values
-    return _outputs(graph, values)
+    return outputs_of(graph, values)
 
 
 def run_int8_exit(graph: Graph, x, rounding: str = "tflm", state=None):
     """(output, exit taken) of one int8 input: exits numbered in graph order, the full network
     last (quantize/early_exit.py); a model without early exits always gives exit 0."""
     values, exit_index = _run(graph, x, rounding, state)
-    return _outputs(graph, values), exit_index
+    return outputs_of(graph, values), exit_index
 
 
-def _outputs(graph: Graph, values: dict[str, np.ndarray]):
+def outputs_of(graph: Graph, tensors: dict[str, np.ndarray]):
+    """The graph's outputs among ``tensors`` (by name, as ``run_int8(..., intermediates=True)``
+    returns them): one array, or a tuple of arrays for several outputs, as ``run_int8`` gives."""
     if len(graph.outputs) > 1:
-        return tuple(values[n] for n in graph.outputs)
-    return values[graph.outputs[0]]
+        return tuple(tensors[n] for n in graph.outputs)
+    return tensors[graph.outputs[0]]
 
 
 def initial_state(graph: Graph) -> dict[str, np.ndarray]:

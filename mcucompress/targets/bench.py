@@ -113,9 +113,8 @@ def merge_benches(parts: list, order: list[str]) -> ModelBench:
 def bench_model(tree: Path, boards: list, layers: bool = True, samples: int = 1) -> ModelBench:
     """``boards``: names of shipped boards or Board values."""
     from mcucompress.targets.board import load_board
-    from mcucompress.targets.layer_counts import count_layers
+    from mcucompress.targets.layer_counts import layer_counts
     from mcucompress.targets.runner import run_model
-    from mcucompress.targets.workspace import firmware_workspace
 
     manifest = read_manifest(tree)
     result = ModelBench(tree.name, sum(layer.macs for layer in manifest.layers or ()))
@@ -124,11 +123,10 @@ def bench_model(tree: Path, boards: list, layers: bool = True, samples: int = 1)
     row_of_call = [row for row in rows for _ in row.kernel.split("+")]   # a layer may make several calls
     calls = [kernel for row in rows for kernel in row.kernel.split("+")]
     for board in map(load_board, boards):
-        with firmware_workspace(tree, board):  # no other run rebuilds the ELF before it is counted
-            report = run_model(tree, board, samples=samples)
-            counted = count_layers(report.elf, board, report.prefix) if layers and report.passed else None
+        report = run_model(tree, board, samples=samples, layers=layers)   # one QEMU run counts both
         if not report.passed:
             raise McuError(f"{tree.name} on {board.name}: outputs differ from the references {report.checks}")
+        counted = layer_counts(report.call_sites, report.call_passes, board) if layers else None
         n = max(report.instructions)
         result.cores.append(CoreRow(board.name, report.board.cpu, n, report.footprint.flash_bytes,
                                     report.footprint.ram_bytes, report.checks,

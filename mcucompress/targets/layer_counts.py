@@ -6,7 +6,8 @@ mcc_run.part.0). Each call site `bl mcc_...` is counted on its own:
 the project's counting plugin is started at the `bl` and stopped at the instruction after it,
 so a count is exactly that kernel call (the branch, the kernel, its return). One QEMU run counts
 every call site (the plugin takes one begin/end pair per site and counts each on its own); the
-firmware is the same ELF `mcucompress run` built, so nothing is rebuilt.
+firmware is the same ELF `mcucompress run` built, so nothing is rebuilt. `bench` counts the call
+sites in the run that checks the outputs (run_model(layers=True) hands back their passes).
 """
 
 from __future__ import annotations
@@ -88,16 +89,25 @@ def kernel_call_sites(elf: Path, prefix: str) -> list[tuple[int, int, str]]:
 def count_layers(elf: Path, board: Board, prefix: str, timeout: float = 300) -> list[LayerCount]:
     """Instructions of each kernel call of the first inference the firmware runs."""
     sites = kernel_call_sites(elf, prefix)
+    return layer_counts(sites, call_passes(elf, board, sites, timeout), board)
+
+
+def call_passes(elf: Path, board: Board, sites, timeout: float = 300) -> list[tuple[int, int]]:
+    """(site index, count) of every pass through ``sites`` in one QEMU run of its own."""
     with tempfile.TemporaryDirectory(prefix="mcc-layer-") as tmp:
         out = Path(tmp) / "counts.txt"
         pairs = ",".join(f"begin={begin:#x},end={end:#x}" for begin, end, _ in sites)
         run_tool(qemu_command(elf, board, f"{plugin_path()},{pairs},out={out}"), timeout=timeout)
         lines = out.read_text().splitlines() if out.is_file() else []
+    return [(int(fields[2]), int(fields[1])) for fields in map(str.split, lines) if fields and fields[0] == "pass"]
+
+
+def layer_counts(sites: list[tuple[int, int, str]], passes, board: Board) -> list[LayerCount]:
+    """The LayerCounts of ``sites`` (kernel_call_sites) from the counting plugin's passes,
+    (site index, count) in the order they ended: each site's first pass."""
     first: dict[int, int] = {}   # call site -> its first pass
-    for line in lines:
-        fields = line.split()
-        if fields[0] == "pass":
-            first.setdefault(int(fields[2]), int(fields[1]))
+    for site, count in passes:
+        first.setdefault(site, count)
     counts = []
     for index, (_, _, kernel) in enumerate(sites):
         if index not in first:

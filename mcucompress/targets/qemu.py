@@ -26,6 +26,7 @@ class QemuRun:
     exit_status: int
     console: str
     exits: tuple[int, ...] = ()          # early exit taken per inference (0 for models without)
+    region_passes: tuple[tuple[int, int], ...] = ()   # (region, count) of each pass of `regions`, in order
 
 
 def qemu_command(elf: Path, board: Board, plugin_args: str | None = None) -> list[str]:
@@ -61,12 +62,15 @@ def parse_exits(text: str, count: int) -> tuple[int, ...]:
     return tuple(exits)
 
 
-def run_on_qemu(elf: Path, board: Board, prefix: str, timeout: float = 300) -> QemuRun:
+def run_on_qemu(elf: Path, board: Board, prefix: str, timeout: float = 300, regions=()) -> QemuRun:
+    """``regions``: more (begin, end) address pairs the same run counts, each on its own (the
+    kernel call sites `bench` counts per layer): their passes come back in ``region_passes``."""
     elf = Path(elf)
     begin, end, exact = count_region(elf, prefix)
     with tempfile.TemporaryDirectory(prefix="mcc-icount-") as tmp:
         counts_file = Path(tmp) / "counts.txt"
-        plugin_args = f"{plugin_path()},begin={begin:#x},end={end:#x},out={counts_file}"
+        pairs = "".join(f",begin={b:#x},end={e:#x}" for b, e in [(begin, end), *regions])
+        plugin_args = f"{plugin_path()}{pairs},out={counts_file}"
         result = run_tool(qemu_command(elf, board, plugin_args), timeout=timeout)
         counts = counts_file.read_text().split("\n") if counts_file.is_file() else []
     console = result.stdout + result.stderr   # QEMU 7.2 prints semihosting output on stderr
@@ -75,6 +79,9 @@ def run_on_qemu(elf: Path, board: Board, prefix: str, timeout: float = 300) -> Q
         detail = console.strip().splitlines()[-1:] or [""]
         raise McuError(f"run on {board.name} failed: {meaning} {detail[0]}".strip())
     outputs, stack = parse_console(console)
-    instructions = tuple(int(line.split()[1]) for line in counts if line.startswith("pass "))
+    passes = [(int(fields[2]) if len(fields) > 2 else 0, int(fields[1]))
+              for fields in map(str.split, counts) if fields and fields[0] == "pass"]
+    instructions = tuple(count for pair, count in passes if pair == 0)
     return QemuRun(tuple(outputs), instructions, exact, stack, result.returncode, console,
-                   parse_exits(console, len(outputs)))
+                   parse_exits(console, len(outputs)),
+                   tuple((pair - 1, count) for pair, count in passes if pair > 0))

@@ -15,6 +15,7 @@ from mcucompress.targets.budget import Footprint, check_stack
 from mcucompress.targets.cross_build import build_firmware
 from mcucompress.targets.firmware import write_firmware_project
 from mcucompress.targets.host_run import run_on_host
+from mcucompress.targets.layer_counts import call_passes, kernel_call_sites
 from mcucompress.targets.manifest import Manifest, read_manifest
 from mcucompress.targets.qemu import run_on_qemu
 from mcucompress.targets.references import interpreter_outputs, reference_run
@@ -35,6 +36,8 @@ class RunReport:
     inputs: np.ndarray | None = None     # (samples, input bytes) int8
     outputs: np.ndarray | None = None    # (samples, output bytes) int8, as the target printed them
     exits: tuple[int, ...] = ()          # early exit each input took (models with exits)
+    call_sites: list = field(default_factory=list)   # kernel_call_sites of the ELF (run_model(layers=True))
+    call_passes: tuple = ()              # (call site, count) of each pass through them, in order
 
     def per_exit(self) -> dict[int, dict]:
         """Exit -> {"inputs": how many took it, "mean_instructions": their mean count}."""
@@ -86,16 +89,19 @@ def select_inputs(manifest: Manifest, data: str | Path | None, samples: int) -> 
     return np.asarray(join_ports([x[:samples] for x in xs]), dtype=np.int8)
 
 
-def run_model(export_dir, board_name: str | Board, data=None, samples: int = 2) -> RunReport:
+def run_model(export_dir, board_name: str | Board, data=None, samples: int = 2,
+              layers: bool = False) -> RunReport:
     """Builds and runs in the (tree, board) workspace, holding its lock for the whole run; a
-    caller that reads the ELF afterwards (bench) holds `firmware_workspace` itself around this."""
+    caller that reads the ELF afterwards holds `firmware_workspace` itself around this.
+    ``layers``: the same QEMU run also counts each kernel call (``call_sites``, ``call_passes``:
+    what layer_counts.count_layers counts, without a second run)."""
     manifest = read_manifest(export_dir)
     board = load_board(board_name)
     if board.qemu_machine is None:
         raise McuError(f"board {board.name} has no QEMU machine; use `mcucompress flash` for it")
     inputs = select_inputs(manifest, data, samples)
     with firmware_workspace(manifest.root, board) as project:
-        host, elf, footprint, result = _build_and_run(project, manifest, board, inputs)
+        host, elf, footprint, result, sites, passes = _build_and_run(project, manifest, board, inputs, layers)
     target = np.frombuffer(b"".join(result.outputs), dtype=np.int8).reshape(len(result.outputs), -1)
     if target.shape != host.shape:
         raise McuError(f"the target printed {len(result.outputs)} outputs for {len(inputs)} inputs")
@@ -110,11 +116,13 @@ def run_model(export_dir, board_name: str | Board, data=None, samples: int = 2) 
         name, outputs = interpreter
         checks[name] = bool(np.array_equal(target, outputs))
     return RunReport(board, manifest.prefix, len(inputs), result.instructions, result.exact_invoke,
-                     footprint, checks, elf, inputs, target, result.exits if manifest.raw.get("exits") else ())
+                     footprint, checks, elf, inputs, target, result.exits if manifest.raw.get("exits") else (),
+                     sites, tuple(passes))
 
 
-def _build_and_run(project: Path, manifest: Manifest, board: Board, inputs: np.ndarray):
-    """(host outputs, ELF, footprint, QEMU run) of ``inputs``, built in ``project``."""
+def _build_and_run(project: Path, manifest: Manifest, board: Board, inputs: np.ndarray, layers: bool = False):
+    """(host outputs, ELF, footprint, QEMU run, kernel call sites, their passes) of ``inputs``,
+    built in ``project``; no call sites unless ``layers``."""
     host = run_on_host(manifest, inputs, project / "host", model_link=MODEL_LINK)
     write_firmware_project(manifest.root, board, project, build=False, inputs=inputs, expected=host,
                            model_dir=MODEL_LINK)
@@ -126,7 +134,12 @@ def _build_and_run(project: Path, manifest: Manifest, board: Board, inputs: np.n
             raise McuError(f"{error} (this includes {vector_bytes:,} B of test vectors for {len(inputs)} "
                            "samples; try fewer --samples)") from None
         raise
-    result = run_on_qemu(elf, board, manifest.prefix)
+    sites = kernel_call_sites(elf, manifest.prefix) if layers else []
+    result = run_on_qemu(elf, board, manifest.prefix, regions=[(begin, end) for begin, end, _ in sites])
+    passes = result.region_passes
+    if sites and len(result.instructions) != len(result.outputs):
+        # the plugin keeps a bounded number of passes, which the calls filled: one run each
+        result, passes = run_on_qemu(elf, board, manifest.prefix), call_passes(elf, board, sites)
     footprint = footprint.with_stack(result.stack_used) if result.stack_used is not None else footprint
     check_stack(footprint, board)
-    return host, elf, footprint, result
+    return host, elf, footprint, result, sites, passes
