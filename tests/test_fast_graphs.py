@@ -432,6 +432,28 @@ def test_depthwise_mve_flat_where_it_fits_and_its_defines():
                                                                specialize.DW_STRIDE2_DEFINE: 1}
 
 
+def test_depthwise_planes_only_in_trees_an_mve_core_may_run():
+    """A tree exported for a DSP or ARMv6-M core neither reserves the channel planes' scratch nor
+    builds their code (its arena is what its own paths need); one for the M55, or for no core in
+    particular, does both, the same as before the core was known."""
+    chain = _Chain(np.random.default_rng(1), (1, 18, 7, 8)).conv(0, (3, 3), padding=(1, 1, 1, 1), depthwise=True)
+    graph = chain.graph("flat")
+    anywhere, m55 = lower(graph, "m"), lower(graph, "m", cpu="cortex-m55")
+    assert dict(anywhere.defines) == dict(m55.defines) == {specialize.DW_MVE_FLAT_DEFINE: 1,
+                                                           specialize.DW_MVE_TAPS_DEFINE: 0}
+    assert anywhere.memory.arena_bytes == m55.memory.arena_bytes
+    strips = specialize.depthwise_scratch_bytes(8, 9, specialize.depthwise_strip_span((3, 3), (1, 1), (1, 1), (18, 7)))
+    planes = specialize.depthwise_mve_flat_bytes((3, 3), (1, 1), (1, 1), (1, 1), (1, 18, 7, 8), (18, 7))
+    assert planes > strips
+    for cpu in ("cortex-m4", "cortex-m7", "cortex-m33", "cortex-m0"):
+        program = lower(graph, "m", cpu=cpu)
+        assert specialize.DW_MVE_FLAT_DEFINE not in dict(program.defines)
+        assert program.memory.arena_bytes == anywhere.memory.arena_bytes - planes + strips
+        assert [c.function for c in program.calls] == [c.function for c in anywhere.calls]
+    assert specialize.planes_target(None) and specialize.planes_target("cortex-m55")
+    assert not specialize.planes_target("cortex-m4")
+
+
 def test_depthwise_mve_lines_where_they_pay_and_their_defines():
     """MVE cores run 3x3 stride-1 depthwise layers too large for channel planes channel by
     channel in lines of 16 outputs or more; the export builds that code only for models with such

@@ -196,6 +196,19 @@ DW_FLAT_MAX_BYTES = 16384
 DW_FLAT_MIN_OUTPUTS = 16
 
 
+MVE_FAMILIES = frozenset({"m55"})   # cost-model core families with Helium (MVE)
+
+
+def planes_target(cpu: str | None) -> bool:
+    """Whether an export for ``cpu`` sizes depthwise scratch for channel planes and builds their
+    code: for an MVE core, or for no core in particular (None: the tree may run on any core, an
+    MVE one included); a DSP or ARMv6-M core never runs them, so its arena keeps only what its
+    own paths need."""
+    from mcucompress.encode.cost_model import family
+
+    return cpu is None or family(cpu) in MVE_FAMILIES
+
+
 def depthwise_mve_flat_bytes(kernel, stride, dilation, padding, in_shape, out_hw) -> int:
     """The working memory of a layer an MVE core runs on channel planes (dw_flat_bytes: the
     plane of (outputs - 1) * stride + 4 rows and columns with 16 bytes read past it, rounded to 16,
@@ -355,9 +368,10 @@ def depthwise_expand_bytes(x_shape, multiplier: int) -> int:
     return 0 if multiplier == 1 else -(-int(np.prod(x_shape)) * multiplier // 8) * 8
 
 
-def fast_depthwise(graph: Graph, op: Op, p, rounding: str) -> FastLayer | None:
+def fast_depthwise(graph: Graph, op: Op, p, rounding: str, planes: bool = True) -> FastLayer | None:
     """depthwise_conv2d for mcc_depthwise_conv2d_fast_s8; a depth multiplier above 1 runs it on
-    the input with each channel repeated (mcc_depthwise_expand_s8, into the layer's scratch)."""
+    the input with each channel repeated (mcc_depthwise_expand_s8, into the layer's scratch).
+    ``planes``: the scratch may hold an MVE core's channel planes (planes_target)."""
     if rounding != "tflm" or getattr(p, "rounding", "tflm") != "tflm":
         return None
     wt = graph.tensor(op.inputs[1])
@@ -383,15 +397,16 @@ def fast_depthwise(graph: Graph, op: Op, p, rounding: str) -> FastLayer | None:
     out_hw = graph.output_tensor(op).shape[1:3]
     strip_span = depthwise_strip_span((kh, kw), p.stride, p.dilation, out_hw)
     flat = depthwise_mve_flat_bytes((kh, kw), p.stride, p.dilation, (p.padding[0], p.padding[2]),
-                                    (*x.shape[:-1], n), out_hw)
+                                    (*x.shape[:-1], n), out_hw) if planes else 0
     scratch = expand + max(depthwise_scratch_bytes(n, kh * kw, strip_span), flat)
     return FastLayer(dw_layout(split.weights[:fast_n].T), split.table[:fast_n], fast_n, scratch,
                      "mcc_depthwise_conv2d_fast_s8", patch(patched, w, bias, p, depthwise=True),
                      len(split.constant), weight_layout="int8")
 
 
-def choose(graph: Graph, op: Op, rounding: str) -> FastLayer | None:
-    """The specialised layer for op, or None when the portable kernel stays."""
+def choose(graph: Graph, op: Op, rounding: str, cpu: str | None = None) -> FastLayer | None:
+    """The specialised layer for op, or None when the portable kernel stays; ``cpu``: the core
+    the tree is exported for (None: any core)."""
     if op.kind == "fully_connected_pq":  # no constants to specialise: only its table in the arena
         return FastLayer(np.zeros(0, np.int32), np.zeros((0, 4), np.int32), 0, pq_table_bytes(graph, op),
                          "mcc_fully_connected_pq_s8")
@@ -425,7 +440,7 @@ def choose(graph: Graph, op: Op, rounding: str) -> FastLayer | None:
         return None  # encoded weights (CSR, Huffman) have their own kernels
     p = kernel_params(graph, op, rounding)
     if op.kind == "depthwise_conv2d":
-        return fast_depthwise(graph, op, p, rounding)
+        return fast_depthwise(graph, op, p, rounding, planes_target(cpu))
     if op.kind == "conv2d" and graph.tensor(op.inputs[1]).shape[-1] != graph.tensor(op.inputs[0]).shape[-1]:
         return None  # grouped: the lowering refuses it
     return fast_conv(graph, op, p, rounding)
@@ -442,13 +457,13 @@ class KernelChoice:
     layer: FastLayer
 
 
-def choose_kernels(graph: Graph, rounding: str = "tflm") -> tuple[KernelChoice | None, ...]:
+def choose_kernels(graph: Graph, rounding: str = "tflm", cpu: str | None = None) -> tuple[KernelChoice | None, ...]:
     """One entry per op: its specialised kernel, or None where the portable kernel stays. Made
     once per export, before memory planning (which places the scratch) and lowering (which
-    calls the kernel)."""
+    calls the kernel); ``cpu``: the core the tree is exported for (None: any core)."""
     choices = []
     for op in graph.ops:
-        layer = choose(graph, op, rounding)
+        layer = choose(graph, op, rounding, cpu)
         if layer is None:
             choices.append(None)
             continue
@@ -497,7 +512,8 @@ def lower_fast(b, i: int, op: Op, p) -> bool:
                 b.defines[DW_STRIDE2_DEFINE] = 1
             # MVE: the planes and lines code only where a layer takes it, the taps code unless
             # every layer takes one of those
-            if depthwise_mve_flat_bytes((kh, kw), p.stride, p.dilation, geometry[2], in_shape, out.shape[1:3]):
+            if b.planes and depthwise_mve_flat_bytes((kh, kw), p.stride, p.dilation, geometry[2], in_shape,
+                                                     out.shape[1:3]):
                 b.defines[DW_MVE_FLAT_DEFINE] = 1
                 if not b.dw_mve_taps:
                     b.defines[DW_MVE_TAPS_DEFINE] = 0
