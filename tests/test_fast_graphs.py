@@ -403,7 +403,8 @@ def test_depthwise_strips_where_they_pay_and_their_define():
     assert specialize.depthwise_strip_span((3, 3), (1, 1), (2, 2), (25, 5)) == 0
     assert dict(lower(depthwise_zoo(), "m").defines) == {specialize.DW_STRIDE2_DEFINE: 1,
                                                          specialize.DW_MVE_FLAT_DEFINE: 1}
-    assert lower(layer_zoo(), "m").defines == ()
+    # its 7x5 3x3 layer on planes along y
+    assert dict(lower(layer_zoo(), "m").defines) == {specialize.DW_MVE_FLAT_DEFINE: 1}
 
 
 def test_depthwise_mve_flat_where_it_fits_and_its_defines():
@@ -412,9 +413,14 @@ def test_depthwise_mve_flat_where_it_fits_and_its_defines():
     builds that code only for models with such a layer, and leaves the taps path's MVE code out
     when every layer runs on planes (or in lines)."""
     flat = specialize.depthwise_mve_flat_bytes
-    # plane of 28 rows x 9 columns (+16, to 16 bytes), 4 interleaved rows of 16 columns + 64
-    assert flat((3, 3), (1, 1), (1, 1), (1, 1), (1, 25, 6, 64), (25, 6)) == 272 + 128
-    assert not flat((3, 3), (1, 1), (1, 1), (1, 1), (1, 25, 5, 64), (25, 5))      # DS-CNN: lines of 5
+    # lines along y (the plane transposed): 9 rows x 28 columns (+16, to 16 bytes), 4 interleaved
+    # rows of 32 columns + 64
+    assert flat((3, 3), (1, 1), (1, 1), (1, 1), (1, 25, 6, 64), (25, 6)) == 272 + 192
+    assert flat((3, 3), (1, 1), (1, 1), (1, 1), (1, 25, 5, 64), (25, 5)) == 240 + 192  # DS-CNN
+    assert flat((3, 3), (1, 1), (1, 1), (1, 1), (1, 6, 25, 64), (6, 25)) == 272 + 192  # the same along x
+    assert flat((3, 3), (2, 2), (1, 1), (0, 0), (1, 23, 9, 12), (11, 4)) == 256 + 192  # along y at stride 2
+    assert not flat((3, 3), (2, 2), (1, 1), (0, 0), (1, 13, 11, 12), (7, 6))     # 7 along y at stride 2
+    assert not flat((3, 3), (1, 1), (1, 1), (1, 1), (1, 40, 400, 24), (40, 400)[::-1])  # 7 inputs along y past 16 bits
     assert flat((3, 3), (2, 2), (1, 1), (0, 0), (1, 48, 48, 16), (24, 24)) == 2528 + 320
     assert flat((3, 3), (1, 1), (1, 1), (1, 1), (1, 48, 48, 8), (48, 48)) == 2624 + 320
     assert not flat((3, 3), (1, 1), (1, 1), (1, 1), (1, 3, 5, 64), (3, 5))        # 15 outputs

@@ -188,9 +188,9 @@ def depthwise_mve_lines(kernel, stride, dilation, in_shape, out_hw) -> bool:
 
 # C define for MVE cores: a layer runs on channel planes, four rows interleaved (dw_flat_fits in
 # mcc_depthwise_conv2d_fast_s8.c: 3x3, stride 1 or 2 both ways, DW_FLAT_MIN_OUTPUTS outputs or more,
-# in lines of 6 outputs or more, 8 at stride 2 (shorter ones lose to the taps path or gain little
-# for their RAM: DS-CNN's lines of 5), its working memory
-# at most DW_FLAT_MAX_BYTES and half the layer's input and output bytes)
+# in lines along the output's longer side of 6 outputs or more, 8 at stride 2 (shorter ones lose
+# to the taps path), 8 inputs along a line within 16-bit gather offsets, its working memory at
+# most DW_FLAT_MAX_BYTES and half the layer's input and output bytes)
 DW_MVE_FLAT_DEFINE = "MCC_DW_MVE_FLAT"
 DW_FLAT_MAX_BYTES = 16384
 DW_FLAT_MIN_OUTPUTS = 16
@@ -211,16 +211,19 @@ def planes_target(cpu: str | None) -> bool:
 
 def depthwise_mve_flat_bytes(kernel, stride, dilation, padding, in_shape, out_hw) -> int:
     """The working memory of a layer an MVE core runs on channel planes (dw_flat_bytes: the
-    plane of (outputs - 1) * stride + 4 rows and columns with 16 bytes read past it, rounded to 16,
+    plane of (outputs - 1) * stride + 4 rows and columns (along and across the output's longer
+    side) with 16 bytes read past it, rounded to 16,
     then four rows interleaved, whole groups of 16 columns, and 64 bytes read past them); 0 when
     the layer does not run so."""
     s = int(stride[0])
+    along_y = int(out_hw[0]) > int(out_hw[1])   # lines along the longer side: the plane transposed
+    length, lines = (int(out_hw[0]), int(out_hw[1])) if along_y else (int(out_hw[1]), int(out_hw[0]))
     if (tuple(kernel) != (3, 3) or tuple(dilation) != (1, 1) or int(stride[1]) != s or s not in (1, 2)
-            or int(out_hw[0]) * int(out_hw[1]) < DW_FLAT_MIN_OUTPUTS or int(out_hw[1]) < (8 if s == 2 else 6)
-            or 7 * int(in_shape[3]) > 0xFFFF
+            or length * lines < DW_FLAT_MIN_OUTPUTS or length < (8 if s == 2 else 6)
+            or 7 * (int(in_shape[2]) if along_y else 1) * int(in_shape[3]) > 0xFFFF
             or min(padding) < 0):
         return 0
-    cols, rows = (int(out_hw[1]) - 1) * s + 4, (int(out_hw[0]) - 1) * s + 4
+    cols, rows = (length - 1) * s + 4, (lines - 1) * s + 4
     need = ((rows * cols + 16 + 15) & ~15) + 4 * ((cols + 15) & ~15) + 64
     tensors = (int(in_shape[1]) * int(in_shape[2]) + int(out_hw[0]) * int(out_hw[1])) * int(in_shape[3])
     return need if need <= DW_FLAT_MAX_BYTES and 2 * need <= tensors else 0

@@ -1292,17 +1292,26 @@ MCC_DW_NOINLINE static mcc_status dw_mve3_layer_run(const mcc_dw_conv_fast_param
  * serves two outputs along the line (the weights shifted by one column) of two output lines
  * (shifted by one row). Four sums go into one vector, requantized per channel and scattered to
  * their places in the output. The sums start at half the doubled bias and are not doubled:
- * VQRDMULH of a sum is VRMULH of its double. */
+ * VQRDMULH of a sum is VRMULH of its double. Lines run along the output's longer side: when it is
+ * taller than wide, the plane holds the channel's input transposed (its rows are input columns),
+ * so that tall, narrow layers also get long lines. At stride 1 a last line without a partner runs
+ * four outputs a vector along the line (one load each, like stride 2). */
 typedef struct {
-    int32_t cols, rows;          /* of the plane: (outputs - 1) * stride + 4 */
+    int32_t cols, rows;          /* of the plane: (outputs - 1) * stride + 4 along and across lines */
     int32_t plane_bytes;         /* the plane and the reads past its last row */
 } dw_flat_size;
 
+MCC_INLINE int dw_flat_along_y(const mcc_dims *out_dims)
+{
+    return out_dims->h > out_dims->w;
+}
+
 MCC_INLINE dw_flat_size dw_flat_sizes(int32_t stride, const mcc_dims *out_dims)
 {
+    const int along_y = dw_flat_along_y(out_dims);
     dw_flat_size z;
-    z.cols = (out_dims->w - 1) * stride + 4;
-    z.rows = (out_dims->h - 1) * stride + 4;
+    z.cols = ((along_y ? out_dims->h : out_dims->w) - 1) * stride + 4;
+    z.rows = ((along_y ? out_dims->w : out_dims->h) - 1) * stride + 4;
     z.plane_bytes = (z.rows * z.cols + 16 + 15) & ~15;
     return z;
 }
@@ -1316,11 +1325,13 @@ MCC_INLINE int32_t dw_flat_bytes(const dw_flat_size *z)
 static int dw_flat_fits(const mcc_dw_conv_fast_params *params, const mcc_dims *in_dims, const mcc_dims *out_dims)
 {
     const int32_t stride = params->stride.h;
+    const int along_y = dw_flat_along_y(out_dims);
     dw_flat_size z;
     if (params->kernel.h != 3 || params->kernel.w != 3 || params->dilation.h != 1 || params->dilation.w != 1 ||
         params->stride.w != stride || (uint32_t)(stride - 1) >= 2u ||
-        out_dims->h * out_dims->w < MCC_DW_FLAT_MIN_OUTPUTS || out_dims->w < (stride == 2 ? 8 : 6) ||
-        7 * params->channels_n > 0xFFFF ||
+        out_dims->h * out_dims->w < MCC_DW_FLAT_MIN_OUTPUTS ||
+        (along_y ? out_dims->h : out_dims->w) < (stride == 2 ? 8 : 6) ||
+        7 * (along_y ? in_dims->w : 1) * params->channels_n > 0xFFFF ||
         params->padding.h < 0 || params->padding.w < 0) {
         return 0;
     }
@@ -1331,11 +1342,15 @@ static int dw_flat_fits(const mcc_dw_conv_fast_params *params, const mcc_dims *i
 
 typedef struct {
     dw_flat_size z;
-    int32_t stride, n_ch, in_rows, in_cols, in_w;  /* input rows and columns that land in the plane */
-    int32_t pad_t, pad_l, out_h, out_w;
-    int8_t *plane, *lines;
-    uint16x8_t gather;        /* offsets of 8 neighbouring inputs along a row */
-    uint8x16_t taps0, taps1;  /* tap 3 l + k at lane 4 k + l, and one lane on (one row down) */
+    int32_t stride, n_ch, in_rows, in_cols;  /* input lines and entries a line that land in the plane */
+    int32_t elem_step, row_step;             /* input bytes along a line and from one line to the next */
+    int32_t pad_t, pad_l, lines, len;        /* padding before the lines and along them; output lines, their length */
+    int32_t along;                           /* output bytes from one output to the next along a line */
+    int8_t *plane, *lines_at;
+    uint16x8_t gather;        /* offsets of 8 neighbouring inputs along a line */
+    uint8x16_t taps0, taps1;  /* tap (l, k) of the window at lane 4 k + l, and one lane on (one row down) */
+    uint32x4_t off_pairs;     /* output places of a vector at stride 1, (o, x) (o, x+1) (o+1, x) (o+1, x+1) */
+    uint32x4_t off_quad;      /* and of four outputs along a line */
 } dw_flat_layer;
 
 /* What the assembly below reads and keeps between output lines (offsets fixed by it). */
@@ -1369,6 +1384,18 @@ typedef struct {
     "vmov q7[2], q7[0], %[a], %[c]\n\t"                 \
     "vmladav.s8 %[a], q6, q0\n\t"                       \
     "vmladav.s8 %[c], q6, q1\n\t"                       \
+    "vmov q7[3], q7[1], %[a], %[c]\n\t"
+/* Four outputs along one line at stride 1: windows at t, t + 4, t + 8, t + 12. */
+#define MCC_DW_FLAT_SUMS1Q_ASM                          \
+    "vldrb.u8 q5, [%[t]], #16\n\t"                      \
+    "vldrb.u8 q6, [%[t], #-8]\n\t"                      \
+    "vmladav.s8 %[a], q5, q0\n\t"                       \
+    "vmladav.s8 %[c], q6, q0\n\t"                       \
+    "vldrb.u8 q5, [%[t], #-12]\n\t"                     \
+    "vldrb.u8 q6, [%[t], #-4]\n\t"                      \
+    "vmov q7[2], q7[0], %[a], %[c]\n\t"                 \
+    "vmladav.s8 %[a], q5, q0\n\t"                       \
+    "vmladav.s8 %[c], q6, q0\n\t"                       \
     "vmov q7[3], q7[1], %[a], %[c]\n\t"
 /* At stride 2: four outputs along the line, windows at t, t + 8, t + 16, t + 24. */
 #define MCC_DW_FLAT_SUMS2_ASM                           \
@@ -1459,26 +1486,32 @@ typedef struct {
         : "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11", "d12", "d13", \
           "d14", "d15", "cc", "memory")
 
-/* k->count output lines (pairs at stride 1) of one channel. */
-MCC_DW_NOINLINE static void dw_flat_lines(dw_flat_consts *k, int32_t stride)
+/* k->count output lines of one channel: pairs of lines at stride 1 (DW_FLAT_PAIRS), lines of
+ * four outputs a vector at stride 2 (DW_FLAT_STRIDE2) or at stride 1 (DW_FLAT_QUADS). */
+enum { DW_FLAT_PAIRS, DW_FLAT_STRIDE2, DW_FLAT_QUADS };
+MCC_DW_NOINLINE static void dw_flat_lines(dw_flat_consts *k, int mode)
 {
     register int32_t count __asm__("lr");
     register int32_t a __asm__("r6"), c __asm__("r8");  /* VMLADAV writes even registers only */
     int8_t *t, *dst;
     int32_t bias, mult, round, shift, step;
-    if (stride == 1) {
+    if (mode == DW_FLAT_PAIRS) {
         MCC_DW_FLAT_LINES_ASM(MCC_DW_FLAT_SUMS1_ASM);
-    } else {
+    } else if (mode == DW_FLAT_STRIDE2) {
         MCC_DW_FLAT_LINES_ASM(MCC_DW_FLAT_SUMS2_ASM);
+    } else {
+        MCC_DW_FLAT_LINES_ASM(MCC_DW_FLAT_SUMS1Q_ASM);
     }
 }
 #undef MCC_DW_FLAT_SUMS1_ASM
+#undef MCC_DW_FLAT_SUMS1Q_ASM
 #undef MCC_DW_FLAT_SUMS2_ASM
 #undef MCC_DW_FLAT_STORE_ASM
 #undef MCC_DW_FLAT_LINES_ASM
 
-/* The channel's input (src: its first element) into the plane, row by row: 8 entries a widening
- * gather and a narrowing store, the last ones tail-predicated. */
+/* The channel's input (src: its first element) into the plane, line by line (rows of the input,
+ * or its columns when lines run along y): 8 entries a widening gather and a narrowing store, the
+ * last ones tail-predicated. */
 static void dw_flat_fill(const dw_flat_layer *g, const int8_t *src)
 {
     register int32_t count __asm__("lr");
@@ -1503,8 +1536,8 @@ static void dw_flat_fill(const dw_flat_layer *g, const int8_t *src)
         "subs %[rows], %[rows], #1\n\t"
         "bne 1b\n\t"
         : [src] "+r"(src), [dst] "+r"(dst), [rows] "+r"(rows), [s] "=&r"(s), [d] "=&l"(d), "=&r"(count)
-        : [gather] "r"(&g->gather), [n] "r"(g->in_cols), [step8] "r"(8 * g->n_ch),
-          [row_step] "r"(g->in_w * g->n_ch), [cols] "r"(g->z.cols), "m"(g->gather)
+        : [gather] "r"(&g->gather), [n] "r"(g->in_cols), [step8] "r"(8 * g->elem_step),
+          [row_step] "r"(g->row_step), [cols] "r"(g->z.cols), "m"(g->gather)
         : "d0", "d1", "d2", "d3", "cc", "memory");
 }
 
@@ -1513,7 +1546,7 @@ static void dw_flat_fill(const dw_flat_layer *g, const int8_t *src)
 static void dw_flat_channel(const dw_flat_layer *g, dw_flat_consts *k, const int8_t *w, int32_t block,
                             const int32_t *ch, const int8_t *src, int8_t *out)
 {
-    const int32_t out_w = g->out_w;
+    const int32_t len = g->len;
     if (g->in_rows > 0 && g->in_cols > 0) {
         dw_flat_fill(g, src);
     }
@@ -1527,30 +1560,32 @@ static void dw_flat_channel(const dw_flat_layer *g, dw_flat_consts *k, const int
     k->row = g->plane;
     k->dst = out;
     k->lanes = 0xFFFF;
-    if (g->stride == 1) {  /* pairs of lines; a last line alone on lanes 0 and 1 */
-        k->full = out_w >> 1;
-        k->tail = out_w & 1 ? 0x0F0F : 0;
-        k->count = g->out_h >> 1;
-        if (k->count) {
-            dw_flat_lines(k, 1);
+    if (g->stride == 1 && g->lines > 1) {  /* pairs of lines */
+        k->off = g->off_pairs;
+        k->step = 2 * g->along;
+        k->full = len >> 1;
+        k->tail = len & 1 ? 0x0F0F : 0;
+        k->count = g->lines >> 1;
+        dw_flat_lines(k, DW_FLAT_PAIRS);
+        if (!(g->lines & 1)) {
+            return;
         }
-        if (g->out_h & 1) {
-            k->lanes = 0x00FF;
-            k->tail &= 0x00FF;
-            k->count = 1;
-            dw_flat_lines(k, 1);
-        }
-        return;
     }
-    k->full = out_w >> 2;
-    k->tail = (1u << (4 * (out_w & 3))) - 1u;
-    k->count = g->out_h;
-    dw_flat_lines(k, 2);
+    /* stride 2, or the last line at stride 1: four outputs a vector along it */
+    k->off = g->off_quad;
+    k->step = 4 * g->along;
+    k->full = len >> 2;
+    k->tail = (1u << (4 * (len & 3))) - 1u;
+    k->count = g->stride == 1 ? 1 : g->lines;
+    dw_flat_lines(k, g->stride == 1 ? DW_FLAT_QUADS : DW_FLAT_STRIDE2);
 }
 
-/* Tap 3 l + k at lane 4 k + l, from lane 15 on one lane later (predicated lanes read 0). */
-static const uint8_t dw_flat_taps[31] = {0, 3, 6, 0, 1, 4, 7, 0, 2, 5, 8, 0, 0, 0, 0,
-                                         0, 0, 3, 6, 0, 1, 4, 7, 0, 2, 5, 8, 0, 0, 0, 0};
+/* The window's tap at lane 4 k + l (k along the line, l across), from lane 15 on one lane later
+ * (predicated lanes read 0): tap 3 l + k for lines along x, tap 3 k + l along y. */
+static const uint8_t dw_flat_taps[2][31] = {{0, 3, 6, 0, 1, 4, 7, 0, 2, 5, 8, 0, 0, 0, 0,
+                                             0, 0, 3, 6, 0, 1, 4, 7, 0, 2, 5, 8, 0, 0, 0, 0},
+                                            {0, 1, 2, 0, 3, 4, 5, 0, 6, 7, 8, 0, 0, 0, 0,
+                                             0, 0, 1, 2, 0, 3, 4, 5, 0, 6, 7, 8, 0, 0, 0, 0}};
 
 /* The whole layer channel by channel (see above). */
 MCC_DW_NOINLINE static mcc_status dw_flat_layer_run(const mcc_dw_conv_fast_params *params, const mcc_dims *in_dims,
@@ -1562,33 +1597,36 @@ MCC_DW_NOINLINE static mcc_status dw_flat_layer_run(const mcc_dw_conv_fast_param
     dw_flat_layer g;
     dw_flat_consts k;
     int32_t b, c;
+    const int along_y = dw_flat_along_y(out_dims);
+    /* output bytes along a line and from one line to the next */
+    const int32_t along = (along_y ? out_dims->w : 1) * n_ch, across = (along_y ? 1 : out_dims->w) * n_ch;
+    const uint32x4_t lane = vidupq_n_u32(0, 1);
     g.stride = params->stride.h;
     g.z = dw_flat_sizes(g.stride, out_dims);
     g.n_ch = n_ch;
-    g.pad_t = params->padding.h;
-    g.pad_l = params->padding.w;
-    g.in_w = in_dims->w;
-    g.in_rows = in_dims->h < g.z.rows - g.pad_t ? in_dims->h : g.z.rows - g.pad_t;
-    g.in_cols = in_dims->w < g.z.cols - g.pad_l ? in_dims->w : g.z.cols - g.pad_l;
-    g.out_h = out_dims->h;
-    g.out_w = out_dims->w;
+    g.elem_step = (along_y ? in_dims->w : 1) * n_ch;
+    g.row_step = (along_y ? 1 : in_dims->w) * n_ch;
+    g.pad_t = along_y ? params->padding.w : params->padding.h;
+    g.pad_l = along_y ? params->padding.h : params->padding.w;
+    g.in_rows = along_y ? in_dims->w : in_dims->h;
+    g.in_rows = g.in_rows < g.z.rows - g.pad_t ? g.in_rows : g.z.rows - g.pad_t;
+    g.in_cols = along_y ? in_dims->h : in_dims->w;
+    g.in_cols = g.in_cols < g.z.cols - g.pad_l ? g.in_cols : g.z.cols - g.pad_l;
+    g.lines = along_y ? out_dims->w : out_dims->h;
+    g.len = along_y ? out_dims->h : out_dims->w;
     g.plane = (int8_t *)scratch;
-    g.lines = g.plane + g.z.plane_bytes;
-    g.gather = vmulq_n_u16(vidupq_n_u16(0, 1), (uint16_t)n_ch);
-    g.taps0 = vld1q_u8(dw_flat_taps);
-    g.taps1 = vld1q_u8(dw_flat_taps + 15);
-    k.off = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)n_ch);
-    k.step = 4 * n_ch;
-    if (g.stride == 1) {  /* lanes: (o, x), (o, x + 1), (o + 1, x), (o + 1, x + 1) */
-        const uint32x4_t lane = vidupq_n_u32(0, 1);
-        k.off = vaddq_u32(vmulq_n_u32(vandq_u32(lane, vdupq_n_u32(1)), (uint32_t)n_ch),
-                          vmulq_n_u32(vshrq_n_u32(lane, 1), (uint32_t)(out_dims->w * n_ch)));
-        k.step = 2 * n_ch;
-    }
+    g.lines_at = g.plane + g.z.plane_bytes;
+    g.gather = vmulq_n_u16(vidupq_n_u16(0, 1), (uint16_t)g.elem_step);
+    g.taps0 = vld1q_u8(dw_flat_taps[along_y]);
+    g.taps1 = vld1q_u8(dw_flat_taps[along_y] + 15);
+    g.off_quad = vmulq_n_u32(lane, (uint32_t)along);
+    g.off_pairs = vaddq_u32(vmulq_n_u32(vandq_u32(lane, vdupq_n_u32(1)), (uint32_t)along),
+                            vmulq_n_u32(vshrq_n_u32(lane, 1), (uint32_t)across));
+    g.along = along;
     k.cols = g.z.cols;
     k.groups = (g.z.cols + 15) >> 4;
-    k.lines = g.lines;
-    k.dst_step = (g.stride == 1 ? 2 : 1) * out_dims->w * n_ch;
+    k.lines = g.lines_at;
+    k.dst_step = (g.stride == 1 ? 2 : 1) * across;
     k.lo = vdupq_n_s32(params->activation.min);
     k.hi = vdupq_n_s32(params->activation.max);
     memset(g.plane, params->input_zero_point, (size_t)g.z.plane_bytes);
