@@ -1370,7 +1370,6 @@ typedef struct {
     int32_t full;             /* 124: vectors of a line with every lane stored */
     uint32_t tail;            /* 128: the lanes of a last vector (0: none) */
     int32_t count;            /* 132: output lines (pairs) left */
-    uint32_t lanes;           /* 136: the lanes of the other vectors */
 } dw_flat_consts;
 
 /* One vector of 4 sums into q7 at stride 1: the output pairs (o, x), (o, x + 1) and (o + 1, x),
@@ -1409,8 +1408,9 @@ typedef struct {
     "vmladav.s8 %[a], q5, q0\n\t"                       \
     "vmladav.s8 %[c], q6, q0\n\t"                       \
     "vmov q7[3], q7[1], %[a], %[c]\n\t"
-/* The bias, VQRDMULH, the rounding and shift, the clamp, and a scatter of the lanes P0 keeps. */
-#define MCC_DW_FLAT_STORE_ASM                           \
+/* The bias, VQRDMULH, the rounding and shift, the clamp (then the scatter of every lane, or of
+ * the lanes P0 keeps for a line's last vector). */
+#define MCC_DW_FLAT_REQUANT_ASM                         \
     "vadd.i32 q7, q7, %[bias]\n\t"                      \
     "vqrdmulh.s32 q6, q7, %[mult]\n\t"                  \
     "vshr.s32 q7, q7, #31\n\t"                          \
@@ -1418,10 +1418,15 @@ typedef struct {
     "vadd.i32 q6, q6, %[round]\n\t"                     \
     "vshl.s32 q6, %[shift]\n\t"                         \
     "vmax.s32 q6, q6, q2\n\t"                           \
-    "vmin.s32 q6, q6, q3\n\t"                           \
-    "vpst\n\t"                                          \
-    "vstrbt.32 q6, [%[dst], q4]\n\t"                    \
+    "vmin.s32 q6, q6, q3\n\t"
+#define MCC_DW_FLAT_STORE_ASM                           \
+    MCC_DW_FLAT_REQUANT_ASM                             \
+    "vstrb.32 q6, [%[dst], q4]\n\t"                     \
     "add %[dst], %[dst], %[step]\n\t"
+#define MCC_DW_FLAT_STORE_TAIL_ASM                      \
+    MCC_DW_FLAT_REQUANT_ASM                             \
+    "vpst\n\t"                                          \
+    "vstrbt.32 q6, [%[dst], q4]\n\t"
 /* k->count output lines (pairs): per line the plane's rows from k->row interleaved (VST4, 16
  * columns a pass), then its vectors of outputs (SUMS), the last one on its own lanes. */
 #define MCC_DW_FLAT_LINES_ASM(SUMS)                                                              \
@@ -1458,8 +1463,6 @@ typedef struct {
         "ldr %[step], [%[k], #96]\n\t"                                                           \
         "ldr %[t], [%[k], #112]\n\t"                                                             \
         "ldr %[dst], [%[k], #116]\n\t"                                                           \
-        "ldr %[a], [%[k], #136]\n\t"                                                             \
-        "vmsr p0, %[a]\n\t"                                                                      \
         "ldr lr, [%[k], #124]\n\t"                                                               \
         "wls lr, lr, 3f\n"                                                                       \
         "4:\n\t"                                                                                 \
@@ -1470,7 +1473,7 @@ typedef struct {
         "cmp %[a], #0\n\t"                                                                       \
         "beq 5f\n\t"                                                                             \
         "vmsr p0, %[a]\n\t"                                                                      \
-        SUMS MCC_DW_FLAT_STORE_ASM                                                               \
+        SUMS MCC_DW_FLAT_STORE_TAIL_ASM                                                          \
         "5:\n\t"                                                                                 \
         "ldrd %[dst], %[a], [%[k], #116]\n\t"                                                    \
         "add %[dst], %[dst], %[a]\n\t"                                                           \
@@ -1506,12 +1509,14 @@ MCC_DW_NOINLINE static void dw_flat_lines(dw_flat_consts *k, int mode)
 #undef MCC_DW_FLAT_SUMS1_ASM
 #undef MCC_DW_FLAT_SUMS1Q_ASM
 #undef MCC_DW_FLAT_SUMS2_ASM
+#undef MCC_DW_FLAT_REQUANT_ASM
 #undef MCC_DW_FLAT_STORE_ASM
+#undef MCC_DW_FLAT_STORE_TAIL_ASM
 #undef MCC_DW_FLAT_LINES_ASM
 
 /* The channel's input (src: its first element) into the plane, line by line (rows of the input,
  * or its columns when lines run along y): 8 entries a widening gather and a narrowing store, the
- * last ones tail-predicated. */
+ * last ones tail-predicated (lines of 8 or fewer: predicated by VCTP once for all of them). */
 static void dw_flat_fill(const dw_flat_layer *g, const int8_t *src)
 {
     register int32_t count __asm__("lr");
@@ -1519,6 +1524,24 @@ static void dw_flat_fill(const dw_flat_layer *g, const int8_t *src)
     const int8_t *s;
     int8_t *d;
     int32_t rows = g->in_rows;
+    if (g->in_cols <= 8) {  /* lines of 8 entries or fewer: one predicated gather and store each */
+        __asm__ volatile(
+            "vldrw.u32 q0, [%[gather]]\n\t"
+            "vctp.16 %[n]\n"
+            "1:\n\t"
+            "vpstt\n\t"
+            "vldrbt.s16 q1, [%[src], q0]\n\t"
+            "vstrbt.16 q1, [%[dst]]\n\t"
+            "add %[src], %[src], %[row_step]\n\t"
+            "add %[dst], %[dst], %[cols]\n\t"
+            "subs %[rows], %[rows], #1\n\t"
+            "bne 1b\n\t"
+            : [src] "+r"(src), [dst] "+r"(dst), [rows] "+r"(rows)
+            : [gather] "r"(&g->gather), [n] "r"(g->in_cols), [row_step] "r"(g->row_step),
+              [cols] "r"(g->z.cols), "m"(g->gather)
+            : "d0", "d1", "d2", "d3", "cc", "memory");
+        return;
+    }
     __asm__ volatile(
         "vldrw.u32 q0, [%[gather]]\n"
         "1:\n\t"
@@ -1559,10 +1582,11 @@ static void dw_flat_channel(const dw_flat_layer *g, dw_flat_consts *k, const int
     k->neg_shift = -ch[3];
     k->row = g->plane;
     k->dst = out;
-    k->lanes = 0xFFFF;
     if (g->stride == 1 && g->lines > 1) {  /* pairs of lines */
-        k->off = g->off_pairs;
-        k->step = 2 * g->along;
+        if (g->lines & 1) {  /* the channel before ended on a line of four outputs a vector */
+            k->off = g->off_pairs;
+            k->step = 2 * g->along;
+        }
         k->full = len >> 1;
         k->tail = len & 1 ? 0x0F0F : 0;
         k->count = g->lines >> 1;
@@ -1570,10 +1594,10 @@ static void dw_flat_channel(const dw_flat_layer *g, dw_flat_consts *k, const int
         if (!(g->lines & 1)) {
             return;
         }
+        k->off = g->off_quad;  /* the last line at stride 1 */
+        k->step = 4 * g->along;
     }
-    /* stride 2, or the last line at stride 1: four outputs a vector along it */
-    k->off = g->off_quad;
-    k->step = 4 * g->along;
+    /* four outputs a vector along the line */
     k->full = len >> 2;
     k->tail = (1u << (4 * (len & 3))) - 1u;
     k->count = g->stride == 1 ? 1 : g->lines;
@@ -1623,6 +1647,10 @@ MCC_DW_NOINLINE static mcc_status dw_flat_layer_run(const mcc_dw_conv_fast_param
     g.off_pairs = vaddq_u32(vmulq_n_u32(vandq_u32(lane, vdupq_n_u32(1)), (uint32_t)along),
                             vmulq_n_u32(vshrq_n_u32(lane, 1), (uint32_t)across));
     g.along = along;
+    /* where a vector's outputs go and how far the next vector's are: pairs of lines at stride 1,
+     * four outputs along a line at stride 2 (and on a single line) */
+    k.off = g.stride == 1 && g.lines > 1 ? g.off_pairs : g.off_quad;
+    k.step = (g.stride == 1 && g.lines > 1 ? 2 : 4) * along;
     k.cols = g.z.cols;
     k.groups = (g.z.cols + 15) >> 4;
     k.lines = g.lines_at;
