@@ -1359,7 +1359,8 @@ typedef struct {
     int8x16_t w1;             /*  16: the same one row down (the output line below) */
     int32x4_t lo, hi;         /*  32, 48: the clamp */
     uint32x4_t off;           /*  64: where the 4 outputs of a vector go */
-    int32_t bias, mult, round, neg_shift;  /*  80 */
+    const int32_t *ch;        /*  80: the channel's {doubled bias, multiplier, round, shift} */
+    int32_t unused[3];
     int32_t step;             /*  96: bytes from one vector's outputs to the next's */
     const int8_t *row;        /* 100: the plane's first row of the next output line (pair) */
     int32_t cols;             /* 104: of the plane */
@@ -1435,8 +1436,11 @@ typedef struct {
         "vldrw.u32 q1, [%[k], #16]\n\t"                                                          \
         "vldrw.u32 q2, [%[k], #32]\n\t"                                                          \
         "vldrw.u32 q3, [%[k], #48]\n\t"                                                          \
-        "ldrd %[bias], %[mult], [%[k], #80]\n\t"                                                 \
-        "ldrd %[round], %[shift], [%[k], #88]\n"                                                 \
+        "ldr %[a], [%[k], #80]\n\t"                                                              \
+        "ldrd %[bias], %[mult], [%[a]]\n\t"                                                      \
+        "ldrd %[round], %[shift], [%[a], #8]\n\t"                                                \
+        "asr %[bias], %[bias], #1\n\t"                                                           \
+        "rsb %[shift], %[shift], #0\n"                                                           \
         "1:\n\t"                                                                                 \
         "ldr %[a], [%[k], #100]\n\t"                                                             \
         "ldr %[t], [%[k], #112]\n\t"                                                             \
@@ -1536,7 +1540,7 @@ static void dw_flat_fill(const dw_flat_layer *g, const int8_t *src)
             "add %[dst], %[dst], %[cols]\n\t"
             "subs %[rows], %[rows], #1\n\t"
             "bne 1b\n\t"
-            : [src] "+r"(src), [dst] "+r"(dst), [rows] "+r"(rows)
+            : [src] "+r"(src), [dst] "+l"(dst), [rows] "+r"(rows)
             : [gather] "r"(&g->gather), [n] "r"(g->in_cols), [row_step] "r"(g->row_step),
               [cols] "r"(g->z.cols), "m"(g->gather)
             : "d0", "d1", "d2", "d3", "cc", "memory");
@@ -1566,40 +1570,47 @@ static void dw_flat_fill(const dw_flat_layer *g, const int8_t *src)
 
 /* One channel (w: its tap 0 weight, taps block bytes apart; src, out: its first input and output
  * element; ch its constants). */
-static void dw_flat_channel(const dw_flat_layer *g, dw_flat_consts *k, const int8_t *w, int32_t block,
+/* Output places, steps and vectors a line: pairs of lines at stride 1, or four outputs a vector
+ * along a line (at stride 2, and on the last of an odd number of lines at stride 1). */
+MCC_INLINE void dw_flat_pairs_mode(const dw_flat_layer *g, dw_flat_consts *k)
+{
+    k->off = g->off_pairs;
+    k->step = 2 * g->along;
+    k->full = g->len >> 1;
+    k->tail = g->len & 1 ? 0x0F0F : 0;
+}
+
+MCC_INLINE void dw_flat_quads_mode(const dw_flat_layer *g, dw_flat_consts *k)
+{
+    k->off = g->off_quad;
+    k->step = 4 * g->along;
+    k->full = g->len >> 2;
+    k->tail = (1u << (4 * (g->len & 3))) - 1u;
+}
+
+static void dw_flat_channel(const dw_flat_layer *g, dw_flat_consts *k, const int8_t *w, const uint8x16_t *taps,
                             const int32_t *ch, const int8_t *src, int8_t *out)
 {
-    const int32_t len = g->len;
     if (g->in_rows > 0 && g->in_cols > 0) {
         dw_flat_fill(g, src);
     }
     /* lanes 4 k + l (l, k < 3) hold the window, the others zero; one row down: one lane on */
-    k->w0 = vldrbq_gather_offset_z_s8(w, vmulq_n_u8(g->taps0, (uint8_t)block), 0x0777);
-    k->w1 = vldrbq_gather_offset_z_s8(w, vmulq_n_u8(g->taps1, (uint8_t)block), 0x0EEE);
-    k->bias = ch[0] >> 1;
-    k->mult = ch[1];
-    k->round = ch[2];
-    k->neg_shift = -ch[3];
+    k->w0 = vldrbq_gather_offset_z_s8(w, taps[0], 0x0777);
+    k->w1 = vldrbq_gather_offset_z_s8(w, taps[1], 0x0EEE);
+    k->ch = ch;
     k->row = g->plane;
     k->dst = out;
     if (g->stride == 1 && g->lines > 1) {  /* pairs of lines */
-        if (g->lines & 1) {  /* the channel before ended on a line of four outputs a vector */
-            k->off = g->off_pairs;
-            k->step = 2 * g->along;
-        }
-        k->full = len >> 1;
-        k->tail = len & 1 ? 0x0F0F : 0;
         k->count = g->lines >> 1;
-        dw_flat_lines(k, DW_FLAT_PAIRS);
         if (!(g->lines & 1)) {
+            dw_flat_lines(k, DW_FLAT_PAIRS);
             return;
         }
-        k->off = g->off_quad;  /* the last line at stride 1 */
-        k->step = 4 * g->along;
+        dw_flat_pairs_mode(g, k);  /* the channel before ended on its last line */
+        dw_flat_lines(k, DW_FLAT_PAIRS);
+        dw_flat_quads_mode(g, k);
     }
     /* four outputs a vector along the line */
-    k->full = len >> 2;
-    k->tail = (1u << (4 * (len & 3))) - 1u;
     k->count = g->stride == 1 ? 1 : g->lines;
     dw_flat_lines(k, g->stride == 1 ? DW_FLAT_QUADS : DW_FLAT_STRIDE2);
 }
@@ -1620,6 +1631,7 @@ MCC_DW_NOINLINE static mcc_status dw_flat_layer_run(const mcc_dw_conv_fast_param
     const int8_t *bytes = (const int8_t *)(const void *)params->weights;
     dw_flat_layer g;
     dw_flat_consts k;
+    uint8x16_t taps[2][2];  /* offsets of the window's weights, blocks of 8 and 4 channels */
     int32_t b, c;
     const int along_y = dw_flat_along_y(out_dims);
     /* output bytes along a line and from one line to the next */
@@ -1647,10 +1659,15 @@ MCC_DW_NOINLINE static mcc_status dw_flat_layer_run(const mcc_dw_conv_fast_param
     g.off_pairs = vaddq_u32(vmulq_n_u32(vandq_u32(lane, vdupq_n_u32(1)), (uint32_t)along),
                             vmulq_n_u32(vshrq_n_u32(lane, 1), (uint32_t)across));
     g.along = along;
-    /* where a vector's outputs go and how far the next vector's are: pairs of lines at stride 1,
-     * four outputs along a line at stride 2 (and on a single line) */
-    k.off = g.stride == 1 && g.lines > 1 ? g.off_pairs : g.off_quad;
-    k.step = (g.stride == 1 && g.lines > 1 ? 2 : 4) * along;
+    if (g.stride == 1 && g.lines > 1) {
+        dw_flat_pairs_mode(&g, &k);
+    } else {
+        dw_flat_quads_mode(&g, &k);
+    }
+    for (c = 0; c < 2; ++c) {  /* the weights' offsets in blocks of 8 channels and in a last one of 4 */
+        taps[c][0] = vmulq_n_u8(g.taps0, (uint8_t)(c ? 4 : 8));
+        taps[c][1] = vmulq_n_u8(g.taps1, (uint8_t)(c ? 4 : 8));
+    }
     k.cols = g.z.cols;
     k.groups = (g.z.cols + 15) >> 4;
     k.lines = g.lines_at;
@@ -1661,10 +1678,13 @@ MCC_DW_NOINLINE static mcc_status dw_flat_layer_run(const mcc_dw_conv_fast_param
     for (b = 0; b < in_dims->n; ++b) {
         const int8_t *in_batch = input + b * in_dims->h * in_dims->w * n_ch;
         int8_t *out_batch = output + b * out_dims->h * out_dims->w * n_ch;
-        for (c = 0; c < n4; ++c) {
-            const int32_t start = c & ~7;
-            dw_flat_channel(&g, &k, bytes + start * 9 + (c - start), n4 - start >= 8 ? 8 : 4,
-                            params->channels + 4 * c, in_batch + c, out_batch + c);
+        for (c = 0; c < n4; c += 8) {
+            const int32_t block = n4 - c >= 8 ? 8 : 4;
+            int32_t j;
+            for (j = 0; j < block; ++j) {
+                dw_flat_channel(&g, &k, bytes + c * 9 + j, taps[block == 4], params->channels + 4 * (c + j),
+                                in_batch + c + j, out_batch + c + j);
+            }
         }
     }
     return MCC_OK;
