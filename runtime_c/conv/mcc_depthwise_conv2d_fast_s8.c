@@ -1440,9 +1440,11 @@ typedef struct {
         "ldrd %[bias], %[mult], [%[a]]\n\t"                                                      \
         "ldrd %[round], %[shift], [%[a], #8]\n\t"                                                \
         "asr %[bias], %[bias], #1\n\t"                                                           \
-        "rsb %[shift], %[shift], #0\n"                                                           \
+        "rsb %[shift], %[shift], #0\n\t"                                                         \
+        "ldr %[row], [%[k], #100]\n\t"                                                           \
+        "ldr %[ldst], [%[k], #116]\n"                                                            \
         "1:\n\t"                                                                                 \
-        "ldr %[a], [%[k], #100]\n\t"                                                             \
+        "mov %[a], %[row]\n\t"                                                                   \
         "ldr %[t], [%[k], #112]\n\t"                                                             \
         "ldrd %[step], lr, [%[k], #104]\n\t"                                                     \
         "dls lr, lr\n"                                                                           \
@@ -1460,13 +1462,11 @@ typedef struct {
         "vst42.8 {q4, q5, q6, q7}, [%[t]]\n\t"                                                   \
         "vst43.8 {q4, q5, q6, q7}, [%[t]]!\n\t"                                                  \
         "le lr, 2b\n\t"                                                                          \
-        "ldr %[a], [%[k], #100]\n\t"                                                             \
-        "add %[a], %[a], %[step], lsl #1\n\t"                                                    \
-        "str %[a], [%[k], #100]\n\t"                                                             \
+        "add %[row], %[row], %[step], lsl #1\n\t"                                                \
         "vldrw.u32 q4, [%[k], #64]\n\t"                                                          \
         "ldr %[step], [%[k], #96]\n\t"                                                           \
         "ldr %[t], [%[k], #112]\n\t"                                                             \
-        "ldr %[dst], [%[k], #116]\n\t"                                                           \
+        "mov %[dst], %[ldst]\n\t"                                                                \
         "ldr lr, [%[k], #124]\n\t"                                                               \
         "wls lr, lr, 3f\n"                                                                       \
         "4:\n\t"                                                                                 \
@@ -1474,33 +1474,36 @@ typedef struct {
         "le lr, 4b\n"                                                                            \
         "3:\n\t"                                                                                 \
         "ldr %[a], [%[k], #128]\n\t"                                                             \
-        "cmp %[a], #0\n\t"                                                                       \
-        "beq 5f\n\t"                                                                             \
+        "cbz %[a], 5f\n\t"                                                                       \
         "vmsr p0, %[a]\n\t"                                                                      \
         SUMS MCC_DW_FLAT_STORE_TAIL_ASM                                                          \
         "5:\n\t"                                                                                 \
-        "ldrd %[dst], %[a], [%[k], #116]\n\t"                                                    \
-        "add %[dst], %[dst], %[a]\n\t"                                                           \
-        "str %[dst], [%[k], #116]\n\t"                                                           \
+        "ldr %[a], [%[k], #120]\n\t"                                                             \
+        "add %[ldst], %[ldst], %[a]\n\t"                                                         \
         "ldr %[a], [%[k], #132]\n\t"                                                             \
         "subs %[a], %[a], #1\n\t"                                                                \
         "str %[a], [%[k], #132]\n\t"                                                             \
         "bne 1b\n\t"                                                                             \
-        : [t] "=&l"(t), [dst] "=&r"(dst), [a] "=&r"(a), [c] "=&r"(c), [bias] "=&r"(bias),       \
+        "str %[row], [%[k], #100]\n\t"                                                           \
+        "str %[ldst], [%[k], #116]\n\t"                                                          \
+        : [t] "=&l"(t), [dst] "=&r"(dst), [a] "=&l"(a), [c] "=&r"(c), [bias] "=&r"(bias),       \
           [mult] "=&r"(mult), [round] "=&r"(round), [shift] "=&r"(shift), [step] "=&r"(step),    \
-          "=&r"(count)                                                                           \
+          [row] "=&r"(row), [ldst] "=&r"(ldst), "=&r"(count)                                    \
         : [k] "r"(k), "m"(*k)                                                                    \
         : "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11", "d12", "d13", \
           "d14", "d15", "cc", "memory")
 
 /* k->count output lines of one channel: pairs of lines at stride 1 (DW_FLAT_PAIRS), lines of
- * four outputs a vector at stride 2 (DW_FLAT_STRIDE2) or at stride 1 (DW_FLAT_QUADS). */
+ * four outputs a vector at stride 2 (DW_FLAT_STRIDE2) or at stride 1 (DW_FLAT_QUADS); k->row and
+ * k->dst are left at the next line's (the plane row and the output pointer are kept in registers
+ * between lines). */
 enum { DW_FLAT_PAIRS, DW_FLAT_STRIDE2, DW_FLAT_QUADS };
 MCC_DW_NOINLINE static void dw_flat_lines(dw_flat_consts *k, int mode)
 {
     register int32_t count __asm__("lr");
     register int32_t a __asm__("r6"), c __asm__("r8");  /* VMLADAV writes even registers only */
-    int8_t *t, *dst;
+    int8_t *t, *dst, *ldst;
+    const int8_t *row;
     int32_t bias, mult, round, shift, step;
     if (mode == DW_FLAT_PAIRS) {
         MCC_DW_FLAT_LINES_ASM(MCC_DW_FLAT_SUMS1_ASM);
