@@ -1523,7 +1523,7 @@ MCC_DW_NOINLINE static void dw_flat_lines(dw_flat_consts *k, int mode)
 
 /* The channel's input (src: its first element) into the plane, line by line (rows of the input,
  * or its columns when lines run along y): 8 entries a widening gather and a narrowing store, the
- * last ones tail-predicated (lines of 8 or fewer: predicated by VCTP once for all of them). */
+ * last ones tail-predicated (lines of 16 or fewer: predicated by VCTP once for all of them). */
 static void dw_flat_fill(const dw_flat_layer *g, const int8_t *src)
 {
     register int32_t count __asm__("lr");
@@ -1546,6 +1546,27 @@ static void dw_flat_fill(const dw_flat_layer *g, const int8_t *src)
             : [src] "+r"(src), [dst] "+l"(dst), [rows] "+r"(rows)
             : [gather] "r"(&g->gather), [n] "r"(g->in_cols), [row_step] "r"(g->row_step),
               [cols] "r"(g->z.cols), "m"(g->gather)
+            : "d0", "d1", "d2", "d3", "cc", "memory");
+        return;
+    }
+    if (g->in_cols <= 16) {  /* 9 to 16 entries: 8, then the rest predicated */
+        __asm__ volatile(
+            "vldrw.u32 q0, [%[gather]]\n\t"
+            "vctp.16 %[n]\n"
+            "1:\n\t"
+            "vldrb.s16 q1, [%[src], q0]\n\t"
+            "add %[s], %[src], %[step8]\n\t"
+            "vstrb.16 q1, [%[dst]]\n\t"
+            "vpstt\n\t"
+            "vldrbt.s16 q1, [%[s], q0]\n\t"
+            "vstrbt.16 q1, [%[dst], #8]\n\t"
+            "add %[src], %[src], %[row_step]\n\t"
+            "add %[dst], %[dst], %[cols]\n\t"
+            "subs %[rows], %[rows], #1\n\t"
+            "bne 1b\n\t"
+            : [src] "+r"(src), [dst] "+l"(dst), [rows] "+r"(rows), [s] "=&r"(s)
+            : [gather] "r"(&g->gather), [n] "r"(g->in_cols - 8), [step8] "r"(8 * g->elem_step),
+              [row_step] "r"(g->row_step), [cols] "r"(g->z.cols), "m"(g->gather)
             : "d0", "d1", "d2", "d3", "cc", "memory");
         return;
     }
