@@ -458,6 +458,12 @@ def test_depthwise_planes_only_in_trees_an_mve_core_may_run():
         assert [c.function for c in program.calls] == [c.function for c in anywhere.calls]
     assert specialize.planes_target(None) and specialize.planes_target("cortex-m55")
     assert not specialize.planes_target("cortex-m4")
+    # bench runs a DSP core on a tree exported for its family, the M55 on its own
+    from mcucompress.targets.bench import tree_core
+    from mcucompress.targets.board import load_board
+
+    assert [tree_core(load_board(b)) for b in ("mps2-an386", "mps2-an500", "mps3-an547")] == [
+        "cortex-m4", "cortex-m4", "cortex-m55"]
 
 
 def test_depthwise_mve_lines_where_they_pay_and_their_defines():
