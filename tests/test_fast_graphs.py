@@ -419,6 +419,9 @@ def test_depthwise_mve_flat_where_it_fits_and_its_defines():
     assert flat((3, 3), (1, 1), (1, 1), (1, 1), (1, 25, 5, 64), (25, 5)) == 240 + 192  # DS-CNN
     assert flat((3, 3), (1, 1), (1, 1), (1, 1), (1, 6, 25, 64), (6, 25)) == 272 + 192  # the same along x
     assert flat((3, 3), (2, 2), (1, 1), (0, 0), (1, 23, 9, 12), (11, 4)) == 256 + 192  # along y at stride 2
+    # 16 columns or fewer: a 64-byte block of four interleaved rows a pair of lines, a spare, 64 past
+    assert flat((3, 3), (1, 1), (1, 1), (1, 1), (1, 6, 6, 128), (6, 6)) == 3 * 64 + 64 + 64
+    assert flat((3, 3), (1, 1), (1, 1), (1, 1), (1, 13, 7, 64), (13, 7)) == 4 * 64 + 64 + 64
     assert not flat((3, 3), (2, 2), (1, 1), (0, 0), (1, 13, 11, 12), (7, 6))     # 7 along y at stride 2
     assert not flat((3, 3), (1, 1), (1, 1), (1, 1), (1, 40, 400, 24), (40, 400)[::-1])  # 7 inputs along y past 16 bits
     assert flat((3, 3), (2, 2), (1, 1), (0, 0), (1, 48, 48, 16), (24, 24)) == 2528 + 320

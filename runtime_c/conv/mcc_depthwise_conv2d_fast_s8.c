@@ -1299,7 +1299,14 @@ MCC_DW_NOINLINE static mcc_status dw_mve3_layer_run(const mcc_dw_conv_fast_param
 typedef struct {
     int32_t cols, rows;          /* of the plane: (outputs - 1) * stride + 4 along and across lines */
     int32_t plane_bytes;         /* the plane and the reads past its last row */
+    int32_t blocks;              /* four-row blocks a channel's lines read: one per line (pair) */
 } dw_flat_size;
+
+/* A plane of 16 columns or fewer is not kept: the fill scatters each input row straight into
+ * the two blocks of four interleaved rows that read it (a block of 64 bytes per pair of lines at
+ * stride 1, per line at stride 2), so no line interleaves rows (DW_FLAT_BLOCK_BYTES each, and
+ * one more for the rows no block reads). */
+#define MCC_DW_FLAT_BLOCK_BYTES 64
 
 MCC_INLINE int dw_flat_along_y(const mcc_dims *out_dims)
 {
@@ -1313,12 +1320,21 @@ MCC_INLINE dw_flat_size dw_flat_sizes(int32_t stride, const mcc_dims *out_dims)
     z.cols = ((along_y ? out_dims->h : out_dims->w) - 1) * stride + 4;
     z.rows = ((along_y ? out_dims->w : out_dims->h) - 1) * stride + 4;
     z.plane_bytes = (z.rows * z.cols + 16 + 15) & ~15;
+    z.blocks = stride == 1 ? ((along_y ? out_dims->w : out_dims->h) + 1) >> 1 : (along_y ? out_dims->w : out_dims->h);
     return z;
+}
+
+MCC_INLINE int dw_flat_in_blocks(const dw_flat_size *z)
+{
+    return z->cols <= 16;
 }
 
 /* The plane, then the interleaved rows (whole groups of 16 columns, and the loads past them). */
 MCC_INLINE int32_t dw_flat_bytes(const dw_flat_size *z)
 {
+    if (dw_flat_in_blocks(z)) {
+        return (z->blocks + 1) * MCC_DW_FLAT_BLOCK_BYTES + 64;
+    }
     return z->plane_bytes + 4 * ((z->cols + 15) & ~15) + 64;
 }
 
@@ -1346,7 +1362,9 @@ typedef struct {
     int32_t elem_step, row_step;             /* input bytes along a line and from one line to the next */
     int32_t pad_t, pad_l, lines, len;        /* padding before the lines and along them; output lines, their length */
     int32_t along;                           /* output bytes from one output to the next along a line */
-    int8_t *plane, *lines_at;
+    int8_t *plane, *lines_at;                /* in blocks: the first block, unused */
+    int8_t *row_to[16][2];                   /* in blocks: where each input line goes, twice */
+    int in_blocks;                           /* DW_FLAT_IN_BLOCKS or 0 */
     uint16x8_t gather;        /* offsets of 8 neighbouring inputs along a line */
     uint8x16_t taps0, taps1;  /* tap (l, k) of the window at lane 4 k + l, and one lane on (one row down) */
     uint32x4_t off_pairs;     /* output places of a vector at stride 1, (o, x) (o, x+1) (o+1, x) (o+1, x+1) */
@@ -1430,20 +1448,10 @@ typedef struct {
     "vstrbt.32 q6, [%[dst], q4]\n\t"
 /* k->count output lines (pairs): per line the plane's rows from k->row interleaved (VST4, 16
  * columns a pass), then its vectors of outputs (SUMS), the last one on its own lanes. */
-#define MCC_DW_FLAT_LINES_ASM(SUMS)                                                              \
-    __asm__ volatile(                                                                            \
-        "vldrw.u32 q0, [%[k]]\n\t"                                                               \
-        "vldrw.u32 q1, [%[k], #16]\n\t"                                                          \
-        "vldrw.u32 q2, [%[k], #32]\n\t"                                                          \
-        "vldrw.u32 q3, [%[k], #48]\n\t"                                                          \
-        "ldr %[a], [%[k], #80]\n\t"                                                              \
-        "ldrd %[bias], %[mult], [%[a]]\n\t"                                                      \
-        "ldrd %[round], %[shift], [%[a], #8]\n\t"                                                \
-        "asr %[bias], %[bias], #1\n\t"                                                           \
-        "rsb %[shift], %[shift], #0\n\t"                                                         \
-        "ldr %[row], [%[k], #100]\n\t"                                                           \
-        "ldr %[ldst], [%[k], #116]\n"                                                            \
-        "1:\n\t"                                                                                 \
+/* The line's (pair's) four rows: interleaved from the plane into k->lines, 16 columns a pass
+ * (row: the plane's first of them, then two rows on), or a block the fill wrote (row: the block,
+ * then the next). t: the rows for the line's vectors. */
+#define MCC_DW_FLAT_INTERLEAVE_ASM                                                               \
         "mov %[a], %[row]\n\t"                                                                   \
         "ldr %[t], [%[k], #112]\n\t"                                                             \
         "ldrd %[step], lr, [%[k], #104]\n\t"                                                     \
@@ -1463,9 +1471,27 @@ typedef struct {
         "vst43.8 {q4, q5, q6, q7}, [%[t]]!\n\t"                                                  \
         "le lr, 2b\n\t"                                                                          \
         "add %[row], %[row], %[step], lsl #1\n\t"                                                \
+        "ldr %[t], [%[k], #112]\n\t"
+#define MCC_DW_FLAT_BLOCK_ASM                                                                    \
+        "mov %[t], %[row]\n\t"                                                                   \
+        "add %[row], %[row], #64\n\t"
+#define MCC_DW_FLAT_LINES_ASM(SUMS, ROWS)                                                        \
+    __asm__ volatile(                                                                            \
+        "vldrw.u32 q0, [%[k]]\n\t"                                                               \
+        "vldrw.u32 q1, [%[k], #16]\n\t"                                                          \
+        "vldrw.u32 q2, [%[k], #32]\n\t"                                                          \
+        "vldrw.u32 q3, [%[k], #48]\n\t"                                                          \
+        "ldr %[a], [%[k], #80]\n\t"                                                              \
+        "ldrd %[bias], %[mult], [%[a]]\n\t"                                                      \
+        "ldrd %[round], %[shift], [%[a], #8]\n\t"                                                \
+        "asr %[bias], %[bias], #1\n\t"                                                           \
+        "rsb %[shift], %[shift], #0\n\t"                                                         \
+        "ldr %[row], [%[k], #100]\n\t"                                                           \
+        "ldr %[ldst], [%[k], #116]\n"                                                            \
+        "1:\n\t"                                                                                 \
+        ROWS                                                                                     \
         "vldrw.u32 q4, [%[k], #64]\n\t"                                                          \
         "ldr %[step], [%[k], #96]\n\t"                                                           \
-        "ldr %[t], [%[k], #112]\n\t"                                                             \
         "mov %[dst], %[ldst]\n\t"                                                                \
         "ldr lr, [%[k], #124]\n\t"                                                               \
         "wls lr, lr, 3f\n"                                                                       \
@@ -1497,7 +1523,7 @@ typedef struct {
  * four outputs a vector at stride 2 (DW_FLAT_STRIDE2) or at stride 1 (DW_FLAT_QUADS); k->row and
  * k->dst are left at the next line's (the plane row and the output pointer are kept in registers
  * between lines). */
-enum { DW_FLAT_PAIRS, DW_FLAT_STRIDE2, DW_FLAT_QUADS };
+enum { DW_FLAT_PAIRS, DW_FLAT_STRIDE2, DW_FLAT_QUADS, DW_FLAT_IN_BLOCKS = 4 };
 MCC_DW_NOINLINE static void dw_flat_lines(dw_flat_consts *k, int mode)
 {
     register int32_t count __asm__("lr");
@@ -1505,12 +1531,22 @@ MCC_DW_NOINLINE static void dw_flat_lines(dw_flat_consts *k, int mode)
     int8_t *t, *dst, *ldst;
     const int8_t *row;
     int32_t bias, mult, round, shift, step;
-    if (mode == DW_FLAT_PAIRS) {
-        MCC_DW_FLAT_LINES_ASM(MCC_DW_FLAT_SUMS1_ASM);
-    } else if (mode == DW_FLAT_STRIDE2) {
-        MCC_DW_FLAT_LINES_ASM(MCC_DW_FLAT_SUMS2_ASM);
-    } else {
-        MCC_DW_FLAT_LINES_ASM(MCC_DW_FLAT_SUMS1Q_ASM);
+    switch (mode) {
+    case DW_FLAT_PAIRS:
+        MCC_DW_FLAT_LINES_ASM(MCC_DW_FLAT_SUMS1_ASM, MCC_DW_FLAT_INTERLEAVE_ASM);
+        break;
+    case DW_FLAT_STRIDE2:
+        MCC_DW_FLAT_LINES_ASM(MCC_DW_FLAT_SUMS2_ASM, MCC_DW_FLAT_INTERLEAVE_ASM);
+        break;
+    case DW_FLAT_QUADS:
+        MCC_DW_FLAT_LINES_ASM(MCC_DW_FLAT_SUMS1Q_ASM, MCC_DW_FLAT_INTERLEAVE_ASM);
+        break;
+    case DW_FLAT_PAIRS + DW_FLAT_IN_BLOCKS:
+        MCC_DW_FLAT_LINES_ASM(MCC_DW_FLAT_SUMS1_ASM, MCC_DW_FLAT_BLOCK_ASM);
+        break;
+    default:  /* the last line at stride 1, in blocks (strided planes span more than 16 columns) */
+        MCC_DW_FLAT_LINES_ASM(MCC_DW_FLAT_SUMS1Q_ASM, MCC_DW_FLAT_BLOCK_ASM);
+        break;
     }
 }
 #undef MCC_DW_FLAT_SUMS1_ASM
@@ -1520,6 +1556,11 @@ MCC_DW_NOINLINE static void dw_flat_lines(dw_flat_consts *k, int mode)
 #undef MCC_DW_FLAT_STORE_ASM
 #undef MCC_DW_FLAT_STORE_TAIL_ASM
 #undef MCC_DW_FLAT_LINES_ASM
+#undef MCC_DW_FLAT_INTERLEAVE_ASM
+#undef MCC_DW_FLAT_BLOCK_ASM
+
+/* Byte offsets of 8 neighbouring entries of a line in a block of four interleaved rows. */
+static const uint16_t dw_flat_scatter[8] = {0, 4, 8, 12, 16, 20, 24, 28};
 
 /* The channel's input (src: its first element) into the plane, line by line (rows of the input,
  * or its columns when lines run along y): 8 entries a widening gather and a narrowing store, the
@@ -1531,6 +1572,53 @@ static void dw_flat_fill(const dw_flat_layer *g, const int8_t *src)
     const int8_t *s;
     int8_t *d;
     int32_t rows = g->in_rows;
+    if (dw_flat_in_blocks(&g->z)) {  /* each line scattered into its two blocks, 4 bytes apart */
+        int8_t *const *to = &g->row_to[0][0];
+        int8_t *pa, *pb;
+        const int8_t *s8;
+        int32_t n = g->in_cols;
+        __asm__ volatile(
+            "vldrw.u32 q0, [%[gather]]\n\t"
+            "vldrw.u32 q2, [%[scatter]]\n\t"
+            "vadd.i16 q3, q2, %[c32]\n\t"
+            "cmp %[n], #8\n\t"
+            "ble 3f\n\t"
+            "sub %[n], %[n], #8\n\t"
+            "vctp.16 %[n]\n"
+            "1:\n\t"
+            "ldrd %[pa], %[pb], [%[to]], #8\n\t"
+            "vldrb.s16 q1, [%[src], q0]\n\t"
+            "add %[s8], %[src], %[step8]\n\t"
+            "vstrb.16 q1, [%[pa], q2]\n\t"
+            "vstrb.16 q1, [%[pb], q2]\n\t"
+            "vpsttt\n\t"
+            "vldrbt.s16 q1, [%[s8], q0]\n\t"
+            "vstrbt.16 q1, [%[pa], q3]\n\t"
+            "vstrbt.16 q1, [%[pb], q3]\n\t"
+            "add %[src], %[src], %[row_step]\n\t"
+            "subs %[rows], %[rows], #1\n\t"
+            "bne 1b\n\t"
+            "b 4f\n"
+            "3:\n\t"
+            "vctp.16 %[n]\n"
+            "2:\n\t"
+            "ldrd %[pa], %[pb], [%[to]], #8\n\t"
+            "vpsttt\n\t"
+            "vldrbt.s16 q1, [%[src], q0]\n\t"
+            "vstrbt.16 q1, [%[pa], q2]\n\t"
+            "vstrbt.16 q1, [%[pb], q2]\n\t"
+            "add %[src], %[src], %[row_step]\n\t"
+            "subs %[rows], %[rows], #1\n\t"
+            "bne 2b\n"
+            "4:\n\t"
+            : [src] "+r"(src), [rows] "+r"(rows), [to] "+r"(to), [n] "+r"(n), [pa] "=&l"(pa),
+              [pb] "=&l"(pb), [s8] "=&r"(s8)
+            : [gather] "r"(&g->gather), [scatter] "r"(dw_flat_scatter), [c32] "r"(32), [step8] "r"(8 * g->elem_step), [row_step] "r"(g->row_step), "m"(g->gather),
+              "m"(g->row_to)
+            : "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "cc", "memory");
+        (void)dst;
+        return;
+    }
     if (g->in_cols <= 8) {  /* lines of 8 entries or fewer: one predicated gather and store each */
         __asm__ volatile(
             "vldrw.u32 q0, [%[gather]]\n\t"
@@ -1627,16 +1715,16 @@ static void dw_flat_channel(const dw_flat_layer *g, dw_flat_consts *k, const int
     if (g->stride == 1 && g->lines > 1) {  /* pairs of lines */
         k->count = g->lines >> 1;
         if (!(g->lines & 1)) {
-            dw_flat_lines(k, DW_FLAT_PAIRS);
+            dw_flat_lines(k, DW_FLAT_PAIRS + g->in_blocks);
             return;
         }
         dw_flat_pairs_mode(g, k);  /* the channel before ended on its last line */
-        dw_flat_lines(k, DW_FLAT_PAIRS);
+        dw_flat_lines(k, DW_FLAT_PAIRS + g->in_blocks);
         dw_flat_quads_mode(g, k);
     }
     /* four outputs a vector along the line */
     k->count = g->stride == 1 ? 1 : g->lines;
-    dw_flat_lines(k, g->stride == 1 ? DW_FLAT_QUADS : DW_FLAT_STRIDE2);
+    dw_flat_lines(k, (g->stride == 1 ? DW_FLAT_QUADS : DW_FLAT_STRIDE2) + g->in_blocks);
 }
 
 /* The window's tap at lane 4 k + l (k along the line, l across), from lane 15 on one lane later
@@ -1698,7 +1786,18 @@ MCC_DW_NOINLINE static mcc_status dw_flat_layer_run(const mcc_dw_conv_fast_param
     k.dst_step = (g.stride == 1 ? 2 : 1) * across;
     k.lo = vdupq_n_s32(params->activation.min);
     k.hi = vdupq_n_s32(params->activation.max);
-    memset(g.plane, params->input_zero_point, (size_t)g.z.plane_bytes);
+    g.in_blocks = dw_flat_in_blocks(&g.z) ? DW_FLAT_IN_BLOCKS : 0;
+    if (g.in_blocks) {  /* input line i is plane row r = i + pad_t: block r / 2 at row r % 2, and
+                         * the block before at row 2 + r % 2; rows past the blocks go to the last */
+        int8_t *spare = g.plane + g.z.blocks * MCC_DW_FLAT_BLOCK_BYTES;
+        for (c = 0; c < g.in_rows; ++c) {
+            const int32_t r = c + g.pad_t, at = (r & 1) + 4 * g.pad_l;
+            g.row_to[c][0] = (r >> 1) < g.z.blocks ? g.plane + (r >> 1) * MCC_DW_FLAT_BLOCK_BYTES + at : spare;
+            g.row_to[c][1] = (r >> 1) >= 1 && (r >> 1) - 1 < g.z.blocks
+                                 ? g.plane + ((r >> 1) - 1) * MCC_DW_FLAT_BLOCK_BYTES + 2 + at : spare;
+        }
+    }
+    memset(g.plane, params->input_zero_point, (size_t)(g.in_blocks ? dw_flat_bytes(&g.z) : g.z.plane_bytes));
     for (b = 0; b < in_dims->n; ++b) {
         const int8_t *in_batch = input + b * in_dims->h * in_dims->w * n_ch;
         int8_t *out_batch = output + b * out_dims->h * out_dims->w * n_ch;
