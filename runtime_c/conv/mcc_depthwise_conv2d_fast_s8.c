@@ -1365,6 +1365,9 @@ typedef struct {
     int8_t *plane, *lines_at;                /* in blocks: the first block, unused */
     int8_t *row_to[16][2];                   /* in blocks: where each input line goes, twice */
     int in_blocks;                           /* DW_FLAT_IN_BLOCKS or 0 */
+    int fill;                                /* some input lands in the plane */
+    int mode, last_mode;                     /* dw_flat_lines' modes: the lines (pairs), the last line (or 0) */
+    int32_t count;                           /* the lines (pairs) of the first mode */
     uint16x8_t gather;        /* offsets of 8 neighbouring inputs along a line */
     uint8x16_t taps0, taps1;  /* tap (l, k) of the window at lane 4 k + l, and one lane on (one row down) */
     uint32x4_t off_pairs;     /* output places of a vector at stride 1, (o, x) (o, x+1) (o+1, x) (o+1, x+1) */
@@ -1701,30 +1704,23 @@ MCC_INLINE void dw_flat_quads_mode(const dw_flat_layer *g, dw_flat_consts *k)
 }
 
 static void dw_flat_channel(const dw_flat_layer *g, dw_flat_consts *k, const int8_t *w, const uint8x16_t *taps,
-                            const int32_t *ch, const int8_t *src, int8_t *out)
+                            const int8_t *src)
 {
-    if (g->in_rows > 0 && g->in_cols > 0) {
+    if (g->fill) {
         dw_flat_fill(g, src);
     }
     /* lanes 4 k + l (l, k < 3) hold the window, the others zero; one row down: one lane on */
     k->w0 = vldrbq_gather_offset_z_s8(w, taps[0], 0x0777);
     k->w1 = vldrbq_gather_offset_z_s8(w, taps[1], 0x0EEE);
-    k->ch = ch;
     k->row = g->plane;
-    k->dst = out;
-    if (g->stride == 1 && g->lines > 1) {  /* pairs of lines */
-        k->count = g->lines >> 1;
-        if (!(g->lines & 1)) {
-            dw_flat_lines(k, DW_FLAT_PAIRS + g->in_blocks);
-            return;
-        }
-        dw_flat_pairs_mode(g, k);  /* the channel before ended on its last line */
-        dw_flat_lines(k, DW_FLAT_PAIRS + g->in_blocks);
+    k->count = g->count;
+    dw_flat_lines(k, g->mode);
+    if (g->last_mode) {  /* the last of an odd number of lines at stride 1 */
         dw_flat_quads_mode(g, k);
+        k->count = 1;
+        dw_flat_lines(k, g->last_mode);
+        dw_flat_pairs_mode(g, k);
     }
-    /* four outputs a vector along the line */
-    k->count = g->stride == 1 ? 1 : g->lines;
-    dw_flat_lines(k, (g->stride == 1 ? DW_FLAT_QUADS : DW_FLAT_STRIDE2) + g->in_blocks);
 }
 
 /* The window's tap at lane 4 k + l (k along the line, l across), from lane 15 on one lane later
@@ -1771,10 +1767,18 @@ MCC_DW_NOINLINE static mcc_status dw_flat_layer_run(const mcc_dw_conv_fast_param
     g.off_pairs = vaddq_u32(vmulq_n_u32(vandq_u32(lane, vdupq_n_u32(1)), (uint32_t)along),
                             vmulq_n_u32(vshrq_n_u32(lane, 1), (uint32_t)across));
     g.along = along;
+    g.in_blocks = dw_flat_in_blocks(&g.z) ? DW_FLAT_IN_BLOCKS : 0;
+    g.fill = g.in_rows > 0 && g.in_cols > 0;
+    g.last_mode = 0;
     if (g.stride == 1 && g.lines > 1) {
         dw_flat_pairs_mode(&g, &k);
+        g.mode = DW_FLAT_PAIRS + g.in_blocks;
+        g.count = g.lines >> 1;
+        g.last_mode = g.lines & 1 ? DW_FLAT_QUADS + g.in_blocks : 0;
     } else {
         dw_flat_quads_mode(&g, &k);
+        g.mode = (g.stride == 1 ? DW_FLAT_QUADS : DW_FLAT_STRIDE2) + g.in_blocks;
+        g.count = g.lines;
     }
     for (c = 0; c < 2; ++c) {  /* the weights' offsets in blocks of 8 channels and in a last one of 4 */
         taps[c][0] = vmulq_n_u8(g.taps0, (uint8_t)(c ? 4 : 8));
@@ -1786,7 +1790,6 @@ MCC_DW_NOINLINE static mcc_status dw_flat_layer_run(const mcc_dw_conv_fast_param
     k.dst_step = (g.stride == 1 ? 2 : 1) * across;
     k.lo = vdupq_n_s32(params->activation.min);
     k.hi = vdupq_n_s32(params->activation.max);
-    g.in_blocks = dw_flat_in_blocks(&g.z) ? DW_FLAT_IN_BLOCKS : 0;
     if (g.in_blocks) {  /* input line i is plane row r = i + pad_t: block r / 2 at row r % 2, and
                          * the block before at row 2 + r % 2; rows past the blocks go to the last */
         int8_t *spare = g.plane + g.z.blocks * MCC_DW_FLAT_BLOCK_BYTES;
@@ -1801,12 +1804,15 @@ MCC_DW_NOINLINE static mcc_status dw_flat_layer_run(const mcc_dw_conv_fast_param
     for (b = 0; b < in_dims->n; ++b) {
         const int8_t *in_batch = input + b * in_dims->h * in_dims->w * n_ch;
         int8_t *out_batch = output + b * out_dims->h * out_dims->w * n_ch;
-        for (c = 0; c < n4; c += 8) {
+        const int32_t *ch = params->channels;
+        const int8_t *w = bytes;
+        for (c = 0; c < n4; c += 8, w += 8 * 9) {
             const int32_t block = n4 - c >= 8 ? 8 : 4;
             int32_t j;
-            for (j = 0; j < block; ++j) {
-                dw_flat_channel(&g, &k, bytes + c * 9 + j, taps[block == 4], params->channels + 4 * (c + j),
-                                in_batch + c + j, out_batch + c + j);
+            for (j = 0; j < block; ++j, ch += 4) {
+                k.ch = ch;
+                k.dst = out_batch + c + j;
+                dw_flat_channel(&g, &k, w + j, taps[block == 4], in_batch + c + j);
             }
         }
     }
