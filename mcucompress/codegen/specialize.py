@@ -194,6 +194,7 @@ def depthwise_mve_lines(kernel, stride, dilation, in_shape, out_hw) -> bool:
 DW_MVE_FLAT_DEFINE = "MCC_DW_MVE_FLAT"
 DW_FLAT_MAX_BYTES = 16384
 DW_FLAT_MIN_OUTPUTS = 16
+DW_FLAT_BLOCK_COLS = 32     # planes this narrow are written straight into blocks of interleaved rows
 
 
 MVE_FAMILIES = frozenset({"m55"})   # cost-model core families with Helium (MVE)
@@ -213,9 +214,10 @@ def depthwise_mve_flat_bytes(kernel, stride, dilation, padding, in_shape, out_hw
     """The working memory of a layer an MVE core runs on channel planes (dw_flat_bytes: the
     plane of (outputs - 1) * stride + 4 rows and columns (along and across the output's longer
     side) with 16 bytes read past it, rounded to 16,
-    then four rows interleaved, whole groups of 16 columns, and 64 bytes read past them; for 16
-    columns or fewer, 64-byte blocks of four interleaved rows, one a line at stride 2 or pair of
-    lines at stride 1, a spare one and 64 bytes read past them); 0 when the layer does not run so."""
+    then four rows interleaved, whole groups of 16 columns, and 64 bytes read past them; for
+    DW_FLAT_BLOCK_COLS columns or fewer, blocks of four interleaved rows of whole groups of 16
+    columns, one a line at stride 2 or pair of lines at stride 1, a spare one and 64 bytes read past
+    them); 0 when the layer does not run so."""
     s = int(stride[0])
     along_y = int(out_hw[0]) > int(out_hw[1])   # lines along the longer side: the plane transposed
     length, lines = (int(out_hw[0]), int(out_hw[1])) if along_y else (int(out_hw[1]), int(out_hw[0]))
@@ -225,8 +227,8 @@ def depthwise_mve_flat_bytes(kernel, stride, dilation, padding, in_shape, out_hw
             or min(padding) < 0):
         return 0
     cols, rows = (length - 1) * s + 4, (lines - 1) * s + 4
-    if cols <= 16:   # blocks of four interleaved rows, one a line (pair), and a spare one
-        need = ((lines + 1) // 2 if s == 1 else lines) * 64 + 64 + 64
+    if cols <= DW_FLAT_BLOCK_COLS:   # blocks of four interleaved rows, one a line (pair), and a spare one
+        need = (((lines + 1) // 2 if s == 1 else lines) + 1) * 4 * ((cols + 15) & ~15) + 64
     else:
         need = ((rows * cols + 16 + 15) & ~15) + 4 * ((cols + 15) & ~15) + 64
     tensors = (int(in_shape[1]) * int(in_shape[2]) + int(out_hw[0]) * int(out_hw[1])) * int(in_shape[3])

@@ -1302,11 +1302,11 @@ typedef struct {
     int32_t blocks;              /* four-row blocks a channel's lines read: one per line (pair) */
 } dw_flat_size;
 
-/* A plane of 16 columns or fewer is not kept: the fill scatters each input row straight into
- * the two blocks of four interleaved rows that read it (a block of 64 bytes per pair of lines at
- * stride 1, per line at stride 2), so no line interleaves rows (DW_FLAT_BLOCK_BYTES each, and
- * one more for the rows no block reads). */
-#define MCC_DW_FLAT_BLOCK_BYTES 64
+/* A plane of 32 columns or fewer is not kept: the fill scatters each input row straight into
+ * the two blocks of four interleaved rows that read it (a block per pair of lines at stride 1,
+ * per line at stride 2: 64 bytes for 16 columns or fewer, else 128), so no line interleaves rows
+ * (and one block more for the rows no block reads). */
+#define MCC_DW_FLAT_BLOCK_COLS 32
 
 MCC_INLINE int dw_flat_along_y(const mcc_dims *out_dims)
 {
@@ -1326,14 +1326,19 @@ MCC_INLINE dw_flat_size dw_flat_sizes(int32_t stride, const mcc_dims *out_dims)
 
 MCC_INLINE int dw_flat_in_blocks(const dw_flat_size *z)
 {
-    return z->cols <= 16;
+    return z->cols <= MCC_DW_FLAT_BLOCK_COLS;
+}
+
+MCC_INLINE int32_t dw_flat_block_bytes(const dw_flat_size *z)
+{
+    return 4 * ((z->cols + 15) & ~15);
 }
 
 /* The plane, then the interleaved rows (whole groups of 16 columns, and the loads past them). */
 MCC_INLINE int32_t dw_flat_bytes(const dw_flat_size *z)
 {
     if (dw_flat_in_blocks(z)) {
-        return (z->blocks + 1) * MCC_DW_FLAT_BLOCK_BYTES + 64;
+        return (z->blocks + 1) * dw_flat_block_bytes(z) + 64;
     }
     return z->plane_bytes + 4 * ((z->cols + 15) & ~15) + 64;
 }
@@ -1363,7 +1368,7 @@ typedef struct {
     int32_t pad_t, pad_l, lines, len;        /* padding before the lines and along them; output lines, their length */
     int32_t along;                           /* output bytes from one output to the next along a line */
     int8_t *plane, *lines_at;                /* in blocks: the first block, unused */
-    int8_t *row_to[16][2];                   /* in blocks: where each input line goes, twice */
+    int8_t *row_to[MCC_DW_FLAT_BLOCK_COLS][2];  /* in blocks: where each input line goes, twice */
     int in_blocks;                           /* DW_FLAT_IN_BLOCKS or 0 */
     int fill;                                /* some input lands in the plane */
     int mode, last_mode;                     /* dw_flat_lines' modes: the lines (pairs), the last line (or 0) */
@@ -1477,7 +1482,8 @@ typedef struct {
         "ldr %[t], [%[k], #112]\n\t"
 #define MCC_DW_FLAT_BLOCK_ASM                                                                    \
         "mov %[t], %[row]\n\t"                                                                   \
-        "add %[row], %[row], #64\n\t"
+        "ldr %[a], [%[k], #104]\n\t"                                                             \
+        "add %[row], %[row], %[a]\n\t"
 #define MCC_DW_FLAT_LINES_ASM(SUMS, ROWS)                                                        \
     __asm__ volatile(                                                                            \
         "vldrw.u32 q0, [%[k]]\n\t"                                                               \
@@ -1547,7 +1553,10 @@ MCC_DW_NOINLINE static void dw_flat_lines(dw_flat_consts *k, int mode)
     case DW_FLAT_PAIRS + DW_FLAT_IN_BLOCKS:
         MCC_DW_FLAT_LINES_ASM(MCC_DW_FLAT_SUMS1_ASM, MCC_DW_FLAT_BLOCK_ASM);
         break;
-    default:  /* the last line at stride 1, in blocks (strided planes span more than 16 columns) */
+    case DW_FLAT_STRIDE2 + DW_FLAT_IN_BLOCKS:
+        MCC_DW_FLAT_LINES_ASM(MCC_DW_FLAT_SUMS2_ASM, MCC_DW_FLAT_BLOCK_ASM);
+        break;
+    default:  /* DW_FLAT_QUADS + DW_FLAT_IN_BLOCKS */
         MCC_DW_FLAT_LINES_ASM(MCC_DW_FLAT_SUMS1Q_ASM, MCC_DW_FLAT_BLOCK_ASM);
         break;
     }
@@ -1562,8 +1571,9 @@ MCC_DW_NOINLINE static void dw_flat_lines(dw_flat_consts *k, int mode)
 #undef MCC_DW_FLAT_INTERLEAVE_ASM
 #undef MCC_DW_FLAT_BLOCK_ASM
 
-/* Byte offsets of 8 neighbouring entries of a line in a block of four interleaved rows. */
-static const uint16_t dw_flat_scatter[8] = {0, 4, 8, 12, 16, 20, 24, 28};
+/* Byte offsets of 8 neighbouring entries of a line in a block of four interleaved rows, and of
+ * the 8 after them. */
+static const uint16_t dw_flat_scatter[16] = {0, 4, 8, 12, 16, 20, 24, 28, 32, 36, 40, 44, 48, 52, 56, 60};
 
 /* The channel's input (src: its first element) into the plane, line by line (rows of the input,
  * or its columns when lines run along y): 8 entries a widening gather and a narrowing store, the
@@ -1583,9 +1593,11 @@ static void dw_flat_fill(const dw_flat_layer *g, const int8_t *src)
         __asm__ volatile(
             "vldrw.u32 q0, [%[gather]]\n\t"
             "vldrw.u32 q2, [%[scatter]]\n\t"
-            "vadd.i16 q3, q2, %[c32]\n\t"
+            "vldrw.u32 q3, [%[scatter], #16]\n\t"
             "cmp %[n], #8\n\t"
             "ble 3f\n\t"
+            "cmp %[n], #16\n\t"
+            "bgt 5f\n\t"
             "sub %[n], %[n], #8\n\t"
             "vctp.16 %[n]\n"
             "1:\n\t"
@@ -1612,14 +1624,33 @@ static void dw_flat_fill(const dw_flat_layer *g, const int8_t *src)
             "vstrbt.16 q1, [%[pb], q2]\n\t"
             "add %[src], %[src], %[row_step]\n\t"
             "subs %[rows], %[rows], #1\n\t"
-            "bne 2b\n"
+            "bne 2b\n\t"
+            "b 4f\n"
+            "5:\n\t"                /* 17 to 32: 8 a pass, the last ones predicated */
+            "ldrd %[pa], %[pb], [%[to]], #8\n\t"
+            "mov %[s8], %[src]\n\t"
+            "mov lr, %[n]\n\t"
+            "dlstp.16 lr, lr\n"
+            "6:\n\t"
+            "vldrb.s16 q1, [%[s8], q0]\n\t"
+            "vstrb.16 q1, [%[pa], q2]\n\t"
+            "vstrb.16 q1, [%[pb], q2]\n\t"
+            "add %[s8], %[s8], %[step8]\n\t"
+            "add %[pa], %[pa], #32\n\t"
+            "add %[pb], %[pb], #32\n\t"
+            "letp lr, 6b\n\t"
+            "add %[src], %[src], %[row_step]\n\t"
+            "subs %[rows], %[rows], #1\n\t"
+            "bne 5b\n"
             "4:\n\t"
             : [src] "+r"(src), [rows] "+r"(rows), [to] "+r"(to), [n] "+r"(n), [pa] "=&l"(pa),
-              [pb] "=&l"(pb), [s8] "=&r"(s8)
-            : [gather] "r"(&g->gather), [scatter] "r"(dw_flat_scatter), [c32] "r"(32), [step8] "r"(8 * g->elem_step), [row_step] "r"(g->row_step), "m"(g->gather),
-              "m"(g->row_to)
+              [pb] "=&l"(pb), [s8] "=&r"(s8), "=&r"(count)
+            : [gather] "r"(&g->gather), [scatter] "r"(dw_flat_scatter), [step8] "r"(8 * g->elem_step),
+              [row_step] "r"(g->row_step), "m"(g->gather), "m"(g->row_to)
             : "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "cc", "memory");
         (void)dst;
+        (void)s;
+        (void)d;
         return;
     }
     if (g->in_cols <= 8) {  /* lines of 8 entries or fewer: one predicated gather and store each */
@@ -1792,12 +1823,14 @@ MCC_DW_NOINLINE static mcc_status dw_flat_layer_run(const mcc_dw_conv_fast_param
     k.hi = vdupq_n_s32(params->activation.max);
     if (g.in_blocks) {  /* input line i is plane row r = i + pad_t: block r / 2 at row r % 2, and
                          * the block before at row 2 + r % 2; rows past the blocks go to the last */
-        int8_t *spare = g.plane + g.z.blocks * MCC_DW_FLAT_BLOCK_BYTES;
+        const int32_t bytes = dw_flat_block_bytes(&g.z);
+        int8_t *spare = g.plane + g.z.blocks * bytes;
+        k.cols = bytes;  /* in blocks: the lines step from one block to the next */
         for (c = 0; c < g.in_rows; ++c) {
             const int32_t r = c + g.pad_t, at = (r & 1) + 4 * g.pad_l;
-            g.row_to[c][0] = (r >> 1) < g.z.blocks ? g.plane + (r >> 1) * MCC_DW_FLAT_BLOCK_BYTES + at : spare;
-            g.row_to[c][1] = (r >> 1) >= 1 && (r >> 1) - 1 < g.z.blocks
-                                 ? g.plane + ((r >> 1) - 1) * MCC_DW_FLAT_BLOCK_BYTES + 2 + at : spare;
+            g.row_to[c][0] = (r >> 1) < g.z.blocks ? g.plane + (r >> 1) * bytes + at : spare;
+            g.row_to[c][1] = (r >> 1) >= 1 && (r >> 1) - 1 < g.z.blocks ? g.plane + ((r >> 1) - 1) * bytes + 2 + at
+                                                                        : spare;
         }
     }
     memset(g.plane, params->input_zero_point, (size_t)(g.in_blocks ? dw_flat_bytes(&g.z) : g.z.plane_bytes));
