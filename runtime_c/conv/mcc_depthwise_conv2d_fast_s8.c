@@ -1457,10 +1457,10 @@ typedef struct {
 /* k->count output lines (pairs): per line the plane's rows from k->row interleaved (VST4, 16
  * columns a pass), then its vectors of outputs (SUMS), the last one on its own lanes. */
 /* The line's (pair's) four rows: interleaved from the plane into k->lines, 16 columns a pass
- * (row: the plane's first of them, then two rows on), or a block the fill wrote (row: the block,
- * then the next). t: the rows for the line's vectors. */
+ * (k->row: the plane's first of them, then two rows on), or a block the fill wrote (k->row: the
+ * block, then the next). t: the rows for the line's vectors. */
 #define MCC_DW_FLAT_INTERLEAVE_ASM                                                               \
-        "mov %[a], %[row]\n\t"                                                                   \
+        "ldr %[a], [%[k], #100]\n\t"                                                             \
         "ldr %[t], [%[k], #112]\n\t"                                                             \
         "ldrd %[step], lr, [%[k], #104]\n\t"                                                     \
         "dls lr, lr\n"                                                                           \
@@ -1478,12 +1478,14 @@ typedef struct {
         "vst42.8 {q4, q5, q6, q7}, [%[t]]\n\t"                                                   \
         "vst43.8 {q4, q5, q6, q7}, [%[t]]!\n\t"                                                  \
         "le lr, 2b\n\t"                                                                          \
-        "add %[row], %[row], %[step], lsl #1\n\t"                                                \
+        "ldr %[a], [%[k], #100]\n\t"                                                             \
+        "add %[a], %[a], %[step], lsl #1\n\t"                                                    \
+        "str %[a], [%[k], #100]\n\t"                                                             \
         "ldr %[t], [%[k], #112]\n\t"
 #define MCC_DW_FLAT_BLOCK_ASM                                                                    \
-        "mov %[t], %[row]\n\t"                                                                   \
-        "ldr %[a], [%[k], #104]\n\t"                                                             \
-        "add %[row], %[row], %[a]\n\t"
+        "ldrd %[t], %[a], [%[k], #100]\n\t"                                                      \
+        "add %[a], %[a], %[t]\n\t"                                                               \
+        "str %[a], [%[k], #100]\n\t"
 #define MCC_DW_FLAT_LINES_ASM(SUMS, ROWS)                                                        \
     __asm__ volatile(                                                                            \
         "vldrw.u32 q0, [%[k]]\n\t"                                                               \
@@ -1495,13 +1497,12 @@ typedef struct {
         "ldrd %[round], %[shift], [%[a], #8]\n\t"                                                \
         "asr %[bias], %[bias], #1\n\t"                                                           \
         "rsb %[shift], %[shift], #0\n\t"                                                         \
-        "ldr %[row], [%[k], #100]\n\t"                                                           \
-        "ldr %[ldst], [%[k], #116]\n"                                                            \
+        "\n"                                                                                     \
         "1:\n\t"                                                                                 \
         ROWS                                                                                     \
         "vldrw.u32 q4, [%[k], #64]\n\t"                                                          \
         "ldr %[step], [%[k], #96]\n\t"                                                           \
-        "mov %[dst], %[ldst]\n\t"                                                                \
+        "ldr %[dst], [%[k], #116]\n\t"                                                           \
         "ldr lr, [%[k], #124]\n\t"                                                               \
         "wls lr, lr, 3f\n"                                                                       \
         "4:\n\t"                                                                                 \
@@ -1513,53 +1514,50 @@ typedef struct {
         "vmsr p0, %[a]\n\t"                                                                      \
         SUMS MCC_DW_FLAT_STORE_TAIL_ASM                                                          \
         "5:\n\t"                                                                                 \
-        "ldr %[a], [%[k], #120]\n\t"                                                             \
-        "add %[ldst], %[ldst], %[a]\n\t"                                                         \
+        "ldrd %[a], %[c], [%[k], #116]\n\t"                                                      \
+        "add %[a], %[a], %[c]\n\t"                                                               \
+        "str %[a], [%[k], #116]\n\t"                                                             \
         "ldr %[a], [%[k], #132]\n\t"                                                             \
         "subs %[a], %[a], #1\n\t"                                                                \
         "str %[a], [%[k], #132]\n\t"                                                             \
         "bne 1b\n\t"                                                                             \
-        "str %[row], [%[k], #100]\n\t"                                                           \
-        "str %[ldst], [%[k], #116]\n\t"                                                          \
-        : [t] "=&l"(t), [dst] "=&r"(dst), [a] "=&l"(a), [c] "=&r"(c), [bias] "=&r"(bias),       \
+        : [t] "=&l"(t), [dst] "=&r"(dst), [a] "=&r"(a), [c] "=&r"(c), [bias] "=&r"(bias),       \
           [mult] "=&r"(mult), [round] "=&r"(round), [shift] "=&r"(shift), [step] "=&r"(step),    \
-          [row] "=&r"(row), [ldst] "=&r"(ldst), "=&r"(count)                                    \
+          "=&r"(count)                                    \
         : [k] "r"(k), "m"(*k)                                                                    \
         : "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11", "d12", "d13", \
           "d14", "d15", "cc", "memory")
 
 /* k->count output lines of one channel: pairs of lines at stride 1 (DW_FLAT_PAIRS), lines of
- * four outputs a vector at stride 2 (DW_FLAT_STRIDE2) or at stride 1 (DW_FLAT_QUADS); k->row and
- * k->dst are left at the next line's (the plane row and the output pointer are kept in registers
- * between lines). */
-enum { DW_FLAT_PAIRS, DW_FLAT_STRIDE2, DW_FLAT_QUADS, DW_FLAT_IN_BLOCKS = 4 };
-MCC_DW_NOINLINE static void dw_flat_lines(dw_flat_consts *k, int mode)
-{
-    register int32_t count __asm__("lr");
-    register int32_t a __asm__("r6"), c __asm__("r8");  /* VMLADAV writes even registers only */
-    int8_t *t, *dst, *ldst;
-    const int8_t *row;
-    int32_t bias, mult, round, shift, step;
-    switch (mode) {
-    case DW_FLAT_PAIRS:
-        MCC_DW_FLAT_LINES_ASM(MCC_DW_FLAT_SUMS1_ASM, MCC_DW_FLAT_INTERLEAVE_ASM);
-        break;
-    case DW_FLAT_STRIDE2:
-        MCC_DW_FLAT_LINES_ASM(MCC_DW_FLAT_SUMS2_ASM, MCC_DW_FLAT_INTERLEAVE_ASM);
-        break;
-    case DW_FLAT_QUADS:
-        MCC_DW_FLAT_LINES_ASM(MCC_DW_FLAT_SUMS1Q_ASM, MCC_DW_FLAT_INTERLEAVE_ASM);
-        break;
-    case DW_FLAT_PAIRS + DW_FLAT_IN_BLOCKS:
-        MCC_DW_FLAT_LINES_ASM(MCC_DW_FLAT_SUMS1_ASM, MCC_DW_FLAT_BLOCK_ASM);
-        break;
-    case DW_FLAT_STRIDE2 + DW_FLAT_IN_BLOCKS:
-        MCC_DW_FLAT_LINES_ASM(MCC_DW_FLAT_SUMS2_ASM, MCC_DW_FLAT_BLOCK_ASM);
-        break;
-    default:  /* DW_FLAT_QUADS + DW_FLAT_IN_BLOCKS */
-        MCC_DW_FLAT_LINES_ASM(MCC_DW_FLAT_SUMS1Q_ASM, MCC_DW_FLAT_BLOCK_ASM);
-        break;
+ * four outputs a vector at stride 2 (DW_FLAT_STRIDE2) or at stride 1 (DW_FLAT_QUADS), from the
+ * plane or from blocks the fill wrote (+ DW_FLAT_IN_BLOCKS); k->row and k->dst are left at the
+ * next line's. */
+enum { DW_FLAT_PAIRS, DW_FLAT_STRIDE2, DW_FLAT_QUADS, DW_FLAT_IN_BLOCKS = 3 };
+/* One line mode each, so that no function holds more than two copies of the assembly (GCC 12
+ * at -Os fails to allocate registers for more). */
+#define MCC_DW_FLAT_LINES_FN(NAME, SUMS, ROWS)                                                   \
+    MCC_DW_NOINLINE static void NAME(dw_flat_consts *k)                                          \
+    {                                                                                            \
+        register int32_t count __asm__("lr");                                                    \
+        register int32_t a __asm__("r6"), c __asm__("r8"); /* VMLADAV writes even registers only */ \
+        int8_t *t, *dst;                                                                         \
+        int32_t bias, mult, round, shift, step;                                                  \
+        MCC_DW_FLAT_LINES_ASM(SUMS, ROWS);                                                       \
     }
+MCC_DW_FLAT_LINES_FN(dw_flat_pairs, MCC_DW_FLAT_SUMS1_ASM, MCC_DW_FLAT_INTERLEAVE_ASM)
+MCC_DW_FLAT_LINES_FN(dw_flat_stride2, MCC_DW_FLAT_SUMS2_ASM, MCC_DW_FLAT_INTERLEAVE_ASM)
+MCC_DW_FLAT_LINES_FN(dw_flat_quads, MCC_DW_FLAT_SUMS1Q_ASM, MCC_DW_FLAT_INTERLEAVE_ASM)
+MCC_DW_FLAT_LINES_FN(dw_flat_pairs_blocks, MCC_DW_FLAT_SUMS1_ASM, MCC_DW_FLAT_BLOCK_ASM)
+MCC_DW_FLAT_LINES_FN(dw_flat_stride2_blocks, MCC_DW_FLAT_SUMS2_ASM, MCC_DW_FLAT_BLOCK_ASM)
+MCC_DW_FLAT_LINES_FN(dw_flat_quads_blocks, MCC_DW_FLAT_SUMS1Q_ASM, MCC_DW_FLAT_BLOCK_ASM)
+#undef MCC_DW_FLAT_LINES_FN
+
+static void dw_flat_lines(dw_flat_consts *k, int mode)
+{
+    static void (*const modes[6])(dw_flat_consts *) = {dw_flat_pairs, dw_flat_stride2, dw_flat_quads,
+                                                         dw_flat_pairs_blocks, dw_flat_stride2_blocks,
+                                                         dw_flat_quads_blocks};
+    modes[mode](k);
 }
 #undef MCC_DW_FLAT_SUMS1_ASM
 #undef MCC_DW_FLAT_SUMS1Q_ASM
