@@ -385,42 +385,6 @@ static int lut_reference(const mcc_huffman_lut_s8 *h, int32_t units, int32_t dep
     return (int64_t)last < h->num_bits ? 0 : -1;
 }
 
-/* The Huffman lookup-table kernel against mcc_fully_connected_s8 on lut_reference's weights. */
-static int fuzz_huffman_lut(stream *s, const mcc_fc_params *params, const mcc_quant *quant,
-                            const mcc_dims *input_dims, const int8_t *input, const mcc_dims *filter_dims,
-                            const mcc_dims *output_dims, int8_t *output)
-{
-    const int32_t units = filter_dims->n, depth = filter_dims->c;
-    const int32_t out_size = output_dims->n * units;
-    mcc_huffman_lut_s8 h;
-    int8_t *dense = (int8_t *)malloc((size_t)(units * depth));
-    int8_t *want = (int8_t *)malloc((size_t)out_size);
-    int32_t table_bits, valid;
-    mcc_status status;
-    h.lookup_bits = (int32_t)(take(s, 1) % 14);   /* 0 and 13: invalid */
-    table_bits = h.lookup_bits >= 1 && h.lookup_bits <= MCC_HUFFMAN_LUT_MAX_BITS ? h.lookup_bits : 0;
-    h.num_bits = (int32_t)(take(s, 2) % 20000);
-    h.lookup = (const uint32_t *)block(s, ((size_t)1 << table_bits) * sizeof(uint32_t));
-    h.bits = (const uint8_t *)block(s, (size_t)(h.num_bits + 7) / 8);
-    valid = table_bits != 0 && lut_reference(&h, units, depth, dense) == 0;
-    status = mcc_fully_connected_huffman_lut_s8(params, quant, input_dims, input, filter_dims, &h, 0,
-                                                output_dims, output);
-    if (valid) {
-        if (mcc_fully_connected_s8(params, quant, input_dims, input, filter_dims, dense, 0, output_dims,
-                                   want) != MCC_OK ||
-            status != MCC_OK || memcmp(want, output, (size_t)out_size) != 0) {
-            abort(); /* not bit-exact with the portable kernel on the stated weights */
-        }
-    } else if (status != MCC_ERROR_ARGUMENT) {
-        abort();
-    }
-    free((void *)h.lookup);
-    free((void *)h.bits);
-    free(dense);
-    free(want);
-    return 0;
-}
-
 /* Channel constants of the dense fast requantization for units rows, from the stream, or 0 (a
  * flag byte says which); the multiplier in [2^30, 2^31), the shift 6..21. */
 static int32_t *fc_channels(stream *s, const mcc_fc_params *params, int32_t units)
@@ -450,6 +414,61 @@ static int8_t fc_expected(const mcc_fc_params *params, const mcc_quant *quant, c
                                       channels[4 * u + 3], params->activation.min, params->activation.max);
     }
     return (int8_t)mcc_nn_requantize_output(acc, quant, 0, params->output_offset, &params->activation);
+}
+
+/* The Huffman lookup-table kernel against mcc_fully_connected_s8 on lut_reference's weights, or,
+ * with channel constants (valid only when both offsets are 0), against the fast requantization
+ * of the same row sums. */
+static int fuzz_huffman_lut(stream *s, const mcc_fc_params *params, const mcc_quant *quant,
+                            const mcc_dims *input_dims, const int8_t *input, const mcc_dims *filter_dims,
+                            const mcc_dims *output_dims, int8_t *output)
+{
+    const int32_t units = filter_dims->n, depth = filter_dims->c;
+    const int32_t out_size = output_dims->n * units;
+    mcc_huffman_lut_s8 h;
+    int8_t *dense = (int8_t *)malloc((size_t)(units * depth));
+    int8_t *want = (int8_t *)malloc((size_t)out_size);
+    int32_t *channels;
+    int32_t table_bits, valid, b, u, k;
+    mcc_status status;
+    h.lookup_bits = (int32_t)(take(s, 1) % 14);   /* 0 and 13: invalid */
+    table_bits = h.lookup_bits >= 1 && h.lookup_bits <= MCC_HUFFMAN_LUT_MAX_BITS ? h.lookup_bits : 0;
+    h.num_bits = (int32_t)(take(s, 2) % 20000);
+    h.lookup = (const uint32_t *)block(s, ((size_t)1 << table_bits) * sizeof(uint32_t));
+    h.bits = (const uint8_t *)block(s, (size_t)(h.num_bits + 7) / 8);
+    channels = fc_channels(s, params, units);
+    valid = table_bits != 0 && lut_reference(&h, units, depth, dense) == 0 &&
+            (channels == 0 || (params->input_offset == 0 && params->filter_offset == 0));
+    /* with channel constants the kernel reads no mcc_quant (the exporter then writes none) */
+    status = mcc_fully_connected_huffman_lut_s8(params, channels != 0 ? 0 : quant, input_dims, input, filter_dims,
+                                                &h, 0, channels, output_dims, output);
+    if (valid && channels != 0) {
+        for (b = 0; b < output_dims->n; ++b) {
+            for (u = 0; u < units; ++u) {
+                int32_t acc = 0;
+                for (k = 0; k < depth; ++k) {
+                    acc += input[b * depth + k] * dense[u * depth + k];
+                }
+                want[b * units + u] = fc_expected(params, quant, channels, u, acc);
+            }
+        }
+    } else if (valid && mcc_fully_connected_s8(params, quant, input_dims, input, filter_dims, dense, 0,
+                                               output_dims, want) != MCC_OK) {
+        abort();
+    }
+    if (valid) {
+        if (status != MCC_OK || memcmp(want, output, (size_t)out_size) != 0) {
+            abort(); /* not bit-exact with the portable kernel on the stated weights */
+        }
+    } else if (status != MCC_ERROR_ARGUMENT) {
+        abort();
+    }
+    free((void *)h.lookup);
+    free((void *)h.bits);
+    free(dense);
+    free(want);
+    free(channels);
+    return 0;
 }
 
 /* acc of row u of the csr_seg weights as the format in mcc.h states them (segment s at column

@@ -17,16 +17,30 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _builders():
-    spec = importlib.util.spec_from_file_location("tflite_builders", ROOT / "tests" / "tflite_builders.py")
+    """tests/tflite_builders.py, one module per process: it builds its models once per process,
+    so a test process that has built them already (for other tests) hands them over."""
+    path = ROOT / "tests" / "tflite_builders.py"
+    loaded = sys.modules.get("tflite_builders")
+    if loaded is not None and Path(getattr(loaded, "__file__", "") or "").resolve() == path.resolve():
+        return loaded
+    spec = importlib.util.spec_from_file_location("tflite_builders", path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules["tflite_builders"] = module
     spec.loader.exec_module(module)
     return module
 
 
 def write_tflite_seeds(folder: Path) -> list[Path]:
-    """mlp (int8 and float ports), cnn, branches, dilated and an unsupported-op model."""
+    """mlp (int8 and float ports), cnn, branches, dilated and an unsupported-op model, in ``folder``."""
+    import shutil
+
     folder.mkdir(parents=True, exist_ok=True)
-    return sorted(_builders().all_models(folder).values())
+    paths = []
+    for built in _builders().all_models(folder).values():  # built in another folder if built before
+        if built.parent.resolve() != folder.resolve():
+            shutil.copyfile(built, folder / built.name)
+        paths.append(folder / built.name)
+    return sorted(paths)
 
 
 def _keras_models():

@@ -77,7 +77,8 @@ def fast_codebook_seeds(count: int = 8):
 
 
 def lookup_seeds(count: int = 8):
-    """Huffman lookup-table seeds: the FC header, then lookup_bits, num_bits, table, stream."""
+    """Huffman lookup-table seeds: the FC header, then lookup_bits, num_bits, table, stream, and
+    channel constants or not (1 byte; their bytes come next)."""
     rng = np.random.default_rng(3)
     for i in range(count):
         units, depth = int(rng.integers(1, 25)), int(rng.integers(1, 81))
@@ -85,7 +86,9 @@ def lookup_seeds(count: int = 8):
         h = huffman.encode_lookup(w, bits=int(rng.integers(8, 13)) if i % 2 else huffman.LUT_BITS)
         head = _u(7, 1) + _u(units - 1, 1) + _u(depth - 1, 1) + _u(i % 8, 1)
         head += rng.integers(-128, 128, depth * (1 + i % 2)).astype(np.int8).tobytes()
-        yield head + _u(h.lookup_bits, 1) + _u(h.num_bits, 2) + h.lookup.astype("<u4").tobytes() + h.bits.tobytes()
+        channels = _u(1, 1) + rng.integers(0, 256, 6 * units).astype(np.uint8).tobytes() if i % 4 == 0 else _u(0, 1)
+        yield (head + _u(h.lookup_bits, 1) + _u(h.num_bits, 2) + h.lookup.astype("<u4").tobytes() + h.bits.tobytes()
+               + channels)
 
 
 def segment_seeds(count: int = 8):

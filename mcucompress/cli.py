@@ -31,6 +31,10 @@ SUBCOMMANDS = {
 }
 # Commands that load TensorFlow: it is imported up front with its native logging silenced.
 NEEDS_TENSORFLOW = {"export", "verify", "info", "compress", "demo"}
+# Commands that run TensorFlow's converter or the reference interpreters in the serving child:
+# when the command line is the process's own, the child is forked from it once TensorFlow is
+# imported, before the command runs anything with it.
+CHECKS_AGAINST_REFERENCES = {"verify", "demo"}
 
 
 class LazyGroup(click.Group):
@@ -42,6 +46,10 @@ class LazyGroup(click.Group):
             return None
         if name in NEEDS_TENSORFLOW and not ctx.resilient_parsing:
             preload_tensorflow()
+            if name in CHECKS_AGAINST_REFERENCES and (ctx.obj or {}).get("own_process"):
+                from mcucompress.reference.serving_child import start_here
+
+                start_here()
         return importlib.import_module(f"mcucompress.commands.{name}").command
 
 
@@ -58,7 +66,10 @@ def cli():
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's start-up chatter is not for our users
     try:
-        status = cli.main(args=argv, prog_name="mcucompress", standalone_mode=False)
+        # Without argv the command line is this process's own (the console script, python -m):
+        # no host program's threads run beside it, so the serving child may be forked from it.
+        status = cli.main(args=argv, prog_name="mcucompress", standalone_mode=False,
+                          obj={"own_process": argv is None})
     except McuError as error:  # names from files may hold controls: the line stays one plain line
         click.echo(f"error: {visible(error)}", err=True)
         return error.exit_code

@@ -65,8 +65,9 @@ def main() -> int:
              "Codebook: mcc_conv2d_codebook_fast_s8 / mcc_fully_connected_codebook_fast_s8 (pairs of indices "
              "looked up in a table of doubled int16 weight pairs built in scratch on each call; 1 KB for 4-bit "
              "indices, 64 B for 2-bit, plus 2 KB of pair pairs for 2-bit layers on DSP cores). Conv: 6 "
-             "pixels and 8 output channels a call of the assembly loop, requantized in it; fully connected: "
-             "blocks of 8 rows. The M55 runs the MVE path: tables of int8 weights per index byte (512 B for 4-bit "
+             "pixels a pass, every output channel of a block one call of the assembly loop (a last shorter "
+             "block 8 a call), requantized in it; fully connected: blocks of 8 rows. The M55 runs the MVE "
+             "path: tables of int8 weights per index byte (512 B for 4-bit "
              "indices, 1 KB for 2-bit) looked up by byte gathers, 16 products a VMLADAVA.S8; conv 4 pixels a "
              "pass with int8 columns, fully connected blocks of 8 rows. The M3 runs the portable C (no SMLAD).", "",
              "| layer | " + " | ".join(f"dense {b} | codebook {b} | ratio {b}" for b in boards) + " |",

@@ -139,7 +139,7 @@ def _in_file_order(test: Path, order: list[int], work: Path) -> Path:
 
 def _tflm_cannot_run(path: Path) -> str | None:
     """Why tflite-micro cannot load and invoke ``path`` (it crashes on some LSTM files, so it is
-    tried in the serving child process, which a crash ends alone), or None."""
+    tried in a worker of the serving child process, which a crash ends alone), or None."""
     from mcucompress.errors import McuError
     from mcucompress.reference import serving_child
 

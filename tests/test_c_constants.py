@@ -37,6 +37,7 @@ int main(void)
     printf("MCC_HUFFMAN_LUT_MAX_BITS %%d\\n", MCC_HUFFMAN_LUT_MAX_BITS);
     printf("MCC_NN_LUT_CHUNK %%d\\n", MCC_NN_LUT_CHUNK);
     printf("MCC_NN_LUT_MAX_TAKEN %%d\\n", MCC_NN_LUT_MAX_TAKEN);
+    printf("MCC_NN_LUT_SAFE_SHIFT %%d\\n", MCC_NN_LUT_SAFE_SHIFT);
     printf("MCC_SOFTMAX_DIFF_INT_BITS %%d\\n", MCC_SOFTMAX_DIFF_INT_BITS);
     printf("MCC_SOFTMAX_ACCUM_INT_BITS %%d\\n", MCC_SOFTMAX_ACCUM_INT_BITS);
     printf("FC_BLOCK %%d\\n", FC_BLOCK);
@@ -75,7 +76,8 @@ def test_python_limits_and_scratch_sizes_match_the_c(tmp_path):
     assert c["MCC_HUFFMAN_MAX_BITS"] == C_MAX_LEN
     assert c["MCC_HUFFMAN_LUT_MAX_BITS"] == LUT_BITS
     assert c["MCC_NN_LUT_CHUNK"] == LUT_CHUNK == cost_model.LUT_CHUNK
-    assert c["MCC_NN_LUT_MAX_TAKEN"] == cost_model.LUT_MAX_TAKEN
+    assert c["MCC_NN_LUT_MAX_TAKEN"] == cost_model.LUT_MAX_TAKEN < 1 << cost_model.LUT_SAFE_SHIFT
+    assert c["MCC_NN_LUT_SAFE_SHIFT"] == cost_model.LUT_SAFE_SHIFT
     assert c["MCC_SOFTMAX_DIFF_INT_BITS"] == SOFTMAX_SCALED_DIFF_INTEGER_BITS
     assert c["MCC_SOFTMAX_ACCUM_INT_BITS"] == SOFTMAX_ACCUMULATION_INTEGER_BITS
     assert c["FC_BLOCK"] == specialize.FC_BLOCK

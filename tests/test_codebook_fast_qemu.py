@@ -76,8 +76,19 @@ def test_fast_codebook_kernels_on_qemu(board, tmp_path):
                                   ConvLayer(36, 1, 1, 0.0, 16), ConvLayer(64, 3, 1, 0.0, 4),
                                   ConvLayer(5, 1, 1, 0.0, 4)),
                           "codebook", seed=6, width=3).replace(name="cbconvmve")
-    for graph in (fc, conv, fc_mve, conv_mve):
+    # DSP index words a channel the chains above miss (4-bit: 9, two passes of 4 after the first
+    # word; 5, one pass; 6 and 8, singles before a pass; 1, no other word; 2-bit: 2), 8 input
+    # channels widened straight from the input; 6x6 pixels, blocks of 6 only, so the last layer,
+    # which keeps its ReLU (zero point 0: a clamp narrower than int8), stores every block through
+    # the clamp, the others straight to the output
+    conv_deep = conv_chain(6, 8, (ConvLayer(40, 3, 1, 0.0, 16), ConvLayer(48, 1, 1, 0.0, 16),
+                                  ConvLayer(64, 1, 1, 0.0, 16), ConvLayer(32, 1, 1, 0.0, 16),
+                                  ConvLayer(8, 1, 1, 0.0, 4), ConvLayer(8, 1, 1, 0.0, 16)),
+                           "codebook", seed=7).replace(name="cbconvdeep")
+    for graph in (fc, conv, fc_mve, conv_mve, conv_deep):
         graph = _every_layer_judged(graph)
+        if graph.name == "cbconvdeep":
+            graph = graph.replace(ops=graph.ops[:-1] + (graph.ops[-1].with_attrs(activation="relu"),))
         report = run_model(_fast_tree(graph, tmp_path), board, data=_near_zero_point(graph, tmp_path), samples=3)
         assert report.checks == {"host": True, "reference": True}
         out = np.asarray(report.outputs)

@@ -22,12 +22,12 @@ def _act(rng, name, n):
                                                      (int(rng.integers(-20, 20)),)))
 
 
-def mlp(seed, density=0.25, per_channel=True, values=None, weight_zp=0):
+def mlp(seed, density=0.25, per_channel=True, values=None, weight_zp=0, sizes=SIZES):
     """An int8 MLP whose weight matrices are sparse (and, with `values`, drawn from few values)."""
     rng = np.random.default_rng(seed)
-    tensors = {"x0": _act(rng, "x0", SIZES[0])}
+    tensors = {"x0": _act(rng, "x0", sizes[0])}
     ops = []
-    for i, (d, u) in enumerate(zip(SIZES[:-1], SIZES[1:])):
+    for i, (d, u) in enumerate(zip(sizes[:-1], sizes[1:])):
         pool = np.asarray(values if values is not None else np.arange(-127, 128))
         w = rng.choice(pool, size=(u, d)).astype(np.int64)
         w = np.where(rng.random((u, d)) < density, w, 0) + weight_zp
@@ -133,11 +133,11 @@ def test_cli_export_optimize_and_info_table(tmp_path):
     assert bad.exit_code == 2 and "smallest" in bad.output
 
 
-def heavy_tailed_lut_mlp(weight_zp=0):
+def heavy_tailed_lut_mlp(weight_zp=0, sizes=SIZES):
     """The MLP with Student-t weights (codes of 1..12 bits, up to three per lookup), every layer
     stored as huffman_lut: odd depths and unit counts (chunk, word and odd-row tails)."""
     rng = np.random.default_rng(17)
-    graph = mlp(19, density=0.9, weight_zp=weight_zp)
+    graph = mlp(19, density=0.9, weight_zp=weight_zp, sizes=sizes)
     tensors = dict(graph.tensors)
     for op in graph.ops:
         w = tensors[op.inputs[1]]
@@ -165,4 +165,22 @@ def test_huffman_lookup_table_assembly_on_cortex_m4_qemu(tmp_path):
 
     tree = export(heavy_tailed_lut_mlp(), tmp_path / "lut", prefix="enc")
     report = run_model(tree, "mps2-an386", samples=3)
+    assert report.checks == {"host": True, "reference": True}
+
+
+@pytest.mark.qemu
+@pytest.mark.skipif(not (shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm")),
+                    reason="needs arm-none-eabi-gcc and qemu-system-arm")
+@pytest.mark.parametrize("board", ["mps2-an386", "mps3-an547", "lm3s6965evb"])
+def test_huffman_lookup_table_chunks_and_widened_rows_on_qemu(tmp_path, board):
+    # Rows of two chunks (200 = 128 + 72); rows of one chunk, a multiple of 8 long (128, 64), take
+    # the input widened once and the lean loop over pairs of rows on DSP cores, then the odd last
+    # row (17 units) the general loop; channel constants (the fast requantization) in every layer;
+    # streams long enough that fills run the unchecked loop more than once before the checked tail.
+    from mcucompress.targets.runner import run_model
+
+    tree = export(heavy_tailed_lut_mlp(sizes=(200, 128, 64, 17, 9)), tmp_path / "lut", prefix="enc")
+    model = (tree / "model.c").read_text()
+    assert model.count("mcc_fully_connected_huffman_lut_s8(") == 4 and model.count("_channels,") == 4, [l for l in model.splitlines() if "lut_s8(" in l]
+    report = run_model(tree, board, samples=2)
     assert report.checks == {"host": True, "reference": True}

@@ -401,10 +401,36 @@ def test_depthwise_strips_where_they_pay_and_their_define():
     assert specialize.depthwise_strip_span((3, 3), (1, 1), (1, 1), (3, 3)) == 0
     assert specialize.depthwise_strip_span((5, 5), (1, 1), (1, 1), (25, 5)) == 0
     assert specialize.depthwise_strip_span((3, 3), (1, 1), (2, 2), (25, 5)) == 0
-    assert dict(lower(depthwise_zoo(), "m").defines) == {specialize.DW_STRIDE2_DEFINE: 1,
+    # the zoo's strided 3x3 layer runs on a row-pair plane instead (below)
+    assert dict(lower(depthwise_zoo(), "m").defines) == {specialize.DW_DSP_PLANES_DEFINE: 1,
                                                          specialize.DW_MVE_FLAT_DEFINE: 1}
-    # its 7x5 3x3 layer on planes along y
-    assert dict(lower(layer_zoo(), "m").defines) == {specialize.DW_MVE_FLAT_DEFINE: 1}
+    # its 7x5 3x3 layer: a row-pair plane on DSP cores, channel planes along y on MVE
+    assert dict(lower(layer_zoo(), "m").defines) == {specialize.DW_DSP_PLANES_DEFINE: 1,
+                                                      specialize.DW_MVE_FLAT_DEFINE: 1}
+
+
+def test_depthwise_dsp_pairs_where_they_fit_and_their_define():
+    """DSP cores run 3x3 depthwise layers at stride 1 or 2 with 4 output rows and columns or more,
+    at most twice as many rows as columns, on row-pair planes of at most 16 KB and half the layer's
+    input and output bytes; the export builds that code only for models with such a layer."""
+    pairs = specialize.depthwise_dsp_pairs_bytes
+    # (out_w + 2) words a pair row, out_h / 2 + 1 pair rows, 2 words past them
+    assert pairs((3, 3), (1, 1), (1, 1), (1, 1), (1, 48, 48, 8), (48, 48)) == 4 * (50 * 25 + 2)
+    assert pairs((3, 3), (1, 1), (1, 1), (1, 1), (1, 7, 7, 64), (7, 7)) == 4 * (9 * 5 + 2)
+    # stride 2: (out_w - 1) * 2 + 3 words, out_h (rounded up to even) + 1 pair rows
+    assert pairs((3, 3), (2, 2), (1, 1), (0, 0), (1, 48, 48, 48), (24, 24)) == 4 * (49 * 25 + 2)
+    assert pairs((3, 3), (2, 2), (1, 1), (1, 1), (1, 15, 13, 12), (8, 7)) == 4 * (15 * 9 + 2)
+    assert not pairs((3, 3), (1, 1), (1, 1), (1, 1), (1, 25, 5, 64), (25, 5))     # DS-CNN: strips down its columns
+    assert not pairs((3, 3), (1, 1), (1, 1), (1, 1), (1, 3, 3, 336), (3, 3))      # 3x3 outputs: taps
+    assert not pairs((3, 3), (2, 1), (1, 1), (1, 1), (1, 48, 48, 8), (24, 48))    # uneven strides
+    assert not pairs((3, 3), (1, 1), (2, 2), (2, 2), (1, 48, 48, 8), (44, 44))    # dilated
+    assert not pairs((5, 5), (1, 1), (1, 1), (2, 2), (1, 48, 48, 8), (48, 48))
+    assert not pairs((3, 3), (1, 1), (1, 1), (1, 1), (1, 140, 120, 8), (140, 120))  # past 16 KB
+    assert not pairs((3, 3), (1, 1), (1, 1), (1, 1), (1, 24, 24, 1), (24, 24))     # past half the tensors
+    only = _Chain(np.random.default_rng(1), (1, 12, 10, 8)).conv(0, (3, 3), padding=(1, 1, 1, 1), depthwise=True)
+    assert dict(lower(only.graph("pairs"), "m").defines) == {specialize.DW_DSP_PLANES_DEFINE: 1,
+                                                              specialize.DW_MVE_FLAT_DEFINE: 1,
+                                                              specialize.DW_MVE_TAPS_DEFINE: 0}
 
 
 def test_depthwise_mve_flat_where_it_fits_and_its_defines():

@@ -216,6 +216,59 @@ def test_depthwise_mve_flat_and_taps_layers_match_the_reference(tmp_path, tmp_pa
     assert np.array_equal(fast.inputs, portable.inputs) and np.array_equal(fast.outputs, portable.outputs)
 
 
+# The DSP channel planes of row pairs (3x3, stride 1 or 2): an odd number of output rows and
+# columns (a lone last row and column, run as quads whose missing outputs are overwritten), clamped
+# by ReLU6 over an even and an odd output, the smallest plane (4x4 outputs), channel blocks 8 and
+# 4; at stride 2 an even output (16x14 -> 8x7) and a clamped odd one (15x13 -> 8x7 with padding);
+# a layer without padding (no padding columns or rows in the plane), a depth multiplier of 2 (the
+# repeated input), and in one model a tall 12x5 output that keeps the strips path, a stride (2, 1)
+# layer on the taps path and a 6x5 output on a plane.
+DSP_PAIRS_LAYERS = {"pairs_odd": ((1, 9, 7, 12), (1, 1), "none"), "pairs_relu6": ((1, 12, 10, 12), (1, 1), "relu6"),
+                    "pairs_relu6_odd": ((1, 7, 9, 20), (1, 1), "relu6"), "pairs_tiny": ((1, 4, 4, 8), (1, 1), "none"),
+                    "pairs_stride2": ((1, 16, 14, 8), (2, 2), "none"),
+                    "pairs_stride2_relu6": ((1, 15, 13, 12), (2, 2), "relu6"),
+                    "pairs_valid": ((1, 8, 11, 12), (1, 1), "none"), "pairs_multiplier": ((1, 7, 6, 6), (1, 1), "none"),
+                    "pairs_strips": ((1, 12, 5, 12), (1, 1), "none")}
+PAIRS_CHAINS = ("pairs_valid", "pairs_multiplier", "pairs_strips")
+
+
+def _pairs_graph(name):
+    shape, stride, activation = DSP_PAIRS_LAYERS[name]
+    if name in PAIRS_CHAINS:
+        chain = _Chain(np.random.default_rng(5), shape)
+        pad = (0, 0, 0, 0) if name == "pairs_valid" else (1, 1, 1, 1)
+        chain.conv(0, (3, 3), padding=pad, depthwise=True, multiplier=2 if name == "pairs_multiplier" else 1)
+        if name == "pairs_strips":
+            chain.conv(0, (3, 3), stride=(2, 1), padding=(1, 1, 1, 1), depthwise=True)
+            chain.conv(0, (3, 3), padding=(1, 1, 1, 1), depthwise=True)
+        return chain.graph(name)
+    return _single_depthwise(name, shape, stride, activation, seed=3)
+
+
+@pytest.mark.parametrize("board", ["mps2-an386", "mps2-an505"])
+@pytest.mark.parametrize("name", sorted(DSP_PAIRS_LAYERS))
+def test_depthwise_dsp_pairs_layers_match_the_strips_and_portable_paths(tmp_path, tmp_path_factory, name, board):
+    """The row-pair planes (MCC_DW_DSP_PLANES) give the bytes of the strips or taps path they
+    replace, of the portable path, of the host build and of the numpy reference, on the M4 and the
+    M33."""
+    from mcucompress.export import export
+
+    activation = DSP_PAIRS_LAYERS[name][2]
+    tree = export(_pairs_graph(name), tmp_path / name, prefix=name)
+    assert manifest_json(tree)["defines"]["MCC_DW_DSP_PLANES"] == 1
+    fast = run_model(tree, board, samples=4)
+    if name in PAIRS_CHAINS:
+        assert fast.checks == {"host": True, "reference": True} and len(np.unique(fast.outputs)) > 20
+    else:
+        _check_depthwise_outputs(fast, activation)
+    for defines in ({"MCC_DW_DSP_PLANES": 0}, {"MCC_FORCE_REFERENCE": 1}):
+        other = run_model(_variant(tree, tmp_path_factory, **defines), board, samples=4)
+        assert np.array_equal(fast.inputs, other.inputs)
+        assert np.array_equal(fast.outputs, other.outputs), defines
+        if "MCC_DW_DSP_PLANES" in defines and name in ("pairs_relu6", "pairs_stride2", "pairs_stride2_relu6"):
+            assert max(fast.instructions) < min(other.instructions)
+
+
 # 1x1 convs that take few_k_channels_mve on the M55: 8 and 16 input channels, clamped (ReLU6)
 # and not, whose pixel counts leave 3, 1 and 2 pixels after the whole quads (the tail's spare
 # lanes repeat the last pixel and must not be stored).

@@ -106,7 +106,8 @@ def test_a_conversion_is_reused_only_for_the_same_model_bytes_and_samples(tmp_pa
 def test_one_serving_child_converts_model_after_model_and_outlives_a_timeout(tmp_path):
     """TensorFlow starts once per process for all conversions; each conversion is the one a new
     process makes (Keras's state is reset between them), and a conversion that times out ends
-    only its child: the next one starts a new child."""
+    only its worker: the next one runs in a new worker forked from the same server, which does
+    not import TensorFlow again."""
     from mcucompress.errors import McuError
     from mcucompress.reference import serving_child, tf_converter
 
@@ -114,13 +115,14 @@ def test_one_serving_child_converts_model_after_model_and_outlives_a_timeout(tmp
     calib, other = _data(tmp_path, 0, 8), _data(tmp_path, 2, 8)
     tf_converter._CONVERTED.clear()
     first = tf_converter.convert_in_child(model, calib)
-    child = serving_child._CHILD[0].process.pid
+    server, worker = serving_child._CHILD[0].process.pid, serving_child._CHILD[0].worker
     assert tf_converter.convert_in_child(model, other) != first
     tf_converter._CONVERTED.clear()
     assert tf_converter.convert_in_child(model, calib) == first
-    assert serving_child._CHILD[0].process.pid == child
+    assert (serving_child._CHILD[0].process.pid, serving_child._CHILD[0].worker) == (server, worker)
     tf_converter._CONVERTED.clear()
     with pytest.raises(McuError, match="did not finish on .* within 0.01 s"):
         tf_converter.convert_in_child(model, calib, timeout=0.01)
     assert tf_converter.convert_in_child(model, calib) == first
-    assert serving_child._CHILD[0].process.pid != child
+    assert serving_child._CHILD[0].worker != worker
+    assert serving_child._CHILD[0].process.pid == server

@@ -26,7 +26,7 @@ def test_runtime_cross_compiles_strictly(core, level, tmp_path):
     sources = sorted(str(p) for p in root.glob("*/*.c"))
     flags = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-mthumb", *CORES[core], level,
              "-DMCC_DW_STRIDE2_STRIPS=1", "-DMCC_DW_MVE_LINES=1", "-DMCC_CONV_1X1_C8=1", "-DMCC_DW_MVE_FLAT=1",
-             "-DMCC_CONV_MVE_FEW_K=1", f"-I{root / 'include'}"]
+             "-DMCC_CONV_MVE_FEW_K=1", "-DMCC_DW_DSP_PLANES=1", f"-I{root / 'include'}"]
     # One source per call: ccache (tests/compiler_cache.py) stores no object of a call that
     # compiles several, and the runtime changes a few files at a time.
     for source in sources:

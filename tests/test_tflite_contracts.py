@@ -254,11 +254,17 @@ def test_a_crash_inside_the_interpreter_is_reported_not_inherited(small_models, 
     # tflite-micro aborts (SIGABRT) on a softmax whose beta makes its input multiplier < 1; the
     # importer refuses such a file, but the interpreter must not take this process down either.
     path = patched(small_models["mlp"], tmp_path / "beta.tflite", _edit_softmax_beta)
+    from mcucompress.reference import serving_child
+
     x = np.zeros((2, 1, 20), dtype=np.int8)
     with pytest.raises(McuError) as info:
         interpreter_outputs(path, x, "tflm", timeout=120)
     message = str(info.value)
     assert message.isprintable() and "crashed" in message and "SIGABRT" in message
+    # the crash ended only the worker that ran the file: the same server forks the next one
+    server, crashed = serving_child._CHILD[0].process.pid, serving_child._CHILD[0].worker
+    assert interpreter_outputs(small_models["mlp"], x, "tflm", timeout=120)[1].shape == (2, 10)
+    assert serving_child._CHILD[0].process.pid == server and serving_child._CHILD[0].worker != crashed
 
 
 def test_interpreter_outputs_of_a_float_port_model_match_in_process(small_models):

@@ -97,12 +97,14 @@ def lower_fully_connected_encoded(b, i: int, op) -> None:
     if encoded.kind in FOLDED:
         input_offset, bias_array = _fold_input_offset(p, w, bias)
     params = b.struct("mcc_fc_params", f"{oid}_params", p.c_fields() | {"input_offset": input_offset})
-    quant = b.quant(oid, p)
+    quant = b.quant(oid, p) if encoded.kind != "huffman_lut" else None
     function, weights = _descriptor(b, oid, encoded)
     channels, extra = None, []
-    if encoded.kind in ("csr_seg", "csr_pair"):  # the dense fast kernels' requantization when exact
+    if encoded.kind in ("csr_seg", "csr_pair", "huffman_lut"):  # the dense fast kernels' requantization when exact
         channels = csr_fast.channel_constants(g, op, p, b.rounding) if input_offset == 0 else None
         extra = ["0" if channels is None else b.array(f"{oid}_seg_channels", channels.reshape(-1), "int32_t")]
+    if quant is None:  # huffman_lut reads no mcc_quant with channel constants: none in flash
+        quant = "0" if channels is not None else b.quant(oid, p)
     if channels is not None:  # the bias is inside the channel constants
         bias_arg = "0"
     elif bias_array is None:
@@ -146,7 +148,7 @@ def lower_conv2d_encoded(b, i: int, op) -> None:
                        "(grouped convolutions are not supported)")
     encoded = encoded_weights(g, op)
     params = b.struct("mcc_conv_params", f"{oid}_params", p.c_fields(depthwise=False))
-    quant = b.quant(oid, p)
+    quant = b.quant(oid, p) if encoded.kind != "huffman_lut" else None
     function, weights = _descriptor(b, oid, encoded)
     function = function.replace("mcc_fully_connected_", "mcc_conv2d_")
     if function not in op_kind("conv2d").kernel_sources:

@@ -234,6 +234,31 @@ def depthwise_mve_flat_bytes(kernel, stride, dilation, padding, in_shape, out_hw
     tensors = (int(in_shape[1]) * int(in_shape[2]) + int(out_hw[0]) * int(out_hw[1])) * int(in_shape[3])
     return need if need <= DW_FLAT_MAX_BYTES and 2 * need <= tensors else 0
 
+# C define for DSP cores: a layer runs on channel planes of row pairs (dw_pairs_bytes in
+# mcc_depthwise_conv2d_fast_s8.c: 3x3 at stride 1 or 2 both ways, DW_PAIRS_MIN_SIDE output rows and columns or
+# more, at most twice as many rows as columns (taller outputs: strips down the long columns win),
+# its plane at most DW_PAIRS_MAX_BYTES and half the layer's input and output bytes)
+DW_DSP_PLANES_DEFINE = "MCC_DW_DSP_PLANES"
+DW_PAIRS_MAX_BYTES = 16384
+DW_PAIRS_MIN_SIDE = 4
+
+
+def depthwise_dsp_pairs_bytes(kernel, stride, dilation, padding, in_shape, out_hw) -> int:
+    """The plane a DSP core runs a depthwise layer on (dw_pairs_bytes): per pair of padded input
+    rows one word per padded column the outputs read, (out_w - 1) * stride + 3; out_h / 2 + 1 pair
+    rows at stride 1, out_h + 1 at stride 2 (out_h rounded up to even), and 2 words read past
+    them; 0 when the layer does not run so."""
+    s = int(stride[0])
+    oh, ow = int(out_hw[0]), int(out_hw[1])
+    if (tuple(kernel) != (3, 3) or tuple(dilation) != (1, 1) or int(stride[1]) != s or s not in (1, 2)
+            or min(padding) < 0 or min(oh, ow) < DW_PAIRS_MIN_SIDE or oh > 2 * ow):
+        return 0
+    half = (oh + 1) // 2
+    need = 4 * (((ow - 1) * s + 3) * (half + 1 if s == 1 else 2 * half + 1) + 2)
+    tensors = (int(in_shape[1]) * int(in_shape[2]) + oh * ow) * int(in_shape[3])
+    return need if need <= DW_PAIRS_MAX_BYTES and 2 * need <= tensors else 0
+
+
 # C define for MVE cores: a 1x1 conv on int8 weights runs channel by channel over four pixels
 # at a time (few_k_channels_mve in mcc_conv2d_fast_s8.c); its code stays out of other builds.
 CONV_MVE_FEW_K_DEFINE = "MCC_CONV_MVE_FEW_K"
@@ -407,7 +432,9 @@ def fast_depthwise(graph: Graph, op: Op, p, rounding: str, planes: bool = True) 
     strip_span = depthwise_strip_span((kh, kw), p.stride, p.dilation, out_hw)
     flat = depthwise_mve_flat_bytes((kh, kw), p.stride, p.dilation, (p.padding[0], p.padding[2]),
                                     (*x.shape[:-1], n), out_hw) if planes else 0
-    scratch = expand + max(depthwise_scratch_bytes(n, kh * kw, strip_span), flat)
+    pairs = depthwise_dsp_pairs_bytes((kh, kw), p.stride, p.dilation, (p.padding[0], p.padding[2]),
+                                      (*x.shape[:-1], n), out_hw)
+    scratch = expand + max(depthwise_scratch_bytes(n, kh * kw, strip_span), flat, pairs)
     return FastLayer(dw_layout(split.weights[:fast_n].T), split.table[:fast_n], fast_n, scratch,
                      "mcc_depthwise_conv2d_fast_s8", patch(patched, w, bias, p, depthwise=True),
                      len(split.constant), weight_layout="int8")
@@ -517,7 +544,9 @@ def lower_fast(b, i: int, op: Op, p) -> bool:
                                  "channels": channels})
             b.call(op, "mcc_depthwise_conv2d_fast_s8", params, in_dims, x_ptr, out_dims,
                    b.arena(out.name), scratch)
-            if depthwise_strided_strips((kh, kw), p.stride, p.dilation, out.shape[1:3]):
+            if depthwise_dsp_pairs_bytes((kh, kw), p.stride, p.dilation, geometry[2], in_shape, out.shape[1:3]):
+                b.defines[DW_DSP_PLANES_DEFINE] = 1
+            elif depthwise_strided_strips((kh, kw), p.stride, p.dilation, out.shape[1:3]):
                 b.defines[DW_STRIDE2_DEFINE] = 1
             # MVE: the planes and lines code only where a layer takes it, the taps code unless
             # every layer takes one of those

@@ -350,12 +350,15 @@ def fine_tune(model, data: TrainData | None, *, epochs=1, batch_size=128, learni
         trainer = Trainer(student, teacher_copy, temperature, alpha, masks, clusters, task, hint)
         trainer.compile(optimizer=keras.optimizers.Adam(learning_rate))
     if data is not None and epochs > 0:
-        # Validation batches as large as accuracy()'s: a small training batch would otherwise
-        # make the per-epoch validation most of the fit's time. Training never reads the
-        # validation split, so the trained weights are the same bits.
+        # The per-epoch validation is read only by callbacks and the progress lines: a silent
+        # fit without callbacks skips it. When it runs, its batches are as large as
+        # accuracy()'s (a small training batch would make it most of the fit's time). Training
+        # never reads the validation split, so the trained weights are the same bits either way.
+        watched = bool(callbacks) or verbose not in (0, "silent")
+        validation = dict(validation_data=(data.x_val, data.y_val),
+                          validation_batch_size=max(batch_size, VALIDATION_BATCH)) if watched else {}
         trainer.fit(data.x_train, data.y_train, batch_size=batch_size, epochs=epochs,
-                    validation_data=(data.x_val, data.y_val), validation_batch_size=max(batch_size, VALIDATION_BATCH),
-                    callbacks=list(callbacks), verbose=verbose, shuffle=True)
+                    callbacks=list(callbacks), verbose=verbose, shuffle=True, **validation)
     return trainer.finish()
 
 

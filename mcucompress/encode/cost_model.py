@@ -46,9 +46,10 @@ FEATURES = {
     ("fully_connected", "huffman"): ("calls", "symbols", "units", "bits", "codes", "long_codes", "long_steps"),
     ("fully_connected", "huffman_sparse"): ("calls", "symbols", "units", "bits", "codes", "long_codes",
                                             "long_steps"),
-    ("fully_connected", "huffman_lut"): ("calls", "units", "lut_chunks", "lut_fills", "lut_fast_steps",
-                                         "lut_checked_lookups", "lut_pair_weights", "lut_quad_weights",
-                                         "lut_scalar_weights"),
+    ("fully_connected", "huffman_lut"): ("calls", "units", "lut_chunks", "lut_lean_pairs", "lut_fills",
+                                         "lut_fast_steps", "lut_checked_lookups", "lut_pair_weights",
+                                         "lut_widened_weights", "lut_quad_weights", "lut_scalar_weights",
+                                         "lut_widened_inputs"),
     ("conv2d", "dense"): ("calls", "pixels", "border_pixels", "pixels_x_k8", "pixel_pairs_x_k8",
                           "pixels_x_units"),
     ("conv2d", "dense_int8"): ("calls", "pixels", "border_pixels", "pixels_x_k8", "pixel_pairs_x_k8",
@@ -86,6 +87,10 @@ FAMILY_FEATURES = {
     ("m55", "conv2d", "dense_int8"): ("calls", "pair_pixels", "border_pixels", "pair_pixels_x_k8",
                                       "pair_pixel_pairs_x_k8", "pair_pixels_x_units", "im2col_pixels",
                                       "staged_pixels", "few_k_loop", "few_k_channels"),
+    # DSP cores: the staged and the direct widening priced apart, a block's channels one call
+    ("m4", "conv2d", "codebook_fast"): ("calls", "table_words", "pixels", "border_pixels", "cb_direct_x_k_padded",
+                                        "cb_staged_x_k_padded", "cb_blocks", "cb_short_chunks", "cb_blocks_x_units",
+                                        "cb_block_words", "cb_block_pairs", "cb_short_outputs"),
     ("m55", "conv2d", "codebook_fast"): ("calls", "mve_tables", "pixels", "mve_stage_runs", "cb_pixels_x_k_padded",
                                          "mve_interleaved", "mve_channel_loop"),
 }
@@ -102,7 +107,8 @@ CSR_PIXELS = 4   # output pixels per walk of mcc_conv2d_csr_fast_s8 (codegen/csr
 I4_ROWS = 4      # rows per pass of mcc_fully_connected_int4_s8
 LUT_BITS = 8   # codes up to this long decode with one lookup (runtime_c/huffman)
 LUT_CHUNK = 128       # weights decoded per fill by mcc_fully_connected_huffman_lut_s8
-LUT_MAX_TAKEN = 15    # bits a lookup takes at most (its unchecked fills' bound)
+LUT_MAX_TAKEN = 15    # bits a lookup takes at most
+LUT_SAFE_SHIFT = 4    # its unchecked fills' bound: bits left >> 4 (2^4 > LUT_MAX_TAKEN) lookups
 
 
 def family(cpu: str | None) -> str:
@@ -189,40 +195,53 @@ def _huffman_counts(data, w: np.ndarray, zero: int) -> dict[str, float]:
 
 
 def _lookup_counts(data, units: int, depth: int) -> dict[str, float]:
-    """The huffman_lut kernel's work, from a run of its decoding over the stream: chunks, fills,
-    iterations of the unchecked fill loop (two lookups each) and lookups of the checked one,
-    weights multiplied by the two-row loop (8 at a time) and by the 4-weight and scalar tails."""
+    """The huffman_lut kernel's work, from a run of its decoding over the stream: chunks of the
+    general loop and pairs of rows of the lean one (rows of one chunk, a multiple of 8 long: the
+    input widened once per call on DSP cores), fills, iterations of the unchecked fill loop (two
+    lookups each) and lookups of the checked one, weights multiplied by the two-row loops (8 at
+    a time; the widened input's loop on its own) and by the 4-weight and scalar tails."""
     from mcucompress.encode.huffman import lookup_windows
 
     entries = data.lookup[lookup_windows(data)]
     taken = ((entries >> 24) & 15).astype(np.int64).tolist()
     counts = ((entries >> 30) + 1).astype(np.int64).tolist()
     num_bits, num_bytes = data.num_bits, (data.num_bits + 7) // 8
+    whole_bits = 8 * (num_bytes - 4) if num_bytes >= 4 else 0  # unchecked lookups start before it
     past = int(data.lookup[0])   # past the stream only zero bits are read
+    lean = depth <= LUT_CHUNK and depth % 8 == 0
 
     def lookup(pos):
         return (counts[pos], taken[pos]) if pos < num_bits else ((past >> 30) + 1, (past >> 24) & 15)
 
     pos = have = 0
-    c = dict.fromkeys(("lut_chunks", "lut_fills", "lut_fast_steps", "lut_checked_lookups", "lut_pair_weights",
-                       "lut_quad_weights", "lut_scalar_weights"), 0)
+    c = dict.fromkeys(("lut_chunks", "lut_lean_pairs", "lut_fills", "lut_fast_steps", "lut_checked_lookups",
+                       "lut_pair_weights", "lut_widened_weights", "lut_quad_weights", "lut_scalar_weights"), 0)
+    c["lut_widened_inputs"] = depth if lean else 0
     for u in range(0, units, 2):
         rows = 2 if u + 1 < units else 1
         for d in range(0, depth, LUT_CHUNK):
             m = min(LUT_CHUNK, depth - d)
             n = rows * m
-            c["lut_chunks"] += 1
+            c["lut_lean_pairs" if lean and rows == 2 else "lut_chunks"] += 1
             if have < n:
                 c["lut_fills"] += 1
-                fast = ((pos + LUT_MAX_TAKEN * (n - have + 1)) >> 3) + 4 <= num_bytes
+                while have < n:   # unchecked runs while `safe` lookups leave room
+                    safe = (whole_bits - pos) >> LUT_SAFE_SHIFT if pos < whole_bits else 0
+                    if safe <= 3:
+                        break
+                    stop = n if n - have + 3 <= safe else have + safe - 3
+                    while have < stop:
+                        for _ in range(2):
+                            k, t = lookup(pos)
+                            have, pos = have + k, pos + t
+                        c["lut_fast_steps"] += 1
                 while have < n:
-                    for _ in range(2 if fast else 1):
-                        k, t = lookup(pos)
-                        have, pos = have + k, pos + t
-                    c["lut_fast_steps" if fast else "lut_checked_lookups"] += 1
+                    k, t = lookup(pos)
+                    have, pos = have + k, pos + t
+                    c["lut_checked_lookups"] += 1
             have -= n
             paired = m // 8 * 8 if rows == 2 else 0
-            c["lut_pair_weights"] += rows * paired
+            c["lut_widened_weights" if lean and rows == 2 else "lut_pair_weights"] += rows * paired
             c["lut_quad_weights"] += rows * ((m - paired) // 4 * 4)
             c["lut_scalar_weights"] += rows * ((m - paired) % 4)
     return {k: float(v) for k, v in c.items()}
@@ -256,6 +275,15 @@ def _fast_codebook_counts(op_kind: str, bits: int, units: int, depth: int, where
         c.update({"cb_pixels_x_k_padded": a * k_padded, "cb_blocks_x_chunks": blocks * -(-units // CB_CHANNELS),
                   "cb_blocks_x_units": blocks * units, "cb_block_words": blocks * units * words,
                   "cb_block_pairs": blocks * units * words * pairs, "cb_scalar_outputs": float(scalar)})
+        # DSP cores: columns widened straight from the input when in_c is a multiple of 4 from 8
+        # on, else staged first; a block of 6 pixels stores every channel from one call, a last
+        # shorter block from calls of 8 channels through the byte buffer
+        direct = where["in_c"] % 4 == 0 and where["in_c"] >= 8
+        short = last < CB_PIXELS
+        c.update({"cb_direct_x_k_padded": float(a * k_padded if direct else 0),
+                  "cb_staged_x_k_padded": float(0 if direct else a * k_padded), "cb_blocks": float(blocks),
+                  "cb_short_chunks": float(short * -(-units // CB_CHANNELS)),
+                  "cb_short_outputs": float(short * units * last)})
         # MVE: blocks of 4 pixels; the channel loop's instructions per channel (its assembly):
         # 35 around, per whole chunk of 16 index bytes 22 (4-bit) or 42 (2-bit), the last bytes
         # predicated one chunk more (23 or 43)

@@ -147,7 +147,7 @@ def interpreter_outputs(tflite: str | Path, x: np.ndarray, rounding: str,
     The interpreter runs in a child process (the serving child, reference/serving_child.py):
     tflite-micro and LiteRT trust their model files, and a crash inside them (a segfault on a
     malformed model) must become a one-line McuError here, not take this process down; it ends
-    only that child. ``timeout`` (seconds) bounds the run."""
+    only the worker the serving child forked for it. ``timeout`` (seconds) bounds the run."""
     from mcucompress.reference import serving_child
 
     tflite = Path(tflite)

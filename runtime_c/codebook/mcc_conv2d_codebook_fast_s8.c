@@ -8,9 +8,10 @@
  * the columns of CB_PIXELS pixels at once, pair by pair interleaved (pair j of pixel p at word
  * j * CB_PIXELS + p), and one load brings pair j of every pixel for the pair's multiply-adds.
  * Padded positions read the input zero point (the input offset is folded into the bias), the
- * products past K read 0. With 32 or more input channels (a multiple of 4) columns are widened
- * straight from the input, otherwise a pixel's values are first gathered in a staging row. A last
- * block of fewer pixels computes on zero columns and stores only its own outputs.
+ * products past K read 0. With input channels a multiple of 4 (at least 8 on DSP cores, 32 on
+ * others) columns are widened straight from the input, a block's pixels in one call; otherwise a
+ * pixel's values are first gathered in a staging row. A last block of fewer pixels computes on
+ * zero columns and stores only its own outputs.
  *
  * With MVE (Cortex-M55) columns stay int8 and tables of int8 weights per index byte feed byte
  * gathers and VMLADAVA.S8, 4 pixels a pass (conv_mve below); the same layout, the same bytes. */
@@ -26,6 +27,14 @@
 #define CB_PIXELS 6 /* output pixels per pass: 6 sums, 3 column words at a time, stay in registers */
 #define CB_CHANNELS 8 /* output channels a call of the channel loop (the assembly's byte offsets) */
 #define CB_MVE_PIXELS 4 /* output pixels per pass of the MVE path: 4 sums in even registers */
+/* Columns are widened straight from the input when in_c is a multiple of 4 and at least this:
+ * on DSP cores (16 values an LDM) from 8 channels on; the portable widening pays only from 32
+ * (below it staging copies whole kernel rows, cheaper than a loop per tap while taps are short). */
+#if MCC_HAVE_DSP_ASM
+#define CB_DIRECT_MIN 8
+#else
+#define CB_DIRECT_MIN 32
+#endif
 #define CB_QUAD_WORDS (2 * 256) /* 2-bit indices: the table of pair pairs (mcc_nn_codebook_quad_table) */
 
 /* Scratch of the MVE path: the byte tables, the interleaved columns, one staged pixel. */
@@ -152,46 +161,76 @@ MCC_INLINE uint32_t *widen_values(const int8_t *src, int32_t n, uint32_t *col)
     return col;
 }
 
+/* `groups` groups of 4 values of a pixel's column, each the words even and odd (a padding tap's
+ * zero point, or the zeros past K), 4 groups a turn. */
+MCC_INLINE uint32_t *fill_groups(uint32_t *col, uint32_t even, uint32_t odd, int32_t groups)
+{
+    for (; groups >= 4; groups -= 4) {
+        col[0] = even;
+        col[CB_PIXELS] = odd;
+        col[2 * CB_PIXELS] = even;
+        col[3 * CB_PIXELS] = odd;
+        col[4 * CB_PIXELS] = even;
+        col[5 * CB_PIXELS] = odd;
+        col[6 * CB_PIXELS] = even;
+        col[7 * CB_PIXELS] = odd;
+        col += 8 * CB_PIXELS;
+    }
+    for (; groups > 0; --groups) {
+        col[0] = even;
+        col[CB_PIXELS] = odd;
+        col += 2 * CB_PIXELS;
+    }
+    return col;
+}
+
 /* in_c a multiple of 4: every tap is whole groups of 4, widened straight from the input into
- * the pixel's interleaved column (col points at its first word); padding taps take the zero
- * point, the products past K zeros. */
+ * the interleaved columns of the n output pixels from pixel `first` on (col points at the first
+ * one's first word); padding taps take the zero point, the products past K zeros. One call a
+ * block: the per-layer values are read once for its pixels. */
 #if defined(__GNUC__)
 __attribute__((noinline)) /* out of line: the pixel loop of the staging path keeps its registers */
 #endif
-static void widen_pixel(const mcc_conv_fast_params *p, const mcc_dims *in_dims, const int8_t *input,
-                        int32_t oy, int32_t ox, uint32_t *col)
+static void widen_pixels(const mcc_conv_fast_params *p, const mcc_dims *in_dims, const int8_t *input,
+                         int32_t first, int32_t n, int32_t out_w, uint32_t *col)
 {
     const int32_t in_c = in_dims->c;
-    const int32_t y0 = oy * p->stride.h - p->padding.h;
-    const int32_t x0 = ox * p->stride.w - p->padding.w;
+    const int32_t in_h = in_dims->h, in_w = in_dims->w;
+    const int32_t kernel_h = p->kernel.h, kernel_w = p->kernel.w;
+    const int32_t groups = in_c / 4;
+    const int32_t tail = (p->k_padded - kernel_h * kernel_w * in_c) / 4; /* groups past K */
+    int32_t oy = first / out_w, ox = first % out_w;
     uint32_t zp_even, zp_odd;
-    int32_t ky, kx, c;
+    int32_t q, ky, kx;
     mcc_nn_widen4((uint32_t)(uint8_t)p->input_zero_point * 0x01010101u, &zp_even, &zp_odd);
-    for (ky = 0; ky < p->kernel.h; ++ky) {
-        const int32_t y = y0 + ky * p->dilation.h;
-        const int row_inside = y >= 0 && y < in_dims->h;
-        if (row_inside && p->dilation.w == 1 && x0 >= 0 && x0 + p->kernel.w <= in_dims->w) {
-            /* the whole kernel row is one run of bytes */
-            col = widen_values(input + (y * in_dims->w + x0) * in_c, p->kernel.w * in_c, col);
-            continue;
-        }
-        for (kx = 0; kx < p->kernel.w; ++kx) {
-            const int32_t x = x0 + kx * p->dilation.w;
-            if (row_inside && x >= 0 && x < in_dims->w) {
-                col = widen_values(input + (y * in_dims->w + x) * in_c, in_c, col);
+    for (q = 0; q < n; ++q) {
+        const int32_t y0 = oy * p->stride.h - p->padding.h;
+        const int32_t x0 = ox * p->stride.w - p->padding.w;
+        /* every kernel row inside the input is one run of bytes */
+        const int whole_rows = p->dilation.w == 1 && x0 >= 0 && x0 + kernel_w <= in_w;
+        uint32_t *c = col + q;
+        for (ky = 0; ky < kernel_h; ++ky) {
+            const int32_t y = y0 + ky * p->dilation.h;
+            if (y < 0 || y >= in_h) {
+                c = fill_groups(c, zp_even, zp_odd, kernel_w * groups);
+            } else if (whole_rows) {
+                c = widen_values(input + (y * in_w + x0) * in_c, kernel_w * in_c, c);
             } else {
-                for (c = 0; c < in_c; c += 4) {
-                    col[0] = zp_even;
-                    col[CB_PIXELS] = zp_odd;
-                    col += 2 * CB_PIXELS;
+                for (kx = 0; kx < kernel_w; ++kx) {
+                    const int32_t x = x0 + kx * p->dilation.w;
+                    if (x >= 0 && x < in_w) {
+                        c = widen_values(input + (y * in_w + x) * in_c, in_c, c);
+                    } else {
+                        c = fill_groups(c, zp_even, zp_odd, groups);
+                    }
                 }
             }
         }
-    }
-    for (c = p->kernel.h * p->kernel.w * in_c; c < p->k_padded; c += 4) {
-        col[0] = 0;
-        col[CB_PIXELS] = 0;
-        col += 2 * CB_PIXELS;
+        fill_groups(c, 0, 0, tail);
+        if (++ox == out_w) {
+            ox = 0;
+            ++oy;
+        }
     }
 }
 
@@ -208,18 +247,17 @@ MCC_INLINE void widen_column(const int8_t *stage, int32_t k_padded, uint32_t *co
 }
 
 #if MCC_HAVE_DSP_ASM
-/* What the channel loop keeps on the stack: every register is in use inside it. */
+/* What the channel loop reads from memory: every register is in use inside it. */
 typedef struct {
     const int32_t *ch;       /* the next channel's row */
     const uint32_t *col;     /* the widened columns, the same for every channel */
-    int32_t word_bytes;      /* index bytes of a channel */
-    const uint32_t *end;     /* end of the current channel's index words */
-    int8_t *out;             /* where the next channel's bytes go (CB_CHANNELS apart a pixel) */
-    const int8_t *out_end;
+    const int32_t *ch_end;   /* the row after the last channel's */
+    uint32_t out_base;       /* out - (the first row's end >> 4): a channel's output from its row's end */
+    int32_t stride;          /* bytes from one pixel's outputs to the next's */
 } channel_loop;
 
 /* The CB_PIXELS outputs of `count` output channels in turn, requantized and saturated to int8
- * (the layer's clamp comes after), into out[p * CB_CHANNELS + c] for pixel p of channel c; each
+ * (the layer's clamp comes after), into out[p * stride + c] for pixel p of channel c; each
  * channel's sum from its bias (ch[0] of its channel row) and `words` index words from idx on,
  * fields of `field_bits` bits. Returns the index words of the next channel. The hot loop's
  * registers are chosen by hand. 4-bit indices (`table` the pair table): per pair field one
@@ -227,96 +265,114 @@ typedef struct {
  * two fields sharing the middle one of three 4-word loads (19 instructions per 24 products),
  * four words a pass after the odd ones. 2-bit indices (`table` the table of pair pairs): per
  * byte of two fields a byte load, an address and an LDRD give both pairs, four 3-word loads
- * the pixels' inputs (19 instructions per 24 products), two words a pass after an odd one. At
- * a channel's end its 6 sums are requantized in registers (SMMLAR, the sign, the shift, SSAT)
- * and stored a byte each. */
+ * the pixels' inputs (19 instructions per 24 products), two words a pass after an odd one.
+ * A channel's first word is its own code: its first pair's 6 SMLAD add to the bias, so the
+ * sums need no copies of it. A pass's first index byte load steps the index pointer, and a
+ * channel's products end when the column loads reach `table`, which the scratch places right
+ * after the columns (no per-channel end to set up or load). At a channel's end its 6 sums are
+ * requantized in registers (SMMLAR, the sign, the shift, SSAT) and stored a byte each; the
+ * output address follows from the channel row's address (rows of 16 bytes, outputs 1 byte
+ * apart), so the channel loop keeps one pointer. A whole block of a layer whose clamp is all of
+ * int8 goes straight to the output (stride out_c, every channel one call); otherwise 8 channels
+ * a call into a byte buffer (stride CB_CHANNELS) that store_channels clamps. */
 static const uint32_t *dot_channels_s8(const uint32_t *idx, int32_t words, int32_t field_bits,
                                        const uint32_t *table, const uint32_t *col, const int32_t *ch,
-                                       int32_t count, int8_t *out)
+                                       int32_t count, int8_t *out, int32_t stride)
 {
     register const uint32_t *ri __asm__("lr") = idx;
     register const uint32_t *rt __asm__("r11") = table;
+    register const int32_t *rc __asm__("r9") = ch;
     channel_loop st;
-    st.ch = ch;
     st.col = col;
-    st.word_bytes = 4 * words;
-    st.end = idx;
-    st.out = out;
-    st.out_end = out + count;
-/* the 6 pixels' input pairs of one weight pair (in PAIR) met: two 3-word loads, 6 SMLAD */
-#define MCC_CB_PAIR(PAIR)                                                                        \
+    st.ch_end = ch + 4 * count;
+    st.out_base = (uint32_t)(uintptr_t)out - (((uint32_t)(uintptr_t)ch + 16u) >> 4);
+    st.stride = stride;
+/* the 6 pixels' input pairs of one weight pair (in PAIR) met: two 3-word loads, 6 SMLAD on the
+ * sums (ACC r0..r5) or, for a channel's first pair, on the bias (ACC r5 for all: r5 last) */
+#define MCC_CB_PAIR_ON(PAIR, A0, A1, A2, A3, A4, A5)                                              \
     "ldm ip!, {r6, r7, r8}\n\t"                                                                 \
-    "smlad r0, r6, " PAIR ", r0\n\t"                                                            \
-    "smlad r1, r7, " PAIR ", r1\n\t"                                                            \
-    "smlad r2, r8, " PAIR ", r2\n\t"                                                            \
+    "smlad r0, r6, " PAIR ", " A0 "\n\t"                                                        \
+    "smlad r1, r7, " PAIR ", " A1 "\n\t"                                                        \
+    "smlad r2, r8, " PAIR ", " A2 "\n\t"                                                        \
     "ldm ip!, {r6, r7, r8}\n\t"                                                                 \
-    "smlad r3, r6, " PAIR ", r3\n\t"                                                            \
-    "smlad r4, r7, " PAIR ", r4\n\t"                                                            \
-    "smlad r5, r8, " PAIR ", r5\n\t"
-/* 2-bit indices: index byte OFF's two pairs from the table of pair pairs */
-#define MCC_CB_QUAD(OFF)                                                                         \
-    "ldrb r9, [%[i], #" #OFF "]\n\t"                                                             \
+    "smlad r3, r6, " PAIR ", " A3 "\n\t"                                                        \
+    "smlad r4, r7, " PAIR ", " A4 "\n\t"                                                        \
+    "smlad r5, r8, " PAIR ", " A5 "\n\t"
+#define MCC_CB_PAIR(PAIR) MCC_CB_PAIR_ON(PAIR, "r0", "r1", "r2", "r3", "r4", "r5")
+#define MCC_CB_PAIR_BIAS(PAIR) MCC_CB_PAIR_ON(PAIR, "r5", "r5", "r5", "r5", "r5", "r5")
+/* an index byte: at OFF from the index pointer, or the pass's first, which steps it by STEP */
+#define MCC_CB_IDX(OFF) "ldrb r9, [%[i], #" #OFF "]\n\t"
+#define MCC_CB_STEP(STEP) "ldrb r9, [%[i]], #" #STEP "\n\t"
+/* 2-bit indices: an index byte's two pairs from the table of pair pairs */
+#define MCC_CB_QUAD_ON(IDX, FIRST)                                                               \
+    IDX                                                                                          \
     "add r9, %[t], r9, lsl #3\n\t"                                                              \
     "ldrd r9, r10, [r9]\n\t"                                                                    \
-    MCC_CB_PAIR("r9") MCC_CB_PAIR("r10")
-#define MCC_CB_QWORD(B) MCC_CB_QUAD(B) MCC_CB_QUAD(B+1) MCC_CB_QUAD(B+2) MCC_CB_QUAD(B+3)
-#define MCC_CB_QONE MCC_CB_QWORD(0) "add %[i], %[i], #4\n\t"
-#define MCC_CB_QTWO "1:\n\t" MCC_CB_QWORD(0) MCC_CB_QWORD(4) "add %[i], %[i], #8\n\t" MCC_CB_LOOP_END
-/* a channel's start: its bias in the six sums, the column pointer back, its end pointer */
+    FIRST("r9") MCC_CB_PAIR("r10")
+#define MCC_CB_QUAD(IDX) MCC_CB_QUAD_ON(IDX, MCC_CB_PAIR)
+#define MCC_CB_QFIRST                                                                            \
+    MCC_CB_QUAD_ON(MCC_CB_STEP(4), MCC_CB_PAIR_BIAS)                                              \
+    MCC_CB_QUAD(MCC_CB_IDX(-3)) MCC_CB_QUAD(MCC_CB_IDX(-2)) MCC_CB_QUAD(MCC_CB_IDX(-1))
+#define MCC_CB_QONE                                                                              \
+    MCC_CB_QUAD(MCC_CB_STEP(4))                                                                  \
+    MCC_CB_QUAD(MCC_CB_IDX(-3)) MCC_CB_QUAD(MCC_CB_IDX(-2)) MCC_CB_QUAD(MCC_CB_IDX(-1))
+#define MCC_CB_QTWO                                                                              \
+    "1:\n\t"                                                                                     \
+    MCC_CB_QUAD(MCC_CB_STEP(8))                                                                  \
+    MCC_CB_QUAD(MCC_CB_IDX(-7)) MCC_CB_QUAD(MCC_CB_IDX(-6)) MCC_CB_QUAD(MCC_CB_IDX(-5))           \
+    MCC_CB_QUAD(MCC_CB_IDX(-4)) MCC_CB_QUAD(MCC_CB_IDX(-3)) MCC_CB_QUAD(MCC_CB_IDX(-2))           \
+    MCC_CB_QUAD(MCC_CB_IDX(-1)) MCC_CB_LOOP_END
+/* a channel's start (r9 its row): its bias in r5, its row pointer stepped, the column pointer back */
 #define MCC_CB_START                                                                             \
     "2:\n\t"                                                                                     \
-    "ldr r9, %[ch]\n\t"                                                                          \
-    "ldr r0, [r9], #16\n\t"                                                                      \
+    "ldr r5, [r9], #16\n\t"                                                                      \
     "str r9, %[ch]\n\t"                                                                          \
-    "mov r1, r0\n\t"                                                                             \
-    "mov r2, r0\n\t"                                                                             \
-    "mov r3, r0\n\t"                                                                             \
-    "mov r4, r0\n\t"                                                                             \
-    "mov r5, r0\n\t"                                                                             \
-    "ldr ip, %[col]\n\t"                                                                         \
-    "ldr r9, %[wb]\n\t"                                                                          \
-    "add r9, %[i], r9\n\t"                                                                       \
-    "str r9, %[e]\n\t"
-#define MCC_CB_LOOP_END "ldr r9, %[e]\n\tcmp %[i], r9\n\tbne 1b\n\t"
-#define MCC_CB_LOOP(BODY) "1:\n\t" BODY MCC_CB_LOOP_END
-/* a channel's end: its multiplier, round and shift, the six sums requantized and stored, the
- * next channel while any is left */
-#define MCC_CB_OUT(R, OFF)                                                                       \
-    "smmlar r9, " R ", r6, r7\n\t"                                                               \
-    "add r9, r9, " R ", asr #31\n\t"                                                             \
-    "asr r9, r9, r8\n\t"                                                                         \
-    "ssat r9, #8, r9\n\t"                                                                        \
-    "strb r9, [r10, #" #OFF "]\n\t"
+    "ldr ip, %[col]\n\t"
+#define MCC_CB_LOOP_END "cmp ip, %[t]\n\tbne 1b\n\t"
+/* a channel's end: its multiplier, round and shift (the 3 words before the next row), its
+ * output address, the six sums requantized and stored, the next channel while any is left */
+#define MCC_CB_OUT(R, DST)                                                                       \
+    "smmlar ip, " R ", r6, r7\n\t"                                                               \
+    "add ip, ip, " R ", asr #31\n\t"                                                             \
+    "asr ip, ip, r8\n\t"                                                                         \
+    "ssat ip, #8, ip\n\t"                                                                        \
+    "strb ip, " DST "\n\t"
 #define MCC_CB_END                                                                               \
     "ldr r9, %[ch]\n\t"                                                                          \
-    "ldrd r6, r7, [r9, #-12]\n\t"                                                                \
-    "ldr r8, [r9, #-4]\n\t"                                                                      \
-    "ldr r10, %[s]\n\t"                                                                          \
-    MCC_CB_OUT("r0", 0) MCC_CB_OUT("r1", 8) MCC_CB_OUT("r2", 16)                                  \
-    MCC_CB_OUT("r3", 24) MCC_CB_OUT("r4", 32) MCC_CB_OUT("r5", 40)                                \
-    "add r10, r10, #1\n\t"                                                                       \
-    "str r10, %[s]\n\t"                                                                          \
-    "ldr r9, %[se]\n\t"                                                                          \
-    "cmp r10, r9\n\t"                                                                            \
+    "ldmdb r9, {r6, r7, r8}\n\t"                                                                 \
+    "ldr r10, %[ob]\n\t"                                                                         \
+    "add r10, r10, r9, lsr #4\n\t"                                                               \
+    MCC_CB_OUT("r0", "[r10]")                                                                    \
+    "ldr r0, %[os]\n\t"                                                                          \
+    MCC_CB_OUT("r1", "[r10, r0]")                                                                \
+    MCC_CB_OUT("r2", "[r10, r0, lsl #1]")                                                        \
+    "add r1, r0, r0, lsl #1\n\t"                                                                 \
+    MCC_CB_OUT("r3", "[r10, r1]")                                                                \
+    MCC_CB_OUT("r4", "[r10, r0, lsl #2]")                                                        \
+    "add r1, r1, r0, lsl #1\n\t"                                                                 \
+    MCC_CB_OUT("r5", "[r10, r1]")                                                                \
+    "ldr r0, %[che]\n\t"                                                                         \
+    "cmp r9, r0\n\t"                                                                             \
     "bne 2b"
 #define MCC_CB_OPERANDS                                                                          \
-    : [i] "+r"(ri), [ch] "+m"(st.ch), [e] "+m"(st.end), [s] "+m"(st.out)                         \
-    : [t] "r"(rt), [col] "m"(st.col), [wb] "m"(st.word_bytes), [se] "m"(st.out_end)              \
-    : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "ip", "cc", "memory"
+    : [i] "+r"(ri), [r] "+r"(rc), [ch] "=m"(st.ch)                                               \
+    : [t] "r"(rt), [col] "m"(st.col), [che] "m"(st.ch_end),                \
+      [ob] "m"(st.out_base), [os] "m"(st.stride)                                                 \
+    : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r10", "ip", "cc", "memory"
 /* 4-bit indices: each pair field a byte load (no word register), two fields sharing the middle
  * one of three loads of 4 input pairs (12 for the 2 x 6 pixels), 4 words a pass */
-#define MCC_CB_LOOKUP(OFF) "ldrb r9, [%[i], #" #OFF "]\n\tldr r9, [%[t], r9, lsl #2]\n\t"
-#define MCC_CB_TWO(OFF)                                                                          \
-    MCC_CB_LOOKUP(OFF)                                                                           \
+#define MCC_CB_TBL "ldr r9, [%[t], r9, lsl #2]\n\t"
+#define MCC_CB_TWO_ON(IDX0, IDX1, A0, A1, A2, A3, A4, A5)                                        \
+    IDX0 MCC_CB_TBL                                                                              \
     "ldm ip!, {r6, r7, r8, r10}\n\t"                                                             \
-    "smlad r0, r6, r9, r0\n\t"                                                                   \
-    "smlad r1, r7, r9, r1\n\t"                                                                   \
-    "smlad r2, r8, r9, r2\n\t"                                                                   \
-    "smlad r3, r10, r9, r3\n\t"                                                                  \
+    "smlad r0, r6, r9, " A0 "\n\t"                                                               \
+    "smlad r1, r7, r9, " A1 "\n\t"                                                               \
+    "smlad r2, r8, r9, " A2 "\n\t"                                                               \
+    "smlad r3, r10, r9, " A3 "\n\t"                                                              \
     "ldm ip!, {r6, r7, r8, r10}\n\t"                                                             \
-    "smlad r4, r6, r9, r4\n\t"                                                                   \
-    "smlad r5, r7, r9, r5\n\t"                                                                   \
-    MCC_CB_LOOKUP(OFF+1)                                                                         \
+    "smlad r4, r6, r9, " A4 "\n\t"                                                               \
+    "smlad r5, r7, r9, " A5 "\n\t"                                                               \
+    IDX1 MCC_CB_TBL                                                                              \
     "smlad r0, r8, r9, r0\n\t"                                                                   \
     "smlad r1, r10, r9, r1\n\t"                                                                  \
     "ldm ip!, {r6, r7, r8, r10}\n\t"                                                             \
@@ -324,47 +380,63 @@ static const uint32_t *dot_channels_s8(const uint32_t *idx, int32_t words, int32
     "smlad r3, r7, r9, r3\n\t"                                                                   \
     "smlad r4, r8, r9, r4\n\t"                                                                   \
     "smlad r5, r10, r9, r5\n\t"
-#define MCC_CB_BYTES(B) MCC_CB_TWO(B) MCC_CB_TWO(B+2)
-#define MCC_CB_ONE MCC_CB_BYTES(0) "add %[i], %[i], #4\n\t"
+#define MCC_CB_TWO(IDX0, IDX1) MCC_CB_TWO_ON(IDX0, IDX1, "r0", "r1", "r2", "r3", "r4", "r5")
+#define MCC_CB_FIRST                                                                             \
+    MCC_CB_TWO_ON(MCC_CB_STEP(4), MCC_CB_IDX(-3), "r5", "r5", "r5", "r5", "r5", "r5")              \
+    MCC_CB_TWO(MCC_CB_IDX(-2), MCC_CB_IDX(-1))
+#define MCC_CB_ONE MCC_CB_TWO(MCC_CB_STEP(4), MCC_CB_IDX(-3)) MCC_CB_TWO(MCC_CB_IDX(-2), MCC_CB_IDX(-1))
 #define MCC_CB_FOUR                                                                              \
-    "1:\n\t" MCC_CB_BYTES(0) MCC_CB_BYTES(4) MCC_CB_BYTES(8) MCC_CB_BYTES(12)                     \
-    "add %[i], %[i], #16\n\t" MCC_CB_LOOP_END
-#define MCC_CB_CHANNELS8(SINGLES)                                                                \
-    __asm__ volatile(MCC_CB_START SINGLES MCC_CB_FOUR MCC_CB_END MCC_CB_OPERANDS)
+    "1:\n\t"                                                                                     \
+    MCC_CB_TWO(MCC_CB_STEP(16), MCC_CB_IDX(-15)) MCC_CB_TWO(MCC_CB_IDX(-14), MCC_CB_IDX(-13))     \
+    MCC_CB_TWO(MCC_CB_IDX(-12), MCC_CB_IDX(-11)) MCC_CB_TWO(MCC_CB_IDX(-10), MCC_CB_IDX(-9))      \
+    MCC_CB_TWO(MCC_CB_IDX(-8), MCC_CB_IDX(-7)) MCC_CB_TWO(MCC_CB_IDX(-6), MCC_CB_IDX(-5))         \
+    MCC_CB_TWO(MCC_CB_IDX(-4), MCC_CB_IDX(-3)) MCC_CB_TWO(MCC_CB_IDX(-2), MCC_CB_IDX(-1))         \
+    MCC_CB_LOOP_END
+#define MCC_CB_CHANNELS(BODY) __asm__ volatile(MCC_CB_START BODY MCC_CB_END MCC_CB_OPERANDS)
     if (field_bits == 4 && words == 1) {
-        __asm__ volatile(MCC_CB_START MCC_CB_LOOP(MCC_CB_QONE) MCC_CB_END MCC_CB_OPERANDS);
+        MCC_CB_CHANNELS(MCC_CB_QFIRST);
+    } else if (field_bits == 4 && words == 2) {
+        MCC_CB_CHANNELS(MCC_CB_QFIRST MCC_CB_QONE);
     } else if (field_bits == 4 && (words & 1)) {
-        __asm__ volatile(MCC_CB_START MCC_CB_QONE MCC_CB_QTWO MCC_CB_END MCC_CB_OPERANDS);
+        MCC_CB_CHANNELS(MCC_CB_QFIRST MCC_CB_QTWO);
     } else if (field_bits == 4) {
-        __asm__ volatile(MCC_CB_START MCC_CB_QTWO MCC_CB_END MCC_CB_OPERANDS);
-    } else if (words < 4) {
-        __asm__ volatile(MCC_CB_START MCC_CB_LOOP(MCC_CB_ONE) MCC_CB_END MCC_CB_OPERANDS);
-    } else if ((words & 3) == 0) {
-        MCC_CB_CHANNELS8("");
+        MCC_CB_CHANNELS(MCC_CB_QFIRST MCC_CB_QONE MCC_CB_QTWO);
+    } else if (words < 4) { /* the other words one a pass, tested first */
+        MCC_CB_CHANNELS(MCC_CB_FIRST "b 3f\n1:\n\t" MCC_CB_ONE "3:\n\t"
+                        MCC_CB_LOOP_END);
+    } else if (words == 4) { /* a 1x1 conv on 32 channels: no loop */
+        MCC_CB_CHANNELS(MCC_CB_FIRST MCC_CB_ONE MCC_CB_ONE MCC_CB_ONE);
     } else if ((words & 3) == 1) {
-        MCC_CB_CHANNELS8(MCC_CB_ONE);
+        MCC_CB_CHANNELS(MCC_CB_FIRST MCC_CB_FOUR);
     } else if ((words & 3) == 2) {
-        MCC_CB_CHANNELS8(MCC_CB_ONE MCC_CB_ONE);
+        MCC_CB_CHANNELS(MCC_CB_FIRST MCC_CB_ONE MCC_CB_FOUR);
+    } else if ((words & 3) == 3) {
+        MCC_CB_CHANNELS(MCC_CB_FIRST MCC_CB_ONE MCC_CB_ONE MCC_CB_FOUR);
     } else {
-        MCC_CB_CHANNELS8(MCC_CB_ONE MCC_CB_ONE MCC_CB_ONE);
+        MCC_CB_CHANNELS(MCC_CB_FIRST MCC_CB_ONE MCC_CB_ONE MCC_CB_ONE MCC_CB_FOUR);
     }
-#undef MCC_CB_CHANNELS8
+#undef MCC_CB_CHANNELS
 #undef MCC_CB_FOUR
 #undef MCC_CB_ONE
-#undef MCC_CB_BYTES
+#undef MCC_CB_FIRST
 #undef MCC_CB_TWO
-#undef MCC_CB_LOOKUP
+#undef MCC_CB_TWO_ON
+#undef MCC_CB_TBL
 #undef MCC_CB_OPERANDS
 #undef MCC_CB_END
 #undef MCC_CB_OUT
-#undef MCC_CB_LOOP
 #undef MCC_CB_LOOP_END
 #undef MCC_CB_START
 #undef MCC_CB_QTWO
 #undef MCC_CB_QONE
-#undef MCC_CB_QWORD
+#undef MCC_CB_QFIRST
 #undef MCC_CB_QUAD
+#undef MCC_CB_QUAD_ON
+#undef MCC_CB_STEP
+#undef MCC_CB_IDX
+#undef MCC_CB_PAIR_BIAS
 #undef MCC_CB_PAIR
+#undef MCC_CB_PAIR_ON
     return ri;
 }
 #else
@@ -651,12 +723,23 @@ mcc_status mcc_conv2d_codebook_fast_s8(const mcc_conv_fast_params *params,
     const int32_t pixels = output_dims->h * out_w;
     const int32_t lo = params->activation.min;
     const int32_t hi = params->activation.max;
-    uint32_t *quad = (uint32_t *)scratch; /* 2-bit indices, DSP path: the table of pair pairs */
+#if MCC_HAVE_DSP_ASM
+    /* the columns first: their end is the table's address, so the channel loop's end test needs
+     * no register and no load of its own */
+    uint32_t *col = (uint32_t *)scratch;
+    uint32_t *quad = col + CB_PIXELS * (k_padded >> 1); /* 2-bit indices: the table of pair pairs */
+    uint32_t *table = quad + (bits == 2 ? CB_QUAD_WORDS : 0);
+    int8_t *stage = (int8_t *)(table + (1 << field_bits));
+#else
+    uint32_t *quad = (uint32_t *)scratch;
     uint32_t *table = quad + (bits == 2 ? CB_QUAD_WORDS : 0);
     uint32_t *col = table + (1 << field_bits);
     int8_t *stage = (int8_t *)(col + CB_PIXELS * (k_padded >> 1));
-    /* staging copies whole kernel rows, cheaper than a loop per tap while taps are short */
-    const int direct = (params->in_c & 3) == 0 && params->in_c >= 32;
+#endif
+    const int direct = (params->in_c & 3) == 0 && params->in_c >= CB_DIRECT_MIN;
+#if MCC_HAVE_DSP_ASM
+    const int full_range = lo == -128 && hi == 127;
+#endif
     int32_t b, px;
 
     if ((bits != 2 && bits != 4) || k_padded % (64 / field_bits) != 0 || out_c != params->out_c ||
@@ -687,11 +770,10 @@ mcc_status mcc_conv2d_codebook_fast_s8(const mcc_conv_fast_params *params,
             int32_t sums[CB_CHANNELS * CB_PIXELS];
 #endif
             int32_t p, oc;
-            for (p = 0; p < CB_PIXELS; ++p) {
-                if (p < n && direct) {
-                    widen_pixel(params, input_dims, in_batch, (px + p) / out_w, (px + p) % out_w, col + p);
-                    continue;
-                }
+            if (direct) {
+                widen_pixels(params, input_dims, in_batch, px, n, out_w, col);
+            }
+            for (p = direct ? n : 0; p < CB_PIXELS; ++p) {
                 if (p < n) {
                     stage_pixel(params, input_dims, in_batch, (px + p) / out_w, (px + p) % out_w, stage);
                 } else {
@@ -699,10 +781,17 @@ mcc_status mcc_conv2d_codebook_fast_s8(const mcc_conv_fast_params *params,
                 }
                 widen_column(stage, k_padded, col + p);
             }
+#if MCC_HAVE_DSP_ASM
+            if (n == CB_PIXELS && full_range) { /* every channel's bytes straight to the output */
+                dot_channels_s8(idx, words, field_bits, table, col, ch, out_c, output, out_c);
+                output += n * out_c;
+                continue;
+            }
+#endif
             for (oc = 0; oc < out_c; oc += CB_CHANNELS) {
                 const int32_t count = out_c - oc < CB_CHANNELS ? out_c - oc : CB_CHANNELS;
 #if MCC_HAVE_DSP_ASM
-                idx = dot_channels_s8(idx, words, field_bits, table, col, ch, count, bytes);
+                idx = dot_channels_s8(idx, words, field_bits, table, col, ch, count, bytes, CB_CHANNELS);
                 store_channels(bytes, n, count, output + oc, out_c, lo, hi);
                 ch += 4 * count;
 #else

@@ -7,11 +7,14 @@
  * byte[block_start * taps + tap * block_width + j]. An MVE core widens a block's tap into one
  * vector of 8 channels, or (3x3, stride 1 or 2) runs a channel at a time on a plane of its input
  * with one VMLADAV per output; a DSP core pairs taps per channel with PKH + SXTB16, or (3x3,
- * stride 1) builds a channel's window once and runs it along strips of widened activations.
+ * stride 1 or 2) runs a channel at a time on a plane of its input whose words hold two
+ * vertically adjacent values, or builds a channel's window once and runs it along strips of
+ * widened activations.
  * channels: {bias, multiplier, round, shift} per channel as in mcc_conv2d_fast_s8 (input offset
  * folded into the doubled bias; the kernels double the sum of products). Padded taps read the
  * input zero point, which contributes nothing once the offset is folded.
  */
+#include <stddef.h>
 #include <string.h>
 
 #include "mcc.h"
@@ -52,6 +55,19 @@
  * path) */
 #define MCC_DW_FLAT_MIN_OUTPUTS 16
 #define MCC_DW_TAPS_ON (!MCC_HAVE_MVE_ASM || MCC_DW_MVE_TAPS)
+/* Set by the export for DSP cores when a layer runs on channel planes of row pairs (3x3, stride
+ * 1, see dw_pairs_bytes): only then is that code built. Its plane takes at most
+ * MCC_DW_PAIRS_MAX_BYTES and half the layer's input and output bytes; outputs of fewer than
+ * MCC_DW_PAIRS_MIN_SIDE rows or columns stay on the taps or strips path (a 3x3 output: one pair
+ * of columns and a lone one per pair of rows, one of them alone, loses to the taps path), and so
+ * do outputs more than twice as tall as wide (DS-CNN's 25x5: strips down the long columns beat
+ * quads along rows of 5, 199k against 270k instructions a layer). */
+#ifndef MCC_DW_DSP_PLANES
+#define MCC_DW_DSP_PLANES 0
+#endif
+#define MCC_DW_PAIRS_ON (MCC_HAVE_DSP && !MCC_HAVE_MVE_ASM && MCC_DW_DSP_PLANES)
+#define MCC_DW_PAIRS_MAX_BYTES 16384
+#define MCC_DW_PAIRS_MIN_SIDE 4
 /* Shorter strips lose to the taps path: per channel and line their set-up outweighs the outputs
  * (at stride 2 each output also widens 4 entries). */
 #define MCC_DW_STRIP_MIN_LEN 4
@@ -498,16 +514,23 @@ typedef struct {
     int32_t lo, hi;           /* the clamp */
 } dw_strip_channel;
 
-MCC_INLINE int8_t dw_strip_out(int32_t acc, const dw_strip_channel *k, int32_t lo, int32_t hi,
-                               int full_range)
+/* One sum of a channel-at-a-time DSP path requantized and clamped (SSAT for the whole int8 range). */
+MCC_INLINE int8_t dw_channel_out(int32_t acc, int32_t multiplier, int32_t round, int32_t shift, int32_t lo,
+                                 int32_t hi, int full_range)
 {
-    int32_t v = mcc_nn_smmlar(acc, k->multiplier, k->round);
-    v = (v + (acc >> 31)) >> k->shift;
+    int32_t v = mcc_nn_smmlar(acc, multiplier, round);
+    v = (v + (acc >> 31)) >> shift;
     if (full_range) {
         return (int8_t)__ssat(v, 8);
     }
     v = v < lo ? lo : v;
     return (int8_t)(v > hi ? hi : v);
+}
+
+MCC_INLINE int8_t dw_strip_out(int32_t acc, const dw_strip_channel *k, int32_t lo, int32_t hi,
+                               int full_range)
+{
+    return dw_channel_out(acc, k->multiplier, k->round, k->shift, lo, hi, full_range);
 }
 
 #if MCC_HAVE_DSP_ASM
@@ -1038,6 +1061,432 @@ MCC_DW_NOINLINE static mcc_status dw_strips(const mcc_dw_conv_fast_params *param
             const int32_t start = c & ~7;
             dw_strip_channel_run(g, ring, bytes + start * 9 + (c - start), n4 - start >= 8 ? 8 : 4,
                                  params->channels + 4 * c, in_batch + c, out_batch + c);
+        }
+    }
+    return MCC_OK;
+}
+#endif
+
+#if MCC_DW_PAIRS_ON
+/* 3x3 windows at stride 1 on a DSP core, one channel at a time on a plane of its input padded
+ * with the zero point (which the folded input offset turns into zero products: no border
+ * checks), its rows in pairs: word (k, x) holds padded rows 2k and 2k + 1 of column x as int16,
+ * so one load gives two vertically adjacent inputs and SMLAD multiplies them by a window column's
+ * weight pair. Output rows 2k and 2k + 1 go together, from pair rows A = k and B = k + 1; with
+ * (w0, w1) and (w1, w2) a window column's two weight words, per window column
+ *   out 2k = SMLAD(A, (w0, w1)) + B.lo * w2,   out 2k + 1 = A.hi * w0 + SMLAD(B, (w1, w2)),
+ * 6 multiplies an output; two output columns at a time share the loads of the columns between
+ * them. Against the strips path (lines widened into a ring of three) the plane is filled once
+ * per channel with no per-line set-up, and its padding once per layer. */
+typedef struct {
+    uint32_t w[3][2];         /* window column j: (w0j, w1j) and (w1j, w2j), doubled */
+    int32_t bias, multiplier, round, shift;
+    int32_t step, row, diagonal;  /* bytes between output columns, rows, and both (0: a lone one) */
+    int32_t lo, hi;               /* the clamp */
+} dw_pairs_channel;
+/* The assembly blocks below read the fields at these byte offsets. */
+typedef char dw_pairs_channel_layout[offsetof(dw_pairs_channel, bias) == 24 && offsetof(dw_pairs_channel, lo) == 52
+                                     ? 1 : -1];
+
+/* The plane of a layer: pw words a pair row (the padded input columns the outputs read), pairs
+ * pair rows; 0 bytes when the layer does not run so. Mirrors depthwise_dsp_pairs_bytes. */
+static int32_t dw_pairs_bytes(const mcc_dw_conv_fast_params *params, const mcc_dims *in_dims,
+                              const mcc_dims *out_dims, int32_t *pw, int32_t *pairs)
+{
+    const int32_t stride = params->stride.h, half = (out_dims->h + 1) >> 1;
+    int32_t bytes;
+    if (params->kernel.h != 3 || params->kernel.w != 3 || params->dilation.h != 1 || params->dilation.w != 1 ||
+        (uint32_t)(stride - 1) >= 2u || params->stride.w != stride || params->padding.h < 0 ||
+        params->padding.w < 0 || out_dims->h < MCC_DW_PAIRS_MIN_SIDE || out_dims->w < MCC_DW_PAIRS_MIN_SIDE ||
+        out_dims->h > 2 * out_dims->w) {
+        return 0;
+    }
+    *pw = (out_dims->w - 1) * stride + 3;
+    *pairs = stride == 1 ? half + 1 : 2 * half + 1;
+    bytes = 4 * (*pw * *pairs + 2);  /* a lone last column reads up to 2 words past its row */
+    if (bytes > MCC_DW_PAIRS_MAX_BYTES ||
+        2 * bytes > (in_dims->h * in_dims->w + out_dims->h * out_dims->w) * params->channels_n) {
+        return 0;
+    }
+    return bytes;
+}
+
+MCC_INLINE uint32_t dw_pairs_pack(int32_t lo, int32_t hi)
+{
+#if MCC_HAVE_DSP_ASM
+    uint32_t w;
+    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(w) : "r"(lo), "r"(hi));
+    return w;
+#else
+    return (uint32_t)(uint16_t)lo | ((uint32_t)hi << 16);
+#endif
+}
+
+MCC_INLINE int8_t dw_pairs_out(int32_t acc, const dw_pairs_channel *k, int32_t lo, int32_t hi, const int full)
+{
+    return dw_channel_out(acc, k->multiplier, k->round, k->shift, lo, hi, full);
+}
+
+#if MCC_HAVE_DSP_ASM
+/* Two rows by two columns: words 0-3 of pair rows a and b (two data registers in turn), the
+ * window column's weight words loaded as they are needed, the sums starting from the bias (held
+ * in s11 until its own first product): 36 instructions for 4 outputs' 36 products. */
+#define MCC_DW_PAIRS_SUMS_ASM                                   \
+    "ldr %[s11], [%[k], #24]\n\t"                               \
+    "ldrd %[wa], %[wb], [%[k]]\n\t"                             \
+    "ldr %[x], [%[a]], #8\n\t"                                  \
+    "ldr %[y], [%[b]], #8\n\t"                                  \
+    "smlad %[s00], %[x], %[wa], %[s11]\n\t"                     \
+    "smlatb %[s10], %[x], %[wa], %[s11]\n\t"                    \
+    "smlabt %[s00], %[y], %[wb], %[s00]\n\t"                    \
+    "smlad %[s10], %[y], %[wb], %[s10]\n\t"                     \
+    "ldr %[x], [%[a], #-4]\n\t"                                 \
+    "ldr %[y], [%[b], #-4]\n\t"                                 \
+    "smlad %[s01], %[x], %[wa], %[s11]\n\t"                     \
+    "smlatb %[s11], %[x], %[wa], %[s11]\n\t"                    \
+    "smlabt %[s01], %[y], %[wb], %[s01]\n\t"                    \
+    "smlad %[s11], %[y], %[wb], %[s11]\n\t"                     \
+    "ldrd %[wa], %[wb], [%[k], #8]\n\t"                         \
+    "smlad %[s00], %[x], %[wa], %[s00]\n\t"                     \
+    "smlatb %[s10], %[x], %[wa], %[s10]\n\t"                    \
+    "smlabt %[s00], %[y], %[wb], %[s00]\n\t"                    \
+    "smlad %[s10], %[y], %[wb], %[s10]\n\t"                     \
+    "ldr %[x], [%[a]]\n\t"                                      \
+    "ldr %[y], [%[b]]\n\t"                                      \
+    "smlad %[s01], %[x], %[wa], %[s01]\n\t"                     \
+    "smlatb %[s11], %[x], %[wa], %[s11]\n\t"                    \
+    "smlabt %[s01], %[y], %[wb], %[s01]\n\t"                    \
+    "smlad %[s11], %[y], %[wb], %[s11]\n\t"                     \
+    "ldrd %[wa], %[wb], [%[k], #16]\n\t"                        \
+    "smlad %[s00], %[x], %[wa], %[s00]\n\t"                     \
+    "smlatb %[s10], %[x], %[wa], %[s10]\n\t"                    \
+    "smlabt %[s00], %[y], %[wb], %[s00]\n\t"                    \
+    "smlad %[s10], %[y], %[wb], %[s10]\n\t"                     \
+    "ldr %[x], [%[a], #4]\n\t"                                  \
+    "ldr %[y], [%[b], #4]\n\t"                                  \
+    "smlad %[s01], %[x], %[wa], %[s01]\n\t"                     \
+    "smlatb %[s11], %[x], %[wa], %[s11]\n\t"                    \
+    "smlabt %[s01], %[y], %[wb], %[s01]\n\t"                    \
+    "smlad %[s11], %[y], %[wb], %[s11]\n\t"
+/* The same at stride 2 from pair rows a, b and c (A, B, C): out r = A.(w0, w1) + B.lo * w2 and
+ * out r + 1 = B.(w0, w1) + C.lo * w2 per window column, words 0-4 (the third serves both output
+ * columns: its weights are loaded twice), 47 instructions; a, b and c step 4 words. */
+#define MCC_DW_PAIRS_SUMS2_ASM                                  \
+    "ldr %[s11], [%[k], #24]\n\t"                               \
+    "ldrd %[wa], %[wb], [%[k]]\n\t"                             \
+    "ldr %[x], [%[a]]\n\t"                                      \
+    "ldr %[y], [%[b]]\n\t"                                      \
+    "smlad %[s00], %[x], %[wa], %[s11]\n\t"                     \
+    "smlabt %[s00], %[y], %[wb], %[s00]\n\t"                    \
+    "smlad %[s10], %[y], %[wa], %[s11]\n\t"                     \
+    "ldr %[x], [%[c]]\n\t"                                      \
+    "smlabt %[s10], %[x], %[wb], %[s10]\n\t"                    \
+    "ldr %[x], [%[a], #4]\n\t"                                  \
+    "ldr %[y], [%[b], #4]\n\t"                                  \
+    "ldrd %[wa], %[wb], [%[k], #8]\n\t"                         \
+    "smlad %[s00], %[x], %[wa], %[s00]\n\t"                     \
+    "smlabt %[s00], %[y], %[wb], %[s00]\n\t"                    \
+    "smlad %[s10], %[y], %[wa], %[s10]\n\t"                     \
+    "ldr %[x], [%[c], #4]\n\t"                                  \
+    "smlabt %[s10], %[x], %[wb], %[s10]\n\t"                    \
+    "ldr %[x], [%[a], #8]\n\t"                                  \
+    "ldr %[y], [%[b], #8]\n\t"                                  \
+    "ldrd %[wa], %[wb], [%[k], #16]\n\t"                        \
+    "smlad %[s00], %[x], %[wa], %[s00]\n\t"                     \
+    "smlabt %[s00], %[y], %[wb], %[s00]\n\t"                    \
+    "smlad %[s10], %[y], %[wa], %[s10]\n\t"                     \
+    "ldrd %[wa], %[wb], [%[k]]\n\t"                             \
+    "smlad %[s01], %[x], %[wa], %[s11]\n\t"                     \
+    "smlabt %[s01], %[y], %[wb], %[s01]\n\t"                    \
+    "smlad %[s11], %[y], %[wa], %[s11]\n\t"                     \
+    "ldr %[x], [%[c], #8]\n\t"                                  \
+    "smlabt %[s11], %[x], %[wb], %[s11]\n\t"                    \
+    "ldr %[wb], [%[k], #20]\n\t"                                \
+    "smlabt %[s10], %[x], %[wb], %[s10]\n\t"                    \
+    "ldr %[x], [%[a], #12]\n\t"                                 \
+    "ldr %[y], [%[b], #12]\n\t"                                 \
+    "ldrd %[wa], %[wb], [%[k], #8]\n\t"                         \
+    "smlad %[s01], %[x], %[wa], %[s01]\n\t"                     \
+    "smlabt %[s01], %[y], %[wb], %[s01]\n\t"                    \
+    "smlad %[s11], %[y], %[wa], %[s11]\n\t"                     \
+    "ldr %[x], [%[c], #12]\n\t"                                 \
+    "smlabt %[s11], %[x], %[wb], %[s11]\n\t"                    \
+    "ldr %[x], [%[a], #16]!\n\t"                                \
+    "ldr %[y], [%[b], #16]!\n\t"                                \
+    "ldrd %[wa], %[wb], [%[k], #16]\n\t"                        \
+    "smlad %[s01], %[x], %[wa], %[s01]\n\t"                     \
+    "smlabt %[s01], %[y], %[wb], %[s01]\n\t"                    \
+    "smlad %[s11], %[y], %[wa], %[s11]\n\t"                     \
+    "ldr %[x], [%[c], #16]!\n\t"                                \
+    "smlabt %[s11], %[x], %[wb], %[s11]\n\t"
+/* The whole int8 range: each sum requantized (multiplier wa, round wb, shift x), saturated and
+ * stored, in the order s11, s10, s01, s00: with a column step of 0 (a lone last column) or a
+ * row step of 0 (a lone last row) the sums of the missing column or row are stored first and
+ * overwritten. 27 instructions. */
+#define MCC_DW_PAIRS_FULL_ASM                                   \
+    "ldrd %[wa], %[wb], [%[k], #28]\n\t"                        \
+    "ldr %[x], [%[k], #36]\n\t"                                 \
+    "smmlar %[y], %[s11], %[wa], %[wb]\n\t"                     \
+    "add %[y], %[y], %[s11], asr #31\n\t"                       \
+    "ldr %[s11], [%[k], #48]\n\t"                               \
+    "asr %[y], %[y], %[x]\n\t"                                  \
+    "ssat %[y], #8, %[y]\n\t"                                   \
+    "strb %[y], [%[out], %[s11]]\n\t"                           \
+    "smmlar %[y], %[s10], %[wa], %[wb]\n\t"                     \
+    "add %[y], %[y], %[s10], asr #31\n\t"                       \
+    "ldr %[s10], [%[k], #44]\n\t"                               \
+    "asr %[y], %[y], %[x]\n\t"                                  \
+    "ssat %[y], #8, %[y]\n\t"                                   \
+    "strb %[y], [%[out], %[s10]]\n\t"                           \
+    "smmlar %[y], %[s01], %[wa], %[wb]\n\t"                     \
+    "add %[y], %[y], %[s01], asr #31\n\t"                       \
+    "ldr %[s01], [%[k], #40]\n\t"                               \
+    "asr %[y], %[y], %[x]\n\t"                                  \
+    "ssat %[y], #8, %[y]\n\t"                                   \
+    "strb %[y], [%[out], %[s01]]\n\t"                           \
+    "smmlar %[y], %[s00], %[wa], %[wb]\n\t"                     \
+    "add %[y], %[y], %[s00], asr #31\n\t"                       \
+    "asr %[y], %[y], %[x]\n\t"                                  \
+    "ssat %[y], #8, %[y]\n\t"                                   \
+    "strb %[y], [%[out]]\n\t"                                   \
+    "add %[out], %[out], %[s01], lsl #1\n\t"
+/* A narrower clamp (ReLU6): the four sums requantized in place, clamped to the channel's bounds
+ * (lo wa, hi wb), stored in the same order. 47 instructions. */
+#define MCC_DW_PAIRS_REQ_ASM(S)                                 \
+    "smmlar %[y], %[" #S "], %[wa], %[wb]\n\t"                  \
+    "add %[y], %[y], %[" #S "], asr #31\n\t"                    \
+    "asr %[" #S "], %[y], %[x]\n\t"
+#define MCC_DW_PAIRS_CLAMP_ASM(S)                               \
+    "cmp %[" #S "], %[wa]\n\t"                                  \
+    "it lt\n\t"                                                 \
+    "movlt %[" #S "], %[wa]\n\t"                                \
+    "cmp %[" #S "], %[wb]\n\t"                                  \
+    "it gt\n\t"                                                 \
+    "movgt %[" #S "], %[wb]\n\t"
+#define MCC_DW_PAIRS_CLAMPED_ASM                                \
+    "ldrd %[wa], %[wb], [%[k], #28]\n\t"                        \
+    "ldr %[x], [%[k], #36]\n\t"                                 \
+    MCC_DW_PAIRS_REQ_ASM(s00) MCC_DW_PAIRS_REQ_ASM(s01)         \
+    MCC_DW_PAIRS_REQ_ASM(s10) MCC_DW_PAIRS_REQ_ASM(s11)         \
+    "ldrd %[wa], %[wb], [%[k], #52]\n\t"                        \
+    MCC_DW_PAIRS_CLAMP_ASM(s00) MCC_DW_PAIRS_CLAMP_ASM(s01)     \
+    MCC_DW_PAIRS_CLAMP_ASM(s10) MCC_DW_PAIRS_CLAMP_ASM(s11)     \
+    "ldrd %[x], %[y], [%[k], #40]\n\t"                          \
+    "ldr %[wa], [%[k], #48]\n\t"                                \
+    "strb %[s11], [%[out], %[wa]]\n\t"                          \
+    "strb %[s10], [%[out], %[y]]\n\t"                           \
+    "strb %[s01], [%[out], %[x]]\n\t"                           \
+    "strb %[s00], [%[out]]\n\t"                                 \
+    "add %[out], %[out], %[x], lsl #1\n\t"
+#define MCC_DW_PAIRS_QUAD_ASM(TEXT)                                                                     \
+    __asm__ volatile(TEXT                                                                               \
+                     : [s00] "=&r"(s00), [s01] "=&r"(s01), [s10] "=&r"(s10), [s11] "=&r"(s11), [x] "=&r"(x), \
+                       [y] "=&r"(y), [wa] "=&r"(wa), [wb] "=&r"(wb), [a] "+r"(a), [b] "+r"(b), [c] "+r"(c),   \
+                       [out] "+r"(out)                                                                  \
+                     : [k] "r"(k), "m"(*k)                                                              \
+                     : "cc", "memory")
+
+/* quads blocks of two rows by two columns of one channel: out steps 2 columns. */
+MCC_INLINE void dw_pairs_quads(const uint32_t *a, const uint32_t *b, const uint32_t *c, int32_t quads,
+                               const dw_pairs_channel *k, int8_t *out, const int stride, const int full)
+{
+    int32_t s00, s01, s10, s11;
+    uint32_t x, y, wa, wb;
+    for (; quads > 0; --quads) {
+        if (stride == 1 && full) {
+            MCC_DW_PAIRS_QUAD_ASM(MCC_DW_PAIRS_SUMS_ASM MCC_DW_PAIRS_FULL_ASM);
+        } else if (stride == 1) {
+            MCC_DW_PAIRS_QUAD_ASM(MCC_DW_PAIRS_SUMS_ASM MCC_DW_PAIRS_CLAMPED_ASM);
+        } else if (full) {
+            MCC_DW_PAIRS_QUAD_ASM(MCC_DW_PAIRS_SUMS2_ASM MCC_DW_PAIRS_FULL_ASM);
+        } else {
+            MCC_DW_PAIRS_QUAD_ASM(MCC_DW_PAIRS_SUMS2_ASM MCC_DW_PAIRS_CLAMPED_ASM);
+        }
+    }
+}
+#undef MCC_DW_PAIRS_SUMS_ASM
+#undef MCC_DW_PAIRS_SUMS2_ASM
+#undef MCC_DW_PAIRS_FULL_ASM
+#undef MCC_DW_PAIRS_REQ_ASM
+#undef MCC_DW_PAIRS_CLAMP_ASM
+#undef MCC_DW_PAIRS_CLAMPED_ASM
+#undef MCC_DW_PAIRS_QUAD_ASM
+#endif
+
+/* One pair of output rows (rows 1: the last row alone) of one channel from pair rows a and b
+ * (and c at stride 2): cols outputs, out0 / out1 the rows' first outputs, step the bytes between
+ * outputs. */
+MCC_INLINE void dw_pairs_rows(const uint32_t *a, const uint32_t *b, const uint32_t *c, int32_t cols,
+                              dw_pairs_channel *k, int8_t *out0, int8_t *out1, int32_t step, int32_t lo,
+                              int32_t hi, const int stride, int rows, const int full)
+{
+#if MCC_HAVE_DSP_ASM
+    /* a lone row or column: a quad whose missing outputs are overwritten */
+    const int32_t row = k->row, done = (cols & ~1) * stride;
+    (void)out1;
+    (void)lo;
+    (void)hi;
+    k->row = rows == 2 ? row : 0;
+    k->diagonal = k->row + step;
+    dw_pairs_quads(a, b, c, cols >> 1, k, out0, stride, full);
+    if (cols & 1) {
+        k->step = 0;
+        k->diagonal = k->row;
+        dw_pairs_quads(a + done, b + done, c + done, 1, k, out0 + (cols & ~1) * step, stride, full);
+        k->step = step;
+    }
+    k->row = row;
+#else
+    const int32_t bias = k->bias;
+    int32_t i, j;
+    for (i = cols; i > 0; i -= 2, a += 2 * stride, b += 2 * stride, c += 2 * stride) {
+        const int two = i > 1;
+        int32_t s00 = bias, s01 = bias, s10 = bias, s11 = bias;  /* s[row][column] */
+        for (j = 0; j < 3; ++j) {
+            const uint32_t wa = k->w[j][0], wb = k->w[j][1];
+            const uint32_t a0 = a[j], a1 = a[stride + j], b0 = b[j], b1 = b[stride + j];
+            s00 = __smlabt(b0, wb, __smlad(a0, wa, s00));
+            s01 = __smlabt(b1, wb, __smlad(a1, wa, s01));
+            if (rows == 2 && stride == 1) {
+                s10 = __smlad(b0, wb, __smlatb(a0, wa, s10));
+                s11 = __smlad(b1, wb, __smlatb(a1, wa, s11));
+            } else if (rows == 2) {
+                s10 = __smlabt(c[j], wb, __smlad(b0, wa, s10));
+                s11 = __smlabt(c[stride + j], wb, __smlad(b1, wa, s11));
+            }
+        }
+        out0[0] = dw_pairs_out(s00, k, lo, hi, full);
+        if (two) {
+            out0[step] = dw_pairs_out(s01, k, lo, hi, full);
+        }
+        out0 += 2 * step;
+        if (rows == 2) {
+            out1[0] = dw_pairs_out(s10, k, lo, hi, full);
+            if (two) {
+                out1[step] = dw_pairs_out(s11, k, lo, hi, full);
+            }
+            out1 += 2 * step;
+        }
+    }
+#endif
+}
+
+/* Two input rows of one channel (s0: the first element of the upper one) into one pair row. */
+MCC_INLINE void dw_pairs_fill_two(uint32_t *dst, const int8_t *s0, int32_t cols, int32_t col_step, int32_t row_step)
+{
+    int32_t x = 0;
+#if MCC_HAVE_DSP_ASM
+    if (cols >= 2) {  /* two columns a pass: 11 instructions for 4 values */
+        int32_t passes = cols >> 1;
+        uint32_t p, q, u, v;
+        __asm__ volatile("1:\n\t"
+                         "ldrsb %[p], [%[s]]\n\t"
+                         "ldrsb %[q], [%[s], %[rs]]\n\t"
+                         "add %[s], %[s], %[cs]\n\t"
+                         "ldrsb %[u], [%[s]]\n\t"
+                         "ldrsb %[v], [%[s], %[rs]]\n\t"
+                         "add %[s], %[s], %[cs]\n\t"
+                         "pkhbt %[p], %[p], %[q], lsl #16\n\t"
+                         "pkhbt %[u], %[u], %[v], lsl #16\n\t"
+                         "strd %[p], %[u], [%[dst]], #8\n\t"
+                         "subs %[n], %[n], #1\n\t"
+                         "bne 1b\n\t"
+                         : [p] "=&r"(p), [q] "=&r"(q), [u] "=&r"(u), [v] "=&r"(v), [s] "+r"(s0), [dst] "+r"(dst),
+                           [n] "+r"(passes)
+                         : [rs] "r"(row_step), [cs] "r"(col_step)
+                         : "cc", "memory");
+        x = cols & ~1;
+        dst -= x;
+    }
+#endif
+    for (; x < cols; ++x, s0 += col_step) {
+        dst[x] = dw_pairs_pack(s0[0], s0[row_step]);
+    }
+}
+
+/* Input rows of one channel (src: its first element) into the plane's rows of pairs; the
+ * padding around them holds the zero point from the layer's start. */
+static void dw_pairs_fill(uint32_t *plane, const int8_t *src, int32_t pw, int32_t pairs, int32_t top,
+                          int32_t left, int32_t in_h, int32_t cols, int32_t col_step, int32_t row_step)
+{
+    int32_t k, x;
+    for (k = 0; k < pairs; ++k) {
+        const int32_t y0 = 2 * k - top;
+        const int in0 = (uint32_t)y0 < (uint32_t)in_h, in1 = (uint32_t)(y0 + 1) < (uint32_t)in_h;
+        uint32_t *dst = plane + k * pw + left;
+        if (in0 && in1) {
+            dw_pairs_fill_two(dst, src + y0 * row_step, cols, col_step, row_step);
+        } else if (in0 || in1) {  /* the row beside a padding row (which keeps its zero points) */
+            int16_t *half = (int16_t *)(void *)dst + (in1 ? 1 : 0);
+            const int8_t *s = src + (in1 ? y0 + 1 : y0) * row_step;
+            for (x = 0; x < cols; ++x, s += col_step) {
+                half[2 * x] = *s;
+            }
+        }
+    }
+}
+
+MCC_DW_NOINLINE static mcc_status dw_pairs_layer(const mcc_dw_conv_fast_params *params, const mcc_dims *in_dims,
+                                                 const int8_t *input, const mcc_dims *out_dims, int8_t *output,
+                                                 uint32_t *plane)
+{
+    const int32_t n_ch = params->channels_n, n4 = n_ch & ~3, stride = params->stride.h;
+    const int32_t lo = params->activation.min, hi = params->activation.max;
+    const int full = lo == -128 && hi == 127;
+    const int8_t *bytes = (const int8_t *)(const void *)params->weights;
+    const int32_t oh = out_dims->h, ow = out_dims->w, out_row = ow * n_ch;
+    int32_t pw = 0, pairs = 0, cols, b, ch, r, i;
+    const uint32_t zeros = (uint16_t)params->input_zero_point * 0x10001u;
+    (void)dw_pairs_bytes(params, in_dims, out_dims, &pw, &pairs);
+    cols = in_dims->w < pw - params->padding.w ? in_dims->w : pw - params->padding.w;
+    for (i = 0; i < pw * pairs; ++i) {
+        plane[i] = zeros;
+    }
+    for (b = 0; b < in_dims->n; ++b) {
+        const int8_t *in_batch = input + b * in_dims->h * in_dims->w * n_ch;
+        int8_t *out_batch = output + b * oh * out_row;
+        for (ch = 0; ch < n4; ++ch) {
+            const int32_t start = ch & ~7, block = n4 - start >= 8 ? 8 : 4;
+            const int8_t *w = bytes + start * 9 + (ch - start);
+            const int32_t *consts = params->channels + 4 * ch;
+            dw_pairs_channel k;
+            int32_t j;
+            for (j = 0; j < 3; ++j) {
+                const uint32_t w0 = (uint16_t)(2 * w[j * block]), w1 = (uint16_t)(2 * w[(3 + j) * block]);
+                const uint32_t w2 = (uint16_t)(2 * w[(6 + j) * block]);
+                k.w[j][0] = w0 | (w1 << 16);
+                k.w[j][1] = w1 | (w2 << 16);
+            }
+            k.bias = consts[0];
+            k.multiplier = consts[1];
+            k.round = consts[2];
+            k.shift = consts[3];
+            k.step = n_ch;
+            k.row = out_row;
+            k.lo = lo;
+            k.hi = hi;
+            dw_pairs_fill(plane, in_batch + ch, pw, pairs, params->padding.h, params->padding.w, in_dims->h, cols,
+                          n_ch, in_dims->w * n_ch);
+            for (r = 0; r < oh; r += 2) {  /* output rows r, r + 1 read pair rows r / 2 and r / 2 + 1 (stride
+                                              * 1) or r, r + 1 and r + 2 (stride 2) */
+                const uint32_t *a = plane + (stride == 1 ? r >> 1 : r) * pw;
+                int8_t *out0 = out_batch + r * out_row + ch;
+                const int rows = r + 1 < oh ? 2 : 1;
+#define MCC_DW_PAIRS_CALL(STRIDE, FULL) \
+    dw_pairs_rows(a, a + pw, a + (STRIDE - 1) * 2 * pw, ow, &k, out0, out0 + out_row, n_ch, lo, hi, STRIDE, rows, FULL)
+                if (stride == 1) {
+                    if (full) {
+                        MCC_DW_PAIRS_CALL(1, 1);
+                    } else {
+                        MCC_DW_PAIRS_CALL(1, 0);
+                    }
+                } else if (full) {
+                    MCC_DW_PAIRS_CALL(2, 1);
+                } else {
+                    MCC_DW_PAIRS_CALL(2, 0);
+                }
+#undef MCC_DW_PAIRS_CALL
+            }
         }
     }
     return MCC_OK;
@@ -2003,6 +2452,14 @@ mcc_status mcc_depthwise_conv2d_fast_s8(const mcc_dw_conv_fast_params *params,
     if (input_dims->c != n_ch || output_dims->c != n_ch || input_dims->n != output_dims->n) {
         return MCC_ERROR_ARGUMENT;
     }
+#if MCC_DW_PAIRS_ON
+    {
+        int32_t pw, pairs;
+        if (dw_pairs_bytes(params, input_dims, output_dims, &pw, &pairs) > 0) {
+            return dw_pairs_layer(params, input_dims, input, output_dims, output, (uint32_t *)scratch);
+        }
+    }
+#endif
 #if MCC_HAVE_DSP && !MCC_HAVE_MVE_ASM
     if (params->kernel.h == 3 && params->kernel.w == 3 && params->stride.h == 1 && params->stride.w == 1 &&
         params->dilation.h == 1 && params->dilation.w == 1 &&

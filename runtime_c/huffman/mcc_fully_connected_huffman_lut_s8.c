@@ -25,6 +25,7 @@
 #define MCC_NN_LUT_LEN_SHIFT 24   /* entry bits 24-27: bits taken */
 #define MCC_NN_LUT_COUNT_SHIFT 30 /* entry bits 30-31: symbols less one */
 #define MCC_NN_LUT_MAX_TAKEN 15
+#define MCC_NN_LUT_SAFE_SHIFT 4 /* 2^4 > MCC_NN_LUT_MAX_TAKEN: bits a lookup may take, bounded by a shift */
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 #define MCC_NN_LUT_LITTLE_ENDIAN 1
@@ -76,6 +77,7 @@ typedef struct {
     uint32_t mask;      /* 2^lookup_bits - 1 */
     uint32_t pos;       /* next stream bit */
     uint32_t last;      /* where the latest checked lookup started */
+    uint32_t whole_bits; /* 8 * (num_bytes - 4): lookups before it load whole stream words */
 } mcc_nn_lut_reader;
 
 /* One word load and two lookups of the assembly fill loop, their entries stored at p + first
@@ -105,16 +107,22 @@ static int8_t *mcc_nn_lut_fill(mcc_nn_lut_reader *r, int8_t *p, const int8_t *en
     const uint32_t *lookup = r->lookup;
     const uint32_t mask = r->mask;
     uint32_t pos = r->pos;
-    /* Each lookup adds a symbol and a loop turn makes up to four: at most end - p + 3 lookups,
-     * each at most 15 bits on. A valid stream's last fill always takes the checked loop (its
-     * codes are <= 12 bits), which records where its last lookup started. */
-    const uint32_t reach = (pos + MCC_NN_LUT_MAX_TAKEN * (uint32_t)(end - p + 3)) >> 3;
-    if (reach + 4u <= r->num_bytes) {
+    /* Lookups that start before bit whole_bits = 8 * (num_bytes - 4) load whole stream words,
+     * and each takes at most MCC_NN_LUT_MAX_TAKEN bits (16 here): `safe` lookups from pos need no check. A
+     * loop turn makes up to four lookups of at least one symbol each, so filling up to p + k takes
+     * at most k + 3: the unchecked loop fills up to `stop`, again from where it got to while that
+     * leaves room (codes take about half the bound), and the checked one the rest. Unchecked
+     * lookups start before whole_bits < num_bits, so only checked ones can start past the stream:
+     * they record where they start (r->last). */
+    const uint32_t whole_bits = r->whole_bits;
+    uint32_t safe;
+    while (p < end && (safe = pos < whole_bits ? (whole_bits - pos) >> MCC_NN_LUT_SAFE_SHIFT : 0u) > 3u) {
+        const int8_t *const stop = (uint32_t)(end - p) + 3u <= safe ? end : p + (safe - 3u);
         const uint8_t *bytes = r->bytes;
 #if MCC_HAVE_DSP_ASM
         /* The loop below unrolled twice, 37 instructions per four lookups: each lookup stores
          * its word one byte further on and adds its count less one, the four + 1s at once. */
-        if (p < end) {
+        {
             uint32_t window, entry, t;
             __asm__ volatile("1:\n\t"
                              MCC_NN_LUT_TWO_LOOKUPS(0, 1)
@@ -123,11 +131,11 @@ static int8_t *mcc_nn_lut_fill(mcc_nn_lut_reader *r, int8_t *p, const int8_t *en
                              "cmp %[p], %[end]\n\t"
                              "blo 1b"
                              : [p] "+r"(p), [pos] "+r"(pos), [w] "=&r"(window), [e] "=&r"(entry), [t] "=&r"(t)
-                             : [end] "r"(end), [bytes] "r"(bytes), [mask] "r"(mask), [lookup] "r"(lookup)
+                             : [end] "r"(stop), [bytes] "r"(bytes), [mask] "r"(mask), [lookup] "r"(lookup)
                              : "cc", "memory");
         }
 #else
-        while (p < end) {
+        while (p < stop) {
             uint32_t window = mcc_nn_lut_load(bytes + (pos >> 3)) >> (pos & 7u);
             uint32_t entry = lookup[window & mask];
             const uint32_t taken = (entry >> MCC_NN_LUT_LEN_SHIFT) & 15u;
@@ -139,7 +147,8 @@ static int8_t *mcc_nn_lut_fill(mcc_nn_lut_reader *r, int8_t *p, const int8_t *en
             pos += (entry >> MCC_NN_LUT_LEN_SHIFT) & 15u;
         }
 #endif
-    } else { /* near the end: one lookup at a time, each word load checked */
+    }
+    { /* near the end: one lookup at a time, each word load checked */
         const uint32_t whole = r->num_bytes >= 4u ? r->num_bytes - 4u : 0u; /* last whole word's byte */
         while (p < end) {
             const uint32_t at = pos >> 3;
@@ -154,6 +163,27 @@ static int8_t *mcc_nn_lut_fill(mcc_nn_lut_reader *r, int8_t *p, const int8_t *en
     r->pos = pos;
     return p;
 }
+
+/* One row's four SMLADs on its weight words t0 and t1 (widened here) and the input's widened
+ * words xe0, xo0, xe1, xo1, into the accumulator acc: the two-row loops' body per row. */
+#define MCC_NN_LUT_ROW_MACS(acc)                                \
+    "sxtb16 %[t2], %[t0]\n\t"                                   \
+    "smlad %[" #acc "], %[t2], %[xe0], %[" #acc "]\n\t"         \
+    "sxtb16 %[t0], %[t0], ror #8\n\t"                           \
+    "smlad %[" #acc "], %[t0], %[xo0], %[" #acc "]\n\t"         \
+    "sxtb16 %[t2], %[t1]\n\t"                                   \
+    "smlad %[" #acc "], %[t2], %[xe1], %[" #acc "]\n\t"         \
+    "sxtb16 %[t1], %[t1], ror #8\n\t"                           \
+    "smlad %[" #acc "], %[t1], %[xo1], %[" #acc "]\n\t"
+
+/* The two-row loops' operands: pointers to the input, the rows and the input's end, the two
+ * accumulators, the input's widened words and three temporaries. */
+#define MCC_NN_LUT_DOT_OPERANDS                                                                    \
+    : [xp] "+r"(xp), [p0] "+r"(p0), [p1] "+r"(p1), [a0] "+r"(a0), [a1] "+r"(a1), [xe0] "=&r"(xe0), \
+      [xo0] "=&r"(xo0), [xe1] "=&r"(xe1), [xo1] "=&r"(xo1), [t0] "=&r"(t0), [t1] "=&r"(t1),         \
+      [t2] "=&r"(t2)                                                                                \
+    : [xend] "r"(xend)                                                                              \
+    : "cc", "memory"
 
 /* acc[r] + sum w_r[k] * x[k], k < n, for the rows w0 and (rows 2) w1. */
 MCC_INLINE void mcc_nn_lut_dot(const int8_t *w0, const int8_t *w1, int32_t rows, const int8_t *x, int32_t n,
@@ -177,31 +207,13 @@ MCC_INLINE void mcc_nn_lut_dot(const int8_t *w0, const int8_t *w1, int32_t rows,
                          "sxtb16 %[xe1], %[xe1]\n\t"
                          "ldr %[t0], [%[p0]], #4\n\t"
                          "ldr %[t1], [%[p0]], #4\n\t"
-                         "sxtb16 %[t2], %[t0]\n\t"
-                         "smlad %[a0], %[t2], %[xe0], %[a0]\n\t"
-                         "sxtb16 %[t0], %[t0], ror #8\n\t"
-                         "smlad %[a0], %[t0], %[xo0], %[a0]\n\t"
-                         "sxtb16 %[t2], %[t1]\n\t"
-                         "smlad %[a0], %[t2], %[xe1], %[a0]\n\t"
-                         "sxtb16 %[t1], %[t1], ror #8\n\t"
-                         "smlad %[a0], %[t1], %[xo1], %[a0]\n\t"
+                         MCC_NN_LUT_ROW_MACS(a0)
                          "ldr %[t0], [%[p1]], #4\n\t"
                          "ldr %[t1], [%[p1]], #4\n\t"
-                         "sxtb16 %[t2], %[t0]\n\t"
-                         "smlad %[a1], %[t2], %[xe0], %[a1]\n\t"
-                         "sxtb16 %[t0], %[t0], ror #8\n\t"
-                         "smlad %[a1], %[t0], %[xo0], %[a1]\n\t"
-                         "sxtb16 %[t2], %[t1]\n\t"
-                         "smlad %[a1], %[t2], %[xe1], %[a1]\n\t"
-                         "sxtb16 %[t1], %[t1], ror #8\n\t"
-                         "smlad %[a1], %[t1], %[xo1], %[a1]\n\t"
+                         MCC_NN_LUT_ROW_MACS(a1)
                          "cmp %[xp], %[xend]\n\t"
                          "blo 1b"
-                         : [xp] "+r"(xp), [p0] "+r"(p0), [p1] "+r"(p1), [a0] "+r"(a0), [a1] "+r"(a1),
-                           [xe0] "=&r"(xe0), [xo0] "=&r"(xo0), [xe1] "=&r"(xe1), [xo1] "=&r"(xo1),
-                           [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2)
-                         : [xend] "r"(xend)
-                         : "cc", "memory");
+                         MCC_NN_LUT_DOT_OPERANDS);
         k = n & ~7;
     }
 #endif
@@ -231,41 +243,122 @@ MCC_INLINE void mcc_nn_lut_dot(const int8_t *w0, const int8_t *w1, int32_t rows,
     acc[1] = a1;
 }
 
+#if MCC_HAVE_DSP_ASM
+/* acc[0] + sum w0[k] * x[k], acc[1] + sum w1[k] * x[k] for k < n (a multiple of 8) from the input
+ * widened once per call (xw: per 4 inputs the SXTB16 pair of inputs 0 and 2, then of 1 and 3)
+ * and word-aligned rows (n >= 8): 22 instructions per 8 weights of both rows, one LDRD per row. */
+MCC_INLINE void mcc_nn_lut_dot_widened(const int8_t *w0, const int8_t *w1, const uint32_t *xw, int32_t n,
+                                       int32_t acc[2])
+{
+    int32_t a0 = acc[0], a1 = acc[1];
+    const uint32_t *xp = xw;
+    const uint32_t *const xend = xw + n / 2;
+    const int8_t *p0 = w0, *p1 = w1;
+    uint32_t xe0, xo0, xe1, xo1, t0, t1, t2;
+    __asm__ volatile("1:\n\t"
+                     "ldrd %[xe0], %[xo0], [%[xp]], #8\n\t"
+                     "ldrd %[xe1], %[xo1], [%[xp]], #8\n\t"
+                     "ldrd %[t0], %[t1], [%[p0]], #8\n\t"
+                     MCC_NN_LUT_ROW_MACS(a0)
+                     "ldrd %[t0], %[t1], [%[p1]], #8\n\t"
+                     MCC_NN_LUT_ROW_MACS(a1)
+                     "cmp %[xp], %[xend]\n\t"
+                     "blo 1b"
+                     MCC_NN_LUT_DOT_OPERANDS);
+    acc[0] = a0;
+    acc[1] = a1;
+}
+#endif
+
+/* Output u from its accumulator: the fast requantization with channel constants, else
+ * mcc_fully_connected_s8's. */
+MCC_INLINE int8_t mcc_nn_lut_output(int32_t acc, int32_t u, const int32_t *channels, const int32_t *bias,
+                                    const mcc_quant *quant, const mcc_fc_params *params)
+{
+    if (channels != 0) {
+        const int32_t *ch = channels + 4 * u;
+        return mcc_nn_fast_requantize(2 * acc + ch[0], ch[1], ch[2], ch[3], params->activation.min,
+                                      params->activation.max);
+    }
+    return (int8_t)mcc_nn_requantize_output(acc + (bias != 0 ? bias[u] : 0), quant, quant->per_channel ? u : 0,
+                                            params->output_offset, &params->activation);
+}
+
 mcc_status mcc_fully_connected_huffman_lut_s8(const mcc_fc_params *params, const mcc_quant *quant,
                                               const mcc_dims *input_dims, const int8_t *input,
                                               const mcc_dims *filter_dims,
                                               const mcc_huffman_lut_s8 *filter, const int32_t *bias,
-                                              const mcc_dims *output_dims, int8_t *output)
+                                              const int32_t *channels, const mcc_dims *output_dims,
+                                              int8_t *output)
 {
     const int32_t depth = filter_dims->c;
     const int32_t units = filter_dims->n;
     const int32_t batches = input_dims->n;
     const int32_t input_offset = params->input_offset;
     const int32_t filter_offset = params->filter_offset;
+    const int folded = input_offset == 0 && filter_offset == 0;
     /* A fill stops at most 15 symbols past the chunks (four lookups of up to four) and its
-     * last word store ends at most 15 bytes past them: 16 bytes of room. */
-    int8_t buf[2 * MCC_NN_LUT_CHUNK + 16];
+     * last word store ends at most 15 bytes past them: 16 bytes of room. Words, so that the
+     * rows of a chunk are word-aligned when its length is a multiple of 4. */
+    uint32_t words[(2 * MCC_NN_LUT_CHUNK + 16) / 4];
+    int8_t *const buf = (int8_t *)words;
     uint32_t carry[4];
     int8_t *filled;
     int32_t b, u;
+#if MCC_HAVE_DSP_ASM
+    /* Rows that are one chunk, a multiple of 8 long: the input widened once per batch (the
+     * two-row loop then loads it with LDRD, as it does the word-aligned rows), and a lean loop
+     * over the pairs of rows. */
+    uint32_t xw[MCC_NN_LUT_CHUNK / 2];
+    const int widened = folded && depth <= MCC_NN_LUT_CHUNK && depth % 8 == 0;
+#endif
 
     if (output_dims->c != units || depth <= 0 || filter->num_bits < 0 || filter->lookup == 0 ||
         filter->lookup_bits < 1 || filter->lookup_bits > MCC_HUFFMAN_LUT_MAX_BITS ||
-        (int64_t)input_dims->h * input_dims->w * input_dims->c != depth) {
+        (int64_t)input_dims->h * input_dims->w * input_dims->c != depth || (channels != 0 && !folded) ||
+        (channels == 0 && quant == 0)) {
         return MCC_ERROR_ARGUMENT;
     }
-    memset(buf, 0, sizeof(buf));
+    memset(words, 0, sizeof(words));
     for (b = 0; b < batches; ++b) {
         const int8_t *row = input + (int64_t)b * depth;
         mcc_nn_lut_reader reader;
         reader.bytes = filter->bits;
         reader.num_bytes = ((uint32_t)filter->num_bits + 7u) / 8u;
+        reader.whole_bits = reader.num_bytes >= 4u ? 8u * (reader.num_bytes - 4u) : 0u;
         reader.lookup = filter->lookup;
         reader.mask = (1u << filter->lookup_bits) - 1u;
         reader.pos = 0;
         reader.last = 0;
         filled = buf;
-        for (u = 0; u < units; u += 2) {
+#if MCC_HAVE_DSP_ASM
+        if (widened) {
+            int32_t k;
+            for (k = 0; k < depth; k += 4) {
+                uint32_t v;
+                memcpy(&v, row + k, 4);
+                mcc_nn_widen4(v, &xw[k / 2], &xw[k / 2 + 1]);
+            }
+        }
+#endif
+        u = 0;
+#if MCC_HAVE_DSP_ASM
+        if (widened) {
+            const int32_t n = 2 * depth;
+            for (; u + 1 < units; u += 2) {
+                int32_t acc[2] = {0, 0};
+                if (filled < buf + n) {
+                    filled = mcc_nn_lut_fill(&reader, filled, buf + n);
+                }
+                mcc_nn_lut_dot_widened(buf, buf + depth, xw, depth, acc);
+                memcpy(words, buf + n, 16); /* the at most 15 symbols past the pair (n >= 16) */
+                filled -= n;
+                *output++ = mcc_nn_lut_output(acc[0], u, channels, bias, quant, params);
+                *output++ = mcc_nn_lut_output(acc[1], u + 1, channels, bias, quant, params);
+            }
+        }
+#endif
+        for (; u < units; u += 2) {
             const int32_t rows = u + 1 < units ? 2 : 1;
             int32_t acc[2] = {0, 0};
             int32_t d = 0, r;
@@ -275,7 +368,7 @@ mcc_status mcc_fully_connected_huffman_lut_s8(const mcc_fc_params *params, const
                 if (filled < buf + n) {
                     filled = mcc_nn_lut_fill(&reader, filled, buf + n);
                 }
-                if (input_offset == 0 && filter_offset == 0) {
+                if (folded) {
                     mcc_nn_lut_dot(buf, buf + m, rows, row + d, m, acc);
                 } else {
                     int32_t k;
@@ -291,9 +384,7 @@ mcc_status mcc_fully_connected_huffman_lut_s8(const mcc_fc_params *params, const
                 d += m;
             }
             for (r = 0; r < rows; ++r) {
-                const int32_t q = quant->per_channel ? u + r : 0;
-                *output++ = (int8_t)mcc_nn_requantize_output(acc[r] + (bias != 0 ? bias[u + r] : 0), quant, q,
-                                                             params->output_offset, &params->activation);
+                *output++ = mcc_nn_lut_output(acc[r], u + r, channels, bias, quant, params);
             }
         }
         if ((int64_t)reader.last >= filter->num_bits) { /* a weight came from past the stream */

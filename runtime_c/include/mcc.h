@@ -446,7 +446,11 @@ mcc_status mcc_fully_connected_huffman_s8(const mcc_fc_params *params, const mcc
  * which the exporter never writes, takes the top byte as the fourth weight). The kernel trusts
  * the table to match the code (a wrong table gives wrong weights); it never reads or writes out
  * of bounds whatever the table or the stream hold, and returns MCC_ERROR_ARGUMENT when the last
- * weight's lookup starts past num_bits. 272 bytes of stack buffer. */
+ * weight's lookup starts past num_bits. 272 bytes of stack buffer (528 on DSP cores: the input
+ * widened once when a row is one chunk). With `channels` ({2 * folded bias, multiplier, round,
+ * shift} per unit, as mcc_fully_connected_fast_s8's; both offsets of params must then be 0) the
+ * requantization is the dense fast kernels' and neither bias nor quant is read (quant may be
+ * NULL); without it, mcc_fully_connected_s8's. */
 #define MCC_HUFFMAN_LUT_MAX_BITS 12
 typedef struct {
     const uint8_t *bits;
@@ -459,7 +463,8 @@ mcc_status mcc_fully_connected_huffman_lut_s8(const mcc_fc_params *params, const
                                               const mcc_dims *input_dims, const int8_t *input,
                                               const mcc_dims *filter_dims,
                                               const mcc_huffman_lut_s8 *filter, const int32_t *bias,
-                                              const mcc_dims *output_dims, int8_t *output);
+                                              const int32_t *channels, const mcc_dims *output_dims,
+                                              int8_t *output);
 
 /* ---- Binary and ternary networks (XNOR-popcount) -----------------------------------------
  * Sign values (+1 -> bit 1, -1 -> bit 0) are packed per pixel into little-endian 32-bit words,
@@ -675,8 +680,9 @@ typedef struct {
  * core runs in strips of widened lines (stride 1; stride 2 too in a build with
  * MCC_DW_STRIDE2_STRIPS=1), the input positions one strip covers along the output's longer side,
  * (outputs - 1) * stride + 3, else 0. A layer an MVE core runs on channel planes (a build with
- * MCC_DW_MVE_FLAT=1) needs its plane and four interleaved rows besides: the export sizes that
- * (codegen/specialize.py, depthwise_mve_flat_bytes). */
+ * MCC_DW_MVE_FLAT=1) needs its plane and four interleaved rows besides, and one a DSP core runs
+ * on row-pair planes (a build with MCC_DW_DSP_PLANES=1) its plane: the export sizes those
+ * (codegen/specialize.py, depthwise_mve_flat_bytes and depthwise_dsp_pairs_bytes). */
 int32_t mcc_depthwise_conv2d_fast_s8_get_buffer_size(int32_t channels, int32_t taps, int32_t strip_span);
 
 /* input with each channel repeated `multiplier` times (channel c * multiplier + m = channel c):
