@@ -471,7 +471,8 @@ def test_depthwise_mve_flat_where_it_fits_and_its_defines():
 def test_depthwise_planes_only_in_trees_an_mve_core_may_run():
     """A tree exported for a DSP or ARMv6-M core neither reserves the channel planes' scratch nor
     builds their code (its arena is what its own paths need); one for the M55, or for no core in
-    particular, does both, the same as before the core was known."""
+    particular, does both, the same as before the core was known. The DSP row-pair planes the
+    same way round: not in trees for the M55 or the M0."""
     chain = _Chain(np.random.default_rng(1), (1, 18, 7, 8)).conv(0, (3, 3), padding=(1, 1, 1, 1), depthwise=True)
     graph = chain.graph("flat")
     anywhere, m55 = lower(graph, "m"), lower(graph, "m", cpu="cortex-m55")
@@ -488,6 +489,19 @@ def test_depthwise_planes_only_in_trees_an_mve_core_may_run():
         assert [c.function for c in program.calls] == [c.function for c in anywhere.calls]
     assert specialize.planes_target(None) and specialize.planes_target("cortex-m55")
     assert not specialize.planes_target("cortex-m4")
+    # likewise a DSP core's row-pair planes: in trees for DSP cores and for any core only
+    pairs = _Chain(np.random.default_rng(1), (1, 12, 10, 8)).conv(0, (3, 3), padding=(1, 1, 1, 1),
+                                                                  depthwise=True).graph("pairs")
+    anywhere, m4, m55 = (lower(pairs, "m", cpu=cpu) for cpu in (None, "cortex-m4", "cortex-m55"))
+    assert dict(anywhere.defines) == {specialize.DW_DSP_PLANES_DEFINE: 1, specialize.DW_MVE_FLAT_DEFINE: 1,
+                                      specialize.DW_MVE_TAPS_DEFINE: 0}
+    assert dict(m4.defines) == {specialize.DW_DSP_PLANES_DEFINE: 1}
+    assert dict(m55.defines) == {specialize.DW_MVE_FLAT_DEFINE: 1, specialize.DW_MVE_TAPS_DEFINE: 0}
+    assert dict(lower(pairs, "m", cpu="cortex-m0").defines) == {}
+    assert max(m4.memory.arena_bytes, m55.memory.arena_bytes) == anywhere.memory.arena_bytes
+    assert min(m4.memory.arena_bytes, m55.memory.arena_bytes) < anywhere.memory.arena_bytes
+    assert specialize.pairs_target(None) and specialize.pairs_target("cortex-m33")
+    assert not specialize.pairs_target("cortex-m55") and not specialize.pairs_target("cortex-m0")
     # bench runs a DSP core on a tree exported for its family, the M55 on its own
     from mcucompress.targets.bench import tree_core
     from mcucompress.targets.board import load_board

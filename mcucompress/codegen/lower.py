@@ -119,6 +119,7 @@ class ProgramBuilder:
     defines: dict = field(default_factory=dict)   # C defines the kernels of this model need
     dw_mve_taps: bool = False   # a depthwise layer takes the taps path on MVE cores
     planes: bool = True         # depthwise layers may run on channel planes (specialize.planes_target)
+    pairs: bool = True          # ... and on row-pair planes (specialize.pairs_target)
 
     # -- helpers ---------------------------------------------------------------------------
     def weighted(self, op: Op) -> tuple[Tensor, Tensor, Tensor | None, Tensor]:
@@ -422,7 +423,8 @@ def lower(graph: Graph, prefix: str, rounding: str = "tflm", cpu: str | None = N
     check_graph(graph)
     choices = _specialize.choose_kernels(graph, rounding, cpu)
     memory, offsets = plan_memory(graph, choices)
-    b = ProgramBuilder(graph, prefix, rounding, offsets, choices, planes=_specialize.planes_target(cpu))
+    b = ProgramBuilder(graph, prefix, rounding, offsets, choices, planes=_specialize.planes_target(cpu),
+                       pairs=_specialize.pairs_target(cpu))
     headers, layers = set(), []
     for i, op in enumerate(graph.ops):
         kind = op_kind(op.kind)

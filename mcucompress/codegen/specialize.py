@@ -210,6 +210,18 @@ def planes_target(cpu: str | None) -> bool:
     return cpu is None or family(cpu) in MVE_FAMILIES
 
 
+DSP_FAMILIES = frozenset({"m4"})    # cost-model core families that take the DSP paths (M4, M7, M33)
+
+
+def pairs_target(cpu: str | None) -> bool:
+    """Whether an export for ``cpu`` sizes depthwise scratch for the DSP row-pair planes and builds
+    their code: for a DSP core, or for no core in particular (an MVE core's DSP-only build,
+    MCC_NO_MVE, then runs such layers in strips or on tap pairs)."""
+    from mcucompress.encode.cost_model import family
+
+    return cpu is None or family(cpu) in DSP_FAMILIES
+
+
 def depthwise_mve_flat_bytes(kernel, stride, dilation, padding, in_shape, out_hw) -> int:
     """The working memory of a layer an MVE core runs on channel planes (dw_flat_bytes: the
     plane of (outputs - 1) * stride + 4 rows and columns (along and across the output's longer
@@ -402,10 +414,12 @@ def depthwise_expand_bytes(x_shape, multiplier: int) -> int:
     return 0 if multiplier == 1 else -(-int(np.prod(x_shape)) * multiplier // 8) * 8
 
 
-def fast_depthwise(graph: Graph, op: Op, p, rounding: str, planes: bool = True) -> FastLayer | None:
+def fast_depthwise(graph: Graph, op: Op, p, rounding: str, planes: bool = True,
+                   pairs_ok: bool = True) -> FastLayer | None:
     """depthwise_conv2d for mcc_depthwise_conv2d_fast_s8; a depth multiplier above 1 runs it on
     the input with each channel repeated (mcc_depthwise_expand_s8, into the layer's scratch).
-    ``planes``: the scratch may hold an MVE core's channel planes (planes_target)."""
+    ``planes``: the scratch may hold an MVE core's channel planes (planes_target); ``pairs_ok``: a
+    DSP core's row-pair planes (pairs_target)."""
     if rounding != "tflm" or getattr(p, "rounding", "tflm") != "tflm":
         return None
     wt = graph.tensor(op.inputs[1])
@@ -433,7 +447,7 @@ def fast_depthwise(graph: Graph, op: Op, p, rounding: str, planes: bool = True) 
     flat = depthwise_mve_flat_bytes((kh, kw), p.stride, p.dilation, (p.padding[0], p.padding[2]),
                                     (*x.shape[:-1], n), out_hw) if planes else 0
     pairs = depthwise_dsp_pairs_bytes((kh, kw), p.stride, p.dilation, (p.padding[0], p.padding[2]),
-                                      (*x.shape[:-1], n), out_hw)
+                                      (*x.shape[:-1], n), out_hw) if pairs_ok else 0
     scratch = expand + max(depthwise_scratch_bytes(n, kh * kw, strip_span), flat, pairs)
     return FastLayer(dw_layout(split.weights[:fast_n].T), split.table[:fast_n], fast_n, scratch,
                      "mcc_depthwise_conv2d_fast_s8", patch(patched, w, bias, p, depthwise=True),
@@ -476,7 +490,7 @@ def choose(graph: Graph, op: Op, rounding: str, cpu: str | None = None) -> FastL
         return None  # encoded weights (CSR, Huffman) have their own kernels
     p = kernel_params(graph, op, rounding)
     if op.kind == "depthwise_conv2d":
-        return fast_depthwise(graph, op, p, rounding, planes_target(cpu))
+        return fast_depthwise(graph, op, p, rounding, planes_target(cpu), pairs_target(cpu))
     if op.kind == "conv2d" and graph.tensor(op.inputs[1]).shape[-1] != graph.tensor(op.inputs[0]).shape[-1]:
         return None  # grouped: the lowering refuses it
     return fast_conv(graph, op, p, rounding)
@@ -544,7 +558,8 @@ def lower_fast(b, i: int, op: Op, p) -> bool:
                                  "channels": channels})
             b.call(op, "mcc_depthwise_conv2d_fast_s8", params, in_dims, x_ptr, out_dims,
                    b.arena(out.name), scratch)
-            if depthwise_dsp_pairs_bytes((kh, kw), p.stride, p.dilation, geometry[2], in_shape, out.shape[1:3]):
+            if b.pairs and depthwise_dsp_pairs_bytes((kh, kw), p.stride, p.dilation, geometry[2], in_shape,
+                                                     out.shape[1:3]):
                 b.defines[DW_DSP_PLANES_DEFINE] = 1
             elif depthwise_strided_strips((kh, kw), p.stride, p.dilation, out.shape[1:3]):
                 b.defines[DW_STRIDE2_DEFINE] = 1
