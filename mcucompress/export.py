@@ -194,7 +194,7 @@ def _write_fitting(staging: Path, graph: Graph, prefix: str, rounding: str, dige
         if attempt:
             shutil.rmtree(staging)
             staging.mkdir()
-        program = lower(chosen, prefix, rounding)
+        program = lower(chosen, prefix, rounding, cpu)
         write_tree(staging, chosen, program, prefix, rounding, digest, source, cpu, {"weight_plan": plan.as_dict()})
         if board is None:
             if flash_budget is not None and plan.weight_bytes > flash_budget:

@@ -421,8 +421,10 @@ def test_depthwise_strips_where_they_pay_and_their_define():
     # the zoo's strided 3x3 layer runs on a row-pair plane instead (below)
     assert dict(lower(depthwise_zoo(), "m").defines) == {specialize.DW_DSP_PLANES_DEFINE: 1,
                                                          specialize.DW_MVE_FLAT_DEFINE: 1}
-    # its 3x3 depthwise layer runs on a plane; its conv of 3x5 output pixels takes the lone-pixel loop
+    # its 7x5 3x3 layer: a row-pair plane on DSP cores, channel planes along y on MVE; its conv of
+    # 3x5 output pixels takes the lone-pixel loop
     assert dict(lower(layer_zoo(), "m").defines) == {specialize.DW_DSP_PLANES_DEFINE: 1,
+                                                     specialize.DW_MVE_FLAT_DEFINE: 1,
                                                      specialize.CONV_ONE_PIXEL_DEFINE: 1}
 
 
@@ -456,9 +458,18 @@ def test_depthwise_mve_flat_where_it_fits_and_its_defines():
     builds that code only for models with such a layer, and leaves the taps path's MVE code out
     when every layer runs on planes (or in lines)."""
     flat = specialize.depthwise_mve_flat_bytes
-    # plane of 28 rows x 9 columns (+16, to 16 bytes), 4 interleaved rows of 16 columns + 64
-    assert flat((3, 3), (1, 1), (1, 1), (1, 1), (1, 25, 6, 64), (25, 6)) == 272 + 128
-    assert not flat((3, 3), (1, 1), (1, 1), (1, 1), (1, 25, 5, 64), (25, 5))      # DS-CNN: lines of 5
+    # 32 plane columns or fewer: blocks of four interleaved rows of 16 or 32 columns (64 or 128
+    # bytes), one a pair of lines (a line at stride 2), a spare one, 64 bytes read past them
+    assert flat((3, 3), (1, 1), (1, 1), (1, 1), (1, 25, 6, 64), (25, 6)) == 4 * 128 + 64  # lines along y
+    assert flat((3, 3), (1, 1), (1, 1), (1, 1), (1, 25, 5, 64), (25, 5)) == 4 * 128 + 64  # DS-CNN
+    assert flat((3, 3), (1, 1), (1, 1), (1, 1), (1, 6, 25, 64), (6, 25)) == 4 * 128 + 64  # the same along x
+    assert flat((3, 3), (2, 2), (1, 1), (0, 0), (1, 23, 9, 12), (11, 4)) == 5 * 128 + 64  # along y at stride 2
+    assert flat((3, 3), (1, 1), (1, 1), (1, 1), (1, 6, 6, 128), (6, 6)) == 4 * 64 + 64
+    assert flat((3, 3), (1, 1), (1, 1), (1, 1), (1, 13, 7, 64), (13, 7)) == 5 * 64 + 64
+    # wider: the plane, 36 columns x 8 rows (+16, to 16 bytes), 4 interleaved rows of 48 columns + 64
+    assert flat((3, 3), (1, 1), (1, 1), (1, 1), (1, 5, 33, 12), (5, 33)) == 304 + 192 + 64
+    assert not flat((3, 3), (2, 2), (1, 1), (0, 0), (1, 13, 11, 12), (7, 6))     # 7 along y at stride 2
+    assert not flat((3, 3), (1, 1), (1, 1), (1, 1), (1, 40, 400, 24), (40, 400)[::-1])  # 7 inputs along y past 16 bits
     assert flat((3, 3), (2, 2), (1, 1), (0, 0), (1, 48, 48, 16), (24, 24)) == 2528 + 320
     assert flat((3, 3), (1, 1), (1, 1), (1, 1), (1, 48, 48, 8), (48, 48)) == 2624 + 320
     assert not flat((3, 3), (1, 1), (1, 1), (1, 1), (1, 3, 5, 64), (3, 5))        # 15 outputs
@@ -474,6 +485,48 @@ def test_depthwise_mve_flat_where_it_fits_and_its_defines():
     mixed = only.conv(0, (3, 3), stride=(2, 1), padding=(1, 1, 1, 1), depthwise=True)
     assert dict(lower(mixed.graph("mixed"), "m").defines) == {specialize.DW_MVE_FLAT_DEFINE: 1,
                                                                specialize.DW_STRIDE2_DEFINE: 1}
+
+
+def test_depthwise_planes_only_in_trees_an_mve_core_may_run():
+    """A tree exported for a DSP or ARMv6-M core neither reserves the channel planes' scratch nor
+    builds their code (its arena is what its own paths need); one for the M55, or for no core in
+    particular, does both, the same as before the core was known. The DSP row-pair planes the
+    same way round: not in trees for the M55 or the M0."""
+    chain = _Chain(np.random.default_rng(1), (1, 18, 7, 8)).conv(0, (3, 3), padding=(1, 1, 1, 1), depthwise=True)
+    graph = chain.graph("flat")
+    anywhere, m55 = lower(graph, "m"), lower(graph, "m", cpu="cortex-m55")
+    assert dict(anywhere.defines) == dict(m55.defines) == {specialize.DW_MVE_FLAT_DEFINE: 1,
+                                                           specialize.DW_MVE_TAPS_DEFINE: 0}
+    assert anywhere.memory.arena_bytes == m55.memory.arena_bytes
+    strips = specialize.depthwise_scratch_bytes(8, 9, specialize.depthwise_strip_span((3, 3), (1, 1), (1, 1), (18, 7)))
+    planes = specialize.depthwise_mve_flat_bytes((3, 3), (1, 1), (1, 1), (1, 1), (1, 18, 7, 8), (18, 7))
+    assert planes > strips
+    for cpu in ("cortex-m4", "cortex-m7", "cortex-m33", "cortex-m0"):
+        program = lower(graph, "m", cpu=cpu)
+        assert specialize.DW_MVE_FLAT_DEFINE not in dict(program.defines)
+        assert program.memory.arena_bytes == anywhere.memory.arena_bytes - planes + strips
+        assert [c.function for c in program.calls] == [c.function for c in anywhere.calls]
+    assert specialize.planes_target(None) and specialize.planes_target("cortex-m55")
+    assert not specialize.planes_target("cortex-m4")
+    # likewise a DSP core's row-pair planes: in trees for DSP cores and for any core only
+    pairs = _Chain(np.random.default_rng(1), (1, 12, 10, 8)).conv(0, (3, 3), padding=(1, 1, 1, 1),
+                                                                  depthwise=True).graph("pairs")
+    anywhere, m4, m55 = (lower(pairs, "m", cpu=cpu) for cpu in (None, "cortex-m4", "cortex-m55"))
+    assert dict(anywhere.defines) == {specialize.DW_DSP_PLANES_DEFINE: 1, specialize.DW_MVE_FLAT_DEFINE: 1,
+                                      specialize.DW_MVE_TAPS_DEFINE: 0}
+    assert dict(m4.defines) == {specialize.DW_DSP_PLANES_DEFINE: 1}
+    assert dict(m55.defines) == {specialize.DW_MVE_FLAT_DEFINE: 1, specialize.DW_MVE_TAPS_DEFINE: 0}
+    assert dict(lower(pairs, "m", cpu="cortex-m0").defines) == {}
+    assert max(m4.memory.arena_bytes, m55.memory.arena_bytes) == anywhere.memory.arena_bytes
+    assert min(m4.memory.arena_bytes, m55.memory.arena_bytes) < anywhere.memory.arena_bytes
+    assert specialize.pairs_target(None) and specialize.pairs_target("cortex-m33")
+    assert not specialize.pairs_target("cortex-m55") and not specialize.pairs_target("cortex-m0")
+    # bench runs a DSP core on a tree exported for its family, the M55 on its own
+    from mcucompress.targets.bench import tree_core
+    from mcucompress.targets.board import load_board
+
+    assert [tree_core(load_board(b)) for b in ("mps2-an386", "mps2-an500", "mps3-an547")] == [
+        "cortex-m4", "cortex-m4", "cortex-m55"]
 
 
 def test_depthwise_mve_lines_where_they_pay_and_their_defines():

@@ -118,6 +118,8 @@ class ProgramBuilder:
     states: list = field(default_factory=list)
     defines: dict = field(default_factory=dict)   # C defines the kernels of this model need
     dw_mve_taps: bool = False   # a depthwise layer takes the taps path on MVE cores
+    planes: bool = True         # depthwise layers may run on channel planes (specialize.planes_target)
+    pairs: bool = True          # ... and on row-pair planes (specialize.pairs_target)
 
     # -- helpers ---------------------------------------------------------------------------
     def weighted(self, op: Op) -> tuple[Tensor, Tensor, Tensor | None, Tensor]:
@@ -414,13 +416,15 @@ def check_graph(graph: Graph) -> None:
             raise McuError(f"tensor '{t.name}' is {t.dtype}; the C code generator needs an int8 graph")
 
 
-def lower(graph: Graph, prefix: str, rounding: str = "tflm") -> Program:
-    """Kernels chosen once (specialize.choose_kernels), then the arena planned around their
-    scratch (memory/arena.py), then every op lowered by its kind's lowering (ir/ops.py)."""
+def lower(graph: Graph, prefix: str, rounding: str = "tflm", cpu: str | None = None) -> Program:
+    """Kernels chosen once (specialize.choose_kernels) for the core ``cpu`` (None: a tree for
+    any core), then the arena planned around their scratch (memory/arena.py), then every op
+    lowered by its kind's lowering (ir/ops.py)."""
     check_graph(graph)
-    choices = _specialize.choose_kernels(graph, rounding)
+    choices = _specialize.choose_kernels(graph, rounding, cpu)
     memory, offsets = plan_memory(graph, choices)
-    b = ProgramBuilder(graph, prefix, rounding, offsets, choices)
+    b = ProgramBuilder(graph, prefix, rounding, offsets, choices, planes=_specialize.planes_target(cpu),
+                       pairs=_specialize.pairs_target(cpu))
     headers, layers = set(), []
     for i, op in enumerate(graph.ops):
         kind = op_kind(op.kind)

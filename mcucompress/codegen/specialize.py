@@ -203,27 +203,61 @@ def depthwise_mve_lines(kernel, stride, dilation, in_shape, out_hw) -> bool:
 
 # C define for MVE cores: a layer runs on channel planes, four rows interleaved (dw_flat_fits in
 # mcc_depthwise_conv2d_fast_s8.c: 3x3, stride 1 or 2 both ways, DW_FLAT_MIN_OUTPUTS outputs or more,
-# in lines of 6 outputs or more, 8 at stride 2 (shorter ones lose to the taps path or gain little
-# for their RAM: DS-CNN's lines of 5), its working memory
-# at most DW_FLAT_MAX_BYTES and half the layer's input and output bytes)
+# in lines along the output's longer side of 6 outputs or more, 8 at stride 2 (shorter ones lose
+# to the taps path), 8 inputs along a line within 16-bit gather offsets, its working memory at
+# most DW_FLAT_MAX_BYTES and half the layer's input and output bytes)
 DW_MVE_FLAT_DEFINE = "MCC_DW_MVE_FLAT"
 DW_FLAT_MAX_BYTES = 16384
 DW_FLAT_MIN_OUTPUTS = 16
+DW_FLAT_BLOCK_COLS = 32     # planes this narrow are written straight into blocks of interleaved rows
+
+
+MVE_FAMILIES = frozenset({"m55"})   # cost-model core families with Helium (MVE)
+
+
+def planes_target(cpu: str | None) -> bool:
+    """Whether an export for ``cpu`` sizes depthwise scratch for channel planes and builds their
+    code: for an MVE core, or for no core in particular (None: the tree may run on any core, an
+    MVE one included); a DSP or ARMv6-M core never runs them, so its arena keeps only what its
+    own paths need."""
+    from mcucompress.encode.cost_model import family
+
+    return cpu is None or family(cpu) in MVE_FAMILIES
+
+
+DSP_FAMILIES = frozenset({"m4"})    # cost-model core families that take the DSP paths (M4, M7, M33)
+
+
+def pairs_target(cpu: str | None) -> bool:
+    """Whether an export for ``cpu`` sizes depthwise scratch for the DSP row-pair planes and builds
+    their code: for a DSP core, or for no core in particular (an MVE core's DSP-only build,
+    MCC_NO_MVE, then runs such layers in strips or on tap pairs)."""
+    from mcucompress.encode.cost_model import family
+
+    return cpu is None or family(cpu) in DSP_FAMILIES
 
 
 def depthwise_mve_flat_bytes(kernel, stride, dilation, padding, in_shape, out_hw) -> int:
     """The working memory of a layer an MVE core runs on channel planes (dw_flat_bytes: the
-    plane of (outputs - 1) * stride + 4 rows and columns with 16 bytes read past it, rounded to 16,
-    then four rows interleaved, whole groups of 16 columns, and 64 bytes read past them); 0 when
-    the layer does not run so."""
+    plane of (outputs - 1) * stride + 4 rows and columns (along and across the output's longer
+    side) with 16 bytes read past it, rounded to 16,
+    then four rows interleaved, whole groups of 16 columns, and 64 bytes read past them; for
+    DW_FLAT_BLOCK_COLS columns or fewer, blocks of four interleaved rows of whole groups of 16
+    columns, one a line at stride 2 or pair of lines at stride 1, a spare one and 64 bytes read past
+    them); 0 when the layer does not run so."""
     s = int(stride[0])
+    along_y = int(out_hw[0]) > int(out_hw[1])   # lines along the longer side: the plane transposed
+    length, lines = (int(out_hw[0]), int(out_hw[1])) if along_y else (int(out_hw[1]), int(out_hw[0]))
     if (tuple(kernel) != (3, 3) or tuple(dilation) != (1, 1) or int(stride[1]) != s or s not in (1, 2)
-            or int(out_hw[0]) * int(out_hw[1]) < DW_FLAT_MIN_OUTPUTS or int(out_hw[1]) < (8 if s == 2 else 6)
-            or 7 * int(in_shape[3]) > 0xFFFF
+            or length * lines < DW_FLAT_MIN_OUTPUTS or length < (8 if s == 2 else 6)
+            or 7 * (int(in_shape[2]) if along_y else 1) * int(in_shape[3]) > 0xFFFF
             or min(padding) < 0):
         return 0
-    cols, rows = (int(out_hw[1]) - 1) * s + 4, (int(out_hw[0]) - 1) * s + 4
-    need = ((rows * cols + 16 + 15) & ~15) + 4 * ((cols + 15) & ~15) + 64
+    cols, rows = (length - 1) * s + 4, (lines - 1) * s + 4
+    if cols <= DW_FLAT_BLOCK_COLS:   # blocks of four interleaved rows, one a line (pair), and a spare one
+        need = (((lines + 1) // 2 if s == 1 else lines) + 1) * 4 * ((cols + 15) & ~15) + 64
+    else:
+        need = ((rows * cols + 16 + 15) & ~15) + 4 * ((cols + 15) & ~15) + 64
     tensors = (int(in_shape[1]) * int(in_shape[2]) + int(out_hw[0]) * int(out_hw[1])) * int(in_shape[3])
     return need if need <= DW_FLAT_MAX_BYTES and 2 * need <= tensors else 0
 
@@ -401,9 +435,12 @@ def depthwise_expand_bytes(x_shape, multiplier: int) -> int:
     return 0 if multiplier == 1 else -(-int(np.prod(x_shape)) * multiplier // 8) * 8
 
 
-def fast_depthwise(graph: Graph, op: Op, p, rounding: str) -> FastLayer | None:
+def fast_depthwise(graph: Graph, op: Op, p, rounding: str, planes: bool = True,
+                   pairs_ok: bool = True) -> FastLayer | None:
     """depthwise_conv2d for mcc_depthwise_conv2d_fast_s8; a depth multiplier above 1 runs it on
-    the input with each channel repeated (mcc_depthwise_expand_s8, into the layer's scratch)."""
+    the input with each channel repeated (mcc_depthwise_expand_s8, into the layer's scratch).
+    ``planes``: the scratch may hold an MVE core's channel planes (planes_target); ``pairs_ok``: a
+    DSP core's row-pair planes (pairs_target)."""
     if rounding != "tflm" or getattr(p, "rounding", "tflm") != "tflm":
         return None
     wt = graph.tensor(op.inputs[1])
@@ -429,17 +466,18 @@ def fast_depthwise(graph: Graph, op: Op, p, rounding: str) -> FastLayer | None:
     out_hw = graph.output_tensor(op).shape[1:3]
     strip_span = depthwise_strip_span((kh, kw), p.stride, p.dilation, out_hw)
     flat = depthwise_mve_flat_bytes((kh, kw), p.stride, p.dilation, (p.padding[0], p.padding[2]),
-                                    (*x.shape[:-1], n), out_hw)
+                                    (*x.shape[:-1], n), out_hw) if planes else 0
     pairs = depthwise_dsp_pairs_bytes((kh, kw), p.stride, p.dilation, (p.padding[0], p.padding[2]),
-                                      (*x.shape[:-1], n), out_hw)
+                                      (*x.shape[:-1], n), out_hw) if pairs_ok else 0
     scratch = expand + max(depthwise_scratch_bytes(n, kh * kw, strip_span), flat, pairs)
     return FastLayer(dw_layout(split.weights[:fast_n].T), split.table[:fast_n], fast_n, scratch,
                      "mcc_depthwise_conv2d_fast_s8", patch(patched, w, bias, p, depthwise=True),
                      len(split.constant), weight_layout="int8")
 
 
-def choose(graph: Graph, op: Op, rounding: str) -> FastLayer | None:
-    """The specialised layer for op, or None when the portable kernel stays."""
+def choose(graph: Graph, op: Op, rounding: str, cpu: str | None = None) -> FastLayer | None:
+    """The specialised layer for op, or None when the portable kernel stays; ``cpu``: the core
+    the tree is exported for (None: any core)."""
     if op.kind == "fully_connected_pq":  # no constants to specialise: only its table in the arena
         return FastLayer(np.zeros(0, np.int32), np.zeros((0, 4), np.int32), 0, pq_table_bytes(graph, op),
                          "mcc_fully_connected_pq_s8")
@@ -473,7 +511,7 @@ def choose(graph: Graph, op: Op, rounding: str) -> FastLayer | None:
         return None  # encoded weights (CSR, Huffman) have their own kernels
     p = kernel_params(graph, op, rounding)
     if op.kind == "depthwise_conv2d":
-        return fast_depthwise(graph, op, p, rounding)
+        return fast_depthwise(graph, op, p, rounding, planes_target(cpu), pairs_target(cpu))
     if op.kind == "conv2d" and graph.tensor(op.inputs[1]).shape[-1] != graph.tensor(op.inputs[0]).shape[-1]:
         return None  # grouped: the lowering refuses it
     return fast_conv(graph, op, p, rounding)
@@ -490,13 +528,13 @@ class KernelChoice:
     layer: FastLayer
 
 
-def choose_kernels(graph: Graph, rounding: str = "tflm") -> tuple[KernelChoice | None, ...]:
+def choose_kernels(graph: Graph, rounding: str = "tflm", cpu: str | None = None) -> tuple[KernelChoice | None, ...]:
     """One entry per op: its specialised kernel, or None where the portable kernel stays. Made
     once per export, before memory planning (which places the scratch) and lowering (which
-    calls the kernel)."""
+    calls the kernel); ``cpu``: the core the tree is exported for (None: any core)."""
     choices = []
     for op in graph.ops:
-        layer = choose(graph, op, rounding)
+        layer = choose(graph, op, rounding, cpu)
         if layer is None:
             choices.append(None)
             continue
@@ -541,13 +579,15 @@ def lower_fast(b, i: int, op: Op, p) -> bool:
                                  "channels": channels})
             b.call(op, "mcc_depthwise_conv2d_fast_s8", params, in_dims, x_ptr, out_dims,
                    b.arena(out.name), scratch)
-            if depthwise_dsp_pairs_bytes((kh, kw), p.stride, p.dilation, geometry[2], in_shape, out.shape[1:3]):
+            if b.pairs and depthwise_dsp_pairs_bytes((kh, kw), p.stride, p.dilation, geometry[2], in_shape,
+                                                     out.shape[1:3]):
                 b.defines[DW_DSP_PLANES_DEFINE] = 1
             elif depthwise_strided_strips((kh, kw), p.stride, p.dilation, out.shape[1:3]):
                 b.defines[DW_STRIDE2_DEFINE] = 1
             # MVE: the planes and lines code only where a layer takes it, the taps code unless
             # every layer takes one of those
-            if depthwise_mve_flat_bytes((kh, kw), p.stride, p.dilation, geometry[2], in_shape, out.shape[1:3]):
+            if b.planes and depthwise_mve_flat_bytes((kh, kw), p.stride, p.dilation, geometry[2], in_shape,
+                                                     out.shape[1:3]):
                 b.defines[DW_MVE_FLAT_DEFINE] = 1
                 if not b.dw_mve_taps:
                     b.defines[DW_MVE_TAPS_DEFINE] = 0

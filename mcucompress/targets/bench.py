@@ -73,15 +73,19 @@ def with_defines(tree: Path, work: Path, defines: dict) -> Path:
 def tree_core(board) -> str | None:
     """The cpu a model file is exported for to run on ``board``: the board's own where its
     core's default weight layout differs from the M4's (the M55 keeps convolution weights one
-    byte each; cores without DSP or with MVE keep hot fully connected layers int8), else None
-    (the default export)."""
+    byte each; cores without DSP or with MVE keep hot fully connected layers int8), else the
+    first cpu of its cost-model family (one tree for the M4, M7 and M33), whose export leaves out
+    the MVE-only depthwise scratch the default export (any core) reserves."""
+    from mcucompress.codegen.specialize import planes_target
     from mcucompress.encode.choose import FC_INT16_FAMILIES, default_conv_layout
-    from mcucompress.encode.cost_model import DEFAULT_FAMILY, family
+    from mcucompress.encode.cost_model import CORE_FAMILIES, DEFAULT_FAMILY, family
 
     core = family(board.cpu)
     same = (default_conv_layout(core) == default_conv_layout(DEFAULT_FAMILY)
             and (core in FC_INT16_FAMILIES) == (DEFAULT_FAMILY in FC_INT16_FAMILIES))
-    return None if same else board.cpu
+    if not same:
+        return board.cpu
+    return None if planes_target(board.cpu) else next(cpu for cpu, f in CORE_FAMILIES.items() if f == core)
 
 
 def boards_by_tree_core(boards: list) -> dict:

@@ -1741,35 +1741,67 @@ MCC_DW_NOINLINE static mcc_status dw_mve3_layer_run(const mcc_dw_conv_fast_param
  * serves two outputs along the line (the weights shifted by one column) of two output lines
  * (shifted by one row). Four sums go into one vector, requantized per channel and scattered to
  * their places in the output. The sums start at half the doubled bias and are not doubled:
- * VQRDMULH of a sum is VRMULH of its double. */
+ * VQRDMULH of a sum is VRMULH of its double. Lines run along the output's longer side: when it is
+ * taller than wide, the plane holds the channel's input transposed (its rows are input columns),
+ * so that tall, narrow layers also get long lines. At stride 1 a last line without a partner runs
+ * four outputs a vector along the line (one load each, like stride 2). */
 typedef struct {
-    int32_t cols, rows;          /* of the plane: (outputs - 1) * stride + 4 */
+    int32_t cols, rows;          /* of the plane: (outputs - 1) * stride + 4 along and across lines */
     int32_t plane_bytes;         /* the plane and the reads past its last row */
+    int32_t blocks;              /* four-row blocks a channel's lines read: one per line (pair) */
 } dw_flat_size;
+
+/* A plane of 32 columns or fewer is not kept: the fill scatters each input row straight into
+ * the two blocks of four interleaved rows that read it (a block per pair of lines at stride 1,
+ * per line at stride 2: 64 bytes for 16 columns or fewer, else 128), so no line interleaves rows
+ * (and one block more for the rows no block reads). */
+#define MCC_DW_FLAT_BLOCK_COLS 32
+
+MCC_INLINE int dw_flat_along_y(const mcc_dims *out_dims)
+{
+    return out_dims->h > out_dims->w;
+}
 
 MCC_INLINE dw_flat_size dw_flat_sizes(int32_t stride, const mcc_dims *out_dims)
 {
+    const int along_y = dw_flat_along_y(out_dims);
     dw_flat_size z;
-    z.cols = (out_dims->w - 1) * stride + 4;
-    z.rows = (out_dims->h - 1) * stride + 4;
+    z.cols = ((along_y ? out_dims->h : out_dims->w) - 1) * stride + 4;
+    z.rows = ((along_y ? out_dims->w : out_dims->h) - 1) * stride + 4;
     z.plane_bytes = (z.rows * z.cols + 16 + 15) & ~15;
+    z.blocks = stride == 1 ? ((along_y ? out_dims->w : out_dims->h) + 1) >> 1 : (along_y ? out_dims->w : out_dims->h);
     return z;
+}
+
+MCC_INLINE int dw_flat_in_blocks(const dw_flat_size *z)
+{
+    return z->cols <= MCC_DW_FLAT_BLOCK_COLS;
+}
+
+MCC_INLINE int32_t dw_flat_block_bytes(const dw_flat_size *z)
+{
+    return 4 * ((z->cols + 15) & ~15);
 }
 
 /* The plane, then the interleaved rows (whole groups of 16 columns, and the loads past them). */
 MCC_INLINE int32_t dw_flat_bytes(const dw_flat_size *z)
 {
+    if (dw_flat_in_blocks(z)) {
+        return (z->blocks + 1) * dw_flat_block_bytes(z) + 64;
+    }
     return z->plane_bytes + 4 * ((z->cols + 15) & ~15) + 64;
 }
 
 static int dw_flat_fits(const mcc_dw_conv_fast_params *params, const mcc_dims *in_dims, const mcc_dims *out_dims)
 {
     const int32_t stride = params->stride.h;
+    const int along_y = dw_flat_along_y(out_dims);
     dw_flat_size z;
     if (params->kernel.h != 3 || params->kernel.w != 3 || params->dilation.h != 1 || params->dilation.w != 1 ||
         params->stride.w != stride || (uint32_t)(stride - 1) >= 2u ||
-        out_dims->h * out_dims->w < MCC_DW_FLAT_MIN_OUTPUTS || out_dims->w < (stride == 2 ? 8 : 6) ||
-        7 * params->channels_n > 0xFFFF ||
+        out_dims->h * out_dims->w < MCC_DW_FLAT_MIN_OUTPUTS ||
+        (along_y ? out_dims->h : out_dims->w) < (stride == 2 ? 8 : 6) ||
+        7 * (along_y ? in_dims->w : 1) * params->channels_n > 0xFFFF ||
         params->padding.h < 0 || params->padding.w < 0) {
         return 0;
     }
@@ -1780,11 +1812,20 @@ static int dw_flat_fits(const mcc_dw_conv_fast_params *params, const mcc_dims *i
 
 typedef struct {
     dw_flat_size z;
-    int32_t stride, n_ch, in_rows, in_cols, in_w;  /* input rows and columns that land in the plane */
-    int32_t pad_t, pad_l, out_h, out_w;
-    int8_t *plane, *lines;
-    uint16x8_t gather;        /* offsets of 8 neighbouring inputs along a row */
-    uint8x16_t taps0, taps1;  /* tap 3 l + k at lane 4 k + l, and one lane on (one row down) */
+    int32_t stride, n_ch, in_rows, in_cols;  /* input lines and entries a line that land in the plane */
+    int32_t elem_step, row_step;             /* input bytes along a line and from one line to the next */
+    int32_t pad_t, pad_l, lines, len;        /* padding before the lines and along them; output lines, their length */
+    int32_t along;                           /* output bytes from one output to the next along a line */
+    int8_t *plane, *lines_at;                /* in blocks: the first block, unused */
+    int8_t *row_to[MCC_DW_FLAT_BLOCK_COLS][2];  /* in blocks: where each input line goes, twice */
+    int in_blocks;                           /* DW_FLAT_IN_BLOCKS or 0 */
+    int fill;                                /* some input lands in the plane */
+    int mode, last_mode;                     /* dw_flat_lines' modes: the lines (pairs), the last line (or 0) */
+    int32_t count;                           /* the lines (pairs) of the first mode */
+    uint16x8_t gather;        /* offsets of 8 neighbouring inputs along a line */
+    uint8x16_t taps0, taps1;  /* tap (l, k) of the window at lane 4 k + l, and one lane on (one row down) */
+    uint32x4_t off_pairs;     /* output places of a vector at stride 1, (o, x) (o, x+1) (o+1, x) (o+1, x+1) */
+    uint32x4_t off_quad;      /* and of four outputs along a line */
 } dw_flat_layer;
 
 /* What the assembly below reads and keeps between output lines (offsets fixed by it). */
@@ -1793,7 +1834,8 @@ typedef struct {
     int8x16_t w1;             /*  16: the same one row down (the output line below) */
     int32x4_t lo, hi;         /*  32, 48: the clamp */
     uint32x4_t off;           /*  64: where the 4 outputs of a vector go */
-    int32_t bias, mult, round, neg_shift;  /*  80 */
+    const int32_t *ch;        /*  80: the channel's {doubled bias, multiplier, round, shift} */
+    int32_t unused[3];
     int32_t step;             /*  96: bytes from one vector's outputs to the next's */
     const int8_t *row;        /* 100: the plane's first row of the next output line (pair) */
     int32_t cols;             /* 104: of the plane */
@@ -1804,7 +1846,6 @@ typedef struct {
     int32_t full;             /* 124: vectors of a line with every lane stored */
     uint32_t tail;            /* 128: the lanes of a last vector (0: none) */
     int32_t count;            /* 132: output lines (pairs) left */
-    uint32_t lanes;           /* 136: the lanes of the other vectors */
 } dw_flat_consts;
 
 /* One vector of 4 sums into q7 at stride 1: the output pairs (o, x), (o, x + 1) and (o + 1, x),
@@ -1819,6 +1860,18 @@ typedef struct {
     "vmladav.s8 %[a], q6, q0\n\t"                       \
     "vmladav.s8 %[c], q6, q1\n\t"                       \
     "vmov q7[3], q7[1], %[a], %[c]\n\t"
+/* Four outputs along one line at stride 1: windows at t, t + 4, t + 8, t + 12. */
+#define MCC_DW_FLAT_SUMS1Q_ASM                          \
+    "vldrb.u8 q5, [%[t]], #16\n\t"                      \
+    "vldrb.u8 q6, [%[t], #-8]\n\t"                      \
+    "vmladav.s8 %[a], q5, q0\n\t"                       \
+    "vmladav.s8 %[c], q6, q0\n\t"                       \
+    "vldrb.u8 q5, [%[t], #-12]\n\t"                     \
+    "vldrb.u8 q6, [%[t], #-4]\n\t"                      \
+    "vmov q7[2], q7[0], %[a], %[c]\n\t"                 \
+    "vmladav.s8 %[a], q5, q0\n\t"                       \
+    "vmladav.s8 %[c], q6, q0\n\t"                       \
+    "vmov q7[3], q7[1], %[a], %[c]\n\t"
 /* At stride 2: four outputs along the line, windows at t, t + 8, t + 16, t + 24. */
 #define MCC_DW_FLAT_SUMS2_ASM                           \
     "vldrb.u8 q5, [%[t]], #32\n\t"                      \
@@ -1831,8 +1884,9 @@ typedef struct {
     "vmladav.s8 %[a], q5, q0\n\t"                       \
     "vmladav.s8 %[c], q6, q0\n\t"                       \
     "vmov q7[3], q7[1], %[a], %[c]\n\t"
-/* The bias, VQRDMULH, the rounding and shift, the clamp, and a scatter of the lanes P0 keeps. */
-#define MCC_DW_FLAT_STORE_ASM                           \
+/* The bias, VQRDMULH, the rounding and shift, the clamp (then the scatter of every lane, or of
+ * the lanes P0 keeps for a line's last vector). */
+#define MCC_DW_FLAT_REQUANT_ASM                         \
     "vadd.i32 q7, q7, %[bias]\n\t"                      \
     "vqrdmulh.s32 q6, q7, %[mult]\n\t"                  \
     "vshr.s32 q7, q7, #31\n\t"                          \
@@ -1840,21 +1894,21 @@ typedef struct {
     "vadd.i32 q6, q6, %[round]\n\t"                     \
     "vshl.s32 q6, %[shift]\n\t"                         \
     "vmax.s32 q6, q6, q2\n\t"                           \
-    "vmin.s32 q6, q6, q3\n\t"                           \
-    "vpst\n\t"                                          \
-    "vstrbt.32 q6, [%[dst], q4]\n\t"                    \
+    "vmin.s32 q6, q6, q3\n\t"
+#define MCC_DW_FLAT_STORE_ASM                           \
+    MCC_DW_FLAT_REQUANT_ASM                             \
+    "vstrb.32 q6, [%[dst], q4]\n\t"                     \
     "add %[dst], %[dst], %[step]\n\t"
+#define MCC_DW_FLAT_STORE_TAIL_ASM                      \
+    MCC_DW_FLAT_REQUANT_ASM                             \
+    "vpst\n\t"                                          \
+    "vstrbt.32 q6, [%[dst], q4]\n\t"
 /* k->count output lines (pairs): per line the plane's rows from k->row interleaved (VST4, 16
  * columns a pass), then its vectors of outputs (SUMS), the last one on its own lanes. */
-#define MCC_DW_FLAT_LINES_ASM(SUMS)                                                              \
-    __asm__ volatile(                                                                            \
-        "vldrw.u32 q0, [%[k]]\n\t"                                                               \
-        "vldrw.u32 q1, [%[k], #16]\n\t"                                                          \
-        "vldrw.u32 q2, [%[k], #32]\n\t"                                                          \
-        "vldrw.u32 q3, [%[k], #48]\n\t"                                                          \
-        "ldrd %[bias], %[mult], [%[k], #80]\n\t"                                                 \
-        "ldrd %[round], %[shift], [%[k], #88]\n"                                                 \
-        "1:\n\t"                                                                                 \
+/* The line's (pair's) four rows: interleaved from the plane into k->lines, 16 columns a pass
+ * (k->row: the plane's first of them, then two rows on), or a block the fill wrote (k->row: the
+ * block, then the next). t: the rows for the line's vectors. */
+#define MCC_DW_FLAT_INTERLEAVE_ASM                                                               \
         "ldr %[a], [%[k], #100]\n\t"                                                             \
         "ldr %[t], [%[k], #112]\n\t"                                                             \
         "ldrd %[step], lr, [%[k], #104]\n\t"                                                     \
@@ -1876,12 +1930,28 @@ typedef struct {
         "ldr %[a], [%[k], #100]\n\t"                                                             \
         "add %[a], %[a], %[step], lsl #1\n\t"                                                    \
         "str %[a], [%[k], #100]\n\t"                                                             \
+        "ldr %[t], [%[k], #112]\n\t"
+#define MCC_DW_FLAT_BLOCK_ASM                                                                    \
+        "ldrd %[t], %[a], [%[k], #100]\n\t"                                                      \
+        "add %[a], %[a], %[t]\n\t"                                                               \
+        "str %[a], [%[k], #100]\n\t"
+#define MCC_DW_FLAT_LINES_ASM(SUMS, ROWS)                                                        \
+    __asm__ volatile(                                                                            \
+        "vldrw.u32 q0, [%[k]]\n\t"                                                               \
+        "vldrw.u32 q1, [%[k], #16]\n\t"                                                          \
+        "vldrw.u32 q2, [%[k], #32]\n\t"                                                          \
+        "vldrw.u32 q3, [%[k], #48]\n\t"                                                          \
+        "ldr %[a], [%[k], #80]\n\t"                                                              \
+        "ldrd %[bias], %[mult], [%[a]]\n\t"                                                      \
+        "ldrd %[round], %[shift], [%[a], #8]\n\t"                                                \
+        "asr %[bias], %[bias], #1\n\t"                                                           \
+        "rsb %[shift], %[shift], #0\n\t"                                                         \
+        "\n"                                                                                     \
+        "1:\n\t"                                                                                 \
+        ROWS                                                                                     \
         "vldrw.u32 q4, [%[k], #64]\n\t"                                                          \
         "ldr %[step], [%[k], #96]\n\t"                                                           \
-        "ldr %[t], [%[k], #112]\n\t"                                                             \
         "ldr %[dst], [%[k], #116]\n\t"                                                           \
-        "ldr %[a], [%[k], #136]\n\t"                                                             \
-        "vmsr p0, %[a]\n\t"                                                                      \
         "ldr lr, [%[k], #124]\n\t"                                                               \
         "wls lr, lr, 3f\n"                                                                       \
         "4:\n\t"                                                                                 \
@@ -1889,45 +1959,72 @@ typedef struct {
         "le lr, 4b\n"                                                                            \
         "3:\n\t"                                                                                 \
         "ldr %[a], [%[k], #128]\n\t"                                                             \
-        "cmp %[a], #0\n\t"                                                                       \
-        "beq 5f\n\t"                                                                             \
+        "cbz %[a], 5f\n\t"                                                                       \
         "vmsr p0, %[a]\n\t"                                                                      \
-        SUMS MCC_DW_FLAT_STORE_ASM                                                               \
+        SUMS MCC_DW_FLAT_STORE_TAIL_ASM                                                          \
         "5:\n\t"                                                                                 \
-        "ldrd %[dst], %[a], [%[k], #116]\n\t"                                                    \
-        "add %[dst], %[dst], %[a]\n\t"                                                           \
-        "str %[dst], [%[k], #116]\n\t"                                                           \
+        "ldrd %[a], %[c], [%[k], #116]\n\t"                                                      \
+        "add %[a], %[a], %[c]\n\t"                                                               \
+        "str %[a], [%[k], #116]\n\t"                                                             \
         "ldr %[a], [%[k], #132]\n\t"                                                             \
         "subs %[a], %[a], #1\n\t"                                                                \
         "str %[a], [%[k], #132]\n\t"                                                             \
         "bne 1b\n\t"                                                                             \
         : [t] "=&l"(t), [dst] "=&r"(dst), [a] "=&r"(a), [c] "=&r"(c), [bias] "=&r"(bias),       \
           [mult] "=&r"(mult), [round] "=&r"(round), [shift] "=&r"(shift), [step] "=&r"(step),    \
-          "=&r"(count)                                                                           \
+          "=&r"(count)                                    \
         : [k] "r"(k), "m"(*k)                                                                    \
         : "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11", "d12", "d13", \
           "d14", "d15", "cc", "memory")
 
-/* k->count output lines (pairs at stride 1) of one channel. */
-MCC_DW_NOINLINE static void dw_flat_lines(dw_flat_consts *k, int32_t stride)
-{
-    register int32_t count __asm__("lr");
-    register int32_t a __asm__("r6"), c __asm__("r8");  /* VMLADAV writes even registers only */
-    int8_t *t, *dst;
-    int32_t bias, mult, round, shift, step;
-    if (stride == 1) {
-        MCC_DW_FLAT_LINES_ASM(MCC_DW_FLAT_SUMS1_ASM);
-    } else {
-        MCC_DW_FLAT_LINES_ASM(MCC_DW_FLAT_SUMS2_ASM);
+/* k->count output lines of one channel: pairs of lines at stride 1 (DW_FLAT_PAIRS), lines of
+ * four outputs a vector at stride 2 (DW_FLAT_STRIDE2) or at stride 1 (DW_FLAT_QUADS), from the
+ * plane or from blocks the fill wrote (+ DW_FLAT_IN_BLOCKS); k->row and k->dst are left at the
+ * next line's. */
+enum { DW_FLAT_PAIRS, DW_FLAT_STRIDE2, DW_FLAT_QUADS, DW_FLAT_IN_BLOCKS = 3 };
+/* One line mode each, so that no function holds more than two copies of the assembly (GCC 12
+ * at -Os fails to allocate registers for more). */
+#define MCC_DW_FLAT_LINES_FN(NAME, SUMS, ROWS)                                                   \
+    MCC_DW_NOINLINE static void NAME(dw_flat_consts *k)                                          \
+    {                                                                                            \
+        register int32_t count __asm__("lr");                                                    \
+        register int32_t a __asm__("r6"), c __asm__("r8"); /* VMLADAV writes even registers only */ \
+        int8_t *t, *dst;                                                                         \
+        int32_t bias, mult, round, shift, step;                                                  \
+        MCC_DW_FLAT_LINES_ASM(SUMS, ROWS);                                                       \
     }
+MCC_DW_FLAT_LINES_FN(dw_flat_pairs, MCC_DW_FLAT_SUMS1_ASM, MCC_DW_FLAT_INTERLEAVE_ASM)
+MCC_DW_FLAT_LINES_FN(dw_flat_stride2, MCC_DW_FLAT_SUMS2_ASM, MCC_DW_FLAT_INTERLEAVE_ASM)
+MCC_DW_FLAT_LINES_FN(dw_flat_quads, MCC_DW_FLAT_SUMS1Q_ASM, MCC_DW_FLAT_INTERLEAVE_ASM)
+MCC_DW_FLAT_LINES_FN(dw_flat_pairs_blocks, MCC_DW_FLAT_SUMS1_ASM, MCC_DW_FLAT_BLOCK_ASM)
+MCC_DW_FLAT_LINES_FN(dw_flat_stride2_blocks, MCC_DW_FLAT_SUMS2_ASM, MCC_DW_FLAT_BLOCK_ASM)
+MCC_DW_FLAT_LINES_FN(dw_flat_quads_blocks, MCC_DW_FLAT_SUMS1Q_ASM, MCC_DW_FLAT_BLOCK_ASM)
+#undef MCC_DW_FLAT_LINES_FN
+
+static void dw_flat_lines(dw_flat_consts *k, int mode)
+{
+    static void (*const modes[6])(dw_flat_consts *) = {dw_flat_pairs, dw_flat_stride2, dw_flat_quads,
+                                                         dw_flat_pairs_blocks, dw_flat_stride2_blocks,
+                                                         dw_flat_quads_blocks};
+    modes[mode](k);
 }
 #undef MCC_DW_FLAT_SUMS1_ASM
+#undef MCC_DW_FLAT_SUMS1Q_ASM
 #undef MCC_DW_FLAT_SUMS2_ASM
+#undef MCC_DW_FLAT_REQUANT_ASM
 #undef MCC_DW_FLAT_STORE_ASM
+#undef MCC_DW_FLAT_STORE_TAIL_ASM
 #undef MCC_DW_FLAT_LINES_ASM
+#undef MCC_DW_FLAT_INTERLEAVE_ASM
+#undef MCC_DW_FLAT_BLOCK_ASM
 
-/* The channel's input (src: its first element) into the plane, row by row: 8 entries a widening
- * gather and a narrowing store, the last ones tail-predicated. */
+/* Byte offsets of 8 neighbouring entries of a line in a block of four interleaved rows, and of
+ * the 8 after them. */
+static const uint16_t dw_flat_scatter[16] = {0, 4, 8, 12, 16, 20, 24, 28, 32, 36, 40, 44, 48, 52, 56, 60};
+
+/* The channel's input (src: its first element) into the plane, line by line (rows of the input,
+ * or its columns when lines run along y): 8 entries a widening gather and a narrowing store, the
+ * last ones tail-predicated (lines of 16 or fewer: predicated by VCTP once for all of them). */
 static void dw_flat_fill(const dw_flat_layer *g, const int8_t *src)
 {
     register int32_t count __asm__("lr");
@@ -1935,6 +2032,113 @@ static void dw_flat_fill(const dw_flat_layer *g, const int8_t *src)
     const int8_t *s;
     int8_t *d;
     int32_t rows = g->in_rows;
+    if (dw_flat_in_blocks(&g->z)) {  /* each line scattered into its two blocks, 4 bytes apart */
+        int8_t *const *to = &g->row_to[0][0];
+        int8_t *pa, *pb;
+        const int8_t *s8;
+        int32_t n = g->in_cols;
+        __asm__ volatile(
+            "vldrw.u32 q0, [%[gather]]\n\t"
+            "vldrw.u32 q2, [%[scatter]]\n\t"
+            "vldrw.u32 q3, [%[scatter], #16]\n\t"
+            "cmp %[n], #8\n\t"
+            "ble 3f\n\t"
+            "cmp %[n], #16\n\t"
+            "bgt 5f\n\t"
+            "sub %[n], %[n], #8\n\t"
+            "vctp.16 %[n]\n"
+            "1:\n\t"
+            "ldrd %[pa], %[pb], [%[to]], #8\n\t"
+            "vldrb.s16 q1, [%[src], q0]\n\t"
+            "add %[s8], %[src], %[step8]\n\t"
+            "vstrb.16 q1, [%[pa], q2]\n\t"
+            "vstrb.16 q1, [%[pb], q2]\n\t"
+            "vpsttt\n\t"
+            "vldrbt.s16 q1, [%[s8], q0]\n\t"
+            "vstrbt.16 q1, [%[pa], q3]\n\t"
+            "vstrbt.16 q1, [%[pb], q3]\n\t"
+            "add %[src], %[src], %[row_step]\n\t"
+            "subs %[rows], %[rows], #1\n\t"
+            "bne 1b\n\t"
+            "b 4f\n"
+            "3:\n\t"
+            "vctp.16 %[n]\n"
+            "2:\n\t"
+            "ldrd %[pa], %[pb], [%[to]], #8\n\t"
+            "vpsttt\n\t"
+            "vldrbt.s16 q1, [%[src], q0]\n\t"
+            "vstrbt.16 q1, [%[pa], q2]\n\t"
+            "vstrbt.16 q1, [%[pb], q2]\n\t"
+            "add %[src], %[src], %[row_step]\n\t"
+            "subs %[rows], %[rows], #1\n\t"
+            "bne 2b\n\t"
+            "b 4f\n"
+            "5:\n\t"                /* 17 to 32: 8 a pass, the last ones predicated */
+            "ldrd %[pa], %[pb], [%[to]], #8\n\t"
+            "mov %[s8], %[src]\n\t"
+            "mov lr, %[n]\n\t"
+            "dlstp.16 lr, lr\n"
+            "6:\n\t"
+            "vldrb.s16 q1, [%[s8], q0]\n\t"
+            "vstrb.16 q1, [%[pa], q2]\n\t"
+            "vstrb.16 q1, [%[pb], q2]\n\t"
+            "add %[s8], %[s8], %[step8]\n\t"
+            "add %[pa], %[pa], #32\n\t"
+            "add %[pb], %[pb], #32\n\t"
+            "letp lr, 6b\n\t"
+            "add %[src], %[src], %[row_step]\n\t"
+            "subs %[rows], %[rows], #1\n\t"
+            "bne 5b\n"
+            "4:\n\t"
+            : [src] "+r"(src), [rows] "+r"(rows), [to] "+r"(to), [n] "+r"(n), [pa] "=&l"(pa),
+              [pb] "=&l"(pb), [s8] "=&r"(s8), "=&r"(count)
+            : [gather] "r"(&g->gather), [scatter] "r"(dw_flat_scatter), [step8] "r"(8 * g->elem_step),
+              [row_step] "r"(g->row_step), "m"(g->gather), "m"(g->row_to)
+            : "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "cc", "memory");
+        (void)dst;
+        (void)s;
+        (void)d;
+        return;
+    }
+    if (g->in_cols <= 8) {  /* lines of 8 entries or fewer: one predicated gather and store each */
+        __asm__ volatile(
+            "vldrw.u32 q0, [%[gather]]\n\t"
+            "vctp.16 %[n]\n"
+            "1:\n\t"
+            "vpstt\n\t"
+            "vldrbt.s16 q1, [%[src], q0]\n\t"
+            "vstrbt.16 q1, [%[dst]]\n\t"
+            "add %[src], %[src], %[row_step]\n\t"
+            "add %[dst], %[dst], %[cols]\n\t"
+            "subs %[rows], %[rows], #1\n\t"
+            "bne 1b\n\t"
+            : [src] "+r"(src), [dst] "+l"(dst), [rows] "+r"(rows)
+            : [gather] "r"(&g->gather), [n] "r"(g->in_cols), [row_step] "r"(g->row_step),
+              [cols] "r"(g->z.cols), "m"(g->gather)
+            : "d0", "d1", "d2", "d3", "cc", "memory");
+        return;
+    }
+    if (g->in_cols <= 16) {  /* 9 to 16 entries: 8, then the rest predicated */
+        __asm__ volatile(
+            "vldrw.u32 q0, [%[gather]]\n\t"
+            "vctp.16 %[n]\n"
+            "1:\n\t"
+            "vldrb.s16 q1, [%[src], q0]\n\t"
+            "add %[s], %[src], %[step8]\n\t"
+            "vstrb.16 q1, [%[dst]]\n\t"
+            "vpstt\n\t"
+            "vldrbt.s16 q1, [%[s], q0]\n\t"
+            "vstrbt.16 q1, [%[dst], #8]\n\t"
+            "add %[src], %[src], %[row_step]\n\t"
+            "add %[dst], %[dst], %[cols]\n\t"
+            "subs %[rows], %[rows], #1\n\t"
+            "bne 1b\n\t"
+            : [src] "+r"(src), [dst] "+l"(dst), [rows] "+r"(rows), [s] "=&r"(s)
+            : [gather] "r"(&g->gather), [n] "r"(g->in_cols - 8), [step8] "r"(8 * g->elem_step),
+              [row_step] "r"(g->row_step), [cols] "r"(g->z.cols), "m"(g->gather)
+            : "d0", "d1", "d2", "d3", "cc", "memory");
+        return;
+    }
     __asm__ volatile(
         "vldrw.u32 q0, [%[gather]]\n"
         "1:\n\t"
@@ -1952,54 +2156,57 @@ static void dw_flat_fill(const dw_flat_layer *g, const int8_t *src)
         "subs %[rows], %[rows], #1\n\t"
         "bne 1b\n\t"
         : [src] "+r"(src), [dst] "+r"(dst), [rows] "+r"(rows), [s] "=&r"(s), [d] "=&l"(d), "=&r"(count)
-        : [gather] "r"(&g->gather), [n] "r"(g->in_cols), [step8] "r"(8 * g->n_ch),
-          [row_step] "r"(g->in_w * g->n_ch), [cols] "r"(g->z.cols), "m"(g->gather)
+        : [gather] "r"(&g->gather), [n] "r"(g->in_cols), [step8] "r"(8 * g->elem_step),
+          [row_step] "r"(g->row_step), [cols] "r"(g->z.cols), "m"(g->gather)
         : "d0", "d1", "d2", "d3", "cc", "memory");
 }
 
 /* One channel (w: its tap 0 weight, taps block bytes apart; src, out: its first input and output
  * element; ch its constants). */
-static void dw_flat_channel(const dw_flat_layer *g, dw_flat_consts *k, const int8_t *w, int32_t block,
-                            const int32_t *ch, const int8_t *src, int8_t *out)
+/* Output places, steps and vectors a line: pairs of lines at stride 1, or four outputs a vector
+ * along a line (at stride 2, and on the last of an odd number of lines at stride 1). */
+MCC_INLINE void dw_flat_pairs_mode(const dw_flat_layer *g, dw_flat_consts *k)
 {
-    const int32_t out_w = g->out_w;
-    if (g->in_rows > 0 && g->in_cols > 0) {
+    k->off = g->off_pairs;
+    k->step = 2 * g->along;
+    k->full = g->len >> 1;
+    k->tail = g->len & 1 ? 0x0F0F : 0;
+}
+
+MCC_INLINE void dw_flat_quads_mode(const dw_flat_layer *g, dw_flat_consts *k)
+{
+    k->off = g->off_quad;
+    k->step = 4 * g->along;
+    k->full = g->len >> 2;
+    k->tail = (1u << (4 * (g->len & 3))) - 1u;
+}
+
+static void dw_flat_channel(const dw_flat_layer *g, dw_flat_consts *k, const int8_t *w, const uint8x16_t *taps,
+                            const int8_t *src)
+{
+    if (g->fill) {
         dw_flat_fill(g, src);
     }
     /* lanes 4 k + l (l, k < 3) hold the window, the others zero; one row down: one lane on */
-    k->w0 = vldrbq_gather_offset_z_s8(w, vmulq_n_u8(g->taps0, (uint8_t)block), 0x0777);
-    k->w1 = vldrbq_gather_offset_z_s8(w, vmulq_n_u8(g->taps1, (uint8_t)block), 0x0EEE);
-    k->bias = ch[0] >> 1;
-    k->mult = ch[1];
-    k->round = ch[2];
-    k->neg_shift = -ch[3];
+    k->w0 = vldrbq_gather_offset_z_s8(w, taps[0], 0x0777);
+    k->w1 = vldrbq_gather_offset_z_s8(w, taps[1], 0x0EEE);
     k->row = g->plane;
-    k->dst = out;
-    k->lanes = 0xFFFF;
-    if (g->stride == 1) {  /* pairs of lines; a last line alone on lanes 0 and 1 */
-        k->full = out_w >> 1;
-        k->tail = out_w & 1 ? 0x0F0F : 0;
-        k->count = g->out_h >> 1;
-        if (k->count) {
-            dw_flat_lines(k, 1);
-        }
-        if (g->out_h & 1) {
-            k->lanes = 0x00FF;
-            k->tail &= 0x00FF;
-            k->count = 1;
-            dw_flat_lines(k, 1);
-        }
-        return;
+    k->count = g->count;
+    dw_flat_lines(k, g->mode);
+    if (g->last_mode) {  /* the last of an odd number of lines at stride 1 */
+        dw_flat_quads_mode(g, k);
+        k->count = 1;
+        dw_flat_lines(k, g->last_mode);
+        dw_flat_pairs_mode(g, k);
     }
-    k->full = out_w >> 2;
-    k->tail = (1u << (4 * (out_w & 3))) - 1u;
-    k->count = g->out_h;
-    dw_flat_lines(k, 2);
 }
 
-/* Tap 3 l + k at lane 4 k + l, from lane 15 on one lane later (predicated lanes read 0). */
-static const uint8_t dw_flat_taps[31] = {0, 3, 6, 0, 1, 4, 7, 0, 2, 5, 8, 0, 0, 0, 0,
-                                         0, 0, 3, 6, 0, 1, 4, 7, 0, 2, 5, 8, 0, 0, 0, 0};
+/* The window's tap at lane 4 k + l (k along the line, l across), from lane 15 on one lane later
+ * (predicated lanes read 0): tap 3 l + k for lines along x, tap 3 k + l along y. */
+static const uint8_t dw_flat_taps[2][31] = {{0, 3, 6, 0, 1, 4, 7, 0, 2, 5, 8, 0, 0, 0, 0,
+                                             0, 0, 3, 6, 0, 1, 4, 7, 0, 2, 5, 8, 0, 0, 0, 0},
+                                            {0, 1, 2, 0, 3, 4, 5, 0, 6, 7, 8, 0, 0, 0, 0,
+                                             0, 0, 1, 2, 0, 3, 4, 5, 0, 6, 7, 8, 0, 0, 0, 0}};
 
 /* The whole layer channel by channel (see above). */
 MCC_DW_NOINLINE static mcc_status dw_flat_layer_run(const mcc_dw_conv_fast_params *params, const mcc_dims *in_dims,
@@ -2010,44 +2217,83 @@ MCC_DW_NOINLINE static mcc_status dw_flat_layer_run(const mcc_dw_conv_fast_param
     const int8_t *bytes = (const int8_t *)(const void *)params->weights;
     dw_flat_layer g;
     dw_flat_consts k;
+    uint8x16_t taps[2][2];  /* offsets of the window's weights, blocks of 8 and 4 channels */
     int32_t b, c;
+    const int along_y = dw_flat_along_y(out_dims);
+    /* output bytes along a line and from one line to the next */
+    const int32_t along = (along_y ? out_dims->w : 1) * n_ch, across = (along_y ? 1 : out_dims->w) * n_ch;
+    const uint32x4_t lane = vidupq_n_u32(0, 1);
     g.stride = params->stride.h;
     g.z = dw_flat_sizes(g.stride, out_dims);
     g.n_ch = n_ch;
-    g.pad_t = params->padding.h;
-    g.pad_l = params->padding.w;
-    g.in_w = in_dims->w;
-    g.in_rows = in_dims->h < g.z.rows - g.pad_t ? in_dims->h : g.z.rows - g.pad_t;
-    g.in_cols = in_dims->w < g.z.cols - g.pad_l ? in_dims->w : g.z.cols - g.pad_l;
-    g.out_h = out_dims->h;
-    g.out_w = out_dims->w;
+    g.elem_step = (along_y ? in_dims->w : 1) * n_ch;
+    g.row_step = (along_y ? 1 : in_dims->w) * n_ch;
+    g.pad_t = along_y ? params->padding.w : params->padding.h;
+    g.pad_l = along_y ? params->padding.h : params->padding.w;
+    g.in_rows = along_y ? in_dims->w : in_dims->h;
+    g.in_rows = g.in_rows < g.z.rows - g.pad_t ? g.in_rows : g.z.rows - g.pad_t;
+    g.in_cols = along_y ? in_dims->h : in_dims->w;
+    g.in_cols = g.in_cols < g.z.cols - g.pad_l ? g.in_cols : g.z.cols - g.pad_l;
+    g.lines = along_y ? out_dims->w : out_dims->h;
+    g.len = along_y ? out_dims->h : out_dims->w;
     g.plane = (int8_t *)scratch;
-    g.lines = g.plane + g.z.plane_bytes;
-    g.gather = vmulq_n_u16(vidupq_n_u16(0, 1), (uint16_t)n_ch);
-    g.taps0 = vld1q_u8(dw_flat_taps);
-    g.taps1 = vld1q_u8(dw_flat_taps + 15);
-    k.off = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)n_ch);
-    k.step = 4 * n_ch;
-    if (g.stride == 1) {  /* lanes: (o, x), (o, x + 1), (o + 1, x), (o + 1, x + 1) */
-        const uint32x4_t lane = vidupq_n_u32(0, 1);
-        k.off = vaddq_u32(vmulq_n_u32(vandq_u32(lane, vdupq_n_u32(1)), (uint32_t)n_ch),
-                          vmulq_n_u32(vshrq_n_u32(lane, 1), (uint32_t)(out_dims->w * n_ch)));
-        k.step = 2 * n_ch;
+    g.lines_at = g.plane + g.z.plane_bytes;
+    g.gather = vmulq_n_u16(vidupq_n_u16(0, 1), (uint16_t)g.elem_step);
+    g.taps0 = vld1q_u8(dw_flat_taps[along_y]);
+    g.taps1 = vld1q_u8(dw_flat_taps[along_y] + 15);
+    g.off_quad = vmulq_n_u32(lane, (uint32_t)along);
+    g.off_pairs = vaddq_u32(vmulq_n_u32(vandq_u32(lane, vdupq_n_u32(1)), (uint32_t)along),
+                            vmulq_n_u32(vshrq_n_u32(lane, 1), (uint32_t)across));
+    g.along = along;
+    g.in_blocks = dw_flat_in_blocks(&g.z) ? DW_FLAT_IN_BLOCKS : 0;
+    g.fill = g.in_rows > 0 && g.in_cols > 0;
+    g.last_mode = 0;
+    if (g.stride == 1 && g.lines > 1) {
+        dw_flat_pairs_mode(&g, &k);
+        g.mode = DW_FLAT_PAIRS + g.in_blocks;
+        g.count = g.lines >> 1;
+        g.last_mode = g.lines & 1 ? DW_FLAT_QUADS + g.in_blocks : 0;
+    } else {
+        dw_flat_quads_mode(&g, &k);
+        g.mode = (g.stride == 1 ? DW_FLAT_QUADS : DW_FLAT_STRIDE2) + g.in_blocks;
+        g.count = g.lines;
+    }
+    for (c = 0; c < 2; ++c) {  /* the weights' offsets in blocks of 8 channels and in a last one of 4 */
+        taps[c][0] = vmulq_n_u8(g.taps0, (uint8_t)(c ? 4 : 8));
+        taps[c][1] = vmulq_n_u8(g.taps1, (uint8_t)(c ? 4 : 8));
     }
     k.cols = g.z.cols;
     k.groups = (g.z.cols + 15) >> 4;
-    k.lines = g.lines;
-    k.dst_step = (g.stride == 1 ? 2 : 1) * out_dims->w * n_ch;
+    k.lines = g.lines_at;
+    k.dst_step = (g.stride == 1 ? 2 : 1) * across;
     k.lo = vdupq_n_s32(params->activation.min);
     k.hi = vdupq_n_s32(params->activation.max);
-    memset(g.plane, params->input_zero_point, (size_t)g.z.plane_bytes);
+    if (g.in_blocks) {  /* input line i is plane row r = i + pad_t: block r / 2 at row r % 2, and
+                         * the block before at row 2 + r % 2; rows past the blocks go to the last */
+        const int32_t bytes = dw_flat_block_bytes(&g.z);
+        int8_t *spare = g.plane + g.z.blocks * bytes;
+        k.cols = bytes;  /* in blocks: the lines step from one block to the next */
+        for (c = 0; c < g.in_rows; ++c) {
+            const int32_t r = c + g.pad_t, at = (r & 1) + 4 * g.pad_l;
+            g.row_to[c][0] = (r >> 1) < g.z.blocks ? g.plane + (r >> 1) * bytes + at : spare;
+            g.row_to[c][1] = (r >> 1) >= 1 && (r >> 1) - 1 < g.z.blocks ? g.plane + ((r >> 1) - 1) * bytes + 2 + at
+                                                                        : spare;
+        }
+    }
+    memset(g.plane, params->input_zero_point, (size_t)(g.in_blocks ? dw_flat_bytes(&g.z) : g.z.plane_bytes));
     for (b = 0; b < in_dims->n; ++b) {
         const int8_t *in_batch = input + b * in_dims->h * in_dims->w * n_ch;
         int8_t *out_batch = output + b * out_dims->h * out_dims->w * n_ch;
-        for (c = 0; c < n4; ++c) {
-            const int32_t start = c & ~7;
-            dw_flat_channel(&g, &k, bytes + start * 9 + (c - start), n4 - start >= 8 ? 8 : 4,
-                            params->channels + 4 * c, in_batch + c, out_batch + c);
+        const int32_t *ch = params->channels;
+        const int8_t *w = bytes;
+        for (c = 0; c < n4; c += 8, w += 8 * 9) {
+            const int32_t block = n4 - c >= 8 ? 8 : 4;
+            int32_t j;
+            for (j = 0; j < block; ++j, ch += 4) {
+                k.ch = ch;
+                k.dst = out_batch + c + j;
+                dw_flat_channel(&g, &k, w + j, taps[block == 4], in_batch + c + j);
+            }
         }
     }
     return MCC_OK;
