@@ -515,12 +515,83 @@ typedef struct {         /* one LDM into a1 a2 o w n p0 p1 */
     "asr    %[" a "], %[" a "], %[p3]\n\t"                                                         \
     "ssat   %[" a "], #8, %[" a "]\n\t"
 
+/* The walk of csr_group_pairs: per channel its window count and its walk from the stream (the
+ * first window starts the four sums from 2 x the folded bias), then its PIXELS sums requantized in
+ * straight-line code, saturated to int8 in a0..a3. */
+#define CSR_GROUP_WALK                                                                             \
+    "1:\n\t"                                                                                        \
+    "ldr    %[n], [%[e]], #4\n\t"                                                                   \
+    "ldr    %[a0], [%[e], %[n], lsl #3]\n\t" /* 2 * bias: the constants follow the windows */       \
+    "cbnz   %[n], 6f\n\t"                                                                           \
+    "mov    %[a1], %[a0]\n\t"                                                                       \
+    "mov    %[a2], %[a0]\n\t"                                                                       \
+    "mov    %[a3], %[a0]\n\t"                                                                       \
+    "b      5f\n\t"                                                                                 \
+    "6:\n\t" /* the first window starts the four sums from the bias */                              \
+    "ldrd   %[o], %[w], [%[e]], #8\n\t"                                                             \
+    "ldm    %[o], {%[p0], %[p1], %[p2], %[p3]}\n\t"                                                 \
+    "smlad  %[a1], %[p1], %[w], %[a0]\n\t"                                                          \
+    "smlad  %[a2], %[p2], %[w], %[a0]\n\t"                                                          \
+    "smlad  %[a3], %[p3], %[w], %[a0]\n\t"                                                          \
+    "smlad  %[a0], %[p0], %[w], %[a0]\n\t"                                                          \
+    "subs   %[n], %[n], #1\n\t"                                                                     \
+    "lsrs   %[n], %[n], #1\n\t"                                                                     \
+    "bcc    3f\n\t" CSR_PAIR_WINDOW                                                                 \
+    "3:\n\t"                                                                                        \
+    "lsrs   %[n], %[n], #1\n\t"                                                                     \
+    "bcc    4f\n\t" CSR_PAIR_WINDOW CSR_PAIR_WINDOW                                                 \
+    "4:\n\t"                                                                                        \
+    "cbz    %[n], 5f\n\t"                                                                           \
+    "2:\n\t" CSR_PAIR_WINDOW CSR_PAIR_WINDOW CSR_PAIR_WINDOW CSR_PAIR_WINDOW                        \
+    "subs   %[n], %[n], #1\n\t"                                                                     \
+    "bne    2b\n\t"                                                                                 \
+    "5:\n\t"                                                                                        \
+    "ldm    %[e]!, {%[p0], %[p1], %[p2], %[p3]}\n\t"                                                \
+    CSR_PAIR_REQUANTIZE("a0") CSR_PAIR_REQUANTIZE("a1") CSR_PAIR_REQUANTIZE("a2")                   \
+    CSR_PAIR_REQUANTIZE("a3")
+
+/* The clamp to the activation's bounds: the four outputs packed into the bytes of one word and
+ * clamped together (SSUB8 and SEL take the maximum, then the minimum, of four bytes at once),
+ * stored out_c bytes apart; then the next channel. */
+#define CSR_GROUP_CLAMP_STORE                                                                      \
+    "bfi    %[a0], %[a1], #8, #8\n\t"                                                               \
+    "bfi    %[a0], %[a2], #16, #8\n\t"                                                              \
+    "bfi    %[a0], %[a3], #24, #8\n\t"                                                              \
+    "ldm    %[st], {%[a1], %[a2], %[o], %[w], %[n], %[p0], %[p1]}\n\t"                              \
+    "ssub8  %[a3], %[a0], %[a1]\n\t"                                                                \
+    "sel    %[a0], %[a0], %[a1]\n\t"                                                                \
+    "ssub8  %[a3], %[a2], %[a0]\n\t"                                                                \
+    "sel    %[a0], %[a0], %[a2]\n\t"                                                                \
+    "strb   %[a0], [%[o]]\n\t"                                                                      \
+    "lsrs   %[a1], %[a0], #8\n\t"                                                                   \
+    "strb   %[a1], [%[o], %[w]]\n\t"                                                                \
+    "lsrs   %[a2], %[a0], #16\n\t"                                                                  \
+    "strb   %[a2], [%[o], %[p0]]\n\t"                                                               \
+    "lsrs   %[a3], %[a0], #24\n\t"                                                                  \
+    "strb   %[a3], [%[o], %[p1]]\n\t"                                                               \
+    "adds   %[o], %[o], #1\n\t"                                                                     \
+    "str    %[o], [%[st], #8]\n\t"                                                                  \
+    "cmp    %[o], %[n]\n\t"                                                                         \
+    "bne    1b\n\t"
+
+/* Without a clamp (the bounds are int8's, SSAT already took them): the four outputs stored as
+ * they are (LDM of the state: the bounds land in o and w, unused). */
+#define CSR_GROUP_STORE                                                                            \
+    "ldm    %[st], {%[o], %[w], %[n], %[p0], %[p1], %[p2], %[p3]}\n\t"                             \
+    "strb   %[a0], [%[n]]\n\t"                                                                     \
+    "strb   %[a1], [%[n], %[p0]]\n\t"                                                              \
+    "strb   %[a2], [%[n], %[p2]]\n\t"                                                              \
+    "strb   %[a3], [%[n], %[p3]]\n\t"                                                              \
+    "adds   %[n], %[n], #1\n\t"                                                                    \
+    "str    %[n], [%[st], #8]\n\t"                                                                 \
+    "cmp    %[n], %[p1]\n\t"                                                                       \
+    "bne    1b\n\t"
+
 /* PIXELS whole pixels of one output row, every channel, in one block of assembly (the state in
- * memory, so that the walk keeps all its registers): per channel its window count and its walk
- * from the stream, then its PIXELS outputs requantized in straight-line code, packed into the
- * bytes of one word and clamped together (SSUB8 and SEL take the maximum, then the minimum, of
- * four bytes at once), stored out_c bytes apart. The clamp bounds must lie in -128..127. */
-__attribute__((noinline)) static void csr_group_pairs(const uint32_t *stream, csr_group_state *state)
+ * memory, so that the walk keeps all its registers): CSR_GROUP_WALK, then CSR_GROUP_CLAMP_STORE,
+ * or with clamp 0 (bounds -128 and 127: ReLU with the output zero point at -128, or no
+ * activation) CSR_GROUP_STORE. The clamp bounds must lie in -128..127. */
+__attribute__((noinline)) static void csr_group_pairs(const uint32_t *stream, csr_group_state *state, int clamp)
 {
     register int32_t a0 __asm__("r0");
     register int32_t a1 __asm__("r1");
@@ -535,60 +606,21 @@ __attribute__((noinline)) static void csr_group_pairs(const uint32_t *stream, cs
     register uint32_t p3 __asm__("r11");
     register const uint32_t *e __asm__("r12") = stream;
     register csr_group_state *st __asm__("lr") = state;
-    __asm__ volatile("1:\n\t"
-                     "ldr    %[n], [%[e]], #4\n\t"
-                     "ldr    %[a0], [%[e], %[n], lsl #3]\n\t" /* 2 * bias: the constants follow the windows */
-                     "cbnz   %[n], 6f\n\t"
-                     "mov    %[a1], %[a0]\n\t"
-                     "mov    %[a2], %[a0]\n\t"
-                     "mov    %[a3], %[a0]\n\t"
-                     "b      5f\n\t"
-                     "6:\n\t" /* the first window starts the four sums from the bias */
-                     "ldrd   %[o], %[w], [%[e]], #8\n\t"
-                     "ldm    %[o], {%[p0], %[p1], %[p2], %[p3]}\n\t"
-                     "smlad  %[a1], %[p1], %[w], %[a0]\n\t"
-                     "smlad  %[a2], %[p2], %[w], %[a0]\n\t"
-                     "smlad  %[a3], %[p3], %[w], %[a0]\n\t"
-                     "smlad  %[a0], %[p0], %[w], %[a0]\n\t"
-                     "subs   %[n], %[n], #1\n\t"
-                     "lsrs   %[n], %[n], #1\n\t"
-                     "bcc    3f\n\t" CSR_PAIR_WINDOW
-                     "3:\n\t"
-                     "lsrs   %[n], %[n], #1\n\t"
-                     "bcc    4f\n\t" CSR_PAIR_WINDOW CSR_PAIR_WINDOW
-                     "4:\n\t"
-                     "cbz    %[n], 5f\n\t"
-                     "2:\n\t" CSR_PAIR_WINDOW CSR_PAIR_WINDOW CSR_PAIR_WINDOW CSR_PAIR_WINDOW
-                     "subs   %[n], %[n], #1\n\t"
-                     "bne    2b\n\t"
-                     "5:\n\t"
-                     "ldm    %[e]!, {%[p0], %[p1], %[p2], %[p3]}\n\t"
-                     CSR_PAIR_REQUANTIZE("a0") CSR_PAIR_REQUANTIZE("a1") CSR_PAIR_REQUANTIZE("a2")
-                     CSR_PAIR_REQUANTIZE("a3")
-                     "bfi    %[a0], %[a1], #8, #8\n\t"
-                     "bfi    %[a0], %[a2], #16, #8\n\t"
-                     "bfi    %[a0], %[a3], #24, #8\n\t"
-                     "ldm    %[st], {%[a1], %[a2], %[o], %[w], %[n], %[p0], %[p1]}\n\t"
-                     "ssub8  %[a3], %[a0], %[a1]\n\t"
-                     "sel    %[a0], %[a0], %[a1]\n\t"
-                     "ssub8  %[a3], %[a2], %[a0]\n\t"
-                     "sel    %[a0], %[a0], %[a2]\n\t"
-                     "strb   %[a0], [%[o]]\n\t"
-                     "lsrs   %[a1], %[a0], #8\n\t"
-                     "strb   %[a1], [%[o], %[w]]\n\t"
-                     "lsrs   %[a2], %[a0], #16\n\t"
-                     "strb   %[a2], [%[o], %[p0]]\n\t"
-                     "lsrs   %[a3], %[a0], #24\n\t"
-                     "strb   %[a3], [%[o], %[p1]]\n\t"
-                     "adds   %[o], %[o], #1\n\t"
-                     "str    %[o], [%[st], #8]\n\t"
-                     "cmp    %[o], %[n]\n\t"
-                     "bne    1b\n\t"
-                     : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [o] "=&r"(o), [w] "=&r"(w),
-                       [n] "=&r"(n), [p0] "=&r"(p0), [p1] "=&r"(p1), [p2] "=&r"(p2), [p3] "=&r"(p3), [e] "+r"(e),
-                       [st] "+r"(st)
-                     :
-                     : "cc", "memory");
+    if (clamp) {
+        __asm__ volatile(CSR_GROUP_WALK CSR_GROUP_CLAMP_STORE
+                         : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [o] "=&r"(o), [w] "=&r"(w),
+                           [n] "=&r"(n), [p0] "=&r"(p0), [p1] "=&r"(p1), [p2] "=&r"(p2), [p3] "=&r"(p3), [e] "+r"(e),
+                           [st] "+r"(st)
+                         :
+                         : "cc", "memory");
+    } else {
+        __asm__ volatile(CSR_GROUP_WALK CSR_GROUP_STORE
+                         : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [o] "=&r"(o), [w] "=&r"(w),
+                           [n] "=&r"(n), [p0] "=&r"(p0), [p1] "=&r"(p1), [p2] "=&r"(p2), [p3] "=&r"(p3), [e] "+r"(e),
+                           [st] "+r"(st)
+                         :
+                         : "cc", "memory");
+    }
 }
 #endif
 
@@ -797,7 +829,7 @@ mcc_status mcc_conv2d_csr_fast_s8(const mcc_conv_params *params, const mcc_quant
                     group.end = group.out + out_c;
                     group.out_c2 = 2 * out_c;
                     group.out_c3 = 3 * out_c;
-                    csr_group_pairs(windows, &group);
+                    csr_group_pairs(windows, &group, lo != -128 || hi != 127);
                     continue;
                 }
 #elif MCC_HAVE_MVE_ASM
