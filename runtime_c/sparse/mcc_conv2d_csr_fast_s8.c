@@ -175,12 +175,16 @@ static void csr_fill_band(const mcc_conv_params *params, const mcc_dims *input_d
 #if CSR_PAIRS
 /* One channel's entries with 8-bit gaps decoded into its windows (csr_decode_pairs) in assembly:
  * the C loop spills most of its state, and every call decodes all entries of the layer. The
- * carries into the next tap and kernel row stay in memory (taken once per in_c columns). */
+ * column is tracked as the pair-table address alone: an entry lies at the address after the last
+ * one (nx) plus 16 per skipped column, it leaves its tap when it reaches lim (the address of column
+ * in_c), and it is the second weight of the open window exactly when its gap is 0 (unless a carry
+ * moved it). Two copies of the entry's code keep whether a window is open (after a pair none is).
+ * The carries into the next tap and kernel row stay in memory (taken once per in_c columns). */
 typedef struct {
     const uint8_t *gaps;  /*  0: in and out */
     const int8_t *values; /*  4: in and out */
     int32_t n;            /*  8: entries in; out: 0, or -1 past the last kernel row */
-    int32_t in_c;         /* 12 */
+    uint32_t step;        /* 12: pair-table bytes of one tap's in_c columns */
     uint32_t *at;         /* 16: the windows, in and out */
     uint32_t addr;        /* 20: the pair-table address of position -1 */
     uint32_t carry_x;     /* 24: the address's move into the next tap */
@@ -189,7 +193,6 @@ typedef struct {
     int32_t kw;           /* 36 */
     int32_t taps_left;    /* 40: carries allowed (k_h * k_w - 1 at a channel's start) */
     int32_t sum;          /* 44: out, the channel's weight sum */
-    int32_t doubled;      /* 48: 1 to store the weights doubled, else 0 */
 } csr_row8;
 
 __attribute__((noinline)) static void csr_decode_row8(csr_row8 *row)
@@ -197,61 +200,65 @@ __attribute__((noinline)) static void csr_decode_row8(csr_row8 *row)
     register uint32_t g __asm__("r0");
     register uint32_t vp __asm__("r1");
     register int32_t n __asm__("r2");
-    register int32_t ci __asm__("r3");
-    register int32_t in_c __asm__("r4");
+    register uint32_t t __asm__("r3");
+    register uint32_t step __asm__("r4");
     register uint32_t addr __asm__("r5");
-    register uint32_t pending __asm__("r6");
+    register uint32_t nx __asm__("r6");
     register uint32_t at __asm__("r8");
     register int32_t sum __asm__("r9");
-    register uint32_t t __asm__("r10");
-    register int32_t v __asm__("r11");
-    register int32_t doubled __asm__("r12");
+    register int32_t v __asm__("r10");
+    register uint32_t lim __asm__("r11");
     register csr_row8 *st __asm__("lr") = row;
-    __asm__ volatile("ldm    %[st], {%[g], %[vp], %[n], %[in_c], %[at]}\n\t"
+    __asm__ volatile("ldm    %[st], {%[g], %[vp], %[n], %[step], %[at]}\n\t"
                      "ldr    %[addr], [%[st], #20]\n\t"
-                     "ldr    %[doubled], [%[st], #48]\n\t"
-                     "mov    %[ci], #-1\n\t"
-                     "movs   %[pending], #0\n\t"
                      "mov    %[sum], #0\n\t"
+                     "add    %[nx], %[addr], #16\n\t"
+                     "add    %[lim], %[nx], %[step]\n\t"
                      "cmp    %[n], #0\n\t"
                      "beq    9f\n\t"
-                     "1:\n\t"
+                     "b      3f\n\t"
+                     "1:\n\t" /* a window open: its first position is nx - 16 */
                      "ldrb   %[t], [%[g]], #1\n\t"
                      "ldrsb  %[v], [%[vp]], #1\n\t"
-                     "add    %[t], %[t], #1\n\t"
-                     "add    %[ci], %[ci], %[t]\n\t"
-                     "add    %[addr], %[addr], %[t], lsl #4\n\t"
-                     "cmp    %[ci], %[in_c]\n\t"
-                     "bge    6f\n\t"
-                     "7:\n\t"
+                     "add    %[addr], %[nx], %[t], lsl #4\n\t"
+                     "cmp    %[addr], %[lim]\n\t"
+                     "bhs    6f\n\t"
+                     "cbz    %[t], 8f\n\t"
+                     "7:\n\t" /* a new window (UXTAH: the weight doubled as int16) */
                      "add    %[sum], %[sum], %[v]\n\t"
-                     "cmp    %[addr], %[pending]\n\t"
-                     "beq    8f\n\t"
-                     "lsl    %[v], %[v], %[doubled]\n\t"
-                     "uxth   %[v], %[v]\n\t"
+                     "uxtah  %[v], %[v], %[v]\n\t"
                      "strd   %[addr], %[v], [%[at]], #8\n\t"
-                     "add    %[pending], %[addr], #16\n\t"
+                     "add    %[nx], %[addr], #16\n\t"
                      "subs   %[n], %[n], #1\n\t"
                      "bne    1b\n\t"
                      "b      9f\n\t"
                      "8:\n\t" /* the second weight of the open window */
+                     "add    %[sum], %[sum], %[v]\n\t"
+                     "uxtah  %[v], %[v], %[v]\n\t"
                      "ldr    %[t], [%[at], #-4]\n\t"
-                     "lsl    %[v], %[v], %[doubled]\n\t"
                      "orr    %[t], %[t], %[v], lsl #16\n\t"
                      "str    %[t], [%[at], #-4]\n\t"
-                     "movs   %[pending], #0\n\t"
+                     "add    %[nx], %[addr], #16\n\t"
                      "subs   %[n], %[n], #1\n\t"
-                     "bne    1b\n\t"
-                     "b      9f\n\t"
+                     "beq    9f\n\t"
+                     "3:\n\t" /* no window open */
+                     "ldrb   %[t], [%[g]], #1\n\t"
+                     "ldrsb  %[v], [%[vp]], #1\n\t"
+                     "add    %[addr], %[nx], %[t], lsl #4\n\t"
+                     "cmp    %[addr], %[lim]\n\t"
+                     "blo    7b\n\t"
+                     "mov    %[nx], #0\n\t" /* nothing to pair with after the carries */
                      "6:\n\t" /* carry into kx, then the kernel row */
-                     "sub    %[ci], %[ci], %[in_c]\n\t"
                      "ldr    %[t], [%[st], #24]\n\t"
                      "add    %[addr], %[addr], %[t]\n\t"
+                     "add    %[lim], %[lim], %[t]\n\t"
+                     "add    %[lim], %[lim], %[step]\n\t"
                      "ldr    %[t], [%[st], #28]\n\t"
                      "subs   %[t], %[t], #1\n\t"
                      "bne    5f\n\t"
                      "ldr    %[t], [%[st], #32]\n\t"
                      "add    %[addr], %[addr], %[t]\n\t"
+                     "add    %[lim], %[lim], %[t]\n\t"
                      "ldr    %[t], [%[st], #36]\n\t"
                      "5:\n\t"
                      "str    %[t], [%[st], #28]\n\t"
@@ -259,8 +266,10 @@ __attribute__((noinline)) static void csr_decode_row8(csr_row8 *row)
                      "subs   %[t], %[t], #1\n\t"
                      "str    %[t], [%[st], #40]\n\t"
                      "bmi    4f\n\t"
-                     "cmp    %[ci], %[in_c]\n\t"
-                     "bge    6b\n\t"
+                     "cmp    %[addr], %[lim]\n\t"
+                     "bhs    6b\n\t"
+                     "cmp    %[addr], %[nx]\n\t"
+                     "beq    8b\n\t"
                      "b      7b\n\t"
                      "4:\n\t"
                      "mov    %[n], #-1\n\t"
@@ -268,9 +277,9 @@ __attribute__((noinline)) static void csr_decode_row8(csr_row8 *row)
                      "stm    %[st], {%[g], %[vp], %[n]}\n\t"
                      "str    %[at], [%[st], #16]\n\t"
                      "str    %[sum], [%[st], #44]\n\t"
-                     : [g] "=&r"(g), [vp] "=&r"(vp), [n] "=&r"(n), [ci] "=&r"(ci), [in_c] "=&r"(in_c),
-                       [addr] "=&r"(addr), [pending] "=&r"(pending), [at] "=&r"(at), [sum] "=&r"(sum), [t] "=&r"(t),
-                       [v] "=&r"(v), [doubled] "=&r"(doubled), [st] "+r"(st)
+                     : [g] "=&r"(g), [vp] "=&r"(vp), [n] "=&r"(n), [t] "=&r"(t), [step] "=&r"(step),
+                       [addr] "=&r"(addr), [nx] "=&r"(nx), [at] "=&r"(at), [sum] "=&r"(sum), [v] "=&r"(v),
+                       [lim] "=&r"(lim), [st] "+r"(st)
                      :
                      : "cc", "memory");
 }
@@ -280,13 +289,12 @@ __attribute__((noinline)) static void csr_decode_row8(csr_row8 *row)
  * window count, then per window a word of its address in the pair table (the table stays in
  * place for the call, so the walk adds no base) and a word of its two weights as int16 (the
  * second 0 when the next position holds none), so one SMLAD per pixel takes both; about 1.3
- * entries a window at 70% zeros. With channel constants the weights are stored doubled and the
- * channel's four constants follow its windows (csr_group_pairs starts the sums from 2 x bias). */
+ * entries a window at 70% zeros. The weights are stored doubled (csr_group_pairs starts the sums
+ * from 2 x bias) and with channel constants the channel's four follow its windows. */
 static int csr_decode_pairs(const mcc_csr_s8 *filter, const mcc_conv_params *params, const mcc_dims *filter_dims,
                             const csr_band *band, const int32_t *channels, const uint32_t *table, uint32_t *windows,
                             int32_t *weight_sums)
 {
-    const int32_t doubled = channels != 0;
     const int32_t in_c = filter_dims->c;
     /* an entry's pair-table address moves with its position: by one position a column, by these
      * when the column carries into the next tap (kx), and when kx wraps into the next kernel row */
@@ -296,12 +304,11 @@ static int csr_decode_pairs(const mcc_csr_s8 *filter, const mcc_conv_params *par
     int32_t k = 0, oc;
     uint32_t *at = windows;
     csr_row8 row;
-    row.in_c = in_c;
+    row.step = (uint32_t)(4 * PIXELS * in_c);
     row.addr = (uint32_t)(uintptr_t)table - 4 * PIXELS;
     row.carry_x = carry_x;
     row.carry_y = carry_y;
     row.kw = filter_dims->w;
-    row.doubled = doubled;
     for (oc = 0; oc < filter_dims->n; ++oc) {
         const int32_t end = k + filter->row_entries[oc];
         uint32_t *const count = at++;
@@ -343,11 +350,11 @@ static int csr_decode_pairs(const mcc_csr_s8 *filter, const mcc_conv_params *par
                 }
             }
             if (addr == pending) { /* the second weight of the open window */
-                at[-1] |= (uint32_t)(v * (1 + doubled)) << 16;
+                at[-1] |= (uint32_t)(2 * v) << 16;
                 pending = 0;
             } else {
                 at[0] = addr;
-                at[1] = (uint16_t)(int16_t)(v * (1 + doubled));
+                at[1] = (uint16_t)(int16_t)(2 * v);
                 at += 2;
                 pending = addr + 4 * PIXELS;
             }
@@ -860,11 +867,11 @@ mcc_status mcc_conv2d_csr_fast_s8(const mcc_conv_params *params, const mcc_quant
 #elif CSR_PAIRS
                     (void)n;
                     walk = csr_walk_pairs(walk + 1, (int32_t)walk[0], acc);
-                    if (channels != 0) { /* the weights were doubled, the channel's constants follow */
+                    if (channels != 0) { /* the channel's constants follow */
                         walk += 4;
-                        for (p = 0; p < PIXELS; ++p) {
-                            acc[p] = (int32_t)((uint32_t)acc[p] >> 1 | ((uint32_t)acc[p] & 0x80000000u));
-                        }
+                    }
+                    for (p = 0; p < PIXELS; ++p) { /* the weights were doubled */
+                        acc[p] = (int32_t)((uint32_t)acc[p] >> 1 | ((uint32_t)acc[p] & 0x80000000u));
                     }
 #else
                     csr_walk((const uint32_t *)scratch + k, n,
