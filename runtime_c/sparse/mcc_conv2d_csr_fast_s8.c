@@ -290,12 +290,14 @@ __attribute__((noinline)) static void csr_decode_row8(csr_row8 *row)
  * place for the call, so the walk adds no base) and a word of its two weights as int16 (the
  * second 0 when the next position holds none), so one SMLAD per pixel takes both; about 1.3
  * entries a window at 70% zeros. The weights are stored doubled (csr_group_pairs starts the sums
- * from 2 x bias) and with channel constants the channel's four follow its windows. */
+ * from 2 x bias); with channel constants a channel's 2 x bias follows its count (one LDRD takes
+ * both) and its multiplier, round and shift its windows. */
 static int csr_decode_pairs(const mcc_csr_s8 *filter, const mcc_conv_params *params, const mcc_dims *filter_dims,
                             const csr_band *band, const int32_t *channels, const uint32_t *table, uint32_t *windows,
                             int32_t *weight_sums)
 {
     const int32_t in_c = filter_dims->c;
+    const int32_t constants = channels != 0;
     /* an entry's pair-table address moves with its position: by one position a column, by these
      * when the column carries into the next tap (kx), and when kx wraps into the next kernel row */
     const uint32_t carry_x = (uint32_t)(4 * PIXELS * (params->dilation.w * in_c - in_c));
@@ -311,13 +313,14 @@ static int csr_decode_pairs(const mcc_csr_s8 *filter, const mcc_conv_params *par
     row.kw = filter_dims->w;
     for (oc = 0; oc < filter_dims->n; ++oc) {
         const int32_t end = k + filter->row_entries[oc];
-        uint32_t *const count = at++;
+        uint32_t *const count = at;
         uint32_t addr = (uint32_t)(uintptr_t)table - 4 * PIXELS; /* position -1 */
         uint32_t pending = 0; /* the address that would be the open window's second position */
         int32_t ci = -1, kx = 0, ky = 0, sum = 0;
         if (filter->row_entries[oc] > filter->entries - k) {
             return -1;
         }
+        at += 1 + constants;
         if (eight) {
             row.gaps = filter->gaps + k;
             row.values = filter->values + k;
@@ -360,15 +363,15 @@ static int csr_decode_pairs(const mcc_csr_s8 *filter, const mcc_conv_params *par
             }
             sum += v;
         }
-        *count = (uint32_t)(at - count - 1) / 2;
+        *count = (uint32_t)(at - count - 1 - constants) / 2;
         weight_sums[oc] = sum;
-        if (channels != 0) { /* the channel's constants follow its windows */
+        if (constants) { /* 2 x bias before the windows, the others after them */
             const int32_t *const ch = channels + 4 * oc;
-            at[0] = (uint32_t)ch[0];
-            at[1] = (uint32_t)ch[1];
-            at[2] = (uint32_t)ch[2];
-            at[3] = (uint32_t)ch[3];
-            at += 4;
+            count[1] = (uint32_t)ch[0];
+            at[0] = (uint32_t)ch[1];
+            at[1] = (uint32_t)ch[2];
+            at[2] = (uint32_t)ch[3];
+            at += 3;
         }
     }
     return 0;
@@ -527,8 +530,7 @@ typedef struct {         /* one LDM into a1 a2 o w n p0 p1 */
  * straight-line code, saturated to int8 in a0..a3. */
 #define CSR_GROUP_WALK                                                                             \
     "1:\n\t"                                                                                        \
-    "ldr    %[n], [%[e]], #4\n\t"                                                                   \
-    "ldr    %[a0], [%[e], %[n], lsl #3]\n\t" /* 2 * bias: the constants follow the windows */       \
+    "ldrd   %[n], %[a0], [%[e]], #8\n\t" /* the window count, 2 x bias */                          \
     "cbnz   %[n], 6f\n\t"                                                                           \
     "mov    %[a1], %[a0]\n\t"                                                                       \
     "mov    %[a2], %[a0]\n\t"                                                                       \
@@ -553,7 +555,7 @@ typedef struct {         /* one LDM into a1 a2 o w n p0 p1 */
     "subs   %[n], %[n], #1\n\t"                                                                     \
     "bne    2b\n\t"                                                                                 \
     "5:\n\t"                                                                                        \
-    "ldm    %[e]!, {%[p0], %[p1], %[p2], %[p3]}\n\t"                                                \
+    "ldm    %[e]!, {%[p1], %[p2], %[p3]}\n\t"                                                       \
     CSR_PAIR_REQUANTIZE("a0") CSR_PAIR_REQUANTIZE("a1") CSR_PAIR_REQUANTIZE("a2")                   \
     CSR_PAIR_REQUANTIZE("a3")
 
@@ -866,9 +868,9 @@ mcc_status mcc_conv2d_csr_fast_s8(const mcc_conv_params *params, const mcc_quant
                     k += padded;
 #elif CSR_PAIRS
                     (void)n;
-                    walk = csr_walk_pairs(walk + 1, (int32_t)walk[0], acc);
+                    walk = csr_walk_pairs(walk + 1 + (channels != 0), (int32_t)walk[0], acc);
                     if (channels != 0) { /* the channel's constants follow */
-                        walk += 4;
+                        walk += 3;
                     }
                     for (p = 0; p < PIXELS; ++p) { /* the weights were doubled */
                         acc[p] = (int32_t)((uint32_t)acc[p] >> 1 | ((uint32_t)acc[p] & 0x80000000u));
