@@ -65,7 +65,7 @@ static int32_t csr_entry_bytes(int32_t entries, int32_t out_c, const csr_band *b
 #endif
     const int32_t scalar = 4 * entries + 2 * PIXELS * band->rows * band->span;
 #if CSR_PAIRS
-    const int32_t dsp = 8 * entries + 20 * out_c + 4 * PIXELS * band->rows * band->span + 2 * band->rows * band->row;
+    const int32_t dsp = 8 * entries + 28 * out_c + 4 * PIXELS * band->rows * band->span + 2 * band->rows * band->row;
     if (dsp > mve && dsp > scalar) {
         return dsp;
     }
@@ -286,7 +286,8 @@ __attribute__((noinline)) static void csr_decode_row8(csr_row8 *row)
 
 /* DSP cores walk windows of two adjacent window positions (kernel row, then span: the order
  * of the pair table below), decoded once per call into one stream: per channel a word of its
- * window count, then per window a word of its address in the pair table (the table stays in
+ * window count less one (a channel without entries gets one window of weight 0, so a walk needs
+ * no test for none), then per window a word of its address in the pair table (the table stays in
  * place for the call, so the walk adds no base) and a word of its two weights as int16 (the
  * second 0 when the next position holds none), so one SMLAD per pixel takes both; about 1.3
  * entries a window at 70% zeros. The weights are stored doubled (csr_group_pairs starts the sums
@@ -363,7 +364,12 @@ static int csr_decode_pairs(const mcc_csr_s8 *filter, const mcc_conv_params *par
             }
             sum += v;
         }
-        *count = (uint32_t)(at - count - 1 - constants) / 2;
+        if (at == count + 1 + constants) { /* no window: one of weight 0 */
+            at[0] = (uint32_t)(uintptr_t)table;
+            at[1] = 0;
+            at += 2;
+        }
+        *count = (uint32_t)(at - count - 1 - constants) / 2 - 1;
         weight_sums[oc] = sum;
         if (constants) { /* 2 x bias before the windows, the others after them */
             const int32_t *const ch = channels + 4 * oc;
@@ -525,25 +531,18 @@ typedef struct {         /* one LDM into a1 a2 o w n p0 p1 */
     "asr    %[" a "], %[" a "], %[p3]\n\t"                                                         \
     "ssat   %[" a "], #8, %[" a "]\n\t"
 
-/* The walk of csr_group_pairs: per channel its window count and its walk from the stream (the
- * first window starts the four sums from 2 x the folded bias), then its PIXELS sums requantized in
- * straight-line code, saturated to int8 in a0..a3. */
+/* The walk of csr_group_pairs: per channel its window count less one and its walk from the stream
+ * (the first window starts the four sums from 2 x the folded bias), then its PIXELS sums
+ * requantized in straight-line code, saturated to int8 in a0..a3. */
 #define CSR_GROUP_WALK                                                                             \
     "1:\n\t"                                                                                        \
-    "ldrd   %[n], %[a0], [%[e]], #8\n\t" /* the window count, 2 x bias */                          \
-    "cbnz   %[n], 6f\n\t"                                                                           \
-    "mov    %[a1], %[a0]\n\t"                                                                       \
-    "mov    %[a2], %[a0]\n\t"                                                                       \
-    "mov    %[a3], %[a0]\n\t"                                                                       \
-    "b      5f\n\t"                                                                                 \
-    "6:\n\t" /* the first window starts the four sums from the bias */                              \
+    "ldrd   %[n], %[a0], [%[e]], #8\n\t" /* windows - 1, 2 x bias */                                \
     "ldrd   %[o], %[w], [%[e]], #8\n\t"                                                             \
     "ldm    %[o], {%[p0], %[p1], %[p2], %[p3]}\n\t"                                                 \
     "smlad  %[a1], %[p1], %[w], %[a0]\n\t"                                                          \
     "smlad  %[a2], %[p2], %[w], %[a0]\n\t"                                                          \
     "smlad  %[a3], %[p3], %[w], %[a0]\n\t"                                                          \
     "smlad  %[a0], %[p0], %[w], %[a0]\n\t"                                                          \
-    "subs   %[n], %[n], #1\n\t"                                                                     \
     "lsrs   %[n], %[n], #1\n\t"                                                                     \
     "bcc    3f\n\t" CSR_PAIR_WINDOW                                                                 \
     "3:\n\t"                                                                                        \
@@ -792,7 +791,7 @@ mcc_status mcc_conv2d_csr_fast_s8(const mcc_conv_params *params, const mcc_quant
 #if CSR_PAIRS /* windows, their counts, the pair table, the widened band (csr_entry_bytes) */
     (void)band_rows;
     windows = (uint32_t *)scratch;
-    table = windows + 2 * filter->entries + 5 * out_c; /* the stream (csr_decode_pairs) */
+    table = windows + 2 * filter->entries + 7 * out_c; /* the stream (csr_decode_pairs) */
     wide = (int16_t *)(void *)(table + PIXELS * band.rows * band.span);
     if (csr_decode_pairs(filter, params, filter_dims, &band, channels, table, windows, weight_sums)) {
         return MCC_ERROR_ARGUMENT;
@@ -868,7 +867,7 @@ mcc_status mcc_conv2d_csr_fast_s8(const mcc_conv_params *params, const mcc_quant
                     k += padded;
 #elif CSR_PAIRS
                     (void)n;
-                    walk = csr_walk_pairs(walk + 1 + (channels != 0), (int32_t)walk[0], acc);
+                    walk = csr_walk_pairs(walk + 1 + (channels != 0), (int32_t)walk[0] + 1, acc);
                     if (channels != 0) { /* the channel's constants follow */
                         walk += 3;
                     }
