@@ -19,13 +19,13 @@ pytestmark = [
 ]
 
 
-def two_convs() -> Graph:
+def two_convs(activation: str = "relu", second_kind: str = "csr4", dilation=(1, 1)) -> Graph:
     """A 1x1 conv 24 -> 20 on 5x9 (two whole groups of 4 pixels and one of 1 per row), then a
     3x3 conv 20 -> 12 with padding; 30% non-zero weights, an empty output channel each."""
-    first = sparse_conv(21, "csr8", density=0.3, hw=(5, 9), c_in=24, c_out=20, k=(1, 1), activation="relu")
-    second = sparse_conv(22, "csr4", density=0.3, hw=(5, 9), c_in=20, c_out=12, k=(3, 3),
-                         padding=(1, 1, 1, 1), activation="relu")
-    return chain_two(first, second, "csr_fast_convs")
+    first = sparse_conv(21, "csr8", density=0.3, hw=(5, 9), c_in=24, c_out=20, k=(1, 1), activation=activation)
+    second = sparse_conv(22, second_kind, density=0.3, hw=(5, 9), c_in=20, c_out=12, k=(3, 3),
+                         padding=(1, 1, 1, 1), dilation=dilation, activation=activation)
+    return chain_two(first, second, f"csr_fast_convs_{activation}")
 
 
 @pytest.mark.parametrize("rounding", ["tflm", "litert"])
@@ -37,6 +37,21 @@ def test_csr_fast_conv_groups_on_qemu(tmp_path, board, rounding):
 
     tree = export(two_convs(), tmp_path / "convs", prefix="convs", rounding=rounding)
     assert ("_csr_channels," in (tree / "model.c").read_text()) == (rounding == "tflm")
+    assert (tree / "model.c").read_text().count("mcc_conv2d_csr_fast_s8(") == 2
+    report = run_model(tree, board, samples=2)
+    assert report.checks == {"host": True, "reference": True}
+
+
+@pytest.mark.parametrize("board", ["mps2-an386"])
+def test_csr_fast_conv_unclamped_on_qemu(tmp_path, board):
+    """No activation: the clamp bounds are int8's, so the DSP cores' groups store their saturated
+    outputs without the byte clamp (csr_group_pairs with clamp 0). The 3x3 layer with 8-bit gaps
+    and a dilated width: the assembly decode's carries into the next tap (which moves the
+    pair-table address) and kernel row."""
+    from mcucompress.targets.runner import run_model
+
+    tree = export(two_convs("none", "csr8", (1, 2)), tmp_path / "convs", prefix="convs", rounding="tflm")
+    assert "_csr_channels," in (tree / "model.c").read_text()
     assert (tree / "model.c").read_text().count("mcc_conv2d_csr_fast_s8(") == 2
     report = run_model(tree, board, samples=2)
     assert report.checks == {"host": True, "reference": True}

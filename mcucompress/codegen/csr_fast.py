@@ -39,14 +39,15 @@ def band_values(in_c: int, kernel: tuple[int, int], out_w: int, stride_w: int, d
 def scratch_bytes(entries: int, out_c: int, band: int, window: int) -> int:
     """mcc_conv2d_csr_fast_s8_get_buffer_size(): the decoded entries (MVE: 16-bit offsets and
     weights, each channel's padded to a multiple of LANES, and PIXELS sums per channel; DSP: two
-    words per window of two positions, a window count and the 4 channel constants per channel,
+    words per window of two positions, a window count and the 4 channel constants per channel and
+    one window for a channel without entries,
     the pair table of PIXELS words per window position and the band as int16; otherwise a word per
     entry and the window table of PIXELS int16 values per window position), a weight sum per
     channel, the band."""
     padded = entries + (LANES - 1) * out_c
     mve = (2 * padded + 3) // 4 * 4 + (padded + 3) // 4 * 4 + 4 * PIXELS * out_c
     scalar = 4 * entries + 2 * PIXELS * window
-    dsp = 8 * entries + 20 * out_c + 4 * PIXELS * window + 2 * band
+    dsp = 8 * entries + 28 * out_c + 4 * PIXELS * window + 2 * band
     return max(mve, scalar, dsp) + 4 * out_c + band
 
 

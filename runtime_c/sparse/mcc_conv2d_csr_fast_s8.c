@@ -65,7 +65,7 @@ static int32_t csr_entry_bytes(int32_t entries, int32_t out_c, const csr_band *b
 #endif
     const int32_t scalar = 4 * entries + 2 * PIXELS * band->rows * band->span;
 #if CSR_PAIRS
-    const int32_t dsp = 8 * entries + 20 * out_c + 4 * PIXELS * band->rows * band->span + 2 * band->rows * band->row;
+    const int32_t dsp = 8 * entries + 28 * out_c + 4 * PIXELS * band->rows * band->span + 2 * band->rows * band->row;
     if (dsp > mve && dsp > scalar) {
         return dsp;
     }
@@ -175,12 +175,16 @@ static void csr_fill_band(const mcc_conv_params *params, const mcc_dims *input_d
 #if CSR_PAIRS
 /* One channel's entries with 8-bit gaps decoded into its windows (csr_decode_pairs) in assembly:
  * the C loop spills most of its state, and every call decodes all entries of the layer. The
- * carries into the next tap and kernel row stay in memory (taken once per in_c columns). */
+ * column is tracked as the pair-table address alone: an entry lies at the address after the last
+ * one (nx) plus 16 per skipped column, it leaves its tap when it reaches lim (the address of column
+ * in_c), and it is the second weight of the open window exactly when its gap is 0 (unless a carry
+ * moved it). Two copies of the entry's code keep whether a window is open (after a pair none is).
+ * The carries into the next tap and kernel row stay in memory (taken once per in_c columns). */
 typedef struct {
     const uint8_t *gaps;  /*  0: in and out */
     const int8_t *values; /*  4: in and out */
     int32_t n;            /*  8: entries in; out: 0, or -1 past the last kernel row */
-    int32_t in_c;         /* 12 */
+    uint32_t step;        /* 12: pair-table bytes of one tap's in_c columns */
     uint32_t *at;         /* 16: the windows, in and out */
     uint32_t addr;        /* 20: the pair-table address of position -1 */
     uint32_t carry_x;     /* 24: the address's move into the next tap */
@@ -189,7 +193,6 @@ typedef struct {
     int32_t kw;           /* 36 */
     int32_t taps_left;    /* 40: carries allowed (k_h * k_w - 1 at a channel's start) */
     int32_t sum;          /* 44: out, the channel's weight sum */
-    int32_t doubled;      /* 48: 1 to store the weights doubled, else 0 */
 } csr_row8;
 
 __attribute__((noinline)) static void csr_decode_row8(csr_row8 *row)
@@ -197,61 +200,65 @@ __attribute__((noinline)) static void csr_decode_row8(csr_row8 *row)
     register uint32_t g __asm__("r0");
     register uint32_t vp __asm__("r1");
     register int32_t n __asm__("r2");
-    register int32_t ci __asm__("r3");
-    register int32_t in_c __asm__("r4");
+    register uint32_t t __asm__("r3");
+    register uint32_t step __asm__("r4");
     register uint32_t addr __asm__("r5");
-    register uint32_t pending __asm__("r6");
+    register uint32_t nx __asm__("r6");
     register uint32_t at __asm__("r8");
     register int32_t sum __asm__("r9");
-    register uint32_t t __asm__("r10");
-    register int32_t v __asm__("r11");
-    register int32_t doubled __asm__("r12");
+    register int32_t v __asm__("r10");
+    register uint32_t lim __asm__("r11");
     register csr_row8 *st __asm__("lr") = row;
-    __asm__ volatile("ldm    %[st], {%[g], %[vp], %[n], %[in_c], %[at]}\n\t"
+    __asm__ volatile("ldm    %[st], {%[g], %[vp], %[n], %[step], %[at]}\n\t"
                      "ldr    %[addr], [%[st], #20]\n\t"
-                     "ldr    %[doubled], [%[st], #48]\n\t"
-                     "mov    %[ci], #-1\n\t"
-                     "movs   %[pending], #0\n\t"
                      "mov    %[sum], #0\n\t"
+                     "add    %[nx], %[addr], #16\n\t"
+                     "add    %[lim], %[nx], %[step]\n\t"
                      "cmp    %[n], #0\n\t"
                      "beq    9f\n\t"
-                     "1:\n\t"
+                     "b      3f\n\t"
+                     "1:\n\t" /* a window open: its first position is nx - 16 */
                      "ldrb   %[t], [%[g]], #1\n\t"
                      "ldrsb  %[v], [%[vp]], #1\n\t"
-                     "add    %[t], %[t], #1\n\t"
-                     "add    %[ci], %[ci], %[t]\n\t"
-                     "add    %[addr], %[addr], %[t], lsl #4\n\t"
-                     "cmp    %[ci], %[in_c]\n\t"
-                     "bge    6f\n\t"
-                     "7:\n\t"
+                     "add    %[addr], %[nx], %[t], lsl #4\n\t"
+                     "cmp    %[addr], %[lim]\n\t"
+                     "bhs    6f\n\t"
+                     "cbz    %[t], 8f\n\t"
+                     "7:\n\t" /* a new window (UXTAH: the weight doubled as int16) */
                      "add    %[sum], %[sum], %[v]\n\t"
-                     "cmp    %[addr], %[pending]\n\t"
-                     "beq    8f\n\t"
-                     "lsl    %[v], %[v], %[doubled]\n\t"
-                     "uxth   %[v], %[v]\n\t"
+                     "uxtah  %[v], %[v], %[v]\n\t"
                      "strd   %[addr], %[v], [%[at]], #8\n\t"
-                     "add    %[pending], %[addr], #16\n\t"
+                     "add    %[nx], %[addr], #16\n\t"
                      "subs   %[n], %[n], #1\n\t"
                      "bne    1b\n\t"
                      "b      9f\n\t"
                      "8:\n\t" /* the second weight of the open window */
+                     "add    %[sum], %[sum], %[v]\n\t"
+                     "uxtah  %[v], %[v], %[v]\n\t"
                      "ldr    %[t], [%[at], #-4]\n\t"
-                     "lsl    %[v], %[v], %[doubled]\n\t"
                      "orr    %[t], %[t], %[v], lsl #16\n\t"
                      "str    %[t], [%[at], #-4]\n\t"
-                     "movs   %[pending], #0\n\t"
+                     "add    %[nx], %[addr], #16\n\t"
                      "subs   %[n], %[n], #1\n\t"
-                     "bne    1b\n\t"
-                     "b      9f\n\t"
+                     "beq    9f\n\t"
+                     "3:\n\t" /* no window open */
+                     "ldrb   %[t], [%[g]], #1\n\t"
+                     "ldrsb  %[v], [%[vp]], #1\n\t"
+                     "add    %[addr], %[nx], %[t], lsl #4\n\t"
+                     "cmp    %[addr], %[lim]\n\t"
+                     "blo    7b\n\t"
+                     "mov    %[nx], #0\n\t" /* nothing to pair with after the carries */
                      "6:\n\t" /* carry into kx, then the kernel row */
-                     "sub    %[ci], %[ci], %[in_c]\n\t"
                      "ldr    %[t], [%[st], #24]\n\t"
                      "add    %[addr], %[addr], %[t]\n\t"
+                     "add    %[lim], %[lim], %[t]\n\t"
+                     "add    %[lim], %[lim], %[step]\n\t"
                      "ldr    %[t], [%[st], #28]\n\t"
                      "subs   %[t], %[t], #1\n\t"
                      "bne    5f\n\t"
                      "ldr    %[t], [%[st], #32]\n\t"
                      "add    %[addr], %[addr], %[t]\n\t"
+                     "add    %[lim], %[lim], %[t]\n\t"
                      "ldr    %[t], [%[st], #36]\n\t"
                      "5:\n\t"
                      "str    %[t], [%[st], #28]\n\t"
@@ -259,8 +266,10 @@ __attribute__((noinline)) static void csr_decode_row8(csr_row8 *row)
                      "subs   %[t], %[t], #1\n\t"
                      "str    %[t], [%[st], #40]\n\t"
                      "bmi    4f\n\t"
-                     "cmp    %[ci], %[in_c]\n\t"
-                     "bge    6b\n\t"
+                     "cmp    %[addr], %[lim]\n\t"
+                     "bhs    6b\n\t"
+                     "cmp    %[addr], %[nx]\n\t"
+                     "beq    8b\n\t"
                      "b      7b\n\t"
                      "4:\n\t"
                      "mov    %[n], #-1\n\t"
@@ -268,26 +277,28 @@ __attribute__((noinline)) static void csr_decode_row8(csr_row8 *row)
                      "stm    %[st], {%[g], %[vp], %[n]}\n\t"
                      "str    %[at], [%[st], #16]\n\t"
                      "str    %[sum], [%[st], #44]\n\t"
-                     : [g] "=&r"(g), [vp] "=&r"(vp), [n] "=&r"(n), [ci] "=&r"(ci), [in_c] "=&r"(in_c),
-                       [addr] "=&r"(addr), [pending] "=&r"(pending), [at] "=&r"(at), [sum] "=&r"(sum), [t] "=&r"(t),
-                       [v] "=&r"(v), [doubled] "=&r"(doubled), [st] "+r"(st)
+                     : [g] "=&r"(g), [vp] "=&r"(vp), [n] "=&r"(n), [t] "=&r"(t), [step] "=&r"(step),
+                       [addr] "=&r"(addr), [nx] "=&r"(nx), [at] "=&r"(at), [sum] "=&r"(sum), [v] "=&r"(v),
+                       [lim] "=&r"(lim), [st] "+r"(st)
                      :
                      : "cc", "memory");
 }
 
 /* DSP cores walk windows of two adjacent window positions (kernel row, then span: the order
  * of the pair table below), decoded once per call into one stream: per channel a word of its
- * window count, then per window a word of its address in the pair table (the table stays in
+ * window count less one (a channel without entries gets one window of weight 0, so a walk needs
+ * no test for none), then per window a word of its address in the pair table (the table stays in
  * place for the call, so the walk adds no base) and a word of its two weights as int16 (the
  * second 0 when the next position holds none), so one SMLAD per pixel takes both; about 1.3
- * entries a window at 70% zeros. With channel constants the weights are stored doubled and the
- * channel's four constants follow its windows (csr_group_pairs starts the sums from 2 x bias). */
+ * entries a window at 70% zeros. The weights are stored doubled (csr_group_pairs starts the sums
+ * from 2 x bias); with channel constants a channel's 2 x bias follows its count (one LDRD takes
+ * both) and its multiplier, round and shift its windows. */
 static int csr_decode_pairs(const mcc_csr_s8 *filter, const mcc_conv_params *params, const mcc_dims *filter_dims,
                             const csr_band *band, const int32_t *channels, const uint32_t *table, uint32_t *windows,
                             int32_t *weight_sums)
 {
-    const int32_t doubled = channels != 0;
     const int32_t in_c = filter_dims->c;
+    const int32_t constants = channels != 0;
     /* an entry's pair-table address moves with its position: by one position a column, by these
      * when the column carries into the next tap (kx), and when kx wraps into the next kernel row */
     const uint32_t carry_x = (uint32_t)(4 * PIXELS * (params->dilation.w * in_c - in_c));
@@ -296,21 +307,21 @@ static int csr_decode_pairs(const mcc_csr_s8 *filter, const mcc_conv_params *par
     int32_t k = 0, oc;
     uint32_t *at = windows;
     csr_row8 row;
-    row.in_c = in_c;
+    row.step = (uint32_t)(4 * PIXELS * in_c);
     row.addr = (uint32_t)(uintptr_t)table - 4 * PIXELS;
     row.carry_x = carry_x;
     row.carry_y = carry_y;
     row.kw = filter_dims->w;
-    row.doubled = doubled;
     for (oc = 0; oc < filter_dims->n; ++oc) {
         const int32_t end = k + filter->row_entries[oc];
-        uint32_t *const count = at++;
+        uint32_t *const count = at;
         uint32_t addr = (uint32_t)(uintptr_t)table - 4 * PIXELS; /* position -1 */
         uint32_t pending = 0; /* the address that would be the open window's second position */
         int32_t ci = -1, kx = 0, ky = 0, sum = 0;
         if (filter->row_entries[oc] > filter->entries - k) {
             return -1;
         }
+        at += 1 + constants;
         if (eight) {
             row.gaps = filter->gaps + k;
             row.values = filter->values + k;
@@ -343,25 +354,30 @@ static int csr_decode_pairs(const mcc_csr_s8 *filter, const mcc_conv_params *par
                 }
             }
             if (addr == pending) { /* the second weight of the open window */
-                at[-1] |= (uint32_t)(v * (1 + doubled)) << 16;
+                at[-1] |= (uint32_t)(2 * v) << 16;
                 pending = 0;
             } else {
                 at[0] = addr;
-                at[1] = (uint16_t)(int16_t)(v * (1 + doubled));
+                at[1] = (uint16_t)(int16_t)(2 * v);
                 at += 2;
                 pending = addr + 4 * PIXELS;
             }
             sum += v;
         }
-        *count = (uint32_t)(at - count - 1) / 2;
+        if (at == count + 1 + constants) { /* no window: one of weight 0 */
+            at[0] = (uint32_t)(uintptr_t)table;
+            at[1] = 0;
+            at += 2;
+        }
+        *count = (uint32_t)(at - count - 1 - constants) / 2 - 1;
         weight_sums[oc] = sum;
-        if (channels != 0) { /* the channel's constants follow its windows */
+        if (constants) { /* 2 x bias before the windows, the others after them */
             const int32_t *const ch = channels + 4 * oc;
-            at[0] = (uint32_t)ch[0];
-            at[1] = (uint32_t)ch[1];
-            at[2] = (uint32_t)ch[2];
-            at[3] = (uint32_t)ch[3];
-            at += 4;
+            count[1] = (uint32_t)ch[0];
+            at[0] = (uint32_t)ch[1];
+            at[1] = (uint32_t)ch[2];
+            at[2] = (uint32_t)ch[3];
+            at += 3;
         }
     }
     return 0;
@@ -515,12 +531,75 @@ typedef struct {         /* one LDM into a1 a2 o w n p0 p1 */
     "asr    %[" a "], %[" a "], %[p3]\n\t"                                                         \
     "ssat   %[" a "], #8, %[" a "]\n\t"
 
+/* The walk of csr_group_pairs: per channel its window count less one and its walk from the stream
+ * (the first window starts the four sums from 2 x the folded bias), then its PIXELS sums
+ * requantized in straight-line code, saturated to int8 in a0..a3. */
+#define CSR_GROUP_WALK                                                                             \
+    "1:\n\t"                                                                                        \
+    "ldrd   %[n], %[a0], [%[e]], #8\n\t" /* windows - 1, 2 x bias */                                \
+    "ldrd   %[o], %[w], [%[e]], #8\n\t"                                                             \
+    "ldm    %[o], {%[p0], %[p1], %[p2], %[p3]}\n\t"                                                 \
+    "smlad  %[a1], %[p1], %[w], %[a0]\n\t"                                                          \
+    "smlad  %[a2], %[p2], %[w], %[a0]\n\t"                                                          \
+    "smlad  %[a3], %[p3], %[w], %[a0]\n\t"                                                          \
+    "smlad  %[a0], %[p0], %[w], %[a0]\n\t"                                                          \
+    "lsrs   %[n], %[n], #1\n\t"                                                                     \
+    "bcc    3f\n\t" CSR_PAIR_WINDOW                                                                 \
+    "3:\n\t"                                                                                        \
+    "lsrs   %[n], %[n], #1\n\t"                                                                     \
+    "bcc    4f\n\t" CSR_PAIR_WINDOW CSR_PAIR_WINDOW                                                 \
+    "4:\n\t"                                                                                        \
+    "cbz    %[n], 5f\n\t"                                                                           \
+    "2:\n\t" CSR_PAIR_WINDOW CSR_PAIR_WINDOW CSR_PAIR_WINDOW CSR_PAIR_WINDOW                        \
+    "subs   %[n], %[n], #1\n\t"                                                                     \
+    "bne    2b\n\t"                                                                                 \
+    "5:\n\t"                                                                                        \
+    "ldm    %[e]!, {%[p1], %[p2], %[p3]}\n\t"                                                       \
+    CSR_PAIR_REQUANTIZE("a0") CSR_PAIR_REQUANTIZE("a1") CSR_PAIR_REQUANTIZE("a2")                   \
+    CSR_PAIR_REQUANTIZE("a3")
+
+/* The clamp to the activation's bounds: the four outputs packed into the bytes of one word and
+ * clamped together (SSUB8 and SEL take the maximum, then the minimum, of four bytes at once),
+ * stored out_c bytes apart; then the next channel. */
+#define CSR_GROUP_CLAMP_STORE                                                                      \
+    "bfi    %[a0], %[a1], #8, #8\n\t"                                                               \
+    "bfi    %[a0], %[a2], #16, #8\n\t"                                                              \
+    "bfi    %[a0], %[a3], #24, #8\n\t"                                                              \
+    "ldm    %[st], {%[a1], %[a2], %[o], %[w], %[n], %[p0], %[p1]}\n\t"                              \
+    "ssub8  %[a3], %[a0], %[a1]\n\t"                                                                \
+    "sel    %[a0], %[a0], %[a1]\n\t"                                                                \
+    "ssub8  %[a3], %[a2], %[a0]\n\t"                                                                \
+    "sel    %[a0], %[a0], %[a2]\n\t"                                                                \
+    "strb   %[a0], [%[o]]\n\t"                                                                      \
+    "lsrs   %[a1], %[a0], #8\n\t"                                                                   \
+    "strb   %[a1], [%[o], %[w]]\n\t"                                                                \
+    "lsrs   %[a2], %[a0], #16\n\t"                                                                  \
+    "strb   %[a2], [%[o], %[p0]]\n\t"                                                               \
+    "lsrs   %[a3], %[a0], #24\n\t"                                                                  \
+    "strb   %[a3], [%[o], %[p1]]\n\t"                                                               \
+    "adds   %[o], %[o], #1\n\t"                                                                     \
+    "str    %[o], [%[st], #8]\n\t"                                                                  \
+    "cmp    %[o], %[n]\n\t"                                                                         \
+    "bne    1b\n\t"
+
+/* Without a clamp (the bounds are int8's, SSAT already took them): the four outputs stored as
+ * they are (LDM of the state: the bounds land in o and w, unused). */
+#define CSR_GROUP_STORE                                                                            \
+    "ldm    %[st], {%[o], %[w], %[n], %[p0], %[p1], %[p2], %[p3]}\n\t"                             \
+    "strb   %[a0], [%[n]]\n\t"                                                                     \
+    "strb   %[a1], [%[n], %[p0]]\n\t"                                                              \
+    "strb   %[a2], [%[n], %[p2]]\n\t"                                                              \
+    "strb   %[a3], [%[n], %[p3]]\n\t"                                                              \
+    "adds   %[n], %[n], #1\n\t"                                                                    \
+    "str    %[n], [%[st], #8]\n\t"                                                                 \
+    "cmp    %[n], %[p1]\n\t"                                                                       \
+    "bne    1b\n\t"
+
 /* PIXELS whole pixels of one output row, every channel, in one block of assembly (the state in
- * memory, so that the walk keeps all its registers): per channel its window count and its walk
- * from the stream, then its PIXELS outputs requantized in straight-line code, packed into the
- * bytes of one word and clamped together (SSUB8 and SEL take the maximum, then the minimum, of
- * four bytes at once), stored out_c bytes apart. The clamp bounds must lie in -128..127. */
-__attribute__((noinline)) static void csr_group_pairs(const uint32_t *stream, csr_group_state *state)
+ * memory, so that the walk keeps all its registers): CSR_GROUP_WALK, then CSR_GROUP_CLAMP_STORE,
+ * or with clamp 0 (bounds -128 and 127: ReLU with the output zero point at -128, or no
+ * activation) CSR_GROUP_STORE. The clamp bounds must lie in -128..127. */
+__attribute__((noinline)) static void csr_group_pairs(const uint32_t *stream, csr_group_state *state, int clamp)
 {
     register int32_t a0 __asm__("r0");
     register int32_t a1 __asm__("r1");
@@ -535,60 +614,21 @@ __attribute__((noinline)) static void csr_group_pairs(const uint32_t *stream, cs
     register uint32_t p3 __asm__("r11");
     register const uint32_t *e __asm__("r12") = stream;
     register csr_group_state *st __asm__("lr") = state;
-    __asm__ volatile("1:\n\t"
-                     "ldr    %[n], [%[e]], #4\n\t"
-                     "ldr    %[a0], [%[e], %[n], lsl #3]\n\t" /* 2 * bias: the constants follow the windows */
-                     "cbnz   %[n], 6f\n\t"
-                     "mov    %[a1], %[a0]\n\t"
-                     "mov    %[a2], %[a0]\n\t"
-                     "mov    %[a3], %[a0]\n\t"
-                     "b      5f\n\t"
-                     "6:\n\t" /* the first window starts the four sums from the bias */
-                     "ldrd   %[o], %[w], [%[e]], #8\n\t"
-                     "ldm    %[o], {%[p0], %[p1], %[p2], %[p3]}\n\t"
-                     "smlad  %[a1], %[p1], %[w], %[a0]\n\t"
-                     "smlad  %[a2], %[p2], %[w], %[a0]\n\t"
-                     "smlad  %[a3], %[p3], %[w], %[a0]\n\t"
-                     "smlad  %[a0], %[p0], %[w], %[a0]\n\t"
-                     "subs   %[n], %[n], #1\n\t"
-                     "lsrs   %[n], %[n], #1\n\t"
-                     "bcc    3f\n\t" CSR_PAIR_WINDOW
-                     "3:\n\t"
-                     "lsrs   %[n], %[n], #1\n\t"
-                     "bcc    4f\n\t" CSR_PAIR_WINDOW CSR_PAIR_WINDOW
-                     "4:\n\t"
-                     "cbz    %[n], 5f\n\t"
-                     "2:\n\t" CSR_PAIR_WINDOW CSR_PAIR_WINDOW CSR_PAIR_WINDOW CSR_PAIR_WINDOW
-                     "subs   %[n], %[n], #1\n\t"
-                     "bne    2b\n\t"
-                     "5:\n\t"
-                     "ldm    %[e]!, {%[p0], %[p1], %[p2], %[p3]}\n\t"
-                     CSR_PAIR_REQUANTIZE("a0") CSR_PAIR_REQUANTIZE("a1") CSR_PAIR_REQUANTIZE("a2")
-                     CSR_PAIR_REQUANTIZE("a3")
-                     "bfi    %[a0], %[a1], #8, #8\n\t"
-                     "bfi    %[a0], %[a2], #16, #8\n\t"
-                     "bfi    %[a0], %[a3], #24, #8\n\t"
-                     "ldm    %[st], {%[a1], %[a2], %[o], %[w], %[n], %[p0], %[p1]}\n\t"
-                     "ssub8  %[a3], %[a0], %[a1]\n\t"
-                     "sel    %[a0], %[a0], %[a1]\n\t"
-                     "ssub8  %[a3], %[a2], %[a0]\n\t"
-                     "sel    %[a0], %[a0], %[a2]\n\t"
-                     "strb   %[a0], [%[o]]\n\t"
-                     "lsrs   %[a1], %[a0], #8\n\t"
-                     "strb   %[a1], [%[o], %[w]]\n\t"
-                     "lsrs   %[a2], %[a0], #16\n\t"
-                     "strb   %[a2], [%[o], %[p0]]\n\t"
-                     "lsrs   %[a3], %[a0], #24\n\t"
-                     "strb   %[a3], [%[o], %[p1]]\n\t"
-                     "adds   %[o], %[o], #1\n\t"
-                     "str    %[o], [%[st], #8]\n\t"
-                     "cmp    %[o], %[n]\n\t"
-                     "bne    1b\n\t"
-                     : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [o] "=&r"(o), [w] "=&r"(w),
-                       [n] "=&r"(n), [p0] "=&r"(p0), [p1] "=&r"(p1), [p2] "=&r"(p2), [p3] "=&r"(p3), [e] "+r"(e),
-                       [st] "+r"(st)
-                     :
-                     : "cc", "memory");
+    if (clamp) {
+        __asm__ volatile(CSR_GROUP_WALK CSR_GROUP_CLAMP_STORE
+                         : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [o] "=&r"(o), [w] "=&r"(w),
+                           [n] "=&r"(n), [p0] "=&r"(p0), [p1] "=&r"(p1), [p2] "=&r"(p2), [p3] "=&r"(p3), [e] "+r"(e),
+                           [st] "+r"(st)
+                         :
+                         : "cc", "memory");
+    } else {
+        __asm__ volatile(CSR_GROUP_WALK CSR_GROUP_STORE
+                         : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [o] "=&r"(o), [w] "=&r"(w),
+                           [n] "=&r"(n), [p0] "=&r"(p0), [p1] "=&r"(p1), [p2] "=&r"(p2), [p3] "=&r"(p3), [e] "+r"(e),
+                           [st] "+r"(st)
+                         :
+                         : "cc", "memory");
+    }
 }
 #endif
 
@@ -751,7 +791,7 @@ mcc_status mcc_conv2d_csr_fast_s8(const mcc_conv_params *params, const mcc_quant
 #if CSR_PAIRS /* windows, their counts, the pair table, the widened band (csr_entry_bytes) */
     (void)band_rows;
     windows = (uint32_t *)scratch;
-    table = windows + 2 * filter->entries + 5 * out_c; /* the stream (csr_decode_pairs) */
+    table = windows + 2 * filter->entries + 7 * out_c; /* the stream (csr_decode_pairs) */
     wide = (int16_t *)(void *)(table + PIXELS * band.rows * band.span);
     if (csr_decode_pairs(filter, params, filter_dims, &band, channels, table, windows, weight_sums)) {
         return MCC_ERROR_ARGUMENT;
@@ -797,7 +837,7 @@ mcc_status mcc_conv2d_csr_fast_s8(const mcc_conv_params *params, const mcc_quant
                     group.end = group.out + out_c;
                     group.out_c2 = 2 * out_c;
                     group.out_c3 = 3 * out_c;
-                    csr_group_pairs(windows, &group);
+                    csr_group_pairs(windows, &group, lo != -128 || hi != 127);
                     continue;
                 }
 #elif MCC_HAVE_MVE_ASM
@@ -827,12 +867,12 @@ mcc_status mcc_conv2d_csr_fast_s8(const mcc_conv_params *params, const mcc_quant
                     k += padded;
 #elif CSR_PAIRS
                     (void)n;
-                    walk = csr_walk_pairs(walk + 1, (int32_t)walk[0], acc);
-                    if (channels != 0) { /* the weights were doubled, the channel's constants follow */
-                        walk += 4;
-                        for (p = 0; p < PIXELS; ++p) {
-                            acc[p] = (int32_t)((uint32_t)acc[p] >> 1 | ((uint32_t)acc[p] & 0x80000000u));
-                        }
+                    walk = csr_walk_pairs(walk + 1 + (channels != 0), (int32_t)walk[0] + 1, acc);
+                    if (channels != 0) { /* the channel's constants follow */
+                        walk += 3;
+                    }
+                    for (p = 0; p < PIXELS; ++p) { /* the weights were doubled */
+                        acc[p] = (int32_t)((uint32_t)acc[p] >> 1 | ((uint32_t)acc[p] & 0x80000000u));
                     }
 #else
                     csr_walk((const uint32_t *)scratch + k, n,
