@@ -40,8 +40,10 @@ def test_export_twice_gives_identical_bytes(mlperf_dir, tmp_path):
     assert manifest["prefix"] == "kws" and manifest["model_sha256"] == model_sha
     assert manifest["input"] == {"shape": [1, 49, 10, 1], "scale": pytest.approx(0.5847029089927673),
                                  "zero_point": 83, "bytes": 490}
-    # 16,000 B of activations (the lower bound) + 256 B of scratch for the fast conv kernels.
-    assert manifest["output"]["bytes"] == 12 and manifest["arena_bytes"] == 16256
+    # 16,000 B of activations (the lower bound) + 256 B of scratch for the fast conv kernels + 320 B
+    # for the M55's depthwise channel planes: a tree exported for no board runs on every core
+    # (`--board mps2-an386` plans 16,256 B).
+    assert manifest["output"]["bytes"] == 12 and manifest["arena_bytes"] == 16576
     assert all((a / s).is_file() for s in manifest["sources"])
     assert (a / "source.tflite").read_bytes() == (mlperf_dir / KWS).read_bytes()
     assert "malloc" not in (a / "model.c").read_text()
@@ -152,7 +154,7 @@ def test_info_on_model_and_tree(mlperf_dir, tmp_path, capsys):
     tree = export(mlperf_dir / KWS, tmp_path / "t")
     assert main(["info", str(tree)]) == 0
     text = capsys.readouterr().out
-    assert "depthwise_conv2d" in text and "planned activation arena: 16,256 bytes" in text
+    assert "depthwise_conv2d" in text and "planned activation arena: 16,576 bytes" in text
 
 
 def test_keras_model_exports_and_verifies(tmp_path, capsys):
