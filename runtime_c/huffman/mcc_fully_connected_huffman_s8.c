@@ -2,53 +2,72 @@
  *
  * The weights are decoded while computing, one code at a time: no scratch buffer. Per call the
  * canonical (counts, symbols) tables are turned, on the stack, into a 256-entry lookup table
- * for codes of up to 8 bits, each entry the symbol itself and the code's length, and per-length
- * limits for longer ones (2 x 1,172 bytes for the two tables). A 32-bit bit buffer holds the next
- * stream bits at its top, refilled two bytes at a time whenever 16 bits or fewer are left in it; a
- * longer code's length is found by comparing its top 16 bits with the limits (canonical codes,
- * left-justified, grow with their length). With both offsets 0 (code generation folds the input
- * offset into the bias) a weight costs one multiply-accumulate on its decoded value.
+ * for codes of up to 8 bits and per-length limits for longer ones (2 x 1,172 bytes for the two
+ * tables). An entry holds the code's length in its low byte, so that a shift by the entry moves
+ * a window past the code; a value entry holds the symbol in its top half (a halfword multiply
+ * takes it as is), a run entry the column step run + 1 from bit 8 - the end-of-row code and
+ * every longer code a step past any row (MCC_NN_HUFFMAN_STOP), so that one column check sends
+ * both out of the fast loop. The stream is read most significant bit first: the four bytes at
+ * bit pos >> 3, as a big-endian word shifted left by pos & 7, hold its next 25 bits or more -
+ * a run and a value code of up to 8 bits each per load. A longer code's length is found by
+ * comparing the window's top 16 bits with the limits (canonical codes, left-justified, grow with
+ * their length). With both offsets 0 (code generation folds the input offset into the bias) a
+ * weight costs one multiply-accumulate on its decoded value.
  *
  * Safety: the tables are checked (counts add up to num_symbols and are not over-subscribed, so a
- * decoded index is always inside symbols; symbols lie in range), no code may run past num_bits
- * (a table hit past the end only reads zero bits and is caught when its row ends),
- * every column is checked against depth, and a row ends after at most depth + 1 run codes, so
- * malformed data returns MCC_ERROR_ARGUMENT and never reads or writes out of bounds. */
+ * decoded index is always inside symbols; symbols lie in range), no code may end past num_bits
+ * (bytes past the stream read as zero, and the fast loop runs only while the four bytes it
+ * loads and the 16 bits its two codes take lie inside the stream), every column is checked
+ * against depth, and a row ends after at most depth + 1 run codes, so malformed data returns
+ * MCC_ERROR_ARGUMENT and never reads or writes out of bounds. */
+#include <string.h>
+
 #include "mcc.h"
 #include "mcc_nn.h"
 
 /* Codes of at most this many bits decode with one table lookup. */
 #define MCC_NN_HUFFMAN_LUT_BITS 8
+/* Column step of the end-of-row code and of a run code longer than the table: past any row
+ * (sparse layers are at most this deep), while step * 256 stays inside an int32_t. */
+#define MCC_NN_HUFFMAN_STOP (1 << 22)
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && defined(__GNUC__)
+#define MCC_NN_HUFFMAN_BSWAP 1
+#else
+#define MCC_NN_HUFFMAN_BSWAP 0
+#endif
 
 typedef struct {
-    int32_t lut[1 << MCC_NN_HUFFMAN_LUT_BITS]; /* next 8 bits -> symbol * 16 + length;
-                                                * length 0: longer code, search the limits */
+    int32_t lut[1 << MCC_NN_HUFFMAN_LUT_BITS]; /* next 8 bits -> entry; length byte 0: longer code */
     int32_t limit[MCC_HUFFMAN_MAX_BITS + 2];  /* (first code past length l) << (16 - l); a
                                                * sentinel above any 16-bit window at max_len + 1 */
     int32_t offset[MCC_HUFFMAN_MAX_BITS + 2]; /* symbols index of length l's codes - first code */
     const int16_t *symbols;
     int32_t min_len; /* shortest code length in use: the search starts there */
     int32_t max_len;
+    int runs;        /* run table: entries hold column steps */
 } mcc_nn_huffman_decoder;
 
 typedef struct {
     const uint8_t *bytes;
-    uint32_t next_byte;
     uint32_t num_bytes;
-    uint32_t buffer;   /* unread bits, first one at bit 31 */
-    int32_t buffered;  /* valid bits in buffer */
-    int32_t num_bits;  /* bits in the stream */
+    uint32_t num_bits;
+    uint32_t fast_end; /* the fast loops run while pos <= fast_end */
+    int fast;          /* the stream is long enough for them at all */
 } mcc_nn_bit_reader;
 
-/* Bits of the stream not yet consumed (negative once codes ran past its end): the bits loaded
- * so far less those still buffered. */
-MCC_INLINE int64_t mcc_nn_bits_left(const mcc_nn_bit_reader *r)
+/* The table entry of a code: its length in the low byte, a value in the top half, a run's
+ * column step (run + 1, or MCC_NN_HUFFMAN_STOP at the end of a row) from bit 8. */
+MCC_INLINE int32_t mcc_nn_huffman_entry(int runs, int32_t symbol, int32_t len)
 {
-    return (int64_t)r->num_bits - 8 * (int64_t)r->next_byte + r->buffered;
+    if (runs) {
+        return (symbol < 0 ? MCC_NN_HUFFMAN_STOP : symbol + 1) * 256 + len;
+    }
+    return (int32_t)((uint32_t)symbol << 16) | len;
 }
 
 /* 0 when t is a usable canonical code with symbols in [lo, hi]; fills d. */
-static int mcc_nn_huffman_prepare(const mcc_huffman_table *t, int32_t lo, int32_t hi,
+static int mcc_nn_huffman_prepare(const mcc_huffman_table *t, int32_t lo, int32_t hi, int runs,
                                   mcc_nn_huffman_decoder *d)
 {
     int32_t len, i, first = 0, index = 0, left = 1;
@@ -56,8 +75,9 @@ static int mcc_nn_huffman_prepare(const mcc_huffman_table *t, int32_t lo, int32_
         return -1;
     }
     for (i = 0; i < (1 << MCC_NN_HUFFMAN_LUT_BITS); ++i) {
-        d->lut[i] = 0;
+        d->lut[i] = runs ? MCC_NN_HUFFMAN_STOP * 256 : 0; /* longer codes */
     }
+    d->runs = runs;
     d->limit[0] = 0;
     d->offset[0] = 0;
     d->min_len = 0;
@@ -77,9 +97,13 @@ static int mcc_nn_huffman_prepare(const mcc_huffman_table *t, int32_t lo, int32_
             const int32_t span = 1 << (MCC_NN_HUFFMAN_LUT_BITS - len);
             int32_t c, j;
             for (c = 0; c < count && index + c < t->num_symbols; ++c) {
+                const int32_t s = t->symbols[index + c];
+                if (s < lo || s > hi) {
+                    return -1;
+                }
                 for (j = 0; j < span; ++j) {
                     d->lut[((first + c) << (MCC_NN_HUFFMAN_LUT_BITS - len)) + j] =
-                        (int32_t)((uint32_t)t->symbols[index + c] << 4) | len;
+                        mcc_nn_huffman_entry(runs, s, len);
                 }
             }
         }
@@ -101,67 +125,145 @@ static int mcc_nn_huffman_prepare(const mcc_huffman_table *t, int32_t lo, int32_
     return 0;
 }
 
-/* Tops the bit buffer up to more than 24 bits while stream bytes are left. */
-MCC_INLINE void mcc_nn_refill(mcc_nn_bit_reader *r)
+/* The four stream bytes at p as a big-endian word: the first stream bit at bit 31. */
+MCC_INLINE uint32_t mcc_nn_huffman_load(const uint8_t *p)
 {
-    while (r->buffered <= 24 && r->next_byte < r->num_bytes) {
-        r->buffer |= (uint32_t)r->bytes[r->next_byte++] << (24 - r->buffered);
-        r->buffered += 8;
-    }
+#if MCC_NN_HUFFMAN_BSWAP
+    uint32_t w;
+    memcpy(&w, p, 4);
+    return __builtin_bswap32(w);
+#else
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+#endif
 }
 
-/* A longer code (no table hit): its length from the limits; -1 when none ends in the stream. */
-MCC_INLINE int mcc_nn_huffman_decode_long(mcc_nn_bit_reader *r, const mcc_nn_huffman_decoder *d,
-                                      int32_t *symbol)
+/* The stream bits from pos at the top of a word (25 or more of them); bytes past the stream read
+ * as 0. */
+MCC_INLINE uint32_t mcc_nn_huffman_window(const mcc_nn_bit_reader *r, uint32_t pos)
 {
-    const int32_t window = (int32_t)(r->buffer >> 16);
-    /* No table hit: no code of up to MCC_NN_HUFFMAN_LUT_BITS bits matches, so the search
-     * starts past them (every shorter limit is at most the window). */
-    int32_t len = d->min_len > MCC_NN_HUFFMAN_LUT_BITS ? d->min_len : MCC_NN_HUFFMAN_LUT_BITS + 1;
-    if (len > d->max_len) { /* limits past max_len + 1 are not set */
-        return -1;
-    }
-    while (window >= d->limit[len]) { /* ends at max_len + 1 at the latest (sentinel) */
-        ++len;
-    }
-    /* len <= bits left also means len <= buffered: at least 16 bits (>= MCC_HUFFMAN_MAX_BITS)
-     * are buffered before each code while stream bytes are left. */
-    if (len > d->max_len || len > mcc_nn_bits_left(r)) {
-        return -1;
-    }
-    *symbol = d->symbols[d->offset[len] + (window >> (16 - len))];
-    r->buffer <<= len;
-    r->buffered -= len;
-    return 0;
-}
-
-/* Decodes one symbol into *symbol; -1 when no valid code ends within the stream. A table hit
- * is not checked against the stream's end: past it only zero bits are read, the bits left go
- * negative and the caller rejects the row. Everything is inlined, so the caller's reader stays
- * in registers. */
-MCC_INLINE int mcc_nn_huffman_decode(mcc_nn_bit_reader *r, const mcc_nn_huffman_decoder *d,
-                                     int32_t *symbol)
-{
-    int32_t entry, len;
-    if (r->buffered <= 16) { /* two bytes at once while they last, then byte by byte */
-        if (r->next_byte + 1u < r->num_bytes) {
-            const uint32_t two = ((uint32_t)r->bytes[r->next_byte] << 8) | r->bytes[r->next_byte + 1u];
-            r->buffer |= two << (16 - r->buffered);
-            r->buffered += 16;
-            r->next_byte += 2u;
-        } else {
-            mcc_nn_refill(r);
+    const uint32_t at = pos >> 3;
+    uint32_t w = 0, i;
+    if (r->fast && pos <= r->fast_end) {
+        w = mcc_nn_huffman_load(r->bytes + at);
+    } else {
+        for (i = 0; i < 4; ++i) {
+            w |= (at + i < r->num_bytes ? (uint32_t)r->bytes[at + i] : 0u) << (24 - 8 * i);
         }
     }
-    entry = d->lut[r->buffer >> (32 - MCC_NN_HUFFMAN_LUT_BITS)];
-    len = entry & 15;
+    return w << (pos & 7u);
+}
+
+/* Decodes the code at *pos into its table entry and moves *pos past it; -1 when no valid code
+ * ends within the stream. */
+static int mcc_nn_huffman_decode(const mcc_nn_bit_reader *r, const mcc_nn_huffman_decoder *d,
+                                 uint32_t *pos, int32_t *entry)
+{
+    const uint32_t w = mcc_nn_huffman_window(r, *pos);
+    int32_t e = d->lut[w >> (32 - MCC_NN_HUFFMAN_LUT_BITS)];
+    int32_t len = e & 255;
     if (len == 0) {
-        return mcc_nn_huffman_decode_long(r, d, symbol);
+        const int32_t window = (int32_t)(w >> 16);
+        /* No table hit: no code of up to MCC_NN_HUFFMAN_LUT_BITS bits matches, so the search
+         * starts past them (every shorter limit is at most the window). */
+        len = d->min_len > MCC_NN_HUFFMAN_LUT_BITS ? d->min_len : MCC_NN_HUFFMAN_LUT_BITS + 1;
+        if (len > d->max_len) { /* limits past max_len + 1 are not set */
+            return -1;
+        }
+        while (window >= d->limit[len]) { /* ends at max_len + 1 at the latest (sentinel) */
+            ++len;
+        }
+        if (len > d->max_len) {
+            return -1;
+        }
+        e = mcc_nn_huffman_entry(d->runs, d->symbols[d->offset[len] + (window >> (16 - len))], len);
     }
-    *symbol = entry >> 4;
-    r->buffer <<= len;
-    r->buffered -= len;
+    if ((uint32_t)len > r->num_bits - *pos) { /* *pos <= num_bits: every code ended inside */
+        return -1;
+    }
+    *pos += (uint32_t)len;
+    *entry = e;
     return 0;
+}
+
+/* Sparse rows: (run, value) pairs while both codes hit the tables and the stream leaves room,
+ * from column *col and bit *pos; stops before the pair it cannot take. */
+MCC_INLINE int32_t mcc_nn_huffman_fast_pairs(const mcc_nn_bit_reader *r, const int32_t *run_lut,
+                                             const int32_t *value_lut, const int8_t *row, int32_t depth,
+                                             uint32_t *pos_io, int32_t *col_io, int32_t acc)
+{
+    uint32_t pos = *pos_io;
+    if (!r->fast || pos > r->fast_end) {
+        return acc;
+    }
+#if MCC_HAVE_DSP_ASM
+    {
+        /* The column as an address: row + col (the steps stay far below the top of memory). */
+        uint32_t p = (uint32_t)row + (uint32_t)*col_io;
+        const uint32_t end = (uint32_t)row + (uint32_t)depth;
+        uint32_t w, t, e;
+        /* 21 instructions per pair: each shift and length add takes the entry's low byte. */
+        __asm__ volatile("1:\n\t"
+                         "lsr %[t], %[pos], #3\n\t"
+                         "ldr %[w], [%[bytes], %[t]]\n\t"
+                         "rev %[w], %[w]\n\t"
+                         "and %[t], %[pos], #7\n\t"
+                         "lsl %[w], %[w], %[t]\n\t"
+                         "lsr %[t], %[w], #24\n\t"
+                         "ldr %[e], [%[rl], %[t], lsl #2]\n\t"
+                         "add %[p], %[p], %[e], asr #8\n\t"
+                         "cmp %[p], %[end]\n\t"
+                         "bhs 8f\n\t"
+                         "lsl %[w], %[w], %[e]\n\t"
+                         "uxtab %[pos], %[pos], %[e]\n\t"
+                         "lsr %[t], %[w], #24\n\t"
+                         "ldr %[t], [%[vl], %[t], lsl #2]\n\t"
+                         "tst %[t], #255\n\t"
+                         "beq 7f\n\t"
+                         "uxtab %[pos], %[pos], %[t]\n\t"
+                         "ldrsb %[w], [%[p]]\n\t"
+                         "smlatb %[acc], %[t], %[w], %[acc]\n\t"
+                         "cmp %[pos], %[fend]\n\t"
+                         "bls 1b\n\t"
+                         "b 9f\n"
+                         "7:\n\t" /* a longer value code: back to the pair's start */
+                         "uxtb %[t], %[e]\n\t"
+                         "sub %[pos], %[pos], %[t]\n"
+                         "8:\n\t" /* end of row, longer run code or bad column: the same */
+                         "sub %[p], %[p], %[e], asr #8\n"
+                         "9:"
+                         : [pos] "+r"(pos), [p] "+r"(p), [acc] "+r"(acc), [w] "=&r"(w), [t] "=&r"(t),
+                           [e] "=&r"(e)
+                         : [bytes] "r"(r->bytes), [rl] "r"(run_lut), [vl] "r"(value_lut), [end] "r"(end),
+                           [fend] "r"(r->fast_end)
+                         : "cc", "memory");
+        *col_io = (int32_t)(p - (uint32_t)row);
+    }
+#else
+    {
+        const uint32_t fast_end = r->fast_end;
+        int32_t col = *col_io;
+        do {
+            uint32_t w = mcc_nn_huffman_load(r->bytes + (pos >> 3)) << (pos & 7u);
+            const int32_t e = run_lut[w >> (32 - MCC_NN_HUFFMAN_LUT_BITS)];
+            const int32_t next = col + (e >> 8);
+            int32_t v;
+            if ((uint32_t)next >= (uint32_t)depth) {
+                break; /* end of row, longer run code or bad column */
+            }
+            w <<= e & 255;
+            v = value_lut[w >> (32 - MCC_NN_HUFFMAN_LUT_BITS)];
+            if ((v & 255) == 0) {
+                break; /* a longer value code */
+            }
+            col = next;
+            pos += (uint32_t)(e & 255) + (uint32_t)(v & 255);
+            acc += (v >> 16) * row[col];
+        } while (pos <= fast_end);
+        *col_io = col;
+    }
+#endif
+    *pos_io = pos;
+    return acc;
 }
 
 mcc_status mcc_fully_connected_huffman_s8(const mcc_fc_params *params, const mcc_quant *quant,
@@ -176,61 +278,66 @@ mcc_status mcc_fully_connected_huffman_s8(const mcc_fc_params *params, const mcc
     const int32_t input_offset = params->input_offset;
     const int32_t filter_offset = params->filter_offset;
     const int sparse = filter->runs.num_symbols != 0;
+    const int folded = input_offset == 0 && filter_offset == 0;
     mcc_nn_huffman_decoder values, runs;
+    mcc_nn_bit_reader reader;
     int32_t b, u, d;
 
     if (output_dims->c != units || depth <= 0 || filter->num_bits < 0 ||
         (int64_t)input_dims->h * input_dims->w * input_dims->c != depth ||
-        mcc_nn_huffman_prepare(&filter->values, -128, 127, &values) != 0 ||
-        (sparse && mcc_nn_huffman_prepare(&filter->runs, -1, depth - 1, &runs) != 0)) {
+        (sparse && depth >= MCC_NN_HUFFMAN_STOP) ||
+        mcc_nn_huffman_prepare(&filter->values, -128, 127, 0, &values) != 0 ||
+        (sparse && mcc_nn_huffman_prepare(&filter->runs, -1, depth - 1, 1, &runs) != 0)) {
         return MCC_ERROR_ARGUMENT;
     }
+    reader.bytes = filter->bits;
+    reader.num_bits = (uint32_t)filter->num_bits;
+    reader.num_bytes = (reader.num_bits + 7u) / 8u;
+    /* Up to there a word load stays inside the stream and two table codes (16 bits) end in it. */
+    reader.fast = reader.num_bytes >= 4u;
+    reader.fast_end = reader.fast ? 8u * (reader.num_bytes - 4u) : 0u;
     for (b = 0; b < batches; ++b) {
         const int8_t *row = input + (int64_t)b * depth;
-        mcc_nn_bit_reader reader;
-        reader.bytes = filter->bits;
-        reader.next_byte = 0;
-        reader.num_bytes = ((uint32_t)filter->num_bits + 7u) / 8u;
-        reader.buffer = 0;
-        reader.buffered = 0;
-        reader.num_bits = filter->num_bits;
+        uint32_t pos = 0;
         for (u = 0; u < units; ++u) {
             const int32_t q = quant->per_channel ? u : 0;
             int32_t acc = 0;
-            int32_t value;
+            int32_t entry;
             if (sparse) {
                 int32_t col = -1;
-                int32_t run;
                 for (;;) { /* each pass moves col on by at least one, checked below depth */
-                    if (mcc_nn_huffman_decode(&reader, &runs, &run) != 0) {
+                    if (folded) {
+                        acc = mcc_nn_huffman_fast_pairs(&reader, runs.lut, values.lut, row, depth, &pos,
+                                                        &col, acc);
+                    }
+                    if (mcc_nn_huffman_decode(&reader, &runs, &pos, &entry) != 0) {
                         return MCC_ERROR_ARGUMENT;
                     }
-                    if (run < 0) {
+                    if ((entry >> 8) == MCC_NN_HUFFMAN_STOP) {
                         break; /* end of row */
                     }
-                    col += run + 1;
-                    if (col >= depth || mcc_nn_huffman_decode(&reader, &values, &value) != 0) {
+                    col += entry >> 8;
+                    if (col >= depth || mcc_nn_huffman_decode(&reader, &values, &pos, &entry) != 0) {
                         return MCC_ERROR_ARGUMENT;
                     }
-                    acc += (row[col] + input_offset) * (value + filter_offset);
-                }
-            } else if (input_offset == 0 && filter_offset == 0) {
-                for (d = 0; d < depth; ++d) {
-                    if (mcc_nn_huffman_decode(&reader, &values, &value) != 0) {
-                        return MCC_ERROR_ARGUMENT;
-                    }
-                    acc += row[d] * value;
+                    acc += (row[col] + input_offset) * ((entry >> 16) + filter_offset);
                 }
             } else {
                 for (d = 0; d < depth; ++d) {
-                    if (mcc_nn_huffman_decode(&reader, &values, &value) != 0) {
+                    if (reader.fast && pos <= reader.fast_end) { /* a table code, unchecked */
+                        const uint32_t w = mcc_nn_huffman_load(reader.bytes + (pos >> 3)) << (pos & 7u);
+                        entry = values.lut[w >> (32 - MCC_NN_HUFFMAN_LUT_BITS)];
+                        if ((entry & 255) != 0) {
+                            pos += (uint32_t)(entry & 255);
+                            acc += (row[d] + input_offset) * ((entry >> 16) + filter_offset);
+                            continue;
+                        }
+                    }
+                    if (mcc_nn_huffman_decode(&reader, &values, &pos, &entry) != 0) {
                         return MCC_ERROR_ARGUMENT;
                     }
-                    acc += (row[d] + input_offset) * (value + filter_offset);
+                    acc += (row[d] + input_offset) * ((entry >> 16) + filter_offset);
                 }
-            }
-            if (mcc_nn_bits_left(&reader) < 0) { /* the row read past the stream */
-                return MCC_ERROR_ARGUMENT;
             }
             if (bias != 0) {
                 acc += bias[u];
