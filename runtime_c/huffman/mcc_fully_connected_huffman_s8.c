@@ -153,54 +153,68 @@ MCC_INLINE uint32_t mcc_nn_huffman_window(const mcc_nn_bit_reader *r, uint32_t p
     return w << (pos & 7u);
 }
 
-/* Decodes the code at *pos into its table entry and moves *pos past it; -1 when no valid code
- * ends within the stream. */
-static int mcc_nn_huffman_decode(const mcc_nn_bit_reader *r, const mcc_nn_huffman_decoder *d,
-                                 uint32_t *pos, int32_t *entry)
+/* The length of the longer code at the top of window w (no table hit), from the limits; 0 when
+ * no code of d ends there. */
+MCC_INLINE int32_t mcc_nn_huffman_long_length(const mcc_nn_huffman_decoder *d, uint32_t w)
 {
-    const uint32_t w = mcc_nn_huffman_window(r, *pos);
+    const int32_t window = (int32_t)(w >> 16);
+    /* No table hit: no code of up to MCC_NN_HUFFMAN_LUT_BITS bits matches, so the search
+     * starts past them (every shorter limit is at most the window). */
+    int32_t len = d->min_len > MCC_NN_HUFFMAN_LUT_BITS ? d->min_len : MCC_NN_HUFFMAN_LUT_BITS + 1;
+    if (len > d->max_len) { /* limits past max_len + 1 are not set */
+        return 0;
+    }
+    while (window >= d->limit[len]) { /* ends at max_len + 1 at the latest (sentinel) */
+        ++len;
+    }
+    return len > d->max_len ? 0 : len;
+}
+
+/* The table entry of the longer code of length len at the top of window w. */
+MCC_INLINE int32_t mcc_nn_huffman_long_entry(const mcc_nn_huffman_decoder *d, uint32_t w, int32_t len)
+{
+    return mcc_nn_huffman_entry(d->runs, d->symbols[d->offset[len] + (int32_t)(w >> (32 - len))], len);
+}
+
+/* Position past the code at pos, its table entry in *entry; MCC_NN_HUFFMAN_BAD when no valid
+ * code ends within the stream. */
+#define MCC_NN_HUFFMAN_BAD 0xFFFFFFFFu
+static uint32_t mcc_nn_huffman_decode(const mcc_nn_bit_reader *r, const mcc_nn_huffman_decoder *d,
+                                      uint32_t pos, int32_t *entry)
+{
+    const uint32_t w = mcc_nn_huffman_window(r, pos);
     int32_t e = d->lut[w >> (32 - MCC_NN_HUFFMAN_LUT_BITS)];
     int32_t len = e & 255;
     if (len == 0) {
-        const int32_t window = (int32_t)(w >> 16);
-        /* No table hit: no code of up to MCC_NN_HUFFMAN_LUT_BITS bits matches, so the search
-         * starts past them (every shorter limit is at most the window). */
-        len = d->min_len > MCC_NN_HUFFMAN_LUT_BITS ? d->min_len : MCC_NN_HUFFMAN_LUT_BITS + 1;
-        if (len > d->max_len) { /* limits past max_len + 1 are not set */
-            return -1;
+        len = mcc_nn_huffman_long_length(d, w);
+        if (len == 0) {
+            return MCC_NN_HUFFMAN_BAD;
         }
-        while (window >= d->limit[len]) { /* ends at max_len + 1 at the latest (sentinel) */
-            ++len;
-        }
-        if (len > d->max_len) {
-            return -1;
-        }
-        e = mcc_nn_huffman_entry(d->runs, d->symbols[d->offset[len] + (window >> (16 - len))], len);
+        e = mcc_nn_huffman_long_entry(d, w, len);
     }
-    if ((uint32_t)len > r->num_bits - *pos) { /* *pos <= num_bits: every code ended inside */
-        return -1;
+    if ((uint32_t)len > r->num_bits - pos) { /* pos <= num_bits: every code ended inside */
+        return MCC_NN_HUFFMAN_BAD;
     }
-    *pos += (uint32_t)len;
     *entry = e;
-    return 0;
+    return pos + (uint32_t)len;
 }
 
 /* Sparse rows: (run, value) pairs while both codes hit the tables and the stream leaves room,
- * from column *col and bit *pos; stops before the pair it cannot take. */
+ * from column *col and bit *pos (<= fast_end); stops before the pair it cannot take, or after
+ * the stream position passed fast_end. Returns the run entry it stopped at (0 for the latter). */
 MCC_INLINE int32_t mcc_nn_huffman_fast_pairs(const mcc_nn_bit_reader *r, const int32_t *run_lut,
                                              const int32_t *value_lut, const int8_t *row, int32_t depth,
-                                             uint32_t *pos_io, int32_t *col_io, int32_t acc)
+                                             uint32_t *pos_io, int32_t *col_io, int32_t *acc_io)
 {
     uint32_t pos = *pos_io;
-    if (!r->fast || pos > r->fast_end) {
-        return acc;
-    }
+    int32_t acc = *acc_io;
+    int32_t e;
 #if MCC_HAVE_DSP_ASM
     {
         /* The column as an address: row + col (the steps stay far below the top of memory). */
         uint32_t p = (uint32_t)row + (uint32_t)*col_io;
         const uint32_t end = (uint32_t)row + (uint32_t)depth;
-        uint32_t w, t, e;
+        uint32_t w, t;
         /* 21 instructions per pair: each shift and length add takes the entry's low byte. */
         __asm__ volatile("1:\n\t"
                          "lsr %[t], %[pos], #3\n\t"
@@ -224,6 +238,7 @@ MCC_INLINE int32_t mcc_nn_huffman_fast_pairs(const mcc_nn_bit_reader *r, const i
                          "smlatb %[acc], %[t], %[w], %[acc]\n\t"
                          "cmp %[pos], %[fend]\n\t"
                          "bls 1b\n\t"
+                         "movs %[e], #0\n\t"
                          "b 9f\n"
                          "7:\n\t" /* a longer value code: back to the pair's start */
                          "uxtb %[t], %[e]\n\t"
@@ -242,12 +257,11 @@ MCC_INLINE int32_t mcc_nn_huffman_fast_pairs(const mcc_nn_bit_reader *r, const i
     {
         const uint32_t fast_end = r->fast_end;
         int32_t col = *col_io;
-        do {
+        for (;;) {
             uint32_t w = mcc_nn_huffman_load(r->bytes + (pos >> 3)) << (pos & 7u);
-            const int32_t e = run_lut[w >> (32 - MCC_NN_HUFFMAN_LUT_BITS)];
-            const int32_t next = col + (e >> 8);
             int32_t v;
-            if ((uint32_t)next >= (uint32_t)depth) {
+            e = run_lut[w >> (32 - MCC_NN_HUFFMAN_LUT_BITS)];
+            if ((uint32_t)(col + (e >> 8)) >= (uint32_t)depth) {
                 break; /* end of row, longer run code or bad column */
             }
             w <<= e & 255;
@@ -255,15 +269,20 @@ MCC_INLINE int32_t mcc_nn_huffman_fast_pairs(const mcc_nn_bit_reader *r, const i
             if ((v & 255) == 0) {
                 break; /* a longer value code */
             }
-            col = next;
+            col += e >> 8;
             pos += (uint32_t)(e & 255) + (uint32_t)(v & 255);
             acc += (v >> 16) * row[col];
-        } while (pos <= fast_end);
+            if (pos > fast_end) {
+                e = 0;
+                break;
+            }
+        }
         *col_io = col;
     }
 #endif
     *pos_io = pos;
-    return acc;
+    *acc_io = acc;
+    return e;
 }
 
 mcc_status mcc_fully_connected_huffman_s8(const mcc_fc_params *params, const mcc_quant *quant,
@@ -306,18 +325,52 @@ mcc_status mcc_fully_connected_huffman_s8(const mcc_fc_params *params, const mcc
             if (sparse) {
                 int32_t col = -1;
                 for (;;) { /* each pass moves col on by at least one, checked below depth */
-                    if (folded) {
-                        acc = mcc_nn_huffman_fast_pairs(&reader, runs.lut, values.lut, row, depth, &pos,
-                                                        &col, acc);
+                    if (folded && reader.fast && pos <= reader.fast_end) {
+                        const int32_t stop = mcc_nn_huffman_fast_pairs(&reader, runs.lut, values.lut, row, depth,
+                                                                       &pos, &col, &acc);
+                        if ((stop >> 8) == MCC_NN_HUFFMAN_STOP && pos <= reader.fast_end) {
+                            /* Room for two codes of up to 15 bits after pos (fast_end leaves 32). */
+                            const uint32_t w = mcc_nn_huffman_load(reader.bytes + (pos >> 3)) << (pos & 7u);
+                            const int32_t len = stop & 255;
+                            if (len != 0) { /* end of row */
+                                pos += (uint32_t)len;
+                                break;
+                            } else { /* a longer run code, then its value */
+                                const int32_t n = mcc_nn_huffman_long_length(&runs, w);
+                                int32_t step;
+                                if (n == 0) {
+                                    return MCC_ERROR_ARGUMENT;
+                                }
+                                step = mcc_nn_huffman_long_entry(&runs, w, n) >> 8;
+                                pos += (uint32_t)n;
+                                if (step == MCC_NN_HUFFMAN_STOP) {
+                                    break;
+                                }
+                                col += step;
+                                if (col >= depth) {
+                                    return MCC_ERROR_ARGUMENT;
+                                }
+                                entry = values.lut[(w << n) >> (32 - MCC_NN_HUFFMAN_LUT_BITS)];
+                                if ((entry & 255) != 0) {
+                                    pos += (uint32_t)(entry & 255);
+                                } else if ((pos = mcc_nn_huffman_decode(&reader, &values, pos, &entry)) ==
+                                           MCC_NN_HUFFMAN_BAD) {
+                                    return MCC_ERROR_ARGUMENT;
+                                }
+                                acc += row[col] * (entry >> 16);
+                                continue;
+                            }
+                        }
                     }
-                    if (mcc_nn_huffman_decode(&reader, &runs, &pos, &entry) != 0) {
+                    if ((pos = mcc_nn_huffman_decode(&reader, &runs, pos, &entry)) == MCC_NN_HUFFMAN_BAD) {
                         return MCC_ERROR_ARGUMENT;
                     }
                     if ((entry >> 8) == MCC_NN_HUFFMAN_STOP) {
                         break; /* end of row */
                     }
                     col += entry >> 8;
-                    if (col >= depth || mcc_nn_huffman_decode(&reader, &values, &pos, &entry) != 0) {
+                    if (col >= depth ||
+                        (pos = mcc_nn_huffman_decode(&reader, &values, pos, &entry)) == MCC_NN_HUFFMAN_BAD) {
                         return MCC_ERROR_ARGUMENT;
                     }
                     acc += (row[col] + input_offset) * ((entry >> 16) + filter_offset);
@@ -333,7 +386,7 @@ mcc_status mcc_fully_connected_huffman_s8(const mcc_fc_params *params, const mcc
                             continue;
                         }
                     }
-                    if (mcc_nn_huffman_decode(&reader, &values, &pos, &entry) != 0) {
+                    if ((pos = mcc_nn_huffman_decode(&reader, &values, pos, &entry)) == MCC_NN_HUFFMAN_BAD) {
                         return MCC_ERROR_ARGUMENT;
                     }
                     acc += (row[d] + input_offset) * ((entry >> 16) + filter_offset);
