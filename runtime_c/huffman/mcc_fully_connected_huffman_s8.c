@@ -70,12 +70,9 @@ MCC_INLINE int32_t mcc_nn_huffman_entry(int runs, int32_t symbol, int32_t len)
 static int mcc_nn_huffman_prepare(const mcc_huffman_table *t, int32_t lo, int32_t hi, int runs,
                                   mcc_nn_huffman_decoder *d)
 {
-    int32_t len, i, first = 0, index = 0, left = 1;
+    int32_t len, i, first = 0, index = 0, left = 1, filled = 0;
     if (t->max_len < 1 || t->max_len > MCC_HUFFMAN_MAX_BITS || t->num_symbols < 1) {
         return -1;
-    }
-    for (i = 0; i < (1 << MCC_NN_HUFFMAN_LUT_BITS); ++i) {
-        d->lut[i] = runs ? MCC_NN_HUFFMAN_STOP * 256 : 0; /* longer codes */
     }
     d->runs = runs;
     d->limit[0] = 0;
@@ -101,17 +98,22 @@ static int mcc_nn_huffman_prepare(const mcc_huffman_table *t, int32_t lo, int32_
                 if (s < lo || s > hi) {
                     return -1;
                 }
+                const int32_t e = mcc_nn_huffman_entry(runs, s, len);
                 for (j = 0; j < span; ++j) {
-                    d->lut[((first + c) << (MCC_NN_HUFFMAN_LUT_BITS - len)) + j] =
-                        mcc_nn_huffman_entry(runs, s, len);
+                    d->lut[((first + c) << (MCC_NN_HUFFMAN_LUT_BITS - len)) + j] = e;
                 }
             }
+            filled = (first + count) << (MCC_NN_HUFFMAN_LUT_BITS - len);
         }
         index += count;
         first = (first + count) << 1;
     }
     if (index != t->num_symbols || d->min_len == 0) {
         return -1;
+    }
+    /* Canonical codes fill the table from entry 0 up: the rest starts longer codes. */
+    for (i = filled; i < (1 << MCC_NN_HUFFMAN_LUT_BITS); ++i) {
+        d->lut[i] = runs ? MCC_NN_HUFFMAN_STOP * 256 : 0;
     }
     d->limit[t->max_len + 1] = 0x10000;
     d->offset[t->max_len + 1] = 0;
@@ -300,6 +302,7 @@ mcc_status mcc_fully_connected_huffman_s8(const mcc_fc_params *params, const mcc
     const int folded = input_offset == 0 && filter_offset == 0;
     mcc_nn_huffman_decoder values, runs;
     mcc_nn_bit_reader reader;
+    uint32_t fast_stop; /* pos < fast_stop: inside the fast loops' room */
     int32_t b, u, d;
 
     if (output_dims->c != units || depth <= 0 || filter->num_bits < 0 ||
@@ -315,6 +318,7 @@ mcc_status mcc_fully_connected_huffman_s8(const mcc_fc_params *params, const mcc
     /* Up to there a word load stays inside the stream and two table codes (16 bits) end in it. */
     reader.fast = reader.num_bytes >= 4u;
     reader.fast_end = reader.fast ? 8u * (reader.num_bytes - 4u) : 0u;
+    fast_stop = reader.fast ? reader.fast_end + 1u : 0u;
     for (b = 0; b < batches; ++b) {
         const int8_t *row = input + (int64_t)b * depth;
         uint32_t pos = 0;
@@ -377,19 +381,21 @@ mcc_status mcc_fully_connected_huffman_s8(const mcc_fc_params *params, const mcc
                 }
             } else {
                 for (d = 0; d < depth; ++d) {
-                    if (reader.fast && pos <= reader.fast_end) { /* a table code, unchecked */
+                    int32_t e;
+                    if (pos < fast_stop) { /* a table code, unchecked */
                         const uint32_t w = mcc_nn_huffman_load(reader.bytes + (pos >> 3)) << (pos & 7u);
-                        entry = values.lut[w >> (32 - MCC_NN_HUFFMAN_LUT_BITS)];
-                        if ((entry & 255) != 0) {
-                            pos += (uint32_t)(entry & 255);
-                            acc += (row[d] + input_offset) * ((entry >> 16) + filter_offset);
+                        e = values.lut[w >> (32 - MCC_NN_HUFFMAN_LUT_BITS)];
+                        if ((e & 255) != 0) {
+                            pos += (uint32_t)(e & 255);
+                            acc += (row[d] + input_offset) * ((e >> 16) + filter_offset);
                             continue;
                         }
                     }
                     if ((pos = mcc_nn_huffman_decode(&reader, &values, pos, &entry)) == MCC_NN_HUFFMAN_BAD) {
                         return MCC_ERROR_ARGUMENT;
                     }
-                    acc += (row[d] + input_offset) * ((entry >> 16) + filter_offset);
+                    e = entry;
+                    acc += (row[d] + input_offset) * ((e >> 16) + filter_offset);
                 }
             }
             if (bias != 0) {
