@@ -17,6 +17,13 @@ from mcucompress.targets.manifest import manifest_json
 SIZES = (61, 47, 40, 33, 29, 23, 11)  # widths of a 6-layer MLP
 
 
+def on_qemu(test):
+    """A test that cross-builds and runs on QEMU: marked `qemu`, skipped without the toolchain."""
+    needs = pytest.mark.skipif(not (shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm")),
+                               reason="needs arm-none-eabi-gcc and qemu-system-arm")
+    return pytest.mark.qemu(needs(test))
+
+
 def _act(rng, name, n):
     return Tensor(name, (1, n), "int8", QuantParams((float(np.float32(rng.uniform(0.02, 0.05))),),
                                                      (int(rng.integers(-20, 20)),)))
@@ -95,9 +102,7 @@ def test_size_choice_is_exact_and_shrinks_sparse_layers(tmp_path):
     assert all(v["bytes"] < v["dense_bytes"] for v in layers.values())
 
 
-@pytest.mark.qemu
-@pytest.mark.skipif(not (shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm")),
-                    reason="needs arm-none-eabi-gcc and qemu-system-arm")
+@on_qemu
 def test_every_encoding_on_cortex_m4_qemu(tmp_path):
     from mcucompress.targets.runner import run_model
 
@@ -156,9 +161,7 @@ def test_huffman_lookup_table_kernel_matches_the_reference(tmp_path, weight_zp):
         assert (tree / "model.c").read_text().count("mcc_fully_connected_huffman_lut_s8(") == len(graph.ops)
 
 
-@pytest.mark.qemu
-@pytest.mark.skipif(not (shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm")),
-                    reason="needs arm-none-eabi-gcc and qemu-system-arm")
+@on_qemu
 def test_huffman_lookup_table_assembly_on_cortex_m4_qemu(tmp_path):
     # The fill and two-row loops run in assembly on the M4 only: identical to host and reference.
     from mcucompress.targets.runner import run_model
@@ -168,9 +171,7 @@ def test_huffman_lookup_table_assembly_on_cortex_m4_qemu(tmp_path):
     assert report.checks == {"host": True, "reference": True}
 
 
-@pytest.mark.qemu
-@pytest.mark.skipif(not (shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm")),
-                    reason="needs arm-none-eabi-gcc and qemu-system-arm")
+@on_qemu
 @pytest.mark.parametrize("board", ["mps2-an386", "mps3-an547", "lm3s6965evb"])
 def test_huffman_lookup_table_chunks_and_widened_rows_on_qemu(tmp_path, board):
     # Rows of two chunks (200 = 128 + 72); rows of one chunk, a multiple of 8 long (128, 64), take
@@ -220,9 +221,7 @@ def test_huffman_long_codes_match_the_reference(tmp_path):
     assert np.array_equal(got, want)
 
 
-@pytest.mark.qemu
-@pytest.mark.skipif(not (shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm")),
-                    reason="needs arm-none-eabi-gcc and qemu-system-arm")
+@on_qemu
 @pytest.mark.parametrize("board", ["mps2-an386", "mps3-an547", "lm3s6965evb"])
 def test_huffman_long_codes_on_qemu(tmp_path, board):
     # The pair loop in assembly on DSP cores (M4, M55), in C on the M3: identical to host and reference.
