@@ -287,6 +287,110 @@ MCC_INLINE int32_t mcc_nn_huffman_fast_pairs(const mcc_nn_bit_reader *r, const i
     return e;
 }
 
+/* Dense rows: a 32-bit bit buffer holds the next stream bits at its top, refilled two bytes at a
+ * time whenever 16 bits or fewer are left in it (cheaper per code than a word load, as dense
+ * codes are short); a table hit is not checked against the stream's end: past it only zero bits
+ * are read, the bits left go negative and the row is rejected. */
+typedef struct {
+    const uint8_t *bytes;
+    uint32_t next_byte;
+    uint32_t num_bytes;
+    uint32_t buffer;   /* unread bits, first one at bit 31 */
+    int32_t buffered;  /* valid bits in buffer */
+    int32_t num_bits;  /* bits in the stream */
+} mcc_nn_bit_buffer;
+
+/* Bits of the stream not yet consumed (negative once codes ran past its end). */
+MCC_INLINE int64_t mcc_nn_buffer_bits_left(const mcc_nn_bit_buffer *r)
+{
+    return (int64_t)r->num_bits - 8 * (int64_t)r->next_byte + r->buffered;
+}
+
+/* Decodes one value into *value; -1 when no valid code ends within the stream. Inlined, so the
+ * caller's buffer stays in registers. */
+MCC_INLINE int mcc_nn_buffer_decode(mcc_nn_bit_buffer *r, const mcc_nn_huffman_decoder *d, int32_t *value)
+{
+    int32_t entry, len;
+    if (r->buffered <= 16) { /* two bytes at once while they last, then byte by byte */
+        if (r->next_byte + 1u < r->num_bytes) {
+            const uint32_t two = ((uint32_t)r->bytes[r->next_byte] << 8) | r->bytes[r->next_byte + 1u];
+            r->buffer |= two << (16 - r->buffered);
+            r->buffered += 16;
+            r->next_byte += 2u;
+        } else {
+            while (r->buffered <= 24 && r->next_byte < r->num_bytes) {
+                r->buffer |= (uint32_t)r->bytes[r->next_byte++] << (24 - r->buffered);
+                r->buffered += 8;
+            }
+        }
+    }
+    entry = d->lut[r->buffer >> (32 - MCC_NN_HUFFMAN_LUT_BITS)];
+    len = entry & 255;
+    if (len == 0) {
+        /* len <= bits left also means len <= buffered: at least 16 bits (>= MCC_HUFFMAN_MAX_BITS)
+         * are buffered before each code while stream bytes are left. */
+        len = mcc_nn_huffman_long_length(d, r->buffer);
+        if (len == 0 || len > mcc_nn_buffer_bits_left(r)) {
+            return -1;
+        }
+        *value = d->symbols[d->offset[len] + (int32_t)(r->buffer >> (32 - len))];
+    } else {
+        *value = entry >> 16;
+    }
+    r->buffer <<= len;
+    r->buffered -= len;
+    return 0;
+}
+
+/* The dense layout: every row's depth value codes in turn, read through the bit buffer. A function
+ * of its own, so that the buffer and the accumulator keep registers of their own. */
+static mcc_status mcc_nn_huffman_dense(const mcc_fc_params *params, const mcc_quant *quant, const int8_t *input,
+                                       int32_t batches, int32_t depth, int32_t units, const mcc_huffman_s8 *filter,
+                                       const mcc_nn_huffman_decoder *values, const int32_t *bias, int8_t *output)
+{
+    const int32_t input_offset = params->input_offset;
+    const int32_t filter_offset = params->filter_offset;
+    int32_t b, u, d;
+    for (b = 0; b < batches; ++b) {
+        const int8_t *row = input + (int64_t)b * depth;
+        mcc_nn_bit_buffer buf;
+        buf.bytes = filter->bits;
+        buf.next_byte = 0;
+        buf.num_bytes = ((uint32_t)filter->num_bits + 7u) / 8u;
+        buf.buffer = 0;
+        buf.buffered = 0;
+        buf.num_bits = filter->num_bits;
+        for (u = 0; u < units; ++u) {
+            int32_t acc = 0;
+            int32_t value;
+            if (input_offset == 0 && filter_offset == 0) {
+                for (d = 0; d < depth; ++d) {
+                    if (mcc_nn_buffer_decode(&buf, values, &value) != 0) {
+                        return MCC_ERROR_ARGUMENT;
+                    }
+                    acc += row[d] * value;
+                }
+            } else {
+                for (d = 0; d < depth; ++d) {
+                    if (mcc_nn_buffer_decode(&buf, values, &value) != 0) {
+                        return MCC_ERROR_ARGUMENT;
+                    }
+                    acc += (row[d] + input_offset) * (value + filter_offset);
+                }
+            }
+            if (mcc_nn_buffer_bits_left(&buf) < 0) { /* the row read past the stream */
+                return MCC_ERROR_ARGUMENT;
+            }
+            if (bias != 0) {
+                acc += bias[u];
+            }
+            *output++ = (int8_t)mcc_nn_requantize_output(acc, quant, quant->per_channel ? u : 0,
+                                                         params->output_offset, &params->activation);
+        }
+    }
+    return MCC_OK;
+}
+
 mcc_status mcc_fully_connected_huffman_s8(const mcc_fc_params *params, const mcc_quant *quant,
                                           const mcc_dims *input_dims, const int8_t *input,
                                           const mcc_dims *filter_dims,
@@ -302,8 +406,7 @@ mcc_status mcc_fully_connected_huffman_s8(const mcc_fc_params *params, const mcc
     const int folded = input_offset == 0 && filter_offset == 0;
     mcc_nn_huffman_decoder values, runs;
     mcc_nn_bit_reader reader;
-    uint32_t fast_stop; /* pos < fast_stop: inside the fast loops' room */
-    int32_t b, u, d;
+    int32_t b, u;
 
     if (output_dims->c != units || depth <= 0 || filter->num_bits < 0 ||
         (int64_t)input_dims->h * input_dims->w * input_dims->c != depth ||
@@ -312,13 +415,15 @@ mcc_status mcc_fully_connected_huffman_s8(const mcc_fc_params *params, const mcc
         (sparse && mcc_nn_huffman_prepare(&filter->runs, -1, depth - 1, 1, &runs) != 0)) {
         return MCC_ERROR_ARGUMENT;
     }
+    if (!sparse) {
+        return mcc_nn_huffman_dense(params, quant, input, batches, depth, units, filter, &values, bias, output);
+    }
     reader.bytes = filter->bits;
     reader.num_bits = (uint32_t)filter->num_bits;
     reader.num_bytes = (reader.num_bits + 7u) / 8u;
     /* Up to there a word load stays inside the stream and two table codes (16 bits) end in it. */
     reader.fast = reader.num_bytes >= 4u;
     reader.fast_end = reader.fast ? 8u * (reader.num_bytes - 4u) : 0u;
-    fast_stop = reader.fast ? reader.fast_end + 1u : 0u;
     for (b = 0; b < batches; ++b) {
         const int8_t *row = input + (int64_t)b * depth;
         uint32_t pos = 0;
@@ -326,7 +431,7 @@ mcc_status mcc_fully_connected_huffman_s8(const mcc_fc_params *params, const mcc
             const int32_t q = quant->per_channel ? u : 0;
             int32_t acc = 0;
             int32_t entry;
-            if (sparse) {
+            {
                 int32_t col = -1;
                 for (;;) { /* each pass moves col on by at least one, checked below depth */
                     if (folded && reader.fast && pos <= reader.fast_end) {
@@ -378,24 +483,6 @@ mcc_status mcc_fully_connected_huffman_s8(const mcc_fc_params *params, const mcc
                         return MCC_ERROR_ARGUMENT;
                     }
                     acc += (row[col] + input_offset) * ((entry >> 16) + filter_offset);
-                }
-            } else {
-                for (d = 0; d < depth; ++d) {
-                    int32_t e;
-                    if (pos < fast_stop) { /* a table code, unchecked */
-                        const uint32_t w = mcc_nn_huffman_load(reader.bytes + (pos >> 3)) << (pos & 7u);
-                        e = values.lut[w >> (32 - MCC_NN_HUFFMAN_LUT_BITS)];
-                        if ((e & 255) != 0) {
-                            pos += (uint32_t)(e & 255);
-                            acc += (row[d] + input_offset) * ((e >> 16) + filter_offset);
-                            continue;
-                        }
-                    }
-                    if ((pos = mcc_nn_huffman_decode(&reader, &values, pos, &entry)) == MCC_NN_HUFFMAN_BAD) {
-                        return MCC_ERROR_ARGUMENT;
-                    }
-                    e = entry;
-                    acc += (row[d] + input_offset) * ((e >> 16) + filter_offset);
                 }
             }
             if (bias != 0) {
