@@ -342,8 +342,22 @@ MCC_INLINE int mcc_nn_buffer_decode(mcc_nn_bit_buffer *r, const mcc_nn_huffman_d
     return 0;
 }
 
+/* Output u of a row from its accumulator: bias, then mcc_fully_connected_s8's requantization. */
+MCC_INLINE int8_t mcc_nn_huffman_output(int32_t acc, int32_t u, const int32_t *bias, const mcc_quant *quant,
+                                        const mcc_fc_params *params)
+{
+    if (bias != 0) {
+        acc += bias[u];
+    }
+    return (int8_t)mcc_nn_requantize_output(acc, quant, quant->per_channel ? u : 0, params->output_offset,
+                                            &params->activation);
+}
+
 /* The dense layout: every row's depth value codes in turn, read through the bit buffer. A function
  * of its own, so that the buffer and the accumulator keep registers of their own. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
 static mcc_status mcc_nn_huffman_dense(const mcc_fc_params *params, const mcc_quant *quant, const int8_t *input,
                                        int32_t batches, int32_t depth, int32_t units, const mcc_huffman_s8 *filter,
                                        const mcc_nn_huffman_decoder *values, const int32_t *bias, int8_t *output)
@@ -381,11 +395,7 @@ static mcc_status mcc_nn_huffman_dense(const mcc_fc_params *params, const mcc_qu
             if (mcc_nn_buffer_bits_left(&buf) < 0) { /* the row read past the stream */
                 return MCC_ERROR_ARGUMENT;
             }
-            if (bias != 0) {
-                acc += bias[u];
-            }
-            *output++ = (int8_t)mcc_nn_requantize_output(acc, quant, quant->per_channel ? u : 0,
-                                                         params->output_offset, &params->activation);
+            *output++ = mcc_nn_huffman_output(acc, u, bias, quant, params);
         }
     }
     return MCC_OK;
@@ -428,7 +438,6 @@ mcc_status mcc_fully_connected_huffman_s8(const mcc_fc_params *params, const mcc
         const int8_t *row = input + (int64_t)b * depth;
         uint32_t pos = 0;
         for (u = 0; u < units; ++u) {
-            const int32_t q = quant->per_channel ? u : 0;
             int32_t acc = 0;
             int32_t entry;
             {
@@ -485,11 +494,7 @@ mcc_status mcc_fully_connected_huffman_s8(const mcc_fc_params *params, const mcc
                     acc += (row[col] + input_offset) * ((entry >> 16) + filter_offset);
                 }
             }
-            if (bias != 0) {
-                acc += bias[u];
-            }
-            *output++ = (int8_t)mcc_nn_requantize_output(acc, quant, q, params->output_offset,
-                                                         &params->activation);
+            *output++ = mcc_nn_huffman_output(acc, u, bias, quant, params);
         }
     }
     return MCC_OK;
