@@ -2,14 +2,15 @@
  *
  * The weights are decoded while computing, one code at a time: no scratch buffer. Per call the
  * canonical (counts, symbols) tables are turned, on the stack, into a 256-entry lookup table
- * for codes of up to 8 bits and per-length limits for longer ones (2 x 1,172 bytes for the two
+ * for codes of up to 8 bits and per-length limits for longer ones (2 x 1,176 bytes for the two
  * tables). An entry holds the code's length in its low byte, so that a shift by the entry moves
  * a window past the code; a value entry holds the symbol in its top half (a halfword multiply
  * takes it as is), a run entry the column step run + 1 from bit 8 - the end-of-row code and
  * every longer code a step past any row (MCC_NN_HUFFMAN_STOP), so that one column check sends
- * both out of the fast loop. The stream is read most significant bit first: the four bytes at
- * bit pos >> 3, as a big-endian word shifted left by pos & 7, hold its next 25 bits or more -
- * a run and a value code of up to 8 bits each per load. A longer code's length is found by
+ * both out of the fast loop. The stream is read most significant bit first. Sparse rows read it
+ * by position: the four bytes at bit pos >> 3, as a big-endian word shifted left by pos & 7, hold
+ * its next 25 bits or more - a run and a value code of up to 8 bits each per load. Dense rows
+ * (shorter codes) read it through a bit buffer refilled two bytes at a time. A longer code's length is found by
  * comparing the window's top 16 bits with the limits (canonical codes, left-justified, grow with
  * their length). With both offsets 0 (code generation folds the input offset into the bias) a
  * weight costs one multiply-accumulate on its decoded value.
