@@ -17,6 +17,13 @@ from mcucompress.targets.manifest import manifest_json
 SIZES = (61, 47, 40, 33, 29, 23, 11)  # widths of a 6-layer MLP
 
 
+def on_qemu(test):
+    """A test that cross-builds and runs on QEMU: marked `qemu`, skipped without the toolchain."""
+    needs = pytest.mark.skipif(not (shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm")),
+                               reason="needs arm-none-eabi-gcc and qemu-system-arm")
+    return pytest.mark.qemu(needs(test))
+
+
 def _act(rng, name, n):
     return Tensor(name, (1, n), "int8", QuantParams((float(np.float32(rng.uniform(0.02, 0.05))),),
                                                      (int(rng.integers(-20, 20)),)))
@@ -95,9 +102,7 @@ def test_size_choice_is_exact_and_shrinks_sparse_layers(tmp_path):
     assert all(v["bytes"] < v["dense_bytes"] for v in layers.values())
 
 
-@pytest.mark.qemu
-@pytest.mark.skipif(not (shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm")),
-                    reason="needs arm-none-eabi-gcc and qemu-system-arm")
+@on_qemu
 def test_every_encoding_on_cortex_m4_qemu(tmp_path):
     from mcucompress.targets.runner import run_model
 
@@ -156,9 +161,7 @@ def test_huffman_lookup_table_kernel_matches_the_reference(tmp_path, weight_zp):
         assert (tree / "model.c").read_text().count("mcc_fully_connected_huffman_lut_s8(") == len(graph.ops)
 
 
-@pytest.mark.qemu
-@pytest.mark.skipif(not (shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm")),
-                    reason="needs arm-none-eabi-gcc and qemu-system-arm")
+@on_qemu
 def test_huffman_lookup_table_assembly_on_cortex_m4_qemu(tmp_path):
     # The fill and two-row loops run in assembly on the M4 only: identical to host and reference.
     from mcucompress.targets.runner import run_model
@@ -168,9 +171,7 @@ def test_huffman_lookup_table_assembly_on_cortex_m4_qemu(tmp_path):
     assert report.checks == {"host": True, "reference": True}
 
 
-@pytest.mark.qemu
-@pytest.mark.skipif(not (shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm")),
-                    reason="needs arm-none-eabi-gcc and qemu-system-arm")
+@on_qemu
 @pytest.mark.parametrize("board", ["mps2-an386", "mps3-an547", "lm3s6965evb"])
 def test_huffman_lookup_table_chunks_and_widened_rows_on_qemu(tmp_path, board):
     # Rows of two chunks (200 = 128 + 72); rows of one chunk, a multiple of 8 long (128, 64), take
@@ -182,5 +183,50 @@ def test_huffman_lookup_table_chunks_and_widened_rows_on_qemu(tmp_path, board):
     tree = export(heavy_tailed_lut_mlp(sizes=(200, 128, 64, 17, 9)), tmp_path / "lut", prefix="enc")
     model = (tree / "model.c").read_text()
     assert model.count("mcc_fully_connected_huffman_lut_s8(") == 4 and model.count("_channels,") == 4, [l for l in model.splitlines() if "lut_s8(" in l]
+    report = run_model(tree, board, samples=2)
+    assert report.checks == {"host": True, "reference": True}
+
+
+def long_code_huffman_mlp(sizes=(300, 120, 40, 9), density=0.12):
+    """A sparse MLP with Student-t weights stored as huffman_sparse (the last layer huffman):
+    runs and values both need codes longer than the kernels' 8-bit lookup table, so the fast
+    pair loop leaves for a longer run code, a longer value code and the end of a row, and
+    streams are long enough that it runs before the checked tail."""
+    rng = np.random.default_rng(23)
+    graph = mlp(29, density=density, sizes=sizes)
+    tensors = dict(graph.tensors)
+    for op in graph.ops:
+        w = tensors[op.inputs[1]]
+        t = np.clip(rng.standard_t(2.0, size=w.shape) * 12, -127, 127).round().astype(np.int64)
+        if op is not graph.ops[-1]:  # the huffman layer dense: its many values take long codes
+            t = np.where(w.data != 0, np.where(t == 0, 1, t), 0)
+        tensors[op.inputs[1]] = Tensor(w.name, w.shape, w.dtype, w.quant, t.astype(np.int8))
+    kinds = ["huffman_sparse"] * (len(graph.ops) - 1) + ["huffman"]
+    return with_encodings(graph.replace(tensors=tensors), kinds)
+
+
+def test_huffman_long_codes_match_the_reference(tmp_path):
+    from mcucompress.encode.huffman import encode_dense, encode_sparse
+
+    graph = long_code_huffman_mlp()
+    first, last = graph.tensors[graph.ops[0].inputs[1]].data, graph.tensors[graph.ops[-1].inputs[1]].data
+    sparse, dense = encode_sparse(first, 0), encode_dense(last)
+    assert sparse.runs.max_len > 8 and sparse.values.max_len > 8 and dense.values.max_len > 8
+    tree = export(graph, tmp_path / "tree", prefix="enc")
+    assert (tree / "model.c").read_text().count("mcc_fully_connected_huffman_s8(") == len(graph.ops)
+    rng = np.random.default_rng(5)
+    x = rng.integers(-128, 128, size=(8, 300), dtype=np.int8)
+    got = run_host(build_host(tree), x, 9)
+    want = np.stack([run_int8(graph, xi.reshape(1, -1)).reshape(-1) for xi in x])
+    assert np.array_equal(got, want)
+
+
+@on_qemu
+@pytest.mark.parametrize("board", ["mps2-an386", "mps3-an547", "lm3s6965evb"])
+def test_huffman_long_codes_on_qemu(tmp_path, board):
+    # The pair loop in assembly on DSP cores (M4, M55), in C on the M3: identical to host and reference.
+    from mcucompress.targets.runner import run_model
+
+    tree = export(long_code_huffman_mlp(), tmp_path / "huff", prefix="enc")
     report = run_model(tree, board, samples=2)
     assert report.checks == {"host": True, "reference": True}
