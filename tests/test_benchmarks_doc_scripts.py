@@ -850,9 +850,10 @@ VALUE_FIRST = re.compile(rf"(?P<value>\d+\.\d+) (?:for )?(?P<name>{_NAMES})")
 
 
 def current_figures(cell: str) -> str:
-    """A cell without its history: "(round 2: 0.79; ...)" and "round 3: ..." clauses are records of
-    earlier rounds; "round 4:" marks the current figures."""
-    return re.sub(r"round [0-3]: [^;)]*", "", cell).replace("round 4: ", "")
+    """A cell without its history: what follows its first verdict (" - met", " - not met") and the
+    "round N: ..." clauses before it are records of earlier rounds."""
+    current = re.split(r" - (?:not )?met\b", cell)[0]
+    return re.sub(r"round \d+: [^;)]*", "", current)
 
 
 def suite_tables(out: str) -> tuple[dict, dict, list[str]]:
