@@ -106,6 +106,31 @@ def lenet_graphs(out: Path, data_path: str, cache: Path = REPO / "build" / "benc
     return dense, per_tensor_weights(quantize_graph(float_c, calib), float_c).replace(name="lenet")
 
 
+def rates_table(graph: Graph, board: str) -> str:
+    """Per layer and per encoding smaller than the fastest one: the bytes it saves and the
+    instructions it adds by the cost model of the board's core, and their rate, the figure `fit`
+    orders its compression steps by. A markdown table."""
+    from mcucompress.encode.choose import candidates, pick
+    from mcucompress.encode.cost_model import family
+    from mcucompress.targets.board import load_board
+
+    core = family(load_board(board).cpu)
+    lines = [f"cost model {core} ({board}): steps away from each layer's fastest encoding", "",
+             "| layer | shape | fastest | encoding | bytes saved | predicted instructions added | per byte saved |",
+             "|---|---|---|---|---:|---:|---:|"]
+    for op in graph.ops:
+        if op.kind != "fully_connected":
+            continue
+        options = candidates(graph, op, core)
+        fastest = pick(options, "speed")
+        units, depth = graph.tensor(op.inputs[1]).shape
+        for e in sorted((e for e in options if e.nbytes < fastest.nbytes), key=lambda e: e.nbytes):
+            saved, added = fastest.nbytes - e.nbytes, e.instructions - fastest.instructions
+            lines.append(f"| {op.name} | {depth} -> {units} | {fastest.kind} | {e.kind} | {saved:,} | {added:,} | "
+                         f"{added / saved:.2f} |")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default=str(REPO / "build" / "bench_fit"))
@@ -114,7 +139,13 @@ def main(argv=None) -> int:
     parser.add_argument("--only", choices=["autoencoder", "lenet"], default=None)
     parser.add_argument("--encoded", default=str(REPO / "build" / "bench_encoded"),
                         help="bench_encoded.py's --out: the trained LeNet models (trained there if absent)")
+    parser.add_argument("--rates", metavar="BOARD", default=None,
+                        help="print the cost model's rates of the autoencoder's layers on BOARD's core "
+                             "(what `fit` weighs: instructions added per byte saved) and measure nothing")
     args = parser.parse_args(argv)
+    if args.rates:
+        print(rates_table(autoencoder(), args.rates))
+        return 0
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     results_path = out / "results.json"
