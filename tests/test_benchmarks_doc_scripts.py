@@ -558,6 +558,36 @@ def test_huffman_lut_table(tmp_path):
     drift.assert_none(at_least=16)
 
 
+
+SCALE = {"K": 1e3, "M": 1e6}
+
+
+def test_huffman_m3_rates_paragraph(tmp_path):
+    """Why the M3 keeps `huffman` on the autoencoder's 640 -> 128 layer: the cost model's predicted
+    instructions added and bytes saved of `huffman_lut` and `huffman` against dense (the paragraph
+    below the section's table), their rates, and that the table's rate is no better."""
+    out = run_script(["bench_fit.py", "--rates", "lm3s6965evb"], tmp_path)
+    (table,) = tables(out)
+    measured = {row[3]: (integer(row[5]), integer(row[4]), row[6]) for row in table[1:]
+                if row[0] == "fc0" and row[1] == "640 -> 128" and row[2] == "dense"}   # kind -> (added, saved, rate)
+    documented = re.search(r"predicted ([\d.]+) ([KM]) added instructions for ([\d.]+) KB against ([\d.]+) ([KM]) "
+                           r"for ([\d.]+) KB: ([\d.]+) against ([\d.]+)\s+instructions a byte saved",
+                           " ".join(section(HUFFMAN).split()))
+    assert documented, "the M3 paragraph of the Huffman section no longer reads as the test expects"
+    lut_added, lut_unit, lut_kb, plain_added, plain_unit, plain_kb, lut_rate, plain_rate = documented.groups()
+    drift = Drift(HUFFMAN)
+    for kind, added, unit, kb, rate in (("huffman_lut", lut_added, lut_unit, lut_kb, lut_rate),
+                                        ("huffman", plain_added, plain_unit, plain_kb, plain_rate)):
+        m_added, m_saved, m_rate = measured[kind]
+        drift.check(f"M3 640 -> 128 {kind}", "predicted instructions", float(added) * SCALE[unit], m_added)
+        drift.check(f"M3 640 -> 128 {kind}", "bytes saved", float(kb) * 1000, m_saved)
+        drift.checked += 1
+        if not same_at_decimals(rate, m_added / m_saved):
+            drift.found.append(f"M3 640 -> 128 {kind} instructions a byte saved: doc {rate}, measured {m_rate}")
+    drift.assert_none(at_least=6)
+    lut, plain = measured["huffman_lut"], measured["huffman"]
+    assert lut[0] / lut[1] >= plain[0] / plain[1], f"huffman_lut's rate is now the better one on the M3: {measured}"
+
 # -- Issue 2: the foundation, bit-exact on the host ------------------------------------------------
 
 FOUNDATION = "## Foundation: bit-exact C on the host"
