@@ -104,6 +104,40 @@ def test_smallest_cores_table(shared_dir, tmp_path):
     drift.assert_none(at_least=12)
 
 
+def _export(model: Path, out: Path, board: str) -> subprocess.CompletedProcess:
+    """`mcucompress export MODEL -o OUT --board BOARD` in a child process."""
+    env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="3", COLUMNS="200")
+    return subprocess.run([sys.executable, "-m", "mcucompress", "export", str(model), "-o", str(out),
+                           "--board", board], cwd=out.parent, env=env, capture_output=True, text=True)
+
+
+def test_microbit_arena_and_ram_messages(shared_dir, tmp_path):
+    """The section's prose on the micro:bit: micro_speech's arena there, and DS-CNN's arena and the
+    RAM message `export` gives for it (quoted twice, once whole), which no table holds."""
+    text = " ".join(section(SMALLEST).split())
+    drift = Drift(SMALLEST)
+    speech = _export(shared_dir / "models" / "tflm-examples" / "micro_speech_quantized.tflite", tmp_path / "ms",
+                     "microbit")
+    assert speech.returncode == 0, speech.stdout[-2000:] + speech.stderr[-2000:]
+    arena = re.search(r"arena (\d+) bytes", speech.stdout).group(1)
+    documented = re.search(r"RAM instead of [\d,]+ \(arena ([\d,]+) B", text).group(1)
+    drift.check("micro_speech on microbit", "arena", numbers(documented)[0], int(arena))
+    dscnn = _export(shared_dir / "models" / "mlperf-tiny" / "kws_ref_model.tflite", tmp_path / "kws", "microbit")
+    assert dscnn.returncode == 2 and not (tmp_path / "kws").exists(), dscnn.stdout[-2000:] + dscnn.stderr[-2000:]
+    message = " ".join((dscnn.stdout + dscnn.stderr).split())
+    quotes = re.findall(r'"(RAM \(with a [^"]+?)"', text)
+    assert len(quotes) == 2, quotes
+    for quote in quotes:
+        drift.checked += 1
+        if quote not in message:
+            drift.found.append(f"DS-CNN on microbit: doc {quote!r}, export says {message!r}")
+    arena_bytes, arena_kb = re.search(r"DS-CNN's arena, ([\d,]+) B \(([\d.]+) KB in units of 1,024 B", text).groups()
+    said = re.search(r"activation arena ([\d.]+) KB", message).group(1)
+    drift.checked += 1
+    if not (arena_kb == said == f"{numbers(arena_bytes)[0] / 1024:.1f}"):
+        drift.found.append(f"DS-CNN's arena on microbit: doc {arena_bytes} B = {arena_kb} KB, export says {said} KB")
+    drift.assert_none(at_least=4)
+
 # -- Issue 11: fast codebook kernels against dense, and `--optimize fit` ----------------------------
 
 CODEBOOK = "### Codebooks in the MAC loop, round 4"
@@ -645,6 +679,31 @@ def test_foundation_rows(shared_dir, tmp_path):
     drift.check("DS-CNN planned arena", "arena", numbers(ds_arena)[0], int(found[("DS-CNN", "tflm")][6]))
     drift.assert_none(at_least=20)
 
+
+def test_digits_cnn_accuracies(tmp_path):
+    """The digits CNN row: float Keras against the int8 graph run by the numpy reference, as
+    tests/test_ptq.py trains and measures it (docs/benchmarks/keras_ptq_bench.py is the same model,
+    split and calibration, and prints the figures), and `mcucompress demo`'s float against int8 C."""
+    cell = next(row for row in table_rows(FOUNDATION, 4) if row[0].startswith("digits CNN"))[2]
+    documented = re.fullmatch(r"([\d.]+)% vs ([\d.]+)% \(tests\); demo ([\d.]+)% vs ([\d.]+)%", cell)
+    assert documented, f"the digits CNN row no longer reads as the test expects: {cell!r}"
+    env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="3", COLUMNS="200")
+    ptq = subprocess.run([sys.executable, str(REPO / "docs" / "benchmarks" / "keras_ptq_bench.py"), "digits"],
+                         cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert ptq.returncode == 0, ptq.stdout[-3000:] + ptq.stderr[-3000:]
+    tests = re.search(r"float ([\d.]+), ours int8 ([\d.]+)", ptq.stdout)
+    demo = subprocess.run([sys.executable, "-m", "mcucompress", "demo", "--out", str(tmp_path / "demo")],
+                          cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
+    report = re.search(r"float ([\d.]+)%\s+->\s+int8 C ([\d.]+)%", demo.stdout)
+    assert tests and report, ptq.stdout[-2000:] + demo.stdout[-2000:]
+    measured = [100 * float(tests.group(1)), 100 * float(tests.group(2)), float(report.group(1)), float(report.group(2))]
+    drift = Drift(FOUNDATION)
+    for what, doc, got in zip(("digits CNN float (tests)", "digits CNN int8 (tests)", "demo float", "demo int8 C"),
+                              documented.groups(), measured):
+        print(f"{what}: doc {doc}%, measured {got:.2f}%")
+        drift.check(what, "accuracy", float(doc), got)
+    drift.assert_none(at_least=4)
 
 def test_tflm_arena_paragraph(mlperf_dir, tmp_path):
     """"TFLM's arena for it is N B": the total tflite-micro's interpreter allocates for DS-CNN, as
