@@ -701,7 +701,8 @@ def test_digits_cnn_accuracies(tmp_path):
     assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
     report = re.search(r"float ([\d.]+)%\s+->\s+int8 C ([\d.]+)%", demo.stdout)
     assert tests and report, ptq.stdout[-2000:] + demo.stdout[-2000:]
-    measured = [100 * float(tests.group(1)), 100 * float(tests.group(2)), float(report.group(1)), float(report.group(2))]
+    measured = [100 * float(tests.group(1)), 100 * float(tests.group(2)),
+                float(report.group(1)), float(report.group(2))]
     drift = Drift(FOUNDATION)
     for what, doc, got in zip(("digits CNN float (tests)", "digits CNN int8 (tests)", "demo float", "demo int8 C"),
                               documented.groups(), measured):
