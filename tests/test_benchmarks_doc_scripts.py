@@ -36,10 +36,12 @@ pytestmark = [
 
 
 def run_script(args: list[str], cwd: Path, check: bool = True) -> str:
-    """One of scripts/ run as the doc says (repository root on PYTHONPATH); its standard output.
-    ``check=False`` for a script whose failure is itself a figure the doc states."""
+    """One of scripts/ (or a script named by its path in the repository, "docs/benchmarks/x.py")
+    run as the doc says (repository root on PYTHONPATH); its standard output. ``check=False`` for
+    a script whose failure is itself a figure the doc states."""
     env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="3")
-    result = subprocess.run([sys.executable, str(REPO / "scripts" / args[0]), *args[1:]], cwd=cwd, env=env,
+    script = REPO / args[0] if "/" in args[0] else REPO / "scripts" / args[0]
+    result = subprocess.run([sys.executable, str(script), *args[1:]], cwd=cwd, env=env,
                             capture_output=True, text=True)
     assert result.returncode == 0 or not check, f"{args[0]} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     return result.stdout
@@ -609,6 +611,30 @@ def test_tflm_arena_paragraph(mlperf_dir, tmp_path):
     drift = Drift(FOUNDATION)
     drift.check("DS-CNN under tflite-micro", "arena", numbers(documented)[0], int(total.group(1)))
     drift.assert_none(at_least=1)
+
+
+def test_digits_cnn_row(tmp_path):
+    """The digits CNN row: int8 against float accuracy of `tests/test_ptq.py`'s model and data
+    ("96.73% vs 96.47% (397 test digits ...") as `docs/benchmarks/keras_ptq_bench.py digits`
+    measures them, and `mcucompress demo`'s ("demo 97.33% vs 97.33% (450 test digits)"); the
+    figures after the first clause's parenthesis are records."""
+    from mcucompress.demo import load_digits_data, run_demo
+
+    cell = next(row[2] for row in table_rows(FOUNDATION, 4) if row[0].startswith("digits CNN"))
+    ptq = re.match(r"([\d.]+)% vs ([\d.]+)% \((\d+) test digits", cell).groups()
+    demo = re.search(r"demo ([\d.]+)% vs ([\d.]+)% \((\d+) test digits\)", cell).groups()
+    out = run_script(["docs/benchmarks/keras_ptq_bench.py", "digits"], tmp_path)
+    images, float_acc, int8_acc = re.search(r"digits CNN \((\d+) test images\): float ([\d.]+), ours int8 ([\d.]+)",
+                                            out).groups()
+    drift = Drift(FOUNDATION)
+    drift.check("digits CNN test digits", "inputs", float(ptq[2]), int(images))
+    drift.check("digits CNN int8", "accuracy", float(ptq[0]), 100 * float(int8_acc))
+    drift.check("digits CNN float", "accuracy", float(ptq[1]), 100 * float(float_acc))
+    report = run_demo(tmp_path / "demo")
+    drift.check("demo test digits", "inputs", float(demo[2]), len(load_digits_data().y_test))
+    drift.check("demo int8", "accuracy", float(demo[0]), 100 * report.int8_accuracy)
+    drift.check("demo float", "accuracy", float(demo[1]), 100 * report.float_accuracy)
+    drift.assert_none(at_least=6)
 
 
 def within_ratio(documented: str, measured: float, drift: tuple[float, str]) -> bool:
