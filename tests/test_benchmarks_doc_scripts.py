@@ -539,6 +539,32 @@ def test_huffman_lut_table(tmp_path):
     drift.assert_none(at_least=16)
 
 
+HUFFMAN_M3_RATES = re.compile(r"predicted (?P<lut>[\d.]+) K added instructions for (?P<lut_kb>[\d.]+) KB against "
+                              r"(?P<plain>[\d.]+) M for (?P<plain_kb>[\d.]+) KB")
+
+
+def test_huffman_m3_rates_paragraph(tmp_path):
+    """The M3 paragraph below the huffman_lut table: the cost model's instructions added and bytes
+    saved by `huffman_lut` and by `huffman` on the autoencoder's 640 -> 128 layer against the
+    fastest choice (`bench_fit.py --rates lm3s6965evb`), at the doc's decimals, and its claim that
+    the lookup table's rate (instructions a byte saved) is no better there."""
+    out = run_script(["bench_fit.py", "--rates", "lm3s6965evb"], tmp_path)
+    steps = {kind: (int(added.replace(",", "")), int(saved.replace(",", ""))) for kind, added, saved in
+             re.findall(r"^\S+ 640 -> 128 (\w+): \+([\d,]+) instructions for ([\d,]+) B saved", out, re.M)}
+    doc = HUFFMAN_M3_RATES.search(" ".join(section(HUFFMAN).split())).groupdict()
+    drift = Drift(HUFFMAN)
+    for what, documented, measured in (("huffman_lut instructions added (K)", doc["lut"], steps["huffman_lut"][0] / 1e3),
+                                       ("huffman_lut bytes saved (KB)", doc["lut_kb"], steps["huffman_lut"][1] / 1e3),
+                                       ("huffman instructions added (M)", doc["plain"], steps["huffman"][0] / 1e6),
+                                       ("huffman bytes saved (KB)", doc["plain_kb"], steps["huffman"][1] / 1e3)):
+        drift.checked += 1
+        if not same_at_decimals(documented, measured):
+            drift.found.append(f"M3 640 -> 128 {what}: doc {documented}, predicted {measured}")
+    drift.assert_none(at_least=4)
+    (lut_added, lut_saved), (added, saved) = steps["huffman_lut"], steps["huffman"]
+    assert lut_added / lut_saved >= added / saved, f"the doc says huffman_lut's rate is no better on the M3:\n{out}"
+
+
 # -- Issue 2: the foundation, bit-exact on the host ------------------------------------------------
 
 FOUNDATION = "## Foundation: bit-exact C on the host"
