@@ -1,6 +1,7 @@
 """`--optimize fit` (the export default) against `speed` and `size` (issue 11 acceptance).
 
     cd <repo> && PYTHONPATH=. TF_CPP_MIN_LOG_LEVEL=3 nice .venv/bin/python scripts/bench_fit.py [--only autoencoder|lenet]
+    ... scripts/bench_fit.py --rates lm3s6965evb   (the cost model's steps `fit` weighs on the autoencoder; no build)
 
 - The int8 fully connected autoencoder 640-128-128-128-128-8-128-128-128-128-640 (MLPerf Tiny's
   anomaly detection shape, 264 K MACs) with random weights drawn from Student's t distribution
@@ -106,28 +107,27 @@ def lenet_graphs(out: Path, data_path: str, cache: Path = REPO / "build" / "benc
     return dense, per_tensor_weights(quantize_graph(float_c, calib), float_c).replace(name="lenet")
 
 
-def rates_table(graph: Graph, board: str) -> str:
-    """Per layer and per encoding smaller than the fastest one: the bytes it saves and the
-    instructions it adds by the cost model of the board's core, and their rate, the figure `fit`
-    orders its compression steps by. A markdown table."""
-    from mcucompress.encode.choose import candidates, pick
-    from mcucompress.encode.cost_model import family
+def rates(board: str) -> str:
+    """What `fit` weighs for the autoencoder on ``board``'s core, by the cost model alone: per
+    layer, each smaller encoding's instructions added and bytes saved against the fastest choice."""
+    from mcucompress.encode import choose, cost_model
     from mcucompress.targets.board import load_board
 
-    core = family(load_board(board).cpu)
-    lines = [f"cost model {core} ({board}): steps away from each layer's fastest encoding", "",
-             "| layer | shape | fastest | encoding | bytes saved | predicted instructions added | per byte saved |",
-             "|---|---|---|---|---:|---:|---:|"]
+    graph = autoencoder()
+    family = cost_model.family(load_board(board).cpu)
+    lines = [f"autoencoder on {board} (cost model family {family}): steps against the fastest choice"]
     for op in graph.ops:
-        if op.kind != "fully_connected":
+        if choose.weight_matrix(graph, op) is None:
             continue
-        options = candidates(graph, op, core)
-        fastest = pick(options, "speed")
-        units, depth = graph.tensor(op.inputs[1]).shape
-        for e in sorted((e for e in options if e.nbytes < fastest.nbytes), key=lambda e: e.nbytes):
-            saved, added = fastest.nbytes - e.nbytes, e.instructions - fastest.instructions
-            lines.append(f"| {op.name} | {depth} -> {units} | {fastest.kind} | {e.kind} | {saved:,} | {added:,} | "
-                         f"{added / saved:.2f} |")
+        options = choose.candidates(graph, op, family)
+        fastest = choose.pick(options, "speed")
+        units, depth = choose.weight_matrix(graph, op)[0].shape
+        for e in options:
+            if e.nbytes < fastest.nbytes:
+                added = e.instructions - fastest.instructions
+                saved = fastest.nbytes - e.nbytes
+                lines.append(f"{op.name} {depth} -> {units} {e.kind}: {added:+,.0f} instructions for {saved:,} B "
+                             f"saved ({added / saved:.1f} a byte)")
     return "\n".join(lines)
 
 
@@ -140,11 +140,10 @@ def main(argv=None) -> int:
     parser.add_argument("--encoded", default=str(REPO / "build" / "bench_encoded"),
                         help="bench_encoded.py's --out: the trained LeNet models (trained there if absent)")
     parser.add_argument("--rates", metavar="BOARD", default=None,
-                        help="print the cost model's rates of the autoencoder's layers on BOARD's core "
-                             "(what `fit` weighs: instructions added per byte saved) and measure nothing")
+                        help="only print the cost model's compression steps of the autoencoder on BOARD")
     args = parser.parse_args(argv)
     if args.rates:
-        print(rates_table(autoencoder(), args.rates))
+        print(rates(args.rates))
         return 0
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
