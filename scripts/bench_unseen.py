@@ -10,8 +10,9 @@ tflite-micro, or the model is reported with the error.
         [--boards mps2-an386 mps3-an547] [--per-layer]
 
 Prints per model the instructions on both cores, the per-op-type table like the suite's, and the
-findings: layers on a portable kernel, and layers of 20,000 MACs or more below half the suite's
-rate for their op type on that core (the suite's whole-suite row, docs/benchmarks/suite.md).
+findings: layers on a portable kernel, layers of 20,000 MACs or more below half the suite's rate
+for their op type on that core (the suite's whole-suite row, docs/benchmarks/suite.md), and layers
+without MACs taking more than 5% of a model's instructions on a core.
 """
 
 from __future__ import annotations
@@ -34,8 +35,9 @@ SUITE_RATES = {
     "mps3-an547": {"first conv": 0.58, "1x1 conv": 2.25, "kxk conv": 2.63, "depthwise": 1.01,
                    "fully connected": 2.73},
 }
-PORTABLE = {"mcc_conv2d_s8", "mcc_depthwise_conv2d_s8", "mcc_fully_connected_s8", "mcc_add_s8"}
+PORTABLE = {"mcc_conv2d_s8", "mcc_depthwise_conv2d_s8", "mcc_fully_connected_s8"}
 SLOW_MACS = 20_000
+SHARE = 0.05   # a layer without MACs (add, mul, mean, pooling, activation) above this share is a finding
 
 
 def _images(x, size, channels, count):
@@ -184,9 +186,16 @@ def main() -> None:
             for row in bench.layers:
                 kind = suite.op_type(graph, by_name[row.op.split(": ")[0]])
                 rates = {b: row.macs / n for b, n in row.instructions.items() if n and row.macs}
-                layer_rows.append(f"| {name} | {row.index} {row.op[:40]} | {row.kernel} | {row.macs:,} | "
-                                  + " | ".join(f"{rates[b]:.2f}" if b in rates else "" for b in suite.BOARDS)
+                out = graph.output_tensor(by_name[row.op.split(": ")[0]]).size
+                layer_rows.append(f"| {name} | {row.index} {row.op[:40]} | {row.kernel} | {row.macs:,} | {out:,} | "
+                                  + " | ".join(f"{row.instructions.get(b, 0):,} | "
+                                               + (f"{rates[b]:.2f}" if b in rates else "") for b in suite.BOARDS)
                                   + " |")
+                for board, n in row.instructions.items():
+                    if not row.macs and n > SHARE * cores[board].instructions:
+                        findings.append(f"- {name} layer {row.index} ({row.op}) on {board}: {n:,} instructions, "
+                                        f"{n / cores[board].instructions:.0%} of the model, {n / out:.1f} an "
+                                        f"output, {row.kernel}")
                 portable = PORTABLE & set(row.kernel.split("+"))
                 if portable:
                     findings.append(f"- {name} layer {row.index} ({row.op}): portable {', '.join(sorted(portable))}")
@@ -207,8 +216,9 @@ def main() -> None:
                                                             for k in suite.OP_TYPES) + " |")
     if args.per_layer:
         print()
-        print("| model | layer | kernel (M4+M55 where they differ) | MACs | M4 MAC/instr | M55 MAC/instr |")
-        print("|---|---|---|---:|---:|---:|")
+        print("| model | layer | kernels called (M4 calls+M55 calls where they differ) | MACs | outputs "
+              "| M4 instructions | M4 MAC/instr | M55 instructions | M55 MAC/instr |")
+        print("|---|---|---|---:|---:|---:|---:|---:|---:|")
         print("\n".join(layer_rows))
     print()
     print("\n".join(findings) if findings else "no findings")

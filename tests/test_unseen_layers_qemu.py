@@ -1,0 +1,51 @@
+"""Layers found slow on models outside the benchmark suite (scripts/bench_unseen.py), on the M4 in
+QEMU: byte-identical to the host build, the numpy reference and tflite-micro, within a per-output
+instruction budget. One firmware: a squeeze-excite block (its gate, a (1, 1, 1, C) vector,
+multiplied into the (1, H, W, C) features, then a same-shape product)."""
+
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+pytestmark = [
+    pytest.mark.qemu,
+    pytest.mark.skipif(not (shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm")),
+                       reason="needs arm-none-eabi-gcc and qemu-system-arm"),
+]
+tf_keras = pytest.importorskip("tf_keras")
+
+from tflite_builders import _convert, _seed  # noqa: E402
+
+from mcucompress.export import export  # noqa: E402
+from mcucompress.targets.bench import bench_model  # noqa: E402
+
+# mcc_mul_s8 walked TFLite's generic broadcast at 73 instructions an output on the M4; read row by
+# row with the Add kernels' SMMLAR rescaling it takes about 14.
+MUL_BUDGET = 24
+
+
+def _squeeze_excite(layers):
+    inp = layers.Input((9, 7, 3))
+    x = layers.Conv2D(24, 3, padding="same", activation="relu6")(inp)
+    gate = layers.GlobalAveragePooling2D(keepdims=True)(x)
+    gate = layers.Conv2D(6, 1, activation="relu")(gate)
+    gate = layers.Conv2D(24, 1, activation="sigmoid")(gate)
+    y = layers.Multiply()([x, gate])
+    other = layers.Conv2D(24, 1)(x)
+    return inp, layers.Multiply()([other, y])
+
+
+def test_squeeze_excite_multiplies_fast_and_identical_on_m4(tmp_path):
+    _seed(3)
+    inp, out = _squeeze_excite(tf_keras.layers)
+    path = _convert(tf_keras.Model(inp, out), (9, 7, 3), tmp_path / "se.tflite", seed=3)
+    tree = export(path, tmp_path / "out", prefix="se")
+    bench = bench_model(tree, ["mps2-an386"], layers=True)
+    assert bench.cores[0].identical_to == {"host": True, "reference": True, "tflite-micro": True}
+    muls = [row for row in bench.layers if row.op.endswith(": mul")]
+    assert len(muls) == 2 and all(row.kernel == "mcc_mul_s8" for row in muls)
+    for row in muls:
+        assert row.instructions["mps2-an386"] <= MUL_BUDGET * 9 * 7 * 24, row
