@@ -1,7 +1,8 @@
 """Layers found slow on models outside the benchmark suite (scripts/bench_unseen.py), on the M4 (DSP)
 and the M55 (MVE) in QEMU: byte-identical to the host build, the numpy reference and tflite-micro,
 within a per-output instruction budget. One model: a squeeze-excite block (its gate, a (1, 1, 1, C)
-vector, multiplied into the (1, H, W, C) features, then a same-shape product)."""
+vector, multiplied into the (1, H, W, C) features, then a same-shape product) on features from
+depthwise layers with depth multipliers 2 and 4 (the input's channels repeated first)."""
 
 import os
 import shutil
@@ -30,16 +31,17 @@ MUL_BUDGET = {"mps2-an386": 21, "mps3-an547": 8}
 
 def _squeeze_excite(layers):
     inp = layers.Input((9, 7, 3))
-    x = layers.Conv2D(24, 3, padding="same", activation="relu6")(inp)
+    x = layers.Conv2D(12, 3, padding="same", activation="relu6")(inp)
+    x = layers.DepthwiseConv2D(3, padding="same", depth_multiplier=2, activation="relu6")(x)
     gate = layers.GlobalAveragePooling2D(keepdims=True)(x)
     gate = layers.Conv2D(6, 1, activation="relu")(gate)
     gate = layers.Conv2D(24, 1, activation="sigmoid")(gate)
     y = layers.Multiply()([x, gate])
-    other = layers.Conv2D(24, 1)(x)
+    other = layers.DepthwiseConv2D(3, padding="same", depth_multiplier=4)(layers.Conv2D(6, 1)(x))
     return inp, layers.Multiply()([other, y])
 
 
-def test_squeeze_excite_multiplies_fast_and_identical_on_m4_and_m55(tmp_path):
+def test_squeeze_excite_and_depth_multipliers_fast_and_identical_on_m4_and_m55(tmp_path):
     _seed(3)
     inp, out = _squeeze_excite(tf_keras.layers)
     path = _convert(tf_keras.Model(inp, out), (9, 7, 3), tmp_path / "se.tflite", seed=3)
@@ -47,6 +49,8 @@ def test_squeeze_excite_multiplies_fast_and_identical_on_m4_and_m55(tmp_path):
     bench = bench_model(tree, list(MUL_BUDGET), layers=True)
     for core in bench.cores:
         assert core.identical_to == {"host": True, "reference": True, "tflite-micro": True}, core
+    expanded = [row for row in bench.layers if row.kernel.startswith("mcc_depthwise_expand_s8+")]
+    assert len(expanded) == 2
     muls = [row for row in bench.layers if row.op.endswith(": mul")]
     assert len(muls) == 2 and all(row.kernel == "mcc_mul_s8" for row in muls)
     for row in muls:
