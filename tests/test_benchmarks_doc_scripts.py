@@ -456,6 +456,27 @@ def test_csr_fast_table(tmp_path):
     drift.assert_none(at_least=5 * 2 * 5 + 1)
 
 
+CSR_INT16 = "### Round 10: CSR fully connected against the M4's int16 dense layout"
+
+
+def test_csr_fc_int16_table(tmp_path):
+    """The two instruction rows of the csr_pair vs int16 dense table (M4, five shares of zeros)."""
+    zeros = (70, 75, 80, 85, 90)
+    run_script(["bench_csr_fast.py", "--boards", "mps2-an386", "--only", "fc ", "--fc-dense", "int16",
+                "--sparsities", ",".join(str(z / 100) for z in zeros), "--doc", str(tmp_path / "csr16.md")],
+               tmp_path)
+    measured = _csr_script_rows(tmp_path / "csr16.md")
+    drift = Drift(CSR_INT16)
+    for row in table_rows(CSR_INT16, 7):
+        if not row[0].startswith("fc "):
+            continue
+        runs = measured[layer_key(row[0].removesuffix(", mps2-an386"))]
+        drift.check(f"{row[0]}, dense int16", "instructions", numbers(row[1])[0], runs[zeros[0]][0])
+        for z, cell in zip(zeros, row[2:]):
+            drift.check(f"{row[0]}, csr_pair at {z}%", "instructions", numbers(cell)[0], runs[z][1])
+    drift.assert_none(at_least=2 * 6)
+
+
 # -- Issue 11: packed int4 weights ----------------------------------------------------------------
 
 INT4_ROUND5 = "### Packed int4 weights (issue 11, round 5)"
