@@ -1253,8 +1253,28 @@ def test_lecture_exits_paragraph(shared_dir, tmp_path):
                           text).groups()
     drift.check("full network, fewest", "instructions", numbers(low)[0], full["min_instructions"])
     drift.check("full network, most", "instructions", numbers(high)[0], full["max_instructions"])
+    _exit_trees_micronet(drift, text, tmp_path / "lectures")
     assert full["bit_exact_host"] and ex["bit_exact_host"] and all(ex["qemu_identical"].values()), run
-    drift.assert_none(at_least=12)
+    drift.assert_none(at_least=16)
+
+
+def _exit_trees_micronet(drift: Drift, text: str, trees: Path) -> None:
+    """The MicroNet paragraph of the exported trees (what `mcucompress info TREE` prints): both
+    scores at the doc's digits, the full network's effective parameters and its ops in millions
+    (counts of non-zero int8 weights, so they move with the trained weights: held exactly)."""
+    from mcucompress.report.micronet import tree_micronet
+
+    full_score, params, ops, exit_score = re.search(
+        r"full network ([\d.]+) \(([\d,]+) effective parameters, ([\d.]+) M ops\), with the exit ([\d.]*\d)",
+        text).groups()
+    full, exits = tree_micronet(trees / "cnn_full_c"), tree_micronet(trees / "cnn_exits_c")
+    for what, documented, measured in (("full network", full_score, full.score), ("with the exit", exit_score,
+                                                                                    exits.score)):
+        drift.checked += 1
+        if not same_significant(documented, measured):
+            drift.found.append(f"{what} MicroNet score: doc {documented}, measured {measured}")
+    drift.check("full network, MicroNet effective parameters", "micronet score", numbers(params)[0], round(full.params))
+    drift.check("full network, MicroNet ops in millions", "micronet score", float(ops), round(full.ops / 1e6, 1))
 
 
 # -- Issue 14: HashedNets and product quantization -------------------------------------------------
