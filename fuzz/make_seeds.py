@@ -129,25 +129,19 @@ def int4_seeds(count: int = 8):
         yield _u(9, 1) + _u(i % 2, 1) + rng.integers(0, 256, 1500).astype(np.uint8).tobytes()
 
 
+# File name prefix -> seed generator; the harness reads the kind from each file's first byte, the
+# prefix only tells a person which kernel a seed is for.
+SEED_FILES = (("seed", seeds), ("conv", conv_seeds), ("fast", fast_codebook_seeds), ("lut", lookup_seeds),
+              ("seg", segment_seeds), ("pair", pair_seeds), ("int4", int4_seeds))
+
+
 def main(out: str) -> int:
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
-    for i, data in enumerate(seeds()):
-        (folder / f"seed{i:02d}").write_bytes(data)
-    for i, data in enumerate(conv_seeds()):
-        (folder / f"conv{i:02d}").write_bytes(data)
-    for i, data in enumerate(fast_codebook_seeds()):
-        (folder / f"fast{i:02d}").write_bytes(data)
-    for i, data in enumerate(lookup_seeds()):
-        (folder / f"lut{i:02d}").write_bytes(data)
-    for i, data in enumerate(segment_seeds()):
-        (folder / f"seg{i:02d}").write_bytes(data)
-    for i, data in enumerate(pair_seeds()):
-        (folder / f"pair{i:02d}").write_bytes(data)
-    for i, data in enumerate(int4_seeds()):
-        (folder / f"int4{i:02d}").write_bytes(data)
+    for prefix, generate in SEED_FILES:
+        for i, data in enumerate(generate()):
+            (folder / f"{prefix}{i:02d}").write_bytes(data)
     return 0
-
 
 if __name__ == "__main__":
     raise SystemExit(main(sys.argv[1]))
