@@ -106,32 +106,38 @@ def lookup_seeds(count: int = 8):
                + channels)
 
 
+def _segmented_seeds(seed: int, count: int, layout):
+    """Seeds of a 256-column segment encoding: ``layout(i, w, channels)`` writes the header and
+    the encoded weights of seed i; one or two batches of input follow."""
+    rng = np.random.default_rng(seed)
+    for i in range(count):
+        w = _segmented_rows(rng)
+        channels = _channel_bytes(rng, w.shape[0], i % 2)
+        yield layout(i, w, channels) + rng.integers(-128, 128, w.shape[1] * (1 + i % 2)).astype(np.int8).tobytes()
+
+
 def segment_seeds(count: int = 8):
     """csr_seg seeds: the FC header, then channel constants or not (1 byte; their bytes come next),
     depth (2 bytes), entries, counts, offsets, values, input."""
-    rng = np.random.default_rng(4)
-    for i in range(count):
-        w = _segmented_rows(rng)
-        units, depth = w.shape
-        m = csr_seg.encode_csr_seg(w, 0)
-        channels = _channel_bytes(rng, units, i % 2)
+
+    def layout(i, w, channels):
+        (units, depth), m = w.shape, csr_seg.encode_csr_seg(w, 0)
         head = _u(8, 1) + _u(units - 1, 1) + _u(0, 1) + _u(i % 8, 1) + channels + _u(depth - 1, 2) + _u(m.entries, 2)
-        body = m.counts.astype("<u2").tobytes() + m.offsets.tobytes() + m.values.tobytes()
-        yield head + body + rng.integers(-128, 128, depth * (1 + i % 2)).astype(np.int8).tobytes()
+        return head + m.counts.astype("<u2").tobytes() + m.offsets.tobytes() + m.values.tobytes()
+
+    return _segmented_seeds(4, count, layout)
 
 
 def pair_seeds(count: int = 8):
     """csr_pair seeds: the FC header, depth (2 bytes), channel constants or not (1 byte; their
     bytes come next), the group count, counts, groups, input."""
-    rng = np.random.default_rng(5)
-    for i in range(count):
-        w = _segmented_rows(rng)
-        units, depth = w.shape
-        m = csr_pair.encode_csr_pair(w, 0)
-        channels = _channel_bytes(rng, units, i % 2)
+
+    def layout(i, w, channels):
+        (units, depth), m = w.shape, csr_pair.encode_csr_pair(w, 0)
         head = _u(10, 1) + _u(units - 1, 1) + _u(0, 1) + _u(i % 8, 1) + _u(depth - 1, 2) + channels
-        body = _u(m.groups_count, 2) + m.counts.tobytes() + m.groups.astype("<u4").tobytes()
-        yield head + body + rng.integers(-128, 128, depth * (1 + i % 2)).astype(np.int8).tobytes()
+        return head + _u(m.groups_count, 2) + m.counts.tobytes() + m.groups.astype("<u4").tobytes()
+
+    return _segmented_seeds(5, count, layout)
 
 
 def int4_seeds(count: int = 8):
