@@ -471,12 +471,80 @@ static int fuzz_huffman_lut(stream *s, const mcc_fc_params *params, const mcc_qu
     return 0;
 }
 
+/* One differential case of a segment-encoded fully connected kernel (csr_seg, csr_pair), whose
+ * format the harness states itself: shapes, the stream's channel constants and input, the
+ * outputs the format's statement gives and the kernel's. valid: the kernel must accept the case. */
+typedef struct {
+    int32_t units, batches, depth;
+    mcc_dims in_dims, f_dims, out_dims;
+    int32_t *channels;
+    int valid;
+    int8_t *input, *want, *got;
+} segment_case;
+
+/* acc of row u as a format's statement gives it, or -1 when the format rejects the row; *k is
+ * the layer's entry (or group) index, which the rows advance in turn. */
+typedef int (*row_sum_fn)(const void *weights, int32_t depth, const int8_t *row, int32_t input_offset,
+                          int32_t filter_offset, int32_t *k, int32_t u, int32_t *acc);
+
+/* The case's depth (rows up to 700 long, past two segments) and channel constants from the
+ * stream; the constants need both offsets 0. */
+static void segment_case_open(stream *s, const mcc_fc_params *params, int32_t units, int32_t batches,
+                              segment_case *c)
+{
+    const int32_t depth = (int32_t)(take(s, 2) % 700) + 1;
+    const mcc_dims in_dims = {batches, 1, 1, depth}, f_dims = {units, 1, 1, depth}, out_dims = {batches, 1, 1, units};
+    c->units = units;
+    c->batches = batches;
+    c->depth = depth;
+    c->in_dims = in_dims;
+    c->f_dims = f_dims;
+    c->out_dims = out_dims;
+    c->channels = fc_channels(s, params, units);
+    c->valid = c->channels == 0 || (params->input_offset == 0 && params->filter_offset == 0);
+}
+
+/* The input (after the weights in the stream) and the outputs row_sum gives for every batch and
+ * unit, requantized as the kernel does; valid turns 0 at the first row the format rejects. */
+static void segment_case_expect(stream *s, const mcc_fc_params *params, const mcc_quant *quant, const void *weights,
+                                row_sum_fn row_sum, segment_case *c)
+{
+    int32_t b, u, k;
+    c->input = (int8_t *)block(s, (size_t)(c->batches * c->depth));
+    c->want = (int8_t *)malloc((size_t)(c->batches * c->units));
+    c->got = (int8_t *)malloc((size_t)(c->batches * c->units));
+    for (b = 0; b < c->batches && c->valid; ++b) {
+        for (u = 0, k = 0; u < c->units && c->valid; ++u) {
+            int32_t acc;
+            c->valid = row_sum(weights, c->depth, c->input + b * c->depth, params->input_offset, params->filter_offset,
+                               &k, u, &acc) == 0;
+            c->want[b * c->units + u] = fc_expected(params, quant, c->channels, u, acc);
+        }
+    }
+}
+
+/* The verdict on the kernel's status and outputs (the harness aborts on a mismatch: the same
+ * status as the statement of the format, and when valid the same bytes); frees the case. */
+static int segment_case_close(segment_case *c, mcc_status status)
+{
+    if (c->valid ? status != MCC_OK || memcmp(c->want, c->got, (size_t)(c->batches * c->units)) != 0
+                 : status != MCC_ERROR_ARGUMENT) {
+        abort();
+    }
+    free(c->input);
+    free(c->want);
+    free(c->got);
+    free(c->channels);
+    return 0;
+}
+
 /* acc of row u of the csr_seg weights as the format in mcc.h states them (segment s at column
  * 256 * s, the last at depth - 256 or 0), or -1 when a count passes the entries left or, for a
  * row shorter than 256, an offset passes the row; *k is the layer's entry index. */
-static int seg_reference(const mcc_csr_seg_s8 *f, int32_t depth, const int8_t *row, int32_t input_offset,
+static int seg_reference(const void *weights, int32_t depth, const int8_t *row, int32_t input_offset,
                          int32_t filter_offset, int32_t *k, int32_t u, int32_t *acc)
 {
+    const mcc_csr_seg_s8 *f = (const mcc_csr_seg_s8 *)weights;
     int32_t s, i;
     *acc = 0;
     for (s = 0; s < f->segments; ++s) {
@@ -497,62 +565,42 @@ static int seg_reference(const mcc_csr_seg_s8 *f, int32_t depth, const int8_t *r
 }
 
 /* mcc_fully_connected_csr_seg_s8 on fuzzed counts, offsets and values, with or without channel
- * constants (which need both offsets 0): same status as the statement of the format (every
- * offset of a short row is checked before any output) and the same bytes, or the harness aborts. */
+ * constants: same status as the statement of the format (every offset of a short row is checked
+ * before any output) and the same bytes, or the harness aborts. */
 static int fuzz_csr_seg(stream *s, const mcc_fc_params *params, const mcc_quant *quant, int32_t units,
                         int32_t batches)
 {
-    const int32_t depth = (int32_t)(take(s, 2) % 700) + 1;
+    segment_case c;
     mcc_csr_seg_s8 f;
-    mcc_dims in_dims = {batches, 1, 1, depth}, f_dims = {units, 1, 1, depth}, out_dims = {batches, 1, 1, units};
-    int8_t *input, *want, *got;
-    int32_t *channels;
-    int32_t b, u, k, valid;
+    int32_t k;
     mcc_status status;
-    channels = fc_channels(s, params, units);
-    valid = channels == 0 || (params->input_offset == 0 && params->filter_offset == 0);
-    f.segments = (depth + 255) / 256;
+    segment_case_open(s, params, units, batches, &c);
+    f.segments = (c.depth + 255) / 256;
     f.entries = (int32_t)(take(s, 2) % 4000);
     f.counts = (const uint16_t *)block(s, (size_t)(units * f.segments) * sizeof(uint16_t));
     f.offsets = (const uint8_t *)block(s, (size_t)f.entries);
     f.values = (const int8_t *)block(s, (size_t)f.entries);
-    input = (int8_t *)block(s, (size_t)(batches * depth));
-    want = (int8_t *)malloc((size_t)(batches * units));
-    got = (int8_t *)malloc((size_t)(batches * units));
-    if (depth < 256) {
+    if (c.depth < 256) {
         for (k = 0; k < f.entries; ++k) {
-            valid &= f.offsets[k] < depth;
+            c.valid &= f.offsets[k] < c.depth;
         }
     }
-    for (b = 0; b < batches && valid; ++b) {
-        for (u = 0, k = 0; u < units && valid; ++u) {
-            int32_t acc;
-            valid = seg_reference(&f, depth, input + b * depth, params->input_offset, params->filter_offset, &k,
-                                  u, &acc) == 0;
-            want[b * units + u] = fc_expected(params, quant, channels, u, acc);
-        }
-    }
-    status = mcc_fully_connected_csr_seg_s8(params, quant, &in_dims, input, &f_dims, &f, 0, channels, &out_dims, got);
-    if (valid ? status != MCC_OK || memcmp(want, got, (size_t)(batches * units)) != 0
-              : status != MCC_ERROR_ARGUMENT) {
-        abort();
-    }
+    segment_case_expect(s, params, quant, &f, seg_reference, &c);
+    status = mcc_fully_connected_csr_seg_s8(params, quant, &c.in_dims, c.input, &c.f_dims, &f, 0, c.channels,
+                                            &c.out_dims, c.got);
     free((void *)f.counts);
     free((void *)f.offsets);
     free((void *)f.values);
-    free(input);
-    free(want);
-    free(got);
-    free(channels);
-    return 0;
+    return segment_case_close(&c, status);
 }
 
 /* acc of row u of the csr_pair weights as the format in mcc.h states them (windows of two
  * columns at segment start + offset; columns from depth on read 0), or -1 when a count passes
  * the groups left; *k is the layer's group index. */
-static int pair_reference(const mcc_csr_pair_s8 *f, int32_t depth, const int8_t *row, int32_t input_offset,
+static int pair_reference(const void *weights, int32_t depth, const int8_t *row, int32_t input_offset,
                           int32_t filter_offset, int32_t *k, int32_t u, int32_t *acc)
 {
+    const mcc_csr_pair_s8 *f = (const mcc_csr_pair_s8 *)weights;
     int32_t s, i, j;
     *acc = 0;
     for (s = 0; s < f->segments; ++s) {
@@ -577,52 +625,29 @@ static int pair_reference(const mcc_csr_pair_s8 *f, int32_t depth, const int8_t 
     return 0;
 }
 
-/* mcc_fully_connected_csr_pair_s8 on fuzzed counts and groups, with or without channel constants
- * (which need both offsets 0): same status as the statement of the format and the same bytes, or
- * the harness aborts. */
+/* mcc_fully_connected_csr_pair_s8 on fuzzed counts and groups, with or without channel constants,
+ * with a scratch block of exactly its size: same status as the statement of the format and the
+ * same bytes, or the harness aborts. */
 static int fuzz_csr_pair(stream *s, const mcc_fc_params *params, const mcc_quant *quant, int32_t units,
                          int32_t batches)
 {
-    const int32_t depth = (int32_t)(take(s, 2) % 700) + 1;
+    segment_case c;
     mcc_csr_pair_s8 f;
-    mcc_dims in_dims = {batches, 1, 1, depth}, f_dims = {units, 1, 1, depth}, out_dims = {batches, 1, 1, units};
-    int8_t *input, *want, *got;
-    int32_t *channels;
     void *scratch;
-    int32_t b, u, k, valid;
     mcc_status status;
-    channels = fc_channels(s, params, units);
-    valid = channels == 0 || (params->input_offset == 0 && params->filter_offset == 0);
-    f.segments = (depth + 255) / 256;
+    segment_case_open(s, params, units, batches, &c);
+    f.segments = (c.depth + 255) / 256;
     f.groups_count = (int32_t)(take(s, 2) % 1500);
     f.counts = (const uint8_t *)block(s, (size_t)(units * f.segments));
     f.groups = (const uint32_t *)block(s, (size_t)f.groups_count * 3 * sizeof(uint32_t));
-    input = (int8_t *)block(s, (size_t)(batches * depth));
-    want = (int8_t *)malloc((size_t)(batches * units));
-    got = (int8_t *)malloc((size_t)(batches * units));
-    scratch = malloc((size_t)mcc_fully_connected_csr_pair_s8_get_buffer_size(depth, units));
-    for (b = 0; b < batches && valid; ++b) {
-        for (u = 0, k = 0; u < units && valid; ++u) {
-            int32_t acc;
-            valid = pair_reference(&f, depth, input + b * depth, params->input_offset, params->filter_offset, &k,
-                                   u, &acc) == 0;
-            want[b * units + u] = fc_expected(params, quant, channels, u, acc);
-        }
-    }
-    status = mcc_fully_connected_csr_pair_s8(params, quant, &in_dims, input, &f_dims, &f, 0, channels, &out_dims, got,
-                                             scratch);
-    if (valid ? status != MCC_OK || memcmp(want, got, (size_t)(batches * units)) != 0
-              : status != MCC_ERROR_ARGUMENT) {
-        abort();
-    }
+    segment_case_expect(s, params, quant, &f, pair_reference, &c);
+    scratch = malloc((size_t)mcc_fully_connected_csr_pair_s8_get_buffer_size(c.depth, units));
+    status = mcc_fully_connected_csr_pair_s8(params, quant, &c.in_dims, c.input, &c.f_dims, &f, 0, c.channels,
+                                             &c.out_dims, c.got, scratch);
     free((void *)f.counts);
     free((void *)f.groups);
-    free(input);
-    free(want);
-    free(got);
-    free(channels);
     free(scratch);
-    return 0;
+    return segment_case_close(&c, status);
 }
 
 /* Requantization constants of output channel u for the int4 / fast kernels (channels: 4 int32)

@@ -117,12 +117,12 @@ def _segmented_seeds(seed: int, count: int, layout):
 
 
 def segment_seeds(count: int = 8):
-    """csr_seg seeds: the FC header, then channel constants or not (1 byte; their bytes come next),
-    depth (2 bytes), entries, counts, offsets, values, input."""
+    """csr_seg seeds: the FC header, depth (2 bytes), channel constants or not (1 byte; their bytes
+    come next), entries, counts, offsets, values, input."""
 
     def layout(i, w, channels):
         (units, depth), m = w.shape, csr_seg.encode_csr_seg(w, 0)
-        head = _u(8, 1) + _u(units - 1, 1) + _u(0, 1) + _u(i % 8, 1) + channels + _u(depth - 1, 2) + _u(m.entries, 2)
+        head = _u(8, 1) + _u(units - 1, 1) + _u(0, 1) + _u(i % 8, 1) + _u(depth - 1, 2) + channels + _u(m.entries, 2)
         return head + m.counts.astype("<u2").tobytes() + m.offsets.tobytes() + m.values.tobytes()
 
     return _segmented_seeds(4, count, layout)
