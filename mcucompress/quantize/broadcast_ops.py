@@ -26,13 +26,16 @@ from mcucompress.errors import McuError
 from mcucompress.ir.activation import fused_activation
 from mcucompress.ir.graph import Graph, Op
 from mcucompress.quantize import fixedpoint as fp
+from mcucompress.quantize.params import NamedAsInC
 
 _C_FUNCTIONS = {"mul": "mcc_mul_s8", "prelu": "mcc_prelu_s8", "maximum": "mcc_maximum_s8", "minimum": "mcc_minimum_s8",
                 "add": "mcc_add_broadcast_s8", "sub": "mcc_sub_s8"}
 
 
 @dataclass(frozen=True)
-class MulParams:
+class MulParams(NamedAsInC):
+    """mcc_mul_params."""
+
     input1_offset: int
     input2_offset: int
     output_offset: int
@@ -41,12 +44,6 @@ class MulParams:
     act_min: int
     act_max: int
 
-    def c_fields(self) -> dict:
-        """mcc_mul_params."""
-        from mcucompress.quantize.params import c_same_named
-
-        return c_same_named(self, "input1_offset input2_offset output_offset multiplier shift", activation=True)
-
 
 @dataclass(frozen=True)
 class CompareParams:
@@ -54,7 +51,9 @@ class CompareParams:
 
 
 @dataclass(frozen=True)
-class PreluParams:
+class PreluParams(NamedAsInC):
+    """mcc_prelu_params."""
+
     input_offset: int
     alpha_offset: int
     output_offset: int
@@ -62,13 +61,6 @@ class PreluParams:
     shift_positive: int
     multiplier_negative: int
     shift_negative: int
-
-    def c_fields(self) -> dict:
-        """mcc_prelu_params."""
-        from mcucompress.quantize.params import c_same_named
-
-        return c_same_named(self, "input_offset alpha_offset output_offset multiplier_positive shift_positive "
-                                  "multiplier_negative shift_negative")
 
 
 def broadcast_shape(a, b) -> tuple[int, ...] | None:

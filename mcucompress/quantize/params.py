@@ -31,7 +31,7 @@ widened to double before multiplying/dividing; ``quantize_multiplier`` mirrors Q
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -74,6 +74,16 @@ def c_same_named(params, names: str, activation: bool = False) -> dict:
     struct's order), then mcc_activation from act_min / act_max when ``activation``."""
     fields = {name: getattr(params, name) for name in names.split()}
     return fields | {"activation": c_activation(params)} if activation else fields
+
+
+class NamedAsInC:
+    """Mixin of the params dataclasses whose C struct (the class docstring names it) declares a
+    member named like each field, in the fields' order, then, when the class has act_min and
+    act_max, their mcc_activation."""
+
+    def c_fields(self) -> dict:
+        names = " ".join(f.name for f in fields(self) if f.name not in ("act_min", "act_max"))
+        return c_same_named(self, names, activation=hasattr(self, "act_min"))
 
 
 @dataclass(frozen=True, eq=False)
@@ -218,8 +228,9 @@ class MeanParams:
 
 
 @dataclass(frozen=True, eq=False)
-class AddParams:
-    """add of two int8 tensors of equal shape, TFLite's requantized scheme::
+class AddParams(NamedAsInC):
+    """add of two int8 tensors of equal shape, TFLite's requantized scheme (mcc_add_params: the
+    portable and the table kernels take the same struct)::
 
         a' = (a + input1_offset) << left_shift                # left_shift = 20
         b' = (b + input2_offset) << left_shift
@@ -230,24 +241,18 @@ class AddParams:
     Always double rounding (LiteRT's Add keeps it too).
     """
 
-    left_shift: int
     input1_offset: int
     input1_multiplier: int
     input1_shift: int
     input2_offset: int
     input2_multiplier: int
     input2_shift: int
+    left_shift: int
     output_offset: int
     output_multiplier: int
     output_shift: int
     act_min: int
     act_max: int
-
-    def c_fields(self) -> dict:
-        """mcc_add_params (the portable and the table kernels take the same struct)."""
-        return c_same_named(self, "input1_offset input1_multiplier input1_shift input2_offset input2_multiplier "
-                                  "input2_shift left_shift output_offset output_multiplier output_shift",
-                            activation=True)
 
 
 @dataclass(frozen=True, eq=False)

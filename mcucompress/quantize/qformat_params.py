@@ -43,7 +43,7 @@ import numpy as np
 
 from mcucompress.errors import McuError
 from mcucompress.ir.graph import Graph, Op, Tensor
-from mcucompress.quantize.params import activation_range, c_activation, c_same_named, c_tile
+from mcucompress.quantize.params import NamedAsInC, activation_range, c_activation, c_tile
 
 INT32_MAX = (1 << 31) - 1
 MAX_PRODUCT = 128 * 128       # largest |w * x| of two int8 values
@@ -81,16 +81,14 @@ class Q7FullyConnectedParams:
 
 
 @dataclass(frozen=True)
-class Q7AddParams:
+class Q7AddParams(NamedAsInC):
+    """mcc_add_q7_params."""
+
     input1_left_shift: int
     input2_left_shift: int
     shift: int
     act_min: int
     act_max: int
-
-    def c_fields(self) -> dict:
-        """mcc_add_q7_params."""
-        return c_same_named(self, "input1_left_shift input2_left_shift shift", activation=True)
 
 
 def fraction_bits(scale: float) -> int:
