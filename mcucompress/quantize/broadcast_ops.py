@@ -25,12 +25,9 @@ import numpy as np
 from mcucompress.errors import McuError
 from mcucompress.ir.activation import fused_activation
 from mcucompress.ir.graph import Graph, Op
+from mcucompress.ir.ops import op_kind
 from mcucompress.quantize import fixedpoint as fp
 from mcucompress.quantize.params import NamedAsInC
-
-_C_FUNCTIONS = {"mul": "mcc_mul_s8", "prelu": "mcc_prelu_s8", "maximum": "mcc_maximum_s8", "minimum": "mcc_minimum_s8",
-                "add": "mcc_add_broadcast_s8", "sub": "mcc_sub_s8"}
-
 
 @dataclass(frozen=True)
 class MulParams(NamedAsInC):
@@ -208,8 +205,13 @@ def lower(b, i: int, op: Op) -> None:
         lead = (b.add_params(oid, p),)
     else:
         lead = ()
-    b.call(op, _C_FUNCTIONS[op.kind], *lead, _dims(b, x1), _pointer(b, i, op, x1, "input1"),
+    b.call(op, _broadcast_function(op.kind), *lead, _dims(b, x1), _pointer(b, i, op, x1, "input1"),
            _dims(b, x2), _pointer(b, i, op, x2, "input2"), _dims(b, out), b.arena(out.name))
+
+
+def _broadcast_function(kind: str) -> str:
+    """The kind's broadcasting kernel: the function of its catalogue entry's broadcast/ file."""
+    return next(function for function, path in op_kind(kind).kernel_sources.items() if path.startswith("broadcast/"))
 
 
 def _dims(b, t) -> str:
