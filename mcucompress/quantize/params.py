@@ -87,7 +87,25 @@ class NamedAsInC:
 
 
 @dataclass(frozen=True, eq=False)
-class ConvParams:
+class ConvWindow:
+    """What every conv's params (int8 and Q-format) carry besides its requantization: the output
+    clamp and where each output reads its input (stride, dilation, padding as (top, bottom, left,
+    right), and the depthwise depth_multiplier, 1 otherwise)."""
+
+    act_min: int
+    act_max: int
+    stride: tuple[int, int]
+    dilation: tuple[int, int]
+    padding: tuple[int, int, int, int]
+    depth_multiplier: int
+
+    def c_window(self) -> dict:
+        """The conv params structs' stride, padding (top, left) and dilation tiles."""
+        return {"stride": c_tile(self.stride), "padding": c_tile(self.padding[0::2]), "dilation": c_tile(self.dilation)}
+
+
+@dataclass(frozen=True, eq=False)
+class ConvParams(ConvWindow):
     """conv2d and depthwise_conv2d (per-channel int8, symmetric weights).
 
     For every output pixel (oy, ox) and output channel oc::
@@ -116,12 +134,6 @@ class ConvParams:
     output_offset: int
     multiplier: np.ndarray
     shift: np.ndarray
-    act_min: int
-    act_max: int
-    stride: tuple[int, int]
-    dilation: tuple[int, int]
-    padding: tuple[int, int, int, int]
-    depth_multiplier: int
     rounding: str
     float_scale: np.ndarray | None = None
 
@@ -130,8 +142,7 @@ class ConvParams:
         fields = {"input_offset": self.input_offset, "output_offset": self.output_offset}
         if depthwise:
             fields["depth_multiplier"] = self.depth_multiplier
-        return fields | {"stride": c_tile(self.stride), "padding": c_tile(self.padding[0::2]),
-                         "dilation": c_tile(self.dilation), "activation": c_activation(self)}
+        return fields | self.c_window() | {"activation": c_activation(self)}
 
 
 @dataclass(frozen=True, eq=False)
