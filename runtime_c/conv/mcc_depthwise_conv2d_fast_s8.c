@@ -1374,13 +1374,14 @@ MCC_INLINE void dw_pairs_rows(const uint32_t *a, const uint32_t *b, const uint32
 /* Two input rows of one channel (s0: the first element of the upper one) into one pair row. */
 MCC_INLINE void dw_pairs_fill_two(uint32_t *dst, const int8_t *s0, int32_t cols, int32_t col_step, int32_t row_step)
 {
-    int32_t x = 0;
 #if MCC_HAVE_DSP_ASM
-    if (cols >= 2) {  /* two columns a pass: 11 instructions for 4 values */
-        int32_t passes = cols >> 1;
-        uint32_t p, q, u, v;
-        __asm__ volatile("1:\n\t"
-                         "ldrsb %[p], [%[s]]\n\t"
+    uint32_t p, q, u, v;
+    if (cols & 1) {
+        *dst++ = dw_pairs_pack(s0[0], s0[row_step]);
+        s0 += col_step;
+    }
+    if (cols & 2) {
+        __asm__ volatile("ldrsb %[p], [%[s]]\n\t"
                          "ldrsb %[q], [%[s], %[rs]]\n\t"
                          "add %[s], %[s], %[cs]\n\t"
                          "ldrsb %[u], [%[s]]\n\t"
@@ -1389,27 +1390,105 @@ MCC_INLINE void dw_pairs_fill_two(uint32_t *dst, const int8_t *s0, int32_t cols,
                          "pkhbt %[p], %[p], %[q], lsl #16\n\t"
                          "pkhbt %[u], %[u], %[v], lsl #16\n\t"
                          "strd %[p], %[u], [%[dst]], #8\n\t"
+                         : [p] "=&r"(p), [q] "=&r"(q), [u] "=&r"(u), [v] "=&r"(v), [s] "+r"(s0), [dst] "+r"(dst)
+                         : [rs] "r"(row_step), [cs] "r"(col_step)
+                         : "memory");
+    }
+    if (cols >= 4) {  /* four columns a pass, both rows read at offsets of 0-3 columns: 18 instructions for
+                       * 8 values (LDRSB has no register post-index in Thumb-2: each pass steps its two
+                       * row pointers once) */
+        int32_t passes = cols >> 2, c2, c3;
+        const int8_t *s1 = s0 + row_step;
+        __asm__ volatile("add %[c2], %[cs], %[cs]\n\t"
+                         "add %[c3], %[c2], %[cs]\n\t"
+                         "1:\n\t"
+                         "ldrsb %[p], [%[s]]\n\t"
+                         "ldrsb %[q], [%[t]]\n\t"
+                         "ldrsb %[u], [%[s], %[cs]]\n\t"
+                         "ldrsb %[v], [%[t], %[cs]]\n\t"
+                         "pkhbt %[p], %[p], %[q], lsl #16\n\t"
+                         "pkhbt %[u], %[u], %[v], lsl #16\n\t"
+                         "strd %[p], %[u], [%[dst]], #16\n\t"
+                         "ldrsb %[p], [%[s], %[c2]]\n\t"
+                         "ldrsb %[q], [%[t], %[c2]]\n\t"
+                         "ldrsb %[u], [%[s], %[c3]]\n\t"
+                         "ldrsb %[v], [%[t], %[c3]]\n\t"
+                         "add %[s], %[s], %[cs], lsl #2\n\t"
+                         "add %[t], %[t], %[cs], lsl #2\n\t"
+                         "pkhbt %[p], %[p], %[q], lsl #16\n\t"
+                         "pkhbt %[u], %[u], %[v], lsl #16\n\t"
+                         "strd %[p], %[u], [%[dst], #-8]\n\t"
                          "subs %[n], %[n], #1\n\t"
                          "bne 1b\n\t"
-                         : [p] "=&r"(p), [q] "=&r"(q), [u] "=&r"(u), [v] "=&r"(v), [s] "+r"(s0), [dst] "+r"(dst),
-                           [n] "+r"(passes)
-                         : [rs] "r"(row_step), [cs] "r"(col_step)
+                         : [p] "=&r"(p), [q] "=&r"(q), [u] "=&r"(u), [v] "=&r"(v), [c2] "=&r"(c2), [c3] "=&r"(c3),
+                           [s] "+r"(s0), [t] "+r"(s1), [dst] "+r"(dst), [n] "+r"(passes)
+                         : [cs] "r"(col_step)
                          : "cc", "memory");
-        x = cols & ~1;
-        dst -= x;
     }
-#endif
-    for (; x < cols; ++x, s0 += col_step) {
+#else
+    int32_t x;
+    for (x = 0; x < cols; ++x, s0 += col_step) {
         dst[x] = dw_pairs_pack(s0[0], s0[row_step]);
     }
+#endif
+}
+
+/* One input row of one channel into one half of a pair row (half: its first int16), the other
+ * half a padding row's zero points. */
+MCC_INLINE void dw_pairs_fill_half(int16_t *half, const int8_t *s, int32_t cols, int32_t col_step)
+{
+#if MCC_HAVE_DSP_ASM
+    int32_t p, q;
+    if (cols & 1) {
+        *half = *s;
+        half += 2;
+        s += col_step;
+    }
+    if (cols & 2) {
+        __asm__ volatile("ldrsb %[p], [%[s]]\n\t"
+                         "ldrsb %[q], [%[s], %[cs]]\n\t"
+                         "add %[s], %[s], %[cs], lsl #1\n\t"
+                         "strh %[q], [%[dst], #4]\n\t"
+                         "strh %[p], [%[dst]], #8\n\t"
+                         : [p] "=&r"(p), [q] "=&r"(q), [s] "+r"(s), [dst] "+r"(half)
+                         : [cs] "r"(col_step)
+                         : "memory");
+    }
+    if (cols >= 4) {  /* four values a pass: 11 instructions */
+        int32_t passes = cols >> 2, u, v, c2, c3;
+        __asm__ volatile("add %[c2], %[cs], %[cs]\n\t"
+                         "add %[c3], %[c2], %[cs]\n\t"
+                         "1:\n\t"
+                         "ldrsb %[p], [%[s]]\n\t"
+                         "ldrsb %[q], [%[s], %[cs]]\n\t"
+                         "ldrsb %[u], [%[s], %[c2]]\n\t"
+                         "ldrsb %[v], [%[s], %[c3]]\n\t"
+                         "add %[s], %[s], %[cs], lsl #2\n\t"
+                         "strh %[q], [%[dst], #4]\n\t"
+                         "strh %[u], [%[dst], #8]\n\t"
+                         "strh %[v], [%[dst], #12]\n\t"
+                         "strh %[p], [%[dst]], #16\n\t"
+                         "subs %[n], %[n], #1\n\t"
+                         "bne 1b\n\t"
+                         : [p] "=&r"(p), [q] "=&r"(q), [u] "=&r"(u), [v] "=&r"(v), [c2] "=&r"(c2), [c3] "=&r"(c3),
+                           [s] "+r"(s), [dst] "+r"(half), [n] "+r"(passes)
+                         : [cs] "r"(col_step)
+                         : "cc", "memory");
+    }
+#else
+    int32_t x;
+    for (x = 0; x < cols; ++x, s += col_step) {
+        half[2 * x] = *s;
+    }
+#endif
 }
 
 /* Input rows of one channel (src: its first element) into the plane's rows of pairs; the
  * padding around them holds the zero point from the layer's start. */
-static void dw_pairs_fill(uint32_t *plane, const int8_t *src, int32_t pw, int32_t pairs, int32_t top,
+MCC_DW_NOINLINE static void dw_pairs_fill(uint32_t *plane, const int8_t *src, int32_t pw, int32_t pairs, int32_t top,
                           int32_t left, int32_t in_h, int32_t cols, int32_t col_step, int32_t row_step)
 {
-    int32_t k, x;
+    int32_t k;
     for (k = 0; k < pairs; ++k) {
         const int32_t y0 = 2 * k - top;
         const int in0 = (uint32_t)y0 < (uint32_t)in_h, in1 = (uint32_t)(y0 + 1) < (uint32_t)in_h;
@@ -1417,11 +1496,8 @@ static void dw_pairs_fill(uint32_t *plane, const int8_t *src, int32_t pw, int32_
         if (in0 && in1) {
             dw_pairs_fill_two(dst, src + y0 * row_step, cols, col_step, row_step);
         } else if (in0 || in1) {  /* the row beside a padding row (which keeps its zero points) */
-            int16_t *half = (int16_t *)(void *)dst + (in1 ? 1 : 0);
-            const int8_t *s = src + (in1 ? y0 + 1 : y0) * row_step;
-            for (x = 0; x < cols; ++x, s += col_step) {
-                half[2 * x] = *s;
-            }
+            dw_pairs_fill_half((int16_t *)(void *)dst + (in1 ? 1 : 0), src + (in1 ? y0 + 1 : y0) * row_step, cols,
+                               col_step);
         }
     }
 }
