@@ -1083,9 +1083,13 @@ typedef struct {
     int32_t bias, multiplier, round, shift;
     int32_t step, row, diagonal;  /* bytes between output columns, rows, and both (0: a lone one) */
     int32_t lo, hi;               /* the clamp */
+    int32_t quads, rows;          /* whole quads a row pair, row pairs left to run */
+    int32_t skip_in, skip_out;    /* bytes from a row pair's end to the next one's start: plane, output */
+    int32_t back_in, back_out;    /* odd widths: bytes back to the last quad's first column, else 0 */
 } dw_pairs_channel;
 /* The assembly blocks below read the fields at these byte offsets. */
-typedef char dw_pairs_channel_layout[offsetof(dw_pairs_channel, bias) == 24 && offsetof(dw_pairs_channel, lo) == 52
+typedef char dw_pairs_channel_layout[offsetof(dw_pairs_channel, bias) == 24 && offsetof(dw_pairs_channel, lo) == 52 &&
+                                     offsetof(dw_pairs_channel, quads) == 60 && offsetof(dw_pairs_channel, skip_in) == 68
                                      ? 1 : -1];
 
 /* The plane of a layer: pw words a pair row (the padded input columns the outputs read), pairs
@@ -1278,30 +1282,87 @@ MCC_INLINE int8_t dw_pairs_out(int32_t acc, const dw_pairs_channel *k, int32_t l
     "strb %[s01], [%[out], %[x]]\n\t"                           \
     "strb %[s00], [%[out]]\n\t"                                 \
     "add %[out], %[out], %[x], lsl #1\n\t"
-#define MCC_DW_PAIRS_QUAD_ASM(TEXT)                                                                     \
-    __asm__ volatile(TEXT                                                                               \
+/* Row pairs of quads in one block: k->rows row pairs of k->quads quads, and at an odd width one
+ * more quad one column back (its first column computed twice, the same bytes), the pair-row
+ * pointers and out then stepping over the rest of the row pair (skip_in, skip_out), so a
+ * channel's rows cost 14 instructions each rather than a loop nest's set-up in C. */
+#define MCC_DW_PAIRS_LOOP_ASM(SUMS, REQ, C_TOO)                                                           \
+    __asm__ volatile("1:\n\t"                                                                            \
+                     "ldr %[n], [%[k], #60]\n\t"                                                        \
+                     "2:\n\t" SUMS REQ                                                                  \
+                     "subs %[n], %[n], #1\n\t"                                                          \
+                     "bgt 2b\n\t"                                                                       \
+                     "bmi 3f\n\t"                                                                       \
+                     "ldrd %[x], %[y], [%[k], #76]\n\t"                                                 \
+                     "cmp %[x], #0\n\t"                                                                 \
+                     "beq 3f\n\t"                                                                       \
+                     "add %[a], %[a], %[x]\n\t"                                                         \
+                     "add %[b], %[b], %[x]\n\t" C_TOO                                                   \
+                     "add %[out], %[out], %[y]\n\t"                                                     \
+                     "b 2b\n\t"                                                                         \
+                     "3:\n\t"                                                                           \
+                     "ldrd %[x], %[y], [%[k], #68]\n\t"                                                 \
+                     "add %[a], %[a], %[x]\n\t"                                                         \
+                     "add %[b], %[b], %[x]\n\t" C_TOO                                                   \
+                     "add %[out], %[out], %[y]\n\t"                                                     \
+                     "ldr %[x], [%[k], #64]\n\t"                                                        \
+                     "subs %[x], %[x], #1\n\t"                                                          \
+                     "str %[x], [%[k], #64]\n\t"                                                        \
+                     "bne 1b\n\t"                                                                       \
                      : [s00] "=&r"(s00), [s01] "=&r"(s01), [s10] "=&r"(s10), [s11] "=&r"(s11), [x] "=&r"(x), \
-                       [y] "=&r"(y), [wa] "=&r"(wa), [wb] "=&r"(wb), [a] "+r"(a), [b] "+r"(b), [c] "+r"(c),   \
-                       [out] "+r"(out)                                                                  \
-                     : [k] "r"(k), "m"(*k)                                                              \
+                       [y] "=&r"(y), [wa] "=&r"(wa), [wb] "=&r"(wb), [n] "=&r"(n), [a] "+r"(a), [b] "+r"(b),  \
+                       [c] "+r"(c), [out] "+r"(out)                                                     \
+                     : [k] "r"(k)                                                                       \
                      : "cc", "memory")
 
-/* quads blocks of two rows by two columns of one channel: out steps 2 columns. */
-MCC_INLINE void dw_pairs_quads(const uint32_t *a, const uint32_t *b, const uint32_t *c, int32_t quads,
-                               const dw_pairs_channel *k, int8_t *out, const int stride, const int full)
+/* k->rows row pairs of quads (blocks of two rows by two columns) of one channel from the row pair
+ * whose pair rows start at a, b (and c at stride 2). */
+MCC_DW_NOINLINE static void dw_pairs_quads(const uint32_t *a, const uint32_t *b, const uint32_t *c,
+                                           dw_pairs_channel *k, int8_t *out, const int stride, const int full)
 {
-    int32_t s00, s01, s10, s11;
+    int32_t s00, s01, s10, s11, n;
     uint32_t x, y, wa, wb;
-    for (; quads > 0; --quads) {
-        if (stride == 1 && full) {
-            MCC_DW_PAIRS_QUAD_ASM(MCC_DW_PAIRS_SUMS_ASM MCC_DW_PAIRS_FULL_ASM);
-        } else if (stride == 1) {
-            MCC_DW_PAIRS_QUAD_ASM(MCC_DW_PAIRS_SUMS_ASM MCC_DW_PAIRS_CLAMPED_ASM);
-        } else if (full) {
-            MCC_DW_PAIRS_QUAD_ASM(MCC_DW_PAIRS_SUMS2_ASM MCC_DW_PAIRS_FULL_ASM);
-        } else {
-            MCC_DW_PAIRS_QUAD_ASM(MCC_DW_PAIRS_SUMS2_ASM MCC_DW_PAIRS_CLAMPED_ASM);
-        }
+    if (stride == 1 && full) {
+        MCC_DW_PAIRS_LOOP_ASM(MCC_DW_PAIRS_SUMS_ASM, MCC_DW_PAIRS_FULL_ASM, "");
+    } else if (stride == 1) {
+        MCC_DW_PAIRS_LOOP_ASM(MCC_DW_PAIRS_SUMS_ASM, MCC_DW_PAIRS_CLAMPED_ASM, "");
+    } else if (full) {
+        MCC_DW_PAIRS_LOOP_ASM(MCC_DW_PAIRS_SUMS2_ASM, MCC_DW_PAIRS_FULL_ASM, "add %[c], %[c], %[x]\n\t");
+    } else {
+        MCC_DW_PAIRS_LOOP_ASM(MCC_DW_PAIRS_SUMS2_ASM, MCC_DW_PAIRS_CLAMPED_ASM, "add %[c], %[c], %[x]\n\t");
+    }
+}
+
+/* The row-pair loop's per-layer fields of k (step and row set): quads, skips and the back step. */
+MCC_INLINE void dw_pairs_loop_set(dw_pairs_channel *k, int32_t pw, int32_t ow, int32_t stride)
+{
+    k->diagonal = k->row + k->step;
+    k->quads = ow >> 1;
+    k->skip_in = 4 * stride * (pw - ow);
+    k->skip_out = 2 * k->row - k->step * ow;
+    k->back_in = ow & 1 ? -4 * stride : 0;
+    k->back_out = ow & 1 ? -k->step : 0;
+}
+
+/* All output rows of one channel (out: its first output) from the plane: whole row pairs in one
+ * block, a lone last row (odd height) as quads whose second row is stored first and overwritten
+ * (row offset 0; k's row and diagonal are the layer's again on exit). */
+MCC_INLINE void dw_pairs_channel_rows(const uint32_t *plane, int32_t pw, dw_pairs_channel *k, int8_t *out,
+                                      int32_t oh, const int stride, const int full)
+{
+    const int32_t row = k->row, whole = oh >> 1;
+    if (whole > 0) {
+        k->rows = whole;
+        dw_pairs_quads(plane, plane + pw, plane + 2 * pw, k, out, stride, full);
+    }
+    if (oh & 1) {
+        const uint32_t *a = plane + whole * stride * pw;
+        k->row = 0;
+        k->diagonal = k->step;
+        k->rows = 1;
+        dw_pairs_quads(a, a + pw, a + 2 * pw, k, out + 2 * whole * row, stride, full);
+        k->row = row;
+        k->diagonal = row + k->step;
     }
 }
 #undef MCC_DW_PAIRS_SUMS_ASM
@@ -1310,9 +1371,10 @@ MCC_INLINE void dw_pairs_quads(const uint32_t *a, const uint32_t *b, const uint3
 #undef MCC_DW_PAIRS_REQ_ASM
 #undef MCC_DW_PAIRS_CLAMP_ASM
 #undef MCC_DW_PAIRS_CLAMPED_ASM
-#undef MCC_DW_PAIRS_QUAD_ASM
+#undef MCC_DW_PAIRS_LOOP_ASM
 #endif
 
+#if !MCC_HAVE_DSP_ASM
 /* One pair of output rows (rows 1: the last row alone) of one channel from pair rows a and b
  * (and c at stride 2): cols outputs, out0 / out1 the rows' first outputs, step the bytes between
  * outputs. */
@@ -1320,23 +1382,6 @@ MCC_INLINE void dw_pairs_rows(const uint32_t *a, const uint32_t *b, const uint32
                               dw_pairs_channel *k, int8_t *out0, int8_t *out1, int32_t step, int32_t lo,
                               int32_t hi, const int stride, int rows, const int full)
 {
-#if MCC_HAVE_DSP_ASM
-    /* a lone row or column: a quad whose missing outputs are overwritten */
-    const int32_t row = k->row, done = (cols & ~1) * stride;
-    (void)out1;
-    (void)lo;
-    (void)hi;
-    k->row = rows == 2 ? row : 0;
-    k->diagonal = k->row + step;
-    dw_pairs_quads(a, b, c, cols >> 1, k, out0, stride, full);
-    if (cols & 1) {
-        k->step = 0;
-        k->diagonal = k->row;
-        dw_pairs_quads(a + done, b + done, c + done, 1, k, out0 + (cols & ~1) * step, stride, full);
-        k->step = step;
-    }
-    k->row = row;
-#else
     const int32_t bias = k->bias;
     int32_t i, j;
     for (i = cols; i > 0; i -= 2, a += 2 * stride, b += 2 * stride, c += 2 * stride) {
@@ -1368,8 +1413,8 @@ MCC_INLINE void dw_pairs_rows(const uint32_t *a, const uint32_t *b, const uint32
             out1 += 2 * step;
         }
     }
-#endif
 }
+#endif
 
 /* Two input rows of one channel (s0: the first element of the upper one) into one pair row. */
 MCC_INLINE void dw_pairs_fill_two(uint32_t *dst, const int8_t *s0, int32_t cols, int32_t col_step, int32_t row_step)
@@ -1511,7 +1556,7 @@ MCC_DW_NOINLINE static mcc_status dw_pairs_layer(const mcc_dw_conv_fast_params *
     const int full = lo == -128 && hi == 127;
     const int8_t *bytes = (const int8_t *)(const void *)params->weights;
     const int32_t oh = out_dims->h, ow = out_dims->w, out_row = ow * n_ch;
-    int32_t pw = 0, pairs = 0, cols, b, ch, r, i;
+    int32_t pw = 0, pairs = 0, cols, b, ch, i;
     const uint32_t zeros = (uint16_t)params->input_zero_point * 0x10001u;
     (void)dw_pairs_bytes(params, in_dims, out_dims, &pw, &pairs);
     cols = in_dims->w < pw - params->padding.w ? in_dims->w : pw - params->padding.w;
@@ -1543,6 +1588,21 @@ MCC_DW_NOINLINE static mcc_status dw_pairs_layer(const mcc_dw_conv_fast_params *
             k.hi = hi;
             dw_pairs_fill(plane, in_batch + ch, pw, pairs, params->padding.h, params->padding.w, in_dims->h, cols,
                           n_ch, in_dims->w * n_ch);
+#if MCC_HAVE_DSP_ASM
+            dw_pairs_loop_set(&k, pw, ow, stride);
+            if (stride == 1) {
+                if (full) {
+                    dw_pairs_channel_rows(plane, pw, &k, out_batch + ch, oh, 1, 1);
+                } else {
+                    dw_pairs_channel_rows(plane, pw, &k, out_batch + ch, oh, 1, 0);
+                }
+            } else if (full) {
+                dw_pairs_channel_rows(plane, pw, &k, out_batch + ch, oh, 2, 1);
+            } else {
+                dw_pairs_channel_rows(plane, pw, &k, out_batch + ch, oh, 2, 0);
+            }
+#else
+            int32_t r;
             for (r = 0; r < oh; r += 2) {  /* output rows r, r + 1 read pair rows r / 2 and r / 2 + 1 (stride
                                               * 1) or r, r + 1 and r + 2 (stride 2) */
                 const uint32_t *a = plane + (stride == 1 ? r >> 1 : r) * pw;
@@ -1563,6 +1623,7 @@ MCC_DW_NOINLINE static mcc_status dw_pairs_layer(const mcc_dw_conv_fast_params *
                 }
 #undef MCC_DW_PAIRS_CALL
             }
+#endif
         }
     }
     return MCC_OK;
