@@ -1557,12 +1557,20 @@ MCC_DW_NOINLINE static mcc_status dw_pairs_layer(const mcc_dw_conv_fast_params *
     const int8_t *bytes = (const int8_t *)(const void *)params->weights;
     const int32_t oh = out_dims->h, ow = out_dims->w, out_row = ow * n_ch;
     int32_t pw = 0, pairs = 0, cols, b, ch, i;
+    dw_pairs_channel k;
     const uint32_t zeros = (uint16_t)params->input_zero_point * 0x10001u;
     (void)dw_pairs_bytes(params, in_dims, out_dims, &pw, &pairs);
     cols = in_dims->w < pw - params->padding.w ? in_dims->w : pw - params->padding.w;
     for (i = 0; i < pw * pairs; ++i) {
         plane[i] = zeros;
     }
+    k.step = n_ch;
+    k.row = out_row;
+    k.lo = lo;
+    k.hi = hi;
+#if MCC_HAVE_DSP_ASM
+    dw_pairs_loop_set(&k, pw, ow, stride);
+#endif
     for (b = 0; b < in_dims->n; ++b) {
         const int8_t *in_batch = input + b * in_dims->h * in_dims->w * n_ch;
         int8_t *out_batch = output + b * oh * out_row;
@@ -1570,7 +1578,6 @@ MCC_DW_NOINLINE static mcc_status dw_pairs_layer(const mcc_dw_conv_fast_params *
             const int32_t start = ch & ~7, block = n4 - start >= 8 ? 8 : 4;
             const int8_t *w = bytes + start * 9 + (ch - start);
             const int32_t *consts = params->channels + 4 * ch;
-            dw_pairs_channel k;
             int32_t j;
             for (j = 0; j < 3; ++j) {
                 const uint32_t w0 = (uint16_t)(2 * w[j * block]), w1 = (uint16_t)(2 * w[(3 + j) * block]);
@@ -1582,14 +1589,9 @@ MCC_DW_NOINLINE static mcc_status dw_pairs_layer(const mcc_dw_conv_fast_params *
             k.multiplier = consts[1];
             k.round = consts[2];
             k.shift = consts[3];
-            k.step = n_ch;
-            k.row = out_row;
-            k.lo = lo;
-            k.hi = hi;
             dw_pairs_fill(plane, in_batch + ch, pw, pairs, params->padding.h, params->padding.w, in_dims->h, cols,
                           n_ch, in_dims->w * n_ch);
 #if MCC_HAVE_DSP_ASM
-            dw_pairs_loop_set(&k, pw, ow, stride);
             if (stride == 1) {
                 if (full) {
                     dw_pairs_channel_rows(plane, pw, &k, out_batch + ch, oh, 1, 1);
