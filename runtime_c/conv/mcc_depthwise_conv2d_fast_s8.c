@@ -1528,22 +1528,46 @@ MCC_INLINE void dw_pairs_fill_half(int16_t *half, const int8_t *s, int32_t cols,
 #endif
 }
 
+/* Where a layer's plane takes its input rows: the first pair row holding any (word offset, with
+ * the padding columns on its left), whether its upper half is a padding row, the pair rows of two
+ * input rows after it, and whether a last one holds an input row above a padding row. */
+typedef struct {
+    int32_t first, top_half, twos, bottom_half;
+    int32_t pw, cols, col_step, row_step;
+} dw_pairs_fill_plan;
+
+MCC_INLINE void dw_pairs_fill_plan_set(dw_pairs_fill_plan *f, int32_t pw, int32_t pairs, int32_t top, int32_t left,
+                                       int32_t in_h, int32_t cols, int32_t col_step, int32_t row_step)
+{
+    /* the input rows the plane holds: padded rows 0 .. 2 pairs - 1 */
+    const int32_t rows = in_h < 2 * pairs - top ? in_h : 2 * pairs - top;
+    f->first = (top >> 1) * pw + left;
+    f->top_half = rows > 0 ? top & 1 : 0;
+    f->twos = rows > f->top_half ? (rows - f->top_half) >> 1 : 0;
+    f->bottom_half = rows > f->top_half ? (rows - f->top_half) & 1 : 0;
+    f->pw = pw;
+    f->cols = cols;
+    f->col_step = col_step;
+    f->row_step = row_step;
+}
+
 /* Input rows of one channel (src: its first element) into the plane's rows of pairs; the
  * padding around them holds the zero point from the layer's start. */
-MCC_DW_NOINLINE static void dw_pairs_fill(uint32_t *plane, const int8_t *src, int32_t pw, int32_t pairs, int32_t top,
-                          int32_t left, int32_t in_h, int32_t cols, int32_t col_step, int32_t row_step)
+MCC_DW_NOINLINE static void dw_pairs_fill(const dw_pairs_fill_plan *f, uint32_t *plane, const int8_t *src)
 {
+    const int32_t pw = f->pw, cols = f->cols, col_step = f->col_step, row_step = f->row_step;
+    uint32_t *dst = plane + f->first;
     int32_t k;
-    for (k = 0; k < pairs; ++k) {
-        const int32_t y0 = 2 * k - top;
-        const int in0 = (uint32_t)y0 < (uint32_t)in_h, in1 = (uint32_t)(y0 + 1) < (uint32_t)in_h;
-        uint32_t *dst = plane + k * pw + left;
-        if (in0 && in1) {
-            dw_pairs_fill_two(dst, src + y0 * row_step, cols, col_step, row_step);
-        } else if (in0 || in1) {  /* the row beside a padding row (which keeps its zero points) */
-            dw_pairs_fill_half((int16_t *)(void *)dst + (in1 ? 1 : 0), src + (in1 ? y0 + 1 : y0) * row_step, cols,
-                               col_step);
-        }
+    if (f->top_half) {  /* input row 0 below a padding row (which keeps its zero points) */
+        dw_pairs_fill_half((int16_t *)(void *)dst + 1, src, cols, col_step);
+        dst += pw;
+        src += row_step;
+    }
+    for (k = f->twos; k > 0; --k, dst += pw, src += 2 * row_step) {
+        dw_pairs_fill_two(dst, src, cols, col_step, row_step);
+    }
+    if (f->bottom_half) {  /* the last input row above a padding row */
+        dw_pairs_fill_half((int16_t *)(void *)dst, src, cols, col_step);
     }
 }
 
@@ -1558,12 +1582,15 @@ MCC_DW_NOINLINE static mcc_status dw_pairs_layer(const mcc_dw_conv_fast_params *
     const int32_t oh = out_dims->h, ow = out_dims->w, out_row = ow * n_ch;
     int32_t pw = 0, pairs = 0, cols, b, ch, i;
     dw_pairs_channel k;
+    dw_pairs_fill_plan fill;
     const uint32_t zeros = (uint16_t)params->input_zero_point * 0x10001u;
     (void)dw_pairs_bytes(params, in_dims, out_dims, &pw, &pairs);
     cols = in_dims->w < pw - params->padding.w ? in_dims->w : pw - params->padding.w;
     for (i = 0; i < pw * pairs; ++i) {
         plane[i] = zeros;
     }
+    dw_pairs_fill_plan_set(&fill, pw, pairs, params->padding.h, params->padding.w, in_dims->h, cols, n_ch,
+                           in_dims->w * n_ch);
     k.step = n_ch;
     k.row = out_row;
     k.lo = lo;
@@ -1589,8 +1616,7 @@ MCC_DW_NOINLINE static mcc_status dw_pairs_layer(const mcc_dw_conv_fast_params *
             k.multiplier = consts[1];
             k.round = consts[2];
             k.shift = consts[3];
-            dw_pairs_fill(plane, in_batch + ch, pw, pairs, params->padding.h, params->padding.w, in_dims->h, cols,
-                          n_ch, in_dims->w * n_ch);
+            dw_pairs_fill(&fill, plane, in_batch + ch);
 #if MCC_HAVE_DSP_ASM
             if (stride == 1) {
                 if (full) {
