@@ -1606,11 +1606,11 @@ MCC_DW_NOINLINE static mcc_status dw_pairs_layer(const mcc_dw_conv_fast_params *
             const int8_t *w = bytes + start * 9 + (ch - start);
             const int32_t *consts = params->channels + 4 * ch;
             int32_t j;
-            for (j = 0; j < 3; ++j) {
-                const uint32_t w0 = (uint16_t)(2 * w[j * block]), w1 = (uint16_t)(2 * w[(3 + j) * block]);
-                const uint32_t w2 = (uint16_t)(2 * w[(6 + j) * block]);
-                k.w[j][0] = w0 | (w1 << 16);
-                k.w[j][1] = w1 | (w2 << 16);
+            for (j = 0; j < 3; ++j, w += block) {  /* packed, then each half doubled (SADD16) */
+                const uint32_t upper = dw_pairs_pack(w[0], w[3 * block]);
+                const uint32_t lower = dw_pairs_pack(w[3 * block], w[6 * block]);
+                k.w[j][0] = __sadd16(upper, upper);
+                k.w[j][1] = __sadd16(lower, lower);
             }
             k.bias = consts[0];
             k.multiplier = consts[1];
