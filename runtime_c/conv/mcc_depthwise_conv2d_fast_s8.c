@@ -1089,8 +1089,9 @@ typedef struct {
 } dw_pairs_channel;
 /* The assembly blocks below read the fields at these byte offsets. */
 typedef char dw_pairs_channel_layout[offsetof(dw_pairs_channel, bias) == 24 && offsetof(dw_pairs_channel, lo) == 52 &&
-                                     offsetof(dw_pairs_channel, quads) == 60 && offsetof(dw_pairs_channel, skip_in) == 68
-                                     ? 1 : -1];
+                                     offsetof(dw_pairs_channel, quads) == 60 &&
+                                     offsetof(dw_pairs_channel, skip_in) == 68 &&
+                                     offsetof(dw_pairs_channel, back_in) == 76 ? 1 : -1];
 
 /* The plane of a layer: pw words a pair row (the padded input columns the outputs read), pairs
  * pair rows; 0 bytes when the layer does not run so. Mirrors depthwise_dsp_pairs_bytes. */
