@@ -1224,43 +1224,46 @@ MCC_INLINE int8_t dw_pairs_out(int32_t acc, const dw_pairs_channel *k, int32_t l
     "smlad %[s11], %[y], %[wa], %[s11]\n\t"                     \
     "ldr %[x], [%[c], #16]!\n\t"                                \
     "smlabt %[s11], %[x], %[wb], %[s11]\n\t"
-/* The whole int8 range: each sum requantized (multiplier wa, round wb, shift x), saturated and
- * stored, in the order s11, s10, s01, s00: with a column step of 0 (a lone last column) or a
- * row step of 0 (a lone last row) the sums of the missing column or row are stored first and
- * overwritten. 27 instructions. */
-#define MCC_DW_PAIRS_FULL_ASM                                   \
-    "ldrd %[wa], %[wb], [%[k], #28]\n\t"                        \
-    "ldr %[x], [%[k], #36]\n\t"                                 \
+/* The shift of the requantization: in c at stride 1 (which has no third pair row to read), loaded
+ * once a call; in x at stride 2, loaded every quad. */
+#define MCC_DW_PAIRS_SHIFT1_ASM "ldr %[c], [%[k], #36]\n\t"
+#define MCC_DW_PAIRS_SHIFT2_ASM "ldr %[x], [%[k], #36]\n\t"
+/* The whole int8 range: each sum requantized (multiplier wa, round wb, shift in register SH, which
+ * LOAD puts there), saturated and stored, in the order s11, s10, s01, s00: with a row step of 0
+ * (a lone last row) the sums of the missing row are stored first and overwritten. 26 instructions
+ * at stride 1, 27 at stride 2. */
+#define MCC_DW_PAIRS_FULL_ASM(SH, LOAD)                         \
+    "ldrd %[wa], %[wb], [%[k], #28]\n\t" LOAD                   \
     "smmlar %[y], %[s11], %[wa], %[wb]\n\t"                     \
     "add %[y], %[y], %[s11], asr #31\n\t"                       \
     "ldr %[s11], [%[k], #48]\n\t"                               \
-    "asr %[y], %[y], %[x]\n\t"                                  \
+    "asr %[y], %[y], %[" SH "]\n\t"                                  \
     "ssat %[y], #8, %[y]\n\t"                                   \
     "strb %[y], [%[out], %[s11]]\n\t"                           \
     "smmlar %[y], %[s10], %[wa], %[wb]\n\t"                     \
     "add %[y], %[y], %[s10], asr #31\n\t"                       \
     "ldr %[s10], [%[k], #44]\n\t"                               \
-    "asr %[y], %[y], %[x]\n\t"                                  \
+    "asr %[y], %[y], %[" SH "]\n\t"                                  \
     "ssat %[y], #8, %[y]\n\t"                                   \
     "strb %[y], [%[out], %[s10]]\n\t"                           \
     "smmlar %[y], %[s01], %[wa], %[wb]\n\t"                     \
     "add %[y], %[y], %[s01], asr #31\n\t"                       \
     "ldr %[s01], [%[k], #40]\n\t"                               \
-    "asr %[y], %[y], %[x]\n\t"                                  \
+    "asr %[y], %[y], %[" SH "]\n\t"                                  \
     "ssat %[y], #8, %[y]\n\t"                                   \
     "strb %[y], [%[out], %[s01]]\n\t"                           \
     "smmlar %[y], %[s00], %[wa], %[wb]\n\t"                     \
     "add %[y], %[y], %[s00], asr #31\n\t"                       \
-    "asr %[y], %[y], %[x]\n\t"                                  \
+    "asr %[y], %[y], %[" SH "]\n\t"                                  \
     "ssat %[y], #8, %[y]\n\t"                                   \
     "strb %[y], [%[out]]\n\t"                                   \
     "add %[out], %[out], %[s01], lsl #1\n\t"
 /* A narrower clamp (ReLU6): the four sums requantized in place, clamped to the channel's bounds
- * (lo wa, hi wb), stored in the same order. 47 instructions. */
-#define MCC_DW_PAIRS_REQ_ASM(S)                                 \
+ * (lo wa, hi wb), stored in the same order. 46 or 47 instructions. */
+#define MCC_DW_PAIRS_REQ_ASM(S, SH)                             \
     "smmlar %[y], %[" #S "], %[wa], %[wb]\n\t"                  \
     "add %[y], %[y], %[" #S "], asr #31\n\t"                    \
-    "asr %[" #S "], %[y], %[x]\n\t"
+    "asr %[" #S "], %[y], %[" SH "]\n\t"
 #define MCC_DW_PAIRS_CLAMP_ASM(S)                               \
     "cmp %[" #S "], %[wa]\n\t"                                  \
     "it lt\n\t"                                                 \
@@ -1268,11 +1271,10 @@ MCC_INLINE int8_t dw_pairs_out(int32_t acc, const dw_pairs_channel *k, int32_t l
     "cmp %[" #S "], %[wb]\n\t"                                  \
     "it gt\n\t"                                                 \
     "movgt %[" #S "], %[wb]\n\t"
-#define MCC_DW_PAIRS_CLAMPED_ASM                                \
-    "ldrd %[wa], %[wb], [%[k], #28]\n\t"                        \
-    "ldr %[x], [%[k], #36]\n\t"                                 \
-    MCC_DW_PAIRS_REQ_ASM(s00) MCC_DW_PAIRS_REQ_ASM(s01)         \
-    MCC_DW_PAIRS_REQ_ASM(s10) MCC_DW_PAIRS_REQ_ASM(s11)         \
+#define MCC_DW_PAIRS_CLAMPED_ASM(SH, LOAD)                      \
+    "ldrd %[wa], %[wb], [%[k], #28]\n\t" LOAD                   \
+    MCC_DW_PAIRS_REQ_ASM(s00, SH) MCC_DW_PAIRS_REQ_ASM(s01, SH) \
+    MCC_DW_PAIRS_REQ_ASM(s10, SH) MCC_DW_PAIRS_REQ_ASM(s11, SH) \
     "ldrd %[wa], %[wb], [%[k], #52]\n\t"                        \
     MCC_DW_PAIRS_CLAMP_ASM(s00) MCC_DW_PAIRS_CLAMP_ASM(s01)     \
     MCC_DW_PAIRS_CLAMP_ASM(s10) MCC_DW_PAIRS_CLAMP_ASM(s11)     \
@@ -1287,8 +1289,8 @@ MCC_INLINE int8_t dw_pairs_out(int32_t acc, const dw_pairs_channel *k, int32_t l
  * more quad one column back (its first column computed twice, the same bytes), the pair-row
  * pointers and out then stepping over the rest of the row pair (skip_in, skip_out), so a
  * channel's rows cost 14 instructions each rather than a loop nest's set-up in C. */
-#define MCC_DW_PAIRS_LOOP_ASM(SUMS, REQ, C_TOO)                                                           \
-    __asm__ volatile("1:\n\t"                                                                            \
+#define MCC_DW_PAIRS_LOOP_ASM(FIRST, SUMS, REQ, C_TOO)                                                    \
+    __asm__ volatile(FIRST "1:\n\t"                                                                      \
                      "ldr %[n], [%[k], #60]\n\t"                                                        \
                      "2:\n\t" SUMS REQ                                                                  \
                      "subs %[n], %[n], #1\n\t"                                                          \
@@ -1324,13 +1326,15 @@ MCC_DW_NOINLINE static void dw_pairs_quads(const uint32_t *a, const uint32_t *b,
     int32_t s00, s01, s10, s11, n;
     uint32_t x, y, wa, wb;
     if (stride == 1 && full) {
-        MCC_DW_PAIRS_LOOP_ASM(MCC_DW_PAIRS_SUMS_ASM, MCC_DW_PAIRS_FULL_ASM, "");
+        MCC_DW_PAIRS_LOOP_ASM(MCC_DW_PAIRS_SHIFT1_ASM, MCC_DW_PAIRS_SUMS_ASM, MCC_DW_PAIRS_FULL_ASM("c", ""), "");
     } else if (stride == 1) {
-        MCC_DW_PAIRS_LOOP_ASM(MCC_DW_PAIRS_SUMS_ASM, MCC_DW_PAIRS_CLAMPED_ASM, "");
+        MCC_DW_PAIRS_LOOP_ASM(MCC_DW_PAIRS_SHIFT1_ASM, MCC_DW_PAIRS_SUMS_ASM, MCC_DW_PAIRS_CLAMPED_ASM("c", ""), "");
     } else if (full) {
-        MCC_DW_PAIRS_LOOP_ASM(MCC_DW_PAIRS_SUMS2_ASM, MCC_DW_PAIRS_FULL_ASM, "add %[c], %[c], %[x]\n\t");
+        MCC_DW_PAIRS_LOOP_ASM("", MCC_DW_PAIRS_SUMS2_ASM, MCC_DW_PAIRS_FULL_ASM("x", MCC_DW_PAIRS_SHIFT2_ASM),
+                              "add %[c], %[c], %[x]\n\t");
     } else {
-        MCC_DW_PAIRS_LOOP_ASM(MCC_DW_PAIRS_SUMS2_ASM, MCC_DW_PAIRS_CLAMPED_ASM, "add %[c], %[c], %[x]\n\t");
+        MCC_DW_PAIRS_LOOP_ASM("", MCC_DW_PAIRS_SUMS2_ASM, MCC_DW_PAIRS_CLAMPED_ASM("x", MCC_DW_PAIRS_SHIFT2_ASM),
+                              "add %[c], %[c], %[x]\n\t");
     }
 }
 
@@ -1369,6 +1373,8 @@ MCC_INLINE void dw_pairs_channel_rows(const uint32_t *plane, int32_t pw, dw_pair
 #undef MCC_DW_PAIRS_SUMS_ASM
 #undef MCC_DW_PAIRS_SUMS2_ASM
 #undef MCC_DW_PAIRS_FULL_ASM
+#undef MCC_DW_PAIRS_SHIFT1_ASM
+#undef MCC_DW_PAIRS_SHIFT2_ASM
 #undef MCC_DW_PAIRS_REQ_ASM
 #undef MCC_DW_PAIRS_CLAMP_ASM
 #undef MCC_DW_PAIRS_CLAMPED_ASM
