@@ -650,8 +650,9 @@ typedef struct {
     int32_t skip;           /* bytes of the 8-group pass skipped on entry, less 2; after col (one LDRD) */
     uintptr_t end;          /* col + 8 * groups, less 1 when the activation range is all of int8 */
     uint32_t lo4, hi4;      /* the clamp bounds, one per byte (one LDRD) */
-    /* A direct 1x1 layer (the input pixels are the columns, an even channel count): after the
-     * first pair of pixels the loop widens the next pair itself, `more` times. */
+    /* A direct 1x1 layer (the input pixels are the columns, an even channel count): the loop
+     * widens and runs `more` pairs of pixels itself, the first one's outputs out_c bytes after
+     * out0 (0 for any other layer: one pair of pixels, widened by the caller). */
     int32_t more;
     const int8_t *in;       /* the next pair's first input pixel */
     int32_t left;           /* right after in: pixels of in's row from in on */
@@ -681,7 +682,10 @@ static void pairs_of_two_pixels(const uint32_t *w, pairs_state *st)
     register int32_t r3 __asm__("r3");
     register const uint32_t *rc __asm__("ip");
     __asm__ volatile(
+        "ldr r0, %[more]\n\t"
         "ldr r4, %[ch]\n\t"
+        "cbz r0, 2f\n\t"
+        "b 5f\n\t" /* a direct layer: its first pair of pixels is widened below too */
         "2:\n\t"
         "ldrd r0, r2, [r4]\n\t" /* the pair's doubled biases, for both pixels */
         "ldrd r1, r3, [r4], #8\n\t"
@@ -731,6 +735,7 @@ static void pairs_of_two_pixels(const uint32_t *w, pairs_state *st)
         /* a direct layer's next pair of pixels, while `more` says so */
         "ldr r0, %[more]\n\t"
         "cbz r0, 9f\n\t"
+        "5:\n\t"
         "subs r0, r0, #1\n\t"
         "str r0, %[more]\n\t"
         "ldrd r5, r6, %[out0]\n\t" /* and out_c */
@@ -1482,10 +1487,9 @@ MCC_INLINE mcc_status conv_fast(const mcc_conv_fast_params *params, const mcc_di
 #if MCC_HAVE_DSP_ASM && !MCC_HAVE_MVE
         for (px = 0; px + 1 < pixels || (pairs_only && px < pixels); px += 2) {
             const int lone = px + 1 == pixels; /* pixel px with itself, out1 = output */
-            int32_t more = 0; /* pairs of pixels the channel-pair loop runs after this one */
             const int32_t oy1 = ox + 1 < out_w || lone ? oy : oy + 1;
             const int32_t ox1 = lone ? ox : ox + 1 < out_w ? ox + 1 : 0;
-            int8_t *out1 = lone ? output : output + out_c;
+            int8_t *out0 = output, *out1 = lone ? output : output + out_c, *next = out1 + out_c;
 #else
         for (px = 0; px + 1 < pixels; px += 2) {
             const int32_t oy1 = ox + 1 < out_w ? oy : oy + 1;
@@ -1506,28 +1510,34 @@ MCC_INLINE mcc_status conv_fast(const mcc_conv_fast_params *params, const mcc_di
             }
 #endif
             /* Two columns interleaved per group of 8: pixel px in words 0-3, px + 1 in 4-7. */
-            im2col(params, input_dims, in_batch, oy, ox, col, stage MCC_IN_ORDER_ARG(w8));
-            im2col(params, input_dims, in_batch, oy1, ox1, col + 2, stage MCC_IN_ORDER_ARG(w8));
-            oy = ox1 + 1 < out_w ? oy1 : oy1 + 1;
-            ox = ox1 + 1 < out_w ? ox1 + 1 : 0;
 #if MCC_HAVE_DSP_ASM && !MCC_HAVE_MVE
             if (direct && !lone) {
-                /* the channel-pair loop runs the layer's other whole pairs of pixels itself, from
-                 * pixel px + 2 (at oy, ox) on; then only a lone last pixel is left */
-                more = (pixels - px) / 2 - 1;
-                st.more = more;
-                st.in = in_batch + (oy * params->stride.h * input_dims->w + ox * params->stride.w) * params->in_c;
-                st.left = out_w - ox;
-                px += 2 * more;
-                oy = (px + 2) / out_w;
-                ox = px + 2 - oy * out_w;
+                /* the channel-pair loop widens and runs every whole pair of pixels itself; a
+                 * lone last pixel is left, the batch's last */
+                st.more = pixels >> 1;
+                st.in = in_batch;
+                st.left = out_w;
+                out0 = output - out_c;
+                out1 = output;
+                next = output + (pixels & ~1) * out_c;
+                px = (pixels & ~1) - 2;
+                oy = output_dims->h - 1;
+                ox = out_w - 1;
+            } else
+#endif
+            {
+                im2col(params, input_dims, in_batch, oy, ox, col, stage MCC_IN_ORDER_ARG(w8));
+                im2col(params, input_dims, in_batch, oy1, ox1, col + 2, stage MCC_IN_ORDER_ARG(w8));
+                oy = ox1 + 1 < out_w ? oy1 : oy1 + 1;
+                ox = ox1 + 1 < out_w ? ox1 + 1 : 0;
             }
+#if MCC_HAVE_DSP_ASM && !MCC_HAVE_MVE
             if (w8 && full_range) {
-                channels_of_pixels(params, col, 2, output, out1, 1, w8, &st);
+                channels_of_pixels(params, col, 2, out0, out1, 1, w8, &st);
             } else {
-                channels_of_pixels(params, col, 2, output, out1, full_range, w8, &st);
+                channels_of_pixels(params, col, 2, out0, out1, full_range, w8, &st);
             }
-            output = out1 + out_c + 2 * more * out_c;
+            output = next;
 #else
             if (full_range) {
                 channels_of_pixels(params, col, 2, output, output + out_c, 1, w8);
