@@ -747,13 +747,13 @@ static void pairs_of_two_pixels(const uint32_t *w, pairs_state *st)
         "mov lr, r0\n\t" /* pixel 0 */
         "subs r1, r1, #1\n\t" /* its row's last: the next row's first follows */
         "itet eq\n\t"
-        "addeq r0, r0, r3\n\t"
+        "addeq r0, r0, r3\n\t" /* pixel 1 in the next row */
         "addne r0, r0, r2\n\t"
         "moveq r1, r6\n\t"
         "mov r7, r0\n\t" /* pixel 1 */
         "subs r1, r1, #1\n\t"
         "itet eq\n\t"
-        "addeq r0, r0, r3\n\t"
+        "addeq r0, r0, r3\n\t" /* the next pair in the next row */
         "addne r0, r0, r2\n\t"
         "moveq r1, r6\n\t"
         "strd r0, r1, %[in]\n\t"
