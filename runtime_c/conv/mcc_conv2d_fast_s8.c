@@ -663,16 +663,20 @@ typedef struct {
     const uint32_t *w0;
 } pairs_state;
 
-/* Every channel pair of two pixels in one loop of hand-chosen registers: the biases start the
- * four accumulators, the 2x2 SMLAD loop runs eight groups a pass (163 instructions per 256
- * products with the loop test; a pass of groups % 8 is entered in its middle by one ADD to the
- * PC), the four sums are requantized (SMMLAR, sign, shift, SSAT), each pixel's two outputs
- * packed into one halfword (when the activation is narrower than int8 both pixels' in one word,
- * clamped by SSUB8/SEL) and stored: about 34 instructions per channel pair besides the
- * products. The passes run while the column pointer
+/* Every channel pair of two pixels in one loop of hand-chosen registers: two LDRD of the pair's
+ * biases start the four accumulators, the 2x2 SMLAD loop runs eight groups a pass (163
+ * instructions per 256 products with the loop test; a pass of groups % 8 is entered in its
+ * middle by one ADD to the PC), the four sums are requantized (SMMLAR, sign, shift, SSAT), each
+ * pixel's two outputs packed into one halfword (when the activation is narrower than int8 both
+ * pixels' in one word, clamped by SSUB8/SEL) and stored: about 33 instructions per channel pair
+ * besides the products. The passes run while the column pointer
  * is below `end`, which is the column's end for a clamped layer and one byte less for a full
  * range one: the last pass's compare leaves Z set only when the clamp is wanted (no instruction
- * up to the clamp's branch sets flags), so the choice costs no load. */
+ * up to the clamp's branch sets flags), so the choice costs no load.
+ * A direct layer (more > 0) does not return to C per pair of pixels: the loop steps its input
+ * pointer along the rows, widens the next two pixels into the columns (14 instructions a group)
+ * and starts over, about 27 instructions a pair of pixels besides the widening where the C
+ * loop around spent about 60. */
 static void pairs_of_two_pixels(const uint32_t *w, pairs_state *st)
 {
     register const uint32_t *rw __asm__("lr") = w;
