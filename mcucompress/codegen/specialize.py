@@ -151,6 +151,9 @@ DW_STRIDE2_MIN_LEN = 8
 # C define that builds the DSP one-pixel loop of 1x1 convs on exactly 8 input channels (widened
 # weights, no padding, activation over all of int8; only in the trees of models that have one)
 CONV_1X1_C8_DEFINE = "MCC_CONV_1X1_C8"
+# words after such a layer's constants: its last channel pair's loads take two more (the biases of
+# a next pair, unused)
+CONV_1X1_C8_SPARE_WORDS = 2
 # C define that builds the DSP loop of a lone last output pixel of widened conv layers (a layer of
 # an odd number of pixels otherwise runs its last one through the two-pixel loop, twice): only
 # in the trees of models with a conv layer of at most CONV_ONE_PIXEL_MAX pixels, an odd number,
@@ -556,10 +559,15 @@ def lower_fast(b, i: int, op: Op, p) -> bool:
     if op.kind == "add":
         return _lower_add_tables(b, i, op, p, oid, scratch)
     x, wt, out = g.tensor(op.inputs[0]), g.tensor(op.inputs[1]), g.output_tensor(op)
+    act = c_activation(p)
     if layer.weights.size:
         weights = b.array(f"{oid}_fast_weights", layer.weights, "int32_t")
-        channels = b.array(f"{oid}_fast_channels", layer.channels.reshape(-1), "int32_t")
-    act = c_activation(p)
+        channels = layer.channels.reshape(-1)
+        if op.kind == "conv2d" and conv_1x1_c8(layer.kernel, wt.shape[1:3], (p.padding[0], p.padding[2]),
+                                               wt.shape[3], act):
+            # the DSP loop loads each channel pair's shifts with the next pair's biases
+            channels = np.concatenate([channels, np.zeros(CONV_1X1_C8_SPARE_WORDS, channels.dtype)])
+        channels = b.array(f"{oid}_fast_channels", channels, "int32_t")
     zp = -int(p.input_offset)
     if op.kind == "depthwise_conv2d":
         _, kh, kw, n = wt.shape

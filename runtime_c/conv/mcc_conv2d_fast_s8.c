@@ -854,29 +854,30 @@ static void pairs_of_one_pixel(const uint32_t *w, pairs_state *st)
 #endif
 
 #if MCC_HAVE_DSP_ASM && !MCC_HAVE_MVE && MCC_CONV_1X1_C8
-/* One channel pair of a pixel whose 8 values, widened, are in r8-r11: the pair's 8 weight words
- * in two LDM, its 8 constants in three (fast_requantize's SMMLAR, sign, shift, SSAT), both
- * outputs stored as one halfword: 23 instructions per 16 products. */
+/* One channel pair of a pixel whose 8 values, widened, are in r8-r11, the pair's doubled biases
+ * in r2-r3: the pair's 8 weight words in two LDM, its multipliers and rounding in one, its shifts
+ * in one with the next pair's biases (the exporter leaves two spare words after the last pair's
+ * constants), fast_requantize's SMMLAR, sign, shift, SSAT, both outputs stored as one halfword:
+ * 22 instructions per 16 products. */
 #define MCC_C8_PAIR                                                   \
-    "ldm %[ch]!, {r0, r1}\n\t" /* the pair's doubled biases */         \
-    "ldm %[w]!, {r2, r3, r4, r5}\n\t"                                  \
-    "smlad r0, r8, r2, r0\n\t"                                         \
-    "smlad r0, r9, r3, r0\n\t"                                         \
-    "smlad r1, r8, r4, r1\n\t"                                         \
-    "smlad r1, r9, r5, r1\n\t"                                         \
-    "ldm %[w]!, {r2, r3, r4, r5}\n\t"                                  \
-    "smlad r0, r10, r2, r0\n\t"                                        \
-    "smlad r0, r11, r3, r0\n\t"                                        \
-    "smlad r1, r10, r4, r1\n\t"                                        \
-    "smlad r1, r11, r5, r1\n\t"                                        \
-    "ldm %[ch]!, {r2, r3, r4, r5}\n\t" /* multipliers, rounding */     \
-    "smmlar r4, r0, r2, r4\n\t"                                        \
-    "smmlar r5, r1, r3, r5\n\t"                                        \
-    "add r4, r4, r0, asr #31\n\t"                                      \
-    "add r5, r5, r1, asr #31\n\t"                                      \
-    "ldm %[ch]!, {r2, r3}\n\t" /* shifts */                            \
-    "asr r4, r4, r2\n\t"                                               \
-    "asr r5, r5, r3\n\t"                                               \
+    "ldm %[w]!, {r0, r1, r4, r5}\n\t"                                  \
+    "smlad r2, r8, r0, r2\n\t"                                         \
+    "smlad r2, r9, r1, r2\n\t"                                         \
+    "smlad r3, r8, r4, r3\n\t"                                         \
+    "smlad r3, r9, r5, r3\n\t"                                         \
+    "ldm %[w]!, {r0, r1, r4, r5}\n\t"                                  \
+    "smlad r2, r10, r0, r2\n\t"                                        \
+    "smlad r2, r11, r1, r2\n\t"                                        \
+    "smlad r3, r10, r4, r3\n\t"                                        \
+    "smlad r3, r11, r5, r3\n\t"                                        \
+    "ldm %[ch]!, {r0, r1, r4, r5}\n\t" /* multipliers, rounding */     \
+    "smmlar r4, r2, r0, r4\n\t"                                        \
+    "smmlar r5, r3, r1, r5\n\t"                                        \
+    "add r4, r4, r2, asr #31\n\t"                                      \
+    "add r5, r5, r3, asr #31\n\t"                                      \
+    "ldm %[ch]!, {r0, r1, r2, r3}\n\t" /* shifts, the next biases */   \
+    "asr r4, r4, r0\n\t"                                               \
+    "asr r5, r5, r1\n\t"                                               \
     "ssat r4, #8, r4\n\t"                                              \
     "ssat r5, #8, r5\n\t"                                              \
     "bfi r4, r5, #8, #8\n\t"                                           \
@@ -884,7 +885,7 @@ static void pairs_of_one_pixel(const uint32_t *w, pairs_state *st)
 
 /* Every channel pair of one pixel of a 1x1 conv on 8 input channels (one group of products):
  * the pixel's 8 values, widened once, stay in r8-r11, so a pair loads only its 8 weight words
- * and its 8 constants: 25 instructions per 16 products with the loop test, where the two-pixel
+ * and its 8 constants: 24 instructions per 16 products with the loop test, where the two-pixel
  * loop spends about 62 per 32 (its set-up and loop test are not amortized by one group). */
 static void pairs_of_one_pixel_c8(const int8_t *in, const uint32_t *w, const int32_t *ch, int8_t *out,
                                   const int8_t *out_end)
@@ -900,6 +901,7 @@ static void pairs_of_one_pixel_c8(const int8_t *in, const uint32_t *w, const int
         "sxtb16 r9, r2, ror #8\n\t"
         "sxtb16 r10, r3\n\t"
         "sxtb16 r11, r3, ror #8\n\t"
+        "ldm %[ch]!, {r2, r3}\n\t" /* the first pair's biases */
         "1:\n\t" MCC_C8_PAIR
         "cmp %[out], %[end]\n\t"
         "bne 1b"
@@ -921,8 +923,8 @@ typedef struct {
 
 /* A row of pixels of a 1x1 conv on 8 input channels with a multiple of 4 output channels: per
  * pixel its 8 values are widened into r8-r11 and the channel pairs run two by two (one loop
- * test per two pairs): 24 instructions per 16 products and about 15 per pixel, where a call of
- * pairs_of_one_pixel_c8 per pixel costs 25 and about 31. */
+ * test per two pairs): 23 instructions per 16 products and about 16 per pixel, where a call of
+ * pairs_of_one_pixel_c8 per pixel costs 24 and about 32. */
 static void c8_row(c8_row_state *st, int8_t *out)
 {
     register int8_t *r_out __asm__("ip") = out;
@@ -940,6 +942,7 @@ static void c8_row(c8_row_state *st, int8_t *out)
         "sxtb16 r10, r3\n\t"
         "sxtb16 r11, r3, ror #8\n\t"
         "ldrd %[w], %[ch], %[w0]\n\t" /* and ch0 */
+        "ldm %[ch]!, {r2, r3}\n\t" /* the first pair's biases */
         "ldr lr, %[out_c]\n\t"
         "add lr, lr, %[out]\n\t"
         "1:\n\t" MCC_C8_PAIR MCC_C8_PAIR
