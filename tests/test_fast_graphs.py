@@ -575,6 +575,28 @@ def test_pointwise_c8_builds_its_loop_only_where_a_layer_takes_it():
         assert "MCC_CONV_1X1_C8" not in dict(lower(GRAPHS[name](), "m").defines)
 
 
+def test_direct_rows_loop_is_built_only_for_large_direct_pointwise_layers():
+    """MCC_CONV_DIRECT_ROWS (the channel-pair loop walking the rows of a 1x1 conv on its input
+    pixels) is defined for a model with a widened 1x1 conv without padding on whole groups of 8
+    input channels, an even channel count and at least specialize.CONV_DIRECT_ROWS_MIN_PIXELS
+    output pixels; not for fewer pixels, an odd channel count, other input channel counts,
+    padding, other windows or int8 weights, nor for any graph here (pointwise_rows' QEMU test
+    builds it in by its define)."""
+    rows = specialize.conv_direct_rows
+    assert rows("mcc_conv2d_fast_s8", (1, 1), (0, 0), 16, (1, 32, 16, 8))
+    assert rows("mcc_conv2d_fast_s8", (1, 1), (0, 0), 8, (1, 16, 32, 80))
+    assert not rows("mcc_conv2d_fast_s8", (1, 1), (0, 0), 16, (1, 31, 16, 8))   # 496 pixels
+    assert not rows("mcc_conv2d_fast_s8", (1, 1), (0, 0), 16, (1, 32, 16, 7))
+    assert not rows("mcc_conv2d_fast_s8", (1, 1), (0, 0), 12, (1, 32, 16, 8))
+    assert not rows("mcc_conv2d_fast_s8", (1, 1), (1, 0), 16, (1, 32, 16, 8))
+    assert not rows("mcc_conv2d_fast_s8", (3, 3), (0, 0), 16, (1, 32, 16, 8))
+    assert not rows("mcc_conv2d_fast_w8_s8", (1, 1), (0, 0), 16, (1, 32, 16, 8))
+    large = _Chain(np.random.default_rng(3), (1, 24, 24, 16)).conv(8, (1, 1)).graph("large_pointwise")
+    assert ("MCC_CONV_DIRECT_ROWS", 1) in lower(large, "m").defines
+    for name in GRAPHS:
+        assert "MCC_CONV_DIRECT_ROWS" not in dict(lower(GRAPHS[name](), "m").defines), name
+
+
 def test_lone_pixel_loop_is_built_only_for_few_odd_pixels():
     """MCC_CONV_ONE_PIXEL (the DSP loop of a lone last output pixel) is defined for a model with a
     widened conv layer of an odd number of pixels up to specialize.CONV_ONE_PIXEL_MAX, not for
