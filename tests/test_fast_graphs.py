@@ -258,14 +258,14 @@ def pointwise_rows(seed: int = 10) -> Graph:
     9x5 pixels (rows of 5: pairs across rows, a lone last pixel), 24 -> 8 at strides (2, 2)
     clamped by ReLU (rows of 3 whose pairs cross rows, where the step to the next row is not the
     step along one; a pass of 3 groups entered in its middle), 8 -> 80 clamped (not the
-    8-channel loop), and 80 -> 6 at strides (2, 3) to rows of one pixel (every step a row's last;
-    two passes of groups; 3 pixels, which makes the one-pixel loop part of the build)."""
+    8-channel loop), and 80 -> 6 at strides (1, 4) to rows of one pixel (every step a row's last;
+    two passes of groups; 5 pixels, which makes the one-pixel loop part of the build)."""
     rng = np.random.default_rng(seed)
     return (_Chain(rng, (1, 9, 5, 16))
             .conv(24, (1, 1))
             .conv(8, (1, 1), stride=(2, 2), activation="relu", zp=-7)
             .conv(80, (1, 1), activation="relu", zp=-3)
-            .conv(6, (1, 1), stride=(2, 3))
+            .conv(6, (1, 1), stride=(1, 4))
             .graph("pointwise_rows"))
 
 

@@ -686,9 +686,9 @@ typedef struct {
     uintptr_t end;          /* col + 8 * groups, less 1 when the activation range is all of int8 */
     uint32_t lo4, hi4;      /* the clamp bounds, one per byte (one LDRD) */
 #if MCC_CONV_DIRECT_ROWS
-    /* A direct 1x1 layer (the input pixels are the columns, an even channel count): the loop
-     * widens and runs `more` pairs of pixels itself, the first one's outputs out_c bytes after
-     * out0 (0 for any other layer: one pair of pixels, widened by the caller). */
+    /* A direct 1x1 layer (the input pixels are the columns, an even channel count, two pairs of
+     * pixels or more): the loop widens its first pair of pixels and runs `more` pairs after it
+     * itself (0 for any other layer: one pair of pixels, widened by the caller). */
     int32_t more;
     const int8_t *in;       /* the next pair's first input pixel */
     int32_t left;           /* right after in: pixels of in's row from in on */
@@ -766,12 +766,12 @@ typedef struct {
 #define MCC_PAIRS_DIRECT_ROWS \
         "ldr r0, %[more]\n\t"                                                           \
         "cbz r0, 9f\n\t"                                                                \
-        "5:\n\t"                                                                        \
         "subs r0, r0, #1\n\t"                                                           \
         "str r0, %[more]\n\t"                                                           \
         "ldrd r5, r6, %[out0]\n\t" /* and out_c */                                      \
         "add r5, r5, r6\n\t" /* past pixel 1's outputs */                               \
         "str r5, %[out0]\n\t"                                                           \
+        "5:\n\t"                                                                        \
         "ldrd r0, r1, %[in]\n\t" /* and left */                                         \
         "ldrd r2, r3, %[px_step]\n\t" /* and wrap */                                    \
         "ldr r6, %[out_w]\n\t"                                                          \
@@ -1550,11 +1550,12 @@ MCC_INLINE mcc_status conv_fast(const mcc_conv_fast_params *params, const mcc_di
             const int32_t oy1 = ox + 1 < out_w || lone ? oy : oy + 1;
             const int32_t ox1 = lone ? ox : ox + 1 < out_w ? ox + 1 : 0;
 #if MCC_CONV_DIRECT_ROWS
-            /* the channel-pair loop widens and runs every whole pair of pixels itself, the first
-             * one's outputs out_c bytes after out0; a lone last pixel is left, the batch's last */
-            const int rows = direct && !lone && (out_c & 1) == 0;
-            int8_t *const out0 = rows ? output - out_c : output;
-            int8_t *out1 = lone || rows ? output : output + out_c;
+            /* the channel-pair loop widens and runs every whole pair of pixels itself (two or
+             * more: `more` counts those after the first); a lone last pixel is left, the
+             * batch's last */
+            const int rows = direct && !lone && pixels >= 4 && (out_c & 1) == 0;
+            int8_t *const out0 = output;
+            int8_t *out1 = lone ? output : output + out_c;
 #else
             int8_t *const out0 = output;
             int8_t *out1 = lone ? output : output + out_c;
@@ -1582,7 +1583,7 @@ MCC_INLINE mcc_status conv_fast(const mcc_conv_fast_params *params, const mcc_di
 #if MCC_HAVE_DSP_ASM && !MCC_HAVE_MVE
 #if MCC_CONV_DIRECT_ROWS
             if (rows) {
-                st.more = pixels >> 1;
+                st.more = (pixels >> 1) - 1;
                 st.in = in_batch;
                 st.left = out_w;
             } else
