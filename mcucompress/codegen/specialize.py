@@ -165,7 +165,7 @@ CONV_ONE_PIXEL_MAX = 31
 # pixels as columns (widened weights, whole groups of 8 input channels, no padding, an even
 # channel count): the loop widens and runs every pair of pixels itself, about 30 instructions a
 # pair of pixels fewer than the C loop around it. Only in the trees of models with such a layer of
-# at least CONV_DIRECT_ROWS_MIN_PIXELS output pixels, where that outweighs its 400 B of code.
+# at least CONV_DIRECT_ROWS_MIN_PIXELS output pixels, where that outweighs its 300-400 B of code.
 CONV_DIRECT_ROWS_DEFINE = "MCC_CONV_DIRECT_ROWS"
 CONV_DIRECT_ROWS_MIN_PIXELS = 512
 

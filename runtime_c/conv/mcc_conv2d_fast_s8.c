@@ -56,7 +56,7 @@
 /* The exporter defines MCC_CONV_DIRECT_ROWS=1 for models with a large 1x1 conv that reads its
  * input pixels as columns (widened weights, whole groups of 8 input channels, no padding, an even
  * channel count): the channel-pair loop then widens and runs every pair of pixels of such a
- * layer itself, with no return to C per pair (about 130 B of code, kept out of other models). */
+ * layer itself, with no return to C per pair (300-400 B of code, kept out of other models). */
 #ifndef MCC_CONV_DIRECT_ROWS
 #define MCC_CONV_DIRECT_ROWS 0
 #endif
