@@ -209,7 +209,7 @@ def depthwise_mve_lines(kernel, stride, dilation, in_shape, out_hw) -> bool:
 DW_MVE_FLAT_DEFINE = "MCC_DW_MVE_FLAT"
 DW_FLAT_MAX_BYTES = 16384
 DW_FLAT_MIN_OUTPUTS = 16
-DW_FLAT_BLOCK_COLS = 32     # planes this narrow are written straight into blocks of interleaved rows
+DW_FLAT_BLOCK_COLS = 64     # planes this narrow are written straight into blocks of interleaved rows
 
 
 MVE_FAMILIES = frozenset({"m55"})   # cost-model core families with Helium (MVE)
