@@ -181,8 +181,9 @@ def test_depthwise_strip_layers_and_mve_lines_match_the_reference(tmp_path, tmp_
 # y over DS-CNN's 5 lines of 25, stride 2
 # over an odd number of lines of 11 outputs (a last vector of 3) and along y over 5 lines of 12 -
 # all with 64 plane columns or fewer, so the fill writes the blocks of interleaved rows itself
-# (lines of 9 to 16, of 17 to 32 inputs, and 16 a pass past 32: 33 inputs at stride 1 over 5
-# lines, a last 1, and 48 at stride 2 over 5 lines of 24, none left) - and wider planes interleaved
+# (lines of 9 to 16 inputs, and longer ones 16 a pass, the rest 8 a pass: 21, 23 and 25 inputs,
+# 33 at stride 1 over 5 lines (a last 1) and 48 at stride 2 over 5 lines of 24 (none left), a
+# layer clamped by ReLU6) - and wider planes interleaved
 # line by line, at stride 1 over 5 lines of 67 and at stride 2 over 5 lines of 35, all over
 # channel blocks 8 and 4; and a
 # layer in blocks (8 inputs a line) followed by one on the taps path (12 outputs) in one model, so
