@@ -1837,17 +1837,18 @@ typedef struct {
     int32x4_t lo, hi;         /*  32, 48: the clamp */
     uint32x4_t off;           /*  64: where the 4 outputs of a vector go */
     const int32_t *ch;        /*  80: the channel's {doubled bias, multiplier, round, shift} */
-    int32_t unused[3];
+    int32_t skip;             /*  84: from a line's first output past its full vectors to the next line's */
+    int32_t unused[2];
     int32_t step;             /*  96: bytes from one vector's outputs to the next's */
     const int8_t *row;        /* 100: the plane's first row of the next output line (pair) */
     int32_t cols;             /* 104: of the plane */
     int32_t groups;           /* 108: of 16 columns */
     int8_t *lines;            /* 112: the interleaved rows */
-    int8_t *dst;              /* 116: the next line's first output */
+    int8_t *dst;              /* 116: the first line's first output (left at the next call's) */
     int32_t dst_step;         /* 120 */
     int32_t full;             /* 124: vectors of a line with every lane stored */
     uint32_t tail;            /* 128: the lanes of a last vector (0: none) */
-    int32_t count;            /* 132: output lines (pairs) left */
+    int32_t count;            /* 132: output lines (pairs) */
 } dw_flat_consts;
 
 /* One vector of 4 sums into q7 at stride 1: the output pairs (o, x), (o, x + 1) and (o + 1, x),
@@ -1932,7 +1933,9 @@ typedef struct {
         "ldr %[a], [%[k], #100]\n\t"                                                             \
         "add %[a], %[a], %[step], lsl #1\n\t"                                                    \
         "str %[a], [%[k], #100]\n\t"                                                             \
-        "ldr %[t], [%[k], #112]\n\t"
+        "ldr %[t], [%[k], #112]\n\t"                                                             \
+        "vldrw.u32 q4, [%[k], #64]\n\t"                                                          \
+        "ldr %[step], [%[k], #96]\n\t"
 #define MCC_DW_FLAT_BLOCK_ASM                                                                    \
         "ldrd %[t], %[a], [%[k], #100]\n\t"                                                      \
         "add %[a], %[a], %[t]\n\t"                                                               \
@@ -1948,12 +1951,12 @@ typedef struct {
         "ldrd %[round], %[shift], [%[a], #8]\n\t"                                                \
         "asr %[bias], %[bias], #1\n\t"                                                           \
         "rsb %[shift], %[shift], #0\n\t"                                                         \
-        "\n"                                                                                     \
-        "1:\n\t"                                                                                 \
-        ROWS                                                                                     \
         "vldrw.u32 q4, [%[k], #64]\n\t"                                                          \
         "ldr %[step], [%[k], #96]\n\t"                                                           \
         "ldr %[dst], [%[k], #116]\n\t"                                                           \
+        "ldr %[lines], [%[k], #132]\n"                                                            \
+        "1:\n\t"                                                                                 \
+        ROWS                                                                                     \
         "ldr lr, [%[k], #124]\n\t"                                                               \
         "wls lr, lr, 3f\n"                                                                       \
         "4:\n\t"                                                                                 \
@@ -1965,16 +1968,14 @@ typedef struct {
         "vmsr p0, %[a]\n\t"                                                                      \
         SUMS MCC_DW_FLAT_STORE_TAIL_ASM                                                          \
         "5:\n\t"                                                                                 \
-        "ldrd %[a], %[c], [%[k], #116]\n\t"                                                      \
-        "add %[a], %[a], %[c]\n\t"                                                               \
-        "str %[a], [%[k], #116]\n\t"                                                             \
-        "ldr %[a], [%[k], #132]\n\t"                                                             \
-        "subs %[a], %[a], #1\n\t"                                                                \
-        "str %[a], [%[k], #132]\n\t"                                                             \
+        "ldr %[c], [%[k], #84]\n\t"                                                              \
+        "add %[dst], %[dst], %[c]\n\t"                                                           \
+        "subs %[lines], %[lines], #1\n\t"                                                        \
         "bne 1b\n\t"                                                                             \
+        "str %[dst], [%[k], #116]\n\t"                                                           \
         : [t] "=&l"(t), [dst] "=&r"(dst), [a] "=&r"(a), [c] "=&r"(c), [bias] "=&r"(bias),       \
           [mult] "=&r"(mult), [round] "=&r"(round), [shift] "=&r"(shift), [step] "=&r"(step),    \
-          "=&r"(count)                                    \
+          [lines] "=&r"(lines), "=&r"(count)                                                      \
         : [k] "r"(k), "m"(*k)                                                                    \
         : "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11", "d12", "d13", \
           "d14", "d15", "cc", "memory")
@@ -1992,7 +1993,7 @@ enum { DW_FLAT_PAIRS, DW_FLAT_STRIDE2, DW_FLAT_QUADS, DW_FLAT_IN_BLOCKS = 3 };
         register int32_t count __asm__("lr");                                                    \
         register int32_t a __asm__("r6"), c __asm__("r8"); /* VMLADAV writes even registers only */ \
         int8_t *t, *dst;                                                                         \
-        int32_t bias, mult, round, shift, step;                                                  \
+        int32_t bias, mult, round, shift, step, lines;                                           \
         MCC_DW_FLAT_LINES_ASM(SUMS, ROWS);                                                       \
     }
 MCC_DW_FLAT_LINES_FN(dw_flat_pairs, MCC_DW_FLAT_SUMS1_ASM, MCC_DW_FLAT_INTERLEAVE_ASM)
@@ -2187,6 +2188,7 @@ MCC_INLINE void dw_flat_pairs_mode(const dw_flat_layer *g, dw_flat_consts *k)
     k->off = g->off_pairs;
     k->step = 2 * g->along;
     k->full = g->len >> 1;
+    k->skip = k->dst_step - k->full * k->step;
     k->tail = g->len & 1 ? 0x0F0F : 0;
 }
 
@@ -2195,6 +2197,7 @@ MCC_INLINE void dw_flat_quads_mode(const dw_flat_layer *g, dw_flat_consts *k)
     k->off = g->off_quad;
     k->step = 4 * g->along;
     k->full = g->len >> 2;
+    k->skip = k->dst_step - k->full * k->step;
     k->tail = (1u << (4 * (g->len & 3))) - 1u;
 }
 
@@ -2265,6 +2268,7 @@ MCC_DW_NOINLINE static mcc_status dw_flat_layer_run(const mcc_dw_conv_fast_param
     g.in_blocks = dw_flat_in_blocks(&g.z) ? DW_FLAT_IN_BLOCKS : 0;
     g.fill = g.in_rows > 0 && g.in_cols > 0;
     g.last_mode = 0;
+    k.dst_step = (g.stride == 1 ? 2 : 1) * across;
     if (g.stride == 1 && g.lines > 1) {
         dw_flat_pairs_mode(&g, &k);
         g.mode = DW_FLAT_PAIRS + g.in_blocks;
@@ -2282,7 +2286,6 @@ MCC_DW_NOINLINE static mcc_status dw_flat_layer_run(const mcc_dw_conv_fast_param
     k.cols = g.z.cols;
     k.groups = (g.z.cols + 15) >> 4;
     k.lines = g.lines_at;
-    k.dst_step = (g.stride == 1 ? 2 : 1) * across;
     k.lo = vdupq_n_s32(params->activation.min);
     k.hi = vdupq_n_s32(params->activation.max);
     if (g.in_blocks) {  /* input line i is plane row r = i + pad_t: block r / 2 at row r % 2, and
