@@ -469,12 +469,14 @@ def test_depthwise_mve_flat_where_it_fits_and_its_defines():
     assert flat((3, 3), (1, 1), (1, 1), (1, 1), (1, 5, 33, 12), (5, 33)) == 4 * 192 + 64  # 36 columns
     # wider: the plane, 70 columns x 8 rows (+16, to 16 bytes), 4 interleaved rows of 80 columns + 64
     assert flat((3, 3), (1, 1), (1, 1), (1, 1), (1, 5, 67, 12), (5, 67)) == 576 + 320 + 64
-    assert not flat((3, 3), (2, 2), (1, 1), (0, 0), (1, 13, 11, 12), (7, 6))     # 7 along y at stride 2
+    assert flat((3, 3), (2, 2), (1, 1), (0, 0), (1, 13, 11, 12), (7, 6)) == 7 * 64 + 64  # 7 along y at stride 2
+    assert not flat((3, 3), (2, 2), (1, 1), (0, 0), (1, 11, 9, 12), (6, 5))      # 6 along y at stride 2
     assert not flat((3, 3), (1, 1), (1, 1), (1, 1), (1, 40, 400, 24), (40, 400)[::-1])  # 7 inputs along y past 16 bits
     assert flat((3, 3), (2, 2), (1, 1), (0, 0), (1, 48, 48, 16), (24, 24)) == 25 * 256 + 64  # 50 columns
     assert flat((3, 3), (1, 1), (1, 1), (1, 1), (1, 48, 48, 8), (48, 48)) == 25 * 256 + 64   # 51 columns
     assert not flat((3, 3), (1, 1), (1, 1), (1, 1), (1, 3, 5, 64), (3, 5))        # 15 outputs
-    assert not flat((3, 3), (2, 2), (1, 1), (0, 0), (1, 14, 14, 64), (7, 7))      # stride 2, 7 a line
+    assert flat((3, 3), (2, 2), (1, 1), (0, 0), (1, 14, 14, 64), (7, 7)) == 8 * 64 + 64  # stride 2, 7 a line
+    assert not flat((3, 3), (2, 2), (1, 1), (0, 0), (1, 12, 12, 64), (6, 6))      # stride 2, 6 a line
     assert not flat((3, 3), (2, 1), (1, 1), (1, 1), (1, 48, 48, 8), (24, 48))     # uneven strides
     assert not flat((3, 3), (1, 1), (2, 2), (2, 2), (1, 48, 48, 8), (48, 48))     # dilated
     assert not flat((5, 5), (1, 1), (1, 1), (2, 2), (1, 48, 48, 8), (48, 48))

@@ -203,7 +203,7 @@ def depthwise_mve_lines(kernel, stride, dilation, in_shape, out_hw) -> bool:
 
 # C define for MVE cores: a layer runs on channel planes, four rows interleaved (dw_flat_fits in
 # mcc_depthwise_conv2d_fast_s8.c: 3x3, stride 1 or 2 both ways, DW_FLAT_MIN_OUTPUTS outputs or more,
-# in lines along the output's longer side of 6 outputs or more, 8 at stride 2 (shorter ones lose
+# in lines along the output's longer side of 6 outputs or more, 7 at stride 2 (shorter ones lose
 # to the taps path), 8 inputs along a line within 16-bit gather offsets, its working memory at
 # most DW_FLAT_MAX_BYTES and half the layer's input and output bytes)
 DW_MVE_FLAT_DEFINE = "MCC_DW_MVE_FLAT"
@@ -249,7 +249,7 @@ def depthwise_mve_flat_bytes(kernel, stride, dilation, padding, in_shape, out_hw
     along_y = int(out_hw[0]) > int(out_hw[1])   # lines along the longer side: the plane transposed
     length, lines = (int(out_hw[0]), int(out_hw[1])) if along_y else (int(out_hw[1]), int(out_hw[0]))
     if (tuple(kernel) != (3, 3) or tuple(dilation) != (1, 1) or int(stride[1]) != s or s not in (1, 2)
-            or length * lines < DW_FLAT_MIN_OUTPUTS or length < (8 if s == 2 else 6)
+            or length * lines < DW_FLAT_MIN_OUTPUTS or length < (7 if s == 2 else 6)
             or 7 * (int(in_shape[2]) if along_y else 1) * int(in_shape[3]) > 0xFFFF
             or min(padding) < 0):
         return 0

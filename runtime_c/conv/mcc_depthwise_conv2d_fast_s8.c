@@ -49,10 +49,10 @@
 /* The planes' working memory: at most this, and at most half the layer's input and output bytes
  * (so the scratch never outgrows the tensors around it by much). */
 #define MCC_DW_FLAT_MAX_BYTES 16384
-/* 16 outputs or more in lines of 6 or more, at stride 2 of 8 or more (two whole vectors): shorter
- * lines spend more on interleaving whole groups of 16 columns and on each line's set-up than they
- * save (DS-CNN's lines of 5 would gain 1.8% for 124 B more RAM; stride 2 lines of 6 lose to the taps
- * path) */
+/* 16 outputs or more in lines of 6 or more, at stride 2 of 7 or more: shorter lines spend more on
+ * interleaving whole groups of 16 columns and on each line's set-up than they save (DS-CNN's lines
+ * of 5 would gain 1.8% for 124 B more RAM; stride 2 lines of 6 lose to the taps path by 2-7%, lines
+ * of 7 win by a quarter on 32 channels) */
 #define MCC_DW_FLAT_MIN_OUTPUTS 16
 #define MCC_DW_TAPS_ON (!MCC_HAVE_MVE_ASM || MCC_DW_MVE_TAPS)
 /* Set by the export for DSP cores when a layer runs on channel planes of row pairs (3x3, stride
@@ -1802,7 +1802,7 @@ static int dw_flat_fits(const mcc_dw_conv_fast_params *params, const mcc_dims *i
     if (params->kernel.h != 3 || params->kernel.w != 3 || params->dilation.h != 1 || params->dilation.w != 1 ||
         params->stride.w != stride || (uint32_t)(stride - 1) >= 2u ||
         out_dims->h * out_dims->w < MCC_DW_FLAT_MIN_OUTPUTS ||
-        (along_y ? out_dims->h : out_dims->w) < (stride == 2 ? 8 : 6) ||
+        (along_y ? out_dims->h : out_dims->w) < (stride == 2 ? 7 : 6) ||
         7 * (along_y ? in_dims->w : 1) * params->channels_n > 0xFFFF ||
         params->padding.h < 0 || params->padding.w < 0) {
         return 0;
