@@ -228,13 +228,17 @@ def test_depthwise_mve_flat_and_taps_layers_match_the_reference(tmp_path, tmp_pa
 # 4; at stride 2 an even output (16x14 -> 8x7) and a clamped odd one (15x13 -> 8x7 with padding);
 # a layer without padding (no padding columns or rows in the plane), a depth multiplier of 2 (the
 # repeated input), and in one model a tall 12x5 output that keeps the strips path, a stride (2, 1)
-# layer on the taps path and a 6x5 output on a plane.
+# layer on the taps path and a 6x5 output on a plane; a lone last row at stride 2 (13x11 -> 7x6).
+# Odd widths run their last quad one column back; input widths of 4-14 columns take the fill's
+# four-column passes and its leftover one and two columns, for two rows and for one row beside a
+# padding row at the top (odd heights) or bottom (even heights).
 DSP_PAIRS_LAYERS = {"pairs_odd": ((1, 9, 7, 12), (1, 1), "none"), "pairs_relu6": ((1, 12, 10, 12), (1, 1), "relu6"),
                     "pairs_relu6_odd": ((1, 7, 9, 20), (1, 1), "relu6"), "pairs_tiny": ((1, 4, 4, 8), (1, 1), "none"),
                     "pairs_stride2": ((1, 16, 14, 8), (2, 2), "none"),
                     "pairs_stride2_relu6": ((1, 15, 13, 12), (2, 2), "relu6"),
                     "pairs_valid": ((1, 8, 11, 12), (1, 1), "none"), "pairs_multiplier": ((1, 7, 6, 6), (1, 1), "none"),
-                    "pairs_strips": ((1, 12, 5, 12), (1, 1), "none")}
+                    "pairs_strips": ((1, 12, 5, 12), (1, 1), "none"),
+                    "pairs_stride2_odd": ((1, 13, 11, 8), (2, 2), "none")}
 PAIRS_CHAINS = ("pairs_valid", "pairs_multiplier", "pairs_strips")
 
 
