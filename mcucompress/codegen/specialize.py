@@ -243,8 +243,8 @@ def depthwise_mve_flat_bytes(kernel, stride, dilation, padding, in_shape, out_hw
     side) with 16 bytes read past it, rounded to 16,
     then four rows interleaved, whole groups of 16 columns, and 64 bytes read past them; for
     DW_FLAT_BLOCK_COLS columns or fewer, blocks of four interleaved rows of whole groups of 16
-    columns, one a line at stride 2 or pair of lines at stride 1, a spare one and 64 bytes read past
-    them); 0 when the layer does not run so."""
+    columns, one a line at stride 2 or pair of lines at stride 1, a spare one, 64 bytes read past
+    them and two pointers a plane row); 0 when the layer does not run so."""
     s = int(stride[0])
     along_y = int(out_hw[0]) > int(out_hw[1])   # lines along the longer side: the plane transposed
     length, lines = (int(out_hw[0]), int(out_hw[1])) if along_y else (int(out_hw[1]), int(out_hw[0]))
@@ -254,8 +254,9 @@ def depthwise_mve_flat_bytes(kernel, stride, dilation, padding, in_shape, out_hw
             or min(padding) < 0):
         return 0
     cols, rows = (length - 1) * s + 4, (lines - 1) * s + 4
-    if cols <= DW_FLAT_BLOCK_COLS:   # blocks of four interleaved rows, one a line (pair), and a spare one
-        need = (((lines + 1) // 2 if s == 1 else lines) + 1) * 4 * ((cols + 15) & ~15) + 64
+    if cols <= DW_FLAT_BLOCK_COLS:   # blocks of four interleaved rows, one a line (pair), and a spare one,
+        # then two pointers a plane row (where the fill writes it), 8 B a row on the 32-bit target
+        need = (((lines + 1) // 2 if s == 1 else lines) + 1) * 4 * ((cols + 15) & ~15) + 64 + 8 * rows
     else:
         need = ((rows * cols + 16 + 15) & ~15) + 4 * ((cols + 15) & ~15) + 64
     tensors = (int(in_shape[1]) * int(in_shape[2]) + int(out_hw[0]) * int(out_hw[1])) * int(in_shape[3])

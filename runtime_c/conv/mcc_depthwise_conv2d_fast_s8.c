@@ -1958,10 +1958,18 @@ MCC_INLINE int32_t dw_flat_block_bytes(const dw_flat_size *z)
 }
 
 /* The plane, then the interleaved rows (whole groups of 16 columns, and the loads past them). */
+/* In blocks: the blocks, a spare one and the loads past them. */
+MCC_INLINE int32_t dw_flat_blocks_bytes(const dw_flat_size *z)
+{
+    return (z->blocks + 1) * dw_flat_block_bytes(z) + 64;
+}
+
+/* In blocks, then where each of the plane's rows goes (two pointers a row, in the scratch rather
+ * than on the stack: up to 64 rows); else the plane and the interleaved rows. */
 MCC_INLINE int32_t dw_flat_bytes(const dw_flat_size *z)
 {
     if (dw_flat_in_blocks(z)) {
-        return (z->blocks + 1) * dw_flat_block_bytes(z) + 64;
+        return dw_flat_blocks_bytes(z) + z->rows * (int32_t)(2 * sizeof(int8_t *));
     }
     return z->plane_bytes + 4 * ((z->cols + 15) & ~15) + 64;
 }
@@ -1991,7 +1999,7 @@ typedef struct {
     int32_t pad_t, pad_l, lines, len;        /* padding before the lines and along them; output lines, their length */
     int32_t along;                           /* output bytes from one output to the next along a line */
     int8_t *plane, *lines_at;                /* in blocks: the first block, unused */
-    int8_t *row_to[MCC_DW_FLAT_BLOCK_COLS][2];  /* in blocks: where each input line goes, twice */
+    int8_t *(*row_to)[2];                    /* in blocks: where each input line goes, twice */
     int in_blocks;                           /* DW_FLAT_IN_BLOCKS or 0 */
     int fill;                                /* some input lands in the plane */
     int mode, last_mode;                     /* dw_flat_lines' modes: the lines (pairs), the last line (or 0) */
@@ -2208,7 +2216,7 @@ static void dw_flat_fill(const dw_flat_layer *g, const int8_t *src)
     int8_t *d;
     int32_t rows = g->in_rows;
     if (dw_flat_in_blocks(&g->z)) {  /* each line scattered into its two blocks, 4 bytes apart */
-        int8_t *const *to = &g->row_to[0][0];
+        int8_t *const *to = &g->row_to[0][0];  /* read by the assembly (the memory clobber) */
         int8_t *pa, *pb;
         const int8_t *s8;
         int32_t n = g->in_cols;
@@ -2283,7 +2291,7 @@ static void dw_flat_fill(const dw_flat_layer *g, const int8_t *src)
             : [src] "+r"(src), [rows] "+r"(rows), [to] "+r"(to), [n] "+r"(n), [pa] "=&l"(pa),
               [pb] "=&l"(pb), [s8] "=&r"(s8), "=&r"(count)
             : [gather] "r"(&g->gather), [scatter] "r"(dw_flat_scatter), [step8] "r"(8 * g->elem_step),
-              [row_step] "r"(g->row_step), "m"(g->gather), "m"(g->row_to)
+              [row_step] "r"(g->row_step), "m"(g->gather)
             : "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "cc", "memory");
         (void)dst;
         (void)s;
@@ -2464,6 +2472,7 @@ MCC_DW_NOINLINE static mcc_status dw_flat_layer_run(const mcc_dw_conv_fast_param
                          * the block before at row 2 + r % 2; rows past the blocks go to the last */
         const int32_t bytes = dw_flat_block_bytes(&g.z);
         int8_t *spare = g.plane + g.z.blocks * bytes;
+        g.row_to = (int8_t *(*)[2])(void *)(g.plane + dw_flat_blocks_bytes(&g.z));
         k.cols = bytes;  /* in blocks: the lines step from one block to the next */
         for (c = 0; c < g.in_rows; ++c) {
             const int32_t r = c + g.pad_t, at = (r & 1) + 4 * g.pad_l;
@@ -2472,7 +2481,7 @@ MCC_DW_NOINLINE static mcc_status dw_flat_layer_run(const mcc_dw_conv_fast_param
                                                                         : spare;
         }
     }
-    memset(g.plane, params->input_zero_point, (size_t)(g.in_blocks ? dw_flat_bytes(&g.z) : g.z.plane_bytes));
+    memset(g.plane, params->input_zero_point, (size_t)(g.in_blocks ? dw_flat_blocks_bytes(&g.z) : g.z.plane_bytes));
     for (b = 0; b < in_dims->n; ++b) {
         const int8_t *in_batch = input + b * in_dims->h * in_dims->w * n_ch;
         int8_t *out_batch = output + b * out_dims->h * out_dims->w * n_ch;
