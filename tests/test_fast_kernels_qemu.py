@@ -308,3 +308,25 @@ def test_short_pointwise_convs_on_mve_identical_to_the_pair_loop(tmp_path_factor
         assert np.array_equal(fast.inputs, other.inputs)
         assert np.array_equal(fast.outputs, other.outputs), defines
         assert max(fast.instructions) < min(other.instructions), defines
+
+
+@pytest.mark.parametrize("board", ["mps2-an386", "mps2-an505"])
+def test_direct_pointwise_rows_loop_identical_to_the_pair_loop(graph_trees, widened_runs, tmp_path_factory, board):
+    """pointwise_rows' 1x1 layers built with MCC_CONV_DIRECT_ROWS (the channel-pair loop widens
+    and runs every pair of pixels: rows across pairs, strided rows, rows of one pixel, clamped and
+    full range, one to two passes of groups) give the bytes of the C loop around the pair loop
+    (the tree's own build), of the host build and of the numpy reference, in fewer instructions,
+    on the M4 and the M33; with the one-pixel loop that the tree builds (a lone last pixel after
+    the loop's pairs) and without it (that pixel as a pair with itself)."""
+    tree = graph_trees["pointwise_rows"]
+    assert manifest_json(tree)["defines"].get("MCC_CONV_ONE_PIXEL") == 1
+    assert "MCC_CONV_DIRECT_ROWS" not in manifest_json(tree)["defines"]
+    pairs = widened_runs("pointwise_rows", board)
+    for defines in ({"MCC_CONV_DIRECT_ROWS": 1}, {"MCC_CONV_DIRECT_ROWS": 1, "MCC_CONV_ONE_PIXEL": 0}):
+        rows = run_model(_variant(tree, tmp_path_factory, **defines), board, samples=3)
+        assert rows.checks == {"host": True, "reference": True}
+        assert np.array_equal(rows.inputs, pairs.inputs)
+        assert np.array_equal(rows.outputs, pairs.outputs), defines
+        if "MCC_CONV_ONE_PIXEL" not in defines:
+            assert max(rows.instructions) < min(pairs.instructions)
+    assert len(np.unique(pairs.outputs)) > 1
