@@ -1957,7 +1957,6 @@ MCC_INLINE int32_t dw_flat_block_bytes(const dw_flat_size *z)
     return 4 * ((z->cols + 15) & ~15);
 }
 
-/* The plane, then the interleaved rows (whole groups of 16 columns, and the loads past them). */
 /* In blocks: the blocks, a spare one and the loads past them. */
 MCC_INLINE int32_t dw_flat_blocks_bytes(const dw_flat_size *z)
 {
@@ -1965,7 +1964,8 @@ MCC_INLINE int32_t dw_flat_blocks_bytes(const dw_flat_size *z)
 }
 
 /* In blocks, then where each of the plane's rows goes (two pointers a row, in the scratch rather
- * than on the stack: up to 64 rows); else the plane and the interleaved rows. */
+ * than on the stack: up to 64 rows); else the plane, then the interleaved rows (whole groups of
+ * 16 columns, and the loads past them). */
 MCC_INLINE int32_t dw_flat_bytes(const dw_flat_size *z)
 {
     if (dw_flat_in_blocks(z)) {
@@ -2090,7 +2090,8 @@ typedef struct {
  * columns a pass), then its vectors of outputs (SUMS), the last one on its own lanes. */
 /* The line's (pair's) four rows: interleaved from the plane into k->lines, 16 columns a pass
  * (k->row: the plane's first of them, then two rows on), or a block the fill wrote (k->row: the
- * block, then the next). t: the rows for the line's vectors. */
+ * block, then the next). t: the rows for the line's vectors. Interleaving takes q4 and step, so
+ * it loads them again (the blocks keep them from the start). */
 #define MCC_DW_FLAT_INTERLEAVE_ASM                                                               \
         "ldr %[a], [%[k], #100]\n\t"                                                             \
         "ldr %[t], [%[k], #112]\n\t"                                                             \
