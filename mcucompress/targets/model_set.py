@@ -1,0 +1,212 @@
+"""Several exported trees in one firmware and one QEMU run: what `run_model` checks for each,
+with one cross-build, one host build and one QEMU start for the set.
+
+Each firmware (and host harness) costs a CMake configure, a build and a QEMU start whatever the
+model; a test that runs dozens of small models on one board spends most of its time there. The
+set is itself an exported tree (`model_set`): links to the member trees, one glue function per
+member (`model_set_glue_<k>`, the glue `run_model`'s firmware has, renamed), and a dispatcher
+`model_set_invoke` that hands the harness's v-th vector to the member it belongs to. The harness,
+vectors, host build, CMake project and QEMU run are `run_model`'s, unchanged. Vectors are padded
+to the largest member's input and output; each member's outputs are the first bytes of its own.
+
+Each member is counted exactly, as `run_model` counts a model alone: from its
+`<prefix>_invoke`'s first instruction to the return site in its glue function, a begin/end pair
+of the same QEMU run (`targets/count_region.invoke_regions`).
+
+Members share one compile of the runtime kernels, so only trees whose kernels compile
+identically go into one firmware: the same defines and include folders, the same bytes for each
+runtime file they both have (the manifest's hashes), and distinct prefixes; other trees make
+firmwares of their own. A set whose build or run fails (a member that overflows the board with
+the others, a fault) is split in two and each half run again, down to single trees run alone by
+`run_model`, so a member's failure is its own.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from mcucompress.errors import McuError
+from mcucompress.targets.board import Board, load_board
+from mcucompress.targets.count_region import invoke_regions
+from mcucompress.targets.glue import _find_header, glue_function
+from mcucompress.targets.manifest import Manifest, read_manifest
+from mcucompress.targets.runner import RunReport, _build_and_run, compare_outputs, run_model, select_inputs
+from mcucompress.targets.workspace import firmware_workspace
+
+SET_PREFIX = "model_set"
+RUNTIME = "runtime/"
+
+
+def _compatible(group: list[Manifest], manifest: Manifest) -> bool:
+    first = group[0]
+    if manifest.defines != first.defines or manifest.include_dirs != first.include_dirs:
+        return False
+    if manifest.raw.get("exits") or any(m.prefix == manifest.prefix for m in group):
+        return False
+    files = manifest.raw.get("files") or {}
+    for member in group:
+        theirs = member.raw.get("files") or {}
+        for path in manifest.sources + tuple(files):
+            if path.startswith(RUNTIME) and path in theirs and theirs.get(path) != files.get(path):
+                return False
+    return all(path in files for path in manifest.sources if path.startswith(RUNTIME))
+
+
+def group_trees(manifests: list[Manifest]) -> list[list[int]]:
+    """Indices of ``manifests`` in groups that can share one firmware (first fit, in order)."""
+    groups: list[list[int]] = []
+    for k, manifest in enumerate(manifests):
+        for group in groups:
+            if len(group) < MAX_MEMBERS and _compatible([manifests[i] for i in group], manifest):
+                group.append(k)
+                break
+        else:
+            groups.append([k])
+    return groups
+
+
+# Passes of the counting plugin (MAX_PASSES in icount.c: the set's invoke and each member's, per
+# vector) bound a set's vectors; members bound the dispatcher's table.
+MAX_MEMBERS = 64
+
+
+def write_set_tree(root: Path, manifests: list[Manifest], counts: list[int]) -> Path:
+    """The `model_set` tree of ``manifests`` (``counts[k]`` vectors each, in order) in ``root``."""
+    root.mkdir(parents=True, exist_ok=True)
+    sources, runtime, glue_files = [], {}, []
+    for k, manifest in enumerate(manifests):
+        member = f"m{k}"
+        (root / member).symlink_to(manifest.root, target_is_directory=True)
+        for source in manifest.sources:
+            if source.startswith(RUNTIME):
+                runtime.setdefault(source, f"{member}/{source}")
+            else:
+                sources.append(f"{member}/{source}")
+        header, _ = _find_header(manifest)
+        name = f"{SET_PREFIX}_glue_{k}.c"
+        (root / name).write_text(
+            f'/* member {k}: {manifest.prefix} */\n#include <string.h>\n#include <stdint.h>\n\n'
+            f'#include "{member}/{header.relative_to(manifest.root).as_posix()}"\n\n'
+            "extern volatile uint32_t mcc_bench_marker;\n\n"
+            + glue_function(manifest, f"{SET_PREFIX}_glue_{k}"))
+        glue_files.append(name)
+    input_bytes = max(m.input_bytes for m in manifests)
+    output_bytes = max(m.output_bytes for m in manifests)
+    ends = np.cumsum(counts).tolist()
+    (root / f"{SET_PREFIX}.h").write_text(
+        "#include <stdint.h>\n\n"
+        f"int {SET_PREFIX}_invoke(const int8_t *input, int8_t *output);\n")
+    declarations = "".join(f"int {SET_PREFIX}_glue_{k}(const int8_t *input, int8_t *output);\n"
+                           for k in range(len(manifests)))
+    (root / f"{SET_PREFIX}.c").write_text(f"""/* The harness's v-th vector goes to the member whose vectors hold it. */
+#include <string.h>
+
+#include "{SET_PREFIX}.h"
+
+{declarations}
+typedef int (*set_member)(const int8_t *input, int8_t *output);
+static const set_member members[{len(manifests)}] = {{{", ".join(f"{SET_PREFIX}_glue_{k}" for k in range(len(manifests)))}}};
+static const uint32_t ends[{len(manifests)}] = {{{", ".join(f"{n}u" for n in ends)}}};
+static uint32_t next_vector;
+
+int {SET_PREFIX}_invoke(const int8_t *input, int8_t *output)
+{{
+    uint32_t member = 0u;
+    while (member + 1u < {len(manifests)}u && next_vector >= ends[member]) {{
+        ++member;
+    }}
+    ++next_vector;
+    memset(output, 0, {output_bytes}u);
+    return members[member](input, output);
+}}
+""")
+    first = manifests[0]
+    include_dirs = ["."] + [f"m0/{d}" for d in first.include_dirs if d != "."]
+    manifest = {
+        "prefix": SET_PREFIX,
+        "sources": sources + sorted(runtime.values()) + glue_files + [f"{SET_PREFIX}.c"],
+        "include_dirs": include_dirs,
+        "defines": first.defines,
+        "input": {"bytes": input_bytes, "shape": [input_bytes], "scale": None, "zero_point": None},
+        "output": {"bytes": output_bytes, "shape": [output_bytes], "scale": None, "zero_point": None},
+        "rounding": first.rounding,
+    }
+    (root / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    return root
+
+
+def _pad(rows: np.ndarray, width: int) -> np.ndarray:
+    out = np.zeros((len(rows), width), dtype=np.int8)
+    out[:, :rows.shape[1]] = rows
+    return out
+
+
+def _run_set(manifests: list[Manifest], board: Board, samples: int) -> list[RunReport]:
+    inputs = [select_inputs(m, None, samples) for m in manifests]
+    with tempfile.TemporaryDirectory(prefix="mcc-set-") as tmp:
+        tree = write_set_tree(Path(tmp) / "set", manifests, [len(x) for x in inputs])
+        combined = read_manifest(tree)
+        padded = np.concatenate([_pad(x, combined.input_bytes) for x in inputs])
+        glues = {f"{SET_PREFIX}_glue_{k}": m.prefix for k, m in enumerate(manifests)}
+        regions = {}
+
+        def member_regions(elf):
+            regions.update(invoke_regions(elf, glues))
+            return [regions[glue] for glue in glues]
+
+        with firmware_workspace(combined.root, board) as project:
+            host, elf, footprint, result, _, passes = _build_and_run(project, combined, board, padded,
+                                                                     regions_of=member_regions)
+            # the ELF goes with the temporary tree's workspace: the reports keep no path to it
+    if len(result.outputs) != len(padded) or len(passes) != len(padded):
+        raise McuError(f"the set's run printed {len(result.outputs)} outputs and counted {len(passes)} "
+                       f"invokes for {len(padded)} vectors")
+    target = np.frombuffer(b"".join(result.outputs), dtype=np.int8).reshape(len(padded), -1)
+    counts: dict[int, list[int]] = {}
+    for member, count in passes:
+        counts.setdefault(member, []).append(count)
+    reports, start = [], 0
+    for k, (manifest, x) in enumerate(zip(manifests, inputs)):
+        rows = slice(start, start + len(x))
+        start += len(x)
+        own_target = target[rows, :manifest.output_bytes].copy()
+        own_host = host[rows, :manifest.output_bytes].copy()
+        instructions = tuple(counts.get(k, ()))
+        if len(instructions) != len(x):
+            raise McuError(f"member {manifest.prefix} was counted {len(instructions)} times for {len(x)} vectors")
+        reports.append(RunReport(board, manifest.prefix, len(x), instructions, True, footprint,
+                                 compare_outputs(manifest, x, own_target, own_host), None, x, own_target))
+    return reports
+
+
+def _run_or_split(manifests: list[Manifest], board: Board, samples: int) -> list:
+    if len(manifests) == 1:
+        try:
+            return [run_model(manifests[0].root, board, samples=samples)]
+        except McuError as error:
+            return [error]
+    try:
+        return _run_set(manifests, board, samples)
+    except McuError:
+        half = len(manifests) // 2
+        return _run_or_split(manifests[:half], board, samples) + _run_or_split(manifests[half:], board, samples)
+
+
+def run_models(trees, board_name: str | Board, samples: int = 2) -> list:
+    """A RunReport (or the McuError a run of that tree alone raised) per tree, in order: the
+    checks and instruction counts `run_model(tree, board, samples=samples)` makes, from as few
+    firmwares as the trees allow. A report's footprint is its set's firmware's, and it has no
+    ELF path (the set's tree is temporary)."""
+    board = load_board(board_name) if isinstance(board_name, str) else board_name
+    if board.qemu_machine is None:
+        raise McuError(f"board {board.name} has no QEMU machine; use `mcucompress flash` for it")
+    manifests = [read_manifest(tree) for tree in trees]
+    results: list = [None] * len(manifests)
+    for group in group_trees(manifests):
+        for k, result in zip(group, _run_or_split([manifests[k] for k in group], board, samples)):
+            results[k] = result
+    return results
