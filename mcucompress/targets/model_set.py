@@ -56,12 +56,21 @@ def _compatible(group: list[Manifest], manifest: Manifest) -> bool:
     return all(path in files for path in manifest.sources if path.startswith(RUNTIME))
 
 
-def group_trees(manifests: list[Manifest]) -> list[list[int]]:
-    """Indices of ``manifests`` in groups that can share one firmware (first fit, in order)."""
+def group_trees(manifests: list[Manifest], board: Board, samples: int) -> list[list[int]]:
+    """Indices of ``manifests`` in groups that can share one firmware (first fit, in order), each
+    group's arenas within RAM_SHARE of the board's RAM beside the stack (a set that still does not
+    fit is split when its link fails)."""
+    room = RAM_SHARE * (board.ram.size - board.stack_bytes)
     groups: list[list[int]] = []
+
+    def ram(group):
+        members = [manifests[i] for i in group]
+        return sum(m.arena_bytes or 0 for m in members) + max(m.output_bytes for m in members)
+
     for k, manifest in enumerate(manifests):
         for group in groups:
-            if len(group) < MAX_MEMBERS and _compatible([manifests[i] for i in group], manifest):
+            if len(group) < MAX_MEMBERS and len(group) * samples < MAX_VECTORS and ram(group + [k]) <= room \
+                    and _compatible([manifests[i] for i in group], manifest):
                 group.append(k)
                 break
         else:
@@ -69,9 +78,11 @@ def group_trees(manifests: list[Manifest]) -> list[list[int]]:
     return groups
 
 
-# Passes of the counting plugin (MAX_PASSES in icount.c: the set's invoke and each member's, per
-# vector) bound a set's vectors; members bound the dispatcher's table.
+# The counting plugin keeps 4096 passes (MAX_PASSES in icount.c): the set's invoke and a
+# member's, per vector.
+MAX_VECTORS = 2000
 MAX_MEMBERS = 64
+RAM_SHARE = 0.75
 
 
 def write_set_tree(root: Path, manifests: list[Manifest], counts: list[int]) -> Path:
@@ -206,7 +217,7 @@ def run_models(trees, board_name: str | Board, samples: int = 2) -> list:
         raise McuError(f"board {board.name} has no QEMU machine; use `mcucompress flash` for it")
     manifests = [read_manifest(tree) for tree in trees]
     results: list = [None] * len(manifests)
-    for group in group_trees(manifests):
+    for group in group_trees(manifests, board, samples):
         for k, result in zip(group, _run_or_split([manifests[k] for k in group], board, samples)):
             results[k] = result
     return results
