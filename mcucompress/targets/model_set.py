@@ -13,11 +13,13 @@ Each member is counted exactly, as `run_model` counts a model alone: from its
 `<prefix>_invoke`'s first instruction to the return site in its glue function, a begin/end pair
 of the same QEMU run (`targets/count_region.invoke_regions`).
 
-Members share one compile of the runtime kernels, so only trees whose kernels compile
-identically go into one firmware: the same defines and include folders, the same bytes for each
-runtime file they both have (the manifest's hashes), and distinct prefixes; other trees make
-firmwares of their own. A set whose build or run fails (a member that overflows the board with
-the others, a fault) is split in two and each half run again, down to single trees run alone by
+Each member keeps its own defines (the fast paths, the portable switch): the firmware's CMake
+project and the host build compile its sources into one relocatable object whose symbols other
+than `<prefix>_*` are made local (`ld -r`, `objcopy --keep-global-symbol`), so the members'
+copies of the same runtime kernels, built with different defines, never meet at link time.
+Members need distinct prefixes. A set whose build or run fails (a member that overflows the
+board with the others, a fault) is split in two and each half run again, down to single trees
+run alone by
 `run_model`, so a member's failure is its own.
 """
 
@@ -42,18 +44,9 @@ RUNTIME = "runtime/"
 
 
 def _compatible(group: list[Manifest], manifest: Manifest) -> bool:
-    first = group[0]
-    if manifest.defines != first.defines or manifest.include_dirs != first.include_dirs:
-        return False
-    if manifest.raw.get("exits") or any(m.prefix == manifest.prefix for m in group):
-        return False
-    files = manifest.raw.get("files") or {}
-    for member in group:
-        theirs = member.raw.get("files") or {}
-        for path in manifest.sources + tuple(files):
-            if path.startswith(RUNTIME) and path in theirs and theirs.get(path) != files.get(path):
-                return False
-    return all(path in files for path in manifest.sources if path.startswith(RUNTIME))
+    """Whether ``manifest`` may join ``group``: a prefix of its own (the one global name of its
+    object) and no early exits (the harness reports them only for a model alone)."""
+    return not manifest.raw.get("exits") and all(m.prefix != manifest.prefix for m in group)
 
 
 def group_trees(manifests: list[Manifest], board: Board, samples: int) -> list[list[int]]:
@@ -88,15 +81,13 @@ RAM_SHARE = 0.75
 def write_set_tree(root: Path, manifests: list[Manifest], counts: list[int]) -> Path:
     """The `model_set` tree of ``manifests`` (``counts[k]`` vectors each, in order) in ``root``."""
     root.mkdir(parents=True, exist_ok=True)
-    sources, runtime, glue_files = [], {}, []
+    members, glue_files = [], []
     for k, manifest in enumerate(manifests):
         member = f"m{k}"
         (root / member).symlink_to(manifest.root, target_is_directory=True)
-        for source in manifest.sources:
-            if source.startswith(RUNTIME):
-                runtime.setdefault(source, f"{member}/{source}")
-            else:
-                sources.append(f"{member}/{source}")
+        members.append({"prefix": manifest.prefix, "sources": [f"{member}/{s}" for s in manifest.sources],
+                        "include_dirs": [f"{member}/{d}" if d != "." else member for d in manifest.include_dirs],
+                        "defines": manifest.defines})
         header, _ = _find_header(manifest)
         name = f"{SET_PREFIX}_glue_{k}.c"
         (root / name).write_text(
@@ -105,63 +96,81 @@ def write_set_tree(root: Path, manifests: list[Manifest], counts: list[int]) -> 
             "extern volatile uint32_t mcc_bench_marker;\n\n"
             + glue_function(manifest, f"{SET_PREFIX}_glue_{k}"))
         glue_files.append(name)
-    input_bytes = max(m.input_bytes for m in manifests)
+    input_bytes = set_input_bytes(manifests)
     output_bytes = max(m.output_bytes for m in manifests)
     ends = np.cumsum(counts).tolist()
+    starts = [0] + ends[:-1]
     (root / f"{SET_PREFIX}.h").write_text(
         "#include <stdint.h>\n\n"
         f"int {SET_PREFIX}_invoke(const int8_t *input, int8_t *output);\n")
-    declarations = "".join(f"int {SET_PREFIX}_glue_{k}(const int8_t *input, int8_t *output);\n"
-                           for k in range(len(manifests)))
+    glues = [f"{SET_PREFIX}_glue_{k}" for k in range(len(manifests))]
+    declarations = "".join(f"int {glue}(const int8_t *input, int8_t *output);\n" for glue in glues)
+    cases = "".join(f"    case {k}u:\n        return {glue}(input, output);\n" for k, glue in enumerate(glues))
     (root / f"{SET_PREFIX}.c").write_text(f"""/* The harness's v-th vector goes to the member whose vectors hold it. */
 #include <string.h>
 
 #include "{SET_PREFIX}.h"
 
 {declarations}
-typedef int (*set_member)(const int8_t *input, int8_t *output);
-static const set_member members[{len(manifests)}] = {{{", ".join(f"{SET_PREFIX}_glue_{k}" for k in range(len(manifests)))}}};
-static const uint32_t ends[{len(manifests)}] = {{{", ".join(f"{n}u" for n in ends)}}};
+static const uint32_t starts[{len(manifests)}] = {{{", ".join(f"{n}u" for n in starts)}}};
+static const uint32_t input_bytes[{len(manifests)}] = {{{", ".join(f"{m.input_bytes}u" for m in manifests)}}};
 static uint32_t next_vector;
 
 int {SET_PREFIX}_invoke(const int8_t *input, int8_t *output)
 {{
-    uint32_t member = 0u;
-    while (member + 1u < {len(manifests)}u && next_vector >= ends[member]) {{
-        ++member;
+    uint32_t member = {len(manifests) - 1}u;
+    while (member > 0u && next_vector < starts[member]) {{
+        --member;
     }}
+    /* where the member's vector starts in its row: where it would start in a firmware of its
+     * own (ALIGNMENT), so kernels and memcpy take the same aligned or unaligned paths */
+    input += ((next_vector - starts[member]) * input_bytes[member]) % {ALIGNMENT}u;
     ++next_vector;
     memset(output, 0, {output_bytes}u);
-    return members[member](input, output);
+    switch (member) {{
+{cases}    default:
+        return -1;
+    }}
 }}
 """)
-    first = manifests[0]
-    include_dirs = ["."] + [f"m0/{d}" for d in first.include_dirs if d != "."]
     manifest = {
         "prefix": SET_PREFIX,
-        "sources": sources + sorted(runtime.values()) + glue_files + [f"{SET_PREFIX}.c"],
-        "include_dirs": include_dirs,
-        "defines": first.defines,
+        "sources": glue_files + [f"{SET_PREFIX}.c"],
+        "include_dirs": ["."],
+        "members": members,
         "input": {"bytes": input_bytes, "shape": [input_bytes], "scale": None, "zero_point": None},
         "output": {"bytes": output_bytes, "shape": [output_bytes], "scale": None, "zero_point": None},
-        "rounding": first.rounding,
+        "rounding": manifests[0].rounding,
     }
     (root / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return root
 
 
-def _pad(rows: np.ndarray, width: int) -> np.ndarray:
-    out = np.zeros((len(rows), width), dtype=np.int8)
-    out[:, :rows.shape[1]] = rows
+# A model alone reads its v-th vector at v * input bytes from the start of the harness's vectors
+# (word-aligned); the set's rows are ALIGNMENT-aligned and a member's v-th vector starts at that
+# offset modulo ALIGNMENT inside its row.
+ALIGNMENT = 8
+
+
+def set_input_bytes(manifests: list[Manifest]) -> int:
+    """The set's row: the largest member's input, a multiple of ALIGNMENT, room for the shift."""
+    return -(-max(m.input_bytes for m in manifests) // ALIGNMENT) * ALIGNMENT + ALIGNMENT
+
+
+def _rows(inputs: np.ndarray, width: int) -> np.ndarray:
+    out = np.zeros((len(inputs), width), dtype=np.int8)
+    for v, row in enumerate(inputs):
+        shift = v * len(row) % ALIGNMENT
+        out[v, shift:shift + len(row)] = row
     return out
 
 
-def _run_set(manifests: list[Manifest], board: Board, samples: int) -> list[RunReport]:
-    inputs = [select_inputs(m, None, samples) for m in manifests]
+def _run_set(manifests: list[Manifest], board: Board, samples: int, data: list) -> list[RunReport]:
+    inputs = [select_inputs(m, d, samples) for m, d in zip(manifests, data)]
     with tempfile.TemporaryDirectory(prefix="mcc-set-") as tmp:
         tree = write_set_tree(Path(tmp) / "set", manifests, [len(x) for x in inputs])
         combined = read_manifest(tree)
-        padded = np.concatenate([_pad(x, combined.input_bytes) for x in inputs])
+        padded = np.concatenate([_rows(x, combined.input_bytes) for x in inputs])
         glues = {f"{SET_PREFIX}_glue_{k}": m.prefix for k, m in enumerate(manifests)}
         regions = {}
 
@@ -194,30 +203,34 @@ def _run_set(manifests: list[Manifest], board: Board, samples: int) -> list[RunR
     return reports
 
 
-def _run_or_split(manifests: list[Manifest], board: Board, samples: int) -> list:
+def _run_or_split(manifests: list[Manifest], board: Board, samples: int, data: list) -> list:
     if len(manifests) == 1:
         try:
-            return [run_model(manifests[0].root, board, samples=samples)]
+            return [run_model(manifests[0].root, board, data=data[0], samples=samples)]
         except McuError as error:
             return [error]
     try:
-        return _run_set(manifests, board, samples)
+        return _run_set(manifests, board, samples, data)
     except McuError:
         half = len(manifests) // 2
-        return _run_or_split(manifests[:half], board, samples) + _run_or_split(manifests[half:], board, samples)
+        return (_run_or_split(manifests[:half], board, samples, data[:half])
+                + _run_or_split(manifests[half:], board, samples, data[half:]))
 
 
-def run_models(trees, board_name: str | Board, samples: int = 2) -> list:
+def run_models(trees, board_name: str | Board, samples: int = 2, data=None) -> list:
     """A RunReport (or the McuError a run of that tree alone raised) per tree, in order: the
-    checks and instruction counts `run_model(tree, board, samples=samples)` makes, from as few
-    firmwares as the trees allow. A report's footprint is its set's firmware's, and it has no
-    ELF path (the set's tree is temporary)."""
+    checks and instruction counts `run_model(tree, board, data, samples)` makes, from as few
+    firmwares as the trees allow (``data``: None, or each tree's samples file or None). A
+    report's footprint is its set's firmware's, and it has no ELF path (the set's tree is
+    temporary)."""
     board = load_board(board_name) if isinstance(board_name, str) else board_name
     if board.qemu_machine is None:
         raise McuError(f"board {board.name} has no QEMU machine; use `mcucompress flash` for it")
     manifests = [read_manifest(tree) for tree in trees]
+    data = list(data) if data is not None else [None] * len(manifests)
     results: list = [None] * len(manifests)
     for group in group_trees(manifests, board, samples):
-        for k, result in zip(group, _run_or_split([manifests[k] for k in group], board, samples)):
+        for k, result in zip(group, _run_or_split([manifests[k] for k in group], board, samples,
+                                                  [data[k] for k in group])):
             results[k] = result
     return results
