@@ -41,6 +41,23 @@ def _sets(tmp_path_factory, samples):
     return QemuSets(samples, variant=lambda tree, **defines: _variant(tree, tmp_path_factory, **defines))
 
 
+def _layer_runs(request, tmp_path_factory, samples, graph_of, names, test, other_paths, board=None):
+    """The runs of the trees exported from ``graph_of(name)`` for the selected cases of ``test``,
+    each on its case's board (else ``board``), and of their variants with ``other_paths``'s defines."""
+    from mcucompress.export import export
+
+    sets = _sets(tmp_path_factory, samples)
+    root = tmp_path_factory.mktemp("layers")
+    for name in names:
+        sets.add(name, lambda name=name: export(graph_of(name), root / name, prefix=name))
+    for params in selected_params(request, test):
+        case_board = params.get("board", board)
+        sets.plan(params["name"], case_board)
+        for defines in other_paths:
+            sets.plan(sets.variant(params["name"], **defines), case_board)
+    return sets
+
+
 @pytest.fixture(scope="module")
 def model_trees(mlperf_dir, tmp_path_factory):
     from mcucompress.export import export
@@ -243,16 +260,9 @@ def _flat_graph(name):
 @pytest.fixture(scope="module")
 def flat_runs(request, tmp_path_factory):
     """The MVE planes layers' runs (fast and portable) with four samples (qemu_sets)."""
-    from mcucompress.export import export
-
-    sets = _sets(tmp_path_factory, samples=4)
-    root = tmp_path_factory.mktemp("flat")
-    for name in MVE_FLAT_LAYERS:
-        sets.add(name, lambda name=name: export(_flat_graph(name), root / name, prefix=name))
-    for params in selected_params(request, "test_depthwise_mve_flat_and_taps_layers_match_the_reference"):
-        sets.plan(params["name"], "mps3-an547")
-        sets.plan(sets.variant(params["name"], MCC_FORCE_REFERENCE=1), "mps3-an547")
-    return sets
+    return _layer_runs(request, tmp_path_factory, 4, _flat_graph, MVE_FLAT_LAYERS,
+                       "test_depthwise_mve_flat_and_taps_layers_match_the_reference", ({"MCC_FORCE_REFERENCE": 1},),
+                       board="mps3-an547")
 
 
 @pytest.mark.parametrize("name", sorted(MVE_FLAT_LAYERS))
@@ -303,17 +313,8 @@ PAIRS_OTHER_PATHS = ({"MCC_DW_DSP_PLANES": 0}, {"MCC_FORCE_REFERENCE": 1})
 @pytest.fixture(scope="module")
 def pairs_runs(request, tmp_path_factory):
     """The row-pair planes layers' runs (planes, strips and portable) with four samples (qemu_sets)."""
-    from mcucompress.export import export
-
-    sets = _sets(tmp_path_factory, samples=4)
-    root = tmp_path_factory.mktemp("pairs")
-    for name in DSP_PAIRS_LAYERS:
-        sets.add(name, lambda name=name: export(_pairs_graph(name), root / name, prefix=name))
-    for params in selected_params(request, "test_depthwise_dsp_pairs_layers_match_the_strips_and_portable_paths"):
-        sets.plan(params["name"], params["board"])
-        for defines in PAIRS_OTHER_PATHS:
-            sets.plan(sets.variant(params["name"], **defines), params["board"])
-    return sets
+    return _layer_runs(request, tmp_path_factory, 4, _pairs_graph, DSP_PAIRS_LAYERS,
+                       "test_depthwise_dsp_pairs_layers_match_the_strips_and_portable_paths", PAIRS_OTHER_PATHS)
 
 
 @pytest.mark.parametrize("board", ["mps2-an386", "mps2-an505"])
@@ -350,28 +351,20 @@ SHORT_POINTWISE = {"pw8_rest3": ((1, 5, 7, 8), (16, 10)),
 POINTWISE_OTHER_PATHS = ({"MCC_CONV_MVE_FEW_K": 0}, {"MCC_FORCE_REFERENCE": 1})
 
 
-def _short_pointwise_tree(root, name):
-    from mcucompress.export import export
-
+def _short_pointwise_graph(name):
     shape, outs = SHORT_POINTWISE[name]
     chain = _Chain(np.random.default_rng(11), shape)
     chain.conv(outs[0], (1, 1), activation="relu6")
     chain.conv(outs[1], (1, 1))
-    return export(with_int8_conv_weights(chain.graph(name)), root / name, prefix=name)
+    return with_int8_conv_weights(chain.graph(name))
 
 
 @pytest.fixture(scope="module")
 def short_pointwise_runs(request, tmp_path_factory):
     """The short pointwise convs' runs (MVE loops, pair loop, portable) with three samples (qemu_sets)."""
-    sets = _sets(tmp_path_factory, samples=3)
-    root = tmp_path_factory.mktemp("pw")
-    for name in SHORT_POINTWISE:
-        sets.add(name, lambda name=name: _short_pointwise_tree(root, name))
-    for params in selected_params(request, "test_short_pointwise_convs_on_mve_identical_to_the_pair_loop"):
-        sets.plan(params["name"], "mps3-an547")
-        for defines in POINTWISE_OTHER_PATHS:
-            sets.plan(sets.variant(params["name"], **defines), "mps3-an547")
-    return sets
+    return _layer_runs(request, tmp_path_factory, 3, _short_pointwise_graph, SHORT_POINTWISE,
+                       "test_short_pointwise_convs_on_mve_identical_to_the_pair_loop", POINTWISE_OTHER_PATHS,
+                       board="mps3-an547")
 
 
 @pytest.mark.parametrize("name", sorted(SHORT_POINTWISE))
