@@ -226,69 +226,171 @@ static int32_t signed_take(stream *s, uint32_t bytes)
     return bytes == 1 ? (int32_t)(int8_t)v : (int32_t)(int16_t)v;
 }
 
+/* A layer whose kernel is checked against the portable dense kernels (mcc_conv2d_s8,
+ * mcc_fully_connected_s8) on weights decoded here: shapes, offsets, the conv's geometry, the
+ * stream's input and requantization (per output channel its bias, multiplier, shift and the fast
+ * kernels' 4 constants), the decoded weights, the expected and the kernel's outputs. */
+typedef struct {
+    int conv;
+    int32_t units, k, rows, out_size, input_offset, output_offset;
+    mcc_dims in_dims, f_dims, out_dims;
+    mcc_conv_params cp;
+    int32_t *bias, *mult, *shift, *channels;
+    int8_t *input, *dense, *want, *got;
+} dense_check;
+
+/* The offsets from the stream: the input's minus an int8 zero point, -127 .. 128. */
+static void dense_check_offsets(stream *s, dense_check *c)
+{
+    c->input_offset = signed_take(s, 1) + 1;
+    c->output_offset = signed_take(s, 1);
+}
+
+/* A fully connected layer from the stream: 1..max_units outputs over one or two rows of
+ * 1..max_k inputs. */
+static void dense_check_fc(stream *s, dense_check *c, uint32_t max_units, uint32_t max_k)
+{
+    c->units = (int32_t)(take(s, 1) % max_units) + 1;
+    c->k = (int32_t)(take(s, 1) % max_k) + 1;
+    c->rows = (int32_t)(take(s, 1) % 2) + 1;
+    fc_dims(c->rows, c->units, c->k, &c->in_dims, &c->f_dims, &c->out_dims);
+}
+
+/* The conv's output shape, units and products per output from its input and filter shapes and
+ * geometry (c->cp); 0 when the padded input is smaller than the dilated filter. */
+static int dense_check_conv_shape(dense_check *c)
+{
+    const int32_t span_h = (c->f_dims.h - 1) * c->cp.dilation.h + 1, span_w = (c->f_dims.w - 1) * c->cp.dilation.w + 1;
+    if (c->in_dims.h + 2 * c->cp.padding.h < span_h || c->in_dims.w + 2 * c->cp.padding.w < span_w) {
+        return 0;
+    }
+    c->out_dims.n = c->in_dims.n;
+    c->out_dims.h = (c->in_dims.h + 2 * c->cp.padding.h - span_h) / c->cp.stride.h + 1;
+    c->out_dims.w = (c->in_dims.w + 2 * c->cp.padding.w - span_w) / c->cp.stride.w + 1;
+    c->out_dims.c = c->f_dims.n;
+    c->units = c->f_dims.n;
+    c->k = c->f_dims.h * c->f_dims.w * c->f_dims.c;
+    return 1;
+}
+
+/* The input from the stream (it follows the encoded weights) and the layer's other buffers. */
+static void dense_check_buffers(stream *s, dense_check *c)
+{
+    c->out_size = c->out_dims.n * c->out_dims.h * c->out_dims.w * c->out_dims.c;
+    c->input = (int8_t *)block(s, (size_t)(c->in_dims.n * c->in_dims.h * c->in_dims.w * c->in_dims.c));
+    layer_buffers(c->units, c->k, c->out_size, &c->bias, &c->mult, &c->shift, &c->channels, &c->dense, &c->want,
+                  &c->got);
+}
+
+/* Requantization of output channel u from the stream, for the portable kernels (bias,
+ * multiplier in [2^30, 2^31), a right shift of min_shift .. min_shift + 15) and the fast ones
+ * (4 constants; sum: the channel's decoded weights summed). */
+static void dense_check_channel(stream *s, dense_check *c, int32_t u, int32_t sum, int32_t min_shift)
+{
+    c->bias[u] = signed_take(s, 2);
+    c->mult[u] = (int32_t)((1u << 30) | (take(s, 3) << 6));
+    c->shift[u] = -(int32_t)(take(s, 1) % 16) - min_shift;
+    c->channels[4 * u] = 2 * (c->bias[u] + c->input_offset * sum);
+    c->channels[4 * u + 1] = c->mult[u];
+    c->channels[4 * u + 2] = (1 << (-c->shift[u] - 1)) + c->output_offset * (1 << -c->shift[u]);
+    c->channels[4 * u + 3] = -c->shift[u];
+}
+
+/* The expected outputs from the portable kernel on the decoded weights (clamped to lo .. hi),
+ * and the same layer as the fast kernels' params (conv: fcp, fully connected: ffp) with the
+ * given k_padded. */
+static void dense_check_expect(dense_check *c, int32_t k_padded, int32_t lo, int32_t hi, mcc_conv_fast_params *fcp,
+                               mcc_fc_fast_params *ffp)
+{
+    const mcc_quant quant = {c->mult, c->shift, 0, 1};
+    memset(fcp, 0, sizeof(*fcp));
+    memset(ffp, 0, sizeof(*ffp));
+    if (c->conv) {
+        conv_params_pair(&c->cp, fcp, &c->f_dims, c->in_dims.c, k_padded, c->input_offset, c->output_offset, lo, hi,
+                         c->channels);
+        if (mcc_conv2d_s8(&c->cp, &quant, &c->in_dims, c->input, &c->f_dims, c->dense, c->bias, &c->out_dims,
+                          c->want) != MCC_OK) {
+            abort();
+        }
+    } else {
+        const mcc_fc_params fp = {c->input_offset, 0, c->output_offset, {lo, hi}};
+        ffp->in_features = c->k;
+        ffp->out_features = c->units;
+        ffp->k_padded = k_padded;
+        ffp->activation = fp.activation;
+        ffp->weights = 0;
+        ffp->channels = c->channels;
+        if (mcc_fully_connected_s8(&fp, &quant, &c->in_dims, c->input, &c->f_dims, c->dense, c->bias, &c->out_dims,
+                                   c->want) != MCC_OK) {
+            abort();
+        }
+    }
+}
+
+/* The verdict on the kernel's status and outputs: a refusal when refused says it must refuse,
+ * else bit-exact with the portable kernel, or the harness aborts; frees the layer. */
+static int dense_check_close(dense_check *c, int refused, mcc_status status)
+{
+    if (refused ? status != MCC_ERROR_ARGUMENT
+                : (status != MCC_OK || memcmp(c->want, c->got, (size_t)c->out_size) != 0)) {
+        abort();
+    }
+    free(c->input); free(c->bias); free(c->mult); free(c->shift); free(c->channels);
+    free(c->dense); free(c->want); free(c->got);
+    return 0;
+}
+
 /* The fast codebook kernels on fuzzed indices, codebook, offsets and requantization: outputs
  * must equal mcc_conv2d_s8 / mcc_fully_connected_s8 on the decoded weights. */
 static int fuzz_codebook_fast(stream *s, int conv)
 {
     const int32_t bits = (take(s, 1) & 1) ? 4 : 2;
     const int32_t per_word = 64 / (2 * bits);
-    int32_t units, k, rows = 1, in_size, out_size, k_padded, words, u, j;
-    int32_t input_offset, output_offset, lo, hi;
-    mcc_conv_params cp;
+    int32_t units, k, k_padded, words, u, j, lo, hi;
+    dense_check c;
     mcc_conv_fast_params fcp;
     mcc_fc_fast_params ffp;
-    mcc_dims in_dims, f_dims, out_dims;
     mcc_codebook_fast_s8 filter;
-    int32_t *bias, *mult, *shift, *channels;
-    int8_t *codebook, *input, *want, *got, *dense;
+    int8_t *codebook;
     uint32_t *indices;
     void *scratch;
     mcc_status status;
-    memset(&cp, 0, sizeof(cp));
-    in_dims.n = 1;
+    memset(&c, 0, sizeof(c));
+    c.conv = conv;
+    c.rows = 1;
+    c.in_dims.n = 1;
     if (conv) {
-        in_dims.h = (int32_t)(take(s, 1) % 7) + 1;
-        in_dims.w = (int32_t)(take(s, 1) % 7) + 1;
-        in_dims.c = (int32_t)take(s, 1);
-        in_dims.c = in_dims.c >= 224 ? 32 + 4 * (in_dims.c & 1) : in_dims.c % 9 + 1; /* 32, 36: direct widening */
-        f_dims.n = (int32_t)(take(s, 1) % 6) + 1;
-        f_dims.h = (int32_t)(take(s, 1) % 3) + 1;
-        f_dims.w = (int32_t)(take(s, 1) % 3) + 1;
-        f_dims.c = in_dims.c;
-        cp.stride.h = (int32_t)(take(s, 1) % 2) + 1;
-        cp.stride.w = (int32_t)(take(s, 1) % 2) + 1;
-        cp.padding.h = (int32_t)(take(s, 1) % 2);
-        cp.padding.w = (int32_t)(take(s, 1) % 2);
-        cp.dilation.h = (int32_t)(take(s, 1) % 2) + 1;
-        cp.dilation.w = 1;
-        out_dims.n = 1;
-        out_dims.h = (in_dims.h + 2 * cp.padding.h - (f_dims.h - 1) * cp.dilation.h - 1) / cp.stride.h + 1;
-        out_dims.w = (in_dims.w + 2 * cp.padding.w - f_dims.w) / cp.stride.w + 1;
-        out_dims.c = f_dims.n;
-        if (in_dims.h + 2 * cp.padding.h < (f_dims.h - 1) * cp.dilation.h + 1 ||
-            in_dims.w + 2 * cp.padding.w < f_dims.w) {
+        c.in_dims.h = (int32_t)(take(s, 1) % 7) + 1;
+        c.in_dims.w = (int32_t)(take(s, 1) % 7) + 1;
+        c.in_dims.c = (int32_t)take(s, 1);
+        /* 32, 36: direct widening */
+        c.in_dims.c = c.in_dims.c >= 224 ? 32 + 4 * (c.in_dims.c & 1) : c.in_dims.c % 9 + 1;
+        c.f_dims.n = (int32_t)(take(s, 1) % 6) + 1;
+        c.f_dims.h = (int32_t)(take(s, 1) % 3) + 1;
+        c.f_dims.w = (int32_t)(take(s, 1) % 3) + 1;
+        c.f_dims.c = c.in_dims.c;
+        c.cp.stride.h = (int32_t)(take(s, 1) % 2) + 1;
+        c.cp.stride.w = (int32_t)(take(s, 1) % 2) + 1;
+        c.cp.padding.h = (int32_t)(take(s, 1) % 2);
+        c.cp.padding.w = (int32_t)(take(s, 1) % 2);
+        c.cp.dilation.h = (int32_t)(take(s, 1) % 2) + 1;
+        c.cp.dilation.w = 1;
+        if (!dense_check_conv_shape(&c)) {
             return 0;
         }
-        units = f_dims.n;
-        k = f_dims.h * f_dims.w * f_dims.c;
     } else {
-        units = (int32_t)(take(s, 1) % 24) + 1;
-        k = (int32_t)(take(s, 1) % 80) + 1;
-        rows = (int32_t)(take(s, 1) % 2) + 1;
-        fc_dims(rows, units, k, &in_dims, &f_dims, &out_dims);
+        dense_check_fc(s, &c, 24, 80);
     }
-    in_size = in_dims.n * in_dims.h * in_dims.w * in_dims.c;
-    out_size = out_dims.n * out_dims.h * out_dims.w * out_dims.c;
+    units = c.units;
+    k = c.k;
     k_padded = (k + per_word - 1) / per_word * per_word;
     words = k_padded / per_word;
-    input_offset = signed_take(s, 1) + 1;   /* -127 .. 128: minus an int8 zero point */
-    output_offset = signed_take(s, 1);
+    dense_check_offsets(s, &c);
     lo = -128 + (int32_t)(take(s, 1) % 96);   /* wide clamps: most outputs stay inside */
     hi = 127 - (int32_t)(take(s, 1) % 96);
     codebook = (int8_t *)block(s, (size_t)1 << bits);
     indices = (uint32_t *)block(s, (size_t)units * (size_t)words * sizeof(uint32_t));
-    input = (int8_t *)block(s, (size_t)in_size);
-    layer_buffers(units, k, out_size, &bias, &mult, &shift, &channels, &dense, &want, &got);
+    dense_check_buffers(s, &c);
     for (u = 0; u < units; ++u) {
         /* conv: each row's words in turn; fc: rows in blocks of 8, then 4 when 4 or more are
          * left, then the rest, a word per row of the block */
@@ -298,49 +400,26 @@ static int fuzz_codebook_fast(stream *s, int conv)
         const uint32_t *row_words = conv ? indices + u * words : indices + start * words + (u - start);
         int32_t sum = 0;
         for (j = 0; j < k; ++j) {
-            dense[u * k + j] = fast_weight(row_words, block_rows, j, bits, codebook);
-            sum += dense[u * k + j];
+            c.dense[u * k + j] = fast_weight(row_words, block_rows, j, bits, codebook);
+            sum += c.dense[u * k + j];
         }
-        bias[u] = signed_take(s, 2);
-        mult[u] = (int32_t)((1u << 30) | (take(s, 3) << 6));     /* [2^30, 2^31) */
-        shift[u] = -(int32_t)(take(s, 1) % 16) - 6;            /* a right shift of 6 .. 21 */
-        channels[4 * u] = 2 * (bias[u] + input_offset * sum);
-        channels[4 * u + 1] = mult[u];
-        channels[4 * u + 2] = (1 << (-shift[u] - 1)) + output_offset * (1 << -shift[u]);
-        channels[4 * u + 3] = -shift[u];
+        dense_check_channel(s, &c, u, sum, 6);
     }
     filter.indices = indices;
     filter.codebook = codebook;
     filter.index_bits = bits;
-    {
-        const mcc_quant quant = {mult, shift, 0, 1};
-        if (conv) {
-            conv_params_pair(&cp, &fcp, &f_dims, in_dims.c, k_padded, input_offset, output_offset, lo, hi, channels);
-            if (mcc_conv2d_s8(&cp, &quant, &in_dims, input, &f_dims, dense, bias, &out_dims, want) != MCC_OK) {
-                abort();
-            }
-            scratch = malloc((size_t)mcc_conv2d_codebook_fast_s8_get_buffer_size(k_padded, bits));
-            status = mcc_conv2d_codebook_fast_s8(&fcp, &filter, &in_dims, input, &out_dims, got, scratch);
-        } else {
-            const mcc_fc_params fp = {input_offset, 0, output_offset, {lo, hi}};
-            ffp.in_features = k; ffp.out_features = units; ffp.k_padded = k_padded;
-            ffp.activation = fp.activation;
-            ffp.weights = 0;
-            ffp.channels = channels;
-            if (mcc_fully_connected_s8(&fp, &quant, &in_dims, input, &f_dims, dense, bias, &out_dims, want) != MCC_OK) {
-                abort();
-            }
-            scratch = malloc((size_t)mcc_fully_connected_codebook_fast_s8_get_buffer_size(k_padded, bits));
-            status = mcc_fully_connected_codebook_fast_s8(&ffp, &filter, rows, input, got, scratch);
-        }
-    }
-    if (status != MCC_OK || memcmp(want, got, (size_t)out_size) != 0) {
-        abort(); /* not bit-exact with the portable kernel */
+    dense_check_expect(&c, k_padded, lo, hi, &fcp, &ffp);
+    if (conv) {
+        scratch = malloc((size_t)mcc_conv2d_codebook_fast_s8_get_buffer_size(k_padded, bits));
+        status = mcc_conv2d_codebook_fast_s8(&fcp, &filter, &c.in_dims, c.input, &c.out_dims, c.got, scratch);
+    } else {
+        scratch = malloc((size_t)mcc_fully_connected_codebook_fast_s8_get_buffer_size(k_padded, bits));
+        status = mcc_fully_connected_codebook_fast_s8(&ffp, &filter, c.rows, c.input, c.got, scratch);
     }
     free(scratch);
-    free(codebook); free(indices); free(input); free(bias); free(mult); free(shift); free(channels);
-    free(dense); free(want); free(got);
-    return 0;
+    free(codebook);
+    free(indices);
+    return dense_check_close(&c, 0, status);
 }
 
 /* The huffman_lut weights as the format in mcc.h states them, decoded one lookup at a time
@@ -471,12 +550,80 @@ static int fuzz_huffman_lut(stream *s, const mcc_fc_params *params, const mcc_qu
     return 0;
 }
 
+/* One differential case of a segment-encoded fully connected kernel (csr_seg, csr_pair), whose
+ * format the harness states itself: shapes, the stream's channel constants and input, the
+ * outputs the format's statement gives and the kernel's. valid: the kernel must accept the case. */
+typedef struct {
+    int32_t units, batches, depth;
+    mcc_dims in_dims, f_dims, out_dims;
+    int32_t *channels;
+    int valid;
+    int8_t *input, *want, *got;
+} segment_case;
+
+/* acc of row u as a format's statement gives it, or -1 when the format rejects the row; *k is
+ * the layer's entry (or group) index, which the rows advance in turn. */
+typedef int (*row_sum_fn)(const void *weights, int32_t depth, const int8_t *row, int32_t input_offset,
+                          int32_t filter_offset, int32_t *k, int32_t u, int32_t *acc);
+
+/* The case's depth (rows up to 700 long, past two segments) and channel constants from the
+ * stream; the constants need both offsets 0. */
+static void segment_case_open(stream *s, const mcc_fc_params *params, int32_t units, int32_t batches,
+                              segment_case *c)
+{
+    const int32_t depth = (int32_t)(take(s, 2) % 700) + 1;
+    const mcc_dims in_dims = {batches, 1, 1, depth}, f_dims = {units, 1, 1, depth}, out_dims = {batches, 1, 1, units};
+    c->units = units;
+    c->batches = batches;
+    c->depth = depth;
+    c->in_dims = in_dims;
+    c->f_dims = f_dims;
+    c->out_dims = out_dims;
+    c->channels = fc_channels(s, params, units);
+    c->valid = c->channels == 0 || (params->input_offset == 0 && params->filter_offset == 0);
+}
+
+/* The input (after the weights in the stream) and the outputs row_sum gives for every batch and
+ * unit, requantized as the kernel does; valid turns 0 at the first row the format rejects. */
+static void segment_case_expect(stream *s, const mcc_fc_params *params, const mcc_quant *quant, const void *weights,
+                                row_sum_fn row_sum, segment_case *c)
+{
+    int32_t b, u, k;
+    c->input = (int8_t *)block(s, (size_t)(c->batches * c->depth));
+    c->want = (int8_t *)malloc((size_t)(c->batches * c->units));
+    c->got = (int8_t *)malloc((size_t)(c->batches * c->units));
+    for (b = 0; b < c->batches && c->valid; ++b) {
+        for (u = 0, k = 0; u < c->units && c->valid; ++u) {
+            int32_t acc;
+            c->valid = row_sum(weights, c->depth, c->input + b * c->depth, params->input_offset, params->filter_offset,
+                               &k, u, &acc) == 0;
+            c->want[b * c->units + u] = fc_expected(params, quant, c->channels, u, acc);
+        }
+    }
+}
+
+/* The verdict on the kernel's status and outputs (the harness aborts on a mismatch: the same
+ * status as the statement of the format, and when valid the same bytes); frees the case. */
+static int segment_case_close(segment_case *c, mcc_status status)
+{
+    if (c->valid ? status != MCC_OK || memcmp(c->want, c->got, (size_t)(c->batches * c->units)) != 0
+                 : status != MCC_ERROR_ARGUMENT) {
+        abort();
+    }
+    free(c->input);
+    free(c->want);
+    free(c->got);
+    free(c->channels);
+    return 0;
+}
+
 /* acc of row u of the csr_seg weights as the format in mcc.h states them (segment s at column
  * 256 * s, the last at depth - 256 or 0), or -1 when a count passes the entries left or, for a
  * row shorter than 256, an offset passes the row; *k is the layer's entry index. */
-static int seg_reference(const mcc_csr_seg_s8 *f, int32_t depth, const int8_t *row, int32_t input_offset,
+static int seg_reference(const void *weights, int32_t depth, const int8_t *row, int32_t input_offset,
                          int32_t filter_offset, int32_t *k, int32_t u, int32_t *acc)
 {
+    const mcc_csr_seg_s8 *f = (const mcc_csr_seg_s8 *)weights;
     int32_t s, i;
     *acc = 0;
     for (s = 0; s < f->segments; ++s) {
@@ -497,62 +644,42 @@ static int seg_reference(const mcc_csr_seg_s8 *f, int32_t depth, const int8_t *r
 }
 
 /* mcc_fully_connected_csr_seg_s8 on fuzzed counts, offsets and values, with or without channel
- * constants (which need both offsets 0): same status as the statement of the format (every
- * offset of a short row is checked before any output) and the same bytes, or the harness aborts. */
+ * constants: same status as the statement of the format (every offset of a short row is checked
+ * before any output) and the same bytes, or the harness aborts. */
 static int fuzz_csr_seg(stream *s, const mcc_fc_params *params, const mcc_quant *quant, int32_t units,
                         int32_t batches)
 {
-    const int32_t depth = (int32_t)(take(s, 2) % 700) + 1;
+    segment_case c;
     mcc_csr_seg_s8 f;
-    mcc_dims in_dims = {batches, 1, 1, depth}, f_dims = {units, 1, 1, depth}, out_dims = {batches, 1, 1, units};
-    int8_t *input, *want, *got;
-    int32_t *channels;
-    int32_t b, u, k, valid;
+    int32_t k;
     mcc_status status;
-    channels = fc_channels(s, params, units);
-    valid = channels == 0 || (params->input_offset == 0 && params->filter_offset == 0);
-    f.segments = (depth + 255) / 256;
+    segment_case_open(s, params, units, batches, &c);
+    f.segments = (c.depth + 255) / 256;
     f.entries = (int32_t)(take(s, 2) % 4000);
     f.counts = (const uint16_t *)block(s, (size_t)(units * f.segments) * sizeof(uint16_t));
     f.offsets = (const uint8_t *)block(s, (size_t)f.entries);
     f.values = (const int8_t *)block(s, (size_t)f.entries);
-    input = (int8_t *)block(s, (size_t)(batches * depth));
-    want = (int8_t *)malloc((size_t)(batches * units));
-    got = (int8_t *)malloc((size_t)(batches * units));
-    if (depth < 256) {
+    if (c.depth < 256) {
         for (k = 0; k < f.entries; ++k) {
-            valid &= f.offsets[k] < depth;
+            c.valid &= f.offsets[k] < c.depth;
         }
     }
-    for (b = 0; b < batches && valid; ++b) {
-        for (u = 0, k = 0; u < units && valid; ++u) {
-            int32_t acc;
-            valid = seg_reference(&f, depth, input + b * depth, params->input_offset, params->filter_offset, &k,
-                                  u, &acc) == 0;
-            want[b * units + u] = fc_expected(params, quant, channels, u, acc);
-        }
-    }
-    status = mcc_fully_connected_csr_seg_s8(params, quant, &in_dims, input, &f_dims, &f, 0, channels, &out_dims, got);
-    if (valid ? status != MCC_OK || memcmp(want, got, (size_t)(batches * units)) != 0
-              : status != MCC_ERROR_ARGUMENT) {
-        abort();
-    }
+    segment_case_expect(s, params, quant, &f, seg_reference, &c);
+    status = mcc_fully_connected_csr_seg_s8(params, quant, &c.in_dims, c.input, &c.f_dims, &f, 0, c.channels,
+                                            &c.out_dims, c.got);
     free((void *)f.counts);
     free((void *)f.offsets);
     free((void *)f.values);
-    free(input);
-    free(want);
-    free(got);
-    free(channels);
-    return 0;
+    return segment_case_close(&c, status);
 }
 
 /* acc of row u of the csr_pair weights as the format in mcc.h states them (windows of two
  * columns at segment start + offset; columns from depth on read 0), or -1 when a count passes
  * the groups left; *k is the layer's group index. */
-static int pair_reference(const mcc_csr_pair_s8 *f, int32_t depth, const int8_t *row, int32_t input_offset,
+static int pair_reference(const void *weights, int32_t depth, const int8_t *row, int32_t input_offset,
                           int32_t filter_offset, int32_t *k, int32_t u, int32_t *acc)
 {
+    const mcc_csr_pair_s8 *f = (const mcc_csr_pair_s8 *)weights;
     int32_t s, i, j;
     *acc = 0;
     for (s = 0; s < f->segments; ++s) {
@@ -577,66 +704,29 @@ static int pair_reference(const mcc_csr_pair_s8 *f, int32_t depth, const int8_t 
     return 0;
 }
 
-/* mcc_fully_connected_csr_pair_s8 on fuzzed counts and groups, with or without channel constants
- * (which need both offsets 0): same status as the statement of the format and the same bytes, or
- * the harness aborts. */
+/* mcc_fully_connected_csr_pair_s8 on fuzzed counts and groups, with or without channel constants,
+ * with a scratch block of exactly its size: same status as the statement of the format and the
+ * same bytes, or the harness aborts. */
 static int fuzz_csr_pair(stream *s, const mcc_fc_params *params, const mcc_quant *quant, int32_t units,
                          int32_t batches)
 {
-    const int32_t depth = (int32_t)(take(s, 2) % 700) + 1;
+    segment_case c;
     mcc_csr_pair_s8 f;
-    mcc_dims in_dims = {batches, 1, 1, depth}, f_dims = {units, 1, 1, depth}, out_dims = {batches, 1, 1, units};
-    int8_t *input, *want, *got;
-    int32_t *channels;
     void *scratch;
-    int32_t b, u, k, valid;
     mcc_status status;
-    channels = fc_channels(s, params, units);
-    valid = channels == 0 || (params->input_offset == 0 && params->filter_offset == 0);
-    f.segments = (depth + 255) / 256;
+    segment_case_open(s, params, units, batches, &c);
+    f.segments = (c.depth + 255) / 256;
     f.groups_count = (int32_t)(take(s, 2) % 1500);
     f.counts = (const uint8_t *)block(s, (size_t)(units * f.segments));
     f.groups = (const uint32_t *)block(s, (size_t)f.groups_count * 3 * sizeof(uint32_t));
-    input = (int8_t *)block(s, (size_t)(batches * depth));
-    want = (int8_t *)malloc((size_t)(batches * units));
-    got = (int8_t *)malloc((size_t)(batches * units));
-    scratch = malloc((size_t)mcc_fully_connected_csr_pair_s8_get_buffer_size(depth, units));
-    for (b = 0; b < batches && valid; ++b) {
-        for (u = 0, k = 0; u < units && valid; ++u) {
-            int32_t acc;
-            valid = pair_reference(&f, depth, input + b * depth, params->input_offset, params->filter_offset, &k,
-                                   u, &acc) == 0;
-            want[b * units + u] = fc_expected(params, quant, channels, u, acc);
-        }
-    }
-    status = mcc_fully_connected_csr_pair_s8(params, quant, &in_dims, input, &f_dims, &f, 0, channels, &out_dims, got,
-                                             scratch);
-    if (valid ? status != MCC_OK || memcmp(want, got, (size_t)(batches * units)) != 0
-              : status != MCC_ERROR_ARGUMENT) {
-        abort();
-    }
+    segment_case_expect(s, params, quant, &f, pair_reference, &c);
+    scratch = malloc((size_t)mcc_fully_connected_csr_pair_s8_get_buffer_size(c.depth, units));
+    status = mcc_fully_connected_csr_pair_s8(params, quant, &c.in_dims, c.input, &c.f_dims, &f, 0, c.channels,
+                                             &c.out_dims, c.got, scratch);
     free((void *)f.counts);
     free((void *)f.groups);
-    free(input);
-    free(want);
-    free(got);
-    free(channels);
     free(scratch);
-    return 0;
-}
-
-/* Requantization constants of output channel u for the int4 / fast kernels (channels: 4 int32)
- * and the portable kernels (bias, mult, shift), from the stream. */
-static void int4_channel(stream *s, int32_t u, int32_t sum, int32_t input_offset, int32_t output_offset,
-                         int32_t *bias, int32_t *mult, int32_t *shift, int32_t *channels)
-{
-    bias[u] = signed_take(s, 2);
-    mult[u] = (int32_t)((1u << 30) | (take(s, 3) << 6));   /* [2^30, 2^31) */
-    shift[u] = -(int32_t)(take(s, 1) % 16) - 4;          /* a right shift of 4 .. 19 */
-    channels[4 * u] = 2 * (bias[u] + input_offset * sum);
-    channels[4 * u + 1] = mult[u];
-    channels[4 * u + 2] = (1 << (-shift[u] - 1)) + output_offset * (1 << -shift[u]);
-    channels[4 * u + 3] = -shift[u];
+    return segment_case_close(&c, status);
 }
 
 /* The int4 kernels on fuzzed packed weights, shapes, offsets and requantization (and, one input
@@ -648,59 +738,45 @@ static int fuzz_int4(stream *s)
 {
     const uint32_t mode = take(s, 1);
     const int conv = (int)(mode & 1), bad_padding = (mode & 0x1E) == 0x1E;
-    int32_t units, k, rows = 1, in_size, out_size, k_padded, words, u, j;
-    int32_t input_offset, output_offset;
-    mcc_conv_params cp;
+    int32_t units, k, k_padded, words, u, j, lo, hi;
+    dense_check c;
     mcc_conv_fast_params fcp;
     mcc_fc_fast_params ffp;
-    mcc_dims in_dims, f_dims, out_dims;
-    int32_t *bias, *mult, *shift, *channels;
-    int8_t *input, *want, *got, *dense;
     uint32_t *packed;
     void *scratch;
     mcc_status status;
-    memset(&cp, 0, sizeof(cp));
-    memset(&fcp, 0, sizeof(fcp));
+    memset(&c, 0, sizeof(c));
+    c.conv = conv;
+    c.rows = 1;
     if (conv) {
-        const int32_t c = (int32_t)(take(s, 1) % 40) + 1;   /* 32, 36, 40: widened from the input */
-        in_dims.n = (int32_t)(take(s, 1) % 2) + 1;
-        in_dims.h = (int32_t)(take(s, 1) % 5) + 1;
-        in_dims.w = (int32_t)(take(s, 1) % 5) + 1;
-        in_dims.c = c;
-        f_dims.n = (int32_t)(take(s, 1) % 7) + 1;
-        f_dims.h = (int32_t)(take(s, 1) % 3) + 1;
-        f_dims.w = (int32_t)(take(s, 1) % 3) + 1;
-        f_dims.c = c;
-        cp.stride.h = (int32_t)(take(s, 1) % 2) + 1;
-        cp.stride.w = (int32_t)(take(s, 1) % 3) + 1;
-        cp.padding.h = (int32_t)(take(s, 1) % 3);
-        cp.padding.w = (int32_t)(take(s, 1) % 2);
-        cp.dilation.h = 1;
-        cp.dilation.w = (int32_t)(take(s, 1) % 2) + 1;
-        if (in_dims.h + 2 * cp.padding.h < f_dims.h || in_dims.w + 2 * cp.padding.w < (f_dims.w - 1) * cp.dilation.w + 1) {
+        const int32_t channels = (int32_t)(take(s, 1) % 40) + 1;   /* 32, 36, 40: widened from the input */
+        c.in_dims.n = (int32_t)(take(s, 1) % 2) + 1;
+        c.in_dims.h = (int32_t)(take(s, 1) % 5) + 1;
+        c.in_dims.w = (int32_t)(take(s, 1) % 5) + 1;
+        c.in_dims.c = channels;
+        c.f_dims.n = (int32_t)(take(s, 1) % 7) + 1;
+        c.f_dims.h = (int32_t)(take(s, 1) % 3) + 1;
+        c.f_dims.w = (int32_t)(take(s, 1) % 3) + 1;
+        c.f_dims.c = channels;
+        c.cp.stride.h = (int32_t)(take(s, 1) % 2) + 1;
+        c.cp.stride.w = (int32_t)(take(s, 1) % 3) + 1;
+        c.cp.padding.h = (int32_t)(take(s, 1) % 3);
+        c.cp.padding.w = (int32_t)(take(s, 1) % 2);
+        c.cp.dilation.h = 1;
+        c.cp.dilation.w = (int32_t)(take(s, 1) % 2) + 1;
+        if (!dense_check_conv_shape(&c)) {
             return 0;
         }
-        out_dims.n = in_dims.n;
-        out_dims.h = (in_dims.h + 2 * cp.padding.h - f_dims.h) / cp.stride.h + 1;
-        out_dims.w = (in_dims.w + 2 * cp.padding.w - (f_dims.w - 1) * cp.dilation.w - 1) / cp.stride.w + 1;
-        out_dims.c = f_dims.n;
-        units = f_dims.n;
-        k = f_dims.h * f_dims.w * c;
     } else {
-        units = (int32_t)(take(s, 1) % 23) + 1;
-        k = (int32_t)(take(s, 1) % 90) + 1;
-        rows = (int32_t)(take(s, 1) % 2) + 1;
-        fc_dims(rows, units, k, &in_dims, &f_dims, &out_dims);
+        dense_check_fc(s, &c, 23, 90);
     }
-    in_size = in_dims.n * in_dims.h * in_dims.w * in_dims.c;
-    out_size = out_dims.n * out_dims.h * out_dims.w * out_dims.c;
+    units = c.units;
+    k = c.k;
     k_padded = (k + 7) / 8 * 8;
     words = k_padded / 8;
-    input_offset = signed_take(s, 1) + 1;   /* -127 .. 128: minus an int8 zero point */
-    output_offset = signed_take(s, 1);
+    dense_check_offsets(s, &c);
     packed = (uint32_t *)block(s, (size_t)units * (size_t)words * sizeof(uint32_t));
-    input = (int8_t *)block(s, (size_t)in_size);
-    layer_buffers(units, k, out_size, &bias, &mult, &shift, &channels, &dense, &want, &got);
+    dense_check_buffers(s, &c);
     for (u = 0; u < units; ++u) {
         const int32_t start = conv ? u : u / 4 * 4, n = conv ? 1 : (units - start < 4 ? units - start : 4);
         int32_t sum = 0;
@@ -710,42 +786,25 @@ static int fuzz_int4(stream *s)
             const uint32_t word = packed[start * words + (j / 8) * n + (u - start)];
             const int32_t r = j % 4, at = conv ? (j % 8 - r) + ((r & 1) << 1 | r >> 1) : j % 8;
             const int32_t nibble = (int32_t)((word >> (4 * at)) & 15u);
-            dense[u * k + j] = (int8_t)(nibble >= 8 ? nibble - 16 : nibble);
-            sum += dense[u * k + j];
+            c.dense[u * k + j] = (int8_t)(nibble >= 8 ? nibble - 16 : nibble);
+            sum += c.dense[u * k + j];
         }
-        int4_channel(s, u, sum, input_offset, output_offset, bias, mult, shift, channels);
+        dense_check_channel(s, &c, u, sum, 4);
     }
-    {
-        const mcc_quant quant = {mult, shift, 0, 1};
-        const int32_t claimed = bad_padding ? k_padded - 4 : k_padded;   /* not a multiple of 8 */
-        const int32_t lo = -128 + (int32_t)(take(s, 1) % 64), hi = 127 - (int32_t)(take(s, 1) % 64);
-        if (conv) {
-            conv_params_pair(&cp, &fcp, &f_dims, in_dims.c, claimed, input_offset, output_offset, lo, hi, channels);
-            if (mcc_conv2d_s8(&cp, &quant, &in_dims, input, &f_dims, dense, bias, &out_dims, want) != MCC_OK) {
-                abort();
-            }
-            scratch = malloc((size_t)mcc_conv2d_int4_s8_get_buffer_size(k_padded, units));
-            status = mcc_conv2d_int4_s8(&fcp, packed, &in_dims, input, &out_dims, got, scratch);
-        } else {
-            const mcc_fc_params fp = {input_offset, 0, output_offset, {lo, hi}};
-            ffp.in_features = k; ffp.out_features = units; ffp.k_padded = claimed;
-            ffp.activation = fp.activation;
-            ffp.weights = 0;
-            ffp.channels = channels;
-            if (mcc_fully_connected_s8(&fp, &quant, &in_dims, input, &f_dims, dense, bias, &out_dims, want) != MCC_OK) {
-                abort();
-            }
-            scratch = malloc((size_t)mcc_fully_connected_int4_s8_get_buffer_size(k_padded));
-            status = mcc_fully_connected_int4_s8(&ffp, packed, rows, input, got, scratch);
-        }
-    }
-    if (bad_padding ? status != MCC_ERROR_ARGUMENT : (status != MCC_OK || memcmp(want, got, (size_t)out_size) != 0)) {
-        abort(); /* not bit-exact with the portable kernel, or a bad k_padded taken */
+    lo = -128 + (int32_t)(take(s, 1) % 64);
+    hi = 127 - (int32_t)(take(s, 1) % 64);
+    /* a k_padded that is not a multiple of 8 must be refused */
+    dense_check_expect(&c, bad_padding ? k_padded - 4 : k_padded, lo, hi, &fcp, &ffp);
+    if (conv) {
+        scratch = malloc((size_t)mcc_conv2d_int4_s8_get_buffer_size(k_padded, units));
+        status = mcc_conv2d_int4_s8(&fcp, packed, &c.in_dims, c.input, &c.out_dims, c.got, scratch);
+    } else {
+        scratch = malloc((size_t)mcc_fully_connected_int4_s8_get_buffer_size(k_padded));
+        status = mcc_fully_connected_int4_s8(&ffp, packed, c.rows, c.input, c.got, scratch);
     }
     free(scratch);
-    free(packed); free(input); free(bias); free(mult); free(shift); free(channels);
-    free(dense); free(want); free(got);
-    return 0;
+    free(packed);
+    return dense_check_close(&c, bad_padding, status);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -22,6 +22,21 @@ def _table(t: huffman.HuffmanTable) -> bytes:
     return _u(t.max_len, 1) + _u(t.symbols.size + 2, 2) + t.counts.astype("<u2").tobytes() + t.symbols.astype("<i2").tobytes()
 
 
+def _channel_bytes(rng, units: int, present) -> bytes:
+    """The sparse FC kinds' channel-constants flag byte, then (when present) 6 random bytes a unit
+    that the harness turns into each unit's bias, multiplier and shift."""
+    return _u(1, 1) + rng.integers(0, 256, 6 * units).astype(np.uint8).tobytes() if present else _u(0, 1)
+
+
+def _segmented_rows(rng) -> np.ndarray:
+    """int8 weights for the 256-column segment encodings: 1..24 rows, half of them as long as one
+    segment at most and half 256..700 long, of five values with 50-97% zeros."""
+    units, depth = int(rng.integers(1, 25)), int(rng.choice([int(rng.integers(1, 256)), int(rng.integers(256, 701))]))
+    w = rng.choice(np.array([-100, -9, 4, 30, 127]), size=(units, depth))
+    w[rng.random((units, depth)) < rng.uniform(0.5, 0.97)] = 0
+    return w.astype(np.int8)
+
+
 def seeds(count: int = 24):
     rng = np.random.default_rng(0)
     for i in range(count):
@@ -86,39 +101,43 @@ def lookup_seeds(count: int = 8):
         h = huffman.encode_lookup(w, bits=int(rng.integers(8, 13)) if i % 2 else huffman.LUT_BITS)
         head = _u(7, 1) + _u(units - 1, 1) + _u(depth - 1, 1) + _u(i % 8, 1)
         head += rng.integers(-128, 128, depth * (1 + i % 2)).astype(np.int8).tobytes()
-        channels = _u(1, 1) + rng.integers(0, 256, 6 * units).astype(np.uint8).tobytes() if i % 4 == 0 else _u(0, 1)
+        channels = _channel_bytes(rng, units, i % 4 == 0)
         yield (head + _u(h.lookup_bits, 1) + _u(h.num_bits, 2) + h.lookup.astype("<u4").tobytes() + h.bits.tobytes()
                + channels)
 
 
-def segment_seeds(count: int = 8):
-    """csr_seg seeds: the FC header, then channel constants or not (1 byte; their bytes come next),
-    depth (2 bytes), entries, counts, offsets, values, input."""
-    rng = np.random.default_rng(4)
+def _segmented_seeds(seed: int, count: int, layout):
+    """Seeds of a 256-column segment encoding: ``layout(i, w, channels)`` writes the header and
+    the encoded weights of seed i; one or two batches of input follow."""
+    rng = np.random.default_rng(seed)
     for i in range(count):
-        units, depth = int(rng.integers(1, 25)), int(rng.choice([int(rng.integers(1, 256)), int(rng.integers(256, 701))]))
-        w = rng.choice(np.array([-100, -9, 4, 30, 127]), size=(units, depth))
-        w[rng.random((units, depth)) < rng.uniform(0.5, 0.97)] = 0
-        m = csr_seg.encode_csr_seg(w.astype(np.int8), 0)
-        channels = _u(1, 1) + rng.integers(0, 256, 6 * units).astype(np.uint8).tobytes() if i % 2 else _u(0, 1)
-        head = _u(8, 1) + _u(units - 1, 1) + _u(0, 1) + _u(i % 8, 1) + channels + _u(depth - 1, 2) + _u(m.entries, 2)
-        body = m.counts.astype("<u2").tobytes() + m.offsets.tobytes() + m.values.tobytes()
-        yield head + body + rng.integers(-128, 128, depth * (1 + i % 2)).astype(np.int8).tobytes()
+        w = _segmented_rows(rng)
+        channels = _channel_bytes(rng, w.shape[0], i % 2)
+        yield layout(i, w, channels) + rng.integers(-128, 128, w.shape[1] * (1 + i % 2)).astype(np.int8).tobytes()
+
+
+def segment_seeds(count: int = 8):
+    """csr_seg seeds: the FC header, depth (2 bytes), channel constants or not (1 byte; their bytes
+    come next), entries, counts, offsets, values, input."""
+
+    def layout(i, w, channels):
+        (units, depth), m = w.shape, csr_seg.encode_csr_seg(w, 0)
+        head = _u(8, 1) + _u(units - 1, 1) + _u(0, 1) + _u(i % 8, 1) + _u(depth - 1, 2) + channels + _u(m.entries, 2)
+        return head + m.counts.astype("<u2").tobytes() + m.offsets.tobytes() + m.values.tobytes()
+
+    return _segmented_seeds(4, count, layout)
 
 
 def pair_seeds(count: int = 8):
     """csr_pair seeds: the FC header, depth (2 bytes), channel constants or not (1 byte; their
     bytes come next), the group count, counts, groups, input."""
-    rng = np.random.default_rng(5)
-    for i in range(count):
-        units, depth = int(rng.integers(1, 25)), int(rng.choice([int(rng.integers(1, 256)), int(rng.integers(256, 701))]))
-        w = rng.choice(np.array([-100, -9, 4, 30, 127]), size=(units, depth))
-        w[rng.random((units, depth)) < rng.uniform(0.5, 0.97)] = 0
-        m = csr_pair.encode_csr_pair(w.astype(np.int8), 0)
-        channels = _u(1, 1) + rng.integers(0, 256, 6 * units).astype(np.uint8).tobytes() if i % 2 else _u(0, 1)
+
+    def layout(i, w, channels):
+        (units, depth), m = w.shape, csr_pair.encode_csr_pair(w, 0)
         head = _u(10, 1) + _u(units - 1, 1) + _u(0, 1) + _u(i % 8, 1) + _u(depth - 1, 2) + channels
-        body = _u(m.groups_count, 2) + m.counts.tobytes() + m.groups.astype("<u4").tobytes()
-        yield head + body + rng.integers(-128, 128, depth * (1 + i % 2)).astype(np.int8).tobytes()
+        return head + _u(m.groups_count, 2) + m.counts.tobytes() + m.groups.astype("<u4").tobytes()
+
+    return _segmented_seeds(5, count, layout)
 
 
 def int4_seeds(count: int = 8):
@@ -129,25 +148,19 @@ def int4_seeds(count: int = 8):
         yield _u(9, 1) + _u(i % 2, 1) + rng.integers(0, 256, 1500).astype(np.uint8).tobytes()
 
 
+# File name prefix -> seed generator; the harness reads the kind from each file's first byte, the
+# prefix only tells a person which kernel a seed is for.
+SEED_FILES = (("seed", seeds), ("conv", conv_seeds), ("fast", fast_codebook_seeds), ("lut", lookup_seeds),
+              ("seg", segment_seeds), ("pair", pair_seeds), ("int4", int4_seeds))
+
+
 def main(out: str) -> int:
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
-    for i, data in enumerate(seeds()):
-        (folder / f"seed{i:02d}").write_bytes(data)
-    for i, data in enumerate(conv_seeds()):
-        (folder / f"conv{i:02d}").write_bytes(data)
-    for i, data in enumerate(fast_codebook_seeds()):
-        (folder / f"fast{i:02d}").write_bytes(data)
-    for i, data in enumerate(lookup_seeds()):
-        (folder / f"lut{i:02d}").write_bytes(data)
-    for i, data in enumerate(segment_seeds()):
-        (folder / f"seg{i:02d}").write_bytes(data)
-    for i, data in enumerate(pair_seeds()):
-        (folder / f"pair{i:02d}").write_bytes(data)
-    for i, data in enumerate(int4_seeds()):
-        (folder / f"int4{i:02d}").write_bytes(data)
+    for prefix, generate in SEED_FILES:
+        for i, data in enumerate(generate()):
+            (folder / f"{prefix}{i:02d}").write_bytes(data)
     return 0
-
 
 if __name__ == "__main__":
     raise SystemExit(main(sys.argv[1]))

@@ -29,6 +29,7 @@ from mcucompress.ir.serialize import graph_to_bytes
 from mcucompress.load import load
 from mcucompress.quantize.fixedpoint import ROUNDING_MODES
 from mcucompress.resources import runtime_dir
+from mcucompress.targets.manifest import manifest_json
 from mcucompress.tree_files import MANIFEST, check_destination, first_foreign_file, write_manifest
 
 GRAPH_FILE = "graph.npz"
@@ -90,7 +91,7 @@ def write_tree(folder: Path, graph: Graph, program: Program, prefix: str, roundi
 
 def _add_to_file_list(folder: Path) -> None:
     """Re-lists the files after more were written (the firmware project of --board)."""
-    write_manifest(folder, json.loads((folder / MANIFEST).read_text()))
+    write_manifest(folder, manifest_json(folder))
 
 
 FIT_ATTEMPTS = 6       # builds at most, when --optimize fit compresses until the image fits
@@ -173,8 +174,7 @@ def _write_float_oracle(tree: Path, model, calib, allow_code: bool) -> None:
 
     entry = write_oracle_inputs(tree, model, calib, allow_code)
     if entry:
-        path = tree / MANIFEST
-        path.write_text(json.dumps({**json.loads(path.read_text()), **entry}, indent=2, sort_keys=True) + "\n")
+        (tree / MANIFEST).write_text(json.dumps({**manifest_json(tree), **entry}, indent=2, sort_keys=True) + "\n")
 
 
 def _write_fitting(staging: Path, graph: Graph, prefix: str, rounding: str, digest: str,

@@ -10,6 +10,10 @@ mcc_fully_connected_csr_pair_s8 (csr_pair: windows of two adjacent columns, SMLA
 share of zeros, bias, ReLU) exported twice, dense and as CSR, and measured with
 `bench`'s per-layer counts (exact instructions of the kernel call; outputs checked against the
 host build and the numpy reference first). Writes docs/benchmarks/csr_fast.md.
+
+`--fc-dense int16` measures the fully connected layers against the dense layout the exporter
+takes for them on DSP cores (int16 weights, twice the flash of int8) instead of the int8 one;
+`--sparsities` sets the shares of zeros (e.g. 0.7,0.75,0.8,0.85,0.9 for the crossover).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from mcucompress.cost_suite import ConvLayer, FcLayer, conv_chain, fc_chain, measure  # noqa: E402
+from mcucompress.cost_suite import DENSE_INT16, ConvLayer, FcLayer, conv_chain, fc_chain, measure  # noqa: E402
 
 SPARSITIES = (0.7, 0.8, 0.9)
 # The fully connected CSR encoding per board (FC_ENCODING), else FC_DEFAULT.
@@ -44,9 +48,14 @@ def main() -> int:
     parser.add_argument("--encoding", default=None,
                         help="one CSR encoding for every layer (csr8, csr4, csr_seg, csr_pair)")
     parser.add_argument("--only", default="", help="measure only layers whose label contains this text")
+    parser.add_argument("--fc-dense", choices=("int8", "int16"), default="int8",
+                        help="dense layout of the fully connected baselines (int16: the exporter's on DSP cores)")
+    parser.add_argument("--sparsities", default=",".join(str(s) for s in SPARSITIES))
     parser.add_argument("--doc", default=str(REPO / "docs" / "benchmarks" / "csr_fast.md"))
     args = parser.parse_args()
     boards = args.boards.split(",")
+    sparsities = tuple(float(s) for s in args.sparsities.split(","))
+    fc_dense = DENSE_INT16 if args.fc_dense == "int16" else "dense"
     rows = []
     with tempfile.TemporaryDirectory(prefix="mcc-csrfast-") as work:
         for i, (label, encoding, build) in enumerate(LAYERS):
@@ -54,9 +63,10 @@ def main() -> int:
                 continue
             dense = {}
             for board in boards:
-                graph = build("dense", 0.0).replace(name=f"l{i}_dense")
+                dense_kind = fc_dense if label.startswith("fc") else "dense"
+                graph = build(dense_kind, 0.0).replace(name=f"l{i}_dense")
                 dense[board] = measure(graph, board, Path(work) / board)[0].instructions
-            for s in SPARSITIES:
+            for s in sparsities:
                 row = {"label": f"{label}, {s:.0%} zeros", "dense": dense}
                 row["csr"] = {}
                 for b in boards:
@@ -65,11 +75,16 @@ def main() -> int:
                     row["csr"][b] = measure(graph, b, Path(work) / b)[0].instructions
                 print(row["label"], row["dense"], row["csr"], flush=True)
                 rows.append(row)
-    lines = ["# CSR kernels: instructions against dense int8", "",
-             "Command: `PYTHONPATH=. .venv/bin/python scripts/bench_csr_fast.py` (exact QEMU counts of one "
+    title = "dense int8" if args.fc_dense == "int8" else "dense (fully connected layers on int16 weights)"
+    lines = [f"# CSR kernels: instructions against {title}", "",
+             "Command: `PYTHONPATH=. .venv/bin/python scripts/bench_csr_fast.py"
+             + ("" if args.fc_dense == "int8" else f" --fc-dense int16 --sparsities {args.sparsities}")
+             + "` (exact QEMU counts of one "
              "kernel call, `bench --layers`; every output identical to the host build and the numpy "
              "reference).", "",
-             "Dense: the export-time specialised kernels (mcc_conv2d_fast_s8, mcc_fully_connected_fast_s8), "
+             "Dense: the export-time specialised kernels (mcc_conv2d_fast_s8, "
+             + ("mcc_fully_connected_fast_w16_s8 on int16 weights for the fully connected layers"
+                if args.fc_dense == "int16" else "mcc_fully_connected_fast_s8") + "), "
              "same weights with the zeros kept. CSR: "
              + ("fully connected mcc_fully_connected_csr_seg_s8 on mps3-an547 (csr_seg: 8-bit column offsets "
                 "in 256-column segments), mcc_fully_connected_csr_pair_s8 elsewhere (csr_pair: windows of two "

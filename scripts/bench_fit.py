@@ -1,6 +1,7 @@
 """`--optimize fit` (the export default) against `speed` and `size` (issue 11 acceptance).
 
     cd <repo> && PYTHONPATH=. TF_CPP_MIN_LOG_LEVEL=3 nice .venv/bin/python scripts/bench_fit.py [--only autoencoder|lenet]
+    ... scripts/bench_fit.py --rates lm3s6965evb   (the cost model's steps `fit` weighs on the autoencoder; no build)
 
 - The int8 fully connected autoencoder 640-128-128-128-128-8-128-128-128-128-640 (MLPerf Tiny's
   anomaly detection shape, 264 K MACs) with random weights drawn from Student's t distribution
@@ -106,6 +107,30 @@ def lenet_graphs(out: Path, data_path: str, cache: Path = REPO / "build" / "benc
     return dense, per_tensor_weights(quantize_graph(float_c, calib), float_c).replace(name="lenet")
 
 
+def rates(board: str) -> str:
+    """What `fit` weighs for the autoencoder on ``board``'s core, by the cost model alone: per
+    layer, each smaller encoding's instructions added and bytes saved against the fastest choice."""
+    from mcucompress.encode import choose, cost_model
+    from mcucompress.targets.board import load_board
+
+    graph = autoencoder()
+    family = cost_model.family(load_board(board).cpu)
+    lines = [f"autoencoder on {board} (cost model family {family}): steps against the fastest choice"]
+    for op in graph.ops:
+        if choose.weight_matrix(graph, op) is None:
+            continue
+        options = choose.candidates(graph, op, family)
+        fastest = choose.pick(options, "speed")
+        units, depth = choose.weight_matrix(graph, op)[0].shape
+        for e in options:
+            if e.nbytes < fastest.nbytes:
+                added = e.instructions - fastest.instructions
+                saved = fastest.nbytes - e.nbytes
+                lines.append(f"{op.name} {depth} -> {units} {e.kind}: {added:+,.0f} instructions for {saved:,} B "
+                             f"saved ({added / saved:.1f} a byte)")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default=str(REPO / "build" / "bench_fit"))
@@ -114,7 +139,12 @@ def main(argv=None) -> int:
     parser.add_argument("--only", choices=["autoencoder", "lenet"], default=None)
     parser.add_argument("--encoded", default=str(REPO / "build" / "bench_encoded"),
                         help="bench_encoded.py's --out: the trained LeNet models (trained there if absent)")
+    parser.add_argument("--rates", metavar="BOARD", default=None,
+                        help="only print the cost model's compression steps of the autoencoder on BOARD")
     args = parser.parse_args(argv)
+    if args.rates:
+        print(rates(args.rates))
+        return 0
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     results_path = out / "results.json"

@@ -3,18 +3,14 @@
 than dense int8 at 70% zeros, and byte-identical to the numpy reference on the host (portable C)
 and on QEMU: the DSP assembly on the M4 and the M55, the M3's portable path."""
 
-import shutil
-
 import numpy as np
-import pytest
 
-from mcucompress.cost_suite import FcLayer, fc_chain
+from mcucompress.cost_suite import FcLayer
 from mcucompress.encode.choose import encode
 from mcucompress.encode.csr_pair import decode_csr_pair, encode_csr_pair, unpack_groups, windows
 
-from sparse_fc_checks import host_matches_reference, qemu_matches_host_and_reference
+from sparse_fc_checks import chain_tests
 
-HAVE_ARM = bool(shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm"))
 # Rows of 3 segments (the last one 88 columns past the second), 2 (the last overlapping the
 # first but 4 columns), exactly 256, and 64 (windows reaching the zeros past the row); odd and
 # even group counts, empty segments (90% zeros on 9 units).
@@ -51,18 +47,6 @@ def test_fewer_bytes_than_dense_at_70_percent_zeros():
     assert pair.nbytes < 0.75 * dense.nbytes   # 3 bytes a window of 1.3 weights, counts, channel constants
 
 
-def _graph(seed=3):
-    return fc_chain(DEPTH, LAYERS, "csr_pair", seed=seed).replace(name="pair")
-
-
-@pytest.mark.parametrize("rounding", ["tflm", "litert"])
-def test_host_matches_the_reference(tmp_path, rounding):
-    host_matches_reference(tmp_path, _graph(), "mcc_fully_connected_csr_pair_s8", len(LAYERS), DEPTH, LAYERS[-1].units,
-                           rounding)
-
-
-@pytest.mark.qemu
-@pytest.mark.skipif(not HAVE_ARM, reason="needs arm-none-eabi-gcc and qemu-system-arm")
-@pytest.mark.parametrize("board", ["mps2-an386", "mps3-an547", "lm3s6965evb"])
-def test_on_qemu_matches_host_and_reference(tmp_path, board):
-    qemu_matches_host_and_reference(tmp_path, _graph(), board)
+# the host under both roundings; QEMU on the M4, the M55 and the M3
+test_host_matches_the_reference, test_on_qemu_matches_host_and_reference = chain_tests("csr_pair", "pair",
+                                                                                   DEPTH, LAYERS)

@@ -3,18 +3,14 @@
 than dense int8 at 70% zeros, and byte-identical to the numpy reference on the host (portable C)
 and on QEMU: the M4's DSP assembly, the M55's MVE gathers, the M3's portable path."""
 
-import shutil
-
 import numpy as np
-import pytest
 
-from mcucompress.cost_suite import FcLayer, fc_chain
+from mcucompress.cost_suite import FcLayer
 from mcucompress.encode.choose import encode
 from mcucompress.encode.csr_seg import SEGMENT, decode_csr_seg, encode_csr_seg, segment_starts
 
-from sparse_fc_checks import host_matches_reference, qemu_matches_host_and_reference
+from sparse_fc_checks import chain_tests
 
-HAVE_ARM = bool(shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm"))
 # Rows of 3 segments, 2 (the last one overlapping the first but 4 columns), exactly 256 with full
 # segments, and 64 (offsets checked); every width of the M4's walk (turns of 8, a block of 4,
 # single entries). Small enough for the M3 board's 256 KB of flash.
@@ -42,18 +38,6 @@ def test_fewer_bytes_than_dense_at_70_percent_zeros():
     assert seg.nbytes < 0.65 * dense.nbytes   # 2 bytes an entry + 2 per row and segment
 
 
-def _graph(seed=3):
-    return fc_chain(DEPTH, LAYERS, "csr_seg", seed=seed).replace(name="seg")
-
-
-@pytest.mark.parametrize("rounding", ["tflm", "litert"])
-def test_host_matches_the_reference(tmp_path, rounding):
-    host_matches_reference(tmp_path, _graph(), "mcc_fully_connected_csr_seg_s8", len(LAYERS), DEPTH, LAYERS[-1].units,
-                           rounding)
-
-
-@pytest.mark.qemu
-@pytest.mark.skipif(not HAVE_ARM, reason="needs arm-none-eabi-gcc and qemu-system-arm")
-@pytest.mark.parametrize("board", ["mps2-an386", "mps3-an547", "lm3s6965evb"])
-def test_on_qemu_matches_host_and_reference(tmp_path, board):
-    qemu_matches_host_and_reference(tmp_path, _graph(), board)
+# the host under both roundings; QEMU on the M4, the M55 and the M3
+test_host_matches_the_reference, test_on_qemu_matches_host_and_reference = chain_tests("csr_seg", "seg",
+                                                                                   DEPTH, LAYERS)

@@ -252,9 +252,26 @@ def lone_pixel(seed: int = 9) -> Graph:
             .graph("lone_pixel"))
 
 
+def pointwise_rows(seed: int = 10) -> Graph:
+    """1x1 convs on whole groups of 8 input channels, an even channel count, no padding, which DSP
+    cores run inside the channel-pair loop (it widens each pair of pixels itself): 16 -> 24 on
+    9x5 pixels (rows of 5: pairs across rows, a lone last pixel), 24 -> 8 at strides (2, 2)
+    clamped by ReLU (rows of 3 whose pairs cross rows, where the step to the next row is not the
+    step along one; a pass of 3 groups entered in its middle), 8 -> 80 clamped (not the
+    8-channel loop), and 80 -> 6 at strides (1, 4) to rows of one pixel (every step a row's last;
+    two passes of groups; 5 pixels, which makes the one-pixel loop part of the build)."""
+    rng = np.random.default_rng(seed)
+    return (_Chain(rng, (1, 9, 5, 16))
+            .conv(24, (1, 1))
+            .conv(8, (1, 1), stride=(2, 2), activation="relu", zp=-7)
+            .conv(80, (1, 1), activation="relu", zp=-3)
+            .conv(6, (1, 1), stride=(1, 4))
+            .graph("pointwise_rows"))
+
+
 GRAPHS = {"layer_zoo": layer_zoo, "residual_block": residual_block, "residual_clamped": residual_clamped,
           "dead_channels": dead_channels, "depthwise_zoo": depthwise_zoo, "pointwise_c8": pointwise_c8,
-          "lone_pixel": lone_pixel}
+          "lone_pixel": lone_pixel, "pointwise_rows": pointwise_rows}
 
 
 def kernels_called(graph: Graph, rounding: str = "tflm") -> list[str]:
@@ -556,6 +573,28 @@ def test_pointwise_c8_builds_its_loop_only_where_a_layer_takes_it():
     assert ("MCC_CONV_1X1_C8", 1) in lower(pointwise_c8(), "m").defines
     for name in ("layer_zoo", "residual_block", "dead_channels"):
         assert "MCC_CONV_1X1_C8" not in dict(lower(GRAPHS[name](), "m").defines)
+
+
+def test_direct_rows_loop_is_built_only_for_large_direct_pointwise_layers():
+    """MCC_CONV_DIRECT_ROWS (the channel-pair loop walking the rows of a 1x1 conv on its input
+    pixels) is defined for a model with a widened 1x1 conv without padding on whole groups of 8
+    input channels, an even channel count and at least specialize.CONV_DIRECT_ROWS_MIN_PIXELS
+    output pixels; not for fewer pixels, an odd channel count, other input channel counts,
+    padding, other windows or int8 weights, nor for any graph here (pointwise_rows' QEMU test
+    builds it in by its define)."""
+    rows = specialize.conv_direct_rows
+    assert rows("mcc_conv2d_fast_s8", (1, 1), (0, 0), 16, (1, 32, 16, 8))
+    assert rows("mcc_conv2d_fast_s8", (1, 1), (0, 0), 8, (1, 16, 32, 80))
+    assert not rows("mcc_conv2d_fast_s8", (1, 1), (0, 0), 16, (1, 31, 16, 8))   # 496 pixels
+    assert not rows("mcc_conv2d_fast_s8", (1, 1), (0, 0), 16, (1, 32, 16, 7))
+    assert not rows("mcc_conv2d_fast_s8", (1, 1), (0, 0), 12, (1, 32, 16, 8))
+    assert not rows("mcc_conv2d_fast_s8", (1, 1), (1, 0), 16, (1, 32, 16, 8))
+    assert not rows("mcc_conv2d_fast_s8", (3, 3), (0, 0), 16, (1, 32, 16, 8))
+    assert not rows("mcc_conv2d_fast_w8_s8", (1, 1), (0, 0), 16, (1, 32, 16, 8))
+    large = _Chain(np.random.default_rng(3), (1, 24, 24, 16)).conv(8, (1, 1)).graph("large_pointwise")
+    assert ("MCC_CONV_DIRECT_ROWS", 1) in lower(large, "m").defines
+    for name in GRAPHS:
+        assert "MCC_CONV_DIRECT_ROWS" not in dict(lower(GRAPHS[name](), "m").defines), name
 
 
 def test_lone_pixel_loop_is_built_only_for_few_odd_pixels():

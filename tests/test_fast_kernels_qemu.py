@@ -283,13 +283,17 @@ def test_depthwise_mve_flat_and_taps_layers_match_the_reference(flat_runs, name)
 # 4; at stride 2 an even output (16x14 -> 8x7) and a clamped odd one (15x13 -> 8x7 with padding);
 # a layer without padding (no padding columns or rows in the plane), a depth multiplier of 2 (the
 # repeated input), and in one model a tall 12x5 output that keeps the strips path, a stride (2, 1)
-# layer on the taps path and a 6x5 output on a plane.
+# layer on the taps path and a 6x5 output on a plane; a lone last row at stride 2 (13x11 -> 7x6).
+# Odd widths run their last quad one column back; input widths of 4-14 columns take the fill's
+# four-column passes and its leftover one and two columns, for two rows and for one row beside a
+# padding row at the top (odd heights) or bottom (even heights).
 DSP_PAIRS_LAYERS = {"pairs_odd": ((1, 9, 7, 12), (1, 1), "none"), "pairs_relu6": ((1, 12, 10, 12), (1, 1), "relu6"),
                     "pairs_relu6_odd": ((1, 7, 9, 20), (1, 1), "relu6"), "pairs_tiny": ((1, 4, 4, 8), (1, 1), "none"),
                     "pairs_stride2": ((1, 16, 14, 8), (2, 2), "none"),
                     "pairs_stride2_relu6": ((1, 15, 13, 12), (2, 2), "relu6"),
                     "pairs_valid": ((1, 8, 11, 12), (1, 1), "none"), "pairs_multiplier": ((1, 7, 6, 6), (1, 1), "none"),
-                    "pairs_strips": ((1, 12, 5, 12), (1, 1), "none")}
+                    "pairs_strips": ((1, 12, 5, 12), (1, 1), "none"),
+                    "pairs_stride2_odd": ((1, 13, 11, 8), (2, 2), "none")}
 PAIRS_CHAINS = ("pairs_valid", "pairs_multiplier", "pairs_strips")
 
 
@@ -382,3 +386,25 @@ def test_short_pointwise_convs_on_mve_identical_to_the_pair_loop(short_pointwise
         assert np.array_equal(fast.inputs, other.inputs)
         assert np.array_equal(fast.outputs, other.outputs), defines
         assert max(fast.instructions) < min(other.instructions), defines
+
+
+@pytest.mark.parametrize("board", ["mps2-an386", "mps2-an505"])
+def test_direct_pointwise_rows_loop_identical_to_the_pair_loop(graph_trees, widened_runs, tmp_path_factory, board):
+    """pointwise_rows' 1x1 layers built with MCC_CONV_DIRECT_ROWS (the channel-pair loop widens
+    and runs every pair of pixels: rows across pairs, strided rows, rows of one pixel, clamped and
+    full range, one to two passes of groups) give the bytes of the C loop around the pair loop
+    (the tree's own build), of the host build and of the numpy reference, in fewer instructions,
+    on the M4 and the M33; with the one-pixel loop that the tree builds (a lone last pixel after
+    the loop's pairs) and without it (that pixel as a pair with itself)."""
+    tree = graph_trees["pointwise_rows"]
+    assert manifest_json(tree)["defines"].get("MCC_CONV_ONE_PIXEL") == 1
+    assert "MCC_CONV_DIRECT_ROWS" not in manifest_json(tree)["defines"]
+    pairs = widened_runs("pointwise_rows", board)
+    for defines in ({"MCC_CONV_DIRECT_ROWS": 1}, {"MCC_CONV_DIRECT_ROWS": 1, "MCC_CONV_ONE_PIXEL": 0}):
+        rows = run_model(_variant(tree, tmp_path_factory, **defines), board, samples=3)
+        assert rows.checks == {"host": True, "reference": True}
+        assert np.array_equal(rows.inputs, pairs.inputs)
+        assert np.array_equal(rows.outputs, pairs.outputs), defines
+        if "MCC_CONV_ONE_PIXEL" not in defines:
+            assert max(rows.instructions) < min(pairs.instructions)
+    assert len(np.unique(pairs.outputs)) > 1

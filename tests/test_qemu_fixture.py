@@ -3,6 +3,7 @@ cross build, QEMU run, outputs against the host build and a numpy model, exact i
 counts, measured stack, and the budget error."""
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -134,3 +135,26 @@ def test_a_fault_on_the_target_is_a_one_line_error(tmp_path):
     elf, _ = build_firmware(project, board, "loop")
     with pytest.raises(McuError, match="run on mps2-an386 failed: the firmware faulted"):
         run_on_qemu(elf, board, "loop")
+
+
+def test_a_build_folder_whose_compiler_is_gone_is_configured_again(tiny_tree, tmp_path, monkeypatch):
+    """A firmware build folder outlives the compiler CMake found when it configured it (a test
+    session's ccache wrappers, first on PATH, are removed at its end; `run`'s workspaces in the
+    user's cache are kept by tree path): the next build of changed sources configures the folder
+    again instead of calling the missing compiler."""
+    board = load_board("mps2-an386")
+    project = write_firmware_project(tiny_tree, board, build=False)
+    wrappers = tmp_path / "wrappers"
+    wrappers.mkdir()
+    wrapper = wrappers / "arm-none-eabi-gcc"
+    wrapper.write_text(f'#!/bin/sh\nexec "{shutil.which("arm-none-eabi-gcc")}" "$@"\n')
+    wrapper.chmod(0o755)
+    path = os.environ["PATH"]
+    monkeypatch.setenv("PATH", f"{wrappers}{os.pathsep}{path}")
+    build_firmware(project, board, "tiny")
+    shutil.rmtree(wrappers)
+    monkeypatch.setenv("PATH", path)
+    for source in tiny_tree.rglob("*.c"):
+        source.touch()  # newer than their objects: the build compiles them again
+    elf, _ = build_firmware(project, board, "tiny")
+    assert elf.is_file()

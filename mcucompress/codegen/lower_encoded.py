@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from mcucompress.codegen import codebook_fast, csr_fast, csr_pair, int4_layout
+from mcucompress.codegen.c_structs import struct_fields
 from mcucompress.codegen.int4_layout import Int4Layer
 from mcucompress.encode.choose import ATTR, encoded_weights
 from mcucompress.errors import McuError
@@ -40,35 +41,33 @@ def _huffman_table(b, oid: str, role: str, table) -> dict:
             "num_symbols": table.symbols.size, "max_len": table.max_len}
 
 
+def _weights_struct(b, oid: str, ctype: str, data, **members) -> str:
+    """Address of the weights' descriptor ``ctype``: each member mcc.h declares from ``members``
+    or else from ``data``'s attribute of the same name; an array goes into weights.c as
+    ``<oid>_<member>`` in the member's element type."""
+    fields = {}
+    for member_type, name in struct_fields()[ctype]:
+        value = members[name] if name in members else getattr(data, name)
+        fields[name] = _array(b, f"{oid}_{name}", value, member_type) if isinstance(value, np.ndarray) else value
+    return b.struct(ctype, f"{oid}_weights", fields)
+
+
 def _descriptor(b, oid: str, encoded) -> tuple[str, str]:
     """(kernel function, address of the weights' descriptor struct)."""
     d = encoded.data
     if encoded.kind in ("csr4", "csr8"):
-        fields = {"row_entries": _array(b, f"{oid}_row_entries", d.row_entries, "uint16_t"),
-                  "gaps": _array(b, f"{oid}_gaps", d.gaps, "uint8_t"),
-                  "values": _array(b, f"{oid}_values", d.values, "int8_t"), "entries": d.entries,
-                  "gap_bits": d.gap_bits}
-        return "mcc_fully_connected_csr_s8", b.struct("mcc_csr_s8", f"{oid}_weights", fields)
+        return "mcc_fully_connected_csr_s8", _weights_struct(b, oid, "mcc_csr_s8", d)
     if encoded.kind == "csr_seg":
-        fields = {"counts": _array(b, f"{oid}_counts", d.counts, "uint16_t"),
-                  "offsets": _array(b, f"{oid}_offsets", d.offsets, "uint8_t"),
-                  "values": _array(b, f"{oid}_values", d.values, "int8_t"), "entries": d.entries,
-                  "segments": d.segments}
-        return "mcc_fully_connected_csr_seg_s8", b.struct("mcc_csr_seg_s8", f"{oid}_weights", fields)
+        return "mcc_fully_connected_csr_seg_s8", _weights_struct(b, oid, "mcc_csr_seg_s8", d)
     if encoded.kind == "csr_pair":
-        fields = {"counts": _array(b, f"{oid}_counts", d.counts, "uint8_t"),
-                  "groups": _array(b, f"{oid}_groups", d.groups, "uint32_t"), "groups_count": d.groups_count,
-                  "segments": d.segments}
-        return csr_pair.KERNEL, b.struct("mcc_csr_pair_s8", f"{oid}_weights", fields)
+        return csr_pair.KERNEL, _weights_struct(b, oid, "mcc_csr_pair_s8", d)
     if encoded.kind == "codebook":
-        fields = {"indices": _array(b, f"{oid}_indices", d.indices, "uint8_t"), "index_bytes": d.indices.size,
-                  "codebook": _array(b, f"{oid}_codebook", d.codebook, "int8_t"), "index_bits": d.index_bits}
-        return "mcc_fully_connected_codebook_s8", b.struct("mcc_codebook_s8", f"{oid}_weights", fields)
+        return "mcc_fully_connected_codebook_s8", _weights_struct(b, oid, "mcc_codebook_s8", d,
+                                                                  index_bytes=d.indices.size)
     if encoded.kind == "huffman_lut":
-        fields = {"bits": _array(b, f"{oid}_bits", d.bits, "uint8_t"), "num_bits": d.num_bits,
-                  "lookup": _array(b, f"{oid}_lookup", d.lookup, "uint32_t"), "lookup_bits": d.lookup_bits}
-        return "mcc_fully_connected_huffman_lut_s8", b.struct("mcc_huffman_lut_s8", f"{oid}_weights", fields)
+        return "mcc_fully_connected_huffman_lut_s8", _weights_struct(b, oid, "mcc_huffman_lut_s8", d)
     if encoded.kind in ("huffman", "huffman_sparse"):
+        # the tables' arrays follow the bit stream's in weights.c
         fields = {"bits": _array(b, f"{oid}_bits", d.bits, "uint8_t"), "num_bits": d.num_bits,
                   "values": _huffman_table(b, oid, "values", d.values),
                   "runs": _huffman_table(b, oid, "runs", d.runs)}

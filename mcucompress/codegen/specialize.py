@@ -151,6 +151,9 @@ DW_STRIDE2_MIN_LEN = 8
 # C define that builds the DSP one-pixel loop of 1x1 convs on exactly 8 input channels (widened
 # weights, no padding, activation over all of int8; only in the trees of models that have one)
 CONV_1X1_C8_DEFINE = "MCC_CONV_1X1_C8"
+# words after such a layer's constants: its last channel pair's loads take two more (the biases of
+# a next pair, unused)
+CONV_1X1_C8_SPARE_WORDS = 2
 # C define that builds the DSP loop of a lone last output pixel of widened conv layers (a layer of
 # an odd number of pixels otherwise runs its last one through the two-pixel loop, twice): only
 # in the trees of models with a conv layer of at most CONV_ONE_PIXEL_MAX pixels, an odd number,
@@ -158,6 +161,22 @@ CONV_1X1_C8_DEFINE = "MCC_CONV_1X1_C8"
 # others; fully connected layers of one row, small classifiers, do not ask for it)
 CONV_ONE_PIXEL_DEFINE = "MCC_CONV_ONE_PIXEL"
 CONV_ONE_PIXEL_MAX = 31
+# C define that builds the DSP channel-pair loop's row walk for 1x1 convs that read their input
+# pixels as columns (widened weights, whole groups of 8 input channels, no padding, an even
+# channel count): the loop widens and runs every pair of pixels itself, about 30 instructions a
+# pair of pixels fewer than the C loop around it. Only in the trees of models with such a layer of
+# at least CONV_DIRECT_ROWS_MIN_PIXELS output pixels, where that outweighs its 300-400 B of code.
+CONV_DIRECT_ROWS_DEFINE = "MCC_CONV_DIRECT_ROWS"
+CONV_DIRECT_ROWS_MIN_PIXELS = 512
+
+
+def conv_direct_rows(kernel_name, kernel, pad, in_c, out_shape) -> bool:
+    """Whether a conv layer asks for CONV_DIRECT_ROWS_DEFINE: widened weights, 1x1 without padding
+    on whole groups of 8 input channels, an even channel count, at least
+    CONV_DIRECT_ROWS_MIN_PIXELS output pixels (per batch)."""
+    pixels = int(np.prod(out_shape[1:-1])) if len(out_shape) > 2 else 1
+    return (kernel_name == "mcc_conv2d_fast_s8" and tuple(kernel) == (1, 1) and tuple(pad) == (0, 0)
+            and int(in_c) % 8 == 0 and int(out_shape[-1]) % 2 == 0 and pixels >= CONV_DIRECT_ROWS_MIN_PIXELS)
 
 
 def conv_lone_pixel(out_shape) -> bool:
@@ -556,10 +575,15 @@ def lower_fast(b, i: int, op: Op, p) -> bool:
     if op.kind == "add":
         return _lower_add_tables(b, i, op, p, oid, scratch)
     x, wt, out = g.tensor(op.inputs[0]), g.tensor(op.inputs[1]), g.output_tensor(op)
+    act = c_activation(p)
     if layer.weights.size:
         weights = b.array(f"{oid}_fast_weights", layer.weights, "int32_t")
-        channels = b.array(f"{oid}_fast_channels", layer.channels.reshape(-1), "int32_t")
-    act = c_activation(p)
+        channels = layer.channels.reshape(-1)
+        if op.kind == "conv2d" and conv_1x1_c8(layer.kernel, wt.shape[1:3], (p.padding[0], p.padding[2]),
+                                               wt.shape[3], act):
+            # the DSP loop loads each channel pair's shifts with the next pair's biases
+            channels = np.concatenate([channels, np.zeros(CONV_1X1_C8_SPARE_WORDS, channels.dtype)])
+        channels = b.array(f"{oid}_fast_channels", channels, "int32_t")
     zp = -int(p.input_offset)
     if op.kind == "depthwise_conv2d":
         _, kh, kw, n = wt.shape
@@ -626,6 +650,8 @@ def lower_fast(b, i: int, op: Op, p) -> bool:
         b.defines[CONV_1X1_C8_DEFINE] = 1
     elif layer.kernel == "mcc_conv2d_fast_s8" and op.kind == "conv2d" and conv_lone_pixel(out_shape):
         b.defines[CONV_ONE_PIXEL_DEFINE] = 1
+    elif op.kind == "conv2d" and conv_direct_rows(layer.kernel, kernel, pad, in_c, out_shape):
+        b.defines[CONV_DIRECT_ROWS_DEFINE] = 1
     params = b.struct("mcc_conv_fast_params", f"{oid}_fast_params",
                       {"kernel": c_tile(kernel), "stride": c_tile(stride), "padding": c_tile(pad),
                        "dilation": c_tile(dil), "in_c": in_c, "out_c": units, "k_padded": layer.k_padded,

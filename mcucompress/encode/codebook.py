@@ -7,25 +7,23 @@ Lossless; stored layout and kernel: runtime_c/codebook/mcc_fully_connected_codeb
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
 from mcucompress.encode.bits import pack_bits, unpack_bits
+from mcucompress.encode.stored import StoredMatrix
 
 DESCRIPTOR_BYTES = 16  # mcc_codebook_s8 on a 32-bit target: 2 pointers + 2 int32
 
 
 @dataclass(frozen=True, eq=False)
-class Codebook:
-    units: int
-    depth: int
+class Codebook(StoredMatrix):
+    DESCRIPTOR_BYTES: ClassVar[int] = DESCRIPTOR_BYTES
+
     index_bits: int
     codebook: np.ndarray  # int8 (2 ** index_bits,)
     indices: np.ndarray   # uint8 LSB-first bit stream
-
-    @property
-    def nbytes(self) -> int:
-        return self.codebook.nbytes + self.indices.nbytes + DESCRIPTOR_BYTES
 
 
 def index_bits_for(distinct: int) -> int:

@@ -9,9 +9,11 @@ runtime_c/sparse/mcc_fully_connected_csr_s8.c.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
+from mcucompress.encode.stored import StoredMatrix
 from mcucompress.errors import McuError
 
 GAP_BITS = (4, 8)
@@ -19,9 +21,9 @@ DESCRIPTOR_BYTES = 20  # mcc_csr_s8 on a 32-bit target: 3 pointers + 2 int32
 
 
 @dataclass(frozen=True, eq=False)
-class Csr:
-    units: int
-    depth: int
+class Csr(StoredMatrix):
+    DESCRIPTOR_BYTES: ClassVar[int] = DESCRIPTOR_BYTES
+
     gap_bits: int
     row_entries: np.ndarray  # uint16 (units,)
     gaps: np.ndarray         # uint8, packed gap_bits per entry (low nibble first for 4 bits)
@@ -30,11 +32,6 @@ class Csr:
     @property
     def entries(self) -> int:
         return int(self.values.size)
-
-    @property
-    def nbytes(self) -> int:
-        """Bytes in flash: row lengths, gaps, values and the descriptor."""
-        return self.row_entries.nbytes + self.gaps.nbytes + self.values.nbytes + DESCRIPTOR_BYTES
 
 
 def encode_csr(w: np.ndarray, zero: int, gap_bits: int) -> Csr:

@@ -22,10 +22,12 @@ Lossless: ``decode_csr_pair(encode_csr_pair(w, z), z)`` equals ``w``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
 from mcucompress.encode.csr_seg import SEGMENT, segment_starts, segments
+from mcucompress.encode.stored import StoredMatrix
 from mcucompress.errors import McuError
 
 DESCRIPTOR_BYTES = 16  # mcc_csr_pair_s8 on a 32-bit target: 2 pointers + 2 int32
@@ -35,9 +37,10 @@ WINDOWS = 4            # windows in a group
 
 
 @dataclass(frozen=True, eq=False)
-class CsrPair:
-    units: int
-    depth: int
+class CsrPair(StoredMatrix):
+    DESCRIPTOR_BYTES: ClassVar[int] = DESCRIPTOR_BYTES
+    CHANNEL_BYTES: ClassVar[int] = CHANNEL_BYTES
+
     counts: np.ndarray   # uint8 (units * segments,): groups of each row's segments
     groups: np.ndarray   # uint32 (groups * 3,)
 
@@ -48,11 +51,6 @@ class CsrPair:
     @property
     def groups_count(self) -> int:
         return int(self.groups.size // 3)
-
-    @property
-    def nbytes(self) -> int:
-        """Bytes in flash: counts, groups, the descriptor and the channel constants."""
-        return self.counts.nbytes + self.groups.nbytes + DESCRIPTOR_BYTES + CHANNEL_BYTES * self.units
 
 
 def windows(columns: np.ndarray) -> list[int]:

@@ -16,8 +16,11 @@ Lossless: ``decode_csr_seg(encode_csr_seg(w, z), z)`` equals ``w``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
+
+from mcucompress.encode.stored import StoredMatrix
 
 SEGMENT = 256
 DESCRIPTOR_BYTES = 20  # mcc_csr_seg_s8 on a 32-bit target: 3 pointers + 2 int32
@@ -27,9 +30,10 @@ CHANNEL_BYTES = 12
 
 
 @dataclass(frozen=True, eq=False)
-class CsrSeg:
-    units: int
-    depth: int
+class CsrSeg(StoredMatrix):
+    DESCRIPTOR_BYTES: ClassVar[int] = DESCRIPTOR_BYTES
+    CHANNEL_BYTES: ClassVar[int] = CHANNEL_BYTES
+
     counts: np.ndarray   # uint16 (units * segments,): entries of each row's segments
     offsets: np.ndarray  # uint8 (entries,): column - segment start
     values: np.ndarray   # int8 (entries,)
@@ -41,12 +45,6 @@ class CsrSeg:
     @property
     def entries(self) -> int:
         return int(self.values.size)
-
-    @property
-    def nbytes(self) -> int:
-        """Bytes in flash: counts, offsets, values, the descriptor and the channel constants."""
-        return (self.counts.nbytes + self.offsets.nbytes + self.values.nbytes + DESCRIPTOR_BYTES
-                + CHANNEL_BYTES * self.units)
 
 
 def segments(depth: int) -> int:

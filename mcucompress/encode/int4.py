@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mcucompress.encode.stored import StoredMatrix
 from mcucompress.errors import McuError
 
 INT4_MIN, INT4_MAX = -8, 7
@@ -65,14 +66,8 @@ def row_words(w: np.ndarray) -> tuple[np.ndarray, int]:
 
 
 @dataclass(frozen=True, eq=False)
-class Int4Weights:
-    units: int
-    depth: int
-    words: np.ndarray   # uint32 (units, k_padded / 8)
-
-    @property
-    def nbytes(self) -> int:
-        return int(self.words.nbytes)
+class Int4Weights(StoredMatrix):
+    words: np.ndarray   # uint32 (units, k_padded / 8); the kernel takes no descriptor
 
 
 def encode_int4(w: np.ndarray) -> Int4Weights:

@@ -25,14 +25,14 @@ import numpy as np
 from mcucompress.errors import McuError
 from mcucompress.ir.activation import fused_activation
 from mcucompress.ir.graph import Graph, Op
+from mcucompress.ir.ops import op_kind
 from mcucompress.quantize import fixedpoint as fp
-
-_C_FUNCTIONS = {"mul": "mcc_mul_s8", "prelu": "mcc_prelu_s8", "maximum": "mcc_maximum_s8", "minimum": "mcc_minimum_s8",
-                "add": "mcc_add_broadcast_s8", "sub": "mcc_sub_s8"}
-
+from mcucompress.quantize.params import NamedAsInC
 
 @dataclass(frozen=True)
-class MulParams:
+class MulParams(NamedAsInC):
+    """mcc_mul_params."""
+
     input1_offset: int
     input2_offset: int
     output_offset: int
@@ -41,12 +41,6 @@ class MulParams:
     act_min: int
     act_max: int
 
-    def c_fields(self) -> dict:
-        """mcc_mul_params."""
-        from mcucompress.quantize.params import c_same_named
-
-        return c_same_named(self, "input1_offset input2_offset output_offset multiplier shift", activation=True)
-
 
 @dataclass(frozen=True)
 class CompareParams:
@@ -54,7 +48,9 @@ class CompareParams:
 
 
 @dataclass(frozen=True)
-class PreluParams:
+class PreluParams(NamedAsInC):
+    """mcc_prelu_params."""
+
     input_offset: int
     alpha_offset: int
     output_offset: int
@@ -62,13 +58,6 @@ class PreluParams:
     shift_positive: int
     multiplier_negative: int
     shift_negative: int
-
-    def c_fields(self) -> dict:
-        """mcc_prelu_params."""
-        from mcucompress.quantize.params import c_same_named
-
-        return c_same_named(self, "input_offset alpha_offset output_offset multiplier_positive shift_positive "
-                                  "multiplier_negative shift_negative")
 
 
 def broadcast_shape(a, b) -> tuple[int, ...] | None:
@@ -216,8 +205,13 @@ def lower(b, i: int, op: Op) -> None:
         lead = (b.add_params(oid, p),)
     else:
         lead = ()
-    b.call(op, _C_FUNCTIONS[op.kind], *lead, _dims(b, x1), _pointer(b, i, op, x1, "input1"),
+    b.call(op, _broadcast_function(op.kind), *lead, _dims(b, x1), _pointer(b, i, op, x1, "input1"),
            _dims(b, x2), _pointer(b, i, op, x2, "input2"), _dims(b, out), b.arena(out.name))
+
+
+def _broadcast_function(kind: str) -> str:
+    """The kind's broadcasting kernel: the function of its catalogue entry's broadcast/ file."""
+    return next(function for function, path in op_kind(kind).kernel_sources.items() if path.startswith("broadcast/"))
 
 
 def _dims(b, t) -> str:

@@ -31,7 +31,7 @@ widened to double before multiplying/dividing; ``quantize_multiplier`` mirrors Q
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -76,8 +76,36 @@ def c_same_named(params, names: str, activation: bool = False) -> dict:
     return fields | {"activation": c_activation(params)} if activation else fields
 
 
+class NamedAsInC:
+    """Mixin of the params dataclasses whose C struct (the class docstring names it) declares a
+    member named like each field, in the fields' order, then, when the class has act_min and
+    act_max, their mcc_activation."""
+
+    def c_fields(self) -> dict:
+        names = " ".join(f.name for f in fields(self) if f.name not in ("act_min", "act_max"))
+        return c_same_named(self, names, activation=hasattr(self, "act_min"))
+
+
 @dataclass(frozen=True, eq=False)
-class ConvParams:
+class ConvWindow:
+    """What every conv's params (int8 and Q-format) carry besides its requantization: the output
+    clamp and where each output reads its input (stride, dilation, padding as (top, bottom, left,
+    right), and the depthwise depth_multiplier, 1 otherwise)."""
+
+    act_min: int
+    act_max: int
+    stride: tuple[int, int]
+    dilation: tuple[int, int]
+    padding: tuple[int, int, int, int]
+    depth_multiplier: int
+
+    def c_window(self) -> dict:
+        """The conv params structs' stride, padding (top, left) and dilation tiles."""
+        return {"stride": c_tile(self.stride), "padding": c_tile(self.padding[0::2]), "dilation": c_tile(self.dilation)}
+
+
+@dataclass(frozen=True, eq=False)
+class ConvParams(ConvWindow):
     """conv2d and depthwise_conv2d (per-channel int8, symmetric weights).
 
     For every output pixel (oy, ox) and output channel oc::
@@ -106,12 +134,6 @@ class ConvParams:
     output_offset: int
     multiplier: np.ndarray
     shift: np.ndarray
-    act_min: int
-    act_max: int
-    stride: tuple[int, int]
-    dilation: tuple[int, int]
-    padding: tuple[int, int, int, int]
-    depth_multiplier: int
     rounding: str
     float_scale: np.ndarray | None = None
 
@@ -120,8 +142,7 @@ class ConvParams:
         fields = {"input_offset": self.input_offset, "output_offset": self.output_offset}
         if depthwise:
             fields["depth_multiplier"] = self.depth_multiplier
-        return fields | {"stride": c_tile(self.stride), "padding": c_tile(self.padding[0::2]),
-                         "dilation": c_tile(self.dilation), "activation": c_activation(self)}
+        return fields | self.c_window() | {"activation": c_activation(self)}
 
 
 @dataclass(frozen=True, eq=False)
@@ -218,8 +239,9 @@ class MeanParams:
 
 
 @dataclass(frozen=True, eq=False)
-class AddParams:
-    """add of two int8 tensors of equal shape, TFLite's requantized scheme::
+class AddParams(NamedAsInC):
+    """add of two int8 tensors of equal shape, TFLite's requantized scheme (mcc_add_params: the
+    portable and the table kernels take the same struct)::
 
         a' = (a + input1_offset) << left_shift                # left_shift = 20
         b' = (b + input2_offset) << left_shift
@@ -230,24 +252,18 @@ class AddParams:
     Always double rounding (LiteRT's Add keeps it too).
     """
 
-    left_shift: int
     input1_offset: int
     input1_multiplier: int
     input1_shift: int
     input2_offset: int
     input2_multiplier: int
     input2_shift: int
+    left_shift: int
     output_offset: int
     output_multiplier: int
     output_shift: int
     act_min: int
     act_max: int
-
-    def c_fields(self) -> dict:
-        """mcc_add_params (the portable and the table kernels take the same struct)."""
-        return c_same_named(self, "input1_offset input1_multiplier input1_shift input2_offset input2_multiplier "
-                                  "input2_shift left_shift output_offset output_multiplier output_shift",
-                            activation=True)
 
 
 @dataclass(frozen=True, eq=False)

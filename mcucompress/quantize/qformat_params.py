@@ -43,7 +43,7 @@ import numpy as np
 
 from mcucompress.errors import McuError
 from mcucompress.ir.graph import Graph, Op, Tensor
-from mcucompress.quantize.params import activation_range, c_activation, c_same_named, c_tile
+from mcucompress.quantize.params import ConvWindow, NamedAsInC, activation_range, c_activation
 
 INT32_MAX = (1 << 31) - 1
 MAX_PRODUCT = 128 * 128       # largest |w * x| of two int8 values
@@ -51,22 +51,15 @@ MAX_SHIFT = 31
 MAX_ADD_ALIGN = 22            # 128 << 22 twice still fits an int32 sum
 
 @dataclass(frozen=True, eq=False)
-class Q7ConvParams:
+class Q7ConvParams(ConvWindow):
     """conv2d_q7 / depthwise_conv2d_q7 (see module docs)."""
 
     shift: np.ndarray  # int64, one per output channel
-    act_min: int
-    act_max: int
-    stride: tuple[int, int]
-    dilation: tuple[int, int]
-    padding: tuple[int, int, int, int]
-    depth_multiplier: int
 
     def c_fields(self, shifts: dict) -> dict:
         """mcc_conv_q7_params; ``shifts``: the written shift array's fields (shift, per_channel)."""
-        return {"stride": c_tile(self.stride), "padding": c_tile(self.padding[0::2]),
-                "dilation": c_tile(self.dilation), "depth_multiplier": self.depth_multiplier} | shifts | {
-                "activation": c_activation(self)}
+        return self.c_window() | {"depth_multiplier": self.depth_multiplier} | shifts | {
+            "activation": c_activation(self)}
 
 
 @dataclass(frozen=True, eq=False)
@@ -81,16 +74,14 @@ class Q7FullyConnectedParams:
 
 
 @dataclass(frozen=True)
-class Q7AddParams:
+class Q7AddParams(NamedAsInC):
+    """mcc_add_q7_params."""
+
     input1_left_shift: int
     input2_left_shift: int
     shift: int
     act_min: int
     act_max: int
-
-    def c_fields(self) -> dict:
-        """mcc_add_q7_params."""
-        return c_same_named(self, "input1_left_shift input2_left_shift shift", activation=True)
 
 
 def fraction_bits(scale: float) -> int:
@@ -158,9 +149,10 @@ def _conv(graph: Graph, op: Op, rounding: str) -> Q7ConvParams:
     _check_accumulator(op, bias, products)
     act_min, act_max = _activation_range(op, out)
     a = op.attrs
-    return Q7ConvParams(_shifts(op, x, w, out, channels), act_min, act_max,
-                        tuple(a.get("stride", (1, 1))), tuple(a.get("dilation", (1, 1))),
-                        tuple(a.get("padding", (0, 0, 0, 0))), int(a.get("depth_multiplier", 1)))
+    return Q7ConvParams(shift=_shifts(op, x, w, out, channels), act_min=act_min, act_max=act_max,
+                        stride=tuple(a.get("stride", (1, 1))), dilation=tuple(a.get("dilation", (1, 1))),
+                        padding=tuple(a.get("padding", (0, 0, 0, 0))),
+                        depth_multiplier=int(a.get("depth_multiplier", 1)))
 
 
 def _fully_connected(graph: Graph, op: Op, rounding: str) -> Q7FullyConnectedParams:

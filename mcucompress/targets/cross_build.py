@@ -24,14 +24,33 @@ def _first_error(log: str) -> str:
 
 def _configured_for(build_dir: Path, project_dir: Path) -> bool:
     """A build folder is reused only if CMake configured it for this very project folder (an
-    exported tree may have been moved or renamed since)."""
+    exported tree may have been moved or renamed since) and with the compiler found on PATH now."""
     cache = build_dir / "CMakeCache.txt"
     if not (build_dir / "build.ninja").is_file() or not cache.is_file():
         return False
     for line in cache.read_text(errors="replace").splitlines():
         if line.startswith("CMAKE_HOME_DIRECTORY:"):
-            return Path(line.split("=", 1)[1]).resolve() == project_dir.resolve()
+            return (Path(line.split("=", 1)[1]).resolve() == project_dir.resolve()
+                    and _configured_compiler(build_dir) == _compiler_on_path())
     return False
+
+
+def _compiler_on_path() -> Path | None:
+    found = shutil.which("arm-none-eabi-gcc")
+    return Path(found).resolve() if found else None
+
+
+def _configured_compiler(build_dir: Path) -> Path | None:
+    """The C compiler CMake found when it configured the folder, as its generated
+    CMakeCCompiler.cmake records it. The folder outlives that compiler: a wrapper put first on
+    PATH (a test session's ccache wrappers) may be gone by the next build, and the folder's build
+    rules would call the missing path."""
+    for recorded in sorted(build_dir.glob("CMakeFiles/*/CMakeCCompiler.cmake")):
+        for line in recorded.read_text(errors="replace").splitlines():
+            if line.startswith("set(CMAKE_C_COMPILER "):
+                path = Path(line[len("set(CMAKE_C_COMPILER "):].rstrip(")").strip('"'))
+                return path.resolve() if path.is_file() else None
+    return None
 
 
 def cross_build(project_dir: Path, board: Board, prefix: str, platform: str = "semihost") -> Path:

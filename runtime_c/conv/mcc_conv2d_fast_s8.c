@@ -53,6 +53,13 @@
 #ifndef MCC_CONV_ONE_PIXEL
 #define MCC_CONV_ONE_PIXEL 0
 #endif
+/* The exporter defines MCC_CONV_DIRECT_ROWS=1 for models with a large 1x1 conv that reads its
+ * input pixels as columns (widened weights, whole groups of 8 input channels, no padding, an even
+ * channel count): the channel-pair loop then widens and runs every pair of pixels of such a
+ * layer itself, with no return to C per pair (300-400 B of code, kept out of other models). */
+#ifndef MCC_CONV_DIRECT_ROWS
+#define MCC_CONV_DIRECT_ROWS 0
+#endif
 
 int32_t mcc_conv2d_fast_s8_get_buffer_size(int32_t k_padded, int32_t in_c)
 {
@@ -678,18 +685,129 @@ typedef struct {
     int32_t skip;           /* bytes of the 8-group pass skipped on entry, less 2; after col (one LDRD) */
     uintptr_t end;          /* col + 8 * groups, less 1 when the activation range is all of int8 */
     uint32_t lo4, hi4;      /* the clamp bounds, one per byte (one LDRD) */
+#if MCC_CONV_DIRECT_ROWS
+    /* A direct 1x1 layer (the input pixels are the columns, an even channel count, two pairs of
+     * pixels or more): the loop widens its first pair of pixels and runs `more` pairs after it
+     * itself (0 for any other layer: one pair of pixels, widened by the caller). */
+    int32_t more;
+    const int8_t *in;       /* the next pair's first input pixel */
+    int32_t left;           /* right after in: pixels of in's row from in on */
+    int32_t px_step;        /* bytes from an input pixel to the next of its row */
+    int32_t wrap;           /* right after px_step: from a row's last input pixel to the next row's first */
+    int32_t out_w;          /* output pixels a row */
+    const int32_t *ch0;     /* the layer's constants; right after: its weights (one LDRD) */
+    const uint32_t *w0;
+#endif
 } pairs_state;
 
-/* Every channel pair of two pixels in one loop of hand-chosen registers: the biases start the
- * four accumulators, the 2x2 SMLAD loop runs eight groups a pass (163 instructions per 256
- * products with the loop test; a pass of groups % 8 is entered in its middle by one ADD to the
- * PC), the four sums are requantized (SMMLAR, sign, shift, SSAT), each pixel's two outputs
- * packed into one halfword (when the activation is narrower than int8 both pixels' in one word,
- * clamped by SSUB8/SEL) and stored: about 34 instructions per channel pair besides the
- * products. The passes run while the column pointer
+/* Every channel pair of two pixels in one loop of hand-chosen registers: two LDRD of the pair's
+ * biases start the four accumulators, the 2x2 SMLAD loop runs eight groups a pass (163
+ * instructions per 256 products with the loop test; a pass of groups % 8 is entered in its
+ * middle by one ADD to the PC), the four sums are requantized (SMMLAR, sign, shift, SSAT), each
+ * pixel's two outputs packed into one halfword (when the activation is narrower than int8 both
+ * pixels' in one word, clamped by SSUB8/SEL) and stored: about 33 instructions per channel pair
+ * besides the products. The passes run while the column pointer
  * is below `end`, which is the column's end for a clamped layer and one byte less for a full
  * range one: the last pass's compare leaves Z set only when the clamp is wanted (no instruction
- * up to the clamp's branch sets flags), so the choice costs no load. */
+ * up to the clamp's branch sets flags), so the choice costs no load.
+ * A direct layer (more > 0) does not return to C per pair of pixels: the loop steps its input
+ * pointer along the rows, widens the next two pixels into the columns (14 instructions a group)
+ * and starts over, about 27 instructions a pair of pixels besides the widening where the C
+ * loop around spent about 60. */
+/* pairs_of_two_pixels' loop over the channel pairs (r4: the first pair's constants) */
+#define MCC_PAIRS_LOOP \
+        "2:\n\t"                                                                             \
+        "ldrd r0, r2, [r4]\n\t" /* the pair's doubled biases, for both pixels */             \
+        "ldrd r1, r3, [r4], #8\n\t"                                                          \
+        "str r4, %[ch]\n\t"                                                                  \
+        "ldrd ip, r4, %[col]\n\t" /* and skip */                                             \
+        "add pc, r4\n\t" /* the PC reads as label 1 + 2: skip is 2 less (no NOP to pad) */   \
+        "1:\n\t" MCC_CONV_GROUP MCC_CONV_GROUP MCC_CONV_GROUP MCC_CONV_GROUP MCC_CONV_GROUP  \
+        MCC_CONV_GROUP MCC_CONV_GROUP MCC_CONV_GROUP                                         \
+        "ldr r4, %[end]\n\t"                                                                 \
+        "cmp ip, r4\n\t"                                                                     \
+        "blo 1b\n\t"                                                                         \
+        "ldrd r4, r7, %[ch]\n\t" /* and ch_end */                                            \
+        "ldm r4!, {r5, r6, r8, r9, r10, r11}\n\t" /* multipliers, rounding, shifts */        \
+        "smmlar ip, r0, r5, r8\n\t"                                                          \
+        "add r0, ip, r0, asr #31\n\t"                                                        \
+        "asr r0, r0, r10\n\t"                                                                \
+        "smmlar ip, r1, r5, r8\n\t"                                                          \
+        "add r1, ip, r1, asr #31\n\t"                                                        \
+        "asr r1, r1, r10\n\t"                                                                \
+        "smmlar ip, r2, r6, r9\n\t"                                                          \
+        "add r2, ip, r2, asr #31\n\t"                                                        \
+        "asr r2, r2, r11\n\t"                                                                \
+        "smmlar ip, r3, r6, r9\n\t"                                                          \
+        "add r3, ip, r3, asr #31\n\t"                                                        \
+        "asr r3, r3, r11\n\t"                                                                \
+        "ssat r0, #8, r0\n\t"                                                                \
+        "ssat r1, #8, r1\n\t"                                                                \
+        "ssat r2, #8, r2\n\t"                                                                \
+        "ssat r3, #8, r3\n\t"                                                                \
+        "bfi r0, r2, #8, #8\n\t" /* pixel 0: channels 0, 1 */                                \
+        "bfi r1, r3, #8, #8\n\t" /* pixel 1 */                                               \
+        "bne 3f\n\t" /* the pass's compare: not equal for a full range layer */              \
+        "pkhbt r0, r0, r1, lsl #16\n\t"                                                      \
+        "ldrd r5, r6, %[lo4]\n\t" /* and hi4 */                                              \
+        "ssub8 r8, r0, r5\n\t"                                                               \
+        "sel r0, r0, r5\n\t"                                                                 \
+        "ssub8 r8, r6, r0\n\t"                                                               \
+        "sel r0, r0, r6\n\t"                                                                 \
+        "lsrs r1, r0, #16\n\t"                                                               \
+        "3:\n\t"                                                                             \
+        "ldrd r5, r6, %[out0]\n\t" /* and out_c */                                           \
+        "strh r1, [r5, r6]\n\t"                                                              \
+        "strh r0, [r5], #2\n\t"                                                              \
+        "str r5, %[out0]\n\t"                                                                \
+        "cmp r4, r7\n\t"                                                                     \
+        "bne 2b\n\t"
+/* then, while `more` says so, a direct layer's next pair of pixels: the input pointer stepped along the rows, the two pixels widened into the columns, the channel pairs again */
+#define MCC_PAIRS_DIRECT_ROWS \
+        "ldr r0, %[more]\n\t"                                                           \
+        "cbz r0, 9f\n\t"                                                                \
+        "subs r0, r0, #1\n\t"                                                           \
+        "str r0, %[more]\n\t"                                                           \
+        "ldrd r5, r6, %[out0]\n\t" /* and out_c */                                      \
+        "add r5, r5, r6\n\t" /* past pixel 1's outputs */                               \
+        "str r5, %[out0]\n\t"                                                           \
+        "5:\n\t"                                                                        \
+        "ldrd r0, r1, %[in]\n\t" /* and left */                                         \
+        "ldrd r2, r3, %[px_step]\n\t" /* and wrap */                                    \
+        "ldr r6, %[out_w]\n\t"                                                          \
+        "mov lr, r0\n\t" /* pixel 0 */                                                  \
+        "subs r1, r1, #1\n\t" /* its row's last: the next row's first follows */        \
+        "itet eq\n\t"                                                                   \
+        "addeq r0, r0, r3\n\t" /* pixel 1 in the next row */                            \
+        "addne r0, r0, r2\n\t"                                                          \
+        "moveq r1, r6\n\t"                                                              \
+        "mov r7, r0\n\t" /* pixel 1 */                                                  \
+        "subs r1, r1, #1\n\t"                                                           \
+        "itet eq\n\t"                                                                   \
+        "addeq r0, r0, r3\n\t" /* the next pair in the next row */                      \
+        "addne r0, r0, r2\n\t"                                                          \
+        "moveq r1, r6\n\t"                                                              \
+        "strd r0, r1, %[in]\n\t"                                                        \
+        "ldr ip, %[col]\n\t"                                                            \
+        "ldr r0, %[end]\n\t" /* the column's end, or one byte less */                   \
+        "4:\n\t" /* per group 2 LDRD, 8 SXTB16 and 2 STM */                             \
+        "ldrd r1, r5, [lr], #8\n\t"                                                     \
+        "ldrd r8, r10, [r7], #8\n\t"                                                    \
+        "sxtb16 r4, r1, ror #8\n\t"                                                     \
+        "sxtb16 r1, r1\n\t"                                                             \
+        "sxtb16 r6, r5, ror #8\n\t"                                                     \
+        "sxtb16 r5, r5\n\t"                                                             \
+        "sxtb16 r9, r8, ror #8\n\t"                                                     \
+        "sxtb16 r8, r8\n\t"                                                             \
+        "sxtb16 r11, r10, ror #8\n\t"                                                   \
+        "sxtb16 r10, r10\n\t"                                                           \
+        "stm ip!, {r1, r4, r8, r9}\n\t"                                                 \
+        "stm ip!, {r5, r6, r10, r11}\n\t"                                               \
+        "cmp ip, r0\n\t"                                                                \
+        "blo 4b\n\t"                                                                    \
+        "ldrd r4, lr, %[ch0]\n\t" /* and w0: the first pair's constants and weights */  \
+        "b 2b\n\t"                                                                      \
+        "9:"
 static void pairs_of_two_pixels(const uint32_t *w, pairs_state *st)
 {
     register const uint32_t *rw __asm__("lr") = w;
@@ -698,60 +816,30 @@ static void pairs_of_two_pixels(const uint32_t *w, pairs_state *st)
     register int32_t r2 __asm__("r2");
     register int32_t r3 __asm__("r3");
     register const uint32_t *rc __asm__("ip");
+#if MCC_CONV_DIRECT_ROWS
+    __asm__ volatile(
+        "ldr r0, %[more]\n\t"
+        "ldr r4, %[ch]\n\t"
+        "cbz r0, 2f\n\t"
+        "b 5f\n\t" /* a direct layer: its first pair of pixels is widened below too */
+        MCC_PAIRS_LOOP MCC_PAIRS_DIRECT_ROWS
+        : [w] "+r"(rw), [a00] "=&r"(r0), [a01] "=&r"(r1), [a10] "=&r"(r2), [a11] "=&r"(r3), [c] "=&r"(rc),
+          [ch] "+m"(st->ch), [out0] "+m"(st->out0), [more] "+m"(st->more), [in] "+m"(st->in),
+          [left] "+m"(st->left)
+        : [ch_end] "m"(st->ch_end), [out_c] "m"(st->out_c), [col] "m"(st->col), [end] "m"(st->end),
+          [skip] "m"(st->skip), [lo4] "m"(st->lo4), [hi4] "m"(st->hi4), [px_step] "m"(st->px_step),
+          [wrap] "m"(st->wrap), [out_w] "m"(st->out_w), [ch0] "m"(st->ch0), [w0] "m"(st->w0)
+        : "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "cc", "memory");
+#else
     __asm__ volatile(
         "ldr r4, %[ch]\n\t"
-        "2:\n\t"
-        "ldm r4!, {r0, r2}\n\t"
-        "str r4, %[ch]\n\t"
-        "mov r1, r0\n\t"
-        "mov r3, r2\n\t"
-        "ldrd ip, r4, %[col]\n\t" /* and skip */
-        "add pc, r4\n\t" /* the PC reads as label 1 + 2: skip is 2 less (no NOP to pad) */
-        "1:\n\t" MCC_CONV_GROUP MCC_CONV_GROUP MCC_CONV_GROUP MCC_CONV_GROUP MCC_CONV_GROUP
-        MCC_CONV_GROUP MCC_CONV_GROUP MCC_CONV_GROUP
-        "ldr r4, %[end]\n\t"
-        "cmp ip, r4\n\t"
-        "blo 1b\n\t"
-        "ldrd r4, r7, %[ch]\n\t" /* and ch_end */
-        "ldm r4!, {r5, r6, r8, r9, r10, r11}\n\t" /* multipliers, rounding, shifts */
-        "smmlar ip, r0, r5, r8\n\t"
-        "add r0, ip, r0, asr #31\n\t"
-        "asr r0, r0, r10\n\t"
-        "smmlar ip, r1, r5, r8\n\t"
-        "add r1, ip, r1, asr #31\n\t"
-        "asr r1, r1, r10\n\t"
-        "smmlar ip, r2, r6, r9\n\t"
-        "add r2, ip, r2, asr #31\n\t"
-        "asr r2, r2, r11\n\t"
-        "smmlar ip, r3, r6, r9\n\t"
-        "add r3, ip, r3, asr #31\n\t"
-        "asr r3, r3, r11\n\t"
-        "ssat r0, #8, r0\n\t"
-        "ssat r1, #8, r1\n\t"
-        "ssat r2, #8, r2\n\t"
-        "ssat r3, #8, r3\n\t"
-        "bfi r0, r2, #8, #8\n\t" /* pixel 0: channels 0, 1 */
-        "bfi r1, r3, #8, #8\n\t" /* pixel 1 */
-        "bne 3f\n\t" /* the pass's compare: not equal for a full range layer */
-        "pkhbt r0, r0, r1, lsl #16\n\t"
-        "ldrd r5, r6, %[lo4]\n\t" /* and hi4 */
-        "ssub8 r8, r0, r5\n\t"
-        "sel r0, r0, r5\n\t"
-        "ssub8 r8, r6, r0\n\t"
-        "sel r0, r0, r6\n\t"
-        "lsrs r1, r0, #16\n\t"
-        "3:\n\t"
-        "ldrd r5, r6, %[out0]\n\t" /* and out_c */
-        "strh r1, [r5, r6]\n\t"
-        "strh r0, [r5], #2\n\t"
-        "str r5, %[out0]\n\t"
-        "cmp r4, r7\n\t"
-        "bne 2b"
+        MCC_PAIRS_LOOP
         : [w] "+r"(rw), [a00] "=&r"(r0), [a01] "=&r"(r1), [a10] "=&r"(r2), [a11] "=&r"(r3), [c] "=&r"(rc),
           [ch] "+m"(st->ch), [out0] "+m"(st->out0)
         : [ch_end] "m"(st->ch_end), [out_c] "m"(st->out_c), [col] "m"(st->col), [end] "m"(st->end),
           [skip] "m"(st->skip), [lo4] "m"(st->lo4), [hi4] "m"(st->hi4)
         : "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "cc", "memory");
+#endif
     (void)r0;
     (void)r1;
     (void)r2;
@@ -818,29 +906,30 @@ static void pairs_of_one_pixel(const uint32_t *w, pairs_state *st)
 #endif
 
 #if MCC_HAVE_DSP_ASM && !MCC_HAVE_MVE && MCC_CONV_1X1_C8
-/* One channel pair of a pixel whose 8 values, widened, are in r8-r11: the pair's 8 weight words
- * in two LDM, its 8 constants in three (fast_requantize's SMMLAR, sign, shift, SSAT), both
- * outputs stored as one halfword: 23 instructions per 16 products. */
+/* One channel pair of a pixel whose 8 values, widened, are in r8-r11, the pair's doubled biases
+ * in r2-r3: the pair's 8 weight words in two LDM, its multipliers and rounding in one, its shifts
+ * in one with the next pair's biases (the exporter leaves two spare words after the last pair's
+ * constants), fast_requantize's SMMLAR, sign, shift, SSAT, both outputs stored as one halfword:
+ * 22 instructions per 16 products. */
 #define MCC_C8_PAIR                                                   \
-    "ldm %[ch]!, {r0, r1}\n\t" /* the pair's doubled biases */         \
-    "ldm %[w]!, {r2, r3, r4, r5}\n\t"                                  \
-    "smlad r0, r8, r2, r0\n\t"                                         \
-    "smlad r0, r9, r3, r0\n\t"                                         \
-    "smlad r1, r8, r4, r1\n\t"                                         \
-    "smlad r1, r9, r5, r1\n\t"                                         \
-    "ldm %[w]!, {r2, r3, r4, r5}\n\t"                                  \
-    "smlad r0, r10, r2, r0\n\t"                                        \
-    "smlad r0, r11, r3, r0\n\t"                                        \
-    "smlad r1, r10, r4, r1\n\t"                                        \
-    "smlad r1, r11, r5, r1\n\t"                                        \
-    "ldm %[ch]!, {r2, r3, r4, r5}\n\t" /* multipliers, rounding */     \
-    "smmlar r4, r0, r2, r4\n\t"                                        \
-    "smmlar r5, r1, r3, r5\n\t"                                        \
-    "add r4, r4, r0, asr #31\n\t"                                      \
-    "add r5, r5, r1, asr #31\n\t"                                      \
-    "ldm %[ch]!, {r2, r3}\n\t" /* shifts */                            \
-    "asr r4, r4, r2\n\t"                                               \
-    "asr r5, r5, r3\n\t"                                               \
+    "ldm %[w]!, {r0, r1, r4, r5}\n\t"                                  \
+    "smlad r2, r8, r0, r2\n\t"                                         \
+    "smlad r2, r9, r1, r2\n\t"                                         \
+    "smlad r3, r8, r4, r3\n\t"                                         \
+    "smlad r3, r9, r5, r3\n\t"                                         \
+    "ldm %[w]!, {r0, r1, r4, r5}\n\t"                                  \
+    "smlad r2, r10, r0, r2\n\t"                                        \
+    "smlad r2, r11, r1, r2\n\t"                                        \
+    "smlad r3, r10, r4, r3\n\t"                                        \
+    "smlad r3, r11, r5, r3\n\t"                                        \
+    "ldm %[ch]!, {r0, r1, r4, r5}\n\t" /* multipliers, rounding */     \
+    "smmlar r4, r2, r0, r4\n\t"                                        \
+    "smmlar r5, r3, r1, r5\n\t"                                        \
+    "add r4, r4, r2, asr #31\n\t"                                      \
+    "add r5, r5, r3, asr #31\n\t"                                      \
+    "ldm %[ch]!, {r0, r1, r2, r3}\n\t" /* shifts, the next biases */   \
+    "asr r4, r4, r0\n\t"                                               \
+    "asr r5, r5, r1\n\t"                                               \
     "ssat r4, #8, r4\n\t"                                              \
     "ssat r5, #8, r5\n\t"                                              \
     "bfi r4, r5, #8, #8\n\t"                                           \
@@ -848,7 +937,7 @@ static void pairs_of_one_pixel(const uint32_t *w, pairs_state *st)
 
 /* Every channel pair of one pixel of a 1x1 conv on 8 input channels (one group of products):
  * the pixel's 8 values, widened once, stay in r8-r11, so a pair loads only its 8 weight words
- * and its 8 constants: 25 instructions per 16 products with the loop test, where the two-pixel
+ * and its 8 constants: 24 instructions per 16 products with the loop test, where the two-pixel
  * loop spends about 62 per 32 (its set-up and loop test are not amortized by one group). */
 static void pairs_of_one_pixel_c8(const int8_t *in, const uint32_t *w, const int32_t *ch, int8_t *out,
                                   const int8_t *out_end)
@@ -864,6 +953,7 @@ static void pairs_of_one_pixel_c8(const int8_t *in, const uint32_t *w, const int
         "sxtb16 r9, r2, ror #8\n\t"
         "sxtb16 r10, r3\n\t"
         "sxtb16 r11, r3, ror #8\n\t"
+        "ldm %[ch]!, {r2, r3}\n\t" /* the first pair's biases */
         "1:\n\t" MCC_C8_PAIR
         "cmp %[out], %[end]\n\t"
         "bne 1b"
@@ -885,8 +975,8 @@ typedef struct {
 
 /* A row of pixels of a 1x1 conv on 8 input channels with a multiple of 4 output channels: per
  * pixel its 8 values are widened into r8-r11 and the channel pairs run two by two (one loop
- * test per two pairs): 24 instructions per 16 products and about 15 per pixel, where a call of
- * pairs_of_one_pixel_c8 per pixel costs 25 and about 31. */
+ * test per two pairs): 23 instructions per 16 products and about 16 per pixel, where a call of
+ * pairs_of_one_pixel_c8 per pixel costs 24 and about 32. */
 static void c8_row(c8_row_state *st, int8_t *out)
 {
     register int8_t *r_out __asm__("ip") = out;
@@ -904,6 +994,7 @@ static void c8_row(c8_row_state *st, int8_t *out)
         "sxtb16 r10, r3\n\t"
         "sxtb16 r11, r3, ror #8\n\t"
         "ldrd %[w], %[ch], %[w0]\n\t" /* and ch0 */
+        "ldm %[ch]!, {r2, r3}\n\t" /* the first pair's biases */
         "ldr lr, %[out_c]\n\t"
         "add lr, lr, %[out]\n\t"
         "1:\n\t" MCC_C8_PAIR MCC_C8_PAIR
@@ -1408,6 +1499,14 @@ MCC_INLINE mcc_status conv_fast(const mcc_conv_fast_params *params, const mcc_di
     st.ch_end = params->channels + 8 * (out_c >> 1);
     st.lo4 = (uint32_t)(uint8_t)params->activation.min * 0x01010101u;
     st.hi4 = (uint32_t)(uint8_t)params->activation.max * 0x01010101u;
+#if MCC_CONV_DIRECT_ROWS
+    st.more = 0;
+    st.px_step = params->stride.w * params->in_c;
+    st.wrap = params->stride.h * input_dims->w * params->in_c - (out_w - 1) * st.px_step;
+    st.out_w = out_w;
+    st.ch0 = params->channels;
+    st.w0 = (const uint32_t *)params->weights;
+#endif
 #else
     const int full_range = params->activation.min == -128 && params->activation.max == 127;
 #endif
@@ -1450,7 +1549,17 @@ MCC_INLINE mcc_status conv_fast(const mcc_conv_fast_params *params, const mcc_di
             const int lone = px + 1 == pixels; /* pixel px with itself, out1 = output */
             const int32_t oy1 = ox + 1 < out_w || lone ? oy : oy + 1;
             const int32_t ox1 = lone ? ox : ox + 1 < out_w ? ox + 1 : 0;
+#if MCC_CONV_DIRECT_ROWS
+            /* the channel-pair loop widens and runs every whole pair of pixels itself (two or
+             * more: `more` counts those after the first); a lone last pixel is left, the
+             * batch's last */
+            const int rows = direct && !lone && pixels >= 4 && (out_c & 1) == 0;
+            int8_t *const out0 = output;
             int8_t *out1 = lone ? output : output + out_c;
+#else
+            int8_t *const out0 = output;
+            int8_t *out1 = lone ? output : output + out_c;
+#endif
 #else
         for (px = 0; px + 1 < pixels; px += 2) {
             const int32_t oy1 = ox + 1 < out_w ? oy : oy + 1;
@@ -1472,6 +1581,13 @@ MCC_INLINE mcc_status conv_fast(const mcc_conv_fast_params *params, const mcc_di
 #endif
             /* Two columns interleaved per group of 8: pixel px in words 0-3, px + 1 in 4-7. */
 #if MCC_HAVE_DSP_ASM && !MCC_HAVE_MVE
+#if MCC_CONV_DIRECT_ROWS
+            if (rows) {
+                st.more = (pixels >> 1) - 1;
+                st.in = in_batch;
+                st.left = out_w;
+            } else
+#endif
             if (direct) {
                 const int32_t in_w = input_dims->w, in_c = params->in_c;
                 widen_pixels(in_batch + (oy * params->stride.h * in_w + ox * params->stride.w) * in_c,
@@ -1486,12 +1602,23 @@ MCC_INLINE mcc_status conv_fast(const mcc_conv_fast_params *params, const mcc_di
             oy = ox1 + 1 < out_w ? oy1 : oy1 + 1;
             ox = ox1 + 1 < out_w ? ox1 + 1 : 0;
 #if MCC_HAVE_DSP_ASM && !MCC_HAVE_MVE
-            if (w8 && full_range) {
-                channels_of_pixels(params, col, 2, output, out1, 1, w8, &st);
-            } else {
-                channels_of_pixels(params, col, 2, output, out1, full_range, w8, &st);
+#if MCC_CONV_DIRECT_ROWS
+            if (rows) {
+                px = (pixels & ~1) - 2;
+                oy = output_dims->h - 1;
+                ox = out_w - 1;
             }
+#endif
+            if (w8 && full_range) {
+                channels_of_pixels(params, col, 2, out0, out1, 1, w8, &st);
+            } else {
+                channels_of_pixels(params, col, 2, out0, out1, full_range, w8, &st);
+            }
+#if MCC_CONV_DIRECT_ROWS
+            output = rows ? output + (pixels & ~1) * out_c : out1 + out_c;
+#else
             output = out1 + out_c;
+#endif
 #else
             if (full_range) {
                 channels_of_pixels(params, col, 2, output, output + out_c, 1, w8);

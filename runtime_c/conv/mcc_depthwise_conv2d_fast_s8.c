@@ -1083,10 +1083,15 @@ typedef struct {
     int32_t bias, multiplier, round, shift;
     int32_t step, row, diagonal;  /* bytes between output columns, rows, and both (0: a lone one) */
     int32_t lo, hi;               /* the clamp */
+    int32_t quads, rows;          /* whole quads a row pair, row pairs left to run */
+    int32_t skip_in, skip_out;    /* bytes from a row pair's end to the next one's start: plane, output */
+    int32_t back_in, back_out;    /* odd widths: bytes back to the last quad's first column, else 0 */
 } dw_pairs_channel;
 /* The assembly blocks below read the fields at these byte offsets. */
-typedef char dw_pairs_channel_layout[offsetof(dw_pairs_channel, bias) == 24 && offsetof(dw_pairs_channel, lo) == 52
-                                     ? 1 : -1];
+typedef char dw_pairs_channel_layout[offsetof(dw_pairs_channel, bias) == 24 && offsetof(dw_pairs_channel, lo) == 52 &&
+                                     offsetof(dw_pairs_channel, quads) == 60 &&
+                                     offsetof(dw_pairs_channel, skip_in) == 68 &&
+                                     offsetof(dw_pairs_channel, back_in) == 76 ? 1 : -1];
 
 /* The plane of a layer: pw words a pair row (the padded input columns the outputs read), pairs
  * pair rows; 0 bytes when the layer does not run so. Mirrors depthwise_dsp_pairs_bytes. */
@@ -1219,43 +1224,46 @@ MCC_INLINE int8_t dw_pairs_out(int32_t acc, const dw_pairs_channel *k, int32_t l
     "smlad %[s11], %[y], %[wa], %[s11]\n\t"                     \
     "ldr %[x], [%[c], #16]!\n\t"                                \
     "smlabt %[s11], %[x], %[wb], %[s11]\n\t"
-/* The whole int8 range: each sum requantized (multiplier wa, round wb, shift x), saturated and
- * stored, in the order s11, s10, s01, s00: with a column step of 0 (a lone last column) or a
- * row step of 0 (a lone last row) the sums of the missing column or row are stored first and
- * overwritten. 27 instructions. */
-#define MCC_DW_PAIRS_FULL_ASM                                   \
-    "ldrd %[wa], %[wb], [%[k], #28]\n\t"                        \
-    "ldr %[x], [%[k], #36]\n\t"                                 \
+/* The shift of the requantization: in c at stride 1 (which has no third pair row to read), loaded
+ * once a call; in x at stride 2, loaded every quad. */
+#define MCC_DW_PAIRS_SHIFT1_ASM "ldr %[c], [%[k], #36]\n\t"
+#define MCC_DW_PAIRS_SHIFT2_ASM "ldr %[x], [%[k], #36]\n\t"
+/* The whole int8 range: each sum requantized (multiplier wa, round wb, shift in register SH, which
+ * LOAD puts there), saturated and stored, in the order s11, s10, s01, s00: with a row step of 0
+ * (a lone last row) the sums of the missing row are stored first and overwritten. 26 instructions
+ * at stride 1, 27 at stride 2. */
+#define MCC_DW_PAIRS_FULL_ASM(SH, LOAD)                         \
+    "ldrd %[wa], %[wb], [%[k], #28]\n\t" LOAD                   \
     "smmlar %[y], %[s11], %[wa], %[wb]\n\t"                     \
     "add %[y], %[y], %[s11], asr #31\n\t"                       \
     "ldr %[s11], [%[k], #48]\n\t"                               \
-    "asr %[y], %[y], %[x]\n\t"                                  \
+    "asr %[y], %[y], %[" SH "]\n\t"                                  \
     "ssat %[y], #8, %[y]\n\t"                                   \
     "strb %[y], [%[out], %[s11]]\n\t"                           \
     "smmlar %[y], %[s10], %[wa], %[wb]\n\t"                     \
     "add %[y], %[y], %[s10], asr #31\n\t"                       \
     "ldr %[s10], [%[k], #44]\n\t"                               \
-    "asr %[y], %[y], %[x]\n\t"                                  \
+    "asr %[y], %[y], %[" SH "]\n\t"                                  \
     "ssat %[y], #8, %[y]\n\t"                                   \
     "strb %[y], [%[out], %[s10]]\n\t"                           \
     "smmlar %[y], %[s01], %[wa], %[wb]\n\t"                     \
     "add %[y], %[y], %[s01], asr #31\n\t"                       \
     "ldr %[s01], [%[k], #40]\n\t"                               \
-    "asr %[y], %[y], %[x]\n\t"                                  \
+    "asr %[y], %[y], %[" SH "]\n\t"                                  \
     "ssat %[y], #8, %[y]\n\t"                                   \
     "strb %[y], [%[out], %[s01]]\n\t"                           \
     "smmlar %[y], %[s00], %[wa], %[wb]\n\t"                     \
     "add %[y], %[y], %[s00], asr #31\n\t"                       \
-    "asr %[y], %[y], %[x]\n\t"                                  \
+    "asr %[y], %[y], %[" SH "]\n\t"                                  \
     "ssat %[y], #8, %[y]\n\t"                                   \
     "strb %[y], [%[out]]\n\t"                                   \
     "add %[out], %[out], %[s01], lsl #1\n\t"
 /* A narrower clamp (ReLU6): the four sums requantized in place, clamped to the channel's bounds
- * (lo wa, hi wb), stored in the same order. 47 instructions. */
-#define MCC_DW_PAIRS_REQ_ASM(S)                                 \
+ * (lo wa, hi wb), stored in the same order. 46 or 47 instructions. */
+#define MCC_DW_PAIRS_REQ_ASM(S, SH)                             \
     "smmlar %[y], %[" #S "], %[wa], %[wb]\n\t"                  \
     "add %[y], %[y], %[" #S "], asr #31\n\t"                    \
-    "asr %[" #S "], %[y], %[x]\n\t"
+    "asr %[" #S "], %[y], %[" SH "]\n\t"
 #define MCC_DW_PAIRS_CLAMP_ASM(S)                               \
     "cmp %[" #S "], %[wa]\n\t"                                  \
     "it lt\n\t"                                                 \
@@ -1263,11 +1271,10 @@ MCC_INLINE int8_t dw_pairs_out(int32_t acc, const dw_pairs_channel *k, int32_t l
     "cmp %[" #S "], %[wb]\n\t"                                  \
     "it gt\n\t"                                                 \
     "movgt %[" #S "], %[wb]\n\t"
-#define MCC_DW_PAIRS_CLAMPED_ASM                                \
-    "ldrd %[wa], %[wb], [%[k], #28]\n\t"                        \
-    "ldr %[x], [%[k], #36]\n\t"                                 \
-    MCC_DW_PAIRS_REQ_ASM(s00) MCC_DW_PAIRS_REQ_ASM(s01)         \
-    MCC_DW_PAIRS_REQ_ASM(s10) MCC_DW_PAIRS_REQ_ASM(s11)         \
+#define MCC_DW_PAIRS_CLAMPED_ASM(SH, LOAD)                      \
+    "ldrd %[wa], %[wb], [%[k], #28]\n\t" LOAD                   \
+    MCC_DW_PAIRS_REQ_ASM(s00, SH) MCC_DW_PAIRS_REQ_ASM(s01, SH) \
+    MCC_DW_PAIRS_REQ_ASM(s10, SH) MCC_DW_PAIRS_REQ_ASM(s11, SH) \
     "ldrd %[wa], %[wb], [%[k], #52]\n\t"                        \
     MCC_DW_PAIRS_CLAMP_ASM(s00) MCC_DW_PAIRS_CLAMP_ASM(s01)     \
     MCC_DW_PAIRS_CLAMP_ASM(s10) MCC_DW_PAIRS_CLAMP_ASM(s11)     \
@@ -1278,41 +1285,103 @@ MCC_INLINE int8_t dw_pairs_out(int32_t acc, const dw_pairs_channel *k, int32_t l
     "strb %[s01], [%[out], %[x]]\n\t"                           \
     "strb %[s00], [%[out]]\n\t"                                 \
     "add %[out], %[out], %[x], lsl #1\n\t"
-#define MCC_DW_PAIRS_QUAD_ASM(TEXT)                                                                     \
-    __asm__ volatile(TEXT                                                                               \
+/* Row pairs of quads in one block: k->rows row pairs of k->quads quads, and at an odd width one
+ * more quad one column back (its first column computed twice, the same bytes), the pair-row
+ * pointers and out then stepping over the rest of the row pair (skip_in, skip_out), so a
+ * channel's rows cost 14 instructions each rather than a loop nest's set-up in C. */
+#define MCC_DW_PAIRS_LOOP_ASM(FIRST, SUMS, REQ, C_TOO)                                                    \
+    __asm__ volatile(FIRST "1:\n\t"                                                                      \
+                     "ldr %[n], [%[k], #60]\n\t"                                                        \
+                     "2:\n\t" SUMS REQ                                                                  \
+                     "subs %[n], %[n], #1\n\t"                                                          \
+                     "bgt 2b\n\t"                                                                       \
+                     "bmi 3f\n\t"                                                                       \
+                     "ldrd %[x], %[y], [%[k], #76]\n\t"                                                 \
+                     "cmp %[x], #0\n\t"                                                                 \
+                     "beq 3f\n\t"                                                                       \
+                     "add %[a], %[a], %[x]\n\t"                                                         \
+                     "add %[b], %[b], %[x]\n\t" C_TOO                                                   \
+                     "add %[out], %[out], %[y]\n\t"                                                     \
+                     "b 2b\n\t"                                                                         \
+                     "3:\n\t"                                                                           \
+                     "ldrd %[x], %[y], [%[k], #68]\n\t"                                                 \
+                     "add %[a], %[a], %[x]\n\t"                                                         \
+                     "add %[b], %[b], %[x]\n\t" C_TOO                                                   \
+                     "add %[out], %[out], %[y]\n\t"                                                     \
+                     "ldr %[x], [%[k], #64]\n\t"                                                        \
+                     "subs %[x], %[x], #1\n\t"                                                          \
+                     "str %[x], [%[k], #64]\n\t"                                                        \
+                     "bne 1b\n\t"                                                                       \
                      : [s00] "=&r"(s00), [s01] "=&r"(s01), [s10] "=&r"(s10), [s11] "=&r"(s11), [x] "=&r"(x), \
-                       [y] "=&r"(y), [wa] "=&r"(wa), [wb] "=&r"(wb), [a] "+r"(a), [b] "+r"(b), [c] "+r"(c),   \
-                       [out] "+r"(out)                                                                  \
-                     : [k] "r"(k), "m"(*k)                                                              \
+                       [y] "=&r"(y), [wa] "=&r"(wa), [wb] "=&r"(wb), [n] "=&r"(n), [a] "+r"(a), [b] "+r"(b),  \
+                       [c] "+r"(c), [out] "+r"(out)                                                     \
+                     : [k] "r"(k)                                                                       \
                      : "cc", "memory")
 
-/* quads blocks of two rows by two columns of one channel: out steps 2 columns. */
-MCC_INLINE void dw_pairs_quads(const uint32_t *a, const uint32_t *b, const uint32_t *c, int32_t quads,
-                               const dw_pairs_channel *k, int8_t *out, const int stride, const int full)
+/* k->rows row pairs of quads (blocks of two rows by two columns) of one channel from the row pair
+ * whose pair rows start at a, b (and c at stride 2). */
+MCC_DW_NOINLINE static void dw_pairs_quads(const uint32_t *a, const uint32_t *b, const uint32_t *c,
+                                           dw_pairs_channel *k, int8_t *out, const int stride, const int full)
 {
-    int32_t s00, s01, s10, s11;
+    int32_t s00, s01, s10, s11, n;
     uint32_t x, y, wa, wb;
-    for (; quads > 0; --quads) {
-        if (stride == 1 && full) {
-            MCC_DW_PAIRS_QUAD_ASM(MCC_DW_PAIRS_SUMS_ASM MCC_DW_PAIRS_FULL_ASM);
-        } else if (stride == 1) {
-            MCC_DW_PAIRS_QUAD_ASM(MCC_DW_PAIRS_SUMS_ASM MCC_DW_PAIRS_CLAMPED_ASM);
-        } else if (full) {
-            MCC_DW_PAIRS_QUAD_ASM(MCC_DW_PAIRS_SUMS2_ASM MCC_DW_PAIRS_FULL_ASM);
-        } else {
-            MCC_DW_PAIRS_QUAD_ASM(MCC_DW_PAIRS_SUMS2_ASM MCC_DW_PAIRS_CLAMPED_ASM);
-        }
+    if (stride == 1 && full) {
+        MCC_DW_PAIRS_LOOP_ASM(MCC_DW_PAIRS_SHIFT1_ASM, MCC_DW_PAIRS_SUMS_ASM, MCC_DW_PAIRS_FULL_ASM("c", ""), "");
+    } else if (stride == 1) {
+        MCC_DW_PAIRS_LOOP_ASM(MCC_DW_PAIRS_SHIFT1_ASM, MCC_DW_PAIRS_SUMS_ASM, MCC_DW_PAIRS_CLAMPED_ASM("c", ""), "");
+    } else if (full) {
+        MCC_DW_PAIRS_LOOP_ASM("", MCC_DW_PAIRS_SUMS2_ASM, MCC_DW_PAIRS_FULL_ASM("x", MCC_DW_PAIRS_SHIFT2_ASM),
+                              "add %[c], %[c], %[x]\n\t");
+    } else {
+        MCC_DW_PAIRS_LOOP_ASM("", MCC_DW_PAIRS_SUMS2_ASM, MCC_DW_PAIRS_CLAMPED_ASM("x", MCC_DW_PAIRS_SHIFT2_ASM),
+                              "add %[c], %[c], %[x]\n\t");
+    }
+}
+
+/* The row-pair loop's per-layer fields of k (step and row set): quads, skips and the back step. */
+MCC_INLINE void dw_pairs_loop_set(dw_pairs_channel *k, int32_t pw, int32_t ow, int32_t stride)
+{
+    k->diagonal = k->row + k->step;
+    k->quads = ow >> 1;
+    k->skip_in = 4 * stride * (pw - ow);
+    k->skip_out = 2 * k->row - k->step * ow;
+    k->back_in = ow & 1 ? -4 * stride : 0;
+    k->back_out = ow & 1 ? -k->step : 0;
+}
+
+/* All output rows of one channel (out: its first output) from the plane: whole row pairs in one
+ * block, a lone last row (odd height) as quads whose second row is stored first and overwritten
+ * (row offset 0; k's row and diagonal are the layer's again on exit). */
+MCC_INLINE void dw_pairs_channel_rows(const uint32_t *plane, int32_t pw, dw_pairs_channel *k, int8_t *out,
+                                      int32_t oh, const int stride, const int full)
+{
+    const int32_t row = k->row, whole = oh >> 1;
+    if (whole > 0) {
+        k->rows = whole;
+        dw_pairs_quads(plane, plane + pw, plane + 2 * pw, k, out, stride, full);
+    }
+    if (oh & 1) {
+        const uint32_t *a = plane + whole * stride * pw;
+        k->row = 0;
+        k->diagonal = k->step;
+        k->rows = 1;
+        dw_pairs_quads(a, a + pw, a + 2 * pw, k, out + 2 * whole * row, stride, full);
+        k->row = row;
+        k->diagonal = row + k->step;
     }
 }
 #undef MCC_DW_PAIRS_SUMS_ASM
 #undef MCC_DW_PAIRS_SUMS2_ASM
 #undef MCC_DW_PAIRS_FULL_ASM
+#undef MCC_DW_PAIRS_SHIFT1_ASM
+#undef MCC_DW_PAIRS_SHIFT2_ASM
 #undef MCC_DW_PAIRS_REQ_ASM
 #undef MCC_DW_PAIRS_CLAMP_ASM
 #undef MCC_DW_PAIRS_CLAMPED_ASM
-#undef MCC_DW_PAIRS_QUAD_ASM
+#undef MCC_DW_PAIRS_LOOP_ASM
 #endif
 
+#if !MCC_HAVE_DSP_ASM
 /* One pair of output rows (rows 1: the last row alone) of one channel from pair rows a and b
  * (and c at stride 2): cols outputs, out0 / out1 the rows' first outputs, step the bytes between
  * outputs. */
@@ -1320,23 +1389,6 @@ MCC_INLINE void dw_pairs_rows(const uint32_t *a, const uint32_t *b, const uint32
                               dw_pairs_channel *k, int8_t *out0, int8_t *out1, int32_t step, int32_t lo,
                               int32_t hi, const int stride, int rows, const int full)
 {
-#if MCC_HAVE_DSP_ASM
-    /* a lone row or column: a quad whose missing outputs are overwritten */
-    const int32_t row = k->row, done = (cols & ~1) * stride;
-    (void)out1;
-    (void)lo;
-    (void)hi;
-    k->row = rows == 2 ? row : 0;
-    k->diagonal = k->row + step;
-    dw_pairs_quads(a, b, c, cols >> 1, k, out0, stride, full);
-    if (cols & 1) {
-        k->step = 0;
-        k->diagonal = k->row;
-        dw_pairs_quads(a + done, b + done, c + done, 1, k, out0 + (cols & ~1) * step, stride, full);
-        k->step = step;
-    }
-    k->row = row;
-#else
     const int32_t bias = k->bias;
     int32_t i, j;
     for (i = cols; i > 0; i -= 2, a += 2 * stride, b += 2 * stride, c += 2 * stride) {
@@ -1368,19 +1420,20 @@ MCC_INLINE void dw_pairs_rows(const uint32_t *a, const uint32_t *b, const uint32
             out1 += 2 * step;
         }
     }
-#endif
 }
+#endif
 
 /* Two input rows of one channel (s0: the first element of the upper one) into one pair row. */
 MCC_INLINE void dw_pairs_fill_two(uint32_t *dst, const int8_t *s0, int32_t cols, int32_t col_step, int32_t row_step)
 {
-    int32_t x = 0;
 #if MCC_HAVE_DSP_ASM
-    if (cols >= 2) {  /* two columns a pass: 11 instructions for 4 values */
-        int32_t passes = cols >> 1;
-        uint32_t p, q, u, v;
-        __asm__ volatile("1:\n\t"
-                         "ldrsb %[p], [%[s]]\n\t"
+    uint32_t p, q, u, v;
+    if (cols & 1) {
+        *dst++ = dw_pairs_pack(s0[0], s0[row_step]);
+        s0 += col_step;
+    }
+    if (cols & 2) {
+        __asm__ volatile("ldrsb %[p], [%[s]]\n\t"
                          "ldrsb %[q], [%[s], %[rs]]\n\t"
                          "add %[s], %[s], %[cs]\n\t"
                          "ldrsb %[u], [%[s]]\n\t"
@@ -1389,40 +1442,139 @@ MCC_INLINE void dw_pairs_fill_two(uint32_t *dst, const int8_t *s0, int32_t cols,
                          "pkhbt %[p], %[p], %[q], lsl #16\n\t"
                          "pkhbt %[u], %[u], %[v], lsl #16\n\t"
                          "strd %[p], %[u], [%[dst]], #8\n\t"
+                         : [p] "=&r"(p), [q] "=&r"(q), [u] "=&r"(u), [v] "=&r"(v), [s] "+r"(s0), [dst] "+r"(dst)
+                         : [rs] "r"(row_step), [cs] "r"(col_step)
+                         : "memory");
+    }
+    if (cols >= 4) {  /* four columns a pass, both rows read at offsets of 0-3 columns: 18 instructions for
+                       * 8 values (LDRSB has no register post-index in Thumb-2: each pass steps its two
+                       * row pointers once) */
+        int32_t passes = cols >> 2, c2, c3;
+        const int8_t *s1 = s0 + row_step;
+        __asm__ volatile("add %[c2], %[cs], %[cs]\n\t"
+                         "add %[c3], %[c2], %[cs]\n\t"
+                         "1:\n\t"
+                         "ldrsb %[p], [%[s]]\n\t"
+                         "ldrsb %[q], [%[t]]\n\t"
+                         "ldrsb %[u], [%[s], %[cs]]\n\t"
+                         "ldrsb %[v], [%[t], %[cs]]\n\t"
+                         "pkhbt %[p], %[p], %[q], lsl #16\n\t"
+                         "pkhbt %[u], %[u], %[v], lsl #16\n\t"
+                         "strd %[p], %[u], [%[dst]], #16\n\t"
+                         "ldrsb %[p], [%[s], %[c2]]\n\t"
+                         "ldrsb %[q], [%[t], %[c2]]\n\t"
+                         "ldrsb %[u], [%[s], %[c3]]\n\t"
+                         "ldrsb %[v], [%[t], %[c3]]\n\t"
+                         "add %[s], %[s], %[cs], lsl #2\n\t"
+                         "add %[t], %[t], %[cs], lsl #2\n\t"
+                         "pkhbt %[p], %[p], %[q], lsl #16\n\t"
+                         "pkhbt %[u], %[u], %[v], lsl #16\n\t"
+                         "strd %[p], %[u], [%[dst], #-8]\n\t"
                          "subs %[n], %[n], #1\n\t"
                          "bne 1b\n\t"
-                         : [p] "=&r"(p), [q] "=&r"(q), [u] "=&r"(u), [v] "=&r"(v), [s] "+r"(s0), [dst] "+r"(dst),
-                           [n] "+r"(passes)
-                         : [rs] "r"(row_step), [cs] "r"(col_step)
+                         : [p] "=&r"(p), [q] "=&r"(q), [u] "=&r"(u), [v] "=&r"(v), [c2] "=&r"(c2), [c3] "=&r"(c3),
+                           [s] "+r"(s0), [t] "+r"(s1), [dst] "+r"(dst), [n] "+r"(passes)
+                         : [cs] "r"(col_step)
                          : "cc", "memory");
-        x = cols & ~1;
-        dst -= x;
     }
-#endif
-    for (; x < cols; ++x, s0 += col_step) {
+#else
+    int32_t x;
+    for (x = 0; x < cols; ++x, s0 += col_step) {
         dst[x] = dw_pairs_pack(s0[0], s0[row_step]);
     }
+#endif
+}
+
+/* One input row of one channel into one half of a pair row (half: its first int16), the other
+ * half a padding row's zero points. */
+MCC_INLINE void dw_pairs_fill_half(int16_t *half, const int8_t *s, int32_t cols, int32_t col_step)
+{
+#if MCC_HAVE_DSP_ASM
+    int32_t p, q;
+    if (cols & 1) {
+        *half = *s;
+        half += 2;
+        s += col_step;
+    }
+    if (cols & 2) {
+        __asm__ volatile("ldrsb %[p], [%[s]]\n\t"
+                         "ldrsb %[q], [%[s], %[cs]]\n\t"
+                         "add %[s], %[s], %[cs], lsl #1\n\t"
+                         "strh %[q], [%[dst], #4]\n\t"
+                         "strh %[p], [%[dst]], #8\n\t"
+                         : [p] "=&r"(p), [q] "=&r"(q), [s] "+r"(s), [dst] "+r"(half)
+                         : [cs] "r"(col_step)
+                         : "memory");
+    }
+    if (cols >= 4) {  /* four values a pass: 11 instructions */
+        int32_t passes = cols >> 2, u, v, c2, c3;
+        __asm__ volatile("add %[c2], %[cs], %[cs]\n\t"
+                         "add %[c3], %[c2], %[cs]\n\t"
+                         "1:\n\t"
+                         "ldrsb %[p], [%[s]]\n\t"
+                         "ldrsb %[q], [%[s], %[cs]]\n\t"
+                         "ldrsb %[u], [%[s], %[c2]]\n\t"
+                         "ldrsb %[v], [%[s], %[c3]]\n\t"
+                         "add %[s], %[s], %[cs], lsl #2\n\t"
+                         "strh %[q], [%[dst], #4]\n\t"
+                         "strh %[u], [%[dst], #8]\n\t"
+                         "strh %[v], [%[dst], #12]\n\t"
+                         "strh %[p], [%[dst]], #16\n\t"
+                         "subs %[n], %[n], #1\n\t"
+                         "bne 1b\n\t"
+                         : [p] "=&r"(p), [q] "=&r"(q), [u] "=&r"(u), [v] "=&r"(v), [c2] "=&r"(c2), [c3] "=&r"(c3),
+                           [s] "+r"(s), [dst] "+r"(half), [n] "+r"(passes)
+                         : [cs] "r"(col_step)
+                         : "cc", "memory");
+    }
+#else
+    int32_t x;
+    for (x = 0; x < cols; ++x, s += col_step) {
+        half[2 * x] = *s;
+    }
+#endif
+}
+
+/* Where a layer's plane takes its input rows: the first pair row holding any (word offset, with
+ * the padding columns on its left), whether its upper half is a padding row, the pair rows of two
+ * input rows after it, and whether a last one holds an input row above a padding row. */
+typedef struct {
+    int32_t first, top_half, twos, bottom_half;
+    int32_t pw, cols, col_step, row_step;
+} dw_pairs_fill_plan;
+
+MCC_INLINE void dw_pairs_fill_plan_set(dw_pairs_fill_plan *f, int32_t pw, int32_t pairs, int32_t top, int32_t left,
+                                       int32_t in_h, int32_t cols, int32_t col_step, int32_t row_step)
+{
+    /* the input rows the plane holds: padded rows 0 .. 2 pairs - 1 */
+    const int32_t rows = in_h < 2 * pairs - top ? in_h : 2 * pairs - top;
+    f->first = (top >> 1) * pw + left;
+    f->top_half = rows > 0 ? top & 1 : 0;
+    f->twos = rows > f->top_half ? (rows - f->top_half) >> 1 : 0;
+    f->bottom_half = rows > f->top_half ? (rows - f->top_half) & 1 : 0;
+    f->pw = pw;
+    f->cols = cols;
+    f->col_step = col_step;
+    f->row_step = row_step;
 }
 
 /* Input rows of one channel (src: its first element) into the plane's rows of pairs; the
  * padding around them holds the zero point from the layer's start. */
-static void dw_pairs_fill(uint32_t *plane, const int8_t *src, int32_t pw, int32_t pairs, int32_t top,
-                          int32_t left, int32_t in_h, int32_t cols, int32_t col_step, int32_t row_step)
+MCC_DW_NOINLINE static void dw_pairs_fill(const dw_pairs_fill_plan *f, uint32_t *plane, const int8_t *src)
 {
-    int32_t k, x;
-    for (k = 0; k < pairs; ++k) {
-        const int32_t y0 = 2 * k - top;
-        const int in0 = (uint32_t)y0 < (uint32_t)in_h, in1 = (uint32_t)(y0 + 1) < (uint32_t)in_h;
-        uint32_t *dst = plane + k * pw + left;
-        if (in0 && in1) {
-            dw_pairs_fill_two(dst, src + y0 * row_step, cols, col_step, row_step);
-        } else if (in0 || in1) {  /* the row beside a padding row (which keeps its zero points) */
-            int16_t *half = (int16_t *)(void *)dst + (in1 ? 1 : 0);
-            const int8_t *s = src + (in1 ? y0 + 1 : y0) * row_step;
-            for (x = 0; x < cols; ++x, s += col_step) {
-                half[2 * x] = *s;
-            }
-        }
+    const int32_t pw = f->pw, cols = f->cols, col_step = f->col_step, row_step = f->row_step;
+    uint32_t *dst = plane + f->first;
+    int32_t k;
+    if (f->top_half) {  /* input row 0 below a padding row (which keeps its zero points) */
+        dw_pairs_fill_half((int16_t *)(void *)dst + 1, src, cols, col_step);
+        dst += pw;
+        src += row_step;
+    }
+    for (k = f->twos; k > 0; --k, dst += pw, src += 2 * row_step) {
+        dw_pairs_fill_two(dst, src, cols, col_step, row_step);
+    }
+    if (f->bottom_half) {  /* the last input row above a padding row */
+        dw_pairs_fill_half((int16_t *)(void *)dst, src, cols, col_step);
     }
 }
 
@@ -1435,13 +1587,24 @@ MCC_DW_NOINLINE static mcc_status dw_pairs_layer(const mcc_dw_conv_fast_params *
     const int full = lo == -128 && hi == 127;
     const int8_t *bytes = (const int8_t *)(const void *)params->weights;
     const int32_t oh = out_dims->h, ow = out_dims->w, out_row = ow * n_ch;
-    int32_t pw = 0, pairs = 0, cols, b, ch, r, i;
+    int32_t pw = 0, pairs = 0, cols, b, ch, i;
+    dw_pairs_channel k;
+    dw_pairs_fill_plan fill;
     const uint32_t zeros = (uint16_t)params->input_zero_point * 0x10001u;
     (void)dw_pairs_bytes(params, in_dims, out_dims, &pw, &pairs);
     cols = in_dims->w < pw - params->padding.w ? in_dims->w : pw - params->padding.w;
     for (i = 0; i < pw * pairs; ++i) {
         plane[i] = zeros;
     }
+    dw_pairs_fill_plan_set(&fill, pw, pairs, params->padding.h, params->padding.w, in_dims->h, cols, n_ch,
+                           in_dims->w * n_ch);
+    k.step = n_ch;
+    k.row = out_row;
+    k.lo = lo;
+    k.hi = hi;
+#if MCC_HAVE_DSP_ASM
+    dw_pairs_loop_set(&k, pw, ow, stride);
+#endif
     for (b = 0; b < in_dims->n; ++b) {
         const int8_t *in_batch = input + b * in_dims->h * in_dims->w * n_ch;
         int8_t *out_batch = output + b * oh * out_row;
@@ -1449,24 +1612,32 @@ MCC_DW_NOINLINE static mcc_status dw_pairs_layer(const mcc_dw_conv_fast_params *
             const int32_t start = ch & ~7, block = n4 - start >= 8 ? 8 : 4;
             const int8_t *w = bytes + start * 9 + (ch - start);
             const int32_t *consts = params->channels + 4 * ch;
-            dw_pairs_channel k;
             int32_t j;
-            for (j = 0; j < 3; ++j) {
-                const uint32_t w0 = (uint16_t)(2 * w[j * block]), w1 = (uint16_t)(2 * w[(3 + j) * block]);
-                const uint32_t w2 = (uint16_t)(2 * w[(6 + j) * block]);
-                k.w[j][0] = w0 | (w1 << 16);
-                k.w[j][1] = w1 | (w2 << 16);
+            for (j = 0; j < 3; ++j, w += block) {  /* packed, then each half doubled (SADD16) */
+                const uint32_t upper = dw_pairs_pack(w[0], w[3 * block]);
+                const uint32_t lower = dw_pairs_pack(w[3 * block], w[6 * block]);
+                k.w[j][0] = __sadd16(upper, upper);
+                k.w[j][1] = __sadd16(lower, lower);
             }
             k.bias = consts[0];
             k.multiplier = consts[1];
             k.round = consts[2];
             k.shift = consts[3];
-            k.step = n_ch;
-            k.row = out_row;
-            k.lo = lo;
-            k.hi = hi;
-            dw_pairs_fill(plane, in_batch + ch, pw, pairs, params->padding.h, params->padding.w, in_dims->h, cols,
-                          n_ch, in_dims->w * n_ch);
+            dw_pairs_fill(&fill, plane, in_batch + ch);
+#if MCC_HAVE_DSP_ASM
+            if (stride == 1) {
+                if (full) {
+                    dw_pairs_channel_rows(plane, pw, &k, out_batch + ch, oh, 1, 1);
+                } else {
+                    dw_pairs_channel_rows(plane, pw, &k, out_batch + ch, oh, 1, 0);
+                }
+            } else if (full) {
+                dw_pairs_channel_rows(plane, pw, &k, out_batch + ch, oh, 2, 1);
+            } else {
+                dw_pairs_channel_rows(plane, pw, &k, out_batch + ch, oh, 2, 0);
+            }
+#else
+            int32_t r;
             for (r = 0; r < oh; r += 2) {  /* output rows r, r + 1 read pair rows r / 2 and r / 2 + 1 (stride
                                               * 1) or r, r + 1 and r + 2 (stride 2) */
                 const uint32_t *a = plane + (stride == 1 ? r >> 1 : r) * pw;
@@ -1487,6 +1658,7 @@ MCC_DW_NOINLINE static mcc_status dw_pairs_layer(const mcc_dw_conv_fast_params *
                 }
 #undef MCC_DW_PAIRS_CALL
             }
+#endif
         }
     }
     return MCC_OK;
