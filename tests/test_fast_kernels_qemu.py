@@ -112,6 +112,10 @@ def graph_runs(request, graph_trees, tmp_path_factory):
     for params in selected_params(request, "test_int8_conv_weights_identical_to_widened_on_every_core"):
         sets.plan(params["name"], params["board"])
         sets.plan(("int8", params["name"]), params["board"])
+    for params in selected_params(request, "test_direct_pointwise_rows_loop_identical_to_the_pair_loop"):
+        sets.plan("pointwise_rows", params["board"])
+        for defines in DIRECT_ROWS_PATHS:
+            sets.plan(sets.variant("pointwise_rows", **defines), params["board"])
     return sets
 
 
@@ -388,8 +392,12 @@ def test_short_pointwise_convs_on_mve_identical_to_the_pair_loop(short_pointwise
         assert max(fast.instructions) < min(other.instructions), defines
 
 
+# pointwise_rows built with the direct rows loop, with and without the one-pixel loop.
+DIRECT_ROWS_PATHS = ({"MCC_CONV_DIRECT_ROWS": 1}, {"MCC_CONV_DIRECT_ROWS": 1, "MCC_CONV_ONE_PIXEL": 0})
+
+
 @pytest.mark.parametrize("board", ["mps2-an386", "mps2-an505"])
-def test_direct_pointwise_rows_loop_identical_to_the_pair_loop(graph_trees, widened_runs, tmp_path_factory, board):
+def test_direct_pointwise_rows_loop_identical_to_the_pair_loop(graph_trees, graph_runs, widened_runs, board):
     """pointwise_rows' 1x1 layers built with MCC_CONV_DIRECT_ROWS (the channel-pair loop widens
     and runs every pair of pixels: rows across pairs, strided rows, rows of one pixel, clamped and
     full range, one to two passes of groups) give the bytes of the C loop around the pair loop
@@ -400,8 +408,8 @@ def test_direct_pointwise_rows_loop_identical_to_the_pair_loop(graph_trees, wide
     assert manifest_json(tree)["defines"].get("MCC_CONV_ONE_PIXEL") == 1
     assert "MCC_CONV_DIRECT_ROWS" not in manifest_json(tree)["defines"]
     pairs = widened_runs("pointwise_rows", board)
-    for defines in ({"MCC_CONV_DIRECT_ROWS": 1}, {"MCC_CONV_DIRECT_ROWS": 1, "MCC_CONV_ONE_PIXEL": 0}):
-        rows = run_model(_variant(tree, tmp_path_factory, **defines), board, samples=3)
+    for defines in DIRECT_ROWS_PATHS:
+        rows = graph_runs.run(graph_runs.variant("pointwise_rows", **defines), board)
         assert rows.checks == {"host": True, "reference": True}
         assert np.array_equal(rows.inputs, pairs.inputs)
         assert np.array_equal(rows.outputs, pairs.outputs), defines
