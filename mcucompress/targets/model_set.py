@@ -7,7 +7,8 @@ set is itself an exported tree (`model_set`): links to the member trees, one glu
 member (`model_set_glue_<k>`, the glue `run_model`'s firmware has, renamed), and a dispatcher
 `model_set_invoke` that hands the harness's v-th vector to the member it belongs to. The harness,
 vectors, host build, CMake project and QEMU run are `run_model`'s, unchanged. Vectors are padded
-to the largest member's input and output; each member's outputs are the first bytes of its own.
+to the largest member's input and output (each member's input where a firmware of its own puts
+it, modulo ALIGNMENT); each member's outputs are the first bytes of its own.
 
 Each member is counted exactly, as `run_model` counts a model alone: from its
 `<prefix>_invoke`'s first instruction to the return site in its glue function, a begin/end pair
@@ -19,8 +20,7 @@ than `<prefix>_*` are made local (`ld -r`, `objcopy --keep-global-symbol`), so t
 copies of the same runtime kernels, built with different defines, never meet at link time.
 Members need distinct prefixes. A set whose build or run fails (a member that overflows the
 board with the others, a fault) is split in two and each half run again, down to single trees
-run alone by
-`run_model`, so a member's failure is its own.
+run alone by `run_model`, so a member's failure is its own.
 """
 
 from __future__ import annotations
