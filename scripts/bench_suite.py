@@ -149,10 +149,11 @@ def convert(model, calibration, path: Path) -> Path:
     return path
 
 
-def build_models(work: Path, names) -> dict[str, Path]:
+def build_models(work: Path, names, builders=None) -> dict[str, Path]:
     import tensorflow as tf
     import tf_keras as k
 
+    builders = builders or BUILDERS
     x, y = digits()
     paths = {}
     for name in names:
@@ -160,7 +161,7 @@ def build_models(work: Path, names) -> dict[str, Path]:
         if not path.is_file():
             tf.random.set_seed(0)
             np.random.seed(0)
-            model, calibration = BUILDERS[name](k, x, y)
+            model, calibration = builders[name](k, x, y)
             convert(model, calibration, path)
         paths[name] = path
     return paths
@@ -221,12 +222,36 @@ def ratio(pair) -> str:
     return f"{pair[0] / pair[1]:.2f}" if pair[1] else ""
 
 
-def main() -> None:
+def bench_both(path: Path, work: Path, optimize: str, boards, skipped: list, name: str):
+    """`bench --layers` of one model on each board, its trees exported for the board's core: the
+    merged bench (per layer: instructions on each board, kernels joined by "+" where they differ),
+    {board: core row} and the last tree; (None, {}, None) when no board ran it."""
     from mcucompress.errors import McuError
     from mcucompress.export import prepare_tree
     from mcucompress.targets.bench import bench_model, tree_core
     from mcucompress.targets.board import load_board
 
+    bench, cores, tree = None, {}, None
+    for board in boards:   # one board at a time: a model too big for one still runs on the other
+        try:   # exported for the board's core where its weight layouts differ (the M55's)
+            tree = prepare_tree(path, work / "trees", optimize=optimize,
+                                core=tree_core(load_board(board)))
+            one = bench_model(tree, [board], layers=True)
+        except McuError as error:
+            skipped.append(f"- {name} on {board}: {str(error).splitlines()[0]}")
+            continue
+        cores[board] = one.cores[0]
+        if bench is None:
+            bench = one
+        else:
+            for row, other in zip(bench.layers, one.layers):
+                row.instructions.update(other.instructions)
+                if other.kernel != row.kernel:
+                    row.kernel += "+" + other.kernel
+    return bench, cores, tree
+
+
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", default=None)
     parser.add_argument("--only", nargs="*", default=None)
@@ -243,23 +268,7 @@ def main() -> None:
         totals = {b: defaultdict(lambda: [0, 0]) for b in BOARDS}
         model_rows, type_rows, skipped = [], [], []
         for name, path in models.items():
-            bench, cores, tree = None, {}, None
-            for board in args.boards:   # one board at a time: a model too big for one still runs on the other
-                try:   # exported for the board's core where its weight layouts differ (the M55's)
-                    tree = prepare_tree(path, work / "trees", optimize=args.optimize,
-                                        core=tree_core(load_board(board)))
-                    one = bench_model(tree, [board], layers=True)
-                except McuError as error:
-                    skipped.append(f"- {name} on {board}: {str(error).splitlines()[0]}")
-                    continue
-                cores[board] = one.cores[0]
-                if bench is None:
-                    bench = one
-                else:
-                    for row, other in zip(bench.layers, one.layers):
-                        row.instructions.update(other.instructions)
-                        if other.kernel != row.kernel:
-                            row.kernel += "+" + other.kernel
+            bench, cores, tree = bench_both(path, work, args.optimize, args.boards, skipped, name)
             if bench is None:
                 continue
             graph = tree_graph(tree)

@@ -475,22 +475,26 @@ def test_depthwise_mve_flat_where_it_fits_and_its_defines():
     builds that code only for models with such a layer, and leaves the taps path's MVE code out
     when every layer runs on planes (or in lines)."""
     flat = specialize.depthwise_mve_flat_bytes
-    # 32 plane columns or fewer: blocks of four interleaved rows of 16 or 32 columns (64 or 128
-    # bytes), one a pair of lines (a line at stride 2), a spare one, 64 bytes read past them
-    assert flat((3, 3), (1, 1), (1, 1), (1, 1), (1, 25, 6, 64), (25, 6)) == 4 * 128 + 64  # lines along y
-    assert flat((3, 3), (1, 1), (1, 1), (1, 1), (1, 25, 5, 64), (25, 5)) == 4 * 128 + 64  # DS-CNN
-    assert flat((3, 3), (1, 1), (1, 1), (1, 1), (1, 6, 25, 64), (6, 25)) == 4 * 128 + 64  # the same along x
-    assert flat((3, 3), (2, 2), (1, 1), (0, 0), (1, 23, 9, 12), (11, 4)) == 5 * 128 + 64  # along y at stride 2
-    assert flat((3, 3), (1, 1), (1, 1), (1, 1), (1, 6, 6, 128), (6, 6)) == 4 * 64 + 64
-    assert flat((3, 3), (1, 1), (1, 1), (1, 1), (1, 13, 7, 64), (13, 7)) == 5 * 64 + 64
-    # wider: the plane, 36 columns x 8 rows (+16, to 16 bytes), 4 interleaved rows of 48 columns + 64
-    assert flat((3, 3), (1, 1), (1, 1), (1, 1), (1, 5, 33, 12), (5, 33)) == 304 + 192 + 64
-    assert not flat((3, 3), (2, 2), (1, 1), (0, 0), (1, 13, 11, 12), (7, 6))     # 7 along y at stride 2
+    # 64 plane columns or fewer: blocks of four interleaved rows of whole groups of 16 columns
+    # (64 to 256 bytes), one a pair of lines (a line at stride 2), a spare one, 64 bytes read past them,
+    # then two pointers a plane row (8 bytes)
+    assert flat((3, 3), (1, 1), (1, 1), (1, 1), (1, 25, 6, 64), (25, 6)) == 4 * 128 + 64 + 8 * 9  # lines along y
+    assert flat((3, 3), (1, 1), (1, 1), (1, 1), (1, 25, 5, 64), (25, 5)) == 4 * 128 + 64 + 8 * 8  # DS-CNN
+    assert flat((3, 3), (1, 1), (1, 1), (1, 1), (1, 6, 25, 64), (6, 25)) == 4 * 128 + 64 + 8 * 9  # the same along x
+    assert flat((3, 3), (2, 2), (1, 1), (0, 0), (1, 23, 9, 12), (11, 4)) == 5 * 128 + 64 + 8 * 10  # along y at stride 2
+    assert flat((3, 3), (1, 1), (1, 1), (1, 1), (1, 6, 6, 128), (6, 6)) == 4 * 64 + 64 + 8 * 9
+    assert flat((3, 3), (1, 1), (1, 1), (1, 1), (1, 13, 7, 64), (13, 7)) == 5 * 64 + 64 + 8 * 10
+    assert flat((3, 3), (1, 1), (1, 1), (1, 1), (1, 5, 33, 12), (5, 33)) == 4 * 192 + 64 + 8 * 8  # 36 columns
+    # wider: the plane, 70 columns x 8 rows (+16, to 16 bytes), 4 interleaved rows of 80 columns + 64
+    assert flat((3, 3), (1, 1), (1, 1), (1, 1), (1, 5, 67, 12), (5, 67)) == 576 + 320 + 64
+    assert flat((3, 3), (2, 2), (1, 1), (0, 0), (1, 13, 11, 12), (7, 6)) == 7 * 64 + 64 + 8 * 14  # 7 along y at stride 2
+    assert not flat((3, 3), (2, 2), (1, 1), (0, 0), (1, 11, 9, 12), (6, 5))      # 6 along y at stride 2
     assert not flat((3, 3), (1, 1), (1, 1), (1, 1), (1, 40, 400, 24), (40, 400)[::-1])  # 7 inputs along y past 16 bits
-    assert flat((3, 3), (2, 2), (1, 1), (0, 0), (1, 48, 48, 16), (24, 24)) == 2528 + 320
-    assert flat((3, 3), (1, 1), (1, 1), (1, 1), (1, 48, 48, 8), (48, 48)) == 2624 + 320
+    assert flat((3, 3), (2, 2), (1, 1), (0, 0), (1, 48, 48, 16), (24, 24)) == 25 * 256 + 64 + 8 * 50  # 50 columns
+    assert flat((3, 3), (1, 1), (1, 1), (1, 1), (1, 48, 48, 8), (48, 48)) == 25 * 256 + 64 + 8 * 51   # 51 columns
     assert not flat((3, 3), (1, 1), (1, 1), (1, 1), (1, 3, 5, 64), (3, 5))        # 15 outputs
-    assert not flat((3, 3), (2, 2), (1, 1), (0, 0), (1, 14, 14, 64), (7, 7))      # stride 2, 7 a line
+    assert flat((3, 3), (2, 2), (1, 1), (0, 0), (1, 14, 14, 64), (7, 7)) == 8 * 64 + 64 + 8 * 16  # stride 2, 7 a line
+    assert not flat((3, 3), (2, 2), (1, 1), (0, 0), (1, 12, 12, 64), (6, 6))      # stride 2, 6 a line
     assert not flat((3, 3), (2, 1), (1, 1), (1, 1), (1, 48, 48, 8), (24, 48))     # uneven strides
     assert not flat((3, 3), (1, 1), (2, 2), (2, 2), (1, 48, 48, 8), (48, 48))     # dilated
     assert not flat((5, 5), (1, 1), (1, 1), (2, 2), (1, 48, 48, 8), (48, 48))

@@ -236,9 +236,12 @@ def test_depthwise_strip_layers_and_mve_lines_match_the_reference(strip_and_line
 # stride 1 along x over 5 lines of 13 (a last vector of 1 on the line without a partner) and along
 # y over DS-CNN's 5 lines of 25, stride 2
 # over an odd number of lines of 11 outputs (a last vector of 3) and along y over 5 lines of 12 -
-# all with 32 plane columns or fewer, so the fill writes the blocks of interleaved rows itself
-# (lines of 9 to 16 and of 17 to 32 inputs) - and wider planes interleaved line by line, at stride 1
-# over 5 lines of 33 and at stride 2 over 5 lines of 35, all over channel blocks 8 and 4; and a
+# all with 64 plane columns or fewer, so the fill writes the blocks of interleaved rows itself
+# (lines of 9 to 16 inputs, and longer ones 16 a pass, the rest 8 a pass: 21, 23 and 25 inputs,
+# 33 at stride 1 over 5 lines (a last 1) and 48 at stride 2 over 5 lines of 24 (none left), a
+# layer clamped by ReLU6; the shortest lines at stride 2, 7 lines of 7) - and wider planes interleaved
+# line by line, at stride 1 over 5 lines of 67 and at stride 2 over 5 lines of 35, all over
+# channel blocks 8 and 4; and a
 # layer in blocks (8 inputs a line) followed by one on the taps path (12 outputs) in one model, so
 # both codes are built together.
 MVE_FLAT_LAYERS = {"flat_relu6": ((1, 9, 7, 12), (1, 1), "relu6"),
@@ -246,6 +249,9 @@ MVE_FLAT_LAYERS = {"flat_relu6": ((1, 9, 7, 12), (1, 1), "relu6"),
                    "flat_dscnn": ((1, 25, 5, 12), (1, 1), "none"),
                    "flat_plane_odd": ((1, 5, 33, 12), (1, 1), "none"),
                    "flat_plane_stride2": ((1, 9, 69, 12), (2, 2), "none"),
+                   "flat_plane_wide": ((1, 5, 67, 12), (1, 1), "none"),
+                   "flat_blocks_stride2": ((1, 9, 48, 12), (2, 2), "relu6"),
+                   "flat_short_stride2": ((1, 14, 13, 12), (2, 2), "none"),
                    "flat_stride2": ((1, 9, 21, 12), (2, 2), "none"),
                    "flat_tall_stride2": ((1, 23, 9, 12), (2, 2), "none"),
                    "flat_taps": ((1, 8, 6, 12), (2, 2), "none")}

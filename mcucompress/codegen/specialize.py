@@ -222,13 +222,13 @@ def depthwise_mve_lines(kernel, stride, dilation, in_shape, out_hw) -> bool:
 
 # C define for MVE cores: a layer runs on channel planes, four rows interleaved (dw_flat_fits in
 # mcc_depthwise_conv2d_fast_s8.c: 3x3, stride 1 or 2 both ways, DW_FLAT_MIN_OUTPUTS outputs or more,
-# in lines along the output's longer side of 6 outputs or more, 8 at stride 2 (shorter ones lose
+# in lines along the output's longer side of 6 outputs or more, 7 at stride 2 (shorter ones lose
 # to the taps path), 8 inputs along a line within 16-bit gather offsets, its working memory at
 # most DW_FLAT_MAX_BYTES and half the layer's input and output bytes)
 DW_MVE_FLAT_DEFINE = "MCC_DW_MVE_FLAT"
 DW_FLAT_MAX_BYTES = 16384
 DW_FLAT_MIN_OUTPUTS = 16
-DW_FLAT_BLOCK_COLS = 32     # planes this narrow are written straight into blocks of interleaved rows
+DW_FLAT_BLOCK_COLS = 64     # planes this narrow are written straight into blocks of interleaved rows
 
 
 MVE_FAMILIES = frozenset({"m55"})   # cost-model core families with Helium (MVE)
@@ -262,19 +262,20 @@ def depthwise_mve_flat_bytes(kernel, stride, dilation, padding, in_shape, out_hw
     side) with 16 bytes read past it, rounded to 16,
     then four rows interleaved, whole groups of 16 columns, and 64 bytes read past them; for
     DW_FLAT_BLOCK_COLS columns or fewer, blocks of four interleaved rows of whole groups of 16
-    columns, one a line at stride 2 or pair of lines at stride 1, a spare one and 64 bytes read past
-    them); 0 when the layer does not run so."""
+    columns, one a line at stride 2 or pair of lines at stride 1, a spare one, 64 bytes read past
+    them and two pointers a plane row); 0 when the layer does not run so."""
     s = int(stride[0])
     along_y = int(out_hw[0]) > int(out_hw[1])   # lines along the longer side: the plane transposed
     length, lines = (int(out_hw[0]), int(out_hw[1])) if along_y else (int(out_hw[1]), int(out_hw[0]))
     if (tuple(kernel) != (3, 3) or tuple(dilation) != (1, 1) or int(stride[1]) != s or s not in (1, 2)
-            or length * lines < DW_FLAT_MIN_OUTPUTS or length < (8 if s == 2 else 6)
+            or length * lines < DW_FLAT_MIN_OUTPUTS or length < (7 if s == 2 else 6)
             or 7 * (int(in_shape[2]) if along_y else 1) * int(in_shape[3]) > 0xFFFF
             or min(padding) < 0):
         return 0
     cols, rows = (length - 1) * s + 4, (lines - 1) * s + 4
-    if cols <= DW_FLAT_BLOCK_COLS:   # blocks of four interleaved rows, one a line (pair), and a spare one
-        need = (((lines + 1) // 2 if s == 1 else lines) + 1) * 4 * ((cols + 15) & ~15) + 64
+    if cols <= DW_FLAT_BLOCK_COLS:   # blocks of four interleaved rows, one a line (pair), and a spare one,
+        # then two pointers a plane row (where the fill writes it), 8 B a row on the 32-bit target
+        need = (((lines + 1) // 2 if s == 1 else lines) + 1) * 4 * ((cols + 15) & ~15) + 64 + 8 * rows
     else:
         need = ((rows * cols + 16 + 15) & ~15) + 4 * ((cols + 15) & ~15) + 64
     tensors = (int(in_shape[1]) * int(in_shape[2]) + int(out_hw[0]) * int(out_hw[1])) * int(in_shape[3])

@@ -49,10 +49,10 @@
 /* The planes' working memory: at most this, and at most half the layer's input and output bytes
  * (so the scratch never outgrows the tensors around it by much). */
 #define MCC_DW_FLAT_MAX_BYTES 16384
-/* 16 outputs or more in lines of 6 or more, at stride 2 of 8 or more (two whole vectors): shorter
- * lines spend more on interleaving whole groups of 16 columns and on each line's set-up than they
- * save (DS-CNN's lines of 5 would gain 1.8% for 124 B more RAM; stride 2 lines of 6 lose to the taps
- * path) */
+/* 16 outputs or more in lines of 6 or more, at stride 2 of 7 or more: shorter lines spend more on
+ * interleaving whole groups of 16 columns and on each line's set-up than they save (DS-CNN's lines
+ * of 5 would gain 1.8% for 124 B more RAM; stride 2 lines of 6 lose to the taps path by 2-7%, lines
+ * of 7 win by a quarter on 32 channels) */
 #define MCC_DW_FLAT_MIN_OUTPUTS 16
 #define MCC_DW_TAPS_ON (!MCC_HAVE_MVE_ASM || MCC_DW_MVE_TAPS)
 /* Set by the export for DSP cores when a layer runs on channel planes of row pairs (3x3, stride
@@ -1923,11 +1923,13 @@ typedef struct {
     int32_t blocks;              /* four-row blocks a channel's lines read: one per line (pair) */
 } dw_flat_size;
 
-/* A plane of 32 columns or fewer is not kept: the fill scatters each input row straight into
+/* A plane of 64 columns or fewer is not kept: the fill scatters each input row straight into
  * the two blocks of four interleaved rows that read it (a block per pair of lines at stride 1,
- * per line at stride 2: 64 bytes for 16 columns or fewer, else 128), so no line interleaves rows
- * (and one block more for the rows no block reads). */
-#define MCC_DW_FLAT_BLOCK_COLS 32
+ * per line at stride 2: 4 bytes a column, whole groups of 16 columns), so no line interleaves
+ * rows (and one block more for the rows no block reads). Scattering a row twice costs less than
+ * storing it once and interleaving four rows a line (a row is read by two lines at stride 1 and
+ * 2): MobileNet's 48x48 layers save about a sixth of a channel's instructions at stride 2. */
+#define MCC_DW_FLAT_BLOCK_COLS 64
 
 MCC_INLINE int dw_flat_along_y(const mcc_dims *out_dims)
 {
@@ -1955,11 +1957,19 @@ MCC_INLINE int32_t dw_flat_block_bytes(const dw_flat_size *z)
     return 4 * ((z->cols + 15) & ~15);
 }
 
-/* The plane, then the interleaved rows (whole groups of 16 columns, and the loads past them). */
+/* In blocks: the blocks, a spare one and the loads past them. */
+MCC_INLINE int32_t dw_flat_blocks_bytes(const dw_flat_size *z)
+{
+    return (z->blocks + 1) * dw_flat_block_bytes(z) + 64;
+}
+
+/* In blocks, then where each of the plane's rows goes (two pointers a row, in the scratch rather
+ * than on the stack: up to 64 rows); else the plane, then the interleaved rows (whole groups of
+ * 16 columns, and the loads past them). */
 MCC_INLINE int32_t dw_flat_bytes(const dw_flat_size *z)
 {
     if (dw_flat_in_blocks(z)) {
-        return (z->blocks + 1) * dw_flat_block_bytes(z) + 64;
+        return dw_flat_blocks_bytes(z) + z->rows * (int32_t)(2 * sizeof(int8_t *));
     }
     return z->plane_bytes + 4 * ((z->cols + 15) & ~15) + 64;
 }
@@ -1972,7 +1982,7 @@ static int dw_flat_fits(const mcc_dw_conv_fast_params *params, const mcc_dims *i
     if (params->kernel.h != 3 || params->kernel.w != 3 || params->dilation.h != 1 || params->dilation.w != 1 ||
         params->stride.w != stride || (uint32_t)(stride - 1) >= 2u ||
         out_dims->h * out_dims->w < MCC_DW_FLAT_MIN_OUTPUTS ||
-        (along_y ? out_dims->h : out_dims->w) < (stride == 2 ? 8 : 6) ||
+        (along_y ? out_dims->h : out_dims->w) < (stride == 2 ? 7 : 6) ||
         7 * (along_y ? in_dims->w : 1) * params->channels_n > 0xFFFF ||
         params->padding.h < 0 || params->padding.w < 0) {
         return 0;
@@ -1989,7 +1999,7 @@ typedef struct {
     int32_t pad_t, pad_l, lines, len;        /* padding before the lines and along them; output lines, their length */
     int32_t along;                           /* output bytes from one output to the next along a line */
     int8_t *plane, *lines_at;                /* in blocks: the first block, unused */
-    int8_t *row_to[MCC_DW_FLAT_BLOCK_COLS][2];  /* in blocks: where each input line goes, twice */
+    int8_t *(*row_to)[2];                    /* in blocks: where each input line goes, twice */
     int in_blocks;                           /* DW_FLAT_IN_BLOCKS or 0 */
     int fill;                                /* some input lands in the plane */
     int mode, last_mode;                     /* dw_flat_lines' modes: the lines (pairs), the last line (or 0) */
@@ -2007,17 +2017,18 @@ typedef struct {
     int32x4_t lo, hi;         /*  32, 48: the clamp */
     uint32x4_t off;           /*  64: where the 4 outputs of a vector go */
     const int32_t *ch;        /*  80: the channel's {doubled bias, multiplier, round, shift} */
-    int32_t unused[3];
+    int32_t skip;             /*  84: from a line's first output past its full vectors to the next line's */
+    int32_t unused[2];
     int32_t step;             /*  96: bytes from one vector's outputs to the next's */
     const int8_t *row;        /* 100: the plane's first row of the next output line (pair) */
     int32_t cols;             /* 104: of the plane */
     int32_t groups;           /* 108: of 16 columns */
     int8_t *lines;            /* 112: the interleaved rows */
-    int8_t *dst;              /* 116: the next line's first output */
+    int8_t *dst;              /* 116: the first line's first output (left at the next call's) */
     int32_t dst_step;         /* 120 */
     int32_t full;             /* 124: vectors of a line with every lane stored */
     uint32_t tail;            /* 128: the lanes of a last vector (0: none) */
-    int32_t count;            /* 132: output lines (pairs) left */
+    int32_t count;            /* 132: output lines (pairs) */
 } dw_flat_consts;
 
 /* One vector of 4 sums into q7 at stride 1: the output pairs (o, x), (o, x + 1) and (o + 1, x),
@@ -2079,7 +2090,8 @@ typedef struct {
  * columns a pass), then its vectors of outputs (SUMS), the last one on its own lanes. */
 /* The line's (pair's) four rows: interleaved from the plane into k->lines, 16 columns a pass
  * (k->row: the plane's first of them, then two rows on), or a block the fill wrote (k->row: the
- * block, then the next). t: the rows for the line's vectors. */
+ * block, then the next). t: the rows for the line's vectors. Interleaving takes q4 and step, so
+ * it loads them again (the blocks keep them from the start). */
 #define MCC_DW_FLAT_INTERLEAVE_ASM                                                               \
         "ldr %[a], [%[k], #100]\n\t"                                                             \
         "ldr %[t], [%[k], #112]\n\t"                                                             \
@@ -2102,7 +2114,9 @@ typedef struct {
         "ldr %[a], [%[k], #100]\n\t"                                                             \
         "add %[a], %[a], %[step], lsl #1\n\t"                                                    \
         "str %[a], [%[k], #100]\n\t"                                                             \
-        "ldr %[t], [%[k], #112]\n\t"
+        "ldr %[t], [%[k], #112]\n\t"                                                             \
+        "vldrw.u32 q4, [%[k], #64]\n\t"                                                          \
+        "ldr %[step], [%[k], #96]\n\t"
 #define MCC_DW_FLAT_BLOCK_ASM                                                                    \
         "ldrd %[t], %[a], [%[k], #100]\n\t"                                                      \
         "add %[a], %[a], %[t]\n\t"                                                               \
@@ -2118,12 +2132,12 @@ typedef struct {
         "ldrd %[round], %[shift], [%[a], #8]\n\t"                                                \
         "asr %[bias], %[bias], #1\n\t"                                                           \
         "rsb %[shift], %[shift], #0\n\t"                                                         \
-        "\n"                                                                                     \
-        "1:\n\t"                                                                                 \
-        ROWS                                                                                     \
         "vldrw.u32 q4, [%[k], #64]\n\t"                                                          \
         "ldr %[step], [%[k], #96]\n\t"                                                           \
         "ldr %[dst], [%[k], #116]\n\t"                                                           \
+        "ldr %[lines], [%[k], #132]\n"                                                            \
+        "1:\n\t"                                                                                 \
+        ROWS                                                                                     \
         "ldr lr, [%[k], #124]\n\t"                                                               \
         "wls lr, lr, 3f\n"                                                                       \
         "4:\n\t"                                                                                 \
@@ -2135,16 +2149,14 @@ typedef struct {
         "vmsr p0, %[a]\n\t"                                                                      \
         SUMS MCC_DW_FLAT_STORE_TAIL_ASM                                                          \
         "5:\n\t"                                                                                 \
-        "ldrd %[a], %[c], [%[k], #116]\n\t"                                                      \
-        "add %[a], %[a], %[c]\n\t"                                                               \
-        "str %[a], [%[k], #116]\n\t"                                                             \
-        "ldr %[a], [%[k], #132]\n\t"                                                             \
-        "subs %[a], %[a], #1\n\t"                                                                \
-        "str %[a], [%[k], #132]\n\t"                                                             \
+        "ldr %[c], [%[k], #84]\n\t"                                                              \
+        "add %[dst], %[dst], %[c]\n\t"                                                           \
+        "subs %[lines], %[lines], #1\n\t"                                                        \
         "bne 1b\n\t"                                                                             \
+        "str %[dst], [%[k], #116]\n\t"                                                           \
         : [t] "=&l"(t), [dst] "=&r"(dst), [a] "=&r"(a), [c] "=&r"(c), [bias] "=&r"(bias),       \
           [mult] "=&r"(mult), [round] "=&r"(round), [shift] "=&r"(shift), [step] "=&r"(step),    \
-          "=&r"(count)                                    \
+          [lines] "=&r"(lines), "=&r"(count)                                                      \
         : [k] "r"(k), "m"(*k)                                                                    \
         : "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11", "d12", "d13", \
           "d14", "d15", "cc", "memory")
@@ -2162,7 +2174,7 @@ enum { DW_FLAT_PAIRS, DW_FLAT_STRIDE2, DW_FLAT_QUADS, DW_FLAT_IN_BLOCKS = 3 };
         register int32_t count __asm__("lr");                                                    \
         register int32_t a __asm__("r6"), c __asm__("r8"); /* VMLADAV writes even registers only */ \
         int8_t *t, *dst;                                                                         \
-        int32_t bias, mult, round, shift, step;                                                  \
+        int32_t bias, mult, round, shift, step, lines;                                           \
         MCC_DW_FLAT_LINES_ASM(SUMS, ROWS);                                                       \
     }
 MCC_DW_FLAT_LINES_FN(dw_flat_pairs, MCC_DW_FLAT_SUMS1_ASM, MCC_DW_FLAT_INTERLEAVE_ASM)
@@ -2205,7 +2217,7 @@ static void dw_flat_fill(const dw_flat_layer *g, const int8_t *src)
     int8_t *d;
     int32_t rows = g->in_rows;
     if (dw_flat_in_blocks(&g->z)) {  /* each line scattered into its two blocks, 4 bytes apart */
-        int8_t *const *to = &g->row_to[0][0];
+        int8_t *const *to = &g->row_to[0][0];  /* read by the assembly (the memory clobber) */
         int8_t *pa, *pb;
         const int8_t *s8;
         int32_t n = g->in_cols;
@@ -2216,7 +2228,7 @@ static void dw_flat_fill(const dw_flat_layer *g, const int8_t *src)
             "cmp %[n], #8\n\t"
             "ble 3f\n\t"
             "cmp %[n], #16\n\t"
-            "bgt 5f\n\t"
+            "bgt 7f\n\t"
             "sub %[n], %[n], #8\n\t"
             "vctp.16 %[n]\n"
             "1:\n\t"
@@ -2245,28 +2257,43 @@ static void dw_flat_fill(const dw_flat_layer *g, const int8_t *src)
             "subs %[rows], %[rows], #1\n\t"
             "bne 2b\n\t"
             "b 4f\n"
-            "5:\n\t"                /* 17 to 32: 8 a pass, the last ones predicated */
+            "7:\n\t"                /* 17 or more: 16 a pass, then 8 a pass, the last ones predicated */
             "ldrd %[pa], %[pb], [%[to]], #8\n\t"
             "mov %[s8], %[src]\n\t"
-            "mov lr, %[n]\n\t"
-            "dlstp.16 lr, lr\n"
-            "6:\n\t"
+            "lsr lr, %[n], #4\n\t"
+            "dls lr, lr\n"
+            "8:\n\t"
+            "vldrb.s16 q1, [%[s8], q0]\n\t"
+            "add %[s8], %[s8], %[step8]\n\t"
+            "vldrb.s16 q4, [%[s8], q0]\n\t"
+            "add %[s8], %[s8], %[step8]\n\t"
+            "vstrb.16 q1, [%[pa], q2]\n\t"
+            "vstrb.16 q1, [%[pb], q2]\n\t"
+            "vstrb.16 q4, [%[pa], q3]\n\t"
+            "vstrb.16 q4, [%[pb], q3]\n\t"
+            "add %[pa], %[pa], #64\n\t"
+            "add %[pb], %[pb], #64\n\t"
+            "le lr, 8b\n\t"
+            "and lr, %[n], #15\n\t"
+            "wlstp.16 lr, lr, 9f\n"
+            "10:\n\t"
             "vldrb.s16 q1, [%[s8], q0]\n\t"
             "vstrb.16 q1, [%[pa], q2]\n\t"
             "vstrb.16 q1, [%[pb], q2]\n\t"
             "add %[s8], %[s8], %[step8]\n\t"
             "add %[pa], %[pa], #32\n\t"
             "add %[pb], %[pb], #32\n\t"
-            "letp lr, 6b\n\t"
+            "letp lr, 10b\n"
+            "9:\n\t"
             "add %[src], %[src], %[row_step]\n\t"
             "subs %[rows], %[rows], #1\n\t"
-            "bne 5b\n"
+            "bne 7b\n"
             "4:\n\t"
             : [src] "+r"(src), [rows] "+r"(rows), [to] "+r"(to), [n] "+r"(n), [pa] "=&l"(pa),
               [pb] "=&l"(pb), [s8] "=&r"(s8), "=&r"(count)
             : [gather] "r"(&g->gather), [scatter] "r"(dw_flat_scatter), [step8] "r"(8 * g->elem_step),
-              [row_step] "r"(g->row_step), "m"(g->gather), "m"(g->row_to)
-            : "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "cc", "memory");
+              [row_step] "r"(g->row_step), "m"(g->gather)
+            : "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "cc", "memory");
         (void)dst;
         (void)s;
         (void)d;
@@ -2342,6 +2369,7 @@ MCC_INLINE void dw_flat_pairs_mode(const dw_flat_layer *g, dw_flat_consts *k)
     k->off = g->off_pairs;
     k->step = 2 * g->along;
     k->full = g->len >> 1;
+    k->skip = k->dst_step - k->full * k->step;
     k->tail = g->len & 1 ? 0x0F0F : 0;
 }
 
@@ -2350,6 +2378,7 @@ MCC_INLINE void dw_flat_quads_mode(const dw_flat_layer *g, dw_flat_consts *k)
     k->off = g->off_quad;
     k->step = 4 * g->along;
     k->full = g->len >> 2;
+    k->skip = k->dst_step - k->full * k->step;
     k->tail = (1u << (4 * (g->len & 3))) - 1u;
 }
 
@@ -2420,6 +2449,7 @@ MCC_DW_NOINLINE static mcc_status dw_flat_layer_run(const mcc_dw_conv_fast_param
     g.in_blocks = dw_flat_in_blocks(&g.z) ? DW_FLAT_IN_BLOCKS : 0;
     g.fill = g.in_rows > 0 && g.in_cols > 0;
     g.last_mode = 0;
+    k.dst_step = (g.stride == 1 ? 2 : 1) * across;
     if (g.stride == 1 && g.lines > 1) {
         dw_flat_pairs_mode(&g, &k);
         g.mode = DW_FLAT_PAIRS + g.in_blocks;
@@ -2437,13 +2467,13 @@ MCC_DW_NOINLINE static mcc_status dw_flat_layer_run(const mcc_dw_conv_fast_param
     k.cols = g.z.cols;
     k.groups = (g.z.cols + 15) >> 4;
     k.lines = g.lines_at;
-    k.dst_step = (g.stride == 1 ? 2 : 1) * across;
     k.lo = vdupq_n_s32(params->activation.min);
     k.hi = vdupq_n_s32(params->activation.max);
     if (g.in_blocks) {  /* input line i is plane row r = i + pad_t: block r / 2 at row r % 2, and
                          * the block before at row 2 + r % 2; rows past the blocks go to the last */
         const int32_t bytes = dw_flat_block_bytes(&g.z);
         int8_t *spare = g.plane + g.z.blocks * bytes;
+        g.row_to = (int8_t *(*)[2])(void *)(g.plane + dw_flat_blocks_bytes(&g.z));
         k.cols = bytes;  /* in blocks: the lines step from one block to the next */
         for (c = 0; c < g.in_rows; ++c) {
             const int32_t r = c + g.pad_t, at = (r & 1) + 4 * g.pad_l;
@@ -2452,7 +2482,7 @@ MCC_DW_NOINLINE static mcc_status dw_flat_layer_run(const mcc_dw_conv_fast_param
                                                                         : spare;
         }
     }
-    memset(g.plane, params->input_zero_point, (size_t)(g.in_blocks ? dw_flat_bytes(&g.z) : g.z.plane_bytes));
+    memset(g.plane, params->input_zero_point, (size_t)(g.in_blocks ? dw_flat_blocks_bytes(&g.z) : g.z.plane_bytes));
     for (b = 0; b < in_dims->n; ++b) {
         const int8_t *in_batch = input + b * in_dims->h * in_dims->w * n_ch;
         int8_t *out_batch = output + b * out_dims->h * out_dims->w * n_ch;
