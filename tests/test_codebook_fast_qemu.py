@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.qemu,
 def _fast_tree(graph, tmp_path):
     for op in graph.ops:
         assert encoded_weights(graph, op).data.index_bits <= 4
-    tree = export(graph, tmp_path / graph.name, prefix="cb", optimize="none")
+    tree = export(graph, tmp_path / graph.name, prefix=graph.name, optimize="none")
     source = "\n".join(p.read_text() for p in tree.rglob("*.c"))
     assert "mcc_conv2d_codebook_fast_s8(" in source or "mcc_fully_connected_codebook_fast_s8(" in source
     return tree
@@ -50,7 +50,7 @@ def _near_zero_point(graph, tmp_path, samples: int = 3):
 
 @pytest.mark.parametrize("board", ["mps2-an386", "mps3-an547"])
 def test_fast_codebook_kernels_on_qemu(board, tmp_path):
-    from mcucompress.targets.runner import run_model
+    from mcucompress.targets.model_set import run_models
 
     # depth 75: 10 words of 4-bit pairs (a loop of 4 after 2 single words), 5 of 2-bit pairs;
     # 21 rows: blocks 8, 8, 4, 1; 13 rows: 8, 4, 1; 7 rows: 4, 3
@@ -85,12 +85,20 @@ def test_fast_codebook_kernels_on_qemu(board, tmp_path):
                                   ConvLayer(64, 1, 1, 0.0, 16), ConvLayer(32, 1, 1, 0.0, 16),
                                   ConvLayer(8, 1, 1, 0.0, 4), ConvLayer(8, 1, 1, 0.0, 16)),
                            "codebook", seed=7).replace(name="cbconvdeep")
+    graphs = []
     for graph in (fc, conv, fc_mve, conv_mve, conv_deep):
         graph = _every_layer_judged(graph)
         if graph.name == "cbconvdeep":
             graph = graph.replace(ops=graph.ops[:-1] + (graph.ops[-1].with_attrs(activation="relu"),))
-        report = run_model(_fast_tree(graph, tmp_path), board, data=_near_zero_point(graph, tmp_path), samples=3)
-        assert report.checks == {"host": True, "reference": True}
+        graphs.append(graph)
+    # the five chains in one firmware (model_set): each checked as a run of its own would be
+    reports = run_models([_fast_tree(graph, tmp_path) for graph in graphs], board, samples=3,
+                         data=[_near_zero_point(graph, tmp_path) for graph in graphs])
+    for graph, report in zip(graphs, reports):
+        if isinstance(report, Exception):
+            raise report
+        assert report.checks == {"host": True, "reference": True}, graph.name
         out = np.asarray(report.outputs)
         inside = np.mean(np.abs(out.astype(int)) < 127)  # later layers saturate; the first ones must not
-        assert len(np.unique(out)) > 40 and inside > 0.2, f"inputs too weak to judge: {inside:.2f} inside the rails"
+        assert len(np.unique(out)) > 40 and inside > 0.2, \
+            f"{graph.name}: inputs too weak to judge: {inside:.2f} inside the rails"

@@ -11,6 +11,7 @@ import pytest
 
 from mcucompress.targets.manifest import manifest_json
 from mcucompress.targets.runner import run_model
+from qemu_sets import QemuSets, selected_params
 from test_fast_graphs import GRAPHS, INT8_CONV_GRAPHS, _Chain, with_int8_conv_weights
 
 pytestmark = [
@@ -33,6 +34,28 @@ def _variant(tree, tmp_path_factory, **defines):
     manifest["defines"].update(defines)
     (copy / "manifest.json").write_text(json.dumps(manifest))
     return copy
+
+
+def _sets(tmp_path_factory, samples):
+    """The module's runs with ``samples`` inputs each, several trees a firmware (qemu_sets)."""
+    return QemuSets(samples, variant=lambda tree, **defines: _variant(tree, tmp_path_factory, **defines))
+
+
+def _layer_runs(request, tmp_path_factory, samples, graph_of, names, test, other_paths, board=None):
+    """The runs of the trees exported from ``graph_of(name)`` for the selected cases of ``test``,
+    each on its case's board (else ``board``), and of their variants with ``other_paths``'s defines."""
+    from mcucompress.export import export
+
+    sets = _sets(tmp_path_factory, samples)
+    root = tmp_path_factory.mktemp("layers")
+    for name in names:
+        sets.add(name, lambda name=name: export(graph_of(name), root / name, prefix=name))
+    for params in selected_params(request, test):
+        case_board = params.get("board", board)
+        sets.plan(params["name"], case_board)
+        for defines in other_paths:
+            sets.plan(sets.variant(params["name"], **defines), case_board)
+    return sets
 
 
 @pytest.fixture(scope="module")
@@ -72,26 +95,44 @@ def test_dscnn_mve_beats_dsp_on_m55(model_trees, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def widened_runs(graph_trees):
+def graph_runs(request, graph_trees, tmp_path_factory):
+    """The runs of the graphs' trees with three samples: widened (fast and portable) and with int8
+    conv weights, every selected case's on its board made together (qemu_sets)."""
+    from mcucompress.export import export
+
+    sets = _sets(tmp_path_factory, samples=3)
+    root = tmp_path_factory.mktemp("int8_conv_graphs")
+    for name in GRAPHS:
+        sets.add(name, lambda name=name: graph_trees[name])
+        sets.add(("int8", name),
+                 lambda name=name: export(with_int8_conv_weights(GRAPHS[name]()), root / name, prefix=name))
+    for params in selected_params(request, "test_random_layers_fast_and_portable_paths_identical"):
+        sets.plan(params["name"], params["board"])
+        sets.plan(sets.variant(params["name"], MCC_FORCE_REFERENCE=1), params["board"])
+    for params in selected_params(request, "test_int8_conv_weights_identical_to_widened_on_every_core"):
+        sets.plan(params["name"], params["board"])
+        sets.plan(("int8", params["name"]), params["board"])
+    for params in selected_params(request, "test_direct_pointwise_rows_loop_identical_to_the_pair_loop"):
+        sets.plan("pointwise_rows", params["board"])
+        for defines in DIRECT_ROWS_PATHS:
+            sets.plan(sets.variant("pointwise_rows", **defines), params["board"])
+    return sets
+
+
+@pytest.fixture(scope="module")
+def widened_runs(graph_runs):
     """(graph, board) -> the run of the graph's tree on the board with three samples, made once:
     the int8-weights test compares with the run the fast-and-portable test made (runs are
     deterministic: same inputs, same bytes)."""
-    runs = {}
-
-    def run(name, board):
-        if (name, board) not in runs:
-            runs[name, board] = run_model(graph_trees[name], board, samples=3)
-        return runs[name, board]
-    return run
+    return graph_runs.run
 
 
 @pytest.mark.parametrize("board", ["mps2-an386", "mps3-an547", "microbit"])
 @pytest.mark.parametrize("name", sorted(GRAPHS))
-def test_random_layers_fast_and_portable_paths_identical(graph_trees, widened_runs, tmp_path_factory, name, board):
+def test_random_layers_fast_and_portable_paths_identical(graph_runs, widened_runs, name, board):
     fast = widened_runs(name, board)
     assert fast.checks == {"host": True, "reference": True}
-    portable = run_model(_variant(graph_trees[name], tmp_path_factory, MCC_FORCE_REFERENCE=1), board,
-                         samples=3)
+    portable = graph_runs.run(graph_runs.variant(name, MCC_FORCE_REFERENCE=1), board)
     assert portable.checks == {"host": True, "reference": True}
     assert np.array_equal(fast.inputs, portable.inputs)
     assert np.array_equal(fast.outputs, portable.outputs)
@@ -99,21 +140,13 @@ def test_random_layers_fast_and_portable_paths_identical(graph_trees, widened_ru
     assert max(fast.instructions) < min(portable.instructions)
 
 
-@pytest.fixture(scope="module")
-def int8_conv_trees(tmp_path_factory):
-    from mcucompress.export import export
-    root = tmp_path_factory.mktemp("int8_conv_graphs")
-    return {name: export(with_int8_conv_weights(GRAPHS[name]()), root / name, prefix=name)
-            for name in INT8_CONV_GRAPHS}
-
-
 @pytest.mark.parametrize("board", ["mps2-an386", "mps3-an547", "mps2-an505", "lm3s6965evb", "microbit"])
 @pytest.mark.parametrize("name", INT8_CONV_GRAPHS)
-def test_int8_conv_weights_identical_to_widened_on_every_core(int8_conv_trees, widened_runs, name, board):
+def test_int8_conv_weights_identical_to_widened_on_every_core(graph_runs, widened_runs, name, board):
     """mcc_conv2d_fast_w8_s8 (MVE, DSP, ARMv6-M and portable paths) gives the bytes of the widened
     kernel, of the host build and of the numpy reference."""
-    assert "mcc_conv2d_fast_w8_s8" in (int8_conv_trees[name] / "model.c").read_text()
-    int8 = run_model(int8_conv_trees[name], board, samples=3)
+    assert "mcc_conv2d_fast_w8_s8" in (graph_runs.tree(("int8", name)) / "model.c").read_text()
+    int8 = graph_runs.run(("int8", name), board)
     assert int8.checks == {"host": True, "reference": True}
     widened = widened_runs(name, board)
     assert np.array_equal(int8.inputs, widened.inputs)
@@ -159,20 +192,43 @@ def _check_depthwise_outputs(run, activation):
         assert np.mean(out == lo) > 0.05 and np.mean(out == hi) > 0.005 and np.mean((out > lo) & (out < hi)) > 0.3
 
 
-@pytest.mark.parametrize("name, board", [(name, "mps2-an386") for name in sorted(STRIP_LAYERS)] +
-                         [(name, "mps3-an547") for name in sorted(MVE_LINE_LAYERS)])
-def test_depthwise_strip_layers_and_mve_lines_match_the_reference(tmp_path, tmp_path_factory, name, board):
+def _export_depthwise(root, name, table):
     from mcucompress.export import export
 
-    shape, stride, activation = {**STRIP_LAYERS, **MVE_LINE_LAYERS}[name]
-    graph = _single_depthwise(name, shape, stride, activation, seed=3)
-    tree = export(graph, tmp_path / name, prefix=name)
+    shape, stride, activation = table[name]
+    return export(_single_depthwise(name, shape, stride, activation, seed=3), root / name, prefix=name)
+
+
+# The lines path replaces the channel planes the export builds for such small layers.
+MVE_LINES_DEFINES = {"MCC_DW_MVE_FLAT": 0, "MCC_DW_MVE_LINES": 1}
+
+
+@pytest.fixture(scope="module")
+def strip_and_lines_runs(request, tmp_path_factory):
+    """The strip layers' and the MVE lines layers' runs with four samples (qemu_sets)."""
+    sets = _sets(tmp_path_factory, samples=4)
+    root = tmp_path_factory.mktemp("strips_lines")
+    table = {**STRIP_LAYERS, **MVE_LINE_LAYERS}
+    for name in table:
+        sets.add(name, lambda name=name: _export_depthwise(root, name, table))
+    for params in selected_params(request, "test_depthwise_strip_layers_and_mve_lines_match_the_reference"):
+        name = params["name"]
+        sets.plan(sets.variant(name, **MVE_LINES_DEFINES) if name in MVE_LINE_LAYERS else name, params["board"])
+    return sets
+
+
+@pytest.mark.parametrize("name, board", [(name, "mps2-an386") for name in sorted(STRIP_LAYERS)] +
+                         [(name, "mps3-an547") for name in sorted(MVE_LINE_LAYERS)])
+def test_depthwise_strip_layers_and_mve_lines_match_the_reference(strip_and_lines_runs, name, board):
+    activation = {**STRIP_LAYERS, **MVE_LINE_LAYERS}[name][2]
+    tree = strip_and_lines_runs.tree(name)
     assert "mcc_depthwise_conv2d_fast_s8" in (tree / "model.c").read_text()
+    key = name
     if name in MVE_LINE_LAYERS:
         defines = manifest_json(tree)["defines"]
         assert defines["MCC_DW_MVE_FLAT"] == 1 and defines["MCC_DW_MVE_TAPS"] == 0
-        tree = _variant(tree, tmp_path_factory, MCC_DW_MVE_FLAT=0, MCC_DW_MVE_LINES=1)
-    _check_depthwise_outputs(run_model(tree, board, samples=4), activation)
+        key = strip_and_lines_runs.variant(name, **MVE_LINES_DEFINES)
+    _check_depthwise_outputs(strip_and_lines_runs.run(key, board), activation)
 
 
 # The MVE channel planes: stride 1 clamped by ReLU6 over an odd number of output lines and columns
@@ -201,24 +257,33 @@ MVE_FLAT_LAYERS = {"flat_relu6": ((1, 9, 7, 12), (1, 1), "relu6"),
                    "flat_taps": ((1, 8, 6, 12), (2, 2), "none")}
 
 
-@pytest.mark.parametrize("name", sorted(MVE_FLAT_LAYERS))
-def test_depthwise_mve_flat_and_taps_layers_match_the_reference(tmp_path, tmp_path_factory, name):
-    from mcucompress.export import export
-
+def _flat_graph(name):
     shape, stride, activation = MVE_FLAT_LAYERS[name]
     if name == "flat_taps":
         chain = _Chain(np.random.default_rng(3), (1, 8, 6, 12))
         chain.conv(0, (3, 3), padding=(1, 1, 1, 1), depthwise=True)
         chain.conv(0, (3, 3), stride=stride, padding=(1, 1, 1, 1), depthwise=True)
-        graph = chain.graph(name)
-    else:
-        graph = _single_depthwise(name, shape, stride, activation, seed=3)
-    tree = export(graph, tmp_path / name, prefix=name)
+        return chain.graph(name)
+    return _single_depthwise(name, shape, stride, activation, seed=3)
+
+
+@pytest.fixture(scope="module")
+def flat_runs(request, tmp_path_factory):
+    """The MVE planes layers' runs (fast and portable) with four samples (qemu_sets)."""
+    return _layer_runs(request, tmp_path_factory, 4, _flat_graph, MVE_FLAT_LAYERS,
+                       "test_depthwise_mve_flat_and_taps_layers_match_the_reference", ({"MCC_FORCE_REFERENCE": 1},),
+                       board="mps3-an547")
+
+
+@pytest.mark.parametrize("name", sorted(MVE_FLAT_LAYERS))
+def test_depthwise_mve_flat_and_taps_layers_match_the_reference(flat_runs, name):
+    activation = MVE_FLAT_LAYERS[name][2]
+    tree = flat_runs.tree(name)
     defines = manifest_json(tree)["defines"]
     assert defines["MCC_DW_MVE_FLAT"] == 1 and defines.get("MCC_DW_MVE_TAPS", 1) == (name == "flat_taps")
-    fast = run_model(tree, "mps3-an547", samples=4)
+    fast = flat_runs.run(name, "mps3-an547")
     _check_depthwise_outputs(fast, activation)
-    portable = run_model(_variant(tree, tmp_path_factory, MCC_FORCE_REFERENCE=1), "mps3-an547", samples=4)
+    portable = flat_runs.run(flat_runs.variant(name, MCC_FORCE_REFERENCE=1), "mps3-an547")
     assert np.array_equal(fast.inputs, portable.inputs) and np.array_equal(fast.outputs, portable.outputs)
 
 
@@ -255,24 +320,33 @@ def _pairs_graph(name):
     return _single_depthwise(name, shape, stride, activation, seed=3)
 
 
+# The paths the row-pair planes are compared with: the strips or taps path, the portable path.
+PAIRS_OTHER_PATHS = ({"MCC_DW_DSP_PLANES": 0}, {"MCC_FORCE_REFERENCE": 1})
+
+
+@pytest.fixture(scope="module")
+def pairs_runs(request, tmp_path_factory):
+    """The row-pair planes layers' runs (planes, strips and portable) with four samples (qemu_sets)."""
+    return _layer_runs(request, tmp_path_factory, 4, _pairs_graph, DSP_PAIRS_LAYERS,
+                       "test_depthwise_dsp_pairs_layers_match_the_strips_and_portable_paths", PAIRS_OTHER_PATHS)
+
+
 @pytest.mark.parametrize("board", ["mps2-an386", "mps2-an505"])
 @pytest.mark.parametrize("name", sorted(DSP_PAIRS_LAYERS))
-def test_depthwise_dsp_pairs_layers_match_the_strips_and_portable_paths(tmp_path, tmp_path_factory, name, board):
+def test_depthwise_dsp_pairs_layers_match_the_strips_and_portable_paths(pairs_runs, name, board):
     """The row-pair planes (MCC_DW_DSP_PLANES) give the bytes of the strips or taps path they
     replace, of the portable path, of the host build and of the numpy reference, on the M4 and the
     M33."""
-    from mcucompress.export import export
-
     activation = DSP_PAIRS_LAYERS[name][2]
-    tree = export(_pairs_graph(name), tmp_path / name, prefix=name)
+    tree = pairs_runs.tree(name)
     assert manifest_json(tree)["defines"]["MCC_DW_DSP_PLANES"] == 1
-    fast = run_model(tree, board, samples=4)
+    fast = pairs_runs.run(name, board)
     if name in PAIRS_CHAINS:
         assert fast.checks == {"host": True, "reference": True} and len(np.unique(fast.outputs)) > 20
     else:
         _check_depthwise_outputs(fast, activation)
-    for defines in ({"MCC_DW_DSP_PLANES": 0}, {"MCC_FORCE_REFERENCE": 1}):
-        other = run_model(_variant(tree, tmp_path_factory, **defines), board, samples=4)
+    for defines in PAIRS_OTHER_PATHS:
+        other = pairs_runs.run(pairs_runs.variant(name, **defines), board)
         assert np.array_equal(fast.inputs, other.inputs)
         assert np.array_equal(fast.outputs, other.outputs), defines
         if "MCC_DW_DSP_PLANES" in defines and name in ("pairs_relu6", "pairs_stride2", "pairs_stride2_relu6"):
@@ -287,31 +361,49 @@ SHORT_POINTWISE = {"pw8_rest3": ((1, 5, 7, 8), (16, 10)),
                    "pw8_rest2": ((1, 2, 5, 8), (8, 8))}
 
 
-@pytest.mark.parametrize("name", sorted(SHORT_POINTWISE))
-def test_short_pointwise_convs_on_mve_identical_to_the_pair_loop(tmp_path_factory, name):
-    """The channel-by-channel MVE loops (MCC_CONV_MVE_FEW_K) give the bytes of the two-pixel pair
-    loop, of the portable path, of the host build and of the numpy reference, in fewer
-    instructions."""
-    from mcucompress.export import export
+# The paths the channel-by-channel loops are compared with: the pair loop, the portable path.
+POINTWISE_OTHER_PATHS = ({"MCC_CONV_MVE_FEW_K": 0}, {"MCC_FORCE_REFERENCE": 1})
 
+
+def _short_pointwise_graph(name):
     shape, outs = SHORT_POINTWISE[name]
     chain = _Chain(np.random.default_rng(11), shape)
     chain.conv(outs[0], (1, 1), activation="relu6")
     chain.conv(outs[1], (1, 1))
-    tree = export(with_int8_conv_weights(chain.graph(name)), tmp_path_factory.mktemp("pw") / name, prefix=name)
+    return with_int8_conv_weights(chain.graph(name))
+
+
+@pytest.fixture(scope="module")
+def short_pointwise_runs(request, tmp_path_factory):
+    """The short pointwise convs' runs (MVE loops, pair loop, portable) with three samples (qemu_sets)."""
+    return _layer_runs(request, tmp_path_factory, 3, _short_pointwise_graph, SHORT_POINTWISE,
+                       "test_short_pointwise_convs_on_mve_identical_to_the_pair_loop", POINTWISE_OTHER_PATHS,
+                       board="mps3-an547")
+
+
+@pytest.mark.parametrize("name", sorted(SHORT_POINTWISE))
+def test_short_pointwise_convs_on_mve_identical_to_the_pair_loop(short_pointwise_runs, name):
+    """The channel-by-channel MVE loops (MCC_CONV_MVE_FEW_K) give the bytes of the two-pixel pair
+    loop, of the portable path, of the host build and of the numpy reference, in fewer
+    instructions."""
+    tree = short_pointwise_runs.tree(name)
     assert manifest_json(tree)["defines"]["MCC_CONV_MVE_FEW_K"] == 1
-    fast = run_model(tree, "mps3-an547", samples=3)
+    fast = short_pointwise_runs.run(name, "mps3-an547")
     assert fast.checks == {"host": True, "reference": True}
     assert len(np.unique(fast.outputs)) > 1
-    for defines in ({"MCC_CONV_MVE_FEW_K": 0}, {"MCC_FORCE_REFERENCE": 1}):
-        other = run_model(_variant(tree, tmp_path_factory, **defines), "mps3-an547", samples=3)
+    for defines in POINTWISE_OTHER_PATHS:
+        other = short_pointwise_runs.run(short_pointwise_runs.variant(name, **defines), "mps3-an547")
         assert np.array_equal(fast.inputs, other.inputs)
         assert np.array_equal(fast.outputs, other.outputs), defines
         assert max(fast.instructions) < min(other.instructions), defines
 
 
+# pointwise_rows built with the direct rows loop, with and without the one-pixel loop.
+DIRECT_ROWS_PATHS = ({"MCC_CONV_DIRECT_ROWS": 1}, {"MCC_CONV_DIRECT_ROWS": 1, "MCC_CONV_ONE_PIXEL": 0})
+
+
 @pytest.mark.parametrize("board", ["mps2-an386", "mps2-an505"])
-def test_direct_pointwise_rows_loop_identical_to_the_pair_loop(graph_trees, widened_runs, tmp_path_factory, board):
+def test_direct_pointwise_rows_loop_identical_to_the_pair_loop(graph_trees, graph_runs, widened_runs, board):
     """pointwise_rows' 1x1 layers built with MCC_CONV_DIRECT_ROWS (the channel-pair loop widens
     and runs every pair of pixels: rows across pairs, strided rows, rows of one pixel, clamped and
     full range, one to two passes of groups) give the bytes of the C loop around the pair loop
@@ -322,8 +414,8 @@ def test_direct_pointwise_rows_loop_identical_to_the_pair_loop(graph_trees, wide
     assert manifest_json(tree)["defines"].get("MCC_CONV_ONE_PIXEL") == 1
     assert "MCC_CONV_DIRECT_ROWS" not in manifest_json(tree)["defines"]
     pairs = widened_runs("pointwise_rows", board)
-    for defines in ({"MCC_CONV_DIRECT_ROWS": 1}, {"MCC_CONV_DIRECT_ROWS": 1, "MCC_CONV_ONE_PIXEL": 0}):
-        rows = run_model(_variant(tree, tmp_path_factory, **defines), board, samples=3)
+    for defines in DIRECT_ROWS_PATHS:
+        rows = graph_runs.run(graph_runs.variant("pointwise_rows", **defines), board)
         assert rows.checks == {"host": True, "reference": True}
         assert np.array_equal(rows.inputs, pairs.inputs)
         assert np.array_equal(rows.outputs, pairs.outputs), defines

@@ -16,6 +16,7 @@ import pytest  # noqa: E402
 from sklearn.datasets import load_digits  # noqa: E402
 
 from codegen_cases import act, bias, check_c_matches_reference, rand_act, single_op  # noqa: E402
+from qemu_sets import QemuSets, selected_params  # noqa: E402
 from mcucompress.build.host import build_host  # noqa: E402
 from mcucompress.build.runner import run_host  # noqa: E402
 from mcucompress.cli import main  # noqa: E402
@@ -273,16 +274,25 @@ def test_c_kernels_match_the_reference_on_the_host(tmp_path, name, rounding):
     check_c_matches_reference(tmp_path, GRAPHS[name](np.random.default_rng(4)), rounding, samples=4)
 
 
+@pytest.fixture(scope="module")
+def m4_runs(request, tmp_path_factory):
+    """The selected M4 cases' trees with three samples, run in one firmware (qemu_sets)."""
+    sets = QemuSets(samples=3)
+    root = tmp_path_factory.mktemp("m4")
+    for params in selected_params(request, "test_c_kernels_on_the_cortex_m4_match_host_and_reference"):
+        name = params["name"]
+        sets.add(name, lambda name=name: export(GRAPHS[name](np.random.default_rng(5)), root / name,
+                                                prefix=name.replace("-", "_")), ["mps2-an386"])
+    return sets
+
+
 @pytest.mark.qemu
 @pytest.mark.skipif(not (shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm")),
                     reason="needs arm-none-eabi-gcc and qemu-system-arm")
 @pytest.mark.parametrize("name", ["hashed", "hashed-4bit", "hashed-2bit-relu", "pq", "pq-length8",
                                   "pq-64-relu-nobias"])  # DSP and portable fills
-def test_c_kernels_on_the_cortex_m4_match_host_and_reference(tmp_path, name):
-    from mcucompress.targets.runner import run_model
-
-    tree = export(GRAPHS[name](np.random.default_rng(5)), tmp_path / name, prefix=name.replace("-", "_"))
-    report = run_model(tree, "mps2-an386", samples=3)
+def test_c_kernels_on_the_cortex_m4_match_host_and_reference(m4_runs, name):
+    report = m4_runs.run(name, "mps2-an386")
     assert report.checks == {"host": True, "reference": True}
     assert len({row.tobytes() for row in report.outputs}) == 3
 

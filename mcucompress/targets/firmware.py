@@ -106,6 +106,7 @@ def write_firmware_project(export_dir, board_name: str | Board, out_dir=None, *,
         stack_bytes=board.stack_bytes,
         output_bytes=manifest.output_bytes,
         opt_flags=OPT_FLAGS,
+        members=manifest.raw.get("members", []),   # a model set's (targets/model_set.py)
     )
     env = _environment()
     rendered = {

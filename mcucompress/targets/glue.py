@@ -34,12 +34,19 @@ def _find_header(manifest: Manifest) -> tuple[Path, str]:
 
 
 def model_glue_source(manifest: Manifest, banner: str) -> str:
+    header, _ = _find_header(manifest)
+    head = f'/* {banner} */\n#include <string.h>\n\n#include "mcc_harness.h"\n#include "{header.name}"\n\n'
+    return head + glue_function(manifest, "mcc_glue_invoke")
+
+
+def glue_function(manifest: Manifest, name: str) -> str:
+    """The C function ``name(input, output)`` that runs the model once (see the module's
+    docstring); its file includes <string.h>, the model's header and declares mcc_bench_marker."""
     header, params = _find_header(manifest)
     prefix = manifest.prefix
     params = " ".join(params.split())
-    head = f'/* {banner} */\n#include <string.h>\n\n#include "mcc_harness.h"\n#include "{header.name}"\n\n'
     if params in ("", "void"):
-        return head + f"""int mcc_glue_invoke(const int8_t *input, int8_t *output)
+        return f"""int {name}(const int8_t *input, int8_t *output)
 {{
     int rc;
     memcpy({prefix}_input(), input, {manifest.input_bytes}u);
@@ -51,7 +58,7 @@ def model_glue_source(manifest: Manifest, banner: str) -> str:
 """
     ports = len(manifest.inputs) + len(manifest.outputs)
     if params.count(",") == ports - 1:
-        return head + f"""int mcc_glue_invoke(const int8_t *input, int8_t *output)
+        return f"""int {name}(const int8_t *input, int8_t *output)
 {{
     int rc = (int){prefix}_invoke({port_arguments(manifest)});
     mcc_bench_marker = 3u;

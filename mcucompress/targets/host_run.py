@@ -38,18 +38,35 @@ def run_on_host(manifest: Manifest, inputs: np.ndarray, work_dir: Path, model_li
     objects = work_dir / "objects"
     shutil.rmtree(objects, ignore_errors=True)
     objects.mkdir()
-    # One compile per file (not one gcc call for all): a compiler cache serves only single-file compiles.
-    linked = []
-    for k, source in enumerate(sources):
-        obj = Path("objects") / f"{k:03d}_{source.stem}.o"
-        _check_build(run_tool(["gcc", *flags, "-c", str(source), "-o", str(obj)], cwd=work_dir))
-        linked.append(str(obj))
+    linked = _compile(work_dir, sources, flags)
+    for k, member in enumerate(manifest.raw.get("members", [])):
+        # a model set's member (targets/model_set.py): its own flags, one object, only its
+        # prefix's symbols global, as in the firmware
+        own = ["-std=c99", "-O2", "-Wall", "-Wextra", *(f"-I{root / d}" for d in member["include_dirs"]),
+               *(f"-D{name}={value}" for name, value in member["defines"].items())]
+        parts = _compile(work_dir, [root / s for s in member["sources"]], own, f"m{k}_")
+        obj = str(Path("objects") / f"member{k}.o")
+        _check_build(run_tool(["gcc", "-r", "-nostdlib", "-o", obj, *parts], cwd=work_dir))
+        _check_build(run_tool(["objcopy", "--wildcard", f"--keep-global-symbol={member['prefix']}_*", obj],
+                              cwd=work_dir))
+        linked.append(obj)
     _check_build(run_tool(["gcc", *linked, "-o", "host_harness", "-lm"], cwd=work_dir))
     result = run_tool([str(work_dir / "host_harness")], timeout=600)
     outputs, _ = parse_console(result.stdout)
     if result.returncode != 0 or len(outputs) != len(inputs):
         raise McuError(f"host harness failed with status {result.returncode}: {result.stdout.strip()[-200:]}")
     return np.frombuffer(b"".join(outputs), dtype=np.int8).reshape(len(inputs), -1)
+
+
+def _compile(work_dir: Path, sources: list[Path], flags: list[str], tag: str = "") -> list[str]:
+    """The objects of ``sources`` (in work_dir/objects), one compile per file: a compiler cache
+    serves only single-file compiles."""
+    objects = []
+    for k, source in enumerate(sources):
+        obj = Path("objects") / f"{tag}{k:03d}_{source.stem}.o"
+        _check_build(run_tool(["gcc", *flags, "-c", str(source), "-o", str(obj)], cwd=work_dir))
+        objects.append(str(obj))
+    return objects
 
 
 def _check_build(build) -> None:

@@ -105,24 +105,34 @@ def run_model(export_dir, board_name: str | Board, data=None, samples: int = 2,
     target = np.frombuffer(b"".join(result.outputs), dtype=np.int8).reshape(len(result.outputs), -1)
     if target.shape != host.shape:
         raise McuError(f"the target printed {len(result.outputs)} outputs for {len(inputs)} inputs")
+    exits = result.exits if manifest.raw.get("exits") else ()
+    return RunReport(board, manifest.prefix, len(inputs), result.instructions, result.exact_invoke,
+                     footprint, compare_outputs(manifest, inputs, target, host, exits), elf, inputs, target,
+                     exits, sites, tuple(passes))
+
+
+def compare_outputs(manifest: Manifest, inputs: np.ndarray, target: np.ndarray, host: np.ndarray,
+                    exits=()) -> dict[str, bool]:
+    """The checks of a target's outputs: identical to the host build's, the numpy reference's
+    (and its early exits) and, for a model from a .tflite, the interpreter's."""
     checks = {"host": bool(np.array_equal(target, host))}
     reference = reference_run(manifest, inputs)
     if reference is not None:
         checks["reference"] = bool(np.array_equal(target, reference[0]))
         if manifest.raw.get("exits"):
-            checks["reference exits"] = list(result.exits) == reference[1].tolist()
+            checks["reference exits"] = list(exits) == reference[1].tolist()
     interpreter = interpreter_outputs(manifest, inputs)
     if interpreter is not None:
         name, outputs = interpreter
         checks[name] = bool(np.array_equal(target, outputs))
-    return RunReport(board, manifest.prefix, len(inputs), result.instructions, result.exact_invoke,
-                     footprint, checks, elf, inputs, target, result.exits if manifest.raw.get("exits") else (),
-                     sites, tuple(passes))
+    return checks
 
 
-def _build_and_run(project: Path, manifest: Manifest, board: Board, inputs: np.ndarray, layers: bool = False):
+def _build_and_run(project: Path, manifest: Manifest, board: Board, inputs: np.ndarray, layers: bool = False,
+                   regions_of=None):
     """(host outputs, ELF, footprint, QEMU run, kernel call sites, their passes) of ``inputs``,
-    built in ``project``; no call sites unless ``layers``."""
+    built in ``project``; no call sites unless ``layers``. ``regions_of(elf)``: (begin, end)
+    pairs the run counts besides the invoke (their passes in the run's ``region_passes``)."""
     host = run_on_host(manifest, inputs, project / "host", model_link=MODEL_LINK)
     write_firmware_project(manifest.root, board, project, build=False, inputs=inputs, expected=host,
                            model_dir=MODEL_LINK)
@@ -135,7 +145,8 @@ def _build_and_run(project: Path, manifest: Manifest, board: Board, inputs: np.n
                            "samples; try fewer --samples)") from None
         raise
     sites = kernel_call_sites(elf, manifest.prefix) if layers else []
-    result = run_on_qemu(elf, board, manifest.prefix, regions=[(begin, end) for begin, end, _ in sites])
+    regions = [(begin, end) for begin, end, _ in sites] + (list(regions_of(elf)) if regions_of else [])
+    result = run_on_qemu(elf, board, manifest.prefix, regions=regions)
     passes = result.region_passes
     if sites and len(result.instructions) != len(result.outputs):
         # the plugin keeps a bounded number of passes, which the calls filled: one run each

@@ -18,6 +18,7 @@ DEBIAN_PACKAGE = {
     "cmake": "cmake",
     "ninja": "ninja-build",
     "gcc": "gcc",
+    "objcopy": "binutils",
 }
 
 
