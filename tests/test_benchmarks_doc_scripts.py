@@ -458,12 +458,16 @@ def _csr_script_rows(doc: Path) -> dict[tuple, dict[int, list[int]]]:
     return rows
 
 
+def _csr_bench(tmp_path: Path, doc_name: str, *options: str) -> dict[tuple, dict[int, list[int]]]:
+    """bench_csr_fast.py OPTIONS, its table read back (as _csr_script_rows)."""
+    run_script(["bench_csr_fast.py", *options, "--doc", str(tmp_path / doc_name)], tmp_path)
+    return _csr_script_rows(tmp_path / doc_name)
+
+
 def test_csr_fast_table(tmp_path):
     """Every "CSR / dense = ratio; ratio; ratio" cell (M4 and M55 columns) of the CSR acceptance
     table, and the M3 figure of the paragraph below it."""
-    run_script(["bench_csr_fast.py", "--boards", "mps2-an386,mps3-an547", "--doc", str(tmp_path / "csr.md")],
-               tmp_path)
-    measured = _csr_script_rows(tmp_path / "csr.md")
+    measured = _csr_bench(tmp_path, "csr.md", "--boards", "mps2-an386,mps3-an547")
     drift = Drift(CSR)
     for row in table_rows(CSR, 4):
         if not row[0].startswith("CSR "):
@@ -485,9 +489,8 @@ def test_csr_fast_table(tmp_path):
                     drift.found.append(f"{what} at {zeros}% zeros: doc {ratio}x, measured {csr_z / dense_z:.3f}x")
     # The M3 paragraph: "conv 3x3 16 -> 32 at 70% zeros 1,926,067 instructions (lm3s6965evb; ...)"
     m3 = re.search(r"conv 3x3 16 -> 32 at 70% zeros ([\d,]+) instructions\s+\(lm3s6965evb", section(CSR))
-    run_script(["bench_csr_fast.py", "--boards", "lm3s6965evb", "--only", "conv 3x3, 16 -> 32",
-                "--doc", str(tmp_path / "csr_m3.md")], tmp_path)
-    m3_runs = _csr_script_rows(tmp_path / "csr_m3.md")[layer_key("conv 3x3, 16 -> 32, 16x16")]
+    m3_runs = _csr_bench(tmp_path, "csr_m3.md", "--boards", "lm3s6965evb",
+                         "--only", "conv 3x3, 16 -> 32")[layer_key("conv 3x3, 16 -> 32, 16x16")]
     drift.check("conv 3x3 16 -> 32 at 70% zeros on lm3s6965evb, CSR", "instructions", numbers(m3.group(1))[0],
                 m3_runs[70][1])
     drift.assert_none(at_least=5 * 2 * 5 + 1)
@@ -499,10 +502,8 @@ CSR_INT16 = "### Round 10: CSR fully connected against the M4's int16 dense layo
 def test_csr_fc_int16_table(tmp_path):
     """The two instruction rows of the csr_pair vs int16 dense table (M4, five shares of zeros)."""
     zeros = (70, 75, 80, 85, 90)
-    run_script(["bench_csr_fast.py", "--boards", "mps2-an386", "--only", "fc ", "--fc-dense", "int16",
-                "--sparsities", ",".join(str(z / 100) for z in zeros), "--doc", str(tmp_path / "csr16.md")],
-               tmp_path)
-    measured = _csr_script_rows(tmp_path / "csr16.md")
+    measured = _csr_bench(tmp_path, "csr16.md", "--boards", "mps2-an386", "--only", "fc ", "--fc-dense", "int16",
+                          "--sparsities", ",".join(str(z / 100) for z in zeros))
     drift = Drift(CSR_INT16)
     for row in table_rows(CSR_INT16, 7):
         if not row[0].startswith("fc "):
