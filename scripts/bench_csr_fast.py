@@ -27,6 +27,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from mcucompress.cost_suite import DENSE_INT16, ConvLayer, FcLayer, conv_chain, fc_chain, measure  # noqa: E402
+from mcucompress.encode.choose import encoded_weights  # noqa: E402
 
 SPARSITIES = (0.7, 0.8, 0.9)
 # The fully connected CSR encoding per board (FC_ENCODING), else FC_DEFAULT.
@@ -62,17 +63,17 @@ def main() -> int:
             if args.only not in label:
                 continue
             dense = {}
+            dense_graph = build(fc_dense if label.startswith("fc") else "dense", 0.0).replace(name=f"l{i}_dense")
             for board in boards:
-                dense_kind = fc_dense if label.startswith("fc") else "dense"
-                graph = build(dense_kind, 0.0).replace(name=f"l{i}_dense")
-                dense[board] = measure(graph, board, Path(work) / board)[0].instructions
+                dense[board] = measure(dense_graph, board, Path(work) / board)[0].instructions
             for s in sparsities:
-                row = {"label": f"{label}, {s:.0%} zeros", "dense": dense}
-                row["csr"] = {}
+                row = {"label": f"{label}, {s:.0%} zeros", "dense": dense, "csr": {},
+                       "bytes": {"dense": stored_bytes(dense_graph)}}
                 for b in boards:
                     kind = args.encoding or encoding or FC_ENCODING.get(b, FC_DEFAULT)
                     graph = build(kind, s).replace(name=f"l{i}_{int(s * 100)}_{kind}")
                     row["csr"][b] = measure(graph, b, Path(work) / b)[0].instructions
+                    row["bytes"][kind] = stored_bytes(graph)
                 print(row["label"], row["dense"], row["csr"], flush=True)
                 rows.append(row)
     title = "dense int8" if args.fc_dense == "int8" else "dense (fully connected layers on int16 weights)"
@@ -97,8 +98,18 @@ def main() -> int:
         cells = [f"{row['dense'][b]:,} | {row['csr'][b]:,} | {row['csr'][b] / row['dense'][b]:.2f}x"
                  for b in boards]
         lines.append(f"| {row['label']} | " + " | ".join(cells) + " |")
+    # What each layer's weights take in flash (the encoder's own count), after the instructions.
+    lines += ["", "| layer | stored bytes |", "|---|---|"]
+    lines += [f"| {row['label']} | " + ", ".join(f"{kind} {n:,}" for kind, n in row["bytes"].items()) + " |"
+              for row in rows]
     Path(args.doc).write_text("\n".join(lines) + "\n")
     return 0
+
+
+def stored_bytes(graph) -> int:
+    """The flash bytes of a one-layer chain's weights as the exporter encodes them."""
+    encoded = encoded_weights(graph, graph.ops[0])
+    return encoded.nbytes if encoded is not None else int(graph.tensor(graph.ops[0].inputs[1]).data.nbytes)
 
 
 if __name__ == "__main__":

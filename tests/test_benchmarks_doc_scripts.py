@@ -448,13 +448,25 @@ CSR_CELL = re.compile(r"([\d,]+) / ([\d,]+) = ([\d.]+)x; ([\d.]+)x; ([\d.]+)x")
 
 
 def _csr_script_rows(doc: Path) -> dict[tuple, dict[int, list[int]]]:
-    """bench_csr_fast.py's table: layer -> {share of zeros in %: [dense, CSR] per board column}."""
-    (table,) = tables(doc.read_text())
+    """bench_csr_fast.py's instruction table: layer -> {share of zeros in %: [dense, CSR] per board
+    column}."""
+    table, _stored = tables(doc.read_text())
     rows: dict[tuple, dict[int, list[int]]] = {}
     for row in table[1:]:
         label, zeros = row[0].rsplit(", ", 1)
         counts = [int(numbers(c)[0]) for i, c in enumerate(row[1:]) if i % 3 != 2]
         rows.setdefault(layer_key(label), {})[int(numbers(zeros)[0])] = counts
+    return rows
+
+
+def _csr_stored_bytes(doc: Path) -> dict[tuple, dict[int, list[int]]]:
+    """bench_csr_fast.py's stored-bytes table: layer -> {share of zeros in %: [dense, CSR, ...] bytes}."""
+    _instructions, table = tables(doc.read_text())
+    rows: dict[tuple, dict[int, list[int]]] = {}
+    for row in table[1:]:
+        label, zeros = row[0].rsplit(", ", 1)
+        rows.setdefault(layer_key(label), {})[int(numbers(zeros)[0])] = [
+            int(numbers(part.split()[-1])[0]) for part in row[1].split(", ")]
     return rows
 
 
@@ -512,7 +524,12 @@ def test_csr_fc_int16_table(tmp_path):
         drift.check(f"{row[0]}, dense int16", "instructions", numbers(row[1])[0], runs[zeros[0]][0])
         for z, cell in zip(zeros, row[2:]):
             drift.check(f"{row[0]}, csr_pair at {z}%", "instructions", numbers(cell)[0], runs[z][1])
-    drift.assert_none(at_least=2 * 6)
+    stored = _csr_stored_bytes(tmp_path / "csr16.md")[layer_key("fc 784 -> 300")]
+    (bytes_row,) = [row for row in table_rows(CSR_INT16, 7) if row[0].startswith("stored bytes")]
+    drift.check("784 -> 300, dense int16", "bytes", numbers(bytes_row[1])[0], stored[zeros[0]][0])
+    for z, cell in zip(zeros, bytes_row[2:]):
+        drift.check(f"784 -> 300, csr_pair at {z}%", "bytes", numbers(cell)[0], stored[z][1])
+    drift.assert_none(at_least=2 * 6 + 6)
 
 
 # -- Issue 11: packed int4 weights ----------------------------------------------------------------
