@@ -315,21 +315,31 @@ PAIRS_CORES = {"pairs_relu_tails": "cortex-m4"}
 
 def _pairs_relu_graph():
     """Layers on row-pair planes that take the two-instruction requantization's whole-range tail
-    (ReLU and ReLU6 at zero point -128, stride 1 and 2) and its clamped tail (ReLU at zero point
-    -30, stride 2 and 1), a layer without activation (today's tail), and a ReLU layer half of whose
+    (ReLU at zero point -128, stride 1 and 2) and its clamped tail (ReLU6 at zero point -30,
+    stride 2, both bounds binding; ReLU at zero point -30, stride 1), a layer without activation (today's tail), and a ReLU layer half of whose
     channels have weight scales 2^9 smaller: their right shifts lie past the model's window, the
-    exporter refuses them, and they keep today's tail beside the others in the same quads' loop."""
+    exporter refuses them, and they keep today's tail beside the others in the same layer. The
+    output scales are narrowed so that every layer's outputs take 30 values or more."""
     chain = _Chain(np.random.default_rng(7), DSP_PAIRS_LAYERS["pairs_relu_tails"][0])
     pad = (1, 1, 1, 1)
+
+    def narrower(factor):  # the last output's scale divided: its values spread over more of the int8 range
+        t = chain.tensors[chain.last]
+        chain.tensors[chain.last] = replace(t, quant=replace(t.quant, scale=(t.quant.scale[0] / factor,)))
+
     chain.conv(0, (3, 3), padding=pad, depthwise=True, activation="relu", zp=-128)
-    chain.conv(0, (3, 3), stride=(2, 2), padding=pad, depthwise=True, activation="relu", zp=-30)
+    chain.conv(0, (3, 3), stride=(2, 2), padding=pad, depthwise=True, activation="relu6", zp=-30)
+    narrower(10)
     chain.conv(0, (3, 3), padding=pad, depthwise=True)
     chain.conv(0, (3, 3), padding=pad, depthwise=True, activation="relu", zp=-128)
     w = chain.tensors[chain.ops[-1].inputs[1]]
     scales = tuple(s / 512 if c % 2 else s for c, s in enumerate(w.quant.scale))
     chain.tensors[w.name] = replace(w, quant=replace(w.quant, scale=scales))
-    chain.conv(0, (3, 3), stride=(2, 2), padding=pad, depthwise=True, activation="relu6", zp=-128)
+    narrower(4)
+    chain.conv(0, (3, 3), stride=(2, 2), padding=pad, depthwise=True, activation="relu", zp=-128)
+    narrower(8)
     chain.conv(0, (3, 3), padding=pad, depthwise=True, activation="relu", zp=-30)
+    narrower(4)
     return chain.graph("pairs_relu_tails")
 
 
@@ -337,12 +347,20 @@ def test_depthwise_relu_tails_chosen_per_channel_on_dsp_cores_only():
     """The export gives the two-instruction requantization to the channels that can take it, on
     a DSP core only (an M55, M3 or M0 export, or one for no core, keeps its tables), and refuses
     the channels whose right shift lies outside the model's window."""
-    from mcucompress.codegen.specialize import choose_kernels
+    from mcucompress.codegen.specialize import choose_kernels, depthwise_relu_shift, kernel_params
 
     graph = _pairs_relu_graph()
-    words = [c.layer.channels[:, 3] for c in choose_kernels(graph, cpu="cortex-m4")]
-    assert [bool((w < 0).all()) for w in words] == [True, True, False, False, True, True]
-    assert (words[2] > 0).all() and (words[3][1::2] > 0).all() and (words[3][0::2] < 0).all()
+    final = depthwise_relu_shift(graph, "tflm", "cortex-m4")
+    taken = []
+    for op, choice in zip(graph.ops, choose_kernels(graph, cpu="cortex-m4")):
+        p = kernel_params(graph, op, "tflm")
+        right = -np.asarray(p.shift)
+        words = choice.layer.channels[:, 3]
+        # j = final - right + 1 in [2, 8] (the accumulators are far from overflowing here)
+        window = (p.act_min >= p.output_offset) & (right >= final - 7) & (right <= final - 1)
+        assert np.array_equal(words < 0, window) and np.array_equal(words[words < 0], right[words < 0] - final)
+        taken.append(int((words < 0).sum()))
+    assert taken[2] == 0 and 0 < taken[3] <= 8 and min(taken[:2] + taken[4:]) >= 12
     for cpu in ("cortex-m55", "cortex-m3", "cortex-m0", None):
         assert all((c.layer.channels[:, 3] > 0).all() for c in choose_kernels(graph, cpu=cpu) if c is not None)
 
