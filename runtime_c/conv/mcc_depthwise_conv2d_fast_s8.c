@@ -1170,21 +1170,21 @@ MCC_INLINE int8_t dw_pairs_out(int32_t acc, const dw_pairs_channel *k, int32_t l
 
 #if MCC_HAVE_DSP_ASM
 /* Two rows by two columns: words 0-3 of pair rows a and b (two data registers in turn), the
- * window column's weight words loaded as they are needed, the sums starting from the bias (held
- * in s11 until its own first product): 36 instructions for 4 outputs' 36 products. */
-#define MCC_DW_PAIRS_SUMS_ASM                                   \
-    "ldr %[s11], [%[k], #24]\n\t"                               \
-    "ldrd %[wa], %[wb], [%[k]]\n\t"                             \
+ * window column's weight words loaded as they are needed, the sums starting from the bias (in
+ * register B: s11 until its own first product, LOAD putting it there, or c where c is free): 36
+ * instructions for 4 outputs' 36 products (35 with the bias in c). */
+#define MCC_DW_PAIRS_SUMS_ASM(B, LOAD)                          \
+    LOAD "ldrd %[wa], %[wb], [%[k]]\n\t"                        \
     "ldr %[x], [%[a]], #8\n\t"                                  \
     "ldr %[y], [%[b]], #8\n\t"                                  \
-    "smlad %[s00], %[x], %[wa], %[s11]\n\t"                     \
-    "smlatb %[s10], %[x], %[wa], %[s11]\n\t"                    \
+    "smlad %[s00], %[x], %[wa], %[" B "]\n\t"                   \
+    "smlatb %[s10], %[x], %[wa], %[" B "]\n\t"                  \
     "smlabt %[s00], %[y], %[wb], %[s00]\n\t"                    \
     "smlad %[s10], %[y], %[wb], %[s10]\n\t"                     \
     "ldr %[x], [%[a], #-4]\n\t"                                 \
     "ldr %[y], [%[b], #-4]\n\t"                                 \
-    "smlad %[s01], %[x], %[wa], %[s11]\n\t"                     \
-    "smlatb %[s11], %[x], %[wa], %[s11]\n\t"                    \
+    "smlad %[s01], %[x], %[wa], %[" B "]\n\t"                   \
+    "smlatb %[s11], %[x], %[wa], %[" B "]\n\t"                  \
     "smlabt %[s01], %[y], %[wb], %[s01]\n\t"                    \
     "smlad %[s11], %[y], %[wb], %[s11]\n\t"                     \
     "ldrd %[wa], %[wb], [%[k], #8]\n\t"                         \
@@ -1263,6 +1263,9 @@ MCC_INLINE int8_t dw_pairs_out(int32_t acc, const dw_pairs_channel *k, int32_t l
 /* The shift of the requantization: in c at stride 1 (which has no third pair row to read), loaded
  * once a call; in x at stride 2, loaded every quad. */
 #define MCC_DW_PAIRS_SHIFT1_ASM "ldr %[c], [%[k], #36]\n\t"
+/* The bias: into s11 every quad, or (no shift to hold at stride 1) into c once a call. */
+#define MCC_DW_PAIRS_BIAS_ASM "ldr %[s11], [%[k], #24]\n\t"
+#define MCC_DW_PAIRS_BIAS1_ASM "ldr %[c], [%[k], #24]\n\t"
 #define MCC_DW_PAIRS_SHIFT2_ASM "ldr %[x], [%[k], #36]\n\t"
 /* The whole int8 range: each sum requantized (multiplier wa, round wb, shift in register SH, which
  * LOAD puts there), saturated and stored, in the order s11, s10, s01, s00: with a row step of 0
@@ -1322,7 +1325,8 @@ MCC_INLINE int8_t dw_pairs_out(int32_t acc, const dw_pairs_channel *k, int32_t l
     "add %[out], %[out], %[x], lsl #1\n\t"
 #ifdef MCC_DW_RELU_SHIFT
 /* The two-instruction requantization (see dw_relu_requant): the whole int8 range, SMMLA and SSAT
- * with the model's shift a sum, 17 instructions a quad instead of 26; no shift register. */
+ * with the model's shift a sum, 17 instructions a quad instead of 25; no register holds a shift
+ * (at stride 1 c holds the bias instead, loaded once a call). */
 #define MCC_DW_PAIRS_RELU_FULL_ASM                              \
     "ldrd %[wa], %[wb], [%[k], #28]\n\t"                       \
     "smmla %[y], %[s11], %[wa], %[wb]\n\t"                     \
@@ -1390,9 +1394,10 @@ MCC_DW_NOINLINE static void dw_pairs_quads(const uint32_t *a, const uint32_t *b,
 #ifdef MCC_DW_RELU_SHIFT
     if (mode >= 2) {
         if (stride == 1 && mode == 3) {
-            MCC_DW_PAIRS_LOOP_ASM("", MCC_DW_PAIRS_SUMS_ASM, MCC_DW_PAIRS_RELU_FULL_ASM, "");
+            MCC_DW_PAIRS_LOOP_ASM(MCC_DW_PAIRS_BIAS1_ASM, MCC_DW_PAIRS_SUMS_ASM("c", ""), MCC_DW_PAIRS_RELU_FULL_ASM,
+                                  "");
         } else if (stride == 1) {
-            MCC_DW_PAIRS_LOOP_ASM("", MCC_DW_PAIRS_SUMS_ASM,
+            MCC_DW_PAIRS_LOOP_ASM(MCC_DW_PAIRS_BIAS1_ASM, MCC_DW_PAIRS_SUMS_ASM("c", ""),
                                   MCC_DW_PAIRS_CLAMPED_ASM("c", "", MCC_DW_PAIRS_RELU_REQ_ASM), "");
         } else if (mode == 3) {
             MCC_DW_PAIRS_LOOP_ASM("", MCC_DW_PAIRS_SUMS2_ASM, MCC_DW_PAIRS_RELU_FULL_ASM, "add %[c], %[c], %[x]\n\t");
@@ -1405,9 +1410,10 @@ MCC_DW_NOINLINE static void dw_pairs_quads(const uint32_t *a, const uint32_t *b,
     }
 #endif
     if (stride == 1 && mode) {
-        MCC_DW_PAIRS_LOOP_ASM(MCC_DW_PAIRS_SHIFT1_ASM, MCC_DW_PAIRS_SUMS_ASM, MCC_DW_PAIRS_FULL_ASM("c", ""), "");
+        MCC_DW_PAIRS_LOOP_ASM(MCC_DW_PAIRS_SHIFT1_ASM, MCC_DW_PAIRS_SUMS_ASM("s11", MCC_DW_PAIRS_BIAS_ASM),
+                              MCC_DW_PAIRS_FULL_ASM("c", ""), "");
     } else if (stride == 1) {
-        MCC_DW_PAIRS_LOOP_ASM(MCC_DW_PAIRS_SHIFT1_ASM, MCC_DW_PAIRS_SUMS_ASM,
+        MCC_DW_PAIRS_LOOP_ASM(MCC_DW_PAIRS_SHIFT1_ASM, MCC_DW_PAIRS_SUMS_ASM("s11", MCC_DW_PAIRS_BIAS_ASM),
                               MCC_DW_PAIRS_CLAMPED_ASM("c", "", MCC_DW_PAIRS_REQ_ASM), "");
     } else if (mode) {
         MCC_DW_PAIRS_LOOP_ASM("", MCC_DW_PAIRS_SUMS2_ASM, MCC_DW_PAIRS_FULL_ASM("x", MCC_DW_PAIRS_SHIFT2_ASM),
@@ -1455,6 +1461,8 @@ MCC_INLINE void dw_pairs_channel_rows(const uint32_t *plane, int32_t pw, dw_pair
 #undef MCC_DW_PAIRS_SUMS2_ASM
 #undef MCC_DW_PAIRS_FULL_ASM
 #undef MCC_DW_PAIRS_SHIFT1_ASM
+#undef MCC_DW_PAIRS_BIAS_ASM
+#undef MCC_DW_PAIRS_BIAS1_ASM
 #undef MCC_DW_PAIRS_SHIFT2_ASM
 #undef MCC_DW_PAIRS_REQ_ASM
 #undef MCC_DW_PAIRS_CLAMP_ASM
