@@ -400,14 +400,42 @@ static void dw_tail_mve(const int8_t *const *tap, int32_t taps, int32_t c, const
     "strb %[m], [%[out], #" #J "]\n\t"
 #endif
 
+#if defined(MCC_DW_RELU_SHIFT) && !MCC_HAVE_MVE_ASM
+/* Whether a channel of the layer takes the two-instruction requantization (see dw_requantize). */
+static int dw_relu_layer(const mcc_dw_conv_fast_params *params)
+{
+    const int32_t n4 = params->channels_n & ~3;
+    int32_t c;
+    for (c = 0; c < n4; ++c) {
+        if (params->channels[4 * c + 3] < 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+#endif
+
+/* A layer on tap pairs with channels of the two-instruction requantization (dw_relu_layer: only
+ * where the row-pair planes are not built) requantizes in C; the argument is there only then. */
+#ifdef MCC_DW_RELU_SHIFT
+#define MCC_DW_RELU_PARAM , int relu
+#define MCC_DW_RELU_PASS , relu
+#else
+#define MCC_DW_RELU_PARAM
+#define MCC_DW_RELU_PASS
+#endif
+
 /* Four channels c..c+3 of one output pixel, one sum per channel over the taps; w: the
  * channels' weights of tap 0, block: bytes per tap (the block's width). The sums start at half
  * the doubled bias and are doubled before the requantization. */
 MCC_INLINE void dw_group(const int8_t *const *tap, int32_t taps, int32_t c, const int8_t *w,
-                         int32_t block, const int32_t *ch, int8_t *output, int32_t lo, int32_t hi)
+                         int32_t block, const int32_t *ch, int8_t *output, int32_t lo, int32_t hi MCC_DW_RELU_PARAM)
 {
     int32_t a0 = ch[0] >> 1, a1 = ch[4] >> 1, a2 = ch[8] >> 1, a3 = ch[12] >> 1;
     int32_t t = 0;
+#if defined(MCC_DW_RELU_SHIFT) && !MCC_HAVE_DSP_ASM
+    (void)relu;
+#endif
 #if MCC_HAVE_DSP
     /* a pair of taps: the bytes of both words merged into a0 a1 b0 b1 and a2 a3 b2 b3 (PKH),
      * SXTB16 of those is one (tap t, tap t + 1) pair per channel, activations and weights alike */
@@ -455,7 +483,7 @@ MCC_INLINE void dw_group(const int8_t *const *tap, int32_t taps, int32_t c, cons
     }
 #if MCC_HAVE_DSP_ASM
 #ifdef MCC_DW_RELU_SHIFT
-    if (lo == -128 && hi == 127 && (ch[3] | ch[7] | ch[11] | ch[15]) >= 0) {  /* see dw_requantize */
+    if (lo == -128 && hi == 127 && !relu) {
 #else
     if (lo == -128 && hi == 127) {  /* the whole int8 range: requantized and stored in assembly */
 #endif
@@ -503,7 +531,7 @@ MCC_INLINE void v6m_dw_group(const int8_t *const *tap, int32_t taps, int32_t c, 
 
 /* All fast channels (n4, a multiple of 4) of one output pixel. */
 MCC_INLINE void dw_pixel(const int8_t *const *tap, int32_t taps, int32_t n4, const int32_t *weights,
-                         const int32_t *ch, int8_t *output, int32_t lo, int32_t hi)
+                         const int32_t *ch, int8_t *output, int32_t lo, int32_t hi MCC_DW_RELU_PARAM)
 {
     const int8_t *bytes = (const int8_t *)(const void *)weights;
     int32_t c;
@@ -513,8 +541,11 @@ MCC_INLINE void dw_pixel(const int8_t *const *tap, int32_t taps, int32_t n4, con
         const int8_t *w = bytes + start * taps + (c & 4);
 #if MCC_HAVE_V6M
         v6m_dw_group(tap, taps, c, w, block, ch + 4 * c, output, lo, hi);
+#ifdef MCC_DW_RELU_SHIFT
+        (void)relu;  /* requantized in C (dw_requantize) */
+#endif
 #else
-        dw_group(tap, taps, c, w, block, ch + 4 * c, output, lo, hi);
+        dw_group(tap, taps, c, w, block, ch + 4 * c, output, lo, hi MCC_DW_RELU_PASS);
 #endif
     }
 }
@@ -2679,6 +2710,9 @@ MCC_DW_NOINLINE static mcc_status dw_taps_layer(const mcc_dw_conv_fast_params *p
     const int8_t **tap_b = tap_a + slots;
     dw_window win;
     int32_t b, i;
+#if defined(MCC_DW_RELU_SHIFT) && !MCC_HAVE_MVE_ASM
+    const int relu = dw_relu_layer(params);
+#endif
 #if MCC_HAVE_MVE_ASM
     dw_lanes lanes;
     for (i = 0; i < 4; ++i) {
@@ -2741,27 +2775,12 @@ MCC_DW_NOINLINE static mcc_status dw_taps_layer(const mcc_dw_conv_fast_params *p
                 ox = 0;
                 ++oy;
             }
-            dw_pixel(tap_a, taps, n4, params->weights, params->channels, output, lo, hi);
+            dw_pixel(tap_a, taps, n4, params->weights, params->channels, output, lo, hi MCC_DW_RELU_PASS);
             output += n_ch;
         }
 #endif
     }
     return MCC_OK;
-}
-#endif
-
-#if defined(MCC_DW_RELU_SHIFT) && MCC_HAVE_DSP && !MCC_HAVE_MVE_ASM
-/* Whether a channel of the layer takes the two-instruction requantization (see dw_requantize). */
-static int dw_relu_layer(const mcc_dw_conv_fast_params *params)
-{
-    const int32_t n4 = params->channels_n & ~3;
-    int32_t c;
-    for (c = 0; c < n4; ++c) {
-        if (params->channels[4 * c + 3] < 0) {
-            return 1;
-        }
-    }
-    return 0;
 }
 #endif
 
