@@ -128,11 +128,19 @@ MCC_INLINE int32_t dw_relu_requant(int32_t scaled, int32_t multiplier, int32_t r
     return (int32_t)(round + (int32_t)(((int64_t)scaled * multiplier) >> 32)) >> MCC_DW_RELU_SHIFT;
 }
 #endif
+/* Such channels reach the taps path (and would reach the strips, which double their weights)
+ * only where the row-pair planes are not built (a build without DSP, or MCC_DW_DSP_PLANES 0): the
+ * export gives them only to layers that run on the planes. Elsewhere those paths check nothing. */
+#if defined(MCC_DW_RELU_SHIFT) && !MCC_DW_PAIRS_ON
+#define MCC_DW_RELU_TAPS 1
+#else
+#define MCC_DW_RELU_TAPS 0
+#endif
 
 MCC_INLINE int32_t dw_requantize(int32_t acc, const int32_t *ch, int32_t lo, int32_t hi)
 {
     int32_t v;
-#ifdef MCC_DW_RELU_SHIFT
+#if MCC_DW_RELU_TAPS
     if (ch[3] < 0) {  /* acc: the doubled sum, 2^(j - 1) times smaller than the scaled one */
         v = dw_relu_requant(acc * ((int32_t)1 << -ch[3]), ch[1], ch[2]);
     } else
@@ -400,7 +408,7 @@ static void dw_tail_mve(const int8_t *const *tap, int32_t taps, int32_t c, const
     "strb %[m], [%[out], #" #J "]\n\t"
 #endif
 
-#if defined(MCC_DW_RELU_SHIFT) && !MCC_HAVE_MVE_ASM
+#if MCC_DW_RELU_TAPS && !MCC_HAVE_MVE_ASM
 /* Whether a channel of the layer takes the two-instruction requantization (see dw_requantize). */
 static int dw_relu_layer(const mcc_dw_conv_fast_params *params)
 {
@@ -415,9 +423,9 @@ static int dw_relu_layer(const mcc_dw_conv_fast_params *params)
 }
 #endif
 
-/* A layer on tap pairs with channels of the two-instruction requantization (dw_relu_layer: only
- * where the row-pair planes are not built) requantizes in C; the argument is there only then. */
-#ifdef MCC_DW_RELU_SHIFT
+/* A layer on tap pairs with channels of the two-instruction requantization (dw_relu_layer, see
+ * MCC_DW_RELU_TAPS) requantizes in C; the argument is there only then. */
+#if MCC_DW_RELU_TAPS
 #define MCC_DW_RELU_PARAM , int relu
 #define MCC_DW_RELU_PASS , relu
 #else
@@ -433,7 +441,7 @@ MCC_INLINE void dw_group(const int8_t *const *tap, int32_t taps, int32_t c, cons
 {
     int32_t a0 = ch[0] >> 1, a1 = ch[4] >> 1, a2 = ch[8] >> 1, a3 = ch[12] >> 1;
     int32_t t = 0;
-#if defined(MCC_DW_RELU_SHIFT) && !MCC_HAVE_DSP_ASM
+#if MCC_DW_RELU_TAPS && !MCC_HAVE_DSP_ASM
     (void)relu;
 #endif
 #if MCC_HAVE_DSP
@@ -482,7 +490,7 @@ MCC_INLINE void dw_group(const int8_t *const *tap, int32_t taps, int32_t c, cons
         a3 = __smlatt(x_od, w_od, a3);
     }
 #if MCC_HAVE_DSP_ASM
-#ifdef MCC_DW_RELU_SHIFT
+#if MCC_DW_RELU_TAPS
     if (lo == -128 && hi == 127 && !relu) {
 #else
     if (lo == -128 && hi == 127) {  /* the whole int8 range: requantized and stored in assembly */
@@ -541,7 +549,7 @@ MCC_INLINE void dw_pixel(const int8_t *const *tap, int32_t taps, int32_t n4, con
         const int8_t *w = bytes + start * taps + (c & 4);
 #if MCC_HAVE_V6M
         v6m_dw_group(tap, taps, c, w, block, ch + 4 * c, output, lo, hi);
-#ifdef MCC_DW_RELU_SHIFT
+#if MCC_DW_RELU_TAPS
         (void)relu;  /* requantized in C (dw_requantize) */
 #endif
 #else
@@ -2710,7 +2718,7 @@ MCC_DW_NOINLINE static mcc_status dw_taps_layer(const mcc_dw_conv_fast_params *p
     const int8_t **tap_b = tap_a + slots;
     dw_window win;
     int32_t b, i;
-#if defined(MCC_DW_RELU_SHIFT) && !MCC_HAVE_MVE_ASM
+#if MCC_DW_RELU_TAPS && !MCC_HAVE_MVE_ASM
     const int relu = dw_relu_layer(params);
 #endif
 #if MCC_HAVE_MVE_ASM
@@ -2802,7 +2810,7 @@ mcc_status mcc_depthwise_conv2d_fast_s8(const mcc_dw_conv_fast_params *params,
     }
 #endif
 #if MCC_HAVE_DSP && !MCC_HAVE_MVE_ASM
-#ifdef MCC_DW_RELU_SHIFT
+#if MCC_DW_RELU_TAPS
     if (!dw_relu_layer(params))  /* the strips double their weights: such a layer runs on tap pairs */
 #endif
     {
