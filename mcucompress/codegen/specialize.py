@@ -35,6 +35,7 @@ import numpy as np
 
 from mcucompress.codegen.channel_split import (PATCH_KERNEL, PATCH_SOURCE, Patch, lower_patch, patch,
                                                split_channels)
+from mcucompress.codegen.relu_requant import best_final_shift, relu_requant_rows
 from mcucompress.encode.choose import LAYOUT_ATTR
 from mcucompress.ir.graph import Graph, Op
 from mcucompress.ir.ops import kernel_sources
@@ -68,6 +69,7 @@ class FastLayer:
     patch: Patch | None = None    # channels finished by mcc_conv2d_channels_s8 (channel_split.py)
     constant_channels: int = 0    # channels stored as exact constants
     weight_layout: str | None = None  # dense weights: "int8" (one byte each) or "widened" (int16)
+    dw_relu_shift: int = 0        # depthwise: the shared final shift of its two-instruction channels (0: none)
 
 
 def _pack_words(values: np.ndarray) -> np.ndarray:
@@ -455,12 +457,79 @@ def depthwise_expand_bytes(x_shape, multiplier: int) -> int:
     return 0 if multiplier == 1 else -(-int(np.prod(x_shape)) * multiplier // 8) * 8
 
 
+# C define for DSP cores: the final shift of the two-instruction requantization (SMMLA, SSAT with
+# this shift) that channels of row-pair plane layers clamped at or above the output zero point take
+# (codegen/relu_requant.py); one per model, absent when no channel takes it.
+DW_RELU_SHIFT_DEFINE = "MCC_DW_RELU_SHIFT"
+
+
+def dw_relu_target(cpu: str | None) -> bool:
+    """Whether an export for ``cpu`` gives depthwise layers the two-instruction requantization: a
+    DSP core named (an export for no core in particular may run on an MVE core, whose paths do not
+    read it)."""
+    from mcucompress.encode.cost_model import family
+
+    return cpu is not None and family(cpu) in DSP_FAMILIES
+
+
+def _dw_relu_layer(graph: Graph, op: Op, p) -> bool:
+    """Whether a depthwise layer may take the two-instruction requantization: on the row-pair
+    planes (whose kernel scales each channel's weights at run time) and clamped at or above the
+    output zero point."""
+    if op.kind != "depthwise_conv2d" or op.attrs.get("weight_encoding", "dense") != "dense":
+        return False
+    wt, x = graph.tensor(op.inputs[1]), graph.tensor(op.inputs[0])
+    if wt.data is None or wt.data.dtype != np.int8 or int(p.act_min) < int(p.output_offset):
+        return False
+    n = int(wt.shape[-1])
+    return bool(depthwise_dsp_pairs_bytes(tuple(wt.shape[1:3]), p.stride, p.dilation, (p.padding[0], p.padding[2]),
+                                          (*x.shape[:-1], n), graph.output_tensor(op).shape[1:3]))
+
+
+def depthwise_relu_shift(graph: Graph, rounding: str, cpu: str | None) -> int:
+    """The model's final shift for the two-instruction requantization: the one that covers the
+    most outputs of the layers that may take it (0: none may, or not a DSP core)."""
+    if rounding != "tflm" or not dw_relu_target(cpu):
+        return 0
+    shifts, weights = [], []
+    for op in graph.ops:
+        if op.kind != "depthwise_conv2d":
+            continue
+        p = kernel_params(graph, op, rounding)
+        if getattr(p, "rounding", "tflm") != "tflm" or not _dw_relu_layer(graph, op, p):
+            continue
+        n = int(graph.tensor(op.inputs[1]).shape[-1])
+        out_hw = graph.output_tensor(op).shape[1:3]
+        shifts.append(np.broadcast_to(np.asarray(p.shift, dtype=np.int64).reshape(-1), (n,)))
+        weights.append(np.full(n, float(out_hw[0] * out_hw[1])))
+    if not shifts:
+        return 0
+    return best_final_shift(np.concatenate(shifts), np.concatenate(weights))
+
+
+def depthwise_relu_table(table: np.ndarray, fast: np.ndarray, w_sum_abs: np.ndarray, p,
+                         final_shift: int) -> np.ndarray:
+    """The channel table with the two-instruction requantization where a channel can take it:
+    the round of relu_requant_rows and a shift word of -(j - 1) (the kernel scales the doubled
+    bias by 2^(j - 1) and the weights by 2^j); the doubled bias and the multiplier stay.
+    ``fast``: channels the fast kernel computes exactly today (others keep their rows)."""
+    rows64 = np.asarray(table, dtype=np.int64)
+    acc_bound = 128 * np.asarray(w_sum_abs, dtype=np.int64) + np.abs(rows64[:, 0] // 2)
+    relu = relu_requant_rows(rows64[:, 1], -rows64[:, 3], p.output_offset, p.act_min, acc_bound, final_shift)
+    use = relu.ok & np.asarray(fast, dtype=bool)
+    out = rows64.copy()
+    out[use, 2] = relu.round[use]
+    out[use, 3] = 1 - relu.weight_bits[use]
+    return out.astype(np.int32)
+
+
 def fast_depthwise(graph: Graph, op: Op, p, rounding: str, planes: bool = True,
-                   pairs_ok: bool = True) -> FastLayer | None:
+                   pairs_ok: bool = True, relu_shift: int = 0) -> FastLayer | None:
     """depthwise_conv2d for mcc_depthwise_conv2d_fast_s8; a depth multiplier above 1 runs it on
     the input with each channel repeated (mcc_depthwise_expand_s8, into the layer's scratch).
     ``planes``: the scratch may hold an MVE core's channel planes (planes_target); ``pairs_ok``: a
-    DSP core's row-pair planes (pairs_target)."""
+    DSP core's row-pair planes (pairs_target); ``relu_shift``: the model's final shift of the
+    two-instruction requantization (depthwise_relu_shift; 0: none)."""
     if rounding != "tflm" or getattr(p, "rounding", "tflm") != "tflm":
         return None
     wt = graph.tensor(op.inputs[1])
@@ -490,14 +559,18 @@ def fast_depthwise(graph: Graph, op: Op, p, rounding: str, planes: bool = True,
     pairs = depthwise_dsp_pairs_bytes((kh, kw), p.stride, p.dilation, (p.padding[0], p.padding[2]),
                                       (*x.shape[:-1], n), out_hw) if pairs_ok else 0
     scratch = expand + max(depthwise_scratch_bytes(n, kh * kw, strip_span), flat, pairs)
-    return FastLayer(dw_layout(split.weights[:fast_n].T), split.table[:fast_n], fast_n, scratch,
+    table = split.table[:fast_n]
+    if relu_shift and _dw_relu_layer(graph, op, p):
+        table = depthwise_relu_table(table, ok[:fast_n], np.abs(split.weights[:fast_n]).sum(1), p, relu_shift)
+    shared = relu_shift if (table[:, 3] < 0).any() else 0
+    return FastLayer(dw_layout(split.weights[:fast_n].T), table, fast_n, scratch,
                      "mcc_depthwise_conv2d_fast_s8", patch(patched, w, bias, p, depthwise=True),
-                     len(split.constant), weight_layout="int8")
+                     len(split.constant), weight_layout="int8", dw_relu_shift=shared)
 
 
-def choose(graph: Graph, op: Op, rounding: str, cpu: str | None = None) -> FastLayer | None:
+def choose(graph: Graph, op: Op, rounding: str, cpu: str | None = None, dw_relu_shift: int = 0) -> FastLayer | None:
     """The specialised layer for op, or None when the portable kernel stays; ``cpu``: the core
-    the tree is exported for (None: any core)."""
+    the tree is exported for (None: any core); ``dw_relu_shift``: depthwise_relu_shift's."""
     if op.kind == "fully_connected_pq":  # no constants to specialise: only its table in the arena
         return FastLayer(np.zeros(0, np.int32), np.zeros((0, 4), np.int32), 0, pq_table_bytes(graph, op),
                          "mcc_fully_connected_pq_s8")
@@ -531,7 +604,7 @@ def choose(graph: Graph, op: Op, rounding: str, cpu: str | None = None) -> FastL
         return None  # encoded weights (CSR, Huffman) have their own kernels
     p = kernel_params(graph, op, rounding)
     if op.kind == "depthwise_conv2d":
-        return fast_depthwise(graph, op, p, rounding, planes_target(cpu), pairs_target(cpu))
+        return fast_depthwise(graph, op, p, rounding, planes_target(cpu), pairs_target(cpu), dw_relu_shift)
     if op.kind == "conv2d" and graph.tensor(op.inputs[1]).shape[-1] != graph.tensor(op.inputs[0]).shape[-1]:
         return None  # grouped: the lowering refuses it
     return fast_conv(graph, op, p, rounding)
@@ -553,8 +626,9 @@ def choose_kernels(graph: Graph, rounding: str = "tflm", cpu: str | None = None)
     once per export, before memory planning (which places the scratch) and lowering (which
     calls the kernel); ``cpu``: the core the tree is exported for (None: any core)."""
     choices = []
+    dw_relu_shift = depthwise_relu_shift(graph, rounding, cpu)
     for op in graph.ops:
-        layer = choose(graph, op, rounding, cpu)
+        layer = choose(graph, op, rounding, cpu, dw_relu_shift)
         if layer is None:
             choices.append(None)
             continue
@@ -607,6 +681,8 @@ def lower_fast(b, i: int, op: Op, p) -> bool:
             if b.pairs and depthwise_dsp_pairs_bytes((kh, kw), p.stride, p.dilation, geometry[2], in_shape,
                                                      out.shape[1:3]):
                 b.defines[DW_DSP_PLANES_DEFINE] = 1
+                if layer.dw_relu_shift:
+                    b.defines[DW_RELU_SHIFT_DEFINE] = layer.dw_relu_shift
             elif depthwise_strided_strips((kh, kw), p.stride, p.dilation, out.shape[1:3]):
                 b.defines[DW_STRIDE2_DEFINE] = 1
             # MVE: the planes and lines code only where a layer takes it, the taps code unless
