@@ -558,7 +558,8 @@ def fast_depthwise(graph: Graph, op: Op, p, rounding: str, planes: bool = True,
                                     (*x.shape[:-1], n), out_hw) if planes else 0
     pairs = depthwise_dsp_pairs_bytes((kh, kw), p.stride, p.dilation, (p.padding[0], p.padding[2]),
                                       (*x.shape[:-1], n), out_hw) if pairs_ok else 0
-    scratch = expand + max(depthwise_scratch_bytes(n, kh * kw, strip_span), flat, pairs)
+    # the planes of two channels at a time (dw_pairs_fill)
+    scratch = expand + max(depthwise_scratch_bytes(n, kh * kw, strip_span), flat, 2 * pairs)
     table = split.table[:fast_n]
     if relu_shift and _dw_relu_layer(graph, op, p):
         table = depthwise_relu_table(table, ok[:fast_n], np.abs(split.weights[:fast_n]).sum(1), p, relu_shift)

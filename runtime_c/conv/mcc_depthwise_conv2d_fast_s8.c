@@ -1553,34 +1553,85 @@ MCC_INLINE void dw_pairs_rows(const uint32_t *a, const uint32_t *b, const uint32
 }
 #endif
 
-/* Two input rows of one channel (s0: the first element of the upper one) into one pair row. */
-MCC_INLINE void dw_pairs_fill_two(uint32_t *dst, const int8_t *s0, int32_t cols, int32_t col_step, int32_t row_step)
+/* Two channels at a time fill two planes (the second `second` words after the first): one LDRH
+ * reads both channels' inputs at a position, and SXTB16 (its bytes 0 and 2, or 1 and 3 rotated)
+ * splits the two rows' halfword pairs into one word of each plane: 7 instructions for 4 inputs in
+ * the passes against 9 a channel, and each row's set-up once for both channels. */
+
+/* Two input rows of two channels (s0: the upper row's element of the first) into one pair row of
+ * each plane. */
+MCC_INLINE void dw_pairs_fill_two(uint32_t *dst, int32_t second, const int8_t *s0, int32_t cols, int32_t col_step,
+                                  int32_t row_step)
 {
+    int32_t x;
+    for (x = cols & 3; x > 0; --x, ++dst, s0 += col_step) {  /* the leftover columns first */
+        dst[0] = dw_pairs_pack(s0[0], s0[row_step]);
+        dst[second] = dw_pairs_pack(s0[1], s0[row_step + 1]);
+    }
 #if MCC_HAVE_DSP_ASM
-    uint32_t p, q, u, v;
-    if (cols & 1) {
-        *dst++ = dw_pairs_pack(s0[0], s0[row_step]);
-        s0 += col_step;
-    }
-    if (cols & 2) {
-        __asm__ volatile("ldrsb %[p], [%[s]]\n\t"
-                         "ldrsb %[q], [%[s], %[rs]]\n\t"
-                         "add %[s], %[s], %[cs]\n\t"
-                         "ldrsb %[u], [%[s]]\n\t"
-                         "ldrsb %[v], [%[s], %[rs]]\n\t"
-                         "add %[s], %[s], %[cs]\n\t"
-                         "pkhbt %[p], %[p], %[q], lsl #16\n\t"
-                         "pkhbt %[u], %[u], %[v], lsl #16\n\t"
-                         "strd %[p], %[u], [%[dst]], #8\n\t"
-                         : [p] "=&r"(p), [q] "=&r"(q), [u] "=&r"(u), [v] "=&r"(v), [s] "+r"(s0), [dst] "+r"(dst)
-                         : [rs] "r"(row_step), [cs] "r"(col_step)
-                         : "memory");
-    }
-    if (cols >= 4) {  /* four columns a pass, both rows read at offsets of 0-3 columns: 18 instructions for
-                       * 8 values (LDRSB has no register post-index in Thumb-2: each pass steps its two
-                       * row pointers once) */
+    if (cols >= 4) {  /* four columns a pass: 28 instructions for 16 values (LDRSB and LDRH have no
+                       * register post-index in Thumb-2: each pass steps its two row pointers once) */
         int32_t passes = cols >> 2, c2, c3;
+        uint32_t p, q, u, v, *dst2 = dst + second;
         const int8_t *s1 = s0 + row_step;
+        __asm__ volatile("add %[c2], %[cs], %[cs]\n\t"
+                         "add %[c3], %[c2], %[cs]\n\t"
+                         "1:\n\t"
+                         "ldrh %[p], [%[s]]\n\t"
+                         "ldrh %[q], [%[t]]\n\t"
+                         "ldrh %[u], [%[s], %[cs]]\n\t"
+                         "ldrh %[v], [%[t], %[cs]]\n\t"
+                         "orr %[p], %[p], %[q], lsl #16\n\t"
+                         "orr %[u], %[u], %[v], lsl #16\n\t"
+                         "sxtb16 %[q], %[p]\n\t"
+                         "sxtb16 %[v], %[u]\n\t"
+                         "strd %[q], %[v], [%[d]], #16\n\t"
+                         "sxtb16 %[p], %[p], ror #8\n\t"
+                         "sxtb16 %[u], %[u], ror #8\n\t"
+                         "strd %[p], %[u], [%[e]], #16\n\t"
+                         "ldrh %[p], [%[s], %[c2]]\n\t"
+                         "ldrh %[q], [%[t], %[c2]]\n\t"
+                         "ldrh %[u], [%[s], %[c3]]\n\t"
+                         "ldrh %[v], [%[t], %[c3]]\n\t"
+                         "add %[s], %[s], %[cs], lsl #2\n\t"
+                         "add %[t], %[t], %[cs], lsl #2\n\t"
+                         "orr %[p], %[p], %[q], lsl #16\n\t"
+                         "orr %[u], %[u], %[v], lsl #16\n\t"
+                         "sxtb16 %[q], %[p]\n\t"
+                         "sxtb16 %[v], %[u]\n\t"
+                         "strd %[q], %[v], [%[d], #-8]\n\t"
+                         "sxtb16 %[p], %[p], ror #8\n\t"
+                         "sxtb16 %[u], %[u], ror #8\n\t"
+                         "strd %[p], %[u], [%[e], #-8]\n\t"
+                         "subs %[n], %[n], #1\n\t"
+                         "bne 1b\n\t"
+                         : [p] "=&r"(p), [q] "=&r"(q), [u] "=&r"(u), [v] "=&r"(v), [c2] "=&r"(c2), [c3] "=&r"(c3),
+                           [s] "+r"(s0), [t] "+r"(s1), [d] "+r"(dst), [e] "+r"(dst2), [n] "+r"(passes)
+                         : [cs] "r"(col_step)
+                         : "cc", "memory");
+    }
+#else
+    for (x = cols & ~3; x > 0; --x, ++dst, s0 += col_step) {
+        dst[0] = dw_pairs_pack(s0[0], s0[row_step]);
+        dst[second] = dw_pairs_pack(s0[1], s0[row_step + 1]);
+    }
+#endif
+}
+
+/* One input row of two channels into one half of a pair row of each plane (half: the first
+ * plane's first int16), the other half a padding row's zero points. */
+MCC_INLINE void dw_pairs_fill_half(int16_t *half, int32_t second, const int8_t *s, int32_t cols, int32_t col_step)
+{
+    int32_t x;
+    for (x = cols & 3; x > 0; --x, half += 2, s += col_step) {  /* the leftover columns first */
+        half[0] = s[0];
+        half[2 * second] = s[1];
+    }
+#if MCC_HAVE_DSP_ASM
+    if (cols >= 4) {  /* four columns a pass: 20 instructions for 8 values */
+        int32_t passes = cols >> 2, p, q, u, v, c2, c3;
+        int16_t *half2 = half + 2 * second;
+        const int8_t *t = s + 1;
         __asm__ volatile("add %[c2], %[cs], %[cs]\n\t"
                          "add %[c3], %[c2], %[cs]\n\t"
                          "1:\n\t"
@@ -1588,89 +1639,42 @@ MCC_INLINE void dw_pairs_fill_two(uint32_t *dst, const int8_t *s0, int32_t cols,
                          "ldrsb %[q], [%[t]]\n\t"
                          "ldrsb %[u], [%[s], %[cs]]\n\t"
                          "ldrsb %[v], [%[t], %[cs]]\n\t"
-                         "pkhbt %[p], %[p], %[q], lsl #16\n\t"
-                         "pkhbt %[u], %[u], %[v], lsl #16\n\t"
-                         "strd %[p], %[u], [%[dst]], #16\n\t"
-                         "ldrsb %[p], [%[s], %[c2]]\n\t"
-                         "ldrsb %[q], [%[t], %[c2]]\n\t"
+                         "strh %[u], [%[d], #4]\n\t"
+                         "strh %[v], [%[e], #4]\n\t"
+                         "ldrsb %[u], [%[s], %[c2]]\n\t"
+                         "ldrsb %[v], [%[t], %[c2]]\n\t"
+                         "strh %[u], [%[d], #8]\n\t"
+                         "strh %[v], [%[e], #8]\n\t"
                          "ldrsb %[u], [%[s], %[c3]]\n\t"
                          "ldrsb %[v], [%[t], %[c3]]\n\t"
                          "add %[s], %[s], %[cs], lsl #2\n\t"
                          "add %[t], %[t], %[cs], lsl #2\n\t"
-                         "pkhbt %[p], %[p], %[q], lsl #16\n\t"
-                         "pkhbt %[u], %[u], %[v], lsl #16\n\t"
-                         "strd %[p], %[u], [%[dst], #-8]\n\t"
+                         "strh %[u], [%[d], #12]\n\t"
+                         "strh %[v], [%[e], #12]\n\t"
+                         "strh %[p], [%[d]], #16\n\t"
+                         "strh %[q], [%[e]], #16\n\t"
                          "subs %[n], %[n], #1\n\t"
                          "bne 1b\n\t"
                          : [p] "=&r"(p), [q] "=&r"(q), [u] "=&r"(u), [v] "=&r"(v), [c2] "=&r"(c2), [c3] "=&r"(c3),
-                           [s] "+r"(s0), [t] "+r"(s1), [dst] "+r"(dst), [n] "+r"(passes)
+                           [s] "+r"(s), [t] "+r"(t), [d] "+r"(half), [e] "+r"(half2), [n] "+r"(passes)
                          : [cs] "r"(col_step)
                          : "cc", "memory");
     }
 #else
-    int32_t x;
-    for (x = 0; x < cols; ++x, s0 += col_step) {
-        dst[x] = dw_pairs_pack(s0[0], s0[row_step]);
-    }
-#endif
-}
-
-/* One input row of one channel into one half of a pair row (half: its first int16), the other
- * half a padding row's zero points. */
-MCC_INLINE void dw_pairs_fill_half(int16_t *half, const int8_t *s, int32_t cols, int32_t col_step)
-{
-#if MCC_HAVE_DSP_ASM
-    int32_t p, q;
-    if (cols & 1) {
-        *half = *s;
-        half += 2;
-        s += col_step;
-    }
-    if (cols & 2) {
-        __asm__ volatile("ldrsb %[p], [%[s]]\n\t"
-                         "ldrsb %[q], [%[s], %[cs]]\n\t"
-                         "add %[s], %[s], %[cs], lsl #1\n\t"
-                         "strh %[q], [%[dst], #4]\n\t"
-                         "strh %[p], [%[dst]], #8\n\t"
-                         : [p] "=&r"(p), [q] "=&r"(q), [s] "+r"(s), [dst] "+r"(half)
-                         : [cs] "r"(col_step)
-                         : "memory");
-    }
-    if (cols >= 4) {  /* four values a pass: 11 instructions */
-        int32_t passes = cols >> 2, u, v, c2, c3;
-        __asm__ volatile("add %[c2], %[cs], %[cs]\n\t"
-                         "add %[c3], %[c2], %[cs]\n\t"
-                         "1:\n\t"
-                         "ldrsb %[p], [%[s]]\n\t"
-                         "ldrsb %[q], [%[s], %[cs]]\n\t"
-                         "ldrsb %[u], [%[s], %[c2]]\n\t"
-                         "ldrsb %[v], [%[s], %[c3]]\n\t"
-                         "add %[s], %[s], %[cs], lsl #2\n\t"
-                         "strh %[q], [%[dst], #4]\n\t"
-                         "strh %[u], [%[dst], #8]\n\t"
-                         "strh %[v], [%[dst], #12]\n\t"
-                         "strh %[p], [%[dst]], #16\n\t"
-                         "subs %[n], %[n], #1\n\t"
-                         "bne 1b\n\t"
-                         : [p] "=&r"(p), [q] "=&r"(q), [u] "=&r"(u), [v] "=&r"(v), [c2] "=&r"(c2), [c3] "=&r"(c3),
-                           [s] "+r"(s), [dst] "+r"(half), [n] "+r"(passes)
-                         : [cs] "r"(col_step)
-                         : "cc", "memory");
-    }
-#else
-    int32_t x;
-    for (x = 0; x < cols; ++x, s += col_step) {
-        half[2 * x] = *s;
+    for (x = cols & ~3; x > 0; --x, half += 2, s += col_step) {
+        half[0] = s[0];
+        half[2 * second] = s[1];
     }
 #endif
 }
 
 /* Where a layer's plane takes its input rows: the first pair row holding any (word offset, with
  * the padding columns on its left), whether its upper half is a padding row, the pair rows of two
- * input rows after it, and whether a last one holds an input row above a padding row. */
+ * input rows after it, and whether a last one holds an input row above a padding row; second: the
+ * words from the first channel's plane to the second's. */
 typedef struct {
     int32_t first, top_half, twos, bottom_half;
-    int32_t pw, cols, col_step, row_step;
+    int32_t pw, cols, col_step, row_step, second;
 } dw_pairs_fill_plan;
 
 MCC_INLINE void dw_pairs_fill_plan_set(dw_pairs_fill_plan *f, int32_t pw, int32_t pairs, int32_t top, int32_t left,
@@ -1686,25 +1690,26 @@ MCC_INLINE void dw_pairs_fill_plan_set(dw_pairs_fill_plan *f, int32_t pw, int32_
     f->cols = cols;
     f->col_step = col_step;
     f->row_step = row_step;
+    f->second = pw * pairs + 2;
 }
 
-/* Input rows of one channel (src: its first element) into the plane's rows of pairs; the
- * padding around them holds the zero point from the layer's start. */
+/* Input rows of two channels (src: the first one's first element) into their planes' rows of
+ * pairs; the padding around them holds the zero point from the layer's start. */
 MCC_DW_NOINLINE static void dw_pairs_fill(const dw_pairs_fill_plan *f, uint32_t *plane, const int8_t *src)
 {
-    const int32_t pw = f->pw, cols = f->cols, col_step = f->col_step, row_step = f->row_step;
+    const int32_t pw = f->pw, cols = f->cols, col_step = f->col_step, row_step = f->row_step, second = f->second;
     uint32_t *dst = plane + f->first;
     int32_t k;
     if (f->top_half) {  /* input row 0 below a padding row (which keeps its zero points) */
-        dw_pairs_fill_half((int16_t *)(void *)dst + 1, src, cols, col_step);
+        dw_pairs_fill_half((int16_t *)(void *)dst + 1, second, src, cols, col_step);
         dst += pw;
         src += row_step;
     }
     for (k = f->twos; k > 0; --k, dst += pw, src += 2 * row_step) {
-        dw_pairs_fill_two(dst, src, cols, col_step, row_step);
+        dw_pairs_fill_two(dst, second, src, cols, col_step, row_step);
     }
     if (f->bottom_half) {  /* the last input row above a padding row */
-        dw_pairs_fill_half((int16_t *)(void *)dst, src, cols, col_step);
+        dw_pairs_fill_half((int16_t *)(void *)dst, second, src, cols, col_step);
     }
 }
 
@@ -1723,8 +1728,9 @@ MCC_DW_NOINLINE static mcc_status dw_pairs_layer(const mcc_dw_conv_fast_params *
     const uint32_t zeros = (uint16_t)params->input_zero_point * 0x10001u;
     (void)dw_pairs_bytes(params, in_dims, out_dims, &pw, &pairs);
     cols = in_dims->w < pw - params->padding.w ? in_dims->w : pw - params->padding.w;
-    for (i = 0; i < pw * pairs; ++i) {
+    for (i = 0; i < pw * pairs; ++i) {  /* both channels' planes (dw_pairs_fill) */
         plane[i] = zeros;
+        plane[i + pw * pairs + 2] = zeros;
     }
     dw_pairs_fill_plan_set(&fill, pw, pairs, params->padding.h, params->padding.w, in_dims->h, cols, n_ch,
                            in_dims->w * n_ch);
@@ -1740,6 +1746,7 @@ MCC_DW_NOINLINE static mcc_status dw_pairs_layer(const mcc_dw_conv_fast_params *
         int8_t *out_batch = output + b * oh * out_row;
         for (ch = 0; ch < n4; ++ch) {
             const int32_t start = ch & ~7, block = n4 - start >= 8 ? 8 : 4;
+            const uint32_t *own = plane + (ch & 1) * fill.second;  /* this channel's plane */
             const int8_t *w = bytes + start * 9 + (ch - start);
             const int32_t *consts = params->channels + 4 * ch;
             int32_t j;
@@ -1766,25 +1773,27 @@ MCC_DW_NOINLINE static mcc_status dw_pairs_layer(const mcc_dw_conv_fast_params *
             k.multiplier = consts[1];
             k.round = consts[2];
             k.shift = consts[3];
-            dw_pairs_fill(&fill, plane, in_batch + ch);
+            if (!(ch & 1)) {  /* the planes of this channel and the next */
+                dw_pairs_fill(&fill, plane, in_batch + ch);
+            }
 #if MCC_HAVE_DSP_ASM
             if (stride == 1) {
                 if (full) {
-                    dw_pairs_channel_rows(plane, pw, &k, out_batch + ch, oh, 1, 1 + relu);
+                    dw_pairs_channel_rows(own, pw, &k, out_batch + ch, oh, 1, 1 + relu);
                 } else {
-                    dw_pairs_channel_rows(plane, pw, &k, out_batch + ch, oh, 1, relu);
+                    dw_pairs_channel_rows(own, pw, &k, out_batch + ch, oh, 1, relu);
                 }
             } else if (full) {
-                dw_pairs_channel_rows(plane, pw, &k, out_batch + ch, oh, 2, 1 + relu);
+                dw_pairs_channel_rows(own, pw, &k, out_batch + ch, oh, 2, 1 + relu);
             } else {
-                dw_pairs_channel_rows(plane, pw, &k, out_batch + ch, oh, 2, relu);
+                dw_pairs_channel_rows(own, pw, &k, out_batch + ch, oh, 2, relu);
             }
 #else
             int32_t r;
             (void)relu;
             for (r = 0; r < oh; r += 2) {  /* output rows r, r + 1 read pair rows r / 2 and r / 2 + 1 (stride
                                               * 1) or r, r + 1 and r + 2 (stride 2) */
-                const uint32_t *a = plane + (stride == 1 ? r >> 1 : r) * pw;
+                const uint32_t *a = own + (stride == 1 ? r >> 1 : r) * pw;
                 int8_t *out0 = out_batch + r * out_row + ch;
                 const int rows = r + 1 < oh ? 2 : 1;
 #define MCC_DW_PAIRS_CALL(STRIDE, FULL) \
