@@ -1558,13 +1558,21 @@ MCC_INLINE void dw_pairs_rows(const uint32_t *a, const uint32_t *b, const uint32
  * splits the two rows' halfword pairs into one word of each plane: 7 instructions for 4 inputs in
  * the passes against 9 a channel, and each row's set-up once for both channels. */
 
+/* The columns a fill takes one at a time: the leftover 1-3 before the assembly's passes of four,
+ * or all of them without it. */
+#if MCC_HAVE_DSP_ASM
+#define MCC_DW_PAIRS_LEFT(cols) ((cols) & 3)
+#else
+#define MCC_DW_PAIRS_LEFT(cols) (cols)
+#endif
+
 /* Two input rows of two channels (s0: the upper row's element of the first) into one pair row of
  * each plane. */
 MCC_INLINE void dw_pairs_fill_two(uint32_t *dst, int32_t second, const int8_t *s0, int32_t cols, int32_t col_step,
                                   int32_t row_step)
 {
     int32_t x;
-    for (x = cols & 3; x > 0; --x, ++dst, s0 += col_step) {  /* the leftover columns first */
+    for (x = MCC_DW_PAIRS_LEFT(cols); x > 0; --x, ++dst, s0 += col_step) {
         dst[0] = dw_pairs_pack(s0[0], s0[row_step]);
         dst[second] = dw_pairs_pack(s0[1], s0[row_step + 1]);
     }
@@ -1610,11 +1618,6 @@ MCC_INLINE void dw_pairs_fill_two(uint32_t *dst, int32_t second, const int8_t *s
                          : [cs] "r"(col_step)
                          : "cc", "memory");
     }
-#else
-    for (x = cols & ~3; x > 0; --x, ++dst, s0 += col_step) {
-        dst[0] = dw_pairs_pack(s0[0], s0[row_step]);
-        dst[second] = dw_pairs_pack(s0[1], s0[row_step + 1]);
-    }
 #endif
 }
 
@@ -1623,7 +1626,7 @@ MCC_INLINE void dw_pairs_fill_two(uint32_t *dst, int32_t second, const int8_t *s
 MCC_INLINE void dw_pairs_fill_half(int16_t *half, int32_t second, const int8_t *s, int32_t cols, int32_t col_step)
 {
     int32_t x;
-    for (x = cols & 3; x > 0; --x, half += 2, s += col_step) {  /* the leftover columns first */
+    for (x = MCC_DW_PAIRS_LEFT(cols); x > 0; --x, half += 2, s += col_step) {
         half[0] = s[0];
         half[2 * second] = s[1];
     }
@@ -1660,13 +1663,10 @@ MCC_INLINE void dw_pairs_fill_half(int16_t *half, int32_t second, const int8_t *
                          : [cs] "r"(col_step)
                          : "cc", "memory");
     }
-#else
-    for (x = cols & ~3; x > 0; --x, half += 2, s += col_step) {
-        half[0] = s[0];
-        half[2 * second] = s[1];
-    }
 #endif
 }
+
+#undef MCC_DW_PAIRS_LEFT
 
 /* Where a layer's plane takes its input rows: the first pair row holding any (word offset, with
  * the padding columns on its left), whether its upper half is a padding row, the pair rows of two
