@@ -51,10 +51,11 @@ FC_BLOCK = 4                   # output rows per pass of mcc_fully_connected_fas
 DENSE_LAYOUT = LAYOUT_ATTR      # op attribute set by encode/choose.py: "int8" or "widened"
 ADD_TABLE_BYTES = 2 * 256 * 4   # mcc_add_fast_s8_get_buffer_size()
 # Per core family, the add's size from which mcc_add_fast_s8 (two 256-entry tables built per call,
-# then a few instructions an element) beats mcc_add_s8 (about 43 instructions an element on the M4
-# and the M55, 130 on the M3, 290 on the M0): the measured crossovers of the two kernels' costs,
-# a + b * size (docs/BENCHMARKS.md, "small residual adds").
-ADD_TABLE_MIN_SIZE = {"m0m3": 144, "m4": 144, "m55": 36}
+# then a few instructions an element) beats mcc_add_s8 (43 instructions an element on the M4 and
+# the M55, 130 on the M3, 289 on the M0): the crossover of the two kernels' measured costs, a + b *
+# size (docs/BENCHMARKS.md, "small residual adds"; the M0's for the M0/M3 family, the M3's is 94).
+# MVE cores build the tables four entries a pass, so theirs pay from a few dozen values.
+ADD_TABLE_MIN_SIZE = {"m0m3": 163, "m4": 181, "m55": 36}
 
 
 def add_table_min_size(cpu: str | None) -> int:

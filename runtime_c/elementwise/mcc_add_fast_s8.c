@@ -25,41 +25,6 @@ int32_t mcc_add_fast_s8_get_buffer_size(void)
     return 2 * 256 * (int32_t)sizeof(int32_t);
 }
 
-#if MCC_HAVE_MVE
-/* 128 entries, for d = 2 (v + offset) << left_shift from d0 in steps of `scale`, four a pass:
- * VRMULH is SMMLAR's rounding high product, so each lane is mcc_nn_add_rescale exactly. */
-static void fill_rescaled(int32_t *entries, int32_t d0, int32_t scale, int32_t multiplier, int32_t half,
-                          int32_t sign, int32_t right, int32_t doubling)
-{
-    const int32x4_t vm = vdupq_n_s32(multiplier), vsign = vdupq_n_s32(sign);
-    const int32x4_t step = vdupq_n_s32(4 * scale);
-    int32x4_t d = vaddq_n_s32(vmulq_n_s32(vreinterpretq_s32_u32(vidupq_n_u32(0, 1)), scale), d0);
-    int32_t k;
-    for (k = 0; k < 128; k += 4) {
-        int32x4_t r = vaddq_n_s32(vrmulhq_s32(d, vm), half);
-        r = vaddq_s32(r, vandq_s32(vshrq_n_s32(d, 31), vsign));
-        vst1q_s32(entries + k, vshlq_r_s32(vshlq_r_s32(r, -right), doubling));
-        d = vaddq_s32(d, step);
-    }
-}
-#else
-/* 128 entries, for d = 2 (v + offset) << left_shift from d0 in steps of `scale`: d rises, so the
- * rounding's sign correction of mcc_nn_add_rescale (for d < 0) is a constant folded into the
- * accumulator of the entries before the sign change, and a constant zero after it. */
-static void fill_rescaled(int32_t *entries, int32_t d0, int32_t scale, int32_t multiplier, int32_t half,
-                          int32_t sign, int32_t right, int32_t doubling)
-{
-    const int32_t negative = d0 >= 0 ? 0 : (-d0 + scale - 1) / scale; /* entries with d < 0 */
-    int32_t d = d0, k;
-    for (k = 0; k < negative && k < 128; ++k, d += scale) {
-        entries[k] = (mcc_nn_smmlar(d, multiplier, half + sign) >> right) * (1 << doubling);
-    }
-    for (; k < 128; ++k, d += scale) {
-        entries[k] = (mcc_nn_smmlar(d, multiplier, half) >> right) * (1 << doubling);
-    }
-}
-#endif
-
 /* Fills one input's table, each entry shifted left by `doubling` (0 or 1). */
 static void build_table(int32_t *table, int32_t offset, int32_t multiplier, int32_t shift,
                         int32_t left_shift, int32_t doubling)
@@ -67,12 +32,32 @@ static void build_table(int32_t *table, int32_t offset, int32_t multiplier, int3
     const int32_t right = -shift;
     int32_t u;
     if (left_shift >= 0 && left_shift <= 21 && right >= 0 && right <= 30 && multiplier >= 0) {
-        /* SMMLAR form of the rescaling (mcc_nn_add_rescale): |2 (v + offset) << ls| < 2^31;
-         * entry u holds v = (int8_t)u, so v = 0..127 fill the first half, v = -128..-1 the second. */
+        /* SMMLAR form of the rescaling (mcc_nn_add_rescale): |2 (v + offset) << ls| < 2^31. */
         const int32_t scale = 1 << (left_shift + 1);
         const int32_t half = (1 << right) >> 1, sign = right ? -1 : 0;
-        fill_rescaled(table, offset * scale, scale, multiplier, half, sign, right, doubling);
-        fill_rescaled(table + 128, (offset - 128) * scale, scale, multiplier, half, sign, right, doubling);
+#if MCC_HAVE_MVE
+        /* Four entries a pass (VRMULH is SMMLAR's rounding high product). Entry u holds v =
+         * (int8_t)u, so in each half of the table d = 2 (v + offset) << ls rises by `scale` from
+         * entry to entry: v = 0..127, then v = -128..-1. */
+        const int32x4_t vm = vdupq_n_s32(multiplier), vsign = vdupq_n_s32(sign);
+        const int32x4_t step = vdupq_n_s32(4 * scale);
+        for (u = 0; u < 256; u += 128) {
+            int32x4_t d = vaddq_n_s32(vmulq_n_s32(vreinterpretq_s32_u32(vidupq_n_u32(0, 1)), scale),
+                                      ((int8_t)u + offset) * scale);
+            int32_t k;
+            for (k = u; k < u + 128; k += 4) {
+                int32x4_t r = vaddq_n_s32(vrmulhq_s32(d, vm), half);
+                r = vaddq_s32(r, vandq_s32(vshrq_n_s32(d, 31), vsign));
+                vst1q_s32(table + k, vshlq_r_s32(vshlq_r_s32(r, -right), doubling));
+                d = vaddq_s32(d, step);
+            }
+        }
+        return;
+#endif
+        for (u = 0; u < 256; ++u) {
+            table[u] = mcc_nn_add_rescale(((int8_t)u + offset) * scale, multiplier, half, sign, right)
+                       << doubling;
+        }
         return;
     }
     for (u = 0; u < 256; ++u) {
