@@ -276,7 +276,8 @@ def relu_requant(seed: int = 11) -> Graph:
     under ReLU at -5 (clamped at the zero point), a 1x1 on 8 channels to 7 (the 8-channel pixel
     loop and a lone last channel), a 3x3 to 15 pixels (the one-pixel loop of the last), a 1x1
     without activation (the four-instruction tail in the same tree), and a 1x1 under ReLU whose
-    channels' shifts lie 9 apart (refused: it keeps the four-instruction tail)."""
+    channels' shifts lie 9 apart (refused: it keeps the four-instruction tail). Every layer's
+    output is an output of the graph."""
     rng = np.random.default_rng(seed)
     chain = (_Chain(rng, (1, 7, 5, 8))
              .conv(12, (1, 1), activation="relu", zp=-128)
@@ -294,7 +295,8 @@ def relu_requant(seed: int = 11) -> Graph:
     spread = chain.tensors["w6"]  # half the channels' scales 2^-9 of the others'
     scales = tuple(s * (2.0 ** -9 if c % 2 else 1.0) for c, s in enumerate(spread.quant.scale))
     chain.tensors["w6"] = replace(spread, quant=replace(spread.quant, scale=scales))
-    return chain.graph("relu_requant")
+    # every layer's output is one of the graph's (ReLUs lose what later layers would show)
+    return replace(chain.graph("relu_requant"), outputs=tuple(f"t{i}" for i in range(len(chain.ops))))
 
 
 GRAPHS = {"layer_zoo": layer_zoo, "residual_block": residual_block, "residual_clamped": residual_clamped,
