@@ -276,7 +276,8 @@ def relu_requant(seed: int = 11) -> Graph:
     under ReLU at -5 (clamped at the zero point), a 1x1 on 8 channels to 7 (the 8-channel pixel
     loop and a lone last channel), a 3x3 to 15 pixels (the one-pixel loop of the last), a 1x1
     without activation (the four-instruction tail in the same tree), and a 1x1 under ReLU whose
-    channels' shifts lie 9 apart (refused: it keeps the four-instruction tail). Every layer's
+    channels' shifts lie 9 apart (refused: it keeps the four-instruction tail); constant channels
+    in the first (dead, its shift out of reach) and the third (dead and saturated). Every layer's
     output is an output of the graph."""
     rng = np.random.default_rng(seed)
     chain = (_Chain(rng, (1, 7, 5, 8))
@@ -295,8 +296,13 @@ def relu_requant(seed: int = 11) -> Graph:
     spread = chain.tensors["w6"]  # half the channels' scales 2^-9 of the others'
     scales = tuple(s * (2.0 ** -9 if c % 2 else 1.0) for c, s in enumerate(spread.quant.scale))
     chain.tensors["w6"] = replace(spread, quant=replace(spread.quant, scale=scales))
+    dead = chain.tensors["w0"]    # channel 5 dead, its shift out of reach: stored as a constant
+    data, scales = np.array(dead.data), list(dead.quant.scale)
+    data[5], scales[5] = 0, scales[5] * 2.0 ** -12
+    chain.tensors["w0"] = replace(dead, data=data, quant=replace(dead.quant, scale=tuple(scales)))
     # every layer's output is one of the graph's (ReLUs lose what later layers would show)
-    return replace(chain.graph("relu_requant"), outputs=tuple(f"t{i}" for i in range(len(chain.ops))))
+    graph = replace(chain.graph("relu_requant"), outputs=tuple(f"t{i}" for i in range(len(chain.ops))))
+    return with_dead_channels(graph, dead=(3,), saturated=(5,), op_index=2)
 
 
 GRAPHS = {"layer_zoo": layer_zoo, "residual_block": residual_block, "residual_clamped": residual_clamped,
@@ -658,6 +664,7 @@ def test_two_instruction_requantization_only_for_dsp_cores_and_its_layers():
     assert lower(graph, "m", "tflm", "cortex-m3").decls == lower(graph, "m", "tflm").decls
     choices = specialize.choose_kernels(graph, "tflm", "cortex-m4")
     assert [c.layer.relu_shift for c in choices] == [12, 12, 12, 12, 12, None, None]
+    assert [c.layer.constant_channels for c in choices][:3] == [1, 0, 2]
     plain = specialize.choose_kernels(graph, "tflm", None)
     for op, c, p in zip(graph.ops, choices, plain):
         table = c.layer.channels.reshape(-1)
@@ -667,6 +674,8 @@ def test_two_instruction_requantization_only_for_dsp_cores_and_its_layers():
         right = -np.asarray(specialize.kernel_params(graph, op, "tflm").shift, dtype=np.int64)
         pairs = len(right) // 2
         assert not table[:8 * pairs].reshape(-1, 8)[:, 6:].any() and not table[8 * pairs + 3:].any()
+        mult = np.append(table[:8 * pairs].reshape(-1, 8)[:, 2:4].reshape(-1), table[8 * pairs + 1:8 * pairs + 2])
+        scale = np.where(mult == 0, 0, np.int64(1) << np.clip(12 - right + 1, 2, 8))   # constants: 0
         w = graph.tensor(op.inputs[1]).data.reshape(len(right), -1).astype(np.int64)
-        scaled, _ = specialize.conv_layout(w, scale=np.int64(1) << (12 - right + 1))
+        scaled, _ = specialize.conv_layout(w, scale=scale)
         assert np.array_equal(c.layer.weights, scaled)

@@ -33,8 +33,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mcucompress.codegen.channel_split import (PATCH_KERNEL, PATCH_SOURCE, Patch, lower_patch, patch,
-                                               split_channels)
+from mcucompress.codegen.channel_split import (PATCH_KERNEL, PATCH_SOURCE, Patch, constant_output, lower_patch,
+                                               patch, split_channels)
 from mcucompress.codegen.relu_requant import best_final_shift, relu_requant_rows
 from mcucompress.encode.choose import LAYOUT_ATTR
 from mcucompress.ir.graph import Graph, Op
@@ -370,28 +370,34 @@ def conv_relu_shift(graph: Graph, rounding: str, cpu: str | None) -> int | None:
 
 
 def conv_relu_layer(w, bias, p, split, final_shift: int):
-    """(weights scaled by 2^j per channel, channel table) of a widened layer that every channel
-    lets use the two-instruction requantization with ``final_shift`` (constant channels aside:
-    round = value << final_shift with multiplier 0); None when a channel cannot (or one is
-    patched)."""
+    """(weights scaled by 2^j per channel, channel table, how many channels are constant) of a
+    widened layer whose every channel can use the two-instruction requantization with
+    ``final_shift``, constant channels aside (round = value << final_shift with multiplier 0: those
+    split_channels stores so, and channels whose shift is out of reach but whose output cannot
+    vary, e.g. dead ones); None when a channel cannot (or one is patched)."""
     if len(split.patched) or len(w) < 2:
         return None
     n = len(w)
     folded = bias.astype(np.int64) + int(p.input_offset) * w.sum(1)
     bound = 128 * np.abs(w).sum(1) + np.abs(folded)
     mult = np.broadcast_to(np.asarray(p.multiplier, dtype=np.int64).reshape(-1), (n,))
-    rows = relu_requant_rows(mult, p.shift, p.output_offset, p.act_min, bound, final_shift)
+    shift = np.broadcast_to(np.asarray(p.shift, dtype=np.int64).reshape(-1), (n,))
+    rows = relu_requant_rows(mult, shift, p.output_offset, p.act_min, bound, final_shift)
     constant = np.zeros(n, dtype=bool)
     constant[split.constant] = True
-    if not np.all(rows.ok | constant):
-        return None
     value = split.table[:, 2].astype(np.int64) // 2   # a constant channel's output
+    for c in np.flatnonzero(~(rows.ok | constant)):
+        out = constant_output(w[c], int(folded[c]), int(mult[c]), int(shift[c]), int(p.output_offset),
+                              int(p.act_min), int(p.act_max))
+        if out is None:
+            return None
+        constant[c], value[c] = True, out
     table = np.stack([np.where(constant, 0, folded << rows.weight_bits), np.where(constant, 0, mult),
                       np.where(constant, value << final_shift, rows.round), np.zeros(n, np.int64)], axis=1)
     if np.abs(table).max() > _INT32_LIMIT:
         return None
     scale = np.where(constant, 0, np.int64(1) << rows.weight_bits)
-    return scale[:, None] * np.asarray(split.weights, dtype=np.int64), table
+    return scale[:, None] * np.asarray(split.weights, dtype=np.int64), table, int(constant.sum())
 
 
 def conv_1x1_c8(kernel_name, kernel, pad, in_c, act) -> bool:
@@ -516,7 +522,7 @@ def fast_conv(graph: Graph, op: Op, p, rounding: str, relu_shift: int | None = N
     if relu is not None:
         words, k_padded = conv_layout(relu[0], scale=1)
         return FastLayer(words, pair_major(relu[1]), k_padded, conv_scratch_bytes(k_padded, in_c),
-                         weight_layout="widened", relu_shift=relu_shift, **extra)
+                         constant_channels=relu[2], weight_layout="widened", relu_shift=relu_shift)
     words, k_padded = (conv_int8_layout if int8 else conv_layout)(split.weights)
     return FastLayer(words, (pair_major_w8 if int8 else pair_major)(split.table), k_padded,
                      conv_scratch_bytes(k_padded, in_c),
