@@ -274,7 +274,8 @@ def relu_requant(seed: int = 11) -> Graph:
     for a DSP core: a 1x1 on 8 input channels to 12 under ReLU at zero point -128 (the 8-channel
     row loop), a 3x3 under ReLU6 at -128 whose clamp stops at 0 (the pair loop's clamp), a 1x1
     under ReLU at -5 (clamped at the zero point), a 1x1 on 8 channels to 7 (the 8-channel pixel
-    loop and a lone last channel), a 3x3 to 15 pixels (the one-pixel loop of the last), a 1x1
+    loop and a lone last channel), a 3x3 to 15 pixels and 9 channels (the one-pixel loop of the
+    last pixel, the C of the last channel after the pair loop), a 1x1
     without activation (the four-instruction tail in the same tree), and a 1x1 under ReLU whose
     channels' shifts lie 9 apart (refused: it keeps the four-instruction tail); constant channels
     in the first (dead, its shift out of reach) and the third (dead and saturated). Every layer's
@@ -285,7 +286,7 @@ def relu_requant(seed: int = 11) -> Graph:
              .conv(16, (3, 3), padding=(1, 1, 1, 1), activation="relu6", zp=-128)
              .conv(8, (1, 1), activation="relu", zp=-5)
              .conv(7, (1, 1), activation="relu", zp=-128)
-             .conv(10, (3, 3), activation="relu", zp=-128)
+             .conv(9, (3, 3), activation="relu", zp=-128)
              .conv(9, (1, 1))
              .conv(6, (1, 1), activation="relu", zp=-128))
     relu6 = chain.tensors["t1"]   # 6 real = 128 steps: the clamp at 0, below the int8 maximum

@@ -436,18 +436,23 @@ def relu_requant_runs(request, tmp_path_factory):
                                    core="cortex-m4"))
     sets.add("any", lambda: export(relu_requant(), root / "any", prefix="relu_any", optimize="none"))
     for params in selected_params(request, "test_two_instruction_requantization_identical_to_the_four"):
-        for key in ("dsp", "any", sets.variant("dsp", MCC_FORCE_REFERENCE=1)):
+        for key in ("dsp", "any", sets.variant("dsp", MCC_FORCE_REFERENCE=1), sets.variant("dsp", **RELU_ROWS)):
             sets.plan(key, params["board"])
     return sets
+
+
+# relu_requant's tree with the direct rows walk built in (its 1x1 layers on 16 channels then run
+# every pair of pixels inside the channel-pair loop, the two-instruction tail's copy included)
+RELU_ROWS = {"MCC_CONV_DIRECT_ROWS": 1}
 
 
 @pytest.mark.parametrize("board", ["mps2-an386", "mps2-an505"])
 def test_two_instruction_requantization_identical_to_the_four(relu_requant_runs, board):
     """The layers of MCC_CONV_RELU_SHIFT (SMMLA, SSAT with the shift: the channel-pair loop clamped
-    and not, the 8-channel row and pixel loops, the one-pixel loop, the C of a lone last channel)
-    next to layers of the four-instruction tail give the bytes of the tree for any core, of the
-    portable path, of the host build (the C of the same tails) and of the numpy reference, in
-    fewer instructions, on the M4 and the M33."""
+    and not, with and without the direct rows walk, the 8-channel row and pixel loops, the
+    one-pixel loop, the C of a lone last channel) next to layers of the four-instruction tail give
+    the bytes of the tree for any core, of the portable path, of the host build (the C of the
+    same tails) and of the numpy reference, in fewer instructions, on the M4 and the M33."""
     sets = relu_requant_runs
     assert manifest_json(sets.tree("dsp"))["defines"]["MCC_CONV_RELU_SHIFT"] == 12
     assert "MCC_CONV_RELU_SHIFT" not in manifest_json(sets.tree("any"))["defines"]
@@ -460,3 +465,6 @@ def test_two_instruction_requantization_identical_to_the_four(relu_requant_runs,
         assert np.array_equal(fast.inputs, run.inputs)
         assert np.array_equal(fast.outputs, run.outputs), other
         assert max(fast.instructions) < min(run.instructions), other
+    rows = sets.run(sets.variant("dsp", **RELU_ROWS), board)
+    assert rows.checks == {"host": True, "reference": True}
+    assert np.array_equal(rows.inputs, fast.inputs) and np.array_equal(rows.outputs, fast.outputs)
