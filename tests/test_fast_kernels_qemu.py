@@ -12,7 +12,7 @@ import pytest
 from mcucompress.targets.manifest import manifest_json
 from mcucompress.targets.runner import run_model
 from qemu_sets import QemuSets, selected_params
-from test_fast_graphs import GRAPHS, INT8_CONV_GRAPHS, _Chain, with_int8_conv_weights
+from test_fast_graphs import GRAPHS, INT8_CONV_GRAPHS, _Chain, relu_requant, with_int8_conv_weights
 
 pytestmark = [
     pytest.mark.qemu,
@@ -484,3 +484,49 @@ def test_direct_pointwise_rows_loop_identical_to_the_pair_loop(graph_trees, grap
         if "MCC_CONV_ONE_PIXEL" not in defines:
             assert max(rows.instructions) < min(pairs.instructions)
     assert len(np.unique(pairs.outputs)) > 1
+
+
+@pytest.fixture(scope="module")
+def relu_requant_runs(request, tmp_path_factory):
+    """relu_requant exported for a DSP core (five layers requantized in two instructions, two in
+    four) and for any core (all in four), and the DSP tree's portable path, three samples each."""
+    from mcucompress.export import export
+
+    sets = _sets(tmp_path_factory, samples=3)
+    root = tmp_path_factory.mktemp("relu_requant")
+    sets.add("dsp", lambda: export(relu_requant(), root / "dsp", prefix="relu_dsp", optimize="none",
+                                   core="cortex-m4"))
+    sets.add("any", lambda: export(relu_requant(), root / "any", prefix="relu_any", optimize="none"))
+    for params in selected_params(request, "test_two_instruction_requantization_identical_to_the_four"):
+        for key in ("dsp", "any", sets.variant("dsp", MCC_FORCE_REFERENCE=1), sets.variant("dsp", **RELU_ROWS)):
+            sets.plan(key, params["board"])
+    return sets
+
+
+# relu_requant's tree with the direct rows walk built in (its 1x1 layers on 16 channels then run
+# every pair of pixels inside the channel-pair loop, the two-instruction tail's copy included)
+RELU_ROWS = {"MCC_CONV_DIRECT_ROWS": 1}
+
+
+@pytest.mark.parametrize("board", ["mps2-an386", "mps2-an505"])
+def test_two_instruction_requantization_identical_to_the_four(relu_requant_runs, board):
+    """The layers of MCC_CONV_RELU_SHIFT (SMMLA, SSAT with the shift: the channel-pair loop clamped
+    and not, with and without the direct rows walk, the 8-channel row and pixel loops, the
+    one-pixel loop, the C of a lone last channel) next to layers of the four-instruction tail give
+    the bytes of the tree for any core, of the portable path, of the host build (the C of the
+    same tails) and of the numpy reference, in fewer instructions, on the M4 and the M33."""
+    sets = relu_requant_runs
+    assert manifest_json(sets.tree("dsp"))["defines"]["MCC_CONV_RELU_SHIFT"] == 12
+    assert "MCC_CONV_RELU_SHIFT" not in manifest_json(sets.tree("any"))["defines"]
+    fast = sets.run("dsp", board)
+    assert fast.checks == {"host": True, "reference": True}
+    assert len(np.unique(fast.outputs)) > 1
+    for other in ("any", sets.variant("dsp", MCC_FORCE_REFERENCE=1)):
+        run = sets.run(other, board)
+        assert run.checks == {"host": True, "reference": True}
+        assert np.array_equal(fast.inputs, run.inputs)
+        assert np.array_equal(fast.outputs, run.outputs), other
+        assert max(fast.instructions) < min(run.instructions), other
+    rows = sets.run(sets.variant("dsp", **RELU_ROWS), board)
+    assert rows.checks == {"host": True, "reference": True}
+    assert np.array_equal(rows.inputs, fast.inputs) and np.array_equal(rows.outputs, fast.outputs)
