@@ -12,7 +12,7 @@ import pytest
 from mcucompress.targets.manifest import manifest_json
 from mcucompress.targets.runner import run_model
 from qemu_sets import QemuSets, selected_params
-from test_fast_graphs import GRAPHS, INT8_CONV_GRAPHS, _Chain, with_int8_conv_weights
+from test_fast_graphs import GRAPHS, INT8_CONV_GRAPHS, _Chain, relu_requant, with_int8_conv_weights
 
 pytestmark = [
     pytest.mark.qemu,
@@ -41,15 +41,17 @@ def _sets(tmp_path_factory, samples):
     return QemuSets(samples, variant=lambda tree, **defines: _variant(tree, tmp_path_factory, **defines))
 
 
-def _layer_runs(request, tmp_path_factory, samples, graph_of, names, test, other_paths, board=None):
-    """The runs of the trees exported from ``graph_of(name)`` for the selected cases of ``test``,
-    each on its case's board (else ``board``), and of their variants with ``other_paths``'s defines."""
+def _layer_runs(request, tmp_path_factory, samples, graph_of, names, test, other_paths, board=None, cores=None):
+    """The runs of the trees exported from ``graph_of(name)`` (for the core ``cores[name]``, else
+    none in particular) for the selected cases of ``test``, each on its case's board (else
+    ``board``), and of their variants with ``other_paths``'s defines."""
     from mcucompress.export import export
 
     sets = _sets(tmp_path_factory, samples)
     root = tmp_path_factory.mktemp("layers")
     for name in names:
-        sets.add(name, lambda name=name: export(graph_of(name), root / name, prefix=name))
+        sets.add(name, lambda name=name: export(graph_of(name), root / name, prefix=name,
+                                                core=(cores or {}).get(name)))
     for params in selected_params(request, test):
         case_board = params.get("board", board)
         sets.plan(params["name"], case_board)
@@ -303,11 +305,69 @@ DSP_PAIRS_LAYERS = {"pairs_odd": ((1, 9, 7, 12), (1, 1), "none"), "pairs_relu6":
                     "pairs_stride2_relu6": ((1, 15, 13, 12), (2, 2), "relu6"),
                     "pairs_valid": ((1, 8, 11, 12), (1, 1), "none"), "pairs_multiplier": ((1, 7, 6, 6), (1, 1), "none"),
                     "pairs_strips": ((1, 12, 5, 12), (1, 1), "none"),
-                    "pairs_stride2_odd": ((1, 13, 11, 8), (2, 2), "none")}
-PAIRS_CHAINS = ("pairs_valid", "pairs_multiplier", "pairs_strips")
+                    "pairs_stride2_odd": ((1, 13, 11, 8), (2, 2), "none"),
+                    "pairs_relu_tails": ((1, 16, 14, 16), (1, 1), "relu")}
+PAIRS_CHAINS = ("pairs_valid", "pairs_multiplier", "pairs_strips", "pairs_relu_tails")
+# Exported for a DSP core: its channels clamped at or above the output zero point take the
+# two-instruction requantization (MCC_DW_RELU_SHIFT).
+PAIRS_CORES = {"pairs_relu_tails": "cortex-m4"}
+
+
+def _pairs_relu_graph():
+    """Layers on row-pair planes that take the two-instruction requantization's whole-range tail
+    (ReLU at zero point -128, stride 1 and 2) and its clamped tail (ReLU6 at zero point -30,
+    stride 2, both bounds binding; ReLU at zero point -30, stride 1), a layer without activation (today's tail), and a ReLU layer half of whose
+    channels have weight scales 2^9 smaller: their right shifts lie past the model's window, the
+    exporter refuses them, and they keep today's tail beside the others in the same layer. The
+    output scales are narrowed so that every layer's outputs take 30 values or more."""
+    chain = _Chain(np.random.default_rng(7), DSP_PAIRS_LAYERS["pairs_relu_tails"][0])
+    pad = (1, 1, 1, 1)
+
+    def narrower(factor):  # the last output's scale divided: its values spread over more of the int8 range
+        t = chain.tensors[chain.last]
+        chain.tensors[chain.last] = replace(t, quant=replace(t.quant, scale=(t.quant.scale[0] / factor,)))
+
+    chain.conv(0, (3, 3), padding=pad, depthwise=True, activation="relu", zp=-128)
+    chain.conv(0, (3, 3), stride=(2, 2), padding=pad, depthwise=True, activation="relu6", zp=-30)
+    narrower(10)
+    chain.conv(0, (3, 3), padding=pad, depthwise=True)
+    chain.conv(0, (3, 3), padding=pad, depthwise=True, activation="relu", zp=-128)
+    w = chain.tensors[chain.ops[-1].inputs[1]]
+    scales = tuple(s / 512 if c % 2 else s for c, s in enumerate(w.quant.scale))
+    chain.tensors[w.name] = replace(w, quant=replace(w.quant, scale=scales))
+    narrower(4)
+    chain.conv(0, (3, 3), stride=(2, 2), padding=pad, depthwise=True, activation="relu", zp=-128)
+    narrower(8)
+    chain.conv(0, (3, 3), padding=pad, depthwise=True, activation="relu", zp=-30)
+    narrower(4)
+    return chain.graph("pairs_relu_tails")
+
+
+def test_depthwise_relu_tails_chosen_per_channel_on_dsp_cores_only():
+    """The export gives the two-instruction requantization to the channels that can take it, on
+    a DSP core only (an M55, M3 or M0 export, or one for no core, keeps its tables), and refuses
+    the channels whose right shift lies outside the model's window."""
+    from mcucompress.codegen.specialize import choose_kernels, depthwise_relu_shift, kernel_params
+
+    graph = _pairs_relu_graph()
+    final = depthwise_relu_shift(graph, "tflm", "cortex-m4")
+    taken = []
+    for op, choice in zip(graph.ops, choose_kernels(graph, cpu="cortex-m4")):
+        p = kernel_params(graph, op, "tflm")
+        right = -np.asarray(p.shift)
+        words = choice.layer.channels[:, 3]
+        # j = final - right + 1 in [2, 8] (the accumulators are far from overflowing here)
+        window = (p.act_min >= p.output_offset) & (right >= final - 7) & (right <= final - 1)
+        assert np.array_equal(words < 0, window) and np.array_equal(words[words < 0], right[words < 0] - final)
+        taken.append(int((words < 0).sum()))
+    assert taken[2] == 0 and 0 < taken[3] <= 8 and min(taken[:2] + taken[4:]) >= 12
+    for cpu in ("cortex-m55", "cortex-m3", "cortex-m0", None):
+        assert all((c.layer.channels[:, 3] > 0).all() for c in choose_kernels(graph, cpu=cpu) if c is not None)
 
 
 def _pairs_graph(name):
+    if name == "pairs_relu_tails":
+        return _pairs_relu_graph()
     shape, stride, activation = DSP_PAIRS_LAYERS[name]
     if name in PAIRS_CHAINS:
         chain = _Chain(np.random.default_rng(5), shape)
@@ -328,7 +388,8 @@ PAIRS_OTHER_PATHS = ({"MCC_DW_DSP_PLANES": 0}, {"MCC_FORCE_REFERENCE": 1})
 def pairs_runs(request, tmp_path_factory):
     """The row-pair planes layers' runs (planes, strips and portable) with four samples (qemu_sets)."""
     return _layer_runs(request, tmp_path_factory, 4, _pairs_graph, DSP_PAIRS_LAYERS,
-                       "test_depthwise_dsp_pairs_layers_match_the_strips_and_portable_paths", PAIRS_OTHER_PATHS)
+                       "test_depthwise_dsp_pairs_layers_match_the_strips_and_portable_paths", PAIRS_OTHER_PATHS,
+                       cores=PAIRS_CORES)
 
 
 @pytest.mark.parametrize("board", ["mps2-an386", "mps2-an505"])
@@ -340,6 +401,7 @@ def test_depthwise_dsp_pairs_layers_match_the_strips_and_portable_paths(pairs_ru
     activation = DSP_PAIRS_LAYERS[name][2]
     tree = pairs_runs.tree(name)
     assert manifest_json(tree)["defines"]["MCC_DW_DSP_PLANES"] == 1
+    assert ("MCC_DW_RELU_SHIFT" in manifest_json(tree)["defines"]) == (name in PAIRS_CORES)
     fast = pairs_runs.run(name, board)
     if name in PAIRS_CHAINS:
         assert fast.checks == {"host": True, "reference": True} and len(np.unique(fast.outputs)) > 20
@@ -463,3 +525,49 @@ def test_softmax_mve_rows_match_the_reference(softmax_runs, name):
         assert len(np.unique(out)) > 4
     if name == "softmax_rows":
         assert np.mean(out == -128) > 0.1
+
+
+@pytest.fixture(scope="module")
+def relu_requant_runs(request, tmp_path_factory):
+    """relu_requant exported for a DSP core (five layers requantized in two instructions, two in
+    four) and for any core (all in four), and the DSP tree's portable path, three samples each."""
+    from mcucompress.export import export
+
+    sets = _sets(tmp_path_factory, samples=3)
+    root = tmp_path_factory.mktemp("relu_requant")
+    sets.add("dsp", lambda: export(relu_requant(), root / "dsp", prefix="relu_dsp", optimize="none",
+                                   core="cortex-m4"))
+    sets.add("any", lambda: export(relu_requant(), root / "any", prefix="relu_any", optimize="none"))
+    for params in selected_params(request, "test_two_instruction_requantization_identical_to_the_four"):
+        for key in ("dsp", "any", sets.variant("dsp", MCC_FORCE_REFERENCE=1), sets.variant("dsp", **RELU_ROWS)):
+            sets.plan(key, params["board"])
+    return sets
+
+
+# relu_requant's tree with the direct rows walk built in (its 1x1 layers on 16 channels then run
+# every pair of pixels inside the channel-pair loop, the two-instruction tail's copy included)
+RELU_ROWS = {"MCC_CONV_DIRECT_ROWS": 1}
+
+
+@pytest.mark.parametrize("board", ["mps2-an386", "mps2-an505"])
+def test_two_instruction_requantization_identical_to_the_four(relu_requant_runs, board):
+    """The layers of MCC_CONV_RELU_SHIFT (SMMLA, SSAT with the shift: the channel-pair loop clamped
+    and not, with and without the direct rows walk, the 8-channel row and pixel loops, the
+    one-pixel loop, the C of a lone last channel) next to layers of the four-instruction tail give
+    the bytes of the tree for any core, of the portable path, of the host build (the C of the
+    same tails) and of the numpy reference, in fewer instructions, on the M4 and the M33."""
+    sets = relu_requant_runs
+    assert manifest_json(sets.tree("dsp"))["defines"]["MCC_CONV_RELU_SHIFT"] == 12
+    assert "MCC_CONV_RELU_SHIFT" not in manifest_json(sets.tree("any"))["defines"]
+    fast = sets.run("dsp", board)
+    assert fast.checks == {"host": True, "reference": True}
+    assert len(np.unique(fast.outputs)) > 1
+    for other in ("any", sets.variant("dsp", MCC_FORCE_REFERENCE=1)):
+        run = sets.run(other, board)
+        assert run.checks == {"host": True, "reference": True}
+        assert np.array_equal(fast.inputs, run.inputs)
+        assert np.array_equal(fast.outputs, run.outputs), other
+        assert max(fast.instructions) < min(run.instructions), other
+    rows = sets.run(sets.variant("dsp", **RELU_ROWS), board)
+    assert rows.checks == {"host": True, "reference": True}
+    assert np.array_equal(rows.inputs, fast.inputs) and np.array_equal(rows.outputs, fast.outputs)

@@ -114,10 +114,41 @@ int32_t mcc_depthwise_conv2d_fast_s8_get_buffer_size(int32_t channels, int32_t t
     return strip_bytes > taps_bytes ? strip_bytes : taps_bytes;
 }
 
+/* Set by the export for DSP cores (codegen/specialize.py) when channels of a layer on the row-pair
+ * planes clamp at or above the output zero point: such a channel's shift word is -(j - 1) < 0,
+ * its weights and bias are scaled by 2^j instead of doubled, and TFLite's double rounding is
+ * SMMLA with the channel's round, then an arithmetic shift by this (the same for every such
+ * channel of the model: an immediate of SSAT), exact on every accumulator (codegen/relu_requant.py). */
+#ifdef MCC_DW_RELU_SHIFT
+#define MCC_DW_RELU_STR2(X) #X
+#define MCC_DW_RELU_STR(X) MCC_DW_RELU_STR2(X)
+#define MCC_DW_RELU_SHIFT_ASM "#" MCC_DW_RELU_STR(MCC_DW_RELU_SHIFT)
+MCC_INLINE int32_t dw_relu_requant(int32_t scaled, int32_t multiplier, int32_t round)
+{
+    return (int32_t)(round + (int32_t)(((int64_t)scaled * multiplier) >> 32)) >> MCC_DW_RELU_SHIFT;
+}
+#endif
+/* Such channels reach the taps path (and would reach the strips, which double their weights)
+ * only where the row-pair planes are not built (a build without DSP, or MCC_DW_DSP_PLANES 0): the
+ * export gives them only to layers that run on the planes. Elsewhere those paths check nothing. */
+#if defined(MCC_DW_RELU_SHIFT) && !MCC_DW_PAIRS_ON
+#define MCC_DW_RELU_TAPS 1
+#else
+#define MCC_DW_RELU_TAPS 0
+#endif
+
 MCC_INLINE int32_t dw_requantize(int32_t acc, const int32_t *ch, int32_t lo, int32_t hi)
 {
-    int32_t v = mcc_nn_smmlar(acc, ch[1], ch[2]);
-    v = (v + (acc >> 31)) >> ch[3];
+    int32_t v;
+#if MCC_DW_RELU_TAPS
+    if (ch[3] < 0) {  /* acc: the doubled sum, 2^(j - 1) times smaller than the scaled one */
+        v = dw_relu_requant(acc * ((int32_t)1 << -ch[3]), ch[1], ch[2]);
+    } else
+#endif
+    {
+        v = mcc_nn_smmlar(acc, ch[1], ch[2]);
+        v = (v + (acc >> 31)) >> ch[3];
+    }
 #if MCC_HAVE_DSP
     if (lo == -128 && hi == 127) {
         return __ssat(v, 8);
@@ -377,14 +408,42 @@ static void dw_tail_mve(const int8_t *const *tap, int32_t taps, int32_t c, const
     "strb %[m], [%[out], #" #J "]\n\t"
 #endif
 
+#if MCC_DW_RELU_TAPS && !MCC_HAVE_MVE_ASM
+/* Whether a channel of the layer takes the two-instruction requantization (see dw_requantize). */
+static int dw_relu_layer(const mcc_dw_conv_fast_params *params)
+{
+    const int32_t n4 = params->channels_n & ~3;
+    int32_t c;
+    for (c = 0; c < n4; ++c) {
+        if (params->channels[4 * c + 3] < 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+#endif
+
+/* A layer on tap pairs with channels of the two-instruction requantization (dw_relu_layer, see
+ * MCC_DW_RELU_TAPS) requantizes in C; the argument is there only then. */
+#if MCC_DW_RELU_TAPS
+#define MCC_DW_RELU_PARAM , int relu
+#define MCC_DW_RELU_PASS , relu
+#else
+#define MCC_DW_RELU_PARAM
+#define MCC_DW_RELU_PASS
+#endif
+
 /* Four channels c..c+3 of one output pixel, one sum per channel over the taps; w: the
  * channels' weights of tap 0, block: bytes per tap (the block's width). The sums start at half
  * the doubled bias and are doubled before the requantization. */
 MCC_INLINE void dw_group(const int8_t *const *tap, int32_t taps, int32_t c, const int8_t *w,
-                         int32_t block, const int32_t *ch, int8_t *output, int32_t lo, int32_t hi)
+                         int32_t block, const int32_t *ch, int8_t *output, int32_t lo, int32_t hi MCC_DW_RELU_PARAM)
 {
     int32_t a0 = ch[0] >> 1, a1 = ch[4] >> 1, a2 = ch[8] >> 1, a3 = ch[12] >> 1;
     int32_t t = 0;
+#if MCC_DW_RELU_TAPS && !MCC_HAVE_DSP_ASM
+    (void)relu;
+#endif
 #if MCC_HAVE_DSP
     /* a pair of taps: the bytes of both words merged into a0 a1 b0 b1 and a2 a3 b2 b3 (PKH),
      * SXTB16 of those is one (tap t, tap t + 1) pair per channel, activations and weights alike */
@@ -431,7 +490,11 @@ MCC_INLINE void dw_group(const int8_t *const *tap, int32_t taps, int32_t c, cons
         a3 = __smlatt(x_od, w_od, a3);
     }
 #if MCC_HAVE_DSP_ASM
+#if MCC_DW_RELU_TAPS
+    if (lo == -128 && hi == 127 && !relu) {
+#else
     if (lo == -128 && hi == 127) {  /* the whole int8 range: requantized and stored in assembly */
+#endif
         uint32_t m, r, s;
         __asm__ volatile(MCC_DW_GROUP_OUT_ASM(a0, 0) MCC_DW_GROUP_OUT_ASM(a1, 1) MCC_DW_GROUP_OUT_ASM(a2, 2)
                          MCC_DW_GROUP_OUT_ASM(a3, 3)
@@ -476,7 +539,7 @@ MCC_INLINE void v6m_dw_group(const int8_t *const *tap, int32_t taps, int32_t c, 
 
 /* All fast channels (n4, a multiple of 4) of one output pixel. */
 MCC_INLINE void dw_pixel(const int8_t *const *tap, int32_t taps, int32_t n4, const int32_t *weights,
-                         const int32_t *ch, int8_t *output, int32_t lo, int32_t hi)
+                         const int32_t *ch, int8_t *output, int32_t lo, int32_t hi MCC_DW_RELU_PARAM)
 {
     const int8_t *bytes = (const int8_t *)(const void *)weights;
     int32_t c;
@@ -486,8 +549,11 @@ MCC_INLINE void dw_pixel(const int8_t *const *tap, int32_t taps, int32_t n4, con
         const int8_t *w = bytes + start * taps + (c & 4);
 #if MCC_HAVE_V6M
         v6m_dw_group(tap, taps, c, w, block, ch + 4 * c, output, lo, hi);
+#if MCC_DW_RELU_TAPS
+        (void)relu;  /* requantized in C (dw_requantize) */
+#endif
 #else
-        dw_group(tap, taps, c, w, block, ch + 4 * c, output, lo, hi);
+        dw_group(tap, taps, c, w, block, ch + 4 * c, output, lo, hi MCC_DW_RELU_PASS);
 #endif
     }
 }
@@ -1129,26 +1195,35 @@ MCC_INLINE uint32_t dw_pairs_pack(int32_t lo, int32_t hi)
 
 MCC_INLINE int8_t dw_pairs_out(int32_t acc, const dw_pairs_channel *k, int32_t lo, int32_t hi, const int full)
 {
+#ifdef MCC_DW_RELU_SHIFT
+    if (k->shift < 0) {  /* acc is scaled by 2^j already (the channel's weights and bias) */
+        const int32_t v = dw_relu_requant(acc, k->multiplier, k->round);
+        if (full) {
+            return (int8_t)__ssat(v, 8);
+        }
+        return (int8_t)(v < lo ? lo : v > hi ? hi : v);
+    }
+#endif
     return dw_channel_out(acc, k->multiplier, k->round, k->shift, lo, hi, full);
 }
 
 #if MCC_HAVE_DSP_ASM
 /* Two rows by two columns: words 0-3 of pair rows a and b (two data registers in turn), the
- * window column's weight words loaded as they are needed, the sums starting from the bias (held
- * in s11 until its own first product): 36 instructions for 4 outputs' 36 products. */
-#define MCC_DW_PAIRS_SUMS_ASM                                   \
-    "ldr %[s11], [%[k], #24]\n\t"                               \
-    "ldrd %[wa], %[wb], [%[k]]\n\t"                             \
+ * window column's weight words loaded as they are needed, the sums starting from the bias (in
+ * register B: s11 until its own first product, LOAD putting it there, or c where c is free): 36
+ * instructions for 4 outputs' 36 products (35 with the bias in c). */
+#define MCC_DW_PAIRS_SUMS_ASM(B, LOAD)                          \
+    LOAD "ldrd %[wa], %[wb], [%[k]]\n\t"                        \
     "ldr %[x], [%[a]], #8\n\t"                                  \
     "ldr %[y], [%[b]], #8\n\t"                                  \
-    "smlad %[s00], %[x], %[wa], %[s11]\n\t"                     \
-    "smlatb %[s10], %[x], %[wa], %[s11]\n\t"                    \
+    "smlad %[s00], %[x], %[wa], %[" B "]\n\t"                   \
+    "smlatb %[s10], %[x], %[wa], %[" B "]\n\t"                  \
     "smlabt %[s00], %[y], %[wb], %[s00]\n\t"                    \
     "smlad %[s10], %[y], %[wb], %[s10]\n\t"                     \
     "ldr %[x], [%[a], #-4]\n\t"                                 \
     "ldr %[y], [%[b], #-4]\n\t"                                 \
-    "smlad %[s01], %[x], %[wa], %[s11]\n\t"                     \
-    "smlatb %[s11], %[x], %[wa], %[s11]\n\t"                    \
+    "smlad %[s01], %[x], %[wa], %[" B "]\n\t"                   \
+    "smlatb %[s11], %[x], %[wa], %[" B "]\n\t"                  \
     "smlabt %[s01], %[y], %[wb], %[s01]\n\t"                    \
     "smlad %[s11], %[y], %[wb], %[s11]\n\t"                     \
     "ldrd %[wa], %[wb], [%[k], #8]\n\t"                         \
@@ -1227,6 +1302,9 @@ MCC_INLINE int8_t dw_pairs_out(int32_t acc, const dw_pairs_channel *k, int32_t l
 /* The shift of the requantization: in c at stride 1 (which has no third pair row to read), loaded
  * once a call; in x at stride 2, loaded every quad. */
 #define MCC_DW_PAIRS_SHIFT1_ASM "ldr %[c], [%[k], #36]\n\t"
+/* The bias: into s11 every quad, or (no shift to hold at stride 1) into c once a call. */
+#define MCC_DW_PAIRS_BIAS_ASM "ldr %[s11], [%[k], #24]\n\t"
+#define MCC_DW_PAIRS_BIAS1_ASM "ldr %[c], [%[k], #24]\n\t"
 #define MCC_DW_PAIRS_SHIFT2_ASM "ldr %[x], [%[k], #36]\n\t"
 /* The whole int8 range: each sum requantized (multiplier wa, round wb, shift in register SH, which
  * LOAD puts there), saturated and stored, in the order s11, s10, s01, s00: with a row step of 0
@@ -1271,10 +1349,9 @@ MCC_INLINE int8_t dw_pairs_out(int32_t acc, const dw_pairs_channel *k, int32_t l
     "cmp %[" #S "], %[wb]\n\t"                                  \
     "it gt\n\t"                                                 \
     "movgt %[" #S "], %[wb]\n\t"
-#define MCC_DW_PAIRS_CLAMPED_ASM(SH, LOAD)                      \
+#define MCC_DW_PAIRS_CLAMPED_ASM(SH, LOAD, REQ)                 \
     "ldrd %[wa], %[wb], [%[k], #28]\n\t" LOAD                   \
-    MCC_DW_PAIRS_REQ_ASM(s00, SH) MCC_DW_PAIRS_REQ_ASM(s01, SH) \
-    MCC_DW_PAIRS_REQ_ASM(s10, SH) MCC_DW_PAIRS_REQ_ASM(s11, SH) \
+    REQ(s00, SH) REQ(s01, SH) REQ(s10, SH) REQ(s11, SH)         \
     "ldrd %[wa], %[wb], [%[k], #52]\n\t"                        \
     MCC_DW_PAIRS_CLAMP_ASM(s00) MCC_DW_PAIRS_CLAMP_ASM(s01)     \
     MCC_DW_PAIRS_CLAMP_ASM(s10) MCC_DW_PAIRS_CLAMP_ASM(s11)     \
@@ -1285,6 +1362,33 @@ MCC_INLINE int8_t dw_pairs_out(int32_t acc, const dw_pairs_channel *k, int32_t l
     "strb %[s01], [%[out], %[x]]\n\t"                           \
     "strb %[s00], [%[out]]\n\t"                                 \
     "add %[out], %[out], %[x], lsl #1\n\t"
+#ifdef MCC_DW_RELU_SHIFT
+/* The two-instruction requantization (see dw_relu_requant): the whole int8 range, SMMLA and SSAT
+ * with the model's shift a sum, 17 instructions a quad instead of 25; no register holds a shift
+ * (at stride 1 c holds the bias instead, loaded once a call). */
+#define MCC_DW_PAIRS_RELU_FULL_ASM                              \
+    "ldrd %[wa], %[wb], [%[k], #28]\n\t"                       \
+    "smmla %[y], %[s11], %[wa], %[wb]\n\t"                     \
+    "ldr %[s11], [%[k], #48]\n\t"                              \
+    "ssat %[y], #8, %[y], asr " MCC_DW_RELU_SHIFT_ASM "\n\t"   \
+    "strb %[y], [%[out], %[s11]]\n\t"                          \
+    "smmla %[y], %[s10], %[wa], %[wb]\n\t"                     \
+    "ldr %[s10], [%[k], #44]\n\t"                              \
+    "ssat %[y], #8, %[y], asr " MCC_DW_RELU_SHIFT_ASM "\n\t"   \
+    "strb %[y], [%[out], %[s10]]\n\t"                          \
+    "smmla %[y], %[s01], %[wa], %[wb]\n\t"                     \
+    "ldr %[s01], [%[k], #40]\n\t"                              \
+    "ssat %[y], #8, %[y], asr " MCC_DW_RELU_SHIFT_ASM "\n\t"   \
+    "strb %[y], [%[out], %[s01]]\n\t"                          \
+    "smmla %[y], %[s00], %[wa], %[wb]\n\t"                     \
+    "ssat %[y], #8, %[y], asr " MCC_DW_RELU_SHIFT_ASM "\n\t"   \
+    "strb %[y], [%[out]]\n\t"                                  \
+    "add %[out], %[out], %[s01], lsl #1\n\t"
+/* A narrower clamp: SMMLA and the model's shift, then the clamp as above (SH unused). */
+#define MCC_DW_PAIRS_RELU_REQ_ASM(S, SH)                        \
+    "smmla %[y], %[" #S "], %[wa], %[wb]\n\t"                  \
+    "asr %[" #S "], %[y], " MCC_DW_RELU_SHIFT_ASM "\n\t"
+#endif
 /* Row pairs of quads in one block: k->rows row pairs of k->quads quads, and at an odd width one
  * more quad one column back (its first column computed twice, the same bytes), the pair-row
  * pointers and out then stepping over the rest of the row pair (skip_in, skip_out), so a
@@ -1319,21 +1423,43 @@ MCC_INLINE int8_t dw_pairs_out(int32_t acc, const dw_pairs_channel *k, int32_t l
                      : "cc", "memory")
 
 /* k->rows row pairs of quads (blocks of two rows by two columns) of one channel from the row pair
- * whose pair rows start at a, b (and c at stride 2). */
+ * whose pair rows start at a, b (and c at stride 2). mode: 1 the whole int8 range, 0 a narrower
+ * clamp, plus 2 for the two-instruction requantization (MCC_DW_RELU_SHIFT). */
 MCC_DW_NOINLINE static void dw_pairs_quads(const uint32_t *a, const uint32_t *b, const uint32_t *c,
-                                           dw_pairs_channel *k, int8_t *out, const int stride, const int full)
+                                           dw_pairs_channel *k, int8_t *out, const int stride, const int mode)
 {
     int32_t s00, s01, s10, s11, n;
     uint32_t x, y, wa, wb;
-    if (stride == 1 && full) {
-        MCC_DW_PAIRS_LOOP_ASM(MCC_DW_PAIRS_SHIFT1_ASM, MCC_DW_PAIRS_SUMS_ASM, MCC_DW_PAIRS_FULL_ASM("c", ""), "");
+#ifdef MCC_DW_RELU_SHIFT
+    if (mode >= 2) {
+        if (stride == 1 && mode == 3) {
+            MCC_DW_PAIRS_LOOP_ASM(MCC_DW_PAIRS_BIAS1_ASM, MCC_DW_PAIRS_SUMS_ASM("c", ""), MCC_DW_PAIRS_RELU_FULL_ASM,
+                                  "");
+        } else if (stride == 1) {
+            MCC_DW_PAIRS_LOOP_ASM(MCC_DW_PAIRS_BIAS1_ASM, MCC_DW_PAIRS_SUMS_ASM("c", ""),
+                                  MCC_DW_PAIRS_CLAMPED_ASM("c", "", MCC_DW_PAIRS_RELU_REQ_ASM), "");
+        } else if (mode == 3) {
+            MCC_DW_PAIRS_LOOP_ASM("", MCC_DW_PAIRS_SUMS2_ASM, MCC_DW_PAIRS_RELU_FULL_ASM, "add %[c], %[c], %[x]\n\t");
+        } else {
+            MCC_DW_PAIRS_LOOP_ASM("", MCC_DW_PAIRS_SUMS2_ASM,
+                                  MCC_DW_PAIRS_CLAMPED_ASM("x", "", MCC_DW_PAIRS_RELU_REQ_ASM),
+                                  "add %[c], %[c], %[x]\n\t");
+        }
+        return;
+    }
+#endif
+    if (stride == 1 && mode) {
+        MCC_DW_PAIRS_LOOP_ASM(MCC_DW_PAIRS_SHIFT1_ASM, MCC_DW_PAIRS_SUMS_ASM("s11", MCC_DW_PAIRS_BIAS_ASM),
+                              MCC_DW_PAIRS_FULL_ASM("c", ""), "");
     } else if (stride == 1) {
-        MCC_DW_PAIRS_LOOP_ASM(MCC_DW_PAIRS_SHIFT1_ASM, MCC_DW_PAIRS_SUMS_ASM, MCC_DW_PAIRS_CLAMPED_ASM("c", ""), "");
-    } else if (full) {
+        MCC_DW_PAIRS_LOOP_ASM(MCC_DW_PAIRS_SHIFT1_ASM, MCC_DW_PAIRS_SUMS_ASM("s11", MCC_DW_PAIRS_BIAS_ASM),
+                              MCC_DW_PAIRS_CLAMPED_ASM("c", "", MCC_DW_PAIRS_REQ_ASM), "");
+    } else if (mode) {
         MCC_DW_PAIRS_LOOP_ASM("", MCC_DW_PAIRS_SUMS2_ASM, MCC_DW_PAIRS_FULL_ASM("x", MCC_DW_PAIRS_SHIFT2_ASM),
                               "add %[c], %[c], %[x]\n\t");
     } else {
-        MCC_DW_PAIRS_LOOP_ASM("", MCC_DW_PAIRS_SUMS2_ASM, MCC_DW_PAIRS_CLAMPED_ASM("x", MCC_DW_PAIRS_SHIFT2_ASM),
+        MCC_DW_PAIRS_LOOP_ASM("", MCC_DW_PAIRS_SUMS2_ASM,
+                              MCC_DW_PAIRS_CLAMPED_ASM("x", MCC_DW_PAIRS_SHIFT2_ASM, MCC_DW_PAIRS_REQ_ASM),
                               "add %[c], %[c], %[x]\n\t");
     }
 }
@@ -1353,19 +1479,19 @@ MCC_INLINE void dw_pairs_loop_set(dw_pairs_channel *k, int32_t pw, int32_t ow, i
  * block, a lone last row (odd height) as quads whose second row is stored first and overwritten
  * (row offset 0; k's row and diagonal are the layer's again on exit). */
 MCC_INLINE void dw_pairs_channel_rows(const uint32_t *plane, int32_t pw, dw_pairs_channel *k, int8_t *out,
-                                      int32_t oh, const int stride, const int full)
+                                      int32_t oh, const int stride, const int mode)
 {
     const int32_t row = k->row, whole = oh >> 1;
     if (whole > 0) {
         k->rows = whole;
-        dw_pairs_quads(plane, plane + pw, plane + 2 * pw, k, out, stride, full);
+        dw_pairs_quads(plane, plane + pw, plane + 2 * pw, k, out, stride, mode);
     }
     if (oh & 1) {
         const uint32_t *a = plane + whole * stride * pw;
         k->row = 0;
         k->diagonal = k->step;
         k->rows = 1;
-        dw_pairs_quads(a, a + pw, a + 2 * pw, k, out + 2 * whole * row, stride, full);
+        dw_pairs_quads(a, a + pw, a + 2 * pw, k, out + 2 * whole * row, stride, mode);
         k->row = row;
         k->diagonal = row + k->step;
     }
@@ -1374,11 +1500,15 @@ MCC_INLINE void dw_pairs_channel_rows(const uint32_t *plane, int32_t pw, dw_pair
 #undef MCC_DW_PAIRS_SUMS2_ASM
 #undef MCC_DW_PAIRS_FULL_ASM
 #undef MCC_DW_PAIRS_SHIFT1_ASM
+#undef MCC_DW_PAIRS_BIAS_ASM
+#undef MCC_DW_PAIRS_BIAS1_ASM
 #undef MCC_DW_PAIRS_SHIFT2_ASM
 #undef MCC_DW_PAIRS_REQ_ASM
 #undef MCC_DW_PAIRS_CLAMP_ASM
 #undef MCC_DW_PAIRS_CLAMPED_ASM
 #undef MCC_DW_PAIRS_LOOP_ASM
+#undef MCC_DW_PAIRS_RELU_FULL_ASM
+#undef MCC_DW_PAIRS_RELU_REQ_ASM
 #endif
 
 #if !MCC_HAVE_DSP_ASM
@@ -1613,6 +1743,18 @@ MCC_DW_NOINLINE static mcc_status dw_pairs_layer(const mcc_dw_conv_fast_params *
             const int8_t *w = bytes + start * 9 + (ch - start);
             const int32_t *consts = params->channels + 4 * ch;
             int32_t j;
+#ifdef MCC_DW_RELU_SHIFT
+            /* scaled by 2^j (j - 1 = -shift word, see dw_requantize), or doubled: 9 shifts for 6
+             * SADD16 a channel */
+            const int32_t up = consts[3] < 0 ? -consts[3] : 0, relu = consts[3] < 0 ? 2 : 0;
+            for (j = 0; j < 3; ++j, w += block) {
+                const int32_t mid = w[3 * block] * (2 << up);
+                k.w[j][0] = dw_pairs_pack(w[0] * (2 << up), mid);
+                k.w[j][1] = dw_pairs_pack(mid, w[6 * block] * (2 << up));
+            }
+            k.bias = consts[0] * (1 << up);
+#else
+            const int32_t relu = 0;
             for (j = 0; j < 3; ++j, w += block) {  /* packed, then each half doubled (SADD16) */
                 const uint32_t upper = dw_pairs_pack(w[0], w[3 * block]);
                 const uint32_t lower = dw_pairs_pack(w[3 * block], w[6 * block]);
@@ -1620,6 +1762,7 @@ MCC_DW_NOINLINE static mcc_status dw_pairs_layer(const mcc_dw_conv_fast_params *
                 k.w[j][1] = __sadd16(lower, lower);
             }
             k.bias = consts[0];
+#endif
             k.multiplier = consts[1];
             k.round = consts[2];
             k.shift = consts[3];
@@ -1627,17 +1770,18 @@ MCC_DW_NOINLINE static mcc_status dw_pairs_layer(const mcc_dw_conv_fast_params *
 #if MCC_HAVE_DSP_ASM
             if (stride == 1) {
                 if (full) {
-                    dw_pairs_channel_rows(plane, pw, &k, out_batch + ch, oh, 1, 1);
+                    dw_pairs_channel_rows(plane, pw, &k, out_batch + ch, oh, 1, 1 + relu);
                 } else {
-                    dw_pairs_channel_rows(plane, pw, &k, out_batch + ch, oh, 1, 0);
+                    dw_pairs_channel_rows(plane, pw, &k, out_batch + ch, oh, 1, relu);
                 }
             } else if (full) {
-                dw_pairs_channel_rows(plane, pw, &k, out_batch + ch, oh, 2, 1);
+                dw_pairs_channel_rows(plane, pw, &k, out_batch + ch, oh, 2, 1 + relu);
             } else {
-                dw_pairs_channel_rows(plane, pw, &k, out_batch + ch, oh, 2, 0);
+                dw_pairs_channel_rows(plane, pw, &k, out_batch + ch, oh, 2, relu);
             }
 #else
             int32_t r;
+            (void)relu;
             for (r = 0; r < oh; r += 2) {  /* output rows r, r + 1 read pair rows r / 2 and r / 2 + 1 (stride
                                               * 1) or r, r + 1 and r + 2 (stride 2) */
                 const uint32_t *a = plane + (stride == 1 ? r >> 1 : r) * pw;
@@ -2574,6 +2718,9 @@ MCC_DW_NOINLINE static mcc_status dw_taps_layer(const mcc_dw_conv_fast_params *p
     const int8_t **tap_b = tap_a + slots;
     dw_window win;
     int32_t b, i;
+#if MCC_DW_RELU_TAPS && !MCC_HAVE_MVE_ASM
+    const int relu = dw_relu_layer(params);
+#endif
 #if MCC_HAVE_MVE_ASM
     dw_lanes lanes;
     for (i = 0; i < 4; ++i) {
@@ -2636,7 +2783,7 @@ MCC_DW_NOINLINE static mcc_status dw_taps_layer(const mcc_dw_conv_fast_params *p
                 ox = 0;
                 ++oy;
             }
-            dw_pixel(tap_a, taps, n4, params->weights, params->channels, output, lo, hi);
+            dw_pixel(tap_a, taps, n4, params->weights, params->channels, output, lo, hi MCC_DW_RELU_PASS);
             output += n_ch;
         }
 #endif
@@ -2663,6 +2810,10 @@ mcc_status mcc_depthwise_conv2d_fast_s8(const mcc_dw_conv_fast_params *params,
     }
 #endif
 #if MCC_HAVE_DSP && !MCC_HAVE_MVE_ASM
+#if MCC_DW_RELU_TAPS
+    if (!dw_relu_layer(params))  /* the strips double their weights: such a layer runs on tap pairs */
+#endif
+    {
     if (params->kernel.h == 3 && params->kernel.w == 3 && params->stride.h == 1 && params->stride.w == 1 &&
         params->dilation.h == 1 && params->dilation.w == 1 &&
         (output_dims->h > output_dims->w ? output_dims->h : output_dims->w) >= MCC_DW_STRIP_MIN_LEN) {
@@ -2675,6 +2826,7 @@ mcc_status mcc_depthwise_conv2d_fast_s8(const mcc_dw_conv_fast_params *params,
         return dw_strips(params, input_dims, input, output_dims, output, (int16_t *)scratch);
     }
 #endif
+    }
 #endif
 #if MCC_DW_MVE_FLAT_ON
     if (dw_flat_fits(params, input_dims, output_dims)) {
