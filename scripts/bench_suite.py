@@ -7,7 +7,7 @@ the instructions on both cores, and MACs per instruction by op type (1x1 conv, o
 conv, depthwise, fully connected) per model and over the whole suite.
 
     PYTHONPATH=. TF_CPP_MIN_LOG_LEVEL=3 .venv/bin/python scripts/bench_suite.py [--work DIR] [--only NAME...]
-        [--optimize none|size|speed] [--boards mps2-an386 mps3-an547]
+        [--optimize none|size|speed] [--boards mps2-an386 mps3-an547] [--totals]
 
 Weights are exported dense (--optimize none) unless told otherwise: the figures are the kernels'.
 A model that hits an unsupported op, or does not fit a board, is reported with its error line
@@ -258,6 +258,8 @@ def main() -> None:
     parser.add_argument("--optimize", default="none", choices=["none", "size", "speed"])
     parser.add_argument("--boards", nargs="*", default=BOARDS, choices=BOARDS,
                         help="run on these boards only (the other board's columns stay empty)")
+    parser.add_argument("--totals", action="store_true",
+                        help="also print the whole suite's MACs and instructions per op type and board")
     args = parser.parse_args()
     names = args.only or list(BUILDERS) + list(MLPERF)
     with tempfile.TemporaryDirectory(prefix="mcc-bench-suite-") as tmp:
@@ -304,6 +306,15 @@ def main() -> None:
     print("\n".join(type_rows))
     for board in BOARDS:
         print(f"| **whole suite** | {board} | " + " | ".join(ratio(totals[board][k]) for k in OP_TYPES) + " |")
+    if args.totals:
+        print()
+        print("| op type | board | MACs | instructions | MAC/instr |")
+        print("|---|---|---:|---:|---:|")
+        for board in args.boards:
+            for kind in OP_TYPES:
+                macs, instructions = totals[board][kind]
+                if instructions:
+                    print(f"| {kind} | {board} | {macs:,} | {instructions:,} | {macs / instructions:.3f} |")
     if skipped:
         print()
         print("\n".join(skipped))

@@ -269,9 +269,64 @@ def pointwise_rows(seed: int = 10) -> Graph:
             .graph("pointwise_rows"))
 
 
+def small_adds(seed: int = 11) -> Graph:
+    """Residual adds of 1183, 343, 112 and 28 values (7 channels: odd sizes, the table kernel's
+    4-element passes leaving a tail of 3), the table kernel from 181 values in a tree for any
+    core: its tables built from inputs whose zero points put the sign change of their rescaled
+    values inside either half of a table (zero point 100), at the start of one (-128) or anywhere
+    (random); one add clamped by ReLU6."""
+    rng = np.random.default_rng(seed)
+    return (_Chain(rng, (1, 13, 13, 7))
+            .residual(activation="relu6")
+            .conv(7, (1, 1), stride=(2, 2), zp=100)
+            .residual()
+            .conv(7, (1, 1), stride=(2, 2), zp=-128, activation="relu")
+            .residual()
+            .conv(7, (1, 1), stride=(2, 2))
+            .residual()
+            .graph("small_adds"))
+
+
+def relu_requant(seed: int = 11) -> Graph:
+    """Layers for the two-instruction requantization of DSP cores (MCC_CONV_RELU_SHIFT), exported
+    for a DSP core: a 1x1 on 8 input channels to 12 under ReLU at zero point -128 (the 8-channel
+    row loop), a 3x3 under ReLU6 at -128 whose clamp stops at 0 (the pair loop's clamp), a 1x1
+    under ReLU at -5 (clamped at the zero point), a 1x1 on 8 channels to 7 (the 8-channel pixel
+    loop and a lone last channel), a 3x3 to 15 pixels and 9 channels (the one-pixel loop of the
+    last pixel, the C of the last channel after the pair loop), a 1x1
+    without activation (the four-instruction tail in the same tree), and a 1x1 under ReLU whose
+    channels' shifts lie 9 apart (refused: it keeps the four-instruction tail); constant channels
+    in the first (dead, its shift out of reach) and the third (dead and saturated). Every layer's
+    output is an output of the graph."""
+    rng = np.random.default_rng(seed)
+    chain = (_Chain(rng, (1, 7, 5, 8))
+             .conv(12, (1, 1), activation="relu", zp=-128)
+             .conv(16, (3, 3), padding=(1, 1, 1, 1), activation="relu6", zp=-128)
+             .conv(8, (1, 1), activation="relu", zp=-5)
+             .conv(7, (1, 1), activation="relu", zp=-128)
+             .conv(9, (3, 3), activation="relu", zp=-128)
+             .conv(9, (1, 1))
+             .conv(6, (1, 1), activation="relu", zp=-128))
+    relu6 = chain.tensors["t1"]   # 6 real = 128 steps: the clamp at 0, below the int8 maximum
+    chain.tensors["t1"] = replace(relu6, quant=replace(relu6.quant, scale=(float(np.float32(6.0 / 128)),)))
+    for name in ("t2", "t3", "t4"):   # shifts within the others' reach (each scale feeds the next layer's)
+        t = chain.tensors[name]
+        chain.tensors[name] = replace(t, quant=replace(t.quant, scale=(t.quant.scale[0] / 8,)))
+    spread = chain.tensors["w6"]  # half the channels' scales 2^-9 of the others'
+    scales = tuple(s * (2.0 ** -9 if c % 2 else 1.0) for c, s in enumerate(spread.quant.scale))
+    chain.tensors["w6"] = replace(spread, quant=replace(spread.quant, scale=scales))
+    dead = chain.tensors["w0"]    # channel 5 dead, its shift out of reach: stored as a constant
+    data, scales = np.array(dead.data), list(dead.quant.scale)
+    data[5], scales[5] = 0, scales[5] * 2.0 ** -12
+    chain.tensors["w0"] = replace(dead, data=data, quant=replace(dead.quant, scale=tuple(scales)))
+    # every layer's output is one of the graph's (ReLUs lose what later layers would show)
+    graph = replace(chain.graph("relu_requant"), outputs=tuple(f"t{i}" for i in range(len(chain.ops))))
+    return with_dead_channels(graph, dead=(3,), saturated=(5,), op_index=2)
+
+
 GRAPHS = {"layer_zoo": layer_zoo, "residual_block": residual_block, "residual_clamped": residual_clamped,
           "dead_channels": dead_channels, "depthwise_zoo": depthwise_zoo, "pointwise_c8": pointwise_c8,
-          "lone_pixel": lone_pixel, "pointwise_rows": pointwise_rows}
+          "lone_pixel": lone_pixel, "pointwise_rows": pointwise_rows, "small_adds": small_adds}
 
 
 def kernels_called(graph: Graph, rounding: str = "tflm") -> list[str]:
@@ -302,6 +357,8 @@ def test_variant_choice_per_layer():
         "mcc_depthwise_expand_s8", "mcc_depthwise_conv2d_fast_s8", "mcc_conv2d_channels_s8",
         "mcc_conv2d_fast_s8",
         "mcc_depthwise_expand_s8", "mcc_depthwise_conv2d_fast_s8", "mcc_conv2d_channels_s8"]
+    assert [k for k in kernels_called(small_adds()) if "add" in k] == [
+        "mcc_add_fast_s8", "mcc_add_fast_s8", "mcc_add_s8", "mcc_add_s8"]
     # LiteRT's single rounding has no fast kernel: everything stays portable.
     assert not any("fast" in k for k in kernels_called(layer_zoo(), "litert"))
 
@@ -611,3 +668,49 @@ def test_lone_pixel_loop_is_built_only_for_few_odd_pixels():
     assert not specialize.conv_lone_pixel((1, 3, 4, 8))
     for name in ("residual_clamped", "pointwise_c8"):
         assert "MCC_CONV_ONE_PIXEL" not in dict(lower(GRAPHS[name](), "m").defines)
+
+
+@pytest.mark.parametrize("cpu, smallest", [("cortex-m4", 181), ("cortex-m33", 181), ("cortex-m0", 163),
+                                           ("cortex-m55", 36), (None, 181)])
+def test_add_takes_the_tables_from_its_cores_crossover(cpu, smallest):
+    """An add takes mcc_add_fast_s8 from the size where its tables' cost is repaid on the core
+    the tree is exported for (MVE cores build them four entries a pass), mcc_add_s8 below it."""
+    def kernel(size):
+        chain = _Chain(np.random.default_rng(12), (1, 1, size, 1)).residual()
+        graph = chain.graph("add")
+        return specialize.choose(graph, graph.ops[-1], "tflm", cpu)
+
+    assert kernel(smallest - 1) is None
+    assert kernel(smallest).kernel == "mcc_add_fast_s8"
+
+
+def test_two_instruction_requantization_only_for_dsp_cores_and_its_layers():
+    """MCC_CONV_RELU_SHIFT is the final shift that best_final_shift picks over the channels of
+    relu_requant's layers clamped at or above their zero point, in a tree for a DSP core only (not
+    an MVE or ARMv7-M core's, nor a tree for any core, whose C is unchanged); the layers it takes
+    store their bias and weights scaled by 2^j (j = H - r + 1) with shift words 0, the others
+    (no activation; shifts out of reach) keep the doubled layout."""
+    graph = relu_requant()
+    assert dict(lower(graph, "m", "tflm", "cortex-m4").defines)["MCC_CONV_RELU_SHIFT"] == 12
+    assert dict(lower(graph, "m", "tflm", "cortex-m33").defines)["MCC_CONV_RELU_SHIFT"] == 12
+    for cpu in ("cortex-m55", "cortex-m3", "cortex-m0plus", None):
+        other = lower(graph, "m", "tflm", cpu)
+        assert "MCC_CONV_RELU_SHIFT" not in dict(other.defines), cpu
+    assert lower(graph, "m", "tflm", "cortex-m3").decls == lower(graph, "m", "tflm").decls
+    choices = specialize.choose_kernels(graph, "tflm", "cortex-m4")
+    assert [c.layer.relu_shift for c in choices] == [12, 12, 12, 12, 12, None, None]
+    assert [c.layer.constant_channels for c in choices][:3] == [1, 0, 2]
+    plain = specialize.choose_kernels(graph, "tflm", None)
+    for op, c, p in zip(graph.ops, choices, plain):
+        table = c.layer.channels.reshape(-1)
+        if c.layer.relu_shift is None:
+            assert np.array_equal(c.layer.weights, p.layer.weights)
+            continue
+        right = -np.asarray(specialize.kernel_params(graph, op, "tflm").shift, dtype=np.int64)
+        pairs = len(right) // 2
+        assert not table[:8 * pairs].reshape(-1, 8)[:, 6:].any() and not table[8 * pairs + 3:].any()
+        mult = np.append(table[:8 * pairs].reshape(-1, 8)[:, 2:4].reshape(-1), table[8 * pairs + 1:8 * pairs + 2])
+        scale = np.where(mult == 0, 0, np.int64(1) << np.clip(12 - right + 1, 2, 8))   # constants: 0
+        w = graph.tensor(op.inputs[1]).data.reshape(len(right), -1).astype(np.int64)
+        scaled, _ = specialize.conv_layout(w, scale=scale)
+        assert np.array_equal(c.layer.weights, scaled)

@@ -12,7 +12,7 @@ import pytest
 from mcucompress.targets.manifest import manifest_json
 from mcucompress.targets.runner import run_model
 from qemu_sets import QemuSets, selected_params
-from test_fast_graphs import GRAPHS, INT8_CONV_GRAPHS, _Chain, with_int8_conv_weights
+from test_fast_graphs import GRAPHS, INT8_CONV_GRAPHS, _Chain, relu_requant, with_int8_conv_weights
 
 pytestmark = [
     pytest.mark.qemu,
@@ -484,3 +484,90 @@ def test_direct_pointwise_rows_loop_identical_to_the_pair_loop(graph_trees, grap
         if "MCC_CONV_ONE_PIXEL" not in defines:
             assert max(rows.instructions) < min(pairs.instructions)
     assert len(np.unique(pairs.outputs)) > 1
+
+
+# Softmax rows on the M55's MVE path, four classes a pass: 10 classes (a last pass of 2), 37 (of 1),
+# four rows of 5 and three rows of 17, one class, and input scales from 0.02 (every class inside the
+# exp's range) to 0.4 (differences below diff_min give -128 without an exp).
+SOFTMAX_LAYERS = {"softmax_10": ((1, 10), 0.1), "softmax_37": ((1, 37), 0.02), "softmax_rows": ((1, 4, 5), 0.4),
+                  "softmax_17": ((1, 3, 17), 0.25), "softmax_one": ((1, 2, 1), 0.1)}
+
+
+def _export_softmax(root, name):
+    from codegen_cases import act, single_op
+    from mcucompress.export import export
+
+    shape, scale = SOFTMAX_LAYERS[name]
+    graph = single_op("softmax", {"x": act("x", shape, scale, 3), "y": act("y", shape, 1.0 / 256, -128)},
+                      ("x",), "y", beta=1.0)
+    return export(replace(graph, name=name), root / name, prefix=name)
+
+
+@pytest.fixture(scope="module")
+def softmax_runs(request, tmp_path_factory):
+    sets = _sets(tmp_path_factory, samples=4)
+    root = tmp_path_factory.mktemp("softmax")
+    for name in SOFTMAX_LAYERS:
+        sets.add(name, lambda name=name: _export_softmax(root, name))
+    for params in selected_params(request, "test_softmax_mve_rows_match_the_reference"):
+        sets.plan(params["name"], "mps3-an547")
+    return sets
+
+
+@pytest.mark.parametrize("name", sorted(SOFTMAX_LAYERS))
+def test_softmax_mve_rows_match_the_reference(softmax_runs, name):
+    run = softmax_runs.run(name, "mps3-an547")
+    assert run.checks == {"host": True, "reference": True}
+    out = np.asarray(run.outputs)
+    if name == "softmax_one":
+        assert np.all(out == 127)
+    else:
+        assert len(np.unique(out)) > 4
+    if name == "softmax_rows":
+        assert np.mean(out == -128) > 0.1
+
+
+@pytest.fixture(scope="module")
+def relu_requant_runs(request, tmp_path_factory):
+    """relu_requant exported for a DSP core (five layers requantized in two instructions, two in
+    four) and for any core (all in four), and the DSP tree's portable path, three samples each."""
+    from mcucompress.export import export
+
+    sets = _sets(tmp_path_factory, samples=3)
+    root = tmp_path_factory.mktemp("relu_requant")
+    sets.add("dsp", lambda: export(relu_requant(), root / "dsp", prefix="relu_dsp", optimize="none",
+                                   core="cortex-m4"))
+    sets.add("any", lambda: export(relu_requant(), root / "any", prefix="relu_any", optimize="none"))
+    for params in selected_params(request, "test_two_instruction_requantization_identical_to_the_four"):
+        for key in ("dsp", "any", sets.variant("dsp", MCC_FORCE_REFERENCE=1), sets.variant("dsp", **RELU_ROWS)):
+            sets.plan(key, params["board"])
+    return sets
+
+
+# relu_requant's tree with the direct rows walk built in (its 1x1 layers on 16 channels then run
+# every pair of pixels inside the channel-pair loop, the two-instruction tail's copy included)
+RELU_ROWS = {"MCC_CONV_DIRECT_ROWS": 1}
+
+
+@pytest.mark.parametrize("board", ["mps2-an386", "mps2-an505"])
+def test_two_instruction_requantization_identical_to_the_four(relu_requant_runs, board):
+    """The layers of MCC_CONV_RELU_SHIFT (SMMLA, SSAT with the shift: the channel-pair loop clamped
+    and not, with and without the direct rows walk, the 8-channel row and pixel loops, the
+    one-pixel loop, the C of a lone last channel) next to layers of the four-instruction tail give
+    the bytes of the tree for any core, of the portable path, of the host build (the C of the
+    same tails) and of the numpy reference, in fewer instructions, on the M4 and the M33."""
+    sets = relu_requant_runs
+    assert manifest_json(sets.tree("dsp"))["defines"]["MCC_CONV_RELU_SHIFT"] == 12
+    assert "MCC_CONV_RELU_SHIFT" not in manifest_json(sets.tree("any"))["defines"]
+    fast = sets.run("dsp", board)
+    assert fast.checks == {"host": True, "reference": True}
+    assert len(np.unique(fast.outputs)) > 1
+    for other in ("any", sets.variant("dsp", MCC_FORCE_REFERENCE=1)):
+        run = sets.run(other, board)
+        assert run.checks == {"host": True, "reference": True}
+        assert np.array_equal(fast.inputs, run.inputs)
+        assert np.array_equal(fast.outputs, run.outputs), other
+        assert max(fast.instructions) < min(run.instructions), other
+    rows = sets.run(sets.variant("dsp", **RELU_ROWS), board)
+    assert rows.checks == {"host": True, "reference": True}
+    assert np.array_equal(rows.inputs, fast.inputs) and np.array_equal(rows.outputs, fast.outputs)

@@ -33,8 +33,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mcucompress.codegen.channel_split import (PATCH_KERNEL, PATCH_SOURCE, Patch, lower_patch, patch,
-                                               split_channels)
+from mcucompress.codegen.channel_split import (PATCH_KERNEL, PATCH_SOURCE, Patch, constant_output, lower_patch,
+                                               patch, split_channels)
 from mcucompress.codegen.relu_requant import best_final_shift, relu_requant_rows
 from mcucompress.encode.choose import LAYOUT_ATTR
 from mcucompress.ir.graph import Graph, Op
@@ -51,7 +51,19 @@ _INT32_LIMIT = 2**31 - 1
 FC_BLOCK = 4                   # output rows per pass of mcc_fully_connected_fast_s8
 DENSE_LAYOUT = LAYOUT_ATTR      # op attribute set by encode/choose.py: "int8" or "widened"
 ADD_TABLE_BYTES = 2 * 256 * 4   # mcc_add_fast_s8_get_buffer_size()
-ADD_TABLE_MIN_SIZE = 2048       # below this, building the tables costs more than it saves
+# Per core family, the add's size from which mcc_add_fast_s8 (two 256-entry tables built per call,
+# then a few instructions an element) beats mcc_add_s8 (43 instructions an element on the M4 and
+# the M55, 130 on the M3, 289 on the M0): the crossover of the two kernels' measured costs, a + b *
+# size (docs/BENCHMARKS.md, "small residual adds"; the M0's for the M0/M3 family, the M3's is 94).
+# MVE cores build the tables four entries a pass, so theirs pay from a few dozen values.
+ADD_TABLE_MIN_SIZE = {"m0m3": 163, "m4": 181, "m55": 36}
+
+
+def add_table_min_size(cpu: str | None) -> int:
+    """The smallest add that takes the table kernel on ``cpu`` (None: any core, the M4's)."""
+    from mcucompress.encode.cost_model import family
+
+    return ADD_TABLE_MIN_SIZE[family(cpu)]
 
 
 @dataclass(frozen=True, eq=False)
@@ -70,6 +82,7 @@ class FastLayer:
     constant_channels: int = 0    # channels stored as exact constants
     weight_layout: str | None = None  # dense weights: "int8" (one byte each) or "widened" (int16)
     dw_relu_shift: int = 0        # depthwise: the shared final shift of its two-instruction channels (0: none)
+    relu_shift: int | None = None     # widened conv requantized in two instructions (conv_relu_layer)
 
 
 def _pack_words(values: np.ndarray) -> np.ndarray:
@@ -103,13 +116,14 @@ def _bias(graph: Graph, op: Op, n: int) -> np.ndarray:
     return np.zeros(n, dtype=np.int64)
 
 
-def conv_layout(w: np.ndarray) -> tuple[np.ndarray, int]:
-    """(out_c, K) int weights -> packed doubled words of mcc_conv2d_fast_s8, and k_padded."""
+def conv_layout(w: np.ndarray, scale=2) -> tuple[np.ndarray, int]:
+    """(out_c, K) int weights -> packed words of mcc_conv2d_fast_s8, and k_padded; each weight
+    times ``scale`` (2: doubled; per channel 2^j for the two-instruction requantization)."""
     out_c, k = w.shape
     k_padded = -(-k // GROUP) * GROUP
     idx = np.arange(k)
     widened = np.zeros((out_c, k_padded), dtype=np.int16)
-    widened[:, (idx & ~3) | _PERM4[idx & 3]] = 2 * w
+    widened[:, (idx & ~3) | _PERM4[idx & 3]] = np.asarray(scale, dtype=np.int64).reshape(-1, 1) * w
     groups = k_padded // GROUP
     # channel pairs interleaved by half groups: [a 0-3][b 0-3][a 4-7][b 4-7] (one LDM each)
     blocks = [np.stack([widened[c].reshape(groups, 2, GROUP // 2),
@@ -320,6 +334,85 @@ def conv_mve_few_k(kernel_name, kernel, stride, pad, in_c, out_c, k_padded) -> b
             and mve_few_k(kernel, stride, pad, in_c, out_c))
 
 
+# C define (DSP cores) of the final shift H of the conv kernel's two-instruction requantization
+# (codegen/relu_requant.py: SMMLA, then SSAT with ASR #H): set, with the shift every flagged layer
+# shares, only in the trees of models with a flagged layer (conv_relu_layer); absent, its code is
+# not built. A flagged layer's channel table keeps the widened layout's {bias, multiplier, round,
+# shift}: bias and weights scaled by 2^j instead of doubled, round the SMMLA addend, shift 0 (a
+# value no other layer has: the kernel tells the layers apart by the first pair's shift word).
+CONV_RELU_SHIFT_DEFINE = "MCC_CONV_RELU_SHIFT"
+
+
+def _relu_candidate(graph: Graph, op: Op, p) -> bool:
+    """A layer the two-instruction requantization may take: a dense conv2d or fully connected on
+    the widened layout (TFLM rounding), two channels or more, clamped at or above its zero point."""
+    if op.kind not in ("conv2d", "fully_connected") or op.attrs.get("weight_encoding", "dense") != "dense":
+        return False
+    if op.attrs.get(DENSE_LAYOUT) in ("int8", "int16") or getattr(p, "rounding", "tflm") != "tflm":
+        return False
+    wt = graph.tensor(op.inputs[1])
+    if op.kind == "fully_connected" and p.filter_offset != 0:
+        return False
+    if op.kind == "conv2d" and wt.shape[-1] != graph.tensor(op.inputs[0]).shape[-1]:
+        return False
+    return (wt.data is not None and wt.data.dtype == np.int8 and int(wt.shape[0]) >= 2
+            and int(p.act_min) >= int(p.output_offset))
+
+
+def conv_relu_shift(graph: Graph, rounding: str, cpu: str | None) -> int | None:
+    """The final shift H of a DSP core's tree: best_final_shift over the channels of every
+    candidate layer weighted by their outputs; None for other cores (and a tree for any core) or
+    when no layer is a candidate."""
+    from mcucompress.encode.cost_model import family
+
+    if rounding != "tflm" or cpu is None or family(cpu) not in DSP_FAMILIES:
+        return None
+    shifts, weights = [], []
+    for op in graph.ops:
+        if op.kind not in ("conv2d", "fully_connected"):
+            continue
+        p = kernel_params(graph, op, rounding)
+        if not _relu_candidate(graph, op, p):
+            continue
+        n = int(graph.tensor(op.inputs[1]).shape[0])
+        shifts.append(np.broadcast_to(np.asarray(p.shift, dtype=np.int64).reshape(-1), (n,)))
+        weights.append(np.full(n, graph.output_tensor(op).size / n))
+    if not shifts:
+        return None
+    return best_final_shift(np.concatenate(shifts), np.concatenate(weights))
+
+
+def conv_relu_layer(w, bias, p, split, final_shift: int):
+    """(weights scaled by 2^j per channel, channel table, how many channels are constant) of a
+    widened layer whose every channel can use the two-instruction requantization with
+    ``final_shift``, constant channels aside (round = value << final_shift with multiplier 0: those
+    split_channels stores so, and channels whose shift is out of reach but whose output cannot
+    vary, e.g. dead ones); None when a channel cannot (or one is patched)."""
+    if len(split.patched) or len(w) < 2:
+        return None
+    n = len(w)
+    folded = bias.astype(np.int64) + int(p.input_offset) * w.sum(1)
+    bound = 128 * np.abs(w).sum(1) + np.abs(folded)
+    mult = np.broadcast_to(np.asarray(p.multiplier, dtype=np.int64).reshape(-1), (n,))
+    shift = np.broadcast_to(np.asarray(p.shift, dtype=np.int64).reshape(-1), (n,))
+    rows = relu_requant_rows(mult, shift, p.output_offset, p.act_min, bound, final_shift)
+    constant = np.zeros(n, dtype=bool)
+    constant[split.constant] = True
+    value = split.table[:, 2].astype(np.int64) // 2   # a constant channel's output
+    for c in np.flatnonzero(~(rows.ok | constant)):
+        out = constant_output(w[c], int(folded[c]), int(mult[c]), int(shift[c]), int(p.output_offset),
+                              int(p.act_min), int(p.act_max))
+        if out is None:
+            return None
+        constant[c], value[c] = True, out
+    table = np.stack([np.where(constant, 0, folded << rows.weight_bits), np.where(constant, 0, mult),
+                      np.where(constant, value << final_shift, rows.round), np.zeros(n, np.int64)], axis=1)
+    if np.abs(table).max() > _INT32_LIMIT:
+        return None
+    scale = np.where(constant, 0, np.int64(1) << rows.weight_bits)
+    return scale[:, None] * np.asarray(split.weights, dtype=np.int64), table, int(constant.sum())
+
+
 def conv_1x1_c8(kernel_name, kernel, pad, in_c, act) -> bool:
     """Whether a DSP core runs a conv layer in the one-pixel loop of CONV_1X1_C8_DEFINE: widened
     weights, 1x1 without padding, exactly 8 input channels, an activation over all of int8."""
@@ -409,8 +502,10 @@ def fc_int16_layout(w: np.ndarray) -> tuple[np.ndarray, int]:
     return _pack_words(np.concatenate(blocks)), k_padded
 
 
-def fast_conv(graph: Graph, op: Op, p, rounding: str) -> FastLayer | None:
-    """conv2d or fully_connected (as a 1x1 convolution) for mcc_conv2d_fast_s8."""
+def fast_conv(graph: Graph, op: Op, p, rounding: str, relu_shift: int | None = None) -> FastLayer | None:
+    """conv2d or fully_connected (as a 1x1 convolution) for mcc_conv2d_fast_s8; ``relu_shift``:
+    the tree's final shift of the two-instruction requantization (conv_relu_shift), which the
+    layer takes when all its channels allow it."""
     if rounding != "tflm" or getattr(p, "rounding", "tflm") != "tflm":
         return None
     if op.kind == "fully_connected" and p.filter_offset != 0:
@@ -434,8 +529,14 @@ def fast_conv(graph: Graph, op: Op, p, rounding: str) -> FastLayer | None:
         words, k_padded = fc_int8_layout(split.weights)
         return FastLayer(words, split.table, k_padded, fc_int8_scratch_bytes(k_padded), "mcc_fully_connected_fast_s8",
                          weight_layout="int8", **extra)
-    words, k_padded = (conv_int8_layout if int8 else conv_layout)(split.weights)
     in_c = int(np.prod(wt.shape[1:])) if op.kind == "fully_connected" else int(wt.shape[-1])
+    relu = (conv_relu_layer(w, bias, p, split, relu_shift)
+            if relu_shift is not None and _relu_candidate(graph, op, p) else None)
+    if relu is not None:
+        words, k_padded = conv_layout(relu[0], scale=1)
+        return FastLayer(words, pair_major(relu[1]), k_padded, conv_scratch_bytes(k_padded, in_c),
+                         constant_channels=relu[2], weight_layout="widened", relu_shift=relu_shift)
+    words, k_padded = (conv_int8_layout if int8 else conv_layout)(split.weights)
     return FastLayer(words, (pair_major_w8 if int8 else pair_major)(split.table), k_padded,
                      conv_scratch_bytes(k_padded, in_c),
                      "mcc_conv2d_fast_w8_s8" if int8 else "mcc_conv2d_fast_s8",
@@ -569,16 +670,18 @@ def fast_depthwise(graph: Graph, op: Op, p, rounding: str, planes: bool = True,
                      len(split.constant), weight_layout="int8", dw_relu_shift=shared)
 
 
-def choose(graph: Graph, op: Op, rounding: str, cpu: str | None = None, dw_relu_shift: int = 0) -> FastLayer | None:
+def choose(graph: Graph, op: Op, rounding: str, cpu: str | None = None,
+           relu_shift: int | None = None, dw_relu_shift: int = 0) -> FastLayer | None:
     """The specialised layer for op, or None when the portable kernel stays; ``cpu``: the core
-    the tree is exported for (None: any core); ``dw_relu_shift``: depthwise_relu_shift's."""
+    the tree is exported for (None: any core); ``relu_shift``: conv_relu_shift of the tree;
+    ``dw_relu_shift``: depthwise_relu_shift's."""
     if op.kind == "fully_connected_pq":  # no constants to specialise: only its table in the arena
         return FastLayer(np.zeros(0, np.int32), np.zeros((0, 4), np.int32), 0, pq_table_bytes(graph, op),
                          "mcc_fully_connected_pq_s8")
     if op.kind == "add":
         out = graph.output_tensor(op)
         ins = [graph.tensor(n) for n in op.inputs]
-        if out.size >= ADD_TABLE_MIN_SIZE and all(t.shape == out.shape and not t.is_constant for t in ins):
+        if out.size >= add_table_min_size(cpu) and all(t.shape == out.shape and not t.is_constant for t in ins):
             return FastLayer(np.zeros(0, np.int32), np.zeros((0, 4), np.int32), 0, ADD_TABLE_BYTES,
                              "mcc_add_fast_s8")
         return None
@@ -608,7 +711,7 @@ def choose(graph: Graph, op: Op, rounding: str, cpu: str | None = None, dw_relu_
         return fast_depthwise(graph, op, p, rounding, planes_target(cpu), pairs_target(cpu), dw_relu_shift)
     if op.kind == "conv2d" and graph.tensor(op.inputs[1]).shape[-1] != graph.tensor(op.inputs[0]).shape[-1]:
         return None  # grouped: the lowering refuses it
-    return fast_conv(graph, op, p, rounding)
+    return fast_conv(graph, op, p, rounding, relu_shift)
 
 
 @dataclass(frozen=True, eq=False)
@@ -627,9 +730,10 @@ def choose_kernels(graph: Graph, rounding: str = "tflm", cpu: str | None = None)
     once per export, before memory planning (which places the scratch) and lowering (which
     calls the kernel); ``cpu``: the core the tree is exported for (None: any core)."""
     choices = []
+    relu_shift = conv_relu_shift(graph, rounding, cpu)
     dw_relu_shift = depthwise_relu_shift(graph, rounding, cpu)
     for op in graph.ops:
-        layer = choose(graph, op, rounding, cpu, dw_relu_shift)
+        layer = choose(graph, op, rounding, cpu, relu_shift, dw_relu_shift)
         if layer is None:
             choices.append(None)
             continue
@@ -724,6 +828,8 @@ def lower_fast(b, i: int, op: Op, p) -> bool:
         in_shape, out_shape = x.shape, out.shape
         kernel, stride, pad, dil = (kh, kw), p.stride, (p.padding[0], p.padding[2]), p.dilation
     in_dims, out_dims = b.dims_of(in_shape), b.dims_of(out_shape)
+    if layer.relu_shift is not None:
+        b.defines[CONV_RELU_SHIFT_DEFINE] = layer.relu_shift
     if conv_1x1_c8(layer.kernel, kernel, pad, in_c, act):
         b.defines[CONV_1X1_C8_DEFINE] = 1
     elif layer.kernel == "mcc_conv2d_fast_s8" and op.kind == "conv2d" and conv_lone_pixel(out_shape):

@@ -60,6 +60,28 @@
 #ifndef MCC_CONV_DIRECT_ROWS
 #define MCC_CONV_DIRECT_ROWS 0
 #endif
+/* The exporter defines MCC_CONV_RELU_SHIFT=H (DSP cores) for models with a layer whose channels
+ * all clamp at or above the output zero point (ReLU, ReLU6) and fit the two-instruction
+ * requantization of codegen/relu_requant.py: its weights and bias are stored scaled by 2^j per
+ * channel instead of doubled, its round word is SMMLA's addend, and
+ *     out = SSAT(8, SMMLA(acc, multiplier, round) ASR #H)  (then the clamp)
+ * equals TFLite's double rounding on every accumulator, with H the same for every such layer of
+ * the model (an immediate of SSAT). Such a layer's shift words are 0, which no other layer's
+ * are. Without the define that code is not built. */
+#ifndef MCC_CONV_RELU_SHIFT
+#define MCC_CONV_RELU_SHIFT 0
+#endif
+/* The relu argument of the 1x1 K = 8 loops, only in a build with MCC_CONV_RELU_SHIFT (their
+ * object code in other builds stays what it was) */
+#if MCC_CONV_RELU_SHIFT
+#define MCC_RELU_PARAM , int relu
+#define MCC_RELU_ARG(x) , (x)
+#else
+#define MCC_RELU_PARAM
+#define MCC_RELU_ARG(x)
+#endif
+#define MCC_CONV_STR_(x) #x
+#define MCC_CONV_STR(x) MCC_CONV_STR_(x)
 
 int32_t mcc_conv2d_fast_s8_get_buffer_size(int32_t k_padded, int32_t in_c)
 {
@@ -83,6 +105,27 @@ MCC_INLINE int32_t fast_requantize(int32_t acc, int32_t multiplier, int32_t roun
     v = v < lo ? lo : v;
     return v > hi ? hi : v;
 }
+
+#if MCC_CONV_RELU_SHIFT
+/* Whether a widened layer takes the two-instruction requantization: its first pair's shift word
+ * is 0 (the exporter flags only layers of two channels or more). */
+MCC_INLINE int conv_relu_layer(const mcc_conv_fast_params *p)
+{
+    return p->out_c >= 2 && p->channels[6] == 0;
+}
+
+/* SMMLA, SSAT with ASR #MCC_CONV_RELU_SHIFT, the clamp (lo, hi within int8: SSAT's range is
+ * theirs), in C: what the assembly tails compute. */
+MCC_INLINE int32_t relu_requantize(int32_t acc, int32_t multiplier, int32_t round, int32_t lo, int32_t hi)
+{
+    const int32_t v = (int32_t)(round + (int32_t)(((int64_t)acc * multiplier) >> 32)) >> MCC_CONV_RELU_SHIFT;
+    return v < lo ? lo : v > hi ? hi : v;
+}
+#define MCC_REQUANTIZE(relu, acc, m, r, s, lo, hi, full) \
+    ((relu) ? relu_requantize((acc), (m), (r), (lo), (hi)) : fast_requantize((acc), (m), (r), (s), (lo), (hi), (full)))
+#else
+#define MCC_REQUANTIZE(relu, acc, m, r, s, lo, hi, full) fast_requantize((acc), (m), (r), (s), (lo), (hi), (full))
+#endif
 
 /* The widened kernels' {round, shift} of one channel from its int8-layout requant word. */
 MCC_INLINE int32_t w8_shift(int32_t requant)
@@ -698,6 +741,9 @@ typedef struct {
     const int32_t *ch0;     /* the layer's constants; right after: its weights (one LDRD) */
     const uint32_t *w0;
 #endif
+#if MCC_CONV_RELU_SHIFT
+    int32_t relu;           /* the layer takes the two-instruction requantization */
+#endif
 } pairs_state;
 
 /* Every channel pair of two pixels in one loop of hand-chosen registers: two LDRD of the pair's
@@ -714,8 +760,11 @@ typedef struct {
  * pointer along the rows, widens the next two pixels into the columns (14 instructions a group)
  * and starts over, about 27 instructions a pair of pixels besides the widening where the C
  * loop around spent about 60. */
-/* pairs_of_two_pixels' loop over the channel pairs (r4: the first pair's constants) */
-#define MCC_PAIRS_LOOP \
+/* pairs_of_two_pixels' loop over the channel pairs (r4: the first pair's constants), its
+ * requantization of the four sums in r0-r3 (r5, r6: the multipliers, r8, r9: the rounding, r10,
+ * r11: the shifts) given: MCC_PAIRS_REQUANT, or MCC_PAIRS_REQUANT_RELU for a layer of
+ * MCC_CONV_RELU_SHIFT (SMMLA, then SSAT's own shift: 8 instructions instead of 16) */
+#define MCC_PAIRS_LOOP_OF(REQUANT) \
         "2:\n\t"                                                                             \
         "ldrd r0, r2, [r4]\n\t" /* the pair's doubled biases, for both pixels */             \
         "ldrd r1, r3, [r4], #8\n\t"                                                          \
@@ -729,22 +778,7 @@ typedef struct {
         "blo 1b\n\t"                                                                         \
         "ldrd r4, r7, %[ch]\n\t" /* and ch_end */                                            \
         "ldm r4!, {r5, r6, r8, r9, r10, r11}\n\t" /* multipliers, rounding, shifts */        \
-        "smmlar ip, r0, r5, r8\n\t"                                                          \
-        "add r0, ip, r0, asr #31\n\t"                                                        \
-        "asr r0, r0, r10\n\t"                                                                \
-        "smmlar ip, r1, r5, r8\n\t"                                                          \
-        "add r1, ip, r1, asr #31\n\t"                                                        \
-        "asr r1, r1, r10\n\t"                                                                \
-        "smmlar ip, r2, r6, r9\n\t"                                                          \
-        "add r2, ip, r2, asr #31\n\t"                                                        \
-        "asr r2, r2, r11\n\t"                                                                \
-        "smmlar ip, r3, r6, r9\n\t"                                                          \
-        "add r3, ip, r3, asr #31\n\t"                                                        \
-        "asr r3, r3, r11\n\t"                                                                \
-        "ssat r0, #8, r0\n\t"                                                                \
-        "ssat r1, #8, r1\n\t"                                                                \
-        "ssat r2, #8, r2\n\t"                                                                \
-        "ssat r3, #8, r3\n\t"                                                                \
+        REQUANT                                                                              \
         "bfi r0, r2, #8, #8\n\t" /* pixel 0: channels 0, 1 */                                \
         "bfi r1, r3, #8, #8\n\t" /* pixel 1 */                                               \
         "bne 3f\n\t" /* the pass's compare: not equal for a full range layer */              \
@@ -762,6 +796,34 @@ typedef struct {
         "str r5, %[out0]\n\t"                                                                \
         "cmp r4, r7\n\t"                                                                     \
         "bne 2b\n\t"
+#define MCC_PAIRS_REQUANT                \
+        "smmlar ip, r0, r5, r8\n\t"      \
+        "add r0, ip, r0, asr #31\n\t"    \
+        "asr r0, r0, r10\n\t"            \
+        "smmlar ip, r1, r5, r8\n\t"      \
+        "add r1, ip, r1, asr #31\n\t"    \
+        "asr r1, r1, r10\n\t"            \
+        "smmlar ip, r2, r6, r9\n\t"      \
+        "add r2, ip, r2, asr #31\n\t"    \
+        "asr r2, r2, r11\n\t"            \
+        "smmlar ip, r3, r6, r9\n\t"      \
+        "add r3, ip, r3, asr #31\n\t"    \
+        "asr r3, r3, r11\n\t"            \
+        "ssat r0, #8, r0\n\t"            \
+        "ssat r1, #8, r1\n\t"            \
+        "ssat r2, #8, r2\n\t"            \
+        "ssat r3, #8, r3\n\t"
+#define MCC_PAIRS_LOOP MCC_PAIRS_LOOP_OF(MCC_PAIRS_REQUANT)
+#if MCC_CONV_RELU_SHIFT
+/* SSAT's shift and saturation: the flags (the pass's compare) stay as they are */
+#define MCC_RELU_SSAT(R) "ssat " R ", #8, " R ", asr #" MCC_CONV_STR(MCC_CONV_RELU_SHIFT) "\n\t"
+#define MCC_PAIRS_REQUANT_RELU                                                             \
+        "smmla r0, r0, r5, r8\n\t"                                                         \
+        "smmla r1, r1, r5, r8\n\t"                                                         \
+        "smmla r2, r2, r6, r9\n\t"                                                         \
+        "smmla r3, r3, r6, r9\n\t"                                                         \
+        MCC_RELU_SSAT("r0") MCC_RELU_SSAT("r1") MCC_RELU_SSAT("r2") MCC_RELU_SSAT("r3")
+#endif
 /* then, while `more` says so, a direct layer's next pair of pixels: the input pointer stepped along the rows, the two pixels widened into the columns, the channel pairs again */
 #define MCC_PAIRS_DIRECT_ROWS \
         "ldr r0, %[more]\n\t"                                                           \
@@ -808,6 +870,32 @@ typedef struct {
         "ldrd r4, lr, %[ch0]\n\t" /* and w0: the first pair's constants and weights */  \
         "b 2b\n\t"                                                                      \
         "9:"
+#if MCC_CONV_DIRECT_ROWS
+#define MCC_PAIRS_ASM(LOOP)                                                                                    \
+    __asm__ volatile(                                                                                          \
+        "ldr r0, %[more]\n\t"                                                                                  \
+        "ldr r4, %[ch]\n\t"                                                                                    \
+        "cbz r0, 2f\n\t"                                                                                       \
+        "b 5f\n\t" /* a direct layer: its first pair of pixels is widened below too */                         \
+        LOOP MCC_PAIRS_DIRECT_ROWS                                                                             \
+        : [w] "+r"(rw), [a00] "=&r"(r0), [a01] "=&r"(r1), [a10] "=&r"(r2), [a11] "=&r"(r3), [c] "=&r"(rc),    \
+          [ch] "+m"(st->ch), [out0] "+m"(st->out0), [more] "+m"(st->more), [in] "+m"(st->in),                 \
+          [left] "+m"(st->left)                                                                               \
+        : [ch_end] "m"(st->ch_end), [out_c] "m"(st->out_c), [col] "m"(st->col), [end] "m"(st->end),            \
+          [skip] "m"(st->skip), [lo4] "m"(st->lo4), [hi4] "m"(st->hi4), [px_step] "m"(st->px_step),            \
+          [wrap] "m"(st->wrap), [out_w] "m"(st->out_w), [ch0] "m"(st->ch0), [w0] "m"(st->w0)                   \
+        : "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "cc", "memory")
+#else
+#define MCC_PAIRS_ASM(LOOP)                                                                                    \
+    __asm__ volatile(                                                                                          \
+        "ldr r4, %[ch]\n\t"                                                                                    \
+        LOOP                                                                                                   \
+        : [w] "+r"(rw), [a00] "=&r"(r0), [a01] "=&r"(r1), [a10] "=&r"(r2), [a11] "=&r"(r3), [c] "=&r"(rc),    \
+          [ch] "+m"(st->ch), [out0] "+m"(st->out0)                                                            \
+        : [ch_end] "m"(st->ch_end), [out_c] "m"(st->out_c), [col] "m"(st->col), [end] "m"(st->end),            \
+          [skip] "m"(st->skip), [lo4] "m"(st->lo4), [hi4] "m"(st->hi4)                                         \
+        : "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "cc", "memory")
+#endif
 static void pairs_of_two_pixels(const uint32_t *w, pairs_state *st)
 {
     register const uint32_t *rw __asm__("lr") = w;
@@ -816,30 +904,14 @@ static void pairs_of_two_pixels(const uint32_t *w, pairs_state *st)
     register int32_t r2 __asm__("r2");
     register int32_t r3 __asm__("r3");
     register const uint32_t *rc __asm__("ip");
-#if MCC_CONV_DIRECT_ROWS
-    __asm__ volatile(
-        "ldr r0, %[more]\n\t"
-        "ldr r4, %[ch]\n\t"
-        "cbz r0, 2f\n\t"
-        "b 5f\n\t" /* a direct layer: its first pair of pixels is widened below too */
-        MCC_PAIRS_LOOP MCC_PAIRS_DIRECT_ROWS
-        : [w] "+r"(rw), [a00] "=&r"(r0), [a01] "=&r"(r1), [a10] "=&r"(r2), [a11] "=&r"(r3), [c] "=&r"(rc),
-          [ch] "+m"(st->ch), [out0] "+m"(st->out0), [more] "+m"(st->more), [in] "+m"(st->in),
-          [left] "+m"(st->left)
-        : [ch_end] "m"(st->ch_end), [out_c] "m"(st->out_c), [col] "m"(st->col), [end] "m"(st->end),
-          [skip] "m"(st->skip), [lo4] "m"(st->lo4), [hi4] "m"(st->hi4), [px_step] "m"(st->px_step),
-          [wrap] "m"(st->wrap), [out_w] "m"(st->out_w), [ch0] "m"(st->ch0), [w0] "m"(st->w0)
-        : "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "cc", "memory");
-#else
-    __asm__ volatile(
-        "ldr r4, %[ch]\n\t"
-        MCC_PAIRS_LOOP
-        : [w] "+r"(rw), [a00] "=&r"(r0), [a01] "=&r"(r1), [a10] "=&r"(r2), [a11] "=&r"(r3), [c] "=&r"(rc),
-          [ch] "+m"(st->ch), [out0] "+m"(st->out0)
-        : [ch_end] "m"(st->ch_end), [out_c] "m"(st->out_c), [col] "m"(st->col), [end] "m"(st->end),
-          [skip] "m"(st->skip), [lo4] "m"(st->lo4), [hi4] "m"(st->hi4)
-        : "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "cc", "memory");
+#if MCC_CONV_RELU_SHIFT
+    if (st->relu) {
+        MCC_PAIRS_ASM(MCC_PAIRS_LOOP_OF(MCC_PAIRS_REQUANT_RELU));
+    } else
 #endif
+    {
+        MCC_PAIRS_ASM(MCC_PAIRS_LOOP);
+    }
     (void)r0;
     (void)r1;
     (void)r2;
@@ -862,45 +934,62 @@ static void pairs_of_two_pixels(const uint32_t *w, pairs_state *st)
     "smlad r0, r3, r9, r0\n\t"                              \
     "smlad r1, r2, r10, r1\n\t"                             \
     "smlad r1, r3, r11, r1\n\t"
+/* The two sums r0, r1 requantized into r8, r9 (r2, r3: the multipliers, r8, r9: the rounding,
+ * r10, r11: the shifts) */
+#define MCC_ONE_PIXEL_REQUANT         \
+        "smmlar r8, r0, r2, r8\n\t"   \
+        "smmlar r9, r1, r3, r9\n\t"   \
+        "add r8, r8, r0, asr #31\n\t" \
+        "add r9, r9, r1, asr #31\n\t" \
+        "asr r8, r8, r10\n\t"         \
+        "asr r9, r9, r11\n\t"         \
+        "ssat r8, #8, r8\n\t"         \
+        "ssat r9, #8, r9\n\t"
+#define MCC_ONE_PIXEL_REQUANT_RELU                                         \
+        "smmla r8, r0, r2, r8\n\t"                                         \
+        "smmla r9, r1, r3, r9\n\t"                                         \
+        MCC_RELU_SSAT("r8") MCC_RELU_SSAT("r9")
+#define MCC_ONE_PIXEL_ASM(REQUANT)                                                              \
+    __asm__ volatile(                                                                           \
+        "ldr r4, %[ch]\n\t"                                                                     \
+        "ldr r5, %[out0]\n\t"                                                                   \
+        "ldr r6, %[end]\n\t"                                                                    \
+        "2:\n\t"                                                                                \
+        "ldm r4!, {r0, r1}\n\t" /* the pair's doubled biases */                                 \
+        "ldr ip, %[col]\n\t"                                                                    \
+        "1:\n\t" MCC_ONE_PIXEL_HALF_GROUP MCC_ONE_PIXEL_HALF_GROUP                              \
+        "cmp ip, r6\n\t"                                                                        \
+        "blo 1b\n\t"                                                                            \
+        "ldm r4!, {r2, r3, r8, r9, r10, r11}\n\t" /* multipliers, rounding, shifts */           \
+        REQUANT                                                                                 \
+        "bfi r8, r9, #8, #8\n\t"                                                                \
+        "bne 3f\n\t" /* the last group's compare: not equal for a full range layer */           \
+        "ldrd r2, r3, %[lo4]\n\t" /* and hi4 */                                                 \
+        "ssub8 r7, r8, r2\n\t"                                                                  \
+        "sel r8, r8, r2\n\t"                                                                    \
+        "ssub8 r7, r3, r8\n\t"                                                                  \
+        "sel r8, r8, r3\n\t"                                                                    \
+        "3:\n\t"                                                                                \
+        "strh r8, [r5], #2\n\t"                                                                 \
+        "ldr r7, %[ch_end]\n\t"                                                                 \
+        "cmp r4, r7\n\t"                                                                        \
+        "bne 2b"                                                                                \
+        : [w] "+r"(rw), [c] "=&r"(rc)                                                           \
+        : [ch] "m"(st->ch), [ch_end] "m"(st->ch_end), [out0] "m"(st->out0), [col] "m"(st->col), \
+          [end] "m"(st->end), [lo4] "m"(st->lo4), [hi4] "m"(st->hi4)                            \
+        : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "cc", "memory")
 static void pairs_of_one_pixel(const uint32_t *w, pairs_state *st)
 {
     register const uint32_t *rw __asm__("lr") = w;
     register const uint32_t *rc __asm__("ip");
-    __asm__ volatile(
-        "ldr r4, %[ch]\n\t"
-        "ldr r5, %[out0]\n\t"
-        "ldr r6, %[end]\n\t"
-        "2:\n\t"
-        "ldm r4!, {r0, r1}\n\t" /* the pair's doubled biases */
-        "ldr ip, %[col]\n\t"
-        "1:\n\t" MCC_ONE_PIXEL_HALF_GROUP MCC_ONE_PIXEL_HALF_GROUP
-        "cmp ip, r6\n\t"
-        "blo 1b\n\t"
-        "ldm r4!, {r2, r3, r8, r9, r10, r11}\n\t" /* multipliers, rounding, shifts */
-        "smmlar r8, r0, r2, r8\n\t"
-        "smmlar r9, r1, r3, r9\n\t"
-        "add r8, r8, r0, asr #31\n\t"
-        "add r9, r9, r1, asr #31\n\t"
-        "asr r8, r8, r10\n\t"
-        "asr r9, r9, r11\n\t"
-        "ssat r8, #8, r8\n\t"
-        "ssat r9, #8, r9\n\t"
-        "bfi r8, r9, #8, #8\n\t"
-        "bne 3f\n\t" /* the last group's compare: not equal for a full range layer */
-        "ldrd r2, r3, %[lo4]\n\t" /* and hi4 */
-        "ssub8 r7, r8, r2\n\t"
-        "sel r8, r8, r2\n\t"
-        "ssub8 r7, r3, r8\n\t"
-        "sel r8, r8, r3\n\t"
-        "3:\n\t"
-        "strh r8, [r5], #2\n\t"
-        "ldr r7, %[ch_end]\n\t"
-        "cmp r4, r7\n\t"
-        "bne 2b"
-        : [w] "+r"(rw), [c] "=&r"(rc)
-        : [ch] "m"(st->ch), [ch_end] "m"(st->ch_end), [out0] "m"(st->out0), [col] "m"(st->col),
-          [end] "m"(st->end), [lo4] "m"(st->lo4), [hi4] "m"(st->hi4)
-        : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "cc", "memory");
+#if MCC_CONV_RELU_SHIFT
+    if (st->relu) {
+        MCC_ONE_PIXEL_ASM(MCC_ONE_PIXEL_REQUANT_RELU);
+    } else
+#endif
+    {
+        MCC_ONE_PIXEL_ASM(MCC_ONE_PIXEL_REQUANT);
+    }
     (void)rc;
 }
 #endif
@@ -911,7 +1000,7 @@ static void pairs_of_one_pixel(const uint32_t *w, pairs_state *st)
  * in one with the next pair's biases (the exporter leaves two spare words after the last pair's
  * constants), fast_requantize's SMMLAR, sign, shift, SSAT, both outputs stored as one halfword:
  * 22 instructions per 16 products. */
-#define MCC_C8_PAIR                                                   \
+#define MCC_C8_PAIR_OF(REQUANT)                                       \
     "ldm %[w]!, {r0, r1, r4, r5}\n\t"                                  \
     "smlad r2, r8, r0, r2\n\t"                                         \
     "smlad r2, r9, r1, r2\n\t"                                         \
@@ -923,6 +1012,13 @@ static void pairs_of_one_pixel(const uint32_t *w, pairs_state *st)
     "smlad r3, r10, r4, r3\n\t"                                        \
     "smlad r3, r11, r5, r3\n\t"                                        \
     "ldm %[ch]!, {r0, r1, r4, r5}\n\t" /* multipliers, rounding */     \
+    REQUANT                                                            \
+    "bfi r4, r5, #8, #8\n\t"                                           \
+    "strh r4, [%[out]], #2\n\t"
+/* The pair's sums r2, r3 requantized into r4, r5 (r0, r1: the multipliers, r4, r5: the rounding),
+ * the shifts loaded with the next pair's biases on the way; MCC_C8_REQUANT_RELU: a layer of
+ * MCC_CONV_RELU_SHIFT, 18 instructions per 16 products instead of 22 */
+#define MCC_C8_REQUANT                                                 \
     "smmlar r4, r2, r0, r4\n\t"                                        \
     "smmlar r5, r3, r1, r5\n\t"                                        \
     "add r4, r4, r2, asr #31\n\t"                                      \
@@ -931,35 +1027,49 @@ static void pairs_of_one_pixel(const uint32_t *w, pairs_state *st)
     "asr r4, r4, r0\n\t"                                               \
     "asr r5, r5, r1\n\t"                                               \
     "ssat r4, #8, r4\n\t"                                              \
-    "ssat r5, #8, r5\n\t"                                              \
-    "bfi r4, r5, #8, #8\n\t"                                           \
-    "strh r4, [%[out]], #2\n\t"
+    "ssat r5, #8, r5\n\t"
+#define MCC_C8_REQUANT_RELU                                            \
+    "smmla r4, r2, r0, r4\n\t"                                         \
+    "smmla r5, r3, r1, r5\n\t"                                         \
+    "ldm %[ch]!, {r0, r1, r2, r3}\n\t" /* (shifts), the next biases */ \
+    MCC_RELU_SSAT("r4") MCC_RELU_SSAT("r5")
+#define MCC_C8_PAIR MCC_C8_PAIR_OF(MCC_C8_REQUANT)
+#define MCC_C8_PAIR_RELU MCC_C8_PAIR_OF(MCC_C8_REQUANT_RELU)
 
 /* Every channel pair of one pixel of a 1x1 conv on 8 input channels (one group of products):
  * the pixel's 8 values, widened once, stay in r8-r11, so a pair loads only its 8 weight words
  * and its 8 constants: 24 instructions per 16 products with the loop test, where the two-pixel
  * loop spends about 62 per 32 (its set-up and loop test are not amortized by one group). */
+#define MCC_C8_ONE_PIXEL_ASM(PAIR)                                                      \
+    __asm__ volatile(                                                                   \
+        "ldrd r2, r3, [r0]\n\t"                                                         \
+        "sxtb16 r8, r2\n\t"                                                             \
+        "sxtb16 r9, r2, ror #8\n\t"                                                     \
+        "sxtb16 r10, r3\n\t"                                                            \
+        "sxtb16 r11, r3, ror #8\n\t"                                                    \
+        "ldm %[ch]!, {r2, r3}\n\t" /* the first pair's biases */                        \
+        "1:\n\t" PAIR                                                                   \
+        "cmp %[out], %[end]\n\t"                                                        \
+        "bne 1b"                                                                        \
+        : [in] "+r"(r_in), [w] "+r"(r_w), [ch] "+r"(r_ch), [out] "+r"(r_out)            \
+        : [end] "r"(r_end)                                                              \
+        : "r1", "r2", "r3", "r4", "r5", "r8", "r9", "r10", "r11", "cc", "memory")
 static void pairs_of_one_pixel_c8(const int8_t *in, const uint32_t *w, const int32_t *ch, int8_t *out,
-                                  const int8_t *out_end)
+                                  const int8_t *out_end MCC_RELU_PARAM)
 {
     register const int8_t *r_in __asm__("r0") = in;
     register const uint32_t *r_w __asm__("r6") = w;
     register const int32_t *r_ch __asm__("r7") = ch;
     register int8_t *r_out __asm__("ip") = out;
     register const int8_t *r_end __asm__("lr") = out_end;
-    __asm__ volatile(
-        "ldrd r2, r3, [r0]\n\t"
-        "sxtb16 r8, r2\n\t"
-        "sxtb16 r9, r2, ror #8\n\t"
-        "sxtb16 r10, r3\n\t"
-        "sxtb16 r11, r3, ror #8\n\t"
-        "ldm %[ch]!, {r2, r3}\n\t" /* the first pair's biases */
-        "1:\n\t" MCC_C8_PAIR
-        "cmp %[out], %[end]\n\t"
-        "bne 1b"
-        : [in] "+r"(r_in), [w] "+r"(r_w), [ch] "+r"(r_ch), [out] "+r"(r_out)
-        : [end] "r"(r_end)
-        : "r1", "r2", "r3", "r4", "r5", "r8", "r9", "r10", "r11", "cc", "memory");
+#if MCC_CONV_RELU_SHIFT
+    if (relu) {
+        MCC_C8_ONE_PIXEL_ASM(MCC_C8_PAIR_RELU);
+    } else
+#endif
+    {
+        MCC_C8_ONE_PIXEL_ASM(MCC_C8_PAIR);
+    }
     (void)r_in;
 }
 
@@ -977,37 +1087,46 @@ typedef struct {
  * pixel its 8 values are widened into r8-r11 and the channel pairs run two by two (one loop
  * test per two pairs): 23 instructions per 16 products and about 16 per pixel, where a call of
  * pairs_of_one_pixel_c8 per pixel costs 24 and about 32. */
-static void c8_row(c8_row_state *st, int8_t *out)
+#define MCC_C8_ROW_ASM(PAIR)                                                                \
+    __asm__ volatile(                                                                       \
+        "ldr r0, %[in]\n\t"                                                                 \
+        "0:\n\t"                                                                            \
+        "ldrd r2, r3, [r0]\n\t"                                                             \
+        "ldr r1, %[step]\n\t"                                                               \
+        "add r0, r0, r1\n\t"                                                                \
+        "str r0, %[in]\n\t"                                                                 \
+        "sxtb16 r8, r2\n\t"                                                                 \
+        "sxtb16 r9, r2, ror #8\n\t"                                                         \
+        "sxtb16 r10, r3\n\t"                                                                \
+        "sxtb16 r11, r3, ror #8\n\t"                                                        \
+        "ldrd %[w], %[ch], %[w0]\n\t" /* and ch0 */                                         \
+        "ldm %[ch]!, {r2, r3}\n\t" /* the first pair's biases */                            \
+        "ldr lr, %[out_c]\n\t"                                                              \
+        "add lr, lr, %[out]\n\t"                                                            \
+        "1:\n\t" PAIR PAIR                                                                  \
+        "cmp %[out], lr\n\t"                                                                \
+        "bne 1b\n\t"                                                                        \
+        "ldr r0, %[out_end]\n\t"                                                            \
+        "cmp %[out], r0\n\t"                                                                \
+        "ldr r0, %[in]\n\t"                                                                 \
+        "bne 0b"                                                                            \
+        : [out] "+r"(r_out), [w] "=&r"(r_w), [ch] "=&r"(r_ch), [in] "+m"(st->in)            \
+        : [step] "m"(st->step), [w0] "m"(st->w), [ch0] "m"(st->ch), [out_c] "m"(st->out_c), \
+          [out_end] "m"(st->out_end)                                                        \
+        : "r0", "r1", "r2", "r3", "r4", "r5", "r8", "r9", "r10", "r11", "lr", "cc", "memory")
+static void c8_row(c8_row_state *st, int8_t *out MCC_RELU_PARAM)
 {
     register int8_t *r_out __asm__("ip") = out;
     register const uint32_t *r_w __asm__("r6");
     register const int32_t *r_ch __asm__("r7");
-    __asm__ volatile(
-        "ldr r0, %[in]\n\t"
-        "0:\n\t"
-        "ldrd r2, r3, [r0]\n\t"
-        "ldr r1, %[step]\n\t"
-        "add r0, r0, r1\n\t"
-        "str r0, %[in]\n\t"
-        "sxtb16 r8, r2\n\t"
-        "sxtb16 r9, r2, ror #8\n\t"
-        "sxtb16 r10, r3\n\t"
-        "sxtb16 r11, r3, ror #8\n\t"
-        "ldrd %[w], %[ch], %[w0]\n\t" /* and ch0 */
-        "ldm %[ch]!, {r2, r3}\n\t" /* the first pair's biases */
-        "ldr lr, %[out_c]\n\t"
-        "add lr, lr, %[out]\n\t"
-        "1:\n\t" MCC_C8_PAIR MCC_C8_PAIR
-        "cmp %[out], lr\n\t"
-        "bne 1b\n\t"
-        "ldr r0, %[out_end]\n\t"
-        "cmp %[out], r0\n\t"
-        "ldr r0, %[in]\n\t"
-        "bne 0b"
-        : [out] "+r"(r_out), [w] "=&r"(r_w), [ch] "=&r"(r_ch), [in] "+m"(st->in)
-        : [step] "m"(st->step), [w0] "m"(st->w), [ch0] "m"(st->ch), [out_c] "m"(st->out_c),
-          [out_end] "m"(st->out_end)
-        : "r0", "r1", "r2", "r3", "r4", "r5", "r8", "r9", "r10", "r11", "lr", "cc", "memory");
+#if MCC_CONV_RELU_SHIFT
+    if (relu) {
+        MCC_C8_ROW_ASM(MCC_C8_PAIR_RELU);
+    } else
+#endif
+    {
+        MCC_C8_ROW_ASM(MCC_C8_PAIR);
+    }
     (void)r_out;
     (void)r_w;
     (void)r_ch;
@@ -1019,7 +1138,7 @@ static void c8_row(c8_row_state *st, int8_t *out)
  * shift}) after them. */
 __attribute__((noinline)) static mcc_status conv_1x1_c8(const mcc_conv_fast_params *p, const mcc_dims *in_dims,
                                                         const int8_t *input, const mcc_dims *out_dims,
-                                                        int8_t *output)
+                                                        int8_t *output MCC_RELU_PARAM)
 {
     const int32_t out_c = p->out_c, pairs = out_c >> 1;
     const uint32_t *w = (const uint32_t *)p->weights;
@@ -1043,13 +1162,13 @@ __attribute__((noinline)) static mcc_status conv_1x1_c8(const mcc_conv_fast_para
             if ((out_c & 3) == 0) {
                 st.in = row;
                 st.out_end = output + out_dims->w * out_c;
-                c8_row(&st, output);
+                c8_row(&st, output MCC_RELU_ARG(relu));
                 output += out_dims->w * out_c;
                 continue;
             }
             for (ox = 0; ox < out_dims->w; ++ox, in += px_step) {
                 if (pairs > 0) {
-                    pairs_of_one_pixel_c8(in, w, ch, output, output + 2 * pairs);
+                    pairs_of_one_pixel_c8(in, w, ch, output, output + 2 * pairs MCC_RELU_ARG(relu));
                 }
                 if (out_c & 1) {
                     uint32_t x[4];
@@ -1060,7 +1179,8 @@ __attribute__((noinline)) static mcc_status conv_1x1_c8(const mcc_conv_fast_para
                     acc = __smlad(x[1], w_last[1], acc);
                     acc = __smlad(x[2], w_last[2], acc);
                     acc = __smlad(x[3], w_last[3], acc);
-                    output[out_c - 1] = (int8_t)fast_requantize(acc, ch_last[1], ch_last[2], ch_last[3], -128, 127, 1);
+                    output[out_c - 1] =
+                        (int8_t)MCC_REQUANTIZE(relu, acc, ch_last[1], ch_last[2], ch_last[3], -128, 127, 1);
                 }
                 output += out_c;
             }
@@ -1324,12 +1444,15 @@ static void few_k_channels_mve(const mcc_conv_fast_params *p, const int8_t *in, 
 
 /* All output channels of n_px (1 or 2) pixels whose columns are in `col`. Channel pairs read
  * their constants as {bias, multiplier, round, shift} x {even, odd channel} once per block.
- * w8: the weights are int8 (mcc_conv2d_fast_w8_s8), else doubled int16 pairs. */
+ * w8: the weights are int8 (mcc_conv2d_fast_w8_s8), else doubled int16 pairs (relu: scaled,
+ * for the two-instruction requantization of MCC_CONV_RELU_SHIFT; 0 in a build without it). */
 MCC_INLINE void channels_of_pixels(const mcc_conv_fast_params *p, const uint32_t *col,
-                                   int32_t n_px, int8_t *out0, int8_t *out1, int full_range, int w8 MCC_PAIRS_PARAM)
+                                   int32_t n_px, int8_t *out0, int8_t *out1, int full_range, int w8,
+                                   int relu MCC_PAIRS_PARAM)
 {
     const int32_t out_c = p->out_c;
     int32_t oc = 0;
+    (void)relu; /* read only by the requantization of a build with MCC_CONV_RELU_SHIFT */
 #if MCC_HAVE_DSP_ASM && !MCC_HAVE_MVE
     if ((n_px == 2 || MCC_CONV_ONE_PIXEL) && !w8) {
         const int32_t pairs = out_c >> 1;
@@ -1396,10 +1519,10 @@ MCC_INLINE void channels_of_pixels(const mcc_conv_fast_params *p, const uint32_t
                 a10 = vmladavaq_s16(a10, vreinterpretq_s16_u32(x0), vreinterpretq_s16_u32(w1));
                 a11 = vmladavaq_s16(a11, vreinterpretq_s16_u32(x1), vreinterpretq_s16_u32(w1));
             } while (--g > 0);
-            word = (uint32_t)fast_requantize(a00, ch[2], ch[4], ch[6], lo, hi, 1);
-            MCC_NN_BFI8(word, fast_requantize(a10, ch[3], ch[5], ch[7], lo, hi, 1), 8);
-            MCC_NN_BFI8(word, fast_requantize(a01, ch[2], ch[4], ch[6], lo, hi, 1), 16);
-            MCC_NN_BFI8(word, fast_requantize(a11, ch[3], ch[5], ch[7], lo, hi, 1), 24);
+            word = (uint32_t)MCC_REQUANTIZE(relu, a00, ch[2], ch[4], ch[6], lo, hi, 1);
+            MCC_NN_BFI8(word, MCC_REQUANTIZE(relu, a10, ch[3], ch[5], ch[7], lo, hi, 1), 8);
+            MCC_NN_BFI8(word, MCC_REQUANTIZE(relu, a01, ch[2], ch[4], ch[6], lo, hi, 1), 16);
+            MCC_NN_BFI8(word, MCC_REQUANTIZE(relu, a11, ch[3], ch[5], ch[7], lo, hi, 1), 24);
             if (!full_range) {
                 word = mcc_nn_clamp4_s8(word, lo4, hi4);
             }
@@ -1443,11 +1566,11 @@ MCC_INLINE void channels_of_pixels(const mcc_conv_fast_params *p, const uint32_t
             s0 = ch[6];
             s1 = ch[7];
         }
-        out0[oc] = (int8_t)fast_requantize(acc[0][0], m0, r0, s0, lo, hi, full_range);
-        out0[oc + 1] = (int8_t)fast_requantize(acc[1][0], m1, r1, s1, lo, hi, full_range);
+        out0[oc] = (int8_t)MCC_REQUANTIZE(relu, acc[0][0], m0, r0, s0, lo, hi, full_range);
+        out0[oc + 1] = (int8_t)MCC_REQUANTIZE(relu, acc[1][0], m1, r1, s1, lo, hi, full_range);
         if (n_px == 2) {
-            out1[oc] = (int8_t)fast_requantize(acc[0][1], m0, r0, s0, lo, hi, full_range);
-            out1[oc + 1] = (int8_t)fast_requantize(acc[1][1], m1, r1, s1, lo, hi, full_range);
+            out1[oc] = (int8_t)MCC_REQUANTIZE(relu, acc[0][1], m0, r0, s0, lo, hi, full_range);
+            out1[oc + 1] = (int8_t)MCC_REQUANTIZE(relu, acc[1][1], m1, r1, s1, lo, hi, full_range);
         }
         w += 2 * 4 * groups;
         ch += w8 ? 6 : 8;
@@ -1468,11 +1591,11 @@ MCC_INLINE void channels_of_pixels(const mcc_conv_fast_params *p, const uint32_t
             return; /* a tail shared with the widened layout costs the M4's widened kernel code */
         } else if (n_px == 2) {
             dot_block(w, col, groups, 1, 2, acc);
-            out1[oc] = (int8_t)fast_requantize(acc[0][1], ch[1], ch[2], ch[3], lo, hi, full_range);
+            out1[oc] = (int8_t)MCC_REQUANTIZE(relu, acc[0][1], ch[1], ch[2], ch[3], lo, hi, full_range);
         } else {
             dot_block(w, col, groups, 1, 1, acc);
         }
-        out0[oc] = (int8_t)fast_requantize(acc[0][0], ch[1], ch[2], ch[3], lo, hi, full_range);
+        out0[oc] = (int8_t)MCC_REQUANTIZE(relu, acc[0][0], ch[1], ch[2], ch[3], lo, hi, full_range);
     }
 }
 
@@ -1487,6 +1610,11 @@ MCC_INLINE mcc_status conv_fast(const mcc_conv_fast_params *params, const mcc_di
     uint32_t *col = (uint32_t *)scratch;
     int8_t *stage = (int8_t *)scratch + 4 * params->k_padded;
     int32_t b, px;
+#if MCC_CONV_RELU_SHIFT
+    const int relu = !w8 && conv_relu_layer(params);
+#else
+    const int relu = 0;
+#endif
 #if MCC_HAVE_DSP_ASM && !MCC_HAVE_MVE
     /* one test of two sums: 8 B less code than two comparisons here (the loop state below
      * costs them); the other builds keep theirs */
@@ -1499,6 +1627,9 @@ MCC_INLINE mcc_status conv_fast(const mcc_conv_fast_params *params, const mcc_di
     st.ch_end = params->channels + 8 * (out_c >> 1);
     st.lo4 = (uint32_t)(uint8_t)params->activation.min * 0x01010101u;
     st.hi4 = (uint32_t)(uint8_t)params->activation.max * 0x01010101u;
+#if MCC_CONV_RELU_SHIFT
+    st.relu = relu;
+#endif
 #if MCC_CONV_DIRECT_ROWS
     st.more = 0;
     st.px_step = params->stride.w * params->in_c;
@@ -1610,9 +1741,9 @@ MCC_INLINE mcc_status conv_fast(const mcc_conv_fast_params *params, const mcc_di
             }
 #endif
             if (w8 && full_range) {
-                channels_of_pixels(params, col, 2, out0, out1, 1, w8, &st);
+                channels_of_pixels(params, col, 2, out0, out1, 1, w8, 0, &st);
             } else {
-                channels_of_pixels(params, col, 2, out0, out1, full_range, w8, &st);
+                channels_of_pixels(params, col, 2, out0, out1, full_range, w8, relu, &st);
             }
 #if MCC_CONV_DIRECT_ROWS
             output = rows ? output + (pixels & ~1) * out_c : out1 + out_c;
@@ -1621,16 +1752,16 @@ MCC_INLINE mcc_status conv_fast(const mcc_conv_fast_params *params, const mcc_di
 #endif
 #else
             if (full_range) {
-                channels_of_pixels(params, col, 2, output, output + out_c, 1, w8);
+                channels_of_pixels(params, col, 2, output, output + out_c, 1, w8, relu);
             } else {
-                channels_of_pixels(params, col, 2, output, output + out_c, 0, w8);
+                channels_of_pixels(params, col, 2, output, output + out_c, 0, w8, relu);
             }
             output += 2 * out_c;
 #endif
         }
         if (px < pixels) {
             im2col(params, input_dims, in_batch, oy, ox, col, stage MCC_IN_ORDER_ARG(w8));
-            channels_of_pixels(params, col, 1, output, 0, full_range, w8 MCC_PAIRS_ARG(&st));
+            channels_of_pixels(params, col, 1, output, 0, full_range, w8, relu MCC_PAIRS_ARG(&st));
             output += out_c;
         }
     }
@@ -1646,7 +1777,7 @@ mcc_status mcc_conv2d_fast_s8(const mcc_conv_fast_params *params,
     if (params->in_c == 8 && params->k_padded == 8 && params->kernel.h == 1 && params->kernel.w == 1 &&
         params->padding.h == 0 && params->padding.w == 0 && params->activation.min == -128 &&
         params->activation.max == 127) {
-        return conv_1x1_c8(params, input_dims, input, output_dims, output);
+        return conv_1x1_c8(params, input_dims, input, output_dims, output MCC_RELU_ARG(conv_relu_layer(params)));
     }
 #endif
     return conv_fast(params, input_dims, input, output_dims, output, scratch, 0);
