@@ -1566,60 +1566,19 @@ MCC_INLINE void dw_pairs_rows(const uint32_t *a, const uint32_t *b, const uint32
 #define MCC_DW_PAIRS_LEFT(cols) (cols)
 #endif
 
+#if !MCC_HAVE_DSP_ASM
 /* Two input rows of two channels (s0: the upper row's element of the first) into one pair row of
- * each plane. */
+ * each plane (the assembly build runs all such pair rows in dw_pairs_fill_twos). */
 MCC_INLINE void dw_pairs_fill_two(uint32_t *dst, int32_t second, const int8_t *s0, int32_t cols, int32_t col_step,
                                   int32_t row_step)
 {
     int32_t x;
-    for (x = MCC_DW_PAIRS_LEFT(cols); x > 0; --x, ++dst, s0 += col_step) {
+    for (x = cols; x > 0; --x, ++dst, s0 += col_step) {
         dst[0] = dw_pairs_pack(s0[0], s0[row_step]);
         dst[second] = dw_pairs_pack(s0[1], s0[row_step + 1]);
     }
-#if MCC_HAVE_DSP_ASM
-    if (cols >= 4) {  /* four columns a pass: 28 instructions for 16 values (LDRSB and LDRH have no
-                       * register post-index in Thumb-2: each pass steps its two row pointers once) */
-        int32_t passes = cols >> 2, c2, c3;
-        uint32_t p, q, u, v, *dst2 = dst + second;
-        const int8_t *s1 = s0 + row_step;
-        __asm__ volatile("add %[c2], %[cs], %[cs]\n\t"
-                         "add %[c3], %[c2], %[cs]\n\t"
-                         "1:\n\t"
-                         "ldrh %[p], [%[s]]\n\t"
-                         "ldrh %[q], [%[t]]\n\t"
-                         "ldrh %[u], [%[s], %[cs]]\n\t"
-                         "ldrh %[v], [%[t], %[cs]]\n\t"
-                         "orr %[p], %[p], %[q], lsl #16\n\t"
-                         "orr %[u], %[u], %[v], lsl #16\n\t"
-                         "sxtb16 %[q], %[p]\n\t"
-                         "sxtb16 %[v], %[u]\n\t"
-                         "strd %[q], %[v], [%[d]], #16\n\t"
-                         "sxtb16 %[p], %[p], ror #8\n\t"
-                         "sxtb16 %[u], %[u], ror #8\n\t"
-                         "strd %[p], %[u], [%[e]], #16\n\t"
-                         "ldrh %[p], [%[s], %[c2]]\n\t"
-                         "ldrh %[q], [%[t], %[c2]]\n\t"
-                         "ldrh %[u], [%[s], %[c3]]\n\t"
-                         "ldrh %[v], [%[t], %[c3]]\n\t"
-                         "add %[s], %[s], %[cs], lsl #2\n\t"
-                         "add %[t], %[t], %[cs], lsl #2\n\t"
-                         "orr %[p], %[p], %[q], lsl #16\n\t"
-                         "orr %[u], %[u], %[v], lsl #16\n\t"
-                         "sxtb16 %[q], %[p]\n\t"
-                         "sxtb16 %[v], %[u]\n\t"
-                         "strd %[q], %[v], [%[d], #-8]\n\t"
-                         "sxtb16 %[p], %[p], ror #8\n\t"
-                         "sxtb16 %[u], %[u], ror #8\n\t"
-                         "strd %[p], %[u], [%[e], #-8]\n\t"
-                         "subs %[n], %[n], #1\n\t"
-                         "bne 1b\n\t"
-                         : [p] "=&r"(p), [q] "=&r"(q), [u] "=&r"(u), [v] "=&r"(v), [c2] "=&r"(c2), [c3] "=&r"(c3),
-                           [s] "+r"(s0), [t] "+r"(s1), [d] "+r"(dst), [e] "+r"(dst2), [n] "+r"(passes)
-                         : [cs] "r"(col_step)
-                         : "cc", "memory");
-    }
-#endif
 }
+#endif
 
 /* One input row of two channels into one half of a pair row of each plane (half: the first
  * plane's first int16), the other half a padding row's zero points. */
@@ -1675,7 +1634,13 @@ MCC_INLINE void dw_pairs_fill_half(int16_t *half, int32_t second, const int8_t *
 typedef struct {
     int32_t first, top_half, twos, bottom_half;
     int32_t pw, cols, col_step, row_step, second;
+    /* the pair rows of two input rows in one assembly loop: leftover columns and passes of four a
+     * row, bytes from a row's end to the next one's start (input and plane), pair rows left */
+    int32_t left, passes, src_skip, dst_skip, count;
 } dw_pairs_fill_plan;
+/* dw_pairs_fill_twos reads the fields at these byte offsets. */
+typedef char dw_pairs_fill_plan_layout[offsetof(dw_pairs_fill_plan, left) == 36 &&
+                                       offsetof(dw_pairs_fill_plan, count) == 52 ? 1 : -1];
 
 MCC_INLINE void dw_pairs_fill_plan_set(dw_pairs_fill_plan *f, int32_t pw, int32_t pairs, int32_t top, int32_t left,
                                        int32_t in_h, int32_t cols, int32_t col_step, int32_t row_step)
@@ -1691,11 +1656,97 @@ MCC_INLINE void dw_pairs_fill_plan_set(dw_pairs_fill_plan *f, int32_t pw, int32_
     f->col_step = col_step;
     f->row_step = row_step;
     f->second = pw * pairs + 2;
+    f->left = cols & 3;
+    f->passes = cols >> 2;
+    f->src_skip = 2 * row_step - cols * col_step;
+    f->dst_skip = 4 * (pw - cols);
+    f->count = 0;
 }
+
+#if MCC_HAVE_DSP_ASM
+/* The pair rows of two input rows of two channels (src: the upper row's element of the first)
+ * into both planes from dst, all in one loop: a row's leftover 1-3 columns one at a time (11
+ * instructions for 4 values), then its passes of four columns (28 for 16), then 10 to step to the
+ * next pair row. One LDRH reads both channels' inputs at a position; two rows' halfwords ORed
+ * into one word, SXTB16 (bytes 0 and 2) and SXTB16 with ROR #8 (bytes 1 and 3) give one word of
+ * each plane. */
+static void dw_pairs_fill_twos(dw_pairs_fill_plan *f, uint32_t *dst, const int8_t *src)
+{
+    uint32_t p, q, u, v, *dst2 = dst + f->second;
+    int32_t n, c2, c3;
+    const int8_t *s1 = src + f->row_step;
+    f->count = f->twos;
+    __asm__ volatile("add %[c2], %[cs], %[cs]\n\t"
+                     "add %[c3], %[c2], %[cs]\n\t"
+                     "1:\n\t"
+                     "ldr %[n], [%[f], #36]\n\t"
+                     "cmp %[n], #0\n\t"
+                     "beq 3f\n\t"
+                     "2:\n\t"
+                     "ldrh %[p], [%[s]]\n\t"
+                     "ldrh %[q], [%[t]]\n\t"
+                     "add %[s], %[s], %[cs]\n\t"
+                     "add %[t], %[t], %[cs]\n\t"
+                     "orr %[p], %[p], %[q], lsl #16\n\t"
+                     "sxtb16 %[q], %[p]\n\t"
+                     "sxtb16 %[p], %[p], ror #8\n\t"
+                     "str %[q], [%[d]], #4\n\t"
+                     "str %[p], [%[e]], #4\n\t"
+                     "subs %[n], %[n], #1\n\t"
+                     "bne 2b\n\t"
+                     "3:\n\t"
+                     "ldr %[n], [%[f], #40]\n\t"
+                     "cmp %[n], #0\n\t"
+                     "beq 5f\n\t"
+                     "4:\n\t"
+                     "ldrh %[p], [%[s]]\n\t"
+                     "ldrh %[q], [%[t]]\n\t"
+                     "ldrh %[u], [%[s], %[cs]]\n\t"
+                     "ldrh %[v], [%[t], %[cs]]\n\t"
+                     "orr %[p], %[p], %[q], lsl #16\n\t"
+                     "orr %[u], %[u], %[v], lsl #16\n\t"
+                     "sxtb16 %[q], %[p]\n\t"
+                     "sxtb16 %[v], %[u]\n\t"
+                     "strd %[q], %[v], [%[d]], #16\n\t"
+                     "sxtb16 %[p], %[p], ror #8\n\t"
+                     "sxtb16 %[u], %[u], ror #8\n\t"
+                     "strd %[p], %[u], [%[e]], #16\n\t"
+                     "ldrh %[p], [%[s], %[c2]]\n\t"
+                     "ldrh %[q], [%[t], %[c2]]\n\t"
+                     "ldrh %[u], [%[s], %[c3]]\n\t"
+                     "ldrh %[v], [%[t], %[c3]]\n\t"
+                     "add %[s], %[s], %[cs], lsl #2\n\t"
+                     "add %[t], %[t], %[cs], lsl #2\n\t"
+                     "orr %[p], %[p], %[q], lsl #16\n\t"
+                     "orr %[u], %[u], %[v], lsl #16\n\t"
+                     "sxtb16 %[q], %[p]\n\t"
+                     "sxtb16 %[v], %[u]\n\t"
+                     "strd %[q], %[v], [%[d], #-8]\n\t"
+                     "sxtb16 %[p], %[p], ror #8\n\t"
+                     "sxtb16 %[u], %[u], ror #8\n\t"
+                     "strd %[p], %[u], [%[e], #-8]\n\t"
+                     "subs %[n], %[n], #1\n\t"
+                     "bne 4b\n\t"
+                     "5:\n\t"
+                     "ldrd %[p], %[q], [%[f], #44]\n\t"
+                     "add %[s], %[s], %[p]\n\t"
+                     "add %[t], %[t], %[p]\n\t"
+                     "add %[d], %[d], %[q]\n\t"
+                     "add %[e], %[e], %[q]\n\t"
+                     "ldr %[n], [%[f], #52]\n\t"
+                     "subs %[n], %[n], #1\n\t"
+                     "str %[n], [%[f], #52]\n\t"
+                     "bne 1b\n\t"
+                     : [p] "=&r"(p), [q] "=&r"(q), [u] "=&r"(u), [v] "=&r"(v), [c2] "=&r"(c2), [c3] "=&r"(c3),
+                       [n] "=&r"(n), [s] "+r"(src), [t] "+r"(s1), [d] "+r"(dst), [e] "+r"(dst2)
+                     : [cs] "r"(f->col_step), [f] "r"(f)
+                     : "cc", "memory");
+}
+#endif
 
 /* Input rows of two channels (src: the first one's first element) into their planes' rows of
  * pairs; the padding around them holds the zero point from the layer's start. */
-MCC_DW_NOINLINE static void dw_pairs_fill(const dw_pairs_fill_plan *f, uint32_t *plane, const int8_t *src)
+MCC_DW_NOINLINE static void dw_pairs_fill(dw_pairs_fill_plan *f, uint32_t *plane, const int8_t *src)
 {
     const int32_t pw = f->pw, cols = f->cols, col_step = f->col_step, row_step = f->row_step, second = f->second;
     uint32_t *dst = plane + f->first;
@@ -1705,9 +1756,18 @@ MCC_DW_NOINLINE static void dw_pairs_fill(const dw_pairs_fill_plan *f, uint32_t 
         dst += pw;
         src += row_step;
     }
+#if MCC_HAVE_DSP_ASM
+    if (f->twos > 0) {
+        dw_pairs_fill_twos(f, dst, src);
+        dst += f->twos * pw;
+        src += f->twos * 2 * row_step;
+    }
+    (void)k;
+#else
     for (k = f->twos; k > 0; --k, dst += pw, src += 2 * row_step) {
         dw_pairs_fill_two(dst, second, src, cols, col_step, row_step);
     }
+#endif
     if (f->bottom_half) {  /* the last input row above a padding row */
         dw_pairs_fill_half((int16_t *)(void *)dst, second, src, cols, col_step);
     }
