@@ -23,10 +23,13 @@ static const int32_t mcc_softmax_exp_factors[7] = MCC_SOFTMAX_EXP_FACTORS;
 /* Fixed-point product of two Q0.31 values (also any Qm x Qn -> Q(m+n)). */
 #define MCC_FX_MUL(a, b) mcc_nn_doubling_high_mul((a), (b))
 
+/* exp(-1/8) in Q0.31: the centre of the exp's Taylor series (scalar and MVE rows). */
+#define MCC_SOFTMAX_EXP_MINUS_ONE_EIGHTH 1895147668
+
 /* exp(a) for a in [-1/4, 0), a and the result in Q0.31: Taylor series around -1/8. */
 static int32_t mcc_nn_exp_quarter(int32_t a)
 {
-    const int32_t exp_minus_one_eighth = 1895147668;
+    const int32_t exp_minus_one_eighth = MCC_SOFTMAX_EXP_MINUS_ONE_EIGHTH;
     const int32_t one_third = 715827883;
     const int32_t x = a + (1 << 28);
     const int32_t x2 = MCC_FX_MUL(x, x);
@@ -116,7 +119,7 @@ static int32x4_t mcc_softmax_divide_by_pot_q(int32x4_t x, int32_t exponent)
 
 static int32x4_t mcc_softmax_exp_quarter_q(int32x4_t a)
 {
-    const int32_t exp_minus_one_eighth = 1895147668;
+    const int32_t exp_minus_one_eighth = MCC_SOFTMAX_EXP_MINUS_ONE_EIGHTH;
     const int32x4_t x = vaddq_n_s32(a, 1 << 28);
     const int32x4_t x2 = vqrdmulhq_s32(x, x);
     const int32x4_t x3 = vqrdmulhq_s32(x2, x);
