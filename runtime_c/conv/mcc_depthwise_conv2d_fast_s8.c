@@ -1580,6 +1580,10 @@ MCC_INLINE void dw_pairs_fill_two(uint32_t *dst, int32_t second, const int8_t *s
 }
 #endif
 
+/* The fill's assembly temporaries: four values and the offsets of the third and fourth columns. */
+#define MCC_DW_FILL_TEMPS \
+    [p] "=&r"(p), [q] "=&r"(q), [u] "=&r"(u), [v] "=&r"(v), [c2] "=&r"(c2), [c3] "=&r"(c3)
+
 /* One input row of two channels into one half of a pair row of each plane (half: the first
  * plane's first int16), the other half a padding row's zero points. */
 MCC_INLINE void dw_pairs_fill_half(int16_t *half, int32_t second, const int8_t *s, int32_t cols, int32_t col_step)
@@ -1617,7 +1621,7 @@ MCC_INLINE void dw_pairs_fill_half(int16_t *half, int32_t second, const int8_t *
                          "strh %[q], [%[e]], #16\n\t"
                          "subs %[n], %[n], #1\n\t"
                          "bne 1b\n\t"
-                         : [p] "=&r"(p), [q] "=&r"(q), [u] "=&r"(u), [v] "=&r"(v), [c2] "=&r"(c2), [c3] "=&r"(c3),
+                         : MCC_DW_FILL_TEMPS,
                            [s] "+r"(s), [t] "+r"(t), [d] "+r"(half), [e] "+r"(half2), [n] "+r"(passes)
                          : [cs] "r"(col_step)
                          : "cc", "memory");
@@ -1737,12 +1741,13 @@ static void dw_pairs_fill_twos(dw_pairs_fill_plan *f, uint32_t *dst, const int8_
                      "subs %[n], %[n], #1\n\t"
                      "str %[n], [%[f], #52]\n\t"
                      "bne 1b\n\t"
-                     : [p] "=&r"(p), [q] "=&r"(q), [u] "=&r"(u), [v] "=&r"(v), [c2] "=&r"(c2), [c3] "=&r"(c3),
+                     : MCC_DW_FILL_TEMPS,
                        [n] "=&r"(n), [s] "+r"(src), [t] "+r"(s1), [d] "+r"(dst), [e] "+r"(dst2)
                      : [cs] "r"(f->col_step), [f] "r"(f)
                      : "cc", "memory");
 }
 #endif
+#undef MCC_DW_FILL_TEMPS
 
 /* Input rows of two channels (src: the first one's first element) into their planes' rows of
  * pairs; the padding around them holds the zero point from the layer's start. */
