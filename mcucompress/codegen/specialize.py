@@ -29,7 +29,7 @@ is made per layer here, so the generated calls name the kernels that run.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -40,7 +40,7 @@ from mcucompress.encode.choose import LAYOUT_ATTR
 from mcucompress.ir.graph import Graph, Op
 from mcucompress.ir.ops import kernel_sources
 from mcucompress.kernel_rules import mve_few_k
-from mcucompress.memory.arena import scratch_name
+from mcucompress.memory.arena import plan_memory, scratch_name
 from mcucompress.quantize.params import c_activation, c_tile, kernel_params
 from mcucompress.quantize.shared_fc import pq_table_bytes
 
@@ -83,6 +83,8 @@ class FastLayer:
     weight_layout: str | None = None  # dense weights: "int8" (one byte each) or "widened" (int16)
     dw_relu_shift: int = 0        # depthwise: the shared final shift of its two-instruction channels (0: none)
     relu_shift: int | None = None     # widened conv requantized in two instructions (conv_relu_layer)
+    two_planes_scratch: int = 0   # depthwise on row-pair planes: the scratch with a second plane (0: none)
+    planes: int = 1               # depthwise: 2 when granted that scratch (grant_two_planes)
 
 
 def _pack_words(values: np.ndarray) -> np.ndarray:
@@ -659,15 +661,18 @@ def fast_depthwise(graph: Graph, op: Op, p, rounding: str, planes: bool = True,
                                     (*x.shape[:-1], n), out_hw) if planes else 0
     pairs = depthwise_dsp_pairs_bytes((kh, kw), p.stride, p.dilation, (p.padding[0], p.padding[2]),
                                       (*x.shape[:-1], n), out_hw) if pairs_ok else 0
-    # the planes of two channels at a time (dw_pairs_fill)
-    scratch = expand + max(depthwise_scratch_bytes(n, kh * kw, strip_span), flat, 2 * pairs)
+    # one plane; a second (two channels' planes filled at once, dw_pairs_fill) only where
+    # grant_two_planes finds it leaves the arena's peak alone
+    scratch = expand + max(depthwise_scratch_bytes(n, kh * kw, strip_span), flat, pairs)
+    two_planes = expand + max(depthwise_scratch_bytes(n, kh * kw, strip_span), flat, 2 * pairs) if pairs else 0
     table = split.table[:fast_n]
     if relu_shift and _dw_relu_layer(graph, op, p):
         table = depthwise_relu_table(table, ok[:fast_n], np.abs(split.weights[:fast_n]).sum(1), p, relu_shift)
     shared = relu_shift if (table[:, 3] < 0).any() else 0
     return FastLayer(dw_layout(split.weights[:fast_n].T), table, fast_n, scratch,
                      "mcc_depthwise_conv2d_fast_s8", patch(patched, w, bias, p, depthwise=True),
-                     len(split.constant), weight_layout="int8", dw_relu_shift=shared)
+                     len(split.constant), weight_layout="int8", dw_relu_shift=shared,
+                     two_planes_scratch=two_planes)
 
 
 def choose(graph: Graph, op: Op, rounding: str, cpu: str | None = None,
@@ -738,6 +743,23 @@ def choose_kernels(graph: Graph, rounding: str = "tflm", cpu: str | None = None)
             choices.append(None)
             continue
         choices.append(KernelChoice(layer.kernel, kernel_sources()[layer.kernel], layer.scratch_bytes, layer))
+    return grant_two_planes(graph, choices)
+
+
+def grant_two_planes(graph: Graph, choices) -> tuple[KernelChoice | None, ...]:
+    """``choices`` with the two-plane scratch (KernelChoice.layer.two_planes_scratch) granted to
+    each depthwise layer, in graph order, whose larger scratch leaves the arena's peak (planned
+    with one plane each) where it is: the faster fill never costs RAM."""
+    choices = list(choices)
+    peak = plan_memory(graph, choices)[0].arena_bytes
+    for i, choice in enumerate(choices):
+        if choice is None or not choice.layer.two_planes_scratch:
+            continue
+        wider = replace(choice, scratch_bytes=choice.layer.two_planes_scratch,
+                        layer=replace(choice.layer, scratch_bytes=choice.layer.two_planes_scratch, planes=2))
+        trial = choices[:i] + [wider] + choices[i + 1:]
+        if plan_memory(graph, trial)[0].arena_bytes <= peak:
+            choices[i] = wider
     return tuple(choices)
 
 
@@ -780,7 +802,7 @@ def lower_fast(b, i: int, op: Op, p) -> bool:
             params = b.struct("mcc_dw_conv_fast_params", f"{oid}_fast_params",
                               dict(zip(("kernel", "stride", "padding", "dilation"), map(c_tile, geometry)))
                               | {"channels_n": n, "input_zero_point": zp, "activation": act, "weights": weights,
-                                 "channels": channels})
+                                 "channels": channels} | ({"planes": 2} if layer.planes == 2 else {}))
             b.call(op, "mcc_depthwise_conv2d_fast_s8", params, in_dims, x_ptr, out_dims,
                    b.arena(out.name), scratch)
             if b.pairs and depthwise_dsp_pairs_bytes((kh, kw), p.stride, p.dilation, geometry[2], in_shape,

@@ -1749,6 +1749,140 @@ static void dw_pairs_fill_twos(dw_pairs_fill_plan *f, uint32_t *dst, const int8_
 #endif
 #undef MCC_DW_FILL_TEMPS
 
+/* One plane (a layer the export gave no room for a second, see dw_pairs_layer): one channel at
+ * a time. Two input rows of one channel (s0: the first element of the upper one) into one pair row. */
+MCC_INLINE void dw_pairs_fill1_two(uint32_t *dst, const int8_t *s0, int32_t cols, int32_t col_step, int32_t row_step)
+{
+#if MCC_HAVE_DSP_ASM
+    uint32_t p, q, u, v;
+    if (cols & 1) {
+        *dst++ = dw_pairs_pack(s0[0], s0[row_step]);
+        s0 += col_step;
+    }
+    if (cols & 2) {
+        __asm__ volatile("ldrsb %[p], [%[s]]\n\t"
+                         "ldrsb %[q], [%[s], %[rs]]\n\t"
+                         "add %[s], %[s], %[cs]\n\t"
+                         "ldrsb %[u], [%[s]]\n\t"
+                         "ldrsb %[v], [%[s], %[rs]]\n\t"
+                         "add %[s], %[s], %[cs]\n\t"
+                         "pkhbt %[p], %[p], %[q], lsl #16\n\t"
+                         "pkhbt %[u], %[u], %[v], lsl #16\n\t"
+                         "strd %[p], %[u], [%[dst]], #8\n\t"
+                         : [p] "=&r"(p), [q] "=&r"(q), [u] "=&r"(u), [v] "=&r"(v), [s] "+r"(s0), [dst] "+r"(dst)
+                         : [rs] "r"(row_step), [cs] "r"(col_step)
+                         : "memory");
+    }
+    if (cols >= 4) {  /* four columns a pass, both rows read at offsets of 0-3 columns: 18 instructions for
+                       * 8 values (LDRSB has no register post-index in Thumb-2: each pass steps its two
+                       * row pointers once) */
+        int32_t passes = cols >> 2, c2, c3;
+        const int8_t *s1 = s0 + row_step;
+        __asm__ volatile("add %[c2], %[cs], %[cs]\n\t"
+                         "add %[c3], %[c2], %[cs]\n\t"
+                         "1:\n\t"
+                         "ldrsb %[p], [%[s]]\n\t"
+                         "ldrsb %[q], [%[t]]\n\t"
+                         "ldrsb %[u], [%[s], %[cs]]\n\t"
+                         "ldrsb %[v], [%[t], %[cs]]\n\t"
+                         "pkhbt %[p], %[p], %[q], lsl #16\n\t"
+                         "pkhbt %[u], %[u], %[v], lsl #16\n\t"
+                         "strd %[p], %[u], [%[dst]], #16\n\t"
+                         "ldrsb %[p], [%[s], %[c2]]\n\t"
+                         "ldrsb %[q], [%[t], %[c2]]\n\t"
+                         "ldrsb %[u], [%[s], %[c3]]\n\t"
+                         "ldrsb %[v], [%[t], %[c3]]\n\t"
+                         "add %[s], %[s], %[cs], lsl #2\n\t"
+                         "add %[t], %[t], %[cs], lsl #2\n\t"
+                         "pkhbt %[p], %[p], %[q], lsl #16\n\t"
+                         "pkhbt %[u], %[u], %[v], lsl #16\n\t"
+                         "strd %[p], %[u], [%[dst], #-8]\n\t"
+                         "subs %[n], %[n], #1\n\t"
+                         "bne 1b\n\t"
+                         : [p] "=&r"(p), [q] "=&r"(q), [u] "=&r"(u), [v] "=&r"(v), [c2] "=&r"(c2), [c3] "=&r"(c3),
+                           [s] "+r"(s0), [t] "+r"(s1), [dst] "+r"(dst), [n] "+r"(passes)
+                         : [cs] "r"(col_step)
+                         : "cc", "memory");
+    }
+#else
+    int32_t x;
+    for (x = 0; x < cols; ++x, s0 += col_step) {
+        dst[x] = dw_pairs_pack(s0[0], s0[row_step]);
+    }
+#endif
+}
+
+/* One input row of one channel into one half of a pair row (half: its first int16), the other
+ * half a padding row's zero points. */
+MCC_INLINE void dw_pairs_fill1_half(int16_t *half, const int8_t *s, int32_t cols, int32_t col_step)
+{
+#if MCC_HAVE_DSP_ASM
+    int32_t p, q;
+    if (cols & 1) {
+        *half = *s;
+        half += 2;
+        s += col_step;
+    }
+    if (cols & 2) {
+        __asm__ volatile("ldrsb %[p], [%[s]]\n\t"
+                         "ldrsb %[q], [%[s], %[cs]]\n\t"
+                         "add %[s], %[s], %[cs], lsl #1\n\t"
+                         "strh %[q], [%[dst], #4]\n\t"
+                         "strh %[p], [%[dst]], #8\n\t"
+                         : [p] "=&r"(p), [q] "=&r"(q), [s] "+r"(s), [dst] "+r"(half)
+                         : [cs] "r"(col_step)
+                         : "memory");
+    }
+    if (cols >= 4) {  /* four values a pass: 11 instructions */
+        int32_t passes = cols >> 2, u, v, c2, c3;
+        __asm__ volatile("add %[c2], %[cs], %[cs]\n\t"
+                         "add %[c3], %[c2], %[cs]\n\t"
+                         "1:\n\t"
+                         "ldrsb %[p], [%[s]]\n\t"
+                         "ldrsb %[q], [%[s], %[cs]]\n\t"
+                         "ldrsb %[u], [%[s], %[c2]]\n\t"
+                         "ldrsb %[v], [%[s], %[c3]]\n\t"
+                         "add %[s], %[s], %[cs], lsl #2\n\t"
+                         "strh %[q], [%[dst], #4]\n\t"
+                         "strh %[u], [%[dst], #8]\n\t"
+                         "strh %[v], [%[dst], #12]\n\t"
+                         "strh %[p], [%[dst]], #16\n\t"
+                         "subs %[n], %[n], #1\n\t"
+                         "bne 1b\n\t"
+                         : [p] "=&r"(p), [q] "=&r"(q), [u] "=&r"(u), [v] "=&r"(v), [c2] "=&r"(c2), [c3] "=&r"(c3),
+                           [s] "+r"(s), [dst] "+r"(half), [n] "+r"(passes)
+                         : [cs] "r"(col_step)
+                         : "cc", "memory");
+    }
+#else
+    int32_t x;
+    for (x = 0; x < cols; ++x, s += col_step) {
+        half[2 * x] = *s;
+    }
+#endif
+}
+
+/* Input rows of one channel (src: its first element) into the plane's rows of pairs; the
+ * padding around them holds the zero point from the layer's start. */
+MCC_DW_NOINLINE static void dw_pairs_fill1(const dw_pairs_fill_plan *f, uint32_t *plane, const int8_t *src)
+{
+    const int32_t pw = f->pw, cols = f->cols, col_step = f->col_step, row_step = f->row_step;
+    uint32_t *dst = plane + f->first;
+    int32_t k;
+    if (f->top_half) {  /* input row 0 below a padding row (which keeps its zero points) */
+        dw_pairs_fill1_half((int16_t *)(void *)dst + 1, src, cols, col_step);
+        dst += pw;
+        src += row_step;
+    }
+    for (k = f->twos; k > 0; --k, dst += pw, src += 2 * row_step) {
+        dw_pairs_fill1_two(dst, src, cols, col_step, row_step);
+    }
+    if (f->bottom_half) {  /* the last input row above a padding row */
+        dw_pairs_fill1_half((int16_t *)(void *)dst, src, cols, col_step);
+    }
+}
+
+
 /* Input rows of two channels (src: the first one's first element) into their planes' rows of
  * pairs; the padding around them holds the zero point from the layer's start. */
 MCC_DW_NOINLINE static void dw_pairs_fill(dw_pairs_fill_plan *f, uint32_t *plane, const int8_t *src)
@@ -1785,6 +1919,9 @@ MCC_DW_NOINLINE static mcc_status dw_pairs_layer(const mcc_dw_conv_fast_params *
     const int32_t n_ch = params->channels_n, n4 = n_ch & ~3, stride = params->stride.h;
     const int32_t lo = params->activation.min, hi = params->activation.max;
     const int full = lo == -128 && hi == 127;
+    /* the export gave the scratch a second plane where it leaves the arena's peak alone: two
+     * channels' planes filled at once (dw_pairs_fill), else one channel's (dw_pairs_fill1) */
+    const int two = params->planes == 2;
     const int8_t *bytes = (const int8_t *)(const void *)params->weights;
     const int32_t oh = out_dims->h, ow = out_dims->w, out_row = ow * n_ch;
     int32_t pw = 0, pairs = 0, cols, b, ch, i;
@@ -1793,9 +1930,11 @@ MCC_DW_NOINLINE static mcc_status dw_pairs_layer(const mcc_dw_conv_fast_params *
     const uint32_t zeros = (uint16_t)params->input_zero_point * 0x10001u;
     (void)dw_pairs_bytes(params, in_dims, out_dims, &pw, &pairs);
     cols = in_dims->w < pw - params->padding.w ? in_dims->w : pw - params->padding.w;
-    for (i = 0; i < pw * pairs; ++i) {  /* both channels' planes (dw_pairs_fill) */
+    for (i = 0; i < pw * pairs; ++i) {  /* one plane, or both channels' planes (dw_pairs_fill) */
         plane[i] = zeros;
-        plane[i + pw * pairs + 2] = zeros;
+        if (two) {
+            plane[i + pw * pairs + 2] = zeros;
+        }
     }
     dw_pairs_fill_plan_set(&fill, pw, pairs, params->padding.h, params->padding.w, in_dims->h, cols, n_ch,
                            in_dims->w * n_ch);
@@ -1811,7 +1950,7 @@ MCC_DW_NOINLINE static mcc_status dw_pairs_layer(const mcc_dw_conv_fast_params *
         int8_t *out_batch = output + b * oh * out_row;
         for (ch = 0; ch < n4; ++ch) {
             const int32_t start = ch & ~7, block = n4 - start >= 8 ? 8 : 4;
-            const uint32_t *own = plane + (ch & 1) * fill.second;  /* this channel's plane */
+            const uint32_t *own = two ? plane + (ch & 1) * fill.second : plane;  /* this channel's plane */
             const int8_t *w = bytes + start * 9 + (ch - start);
             const int32_t *consts = params->channels + 4 * ch;
             int32_t j;
@@ -1838,7 +1977,9 @@ MCC_DW_NOINLINE static mcc_status dw_pairs_layer(const mcc_dw_conv_fast_params *
             k.multiplier = consts[1];
             k.round = consts[2];
             k.shift = consts[3];
-            if (!(ch & 1)) {  /* the planes of this channel and the next */
+            if (!two) {
+                dw_pairs_fill1(&fill, plane, in_batch + ch);
+            } else if (!(ch & 1)) {  /* the planes of this channel and the next */
                 dw_pairs_fill(&fill, plane, in_batch + ch);
             }
 #if MCC_HAVE_DSP_ASM

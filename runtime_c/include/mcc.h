@@ -674,6 +674,9 @@ typedef struct {
     const int32_t *weights;    /* int8 bytes (4 a word): per block of 8 channels, per tap, the
                                   * block's channels (mcc_depthwise_conv2d_fast_s8.c) */
     const int32_t *channels;
+    int32_t planes;            /* a DSP core's row-pair planes: 2 when the scratch holds two
+                                  * channels' planes (filled two at a time), else one (0 or 1);
+                                  * the export leaves it out (0) unless 2 */
 } mcc_dw_conv_fast_params;
 
 /* Scratch bytes mcc_depthwise_conv2d_fast_s8 needs (8-byte aligned): a row of zero points, then
