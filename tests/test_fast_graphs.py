@@ -526,6 +526,46 @@ def test_depthwise_dsp_pairs_where_they_fit_and_their_define():
                                                               specialize.DW_MVE_TAPS_DEFINE: 0}
 
 
+def _plane_counts(graph, cpu="cortex-m4"):
+    """Per row-pair planes layer: its planes (1 or 2) in the lowered params, and the arena."""
+    program = lower(graph, "m", cpu=cpu)
+    params = [d.initializer for d in program.decls if d.ctype == "mcc_dw_conv_fast_params"]
+    return [2 if ".planes = 2" in p else 1 for p in params], program.memory.arena_bytes
+
+
+def test_depthwise_second_plane_only_where_the_arena_peak_allows():
+    """A layer on row-pair planes gets the second plane (two channels filled at once) only where
+    the larger scratch leaves the arena planned with one plane a layer as large as it was; the
+    params say so (.planes = 2) and say nothing elsewhere, nor in trees for cores without them."""
+    from mcucompress.memory.arena import plan_memory
+
+    def one_plane(choices):
+        return [c if c is None else replace(c, scratch_bytes=c.layer.scratch_bytes) for c in choices]
+
+    alone = _Chain(np.random.default_rng(1), (1, 12, 10, 8)).conv(0, (3, 3), padding=(1, 1, 1, 1), depthwise=True)
+    # the peak is the depthwise layer's (its input, output and scratch): one plane
+    graph = alone.graph("alone")
+    choices = specialize.choose_kernels(graph, cpu="cortex-m4")
+    assert [c.layer.planes for c in choices] == [1]
+    assert plan_memory(graph, [replace(choices[0], scratch_bytes=choices[0].layer.two_planes_scratch)])[0] \
+        .arena_bytes > plan_memory(graph, choices)[0].arena_bytes
+    assert _plane_counts(graph) == ([1], plan_memory(graph, choices)[0].arena_bytes)
+    # a wide 1x1 conv after it sets the peak: the second plane is free; a depthwise layer on its
+    # 48 channels after that is the peak again (one plane)
+    wide = alone.conv(48, (1, 1)).conv(0, (3, 3), padding=(1, 1, 1, 1), depthwise=True)
+    graph = wide.graph("wide")
+    choices = specialize.choose_kernels(graph, cpu="cortex-m4")
+    dw = [c for c in choices if c is not None and c.function == "mcc_depthwise_conv2d_fast_s8"]
+    assert [c.layer.planes for c in dw] == [2, 1]
+    assert dw[0].scratch_bytes == dw[0].layer.two_planes_scratch > dw[0].layer.scratch_bytes
+    granted = plan_memory(graph, choices)[0].arena_bytes
+    base = plan_memory(graph, one_plane(choices))[0].arena_bytes
+    assert granted == base
+    assert _plane_counts(graph) == ([2, 1], granted)
+    for cpu in ("cortex-m55", "cortex-m3", "cortex-m0"):
+        assert _plane_counts(graph, cpu)[0] == [1, 1]
+
+
 def test_depthwise_mve_flat_where_it_fits_and_its_defines():
     """MVE cores run 3x3 depthwise layers at stride 1 or 2 with 16 outputs or more on channel
     planes when those take at most 16 KB and half the layer's input and output bytes; the export

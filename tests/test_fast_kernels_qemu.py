@@ -3,6 +3,7 @@ portable path (MCC_FORCE_REFERENCE=1), to the host build, the numpy reference an
 MLPerf Tiny models, TensorFlow Lite Micro; and the issue's instruction budgets on the M4."""
 
 import json
+import re
 import shutil
 from dataclasses import replace
 
@@ -311,6 +312,12 @@ PAIRS_CHAINS = ("pairs_valid", "pairs_multiplier", "pairs_strips", "pairs_relu_t
 # Exported for a DSP core: its channels clamped at or above the output zero point take the
 # two-instruction requantization (MCC_DW_RELU_SHIFT).
 PAIRS_CORES = {"pairs_relu_tails": "cortex-m4"}
+# The planes of each depthwise layer (grant_two_planes): one where the second plane would raise
+# the arena's peak, two where it fits under it (a larger scratch there anyway: the strips' or, in a
+# tree for no core in particular, an MVE core's planes), so that both fills run at stride 1 and 2.
+PAIRS_PLANES = {"pairs_relu_tails": [1, 2, 2, 2, 2, 2], "pairs_strips": [1, 1, 2], "pairs_tiny": [2],
+                "pairs_multiplier": [2], "pairs_odd": [2], "pairs_relu6_odd": [2], "pairs_stride2_relu6": [2],
+                "pairs_valid": [2]}
 
 
 def _pairs_relu_graph():
@@ -402,6 +409,9 @@ def test_depthwise_dsp_pairs_layers_match_the_strips_and_portable_paths(pairs_ru
     tree = pairs_runs.tree(name)
     assert manifest_json(tree)["defines"]["MCC_DW_DSP_PLANES"] == 1
     assert ("MCC_DW_RELU_SHIFT" in manifest_json(tree)["defines"]) == (name in PAIRS_CORES)
+    # the planes each layer has (the second only where it leaves the arena's peak): both fills
+    params = re.findall(r"mcc_dw_conv_fast_params \w+ = \{[^;]*;", (tree / "model.c").read_text())
+    assert [2 if ".planes = 2" in p else 1 for p in params] == PAIRS_PLANES.get(name, [1])
     fast = pairs_runs.run(name, board)
     if name in PAIRS_CHAINS:
         assert fast.checks == {"host": True, "reference": True} and len(np.unique(fast.outputs)) > 20

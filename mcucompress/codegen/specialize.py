@@ -755,8 +755,8 @@ def grant_two_planes(graph: Graph, choices) -> tuple[KernelChoice | None, ...]:
     for i, choice in enumerate(choices):
         if choice is None or not choice.layer.two_planes_scratch:
             continue
-        wider = replace(choice, scratch_bytes=choice.layer.two_planes_scratch,
-                        layer=replace(choice.layer, scratch_bytes=choice.layer.two_planes_scratch, planes=2))
+        # the layer keeps its one-plane scratch_bytes: what the peak was planned with
+        wider = replace(choice, scratch_bytes=choice.layer.two_planes_scratch, layer=replace(choice.layer, planes=2))
         trial = choices[:i] + [wider] + choices[i + 1:]
         if plan_memory(graph, trial)[0].arena_bytes <= peak:
             choices[i] = wider
