@@ -527,16 +527,17 @@ def test_depthwise_dsp_pairs_where_they_fit_and_their_define():
 
 
 def _plane_counts(graph, cpu="cortex-m4"):
-    """Per row-pair planes layer: its planes (1 or 2) in the lowered params, and the arena."""
+    """Per depthwise layer: the planes the word after its channel table gives the kernel (None: no
+    such word, a layer not on row-pair planes or a core without them), and the arena."""
     program = lower(graph, "m", cpu=cpu)
-    params = [d.initializer for d in program.decls if d.ctype == "mcc_dw_conv_fast_params"]
-    return [2 if ".planes = 2" in p else 1 for p in params], program.memory.arena_bytes
+    tables = [a for a in program.arrays if a.name.endswith("_depthwise_conv2d_fast_channels")]
+    return [int(a.lines[-1].split(",")[-1]) if a.length % 4 else None for a in tables], program.memory.arena_bytes
 
 
 def test_depthwise_second_plane_only_where_the_arena_peak_allows():
     """A layer on row-pair planes gets the second plane (two channels filled at once) only where
-    the larger scratch leaves the arena planned with one plane a layer as large as it was; the
-    params say so (.planes = 2) and say nothing elsewhere, nor in trees for cores without them."""
+    the larger scratch leaves the arena planned with one plane a layer as large as it was; the word
+    after its channel table says which (trees for cores without the planes have no such word)."""
     from mcucompress.memory.arena import plan_memory
 
     def one_plane(choices):
@@ -563,7 +564,7 @@ def test_depthwise_second_plane_only_where_the_arena_peak_allows():
     assert granted == base
     assert _plane_counts(graph) == ([2, 1], granted)
     for cpu in ("cortex-m55", "cortex-m3", "cortex-m0"):
-        assert _plane_counts(graph, cpu)[0] == [1, 1]
+        assert _plane_counts(graph, cpu)[0] == [None, None]
 
 
 def test_depthwise_mve_flat_where_it_fits_and_its_defines():

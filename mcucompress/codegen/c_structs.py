@@ -57,19 +57,12 @@ def _value(ctype: str, value) -> str:
     raise McuError(f"cannot write a {type(value).__name__} into a C {ctype}")
 
 
-# Members an initializer may leave out (C zeroes them): a field only some exports set, so that
-# the others' code stays as it was.
-OPTIONAL_MEMBERS = {"mcc_dw_conv_fast_params": ("planes",)}
-
-
 def designated(ctype: str, fields: dict) -> str:
     """``{.name = value, ...}`` for struct ``ctype``; McuError unless ``fields`` names exactly
-    the struct's members in declaration order (those of OPTIONAL_MEMBERS may be left out)."""
+    the struct's members in declaration order."""
     members = struct_fields().get(ctype)
     if members is None:
         raise McuError(f"{ctype} is not a struct declared in {HEADER}")
-    optional = OPTIONAL_MEMBERS.get(ctype, ())
-    members = tuple(m for m in members if m[1] in fields or m[1] not in optional)
     names = tuple(name for _, name in members)
     if tuple(fields) != names:
         raise McuError(f"{ctype} initializer names ({', '.join(fields)}) differ from {HEADER}'s fields "

@@ -584,9 +584,7 @@ def _dw_relu_layer(graph: Graph, op: Op, p) -> bool:
     wt, x = graph.tensor(op.inputs[1]), graph.tensor(op.inputs[0])
     if wt.data is None or wt.data.dtype != np.int8 or int(p.act_min) < int(p.output_offset):
         return False
-    n = int(wt.shape[-1])
-    return bool(depthwise_dsp_pairs_bytes(tuple(wt.shape[1:3]), p.stride, p.dilation, (p.padding[0], p.padding[2]),
-                                          (*x.shape[:-1], n), graph.output_tensor(op).shape[1:3]))
+    return _on_pairs(p, x, wt, graph.output_tensor(op))
 
 
 def depthwise_relu_shift(graph: Graph, rounding: str, cpu: str | None) -> int:
@@ -765,6 +763,13 @@ def grant_two_planes(graph: Graph, choices) -> tuple[KernelChoice | None, ...]:
 
 # -- lowering ---------------------------------------------------------------------------------
 
+def _on_pairs(p, x, wt, out) -> bool:
+    """Whether a depthwise layer runs on a DSP core's row-pair planes (its input with each channel
+    repeated as the kernel sees it)."""
+    return bool(depthwise_dsp_pairs_bytes(tuple(wt.shape[1:3]), p.stride, p.dilation, (p.padding[0], p.padding[2]),
+                                          (*x.shape[:-1], int(wt.shape[-1])), out.shape[1:3]))
+
+
 def lower_fast(b, i: int, op: Op, p) -> bool:
     """Emit the chosen fast kernel's call for op; False leaves op to the portable kernel."""
     choice = b.choices[i]
@@ -785,6 +790,9 @@ def lower_fast(b, i: int, op: Op, p) -> bool:
                                                wt.shape[3], act):
             # the DSP loop loads each channel pair's shifts with the next pair's biases
             channels = np.concatenate([channels, np.zeros(CONV_1X1_C8_SPARE_WORDS, channels.dtype)])
+        if op.kind == "depthwise_conv2d" and b.pairs and _on_pairs(p, x, wt, out):
+            # the planes its scratch holds (grant_two_planes), after the channel table
+            channels = np.concatenate([channels, np.array([layer.planes], channels.dtype)])
         channels = b.array(f"{oid}_fast_channels", channels, "int32_t")
     zp = -int(p.input_offset)
     if op.kind == "depthwise_conv2d":
@@ -802,11 +810,10 @@ def lower_fast(b, i: int, op: Op, p) -> bool:
             params = b.struct("mcc_dw_conv_fast_params", f"{oid}_fast_params",
                               dict(zip(("kernel", "stride", "padding", "dilation"), map(c_tile, geometry)))
                               | {"channels_n": n, "input_zero_point": zp, "activation": act, "weights": weights,
-                                 "channels": channels} | ({"planes": 2} if layer.planes == 2 else {}))
+                                 "channels": channels})
             b.call(op, "mcc_depthwise_conv2d_fast_s8", params, in_dims, x_ptr, out_dims,
                    b.arena(out.name), scratch)
-            if b.pairs and depthwise_dsp_pairs_bytes((kh, kw), p.stride, p.dilation, geometry[2], in_shape,
-                                                     out.shape[1:3]):
+            if b.pairs and _on_pairs(p, x, wt, out):
                 b.defines[DW_DSP_PLANES_DEFINE] = 1
                 if layer.dw_relu_shift:
                     b.defines[DW_RELU_SHIFT_DEFINE] = layer.dw_relu_shift

@@ -1919,9 +1919,10 @@ MCC_DW_NOINLINE static mcc_status dw_pairs_layer(const mcc_dw_conv_fast_params *
     const int32_t n_ch = params->channels_n, n4 = n_ch & ~3, stride = params->stride.h;
     const int32_t lo = params->activation.min, hi = params->activation.max;
     const int full = lo == -128 && hi == 127;
-    /* the export gave the scratch a second plane where it leaves the arena's peak alone: two
-     * channels' planes filled at once (dw_pairs_fill), else one channel's (dw_pairs_fill1) */
-    const int two = params->planes == 2;
+    /* the export gave the scratch a second plane where it leaves the arena's peak alone (the word
+     * after the channel table says 2): two channels' planes filled at once (dw_pairs_fill), else
+     * one channel's (dw_pairs_fill1) */
+    const int two = params->channels[4 * n4] == 2;
     const int8_t *bytes = (const int8_t *)(const void *)params->weights;
     const int32_t oh = out_dims->h, ow = out_dims->w, out_row = ow * n_ch;
     int32_t pw = 0, pairs = 0, cols, b, ch, i;

@@ -673,10 +673,9 @@ typedef struct {
     mcc_activation activation;
     const int32_t *weights;    /* int8 bytes (4 a word): per block of 8 channels, per tap, the
                                   * block's channels (mcc_depthwise_conv2d_fast_s8.c) */
-    const int32_t *channels;
-    int32_t planes;            /* a DSP core's row-pair planes: 2 when the scratch holds two
-                                  * channels' planes (filled two at a time), else one (0 or 1);
-                                  * the export leaves it out (0) unless 2 */
+    const int32_t *channels;   /* per channel {bias, multiplier, round, shift}; a layer a DSP
+                                  * core runs on row-pair planes then one word more, the planes
+                                  * its scratch holds (1, or 2: two channels filled at once) */
 } mcc_dw_conv_fast_params;
 
 /* Scratch bytes mcc_depthwise_conv2d_fast_s8 needs (8-byte aligned): a row of zero points, then
