@@ -1632,19 +1632,26 @@ MCC_INLINE void dw_pairs_fill_half(int16_t *half, int32_t second, const int8_t *
 #undef MCC_DW_PAIRS_LEFT
 
 /* Where a layer's plane takes its input rows: the first pair row holding any (word offset, with
- * the padding columns on its left), whether its upper half is a padding row, the pair rows of two
- * input rows after it, and whether a last one holds an input row above a padding row; second: the
- * words from the first channel's plane to the second's. */
+ * the padding columns on its left), whether its upper half is a padding row, whether a last pair
+ * row holds an input row above a padding row, the pair rows of two input rows between; second:
+ * the words from the first channel's plane to the second's (0: one plane). 32 bytes, as with one
+ * plane: the stack the layer and its fill take stays what it was. */
 typedef struct {
-    int32_t first, top_half, twos, bottom_half;
-    int32_t pw, cols, col_step, row_step, second;
-    /* the pair rows of two input rows in one assembly loop: leftover columns and passes of four a
-     * row, bytes from a row's end to the next one's start (input and plane), pair rows left */
-    int32_t left, passes, src_skip, dst_skip, count;
+    int32_t first;
+    int16_t top_half, bottom_half;
+    int32_t twos, pw, cols, col_step, row_step, second;
 } dw_pairs_fill_plan;
+
+/* The pair rows of two input rows in one assembly loop: a row's columns (its leftover columns,
+ * cols & 3, and passes of four, cols >> 2), bytes from a row's end to the next one's start (input
+ * and plane), pair rows left. In the two-channel fill's own frame, 16 bytes: the stack the layer
+ * and its fill take is what it is with one plane. */
+typedef struct {
+    int32_t cols, src_skip, dst_skip, count;
+} dw_pairs_twos;
 /* dw_pairs_fill_twos reads the fields at these byte offsets. */
-typedef char dw_pairs_fill_plan_layout[offsetof(dw_pairs_fill_plan, left) == 36 &&
-                                       offsetof(dw_pairs_fill_plan, count) == 52 ? 1 : -1];
+typedef char dw_pairs_twos_layout[offsetof(dw_pairs_twos, src_skip) == 4 &&
+                                  offsetof(dw_pairs_twos, count) == 12 ? 1 : -1];
 
 MCC_INLINE void dw_pairs_fill_plan_set(dw_pairs_fill_plan *f, int32_t pw, int32_t pairs, int32_t top, int32_t left,
                                        int32_t in_h, int32_t cols, int32_t col_step, int32_t row_step)
@@ -1652,19 +1659,13 @@ MCC_INLINE void dw_pairs_fill_plan_set(dw_pairs_fill_plan *f, int32_t pw, int32_
     /* the input rows the plane holds: padded rows 0 .. 2 pairs - 1 */
     const int32_t rows = in_h < 2 * pairs - top ? in_h : 2 * pairs - top;
     f->first = (top >> 1) * pw + left;
-    f->top_half = rows > 0 ? top & 1 : 0;
+    f->top_half = (int16_t)(rows > 0 ? top & 1 : 0);
     f->twos = rows > f->top_half ? (rows - f->top_half) >> 1 : 0;
-    f->bottom_half = rows > f->top_half ? (rows - f->top_half) & 1 : 0;
+    f->bottom_half = (int16_t)(rows > f->top_half ? (rows - f->top_half) & 1 : 0);
     f->pw = pw;
     f->cols = cols;
     f->col_step = col_step;
     f->row_step = row_step;
-    f->second = pw * pairs + 2;
-    f->left = cols & 3;
-    f->passes = cols >> 2;
-    f->src_skip = 2 * row_step - cols * col_step;
-    f->dst_skip = 4 * (pw - cols);
-    f->count = 0;
 }
 
 #if MCC_HAVE_DSP_ASM
@@ -1674,17 +1675,21 @@ MCC_INLINE void dw_pairs_fill_plan_set(dw_pairs_fill_plan *f, int32_t pw, int32_
  * next pair row. One LDRH reads both channels' inputs at a position; two rows' halfwords ORed
  * into one word, SXTB16 (bytes 0 and 2) and SXTB16 with ROR #8 (bytes 1 and 3) give one word of
  * each plane. */
-static void dw_pairs_fill_twos(dw_pairs_fill_plan *f, uint32_t *dst, const int8_t *src)
+static void dw_pairs_fill_twos(const dw_pairs_fill_plan *f, uint32_t *dst, uint32_t *dst2, const int8_t *src)
 {
-    uint32_t p, q, u, v, *dst2 = dst + f->second;
+    uint32_t p, q, u, v;
     int32_t n, c2, c3;
     const int8_t *s1 = src + f->row_step;
-    f->count = f->twos;
+    dw_pairs_twos rows;
+    rows.cols = f->cols;
+    rows.src_skip = 2 * f->row_step - f->cols * f->col_step;
+    rows.dst_skip = 4 * (f->pw - f->cols);
+    rows.count = f->twos;
     __asm__ volatile("add %[c2], %[cs], %[cs]\n\t"
                      "add %[c3], %[c2], %[cs]\n\t"
                      "1:\n\t"
-                     "ldr %[n], [%[f], #36]\n\t"
-                     "cmp %[n], #0\n\t"
+                     "ldr %[n], [%[f]]\n\t"
+                     "ands %[n], %[n], #3\n\t"
                      "beq 3f\n\t"
                      "2:\n\t"
                      "ldrh %[p], [%[s]]\n\t"
@@ -1699,8 +1704,8 @@ static void dw_pairs_fill_twos(dw_pairs_fill_plan *f, uint32_t *dst, const int8_
                      "subs %[n], %[n], #1\n\t"
                      "bne 2b\n\t"
                      "3:\n\t"
-                     "ldr %[n], [%[f], #40]\n\t"
-                     "cmp %[n], #0\n\t"
+                     "ldr %[n], [%[f]]\n\t"
+                     "lsrs %[n], %[n], #2\n\t"
                      "beq 5f\n\t"
                      "4:\n\t"
                      "ldrh %[p], [%[s]]\n\t"
@@ -1732,18 +1737,18 @@ static void dw_pairs_fill_twos(dw_pairs_fill_plan *f, uint32_t *dst, const int8_
                      "subs %[n], %[n], #1\n\t"
                      "bne 4b\n\t"
                      "5:\n\t"
-                     "ldrd %[p], %[q], [%[f], #44]\n\t"
+                     "ldrd %[p], %[q], [%[f], #4]\n\t"
                      "add %[s], %[s], %[p]\n\t"
                      "add %[t], %[t], %[p]\n\t"
                      "add %[d], %[d], %[q]\n\t"
                      "add %[e], %[e], %[q]\n\t"
-                     "ldr %[n], [%[f], #52]\n\t"
+                     "ldr %[n], [%[f], #12]\n\t"
                      "subs %[n], %[n], #1\n\t"
-                     "str %[n], [%[f], #52]\n\t"
+                     "str %[n], [%[f], #12]\n\t"
                      "bne 1b\n\t"
                      : MCC_DW_FILL_TEMPS,
                        [n] "=&r"(n), [s] "+r"(src), [t] "+r"(s1), [d] "+r"(dst), [e] "+r"(dst2)
-                     : [cs] "r"(f->col_step), [f] "r"(f)
+                     : [cs] "r"(f->col_step), [f] "r"(&rows)
                      : "cc", "memory");
 }
 #endif
@@ -1884,8 +1889,9 @@ MCC_DW_NOINLINE static void dw_pairs_fill1(const dw_pairs_fill_plan *f, uint32_t
 
 
 /* Input rows of two channels (src: the first one's first element) into their planes' rows of
- * pairs; the padding around them holds the zero point from the layer's start. */
-MCC_DW_NOINLINE static void dw_pairs_fill(dw_pairs_fill_plan *f, uint32_t *plane, const int8_t *src)
+ * pairs; the padding around them holds the
+ * zero point from the layer's start. */
+MCC_DW_NOINLINE static void dw_pairs_fill(const dw_pairs_fill_plan *f, uint32_t *plane, const int8_t *src)
 {
     const int32_t pw = f->pw, cols = f->cols, col_step = f->col_step, row_step = f->row_step, second = f->second;
     uint32_t *dst = plane + f->first;
@@ -1897,7 +1903,7 @@ MCC_DW_NOINLINE static void dw_pairs_fill(dw_pairs_fill_plan *f, uint32_t *plane
     }
 #if MCC_HAVE_DSP_ASM
     if (f->twos > 0) {
-        dw_pairs_fill_twos(f, dst, src);
+        dw_pairs_fill_twos(f, dst, dst + second, src);
         dst += f->twos * pw;
         src += f->twos * 2 * row_step;
     }
@@ -1931,14 +1937,13 @@ MCC_DW_NOINLINE static mcc_status dw_pairs_layer(const mcc_dw_conv_fast_params *
     const uint32_t zeros = (uint16_t)params->input_zero_point * 0x10001u;
     (void)dw_pairs_bytes(params, in_dims, out_dims, &pw, &pairs);
     cols = in_dims->w < pw - params->padding.w ? in_dims->w : pw - params->padding.w;
-    for (i = 0; i < pw * pairs; ++i) {  /* one plane, or both channels' planes (dw_pairs_fill) */
-        plane[i] = zeros;
-        if (two) {
-            plane[i + pw * pairs + 2] = zeros;
-        }
-    }
     dw_pairs_fill_plan_set(&fill, pw, pairs, params->padding.h, params->padding.w, in_dims->h, cols, n_ch,
                            in_dims->w * n_ch);
+    fill.second = two ? pw * pairs + 2 : 0;
+    for (i = 0; i < pw * pairs; ++i) {  /* one plane, or both channels' planes (dw_pairs_fill) */
+        plane[i] = zeros;
+        plane[i + fill.second] = zeros;
+    }
     k.step = n_ch;
     k.row = out_row;
     k.lo = lo;
@@ -1951,7 +1956,7 @@ MCC_DW_NOINLINE static mcc_status dw_pairs_layer(const mcc_dw_conv_fast_params *
         int8_t *out_batch = output + b * oh * out_row;
         for (ch = 0; ch < n4; ++ch) {
             const int32_t start = ch & ~7, block = n4 - start >= 8 ? 8 : 4;
-            const uint32_t *own = two ? plane + (ch & 1) * fill.second : plane;  /* this channel's plane */
+            const uint32_t *own;
             const int8_t *w = bytes + start * 9 + (ch - start);
             const int32_t *consts = params->channels + 4 * ch;
             int32_t j;
@@ -1978,11 +1983,12 @@ MCC_DW_NOINLINE static mcc_status dw_pairs_layer(const mcc_dw_conv_fast_params *
             k.multiplier = consts[1];
             k.round = consts[2];
             k.shift = consts[3];
-            if (!two) {
+            if (!fill.second) {
                 dw_pairs_fill1(&fill, plane, in_batch + ch);
             } else if (!(ch & 1)) {  /* the planes of this channel and the next */
                 dw_pairs_fill(&fill, plane, in_batch + ch);
             }
+            own = plane + (ch & 1) * fill.second;  /* this channel's plane */
 #if MCC_HAVE_DSP_ASM
             if (stride == 1) {
                 if (full) {
