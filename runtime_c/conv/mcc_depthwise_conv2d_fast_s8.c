@@ -1553,6 +1553,17 @@ MCC_INLINE void dw_pairs_rows(const uint32_t *a, const uint32_t *b, const uint32
 }
 #endif
 
+/* A fill's pass of four columns of two rows (s, t) begins so (the offsets of the third and fourth
+ * columns, then the first two columns of both rows), one channel's or a row of two channels'. */
+#define MCC_DW_FILL_PASS_START \
+    "add %[c2], %[cs], %[cs]\n\t" \
+    "add %[c3], %[c2], %[cs]\n\t" \
+    "1:\n\t" \
+    "ldrsb %[p], [%[s]]\n\t" \
+    "ldrsb %[q], [%[t]]\n\t" \
+    "ldrsb %[u], [%[s], %[cs]]\n\t" \
+    "ldrsb %[v], [%[t], %[cs]]\n\t"
+
 /* Two channels at a time fill two planes (the second `second` words after the first): one LDRH
  * reads both channels' inputs at a position, and SXTB16 (its bytes 0 and 2, or 1 and 3 rotated)
  * splits the two rows' halfword pairs into one word of each plane: 7 instructions for 4 inputs in
@@ -1598,13 +1609,7 @@ MCC_INLINE void dw_pairs_fill_half(int16_t *half, int32_t second, const int8_t *
         int32_t passes = cols >> 2, p, q, u, v, c2, c3;
         int16_t *half2 = half + 2 * second;
         const int8_t *t = s + 1;
-        __asm__ volatile("add %[c2], %[cs], %[cs]\n\t"
-                         "add %[c3], %[c2], %[cs]\n\t"
-                         "1:\n\t"
-                         "ldrsb %[p], [%[s]]\n\t"
-                         "ldrsb %[q], [%[t]]\n\t"
-                         "ldrsb %[u], [%[s], %[cs]]\n\t"
-                         "ldrsb %[v], [%[t], %[cs]]\n\t"
+        __asm__ volatile(MCC_DW_FILL_PASS_START
                          "strh %[u], [%[d], #4]\n\t"
                          "strh %[v], [%[e], #4]\n\t"
                          "ldrsb %[u], [%[s], %[c2]]\n\t"
@@ -1783,13 +1788,7 @@ MCC_INLINE void dw_pairs_fill1_two(uint32_t *dst, const int8_t *s0, int32_t cols
                        * row pointers once) */
         int32_t passes = cols >> 2, c2, c3;
         const int8_t *s1 = s0 + row_step;
-        __asm__ volatile("add %[c2], %[cs], %[cs]\n\t"
-                         "add %[c3], %[c2], %[cs]\n\t"
-                         "1:\n\t"
-                         "ldrsb %[p], [%[s]]\n\t"
-                         "ldrsb %[q], [%[t]]\n\t"
-                         "ldrsb %[u], [%[s], %[cs]]\n\t"
-                         "ldrsb %[v], [%[t], %[cs]]\n\t"
+        __asm__ volatile(MCC_DW_FILL_PASS_START
                          "pkhbt %[p], %[p], %[q], lsl #16\n\t"
                          "pkhbt %[u], %[u], %[v], lsl #16\n\t"
                          "strd %[p], %[u], [%[dst]], #16\n\t"
@@ -1887,6 +1886,8 @@ MCC_DW_NOINLINE static void dw_pairs_fill1(const dw_pairs_fill_plan *f, uint32_t
     }
 }
 
+
+#undef MCC_DW_FILL_PASS_START
 
 /* Input rows of two channels (src: the first one's first element) into their planes' rows of
  * pairs; the padding around them holds the
