@@ -742,7 +742,7 @@ typedef struct {
     const uint32_t *w0;
 #endif
 #if MCC_CONV_RELU_SHIFT
-    int32_t relu;           /* the layer takes the two-instruction requantization */
+    uintptr_t tail;         /* the layer's requantization tail (with the Thumb bit) */
 #endif
 } pairs_state;
 
@@ -764,7 +764,7 @@ typedef struct {
  * requantization of the four sums in r0-r3 (r5, r6: the multipliers, r8, r9: the rounding, r10,
  * r11: the shifts) given: MCC_PAIRS_REQUANT, or MCC_PAIRS_REQUANT_RELU for a layer of
  * MCC_CONV_RELU_SHIFT (SMMLA, then SSAT's own shift: 8 instructions instead of 16) */
-#define MCC_PAIRS_LOOP_OF(REQUANT) \
+#define MCC_PAIRS_PRODUCTS \
         "2:\n\t"                                                                             \
         "ldrd r0, r2, [r4]\n\t" /* the pair's doubled biases, for both pixels */             \
         "ldrd r1, r3, [r4], #8\n\t"                                                          \
@@ -777,25 +777,33 @@ typedef struct {
         "cmp ip, r4\n\t"                                                                     \
         "blo 1b\n\t"                                                                         \
         "ldrd r4, r7, %[ch]\n\t" /* and ch_end */                                            \
-        "ldm r4!, {r5, r6, r8, r9, r10, r11}\n\t" /* multipliers, rounding, shifts */        \
-        REQUANT                                                                              \
-        "bfi r0, r2, #8, #8\n\t" /* pixel 0: channels 0, 1 */                                \
-        "bfi r1, r3, #8, #8\n\t" /* pixel 1 */                                               \
-        "bne 3f\n\t" /* the pass's compare: not equal for a full range layer */              \
+        "ldm r4!, {r5, r6, r8, r9, r10, r11}\n\t" /* multipliers, rounding, shifts */
+/* both pixels' outputs in one word, clamped to [lo, hi], pixel 1's back in r1 */
+#define MCC_PAIRS_CLAMP                                                                      \
         "pkhbt r0, r0, r1, lsl #16\n\t"                                                      \
         "ldrd r5, r6, %[lo4]\n\t" /* and hi4 */                                              \
         "ssub8 r8, r0, r5\n\t"                                                               \
         "sel r0, r0, r5\n\t"                                                                 \
         "ssub8 r8, r6, r0\n\t"                                                               \
         "sel r0, r0, r6\n\t"                                                                 \
-        "lsrs r1, r0, #16\n\t"                                                               \
-        "3:\n\t"                                                                             \
+        "lsrs r1, r0, #16\n\t"
+/* each pixel's two outputs stored as a halfword, then the next channel pair */
+#define MCC_PAIRS_STORE                                                                      \
         "ldrd r5, r6, %[out0]\n\t" /* and out_c */                                           \
         "strh r1, [r5, r6]\n\t"                                                              \
         "strh r0, [r5], #2\n\t"                                                              \
         "str r5, %[out0]\n\t"                                                                \
         "cmp r4, r7\n\t"                                                                     \
         "bne 2b\n\t"
+#define MCC_PAIRS_LOOP_OF(REQUANT) \
+        MCC_PAIRS_PRODUCTS                                                                   \
+        REQUANT                                                                              \
+        "bfi r0, r2, #8, #8\n\t" /* pixel 0: channels 0, 1 */                                \
+        "bfi r1, r3, #8, #8\n\t" /* pixel 1 */                                               \
+        "bne 3f\n\t" /* the pass's compare: not equal for a full range layer */              \
+        MCC_PAIRS_CLAMP                                                                      \
+        "3:\n\t"                                                                             \
+        MCC_PAIRS_STORE
 #define MCC_PAIRS_REQUANT                \
         "smmlar ip, r0, r5, r8\n\t"      \
         "add r0, ip, r0, asr #31\n\t"    \
@@ -823,6 +831,30 @@ typedef struct {
         "smmla r2, r2, r6, r9\n\t"                                                         \
         "smmla r3, r3, r6, r9\n\t"                                                         \
         MCC_RELU_SSAT("r0") MCC_RELU_SSAT("r1") MCC_RELU_SSAT("r2") MCC_RELU_SSAT("r3")
+/* One requantization tail of the channel-pair loop: REQUANT, the outputs packed, CLAMP, stored,
+ * the next pair; then, for every tail but the last, to the loop's end (8). NAME is a label of
+ * the file that the conv reads the tail's address from (conv_fast). */
+#define MCC_PAIRS_TAIL(NAME, REQUANT, CLAMP, EXIT)                                         \
+        NAME ":\n\t" REQUANT                                                               \
+        "bfi r0, r2, #8, #8\n\t"                                                           \
+        "bfi r1, r3, #8, #8\n\t"                                                           \
+        CLAMP MCC_PAIRS_STORE EXIT
+/* The products shared by the four tails {four instructions, two} x {all of int8, clamped}: the
+ * layer's tail, chosen once by the conv, is loaded into the PC where the loop of one tail tests
+ * the pass's compare for the clamp, so a channel pair costs what it does with one tail. */
+#define MCC_PAIRS_LOOP_TAILS                                                               \
+        MCC_PAIRS_PRODUCTS                                                                 \
+        "ldr pc, %[tail]\n\t"                                                              \
+        MCC_PAIRS_TAIL("mcc_conv2d_fast_s8_tail_full", MCC_PAIRS_REQUANT, "", "b 8f\n\t")   \
+        MCC_PAIRS_TAIL("mcc_conv2d_fast_s8_tail_clamped", MCC_PAIRS_REQUANT, MCC_PAIRS_CLAMP, "b 8f\n\t") \
+        MCC_PAIRS_TAIL("mcc_conv2d_fast_s8_tail_relu_full", MCC_PAIRS_REQUANT_RELU, "", "b 8f\n\t") \
+        MCC_PAIRS_TAIL("mcc_conv2d_fast_s8_tail_relu_clamped", MCC_PAIRS_REQUANT_RELU, MCC_PAIRS_CLAMP, "") \
+        "8:\n\t"
+extern const char mcc_conv2d_fast_s8_tail_full[], mcc_conv2d_fast_s8_tail_clamped[];
+extern const char mcc_conv2d_fast_s8_tail_relu_full[], mcc_conv2d_fast_s8_tail_relu_clamped[];
+#define MCC_TAIL_OPERAND , [tail] "m"(st->tail)
+#else
+#define MCC_TAIL_OPERAND
 #endif
 /* then, while `more` says so, a direct layer's next pair of pixels: the input pointer stepped along the rows, the two pixels widened into the columns, the channel pairs again */
 #define MCC_PAIRS_DIRECT_ROWS \
@@ -883,7 +915,7 @@ typedef struct {
           [left] "+m"(st->left)                                                                               \
         : [ch_end] "m"(st->ch_end), [out_c] "m"(st->out_c), [col] "m"(st->col), [end] "m"(st->end),            \
           [skip] "m"(st->skip), [lo4] "m"(st->lo4), [hi4] "m"(st->hi4), [px_step] "m"(st->px_step),            \
-          [wrap] "m"(st->wrap), [out_w] "m"(st->out_w), [ch0] "m"(st->ch0), [w0] "m"(st->w0)                   \
+          [wrap] "m"(st->wrap), [out_w] "m"(st->out_w), [ch0] "m"(st->ch0), [w0] "m"(st->w0) MCC_TAIL_OPERAND  \
         : "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "cc", "memory")
 #else
 #define MCC_PAIRS_ASM(LOOP)                                                                                    \
@@ -893,7 +925,7 @@ typedef struct {
         : [w] "+r"(rw), [a00] "=&r"(r0), [a01] "=&r"(r1), [a10] "=&r"(r2), [a11] "=&r"(r3), [c] "=&r"(rc),    \
           [ch] "+m"(st->ch), [out0] "+m"(st->out0)                                                            \
         : [ch_end] "m"(st->ch_end), [out_c] "m"(st->out_c), [col] "m"(st->col), [end] "m"(st->end),            \
-          [skip] "m"(st->skip), [lo4] "m"(st->lo4), [hi4] "m"(st->hi4)                                         \
+          [skip] "m"(st->skip), [lo4] "m"(st->lo4), [hi4] "m"(st->hi4) MCC_TAIL_OPERAND                        \
         : "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "cc", "memory")
 #endif
 static void pairs_of_two_pixels(const uint32_t *w, pairs_state *st)
@@ -905,13 +937,10 @@ static void pairs_of_two_pixels(const uint32_t *w, pairs_state *st)
     register int32_t r3 __asm__("r3");
     register const uint32_t *rc __asm__("ip");
 #if MCC_CONV_RELU_SHIFT
-    if (st->relu) {
-        MCC_PAIRS_ASM(MCC_PAIRS_LOOP_OF(MCC_PAIRS_REQUANT_RELU));
-    } else
+    MCC_PAIRS_ASM(MCC_PAIRS_LOOP_TAILS);
+#else
+    MCC_PAIRS_ASM(MCC_PAIRS_LOOP);
 #endif
-    {
-        MCC_PAIRS_ASM(MCC_PAIRS_LOOP);
-    }
     (void)r0;
     (void)r1;
     (void)r2;
@@ -1628,7 +1657,8 @@ MCC_INLINE mcc_status conv_fast(const mcc_conv_fast_params *params, const mcc_di
     st.lo4 = (uint32_t)(uint8_t)params->activation.min * 0x01010101u;
     st.hi4 = (uint32_t)(uint8_t)params->activation.max * 0x01010101u;
 #if MCC_CONV_RELU_SHIFT
-    st.relu = relu;
+    st.tail = (uintptr_t)(relu ? (full_range ? mcc_conv2d_fast_s8_tail_relu_full : mcc_conv2d_fast_s8_tail_relu_clamped)
+                               : (full_range ? mcc_conv2d_fast_s8_tail_full : mcc_conv2d_fast_s8_tail_clamped)) | 1u;
 #endif
 #if MCC_CONV_DIRECT_ROWS
     st.more = 0;
