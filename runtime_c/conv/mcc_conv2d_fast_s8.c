@@ -1012,7 +1012,7 @@ static void pairs_of_one_pixel(const uint32_t *w, pairs_state *st)
     register const uint32_t *rw __asm__("lr") = w;
     register const uint32_t *rc __asm__("ip");
 #if MCC_CONV_RELU_SHIFT
-    if (st->relu) {
+    if (st->ch[6] == 0) { /* conv_relu_layer: st->ch is the layer's first pair, out_c >= 2 here */
         MCC_ONE_PIXEL_ASM(MCC_ONE_PIXEL_REQUANT_RELU);
     } else
 #endif
