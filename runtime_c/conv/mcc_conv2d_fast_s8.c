@@ -114,15 +114,31 @@ MCC_INLINE int conv_relu_layer(const mcc_conv_fast_params *p)
     return p->out_c >= 2 && p->channels[6] == 0;
 }
 
-/* SMMLA, SSAT with ASR #MCC_CONV_RELU_SHIFT, the clamp (lo, hi within int8: SSAT's range is
- * theirs), in C: what the assembly tails compute. */
-MCC_INLINE int32_t relu_requantize(int32_t acc, int32_t multiplier, int32_t round, int32_t lo, int32_t hi)
+/* Either requantization of a widened layer's channel, one clamp after both (lo, hi within int8):
+ * relu, SMMLA then SSAT with ASR #MCC_CONV_RELU_SHIFT, in C what the assembly tails compute;
+ * else fast_requantize's. One expression per call site keeps the C paths' code about what it is
+ * in a build without the define. */
+MCC_INLINE int32_t relu_or_fast_requantize(int relu, int32_t acc, int32_t multiplier, int32_t round,
+                                           int32_t shift, int32_t lo, int32_t hi, int full_range)
 {
-    const int32_t v = (int32_t)(round + (int32_t)(((int64_t)acc * multiplier) >> 32)) >> MCC_CONV_RELU_SHIFT;
-    return v < lo ? lo : v > hi ? hi : v;
+    int32_t v;
+    if (relu) {
+        v = (int32_t)(round + (int32_t)(((int64_t)acc * multiplier) >> 32)) >> MCC_CONV_RELU_SHIFT;
+    } else {
+        v = (mcc_nn_smmlar(acc, multiplier, round) + (acc >> 31)) >> shift;
+    }
+#if MCC_HAVE_DSP
+    if (full_range) {
+        return __ssat(v, 8);
+    }
+#else
+    (void)full_range;
+#endif
+    v = v < lo ? lo : v;
+    return v > hi ? hi : v;
 }
 #define MCC_REQUANTIZE(relu, acc, m, r, s, lo, hi, full) \
-    ((relu) ? relu_requantize((acc), (m), (r), (lo), (hi)) : fast_requantize((acc), (m), (r), (s), (lo), (hi), (full)))
+    relu_or_fast_requantize((relu), (acc), (m), (r), (s), (lo), (hi), (full))
 #else
 #define MCC_REQUANTIZE(relu, acc, m, r, s, lo, hi, full) fast_requantize((acc), (m), (r), (s), (lo), (hi), (full))
 #endif
