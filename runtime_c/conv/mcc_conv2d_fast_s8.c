@@ -117,7 +117,9 @@ MCC_INLINE int conv_relu_layer(const mcc_conv_fast_params *p)
 /* Either requantization of a widened layer's channel, one clamp after both (lo, hi within int8):
  * relu, SMMLA then SSAT with ASR #MCC_CONV_RELU_SHIFT, in C what the assembly tails compute;
  * else fast_requantize's. One expression per call site keeps the C paths' code about what it is
- * in a build without the define. */
+ * in a build without the define. MCC_REQUANTIZE's relu says that the layer may be flagged (its
+ * widened layout): its channels' shift words tell (0 only in a flagged layer), so the conv keeps
+ * no flag across its pixels. */
 MCC_INLINE int32_t relu_or_fast_requantize(int relu, int32_t acc, int32_t multiplier, int32_t round,
                                            int32_t shift, int32_t lo, int32_t hi, int full_range)
 {
@@ -138,7 +140,7 @@ MCC_INLINE int32_t relu_or_fast_requantize(int relu, int32_t acc, int32_t multip
     return v > hi ? hi : v;
 }
 #define MCC_REQUANTIZE(relu, acc, m, r, s, lo, hi, full) \
-    relu_or_fast_requantize((relu), (acc), (m), (r), (s), (lo), (hi), (full))
+    relu_or_fast_requantize((relu) && (s) == 0, (acc), (m), (r), (s), (lo), (hi), (full))
 #else
 #define MCC_REQUANTIZE(relu, acc, m, r, s, lo, hi, full) fast_requantize((acc), (m), (r), (s), (lo), (hi), (full))
 #endif
@@ -871,6 +873,10 @@ typedef struct {
         "8:\n\t"
 extern const char mcc_conv2d_fast_s8_tail_full[], mcc_conv2d_fast_s8_tail_clamped[];
 extern const char mcc_conv2d_fast_s8_tail_relu_full[], mcc_conv2d_fast_s8_tail_relu_clamped[];
+/* the tails' addresses with the Thumb bit (what LDR PC wants), in the conv's order of choice */
+static const char *const pairs_tails[4] = {mcc_conv2d_fast_s8_tail_full + 1, mcc_conv2d_fast_s8_tail_clamped + 1,
+                                           mcc_conv2d_fast_s8_tail_relu_full + 1,
+                                           mcc_conv2d_fast_s8_tail_relu_clamped + 1};
 #define MCC_TAIL_OPERAND , [tail] "m"(st->tail)
 #else
 #define MCC_TAIL_OPERAND
@@ -1659,7 +1665,7 @@ MCC_INLINE mcc_status conv_fast(const mcc_conv_fast_params *params, const mcc_di
     int8_t *stage = (int8_t *)scratch + 4 * params->k_padded;
     int32_t b, px;
 #if MCC_CONV_RELU_SHIFT
-    const int relu = !w8 && conv_relu_layer(params);
+    const int relu = !w8; /* may be flagged: MCC_REQUANTIZE reads the shift words */
 #else
     const int relu = 0;
 #endif
@@ -1676,8 +1682,7 @@ MCC_INLINE mcc_status conv_fast(const mcc_conv_fast_params *params, const mcc_di
     st.lo4 = (uint32_t)(uint8_t)params->activation.min * 0x01010101u;
     st.hi4 = (uint32_t)(uint8_t)params->activation.max * 0x01010101u;
 #if MCC_CONV_RELU_SHIFT
-    st.tail = (uintptr_t)(relu ? (full_range ? mcc_conv2d_fast_s8_tail_relu_full : mcc_conv2d_fast_s8_tail_relu_clamped)
-                               : (full_range ? mcc_conv2d_fast_s8_tail_full : mcc_conv2d_fast_s8_tail_clamped)) | 1u;
+    st.tail = (uintptr_t)pairs_tails[2 * (relu && conv_relu_layer(params)) + !full_range];
 #endif
 #if MCC_CONV_DIRECT_ROWS
     st.more = 0;
