@@ -760,7 +760,7 @@ typedef struct {
     const uint32_t *w0;
 #endif
 #if MCC_CONV_RELU_SHIFT
-    uintptr_t tail;         /* the layer's requantization tail (with the Thumb bit) */
+    uintptr_t tail;         /* after the groups: the layer's requantization tail or pass test */
 #endif
 } pairs_state;
 
@@ -782,7 +782,7 @@ typedef struct {
  * requantization of the four sums in r0-r3 (r5, r6: the multipliers, r8, r9: the rounding, r10,
  * r11: the shifts) given: MCC_PAIRS_REQUANT, or MCC_PAIRS_REQUANT_RELU for a layer of
  * MCC_CONV_RELU_SHIFT (SMMLA, then SSAT's own shift: 8 instructions instead of 16) */
-#define MCC_PAIRS_PRODUCTS \
+#define MCC_PAIRS_GROUPS \
         "2:\n\t"                                                                             \
         "ldrd r0, r2, [r4]\n\t" /* the pair's doubled biases, for both pixels */             \
         "ldrd r1, r3, [r4], #8\n\t"                                                          \
@@ -790,12 +790,17 @@ typedef struct {
         "ldrd ip, r4, %[col]\n\t" /* and skip */                                             \
         "add pc, r4\n\t" /* the PC reads as label 1 + 2: skip is 2 less (no NOP to pad) */   \
         "1:\n\t" MCC_CONV_GROUP MCC_CONV_GROUP MCC_CONV_GROUP MCC_CONV_GROUP MCC_CONV_GROUP  \
-        MCC_CONV_GROUP MCC_CONV_GROUP MCC_CONV_GROUP                                         \
+        MCC_CONV_GROUP MCC_CONV_GROUP MCC_CONV_GROUP
+/* the next pass while the column pointer is below `end` */
+#define MCC_PAIRS_PASS                                                                       \
         "ldr r4, %[end]\n\t"                                                                 \
         "cmp ip, r4\n\t"                                                                     \
-        "blo 1b\n\t"                                                                         \
+        "blo 1b\n\t"
+/* the pair's constants after its biases */
+#define MCC_PAIRS_CONSTS                                                                     \
         "ldrd r4, r7, %[ch]\n\t" /* and ch_end */                                            \
         "ldm r4!, {r5, r6, r8, r9, r10, r11}\n\t" /* multipliers, rounding, shifts */
+#define MCC_PAIRS_PRODUCTS MCC_PAIRS_GROUPS MCC_PAIRS_PASS MCC_PAIRS_CONSTS
 /* both pixels' outputs in one word, clamped to [lo, hi], pixel 1's back in r1 */
 #define MCC_PAIRS_CLAMP                                                                      \
         "pkhbt r0, r0, r1, lsl #16\n\t"                                                      \
@@ -857,26 +862,39 @@ typedef struct {
         "bfi r0, r2, #8, #8\n\t"                                                           \
         "bfi r1, r3, #8, #8\n\t"                                                           \
         CLAMP MCC_PAIRS_STORE EXIT
-/* The products shared by the four tails {four instructions, two} x {all of int8, clamped}: the
- * layer's tail, chosen once by the conv, is loaded into the PC where the loop of one tail tests
- * the pass's compare for the clamp, so a channel pair costs what it does with one tail. The
- * clamped four-instruction tail (a layer under an activation that the two instructions do not
- * fit, rare) branches into the other clamped tail's packing: one instruction more a pair, 52 B
- * less code. */
+/* The products shared by the four tails {four instructions, two} x {all of int8, clamped}: after
+ * the groups the PC is loaded with the layer's tail, chosen once by the conv, or, for a layer of
+ * more than one pass (over 64 products a channel and pixel), with the pass test just before it,
+ * where the loop of one tail tests the pass's compare for the clamp: a channel pair costs what it
+ * does with one tail, a single-pass layer's 3 instructions less (no pass test). The clamped
+ * four-instruction tail (a layer under an activation that the two instructions do not fit, rare)
+ * branches into the other clamped tail's packing: one instruction more a pair, 52 B less code. */
+#define MCC_PAIRS_PASSES(NAME) NAME ":\n\t" MCC_PAIRS_PASS
 #define MCC_PAIRS_LOOP_TAILS                                                               \
-        MCC_PAIRS_PRODUCTS                                                                 \
+        MCC_PAIRS_GROUPS                                                                   \
         "ldr pc, %[tail]\n\t"                                                              \
-        MCC_PAIRS_TAIL("mcc_conv2d_fast_s8_tail_full", MCC_PAIRS_REQUANT, "", "b 8f\n\t")   \
-        "mcc_conv2d_fast_s8_tail_clamped:\n\t" MCC_PAIRS_REQUANT "b 6f\n\t"                \
-        MCC_PAIRS_TAIL("mcc_conv2d_fast_s8_tail_relu_full", MCC_PAIRS_REQUANT_RELU, "", "b 8f\n\t") \
-        MCC_PAIRS_TAIL("mcc_conv2d_fast_s8_tail_relu_clamped", MCC_PAIRS_REQUANT_RELU "6:\n\t", MCC_PAIRS_CLAMP, "") \
+        MCC_PAIRS_PASSES("mcc_conv2d_fast_s8_passes_full")                                 \
+        MCC_PAIRS_TAIL("mcc_conv2d_fast_s8_tail_full", MCC_PAIRS_CONSTS MCC_PAIRS_REQUANT, "", "b 8f\n\t") \
+        MCC_PAIRS_PASSES("mcc_conv2d_fast_s8_passes_clamped")                              \
+        "mcc_conv2d_fast_s8_tail_clamped:\n\t" MCC_PAIRS_CONSTS MCC_PAIRS_REQUANT "b 6f\n\t" \
+        MCC_PAIRS_PASSES("mcc_conv2d_fast_s8_passes_relu_full")                            \
+        MCC_PAIRS_TAIL("mcc_conv2d_fast_s8_tail_relu_full", MCC_PAIRS_CONSTS MCC_PAIRS_REQUANT_RELU, "", \
+                       "b 8f\n\t")                                                         \
+        MCC_PAIRS_PASSES("mcc_conv2d_fast_s8_passes_relu_clamped")                         \
+        MCC_PAIRS_TAIL("mcc_conv2d_fast_s8_tail_relu_clamped", MCC_PAIRS_CONSTS MCC_PAIRS_REQUANT_RELU "6:\n\t", \
+                       MCC_PAIRS_CLAMP, "")                                                \
         "8:\n\t"
 extern const char mcc_conv2d_fast_s8_tail_full[], mcc_conv2d_fast_s8_tail_clamped[];
 extern const char mcc_conv2d_fast_s8_tail_relu_full[], mcc_conv2d_fast_s8_tail_relu_clamped[];
-/* the tails' addresses with the Thumb bit (what LDR PC wants), in the conv's order of choice */
-static const char *const pairs_tails[4] = {mcc_conv2d_fast_s8_tail_full + 1, mcc_conv2d_fast_s8_tail_clamped + 1,
-                                           mcc_conv2d_fast_s8_tail_relu_full + 1,
-                                           mcc_conv2d_fast_s8_tail_relu_clamped + 1};
+extern const char mcc_conv2d_fast_s8_passes_full[], mcc_conv2d_fast_s8_passes_clamped[];
+extern const char mcc_conv2d_fast_s8_passes_relu_full[], mcc_conv2d_fast_s8_passes_relu_clamped[];
+/* where the PC goes after the groups, with the Thumb bit (what LDR PC wants), in the conv's order
+ * of choice: [more than one pass][two instructions][clamped] */
+static const char *const pairs_tails[8] = {
+    mcc_conv2d_fast_s8_tail_full + 1, mcc_conv2d_fast_s8_tail_clamped + 1,
+    mcc_conv2d_fast_s8_tail_relu_full + 1, mcc_conv2d_fast_s8_tail_relu_clamped + 1,
+    mcc_conv2d_fast_s8_passes_full + 1, mcc_conv2d_fast_s8_passes_clamped + 1,
+    mcc_conv2d_fast_s8_passes_relu_full + 1, mcc_conv2d_fast_s8_passes_relu_clamped + 1};
 #define MCC_TAIL_OPERAND , [tail] "m"(st->tail)
 #else
 #define MCC_TAIL_OPERAND
@@ -1682,7 +1700,8 @@ MCC_INLINE mcc_status conv_fast(const mcc_conv_fast_params *params, const mcc_di
     st.lo4 = (uint32_t)(uint8_t)params->activation.min * 0x01010101u;
     st.hi4 = (uint32_t)(uint8_t)params->activation.max * 0x01010101u;
 #if MCC_CONV_RELU_SHIFT
-    st.tail = (uintptr_t)pairs_tails[2 * (relu && conv_relu_layer(params)) + !full_range];
+    st.tail = (uintptr_t)pairs_tails[4 * (params->k_padded > 64) + 2 * (relu && conv_relu_layer(params)) +
+                                     !full_range];
 #endif
 #if MCC_CONV_DIRECT_ROWS
     st.more = 0;
