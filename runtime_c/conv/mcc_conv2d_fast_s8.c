@@ -117,9 +117,10 @@ MCC_INLINE int conv_relu_layer(const mcc_conv_fast_params *p)
 /* Either requantization of a widened layer's channel, one clamp after both (lo, hi within int8):
  * relu, SMMLA then SSAT with ASR #MCC_CONV_RELU_SHIFT, in C what the assembly tails compute;
  * else fast_requantize's. One expression per call site keeps the C paths' code about what it is
- * in a build without the define. MCC_REQUANTIZE's relu says that the layer may be flagged (its
- * widened layout): its channels' shift words tell (0 only in a flagged layer), so the conv keeps
- * no flag across its pixels. */
+ * in a build without the define. With the DSP assembly (whose C runs only a lone last channel)
+ * MCC_REQUANTIZE's relu says that the layer may be flagged (its widened layout) and its channels'
+ * shift words tell (0 only in a flagged layer), so the conv keeps no flag across its pixels; the
+ * C loops of other builds get the layer's flag (one test per layer, not per output). */
 MCC_INLINE int32_t relu_or_fast_requantize(int relu, int32_t acc, int32_t multiplier, int32_t round,
                                            int32_t shift, int32_t lo, int32_t hi, int full_range)
 {
@@ -139,8 +140,13 @@ MCC_INLINE int32_t relu_or_fast_requantize(int relu, int32_t acc, int32_t multip
     v = v < lo ? lo : v;
     return v > hi ? hi : v;
 }
+#if MCC_HAVE_DSP_ASM && !MCC_HAVE_MVE
 #define MCC_REQUANTIZE(relu, acc, m, r, s, lo, hi, full) \
     relu_or_fast_requantize((relu) && (s) == 0, (acc), (m), (r), (s), (lo), (hi), (full))
+#else
+#define MCC_REQUANTIZE(relu, acc, m, r, s, lo, hi, full) \
+    relu_or_fast_requantize((relu), (acc), (m), (r), (s), (lo), (hi), (full))
+#endif
 #else
 #define MCC_REQUANTIZE(relu, acc, m, r, s, lo, hi, full) fast_requantize((acc), (m), (r), (s), (lo), (hi), (full))
 #endif
@@ -1683,7 +1689,11 @@ MCC_INLINE mcc_status conv_fast(const mcc_conv_fast_params *params, const mcc_di
     int8_t *stage = (int8_t *)scratch + 4 * params->k_padded;
     int32_t b, px;
 #if MCC_CONV_RELU_SHIFT
+#if MCC_HAVE_DSP_ASM && !MCC_HAVE_MVE
     const int relu = !w8; /* may be flagged: MCC_REQUANTIZE reads the shift words */
+#else
+    const int relu = !w8 && conv_relu_layer(params);
+#endif
 #else
     const int relu = 0;
 #endif
