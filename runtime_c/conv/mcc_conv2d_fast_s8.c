@@ -114,38 +114,45 @@ MCC_INLINE int conv_relu_layer(const mcc_conv_fast_params *p)
     return p->out_c >= 2 && p->channels[6] == 0;
 }
 
+/* SMMLA, then ASR #MCC_CONV_RELU_SHIFT (SSAT's own shift in the assembly tails), in C */
+MCC_INLINE int32_t relu_value(int32_t acc, int32_t multiplier, int32_t round)
+{
+    return (int32_t)(round + (int32_t)(((int64_t)acc * multiplier) >> 32)) >> MCC_CONV_RELU_SHIFT;
+}
+#if MCC_HAVE_DSP_ASM && !MCC_HAVE_MVE
 /* Either requantization of a widened layer's channel, one clamp after both (lo, hi within int8):
- * relu, SMMLA then SSAT with ASR #MCC_CONV_RELU_SHIFT, in C what the assembly tails compute;
- * else fast_requantize's. One expression per call site keeps the C paths' code about what it is
- * in a build without the define. With the DSP assembly (whose C runs only a lone last channel)
- * MCC_REQUANTIZE's relu says that the layer may be flagged (its widened layout) and its channels'
- * shift words tell (0 only in a flagged layer), so the conv keeps no flag across its pixels; the
- * C loops of other builds get the layer's flag (one test per layer, not per output). */
+ * the two-instruction one where `relu`, else fast_requantize's. One expression per call site
+ * keeps the C of a lone last channel (all that the DSP assembly leaves to C) about what it is in
+ * a build without the define. MCC_REQUANTIZE's relu says that the layer may be flagged (its
+ * widened layout) and its channels' shift words tell (0 only in a flagged layer), so the conv
+ * keeps no flag across its pixels. */
 MCC_INLINE int32_t relu_or_fast_requantize(int relu, int32_t acc, int32_t multiplier, int32_t round,
                                            int32_t shift, int32_t lo, int32_t hi, int full_range)
 {
     int32_t v;
     if (relu) {
-        v = (int32_t)(round + (int32_t)(((int64_t)acc * multiplier) >> 32)) >> MCC_CONV_RELU_SHIFT;
+        v = relu_value(acc, multiplier, round);
     } else {
         v = (mcc_nn_smmlar(acc, multiplier, round) + (acc >> 31)) >> shift;
     }
-#if MCC_HAVE_DSP
     if (full_range) {
         return __ssat(v, 8);
     }
-#else
-    (void)full_range;
-#endif
     v = v < lo ? lo : v;
     return v > hi ? hi : v;
 }
-#if MCC_HAVE_DSP_ASM && !MCC_HAVE_MVE
 #define MCC_REQUANTIZE(relu, acc, m, r, s, lo, hi, full) \
     relu_or_fast_requantize((relu) && (s) == 0, (acc), (m), (r), (s), (lo), (hi), (full))
 #else
+/* The two-instruction requantization and the clamp (lo, hi within int8: SSAT's range is theirs)
+ * in C, for the C loops of builds without the DSP assembly; `relu`: the layer's flag. */
+MCC_INLINE int32_t relu_requantize(int32_t acc, int32_t multiplier, int32_t round, int32_t lo, int32_t hi)
+{
+    const int32_t v = relu_value(acc, multiplier, round);
+    return v < lo ? lo : v > hi ? hi : v;
+}
 #define MCC_REQUANTIZE(relu, acc, m, r, s, lo, hi, full) \
-    relu_or_fast_requantize((relu), (acc), (m), (r), (s), (lo), (hi), (full))
+    ((relu) ? relu_requantize((acc), (m), (r), (lo), (hi)) : fast_requantize((acc), (m), (r), (s), (lo), (hi), (full)))
 #endif
 #else
 #define MCC_REQUANTIZE(relu, acc, m, r, s, lo, hi, full) fast_requantize((acc), (m), (r), (s), (lo), (hi), (full))
