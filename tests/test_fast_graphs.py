@@ -269,6 +269,24 @@ def pointwise_rows(seed: int = 10) -> Graph:
             .graph("pointwise_rows"))
 
 
+def small_adds(seed: int = 11) -> Graph:
+    """Residual adds of 1183, 343, 112 and 28 values (7 channels: odd sizes, the table kernel's
+    4-element passes leaving a tail of 3), the table kernel from 181 values in a tree for any
+    core: its tables built from inputs whose zero points put the sign change of their rescaled
+    values inside either half of a table (zero point 100), at the start of one (-128) or anywhere
+    (random); one add clamped by ReLU6."""
+    rng = np.random.default_rng(seed)
+    return (_Chain(rng, (1, 13, 13, 7))
+            .residual(activation="relu6")
+            .conv(7, (1, 1), stride=(2, 2), zp=100)
+            .residual()
+            .conv(7, (1, 1), stride=(2, 2), zp=-128, activation="relu")
+            .residual()
+            .conv(7, (1, 1), stride=(2, 2))
+            .residual()
+            .graph("small_adds"))
+
+
 def relu_requant(seed: int = 11) -> Graph:
     """Layers for the two-instruction requantization of DSP cores (MCC_CONV_RELU_SHIFT), exported
     for a DSP core: a 1x1 on 8 input channels to 12 under ReLU at zero point -128 (the 8-channel
@@ -309,7 +327,7 @@ def relu_requant(seed: int = 11) -> Graph:
 
 GRAPHS = {"layer_zoo": layer_zoo, "residual_block": residual_block, "residual_clamped": residual_clamped,
           "dead_channels": dead_channels, "depthwise_zoo": depthwise_zoo, "pointwise_c8": pointwise_c8,
-          "lone_pixel": lone_pixel, "pointwise_rows": pointwise_rows}
+          "lone_pixel": lone_pixel, "pointwise_rows": pointwise_rows, "small_adds": small_adds}
 
 
 def kernels_called(graph: Graph, rounding: str = "tflm") -> list[str]:
@@ -340,6 +358,8 @@ def test_variant_choice_per_layer():
         "mcc_depthwise_expand_s8", "mcc_depthwise_conv2d_fast_s8", "mcc_conv2d_channels_s8",
         "mcc_conv2d_fast_s8",
         "mcc_depthwise_expand_s8", "mcc_depthwise_conv2d_fast_s8", "mcc_conv2d_channels_s8"]
+    assert [k for k in kernels_called(small_adds()) if "add" in k] == [
+        "mcc_add_fast_s8", "mcc_add_fast_s8", "mcc_add_s8", "mcc_add_s8"]
     # LiteRT's single rounding has no fast kernel: everything stays portable.
     assert not any("fast" in k for k in kernels_called(layer_zoo(), "litert"))
 
@@ -649,6 +669,20 @@ def test_lone_pixel_loop_is_built_only_for_few_odd_pixels():
     assert not specialize.conv_lone_pixel((1, 3, 4, 8))
     for name in ("residual_clamped", "pointwise_c8"):
         assert "MCC_CONV_ONE_PIXEL" not in dict(lower(GRAPHS[name](), "m").defines)
+
+
+@pytest.mark.parametrize("cpu, smallest", [("cortex-m4", 181), ("cortex-m33", 181), ("cortex-m0", 163),
+                                           ("cortex-m55", 36), (None, 181)])
+def test_add_takes_the_tables_from_its_cores_crossover(cpu, smallest):
+    """An add takes mcc_add_fast_s8 from the size where its tables' cost is repaid on the core
+    the tree is exported for (MVE cores build them four entries a pass), mcc_add_s8 below it."""
+    def kernel(size):
+        chain = _Chain(np.random.default_rng(12), (1, 1, size, 1)).residual()
+        graph = chain.graph("add")
+        return specialize.choose(graph, graph.ops[-1], "tflm", cpu)
+
+    assert kernel(smallest - 1) is None
+    assert kernel(smallest).kernel == "mcc_add_fast_s8"
 
 
 def test_two_instruction_requantization_only_for_dsp_cores_and_its_layers():

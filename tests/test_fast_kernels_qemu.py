@@ -486,6 +486,47 @@ def test_direct_pointwise_rows_loop_identical_to_the_pair_loop(graph_trees, grap
     assert len(np.unique(pairs.outputs)) > 1
 
 
+# Softmax rows on the M55's MVE path, four classes a pass: 10 classes (a last pass of 2), 37 (of 1),
+# four rows of 5 and three rows of 17, one class, and input scales from 0.02 (every class inside the
+# exp's range) to 0.4 (differences below diff_min give -128 without an exp).
+SOFTMAX_LAYERS = {"softmax_10": ((1, 10), 0.1), "softmax_37": ((1, 37), 0.02), "softmax_rows": ((1, 4, 5), 0.4),
+                  "softmax_17": ((1, 3, 17), 0.25), "softmax_one": ((1, 2, 1), 0.1)}
+
+
+def _export_softmax(root, name):
+    from codegen_cases import act, single_op
+    from mcucompress.export import export
+
+    shape, scale = SOFTMAX_LAYERS[name]
+    graph = single_op("softmax", {"x": act("x", shape, scale, 3), "y": act("y", shape, 1.0 / 256, -128)},
+                      ("x",), "y", beta=1.0)
+    return export(replace(graph, name=name), root / name, prefix=name)
+
+
+@pytest.fixture(scope="module")
+def softmax_runs(request, tmp_path_factory):
+    sets = _sets(tmp_path_factory, samples=4)
+    root = tmp_path_factory.mktemp("softmax")
+    for name in SOFTMAX_LAYERS:
+        sets.add(name, lambda name=name: _export_softmax(root, name))
+    for params in selected_params(request, "test_softmax_mve_rows_match_the_reference"):
+        sets.plan(params["name"], "mps3-an547")
+    return sets
+
+
+@pytest.mark.parametrize("name", sorted(SOFTMAX_LAYERS))
+def test_softmax_mve_rows_match_the_reference(softmax_runs, name):
+    run = softmax_runs.run(name, "mps3-an547")
+    assert run.checks == {"host": True, "reference": True}
+    out = np.asarray(run.outputs)
+    if name == "softmax_one":
+        assert np.all(out == 127)
+    else:
+        assert len(np.unique(out)) > 4
+    if name == "softmax_rows":
+        assert np.mean(out == -128) > 0.1
+
+
 @pytest.fixture(scope="module")
 def relu_requant_runs(request, tmp_path_factory):
     """relu_requant exported for a DSP core (five layers requantized in two instructions, two in

@@ -51,7 +51,19 @@ _INT32_LIMIT = 2**31 - 1
 FC_BLOCK = 4                   # output rows per pass of mcc_fully_connected_fast_s8
 DENSE_LAYOUT = LAYOUT_ATTR      # op attribute set by encode/choose.py: "int8" or "widened"
 ADD_TABLE_BYTES = 2 * 256 * 4   # mcc_add_fast_s8_get_buffer_size()
-ADD_TABLE_MIN_SIZE = 2048       # below this, building the tables costs more than it saves
+# Per core family, the add's size from which mcc_add_fast_s8 (two 256-entry tables built per call,
+# then a few instructions an element) beats mcc_add_s8 (43 instructions an element on the M4 and
+# the M55, 130 on the M3, 289 on the M0): the crossover of the two kernels' measured costs, a + b *
+# size (docs/BENCHMARKS.md, "small residual adds"; the M0's for the M0/M3 family, the M3's is 94).
+# MVE cores build the tables four entries a pass, so theirs pay from a few dozen values.
+ADD_TABLE_MIN_SIZE = {"m0m3": 163, "m4": 181, "m55": 36}
+
+
+def add_table_min_size(cpu: str | None) -> int:
+    """The smallest add that takes the table kernel on ``cpu`` (None: any core, the M4's)."""
+    from mcucompress.encode.cost_model import family
+
+    return ADD_TABLE_MIN_SIZE[family(cpu)]
 
 
 @dataclass(frozen=True, eq=False)
@@ -668,7 +680,7 @@ def choose(graph: Graph, op: Op, rounding: str, cpu: str | None = None,
     if op.kind == "add":
         out = graph.output_tensor(op)
         ins = [graph.tensor(n) for n in op.inputs]
-        if out.size >= ADD_TABLE_MIN_SIZE and all(t.shape == out.shape and not t.is_constant for t in ins):
+        if out.size >= add_table_min_size(cpu) and all(t.shape == out.shape and not t.is_constant for t in ins):
             return FastLayer(np.zeros(0, np.int32), np.zeros((0, 4), np.int32), 0, ADD_TABLE_BYTES,
                              "mcc_add_fast_s8")
         return None

@@ -35,6 +35,25 @@ static void build_table(int32_t *table, int32_t offset, int32_t multiplier, int3
         /* SMMLAR form of the rescaling (mcc_nn_add_rescale): |2 (v + offset) << ls| < 2^31. */
         const int32_t scale = 1 << (left_shift + 1);
         const int32_t half = (1 << right) >> 1, sign = right ? -1 : 0;
+#if MCC_HAVE_MVE
+        /* Four entries a pass (VRMULH is SMMLAR's rounding high product). Entry u holds v =
+         * (int8_t)u, so in each half of the table d = 2 (v + offset) << ls rises by `scale` from
+         * entry to entry: v = 0..127, then v = -128..-1. */
+        const int32x4_t vm = vdupq_n_s32(multiplier), vsign = vdupq_n_s32(sign);
+        const int32x4_t step = vdupq_n_s32(4 * scale);
+        for (u = 0; u < 256; u += 128) {
+            int32x4_t d = vaddq_n_s32(vmulq_n_s32(vreinterpretq_s32_u32(vidupq_n_u32(0, 1)), scale),
+                                      ((int8_t)u + offset) * scale);
+            int32_t k;
+            for (k = u; k < u + 128; k += 4) {
+                int32x4_t r = vaddq_n_s32(vrmulhq_s32(d, vm), half);
+                r = vaddq_s32(r, vandq_s32(vshrq_n_s32(d, 31), vsign));
+                vst1q_s32(table + k, vshlq_r_s32(vshlq_r_s32(r, -right), doubling));
+                d = vaddq_s32(d, step);
+            }
+        }
+        return;
+#endif
         for (u = 0; u < 256; ++u) {
             table[u] = mcc_nn_add_rescale(((int8_t)u + offset) * scale, multiplier, half, sign, right)
                        << doubling;
