@@ -294,8 +294,9 @@ def relu_requant(seed: int = 11) -> Graph:
     under ReLU at -5 (clamped at the zero point), a 1x1 on 8 channels to 7 (the 8-channel pixel
     loop and a lone last channel), a 3x3 to 15 pixels and 9 channels (the one-pixel loop of the
     last pixel, the C of the last channel after the pair loop), a 1x1
-    without activation (the four-instruction tail in the same tree), and a 1x1 under ReLU whose
-    channels' shifts lie 9 apart (refused: it keeps the four-instruction tail); constant channels
+    without activation (the four-instruction tail in the same tree), and a 1x1 under ReLU at -3
+    whose channels' shifts lie 9 apart (refused: it keeps the four-instruction tail, clamped; so
+    the channel-pair loop runs each of its four tails); constant channels
     in the first (dead, its shift out of reach) and the third (dead and saturated). Every layer's
     output is an output of the graph."""
     rng = np.random.default_rng(seed)
@@ -306,7 +307,7 @@ def relu_requant(seed: int = 11) -> Graph:
              .conv(7, (1, 1), activation="relu", zp=-128)
              .conv(9, (3, 3), activation="relu", zp=-128)
              .conv(9, (1, 1))
-             .conv(6, (1, 1), activation="relu", zp=-128))
+             .conv(6, (1, 1), activation="relu", zp=-3))
     relu6 = chain.tensors["t1"]   # 6 real = 128 steps: the clamp at 0, below the int8 maximum
     chain.tensors["t1"] = replace(relu6, quant=replace(relu6.quant, scale=(float(np.float32(6.0 / 128)),)))
     for name in ("t2", "t3", "t4"):   # shifts within the others' reach (each scale feeds the next layer's)

@@ -114,15 +114,46 @@ MCC_INLINE int conv_relu_layer(const mcc_conv_fast_params *p)
     return p->out_c >= 2 && p->channels[6] == 0;
 }
 
-/* SMMLA, SSAT with ASR #MCC_CONV_RELU_SHIFT, the clamp (lo, hi within int8: SSAT's range is
- * theirs), in C: what the assembly tails compute. */
+/* SMMLA, then ASR #MCC_CONV_RELU_SHIFT (SSAT's own shift in the assembly tails), in C */
+MCC_INLINE int32_t relu_value(int32_t acc, int32_t multiplier, int32_t round)
+{
+    return (int32_t)(round + (int32_t)(((int64_t)acc * multiplier) >> 32)) >> MCC_CONV_RELU_SHIFT;
+}
+#if MCC_HAVE_DSP_ASM && !MCC_HAVE_MVE
+/* Either requantization of a widened layer's channel, one clamp after both (lo, hi within int8):
+ * the two-instruction one where `relu`, else fast_requantize's. One expression per call site
+ * keeps the C of a lone last channel (all that the DSP assembly leaves to C) about what it is in
+ * a build without the define. MCC_REQUANTIZE's relu says that the layer may be flagged (its
+ * widened layout) and its channels' shift words tell (0 only in a flagged layer), so the conv
+ * keeps no flag across its pixels. */
+MCC_INLINE int32_t relu_or_fast_requantize(int relu, int32_t acc, int32_t multiplier, int32_t round,
+                                           int32_t shift, int32_t lo, int32_t hi, int full_range)
+{
+    int32_t v;
+    if (relu) {
+        v = relu_value(acc, multiplier, round);
+    } else {
+        v = (mcc_nn_smmlar(acc, multiplier, round) + (acc >> 31)) >> shift;
+    }
+    if (full_range) {
+        return __ssat(v, 8);
+    }
+    v = v < lo ? lo : v;
+    return v > hi ? hi : v;
+}
+#define MCC_REQUANTIZE(relu, acc, m, r, s, lo, hi, full) \
+    relu_or_fast_requantize((relu) && (s) == 0, (acc), (m), (r), (s), (lo), (hi), (full))
+#else
+/* The two-instruction requantization and the clamp (lo, hi within int8: SSAT's range is theirs)
+ * in C, for the C loops of builds without the DSP assembly; `relu`: the layer's flag. */
 MCC_INLINE int32_t relu_requantize(int32_t acc, int32_t multiplier, int32_t round, int32_t lo, int32_t hi)
 {
-    const int32_t v = (int32_t)(round + (int32_t)(((int64_t)acc * multiplier) >> 32)) >> MCC_CONV_RELU_SHIFT;
+    const int32_t v = relu_value(acc, multiplier, round);
     return v < lo ? lo : v > hi ? hi : v;
 }
 #define MCC_REQUANTIZE(relu, acc, m, r, s, lo, hi, full) \
     ((relu) ? relu_requantize((acc), (m), (r), (lo), (hi)) : fast_requantize((acc), (m), (r), (s), (lo), (hi), (full)))
+#endif
 #else
 #define MCC_REQUANTIZE(relu, acc, m, r, s, lo, hi, full) fast_requantize((acc), (m), (r), (s), (lo), (hi), (full))
 #endif
@@ -742,7 +773,7 @@ typedef struct {
     const uint32_t *w0;
 #endif
 #if MCC_CONV_RELU_SHIFT
-    int32_t relu;           /* the layer takes the two-instruction requantization */
+    uintptr_t tail;         /* after the groups: the layer's requantization tail or pass test */
 #endif
 } pairs_state;
 
@@ -764,7 +795,7 @@ typedef struct {
  * requantization of the four sums in r0-r3 (r5, r6: the multipliers, r8, r9: the rounding, r10,
  * r11: the shifts) given: MCC_PAIRS_REQUANT, or MCC_PAIRS_REQUANT_RELU for a layer of
  * MCC_CONV_RELU_SHIFT (SMMLA, then SSAT's own shift: 8 instructions instead of 16) */
-#define MCC_PAIRS_LOOP_OF(REQUANT) \
+#define MCC_PAIRS_GROUPS \
         "2:\n\t"                                                                             \
         "ldrd r0, r2, [r4]\n\t" /* the pair's doubled biases, for both pixels */             \
         "ldrd r1, r3, [r4], #8\n\t"                                                          \
@@ -772,30 +803,43 @@ typedef struct {
         "ldrd ip, r4, %[col]\n\t" /* and skip */                                             \
         "add pc, r4\n\t" /* the PC reads as label 1 + 2: skip is 2 less (no NOP to pad) */   \
         "1:\n\t" MCC_CONV_GROUP MCC_CONV_GROUP MCC_CONV_GROUP MCC_CONV_GROUP MCC_CONV_GROUP  \
-        MCC_CONV_GROUP MCC_CONV_GROUP MCC_CONV_GROUP                                         \
+        MCC_CONV_GROUP MCC_CONV_GROUP MCC_CONV_GROUP
+/* the next pass while the column pointer is below `end` */
+#define MCC_PAIRS_PASS                                                                       \
         "ldr r4, %[end]\n\t"                                                                 \
         "cmp ip, r4\n\t"                                                                     \
-        "blo 1b\n\t"                                                                         \
+        "blo 1b\n\t"
+/* the pair's constants after its biases */
+#define MCC_PAIRS_CONSTS                                                                     \
         "ldrd r4, r7, %[ch]\n\t" /* and ch_end */                                            \
-        "ldm r4!, {r5, r6, r8, r9, r10, r11}\n\t" /* multipliers, rounding, shifts */        \
-        REQUANT                                                                              \
-        "bfi r0, r2, #8, #8\n\t" /* pixel 0: channels 0, 1 */                                \
-        "bfi r1, r3, #8, #8\n\t" /* pixel 1 */                                               \
-        "bne 3f\n\t" /* the pass's compare: not equal for a full range layer */              \
+        "ldm r4!, {r5, r6, r8, r9, r10, r11}\n\t" /* multipliers, rounding, shifts */
+#define MCC_PAIRS_PRODUCTS MCC_PAIRS_GROUPS MCC_PAIRS_PASS MCC_PAIRS_CONSTS
+/* both pixels' outputs in one word, clamped to [lo, hi], pixel 1's back in r1 */
+#define MCC_PAIRS_CLAMP                                                                      \
         "pkhbt r0, r0, r1, lsl #16\n\t"                                                      \
         "ldrd r5, r6, %[lo4]\n\t" /* and hi4 */                                              \
         "ssub8 r8, r0, r5\n\t"                                                               \
         "sel r0, r0, r5\n\t"                                                                 \
         "ssub8 r8, r6, r0\n\t"                                                               \
         "sel r0, r0, r6\n\t"                                                                 \
-        "lsrs r1, r0, #16\n\t"                                                               \
-        "3:\n\t"                                                                             \
+        "lsrs r1, r0, #16\n\t"
+/* each pixel's two outputs stored as a halfword, then the next channel pair */
+#define MCC_PAIRS_STORE                                                                      \
         "ldrd r5, r6, %[out0]\n\t" /* and out_c */                                           \
         "strh r1, [r5, r6]\n\t"                                                              \
         "strh r0, [r5], #2\n\t"                                                              \
         "str r5, %[out0]\n\t"                                                                \
         "cmp r4, r7\n\t"                                                                     \
         "bne 2b\n\t"
+#define MCC_PAIRS_LOOP_OF(REQUANT) \
+        MCC_PAIRS_PRODUCTS                                                                   \
+        REQUANT                                                                              \
+        "bfi r0, r2, #8, #8\n\t" /* pixel 0: channels 0, 1 */                                \
+        "bfi r1, r3, #8, #8\n\t" /* pixel 1 */                                               \
+        "bne 3f\n\t" /* the pass's compare: not equal for a full range layer */              \
+        MCC_PAIRS_CLAMP                                                                      \
+        "3:\n\t"                                                                             \
+        MCC_PAIRS_STORE
 #define MCC_PAIRS_REQUANT                \
         "smmlar ip, r0, r5, r8\n\t"      \
         "add r0, ip, r0, asr #31\n\t"    \
@@ -823,6 +867,50 @@ typedef struct {
         "smmla r2, r2, r6, r9\n\t"                                                         \
         "smmla r3, r3, r6, r9\n\t"                                                         \
         MCC_RELU_SSAT("r0") MCC_RELU_SSAT("r1") MCC_RELU_SSAT("r2") MCC_RELU_SSAT("r3")
+/* One requantization tail of the channel-pair loop: REQUANT, the outputs packed, CLAMP, stored,
+ * the next pair; then, for every tail but the last, to the loop's end (8). NAME is a label of
+ * the file that the conv reads the tail's address from (conv_fast). */
+#define MCC_PAIRS_TAIL(NAME, REQUANT, CLAMP, EXIT)                                         \
+        NAME ":\n\t" REQUANT                                                               \
+        "bfi r0, r2, #8, #8\n\t"                                                           \
+        "bfi r1, r3, #8, #8\n\t"                                                           \
+        CLAMP MCC_PAIRS_STORE EXIT
+/* The products shared by the four tails {four instructions, two} x {all of int8, clamped}: after
+ * the groups the PC is loaded with the layer's tail, chosen once by the conv, or, for a layer of
+ * more than one pass (over 64 products a channel and pixel), with the pass test just before it,
+ * where the loop of one tail tests the pass's compare for the clamp: a channel pair costs what it
+ * does with one tail, a single-pass layer's 3 instructions less (no pass test). The clamped
+ * four-instruction tail (a layer under an activation that the two instructions do not fit, rare)
+ * branches into the other clamped tail's packing: one instruction more a pair, 52 B less code. */
+#define MCC_PAIRS_PASSES(NAME) NAME ":\n\t" MCC_PAIRS_PASS
+#define MCC_PAIRS_LOOP_TAILS                                                               \
+        MCC_PAIRS_GROUPS                                                                   \
+        "ldr pc, %[tail]\n\t"                                                              \
+        MCC_PAIRS_PASSES("mcc_conv2d_fast_s8_passes_full")                                 \
+        MCC_PAIRS_TAIL("mcc_conv2d_fast_s8_tail_full", MCC_PAIRS_CONSTS MCC_PAIRS_REQUANT, "", "b 8f\n\t") \
+        MCC_PAIRS_PASSES("mcc_conv2d_fast_s8_passes_clamped")                              \
+        "mcc_conv2d_fast_s8_tail_clamped:\n\t" MCC_PAIRS_CONSTS MCC_PAIRS_REQUANT "b 6f\n\t" \
+        MCC_PAIRS_PASSES("mcc_conv2d_fast_s8_passes_relu_full")                            \
+        MCC_PAIRS_TAIL("mcc_conv2d_fast_s8_tail_relu_full", MCC_PAIRS_CONSTS MCC_PAIRS_REQUANT_RELU, "", \
+                       "b 8f\n\t")                                                         \
+        MCC_PAIRS_PASSES("mcc_conv2d_fast_s8_passes_relu_clamped")                         \
+        MCC_PAIRS_TAIL("mcc_conv2d_fast_s8_tail_relu_clamped", MCC_PAIRS_CONSTS MCC_PAIRS_REQUANT_RELU "6:\n\t", \
+                       MCC_PAIRS_CLAMP, "")                                                \
+        "8:\n\t"
+extern const char mcc_conv2d_fast_s8_tail_full[], mcc_conv2d_fast_s8_tail_clamped[];
+extern const char mcc_conv2d_fast_s8_tail_relu_full[], mcc_conv2d_fast_s8_tail_relu_clamped[];
+extern const char mcc_conv2d_fast_s8_passes_full[], mcc_conv2d_fast_s8_passes_clamped[];
+extern const char mcc_conv2d_fast_s8_passes_relu_full[], mcc_conv2d_fast_s8_passes_relu_clamped[];
+/* where the PC goes after the groups, with the Thumb bit (what LDR PC wants), in the conv's order
+ * of choice: [more than one pass][two instructions][clamped] */
+static const char *const pairs_tails[8] = {
+    mcc_conv2d_fast_s8_tail_full + 1, mcc_conv2d_fast_s8_tail_clamped + 1,
+    mcc_conv2d_fast_s8_tail_relu_full + 1, mcc_conv2d_fast_s8_tail_relu_clamped + 1,
+    mcc_conv2d_fast_s8_passes_full + 1, mcc_conv2d_fast_s8_passes_clamped + 1,
+    mcc_conv2d_fast_s8_passes_relu_full + 1, mcc_conv2d_fast_s8_passes_relu_clamped + 1};
+#define MCC_TAIL_OPERAND , [tail] "m"(st->tail)
+#else
+#define MCC_TAIL_OPERAND
 #endif
 /* then, while `more` says so, a direct layer's next pair of pixels: the input pointer stepped along the rows, the two pixels widened into the columns, the channel pairs again */
 #define MCC_PAIRS_DIRECT_ROWS \
@@ -883,7 +971,7 @@ typedef struct {
           [left] "+m"(st->left)                                                                               \
         : [ch_end] "m"(st->ch_end), [out_c] "m"(st->out_c), [col] "m"(st->col), [end] "m"(st->end),            \
           [skip] "m"(st->skip), [lo4] "m"(st->lo4), [hi4] "m"(st->hi4), [px_step] "m"(st->px_step),            \
-          [wrap] "m"(st->wrap), [out_w] "m"(st->out_w), [ch0] "m"(st->ch0), [w0] "m"(st->w0)                   \
+          [wrap] "m"(st->wrap), [out_w] "m"(st->out_w), [ch0] "m"(st->ch0), [w0] "m"(st->w0) MCC_TAIL_OPERAND  \
         : "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "cc", "memory")
 #else
 #define MCC_PAIRS_ASM(LOOP)                                                                                    \
@@ -893,7 +981,7 @@ typedef struct {
         : [w] "+r"(rw), [a00] "=&r"(r0), [a01] "=&r"(r1), [a10] "=&r"(r2), [a11] "=&r"(r3), [c] "=&r"(rc),    \
           [ch] "+m"(st->ch), [out0] "+m"(st->out0)                                                            \
         : [ch_end] "m"(st->ch_end), [out_c] "m"(st->out_c), [col] "m"(st->col), [end] "m"(st->end),            \
-          [skip] "m"(st->skip), [lo4] "m"(st->lo4), [hi4] "m"(st->hi4)                                         \
+          [skip] "m"(st->skip), [lo4] "m"(st->lo4), [hi4] "m"(st->hi4) MCC_TAIL_OPERAND                        \
         : "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "cc", "memory")
 #endif
 static void pairs_of_two_pixels(const uint32_t *w, pairs_state *st)
@@ -905,13 +993,10 @@ static void pairs_of_two_pixels(const uint32_t *w, pairs_state *st)
     register int32_t r3 __asm__("r3");
     register const uint32_t *rc __asm__("ip");
 #if MCC_CONV_RELU_SHIFT
-    if (st->relu) {
-        MCC_PAIRS_ASM(MCC_PAIRS_LOOP_OF(MCC_PAIRS_REQUANT_RELU));
-    } else
+    MCC_PAIRS_ASM(MCC_PAIRS_LOOP_TAILS);
+#else
+    MCC_PAIRS_ASM(MCC_PAIRS_LOOP);
 #endif
-    {
-        MCC_PAIRS_ASM(MCC_PAIRS_LOOP);
-    }
     (void)r0;
     (void)r1;
     (void)r2;
@@ -983,7 +1068,7 @@ static void pairs_of_one_pixel(const uint32_t *w, pairs_state *st)
     register const uint32_t *rw __asm__("lr") = w;
     register const uint32_t *rc __asm__("ip");
 #if MCC_CONV_RELU_SHIFT
-    if (st->relu) {
+    if (st->ch[6] == 0) { /* conv_relu_layer: st->ch is the layer's first pair, out_c >= 2 here */
         MCC_ONE_PIXEL_ASM(MCC_ONE_PIXEL_REQUANT_RELU);
     } else
 #endif
@@ -1611,7 +1696,11 @@ MCC_INLINE mcc_status conv_fast(const mcc_conv_fast_params *params, const mcc_di
     int8_t *stage = (int8_t *)scratch + 4 * params->k_padded;
     int32_t b, px;
 #if MCC_CONV_RELU_SHIFT
+#if MCC_HAVE_DSP_ASM && !MCC_HAVE_MVE
+    const int relu = !w8; /* may be flagged: MCC_REQUANTIZE reads the shift words */
+#else
     const int relu = !w8 && conv_relu_layer(params);
+#endif
 #else
     const int relu = 0;
 #endif
@@ -1628,7 +1717,8 @@ MCC_INLINE mcc_status conv_fast(const mcc_conv_fast_params *params, const mcc_di
     st.lo4 = (uint32_t)(uint8_t)params->activation.min * 0x01010101u;
     st.hi4 = (uint32_t)(uint8_t)params->activation.max * 0x01010101u;
 #if MCC_CONV_RELU_SHIFT
-    st.relu = relu;
+    st.tail = (uintptr_t)pairs_tails[4 * (params->k_padded > 64) + 2 * (relu && conv_relu_layer(params)) +
+                                     !full_range];
 #endif
 #if MCC_CONV_DIRECT_ROWS
     st.more = 0;
