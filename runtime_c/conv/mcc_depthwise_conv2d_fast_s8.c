@@ -1941,9 +1941,15 @@ MCC_DW_NOINLINE static mcc_status dw_pairs_layer(const mcc_dw_conv_fast_params *
     dw_pairs_fill_plan_set(&fill, pw, pairs, params->padding.h, params->padding.w, in_dims->h, cols, n_ch,
                            in_dims->w * n_ch);
     fill.second = two ? pw * pairs + 2 : 0;
-    /* one plane, or both channels' planes and the two words between them (dw_pairs_fill) */
-    for (i = fill.second ? fill.second + pw * pairs : pw * pairs; i > 0; --i) {
-        plane[i - 1] = zeros;
+    if (fill.second) {  /* both channels' planes (dw_pairs_fill) */
+        for (i = 0; i < pw * pairs; ++i) {
+            plane[i] = zeros;
+            plane[i + fill.second] = zeros;
+        }
+    } else {
+        for (i = 0; i < pw * pairs; ++i) {
+            plane[i] = zeros;
+        }
     }
     k.step = n_ch;
     k.row = out_row;
