@@ -751,7 +751,7 @@ def grant_two_planes(graph: Graph, choices) -> tuple[KernelChoice | None, ...]:
     choices = list(choices)
     peak = plan_memory(graph, choices)[0].arena_bytes
     for i, choice in enumerate(choices):
-        if choice is None or not choice.layer.two_planes_scratch:
+        if choice is None or not getattr(choice.layer, "two_planes_scratch", 0):  # encoded layers have none
             continue
         # the layer keeps its one-plane scratch_bytes: what the peak was planned with
         wider = replace(choice, scratch_bytes=choice.layer.two_planes_scratch, layer=replace(choice.layer, planes=2))
