@@ -203,6 +203,15 @@ def _export_depthwise(root, name, table):
 
 # The lines path replaces the channel planes the export builds for such small layers.
 MVE_LINES_DEFINES = {"MCC_DW_MVE_FLAT": 0, "MCC_DW_MVE_LINES": 1}
+# Likewise the strided strips replace the row-pair planes the M4 export builds for the stride-2
+# layer (the strips stay what a layer whose planes do not fit runs).
+STRIP_STRIDE2_DEFINES = {"MCC_DW_DSP_PLANES": 0, "MCC_DW_STRIDE2_STRIPS": 1}
+
+
+def _strip_or_lines_key(sets, name):
+    if name in MVE_LINE_LAYERS:
+        return sets.variant(name, **MVE_LINES_DEFINES)
+    return sets.variant(name, **STRIP_STRIDE2_DEFINES) if name == "strip_stride2" else name
 
 
 @pytest.fixture(scope="module")
@@ -215,7 +224,7 @@ def strip_and_lines_runs(request, tmp_path_factory):
         sets.add(name, lambda name=name: _export_depthwise(root, name, table))
     for params in selected_params(request, "test_depthwise_strip_layers_and_mve_lines_match_the_reference"):
         name = params["name"]
-        sets.plan(sets.variant(name, **MVE_LINES_DEFINES) if name in MVE_LINE_LAYERS else name, params["board"])
+        sets.plan(_strip_or_lines_key(sets, name), params["board"])
     return sets
 
 
@@ -225,12 +234,11 @@ def test_depthwise_strip_layers_and_mve_lines_match_the_reference(strip_and_line
     activation = {**STRIP_LAYERS, **MVE_LINE_LAYERS}[name][2]
     tree = strip_and_lines_runs.tree(name)
     assert "mcc_depthwise_conv2d_fast_s8" in (tree / "model.c").read_text()
-    key = name
     if name in MVE_LINE_LAYERS:
         defines = manifest_json(tree)["defines"]
         assert defines["MCC_DW_MVE_FLAT"] == 1 and defines["MCC_DW_MVE_TAPS"] == 0
-        key = strip_and_lines_runs.variant(name, **MVE_LINES_DEFINES)
-    _check_depthwise_outputs(strip_and_lines_runs.run(key, board), activation)
+    _check_depthwise_outputs(strip_and_lines_runs.run(_strip_or_lines_key(strip_and_lines_runs, name), board),
+                             activation)
 
 
 # The MVE channel planes: stride 1 clamped by ReLU6 over an odd number of output lines and columns
