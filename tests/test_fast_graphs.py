@@ -287,6 +287,13 @@ def small_adds(seed: int = 11) -> Graph:
             .graph("small_adds"))
 
 
+def small_add_clamped(seed: int = 12) -> Graph:
+    """An add of 112 values (mcc_add_s8 in a tree for any core) of a signed input and a ReLU
+    output, clamped by ReLU6 above its zero point: the generic add's clamp binds on both sides."""
+    rng = np.random.default_rng(seed)
+    return _Chain(rng, (1, 4, 4, 7)).residual(activation="relu6").conv(7, (1, 1)).graph("small_add_clamped")
+
+
 def relu_requant(seed: int = 11) -> Graph:
     """Layers for the two-instruction requantization of DSP cores (MCC_CONV_RELU_SHIFT), exported
     for a DSP core: a 1x1 on 8 input channels to 12 under ReLU at zero point -128 (the 8-channel
@@ -327,7 +334,8 @@ def relu_requant(seed: int = 11) -> Graph:
 
 GRAPHS = {"layer_zoo": layer_zoo, "residual_block": residual_block, "residual_clamped": residual_clamped,
           "dead_channels": dead_channels, "depthwise_zoo": depthwise_zoo, "pointwise_c8": pointwise_c8,
-          "lone_pixel": lone_pixel, "pointwise_rows": pointwise_rows, "small_adds": small_adds}
+          "lone_pixel": lone_pixel, "pointwise_rows": pointwise_rows, "small_adds": small_adds,
+          "small_add_clamped": small_add_clamped}
 
 
 def kernels_called(graph: Graph, rounding: str = "tflm") -> list[str]:
