@@ -365,20 +365,25 @@ def conv_relu_shift(graph: Graph, rounding: str, cpu: str | None) -> int | None:
     """The final shift H of a DSP core's tree: best_final_shift over the channels of every
     candidate layer weighted by their outputs; None for other cores (and a tree for any core) or
     when no layer is a candidate."""
-    from mcucompress.encode.cost_model import family
-
-    if rounding != "tflm" or cpu is None or family(cpu) not in DSP_FAMILIES:
+    if rounding != "tflm" or not dw_relu_target(cpu):
         return None
+    return _relu_final_shift(graph, rounding, _relu_candidate)
+
+
+def _relu_final_shift(graph: Graph, rounding: str, candidate) -> int | None:
+    """best_final_shift over the output channels of the layers ``candidate(graph, op, params)``
+    accepts, each weighted by its outputs (the pixels of its output); None when it accepts none."""
     shifts, weights = [], []
     for op in graph.ops:
-        if op.kind not in ("conv2d", "fully_connected"):
+        if op.kind not in ("conv2d", "fully_connected", "depthwise_conv2d"):
             continue
         p = kernel_params(graph, op, rounding)
-        if not _relu_candidate(graph, op, p):
+        if not candidate(graph, op, p):
             continue
-        n = int(graph.tensor(op.inputs[1]).shape[0])
+        out = graph.output_tensor(op)
+        n = int(out.shape[-1])
         shifts.append(np.broadcast_to(np.asarray(p.shift, dtype=np.int64).reshape(-1), (n,)))
-        weights.append(np.full(n, graph.output_tensor(op).size / n))
+        weights.append(np.full(n, out.size / n))
     if not shifts:
         return None
     return best_final_shift(np.concatenate(shifts), np.concatenate(weights))
@@ -592,20 +597,9 @@ def depthwise_relu_shift(graph: Graph, rounding: str, cpu: str | None) -> int:
     most outputs of the layers that may take it (0: none may, or not a DSP core)."""
     if rounding != "tflm" or not dw_relu_target(cpu):
         return 0
-    shifts, weights = [], []
-    for op in graph.ops:
-        if op.kind != "depthwise_conv2d":
-            continue
-        p = kernel_params(graph, op, rounding)
-        if getattr(p, "rounding", "tflm") != "tflm" or not _dw_relu_layer(graph, op, p):
-            continue
-        n = int(graph.tensor(op.inputs[1]).shape[-1])
-        out_hw = graph.output_tensor(op).shape[1:3]
-        shifts.append(np.broadcast_to(np.asarray(p.shift, dtype=np.int64).reshape(-1), (n,)))
-        weights.append(np.full(n, float(out_hw[0] * out_hw[1])))
-    if not shifts:
-        return 0
-    return best_final_shift(np.concatenate(shifts), np.concatenate(weights))
+    shift = _relu_final_shift(graph, rounding, lambda g, op, p: getattr(p, "rounding", "tflm") == "tflm"
+                              and _dw_relu_layer(g, op, p))
+    return shift or 0
 
 
 def depthwise_relu_table(table: np.ndarray, fast: np.ndarray, w_sum_abs: np.ndarray, p,
