@@ -365,7 +365,7 @@ def conv_relu_shift(graph: Graph, rounding: str, cpu: str | None) -> int | None:
     """The final shift H of a DSP core's tree: best_final_shift over the channels of every
     candidate layer weighted by their outputs; None for other cores (and a tree for any core) or
     when no layer is a candidate."""
-    if rounding != "tflm" or not dw_relu_target(cpu):
+    if rounding != "tflm" or not relu_shift_target(cpu):
         return None
     return _relu_final_shift(graph, rounding, _relu_candidate)
 
@@ -571,8 +571,8 @@ def depthwise_expand_bytes(x_shape, multiplier: int) -> int:
 DW_RELU_SHIFT_DEFINE = "MCC_DW_RELU_SHIFT"
 
 
-def dw_relu_target(cpu: str | None) -> bool:
-    """Whether an export for ``cpu`` gives depthwise layers the two-instruction requantization: a
+def relu_shift_target(cpu: str | None) -> bool:
+    """Whether an export for ``cpu`` gives conv and depthwise layers the two-instruction requantization: a
     DSP core named (an export for no core in particular may run on an MVE core, whose paths do not
     read it)."""
     from mcucompress.encode.cost_model import family
@@ -595,7 +595,7 @@ def _dw_relu_layer(graph: Graph, op: Op, p) -> bool:
 def depthwise_relu_shift(graph: Graph, rounding: str, cpu: str | None) -> int:
     """The model's final shift for the two-instruction requantization: the one that covers the
     most outputs of the layers that may take it (0: none may, or not a DSP core)."""
-    if rounding != "tflm" or not dw_relu_target(cpu):
+    if rounding != "tflm" or not relu_shift_target(cpu):
         return 0
     shift = _relu_final_shift(graph, rounding, lambda g, op, p: getattr(p, "rounding", "tflm") == "tflm"
                               and _dw_relu_layer(g, op, p))
