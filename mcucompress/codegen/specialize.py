@@ -572,9 +572,9 @@ DW_RELU_SHIFT_DEFINE = "MCC_DW_RELU_SHIFT"
 
 
 def relu_shift_target(cpu: str | None) -> bool:
-    """Whether an export for ``cpu`` gives conv and depthwise layers the two-instruction requantization: a
-    DSP core named (an export for no core in particular may run on an MVE core, whose paths do not
-    read it)."""
+    """Whether an export for ``cpu`` gives conv and depthwise layers the two-instruction
+    requantization: a DSP core named (an export for no core in particular may run on an MVE core,
+    whose paths do not read it)."""
     from mcucompress.encode.cost_model import family
 
     return cpu is not None and family(cpu) in DSP_FAMILIES
