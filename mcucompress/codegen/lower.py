@@ -87,6 +87,7 @@ class Program(PortTotals):
     layers: tuple[Layer, ...] = ()
     states: tuple[CState, ...] = ()
     defines: tuple[tuple[str, int], ...] = ()   # C defines the kernels of this model need
+    functions: tuple[str, ...] = ()   # C functions of the model's own (layers written out per layer)
 
     @property
     def input(self) -> Port:
@@ -117,6 +118,7 @@ class ProgramBuilder:
     kernels: set = field(default_factory=set)
     states: list = field(default_factory=list)
     defines: dict = field(default_factory=dict)   # C defines the kernels of this model need
+    functions: list = field(default_factory=list)  # C functions written into model.c
     dw_mve_taps: bool = False   # a depthwise layer takes the taps path on MVE cores
     planes: bool = True         # depthwise layers may run on channel planes (specialize.planes_target)
     pairs: bool = True          # ... and on row-pair planes (specialize.pairs_target)
@@ -179,8 +181,21 @@ class ProgramBuilder:
             self.decls.append(CDecl("mcc_dims", name, designated("mcc_dims", dict(zip("nhwc", nhwc)))))
         return f"&{self.dims[nhwc]}"
 
-    def call(self, op: Op, function: str, *args: str, exit_index: int | None = None) -> None:
-        self.kernels.add(function)
+    def function(self, name: str, text_of) -> str:
+        """A C function of the model's own in model.c (e.g. a layer written out by dw_gen):
+        ``text_of(name)`` is its text; the name of an identical function already written is
+        returned instead of writing a second one."""
+        text = text_of(name)
+        for earlier_name, earlier in self.functions:
+            if text.replace(name, earlier_name) == earlier:
+                return earlier_name
+        self.functions.append((name, text))
+        return name
+
+    def call(self, op: Op, function: str, *args: str, exit_index: int | None = None,
+             generated: bool = False) -> None:
+        if not generated:   # a generated function is in model.c, not a runtime source
+            self.kernels.add(function)
         self.calls.append(KernelCall(function, tuple(args), c_comment_text(f"{op.name}: {op.kind}"), op.name,
                                      exit_index))
 
@@ -437,7 +452,7 @@ def lower(graph: Graph, prefix: str, rounding: str = "tflm", cpu: str | None = N
     return Program(tuple(b.arrays), tuple(b.decls), tuple(b.calls), tuple(RUNTIME_HEADERS) + tuple(files),
                    memory, offsets, tuple(_port(graph, n, offsets) for n in graph.inputs),
                    tuple(_port(graph, n, offsets) for n in graph.outputs), rounding == "litert", tuple(layers),
-                   tuple(b.states), tuple(sorted(b.defines.items())))
+                   tuple(b.states), tuple(sorted(b.defines.items())), tuple(text for _, text in b.functions))
 
 
 def _layer(graph: Graph, op: Op, calls, choice) -> Layer:

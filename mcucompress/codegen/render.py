@@ -77,6 +77,7 @@ def render(program: Program, prefix: str, model_sha256: str) -> dict[str, str]:
         "decls": program.decls,
         "states": program.states,
         "calls": program.calls,
+        "functions": program.functions,
         "arena_bytes": max(program.memory.arena_bytes, 4),
         "input": program.input,
         "output": program.output,

@@ -85,6 +85,7 @@ class FastLayer:
     relu_shift: int | None = None     # widened conv requantized in two instructions (conv_relu_layer)
     two_planes_scratch: int = 0   # depthwise on row-pair planes: the scratch with a second plane (0: none)
     planes: int = 1               # depthwise: 2 when granted that scratch (grant_two_planes)
+    generated: object = None      # depthwise written out as its own C function (dw_gen.DwGenLayer)
 
 
 def _pack_words(values: np.ndarray) -> np.ndarray:
@@ -667,8 +668,65 @@ def fast_depthwise(graph: Graph, op: Op, p, rounding: str, planes: bool = True,
                      two_planes_scratch=two_planes)
 
 
+GENERATED_DEPTHWISE = "mcc_depthwise_gen"   # the kernel name of layers written out by dw_gen
+
+
+# Output pixels from which a stride-1 depthwise layer stays on the row-pair planes of
+# mcc_depthwise_conv2d_fast_s8, measured on the M4 (docs/BENCHMARKS.md, round 12): 24x24 and 48x48
+# maps run there at 0.56-0.57 MAC/instruction against 0.47-0.52 written out; 12x12 ones at 0.51
+# against 0.53-0.55 written out. A layer without the two-instruction requantization (no clamp at
+# or above its zero point) pays four more instructions an output written out: from 12x12 on, the
+# planes (a 14x14 one: 0.46 against 0.35).
+PLANES_MIN_OUTPUTS = 400
+PLANES_MIN_OUTPUTS_UNCLAMPED = 144
+
+
+def _planes_faster(graph: Graph, op: Op, p) -> bool:
+    out = graph.output_tensor(op)
+    outputs = int(out.shape[1]) * int(out.shape[2])
+    clamped = int(p.act_min) >= int(p.output_offset)
+    return tuple(p.stride) == (1, 1) and outputs >= (PLANES_MIN_OUTPUTS if clamped else PLANES_MIN_OUTPUTS_UNCLAMPED)
+
+
+def generated_shift(graph: Graph, rounding: str, cpu: str | None) -> int | None:
+    """The final shift of the two-instruction requantization that the most outputs of a DSP
+    core's generated depthwise layers can share (None: no such layer)."""
+    if rounding != "tflm" or not relu_shift_target(cpu):
+        return None
+    return _relu_final_shift(graph, rounding, lambda g, op, p: op.kind == "depthwise_conv2d"
+                             and int(p.act_min) >= int(p.output_offset))
+
+
+def generated_depthwise(graph: Graph, op: Op, p, rounding: str, model_shift: int | None = None) -> FastLayer | None:
+    """A depthwise layer written out as its own C function (codegen/dw_gen.py) for a DSP core:
+    dense int8 weights, depth multiplier 1, no dilation, TFLM rounding; None otherwise."""
+    from mcucompress.codegen import dw_gen
+
+    if rounding != "tflm" or getattr(p, "rounding", "tflm") != "tflm":
+        return None
+    if op.attrs.get("weight_encoding", "dense") != "dense" or p.depth_multiplier != 1 or tuple(p.dilation) != (1, 1):
+        return None
+    wt, x, out = graph.tensor(op.inputs[1]), graph.tensor(op.inputs[0]), graph.output_tensor(op)
+    if wt.data is None or wt.data.dtype != np.int8 or len(wt.shape) != 4 or len(x.shape) != 4:
+        return None
+    _, kh, kw, n = (int(d) for d in wt.shape)
+    if int(x.shape[-1]) != n:
+        return None
+    shape = dw_gen.DwShape(int(x.shape[1]), int(x.shape[2]), n, int(out.shape[1]), int(out.shape[2]), kh, kw,
+                           int(p.stride[0]), int(p.stride[1]), int(p.padding[0]), int(p.padding[2]))
+    w = np.asarray(wt.data, dtype=np.int64).reshape(kh * kw, n).T   # (channels, taps)
+    bias = _bias(graph, op, n)
+    rows, ok = _channel_rows(np.abs(w).sum(1), w.sum(1), bias, p.input_offset, p.output_offset,
+                             p.multiplier, p.shift)
+    layer = dw_gen.build_layer(shape, w, bias, p, rows, ok, model_shift)
+    if layer is None:
+        return None
+    return FastLayer(np.zeros(0, np.int32), np.zeros((0, 4), np.int32), 0, 0, GENERATED_DEPTHWISE, layer.patch,
+                     layer.constant_channels, weight_layout="widened", generated=layer)
+
+
 def choose(graph: Graph, op: Op, rounding: str, cpu: str | None = None,
-           relu_shift: int | None = None, dw_relu_shift: int = 0) -> FastLayer | None:
+           relu_shift: int | None = None, dw_relu_shift: int = 0, gen_shift: int | None = None) -> FastLayer | None:
     """The specialised layer for op, or None when the portable kernel stays; ``cpu``: the core
     the tree is exported for (None: any core); ``relu_shift``: conv_relu_shift of the tree;
     ``dw_relu_shift``: depthwise_relu_shift's."""
@@ -705,7 +763,10 @@ def choose(graph: Graph, op: Op, rounding: str, cpu: str | None = None,
         return None  # encoded weights (CSR, Huffman) have their own kernels
     p = kernel_params(graph, op, rounding)
     if op.kind == "depthwise_conv2d":
-        return fast_depthwise(graph, op, p, rounding, planes_target(cpu), pairs_target(cpu), dw_relu_shift)
+        generated = (generated_depthwise(graph, op, p, rounding, gen_shift)
+                     if relu_shift_target(cpu) and not _planes_faster(graph, op, p) else None)
+        return generated or fast_depthwise(graph, op, p, rounding, planes_target(cpu), pairs_target(cpu),
+                                           dw_relu_shift)
     if op.kind == "conv2d" and graph.tensor(op.inputs[1]).shape[-1] != graph.tensor(op.inputs[0]).shape[-1]:
         return None  # grouped: the lowering refuses it
     return fast_conv(graph, op, p, rounding, relu_shift)
@@ -729,12 +790,14 @@ def choose_kernels(graph: Graph, rounding: str = "tflm", cpu: str | None = None)
     choices = []
     relu_shift = conv_relu_shift(graph, rounding, cpu)
     dw_relu_shift = depthwise_relu_shift(graph, rounding, cpu)
+    gen_shift = generated_shift(graph, rounding, cpu)
     for op in graph.ops:
-        layer = choose(graph, op, rounding, cpu, relu_shift, dw_relu_shift)
+        layer = choose(graph, op, rounding, cpu, relu_shift, dw_relu_shift, gen_shift)
         if layer is None:
             choices.append(None)
             continue
-        choices.append(KernelChoice(layer.kernel, kernel_sources()[layer.kernel], layer.scratch_bytes, layer))
+        source = "" if layer.generated is not None else kernel_sources()[layer.kernel]
+        choices.append(KernelChoice(layer.kernel, source, layer.scratch_bytes, layer))
     return grant_two_planes(graph, choices)
 
 
@@ -772,6 +835,8 @@ def lower_fast(b, i: int, op: Op, p) -> bool:
     layer = choice.layer
     g = b.graph
     oid = f"op{i}_{op.kind}"
+    if layer.generated is not None:   # a function of its own, no scratch
+        return _lower_generated_depthwise(b, op, p, oid, layer)
     scratch = f"(void *){b.arena(scratch_name(i))}"
     if op.kind == "add":
         return _lower_add_tables(b, i, op, p, oid, scratch)
@@ -883,4 +948,18 @@ def _lower_add_tables(b, i: int, op: Op, p, oid: str, scratch: str) -> bool:
     params = b.add_params(oid, p)
     b.call(op, "mcc_add_fast_s8", params, b.arena(x1.name), b.arena(x2.name), b.arena(out.name),
            str(out.size), scratch)
+    return True
+
+
+def _lower_generated_depthwise(b, op: Op, p, oid: str, layer: FastLayer) -> bool:
+    from mcucompress.codegen import dw_gen
+
+    g = b.graph
+    x, wt, out = g.tensor(op.inputs[0]), g.tensor(op.inputs[1]), g.output_tensor(op)
+    table = b.array(f"{oid}_gen_table", layer.generated.table, "int32_t")
+    name = b.function(f"mcc_{b.prefix}_{oid}", lambda n: dw_gen.c_function(n, layer.generated))
+    b.call(op, name, table, b.arena(x.name), b.arena(out.name), generated=True)
+    _, kh, kw, _ = wt.shape
+    _lower_layer_patch(b, op, oid, p, layer, ((kh, kw), p.stride, (p.padding[0], p.padding[2]), p.dilation),
+                       x.shape, x, out.shape, out)
     return True

@@ -262,7 +262,7 @@ MCC_INLINE uint32_t mcc_nn_clamp4_s8(uint32_t word, uint32_t lo4, uint32_t hi4)
  * multiply of x and b plus acc, exactly (no saturation case when b > 0). */
 MCC_INLINE int32_t mcc_nn_smmlar(int32_t a, int32_t b, int32_t acc)
 {
-#if defined(__GNUC__) && defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+#if defined(__GNUC__) && MCC_HAVE_DSP
     int32_t r;
     __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
     return r;
@@ -466,10 +466,80 @@ MCC_INLINE int8_t mcc_nn_fast_requantize(int32_t acc, int32_t multiplier, int32_
 /* Sum of the two int16 products of a and b, plus acc (SMLAD). */
 MCC_INLINE int32_t mcc_nn_smlad(uint32_t a, uint32_t b, int32_t acc)
 {
-#if defined(__GNUC__) && defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+#if defined(__GNUC__) && MCC_HAVE_DSP
     return __builtin_arm_smlad(a, b, acc);
 #else
     return acc + (int16_t)(a & 0xFFFFu) * (int16_t)(b & 0xFFFFu) + (int16_t)(a >> 16) * (int16_t)(b >> 16);
+#endif
+}
+
+/* (lo's low half | hi << 16): two int16 lanes in one word (PKHBT). */
+MCC_INLINE uint32_t mcc_nn_pack16(int32_t lo, int32_t hi)
+{
+#if defined(__GNUC__) && MCC_HAVE_DSP
+    uint32_t r;   /* GCC 12 writes the C below as UXTH and ORR */
+    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(lo), "r"(hi));
+    return r;
+#else
+    return ((uint32_t)lo & 0xFFFFu) | ((uint32_t)hi << 16);
+#endif
+}
+
+/* One int16 half of a times one of b, plus acc: SMLABB, SMLABT, SMLATB, SMLATT (the first
+ * letter names a's half, the second b's). */
+#if defined(__GNUC__) && MCC_HAVE_DSP
+/* GCC has no SMLABT builtin: it is SMLATB with the operands swapped. */
+#define MCC_NN_SMLAXY(XY, BUILTIN, A, B, LO_A, LO_B)                                        \
+    MCC_INLINE int32_t mcc_nn_smla##XY(uint32_t a, uint32_t b, int32_t acc)                 \
+    {                                                                                       \
+        return BUILTIN((int32_t)(A), (int32_t)(B), acc);                                    \
+    }
+#else
+#define MCC_NN_SMLAXY(XY, BUILTIN, A, B, LO_A, LO_B)                                        \
+    MCC_INLINE int32_t mcc_nn_smla##XY(uint32_t a, uint32_t b, int32_t acc)                 \
+    {                                                                                       \
+        const int16_t x = (int16_t)(LO_A ? (a & 0xFFFFu) : (a >> 16));                      \
+        const int16_t y = (int16_t)(LO_B ? (b & 0xFFFFu) : (b >> 16));                      \
+        return (int32_t)((uint32_t)acc + (uint32_t)((int32_t)x * y));                       \
+    }
+#endif
+MCC_NN_SMLAXY(bb, __builtin_arm_smlabb, a, b, 1, 1)
+MCC_NN_SMLAXY(bt, __builtin_arm_smlatb, b, a, 1, 0)
+MCC_NN_SMLAXY(tb, __builtin_arm_smlatb, a, b, 0, 1)
+MCC_NN_SMLAXY(tt, __builtin_arm_smlatt, a, b, 0, 0)
+
+/* acc + floor(a * b / 2^32) (SMMLA, no rounding). */
+MCC_INLINE int32_t mcc_nn_smmla(int32_t a, int32_t b, int32_t acc)
+{
+#if defined(__GNUC__) && MCC_HAVE_DSP
+    int32_t r;
+    __asm__("smmla %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
+    return r;
+#else
+    return (int32_t)((uint32_t)acc + (uint32_t)(int32_t)(((int64_t)a * b) >> 32));
+#endif
+}
+
+MCC_INLINE int32_t mcc_nn_max(int32_t a, int32_t b)
+{
+    return a > b ? a : b;
+}
+
+MCC_INLINE int32_t mcc_nn_min(int32_t a, int32_t b)
+{
+    return a < b ? a : b;
+}
+
+/* The two-instruction requantization of a channel clamped at or above its zero point
+ * (mcucompress/codegen/relu_requant.py): SMMLA with the channel's round, SSAT of it shifted
+ * right by the layer's shift (a constant); the caller clamps when narrower than int8. */
+MCC_INLINE int32_t mcc_nn_relu_requantize(int32_t acc, int32_t multiplier, int32_t round, int32_t shift)
+{
+    const int32_t v = mcc_nn_smmla(acc, multiplier, round) >> shift;
+#if defined(__GNUC__) && MCC_HAVE_DSP
+    return __builtin_arm_ssat(v, 8);
+#else
+    return v < -128 ? -128 : (v > 127 ? 127 : v);
 #endif
 }
 

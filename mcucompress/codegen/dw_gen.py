@@ -1,0 +1,406 @@
+"""Depthwise convolutions written out per layer for DSP cores (Cortex-M4, M7, M33).
+
+A generic depthwise kernel spends most of its instructions on what the exporter already knows:
+where each tap lands in the NHWC input, which taps fall in the padding, how far to step. This
+module writes one C function per layer instead, channel by channel, with every offset an
+immediate of its load or store:
+
+- each input of a kernel row is loaded once per block of outputs (LDRSB) and two horizontal
+  neighbours are packed into one word (PKHBT) only where a pair starts on an even input column,
+  so one pair serves two outputs: with weight words (w[k], w[k+1]) for every k, an output whose
+  window starts on an even column takes (w0, w1) by SMLAD and w2 by SMLABT, its neighbour
+  (w1, w2) by SMLAD and w0 from the pair's top half by SMLATB;
+- padded taps are not computed: a window cut by the border starts from a bias of its own,
+  the folded bias plus the zero point times the weights it misses (in the table for small
+  maps, made once per channel otherwise);
+- interior rows and column blocks run as loops over the same straight-line body, border rows
+  and columns are written out;
+- ReLU-like layers requantize in two instructions (relu_requant.py: SMMLA, SSAT with the
+  layer's shift as an immediate), others by the fast kernels' double rounding.
+
+The helpers the C calls (mcc_nn_smlad, mcc_nn_smlabb, ..., mcc_nn.h) have portable bodies, so
+a host build runs the same function and is checked against it byte for byte.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from mcucompress.codegen.channel_split import patch, split_channels
+from mcucompress.codegen.relu_requant import best_final_shift
+
+UNROLL_ROWS = 8      # output rows up to which every row is written out
+UNROLL_COLUMNS = 12  # output columns up to which a row is written out, no column loop
+# Maps of at most this many outputs keep each border class's bias in the table (a load where the
+# accumulator starts) instead of computing it per channel into a register GCC would spill.
+TABLE_CLASSES_MAX_OUTPUTS = 64
+
+
+@dataclass(frozen=True)
+class DwShape:
+    h: int
+    w: int
+    c: int
+    ho: int
+    wo: int
+    kh: int
+    kw: int
+    sh: int
+    sw: int
+    pad_t: int
+    pad_l: int
+
+    def rows(self, oy: int) -> tuple[int, int]:
+        """First and last kernel row inside the input for output row oy."""
+        return _taps(oy, self.sh, self.pad_t, self.kh, self.h)
+
+    def cols(self, ox: int) -> tuple[int, int]:
+        return _taps(ox, self.sw, self.pad_l, self.kw, self.w)
+
+    def border_classes(self) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+        """The (kernel rows, kernel columns) inside the input of every output whose window the
+        border cuts, each once."""
+        full = ((0, self.kh - 1), (0, self.kw - 1))
+        classes = {(self.rows(oy), self.cols(ox)) for oy in range(self.ho) for ox in range(self.wo)}
+        return sorted(classes - {full})
+
+    def block(self) -> tuple[int, int]:
+        """(output rows, output columns) of a block, measured on the M4 over the suite's layers
+        (docs/BENCHMARKS.md, round 12): one row of six, each input loaded once per row, the best
+        or near it everywhere (two rows save loads but spill more than they save); maps of at
+        most 3 rows two rows of four (the column's taps then all in one block)."""
+        return (2, 4) if self.ho <= 3 else (1, 6)
+
+
+def _taps(o: int, stride: int, pad: int, k: int, size: int) -> tuple[int, int]:
+    start = o * stride - pad
+    return max(0, -start), min(k - 1, size - 1 - start)
+
+
+@dataclass(frozen=True, eq=False)
+class DwGenLayer:
+    """One generated depthwise layer: its C function's name and the constants it reads."""
+
+    shape: DwShape
+    table: np.ndarray       # int32 words, ``words`` per channel
+    words: int
+    zero_point: int         # the input's
+    relu_shift: int | None  # final shift of the two-instruction requantization, None: fast rounding
+    act_min: int
+    act_max: int
+    patch: object = None    # channels finished by mcc_conv2d_channels_s8
+    constant_channels: int = 0
+    class_words: tuple = ()  # border classes whose biases the table holds (after the constants)
+    consts: int = 3          # constants per channel after the weight words
+
+    @property
+    def pair_words(self) -> int:
+        return self.shape.kh * max(self.shape.kw - 1, 1)
+
+
+def pair_words(w: np.ndarray, kh: int, kw: int) -> np.ndarray:
+    """(channels, kh * kw) int16-range weights -> per channel and kernel row the words
+    (w[k] | w[k + 1] << 16) for k < kw - 1 (one word (w[0], 0) when kw == 1)."""
+    n = len(w)
+    taps = np.asarray(w, dtype=np.int64).reshape(n, kh, kw)
+    lo = taps[:, :, :max(kw - 1, 1)]
+    hi = taps[:, :, 1:] if kw > 1 else np.zeros_like(lo)
+    words = (lo & 0xFFFF) | ((hi & 0xFFFF) << 16)
+    return words.reshape(n, -1).astype(np.uint32).view(np.int32)
+
+
+def build_layer(shape: DwShape, w: np.ndarray, bias: np.ndarray, p, rows, ok,
+                model_shift: int | None = None) -> DwGenLayer | None:
+    """The generated layer of a depthwise op with weights w (channels, taps) and the fast
+    kernels' channel rows (specialize._channel_rows); None when a channel's constants leave int32.
+    ``model_shift``: the final shift the model's layers share where they can (layers of one
+    shape then share one function), else the layer's own."""
+    from mcucompress.codegen.specialize import conv_relu_layer
+
+    split = split_channels(rows, ok, w, bias, p)
+    relu_shift, relu = None, None
+    if int(p.act_min) >= int(p.output_offset) and not len(split.patched):
+        n = len(w)
+        shift = np.broadcast_to(np.asarray(p.shift, dtype=np.int64).reshape(-1), (n,))
+        for relu_shift in dict.fromkeys((model_shift, best_final_shift(shift, np.ones(n)))):
+            relu = conv_relu_layer(w, bias, p, split, relu_shift) if relu_shift else None
+            if relu is not None:
+                break
+    if relu is not None:
+        weights, table, constant = relu
+        consts = np.asarray(table, dtype=np.int64)[:, :3]
+    else:
+        relu_shift, constant = None, len(split.constant)
+        weights = 2 * np.asarray(split.weights, dtype=np.int64)
+        consts = np.asarray(split.table, dtype=np.int64)
+    if np.abs(weights).max(initial=0) > 2**15 - 1 or np.abs(consts).max(initial=0) > 2**31 - 1:
+        return None
+    zero_point = -int(p.input_offset)
+    classes = shape.border_classes() if zero_point and shape.ho * shape.wo <= TABLE_CLASSES_MAX_OUTPUTS else []
+    taps = np.asarray(weights, dtype=np.int64).reshape(len(weights), shape.kh, shape.kw)
+    biases = []
+    for (ky_a, ky_b), (kx_a, kx_b) in classes:   # the bias plus the zero point times the taps cut off
+        cut = np.ones((shape.kh, shape.kw), dtype=bool)
+        cut[ky_a:ky_b + 1, kx_a:kx_b + 1] = False
+        biases.append(consts[:, 0] + zero_point * (taps * cut).sum((1, 2)))
+    columns = [pair_words(weights, shape.kh, shape.kw).astype(np.int64), consts] + [b[:, None] for b in biases]
+    words = np.concatenate(columns, axis=1)
+    if np.abs(words).max(initial=0) > 2**31 - 1:
+        return None
+    return DwGenLayer(shape, words.astype(np.int32).reshape(-1), words.shape[1], zero_point,
+                      relu_shift, int(p.act_min), int(p.act_max),
+                      patch(split.patched, w, bias, p, depthwise=True), constant, tuple(classes), consts.shape[1])
+
+
+# -- C text ------------------------------------------------------------------------------------
+
+def _runs(classes: list) -> list[tuple[int, int]]:
+    """(start, end) of each run of equal consecutive values."""
+    runs, start = [], 0
+    for i in range(1, len(classes) + 1):
+        if i == len(classes) or classes[i] != classes[start]:
+            runs.append((start, i))
+            start = i
+    return runs
+
+
+class _Writer:
+    """The body of one generated function: lines, and the per-channel names it uses."""
+
+    def __init__(self, layer: DwGenLayer):
+        self.layer = layer
+        self.s = layer.shape
+        self.lines: list[str] = []
+        self.used: set[str] = set()
+        self.class_biases: dict[str, tuple] = {}
+        self.band, self.width = self.s.block()   # width even: a column loop keeps pair parity
+
+    def emit(self, depth: int, text: str) -> None:
+        self.lines.append("    " * depth + text)
+
+    # names of per-channel constants ----------------------------------------------------------
+    def weight(self, ky: int, kx: int) -> tuple[str, str]:
+        """(word, half) holding tap (ky, kx)."""
+        kw = self.s.kw
+        if kw == 1:
+            name, half = f"w{ky}_0", "b"
+        elif kx <= kw - 2:
+            name, half = f"w{ky}_{kx}", "b"
+        else:
+            name, half = f"w{ky}_{kw - 2}", "t"
+        self.used.add(name)
+        return name, half
+
+    def pair_weight(self, ky: int, kx: int) -> str:
+        name = f"w{ky}_{kx}"
+        self.used.add(name)
+        return name
+
+    def class_bias(self, rows: tuple[int, int], cols: tuple[int, int]) -> str:
+        s = self.s
+        if self.layer.zero_point == 0 or (rows == (0, s.kh - 1) and cols == (0, s.kw - 1)):
+            self.used.add("bias")
+            return "bias"
+        if (rows, cols) in self.layer.class_words:
+            return f"k[{self.layer.pair_words + self.layer.consts + self.layer.class_words.index((rows, cols))}]"
+        name = f"b{rows[0]}{rows[1]}_{cols[0]}{cols[1]}"
+        self.class_biases[name] = (rows, cols)
+        return name
+
+    # one block: outputs of a few rows and columns sharing each input row's loads ---------------
+    def block(self, depth: int, oys: list[int], oxs: list[int], src: tuple[str, int, int],
+              dst: tuple[str, int, int]):
+        """Outputs (oy, ox) for oy in oys, ox in oxs; src = (pointer, input row, input column) it
+        points at, dst = (pointer, output row, output column)."""
+        s = self.s
+        in_ptr, iy0, ix0 = src
+        out_ptr, oy0, ox0 = dst
+        self.emit(depth, "{")
+        accs = {}
+        for oy in oys:
+            for ox in oxs:
+                name = f"a{len(accs)}"
+                accs[oy, ox] = name
+                self.emit(depth + 1, f"int32_t {name} = {self.class_bias(s.rows(oy), s.cols(ox))};")
+        first = min(oy * s.sh - s.pad_t + s.rows(oy)[0] for oy in oys)
+        last = max(oy * s.sh - s.pad_t + s.rows(oy)[1] for oy in oys)
+        for iy in range(first, last + 1):
+            items = []   # (accumulator, output column, kernel row) reading input row iy
+            for oy in oys:
+                ky = iy - (oy * s.sh - s.pad_t)
+                if s.rows(oy)[0] <= ky <= s.rows(oy)[1]:
+                    items += [(accs[oy, ox], ox, ky) for ox in oxs]
+            self._input_row(depth + 1, iy, items, in_ptr, iy0, ix0)
+        for (oy, ox), name in accs.items():
+            off = ((oy - oy0) * s.wo + (ox - ox0)) * s.c
+            self.emit(depth + 1, f"{out_ptr}[{off}] = {self._requantize(name)};")
+        self.emit(depth, "}")
+
+    def _input_row(self, depth: int, iy: int, items, in_ptr: str, iy0: int, ix0: int):
+        """The products of input row iy for ``items`` (accumulator, output column, kernel row):
+        tap pairs starting on an even input column by SMLAD, the other taps one by one."""
+        s = self.s
+        pairs, singles = [], []   # (accumulator, first column, kernel row, kx)
+        for acc, ox, ky in items:
+            kx_a, kx_b = s.cols(ox)
+            start = ox * s.sw - s.pad_l
+            kx = kx_a
+            while kx <= kx_b:
+                if kx + 1 <= kx_b and (start + kx) % 2 == 0:
+                    pairs.append((acc, start + kx, ky, kx))
+                    kx += 2
+                else:
+                    singles.append((acc, start + kx, ky, kx))
+                    kx += 1
+        pair_cols = {col for _, col, _, _ in pairs}
+        loaded = pair_cols | {col + 1 for col in pair_cols}
+
+        def source(col: int) -> str:   # the word holding column col's input, and which half
+            if col in pair_cols:
+                return f"p{col - ix0}", "b"
+            if col - 1 in pair_cols:
+                return f"p{col - 1 - ix0}", "t"
+            loaded.add(col)
+            return f"x{col - ix0}", "b"
+
+        pending = [(acc, source(col), ky, kx) for acc, col, ky, kx in singles]
+        # column by column: the load, the pair it completes, every product that can then run
+        # (few values live at once: GCC spills the rest)
+        self.emit(depth, "{")
+        for col in sorted(loaded):
+            n = col - ix0
+            off = ((iy - iy0) * s.w + n) * s.c
+            self.emit(depth + 1, f"const int32_t x{n} = {in_ptr}[{off}];")
+            ready = {f"x{n}"}
+            if col - 1 in pair_cols:
+                self.emit(depth + 1, f"const uint32_t p{n - 1} = mcc_nn_pack16(x{n - 1}, x{n});")
+                ready.add(f"p{n - 1}")
+            for acc, pcol, ky, kx in pairs:
+                if f"p{pcol - ix0}" in ready:
+                    self.emit(depth + 1, f"{acc} = mcc_nn_smlad(p{pcol - ix0}, {self.pair_weight(ky, kx)}, {acc});")
+            for item in [item for item in pending if item[1][0] in ready]:
+                pending.remove(item)
+                acc, (name, half), ky, kx = item
+                word, whalf = self.weight(ky, kx)
+                self.emit(depth + 1, f"{acc} = mcc_nn_smla{half}{whalf}((uint32_t){name}, {word}, {acc});")
+        self.emit(depth, "}")
+
+    def _requantize(self, acc: str) -> str:
+        layer = self.layer
+        if layer.relu_shift is None:
+            self.used.update(("mult", "rnd", "shift"))
+            return f"mcc_nn_fast_requantize({acc}, mult, rnd, shift, {layer.act_min}, {layer.act_max})"
+        self.used.update(("mult", "rnd"))
+        v = f"mcc_nn_relu_requantize({acc}, mult, rnd, {layer.relu_shift})"
+        if layer.act_min > -128:
+            v = f"mcc_nn_max({v}, {layer.act_min})"
+        if layer.act_max < 127:
+            v = f"mcc_nn_min({v}, {layer.act_max})"
+        return f"(int8_t){v}"
+
+    # rows and columns ---------------------------------------------------------------------------
+    def rows_block(self, depth: int, oys: list[int], src_row: tuple[str, int], dst_row: tuple[str, int]):
+        """Every output of rows oys (same kernel rows inside the input); src_row = (pointer to
+        input column 0 of an input row, that row), dst_row likewise for the output."""
+        s = self.s
+        classes = [s.cols(ox) for ox in range(s.wo)]
+        if s.wo <= UNROLL_COLUMNS:
+            for start in range(0, s.wo, self.width):
+                self.block(depth, oys, list(range(start, min(start + self.width, s.wo))),
+                           (src_row[0], src_row[1], 0), (dst_row[0], dst_row[1], 0))
+            return
+        for start, end in _runs(classes):
+            looped = (end - start) // self.width if end - start >= 2 * self.width else 0
+            ox = start
+            if looped:
+                first_col = ox * s.sw - s.pad_l
+                self.emit(depth, "{")
+                self.emit(depth + 1, "int32_t x;")
+                self.emit(depth + 1, f"const int8_t *ci = {src_row[0]} + {first_col * s.c};")
+                self.emit(depth + 1, f"int8_t *co = {dst_row[0]} + {ox * s.c};")
+                step_in, step_out = self.width * s.sw * s.c, self.width * s.c
+                self.emit(depth + 1, f"for (x = 0; x < {looped}; ++x, ci += {step_in}, co += {step_out}) {{")
+                self.block(depth + 2, oys, list(range(ox, ox + self.width)), ("ci", src_row[1], first_col),
+                           ("co", dst_row[1], ox))
+                self.emit(depth + 1, "}")
+                self.emit(depth, "}")
+                ox += looped * self.width
+            # what is left of the run, written out in blocks from the row's pointers
+            while ox < end:
+                n = min(self.width, end - ox)
+                self.block(depth, oys, list(range(ox, ox + n)), (src_row[0], src_row[1], 0),
+                           (dst_row[0], dst_row[1], 0))
+                ox += n
+
+    def body(self, depth: int):
+        s = self.s
+        classes = [s.rows(oy) for oy in range(s.ho)]
+        if s.ho <= UNROLL_ROWS:
+            for start in range(0, s.ho, self.band):
+                self.rows_block(depth, list(range(start, min(start + self.band, s.ho))), ("in", 0), ("out", 0))
+            return
+        for start, end in _runs(classes):
+            looped = (end - start) // self.band if end - start >= 2 * self.band else 0
+            oy = start
+            if looped:
+                iy = start * s.sh - s.pad_t
+                self.emit(depth, "{")
+                self.emit(depth + 1, "int32_t y;")
+                self.emit(depth + 1, f"const int8_t *ri = in + {iy * s.w * s.c};")
+                self.emit(depth + 1, f"int8_t *ro = out + {start * s.wo * s.c};")
+                self.emit(depth + 1, f"for (y = 0; y < {looped}; ++y, ri += {self.band * s.sh * s.w * s.c}, "
+                                     f"ro += {self.band * s.wo * s.c}) {{")
+                self.rows_block(depth + 2, list(range(start, start + self.band)), ("ri", iy), ("ro", start))
+                self.emit(depth + 1, "}")
+                self.emit(depth, "}")
+                oy += looped * self.band
+            while oy < end:
+                n = min(self.band, end - oy)
+                self.rows_block(depth, list(range(oy, oy + n)), ("in", 0), ("out", 0))
+                oy += n
+
+
+def _class_bias_expr(writer: _Writer, rows: tuple[int, int], cols: tuple[int, int]) -> str:
+    """bias + zero point * (the weights of the taps outside rows x cols), as SMLAD / SMLABx on
+    the weight words (the weights are scaled as the accumulator is)."""
+    s = writer.s
+    zp2 = f"0x{((writer.layer.zero_point & 0xFFFF) * 0x10001):08X}u"
+    writer.used.add("bias")
+    expr = "bias"
+    for ky in range(s.kh):
+        missing = [kx for kx in range(s.kw) if not (rows[0] <= ky <= rows[1] and cols[0] <= kx <= cols[1])]
+        kx_i = 0
+        while kx_i < len(missing):
+            kx = missing[kx_i]
+            if kx_i + 1 < len(missing) and missing[kx_i + 1] == kx + 1 and s.kw > 1:
+                expr = f"mcc_nn_smlad({zp2}, {writer.pair_weight(ky, kx)}, {expr})"
+                kx_i += 2
+            else:
+                word, half = writer.weight(ky, kx)
+                expr = f"mcc_nn_smlab{half}({zp2}, {word}, {expr})"
+                kx_i += 1
+    return expr
+
+
+def c_function(name: str, layer: DwGenLayer) -> str:
+    """The C text of the layer's function ``mcc_status name(const int32_t *k, const int8_t *in,
+    int8_t *out)``, k its table (static, never inlined, so that bench counts it as the layer's
+    call; layers of the same shape and requantization share it)."""
+    s = layer.shape
+    writer = _Writer(layer)
+    writer.body(2)
+    class_lines = [f"        const int32_t {n} = {_class_bias_expr(writer, *rc)};"
+                   for n, rc in sorted(writer.class_biases.items())]
+    pw = layer.pair_words
+    consts = [f"        const uint32_t w{ky}_{kx} = (uint32_t)k[{ky * max(s.kw - 1, 1) + kx}];"
+              for ky in range(s.kh) for kx in range(max(s.kw - 1, 1)) if f"w{ky}_{kx}" in writer.used]
+    for i, field in enumerate(("bias", "mult", "rnd", "shift")):
+        if field in writer.used:
+            consts.append(f"        const int32_t {field} = k[{pw + i}];")
+    lines = [f"static mcc_status __attribute__((noinline, noclone)) {name}(const int32_t *k, const int8_t *in, int8_t *out)",
+             "{", "    int32_t ch;",
+             f"    for (ch = 0; ch < {s.c}; ++ch, ++in, ++out, k += {layer.words}) {{"]
+    lines += consts + class_lines + writer.lines + ["    }", "    return MCC_OK;", "}"]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,133 @@
+"""Depthwise layers written out per layer for DSP cores (codegen/dw_gen.py): every window, stride,
+padding and requantization the generator handles, byte-identical to the numpy reference on the
+host and on the emulated Cortex-M4, with the DSP instructions and with the portable helpers."""
+
+import shutil
+
+import numpy as np
+import pytest
+
+from codegen_cases import check_c_matches_reference
+from mcucompress.codegen import dw_gen, specialize
+from mcucompress.codegen.lower import ProgramBuilder
+from mcucompress.export import export
+from mcucompress.ir.graph import Graph
+from mcucompress.quantize.params import kernel_params
+from test_fast_graphs import _Chain
+
+M4 = "cortex-m4"
+
+
+def written_out_zoo(seed: int = 3) -> Graph:
+    """Depthwise layers on small and narrow maps (written out, not on the row-pair planes): 3x3
+    at strides 1, 2, (2, 1) and (1, 2) with padded and unpadded edges, 5x5, 2x2 and 1x1 windows,
+    ReLU (two-instruction requantization), ReLU6 clamped below int8's top and no activation
+    (double rounding), input zero points -128, 0 and 127."""
+    rng = np.random.default_rng(seed)
+    chain = (_Chain(rng, (1, 13, 11, 6))
+             .conv(0, (3, 3), padding=(1, 1, 1, 1), depthwise=True, zp=-128, activation="relu")
+             .conv(0, (3, 3), padding=(1, 1, 1, 1), depthwise=True, zp=127)
+             .conv(0, (3, 3), stride=(2, 2), padding=(1, 1, 1, 1), depthwise=True)
+             .conv(0, (5, 5), padding=(2, 2, 2, 2), depthwise=True, zp=-128, activation="relu6")
+             .conv(0, (3, 3), stride=(2, 1), padding=(0, 1, 1, 0), depthwise=True, zp=-100, activation="relu")
+             .conv(0, (2, 2), padding=(1, 0, 1, 0), depthwise=True, zp=0)
+             .conv(0, (1, 1), depthwise=True, zp=-128, activation="relu")
+             .conv(0, (3, 3), stride=(1, 2), padding=(1, 1, 1, 1), depthwise=True, activation="relu"))
+    return chain.graph("written_out_zoo")
+
+
+def tall_narrow(seed: int = 4) -> Graph:
+    """A keyword spotter's map (25x5, 20 channels, rows in a loop) and a 14-wide strided one
+    (columns in a loop), ReLU and none."""
+    rng = np.random.default_rng(seed)
+    chain = (_Chain(rng, (1, 25, 5, 20))
+             .conv(0, (3, 3), padding=(1, 1, 1, 1), depthwise=True, zp=-128, activation="relu")
+             .conv(0, (3, 3), padding=(1, 1, 1, 1), depthwise=True, zp=-128, activation="relu"))
+    wide = (_Chain(rng, (1, 34, 30, 4))
+            .conv(0, (3, 3), stride=(2, 2), padding=(0, 1, 0, 1), depthwise=True, zp=-128, activation="relu")
+            .conv(0, (3, 3), stride=(2, 2), padding=(1, 1, 1, 1), depthwise=True))
+    return chain.graph("tall_narrow"), wide.graph("wide_strided")
+
+
+def edge_zoo(seed: int = 6) -> Graph:
+    """Windows wider than the map (7x7 on 5x5, padded by 3; 3x3 on 2x2 and 1x1), one-column and
+    one-row windows, stride 3, odd channel counts."""
+    rng = np.random.default_rng(seed)
+    chain = (_Chain(rng, (1, 5, 5, 5))
+             .conv(0, (7, 7), padding=(3, 3, 3, 3), depthwise=True, zp=-128, activation="relu")
+             .conv(0, (3, 1), padding=(1, 1, 0, 0), depthwise=True, zp=-7)
+             .conv(0, (1, 3), stride=(1, 3), padding=(0, 0, 1, 1), depthwise=True, zp=-128, activation="relu")
+             .conv(0, (3, 3), stride=(3, 1), padding=(1, 1, 1, 1), depthwise=True)
+             .conv(0, (3, 3), padding=(1, 1, 1, 1), depthwise=True, zp=-128, activation="relu"))
+    return chain.graph("edge_zoo")
+
+
+GRAPHS = {"written_out_zoo": written_out_zoo, "edge_zoo": edge_zoo, "tall_narrow": lambda: tall_narrow()[0],
+          "wide_strided": lambda: tall_narrow()[1]}
+
+
+def _generated(graph: Graph) -> list[bool]:
+    choices = specialize.choose_kernels(graph, "tflm", M4)
+    return [c is not None and c.layer.generated is not None
+            for op, c in zip(graph.ops, choices) if op.kind == "depthwise_conv2d"]
+
+
+@pytest.mark.parametrize("name", sorted(GRAPHS))
+def test_written_out_depthwise_matches_reference_on_host(tmp_path, name, monkeypatch):
+    graph = GRAPHS[name]()
+    assert all(_generated(graph))
+    # check_c_matches_reference exports for no core in particular: give it the M4's choices
+    original = specialize.choose_kernels
+    monkeypatch.setattr(specialize, "choose_kernels", lambda g, rounding="tflm", cpu=None: original(g, rounding, M4))
+    check_c_matches_reference(tmp_path, graph, "tflm", samples=4)
+
+
+def test_identical_functions_are_written_once():
+    b = ProgramBuilder(None, "m", "tflm", {}, ())
+    assert b.function("mcc_m_a", lambda n: f"static int {n}(void) {{ return 1; }}\n") == "mcc_m_a"
+    assert b.function("mcc_m_b", lambda n: f"static int {n}(void) {{ return 1; }}\n") == "mcc_m_a"
+    assert b.function("mcc_m_c", lambda n: f"static int {n}(void) {{ return 2; }}\n") == "mcc_m_c"
+    assert [name for name, _ in b.functions] == ["mcc_m_a", "mcc_m_c"]
+
+
+def test_large_stride_one_maps_stay_on_the_planes():
+    rng = np.random.default_rng(5)
+    graph = _Chain(rng, (1, 24, 24, 8)).conv(0, (3, 3), padding=(1, 1, 1, 1), depthwise=True,
+                                             activation="relu").graph("large")
+    assert _generated(graph) == [False]
+    op = graph.ops[0]
+    assert specialize.generated_depthwise(graph, op, kernel_params(graph, op, "tflm"), "tflm") is not None
+
+
+def test_pair_words_hold_each_weight_and_its_right_neighbour():
+    w = np.arange(2 * 9).reshape(2, 9) - 9
+    words = dw_gen.pair_words(w, 3, 3).view(np.uint32).reshape(2, 3, 2)
+    lo = (words & 0xFFFF).astype(np.uint16).view(np.int16)
+    hi = (words >> 16).astype(np.uint16).view(np.int16)
+    taps = w.reshape(2, 3, 3)
+    assert np.array_equal(lo, taps[:, :, :2]) and np.array_equal(hi, taps[:, :, 1:])
+
+
+@pytest.mark.qemu
+@pytest.mark.skipif(not (shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm")),
+                    reason="needs arm-none-eabi-gcc and qemu-system-arm")
+@pytest.mark.parametrize("name", sorted(GRAPHS))
+def test_written_out_depthwise_identical_on_the_m4(tmp_path, name):
+    from test_fast_kernels_qemu import _variant
+    from mcucompress.targets.runner import run_model
+
+    tree = export(GRAPHS[name](), tmp_path / name, prefix=name, core=M4)
+    fast = run_model(tree, "mps2-an386", samples=3)
+    assert fast.checks == {"host": True, "reference": True}
+    assert len(np.unique(fast.outputs)) > 1
+
+    class _Factory:   # _variant's tmp_path_factory
+        @staticmethod
+        def mktemp(name):
+            path = tmp_path / name
+            path.mkdir()
+            return path
+
+    portable = run_model(_variant(tree, _Factory, MCC_FORCE_REFERENCE=1), "mps2-an386", samples=3)
+    assert np.array_equal(portable.outputs, fast.outputs)
+    assert max(fast.instructions) < min(portable.instructions)
