@@ -1,6 +1,7 @@
 """Depthwise layers written out per layer for DSP cores (codegen/dw_gen.py): every window, stride,
 padding and requantization the generator handles, byte-identical to the numpy reference on the
-host and on the emulated Cortex-M4, with the DSP instructions and with the portable helpers."""
+host and on the emulated Cortex-M4, M7 and M33, with the DSP instructions and with the portable
+helpers."""
 
 import shutil
 
@@ -111,13 +112,14 @@ def test_pair_words_hold_each_weight_and_its_right_neighbour():
 @pytest.mark.qemu
 @pytest.mark.skipif(not (shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm")),
                     reason="needs arm-none-eabi-gcc and qemu-system-arm")
+@pytest.mark.parametrize("board", ["mps2-an386", "mps2-an500", "mps2-an505"])   # M4, M7, M33
 @pytest.mark.parametrize("name", sorted(GRAPHS))
-def test_written_out_depthwise_identical_on_the_m4(tmp_path, name):
+def test_written_out_depthwise_identical_on_dsp_cores(tmp_path, name, board):
     from test_fast_kernels_qemu import _variant
     from mcucompress.targets.runner import run_model
 
     tree = export(GRAPHS[name](), tmp_path / name, prefix=name, core=M4)
-    fast = run_model(tree, "mps2-an386", samples=3)
+    fast = run_model(tree, board, samples=3)
     assert fast.checks == {"host": True, "reference": True}
     assert len(np.unique(fast.outputs)) > 1
 
@@ -128,6 +130,6 @@ def test_written_out_depthwise_identical_on_the_m4(tmp_path, name):
             path.mkdir()
             return path
 
-    portable = run_model(_variant(tree, _Factory, MCC_FORCE_REFERENCE=1), "mps2-an386", samples=3)
+    portable = run_model(_variant(tree, _Factory, MCC_FORCE_REFERENCE=1), board, samples=3)
     assert np.array_equal(portable.outputs, fast.outputs)
     assert max(fast.instructions) < min(portable.instructions)

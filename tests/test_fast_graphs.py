@@ -185,6 +185,14 @@ def with_dead_channels(graph: Graph, dead, saturated=(), boosted=(), op_index: i
 
 
 
+def on_planes(graph: Graph) -> Graph:
+    """The graph with its depthwise layers kept on mcc_depthwise_conv2d_fast_s8 on DSP cores too
+    (not written out per layer, codegen/dw_gen.py): for the tests of that kernel's DSP paths."""
+    ops = [replace(op, attrs={**op.attrs, specialize.WRITE_OUT_ATTR: False}) if op.kind == "depthwise_conv2d" else op
+           for op in graph.ops]
+    return replace(graph, ops=tuple(ops))
+
+
 def depthwise_zoo(seed: int = 7) -> Graph:
     """Depthwise layers over the fast kernel's channel blocks (8, then 4; the last 1-3 channels
     finished by mcc_conv2d_channels_s8) and windows: 3x3 and 5x5 at strides 1 and 2 with padded
@@ -554,7 +562,7 @@ def test_depthwise_second_plane_only_where_the_arena_peak_allows():
 
     alone = _Chain(np.random.default_rng(1), (1, 12, 10, 8)).conv(0, (3, 3), padding=(1, 1, 1, 1), depthwise=True)
     # the peak is the depthwise layer's (its input, output and scratch): one plane
-    graph = alone.graph("alone")
+    graph = on_planes(alone.graph("alone"))
     choices = specialize.choose_kernels(graph, cpu="cortex-m4")
     assert [c.layer.planes for c in choices] == [1]
     assert plan_memory(graph, [replace(choices[0], scratch_bytes=choices[0].layer.two_planes_scratch)])[0] \
@@ -563,7 +571,7 @@ def test_depthwise_second_plane_only_where_the_arena_peak_allows():
     # a wide 1x1 conv after it sets the peak: the second plane is free; a depthwise layer on its
     # 48 channels after that is the peak again (one plane)
     wide = alone.conv(48, (1, 1)).conv(0, (3, 3), padding=(1, 1, 1, 1), depthwise=True)
-    graph = wide.graph("wide")
+    graph = on_planes(wide.graph("wide"))
     choices = specialize.choose_kernels(graph, cpu="cortex-m4")
     dw = [c for c in choices if c is not None and c.function == "mcc_depthwise_conv2d_fast_s8"]
     assert [c.layer.planes for c in dw] == [2, 1]
@@ -621,7 +629,7 @@ def test_depthwise_planes_only_in_trees_an_mve_core_may_run():
     particular, does both, the same as before the core was known. The DSP row-pair planes the
     same way round: not in trees for the M55 or the M0."""
     chain = _Chain(np.random.default_rng(1), (1, 18, 7, 8)).conv(0, (3, 3), padding=(1, 1, 1, 1), depthwise=True)
-    graph = chain.graph("flat")
+    graph = on_planes(chain.graph("flat"))
     anywhere, m55 = lower(graph, "m"), lower(graph, "m", cpu="cortex-m55")
     assert dict(anywhere.defines) == dict(m55.defines) == {specialize.DW_MVE_FLAT_DEFINE: 1,
                                                            specialize.DW_MVE_TAPS_DEFINE: 0}
@@ -637,8 +645,8 @@ def test_depthwise_planes_only_in_trees_an_mve_core_may_run():
     assert specialize.planes_target(None) and specialize.planes_target("cortex-m55")
     assert not specialize.planes_target("cortex-m4")
     # likewise a DSP core's row-pair planes: in trees for DSP cores and for any core only
-    pairs = _Chain(np.random.default_rng(1), (1, 12, 10, 8)).conv(0, (3, 3), padding=(1, 1, 1, 1),
-                                                                  depthwise=True).graph("pairs")
+    pairs = on_planes(_Chain(np.random.default_rng(1), (1, 12, 10, 8)).conv(0, (3, 3), padding=(1, 1, 1, 1),
+                                                                            depthwise=True).graph("pairs"))
     anywhere, m4, m55 = (lower(pairs, "m", cpu=cpu) for cpu in (None, "cortex-m4", "cortex-m55"))
     assert dict(anywhere.defines) == {specialize.DW_DSP_PLANES_DEFINE: 1, specialize.DW_MVE_FLAT_DEFINE: 1,
                                       specialize.DW_MVE_TAPS_DEFINE: 0}

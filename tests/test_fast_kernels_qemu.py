@@ -12,7 +12,7 @@ import pytest
 from mcucompress.targets.manifest import manifest_json
 from mcucompress.targets.runner import run_model
 from qemu_sets import QemuSets, selected_params
-from test_fast_graphs import GRAPHS, INT8_CONV_GRAPHS, _Chain, relu_requant, with_int8_conv_weights
+from test_fast_graphs import GRAPHS, INT8_CONV_GRAPHS, _Chain, on_planes, relu_requant, with_int8_conv_weights
 
 pytestmark = [
     pytest.mark.qemu,
@@ -363,7 +363,7 @@ def test_depthwise_relu_tails_chosen_per_channel_on_dsp_cores_only():
     the channels whose right shift lies outside the model's window."""
     from mcucompress.codegen.specialize import choose_kernels, depthwise_relu_shift, kernel_params
 
-    graph = _pairs_relu_graph()
+    graph = on_planes(_pairs_relu_graph())
     final = depthwise_relu_shift(graph, "tflm", "cortex-m4")
     taken = []
     for op, choice in zip(graph.ops, choose_kernels(graph, cpu="cortex-m4")):
@@ -381,7 +381,7 @@ def test_depthwise_relu_tails_chosen_per_channel_on_dsp_cores_only():
 
 def _pairs_graph(name):
     if name == "pairs_relu_tails":
-        return _pairs_relu_graph()
+        return on_planes(_pairs_relu_graph())
     shape, stride, activation = DSP_PAIRS_LAYERS[name]
     if name in PAIRS_CHAINS:
         chain = _Chain(np.random.default_rng(5), shape)

@@ -399,7 +399,7 @@ def c_function(name: str, layer: DwGenLayer) -> str:
     for i, field in enumerate(("bias", "mult", "rnd", "shift")):
         if field in writer.used:
             consts.append(f"        const int32_t {field} = k[{pw + i}];")
-    lines = [f"static mcc_status __attribute__((noinline, noclone)) {name}(const int32_t *k, const int8_t *in, int8_t *out)",
+    lines = [f"static MCC_NOINLINE mcc_status {name}(const int32_t *k, const int8_t *in, int8_t *out)",
              "{", "    int32_t ch;",
              f"    for (ch = 0; ch < {s.c}; ++ch, ++in, ++out, k += {layer.words}) {{"]
     lines += consts + class_lines + writer.lines + ["    }", "    return MCC_OK;", "}"]

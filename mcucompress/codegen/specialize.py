@@ -669,6 +669,9 @@ def fast_depthwise(graph: Graph, op: Op, p, rounding: str, planes: bool = True,
 
 
 GENERATED_DEPTHWISE = "mcc_depthwise_gen"   # the kernel name of layers written out by dw_gen
+# op attribute: False keeps a depthwise layer on mcc_depthwise_conv2d_fast_s8 on DSP cores too (the
+# tests of that kernel's DSP paths set it)
+WRITE_OUT_ATTR = "write_out"
 
 
 # Output pixels from which a stride-1 depthwise layer stays on the row-pair planes of
@@ -702,7 +705,7 @@ def generated_depthwise(graph: Graph, op: Op, p, rounding: str, model_shift: int
     dense int8 weights, depth multiplier 1, no dilation, TFLM rounding; None otherwise."""
     from mcucompress.codegen import dw_gen
 
-    if rounding != "tflm" or getattr(p, "rounding", "tflm") != "tflm":
+    if rounding != "tflm" or getattr(p, "rounding", "tflm") != "tflm" or op.attrs.get(WRITE_OUT_ATTR) is False:
         return None
     if op.attrs.get("weight_encoding", "dense") != "dense" or p.depth_multiplier != 1 or tuple(p.dilation) != (1, 1):
         return None
@@ -796,7 +799,7 @@ def choose_kernels(graph: Graph, rounding: str = "tflm", cpu: str | None = None)
         if layer is None:
             choices.append(None)
             continue
-        source = "" if layer.generated is not None else kernel_sources()[layer.kernel]
+        source = "" if getattr(layer, "generated", None) is not None else kernel_sources()[layer.kernel]
         choices.append(KernelChoice(layer.kernel, source, layer.scratch_bytes, layer))
     return grant_two_planes(graph, choices)
 
@@ -835,7 +838,7 @@ def lower_fast(b, i: int, op: Op, p) -> bool:
     layer = choice.layer
     g = b.graph
     oid = f"op{i}_{op.kind}"
-    if layer.generated is not None:   # a function of its own, no scratch
+    if getattr(layer, "generated", None) is not None:   # a function of its own, no scratch
         return _lower_generated_depthwise(b, op, p, oid, layer)
     scratch = f"(void *){b.arena(scratch_name(i))}"
     if op.kind == "add":

@@ -262,7 +262,7 @@ MCC_INLINE uint32_t mcc_nn_clamp4_s8(uint32_t word, uint32_t lo4, uint32_t hi4)
  * multiply of x and b plus acc, exactly (no saturation case when b > 0). */
 MCC_INLINE int32_t mcc_nn_smmlar(int32_t a, int32_t b, int32_t acc)
 {
-#if defined(__GNUC__) && MCC_HAVE_DSP
+#if defined(__GNUC__) && defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
     int32_t r;
     __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
     return r;
@@ -466,7 +466,7 @@ MCC_INLINE int8_t mcc_nn_fast_requantize(int32_t acc, int32_t multiplier, int32_
 /* Sum of the two int16 products of a and b, plus acc (SMLAD). */
 MCC_INLINE int32_t mcc_nn_smlad(uint32_t a, uint32_t b, int32_t acc)
 {
-#if defined(__GNUC__) && MCC_HAVE_DSP
+#if defined(__GNUC__) && defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
     return __builtin_arm_smlad(a, b, acc);
 #else
     return acc + (int16_t)(a & 0xFFFFu) * (int16_t)(b & 0xFFFFu) + (int16_t)(a >> 16) * (int16_t)(b >> 16);

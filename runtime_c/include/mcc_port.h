@@ -72,4 +72,14 @@
 #define MCC_INLINE static
 #endif
 
+/* A model's own function (a layer written out per layer) that GCC neither inlines nor clones per
+ * call site: bench counts each of its calls as the layer's. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define MCC_NOINLINE __attribute__((noinline, noclone))
+#elif defined(__GNUC__)
+#define MCC_NOINLINE __attribute__((noinline))
+#else
+#define MCC_NOINLINE
+#endif
+
 #endif /* MCC_PORT_H */
