@@ -11,8 +11,7 @@ immediate of its load or store:
   window starts on an even column takes (w0, w1) by SMLAD and w2 by SMLABT, its neighbour
   (w1, w2) by SMLAD and w0 from the pair's top half by SMLATB;
 - padded taps are not computed: a window cut by the border starts from a bias of its own,
-  the folded bias plus the zero point times the weights it misses (in the table for small
-  maps, made once per channel otherwise);
+  the folded bias plus the zero point times the weights it misses, made once per channel;
 - interior rows and column blocks run as loops over the same straight-line body, border rows
   and columns are written out;
 - ReLU-like layers requantize in two instructions (relu_requant.py: SMMLA, SSAT with the
@@ -33,9 +32,6 @@ from mcucompress.codegen.relu_requant import best_final_shift
 
 UNROLL_ROWS = 8      # output rows up to which every row is written out
 UNROLL_COLUMNS = 12  # output columns up to which a row is written out, no column loop
-# Maps of at most this many outputs keep each border class's bias in the table (a load where the
-# accumulator starts) instead of computing it per channel into a register GCC would spill.
-TABLE_CLASSES_MAX_OUTPUTS = 64
 
 
 @dataclass(frozen=True)
@@ -58,13 +54,6 @@ class DwShape:
 
     def cols(self, ox: int) -> tuple[int, int]:
         return _taps(ox, self.sw, self.pad_l, self.kw, self.w)
-
-    def border_classes(self) -> list[tuple[tuple[int, int], tuple[int, int]]]:
-        """The (kernel rows, kernel columns) inside the input of every output whose window the
-        border cuts, each once."""
-        full = ((0, self.kh - 1), (0, self.kw - 1))
-        classes = {(self.rows(oy), self.cols(ox)) for oy in range(self.ho) for ox in range(self.wo)}
-        return sorted(classes - {full})
 
     def block(self) -> tuple[int, int]:
         """(output rows, output columns) of a block, measured on the M4 over the suite's layers
@@ -92,8 +81,6 @@ class DwGenLayer:
     act_max: int
     patch: object = None    # channels finished by mcc_conv2d_channels_s8
     constant_channels: int = 0
-    class_words: tuple = ()  # border classes whose biases the table holds (after the constants)
-    consts: int = 3          # constants per channel after the weight words
 
     @property
     def pair_words(self) -> int:
@@ -137,21 +124,10 @@ def build_layer(shape: DwShape, w: np.ndarray, bias: np.ndarray, p, rows, ok,
         consts = np.asarray(split.table, dtype=np.int64)
     if np.abs(weights).max(initial=0) > 2**15 - 1 or np.abs(consts).max(initial=0) > 2**31 - 1:
         return None
-    zero_point = -int(p.input_offset)
-    classes = shape.border_classes() if zero_point and shape.ho * shape.wo <= TABLE_CLASSES_MAX_OUTPUTS else []
-    taps = np.asarray(weights, dtype=np.int64).reshape(len(weights), shape.kh, shape.kw)
-    biases = []
-    for (ky_a, ky_b), (kx_a, kx_b) in classes:   # the bias plus the zero point times the taps cut off
-        cut = np.ones((shape.kh, shape.kw), dtype=bool)
-        cut[ky_a:ky_b + 1, kx_a:kx_b + 1] = False
-        biases.append(consts[:, 0] + zero_point * (taps * cut).sum((1, 2)))
-    columns = [pair_words(weights, shape.kh, shape.kw).astype(np.int64), consts] + [b[:, None] for b in biases]
-    words = np.concatenate(columns, axis=1)
-    if np.abs(words).max(initial=0) > 2**31 - 1:
-        return None
-    return DwGenLayer(shape, words.astype(np.int32).reshape(-1), words.shape[1], zero_point,
+    words = np.concatenate([pair_words(weights, shape.kh, shape.kw).astype(np.int64), consts], axis=1)
+    return DwGenLayer(shape, words.astype(np.int32).reshape(-1), words.shape[1], -int(p.input_offset),
                       relu_shift, int(p.act_min), int(p.act_max),
-                      patch(split.patched, w, bias, p, depthwise=True), constant, tuple(classes), consts.shape[1])
+                      patch(split.patched, w, bias, p, depthwise=True), constant)
 
 
 # -- C text ------------------------------------------------------------------------------------
@@ -203,8 +179,6 @@ class _Writer:
         if self.layer.zero_point == 0 or (rows == (0, s.kh - 1) and cols == (0, s.kw - 1)):
             self.used.add("bias")
             return "bias"
-        if (rows, cols) in self.layer.class_words:
-            return f"k[{self.layer.pair_words + self.layer.consts + self.layer.class_words.index((rows, cols))}]"
         name = f"b{rows[0]}{rows[1]}_{cols[0]}{cols[1]}"
         self.class_biases[name] = (rows, cols)
         return name
