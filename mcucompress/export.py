@@ -182,14 +182,17 @@ def _write_fitting(staging: Path, graph: Graph, prefix: str, rounding: str, dige
                    flash_budget: int | None) -> None:
     """Choose the encodings, write the tree (and the board's firmware); for ``fit``, while the
     image is over the board's flash or the budget, save that much more and write again."""
+    from mcucompress.codegen.specialize import without_written_out
     from mcucompress.encode.choose import choose_encodings
     from mcucompress.encode.plan import summarize, weight_bytes
 
-    need = 0
+    need, write_out = 0, True
     if optimize == "fit" and board is None and flash_budget is not None:
         need = max(0, weight_bytes(choose_encodings(graph, "speed", cpu), cpu) - flash_budget)
     for attempt in range(FIT_ATTEMPTS):
         chosen = choose_encodings(graph, optimize, cpu, need)
+        if not write_out:
+            chosen = without_written_out(chosen)
         plan = summarize(chosen, graph, optimize, cpu, flash_budget)
         if attempt:
             shutil.rmtree(staging)
@@ -207,6 +210,11 @@ def _write_fitting(staging: Path, graph: Graph, prefix: str, rounding: str, dige
         reserve = program.input_bytes + program.output_bytes if optimize == "fit" else 0
         if over + reserve <= 0:
             return
+        if write_out and program.functions:
+            # depthwise layers written out per layer go back to the shared kernel's one copy of
+            # code first: a little speed for their code's bytes, before any weight is compressed
+            write_out = False
+            continue
         more = plan.bytes_saved + over + reserve + FIT_MARGIN
         if optimize != "fit" or weight_bytes(choose_encodings(graph, "fit", cpu, more), cpu) >= plan.weight_bytes:
             if over <= 0:

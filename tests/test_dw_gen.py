@@ -133,3 +133,25 @@ def test_written_out_depthwise_identical_on_dsp_cores(tmp_path, name, board):
     portable = run_model(_variant(tree, _Factory, MCC_FORCE_REFERENCE=1), board, samples=3)
     assert np.array_equal(portable.outputs, fast.outputs)
     assert max(fast.instructions) < min(portable.instructions)
+
+
+@pytest.mark.skipif(not shutil.which("arm-none-eabi-gcc"), reason="needs arm-none-eabi-gcc")
+def test_fit_takes_the_shared_kernel_before_compressing_weights(tmp_path):
+    """Under a flash budget the written-out layers' code does not fit, fit goes back to the fast
+    kernel's one copy first (every weight still dense)."""
+    import json
+
+    graph = written_out_zoo()
+    roomy = export(graph, tmp_path / "roomy", board="mps2-an386")
+    shared = export(specialize.without_written_out(graph), tmp_path / "shared", board="mps2-an386")
+
+    def flash(tree):
+        return json.loads((tree / "firmware" / "mps2-an386" / "footprint.json").read_text())["flash_bytes"]
+
+    assert "MCC_NOINLINE" in (roomy / "model.c").read_text()
+    assert flash(shared) < flash(roomy)
+    tight = export(graph, tmp_path / "tight", board="mps2-an386", flash_budget=flash(roomy) - 1)
+    assert "MCC_NOINLINE" not in (tight / "model.c").read_text()
+    assert flash(tight) == flash(shared)
+    encodings = json.loads((tight / "manifest.json").read_text())["weight_encodings"]
+    assert encodings and all(e["encoding"] == "dense" for e in encodings.values())

@@ -185,12 +185,7 @@ def with_dead_channels(graph: Graph, dead, saturated=(), boosted=(), op_index: i
 
 
 
-def on_planes(graph: Graph) -> Graph:
-    """The graph with its depthwise layers kept on mcc_depthwise_conv2d_fast_s8 on DSP cores too
-    (not written out per layer, codegen/dw_gen.py): for the tests of that kernel's DSP paths."""
-    ops = [replace(op, attrs={**op.attrs, specialize.WRITE_OUT_ATTR: False}) if op.kind == "depthwise_conv2d" else op
-           for op in graph.ops]
-    return replace(graph, ops=tuple(ops))
+on_planes = specialize.without_written_out   # the tests of the fast kernel's DSP planes
 
 
 def depthwise_zoo(seed: int = 7) -> Graph:

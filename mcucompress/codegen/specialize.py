@@ -691,6 +691,15 @@ def _planes_faster(graph: Graph, op: Op, p) -> bool:
     return tuple(p.stride) == (1, 1) and outputs >= (PLANES_MIN_OUTPUTS if clamped else PLANES_MIN_OUTPUTS_UNCLAMPED)
 
 
+def without_written_out(graph: Graph) -> Graph:
+    """The graph with its depthwise layers kept on mcc_depthwise_conv2d_fast_s8 (WRITE_OUT_ATTR):
+    one copy of the kernel's code instead of a function per layer shape (fit's first way back under
+    a flash budget; the tests of that kernel's DSP paths)."""
+    ops = [replace(op, attrs={**op.attrs, WRITE_OUT_ATTR: False}) if op.kind == "depthwise_conv2d" else op
+           for op in graph.ops]
+    return replace(graph, ops=tuple(ops))
+
+
 def generated_shift(graph: Graph, rounding: str, cpu: str | None) -> int | None:
     """The final shift of the two-instruction requantization that the most outputs of a DSP
     core's generated depthwise layers can share (None: no such layer)."""
