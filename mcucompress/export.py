@@ -94,7 +94,7 @@ def _add_to_file_list(folder: Path) -> None:
     write_manifest(folder, manifest_json(folder))
 
 
-FIT_ATTEMPTS = 6       # builds at most, when --optimize fit compresses until the image fits
+FIT_ATTEMPTS = 8       # builds at most, when --optimize fit compresses until the image fits
 FIT_MARGIN = 256       # bytes saved beyond a measured overflow (kernel code the next choice links)
 
 
@@ -186,7 +186,7 @@ def _write_fitting(staging: Path, graph: Graph, prefix: str, rounding: str, dige
     from mcucompress.encode.choose import choose_encodings
     from mcucompress.encode.plan import summarize, weight_bytes
 
-    need, write_out = 0, True
+    need, write_out, written_out_over = 0, True, None
     if optimize == "fit" and board is None and flash_budget is not None:
         need = max(0, weight_bytes(choose_encodings(graph, "speed", cpu), cpu) - flash_budget)
     for attempt in range(FIT_ATTEMPTS):
@@ -210,10 +210,13 @@ def _write_fitting(staging: Path, graph: Graph, prefix: str, rounding: str, dige
         reserve = program.input_bytes + program.output_bytes if optimize == "fit" else 0
         if over + reserve <= 0:
             return
-        if write_out and program.functions:
-            # depthwise layers written out per layer go back to the shared kernel's one copy of
-            # code first: a little speed for their code's bytes, before any weight is compressed
-            write_out = False
+        if write_out and program.functions and written_out_over is None:
+            # depthwise layers written out per layer try the shared kernel's one copy of code
+            # first: a little speed for their code's bytes, before any weight is compressed
+            write_out, written_out_over = False, over
+            continue
+        if not write_out and over > written_out_over:
+            write_out = True   # the shared kernel is the larger here: the written-out layers again
             continue
         more = plan.bytes_saved + over + reserve + FIT_MARGIN
         if optimize != "fit" or weight_bytes(choose_encodings(graph, "fit", cpu, more), cpu) >= plan.weight_bytes:

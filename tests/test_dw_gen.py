@@ -4,6 +4,7 @@ host and on the emulated Cortex-M4, M7 and M33, with the DSP instructions and wi
 helpers."""
 
 import shutil
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -136,22 +137,41 @@ def test_written_out_depthwise_identical_on_dsp_cores(tmp_path, name, board):
 
 
 @pytest.mark.skipif(not shutil.which("arm-none-eabi-gcc"), reason="needs arm-none-eabi-gcc")
-def test_fit_takes_the_shared_kernel_before_compressing_weights(tmp_path):
-    """Under a flash budget the written-out layers' code does not fit, fit goes back to the fast
-    kernel's one copy first (every weight still dense)."""
+def test_fit_tries_the_shared_kernel_before_compressing_weights(tmp_path):
+    """Over a flash budget, fit first puts the written-out layers back on the fast kernel (one
+    copy of code) when that image is the smaller, every weight as it was; where the written-out
+    functions are the smaller code, it keeps them and compresses weights instead."""
     import json
-
-    graph = written_out_zoo()
-    roomy = export(graph, tmp_path / "roomy", board="mps2-an386")
-    shared = export(specialize.without_written_out(graph), tmp_path / "shared", board="mps2-an386")
 
     def flash(tree):
         return json.loads((tree / "firmware" / "mps2-an386" / "footprint.json").read_text())["flash_bytes"]
 
-    assert "MCC_NOINLINE" in (roomy / "model.c").read_text()
-    assert flash(shared) < flash(roomy)
-    tight = export(graph, tmp_path / "tight", board="mps2-an386", flash_budget=flash(roomy) - 1)
-    assert "MCC_NOINLINE" not in (tight / "model.c").read_text()
-    assert flash(tight) == flash(shared)
-    encodings = json.loads((tight / "manifest.json").read_text())["weight_encodings"]
-    assert encodings and all(e["encoding"] == "dense" for e in encodings.values())
+    def conv_layout(tree):
+        return json.loads((tree / "manifest.json").read_text())["weight_encodings"]["conv2d_last"]["dense_layout"]
+
+    def graph_of(name, *layers):
+        chain = _Chain(np.random.default_rng(8), (1, 14, 14, 8))
+        for kernel, stride in layers:
+            pad = (kernel[0] // 2,) * 2 + (kernel[1] // 2,) * 2
+            chain.conv(0, kernel, stride=stride, padding=pad, depthwise=True, zp=-128, activation="relu")
+        chain.conv(32, (1, 1), zp=-128, activation="relu")
+        graph = chain.graph(name)
+        last = graph.ops[-1]
+        ops = graph.ops[:-1] + (replace(last, name="conv2d_last"),)
+        return replace(graph, ops=ops)
+
+    many = graph_of("many", ((3, 3), (1, 1)), ((5, 5), (1, 1)), ((3, 3), (1, 2)), ((5, 3), (1, 1)),
+                    ((3, 3), (2, 1)), ((3, 5), (1, 1)), ((3, 3), (1, 1)))
+    one = graph_of("one", ((3, 3), (1, 1)))
+    for graph, shared_smaller in ((many, True), (one, False)):
+        reserve = graph.tensor(graph.inputs[0]).nbytes + graph.tensor(graph.outputs[0]).nbytes
+        roomy = export(graph, tmp_path / f"{graph.name}_roomy", board="mps2-an386")
+        shared = export(specialize.without_written_out(graph), tmp_path / f"{graph.name}_shared", board="mps2-an386")
+        assert "MCC_NOINLINE" in (roomy / "model.c").read_text()
+        assert conv_layout(roomy) == conv_layout(shared) == "widened"
+        assert (flash(shared) < flash(roomy)) == shared_smaller
+        budget = (flash(shared) + 64 if shared_smaller else flash(roomy) - 200) + reserve
+        tight = export(graph, tmp_path / f"{graph.name}_tight", board="mps2-an386", flash_budget=budget)
+        assert ("MCC_NOINLINE" in (tight / "model.c").read_text()) != shared_smaller
+        assert flash(tight) + reserve <= budget
+        assert (conv_layout(tight) == "widened") == shared_smaller   # else its weights one byte each
