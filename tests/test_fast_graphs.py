@@ -640,8 +640,8 @@ def test_depthwise_planes_only_in_trees_an_mve_core_may_run():
     assert specialize.planes_target(None) and specialize.planes_target("cortex-m55")
     assert not specialize.planes_target("cortex-m4")
     # likewise a DSP core's row-pair planes: in trees for DSP cores and for any core only
-    pairs = on_planes(_Chain(np.random.default_rng(1), (1, 12, 10, 8)).conv(0, (3, 3), padding=(1, 1, 1, 1),
-                                                                            depthwise=True).graph("pairs"))
+    pairs = _Chain(np.random.default_rng(1), (1, 12, 10, 8)).conv(0, (3, 3), padding=(1, 1, 1, 1), depthwise=True)
+    pairs = on_planes(pairs.graph("pairs"))
     anywhere, m4, m55 = (lower(pairs, "m", cpu=cpu) for cpu in (None, "cortex-m4", "cortex-m55"))
     assert dict(anywhere.defines) == {specialize.DW_DSP_PLANES_DEFINE: 1, specialize.DW_MVE_FLAT_DEFINE: 1,
                                       specialize.DW_MVE_TAPS_DEFINE: 0}

@@ -279,61 +279,57 @@ class _Writer:
         """Every output of rows oys (same kernel rows inside the input); src_row = (pointer to
         input column 0 of an input row, that row), dst_row likewise for the output."""
         s = self.s
-        classes = [s.cols(ox) for ox in range(s.wo)]
-        if s.wo <= UNROLL_COLUMNS:
-            for start in range(0, s.wo, self.width):
-                self.block(depth, oys, list(range(start, min(start + self.width, s.wo))),
-                           (src_row[0], src_row[1], 0), (dst_row[0], dst_row[1], 0))
+
+        def looped(d, ox, passes):
+            first_col, oxs = ox * s.sw - s.pad_l, list(range(ox, ox + self.width))
+            self._loop(d, "x", passes,
+                       [("const int8_t *ci", f"{src_row[0]} + {first_col * s.c}", self.width * s.sw * s.c),
+                        ("int8_t *co", f"{dst_row[0]} + {ox * s.c}", self.width * s.c)],
+                       lambda d2: self.block(d2, oys, oxs, ("ci", src_row[1], first_col), ("co", dst_row[1], ox)))
+
+        self._sweep(depth, s.wo, UNROLL_COLUMNS, self.width, [s.cols(ox) for ox in range(s.wo)], looped,
+                    lambda d, oxs: self.block(d, oys, oxs, (src_row[0], src_row[1], 0), (dst_row[0], dst_row[1], 0)))
+
+    def _sweep(self, depth: int, size: int, unroll: int, step: int, classes, looped, written) -> None:
+        """Positions 0..size-1 of a row or column in groups of ``step``: all written out
+        (written(depth, group)) up to ``unroll`` positions; else each run of positions whose windows
+        the border cuts alike as a loop of whole groups (looped(depth, start, passes)), the rest of
+        the run written out."""
+        if size <= unroll:
+            for start in range(0, size, step):
+                written(depth, list(range(start, min(start + step, size))))
             return
         for start, end in _runs(classes):
-            looped = (end - start) // self.width if end - start >= 2 * self.width else 0
-            ox = start
-            if looped:
-                first_col = ox * s.sw - s.pad_l
-                self.emit(depth, "{")
-                self.emit(depth + 1, "int32_t x;")
-                self.emit(depth + 1, f"const int8_t *ci = {src_row[0]} + {first_col * s.c};")
-                self.emit(depth + 1, f"int8_t *co = {dst_row[0]} + {ox * s.c};")
-                step_in, step_out = self.width * s.sw * s.c, self.width * s.c
-                self.emit(depth + 1, f"for (x = 0; x < {looped}; ++x, ci += {step_in}, co += {step_out}) {{")
-                self.block(depth + 2, oys, list(range(ox, ox + self.width)), ("ci", src_row[1], first_col),
-                           ("co", dst_row[1], ox))
-                self.emit(depth + 1, "}")
-                self.emit(depth, "}")
-                ox += looped * self.width
-            # what is left of the run, written out in blocks from the row's pointers
-            while ox < end:
-                n = min(self.width, end - ox)
-                self.block(depth, oys, list(range(ox, ox + n)), (src_row[0], src_row[1], 0),
-                           (dst_row[0], dst_row[1], 0))
-                ox += n
+            passes = (end - start) // step if end - start >= 2 * step else 0
+            if passes:
+                looped(depth, start, passes)
+            for first in range(start + passes * step, end, step):
+                written(depth, list(range(first, min(first + step, end))))
+
+    def _loop(self, depth: int, var: str, count: int, pointers, body) -> None:
+        """``count`` passes of body(depth) over pointers (declaration, start, step) stepped each pass."""
+        self.emit(depth, "{")
+        self.emit(depth + 1, f"int32_t {var};")
+        for declaration, start, _ in pointers:
+            self.emit(depth + 1, f"{declaration} = {start};")
+        steps = ", ".join(f"{declaration.split('*')[-1]} += {step}" for declaration, _, step in pointers)
+        self.emit(depth + 1, f"for ({var} = 0; {var} < {count}; ++{var}, {steps}) {{")
+        body(depth + 2)
+        self.emit(depth + 1, "}")
+        self.emit(depth, "}")
 
     def body(self, depth: int):
         s = self.s
-        classes = [s.rows(oy) for oy in range(s.ho)]
-        if s.ho <= UNROLL_ROWS:
-            for start in range(0, s.ho, self.band):
-                self.rows_block(depth, list(range(start, min(start + self.band, s.ho))), ("in", 0), ("out", 0))
-            return
-        for start, end in _runs(classes):
-            looped = (end - start) // self.band if end - start >= 2 * self.band else 0
-            oy = start
-            if looped:
-                iy = start * s.sh - s.pad_t
-                self.emit(depth, "{")
-                self.emit(depth + 1, "int32_t y;")
-                self.emit(depth + 1, f"const int8_t *ri = in + {iy * s.w * s.c};")
-                self.emit(depth + 1, f"int8_t *ro = out + {start * s.wo * s.c};")
-                self.emit(depth + 1, f"for (y = 0; y < {looped}; ++y, ri += {self.band * s.sh * s.w * s.c}, "
-                                     f"ro += {self.band * s.wo * s.c}) {{")
-                self.rows_block(depth + 2, list(range(start, start + self.band)), ("ri", iy), ("ro", start))
-                self.emit(depth + 1, "}")
-                self.emit(depth, "}")
-                oy += looped * self.band
-            while oy < end:
-                n = min(self.band, end - oy)
-                self.rows_block(depth, list(range(oy, oy + n)), ("in", 0), ("out", 0))
-                oy += n
+
+        def looped(d, oy, passes):
+            iy, oys = oy * s.sh - s.pad_t, list(range(oy, oy + self.band))
+            self._loop(d, "y", passes,
+                       [("const int8_t *ri", f"in + {iy * s.w * s.c}", self.band * s.sh * s.w * s.c),
+                        ("int8_t *ro", f"out + {oy * s.wo * s.c}", self.band * s.wo * s.c)],
+                       lambda d2: self.rows_block(d2, oys, ("ri", iy), ("ro", oy)))
+
+        self._sweep(depth, s.ho, UNROLL_ROWS, self.band, [s.rows(oy) for oy in range(s.ho)], looped,
+                    lambda d, oys: self.rows_block(d, oys, ("in", 0), ("out", 0)))
 
 
 def _class_bias_expr(writer: _Writer, rows: tuple[int, int], cols: tuple[int, int]) -> str:
