@@ -92,6 +92,22 @@ def test_identical_functions_are_written_once():
     assert [name for name, _ in b.functions] == ["mcc_m_a", "mcc_m_c"]
 
 
+def test_info_names_the_written_out_functions(tmp_path):
+    """`info` on a tree exported for a DSP core shows the functions its layers call (the export's
+    choice, recorded in the manifest), not those of a lowering for no core in particular."""
+    import json
+
+    from mcucompress.codegen.kernel_report import kernel_rows
+
+    graph = tall_narrow()[0]
+    tree = export(graph, tmp_path / "t", prefix="kws", core=M4)
+    layers = json.loads((tree / "manifest.json").read_text())["layers"]
+    rows = [kernel for _, kernel, *_ in kernel_rows(graph, "kws", "tflm", layers)]
+    assert rows == ["mcc_kws_op0_depthwise_conv2d", "mcc_kws_op1_depthwise_conv2d"]
+    anywhere = {name: kernel for name, kernel, *_ in kernel_rows(graph, "kws", "tflm")}
+    assert set(anywhere.values()) == {"mcc_depthwise_conv2d_fast_s8"}
+
+
 def test_large_stride_one_maps_stay_on_the_planes():
     rng = np.random.default_rng(5)
     graph = _Chain(rng, (1, 24, 24, 8)).conv(0, (3, 3), padding=(1, 1, 1, 1), depthwise=True,

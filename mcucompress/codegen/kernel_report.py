@@ -12,17 +12,25 @@ from mcucompress.ir.graph import Graph
 LAYOUT_TEXT = {"int8": "int8", "widened": "int16 (widened)", "int16": "int16"}
 
 
-def kernel_rows(graph: Graph, prefix: str, rounding: str) -> list[tuple[str, str, str, int, int]]:
+def kernel_rows(graph: Graph, prefix: str, rounding: str, layers=None) -> list[tuple[str, str, str, int, int]]:
     """(layer, kernels joined by '+', weight layout or "", constant channels, patched channels)
-    per layer."""
+    per layer. ``layers``: an exported tree's manifest entries, whose kernels and layouts are the
+    ones its export chose for its core (a tree for a DSP core writes depthwise layers out);
+    without them the graph is lowered for no core in particular."""
     from mcucompress.codegen.lower import lower
     from mcucompress.codegen.specialize import choose
 
     kernels: dict[str, list[str]] = {}
-    program = lower(graph, prefix, rounding)
-    for call in program.calls:
-        kernels.setdefault(call.comment.split(": ")[0], []).append(call.function)
-    layouts = {layer.op: layer.weight_layout for layer in program.layers}
+    if layers is not None:
+        for entry in layers:
+            if entry.get("kernel"):
+                kernels[entry["op"]] = entry["kernel"].split("+")
+        layouts = {entry["op"]: entry.get("weight_layout") for entry in layers}
+    else:
+        program = lower(graph, prefix, rounding)
+        for call in program.calls:
+            kernels.setdefault(call.comment.split(": ")[0], []).append(call.function)
+        layouts = {layer.op: layer.weight_layout for layer in program.layers}
     rows = []
     for op in graph.ops:
         if op.name not in kernels:
@@ -40,13 +48,13 @@ def kernel_rows(graph: Graph, prefix: str, rounding: str) -> list[tuple[str, str
     return rows
 
 
-def kernel_table(graph: Graph, prefix: str, rounding: str):
+def kernel_table(graph: Graph, prefix: str, rounding: str, layers=None):
     from rich.table import Table
 
     table = Table(title="kernels (weights: dense weights as stored in flash; constant: channels stored as "
                         "exact constants; patched: finished by mcc_conv2d_channels_s8)")
     for column in ("layer", "kernel", "weights", "constant", "patched"):
         table.add_column(column, justify="right" if column in ("constant", "patched") else "left")
-    for name, kernel, layout, constant, patched in kernel_rows(graph, prefix, rounding):
+    for name, kernel, layout, constant, patched in kernel_rows(graph, prefix, rounding, layers):
         table.add_row(name, kernel, layout, str(constant) if constant else "", str(patched) if patched else "")
     return table

@@ -128,5 +128,5 @@ def command(target, board, unsafe_deserialization):
         from mcucompress.verify import read_manifest
 
         manifest = read_manifest(Path(target))
-        console.print(kernel_table(graph, manifest["prefix"], manifest.get("rounding", "tflm")))
+        console.print(kernel_table(graph, manifest["prefix"], manifest.get("rounding", "tflm"), manifest.get("layers")))
     return 0
