@@ -55,6 +55,9 @@ def kernel_table(graph: Graph, prefix: str, rounding: str, layers=None):
                         "exact constants; patched: finished by mcc_conv2d_channels_s8)")
     for column in ("layer", "kernel", "weights", "constant", "patched"):
         table.add_column(column, justify="right" if column in ("constant", "patched") else "left")
+    from mcucompress.plain_text import shown
+
     for name, kernel, layout, constant, patched in kernel_rows(graph, prefix, rounding, layers):
-        table.add_row(name, kernel, layout, str(constant) if constant else "", str(patched) if patched else "")
+        # layer names come from the model file: shown as plain text, never as markup or escapes
+        table.add_row(shown(name), kernel, layout, str(constant) if constant else "", str(patched) if patched else "")
     return table
