@@ -145,13 +145,16 @@ def _runs(classes: list) -> list[tuple[int, int]]:
 class _Writer:
     """The body of one generated function: lines, and the per-channel names it uses."""
 
-    def __init__(self, layer: DwGenLayer):
+    def __init__(self, layer: DwGenLayer, asm: bool = True):
         self.layer = layer
         self.s = layer.shape
         self.lines: list[str] = []
         self.used: set[str] = set()
         self.class_biases: dict[str, tuple] = {}
         self.band, self.width = self.s.block()   # width even: a column loop keeps pair parity
+        self.asm = asm
+        self.asm_class_biases: dict[str, int] = {}   # class bias -> its index in mcc_cb
+        self.asm_used = False
 
     def emit(self, depth: int, text: str) -> None:
         self.lines.append("    " * depth + text)
@@ -187,34 +190,87 @@ class _Writer:
     def block(self, depth: int, oys: list[int], oxs: list[int], src: tuple[str, int, int],
               dst: tuple[str, int, int]):
         """Outputs (oy, ox) for oy in oys, ox in oxs; src = (pointer, input row, input column) it
-        points at, dst = (pointer, output row, output column)."""
+        points at, dst = (pointer, output row, output column). On DSP builds the block is
+        assembly with registers of its own (dw_asm.py) where they suffice, the C below the
+        portable path and the fallback."""
         s = self.s
         in_ptr, iy0, ix0 = src
         out_ptr, oy0, ox0 = dst
-        self.emit(depth, "{")
-        accs = {}
+        accs, biases = {}, {}
         for oy in oys:
             for ox in oxs:
                 name = f"a{len(accs)}"
                 accs[oy, ox] = name
-                self.emit(depth + 1, f"int32_t {name} = {self.class_bias(s.rows(oy), s.cols(ox))};")
+                biases[name] = self.class_bias(s.rows(oy), s.cols(ox))
         first = min(oy * s.sh - s.pad_t + s.rows(oy)[0] for oy in oys)
         last = max(oy * s.sh - s.pad_t + s.rows(oy)[1] for oy in oys)
+        rows = []   # per input row, its ops (dw_asm.Op tuples)
         for iy in range(first, last + 1):
             items = []   # (accumulator, output column, kernel row) reading input row iy
             for oy in oys:
                 ky = iy - (oy * s.sh - s.pad_t)
                 if s.rows(oy)[0] <= ky <= s.rows(oy)[1]:
                     items += [(accs[oy, ox], ox, ky) for ox in oxs]
-            self._input_row(depth + 1, iy, items, in_ptr, iy0, ix0)
-        for (oy, ox), name in accs.items():
-            off = ((oy - oy0) * s.wo + (ox - ox0)) * s.c
+            rows.append(self._input_row(iy, items, iy0, ix0))
+        stores = [(name, ((oy - oy0) * s.wo + (ox - ox0)) * s.c) for (oy, ox), name in accs.items()]
+        text = self.asm_block(in_ptr, out_ptr, rows, biases, stores) if self.asm else None
+        if text is not None:
+            self.emit(0, "#if MCC_HAVE_DSP_ASM")
+            for line in text:
+                self.emit(depth, line)
+            self.emit(0, "#else")
+        self.emit(depth, "{")
+        for name, bias in biases.items():
+            self.emit(depth + 1, f"int32_t {name} = {bias};")
+        for ops in rows:
+            self.emit(depth + 1, "{")
+            for op in ops:
+                self.emit(depth + 2, self._c_op(in_ptr, op))
+            self.emit(depth + 1, "}")
+        for name, off in stores:
             self.emit(depth + 1, f"{out_ptr}[{off}] = {self._requantize(name)};")
         self.emit(depth, "}")
+        if text is not None:
+            self.emit(0, "#endif")
 
-    def _input_row(self, depth: int, iy: int, items, in_ptr: str, iy0: int, ix0: int):
-        """The products of input row iy for ``items`` (accumulator, output column, kernel row):
-        tap pairs starting on an even input column by SMLAD, the other taps one by one."""
+    def asm_block(self, in_ptr, out_ptr, rows, biases, stores):
+        """The block's assembly lines (dw_asm.block), None where it stays C: layers requantized
+        by double rounding, or a block needing more registers than there are."""
+        from mcucompress.codegen import dw_asm
+
+        layer = self.layer
+        if layer.relu_shift is None:
+            return None
+        cb = dict(self.asm_class_biases)
+        for name in biases.values():
+            if name != "bias":
+                cb.setdefault(name, len(cb))
+        text = dw_asm.block(rows, biases, stores, max(self.s.kw - 1, 1), layer.pair_words, cb, layer.relu_shift,
+                            layer.act_min, layer.act_max, in_ptr, out_ptr)
+        if text is not None:
+            self.asm_class_biases = cb
+            self.asm_used = True
+            self.used.add("bias")
+        return text
+
+    @staticmethod
+    def _c_op(in_ptr: str, op) -> str:
+        kind = op[0]
+        if kind == "load":
+            _, x, off = op
+            return f"const int32_t {x} = {in_ptr}[{off}];"
+        if kind == "pack":
+            _, p, lo, hi = op
+            return f"const uint32_t {p} = mcc_nn_pack16({lo}, {hi});"
+        _, instr, acc, a, w = op
+        if instr == "smlad":
+            return f"{acc} = mcc_nn_smlad({a}, {w}, {acc});"
+        return f"{acc} = mcc_nn_{instr}((uint32_t){a}, {w}, {acc});"
+
+    def _input_row(self, iy: int, items, iy0: int, ix0: int) -> list:
+        """The ops of input row iy for ``items`` (accumulator, output column, kernel row): tap
+        pairs starting on an even input column by SMLAD, the other taps one by one; ops are
+        ("load", x, offset), ("pack", p, x_lo, x_hi), ("mac", instruction, acc, value, word)."""
         s = self.s
         pairs, singles = [], []   # (accumulator, first column, kernel row, kx)
         for acc, ox, ky in items:
@@ -242,24 +298,24 @@ class _Writer:
         pending = [(acc, source(col), ky, kx) for acc, col, ky, kx in singles]
         # column by column: the load, the pair it completes, every product that can then run
         # (few values live at once: GCC spills the rest)
-        self.emit(depth, "{")
+        ops = []
         for col in sorted(loaded):
             n = col - ix0
             off = ((iy - iy0) * s.w + n) * s.c
-            self.emit(depth + 1, f"const int32_t x{n} = {in_ptr}[{off}];")
+            ops.append(("load", f"x{n}", off))
             ready = {f"x{n}"}
             if col - 1 in pair_cols:
-                self.emit(depth + 1, f"const uint32_t p{n - 1} = mcc_nn_pack16(x{n - 1}, x{n});")
+                ops.append(("pack", f"p{n - 1}", f"x{n - 1}", f"x{n}"))
                 ready.add(f"p{n - 1}")
             for acc, pcol, ky, kx in pairs:
                 if f"p{pcol - ix0}" in ready:
-                    self.emit(depth + 1, f"{acc} = mcc_nn_smlad(p{pcol - ix0}, {self.pair_weight(ky, kx)}, {acc});")
+                    ops.append(("mac", "smlad", acc, f"p{pcol - ix0}", self.pair_weight(ky, kx)))
             for item in [item for item in pending if item[1][0] in ready]:
                 pending.remove(item)
                 acc, (name, half), ky, kx = item
                 word, whalf = self.weight(ky, kx)
-                self.emit(depth + 1, f"{acc} = mcc_nn_smla{half}{whalf}((uint32_t){name}, {word}, {acc});")
-        self.emit(depth, "}")
+                ops.append(("mac", f"smla{half}{whalf}", acc, name, word))
+        return ops
 
     def _requantize(self, acc: str) -> str:
         layer = self.layer
@@ -372,5 +428,16 @@ def c_function(name: str, layer: DwGenLayer) -> str:
     lines = [f"static MCC_NOINLINE mcc_status {name}(const int32_t *k, const int8_t *in, int8_t *out)",
              "{", "    int32_t ch;",
              f"    for (ch = 0; ch < {s.c}; ++ch, ++in, ++out, k += {layer.words}) {{"]
-    lines += consts + class_lines + writer.lines + ["    }", "    return MCC_OK;", "}"]
+    if writer.asm_used:
+        # the assembly reads the weights from k itself and the class biases from mcc_cb: the
+        # C names only it would not use are voided (GCC drops their loads)
+        asm = ["#if MCC_HAVE_DSP_ASM"]
+        if writer.asm_class_biases:
+            asm.append(f"        int32_t mcc_cb[{len(writer.asm_class_biases)}];")
+        asm += [f"        mcc_cb[{i}] = {n};" for n, i in writer.asm_class_biases.items()]
+        asm += [f"        (void){line.split(' = ')[0].split()[-1]};" for line in consts + class_lines]
+        asm.append("#endif")
+    else:
+        asm = []
+    lines += consts + class_lines + asm + writer.lines + ["    }", "    return MCC_OK;", "}"]
     return "\n".join(lines) + "\n"
