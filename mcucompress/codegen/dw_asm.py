@@ -14,8 +14,10 @@ but sp and pc is the block's. A block needing more registers than that returns N
 
 from __future__ import annotations
 
-POINTERS = ("src", "dst", "k", "cb")
-PINNED = {"src": "r0", "dst": "r1", "k": "r2", "cb": "r3"}
+from dataclasses import dataclass
+
+POINTERS = ("src", "dst", "k", "cb", "cnt")
+PINNED = {"src": "r0", "dst": "r1", "k": "r2", "cb": "r3", "cnt": "r4"}
 REGISTERS = ("r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "lr")
 IMM12 = 4095   # LDRSB / LDR / STRB immediates and ADDW / SUBW
 
@@ -45,13 +47,24 @@ class _Out:
         return 0
 
 
-def block(rows, biases: dict, stores, row_words: int, pair_words: int, cb: dict, shift: int,
-          act_min: int, act_max: int, in_ptr: str, out_ptr: str) -> list[str] | None:
-    """The C lines of one block's ``__asm__`` statement, or None. rows: per input row the ops
-    dw_gen._Writer._input_row made; biases: accumulator -> "bias" (word pair_words of k) or a
-    class bias (cb: name -> its index in mcc_cb); stores: (accumulator, output offset);
-    row_words: weight words per kernel row (w{ky}_{kx} is word ky * row_words + kx)."""
-    out = _Out()
+@dataclass(frozen=True)
+class Consts:
+    """What every block of a layer shares: weight words per kernel row (w{ky}_{kx} is word
+    ky * row_words + kx of the channel's k), the index of bias, multiplier and round in k
+    (pair_words, + 1, + 2), the class biases' indexes in mcc_cb, the requantization."""
+
+    row_words: int
+    pair_words: int
+    cb: dict
+    shift: int
+    act_min: int
+    act_max: int
+
+
+def _block_ops(out: _Out, tag: str, rows, biases: dict, stores, c: Consts) -> bool:
+    """Appends one block's instructions to out (its values named with ``tag``). rows: per input
+    row the ops dw_gen._Writer._input_row made; biases: accumulator -> "bias" or a class bias;
+    stores: (accumulator, output offset)."""
     started: set[str] = set()
     loaded: set[str] = set()
     for iy, ops in enumerate(rows):
@@ -59,50 +72,94 @@ def block(rows, biases: dict, stores, row_words: int, pair_words: int, cb: dict,
             if op[0] == "load":
                 _, x, off = op
                 rel = out.offset("src", off)
-                out.op(f"ldrsb {{d}}, [{{0}}, #{rel}]", f"{iy}:{x}", "src")
+                out.op(f"ldrsb {{d}}, [{{0}}, #{rel}]", f"{tag}{iy}:{x}", "src")
                 continue
             if op[0] == "pack":
                 _, p, lo, hi = op
-                out.op("pkhbt {d}, {0}, {1}, lsl #16", f"{iy}:{p}", f"{iy}:{lo}", f"{iy}:{hi}")
+                out.op("pkhbt {d}, {0}, {1}, lsl #16", f"{tag}{iy}:{p}", f"{tag}{iy}:{lo}", f"{tag}{iy}:{hi}")
                 continue
             _, instr, acc, a, w = op
             if w not in loaded:   # the weight word, when first needed
                 loaded.add(w)
                 ky, kx = (int(v) for v in w[1:].split("_"))
-                out.op(f"ldr {{d}}, [{{0}}, #{4 * (ky * row_words + kx)}]", w, "k")
+                out.op(f"ldr {{d}}, [{{0}}, #{4 * (ky * c.row_words + kx)}]", tag + w, "k")
             start = acc
             if acc not in started:   # the first product starts from the accumulator's bias
                 started.add(acc)
                 start = biases[acc]
                 if start not in loaded:
                     loaded.add(start)
-                    where = ("k", pair_words) if start == "bias" else ("cb", cb[start])
-                    out.op(f"ldr {{d}}, [{{0}}, #{4 * where[1]}]", start, where[0])
-            out.op(f"{instr} {{d}}, {{0}}, {{1}}, {{2}}", acc, f"{iy}:{a}", w, start)
-    out.op(f"ldr {{d}}, [{{0}}, #{4 * (pair_words + 1)}]", "mult", "k")
-    out.op(f"ldr {{d}}, [{{0}}, #{4 * (pair_words + 2)}]", "rnd", "k")
+                    where = ("k", c.pair_words) if start == "bias" else ("cb", c.cb[start])
+                    out.op(f"ldr {{d}}, [{{0}}, #{4 * where[1]}]", tag + start, where[0])
+            out.op(f"{instr} {{d}}, {{0}}, {{1}}, {{2}}", tag + acc, f"{tag}{iy}:{a}", tag + w, tag + start)
+    if any(acc not in started for acc, _ in stores):
+        return False
+    out.op(f"ldr {{d}}, [{{0}}, #{4 * (c.pair_words + 1)}]", tag + "mult", "k")
+    out.op(f"ldr {{d}}, [{{0}}, #{4 * (c.pair_words + 2)}]", tag + "rnd", "k")
     for acc, off in stores:
-        if acc not in started:
-            return None
-        out.op("smmla {d}, {0}, {1}, {2}", acc, acc, "mult", "rnd")
-        out.op(f"ssat {{d}}, #8, {{0}}, asr #{shift}", acc, acc)
-        if act_min > -128:
-            out.op(f"cmp {{0}}, #{act_min}\n\tit lt\n\tmovlt {{0}}, #{act_min}", None, acc)
-        if act_max < 127:
-            out.op(f"cmp {{0}}, #{act_max}\n\tit gt\n\tmovgt {{0}}, #{act_max}", None, acc)
+        acc = tag + acc
+        out.op("smmla {d}, {0}, {1}, {2}", acc, acc, tag + "mult", tag + "rnd")
+        out.op(f"ssat {{d}}, #8, {{0}}, asr #{c.shift}", acc, acc)
+        if c.act_min > -128:
+            out.op(f"cmp {{0}}, #{c.act_min}\\n\\tit lt\\n\\tmovlt {{0}}, #{c.act_min}", None, acc)
+        if c.act_max < 127:
+            out.op(f"cmp {{0}}, #{c.act_max}\\n\\tit gt\\n\\tmovgt {{0}}, #{c.act_max}", None, acc)
         rel = out.offset("dst", off)
         out.op(f"strb {{0}}, [{{1}}, #{rel}]", None, acc, "dst")
-    regs = _allocate(out.ops, "cb" in {u for _, _, uses in out.ops for u in uses})
+    return True
+
+
+def block(rows, biases: dict, stores, c: Consts, in_ptr: str, out_ptr: str) -> list[str] | None:
+    """The C lines of one block's ``__asm__`` statement, or None (see _block_ops)."""
+    out = _Out()
+    if not _block_ops(out, "", rows, biases, stores, c):
+        return None
+    return _render(out.ops, {"src": in_ptr, "dst": out_ptr}, ())
+
+
+def loop(blocks, count: int, steps: dict, c: Consts, starts: dict) -> list[str] | None:
+    """The C lines of an ``__asm__`` loop of ``count`` passes over blocks (each (rows, biases,
+    stores) as for block(), reading and writing through the loop's pointers), the pointers
+    stepped by steps {"src": bytes, "dst": bytes} a pass; starts: the pointers' C values. The
+    pass counter takes a register where the blocks leave one, else a word pushed on the stack;
+    None when neither allocates."""
+    for in_register in (True, False):
+        out = _Out()
+        if not in_register:
+            out.op("push {{{0}}}", None, "cnt")
+        out.op("1:", None)
+        for i, (rows, biases, stores) in enumerate(blocks):
+            if not _block_ops(out, f"b{i}.", rows, biases, stores, c):
+                return None
+        for ptr in ("src", "dst"):
+            rel = steps[ptr] - out.base[ptr]
+            if rel:
+                out.op(f"{'add' if rel > 0 else 'sub'}w {{d}}, {{d}}, #{abs(rel)}", ptr, ptr)
+        if in_register:
+            out.op("subs {d}, {0}, #1\\n\\tbne 1b", "cnt", "cnt")
+        else:
+            out.op("ldr {d}, [sp]", "n")
+            out.op("subs {d}, {0}, #1", "n", "n")
+            out.op("str {0}, [sp]\\n\\tbne 1b\\n\\tadd sp, sp, #4", None, "n")
+        if any(abs(steps[p] - out.base[p]) > IMM12 for p in ("src", "dst")):
+            return None
+        lines = _render(out.ops, dict(starts, cnt=str(count)), ("src", "dst", "k", "cb") + (("cnt",) if in_register else ()))
+        if lines is not None:
+            return lines
+    return None
+
+
+def _render(ops, starts: dict, carried) -> list[str] | None:
+    regs = _allocate(ops, carried)
     if regs is None:
         return None
-    text = []
-    for fmt, d, uses in out.ops:
-        text.append(fmt.format(*(regs[u] for u in uses), d=regs.get(d)))
-    pointers = [p for p in POINTERS if p != "cb" or "cb" in regs]
-    c_of = {"src": ("const int8_t *", in_ptr), "dst": ("int8_t *", out_ptr), "k": ("const int32_t *", "k"),
-            "cb": ("const int32_t *", "mcc_cb")}
+    text = [fmt.format(*(regs[u] for u in uses), d=regs.get(d)) for fmt, d, uses in ops]
+    pointers = [p for p in POINTERS if p in regs]
+    c_of = {"src": "const int8_t *", "dst": "int8_t *", "k": "const int32_t *", "cb": "const int32_t *",
+            "cnt": "int32_t "}
+    values = dict({"k": "k", "cb": "mcc_cb"}, **starts)
     lines = ["{"]
-    lines += [f"    register {c_of[p][0]}mcc_r{p} __asm__(\"{PINNED[p]}\") = {c_of[p][1]};" for p in pointers]
+    lines += [f"    register {c_of[p]}mcc_r{p} __asm__(\"{PINNED[p]}\") = {values[p]};" for p in pointers]
     lines.append("    __asm__ volatile(")
     lines += [f"        \"{t}\\n\\t\"" for t in text]
     lines.append("        : " + ", ".join(f"\"+r\"(mcc_r{p})" for p in pointers))
@@ -112,19 +169,20 @@ def block(rows, biases: dict, stores, row_words: int, pair_words: int, cb: dict,
     return lines
 
 
-def _allocate(ops, with_cb: bool) -> dict[str, str] | None:
-    """Linear scan: value -> register. The pointers start in their pinned registers; a value's
-    register is free again after the instruction that last reads it (that instruction may
-    write its result there); None when some value finds no free register."""
+def _allocate(ops, carried=()) -> dict[str, str] | None:
+    """Linear scan: value -> register. The pointers (and a loop's counter) start in their pinned
+    registers; a value's register is free again after the instruction that last reads it (that
+    instruction may write its result there), ``carried`` values (read by the loop's next pass)
+    never; None when some value finds no free register."""
     last = {}
     for i, (_, d, uses) in enumerate(ops):
         for u in uses:
             last[u] = i
-    regs = {p: PINNED[p] for p in POINTERS if p != "cb" or with_cb}
+    for u in carried:
+        if u in last:
+            last[u] = len(ops)
+    regs = {p: PINNED[p] for p in POINTERS if p in last}
     free = [r for r in REGISTERS if r not in regs.values()]
-    for p in list(regs):
-        if p not in last:   # a pointer the block never reads
-            free.append(regs[p])
     for i, (_, d, uses) in enumerate(ops):
         for u in dict.fromkeys(uses):
             if last[u] == i and u != d:

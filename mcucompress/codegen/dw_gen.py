@@ -155,6 +155,7 @@ class _Writer:
         self.asm = asm
         self.asm_class_biases: dict[str, int] = {}   # class bias -> its index in mcc_cb
         self.asm_used = False
+        self.captured = None   # the blocks of a loop's body being written, when an asm loop may take it
 
     def emit(self, depth: int, text: str) -> None:
         self.lines.append("    " * depth + text)
@@ -213,6 +214,8 @@ class _Writer:
                     items += [(accs[oy, ox], ox, ky) for ox in oxs]
             rows.append(self._input_row(iy, items, iy0, ix0))
         stores = [(name, ((oy - oy0) * s.wo + (ox - ox0)) * s.c) for (oy, ox), name in accs.items()]
+        if self.captured is not None:
+            self.captured.append((in_ptr, out_ptr, (rows, biases, stores)))
         text = self.asm_block(in_ptr, out_ptr, rows, biases, stores) if self.asm else None
         if text is not None:
             self.emit(0, "#if MCC_HAVE_DSP_ASM")
@@ -233,25 +236,37 @@ class _Writer:
         if text is not None:
             self.emit(0, "#endif")
 
-    def asm_block(self, in_ptr, out_ptr, rows, biases, stores):
-        """The block's assembly lines (dw_asm.block), None where it stays C: layers requantized
-        by double rounding, or a block needing more registers than there are."""
+    def _consts(self, biases):
+        """dw_asm.Consts of the layer with the class biases of ``biases`` given an index in
+        mcc_cb (kept by commit()), None for layers requantized by double rounding."""
         from mcucompress.codegen import dw_asm
 
         layer = self.layer
         if layer.relu_shift is None:
             return None
         cb = dict(self.asm_class_biases)
-        for name in biases.values():
+        for name in biases:
             if name != "bias":
                 cb.setdefault(name, len(cb))
-        text = dw_asm.block(rows, biases, stores, max(self.s.kw - 1, 1), layer.pair_words, cb, layer.relu_shift,
-                            layer.act_min, layer.act_max, in_ptr, out_ptr)
+        return dw_asm.Consts(max(self.s.kw - 1, 1), layer.pair_words, cb, layer.relu_shift,
+                             layer.act_min, layer.act_max)
+
+    def _commit(self, consts, text):
         if text is not None:
-            self.asm_class_biases = cb
+            self.asm_class_biases = consts.cb
             self.asm_used = True
             self.used.add("bias")
         return text
+
+    def asm_block(self, in_ptr, out_ptr, rows, biases, stores):
+        """The block's assembly lines (dw_asm.block), None where it stays C: layers requantized
+        by double rounding, or a block needing more registers than there are."""
+        from mcucompress.codegen import dw_asm
+
+        consts = self._consts(biases.values())
+        if consts is None:
+            return None
+        return self._commit(consts, dw_asm.block(rows, biases, stores, consts, in_ptr, out_ptr))
 
     @staticmethod
     def _c_op(in_ptr: str, op) -> str:
@@ -363,7 +378,43 @@ class _Writer:
                 written(depth, list(range(first, min(first + step, end))))
 
     def _loop(self, depth: int, var: str, count: int, pointers, body) -> None:
-        """``count`` passes of body(depth) over pointers (declaration, start, step) stepped each pass."""
+        """``count`` passes of body(depth) over pointers (declaration, start, step) stepped each pass.
+        On DSP builds a loop whose body is blocks through its own two pointers only is one
+        assembly loop (dw_asm.loop) where registers allow, its C the portable path."""
+        asm = self._asm_loop(depth, count, pointers, body) if self.asm else None
+        if asm is not None:
+            self.emit(0, "#if MCC_HAVE_DSP_ASM")
+            for line in asm:
+                self.emit(depth, line)
+            self.emit(0, "#else")
+            self.asm, saved = False, self.asm
+            self._c_loop(depth, var, count, pointers, body)
+            self.asm = saved
+            self.emit(0, "#endif")
+        else:
+            self._c_loop(depth, var, count, pointers, body)
+
+    def _asm_loop(self, depth, count, pointers, body):
+        from mcucompress.codegen import dw_asm
+
+        outer, lines, self.captured, self.lines, self.asm = self.captured, self.lines, [], [], False
+        try:   # the body's C only to see its blocks
+            body(depth)
+            captured, nested = self.captured, any(line.lstrip().startswith("for (") for line in self.lines)
+        finally:
+            self.captured, self.lines, self.asm = outer, lines, True
+        names = [declaration.split("*")[-1] for declaration, _, _ in pointers]
+        if nested or not captured or any((i, o) != tuple(names) for i, o, _ in captured):
+            return None
+        blocks = [b for _, _, b in captured]
+        consts = self._consts({name for _, biases, _ in blocks for name in biases.values()})
+        if consts is None:
+            return None
+        starts = {"src": pointers[0][1], "dst": pointers[1][1]}
+        steps = {"src": pointers[0][2], "dst": pointers[1][2]}
+        return self._commit(consts, dw_asm.loop(blocks, count, steps, consts, starts))
+
+    def _c_loop(self, depth: int, var: str, count: int, pointers, body) -> None:
         self.emit(depth, "{")
         self.emit(depth + 1, f"int32_t {var};")
         for declaration, start, _ in pointers:
