@@ -242,7 +242,10 @@ class _Writer:
         from mcucompress.codegen import dw_asm
 
         layer = self.layer
-        if layer.relu_shift is None:
+        # maps of at most 3 rows (blocks of two rows) stay C: nearly every output there starts
+        # from a class bias, which the assembly reads back from memory where GCC keeps it in a
+        # register; measured slower (docs/BENCHMARKS.md)
+        if layer.relu_shift is None or self.band > 1:
             return None
         cb = dict(self.asm_class_biases)
         for name in biases:
