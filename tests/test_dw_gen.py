@@ -127,13 +127,19 @@ def test_written_out_depthwise_identical_on_dsp_cores(tmp_path, name, board):
     class _Factory:   # _variant's tmp_path_factory
         @staticmethod
         def mktemp(name):
-            path = tmp_path / name
+            path = tmp_path / f"{name}{len(list(tmp_path.iterdir()))}"
             path.mkdir()
             return path
 
     portable = run_model(_variant(tree, _Factory, MCC_FORCE_REFERENCE=1), board, samples=3)
     assert np.array_equal(portable.outputs, fast.outputs)
     assert max(fast.instructions) < min(portable.instructions)
+    # the same functions with their blocks in C (dw_asm's assembly off): same bytes, more instructions
+    assert "__asm__ volatile" in (tree / "model.c").read_text()
+    c_blocks = run_model(_variant(tree, _Factory, MCC_NO_DW_ASM=1), board, samples=3)
+    assert c_blocks.checks == {"host": True, "reference": True}
+    assert np.array_equal(c_blocks.outputs, fast.outputs)
+    assert max(fast.instructions) < min(c_blocks.instructions)
 
 
 @pytest.mark.skipif(not shutil.which("arm-none-eabi-gcc"), reason="needs arm-none-eabi-gcc")

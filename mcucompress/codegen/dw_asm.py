@@ -39,12 +39,21 @@ class _Out:
         rel = off - self.base[ptr]
         if 0 <= rel <= IMM12:
             return rel
+        if _modified_immediate(abs(rel)):
+            self.op(f"{'add' if rel > 0 else 'sub'} {{d}}, {{d}}, #{abs(rel)}", ptr, ptr)
+            rel = 0
         while rel:
             step = max(-IMM12, min(IMM12, rel))
             self.op(f"{'add' if step > 0 else 'sub'}w {{d}}, {{d}}, #{abs(step)}", ptr, ptr)
             rel -= step
         self.base[ptr] = off
         return 0
+
+
+def _modified_immediate(v: int) -> bool:
+    """Whether ADD / SUB take v as one Thumb-2 modified immediate (an 8-bit value shifted left;
+    the byte-replicated forms aside)."""
+    return any(v >> r << r == v and v >> r < 256 for r in range(25))
 
 
 @dataclass(frozen=True)
@@ -115,6 +124,16 @@ def block(rows, biases: dict, stores, c: Consts, in_ptr: str, out_ptr: str) -> l
     if not _block_ops(out, "", rows, biases, stores, c):
         return None
     return _render(out.ops, {"src": in_ptr, "dst": out_ptr}, ())
+
+
+def sequence(blocks, c: Consts, starts: dict) -> list[str] | None:
+    """The C lines of one ``__asm__`` statement running blocks (as for loop()) one after the
+    other: the pointers stay in their registers in between."""
+    out = _Out()
+    for i, (rows, biases, stores) in enumerate(blocks):
+        if not _block_ops(out, f"b{i}.", rows, biases, stores, c):
+            return None
+    return _render(out.ops, starts, ())
 
 
 def loop(blocks, count: int, steps: dict, c: Consts, starts: dict) -> list[str] | None:

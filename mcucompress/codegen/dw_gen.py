@@ -218,7 +218,7 @@ class _Writer:
             self.captured.append((in_ptr, out_ptr, (rows, biases, stores)))
         text = self.asm_block(in_ptr, out_ptr, rows, biases, stores) if self.asm else None
         if text is not None:
-            self.emit(0, "#if MCC_HAVE_DSP_ASM")
+            self.emit(0, "#if MCC_HAVE_DW_ASM")
             for line in text:
                 self.emit(depth, line)
             self.emit(0, "#else")
@@ -386,7 +386,7 @@ class _Writer:
         assembly loop (dw_asm.loop) where registers allow, its C the portable path."""
         asm = self._asm_loop(depth, count, pointers, body) if self.asm else None
         if asm is not None:
-            self.emit(0, "#if MCC_HAVE_DSP_ASM")
+            self.emit(0, "#if MCC_HAVE_DW_ASM")
             for line in asm:
                 self.emit(depth, line)
             self.emit(0, "#else")
@@ -398,6 +398,13 @@ class _Writer:
             self._c_loop(depth, var, count, pointers, body)
 
     def _asm_loop(self, depth, count, pointers, body):
+        return self._asm_blocks(depth, [(d.split("*")[-1], start) for d, start, _ in pointers],
+                                (count, pointers[0][2], pointers[1][2]), body)
+
+    def _asm_blocks(self, depth, pointers, passes, body):
+        """body's blocks as one assembly statement (dw_asm.loop when passes = (count, input
+        step, output step), else dw_asm.sequence) when they all go through ``pointers`` (input
+        and output (name, C start)) and body has no loop; None otherwise."""
         from mcucompress.codegen import dw_asm
 
         outer, lines, self.captured, self.lines, self.asm = self.captured, self.lines, [], [], False
@@ -406,16 +413,18 @@ class _Writer:
             captured, nested = self.captured, any(line.lstrip().startswith("for (") for line in self.lines)
         finally:
             self.captured, self.lines, self.asm = outer, lines, True
-        names = [declaration.split("*")[-1] for declaration, _, _ in pointers]
-        if nested or not captured or any((i, o) != tuple(names) for i, o, _ in captured):
+        names = tuple(name for name, _ in pointers)
+        if nested or not captured or any((i, o) != names for i, o, _ in captured):
             return None
         blocks = [b for _, _, b in captured]
         consts = self._consts({name for _, biases, _ in blocks for name in biases.values()})
         if consts is None:
             return None
         starts = {"src": pointers[0][1], "dst": pointers[1][1]}
-        steps = {"src": pointers[0][2], "dst": pointers[1][2]}
-        return self._commit(consts, dw_asm.loop(blocks, count, steps, consts, starts))
+        if passes is None:
+            return self._commit(consts, dw_asm.sequence(blocks, consts, starts))
+        count, step_in, step_out = passes
+        return self._commit(consts, dw_asm.loop(blocks, count, {"src": step_in, "dst": step_out}, consts, starts))
 
     def _c_loop(self, depth: int, var: str, count: int, pointers, body) -> None:
         self.emit(depth, "{")
@@ -438,8 +447,23 @@ class _Writer:
                         ("int8_t *ro", f"out + {oy * s.wo * s.c}", self.band * s.wo * s.c)],
                        lambda d2: self.rows_block(d2, oys, ("ri", iy), ("ro", oy)))
 
-        self._sweep(depth, s.ho, UNROLL_ROWS, self.band, [s.rows(oy) for oy in range(s.ho)], looped,
-                    lambda d, oys: self.rows_block(d, oys, ("in", 0), ("out", 0)))
+        def sweep(d):
+            self._sweep(d, s.ho, UNROLL_ROWS, self.band, [s.rows(oy) for oy in range(s.ho)], looped,
+                        lambda d2, oys: self.rows_block(d2, oys, ("in", 0), ("out", 0)))
+
+        # a map written out whole: its blocks one assembly statement (no pointers reloaded between)
+        asm = self._asm_blocks(depth, [("in", "in"), ("out", "out")], None, sweep) if self.asm else None
+        if asm is None:
+            sweep(depth)
+            return
+        self.emit(0, "#if MCC_HAVE_DW_ASM")
+        for line in asm:
+            self.emit(depth, line)
+        self.emit(0, "#else")
+        self.asm = False
+        sweep(depth)
+        self.asm = True
+        self.emit(0, "#endif")
 
 
 def _class_bias_expr(writer: _Writer, rows: tuple[int, int], cols: tuple[int, int]) -> str:
@@ -485,7 +509,7 @@ def c_function(name: str, layer: DwGenLayer) -> str:
     if writer.asm_used:
         # the assembly reads the weights from k itself and the class biases from mcc_cb: the
         # C names only it would not use are voided (GCC drops their loads)
-        asm = ["#if MCC_HAVE_DSP_ASM"]
+        asm = ["#if MCC_HAVE_DW_ASM"]
         if writer.asm_class_biases:
             asm.append(f"        int32_t mcc_cb[{len(writer.asm_class_biases)}];")
         asm += [f"        mcc_cb[{i}] = {n};" for n, i in writer.asm_class_biases.items()]
