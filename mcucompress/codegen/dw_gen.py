@@ -368,12 +368,31 @@ class _Writer:
         """Positions 0..size-1 of a row or column in groups of ``step``: all written out
         (written(depth, group)) up to ``unroll`` positions; else each run of positions whose windows
         the border cuts alike as a loop of whole groups (looped(depth, start, passes)), the rest of
-        the run written out."""
+        the run written out. Where one run loops, the loop is placed in it (and one pass shorter
+        when that helps) so that the fewest groups are written out around it: a written group
+        may take outputs of several classes, and each group costs its weights' and constants'
+        loads whatever its size."""
+        def write(first, end):
+            for start in range(first, end, step):
+                written(depth, list(range(start, min(start + step, end))))
+
         if size <= unroll:
-            for start in range(0, size, step):
-                written(depth, list(range(start, min(start + step, size))))
+            write(0, size)
             return
-        for start, end in _runs(classes):
+        runs = _runs(classes)
+        looping = [(start, end) for start, end in runs if end - start >= 2 * step]
+        if len(looping) == 1:
+            (start, end), most = looping[0], (looping[0][1] - looping[0][0]) // step
+            def groups(passes, first):   # blocks written and passes, fewest first, then most passes
+                return (passes + -(-first // step) + -(-(size - first - passes * step) // step), -passes)
+
+            passes, first = min(((p, start + shift) for p in range(most, max(most - 2, 1), -1)
+                                 for shift in range(end - start - p * step + 1)), key=lambda o: groups(*o))
+            write(0, first)
+            looped(depth, first, passes)
+            write(first + passes * step, size)
+            return
+        for start, end in runs:
             passes = (end - start) // step if end - start >= 2 * step else 0
             if passes:
                 looped(depth, start, passes)
