@@ -59,13 +59,14 @@ def _modified_immediate(v: int) -> bool:
 @dataclass(frozen=True)
 class Consts:
     """What every block of a layer shares: weight words per kernel row (w{ky}_{kx} is word
-    ky * row_words + kx of the channel's k), the index of bias, multiplier and round in k
-    (pair_words, + 1, + 2), the class biases' indexes in mcc_cb, the requantization."""
+    ky * row_words + kx of the channel's k), the index of bias, multiplier, round and shift in
+    k (pair_words, + 1, + 2, + 3), the class biases' indexes in mcc_cb, the requantization:
+    the two-instruction one's final shift, None for the fast kernels' double rounding."""
 
     row_words: int
     pair_words: int
     cb: dict
-    shift: int
+    shift: int | None
     act_min: int
     act_max: int
 
@@ -105,10 +106,20 @@ def _block_ops(out: _Out, tag: str, rows, biases: dict, stores, c: Consts) -> bo
         return False
     out.op(f"ldr {{d}}, [{{0}}, #{4 * (c.pair_words + 1)}]", tag + "mult", "k")
     out.op(f"ldr {{d}}, [{{0}}, #{4 * (c.pair_words + 2)}]", tag + "rnd", "k")
+    if c.shift is None:   # the fast kernels' double rounding: the channel's shift from k
+        out.op(f"ldr {{d}}, [{{0}}, #{4 * (c.pair_words + 3)}]", tag + "shift", "k")
     for acc, off in stores:
         acc = tag + acc
-        out.op("smmla {d}, {0}, {1}, {2}", acc, acc, tag + "mult", tag + "rnd")
-        out.op(f"ssat {{d}}, #8, {{0}}, asr #{c.shift}", acc, acc)
+        if c.shift is None:   # mcc_nn_fast_requantize: SMMLAR, + the sign, >> shift, clamp
+            v = acc + "v"
+            out.op("smmlar {d}, {0}, {1}, {2}", v, acc, tag + "mult", tag + "rnd")
+            out.op("add {d}, {0}, {1}, asr #31", v, v, acc)
+            out.op("asr {d}, {0}, {1}", v, v, tag + "shift")
+            out.op("ssat {d}, #8, {0}", v, v)
+            acc = v
+        else:
+            out.op("smmla {d}, {0}, {1}, {2}", acc, acc, tag + "mult", tag + "rnd")
+            out.op(f"ssat {{d}}, #8, {{0}}, asr #{c.shift}", acc, acc)
         if c.act_min > -128:
             out.op(f"cmp {{0}}, #{c.act_min}\\n\\tit lt\\n\\tmovlt {{0}}, #{c.act_min}", None, acc)
         if c.act_max < 127:

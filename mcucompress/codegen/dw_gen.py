@@ -238,14 +238,14 @@ class _Writer:
 
     def _consts(self, biases):
         """dw_asm.Consts of the layer with the class biases of ``biases`` given an index in
-        mcc_cb (kept by commit()), None for layers requantized by double rounding."""
+        mcc_cb (kept by _commit()), None for maps the assembly does not take."""
         from mcucompress.codegen import dw_asm
 
         layer = self.layer
         # maps of at most 3 rows (blocks of two rows) stay C: nearly every output there starts
         # from a class bias, which the assembly reads back from memory where GCC keeps it in a
         # register; measured slower (docs/BENCHMARKS.md)
-        if layer.relu_shift is None or self.band > 1:
+        if self.band > 1:
             return None
         cb = dict(self.asm_class_biases)
         for name in biases:
@@ -262,8 +262,8 @@ class _Writer:
         return text
 
     def asm_block(self, in_ptr, out_ptr, rows, biases, stores):
-        """The block's assembly lines (dw_asm.block), None where it stays C: layers requantized
-        by double rounding, or a block needing more registers than there are."""
+        """The block's assembly lines (dw_asm.block), None where it stays C: maps of at most 3
+        rows, or a block needing more registers than there are."""
         from mcucompress.codegen import dw_asm
 
         consts = self._consts(biases.values())
