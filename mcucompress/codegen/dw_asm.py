@@ -151,12 +151,11 @@ def loop(blocks, count: int, steps: dict, c: Consts, starts: dict) -> list[str] 
     """The C lines of an ``__asm__`` loop of ``count`` passes over blocks (each (rows, biases,
     stores) as for block(), reading and writing through the loop's pointers), the pointers
     stepped by steps {"src": bytes, "dst": bytes} a pass; starts: the pointers' C values. The
-    pass counter takes a register where the blocks leave one, else a word pushed on the stack;
+    pass counter takes a register where the blocks leave one, else a word of GCC's frame (a
+    memory operand: the frame's size and the stack figures stay GCC's);
     None when neither allocates."""
     for in_register in (True, False):
         out = _Out()
-        if not in_register:
-            out.op("push {{{0}}}", None, "cnt")
         out.op("1:", None)
         for i, (rows, biases, stores) in enumerate(blocks):
             if not _block_ops(out, f"b{i}.", rows, biases, stores, c):
@@ -168,18 +167,21 @@ def loop(blocks, count: int, steps: dict, c: Consts, starts: dict) -> list[str] 
         if in_register:
             out.op("subs {d}, {0}, #1\\n\\tbne 1b", "cnt", "cnt")
         else:
-            out.op("ldr {d}, [sp]", "n")
+            out.op("ldr {d}, %[n]", "n")
             out.op("subs {d}, {0}, #1", "n", "n")
-            out.op("str {0}, [sp]\\n\\tbne 1b\\n\\tadd sp, sp, #4", None, "n")
+            out.op("str {0}, %[n]\\n\\tbne 1b", None, "n")
         if any(abs(steps[p] - out.base[p]) > IMM12 for p in ("src", "dst")):
             return None
-        lines = _render(out.ops, dict(starts, cnt=str(count)), ("src", "dst", "k", "cb") + (("cnt",) if in_register else ()))
+        lines = _render(out.ops, dict(starts, cnt=str(count)), ("src", "dst", "k", "cb") + (("cnt",) if in_register else ()),
+                        None if in_register else count)
         if lines is not None:
             return lines
     return None
 
 
-def _render(ops, starts: dict, carried) -> list[str] | None:
+def _render(ops, starts: dict, carried, frame_count: int | None = None) -> list[str] | None:
+    """The statement's C lines: pinned pointers, the text, operands and clobbers; frame_count:
+    the pass counter of a loop kept in GCC's frame (operand %[n])."""
     regs = _allocate(ops, carried)
     if regs is None:
         return None
@@ -190,9 +192,13 @@ def _render(ops, starts: dict, carried) -> list[str] | None:
     values = dict({"k": "k", "cb": "mcc_cb"}, **starts)
     lines = ["{"]
     lines += [f"    register {c_of[p]}mcc_r{p} __asm__(\"{PINNED[p]}\") = {values[p]};" for p in pointers]
+    operands = [f"\"+r\"(mcc_r{p})" for p in pointers]
+    if frame_count is not None:
+        lines.append(f"    int32_t mcc_n = {frame_count};")
+        operands.append("[n] \"+m\"(mcc_n)")
     lines.append("    __asm__ volatile(")
     lines += [f"        \"{t}\\n\\t\"" for t in text]
-    lines.append("        : " + ", ".join(f"\"+r\"(mcc_r{p})" for p in pointers))
+    lines.append("        : " + ", ".join(operands))
     clobbers = [r for r in REGISTERS if r not in {PINNED[p] for p in pointers}]
     lines.append("        : : " + ", ".join(f"\"{r}\"" for r in clobbers) + ", \"cc\", \"memory\");")
     lines.append("}")
