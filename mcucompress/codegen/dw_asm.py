@@ -1,15 +1,17 @@
-"""One block of a written-out depthwise layer (dw_gen.py) as Thumb-2 assembly whose registers
+"""The blocks of a written-out depthwise layer (dw_gen.py) as Thumb-2 assembly whose registers
 the generator chooses.
 
 GCC compiles dw_gen's C blocks with spills: six accumulators, the weight words, the
 multiplier, the round and the pointers exceed the 13 registers it keeps free. Here each value of
 the block's straight-line code (inputs x, pairs p, weight words loaded per kernel row when first
-needed, the biases each accumulator starts from, accumulators, multiplier and round loaded once
-the products are done) has a known definition and last use, so a linear scan over the op list
-gives each a register, reusing a register at the instruction that reads its last use. The
-block is an ``__asm__`` statement whose pointers sit in pinned registers (input r0, output r1,
-the channel's words r2, the class biases r3 when the block needs them); every other register
-but sp and pc is the block's. A block needing more registers than that returns None: it stays C.
+needed, the bias each accumulator starts from, fused into its first multiply, accumulators,
+multiplier, round and (double rounding) shift loaded once the products are done) has a known
+definition and last use, so a linear scan over the op list gives each a register, reusing a
+register at the instruction that reads its last use. An ``__asm__`` statement holds one block,
+the blocks of a map written out whole, or a loop over blocks (block(), sequence(), loop()); its
+pointers sit in pinned registers (input r0, output r1, the channel's words r2, the class biases
+r3 and a loop's pass counter r4 when it needs them); every other register but sp and pc is its
+own. Where the registers do not suffice the functions return None: that code stays C.
 """
 
 from __future__ import annotations

@@ -205,7 +205,7 @@ class _Writer:
                 biases[name] = self.class_bias(s.rows(oy), s.cols(ox))
         first = min(oy * s.sh - s.pad_t + s.rows(oy)[0] for oy in oys)
         last = max(oy * s.sh - s.pad_t + s.rows(oy)[1] for oy in oys)
-        rows = []   # per input row, its ops (dw_asm.Op tuples)
+        rows = []   # per input row, its ops (_input_row)
         for iy in range(first, last + 1):
             items = []   # (accumulator, output column, kernel row) reading input row iy
             for oy in oys:
@@ -258,7 +258,6 @@ class _Writer:
         if text is not None:
             self.asm_class_biases = consts.cb
             self.asm_used = True
-            self.used.add("bias")
         return text
 
     def asm_block(self, in_ptr, out_ptr, rows, biases, stores):
