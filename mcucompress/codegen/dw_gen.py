@@ -435,7 +435,7 @@ class _Writer:
         if nested or not captured or any((i, o) != names for i, o, _ in captured):
             return None
         blocks = [b for _, _, b in captured]
-        consts = self._consts({name for _, biases, _ in blocks for name in biases.values()})
+        consts = self._consts(dict.fromkeys(name for _, biases, _ in blocks for name in biases.values()))
         if consts is None:
             return None
         starts = {"src": pointers[0][1], "dst": pointers[1][1]}
