@@ -143,13 +143,19 @@ def test_written_out_depthwise_identical_on_dsp_cores(tmp_path, name, board):
     class _Factory:   # _variant's tmp_path_factory
         @staticmethod
         def mktemp(name):
-            path = tmp_path / name
+            path = tmp_path / f"{name}{len(list(tmp_path.iterdir()))}"
             path.mkdir()
             return path
 
     portable = run_model(_variant(tree, _Factory, MCC_FORCE_REFERENCE=1), board, samples=3)
     assert np.array_equal(portable.outputs, fast.outputs)
     assert max(fast.instructions) < min(portable.instructions)
+    # the same functions with their blocks in C (dw_asm's assembly off): same bytes, more instructions
+    assert "__asm__ volatile" in (tree / "model.c").read_text()
+    c_blocks = run_model(_variant(tree, _Factory, MCC_NO_DW_ASM=1), board, samples=3)
+    assert c_blocks.checks == {"host": True, "reference": True}
+    assert np.array_equal(c_blocks.outputs, fast.outputs)
+    assert max(fast.instructions) < min(c_blocks.instructions)
 
 
 @pytest.mark.skipif(not shutil.which("arm-none-eabi-gcc"), reason="needs arm-none-eabi-gcc")
@@ -191,3 +197,57 @@ def test_fit_tries_the_shared_kernel_before_compressing_weights(tmp_path):
         assert ("MCC_NOINLINE" in (tight / "model.c").read_text()) != shared_smaller
         assert flash(tight) + reserve <= budget
         assert (conv_layout(tight) == "widened") == shared_smaller   # else its weights one byte each
+
+
+def test_asm_registers_are_reused_at_a_last_use_and_never_overcommitted():
+    """dw_asm's linear scan: a register is free again once its value is read for the last time
+    (a long chain of short-lived values fits); a pointer keeps its pinned register while live;
+    more values live at once than free registers refuses the block (None: it stays C)."""
+    from mcucompress.codegen import dw_asm
+
+    chain = []
+    for i in range(40):   # 40 values, two live at a time
+        chain += [(f"ldrsb {{d}}, [{{0}}, #{2 * i}]", f"x{i}", ("src",)),
+                  (f"ldrsb {{d}}, [{{0}}, #{2 * i + 1}]", f"y{i}", ("src",)),
+                  ("pkhbt {d}, {0}, {1}, lsl #16", f"p{i}", (f"x{i}", f"y{i}")),
+                  (f"strb {{0}}, [{{1}}, #{i}]", None, (f"p{i}", "dst"))]
+    regs = dw_asm._allocate(chain)
+    assert regs["src"] == "r0" and regs["dst"] == "r1"
+    assert all(regs[f"x{i}"] not in ("r0", "r1") for i in range(39))   # src and dst still live
+    free = len(dw_asm.REGISTERS) - 2
+
+    def live(n):   # n loads, all read only after the last one, src and dst read at the end
+        ops = [(f"ldrsb {{d}}, [{{0}}, #{i}]", f"x{i}", ("src",)) for i in range(n)]
+        return ops + [("strb {0}, [{1}, #0]", None, (f"x{i}", "dst")) for i in range(n)] + \
+            [("ldrsb {d}, [{0}, #0]", "last", ("src",)), ("strb {0}, [{1}, #0]", None, ("last", "dst"))]
+
+    assert dw_asm._allocate(live(free)) is not None
+    assert dw_asm._allocate(live(free + 1)) is None
+
+
+def test_column_loop_leaves_the_fewest_written_blocks():
+    """A 24-wide stride-2 row (the right border cut): 3 passes of 6 and one written block of 6,
+    not 3 passes, a block of 5 and one of 1."""
+    shape = dw_gen.DwShape(48, 48, 4, 24, 24, 3, 3, 2, 2, 0, 0)
+    layer = dw_gen.DwGenLayer(shape, np.zeros(4 * 10, np.int32), 10, -128, 8, -128, 127)
+    writer = dw_gen._Writer(layer, asm=False)
+    groups = []
+    writer._sweep(0, shape.wo, dw_gen.UNROLL_COLUMNS, 6, [shape.cols(ox) for ox in range(shape.wo)],
+                  lambda d, start, passes: groups.append(("loop", start, passes)),
+                  lambda d, oxs: groups.append(("block", oxs[0], len(oxs))))
+    assert groups == [("loop", 0, 3), ("block", 18, 6)]
+
+
+def test_generated_text_is_the_same_under_any_hash_seed():
+    """The class biases' slots in mcc_cb (and so the assembly's offsets) follow the blocks'
+    order, not a set's: two interpreters with different hash seeds write the same function."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import numpy as np; from mcucompress.codegen import dw_gen; "
+            "s = dw_gen.DwShape(25, 5, 8, 25, 5, 3, 3, 1, 1, 1, 1); "
+            "print(dw_gen.c_function('f', dw_gen.DwGenLayer(s, np.zeros(80, np.int32), 10, -128, 8, -128, 127)))")
+    texts = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                            env=dict(os.environ, PYTHONHASHSEED=seed)).stdout for seed in ("1", "2", "3")]
+    assert "mcc_cb[1]" in texts[0] and texts[0] == texts[1] == texts[2]

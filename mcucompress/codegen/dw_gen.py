@@ -145,13 +145,17 @@ def _runs(classes: list) -> list[tuple[int, int]]:
 class _Writer:
     """The body of one generated function: lines, and the per-channel names it uses."""
 
-    def __init__(self, layer: DwGenLayer):
+    def __init__(self, layer: DwGenLayer, asm: bool = True):
         self.layer = layer
         self.s = layer.shape
         self.lines: list[str] = []
         self.used: set[str] = set()
         self.class_biases: dict[str, tuple] = {}
         self.band, self.width = self.s.block()   # width even: a column loop keeps pair parity
+        self.asm = asm
+        self.asm_class_biases: dict[str, int] = {}   # class bias -> its index in mcc_cb
+        self.asm_used = False
+        self.captured = None   # the blocks of a loop's body being written, when an asm loop may take it
 
     def emit(self, depth: int, text: str) -> None:
         self.lines.append("    " * depth + text)
@@ -187,34 +191,103 @@ class _Writer:
     def block(self, depth: int, oys: list[int], oxs: list[int], src: tuple[str, int, int],
               dst: tuple[str, int, int]):
         """Outputs (oy, ox) for oy in oys, ox in oxs; src = (pointer, input row, input column) it
-        points at, dst = (pointer, output row, output column)."""
+        points at, dst = (pointer, output row, output column). On DSP builds the block is
+        assembly with registers of its own (dw_asm.py) where they suffice, the C below the
+        portable path and the fallback."""
         s = self.s
         in_ptr, iy0, ix0 = src
         out_ptr, oy0, ox0 = dst
-        self.emit(depth, "{")
-        accs = {}
+        accs, biases = {}, {}
         for oy in oys:
             for ox in oxs:
                 name = f"a{len(accs)}"
                 accs[oy, ox] = name
-                self.emit(depth + 1, f"int32_t {name} = {self.class_bias(s.rows(oy), s.cols(ox))};")
+                biases[name] = self.class_bias(s.rows(oy), s.cols(ox))
         first = min(oy * s.sh - s.pad_t + s.rows(oy)[0] for oy in oys)
         last = max(oy * s.sh - s.pad_t + s.rows(oy)[1] for oy in oys)
+        rows = []   # per input row, its ops (_input_row)
         for iy in range(first, last + 1):
             items = []   # (accumulator, output column, kernel row) reading input row iy
             for oy in oys:
                 ky = iy - (oy * s.sh - s.pad_t)
                 if s.rows(oy)[0] <= ky <= s.rows(oy)[1]:
                     items += [(accs[oy, ox], ox, ky) for ox in oxs]
-            self._input_row(depth + 1, iy, items, in_ptr, iy0, ix0)
-        for (oy, ox), name in accs.items():
-            off = ((oy - oy0) * s.wo + (ox - ox0)) * s.c
+            rows.append(self._input_row(iy, items, iy0, ix0))
+        stores = [(name, ((oy - oy0) * s.wo + (ox - ox0)) * s.c) for (oy, ox), name in accs.items()]
+        if self.captured is not None:
+            self.captured.append((in_ptr, out_ptr, (rows, biases, stores)))
+        text = self.asm_block(in_ptr, out_ptr, rows, biases, stores) if self.asm else None
+        if text is not None:
+            self.emit(0, "#if MCC_HAVE_DW_ASM")
+            for line in text:
+                self.emit(depth, line)
+            self.emit(0, "#else")
+        self.emit(depth, "{")
+        for name, bias in biases.items():
+            self.emit(depth + 1, f"int32_t {name} = {bias};")
+        for ops in rows:
+            self.emit(depth + 1, "{")
+            for op in ops:
+                self.emit(depth + 2, self._c_op(in_ptr, op))
+            self.emit(depth + 1, "}")
+        for name, off in stores:
             self.emit(depth + 1, f"{out_ptr}[{off}] = {self._requantize(name)};")
         self.emit(depth, "}")
+        if text is not None:
+            self.emit(0, "#endif")
 
-    def _input_row(self, depth: int, iy: int, items, in_ptr: str, iy0: int, ix0: int):
-        """The products of input row iy for ``items`` (accumulator, output column, kernel row):
-        tap pairs starting on an even input column by SMLAD, the other taps one by one."""
+    def _consts(self, biases):
+        """dw_asm.Consts of the layer with the class biases of ``biases`` given an index in
+        mcc_cb (kept by _commit()), None for maps the assembly does not take."""
+        from mcucompress.codegen import dw_asm
+
+        layer = self.layer
+        # maps of at most 3 rows (blocks of two rows) stay C: nearly every output there starts
+        # from a class bias, which the assembly reads back from memory where GCC keeps it in a
+        # register; measured slower (docs/BENCHMARKS.md)
+        if self.band > 1:
+            return None
+        cb = dict(self.asm_class_biases)
+        for name in biases:
+            if name != "bias":
+                cb.setdefault(name, len(cb))
+        return dw_asm.Consts(max(self.s.kw - 1, 1), layer.pair_words, cb, layer.relu_shift,
+                             layer.act_min, layer.act_max)
+
+    def _commit(self, consts, text):
+        if text is not None:
+            self.asm_class_biases = consts.cb
+            self.asm_used = True
+        return text
+
+    def asm_block(self, in_ptr, out_ptr, rows, biases, stores):
+        """The block's assembly lines (dw_asm.block), None where it stays C: maps of at most 3
+        rows, or a block needing more registers than there are."""
+        from mcucompress.codegen import dw_asm
+
+        consts = self._consts(biases.values())
+        if consts is None:
+            return None
+        return self._commit(consts, dw_asm.block(rows, biases, stores, consts, in_ptr, out_ptr))
+
+    @staticmethod
+    def _c_op(in_ptr: str, op) -> str:
+        kind = op[0]
+        if kind == "load":
+            _, x, off = op
+            return f"const int32_t {x} = {in_ptr}[{off}];"
+        if kind == "pack":
+            _, p, lo, hi = op
+            return f"const uint32_t {p} = mcc_nn_pack16({lo}, {hi});"
+        _, instr, acc, a, w = op
+        if instr == "smlad":
+            return f"{acc} = mcc_nn_smlad({a}, {w}, {acc});"
+        return f"{acc} = mcc_nn_{instr}((uint32_t){a}, {w}, {acc});"
+
+    def _input_row(self, iy: int, items, iy0: int, ix0: int) -> list:
+        """The ops of input row iy for ``items`` (accumulator, output column, kernel row): tap
+        pairs starting on an even input column by SMLAD, the other taps one by one; ops are
+        ("load", x, offset), ("pack", p, x_lo, x_hi), ("mac", instruction, acc, value, word)."""
         s = self.s
         pairs, singles = [], []   # (accumulator, first column, kernel row, kx)
         for acc, ox, ky in items:
@@ -242,24 +315,24 @@ class _Writer:
         pending = [(acc, source(col), ky, kx) for acc, col, ky, kx in singles]
         # column by column: the load, the pair it completes, every product that can then run
         # (few values live at once: GCC spills the rest)
-        self.emit(depth, "{")
+        ops = []
         for col in sorted(loaded):
             n = col - ix0
             off = ((iy - iy0) * s.w + n) * s.c
-            self.emit(depth + 1, f"const int32_t x{n} = {in_ptr}[{off}];")
+            ops.append(("load", f"x{n}", off))
             ready = {f"x{n}"}
             if col - 1 in pair_cols:
-                self.emit(depth + 1, f"const uint32_t p{n - 1} = mcc_nn_pack16(x{n - 1}, x{n});")
+                ops.append(("pack", f"p{n - 1}", f"x{n - 1}", f"x{n}"))
                 ready.add(f"p{n - 1}")
             for acc, pcol, ky, kx in pairs:
                 if f"p{pcol - ix0}" in ready:
-                    self.emit(depth + 1, f"{acc} = mcc_nn_smlad(p{pcol - ix0}, {self.pair_weight(ky, kx)}, {acc});")
+                    ops.append(("mac", "smlad", acc, f"p{pcol - ix0}", self.pair_weight(ky, kx)))
             for item in [item for item in pending if item[1][0] in ready]:
                 pending.remove(item)
                 acc, (name, half), ky, kx = item
                 word, whalf = self.weight(ky, kx)
-                self.emit(depth + 1, f"{acc} = mcc_nn_smla{half}{whalf}((uint32_t){name}, {word}, {acc});")
-        self.emit(depth, "}")
+                ops.append(("mac", f"smla{half}{whalf}", acc, name, word))
+        return ops
 
     def _requantize(self, acc: str) -> str:
         layer = self.layer
@@ -294,12 +367,31 @@ class _Writer:
         """Positions 0..size-1 of a row or column in groups of ``step``: all written out
         (written(depth, group)) up to ``unroll`` positions; else each run of positions whose windows
         the border cuts alike as a loop of whole groups (looped(depth, start, passes)), the rest of
-        the run written out."""
+        the run written out. Where one run loops, the loop is placed in it (and one pass shorter
+        when that helps) so that the fewest groups are written out around it: a written group
+        may take outputs of several classes, and each group costs its weights' and constants'
+        loads whatever its size."""
+        def write(first, end):
+            for start in range(first, end, step):
+                written(depth, list(range(start, min(start + step, end))))
+
         if size <= unroll:
-            for start in range(0, size, step):
-                written(depth, list(range(start, min(start + step, size))))
+            write(0, size)
             return
-        for start, end in _runs(classes):
+        runs = _runs(classes)
+        looping = [(start, end) for start, end in runs if end - start >= 2 * step]
+        if len(looping) == 1:
+            (start, end), most = looping[0], (looping[0][1] - looping[0][0]) // step
+            def groups(passes, first):   # blocks written and passes, fewest first, then most passes
+                return (passes + -(-first // step) + -(-(size - first - passes * step) // step), -passes)
+
+            passes, first = min(((p, start + shift) for p in range(most, max(most - 2, 1), -1)
+                                 for shift in range(end - start - p * step + 1)), key=lambda o: groups(*o))
+            write(0, first)
+            looped(depth, first, passes)
+            write(first + passes * step, size)
+            return
+        for start, end in runs:
             passes = (end - start) // step if end - start >= 2 * step else 0
             if passes:
                 looped(depth, start, passes)
@@ -307,7 +399,52 @@ class _Writer:
                 written(depth, list(range(first, min(first + step, end))))
 
     def _loop(self, depth: int, var: str, count: int, pointers, body) -> None:
-        """``count`` passes of body(depth) over pointers (declaration, start, step) stepped each pass."""
+        """``count`` passes of body(depth) over pointers (declaration, start, step) stepped each pass.
+        On DSP builds a loop whose body is blocks through its own two pointers only is one
+        assembly loop (dw_asm.loop) where registers allow, its C the portable path."""
+        asm = self._asm_loop(depth, count, pointers, body) if self.asm else None
+        if asm is not None:
+            self.emit(0, "#if MCC_HAVE_DW_ASM")
+            for line in asm:
+                self.emit(depth, line)
+            self.emit(0, "#else")
+            self.asm, saved = False, self.asm
+            self._c_loop(depth, var, count, pointers, body)
+            self.asm = saved
+            self.emit(0, "#endif")
+        else:
+            self._c_loop(depth, var, count, pointers, body)
+
+    def _asm_loop(self, depth, count, pointers, body):
+        return self._asm_blocks(depth, [(d.split("*")[-1], start) for d, start, _ in pointers],
+                                (count, pointers[0][2], pointers[1][2]), body)
+
+    def _asm_blocks(self, depth, pointers, passes, body):
+        """body's blocks as one assembly statement (dw_asm.loop when passes = (count, input
+        step, output step), else dw_asm.sequence) when they all go through ``pointers`` (input
+        and output (name, C start)) and body has no loop; None otherwise."""
+        from mcucompress.codegen import dw_asm
+
+        outer, lines, self.captured, self.lines, self.asm = self.captured, self.lines, [], [], False
+        try:   # the body's C only to see its blocks
+            body(depth)
+            captured, nested = self.captured, any(line.lstrip().startswith("for (") for line in self.lines)
+        finally:
+            self.captured, self.lines, self.asm = outer, lines, True
+        names = tuple(name for name, _ in pointers)
+        if nested or not captured or any((i, o) != names for i, o, _ in captured):
+            return None
+        blocks = [b for _, _, b in captured]
+        consts = self._consts(dict.fromkeys(name for _, biases, _ in blocks for name in biases.values()))
+        if consts is None:
+            return None
+        starts = {"src": pointers[0][1], "dst": pointers[1][1]}
+        if passes is None:
+            return self._commit(consts, dw_asm.sequence(blocks, consts, starts))
+        count, step_in, step_out = passes
+        return self._commit(consts, dw_asm.loop(blocks, count, {"src": step_in, "dst": step_out}, consts, starts))
+
+    def _c_loop(self, depth: int, var: str, count: int, pointers, body) -> None:
         self.emit(depth, "{")
         self.emit(depth + 1, f"int32_t {var};")
         for declaration, start, _ in pointers:
@@ -328,8 +465,23 @@ class _Writer:
                         ("int8_t *ro", f"out + {oy * s.wo * s.c}", self.band * s.wo * s.c)],
                        lambda d2: self.rows_block(d2, oys, ("ri", iy), ("ro", oy)))
 
-        self._sweep(depth, s.ho, UNROLL_ROWS, self.band, [s.rows(oy) for oy in range(s.ho)], looped,
-                    lambda d, oys: self.rows_block(d, oys, ("in", 0), ("out", 0)))
+        def sweep(d):
+            self._sweep(d, s.ho, UNROLL_ROWS, self.band, [s.rows(oy) for oy in range(s.ho)], looped,
+                        lambda d2, oys: self.rows_block(d2, oys, ("in", 0), ("out", 0)))
+
+        # a map written out whole: its blocks one assembly statement (no pointers reloaded between)
+        asm = self._asm_blocks(depth, [("in", "in"), ("out", "out")], None, sweep) if self.asm else None
+        if asm is None:
+            sweep(depth)
+            return
+        self.emit(0, "#if MCC_HAVE_DW_ASM")
+        for line in asm:
+            self.emit(depth, line)
+        self.emit(0, "#else")
+        self.asm = False
+        sweep(depth)
+        self.asm = True
+        self.emit(0, "#endif")
 
 
 def _class_bias_expr(writer: _Writer, rows: tuple[int, int], cols: tuple[int, int]) -> str:
@@ -372,5 +524,16 @@ def c_function(name: str, layer: DwGenLayer) -> str:
     lines = [f"static MCC_NOINLINE mcc_status {name}(const int32_t *k, const int8_t *in, int8_t *out)",
              "{", "    int32_t ch;",
              f"    for (ch = 0; ch < {s.c}; ++ch, ++in, ++out, k += {layer.words}) {{"]
-    lines += consts + class_lines + writer.lines + ["    }", "    return MCC_OK;", "}"]
+    if writer.asm_used:
+        # the assembly reads the weights from k itself and the class biases from mcc_cb: the
+        # C names only it would not use are voided (GCC drops their loads)
+        asm = ["#if MCC_HAVE_DW_ASM"]
+        if writer.asm_class_biases:
+            asm.append(f"        int32_t mcc_cb[{len(writer.asm_class_biases)}];")
+        asm += [f"        mcc_cb[{i}] = {n};" for n, i in writer.asm_class_biases.items()]
+        asm += [f"        (void){line.split(' = ')[0].split()[-1]};" for line in consts + class_lines]
+        asm.append("#endif")
+    else:
+        asm = []
+    lines += consts + class_lines + asm + writer.lines + ["    }", "    return MCC_OK;", "}"]
     return "\n".join(lines) + "\n"

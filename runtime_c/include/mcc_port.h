@@ -61,6 +61,14 @@
 #define MCC_HAVE_V6M_ASM 0
 #endif
 
+/* The assembly of written-out depthwise layers (mcucompress/codegen/dw_asm.py); MCC_NO_DW_ASM=1
+ * builds their C instead on a DSP core (tests run both and compare). */
+#if MCC_HAVE_DSP_ASM && !(defined(MCC_NO_DW_ASM) && MCC_NO_DW_ASM)
+#define MCC_HAVE_DW_ASM 1
+#else
+#define MCC_HAVE_DW_ASM 0
+#endif
+
 /* 1: LiteRT's single (float32) rounding in conv/fc requantization; 0: TFLM's double rounding. */
 #ifndef MCC_SINGLE_ROUNDING
 #define MCC_SINGLE_ROUNDING 0

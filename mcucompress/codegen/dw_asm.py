@@ -1,0 +1,234 @@
+"""The blocks of a written-out depthwise layer (dw_gen.py) as Thumb-2 assembly whose registers
+the generator chooses.
+
+GCC compiles dw_gen's C blocks with spills: six accumulators, the weight words, the
+multiplier, the round and the pointers exceed the 13 registers it keeps free. Here each value of
+the block's straight-line code (inputs x, pairs p, weight words loaded per kernel row when first
+needed, the bias each accumulator starts from, fused into its first multiply, accumulators,
+multiplier, round and (double rounding) shift loaded once the products are done) has a known
+definition and last use, so a linear scan over the op list gives each a register, reusing a
+register at the instruction that reads its last use. An ``__asm__`` statement holds one block,
+the blocks of a map written out whole, or a loop over blocks (block(), sequence(), loop()); its
+pointers sit in pinned registers (input r0, output r1, the channel's words r2, the class biases
+r3 and a loop's pass counter r4 when it needs them); every other register but sp and pc is its
+own. Where the registers do not suffice the functions return None: that code stays C.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+POINTERS = ("src", "dst", "k", "cb", "cnt")
+PINNED = {"src": "r0", "dst": "r1", "k": "r2", "cb": "r3", "cnt": "r4"}
+REGISTERS = ("r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "lr")
+IMM12 = 4095   # LDRSB / LDR / STRB immediates and ADDW / SUBW
+
+
+class _Out:
+    """Instructions (format, defined value or None, used values), with the base offset each
+    pointer register holds (it is stepped where an offset leaves the immediates' range)."""
+
+    def __init__(self):
+        self.ops: list[tuple[str, str | None, tuple[str, ...]]] = []
+        self.base = {"src": 0, "dst": 0}
+
+    def op(self, fmt: str, d: str | None, *uses: str) -> None:
+        self.ops.append((fmt, d, uses))
+
+    def offset(self, ptr: str, off: int) -> int:
+        """The immediate that reaches offset off from ptr, stepping ptr to off first (by
+        ADDW / SUBW, 4095 at most each) when it is out of reach."""
+        rel = off - self.base[ptr]
+        if 0 <= rel <= IMM12:
+            return rel
+        if _modified_immediate(abs(rel)):
+            self.op(f"{'add' if rel > 0 else 'sub'} {{d}}, {{d}}, #{abs(rel)}", ptr, ptr)
+            rel = 0
+        while rel:
+            step = max(-IMM12, min(IMM12, rel))
+            self.op(f"{'add' if step > 0 else 'sub'}w {{d}}, {{d}}, #{abs(step)}", ptr, ptr)
+            rel -= step
+        self.base[ptr] = off
+        return 0
+
+
+def _modified_immediate(v: int) -> bool:
+    """Whether ADD / SUB take v as one Thumb-2 modified immediate (an 8-bit value shifted left;
+    the byte-replicated forms aside)."""
+    return any(v >> r << r == v and v >> r < 256 for r in range(25))
+
+
+@dataclass(frozen=True)
+class Consts:
+    """What every block of a layer shares: weight words per kernel row (w{ky}_{kx} is word
+    ky * row_words + kx of the channel's k), the index of bias, multiplier, round and shift in
+    k (pair_words, + 1, + 2, + 3), the class biases' indexes in mcc_cb, the requantization:
+    the two-instruction one's final shift, None for the fast kernels' double rounding."""
+
+    row_words: int
+    pair_words: int
+    cb: dict
+    shift: int | None
+    act_min: int
+    act_max: int
+
+
+def _block_ops(out: _Out, tag: str, rows, biases: dict, stores, c: Consts) -> bool:
+    """Appends one block's instructions to out (its values named with ``tag``). rows: per input
+    row the ops dw_gen._Writer._input_row made; biases: accumulator -> "bias" or a class bias;
+    stores: (accumulator, output offset)."""
+    started: set[str] = set()
+    loaded: set[str] = set()
+    for iy, ops in enumerate(rows):
+        for op in ops:
+            if op[0] == "load":
+                _, x, off = op
+                rel = out.offset("src", off)
+                out.op(f"ldrsb {{d}}, [{{0}}, #{rel}]", f"{tag}{iy}:{x}", "src")
+                continue
+            if op[0] == "pack":
+                _, p, lo, hi = op
+                out.op("pkhbt {d}, {0}, {1}, lsl #16", f"{tag}{iy}:{p}", f"{tag}{iy}:{lo}", f"{tag}{iy}:{hi}")
+                continue
+            _, instr, acc, a, w = op
+            if w not in loaded:   # the weight word, when first needed
+                loaded.add(w)
+                ky, kx = (int(v) for v in w[1:].split("_"))
+                out.op(f"ldr {{d}}, [{{0}}, #{4 * (ky * c.row_words + kx)}]", tag + w, "k")
+            start = acc
+            if acc not in started:   # the first product starts from the accumulator's bias
+                started.add(acc)
+                start = biases[acc]
+                if start not in loaded:
+                    loaded.add(start)
+                    where = ("k", c.pair_words) if start == "bias" else ("cb", c.cb[start])
+                    out.op(f"ldr {{d}}, [{{0}}, #{4 * where[1]}]", tag + start, where[0])
+            out.op(f"{instr} {{d}}, {{0}}, {{1}}, {{2}}", tag + acc, f"{tag}{iy}:{a}", tag + w, tag + start)
+    if any(acc not in started for acc, _ in stores):
+        return False
+    out.op(f"ldr {{d}}, [{{0}}, #{4 * (c.pair_words + 1)}]", tag + "mult", "k")
+    out.op(f"ldr {{d}}, [{{0}}, #{4 * (c.pair_words + 2)}]", tag + "rnd", "k")
+    if c.shift is None:   # the fast kernels' double rounding: the channel's shift from k
+        out.op(f"ldr {{d}}, [{{0}}, #{4 * (c.pair_words + 3)}]", tag + "shift", "k")
+    for acc, off in stores:
+        acc = tag + acc
+        if c.shift is None:   # mcc_nn_fast_requantize: SMMLAR, + the sign, >> shift, clamp
+            v = acc + "v"
+            out.op("smmlar {d}, {0}, {1}, {2}", v, acc, tag + "mult", tag + "rnd")
+            out.op("add {d}, {0}, {1}, asr #31", v, v, acc)
+            out.op("asr {d}, {0}, {1}", v, v, tag + "shift")
+            out.op("ssat {d}, #8, {0}", v, v)
+            acc = v
+        else:
+            out.op("smmla {d}, {0}, {1}, {2}", acc, acc, tag + "mult", tag + "rnd")
+            out.op(f"ssat {{d}}, #8, {{0}}, asr #{c.shift}", acc, acc)
+        if c.act_min > -128:
+            out.op(f"cmp {{0}}, #{c.act_min}\\n\\tit lt\\n\\tmovlt {{0}}, #{c.act_min}", None, acc)
+        if c.act_max < 127:
+            out.op(f"cmp {{0}}, #{c.act_max}\\n\\tit gt\\n\\tmovgt {{0}}, #{c.act_max}", None, acc)
+        rel = out.offset("dst", off)
+        out.op(f"strb {{0}}, [{{1}}, #{rel}]", None, acc, "dst")
+    return True
+
+
+def block(rows, biases: dict, stores, c: Consts, in_ptr: str, out_ptr: str) -> list[str] | None:
+    """The C lines of one block's ``__asm__`` statement, or None (see _block_ops)."""
+    out = _Out()
+    if not _block_ops(out, "", rows, biases, stores, c):
+        return None
+    return _render(out.ops, {"src": in_ptr, "dst": out_ptr}, ())
+
+
+def sequence(blocks, c: Consts, starts: dict) -> list[str] | None:
+    """The C lines of one ``__asm__`` statement running blocks (as for loop()) one after the
+    other: the pointers stay in their registers in between."""
+    out = _Out()
+    for i, (rows, biases, stores) in enumerate(blocks):
+        if not _block_ops(out, f"b{i}.", rows, biases, stores, c):
+            return None
+    return _render(out.ops, starts, ())
+
+
+def loop(blocks, count: int, steps: dict, c: Consts, starts: dict) -> list[str] | None:
+    """The C lines of an ``__asm__`` loop of ``count`` passes over blocks (each (rows, biases,
+    stores) as for block(), reading and writing through the loop's pointers), the pointers
+    stepped by steps {"src": bytes, "dst": bytes} a pass; starts: the pointers' C values. The
+    pass counter takes a register where the blocks leave one, else a word of GCC's frame (a
+    memory operand: the frame's size and the stack figures stay GCC's);
+    None when neither allocates."""
+    for in_register in (True, False):
+        out = _Out()
+        out.op("1:", None)
+        for i, (rows, biases, stores) in enumerate(blocks):
+            if not _block_ops(out, f"b{i}.", rows, biases, stores, c):
+                return None
+        for ptr in ("src", "dst"):
+            rel = steps[ptr] - out.base[ptr]
+            if rel:
+                out.op(f"{'add' if rel > 0 else 'sub'}w {{d}}, {{d}}, #{abs(rel)}", ptr, ptr)
+        if in_register:
+            out.op("subs {d}, {0}, #1\\n\\tbne 1b", "cnt", "cnt")
+        else:
+            out.op("ldr {d}, %[n]", "n")
+            out.op("subs {d}, {0}, #1", "n", "n")
+            out.op("str {0}, %[n]\\n\\tbne 1b", None, "n")
+        if any(abs(steps[p] - out.base[p]) > IMM12 for p in ("src", "dst")):
+            return None
+        lines = _render(out.ops, dict(starts, cnt=str(count)), ("src", "dst", "k", "cb") + (("cnt",) if in_register else ()),
+                        None if in_register else count)
+        if lines is not None:
+            return lines
+    return None
+
+
+def _render(ops, starts: dict, carried, frame_count: int | None = None) -> list[str] | None:
+    """The statement's C lines: pinned pointers, the text, operands and clobbers; frame_count:
+    the pass counter of a loop kept in GCC's frame (operand %[n])."""
+    regs = _allocate(ops, carried)
+    if regs is None:
+        return None
+    text = [fmt.format(*(regs[u] for u in uses), d=regs.get(d)) for fmt, d, uses in ops]
+    pointers = [p for p in POINTERS if p in regs]
+    c_of = {"src": "const int8_t *", "dst": "int8_t *", "k": "const int32_t *", "cb": "const int32_t *",
+            "cnt": "int32_t "}
+    values = dict({"k": "k", "cb": "mcc_cb"}, **starts)
+    lines = ["{"]
+    lines += [f"    register {c_of[p]}mcc_r{p} __asm__(\"{PINNED[p]}\") = {values[p]};" for p in pointers]
+    operands = [f"\"+r\"(mcc_r{p})" for p in pointers]
+    if frame_count is not None:
+        lines.append(f"    int32_t mcc_n = {frame_count};")
+        operands.append("[n] \"+m\"(mcc_n)")
+    lines.append("    __asm__ volatile(")
+    lines += [f"        \"{t}\\n\\t\"" for t in text]
+    lines.append("        : " + ", ".join(operands))
+    clobbers = [r for r in REGISTERS if r not in {PINNED[p] for p in pointers}]
+    lines.append("        : : " + ", ".join(f"\"{r}\"" for r in clobbers) + ", \"cc\", \"memory\");")
+    lines.append("}")
+    return lines
+
+
+def _allocate(ops, carried=()) -> dict[str, str] | None:
+    """Linear scan: value -> register. The pointers (and a loop's counter) start in their pinned
+    registers; a value's register is free again after the instruction that last reads it (that
+    instruction may write its result there), ``carried`` values (read by the loop's next pass)
+    never; None when some value finds no free register."""
+    last = {}
+    for i, (_, d, uses) in enumerate(ops):
+        for u in uses:
+            last[u] = i
+    for u in carried:
+        if u in last:
+            last[u] = len(ops)
+    regs = {p: PINNED[p] for p in POINTERS if p in last}
+    free = [r for r in REGISTERS if r not in regs.values()]
+    for i, (_, d, uses) in enumerate(ops):
+        for u in dict.fromkeys(uses):
+            if last[u] == i and u != d:
+                free.append(regs[u])
+        if d is not None and d not in regs:
+            if not free:
+                return None
+            regs[d] = free.pop(0)
+        elif d is not None and last.get(d, -1) < i:   # written and never read again
+            free.append(regs[d])
+    return regs
