@@ -51,12 +51,12 @@ def kernel_rows(graph: Graph, prefix: str, rounding: str, layers=None) -> list[t
 def kernel_table(graph: Graph, prefix: str, rounding: str, layers=None):
     from rich.table import Table
 
+    from mcucompress.plain_text import shown
+
     table = Table(title="kernels (weights: dense weights as stored in flash; constant: channels stored as "
                         "exact constants; patched: finished by mcc_conv2d_channels_s8)")
     for column in ("layer", "kernel", "weights", "constant", "patched"):
         table.add_column(column, justify="right" if column in ("constant", "patched") else "left")
-    from mcucompress.plain_text import shown
-
     for name, kernel, layout, constant, patched in kernel_rows(graph, prefix, rounding, layers):
         # layer names come from the model file: shown as plain text, never as markup or escapes
         table.add_row(shown(name), kernel, layout, str(constant) if constant else "", str(patched) if patched else "")
