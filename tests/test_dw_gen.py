@@ -64,8 +64,18 @@ def edge_zoo(seed: int = 6) -> Graph:
     return chain.graph("edge_zoo")
 
 
+def many_channels(seed: int = 9) -> Graph:
+    """Channel counts whose NHWC offsets pass the 4095 that LDRSB and STRB take as an immediate
+    (a written-out map and a strided one: the pointers are stepped inside a block)."""
+    rng = np.random.default_rng(seed)
+    chain = (_Chain(rng, (1, 8, 8, 256))
+             .conv(0, (3, 3), padding=(1, 1, 1, 1), depthwise=True, zp=-128, activation="relu")
+             .conv(0, (3, 3), stride=(2, 2), padding=(1, 1, 1, 1), depthwise=True, zp=-128, activation="relu"))
+    return chain.graph("many_channels")
+
+
 GRAPHS = {"written_out_zoo": written_out_zoo, "edge_zoo": edge_zoo, "tall_narrow": lambda: tall_narrow()[0],
-          "wide_strided": lambda: tall_narrow()[1]}
+          "wide_strided": lambda: tall_narrow()[1], "many_channels": many_channels}
 
 
 def _generated(graph: Graph) -> list[bool]:
