@@ -70,7 +70,8 @@ def _taps(o: int, stride: int, pad: int, k: int, size: int) -> tuple[int, int]:
 
 @dataclass(frozen=True, eq=False)
 class DwGenLayer:
-    """One generated depthwise layer: its C function's name and the constants it reads."""
+    """One depthwise layer to write out: its shape, the table of constants its function reads
+    (``words`` per channel) and how it requantizes."""
 
     shape: DwShape
     table: np.ndarray       # int32 words, ``words`` per channel
@@ -395,8 +396,7 @@ class _Writer:
             passes = (end - start) // step if end - start >= 2 * step else 0
             if passes:
                 looped(depth, start, passes)
-            for first in range(start + passes * step, end, step):
-                written(depth, list(range(first, min(first + step, end))))
+            write(start + passes * step, end)
 
     def _loop(self, depth: int, var: str, count: int, pointers, body) -> None:
         """``count`` passes of body(depth) over pointers (declaration, start, step) stepped each pass.
