@@ -39,15 +39,15 @@ def written_out_zoo(seed: int = 3) -> Graph:
 
 
 def tall_narrow(seed: int = 4) -> Graph:
-    """A keyword spotter's map (25x5, 20 channels, rows in a loop) and a 14-wide strided one
-    (columns in a loop), ReLU and none."""
+    """A keyword spotter's map (25x5, 20 channels, rows in a loop) and rows wider than
+    dw_gen.UNROLL_COLUMNS (columns in a loop) at strides 2 and 1, ReLU and none."""
     rng = np.random.default_rng(seed)
     chain = (_Chain(rng, (1, 25, 5, 20))
              .conv(0, (3, 3), padding=(1, 1, 1, 1), depthwise=True, zp=-128, activation="relu")
              .conv(0, (3, 3), padding=(1, 1, 1, 1), depthwise=True, zp=-128, activation="relu"))
-    wide = (_Chain(rng, (1, 34, 30, 4))
+    wide = (_Chain(rng, (1, 12, 110, 4))
             .conv(0, (3, 3), stride=(2, 2), padding=(0, 1, 0, 1), depthwise=True, zp=-128, activation="relu")
-            .conv(0, (3, 3), stride=(2, 2), padding=(1, 1, 1, 1), depthwise=True))
+            .conv(0, (3, 3), padding=(1, 1, 1, 1), depthwise=True))
     return chain.graph("tall_narrow"), wide.graph("wide_strided")
 
 
@@ -118,22 +118,42 @@ def test_info_names_the_written_out_functions(tmp_path):
     assert set(anywhere.values()) == {"mcc_depthwise_conv2d_fast_s8"}
 
 
-def test_large_stride_one_maps_stay_on_the_planes():
+def test_wide_stride_one_maps_stay_on_the_planes():
+    """Rows a written-out layer would run in a column loop stay on the row-pair planes (from 400
+    outputs); a 24x24 map is written out."""
     rng = np.random.default_rng(5)
-    graph = _Chain(rng, (1, 24, 24, 8)).conv(0, (3, 3), padding=(1, 1, 1, 1), depthwise=True,
-                                             activation="relu").graph("large")
-    assert _generated(graph) == [False]
+    graph = (_Chain(rng, (1, 24, 24, 8)).conv(0, (3, 3), padding=(1, 1, 1, 1), depthwise=True, activation="relu")
+             .graph("square"))
+    assert _generated(graph) == [True]
+    graph = (_Chain(rng, (1, 8, 56, 8)).conv(0, (3, 3), padding=(1, 1, 1, 1), depthwise=True, activation="relu")
+             .conv(0, (3, 3), depthwise=True, activation="relu").graph("wide"))
+    assert _generated(graph) == [False, True]   # 8x56 outputs, then 6x54: fewer than 400
     op = graph.ops[0]
     assert specialize.generated_depthwise(graph, op, kernel_params(graph, op, "tflm"), "tflm") is not None
 
 
-def test_pair_words_hold_each_weight_and_its_right_neighbour():
-    w = np.arange(2 * 9).reshape(2, 9) - 9
-    words = dw_gen.pair_words(w, 3, 3).view(np.uint32).reshape(2, 3, 2)
-    lo = (words & 0xFFFF).astype(np.uint16).view(np.int16)
-    hi = (words >> 16).astype(np.uint16).view(np.int16)
-    taps = w.reshape(2, 3, 3)
-    assert np.array_equal(lo, taps[:, :, :2]) and np.array_equal(hi, taps[:, :, 1:])
+@pytest.mark.parametrize("kh, kw", [(3, 3), (5, 5), (4, 3), (3, 1), (1, 3)])
+def test_weight_words_hold_each_tap_where_the_layout_says(kh, kw):
+    """Every word holds the taps its name says (vertical: a tap and the one below, horizontal: a
+    tap and its right neighbour, or 0 past a one-column kernel), every tap is in a word, and
+    tap() names a word that holds it."""
+    layout = dw_gen.WordLayout(kh, kw)
+    w = np.arange(2 * kh * kw).reshape(2, kh * kw) - kh * kw
+    words = layout.words(w).view(np.uint32)
+    assert words.shape == (2, layout.count) and len(layout.names()) == layout.count
+    taps = np.concatenate([w.reshape(2, kh, kw), np.zeros((2, kh, 1), dtype=w.dtype)], axis=2)
+    halves = {}
+    for name in layout.names():
+        ky, kx = (int(v) for v in name[1:].split("_"))
+        word = words[:, layout.index(name)]
+        lo, hi = (word & 0xFFFF).astype(np.uint16).view(np.int16), (word >> 16).astype(np.uint16).view(np.int16)
+        below = (ky + 1, kx) if name[0] == "v" else (ky, kx + 1)
+        assert np.array_equal(lo, taps[:, ky, kx]) and np.array_equal(hi, taps[:, below[0], below[1]])
+        halves[name] = {"b": lo, "t": hi}
+    for ky in range(kh):
+        for kx in range(kw):
+            name, half = layout.tap(ky, kx)
+            assert np.array_equal(halves[name][half], taps[:, ky, kx])
 
 
 @pytest.mark.qemu
@@ -242,7 +262,7 @@ def test_column_loop_leaves_the_fewest_written_blocks():
     layer = dw_gen.DwGenLayer(shape, np.zeros(4 * 10, np.int32), 10, -128, 8, -128, 127)
     writer = dw_gen._Writer(layer, asm=False)
     groups = []
-    writer._sweep(0, shape.wo, dw_gen.UNROLL_COLUMNS, 6, [shape.cols(ox) for ox in range(shape.wo)],
+    writer._sweep(0, shape.wo, 12, 6, [shape.cols(ox) for ox in range(shape.wo)],
                   lambda d, start, passes: groups.append(("loop", start, passes)),
                   lambda d, oxs: groups.append(("block", oxs[0], len(oxs))))
     assert groups == [("loop", 0, 3), ("block", 18, 6)]

@@ -9,19 +9,22 @@ multiplier, round and (double rounding) shift loaded once the products are done)
 definition and last use, so a linear scan over the op list gives each a register, reusing a
 register at the instruction that reads its last use. An ``__asm__`` statement holds one block,
 the blocks of a map written out whole, or a loop over blocks (block(), sequence(), loop()); its
-pointers sit in pinned registers (input r0, output r1, the channel's words r2, the class biases
-r3 and a loop's pass counter r4 when it needs them); every other register but sp and pc is its
-own. Where the registers do not suffice the functions return None: that code stays C.
+pointers sit in pinned registers (input r0, output r1, the channel's words r2 and a loop's pass
+counter r3 when it needs one); the class biases, which C computes per channel into mcc_cb on the
+stack, are memory operands GCC addresses from sp, so no register is held for them; every other
+register but sp and pc is its own. Where the registers do not suffice the functions return None: that code stays C.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
-POINTERS = ("src", "dst", "k", "cb", "cnt")
-PINNED = {"src": "r0", "dst": "r1", "k": "r2", "cb": "r3", "cnt": "r4"}
+POINTERS = ("src", "dst", "k", "cnt")
+PINNED = {"src": "r0", "dst": "r1", "k": "r2", "cnt": "r3"}
 REGISTERS = ("r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "lr")
 IMM12 = 4095   # LDRSB / LDR / STRB immediates and ADDW / SUBW
+MAX_OPERANDS = 30   # GCC's limit for one asm statement (a statement past it stays C)
 
 
 class _Out:
@@ -60,12 +63,12 @@ def _modified_immediate(v: int) -> bool:
 
 @dataclass(frozen=True)
 class Consts:
-    """What every block of a layer shares: weight words per kernel row (w{ky}_{kx} is word
-    ky * row_words + kx of the channel's k), the index of bias, multiplier, round and shift in
+    """What every block of a layer shares: the index in the channel's k of each weight word
+    (dw_gen.WordLayout), the index of bias, multiplier, round and shift in
     k (pair_words, + 1, + 2, + 3), the class biases' indexes in mcc_cb, the requantization:
     the two-instruction one's final shift, None for the fast kernels' double rounding."""
 
-    row_words: int
+    words: dict   # weight word name -> its index in k
     pair_words: int
     cb: dict
     shift: int | None
@@ -93,16 +96,17 @@ def _block_ops(out: _Out, tag: str, rows, biases: dict, stores, c: Consts) -> bo
             _, instr, acc, a, w = op
             if w not in loaded:   # the weight word, when first needed
                 loaded.add(w)
-                ky, kx = (int(v) for v in w[1:].split("_"))
-                out.op(f"ldr {{d}}, [{{0}}, #{4 * (ky * c.row_words + kx)}]", tag + w, "k")
+                out.op(f"ldr {{d}}, [{{0}}, #{4 * c.words[w]}]", tag + w, "k")
             start = acc
             if acc not in started:   # the first product starts from the accumulator's bias
                 started.add(acc)
                 start = biases[acc]
                 if start not in loaded:
                     loaded.add(start)
-                    where = ("k", c.pair_words) if start == "bias" else ("cb", c.cb[start])
-                    out.op(f"ldr {{d}}, [{{0}}, #{4 * where[1]}]", tag + start, where[0])
+                    if start == "bias":
+                        out.op(f"ldr {{d}}, [{{0}}, #{4 * c.pair_words}]", tag + start, "k")
+                    else:   # a memory operand: GCC addresses mcc_cb from sp, no register held for it
+                        out.op(f"ldr {{d}}, %[cb{c.cb[start]}]", tag + start)
             out.op(f"{instr} {{d}}, {{0}}, {{1}}, {{2}}", tag + acc, f"{tag}{iy}:{a}", tag + w, tag + start)
     if any(acc not in started for acc, _ in stores):
         return False
@@ -174,7 +178,7 @@ def loop(blocks, count: int, steps: dict, c: Consts, starts: dict) -> list[str] 
             out.op("str {0}, %[n]\\n\\tbne 1b", None, "n")
         if any(abs(steps[p] - out.base[p]) > IMM12 for p in ("src", "dst")):
             return None
-        lines = _render(out.ops, dict(starts, cnt=str(count)), ("src", "dst", "k", "cb") + (("cnt",) if in_register else ()),
+        lines = _render(out.ops, dict(starts, cnt=str(count)), ("src", "dst", "k") + (("cnt",) if in_register else ()),
                         None if in_register else count)
         if lines is not None:
             return lines
@@ -189,20 +193,25 @@ def _render(ops, starts: dict, carried, frame_count: int | None = None) -> list[
         return None
     text = [fmt.format(*(regs[u] for u in uses), d=regs.get(d)) for fmt, d, uses in ops]
     pointers = [p for p in POINTERS if p in regs]
-    c_of = {"src": "const int8_t *", "dst": "int8_t *", "k": "const int32_t *", "cb": "const int32_t *",
+    c_of = {"src": "const int8_t *", "dst": "int8_t *", "k": "const int32_t *",
             "cnt": "int32_t "}
-    values = dict({"k": "k", "cb": "mcc_cb"}, **starts)
+    values = dict({"k": "k"}, **starts)
     lines = ["{"]
     lines += [f"    register {c_of[p]}mcc_r{p} __asm__(\"{PINNED[p]}\") = {values[p]};" for p in pointers]
     operands = [f"\"+r\"(mcc_r{p})" for p in pointers]
     if frame_count is not None:
         lines.append(f"    int32_t mcc_n = {frame_count};")
         operands.append("[n] \"+m\"(mcc_n)")
+    used_cb = sorted({int(m) for t in text for m in re.findall(r"%\[cb(\d+)\]", t)})
+    operands_in = [f"[cb{i}] \"m\"(mcc_cb[{i}])" for i in used_cb]
+    if 2 * len(operands) + len(operands_in) > MAX_OPERANDS:   # GCC counts a "+" operand twice
+        return None
     lines.append("    __asm__ volatile(")
     lines += [f"        \"{t}\\n\\t\"" for t in text]
     lines.append("        : " + ", ".join(operands))
     clobbers = [r for r in REGISTERS if r not in {PINNED[p] for p in pointers}]
-    lines.append("        : : " + ", ".join(f"\"{r}\"" for r in clobbers) + ", \"cc\", \"memory\");")
+    lines.append("        : " + ", ".join(operands_in) + " : " + ", ".join(f"\"{r}\"" for r in clobbers)
+                 + ", \"cc\", \"memory\");")
     lines.append("}")
     return lines
 

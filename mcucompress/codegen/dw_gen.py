@@ -5,15 +5,17 @@ where each tap lands in the NHWC input, which taps fall in the padding, how far 
 module writes one C function per layer instead, channel by channel, with every offset an
 immediate of its load or store:
 
-- each input of a kernel row is loaded once per block of outputs (LDRSB) and two horizontal
-  neighbours are packed into one word (PKHBT) only where a pair starts on an even input column,
-  so one pair serves two outputs: with weight words (w[k], w[k+1]) for every k, an output whose
+- each input is loaded once per block of outputs (LDRSB); two kernel rows at a time (rows 0
+  and 1 of a 3x3 window) are packed column by column into vertical pairs (PKHBT), so one SMLAD
+  multiplies a window column of both rows and one pair serves every output of the block whose
+  window holds that column; the last row of an odd kernel packs two horizontal neighbours only
+  where a pair starts on an even input column: with weight words (w[k], w[k+1]), an output whose
   window starts on an even column takes (w0, w1) by SMLAD and w2 by SMLABT, its neighbour
-  (w1, w2) by SMLAD and w0 from the pair's top half by SMLATB;
+  (w1, w2) by SMLAD and w0 from the pair's top half by SMLATB. A 3x3 window: 5 multiplies;
 - padded taps are not computed: a window cut by the border starts from a bias of its own,
   the folded bias plus the zero point times the weights it misses, made once per channel;
-- interior rows and column blocks run as loops over the same straight-line body, border rows
-  and columns are written out;
+- rows of up to UNROLL_COLUMNS outputs are written out whole, interior rows of taller maps
+  run as loops over the same straight-line body;
 - ReLU-like layers requantize in two instructions (relu_requant.py: SMMLA, SSAT with the
   layer's shift as an immediate), others by the fast kernels' double rounding.
 
@@ -31,7 +33,8 @@ from mcucompress.codegen.channel_split import patch, split_channels
 from mcucompress.codegen.relu_requant import best_final_shift
 
 UNROLL_ROWS = 8      # output rows up to which every row is written out
-UNROLL_COLUMNS = 12  # output columns up to which a row is written out, no column loop
+UNROLL_COLUMNS = 48  # output columns up to which a row is written out, no column loop (a loop
+                     # pass costs its pointers and counter, and a row loop around it stays C)
 
 
 @dataclass(frozen=True)
@@ -57,10 +60,11 @@ class DwShape:
 
     def block(self) -> tuple[int, int]:
         """(output rows, output columns) of a block, measured on the M4 over the suite's layers
-        (docs/BENCHMARKS.md, round 12): one row of six, each input loaded once per row, the best
-        or near it everywhere (two rows save loads but spill more than they save); maps of at
-        most 3 rows two rows of four (the column's taps then all in one block)."""
-        return (2, 4) if self.ho <= 3 else (1, 6)
+        (docs/BENCHMARKS.md, rounds 12 and 13): one row of six, each input loaded once per row,
+        the best or near it everywhere (two rows save loads but spill more than they save; maps
+        of at most 3 rows ran in C blocks of two rows of four until vertical pairs made one row
+        of the window pairless, then lost to the assembly's rows)."""
+        return (1, 6)
 
 
 def _taps(o: int, stride: int, pad: int, k: int, size: int) -> tuple[int, int]:
@@ -85,18 +89,63 @@ class DwGenLayer:
 
     @property
     def pair_words(self) -> int:
-        return self.shape.kh * max(self.shape.kw - 1, 1)
+        """Weight words a channel (WordLayout)."""
+        return WordLayout(self.shape.kh, self.shape.kw).count
 
 
-def pair_words(w: np.ndarray, kh: int, kw: int) -> np.ndarray:
-    """(channels, kh * kw) int16-range weights -> per channel and kernel row the words
-    (w[k] | w[k + 1] << 16) for k < kw - 1 (one word (w[0], 0) when kw == 1)."""
-    n = len(w)
-    taps = np.asarray(w, dtype=np.int64).reshape(n, kh, kw)
-    lo = taps[:, :, :max(kw - 1, 1)]
-    hi = taps[:, :, 1:] if kw > 1 else np.zeros_like(lo)
-    words = (lo & 0xFFFF) | ((hi & 0xFFFF) << 16)
-    return words.reshape(n, -1).astype(np.uint32).view(np.int32)
+@dataclass(frozen=True)
+class WordLayout:
+    """Where a channel's weights sit in its words of int16 pairs. Each even kernel row with a
+    row below it is stored with that row as vertical words v{ky}_{kx} = (w[ky][kx], w[ky + 1][kx]),
+    one per column (a window column of both rows is one SMLAD); the last row of an odd kh as
+    horizontal words w{ky}_{kx} = (w[ky][kx], w[ky][kx + 1]) for kx < kw - 1 (two neighbours
+    one SMLAD). A one-column kernel has no pairs to gain: word w{ky}_0 = (w[ky][0], 0) a row.
+    Every tap sits in exactly one word except the horizontal rows' inner ones (in two)."""
+
+    kh: int
+    kw: int
+
+    @property
+    def paired_rows(self) -> int:
+        return self.kh - self.kh % 2 if self.kw > 1 else 0
+
+    @property
+    def row_words(self) -> int:
+        return max(self.kw - 1, 1)
+
+    @property
+    def count(self) -> int:
+        return self.paired_rows // 2 * self.kw + (self.kh - self.paired_rows) * self.row_words
+
+    def index(self, name: str) -> int:
+        ky, kx = (int(v) for v in name[1:].split("_"))
+        if name[0] == "v":
+            return ky // 2 * self.kw + kx
+        return self.paired_rows // 2 * self.kw + (ky - self.paired_rows) * self.row_words + kx
+
+    def names(self) -> list[str]:
+        """Every word's name, in table order."""
+        names = [f"v{ky}_{kx}" for ky in range(0, self.paired_rows, 2) for kx in range(self.kw)]
+        return names + [f"w{ky}_{kx}" for ky in range(self.paired_rows, self.kh) for kx in range(self.row_words)]
+
+    def tap(self, ky: int, kx: int) -> tuple[str, str]:
+        """(word, half) holding tap (ky, kx) alone."""
+        if ky < self.paired_rows:
+            return f"v{ky - ky % 2}_{kx}", "bt"[ky % 2]
+        if self.kw == 1 or kx <= self.kw - 2:
+            return f"w{ky}_{kx if self.kw > 1 else 0}", "b"
+        return f"w{ky}_{self.kw - 2}", "t"
+
+    def words(self, w: np.ndarray) -> np.ndarray:
+        """(channels, kh * kw) int16-range weights -> (channels, count) int32 words."""
+        taps = np.asarray(w, dtype=np.int64).reshape(len(w), self.kh, self.kw)
+        padded = np.concatenate([taps, np.zeros_like(taps[:, :, :1])], axis=2)   # (w, 0) of kw == 1
+        cols = []
+        for name in self.names():
+            ky, kx = (int(v) for v in name[1:].split("_"))
+            lo, hi = taps[:, ky, kx], (taps[:, ky + 1, kx] if name[0] == "v" else padded[:, ky, kx + 1])
+            cols.append((lo & 0xFFFF) | ((hi & 0xFFFF) << 16))
+        return np.stack(cols, axis=1).astype(np.uint32).view(np.int32)
 
 
 def build_layer(shape: DwShape, w: np.ndarray, bias: np.ndarray, p, rows, ok,
@@ -125,7 +174,7 @@ def build_layer(shape: DwShape, w: np.ndarray, bias: np.ndarray, p, rows, ok,
         consts = np.asarray(split.table, dtype=np.int64)
     if np.abs(weights).max(initial=0) > 2**15 - 1 or np.abs(consts).max(initial=0) > 2**31 - 1:
         return None
-    words = np.concatenate([pair_words(weights, shape.kh, shape.kw).astype(np.int64), consts], axis=1)
+    words = np.concatenate([WordLayout(shape.kh, shape.kw).words(weights).astype(np.int64), consts], axis=1)
     return DwGenLayer(shape, words.astype(np.int32).reshape(-1), words.shape[1], -int(p.input_offset),
                       relu_shift, int(p.act_min), int(p.act_max),
                       patch(split.patched, w, bias, p, depthwise=True), constant)
@@ -153,6 +202,7 @@ class _Writer:
         self.used: set[str] = set()
         self.class_biases: dict[str, tuple] = {}
         self.band, self.width = self.s.block()   # width even: a column loop keeps pair parity
+        self.words = WordLayout(self.s.kh, self.s.kw)
         self.asm = asm
         self.asm_class_biases: dict[str, int] = {}   # class bias -> its index in mcc_cb
         self.asm_used = False
@@ -164,18 +214,14 @@ class _Writer:
     # names of per-channel constants ----------------------------------------------------------
     def weight(self, ky: int, kx: int) -> tuple[str, str]:
         """(word, half) holding tap (ky, kx)."""
-        kw = self.s.kw
-        if kw == 1:
-            name, half = f"w{ky}_0", "b"
-        elif kx <= kw - 2:
-            name, half = f"w{ky}_{kx}", "b"
-        else:
-            name, half = f"w{ky}_{kw - 2}", "t"
+        name, half = self.words.tap(ky, kx)
         self.used.add(name)
         return name, half
 
     def pair_weight(self, ky: int, kx: int) -> str:
-        name = f"w{ky}_{kx}"
+        """The word of taps (ky, kx) and (ky, kx + 1), a horizontal row's; or of (ky, kx) and
+        (ky + 1, kx), ky even and a paired row."""
+        name = f"{'v' if ky < self.words.paired_rows else 'w'}{ky}_{kx}"
         self.used.add(name)
         return name
 
@@ -206,14 +252,17 @@ class _Writer:
                 biases[name] = self.class_bias(s.rows(oy), s.cols(ox))
         first = min(oy * s.sh - s.pad_t + s.rows(oy)[0] for oy in oys)
         last = max(oy * s.sh - s.pad_t + s.rows(oy)[1] for oy in oys)
-        rows = []   # per input row, its ops (_input_row)
-        for iy in range(first, last + 1):
-            items = []   # (accumulator, output column, kernel row) reading input row iy
-            for oy in oys:
-                ky = iy - (oy * s.sh - s.pad_t)
-                if s.rows(oy)[0] <= ky <= s.rows(oy)[1]:
-                    items += [(accs[oy, ox], ox, ky) for ox in oxs]
-            rows.append(self._input_row(iy, items, iy0, ix0))
+        rows = []   # per input row or pair of rows, its ops (_input_row, _row_pair)
+        if len(oys) == 1 and s.kw > 1:
+            rows = self._row_groups(oys[0], accs, oxs, iy0, ix0)
+        else:   # rows of several output rows: the kernel rows an input row meets differ
+            for iy in range(first, last + 1):
+                items = []   # (accumulator, output column, kernel row) reading input row iy
+                for oy in oys:
+                    ky = iy - (oy * s.sh - s.pad_t)
+                    if s.rows(oy)[0] <= ky <= s.rows(oy)[1]:
+                        items += [(accs[oy, ox], ox, ky) for ox in oxs]
+                rows.append(self._input_row(iy, items, iy0, ix0))
         stores = [(name, ((oy - oy0) * s.wo + (ox - ox0)) * s.c) for (oy, ox), name in accs.items()]
         if self.captured is not None:
             self.captured.append((in_ptr, out_ptr, (rows, biases, stores)))
@@ -243,17 +292,15 @@ class _Writer:
         from mcucompress.codegen import dw_asm
 
         layer = self.layer
-        # maps of at most 3 rows (blocks of two rows) stay C: nearly every output there starts
-        # from a class bias, which the assembly reads back from memory where GCC keeps it in a
-        # register; measured slower (docs/BENCHMARKS.md)
+        # blocks of several output rows stay C (the assembly takes one row's block)
         if self.band > 1:
             return None
         cb = dict(self.asm_class_biases)
         for name in biases:
             if name != "bias":
                 cb.setdefault(name, len(cb))
-        return dw_asm.Consts(max(self.s.kw - 1, 1), layer.pair_words, cb, layer.relu_shift,
-                             layer.act_min, layer.act_max)
+        return dw_asm.Consts({name: self.words.index(name) for name in self.words.names()}, layer.pair_words, cb,
+                             layer.relu_shift, layer.act_min, layer.act_max)
 
     def _commit(self, consts, text):
         if text is not None:
@@ -286,8 +333,9 @@ class _Writer:
         return f"{acc} = mcc_nn_{instr}((uint32_t){a}, {w}, {acc});"
 
     def _input_row(self, iy: int, items, iy0: int, ix0: int) -> list:
-        """The ops of input row iy for ``items`` (accumulator, output column, kernel row): tap
-        pairs starting on an even input column by SMLAD, the other taps one by one; ops are
+        """The ops of input row iy for ``items`` (accumulator, output column, kernel row): in a
+        kernel row stored horizontally (WordLayout) tap pairs starting on an even input column by
+        SMLAD, the other taps (those of rows stored vertically all) one by one; ops are
         ("load", x, offset), ("pack", p, x_lo, x_hi), ("mac", instruction, acc, value, word)."""
         s = self.s
         pairs, singles = [], []   # (accumulator, first column, kernel row, kx)
@@ -296,7 +344,7 @@ class _Writer:
             start = ox * s.sw - s.pad_l
             kx = kx_a
             while kx <= kx_b:
-                if kx + 1 <= kx_b and (start + kx) % 2 == 0:
+                if kx + 1 <= kx_b and (start + kx) % 2 == 0 and ky >= self.words.paired_rows:
                     pairs.append((acc, start + kx, ky, kx))
                     kx += 2
                 else:
@@ -333,6 +381,43 @@ class _Writer:
                 acc, (name, half), ky, kx = item
                 word, whalf = self.weight(ky, kx)
                 ops.append(("mac", f"smla{half}{whalf}", acc, name, word))
+        return ops
+
+    def _row_groups(self, oy: int, accs: dict, oxs: list[int], iy0: int, ix0: int) -> list:
+        """The ops of one output row's block: each even kernel row whose row below is inside the
+        input too, with that row, as vertical pairs (_row_pair); the other rows alone
+        (_input_row). A vertical pair costs one PKHBT a column, as two rows' horizontal pairs do,
+        but multiplies a whole window column by one SMLAD: a 3x3 window takes 5 multiplies, not 6."""
+        s = self.s
+        ky, last = s.rows(oy)
+        groups = []
+        while ky <= last:
+            iy, items = oy * s.sh - s.pad_t + ky, [(accs[oy, ox], ox, ky) for ox in oxs]
+            if ky % 2 == 0 and ky < min(last, self.words.paired_rows):
+                groups.append(self._row_pair(iy, items, iy0, ix0))
+                ky += 2
+            else:
+                groups.append(self._input_row(iy, items, iy0, ix0))
+                ky += 1
+        return groups
+
+    def _row_pair(self, iy: int, items, iy0: int, ix0: int) -> list:
+        """The ops of input rows iy and iy + 1 for ``items`` (accumulator, output column, kernel
+        row of iy): column by column both loads, their pair (PKHBT) and the SMLAD of every output
+        whose window holds that column."""
+        s = self.s
+        readers: dict[int, list] = {}   # input column -> (accumulator, kx)
+        for acc, ox, ky in items:
+            kx_a, kx_b = s.cols(ox)
+            for kx in range(kx_a, kx_b + 1):
+                readers.setdefault(ox * s.sw - s.pad_l + kx, []).append((acc, ky, kx))
+        ops = []
+        for col in sorted(readers):
+            n = col - ix0
+            ops.append(("load", f"x{n}", ((iy - iy0) * s.w + n) * s.c))
+            ops.append(("load", f"y{n}", ((iy + 1 - iy0) * s.w + n) * s.c))
+            ops.append(("pack", f"v{n}", f"x{n}", f"y{n}"))
+            ops += [("mac", "smlad", acc, f"v{n}", self.pair_weight(ky, kx)) for acc, ky, kx in readers[col]]
         return ops
 
     def _requantize(self, acc: str) -> str:
@@ -485,18 +570,32 @@ class _Writer:
 
 
 def _class_bias_expr(writer: _Writer, rows: tuple[int, int], cols: tuple[int, int]) -> str:
-    """bias + zero point * (the weights of the taps outside rows x cols), as SMLAD / SMLABx on
-    the weight words (the weights are scaled as the accumulator is)."""
-    s = writer.s
+    """bias + zero point * (the weights of the taps outside rows x cols), as SMLAD where two
+    missing taps share a word, else SMLABx on the word holding the tap (the weights are scaled
+    as the accumulator is)."""
+    s, layout = writer.s, writer.words
     zp2 = f"0x{((writer.layer.zero_point & 0xFFFF) * 0x10001):08X}u"
     writer.used.add("bias")
     expr = "bias"
-    for ky in range(s.kh):
-        missing = [kx for kx in range(s.kw) if not (rows[0] <= ky <= rows[1] and cols[0] <= kx <= cols[1])]
+
+    def missing(ky: int, kx: int) -> bool:
+        return not (rows[0] <= ky <= rows[1] and cols[0] <= kx <= cols[1])
+
+    for ky in range(0, layout.paired_rows, 2):   # vertical words: both rows missing, one SMLAD
+        for kx in range(s.kw):
+            if missing(ky, kx) and missing(ky + 1, kx):
+                expr = f"mcc_nn_smlad({zp2}, {writer.pair_weight(ky, kx)}, {expr})"
+                continue
+            for row in (ky, ky + 1):
+                if missing(row, kx):
+                    word, half = writer.weight(row, kx)
+                    expr = f"mcc_nn_smlab{half}({zp2}, {word}, {expr})"
+    for ky in range(layout.paired_rows, s.kh):
+        gaps = [kx for kx in range(s.kw) if missing(ky, kx)]
         kx_i = 0
-        while kx_i < len(missing):
-            kx = missing[kx_i]
-            if kx_i + 1 < len(missing) and missing[kx_i + 1] == kx + 1 and s.kw > 1:
+        while kx_i < len(gaps):
+            kx = gaps[kx_i]
+            if kx_i + 1 < len(gaps) and gaps[kx_i + 1] == kx + 1 and s.kw > 1:
                 expr = f"mcc_nn_smlad({zp2}, {writer.pair_weight(ky, kx)}, {expr})"
                 kx_i += 2
             else:
@@ -516,8 +615,8 @@ def c_function(name: str, layer: DwGenLayer) -> str:
     class_lines = [f"        const int32_t {n} = {_class_bias_expr(writer, *rc)};"
                    for n, rc in sorted(writer.class_biases.items())]
     pw = layer.pair_words
-    consts = [f"        const uint32_t w{ky}_{kx} = (uint32_t)k[{ky * max(s.kw - 1, 1) + kx}];"
-              for ky in range(s.kh) for kx in range(max(s.kw - 1, 1)) if f"w{ky}_{kx}" in writer.used]
+    layout = WordLayout(s.kh, s.kw)
+    consts = [f"        const uint32_t {n} = (uint32_t)k[{layout.index(n)}];" for n in layout.names() if n in writer.used]
     for i, field in enumerate(("bias", "mult", "rnd", "shift")):
         if field in writer.used:
             consts.append(f"        const int32_t {field} = k[{pw + i}];")

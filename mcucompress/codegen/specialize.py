@@ -674,21 +674,22 @@ GENERATED_DEPTHWISE = "mcc_depthwise_gen"   # the kernel name of layers written 
 WRITE_OUT_ATTR = "write_out"
 
 
-# Output pixels from which a stride-1 depthwise layer stays on the row-pair planes of
-# mcc_depthwise_conv2d_fast_s8, measured on the M4 (docs/BENCHMARKS.md, round 12): 24x24 and 48x48
-# maps run there at 0.56-0.57 MAC/instruction against 0.47-0.52 written out; 12x12 ones at 0.51
-# against 0.53-0.55 written out. A layer without the two-instruction requantization (no clamp at
-# or above its zero point) pays four more instructions an output written out: from 12x12 on, the
-# planes (a 14x14 one: 0.46 against 0.35).
+# A stride-1 depthwise layer stays on the row-pair planes of mcc_depthwise_conv2d_fast_s8 only
+# where written out it would need a column loop (output rows wider than dw_gen.UNROLL_COLUMNS) and
+# has this many output pixels. Measured on the M4 (docs/BENCHMARKS.md, round 13): with vertical
+# pairs and rows written out whole, 48x48, 24x24 and 14x14 maps run faster written out (MobileNetV2
+# op1 554,074 against 579,488 instructions, op7 411,898 against 445,744, the SeparableConv CNN's
+# unclamped 14x14 110,794 against 122,454); a 48x48 map in column loops of 6 lost to the planes by
+# 2% (590,734).
 PLANES_MIN_OUTPUTS = 400
-PLANES_MIN_OUTPUTS_UNCLAMPED = 144
 
 
 def _planes_faster(graph: Graph, op: Op, p) -> bool:
+    from mcucompress.codegen.dw_gen import UNROLL_COLUMNS
+
     out = graph.output_tensor(op)
-    outputs = int(out.shape[1]) * int(out.shape[2])
-    clamped = int(p.act_min) >= int(p.output_offset)
-    return tuple(p.stride) == (1, 1) and outputs >= (PLANES_MIN_OUTPUTS if clamped else PLANES_MIN_OUTPUTS_UNCLAMPED)
+    rows, cols = int(out.shape[1]), int(out.shape[2])
+    return tuple(p.stride) == (1, 1) and cols > UNROLL_COLUMNS and rows * cols >= PLANES_MIN_OUTPUTS
 
 
 def without_written_out(graph: Graph) -> Graph:
