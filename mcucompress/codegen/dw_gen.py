@@ -581,26 +581,32 @@ def _class_bias_expr(writer: _Writer, rows: tuple[int, int], cols: tuple[int, in
     def missing(ky: int, kx: int) -> bool:
         return not (rows[0] <= ky <= rows[1] and cols[0] <= kx <= cols[1])
 
+    def pair(ky: int, kx: int) -> None:   # both taps of word pair_weight(ky, kx)
+        nonlocal expr
+        expr = f"mcc_nn_smlad({zp2}, {writer.pair_weight(ky, kx)}, {expr})"
+
+    def single(ky: int, kx: int) -> None:
+        nonlocal expr
+        word, half = writer.weight(ky, kx)
+        expr = f"mcc_nn_smlab{half}({zp2}, {word}, {expr})"
+
     for ky in range(0, layout.paired_rows, 2):   # vertical words: both rows missing, one SMLAD
         for kx in range(s.kw):
             if missing(ky, kx) and missing(ky + 1, kx):
-                expr = f"mcc_nn_smlad({zp2}, {writer.pair_weight(ky, kx)}, {expr})"
-                continue
-            for row in (ky, ky + 1):
-                if missing(row, kx):
-                    word, half = writer.weight(row, kx)
-                    expr = f"mcc_nn_smlab{half}({zp2}, {word}, {expr})"
+                pair(ky, kx)
+            else:
+                for row in (ky, ky + 1):
+                    if missing(row, kx):
+                        single(row, kx)
     for ky in range(layout.paired_rows, s.kh):
         gaps = [kx for kx in range(s.kw) if missing(ky, kx)]
         kx_i = 0
         while kx_i < len(gaps):
-            kx = gaps[kx_i]
-            if kx_i + 1 < len(gaps) and gaps[kx_i + 1] == kx + 1 and s.kw > 1:
-                expr = f"mcc_nn_smlad({zp2}, {writer.pair_weight(ky, kx)}, {expr})"
+            if kx_i + 1 < len(gaps) and gaps[kx_i + 1] == gaps[kx_i] + 1 and s.kw > 1:
+                pair(ky, gaps[kx_i])
                 kx_i += 2
             else:
-                word, half = writer.weight(ky, kx)
-                expr = f"mcc_nn_smlab{half}({zp2}, {word}, {expr})"
+                single(ky, gaps[kx_i])
                 kx_i += 1
     return expr
 
