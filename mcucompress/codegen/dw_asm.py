@@ -76,12 +76,26 @@ class Consts:
     act_max: int
 
 
-def _block_ops(out: _Out, tag: str, rows, biases: dict, stores, c: Consts) -> bool:
+def _load_words(out: _Out, tag: str, first: str, second: str | None, off: int) -> None:
+    """Words first and second (None: first alone) from k at byte offset off: one LDRD for two
+    neighbouring words (the second a value of its own, defined by the empty op after)."""
+    if second is None:
+        out.op(f"ldr {{d}}, [{{0}}, #{off}]", tag + first, "k")
+        return
+    out.op(f"ldrd {{d}}, {{d2}}, [{{0}}, #{off}]", tag + first, "k")
+    out.op("", tag + second)
+
+
+def _block_ops(out: _Out, tag: str, rows, biases: dict, stores, c: Consts, paired: bool = True) -> bool:
     """Appends one block's instructions to out (its values named with ``tag``). rows: per input
     row the ops dw_gen._Writer._input_row made; biases: accumulator -> "bias" or a class bias;
-    stores: (accumulator, output offset)."""
+    stores: (accumulator, output offset). ``paired``: a weight word whose neighbour in k the
+    block also reads comes with it in one LDRD, and so do the multiplier and the round (one
+    instruction less each, the neighbour held longer)."""
     started: set[str] = set()
     loaded: set[str] = set()
+    wanted = {op[4] for ops in rows for op in ops if op[0] == "mac"} if paired else set()
+    at = {i: name for name, i in c.words.items() if name in wanted}
     for iy, ops in enumerate(rows):
         for op in ops:
             if op[0] == "load":
@@ -95,8 +109,17 @@ def _block_ops(out: _Out, tag: str, rows, biases: dict, stores, c: Consts) -> bo
                 continue
             _, instr, acc, a, w = op
             if w not in loaded:   # the weight word, when first needed
+                i = c.words[w]
+                after, before = at.get(i + 1), at.get(i - 1)
+                if after is not None and after not in loaded:
+                    _load_words(out, tag, w, after, 4 * i)
+                    loaded.add(after)
+                elif before is not None and before not in loaded:
+                    _load_words(out, tag, before, w, 4 * (i - 1))
+                    loaded.add(before)
+                else:
+                    _load_words(out, tag, w, None, 4 * i)
                 loaded.add(w)
-                out.op(f"ldr {{d}}, [{{0}}, #{4 * c.words[w]}]", tag + w, "k")
             start = acc
             if acc not in started:   # the first product starts from the accumulator's bias
                 started.add(acc)
@@ -110,8 +133,11 @@ def _block_ops(out: _Out, tag: str, rows, biases: dict, stores, c: Consts) -> bo
             out.op(f"{instr} {{d}}, {{0}}, {{1}}, {{2}}", tag + acc, f"{tag}{iy}:{a}", tag + w, tag + start)
     if any(acc not in started for acc, _ in stores):
         return False
-    out.op(f"ldr {{d}}, [{{0}}, #{4 * (c.pair_words + 1)}]", tag + "mult", "k")
-    out.op(f"ldr {{d}}, [{{0}}, #{4 * (c.pair_words + 2)}]", tag + "rnd", "k")
+    if paired:
+        _load_words(out, tag, "mult", "rnd", 4 * (c.pair_words + 1))
+    else:
+        _load_words(out, tag, "mult", None, 4 * (c.pair_words + 1))
+        _load_words(out, tag, "rnd", None, 4 * (c.pair_words + 2))
     if c.shift is None:   # the fast kernels' double rounding: the channel's shift from k
         out.op(f"ldr {{d}}, [{{0}}, #{4 * (c.pair_words + 3)}]", tag + "shift", "k")
     for acc, off in stores:
@@ -137,20 +163,22 @@ def _block_ops(out: _Out, tag: str, rows, biases: dict, stores, c: Consts) -> bo
 
 def block(rows, biases: dict, stores, c: Consts, in_ptr: str, out_ptr: str) -> list[str] | None:
     """The C lines of one block's ``__asm__`` statement, or None (see _block_ops)."""
-    out = _Out()
-    if not _block_ops(out, "", rows, biases, stores, c):
-        return None
-    return _render(out.ops, {"src": in_ptr, "dst": out_ptr}, ())
+    return sequence([(rows, biases, stores)], c, {"src": in_ptr, "dst": out_ptr}, "")
 
 
-def sequence(blocks, c: Consts, starts: dict) -> list[str] | None:
+def sequence(blocks, c: Consts, starts: dict, tag: str = "b{}.") -> list[str] | None:
     """The C lines of one ``__asm__`` statement running blocks (as for loop()) one after the
-    other: the pointers stay in their registers in between."""
-    out = _Out()
-    for i, (rows, biases, stores) in enumerate(blocks):
-        if not _block_ops(out, f"b{i}.", rows, biases, stores, c):
+    other: the pointers stay in their registers in between. Neighbouring words in LDRDs where
+    the registers allow, else one by one."""
+    for paired in (True, False):
+        out = _Out()
+        if not all(_block_ops(out, tag.format(i), rows, biases, stores, c, paired)
+                   for i, (rows, biases, stores) in enumerate(blocks)):
             return None
-    return _render(out.ops, starts, ())
+        lines = _render(out.ops, starts, ())
+        if lines is not None:
+            return lines
+    return None
 
 
 def loop(blocks, count: int, steps: dict, c: Consts, starts: dict) -> list[str] | None:
@@ -160,11 +188,11 @@ def loop(blocks, count: int, steps: dict, c: Consts, starts: dict) -> list[str] 
     pass counter takes a register where the blocks leave one, else a word of GCC's frame (a
     memory operand: the frame's size and the stack figures stay GCC's);
     None when neither allocates."""
-    for in_register in (True, False):
+    for paired, in_register in ((True, True), (True, False), (False, True), (False, False)):
         out = _Out()
         out.op("1:", None)
         for i, (rows, biases, stores) in enumerate(blocks):
-            if not _block_ops(out, f"b{i}.", rows, biases, stores, c):
+            if not _block_ops(out, f"b{i}.", rows, biases, stores, c, paired):
                 return None
         for ptr in ("src", "dst"):
             rel = steps[ptr] - out.base[ptr]
@@ -191,7 +219,8 @@ def _render(ops, starts: dict, carried, frame_count: int | None = None) -> list[
     regs = _allocate(ops, carried)
     if regs is None:
         return None
-    text = [fmt.format(*(regs[u] for u in uses), d=regs.get(d)) for fmt, d, uses in ops]
+    text = [fmt.format(*(regs[u] for u in uses), d=regs.get(d), d2=regs.get(ops[i + 1][1]) if "{d2}" in fmt else None)
+            for i, (fmt, d, uses) in enumerate(ops) if fmt]
     pointers = [p for p in POINTERS if p in regs]
     c_of = {"src": "const int8_t *", "dst": "int8_t *", "k": "const int32_t *",
             "cnt": "int32_t "}
