@@ -39,12 +39,13 @@ def written_out_zoo(seed: int = 3) -> Graph:
 
 
 def tall_narrow(seed: int = 4) -> Graph:
-    """A keyword spotter's map (25x5, 20 channels, rows in a loop) and rows wider than
-    dw_gen.UNROLL_COLUMNS (columns in a loop) at strides 2 and 1, ReLU and none."""
+    """A keyword spotter's map (25x5, 20 channels, rows in a loop, then at stride 2) and rows
+    wider than dw_gen.UNROLL_COLUMNS (columns in a loop) at strides 2 and 1, ReLU and none."""
     rng = np.random.default_rng(seed)
     chain = (_Chain(rng, (1, 25, 5, 20))
              .conv(0, (3, 3), padding=(1, 1, 1, 1), depthwise=True, zp=-128, activation="relu")
-             .conv(0, (3, 3), padding=(1, 1, 1, 1), depthwise=True, zp=-128, activation="relu"))
+             .conv(0, (3, 3), padding=(1, 1, 1, 1), depthwise=True, zp=-128, activation="relu")
+             .conv(0, (3, 3), stride=(2, 2), padding=(1, 1, 1, 1), depthwise=True, zp=-128, activation="relu"))
     wide = (_Chain(rng, (1, 12, 110, 4))
             .conv(0, (3, 3), stride=(2, 2), padding=(0, 1, 0, 1), depthwise=True, zp=-128, activation="relu")
             .conv(0, (3, 3), padding=(1, 1, 1, 1), depthwise=True))
@@ -113,7 +114,7 @@ def test_info_names_the_written_out_functions(tmp_path):
     tree = export(graph, tmp_path / "t", prefix="kws", core=M4)
     layers = json.loads((tree / "manifest.json").read_text())["layers"]
     rows = [kernel for _, kernel, *_ in kernel_rows(graph, "kws", "tflm", layers)]
-    assert rows == ["mcc_kws_op0_depthwise_conv2d", "mcc_kws_op1_depthwise_conv2d"]
+    assert rows == ["mcc_kws_op0_depthwise_conv2d", "mcc_kws_op1_depthwise_conv2d", "mcc_kws_op2_depthwise_conv2d"]
     anywhere = {name: kernel for name, kernel, *_ in kernel_rows(graph, "kws", "tflm")}
     assert set(anywhere.values()) == {"mcc_depthwise_conv2d_fast_s8"}
 
