@@ -64,12 +64,11 @@ def _modified_immediate(v: int) -> bool:
 @dataclass(frozen=True)
 class Consts:
     """What every block of a layer shares: the index in the channel's k of each weight word
-    (dw_gen.WordLayout), the index of bias, multiplier, round and shift in
-    k (pair_words, + 1, + 2, + 3), the class biases' indexes in mcc_cb, the requantization:
+    (dw_gen.WordLayout) and of the bias, multiplier, round and shift (dw_gen.channel_words),
+    the class biases' indexes in mcc_cb, the requantization:
     the two-instruction one's final shift, None for the fast kernels' double rounding."""
 
-    words: dict   # weight word name -> its index in k
-    pair_words: int
+    words: dict   # name -> index in k: weight words, "bias", "mult", "rnd", "shift"
     cb: dict
     shift: int | None
     act_min: int
@@ -89,13 +88,29 @@ def _load_words(out: _Out, tag: str, first: str, second: str | None, off: int) -
 def _block_ops(out: _Out, tag: str, rows, biases: dict, stores, c: Consts, paired: bool = True) -> bool:
     """Appends one block's instructions to out (its values named with ``tag``). rows: per input
     row the ops dw_gen._Writer._input_row made; biases: accumulator -> "bias" or a class bias;
-    stores: (accumulator, output offset). ``paired``: a weight word whose neighbour in k the
-    block also reads comes with it in one LDRD, and so do the multiplier and the round (one
-    instruction less each, the neighbour held longer)."""
+    stores: (accumulator, output offset). ``paired``: a word of k (weights, bias) whose
+    neighbour the block also reads comes with it in one LDRD, and so do the multiplier and the
+    round (one instruction less each, the neighbour held longer)."""
     started: set[str] = set()
     loaded: set[str] = set()
-    wanted = {op[4] for ops in rows for op in ops if op[0] == "mac"} if paired else set()
-    at = {i: name for name, i in c.words.items() if name in wanted}
+    wanted = {op[4] for ops in rows for op in ops if op[0] == "mac"} | {"bias"} & set(biases.values())
+    at = {i: name for name, i in c.words.items() if name in wanted} if paired else {}
+
+    def need(name: str) -> None:   # word name of k, with a neighbour the block reads later
+        if name in loaded:
+            return
+        i = c.words[name]
+        after, before = at.get(i + 1), at.get(i - 1)
+        if after is not None and after not in loaded:
+            _load_words(out, tag, name, after, 4 * i)
+            loaded.add(after)
+        elif before is not None and before not in loaded:
+            _load_words(out, tag, before, name, 4 * (i - 1))
+            loaded.add(before)
+        else:
+            _load_words(out, tag, name, None, 4 * i)
+        loaded.add(name)
+
     for iy, ops in enumerate(rows):
         for op in ops:
             if op[0] == "load":
@@ -108,38 +123,26 @@ def _block_ops(out: _Out, tag: str, rows, biases: dict, stores, c: Consts, paire
                 out.op("pkhbt {d}, {0}, {1}, lsl #16", f"{tag}{iy}:{p}", f"{tag}{iy}:{lo}", f"{tag}{iy}:{hi}")
                 continue
             _, instr, acc, a, w = op
-            if w not in loaded:   # the weight word, when first needed
-                i = c.words[w]
-                after, before = at.get(i + 1), at.get(i - 1)
-                if after is not None and after not in loaded:
-                    _load_words(out, tag, w, after, 4 * i)
-                    loaded.add(after)
-                elif before is not None and before not in loaded:
-                    _load_words(out, tag, before, w, 4 * (i - 1))
-                    loaded.add(before)
-                else:
-                    _load_words(out, tag, w, None, 4 * i)
-                loaded.add(w)
+            need(w)   # the weight word, when first needed
             start = acc
             if acc not in started:   # the first product starts from the accumulator's bias
                 started.add(acc)
                 start = biases[acc]
-                if start not in loaded:
+                if start == "bias":
+                    need(start)
+                elif start not in loaded:   # a memory operand: GCC addresses mcc_cb from sp
                     loaded.add(start)
-                    if start == "bias":
-                        out.op(f"ldr {{d}}, [{{0}}, #{4 * c.pair_words}]", tag + start, "k")
-                    else:   # a memory operand: GCC addresses mcc_cb from sp, no register held for it
-                        out.op(f"ldr {{d}}, %[cb{c.cb[start]}]", tag + start)
+                    out.op(f"ldr {{d}}, %[cb{c.cb[start]}]", tag + start)
             out.op(f"{instr} {{d}}, {{0}}, {{1}}, {{2}}", tag + acc, f"{tag}{iy}:{a}", tag + w, tag + start)
     if any(acc not in started for acc, _ in stores):
         return False
-    if paired:
-        _load_words(out, tag, "mult", "rnd", 4 * (c.pair_words + 1))
+    if paired:   # next to each other in k
+        _load_words(out, tag, "mult", "rnd", 4 * c.words["mult"])
     else:
-        _load_words(out, tag, "mult", None, 4 * (c.pair_words + 1))
-        _load_words(out, tag, "rnd", None, 4 * (c.pair_words + 2))
+        _load_words(out, tag, "mult", None, 4 * c.words["mult"])
+        _load_words(out, tag, "rnd", None, 4 * c.words["rnd"])
     if c.shift is None:   # the fast kernels' double rounding: the channel's shift from k
-        out.op(f"ldr {{d}}, [{{0}}, #{4 * (c.pair_words + 3)}]", tag + "shift", "k")
+        _load_words(out, tag, "shift", None, 4 * c.words["shift"])
     for acc, off in stores:
         acc = tag + acc
         if c.shift is None:   # mcc_nn_fast_requantize: SMMLAR, + the sign, >> shift, clamp

@@ -88,9 +88,18 @@ class DwGenLayer:
     constant_channels: int = 0
 
     @property
-    def pair_words(self) -> int:
-        """Weight words a channel (WordLayout)."""
-        return WordLayout(self.shape.kh, self.shape.kw).count
+    def channel_words(self) -> dict:
+        return channel_words(WordLayout(self.shape.kh, self.shape.kw))
+
+
+def channel_words(layout: "WordLayout") -> dict:
+    """Name -> index of a channel's words in the table: the bias, the weight words (layout),
+    the multiplier, the round and the shift (the bias first: an interior block's first product
+    reads it with the first weight word, one LDRD)."""
+    words = {"bias": 0}
+    words.update((name, 1 + layout.index(name)) for name in layout.names())
+    words.update((name, 1 + layout.count + i) for i, name in enumerate(("mult", "rnd", "shift")))
+    return words
 
 
 @dataclass(frozen=True)
@@ -174,7 +183,8 @@ def build_layer(shape: DwShape, w: np.ndarray, bias: np.ndarray, p, rows, ok,
         consts = np.asarray(split.table, dtype=np.int64)
     if np.abs(weights).max(initial=0) > 2**15 - 1 or np.abs(consts).max(initial=0) > 2**31 - 1:
         return None
-    words = np.concatenate([WordLayout(shape.kh, shape.kw).words(weights).astype(np.int64), consts], axis=1)
+    words = np.concatenate([consts[:, :1], WordLayout(shape.kh, shape.kw).words(weights).astype(np.int64),
+                            consts[:, 1:]], axis=1)   # channel_words
     return DwGenLayer(shape, words.astype(np.int32).reshape(-1), words.shape[1], -int(p.input_offset),
                       relu_shift, int(p.act_min), int(p.act_max),
                       patch(split.patched, w, bias, p, depthwise=True), constant)
@@ -299,8 +309,7 @@ class _Writer:
         for name in biases:
             if name != "bias":
                 cb.setdefault(name, len(cb))
-        return dw_asm.Consts({name: self.words.index(name) for name in self.words.names()}, layer.pair_words, cb,
-                             layer.relu_shift, layer.act_min, layer.act_max)
+        return dw_asm.Consts(layer.channel_words, cb, layer.relu_shift, layer.act_min, layer.act_max)
 
     def _commit(self, consts, text):
         if text is not None:
@@ -620,12 +629,9 @@ def c_function(name: str, layer: DwGenLayer) -> str:
     writer.body(2)
     class_lines = [f"        const int32_t {n} = {_class_bias_expr(writer, *rc)};"
                    for n, rc in sorted(writer.class_biases.items())]
-    pw = layer.pair_words
-    layout = WordLayout(s.kh, s.kw)
-    consts = [f"        const uint32_t {n} = (uint32_t)k[{layout.index(n)}];" for n in layout.names() if n in writer.used]
-    for i, field in enumerate(("bias", "mult", "rnd", "shift")):
-        if field in writer.used:
-            consts.append(f"        const int32_t {field} = k[{pw + i}];")
+    index = layer.channel_words
+    consts = [f"        const {'uint32_t' if n[0] in 'vw' else 'int32_t'} {n} = {'(uint32_t)' if n[0] in 'vw' else ''}k[{i}];"
+              for n, i in index.items() if n in writer.used]
     lines = [f"static MCC_NOINLINE mcc_status {name}(const int32_t *k, const int8_t *in, int8_t *out)",
              "{", "    int32_t ch;",
              f"    for (ch = 0; ch < {s.c}; ++ch, ++in, ++out, k += {layer.words}) {{"]
