@@ -12,7 +12,9 @@ the blocks of a map written out whole, or a loop over blocks (block(), sequence(
 pointers sit in pinned registers (input r0, output r1, the channel's words r2 and a loop's pass
 counter r3 when it needs one); the class biases, which C computes per channel into mcc_cb on the
 stack, are memory operands GCC addresses from sp, so no register is held for them; every other
-register but sp and pc is its own. Where the registers do not suffice the functions return None: that code stays C.
+register but sp and pc is its own. Neighbouring words of k (a weight word and the next, the
+multiplier and the round) come in one LDRD where the registers allow. Where the registers do not
+suffice the functions return None: that code stays C.
 """
 
 from __future__ import annotations

@@ -629,9 +629,12 @@ def c_function(name: str, layer: DwGenLayer) -> str:
     writer.body(2)
     class_lines = [f"        const int32_t {n} = {_class_bias_expr(writer, *rc)};"
                    for n, rc in sorted(writer.class_biases.items())]
-    index = layer.channel_words
-    consts = [f"        const {'uint32_t' if n[0] in 'vw' else 'int32_t'} {n} = {'(uint32_t)' if n[0] in 'vw' else ''}k[{i}];"
-              for n, i in index.items() if n in writer.used]
+    def const(name: str, i: int) -> str:   # weight words unsigned (the helpers' operands)
+        if name[0] in "vw":
+            return f"        const uint32_t {name} = (uint32_t)k[{i}];"
+        return f"        const int32_t {name} = k[{i}];"
+
+    consts = [const(n, i) for n, i in layer.channel_words.items() if n in writer.used]
     lines = [f"static MCC_NOINLINE mcc_status {name}(const int32_t *k, const int8_t *in, int8_t *out)",
              "{", "    int32_t ch;",
              f"    for (ch = 0; ch < {s.c}; ++ch, ++in, ++out, k += {layer.words}) {{"]
