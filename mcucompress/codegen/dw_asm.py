@@ -77,14 +77,14 @@ class Consts:
     act_max: int
 
 
-def _load_words(out: _Out, tag: str, first: str, second: str | None, off: int) -> None:
-    """Words first and second (None: first alone) from k at byte offset off: one LDRD for two
+def _load_words(out: _Out, first: str, second: str | None, off: int) -> None:
+    """Values first and second (None: first alone) from k at byte offset off: one LDRD for two
     neighbouring words (the second a value of its own, defined by the empty op after)."""
     if second is None:
-        out.op(f"ldr {{d}}, [{{0}}, #{off}]", tag + first, "k")
+        out.op(f"ldr {{d}}, [{{0}}, #{off}]", first, "k")
         return
-    out.op(f"ldrd {{d}}, {{d2}}, [{{0}}, #{off}]", tag + first, "k")
-    out.op("", tag + second)
+    out.op(f"ldrd {{d}}, {{d2}}, [{{0}}, #{off}]", first, "k")
+    out.op("", second)
 
 
 def _block_ops(out: _Out, tag: str, rows, biases: dict, stores, c: Consts, paired: bool = True) -> bool:
@@ -95,8 +95,29 @@ def _block_ops(out: _Out, tag: str, rows, biases: dict, stores, c: Consts, paire
     round (one instruction less each, the neighbour held longer)."""
     started: set[str] = set()
     loaded: set[str] = set()
-    wanted = {op[4] for ops in rows for op in ops if op[0] == "mac"} | {"bias"} & set(biases.values())
-    at = {i: name for name, i in c.words.items() if name in wanted} if paired else {}
+    gen = [""]   # suffix of the words' values: a new one after each ("phase",) op
+    at: dict[int, str] = {}   # index in k -> word the phase reads (LDRD partners)
+
+    opening = {}   # accumulator -> the group of its first product (which reads its bias)
+    for j, ops in enumerate(rows):
+        for op in ops:
+            if op[0] == "mac":
+                opening.setdefault(op[2], j)
+
+    def phase(first: int) -> None:   # the words the groups from first to the next phase read
+        wanted = set()
+        for j, ops in enumerate(rows[first:], first):
+            if j > first and ops and ops[0][0] == "phase":
+                break
+            wanted |= {op[4] for op in ops if op[0] == "mac"}
+            wanted |= {"bias" for acc, g in opening.items() if g == j and biases[acc] == "bias"}
+        at.clear()
+        at.update({i: name for name, i in c.words.items() if name in wanted} if paired else {})
+
+    phase(0)
+
+    def word(name: str) -> str:
+        return tag + name + gen[0]
 
     def need(name: str) -> None:   # word name of k, with a neighbour the block reads later
         if name in loaded:
@@ -104,47 +125,57 @@ def _block_ops(out: _Out, tag: str, rows, biases: dict, stores, c: Consts, paire
         i = c.words[name]
         after, before = at.get(i + 1), at.get(i - 1)
         if after is not None and after not in loaded:
-            _load_words(out, tag, name, after, 4 * i)
+            _load_words(out, word(name), word(after), 4 * i)
             loaded.add(after)
         elif before is not None and before not in loaded:
-            _load_words(out, tag, before, name, 4 * (i - 1))
+            _load_words(out, word(before), word(name), 4 * (i - 1))
             loaded.add(before)
         else:
-            _load_words(out, tag, name, None, 4 * i)
+            _load_words(out, word(name), None, 4 * i)
         loaded.add(name)
 
     for iy, ops in enumerate(rows):
+        def val(name: str) -> str:   # a value of this group, or (@...) one another block made
+            return name if name[0] == "@" else f"{tag}{iy}:{name}"
+
         for op in ops:
+            if op[0] == "phase":   # the words loaded so far are let go, loaded again when needed
+                loaded.clear()
+                gen[0] = f"~{iy}"
+                phase(iy)
+                continue
             if op[0] == "load":
                 _, x, off = op
                 rel = out.offset("src", off)
-                out.op(f"ldrsb {{d}}, [{{0}}, #{rel}]", f"{tag}{iy}:{x}", "src")
+                out.op(f"ldrsb {{d}}, [{{0}}, #{rel}]", val(x), "src")
                 continue
             if op[0] == "pack":
                 _, p, lo, hi = op
-                out.op("pkhbt {d}, {0}, {1}, lsl #16", f"{tag}{iy}:{p}", f"{tag}{iy}:{lo}", f"{tag}{iy}:{hi}")
+                out.op("pkhbt {d}, {0}, {1}, lsl #16", val(p), val(lo), val(hi))
                 continue
             _, instr, acc, a, w = op
             need(w)   # the weight word, when first needed
-            start = acc
+            start = tag + acc
             if acc not in started:   # the first product starts from the accumulator's bias
                 started.add(acc)
-                start = biases[acc]
-                if start == "bias":
-                    need(start)
-                elif start not in loaded:   # a memory operand: GCC addresses mcc_cb from sp
-                    loaded.add(start)
-                    out.op(f"ldr {{d}}, %[cb{c.cb[start]}]", tag + start)
-            out.op(f"{instr} {{d}}, {{0}}, {{1}}, {{2}}", tag + acc, f"{tag}{iy}:{a}", tag + w, tag + start)
+                if biases[acc] == "bias":
+                    need("bias")
+                    start = word("bias")
+                else:   # a memory operand: GCC addresses mcc_cb from sp
+                    start = word(biases[acc])
+                    if biases[acc] not in loaded:
+                        loaded.add(biases[acc])
+                        out.op(f"ldr {{d}}, %[cb{c.cb[biases[acc]]}]", start)
+            out.op(f"{instr} {{d}}, {{0}}, {{1}}, {{2}}", tag + acc, val(a), word(w), start)
     if any(acc not in started for acc, _ in stores):
         return False
     if paired:   # next to each other in k
-        _load_words(out, tag, "mult", "rnd", 4 * c.words["mult"])
+        _load_words(out, tag + "mult", tag + "rnd", 4 * c.words["mult"])
     else:
-        _load_words(out, tag, "mult", None, 4 * c.words["mult"])
-        _load_words(out, tag, "rnd", None, 4 * c.words["rnd"])
+        _load_words(out, tag + "mult", None, 4 * c.words["mult"])
+        _load_words(out, tag + "rnd", None, 4 * c.words["rnd"])
     if c.shift is None:   # the fast kernels' double rounding: the channel's shift from k
-        _load_words(out, tag, "shift", None, 4 * c.words["shift"])
+        _load_words(out, tag + "shift", None, 4 * c.words["shift"])
     for acc, off in stores:
         acc = tag + acc
         if c.shift is None:   # mcc_nn_fast_requantize: SMMLAR, + the sign, >> shift, clamp
@@ -166,6 +197,63 @@ def _block_ops(out: _Out, tag: str, rows, biases: dict, stores, c: Consts, paire
     return True
 
 
+def _vertical_group(rows) -> int | None:
+    """Index of a block's one group of vertical pairs (its second row's loads are named y),
+    None when it has none or several."""
+    found = [i for i, ops in enumerate(rows) if any(op[0] == "load" and op[1][0] == "y" for op in ops)]
+    return found[0] if len(found) == 1 else None
+
+
+def _columns(ops) -> list[list]:
+    """A vertical group's ops per input column: both loads, the pair, its products."""
+    columns = []
+    for op in ops:
+        if op[0] == "load" and op[1][0] == "x":
+            columns.append([])
+        if columns:   # a ("phase",) op before them is not a column's
+            columns[-1].append(op)
+    return columns
+
+
+def _key(column) -> tuple:
+    return tuple(op[2] for op in column if op[0] == "load")
+
+
+def with_carries(blocks) -> list | None:
+    """blocks (rows, biases, stores) with the vertical pairs of the input columns two
+    neighbouring blocks share (a 6-wide block's last two at stride 1, one at stride 2) packed
+    once: the first block makes its vertical pairs last and names the shared ones for the
+    statement (@...), the second multiplies them first, then runs its other rows, then its own
+    columns with the vertical words loaded again (held across the other rows they would take
+    the registers the pairs need); None where no neighbours share a column."""
+    rows = [list(r) for r, _, _ in blocks]
+    carried = False
+    for i in range(1, len(rows)):
+        first, second = _vertical_group(rows[i - 1]), _vertical_group(rows[i])
+        if first is None or second is None:
+            continue
+        mine = _columns(rows[i][second])
+        theirs = {_key(col): col for col in _columns(rows[i - 1][first])}
+        shared = [col for col in mine if _key(col) in theirs]
+        if not shared or mine[:len(shared)] != shared:
+            continue
+        renamed, lead = {}, []
+        for col in shared:
+            pair = next(op[1] for op in theirs[_key(col)] if op[0] == "pack")
+            renamed[pair] = f"@{i}.{pair}"
+            lead += [op[:3] + (renamed[pair],) + op[4:] for op in col if op[0] == "mac"]
+        rows[i - 1][first] = [op[:1] + (renamed.get(op[1], op[1]),) + op[2:] if op[0] == "pack" else
+                              op[:3] + (renamed.get(op[3], op[3]),) + op[4:] if op[0] == "mac" else op
+                              for op in rows[i - 1][first]]
+        if first != len(rows[i - 1]) - 1:   # the shared pairs made last, held over no other row
+            rows[i - 1].append(rows[i - 1].pop(first))
+        rest = [op for col in mine[len(shared):] for op in col]
+        others = [ops for j, ops in enumerate(rows[i]) if j != second]
+        rows[i] = [lead] + others + ([[("phase",)] + rest] if rest else [])
+        carried = True
+    return [(r, b, st) for r, (_, b, st) in zip(rows, blocks)] if carried else None
+
+
 def block(rows, biases: dict, stores, c: Consts, in_ptr: str, out_ptr: str) -> list[str] | None:
     """The C lines of one block's ``__asm__`` statement, or None (see _block_ops)."""
     return sequence([(rows, biases, stores)], c, {"src": in_ptr, "dst": out_ptr}, "")
@@ -175,15 +263,21 @@ def sequence(blocks, c: Consts, starts: dict, tag: str = "b{}.") -> list[str] | 
     """The C lines of one ``__asm__`` statement running blocks (as for loop()) one after the
     other: the pointers stay in their registers in between. Neighbouring words in LDRDs where
     the registers allow, else one by one."""
-    for paired in (True, False):
+    for todo, paired in _tries(blocks, (True, False)):
         out = _Out()
         if not all(_block_ops(out, tag.format(i), rows, biases, stores, c, paired)
-                   for i, (rows, biases, stores) in enumerate(blocks)):
+                   for i, (rows, biases, stores) in enumerate(todo)):
             return None
         lines = _render(out.ops, starts, ())
         if lines is not None:
             return lines
     return None
+
+
+def _tries(blocks, options):
+    """(blocks, option) to try in turn: with the shared columns packed once, then as they are."""
+    carried = with_carries(blocks)
+    return [(b, o) for b in ([carried] if carried else []) + [blocks] for o in options]
 
 
 def loop(blocks, count: int, steps: dict, c: Consts, starts: dict) -> list[str] | None:
@@ -193,10 +287,10 @@ def loop(blocks, count: int, steps: dict, c: Consts, starts: dict) -> list[str] 
     pass counter takes a register where the blocks leave one, else a word of GCC's frame (a
     memory operand: the frame's size and the stack figures stay GCC's);
     None when neither allocates."""
-    for paired, in_register in ((True, True), (True, False), (False, True), (False, False)):
+    for todo, (paired, in_register) in _tries(blocks, ((True, True), (True, False), (False, True), (False, False))):
         out = _Out()
         out.op("1:", None)
-        for i, (rows, biases, stores) in enumerate(blocks):
+        for i, (rows, biases, stores) in enumerate(todo):
             if not _block_ops(out, f"b{i}.", rows, biases, stores, c, paired):
                 return None
         for ptr in ("src", "dst"):
