@@ -183,6 +183,7 @@ def test_encoded_weights_match_the_dense_model_under_tflite_micro(models, checke
     ("avg_pool_4ch", "mps2-an386"),  # the DSP four-channel average pool
     ("max_pool", "microbit"),  # the ARMv6-M max pool loop
     ("lstm", "mps2-an386"),  # state kept across the invocations of one firmware run
+    ("mean", "mps3-an547"),  # MVE sums of channels side by side, four lanes' requantization
 ])
 def test_on_qemu_the_c_matches_tflite_micro(models, checked_inputs, tmp_path, name, board):
     from mcucompress.targets.runner import run_model
