@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from codegen_cases import check_c_matches_reference
-from mcucompress.codegen import dw_gen, specialize
+from mcucompress.codegen import dw_asm, dw_gen, specialize
 from mcucompress.codegen.lower import ProgramBuilder
 from mcucompress.export import export
 from mcucompress.ir.graph import Graph
@@ -75,8 +75,18 @@ def many_channels(seed: int = 9) -> Graph:
     return chain.graph("many_channels")
 
 
+def strided_rows(seed: int = 11) -> Graph:
+    """Rows of several blocks at stride 2 (20 and 10 outputs), whose neighbouring blocks share an
+    input column's vertical pair, ReLU and none."""
+    rng = np.random.default_rng(seed)
+    chain = (_Chain(rng, (1, 6, 40, 4))
+             .conv(0, (3, 3), stride=(2, 2), padding=(0, 1, 0, 1), depthwise=True, zp=-128, activation="relu")
+             .conv(0, (3, 3), stride=(2, 2), padding=(1, 1, 1, 1), depthwise=True, zp=5))
+    return chain.graph("strided_rows")
+
+
 GRAPHS = {"written_out_zoo": written_out_zoo, "edge_zoo": edge_zoo, "tall_narrow": lambda: tall_narrow()[0],
-          "wide_strided": lambda: tall_narrow()[1], "many_channels": many_channels}
+          "wide_strided": lambda: tall_narrow()[1], "many_channels": many_channels, "strided_rows": strided_rows}
 
 
 def _generated(graph: Graph) -> list[bool]:
@@ -234,7 +244,6 @@ def test_asm_registers_are_reused_at_a_last_use_and_never_overcommitted():
     """dw_asm's linear scan: a register is free again once its value is read for the last time
     (a long chain of short-lived values fits); a pointer keeps its pinned register while live;
     more values live at once than free registers refuses the block (None: it stays C)."""
-    from mcucompress.codegen import dw_asm
 
     chain = []
     for i in range(40):   # 40 values, two live at a time
@@ -254,6 +263,31 @@ def test_asm_registers_are_reused_at_a_last_use_and_never_overcommitted():
 
     assert dw_asm._allocate(live(free)) is not None
     assert dw_asm._allocate(live(free + 1)) is None
+
+
+@pytest.mark.parametrize("stride, shared", [(1, 2), (2, 1)])
+def test_neighbouring_blocks_pack_their_shared_columns_once(monkeypatch, stride, shared):
+    """In a row of four blocks of six (24 outputs) each block after the first takes the vertical
+    pairs of the input columns it shares with the block before (two at stride 1, one at stride
+    2) from that block: two loads and a pack fewer a column."""
+    shape = dw_gen.DwShape(24 * stride, 24 * stride, 8, 24, 24, 3, 3, stride, stride, 1, 1)
+    words = 1 + dw_gen.WordLayout(3, 3).count + 2
+    layer = dw_gen.DwGenLayer(shape, np.zeros(8 * words, np.int32), words, -128, 8, -128, 127)
+    writer = dw_gen._Writer(layer, asm=False)
+    writer.captured = []
+    writer.rows_block(0, [5], ("ri", 5 * stride - 1), ("ro", 5))
+    blocks = [block for _, _, block in writer.captured]
+    consts = writer._consts(dict.fromkeys(name for _, biases, _ in blocks for name in biases.values()))
+
+    def count(lines, instruction):
+        return sum(line.strip().startswith(f'"{instruction} ') for line in lines)
+
+    carried = dw_asm.sequence(blocks, consts, {"src": "ri", "dst": "ro"})
+    monkeypatch.setattr(dw_asm, "with_carries", lambda blocks: None)
+    plain = dw_asm.sequence(blocks, consts, {"src": "ri", "dst": "ro"})
+    assert len(blocks) == 4 and carried is not None and plain is not None
+    assert count(plain, "ldrsb") - count(carried, "ldrsb") == 3 * shared * 2
+    assert count(plain, "pkhbt") - count(carried, "pkhbt") == 3 * shared
 
 
 def test_column_loop_leaves_the_fewest_written_blocks():
