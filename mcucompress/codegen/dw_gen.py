@@ -260,12 +260,12 @@ class _Writer:
                 name = f"a{len(accs)}"
                 accs[oy, ox] = name
                 biases[name] = self.class_bias(s.rows(oy), s.cols(ox))
-        first = min(oy * s.sh - s.pad_t + s.rows(oy)[0] for oy in oys)
-        last = max(oy * s.sh - s.pad_t + s.rows(oy)[1] for oy in oys)
         rows = []   # per input row or pair of rows, its ops (_input_row, _row_pair)
         if len(oys) == 1 and s.kw > 1:
             rows = self._row_groups(oys[0], accs, oxs, iy0, ix0)
-        else:   # rows of several output rows: the kernel rows an input row meets differ
+        else:   # one-column windows, or several output rows: the kernel rows an input row meets differ
+            first = min(oy * s.sh - s.pad_t + s.rows(oy)[0] for oy in oys)
+            last = max(oy * s.sh - s.pad_t + s.rows(oy)[1] for oy in oys)
             for iy in range(first, last + 1):
                 items = []   # (accumulator, output column, kernel row) reading input row iy
                 for oy in oys:
