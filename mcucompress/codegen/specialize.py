@@ -676,11 +676,11 @@ WRITE_OUT_ATTR = "write_out"
 
 # A stride-1 depthwise layer stays on the row-pair planes of mcc_depthwise_conv2d_fast_s8 only
 # where written out it would need a column loop (output rows wider than dw_gen.UNROLL_COLUMNS) and
-# has this many output pixels. Measured on the M4 (docs/BENCHMARKS.md, round 13): with vertical
-# pairs and rows written out whole, 48x48, 24x24 and 14x14 maps run faster written out (MobileNetV2
-# op1 554,074 against 579,488 instructions, op7 411,898 against 445,744, the SeparableConv CNN's
-# unclamped 14x14 110,794 against 122,454); a 48x48 map in column loops of 6 lost to the planes by
-# 2% (590,734).
+# has this many output pixels. Measured on the M4 (docs/BENCHMARKS.md, round 13): written out with
+# vertical pairs, rows whole and shared columns packed once, 48x48, 24x24 and 14x14 maps run faster
+# than on the planes (MobileNetV2 op1 509,258 against 579,488 instructions, op7 381,322 against
+# 445,744, the SeparableConv CNN's unclamped 14x14 110,282 against 122,454); a 48x48 map in column
+# loops of 6 lost to the planes by 2% (590,734, before the shared columns).
 PLANES_MIN_OUTPUTS = 400
 
 
