@@ -415,7 +415,7 @@ class _Writer:
         row of iy): column by column both loads, their pair (PKHBT) and the SMLAD of every output
         whose window holds that column."""
         s = self.s
-        readers: dict[int, list] = {}   # input column -> (accumulator, kx)
+        readers: dict[int, list] = {}   # input column -> (accumulator, kernel row, kx)
         for acc, ox, ky in items:
             kx_a, kx_b = s.cols(ox)
             for kx in range(kx_a, kx_b + 1):
