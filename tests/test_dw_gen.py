@@ -275,7 +275,7 @@ def test_neighbouring_blocks_pack_their_shared_columns_once(monkeypatch, stride,
     layer = dw_gen.DwGenLayer(shape, np.zeros(8 * words, np.int32), words, -128, 8, -128, 127)
     writer = dw_gen._Writer(layer, asm=False)
     writer.captured = []
-    writer.rows_block(0, [5], ("ri", 5 * stride - 1), ("ro", 5))
+    writer.row(0, 5, ("ri", 5 * stride - 1), ("ro", 5))
     blocks = [block for _, _, block in writer.captured]
     consts = writer._consts(dict.fromkeys(name for _, biases, _ in blocks for name in biases.values()))
 

@@ -33,6 +33,12 @@ from mcucompress.codegen.channel_split import patch, split_channels
 from mcucompress.codegen.relu_requant import best_final_shift
 
 UNROLL_ROWS = 8      # output rows up to which every row is written out
+# Outputs of one output row a block, measured on the M4 over the suite's layers (docs/BENCHMARKS.md,
+# rounds 12 and 13): six, each input loaded once per row, the best or near it everywhere (two rows
+# a block save loads but spill more than they save; maps of at most 3 rows ran in C blocks of two
+# rows of four until vertical pairs made a row of the window pairless, then lost to one-row
+# blocks in assembly). Even: a column loop keeps the horizontal pairs' parity.
+BLOCK_WIDTH = 6
 UNROLL_COLUMNS = 48  # output columns up to which a row is written out, no column loop (a loop
                      # pass costs its pointers and counter, and a row loop around it stays C)
 
@@ -57,14 +63,6 @@ class DwShape:
 
     def cols(self, ox: int) -> tuple[int, int]:
         return _taps(ox, self.sw, self.pad_l, self.kw, self.w)
-
-    def block(self) -> tuple[int, int]:
-        """(output rows, output columns) of a block, measured on the M4 over the suite's layers
-        (docs/BENCHMARKS.md, rounds 12 and 13): one row of six, each input loaded once per row,
-        the best or near it everywhere (two rows save loads but spill more than they save; maps
-        of at most 3 rows ran in C blocks of two rows of four until vertical pairs made one row
-        of the window pairless, then lost to the assembly's rows)."""
-        return (1, 6)
 
 
 def _taps(o: int, stride: int, pad: int, k: int, size: int) -> tuple[int, int]:
@@ -211,7 +209,6 @@ class _Writer:
         self.lines: list[str] = []
         self.used: set[str] = set()
         self.class_biases: dict[str, tuple] = {}
-        self.band, self.width = self.s.block()   # width even: a column loop keeps pair parity
         self.words = WordLayout(self.s.kh, self.s.kw)
         self.asm = asm
         self.asm_class_biases: dict[str, int] = {}   # class bias -> its index in mcc_cb
@@ -245,35 +242,19 @@ class _Writer:
         return name
 
     # one block: outputs of a few rows and columns sharing each input row's loads ---------------
-    def block(self, depth: int, oys: list[int], oxs: list[int], src: tuple[str, int, int],
+    def block(self, depth: int, oy: int, oxs: list[int], src: tuple[str, int, int],
               dst: tuple[str, int, int]):
-        """Outputs (oy, ox) for oy in oys, ox in oxs; src = (pointer, input row, input column) it
-        points at, dst = (pointer, output row, output column). On DSP builds the block is
-        assembly with registers of its own (dw_asm.py) where they suffice, the C below the
-        portable path and the fallback."""
+        """Outputs (oy, ox) for ox in oxs; src = (pointer, input row, input column) it points at,
+        dst = (pointer, output row, output column). On DSP builds the block is assembly with
+        registers of its own (dw_asm.py) where they suffice, the C below the portable path and
+        the fallback."""
         s = self.s
         in_ptr, iy0, ix0 = src
         out_ptr, oy0, ox0 = dst
-        accs, biases = {}, {}
-        for oy in oys:
-            for ox in oxs:
-                name = f"a{len(accs)}"
-                accs[oy, ox] = name
-                biases[name] = self.class_bias(s.rows(oy), s.cols(ox))
-        rows = []   # per input row or pair of rows, its ops (_input_row, _row_pair)
-        if len(oys) == 1 and s.kw > 1:
-            rows = self._row_groups(oys[0], accs, oxs, iy0, ix0)
-        else:   # one-column windows, or several output rows: the kernel rows an input row meets differ
-            first = min(oy * s.sh - s.pad_t + s.rows(oy)[0] for oy in oys)
-            last = max(oy * s.sh - s.pad_t + s.rows(oy)[1] for oy in oys)
-            for iy in range(first, last + 1):
-                items = []   # (accumulator, output column, kernel row) reading input row iy
-                for oy in oys:
-                    ky = iy - (oy * s.sh - s.pad_t)
-                    if s.rows(oy)[0] <= ky <= s.rows(oy)[1]:
-                        items += [(accs[oy, ox], ox, ky) for ox in oxs]
-                rows.append(self._input_row(iy, items, iy0, ix0))
-        stores = [(name, ((oy - oy0) * s.wo + (ox - ox0)) * s.c) for (oy, ox), name in accs.items()]
+        accs = {ox: f"a{i}" for i, ox in enumerate(oxs)}
+        biases = {accs[ox]: self.class_bias(s.rows(oy), s.cols(ox)) for ox in oxs}
+        rows = self._row_groups(oy, accs, iy0, ix0)   # per input row or pair of rows, its ops
+        stores = [(name, ((oy - oy0) * s.wo + (ox - ox0)) * s.c) for ox, name in accs.items()]
         if self.captured is not None:
             self.captured.append((in_ptr, out_ptr, (rows, biases, stores)))
         text = self.asm_block(in_ptr, out_ptr, rows, biases, stores) if self.asm else None
@@ -302,9 +283,6 @@ class _Writer:
         from mcucompress.codegen import dw_asm
 
         layer = self.layer
-        # blocks of several output rows stay C (the assembly takes one row's block)
-        if self.band > 1:
-            return None
         cb = dict(self.asm_class_biases)
         for name in biases:
             if name != "bias":
@@ -392,7 +370,7 @@ class _Writer:
                 ops.append(("mac", f"smla{half}{whalf}", acc, name, word))
         return ops
 
-    def _row_groups(self, oy: int, accs: dict, oxs: list[int], iy0: int, ix0: int) -> list:
+    def _row_groups(self, oy: int, accs: dict, iy0: int, ix0: int) -> list:
         """The ops of one output row's block: each even kernel row whose row below is inside the
         input too, with that row, as vertical pairs (_row_pair); the other rows alone
         (_input_row). A vertical pair costs one PKHBT a column, as two rows' horizontal pairs do,
@@ -401,7 +379,7 @@ class _Writer:
         ky, last = s.rows(oy)
         groups = []
         while ky <= last:
-            iy, items = oy * s.sh - s.pad_t + ky, [(accs[oy, ox], ox, ky) for ox in oxs]
+            iy, items = oy * s.sh - s.pad_t + ky, [(acc, ox, ky) for ox, acc in accs.items()]
             if ky % 2 == 0 and ky < min(last, self.words.paired_rows):
                 groups.append(self._row_pair(iy, items, iy0, ix0))
                 ky += 2
@@ -443,20 +421,20 @@ class _Writer:
         return f"(int8_t){v}"
 
     # rows and columns ---------------------------------------------------------------------------
-    def rows_block(self, depth: int, oys: list[int], src_row: tuple[str, int], dst_row: tuple[str, int]):
-        """Every output of rows oys (same kernel rows inside the input); src_row = (pointer to
-        input column 0 of an input row, that row), dst_row likewise for the output."""
+    def row(self, depth: int, oy: int, src_row: tuple[str, int], dst_row: tuple[str, int]):
+        """Every output of row oy; src_row = (pointer to input column 0 of an input row, that
+        row), dst_row likewise for the output."""
         s = self.s
 
         def looped(d, ox, passes):
-            first_col, oxs = ox * s.sw - s.pad_l, list(range(ox, ox + self.width))
+            first_col, oxs = ox * s.sw - s.pad_l, list(range(ox, ox + BLOCK_WIDTH))
             self._loop(d, "x", passes,
-                       [("const int8_t *ci", f"{src_row[0]} + {first_col * s.c}", self.width * s.sw * s.c),
-                        ("int8_t *co", f"{dst_row[0]} + {ox * s.c}", self.width * s.c)],
-                       lambda d2: self.block(d2, oys, oxs, ("ci", src_row[1], first_col), ("co", dst_row[1], ox)))
+                       [("const int8_t *ci", f"{src_row[0]} + {first_col * s.c}", BLOCK_WIDTH * s.sw * s.c),
+                        ("int8_t *co", f"{dst_row[0]} + {ox * s.c}", BLOCK_WIDTH * s.c)],
+                       lambda d2: self.block(d2, oy, oxs, ("ci", src_row[1], first_col), ("co", dst_row[1], ox)))
 
-        self._sweep(depth, s.wo, UNROLL_COLUMNS, self.width, [s.cols(ox) for ox in range(s.wo)], looped,
-                    lambda d, oxs: self.block(d, oys, oxs, (src_row[0], src_row[1], 0), (dst_row[0], dst_row[1], 0)))
+        self._sweep(depth, s.wo, UNROLL_COLUMNS, BLOCK_WIDTH, [s.cols(ox) for ox in range(s.wo)], looped,
+                    lambda d, oxs: self.block(d, oy, oxs, (src_row[0], src_row[1], 0), (dst_row[0], dst_row[1], 0)))
 
     def _sweep(self, depth: int, size: int, unroll: int, step: int, classes, looped, written) -> None:
         """Positions 0..size-1 of a row or column in groups of ``step``: all written out
@@ -553,15 +531,15 @@ class _Writer:
         s = self.s
 
         def looped(d, oy, passes):
-            iy, oys = oy * s.sh - s.pad_t, list(range(oy, oy + self.band))
+            iy = oy * s.sh - s.pad_t
             self._loop(d, "y", passes,
-                       [("const int8_t *ri", f"in + {iy * s.w * s.c}", self.band * s.sh * s.w * s.c),
-                        ("int8_t *ro", f"out + {oy * s.wo * s.c}", self.band * s.wo * s.c)],
-                       lambda d2: self.rows_block(d2, oys, ("ri", iy), ("ro", oy)))
+                       [("const int8_t *ri", f"in + {iy * s.w * s.c}", s.sh * s.w * s.c),
+                        ("int8_t *ro", f"out + {oy * s.wo * s.c}", s.wo * s.c)],
+                       lambda d2: self.row(d2, oy, ("ri", iy), ("ro", oy)))
 
         def sweep(d):
-            self._sweep(d, s.ho, UNROLL_ROWS, self.band, [s.rows(oy) for oy in range(s.ho)], looped,
-                        lambda d2, oys: self.rows_block(d2, oys, ("in", 0), ("out", 0)))
+            self._sweep(d, s.ho, UNROLL_ROWS, 1, [s.rows(oy) for oy in range(s.ho)], looped,
+                        lambda d2, oys: self.row(d2, oys[0], ("in", 0), ("out", 0)))
 
         # a map written out whole: its blocks one assembly statement (no pointers reloaded between)
         asm = self._asm_blocks(depth, [("in", "in"), ("out", "out")], None, sweep) if self.asm else None
